@@ -1,0 +1,144 @@
+/**
+ * The activation document: one zod schema, used by the CLI, the client and the workflow alike.
+ * It names connections; credentials are resolved by the worker and never appear here (STYLE.md 4).
+ */
+import { z } from 'zod';
+import { SYNC_MODES } from './sync-modes';
+import { isDuration } from './duration';
+import { isValidCron, isValidTimeZone } from './cron';
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (it becomes part of workflow ids)');
+
+export const scheduleSchema = z.union([
+  z.object({ every: z.string().refine(isDuration, 'write an interval like "30s", "15m", "2h" or "1d"') }).strict(),
+  z
+    .object({
+      cron: z.string().refine(isValidCron, 'a cron expression has 5 fields: minute hour day-of-month month day-of-week'),
+      timezone: z.string().refine(isValidTimeZone, 'an IANA time zone such as "Europe/Brussels" or "UTC"').default('UTC'),
+    })
+    .strict(),
+  z.object({ manual: z.literal(true) }).strict(),
+]);
+export type Schedule = z.infer<typeof scheduleSchema>;
+
+export const sourceSchema = z
+  .object({
+    /** Named Postgres connection; "default" is the database syncline keeps its state in. */
+    connection: z.string().min(1).default('default'),
+    sql: z.string().min(1).optional(),
+    table: z.string().min(1).optional(),
+    /** The model column that identifies a row; must be unique and non-null. */
+    key: z.string().min(1),
+  })
+  .strict()
+  .refine((s) => (s.sql === undefined) !== (s.table === undefined), {
+    message: 'give exactly one of "sql" (a query) or "table" (a table or view name)',
+  });
+
+export const destinationSchema = z
+  .object({
+    kind: z.string().min(1),
+    connection: z.string().min(1),
+    /** Salesforce object (Contact, Lead, ...). */
+    object: z.string().min(1).optional(),
+    /** Actito custom table. */
+    table: z.string().min(1).optional(),
+    /** Destination field that the model key maps to (Salesforce external id / Id; Actito business key). */
+    key: z.string().min(1),
+    /** Connector-specific options, validated by the connector's own check. */
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+  .refine((d) => (d.object === undefined) !== (d.table === undefined), {
+    message: 'give exactly one of "object" (Salesforce) or "table" (Actito)',
+  });
+
+export const mappingSchema = z
+  .object({
+    from: z.string().min(1),
+    to: z.string().min(1),
+    /** Destination type to create the attribute with, when the connector can create it. */
+    type: z.string().optional(),
+    /** Cut strings to the destination's length instead of rejecting the row. */
+    truncate: z.boolean().optional(),
+  })
+  .strict();
+export type Mapping = z.infer<typeof mappingSchema>;
+
+export const thresholdsSchema = z
+  .object({
+    failedRowPercent: z.number().min(0).max(100).default(5),
+    consecutiveFailedRuns: z.number().int().min(1).default(3),
+    deadlineMinutes: z.number().positive().default(60),
+    modelDropPercent: z.number().min(0).max(100).default(50),
+    deltaPercent: z.number().min(0).max(100).default(50),
+    quotaLowPercent: z.number().min(0).max(100).default(20),
+  })
+  .strict();
+
+export const activationConfigSchema = z
+  .object({
+    id: identifier,
+    description: z.string().optional(),
+    source: sourceSchema,
+    destination: destinationSchema,
+    mode: z.enum(SYNC_MODES),
+    mappings: z.array(mappingSchema).min(1, 'map at least one model column to a destination field'),
+    schedule: scheduleSchema.default({ manual: true }),
+    thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+    deletionGuard: z
+      .object({ maxDeletePercent: z.number().min(0).max(100).default(10) })
+      .strict()
+      .default({ maxDeletePercent: 10 }),
+    /** Rows per write chunk; the destination's own default when absent. */
+    chunkSize: z.number().int().positive().max(1_000_000).optional(),
+    warnings: z
+      .object({ webhookUrl: z.string().url().optional(), slack: z.boolean().default(false) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.mappings.forEach((m, i) => {
+      if (seen.has(m.to)) ctx.addIssue({ code: 'custom', path: ['mappings', i, 'to'], message: `"${m.to}" is mapped twice` });
+      seen.add(m.to);
+    });
+    // The key is always sent: the model key column fills the destination key field.
+    c.mappings.forEach((m, i) => {
+      if (m.to === c.destination.key && m.from !== c.source.key) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mappings', i, 'from'],
+          message: `the key field "${c.destination.key}" is filled from the model key "${c.source.key}", not from "${m.from}"`,
+        });
+      }
+    });
+  });
+
+export type ActivationConfigInput = z.input<typeof activationConfigSchema>;
+export type ActivationConfig = z.output<typeof activationConfigSchema>;
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Parses a document and reports every problem with its path, or returns the parsed config. */
+export function parseActivationConfig(doc: unknown): { ok: true; config: ActivationConfig } | { ok: false; problems: ConfigProblem[] } {
+  const result = activationConfigSchema.safeParse(doc);
+  if (result.success) return { ok: true, config: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(document)', message: i.message })),
+  };
+}
+
+export function formatProblems(id: unknown, problems: ConfigProblem[]): string {
+  const name = typeof id === 'string' ? `activation "${id}"` : 'the activation';
+  return `Invalid configuration for ${name}: ${problems.length} problem(s)\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n');
+}

@@ -1,0 +1,139 @@
+/**
+ * Five-field cron expressions evaluated in an IANA time zone, with no I/O and no clock of their own,
+ * so the activation workflow can compute its next fire time deterministically from `Date.now()`.
+ *
+ * DST: a wall-clock time that does not exist (spring forward) fires at the same wall time shifted by
+ * the gap (02:30 -> 03:30); a wall-clock time that happens twice (fall back) fires once, the first time.
+ */
+interface CronSpec {
+  minutes: Set<number>;
+  hours: Set<number>;
+  days: Set<number>;
+  months: Set<number>;
+  weekdays: Set<number>;
+  dayRestricted: boolean;
+  weekdayRestricted: boolean;
+}
+
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+function parseValue(token: string, names: string[] | undefined, offset: number): number {
+  const byName = names?.indexOf(token.toUpperCase()) ?? -1;
+  if (byName >= 0) return byName + offset;
+  if (!/^\d+$/.test(token)) throw new Error(`"${token}" is not a number`);
+  return Number(token);
+}
+
+function parseField(field: string, min: number, max: number, names?: string[], nameOffset = 0): Set<number> {
+  const out = new Set<number>();
+  for (const part of field.split(',')) {
+    const [range, stepText] = part.split('/');
+    const step = stepText === undefined ? 1 : Number(stepText);
+    if (!Number.isInteger(step) || step < 1) throw new Error(`bad step in "${part}"`);
+    let lo = min;
+    let hi = max;
+    if (range !== '*' && range !== undefined) {
+      const [a, b] = range.split('-');
+      lo = parseValue(a ?? '', names, nameOffset);
+      hi = b === undefined ? (stepText === undefined ? lo : max) : parseValue(b, names, nameOffset);
+    }
+    if (lo < min || hi > max || lo > hi) throw new Error(`"${part}" is outside ${min}-${max}`);
+    for (let v = lo; v <= hi; v += step) out.add(v);
+  }
+  return out;
+}
+
+export function parseCron(expr: string): CronSpec {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) throw new Error(`"${expr}" has ${fields.length} fields; cron needs 5`);
+  const [mi, h, dom, mon, dow] = fields as [string, string, string, string, string];
+  const weekdays = parseField(dow, 0, 7, WEEKDAYS);
+  if (weekdays.has(7)) weekdays.add(0);
+  return {
+    minutes: parseField(mi, 0, 59),
+    hours: parseField(h, 0, 23),
+    days: parseField(dom, 1, 31),
+    months: parseField(mon, 1, 12, MONTHS, 1),
+    weekdays,
+    dayRestricted: dom !== '*',
+    weekdayRestricted: dow !== '*',
+  };
+}
+
+export function isValidCron(expr: string): boolean {
+  try {
+    parseCron(expr);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+/** Wall-clock fields of an instant in `tz`, encoded as a UTC timestamp (a "naive" local time). */
+function wallClock(instant: number, tz: string): number {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(tz).formatToParts(new Date(instant))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  return Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+}
+
+function toInstant(wall: number, tz: string): number {
+  const offset1 = wallClock(wall, tz) - wall;
+  const guess = wall - offset1;
+  const offset2 = wallClock(guess, tz) - guess;
+  return offset1 === offset2 ? guess : wall - offset2;
+}
+
+function dayMatches(spec: CronSpec, d: Date): boolean {
+  const dom = spec.days.has(d.getUTCDate());
+  const dow = spec.weekdays.has(d.getUTCDay());
+  // Vixie cron: when both day fields are restricted, either may match.
+  if (spec.dayRestricted && spec.weekdayRestricted) return dom || dow;
+  return dom && dow;
+}
+
+/** The first fire time strictly after `after` (epoch ms), or throws when none falls within 5 years. */
+export function nextCronTime(expr: string, tz: string, after: number): number {
+  const spec = parseCron(expr);
+  const MIN = 60_000;
+  let wall = Math.floor(wallClock(after, tz) / MIN) * MIN + MIN;
+  const limit = wall + 5 * 366 * 86_400_000;
+  while (wall < limit) {
+    const d = new Date(wall);
+    if (!spec.months.has(d.getUTCMonth() + 1)) {
+      wall = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    } else if (!dayMatches(spec, d)) {
+      wall = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+    } else if (!spec.hours.has(d.getUTCHours())) {
+      wall = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours() + 1);
+    } else if (!spec.minutes.has(d.getUTCMinutes())) {
+      wall += MIN;
+    } else {
+      const instant = toInstant(wall, tz);
+      if (instant > after) return instant;
+      wall += MIN;
+    }
+  }
+  throw new Error(`cron "${expr}" never fires within 5 years`);
+}

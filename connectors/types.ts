@@ -1,0 +1,144 @@
+/**
+ * The destination connector contract (Airbyte's spec / check / discover / write verbs).
+ * A destination is one folder under connectors/ exporting a `DestinationConnector`; the runtime
+ * (activities/) does everything else: extract, delta, chunking, state, errors, warnings.
+ *
+ * Rules for implementers:
+ * - A bad row is data: report it through `chunk.record([...{ ok: false, code, message }])`, never throw.
+ * - Throw `SyncError` (common/errors.ts) only for batch-wide problems: configuration errors are
+ *   non-retryable and fail the run with their message; system errors are retried by Temporal.
+ * - Throw `QuotaWaitError` when an API quota reserve is reached: the workflow waits on a durable timer.
+ * - `writeChunk` may be called again for the same chunk (activity retry, worker crash): it must be
+ *   idempotent. `chunk.rows()` yields only rows not yet acknowledged; `chunk.saved()`/`chunk.save()`
+ *   persist a small JSON state (e.g. a bulk job id) in Postgres, so a retry re-attaches instead of
+ *   starting over. Save the job id *before* uploading data.
+ */
+import type { z } from 'zod';
+import type { SyncMode, RowOp } from '../common/sync-modes';
+import type { Mapping } from '../common/config';
+
+export type { RowOp, SyncMode };
+
+/** A mapped field: model column -> destination field, with the column's Postgres type name. */
+export interface FieldSpec extends Mapping {
+  /** Postgres type name of the model column: text, varchar, int4, int8, numeric, float8, bool, date, timestamp, timestamptz, jsonb, ... */
+  pgType: string;
+  /** True for the key mapping (model key column -> destination.key). */
+  isKey: boolean;
+}
+
+export interface DestinationSpec {
+  kind: string;
+  connection: string;
+  object?: string;
+  table?: string;
+  key: string;
+  options: Record<string, unknown>;
+}
+
+export interface Logger {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** Per-activation key/value state kept in Postgres (quota counters, created attributes, tokens cache...). */
+export interface ConnectorState {
+  get<T = unknown>(key: string): Promise<T | null>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+export interface DestinationContext<C = unknown> {
+  activationId: string;
+  /** Run number within the activation (1, 2, ...). 0 outside a run (e.g. a config re-check). */
+  runNumber: number;
+  destination: DestinationSpec;
+  mode: SyncMode;
+  /** Every field that will be sent, the key first. */
+  fields: FieldSpec[];
+  /** Credentials of `destination.connection`, already parsed with `connectionSchema`. Never log them. */
+  connection: C;
+  log: Logger;
+  state: ConnectorState;
+  /** Report liveness (and optionally progress) from long calls; cheap to call often. */
+  heartbeat(details?: Record<string, unknown>): void;
+  /** Aborted when the activity is cancelled or its worker shuts down. */
+  signal: AbortSignal;
+}
+
+export interface RunWarning {
+  code: string;
+  level: 'info' | 'warning' | 'critical';
+  message: string;
+}
+
+export interface CheckResult {
+  /** Fields whose destination type cannot take the model column's type: they are not sent (warned). */
+  skippedFields: Array<{ field: string; reason: string }>;
+  /** Mapped attributes that do not exist yet and that `ensureAttributes` can create. */
+  missingAttributes: Array<{ field: string; type: string }>;
+  warnings: RunWarning[];
+}
+
+export interface AttributeCreation {
+  field: string;
+  type: string;
+  /** false when another worker created it first (idempotent re-read). */
+  created: boolean;
+}
+
+/** One row to write. `values` maps destination field -> value as node-postgres returns it. */
+export interface OutRow {
+  key: string;
+  op: RowOp;
+  /** The destination's record id from the last successful sync of this key, if any. */
+  destinationId: string | null;
+  /** Stable for this (activation, run, key): use it to make creates idempotent. */
+  token: string;
+  values: Record<string, unknown>;
+}
+
+export type RowResult =
+  | { key: string; ok: true; destinationId?: string | null }
+  | { key: string; ok: false; code: string; message: string; retryable: boolean };
+
+export interface ChunkWrite {
+  /** `${activationId}/${runNumber}/${chunk}`: stable across retries. */
+  chunkId: string;
+  chunk: number;
+  op: RowOp;
+  /** Rows of this chunk not yet acknowledged, streamed from Postgres in batches. */
+  rows(batchSize?: number): AsyncIterable<OutRow[]>;
+  rowCount: number;
+  /** Persist per-row outcomes as they come in (idempotent: a row's later result wins). */
+  record(results: RowResult[]): Promise<void>;
+  saved<T = unknown>(): Promise<T | null>;
+  save(state: unknown): Promise<void>;
+}
+
+export type ChunkOutcome =
+  | { status: 'done' }
+  /** An asynchronous job (bulk API) is running: the workflow sleeps on a timer, then calls pollChunk. */
+  | { status: 'pending'; handle: string; pollAfterMs: number };
+
+export interface WritePlan {
+  /** Human-readable method for the run summary, e.g. "collections" or "bulk2". */
+  method: string;
+  chunkSize: number;
+}
+
+export interface DestinationConnector<C = unknown> {
+  kind: string;
+  /** Schema of a named connection's credentials and settings. */
+  connectionSchema: z.ZodType<C>;
+  /** Validate the destination and the mapping before any write (spec + check + discover). */
+  check(ctx: DestinationContext<C>): Promise<CheckResult>;
+  /** Create missing attributes (optional: only destinations that can). */
+  ensureAttributes?(ctx: DestinationContext<C>, missing: CheckResult['missingAttributes']): Promise<AttributeCreation[]>;
+  /** Choose the write method and chunk size for an operation given how many rows it has. */
+  planWrites(ctx: DestinationContext<C>, op: RowOp, rows: number): WritePlan;
+  writeChunk(ctx: DestinationContext<C>, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome>;
+  pollChunk?(ctx: DestinationContext<C>, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome>;
+  /** Optional health figures for warnings (e.g. remaining daily API quota). */
+  quota?(ctx: DestinationContext<C>): Promise<{ used: number; max: number } | null>;
+}
