@@ -1,4 +1,5 @@
+import { stopTestServices } from './services';
+
 export default async function globalTeardown(): Promise<void> {
-  const { stopTestServices } = await import('./services');
   await stopTestServices();
 }

@@ -1,0 +1,70 @@
+/** Kysely types of syncline's own tables (schema `syncline`). Work tables live in `syncline_work`. */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export interface ActivationsTable { id: string; config: Json; created_at: Timestamp; updated_at: Timestamp }
+
+export interface RunsTable {
+  id: Generated<string>;
+  activation_id: string;
+  run_number: number;
+  trigger: string;
+  full_resync: Generated<boolean>;
+  status: Generated<string>;
+  config: Json;
+  scheduled_at: Date | null;
+  started_at: Timestamp;
+  finished_at: Date | null;
+  model_rows: string | null;
+  counts: Json<Record<string, number>>;
+  warnings: Json<Array<{ code: string; level: string; message: string }>>;
+  error: string | null;
+}
+
+export interface SnapshotTable { activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp }
+
+export interface RowErrorsTable {
+  activation_id: string;
+  key: string;
+  op: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+  hash: string | null;
+  run_number: number;
+  attempts: Generated<number>;
+  first_seen: Timestamp;
+  last_seen: Timestamp;
+}
+
+export interface ChunksTable {
+  run_id: string;
+  chunk: number;
+  op: string;
+  method: string;
+  row_count: number;
+  status: Generated<string>;
+  state: Json | null;
+  updated_at: Timestamp;
+}
+
+export interface HeldDeletesTable { activation_id: string; run_number: number; key: string; approved: Generated<boolean> }
+export interface ConnectorStateTable { activation_id: string; key: string; value: Json; updated_at: Timestamp }
+export interface AttributeCreationsTable { activation_id: string; run_number: number; field: string; type: string; created: boolean; at: Timestamp }
+
+export interface Database {
+  'syncline.activations': ActivationsTable;
+  'syncline.runs': RunsTable;
+  'syncline.snapshot': SnapshotTable;
+  'syncline.row_errors': RowErrorsTable;
+  'syncline.chunks': ChunksTable;
+  'syncline.held_deletes': HeldDeletesTable;
+  'syncline.connector_state': ConnectorStateTable;
+  'syncline.attribute_creations': AttributeCreationsTable;
+}
+
+export type Run = Selectable<RunsTable>;
+export type NewRun = Insertable<RunsTable>;
+export type RowError = Selectable<RowErrorsTable>;

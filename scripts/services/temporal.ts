@@ -1,0 +1,83 @@
+/**
+ * Finds the Temporal CLI and starts its dev server (gRPC + Web UI) with syncline's search attributes.
+ * Order: $TEMPORAL_CLI, `temporal` on PATH, .data/bin/temporal (built by scripts/install-temporal.sh),
+ * ~/go/bin/temporal; with none of those, the SDK's own download (machines with internet).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../../common/search-attributes';
+import { freePort } from './ports';
+
+export interface TemporalServer {
+  address: string;
+  uiUrl: string | null;
+  namespace: string;
+  cli: string | null;
+  stop(): Promise<void>;
+}
+
+const ROOT = path.resolve(__dirname, '../..');
+
+export function findTemporalCli(): string | null {
+  const candidates = [process.env.TEMPORAL_CLI, ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'temporal')),
+    path.join(ROOT, '.data/bin/temporal'), path.join(os.homedir(), 'go/bin/temporal')];
+  return candidates.find((c): c is string => !!c && existsSync(c)) ?? null;
+}
+
+export async function startTemporalDevServer(opts: { port?: number; uiPort?: number; dbFile?: string; headless?: boolean; quiet?: boolean } = {}): Promise<TemporalServer> {
+  const cli = findTemporalCli();
+  if (!cli) return startWithSdkDownload();
+  const port = opts.port ?? (await freePort());
+  const uiPort = opts.uiPort ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--namespace', 'default'];
+  if (opts.headless) args.push('--headless');
+  else args.push('--ui-port', String(uiPort));
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  const child = spawn(cli, args, { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'], detached: false });
+  const address = `127.0.0.1:${port}`;
+  await waitForTemporal(address, child);
+  return {
+    address, cli, namespace: 'default', uiUrl: opts.headless ? null : `http://127.0.0.1:${uiPort}`,
+    stop: () => stopChild(child),
+  };
+}
+
+async function waitForTemporal(address: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`the Temporal dev server exited at start (is port ${address} taken?)`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      await conn.workflowService.getSystemInfo({});
+      await conn.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`the Temporal dev server did not answer on ${address} within 60 s`);
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startWithSdkDownload(): Promise<TemporalServer> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { searchAttributes: Object.keys(SEARCH_ATTRIBUTES).map((name) => ({ name, type: 'KEYWORD' as const })) } as never,
+  });
+  const address = (env.connection.options as { address?: string }).address ?? '127.0.0.1:7233';
+  return { address, uiUrl: null, namespace: env.namespace ?? 'default', cli: null, stop: () => env.teardown() };
+}
