@@ -1,0 +1,82 @@
+/**
+ * Streams a chunk's unacknowledged rows into one Bulk 2.0 CSV. Rows that fail locally (encoding,
+ * Id lookup) are recorded at once; rows that do not fit under the size limit are left for a next job.
+ */
+import type { ChunkWrite, OutRow, RowResult } from '../types';
+import type { WriteModel } from './analyze';
+import type { Session } from './context';
+import { CsvBuilder, type CsvValue } from './csv';
+import { encodeRow } from './rows';
+import { resolveIds } from './resolve-ids';
+
+export interface JobSpec {
+  operation: 'insert' | 'upsert' | 'update' | 'delete';
+  externalIdFieldName?: string;
+  header: string[];
+  /** The CSV column whose value identifies the row in the results files. */
+  matchColumn: string;
+}
+
+export function jobSpec(model: WriteModel, op: ChunkWrite['op']): JobSpec {
+  const names = model.send.map((s) => s.field.name);
+  const key = model.keyField.name;
+  if (op === 'delete') return { operation: 'delete', header: ['Id'], matchColumn: 'Id' };
+  if (op === 'update') return { operation: 'update', header: ['Id', ...names.filter((n) => n !== 'Id')], matchColumn: key };
+  if (op === 'upsert') return { operation: 'upsert', externalIdFieldName: key, header: names, matchColumn: key };
+  if (model.tokenField) return { operation: 'upsert', externalIdFieldName: model.tokenField, header: [...names, model.tokenField], matchColumn: model.tokenField };
+  return { operation: 'insert', header: names, matchColumn: key };
+}
+
+/** The value of the match column that a row produces (its token, Id or key). */
+export function matchValue(spec: JobSpec, model: WriteModel, row: OutRow, id?: string | null): string {
+  if (spec.matchColumn === 'Id') return id ?? row.destinationId ?? row.key;
+  if (spec.matchColumn === model.tokenField) return row.token;
+  return row.key;
+}
+
+export interface BuiltCsv {
+  csv: string;
+  rows: number;
+  /** Ids found by lookup (not derivable from the rows later), to map delete results back. */
+  idToKey: Record<string, string>;
+  /** Some rows did not fit: another job must follow this one. */
+  overflow: boolean;
+}
+
+export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Promise<BuiltCsv> {
+  const { model } = s;
+  const csv = new CsvBuilder(spec.header, s.options.maxCsvBytes);
+  const idToKey: Record<string, string> = {};
+  let overflow = false;
+  for await (const batch of chunk.rows(1000)) {
+    const local: RowResult[] = [];
+    const needsId = chunk.op === 'update' || chunk.op === 'delete';
+    const resolved = needsId ? await resolveIds(s.client, model, batch) : null;
+    for (const row of batch) {
+      const values: Record<string, CsvValue> = {};
+      if (chunk.op !== 'delete') {
+        const e = encodeRow(model, row);
+        if (!e.ok) { local.push(e.result); continue; }
+        // An empty CSV cell means "leave unchanged" and Salesforce stores empty text as null anyway,
+        // so an empty string is written as #N/A to really clear the field.
+        for (const [k, v] of Object.entries(e.values)) values[k] = v === '' ? null : v;
+      }
+      if (resolved) {
+        const r = resolved.get(row.key);
+        if (!r?.id) {
+          if (chunk.op === 'delete' && r?.code === 'NOT_FOUND') local.push({ key: row.key, ok: true, destinationId: null });
+          else local.push({ key: row.key, ok: false, code: r?.code ?? 'NOT_FOUND', message: r?.message ?? 'no record', retryable: false });
+          continue;
+        }
+        values.Id = r.id;
+        if (!row.destinationId && model.keyField.name !== 'Id') idToKey[r.id] = row.key;
+      }
+      if (model.tokenField && spec.externalIdFieldName === model.tokenField) values[model.tokenField] = row.token;
+      // Columns absent from a row stay empty (unchanged), never #N/A: only a real NULL clears.
+      if (!csv.add(spec.header.map((h) => (h in values ? values[h]! : '')))) { overflow = true; break; }
+    }
+    if (local.length) await chunk.record(local);
+    if (overflow) break;
+  }
+  return { csv: csv.toString(), rows: csv.rows, idToKey, overflow };
+}

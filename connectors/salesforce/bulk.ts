@@ -1,0 +1,109 @@
+/**
+ * Bulk API 2.0 writer. The activity never waits for Salesforce to process a job: it uploads, closes and
+ * returns `pending`; the workflow sleeps and calls pollChunk. The job id is saved before the upload, so
+ * a retried or crashed attempt re-attaches to its job instead of loading the rows twice.
+ */
+import { SyncError } from '../../common/errors';
+import type { ChunkOutcome, ChunkWrite } from '../types';
+import type { JobInfo } from './client';
+import type { Session } from './context';
+import { buildCsv, jobSpec } from './bulk-csv';
+import { recordJobResults } from './bulk-results';
+import { bulkJobFailure, isConfigJobFailure } from './errors';
+import { ensureQuotaFromHeader } from './quota';
+
+export interface BulkState {
+  jobId?: string;
+  uploaded?: boolean;
+  overflow?: boolean;
+  idToKey?: Record<string, string>;
+  /** Jobs started again after a transient job failure (capped). */
+  resubmits?: number;
+  done?: boolean;
+}
+
+const MAX_RESUBMITS = 3;
+/** Calls a job costs besides polls: create, upload, close, three result files. */
+const JOB_CALLS = 6;
+
+const pending = (s: Session, jobId: string): ChunkOutcome => ({ status: 'pending', handle: jobId, pollAfterMs: s.options.bulkPollMs });
+
+async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> {
+  try {
+    return await s.client.getJob(jobId, { where: s.model.where });
+  } catch (err) {
+    if (err instanceof SyncError && err.code === 'DESTINATION_NOT_FOUND') return null; // purged after 7 days
+    throw err;
+  }
+}
+
+async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promise<ChunkOutcome> {
+  const spec = jobSpec(s.model, chunk.op);
+  const built = await buildCsv(s, chunk, spec);
+  if (built.rows === 0) {
+    await chunk.save({ done: true } satisfies BulkState);
+    return { status: 'done' };
+  }
+  ensureQuotaFromHeader(s.client, JOB_CALLS, s.options, s.model.where);
+  const o = { where: s.model.where, quotaWaitMs: s.options.quotaWaitMs };
+  const job = await s.client.createJob({ object: s.model.object, operation: spec.operation, ...(spec.externalIdFieldName ? { externalIdFieldName: spec.externalIdFieldName } : {}) }, o);
+  const state: BulkState = { jobId: job.id, idToKey: built.idToKey, overflow: built.overflow, resubmits };
+  await chunk.save(state);
+  await s.client.uploadJobData(job.id, built.csv, o);
+  await chunk.save({ ...state, uploaded: true });
+  await s.client.setJobState(job.id, 'UploadComplete', o);
+  return pending(s, job.id);
+}
+
+/** Advances a known job one step; used by both a re-attaching writeChunk and pollChunk. */
+async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<ChunkOutcome> {
+  const o = { where: s.model.where };
+  const resubmits = saved.resubmits ?? 0;
+  switch (job.state) {
+    case 'UploadComplete':
+    case 'InProgress':
+      return pending(s, job.id);
+    case 'Open':
+      if (saved.uploaded) {
+        await s.client.setJobState(job.id, 'UploadComplete', o);
+        return pending(s, job.id);
+      }
+      // The upload may or may not have landed; an Open job has processed nothing, so start over.
+      await s.client.setJobState(job.id, 'Aborted', o);
+      return startJob(s, chunk, resubmits);
+    case 'JobComplete':
+      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {});
+      if (saved.overflow) return startJob(s, chunk, resubmits);
+      await chunk.save({ jobId: job.id, done: true } satisfies BulkState);
+      return { status: 'done' };
+    case 'Failed':
+    case 'Aborted': {
+      const message = job.errorMessage ?? `job ${job.state}`;
+      if (job.state === 'Failed' && isConfigJobFailure(message)) throw bulkJobFailure(message, s.model.where);
+      // Rows the platform managed before failing keep their results; the rest go into a new job.
+      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {});
+      if (resubmits >= MAX_RESUBMITS) throw bulkJobFailure(`${message} (after ${resubmits} new jobs)`, s.model.where);
+      return startJob(s, chunk, resubmits + 1);
+    }
+  }
+}
+
+export async function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
+  const saved = await chunk.saved<BulkState>();
+  if (saved?.done) return { status: 'done' };
+  if (saved?.jobId) {
+    const job = await getJobOrNull(s, saved.jobId);
+    if (job) return advance(s, chunk, job, saved);
+  }
+  return startJob(s, chunk, saved?.resubmits ?? 0);
+}
+
+export async function pollBulk(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
+  const saved = (await chunk.saved<BulkState>()) ?? {};
+  if (saved.done) return { status: 'done' };
+  // The saved id is authoritative: it is written before any upload, a handle may predate a resubmit.
+  const jobId = saved.jobId ?? handle;
+  const job = await getJobOrNull(s, jobId);
+  if (!job) return startJob(s, chunk, saved.resubmits ?? 0);
+  return advance(s, chunk, job, { ...saved, jobId });
+}

@@ -1,0 +1,146 @@
+/**
+ * Thin typed wrapper over the Salesforce REST API (auth, quota headers, error mapping; no sync logic).
+ * Every call goes through `call()`: jsforce refreshes on 401 and replays; we allow at most one quick
+ * transport replay, and only for requests that are idempotent. Everything else is Temporal's job.
+ */
+import type { Connection } from 'jsforce';
+import { API_VERSION, type SalesforceConnection } from './config';
+import { openConnection } from './auth';
+import { toSyncError } from './errors';
+import type { SfDescribe } from './analyze';
+
+export interface SaveResult {
+  id?: string | null;
+  success: boolean;
+  created?: boolean;
+  errors?: Array<{ statusCode?: string; errorCode?: string; message?: string; fields?: string[] }>;
+}
+
+export interface JobInfo {
+  id: string;
+  state: 'Open' | 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
+  object: string;
+  operation: string;
+  numberRecordsProcessed?: number;
+  numberRecordsFailed?: number;
+  errorMessage?: string;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+interface CallOptions {
+  where: string;
+  /** Safe to send twice (GET, upsert by external id, update, delete): one quick transport replay. */
+  idempotent?: boolean;
+  text?: boolean;
+  quotaWaitMs?: number;
+}
+
+const ALL_METHODS: Method[] = ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'];
+const V = `/services/data/v${API_VERSION}`;
+
+export class SalesforceClient {
+  constructor(readonly conn: Connection) {}
+
+  /** Daily API usage from the last response's Sforce-Limit-Info header, if any was seen. */
+  get apiUsage(): { used: number; limit: number } | null {
+    return (this.conn.limitInfo as { apiUsage?: { used: number; limit: number } }).apiUsage ?? null;
+  }
+
+  async call<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
+    const isText = typeof body === 'string' || Buffer.isBuffer(body);
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' };
+    try {
+      return await this.conn.request<T>(
+        { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? (body as string) : JSON.stringify(body) }) },
+        { retry: { maxRetries: o.idempotent ? 1 : 0, minTimeout: 300, methods: o.idempotent ? ALL_METHODS : [] }, ...(o.text ? { responseType: 'text/plain' } : {}) },
+      );
+    } catch (err) {
+      throw toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs });
+    }
+  }
+
+  describe(object: string, where: string): Promise<SfDescribe> {
+    return this.call<SfDescribe>('GET', `/sobjects/${encodeURIComponent(object)}/describe`, undefined, { where, idempotent: true });
+  }
+
+  limits(where: string): Promise<Record<string, { Max: number; Remaining: number }>> {
+    return this.call('GET', '/limits', undefined, { where, idempotent: true });
+  }
+
+  /** All records of a SOQL query (follows nextRecordsUrl). */
+  async query<R>(soql: string, where: string): Promise<R[]> {
+    const out: R[] = [];
+    let page = await this.call<{ records: R[]; done: boolean; nextRecordsUrl?: string }>('GET', `/query?q=${encodeURIComponent(soql)}`, undefined, { where, idempotent: true });
+    out.push(...page.records);
+    while (!page.done && page.nextRecordsUrl) {
+      const next = page.nextRecordsUrl.replace(/^.*\/query\//, '/query/');
+      page = await this.call('GET', next, undefined, { where, idempotent: true });
+      out.push(...page.records);
+    }
+    return out;
+  }
+
+  // sObject Collections: ≤ 200 records per call, allOrNone=false, results in request order.
+  createRecords(records: object[], o: CallOptions): Promise<SaveResult[]> {
+    return this.call('POST', '/composite/sobjects', { allOrNone: false, records }, o);
+  }
+  updateRecords(records: object[], o: CallOptions): Promise<SaveResult[]> {
+    return this.call('PATCH', '/composite/sobjects', { allOrNone: false, records }, { ...o, idempotent: true });
+  }
+  upsertRecords(object: string, extIdField: string, records: object[], o: CallOptions): Promise<SaveResult[]> {
+    return this.call('PATCH', `/composite/sobjects/${object}/${extIdField}`, { allOrNone: false, records }, { ...o, idempotent: true });
+  }
+  deleteRecords(ids: string[], o: CallOptions): Promise<SaveResult[]> {
+    return this.call('DELETE', `/composite/sobjects?ids=${ids.map(encodeURIComponent).join(',')}&allOrNone=false`, undefined, { ...o, idempotent: true });
+  }
+
+  // Bulk API 2.0 ingest.
+  createJob(spec: { object: string; operation: string; externalIdFieldName?: string }, o: CallOptions): Promise<JobInfo> {
+    return this.call('POST', '/jobs/ingest', { ...spec, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA' }, o);
+  }
+  uploadJobData(jobId: string, csv: string, o: CallOptions): Promise<void> {
+    return this.call('PUT', `/jobs/ingest/${jobId}/batches`, csv, o);
+  }
+  setJobState(jobId: string, state: 'UploadComplete' | 'Aborted', o: CallOptions): Promise<JobInfo> {
+    return this.call('PATCH', `/jobs/ingest/${jobId}`, { state }, { ...o, idempotent: true });
+  }
+  getJob(jobId: string, o: CallOptions): Promise<JobInfo> {
+    return this.call('GET', `/jobs/ingest/${jobId}`, undefined, { ...o, idempotent: true });
+  }
+  /** Raw results CSV (we parse it ourselves: jsforce's parser would guess types). */
+  jobResults(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<string> {
+    return this.call<string>('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, idempotent: true, text: true }).then((s) => (typeof s === 'string' ? s : ''));
+  }
+}
+
+const clients = new Map<string, Promise<SalesforceClient>>();
+
+/** One authenticated client per named connection per worker process (tokens are reused across activities). */
+export function getClient(c: SalesforceConnection, where: string): Promise<SalesforceClient> {
+  const cacheKey = JSON.stringify(c);
+  let p = clients.get(cacheKey);
+  if (!p) {
+    p = openConnection(c).then(
+      (conn) => new SalesforceClient(conn),
+      (err: unknown) => {
+        clients.delete(cacheKey);
+        const e = toSyncError(err, where);
+        // A refused grant is a credential problem; an unreachable login host is a retryable outage.
+        throw e.code === 'DESTINATION_UNAVAILABLE' || e.code === 'RATE_LIMITED' ? e : toAuthError(err, where);
+      },
+    );
+    clients.set(cacheKey, p);
+  }
+  return p;
+}
+
+function toAuthError(err: unknown, where: string) {
+  const e = toSyncError(err, where);
+  if (e.code === 'AUTH_FAILED') return e;
+  return toSyncError(Object.assign(new Error(`authentication failure: ${(err as Error)?.message ?? String(err)}`), { errorCode: 'invalid_grant' }), where);
+}
+
+/** Forgets cached clients (tests; or after credentials change). */
+export function resetClients(): void {
+  clients.clear();
+}

@@ -1,0 +1,99 @@
+/**
+ * sObject Collections writer: 200-record requests, allOrNone=false, a bounded number in flight,
+ * results paired with rows by position. Results are recorded per request so a retried chunk only
+ * re-sends rows not yet acknowledged.
+ */
+import type { ChunkWrite, OutRow, RowOp, RowResult } from '../types';
+import type { Session } from './context';
+import { encodeRow, toRowResult, type Wire } from './rows';
+import { resolveIds } from './resolve-ids';
+import { ensureQuotaFromHeader } from './quota';
+import type { SaveResult } from './client';
+import { SyncError } from '../../common/errors';
+
+const BATCH = 200;
+
+async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
+  const { client, model } = s;
+  const results: RowResult[] = [];
+  const ready: Array<{ row: OutRow; values: Record<string, Wire> }> = [];
+  for (const row of rows) {
+    if (op === 'delete') { ready.push({ row, values: {} }); continue; }
+    const e = encodeRow(model, row);
+    if (e.ok) ready.push(e);
+    else results.push(e.result);
+  }
+  let sendable = ready;
+  const ids = new Map<string, string>();
+  if (op === 'update' || op === 'delete') {
+    const resolved = await resolveIds(client, model, ready.map((r) => r.row));
+    sendable = [];
+    for (const r of ready) {
+      const res = resolved.get(r.row.key);
+      if (res?.id) { ids.set(r.row.key, res.id); sendable.push(r); }
+      else if (op === 'delete' && res?.code === 'NOT_FOUND') results.push({ key: r.row.key, ok: true, destinationId: null });
+      else results.push({ key: r.row.key, ok: false, code: res?.code ?? 'NOT_FOUND', message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records' : 'nothing deleted'}`, retryable: false });
+    }
+  }
+  if (sendable.length === 0) return results;
+  const type = { attributes: { type: model.object } };
+  const o = { where: model.where, quotaWaitMs: s.options.quotaWaitMs };
+  let saved: SaveResult[];
+  if (op === 'delete') {
+    saved = await client.deleteRecords(sendable.map((r) => ids.get(r.row.key)!), o);
+  } else if (op === 'update') {
+    saved = await client.updateRecords(sendable.map((r) => {
+      const { Id: _drop, ...values } = r.values;
+      return { ...type, ...values, id: ids.get(r.row.key) };
+    }), o);
+  } else if (op === 'upsert') {
+    saved = await client.upsertRecords(model.object, model.keyField.name, sendable.map((r) => ({ ...type, ...r.values })), o);
+  } else if (model.tokenField) {
+    // Create as an upsert on the run's token: a replay after a lost response finds the record it made.
+    saved = await client.upsertRecords(model.object, model.tokenField, sendable.map((r) => ({ ...type, ...r.values, [model.tokenField!]: r.row.token })), o);
+  } else {
+    saved = await client.createRecords(sendable.map((r) => ({ ...type, ...r.values })), o);
+  }
+  if (!Array.isArray(saved) || saved.length !== sendable.length) {
+    throw new SyncError('INTERNAL', `${model.where}: Salesforce returned ${Array.isArray(saved) ? saved.length : 'no'} results for ${sendable.length} records`, { retryable: true });
+  }
+  sendable.forEach((r, i) => results.push(toRowResult(r.row.key, saved[i], op === 'delete')));
+  return results;
+}
+
+/** Writes every unacknowledged row of the chunk; throws only for request-wide problems. */
+export async function writeCollections(s: Session, chunk: ChunkWrite, onProgress: (sent: number) => void): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  let sent = 0;
+  const launch = (rows: OutRow[]) => {
+    const p: Promise<void> = sendBatch(s, chunk.op, rows)
+      .then((results) => chunk.record(results))
+      .then(() => onProgress((sent += rows.length)))
+      .catch((err: unknown) => { failure ??= err; })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  let buffer: OutRow[] = [];
+  const flush = async (rows: OutRow[]) => {
+    while (inFlight.size >= s.options.concurrency) await Promise.race(inFlight);
+    if (failure) return;
+    // Checked before each request against the last Sforce-Limit-Info header: no extra calls.
+    ensureQuotaFromHeader(s.client, inFlight.size + 1, s.options, s.model.where);
+    launch(rows);
+  };
+  try {
+    for await (const batch of chunk.rows(BATCH)) {
+      buffer.push(...batch);
+      while (buffer.length >= BATCH && !failure) {
+        await flush(buffer.slice(0, BATCH));
+        buffer = buffer.slice(BATCH);
+      }
+      if (failure) break;
+    }
+    if (buffer.length && !failure) await flush(buffer);
+  } finally {
+    await Promise.all(inFlight);
+  }
+  if (failure) throw failure;
+}

@@ -1,0 +1,52 @@
+/**
+ * Connection credentials and connector options for the Salesforce destination (zod, parsed once at the edge).
+ * Secrets are marked with `secret()` so `redactConnection` can mask them before anything is logged.
+ */
+import { z } from 'zod';
+
+/** API version pinned for every call: jsforce defaults to 50.0, collection upsert needs ≥ 46. */
+export const API_VERSION = '62.0';
+
+const SECRET_KEYS = new Set<string>();
+function secret(key: string) {
+  SECRET_KEYS.add(key);
+  return z.string().min(1).meta({ secret: true, description: `${key} (secret: never logged)` });
+}
+
+const loginUrl = z.string().url().default('https://login.salesforce.com');
+
+export const connectionSchema = z.discriminatedUnion('auth', [
+  z.object({ auth: z.literal('client_credentials'), loginUrl, clientId: z.string().min(1), clientSecret: secret('clientSecret') }).strict(),
+  z.object({ auth: z.literal('jwt'), loginUrl, clientId: z.string().min(1), username: z.string().min(1), privateKey: secret('privateKey') }).strict(),
+  z.object({ auth: z.literal('token'), instanceUrl: z.string().url(), accessToken: secret('accessToken') }).strict(),
+]);
+export type SalesforceConnection = z.output<typeof connectionSchema>;
+
+/** A copy safe to log: every secret replaced by "***". */
+export function redactConnection(c: SalesforceConnection): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, SECRET_KEYS.has(k) ? '***' : v]));
+}
+
+/** `destination.options` of a Salesforce activation; every option has a default. */
+export const optionsSchema = z
+  .object({
+    /** Operations with fewer rows than this use sObject Collections; the rest use Bulk API 2.0. */
+    bulkThreshold: z.number().int().positive().default(2000),
+    /** Rows per Collections chunk (one activity), sent as 200-record requests. */
+    collectionsChunkSize: z.number().int().positive().default(2000),
+    /** Collections requests in flight at once within a chunk. */
+    concurrency: z.number().int().min(1).max(10).default(4),
+    /** Upper bound of rows per Bulk 2.0 job (the CSV must also stay ≤ maxCsvBytes). */
+    bulkChunkSize: z.number().int().positive().default(150_000),
+    maxCsvBytes: z.number().int().positive().max(100 * 1024 * 1024).default(100 * 1024 * 1024),
+    /** How long the workflow sleeps between polls of a running bulk job. */
+    bulkPollMs: z.number().int().min(0).default(15_000),
+    /** External ID field holding OutRow.token, so creates become idempotent upserts; null disables. */
+    insertTokenField: z.string().min(1).nullable().default('Syncline_Token__c'),
+    /** Stop writing when the daily API requests left would fall below this share of the limit. */
+    quotaReservePercent: z.number().min(0).max(100).default(10),
+    /** How long the run waits (durable timer) when the quota reserve is reached. */
+    quotaWaitMs: z.number().int().positive().default(3_600_000),
+  })
+  .strict();
+export type SalesforceOptions = z.output<typeof optionsSchema>;

@@ -1,0 +1,160 @@
+/**
+ * Postgres type ↔ Salesforce type compatibility (a table, so a reader can audit it) and value encoding
+ * for the two wire formats: REST JSON (Collections) and Bulk 2.0 CSV.
+ */
+import type { FieldSpec } from '../types';
+
+/** The parts of a describe field that encoding needs. */
+export interface SfField {
+  name: string;
+  type: string;
+  length?: number;
+  precision?: number;
+  scale?: number;
+  digits?: number;
+  createable?: boolean;
+  updateable?: boolean;
+  nillable?: boolean;
+  defaultedOnCreate?: boolean;
+  externalId?: boolean;
+  idLookup?: boolean;
+  unique?: boolean;
+  caseSensitive?: boolean;
+}
+
+const TEXT = ['text', 'varchar', 'bpchar', 'char', 'name', 'citext'];
+const INTS = ['int2', 'int4', 'int8'];
+const NUMS = [...INTS, 'numeric', 'float4', 'float8', 'money'];
+const TIMES = ['date', 'timestamp', 'timestamptz'];
+const STRINGISH = [...TEXT, ...NUMS, 'uuid', 'bool', ...TIMES, 'json', 'jsonb'];
+
+/** Salesforce field type → Postgres column types whose values it can take. Anything else is skipped (warned). */
+export const TYPE_TABLE: Readonly<Record<string, readonly string[]>> = {
+  string: STRINGISH,
+  textarea: STRINGISH,
+  encryptedstring: [...TEXT],
+  phone: [...TEXT, ...INTS, 'numeric'],
+  email: [...TEXT],
+  url: [...TEXT],
+  picklist: [...TEXT, ...INTS, 'bool'],
+  combobox: [...TEXT, ...INTS],
+  multipicklist: [...TEXT, '_text', '_varchar', 'json', 'jsonb'],
+  id: [...TEXT],
+  reference: [...TEXT],
+  boolean: ['bool'],
+  int: [...INTS, 'numeric'],
+  long: [...INTS, 'numeric'],
+  double: NUMS,
+  currency: NUMS,
+  percent: NUMS,
+  date: [...TIMES, ...TEXT],
+  datetime: [...TIMES, ...TEXT],
+  time: ['time', 'timetz', ...TEXT],
+};
+
+export function isCompatible(pgType: string, sfType: string): boolean {
+  return (TYPE_TABLE[sfType] ?? []).includes(pgType.toLowerCase());
+}
+
+/** An encoded value, or a per-row failure decided without calling Salesforce. */
+export type Encoded = { ok: true; value: string | number | boolean | null } | { ok: false; code: string; message: string };
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/**
+ * pg parses `date` as local midnight, so a date column is read back with local getters; timestamps are
+ * instants and are written in UTC (`Z`), which no DST transition can shift.
+ */
+export function formatDate(value: unknown, pgType: string): string | null {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return null;
+    if (pgType === 'date') return `${pad(value.getFullYear(), 4)}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
+    return value.toISOString().slice(0, 10);
+  }
+  const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(value));
+  return m ? m[1]! : null;
+}
+
+export function formatDateTime(value: unknown, pgType: string): string | null {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return null;
+    if (pgType === 'date') return `${formatDate(value, 'date')}T00:00:00.000Z`;
+    return value.toISOString();
+  }
+  const s = String(value);
+  // Accept ISO strings carrying an offset or Z; a bare local time would be ambiguous around DST.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(s)) return null;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+function toText(value: unknown, pgType: string): string {
+  if (value instanceof Date) return pgType === 'date' ? formatDate(value, 'date')! : value.toISOString();
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** Cuts to `max` UTF-16 units without splitting a surrogate pair. */
+export function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let cut = s.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
+  return cut;
+}
+
+function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n) || (typeof value === 'string' && value.trim() === '')) {
+    return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: value is not a number` };
+  }
+  const isInt = f.type === 'int' || f.type === 'long';
+  const scale = isInt ? 0 : (f.scale ?? 0);
+  const intDigits = isInt ? (f.digits || (f.type === 'int' ? 9 : 18)) : (f.precision ?? 18) - scale;
+  if (isInt && !Number.isInteger(n)) return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an integer` };
+  const rounded = Number(n.toFixed(Math.min(scale, 20)));
+  if (Math.abs(Math.trunc(rounded)).toString().length > intDigits || (f.type === 'int' && Math.abs(rounded) > 2147483647)) {
+    return { ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE', message: `${f.name}: ${spec.from} has more than ${intDigits} integer digits` };
+  }
+  return { ok: true, value: rounded };
+}
+
+/** Encodes one model value for a Salesforce field; `null` means "clear the field". */
+export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encoded {
+  if (value === null || value === undefined) return { ok: true, value: null };
+  const pg = spec.pgType.toLowerCase();
+  switch (f.type) {
+    case 'boolean':
+      return { ok: true, value: value === true || value === 't' || value === 'true' };
+    case 'int': case 'long': case 'double': case 'currency': case 'percent':
+      return encodeNumber(spec, f, value);
+    case 'date': {
+      const s = formatDate(value, pg);
+      return s ? { ok: true, value: s } : { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not a date (YYYY-MM-DD)` };
+    }
+    case 'datetime': {
+      const s = formatDateTime(value, pg);
+      return s ? { ok: true, value: s } : { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an ISO 8601 timestamp with offset` };
+    }
+    case 'multipicklist': {
+      const parsed = typeof value === 'string' && pg.startsWith('json') ? safeJson(value) : value;
+      const s = Array.isArray(parsed) ? parsed.map(String).join(';') : String(parsed);
+      return checkLength(spec, f, s);
+    }
+    default:
+      return checkLength(spec, f, toText(value, pg));
+  }
+}
+
+function safeJson(s: string): unknown {
+  try { return JSON.parse(s); } catch { return s; }
+}
+
+function checkLength(spec: FieldSpec, f: SfField, s: string): Encoded {
+  const max = f.length ?? 0;
+  if (max > 0 && s.length > max) {
+    if (spec.truncate) return { ok: true, value: truncate(s, max) };
+    return { ok: false, code: 'STRING_TOO_LONG', message: `${f.name}: data value too large: ${s.length} characters, the field holds ${max} (map it with "truncate": true to cut)` };
+  }
+  return { ok: true, value: s };
+}

@@ -1,0 +1,44 @@
+/**
+ * Finds the Salesforce Id of rows for update and delete when the key is an External ID: the Id from the
+ * last successful sync first, else one SOQL query per 200 keys. Update never falls back to upsert.
+ */
+import type { OutRow } from '../types';
+import type { WriteModel } from './analyze';
+import type { SalesforceClient } from './client';
+
+export interface Resolved {
+  id: string | null;
+  code?: 'NOT_FOUND' | 'DUPLICATE_EXTERNAL_ID';
+  message?: string;
+}
+
+const soqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export async function resolveIds(client: SalesforceClient, model: WriteModel, rows: OutRow[]): Promise<Map<string, Resolved>> {
+  const out = new Map<string, Resolved>();
+  const keyName = model.keyField.name;
+  const missing: OutRow[] = [];
+  for (const row of rows) {
+    if (keyName === 'Id') out.set(row.key, { id: row.key });
+    else if (row.destinationId) out.set(row.key, { id: row.destinationId });
+    else missing.push(row);
+  }
+  const fold = (s: string) => (model.keyField.caseSensitive ? s : s.toLowerCase());
+  for (let i = 0; i < missing.length; i += 200) {
+    const batch = missing.slice(i, i + 200);
+    const soql = `SELECT Id, ${keyName} FROM ${model.object} WHERE ${keyName} IN (${batch.map((r) => soqlString(r.key)).join(',')})`;
+    const found = await client.query<Record<string, unknown>>(soql, model.where);
+    const byKey = new Map<string, string[]>();
+    for (const rec of found) {
+      const k = fold(String(rec[keyName] ?? ''));
+      byKey.set(k, [...(byKey.get(k) ?? []), String(rec.Id)]);
+    }
+    for (const row of batch) {
+      const ids = byKey.get(fold(row.key)) ?? [];
+      if (ids.length === 1) out.set(row.key, { id: ids[0]! });
+      else if (ids.length === 0) out.set(row.key, { id: null, code: 'NOT_FOUND', message: `no ${model.object} has ${keyName} = "${row.key}"` });
+      else out.set(row.key, { id: null, code: 'DUPLICATE_EXTERNAL_ID', message: `${ids.length} ${model.object} records have ${keyName} = "${row.key}": ${ids.join(', ')}` });
+    }
+  }
+  return out;
+}
