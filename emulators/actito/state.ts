@@ -1,0 +1,70 @@
+import { TokenStore } from './auth';
+import { FaultState } from './faults';
+import { HttpError } from './http';
+import { ImportRegistry } from './bulk-import';
+import { Limits } from './limits';
+import { RequestLog } from './request-log';
+import type { Table } from './table';
+import { TableStore } from './tables';
+
+export interface EmulatorConfig {
+  entity: string;
+  apiKey: string;
+  bulkProcessingDelayMs: number;
+  dailyBulkImportQuota: number;
+  maxBulkFileBytes: number;
+  /** Empty CSV cell / null on update: keep the stored value or clear it [A, digest §2]. */
+  emptyOnUpdate: 'keep' | 'clear';
+  /** Time budget of one bulk processing slice before yielding to the event loop. */
+  sliceMs: number;
+}
+
+/** Everything the emulator holds in memory; exposed as `emulator.state` for tests. */
+export class EmulatorState {
+  readonly tables: TableStore;
+  readonly requests = new RequestLog();
+  readonly faults = new FaultState();
+  readonly tokens: TokenStore;
+  readonly limits: Limits;
+  readonly imports: ImportRegistry;
+
+  constructor(readonly config: EmulatorConfig, tokenTtlMs: number, limits: Limits) {
+    this.tables = new TableStore(config.entity);
+    this.tokens = new TokenStore(new Set([config.apiKey]), tokenTtlMs);
+    this.limits = limits;
+    this.imports = new ImportRegistry(this);
+  }
+
+  get profiles(): Table {
+    return this.tables.profiles;
+  }
+
+  /** Seeded tables, no tokens, faults, log, imports or quota usage. */
+  reset(): void {
+    this.tables.reset();
+    this.requests.clear();
+    this.faults.clear();
+    this.tokens.clear();
+    this.limits.reset();
+    this.imports.reset();
+  }
+
+  /** 404 for an unknown entity name (the path carries the name, not the id [D S6]). */
+  requireEntity(params: Record<string, string>): void {
+    if (params.entity !== this.config.entity) throw new HttpError(404, `entity '${params.entity}' not found`);
+  }
+
+  customTable(params: Record<string, string>): Table {
+    this.requireEntity(params);
+    const t = this.tables.customTable(params.table ?? '');
+    if (!t) throw new HttpError(404, `custom table '${params.table}' not found`);
+    return t;
+  }
+
+  profileTable(params: Record<string, string>): Table {
+    this.requireEntity(params);
+    const t = this.tables.profileTable(params.table ?? '');
+    if (!t) throw new HttpError(404, `profile table '${params.table}' not found`);
+    return t;
+  }
+}
