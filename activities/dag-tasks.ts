@@ -1,0 +1,150 @@
+/**
+ * The generic task activities behind dagWorkflow's runners: SQL on a named Postgres connection, an HTTP call,
+ * and one sync of an activation through the activation workflow's `triggerSync` update.
+ * Results stay small: they are recorded in workflow history (STYLE.md 4).
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import pg from 'pg';
+import { SKIP } from '../common/dag';
+
+export interface DagTaskDeps {
+  /** Connection name -> Postgres URL; the worker resolves credentials, the DAG only names the connection. */
+  resolvePgUrl(connection: string): string;
+  client: () => Client;
+}
+
+export interface RunSqlInput {
+  /** Named connection; default 'default'. */
+  connection?: string;
+  /** One statement, or several separated by ';' when `params` is empty. */
+  statement: string;
+  /** Bind values for $1, $2 ...; objects are sent as JSON. */
+  params?: unknown[];
+  /** Return the rows too (at most MAX_RETURNED_ROWS), e.g. a short list of ids for a mapped task. */
+  returnRows?: boolean;
+  /** Skip the task instead of succeeding when the statement touched no row (nothing to do downstream). */
+  skipIfNoRows?: boolean;
+}
+export interface RunSqlResult {
+  rowCount: number;
+  rows?: Record<string, unknown>[];
+}
+export interface HttpRequestInput {
+  url: string;
+  /** Default GET without a body, POST with one. */
+  method?: string;
+  /** Sent as JSON unless it is a string. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+export interface HttpRequestResult {
+  status: number;
+}
+export interface TriggerActivationSyncInput {
+  activationId: string;
+  full?: boolean;
+  reason?: string;
+}
+/** The run summary the activation workflow's triggerSync update returns. */
+export type TriggerActivationSyncResult = unknown;
+
+/** Rows are data, not control: a mapped task expands over ids, so a longer list means a wrong query. */
+export const MAX_RETURNED_ROWS = 1000;
+/** SQLSTATE classes a retry cannot fix: 42 syntax / undefined object / privilege, 22 bad data, 23 constraint. */
+const PERMANENT_SQL_CLASSES = new Set(['42', '22', '23']);
+
+export function createDagTaskActivities(deps: DagTaskDeps) {
+  return {
+    async runSql(input: RunSqlInput): Promise<RunSqlResult | typeof SKIP> {
+      const connection = input.connection ?? 'default';
+      let url: string;
+      try {
+        url = deps.resolvePgUrl(connection);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`connection "${connection}" is not defined on this worker: ${(err as Error).message}`, 'CONNECTION_UNKNOWN');
+      }
+      // Bound the statement by the attempt's own timeout, so a timed-out attempt does not leave a query running.
+      const statementTimeout = Context.current().info.startToCloseTimeoutMs;
+      const client = new pg.Client({ connectionString: url, application_name: 'syncline-dag', statement_timeout: statementTimeout });
+      try {
+        await client.connect();
+        const res = await client.query(input.statement, input.params ?? []);
+        // A multi-statement string yields one result per statement; the last one is the task's result.
+        const last = Array.isArray(res) ? (res[res.length - 1] as pg.QueryResult) : res;
+        const rowCount = last?.rowCount ?? 0;
+        if (input.skipIfNoRows && rowCount === 0) return SKIP;
+        if (!input.returnRows) return { rowCount };
+        if (last.rows.length > MAX_RETURNED_ROWS) {
+          throw ApplicationFailure.nonRetryable(`the statement returned ${last.rows.length} rows; returnRows allows ${MAX_RETURNED_ROWS}: return ids, keep data in Postgres`, 'SQL_TOO_MANY_ROWS');
+        }
+        return { rowCount, rows: last.rows };
+      } catch (err) {
+        throw sqlFailure(err, connection);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+
+    async httpRequest(input: HttpRequestInput): Promise<HttpRequestResult> {
+      const method = (input.method ?? (input.body === undefined ? 'GET' : 'POST')).toUpperCase();
+      const isText = typeof input.body === 'string';
+      let res: Response;
+      try {
+        res = await fetch(input.url, {
+          method,
+          headers: { ...(input.body !== undefined && !isText && { 'content-type': 'application/json' }), ...input.headers },
+          body: input.body === undefined ? undefined : isText ? (input.body as string) : JSON.stringify(input.body),
+          signal: Context.current().cancellationSignal,
+        });
+      } catch (err) {
+        throw ApplicationFailure.retryable(`${method} ${input.url} failed: ${(err as Error).message}`, 'HTTP_UNREACHABLE');
+      }
+      await res.body?.cancel();
+      // Every non-2xx is retryable here; a DAG makes e.g. 400 final with retry.nonRetryableErrorTypes ["HTTP_400"].
+      if (!res.ok) throw ApplicationFailure.retryable(`${method} ${input.url} answered ${res.status} ${res.statusText}`, `HTTP_${res.status}`);
+      return { status: res.status };
+    },
+
+    async triggerActivationSync(input: TriggerActivationSyncInput): Promise<TriggerActivationSyncResult> {
+      const workflowId = `activation/${input.activationId}`;
+      const ctx = Context.current();
+      const { info } = ctx;
+      // The update id is stable across attempts: a retried attempt re-attaches to the same sync instead of starting another.
+      const run = info.workflowExecution;
+      const updateId = `dag/${run?.workflowId}/${run?.runId}/${info.activityId}`;
+      const beat = setInterval(() => ctx.heartbeat(), 5000);
+      try {
+        return await deps.client().workflow.getHandle(workflowId).executeUpdate('triggerSync', { args: [{ full: input.full, reason: input.reason }], updateId });
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          throw ApplicationFailure.nonRetryable(
+            `activation "${input.activationId}" is not running (no open workflow "${workflowId}"): start the activation first, then re-run this DAG`,
+            'ACTIVATION_NOT_RUNNING',
+          );
+        }
+        if (err instanceof WorkflowUpdateFailedError) {
+          const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+          throw ApplicationFailure.create({ message: `activation "${input.activationId}" sync failed: ${cause?.message ?? err.message}`, type: cause?.type ?? 'ACTIVATION_SYNC_FAILED', nonRetryable: cause?.nonRetryable ?? false });
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}
+
+export type DagTaskActivities = ReturnType<typeof createDagTaskActivities>;
+
+/** SQL errors become SQL_<SQLSTATE> (e.g. SQL_42601 for a syntax error); connection errors stay retryable. */
+function sqlFailure(err: unknown, connection: string): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  const code = (err as { code?: unknown }).code;
+  const message = `SQL on connection "${connection}" failed: ${(err as Error).message}`;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) });
+  }
+  return ApplicationFailure.retryable(message, 'SQL_CONNECTION');
+}

@@ -1,0 +1,93 @@
+/**
+ * dagWorkflow: runs a user DAG (dag.json) whose tasks are SQL statements, HTTP calls, activation syncs and
+ * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
+ * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
+ */
+import { ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
+import type { DagSpec, DagState, DagTask } from '../common/dag';
+import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from './dag';
+
+export type DagWorkflowInput = DagSpec;
+export type DagWorkflowResult = DagState;
+
+export const dagStateQuery = defineQuery<DagState>('dagState');
+
+const RETRY = { maximumAttempts: 3, initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute' };
+const DEFAULTS: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };
+// A sync can run long; the activity heartbeats while it waits on the activation's update.
+const ACTIVATION_DEFAULTS: ActivityOptions = { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: RETRY };
+
+const acts = (task: DagTask, defaults = DEFAULTS) => proxyActivities<DagTaskActivities>(activityOptionsFor(task, defaults));
+
+const activationSchema = z.object({ activationId: z.string().min(1), full: z.boolean().optional(), reason: z.string().optional() }).strict();
+const sleepSchema = z.object({ seconds: z.number().nonnegative() }).strict();
+
+/** Each kind: the shape of task.input (`mappedInput` when a mapped task may take fields from its item) and its runner. */
+const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run: TaskRunner }> = {
+  sql: {
+    input: z.object({ connection: z.string().min(1).optional(), statement: z.string().min(1), params: z.array(z.unknown()).optional(), returnRows: z.boolean().optional(), skipIfNoRows: z.boolean().optional() }).strict(),
+    // A mapped statement reads its item as $1 (objects arrive as JSON: ($1::jsonb->>'id')).
+    run: (ctx) => acts(ctx.task).runSql({ ...(ctx.input as RunSqlInput), ...(isMapped(ctx) && { params: [ctx.item] }) }),
+  },
+  http: {
+    input: z.object({ url: z.url(), method: z.string().optional(), body: z.unknown().optional(), headers: z.record(z.string(), z.string()).optional() }).strict(),
+    run: (ctx) => {
+      const input = ctx.input as HttpRequestInput;
+      return acts(ctx.task).httpRequest({ ...input, body: input.body ?? (isMapped(ctx) ? ctx.item : undefined) });
+    },
+  },
+  activation: {
+    input: activationSchema,
+    mappedInput: activationSchema.partial({ activationId: true }),
+    run: (ctx) => acts(ctx.task, ACTIVATION_DEFAULTS).triggerActivationSync(activationInput(ctx)),
+  },
+  sleep: {
+    input: sleepSchema,
+    mappedInput: sleepSchema.partial({ seconds: true }),
+    run: async (ctx) => {
+      const seconds = (ctx.input as { seconds?: number } | undefined)?.seconds ?? ctx.item;
+      if (typeof seconds !== 'number') throw ApplicationFailure.nonRetryable(`task "${ctx.task.id}": item ${ctx.index} is not a number of seconds`, 'DAG_TASK_INPUT_INVALID');
+      await sleep(seconds * 1000);
+      return { seconds };
+    },
+  },
+};
+const RUNNERS: Record<string, TaskRunner> = Object.fromEntries(Object.entries(KINDS).map(([kind, k]) => [kind, k.run]));
+
+export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowResult> {
+  let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };
+  setHandler(dagStateQuery, () => latest);
+  const state = await runDag(input, RUNNERS, { onStateChange: (s) => (latest = s), checkTask });
+  if (state.status === 'failed') {
+    const failed = Object.values(state.tasks).filter((t) => t.state === 'failed').map((t) => `${t.id} (${t.error?.type})`);
+    const blocked = Object.values(state.tasks).filter((t) => t.state === 'upstream_failed').map((t) => t.id);
+    const message = `DAG "${state.id}" failed: ${failed.join(', ')} failed${blocked.length ? `; ${blocked.join(', ')} did not run (upstream_failed)` : ''}`;
+    throw ApplicationFailure.nonRetryable(message, 'DAG_FAILED', state);
+  }
+  return state;
+}
+
+function checkTask(task: DagTask): string[] {
+  const kind = KINDS[task.kind]!;
+  const schema = (task.map && kind.mappedInput) || kind.input;
+  const parsed = schema.safeParse(task.input ?? {});
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `task "${task.id}": input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+  if (task.kind === 'sql' && task.map && (task.input as RunSqlInput | undefined)?.params) problems.push(`task "${task.id}": a mapped sql task gets its item as $1; remove input.params`);
+  return problems;
+}
+
+function isMapped(ctx: TaskContext): boolean {
+  return ctx.index !== undefined;
+}
+
+/** A mapped activation task takes its id from the item: a string, or an object merged over the task input. */
+function activationInput(ctx: TaskContext): TriggerActivationSyncInput {
+  const base = ctx.input as Partial<TriggerActivationSyncInput> | undefined;
+  const merged = !isMapped(ctx) ? base : typeof ctx.item === 'string' ? { ...base, activationId: ctx.item } : { ...base, ...(ctx.item as object) };
+  if (typeof merged?.activationId !== 'string') {
+    throw ApplicationFailure.nonRetryable(`task "${ctx.task.id}": no activationId in the input or item ${ctx.index}`, 'DAG_TASK_INPUT_INVALID');
+  }
+  return merged as TriggerActivationSyncInput;
+}
