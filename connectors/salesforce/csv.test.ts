@@ -1,0 +1,32 @@
+import { CsvBuilder, csvField, csvLine } from './csv';
+import { parseResultsCsv } from './bulk-results';
+
+describe('csv', () => {
+  it('quotes per RFC 4180 and writes #N/A for null', () => {
+    expect(csvField(null)).toBe('#N/A');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('line1\nline2')).toBe('"line1\nline2"');
+    expect(csvField(' padded')).toBe('" padded"');
+    expect(csvField('\ttab')).toBe('"\ttab"');
+    expect(csvField(true)).toBe('true');
+    expect(csvField(1.5)).toBe('1.5');
+    expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
+  });
+  it('round-trips tricky values through csv-parse', () => {
+    const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本', 'emoji 😀👍🏽', '', ' lead'];
+    const b = new CsvBuilder(['Id', 'V'], 1e6);
+    tricky.forEach((v, i) => b.add([String(i), v]));
+    const text = b.toString();
+    expect(text.charCodeAt(0)).not.toBe(0xfeff);
+    expect(text.endsWith('\n')).toBe(true);
+    const rows = parseResultsCsv(text);
+    expect(rows.map((r) => r.V)).toEqual(tricky);
+  });
+  it('refuses rows beyond the byte limit', () => {
+    const b = new CsvBuilder(['A'], 10);
+    expect(b.add(['12345'])).toBe(true);
+    expect(b.add(['12345'])).toBe(false);
+    expect(b.rows).toBe(1);
+  });
+});
