@@ -1,0 +1,167 @@
+/**
+ * Bulk writes as a small state machine kept in `chunk.save()`: [profiles import ->] records import.
+ * The import name is saved before the upload and the execution id right after it, so a retried
+ * activity re-attaches instead of importing twice; the activity never waits for Actito to finish.
+ */
+import { QuotaWaitError, SyncError } from '../../common/errors';
+import type { ChunkOutcome, ChunkWrite, RowResult } from '../types';
+import type { ActitoOptions } from './config';
+import { apiFor, type Ctx, type Tables } from './context';
+import { buildImportFile, eachEncoded, type Phase } from './bulk-file';
+import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
+import { upsertProfilesOneByOne } from './profiles';
+import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
+import { getImport, type ImportLineError, type ImportMode, startImport } from './routes';
+import { writeSingle } from './single';
+
+export interface BulkState {
+  phase: Phase;
+  name: string;
+  executionId: string | null;
+  /** Whole-import failures already restarted. */
+  restarts: number;
+  /** The file may have been uploaded by an attempt whose answer was lost. */
+  reuploaded: boolean;
+  polls: number;
+}
+
+const MODES: Record<string, ImportMode> = { create: 'CREATE_ONLY', update: 'UPDATE_ONLY', upsert: 'CREATE_UPDATE' };
+const MAX_RESTARTS = 1;
+
+const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({
+  status: 'pending',
+  handle: s.executionId ?? '',
+  pollAfterMs: Math.min(opts.pollAfterMs * 2 ** Math.min(s.polls, 10), 60_000),
+});
+
+export async function writeBulk(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
+  const s = await chunk.saved<BulkState>();
+  if (s?.executionId) return pending(s, opts);
+  const first: Phase = opts.profiles && tables.profileTable && chunk.op !== 'delete' ? 'profiles' : 'records';
+  return startPhase(ctx, chunk, opts, tables, s?.phase ?? first, s);
+}
+
+async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null): Promise<ChunkOutcome> {
+  const target = phase === 'profiles' ? tables.profileTable : tables.table;
+  if (!target) return startPhase(ctx, chunk, opts, tables, 'records', null);
+  const built = await buildImportFile(ctx, chunk, opts, tables, phase);
+  if (built.lines === 0) return phase === 'profiles' ? startPhase(ctx, chunk, opts, tables, 'records', null) : { status: 'done' };
+
+  if (!(await takeImport(ctx, target.name, opts))) return quotaExhausted(ctx, chunk, opts, tables, phase);
+  const restarts = prev?.phase === phase ? prev.restarts : 0;
+  const state: BulkState = {
+    phase,
+    name: `syncline-${chunk.chunkId}-${phase}-${restarts}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
+    executionId: null,
+    restarts,
+    reuploaded: prev?.phase === phase && prev.executionId === null,
+    polls: 0,
+  };
+  await chunk.save(state);
+  const isProfiles = phase === 'profiles';
+  const mode: ImportMode = isProfiles ? (opts.profiles?.mode === 'insert' ? 'CREATE_ONLY' : 'CREATE_UPDATE') : (MODES[chunk.op] ?? 'CREATE_UPDATE');
+  try {
+    state.executionId = await startImport(apiFor(ctx), {
+      name: state.name,
+      tableType: isProfiles ? 'PROFILE_TABLE' : 'CUSTOM_TABLE',
+      tableId: target.id,
+      mode,
+      keyAttribute: isProfiles ? (opts.profiles?.matchAttribute ?? '') : ctx.destination.key,
+      compression: opts.compression,
+      columns: built.header,
+    }, built.file);
+  } catch (err) {
+    if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
+      await markExhausted(ctx, target.name, opts);
+      await chunk.save(null);
+      return quotaExhausted(ctx, chunk, opts, tables, phase);
+    }
+    if (err instanceof ActitoHttpError && err.status === 400) {
+      throw new SyncError('BULK_JOB_FAILED', `Actito refused the ${phase} import for table "${target.name}": ${bodyMessage(err.body) || 'no detail'}`, { details: { status: 400 } });
+    }
+    throw toSyncError(err, `Starting the ${phase} import for table "${target.name}"`);
+  }
+  await chunk.save(state);
+  ctx.log.info('Actito bulk import started', { table: target.name, phase, lines: built.lines, executionId: state.executionId });
+  return pending(state, opts);
+}
+
+/** No import left today: write one by one, or wait for the next UTC day (option onQuotaExhausted). */
+async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase): Promise<ChunkOutcome> {
+  const table = phase === 'profiles' ? opts.profiles?.table : tables.table.name;
+  if (opts.onQuotaExhausted === 'wait') {
+    const waitMs = msUntilNextUtcDay();
+    ctx.log.warn('Actito daily bulk import quota used up; waiting for the next UTC day', { table, waitMs });
+    throw new QuotaWaitError(`The daily Actito bulk import quota for table "${table}" is used up; the run resumes after midnight UTC.`, waitMs);
+  }
+  ctx.log.warn('Actito daily bulk import quota used up; writing this chunk one by one', { table, rows: chunk.rowCount });
+  if (phase === 'profiles') {
+    const encoded: Parameters<typeof upsertProfilesOneByOne>[3] = [];
+    const keysByMatch = new Map<string, string[]>();
+    await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
+      encoded.push(enc);
+      if (enc.match !== null) keysByMatch.set(enc.match, [...(keysByMatch.get(enc.match) ?? []), row.key]);
+    }, true);
+    const failed = await upsertProfilesOneByOne(ctx, apiFor(ctx), opts, encoded);
+    const results: RowResult[] = [...failed].flatMap(([m, message]) => (keysByMatch.get(m) ?? []).map((key) => ({ key, ok: false as const, code: ROW_CODES.profile, message, retryable: false })));
+    await chunk.record(results);
+    return startPhase(ctx, chunk, opts, tables, 'records', null);
+  }
+  await chunk.save(null);
+  await writeSingle(ctx, chunk, { ...opts, profiles: undefined }, tables);
+  return { status: 'done' };
+}
+
+export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
+  const s = (await chunk.saved<BulkState>()) ?? { phase: 'records', name: '', executionId: handle, restarts: 0, reuploaded: false, polls: 0 };
+  let status;
+  try {
+    status = await getImport(apiFor(ctx), s.executionId ?? handle);
+  } catch (err) {
+    throw toSyncError(err, `Reading Actito import ${handle}`);
+  }
+  if (!status.finished) {
+    const next = { ...s, polls: s.polls + 1 };
+    await chunk.save(next);
+    return pending(next, opts);
+  }
+  if (status.failed) {
+    const why = status.errors[0]?.message ?? status.status;
+    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${handle} (${s.phase}, table "${tables.table.name}") failed as a whole: ${why}`);
+    ctx.log.warn('Actito import failed as a whole; starting it again', { executionId: handle, phase: s.phase });
+    return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
+  }
+  const ignore = (e: ImportLineError): boolean => e.code === 'ALREADY_EXISTS' && (s.phase === 'profiles' ? opts.profiles?.mode === 'insert' : s.reuploaded);
+  const byKey = new Map<string, ImportLineError[]>();
+  const byLine = new Map<number, ImportLineError[]>();
+  for (const e of status.errors) {
+    if (ignore(e)) continue;
+    if (e.key !== null) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
+    else if (e.line !== null) byLine.set(e.line, [...(byLine.get(e.line) ?? []), e]);
+  }
+  await recordOutcome(ctx, chunk, opts, tables, s.phase, byKey, byLine);
+  if (s.phase === 'profiles') return startPhase(ctx, chunk, opts, tables, 'records', null);
+  return { status: 'done' };
+}
+
+async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, byKey: Map<string, ImportLineError[]>, byLine: Map<number, ImportLineError[]>): Promise<void> {
+  const results: RowResult[] = [];
+  let line = 2; // FIRST_DATA_LINE: rows are re-encoded in the order they were written
+  await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
+    const lookup = phase === 'profiles' ? enc.match : enc.key;
+    const errs = (lookup !== null ? byKey.get(lookup) : undefined) ?? (phase === 'records' ? byLine.get(line) : undefined);
+    if (phase === 'records') line++;
+    if (errs?.length) {
+      const message = errs.map((e) => e.message).join('; ');
+      const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]?.code ?? null);
+      results.push({ key: row.key, ok: false, code, message: phase === 'profiles' ? `profile ${lookup}: ${message}` : message, retryable: false });
+    } else if (phase === 'records') results.push({ key: row.key, ok: true, destinationId: enc.key });
+  }, false);
+  for (let i = 0; i < results.length; i += 1000) await chunk.record(results.slice(i, i + 1000));
+}
+
+function rowCode(code: string | null): string {
+  if (code === 'ALREADY_EXISTS') return ROW_CODES.exists;
+  if (code === 'NOT_FOUND') return ROW_CODES.notFound;
+  return ROW_CODES.invalid;
+}

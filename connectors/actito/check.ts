@@ -1,0 +1,101 @@
+/**
+ * check + discover: reads the custom table (and profile table) and validates the mapping against it.
+ * All configuration problems are reported together in one non-retryable SyncError.
+ */
+import { SyncError, type SyncErrorCode } from '../../common/errors';
+import type { CheckResult, FieldSpec } from '../types';
+import type { ActitoOptions } from './config';
+import { type Ctx, loadTables, parseOptions, splitFields, tableName, type Tables } from './context';
+import { attributeNameProblem, isCompatible, typeForNewAttribute } from './mapping';
+import { readQuota } from './quota';
+import { isUniqueAttribute, mandatoryAttributes, TECHNICAL } from './structure';
+
+interface Problem {
+  code: SyncErrorCode;
+  message: string;
+}
+
+export async function check(ctx: Ctx): Promise<CheckResult> {
+  const opts = parseOptions(ctx);
+  const tables = await loadTables(ctx, opts, true);
+  const result: CheckResult = { skippedFields: [], missingAttributes: [], warnings: [] };
+  const problems: Problem[] = [];
+  const { record, profile } = splitFields(ctx.fields);
+
+  checkKey(ctx, tables, problems);
+  for (const f of record) checkRecordField(f, tables, opts, problems, result);
+  if (ctx.mode !== 'update') {
+    const mapped = new Set(record.map((f) => f.to));
+    const missing = mandatoryAttributes(tables.table).filter((a) => !mapped.has(a));
+    if (missing.length) problems.push({ code: 'CONFIG_INVALID', message: `mandatory attribute(s) ${missing.join(', ')} of table "${tables.table.name}" are not mapped; ${ctx.mode} creates records, so map a model column to each (or use mode "update")` });
+  }
+  checkProfiles(ctx, tables, opts, profile, problems, result);
+
+  if (problems.length) {
+    const first = problems[0] as Problem;
+    const list = problems.map((p) => `  - ${p.message}`).join('\n');
+    throw new SyncError(first.code, `Activation "${ctx.activationId}" cannot write to Actito table "${tableName(ctx)}":\n${list}`, { details: { problems: problems.length } });
+  }
+  await readQuota(ctx, tables.table.name);
+  if (opts.profiles) await readQuota(ctx, opts.profiles.table);
+  return result;
+}
+
+function checkKey(ctx: Ctx, { table }: Tables, problems: Problem[]): void {
+  const key = ctx.destination.key;
+  if (!table.attributes.has(key) && table.primaryKey !== key) {
+    problems.push({ code: 'KEY_INVALID', message: `the key "${key}" is not an attribute of table "${table.name}"; use its business key${table.primaryKey ? ` "${table.primaryKey}"` : ''} or another unique attribute (a key cannot be created on an existing table)` });
+  } else if (!isUniqueAttribute(table, key)) {
+    problems.push({ code: 'KEY_INVALID', message: `the key "${key}" is not a unique attribute of table "${table.name}", so it cannot identify records; use ${table.primaryKey ? `"${table.primaryKey}"` : 'a unique attribute'}` });
+  }
+}
+
+function checkRecordField(f: FieldSpec, { table }: Tables, opts: ActitoOptions, problems: Problem[], result: CheckResult): void {
+  if (TECHNICAL.has(f.to)) {
+    problems.push({ code: 'FIELD_NOT_WRITABLE', message: `"${f.to}" is a technical attribute Actito fills itself; map "${f.from}" to another attribute` });
+    return;
+  }
+  const attr = table.attributes.get(f.to);
+  if (!attr) {
+    const nameProblem = attributeNameProblem(f.to);
+    const type = typeForNewAttribute(f.pgType, f.type);
+    if (nameProblem) problems.push({ code: 'FIELD_UNKNOWN', message: `attribute "${f.to}" does not exist and cannot be created: ${nameProblem}` });
+    else if (!type) problems.push({ code: 'FIELD_UNKNOWN', message: `attribute "${f.to}" does not exist and no Actito type is known for ${f.type ? `type "${f.type}"` : `model type ${f.pgType}`} of "${f.from}"; set "type" on the mapping (STRING, LONG, NUMBER, BOOLEAN, DATE, TIMESTAMP)` });
+    else if (!f.isKey) result.missingAttributes.push({ field: f.to, type });
+    return;
+  }
+  if (isCompatible(attr.valueType, f.pgType)) return;
+  const reason = `attribute "${f.to}" is ${attr.valueType} and cannot take "${f.from}" (${f.pgType})`;
+  if (f.isKey || opts.incompatibleFields === 'fail') problems.push({ code: f.isKey ? 'KEY_INVALID' : 'FIELD_NOT_WRITABLE', message: `${reason}; cast the column in the model, or set "incompatibleFields": "skip"` });
+  else result.skippedFields.push({ field: f.to, reason });
+}
+
+function checkProfiles(ctx: Ctx, tables: Tables, opts: ActitoOptions, fields: Array<FieldSpec & { attribute: string }>, problems: Problem[], result: CheckResult): void {
+  const p = opts.profiles;
+  const pt = tables.profileTable;
+  if (!p || !pt) {
+    if (fields.length) problems.push({ code: 'CONFIG_INVALID', message: `fields mapped to "profile.*" (${fields.map((f) => f.to).join(', ')}) need "destination.options.profiles"` });
+    const fk = tables.table.foreignKeys.find((k) => k.tableType === 'PROFILE_TABLE');
+    if (fk) result.warnings.push({ code: 'ACTITO_PROFILES_NOT_MANAGED', level: 'info', message: `table "${tables.table.name}" links to profiles through "${fk.attribute}"; records whose profile does not exist will be refused (set destination.options.profiles to create them first)` });
+    return;
+  }
+  if (!isUniqueAttribute(pt, p.matchAttribute)) {
+    problems.push({ code: 'KEY_INVALID', message: `profiles.matchAttribute "${p.matchAttribute}" is not a unique attribute of profile table "${pt.name}" (unique: ${[...pt.attributes.values()].filter((a) => a.unique && !TECHNICAL.has(a.name)).map((a) => a.name).join(', ') || 'none'})` });
+  }
+  for (const f of fields) {
+    const a = pt.attributes.get(f.attribute);
+    if (!a || TECHNICAL.has(f.attribute)) problems.push({ code: 'FIELD_UNKNOWN', message: `"${f.to}": profile table "${pt.name}" has no writable attribute "${f.attribute}" (profile attributes are not created automatically)` });
+    else if (!isCompatible(a.valueType, f.pgType)) problems.push({ code: 'FIELD_NOT_WRITABLE', message: `"${f.to}" is ${a.valueType} and cannot take "${f.from}" (${f.pgType})` });
+  }
+  const direct = fields.some((f) => f.attribute === p.matchAttribute);
+  const mapped = new Set(ctx.fields.map((f) => f.to));
+  const viaFk = tables.table.foreignKeys.some((k) => k.tableType === 'PROFILE_TABLE' && k.refAttribute === p.matchAttribute && mapped.has(k.attribute));
+  if (!direct && !viaFk) {
+    problems.push({ code: 'CONFIG_INVALID', message: `profiles are matched on "${p.matchAttribute}" but no mapping fills it: map a model column to "profile.${p.matchAttribute}"` });
+  }
+  if (p.mode === 'upsert' || ctx.mode !== 'update') {
+    const have = new Set([...fields.map((f) => f.attribute), p.matchAttribute]);
+    const missing = mandatoryAttributes(pt).filter((a) => !have.has(a));
+    if (missing.length) problems.push({ code: 'CONFIG_INVALID', message: `mandatory profile attribute(s) ${missing.join(', ')} of "${pt.name}" are not mapped; map them as "profile.<attribute>"` });
+  }
+}

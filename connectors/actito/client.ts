@@ -1,0 +1,147 @@
+/**
+ * Thin HTTP client: token (GET /auth/token with the raw key, cached until shortly before expiry,
+ * one re-authentication on 401), at most `maxInFlight` calls in flight, retries of idempotent calls
+ * on 429/5xx/network errors. No sync logic; routes and payloads live in routes.ts.
+ */
+import { createHash } from 'node:crypto';
+import { SyncError } from '../../common/errors';
+import type { ActitoConnection } from './config';
+import { ActitoHttpError, bodyMessage, isRetryableStatus } from './errors';
+import { Limiter } from './limiter';
+
+export interface RequestOptions {
+  json?: unknown;
+  form?: FormData;
+  query?: Record<string, string>;
+  /** Safe to send again when the answer was lost (GET, PUT, DELETE, upserts). Default: true. */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+export interface Response<T = unknown> {
+  status: number;
+  body: T;
+}
+
+const REFRESH_MARGIN_MS = 60_000;
+const RETRIES = 3;
+
+export class ActitoClient {
+  readonly limiter: Limiter;
+  private token: { value: string; expiresAt: number } | null = null;
+  private pendingToken: Promise<string> | null = null;
+  /** Tests shorten the backoff. */
+  backoffMs = 250;
+
+  constructor(private readonly conn: ActitoConnection) {
+    this.limiter = new Limiter(conn.maxInFlight);
+  }
+
+  get entity(): string {
+    return this.conn.entity;
+  }
+
+  /** Calls a route; a non-2xx answer throws ActitoHttpError, a lost answer a retryable SyncError. */
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<Response<T>> {
+    const idempotent = opts.idempotent ?? true;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.authorized<T>(method, path, opts);
+      } catch (err) {
+        const transient = err instanceof ActitoHttpError ? isRetryableStatus(err.status) : !(err instanceof SyncError) && !opts.signal?.aborted;
+        if (!transient || !idempotent || attempt >= RETRIES) throw err;
+        await sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  private async authorized<T>(method: string, path: string, opts: RequestOptions): Promise<Response<T>> {
+    try {
+      return await this.send<T>(method, path, opts, `Bearer ${await this.accessToken()}`);
+    } catch (err) {
+      if (!(err instanceof ActitoHttpError) || err.status !== 401) throw err;
+      // Expired or revoked token: get a fresh one once; a second 401 is a real authentication failure.
+      this.token = null;
+      try {
+        return await this.send<T>(method, path, opts, `Bearer ${await this.accessToken()}`);
+      } catch (again) {
+        if (again instanceof ActitoHttpError && again.status === 401) throw authFailed(again);
+        throw again;
+      }
+    }
+  }
+
+  private accessToken(): Promise<string> {
+    if (this.token && Date.now() < this.token.expiresAt - REFRESH_MARGIN_MS) return Promise.resolve(this.token.value);
+    // One token request at a time, shared by all callers waiting for it.
+    this.pendingToken ??= this.fetchToken().finally(() => (this.pendingToken = null));
+    return this.pendingToken;
+  }
+
+  private async fetchToken(): Promise<string> {
+    let res: Response<{ accessToken?: string; expiresIn?: string | number }>;
+    try {
+      res = await this.send('GET', '/auth/token', {}, this.conn.apiKey);
+    } catch (err) {
+      if (err instanceof ActitoHttpError && (err.status === 401 || err.status === 403)) throw authFailed(err);
+      throw err;
+    }
+    const value = res.body?.accessToken;
+    if (typeof value !== 'string' || !value) throw new SyncError('DESTINATION_UNAVAILABLE', 'Actito /auth/token answered without an accessToken', { retryable: true });
+    this.token = { value, expiresAt: Date.now() + parseExpiresIn(res.body.expiresIn) };
+    return value;
+  }
+
+  private async send<T>(method: string, path: string, opts: RequestOptions, authorization: string): Promise<Response<T>> {
+    const url = new URL(this.conn.baseUrl + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { Accept: 'application/json', Authorization: authorization };
+    let body: string | FormData | undefined;
+    if (opts.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.form) body = opts.form;
+    const timeout = AbortSignal.timeout(this.conn.requestTimeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    return this.limiter.run(async () => {
+      const res = await fetch(url, { method, headers, body, signal });
+      const text = await res.text();
+      const parsed = parseBody(text);
+      if (!res.ok) throw new ActitoHttpError(res.status, method, path, parsed);
+      return { status: res.status, body: parsed as T };
+    });
+  }
+}
+
+/** `expiresIn` is documented as a string like "900s"; numbers are taken as seconds. Default 15 min. */
+export function parseExpiresIn(v: unknown): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number.parseFloat(v) : NaN;
+  return (Number.isFinite(n) && n > 0 ? n : 900) * 1000;
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function authFailed(err: ActitoHttpError): SyncError {
+  const why = bodyMessage(err.body);
+  return new SyncError('AUTH_FAILED', `Actito refused the API key${why ? ` (${why})` : ''}. Check the key, and that it belongs to the environment host in the connection.`, {
+    details: { status: err.status },
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const clients = new Map<string, ActitoClient>();
+
+/** One client per connection and process, so the token and the in-flight limit are shared by all activities. */
+export function clientFor(conn: ActitoConnection): ActitoClient {
+  const id = createHash('sha256').update(JSON.stringify([conn.baseUrl, conn.entity, conn.apiKey, conn.maxInFlight])).digest('hex');
+  let c = clients.get(id);
+  if (!c) clients.set(id, (c = new ActitoClient(conn)));
+  return c;
+}

@@ -1,0 +1,89 @@
+/**
+ * Connection (credentials, environment) and destination options for Actito, parsed once with zod.
+ * The API key is a secret: it never appears in messages, logs or `details`.
+ */
+import { z } from 'zod';
+
+/** Route prefixes (Actito's 2025 URL reorganisation, research §1): configurable per route family. */
+export const routePrefixesSchema = z
+  .object({
+    structure: z.string().default('/custom-table-structure'),
+    profileStructure: z.string().default('/profile-table-structure'),
+    records: z.string().default(''),
+    profiles: z.string().default('/profiles'),
+    imports: z.string().default('/mass-imports'),
+  })
+  .strict();
+
+export const connectionSchema = z
+  .object({
+    /** Raw API key (sent as-is to GET /auth/token). Secret. */
+    apiKey: z.string().min(1),
+    /** Environment host, e.g. https://api3.actito.com (the key is bound to one environment). */
+    baseUrl: z.string().url().transform((u) => u.replace(/\/+$/, '')),
+    /** Entity name (the `{entity}` path segment). */
+    entity: z.string().min(1),
+    /** One prefix for every route family, e.g. "" for the legacy unprefixed URLs. Overridden by `routePrefixes`. */
+    routePrefix: z.string().optional(),
+    routePrefixes: routePrefixesSchema.partial().optional(),
+    /** Requests in flight per connection (Actito answers 429 above 5 concurrent requests). */
+    maxInFlight: z.number().int().min(1).max(5).default(4),
+    requestTimeoutMs: z.number().int().positive().default(60_000),
+  })
+  .strict();
+export type ActitoConnection = z.output<typeof connectionSchema>;
+export type RoutePrefixes = z.output<typeof routePrefixesSchema>;
+
+export function resolvePrefixes(c: Pick<ActitoConnection, 'routePrefix' | 'routePrefixes'>): RoutePrefixes {
+  const base = routePrefixesSchema.parse({});
+  const all = c.routePrefix === undefined ? base : mapValues(base, () => c.routePrefix ?? '');
+  return { ...all, ...stripUndefined(c.routePrefixes ?? {}) };
+}
+
+const profilesSchema = z
+  .object({
+    /** Profile table name (v4 routes address it by name), e.g. "main". */
+    table: z.string().min(1),
+    /** Unique profile attribute profiles are matched on, e.g. "emailAddress". */
+    matchAttribute: z.string().min(1),
+    /** upsert: create or update profiles; insert: only create missing ones (existing ones untouched). */
+    mode: z.enum(['upsert', 'insert']).default('upsert'),
+  })
+  .strict();
+
+export const optionsSchema = z
+  .object({
+    /** Rows in one operation from which a bulk import (ETL execution) is used instead of one-by-one calls. */
+    bulkThreshold: z.number().int().positive().default(5000),
+    /** Rows per chunk for one-by-one writes (each chunk is one activity call). */
+    singleChunkSize: z.number().int().positive().default(500),
+    /** Rows per bulk import file (one import counts once against the daily quota). */
+    bulkChunkSize: z.number().int().positive().default(200_000),
+    /** Bulk imports allowed per table per UTC day (Actito: 12 or 24 by contract). */
+    bulkImportsPerDay: z.number().int().min(0).default(24),
+    /** Imports kept in reserve for other tools writing the same table. */
+    bulkImportsReserve: z.number().int().min(0).default(2),
+    /** What to do when the bulk quota is used up: write one by one, or wait for the next UTC day. */
+    onQuotaExhausted: z.enum(['single', 'wait']).default('single'),
+    compression: z.enum(['GZIP', 'ZIP']).default('GZIP'),
+    /** First poll of a bulk import after this delay (doubles up to 60 s). */
+    pollAfterMs: z.number().int().min(0).default(5000),
+    /** null values: "skip" leaves the attribute untouched, "send" writes an empty value. */
+    nulls: z.enum(['skip', 'send']).default('skip'),
+    /** Mapped fields whose model type the attribute cannot take: fail the check, or skip them with a warning. */
+    incompatibleFields: z.enum(['fail', 'skip']).default('fail'),
+    profiles: profilesSchema.optional(),
+  })
+  .strict();
+export type ActitoOptions = z.output<typeof optionsSchema>;
+export type ProfilesOptions = z.output<typeof profilesSchema>;
+
+/** Mapping targets with this prefix are profile attributes, e.g. `to: "profile.emailAddress"`. */
+export const PROFILE_PREFIX = 'profile.';
+
+function mapValues<T extends Record<string, unknown>, V>(o: T, f: (v: T[keyof T]) => V): Record<keyof T, V> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v as T[keyof T])])) as Record<keyof T, V>;
+}
+function stripUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

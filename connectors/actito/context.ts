@@ -1,0 +1,88 @@
+/** Per-call plumbing shared by check and the writers: options, API handle, table structures. */
+import { SyncError } from '../../common/errors';
+import type { DestinationContext, FieldSpec } from '../types';
+import { clientFor } from './client';
+import { type ActitoConnection, type ActitoOptions, optionsSchema, PROFILE_PREFIX, resolvePrefixes } from './config';
+import { toSyncError } from './errors';
+import { type Api, listCustomTables, listProfileTables } from './routes';
+import { findTable, type TableInfo } from './structure';
+
+export type Ctx = DestinationContext<ActitoConnection>;
+
+export function parseOptions(ctx: Ctx): ActitoOptions {
+  const r = optionsSchema.safeParse(ctx.destination.options ?? {});
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  - destination.options.${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new SyncError('CONFIG_INVALID', `Invalid Actito options for activation "${ctx.activationId}":\n${lines.join('\n')}`);
+}
+
+export function apiFor(ctx: Ctx): Api {
+  return { client: clientFor(ctx.connection), prefixes: resolvePrefixes(ctx.connection) };
+}
+
+export function tableName(ctx: Ctx): string {
+  const t = ctx.destination.table;
+  if (!t) throw new SyncError('CONFIG_INVALID', `Activation "${ctx.activationId}": an Actito destination needs "destination.table" (the custom table).`);
+  return t;
+}
+
+/** Fields written to the custom table vs to the profile table (`to: "profile.<attribute>"`). */
+export function splitFields(fields: FieldSpec[]): { record: FieldSpec[]; profile: Array<FieldSpec & { attribute: string }> } {
+  const record: FieldSpec[] = [];
+  const profile: Array<FieldSpec & { attribute: string }> = [];
+  for (const f of fields) {
+    if (f.to.startsWith(PROFILE_PREFIX)) profile.push({ ...f, attribute: f.to.slice(PROFILE_PREFIX.length) });
+    else record.push(f);
+  }
+  return { record, profile };
+}
+
+export interface Tables {
+  table: TableInfo;
+  profileTable: TableInfo | null;
+}
+
+const CACHE_MS = 60_000;
+const cache = new Map<string, { at: number; value: Tables }>();
+const cacheKey = (ctx: Ctx): string => `${ctx.connection.baseUrl}|${ctx.connection.entity}|${ctx.destination.table}|${ctx.destination.options?.profiles ? 'p' : ''}`;
+
+/** Reads the custom table (and profile table) structure; cached briefly so each chunk does not re-read it. */
+export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): Promise<Tables> {
+  const k = cacheKey(ctx);
+  const hit = cache.get(k);
+  if (!fresh && hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+  const api = apiFor(ctx);
+  const name = tableName(ctx);
+  let tables: TableInfo[];
+  try {
+    tables = await listCustomTables(api);
+  } catch (err) {
+    throw toSyncError(err, `Reading the custom tables of entity "${ctx.connection.entity}"`);
+  }
+  const table = findTable(tables, name);
+  if (!table) {
+    const known = tables.map((t) => t.name).join(', ') || 'none';
+    throw new SyncError('DESTINATION_NOT_FOUND', `Activation "${ctx.activationId}": Actito custom table "${name}" does not exist in entity "${ctx.connection.entity}" (tables: ${known}).`);
+  }
+  let profileTable: TableInfo | null = null;
+  if (opts.profiles) {
+    const p = opts.profiles.table;
+    let profiles: TableInfo[];
+    try {
+      profiles = await listProfileTables(api);
+    } catch (err) {
+      throw toSyncError(err, `Reading the profile tables of entity "${ctx.connection.entity}"`);
+    }
+    profileTable = findTable(profiles, p) ?? null;
+    if (!profileTable) {
+      throw new SyncError('DESTINATION_NOT_FOUND', `Activation "${ctx.activationId}": Actito profile table "${p}" (destination.options.profiles.table) does not exist (tables: ${profiles.map((t) => t.name).join(', ') || 'none'}).`);
+    }
+  }
+  const value = { table, profileTable };
+  cache.set(k, { at: Date.now(), value });
+  return value;
+}
+
+export function forgetTables(ctx: Ctx): void {
+  cache.delete(cacheKey(ctx));
+}

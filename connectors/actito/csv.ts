@@ -1,0 +1,63 @@
+/**
+ * Import files (research §4.2, trap 10): RFC-4180 CSV, UTF-8 without BOM, header = technical attribute
+ * names, compressed as GZIP (one file) or ZIP (one entry), at most 100 MB.
+ */
+import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+
+export function csvCell(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(cells: readonly string[]): string {
+  return cells.map(csvCell).join(',') + '\r\n';
+}
+
+export function buildCsv(header: readonly string[], lines: Iterable<readonly string[]>): Buffer {
+  const parts = [csvLine(header)];
+  for (const l of lines) parts.push(csvLine(l));
+  // Buffer.from never adds a BOM; Actito rejects one.
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+export function compress(csv: Buffer, kind: 'GZIP' | 'ZIP', entryName = 'data.csv'): Buffer {
+  return kind === 'GZIP' ? gzipSync(csv) : zipOne(entryName, csv);
+}
+
+/** A ZIP archive holding one deflated entry (no zip64: the 100 MB limit keeps us far below 4 GB). */
+export function zipOne(name: string, data: Buffer): Buffer {
+  const nameBuf = Buffer.from(name, 'utf8');
+  const packed = deflateRawSync(data);
+  const crc = crc32(data);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4); // version needed
+  local.writeUInt16LE(0x0800, 6); // UTF-8 names
+  local.writeUInt16LE(8, 8); // deflate
+  local.writeUInt32LE(0, 10); // time/date
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(packed.length, 18);
+  local.writeUInt32LE(data.length, 22);
+  local.writeUInt16LE(nameBuf.length, 26);
+  local.writeUInt16LE(0, 28);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(0x0800, 8);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(0, 12);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(packed.length, 20);
+  central.writeUInt32LE(data.length, 24);
+  central.writeUInt16LE(nameBuf.length, 28);
+  // extra, comment, disk, internal attrs, external attrs all 0; local header offset 0
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + nameBuf.length, 12);
+  end.writeUInt32LE(local.length + nameBuf.length + packed.length, 16);
+  return Buffer.concat([local, nameBuf, packed, central, nameBuf, end]);
+}

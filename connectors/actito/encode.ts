@@ -1,0 +1,75 @@
+/** OutRow -> the values Actito receives: record properties, profile attributes, CSV cells. */
+import type { FieldSpec, OutRow } from '../types';
+import type { ActitoOptions } from './config';
+import { splitFields, type Tables } from './context';
+import { encodeValue, type EncodeTarget } from './mapping';
+import type { Properties, Scalar } from './routes';
+import type { TableInfo } from './structure';
+
+interface Column extends EncodeTarget {
+  /** Key in OutRow.values (the mapping's `to`). */
+  from: string;
+  /** Attribute name in Actito. */
+  name: string;
+}
+
+export interface Encoded {
+  record: Properties;
+  profile: Properties;
+  /** Value of the custom table's key attribute, as sent (path segment / CSV key). */
+  key: string;
+  /** Value the profile is matched on, or null when the row names no profile. */
+  match: string | null;
+}
+
+/** Encodes rows for one table pair; built once per chunk. */
+export class RowEncoder {
+  readonly recordColumns: Column[];
+  readonly profileColumns: Column[];
+  /** Record attribute that holds the profile match value when `profile.<match>` is not mapped. */
+  private readonly matchFrom: string | null;
+
+  constructor(fields: FieldSpec[], tables: Tables, private readonly opts: ActitoOptions, private readonly keyAttribute: string) {
+    const { record, profile } = splitFields(fields);
+    this.recordColumns = record.map((f) => column(f, f.to, tables.table));
+    this.profileColumns = tables.profileTable ? profile.map((f) => column(f, f.attribute, tables.profileTable as TableInfo)) : [];
+    const m = opts.profiles?.matchAttribute;
+    const direct = this.profileColumns.find((c) => c.name === m);
+    const fk = tables.table.foreignKeys.find((k) => k.tableType === 'PROFILE_TABLE' && k.refAttribute === m && this.recordColumns.some((c) => c.name === k.attribute));
+    this.matchFrom = direct ? direct.from : fk ? fk.attribute : null;
+  }
+
+  /** The encoded row, or the reason it cannot be sent. */
+  encode(row: OutRow): { ok: true; value: Encoded } | { ok: false; message: string } {
+    const record: Properties = [];
+    const profile: Properties = [];
+    for (const [cols, out] of [[this.recordColumns, record], [this.profileColumns, profile]] as const) {
+      for (const c of cols) {
+        const e = encodeValue(row.values[c.from], c);
+        if (!e.ok) return { ok: false, message: `${c.name}: ${e.message}` };
+        if (e.value === null && this.opts.nulls === 'skip') continue;
+        out.push({ name: c.name, value: e.value });
+      }
+    }
+    const keyProp = record.find((p) => p.name === this.keyAttribute);
+    const key = keyProp && keyProp.value !== null ? String(keyProp.value) : row.key;
+    const raw = this.matchFrom ? row.values[this.matchFrom] : null;
+    const match = raw === null || raw === undefined || raw === '' ? null : String(raw);
+    if (this.opts.profiles && match !== null && !profile.some((p) => p.name === this.opts.profiles?.matchAttribute)) {
+      profile.unshift({ name: this.opts.profiles?.matchAttribute ?? '', value: match });
+    }
+    return { ok: true, value: { record, profile, key, match } };
+  }
+}
+
+function column(f: FieldSpec, name: string, table: TableInfo): Column {
+  const a = table.attributes.get(name);
+  const c: Column = { from: f.to, name, pgType: f.pgType.toLowerCase(), valueType: a?.valueType ?? 'STRING', truncate: f.truncate };
+  if (a?.maxLength !== undefined) c.maxLength = a.maxLength;
+  return c;
+}
+
+/** A properties list as a lookup (for comparing a stored record with the one we would send). */
+export function propertyMap(p: Properties): Map<string, Scalar> {
+  return new Map(p.map((x) => [x.name, x.value]));
+}

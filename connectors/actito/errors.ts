@@ -1,0 +1,75 @@
+/**
+ * Actito HTTP outcomes -> stable codes (research §7). Batch-wide problems become SyncError; a refused
+ * row becomes a row code. Error bodies are undocumented, so they are parsed defensively.
+ */
+import { SyncError } from '../../common/errors';
+
+export class ActitoHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly route: string,
+    readonly body: unknown,
+  ) {
+    super(`Actito ${method} ${route} answered ${status}${bodyMessage(body) ? `: ${bodyMessage(body)}` : ''}`);
+    this.name = 'ActitoHttpError';
+  }
+}
+
+/** The message of an error body: `{message}`, `{errors:[{message}]}`, `{error}` or plain text. */
+export function bodyMessage(body: unknown): string {
+  if (typeof body === 'string') return body.slice(0, 500);
+  if (!body || typeof body !== 'object') return '';
+  const b = body as Record<string, unknown>;
+  const parts: string[] = [];
+  if (typeof b.message === 'string') parts.push(b.message);
+  else if (typeof b.error === 'string') parts.push(b.error);
+  if (Array.isArray(b.errors)) {
+    for (const e of b.errors.slice(0, 5)) {
+      if (e && typeof e === 'object') {
+        const r = e as Record<string, unknown>;
+        const field = typeof r.field === 'string' ? `${r.field}: ` : typeof r.attribute === 'string' ? `${r.attribute}: ` : '';
+        if (typeof r.message === 'string') parts.push(field + r.message);
+      } else if (typeof e === 'string') parts.push(e);
+    }
+  }
+  return parts.join('; ').slice(0, 500);
+}
+
+export const isRetryableStatus = (status: number): boolean => status === 429 || status >= 500;
+
+/** Batch-wide error for a failed call that no caller handled specifically. */
+export function toSyncError(err: unknown, what: string): SyncError {
+  if (err instanceof SyncError) return err;
+  if (err instanceof ActitoHttpError) {
+    const detail = { status: err.status, route: err.route };
+    const msg = `${what}: ${err.message}`;
+    if (err.status === 429) return new SyncError('RATE_LIMITED', `${msg} (too many concurrent requests or a daily quota)`, { retryable: true, details: detail });
+    if (err.status >= 500) return new SyncError('DESTINATION_UNAVAILABLE', msg, { retryable: true, details: detail });
+    if (err.status === 401) return new SyncError('AUTH_FAILED', `${msg}. Check the API key and that it belongs to this environment host.`, { details: detail });
+    if (err.status === 403) return new SyncError('AUTH_FAILED', `${msg}. The API key lacks the access right for this route; grant it in Actito's API user settings.`, { details: detail });
+    if (err.status === 404) return new SyncError('DESTINATION_NOT_FOUND', `${msg}. Check the entity, the table and the route prefixes.`, { details: detail });
+    return new SyncError('CONFIG_INVALID', msg, { details: detail });
+  }
+  const m = err instanceof Error ? err.message : String(err);
+  return new SyncError('DESTINATION_UNAVAILABLE', `${what}: ${m}`, { retryable: true, cause: err });
+}
+
+/** Row codes reported through `chunk.record` for refused rows. */
+export const ROW_CODES = {
+  invalid: 'ACTITO_INVALID_VALUE',
+  notFound: 'ACTITO_NOT_FOUND',
+  exists: 'ACTITO_ALREADY_EXISTS',
+  rejected: 'ACTITO_REJECTED',
+  profile: 'ACTITO_PROFILE_FAILED',
+  encode: 'VALUE_NOT_ENCODABLE',
+} as const;
+
+/** A 4xx answer to a one-row call as a row failure; other errors are batch-wide and rethrown. */
+export function rowFailure(err: unknown): { code: string; message: string; retryable: boolean } {
+  if (!(err instanceof ActitoHttpError) || isRetryableStatus(err.status) || err.status === 401 || err.status === 403) {
+    throw toSyncError(err, 'Writing a record');
+  }
+  const code = err.status === 404 ? ROW_CODES.notFound : err.status === 409 ? ROW_CODES.exists : err.status === 400 || err.status === 422 ? ROW_CODES.invalid : ROW_CODES.rejected;
+  return { code, message: bodyMessage(err.body) || `Actito answered ${err.status}`, retryable: false };
+}

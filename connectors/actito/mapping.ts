@@ -1,0 +1,115 @@
+/**
+ * Types and values: which Actito value type a Postgres column becomes, which model types an existing
+ * attribute accepts, and how a node-postgres value is written (JSON call and CSV cell alike).
+ */
+
+/** Actito value types the connector knows (research §2: STRING, LONG, NUMBER, TIMESTAMP seen; BOOLEAN, DATE assumed). */
+export const VALUE_TYPES = ['STRING', 'LONG', 'INTEGER', 'NUMBER', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;
+export type ValueType = (typeof VALUE_TYPES)[number];
+
+/** Postgres type -> value type of an attribute created for it. */
+export const PG_TO_ACTITO: Record<string, ValueType> = {
+  text: 'STRING', varchar: 'STRING', bpchar: 'STRING', char: 'STRING', name: 'STRING', citext: 'STRING', uuid: 'STRING',
+  json: 'STRING', jsonb: 'STRING',
+  int2: 'LONG', int4: 'LONG', int8: 'LONG',
+  numeric: 'NUMBER', float4: 'NUMBER', float8: 'NUMBER',
+  bool: 'BOOLEAN',
+  date: 'DATE',
+  timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMP',
+};
+
+/** Value type of an existing attribute -> Postgres types it can take without loss. */
+const ACCEPTS: Record<ValueType, readonly string[] | 'any'> = {
+  STRING: 'any',
+  LONG: ['int2', 'int4', 'int8'],
+  INTEGER: ['int2', 'int4'],
+  NUMBER: ['int2', 'int4', 'int8', 'numeric', 'float4', 'float8'],
+  BOOLEAN: ['bool'],
+  DATE: ['date'],
+  TIMESTAMP: ['date', 'timestamp', 'timestamptz'],
+};
+
+export function isValueType(t: string): t is ValueType {
+  return (VALUE_TYPES as readonly string[]).includes(t);
+}
+
+/** The type to create an attribute with: the mapping's `type` if given, else from the column's type. */
+export function typeForNewAttribute(pgType: string, explicit?: string): ValueType | null {
+  if (explicit !== undefined) {
+    const t = explicit.toUpperCase();
+    return isValueType(t) ? t : null;
+  }
+  return PG_TO_ACTITO[pgType.toLowerCase()] ?? null;
+}
+
+/** Can an attribute of `valueType` take a column of `pgType`? Unknown value types only take text. */
+export function isCompatible(valueType: string, pgType: string): boolean {
+  const accepts = isValueType(valueType) ? ACCEPTS[valueType] : ACCEPTS.STRING;
+  return accepts === 'any' || accepts.includes(pgType.toLowerCase());
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+export const MAX_NAME_LENGTH = 50;
+
+/** Problem with an attribute name Actito would refuse, or null (research §2: ≤ 50 chars, immutable). */
+export function attributeNameProblem(name: string): string | null {
+  if (name.length > MAX_NAME_LENGTH) return `"${name}" is ${name.length} characters long; Actito attribute names have at most ${MAX_NAME_LENGTH}`;
+  if (!NAME.test(name)) return `"${name}" is not a valid Actito attribute name: start with a letter, then letters, digits or "_"`;
+  return null;
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/**
+ * `yyyy-MM-dd` / `yyyy-MM-dd HH:mm:ss` (research §2). node-postgres builds `date` and `timestamp`
+ * (without zone) values at local midnight / local wall-clock time, so their local fields are the stored
+ * ones; a `timestamptz` is an instant and is written in UTC.
+ */
+export function formatDate(d: Date, pgType: string, valueType: string): string {
+  const utc = pgType === 'timestamptz';
+  const y = utc ? d.getUTCFullYear() : d.getFullYear();
+  const mo = (utc ? d.getUTCMonth() : d.getMonth()) + 1;
+  const day = utc ? d.getUTCDate() : d.getDate();
+  const date = `${pad(y, 4)}-${pad(mo)}-${pad(day)}`;
+  if (valueType === 'DATE') return date;
+  const h = utc ? d.getUTCHours() : d.getHours();
+  const mi = utc ? d.getUTCMinutes() : d.getMinutes();
+  const s = utc ? d.getUTCSeconds() : d.getSeconds();
+  return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}`;
+}
+
+export interface EncodeTarget {
+  pgType: string;
+  valueType: string;
+  maxLength?: number;
+  truncate?: boolean;
+}
+
+export type Encoded = { ok: true; value: string | number | boolean | null } | { ok: false; message: string };
+
+/** A node-postgres value as Actito expects it; strings longer than the attribute allows fail unless `truncate`. */
+export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
+  if (v === null || v === undefined) return { ok: true, value: null };
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) return { ok: false, message: 'invalid date' };
+    return { ok: true, value: formatDate(v, t.pgType, t.valueType) };
+  }
+  if (t.valueType === 'BOOLEAN') return typeof v === 'boolean' ? { ok: true, value: v } : { ok: true, value: String(v) };
+  if (t.valueType === 'LONG' || t.valueType === 'INTEGER' || t.valueType === 'NUMBER') {
+    // numeric and int8 arrive as strings: keep them as strings to keep their precision.
+    if (typeof v === 'number' || typeof v === 'bigint') return { ok: true, value: typeof v === 'bigint' ? v.toString() : v };
+    return { ok: true, value: String(v) };
+  }
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const max = t.maxLength ?? 255;
+  if (s.length <= max) return { ok: true, value: s };
+  if (t.truncate) return { ok: true, value: s.slice(0, max) };
+  return { ok: false, message: `value is ${s.length} characters long; the attribute takes at most ${max} (set "truncate": true on the mapping to cut it)` };
+}
+
+/** The CSV cell for an encoded value (booleans as TRUE/FALSE, null as an empty cell). */
+export function csvText(v: string | number | boolean | null): string {
+  if (v === null) return '';
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+  return String(v);
+}

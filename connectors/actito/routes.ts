@@ -1,0 +1,187 @@
+/**
+ * Every Actito route and payload shape in ONE place. Shapes tagged [A] in the research digest
+ * (/work/shared/research/actito-api.md) are assumptions: correct them here against Actito's published
+ * OpenAPI files without touching the rest of the connector.
+ */
+import type { ActitoClient } from './client';
+import type { RoutePrefixes } from './config';
+import { ActitoHttpError } from './errors';
+import { type Attribute, type TableInfo, parseTable, parseTableList } from './structure';
+
+export type Scalar = string | number | boolean | null;
+export type Properties = Array<{ name: string; value: Scalar }>;
+
+export interface Api {
+  client: ActitoClient;
+  prefixes: RoutePrefixes;
+}
+
+const seg = encodeURIComponent;
+const entity = (a: Api, v: 'v4' | 'v5'): string => (v === 'v4' ? `/v4/entity/${seg(a.client.entity)}` : `/v5/entities/${seg(a.client.entity)}`);
+
+// ---- structures (v5 [D S7, S8]; list wrapper key [A], parsed leniently) ----
+
+export async function listCustomTables(a: Api): Promise<TableInfo[]> {
+  const res = await a.client.request('GET', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables`);
+  return parseTableList(res.body);
+}
+
+export async function getCustomTable(a: Api, id: string): Promise<TableInfo | null> {
+  const res = await a.client.request('GET', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(id)}`);
+  return parseTable(res.body);
+}
+
+export async function listProfileTables(a: Api): Promise<TableInfo[]> {
+  const res = await a.client.request('GET', `${a.prefixes.profileStructure}${entity(a, 'v5')}/profile-tables`);
+  return parseTableList(res.body);
+}
+
+/** [A] Adds optional, non-unique attributes: PATCH the table with `{attributes:[...]}` meaning "add these" (digest §3). */
+export async function addCustomTableAttributes(a: Api, tableId: string, attrs: Array<Pick<Attribute, 'name' | 'valueType'>>): Promise<void> {
+  const attributes = attrs.map((x) => ({ name: x.name, valueType: x.valueType, mandatory: false, indexed: false, unique: false }));
+  await a.client.request('PATCH', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(tableId)}`, { json: { attributes } });
+}
+
+// ---- custom-table records, one by one (v4 [C C1, C2, C3]; prefix unknown [A]) ----
+
+const recordsPath = (a: Api, table: string): string => `${a.prefixes.records}${entity(a, 'v4')}/customTable/${seg(table)}/record`;
+
+/** Create or update by the table's business key. */
+export async function upsertRecord(a: Api, table: string, properties: Properties): Promise<void> {
+  await a.client.request('POST', recordsPath(a, table), { json: { properties } });
+}
+
+/** Update only: 404 when no record has this business key. */
+export async function updateRecord(a: Api, table: string, key: string, properties: Properties): Promise<void> {
+  await a.client.request('PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties } });
+}
+
+/** The record's properties, or null when it does not exist. */
+export async function getRecord(a: Api, table: string, key: string): Promise<Properties | null> {
+  try {
+    const res = await a.client.request<{ properties?: Properties }>('GET', `${recordsPath(a, table)}/${seg(key)}`);
+    return res.body?.properties ?? [];
+  } catch (err) {
+    if (err instanceof ActitoHttpError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** Deletes by business key; false when it was already gone (404). */
+export async function deleteRecord(a: Api, table: string, key: string): Promise<boolean> {
+  try {
+    await a.client.request('DELETE', `${recordsPath(a, table)}/${seg(key)}`);
+    return true;
+  } catch (err) {
+    if (err instanceof ActitoHttpError && err.status === 404) return false;
+    throw err;
+  }
+}
+
+// ---- profiles (v4 [D S15, S16]) ----
+
+/** Creates a profile, or updates the one matching a unique attribute when `allowUpdate`. */
+export async function upsertProfile(a: Api, profileTable: string, attributes: Properties, allowUpdate: boolean): Promise<void> {
+  await a.client.request('POST', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`, {
+    json: { attributes },
+    query: allowUpdate ? { allowUpdate: 'true' } : {},
+  });
+}
+
+// ---- bulk imports: v5 one-shot ETL executions (digest §4.2, §9: definition and result shapes [A]) ----
+
+export type ImportMode = 'CREATE_ONLY' | 'UPDATE_ONLY' | 'CREATE_UPDATE';
+
+export interface ImportDefinition {
+  name: string;
+  tableType: 'CUSTOM_TABLE' | 'PROFILE_TABLE';
+  tableId: string;
+  mode: ImportMode;
+  keyAttribute: string;
+  compression: 'GZIP' | 'ZIP';
+  columns: string[];
+}
+
+export function etlDefinition(d: ImportDefinition): Record<string, unknown> {
+  return {
+    name: d.name,
+    tableType: d.tableType,
+    tableId: d.tableId,
+    mode: d.mode,
+    keyAttribute: d.keyAttribute,
+    file: { compression: d.compression, encoding: 'UTF-8', separator: ',', enclosing: '"' },
+    mapping: d.columns.map((c) => ({ column: c, attribute: c })),
+    reportRecipients: [],
+  };
+}
+
+/** Starts an import; NOT idempotent (a lost answer must not make us send the file twice). */
+export async function startImport(a: Api, def: ImportDefinition, file: Buffer): Promise<string> {
+  const form = new FormData();
+  const ext = def.compression === 'ZIP' ? 'zip' : 'csv.gz';
+  form.set('inputFile', new Blob([file]), `${def.name}.${ext}`);
+  form.set('definition', new Blob([JSON.stringify(etlDefinition(def))], { type: 'application/json' }));
+  const res = await a.client.request<Record<string, unknown>>('POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false });
+  const id = res.body?.id ?? res.body?.executionId;
+  if (typeof id !== 'string' && typeof id !== 'number') throw new Error('the ETL execution answer carries no id');
+  return String(id);
+}
+
+export interface ImportLineError {
+  /** Physical CSV line; the header is line 1, so the first data row is line FIRST_DATA_LINE. */
+  line: number | null;
+  /** Value of the key column on that line. */
+  key: string | null;
+  /** Stable error code when the report has one (e.g. ALREADY_EXISTS, NOT_FOUND). */
+  code: string | null;
+  message: string;
+}
+export const FIRST_DATA_LINE = 2;
+export interface ImportStatus {
+  status: string;
+  finished: boolean;
+  /** The whole import failed (status ERROR): no line was written. */
+  failed: boolean;
+  errors: ImportLineError[];
+}
+
+const FINISHED = new Set(['SUCCESS', 'WITH_ERROR', 'WITH_ERRORS', 'ERROR', 'FAILED']);
+
+const executionPath = (a: Api, id: string): string => `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions/${seg(id)}`;
+
+export async function getImport(a: Api, id: string): Promise<ImportStatus> {
+  const res = await a.client.request<Record<string, unknown>>('GET', executionPath(a, id));
+  const status = parseImportStatus(res.body);
+  // [A] The status carries the first errors inline; the full report is paged under /errors.
+  if (status.finished && res.body?.errorsTruncated === true) status.errors = await allImportErrors(a, id);
+  return status;
+}
+
+async function allImportErrors(a: Api, id: string): Promise<ImportLineError[]> {
+  const out: ImportLineError[] = [];
+  const limit = 10_000;
+  for (let offset = 0; ; offset += limit) {
+    const res = await a.client.request<Record<string, unknown>>('GET', `${executionPath(a, id)}/errors`, { query: { offset: String(offset), limit: String(limit) } });
+    const page = parseImportStatus({ status: 'SUCCESS', errors: res.body?.errors }).errors;
+    out.push(...page);
+    const total = typeof res.body?.total === 'number' ? res.body.total : 0;
+    if (page.length < limit || out.length >= total) return out;
+  }
+}
+
+export function parseImportStatus(body: unknown): ImportStatus {
+  const b = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const status = String(b.status ?? 'PENDING').toUpperCase();
+  const rawErrors = Array.isArray(b.errors) ? b.errors : [];
+  const errors = rawErrors.map((e): ImportLineError => {
+    const r = e && typeof e === 'object' ? (e as Record<string, unknown>) : {};
+    const attr = typeof r.attribute === 'string' ? `${r.attribute}: ` : typeof r.field === 'string' ? `${r.field}: ` : '';
+    return {
+      line: typeof r.line === 'number' ? r.line : null,
+      key: r.key === undefined || r.key === null ? null : String(r.key),
+      code: typeof r.code === 'string' ? r.code : null,
+      message: attr + (typeof r.message === 'string' ? r.message : 'rejected by the import'),
+    };
+  });
+  return { status, finished: FINISHED.has(status), failed: status === 'ERROR' || status === 'FAILED', errors };
+}

@@ -1,0 +1,104 @@
+/**
+ * One-by-one writes of a chunk (small deltas and the quota fallback): at most `maxInFlight` calls in
+ * flight (the client's limiter), results recorded batch by batch so a retried activity resumes where
+ * it stopped. Every call is idempotent: upsert/update/delete by business key; create reads first.
+ */
+import type { ChunkWrite, OutRow, RowResult } from '../types';
+import type { ActitoOptions } from './config';
+import { apiFor, type Ctx, type Tables } from './context';
+import { type Encoded, propertyMap, RowEncoder } from './encode';
+import { ROW_CODES, rowFailure } from './errors';
+import { mapLimited } from './limiter';
+import { upsertProfilesOneByOne } from './profiles';
+import { type Api, deleteRecord, getRecord, type Properties, updateRecord, upsertRecord } from './routes';
+
+const BATCH = 100;
+
+export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<void> {
+  const api = apiFor(ctx);
+  const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
+  const table = tables.table.name;
+  let done = 0;
+  for await (const rows of chunk.rows(BATCH)) {
+    const results: RowResult[] = [];
+    let toWrite: Array<{ row: OutRow; enc: Encoded }> = [];
+    for (const row of rows) {
+      if (chunk.op === 'delete') {
+        toWrite.push({ row, enc: { record: [], profile: [], key: deleteKey(row, ctx.destination.key), match: null } });
+        continue;
+      }
+      const e = encoder.encode(row);
+      if (e.ok) toWrite.push({ row, enc: e.value });
+      else results.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
+    }
+    if (opts.profiles && chunk.op !== 'delete' && toWrite.length) {
+      const failed = await upsertProfilesOneByOne(ctx, api, opts, toWrite.map((w) => w.enc));
+      toWrite = toWrite.filter(({ row, enc }) => {
+        const why = enc.match === null ? undefined : failed.get(enc.match);
+        if (why) results.push({ key: row.key, ok: false, code: ROW_CODES.profile, message: why, retryable: false });
+        return !why;
+      });
+    }
+    let fatal: unknown = null;
+    await mapLimited(toWrite, ctx.connection.maxInFlight, async ({ row, enc }) => {
+      if (fatal || ctx.signal.aborted) return;
+      try {
+        results.push(await writeOne(api, table, chunk.op, row, enc));
+      } catch (err) {
+        try {
+          results.push({ key: row.key, ok: false, ...rowFailure(err) });
+        } catch (batchWide) {
+          fatal ??= batchWide;
+        }
+      }
+    });
+    // Keep what succeeded even when the batch stops: a retry only sends the rest.
+    await chunk.record(results);
+    done += results.length;
+    ctx.heartbeat({ chunk: chunk.chunk, done });
+    if (fatal) throw fatal;
+  }
+}
+
+async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutRow, enc: Encoded): Promise<RowResult> {
+  switch (op) {
+    case 'delete':
+      await deleteRecord(api, table, enc.key); // false = already gone, which is what Mirror wants
+      return { key: row.key, ok: true, destinationId: null };
+    case 'update':
+      await updateRecord(api, table, enc.key, enc.record);
+      return { key: row.key, ok: true, destinationId: enc.key };
+    case 'create': {
+      // Insert never overwrites. A record equal to ours is our own earlier attempt whose answer was lost.
+      const existing = await getRecord(api, table, enc.key);
+      if (existing && !sameValues(existing, enc.record)) {
+        return { key: row.key, ok: false, code: ROW_CODES.exists, message: `a record with key "${enc.key}" already exists in Actito; Insert mode does not overwrite it`, retryable: false };
+      }
+      if (!existing) await upsertRecord(api, table, enc.record);
+      return { key: row.key, ok: true, destinationId: enc.key };
+    }
+    case 'upsert':
+      await upsertRecord(api, table, enc.record);
+      return { key: row.key, ok: true, destinationId: enc.key };
+  }
+}
+
+function deleteKey(row: OutRow, keyAttribute: string): string {
+  const v = row.values[keyAttribute];
+  return v === null || v === undefined ? row.key : String(v);
+}
+
+/** Loose comparison: Actito may answer numbers, booleans and dates in its own spelling. */
+export function sameValues(stored: Properties, sent: Properties): boolean {
+  const s = propertyMap(stored);
+  return sent.every(({ name, value }) => {
+    const other = s.get(name);
+    if (value === null) return other === null || other === undefined || other === '';
+    if (other === null || other === undefined) return false;
+    const a = String(value);
+    const b = String(other);
+    if (a === b || a.toLowerCase() === b.toLowerCase()) return true;
+    if (a !== '' && b !== '' && !Number.isNaN(Number(a)) && Number(a) === Number(b)) return true;
+    return a.replace('T', ' ').slice(0, 19) === b.replace('T', ' ').slice(0, 19);
+  });
+}

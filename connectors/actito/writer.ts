@@ -1,0 +1,41 @@
+/**
+ * planWrites / writeChunk / pollChunk: one-by-one calls for small deltas and deletes, bulk imports
+ * (ETL executions) above `bulkThreshold` while the daily import quota lasts.
+ */
+import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
+import { pollBulk, writeBulk } from './bulk';
+import { type Ctx, loadTables, parseOptions, tableName } from './context';
+import { quotaLeftSync } from './quota';
+import { writeSingle } from './single';
+
+export const METHOD_SINGLE = 'single';
+export const METHOD_BULK = 'bulk';
+
+export function planWrites(ctx: Ctx, op: RowOp, rows: number): WritePlan {
+  const opts = parseOptions(ctx);
+  const single = { method: METHOD_SINGLE, chunkSize: opts.singleChunkSize };
+  // Actito has no documented bulk delete (research §6): Mirror deletes go one by one.
+  if (op === 'delete' || rows < opts.bulkThreshold) return single;
+  const left = quotaLeftSync(ctx, tableName(ctx), opts);
+  const needed = Math.ceil(rows / opts.bulkChunkSize);
+  if (left <= 0 && opts.onQuotaExhausted === 'single') {
+    ctx.log.warn('Actito daily bulk import quota used up: writing one by one', { table: tableName(ctx), rows });
+    return single;
+  }
+  // A bulk plan with no quota left and onQuotaExhausted "wait" makes writeChunk wait for the next day.
+  if (needed > left && left > 0) ctx.log.warn('Actito bulk import quota will not cover this run; later chunks fall back', { left, needed });
+  return { method: METHOD_BULK, chunkSize: opts.bulkChunkSize };
+}
+
+export async function writeChunk(ctx: Ctx, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome> {
+  const opts = parseOptions(ctx);
+  const tables = await loadTables(ctx, opts);
+  if (plan.method === METHOD_BULK && chunk.op !== 'delete') return writeBulk(ctx, chunk, opts, tables);
+  await writeSingle(ctx, chunk, opts, tables);
+  return { status: 'done' };
+}
+
+export async function pollChunk(ctx: Ctx, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
+  const opts = parseOptions(ctx);
+  return pollBulk(ctx, chunk, handle, opts, await loadTables(ctx, opts));
+}
