@@ -1,0 +1,122 @@
+/**
+ * Per-type value coercion shared by JSON (typed values) and CSV (strings) inputs. Returns the stored form,
+ * or an SfError with the code Salesforce uses for that kind of bad value (digest section 6 table).
+ */
+import { normalizeId } from './ids';
+import { sfError, type SfError } from './errors';
+import type { FieldDef, StoredValue } from './schema-types';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATETIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+export type Coerced = { ok: true; value: StoredValue } | { ok: false; error: SfError };
+
+const ok = (value: StoredValue): Coerced => ({ ok: true, value });
+const bad = (error: SfError): Coerced => ({ ok: false, error });
+const wrongType = (fd: FieldDef, v: unknown) =>
+  bad(sfError('INVALID_TYPE_ON_FIELD_IN_RECORD', `${fd.label}: value not of required type: ${String(v)}`, [fd.name]));
+
+function validDate(s: string): boolean {
+  const m = DATE.exec(s);
+  if (!m) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
+}
+
+/** Salesforce's wire format for datetimes: `2024-01-02T03:04:05.000+0000`. */
+export function sfDateTime(d: Date): string {
+  return d.toISOString().replace('Z', '+0000');
+}
+
+function text(fd: FieldDef, v: unknown): Coerced {
+  if (typeof v === 'object') return wrongType(fd, JSON.stringify(v));
+  const s = String(v);
+  if (fd.length > 0 && s.length > fd.length) {
+    return bad(sfError('STRING_TOO_LONG', `${fd.label}: data value too large: ${s} (max length=${fd.length})`, [fd.name]));
+  }
+  return ok(s);
+}
+
+function picklist(fd: FieldDef, v: unknown): Coerced {
+  const s = String(v);
+  if (fd.restrictedPicklist && !fd.picklistValues.includes(s)) {
+    return bad(sfError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${fd.label}: bad value for restricted picklist field: ${s}`, [fd.name]));
+  }
+  return text(fd, s);
+}
+
+function multipicklist(fd: FieldDef, v: unknown): Coerced {
+  const parts = (Array.isArray(v) ? v.map(String) : String(v).split(';')).map((p) => p.trim()).filter((p) => p !== '');
+  for (const p of parts) {
+    if (fd.restrictedPicklist && !fd.picklistValues.includes(p)) {
+      return bad(sfError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${fd.label}: bad value for restricted picklist field: ${p}`, [fd.name]));
+    }
+  }
+  return text(fd, [...new Set(parts)].join(';'));
+}
+
+function numeric(fd: FieldDef, v: unknown): Coerced {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return wrongType(fd, v);
+  if (fd.type === 'int') {
+    if (!Number.isInteger(n)) return wrongType(fd, v);
+    if (Math.abs(n) >= 10 ** fd.digits) return outOfRange(fd, v);
+    return ok(n);
+  }
+  const intDigits = fd.precision - fd.scale;
+  if (Math.abs(Math.trunc(n)) >= 10 ** intDigits) return outOfRange(fd, v);
+  return ok(Number(n.toFixed(fd.scale)));
+}
+
+const outOfRange = (fd: FieldDef, v: unknown) =>
+  bad(sfError('NUMBER_OUTSIDE_VALID_RANGE', `${fd.label}: value outside of valid range on numeric field: ${String(v)}`, [fd.name]));
+
+function bool(fd: FieldDef, v: unknown): Coerced {
+  if (typeof v === 'boolean') return ok(v);
+  const s = String(v).toLowerCase();
+  if (s === 'true' || s === '1') return ok(true);
+  if (s === 'false' || s === '0') return ok(false);
+  return wrongType(fd, v);
+}
+
+function date(fd: FieldDef, v: unknown): Coerced {
+  const s = String(v);
+  if (validDate(s)) return ok(s);
+  const m = DATETIME.exec(s);
+  if (m && m[1] && validDate(m[1])) return ok(m[1]);
+  return wrongType(fd, v);
+}
+
+function datetime(fd: FieldDef, v: unknown): Coerced {
+  const s = String(v);
+  const m = DATETIME.exec(s);
+  if (!m || !m[1] || !validDate(m[1])) return validDate(s) ? ok(sfDateTime(new Date(`${s}T00:00:00Z`))) : wrongType(fd, v);
+  const zone = m[6] ?? 'Z';
+  const iso = `${m[1]}T${m[2]}:${m[3]}:${m[4] ?? '00'}.${(m[5] ?? '0').padEnd(3, '0').slice(0, 3)}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? wrongType(fd, v) : ok(sfDateTime(d));
+}
+
+/** Id-shaped values (reference fields). Existence and key prefix are checked by the caller. */
+function reference(fd: FieldDef, v: unknown): Coerced {
+  const id = typeof v === 'string' ? normalizeId(v) : null;
+  if (!id) return bad(sfError('MALFORMED_ID', `${fd.label}: id value of incorrect type: ${String(v)}`, [fd.name]));
+  return ok(id);
+}
+
+export function coerce(fd: FieldDef, v: unknown): Coerced {
+  switch (fd.type) {
+    case 'email':
+      if (!EMAIL.test(String(v))) return bad(sfError('INVALID_EMAIL_ADDRESS', `${fd.label}: invalid email address: ${String(v)}`, [fd.name]));
+      return text(fd, v);
+    case 'picklist': return picklist(fd, v);
+    case 'multipicklist': return multipicklist(fd, v);
+    case 'int': case 'double': case 'currency': case 'percent': return numeric(fd, v);
+    case 'boolean': return bool(fd, v);
+    case 'date': return date(fd, v);
+    case 'datetime': return datetime(fd, v);
+    case 'reference': case 'id': return reference(fd, v);
+    default: return text(fd, v);
+  }
+}

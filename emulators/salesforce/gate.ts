@@ -1,0 +1,60 @@
+/**
+ * Transport-level fault injection and the API-call gate (auth + daily quota + Sforce-Limit-Info).
+ * Returns true when the request was already answered (or its socket destroyed).
+ */
+import { bearer, sendInvalidSession } from './auth';
+import { sendJson, type Ctx } from './http';
+
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function injectFaults(ctx: Ctx): Promise<boolean> {
+  const { faults } = ctx.state;
+  const { category, path } = ctx;
+  if (faults.take('socketReset', category, path)) {
+    ctx.status = 0;
+    ctx.req.socket.destroy();
+    return true;
+  }
+  const slow = faults.take('slow', category, path);
+  if (slow) await sleep(slow.ms ?? 1000);
+  const rate = faults.take('rateLimit', category, path);
+  if (rate) {
+    if (rate.kind === 'concurrency') {
+      sendJson(ctx, 403, [{ message: 'ConcurrentPerOrgLongTxn Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    } else {
+      sendJson(ctx, rate.status ?? 429, [{ message: 'Too many requests, retry later', errorCode: 'REQUEST_LIMIT_EXCEEDED' }],
+        { 'Retry-After': String(rate.retryAfter ?? 1) });
+    }
+    return true;
+  }
+  const err = faults.take('serverError', category, path);
+  if (err) {
+    const status = err.status ?? 503;
+    const body = status === 503
+      ? [{ message: 'Server temporarily unavailable, please retry', errorCode: 'SERVER_UNAVAILABLE' }]
+      : [{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-8901 (-123456789)', errorCode: 'UNKNOWN_EXCEPTION' }];
+    sendJson(ctx, status, body);
+    return true;
+  }
+  if (WRITE_METHODS.has(ctx.method) && faults.take('dropResponseAfterCommit', category, path)) ctx.dropAfterCommit = true;
+  return false;
+}
+
+/** Bearer check and quota for `/services/data/vXX.X/**`; every admitted call costs one API request. */
+export function admitApiCall(ctx: Ctx): boolean {
+  const { state } = ctx;
+  if (!bearer(ctx)) {
+    sendInvalidSession(ctx);
+    return false;
+  }
+  const max = state.options.dailyApiLimit;
+  if (state.faults.dailyQuotaExhausted || state.apiUsed >= max) {
+    ctx.limitInfo = `api-usage=${Math.max(state.apiUsed, max)}/${max}`;
+    sendJson(ctx, 403, [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    return false;
+  }
+  state.apiUsed += 1;
+  ctx.limitInfo = `api-usage=${state.apiUsed}/${max}`;
+  return true;
+}

@@ -1,0 +1,81 @@
+/** `GET /query?q=` and `GET /query/<locator>`: runs the small SOQL subset over the store, 2000 rows a page. */
+import { restError } from './errors';
+import { HttpError, sendJson, type Ctx } from './http';
+import { renderRecord } from './record-json';
+import { fieldIndex, type ObjectDef } from './schema';
+import { parseSoql, SoqlError, type Cond, type Literal } from './soql';
+import type { EmulatorState } from './state';
+import type { Rec } from './store';
+
+const PAGE = 2000;
+
+interface Cursor { def: ObjectDef; recs: Rec[]; fields: string[]; pos: number }
+const cursors = new WeakMap<EmulatorState, Map<string, Cursor>>();
+let seq = 0;
+
+function matches(rec: Rec, idx: number, c: Cond): boolean {
+  const v = rec.values[idx] ?? null;
+  const eq = (l: Literal) => (l === null || v === null ? l === v : String(v).toLowerCase() === String(l).toLowerCase());
+  switch (c.op) {
+    case '=': return eq(c.values[0] ?? null);
+    case '!=': return !eq(c.values[0] ?? null);
+    case 'IN': return c.values.some(eq);
+    case 'NOT IN': return !c.values.some(eq);
+    case 'LIKE': {
+      const re = new RegExp(`^${String(c.values[0]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, 'is');
+      return v !== null && re.test(String(v));
+    }
+  }
+}
+
+function column(def: ObjectDef, name: string): number {
+  const i = fieldIndex(def, name);
+  if (i === undefined) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${name}' on entity '${def.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`));
+  return i;
+}
+
+function page(ctx: Ctx, version: string, id: string, c: Cursor, total: number): void {
+  const slice = c.recs.slice(c.pos, c.pos + PAGE);
+  c.pos += slice.length;
+  const done = c.pos >= c.recs.length;
+  const map = cursors.get(ctx.state);
+  if (done) map?.delete(id);
+  sendJson(ctx, 200, {
+    totalSize: total, done,
+    ...(done ? {} : { nextRecordsUrl: `/services/data/v${version}/query/${id}-${c.pos}` }),
+    records: slice.map((r) => renderRecord(version, c.def, r, c.fields)),
+  });
+}
+
+export function handleQuery(ctx: Ctx, version: string, locator: string | undefined): void {
+  if (locator) {
+    const id = locator.replace(/-\d+$/, '');
+    const c = cursors.get(ctx.state)?.get(id);
+    if (!c) throw new HttpError(400, restError('INVALID_QUERY_LOCATOR', 'invalid query locator'));
+    return page(ctx, version, id, c, c.recs.length);
+  }
+  let q;
+  try {
+    q = parseSoql(ctx.query.get('q') ?? '');
+  } catch (e) {
+    throw new HttpError(400, restError('MALFORMED_QUERY', e instanceof SoqlError ? e.message : String(e)));
+  }
+  const def = ctx.state.registry.get(q.object);
+  if (!def) throw new HttpError(400, restError('INVALID_TYPE', `sObject type '${q.object}' is not supported.`));
+  const conds = q.where.map((c) => ({ c, idx: column(def, c.field) }));
+  q.fields.forEach((f) => column(def, f));
+  let recs = ctx.state.store(def).live().filter((r) => conds.every(({ c, idx }) => matches(r, idx, c)));
+  if (q.orderBy) {
+    const idx = column(def, q.orderBy.field);
+    const dir = q.orderBy.desc ? -1 : 1;
+    recs.sort((a, b) => dir * String(a.values[idx] ?? '').localeCompare(String(b.values[idx] ?? '')));
+  }
+  recs = recs.slice(q.offset ?? 0, q.limit === undefined ? undefined : (q.offset ?? 0) + q.limit);
+  if (q.count) return sendJson(ctx, 200, { totalSize: recs.length, done: true, records: [] });
+  const id = `01gHp${String(++seq).padStart(10, '0')}`;
+  const c: Cursor = { def, recs, fields: q.fields, pos: 0 };
+  let map = cursors.get(ctx.state);
+  if (!map) cursors.set(ctx.state, (map = new Map()));
+  map.set(id, c);
+  page(ctx, version, id, c, recs.length);
+}

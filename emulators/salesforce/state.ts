@@ -1,0 +1,82 @@
+/** All mutable emulator state in one place, exposed to tests as `emulator.state`. */
+import type { IngestJob } from './bulk2-job';
+import { Faults } from './faults';
+import { makeId, to18 } from './ids';
+import { SchemaRegistry, type ObjectDef } from './schema';
+import { ObjectStore } from './store';
+import { TokenStore } from './tokens';
+
+export interface ResolvedOptions {
+  bulkProcessingDelayMs: number;
+  dailyApiLimit: number;
+  clientId: string;
+  clientSecret: string;
+  username: string;
+  password: string;
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  category: string;
+  status: number;
+  time: string;
+  durationMs: number;
+}
+
+const MAX_LOG = 20000;
+
+export class EmulatorState {
+  readonly registry = new SchemaRegistry();
+  readonly faults = new Faults();
+  readonly orgId = to18('00DHp0000001SYN');
+  readonly userId = to18('005Hp0000001SYN');
+  readonly tokens = new TokenStore(this.orgId.slice(0, 15));
+  readonly jobs = new Map<string, IngestJob>();
+  readonly stores = new Map<string, ObjectStore>();
+  requests: LoggedRequest[] = [];
+  apiUsed = 0;
+  /** Bulk 2.0 internal 10k-record batches consumed (DailyBulkApiBatches). */
+  bulkBatches = 0;
+  /** Upload cap for one Bulk 2.0 PUT (digest trap 13: ~100 MB raw); tests may lower it. */
+  maxUploadBytes = 100 * 1024 * 1024;
+  url = '';
+  private counter = 0;
+
+  constructor(readonly options: ResolvedOptions) {}
+
+  store(def: ObjectDef): ObjectStore {
+    let s = this.stores.get(def.name);
+    if (!s) {
+      s = new ObjectStore(def);
+      this.stores.set(def.name, s);
+    }
+    return s;
+  }
+
+  newId(keyPrefix: string): string {
+    this.counter += 1;
+    return makeId(keyPrefix, this.counter);
+  }
+
+  newJobId(): string {
+    this.counter += 1;
+    return makeId('750', this.counter);
+  }
+
+  logRequest(entry: LoggedRequest): void {
+    this.requests.push(entry);
+    if (this.requests.length > MAX_LOG) this.requests.splice(0, this.requests.length - MAX_LOG);
+  }
+
+  /** Clears records, jobs, faults, the request log, and quota usage (tokens stay valid). */
+  reset(): void {
+    this.stores.clear();
+    for (const job of this.jobs.values()) job.cancelled = true;
+    this.jobs.clear();
+    this.faults.clear();
+    this.requests = [];
+    this.apiUsed = 0;
+    this.bulkBatches = 0;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * In-memory record store, one per object. Records are kept compactly as a values array indexed like the
+ * object's field list (a million Contacts fit in a few hundred MB), with case-insensitive lookup indexes on
+ * every externalId / idLookup / unique field so upserts and duplicate checks stay O(1).
+ */
+import type { ObjectDef, StoredValue } from './schema-types';
+
+export interface Rec {
+  id: string;
+  values: StoredValue[];
+  deleted: boolean;
+}
+
+/** Mutations push their inverse here so an allOrNone request can roll back. */
+export type UndoLog = Array<() => void>;
+
+type Index = Map<string, string | string[]>;
+
+export class ObjectStore {
+  readonly records = new Map<string, Rec>();
+  private readonly indexes = new Map<number, Index>();
+
+  constructor(readonly def: ObjectDef) {
+    def.fields.forEach((fd, i) => {
+      if (fd.name !== 'Id' && (fd.externalId || fd.idLookup || fd.unique)) this.indexes.set(i, new Map());
+    });
+  }
+
+  key(fieldIdx: number, value: StoredValue): string {
+    const s = String(value);
+    return this.def.fields[fieldIdx]?.caseSensitive ? s : s.toLowerCase();
+  }
+
+  isIndexed(fieldIdx: number): boolean {
+    return this.indexes.has(fieldIdx);
+  }
+
+  /** Ids of live records whose field equals value (case-insensitive unless the field is caseSensitive). */
+  find(fieldIdx: number, value: StoredValue): string[] {
+    if (value === null || value === '') return [];
+    const idx = this.indexes.get(fieldIdx);
+    if (idx) {
+      const hit = idx.get(this.key(fieldIdx, value));
+      return hit === undefined ? [] : typeof hit === 'string' ? [hit] : [...hit];
+    }
+    const k = this.key(fieldIdx, value);
+    const out: string[] = [];
+    for (const r of this.records.values()) {
+      const v = r.values[fieldIdx];
+      if (!r.deleted && v !== null && v !== undefined && this.key(fieldIdx, v) === k) out.push(r.id);
+    }
+    return out;
+  }
+
+  get(id: string): Rec | undefined {
+    return this.records.get(id);
+  }
+
+  insert(rec: Rec, undo?: UndoLog): void {
+    this.records.set(rec.id, rec);
+    this.indexAll(rec, true);
+    undo?.push(() => {
+      this.indexAll(rec, false);
+      this.records.delete(rec.id);
+    });
+  }
+
+  /** Replaces the values of a record, keeping indexes in step. */
+  replace(rec: Rec, values: StoredValue[], undo?: UndoLog): void {
+    const before = rec.values;
+    this.indexAll(rec, false);
+    rec.values = values;
+    this.indexAll(rec, true);
+    undo?.push(() => {
+      this.indexAll(rec, false);
+      rec.values = before;
+      this.indexAll(rec, true);
+    });
+  }
+
+  /** Soft delete (recycle bin): the record stays addressable so later writes get ENTITY_IS_DELETED. */
+  softDelete(rec: Rec, undo?: UndoLog): void {
+    this.indexAll(rec, false);
+    rec.deleted = true;
+    undo?.push(() => {
+      rec.deleted = false;
+      this.indexAll(rec, true);
+    });
+  }
+
+  hardDelete(rec: Rec, undo?: UndoLog): void {
+    if (!rec.deleted) this.indexAll(rec, false);
+    this.records.delete(rec.id);
+    undo?.push(() => {
+      this.records.set(rec.id, rec);
+      if (!rec.deleted) this.indexAll(rec, true);
+    });
+  }
+
+  live(): Rec[] {
+    const out: Rec[] = [];
+    for (const r of this.records.values()) if (!r.deleted) out.push(r);
+    return out;
+  }
+
+  private indexAll(rec: Rec, add: boolean): void {
+    if (rec.deleted) return;
+    for (const [fieldIdx, idx] of this.indexes) {
+      const v = rec.values[fieldIdx];
+      if (v === null || v === undefined || v === '') continue;
+      const k = this.key(fieldIdx, v);
+      const cur = idx.get(k);
+      if (add) {
+        if (cur === undefined) idx.set(k, rec.id);
+        else idx.set(k, typeof cur === 'string' ? [cur, rec.id] : [...cur, rec.id]);
+      } else if (cur !== undefined) {
+        const rest = (typeof cur === 'string' ? [cur] : cur).filter((x) => x !== rec.id);
+        if (rest.length === 0) idx.delete(k);
+        else idx.set(k, rest.length === 1 ? (rest[0] as string) : rest);
+      }
+    }
+  }
+}
