@@ -65,8 +65,9 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`connection "${connection}" is not defined on this worker: ${(err as Error).message}`, 'CONNECTION_UNKNOWN');
       }
-      // Bound the statement by the attempt's own timeout, so a timed-out attempt does not leave a query running.
-      const statementTimeout = Context.current().info.startToCloseTimeoutMs;
+      // Postgres cancels the statement a little before the attempt times out: no query outlives its attempt, and
+      // the task reports the clear SQL_57014 "canceling statement due to statement timeout" instead of a bare timeout.
+      const statementTimeout = Math.floor(Context.current().info.startToCloseTimeoutMs * 0.9);
       const client = new pg.Client({ connectionString: url, application_name: 'syncline-dag', statement_timeout: statementTimeout });
       try {
         await client.connect();

@@ -63,7 +63,9 @@ export async function runDag(spec: DagSpec, runners: Record<string, TaskRunner>,
 function checkSpec(spec: DagSpec, runners: Record<string, TaskRunner>, checkTask: RunDagOptions['checkTask']): DagSpec {
   const result = validateDag(spec);
   const problems = result.ok ? [] : [...result.problems];
-  for (const task of result.ok ? result.spec.tasks : []) {
+  // Kinds and inputs are checked on every task that has them, even when the spec failed elsewhere: one report.
+  const tasks: unknown[] = Array.isArray(spec?.tasks) ? spec.tasks : [];
+  for (const task of tasks.filter((t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string')) {
     if (!Object.hasOwn(runners, task.kind)) problems.push(`task "${task.id}": kind "${task.kind}" has no runner (known: ${Object.keys(runners).join(', ')})`);
     else problems.push(...(checkTask?.(task) ?? []));
   }

@@ -1,0 +1,235 @@
+/**
+ * dagWorkflow on a real Temporal dev server with real Postgres (both started by the jest global setup):
+ * trigger rules and skips, validation before any side effect, mapping, parallelism, retries, and a run
+ * started from the `temporal` CLI.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pg from 'pg';
+import { createDagTaskActivities } from '../../activities/dag-tasks';
+import type { DagSpec, DagState, TaskState } from '../../common/dag';
+import { dagStateQuery, dagWorkflow } from '../../workflows/dag-workflow';
+
+const run = promisify(execFile);
+const TASK_QUEUE = `dag-workflow-test-${process.pid}`;
+const address = () => process.env.TEMPORAL_ADDRESS!;
+let bundle: WorkflowBundleWithSourceMap;
+let native: NativeConnection;
+let connection: Connection;
+let client: Client;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  // The failing tasks are on purpose: keep the worker's WARN lines about them out of the test output.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  [bundle, native, connection] = await Promise.all([
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
+    NativeConnection.connect({ address: address() }),
+    Connection.connect({ address: address() }),
+  ]);
+  client = new Client({ connection });
+  db = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+  await db.query('DROP SCHEMA IF EXISTS dag_test CASCADE; CREATE SCHEMA dag_test');
+});
+
+afterAll(async () => {
+  await Promise.all([db?.end(), connection?.close(), native?.close()]);
+});
+
+function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const activities = createDagTaskActivities({
+    resolvePgUrl: (name) => {
+      if (name !== 'default') throw new Error(`no connection "${name}"`);
+      return process.env.DATABASE_URL!;
+    },
+    client: () => client,
+  });
+  return Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities }).then((w) => w.runUntil(fn));
+}
+
+const workflowId = (name: string) => `dag/${name}/${process.pid}`;
+const sql = (id: string, statement: string, extra: Partial<DagSpec['tasks'][number]> = {}) => ({ id, kind: 'sql', input: { statement }, ...extra });
+const states = (state: DagState) => Object.fromEntries(Object.values(state.tasks).map((t) => [t.id, t.state]));
+
+/** Runs a DAG expected to fail; returns the final state from the failure details and from the query. */
+async function runFailing(name: string, spec: DagSpec): Promise<{ failure: ApplicationFailure; result: DagState; queried: DagState }> {
+  return withWorker(async () => {
+    const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId(name), args: [spec] });
+    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const failure = (err as WorkflowFailedError).cause as ApplicationFailure;
+    return { failure, result: failure.details?.[0] as DagState, queried: await handle.query(dagStateQuery) };
+  });
+}
+
+test('trigger rules and skip propagation around a failing SQL task', async () => {
+  const log = (task: string) => `INSERT INTO dag_test.ran VALUES ('${task}')`;
+  const spec: DagSpec = {
+    id: 'rules',
+    tasks: [
+      sql('ok', 'CREATE TABLE dag_test.ran (task text)'),
+      sql('bad', 'SELEC 1', { upstream: ['ok'] }),
+      sql('after_bad', log('after_bad'), { upstream: ['bad'] }),
+      sql('after_after_bad', log('after_after_bad'), { upstream: ['after_bad'] }),
+      sql('cleanup', log('cleanup'), { upstream: ['bad', 'ok'], triggerRule: 'all_done' }),
+      sql('alert', log('alert'), { upstream: ['bad'], triggerRule: 'one_failed' }),
+      sql('guarded', log('guarded'), { upstream: ['bad', 'ok'], triggerRule: 'none_failed' }),
+      // Skips itself through the activity's SKIP result: the statement touched no row.
+      { id: 'nothing_to_do', kind: 'sql', upstream: ['ok'], input: { statement: 'DELETE FROM dag_test.ran WHERE false', skipIfNoRows: true } },
+      sql('after_skip', log('after_skip'), { upstream: ['nothing_to_do'] }),
+      sql('after_after_skip', log('after_after_skip'), { upstream: ['after_skip'] }),
+      sql('alert_on_skip', log('alert_on_skip'), { upstream: ['nothing_to_do'], triggerRule: 'one_failed' }),
+      sql('tolerant', log('tolerant'), { upstream: ['nothing_to_do', 'ok'], triggerRule: 'none_failed' }),
+      sql('finally', log('finally'), { upstream: ['after_after_skip'], triggerRule: 'all_done' }),
+    ],
+  };
+  const { failure, result, queried } = await runFailing('rules', spec);
+  const expected: Record<string, TaskState> = {
+    ok: 'success', bad: 'failed', after_bad: 'upstream_failed', after_after_bad: 'upstream_failed', cleanup: 'success',
+    alert: 'success', guarded: 'upstream_failed', nothing_to_do: 'skipped', after_skip: 'skipped', after_after_skip: 'skipped',
+    alert_on_skip: 'skipped', tolerant: 'success', finally: 'success',
+  };
+  expect(states(result)).toEqual(expected);
+  expect(states(queried)).toEqual(expected);
+  expect(result.status).toBe('failed');
+  expect(result.tasks.bad!.error).toEqual({ type: 'SQL_42601', message: expect.stringContaining('syntax error') });
+  expect(failure.type).toBe('DAG_FAILED');
+  expect(failure.message).toBe('DAG "rules" failed: bad (SQL_42601) failed; after_bad, after_after_bad, guarded did not run (upstream_failed)');
+  const ran = await db.query<{ task: string }>('SELECT task FROM dag_test.ran ORDER BY task');
+  expect(ran.rows.map((r) => r.task)).toEqual(['alert', 'cleanup', 'finally', 'tolerant']);
+
+  // The recorded history replays on the current code (STYLE.md 19).
+  const history = await client.workflow.getHandle(workflowId('rules')).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: bundle }, history);
+});
+
+test('an invalid DAG is rejected with every problem before any task runs', async () => {
+  const spec = {
+    id: 'cyclic',
+    tasks: [
+      sql('create', 'CREATE TABLE dag_test.cycle_probe (id int)'),
+      sql('a', 'SELECT 1', { upstream: ['create', 'c'] }),
+      sql('b', 'SELECT 1', { upstream: ['a'] }),
+      sql('c', 'SELECT 1', { upstream: ['b'] }),
+      { id: 'd', kind: 'ftp', upstream: ['create'] },
+      { id: 'e', kind: 'sql', upstream: ['create'], input: { statment: 'SELECT 1' } },
+    ],
+  };
+  const { failure } = await runFailing('cyclic', spec as DagSpec);
+  expect(failure.type).toBe('DAG_INVALID');
+  expect(failure.nonRetryable).toBe(true);
+  expect(failure.details?.[0]).toEqual({
+    problems: [
+      'cycle: a -> b -> c -> a',
+      'task "d": kind "ftp" has no runner (known: sql, http, activation, sleep)',
+      'task "e": input.statement: Invalid input: expected string, received undefined',
+      'task "e": input: Unrecognized key: "statment"',
+    ],
+  });
+  const probe = await db.query<{ t: string | null }>("SELECT to_regclass('dag_test.cycle_probe')::text AS t");
+  expect(probe.rows[0]!.t).toBeNull();
+});
+
+test('a mapped task fans out over an upstream list, in order; an empty list skips it', async () => {
+  await db.query('CREATE TABLE dag_test.mapped (n int, at timestamptz)');
+  const spec: DagSpec = {
+    id: 'mapped',
+    tasks: [
+      { id: 'list', kind: 'sql', input: { statement: 'SELECT g AS n FROM generate_series(1, 5) g ORDER BY g', returnRows: true } },
+      {
+        id: 'each', kind: 'sql', upstream: ['list'], map: { over: 'list', field: 'rows' },
+        input: { statement: "INSERT INTO dag_test.mapped VALUES (($1::jsonb->>'n')::int, clock_timestamp()) RETURNING n * 10 AS tenfold", returnRows: true },
+      },
+      { id: 'none', kind: 'sql', input: { statement: 'SELECT 1 AS n WHERE false', returnRows: true } },
+      sql('each_none', 'SELECT $1::jsonb', { upstream: ['none'], map: { over: 'none', field: 'rows' } }),
+      sql('after_each_none', 'SELECT 1', { upstream: ['each_none'] }),
+    ],
+  };
+  const result = await withWorker(() => client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('mapped'), args: [spec] }));
+  expect(result.status).toBe('success');
+  const each = result.tasks.each!;
+  expect(each.state).toBe('success');
+  expect(each.mapped!.map((m) => [m.index, m.state])).toEqual([[0, 'success'], [1, 'success'], [2, 'success'], [3, 'success'], [4, 'success']]);
+  expect(each.output).toEqual([10, 20, 30, 40, 50].map((tenfold) => ({ rowCount: 1, rows: [{ tenfold }] })));
+  const rows = await db.query<{ n: number }>('SELECT n FROM dag_test.mapped ORDER BY n');
+  expect(rows.rows.map((r) => r.n)).toEqual([1, 2, 3, 4, 5]);
+  expect(states(result)).toMatchObject({ none: 'success', each_none: 'skipped', after_each_none: 'skipped' });
+});
+
+test('maxParallelism bounds concurrent executions, mapped items included', async () => {
+  await db.query('CREATE TABLE dag_test.spans (task text, started timestamptz, ended timestamptz)');
+  // statement_timestamp() is when the statement began; clock_timestamp() is read after the sleep.
+  const span = (label: string) => `INSERT INTO dag_test.spans SELECT ${label}, statement_timestamp(), clock_timestamp() FROM pg_sleep(0.4)`;
+  const spec: DagSpec = {
+    id: 'parallel',
+    maxParallelism: 3,
+    tasks: [
+      ...['p1', 'p2', 'p3', 'p4'].map((id) => sql(id, span(`'${id}'`))),
+      { id: 'ids', kind: 'sql', input: { statement: "SELECT 'm' || g AS id FROM generate_series(1, 4) g", returnRows: true } },
+      sql('fan', span("$1::jsonb->>'id'"), { upstream: ['ids'], map: { over: 'ids', field: 'rows' } }),
+    ],
+  };
+  const result = await withWorker(() => client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('parallel'), args: [spec] }));
+  expect(result.status).toBe('success');
+  const spans = await db.query<{ task: string; started: Date; ended: Date }>('SELECT * FROM dag_test.spans');
+  expect(spans.rows).toHaveLength(8);
+  // Sweep over start/end events; an end sorts before a start at the same instant.
+  const events = spans.rows.flatMap((s) => [[s.started.getTime(), 1], [s.ended.getTime(), -1]] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let open = 0;
+  let peak = 0;
+  for (const [, delta] of events) peak = Math.max(peak, (open += delta));
+  expect(peak).toBe(3);
+});
+
+test('per-task retries and timeouts', async () => {
+  await db.query('CREATE SEQUENCE dag_test.flaky_seq; CREATE SEQUENCE dag_test.too_flaky_seq');
+  // Sequences are not rolled back with the failed statement, so they count attempts.
+  const flaky = (seq: string) => `DO $$ BEGIN IF nextval('dag_test.${seq}') < 3 THEN RAISE EXCEPTION 'not ready yet'; END IF; END $$`;
+  const retry = { initialIntervalSeconds: 0.1, backoffCoefficient: 1 };
+  const spec: DagSpec = {
+    id: 'retries',
+    tasks: [
+      sql('flaky', flaky('flaky_seq'), { retry: { ...retry, maximumAttempts: 3 } }),
+      sql('too_flaky', flaky('too_flaky_seq'), { retry: { ...retry, maximumAttempts: 2 } }),
+      sql('slow', 'SELECT pg_sleep(10)', { timeoutSeconds: 1, retry: { maximumAttempts: 1 } }),
+    ],
+  };
+  const { result } = await runFailing('retries', spec);
+  expect(states(result)).toEqual({ flaky: 'success', too_flaky: 'failed', slow: 'failed' });
+  expect(result.tasks.too_flaky!.error).toEqual({ type: 'SQL_P0001', message: expect.stringContaining('not ready yet') });
+  expect(result.tasks.slow!.error).toEqual({ type: 'SQL_57014', message: expect.stringContaining('statement timeout') });
+  const attempts = await db.query('SELECT (SELECT last_value FROM dag_test.flaky_seq) AS flaky, (SELECT last_value FROM dag_test.too_flaky_seq) AS too_flaky');
+  expect(attempts.rows[0]).toEqual({ flaky: '3', too_flaky: '2' });
+});
+
+test('a DAG started with the temporal CLI from a dag.json file', async () => {
+  const cli = process.env.TEMPORAL_CLI ?? 'temporal';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dag-cli-'));
+  const file = path.join(dir, 'dag.json');
+  await writeFile(file, JSON.stringify({
+    id: 'nightly-refresh',
+    tasks: [
+      { id: 'create', kind: 'sql', input: { statement: 'CREATE TABLE dag_test.cli_log (step text, at timestamptz DEFAULT clock_timestamp())' } },
+      { id: 'refresh', kind: 'sql', upstream: ['create'], input: { statement: "INSERT INTO dag_test.cli_log(step) VALUES ('refresh')" } },
+      { id: 'settle', kind: 'sleep', upstream: ['refresh'], input: { seconds: 1 } },
+      { id: 'done', kind: 'sql', upstream: ['settle'], input: { statement: "INSERT INTO dag_test.cli_log(step) VALUES ('done')" } },
+    ],
+  }));
+  const id = workflowId('nightly-refresh');
+  const out = await withWorker(async () => {
+    await run(cli, ['workflow', 'start', '--address', address(), '--task-queue', TASK_QUEUE, '--type', 'dagWorkflow', '--workflow-id', id, '--input-file', file]);
+    return run(cli, ['workflow', 'result', '--address', address(), '--workflow-id', id, '--output', 'json']);
+  });
+  expect(JSON.parse(out.stdout)).toMatchObject({ status: 'COMPLETED', result: { id: 'nightly-refresh', status: 'success' } });
+  const rows = await db.query<{ step: string; gap: number }>(
+    "SELECT step, extract(epoch FROM at - lag(at) OVER (ORDER BY at))::float AS gap FROM dag_test.cli_log ORDER BY at",
+  );
+  expect(rows.rows.map((r) => r.step)).toEqual(['refresh', 'done']);
+  expect(rows.rows[1]!.gap).toBeGreaterThanOrEqual(1);
+});
