@@ -1,3 +1,4 @@
+import { activityOptionsFor } from '../../workflows/dag';
 import {
   dagStatus, evaluateTriggerRule, mapItems, mappedState, planNext, validateDag,
   type DagSpec, type TaskState, type TriggerRule,
@@ -132,5 +133,28 @@ describe('dag status and mapping', () => {
     expect(mappedState([{ state: 'success' }, { state: 'skipped' }])).toBe('success');
     expect(mappedState([{ state: 'success' }, { state: 'failed' }])).toBe('failed');
     expect(mappedState([])).toBe('skipped');
+  });
+});
+
+describe('activityOptionsFor', () => {
+  const defaults = { startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 3, initialInterval: '5s' } };
+
+  it('maps retry and timeout over the defaults, field by field', () => {
+    const options = activityOptionsFor(
+      { id: 't', kind: 'sql', timeoutSeconds: 30, retry: { maximumAttempts: 5, initialIntervalSeconds: 0.5, backoffCoefficient: 1.5, maximumIntervalSeconds: 60, nonRetryableErrorTypes: ['HTTP_400'] } },
+      defaults,
+    );
+    expect(options).toEqual({
+      startToCloseTimeout: 30_000,
+      retry: { maximumAttempts: 5, initialInterval: 500, backoffCoefficient: 1.5, maximumInterval: 60_000, nonRetryableErrorTypes: ['HTTP_400'] },
+    });
+    expect(activityOptionsFor({ id: 't', kind: 'sql', retry: { maximumAttempts: 1 } }, defaults)).toEqual({
+      startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 1, initialInterval: '5s' },
+    });
+  });
+
+  it('keeps the defaults for a task without retry or timeout, and always sets a timeout', () => {
+    expect(activityOptionsFor({ id: 't', kind: 'sql' }, defaults)).toEqual(defaults);
+    expect(activityOptionsFor({ id: 't', kind: 'sql' })).toEqual({ startToCloseTimeout: '10 minutes' });
   });
 });

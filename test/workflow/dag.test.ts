@@ -5,6 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -206,6 +208,39 @@ test('per-task retries and timeouts', async () => {
   expect(result.tasks.slow!.error).toEqual({ type: 'SQL_57014', message: expect.stringContaining('statement timeout') });
   const attempts = await db.query('SELECT (SELECT last_value FROM dag_test.flaky_seq) AS flaky, (SELECT last_value FROM dag_test.too_flaky_seq) AS too_flaky');
   expect(attempts.rows[0]).toEqual({ flaky: '3', too_flaky: '2' });
+});
+
+test('http tasks succeed on 2xx and fail as HTTP_<status> after their retries; a stopped activation fails clearly', async () => {
+  const hits: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      hits.push(`${req.method} ${req.url} ${body}`);
+      res.statusCode = req.url === '/down' ? 503 : 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const spec: DagSpec = {
+      id: 'notify',
+      tasks: [
+        { id: 'notify', kind: 'http', input: { url: `${base}/hook`, body: { dag: 'notify' } } },
+        { id: 'down', kind: 'http', input: { url: `${base}/down` }, retry: { maximumAttempts: 2, initialIntervalSeconds: 0.1 } },
+        { id: 'sync', kind: 'activation', input: { activationId: 'not-deployed', reason: 'dag test' } },
+      ],
+    };
+    const { result } = await runFailing('notify', spec);
+    expect(states(result)).toEqual({ notify: 'success', down: 'failed', sync: 'failed' });
+    expect(result.tasks.notify!.output).toEqual({ status: 204 });
+    expect(result.tasks.down!.error!.type).toBe('HTTP_503');
+    expect(result.tasks.sync!.error).toEqual({ type: 'ACTIVATION_NOT_RUNNING', message: expect.stringContaining('activation "not-deployed" is not running') });
+    expect(hits.sort()).toEqual(['GET /down ', 'GET /down ', 'POST /hook {"dag":"notify"}']);
+  } finally {
+    server.close();
+  }
 });
 
 test('a DAG started with the temporal CLI from a dag.json file', async () => {
