@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { activityOptionsFor } from '../../workflows/dag';
 import {
   dagStatus, evaluateTriggerRule, mapItems, mappedState, planNext, validateDag,
@@ -156,5 +158,13 @@ describe('activityOptionsFor', () => {
   it('keeps the defaults for a task without retry or timeout, and always sets a timeout', () => {
     expect(activityOptionsFor({ id: 't', kind: 'sql' }, defaults)).toEqual(defaults);
     expect(activityOptionsFor({ id: 't', kind: 'sql' })).toEqual({ startToCloseTimeout: '10 minutes' });
+  });
+});
+
+describe('docs/dag.md', () => {
+  it('shows a dag.json that validates', () => {
+    const doc = readFileSync(path.join(__dirname, '../../docs/dag.md'), 'utf8');
+    const json = /```json\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(validateDag(JSON.parse(json!))).toMatchObject({ ok: true });
   });
 });
