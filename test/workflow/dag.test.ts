@@ -11,10 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import type { ApplicationFailure } from '@temporalio/common';
+import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pg from 'pg';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DagSpec, DagState, TaskState } from '../../common/dag';
 import { dagStateQuery, dagWorkflow } from '../../workflows/dag-workflow';
 
@@ -243,8 +244,28 @@ test('http tasks succeed on 2xx and fail as HTTP_<status> after their retries; a
   }
 });
 
+test('cancelling the workflow cancels its running tasks and runs nothing more', async () => {
+  const spec: DagSpec = {
+    id: 'cancel',
+    tasks: [
+      { id: 'wait', kind: 'sleep', input: { seconds: 60 } },
+      sql('never', 'CREATE TABLE dag_test.never_created (id int)', { upstream: ['wait'], triggerRule: 'all_done' }),
+    ],
+  };
+  const err = await withWorker(async () => {
+    const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('cancel'), args: [spec] });
+    for (let i = 0; i < 100 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await handle.query(dagStateQuery)).tasks).toMatchObject({ wait: { state: 'running' }, never: { state: 'pending' } });
+    await handle.cancel();
+    return handle.result().then(() => undefined, (e: unknown) => e);
+  });
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  const probe = await db.query<{ t: string | null }>("SELECT to_regclass('dag_test.never_created')::text AS t");
+  expect(probe.rows[0]!.t).toBeNull();
+});
+
 test('a DAG started with the temporal CLI from a dag.json file', async () => {
-  const cli = process.env.TEMPORAL_CLI ?? 'temporal';
+  const cli = findTemporalCli() ?? 'temporal';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dag-cli-'));
   const file = path.join(dir, 'dag.json');
   await writeFile(file, JSON.stringify({
