@@ -37,6 +37,11 @@ export function runAll(records: Rec[], allOrNone: boolean, op: Op): RowResult[] 
   return results.map((r) => (r.success ? { ...r, success: false, errors: [ROLLED_BACK] } : r));
 }
 
+/** create/update/delete rows are `{id, success, errors}`; a failed row has no id unless Salesforce knows one. */
+function plain(r: RowResult): Record<string, unknown> {
+  return r.id ? { id: r.id, success: r.success, errors: r.errors } : { success: r.success, errors: r.errors };
+}
+
 async function body(ctx: Ctx): Promise<{ allOrNone: boolean; records: Rec[] }> {
   const b = (await readJson(ctx)) as { allOrNone?: unknown; records?: unknown } | null;
   if (!b || !Array.isArray(b.records)) throw new HttpError(400, restError('JSON_PARSER_ERROR', 'records: required array'));
@@ -57,7 +62,7 @@ export async function handleCollections(ctx: Ctx, version: string, seg: string[]
         return failed([sfError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id'])]);
       }
       return dml.create(def, entries(rec), 'json', undo);
-    }));
+    }).map(plain));
   }
   if (m === 'PATCH' && objName === undefined) {
     const { allOrNone, records } = await body(ctx);
@@ -65,7 +70,7 @@ export async function handleCollections(ctx: Ctx, version: string, seg: string[]
       const def = typeOf(ctx, rec);
       if (!def) return noType();
       return dml.update(def, rec.id ?? rec.Id, entries(rec), 'json', undo);
-    }));
+    }).map(plain));
   }
   if (m === 'PATCH' && objName && keyName) return upsert(ctx, dml, objName, keyName);
   if (m === 'DELETE' && objName === undefined) {
@@ -73,7 +78,7 @@ export async function handleCollections(ctx: Ctx, version: string, seg: string[]
     if (ids.length > MAX_RECORDS) throw new HttpError(400, LIMIT_ERROR);
     const allOrNone = ctx.query.get('allOrNone') === 'true';
     const results = runAll(ids.map((id) => ({ id })), allOrNone, (rec, undo) => dml.remove(rec.id, null, false, undo));
-    return sendJson(ctx, 200, results);
+    return sendJson(ctx, 200, results.map(plain));
   }
   if ((m === 'GET' || m === 'POST') && objName && !keyName) return retrieve(ctx, version, objName);
   throw new HttpError(404, restError('NOT_FOUND', 'The requested resource does not exist'));
@@ -99,7 +104,7 @@ async function upsert(ctx: Ctx, dml: Dml, objName: string, keyName: string): Pro
     return r;
   });
   // Upsert results always carry `created` (REST upsert-with-collections page), even when success=false.
-  sendJson(ctx, 200, results.map((r) => ({ ...r, created: r.created === true })));
+  sendJson(ctx, 200, results.map((r) => ({ ...plain(r), created: r.created === true })));
 }
 
 async function retrieve(ctx: Ctx, version: string, objName: string): Promise<void> {

@@ -38,7 +38,7 @@ export function restError(errorCode: string, message: string): Array<Record<stri
 export function bulkErrorString(errors: SfError[]): string {
   const e = errors[0];
   if (!e) return '';
-  return `${e.statusCode}:${e.message}:${e.fields.join(',')} --`;
+  return `${e.statusCode}:${e.message}:${e.fields.length > 0 ? `${e.fields.join(',')} ` : ''}--`;
 }
 
 export const NOT_FOUND_MESSAGE = 'The requested resource does not exist';

@@ -65,7 +65,9 @@ export async function handleSobjects(ctx: Ctx, version: string, seg: string[]): 
 }
 
 async function byId(ctx: Ctx, dml: Dml, version: string, def: ObjectDef, rawId: string): Promise<void> {
-  if (!normalizeId(rawId)) throw notFound(`Provided external ID field does not exist or is not accessible: ${rawId}`);
+  // An id-shaped value goes to the id checks (MALFORMED_ID on a bad checksum or prefix); anything else is
+  // read as an external-id path, which has no field name here (digest section 7).
+  if (!/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(rawId)) throw notFound(`Provided external ID field does not exist or is not accessible: ${rawId}`);
   if (ctx.method === 'GET') {
     const found = dml.locate(def, rawId);
     if ('error' in found) throw found.error.statusCode === 'MALFORMED_ID' ? new HttpError(400, restErrors([found.error])) : notFound();
