@@ -159,6 +159,8 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
       if (!res.headersSent) send(res, apiError(500, `emulator error: ${String(e)}`));
     });
   });
+  // Long idle keep-alive so a client that pauses (or blocks its event loop) does not race a server-side close.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const host = opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1';
