@@ -7,7 +7,6 @@ import { gzipSync } from 'node:zlib';
 import { startActitoEmulator, type ActitoEmulator, type ActitoEmulatorOptions } from './server';
 import { writeZip } from './zip';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Res = { status: number; body: any; headers: Headers; ms: number };
 
 let emu: ActitoEmulator | undefined;

@@ -2,7 +2,7 @@ import { TokenStore } from './auth';
 import { FaultState } from './faults';
 import { HttpError } from './http';
 import { ImportRegistry } from './bulk-import';
-import { Limits } from './limits';
+import type { Limits } from './limits';
 import { RequestLog } from './request-log';
 import type { Table } from './table';
 import { TableStore } from './tables';
