@@ -10,8 +10,10 @@ import type { Session } from './tokens';
 
 const JWT_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
-function oauthError(ctx: Ctx, error: string, description: string, status = 400): void {
+/** Answers an OAuth error (`{error, error_description}`, which jsforce turns into an Error named `error`). */
+function oauthError(ctx: Ctx, error: string, description: string, status = 400): null {
   sendJson(ctx, status, { error, error_description: description });
+  return null;
 }
 
 function jwtSubject(assertion: string, clientId: string): string | null {
@@ -33,24 +35,24 @@ function grant(ctx: Ctx, p: URLSearchParams): { session: Session; refresh: boole
   const clientOk = p.get('client_id') === o.clientId && p.get('client_secret') === o.clientSecret;
   const base = { clientId: o.clientId, issuedAt: Date.now() };
   if (type === 'client_credentials' || type === 'password' || type === 'authorization_code') {
-    if (!clientOk) return oauthError(ctx, 'invalid_client', 'invalid client credentials'), null;
+    if (!clientOk) return oauthError(ctx, 'invalid_client', 'invalid client credentials');
     if (type === 'password' && (p.get('username') !== o.username || p.get('password') !== o.password)) {
-      return oauthError(ctx, 'invalid_grant', 'authentication failure'), null;
+      return oauthError(ctx, 'invalid_grant', 'authentication failure');
     }
-    if (type === 'authorization_code' && !p.get('code')) return oauthError(ctx, 'invalid_grant', 'invalid authorization code'), null;
+    if (type === 'authorization_code' && !p.get('code')) return oauthError(ctx, 'invalid_grant', 'invalid authorization code');
     return { session: { ...base, username: p.get('username') ?? o.username }, refresh: type !== 'client_credentials' };
   }
   if (type === JWT_GRANT) {
     const sub = jwtSubject(p.get('assertion') ?? '', o.clientId);
-    if (!sub) return oauthError(ctx, 'invalid_grant', 'invalid assertion'), null;
+    if (!sub) return oauthError(ctx, 'invalid_grant', 'invalid assertion');
     return { session: { ...base, username: sub }, refresh: false };
   }
   if (type === 'refresh_token') {
     const s = ctx.state.tokens.refreshSession(p.get('refresh_token') ?? '');
-    if (!s || p.get('client_id') !== o.clientId) return oauthError(ctx, 'invalid_grant', 'expired access/refresh token'), null;
+    if (!s || p.get('client_id') !== o.clientId) return oauthError(ctx, 'invalid_grant', 'expired access/refresh token');
     return { session: { ...s, issuedAt: Date.now() }, refresh: false };
   }
-  return oauthError(ctx, 'unsupported_grant_type', 'grant type not supported'), null;
+  return oauthError(ctx, 'unsupported_grant_type', 'grant type not supported');
 }
 
 export async function handleToken(ctx: Ctx): Promise<void> {

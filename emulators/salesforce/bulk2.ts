@@ -13,7 +13,6 @@ import { field } from './schema';
 const OPERATIONS: Operation[] = ['insert', 'update', 'upsert', 'delete', 'hardDelete'];
 const invalidJob = (message: string) => new HttpError(400, restError('INVALIDJOB', message));
 const badState = (message: string) => new HttpError(400, restError('INVALIDJOBSTATE', message));
-let seq = 0;
 
 function getJob(ctx: Ctx, id: string): IngestJob {
   const job = ctx.state.jobs.get(id);

@@ -53,6 +53,9 @@ export async function handleCollections(ctx: Ctx, version: string, seg: string[]
   const dml = new Dml(ctx.state);
   const [objName, keyName] = seg;
   const m = ctx.method;
+  // Collections exist from v42, collection upsert from v46 (digest section 3): older versions have no such resource.
+  const minVersion = m === 'PATCH' && keyName ? 46 : 42;
+  if (Number(version) < minVersion) throw new HttpError(404, restError('NOT_FOUND', 'The requested resource does not exist'));
   if (m === 'POST' && objName === undefined) {
     const { allOrNone, records } = await body(ctx);
     return sendJson(ctx, 200, runAll(records, allOrNone, (rec, undo) => {

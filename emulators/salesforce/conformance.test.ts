@@ -477,6 +477,11 @@ describe('Bulk API 2.0 ingest (digest section 4)', () => {
     expect(res.failedResults).toEqual([]);
     const byKey = Object.fromEntries((res.successfulResults as unknown as Array<Record<string, string>>).map((r) => [r.External_Id__c, r.Description]));
     tricky.forEach((t, i) => expect(byKey[`T-${i}`]).toBe(t));
+    const jobs = (await admin(emu, 'GET', '/jobs')) as Array<{ id: string }>;
+    const rawCsv = await conn.bulk2.job('ingest', { id: jobs[0]?.id as string }).getSuccessfulResults(true);
+    const parsed = parseCsv(rawCsv);
+    expect(parsed[0]).toEqual(['sf__Id', 'sf__Created', 'External_Id__c', 'LastName', 'Description']);
+    expect(parsed.slice(1).map((r) => r[4]).sort()).toEqual([...tricky].sort());
     const stored = (await admin(emu, 'GET', '/records/Contact')) as Array<{ External_Id__c: string; LastName: string }>;
     tricky.forEach((t, i) => expect(stored.find((s) => s.External_Id__c === `T-${i}`)?.LastName).toBe(t));
   });
