@@ -65,6 +65,8 @@ export class ImportRegistry {
   /** Per-table imports accepted today (UTC) [D S3: per table per day]. */
   quotaUsed = new Map<string, number>();
   quotaDay = utcDay();
+  /** Predefined ETL definitions (`POST …/etls`) by id. */
+  readonly etls = new Map<string, Record<string, unknown>>();
   private generation = 0;
 
   constructor(private readonly state: EmulatorState) {}
@@ -73,6 +75,7 @@ export class ImportRegistry {
     this.generation++;
     this.executions.clear();
     this.quotaUsed.clear();
+    this.etls.clear();
   }
 
   /** Imports left today for the table; the counter rolls over at UTC midnight. */

@@ -64,7 +64,7 @@ function fromV5Definition(state: EmulatorState, d: Record<string, unknown>): Def
 
 export function bulkRoutes(state: EmulatorState): Route[] {
   const bodyLimit = state.config.maxBulkFileBytes + 1024 * 1024;
-  const etls = new Map<string, Record<string, unknown>>();
+  const etls = state.imports.etls;
 
   const submit = (api: 'v4' | 'v5', def: Definition, file: Part, sent: unknown): Reply => {
     // Over quota → 429 [D S3]; checked first so a refused file costs nothing.

@@ -401,6 +401,8 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     const big = await post(Buffer.alloc(3000, 65));
     expect(big.status).toBe(400);
     expect(big.body.message).toMatch(/maximum/);
+    const huge = await post(Buffer.alloc(2 * 1024 * 1024, 65)); // past the body cap: drained, then a clean 400
+    expect(huge.status).toBe(400);
     expect((await post(gzipSync('orderId,customerId,colour\nA,C1,red\n'))).body.message).toMatch(/unknown column\(s\) colour/);
     expect((await post(gzipSync('orderId,customerId,orderId\n'))).body.message).toMatch(/duplicate/);
     expect((await post(gzipSync('customerId\nC1\n'))).body.message).toMatch(/key column 'orderId' is missing/);

@@ -21,28 +21,29 @@ export class HttpError extends Error {
   }
 }
 
-/** Reads the whole body; rejects with HttpError(400) past `limit` bytes (Actito answers 400, not 413 [D S3]). */
+/**
+ * Reads the whole body. Past `limit` bytes the rest is drained and discarded, then the promise
+ * rejects with HttpError(400) — the client gets a proper answer instead of a reset (Actito answers
+ * 400, not 413, for an oversized file [D S3]).
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let ended = false;
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
       size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(new HttpError(400, `request body exceeds ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else chunks.length = 0;
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
+      ended = true;
+      if (size > limit) reject(new HttpError(400, `request body of ${size} bytes exceeds the limit of ${limit} bytes`));
+      else resolve(Buffer.concat(chunks));
     });
-    req.on('error', (e) => {
-      if (!failed) reject(e);
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!ended) reject(new HttpError(400, 'request aborted by the client'));
     });
   });
 }
