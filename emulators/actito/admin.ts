@@ -113,6 +113,19 @@ export function adminRoutes(state: EmulatorState): Route[] {
         return json(200, { day: state.imports.quotaDay, quota: state.config.dailyBulkImportQuota, used: Object.fromEntries(state.imports.quotaUsed) });
       },
     },
+    {
+      method: 'POST',
+      pattern: `${A}/api-keys`,
+      handler: (ctx) => {
+        const b = parseJson(ctx.body);
+        if (!isObject(b) || typeof b.key !== 'string' || !b.key) return apiError(400, 'body must be {key, readOnly?, denyPaths?}');
+        const denyPaths = Array.isArray(b.denyPaths) ? b.denyPaths.map(String) : undefined;
+        state.tokens.apiKeys.set(b.key, { readOnly: b.readOnly === true, ...(denyPaths ? { denyPaths } : {}) });
+        return json(200, { apiKeys: [...state.tokens.apiKeys.keys()].length });
+      },
+    },
+    // Revoking a key makes its token requests and its existing tokens answer 401 [D S1].
+    { method: 'DELETE', pattern: `${A}/api-keys/:key`, handler: (ctx) => json(state.tokens.apiKeys.delete(ctx.params.key ?? '') ? 200 : 404, {}) },
     { method: 'GET', pattern: `${A}/imports`, handler: () => json(200, { imports: [...state.imports.executions.values()].map((e) => ({ ...executionView(e), errors: undefined })) }) },
   ];
 }

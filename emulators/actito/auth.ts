@@ -2,7 +2,13 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { apiError, json, type Reply } from './http';
 
-export type TokenCheck = 'ok' | 'missing' | 'invalid' | 'expired';
+export type TokenCheck = 'ok' | 'missing' | 'invalid' | 'expired' | 'forbidden';
+
+/** Per-key access rights [D S1]: `readOnly` forbids non-GET calls, `denyPaths` (substrings) forbid routes → 403. */
+export interface ApiKeyRights {
+  readOnly?: boolean;
+  denyPaths?: string[];
+}
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 
@@ -14,7 +20,11 @@ export class TokenStore {
   private tokens = new Map<string, { key: string; expiresAt: number }>();
   private readonly secret = randomUUID();
 
-  constructor(private readonly apiKeys: Set<string>, public ttlMs: number) {}
+  readonly apiKeys = new Map<string, ApiKeyRights>();
+
+  constructor(private readonly initialKeys: Record<string, ApiKeyRights>, public ttlMs: number) {
+    this.clear();
+  }
 
   /** The `/auth/token` handler. */
   issue(headers: IncomingHttpHeaders): Reply {
@@ -30,13 +40,16 @@ export class TokenStore {
     return json(200, { accessToken: token, tokenType: 'bearer', expiresIn: `${Math.round(this.ttlMs / 1000)}s`, scope: 'read write', jti });
   }
 
-  check(headers: IncomingHttpHeaders): TokenCheck {
+  check(headers: IncomingHttpHeaders, method: string, path: string): TokenCheck {
     const h = headers.authorization;
     if (!h) return 'missing';
     const m = /^Bearer\s+(\S+)$/i.exec(h.trim());
     const entry = m ? this.tokens.get(m[1]!) : undefined;
-    if (!entry || !this.apiKeys.has(entry.key)) return 'invalid';
-    return entry.expiresAt > Date.now() ? 'ok' : 'expired';
+    const rights = entry && this.apiKeys.get(entry.key);
+    if (!entry || !rights) return 'invalid';
+    if (entry.expiresAt <= Date.now()) return 'expired';
+    if ((rights.readOnly && method !== 'GET') || rights.denyPaths?.some((d) => path.includes(d))) return 'forbidden';
+    return 'ok';
   }
 
   /** Fault switch: every token issued so far is expired from now on. */
@@ -44,7 +57,10 @@ export class TokenStore {
     for (const entry of this.tokens.values()) entry.expiresAt = 0;
   }
 
+  /** Drops tokens and restores the configured keys. */
   clear(): void {
     this.tokens.clear();
+    this.apiKeys.clear();
+    for (const [key, rights] of Object.entries(this.initialKeys)) this.apiKeys.set(key, rights);
   }
 }

@@ -102,6 +102,19 @@ describe('§1 token flow [D S1, S4]', () => {
     expect((await call('GET', '/entities/v5/entities', { token: await token() })).status).toBe(200);
   });
 
+  it('per-key access rights → 403; a revoked key → 401 for new and existing tokens [D S1]', async () => {
+    await start({ extraApiKeys: { 'ro-key': { readOnly: true } } });
+    const ro = (await call('GET', '/auth/token', { headers: { Authorization: 'ro-key' } })).body.accessToken;
+    expect((await call('GET', '/v5/entities/demo/custom-tables', { token: ro })).status).toBe(200);
+    expect((await call('POST', REC, { token: ro, body: props({ orderId: 'X' }) })).status).toBe(403);
+    await call('POST', '/__admin/api-keys', { body: { key: 'no-imports', denyPaths: ['/etl-executions'] } });
+    const ni = (await call('GET', '/auth/token', { headers: { Authorization: 'no-imports' } })).body.accessToken;
+    expect((await call('GET', `${V5}/etl-executions/x`, { token: ni })).status).toBe(403);
+    expect((await call('DELETE', '/__admin/api-keys/ro-key')).status).toBe(200);
+    expect((await call('GET', '/v5/entities/demo/custom-tables', { token: ro })).status).toBe(401);
+    expect((await call('GET', '/auth/token', { headers: { Authorization: 'ro-key' } })).status).toBe(401);
+  });
+
   it('an Accept header that excludes JSON → 406 [D S6]', async () => {
     await start();
     const tok = await token();

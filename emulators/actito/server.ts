@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminRoutes } from './admin';
+import type { ApiKeyRights } from './auth';
 import { bulkRoutes } from './bulk-routes';
 import { apiError, HttpError, readBody, type Reply } from './http';
 import { Limits } from './limits';
@@ -36,6 +37,8 @@ export interface ActitoEmulatorOptions {
   emptyOnUpdate?: 'keep' | 'clear';
   /** Bulk processing time slice before yielding to the event loop (default 20 ms). */
   bulkSliceMs?: number;
+  /** More API keys with restricted rights (403 tests), e.g. `{ 'ro-key': { readOnly: true } }`. */
+  extraApiKeys?: Record<string, ApiKeyRights>;
 }
 
 export interface ActitoEmulator {
@@ -89,6 +92,7 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
     },
     opts.tokenTtlMs ?? 15 * 60 * 1000,
     limits,
+    opts.extraApiKeys,
   );
   const tokenRoute: Route = { method: 'GET', pattern: '/auth/token', public: true, handler: (ctx) => state.tokens.issue(ctx.headers) };
   const api: Route[] = [tokenRoute, ...schemaRoutes(state), ...recordRoutes(state), ...profileRoutes(state), ...bulkRoutes(state)];
@@ -101,7 +105,8 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
     const body = await readBody(req, match.route.bodyLimit ?? DEFAULT_BODY_LIMIT);
     if (checks && !acceptsJson(req)) return apiError(406, 'the Accept header must allow application/json');
     if (checks && !match.route.public) {
-      const auth = state.tokens.check(req.headers);
+      const auth = state.tokens.check(req.headers, req.method ?? 'GET', url.pathname);
+      if (auth === 'forbidden') return apiError(403, `this API key has no access right for ${req.method} ${url.pathname}`);
       if (auth !== 'ok') return apiError(401, auth === 'expired' ? 'access token expired; request a new one at /auth/token' : 'missing or invalid bearer token');
     }
     return match.route.handler({ params: match.params, query: url.searchParams, headers: req.headers, body });

@@ -1,4 +1,4 @@
-import { TokenStore } from './auth';
+import { TokenStore, type ApiKeyRights } from './auth';
 import { FaultState } from './faults';
 import { HttpError } from './http';
 import { ImportRegistry } from './bulk-import';
@@ -28,9 +28,9 @@ export class EmulatorState {
   readonly limits: Limits;
   readonly imports: ImportRegistry;
 
-  constructor(readonly config: EmulatorConfig, tokenTtlMs: number, limits: Limits) {
+  constructor(readonly config: EmulatorConfig, tokenTtlMs: number, limits: Limits, extraApiKeys: Record<string, ApiKeyRights> = {}) {
     this.tables = new TableStore(config.entity);
-    this.tokens = new TokenStore(new Set([config.apiKey]), tokenTtlMs);
+    this.tokens = new TokenStore({ ...extraApiKeys, [config.apiKey]: {} }, tokenTtlMs);
     this.limits = limits;
     this.imports = new ImportRegistry(this);
   }
