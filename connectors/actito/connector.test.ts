@@ -1,0 +1,355 @@
+/** The Actito connector driven against the in-process emulator (emulators/actito) through test-harness.ts. */
+import { QuotaWaitError, SyncError } from '../../common/errors';
+import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito/server';
+import type { FieldSpec, SyncMode } from '../types';
+import { clientFor } from './client';
+import { type ActitoConnection, connectionSchema } from './config';
+import { actitoConnector as actito } from './index';
+import { drive, field, makeContext, MemoryState, memoryChunk, outRow } from './test-harness';
+
+let emu: ActitoEmulator;
+let conn: ActitoConnection;
+
+const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
+  const res = await fetch(`${emu.url}/__admin${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return res.json();
+};
+const records = async (table = 'orders'): Promise<Array<Record<string, unknown>>> => (await admin('GET', `/tables/${table}/records?limit=10000`)).records;
+const requests = async (): Promise<Array<{ method: string; path: string; route: string; status: number; at: string; durationMs: number }>> => (await admin('GET', '/requests')).requests;
+
+const ORDER_FIELDS: FieldSpec[] = [
+  field('order_id', 'orderId', 'text', { isKey: true }),
+  field('customer_id', 'customerId', 'text'),
+  field('status', 'status', 'text'),
+  field('quantity', 'quantity', 'int4'),
+  field('amount', 'amount', 'numeric'),
+  field('paid', 'paid', 'bool'),
+  field('ordered_at', 'orderedAt', 'timestamptz'),
+];
+const PROFILES = { table: 'main', matchAttribute: 'customerId', mode: 'upsert' };
+const PROFILE_FIELDS = [field('email', 'profile.emailAddress', 'text'), field('first_name', 'profile.firstName', 'text')];
+
+function ctxFor(mode: SyncMode, over: { fields?: FieldSpec[]; options?: Record<string, unknown>; key?: string; table?: string; state?: MemoryState; connection?: ActitoConnection } = {}) {
+  return makeContext({ connection: over.connection ?? conn, table: over.table ?? 'orders', key: over.key ?? 'orderId', mode, fields: over.fields ?? ORDER_FIELDS, options: over.options, state: over.state });
+}
+
+const order = (i: number, extra: Record<string, unknown> = {}) =>
+  outRow(`O${i}`, { orderId: `O${i}`, customerId: `C${i % 3}`, status: 'PAID', quantity: i, amount: `${i}.50`, paid: i % 2 === 0, orderedAt: new Date(Date.UTC(2024, 0, 1, 10, 0, i % 60)), ...extra });
+const customer = (i: number) => ({ 'profile.emailAddress': `c${i}@example.com`, 'profile.firstName': `Name${i}` });
+const seedProfiles = async (): Promise<void> => {
+  for (let i = 0; i < 3; i++) emu.state.profiles.insert({ customerId: `C${i}`, emailAddress: `c${i}@example.com` });
+};
+const codeOf = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: unknown) => (e instanceof SyncError ? e.code : String(e)));
+
+beforeAll(async () => {
+  emu = await startActitoEmulator({ callsPerMinute: 1_000_000, bulkProcessingDelayMs: 10 });
+  conn = connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity });
+  clientFor(conn).backoffMs = 5;
+});
+afterAll(async () => emu.close());
+beforeEach(async () => {
+  await admin('POST', '/reset');
+});
+
+describe('check', () => {
+  it('accepts a valid mapping and lists attributes to create', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('channel', 'channel', 'varchar'), field('score', 'score', 'float8')] });
+    const r = await actito.check(ctx);
+    expect(r.missingAttributes).toEqual([{ field: 'channel', type: 'STRING' }, { field: 'score', type: 'NUMBER' }]);
+    expect(r.skippedFields).toEqual([]);
+  });
+
+  it('refuses a key that is not unique, an unknown table, an incompatible type and a bad key', async () => {
+    expect(await codeOf(actito.check(ctxFor('upsert', { key: 'customerId' })))).toBe('KEY_INVALID');
+    expect(await codeOf(actito.check(ctxFor('upsert', { table: 'nope' })))).toBe('DESTINATION_NOT_FOUND');
+    const bad = ORDER_FIELDS.map((f) => (f.to === 'quantity' ? { ...f, pgType: 'text' } : f));
+    expect(await codeOf(actito.check(ctxFor('upsert', { fields: bad })))).toBe('FIELD_NOT_WRITABLE');
+    const skipped = await actito.check(ctxFor('upsert', { fields: bad, options: { incompatibleFields: 'skip' } }));
+    expect(skipped.skippedFields.map((s) => s.field)).toEqual(['quantity']);
+    const wrongKey = makeContext({ connection: connectionSchema.parse({ ...conn, apiKey: 'wrong' }), table: 'orders', key: 'orderId', mode: 'upsert', fields: ORDER_FIELDS });
+    expect(await codeOf(actito.check(wrongKey))).toBe('AUTH_FAILED');
+  });
+
+  it('requires mandatory attributes when records can be created, not for updates', async () => {
+    const noCustomer = ORDER_FIELDS.filter((f) => f.to !== 'customerId');
+    await expect(actito.check(ctxFor('insert', { fields: noCustomer }))).rejects.toThrow(/mandatory attribute\(s\) customerId/);
+    await expect(actito.check(ctxFor('update', { fields: noCustomer }))).resolves.toBeDefined();
+  });
+
+  it('validates profile options and fields', async () => {
+    const ok = await actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: PROFILES } }));
+    expect(ok.missingAttributes).toEqual([]);
+    expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, matchAttribute: 'firstName' } } })))).toBe('KEY_INVALID');
+    expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, field('x', 'profile.shoeSize', 'text')], options: { profiles: PROFILES } })))).toBe('FIELD_UNKNOWN');
+    expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS] })))).toBe('CONFIG_INVALID');
+    expect(await codeOf(actito.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('attribute creation', () => {
+  it('creates a missing attribute once, optional and non-unique', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('channel', 'channel', 'text')] });
+    const { missingAttributes } = await actito.check(ctx);
+    expect(await actito.ensureAttributes!(ctx, missingAttributes)).toEqual([{ field: 'channel', type: 'STRING', created: true }]);
+    expect(await actito.ensureAttributes!(ctx, missingAttributes)).toEqual([{ field: 'channel', type: 'STRING', created: false }]);
+    const structure = await admin('GET', '/tables/orders/structure');
+    expect(JSON.stringify(structure)).toContain('"channel"');
+    expect((await requests()).filter((r) => r.method === 'PATCH')).toHaveLength(1);
+    expect((await actito.check(ctx)).missingAttributes).toEqual([]);
+  });
+
+  it('is created exactly once when two workers race', async () => {
+    const fields = [...ORDER_FIELDS, field('channel', 'channel', 'text')];
+    const [a, b] = [ctxFor('upsert', { fields }), ctxFor('upsert', { fields })];
+    const missing = (await actito.check(a)).missingAttributes;
+    const [ra, rb] = await Promise.all([actito.ensureAttributes!(a, missing), actito.ensureAttributes!(b, missing)]);
+    expect([...ra!, ...rb!].filter((r) => r.created)).toHaveLength(1);
+  });
+
+  it('treats an attribute created by someone else with another definition as existing', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('channel', 'channel', 'text')] });
+    const missing = (await actito.check(ctx)).missingAttributes;
+    emu.state.tables.customTable('orders')!.addAttribute({ name: 'channel', valueType: 'STRING', mandatory: false, indexed: true, unique: false, valueRestriction: { maxLength: 20 } });
+    expect(await actito.ensureAttributes!(ctx, missing)).toEqual([{ field: 'channel', type: 'STRING', created: false }]);
+  });
+
+  it('refuses names Actito would refuse', async () => {
+    const ctx = ctxFor('upsert');
+    await expect(actito.ensureAttributes!(ctx, [{ field: 'x'.repeat(51), type: 'STRING' }])).rejects.toMatchObject({ code: 'FIELD_UNKNOWN' });
+    await expect(actito.ensureAttributes!(ctx, [{ field: 'bad-name', type: 'STRING' }])).rejects.toThrow(/not a valid Actito attribute name/);
+  });
+});
+
+describe('one-by-one writes', () => {
+  it('upserts with at most 4 requests in flight', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert');
+    await actito.check(ctx);
+    await admin('POST', '/faults', { slow: { ms: 30, count: 1000, path: '/record' } });
+    const rows = Array.from({ length: 24 }, (_, i) => order(i));
+    const { method, results } = await drive(actito, ctx, 'upsert', rows);
+    expect(method).toBe('single');
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect(await records()).toHaveLength(24);
+    const log = (await requests()).filter((r) => r.route.includes('/record'));
+    expect(log.some((r) => r.status === 429)).toBe(false);
+    const spans = log.map((r) => [Date.parse(r.at), Date.parse(r.at) + r.durationMs] as const);
+    const peak = Math.max(...spans.map(([s]) => spans.filter(([a, b]) => a <= s && s < b).length));
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(peak).toBeGreaterThan(1);
+    expect(clientFor(conn).limiter.maxObserved).toBeLessThanOrEqual(4);
+  });
+
+  it('reports refused rows by key and writes the others', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert');
+    await actito.check(ctx);
+    const rows = [order(1), order(2, { status: 'BOGUS' }), order(3, { customerId: 'UNKNOWN' })];
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect(results.get('O1')).toMatchObject({ ok: true });
+    expect(results.get('O2')).toMatchObject({ ok: false, code: 'ACTITO_INVALID_VALUE', retryable: false });
+    expect(results.get('O3')).toMatchObject({ ok: false, code: 'ACTITO_INVALID_VALUE' });
+    expect((results.get('O3') as { message: string }).message).toMatch(/customerId/);
+  });
+
+  it('update never creates; insert never overwrites and is idempotent', async () => {
+    await seedProfiles();
+    const upd = ctxFor('update');
+    await actito.check(upd);
+    expect((await drive(actito, upd, 'update', [order(1)])).results.get('O1')).toMatchObject({ ok: false, code: 'ACTITO_NOT_FOUND' });
+    expect(await records()).toHaveLength(0);
+
+    const ins = ctxFor('insert');
+    expect((await drive(actito, ins, 'create', [order(1)])).results.get('O1')).toMatchObject({ ok: true });
+    expect((await drive(actito, ins, 'create', [order(1)])).results.get('O1')).toMatchObject({ ok: true }); // our own earlier write
+    expect((await drive(actito, ins, 'create', [order(1, { quantity: 99 })])).results.get('O1')).toMatchObject({ ok: false, code: 'ACTITO_ALREADY_EXISTS' });
+    expect((await records())[0]).toMatchObject({ orderId: 'O1', quantity: 1 });
+    expect((await drive(actito, upd, 'update', [order(1, { quantity: 7 })])).results.get('O1')).toMatchObject({ ok: true });
+    expect((await records())[0]).toMatchObject({ quantity: 7 });
+  });
+
+  it('writes profiles before the records that refer to them', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: PROFILES } });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 6 }, (_, i) => order(i, customer(i % 3)));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    const profiles = (await admin('GET', '/profiles')).records;
+    expect(profiles.map((p: any) => p.customerId).sort()).toEqual(['C0', 'C1', 'C2']);
+    expect(profiles.find((p: any) => p.customerId === 'C1')).toMatchObject({ emailAddress: 'c1@example.com', firstName: 'Name1' });
+    const log = await requests();
+    const firstRecord = log.findIndex((r) => r.method === 'POST' && r.route.includes('/record'));
+    const lastProfile = log.map((r) => r.route.includes('/profile')).lastIndexOf(true);
+    expect(lastProfile).toBeLessThan(firstRecord);
+  });
+
+  it('insert-only profiles leave existing profiles untouched', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'insert' } } });
+    await actito.check(ctx);
+    const { results } = await drive(actito, ctx, 'upsert', [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': 'Changed' }), order(4, customer(4))]);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    const profiles = (await admin('GET', '/profiles')).records;
+    expect(profiles.find((p: any) => p.customerId === 'C1').firstName).toBeUndefined();
+  });
+});
+
+describe('mirror deletes', () => {
+  it('deletes by business key; a record already gone is ok', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('mirror');
+    await actito.check(ctx);
+    await drive(actito, ctx, 'upsert', [order(1), order(2)]);
+    const del = [outRow('O1', { orderId: 'O1' }, 'delete'), outRow('O2', {}, 'delete'), outRow('O9', { orderId: 'O9' }, 'delete')];
+    const { method, results } = await drive(actito, ctx, 'delete', del);
+    expect(method).toBe('single');
+    expect([...results.values()].map((r) => r.ok)).toEqual([true, true, true]);
+    expect(await records()).toHaveLength(0);
+  });
+});
+
+describe('bulk imports', () => {
+  const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
+
+  it('upserts through an import and maps per-line errors to row keys', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 30 }, (_, i) => order(i, { ...customer(i % 3), ...(i === 7 ? { status: 'BOGUS' } : {}), ...(i === 12 ? { quantity: 'many' } : {}) }));
+    const { method, results } = await drive(actito, ctx, 'upsert', rows);
+    expect(method).toBe('bulk');
+    expect(results.size).toBe(30);
+    const failed = [...results.values()].filter((r) => !r.ok);
+    expect(failed.map((r) => r.key).sort()).toEqual(['O12', 'O7']);
+    expect(failed[0]).toMatchObject({ code: 'ACTITO_INVALID_VALUE', retryable: false });
+    expect(await records()).toHaveLength(28);
+    const imports = (await admin('GET', '/imports')).imports;
+    expect(imports.map((i: any) => [i.tableType, i.mode])).toEqual([['PROFILE_TABLE', 'CREATE_UPDATE'], ['CUSTOM_TABLE', 'CREATE_UPDATE']]);
+    expect((await requests()).some((r) => r.route.includes('/record'))).toBe(false);
+    expect(await actito.quota!(ctx)).toEqual({ used: 1, max: 22 });
+  });
+
+  it('uses CREATE_ONLY for inserts and re-attaches instead of importing twice', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('insert', { options: bulkOpts });
+    await actito.check(ctx);
+    const plan = actito.planWrites(ctx, 'create', 20);
+    const store = { saved: null as unknown };
+    const rows = Array.from({ length: 20 }, (_, i) => order(i));
+    const first = await actito.writeChunk(ctx, memoryChunk(rows, 'create', 0, store), plan);
+    const again = await actito.writeChunk(ctx, memoryChunk(rows, 'create', 0, store), plan);
+    expect(first.status).toBe('pending');
+    expect(again).toEqual(first);
+    const imports = (await admin('GET', '/imports')).imports;
+    expect(imports).toHaveLength(1);
+    expect(imports[0].mode).toBe('CREATE_ONLY');
+  });
+
+  it('starts a whole-failed import once more', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { bulkImportFails: { count: 1 } });
+    const { results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await admin('GET', '/imports')).imports.map((i: any) => i.status)).toEqual(['ERROR', 'SUCCESS']);
+  });
+
+  it('falls back to one-by-one writes when the daily quota is used up', async () => {
+    await seedProfiles();
+    const state = new MemoryState();
+    const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, state });
+    await state.set('actito.bulkImports.orders', { day: new Date().toISOString().slice(0, 10), used: 2 });
+    await actito.check(ctx);
+    const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    expect(method).toBe('single');
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect(ctx.logs.some((l) => l.level === 'warn' && /quota/.test(l.message))).toBe(true);
+
+    const wait = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1, onQuotaExhausted: 'wait' }, state });
+    await actito.check(wait);
+    const plan = actito.planWrites(wait, 'upsert', 12);
+    expect(plan.method).toBe('bulk');
+    const err = await actito.writeChunk(wait, memoryChunk([order(1)], 'upsert'), plan).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QuotaWaitError);
+    expect((err as QuotaWaitError).waitMs).toBeGreaterThan(0);
+  });
+
+  it('falls back when Actito itself answers that the quota is used up', async () => {
+    const other = await startActitoEmulator({ callsPerMinute: 1_000_000, dailyBulkImportQuota: 0 });
+    try {
+      const c = connectionSchema.parse({ apiKey: other.apiKey, baseUrl: other.url, entity: other.entity });
+      for (let i = 0; i < 3; i++) other.state.profiles.insert({ customerId: `C${i}` });
+      const ctx = ctxFor('upsert', { connection: c, options: bulkOpts });
+      await actito.check(ctx);
+      const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+      expect(method).toBe('bulk');
+      expect([...results.values()].every((r) => r.ok)).toBe(true);
+      expect(other.state.tables.customTable('orders')!.size).toBe(12);
+      expect(actito.planWrites(ctx, 'upsert', 12).method).toBe('single');
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('failures of the API', () => {
+  it('re-authenticates once on 401', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert');
+    await actito.check(ctx);
+    await admin('POST', '/faults', { expireTokens: true });
+    const { results } = await drive(actito, ctx, 'upsert', [order(1)]);
+    expect(results.get('O1')).toMatchObject({ ok: true });
+    const log = await requests();
+    expect(log.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(1);
+    expect(log.filter((r) => r.path === '/auth/token').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('turns 5xx and 429 into retryable errors and resumes on retry', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert');
+    await actito.check(ctx);
+    const rows = [order(1), order(2)];
+    const chunk = memoryChunk(rows, 'upsert');
+    const plan = actito.planWrites(ctx, 'upsert', 2);
+    await admin('POST', '/faults', { serverError: { count: 50, status: 503, path: '/record' } });
+    await expect(actito.writeChunk(ctx, chunk, plan)).rejects.toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    await admin('DELETE', '/faults');
+    await admin('POST', '/faults', { tooManyRequests: { count: 50, path: '/record' } });
+    await expect(actito.writeChunk(ctx, chunk, plan)).rejects.toMatchObject({ code: 'RATE_LIMITED', retryable: true });
+    await admin('DELETE', '/faults');
+    await admin('POST', '/faults', { serverError: { count: 2, status: 500, path: '/record' } });
+    expect(await actito.writeChunk(ctx, chunk, plan)).toEqual({ status: 'done' });
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+  });
+
+  it('stays idempotent when responses are dropped after the write', async () => {
+    await seedProfiles();
+    const ins = ctxFor('insert');
+    await actito.check(ins);
+    await admin('POST', '/faults', { dropResponse: { count: 2, path: '/record' } });
+    const { results } = await drive(actito, ins, 'create', [order(1), order(2), order(3)]);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await records()).map((r) => r.orderId).sort()).toEqual(['O1', 'O2', 'O3']);
+  });
+
+  it('re-sends a bulk file whose upload answer was lost, without failing created rows', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('insert', { options: { bulkThreshold: 10, pollAfterMs: 10 } });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { dropResponse: { count: 1, path: 'etl-executions' } });
+    const rows = Array.from({ length: 12 }, (_, i) => order(i));
+    const plan = actito.planWrites(ctx, 'create', 12);
+    const store = { saved: null as unknown };
+    await expect(actito.writeChunk(ctx, memoryChunk(rows, 'create', 0, store), plan)).rejects.toMatchObject({ retryable: true });
+    await new Promise((r) => setTimeout(r, 200)); // the lost import finishes meanwhile
+    const chunk = memoryChunk(rows, 'create', 0, store);
+    let outcome = await actito.writeChunk(ctx, chunk, plan);
+    while (outcome.status === 'pending') {
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await actito.pollChunk!(ctx, chunk, outcome.handle);
+    }
+    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(await records()).toHaveLength(12);
+  });
+});

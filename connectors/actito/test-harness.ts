@@ -1,0 +1,109 @@
+/**
+ * In-memory runtime stand-ins for connector tests: a DestinationContext, a ChunkWrite that keeps
+ * results and saved state in maps, and `drive()` which plans, writes and polls like the runtime.
+ */
+import type { ChunkWrite, ConnectorState, DestinationConnector, DestinationContext, FieldSpec, OutRow, RowOp, RowResult, SyncMode } from '../types';
+
+export class MemoryState implements ConnectorState {
+  readonly data = new Map<string, unknown>();
+  async get<T>(key: string): Promise<T | null> {
+    return (this.data.has(key) ? structuredClone(this.data.get(key)) : null) as T | null;
+  }
+  async set(key: string, value: unknown): Promise<void> {
+    this.data.set(key, structuredClone(value));
+  }
+}
+
+export interface LogLine {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  meta?: Record<string, unknown>;
+}
+
+export function field(from: string, to: string, pgType: string, extra: Partial<FieldSpec> = {}): FieldSpec {
+  return { from, to, pgType, isKey: false, ...extra };
+}
+
+export function makeContext<C>(init: {
+  connection: C;
+  table: string;
+  key: string;
+  mode: SyncMode;
+  fields: FieldSpec[];
+  options?: Record<string, unknown>;
+  state?: MemoryState;
+  activationId?: string;
+}): DestinationContext<C> & { logs: LogLine[]; state: MemoryState } {
+  const logs: LogLine[] = [];
+  const log = (level: LogLine['level']) => (message: string, meta?: Record<string, unknown>) => void logs.push({ level, message, meta });
+  return {
+    activationId: init.activationId ?? 'test-activation',
+    runNumber: 1,
+    destination: { kind: 'actito', connection: 'actito', table: init.table, key: init.key, options: init.options ?? {} },
+    mode: init.mode,
+    fields: init.fields,
+    connection: init.connection,
+    log: { info: log('info'), warn: log('warn'), error: log('error') },
+    state: init.state ?? new MemoryState(),
+    heartbeat: () => undefined,
+    signal: new AbortController().signal,
+    logs,
+  };
+}
+
+export function outRow(key: string, values: Record<string, unknown>, op: RowOp = 'upsert'): OutRow {
+  return { key, op, destinationId: null, token: `t-${key}`, values };
+}
+
+export interface MemoryChunk extends ChunkWrite {
+  results: Map<string, RowResult>;
+  saves: unknown[];
+}
+
+/** Rows stay pending until a result is recorded for them (any result acknowledges a row). */
+export function memoryChunk(rows: OutRow[], op: RowOp, chunk = 0, store?: { saved: unknown }): MemoryChunk {
+  const results = new Map<string, RowResult>();
+  const saves: unknown[] = [];
+  const box = store ?? { saved: null };
+  return {
+    chunkId: `test-activation/1/${chunk}`,
+    chunk,
+    op,
+    rowCount: rows.length,
+    results,
+    saves,
+    async *rows(batchSize = 500) {
+      const pending = rows.filter((r) => !results.has(r.key));
+      for (let i = 0; i < pending.length; i += batchSize) yield pending.slice(i, i + batchSize);
+    },
+    async record(rs) {
+      for (const r of rs) results.set(r.key, r);
+    },
+    async saved<T>() {
+      return structuredClone(box.saved) as T | null;
+    },
+    async save(state) {
+      box.saved = structuredClone(state);
+      saves.push(state);
+    },
+  };
+}
+
+/** Plans, chunks, writes and polls (without waiting the advised delay) as the runtime would. */
+export async function drive<C>(connector: DestinationConnector<C>, ctx: DestinationContext<C>, op: RowOp, rows: OutRow[], maxPolls = 200): Promise<{ method: string; results: Map<string, RowResult>; chunks: MemoryChunk[] }> {
+  const plan = connector.planWrites(ctx, op, rows.length);
+  const results = new Map<string, RowResult>();
+  const chunks: MemoryChunk[] = [];
+  for (let i = 0; i * plan.chunkSize < rows.length; i++) {
+    const chunk = memoryChunk(rows.slice(i * plan.chunkSize, (i + 1) * plan.chunkSize), op, i);
+    chunks.push(chunk);
+    let outcome = await connector.writeChunk(ctx, chunk, plan);
+    for (let polls = 0; outcome.status === 'pending'; polls++) {
+      if (polls >= maxPolls || !connector.pollChunk) throw new Error(`chunk ${i} still pending after ${polls} polls`);
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await connector.pollChunk(ctx, chunk, outcome.handle);
+    }
+    for (const [k, r] of chunk.results) results.set(k, r);
+  }
+  return { method: plan.method, results, chunks };
+}

@@ -1,0 +1,165 @@
+import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { SyncError } from '../../common/errors';
+import { parseExpiresIn } from './client';
+import { connectionSchema, optionsSchema, resolvePrefixes } from './config';
+import { buildCsv, compress, csvCell } from './csv';
+import { ActitoHttpError, bodyMessage, rowFailure, toSyncError } from './errors';
+import { attributeNameProblem, encodeValue, formatDate, isCompatible, typeForNewAttribute } from './mapping';
+import { etlDefinition, parseImportStatus } from './routes';
+import { sameValues } from './single';
+import { findTable, isUniqueAttribute, mandatoryAttributes, parseTableList } from './structure';
+
+describe('type table', () => {
+  it('infers the type of a new attribute from the column, unless the mapping names one', () => {
+    expect(typeForNewAttribute('int8')).toBe('LONG');
+    expect(typeForNewAttribute('numeric')).toBe('NUMBER');
+    expect(typeForNewAttribute('timestamptz')).toBe('TIMESTAMP');
+    expect(typeForNewAttribute('bool')).toBe('BOOLEAN');
+    expect(typeForNewAttribute('text', 'date')).toBe('DATE');
+    expect(typeForNewAttribute('text', 'BLOB')).toBeNull();
+    expect(typeForNewAttribute('tsvector')).toBeNull();
+  });
+  it('says which columns an existing attribute can take', () => {
+    expect(isCompatible('STRING', 'int4')).toBe(true);
+    expect(isCompatible('LONG', 'numeric')).toBe(false);
+    expect(isCompatible('NUMBER', 'int8')).toBe(true);
+    expect(isCompatible('TIMESTAMP', 'date')).toBe(true);
+    expect(isCompatible('DATE', 'timestamptz')).toBe(false);
+    expect(isCompatible('BOOLEAN', 'text')).toBe(false);
+  });
+});
+
+describe('value encoding', () => {
+  const d = new Date(Date.UTC(2024, 0, 5, 13, 4, 9));
+  it('writes dates and timestamps the Actito way', () => {
+    expect(formatDate(d, 'timestamptz', 'TIMESTAMP')).toBe('2024-01-05 13:04:09');
+    expect(formatDate(new Date(2024, 0, 5), 'date', 'DATE')).toBe('2024-01-05');
+    expect(formatDate(new Date(2024, 0, 5, 7, 8, 9), 'timestamp', 'TIMESTAMP')).toBe('2024-01-05 07:08:09');
+  });
+  it('keeps numeric strings, booleans and nulls', () => {
+    expect(encodeValue('12345678901234567890.5', { pgType: 'numeric', valueType: 'NUMBER' })).toEqual({ ok: true, value: '12345678901234567890.5' });
+    expect(encodeValue(true, { pgType: 'bool', valueType: 'BOOLEAN' })).toEqual({ ok: true, value: true });
+    expect(encodeValue(null, { pgType: 'text', valueType: 'STRING' })).toEqual({ ok: true, value: null });
+    expect(encodeValue({ a: 1 }, { pgType: 'jsonb', valueType: 'STRING' })).toEqual({ ok: true, value: '{"a":1}' });
+  });
+  it('refuses or truncates strings over the attribute length', () => {
+    expect(encodeValue('x'.repeat(300), { pgType: 'text', valueType: 'STRING' }).ok).toBe(false);
+    expect(encodeValue('abcdef', { pgType: 'text', valueType: 'STRING', maxLength: 3, truncate: true })).toEqual({ ok: true, value: 'abc' });
+  });
+});
+
+describe('attribute names', () => {
+  it('accepts technical names up to 50 characters', () => {
+    expect(attributeNameProblem('loyaltyTier_2')).toBeNull();
+    expect(attributeNameProblem('a'.repeat(51))).toMatch(/at most 50/);
+    expect(attributeNameProblem('2fast')).toMatch(/start with a letter/);
+    expect(attributeNameProblem('with space')).toMatch(/not a valid/);
+  });
+});
+
+describe('import files', () => {
+  it('quotes cells and has no BOM', () => {
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"\n')).toBe('"say ""hi""\n"');
+    const csv = buildCsv(['orderId', 'note'], [['A1', 'x,y'], ['A2', '']]);
+    expect(csv[0]).not.toBe(0xef);
+    expect(csv.toString()).toBe('orderId,note\r\nA1,"x,y"\r\nA2,\r\n');
+  });
+  it('compresses as GZIP or as a ZIP with one entry', () => {
+    const csv = buildCsv(['k'], [['1'], ['2']]);
+    expect(gunzipSync(compress(csv, 'GZIP')).toString()).toBe(csv.toString());
+    const zip = compress(csv, 'ZIP', 'data.csv');
+    expect(zip.readUInt32LE(0)).toBe(0x04034b50);
+    const nameLen = zip.readUInt16LE(26);
+    const packedLen = zip.readUInt32LE(18);
+    expect(zip.subarray(30, 30 + nameLen).toString()).toBe('data.csv');
+    expect(inflateRawSync(zip.subarray(30 + nameLen, 30 + nameLen + packedLen)).toString()).toBe(csv.toString());
+    expect(zip.readUInt32LE(zip.length - 22)).toBe(0x06054b50);
+  });
+});
+
+describe('errors', () => {
+  it('reads the message out of any error body', () => {
+    expect(bodyMessage({ status: 400, message: 'validation failed', errors: [{ field: 'amount', message: 'not a number' }] })).toBe('validation failed; amount: not a number');
+    expect(bodyMessage('plain')).toBe('plain');
+    expect(bodyMessage(null)).toBe('');
+  });
+  it('maps statuses to stable codes', () => {
+    const e = (s: number): SyncError => toSyncError(new ActitoHttpError(s, 'GET', '/x', null), 'Reading');
+    expect([e(429).code, e(429).retryable]).toEqual(['RATE_LIMITED', true]);
+    expect([e(503).code, e(503).retryable]).toEqual(['DESTINATION_UNAVAILABLE', true]);
+    expect([e(401).code, e(401).retryable]).toEqual(['AUTH_FAILED', false]);
+    expect(e(403).code).toBe('AUTH_FAILED');
+    expect(e(404).code).toBe('DESTINATION_NOT_FOUND');
+    expect(toSyncError(new TypeError('fetch failed'), 'Reading').retryable).toBe(true);
+  });
+  it('turns a 4xx on one row into row data and rethrows batch-wide errors', () => {
+    expect(rowFailure(new ActitoHttpError(400, 'POST', '/r', { message: 'bad' }))).toEqual({ code: 'ACTITO_INVALID_VALUE', message: 'bad', retryable: false });
+    expect(rowFailure(new ActitoHttpError(404, 'PUT', '/r', null)).code).toBe('ACTITO_NOT_FOUND');
+    expect(() => rowFailure(new ActitoHttpError(500, 'POST', '/r', null))).toThrow(SyncError);
+  });
+});
+
+describe('structures (digest-shaped fixtures)', () => {
+  const custom = {
+    customTables: [
+      {
+        id: '1b2c', name: 'orders', type: 'INTERACTIONS', primaryKeyAttribute: 'orderId', bigTable: false,
+        attributes: [
+          { name: 'orderId', valueType: 'STRING', mandatory: true, indexed: true, unique: true, valueRestriction: { maxLength: 50 } },
+          { name: 'customerId', valueType: 'STRING', mandatory: true, indexed: true, unique: false },
+          { name: 'amount', valueType: 'NUMBER', mandatory: false, indexed: false, unique: false },
+        ],
+        foreignKeys: [{ name: 'fk', attribute: 'customerId', reference: { tableType: 'PROFILE_TABLE', tableId: '16', attribute: 'customerId' }, onDelete: 'CASCADE' }],
+      },
+    ],
+  };
+  it('parses a custom table', () => {
+    const [t] = parseTableList(custom);
+    expect(t?.attributes.get('orderId')).toEqual({ name: 'orderId', valueType: 'STRING', mandatory: true, unique: true, maxLength: 50 });
+    expect(t?.foreignKeys).toEqual([{ attribute: 'customerId', tableType: 'PROFILE_TABLE', tableId: '16', refAttribute: 'customerId' }]);
+    expect(isUniqueAttribute(t!, 'orderId')).toBe(true);
+    expect(isUniqueAttribute(t!, 'customerId')).toBe(false);
+    expect(mandatoryAttributes(t!)).toEqual(['orderId', 'customerId']);
+    expect(findTable(parseTableList(custom), '1b2c')?.name).toBe('orders');
+  });
+  it('reads predefined profile attributes as STRING', () => {
+    const [p] = parseTableList([{ id: '16', name: 'main', attributes: [{ type: 'EMAIL_ADDRESS', name: 'emailAddress', unique: true, mandatory: false }, { type: 'CUSTOM', name: 'points', valueType: 'INTEGER', unique: false, mandatory: false }] }]);
+    expect(p?.attributes.get('emailAddress')?.valueType).toBe('STRING');
+    expect(p?.attributes.get('points')?.valueType).toBe('INTEGER');
+  });
+  it('parses an execution report', () => {
+    const s = parseImportStatus({ id: 'x', status: 'WITH_ERROR', errors: [{ line: 3, key: 'A2', attribute: 'amount', code: 'INVALID_TYPE', message: 'not a number' }] });
+    expect(s).toEqual({ status: 'WITH_ERROR', finished: true, failed: false, errors: [{ line: 3, key: 'A2', code: 'INVALID_TYPE', message: 'amount: not a number' }] });
+    expect(parseImportStatus({ status: 'RUNNING' }).finished).toBe(false);
+  });
+  it('builds the ETL definition of digest §9', () => {
+    expect(etlDefinition({ name: 'n', tableType: 'CUSTOM_TABLE', tableId: 'u', mode: 'CREATE_ONLY', keyAttribute: 'orderId', compression: 'GZIP', columns: ['orderId'] })).toMatchObject({
+      mode: 'CREATE_ONLY', keyAttribute: 'orderId', file: { compression: 'GZIP', encoding: 'UTF-8', separator: ',' }, mapping: [{ column: 'orderId', attribute: 'orderId' }],
+    });
+  });
+});
+
+describe('configuration', () => {
+  it('parses a connection and resolves route prefixes', () => {
+    const c = connectionSchema.parse({ apiKey: 'k', baseUrl: 'https://api3.actito.com/', entity: 'demo' });
+    expect(c.baseUrl).toBe('https://api3.actito.com');
+    expect(c.maxInFlight).toBe(4);
+    expect(resolvePrefixes(c).structure).toBe('/custom-table-structure');
+    expect(resolvePrefixes({ routePrefix: '' }).profiles).toBe('');
+    expect(resolvePrefixes({ routePrefix: '', routePrefixes: { records: '/custom-tables' } }).records).toBe('/custom-tables');
+    expect(connectionSchema.safeParse({ apiKey: 'k', baseUrl: 'x', entity: 'e', maxInFlight: 6 }).success).toBe(false);
+  });
+  it('has documented option defaults', () => {
+    expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP', nulls: 'skip' });
+    expect(optionsSchema.safeParse({ profiles: { table: 'main' } }).success).toBe(false);
+  });
+  it('reads expiresIn as "900s"', () => {
+    expect(parseExpiresIn('900s')).toBe(900_000);
+    expect(parseExpiresIn(undefined)).toBe(900_000);
+  });
+  it('compares a stored record loosely', () => {
+    expect(sameValues([{ name: 'id', value: 1 }, { name: 'a', value: 3 }, { name: 'b', value: true }], [{ name: 'a', value: '3' }, { name: 'b', value: 'TRUE' }])).toBe(true);
+    expect(sameValues([{ name: 'a', value: 3 }], [{ name: 'a', value: 4 }])).toBe(false);
+  });
+});
