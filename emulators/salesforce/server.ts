@@ -53,7 +53,9 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
     username: DEMO_CREDENTIALS.username,
     password: DEMO_CREDENTIALS.password,
   });
-  const server = createServer(createHandler(state));
+  // A request whose body never arrives (e.g. jsforce's transport retry of a PATCH/POST re-sends the headers
+  // but not the already-consumed body) gets 408 after 30 s instead of hanging the client forever.
+  const server = createServer({ requestTimeout: 30000, connectionsCheckingInterval: 1000 }, createHandler(state));
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
