@@ -126,6 +126,16 @@ export function adminRoutes(state: EmulatorState): Route[] {
     },
     // Revoking a key makes its token requests and its existing tokens answer 401 [D S1].
     { method: 'DELETE', pattern: `${A}/api-keys/:key`, handler: (ctx) => json(state.tokens.apiKeys.delete(ctx.params.key ?? '') ? 200 : 404, {}) },
+    {
+      method: 'POST',
+      pattern: `${A}/webhooks`,
+      handler: (ctx) => {
+        const b = parseJson(ctx.body);
+        if (!isObject(b) || (b.url !== null && typeof b.url !== 'string')) return apiError(400, 'body must be {"url": "http://…" | null}');
+        state.config.etlWebhookUrl = b.url;
+        return json(200, { url: b.url });
+      },
+    },
     { method: 'GET', pattern: `${A}/imports`, handler: () => json(200, { imports: [...state.imports.executions.values()].map((e) => ({ ...executionView(e), errors: undefined })) }) },
   ];
 }

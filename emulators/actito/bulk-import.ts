@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DecodedFile } from './bulk-file';
 import { CsvSyntaxError } from './csv';
+import { isObject } from './http';
 import type { EmulatorState } from './state';
 import type { Table } from './table';
 import type { FieldErrorCode } from './types';
@@ -120,6 +121,7 @@ export class ImportRegistry {
     if (this.state.faults.takeBulkFailure()) return this.finish(exec, 'ERROR', 'injected failure (bulkImportFails fault): nothing was imported');
     exec.status = 'RUNNING';
     exec.startedAt = new Date().toISOString();
+    this.notify(exec, 'STARTED');
     const { cursor } = job.file;
     for (;;) {
       const until = Date.now() + this.state.config.sliceMs;
@@ -191,6 +193,20 @@ export class ImportRegistry {
     exec.status = status;
     exec.message = message;
     exec.finishedAt = new Date().toISOString();
+    this.notify(exec, 'FINISHED');
+  }
+
+  /**
+   * ETL webhook, ONE_BY_ONE form: fields `etl.id`, `etl.executionId`, `etl.executionStatus`,
+   * `_links.etlExecution.href` are [D S18]; the `trigger` field is [A]. Fire and forget.
+   */
+  private notify(exec: ImportExecution, trigger: 'STARTED' | 'FINISHED'): void {
+    const url = this.state.config.etlWebhookUrl;
+    if (!url || exec.api !== 'v5') return;
+    const etlId = isObject(exec.definition) && typeof exec.definition.etlId === 'string' ? exec.definition.etlId : null;
+    const href = `/mass-imports/v5/entities/${this.state.config.entity}/etl-executions/${exec.id}`;
+    const body = { trigger, etl: { id: etlId, executionId: exec.id, executionStatus: exec.status }, _links: { etlExecution: { href } } };
+    fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
   }
 }
 

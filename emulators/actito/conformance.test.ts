@@ -3,6 +3,8 @@
  * `describe` per item of the digest's checklist (/work/shared/research/actito-api.md §10).
  * Run: npx jest --selectProjects emulators emulators/actito
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { startActitoEmulator, type ActitoEmulator, type ActitoEmulatorOptions } from './server';
 import { writeZip } from './zip';
@@ -441,6 +443,35 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     expect(r.status).toBe(202);
     expect((await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`)).status).toBe('SUCCESS');
     expect(E().state.tables.customTable('orders')!.findBy('orderId', 'M1')).toBe(0);
+  });
+
+  it('posts STARTED and FINISHED ETL webhooks when a target is set [D S18]', async () => {
+    const received: any[] = [];
+    const hook = createServer((req, res) => {
+      let b = '';
+      req.on('data', (c: Buffer) => (b += c.toString())).on('end', () => {
+        received.push(JSON.parse(b));
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      await start();
+      const tok = await token();
+      await seedProfile(tok, 'C1');
+      await call('POST', '/__admin/webhooks', { body: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` } });
+      const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\nW1,C1\n'), 'w.csv.gz', 'definition', etl('CREATE_ONLY')) });
+      await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
+      for (let i = 0; i < 50 && received.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(received.map((x) => [x.trigger, x.etl.executionId, x.etl.executionStatus])).toEqual([
+        ['STARTED', r.body.id, 'RUNNING'],
+        ['FINISHED', r.body.id, 'SUCCESS'],
+      ]);
+      expect(received[1]._links.etlExecution.href).toBe(`${V5}/etl-executions/${r.body.id}`);
+    } finally {
+      hook.closeAllConnections();
+      await new Promise((r) => hook.close(r));
+    }
   });
 
   it('handles 1,000,000 rows in slices while status polls stay responsive', async () => {

@@ -37,6 +37,8 @@ export interface ActitoEmulatorOptions {
   emptyOnUpdate?: 'keep' | 'clear';
   /** Bulk processing time slice before yielding to the event loop (default 20 ms). */
   bulkSliceMs?: number;
+  /** POST STARTED / FINISHED ETL events here [D S18 fields, A envelope]. */
+  etlWebhookUrl?: string;
   /** More API keys with restricted rights (403 tests), e.g. `{ 'ro-key': { readOnly: true } }`. */
   extraApiKeys?: Record<string, ApiKeyRights>;
 }
@@ -89,6 +91,7 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
       maxBulkFileBytes: opts.maxBulkFileBytes ?? 100 * 1024 * 1024,
       emptyOnUpdate: opts.emptyOnUpdate ?? 'keep',
       sliceMs: opts.bulkSliceMs ?? 20,
+      etlWebhookUrl: opts.etlWebhookUrl ?? null,
     },
     opts.tokenTtlMs ?? 15 * 60 * 1000,
     limits,

@@ -17,6 +17,8 @@ export interface EmulatorConfig {
   emptyOnUpdate: 'keep' | 'clear';
   /** Time budget of one bulk processing slice before yielding to the event loop. */
   sliceMs: number;
+  /** ETL webhook target for STARTED / FINISHED events [D S18]; null = none. Settable over /__admin/webhooks. */
+  etlWebhookUrl: string | null;
 }
 
 /** Everything the emulator holds in memory; exposed as `emulator.state` for tests. */
