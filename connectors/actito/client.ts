@@ -16,6 +16,8 @@ export interface RequestOptions {
   /** Safe to send again when the answer was lost (GET, PUT, DELETE, upserts). Default: true. */
   idempotent?: boolean;
   signal?: AbortSignal;
+  /** Overrides the connection's requestTimeoutMs (file uploads take longer). */
+  timeoutMs?: number;
 }
 export interface Response<T = unknown> {
   status: number;
@@ -100,7 +102,7 @@ export class ActitoClient {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.json);
     } else if (opts.form) body = opts.form;
-    const timeout = AbortSignal.timeout(this.conn.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.conn.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     return this.limiter.run(async () => {
       const res = await fetch(url, { method, headers, body, signal });

@@ -18,7 +18,7 @@ export const routePrefixesSchema = z
 export const connectionSchema = z
   .object({
     /** Raw API key (sent as-is to GET /auth/token). Secret. */
-    apiKey: z.string().min(1),
+    apiKey: z.string().min(1).meta({ secret: true }),
     /** Environment host, e.g. https://api3.actito.com (the key is bound to one environment). */
     baseUrl: z.string().url().transform((u) => u.replace(/\/+$/, '')),
     /** Entity name (the `{entity}` path segment). */

@@ -104,6 +104,7 @@ describe('attribute creation', () => {
     const missing = (await actito.check(a)).missingAttributes;
     const [ra, rb] = await Promise.all([actito.ensureAttributes!(a, missing), actito.ensureAttributes!(b, missing)]);
     expect([...ra!, ...rb!].filter((r) => r.created)).toHaveLength(1);
+    expect([...ra!, ...rb!].every((r) => r.field === 'channel' && r.type === 'STRING')).toBe(true);
   });
 
   it('treats an attribute created by someone else with another definition as existing', async () => {
@@ -331,6 +332,7 @@ describe('failures of the API', () => {
     const { results } = await drive(actito, ins, 'create', [order(1), order(2), order(3)]);
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     expect((await records()).map((r) => r.orderId).sort()).toEqual(['O1', 'O2', 'O3']);
+    expect((await requests()).filter((r) => r.status === 0)).toHaveLength(2);
   });
 
   it('re-sends a bulk file whose upload answer was lost, without failing created rows', async () => {
@@ -350,6 +352,8 @@ describe('failures of the API', () => {
       outcome = await actito.pollChunk!(ctx, chunk, outcome.handle);
     }
     expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(chunk.results.size).toBe(12);
     expect(await records()).toHaveLength(12);
+    expect((await admin('GET', '/imports')).imports).toHaveLength(2);
   });
 });

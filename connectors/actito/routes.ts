@@ -121,7 +121,7 @@ export async function startImport(a: Api, def: ImportDefinition, file: Buffer): 
   const ext = def.compression === 'ZIP' ? 'zip' : 'csv.gz';
   form.set('inputFile', new Blob([file]), `${def.name}.${ext}`);
   form.set('definition', new Blob([JSON.stringify(etlDefinition(def))], { type: 'application/json' }));
-  const res = await a.client.request<Record<string, unknown>>('POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false });
+  const res = await a.client.request<Record<string, unknown>>('POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false, timeoutMs: 10 * 60_000 });
   const id = res.body?.id ?? res.body?.executionId;
   if (typeof id !== 'string' && typeof id !== 'number') throw new Error('the ETL execution answer carries no id');
   return String(id);
