@@ -90,6 +90,7 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
 
     async httpRequest(input: HttpRequestInput): Promise<HttpRequestResult> {
       const method = (input.method ?? (input.body === undefined ? 'GET' : 'POST')).toUpperCase();
+      const target = `${method} ${withoutQuery(input.url)}`;
       const isText = typeof input.body === 'string';
       let res: Response;
       try {
@@ -100,11 +101,11 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
           signal: Context.current().cancellationSignal,
         });
       } catch (err) {
-        throw ApplicationFailure.retryable(`${method} ${input.url} failed: ${(err as Error).message}`, 'HTTP_UNREACHABLE');
+        throw ApplicationFailure.retryable(`${target} failed: ${(err as Error).message}`, 'HTTP_UNREACHABLE');
       }
       await res.body?.cancel();
       // Every non-2xx is retryable here; a DAG makes e.g. 400 final with retry.nonRetryableErrorTypes ["HTTP_400"].
-      if (!res.ok) throw ApplicationFailure.retryable(`${method} ${input.url} answered ${res.status} ${res.statusText}`, `HTTP_${res.status}`);
+      if (!res.ok) throw ApplicationFailure.retryable(`${target} answered ${res.status} ${res.statusText}`, `HTTP_${res.status}`);
       return { status: res.status };
     },
 
@@ -148,4 +149,10 @@ function sqlFailure(err: unknown, connection: string): unknown {
     return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) });
   }
   return ApplicationFailure.retryable(message, 'SQL_CONNECTION');
+}
+
+/** Webhook URLs often carry a token in the query string; error messages (kept in history) leave it out. */
+function withoutQuery(url: string): string {
+  const q = url.search(/[?#]/);
+  return q < 0 ? url : url.slice(0, q);
 }

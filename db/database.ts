@@ -18,6 +18,8 @@ export interface RunsTable {
   started_at: Timestamp;
   finished_at: Date | null;
   model_rows: string | null;
+  fields: Json<unknown[]> | null;
+  skipped_fields: Json<Array<{ field: string; reason: string }>>;
   counts: Json<Record<string, number>>;
   warnings: Json<Array<{ code: string; level: string; message: string }>>;
   error: string | null;

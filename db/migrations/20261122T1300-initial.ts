@@ -25,6 +25,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('started_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('finished_at', 'timestamptz')
     .addColumn('model_rows', 'bigint')
+    // Mapped fields with their model column types, and the fields the destination cannot take (not sent).
+    .addColumn('fields', 'jsonb')
+    .addColumn('skipped_fields', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
     .addColumn('counts', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
     .addColumn('warnings', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
     .addColumn('error', 'text')
@@ -72,10 +75,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   // Mirror deletions held by the deletion guard, until an engineer approves them for that run.
   await s.createTable('held_deletes')
     .addColumn('activation_id', 'text', (c) => c.notNull())
-    .addColumn('run_number', 'integer', (c) => c.notNull())
+    .addColumn('run_number', 'integer', (c) => c.notNull()) // the latest run that held this key
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('approved', 'boolean', (c) => c.notNull().defaultTo(false))
-    .addPrimaryKeyConstraint('held_deletes_pk', ['activation_id', 'run_number', 'key'])
+    .addPrimaryKeyConstraint('held_deletes_pk', ['activation_id', 'key'])
     .execute();
 
   await s.createTable('connector_state')

@@ -8,8 +8,20 @@ import { startTestServices } from './services';
 
 const SERVICE_FREE = new Set(['unit', 'emulators']);
 
-export default async function globalSetup(globalConfig: Config & { selectProjects?: string[] }): Promise<void> {
-  const selected = globalConfig.selectProjects;
-  if (selected && selected.length > 0 && selected.every((p) => SERVICE_FREE.has(p))) return;
+/** Jest does not hand `--selectProjects` to global setup, so it is read from the command line. */
+export function selectedProjects(argv: string[]): string[] {
+  const i = argv.indexOf('--selectProjects');
+  if (i < 0) return [];
+  const out: string[] = [];
+  for (const a of argv.slice(i + 1)) {
+    if (a.startsWith('-')) break;
+    out.push(a);
+  }
+  return out;
+}
+
+export default async function globalSetup(_config: Config): Promise<void> {
+  const selected = selectedProjects(process.argv).filter((p) => ['unit', 'emulators', 'workflow', 'integration'].includes(p));
+  if (selected.length > 0 && selected.every((p) => SERVICE_FREE.has(p))) return;
   await startTestServices();
 }

@@ -1,0 +1,18 @@
+import type pg from 'pg';
+import type { Kysely } from 'kysely';
+import type { Client } from '@temporalio/client';
+import type { Database } from '../db/database';
+import type { DestinationConnector } from '../connectors/types';
+
+/** What the worker hands to the activities (createActivities(deps), STYLE.md layout). */
+export interface SynclineDeps {
+  pool: pg.Pool;
+  db: Kysely<Database>;
+  /** The database syncline keeps its state in (the "default" connection). */
+  stateDbUrl: string;
+  connectors: Map<string, DestinationConnector<any>>;
+  /** Credentials of a named connection (env vars or secrets file); throws SyncError CONNECTION_UNKNOWN. */
+  resolveConnection(name: string): Record<string, unknown>;
+  /** A Temporal client for activities that talk to other workflows (DAG tasks, warnings). */
+  client(): Client;
+}

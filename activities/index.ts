@@ -1,0 +1,37 @@
+/**
+ * createActivities(deps): every activity the syncline workflows call, bound to the worker's
+ * resources. Workflows import the *type* of this object only (proxyActivities).
+ */
+import type { SynclineDeps } from './deps';
+import { boundary } from './failure';
+import { prepareRun, checkDestination } from './prepare';
+import { extractModel } from './extract';
+import { computeDelta } from './delta';
+import { ensureAttributes } from './attributes';
+import { writeChunk, pollChunk } from './write';
+import { commitRun, approveHeldDeletes } from './commit';
+import { lastRunNumber } from './runs';
+import { createDagTaskActivities } from './dag-tasks';
+
+function bind<I, O>(deps: SynclineDeps, fn: (deps: SynclineDeps, input: I) => Promise<O>): (input: I) => Promise<O> {
+  return boundary((input: I) => fn(deps, input));
+}
+
+export function createActivities(deps: SynclineDeps) {
+  return {
+    prepareRun: bind(deps, prepareRun),
+    checkDestination: bind(deps, checkDestination),
+    extractModel: bind(deps, extractModel),
+    computeDelta: bind(deps, computeDelta),
+    ensureAttributes: bind(deps, ensureAttributes),
+    writeChunk: bind(deps, writeChunk),
+    pollChunk: bind(deps, pollChunk),
+    commitRun: bind(deps, commitRun),
+    approveHeldDeletes: bind(deps, approveHeldDeletes),
+    lastRunNumber: bind(deps, lastRunNumber),
+    ...createDagTaskActivities({ resolvePgUrl: (name) => (name === 'default' ? deps.stateDbUrl : String(deps.resolveConnection(name).url)), client: deps.client }),
+  };
+}
+
+export type SynclineActivities = ReturnType<typeof createActivities>;
+export type { SynclineDeps };

@@ -1,0 +1,94 @@
+/** Loads a run's frozen config and builds the connector context from it, inside the worker. */
+import { Context } from '@temporalio/activity';
+import { sql } from 'kysely';
+import type { ActivationConfig } from '../common/config';
+import { SyncError } from '../common/errors';
+import type { DestinationConnector, DestinationContext, FieldSpec, Logger } from '../connectors/types';
+import type { SynclineDeps } from './deps';
+
+export interface LoadedRun {
+  runId: string;
+  runNumber: number;
+  activationId: string;
+  config: ActivationConfig;
+  fields: FieldSpec[] | null;
+  skipped: Set<string>;
+  full: boolean;
+  trigger: string;
+}
+
+export async function loadRun(deps: SynclineDeps, runId: string): Promise<LoadedRun> {
+  const run = await deps.db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirst();
+  if (!run) throw new SyncError('INTERNAL', `run ${runId} does not exist in syncline.runs`, { retryable: false });
+  const skipped = (run.skipped_fields ?? []) as Array<{ field: string }>;
+  return {
+    runId, runNumber: run.run_number, activationId: run.activation_id, config: run.config as ActivationConfig,
+    fields: (run.fields as FieldSpec[] | null) ?? null, skipped: new Set(skipped.map((s) => s.field)), full: run.full_resync, trigger: run.trigger,
+  };
+}
+
+export function connectorFor(deps: SynclineDeps, config: ActivationConfig): DestinationConnector<unknown> {
+  const c = deps.connectors.get(config.destination.kind);
+  if (!c) {
+    throw new SyncError('CONFIG_INVALID', `activation "${config.id}": destination.kind "${config.destination.kind}" is not installed on this worker (installed: ${[...deps.connectors.keys()].join(', ')})`);
+  }
+  return c;
+}
+
+export function activityLogger(): Logger {
+  try {
+    const log = Context.current().log;
+    return { info: (m, meta) => log.info(m, meta), warn: (m, meta) => log.warn(m, meta), error: (m, meta) => log.error(m, meta) };
+  } catch {
+    return { info: () => {}, warn: (m) => console.warn(m), error: (m) => console.error(m) };
+  }
+}
+
+function heartbeat(details?: Record<string, unknown>): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // outside an activity (tests, CLI): nothing to report to
+  }
+}
+
+function cancellation(): AbortSignal {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return new AbortController().signal;
+  }
+}
+
+export function buildContext(deps: SynclineDeps, run: Pick<LoadedRun, 'activationId' | 'runNumber' | 'config'>, fields: FieldSpec[]): DestinationContext<unknown> {
+  const { config } = run;
+  const connector = connectorFor(deps, config);
+  const raw = deps.resolveConnection(config.destination.connection);
+  const parsed = connector.connectionSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(connection)'}: ${i.message}`).join('; ');
+    throw new SyncError('CONFIG_INVALID', `activation "${config.id}": connection "${config.destination.connection}" is not a valid ${connector.kind} connection: ${problems}`);
+  }
+  const activationId = run.activationId;
+  return {
+    activationId, runNumber: run.runNumber, mode: config.mode, fields, connection: parsed.data,
+    destination: { ...config.destination, options: config.destination.options ?? {} },
+    log: activityLogger(), heartbeat, signal: cancellation(),
+    state: {
+      get: async <T>(key: string) => {
+        const row = await deps.db.selectFrom('syncline.connector_state').select('value').where('activation_id', '=', activationId).where('key', '=', key).executeTakeFirst();
+        return (row?.value as T | undefined) ?? null;
+      },
+      set: async (key, value) => {
+        await sql`INSERT INTO syncline.connector_state (activation_id, key, value) VALUES (${activationId}, ${key}, ${JSON.stringify(value)}::jsonb)
+          ON CONFLICT (activation_id, key) DO UPDATE SET value = excluded.value, updated_at = now()`.execute(deps.db);
+      },
+    },
+  };
+}
+
+/** Fields actually sent: the run's fields minus those the destination cannot take. */
+export function sentFields(run: LoadedRun): FieldSpec[] {
+  if (!run.fields) throw new SyncError('INTERNAL', `run ${run.runNumber} of "${run.activationId}" has no field list: checkDestination did not run`, { retryable: false });
+  return run.fields.filter((f) => f.isKey || !run.skipped.has(f.to));
+}

@@ -1,0 +1,26 @@
+import { sql } from 'kysely';
+import type { SynclineDeps } from './deps';
+import { deltaTable, stageTable } from '../db/work-tables';
+
+export async function dropWorkTables(deps: SynclineDeps, runId: string): Promise<void> {
+  await sql`DROP TABLE IF EXISTS ${stageTable(runId)}`.execute(deps.db);
+  await sql`DROP TABLE IF EXISTS ${deltaTable(runId)}`.execute(deps.db);
+}
+
+/** Heartbeats on a timer while one long statement runs, so a dead worker is noticed quickly. */
+export async function withHeartbeat<T>(beat: (d?: Record<string, unknown>) => void, work: () => Promise<T>, everyMs = 5000): Promise<T> {
+  const timer = setInterval(() => beat(), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Session settings that make `row(...)::text`, and so every hash, independent of server defaults. */
+export const CANONICAL_SETTINGS = [
+  "SET LOCAL TimeZone = 'UTC'",
+  "SET LOCAL DateStyle = 'ISO, YMD'",
+  "SET LOCAL IntervalStyle = 'iso_8601'",
+  'SET LOCAL extra_float_digits = 1',
+];

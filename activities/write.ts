@@ -1,0 +1,136 @@
+/**
+ * Writes one chunk. Idempotent under retry: rows already acknowledged are not read again, the
+ * connector's saved state (e.g. a bulk job id) lets it re-attach, and results are keyed by row.
+ * Rows that failed with a retryable code (record locks, all-or-none rollbacks) are re-sent a few
+ * times within the run; permanent failures wait in row_errors until the row's data changes.
+ */
+import { sql } from 'kysely';
+import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan } from '../connectors/types';
+import type { RowOp } from '../common/sync-modes';
+import { SyncError } from '../common/errors';
+import { chunkPage, chunkPendingCount, recordResults } from '../db/delta';
+import { deltaTable } from '../db/work-tables';
+import type { SynclineDeps } from './deps';
+import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
+
+export const ROW_RETRY_ATTEMPTS = 3;
+
+export interface WriteChunkInput { runId: string; chunk: number }
+export interface PollChunkInput extends WriteChunkInput { handle: string }
+export interface WriteChunkResult {
+  status: 'done' | 'pending';
+  handle?: string;
+  pollAfterMs?: number;
+  succeeded?: number;
+  failed?: number;
+}
+
+interface ChunkState { c: unknown; r: number }
+
+export async function writeChunk(deps: SynclineDeps, input: WriteChunkInput): Promise<WriteChunkResult> {
+  return drive(deps, input, null);
+}
+
+export async function pollChunk(deps: SynclineDeps, input: PollChunkInput): Promise<WriteChunkResult> {
+  return drive(deps, input, input.handle);
+}
+
+async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string | null): Promise<WriteChunkResult> {
+  const run = await loadRun(deps, input.runId);
+  const chunkRow = await deps.db.selectFrom('syncline.chunks').selectAll().where('run_id', '=', input.runId).where('chunk', '=', input.chunk).executeTakeFirst();
+  if (!chunkRow) throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, { retryable: false });
+  const connector = connectorFor(deps, run.config);
+  const fields = sentFields(run);
+  const ctx = buildContext(deps, run, fields);
+  const chunk = chunkWrite(deps, run, input.chunk, chunkRow.op as RowOp, fields, chunkRow.row_count);
+  const plan: WritePlan = { method: chunkRow.method, chunkSize: chunkRow.row_count };
+  let state = (chunkRow.state as ChunkState | null) ?? { c: null, r: 0 };
+  for (;;) {
+    let outcome: ChunkOutcome;
+    if (handle !== null) {
+      if (!connector.pollChunk) throw new SyncError('INTERNAL', `${connector.kind} returned a pending chunk but has no pollChunk`, { retryable: false });
+      outcome = await connector.pollChunk(ctx, chunk, handle);
+    } else if (await pendingRows(deps, run, input.chunk) === 0) {
+      outcome = { status: 'done' };
+    } else {
+      outcome = await connector.writeChunk(ctx, chunk, plan);
+    }
+    if (outcome.status === 'pending') {
+      await setChunkStatus(deps, run, input.chunk, 'pending');
+      return { status: 'pending', handle: outcome.handle, pollAfterMs: outcome.pollAfterMs };
+    }
+    handle = null;
+    state = ((await readState(deps, run, input.chunk)) ?? state);
+    const retryable = await retryableFailures(deps, run, input.chunk);
+    if (retryable === 0 || state.r >= ROW_RETRY_ATTEMPTS - 1) break;
+    // Re-send rows that failed for a passing reason; a fresh connector state starts a new request/job.
+    state = { c: null, r: state.r + 1 };
+    await writeState(deps, run, input.chunk, state);
+    await sql`UPDATE ${deltaTable(run.runId)} SET status = 'pending' WHERE chunk = ${input.chunk} AND status = 'failed' AND retryable`.execute(deps.db);
+    await new Promise((r) => setTimeout(r, 500 * state.r));
+  }
+  await setChunkStatus(deps, run, input.chunk, 'done');
+  const counts = (await sql<{ status: string; n: string }>`SELECT status, count(*) AS n FROM ${deltaTable(run.runId)} WHERE chunk = ${input.chunk} GROUP BY status`.execute(deps.db)).rows;
+  const by = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
+  return { status: 'done', succeeded: by.ok ?? 0, failed: (by.failed ?? 0) + (by.pending ?? 0) };
+}
+
+async function pendingRows(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<number> {
+  return Number((await chunkPendingCount(run.runId, chunk).execute(deps.db)).rows[0]?.n ?? 0);
+}
+
+async function retryableFailures(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<number> {
+  const r = await sql<{ n: string }>`SELECT count(*) AS n FROM ${deltaTable(run.runId)} WHERE chunk = ${chunk} AND status = 'failed' AND retryable`.execute(deps.db);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+async function readState(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<ChunkState | null> {
+  const row = await deps.db.selectFrom('syncline.chunks').select('state').where('run_id', '=', run.runId).where('chunk', '=', chunk).executeTakeFirst();
+  return (row?.state as ChunkState | null) ?? null;
+}
+
+async function writeState(deps: SynclineDeps, run: LoadedRun, chunk: number, state: ChunkState): Promise<void> {
+  await deps.db.updateTable('syncline.chunks').set({ state: JSON.stringify(state), updated_at: new Date() }).where('run_id', '=', run.runId).where('chunk', '=', chunk).execute();
+}
+
+async function setChunkStatus(deps: SynclineDeps, run: LoadedRun, chunk: number, status: string): Promise<void> {
+  await deps.db.updateTable('syncline.chunks').set({ status, updated_at: new Date() }).where('run_id', '=', run.runId).where('chunk', '=', chunk).execute();
+}
+
+function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, op: RowOp, fields: FieldSpec[], rowCount: number): ChunkWrite {
+  const columns = fields.map((f) => f.from);
+  return {
+    chunkId: `${run.activationId}/${run.runNumber}/${chunk}`, chunk, op, rowCount,
+    async *rows(batchSize = 500) {
+      let after: string | null = null;
+      for (;;) {
+        const page: Array<Record<string, unknown>> = (await chunkPage({ runId: run.runId, activationId: run.activationId, chunk, columns, after, limit: batchSize }).execute(deps.db)).rows;
+        if (page.length === 0) return;
+        yield page.map((r) => toOutRow(r, fields));
+        after = String(page[page.length - 1]!.__key);
+        if (page.length < batchSize) return;
+      }
+    },
+    async record(results: RowResult[]) {
+      if (results.length === 0) return;
+      await recordResults(run.runId, {
+        keys: results.map((r) => r.key), ok: results.map((r) => r.ok),
+        codes: results.map((r) => (r.ok ? null : r.code)), messages: results.map((r) => (r.ok ? null : r.message)),
+        retryable: results.map((r) => (r.ok ? null : r.retryable)), ids: results.map((r) => (r.ok ? r.destinationId ?? null : null)),
+      }).execute(deps.db);
+    },
+    async saved<T>() {
+      return ((await readState(deps, run, chunk))?.c as T | undefined) ?? null;
+    },
+    async save(value: unknown) {
+      const current = (await readState(deps, run, chunk)) ?? { c: null, r: 0 };
+      await writeState(deps, run, chunk, { ...current, c: value });
+    },
+  };
+}
+
+function toOutRow(r: Record<string, unknown>, fields: FieldSpec[]): OutRow {
+  const values: Record<string, unknown> = {};
+  for (const f of fields) values[f.to] = f.isKey ? (r[f.from] ?? r.__key) : r[f.from];
+  return { key: String(r.__key), op: r.__op as RowOp, destinationId: (r.__destination_id as string | null) ?? null, token: String(r.__token), values };
+}

@@ -1,0 +1,61 @@
+/**
+ * syncline as a Temporal plugin (@temporalio/plugin SimplePlugin): its workflows, activities and data
+ * converter in one line for a team's own worker and client:
+ *
+ *   const worker = await Worker.create({ connection, taskQueue: 'syncline', plugins: [synclinePlugin({ databaseUrl })] });
+ *   const client = new Client({ connection, plugins: [synclinePlugin({ databaseUrl })] });
+ */
+import { SimplePlugin } from '@temporalio/plugin';
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createDb, createPool } from '../db/connect';
+import { migrateToLatest } from '../db/migrate';
+import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
+import { builtInConnectors } from '../connectors/registry';
+import type { DestinationConnector } from '../connectors/types';
+
+export interface SynclinePluginOptions {
+  /** Postgres that holds syncline's state (and, as connection "default", models in the same database). */
+  databaseUrl: string;
+  /** Extra destinations (e.g. a test destination); the built-in ones are always there. */
+  connectors?: DestinationConnector<any>[];
+  /** Named connections given in code; they win over environment variables and the secrets file. */
+  connections?: ConnectionMap;
+  /** Apply pending migrations when the worker starts (default true). */
+  migrate?: boolean;
+  /** Postgres pool size for activities (default 10). */
+  poolSize?: number;
+  /** A prebuilt workflow bundle (tests, replay) instead of bundling workflows/ at worker start. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+export const TASK_QUEUE = 'syncline';
+
+export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
+  let pool: pg.Pool | undefined;
+  const connectors = new Map([...builtInConnectors(), ...(opts.connectors ?? [])].map((c) => [c.kind, c]));
+  return new SimplePlugin({
+    name: 'syncline',
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: (existing) => {
+      pool ??= createPool(opts.databaseUrl, opts.poolSize ?? 10);
+      const activities = createActivities({
+        pool, db: createDb(pool), stateDbUrl: opts.databaseUrl, connectors,
+        resolveConnection: createConnectionResolver({ stateDbUrl: opts.databaseUrl, overrides: opts.connections }),
+        client: () => Context.current().client,
+      });
+      return { ...(existing ?? {}), ...activities };
+    },
+    runContext: async (next) => {
+      if (opts.migrate !== false) await migrateToLatest(opts.databaseUrl);
+      try {
+        await next();
+      } finally {
+        await pool?.end();
+        pool = undefined;
+      }
+    },
+  });
+}

@@ -1,0 +1,52 @@
+/** Run-level types shared by workflows, activities and the client (workflow-safe, no I/O). */
+import type { RowOp } from './sync-modes';
+import type { RunWarning } from '../connectors/types';
+
+export type { RunWarning };
+export type RunTrigger = 'schedule' | 'manual' | 'full_resync' | 'retry_failed' | 'approval' | 'dag';
+export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'paused';
+
+export interface OpCounts {
+  planned: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  held: number;
+}
+
+/** What a run did, in counts only: it is stored in workflow history and shown in the Web UI. */
+export interface RunSummary {
+  activationId: string;
+  runNumber: number;
+  trigger: RunTrigger;
+  mode: string;
+  full: boolean;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt?: string;
+  modelRows?: number;
+  /** Per operation (create / update / upsert / delete). */
+  ops: Partial<Record<RowOp, OpCounts>>;
+  rejected: number;
+  heldDeletes: number;
+  attributesCreated: string[];
+  warnings: RunWarning[];
+  error?: { type: string; message: string };
+}
+
+export function emptyOpCounts(): OpCounts {
+  return { planned: 0, succeeded: 0, failed: 0, skipped: 0, held: 0 };
+}
+
+/** "upsert 120 (118 ok, 2 failed) · delete 3 held" — for workflow summaries and logs. */
+export function describeRun(s: RunSummary): string {
+  const parts = Object.entries(s.ops).map(([op, c]) => {
+    const bits = [`${c.succeeded} ok`];
+    if (c.failed) bits.push(`${c.failed} failed`);
+    if (c.skipped) bits.push(`${c.skipped} skipped`);
+    if (c.held) bits.push(`${c.held} held`);
+    return `${op} ${c.planned} (${bits.join(', ')})`;
+  });
+  if (s.rejected) parts.push(`${s.rejected} rejected`);
+  return `run ${s.runNumber} · ${s.mode} · ${s.trigger}${s.full ? ' (full)' : ''} · ${s.status}${parts.length ? ' · ' + parts.join(' · ') : ' · no changes'}`;
+}

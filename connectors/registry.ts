@@ -1,0 +1,6 @@
+/** The destinations this build ships. A new destination is one folder under connectors/ and one line here. */
+import type { DestinationConnector } from './types';
+
+export function builtInConnectors(): DestinationConnector<any>[] {
+  return [];
+}

@@ -1,0 +1,41 @@
+/**
+ * Commit: only rows the destination accepted advance the snapshot. Failed, rejected and
+ * unacknowledged rows keep their old snapshot state (so the next delta sends them again) and get a
+ * row_errors entry with their code and message.
+ */
+import { sql, type RawBuilder } from 'kysely';
+import { deltaTable } from './work-tables';
+import { ROW_ERROR_CODES } from '../common/errors';
+
+export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string): RawBuilder<unknown>[] {
+  const d = deltaTable(runId);
+  return [
+    sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
+SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now() FROM ${d} WHERE status = 'ok' AND op <> 'delete'
+ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination_id = excluded.destination_id, synced_at = excluded.synced_at`,
+    sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
+    sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
+    sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok'`,
+    sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
+SELECT ${activationId}, coalesce(key, '(null)'), coalesce(op, change),
+  CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}
+       WHEN change = 'null_key' THEN ${ROW_ERROR_CODES.nullKey}
+       WHEN change = 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey}
+       ELSE coalesce(code, 'UNKNOWN') END,
+  CASE WHEN status = 'pending' THEN 'the destination did not acknowledge this row in run ' || ${runNumber} || '; it is sent again next run'
+       WHEN change = 'null_key' THEN n || ' model row(s) have NULL in the key column "' || ${keyColumn} || '"; they were not sent. Give every row a key.'
+       WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
+       ELSE coalesce(message, '') END,
+  CASE WHEN status = 'failed' THEN coalesce(retryable, true) ELSE true END,
+  hash, ${runNumber}
+FROM ${d} WHERE status IN ('failed', 'rejected', 'pending')
+ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
+  retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,
+  attempts = e.attempts + 1, last_seen = now()`,
+  ];
+}
+
+/** Summary counts by op and status, for the run record and the workflow result. */
+export function summaryCounts(runId: string): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string }> {
+  return sql`SELECT op, change, status, count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY op, change, status`;
+}

@@ -1,0 +1,69 @@
+/** Test helpers: a syncline worker in this process on the real dev server, a client, SQL, polling. */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import pg from 'pg';
+import { synclinePlugin } from '../../client/plugin';
+import type { ConnectionMap } from '../../connectors/connections';
+import type { DestinationConnector } from '../../connectors/types';
+import { testdbConnector, setupTestDestination } from './testdb-connector';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** One workflow bundle per test file: bundling is the slow part of creating a worker. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+  return bundle;
+}
+
+export function env(): { address: string; databaseUrl: string } {
+  const address = process.env.TEMPORAL_ADDRESS;
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!address || !databaseUrl) throw new Error('TEMPORAL_ADDRESS and DATABASE_URL are set by test/support/global-setup.ts');
+  return { address, databaseUrl };
+}
+
+export interface RunningWorker { worker: Worker; stop(): Promise<void>; connections: ConnectionMap }
+
+export async function startWorker(opts: { taskQueue: string; connections?: ConnectionMap; connectors?: DestinationConnector<any>[] }): Promise<RunningWorker> {
+  const { address, databaseUrl } = env();
+  await setupTestDestination(databaseUrl);
+  const connections: ConnectionMap = { testdb: { url: databaseUrl }, ...(opts.connections ?? {}) };
+  const connection = await NativeConnection.connect({ address });
+  const plugin = synclinePlugin({ databaseUrl, connectors: [testdbConnector, ...(opts.connectors ?? [])], connections, migrate: false, workflowBundle: await workflowBundle() });
+  const worker = await Worker.create({ connection, taskQueue: opts.taskQueue, plugins: [plugin] });
+  const running = worker.run();
+  return {
+    worker, connections,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+export async function testClient(): Promise<Client> {
+  return new Client({ connection: await Connection.connect({ address: env().address }) });
+}
+
+export function sqlClient(): pg.Pool {
+  return new pg.Pool({ connectionString: env().databaseUrl, max: 4 });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}

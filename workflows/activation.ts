@@ -1,0 +1,214 @@
+/**
+ * One long-lived workflow per activation (id `activation/<id>`): it schedules itself on durable
+ * timers, runs each sync as a child workflow `activation/<id>/run/<n>`, never overlaps runs, coalesces
+ * re-syncs requested during a run into one run right after it, and continues-as-new after each run so
+ * its history stays small for years.
+ */
+import {
+  ApplicationFailure, ChildWorkflowFailure, allHandlersFinished, condition, continueAsNew, executeChild, proxyActivities, setHandler,
+  upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { SynclineActivities } from '../activities';
+import { formatProblems, parseActivationConfig, type ActivationConfig } from '../common/config';
+import { isConfigErrorCode } from '../common/errors';
+import { type RunSummary, type RunTrigger } from '../common/run';
+import { activationKey, destinationKey, healthKey, type Health } from '../common/search-attributes';
+import {
+  approveDeletesUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, triggerSyncUpdate,
+  type ActivationStatus, type RunProgress, type TriggerSyncRequest,
+} from './messages';
+import { nextFireTime } from './schedule';
+import { syncRunWorkflow } from './sync-run';
+
+export interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string }
+
+/** Everything carried across continue-as-new. */
+export interface ActivationState {
+  lastRunNumber: number;
+  recent: RunSummary[];
+  paused: boolean;
+  pausedReason?: string;
+  pending: PendingRun | null;
+  lastFireAt?: number;
+  heldDeletes: { run: number; count: number } | null;
+  consecutiveFailures: number;
+  health: Health;
+}
+
+export interface ActivationWorkflowInput {
+  /** The activation document (validated here with the same schema the CLI uses). */
+  config: unknown;
+  state?: ActivationState;
+}
+
+const RECENT_RUNS = 20;
+const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
+
+/** Higher wins when requests are coalesced. */
+const TRIGGER_RANK: Record<RunTrigger, number> = { retry_failed: 0, approval: 1, schedule: 1, dag: 2, manual: 2, full_resync: 3 };
+
+export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
+  if (!a) return b;
+  const trigger = TRIGGER_RANK[b.trigger] > TRIGGER_RANK[a.trigger] ? b.trigger : a.trigger;
+  return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined };
+}
+
+export async function activationWorkflow(input: ActivationWorkflowInput): Promise<void> {
+  const parsed = parseActivationConfig(input.config);
+  if (!parsed.ok) {
+    const id = (input.config as { id?: unknown } | null)?.id;
+    throw ApplicationFailure.nonRetryable(formatProblems(id, parsed.problems), 'CONFIG_INVALID', { problems: parsed.problems });
+  }
+  const config = parsed.config;
+  const expectedId = `activation/${config.id}`;
+  if (workflowInfo().workflowId !== expectedId) {
+    throw ApplicationFailure.nonRetryable(`activation "${config.id}" must run with workflow id "${expectedId}" (got "${workflowInfo().workflowId}")`, 'CONFIG_INVALID');
+  }
+  // Handlers are registered before the first await: an update sent with the start must find them.
+  const state: ActivationState = input.state ?? {
+    lastRunNumber: -1, recent: [], paused: false, pending: null, heldDeletes: null, consecutiveFailures: 0, health: 'ok',
+  };
+  upsertSearchAttributes([
+    { key: activationKey, value: config.id }, { key: destinationKey, value: config.destination.kind }, { key: healthKey, value: state.health },
+  ] as never);
+
+  let running: RunProgress | null = null;
+  let wake = 0;
+  // Requests waiting for a run are numbered; a run serves every request numbered up to `covers`.
+  let requests = 0;
+  const finished: Array<{ covers: number; summary: RunSummary }> = [];
+  const waitForRun = async (ticket: number): Promise<RunSummary> => {
+    await condition(() => finished.some((f) => f.covers >= ticket));
+    return finished.find((f) => f.covers >= ticket)!.summary;
+  };
+
+  setHandler(resyncSignal, (req) => {
+    state.pending = mergePending(state.pending, { trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason });
+  });
+  setHandler(retryFailedSignal, () => {
+    state.pending = mergePending(state.pending, { trigger: 'retry_failed', full: false });
+  });
+  setHandler(pauseSignal, (req) => {
+    state.paused = true;
+    state.pausedReason = req?.reason ?? 'paused by an operator';
+    wake++;
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+    state.pausedReason = undefined;
+    wake++;
+  });
+  setHandler(runProgressSignal, (p) => {
+    if (running && p.runNumber === running.runNumber) running = p;
+  });
+  setHandler(triggerSyncUpdate, async (req?: TriggerSyncRequest) => {
+    const ticket = ++requests;
+    state.pending = mergePending(state.pending, { trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason });
+    return waitForRun(ticket);
+  }, {
+    validator: (req?: TriggerSyncRequest) => {
+      if (req !== undefined && (typeof req !== 'object' || req === null)) throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
+      if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+    },
+  });
+  setHandler(approveDeletesUpdate, async (req) => {
+    const { approved } = await acts.approveHeldDeletes({ activationId: config.id, runNumber: req.run });
+    const ticket = ++requests;
+    state.heldDeletes = null;
+    state.pending = mergePending(state.pending, { trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` });
+    return { approved, run: await waitForRun(ticket) };
+  }, {
+    validator: (req) => {
+      if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
+      if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
+      if (state.heldDeletes.run !== req.run) throw new Error(`run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`);
+    },
+  });
+  setHandler(statusQuery, (): ActivationStatus => {
+    const next = state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, Date.now());
+    return {
+      activationId: config.id, state: running ? 'running' : state.paused ? 'paused' : 'idle', pausedReason: state.pausedReason,
+      health: state.health, schedule: config.schedule, nextRunAt: next === null ? null : new Date(next).toISOString(), currentRun: running,
+      pending: state.pending && { trigger: state.pending.trigger, full: state.pending.full }, heldDeletes: state.heldDeletes,
+      consecutiveFailures: state.consecutiveFailures, lastRuns: state.recent,
+    };
+  });
+
+  if (state.lastRunNumber < 0) state.lastRunNumber = (await acts.lastRunNumber({ activationId: config.id })).runNumber;
+  for (;;) {
+    const request = await nextRequest(config, state, () => wake);
+    const covers = requests;
+    const runNumber = ++state.lastRunNumber;
+    running = { runNumber, phase: 'starting', chunksDone: 0, chunksTotal: 0 };
+    const summary = await runOnce(config, state, request, runNumber);
+    running = null;
+    finished.push({ covers, summary });
+    recordRun(config, state, summary);
+    // Callers waiting on triggerSync/approveDeletes for a later run keep this execution alive until served.
+    if (state.pending && !workflowInfo().continueAsNewSuggested) continue;
+    await condition(allHandlersFinished);
+    if (state.pending && !allHandlersFinished()) continue;
+    await continueAsNew<typeof activationWorkflow>({ config, state });
+  }
+}
+
+/** Waits for a re-sync request or the next scheduled fire time, whichever comes first. */
+async function nextRequest(config: ActivationConfig, state: ActivationState, wake: () => number): Promise<PendingRun> {
+  for (;;) {
+    if (state.pending) {
+      const p = state.pending;
+      state.pending = null;
+      return p;
+    }
+    const now = Date.now();
+    const next = state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
+    const seen = wake();
+    const woke = next === null
+      ? (await condition(() => state.pending !== null || wake() !== seen), true)
+      : await condition(() => state.pending !== null || wake() !== seen, Math.max(1, next - now));
+    if (!woke && next !== null) {
+      state.lastFireAt = next;
+      return { trigger: 'schedule', full: false };
+    }
+  }
+}
+
+async function runOnce(config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number): Promise<RunSummary> {
+  const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
+  try {
+    return await executeChild(syncRunWorkflow, {
+      workflowId: `activation/${config.id}/run/${runNumber}`,
+      args: [{ activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status } }],
+      staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
+    });
+  } catch (err) {
+    if (!(err instanceof ChildWorkflowFailure)) throw err;
+    const cause = err.cause;
+    const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunSummary | undefined) : undefined;
+    if (detail && typeof detail === 'object' && 'runNumber' in detail) return detail;
+    return {
+      activationId: config.id, runNumber, trigger: request.trigger, mode: config.mode, full: request.full, status: 'failed',
+      startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: [], warnings: [],
+      error: { type: cause instanceof ApplicationFailure ? cause.type ?? 'INTERNAL' : 'INTERNAL', message: cause?.message ?? err.message },
+    };
+  }
+}
+
+/** Keeps the last runs, health and held-deletion state; a configuration error pauses the activation. */
+function recordRun(config: ActivationConfig, state: ActivationState, s: RunSummary): void {
+  state.recent = [...state.recent, s].slice(-RECENT_RUNS);
+  state.heldDeletes = s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
+  state.consecutiveFailures = s.status === 'failed' ? state.consecutiveFailures + 1 : 0;
+  const configBroken = s.status === 'failed' && !!s.error && isConfigErrorCode(s.error.type) && s.error.type !== 'MODEL_SQL_ERROR';
+  if (configBroken) {
+    state.paused = true;
+    state.pausedReason = `paused after a configuration error in run ${s.runNumber}: ${s.error!.message}`;
+  }
+  const health: Health = configBroken || state.consecutiveFailures >= config.thresholds.consecutiveFailedRuns || s.warnings.some((w) => w.level === 'critical')
+    ? 'critical'
+    : s.status !== 'success' || s.warnings.some((w) => w.level === 'warning') ? 'warning' : 'ok';
+  if (health !== state.health) {
+    state.health = health;
+    upsertSearchAttributes([{ key: healthKey, value: health }] as never);
+  }
+}

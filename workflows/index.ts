@@ -1,0 +1,4 @@
+/** Every workflow syncline registers (the worker bundles this file). */
+export { activationWorkflow } from './activation';
+export { syncRunWorkflow } from './sync-run';
+export { dagWorkflow } from './dag-workflow';

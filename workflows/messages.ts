@@ -1,0 +1,39 @@
+/** Signals, queries and updates of the activation workflow (STYLE.md 3: next to the workflow that handles them). */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RunSummary } from '../common/run';
+import type { Health } from '../common/search-attributes';
+
+export interface ResyncRequest { full?: boolean; reason?: string }
+export interface PauseRequest { reason?: string }
+export interface TriggerSyncRequest { full?: boolean; reason?: string }
+export interface ApproveDeletesRequest { run: number }
+export interface ApproveDeletesResponse { approved: number; run: RunSummary }
+
+export interface RunProgress { runNumber: number; phase: string; chunksDone: number; chunksTotal: number }
+
+export interface ActivationStatus {
+  activationId: string;
+  state: 'idle' | 'running' | 'paused';
+  pausedReason?: string;
+  health: Health;
+  schedule: unknown;
+  /** ISO time of the next scheduled run; null when manual or paused. */
+  nextRunAt: string | null;
+  currentRun: RunProgress | null;
+  /** A re-sync requested and not started yet (coalesced). */
+  pending: { trigger: string; full: boolean } | null;
+  heldDeletes: { run: number; count: number } | null;
+  consecutiveFailures: number;
+  /** The last 20 runs, newest last. */
+  lastRuns: RunSummary[];
+}
+
+export const resyncSignal = defineSignal<[ResyncRequest?]>('resync');
+export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
+export const resumeSignal = defineSignal<[]>('resume');
+export const retryFailedSignal = defineSignal<[]>('retryFailed');
+/** Internal: a run reports its progress to its activation. */
+export const runProgressSignal = defineSignal<[RunProgress]>('runProgress');
+export const triggerSyncUpdate = defineUpdate<RunSummary, [TriggerSyncRequest?]>('triggerSync');
+export const approveDeletesUpdate = defineUpdate<ApproveDeletesResponse, [ApproveDeletesRequest]>('approveDeletes');
+export const statusQuery = defineQuery<ActivationStatus>('status');

@@ -1,0 +1,155 @@
+/**
+ * One sync of an activation, as a DAG of activities (workflow id `activation/<id>/run/<n>`):
+ *
+ *   validate -> extract -> delta -> ensure_attributes -> write[chunk...] -> commit -> warnings
+ *
+ * Only run ids, chunk numbers and counts cross history; rows stay in Postgres.
+ */
+import {
+  ActivityFailure, ApplicationFailure, defineQuery, getExternalWorkflowHandle, proxyActivities, setHandler, sleep, workflowInfo,
+} from '@temporalio/workflow';
+import type { SynclineActivities } from '../activities';
+import type { ActivationConfig } from '../common/config';
+import { CONFIG_ERROR_CODES } from '../common/errors';
+import { SKIP, type DagSpec, type DagState } from '../common/dag';
+import { describeRun, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
+import { evaluateRunWarnings } from '../common/thresholds';
+import { runDag, taskError, type TaskContext } from './dag';
+import { runProgressSignal, type RunProgress } from './messages';
+
+export interface SyncRunInput {
+  activationId: string;
+  runNumber: number;
+  trigger: RunTrigger;
+  full: boolean;
+  config: ActivationConfig;
+  scheduledAt?: string;
+  /** Summary of the previous run, for volume-anomaly thresholds. */
+  previous?: Pick<RunSummary, 'modelRows' | 'status'>;
+}
+export type SyncRunResult = RunSummary;
+
+export const runStateQuery = defineQuery<DagState | null>('runState');
+
+const RETRY = {
+  initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8,
+  nonRetryableErrorTypes: [...CONFIG_ERROR_CODES, 'QUOTA_RESERVE_REACHED'],
+};
+const quick = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', retry: RETRY });
+// Extract and delta may take long on big models: they heartbeat every few seconds.
+const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '2m', retry: RETRY });
+const write = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '5m', retry: RETRY });
+
+const MAX_QUOTA_WAITS = 48;
+
+export function runDagSpec(activationId: string, maxParallelism: number): DagSpec {
+  return {
+    id: `sync:${activationId}`, maxParallelism,
+    tasks: [
+      { id: 'validate', kind: 'validate' },
+      { id: 'extract', kind: 'extract', upstream: ['validate'] },
+      { id: 'delta', kind: 'delta', upstream: ['extract'] },
+      { id: 'ensure_attributes', kind: 'ensureAttributes', upstream: ['delta'] },
+      // none_failed: "nothing to create" skips ensure_attributes, which must not skip the writes.
+      { id: 'write', kind: 'writeChunk', upstream: ['delta', 'ensure_attributes'], triggerRule: 'none_failed', map: { over: 'delta', field: 'chunks' } },
+      { id: 'commit', kind: 'commit', upstream: ['write'], triggerRule: 'all_done' },
+      { id: 'warnings', kind: 'warnings', upstream: ['commit'], triggerRule: 'all_done' },
+    ],
+  };
+}
+
+export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResult> {
+  let dag: DagState | null = null;
+  setHandler(runStateQuery, () => dag);
+  const parent = workflowInfo().parent;
+  const report = progressReporter(parent?.workflowId, input.runNumber);
+  const { runId } = await quick.prepareRun({
+    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
+  });
+  let firstError: { type: string; message: string } | undefined;
+  const warnings: RunWarning[] = [];
+  let summary: RunSummary | undefined;
+  let missingAttributes = 0;
+  const guard = <T>(fn: (ctx: TaskContext) => Promise<T>) => async (ctx: TaskContext): Promise<T> => {
+    try {
+      return await fn(ctx);
+    } catch (err) {
+      firstError ??= taskError(err);
+      throw err;
+    }
+  };
+  const runners = {
+    validate: guard(async () => {
+      const r = await quick.checkDestination({ runId });
+      missingAttributes = r.missingAttributes;
+      return { fields: r.fields, skipped: r.skippedFields.length };
+    }),
+    extract: guard(() => long.extractModel({ runId })),
+    delta: guard(async () => long.computeDelta({ runId })),
+    ensureAttributes: guard(async () => (missingAttributes === 0 ? SKIP : quick.ensureAttributes({ runId }))),
+    writeChunk: guard(async (ctx) => writeOneChunk(runId, ctx.item as number, warnings, input)),
+    commit: async () => {
+      summary = await quick.commitRun({ runId, error: firstError, warnings });
+      return { status: summary.status };
+    },
+    warnings: async () => {
+      if (!summary) return SKIP;
+      summary.warnings.push(...evaluateRunWarnings(input.config, summary, input.previous));
+      return { warnings: summary.warnings.length };
+    },
+  };
+  const state = await runDag(runDagSpec(input.activationId, 4), runners, {
+    onStateChange: (s) => {
+      dag = s;
+      report(s);
+    },
+  });
+  if (!summary) throw ApplicationFailure.nonRetryable(`run ${input.runNumber} of "${input.activationId}" could not be committed: ${firstError?.message ?? 'unknown error'}`, 'INTERNAL');
+  if (state.tasks.commit?.state !== 'success') summary.status = 'failed';
+  if (summary.status === 'failed') {
+    const err = summary.error ?? firstError ?? { type: 'INTERNAL', message: 'the run failed' };
+    throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
+  }
+  return summary;
+}
+
+/** Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot. */
+async function writeOneChunk(runId: string, chunk: number, warnings: RunWarning[], input: SyncRunInput): Promise<unknown> {
+  for (let wait = 0; ; wait++) {
+    try {
+      let r = await write.writeChunk({ runId, chunk });
+      while (r.status === 'pending') {
+        await sleep(Math.max(1000, r.pollAfterMs ?? 5000));
+        r = await write.pollChunk({ runId, chunk, handle: r.handle! });
+      }
+      return { chunk, succeeded: r.succeeded, failed: r.failed };
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
+      const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
+      if (!warnings.some((w) => w.code === 'QUOTA_LOW')) {
+        warnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before writing again` });
+      }
+      await sleep(waitMs);
+    }
+  }
+}
+
+/** Tells the activation how far the run is, at most once per phase change or 10% of the chunks. */
+function progressReporter(parentId: string | undefined, runNumber: number): (s: DagState) => void {
+  if (!parentId) return () => {};
+  const parent = getExternalWorkflowHandle(parentId);
+  let last = '';
+  return (s) => {
+    const write = s.tasks.write;
+    const total = write?.mapped?.length ?? 0;
+    const done = write?.mapped?.filter((m) => m.state !== 'pending' && m.state !== 'running').length ?? 0;
+    const phase = Object.values(s.tasks).find((t) => t.state === 'running')?.id ?? (s.status === 'running' ? 'starting' : 'finished');
+    const bucket = total ? Math.floor((done * 10) / total) : 0;
+    const keyNow = `${phase}:${bucket}`;
+    if (keyNow === last) return;
+    last = keyNow;
+    const progress: RunProgress = { runNumber, phase, chunksDone: done, chunksTotal: total };
+    parent.signal(runProgressSignal, progress).catch(() => {});
+  };
+}
