@@ -3,7 +3,7 @@
  * behaviours of /work/shared/research/salesforce-api.md. Each test names the checklist item ("CL: ...")
  * or trap ("Trap N") it holds, so a failure points back to the digest.
  */
-import type { Connection } from 'jsforce';
+import jsforce, { type Connection } from 'jsforce';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 import { admin, connect, dataPath, newConnection, parseCsv, raw, VERSION } from './conformance-helpers';
 import { normalizeId, to18 } from './ids';
@@ -389,6 +389,26 @@ describe('sObject Collections (digest section 3)', () => {
     expect(dupKeys.map((r) => [r.success, r.created])).toEqual([[true, true], [true, false]]);
   });
 
+  test('Trap 1: without `version` jsforce speaks v50.0: no collection upsert (v46+ only there is fine) but ids per call', async () => {
+    const old = newConnection(emu);
+    (old as unknown as { version: string }).version = '41.0';
+    await old.authorize({ grant_type: 'client_credentials' });
+    expect((await raw(emu, 'PATCH', '/services/data/v45.0/composite/sobjects/Contact/External_Id__c', { token: old.accessToken, body: { allOrNone: false, records: [] } })).status).toBe(404);
+    await admin(emu, 'DELETE', '/requests');
+    const res = await old.sobject('Contact').create([{ LastName: 'a' }, { LastName: 'b' }, { LastName: 'c' }]);
+    expect(res.every((r) => r.success)).toBe(true);
+    const log = await admin(emu, 'GET', '/requests');
+    expect(log.counts.byRoute['POST /services/data/vXX.X/sobjects/Contact']).toBe(3); // one API call per record below v42
+    expect(new (jsforce.Connection)({}).version).toBe('50.0');
+  });
+
+  test('CL a Collections request counts as ONE API call; records need attributes.type', async () => {
+    const before = emu.state.apiUsed;
+    const res = (await conn.requestPost(dataPath('/composite/sobjects'), { allOrNone: false, records: [...contacts(150, 'C'), { LastName: 'untyped' }] })) as Array<{ success: boolean; errors: Array<{ statusCode: string }> }>;
+    expect(emu.state.apiUsed - before).toBe(1);
+    expect(res[150]?.errors[0]?.statusCode).toBe('INVALID_TYPE');
+  });
+
   test('CL retrieve via collections (POST {ids, fields})', async () => {
     const created = await conn.sobject('Contact').create([{ LastName: 'R1' }, { LastName: 'R2' }]);
     const got = await conn.sobject('Contact').retrieve(created.map((r) => r.id as string), { fields: ['LastName'] });
@@ -527,6 +547,44 @@ describe('Bulk API 2.0 ingest (digest section 4)', () => {
     const timeout = await errOf(job.poll(20, 300));
     expect(timeout.name).toBe('JobPollingTimeout');
     expect((await job.check()).state).toBe('InProgress');
+  });
+
+  test('Trap 8: jsforce record arrays serialise Date unusably (rejected) and prepend an empty Id on upsert (ignored)', async () => {
+    const res = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', pollInterval: 20,
+      input: [{ External_Id__c: 'D-1', LastName: 'Dated', Birthdate: new Date('2024-01-02T00:00:00Z') }, { External_Id__c: 'D-2', LastName: 'Plain', Birthdate: '2024-01-02' }],
+    });
+    expect(res.successfulResults.map((r) => (r as unknown as Record<string, string>).External_Id__c)).toEqual(['D-2']);
+    // jsforce 3.10.16 writes the Date in a form Salesforce rejects (observed: a JSON-quoted ISO string; the digest saw epoch ms).
+    expect(res.failedResults[0]?.sf__Error).toMatch(/^INVALID_TYPE_ON_FIELD_IN_RECORD:Birthdate: value not of required type: .+:Birthdate --$/);
+    expect(Object.keys(res.successfulResults[0] ?? {})).toContain('Id');
+  });
+
+  test('Trap 11: a short pollTimeout makes loadAndWaitForResults DELETE a job that is still UploadComplete', async () => {
+    emu.state.options.bulkProcessingDelayMs = 1000;
+    try {
+      const err = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\nA\n', pollInterval: 20, pollTimeout: 100 }));
+      expect(err.name).toBe('JobPollingTimeout');
+      await new Promise((r) => setTimeout(r, 50));
+      const log = await admin(emu, 'GET', '/requests');
+      expect(log.counts.byRoute).toHaveProperty(['DELETE /services/data/vXX.X/jobs/ingest/' + String(err.jobId)]);
+      expect(emu.state.jobs.size).toBe(0);
+    } finally {
+      emu.state.options.bulkProcessingDelayMs = 10;
+    }
+  });
+
+  test('CL abort an Open job; DELETE refused while Open; hardDelete removes records for good', async () => {
+    const job = conn.bulk2.createJob({ object: 'Contact', operation: 'insert' });
+    await job.open();
+    expect((await errOf(job.delete())).errorCode).toBe('INVALIDJOBSTATE');
+    await job.abort();
+    expect((await job.check()).state).toBe('Aborted');
+    expect((await errOf(job.close())).errorCode).toBe('INVALIDJOBSTATE');
+    const c = await conn.sobject('Contact').create({ LastName: 'Hard' });
+    const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 });
+    expect(res.successfulResults).toHaveLength(1);
+    expect(await admin(emu, 'GET', '/records/Contact?includeDeleted=true')).toEqual([]);
   });
 
   test('CL large job is processed asynchronously in slices; polls answer meanwhile', async () => {
