@@ -245,6 +245,17 @@ describe('bulk imports', () => {
     expect(imports[0].mode).toBe('CREATE_ONLY');
   });
 
+  it('sends ZIP files too', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('note', 'note', 'text')], options: { ...bulkOpts, compression: 'ZIP' } });
+    await actito.check(ctx);
+    const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 11 }, (_, i) => order(i, { note: 'comma, "quote"\nnewline' })));
+    expect(method).toBe('bulk');
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await records()).find((r) => r.orderId === 'O3')).toMatchObject({ note: 'comma, "quote"\nnewline' });
+    expect((await admin('GET', '/imports')).imports[0].compression).toBe('ZIP');
+  });
+
   it('starts a whole-failed import once more', async () => {
     await seedProfiles();
     const ctx = ctxFor('upsert', { options: bulkOpts });

@@ -2,7 +2,7 @@
 import type { FieldSpec, OutRow } from '../types';
 import type { ActitoOptions } from './config';
 import { splitFields, type Tables } from './context';
-import { encodeValue, type EncodeTarget } from './mapping';
+import { encodeValue, type EncodeTarget, isCompatible } from './mapping';
 import type { Properties, Scalar } from './routes';
 import type { TableInfo } from './structure';
 
@@ -31,7 +31,12 @@ export class RowEncoder {
 
   constructor(fields: FieldSpec[], tables: Tables, private readonly opts: ActitoOptions, private readonly keyAttribute: string) {
     const { record, profile } = splitFields(fields);
-    this.recordColumns = record.map((f) => column(f, f.to, tables.table));
+    // Fields check reported as skipped (incompatibleFields: "skip") are never sent, even if the runtime passes them.
+    const sendable = (f: FieldSpec): boolean => {
+      const a = tables.table.attributes.get(f.to);
+      return f.isKey || !a || opts.incompatibleFields === 'fail' || isCompatible(a.valueType, f.pgType);
+    };
+    this.recordColumns = record.filter(sendable).map((f) => column(f, f.to, tables.table));
     this.profileColumns = tables.profileTable ? profile.map((f) => column(f, f.attribute, tables.profileTable as TableInfo)) : [];
     const m = opts.profiles?.matchAttribute;
     const direct = this.profileColumns.find((c) => c.name === m);

@@ -3,6 +3,7 @@
  * flight (the client's limiter), results recorded batch by batch so a retried activity resumes where
  * it stopped. Every call is idempotent: upsert/update/delete by business key; create reads first.
  */
+import { SyncError } from '../../common/errors';
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
@@ -57,6 +58,7 @@ export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
     done += results.length;
     ctx.heartbeat({ chunk: chunk.chunk, done });
     if (fatal) throw fatal;
+    if (ctx.signal.aborted) throw new SyncError('DESTINATION_UNAVAILABLE', `Writing chunk ${chunk.chunk} to Actito was cancelled after ${done} rows`, { retryable: true });
   }
 }
 
