@@ -29,7 +29,7 @@ const RETRIES = 3;
 
 export class ActitoClient {
   readonly limiter: Limiter;
-  private token: { value: string; expiresAt: number } | null = null;
+  private token: { value: string; refreshAt: number } | null = null;
   private pendingToken: Promise<string> | null = null;
   /** Tests shorten the backoff. */
   backoffMs = 250;
@@ -57,12 +57,14 @@ export class ActitoClient {
   }
 
   private async authorized<T>(method: string, path: string, opts: RequestOptions): Promise<Response<T>> {
+    const used = await this.accessToken();
     try {
-      return await this.send<T>(method, path, opts, `Bearer ${await this.accessToken()}`);
+      return await this.send<T>(method, path, opts, `Bearer ${used}`);
     } catch (err) {
       if (!(err instanceof ActitoHttpError) || err.status !== 401) throw err;
-      // Expired or revoked token: get a fresh one once; a second 401 is a real authentication failure.
-      this.token = null;
+      // Expired or revoked token: get a fresh one once (unless a parallel call already did); a second
+      // 401 is a real authentication failure.
+      if (this.token?.value === used) this.token = null;
       try {
         return await this.send<T>(method, path, opts, `Bearer ${await this.accessToken()}`);
       } catch (again) {
@@ -73,7 +75,7 @@ export class ActitoClient {
   }
 
   private accessToken(): Promise<string> {
-    if (this.token && Date.now() < this.token.expiresAt - REFRESH_MARGIN_MS) return Promise.resolve(this.token.value);
+    if (this.token && Date.now() < this.token.refreshAt) return Promise.resolve(this.token.value);
     // One token request at a time, shared by all callers waiting for it.
     this.pendingToken ??= this.fetchToken().finally(() => (this.pendingToken = null));
     return this.pendingToken;
@@ -89,7 +91,9 @@ export class ActitoClient {
     }
     const value = res.body?.accessToken;
     if (typeof value !== 'string' || !value) throw new SyncError('DESTINATION_UNAVAILABLE', 'Actito /auth/token answered without an accessToken', { retryable: true });
-    this.token = { value, expiresAt: Date.now() + parseExpiresIn(res.body.expiresIn) };
+    const ttl = parseExpiresIn(res.body.expiresIn);
+    // Renew shortly before expiry: 1 minute before the 15-minute lifetime, proportionally for short ones.
+    this.token = { value, refreshAt: Date.now() + ttl - Math.min(REFRESH_MARGIN_MS, ttl / 10) };
     return value;
   }
 

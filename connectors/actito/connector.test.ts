@@ -317,6 +317,28 @@ describe('failures of the API', () => {
     expect(log.filter((r) => r.path === '/auth/token').length).toBeGreaterThanOrEqual(1);
   });
 
+  it('keeps one token for many calls and fails for good on a revoked key', async () => {
+    await seedProfiles();
+    await admin('POST', '/api-keys', { key: 'second-key' });
+    const c2 = connectionSchema.parse({ ...conn, apiKey: 'second-key' });
+    const ctx = ctxFor('upsert', { connection: c2 });
+    await actito.check(ctx);
+    await drive(actito, ctx, 'upsert', Array.from({ length: 10 }, (_, i) => order(i)));
+    expect((await requests()).filter((r) => r.path === '/auth/token')).toHaveLength(1);
+    await admin('DELETE', '/api-keys/second-key');
+    const err = await actito.writeChunk(ctx, memoryChunk([order(1)], 'upsert'), actito.planWrites(ctx, 'upsert', 1)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+    expect((err as Error).message).not.toContain('second-key');
+  });
+
+  it('reports a key without write rights as AUTH_FAILED', async () => {
+    await seedProfiles();
+    await admin('POST', '/api-keys', { key: 'read-only-key', readOnly: true });
+    const ctx = ctxFor('upsert', { connection: connectionSchema.parse({ ...conn, apiKey: 'read-only-key' }) });
+    await actito.check(ctx);
+    await expect(drive(actito, ctx, 'upsert', [order(1)])).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+  });
+
   it('turns 5xx and 429 into retryable errors and resumes on retry', async () => {
     await seedProfiles();
     const ctx = ctxFor('upsert');
