@@ -622,6 +622,10 @@ describe('SOQL subset', () => {
     expect((await conn.query("SELECT Id FROM Contact WHERE LastName = 'Q2'")).totalSize).toBe(1);
     expect((await conn.query('SELECT Id FROM Contact LIMIT 2')).records).toHaveLength(2);
     expect((await conn.query('SELECT COUNT() FROM Contact')).totalSize).toBe(3);
+    const found = await conn.sobject('Contact').find({ External_Id__c: { $in: ['Q-1', 'Q-2'] }, LastName: 'Q2' }, ['Id', 'LastName']);
+    expect(found.map((x) => x.LastName)).toEqual(['Q2']);
+    expect((await conn.query('SELECT Id FROM Contact WHERE CreatedDate > 2000-01-01T00:00:00Z')).totalSize).toBe(3);
+    expect((await conn.query("SELECT Id FROM Contact WHERE LastName >= 'Q2'")).totalSize).toBe(2);
     expect((await errOf(conn.query('SELECT Nope FROM Contact'))).errorCode).toBe('INVALID_FIELD');
     expect((await errOf(conn.query('SELEC Id FROM Contact'))).errorCode).toBe('MALFORMED_QUERY');
   });

@@ -13,6 +13,13 @@ interface Cursor { def: ObjectDef; recs: Rec[]; fields: string[]; pos: number }
 const cursors = new WeakMap<EmulatorState, Map<string, Cursor>>();
 let seq = 0;
 
+/** Dates/datetimes compare as instants (stored `+0000` vs literal `Z`), anything else as text. */
+function compareText(a: string, b: string): number {
+  const ta = Date.parse(a.replace(/\+0000$/, 'Z'));
+  const tb = Date.parse(b.replace(/\+0000$/, 'Z'));
+  return /^\d{4}-\d{2}-\d{2}/.test(a) && !Number.isNaN(ta) && !Number.isNaN(tb) ? ta - tb : a.localeCompare(b);
+}
+
 function matches(rec: Rec, idx: number, c: Cond): boolean {
   const v = rec.values[idx] ?? null;
   const eq = (l: Literal) => (l === null || v === null ? l === v : String(v).toLowerCase() === String(l).toLowerCase());
@@ -21,6 +28,12 @@ function matches(rec: Rec, idx: number, c: Cond): boolean {
     case '!=': return !eq(c.values[0] ?? null);
     case 'IN': return c.values.some(eq);
     case 'NOT IN': return !c.values.some(eq);
+    case '<': case '<=': case '>': case '>=': {
+      const l = c.values[0] ?? null;
+      if (v === null || l === null) return false;
+      const cmp = typeof v === 'number' && typeof l === 'number' ? v - l : compareText(String(v), String(l));
+      return c.op === '<' ? cmp < 0 : c.op === '<=' ? cmp <= 0 : c.op === '>' ? cmp > 0 : cmp >= 0;
+    }
     case 'LIKE': {
       const re = new RegExp(`^${String(c.values[0]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, 'is');
       return v !== null && re.test(String(v));

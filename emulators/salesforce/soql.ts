@@ -1,13 +1,13 @@
 /**
  * A deliberately small SOQL parser: SELECT f1, f2 | COUNT() FROM Obj [WHERE cond [AND cond]...]
- * [ORDER BY f [ASC|DESC]] [LIMIT n] [OFFSET n]; cond = field (= | !=) literal | field [NOT] IN (lit, ...)
- * | field LIKE 'pat%'. Literals: 'quoted' (with \' escapes), numbers, true/false/null.
+ * [ORDER BY f [ASC|DESC]] [LIMIT n] [OFFSET n]; cond = field (= | != | < | <= | > | >=) literal | field [NOT] IN (lit, ...)
+ * | field LIKE 'pat%'. Literals: 'quoted' (with \' escapes), numbers, true/false/null, date/datetime literals.
  */
 export type Literal = string | number | boolean | null;
 
 export interface Cond {
   field: string;
-  op: '=' | '!=' | 'IN' | 'NOT IN' | 'LIKE';
+  op: '=' | '!=' | '<' | '<=' | '>' | '>=' | 'IN' | 'NOT IN' | 'LIKE';
   values: Literal[];
 }
 
@@ -23,7 +23,7 @@ export interface Soql {
 
 export class SoqlError extends Error {}
 
-const TOKEN = /\s*('(?:\\.|[^'\\])*'|\d+(?:\.\d+)?|!=|[(),=]|[A-Za-z_][\w.]*(?:\(\))?)/y;
+const TOKEN = /\s*('(?:\\.|[^'\\])*'|\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?|-?\d+(?:\.\d+)?|!=|<=|>=|[(),=<>]|[A-Za-z_][\w.]*(?:\(\))?)/y;
 
 function tokenize(q: string): string[] {
   const out: string[] = [];
@@ -43,7 +43,8 @@ function tokenize(q: string): string[] {
 function literal(tok: string | undefined): Literal {
   if (tok === undefined) throw new SoqlError('unexpected end of query');
   if (tok.startsWith("'")) return tok.slice(1, -1).replace(/\\(.)/g, '$1');
-  if (/^\d/.test(tok)) return Number(tok);
+  if (/^\d{4}-\d{2}-\d{2}/.test(tok)) return tok; // date / datetime literal
+  if (/^-?\d/.test(tok)) return Number(tok);
   const low = tok.toLowerCase();
   if (low === 'true' || low === 'false') return low === 'true';
   if (low === 'null') return null;
@@ -93,7 +94,9 @@ export function parseSoql(q: string): Soql {
     const field = next() ?? '';
     let op = peek();
     if (op === 'NOT') { next(); expect('IN'); op = 'NOT IN'; } else next();
-    if (op === '=' || op === '!=' || op === 'LIKE') return { field, op, values: [literal(next())] };
+    if (op === '=' || op === '!=' || op === 'LIKE' || op === '<' || op === '<=' || op === '>' || op === '>=') {
+      return { field, op, values: [literal(next())] };
+    }
     if (op !== 'IN' && op !== 'NOT IN') throw new SoqlError(`unsupported operator: ${op ?? 'EOF'}`);
     expect('(');
     const values: Literal[] = [];
