@@ -2,13 +2,12 @@
 import { SyncError } from '../../common/errors';
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
-import type { Tables } from './context';
 import { type Encoded, RowEncoder } from './encode';
 import { ROW_CODES } from './errors';
 import { csvText } from './mapping';
 import { buildCsv, compress, MAX_FILE_BYTES } from './csv';
 import { distinctProfiles } from './profiles';
-import type { Ctx } from './context';
+import type { Ctx, Tables } from './context';
 import type { Properties } from './routes';
 
 export type Phase = 'profiles' | 'records';

@@ -27,6 +27,8 @@ export interface BulkState {
 
 const MODES: Record<string, ImportMode> = { create: 'CREATE_ONLY', update: 'UPDATE_ONLY', upsert: 'CREATE_UPDATE' };
 const MAX_RESTARTS = 1;
+/** Above this many single-write chunks' worth of rows, a bulk chunk waits for tomorrow's quota instead. */
+const SINGLE_FALLBACK_CHUNKS = 10;
 
 const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({
   status: 'pending',
@@ -89,9 +91,11 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
 /** No import left today: write one by one, or wait for the next UTC day (option onQuotaExhausted). */
 async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase): Promise<ChunkOutcome> {
   const table = phase === 'profiles' ? opts.profiles?.table : tables.table.name;
-  if (opts.onQuotaExhausted === 'wait') {
+  // A bulk-sized chunk sent one call at a time would take hours at Actito's 100 calls/min: wait instead.
+  const tooBig = chunk.rowCount > SINGLE_FALLBACK_CHUNKS * opts.singleChunkSize;
+  if (opts.onQuotaExhausted === 'wait' || tooBig) {
     const waitMs = msUntilNextUtcDay();
-    ctx.log.warn('Actito daily bulk import quota used up; waiting for the next UTC day', { table, waitMs });
+    ctx.log.warn('Actito daily bulk import quota used up; waiting for the next UTC day', { table, waitMs, rows: chunk.rowCount });
     throw new QuotaWaitError(`The daily Actito bulk import quota for table "${table}" is used up; the run resumes after midnight UTC.`, waitMs);
   }
   ctx.log.warn('Actito daily bulk import quota used up; writing this chunk one by one', { table, rows: chunk.rowCount });
