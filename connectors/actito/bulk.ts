@@ -6,7 +6,7 @@
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { ChunkOutcome, ChunkWrite, RowResult } from '../types';
 import type { ActitoOptions } from './config';
-import { apiFor, type Ctx, type Tables } from './context';
+import { apiFor, type Ctx, tableName, type Tables } from './context';
 import { buildImportFile, eachEncoded, type Phase } from './bulk-file';
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
 import { upsertProfilesOneByOne } from './profiles';
@@ -49,7 +49,9 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
   const built = await buildImportFile(ctx, chunk, opts, tables, phase);
   if (built.lines === 0) return phase === 'profiles' ? startPhase(ctx, chunk, opts, tables, 'records', null) : { status: 'done' };
 
-  if (!(await takeImport(ctx, target.name, opts))) return quotaExhausted(ctx, chunk, opts, tables, phase);
+  // Quota counters are keyed by the names in the configuration (planWrites only has those).
+  const quotaKey = phase === 'profiles' ? (opts.profiles?.table ?? target.name) : tableName(ctx);
+  if (!(await takeImport(ctx, quotaKey, opts))) return quotaExhausted(ctx, chunk, opts, tables, phase);
   const restarts = prev?.phase === phase ? prev.restarts : 0;
   const state: BulkState = {
     phase,
@@ -74,7 +76,7 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
     }, built.file);
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
-      await markExhausted(ctx, target.name, opts);
+      await markExhausted(ctx, quotaKey, opts);
       await chunk.save(null);
       return quotaExhausted(ctx, chunk, opts, tables, phase);
     }
@@ -90,7 +92,7 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
 
 /** No import left today: write one by one, or wait for the next UTC day (option onQuotaExhausted). */
 async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase): Promise<ChunkOutcome> {
-  const table = phase === 'profiles' ? opts.profiles?.table : tables.table.name;
+  const table = phase === 'profiles' ? opts.profiles?.table : tableName(ctx);
   // A bulk-sized chunk sent one call at a time would take hours at Actito's 100 calls/min: wait instead.
   const tooBig = chunk.rowCount > SINGLE_FALLBACK_CHUNKS * opts.singleChunkSize;
   if (opts.onQuotaExhausted === 'wait' || tooBig) {

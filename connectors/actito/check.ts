@@ -36,7 +36,7 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
     const list = problems.map((p) => `  - ${p.message}`).join('\n');
     throw new SyncError(first.code, `Activation "${ctx.activationId}" cannot write to Actito table "${tableName(ctx)}":\n${list}`, { details: { problems: problems.length } });
   }
-  await readQuota(ctx, tables.table.name);
+  await readQuota(ctx, tableName(ctx));
   if (opts.profiles) await readQuota(ctx, opts.profiles.table);
   return result;
 }
