@@ -99,6 +99,17 @@ describe('OAuth and session (digest section 1)', () => {
     expect(String(err.message)).toMatch(/refresh token/i);
   });
 
+  test('CL optional legacy SOAP login: works below v65, refused from v65 (Trap 1)', async () => {
+    const c = new jsforce.Connection({ loginUrl: emu.url, version: VERSION });
+    const info = await c.login('integration@syncline.demo', 'syncline-demo-password');
+    expect(info.organizationId).toBe(emu.state.orgId);
+    expect(c.instanceUrl).toBe(emu.url);
+    expect((await c.query('SELECT COUNT() FROM Contact')).totalSize).toBe(0);
+    expect(String((await errOf(c.login('integration@syncline.demo', 'bad'))).message)).toMatch(/^INVALID_LOGIN/);
+    const v65 = new jsforce.Connection({ loginUrl: emu.url, version: '65.0' });
+    expect(String((await errOf(v65.login('integration@syncline.demo', 'syncline-demo-password'))).message)).toMatch(/UNSUPPORTED_API_VERSION/);
+  });
+
   test('CL revoke and identity URL', async () => {
     const id = await conn.identity();
     expect(id.user_id).toBe(emu.state.userId);

@@ -10,6 +10,7 @@ import { admitApiCall, injectFaults } from './gate';
 import { HttpError, sendJson, type Ctx } from './http';
 import { handleLimits, handleResources, handleVersions, supportedVersion } from './limits';
 import { handleQuery } from './query';
+import { handleSoapLogin } from './soap-login';
 import { handleSobjects } from './sobjects';
 import type { EmulatorState } from './state';
 
@@ -34,6 +35,8 @@ async function route(ctx: Ctx): Promise<void> {
   if (ctx.method === 'POST' && ctx.path === '/services/oauth2/token') return handleToken(ctx);
   if (ctx.method === 'POST' && ctx.path === '/services/oauth2/revoke') return handleRevoke(ctx);
   if (seg[0] === 'id' && seg.length === 3 && ctx.method === 'GET') return handleIdentity(ctx);
+  const soap = /^\/services\/Soap\/u\/(\d+\.\d)$/.exec(ctx.path);
+  if (soap?.[1] && ctx.method === 'POST') return handleSoapLogin(ctx, soap[1]);
   if (seg[0] === 'services' && seg[1] === 'data') {
     if (seg.length === 2) return handleVersions(ctx);
     const v = /^v(\d+\.\d)$/.exec(seg[2] ?? '')?.[1];
