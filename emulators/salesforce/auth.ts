@@ -32,6 +32,13 @@ function jwtSubject(assertion: string, clientId: string): string | null {
 function grant(ctx: Ctx, p: URLSearchParams): { session: Session; refresh: boolean } | null {
   const o = ctx.state.options;
   const type = p.get('grant_type') ?? '';
+  const basic = /^Basic (.+)$/.exec(ctx.req.headers.authorization ?? '')?.[1];
+  if (basic) {
+    // RFC 6749 2.3.1: client credentials may come as HTTP Basic instead of form fields.
+    const [id, secret] = Buffer.from(basic, 'base64').toString('utf8').split(':');
+    if (id !== undefined && !p.has('client_id')) p.set('client_id', decodeURIComponent(id));
+    if (secret !== undefined && !p.has('client_secret')) p.set('client_secret', decodeURIComponent(secret));
+  }
   const clientOk = p.get('client_id') === o.clientId && p.get('client_secret') === o.clientSecret;
   const base = { clientId: o.clientId, issuedAt: Date.now() };
   if (type === 'client_credentials' || type === 'password' || type === 'authorization_code') {

@@ -92,7 +92,8 @@ async function sendResults(ctx: Ctx, job: IngestJob, kind: string): Promise<void
   res.write(`${prefix}${csvLine(job.header, d)}\n`);
   for (let i = 0; i < rows.length; i += 5000) {
     const ok = res.write(rows.slice(i, i + 5000).join('\n') + '\n');
-    if (!ok) await new Promise<void>((r) => res.once('drain', r));
+    if (!ok) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+    if (res.destroyed) return;
   }
   res.end();
 }

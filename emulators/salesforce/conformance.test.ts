@@ -692,6 +692,8 @@ describe('Fault switches (CL fault injection)', () => {
     expect(err).toBeInstanceOf(Error);
     const stored = (await admin(emu, 'GET', '/records/Contact')) as Array<{ External_Id__c: string }>;
     expect(stored.map((s) => s.External_Id__c)).toEqual(['G-1']);
+    const log = (await admin(emu, 'GET', '/requests')).requests as Array<{ method: string; status: number; dropped?: boolean }>;
+    expect(log.filter((r) => r.dropped)).toEqual([expect.objectContaining({ method: 'POST', status: 200, dropped: true })]);
     // The idempotent retry: upsert by the same key updates instead of duplicating.
     const again = await conn.sobject('Contact').upsert([{ External_Id__c: 'G-1', LastName: 'Ghost' }], 'External_Id__c');
     expect(again[0]).toMatchObject({ success: true, created: false });

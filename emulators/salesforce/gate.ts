@@ -13,6 +13,7 @@ export async function injectFaults(ctx: Ctx): Promise<boolean> {
   const { category, path } = ctx;
   if (faults.take('socketReset', category, path)) {
     ctx.status = 0;
+    ctx.dropped = true;
     ctx.req.socket.destroy();
     return true;
   }
@@ -37,7 +38,8 @@ export async function injectFaults(ctx: Ctx): Promise<boolean> {
     sendJson(ctx, status, body);
     return true;
   }
-  if (WRITE_METHODS.has(ctx.method) && faults.take('dropResponseAfterCommit', category, path)) ctx.dropAfterCommit = true;
+  // Only data writes can be "committed then dropped"; token requests are left alone.
+  if (category !== 'auth' && WRITE_METHODS.has(ctx.method) && faults.take('dropResponseAfterCommit', category, path)) ctx.dropAfterCommit = true;
   return false;
 }
 

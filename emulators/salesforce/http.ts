@@ -12,6 +12,8 @@ export interface Ctx {
   category: string;
   /** Set by the dropResponseAfterCommit fault: the write is applied, then the socket is destroyed. */
   dropAfterCommit: boolean;
+  /** The socket was destroyed instead of answering. */
+  dropped?: boolean;
   /** Value for `Sforce-Limit-Info`, set on every counted data request. */
   limitInfo?: string;
   status?: number;
@@ -26,6 +28,7 @@ export class HttpError extends Error {
 function finish(ctx: Ctx, status: number, headers: Record<string, string>, body?: string | Buffer): void {
   ctx.status = status;
   if (ctx.dropAfterCommit) {
+    ctx.dropped = true;
     ctx.req.socket.destroy();
     return;
   }

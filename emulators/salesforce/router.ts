@@ -59,7 +59,7 @@ export function createHandler(state: EmulatorState) {
       if (admin) return;
       state.logRequest({
         method: ctx.method, path: url.pathname + url.search, category: ctx.category, status: ctx.status ?? 0,
-        time: new Date(started).toISOString(), durationMs: Date.now() - started,
+        time: new Date(started).toISOString(), durationMs: Date.now() - started, ...(ctx.dropped ? { dropped: true } : {}),
       });
     };
     res.once('close', log);

@@ -22,6 +22,8 @@ export interface LoggedRequest {
   status: number;
   time: string;
   durationMs: number;
+  /** True when a fault destroyed the socket (socketReset, or dropResponseAfterCommit after the write). */
+  dropped?: boolean;
 }
 
 const MAX_LOG = 20000;
