@@ -1,0 +1,149 @@
+/** Text a person reads in a terminal: aligned tables of runs and row errors, and the activation status. */
+import { describeRun, type RunSummary } from '../common/run';
+import type { RowOp } from '../common/sync-modes';
+import type { ActivationStatus } from '../workflows/messages';
+import { runRecordFromSummary, type RowErrorRecord, type RunRecord } from './runs';
+
+export interface Column<T> {
+  header: string;
+  /** Printed once above the header, spanning the consecutive columns that share it. */
+  group?: string;
+  value: (row: T) => string | number;
+  align?: 'left' | 'right';
+  /** Longer cells are cut with "…". */
+  max?: number;
+}
+
+/** One line of at most `max` characters, cut at a word boundary when one is near, ending in "…". */
+export function truncate(s: string, max: number): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  if (max <= 1) return '…'.slice(0, max);
+  const cut = flat.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return (space >= max - 16 && space > 0 ? cut.slice(0, space) : cut).trimEnd() + '…';
+}
+
+/** Columns separated by two spaces; numbers right-aligned; no trailing blanks. */
+export function renderTable<T>(columns: Column<T>[], rows: T[]): string {
+  const cells = rows.map((r) => columns.map((c) => {
+    const v = c.value(r);
+    return c.max ? truncate(String(v), c.max) : String(v);
+  }));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const line = (parts: string[]) => parts.map((p, i) => (columns[i]!.align === 'right' ? p.padStart(widths[i]!) : p.padEnd(widths[i]!))).join('  ').trimEnd();
+  const out: string[] = [];
+  if (columns.some((c) => c.group)) out.push(groupLine(columns, widths));
+  out.push(line(columns.map((c) => c.header)), ...cells.map(line));
+  return out.join('\n');
+}
+
+/** "---- upsert ----" centred over the columns of each group. */
+function groupLine<T>(columns: Column<T>[], widths: number[]): string {
+  let text = '';
+  let col = 0;
+  for (let i = 0; i < columns.length;) {
+    const group = columns[i]!.group;
+    let j = i;
+    let span = -2;
+    while (j < columns.length && columns[j]!.group === group) span += widths[j++]! + 2;
+    if (group) {
+      const label = ` ${group} `;
+      const left = Math.max(0, Math.floor((span - label.length) / 2));
+      text = text.padEnd(col) + '-'.repeat(left) + label + '-'.repeat(Math.max(0, span - left - label.length));
+    }
+    col += span + 2;
+    i = j;
+  }
+  return text.trimEnd();
+}
+
+/** "2026-11-22 14:05:09" in UTC (headers say so). */
+export function formatTime(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toISOString().slice(0, 19).replace('T', ' ') : '-';
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 0) return '-';
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+const OP_ORDER: RowOp[] = ['create', 'update', 'upsert', 'delete'];
+const COUNT_COLUMNS = [['planned', 'PLANNED'], ['succeeded', 'OK'], ['failed', 'FAILED'], ['skipped', 'SKIPPED'], ['held', 'HELD']] as const;
+
+/** One line per run: planned / ok / failed / skipped / held for each operation the runs used. */
+export function runsTable(runs: RunRecord[], now = Date.now()): string {
+  if (runs.length === 0) return '(no runs)';
+  const ops = OP_ORDER.filter((op) => runs.some((r) => r.ops[op]));
+  const columns: Column<RunRecord>[] = [
+    { header: 'RUN', value: (r) => r.runNumber, align: 'right' },
+    { header: 'TRIGGER', value: (r) => r.trigger + (r.full && r.trigger !== 'full_resync' ? ' (full)' : '') },
+    { header: 'STATUS', value: (r) => r.status },
+    { header: 'STARTED (UTC)', value: (r) => formatTime(r.startedAt) },
+    { header: 'DURATION', value: (r) => formatDuration((r.finishedAt ? Date.parse(r.finishedAt) : now) - Date.parse(r.startedAt)), align: 'right' },
+    ...ops.flatMap((op) => COUNT_COLUMNS.map(([field, header]): Column<RunRecord> => ({
+      header, group: op, align: 'right', value: (r) => r.ops[op]?.[field] ?? '-',
+    }))),
+    { header: 'REJECTED', value: (r) => r.rejected, align: 'right' },
+  ];
+  const problems = runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 200)}`);
+  return [renderTable(columns, runs), ...(problems.length ? ['', ...problems] : [])].join('\n');
+}
+
+/** Row errors; the message gets whatever width the terminal has left (at least 40 characters). */
+export function errorsTable(errors: RowErrorRecord[], width = 200): string {
+  if (errors.length === 0) return '(no row errors)';
+  const columns: Column<RowErrorRecord>[] = [
+    { header: 'KEY', value: (e) => e.key, max: 36 },
+    { header: 'OP', value: (e) => e.op },
+    { header: 'CODE', value: (e) => e.code },
+    { header: 'RUN', value: (e) => e.runNumber, align: 'right' },
+    { header: 'ATTEMPTS', value: (e) => e.attempts, align: 'right' },
+    { header: 'FIRST SEEN (UTC)', value: (e) => formatTime(e.firstSeen) },
+    { header: 'LAST SEEN (UTC)', value: (e) => formatTime(e.lastSeen) },
+  ];
+  const used = renderTable(columns, errors).split('\n')[0]!.length + 2;
+  return renderTable([...columns, { header: 'MESSAGE', value: (e) => e.message, max: Math.max(40, width - used) }], errors);
+}
+
+export function formatSchedule(schedule: unknown): string {
+  const s = (schedule ?? {}) as { every?: string; cron?: string; timezone?: string; manual?: boolean };
+  if (s.every) return `every ${s.every}`;
+  if (s.cron) return `cron "${s.cron}" (${s.timezone ?? 'UTC'})`;
+  return 'manual (runs only when asked)';
+}
+
+function relative(iso: string, now: number): string {
+  const ms = Date.parse(iso) - now;
+  return ms >= 0 ? `in ${formatDuration(ms)}` : `${formatDuration(-ms)} ago`;
+}
+
+/** The `status` screen: a block of facts, then the last runs. */
+export function formatStatus(st: ActivationStatus, now = Date.now()): string {
+  const facts: Array<[string, string]> = [
+    ['Activation', st.activationId],
+    ['State', st.state === 'paused' ? `paused: ${st.pausedReason ?? 'no reason given'}` : st.state],
+    ['Health', `${st.health}${st.consecutiveFailures ? ` (${st.consecutiveFailures} failed run(s) in a row)` : ''}`],
+    ['Schedule', formatSchedule(st.schedule)],
+    ['Next run', st.nextRunAt ? `${formatTime(st.nextRunAt)} UTC (${relative(st.nextRunAt, now)})` : st.state === 'paused' ? '- (paused)' : '- (not scheduled)'],
+  ];
+  const c = st.currentRun;
+  if (c) facts.push(['Current run', `run ${c.runNumber} · ${c.phase}${c.chunksTotal ? ` · ${c.chunksDone}/${c.chunksTotal} chunks written` : ''}`]);
+  if (st.pending) facts.push(['Pending', `${st.pending.trigger}${st.pending.full ? ' (full)' : ''} run requested, starts ${c ? 'after the current run' : 'now'}`]);
+  if (st.heldDeletes) {
+    facts.push(['Held deletions', `${st.heldDeletes.count} held by run ${st.heldDeletes.run}: approve with "syncline approve-deletes ${st.activationId} --run ${st.heldDeletes.run}"`]);
+  }
+  const width = Math.max(...facts.map(([k]) => k.length));
+  const runs = [...st.lastRuns].reverse().slice(0, 10).map(runRecordFromSummary);
+  return [...facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`), '', 'Last runs', runsTable(runs, now)].join('\n');
+}
+
+/** What `sync` and `approve-deletes` print: the one-line description, the counts, warnings and error. */
+export function formatRunSummary(s: RunSummary, now = Date.now()): string {
+  const lines = [describeRun(s), '', runsTable([runRecordFromSummary(s)], now)];
+  for (const w of s.warnings) lines.push(`${w.level}: ${w.message}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,182 @@
+/**
+ * Typed client for internal services and the CLI: starts activations and sends them their messages,
+ * and reads run records and row errors from syncline's Postgres.
+ *
+ *   const syncline = await SynclineClient.connect({ databaseUrl: process.env.DATABASE_URL });
+ *   await syncline.start(JSON.parse(fs.readFileSync('contacts.json', 'utf8')));
+ *   const run = await syncline.triggerSync('contacts');   // waits for the run
+ *   await syncline.close();
+ */
+import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import type { Kysely } from 'kysely';
+import { formatProblems, parseActivationConfig, type ConfigProblem } from '../common/config';
+import type { RunSummary } from '../common/run';
+import { createDb, createPool } from '../db/connect';
+import type { Database } from '../db/database';
+import {
+  approveDeletesUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate,
+  type ActivationStatus, type ApproveDeletesResponse, type TriggerSyncRequest,
+} from '../workflows/messages';
+import { TASK_QUEUE } from './plugin';
+import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
+
+export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
+
+/** The activation document was refused before anything reached Temporal. */
+export class ConfigInvalidError extends Error {
+  constructor(readonly problems: ConfigProblem[], id: unknown) {
+    super(formatProblems(id, problems));
+    this.name = 'ConfigInvalidError';
+  }
+}
+
+/** A request Temporal or the activation refused, with a message that says what to do. */
+export class SynclineError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SynclineError';
+  }
+}
+
+export const activationWorkflowId = (id: string): string => `activation/${id}`;
+
+export class SynclineClient {
+  private readonly client: Client;
+  private readonly taskQueue: string;
+  private readonly databaseUrl?: string;
+  private db?: Kysely<Database>;
+  private ownsConnection = false;
+
+  constructor(opts: { client: Client; taskQueue?: string; databaseUrl?: string }) {
+    this.client = opts.client;
+    this.taskQueue = opts.taskQueue ?? TASK_QUEUE;
+    this.databaseUrl = opts.databaseUrl;
+  }
+
+  /**
+   * Connects to TEMPORAL_ADDRESS (or localhost:7233) in TEMPORAL_NAMESPACE (or "default").
+   * `lazy` defers the connection to the first Temporal call (runs/errors only read Postgres).
+   */
+  static async connect(opts: { address?: string; namespace?: string; taskQueue?: string; databaseUrl?: string; lazy?: boolean } = {}): Promise<SynclineClient> {
+    const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+    let connection: Connection;
+    try {
+      connection = opts.lazy ? Connection.lazy({ address }) : await Connection.connect({ address, connectTimeout: '5s' });
+    } catch (err) {
+      throw new SynclineError(`cannot reach Temporal at ${address} (${(err as Error).message}): start it with "npm run services" or set --address / TEMPORAL_ADDRESS`, { cause: err });
+    }
+    const client = new Client({ connection, namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    const syncline = new SynclineClient({ client, taskQueue: opts.taskQueue, databaseUrl: opts.databaseUrl });
+    syncline.ownsConnection = true;
+    return syncline;
+  }
+
+  /** Validates the document, then starts `activation/<id>`; an activation already running is an error. */
+  async start(config: unknown): Promise<{ workflowId: string; runId: string }> {
+    const parsed = parseActivationConfig(config);
+    if (!parsed.ok) throw new ConfigInvalidError(parsed.problems, (config as { id?: unknown } | null)?.id);
+    const id = parsed.config.id;
+    const workflowId = activationWorkflowId(id);
+    try {
+      // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).
+      const handle = await this.client.workflow.start('activationWorkflow', {
+        taskQueue: this.taskQueue, workflowId, args: [{ config }],
+        workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+      return { workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new SynclineError(`activation "${id}" is already running (workflow ${workflowId}): sync it now with "syncline resync ${id}", `
+          + `or terminate it first ("temporal workflow terminate --workflow-id ${workflowId}") to start it with a new configuration`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  resync(id: string, opts: { full?: boolean; reason?: string } = {}): Promise<void> {
+    return this.call(id, 'resync', (h) => h.signal(resyncSignal, { full: opts.full, reason: opts.reason }));
+  }
+
+  /**
+   * Asks for a run and waits for it (a run already going on is finished first, then this one runs).
+   * By name: the SDK's typed overloads do not accept the update's optional argument tuple.
+   */
+  triggerSync(id: string, opts: { full?: boolean; reason?: string } = {}): Promise<RunSummary> {
+    return this.call(id, 'triggerSync', (h) => h.executeUpdate<RunSummary, [TriggerSyncRequest]>(triggerSyncUpdate.name, { args: [{ full: opts.full, reason: opts.reason }] }));
+  }
+
+  pause(id: string, reason?: string): Promise<void> {
+    return this.call(id, 'pause', (h) => h.signal(pauseSignal, { reason }));
+  }
+
+  resume(id: string): Promise<void> {
+    return this.call(id, 'resume', (h) => h.signal(resumeSignal));
+  }
+
+  retryFailed(id: string): Promise<void> {
+    return this.call(id, 'retryFailed', (h) => h.signal(retryFailedSignal));
+  }
+
+  /** Approves the deletions held by run `run` and waits for the run that applies them. */
+  approveDeletes(id: string, run: number): Promise<ApproveDeletesResponse> {
+    return this.call(id, 'approveDeletes', (h) => h.executeUpdate(approveDeletesUpdate, { args: [{ run }] }));
+  }
+
+  status(id: string): Promise<ActivationStatus> {
+    return this.call(id, 'status', async (h) => {
+      // A query on a closed activation would replay it; say plainly that it is not running instead.
+      const d = await h.describe();
+      if (d.status.name !== 'RUNNING') {
+        throw new SynclineError(`activation "${id}" is not running (its workflow is ${d.status.name.toLowerCase()}): start it with "syncline activation start --file ${id}.json"`);
+      }
+      return h.query(statusQuery);
+    });
+  }
+
+  /** Run records from Postgres, newest first. */
+  async runs(id: string, opts: { limit?: number } = {}): Promise<RunRecord[]> {
+    return this.read(() => listRuns(this.database(), id, opts.limit));
+  }
+
+  /** Row errors from Postgres, most recently seen first. */
+  async errors(id: string, opts: { run?: number; limit?: number } = {}): Promise<RowErrorRecord[]> {
+    return this.read(() => listRowErrors(this.database(), id, opts));
+  }
+
+  async close(): Promise<void> {
+    await this.db?.destroy();
+    if (this.ownsConnection) await this.client.connection.close();
+  }
+
+  private async call<T>(id: string, what: string, fn: (h: WorkflowHandle) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.client.workflow.getHandle(activationWorkflowId(id)));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new SynclineError(`activation "${id}" is not running: start it with "syncline activation start --file ${id}.json"`, { cause: err });
+      }
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new SynclineError(`activation "${id}" refused ${what}: ${err.cause?.message ?? err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private database(): Kysely<Database> {
+    if (!this.databaseUrl) throw new SynclineError('run records live in Postgres: give the client a databaseUrl (the CLI reads DATABASE_URL)');
+    this.db ??= createDb(createPool(this.databaseUrl, 2));
+    return this.db;
+  }
+
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code === '42P01') {
+        throw new SynclineError('this database has no syncline tables yet: point DATABASE_URL at the database the worker uses, or run "npm run migrate"', { cause: err });
+      }
+      throw err;
+    }
+  }
+}
