@@ -1,6 +1,6 @@
 /**
  * Admin / inspection API under `/__admin` (no auth, never faulted, not logged, not counted):
- * faults, reset, request log, records (read and seed), jobs, quota.
+ * faults, reset, request log, records (read and seed), jobs, quota, runtime config.
  */
 import { jobInfo } from './bulk2-job';
 import { coerce } from './coerce';
@@ -77,6 +77,15 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     const b = ((await readJson(ctx)) ?? {}) as { used?: number };
     if (typeof b.used === 'number') state.apiUsed = b.used;
     return sendJson(ctx, 200, { used: state.apiUsed, max: state.options.dailyApiLimit });
+  }
+  if (what === 'config' && m === 'POST') {
+    // Runtime knobs (the "controllable clock" for bulk processing, quota size, upload cap).
+    const b = ((await readJson(ctx)) ?? {}) as { bulkProcessingDelayMs?: number; dailyApiLimit?: number; maxUploadBytes?: number };
+    if (typeof b.bulkProcessingDelayMs === 'number') state.options.bulkProcessingDelayMs = b.bulkProcessingDelayMs;
+    if (typeof b.dailyApiLimit === 'number') state.options.dailyApiLimit = b.dailyApiLimit;
+    if (typeof b.maxUploadBytes === 'number') state.maxUploadBytes = b.maxUploadBytes;
+    const { bulkProcessingDelayMs, dailyApiLimit } = state.options;
+    return sendJson(ctx, 200, { bulkProcessingDelayMs, dailyApiLimit, maxUploadBytes: state.maxUploadBytes });
   }
   if (what === 'jobs' && m === 'GET') return sendJson(ctx, 200, [...state.jobs.values()].map((j) => jobInfo(j, state.userId)));
   if (what === 'records') {

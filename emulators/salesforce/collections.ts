@@ -3,7 +3,7 @@
  * results in request order with per-record `statusCode` errors; allOrNone rolls everything back and marks
  * the otherwise-good rows ALL_OR_NONE_OPERATION_ROLLED_BACK. The whole request is one API call.
  */
-import { Dml } from './dml';
+import { Dml, dmlOptionsFrom } from './dml';
 import { ROLLED_BACK, failed, restError, sfError, type RowResult } from './errors';
 import { HttpError, readJson, sendJson, type Ctx } from './http';
 import { renderRecord, unknownFields } from './record-json';
@@ -50,7 +50,7 @@ async function body(ctx: Ctx): Promise<{ allOrNone: boolean; records: Rec[] }> {
 }
 
 export async function handleCollections(ctx: Ctx, version: string, seg: string[]): Promise<void> {
-  const dml = new Dml(ctx.state);
+  const dml = new Dml(ctx.state, dmlOptionsFrom(ctx.req.headers));
   const [objName, keyName] = seg;
   const m = ctx.method;
   // Collections exist from v42, collection upsert from v46 (digest section 3): older versions have no such resource.
@@ -126,7 +126,7 @@ async function retrieve(ctx: Ctx, version: string, objName: string): Promise<voi
   if (ids.length > 2000) throw new HttpError(400, LIMIT_ERROR);
   const bad = unknownFields(def, fields);
   if (bad.length > 0) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${bad[0] ?? ''}' on entity '${def.name}'.`));
-  const dml = new Dml(ctx.state);
+  const dml = new Dml(ctx.state, dmlOptionsFrom(ctx.req.headers));
   sendJson(ctx, 200, ids.map((id) => {
     const found = dml.locate(def, id);
     return 'rec' in found ? renderRecord(version, def, found.rec, fields.length > 0 ? fields : undefined) : null;

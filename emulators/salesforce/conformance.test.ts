@@ -710,6 +710,24 @@ describe('Fault switches (CL fault injection)', () => {
     expect(retry[0]?.success).toBe(true);
   });
 
+  test('validation rules -> FIELD_CUSTOM_VALIDATION_EXCEPTION on every write path', async () => {
+    await admin(emu, 'POST', '/faults', { validationRule: { object: 'Contact', field: 'Title', values: ['Intern'], message: 'Interns cannot be synced', onField: true } });
+    const r = await conn.sobject('Contact').create([{ LastName: 'a', Title: 'Intern' }, { LastName: 'b', Title: 'CEO' }]);
+    expect(r[0]?.errors[0]).toEqual({ statusCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'Interns cannot be synced', fields: ['Title'] });
+    expect(r[1]?.success).toBe(true);
+    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Title\nc,intern\n', pollInterval: 20 });
+    expect(bulk.failedResults[0]?.sf__Error).toBe('FIELD_CUSTOM_VALIDATION_EXCEPTION:Interns cannot be synced:Title --');
+  });
+
+  test('duplicate rules -> DUPLICATES_DETECTED unless Sforce-Duplicate-Rule-Header: allowSave=true', async () => {
+    await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Lead', field: 'Email' } });
+    await conn.sobject('Lead').create({ LastName: 'a', Company: 'c', Email: 'same@example.com' });
+    const dup = await errOf(conn.sobject('Lead').create({ LastName: 'b', Company: 'c', Email: 'same@example.com' }));
+    expect(dup.errorCode).toBe('DUPLICATES_DETECTED');
+    const ok = await conn.sobject('Lead').create({ LastName: 'b', Company: 'c', Email: 'same@example.com' }, { headers: { 'Sforce-Duplicate-Rule-Header': 'allowSave=true' } });
+    expect(ok.success).toBe(true);
+  });
+
   test('faults never apply to /__admin; DELETE /__admin/faults clears them; unknown fault names are refused', async () => {
     await admin(emu, 'POST', '/faults', { serverError: { count: 5 } });
     expect(await admin(emu, 'GET', '/records/Contact')).toEqual([]);

@@ -7,6 +7,7 @@ import { sfDateTime } from './coerce';
 import { failed, sfError, type RowResult, type SfError } from './errors';
 import { normalizeId } from './ids';
 import { refResolver } from './refs';
+import { duplicateRuleError, validationRuleError } from './rules';
 import { fieldIndex } from './schema';
 import type { FieldDef, ObjectDef, StoredValue } from './schema-types';
 import type { EmulatorState } from './state';
@@ -27,8 +28,19 @@ function setByName(def: ObjectDef, values: StoredValue[], name: string, v: Store
   if (i !== undefined) values[i] = v;
 }
 
+export interface DmlOptions {
+  /** `Sforce-Duplicate-Rule-Header: allowSave=true` was sent. */
+  allowDuplicates?: boolean;
+}
+
+/** Request headers that change DML behaviour. */
+export function dmlOptionsFrom(headers: Record<string, string | string[] | undefined>): DmlOptions {
+  const h = String(headers['sforce-duplicate-rule-header'] ?? '');
+  return { allowDuplicates: /allowSave\s*=\s*true/i.test(h) };
+}
+
 export class Dml {
-  constructor(private readonly state: EmulatorState) {}
+  constructor(private readonly state: EmulatorState, private readonly opts: DmlOptions = {}) {}
 
   create(def: ObjectDef, entries: Entry[], source: Source, undo?: UndoLog): RowResult {
     const v = validateFields(def, entries, source, 'create', refResolver(this.state));
@@ -112,11 +124,16 @@ export class Dml {
     return { rec };
   }
 
-  /** Row-level checks after field validation: injected row locks, then unique / external-id duplicates. */
+  /** Row-level checks after field validation: row locks, validation rules, unique values, duplicate rules. */
   private checkRow(def: ObjectDef, id: string, values: StoredValue[]): SfError | null {
     const lock = this.lockError(def, id, values);
     if (lock) return lock;
+    const { faults } = this.state;
+    const rule = validationRuleError(faults.validationRules, def, values);
+    if (rule) return rule;
     const store = this.state.store(def);
+    const dup = this.opts.allowDuplicates ? null : duplicateRuleError(faults.duplicateRules, def, store, id, values);
+    if (dup) return dup;
     for (let i = 0; i < def.fields.length; i++) {
       const fd = def.fields[i] as FieldDef;
       const v = values[i];

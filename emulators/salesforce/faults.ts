@@ -3,6 +3,8 @@
  * `paths` (a regular expression) is tested against "<category> <path>", where category is one of
  * auth | sobjects | composite | bulk | query | describe | limits | other — so "composite|bulk" works.
  */
+import type { DuplicateRule, ValidationRule } from './rules';
+
 export interface CountFault {
   count: number;
   paths?: string;
@@ -25,6 +27,8 @@ export class Faults {
   dailyQuotaExhausted = false;
   bulkJobFails = 0;
   bulkJobStuck = false;
+  validationRules: ValidationRule[] = [];
+  duplicateRules: DuplicateRule[] = [];
   private readonly counts = new Map<CountFaultName, CountFault>();
   private locks: LockRule[] = [];
 
@@ -36,6 +40,8 @@ export class Faults {
       if (k === 'dailyQuotaExhausted') this.dailyQuotaExhausted = v === true;
       else if (k === 'bulkJobStuck') this.bulkJobStuck = v === true;
       else if (k === 'bulkJobFails') this.bulkJobFails = Number((v as { count?: number })?.count ?? v) || 0;
+      else if (k === 'validationRule') this.validationRules.push(v as ValidationRule);
+      else if (k === 'duplicateRule') this.duplicateRules.push(v as DuplicateRule);
       else if (k === 'lockRows') this.addLock(v as { values?: unknown[]; field?: string; times?: number });
       else if ((COUNT_FAULTS as string[]).includes(k) && typeof v === 'object' && v !== null) {
         const f = v as CountFault;
@@ -51,6 +57,8 @@ export class Faults {
     this.bulkJobStuck = false;
     this.counts.clear();
     this.locks = [];
+    this.validationRules = [];
+    this.duplicateRules = [];
   }
 
   /** Consumes one hit of a count fault if it is armed and matches this request. */
@@ -82,6 +90,8 @@ export class Faults {
       bulkJobFails: this.bulkJobFails,
       bulkJobStuck: this.bulkJobStuck,
       ...Object.fromEntries(this.counts),
+      validationRules: this.validationRules,
+      duplicateRules: this.duplicateRules,
       lockRows: this.locks.map((l) => ({ field: l.field, remaining: Object.fromEntries(l.remaining) })),
     };
   }

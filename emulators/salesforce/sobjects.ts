@@ -1,6 +1,6 @@
 /** Single-record REST: describe, create, retrieve, update, delete, upsert / get / delete by external id. */
 import { basicInfo, describeGlobal, describeObject } from './describe';
-import { Dml } from './dml';
+import { Dml, dmlOptionsFrom } from './dml';
 import { NOT_FOUND_MESSAGE, restError, restErrors, type RowResult } from './errors';
 import { HttpError, readJson, sendEmpty, sendJson, type Ctx } from './http';
 import { normalizeId } from './ids';
@@ -43,7 +43,7 @@ function fieldsParam(ctx: Ctx, def: ObjectDef): string[] | undefined {
 
 /** Routes `/sobjects/...` (segments after `sobjects`). */
 export async function handleSobjects(ctx: Ctx, version: string, seg: string[]): Promise<void> {
-  const dml = new Dml(ctx.state);
+  const dml = new Dml(ctx.state, dmlOptionsFrom(ctx.req.headers));
   const [name, second, third] = seg;
   if (!name) return sendJson(ctx, 200, describeGlobal(version, ctx.state.registry));
   const def = objectOr404(ctx, name);
