@@ -6,6 +6,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 180000,
+  // The Temporal SDK's native runtime keeps threads alive after the last worker stops.
+  forceExit: true,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'emulators', testMatch: ['<rootDir>/emulators/**/*.test.ts', '<rootDir>/connectors/**/*.test.ts'] },

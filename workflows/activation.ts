@@ -53,7 +53,12 @@ export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
   return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined };
 }
 
-export async function activationWorkflow(input: ActivationWorkflowInput): Promise<void> {
+/**
+ * Input is `{ "config": {...} }`, or the activation document itself (handy with
+ * `temporal workflow start --input-file activation.json`).
+ */
+export async function activationWorkflow(raw: ActivationWorkflowInput | Record<string, unknown>): Promise<void> {
+  const input: ActivationWorkflowInput = raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) {
     const id = (input.config as { id?: unknown } | null)?.id;

@@ -37,8 +37,9 @@ const RETRY = {
 };
 const quick = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', retry: RETRY });
 // Extract and delta may take long on big models: they heartbeat every few seconds.
-const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '2m', retry: RETRY });
-const write = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '5m', retry: RETRY });
+const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '1m', retry: RETRY });
+// A dead worker is noticed within a minute: connectors heartbeat at least per batch or poll.
+const write = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY });
 
 const MAX_QUOTA_WAITS = 48;
 

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { synclinePlugin } from '../../client/plugin';
 import type { ConnectionMap } from '../../connectors/connections';
 import type { DestinationConnector } from '../../connectors/types';
-import { testdbConnector, setupTestDestination } from './testdb-connector';
+import { testdbConnector, setupTestDestination, closeTestdbPools } from './testdb-connector';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 /** One workflow bundle per test file: bundling is the slow part of creating a worker. */
@@ -37,6 +37,7 @@ export async function startWorker(opts: { taskQueue: string; connections?: Conne
       worker.shutdown();
       await running;
       await connection.close();
+      await closeTestdbPools();
     },
   };
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { startTemporalDevServer, type TemporalServer } from '../../scripts/services/temporal';
 import { startPostgres, type PostgresServer } from '../../scripts/services/postgres';
@@ -5,12 +6,20 @@ import { migrateToLatest } from '../../db/migrate';
 
 let temporal: TemporalServer | undefined;
 let postgres: PostgresServer | undefined;
+// Each jest run gets its own data directory: concurrent runs must not wipe each other's Postgres.
+const dataDir = path.resolve(__dirname, `../../.data/pg-test-${process.pid}`);
 
 export async function startTestServices(): Promise<void> {
-  [temporal, postgres] = await Promise.all([
+  const [t, p] = await Promise.allSettled([
     process.env.TEMPORAL_ADDRESS ? Promise.resolve(undefined) : startTemporalDevServer({ headless: true, quiet: true }),
-    startPostgres({ dataDir: path.resolve(__dirname, '../../.data/pg-test'), fresh: true }),
+    startPostgres({ dataDir, fresh: true }),
   ]);
+  temporal = t.status === 'fulfilled' ? t.value : undefined;
+  postgres = p.status === 'fulfilled' ? p.value : undefined;
+  if (t.status === 'rejected' || p.status === 'rejected') {
+    await stopTestServices();
+    throw t.status === 'rejected' ? t.reason : (p as PromiseRejectedResult).reason;
+  }
   if (temporal) {
     process.env.TEMPORAL_ADDRESS = temporal.address;
     if (temporal.cli) process.env.TEMPORAL_CLI = temporal.cli;
@@ -20,5 +29,6 @@ export async function startTestServices(): Promise<void> {
 }
 
 export async function stopTestServices(): Promise<void> {
-  await Promise.all([temporal?.stop(), postgres?.stop()]);
+  await Promise.allSettled([temporal?.stop(), postgres?.stop()]);
+  if (postgres?.embedded) fs.rmSync(dataDir, { recursive: true, force: true });
 }

@@ -28,6 +28,11 @@ function pool(url: string): pg.Pool {
   return p;
 }
 
+export async function closeTestdbPools(): Promise<void> {
+  await Promise.all([...pools.values()].map((p) => p.end()));
+  pools.clear();
+}
+
 export async function setupTestDestination(url: string): Promise<void> {
   const c = new pg.Client(url);
   await c.connect();

@@ -1,0 +1,19 @@
+/** A syncline worker in its own process (for crash tests): env TEMPORAL_ADDRESS, DATABASE_URL, SYNCLINE_TASK_QUEUE, SYNCLINE_CONNECTIONS (JSON). */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { synclinePlugin } from '../../client/plugin';
+import { testdbConnector } from './testdb-connector';
+
+async function main(): Promise<void> {
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const worker = await Worker.create({
+    connection, taskQueue: process.env.SYNCLINE_TASK_QUEUE!,
+    plugins: [synclinePlugin({ databaseUrl: process.env.DATABASE_URL!, connectors: [testdbConnector], connections: JSON.parse(process.env.SYNCLINE_CONNECTIONS ?? '{}'), migrate: false })],
+  });
+  console.log('WORKER READY');
+  await worker.run();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
