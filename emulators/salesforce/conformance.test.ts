@@ -400,7 +400,7 @@ describe('sObject Collections (digest section 3)', () => {
     expect(dupKeys.map((r) => [r.success, r.created])).toEqual([[true, true], [true, false]]);
   });
 
-  test('Trap 1: without `version` jsforce speaks v50.0: no collection upsert (v46+ only there is fine) but ids per call', async () => {
+  test('Trap 1: jsforce defaults to v50.0; below v42 arrays cost one call per record, below v46 there is no collection upsert', async () => {
     const old = newConnection(emu);
     (old as unknown as { version: string }).version = '41.0';
     await old.authorize({ grant_type: 'client_credentials' });
