@@ -35,7 +35,9 @@ interface CallOptions {
   quotaWaitMs?: number;
 }
 
-const ALL_METHODS: Method[] = ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'];
+const REPLAY_DELAY_MS = 300;
+/** jsforce's default is 30 minutes; a write that has not answered in 2 minutes is retried by Temporal. */
+const REQUEST_TIMEOUT_MS = 120_000;
 const V = `/services/data/v${API_VERSION}`;
 
 export class SalesforceClient {
@@ -47,16 +49,29 @@ export class SalesforceClient {
   }
 
   async call<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
-    const isText = typeof body === 'string' || Buffer.isBuffer(body);
-    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' };
     try {
-      return await this.conn.request<T>(
-        { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? (body as string) : JSON.stringify(body) }) },
-        { retry: { maxRetries: o.idempotent ? 1 : 0, minTimeout: 300, methods: o.idempotent ? ALL_METHODS : [] }, ...(o.text ? { responseType: 'text/plain' } : {}) },
-      );
+      return await this.send<T>(method, path, body, o);
     } catch (err) {
-      throw toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs });
+      const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs });
+      // One quick replay for idempotent calls only. jsforce's own transport retry is off: it re-sends
+      // an already consumed body stream for PATCH/PUT and then waits forever.
+      if (!o.idempotent || !e.retryable || e.code === 'QUOTA_RESERVE_REACHED') throw e;
+      await new Promise((r) => setTimeout(r, REPLAY_DELAY_MS));
+      try {
+        return await this.send<T>(method, path, body, o);
+      } catch (again) {
+        throw toSyncError(again, o.where, { quotaWaitMs: o.quotaWaitMs });
+      }
     }
+  }
+
+  private send<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
+    const isText = typeof body === 'string';
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' };
+    return this.conn.request<T>(
+      { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
+      { retry: { maxRetries: 0 }, timeout: REQUEST_TIMEOUT_MS, ...(o.text ? { responseType: 'text/plain' } : {}) },
+    );
   }
 
   describe(object: string, where: string): Promise<SfDescribe> {

@@ -4,7 +4,7 @@
  */
 import { QuotaWaitError, SyncError } from '../../common/errors';
 
-const SOCKET_CODES = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed/i;
+const SOCKET_CODES = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed|aborted due to timeout/i;
 
 /** Row codes worth re-sending unchanged: lock contention and collateral allOrNone rollbacks. */
 const RETRYABLE_ROW_CODES = new Set(['UNABLE_TO_LOCK_ROW', 'ALL_OR_NONE_OPERATION_ROLLED_BACK', 'SERVER_UNAVAILABLE', 'REQUEST_RUNNING_TOO_LONG', 'UNPROCESSED']);
@@ -63,7 +63,7 @@ export function toSyncError(err: unknown, where: string, opts: { quotaWaitMs?: n
   if (code === 'ERROR_HTTP_429' || code === 'ERROR_HTTP_420') {
     return new SyncError('RATE_LIMITED', `${where}: Salesforce answered ${code.slice(-3)} (rate limited)`, { retryable: true, cause: err });
   }
-  if (/^ERROR_HTTP_5\d\d$/.test(code) || code === 'SERVER_UNAVAILABLE' || code === 'UNKNOWN_EXCEPTION' || e.name === 'FetchError' || SOCKET_CODES.test(causeCode) || SOCKET_CODES.test(message)) {
+  if (/^ERROR_HTTP_5\d\d$/.test(code) || code === 'SERVER_UNAVAILABLE' || code === 'UNKNOWN_EXCEPTION' || e.name === 'FetchError' || e.name === 'AbortError' || SOCKET_CODES.test(causeCode) || SOCKET_CODES.test(message)) {
     return new SyncError('DESTINATION_UNAVAILABLE', `${where}: Salesforce unavailable (${code}: ${message})`, { retryable: true, cause: err });
   }
   if (code === 'INVALID_FIELD' || code === 'INVALID_FIELD_FOR_INSERT_UPDATE') {

@@ -1,0 +1,316 @@
+/**
+ * The connector against the in-process Salesforce emulator (real HTTP, real jsforce): check errors,
+ * Collections and Bulk writes, idempotency under lost responses, row errors, quota and token expiry.
+ */
+import { startSalesforceEmulator } from '../../emulators/salesforce/server';
+import { QuotaWaitError, SyncError } from '../../common/errors';
+import type { SyncMode } from '../../common/sync-modes';
+import type { FieldSpec, OutRow, RowOp } from '../types';
+import { salesforceConnector as sf } from './index';
+import { resetClients } from './client';
+import type { SalesforceConnection } from './config';
+import { drive, field, makeContext, MemoryChunk, outRow } from './test-harness';
+
+type Emu = Awaited<ReturnType<typeof startSalesforceEmulator>>;
+let emu: Emu;
+let connection: SalesforceConnection;
+
+beforeAll(async () => {
+  emu = await startSalesforceEmulator();
+  connection = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+});
+afterAll(async () => { await emu.close(); });
+beforeEach(async () => {
+  resetClients();
+  await admin('POST', '/reset');
+});
+
+async function admin(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${emu.url}/__admin${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
+}
+const faults = (spec: Record<string, unknown>) => admin('POST', '/faults', spec);
+async function records(object = 'Contact'): Promise<Array<Record<string, any>>> {
+  const r = await admin('GET', `/records/${object}`);
+  return Array.isArray(r) ? r : (r.records ?? []);
+}
+
+const KEY = field('External_Id__c', 'text', { isKey: true, from: 'id' });
+const FIELDS: FieldSpec[] = [KEY, field('LastName'), field('Email')];
+
+function ctxFor(mode: SyncMode, o: { key?: string; fields?: FieldSpec[]; options?: Record<string, unknown>; object?: string } = {}) {
+  return makeContext({ connection, object: o.object ?? 'Contact', key: o.key ?? 'External_Id__c', mode, fields: o.fields ?? FIELDS, options: o.options });
+}
+const people = (n: number, prefix = 'k') =>
+  Array.from({ length: n }, (_, i) => outRow(`${prefix}${i}`, { External_Id__c: `${prefix}${i}`, LastName: `Last ${i}`, Email: `p${i}@example.com` }));
+const COLLECTIONS = { method: 'collections', chunkSize: 2000 };
+const BULK = { method: 'bulk2', chunkSize: 150000 };
+
+async function write(mode: SyncMode, op: RowOp, rows: OutRow[], o: Parameters<typeof ctxFor>[1] = {}, plan = COLLECTIONS) {
+  const ctx = ctxFor(mode, { options: { bulkPollMs: 50 }, ...o });
+  const chunk = new MemoryChunk(op, rows);
+  const run = await drive(sf, ctx, chunk, plan);
+  return { chunk, run, ctx };
+}
+
+describe('check', () => {
+  it('accepts a valid mapping and warns about skipped fields', async () => {
+    const res = await sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Birthdate', 'bool')] }));
+    expect(res.skippedFields).toEqual([expect.objectContaining({ field: 'Birthdate' })]);
+    expect(res.warnings.map((w) => w.code)).toEqual(['FIELD_SKIPPED']);
+  });
+  it('names unknown fields with suggestions', async () => {
+    await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Emial'), field('LastNam')] }))).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/"Emial" \(did you mean "Email".*"LastNam" \(did you mean "LastName"/),
+    });
+  });
+  it('enforces key rules per mode', async () => {
+    await expect(sf.check(ctxFor('upsert', { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] }))).rejects.toMatchObject({ code: 'KEY_INVALID' });
+    await expect(sf.check(ctxFor('update', { key: 'LastName', fields: [field('LastName', 'text', { isKey: true })] }))).rejects.toMatchObject({ code: 'KEY_INVALID' });
+    await expect(sf.check(ctxFor('update', { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] }))).resolves.toBeDefined();
+    await expect(sf.check(ctxFor('mirror', { key: 'Email', fields: [field('Email', 'text', { isKey: true }), field('LastName')] }))).resolves.toBeDefined();
+  });
+  it('rejects read-only fields, unknown objects and bad credentials', async () => {
+    await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Name')] }))).rejects.toMatchObject({ code: 'FIELD_NOT_WRITABLE' });
+    await expect(sf.check(ctxFor('upsert', { object: 'Contakt' }))).rejects.toMatchObject({ code: 'DESTINATION_NOT_FOUND' });
+    const bad = makeContext({ connection: { ...connection, clientSecret: 'wrong' } as SalesforceConnection, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: FIELDS });
+    await expect(sf.check(bad)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+  });
+  it('validates options', async () => {
+    await expect(sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('planWrites', () => {
+  it('uses collections below the threshold and bulk above', () => {
+    const ctx = ctxFor('upsert');
+    expect(sf.planWrites(ctx, 'upsert', 1999)).toEqual({ method: 'collections', chunkSize: 2000 });
+    const bulk = sf.planWrites(ctx, 'upsert', 2000);
+    expect(bulk.method).toBe('bulk2');
+    expect(bulk.chunkSize).toBeLessThanOrEqual(150000);
+  });
+});
+
+describe('collections', () => {
+  it('upserts, then upserts again without creating duplicates', async () => {
+    const { chunk } = await write('upsert', 'upsert', people(450));
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await records()).toHaveLength(450);
+    const again = await write('upsert', 'upsert', people(450).map((r) => ({ ...r, values: { ...r.values, LastName: 'Changed' } })));
+    expect([...again.chunk.results.values()].every((r) => r.ok)).toBe(true);
+    const recs = await records();
+    expect(recs).toHaveLength(450);
+    expect(recs.every((r) => r.LastName === 'Changed')).toBe(true);
+    const k7 = recs.find((r) => r.External_Id__c === 'k7')!;
+    expect(chunk.results.get('k7')).toEqual({ key: 'k7', ok: true, destinationId: k7.Id });
+  });
+
+  it('updates by external id (lookup) and by Id, and never creates', async () => {
+    const { chunk } = await write('upsert', 'upsert', people(3));
+    const rows = people(3).map((r) => ({ ...r, values: { ...r.values, LastName: 'Updated' } }));
+    const missing = outRow('nope', { External_Id__c: 'nope', LastName: 'X', Email: 'x@example.com' });
+    const upd = await write('update', 'update', [...rows, missing]);
+    expect(upd.chunk.results.get('k0')).toMatchObject({ ok: true });
+    expect(upd.chunk.results.get('nope')).toMatchObject({ ok: false, code: 'NOT_FOUND', retryable: false });
+    expect(await records()).toHaveLength(3);
+    expect((await records()).every((r) => r.LastName === 'Updated')).toBe(true);
+    const id = (chunk.results.get('k1') as { destinationId: string }).destinationId;
+    const byId = await write('update', 'update', [outRow(id, { Id: id, LastName: 'ById' })], { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] });
+    expect(byId.chunk.results.get(id)).toMatchObject({ ok: true });
+    expect((await records()).find((r) => r.Id === id)?.LastName).toBe('ById');
+  });
+
+  it('inserts with the token field and deletes (by destinationId, by lookup, already gone)', async () => {
+    const ins = await write('insert', 'create', people(3));
+    const recs = await records();
+    expect(recs.map((r) => r.Syncline_Token__c).sort()).toEqual(['tok-k0', 'tok-k1', 'tok-k2']);
+    const id0 = (ins.chunk.results.get('k0') as { destinationId: string }).destinationId;
+    const del = await write('mirror', 'delete', [
+      outRow('k0', {}, { destinationId: id0 }), outRow('k1', {}), outRow('ghost', {}),
+    ]);
+    expect([...del.chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual([['ghost', true], ['k0', true], ['k1', true]]);
+    expect((await records()).map((r) => r.External_Id__c)).toEqual(['k2']);
+  });
+
+  it('reports STRING_TOO_LONG per row without sending it', async () => {
+    const rows = people(2);
+    rows[1]!.values.LastName = 'x'.repeat(81);
+    const { chunk } = await write('upsert', 'upsert', rows);
+    expect(chunk.results.get('k0')).toMatchObject({ ok: true });
+    expect(chunk.results.get('k1')).toMatchObject({ ok: false, code: 'STRING_TOO_LONG', retryable: false });
+    expect(await records()).toHaveLength(1);
+    const cut = await write('upsert', 'upsert', rows, { fields: [KEY, field('LastName', 'text', { truncate: true }), field('Email')] });
+    expect(cut.chunk.results.get('k1')).toMatchObject({ ok: true });
+  });
+
+  it('passes Salesforce row errors through with their code', async () => {
+    const rows = people(2);
+    rows[0]!.values.Email = 'not-an-email';
+    const { chunk } = await write('upsert', 'upsert', rows);
+    expect(chunk.results.get('k0')).toMatchObject({ ok: false, code: 'INVALID_EMAIL_ADDRESS', retryable: false });
+    expect(chunk.results.get('k1')).toMatchObject({ ok: true });
+  });
+
+  it('UNABLE_TO_LOCK_ROW is retryable and succeeds on the next attempt', async () => {
+    await faults({ lockRows: { values: ['k1'], field: 'External_Id__c', times: 1 } });
+    const ctx = ctxFor('upsert');
+    const chunk = new MemoryChunk('upsert', people(3));
+    await sf.writeChunk(ctx, chunk, COLLECTIONS);
+    expect(chunk.results.get('k1')).toMatchObject({ ok: false, code: 'UNABLE_TO_LOCK_ROW', retryable: true });
+    expect(chunk.pending().map((r) => r.key)).toEqual(['k1']);
+    await sf.writeChunk(ctx, chunk, COLLECTIONS);
+    expect(chunk.results.get('k1')).toMatchObject({ ok: true });
+    expect(await records()).toHaveLength(3);
+  });
+
+  it('5xx → retryable DESTINATION_UNAVAILABLE, then the retry succeeds', async () => {
+    await faults({ serverError: { count: 2, status: 503, paths: 'composite' } });
+    const { run } = await write('upsert', 'upsert', people(5));
+    expect(run.errors[0]).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    expect(await records()).toHaveLength(5);
+  });
+});
+
+describe('insert idempotency', () => {
+  it('no duplicate when the response is lost after commit (collections)', async () => {
+    await faults({ dropResponseAfterCommit: { count: 2, paths: 'composite' } });
+    const { chunk, run } = await write('insert', 'create', people(5));
+    expect(run.errors.length).toBeGreaterThanOrEqual(1);
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await records()).toHaveLength(5);
+  });
+
+  it('a reset socket on an idempotent write is replayed once', async () => {
+    await faults({ socketReset: { count: 1, paths: 'composite' } });
+    const { run, chunk } = await write('insert', 'create', people(4));
+    expect(run.errors).toEqual([]);
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await records()).toHaveLength(4);
+  });
+
+  it('without a token field a plain create is never replayed', async () => {
+    await faults({ socketReset: { count: 1, paths: 'composite' } });
+    const ctx = ctxFor('insert', { options: { insertTokenField: null } });
+    const warnings = (await sf.check(ctx)).warnings.map((w) => w.code);
+    expect(warnings).toContain('INSERT_NOT_IDEMPOTENT');
+    await expect(sf.writeChunk(ctx, new MemoryChunk('create', people(2)), COLLECTIONS)).rejects.toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+  });
+
+  it('no duplicate when a bulk worker dies after upload: the retry re-attaches to the saved job', async () => {
+    const ctx = ctxFor('insert', { options: { bulkPollMs: 50 } });
+    const chunk = new MemoryChunk('create', people(30));
+    const first = await sf.writeChunk(ctx, chunk, BULK);
+    expect(first.status).toBe('pending');
+    // The activity "died" before the workflow saw `pending`: the retry must not start a second job.
+    const again = await sf.writeChunk(ctx, chunk, BULK);
+    expect(again).toMatchObject({ status: 'pending', handle: (first as { handle: string }).handle });
+    await drive(sf, ctx, chunk, BULK);
+    expect([...chunk.results.values()].filter((r) => r.ok)).toHaveLength(30);
+    expect(await records()).toHaveLength(30);
+  });
+});
+
+describe('bulk 2.0', () => {
+  it('upserts, maps shuffled results back by key, reports bad rows', async () => {
+    const rows = people(120);
+    rows[5]!.values.Email = 'bad-email';
+    rows[77]!.values.LastName = null;
+    const { chunk, run } = await write('upsert', 'upsert', rows, {}, BULK);
+    expect(run.outcomes[0]).toMatchObject({ status: 'pending' });
+    expect(chunk.results.get('k5')).toMatchObject({ ok: false, code: 'INVALID_EMAIL_ADDRESS', retryable: false });
+    expect(chunk.results.get('k77')).toMatchObject({ ok: false, code: 'REQUIRED_FIELD_MISSING', retryable: false });
+    const recs = await records();
+    expect(recs).toHaveLength(118);
+    for (const r of recs) expect(chunk.results.get(r.External_Id__c)).toEqual({ key: r.External_Id__c, ok: true, destinationId: r.Id });
+  });
+
+  it('update and delete through bulk', async () => {
+    await write('upsert', 'upsert', people(20), {}, BULK);
+    const upd = await write('update', 'update', people(20).map((r) => ({ ...r, values: { ...r.values, LastName: 'B' } })), {}, BULK);
+    expect([...upd.chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect((await records()).every((r) => r.LastName === 'B')).toBe(true);
+    const del = await write('mirror', 'delete', people(20).slice(0, 15), {}, BULK);
+    expect([...del.chunk.results.values()].filter((r) => r.ok)).toHaveLength(15);
+    expect(await records()).toHaveLength(5);
+  });
+
+  it('a job that fails for a platform reason is resubmitted', async () => {
+    await faults({ bulkJobFails: { count: 1 } });
+    const { chunk } = await write('upsert', 'upsert', people(10), {}, BULK);
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await records()).toHaveLength(10);
+  });
+});
+
+describe('quota and auth', () => {
+  it('daily quota exhausted → QuotaWaitError', async () => {
+    await sf.check(ctxFor('upsert'));
+    await faults({ dailyQuotaExhausted: true });
+    await expect(write('upsert', 'upsert', people(2), { options: { quotaWaitMs: 1234 } })).rejects.toMatchObject({ code: 'QUOTA_RESERVE_REACHED', waitMs: 1234 });
+  });
+
+  it('reserve reached → QuotaWaitError before writing; quota() reports usage', async () => {
+    const ctx = ctxFor('upsert', { options: { quotaReservePercent: 100 } });
+    const err = await sf.writeChunk(ctx, new MemoryChunk('upsert', people(2)), COLLECTIONS).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QuotaWaitError);
+    expect(await records()).toHaveLength(0);
+    const q = await sf.quota!(ctx);
+    expect(q!.max).toBeGreaterThan(0);
+    expect(q!.used).toBeGreaterThan(0);
+  });
+
+  it('an expired token is refreshed once and the request replayed', async () => {
+    await write('upsert', 'upsert', people(1));
+    await faults({ expireTokens: true });
+    const before = (await admin('GET', '/requests')).requests.length;
+    const { run } = await write('upsert', 'upsert', people(3));
+    expect(run.errors).toEqual([]);
+    const log = ((await admin('GET', '/requests')).requests as Array<{ method: string; path: string; status: number }>).slice(before);
+    expect(log.map((r) => `${r.method} ${r.path.replace(/^\/services\/data\/v62\.0/, '')} ${r.status}`)).toEqual([
+      'PATCH /composite/sobjects/Contact/External_Id__c 401',
+      'POST /services/oauth2/token 200',
+      'PATCH /composite/sobjects/Contact/External_Id__c 200',
+    ]);
+    expect(await records()).toHaveLength(3);
+  });
+});
+
+describe('tricky values round trip', () => {
+  const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本語', 'emoji 😀👍🏽', ' padded ', '#hash'];
+  const fields: FieldSpec[] = [KEY, field('LastName'), field('Description'), field('Title'), field('Birthdate', 'date'), field('Last_Purchase_At__c', 'timestamptz'), field('Lifetime_Value__c', 'numeric'), field('Interests__c', '_text'), field('HasOptedOutOfEmail', 'bool')];
+  const rows = () => tricky.map((t, i) => outRow(`t${i}`, {
+    External_Id__c: `t${i}`, LastName: t, Description: t, Title: i % 2 ? '' : null,
+    Birthdate: new Date(2024, 2, 31), Last_Purchase_At__c: new Date(Date.UTC(2024, 9, 27, 0, 59, 59, 999) + i * 1000),
+    Lifetime_Value__c: '1234.567', Interests__c: ['Music', 'Travel'], HasOptedOutOfEmail: i % 2 === 0,
+  }));
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s', async (_name, plan) => {
+    const { chunk } = await write('upsert', 'upsert', rows(), { fields }, plan);
+    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    const recs = await records();
+    tricky.forEach((t, i) => {
+      const r = recs.find((x) => x.External_Id__c === `t${i}`)!;
+      expect(r.LastName).toBe(t);
+      expect(r.Description).toBe(t);
+      expect(r.Birthdate).toBe('2024-03-31');
+      expect(new Date(r.Last_Purchase_At__c).getTime()).toBe(Date.UTC(2024, 9, 27, 0, 59, 59, 999) + i * 1000);
+      expect(Number(r.Lifetime_Value__c)).toBe(1234.57);
+      expect(r.Interests__c).toBe('Music;Travel');
+      expect(r.HasOptedOutOfEmail).toBe(i % 2 === 0);
+      if (i % 2 === 0) expect(r.Title ?? null).toBeNull();
+    });
+  });
+
+  it('null clears a field (collections and bulk)', async () => {
+    await write('upsert', 'upsert', people(2).map((r) => ({ ...r, values: { ...r.values, Email: 'a@b.co' } })));
+    await write('upsert', 'upsert', [outRow('k0', { External_Id__c: 'k0', LastName: 'L', Email: null })]);
+    await write('upsert', 'upsert', [outRow('k1', { External_Id__c: 'k1', LastName: 'L', Email: null })], {}, BULK);
+    const recs = await records();
+    expect(recs.map((r) => r.Email ?? null)).toEqual([null, null]);
+  });
+});
+
+it('throws SyncError subclasses only', () => {
+  expect(new QuotaWaitError('x', 1)).toBeInstanceOf(SyncError);
+});
