@@ -76,6 +76,7 @@ export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Pr
       if (!csv.add(spec.header.map((h) => (h in values ? values[h]! : '')))) { overflow = true; break; }
     }
     if (local.length) await chunk.record(local);
+    s.heartbeat({ chunk: chunk.chunkId, csvRows: csv.rows, csvBytes: csv.bytes });
     if (overflow) break;
   }
   return { csv: csv.toString(), rows: csv.rows, idToKey, overflow };

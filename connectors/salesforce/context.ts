@@ -14,6 +14,8 @@ export interface Session {
   client: SalesforceClient;
   options: SalesforceOptions;
   model: WriteModel;
+  /** Liveness from long loops (CSV building, request pools). */
+  heartbeat: (details?: Record<string, unknown>) => void;
 }
 
 const DESCRIBE_TTL_MS = 5 * 60_000;
@@ -56,5 +58,5 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const client = await getClient(ctx.connection, where);
   const describe = await describeCached(client, object, where, fresh);
   const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe });
-  return { client, options, model };
+  return { client, options, model, heartbeat: (d) => ctx.heartbeat(d) };
 }
