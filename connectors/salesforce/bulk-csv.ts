@@ -27,10 +27,10 @@ export function jobSpec(model: WriteModel, op: ChunkWrite['op']): JobSpec {
   return { operation: 'insert', header: names, matchColumn: key };
 }
 
-/** The value of the match column that a row produces (its token, Id or key). */
-export function matchValue(spec: JobSpec, model: WriteModel, row: OutRow, id?: string | null): string {
-  if (spec.matchColumn === 'Id') return id ?? row.destinationId ?? row.key;
+/** The value of the match column that a row produces (its token, key, or record Id). */
+export function matchValue(spec: JobSpec, model: WriteModel, row: OutRow): string {
   if (spec.matchColumn === model.tokenField) return row.token;
+  if (spec.matchColumn === 'Id' && model.keyField.name !== 'Id') return row.destinationId ?? ''; // looked-up Ids come from idToKey
   return row.key;
 }
 

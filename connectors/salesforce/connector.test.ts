@@ -235,6 +235,14 @@ describe('bulk 2.0', () => {
     expect(await records()).toHaveLength(5);
   });
 
+  it('splits a chunk whose CSV exceeds maxCsvBytes into follow-up jobs', async () => {
+    const { chunk, run } = await write('upsert', 'upsert', people(40), { options: { bulkPollMs: 50, maxCsvBytes: 600 } }, BULK);
+    const handles = new Set(run.outcomes.flatMap((o) => (o.status === 'pending' ? [o.handle] : [])));
+    expect(handles.size).toBeGreaterThan(1);
+    expect([...chunk.results.values()].filter((r) => r.ok)).toHaveLength(40);
+    expect(await records()).toHaveLength(40);
+  });
+
   it('a job that fails for a platform reason is resubmitted', async () => {
     await faults({ bulkJobFails: { count: 1 } });
     const { chunk } = await write('upsert', 'upsert', people(10), {}, BULK);
