@@ -132,6 +132,8 @@ export function analyze(input: AnalyzeInput): WriteModel {
   if (notWritable.length) {
     throw new SyncError('FIELD_NOT_WRITABLE', `${where}: for ${mode} mode ${notWritable.join('; ')}`, { retryable: false });
   }
+  // The key is always sent (the runtime lists it first; be safe if it did not).
+  if (!send.some((x) => x.field === keyField)) send.push({ spec: { from: keyField.name, to: keyField.name, pgType: 'text', isKey: true }, field: keyField });
   send.sort((a, b) => Number(b.field === keyField) - Number(a.field === keyField));
 
   let tokenField: string | null = null;

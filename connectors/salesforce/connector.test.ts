@@ -2,6 +2,7 @@
  * The connector against the in-process Salesforce emulator (real HTTP, real jsforce): check errors,
  * Collections and Bulk writes, idempotency under lost responses, row errors, quota and token expiry.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
@@ -164,6 +165,13 @@ describe('collections', () => {
     expect(await records()).toHaveLength(3);
   });
 
+  it('429 → retryable RATE_LIMITED (one quick replay, then Temporal retries)', async () => {
+    await faults({ rateLimit: { count: 2, paths: 'composite' } });
+    const { run } = await write('upsert', 'upsert', people(3));
+    expect(run.errors).toEqual([expect.objectContaining({ code: 'RATE_LIMITED', retryable: true })]);
+    expect(await records()).toHaveLength(3);
+  });
+
   it('5xx → retryable DESTINATION_UNAVAILABLE, then the retry succeeds', async () => {
     await faults({ serverError: { count: 2, status: 503, paths: 'composite' } });
     const { run } = await write('upsert', 'upsert', people(5));
@@ -266,6 +274,22 @@ describe('quota and auth', () => {
     const q = await sf.quota!(ctx);
     expect(q!.max).toBeGreaterThan(0);
     expect(q!.used).toBeGreaterThan(0);
+  });
+
+  it('authenticates with the JWT bearer flow', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwt: SalesforceConnection = { auth: 'jwt', loginUrl: emu.url, clientId: 'syncline-demo-client', username: 'integration@syncline.demo', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const ctx = makeContext({ connection: jwt, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: FIELDS });
+    await expect(sf.check(ctx)).resolves.toMatchObject({ warnings: [] });
+  });
+
+  it('a fixed access token works until it expires, then AUTH_FAILED (nothing to refresh with)', async () => {
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'syncline-demo-client', client_secret: 'syncline-demo-secret' });
+    const tok = (await (await fetch(`${emu.url}/services/oauth2/token`, { method: 'POST', body: form })).json()) as { access_token: string; instance_url: string };
+    const ctx = makeContext({ connection: { auth: 'token', instanceUrl: tok.instance_url, accessToken: tok.access_token }, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: FIELDS });
+    await sf.check(ctx);
+    await faults({ expireTokens: true });
+    await expect(sf.check(ctx)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
   });
 
   it('an expired token is refreshed once and the request replayed', async () => {
