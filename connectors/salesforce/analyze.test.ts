@@ -64,6 +64,11 @@ describe('analyze', () => {
     expect(m.tokenField).toBeNull();
     expect(m.warnings).toEqual([expect.objectContaining({ code: 'INSERT_NOT_IDEMPOTENT', level: 'warning' })]);
   });
+  it('checks object-level permissions for the mode', () => {
+    expect(() => run('mirror', 'External_Id__c', base, {}, { ...contact, deletable: false })).toThrow(expect.objectContaining({ code: 'FIELD_NOT_WRITABLE', message: expect.stringContaining('cannot delete Contact records') }));
+    expect(() => run('upsert', 'External_Id__c', base, {}, { ...contact, deletable: false })).not.toThrow();
+  });
+
   it('warns about unmapped required fields on insert', () => {
     const m = run('insert', 'External_Id__c', [fs('External_Id__c', 'text', true)]);
     expect(m.warnings.find((w) => w.code === 'REQUIRED_FIELD_UNMAPPED')?.message).toContain('LastName');

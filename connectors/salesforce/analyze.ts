@@ -10,6 +10,9 @@ import type { SalesforceOptions } from './config';
 
 export interface SfDescribe {
   name: string;
+  createable?: boolean;
+  updateable?: boolean;
+  deletable?: boolean;
   fields: SfField[];
 }
 
@@ -129,6 +132,9 @@ export function analyze(input: AnalyzeInput): WriteModel {
   }
   const keyIssue = keyProblem(mode, keyField);
   if (keyIssue) throw new SyncError('KEY_INVALID', `${where}: key "${keyField.name}": ${keyIssue}`, { retryable: false });
+  const objectOps = { create: describe.createable, update: describe.updateable, upsert: describe.createable !== false && describe.updateable !== false, delete: describe.deletable };
+  const deniedOps = ops.filter((op) => objectOps[op] === false);
+  if (deniedOps.length) notWritable.unshift(`the integration user cannot ${deniedOps.join('/')} ${describe.name} records (object permissions)`);
   if (notWritable.length) {
     throw new SyncError('FIELD_NOT_WRITABLE', `${where}: for ${mode} mode ${notWritable.join('; ')}`, { retryable: false });
   }

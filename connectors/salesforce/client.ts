@@ -55,7 +55,7 @@ export class SalesforceClient {
       const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs });
       // One quick replay for idempotent calls only. jsforce's own transport retry is off: it re-sends
       // an already consumed body stream for PATCH/PUT and then waits forever.
-      if (!o.idempotent || !e.retryable || e.code === 'QUOTA_RESERVE_REACHED') throw e;
+      if (!o.idempotent || (e.code !== 'DESTINATION_UNAVAILABLE' && e.code !== 'RATE_LIMITED')) throw e;
       await new Promise((r) => setTimeout(r, REPLAY_DELAY_MS));
       try {
         return await this.send<T>(method, path, body, o);

@@ -73,7 +73,9 @@ export function toSyncError(err: unknown, where: string, opts: { quotaWaitMs?: n
   if (code === 'INVALID_TYPE' || code === 'NOT_FOUND') {
     return new SyncError('DESTINATION_NOT_FOUND', `${where}: ${code}: ${message}`, { retryable: false, cause: err });
   }
-  return new SyncError('INTERNAL', `${where}: unexpected Salesforce error ${code}: ${message}`, { retryable: true, cause: err });
+  // Requests we built wrongly fail the same way every time; anything else unknown is worth a retry.
+  const bug = ['EXCEEDED_ID_LIMIT', 'JSON_PARSER_ERROR', 'MALFORMED_QUERY', 'INVALID_QUERY_FILTER_OPERATOR', 'API_DISABLED_FOR_ORG'].includes(code);
+  return new SyncError('INTERNAL', `${where}: unexpected Salesforce error ${code}: ${message}`, { retryable: !bug, cause: err });
 }
 
 /** Bulk `sf__Error` is "CODE:message:fields --"; the message itself may contain colons. */

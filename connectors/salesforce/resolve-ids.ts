@@ -12,7 +12,23 @@ export interface Resolved {
   message?: string;
 }
 
+const MAX_IN_LIST_URL_CHARS = 12_000;
 const soqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** ≤ 200 keys and a URL well under Salesforce's 16 KB limit for GET /query. */
+function batches(rows: OutRow[]): OutRow[][] {
+  const out: OutRow[][] = [];
+  let cur: OutRow[] = [];
+  let size = 0;
+  for (const r of rows) {
+    const len = encodeURIComponent(soqlString(r.key)).length + 3;
+    if (cur.length && (cur.length >= 200 || size + len > MAX_IN_LIST_URL_CHARS)) { out.push(cur); cur = []; size = 0; }
+    cur.push(r);
+    size += len;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
 
 export async function resolveIds(client: SalesforceClient, model: WriteModel, rows: OutRow[]): Promise<Map<string, Resolved>> {
   const out = new Map<string, Resolved>();
@@ -24,8 +40,7 @@ export async function resolveIds(client: SalesforceClient, model: WriteModel, ro
     else missing.push(row);
   }
   const fold = (s: string) => (model.keyField.caseSensitive ? s : s.toLowerCase());
-  for (let i = 0; i < missing.length; i += 200) {
-    const batch = missing.slice(i, i + 200);
+  for (const batch of batches(missing)) {
     const soql = `SELECT Id, ${keyName} FROM ${model.object} WHERE ${keyName} IN (${batch.map((r) => soqlString(r.key)).join(',')})`;
     const found = await client.query<Record<string, unknown>>(soql, model.where);
     const byKey = new Map<string, string[]>();
