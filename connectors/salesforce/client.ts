@@ -41,6 +41,9 @@ const REQUEST_TIMEOUT_MS = 120_000;
 const V = `/services/data/v${API_VERSION}`;
 
 export class SalesforceClient {
+  /** Called when the credentials stop working, so the next activity authenticates from scratch. */
+  onAuthFailure: () => void = () => undefined;
+
   constructor(readonly conn: Connection) {}
 
   /** Daily API usage from the last response's Sforce-Limit-Info header, if any was seen. */
@@ -53,6 +56,7 @@ export class SalesforceClient {
       return await this.send<T>(method, path, body, o);
     } catch (err) {
       const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs });
+      if (e.code === 'AUTH_FAILED') this.onAuthFailure();
       // One quick replay for idempotent calls only. jsforce's own transport retry is off: it re-sends
       // an already consumed body stream for PATCH/PUT and then waits forever.
       if (!o.idempotent || (e.code !== 'DESTINATION_UNAVAILABLE' && e.code !== 'RATE_LIMITED')) throw e;
@@ -136,7 +140,11 @@ export function getClient(c: SalesforceConnection, where: string): Promise<Sales
   let p = clients.get(cacheKey);
   if (!p) {
     p = openConnection(c).then(
-      (conn) => new SalesforceClient(conn),
+      (conn) => {
+        const client = new SalesforceClient(conn);
+        client.onAuthFailure = () => { if (clients.get(cacheKey) === p) clients.delete(cacheKey); };
+        return client;
+      },
       (err: unknown) => {
         clients.delete(cacheKey);
         const e = toSyncError(err, where);

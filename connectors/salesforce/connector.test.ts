@@ -292,6 +292,21 @@ describe('quota and auth', () => {
     await expect(sf.check(ctx)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
   });
 
+  it('tokens refused right after refresh end in AUTH_FAILED, not an endless refresh loop', async () => {
+    await write('upsert', 'upsert', people(1));
+    const tokens = emu.state.tokens as { check: (t: string) => unknown };
+    const original = tokens.check;
+    tokens.check = () => undefined; // every bearer token is refused
+    try {
+      const ctx = ctxFor('upsert');
+      await expect(sf.writeChunk(ctx, new MemoryChunk('upsert', people(2)), COLLECTIONS)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+    } finally {
+      tokens.check = original;
+    }
+    const log = (await admin('GET', '/requests')).requests as Array<{ path: string }>;
+    expect(log.filter((r) => r.path === '/services/oauth2/token').length).toBeLessThanOrEqual(5);
+  });
+
   it('an expired token is refreshed once and the request replayed', async () => {
     await write('upsert', 'upsert', people(1));
     await faults({ expireTokens: true });
