@@ -33,6 +33,7 @@ interface CallOptions {
   idempotent?: boolean;
   text?: boolean;
   quotaWaitMs?: number;
+  timeoutMs?: number;
 }
 
 const REPLAY_DELAY_MS = 300;
@@ -74,7 +75,7 @@ export class SalesforceClient {
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' };
     return this.conn.request<T>(
       { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
-      { retry: { maxRetries: 0 }, timeout: REQUEST_TIMEOUT_MS, ...(o.text ? { responseType: 'text/plain' } : {}) },
+      { retry: { maxRetries: 0 }, timeout: o.timeoutMs ?? REQUEST_TIMEOUT_MS, ...(o.text ? { responseType: 'text/plain' } : {}) },
     );
   }
 
@@ -118,7 +119,8 @@ export class SalesforceClient {
     return this.call('POST', '/jobs/ingest', { ...spec, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA' }, o);
   }
   uploadJobData(jobId: string, csv: string, o: CallOptions): Promise<void> {
-    return this.call('PUT', `/jobs/ingest/${jobId}/batches`, csv, o);
+    // Up to 100 MB: allow Salesforce's own 10-minute call limit.
+    return this.call('PUT', `/jobs/ingest/${jobId}/batches`, csv, { ...o, timeoutMs: 600_000 });
   }
   setJobState(jobId: string, state: 'UploadComplete' | 'Aborted', o: CallOptions): Promise<JobInfo> {
     return this.call('PATCH', `/jobs/ingest/${jobId}`, { state }, { ...o, idempotent: true });
