@@ -372,16 +372,29 @@ describe.each(['mirror', 'insert'] as const)('faults (%s): the run ends with Sal
 // Nothing can succeed: daily quota exhausted, wrong credentials
 
 describe('when nothing can succeed', () => {
-  test('daily quota exhausted: the run waits on a durable timer, warns, and finishes once the quota is back', async () => {
+  afterEach(async () => {
+    await clearFaults();
+    await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 0 }) });
+  });
+
+  // PRODUCT BUG (workflows/sync-run.ts): only write chunks wait for quota (writeOneChunk). With the daily
+  // quota exhausted, the first call of the run is validate's describe (checkDestination, `fresh` describe):
+  // 403 REQUEST_LIMIT_EXCEEDED -> QuotaWaitError -> QUOTA_RESERVE_REACHED, which is in RETRY's
+  // nonRetryableErrorTypes and is not caught outside writeOneChunk, so the run FAILS at once ("...; waiting
+  // for quota to free up" — but nothing waits) with no QUOTA_LOW warning, instead of waiting on a timer.
+  // Observed: run failed QUOTA_RESERVE_REACHED after checkDestination, activation idle after ~2 s.
+  test.failing('daily quota exhausted: the run waits on a durable timer, warns, and finishes once the quota is back', async () => {
     const a = await newActivation('quota', 20);
     const exp = emptyExpected();
     await start(config(a, 'upsert', { options: { quotaWaitMs: 3000 } }));
     await setFaults({ dailyQuotaExhausted: true });
     const handle = client.workflow.getHandle(`activation/${a.id}`);
     const pendingRun = sync(a.id);
-    pendingRun.catch(() => {});
+    let settled: string | undefined;
+    pendingRun.then((r) => { settled = `run ended early: ${ok(r)}`; }, (e: Error) => { settled = `run ended early: ${e.message}`; });
     // While waiting: the activation shows a running run; the emulator refuses with 403 REQUEST_LIMIT_EXCEEDED.
     const status = await waitFor('a run waiting for quota', async () => {
+      if (settled) throw new Error(settled);
       const st = await handle.query<ActivationStatus>('status');
       const refused = (await requests()).filter((r) => r.status === 403).length;
       return st.state === 'running' && refused > 0 && st;
@@ -391,7 +404,7 @@ describe('when nothing can succeed', () => {
     await new Promise((r) => setTimeout(r, 7000));
     const refused = (await requests()).filter((r) => r.status === 403).length;
     expect(refused).toBeLessThanOrEqual(12);
-    expect((await handle.query<ActivationStatus>('status')).state).toBe('running');
+    expect({ state: (await handle.query<ActivationStatus>('status')).state, settled }).toEqual({ state: 'running', settled: undefined });
     expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
 
     await clearFaults();
@@ -403,23 +416,46 @@ describe('when nothing can succeed', () => {
     await expectSalesforce('upsert', 'External_Id__c', a.prefix, exp, 'after quota');
   });
 
-  test('quota reserve reached (usage near the limit): writes wait on a timer and resume when usage drops', async () => {
-    const a = await newActivation('reserve', 20);
-    const exp = emptyExpected();
-    await start(config(a, 'upsert', { options: { quotaWaitMs: 3000, quotaReservePercent: 10 } }));
-    await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 95_000 }) }); // limit 100 000, reserve 10 000
-    const pendingRun = sync(a.id);
-    pendingRun.catch(() => {});
-    const handle = client.workflow.getHandle(`activation/${a.id}`);
-    await waitFor('a run waiting on the reserve', async () => (await handle.query<ActivationStatus>('status')).currentRun?.phase === 'write', 30_000);
-    await new Promise((r) => setTimeout(r, 4000));
-    expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
-    await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 0 }) });
-    const s = await Promise.race([pendingRun, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('still waiting 30 s after the quota came back')), 30_000))]);
-    expect(ok(s)).toBe('success');
-    expect(s.warnings.map((w) => w.code)).toContain('QUOTA_LOW');
-    applyRun('upsert', exp, await readModel(a.model), 'External_Id__c');
-    await expectSalesforce('upsert', 'External_Id__c', a.prefix, exp, 'after reserve');
+  describe('quota reserve reached (usage near the limit, the emulator still answering)', () => {
+    let a: Activation;
+    let pendingRun: Promise<RunSummary>;
+    let settled: string | undefined;
+
+    test('writes wait on a durable timer: the run stays running in its write phase, nothing is written', async () => {
+      a = await newActivation('reserve', 20);
+      await start(config(a, 'upsert', { options: { quotaWaitMs: 3000, quotaReservePercent: 10 } }));
+      await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 95_000 }) }); // limit 100 000, reserve 10 000
+      pendingRun = sync(a.id);
+      pendingRun.then((r) => { settled = `run ended early: ${ok(r)}`; }, (e: Error) => { settled = `run ended early: ${e.message}`; });
+      const handle = client.workflow.getHandle(`activation/${a.id}`);
+      await waitFor('a run waiting on the reserve', async () => {
+        if (settled) throw new Error(settled);
+        return (await handle.query<ActivationStatus>('status')).currentRun?.phase === 'write';
+      }, 30_000);
+      await new Promise((r) => setTimeout(r, 7000)); // two 3 s waits
+      const st = await handle.query<ActivationStatus>('status');
+      expect({ state: st.state, phase: st.currentRun?.phase, settled }).toEqual({ state: 'running', phase: 'write', settled: undefined });
+      expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
+      expect((await requests()).filter((r) => isComposite(r) || isBulk(r))).toEqual([]);
+    });
+
+    // PRODUCT BUG (connectors/salesforce/quota.ts currentUsage + context.ts describe cache): after a durable
+    // quota wait, writeChunk decides on `client.apiUsage`, the Sforce-Limit-Info header of the last response
+    // seen BEFORE the wait, and makes no call that could refresh it (describe is cached 5 min). With
+    // quotaWaitMs below the describe TTL the run keeps waiting although the quota is back: observed 0 API
+    // calls in the 30 s after usage dropped to 0. Usage should be re-read (GET /limits) after a wait.
+    test.failing('once usage drops, the run resumes, finishes, and carries a QUOTA_LOW warning', async () => {
+      const exp = emptyExpected();
+      await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 0 }) });
+      await clearRequests();
+      const s = await Promise.race([pendingRun, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('still waiting 30 s after the quota came back')), 30_000))]).catch(async (e: Error) => {
+        throw new Error(`${e.message}; API calls meanwhile: ${JSON.stringify((await requests()).map((r) => `${r.method} ${r.path} ${r.status}`))}`);
+      });
+      expect(ok(s)).toBe('success');
+      expect(s.warnings.map((w) => w.code)).toContain('QUOTA_LOW');
+      applyRun('upsert', exp, await readModel(a.model), 'External_Id__c');
+      await expectSalesforce('upsert', 'External_Id__c', a.prefix, exp, 'after reserve');
+    });
   });
 
   test('wrong credentials: the run fails with AUTH_FAILED and the activation is paused', async () => {

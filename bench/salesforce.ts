@@ -1,0 +1,173 @@
+/**
+ * `npm run bench -- salesforce [rows=1000000] [collectionsRows=1500]`
+ *
+ * Bulk 2.0 path: a model of `rows` Contacts built with generate_series is first synced (all inserts,
+ * as upserts), then every row is changed and the upsert of `rows` changed rows is measured.
+ * Collections path: a 1,500-row model synced once, then all 1,500 rows changed and measured.
+ *
+ * Figures per path: seconds of the measured sync (triggerSync update round trip), API calls from the
+ * emulator's request log (every logged call, polls and token/describe/limits included), calls per
+ * 100,000 rows, and the worker process's peak RSS. The worker runs in its own process
+ * (bench/support.ts), with its own process per path, so each path's VmHWM is its own; the emulator runs
+ * in this process, so its memory (≈1.3 GB for 1M records) is not counted against the worker.
+ */
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce/server';
+import type { RunSummary } from '../common/run';
+import { peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+
+interface PathResult {
+  rows: number;
+  seconds: number;
+  api_calls: number;
+  api_calls_per_100k: number;
+  peak_rss_mb: number;
+  [k: string]: unknown;
+}
+
+const log = (msg: string) => console.log(`[bench salesforce ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+/** Current RSS in MB (VmRSS), to report the measured phase's own peak next to the process-lifetime VmHWM. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/**
+ * The process that runs the worker: `startWorkerProcess` starts tsx's CLI, which runs the script in a
+ * child node process (which has an esbuild child of its own). RSS is read from the deepest descendant
+ * whose command line runs worker-process.ts; the tsx wrapper itself is ~50 MB and esbuild ~15 MB.
+ */
+function workerPid(root: number): number {
+  const children = (pid: number): number[] => {
+    try {
+      return fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch { return []; }
+  };
+  const runsWorker = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker-process'); } catch { return false; } };
+  let pid = root;
+  for (;;) {
+    const next = children(pid).find(runsWorker);
+    if (next === undefined) return pid;
+    pid = next;
+  }
+}
+
+function sampleRss(pid: number): { stop(): number } {
+  let max = 0;
+  const t = setInterval(() => { try { max = Math.max(max, rssMb(pid)); } catch { /* exited */ } }, 250);
+  return { stop: () => { clearInterval(t); try { max = Math.max(max, rssMb(pid)); } catch { /* exited */ } return max; } };
+}
+
+function callsByRoute(emu: SalesforceEmulator): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of emu.state.requests) {
+    const route = `${r.method} ${r.path.replace(/\?.*$/, '').replace(/\/v\d+\.\d/, '').replace(/\/jobs\/ingest\/[^/]+/, '/jobs/ingest/{id}').replace(/\/sobjects\/Contact\/External_Id__c\/[^/]+$/, '/sobjects/Contact/External_Id__c/{value}')}`;
+    out[route] = (out[route] ?? 0) + 1;
+  }
+  return out;
+}
+
+interface Ctx { client: Client; db: pg.Pool; emu: SalesforceEmulator; address: string; databaseUrl: string; connections: Record<string, unknown> }
+
+async function sync(ctx: Ctx, id: string): Promise<RunSummary> {
+  return ctx.client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full: false }] });
+}
+
+const describeOps = (s: RunSummary) => Object.entries(s.ops).map(([op, c]) => `${op} ${c.succeeded}/${c.planned}${c.failed ? ` (${c.failed} failed)` : ''}`).join(', ');
+
+/** One path: model of `rows`, first sync, change every row, measured sync. */
+async function measurePath(ctx: Ctx, name: string, rows: number, options: Record<string, unknown>): Promise<PathResult> {
+  const id = `bench_sf_${name}_${Date.now().toString(36)}`;
+  const table = `public.${id}`;
+  const taskQueue = `bench-sf-${name}`;
+  log(`${name}: building a ${rows}-row model with generate_series`);
+  await ctx.db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, last_name text, first_name text, email text, ltv numeric(12,2))`);
+  await ctx.db.query(`INSERT INTO ${table} SELECT 'B' || g, 'Last ' || g, 'First ' || (g % 1000), 'user' || g || '@example.com', (g % 100000) * 1.25 FROM generate_series(1, $1) g`, [rows]);
+  await ctx.db.query(`ANALYZE ${table}`);
+
+  const worker: ChildProcess = await startWorkerProcess({ address: ctx.address, databaseUrl: ctx.databaseUrl, taskQueue, connections: ctx.connections });
+  try {
+    const config = {
+      id, mode: 'upsert', schedule: { manual: true },
+      source: { table, key: 'id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options },
+      mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }, { from: 'first_name', to: 'FirstName' }, { from: 'email', to: 'Email' }, { from: 'ltv', to: 'Lifetime_Value__c' }],
+      // A first load and a full change are expected here: no anomaly thresholds in the way.
+      thresholds: { deltaPercent: 100, modelDropPercent: 100 },
+    };
+    await ctx.client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config }] });
+
+    log(`${name}: first sync (${rows} inserts)`);
+    let t = Date.now();
+    const first = await sync(ctx, id);
+    const firstSeconds = (Date.now() - t) / 1000;
+    log(`${name}: first sync ${first.status} in ${firstSeconds.toFixed(1)} s: ${describeOps(first)}; ${ctx.emu.state.requests.length} API calls`);
+    if (first.status !== 'success') throw new Error(`first sync: ${first.status} ${first.error?.message ?? ''}`);
+    const firstCalls = ctx.emu.state.requests.length;
+
+    log(`${name}: changing every row`);
+    await ctx.db.query(`UPDATE ${table} SET last_name = last_name || ' v2', ltv = ltv + 1`);
+    ctx.emu.state.requests = [];
+    const pid = workerPid(worker.pid!);
+    log(`${name}: worker process ${pid} (launcher ${worker.pid})`);
+    const rss = sampleRss(pid);
+    log(`${name}: measured sync (${rows} changed rows, upsert)`);
+    t = Date.now();
+    const second = await sync(ctx, id);
+    const seconds = (Date.now() - t) / 1000;
+    const phasePeak = rss.stop();
+    const calls = ctx.emu.state.requests.length;
+    const routes = callsByRoute(ctx.emu);
+    const peak = peakRssMb(pid);
+    log(`${name}: measured sync ${second.status} in ${seconds.toFixed(1)} s: ${describeOps(second)}; ${calls} API calls ${JSON.stringify(routes)}; worker peak RSS ${peak} MB (measured phase ${phasePeak} MB)`);
+    if (second.status !== 'success') throw new Error(`measured sync: ${second.status} ${second.error?.message ?? ''}`);
+    const jobs = routes['POST /services/data/jobs/ingest'] ?? 0;
+    const polls = routes['GET /services/data/jobs/ingest/{id}'] ?? 0;
+    return {
+      rows, seconds: Math.round(seconds * 10) / 10, api_calls: calls, api_calls_per_100k: Math.round((calls / rows) * 100_000 * 100) / 100,
+      peak_rss_mb: peak, measured_phase_peak_rss_mb: phasePeak, rows_per_second: Math.round(rows / seconds),
+      ...(jobs ? { bulk_jobs: jobs, job_polls: polls } : {}),
+      calls_by_route: routes, first_load: { seconds: Math.round(firstSeconds * 10) / 10, api_calls: firstCalls },
+    };
+  } finally {
+    await stopProcess(worker);
+  }
+}
+
+export async function main(args: string[]): Promise<Record<string, unknown>> {
+  const rows = Number(args[0] ?? 1_000_000);
+  const collectionsRows = Number(args[1] ?? 1500);
+  log('starting Temporal dev server, Postgres and the Salesforce emulator');
+  const services = await startBenchServices();
+  // Processing delay as in the emulator's default; a daily limit the benchmark cannot reach.
+  const emu = await startSalesforceEmulator({ port: 0, dailyApiLimit: 100_000_000 });
+  const connection = await Connection.connect({ address: services.temporal.address });
+  const db = new pg.Pool({ connectionString: services.pg.url, max: 2 });
+  const ctx: Ctx = {
+    client: new Client({ connection }), db, emu, address: services.temporal.address, databaseUrl: services.pg.url,
+    connections: { sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' } },
+  };
+  try {
+    // Default connector options (bulkThreshold 2000, bulkChunkSize 150000, bulkPollMs 15000): what a user gets.
+    const collections = await measurePath(ctx, 'collections', collectionsRows, {});
+    emu.state.reset();
+    const bulk = await measurePath(ctx, 'bulk', rows, {});
+    const result = {
+      ...bulk,
+      measured: 'upsert of every row changed after a first load',
+      targets: { api_calls_per_100k_max: 3, peak_rss_mb_max: 300 },
+      meets: { api_calls_per_100k: bulk.api_calls_per_100k <= 3, peak_rss_mb: bulk.peak_rss_mb <= 300 },
+      collections,
+    };
+    return result;
+  } finally {
+    await db.end();
+    await connection.close();
+    await emu.close();
+    await services.stop();
+  }
+}
