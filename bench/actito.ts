@@ -1,0 +1,193 @@
+/**
+ * `npm run bench -- actito [--rows 1000000] [--single-rows 1500] [--keep]`
+ *
+ * 1. bulk: a model of `rows` rows (generate_series, in the state database) upserted into an Actito
+ *    custom table through bulk imports (ETL executions), first run of a new activation.
+ * 2. single: `single-rows` rows of that model changed, synced again: a delta under bulkThreshold,
+ *    written one call per row.
+ *
+ * The Actito emulator runs in this process (its memory does not count); each phase gets a fresh
+ * worker process (test/support/worker-process.ts) so its peak RSS (VmHWM) is that phase's alone.
+ * API calls come from the emulator's request log. Services: TEMPORAL_ADDRESS + DATABASE_URL when both
+ * are set, else a dev server and Postgres of its own (bench/support.ts).
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { startActitoEmulator, type ActitoEmulator } from '../emulators/actito/server';
+import type { RunSummary } from '../common/run';
+import { peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+
+interface Phase {
+  rows: number; seconds: number; api_calls: number; calls_by_route: Record<string, number>;
+  /** VmHWM of the worker process over its whole life (start-up included). */
+  peak_rss_mb: number;
+  /** RSS when the worker was ready, and VmHWM from the trigger on (clear_refs reset; null when not permitted). */
+  ready_rss_mb: number; run_peak_rss_mb: number | null;
+  launcher_peak_rss_mb: number; status: string; ops: RunSummary['ops'];
+}
+
+const arg = (args: string[], name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const log = (msg: string) => console.log(`[bench actito ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+/**
+ * The worker itself: bench/support.ts starts `node tsx/dist/cli.mjs worker-process.ts`, and the tsx
+ * CLI runs the script in a child node process, so the pid it returns is the ~50 MB launcher.
+ */
+function workerPid(launcher: number): number {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === launcher) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no child process under the worker launcher ${launcher}`);
+}
+
+/** Resets VmHWM to the current RSS (Linux clear_refs 5), so a peak can be measured from now on. */
+function resetPeak(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export async function main(args: string[]): Promise<Record<string, unknown>> {
+  const rows = arg(args, 'rows', 1_000_000);
+  const singleRows = arg(args, 'single-rows', 1500);
+  const reuse = process.env.TEMPORAL_ADDRESS && process.env.DATABASE_URL;
+  log(reuse ? `services: Temporal ${process.env.TEMPORAL_ADDRESS}, Postgres from DATABASE_URL` : 'starting Temporal dev server and Postgres');
+  const services = reuse ? null : await startBenchServices();
+  const address = services?.temporal.address ?? process.env.TEMPORAL_ADDRESS!;
+  const databaseUrl = services?.pg.url ?? process.env.DATABASE_URL!;
+  const emu = await startActitoEmulator({ port: 0 });
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const id = `bench_actito_${Date.now().toString(36)}`;
+  const taskQueue = `tq_${id}`;
+  const table = 'bench_orders';
+  try {
+    await createTable(emu, table);
+    log(`building the model public.${id}: ${rows} rows (generate_series)`);
+    let t = Date.now();
+    await db.query(`CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, 'c' || (g % 100000) AS customer_id, ((g % 10000) * 1.25)::numeric(10,2) AS amount,
+      (ARRAY['NEW','PAID','SHIPPED','CANCELLED'])[1 + g % 4] AS status, (date '2026-01-01' + (g % 300)) AS order_date, 'note ' || g AS note FROM generate_series(1, $1::int) g`, [rows]);
+    await db.query(`ANALYZE public.${id}`);
+    log(`model ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    const connections = { actito: { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity } };
+    await client.workflow.start('activationWorkflow', {
+      taskQueue, workflowId: `activation/${id}`,
+      args: [{ config: {
+        id, mode: 'upsert', schedule: { manual: true },
+        source: { table: `public.${id}`, key: 'order_id' },
+        destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options: {} },
+        mappings: [{ from: 'customer_id', to: 'customerId' }, { from: 'amount', to: 'amount' }, { from: 'status', to: 'status' }, { from: 'order_date', to: 'orderDate' }, { from: 'note', to: 'note' }],
+      } }],
+    });
+
+    const bulk = await phase('bulk', rows, { emu, client, id, taskQueue, address, databaseUrl, connections, table });
+    if (bulk.status !== 'success') throw new Error(`bulk run ended ${bulk.status}`);
+    log(`changing ${singleRows} rows for the one-by-one delta`);
+    await db.query(`UPDATE public.${id} SET amount = amount + 1, status = 'PAID' WHERE order_id IN (SELECT 'o' || g FROM generate_series(1, $1::int) g)`, [singleRows]);
+    const single = await phase('single', singleRows, { emu, client, id, taskQueue, address, databaseUrl, connections, table });
+    const stored = emu.state.tables.customTable(table)!.size;
+    log(`Actito table ${table} holds ${stored} records`);
+    if (!args.includes('--keep')) await db.query(`DROP TABLE public.${id}`);
+    await client.workflow.getHandle(`activation/${id}`).terminate('benchmark done').catch(() => undefined);
+    return {
+      rows: bulk.rows, seconds: bulk.seconds, api_calls: bulk.api_calls, peak_rss_mb: bulk.peak_rss_mb, run_peak_rss_mb: bulk.run_peak_rss_mb, ready_rss_mb: bulk.ready_rss_mb,
+      rows_per_second: Math.round(bulk.rows / bulk.seconds),
+      status: bulk.status, calls_by_route: bulk.calls_by_route, stored_records: stored,
+      single: { rows: single.rows, seconds: single.seconds, api_calls: single.api_calls, peak_rss_mb: single.peak_rss_mb, run_peak_rss_mb: single.run_peak_rss_mb, ready_rss_mb: single.ready_rss_mb, status: single.status, calls_by_route: single.calls_by_route, ops: single.ops },
+      target_peak_rss_mb: 300,
+    };
+  } finally {
+    await connection.close();
+    await db.end();
+    await emu.close();
+    await services?.stop();
+  }
+}
+
+interface PhaseCtx {
+  emu: ActitoEmulator; client: Client; id: string; taskQueue: string; address: string; databaseUrl: string;
+  connections: Record<string, unknown>; table: string;
+}
+
+/** One run on a fresh worker process: time, API calls and that worker's peak RSS. */
+async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
+  log(`${name}: starting a worker process`);
+  const worker: ChildProcess = await startWorkerProcess({ address: c.address, databaseUrl: c.databaseUrl, taskQueue: c.taskQueue, connections: c.connections });
+  const launcher = worker.pid!;
+  const pid = workerPid(launcher);
+  c.emu.state.requests.clear();
+  const startupPeak = peakRssMb(pid);
+  const readyRss = rssMb(pid);
+  const reset = resetPeak(pid);
+  log(`${name}: worker pid ${pid} ready: rss ${readyRss} MB, start-up peak ${startupPeak} MB${reset ? ' (peak reset for the run)' : ''}; triggerSync`);
+  const handle = c.client.workflow.getHandle(`activation/${c.id}`);
+  const t0 = Date.now();
+  let maxRss = 0;
+  const ticker = setInterval(() => {
+    const rss = rssMb(pid);
+    maxRss = Math.max(maxRss, rss || 0);
+    void handle.query<{ currentRun: { phase: string; chunksDone: number; chunksTotal: number } | null }>('status').then((s) => {
+      const r = s.currentRun;
+      const imports = [...c.emu.state.imports.executions.values()].map((e) => (e as unknown as { status: string }).status);
+      log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s · ${r ? `${r.phase} ${r.chunksDone}/${r.chunksTotal} chunks` : 'idle'} · worker rss ${rss} MB (peak ${peakRssMb(pid)} MB) · ${Object.values(c.emu.state.requests.counts).reduce((a, b) => a + b, 0)} API calls · imports [${imports.join(',')}] · table ${c.emu.state.tables.customTable(c.table)!.size}`);
+    }).catch(() => undefined);
+  }, 10_000);
+  let summary: RunSummary;
+  try {
+    summary = await handle.executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full: false }] });
+  } finally {
+    clearInterval(ticker);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const runPeak = peakRssMb(pid);
+  const peak = Math.max(runPeak, startupPeak);
+  const launcherPeak = peakRssMb(launcher);
+  await stopProcess(worker);
+  const counts = { ...c.emu.state.requests.counts };
+  const apiCalls = Object.values(counts).reduce((a, b) => a + b, 0);
+  log(`${name}: ${summary.status} in ${seconds.toFixed(1)} s · ${JSON.stringify(summary.ops)} · ${apiCalls} API calls · worker peak RSS ${peak} MB (run ${reset ? runPeak : 'n/a'} MB, start-up ${startupPeak} MB)`);
+  if (summary.error) log(`${name}: error ${summary.error.type}: ${summary.error.message}`);
+  return { rows, seconds: Math.round(seconds * 10) / 10, api_calls: apiCalls, calls_by_route: counts, peak_rss_mb: peak,
+    ready_rss_mb: readyRss, run_peak_rss_mb: reset ? runPeak : null, launcher_peak_rss_mb: launcherPeak, status: summary.status, ops: summary.ops };
+}
+
+/** A custom table like the seeded `orders`, without the profile foreign key (no profiles in this benchmark). */
+async function createTable(emu: ActitoEmulator, name: string): Promise<void> {
+  const res = await fetch(`${emu.url}/__admin/tables`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      name, primaryKeyAttribute: 'orderId',
+      attributes: [
+        { name: 'orderId', valueType: 'STRING' }, { name: 'customerId', valueType: 'STRING' }, { name: 'amount', valueType: 'NUMBER' },
+        { name: 'status', valueType: 'STRING' }, { name: 'orderDate', valueType: 'DATE' }, { name: 'note', valueType: 'STRING' },
+      ],
+    }),
+  });
+  if (!res.ok) throw new Error(`creating table ${name}: ${res.status} ${await res.text()}`);
+}
