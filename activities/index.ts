@@ -12,6 +12,7 @@ import { writeChunk, pollChunk } from './write';
 import { commitRun, approveHeldDeletes } from './commit';
 import { lastRunNumber } from './runs';
 import { createDagTaskActivities } from './dag-tasks';
+import { createNotifyActivities } from './notify';
 
 function bind<I, O>(deps: SynclineDeps, fn: (deps: SynclineDeps, input: I) => Promise<O>): (input: I) => Promise<O> {
   return boundary((input: I) => fn(deps, input));
@@ -29,6 +30,7 @@ export function createActivities(deps: SynclineDeps) {
     commitRun: bind(deps, commitRun),
     approveHeldDeletes: bind(deps, approveHeldDeletes),
     lastRunNumber: bind(deps, lastRunNumber),
+    ...createNotifyActivities(deps),
     ...createDagTaskActivities({ resolvePgUrl: (name) => (name === 'default' ? deps.stateDbUrl : String(deps.resolveConnection(name).url)), client: deps.client }),
   };
 }

@@ -100,6 +100,8 @@ export const activationConfigSchema = z
       .object({ webhookUrl: z.string().url().optional(), slack: z.boolean().default(false) })
       .strict()
       .optional(),
+    /** While paused by a configuration error, re-check the destination this often and resume when it passes (default "1h"). */
+    recheck: z.string().refine(isDuration, 'write an interval like "30s", "15m", "2h" or "1d"').optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -25,3 +25,53 @@ export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, pre
   }
   return out;
 }
+
+/** What the activation knows beyond the run summary when it computes its current warnings. */
+export interface ActivationView {
+  consecutiveFailures: number;
+  /** Set when the run failed with a configuration error: the activation pauses itself. */
+  configBroken: boolean;
+  /** Remaining API quota from the connector's `quota()`, when it has one. */
+  quota?: { used: number; max: number } | null;
+  recheck: string;
+}
+
+/**
+ * The complete set of warnings that hold after run `s` (what the warnings workflow diffs against):
+ * the run's own warnings, plus RUN_FAILED (critical from `consecutiveFailedRuns` failures in a row),
+ * QUOTA_LOW from the connector's quota, or — on a configuration error — CONFIG_BROKEN alone.
+ */
+export function currentWarnings(config: ActivationConfig, s: RunSummary, view: ActivationView): RunWarning[] {
+  const t = config.thresholds;
+  if (view.configBroken) {
+    return [{
+      code: 'CONFIG_BROKEN', level: 'critical',
+      message: `activation "${s.activationId}" is paused: run ${s.runNumber} failed with ${s.error?.type ?? 'a configuration error'}: ${s.error?.message ?? ''} Fix the connection or the activation, then send "resume" (a re-check every ${view.recheck} resumes it by itself once the destination checks out).`,
+    }];
+  }
+  const out = [...s.warnings];
+  if (s.status === 'failed') {
+    const n = view.consecutiveFailures;
+    const critical = n >= t.consecutiveFailedRuns;
+    out.push({
+      code: 'RUN_FAILED', level: critical ? 'critical' : 'warning',
+      message: `activation "${s.activationId}": ${critical ? `${n} runs in a row failed (threshold ${t.consecutiveFailedRuns}); ` : ''}run ${s.runNumber} failed with ${s.error?.type ?? 'INTERNAL'}: ${s.error?.message ?? 'unknown error'}`,
+    });
+  }
+  const q = view.quota;
+  if (q && q.max > 0 && !out.some((w) => w.code === 'QUOTA_LOW')) {
+    const left = ((q.max - q.used) * 100) / q.max;
+    if (left < t.quotaLowPercent) {
+      out.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${s.activationId}": ${left.toFixed(1)}% of the destination's API quota is left (${q.max - q.used} of ${q.max}; threshold ${t.quotaLowPercent}%). Later runs may wait for the quota to refill.` });
+    }
+  }
+  return out;
+}
+
+/** Raised by the activation's deadline timer while run `runNumber` is still going. */
+export function deadlineWarning(config: ActivationConfig, runNumber: number, scheduledAt: number): RunWarning {
+  return {
+    code: 'DEADLINE_MISSED', level: 'warning',
+    message: `activation "${config.id}": run ${runNumber} has not finished ${config.thresholds.deadlineMinutes} min after its scheduled start (${new Date(scheduledAt).toISOString()}); see its progress with the "status" query`,
+  };
+}

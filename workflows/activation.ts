@@ -5,13 +5,16 @@
  * its history stays small for years.
  */
 import {
-  ApplicationFailure, ChildWorkflowFailure, allHandlersFinished, condition, continueAsNew, executeChild, proxyActivities, setHandler,
+  ApplicationFailure, ChildWorkflowFailure, allHandlersFinished, condition, continueAsNew, executeChild, log, patched, proxyActivities, proxyLocalActivities, setHandler,
   upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import { formatProblems, parseActivationConfig, type ActivationConfig } from '../common/config';
+import { parseDuration } from '../common/duration';
 import { isConfigErrorCode } from '../common/errors';
-import { type RunSummary, type RunTrigger } from '../common/run';
+import { type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
+import { currentWarnings, deadlineWarning } from '../common/thresholds';
+import { healthOf, warningSignature } from '../common/warnings';
 import { activationKey, destinationKey, healthKey, type Health } from '../common/search-attributes';
 import {
   approveDeletesUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, triggerSyncUpdate,
@@ -33,6 +36,13 @@ export interface ActivationState {
   heldDeletes: { run: number; count: number } | null;
   consecutiveFailures: number;
   health: Health;
+  /** Warnings that hold now (thresholds crossed), as last computed. Optional: added after the first release. */
+  warnings?: RunWarning[];
+  /** Signature (code:level) of the set the warnings workflow last received. */
+  reported?: string;
+  /** Paused by a configuration error rather than by an operator: the periodic re-check may resume it. */
+  autoPaused?: boolean;
+  lastRecheckAt?: number;
 }
 
 export interface ActivationWorkflowInput {
@@ -43,6 +53,9 @@ export interface ActivationWorkflowInput {
 
 const RECENT_RUNS = 20;
 const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
+// A quota read after every run: a local activity costs one marker event, not a task round trip.
+const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+const DEFAULT_RECHECK = '1h';
 
 /** Higher wins when requests are coalesced. */
 const TRIGGER_RANK: Record<RunTrigger, number> = { retry_failed: 0, approval: 1, schedule: 1, dag: 2, manual: 2, full_resync: 3 };
@@ -95,11 +108,15 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
   });
   setHandler(pauseSignal, (req) => {
     state.paused = true;
+    state.autoPaused = false; // an operator's pause is never lifted by the re-check
     state.pausedReason = req?.reason ?? 'paused by an operator';
     wake++;
   });
   setHandler(resumeSignal, () => {
+    // After an automatic pause, resume syncs at once what piled up; the run's outcome clears CONFIG_BROKEN (or not).
+    if (state.paused && state.autoPaused) state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason: 'resumed after a configuration error' });
     state.paused = false;
+    state.autoPaused = false;
     state.pausedReason = undefined;
     wake++;
   });
@@ -141,14 +158,26 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
 
   if (state.lastRunNumber < 0) state.lastRunNumber = (await acts.lastRunNumber({ activationId: config.id })).runNumber;
   for (;;) {
-    const request = await nextRequest(config, state, () => wake);
+    const request = await nextRequest(config, state, () => wake, () => recheck(config, state));
     const covers = requests;
     const runNumber = ++state.lastRunNumber;
     running = { runNumber, phase: 'starting', chunksDone: 0, chunksTotal: 0 };
-    const summary = await runOnce(config, state, request, runNumber);
+    // An execution that was mid-run when this code was deployed replays without the deadline timer and warnings activities.
+    const warningsEnabled = patched('activation-warnings');
+    const scheduledAt = request.trigger === 'schedule' && state.lastFireAt !== undefined ? state.lastFireAt : Date.now();
+    const child = runOnce(config, state, request, runNumber);
+    const summary = warningsEnabled ? await withDeadline(config, state, child, runNumber, scheduledAt) : await child;
+    const configBroken = recordRun(state, summary);
+    // Warnings are settled before callers are answered: a request arriving meanwhile would keep this execution from continuing as new.
+    if (warningsEnabled) {
+      const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
+      state.warnings = currentWarnings(config, summary, { consecutiveFailures: state.consecutiveFailures, configBroken, quota, recheck: config.recheck ?? DEFAULT_RECHECK });
+      await publishWarnings(config, state);
+    } else {
+      setHealth(state, legacyHealth(config, state, summary, configBroken));
+    }
     running = null;
     finished.push({ covers, summary });
-    recordRun(config, state, summary);
     // Callers waiting on triggerSync/approveDeletes for a later run keep this execution alive until served.
     if (state.pending && !workflowInfo().continueAsNewSuggested) continue;
     await condition(allHandlersFinished);
@@ -157,8 +186,11 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
   }
 }
 
-/** Waits for a re-sync request or the next scheduled fire time, whichever comes first. */
-async function nextRequest(config: ActivationConfig, state: ActivationState, wake: () => number): Promise<PendingRun> {
+/**
+ * Waits for a re-sync request or the next scheduled fire time, whichever comes first. While paused by
+ * a configuration error it wakes every `recheck` to re-check the destination instead.
+ */
+async function nextRequest(config: ActivationConfig, state: ActivationState, wake: () => number, recheck: () => Promise<void>): Promise<PendingRun> {
   for (;;) {
     if (state.pending) {
       const p = state.pending;
@@ -166,15 +198,68 @@ async function nextRequest(config: ActivationConfig, state: ActivationState, wak
       return p;
     }
     const now = Date.now();
-    const next = state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
+    const rechecking = state.paused && !!state.autoPaused;
+    const next = rechecking
+      ? (state.lastRecheckAt ?? now) + parseDuration(config.recheck ?? DEFAULT_RECHECK)
+      : state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
     const seen = wake();
     const woke = next === null
       ? (await condition(() => state.pending !== null || wake() !== seen), true)
       : await condition(() => state.pending !== null || wake() !== seen, Math.max(1, next - now));
-    if (!woke && next !== null) {
-      state.lastFireAt = next;
-      return { trigger: 'schedule', full: false };
+    if (woke || next === null) continue;
+    if (rechecking) {
+      await recheck();
+      continue;
     }
+    state.lastFireAt = next;
+    return { trigger: 'schedule', full: false };
+  }
+}
+
+/** The auto-pause re-check: when the destination checks out, clear CONFIG_BROKEN, resume and sync what is pending. */
+async function recheck(config: ActivationConfig, state: ActivationState): Promise<void> {
+  state.lastRecheckAt = Date.now();
+  const result = await acts.recheckDestination({ config }).catch((err: Error) => ({ ok: false as const, code: 'INTERNAL', message: err.message }));
+  if (!state.paused || !state.autoPaused) return; // resumed or paused by an operator meanwhile
+  if (!result.ok) {
+    log.info(`activation "${config.id}" is still broken: ${result.code}: ${result.message}`);
+    return;
+  }
+  state.paused = false;
+  state.autoPaused = false;
+  state.pausedReason = undefined;
+  state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason: 'configuration re-check passed' });
+  state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'CONFIG_BROKEN');
+  await publishWarnings(config, state);
+}
+
+/**
+ * Races the run against a durable timer at `scheduledAt + deadlineMinutes`: if the timer fires first,
+ * DEADLINE_MISSED opens while the run goes on; the set computed when the run finishes clears it.
+ */
+async function withDeadline(config: ActivationConfig, state: ActivationState, run: Promise<RunSummary>, runNumber: number, scheduledAt: number): Promise<RunSummary> {
+  let done = false;
+  void run.then(() => (done = true), () => (done = true));
+  const left = scheduledAt + config.thresholds.deadlineMinutes * 60_000 - Date.now();
+  if (!(await condition(() => done, Math.max(1, left)))) {
+    state.warnings = [...(state.warnings ?? []).filter((w) => w.code !== 'DEADLINE_MISSED'), deadlineWarning(config, runNumber, scheduledAt)];
+    await publishWarnings(config, state);
+  }
+  return run;
+}
+
+/** Sets SynclineHealth from the current warnings and sends the set to the warnings workflow when it changed. */
+async function publishWarnings(config: ActivationConfig, state: ActivationState): Promise<void> {
+  const warnings = state.warnings ?? [];
+  setHealth(state, healthOf(warnings));
+  const signature = warningSignature(warnings);
+  if (signature === (state.reported ?? '')) return;
+  try {
+    await acts.reportWarnings({ activationId: config.id, warnings, at: new Date().toISOString(), channel: config.warnings });
+    state.reported = signature;
+  } catch (err) {
+    // Not fatal to the activation: the set is sent again with the next change (or run).
+    log.warn(`activation "${config.id}": could not report warnings: ${(err as Error).message}`);
   }
 }
 
@@ -199,21 +284,35 @@ async function runOnce(config: ActivationConfig, state: ActivationState, request
   }
 }
 
-/** Keeps the last runs, health and held-deletion state; a configuration error pauses the activation. */
-function recordRun(config: ActivationConfig, state: ActivationState, s: RunSummary): void {
+/** Keeps the last runs and held-deletion state; a configuration error pauses the activation (returns true). */
+function recordRun(state: ActivationState, s: RunSummary): boolean {
   state.recent = [...state.recent, s].slice(-RECENT_RUNS);
   state.heldDeletes = s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
   state.consecutiveFailures = s.status === 'failed' ? state.consecutiveFailures + 1 : 0;
   const configBroken = s.status === 'failed' && !!s.error && isConfigErrorCode(s.error.type) && s.error.type !== 'MODEL_SQL_ERROR';
   if (configBroken) {
     state.paused = true;
+    state.autoPaused = true;
+    state.lastRecheckAt = Date.now();
     state.pausedReason = `paused after a configuration error in run ${s.runNumber}: ${s.error!.message}`;
+  } else if (state.autoPaused && s.status !== 'failed') {
+    // A run requested while auto-paused went through: the configuration works again.
+    state.paused = false;
+    state.autoPaused = false;
+    state.pausedReason = undefined;
   }
-  const health: Health = configBroken || state.consecutiveFailures >= config.thresholds.consecutiveFailedRuns || s.warnings.some((w) => w.level === 'critical')
+  return configBroken;
+}
+
+function setHealth(state: ActivationState, health: Health): void {
+  if (health === state.health) return;
+  state.health = health;
+  upsertSearchAttributes([{ key: healthKey, value: health }] as never);
+}
+
+/** Health as computed before warnings were tracked (kept for replaying executions started by older code). */
+function legacyHealth(config: ActivationConfig, state: ActivationState, s: RunSummary, configBroken: boolean): Health {
+  return configBroken || state.consecutiveFailures >= config.thresholds.consecutiveFailedRuns || s.warnings.some((w) => w.level === 'critical')
     ? 'critical'
     : s.status !== 'success' || s.warnings.some((w) => w.level === 'warning') ? 'warning' : 'ok';
-  if (health !== state.health) {
-    state.health = health;
-    upsertSearchAttributes([{ key: healthKey, value: health }] as never);
-  }
 }

@@ -1,0 +1,110 @@
+/**
+ * Warnings side effects: hand an activation's current warnings to the namespace's warnings workflow
+ * (signal-with-start, which a workflow cannot do itself), deliver one notice (webhook + worker log),
+ * read a destination's API quota, and re-check a paused activation's destination without writing.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivationConfig } from '../common/config';
+import { SyncError } from '../common/errors';
+import {
+  REPORT_WARNINGS_SIGNAL, WARNINGS_WORKFLOW_ID, WARNINGS_WORKFLOW_TYPE, noticeBody,
+  type WarningChannel, type WarningNotice, type WarningReport,
+} from '../common/warnings';
+import type { SynclineDeps } from './deps';
+import { activityLogger, buildContext, connectorFor } from './run-context';
+import { describeModel, resolveSource } from './source';
+import { buildFields } from './prepare';
+import { boundary } from './failure';
+
+export type ReportWarningsInput = WarningReport;
+export interface ReportWarningsResult { workflowId: string }
+
+/** Signal-with-start: the first report of the namespace starts the warnings workflow on this task queue. */
+export async function reportWarnings(deps: SynclineDeps, input: ReportWarningsInput): Promise<ReportWarningsResult> {
+  const { taskQueue } = Context.current().info;
+  const workflowId = warningsWorkflowId();
+  await deps.client().workflow.signalWithStart(WARNINGS_WORKFLOW_TYPE, {
+    workflowId, taskQueue, args: [{}], signal: REPORT_WARNINGS_SIGNAL, signalArgs: [input],
+    staticSummary: 'syncline warnings: open warnings per (activation, code), one notice per state change',
+  });
+  return { workflowId };
+}
+
+/**
+ * `syncline-warnings`, unless SYNCLINE_WARNINGS_WORKFLOW_ID names another: for deployments (and test
+ * files) that share a namespace but not a task queue, since the workflow runs on the queue that started it.
+ */
+export function warningsWorkflowId(): string {
+  return process.env.SYNCLINE_WARNINGS_WORKFLOW_ID || WARNINGS_WORKFLOW_ID;
+}
+
+export interface DeliverNoticeInput { notice: WarningNotice; channel?: WarningChannel }
+export interface DeliverNoticeResult { webhook: 'sent' | 'none'; status?: number }
+
+/**
+ * Logs the notice and POSTs it as JSON to the activation's webhook (or SYNCLINE_WARNINGS_WEBHOOK).
+ * A failed POST throws: the activity retry policy re-sends the same notice (same `id`).
+ */
+export async function deliverNotice(_deps: SynclineDeps, input: DeliverNoticeInput): Promise<DeliverNoticeResult> {
+  const { notice } = input;
+  const log = activityLogger();
+  const line = `syncline warning ${notice.kind}: [${notice.level}] activation "${notice.activationId}" ${notice.code}: ${notice.message}`;
+  if (notice.kind === 'cleared') log.info(line, { notice: notice.id });
+  else if (notice.level === 'critical') log.error(line, { notice: notice.id });
+  else log.warn(line, { notice: notice.id });
+  const url = input.channel?.webhookUrl ?? process.env.SYNCLINE_WARNINGS_WEBHOOK;
+  if (!url) return { webhook: 'none' };
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-syncline-notice': notice.id },
+      body: JSON.stringify(noticeBody(notice, input.channel?.slack ?? false)), signal: AbortSignal.timeout(15_000),
+    });
+  } catch (err) {
+    throw ApplicationFailure.retryable(`warning webhook unreachable for activation "${notice.activationId}": ${(err as Error).message}`, 'DESTINATION_UNAVAILABLE');
+  }
+  await res.arrayBuffer().catch(() => undefined);
+  if (!res.ok) {
+    const retry = res.status >= 500 || res.status === 429 || res.status === 408;
+    const message = `warning webhook answered HTTP ${res.status} for notice ${notice.id}${retry ? '' : ': check warnings.webhookUrl'}`;
+    throw retry ? ApplicationFailure.retryable(message, 'DESTINATION_UNAVAILABLE') : ApplicationFailure.nonRetryable(message, 'CONFIG_INVALID');
+  }
+  return { webhook: 'sent', status: res.status };
+}
+
+export interface ActivationConfigInput { config: ActivationConfig }
+export type CheckQuotaResult = { used: number; max: number } | null;
+
+/** The connector's quota figures, or null when it has none. */
+export async function checkQuota(deps: SynclineDeps, input: ActivationConfigInput): Promise<CheckQuotaResult> {
+  const connector = connectorFor(deps, input.config);
+  if (!connector.quota) return null;
+  return connector.quota(buildContext(deps, { activationId: input.config.id, runNumber: 0, config: input.config }, []));
+}
+
+export type RecheckResult = { ok: true } | { ok: false; code: string; message: string };
+
+/** checkDestination's checks (describe the model, build fields, connector.check) with nothing written to run state. */
+export async function recheckDestination(deps: SynclineDeps, input: ActivationConfigInput): Promise<RecheckResult> {
+  const { config } = input;
+  try {
+    const fields = buildFields(config, await describeModel(resolveSource(deps, config).url, config));
+    await connectorFor(deps, config).check(buildContext(deps, { activationId: config.id, runNumber: 0, config }, fields));
+    return { ok: true };
+  } catch (err) {
+    // A configuration error is the answer ("still broken"); anything else is retried by the policy.
+    if (err instanceof SyncError && !err.retryable) return { ok: false, code: err.code, message: err.message };
+    throw err;
+  }
+}
+
+/** The warnings activities bound to the worker's resources (spread into createActivities). */
+export function createNotifyActivities(deps: SynclineDeps) {
+  return {
+    reportWarnings: boundary((input: ReportWarningsInput) => reportWarnings(deps, input)),
+    deliverNotice: boundary((input: DeliverNoticeInput) => deliverNotice(deps, input)),
+    checkQuota: boundary((input: ActivationConfigInput) => checkQuota(deps, input)),
+    recheckDestination: boundary((input: ActivationConfigInput) => recheckDestination(deps, input)),
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * Warnings through the real stack: activations on the Temporal dev server, Postgres, the testdb
+ * destination, and a webhook receiver on 127.0.0.1. Each threshold opens one notice when crossed and
+ * one recovery notice when it clears; SynclineHealth follows and the real `temporal` CLI finds it; a
+ * revoked credential auto-pauses with one CONFIG_BROKEN and nothing is lost after resume or re-check;
+ * failed rows land in syncline.row_errors and `retryFailed` sends only them.
+ */
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { z } from 'zod';
+import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, type RunningWorker } from '../support/harness';
+import { testdbConnector, testdbConnectionSchema, type TestdbConnection } from '../support/testdb-connector';
+import { findTemporalCli } from '../../scripts/services/temporal';
+import type { DestinationConnector } from '../../connectors/types';
+import type { RunSummary } from '../../common/run';
+import type { OpenWarning, WarningNotice } from '../../common/warnings';
+import type { ActivationStatus } from '../../workflows/messages';
+
+const run = promisify(execFile);
+const TQ = uniqueName('tq_warn');
+// This file's own warnings workflow: it runs on the task queue that started it (see activities/notify.ts).
+const WARNINGS_ID = uniqueName('syncline-warnings');
+let worker: RunningWorker;
+let client: Client;
+let db: pg.Pool;
+let server: http.Server;
+let hookUrl: string;
+const received: Array<{ body: Record<string, unknown>; noticeId: string }> = [];
+
+/** testdb with an API quota read from its connection, to drive QUOTA_LOW. */
+type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number };
+const quotadb: DestinationConnector<QuotaConnection> = {
+  ...(testdbConnector as unknown as DestinationConnector<QuotaConnection>),
+  kind: 'quotadb',
+  connectionSchema: testdbConnectionSchema.extend({ quotaUsed: z.number().default(0), quotaMax: z.number().default(1000) }) as unknown as z.ZodType<QuotaConnection>,
+  quota: async (ctx) => ({ used: ctx.connection.quotaUsed, max: ctx.connection.quotaMax }),
+};
+
+beforeAll(async () => {
+  process.env.SYNCLINE_WARNINGS_WORKFLOW_ID = WARNINGS_ID;
+  server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    req.on('end', () => {
+      received.push({ body: JSON.parse(text) as Record<string, unknown>, noticeId: String(req.headers['x-syncline-notice']) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  // Activations without a webhookUrl of their own use the worker-level default.
+  process.env.SYNCLINE_WARNINGS_WEBHOOK = `${hookUrl}?default`;
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connectors: [quotadb] }), testClient()]);
+  db = sqlClient();
+});
+afterAll(async () => {
+  await client?.workflow.getHandle(WARNINGS_ID).terminate('test done').catch(() => undefined);
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+  await new Promise((r) => server?.close(r));
+  delete process.env.SYNCLINE_WARNINGS_WORKFLOW_ID;
+  delete process.env.SYNCLINE_WARNINGS_WEBHOOK;
+});
+
+async function temporal(...args: string[]): Promise<string> {
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('the temporal CLI is needed: npm run temporal:install');
+  const { stdout } = await run(cli, [...args, '--address', env().address], { timeout: 30_000 });
+  return stdout;
+}
+
+/** JSON notices of one activation, as "CODE:kind:level". Slack ones are matched on their text. */
+function notices(id: string): string[] {
+  return received.flatMap(({ body }) => {
+    if (typeof body.text === 'string') {
+      if (!body.text.includes(`activation "${id}"`)) return [];
+      const m = /(recovered|critical|warning)(?: \(was \w+\))? · activation "[^"]+" · ([A-Z_]+):/.exec(body.text);
+      return m ? [`${m[2]}:${m[1] === 'recovered' ? 'cleared' : 'opened'}:slack`] : [];
+    }
+    const n = body as unknown as WarningNotice;
+    return n.activationId === id ? [`${n.code}:${n.kind}:${n.level}`] : [];
+  });
+}
+
+async function makeModel(id: string, rows: number): Promise<void> {
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, ${rows}) g`);
+}
+
+function activation(id: string, extra: Record<string, unknown> = {}) {
+  return {
+    id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
+    warnings: { webhookUrl: hookUrl }, ...extra,
+  };
+}
+
+async function start(cfg: { id: string }) {
+  return client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
+}
+const sync = (id: string) => client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+const status = (id: string) => client.workflow.getHandle(`activation/${id}`).query<ActivationStatus>('status');
+const health = async (id: string) => (await client.workflow.getHandle(`activation/${id}`).describe()).searchAttributes.SynclineHealth?.[0];
+const openWarnings = (id: string) => client.workflow.getHandle(WARNINGS_ID).query<OpenWarning[], [string]>('openWarnings', id);
+
+async function destinationMatchesModel(id: string): Promise<void> {
+  const model = await db.query(`SELECT id::text AS key, name FROM public.${id} ORDER BY id`);
+  const dest = await db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+  expect(dest.rows).toEqual(model.rows);
+}
+
+test('failed rows, model drop, large delta and consecutive failures each notify once and recover once; retryFailed sends only failed rows', async () => {
+  const id = uniqueName('thr');
+  await makeModel(id, 20);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'UNABLE_TO_LOCK_ROW', true), ($1, '2', 'UNABLE_TO_LOCK_ROW', true),
+    ($1, '3', 'UNABLE_TO_LOCK_ROW', true), ($1, '4', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '5', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await start(activation(id, { thresholds: { failedRowPercent: 10, consecutiveFailedRuns: 2, modelDropPercent: 50, deltaPercent: 60 } }));
+
+  const r1 = await sync(id); // 5 of 20 rows fail: over 10%
+  expect(r1).toMatchObject({ status: 'partial', ops: { upsert: { planned: 20, failed: 5 } } });
+  await waitFor('FAILED_ROWS opened', async () => notices(id).length === 1);
+  expect(await health(id)).toBe('warning');
+  const errors = await db.query(`SELECT key, code, retryable FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id]);
+  expect(errors.rows).toEqual([
+    { key: '1', code: 'UNABLE_TO_LOCK_ROW', retryable: true }, { key: '2', code: 'UNABLE_TO_LOCK_ROW', retryable: true }, { key: '3', code: 'UNABLE_TO_LOCK_ROW', retryable: true },
+    { key: '4', code: 'FIELD_INTEGRITY_EXCEPTION', retryable: false }, { key: '5', code: 'FIELD_INTEGRITY_EXCEPTION', retryable: false },
+  ]);
+
+  // Still crossed (the 3 retryable rows fail again, the 2 permanent ones are skipped): no second notice.
+  const r2 = await sync(id);
+  expect(r2.ops.upsert).toMatchObject({ planned: 5, failed: 3, skipped: 2 });
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS', level: 'warning' })]);
+
+  // retryFailed: faults fixed, and a changed row that never failed must NOT be sent by this run.
+  await db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+  await db.query(`UPDATE public.${id} SET name = 'changed 20' WHERE id = 20`);
+  const callsBefore = Number((await db.query(`SELECT coalesce(sum(rows), 0) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n);
+  await client.workflow.getHandle(`activation/${id}`).signal('retryFailed');
+  const r3 = await waitFor('the retry-failed run', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status !== 'running'));
+  expect(r3).toMatchObject({ trigger: 'retry_failed', status: 'success', ops: { upsert: { planned: 5, succeeded: 5, failed: 0 } } });
+  expect(Number((await db.query(`SELECT sum(rows) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n) - callsBefore).toBe(5);
+  expect((await db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key = '20'`, [id])).rows[0].name).toBe('Name 20');
+  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows[0].n).toBe(0);
+  await waitFor('FAILED_ROWS cleared', async () => notices(id).length === 2);
+  expect(await health(id)).toBe('ok');
+
+  await db.query(`DELETE FROM public.${id} WHERE id <= 15`); // 75% fewer model rows
+  await sync(id);
+  await sync(id); // same size again: recovered
+  await db.query(`UPDATE public.${id} SET name = name || ' v2'`); // 5 of 5 rows: over 60%
+  await sync(id);
+  await sync(id);
+
+  await db.query(`ALTER TABLE public.${id} RENAME TO ${id}_gone`); // MODEL_SQL_ERROR: a failure, not a config pause
+  expect((await sync(id)).status).toBe('failed');
+  expect((await sync(id)).status).toBe('failed'); // second in a row: critical
+  await waitFor('critical', async () => (await health(id)) === 'critical');
+  expect((await status(id)).state).toBe('idle'); // a model error does not pause
+  // Closed executions (one per continue-as-new) keep the health they had: filter on the running one.
+  const listed = await waitFor('the CLI lists it as critical', async () => {
+    const out = await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json');
+    return out.includes(`activation/${id}`) && out;
+  }, 30_000);
+  expect(listed).toContain(`activation/${id}`);
+  await db.query(`ALTER TABLE public.${id}_gone RENAME TO ${id}`);
+  expect((await sync(id)).status).toBe('success');
+
+  const expected = [
+    'FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning',
+    'MODEL_DROP:opened:warning', 'MODEL_DROP:cleared:warning',
+    'DELTA_LARGE:opened:warning', 'DELTA_LARGE:cleared:warning',
+    'RUN_FAILED:opened:warning', 'RUN_FAILED:changed:critical', 'RUN_FAILED:cleared:critical',
+  ];
+  await waitFor('every notice', async () => notices(id).length >= expected.length);
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(expected);
+  expect(await health(id)).toBe('ok');
+  expect(await openWarnings(id)).toEqual([]);
+  await waitFor('the CLI no longer lists it', async () => !(await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json')).includes(id), 30_000);
+  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+test('a run late past its deadline warns while it runs and recovers when it ends; low quota warns once (Slack payload, default webhook)', async () => {
+  const id = uniqueName('late');
+  const conn = `slow_${id}`;
+  worker.connections[conn] = { url: env().databaseUrl, delayMs: 1500, batchSize: 5, quotaUsed: 0, quotaMax: 100 };
+  await makeModel(id, 40);
+  await start(activation(id, {
+    destination: { kind: 'quotadb', connection: conn, object: id, key: 'ext_id' }, warnings: { slack: true }, thresholds: { deadlineMinutes: 0.1, quotaLowPercent: 20 },
+  }));
+  const first = sync(id); // 8 batches of 5 rows, 1.5 s each: well past the 6 s deadline
+  await waitFor('DEADLINE_MISSED opened', async () => notices(id).includes('DEADLINE_MISSED:opened:slack'), 30_000);
+  expect((await status(id)).state).toBe('running');
+  expect(await health(id)).toBe('warning');
+  expect((await first).status).toBe('success');
+  await waitFor('DEADLINE_MISSED cleared', async () => notices(id).includes('DEADLINE_MISSED:cleared:slack'));
+  expect(received.filter((r) => typeof r.body.text === 'string' && r.body.text.includes(id)).every((r) => Object.keys(r.body).join() === 'text')).toBe(true);
+
+  worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 90, quotaMax: 100 };
+  await sync(id);
+  await sync(id); // still low: no second notice
+  worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 10, quotaMax: 100 };
+  await sync(id);
+  await waitFor('QUOTA_LOW cleared', async () => notices(id).includes('QUOTA_LOW:cleared:slack'));
+  expect(notices(id)).toEqual(['DEADLINE_MISSED:opened:slack', 'DEADLINE_MISSED:cleared:slack', 'QUOTA_LOW:opened:slack', 'QUOTA_LOW:cleared:slack']);
+  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+/** A synced activation whose credential is then revoked while the model changes: the run pauses it. */
+async function breakCredential(id: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const conn = `cred_${id}`;
+  worker.connections[conn] = { url: env().databaseUrl };
+  await makeModel(id, 10);
+  await start(activation(id, { destination: { kind: 'testdb', connection: conn, object: id, key: 'ext_id' }, ...extra }));
+  expect((await sync(id)).status).toBe('success');
+  worker.connections[conn] = { url: env().databaseUrl, revoked: true };
+  await db.query(`INSERT INTO public.${id} SELECT g, 'Late ' || g FROM generate_series(11, 15) g`);
+  await db.query(`UPDATE public.${id} SET name = 'Renamed ' || id WHERE id IN (2, 3)`);
+  const failed = await sync(id);
+  expect(failed).toMatchObject({ status: 'failed', error: { type: 'AUTH_FAILED' } });
+  await waitFor('CONFIG_BROKEN opened', async () => notices(id).length === 1);
+  const st = await status(id);
+  expect(st.state).toBe('paused');
+  expect(st.pausedReason).toContain('configuration error');
+  expect(await health(id)).toBe('critical');
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'CONFIG_BROKEN', level: 'critical' })]);
+  return conn;
+}
+
+test('a revoked credential pauses with one critical warning; after the fix, resume syncs everything pending', async () => {
+  const id = uniqueName('revoked');
+  const conn = await breakCredential(id);
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical']);
+  worker.connections[conn] = { url: env().databaseUrl };
+  await client.workflow.getHandle(`activation/${id}`).signal('resume');
+  await waitFor('the catch-up run', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status === 'success'));
+  await waitFor('CONFIG_BROKEN cleared', async () => notices(id).length === 2);
+  expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical', 'CONFIG_BROKEN:cleared:critical']);
+  await destinationMatchesModel(id);
+  expect(await health(id)).toBe('ok');
+  expect((await status(id)).state).toBe('idle');
+  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+test('while auto-paused, the periodic re-check resumes by itself once the credential works, and syncs what is pending', async () => {
+  const id = uniqueName('recheck');
+  const conn = await breakCredential(id, { recheck: '2s' });
+  await new Promise((r) => setTimeout(r, 5000)); // re-checks fail meanwhile: still paused, no new notice, no run
+  expect((await status(id)).state).toBe('paused');
+  expect((await status(id)).lastRuns).toHaveLength(2);
+  expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical']);
+  worker.connections[conn] = { url: env().databaseUrl };
+  await waitFor('the run after the re-check', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status === 'success'), 30_000);
+  await destinationMatchesModel(id);
+  expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical', 'CONFIG_BROKEN:cleared:critical']);
+  expect(await health(id)).toBe('ok');
+  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});

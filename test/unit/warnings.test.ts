@@ -1,0 +1,103 @@
+import { applyReport, healthOf, noticeBody, warningSignature, type OpenWarnings, type WarningReport } from '../../common/warnings';
+import { currentWarnings, deadlineWarning } from '../../common/thresholds';
+import { activationConfigSchema } from '../../common/config';
+import type { RunSummary, RunWarning } from '../../common/run';
+
+const w = (code: string, level: RunWarning['level'] = 'warning', message = `${code} holds`): RunWarning => ({ code, level, message });
+const report = (warnings: RunWarning[], at: string, activationId = 'a'): WarningReport => ({ activationId, warnings, at });
+
+function replay(reports: WarningReport[]): { open: OpenWarnings; notices: string[] } {
+  let open: OpenWarnings = {};
+  const notices: string[] = [];
+  for (const r of reports) {
+    const d = applyReport(open, r);
+    open = d.open;
+    notices.push(...d.notices.map((n) => `${n.activationId}/${n.code}:${n.kind}:${n.level}${n.previousLevel ? `<${n.previousLevel}` : ''}`));
+  }
+  return { open, notices };
+}
+
+describe('applyReport', () => {
+  it('opens once while a threshold stays crossed and clears once when it recovers', () => {
+    const { open, notices } = replay([report([w('FAILED_ROWS')], 't1'), report([w('FAILED_ROWS')], 't2'), report([w('FAILED_ROWS')], 't3'), report([], 't4'), report([], 't5')]);
+    expect(notices).toEqual(['a/FAILED_ROWS:opened:warning', 'a/FAILED_ROWS:cleared:warning']);
+    expect(open).toEqual({});
+  });
+
+  it('sends one notice per level change, keeping the opening time', () => {
+    let open: OpenWarnings = {};
+    open = applyReport(open, report([w('RUN_FAILED')], 't1')).open;
+    const up = applyReport(open, report([w('RUN_FAILED', 'critical')], 't2'));
+    expect(up.notices).toEqual([expect.objectContaining({ kind: 'changed', level: 'critical', previousLevel: 'warning', since: 't1' })]);
+    expect(applyReport(up.open, report([w('RUN_FAILED', 'critical')], 't3')).notices).toEqual([]);
+  });
+
+  it('keeps activations apart: a report only clears its own warnings', () => {
+    const { open, notices } = replay([report([w('X')], 't1', 'a'), report([w('X', 'critical')], 't2', 'b'), report([], 't3', 'a')]);
+    expect(notices).toEqual(['a/X:opened:warning', 'b/X:opened:critical', 'a/X:cleared:warning']);
+    expect(Object.keys(open)).toEqual(['b/X']);
+  });
+
+  it('ignores info warnings and keeps the most severe entry of a code raised twice', () => {
+    const { notices } = replay([report([w('NOTE', 'info'), w('Q'), w('Q', 'critical')], 't1')]);
+    expect(notices).toEqual(['a/Q:opened:critical']);
+  });
+
+  it('gives notices stable ids (a retried delivery can be dropped by the receiver)', () => {
+    const a = applyReport({}, report([w('X')], 't1')).notices[0]!;
+    const b = applyReport({}, report([w('X')], 't1')).notices[0]!;
+    expect(a.id).toBe(b.id);
+  });
+});
+
+describe('health and payloads', () => {
+  it('health follows the most severe open warning', () => {
+    expect(healthOf([])).toBe('ok');
+    expect(healthOf([w('A', 'info')])).toBe('ok');
+    expect(healthOf([w('A')])).toBe('warning');
+    expect(healthOf([w('A'), w('B', 'critical')])).toBe('critical');
+  });
+
+  it('a signature ignores message text and order', () => {
+    expect(warningSignature([w('B', 'warning', 'x'), w('A', 'critical')])).toBe(warningSignature([w('A', 'critical', 'y'), w('B')]));
+  });
+
+  it('Slack payloads are {text}', () => {
+    const [n] = applyReport({}, report([w('CONFIG_BROKEN', 'critical', 'paused')], 't1')).notices;
+    expect(noticeBody(n!, true)).toEqual({ text: expect.stringContaining('critical · activation "a" · CONFIG_BROKEN: paused') });
+    expect(noticeBody(n!, false)).toMatchObject({ kind: 'opened', code: 'CONFIG_BROKEN' });
+  });
+});
+
+describe('currentWarnings', () => {
+  const config = activationConfigSchema.parse({
+    id: 'a', mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
+    mappings: [{ from: 'n', to: 'N' }], thresholds: { consecutiveFailedRuns: 2, quotaLowPercent: 20 },
+  });
+  const run = (extra: Partial<RunSummary> = {}): RunSummary => ({
+    activationId: 'a', runNumber: 3, trigger: 'manual', mode: 'upsert', full: false, status: 'success', startedAt: 't', ops: {}, rejected: 0,
+    heldDeletes: 0, attributesCreated: [], warnings: [], ...extra,
+  });
+  const view = { consecutiveFailures: 0, configBroken: false, recheck: '1h' };
+
+  it('a configuration error gives CONFIG_BROKEN alone', () => {
+    const ws = currentWarnings(config, run({ status: 'failed', error: { type: 'AUTH_FAILED', message: 'no.' }, warnings: [w('X')] }), { ...view, configBroken: true, consecutiveFailures: 5 });
+    expect(ws.map((x) => `${x.code}:${x.level}`)).toEqual(['CONFIG_BROKEN:critical']);
+  });
+
+  it('a failed run is a warning, critical from consecutiveFailedRuns in a row', () => {
+    const failed = run({ status: 'failed', error: { type: 'MODEL_SQL_ERROR', message: 'gone' } });
+    expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 1 })).toEqual([expect.objectContaining({ code: 'RUN_FAILED', level: 'warning' })]);
+    expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 2 })).toEqual([expect.objectContaining({ code: 'RUN_FAILED', level: 'critical' })]);
+  });
+
+  it('QUOTA_LOW when less than quotaLowPercent is left, once', () => {
+    expect(currentWarnings(config, run(), { ...view, quota: { used: 85, max: 100 } }).map((x) => x.code)).toEqual(['QUOTA_LOW']);
+    expect(currentWarnings(config, run(), { ...view, quota: { used: 50, max: 100 } })).toEqual([]);
+    expect(currentWarnings(config, run({ warnings: [w('QUOTA_LOW')] }), { ...view, quota: { used: 99, max: 100 } })).toHaveLength(1);
+  });
+
+  it('the deadline warning names the run and its scheduled start', () => {
+    expect(deadlineWarning(config, 7, Date.UTC(2026, 0, 1)).message).toContain('run 7 has not finished 60 min after its scheduled start (2026-01-01T00:00:00.000Z)');
+  });
+});
