@@ -1,0 +1,187 @@
+/**
+ * The `syncline` command as a person runs it: a real child process against the Temporal dev server,
+ * Postgres and an in-process worker with the test destination. Asserts exit codes and what is printed.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import { env, startWorker, sqlClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import type { RunSummary } from '../../common/run';
+import type { RowErrorRecord, RunRecord } from '../../client/runs';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TQ = uniqueName('tq_cli');
+let worker: RunningWorker;
+let db: pg.Pool;
+let dir: string;
+
+interface Result { code: number; stdout: string; stderr: string }
+
+/** `npx tsx client/cli.ts ...`, through the local tsx binary (npx would resolve the same one, slower). */
+function syncline(...args: string[]): Promise<Result> {
+  const { address, databaseUrl } = env();
+  return new Promise((resolve) => {
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], {
+      cwd: ROOT, timeout: 120_000,
+      env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
+    }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+function writeFile(name: string, doc: unknown): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, JSON.stringify(doc, null, 2));
+  return file;
+}
+
+/** Cells of the table line whose first cell is `first` (cells are separated by 2+ spaces). */
+function row(table: string, first: string): string[] | undefined {
+  return table.split('\n').map((l) => l.trim().split(/\s{2,}/)).find((cells) => cells[0] === first);
+}
+
+beforeAll(async () => {
+  worker = await startWorker({ taskQueue: TQ });
+  db = sqlClient();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-cli-'));
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('syncline CLI', () => {
+  const id = uniqueName('cli');
+  const table = `public.${id}`;
+  const config = {
+    id, mode: 'upsert', schedule: { manual: true },
+    source: { table, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'email', to: 'Email' }, { from: 'name', to: 'Name' }],
+  };
+
+  beforeAll(async () => {
+    await db.query(`CREATE TABLE ${table} (id int, email text, name text)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'user' || g || '@example.com', 'Name ' || g FROM generate_series(1, 500) g`);
+    // Key 42 twice: both rows are rejected with MODEL_DUPLICATE_KEY.
+    await db.query(`INSERT INTO ${table} VALUES (42, 'other42@example.com', 'Duplicate 42')`);
+  });
+
+  test('activation start from a file; starting it again says what to do instead', async () => {
+    const file = writeFile('activation.json', config);
+    const started = await syncline('activation', 'start', '--file', file);
+    expect(started).toMatchObject({ code: 0, stderr: '' });
+    expect(started.stdout).toContain(`started activation "${id}" (workflow activation/${id}`);
+    const again = await syncline('activation', 'start', '--file', file);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`activation "${id}" is already running`);
+    expect(again.stderr).toContain(`syncline resync ${id}`);
+  });
+
+  test('sync waits for the run and prints its summary', async () => {
+    const r = await syncline('sync', id);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('run 1 · upsert · manual · partial · upsert 499 (499 ok) · 2 rejected');
+    expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), expect.stringMatching(/s$/), '499', '499', '0', '0', '0', '2']);
+    const json = await syncline('sync', id, '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 2, status: 'partial', rejected: 2, ops: {} });
+  });
+
+  test('runs: a table with a row per run and its counts, or JSON', async () => {
+    const r = await syncline('runs', id);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^\s+-+ upsert -+$/);
+    expect(lines[1]!.split(/\s{2,}/)).toEqual(['RUN', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'DURATION', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'REJECTED']);
+    expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.any(String), expect.any(String), '499', '499', '0', '0', '0', '2']);
+    expect(row(r.stdout, '2')).toEqual(['2', 'manual', 'partial', expect.any(String), expect.any(String), '-', '-', '-', '-', '-', '2']);
+    expect(lines.indexOf(lines.find((l) => l.trim().startsWith('2 '))!)).toBeLessThan(lines.indexOf(lines.find((l) => l.trim().startsWith('1 '))!)); // newest first
+    const json = await syncline('runs', id, '--limit', '1', '--json');
+    const runs = JSON.parse(json.stdout) as RunRecord[];
+    expect(runs.map((x) => x.runNumber)).toEqual([2]);
+    expect(runs[0]).toMatchObject({ activationId: id, trigger: 'manual', status: 'partial', rejected: 2, error: null });
+  });
+
+  test('errors: the duplicate key appears with its code', async () => {
+    const r = await syncline('errors', id);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]!.split(/\s{2,}/)).toEqual(['KEY', 'OP', 'CODE', 'RUN', 'ATTEMPTS', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'MESSAGE']);
+    const cells = row(r.stdout, '42');
+    expect(cells?.slice(0, 5)).toEqual(['42', 'duplicate_key', 'MODEL_DUPLICATE_KEY', '2', '2']);
+    expect(cells?.at(-1)).toMatch(/^key "42" appears 2 times in the model/);
+    const json = JSON.parse((await syncline('errors', id, '--run', '2', '--json')).stdout) as RowErrorRecord[];
+    expect(json).toEqual([expect.objectContaining({ key: '42', code: 'MODEL_DUPLICATE_KEY', runNumber: 2, attempts: 2 })]);
+    const none = await syncline('errors', id, '--run', '1');
+    expect(none).toMatchObject({ code: 0, stdout: `no row errors for activation "${id}" in run 1\n` });
+  });
+
+  test('status; pause and resume', async () => {
+    const st = await syncline('status', id);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toMatch(new RegExp(`^Activation\\s+${id}\\nState\\s+idle\\nHealth\\s+\\w+\\nSchedule\\s+manual`));
+    expect(row(st.stdout.slice(st.stdout.indexOf('Last runs')), '2')?.slice(0, 3)).toEqual(['2', 'manual', 'partial']);
+
+    expect(await syncline('pause', id, '--reason', 'CRM migration')).toMatchObject({ code: 0 });
+    await waitFor('status to show paused', async () => (await syncline('status', id)).stdout.match(/State\s+paused: CRM migration/), 30_000, 0);
+    const paused = JSON.parse((await syncline('status', id, '--json')).stdout) as { state: string; pausedReason: string; nextRunAt: null };
+    expect(paused).toMatchObject({ state: 'paused', pausedReason: 'CRM migration', nextRunAt: null });
+
+    expect(await syncline('resume', id)).toMatchObject({ code: 0 });
+    await waitFor('status to show idle', async () => (await syncline('status', id)).stdout.match(/State\s+idle/), 30_000, 0);
+  });
+
+  test('resync and retry-failed ask for runs', async () => {
+    expect((await syncline('resync', id, '--full', '--reason', 'new field')).code).toBe(0);
+    const full = await waitFor('the full re-sync', async () => {
+      const runs = JSON.parse((await syncline('runs', id, '--json')).stdout) as RunRecord[];
+      return runs.find((x) => x.trigger === 'full_resync' && x.status !== 'running');
+    }, 60_000, 0);
+    expect(full).toMatchObject({ full: true, ops: { upsert: { planned: 499, succeeded: 499 } } });
+    expect((await syncline('retry-failed', id)).code).toBe(0);
+    await waitFor('the retry run', async () => {
+      const runs = JSON.parse((await syncline('runs', id, '--json')).stdout) as RunRecord[];
+      return runs.some((x) => x.trigger === 'retry_failed' && x.status !== 'running');
+    }, 60_000, 0);
+  });
+
+  test('approve-deletes without held deletions is refused with the reason', async () => {
+    const r = await syncline('approve-deletes', id, '--run', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`activation "${id}" refused approveDeletes: activation "${id}" has no deletions waiting for approval`);
+  });
+});
+
+describe('failures', () => {
+  test('an invalid file: exit code 1 and every bad path listed', async () => {
+    const file = writeFile('broken.json', {
+      id: 'not valid!', source: { table: 't', sql: 'SELECT 1', key: 'id' }, destination: { kind: 'testdb', connection: 'testdb', key: 'ext_id' },
+      mode: 'merge', schedule: { every: 'soon' }, mappings: [],
+    });
+    const r = await syncline('activation', 'start', '--file', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Invalid configuration for activation "not valid!": 6 problem(s)');
+    for (const p of ['id', 'source', 'destination', 'mode', 'schedule.every', 'mappings']) expect(r.stderr).toContain(`  - ${p}: `);
+    const json = await syncline('activation', 'start', '--file', file, '--json');
+    expect((JSON.parse(json.stderr) as { problems: Array<{ path: string }> }).problems.map((p) => p.path).sort())
+      .toEqual(['destination', 'id', 'mappings', 'mode', 'schedule.every', 'source']);
+  });
+
+  test('a missing or unparsable file, an unknown activation, bad usage', async () => {
+    const missing = await syncline('activation', 'start', '--file', path.join(dir, 'nope.json'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read activation file');
+    fs.writeFileSync(path.join(dir, 'bad.json'), '{ "id": ');
+    expect((await syncline('activation', 'start', '--file', path.join(dir, 'bad.json'))).stderr).toContain('is not valid JSON');
+    const unknown = await syncline('resync', 'no_such_activation');
+    expect(unknown).toMatchObject({ code: 1 });
+    expect(unknown.stderr).toContain('activation "no_such_activation" is not running: start it with "syncline activation start --file no_such_activation.json"');
+    expect((await syncline('status', 'no_such_activation')).stderr).toContain('is not running');
+    const usage = await syncline('sync', 'x', '--fulll');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('unknown option "--fulll" for "syncline sync"');
+  });
+});
