@@ -26,6 +26,8 @@ interface Phase {
   /** RSS when the worker was ready, and VmHWM from the trigger on (clear_refs reset; null when not permitted). */
   ready_rss_mb: number; run_peak_rss_mb: number | null;
   launcher_peak_rss_mb: number; status: string; ops: RunSummary['ops'];
+  /** Per DAG task wall-clock seconds, and per activity type summed seconds (from the run's history). */
+  where: { tasks_s: Record<string, number>; activities_s: Record<string, { calls: number; seconds: number }> };
 }
 
 const arg = (args: string[], name: string, dflt: number): number => {
@@ -74,6 +76,8 @@ function rssMb(pid: number): number {
 export async function main(args: string[]): Promise<Record<string, unknown>> {
   const rows = arg(args, 'rows', 1_000_000);
   const singleRows = arg(args, 'single-rows', 1500);
+  // Unset = the connector's default (200 000 rows per import file).
+  const bulkChunkSize = arg(args, 'bulk-chunk-size', 0);
   const reuse = process.env.TEMPORAL_ADDRESS && process.env.DATABASE_URL;
   log(reuse ? `services: Temporal ${process.env.TEMPORAL_ADDRESS}, Postgres from DATABASE_URL` : 'starting Temporal dev server and Postgres');
   const services = reuse ? null : await startBenchServices();
@@ -101,7 +105,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       args: [{ config: {
         id, mode: 'upsert', schedule: { manual: true },
         source: { table: `public.${id}`, key: 'order_id' },
-        destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options: {} },
+        destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options: bulkChunkSize ? { bulkChunkSize } : {} },
         mappings: [{ from: 'customer_id', to: 'customerId' }, { from: 'amount', to: 'amount' }, { from: 'status', to: 'status' }, { from: 'order_date', to: 'orderDate' }, { from: 'note', to: 'note' }],
       } }],
     });
@@ -118,7 +122,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     return {
       rows: bulk.rows, seconds: bulk.seconds, api_calls: bulk.api_calls, peak_rss_mb: bulk.peak_rss_mb, run_peak_rss_mb: bulk.run_peak_rss_mb, ready_rss_mb: bulk.ready_rss_mb,
       rows_per_second: Math.round(bulk.rows / bulk.seconds),
-      status: bulk.status, calls_by_route: bulk.calls_by_route, stored_records: stored,
+      status: bulk.status, calls_by_route: bulk.calls_by_route, stored_records: stored, bulk_chunk_size: bulkChunkSize || 'default (200000)', where_time_goes: bulk.where,
       single: { rows: single.rows, seconds: single.seconds, api_calls: single.api_calls, peak_rss_mb: single.peak_rss_mb, run_peak_rss_mb: single.run_peak_rss_mb, ready_rss_mb: single.ready_rss_mb, status: single.status, calls_by_route: single.calls_by_route, ops: single.ops },
       target_peak_rss_mb: 300,
     };
@@ -173,7 +177,9 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   const apiCalls = Object.values(counts).reduce((a, b) => a + b, 0);
   log(`${name}: ${summary.status} in ${seconds.toFixed(1)} s · ${JSON.stringify(summary.ops)} · ${apiCalls} API calls · worker peak RSS ${peak} MB (run ${reset ? runPeak : 'n/a'} MB, start-up ${startupPeak} MB)`);
   if (summary.error) log(`${name}: error ${summary.error.type}: ${summary.error.message}`);
-  return { rows, seconds: Math.round(seconds * 10) / 10, api_calls: apiCalls, calls_by_route: counts, peak_rss_mb: peak,
+  const where = await whereTimeGoes(c.client, `activation/${c.id}/run/${summary.runNumber}`);
+  log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
+  return { rows, seconds: Math.round(seconds * 10) / 10, api_calls: apiCalls, calls_by_route: counts, peak_rss_mb: peak, where,
     ready_rss_mb: readyRss, run_peak_rss_mb: reset ? runPeak : null, launcher_peak_rss_mb: launcherPeak, status: summary.status, ops: summary.ops };
 }
 
@@ -190,4 +196,39 @@ async function createTable(emu: ActitoEmulator, name: string): Promise<void> {
     }),
   });
   if (!res.ok) throw new Error(`creating table ${name}: ${res.status} ${await res.text()}`);
+}
+
+const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Wall-clock per DAG task (runState query) and summed activity execution time per type (history). */
+async function whereTimeGoes(client: Client, runWorkflowId: string): Promise<Phase['where']> {
+  const handle = client.workflow.getHandle(runWorkflowId);
+  const tasks_s: Record<string, number> = {};
+  try {
+    const dag = await handle.query<{ tasks: Record<string, { startedAt?: string; endedAt?: string }> } | null>('runState');
+    for (const [id, t] of Object.entries(dag?.tasks ?? {})) {
+      if (t.startedAt && t.endedAt) tasks_s[id] = round1((Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000);
+    }
+  } catch {
+    // the query needs a worker; the history below does not
+  }
+  const activities_s: Record<string, { calls: number; seconds: number }> = {};
+  const history = await handle.fetchHistory();
+  const scheduled = new Map<string, string>();
+  const started = new Map<string, number>();
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), tsMs(e.eventTime));
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (done) {
+      const sched = String(done.scheduledEventId);
+      const type = scheduled.get(sched) ?? '?';
+      const a = (activities_s[type] ??= { calls: 0, seconds: 0 });
+      a.calls++;
+      a.seconds = round1(a.seconds + (tsMs(e.eventTime) - (started.get(sched) ?? tsMs(e.eventTime))) / 1000);
+    }
+  }
+  return { tasks_s, activities_s };
 }
