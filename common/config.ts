@@ -87,7 +87,13 @@ export const activationConfigSchema = z
     source: sourceSchema,
     destination: destinationSchema,
     mode: z.enum(SYNC_MODES),
-    mappings: z.array(mappingSchema).min(1, 'map at least one model column to a destination field'),
+    mappings: z.array(mappingSchema).min(1, 'map at least one model column to a destination field').superRefine((ms, ctx) => {
+      const seen = new Set<string>();
+      ms.forEach((m, i) => {
+        if (seen.has(m.to)) ctx.addIssue({ code: 'custom', path: [i, 'to'], message: `"${m.to}" is mapped twice` });
+        seen.add(m.to);
+      });
+    }),
     schedule: scheduleSchema.default({ manual: true }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     deletionGuard: z
@@ -105,11 +111,6 @@ export const activationConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const seen = new Set<string>();
-    c.mappings.forEach((m, i) => {
-      if (seen.has(m.to)) ctx.addIssue({ code: 'custom', path: ['mappings', i, 'to'], message: `"${m.to}" is mapped twice` });
-      seen.add(m.to);
-    });
     // The key is always sent: the model key column fills the destination key field.
     c.mappings.forEach((m, i) => {
       if (m.to === c.destination.key && m.from !== c.source.key) {

@@ -98,11 +98,16 @@ function wallClock(instant: number, tz: string): number {
   return Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
 }
 
+/**
+ * The instant a wall-clock time happens in `tz`: the earliest when it happens twice (fall back);
+ * shifted by the gap when it does not happen (spring forward).
+ */
 function toInstant(wall: number, tz: string): number {
-  const offset1 = wallClock(wall, tz) - wall;
-  const guess = wall - offset1;
-  const offset2 = wallClock(guess, tz) - guess;
-  return offset1 === offset2 ? guess : wall - offset2;
+  const DAY = 86_400_000;
+  const offsets = [wallClock(wall - DAY, tz) - (wall - DAY), wallClock(wall + DAY, tz) - (wall + DAY)];
+  const valid = offsets.map((o) => wall - o).filter((t) => wallClock(t, tz) === wall);
+  if (valid.length) return Math.min(...valid);
+  return wall - offsets[0]!;
 }
 
 function dayMatches(spec: CronSpec, d: Date): boolean {

@@ -1,0 +1,39 @@
+import { nextCronTime, parseCron, isValidCron } from '../../common/cron';
+import { nextFireTime } from '../../workflows/schedule';
+import { parseDuration } from '../../common/duration';
+
+const at = (iso: string) => Date.parse(iso);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe('cron in a time zone', () => {
+  test('daily at 06:00 Brussels is 05:00Z in winter and 04:00Z in summer', () => {
+    expect(iso(nextCronTime('0 6 * * *', 'Europe/Brussels', at('2026-01-10T12:00:00Z')))).toBe('2026-01-11T05:00:00.000Z');
+    expect(iso(nextCronTime('0 6 * * *', 'Europe/Brussels', at('2026-07-10T12:00:00Z')))).toBe('2026-07-11T04:00:00.000Z');
+  });
+
+  test('a wall time skipped by spring-forward fires shifted by the gap; fall-back fires once', () => {
+    // 2026-03-29: Brussels jumps 02:00 -> 03:00.
+    expect(iso(nextCronTime('30 2 * * *', 'Europe/Brussels', at('2026-03-28T12:00:00Z')))).toBe('2026-03-29T01:30:00.000Z');
+    // 2026-10-25: 02:30 happens twice; the first (CEST, 00:30Z) fires, the next fire is the following day.
+    const first = nextCronTime('30 2 * * *', 'Europe/Brussels', at('2026-10-24T12:00:00Z'));
+    expect(iso(first)).toBe('2026-10-25T00:30:00.000Z');
+    expect(iso(nextCronTime('30 2 * * *', 'Europe/Brussels', first))).toBe('2026-10-26T01:30:00.000Z');
+  });
+
+  test('fields: steps, ranges, lists, names, day-of-month OR day-of-week', () => {
+    expect(iso(nextCronTime('*/15 9-17 * * MON-FRI', 'UTC', at('2026-11-21T10:00:00Z')))).toBe('2026-11-23T09:00:00.000Z'); // Saturday -> Monday
+    expect(iso(nextCronTime('0 0 1 * 0', 'UTC', at('2026-11-02T00:00:00Z')))).toBe('2026-11-08T00:00:00.000Z'); // the next Sunday before Dec 1
+    expect(parseCron('0 0 * JAN,jul *').months).toEqual(new Set([1, 7]));
+    expect(isValidCron('61 * * * *')).toBe(false);
+    expect(isValidCron('* * * *')).toBe(false);
+  });
+
+  test('next fire time: interval catches up once, manual never fires', () => {
+    expect(nextFireTime({ every: '15m' }, undefined, 1000)).toBe(1000);
+    expect(nextFireTime({ every: '15m' }, 0, 60_000)).toBe(900_000);
+    expect(nextFireTime({ every: '15m' }, 0, 10_000_000)).toBe(10_000_000); // missed while down: once, now
+    expect(nextFireTime({ manual: true }, undefined, 0)).toBeNull();
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(() => parseDuration('soon')).toThrow(/not a duration/);
+  });
+});

@@ -1,0 +1,34 @@
+/** The delta SQL builders compile to the statements we expect (they run on a real Postgres in test/integration). */
+import { Kysely, PostgresDialect } from 'kysely';
+import { createDelta, createStageAs, chunkPage, rowHash } from '../../db/delta';
+
+const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: {} as never }) });
+const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: readonly unknown[] } }) => b.compile(db);
+
+describe('delta SQL', () => {
+  test('the stage is one CREATE TABLE AS over the model, hashing the mapped columns in a fixed order', () => {
+    const q = compile(createStageAs({ runId: '7', model: { sql: 'SELECT * FROM contacts;' }, keyColumn: 'id', columns: ['email', 'name'], signature: 'sig' }));
+    expect(q.sql).toContain('CREATE UNLOGGED TABLE "syncline_work"."s_7" AS SELECT (m."id")::text AS "__key"');
+    expect(q.sql).toContain(`md5('sig' || row("m"."email", "m"."name")::text)::uuid AS "__hash"`);
+    expect(q.sql).toContain('FROM (SELECT * FROM contacts) AS m');
+    expect(compile(rowHash('m', ['a'], "it's")).sql).toContain(`'it''s'`);
+  });
+
+  test('the delta joins the mode table as data and one full join with the snapshot', () => {
+    const q = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [{ change: 'added', op: 'upsert' }, { change: 'removed', op: 'delete' }], full: false, onlyFailed: false, hasDups: false }));
+    expect(q.sql).toContain('FULL JOIN s ON s.key = "st"."__key"');
+    expect(q.sql).toContain('LEFT JOIN (VALUES ($2, $3), ($4, $5)) AS m(change, op)');
+    expect(q.parameters).toEqual(['a', 'added', 'upsert', 'removed', 'delete', 'a']);
+    expect(q.sql).not.toContain('GROUP BY');
+    expect(q.sql).not.toMatch(/k_7/);
+    const withDups = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [], full: true, onlyFailed: false, hasDups: true }));
+    expect(withDups.sql).toContain('LEFT JOIN "syncline_work"."k_7" dd');
+  });
+
+  test('a chunk page reads by seq range and joins stage values by tuple id', () => {
+    const q = compile(chunkPage({ runId: '7', activationId: 'a', range: { op: 'upsert', from: 1, to: 500 }, columns: ['email'], after: 10, limit: 100 }));
+    expect(q.sql).toContain('LEFT JOIN "syncline_work"."s_7" s ON s.ctid = d.tid');
+    expect(q.sql).toContain('d.op = $');
+    expect(q.sql).toContain('ORDER BY d.seq LIMIT');
+  });
+});
