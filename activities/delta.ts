@@ -4,8 +4,8 @@
  */
 import { sql } from 'kysely';
 import { modeRows, type RowOp } from '../common/sync-modes';
-import { createDelta, deltaCounts, indexDelta, numberChunks } from '../db/delta';
-import { deltaTable } from '../db/work-tables';
+import { chunkRanges, createDelta, createDups, deltaCounts, indexDelta, uniqueKeyIndex } from '../db/delta';
+import { deltaTable, dupsTable } from '../db/work-tables';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
 import { withHeartbeat } from './work';
@@ -31,12 +31,19 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
   const run = await loadRun(deps, input.runId);
   const { config } = run;
   await sql`DROP TABLE IF EXISTS ${deltaTable(run.runId)}`.execute(deps.db);
-  await withHeartbeat(beat, () => createDelta({
-    runId: run.runId, activationId: run.activationId, modeRows: modeRows(config.destination.kind, config.mode),
-    full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed',
-  }).execute(deps.db));
-  const heldDeletes = await applyDeletionGuard(deps, run);
-  const counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
+  await sql`DROP TABLE IF EXISTS ${dupsTable(run.runId)}`.execute(deps.db);
+  const hasDups = await withHeartbeat(beat, () => findDuplicateKeys(deps, run.runId));
+  await withHeartbeat(beat, () => deps.db.transaction().execute(async (tx) => {
+    // The join with the snapshot stays in memory instead of spilling to disk.
+    await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+    await createDelta({
+      runId: run.runId, activationId: run.activationId, modeRows: modeRows(config.destination.kind, config.mode),
+      full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed', hasDups,
+    }).execute(tx);
+  }));
+  let counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
+  const heldDeletes = counts.some((c) => c.op === 'delete' && c.status === 'pending') ? await applyDeletionGuard(deps, run) : 0;
+  if (heldDeletes > 0) counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
   const planned: Partial<Record<RowOp, number>> = {};
   let rejected = 0;
   let skipped = 0;
@@ -47,6 +54,21 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
   }
   const { chunks, methods } = await planChunks(deps, run, planned);
   return { planned, rejected, skipped, heldDeletes, chunks, methods };
+}
+
+/** True when the model repeats a key; the repeats are then listed in the run's dups table. */
+async function findDuplicateKeys(deps: SynclineDeps, runId: string): Promise<boolean> {
+  try {
+    await deps.db.transaction().execute(async (tx) => {
+      await sql`SET LOCAL maintenance_work_mem = '256MB'`.execute(tx);
+      await uniqueKeyIndex(runId).execute(tx);
+    });
+    return false;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await createDups(runId).execute(deps.db);
+    return true;
+  }
 }
 
 /**
@@ -84,24 +106,18 @@ async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<R
   if (ops.length === 0) return { chunks: [], methods: {} };
   const connector = connectorFor(deps, run.config);
   const ctx = buildContext(deps, run, sentFields(run));
-  let base = 0;
-  const plans: Array<{ op: RowOp; base: number; size: number; method: string; rows: number }> = [];
-  for (const op of ops) {
-    const rows = planned[op]!;
-    const plan = connector.planWrites(ctx, op, rows);
-    const size = Math.max(1, Math.min(run.config.chunkSize ?? plan.chunkSize, plan.chunkSize));
-    plans.push({ op, base, size, method: plan.method, rows });
-    base += Math.ceil(rows / size);
-  }
-  await numberChunks(run.runId, plans).execute(deps.db);
-  await indexDelta(run.runId).execute(deps.db);
+  const plans = ops.map((op) => {
+    const plan = connector.planWrites(ctx, op, planned[op]!);
+    return { op, method: plan.method, size: Math.max(1, Math.min(run.config.chunkSize ?? plan.chunkSize, plan.chunkSize)) };
+  });
+  for (const stmt of indexDelta(run.runId)) await stmt.execute(deps.db);
   await sql`ANALYZE ${deltaTable(run.runId)}`.execute(deps.db);
-  const rows = (await sql<{ chunk: number; op: RowOp; n: string }>`SELECT chunk, op, count(*) AS n FROM ${deltaTable(run.runId)} WHERE status = 'pending' GROUP BY chunk, op ORDER BY chunk`.execute(deps.db)).rows;
+  const ranges = (await chunkRanges(run.runId, plans).execute(deps.db)).rows;
   const method = new Map(plans.map((p) => [p.op, p.method]));
-  if (rows.length) {
+  if (ranges.length) {
     await deps.db.insertInto('syncline.chunks')
-      .values(rows.map((r) => ({ run_id: run.runId, chunk: r.chunk, op: r.op, method: method.get(r.op)!, row_count: Number(r.n), state: null })))
+      .values(ranges.map((r, i) => ({ run_id: run.runId, chunk: i, op: r.op, method: method.get(r.op)!, row_count: Number(r.pending), seq_from: r.from, seq_to: r.to, state: null })))
       .onConflict((oc) => oc.columns(['run_id', 'chunk']).doNothing()).execute();
   }
-  return { chunks: rows.map((r) => r.chunk), methods: Object.fromEntries(method) };
+  return { chunks: ranges.map((_, i) => i), methods: Object.fromEntries(method) };
 }

@@ -73,20 +73,21 @@ export async function deliverNotice(_deps: SynclineDeps, input: DeliverNoticeInp
   return { webhook: 'sent', status: res.status };
 }
 
-export interface ActivationConfigInput { config: ActivationConfig }
+export interface CheckQuotaInput { config: ActivationConfig }
 export type CheckQuotaResult = { used: number; max: number } | null;
 
 /** The connector's quota figures, or null when it has none. */
-export async function checkQuota(deps: SynclineDeps, input: ActivationConfigInput): Promise<CheckQuotaResult> {
+export async function checkQuota(deps: SynclineDeps, input: CheckQuotaInput): Promise<CheckQuotaResult> {
   const connector = connectorFor(deps, input.config);
   if (!connector.quota) return null;
   return connector.quota(buildContext(deps, { activationId: input.config.id, runNumber: 0, config: input.config }, []));
 }
 
-export type RecheckResult = { ok: true } | { ok: false; code: string; message: string };
+export interface RecheckDestinationInput { config: ActivationConfig }
+export type RecheckDestinationResult = { ok: true } | { ok: false; code: string; message: string };
 
 /** checkDestination's checks (describe the model, build fields, connector.check) with nothing written to run state. */
-export async function recheckDestination(deps: SynclineDeps, input: ActivationConfigInput): Promise<RecheckResult> {
+export async function recheckDestination(deps: SynclineDeps, input: RecheckDestinationInput): Promise<RecheckDestinationResult> {
   const { config } = input;
   try {
     const fields = buildFields(config, await describeModel(resolveSource(deps, config).url, config));
@@ -104,7 +105,7 @@ export function createNotifyActivities(deps: SynclineDeps) {
   return {
     reportWarnings: boundary((input: ReportWarningsInput) => reportWarnings(deps, input)),
     deliverNotice: boundary((input: DeliverNoticeInput) => deliverNotice(deps, input)),
-    checkQuota: boundary((input: ActivationConfigInput) => checkQuota(deps, input)),
-    recheckDestination: boundary((input: ActivationConfigInput) => recheckDestination(deps, input)),
+    checkQuota: boundary((input: CheckQuotaInput) => checkQuota(deps, input)),
+    recheckDestination: boundary((input: RecheckDestinationInput) => recheckDestination(deps, input)),
   };
 }

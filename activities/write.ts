@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan } from '../connectors/types';
 import type { RowOp } from '../common/sync-modes';
 import { SyncError } from '../common/errors';
-import { chunkPage, chunkPendingCount, recordResults } from '../db/delta';
+import { chunkPage, chunkStatusCounts, inChunk, recordResults, type ChunkRange } from '../db/delta';
 import { deltaTable } from '../db/work-tables';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
@@ -42,7 +42,8 @@ async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string 
   const connector = connectorFor(deps, run.config);
   const fields = sentFields(run);
   const ctx = buildContext(deps, run, fields);
-  const chunk = chunkWrite(deps, run, input.chunk, chunkRow.op as RowOp, fields, chunkRow.row_count);
+  const range: ChunkRange = { op: chunkRow.op as RowOp, from: chunkRow.seq_from, to: chunkRow.seq_to };
+  const chunk = chunkWrite(deps, run, input.chunk, range, fields, chunkRow.row_count);
   const plan: WritePlan = { method: chunkRow.method, chunkSize: chunkRow.row_count };
   let state = (chunkRow.state as ChunkState | null) ?? { c: null, r: 0 };
   for (;;) {
@@ -50,7 +51,7 @@ async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string 
     if (handle !== null) {
       if (!connector.pollChunk) throw new SyncError('INTERNAL', `${connector.kind} returned a pending chunk but has no pollChunk`, { retryable: false });
       outcome = await connector.pollChunk(ctx, chunk, handle);
-    } else if (await pendingRows(deps, run, input.chunk) === 0) {
+    } else if ((await statusCounts(deps, run, range)).pending === 0) {
       outcome = { status: 'done' };
     } else {
       outcome = await connector.writeChunk(ctx, chunk, plan);
@@ -61,27 +62,31 @@ async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string 
     }
     handle = null;
     state = ((await readState(deps, run, input.chunk)) ?? state);
-    const retryable = await retryableFailures(deps, run, input.chunk);
+    const retryable = (await statusCounts(deps, run, range)).retryable;
     if (retryable === 0 || state.r >= ROW_RETRY_ATTEMPTS - 1) break;
     // Re-send rows that failed for a passing reason; a fresh connector state starts a new request/job.
     state = { c: null, r: state.r + 1 };
     await writeState(deps, run, input.chunk, state);
-    await sql`UPDATE ${deltaTable(run.runId)} SET status = 'pending' WHERE chunk = ${input.chunk} AND status = 'failed' AND retryable`.execute(deps.db);
+    await sql`UPDATE ${deltaTable(run.runId)} SET status = 'pending' WHERE ${inChunk(range)} AND status = 'failed' AND retryable`.execute(deps.db);
     await new Promise((r) => setTimeout(r, 500 * state.r));
   }
   await setChunkStatus(deps, run, input.chunk, 'done');
-  const counts = (await sql<{ status: string; n: string }>`SELECT status, count(*) AS n FROM ${deltaTable(run.runId)} WHERE chunk = ${input.chunk} GROUP BY status`.execute(deps.db)).rows;
-  const by = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
-  return { status: 'done', succeeded: by.ok ?? 0, failed: (by.failed ?? 0) + (by.pending ?? 0) };
+  const by = await statusCounts(deps, run, range);
+  return { status: 'done', succeeded: by.ok, failed: by.failed + by.pending };
 }
 
-async function pendingRows(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<number> {
-  return Number((await chunkPendingCount(run.runId, chunk).execute(deps.db)).rows[0]?.n ?? 0);
-}
-
-async function retryableFailures(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<number> {
-  const r = await sql<{ n: string }>`SELECT count(*) AS n FROM ${deltaTable(run.runId)} WHERE chunk = ${chunk} AND status = 'failed' AND retryable`.execute(deps.db);
-  return Number(r.rows[0]?.n ?? 0);
+async function statusCounts(deps: SynclineDeps, run: LoadedRun, range: ChunkRange): Promise<{ pending: number; ok: number; failed: number; retryable: number }> {
+  const out = { pending: 0, ok: 0, failed: 0, retryable: 0 };
+  for (const r of (await chunkStatusCounts(run.runId, range).execute(deps.db)).rows) {
+    const n = Number(r.n);
+    if (r.status === 'pending') out.pending += n;
+    else if (r.status === 'ok') out.ok += n;
+    else if (r.status === 'failed') {
+      out.failed += n;
+      if (r.retryable) out.retryable += n;
+    }
+  }
+  return out;
 }
 
 async function readState(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<ChunkState | null> {
@@ -97,17 +102,17 @@ async function setChunkStatus(deps: SynclineDeps, run: LoadedRun, chunk: number,
   await deps.db.updateTable('syncline.chunks').set({ status, updated_at: new Date() }).where('run_id', '=', run.runId).where('chunk', '=', chunk).execute();
 }
 
-function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, op: RowOp, fields: FieldSpec[], rowCount: number): ChunkWrite {
+function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: ChunkRange, fields: FieldSpec[], rowCount: number): ChunkWrite {
   const columns = fields.map((f) => f.from);
   return {
-    chunkId: `${run.activationId}/${run.runNumber}/${chunk}`, chunk, op, rowCount,
+    chunkId: `${run.activationId}/${run.runNumber}/${chunk}`, chunk, op: range.op, rowCount,
     async *rows(batchSize = 500) {
-      let after: string | null = null;
+      let after: number | null = null;
       for (;;) {
-        const page: Array<Record<string, unknown>> = (await chunkPage({ runId: run.runId, activationId: run.activationId, chunk, columns, after, limit: batchSize }).execute(deps.db)).rows;
+        const page: Array<Record<string, unknown>> = (await chunkPage({ runId: run.runId, activationId: run.activationId, range, columns, after, limit: batchSize }).execute(deps.db)).rows;
         if (page.length === 0) return;
         yield page.map((r) => toOutRow(r, fields));
-        after = String(page[page.length - 1]!.__key);
+        after = Number(page[page.length - 1]!.__seq);
         if (page.length < batchSize) return;
       }
     },

@@ -28,7 +28,8 @@ SELECT ${activationId}, coalesce(key, '(null)'), coalesce(op, change),
        ELSE coalesce(message, '') END,
   CASE WHEN status = 'failed' THEN coalesce(retryable, true) ELSE true END,
   hash, ${runNumber}
-FROM ${d} WHERE status IN ('failed', 'rejected', 'pending')
+FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d} WHERE status IN ('failed', 'rejected', 'pending') AND change <> 'null_key'
+      UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, NULL, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
 ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
   retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,
   attempts = e.attempts + 1, last_seen = now()`,

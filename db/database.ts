@@ -47,6 +47,8 @@ export interface ChunksTable {
   op: string;
   method: string;
   row_count: number;
+  seq_from: number;
+  seq_to: number;
   status: Generated<string>;
   state: Json | null;
   updated_at: Timestamp;

@@ -7,7 +7,7 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 import type { Change, RowOp } from '../common/sync-modes';
-import { deltaTable, stageTable, STAGE_HASH, STAGE_KEY } from './work-tables';
+import { deltaTable, dupsTable, stageTable, STAGE_HASH, STAGE_KEY } from './work-tables';
 
 export interface StageSpec {
   runId: string;
@@ -42,6 +42,19 @@ export function createStageAs(spec: StageSpec): RawBuilder<unknown> {
   return sql`CREATE UNLOGGED TABLE ${stageTable(spec.runId)} AS ${stageSelect(spec)}`;
 }
 
+/**
+ * Proves the model keys unique with a unique index (byte order: cheaper than grouping 1M keys).
+ * It fails with unique_violation (23505) when a key repeats; then `createDups` lists the repeats.
+ */
+export function uniqueKeyIndex(runId: string): RawBuilder<unknown> {
+  return sql`CREATE UNIQUE INDEX ON ${stageTable(runId)} (${sql.id(STAGE_KEY)} COLLATE "C")`;
+}
+
+export function createDups(runId: string): RawBuilder<unknown> {
+  return sql`CREATE UNLOGGED TABLE ${dupsTable(runId)} AS SELECT ${sql.id(STAGE_KEY)} AS key, count(*)::int AS n, max(ctid) AS tid
+FROM ${stageTable(runId)} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1`;
+}
+
 export interface DeltaSpec {
   runId: string;
   activationId: string;
@@ -51,12 +64,16 @@ export interface DeltaSpec {
   full: boolean;
   /** Retry-failed run: only keys whose last write failed. */
   onlyFailed: boolean;
+  /** The model repeats some keys (createDups has listed them). */
+  hasDups: boolean;
 }
 
 /**
- * One row per key to act on. `change` is added | changed | removed, or null_key | duplicate_key for
- * model rows that are rejected (never last-wins). Rows whose last write failed permanently with the
- * same data are `skipped` until their data changes (or a full re-sync / retry-failed run).
+ * One row per key to act on (null keys: one row per model row). `change` is added | changed |
+ * removed, or null_key | duplicate_key for model rows that are rejected (never last-wins): a
+ * duplicated key is neither sent nor deleted. Rows whose last write failed permanently with the same
+ * data are `skipped` until their data changes (or a full re-sync / retry-failed run).
+ * One hash full join of the stage with the snapshot: no grouping of the model.
  */
 export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const modes = sql.join(spec.modeRows.map((m) => sql`(${m.change}, ${m.op})`));
@@ -65,28 +82,34 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const onlyFailed = spec.onlyFailed
     ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = j.key)`
     : sql``;
+  const k = sql.ref(`st.${STAGE_KEY}`);
+  const h = sql.ref(`st.${STAGE_HASH}`);
+  const dupJoin = spec.hasDups ? sql`LEFT JOIN ${dupsTable(spec.runId)} dd ON dd.key = ${k}` : sql``;
+  const isDup = spec.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
+  // Of a repeated key, one stage row stands for all of them.
+  const oneOfDup = spec.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
   return sql`CREATE UNLOGGED TABLE ${deltaTable(spec.runId)} AS
-WITH g AS (
-  SELECT ${sql.id(STAGE_KEY)} AS key, count(*) AS n, any_value(${sql.id(STAGE_HASH)}) AS hash, max(ctid) AS tid
-  FROM ${stageTable(spec.runId)} GROUP BY ${sql.id(STAGE_KEY)}
-), s AS (
+WITH s AS (
   SELECT key, hash, destination_id FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
 ), j AS (
-  SELECT CASE WHEN g.n IS NULL THEN s.key ELSE g.key END AS key,
-    CASE WHEN g.n IS NOT NULL AND g.key IS NULL THEN 'null_key'
-         WHEN g.n > 1 THEN 'duplicate_key'
-         WHEN g.n IS NULL THEN 'removed'
+  SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS key,
+    CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
+         WHEN ${isDup} THEN 'duplicate_key'
+         WHEN ${h} IS NULL THEN 'removed'
          WHEN s.key IS NULL THEN 'added'
          ELSE 'changed' END AS change,
-    g.n, g.hash, g.tid, s.destination_id
-  FROM g FULL JOIN s ON s.key = g.key
-  WHERE g.n IS NULL OR g.key IS NULL OR s.key IS NULL OR g.n > 1 OR s.hash <> g.hash OR ${full}
+    ${spec.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS n, ${h} AS hash, st.ctid AS tid, s.destination_id
+  FROM ${stageTable(spec.runId)} st FULL JOIN s ON s.key = ${k}
+  ${dupJoin}
+  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup}) ${oneOfDup}
 )
-SELECT j.key, j.change, m.op, j.n::int AS n, j.hash, j.tid, j.destination_id,
+SELECT j.key, j.change, m.op, j.n, j.hash, j.tid, j.destination_id,
   CASE WHEN j.change IN ('null_key', 'duplicate_key') THEN 'rejected'
        WHEN NOT ${retrying} AND e.key IS NOT NULL THEN 'skipped'
        ELSE 'pending' END AS status,
-  NULL::int AS chunk, NULL::text AS code, NULL::text AS message, NULL::boolean AS retryable, NULL::text AS result_id
+  -- Position within its op: chunks are later cut as seq ranges, so numbering needs no second pass.
+  (CASE WHEN m.op IS NOT NULL THEN row_number() OVER (PARTITION BY m.op) END)::int AS seq,
+  NULL::text AS code, NULL::text AS message, NULL::boolean AS retryable, NULL::text AS result_id
 FROM j
 LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = j.change
 LEFT JOIN syncline.row_errors e ON e.activation_id = ${spec.activationId} AND e.key = j.key AND NOT e.retryable AND e.hash = j.hash
@@ -98,35 +121,37 @@ export function deltaCounts(runId: string): RawBuilder<{ change: string; op: str
   return sql`SELECT change, op, status, sum(n)::bigint AS rows, count(*)::bigint AS keys FROM ${deltaTable(runId)} GROUP BY change, op, status`;
 }
 
-/**
- * Numbers the pending rows into chunks: each op gets its own contiguous chunk numbers starting at
- * `base`, `size` rows each, ordered by the stage's physical order so a chunk reads neighbouring pages.
- */
-export function numberChunks(runId: string, plans: Array<{ op: RowOp; base: number; size: number }>): RawBuilder<unknown> {
-  const base = sql.join(plans.map((p) => sql`WHEN ${p.op} THEN ${sql.lit(p.base)}`), sql` `);
-  const size = sql.join(plans.map((p) => sql`WHEN ${p.op} THEN ${sql.lit(p.size)}`), sql` `);
-  return sql`UPDATE ${deltaTable(runId)} d SET chunk = x.chunk FROM (
-  SELECT key, (CASE op ${base} END) + ((row_number() OVER (PARTITION BY op ORDER BY tid, key) - 1) / (CASE op ${size} END))::int AS chunk
-  FROM ${deltaTable(runId)} WHERE status = 'pending'
-) x WHERE d.key = x.key AND d.status = 'pending'`;
+/** A chunk: the rows of one op whose seq falls in [from, to]. */
+export interface ChunkRange { op: RowOp; from: number; to: number }
+
+export function inChunk(r: ChunkRange, alias = ''): RawBuilder<unknown> {
+  const a = alias ? sql.raw(`${alias}.`) : sql``;
+  return sql`${a}op = ${r.op} AND ${a}seq BETWEEN ${r.from} AND ${r.to}`;
 }
 
-export function indexDelta(runId: string): RawBuilder<unknown> {
-  return sql`CREATE INDEX ON ${deltaTable(runId)} (chunk, key)`;
+/** Cuts each op's rows into chunks of `size` by seq, with the pending count of each. */
+export function chunkRanges(runId: string, plans: Array<{ op: RowOp; size: number }>): RawBuilder<{ op: RowOp; k: number; from: number; to: number; pending: string }> {
+  const size = sql.join(plans.map((p) => sql`WHEN ${p.op} THEN ${sql.lit(p.size)}`), sql` `);
+  return sql`SELECT op, ((seq - 1) / (CASE op ${size} END))::int AS k, min(seq) AS "from", max(seq) AS "to", count(*) FILTER (WHERE status = 'pending') AS pending
+FROM ${deltaTable(runId)} WHERE op IN (${sql.join(plans.map((p) => p.op))}) GROUP BY 1, 2 HAVING count(*) FILTER (WHERE status = 'pending') > 0 ORDER BY 1, 2`;
+}
+
+export function indexDelta(runId: string): RawBuilder<unknown>[] {
+  return [sql`CREATE INDEX ON ${deltaTable(runId)} (op, seq)`, sql`CREATE INDEX ON ${deltaTable(runId)} (key)`];
 }
 
 /** One page of a chunk's unacknowledged rows, with the stage values joined by tuple id (no index needed). */
-export function chunkPage(opts: { runId: string; activationId: string; chunk: number; columns: string[]; after: string | null; limit: number }): RawBuilder<Record<string, unknown>> {
+export function chunkPage(opts: { runId: string; activationId: string; range: ChunkRange; columns: string[]; after: number | null; limit: number }): RawBuilder<Record<string, unknown>> {
   const cols = [...new Set(opts.columns)].map((c) => sql`s.${sql.id(c)}`);
-  return sql`SELECT d.key AS __key, d.op AS __op, d.destination_id AS __destination_id,
+  return sql`SELECT d.seq AS __seq, d.key AS __key, d.op AS __op, d.destination_id AS __destination_id,
   md5(${opts.activationId} || '/' || d.key || '/' || coalesce(d.hash::text, '')) AS __token, ${sql.join(cols)}
 FROM ${deltaTable(opts.runId)} d LEFT JOIN ${stageTable(opts.runId)} s ON s.ctid = d.tid
-WHERE d.chunk = ${opts.chunk} AND d.status = 'pending' ${opts.after === null ? sql`` : sql`AND d.key > ${opts.after}`}
-ORDER BY d.key LIMIT ${opts.limit}`;
+WHERE ${inChunk(opts.range, 'd')} AND d.status = 'pending' ${opts.after === null ? sql`` : sql`AND d.seq > ${opts.after}`}
+ORDER BY d.seq LIMIT ${opts.limit}`;
 }
 
-export function chunkPendingCount(runId: string, chunk: number): RawBuilder<{ n: string }> {
-  return sql`SELECT count(*) AS n FROM ${deltaTable(runId)} WHERE chunk = ${chunk} AND status = 'pending'`;
+export function chunkStatusCounts(runId: string, range: ChunkRange): RawBuilder<{ status: string; retryable: boolean | null; n: string }> {
+  return sql`SELECT status, retryable, count(*) AS n FROM ${deltaTable(runId)} WHERE ${inChunk(range)} GROUP BY status, retryable`;
 }
 
 /** Records per-row outcomes; a later result for the same key wins (retries are idempotent). */

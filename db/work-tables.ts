@@ -7,6 +7,8 @@ import { sql, type RawBuilder } from 'kysely';
 
 export const stageName = (runId: string | number): string => `s_${runId}`;
 export const deltaName = (runId: string | number): string => `d_${runId}`;
+export const dupsName = (runId: string | number): string => `k_${runId}`;
+export const dupsTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${dupsName(runId)}`);
 export const stageTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${stageName(runId)}`);
 export const deltaTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${deltaName(runId)}`);
 

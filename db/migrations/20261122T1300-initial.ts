@@ -66,6 +66,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('op', 'text', (c) => c.notNull())
     .addColumn('method', 'text', (c) => c.notNull())
     .addColumn('row_count', 'integer', (c) => c.notNull())
+    // The chunk's rows: those of `op` whose seq in the run's delta table lies in [seq_from, seq_to].
+    .addColumn('seq_from', 'integer', (c) => c.notNull())
+    .addColumn('seq_to', 'integer', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
     .addColumn('state', 'jsonb')
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
