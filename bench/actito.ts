@@ -172,12 +172,13 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   const runPeak = peakRssMb(pid);
   const peak = Math.max(runPeak, startupPeak);
   const launcherPeak = peakRssMb(launcher);
+  // Before the worker stops: the runState query needs it.
+  const where = await whereTimeGoes(c.client, `activation/${c.id}/run/${summary.runNumber}`);
   await stopProcess(worker);
   const counts = { ...c.emu.state.requests.counts };
   const apiCalls = Object.values(counts).reduce((a, b) => a + b, 0);
   log(`${name}: ${summary.status} in ${seconds.toFixed(1)} s · ${JSON.stringify(summary.ops)} · ${apiCalls} API calls · worker peak RSS ${peak} MB (run ${reset ? runPeak : 'n/a'} MB, start-up ${startupPeak} MB)`);
   if (summary.error) log(`${name}: error ${summary.error.type}: ${summary.error.message}`);
-  const where = await whereTimeGoes(c.client, `activation/${c.id}/run/${summary.runNumber}`);
   log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
   return { rows, seconds: Math.round(seconds * 10) / 10, api_calls: apiCalls, calls_by_route: counts, peak_rss_mb: peak, where,
     ready_rss_mb: readyRss, run_peak_rss_mb: reset ? runPeak : null, launcher_peak_rss_mb: launcherPeak, status: summary.status, ops: summary.ops };
