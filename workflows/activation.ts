@@ -114,9 +114,8 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
   });
   setHandler(resumeSignal, () => {
     // After an automatic pause, resume syncs at once what piled up; the run's outcome clears CONFIG_BROKEN (or not).
-    if (state.paused && state.autoPaused) state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason: 'resumed after a configuration error' });
+    if (state.paused && state.autoPaused) resumeWithCatchUp(config, state, 'resumed after a configuration error');
     state.paused = false;
-    state.autoPaused = false;
     state.pausedReason = undefined;
     wake++;
   });
@@ -225,12 +224,18 @@ async function recheck(config: ActivationConfig, state: ActivationState): Promis
     log.info(`activation "${config.id}" is still broken: ${result.code}: ${result.message}`);
     return;
   }
+  resumeWithCatchUp(config, state, 'configuration re-check passed');
+  state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'CONFIG_BROKEN');
+  await publishWarnings(config, state);
+}
+
+/** Leaves an automatic pause with one run now; it stands in for the fire times missed while paused. */
+function resumeWithCatchUp(config: ActivationConfig, state: ActivationState, reason: string): void {
   state.paused = false;
   state.autoPaused = false;
   state.pausedReason = undefined;
-  state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason: 'configuration re-check passed' });
-  state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'CONFIG_BROKEN');
-  await publishWarnings(config, state);
+  state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason });
+  if (!('manual' in config.schedule)) state.lastFireAt = Date.now();
 }
 
 /**

@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
-import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, type RunningWorker } from '../support/harness';
+import { Worker } from '@temporalio/worker';
+import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, workflowBundle, type RunningWorker } from '../support/harness';
 import { testdbConnector, testdbConnectionSchema, type TestdbConnection } from '../support/testdb-connector';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DestinationConnector } from '../../connectors/types';
@@ -99,7 +100,9 @@ function activation(id: string, extra: Record<string, unknown> = {}) {
   };
 }
 
+const started: string[] = [];
 async function start(cfg: { id: string }) {
+  started.push(cfg.id);
   return client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
 }
 const sync = (id: string) => client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
@@ -260,4 +263,34 @@ test('while auto-paused, the periodic re-check resumes by itself once the creden
   expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical', 'CONFIG_BROKEN:cleared:critical']);
   expect(await health(id)).toBe('ok');
   await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+test('the warnings workflow keeps its history bounded: it continues as new with the open warnings', async () => {
+  const id = uniqueName('flood');
+  const handle = client.workflow.getHandle(WARNINGS_ID);
+  const report = (warnings: object[], at: string) => ({ activationId: id, warnings, at, channel: { webhookUrl: hookUrl } });
+  const open = [{ code: 'FAILED_ROWS', level: 'warning', message: 'still failing' }];
+  await handle.signal('reportWarnings', report(open, new Date().toISOString()));
+  await waitFor('opened', async () => notices(id).length === 1);
+  const before = (await handle.describe()).runId;
+  // More reports than one execution takes (REPORTS_PER_EXECUTION), all repeating the open set.
+  for (let i = 0; i < 210; i++) await handle.signal('reportWarnings', report(open, new Date().toISOString()));
+  await waitFor('continued as new', async () => (await client.workflow.getHandle(WARNINGS_ID).describe()).runId !== before, 30_000);
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS', message: 'still failing' })]);
+  await handle.signal('reportWarnings', report([], new Date().toISOString()));
+  await waitFor('cleared', async () => notices(id).length === 2);
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
+  expect((await client.workflow.getHandle(WARNINGS_ID).describe()).historyLength).toBeLessThan(200);
+});
+
+test('every recorded history of these activations and of the warnings workflow replays deterministically', async () => {
+  const bundle = await workflowBundle();
+  const query = [...started.map((id) => `WorkflowId = "activation/${id}"`), `WorkflowId = "${WARNINGS_ID}"`].join(' OR ');
+  let replayed = 0;
+  for await (const wf of client.workflow.list({ query })) {
+    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'warnings-test' }, history, wf.workflowId);
+    replayed++;
+  }
+  expect(replayed).toBeGreaterThan(started.length * 2);
 });
