@@ -146,7 +146,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   resync: async ({ client, id, flags }) => {
     await client.resync(id, { full: flags.full === true, reason: str(flags.reason) });
-    return { data: { activationId: id, requested: flags.full ? 'full_resync' : 'manual' }, text: `${flags.full ? 'full re-sync' : 're-sync'} of "${id}" requested: it starts now, or right after the run in progress ("syncline status ${id}")` };
+    return { data: { activationId: id, requested: flags.full ? 'full_resync' : 'manual', reason: str(flags.reason) ?? null }, text: `${flags.full ? 'full re-sync' : 're-sync'} of "${id}" requested: it starts now, or right after the run in progress ("syncline status ${id}")` };
   },
   sync: async ({ client, id, flags }) => {
     const run = await client.triggerSync(id, { full: flags.full === true, reason: str(flags.reason) });
@@ -154,7 +154,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   pause: async ({ client, id, flags }) => {
     await client.pause(id, str(flags.reason));
-    return { data: { activationId: id, paused: true }, text: `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)` };
+    return { data: { activationId: id, paused: true, reason: str(flags.reason) ?? null }, text: `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)` };
   },
   resume: async ({ client, id }) => {
     await client.resume(id);
@@ -183,6 +183,22 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
 };
 
+/**
+ * `sync` and `approve-deletes` wait for a run, which waits for a worker: after a while, say so once on
+ * stderr (stdout stays clean for --json) instead of looking hung.
+ */
+async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
+  if (command !== 'sync' && command !== 'approve-deletes') return work;
+  const timer = setTimeout(() => {
+    process.stderr.write(`still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`);
+  }, afterMs);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs one command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let parsed: Parsed;
@@ -207,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
       address: str(flags.address), namespace: str(flags.namespace), databaseUrl: db?.url, lazy: readsPostgres,
       taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
     });
-    const out = await HANDLERS[command.name]!({ client, id: parsed.args.id ?? '', flags });
+    const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: parsed.args.id ?? '', flags }), command.name, parsed.args.id);
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? 0;
   } catch (e) {

@@ -130,7 +130,12 @@ export class SynclineClient {
       if (d.status.name !== 'RUNNING') {
         throw new SynclineError(`activation "${id}" is not running (its workflow is ${d.status.name.toLowerCase()}): start it with "syncline activation start --file ${id}.json"`);
       }
-      return h.query(statusQuery);
+      try {
+        return await h.query(statusQuery);
+      } catch (err) {
+        // Queries are answered by a worker: the usual cause is that none polls the activation's task queue.
+        throw new SynclineError(`activation "${id}" did not answer the status query (${(err as Error).message}): is a syncline worker polling task queue "${d.taskQueue}"? ("npm run worker" starts one)`, { cause: err });
+      }
     });
   }
 

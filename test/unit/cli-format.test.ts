@@ -154,9 +154,9 @@ describe('config validation before Temporal', () => {
     const err = await client.start(doc).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigInvalidError);
     const paths = (err as ConfigInvalidError).problems.map((p) => p.path).sort();
-    expect(paths).toEqual(['(document)', 'destination', 'id', 'mode', 'schedule.every', 'source'].sort());
+    expect(paths).toEqual(['(document)', 'destination', 'id', 'mappings.1.to', 'mode', 'schedule.every', 'source'].sort());
     for (const p of paths) expect((err as Error).message).toContain(`  - ${p}: `);
-    expect((err as Error).message).toMatch(/^Invalid configuration for activation "bad id!": 6 problem\(s\)/);
+    expect((err as Error).message).toMatch(/^Invalid configuration for activation "bad id!": 7 problem\(s\)/);
     await connection.close();
   });
 });
