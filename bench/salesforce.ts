@@ -90,6 +90,11 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
   await ctx.db.query(`ANALYZE ${table}`);
 
   const worker: ChildProcess = await startWorkerProcess({ address: ctx.address, databaseUrl: ctx.databaseUrl, taskQueue, connections: ctx.connections });
+  const pid = workerPid(worker.pid!);
+  // Before any sync: the worker's own start (tsx, webpack bundling of the workflow code) sets a baseline.
+  await new Promise((r) => setTimeout(r, 2000));
+  const ready = { rss_mb: rssMb(pid), peak_rss_mb: peakRssMb(pid) };
+  log(`${name}: worker process ${pid} (launcher ${worker.pid}) ready: RSS ${ready.rss_mb} MB, peak so far ${ready.peak_rss_mb} MB`);
   try {
     const config = {
       id, mode: 'upsert', schedule: { manual: true },
@@ -112,8 +117,6 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
     log(`${name}: changing every row`);
     await ctx.db.query(`UPDATE ${table} SET last_name = last_name || ' v2', ltv = ltv + 1`);
     ctx.emu.state.requests = [];
-    const pid = workerPid(worker.pid!);
-    log(`${name}: worker process ${pid} (launcher ${worker.pid})`);
     const rss = sampleRss(pid);
     log(`${name}: measured sync (${rows} changed rows, upsert)`);
     t = Date.now();
@@ -129,7 +132,7 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
     const polls = routes['GET /services/data/jobs/ingest/{id}'] ?? 0;
     return {
       rows, seconds: Math.round(seconds * 10) / 10, api_calls: calls, api_calls_per_100k: Math.round((calls / rows) * 100_000 * 100) / 100,
-      peak_rss_mb: peak, measured_phase_peak_rss_mb: phasePeak, rows_per_second: Math.round(rows / seconds),
+      peak_rss_mb: peak, measured_phase_peak_rss_mb: phasePeak, worker_ready_rss_mb: ready.rss_mb, worker_ready_peak_rss_mb: ready.peak_rss_mb, rows_per_second: Math.round(rows / seconds),
       ...(jobs ? { bulk_jobs: jobs, job_polls: polls } : {}),
       calls_by_route: routes, first_load: { seconds: Math.round(firstSeconds * 10) / 10, api_calls: firstCalls },
     };

@@ -163,8 +163,23 @@ async function start(cfg: { id: string }): Promise<void> {
   await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
 }
 
+/**
+ * triggerSync, waiting for the run's summary. Workaround, reported as a bug: when the run outlives the
+ * update's long poll (~20 s) and the activation completes the update in the same workflow task as its
+ * continue-as-new, the client's re-poll can land on the new run and fail with "update ... not found"
+ * although history shows WorkflowExecutionUpdateCompleted. The run did happen: its summary is then read
+ * from the status query (the first run numbered after the ones seen before the request).
+ */
 async function sync(id: string, full = false): Promise<RunSummary> {
-  return client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full }] });
+  const handle = client.workflow.getHandle(`activation/${id}`);
+  const before = Math.max(-1, ...(await handle.query<ActivationStatus>('status')).lastRuns.map((r) => r.runNumber));
+  try {
+    return await handle.executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full }] });
+  } catch (err) {
+    if (!/update .* not found/.test((err as Error).message)) throw err;
+    console.warn(`triggerSync on ${id}: ${(err as Error).message}; reading the run from the status query`);
+    return waitFor('the run to appear in lastRuns', async () => (await handle.query<ActivationStatus>('status')).lastRuns.find((r) => r.runNumber > before), 120_000);
+  }
 }
 
 const ok = (s: RunSummary) => `${s.status}${s.error ? ` ${s.error.type}: ${s.error.message}` : ''}`;
@@ -423,6 +438,7 @@ describe('when nothing can succeed', () => {
 
     test('writes wait on a durable timer: the run stays running in its write phase, nothing is written', async () => {
       a = await newActivation('reserve', 20);
+      await clearRequests();
       await start(config(a, 'upsert', { options: { quotaWaitMs: 3000, quotaReservePercent: 10 } }));
       await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 95_000 }) }); // limit 100 000, reserve 10 000
       pendingRun = sync(a.id);
