@@ -93,7 +93,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   try {
     await createTable(emu, table);
     log(`building the model public.${id}: ${rows} rows (generate_series)`);
-    let t = Date.now();
+    const t = Date.now();
     await db.query(`CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, 'c' || (g % 100000) AS customer_id, ((g % 10000) * 1.25)::numeric(10,2) AS amount,
       (ARRAY['NEW','PAID','SHIPPED','CANCELLED'])[1 + g % 4] AS status, (date '2026-01-01' + (g % 300)) AS order_date, 'note ' || g AS note FROM generate_series(1, $1::int) g`, [rows]);
     await db.query(`ANALYZE public.${id}`);
