@@ -90,7 +90,7 @@ export function applyReport(open: OpenWarnings, report: WarningReport): { open: 
   for (const [key, was] of Object.entries(open)) {
     if (was.activationId !== report.activationId || still.has(was.code)) continue;
     delete next[key];
-    notices.push({ ...base, id: `${key}/${was.since}/cleared`, kind: 'cleared', code: was.code, level: was.level, message: `recovered: ${was.message}`, since: was.since });
+    notices.push({ ...base, id: `${key}/${was.since}/cleared`, kind: 'cleared', code: was.code, level: was.level, message: `${was.code} no longer holds for activation "${was.activationId}" (open since ${was.since}); it was: ${was.message}`, since: was.since });
   }
   return { open: next, notices };
 }

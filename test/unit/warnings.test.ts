@@ -22,6 +22,8 @@ describe('applyReport', () => {
     const { open, notices } = replay([report([w('FAILED_ROWS')], 't1'), report([w('FAILED_ROWS')], 't2'), report([w('FAILED_ROWS')], 't3'), report([], 't4'), report([], 't5')]);
     expect(notices).toEqual(['a/FAILED_ROWS:opened:warning', 'a/FAILED_ROWS:cleared:warning']);
     expect(open).toEqual({});
+    const cleared = applyReport(applyReport({}, report([w('FAILED_ROWS')], 't1')).open, report([], 't2')).notices[0];
+    expect(cleared).toMatchObject({ kind: 'cleared', since: 't1', at: 't2', message: 'FAILED_ROWS no longer holds for activation "a" (open since t1); it was: FAILED_ROWS holds' });
   });
 
   it('sends one notice per level change, keeping the opening time', () => {
