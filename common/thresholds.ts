@@ -9,7 +9,7 @@ export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, pre
   const planned = ops.reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
   const failed = ops.reduce((a, o) => a + o.failed, 0) + s.rejected;
   if (planned + s.rejected > 0 && (failed * 100) / (planned + s.rejected) > t.failedRowPercent) {
-    out.push({ code: 'FAILED_ROWS', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${failed} of ${planned + s.rejected} rows failed (over ${t.failedRowPercent}%); see: syncline errors ${s.activationId} --run ${s.runNumber}` });
+    out.push({ code: 'FAILED_ROWS', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${failed} of ${planned + s.rejected} rows failed or were rejected (over ${t.failedRowPercent}%); see: syncline errors ${s.activationId} --run ${s.runNumber}` });
   }
   if (previous?.modelRows && s.modelRows !== undefined && previous.modelRows > 0) {
     const drop = ((previous.modelRows - s.modelRows) * 100) / previous.modelRows;
@@ -21,7 +21,7 @@ export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, pre
     out.push({ code: 'DELTA_LARGE', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows})` });
   }
   if (s.heldDeletes > 0) {
-    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (limit ${config.deletionGuard.maxDeletePercent}% of synced rows, or an empty model). Nothing was deleted. Approve with the approveDeletes update naming run ${s.runNumber}.` });
+    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (limit ${config.deletionGuard.maxDeletePercent}% of synced rows, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}` });
   }
   return out;
 }

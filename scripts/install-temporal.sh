@@ -11,6 +11,7 @@ version="v1.5.1"
 if [ -n "${TEMPORAL_CLI:-}" ] && [ -x "${TEMPORAL_CLI}" ]; then echo "temporal CLI: ${TEMPORAL_CLI}"; exit 0; fi
 if command -v temporal >/dev/null 2>&1; then echo "temporal CLI: $(command -v temporal)"; exit 0; fi
 if [ -x "$root/.data/bin/temporal" ]; then echo "temporal CLI: $root/.data/bin/temporal"; exit 0; fi
+export PATH="$PATH:/usr/local/go/bin"
 if command -v go >/dev/null 2>&1; then
   echo "building the Temporal CLI ${version} with Go (a few minutes the first time)..."
   mkdir -p "$root/.data/bin"

