@@ -1,26 +1,48 @@
 /**
  * Maps Bulk 2.0 result files back to row keys. Result rows come back in any order, so they are joined
  * on the match column (token, key or Id) that we put in the CSV, never on position.
+ *
+ * Memory stays bounded whatever the job size: each file is streamed through csv-parse's streaming
+ * parser and recorded in batches. Result files echo the uploaded columns, so when the key column was
+ * sent verbatim the key is read from each result row; only otherwise (deletes by Id, non-text keys) is
+ * an index of match value → key built from the chunk's rows.
  */
-import { parse } from 'csv-parse/sync';
+import { pipeline } from 'node:stream';
+import { parse } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import type { ChunkWrite, RowResult } from '../types';
 import type { WriteModel } from './analyze';
-import type { SalesforceClient } from './client';
-import { isRetryableRowError, parseBulkError } from './errors';
+import type { JobInfo, SalesforceClient } from './client';
+import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { matchValue, type JobSpec } from './bulk-csv';
 
 const GONE = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
+/** Results recorded per `chunk.record` call. */
+const RECORD_BATCH = 2000;
+const CSV_OPTIONS = { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true } as const;
+const TEXT_LIKE = new Set(['text', 'varchar', 'bpchar', 'char', 'name', 'citext']);
 
 export function parseResultsCsv(text: string): Array<Record<string, string>> {
   if (!text.trim()) return [];
-  return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true }) as Array<Record<string, string>>;
+  return parseSync(text, CSV_OPTIONS) as Array<Record<string, string>>;
 }
 
-/** Match-column value → row key, rebuilt from the chunk's unacknowledged rows (plus looked-up Ids). */
-async function keyIndex(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, idToKey: Record<string, string>): Promise<Map<string, string>> {
+type KeyOf = (r: Record<string, string>) => string | undefined;
+
+/**
+ * How a result row finds its key. The key column is read directly when it was sent as the key itself
+ * (text column, not truncated: its CSV value is `row.key`); otherwise an index is rebuilt from the
+ * chunk's unacknowledged rows (plus looked-up Ids), as small as the chunk allows.
+ */
+async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, idToKey: Record<string, string>): Promise<KeyOf> {
+  const keyName = model.keyField.name;
+  if (spec.matchColumn === 'Id' && keyName === 'Id') return (r) => r.Id || r.sf__Id || undefined;
+  const keySend = model.send.find((f) => f.spec.isKey && f.field.name === keyName);
+  const verbatim = keySend && TEXT_LIKE.has(keySend.spec.pgType) && !keySend.spec.truncate;
+  if (verbatim && spec.header.includes(keyName) && spec.operation !== 'delete') return (r) => r[keyName] || undefined;
   const index = new Map<string, string>(Object.entries(idToKey));
   for await (const batch of chunk.rows(5000)) for (const row of batch) index.set(matchValue(spec, model, row), row.key);
-  return index;
+  return (r) => index.get(r[spec.matchColumn] ?? '') ?? (spec.matchColumn === 'Id' ? index.get(r.sf__Id ?? '') : undefined);
 }
 
 export function resultFor(kind: 'ok' | 'failed' | 'unprocessed', key: string, r: Record<string, string>, isDelete: boolean): RowResult {
@@ -31,25 +53,62 @@ export function resultFor(kind: 'ok' | 'failed' | 'unprocessed', key: string, r:
   return { key, ok: false, code, message, retryable: isRetryableRowError(code, message) };
 }
 
-/** Downloads the three result files and records every row they mention. Returns how many were recorded. */
+type Kind = 'successfulResults' | 'failedResults' | 'unprocessedrecords';
+
+/**
+ * Which result files can hold anything, from the job info: no failed file when no row failed, no
+ * unprocessed file once every uploaded row was processed, no successful file when every processed row
+ * failed. Unknown figures download the file.
+ */
+export function neededResultFiles(job: Pick<JobInfo, 'numberRecordsProcessed' | 'numberRecordsFailed'> | undefined, uploadedRows: number | undefined): Kind[] {
+  const processed = job?.numberRecordsProcessed;
+  const failed = job?.numberRecordsFailed;
+  const out: Kind[] = [];
+  if (!(processed !== undefined && failed !== undefined && processed === failed)) out.push('successfulResults');
+  if (failed !== 0) out.push('failedResults');
+  if (!(processed !== undefined && uploadedRows !== undefined && processed >= uploadedRows)) out.push('unprocessedrecords');
+  return out;
+}
+
+export interface ResultsOptions {
+  /** The job info just read (its counts decide which files are needed). */
+  job?: Pick<JobInfo, 'numberRecordsProcessed' | 'numberRecordsFailed'>;
+  /** Rows uploaded in the job, when known. */
+  uploadedRows?: number;
+  heartbeat?: (details?: Record<string, unknown>) => void;
+}
+
+/** Streams the needed result files and records every row they mention. Returns how many were recorded. */
 export async function recordJobResults(
-  client: SalesforceClient, chunk: ChunkWrite, model: WriteModel, spec: JobSpec, jobId: string, idToKey: Record<string, string>,
+  client: SalesforceClient, chunk: ChunkWrite, model: WriteModel, spec: JobSpec, jobId: string, idToKey: Record<string, string>, opts: ResultsOptions = {},
 ): Promise<number> {
   const o = { where: model.where };
-  const index = await keyIndex(chunk, spec, model, idToKey);
-  const files = [
-    ['ok', await client.jobResults(jobId, 'successfulResults', o)],
-    ['failed', await client.jobResults(jobId, 'failedResults', o)],
-    ['unprocessed', await client.jobResults(jobId, 'unprocessedrecords', o)],
-  ] as const;
+  const keyOf = await keyResolver(chunk, spec, model, idToKey);
+  const kinds: Record<Kind, 'ok' | 'failed' | 'unprocessed'> = { successfulResults: 'ok', failedResults: 'failed', unprocessedrecords: 'unprocessed' };
   let recorded = 0;
-  for (const [kind, text] of files) {
-    const out: RowResult[] = [];
-    for (const r of parseResultsCsv(text)) {
-      const key = index.get(r[spec.matchColumn] ?? '') ?? (spec.matchColumn === 'Id' ? index.get(r.sf__Id ?? '') : undefined);
-      if (key !== undefined) out.push(resultFor(kind, key, r, spec.operation === 'delete'));
+  for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
+    const kind = kinds[file];
+    const source = await client.jobResultsStream(jobId, file, o);
+    const parser = parse(CSV_OPTIONS);
+    pipeline(source, parser, () => undefined); // an error destroys the parser, which the loop then throws
+    let out: RowResult[] = [];
+    try {
+      for await (const r of parser as AsyncIterable<Record<string, string>>) {
+        const key = keyOf(r);
+        if (key === undefined) continue;
+        out.push(resultFor(kind, key, r, spec.operation === 'delete'));
+        if (out.length >= RECORD_BATCH) {
+          await chunk.record(out);
+          recorded += out.length;
+          out = [];
+          opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: recorded });
+        }
+      }
+    } catch (err) {
+      source.destroy();
+      throw toSyncError(err, model.where);
     }
-    for (let i = 0; i < out.length; i += 1000) await chunk.record(out.slice(i, i + 1000));
+    if (out.length) await chunk.record(out);
     recorded += out.length;
   }
   return recorded;

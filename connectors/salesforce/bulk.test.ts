@@ -1,4 +1,5 @@
 /** Bulk pieces without a server: CSV content, result mapping in any order, job failure handling. */
+import { Readable } from 'node:stream';
 import type { SfDescribe } from './analyze';
 import { analyze } from './analyze';
 import { buildCsv, jobSpec } from './bulk-csv';
@@ -66,7 +67,7 @@ describe('bulk results', () => {
     failedResults: 'sf__Id,sf__Error,External_Id__c,LastName\n,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,k4,D\n,REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --,k3,\n',
     unprocessedrecords: 'External_Id__c,LastName\nk5,E\n',
   };
-  const client = { jobResults: async (_id: string, kind: keyof typeof files) => files[kind] } as unknown as SalesforceClient;
+  const client = { jobResultsStream: async (_id: string, kind: keyof typeof files) => Readable.from([files[kind]]) } as unknown as SalesforceClient;
 
   it('maps shuffled result rows back to keys by the key column', async () => {
     const s = session('upsert', client);

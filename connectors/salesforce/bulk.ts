@@ -17,16 +17,29 @@ export interface BulkState {
   uploaded?: boolean;
   overflow?: boolean;
   idToKey?: Record<string, string>;
+  /** Rows in the job's CSV: decides the poll interval and whether unprocessed rows can exist. */
+  rows?: number;
   /** Jobs started again after a transient job failure (capped). */
   resubmits?: number;
   done?: boolean;
 }
 
 const MAX_RESUBMITS = 3;
-/** Calls a job costs besides polls: create, upload, close, three result files. */
-const JOB_CALLS = 6;
+/** Calls a job costs besides polls: create, upload, close, and its result files (usually one). */
+const JOB_CALLS = 4;
+/** A job of this many rows polls every `bulkPollMs`; smaller ones sooner, larger ones later. */
+const ROWS_PER_POLL_INTERVAL = 50_000;
 
-const pending = (s: Session, jobId: string): ChunkOutcome => ({ status: 'pending', handle: jobId, pollAfterMs: s.options.bulkPollMs });
+/**
+ * Adaptive polling: the interval scales with the job's size (0.2× to 8× `bulkPollMs`), so a small job
+ * is read back soon and a large one, which takes minutes, is not polled every few seconds.
+ */
+export function pollInterval(bulkPollMs: number, rows: number | undefined): number {
+  if (rows === undefined) return bulkPollMs;
+  return Math.round(bulkPollMs * Math.min(8, Math.max(0.2, rows / ROWS_PER_POLL_INTERVAL)));
+}
+
+const pending = (s: Session, jobId: string, rows: number | undefined): ChunkOutcome => ({ status: 'pending', handle: jobId, pollAfterMs: pollInterval(s.options.bulkPollMs, rows) });
 
 async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> {
   try {
@@ -47,13 +60,15 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
   ensureQuotaFromHeader(s.client, JOB_CALLS, s.options, s.model.where);
   const o = { where: s.model.where, quotaWaitMs: s.options.quotaWaitMs };
   const job = await s.client.createJob({ object: s.model.object, operation: spec.operation, ...(spec.externalIdFieldName ? { externalIdFieldName: spec.externalIdFieldName } : {}) }, o);
-  const state: BulkState = { jobId: job.id, idToKey: built.idToKey, overflow: built.overflow, resubmits };
+  const state: BulkState = { jobId: job.id, idToKey: built.idToKey, overflow: built.overflow, resubmits, rows: built.rows };
   await chunk.save(state);
   await s.client.uploadJobData(job.id, built.csv, o);
   await chunk.save({ ...state, uploaded: true });
   await s.client.setJobState(job.id, 'UploadComplete', o);
-  return pending(s, job.id);
+  return pending(s, job.id, built.rows);
 }
+
+const results = (s: Session, job: JobInfo, saved: BulkState) => ({ job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat });
 
 /** Advances a known job one step; used by both a re-attaching writeChunk and pollChunk. */
 async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<ChunkOutcome> {
@@ -62,17 +77,17 @@ async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkS
   switch (job.state) {
     case 'UploadComplete':
     case 'InProgress':
-      return pending(s, job.id);
+      return pending(s, job.id, saved.rows);
     case 'Open':
       if (saved.uploaded) {
         await s.client.setJobState(job.id, 'UploadComplete', o);
-        return pending(s, job.id);
+        return pending(s, job.id, saved.rows);
       }
       // The upload may or may not have landed; an Open job has processed nothing, so start over.
       await s.client.setJobState(job.id, 'Aborted', o);
       return startJob(s, chunk, resubmits);
     case 'JobComplete':
-      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {});
+      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, results(s, job, saved));
       if (saved.overflow) return startJob(s, chunk, resubmits);
       await chunk.save({ jobId: job.id, done: true } satisfies BulkState);
       return { status: 'done' };
@@ -81,7 +96,7 @@ async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkS
       const message = job.errorMessage ?? `job ${job.state}`;
       if (job.state === 'Failed' && isConfigJobFailure(message)) throw bulkJobFailure(message, s.model.where);
       // Rows the platform managed before failing keep their results; the rest go into a new job.
-      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {});
+      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, results(s, job, saved));
       if (resubmits >= MAX_RESUBMITS) throw bulkJobFailure(`${message} (after ${resubmits} new jobs)`, s.model.where);
       return startJob(s, chunk, resubmits + 1);
     }

@@ -4,6 +4,7 @@
  * transport replay, and only for requests that are idempotent. Everything else is Temporal's job.
  */
 import type { Connection } from 'jsforce';
+import { Readable } from 'node:stream';
 import { API_VERSION, type SalesforceConnection } from './config';
 import { openConnection } from './auth';
 import { toSyncError } from './errors';
@@ -26,6 +27,7 @@ export interface JobInfo {
   errorMessage?: string;
 }
 
+type RequestBody = NonNullable<RequestInit['body']>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 interface CallOptions {
   where: string;
@@ -44,6 +46,8 @@ const V = `/services/data/v${API_VERSION}`;
 export class SalesforceClient {
   /** Called when the credentials stop working, so the next activity authenticates from scratch. */
   onAuthFailure: () => void = () => undefined;
+  /** Wait on a daily-quota refusal when a call names none: the activation's `quotaWaitMs` (set per session). */
+  quotaWaitMs: number | undefined;
 
   constructor(readonly conn: Connection) {}
 
@@ -56,7 +60,7 @@ export class SalesforceClient {
     try {
       return await this.send<T>(method, path, body, o);
     } catch (err) {
-      const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs });
+      const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs ?? this.quotaWaitMs });
       if (e.code === 'AUTH_FAILED') this.onAuthFailure();
       // One quick replay for idempotent calls only. jsforce's own transport retry is off: it re-sends
       // an already consumed body stream for PATCH/PUT and then waits forever.
@@ -65,7 +69,7 @@ export class SalesforceClient {
       try {
         return await this.send<T>(method, path, body, o);
       } catch (again) {
-        throw toSyncError(again, o.where, { quotaWaitMs: o.quotaWaitMs });
+        throw toSyncError(again, o.where, { quotaWaitMs: o.quotaWaitMs ?? this.quotaWaitMs });
       }
     }
   }
@@ -77,6 +81,39 @@ export class SalesforceClient {
       { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
       { retry: { maxRetries: 0 }, timeout: o.timeoutMs ?? REQUEST_TIMEOUT_MS, ...(o.text ? { responseType: 'text/plain' } : {}) },
     );
+  }
+
+  /**
+   * A request sent with fetch instead of jsforce, for bodies and answers too big to hold in memory
+   * (jsforce buffers both). Same contract as `call()`: quota header noted, errors mapped, one session
+   * refresh on 401 (only when `body` can be produced again), never a transport replay of a stream.
+   */
+  async fetchRaw(method: Method, path: string, body: (() => RequestBody) | undefined, o: CallOptions & { contentType?: string }): Promise<Response> {
+    const send = () => {
+      const headers: Record<string, string> = { authorization: `Bearer ${this.conn.accessToken ?? ''}` };
+      if (o.contentType) headers['content-type'] = o.contentType;
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(o.timeoutMs ?? REQUEST_TIMEOUT_MS) };
+      if (body) { init.body = body(); init.duplex = 'half'; }
+      return fetch(`${this.conn.instanceUrl}${V}${path}`, init);
+    };
+    try {
+      let res = await send();
+      if (res.status === 401) {
+        await res.body?.cancel();
+        const delegate = (this.conn as unknown as { _refreshDelegate?: { refresh(since: number): Promise<void> } })._refreshDelegate;
+        if (!delegate) throw Object.assign(new Error('Session expired or invalid'), { name: 'INVALID_SESSION_ID', errorCode: 'INVALID_SESSION_ID' });
+        await delegate.refresh(Date.now());
+        res = await send();
+      }
+      const limit = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
+      if (limit) (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
+      if (!res.ok) throw await responseError(res);
+      return res;
+    } catch (err) {
+      const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs ?? this.quotaWaitMs });
+      if (e.code === 'AUTH_FAILED') this.onAuthFailure();
+      throw e;
+    }
   }
 
   describe(object: string, where: string): Promise<SfDescribe> {
@@ -118,6 +155,16 @@ export class SalesforceClient {
   createJob(spec: { object: string; operation: string; externalIdFieldName?: string }, o: CallOptions): Promise<JobInfo> {
     return this.call('POST', '/jobs/ingest', { ...spec, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA' }, o);
   }
+  /** Streams a job's CSV from a file-backed source (`open` is called again if a 401 forces a resend). */
+  async uploadJobStream(jobId: string, open: () => Readable, o: CallOptions): Promise<void> {
+    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => Readable.toWeb(open()) as unknown as RequestBody, { ...o, contentType: 'text/csv', timeoutMs: 600_000 });
+    await res.body?.cancel();
+  }
+  /** A results CSV as a byte stream, never held whole in memory. */
+  async jobResultsStream(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<Readable> {
+    const res = await this.fetchRaw('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, timeoutMs: o.timeoutMs ?? 1_800_000 });
+    return res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+  }
   uploadJobData(jobId: string, csv: string, o: CallOptions): Promise<void> {
     // Up to 100 MB: allow Salesforce's own 10-minute call limit.
     return this.call('PUT', `/jobs/ingest/${jobId}/batches`, csv, { ...o, timeoutMs: 600_000 });
@@ -132,6 +179,18 @@ export class SalesforceClient {
   jobResults(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<string> {
     return this.call<string>('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, idempotent: true, text: true }).then((s) => (typeof s === 'string' ? s : ''));
   }
+}
+
+/** A jsforce-shaped error (errorCode, message) from a failed fetch response, for toSyncError. */
+async function responseError(res: Response): Promise<Error> {
+  const text = await res.text().catch(() => '');
+  let first: { errorCode?: string; message?: string } | undefined;
+  try {
+    const j = JSON.parse(text) as unknown;
+    first = (Array.isArray(j) ? j[0] : j) as typeof first;
+  } catch { /* not JSON */ }
+  const errorCode = first?.errorCode ?? `ERROR_HTTP_${res.status}`;
+  return Object.assign(new Error(first?.message ?? (text.slice(0, 500) || res.statusText)), { name: errorCode, errorCode });
 }
 
 const clients = new Map<string, Promise<SalesforceClient>>();

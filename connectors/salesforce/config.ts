@@ -36,8 +36,11 @@ export const optionsSchema = z
     collectionsChunkSize: z.number().int().positive().default(2000),
     /** Collections requests in flight at once within a chunk. */
     concurrency: z.number().int().min(1).max(10).default(4),
-    /** Upper bound of rows per Bulk 2.0 job (the CSV must also stay ≤ maxCsvBytes). */
-    bulkChunkSize: z.number().int().positive().default(150_000),
+    /**
+     * Upper bound of rows per Bulk 2.0 job. By default only the CSV size (≤ maxCsvBytes) limits a job;
+     * 150,000,000 is Salesforce's daily Bulk record allocation.
+     */
+    bulkChunkSize: z.number().int().positive().default(150_000_000),
     maxCsvBytes: z.number().int().positive().max(100 * 1024 * 1024).default(100 * 1024 * 1024),
     /** How long the workflow sleeps between polls of a running bulk job. */
     bulkPollMs: z.number().int().min(0).default(15_000),

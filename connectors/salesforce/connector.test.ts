@@ -8,7 +8,8 @@ import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, OutRow, RowOp } from '../types';
 import { salesforceConnector as sf } from './index';
-import { resetClients } from './client';
+import { getClient, resetClients } from './client';
+import { pollInterval } from './bulk';
 import type { SalesforceConnection } from './config';
 import { drive, field, makeContext, MemoryChunk, outRow } from './test-harness';
 
@@ -89,7 +90,10 @@ describe('planWrites', () => {
     expect(sf.planWrites(ctx, 'upsert', 1999)).toEqual({ method: 'collections', chunkSize: 2000 });
     const bulk = sf.planWrites(ctx, 'upsert', 2000);
     expect(bulk.method).toBe('bulk2');
-    expect(bulk.chunkSize).toBeLessThanOrEqual(150000);
+    expect(bulk.chunkSize).toBe(2000);
+    // One job per chunk, sized from the CSV cap, balanced: 1M rows of 3 text fields → 2 jobs of 500k.
+    expect(sf.planWrites(ctx, 'upsert', 1_000_000).chunkSize).toBe(500_000);
+    expect(sf.planWrites(ctxFor('upsert', { options: { bulkChunkSize: 150_000 } }), 'upsert', 1_000_000).chunkSize).toBe(142_858);
   });
 });
 
@@ -249,6 +253,50 @@ describe('bulk 2.0', () => {
     expect(handles.size).toBeGreaterThan(1);
     expect([...chunk.results.values()].filter((r) => r.ok)).toHaveLength(40);
     expect(await records()).toHaveLength(40);
+  });
+
+  it('a clean job reads only its successful results; a job with failures also reads failedResults', async () => {
+    const ingest = () => emu.state.requests.filter((r) => r.path.includes('/jobs/ingest/')).map((r) => `${r.method} ${r.path.replace(/^.*\/jobs\/ingest\/[^/]+/, '')}`).filter((r) => r !== 'GET ');
+    emu.state.requests = [];
+    await write('upsert', 'upsert', people(30), {}, BULK);
+    expect(ingest()).toEqual(['PUT /batches', 'PATCH ', 'GET /successfulResults']);
+    emu.state.requests = [];
+    const rows = people(30);
+    rows[3]!.values.Email = 'bad-email';
+    const { chunk } = await write('upsert', 'upsert', rows, {}, BULK);
+    expect(ingest()).toEqual(['PUT /batches', 'PATCH ', 'GET /successfulResults', 'GET /failedResults']);
+    expect(chunk.results.get('k3')).toMatchObject({ ok: false, code: 'INVALID_EMAIL_ADDRESS' });
+  });
+
+  it('results survive an expired session (refresh, streamed download) and a failed download (retried)', async () => {
+    const ctx = ctxFor('upsert', { options: { bulkPollMs: 50 } });
+    const chunk = new MemoryChunk('upsert', people(25));
+    const first = await sf.writeChunk(ctx, chunk, BULK);
+    expect(first.status).toBe('pending');
+    await faults({ expireTokens: true, serverError: { count: 1, status: 503, paths: 'successfulResults' } });
+    await drive(sf, ctx, chunk, BULK);
+    const recs = await records();
+    expect(recs).toHaveLength(25);
+    for (const r of recs) expect(chunk.results.get(r.External_Id__c)).toEqual({ key: r.External_Id__c, ok: true, destinationId: r.Id });
+  });
+
+  it('streamed requests (fetch) refresh an expired session once and map errors like jsforce calls', async () => {
+    const client = await getClient(connection, 'test');
+    await client.describe('Contact', 'test');
+    await faults({ expireTokens: true });
+    const res = await client.fetchRaw('GET', '/sobjects/Contact/describe', undefined, { where: 'test' });
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+    await expect(client.fetchRaw('GET', '/jobs/ingest/750000000000000AAA', undefined, { where: 'test' })).rejects.toMatchObject({ code: 'DESTINATION_NOT_FOUND' });
+    await faults({ serverError: { count: 1, status: 503, paths: 'describe' } });
+    await expect(client.fetchRaw('GET', '/sobjects/Contact/describe', undefined, { where: 'test' })).rejects.toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+  });
+
+  it('a large job polls later than a small one', () => {
+    expect(pollInterval(15_000, 2_000)).toBe(3_000);
+    expect(pollInterval(15_000, 50_000)).toBe(15_000);
+    expect(pollInterval(15_000, 500_000)).toBe(120_000);
+    expect(pollInterval(15_000, undefined)).toBe(15_000);
   });
 
   it('a job that fails for a platform reason is resubmitted', async () => {

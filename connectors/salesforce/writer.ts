@@ -10,22 +10,48 @@ import { currentUsage, ensureQuota } from './quota';
 export const METHOD_COLLECTIONS = 'collections';
 export const METHOD_BULK = 'bulk2';
 
-/** Rough CSV bytes per row, so a job of `chunkSize` rows stays under the upload limit. */
-function estimatedRowBytes(ctx: SfContext, op: RowOp): number {
-  return op === 'delete' ? 24 : 64 + ctx.fields.length * 96;
+/** Rough CSV bytes of one value of a Postgres column type (quoting and the delimiter included). */
+function estimatedValueBytes(pgType: string): number {
+  switch (pgType) {
+    case 'bool': return 6;
+    case 'int2': case 'int4': return 8;
+    case 'int8': case 'numeric': case 'float4': case 'float8': case 'money': return 16;
+    case 'date': return 11;
+    case 'time': case 'timetz': return 16;
+    case 'timestamp': case 'timestamptz': return 25;
+    case 'uuid': return 37;
+    case 'json': case 'jsonb': return 256;
+    default: return pgType.startsWith('_') ? 96 : 40; // arrays; text-like and anything else
+  }
 }
 
+/**
+ * Rough CSV bytes per row, on the generous side, so a job of `chunkSize` rows stays under the upload
+ * limit (a row that does not fit still goes into a follow-up job of the same chunk).
+ */
+function estimatedRowBytes(ctx: SfContext, op: RowOp): number {
+  if (op === 'delete') return 24;
+  const token = op === 'create' ? 66 : 0;
+  return 2 + token + ctx.fields.reduce((n, f) => n + estimatedValueBytes(f.pgType), 0);
+}
+
+/**
+ * Bulk: one chunk is one job, as large as the CSV cap allows (fewer jobs, fewer calls); chunks are
+ * balanced so 1M rows that need two jobs get two of 500k rather than one full and one small.
+ */
 export function planWrites(ctx: SfContext, op: RowOp, rows: number): WritePlan {
   const o = parseOptions(ctx);
   if (rows < o.bulkThreshold) return { method: METHOD_COLLECTIONS, chunkSize: o.collectionsChunkSize };
   const bySize = Math.floor(o.maxCsvBytes / estimatedRowBytes(ctx, op));
-  return { method: METHOD_BULK, chunkSize: Math.max(1, Math.min(o.bulkChunkSize, bySize)) };
+  const perJob = Math.max(1, Math.min(o.bulkChunkSize, bySize));
+  const jobs = Math.max(1, Math.ceil(rows / perJob));
+  return { method: METHOD_BULK, chunkSize: Math.ceil(rows / jobs) };
 }
 
 export async function writeChunk(ctx: SfContext, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome> {
   const s = await openSession(ctx);
   const bulk = plan.method === METHOD_BULK;
-  const planned = bulk ? 6 : Math.ceil(chunk.rowCount / 200) * (chunk.op === 'create' || chunk.op === 'upsert' ? 1 : 2);
+  const planned = bulk ? 4 : Math.ceil(chunk.rowCount / 200) * (chunk.op === 'create' || chunk.op === 'upsert' ? 1 : 2);
   ensureQuota(await currentUsage(s.client, s.model.where), planned, s.options, s.model.where);
   if (bulk) return writeBulk(s, chunk);
   await writeCollections(s, chunk, (sent) => ctx.heartbeat({ chunk: chunk.chunkId, sent }));
