@@ -81,13 +81,13 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
   };
   const runners = {
     validate: guard(async () => {
-      const r = await quick.checkDestination({ runId });
+      const r = await withQuotaWait(warnings, input, () => quick.checkDestination({ runId }));
       missingAttributes = r.missingAttributes;
       return { fields: r.fields, skipped: r.skippedFields.length };
     }),
     extract: guard(() => long.extractModel({ runId })),
     delta: guard(async () => long.computeDelta({ runId })),
-    ensureAttributes: guard(async () => (missingAttributes === 0 ? SKIP : quick.ensureAttributes({ runId }))),
+    ensureAttributes: guard(async () => (missingAttributes === 0 ? SKIP : withQuotaWait(warnings, input, () => quick.ensureAttributes({ runId })))),
     writeChunk: guard(async (ctx) => writeOneChunk(runId, ctx.item as number, warnings, input)),
     commit: async () => {
       summary = await quick.commitRun({ runId, error: firstError, warnings });
@@ -116,20 +116,35 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
 
 /** Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot. */
 async function writeOneChunk(runId: string, chunk: number, warnings: RunWarning[], input: SyncRunInput): Promise<unknown> {
+  return withQuotaWait(warnings, input, async () => {
+    let r = await write.writeChunk({ runId, chunk });
+    while (r.status === 'pending') {
+      await sleep(Math.max(1000, r.pollAfterMs ?? 5000));
+      r = await write.pollChunk({ runId, chunk, handle: r.handle! });
+    }
+    return { chunk, succeeded: r.succeeded, failed: r.failed };
+  });
+}
+
+/**
+ * Any call to the destination may find its API quota (or the reserve kept for others) used up: the
+ * run then waits on a durable timer, warns, tells its activation, and tries again. Never a tight retry.
+ */
+async function withQuotaWait<T>(warnings: RunWarning[], input: SyncRunInput, fn: () => Promise<T>): Promise<T> {
   for (let wait = 0; ; wait++) {
     try {
-      let r = await write.writeChunk({ runId, chunk });
-      while (r.status === 'pending') {
-        await sleep(Math.max(1000, r.pollAfterMs ?? 5000));
-        r = await write.pollChunk({ runId, chunk, handle: r.handle! });
-      }
-      return { chunk, succeeded: r.succeeded, failed: r.failed };
+      return await fn();
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : undefined;
       if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
       const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
       if (!warnings.some((w) => w.code === 'QUOTA_LOW')) {
-        warnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before writing again` });
+        warnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again` });
+      }
+      const parent = workflowInfo().parent;
+      if (parent) {
+        const progress: RunProgress = { runNumber: input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
+        getExternalWorkflowHandle(parent.workflowId).signal(runProgressSignal, progress).catch(() => {});
       }
       await sleep(waitMs);
     }

@@ -56,6 +56,7 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const object = ctx.destination.object;
   if (!object) throw new SyncError('CONFIG_INVALID', `${where}: destination.object is required for Salesforce`, { retryable: false });
   const client = await getClient(ctx.connection, where);
+  client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);
   const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe });
   return { client, options, model, heartbeat: (d) => ctx.heartbeat(d) };

@@ -398,7 +398,8 @@ describe('when nothing can succeed', () => {
   // nonRetryableErrorTypes and is not caught outside writeOneChunk, so the run FAILS at once ("...; waiting
   // for quota to free up" — but nothing waits) with no QUOTA_LOW warning, instead of waiting on a timer.
   // Observed: run failed QUOTA_RESERVE_REACHED after checkDestination, activation idle after ~2 s.
-  test.failing('daily quota exhausted: the run waits on a durable timer, warns, and finishes once the quota is back', async () => {
+  // Fixed: every destination call of a run (validate, attributes, writes) waits for quota on a durable timer.
+  test('daily quota exhausted: the run waits on a durable timer, warns, and finishes once the quota is back', async () => {
     const a = await newActivation('quota', 20);
     const exp = emptyExpected();
     await start(config(a, 'upsert', { options: { quotaWaitMs: 3000 } }));
@@ -447,11 +448,11 @@ describe('when nothing can succeed', () => {
       const handle = client.workflow.getHandle(`activation/${a.id}`);
       await waitFor('a run waiting on the reserve', async () => {
         if (settled) throw new Error(settled);
-        return (await handle.query<ActivationStatus>('status')).currentRun?.phase === 'write';
+        return ['write', 'waiting_quota'].includes((await handle.query<ActivationStatus>('status')).currentRun?.phase ?? '');
       }, 30_000);
       await new Promise((r) => setTimeout(r, 7000)); // two 3 s waits
       const st = await handle.query<ActivationStatus>('status');
-      expect({ state: st.state, phase: st.currentRun?.phase, settled }).toEqual({ state: 'running', phase: 'write', settled: undefined });
+      expect({ state: st.state, phase: st.currentRun?.phase, settled }).toEqual({ state: 'running', phase: 'waiting_quota', settled: undefined });
       expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
       expect((await requests()).filter((r) => isComposite(r) || isBulk(r))).toEqual([]);
     });
@@ -461,7 +462,8 @@ describe('when nothing can succeed', () => {
     // seen BEFORE the wait, and makes no call that could refresh it (describe is cached 5 min). With
     // quotaWaitMs below the describe TTL the run keeps waiting although the quota is back: observed 0 API
     // calls in the 30 s after usage dropped to 0. Usage should be re-read (GET /limits) after a wait.
-    test.failing('once usage drops, the run resumes, finishes, and carries a QUOTA_LOW warning', async () => {
+    // Fixed: a quota wait marks the header figures stale; the next decision reads GET /limits.
+    test('once usage drops, the run resumes, finishes, and carries a QUOTA_LOW warning', async () => {
       const exp = emptyExpected();
       await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 0 }) });
       await clearRequests();
