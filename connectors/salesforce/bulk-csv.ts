@@ -1,11 +1,11 @@
 /**
- * Streams a chunk's unacknowledged rows into one Bulk 2.0 CSV. Rows that fail locally (encoding,
+ * Streams a chunk's unacknowledged rows into one Bulk 2.0 CSV, written to a temporary file (bounded memory). Rows that fail locally (encoding,
  * Id lookup) are recorded at once; rows that do not fit under the size limit are left for a next job.
  */
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { Session } from './context';
-import { CsvBuilder, type CsvValue } from './csv';
+import { CsvFile, type CsvValue } from './csv';
 import { encodeRow } from './rows';
 import { resolveIds } from './resolve-ids';
 
@@ -35,7 +35,8 @@ export function matchValue(spec: JobSpec, model: WriteModel, row: OutRow): strin
 }
 
 export interface BuiltCsv {
-  csv: string;
+  /** The CSV on disk (closed); the caller uploads it from `file.open()` and must `dispose()` it. */
+  file: CsvFile;
   rows: number;
   /** Ids found by lookup (not derivable from the rows later), to map delete results back. */
   idToKey: Record<string, string>;
@@ -45,7 +46,17 @@ export interface BuiltCsv {
 
 export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Promise<BuiltCsv> {
   const { model } = s;
-  const csv = new CsvBuilder(spec.header, s.options.maxCsvBytes);
+  const csv = await CsvFile.create(spec.header, s.options.maxCsvBytes);
+  try {
+    return await fill(s, chunk, spec, csv);
+  } catch (err) {
+    await csv.dispose();
+    throw err;
+  }
+}
+
+async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile): Promise<BuiltCsv> {
+  const { model } = s;
   const idToKey: Record<string, string> = {};
   let overflow = false;
   for await (const batch of chunk.rows(1000)) {
@@ -76,8 +87,10 @@ export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Pr
       if (!csv.add(spec.header.map((h) => (h in values ? values[h]! : '')))) { overflow = true; break; }
     }
     if (local.length) await chunk.record(local);
+    await csv.flush();
     s.heartbeat({ chunk: chunk.chunkId, csvRows: csv.rows, csvBytes: csv.bytes });
     if (overflow) break;
   }
-  return { csv: csv.toString(), rows: csv.rows, idToKey, overflow };
+  await csv.close();
+  return { file: csv, rows: csv.rows, idToKey, overflow };
 }

@@ -1,4 +1,6 @@
 /** Bulk pieces without a server: CSV content, result mapping in any order, job failure handling. */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { SfDescribe } from './analyze';
 import { analyze } from './analyze';
@@ -41,7 +43,10 @@ describe('bulk CSV', () => {
     const spec = jobSpec(s.model, 'create');
     expect(spec).toMatchObject({ operation: 'upsert', externalIdFieldName: 'Syncline_Token__c', matchColumn: 'Syncline_Token__c' });
     const built = await buildCsv(s, chunk, spec);
-    expect(built.csv).toBe(
+    const csv = await readFile(built.file.path, 'utf8');
+    await built.file.dispose();
+    expect(existsSync(built.file.path)).toBe(false);
+    expect(csv).toBe(
       'External_Id__c,LastName,Description,Syncline_Token__c\n' +
       'k1,"A, ""b""",#N/A,tok-k1\n' +
       'k2,B,#N/A,tok-k2\n' +
@@ -57,7 +62,8 @@ describe('bulk CSV', () => {
     const built = await buildCsv(s, new MemoryChunk('upsert', rows), jobSpec(s.model, 'upsert'));
     expect(built.overflow).toBe(true);
     expect(built.rows).toBeLessThan(10);
-    expect(built.csv.length).toBeLessThanOrEqual(80);
+    expect((await readFile(built.file.path)).length).toBeLessThanOrEqual(80);
+    await built.file.dispose();
   });
 });
 

@@ -53,19 +53,24 @@ async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> 
 async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promise<ChunkOutcome> {
   const spec = jobSpec(s.model, chunk.op);
   const built = await buildCsv(s, chunk, spec);
-  if (built.rows === 0) {
-    await chunk.save({ done: true } satisfies BulkState);
-    return { status: 'done' };
+  try {
+    if (built.rows === 0) {
+      await chunk.save({ done: true } satisfies BulkState);
+      return { status: 'done' };
+    }
+    ensureQuotaFromHeader(s.client, JOB_CALLS, s.options, s.model.where);
+    const o = { where: s.model.where, quotaWaitMs: s.options.quotaWaitMs };
+    const job = await s.client.createJob({ object: s.model.object, operation: spec.operation, ...(spec.externalIdFieldName ? { externalIdFieldName: spec.externalIdFieldName } : {}) }, o);
+    const state: BulkState = { jobId: job.id, idToKey: built.idToKey, overflow: built.overflow, resubmits, rows: built.rows };
+    await chunk.save(state);
+    // Streamed from the temporary file: the CSV (up to maxCsvBytes) is never held in memory.
+    await s.client.uploadJobStream(job.id, () => built.file.open(), built.file.bytes, o);
+    await chunk.save({ ...state, uploaded: true });
+    await s.client.setJobState(job.id, 'UploadComplete', o);
+    return pending(s, job.id, built.rows);
+  } finally {
+    await built.file.dispose();
   }
-  ensureQuotaFromHeader(s.client, JOB_CALLS, s.options, s.model.where);
-  const o = { where: s.model.where, quotaWaitMs: s.options.quotaWaitMs };
-  const job = await s.client.createJob({ object: s.model.object, operation: spec.operation, ...(spec.externalIdFieldName ? { externalIdFieldName: spec.externalIdFieldName } : {}) }, o);
-  const state: BulkState = { jobId: job.id, idToKey: built.idToKey, overflow: built.overflow, resubmits, rows: built.rows };
-  await chunk.save(state);
-  await s.client.uploadJobData(job.id, built.csv, o);
-  await chunk.save({ ...state, uploaded: true });
-  await s.client.setJobState(job.id, 'UploadComplete', o);
-  return pending(s, job.id, built.rows);
 }
 
 const results = (s: Session, job: JobInfo, saved: BulkState) => ({ job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat });

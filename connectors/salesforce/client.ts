@@ -88,10 +88,12 @@ export class SalesforceClient {
    * (jsforce buffers both). Same contract as `call()`: quota header noted, errors mapped, one session
    * refresh on 401 (only when `body` can be produced again), never a transport replay of a stream.
    */
-  async fetchRaw(method: Method, path: string, body: (() => RequestBody) | undefined, o: CallOptions & { contentType?: string }): Promise<Response> {
+  async fetchRaw(method: Method, path: string, body: (() => RequestBody) | undefined, o: CallOptions & { contentType?: string; contentLength?: number }): Promise<Response> {
     const send = () => {
       const headers: Record<string, string> = { authorization: `Bearer ${this.conn.accessToken ?? ''}` };
       if (o.contentType) headers['content-type'] = o.contentType;
+      // A known length rather than chunked transfer encoding, as Salesforce's upload expects.
+      if (o.contentLength !== undefined) headers['content-length'] = String(o.contentLength);
       const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(o.timeoutMs ?? REQUEST_TIMEOUT_MS) };
       if (body) { init.body = body(); init.duplex = 'half'; }
       return fetch(`${this.conn.instanceUrl}${V}${path}`, init);
@@ -156,18 +158,15 @@ export class SalesforceClient {
     return this.call('POST', '/jobs/ingest', { ...spec, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA' }, o);
   }
   /** Streams a job's CSV from a file-backed source (`open` is called again if a 401 forces a resend). */
-  async uploadJobStream(jobId: string, open: () => Readable, o: CallOptions): Promise<void> {
-    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => Readable.toWeb(open()) as unknown as RequestBody, { ...o, contentType: 'text/csv', timeoutMs: 600_000 });
+  async uploadJobStream(jobId: string, open: () => Readable, bytes: number, o: CallOptions): Promise<void> {
+    // Up to 100 MB: allow Salesforce's own 10-minute call limit.
+    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => Readable.toWeb(open()) as unknown as RequestBody, { ...o, contentType: 'text/csv', contentLength: bytes, timeoutMs: 600_000 });
     await res.body?.cancel();
   }
   /** A results CSV as a byte stream, never held whole in memory. */
   async jobResultsStream(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<Readable> {
     const res = await this.fetchRaw('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, timeoutMs: o.timeoutMs ?? 1_800_000 });
     return res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) : Readable.from([]);
-  }
-  uploadJobData(jobId: string, csv: string, o: CallOptions): Promise<void> {
-    // Up to 100 MB: allow Salesforce's own 10-minute call limit.
-    return this.call('PUT', `/jobs/ingest/${jobId}/batches`, csv, { ...o, timeoutMs: 600_000 });
   }
   setJobState(jobId: string, state: 'UploadComplete' | 'Aborted', o: CallOptions): Promise<JobInfo> {
     return this.call('PATCH', `/jobs/ingest/${jobId}`, { state }, { ...o, idempotent: true });
