@@ -20,7 +20,8 @@ const GONE = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_F
 /** Results recorded per `chunk.record` call. */
 const RECORD_BATCH = 2000;
 const CSV_OPTIONS = { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true } as const;
-const TEXT_LIKE = new Set(['text', 'varchar', 'bpchar', 'char', 'name', 'citext']);
+/** Key column types whose CSV value is exactly `row.key` (char(n) is not: its text form drops the padding). */
+const VERBATIM_KEY_TYPES = new Set(['text', 'varchar', 'name', 'citext']);
 
 export function parseResultsCsv(text: string): Array<Record<string, string>> {
   if (!text.trim()) return [];
@@ -31,14 +32,14 @@ type KeyOf = (r: Record<string, string>) => string | undefined;
 
 /**
  * How a result row finds its key. The key column is read directly when it was sent as the key itself
- * (text column, not truncated: its CSV value is `row.key`); otherwise an index is rebuilt from the
+ * (text or varchar column, not truncated: its CSV value is `row.key`); otherwise an index is rebuilt from the
  * chunk's unacknowledged rows (plus looked-up Ids), as small as the chunk allows.
  */
 async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, idToKey: Record<string, string>): Promise<KeyOf> {
   const keyName = model.keyField.name;
   if (spec.matchColumn === 'Id' && keyName === 'Id') return (r) => r.Id || r.sf__Id || undefined;
   const keySend = model.send.find((f) => f.spec.isKey && f.field.name === keyName);
-  const verbatim = keySend && TEXT_LIKE.has(keySend.spec.pgType) && !keySend.spec.truncate;
+  const verbatim = keySend && VERBATIM_KEY_TYPES.has(keySend.spec.pgType) && !keySend.spec.truncate;
   if (verbatim && spec.header.includes(keyName) && spec.operation !== 'delete') return (r) => r[keyName] || undefined;
   const index = new Map<string, string>(Object.entries(idToKey));
   for await (const batch of chunk.rows(5000)) for (const row of batch) index.set(matchValue(spec, model, row), row.key);

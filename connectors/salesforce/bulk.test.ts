@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { SfDescribe } from './analyze';
 import { analyze } from './analyze';
 import { buildCsv, jobSpec } from './bulk-csv';
-import { recordJobResults } from './bulk-results';
+import { neededResultFiles, recordJobResults } from './bulk-results';
 import { pollBulk } from './bulk';
 import { optionsSchema } from './config';
 import type { SalesforceClient } from './client';
@@ -84,6 +84,35 @@ describe('bulk results', () => {
     expect(chunk.results.get('k3')).toMatchObject({ ok: false, code: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [LastName]', retryable: false });
     expect(chunk.results.get('k4')).toMatchObject({ ok: false, code: 'UNABLE_TO_LOCK_ROW', retryable: true });
     expect(chunk.results.get('k5')).toMatchObject({ ok: false, code: 'UNPROCESSED', retryable: true });
+  });
+
+  it('maps delete results by Id (saved or looked-up Ids) and asks only for the files the job info needs', async () => {
+    const del = {
+      successfulResults: 'sf__Id,sf__Created,Id\n001B,false,001B\n001E,false,001E\n',
+      failedResults: 'sf__Id,sf__Error,Id\n001C,ENTITY_IS_DELETED:entity is deleted:--,001C\n001D,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,001D\n',
+      unprocessedrecords: 'Id\n',
+    };
+    const asked: string[] = [];
+    const delClient = { jobResultsStream: async (_id: string, kind: keyof typeof del) => { asked.push(kind); return Readable.from([del[kind]]); } } as unknown as SalesforceClient;
+    const s = session('mirror', delClient);
+    const chunk = new MemoryChunk('delete', [
+      outRow('k1', {}, { destinationId: '001B' }), outRow('k2', {}, { destinationId: '001C' }), outRow('k3', {}, { destinationId: '001D' }), outRow('k4', {}),
+    ]);
+    const n = await recordJobResults(delClient, chunk, s.model, jobSpec(s.model, 'delete'), '750x', { '001E': 'k4' }, { job: { numberRecordsProcessed: 4, numberRecordsFailed: 2 }, uploadedRows: 4 });
+    expect(n).toBe(4);
+    expect(asked).toEqual(['successfulResults', 'failedResults']);
+    expect(chunk.results.get('k1')).toEqual({ key: 'k1', ok: true, destinationId: '001B' });
+    expect(chunk.results.get('k2')).toEqual({ key: 'k2', ok: true, destinationId: null });
+    expect(chunk.results.get('k3')).toMatchObject({ ok: false, code: 'UNABLE_TO_LOCK_ROW', retryable: true });
+    expect(chunk.results.get('k4')).toEqual({ key: 'k4', ok: true, destinationId: '001E' });
+  });
+
+  it('skips result files the job info says are empty', () => {
+    expect(neededResultFiles({ numberRecordsProcessed: 10, numberRecordsFailed: 0 }, 10)).toEqual(['successfulResults']);
+    expect(neededResultFiles({ numberRecordsProcessed: 10, numberRecordsFailed: 10 }, 10)).toEqual(['failedResults']);
+    expect(neededResultFiles({ numberRecordsProcessed: 4, numberRecordsFailed: 1 }, 10)).toEqual(['successfulResults', 'failedResults', 'unprocessedrecords']);
+    expect(neededResultFiles({ numberRecordsProcessed: 0, numberRecordsFailed: 0 }, 10)).toEqual(['unprocessedrecords']);
+    expect(neededResultFiles(undefined, undefined)).toEqual(['successfulResults', 'failedResults', 'unprocessedrecords']);
   });
 
   it('a job failed on its header is a non-retryable FIELD_UNKNOWN naming the field', async () => {
