@@ -14,7 +14,8 @@ export async function runWorker(): Promise<void> {
   try {
     const worker = await Worker.create({
       connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
-      plugins: [synclinePlugin({ databaseUrl: pg.url })],
+      // SYNCLINE_WORKFLOW_BUNDLE: a bundle from `npm run build:workflows`, so the worker does not run webpack at start.
+      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: process.env.SYNCLINE_WORKFLOW_BUNDLE ? { codePath: process.env.SYNCLINE_WORKFLOW_BUNDLE } : undefined })],
       shutdownGraceTime: '30s',
     });
     console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}`);

@@ -41,6 +41,8 @@ const log = (msg: string) => console.log(`[bench actito ${new Date().toISOString
  * CLI runs the script in a child node process, so the pid it returns is the ~50 MB launcher.
  */
 function workerPid(launcher: number): number {
+  // Started with `node --import tsx`, the launcher is the worker itself.
+  if (fs.readFileSync(`/proc/${launcher}/cmdline`, 'utf8').includes('worker-process')) return launcher;
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {

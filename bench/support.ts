@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { startTemporalDevServer, type TemporalServer } from '../scripts/services/temporal';
 import { startPostgres, type PostgresServer } from '../scripts/services/postgres';
 import { migrateToLatest } from '../db/migrate';
+import { writeWorkflowBundle } from '../scripts/bundle-workflows';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -23,16 +24,28 @@ export async function startBenchServices(): Promise<BenchServices> {
   };
 }
 
-/** A syncline worker process (test/support/worker-process.ts) with the given named connections. */
-export function startWorkerProcess(opts: { address: string; databaseUrl: string; taskQueue: string; connections?: Record<string, unknown> }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'test/support/worker-process.ts')], {
+/**
+ * A syncline worker process (test/support/worker-process.ts) with the given named connections. It runs
+ * as `node --import tsx` (one process: its pid is the worker's) on a workflow bundle built beforehand,
+ * as a production worker would, so its memory is the worker's own and not webpack's.
+ */
+export async function startWorkerProcess(opts: { address: string; databaseUrl: string; taskQueue: string; connections?: Record<string, unknown> }): Promise<ChildProcess> {
+  const bundle = await workflowBundleFile();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue, SYNCLINE_CONNECTIONS: JSON.stringify(opts.connections ?? {}) },
+    env: { ...process.env, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue,
+      SYNCLINE_CONNECTIONS: JSON.stringify(opts.connections ?? {}), SYNCLINE_WORKFLOW_BUNDLE: bundle },
   });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('WORKER READY')) resolve(child); });
     child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
   });
+}
+
+let bundlePath: Promise<string> | undefined;
+function workflowBundleFile(): Promise<string> {
+  bundlePath ??= writeWorkflowBundle(path.join(ROOT, `.data/workflow-bundle-${process.pid}.js`));
+  return bundlePath;
 }
 
 /** Peak resident set size of a process in MB (VmHWM), read before it exits. */

@@ -19,7 +19,8 @@ const children: ChildProcess[] = [];
 
 function startWorkerProcess(): Promise<ChildProcess> {
   const { address, databaseUrl } = env();
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'test/support/worker-process.ts')], {
+  // `node --import tsx`: one process, so SIGKILL kills the worker itself (tsx's CLI would run it in a child).
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ,
       SYNCLINE_CONNECTIONS: JSON.stringify({ slowdb: { url: databaseUrl, delayMs: 150, batchSize: 25 } }) },

@@ -1,4 +1,4 @@
-/** A syncline worker in its own process (for crash tests): env TEMPORAL_ADDRESS, DATABASE_URL, SYNCLINE_TASK_QUEUE, SYNCLINE_CONNECTIONS (JSON). */
+/** A syncline worker in its own process (crash tests, benchmarks): env TEMPORAL_ADDRESS, DATABASE_URL, SYNCLINE_TASK_QUEUE, SYNCLINE_CONNECTIONS (JSON), SYNCLINE_WORKFLOW_BUNDLE (optional prebuilt bundle). */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { synclinePlugin } from '../../client/plugin';
 import { testdbConnector } from './testdb-connector';
@@ -7,7 +7,10 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const worker = await Worker.create({
     connection, taskQueue: process.env.SYNCLINE_TASK_QUEUE!,
-    plugins: [synclinePlugin({ databaseUrl: process.env.DATABASE_URL!, connectors: [testdbConnector], connections: JSON.parse(process.env.SYNCLINE_CONNECTIONS ?? '{}'), migrate: false })],
+    plugins: [synclinePlugin({
+      databaseUrl: process.env.DATABASE_URL!, connectors: [testdbConnector], connections: JSON.parse(process.env.SYNCLINE_CONNECTIONS ?? '{}'), migrate: false,
+      workflowBundle: process.env.SYNCLINE_WORKFLOW_BUNDLE ? { codePath: process.env.SYNCLINE_WORKFLOW_BUNDLE } : undefined,
+    })],
   });
   console.log('WORKER READY');
   await worker.run();
