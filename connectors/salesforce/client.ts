@@ -160,7 +160,7 @@ export class SalesforceClient {
   /** Streams a job's CSV from a file-backed source (`open` is called again if a 401 forces a resend). */
   async uploadJobStream(jobId: string, open: () => Readable, bytes: number, o: CallOptions): Promise<void> {
     // Up to 100 MB: allow Salesforce's own 10-minute call limit.
-    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => Readable.toWeb(open()) as unknown as RequestBody, { ...o, contentType: 'text/csv', contentLength: bytes, timeoutMs: 600_000 });
+    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => pullStream(open()) as unknown as RequestBody, { ...o, contentType: 'text/csv', contentLength: bytes, timeoutMs: 600_000 });
     await res.body?.cancel();
   }
   /** A results CSV as a byte stream, never held whole in memory. */
@@ -178,6 +178,24 @@ export class SalesforceClient {
   jobResults(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<string> {
     return this.call<string>('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, idempotent: true, text: true }).then((s) => (typeof s === 'string' ? s : ''));
   }
+}
+
+/**
+ * A web stream that reads the next piece of `source` only when fetch asks for it. (Node 20's
+ * Readable.toWeb counts its queue in chunks, not bytes, so it would read a whole file into memory.)
+ */
+function pullStream(source: Readable): ReadableStream<Uint8Array> {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const r = await it.next();
+      if (r.done) ctrl.close();
+      else ctrl.enqueue(new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  }, { highWaterMark: 1 });
 }
 
 /** A jsforce-shaped error (errorCode, message) from a failed fetch response, for toSyncError. */
