@@ -1,27 +1,42 @@
-/** The rows of a chunk as an import file: one pass over `chunk.rows()`, encoding failures recorded. */
+/**
+ * The rows of a chunk as an import file, in bounded memory: one pass over `chunk.rows()` batches,
+ * each batch encoded to CSV and pushed through the compressor into a temporary file (encoding
+ * failures recorded as they come). Neither the CSV nor its compressed copy is ever held whole.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { crc32, createDeflateRaw, createGzip } from 'node:zlib';
 import { SyncError } from '../../common/errors';
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { type Encoded, RowEncoder } from './encode';
 import { ROW_CODES } from './errors';
 import { csvText } from './mapping';
-import { buildCsv, compress, MAX_FILE_BYTES } from './csv';
-import { distinctProfiles } from './profiles';
+import { csvLine, MAX_FILE_BYTES, zipTrailer } from './csv';
 import type { Ctx, Tables } from './context';
 import type { Properties } from './routes';
 
 export type Phase = 'profiles' | 'records';
 
 export interface ImportFile {
-  file: Buffer;
+  /** Compressed file in os.tmpdir(); call `dispose()` once uploaded. */
+  path: string;
+  bytes: number;
   lines: number;
   header: string[];
+  dispose(): Promise<void>;
 }
 
-/** Encodes the unacknowledged rows in order; `onRow` sees each row that can be sent. */
-export async function eachEncoded(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, onRow: (row: OutRow, enc: Encoded) => void, recordFailures: boolean): Promise<void> {
+const BATCH = 1000;
+
+/** Encodes the unacknowledged rows in order; `onRow` sees each row that can be sent, `onBatch` runs after each batch. */
+export async function eachEncoded(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, onRow: (row: OutRow, enc: Encoded) => void, recordFailures: boolean, onBatch?: () => Promise<void>, batchSize = BATCH): Promise<void> {
   const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
-  for await (const rows of chunk.rows(1000)) {
+  for await (const rows of chunk.rows(batchSize)) {
     const failures: RowResult[] = [];
     for (const row of rows) {
       const e = encoder.encode(row);
@@ -29,36 +44,113 @@ export async function eachEncoded(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
       else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
     }
     if (recordFailures && failures.length) await chunk.record(failures);
+    if (onBatch) await onBatch();
     ctx.heartbeat({ chunk: chunk.chunk, phase: 'encoding' });
   }
 }
 
-/** Header = every mapped column (key first); a row without a value leaves its cell empty. */
-function toCsv(header: string[], rows: Properties[], kind: ActitoOptions['compression']): ImportFile {
-  const lines = rows.map((props) => {
-    const m = new Map(props.map((p) => [p.name, p.value]));
-    return header.map((h) => csvText(m.get(h) ?? null));
-  });
-  const file = compress(buildCsv(header, lines), kind);
-  if (file.length > MAX_FILE_BYTES) {
-    throw new SyncError('CONFIG_INVALID', `the import file is ${Math.round(file.length / 1048576)} MB compressed, over Actito's 100 MB limit; lower destination.options.bulkChunkSize`);
+/** One CSV line: every header column (key first); a row without a value leaves its cell empty. */
+function csvRow(header: readonly string[], props: Properties): string {
+  const m = new Map(props.map((p) => [p.name, p.value]));
+  return csvLine(header.map((h) => csvText(m.get(h) ?? null)));
+}
+
+/**
+ * Writes `lines` (CSV text pieces, header included) compressed into `path`; returns the file size.
+ * GZIP: one stream. ZIP: one deflated entry whose local header is patched in once size and CRC are known.
+ */
+export async function writeCompressed(path: string, kind: ActitoOptions['compression'], lines: AsyncIterable<string>, entryName = 'data.csv'): Promise<number> {
+  if (kind === 'GZIP') {
+    await pipeline(async function* () {
+      for await (const s of lines) yield Buffer.from(s, 'utf8');
+    }, createGzip(), createWriteStream(path));
+    return (await stat(path)).size;
   }
-  return { file, lines: lines.length, header };
+  const name = Buffer.from(entryName, 'utf8');
+  const headerLen = 30 + name.length;
+  let crc = 0;
+  let size = 0;
+  await pipeline(async function* () {
+    for await (const s of lines) {
+      const b = Buffer.from(s, 'utf8');
+      crc = crc32(b, crc);
+      size += b.length;
+      yield b;
+    }
+  }, createDeflateRaw(), createWriteStream(path, { start: headerLen }));
+  const packed = (await stat(path)).size - headerLen;
+  const { local, trailer } = zipTrailer(name, crc, packed, size);
+  const fh = await open(path, 'r+');
+  try {
+    const head = Buffer.concat([local, name]);
+    await fh.write(head, 0, head.length, 0);
+    await fh.write(trailer, 0, trailer.length, headerLen + packed);
+  } finally {
+    await fh.close();
+  }
+  return headerLen + packed + trailer.length;
+}
+
+async function toFile(header: string[], body: (emit: (line: string) => void) => AsyncIterable<void>, kind: ActitoOptions['compression']): Promise<ImportFile> {
+  const path = join(tmpdir(), `syncline-actito-${randomUUID()}.csv.${kind === 'GZIP' ? 'gz' : 'zip'}`);
+  const dispose = (): Promise<void> => rm(path, { force: true });
+  let lines = 0;
+  async function* text(): AsyncIterable<string> {
+    yield csvLine(header);
+    let buf: string[] = [];
+    for await (const _ of body((l) => { buf.push(l); lines++; })) {
+      if (buf.length) yield buf.join('');
+      buf = [];
+    }
+    if (buf.length) yield buf.join('');
+  }
+  try {
+    const bytes = await writeCompressed(path, kind, text());
+    if (bytes > MAX_FILE_BYTES) {
+      throw new SyncError('CONFIG_INVALID', `the import file is ${Math.round(bytes / 1048576)} MB compressed, over Actito's 100 MB limit; lower destination.options.bulkChunkSize`);
+    }
+    return { path, bytes, lines, header, dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
 }
 
 export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase): Promise<ImportFile> {
   const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
-  const encoded: Encoded[] = [];
-  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => encoded.push(enc), true);
   if (phase === 'records') {
-    const header = encoder.recordColumns.map((c) => c.name);
     const key = ctx.destination.key;
-    const ordered = [key, ...header.filter((h) => h !== key)];
-    return toCsv(ordered, encoded.map((e) => e.record), opts.compression);
+    const columns = encoder.recordColumns.map((c) => c.name);
+    const header = [key, ...columns.filter((h) => h !== key)];
+    return toFile(header, async function* (emit) {
+      // Each batch's CSV text goes to the compressor as soon as it is encoded.
+      for await (const rows of chunk.rows(BATCH)) {
+        const failures: RowResult[] = [];
+        for (const row of rows) {
+          const e = encoder.encode(row);
+          if (e.ok) emit(csvRow(header, e.value.record));
+          else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
+        }
+        if (failures.length) await chunk.record(failures);
+        ctx.heartbeat({ chunk: chunk.chunk, phase: 'encoding' });
+        yield;
+      }
+    }, opts.compression);
   }
-  const profiles = distinctProfiles(encoded);
+  // Profiles: one per match value (the last row's values win), so the distinct profiles are collected first.
+  const profiles = new Map<string, Properties>();
+  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
+    if (enc.match !== null && enc.profile.length) profiles.set(enc.match, enc.profile);
+  }, true);
   const match = opts.profiles?.matchAttribute ?? '';
   const names = new Set<string>([match]);
   for (const props of profiles.values()) for (const p of props) names.add(p.name);
-  return toCsv([...names], [...profiles.values()], opts.compression);
+  const header = [...names];
+  return toFile(header, async function* (emit) {
+    let n = 0;
+    for (const props of profiles.values()) {
+      emit(csvRow(header, props));
+      if (++n % BATCH === 0) yield;
+    }
+  }, opts.compression);
 }

@@ -3,11 +3,12 @@
  * The import name is saved before the upload and the execution id right after it, so a retried
  * activity re-attaches instead of importing twice; the activity never waits for Actito to finish.
  */
+import { openAsBlob } from 'node:fs';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { ChunkOutcome, ChunkWrite, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, tableName, type Tables } from './context';
-import { buildImportFile, eachEncoded, type Phase } from './bulk-file';
+import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
 import { upsertProfilesOneByOne } from './profiles';
 import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
@@ -47,11 +48,25 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
   const target = phase === 'profiles' ? tables.profileTable : tables.table;
   if (!target) return startPhase(ctx, chunk, opts, tables, 'records', null);
   const built = await buildImportFile(ctx, chunk, opts, tables, phase);
-  if (built.lines === 0) return phase === 'profiles' ? startPhase(ctx, chunk, opts, tables, 'records', null) : { status: 'done' };
+  try {
+    return await upload(ctx, chunk, opts, tables, phase, prev, target, built);
+  } finally {
+    await built.dispose();
+  }
+}
+
+async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null, target: NonNullable<Tables['profileTable']>, built: ImportFile): Promise<ChunkOutcome> {
+  if (built.lines === 0) {
+    await built.dispose();
+    return phase === 'profiles' ? startPhase(ctx, chunk, opts, tables, 'records', null) : { status: 'done' };
+  }
 
   // Quota counters are keyed by the names in the configuration (planWrites only has those).
   const quotaKey = phase === 'profiles' ? (opts.profiles?.table ?? target.name) : tableName(ctx);
-  if (!(await takeImport(ctx, quotaKey, opts))) return quotaExhausted(ctx, chunk, opts, tables, phase);
+  if (!(await takeImport(ctx, quotaKey, opts))) {
+    await built.dispose();
+    return quotaExhausted(ctx, chunk, opts, tables, phase);
+  }
   const restarts = prev?.phase === phase ? prev.restarts : 0;
   const state: BulkState = {
     phase,
@@ -73,8 +88,9 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
       keyAttribute: isProfiles ? (opts.profiles?.matchAttribute ?? '') : ctx.destination.key,
       compression: opts.compression,
       columns: built.header,
-    }, built.file);
+    }, await openAsBlob(built.path));
   } catch (err) {
+    await built.dispose();
     if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
       await markExhausted(ctx, quotaKey, opts);
       await chunk.save(null);
@@ -85,6 +101,7 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
     }
     throw toSyncError(err, `Starting the ${phase} import for table "${target.name}"`);
   }
+  await built.dispose();
   await chunk.save(state);
   ctx.log.info('Actito bulk import started', { table: target.name, phase, lines: built.lines, executionId: state.executionId });
   return pending(state, opts);
@@ -150,8 +167,11 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
   return { status: 'done' };
 }
 
+/** Rows re-read (and re-encoded) per batch of this size after an import, their outcomes recorded per batch. */
+const RECORD_BATCH = 2000;
+
 async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, byKey: Map<string, ImportLineError[]>, byLine: Map<number, ImportLineError[]>): Promise<void> {
-  const results: RowResult[] = [];
+  let results: RowResult[] = [];
   let line = 2; // FIRST_DATA_LINE: rows are re-encoded in the order they were written
   await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
     const lookup = phase === 'profiles' ? enc.match : enc.key;
@@ -162,8 +182,11 @@ async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
       const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]?.code ?? null);
       results.push({ key: row.key, ok: false, code, message: phase === 'profiles' ? `profile ${lookup}: ${message}` : message, retryable: false });
     } else if (phase === 'records') results.push({ key: row.key, ok: true, destinationId: enc.key });
-  }, false);
-  for (let i = 0; i < results.length; i += 1000) await chunk.record(results.slice(i, i + 1000));
+  }, false, async () => {
+    // Recording during the pass is safe: rows() pages by position, not by what is still unacknowledged.
+    if (results.length) await chunk.record(results);
+    results = [];
+  }, RECORD_BATCH);
 }
 
 function rowCode(code: string | null): string {

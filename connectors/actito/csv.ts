@@ -29,7 +29,15 @@ export function compress(csv: Buffer, kind: 'GZIP' | 'ZIP', entryName = 'data.cs
 export function zipOne(name: string, data: Buffer): Buffer {
   const nameBuf = Buffer.from(name, 'utf8');
   const packed = deflateRawSync(data);
-  const crc = crc32(data);
+  const { local, trailer } = zipTrailer(nameBuf, crc32(data), packed.length, data.length);
+  return Buffer.concat([local, nameBuf, packed, trailer]);
+}
+
+/**
+ * The parts of a one-entry ZIP around its deflated data: `local` (30 bytes, followed by the name, then
+ * the data) and `trailer` (central directory + end record, after the data).
+ */
+export function zipTrailer(nameBuf: Buffer, crc: number, packedLength: number, dataLength: number): { local: Buffer; trailer: Buffer } {
   const local = Buffer.alloc(30);
   local.writeUInt32LE(0x04034b50, 0);
   local.writeUInt16LE(20, 4); // version needed
@@ -37,8 +45,8 @@ export function zipOne(name: string, data: Buffer): Buffer {
   local.writeUInt16LE(8, 8); // deflate
   local.writeUInt32LE(0, 10); // time/date
   local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(packed.length, 18);
-  local.writeUInt32LE(data.length, 22);
+  local.writeUInt32LE(packedLength, 18);
+  local.writeUInt32LE(dataLength, 22);
   local.writeUInt16LE(nameBuf.length, 26);
   local.writeUInt16LE(0, 28);
   const central = Buffer.alloc(46);
@@ -49,8 +57,8 @@ export function zipOne(name: string, data: Buffer): Buffer {
   central.writeUInt16LE(8, 10);
   central.writeUInt32LE(0, 12);
   central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(packed.length, 20);
-  central.writeUInt32LE(data.length, 24);
+  central.writeUInt32LE(packedLength, 20);
+  central.writeUInt32LE(dataLength, 24);
   central.writeUInt16LE(nameBuf.length, 28);
   // extra, comment, disk, internal attrs, external attrs all 0; local header offset 0
   const end = Buffer.alloc(22);
@@ -58,6 +66,6 @@ export function zipOne(name: string, data: Buffer): Buffer {
   end.writeUInt16LE(1, 8);
   end.writeUInt16LE(1, 10);
   end.writeUInt32LE(central.length + nameBuf.length, 12);
-  end.writeUInt32LE(local.length + nameBuf.length + packed.length, 16);
-  return Buffer.concat([local, nameBuf, packed, central, nameBuf, end]);
+  end.writeUInt32LE(30 + nameBuf.length + packedLength, 16);
+  return { local, trailer: Buffer.concat([central, nameBuf, end]) };
 }

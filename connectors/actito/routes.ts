@@ -115,11 +115,14 @@ export function etlDefinition(d: ImportDefinition): Record<string, unknown> {
   };
 }
 
-/** Starts an import; NOT idempotent (a lost answer must not make us send the file twice). */
-export async function startImport(a: Api, def: ImportDefinition, file: Buffer): Promise<string> {
+/**
+ * Starts an import; NOT idempotent (a lost answer must not make us send the file twice). `file` may be
+ * a file-backed Blob (fs.openAsBlob): the upload then streams it from disk.
+ */
+export async function startImport(a: Api, def: ImportDefinition, file: Buffer | Blob): Promise<string> {
   const form = new FormData();
   const ext = def.compression === 'ZIP' ? 'zip' : 'csv.gz';
-  form.set('inputFile', new Blob([file]), `${def.name}.${ext}`);
+  form.set('inputFile', file instanceof Blob ? file : new Blob([file]), `${def.name}.${ext}`);
   form.set('definition', new Blob([JSON.stringify(etlDefinition(def))], { type: 'application/json' }));
   const res = await a.client.request<Record<string, unknown>>('POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false, timeoutMs: 10 * 60_000 });
   const id = res.body?.id ?? res.body?.executionId;

@@ -1,7 +1,11 @@
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { SyncError } from '../../common/errors';
 import { parseExpiresIn } from './client';
 import { connectionSchema, optionsSchema, resolvePrefixes } from './config';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeCompressed } from './bulk-file';
 import { buildCsv, compress, csvCell } from './csv';
 import { ActitoHttpError, bodyMessage, rowFailure, toSyncError } from './errors';
 import { attributeNameProblem, encodeValue, formatDate, isCompatible, typeForNewAttribute } from './mapping';
@@ -75,6 +79,35 @@ describe('import files', () => {
     expect(zip.subarray(30, 30 + nameLen).toString()).toBe('data.csv');
     expect(inflateRawSync(zip.subarray(30 + nameLen, 30 + nameLen + packedLen)).toString()).toBe(csv.toString());
     expect(zip.readUInt32LE(zip.length - 22)).toBe(0x06054b50);
+  });
+  it('streams a file byte for byte like the in-memory compressors (GZIP, ZIP with one entry)', async () => {
+    const pieces = ['k,note\r\n', ...Array.from({ length: 3000 }, (_, i) => `${i},"x,é ${i}"\r\n`)];
+    const csv = Buffer.from(pieces.join(''), 'utf8');
+    async function* gen(): AsyncIterable<string> { yield* pieces; }
+    for (const kind of ['GZIP', 'ZIP'] as const) {
+      const path = join(tmpdir(), `actito-unit-${process.pid}-${kind}`);
+      try {
+        const bytes = await writeCompressed(path, kind, gen());
+        const file = await readFile(path);
+        expect(file.length).toBe(bytes);
+        if (kind === 'GZIP') expect(gunzipSync(file).equals(csv)).toBe(true);
+        else {
+          const nameLen = file.readUInt16LE(26);
+          const packedLen = file.readUInt32LE(18);
+          expect(file.readUInt32LE(0)).toBe(0x04034b50);
+          expect(file.readUInt32LE(14)).toBe(crc32(csv));
+          expect(file.readUInt32LE(22)).toBe(csv.length);
+          expect(file.subarray(30, 30 + nameLen).toString()).toBe('data.csv');
+          expect(inflateRawSync(file.subarray(30 + nameLen, 30 + nameLen + packedLen)).equals(csv)).toBe(true);
+          const end = file.length - 22;
+          expect(file.readUInt32LE(end)).toBe(0x06054b50);
+          expect(file.readUInt32LE(end + 16)).toBe(30 + nameLen + packedLen); // central directory offset
+          expect(file.readUInt32LE(file.readUInt32LE(end + 16))).toBe(0x02014b50);
+        }
+      } finally {
+        await rm(path, { force: true });
+      }
+    }
   });
 });
 
