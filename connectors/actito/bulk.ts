@@ -10,7 +10,7 @@ import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, tableName, type Tables } from './context';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
-import { upsertProfilesOneByOne } from './profiles';
+import { PROFILE_IMPORT_MODES, profileWrite, upsertProfilesOneByOne } from './profiles';
 import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
 import { getImport, type ImportLineError, type ImportMode, startImport } from './routes';
 import { writeSingle } from './single';
@@ -40,7 +40,7 @@ const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({
 export async function writeBulk(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
   const s = await chunk.saved<BulkState>();
   if (s?.executionId) return pending(s, opts);
-  const first: Phase = opts.profiles && tables.profileTable && chunk.op !== 'delete' ? 'profiles' : 'records';
+  const first: Phase = tables.profileTable && profileWrite(opts, chunk.op) !== 'none' ? 'profiles' : 'records';
   return startPhase(ctx, chunk, opts, tables, s?.phase ?? first, s);
 }
 
@@ -78,7 +78,8 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
   };
   await chunk.save(state);
   const isProfiles = phase === 'profiles';
-  const mode: ImportMode = isProfiles ? (opts.profiles?.mode === 'insert' ? 'CREATE_ONLY' : 'CREATE_UPDATE') : (MODES[chunk.op] ?? 'CREATE_UPDATE');
+  const how = profileWrite(opts, chunk.op);
+  const mode: ImportMode = isProfiles ? (how === 'none' ? 'CREATE_UPDATE' : PROFILE_IMPORT_MODES[how]) : (MODES[chunk.op] ?? 'CREATE_UPDATE');
   try {
     state.executionId = await startImport(apiFor(ctx), {
       name: state.name,
@@ -119,13 +120,13 @@ async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, 
   }
   ctx.log.warn('Actito daily bulk import quota used up; writing this chunk one by one', { table, rows: chunk.rowCount });
   if (phase === 'profiles') {
-    const encoded: Parameters<typeof upsertProfilesOneByOne>[3] = [];
+    const encoded: Parameters<typeof upsertProfilesOneByOne>[4] = [];
     const keysByMatch = new Map<string, string[]>();
     await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
       encoded.push(enc);
       if (enc.match !== null) keysByMatch.set(enc.match, [...(keysByMatch.get(enc.match) ?? []), row.key]);
     }, true);
-    const failed = await upsertProfilesOneByOne(ctx, apiFor(ctx), opts, encoded);
+    const failed = await upsertProfilesOneByOne(ctx, apiFor(ctx), opts, chunk.op, encoded);
     const results: RowResult[] = [...failed].flatMap(([m, message]) => (keysByMatch.get(m) ?? []).map((key) => ({ key, ok: false as const, code: ROW_CODES.profile, message, retryable: false })));
     await chunk.record(results);
     return startPhase(ctx, chunk, opts, tables, 'records', null);
@@ -154,7 +155,11 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     ctx.log.warn('Actito import failed as a whole; starting it again', { executionId: handle, phase: s.phase });
     return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
   }
-  const ignore = (e: ImportLineError): boolean => e.code === 'ALREADY_EXISTS' && (s.phase === 'profiles' ? opts.profiles?.mode === 'insert' : s.reuploaded);
+  const how = profileWrite(opts, chunk.op);
+  const ignore = (e: ImportLineError): boolean =>
+    (e.code === 'ALREADY_EXISTS' && (s.phase === 'profiles' ? how === 'insert' : s.reuploaded)) ||
+    // Update mode: a missing profile is not created and is not an error of its own.
+    (e.code === 'NOT_FOUND' && s.phase === 'profiles' && how === 'update');
   const byKey = new Map<string, ImportLineError[]>();
   const byLine = new Map<number, ImportLineError[]>();
   for (const e of status.errors) {

@@ -193,6 +193,26 @@ describe('one-by-one writes', () => {
     const profiles = (await admin('GET', '/profiles')).records;
     expect(profiles.find((p: any) => p.customerId === 'C1').firstName).toBeUndefined();
   });
+
+  it('Update mode only updates profiles and never creates one (one by one and bulk)', async () => {
+    await seedProfiles();
+    const up = ctxFor('upsert');
+    await actito.check(up);
+    await drive(actito, up, 'upsert', [order(1), order(2)]);
+    for (const [name, options] of [['One', { profiles: PROFILES }], ['Bulk', { profiles: PROFILES, bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
+      const ctx = ctxFor('update', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options });
+      await actito.check(ctx);
+      const rows = [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': name }), order(5, { customerId: 'C9', ...customer(9) })];
+      const { method, results } = await drive(actito, ctx, 'update', rows);
+      expect(method).toBe(name === 'Bulk' ? 'bulk' : 'single');
+      expect(results.get('O1')).toMatchObject({ ok: true });
+      expect(results.get('O5')).toMatchObject({ ok: false, code: 'ACTITO_NOT_FOUND' });
+      const profiles = (await admin('GET', '/profiles')).records;
+      expect(profiles.map((p: any) => p.customerId).sort()).toEqual(['C0', 'C1', 'C2']);
+      expect(profiles.find((p: any) => p.customerId === 'C1')).toMatchObject({ firstName: name });
+    }
+    expect((await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE')).toMatchObject({ mode: 'UPDATE_ONLY' });
+  });
 });
 
 describe('mirror deletes', () => {

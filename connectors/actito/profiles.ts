@@ -1,14 +1,28 @@
 /**
  * Profiles the records refer to, written before the records so a linked record never fails on a
  * missing profile (research §5, trap 13). Matched on a unique profile attribute; `insert` mode only
- * creates missing profiles and leaves existing ones untouched.
+ * creates missing profiles and leaves existing ones untouched. The sync mode Update never creates:
+ * its profiles are only updated (`upsert`), or left alone (`insert`).
  */
 import type { ActitoOptions } from './config';
+import type { RowOp } from '../types';
 import type { Ctx } from './context';
 import type { Encoded } from './encode';
 import { ActitoHttpError, bodyMessage, rowFailure } from './errors';
 import { mapLimited } from './limiter';
-import { type Api, type Properties, upsertProfile } from './routes';
+import { type Api, type ImportMode, type Properties, updateProfile, upsertProfile } from './routes';
+
+/** How a chunk's profiles are written: `none` when nothing may be written (Update + insert-only profiles). */
+export type ProfileWrite = 'upsert' | 'insert' | 'update' | 'none';
+
+export function profileWrite(opts: ActitoOptions, op: RowOp): ProfileWrite {
+  if (!opts.profiles || op === 'delete') return 'none';
+  // Update mode promises never to create anything, profiles included.
+  if (op === 'update') return opts.profiles.mode === 'insert' ? 'none' : 'update';
+  return opts.profiles.mode;
+}
+
+export const PROFILE_IMPORT_MODES: Record<Exclude<ProfileWrite, 'none'>, ImportMode> = { upsert: 'CREATE_UPDATE', insert: 'CREATE_ONLY', update: 'UPDATE_ONLY' };
 
 /** One profile per match value; with several rows for one profile, the last row's values win. */
 export function distinctProfiles(rows: Iterable<Encoded>): Map<string, Properties> {
@@ -18,16 +32,23 @@ export function distinctProfiles(rows: Iterable<Encoded>): Map<string, Propertie
 }
 
 /** Writes the profiles of these rows; returns match value -> why its profile failed. */
-export async function upsertProfilesOneByOne(ctx: Ctx, api: Api, opts: ActitoOptions, rows: Encoded[]): Promise<Map<string, string>> {
+export async function upsertProfilesOneByOne(ctx: Ctx, api: Api, opts: ActitoOptions, op: RowOp, rows: Encoded[]): Promise<Map<string, string>> {
   const p = opts.profiles;
   const failed = new Map<string, string>();
-  if (!p) return failed;
+  const how = profileWrite(opts, op);
+  if (!p || how === 'none') return failed;
   const profiles = [...distinctProfiles(rows)];
   let fatal: unknown = null;
   await mapLimited(profiles, ctx.connection.maxInFlight, async ([match, attributes]) => {
     if (fatal) return;
     try {
-      await upsertProfile(api, p.table, attributes, p.mode === 'upsert');
+      if (how === 'update') {
+        // A missing profile stays missing (not an error of its own): the record's update decides the row.
+        const rest = attributes.filter((a) => a.name !== p.matchAttribute);
+        if (rest.length) await updateProfile(api, p.table, p.matchAttribute, match, rest);
+        return;
+      }
+      await upsertProfile(api, p.table, attributes, how === 'upsert');
     } catch (err) {
       // Insert mode: the profile exists already, which is all the record needs.
       if (p.mode === 'insert' && err instanceof ActitoHttpError && err.status === 409) return;

@@ -88,6 +88,20 @@ export async function upsertProfile(a: Api, profileTable: string, attributes: Pr
   });
 }
 
+/**
+ * Updates the profile whose unique attribute `attribute` is `value` (`PUT …/profile/{attr}={value}`);
+ * never creates one. False when no such profile exists (404).
+ */
+export async function updateProfile(a: Api, profileTable: string, attribute: string, value: string, attributes: Properties): Promise<boolean> {
+  try {
+    await a.client.request('PUT', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile/${seg(`${attribute}=${value}`)}`, { json: { attributes } });
+    return true;
+  } catch (err) {
+    if (err instanceof ActitoHttpError && err.status === 404) return false;
+    throw err;
+  }
+}
+
 // ---- bulk imports: v5 one-shot ETL executions (digest §4.2, §9: definition and result shapes [A]) ----
 
 export type ImportMode = 'CREATE_ONLY' | 'UPDATE_ONLY' | 'CREATE_UPDATE';

@@ -33,7 +33,7 @@ export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
       else results.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
     }
     if (opts.profiles && chunk.op !== 'delete' && toWrite.length) {
-      const failed = await upsertProfilesOneByOne(ctx, api, opts, toWrite.map((w) => w.enc));
+      const failed = await upsertProfilesOneByOne(ctx, api, opts, chunk.op, toWrite.map((w) => w.enc));
       toWrite = toWrite.filter(({ row, enc }) => {
         const why = enc.match === null ? undefined : failed.get(enc.match);
         if (why) results.push({ key: row.key, ok: false, code: ROW_CODES.profile, message: why, retryable: false });

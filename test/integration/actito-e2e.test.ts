@@ -320,7 +320,7 @@ describe('modes on a custom table linked to profiles', () => {
   // Update mode writes each row's profile (profiles.mode "upsert") before its record, also for rows
   // whose record does not exist and then fails ACTITO_NOT_FOUND: those profiles are created although
   // the activation's mode promises never to create anything.
-  knownBug('Update: creates no profile for a row whose record does not exist [product bug]', async () => {
+  test('Update: creates no profile for a row whose record does not exist [product bug]', async () => {
     expect(updateActivation).toBeDefined();
     const profiles = await profilesWith(updateActivation!.prefix);
     expect([...profiles.keys()].sort()).toEqual(Array.from({ length: 50 }, (_, i) => `${updateActivation!.prefix}-c${i + 1}`).sort());
