@@ -45,7 +45,6 @@ export interface BuiltCsv {
 }
 
 export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Promise<BuiltCsv> {
-  const { model } = s;
   const csv = await CsvFile.create(spec.header, s.options.maxCsvBytes);
   try {
     return await fill(s, chunk, spec, csv);

@@ -5,6 +5,7 @@
  */
 import type { Connection } from 'jsforce';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { API_VERSION, type SalesforceConnection } from './config';
 import { openConnection } from './auth';
 import { toSyncError } from './errors';
@@ -166,7 +167,7 @@ export class SalesforceClient {
   /** A results CSV as a byte stream, never held whole in memory. */
   async jobResultsStream(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<Readable> {
     const res = await this.fetchRaw('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, timeoutMs: o.timeoutMs ?? 1_800_000 });
-    return res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+    return res.body ? Readable.fromWeb(res.body as WebReadableStream) : Readable.from([]);
   }
   setJobState(jobId: string, state: 'UploadComplete' | 'Aborted', o: CallOptions): Promise<JobInfo> {
     return this.call('PATCH', `/jobs/ingest/${jobId}`, { state }, { ...o, idempotent: true });

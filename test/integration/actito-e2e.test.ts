@@ -210,9 +210,6 @@ function attributeAdds(log: LoggedRequest[], tableId: string): LoggedRequest[] {
   return log.filter((r) => (r.method === 'PATCH' || r.method === 'PUT') && r.route.includes('custom-tables') && r.path.endsWith(`/${tableId}`));
 }
 
-/** A real product bug, reported: expected to fail until fixed. SHOW_KNOWN_BUGS=1 runs it as a plain test to see the diff. */
-const knownBug = process.env.SHOW_KNOWN_BUGS ? test : test.failing;
-
 const ok = (s: RunSummary) => `${s.status}${s.error ? ` ${s.error.type}: ${s.error.message}` : ''}`;
 
 /** Expected `{planned?, succeeded, failed?}` per op and run for the scripted sequence below. */
