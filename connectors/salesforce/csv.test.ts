@@ -1,4 +1,5 @@
-import { CsvBuilder, csvField, csvLine } from './csv';
+import { readFile } from 'node:fs/promises';
+import { CsvFile, csvField, csvLine } from './csv';
 import { parseResultsCsv } from './bulk-results';
 
 describe('csv', () => {
@@ -13,20 +14,23 @@ describe('csv', () => {
     expect(csvField(1.5)).toBe('1.5');
     expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
   });
-  it('round-trips tricky values through csv-parse', () => {
+  it('round-trips tricky values through csv-parse', async () => {
     const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本', 'emoji 😀👍🏽', '', ' lead'];
-    const b = new CsvBuilder(['Id', 'V'], 1e6);
+    const b = await CsvFile.create(['Id', 'V'], 1e6);
     tricky.forEach((v, i) => b.add([String(i), v]));
-    const text = b.toString();
+    await b.close();
+    const text = await readFile(b.path, 'utf8');
+    await b.dispose();
     expect(text.charCodeAt(0)).not.toBe(0xfeff);
     expect(text.endsWith('\n')).toBe(true);
     const rows = parseResultsCsv(text);
     expect(rows.map((r) => r.V)).toEqual(tricky);
   });
-  it('refuses rows beyond the byte limit', () => {
-    const b = new CsvBuilder(['A'], 10);
+  it('refuses rows beyond the byte limit', async () => {
+    const b = await CsvFile.create(['A'], 10);
     expect(b.add(['12345'])).toBe(true);
     expect(b.add(['12345'])).toBe(false);
     expect(b.rows).toBe(1);
+    await b.dispose();
   });
 });

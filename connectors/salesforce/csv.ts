@@ -24,46 +24,12 @@ export function csvLine(values: CsvValue[]): string {
   return values.map(csvField).join(',') + '\n';
 }
 
-/** Accumulates CSV lines as UTF-8 buffers and refuses to grow past `maxBytes`. */
-export class CsvBuilder {
-  private parts: Buffer[] = [];
-  private size = 0;
-  rows = 0;
-
-  constructor(readonly header: string[], private readonly maxBytes: number) {
-    this.push(csvLine(header));
-  }
-
-  private push(line: string): void {
-    const b = Buffer.from(line, 'utf8');
-    this.parts.push(b);
-    this.size += b.length;
-  }
-
-  /** False (and nothing written) when the row would push the file past the size limit. */
-  add(values: CsvValue[]): boolean {
-    const line = csvLine(values);
-    if (this.size + Buffer.byteLength(line, 'utf8') > this.maxBytes) return false;
-    this.push(line);
-    this.rows++;
-    return true;
-  }
-
-  get bytes(): number {
-    return this.size;
-  }
-
-  toString(): string {
-    return Buffer.concat(this.parts).toString('utf8');
-  }
-}
-
 /** Bytes of CSV kept in memory before they are appended to the file. */
 const FLUSH_BYTES = 1 << 20;
 
 /**
  * A job's CSV written to a temporary file, so a 100 MB upload never sits in memory: lines are
- * buffered up to 1 MB, `flush()` appends them; the same size cap as CsvBuilder. `open()` streams the
+ * buffered up to 1 MB, `flush()` appends them; a row that would push the file past `maxBytes` is refused. `open()` streams the
  * file (again, if a request has to be resent); `dispose()` deletes it.
  */
 export class CsvFile {
