@@ -11,6 +11,7 @@ import { ensureAttributes } from './attributes';
 import { writeChunk, pollChunk } from './write';
 import { commitRun, approveHeldDeletes } from './commit';
 import { lastRunNumber } from './runs';
+import { loadPlan, markPlanApplied, recordPlan, supersedePlans } from './plan';
 import { createDagTaskActivities } from './dag-tasks';
 import { createNotifyActivities } from './notify';
 
@@ -30,6 +31,7 @@ export function createActivities(deps: SynclineDeps) {
     commitRun: bind(deps, commitRun),
     approveHeldDeletes: bind(deps, approveHeldDeletes),
     lastRunNumber: bind(deps, lastRunNumber),
+    recordPlan: bind(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bind(deps, loadPlan), markPlanApplied: bind(deps, markPlanApplied),
     ...createNotifyActivities(deps),
     ...createDagTaskActivities({ resolvePgUrl: (name) => (name === 'default' ? deps.stateDbUrl : String(deps.resolveConnection(name).url)), client: deps.client }),
   };

@@ -5,7 +5,7 @@
  * invalid activation file), 2 bad usage.
  */
 import fs from 'node:fs';
-import { ConfigInvalidError, SynclineClient } from './index';
+import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatRunSummary, formatStatus, runsTable } from './format';
 import { TASK_QUEUE } from './plugin';
 import { openStateDatabase, type StateDatabase } from './runs';
@@ -39,6 +39,8 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'resume', args: ['id'], summary: 'resume scheduled runs', flags: {}, example: 'syncline resume contacts' },
   { name: 'retry-failed', args: ['id'], summary: 'ask for a run that sends the failed rows again', flags: {}, example: 'syncline retry-failed contacts' },
   { name: 'approve-deletes', args: ['id'], summary: 'approve the deletions a run held, and wait for the run that applies them', flags: { run: { type: 'int', value: 'n', help: 'the run that held the deletions' } }, required: ['run'], example: 'syncline approve-deletes contacts --run 12' },
+  { name: 'plan', args: ['id'], summary: 'compute what a sync would send (counts and sample rows per operation) without writing anything', flags: {}, example: 'syncline plan contacts' },
+  { name: 'apply', args: ['id', 'plan'], summary: 'write exactly the rows of a plan, and wait for the run summary', flags: {}, example: 'syncline apply contacts 7' },
   { name: 'status', args: ['id'], summary: 'state, health, schedule, current run, held deletions and the last runs', flags: {}, example: 'syncline status contacts' },
   { name: 'runs', args: ['id'], summary: 'run history with counts per operation (from Postgres)', flags: { limit: { type: 'int', value: 'n', help: 'how many runs (default 20)' } }, example: 'syncline runs contacts --limit 5' },
   { name: 'errors', args: ['id'], summary: 'rows that failed or were rejected, with their codes (from Postgres)', flags: { run: { type: 'int', value: 'n', help: 'only errors last seen in this run' }, limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' } }, example: 'syncline errors contacts --run 3' },
@@ -119,7 +121,34 @@ export function usage(command?: CommandSpec): string {
 
 interface Output { data: unknown; text: string; exitCode?: number }
 type Flags = Record<string, string | number | boolean>;
-interface Ctx { id: string; flags: Flags; client: SynclineClient }
+interface Ctx { id: string; flags: Flags; client: SynclineClient; args: Record<string, string> }
+
+function formatAge(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min < 1) return `${Math.max(0, Math.round(ms / 1000))} s`;
+  if (min < 120) return `${min} min`;
+  return min < 48 * 60 ? `${Math.round(min / 60)} h` : `${Math.round(min / 1440)} days`;
+}
+
+/** Counts per op, then up to 5 sample rows per op, aligned in columns. */
+export function formatPlan(p: PlanDetails): string {
+  const ops = Object.entries(p.counts).filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op));
+  const w = Math.max(...ops.map(([op]) => op.length), 6);
+  const nw = Math.max(...ops.map(([, n]) => String(n).length), 1);
+  const lines = [`plan ${p.plan} of "${p.activationId}" (computed ${p.createdAt}; nothing was written; apply it with "syncline apply ${p.activationId} ${p.plan}")`];
+  if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
+  for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
+  for (const [op, rows] of Object.entries(p.samples)) {
+    if (!rows.length) continue;
+    lines.push('', `sample ${op} rows:`);
+    // A table per op: key, then the destination fields (jsonb does not keep their order: sorted by name).
+    const cols = [...new Set(rows.flatMap((r) => Object.keys(r.values)))].sort();
+    const cells = [['key', ...cols], ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? JSON.stringify(r.values[c]) : ''))])];
+    const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+    for (const row of cells) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
+  }
+  return lines.join('\n');
+}
 
 function readActivationFile(file: string): unknown {
   let text: string;
@@ -168,6 +197,20 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const r = await client.approveDeletes(id, num(flags.run)!);
     return { data: r, text: `${r.approved} deletion(s) approved\n${formatRunSummary(r.run)}`, exitCode: r.run.status === 'failed' ? 1 : 0 };
   },
+  plan: async ({ client, id }) => {
+    const plan = await client.plan(id);
+    return { data: plan, text: formatPlan(plan) };
+  },
+  apply: async ({ client, id, args, flags }) => {
+    if (!/^[1-9]\d*$/.test(args.plan ?? '')) throw new UsageError(`<plan> is the plan number printed by "syncline plan ${id}", not "${args.plan}"`, COMMANDS.find((c) => c.name === 'apply'));
+    const plan = Number(args.plan);
+    // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
+    const details = await client.planDetails(id, plan);
+    const age = details ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago` : `plan ${plan}: not found in Postgres`;
+    if (!flags.json) process.stdout.write(`${age}\n`);
+    const run = await client.apply(id, plan);
+    return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: run.status === 'failed' ? 1 : 0 };
+  },
   status: async ({ client, id }) => {
     const st = await client.status(id);
     return { data: st, text: formatStatus(st) };
@@ -188,7 +231,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
  * stderr (stdout stays clean for --json) instead of looking hung.
  */
 async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
-  if (command !== 'sync' && command !== 'approve-deletes') return work;
+  if (command !== 'sync' && command !== 'approve-deletes' && command !== 'apply' && command !== 'plan') return work;
   const timer = setTimeout(() => {
     process.stderr.write(`still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`);
   }, afterMs);
@@ -215,15 +258,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { command, flags } = parsed;
   const readsPostgres = command.name === 'runs' || command.name === 'errors';
+  const needsPostgres = readsPostgres || command.name === 'plan' || command.name === 'apply';
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   try {
-    db = readsPostgres ? await openStateDatabase() : undefined;
+    db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
       address: str(flags.address), namespace: str(flags.namespace), databaseUrl: db?.url, lazy: readsPostgres,
       taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
     });
-    const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: parsed.args.id ?? '', flags }), command.name, parsed.args.id);
+    const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: parsed.args.id ?? '', flags, args: parsed.args }), command.name, parsed.args.id);
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? 0;
   } catch (e) {

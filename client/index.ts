@@ -15,13 +15,23 @@ import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
 import type { Database } from '../db/database';
 import {
-  approveDeletesUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate,
+  applyPlanUpdate, approveDeletesUpdate, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate,
   type ActivationStatus, type ApproveDeletesResponse, type TriggerSyncRequest,
 } from '../workflows/messages';
 import { TASK_QUEUE } from './plugin';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
+
+/** A plan as recorded in Postgres: counts per op (plus `rejected`, `heldDeletes`) and up to 5 sample rows per op. */
+export interface PlanDetails {
+  activationId: string;
+  plan: number;
+  status: string;
+  createdAt: string;
+  counts: Record<string, number>;
+  samples: Record<string, Array<{ key: string; values: Record<string, unknown> }>>;
+}
 
 /** The activation document was refused before anything reached Temporal. */
 export class ConfigInvalidError extends Error {
@@ -121,6 +131,30 @@ export class SynclineClient {
   /** Approves the deletions held by run `run` and waits for the run that applies them. */
   approveDeletes(id: string, run: number): Promise<ApproveDeletesResponse> {
     return this.call(id, 'approveDeletes', (h) => h.executeUpdate(approveDeletesUpdate, { args: [{ run }] }));
+  }
+
+  /**
+   * Computes the delta without writing to the destination and returns the plan with its samples
+   * (read from Postgres: rows never travel through workflow history).
+   *
+   *   const p = await syncline.plan('contacts');          // { plan: 7, counts: { upsert: 300 }, samples: ... }
+   *   const { run } = await syncline.apply('contacts', p.plan);
+   */
+  async plan(id: string): Promise<PlanDetails> {
+    const r = await this.call(id, 'plan', (h) => h.executeUpdate(planUpdate, { args: [] }));
+    return (await this.planDetails(id, r.plan)) ?? { activationId: id, plan: r.plan, status: 'open', createdAt: new Date().toISOString(), counts: r.counts, samples: {} };
+  }
+
+  /** The recorded plan, or null when there is none with that number. */
+  async planDetails(id: string, plan: number): Promise<PlanDetails | null> {
+    const row = await this.read(() => this.database().selectFrom('syncline.plans').selectAll().where('activation_id', '=', id).where('run_number', '=', plan).executeTakeFirst());
+    if (!row) return null;
+    return { activationId: id, plan, status: row.status, createdAt: new Date(row.created_at).toISOString(), counts: row.counts, samples: row.samples };
+  }
+
+  /** Writes exactly the rows frozen in plan `plan`, and waits for that run's summary. Applied, stale or superseded plans are refused. */
+  apply(id: string, plan: number): Promise<RunSummary> {
+    return this.call(id, 'apply', (h) => h.executeUpdate(applyPlanUpdate, { args: [{ plan }] }));
   }
 
   status(id: string): Promise<ActivationStatus> {

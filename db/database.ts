@@ -58,6 +58,17 @@ export interface HeldDeletesTable { activation_id: string; run_number: number; k
 export interface ConnectorStateTable { activation_id: string; key: string; value: Json; updated_at: Timestamp }
 export interface AttributeCreationsTable { activation_id: string; run_number: number; field: string; type: string; created: boolean; at: Timestamp }
 
+/** A plan computed by `syncline plan`; samples are up to 5 rows per op: `{ op: [{ key, values }] }`. */
+export interface PlansTable {
+  activation_id: string;
+  run_number: number;
+  run_id: string;
+  status: Generated<string>;
+  created_at: Timestamp;
+  counts: Json<Record<string, number>>;
+  samples: Json<Record<string, Array<{ key: string; values: Record<string, unknown> }>>>;
+}
+
 export interface Database {
   'syncline.activations': ActivationsTable;
   'syncline.runs': RunsTable;
@@ -67,8 +78,10 @@ export interface Database {
   'syncline.held_deletes': HeldDeletesTable;
   'syncline.connector_state': ConnectorStateTable;
   'syncline.attribute_creations': AttributeCreationsTable;
+  'syncline.plans': PlansTable;
 }
 
 export type Run = Selectable<RunsTable>;
 export type NewRun = Insertable<RunsTable>;
 export type RowError = Selectable<RowErrorsTable>;
+export type Plan = Selectable<PlansTable>;

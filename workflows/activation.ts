@@ -17,8 +17,8 @@ import { currentWarnings, deadlineWarning } from '../common/thresholds';
 import { healthOf, warningSignature } from '../common/warnings';
 import { activationKey, destinationKey, healthKey, type Health } from '../common/search-attributes';
 import {
-  approveDeletesUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, triggerSyncUpdate,
-  type ActivationStatus, type RunProgress, type TriggerSyncRequest,
+  applyPlanUpdate, approveDeletesUpdate, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, triggerSyncUpdate,
+  type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest,
 } from './messages';
 import { nextFireTime } from './schedule';
 import { syncRunWorkflow } from './sync-run';
@@ -43,7 +43,13 @@ export interface ActivationState {
   /** Paused by a configuration error rather than by an operator: the periodic re-check may resume it. */
   autoPaused?: boolean;
   lastRecheckAt?: number;
+  /** The latest plan (`syncline plan`); only an `open` one can be applied. Optional: added after the first release. */
+  plan?: { run: number; status: 'open' | 'applying' | 'applied' | 'superseded'; by?: number };
 }
+
+/** A plan or apply request waiting for its turn; answered in this execution (updates block continue-as-new). */
+interface PlanJob { ticket: number; kind: 'plan' | 'apply'; plan?: number }
+type PlanOutcome = { ok: PlanResponse | RunSummary } | { error: { type: string; message: string } };
 
 export interface ActivationWorkflowInput {
   /** The activation document (validated here with the same schema the CLI uses). */
@@ -145,6 +151,22 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
       if (state.heldDeletes.run !== req.run) throw new Error(`run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`);
     },
   });
+  const planJobs: PlanJob[] = [];
+  const planOutcomes = new Map<number, PlanOutcome>();
+  let planTickets = 0;
+  const waitForPlanJob = async (job: PlanJob): Promise<PlanResponse | RunSummary> => {
+    planJobs.push(job);
+    await condition(() => planOutcomes.has(job.ticket));
+    const outcome = planOutcomes.get(job.ticket)!;
+    planOutcomes.delete(job.ticket);
+    if ('error' in outcome) throw ApplicationFailure.nonRetryable(outcome.error.message, outcome.error.type);
+    return outcome.ok;
+  };
+  setHandler(planUpdate, async () => (await waitForPlanJob({ ticket: ++planTickets, kind: 'plan' })) as PlanResponse);
+  setHandler(applyPlanUpdate, async (req) => {
+    state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
+    return (await waitForPlanJob({ ticket: ++planTickets, kind: 'apply', plan: req.plan })) as RunSummary;
+  }, { validator: (req) => validateApply(config, state, req) });
   setHandler(statusQuery, (): ActivationStatus => {
     const next = state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, Date.now());
     return {
@@ -156,15 +178,36 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
   });
 
   if (state.lastRunNumber < 0) state.lastRunNumber = (await acts.lastRunNumber({ activationId: config.id })).runNumber;
+  // Before each continue-as-new: callers of triggerSync/approveDeletes/plan/apply are answered first.
+  const settle = async (): Promise<void> => {
+    if ((state.pending || planJobs.length) && !workflowInfo().continueAsNewSuggested) return;
+    await condition(() => allHandlersFinished() || planJobs.length > 0);
+    if ((state.pending || planJobs.length) && !allHandlersFinished()) return;
+    await continueAsNew<typeof activationWorkflow>({ config, state });
+  };
   for (;;) {
-    const request = await nextRequest(config, state, () => wake, () => recheck(config, state));
+    const next = await nextRequest(config, state, () => wake, () => recheck(config, state), () => planJobs.length > 0);
+    const job = next === null ? planJobs.shift()! : null;
+    if (job?.kind === 'plan') {
+      planOutcomes.set(job.ticket, await planOnce(config, state, ++state.lastRunNumber, (p) => (running = p)));
+      running = null;
+      await settle();
+      continue;
+    }
+    if (job && state.plan?.status !== 'applying') {
+      planOutcomes.set(job.ticket, { error: { type: 'PLAN_STALE', message: `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again` } });
+      continue;
+    }
+    const request: PendingRun = next ?? { trigger: 'manual', full: false, reason: `apply plan ${job!.plan}` };
     const covers = requests;
-    const runNumber = ++state.lastRunNumber;
+    // Applying a plan completes the plan's own run (same number, same work tables).
+    const runNumber = job ? job.plan! : ++state.lastRunNumber;
+    if (!job && state.plan?.status === 'open' && patched('plan-apply')) await supersedePlan(config, state, runNumber);
     running = { runNumber, phase: 'starting', chunksDone: 0, chunksTotal: 0 };
     // An execution that was mid-run when this code was deployed replays without the deadline timer and warnings activities.
     const warningsEnabled = patched('activation-warnings');
     const scheduledAt = request.trigger === 'schedule' && state.lastFireAt !== undefined ? state.lastFireAt : Date.now();
-    const child = runOnce(config, state, request, runNumber);
+    const child = runOnce(config, state, request, runNumber, job ? { applyPlan: job.plan } : undefined);
     const summary = warningsEnabled ? await withDeadline(config, state, child, runNumber, scheduledAt) : await child;
     const configBroken = recordRun(state, summary);
     // Warnings are settled before callers are answered: a request arriving meanwhile would keep this execution from continuing as new.
@@ -176,21 +219,57 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
       setHealth(state, legacyHealth(config, state, summary, configBroken));
     }
     running = null;
-    finished.push({ covers, summary });
+    if (job) {
+      state.plan = { run: job.plan!, status: 'applied' };
+      planOutcomes.set(job.ticket, { ok: summary });
+    } else {
+      finished.push({ covers, summary });
+    }
     // Callers waiting on triggerSync/approveDeletes for a later run keep this execution alive until served.
-    if (state.pending && !workflowInfo().continueAsNewSuggested) continue;
-    await condition(allHandlersFinished);
-    if (state.pending && !allHandlersFinished()) continue;
-    await continueAsNew<typeof activationWorkflow>({ config, state });
+    await settle();
   }
+}
+
+/** Apply is refused for anything but the latest, still-open plan: applied, superseded and older plans no longer match. */
+function validateApply(config: ActivationConfig, state: ActivationState, req: { plan: number } | undefined): void {
+  if (!req || !Number.isInteger(req.plan)) throw new Error('apply takes {"plan": <plan number printed by `syncline plan`>}');
+  const p = state.plan;
+  const again = `run \`syncline plan ${config.id}\` to compute a new plan`;
+  if (!p || req.plan > p.run) throw new Error(`activation "${config.id}" has no plan ${req.plan}; ${again}`);
+  if (req.plan < p.run) throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
+  if (p.status === 'applied') throw new Error(`plan ${req.plan} of "${config.id}" was already applied; ${again}`);
+  if (p.status === 'applying') throw new Error(`plan ${req.plan} of "${config.id}" is being applied already`);
+  if (p.status === 'superseded') throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
+}
+
+/** Runs the DAG up to the delta as run `runNumber` and records it as the open plan. */
+async function planOnce(config: ActivationConfig, state: ActivationState, runNumber: number, progress: (p: RunProgress | null) => void): Promise<PlanOutcome> {
+  progress({ runNumber, phase: 'starting', chunksDone: 0, chunksTotal: 0 });
+  const summary = await runOnce(config, state, { trigger: 'manual', full: false, reason: 'plan' }, runNumber, { planOnly: true });
+  if (summary.status === 'failed') return { error: summary.error ?? { type: 'INTERNAL', message: `plan ${runNumber} of "${config.id}" failed` } };
+  // recordPlan superseded (and dropped) any older plan in Postgres; the workflow's view follows.
+  state.plan = { run: runNumber, status: 'open' };
+  const counts: Record<string, number> = { rejected: summary.rejected, heldDeletes: summary.heldDeletes };
+  for (const [op, c] of Object.entries(summary.ops)) counts[op] = c.planned;
+  return { ok: { plan: runNumber, counts } };
+}
+
+/** A normal run makes the open plan stale: it no longer describes what the destination would receive. Its work tables go. */
+async function supersedePlan(config: ActivationConfig, state: ActivationState, runNumber: number): Promise<void> {
+  await acts.supersedePlans({ activationId: config.id });
+  state.plan = { run: state.plan!.run, status: 'superseded', by: runNumber };
 }
 
 /**
  * Waits for a re-sync request or the next scheduled fire time, whichever comes first. While paused by
  * a configuration error it wakes every `recheck` to re-check the destination instead.
  */
-async function nextRequest(config: ActivationConfig, state: ActivationState, wake: () => number, recheck: () => Promise<void>): Promise<PendingRun> {
+async function nextRequest(
+  config: ActivationConfig, state: ActivationState, wake: () => number, recheck: () => Promise<void>, planWaiting: () => boolean = () => false,
+): Promise<PendingRun | null> {
   for (;;) {
+    // A plan or apply goes first: a run before an apply would make its plan stale.
+    if (planWaiting()) return null;
     if (state.pending) {
       const p = state.pending;
       state.pending = null;
@@ -203,8 +282,8 @@ async function nextRequest(config: ActivationConfig, state: ActivationState, wak
       : state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
     const seen = wake();
     const woke = next === null
-      ? (await condition(() => state.pending !== null || wake() !== seen), true)
-      : await condition(() => state.pending !== null || wake() !== seen, Math.max(1, next - now));
+      ? (await condition(() => state.pending !== null || wake() !== seen || planWaiting()), true)
+      : await condition(() => state.pending !== null || wake() !== seen || planWaiting(), Math.max(1, next - now));
     if (woke || next === null) continue;
     if (rechecking) {
       await recheck();
@@ -268,12 +347,17 @@ async function publishWarnings(config: ActivationConfig, state: ActivationState)
   }
 }
 
-async function runOnce(config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number): Promise<RunSummary> {
+async function runOnce(
+  config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, plan?: { planOnly?: boolean; applyPlan?: number },
+): Promise<RunSummary> {
   const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
   try {
     return await executeChild(syncRunWorkflow, {
-      workflowId: `activation/${config.id}/run/${runNumber}`,
-      args: [{ activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status } }],
+      workflowId: `activation/${config.id}/run/${runNumber}${plan?.applyPlan !== undefined ? '/apply' : ''}`,
+      args: [{
+        activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
+        ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
+      }],
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
     });
   } catch (err) {

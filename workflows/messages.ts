@@ -9,6 +9,10 @@ export interface TriggerSyncRequest { full?: boolean; reason?: string }
 export interface ApproveDeletesRequest { run: number }
 export interface ApproveDeletesResponse { approved: number; run: RunSummary }
 
+/** `syncline plan`: the plan's number (its run number) and its counts per op (plus `rejected`, `heldDeletes`). */
+export interface PlanResponse { plan: number; counts: Record<string, number> }
+export interface ApplyPlanRequest { plan: number }
+
 export interface RunProgress { runNumber: number; phase: string; chunksDone: number; chunksTotal: number }
 
 export interface ActivationStatus {
@@ -36,4 +40,8 @@ export const retryFailedSignal = defineSignal<[]>('retryFailed');
 export const runProgressSignal = defineSignal<[RunProgress]>('runProgress');
 export const triggerSyncUpdate = defineUpdate<RunSummary, [TriggerSyncRequest?]>('triggerSync');
 export const approveDeletesUpdate = defineUpdate<ApproveDeletesResponse, [ApproveDeletesRequest]>('approveDeletes');
+/** Computes the delta and records it as a plan; nothing is written to the destination. */
+export const planUpdate = defineUpdate<PlanResponse, []>('plan');
+/** Writes exactly the frozen rows of an open plan, then commits them. */
+export const applyPlanUpdate = defineUpdate<RunSummary, [ApplyPlanRequest]>('apply');
 export const statusQuery = defineQuery<ActivationStatus>('status');

@@ -12,7 +12,9 @@ import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { CONFIG_ERROR_CODES } from '../common/errors';
 import { SKIP, type DagSpec, type DagState } from '../common/dag';
-import { describeRun, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
+import type { RecordPlanResult } from '../activities/plan';
+import type { RowOp } from '../common/sync-modes';
+import { describeRun, emptyOpCounts, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
 import { evaluateRunWarnings } from '../common/thresholds';
 import { runDag, taskError, type TaskContext } from './dag';
 import { runProgressSignal, type RunProgress } from './messages';
@@ -26,6 +28,10 @@ export interface SyncRunInput {
   scheduledAt?: string;
   /** Summary of the previous run, for volume-anomaly thresholds. */
   previous?: Pick<RunSummary, 'modelRows' | 'status'>;
+  /** Stop after the delta: record the plan, keep the work tables, write and commit nothing. */
+  planOnly?: boolean;
+  /** Write the frozen plan computed by run `applyPlan` (its work tables), then commit it. */
+  applyPlan?: number;
 }
 export type SyncRunResult = RunSummary;
 
@@ -59,18 +65,49 @@ export function runDagSpec(activationId: string, maxParallelism: number): DagSpe
   };
 }
 
+/** `syncline plan`: the run's DAG up to the delta, then the plan is recorded. */
+export function planDagSpec(activationId: string): DagSpec {
+  return {
+    id: `plan:${activationId}`, maxParallelism: 1,
+    tasks: [
+      { id: 'validate', kind: 'validate' },
+      { id: 'extract', kind: 'extract', upstream: ['validate'] },
+      { id: 'delta', kind: 'delta', upstream: ['extract'] },
+      { id: 'plan', kind: 'recordPlan', upstream: ['delta'] },
+    ],
+  };
+}
+
+/** `syncline apply`: the frozen plan's chunks are written from its work tables; no validate/extract/delta. */
+export function applyDagSpec(activationId: string, maxParallelism: number): DagSpec {
+  return {
+    id: `apply:${activationId}`, maxParallelism,
+    tasks: [
+      { id: 'plan', kind: 'frozenPlan' },
+      { id: 'ensure_attributes', kind: 'ensureAttributes', upstream: ['plan'] },
+      { id: 'write', kind: 'writeChunk', upstream: ['plan', 'ensure_attributes'], triggerRule: 'none_failed', map: { over: 'plan', field: 'chunks' } },
+      { id: 'commit', kind: 'commit', upstream: ['write'], triggerRule: 'all_done' },
+      { id: 'warnings', kind: 'warnings', upstream: ['commit'], triggerRule: 'all_done' },
+    ],
+  };
+}
+
 export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResult> {
   let dag: DagState | null = null;
   setHandler(runStateQuery, () => dag);
   const parent = workflowInfo().parent;
   const report = progressReporter(parent?.workflowId, input.runNumber);
-  const { runId } = await quick.prepareRun({
+  const frozen = input.applyPlan === undefined ? null : await quick.loadPlan({ activationId: input.activationId, plan: input.applyPlan });
+  // Applying reuses the plan run's record and work tables: they hold exactly the rows that were planned.
+  const { runId } = frozen ?? await quick.prepareRun({
     activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
   });
+  let planned: RecordPlanResult | undefined;
   let firstError: { type: string; message: string } | undefined;
   const warnings: RunWarning[] = [];
   let summary: RunSummary | undefined;
-  let missingAttributes = 0;
+  let missingAttributes = frozen?.missingAttributes ?? 0;
+  let delta: { planned: Partial<Record<string, number>>; rejected: number; heldDeletes: number } | undefined;
   const guard = <T>(fn: (ctx: TaskContext) => Promise<T>) => async (ctx: TaskContext): Promise<T> => {
     try {
       return await fn(ctx);
@@ -86,11 +123,17 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
       return { fields: r.fields, skipped: r.skippedFields.length };
     }),
     extract: guard(() => long.extractModel({ runId })),
-    delta: guard(async () => long.computeDelta({ runId })),
+    delta: guard(async () => (delta = await long.computeDelta({ runId }))),
+    recordPlan: guard(async () => {
+      planned = await quick.recordPlan({ runId, planned: delta!.planned, rejected: delta!.rejected, heldDeletes: delta!.heldDeletes });
+      return planned;
+    }),
+    frozenPlan: async () => ({ chunks: frozen!.chunks }),
     ensureAttributes: guard(async () => (missingAttributes === 0 ? SKIP : withQuotaWait(warnings, input, () => quick.ensureAttributes({ runId })))),
     writeChunk: guard(async (ctx) => writeOneChunk(runId, ctx.item as number, warnings, input)),
     commit: async () => {
       summary = await quick.commitRun({ runId, error: firstError, warnings });
+      if (frozen) await quick.markPlanApplied({ activationId: input.activationId, plan: input.applyPlan! });
       return { status: summary.status };
     },
     warnings: async () => {
@@ -99,12 +142,14 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
       return { warnings: summary.warnings.length };
     },
   };
-  const state = await runDag(runDagSpec(input.activationId, 4), runners, {
+  const spec = input.planOnly ? planDagSpec(input.activationId) : frozen ? applyDagSpec(input.activationId, 4) : runDagSpec(input.activationId, 4);
+  const state = await runDag(spec, runners, {
     onStateChange: (s) => {
       dag = s;
       report(s);
     },
   });
+  if (input.planOnly) return planSummary(input, planned, firstError);
   if (!summary) throw ApplicationFailure.nonRetryable(`run ${input.runNumber} of "${input.activationId}" could not be committed: ${firstError?.message ?? 'unknown error'}`, 'INTERNAL');
   if (state.tasks.commit?.state !== 'success') summary.status = 'failed';
   if (summary.status === 'failed') {
@@ -112,6 +157,21 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
     throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
   }
   return summary;
+}
+
+/** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
+function planSummary(input: SyncRunInput, planned: RecordPlanResult | undefined, error: { type: string; message: string } | undefined): RunSummary {
+  if (!planned) {
+    const err = error ?? { type: 'INTERNAL', message: 'the plan could not be computed' };
+    throw ApplicationFailure.create({ message: `plan ${input.runNumber} of "${input.activationId}": ${err.message}`, type: err.type, nonRetryable: true });
+  }
+  const ops: RunSummary['ops'] = {};
+  for (const [op, n] of Object.entries(planned.counts)) if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
+  const now = new Date().toISOString();
+  return {
+    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, mode: input.config.mode, full: input.full, status: 'success',
+    startedAt: now, finishedAt: now, ops, rejected: planned.counts.rejected ?? 0, heldDeletes: planned.counts.heldDeletes ?? 0, attributesCreated: [], warnings: [],
+  };
 }
 
 /** Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot. */

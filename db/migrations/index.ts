@@ -1,7 +1,9 @@
 /** Migrations in order; a static list so bundlers and test runners need no file-system discovery. */
 import type { Migration } from 'kysely';
 import * as initial from './20261122T1300-initial';
+import * as plans from './20261122T1500-plans';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
+  '20261122T1500-plans': plans,
 };

@@ -1,0 +1,134 @@
+/**
+ * Plan and apply through the real stack (Temporal dev server, Postgres, the test destination, the CLI
+ * as a child process): a plan writes nothing, apply writes exactly the frozen plan even after the
+ * model changed, the snapshot advances only for those rows, and stale plans are refused.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { env, startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import type { RunSummary } from '../../common/run';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TQ = uniqueName('tq_plan');
+let worker: RunningWorker;
+let client: Client;
+let db: pg.Pool;
+
+function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { address, databaseUrl } = env();
+  return new Promise((resolve) => {
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], {
+      cwd: ROOT, timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
+    }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ }), testClient()]);
+  db = sqlClient();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+});
+
+async function destination(object: string): Promise<Map<string, Record<string, unknown>>> {
+  const r = await db.query(`SELECT key, "values" FROM test_dest.records WHERE object = $1`, [object]);
+  return new Map(r.rows.map((x) => [x.key as string, x.values as Record<string, unknown>]));
+}
+async function snapshotKeys(id: string): Promise<string[]> {
+  return (await db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map((r) => r.key as string);
+}
+async function workTables(runId: string): Promise<number> {
+  return Number((await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename IN ($1, $2)`, [`s_${runId}`, `d_${runId}`])).rows[0].n);
+}
+async function planRunId(id: string, plan: number): Promise<string> {
+  return String((await db.query(`SELECT run_id FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan])).rows[0].run_id);
+}
+
+describe('plan and apply (mirror)', () => {
+  const id = uniqueName('plan');
+  const table = `public.${id}`;
+  const config = {
+    id, mode: 'mirror', schedule: { manual: true },
+    source: { sql: `SELECT id, email, name FROM ${table}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'email', to: 'Email' }, { from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 50 },
+  };
+
+  test('apply writes exactly the frozen plan; the next run picks up later changes; stale plans are refused', async () => {
+    await db.query(`CREATE TABLE ${table} (id int, email text, name text)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'u' || g || '@x.com', 'Name ' || g FROM generate_series(1, 20) g`);
+    await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config }] });
+    const first = await client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+    expect(first.status).toBe('success');
+
+    // The plan: 2 changed, 2 added, 1 removed. Nothing reaches the destination.
+    await db.query(`UPDATE ${table} SET name = 'Changed ' || id WHERE id IN (1, 2)`);
+    await db.query(`INSERT INTO ${table} VALUES (21, 'u21@x.com', 'New 21'), (22, 'u22@x.com', 'New 22')`);
+    await db.query(`DELETE FROM ${table} WHERE id = 20`);
+    const planned = await syncline('plan', id);
+    expect(planned.code).toBe(0);
+    const plan = Number(/^plan (\d+) of/.exec(planned.stdout)?.[1]);
+    expect(plan).toBe(2);
+    expect(planned.stdout).toMatch(/^\s+upsert\s+4$/m);
+    expect(planned.stdout).toMatch(/^\s+delete\s+1$/m);
+    expect(planned.stdout).toContain('sample upsert rows:');
+    expect(planned.stdout).toMatch(/^\s+key\s+Email\s+Name\s+ext_id$/m);
+    expect(planned.stdout).toMatch(/^\s+21\s+"u21@x.com"\s+"New 21"\s+21$/m);
+    expect(planned.stdout).toMatch(/^\s+1\s+"u1@x.com"\s+"Changed 1"\s+1$/m);
+    expect(planned.stdout).toMatch(/^\s+20$/m); // a deletion has no values
+    let dest = await destination(id);
+    expect(dest.size).toBe(20);
+    expect(dest.get('1')).toMatchObject({ Name: 'Name 1' });
+    const samples = (await db.query(`SELECT counts, samples FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan])).rows[0];
+    expect(samples.counts).toMatchObject({ upsert: 4, delete: 1 });
+    expect(samples.samples.delete).toEqual([{ key: '20', values: {} }]);
+
+    // The model moves on after the plan: none of this may be applied.
+    await db.query(`UPDATE ${table} SET name = 'Later ' || id WHERE id IN (1, 3)`);
+    await db.query(`INSERT INTO ${table} VALUES (23, 'u23@x.com', 'New 23')`);
+    await db.query(`DELETE FROM ${table} WHERE id IN (4, 21)`);
+    const runId = await planRunId(id, plan);
+    expect(await workTables(runId)).toBe(2);
+
+    const applied = await syncline('apply', id, String(plan));
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout.split('\n')[0]).toMatch(new RegExp(`^plan ${plan} was computed \\d+ s ago$`));
+    dest = await destination(id);
+    expect([...dest.keys()].map(Number).sort((a, b) => a - b)).toEqual([...Array.from({ length: 19 }, (_, i) => i + 1), 21, 22]);
+    expect(dest.get('1')).toMatchObject({ Name: 'Changed 1' });
+    expect(dest.get('2')).toMatchObject({ Name: 'Changed 2' });
+    expect(dest.get('3')).toMatchObject({ Name: 'Name 3' });
+    expect(dest.get('21')).toMatchObject({ Name: 'New 21' });
+    expect(await snapshotKeys(id)).toEqual([...Array.from({ length: 19 }, (_, i) => String(i + 1)), '21', '22']);
+    expect(await workTables(runId)).toBe(0);
+
+    // Applying it again is refused; so is a plan made stale by a normal run.
+    const again = await syncline('apply', id, String(plan));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(new RegExp(`plan ${plan} of "${id}" was already applied`));
+
+    const stale = await syncline('plan', id);
+    const stalePlan = Number(/^plan (\d+) of/.exec(stale.stdout)?.[1]);
+    const staleRunId = await planRunId(id, stalePlan);
+    const next = await client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+    expect(next.ops).toMatchObject({ upsert: { succeeded: 3 }, delete: { succeeded: 2 } });
+    dest = await destination(id);
+    expect(dest.get('1')).toMatchObject({ Name: 'Later 1' });
+    expect(dest.get('3')).toMatchObject({ Name: 'Later 3' });
+    expect(dest.has('4')).toBe(false);
+    expect(dest.has('21')).toBe(false);
+    expect(dest.get('23')).toMatchObject({ Name: 'New 23' });
+    const refused = await syncline('apply', id, String(stalePlan));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`plan ${stalePlan} of "${id}" is stale: run ${next.runNumber} synced after it`));
+    expect(await workTables(staleRunId)).toBe(0);
+    expect((await db.query(`SELECT status FROM syncline.plans WHERE activation_id = $1 ORDER BY run_number`, [id])).rows.map((r) => r.status)).toEqual(['applied', 'superseded']);
+  }, 240_000);
+});
