@@ -113,7 +113,20 @@ export class SynclineClient {
    * By name: the SDK's typed overloads do not accept the update's optional argument tuple.
    */
   triggerSync(id: string, opts: { full?: boolean; reason?: string } = {}): Promise<RunSummary> {
-    return this.call(id, 'triggerSync', (h) => h.executeUpdate<RunSummary, [TriggerSyncRequest]>(triggerSyncUpdate.name, { args: [{ full: opts.full, reason: opts.reason }] }));
+    return this.call(id, 'triggerSync', async (h) => {
+      const requestedAt = Date.now();
+      try {
+        return await h.executeUpdate<RunSummary, [TriggerSyncRequest]>(triggerSyncUpdate.name, { args: [{ full: opts.full, reason: opts.reason }] });
+      } catch (err) {
+        // An update answered in the workflow task that continues the activation as new can be reported
+        // "not found" to a client that polls for it again (it then looks in the new run): the run did
+        // happen, so its summary is read from the status query instead.
+        if (!/update .* not found/i.test(String((err as Error)?.message ?? ''))) throw err;
+        const served = (await h.query(statusQuery)).lastRuns.find((r) => r.finishedAt !== undefined && Date.parse(r.finishedAt) >= requestedAt);
+        if (!served) throw err;
+        return served;
+      }
+    });
   }
 
   pause(id: string, reason?: string): Promise<void> {
