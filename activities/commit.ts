@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import { commitStatements, summaryCounts } from '../db/commit';
-import { deltaTable, deltaName } from '../db/work-tables';
+import { deltaName } from '../db/work-tables';
 import { emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
@@ -77,4 +77,3 @@ export async function approveHeldDeletes(deps: SynclineDeps, input: ApproveDelet
   return { approved: Number(r.numUpdatedRows) };
 }
 
-export { deltaTable };

@@ -22,6 +22,7 @@ import { startActitoEmulator, type ActitoEmulator } from '../../emulators/actito
 import type { RunSummary } from '../../common/run';
 import type { SyncMode } from '../../common/sync-modes';
 import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { emulatorAdmin } from '../support/emulator-admin';
 
 const TQ = uniqueName('tq_actito');
 const BULK_THRESHOLD = 50;
@@ -52,11 +53,7 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Emulator inspection (admin API over HTTP)
 
-async function admin<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${emu.url}/__admin${path}`, { ...init, headers: { 'Content-Type': 'application/json', ...(init?.headers ?? {}) } });
-  if (!res.ok) throw new Error(`admin ${init?.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const admin = <T>(path: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, path, init);
 
 type Rec = Record<string, unknown>;
 

@@ -23,6 +23,7 @@ import type { RunSummary } from '../../common/run';
 import type { SyncMode } from '../../common/sync-modes';
 import type { ActivationStatus } from '../../workflows/messages';
 import { sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { emulatorAdmin } from '../support/emulator-admin';
 
 const TQ = uniqueName('tq_sf');
 const BULK_THRESHOLD = 300;
@@ -50,11 +51,7 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Emulator inspection (admin API over HTTP)
 
-async function admin<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${emu.url}/__admin${path}`, { ...init, headers: { 'Content-Type': 'application/json', ...(init?.headers ?? {}) } });
-  if (!res.ok) throw new Error(`admin ${init?.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const admin = <T>(path: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, path, init);
 const setFaults = (spec: Record<string, unknown>) => admin('/faults', { method: 'POST', body: JSON.stringify(spec) });
 const clearFaults = () => admin('/faults', { method: 'DELETE' });
 const clearRequests = () => admin('/requests', { method: 'DELETE' });
