@@ -1,13 +1,22 @@
 /**
  * Opens a jsforce Connection for a named connection. Client credentials and JWT have no refresh token,
  * so a `refreshFn` re-runs the grant: jsforce then replays the request that got the 401. jsforce would
- * refresh forever if the new token were also refused, so refreshes are capped per minute.
+ * refresh forever if the new token were also refused, so refreshes are capped: at most 3 a minute
+ * with no request accepted in between (a request that goes through clears the count, so tokens that
+ * expire now and then, or many activations sharing one connection, never trip the cap).
  */
 import { createSign } from 'node:crypto';
 import { Connection } from 'jsforce';
 import { API_VERSION, type SalesforceConnection } from './config';
 
 const MAX_REFRESHES_PER_MINUTE = 3;
+const refreshLog = new WeakMap<Connection, number[]>();
+
+/** A request went through with the current token: earlier refreshes did their job and stop counting. */
+export function tokenAccepted(conn: Connection): void {
+  const log = refreshLog.get(conn);
+  if (log && log.length) log.length = 0;
+}
 
 function jwtAssertion(c: Extract<SalesforceConnection, { auth: 'jwt' }>): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -45,6 +54,7 @@ export async function openConnection(c: SalesforceConnection): Promise<Connectio
       );
     },
   });
+  refreshLog.set(conn, refreshes);
   await grant(conn, c);
   return conn;
 }

@@ -7,7 +7,7 @@ import type { Connection } from 'jsforce';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { API_VERSION, type SalesforceConnection } from './config';
-import { openConnection } from './auth';
+import { openConnection, tokenAccepted } from './auth';
 import { toSyncError } from './errors';
 import type { SfDescribe } from './analyze';
 
@@ -59,7 +59,9 @@ export class SalesforceClient {
 
   async call<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
     try {
-      return await this.send<T>(method, path, body, o);
+      const result = await this.send<T>(method, path, body, o);
+      tokenAccepted(this.conn);
+      return result;
     } catch (err) {
       const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs ?? this.quotaWaitMs });
       if (e.code === 'AUTH_FAILED') this.onAuthFailure();
@@ -111,6 +113,7 @@ export class SalesforceClient {
       const limit = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
       if (limit) (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
       if (!res.ok) throw await responseError(res);
+      tokenAccepted(this.conn);
       return res;
     } catch (err) {
       const e = toSyncError(err, o.where, { quotaWaitMs: o.quotaWaitMs ?? this.quotaWaitMs });
