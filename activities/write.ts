@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan } from '../connectors/types';
 import type { RowOp } from '../common/sync-modes';
 import { SyncError } from '../common/errors';
-import { chunkPage, chunkStatusCounts, inChunk, recordResults, type ChunkRange } from '../db/delta';
+import { chunkPage, chunkStatusCounts, inChunk, recordResults, settlePending, type ChunkRange } from '../db/delta';
 import { deltaTable } from '../db/work-tables';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
@@ -123,6 +123,9 @@ function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: Ch
         codes: results.map((r) => (r.ok ? null : r.code)), messages: results.map((r) => (r.ok ? null : r.message)),
         retryable: results.map((r) => (r.ok ? null : r.retryable)), ids: results.map((r) => (r.ok ? r.destinationId ?? null : null)),
       }).execute(deps.db);
+    },
+    async recordPendingOk({ destinationIdIsKey }) {
+      await settlePending(run.runId, range, destinationIdIsKey).execute(deps.db);
     },
     async saved<T>() {
       return ((await readState(deps, run, chunk))?.c as T | undefined) ?? null;

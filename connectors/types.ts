@@ -112,8 +112,25 @@ export interface ChunkWrite {
   rowCount: number;
   /** Persist per-row outcomes as they come in (idempotent: a row's later result wins). */
   record(results: RowResult[]): Promise<void>;
+  /**
+   * Marks every row not yet acknowledged as succeeded, inside Postgres: for an asynchronous job whose
+   * report lists no failure, instead of reading the rows back. `destinationIdIsKey`: the destination
+   * id of each row is its key (only when the key is sent verbatim, see `sentVerbatim`).
+   */
+  recordPendingOk(opts: { destinationIdIsKey: boolean }): Promise<void>;
   saved<T = unknown>(): Promise<T | null>;
   save(state: unknown): Promise<void>;
+}
+
+/**
+ * Model key columns whose value, as node-postgres returns it, is exactly the key text the delta keeps
+ * (`key::text`): char(n) is not (its text form drops the padding), nor are numbers, dates or json.
+ */
+const VERBATIM_KEY_TYPES = new Set(['text', 'varchar', 'name', 'citext']);
+
+/** True when the key field reaches the destination unchanged: the destination sees `row.key` itself. */
+export function sentVerbatim(field: FieldSpec): boolean {
+  return field.isKey && VERBATIM_KEY_TYPES.has(field.pgType.toLowerCase()) && !field.truncate;
 }
 
 export type ChunkOutcome =

@@ -154,6 +154,16 @@ export function chunkStatusCounts(runId: string, range: ChunkRange): RawBuilder<
   return sql`SELECT status, retryable, count(*) AS n FROM ${deltaTable(runId)} WHERE ${inChunk(range)} GROUP BY status, retryable`;
 }
 
+/**
+ * Marks every row of a chunk still pending as written, in one statement: for a bulk job whose report
+ * names no failed row, so the rows need not travel through Node again. `idIsKey`: the destination's
+ * record id is the key itself (a business key sent verbatim).
+ */
+export function settlePending(runId: string, range: ChunkRange, idIsKey: boolean): RawBuilder<unknown> {
+  return sql`UPDATE ${deltaTable(runId)} SET status = 'ok', code = NULL, message = NULL, retryable = NULL, result_id = ${idIsKey ? sql`key` : sql`NULL`}
+WHERE ${inChunk(range)} AND status = 'pending'`;
+}
+
 /** Records per-row outcomes; a later result for the same key wins (retries are idempotent). */
 export function recordResults(runId: string, r: { keys: string[]; ok: boolean[]; codes: (string | null)[]; messages: (string | null)[]; retryable: (boolean | null)[]; ids: (string | null)[] }): RawBuilder<unknown> {
   return sql`UPDATE ${deltaTable(runId)} d SET status = CASE WHEN r.ok THEN 'ok' ELSE 'failed' END,

@@ -5,7 +5,7 @@
  */
 import { openAsBlob } from 'node:fs';
 import { QuotaWaitError, SyncError } from '../../common/errors';
-import type { ChunkOutcome, ChunkWrite, RowResult } from '../types';
+import { sentVerbatim, type ChunkOutcome, type ChunkWrite, type RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, tableName, type Tables } from './context';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
@@ -166,6 +166,12 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     if (ignore(e)) continue;
     if (e.key !== null) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
     else if (e.line !== null) byLine.set(e.line, [...(byLine.get(e.line) ?? []), e]);
+  }
+  const key = ctx.fields.find((f) => f.isKey);
+  if (s.phase === 'records' && byKey.size === 0 && byLine.size === 0 && key && sentVerbatim(key)) {
+    // Every line was imported and each record's id is its key: settled in Postgres, no row read back.
+    await chunk.recordPendingOk({ destinationIdIsKey: true });
+    return { status: 'done' };
   }
   await recordOutcome(ctx, chunk, opts, tables, s.phase, byKey, byLine);
   if (s.phase === 'profiles') return startPhase(ctx, chunk, opts, tables, 'records', null);

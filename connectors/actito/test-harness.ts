@@ -79,6 +79,9 @@ export function memoryChunk(rows: OutRow[], op: RowOp, chunk = 0, store?: { save
     async record(rs) {
       for (const r of rs) results.set(r.key, r);
     },
+    async recordPendingOk({ destinationIdIsKey }) {
+      for (const r of rows) if (!results.has(r.key)) results.set(r.key, { key: r.key, ok: true, destinationId: destinationIdIsKey ? r.key : null });
+    },
     async saved<T>() {
       return structuredClone(box.saved) as T | null;
     },

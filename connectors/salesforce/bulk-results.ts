@@ -10,7 +10,7 @@
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
-import type { ChunkWrite, RowResult } from '../types';
+import { sentVerbatim, type ChunkWrite, type RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
@@ -20,8 +20,6 @@ const GONE = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_F
 /** Results recorded per `chunk.record` call. */
 const RECORD_BATCH = 2000;
 const CSV_OPTIONS = { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true } as const;
-/** Key column types whose CSV value is exactly `row.key` (char(n) is not: its text form drops the padding). */
-const VERBATIM_KEY_TYPES = new Set(['text', 'varchar', 'name', 'citext']);
 
 export function parseResultsCsv(text: string): Array<Record<string, string>> {
   if (!text.trim()) return [];
@@ -39,7 +37,7 @@ async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, 
   const keyName = model.keyField.name;
   if (spec.matchColumn === 'Id' && keyName === 'Id') return (r) => r.Id || r.sf__Id || undefined;
   const keySend = model.send.find((f) => f.spec.isKey && f.field.name === keyName);
-  const verbatim = keySend && VERBATIM_KEY_TYPES.has(keySend.spec.pgType) && !keySend.spec.truncate;
+  const verbatim = keySend && sentVerbatim(keySend.spec);
   if (verbatim && spec.header.includes(keyName) && spec.operation !== 'delete') return (r) => r[keyName] || undefined;
   const index = new Map<string, string>(Object.entries(idToKey));
   for await (const batch of chunk.rows(5000)) for (const row of batch) index.set(matchValue(spec, model, row), row.key);

@@ -73,6 +73,10 @@ export class MemoryChunk implements ChunkWrite {
     for (const r of results) this.results.set(r.key, r);
   }
 
+  async recordPendingOk({ destinationIdIsKey }: { destinationIdIsKey: boolean }): Promise<void> {
+    await this.record(this.pending().map((r) => ({ key: r.key, ok: true, destinationId: destinationIdIsKey ? r.key : null })));
+  }
+
   async saved<T>(): Promise<T | null> {
     return this.state as T | null;
   }

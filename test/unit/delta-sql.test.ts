@@ -1,6 +1,6 @@
 /** The delta SQL builders compile to the statements we expect (they run on a real Postgres in test/integration). */
 import { Kysely, PostgresDialect } from 'kysely';
-import { createDelta, createStageAs, chunkPage, rowHash } from '../../db/delta';
+import { createDelta, createStageAs, chunkPage, rowHash, settlePending } from '../../db/delta';
 
 const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: {} as never }) });
 const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: readonly unknown[] } }) => b.compile(db);
@@ -30,5 +30,14 @@ describe('delta SQL', () => {
     expect(q.sql).toContain('LEFT JOIN "syncline_work"."s_7" s ON s.ctid = d.tid');
     expect(q.sql).toContain('d.op = $');
     expect(q.sql).toContain('ORDER BY d.seq LIMIT');
+  });
+
+  test('settling a chunk touches only its pending rows, in one statement', () => {
+    const q = compile(settlePending('7', { op: 'upsert', from: 1, to: 500 }, true));
+    expect(q.sql).toMatch(/^UPDATE "syncline_work"."d_7" SET status = 'ok'/);
+    expect(q.sql).toContain('result_id = key');
+    expect(q.sql).toContain("AND status = 'pending'");
+    expect(q.parameters).toEqual(['upsert', 1, 500]);
+    expect(compile(settlePending('7', { op: 'upsert', from: 1, to: 500 }, false)).sql).toContain('result_id = NULL');
   });
 });
