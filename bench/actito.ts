@@ -7,17 +7,16 @@
  *    written one call per row.
  *
  * The Actito emulator runs in this process (its memory does not count); each phase gets a fresh
- * worker process (test/support/worker-process.ts) so its peak RSS (VmHWM) is that phase's alone.
+ * production worker process (`npm start`, bench/support.ts) so its peak RSS (VmHWM) is that phase's alone.
  * API calls come from the emulator's request log. Services: TEMPORAL_ADDRESS + DATABASE_URL when both
  * are set, else a dev server and Postgres of its own (bench/support.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { startActitoEmulator, type ActitoEmulator } from '../emulators/actito/server';
 import type { RunSummary } from '../common/run';
-import { peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+import { peakRssMb, resetPeak, rssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
 
 interface Phase {
   rows: number; seconds: number; api_calls: number; calls_by_route: Record<string, number>;
@@ -25,7 +24,7 @@ interface Phase {
   peak_rss_mb: number;
   /** RSS when the worker was ready, and VmHWM from the trigger on (clear_refs reset; null when not permitted). */
   ready_rss_mb: number; run_peak_rss_mb: number | null;
-  launcher_peak_rss_mb: number; status: string; ops: RunSummary['ops'];
+  status: string; ops: RunSummary['ops'];
   /** Per DAG task wall-clock seconds, and per activity type summed seconds (from the run's history). */
   where: { tasks_s: Record<string, number>; activities_s: Record<string, { calls: number; seconds: number }> };
 }
@@ -35,45 +34,6 @@ const arg = (args: string[], name: string, dflt: number): number => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const log = (msg: string) => console.log(`[bench actito ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-
-/**
- * The worker itself: bench/support.ts starts `node tsx/dist/cli.mjs worker-process.ts`, and the tsx
- * CLI runs the script in a child node process, so the pid it returns is the ~50 MB launcher.
- */
-function workerPid(launcher: number): number {
-  // Started with `node --import tsx`, the launcher is the worker itself.
-  if (fs.readFileSync(`/proc/${launcher}/cmdline`, 'utf8').includes('worker-process')) return launcher;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === launcher) return Number(d);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error(`no child process under the worker launcher ${launcher}`);
-}
-
-/** Resets VmHWM to the current RSS (Linux clear_refs 5), so a peak can be measured from now on. */
-function resetPeak(pid: number): boolean {
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 export async function main(args: string[]): Promise<Record<string, unknown>> {
   const rows = arg(args, 'rows', 1_000_000);
@@ -145,8 +105,7 @@ interface PhaseCtx {
 async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   log(`${name}: starting a worker process`);
   const worker: ChildProcess = await startWorkerProcess({ address: c.address, databaseUrl: c.databaseUrl, taskQueue: c.taskQueue, connections: c.connections });
-  const launcher = worker.pid!;
-  const pid = workerPid(launcher);
+  const pid = worker.pid!;
   c.emu.state.requests.clear();
   const startupPeak = peakRssMb(pid);
   const readyRss = rssMb(pid);
@@ -173,7 +132,6 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   const seconds = (Date.now() - t0) / 1000;
   const runPeak = peakRssMb(pid);
   const peak = Math.max(runPeak, startupPeak);
-  const launcherPeak = peakRssMb(launcher);
   // Before the worker stops: the runState query needs it.
   const where = await whereTimeGoes(c.client, `activation/${c.id}/run/${summary.runNumber}`);
   await stopProcess(worker);
@@ -183,7 +141,7 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   if (summary.error) log(`${name}: error ${summary.error.type}: ${summary.error.message}`);
   log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
   return { rows, seconds: Math.round(seconds * 10) / 10, api_calls: apiCalls, calls_by_route: counts, peak_rss_mb: peak, where,
-    ready_rss_mb: readyRss, run_peak_rss_mb: reset ? runPeak : null, launcher_peak_rss_mb: launcherPeak, status: summary.status, ops: summary.ops };
+    ready_rss_mb: readyRss, run_peak_rss_mb: reset ? runPeak : null, status: summary.status, ops: summary.ops };
 }
 
 /** A custom table like the seeded `orders`, without the profile foreign key (no profiles in this benchmark). */

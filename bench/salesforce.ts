@@ -14,10 +14,9 @@
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce/server';
 import type { RunSummary } from '../common/run';
-import { peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+import { peakRssMb, rssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
 
 interface PathResult {
   rows: number;
@@ -29,32 +28,6 @@ interface PathResult {
 }
 
 const log = (msg: string) => console.log(`[bench salesforce ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-
-/** Current RSS in MB (VmRSS), to report the measured phase's own peak next to the process-lifetime VmHWM. */
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
-
-/**
- * The process that runs the worker: `startWorkerProcess` starts tsx's CLI, which runs the script in a
- * child node process (which has an esbuild child of its own). RSS is read from the deepest descendant
- * whose command line runs worker-process.ts; the tsx wrapper itself is ~50 MB and esbuild ~15 MB.
- */
-function workerPid(root: number): number {
-  const children = (pid: number): number[] => {
-    try {
-      return fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch { return []; }
-  };
-  const runsWorker = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker-process'); } catch { return false; } };
-  let pid = root;
-  for (;;) {
-    const next = children(pid).find(runsWorker);
-    if (next === undefined) return pid;
-    pid = next;
-  }
-}
 
 function sampleRss(pid: number): { stop(): number } {
   let max = 0;
@@ -90,11 +63,11 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
   await ctx.db.query(`ANALYZE ${table}`);
 
   const worker: ChildProcess = await startWorkerProcess({ address: ctx.address, databaseUrl: ctx.databaseUrl, taskQueue, connections: ctx.connections });
-  const pid = workerPid(worker.pid!);
-  // Before any sync: the worker's own start (tsx, webpack bundling of the workflow code) sets a baseline.
+  const pid = worker.pid!;
+  // Before any sync: the worker's own start sets a baseline.
   await new Promise((r) => setTimeout(r, 2000));
   const ready = { rss_mb: rssMb(pid), peak_rss_mb: peakRssMb(pid) };
-  log(`${name}: worker process ${pid} (launcher ${worker.pid}) ready: RSS ${ready.rss_mb} MB, peak so far ${ready.peak_rss_mb} MB`);
+  log(`${name}: worker process ${pid} ready: RSS ${ready.rss_mb} MB, peak so far ${ready.peak_rss_mb} MB`);
   try {
     const config = {
       id, mode: 'upsert', schedule: { manual: true },

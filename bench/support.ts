@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { startTemporalDevServer, type TemporalServer } from '../scripts/services/temporal';
 import { startPostgres, type PostgresServer } from '../scripts/services/postgres';
 import { migrateToLatest } from '../db/migrate';
-import { writeWorkflowBundle } from '../scripts/bundle-workflows';
+import { envName } from '../connectors/connections';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -25,27 +25,65 @@ export async function startBenchServices(): Promise<BenchServices> {
 }
 
 /**
- * A syncline worker process (test/support/worker-process.ts) with the given named connections. It runs
- * as `node --import tsx` (one process: its pid is the worker's) on a workflow bundle built beforehand,
- * as a production worker would, so its memory is the worker's own and not webpack's.
+ * The production worker in its own process: `npm run build` once per benchmark, then the command of
+ * package.json's `start` script (`node … dist/worker.js`, compiled JavaScript on the prebuilt workflow
+ * bundle), spawned directly so the child's pid is the worker itself and its RSS is the worker's own.
+ * Named connections reach it as SYNCLINE_CONNECTION_<NAME>, as they would in production.
+ * BENCH_WORKER_NODE_ARGS adds node/V8 flags for experiments (e.g. "--max-semi-space-size=8").
  */
 export async function startWorkerProcess(opts: { address: string; databaseUrl: string; taskQueue: string; connections?: Record<string, unknown> }): Promise<ChildProcess> {
-  const bundle = await workflowBundleFile();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
+  await buildOnce();
+  const [node, ...args] = startCommand();
+  if (node !== 'node') throw new Error(`package.json "start" should run node directly, not ${node}`);
+  const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const connections = Object.fromEntries(Object.entries(opts.connections ?? {}).map(([name, c]) => [envName(name), JSON.stringify(c)]));
+  const child = spawn(process.execPath, [...extra, ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue,
-      SYNCLINE_CONNECTIONS: JSON.stringify(opts.connections ?? {}), SYNCLINE_WORKFLOW_BUNDLE: bundle },
+    env: { ...process.env, ...connections, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue },
   });
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('WORKER READY')) resolve(child); });
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out = (out + b.toString()).slice(-2000);
+      if (out.includes('syncline worker on')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
   });
 }
 
-let bundlePath: Promise<string> | undefined;
-function workflowBundleFile(): Promise<string> {
-  bundlePath ??= writeWorkflowBundle(path.join(ROOT, `.data/workflow-bundle-${process.pid}.js`));
-  return bundlePath;
+/** `node <flags> dist/worker.js`, as package.json's start script says (plain words, no shell syntax). */
+export function startCommand(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts.start!.trim().split(/\s+/);
+}
+
+let built: Promise<void> | undefined;
+function buildOnce(): Promise<void> {
+  built ??= new Promise((resolve, reject) => {
+    const npm = spawn('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    npm.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build exited with ${code}`))));
+  });
+  return built;
+}
+
+/** Current resident set size of a process in MB (VmRSS); NaN once it has exited. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux clear_refs 5), so a peak can be measured from now on. */
+export function resetPeak(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Peak resident set size of a process in MB (VmHWM), read before it exits. */
