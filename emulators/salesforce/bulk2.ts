@@ -92,10 +92,23 @@ async function sendResults(ctx: Ctx, job: IngestJob, kind: string): Promise<void
   res.write(`${prefix}${csvLine(job.header, d)}\n`);
   for (let i = 0; i < rows.length; i += 5000) {
     const ok = res.write(rows.slice(i, i + 5000).join('\n') + '\n');
-    if (!ok) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+    if (!ok) await drainOrClose(res);
     if (res.destroyed) return;
   }
   res.end();
+}
+
+/** Waits for the socket to drain (or close), then removes both listeners: one per wait would pile up. */
+function drainOrClose(res: Ctx['res']): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 export async function handleIngest(ctx: Ctx, version: string, seg: string[]): Promise<void> {
