@@ -33,4 +33,18 @@ describe('csv', () => {
     expect(b.rows).toBe(1);
     await b.dispose();
   });
+  it('writes exactly the lines added across many flushes, a line larger than its buffer included', async () => {
+    const b = await CsvFile.create(['Id', 'V'], 100 * 1024 * 1024);
+    let expected = 'Id,V\n';
+    for (let i = 0; i < 40_000; i++) {
+      const v = i === 20_000 ? 'é'.repeat(1_500_000) : `row ${i} ünïcødé 😀`; // 3 MB of UTF-8 in one line
+      b.add([String(i), v]);
+      expected += `${i},${v}\n`;
+      if (i % 1000 === 0) await b.flush();
+    }
+    await b.close();
+    expect(b.bytes).toBe(Buffer.byteLength(expected, 'utf8'));
+    expect(await readFile(b.path, 'utf8')).toBe(expected);
+    await b.dispose();
+  });
 });

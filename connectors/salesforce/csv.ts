@@ -28,14 +28,18 @@ export function csvLine(values: CsvValue[]): string {
 const FLUSH_BYTES = 1 << 20;
 
 /**
- * A job's CSV written to a temporary file, so a 100 MB upload never sits in memory: lines are
- * buffered up to 1 MB, `flush()` appends them; a row that would push the file past `maxBytes` is refused. `open()` streams the
- * file (again, if a request has to be resent); `dispose()` deletes it.
+ * A job's CSV written to a temporary file, so a 100 MB upload never sits in memory: lines are kept as
+ * strings up to 1 MB, `flush()` encodes them into one reused buffer and appends it; a row that would
+ * push the file past `maxBytes` is refused. `open()` streams the file (again, if a request has to be
+ * resent); `dispose()` deletes it. No Buffer per line: short-lived strings are collected cheaply by
+ * the young generation, while Buffers live outside the heap and linger until a full collection.
  */
 export class CsvFile {
-  private pending: Buffer[] = [];
+  private pending: string[] = [];
   private pendingBytes = 0;
   private size = 0;
+  /** Room for a flush's lines: 1 MB plus the line that crossed it, unless that line is itself huge. */
+  private readonly out = Buffer.allocUnsafe(2 * FLUSH_BYTES);
   rows = 0;
 
   private constructor(readonly path: string, private readonly fh: FileHandle, private readonly maxBytes: number) {}
@@ -43,22 +47,23 @@ export class CsvFile {
   static async create(header: string[], maxBytes: number): Promise<CsvFile> {
     const path = join(tmpdir(), `syncline-sf-${randomUUID()}.csv`);
     const f = new CsvFile(path, await open(path, 'w', 0o600), maxBytes);
-    f.push(csvLine(header));
+    const line = csvLine(header);
+    f.push(line, Buffer.byteLength(line, 'utf8'));
     return f;
   }
 
-  private push(line: string): void {
-    const b = Buffer.from(line, 'utf8');
-    this.pending.push(b);
-    this.pendingBytes += b.length;
-    this.size += b.length;
+  private push(line: string, bytes: number): void {
+    this.pending.push(line);
+    this.pendingBytes += bytes;
+    this.size += bytes;
   }
 
   /** False (and nothing written) when the row would push the file past the size limit. */
   add(values: CsvValue[]): boolean {
     const line = csvLine(values);
-    if (this.size + Buffer.byteLength(line, 'utf8') > this.maxBytes) return false;
-    this.push(line);
+    const bytes = Buffer.byteLength(line, 'utf8');
+    if (this.size + bytes > this.maxBytes) return false;
+    this.push(line, bytes);
     this.rows++;
     return true;
   }
@@ -70,9 +75,12 @@ export class CsvFile {
   /** Appends the buffered lines once there are enough of them (or always, with `force`). */
   async flush(force = false): Promise<void> {
     if (this.pendingBytes === 0 || (!force && this.pendingBytes < FLUSH_BYTES)) return;
-    const data = Buffer.concat(this.pending);
+    const text = this.pending.join('');
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
+    // Lines longer than the buffer (huge text fields) are rare: those go out as a buffer of their own.
+    const data = bytes <= this.out.length ? this.out.subarray(0, this.out.write(text, 0, 'utf8')) : Buffer.from(text, 'utf8');
     await this.fh.write(data);
   }
 
