@@ -13,10 +13,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
-import pg from 'pg';
 import { startActitoEmulator, type ActitoEmulator } from '../emulators/actito/server';
 import type { RunSummary } from '../common/run';
-import { peakRssMb, resetPeak, rssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+import { benchPool, peakRssMb, resetPeak, rssMb, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes, type WhereTimeGoes } from './support';
 
 interface Phase {
   rows: number; seconds: number; api_calls: number; calls_by_route: Record<string, number>;
@@ -26,7 +25,7 @@ interface Phase {
   ready_rss_mb: number; run_peak_rss_mb: number | null;
   status: string; ops: RunSummary['ops'];
   /** Per DAG task wall-clock seconds, and per activity type summed seconds (from the run's history). */
-  where: { tasks_s: Record<string, number>; activities_s: Record<string, { calls: number; seconds: number }> };
+  where: WhereTimeGoes;
 }
 
 const arg = (args: string[], name: string, dflt: number): number => {
@@ -46,7 +45,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   const address = services?.temporal.address ?? process.env.TEMPORAL_ADDRESS!;
   const databaseUrl = services?.pg.url ?? process.env.DATABASE_URL!;
   const emu = await startActitoEmulator({ port: 0 });
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const db = benchPool(databaseUrl);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const id = `bench_actito_${Date.now().toString(36)}`;
@@ -157,39 +156,4 @@ async function createTable(emu: ActitoEmulator, name: string): Promise<void> {
     }),
   });
   if (!res.ok) throw new Error(`creating table ${name}: ${res.status} ${await res.text()}`);
-}
-
-const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
-const round1 = (x: number): number => Math.round(x * 10) / 10;
-
-/** Wall-clock per DAG task (runState query) and summed activity execution time per type (history). */
-async function whereTimeGoes(client: Client, runWorkflowId: string): Promise<Phase['where']> {
-  const handle = client.workflow.getHandle(runWorkflowId);
-  const tasks_s: Record<string, number> = {};
-  try {
-    const dag = await handle.query<{ tasks: Record<string, { startedAt?: string; endedAt?: string }> } | null>('runState');
-    for (const [id, t] of Object.entries(dag?.tasks ?? {})) {
-      if (t.startedAt && t.endedAt) tasks_s[id] = round1((Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000);
-    }
-  } catch {
-    // the query needs a worker; the history below does not
-  }
-  const activities_s: Record<string, { calls: number; seconds: number }> = {};
-  const history = await handle.fetchHistory();
-  const scheduled = new Map<string, string>();
-  const started = new Map<string, number>();
-  for (const e of history.events ?? []) {
-    const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), tsMs(e.eventTime));
-    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
-    if (done) {
-      const sched = String(done.scheduledEventId);
-      const type = scheduled.get(sched) ?? '?';
-      const a = (activities_s[type] ??= { calls: 0, seconds: 0 });
-      a.calls++;
-      a.seconds = round1(a.seconds + (tsMs(e.eventTime) - (started.get(sched) ?? tsMs(e.eventTime))) / 1000);
-    }
-  }
-  return { tasks_s, activities_s };
 }

@@ -12,11 +12,11 @@
  * in this process, so its memory (≈1.3 GB for 1M records) is not counted against the worker.
  */
 import { Client, Connection } from '@temporalio/client';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce/server';
 import type { RunSummary } from '../common/run';
-import { peakRssMb, rssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+import { benchPool, peakRssMb, rssMb, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes } from './support';
 
 interface PathResult {
   rows: number;
@@ -99,6 +99,9 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
     const calls = ctx.emu.state.requests.length;
     const routes = callsByRoute(ctx.emu);
     const peak = peakRssMb(pid);
+    // Before the worker stops: the run's DAG state is a query it answers.
+    const where = await whereTimeGoes(ctx.client, `activation/${id}/run/${second.runNumber}`);
+    log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
     log(`${name}: measured sync ${second.status} in ${seconds.toFixed(1)} s: ${describeOps(second)}; ${calls} API calls ${JSON.stringify(routes)}; worker peak RSS ${peak} MB (measured phase ${phasePeak} MB)`);
     if (second.status !== 'success') throw new Error(`measured sync: ${second.status} ${second.error?.message ?? ''}`);
     const jobs = routes['POST /services/data/jobs/ingest'] ?? 0;
@@ -107,7 +110,7 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
       rows, seconds: Math.round(seconds * 10) / 10, api_calls: calls, api_calls_per_100k: Math.round((calls / rows) * 100_000 * 100) / 100,
       peak_rss_mb: peak, measured_phase_peak_rss_mb: phasePeak, worker_ready_rss_mb: ready.rss_mb, worker_ready_peak_rss_mb: ready.peak_rss_mb, rows_per_second: Math.round(rows / seconds),
       ...(jobs ? { bulk_jobs: jobs, job_polls: polls } : {}),
-      calls_by_route: routes, first_load: { seconds: Math.round(firstSeconds * 10) / 10, api_calls: firstCalls },
+      calls_by_route: routes, where_time_goes: where, first_load: { seconds: Math.round(firstSeconds * 10) / 10, api_calls: firstCalls },
     };
   } finally {
     await stopProcess(worker);
@@ -122,7 +125,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   // Processing delay as in the emulator's default; a daily limit the benchmark cannot reach.
   const emu = await startSalesforceEmulator({ port: 0, dailyApiLimit: 100_000_000 });
   const connection = await Connection.connect({ address: services.temporal.address });
-  const db = new pg.Pool({ connectionString: services.pg.url, max: 2 });
+  const db = benchPool(services.pg.url);
   const ctx: Ctx = {
     client: new Client({ connection }), db, emu, address: services.temporal.address, databaseUrl: services.pg.url,
     connections: { sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' } },

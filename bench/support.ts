@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
 import { startTemporalDevServer, type TemporalServer } from '../scripts/services/temporal';
 import { startPostgres, type PostgresServer } from '../scripts/services/postgres';
 import { migrateToLatest } from '../db/migrate';
@@ -26,20 +28,20 @@ export async function startBenchServices(): Promise<BenchServices> {
 
 /**
  * The production worker in its own process: `npm run build` once per benchmark, then the command of
- * package.json's `start` script (`node … dist/worker.js`, compiled JavaScript on the prebuilt workflow
- * bundle), spawned directly so the child's pid is the worker itself and its RSS is the worker's own.
+ * package.json's `start` script (environment and V8 flags, then `node … dist/worker.js`: compiled
+ * JavaScript on the prebuilt workflow bundle), spawned directly so the child's pid is the worker itself
+ * and its RSS is the worker's own.
  * Named connections reach it as SYNCLINE_CONNECTION_<NAME>, as they would in production.
  * BENCH_WORKER_NODE_ARGS adds node/V8 flags for experiments (e.g. "--max-semi-space-size=8").
  */
 export async function startWorkerProcess(opts: { address: string; databaseUrl: string; taskQueue: string; connections?: Record<string, unknown> }): Promise<ChildProcess> {
   await buildOnce();
-  const [node, ...args] = startCommand();
-  if (node !== 'node') throw new Error(`package.json "start" should run node directly, not ${node}`);
+  const { env, args } = startCommand();
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const connections = Object.fromEntries(Object.entries(opts.connections ?? {}).map(([name, c]) => [envName(name), JSON.stringify(c)]));
   const child = spawn(process.execPath, [...extra, ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...connections, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue },
+    env: { ...process.env, ...env, ...connections, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue },
   });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -51,10 +53,17 @@ export async function startWorkerProcess(opts: { address: string; databaseUrl: s
   });
 }
 
-/** `node <flags> dist/worker.js`, as package.json's start script says (plain words, no shell syntax). */
-export function startCommand(): string[] {
+/** `[VAR=value ...] node <flags> dist/worker.js`, as package.json's start script says (plain words, no other shell syntax). */
+export function startCommand(): { env: Record<string, string>; args: string[] } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  return pkg.scripts.start!.trim().split(/\s+/);
+  const words = pkg.scripts.start!.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (words[0] && /^[A-Z_][A-Z0-9_]*=/.test(words[0])) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name!] = value.join('=');
+  }
+  if (words.shift() !== 'node') throw new Error(`package.json "start" should run node directly: ${pkg.scripts.start}`);
+  return { env, args: words };
 }
 
 let built: Promise<void> | undefined;
@@ -86,6 +95,16 @@ export function resetPeak(pid: number): boolean {
   }
 }
 
+/**
+ * The benchmark's own small pool. pg-pool's end() resolves before its clients' sockets have closed, so
+ * stopping Postgres right after can reach a closing client as an 'error' event: ignored, not a crash.
+ */
+export function benchPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /** Peak resident set size of a process in MB (VmHWM), read before it exits. */
 export function peakRssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -100,4 +119,42 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await done;
   clearTimeout(t);
+}
+
+/** Per DAG task wall-clock seconds, and per activity type summed seconds. */
+export interface WhereTimeGoes { tasks_s: Record<string, number>; activities_s: Record<string, { calls: number; seconds: number }> }
+
+const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Wall-clock per DAG task (runState query) and summed activity execution time per type (history). */
+export async function whereTimeGoes(client: Client, runWorkflowId: string): Promise<WhereTimeGoes> {
+  const handle = client.workflow.getHandle(runWorkflowId);
+  const tasks_s: Record<string, number> = {};
+  try {
+    const dag = await handle.query<{ tasks: Record<string, { startedAt?: string; endedAt?: string }> } | null>('runState');
+    for (const [id, t] of Object.entries(dag?.tasks ?? {})) {
+      if (t.startedAt && t.endedAt) tasks_s[id] = round1((Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000);
+    }
+  } catch {
+    // the query needs a worker; the history below does not
+  }
+  const activities_s: Record<string, { calls: number; seconds: number }> = {};
+  const history = await handle.fetchHistory();
+  const scheduled = new Map<string, string>();
+  const started = new Map<string, number>();
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), tsMs(e.eventTime));
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (done) {
+      const sched = String(done.scheduledEventId);
+      const type = scheduled.get(sched) ?? '?';
+      const a = (activities_s[type] ??= { calls: 0, seconds: 0 });
+      a.calls++;
+      a.seconds = round1(a.seconds + (tsMs(e.eventTime) - (started.get(sched) ?? tsMs(e.eventTime))) / 1000);
+    }
+  }
+  return { tasks_s, activities_s };
 }
