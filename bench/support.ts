@@ -53,7 +53,7 @@ export async function startWorkerProcess(opts: { address: string; databaseUrl: s
   });
 }
 
-/** `[VAR=value ...] node <flags> dist/worker.js`, as package.json's start script says (plain words, no other shell syntax). */
+/** `[VAR=value ...] [exec] node <flags> dist/worker.js`, as package.json's start script says (plain words, no other shell syntax). */
 export function startCommand(): { env: Record<string, string>; args: string[] } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const words = pkg.scripts.start!.trim().split(/\s+/);
@@ -62,6 +62,7 @@ export function startCommand(): { env: Record<string, string>; args: string[] } 
     const [name, ...value] = words.shift()!.split('=');
     env[name!] = value.join('=');
   }
+  if (words[0] === 'exec') words.shift();
   if (words.shift() !== 'node') throw new Error(`package.json "start" should run node directly: ${pkg.scripts.start}`);
   return { env, args: words };
 }
