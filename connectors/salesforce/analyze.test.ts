@@ -58,9 +58,10 @@ describe('analyze', () => {
     expect(m.send.map((s) => s.field.name)).not.toContain('Birthdate');
   });
   it('insert uses the token field, or warns and falls back to plain create', () => {
-    expect(run('insert', 'External_Id__c', base).tokenField).toBe('Syncline_Token__c');
+    const plain = [fs('Plain__c', 'text', true), fs('LastName'), fs('Email')];
+    expect(run('insert', 'Plain__c', plain).tokenField).toBe('Syncline_Token__c');
     const noToken = { ...contact, fields: contact.fields.filter((f) => f.name !== 'Syncline_Token__c') };
-    const m = run('insert', 'External_Id__c', base, {}, noToken);
+    const m = run('insert', 'Plain__c', plain, {}, noToken);
     expect(m.tokenField).toBeNull();
     expect(m.warnings).toEqual([expect.objectContaining({ code: 'INSERT_NOT_IDEMPOTENT', level: 'warning' })]);
   });
@@ -69,6 +70,14 @@ describe('analyze', () => {
     expect(() => run('upsert', 'External_Id__c', base, {}, { ...contact, deletable: false })).not.toThrow();
   });
 
+  it('warns that Insert cannot re-create a changed row carrying a unique field', () => {
+    const m = run('insert', 'External_Id__c', base);
+    const w = m.warnings.find((x) => x.code === 'INSERT_UNIQUE_FIELD');
+    expect(w).toMatchObject({ level: 'warning', message: expect.stringContaining('"External_Id__c" is unique') });
+    expect(w!.message).toContain('DUPLICATE_VALUE');
+    expect(run('insert', 'Plain__c', [fs('Plain__c', 'text', true), fs('LastName')]).warnings.map((x) => x.code)).not.toContain('INSERT_UNIQUE_FIELD');
+    expect(run('upsert', 'External_Id__c', base).warnings).toEqual([]);
+  });
   it('warns about unmapped required fields on insert', () => {
     const m = run('insert', 'External_Id__c', [fs('External_Id__c', 'text', true)]);
     expect(m.warnings.find((w) => w.code === 'REQUIRED_FIELD_UNMAPPED')?.message).toContain('LastName');

@@ -153,6 +153,16 @@ export function analyze(input: AnalyzeInput): WriteModel {
         message: `${where}: no External ID field "${options.insertTokenField ?? '(disabled)'}" to hold the idempotency token: a retried insert may create duplicate records (add a unique External ID text field of 64 characters)`,
       });
     }
+    // Insert sends a changed row as a new record (DinMo semantics): a unique field would repeat the old record's value.
+    const unique = modeTableFor('salesforce')[mode].changed === 'create' ? send.filter((s) => s.field.unique === true) : [];
+    if (unique.length) {
+      const names = unique.map((s) => `"${s.field.name}"`).join(', ');
+      warnings.push({
+        code: 'INSERT_UNIQUE_FIELD',
+        level: 'warning',
+        message: `${where}: Insert mode creates a new record for each changed row, but ${names} ${unique.length > 1 ? 'are' : 'is'} unique in Salesforce: every changed row will fail with DUPLICATE_VALUE. Use Upsert with it as the key, or do not map it`,
+      });
+    }
     const sent = new Set(send.map((s) => s.field.name));
     const required = describe.fields.filter((f) => f.createable && f.nillable === false && !f.defaultedOnCreate && !sent.has(f.name));
     if (required.length) {
