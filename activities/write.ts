@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan } from '../connectors/types';
 import type { RowOp } from '../common/sync-modes';
 import { SyncError } from '../common/errors';
-import { chunkPage, chunkStatusCounts, inChunk, recordResults, settlePending, type ChunkRange } from '../db/delta';
+import { chunkDistinct, chunkPage, chunkStatusCounts, inChunk, recordResults, settlePending, type ChunkRange } from '../db/delta';
 import { deltaTable } from '../db/work-tables';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
@@ -114,6 +114,29 @@ function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: Ch
         yield page.map((r) => toOutRow(r, fields));
         after = Number(page[page.length - 1]!.__seq);
         if (page.length < batchSize) return;
+      }
+    },
+    async *distinctRows(field: string, batchSize = 1000) {
+      const spec = fields.find((f) => f.to === field);
+      if (!spec) throw new SyncError('INTERNAL', `distinctRows: "${field}" is not a mapped field of ${run.activationId}`, { retryable: false });
+      // A cursor: Postgres sorts once; pages of batchSize rows reach Node.
+      const q = chunkDistinct({ runId: run.runId, activationId: run.activationId, range, columns, distinct: spec.from }).compile(deps.db);
+      const client = await deps.pool.connect();
+      let open = false;
+      try {
+        await client.query('BEGIN READ ONLY');
+        open = true;
+        await client.query(`DECLARE syncline_distinct NO SCROLL CURSOR FOR ${q.sql}`, q.parameters as unknown[]);
+        for (;;) {
+          const page: Array<Record<string, unknown>> = (await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)).rows;
+          if (page.length === 0) break;
+          yield page.map((r) => toOutRow(r, fields));
+        }
+        await client.query('COMMIT');
+        open = false;
+      } finally {
+        if (open) await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
       }
     },
     async record(results: RowResult[]) {

@@ -109,6 +109,12 @@ export interface ChunkWrite {
   op: RowOp;
   /** Rows of this chunk not yet acknowledged, streamed from Postgres in batches. */
   rows(batchSize?: number): AsyncIterable<OutRow[]>;
+  /**
+   * Rows not yet acknowledged, one per distinct non-empty value of the mapped field `field` (a key of
+   * `OutRow.values`): the row latest in the chunk wins. Deduplicated in Postgres and streamed, for a
+   * destination that takes one line per value (e.g. Actito profiles matched on one attribute).
+   */
+  distinctRows(field: string, batchSize?: number): AsyncIterable<OutRow[]>;
   rowCount: number;
   /** Persist per-row outcomes as they come in (idempotent: a row's later result wins). */
   record(results: RowResult[]): Promise<void>;

@@ -150,6 +150,21 @@ WHERE ${inChunk(opts.range, 'd')} AND d.status = 'pending' ${opts.after === null
 ORDER BY d.seq LIMIT ${opts.limit}`;
 }
 
+/**
+ * The chunk's pending rows, one per distinct non-empty text of `distinct` (the row latest in delta
+ * order wins), ordered by that text: for destinations that need one line per value (Actito's profile
+ * import). Meant for a cursor: one sort in Postgres, read page by page.
+ */
+export function chunkDistinct(opts: { runId: string; activationId: string; range: ChunkRange; columns: string[]; distinct: string }): RawBuilder<Record<string, unknown>> {
+  const cols = [...new Set(opts.columns)].map((c) => sql`s.${sql.id(c)}`);
+  const by = sql`(s.${sql.id(opts.distinct)})::text`;
+  return sql`SELECT DISTINCT ON (${by}) d.seq AS __seq, d.key AS __key, d.op AS __op, d.destination_id AS __destination_id,
+  md5(${opts.activationId} || '/' || d.key || '/' || coalesce(d.hash::text, '')) AS __token, ${sql.join(cols)}
+FROM ${deltaTable(opts.runId)} d JOIN ${stageTable(opts.runId)} s ON s.ctid = d.tid
+WHERE ${inChunk(opts.range, 'd')} AND d.status = 'pending' AND ${by} <> ''
+ORDER BY ${by}, d.seq DESC`;
+}
+
 export function chunkStatusCounts(runId: string, range: ChunkRange): RawBuilder<{ status: string; retryable: boolean | null; n: string }> {
   return sql`SELECT status, retryable, count(*) AS n FROM ${deltaTable(runId)} WHERE ${inChunk(range)} GROUP BY status, retryable`;
 }

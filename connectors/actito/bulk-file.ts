@@ -137,20 +137,24 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
       }
     }, opts.compression);
   }
-  // Profiles: one per match value (the last row's values win), so the distinct profiles are collected first.
-  const profiles = new Map<string, Properties>();
-  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
-    if (enc.match !== null && enc.profile.length) profiles.set(enc.match, enc.profile);
-  }, true);
+  // Profiles: one line per match value, the latest row's values winning. Postgres picks those rows
+  // (chunk.distinctRows), so no set of profiles is held here. A first pass records the rows that cannot
+  // be encoded and finds which profile attributes any row sends (the file's columns).
   const match = opts.profiles?.matchAttribute ?? '';
   const names = new Set<string>([match]);
-  for (const props of profiles.values()) for (const p of props) names.add(p.name);
+  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
+    if (enc.match !== null) for (const p of enc.profile) names.add(p.name);
+  }, true);
   const header = [...names];
+  const matchFrom = encoder.matchFrom;
   return toFile(header, async function* (emit) {
-    let n = 0;
-    for (const props of profiles.values()) {
-      emit(csvRow(header, props));
-      if (++n % BATCH === 0) yield;
+    if (matchFrom === null) return;
+    for await (const rows of chunk.distinctRows(matchFrom, BATCH)) {
+      for (const row of rows) {
+        const e = encoder.encode(row);
+        if (e.ok && e.value.match !== null && e.value.profile.length) emit(csvRow(header, e.value.profile));
+      }
+      yield;
     }
   }, opts.compression);
 }

@@ -277,6 +277,19 @@ describe('bulk imports', () => {
     expect(await records()).toHaveLength(15);
   });
 
+  it('imports one profile per match value, the latest row of the chunk winning', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
+    await actito.check(ctx);
+    // 24 orders of 3 customers; each customer's first name changes from order to order.
+    const rows = Array.from({ length: 24 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': `Name${i}` }));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+    const profileImport = (await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE');
+    expect(profileImport.counts.read).toBe(3);
+    const profiles = (await admin('GET', '/profiles')).records;
+    expect(profiles.map((p: any) => [p.customerId, p.firstName]).sort()).toEqual([['C0', 'Name21'], ['C1', 'Name22'], ['C2', 'Name23']]);
+  });
+
   it('uses CREATE_ONLY for inserts and re-attaches instead of importing twice', async () => {
     await seedProfiles();
     const ctx = ctxFor('insert', { options: bulkOpts });

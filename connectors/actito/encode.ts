@@ -26,8 +26,8 @@ export interface Encoded {
 export class RowEncoder {
   readonly recordColumns: Column[];
   readonly profileColumns: Column[];
-  /** Record attribute that holds the profile match value when `profile.<match>` is not mapped. */
-  private readonly matchFrom: string | null;
+  /** The field (key of OutRow.values) whose value matches a row to its profile, or null. */
+  readonly matchFrom: string | null;
 
   constructor(fields: FieldSpec[], tables: Tables, private readonly opts: ActitoOptions, private readonly keyAttribute: string) {
     const { record, profile } = splitFields(fields);

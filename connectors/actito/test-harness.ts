@@ -3,6 +3,7 @@
  * results and saved state in maps, and `drive()` which plans, writes and polls like the runtime.
  */
 import type { ChunkWrite, ConnectorState, DestinationConnector, DestinationContext, FieldSpec, OutRow, RowOp, RowResult, SyncMode } from '../types';
+import { distinctInMemory } from '../memory-chunk';
 
 export class MemoryState implements ConnectorState {
   readonly data = new Map<string, unknown>();
@@ -75,6 +76,9 @@ export function memoryChunk(rows: OutRow[], op: RowOp, chunk = 0, store?: { save
     async *rows(batchSize = 500) {
       const pending = rows.filter((r) => !results.has(r.key));
       for (let i = 0; i < pending.length; i += batchSize) yield pending.slice(i, i + batchSize);
+    },
+    distinctRows(field, batchSize = 1000) {
+      return distinctInMemory(rows.filter((r) => !results.has(r.key)), field, batchSize);
     },
     async record(rs) {
       for (const r of rs) results.set(r.key, r);

@@ -5,6 +5,7 @@
 import { SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { ChunkOutcome, ChunkWrite, DestinationConnector, FieldSpec, OutRow, RowOp, RowResult, WritePlan } from '../types';
+import { distinctInMemory } from '../memory-chunk';
 import type { SalesforceConnection } from './config';
 import type { SfContext } from './context';
 
@@ -66,6 +67,10 @@ export class MemoryChunk implements ChunkWrite {
   async *rows(batchSize = 500): AsyncIterable<OutRow[]> {
     const rows = this.pending().map((r) => ({ ...r, op: this.op }));
     for (let i = 0; i < rows.length; i += batchSize) yield rows.slice(i, i + batchSize);
+  }
+
+  distinctRows(field: string, batchSize = 1000): AsyncIterable<OutRow[]> {
+    return distinctInMemory(this.pending().map((r) => ({ ...r, op: this.op })), field, batchSize);
   }
 
   async record(results: RowResult[]): Promise<void> {

@@ -1,6 +1,6 @@
 /** The delta SQL builders compile to the statements we expect (they run on a real Postgres in test/integration). */
 import { Kysely, PostgresDialect } from 'kysely';
-import { createDelta, createStageAs, chunkPage, rowHash, settlePending } from '../../db/delta';
+import { chunkDistinct, createDelta, createStageAs, chunkPage, rowHash, settlePending } from '../../db/delta';
 
 const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: {} as never }) });
 const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: readonly unknown[] } }) => b.compile(db);
@@ -39,5 +39,12 @@ describe('delta SQL', () => {
     expect(q.sql).toContain("AND status = 'pending'");
     expect(q.parameters).toEqual(['upsert', 1, 500]);
     expect(compile(settlePending('7', { op: 'upsert', from: 1, to: 500 }, false)).sql).toContain('result_id = NULL');
+  });
+
+  test('distinct rows of a chunk: one per non-empty text of the column, the latest by seq', () => {
+    const q = compile(chunkDistinct({ runId: '7', activationId: 'a', range: { op: 'upsert', from: 1, to: 500 }, columns: ['email', 'customer'], distinct: 'customer' }));
+    expect(q.sql).toMatch(/^SELECT DISTINCT ON \(\(s\."customer"\)::text\)/);
+    expect(q.sql).toContain(`AND (s."customer")::text <> ''`);
+    expect(q.sql).toMatch(/ORDER BY \(s\."customer"\)::text, d\.seq DESC$/);
   });
 });
