@@ -138,22 +138,27 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     }, opts.compression);
   }
   // Profiles: one line per match value, the latest row's values winning. Postgres picks those rows
-  // (chunk.distinctRows), so no set of profiles is held here. A first pass records the rows that cannot
-  // be encoded and finds which profile attributes any row sends (the file's columns).
-  const match = opts.profiles?.matchAttribute ?? '';
-  const names = new Set<string>([match]);
-  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
-    if (enc.match !== null) for (const p of enc.profile) names.add(p.name);
-  }, true);
-  const header = [...names];
+  // (chunk.distinctRows), so no set of profiles is held here. First the rows that cannot be encoded
+  // are recorded (so none of them wins), then the winners' attributes make the file's columns.
+  await eachEncoded(ctx, chunk, opts, tables, () => undefined, true);
   const matchFrom = encoder.matchFrom;
-  return toFile(header, async function* (emit) {
+  async function* winners(): AsyncIterable<Properties[]> {
     if (matchFrom === null) return;
     for await (const rows of chunk.distinctRows(matchFrom, BATCH)) {
+      const out: Properties[] = [];
       for (const row of rows) {
         const e = encoder.encode(row);
-        if (e.ok && e.value.match !== null && e.value.profile.length) emit(csvRow(header, e.value.profile));
+        if (e.ok && e.value.match !== null && e.value.profile.length) out.push(e.value.profile);
       }
+      yield out;
+    }
+  }
+  const names = new Set<string>([opts.profiles?.matchAttribute ?? '']);
+  for await (const batch of winners()) for (const props of batch) for (const p of props) names.add(p.name);
+  const header = [...names];
+  return toFile(header, async function* (emit) {
+    for await (const batch of winners()) {
+      for (const props of batch) emit(csvRow(header, props));
       yield;
     }
   }, opts.compression);

@@ -290,6 +290,17 @@ describe('bulk imports', () => {
     expect(profiles.map((p: any) => [p.customerId, p.firstName]).sort()).toEqual([['C0', 'Name21'], ['C1', 'Name22'], ['C2', 'Name23']]);
   });
 
+  it('leaves out of the profile file an attribute that no winning row sends (nulls: skip)', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
+    await actito.check(ctx);
+    // Earlier orders name the customers; the latest order of each has no first name.
+    const rows = Array.from({ length: 12 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+    const profileImport = (await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE');
+    expect(profileImport.definition.mapping.map((m: any) => m.attribute)).toEqual(['customerId', 'emailAddress']);
+  });
+
   it('uses CREATE_ONLY for inserts and re-attaches instead of importing twice', async () => {
     await seedProfiles();
     const ctx = ctxFor('insert', { options: bulkOpts });
