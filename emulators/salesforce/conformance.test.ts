@@ -306,6 +306,16 @@ describe('Validation engine, shared by every write path (CL validation engine)',
     expect((await conn.sobject('Lead').retrieve(lead2.id as string)).Status).toBe('Open - Not Contacted');
   });
 
+  test('empty text in JSON blanks the field: it reads back as null, and a required field left blank is missing', async () => {
+    const c = await conn.sobject('Contact').create({ LastName: 'Blank', Description: '', Email: '', Phone: '', LeadSource: '' });
+    const rec = await conn.sobject('Contact').retrieve(c.id as string);
+    expect({ d: rec.Description, e: rec.Email, p: rec.Phone, l: rec.LeadSource }).toEqual({ d: null, e: null, p: null, l: null });
+    await conn.sobject('Contact').update({ Id: c.id as string, Title: 'Boss' });
+    await conn.sobject('Contact').update({ Id: c.id as string, Title: '' });
+    expect((await conn.sobject('Contact').retrieve(c.id as string)).Title).toBeNull();
+    expect((await errOf(conn.sobject('Contact').create({ LastName: '' }))).errorCode).toBe('REQUIRED_FIELD_MISSING');
+  });
+
   test('unique / external id duplicates -> DUPLICATE_VALUE (create and update); missing id on update -> MISSING_ARGUMENT', async () => {
     const a = await conn.sobject('Contact').create({ LastName: 'A', External_Id__c: 'K-1', Syncline_Token__c: 'tok-1' });
     const dup = await errOf(conn.sobject('Contact').create({ LastName: 'B', External_Id__c: 'k-1' }));

@@ -58,6 +58,9 @@ function relationship(def: ObjectDef, e: Entry, source: Source): { fdIdx: number
   return { fdIdx, extField: key, value: (e.value as Record<string, unknown>)[key] };
 }
 
+/** Field types whose blank value is null (an empty string is never stored). */
+const TEXT_TYPES = new Set(['string', 'textarea', 'email', 'phone', 'url', 'picklist', 'multipicklist']);
+
 export function validateFields(def: ObjectDef, entries: Entry[], source: Source, mode: Mode, refs: RefResolver): Validated {
   const values = new Map<number, StoredValue>();
   const errors: SfError[] = [];
@@ -73,6 +76,8 @@ export function validateFields(def: ObjectDef, entries: Entry[], source: Source,
     const idx = rel ? rel.fdIdx : fieldIndex(def, e.name);
     const fd = idx === undefined ? undefined : def.fields[idx];
     if (idx === undefined || !fd) return { values, errors: [unknownField(def, e.name)] };
+    // Salesforce keeps no empty text: "" in a JSON write blanks the field, which then reads back as null.
+    if (raw === '' && !rel && TEXT_TYPES.has(fd.type)) raw = null;
     if (mode === 'create' ? !fd.createable : !fd.updateable) {
       readOnly.push(fd.name);
       continue;

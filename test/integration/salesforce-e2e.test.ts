@@ -561,8 +561,8 @@ describe.each(['collections', 'bulk'] as const)('tricky values survive the round
     const model = (await db.query(`SELECT id, note, city, first, seen_at FROM ${table}`)).rows as Array<{ id: string; note: string | null; city: string | null }>;
     for (const [i, [name, v]] of TRICKY.entries()) {
       const r = recs.get(`${a.prefix}-t${i}`);
-      // Salesforce keeps no empty text: Bulk CSV sends '' as #N/A (null); Collections sends "" as is.
-      const want = v === '' && bulk ? null : v;
+      // Salesforce keeps no empty text: Bulk CSV sends '' as #N/A, Collections sends "", both read back null.
+      const want = v === '' ? null : v;
       expect({ name, Description: r?.Description, MailingStreet: r?.MailingStreet }).toEqual({ name, Description: want, MailingStreet: want });
       expect({ name, at: r?.Last_Purchase_At__c }).toEqual({ name, at: DATETIMES[i % DATETIMES.length]![1] });
       expect(model.find((m) => m.id === `${a.prefix}-t${i}`)?.note).toBe(v); // the model itself was stored as written
@@ -590,7 +590,7 @@ describe.each(['collections', 'bulk'] as const)('tricky values survive the round
     const recs = await byKey();
     const t0 = recs.get(`${a.prefix}-t0`)!;
     const t1 = recs.get(`${a.prefix}-t1`)!;
-    expect({ d: t0.Description, s: t0.MailingStreet, at: t0.Last_Purchase_At__c }).toEqual({ d: bulk ? null : '', s: null, at: null });
-    expect({ d: t1.Description, s: t1.MailingStreet }).toEqual({ d: null, s: bulk ? null : '' });
+    expect({ d: t0.Description, s: t0.MailingStreet, at: t0.Last_Purchase_At__c }).toEqual({ d: null, s: null, at: null });
+    expect({ d: t1.Description, s: t1.MailingStreet }).toEqual({ d: null, s: null });
   });
 });
