@@ -5,7 +5,8 @@
  *
  * Production: `npm run build && npm start` runs the compiled dist/worker.js on the workflow bundle that
  * the build writes beside it (dist/workflow-bundle.js). `npm run worker` runs this file under tsx and
- * bundles workflows/ at start: handy in development, ~190 MB more resident memory.
+ * bundles workflows/ at start: handy in development, but measured ready at 369 MB (418 MB peak while
+ * webpack runs) against 146 MB for `npm start`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
