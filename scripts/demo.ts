@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql.on('error', () => {});
   const id = 'demo-contacts';
   try {
     await sql.query(`CREATE SCHEMA IF NOT EXISTS demo; DROP TABLE IF EXISTS demo.customers;

@@ -23,6 +23,8 @@ beforeAll(async () => {
   u.pathname = `/${WAREHOUSE}`;
   warehouseUrl = u.toString();
   warehouse = new pg.Pool({ connectionString: warehouseUrl, max: 2 });
+  // pool.end() resolves before its sockets close; DROP DATABASE ... WITH (FORCE) may then terminate one.
+  warehouse.on('error', () => {});
   [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { warehouse: { url: warehouseUrl } } }), testClient()]);
 });
 afterAll(async () => {

@@ -47,7 +47,9 @@ export async function testClient(): Promise<Client> {
 }
 
 export function sqlClient(): pg.Pool {
-  return new pg.Pool({ connectionString: env().databaseUrl, max: 4 });
+  const pool = new pg.Pool({ connectionString: env().databaseUrl, max: 4 });
+  pool.on('error', () => {}); // an idle client killed by the server surfaces on the next query, never as an unhandled event
+  return pool;
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {

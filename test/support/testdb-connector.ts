@@ -23,6 +23,7 @@ function pool(url: string): pg.Pool {
   let p = pools.get(url);
   if (!p) {
     p = new pg.Pool({ connectionString: url, max: 4 });
+    p.on('error', () => {}); // an idle client killed by the server surfaces on the next query
     pools.set(url, p);
   }
   return p;

@@ -38,6 +38,7 @@ beforeAll(async () => {
   ]);
   client = new Client({ connection });
   db = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+  db.on('error', () => {});
   await db.query('DROP SCHEMA IF EXISTS dag_test CASCADE; CREATE SCHEMA dag_test');
 });
 
