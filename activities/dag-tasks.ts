@@ -6,8 +6,9 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import pg from 'pg';
+import type pg from 'pg';
 import { SKIP } from '../common/dag';
+import { createClient } from '../db/connect';
 
 export interface DagTaskDeps {
   /** Connection name -> Postgres URL; the worker resolves credentials, the DAG only names the connection. */
@@ -68,7 +69,7 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       // Postgres cancels the statement a little before the attempt times out: no query outlives its attempt, and
       // the task reports the clear SQL_57014 "canceling statement due to statement timeout" instead of a bare timeout.
       const statementTimeout = Math.floor(Context.current().info.startToCloseTimeoutMs * 0.9);
-      const client = new pg.Client({ connectionString: url, application_name: 'syncline-dag', statement_timeout: statementTimeout });
+      const client = createClient({ connectionString: url, application_name: 'syncline-dag', statement_timeout: statementTimeout });
       try {
         await client.connect();
         const res = await client.query(input.statement, input.params ?? []);

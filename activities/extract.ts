@@ -3,7 +3,7 @@
  * Same database: one CREATE TABLE ... AS SELECT, no row passes through Node.
  * Another Postgres: COPY TO STDOUT piped into COPY FROM STDIN, in constant memory.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
@@ -15,6 +15,7 @@ import type { SynclineDeps } from './deps';
 import { loadRun, sentFields, type LoadedRun } from './run-context';
 import { modelError, resolveSource } from './source';
 import { CANONICAL_SETTINGS, dropWorkTables, withHeartbeat } from './work';
+import { createClient } from '../db/connect';
 
 export interface ExtractModelInput { runId: string }
 export interface ExtractModelResult { modelRows: number }
@@ -68,7 +69,7 @@ async function extractLocal(deps: SynclineDeps, run: LoadedRun, spec: StageSpec)
 }
 
 async function extractRemote(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, url: string): Promise<number> {
-  const source = new pg.Client({ connectionString: url, application_name: 'syncline-extract' });
+  const source = createClient({ connectionString: url, application_name: 'syncline-extract' });
   await source.connect();
   const target = await deps.pool.connect();
   try {

@@ -1,8 +1,8 @@
 /** The model's Postgres: the state database itself ("default") or another named connection. */
-import pg from 'pg';
 import { SyncError } from '../common/errors';
 import type { ActivationConfig } from '../common/config';
 import type { SynclineDeps } from './deps';
+import { createClient } from '../db/connect';
 
 export interface SourceDb {
   url: string;
@@ -32,7 +32,9 @@ export function resolveSource(deps: SynclineDeps, config: ActivationConfig): Sou
 export function modelError(config: ActivationConfig, err: unknown): SyncError {
   const e = err as { code?: string; message?: string; position?: string };
   const sqlstate = e.code ?? '';
-  if (/^(08|57|53)/.test(sqlstate) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(sqlstate)) {
+  // No SQLSTATE and pg's own wording: the socket closed under the query (network drop, server restart).
+  const socketLost = !sqlstate && /Connection terminated|not queryable/i.test(e.message ?? '');
+  if (/^(08|57|53)/.test(sqlstate) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(sqlstate) || socketLost) {
     return new SyncError('INTERNAL', `activation "${config.id}": lost the source database: ${e.message}`, { retryable: true, cause: err });
   }
   const where = e.position ? ` (at character ${e.position} of the model SQL)` : '';
@@ -45,7 +47,7 @@ export function modelText(config: ActivationConfig): string {
 
 /** Column names and Postgres type names of the model, without reading any row. */
 export async function describeModel(url: string, config: ActivationConfig): Promise<Map<string, string>> {
-  const client = new pg.Client({ connectionString: url, application_name: 'syncline' });
+  const client = createClient({ connectionString: url, application_name: 'syncline' });
   await client.connect();
   try {
     const sqlText = config.source.sql !== undefined ? config.source.sql.trim().replace(/;\s*$/, '') : `SELECT * FROM ${config.source.table}`;

@@ -6,7 +6,21 @@ import type { Database } from './database';
 export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'syncline' });
   pool.on('error', () => {}); // idle-client errors surface on the next query instead of crashing the worker
+  // pg-pool listens for errors only on idle clients: a checked-out client whose server goes away (restart,
+  // failover, pg_terminate_backend) would emit an unhandled 'error' and take the whole worker down.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/**
+ * One connection of its own (a model's source database, a DAG task). When the server goes away, the
+ * running query rejects with the error (and a later query with "not queryable"); the 'error' event pg
+ * also emits is absorbed here, so one lost database connection fails one activity attempt, not the worker.
+ */
+export function createClient(config: pg.ClientConfig): pg.Client {
+  const client = new pg.Client(config);
+  client.on('error', () => {});
+  return client;
 }
 
 export function createDb(pool: pg.Pool): Kysely<Database> {

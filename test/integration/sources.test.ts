@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
-import { startWorker, sqlClient, testClient, uniqueName, env, type RunningWorker } from '../support/harness';
+import { startWorker, sqlClient, testClient, uniqueName, env, waitFor, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
 
 const TQ = uniqueName('tq_src');
@@ -71,6 +71,31 @@ test('a model in another Postgres is streamed with COPY, types kept; a mapping c
   const remapped = await sync(id);
   expect(remapped.ops.upsert).toMatchObject({ planned: 2500, succeeded: 2500 });
   expect((await destination(id)).get('9')).toMatchObject({ LegacyId: 9 });
+});
+
+test('the source database drops the extract mid-COPY: that attempt fails as retryable and the retry completes the run', async () => {
+  const id = uniqueName('dropped');
+  await warehouse.query(`CREATE TABLE leads AS SELECT g AS id, 'Lead ' || g AS name FROM generate_series(1, 1200) g`);
+  await start({
+    id, mode: 'upsert', schedule: { manual: true },
+    // pg_sleep keeps each extract's COPY running long enough to be killed from here.
+    source: { connection: 'warehouse', sql: 'SELECT l.id, l.name FROM leads l CROSS JOIN pg_sleep(1.5)', key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
+  });
+  const run = sync(id);
+  const pid = await waitFor('the extract COPY on the warehouse', async () => {
+    const r = await warehouse.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'syncline-extract' AND state = 'active' AND query LIKE 'COPY%leads%'`);
+    return r.rows[0]?.pid;
+  });
+  const killed = await warehouse.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
+  expect(killed.rows[0]?.ok).toBe(true);
+  const summary = await run;
+  expect(summary.status).toBe('success');
+  expect(summary.ops.upsert).toMatchObject({ planned: 1200, succeeded: 1200 });
+  const dest = await destination(id);
+  expect(dest.size).toBe(1200);
+  expect(dest.get('1200')).toEqual({ ext_id: 1200, Name: 'Lead 1200' });
 });
 
 test('a model SQL error fails the run with the database message and the activation id; the activation keeps running', async () => {
