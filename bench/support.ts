@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
-import pg from 'pg';
+import type pg from 'pg';
 import { startTemporalDevServer, type TemporalServer } from '../scripts/services/temporal';
 import { startPostgres, type PostgresServer } from '../scripts/services/postgres';
 import { migrateToLatest } from '../db/migrate';
+import { createPool } from '../db/connect';
 import { envName } from '../connectors/connections';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -101,9 +102,7 @@ export function resetPeak(pid: number): boolean {
  * stopping Postgres right after can reach a closing client as an 'error' event: ignored, not a crash.
  */
 export function benchPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
-  pool.on('error', () => undefined);
-  return pool;
+  return createPool(url, 2);
 }
 
 /** Peak resident set size of a process in MB (VmHWM), read before it exits. */

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import pg from 'pg';
 import { findTemporalCli, startTemporalDevServer } from './services/temporal';
 import { startPostgres } from './services/postgres';
 import { migrateToLatest } from '../db/migrate';
+import { createPool } from '../db/connect';
 import { synclinePlugin } from '../client/plugin';
 import { startSalesforceEmulator, DEMO_CREDENTIALS } from '../emulators/salesforce/server';
 import { describeRun, type RunSummary } from '../common/run';
@@ -43,8 +43,7 @@ async function main(): Promise<void> {
   });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  const sql = new pg.Pool({ connectionString: db.url, max: 2 });
-  sql.on('error', () => {});
+  const sql = createPool(db.url, 2);
   const id = 'demo-contacts';
   try {
     await sql.query(`CREATE SCHEMA IF NOT EXISTS demo; DROP TABLE IF EXISTS demo.customers;

@@ -4,7 +4,8 @@
  * activation id, without pausing the activation.
  */
 import type { Client } from '@temporalio/client';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../../db/connect';
 import { startWorker, sqlClient, testClient, uniqueName, env, waitFor, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
 
@@ -22,9 +23,9 @@ beforeAll(async () => {
   const u = new URL(env().databaseUrl);
   u.pathname = `/${WAREHOUSE}`;
   warehouseUrl = u.toString();
-  warehouse = new pg.Pool({ connectionString: warehouseUrl, max: 2 });
-  // pool.end() resolves before its sockets close; DROP DATABASE ... WITH (FORCE) may then terminate one.
-  warehouse.on('error', () => {});
+  // createPool handles errors of closing clients: pool.end() resolves before its sockets close, and the
+  // DROP DATABASE ... WITH (FORCE) in afterAll may then terminate one.
+  warehouse = createPool(warehouseUrl, 2);
   [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { warehouse: { url: warehouseUrl } } }), testClient()]);
 });
 afterAll(async () => {

@@ -1,7 +1,8 @@
 /** Test helpers: a syncline worker in this process on the real dev server, a client, SQL, polling. */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../../db/connect';
 import { synclinePlugin } from '../../client/plugin';
 import type { ConnectionMap } from '../../connectors/connections';
 import type { DestinationConnector } from '../../connectors/types';
@@ -47,9 +48,7 @@ export async function testClient(): Promise<Client> {
 }
 
 export function sqlClient(): pg.Pool {
-  const pool = new pg.Pool({ connectionString: env().databaseUrl, max: 4 });
-  pool.on('error', () => {}); // an idle client killed by the server surfaces on the next query, never as an unhandled event
-  return pool;
+  return createPool(env().databaseUrl, 4);
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {

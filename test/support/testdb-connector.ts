@@ -4,6 +4,7 @@
  * survives worker crashes. Faults: rows listed in test_dest.faults fail with a given code.
  */
 import pg from 'pg';
+import { createPool } from '../../db/connect';
 import { z } from 'zod';
 import { SyncError } from '../../common/errors';
 import type { DestinationConnector, OutRow, RowResult } from '../../connectors/types';
@@ -22,8 +23,7 @@ const pools = new Map<string, pg.Pool>();
 function pool(url: string): pg.Pool {
   let p = pools.get(url);
   if (!p) {
-    p = new pg.Pool({ connectionString: url, max: 4 });
-    p.on('error', () => {}); // an idle client killed by the server surfaces on the next query
+    p = createPool(url, 4);
     pools.set(url, p);
   }
   return p;

@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DagSpec, DagState, TaskState } from '../../common/dag';
@@ -37,8 +38,7 @@ beforeAll(async () => {
     Connection.connect({ address: address() }),
   ]);
   client = new Client({ connection });
-  db = new pg.Pool({ connectionString: process.env.DATABASE_URL });
-  db.on('error', () => {});
+  db = createPool(process.env.DATABASE_URL!);
   await db.query('DROP SCHEMA IF EXISTS dag_test CASCADE; CREATE SCHEMA dag_test');
 });
 
