@@ -139,7 +139,8 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
   }
   // Profiles: one line per match value, the latest row's values winning. Postgres picks those rows
   // (chunk.distinctRows), so no set of profiles is held here. First the rows that cannot be encoded
-  // are recorded (so none of them wins), then the winners' attributes make the file's columns.
+  // are recorded (so none of them wins); then the file's columns: every profile column when nulls are
+  // sent, else only the attributes some winner sends (one more pass over the winners).
   await eachEncoded(ctx, chunk, opts, tables, () => undefined, true);
   const matchFrom = encoder.matchFrom;
   async function* winners(): AsyncIterable<Properties[]> {
@@ -154,7 +155,11 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     }
   }
   const names = new Set<string>([opts.profiles?.matchAttribute ?? '']);
-  for await (const batch of winners()) for (const props of batch) for (const p of props) names.add(p.name);
+  if (opts.nulls === 'skip') {
+    for await (const batch of winners()) for (const props of batch) for (const p of props) names.add(p.name);
+  } else {
+    for (const c of encoder.profileColumns) names.add(c.name);
+  }
   const header = [...names];
   return toFile(header, async function* (emit) {
     for await (const batch of winners()) {

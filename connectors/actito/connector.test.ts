@@ -301,6 +301,18 @@ describe('bulk imports', () => {
     expect(profileImport.definition.mapping.map((m: any) => m.attribute)).toEqual(['customerId', 'emailAddress']);
   });
 
+  it('with nulls: send, the profile file has every profile column and a winning null clears the attribute', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES, nulls: 'send' } });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 12 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+    const profileImport = (await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE');
+    expect(profileImport.definition.mapping.map((m: any) => m.attribute)).toEqual(['customerId', 'emailAddress', 'firstName']);
+    const profiles = (await admin('GET', '/profiles')).records;
+    expect(profiles.map((p: any) => [p.customerId, p.firstName ?? null]).sort()).toEqual([['C0', null], ['C1', null], ['C2', null]]);
+  });
+
   it('uses CREATE_ONLY for inserts and re-attaches instead of importing twice', async () => {
     await seedProfiles();
     const ctx = ctxFor('insert', { options: bulkOpts });
