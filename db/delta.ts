@@ -140,11 +140,16 @@ export function indexDelta(runId: string): RawBuilder<unknown>[] {
   return [sql`CREATE INDEX ON ${deltaTable(runId)} (op, seq)`, sql`CREATE INDEX ON ${deltaTable(runId)} (key)`];
 }
 
+/** What a chunk read returns of a delta row `d` and its stage row `s`, the row's idempotency token included. */
+function pendingRowColumns(activationId: string, columns: string[]): RawBuilder<unknown> {
+  const cols = [...new Set(columns)].map((c) => sql`s.${sql.id(c)}`);
+  return sql`d.seq AS __seq, d.key AS __key, d.op AS __op, d.destination_id AS __destination_id,
+  md5(${activationId} || '/' || d.key || '/' || coalesce(d.hash::text, '')) AS __token, ${sql.join(cols)}`;
+}
+
 /** One page of a chunk's unacknowledged rows, with the stage values joined by tuple id (no index needed). */
 export function chunkPage(opts: { runId: string; activationId: string; range: ChunkRange; columns: string[]; after: number | null; limit: number }): RawBuilder<Record<string, unknown>> {
-  const cols = [...new Set(opts.columns)].map((c) => sql`s.${sql.id(c)}`);
-  return sql`SELECT d.seq AS __seq, d.key AS __key, d.op AS __op, d.destination_id AS __destination_id,
-  md5(${opts.activationId} || '/' || d.key || '/' || coalesce(d.hash::text, '')) AS __token, ${sql.join(cols)}
+  return sql`SELECT ${pendingRowColumns(opts.activationId, opts.columns)}
 FROM ${deltaTable(opts.runId)} d LEFT JOIN ${stageTable(opts.runId)} s ON s.ctid = d.tid
 WHERE ${inChunk(opts.range, 'd')} AND d.status = 'pending' ${opts.after === null ? sql`` : sql`AND d.seq > ${opts.after}`}
 ORDER BY d.seq LIMIT ${opts.limit}`;
@@ -156,10 +161,8 @@ ORDER BY d.seq LIMIT ${opts.limit}`;
  * import). Meant for a cursor: one sort in Postgres, read page by page.
  */
 export function chunkDistinct(opts: { runId: string; activationId: string; range: ChunkRange; columns: string[]; distinct: string }): RawBuilder<Record<string, unknown>> {
-  const cols = [...new Set(opts.columns)].map((c) => sql`s.${sql.id(c)}`);
   const by = sql`(s.${sql.id(opts.distinct)})::text`;
-  return sql`SELECT DISTINCT ON (${by}) d.seq AS __seq, d.key AS __key, d.op AS __op, d.destination_id AS __destination_id,
-  md5(${opts.activationId} || '/' || d.key || '/' || coalesce(d.hash::text, '')) AS __token, ${sql.join(cols)}
+  return sql`SELECT DISTINCT ON (${by}) ${pendingRowColumns(opts.activationId, opts.columns)}
 FROM ${deltaTable(opts.runId)} d JOIN ${stageTable(opts.runId)} s ON s.ctid = d.tid
 WHERE ${inChunk(opts.range, 'd')} AND d.status = 'pending' AND ${by} <> ''
 ORDER BY ${by}, d.seq DESC`;
