@@ -16,7 +16,7 @@ export interface BenchServices { temporal: TemporalServer; pg: PostgresServer; s
 
 export async function startBenchServices(): Promise<BenchServices> {
   const dataDir = path.join(ROOT, `.data/pg-bench-${process.pid}`);
-  const [temporal, pg] = await Promise.all([startTemporalDevServer({ headless: true, quiet: true }), startPostgres({ dataDir, fresh: true })]);
+  const [temporal, pg] = await Promise.all([startTemporalDevServer({ headless: true, quiet: true }), startPostgres({ dataDir, fresh: true, noFsync: true })]);
   await migrateToLatest(pg.url);
   return {
     temporal, pg,

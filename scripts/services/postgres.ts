@@ -36,7 +36,22 @@ export function runningEmbeddedPort(dataDir: string): number | null {
   }
 }
 
-export async function startPostgres(opts: { dataDir?: string; port?: number; fresh?: boolean } = {}): Promise<PostgresServer> {
+export interface StartPostgresOptions {
+  dataDir?: string;
+  port?: number;
+  /** Wipe the data directory first (tests, benchmarks). */
+  fresh?: boolean;
+  /**
+   * Skip fsync (and full-page writes): a crash of Postgres itself still loses nothing committed, a crash
+   * of the machine may. Only for tests and benchmarks, which ask for it explicitly; the default is durable.
+   */
+  noFsync?: boolean;
+}
+
+/** Settings for a server that holds nothing worth keeping across a machine crash (tests, benchmarks). */
+const NO_FSYNC_FLAGS = ['-c', 'fsync=off', '-c', 'full_page_writes=off'];
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const dataDir = path.resolve(opts.dataDir ?? path.join(ROOT, '.data/pg'));
   // Another process (npm run services, a worker) already serves this directory: share it, never stop it.
@@ -59,7 +74,9 @@ export async function startPostgres(opts: { dataDir?: string; port?: number; fre
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir, port, user: 'postgres', password: 'postgres', persistent: !opts.fresh,
     createPostgresUser: isRoot, onLog: () => {}, onError: (e: unknown) => { if (process.env.SYNCLINE_DEBUG) console.error(e); },
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'maintenance_work_mem=256MB'],
+    // synchronous_commit stays on in every mode: with it off, a crash of Postgres loses transactions it had
+    // already reported committed (the run records and results syncline relies on).
+    postgresFlags: [...(opts.noFsync ? NO_FSYNC_FLAGS : []), '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'maintenance_work_mem=256MB'],
   });
   if (!initialised) await pg.initialise();
   await pg.start();

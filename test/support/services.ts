@@ -12,7 +12,7 @@ const dataDir = path.resolve(__dirname, `../../.data/pg-test-${process.pid}`);
 export async function startTestServices(): Promise<void> {
   const [t, p] = await Promise.allSettled([
     process.env.TEMPORAL_ADDRESS ? Promise.resolve(undefined) : startTemporalDevServer({ headless: true, quiet: true }),
-    startPostgres({ dataDir, fresh: true }),
+    startPostgres({ dataDir, fresh: true, noFsync: true }),
   ]);
   temporal = t.status === 'fulfilled' ? t.value : undefined;
   postgres = p.status === 'fulfilled' ? p.value : undefined;
