@@ -103,7 +103,10 @@ async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<n
 /** Asks the connector how to write each op, numbers chunks in SQL, and records them. */
 async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<Record<RowOp, number>>): Promise<{ chunks: number[]; methods: Partial<Record<RowOp, string>> }> {
   const ops = (Object.keys(planned) as RowOp[]).filter((op) => (planned[op] ?? 0) > 0).sort();
-  if (ops.length === 0) return { chunks: [], methods: {} };
+  if (ops.length === 0) {
+    await deps.db.deleteFrom('syncline.chunks').where('run_id', '=', run.runId).execute();
+    return { chunks: [], methods: {} };
+  }
   const connector = connectorFor(deps, run.config);
   const ctx = buildContext(deps, run, sentFields(run));
   const plans = ops.map((op) => {
@@ -114,10 +117,14 @@ async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<R
   await sql`ANALYZE ${deltaTable(run.runId)}`.execute(deps.db);
   const ranges = (await chunkRanges(run.runId, plans).execute(deps.db)).rows;
   const method = new Map(plans.map((p) => [p.op, p.method]));
-  if (ranges.length) {
-    await deps.db.insertInto('syncline.chunks')
-      .values(ranges.map((r, i) => ({ run_id: run.runId, chunk: i, op: r.op, method: method.get(r.op)!, row_count: Number(r.pending), seq_from: r.from, seq_to: r.to, state: null })))
-      .onConflict((oc) => oc.columns(['run_id', 'chunk']).doNothing()).execute();
-  }
+  // A retried delta replaces the chunks of its earlier attempt (no write has started before the delta returns).
+  await deps.db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('syncline.chunks').where('run_id', '=', run.runId).execute();
+    if (ranges.length) {
+      await tx.insertInto('syncline.chunks')
+        .values(ranges.map((r, i) => ({ run_id: run.runId, chunk: i, op: r.op, method: method.get(r.op)!, row_count: Number(r.pending), seq_from: r.from, seq_to: r.to, state: null })))
+        .execute();
+    }
+  });
   return { chunks: ranges.map((_, i) => i), methods: Object.fromEntries(method) };
 }

@@ -77,7 +77,7 @@ async function extractRemote(deps: SynclineDeps, run: LoadedRun, spec: StageSpec
     for (const s of CANONICAL_SETTINGS) await source.query(s);
     const select = stageSelect(spec).compile(deps.db);
     const columns = await remoteColumnTypes(source, select.sql, select.parameters as unknown[], run);
-    const ddl = sql`CREATE UNLOGGED TABLE ${stageTable(run.runId)} (${sql.join(columns.map((c) => sql`${sql.id(c.name)} ${sql.raw(c.type)}`))})`.compile(deps.db);
+    const ddl = sql`CREATE TABLE ${stageTable(run.runId)} (${sql.join(columns.map((c) => sql`${sql.id(c.name)} ${sql.raw(c.type)}`))})`.compile(deps.db);
     await target.query(ddl.sql);
     // COPY cannot take bind parameters: the statement is inlined (the model SQL is the user's own text).
     const copyOut = source.query(copyTo(`COPY (${inline(select.sql, select.parameters as unknown[])}) TO STDOUT`));

@@ -27,7 +27,8 @@ function modelFrom(model: StageSpec['model']): RawBuilder<unknown> {
 
 /** The per-row hash over the mapped fields only (the key is the row's identity, not part of its content). */
 export function rowHash(alias: string, columns: string[], signature: string): RawBuilder<unknown> {
-  const cols = sql.join(columns.map((c) => sql.ref(`${alias}.${c}`)));
+  // sql.id, not sql.ref: a column may be named "customer.email" (sql.ref would read a table "customer").
+  const cols = sql.join(columns.map((c) => sql.id(alias, c)));
   return sql`md5(${sql.lit(signature)} || row(${cols})::text)::uuid`;
 }
 
@@ -39,7 +40,7 @@ export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
 
 /** Same database: the model is copied into the stage by Postgres itself, with no round trip through Node. */
 export function createStageAs(spec: StageSpec): RawBuilder<unknown> {
-  return sql`CREATE UNLOGGED TABLE ${stageTable(spec.runId)} AS ${stageSelect(spec)}`;
+  return sql`CREATE TABLE ${stageTable(spec.runId)} AS ${stageSelect(spec)}`;
 }
 
 /**
@@ -51,7 +52,7 @@ export function uniqueKeyIndex(runId: string): RawBuilder<unknown> {
 }
 
 export function createDups(runId: string): RawBuilder<unknown> {
-  return sql`CREATE UNLOGGED TABLE ${dupsTable(runId)} AS SELECT ${sql.id(STAGE_KEY)} AS key, count(*)::int AS n, max(ctid) AS tid
+  return sql`CREATE TABLE ${dupsTable(runId)} AS SELECT ${sql.id(STAGE_KEY)} AS key, count(*)::int AS n, max(ctid) AS tid
 FROM ${stageTable(runId)} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1`;
 }
 
@@ -88,7 +89,7 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const isDup = spec.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
   // Of a repeated key, one stage row stands for all of them.
   const oneOfDup = spec.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
-  return sql`CREATE UNLOGGED TABLE ${deltaTable(spec.runId)} AS
+  return sql`CREATE TABLE ${deltaTable(spec.runId)} AS
 WITH s AS (
   SELECT key, hash, destination_id FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
 ), j AS (
@@ -107,8 +108,10 @@ SELECT j.key, j.change, m.op, j.n, j.hash, j.tid, j.destination_id,
   CASE WHEN j.change IN ('null_key', 'duplicate_key') THEN 'rejected'
        WHEN NOT ${retrying} AND e.key IS NOT NULL THEN 'skipped'
        ELSE 'pending' END AS status,
-  -- Position within its op: chunks are later cut as seq ranges, so numbering needs no second pass.
-  (CASE WHEN m.op IS NOT NULL THEN row_number() OVER (PARTITION BY m.op) END)::int AS seq,
+  -- Position within its op: chunks are later cut as seq ranges, so numbering needs no second pass. The
+  -- order is total (stage rows by tuple id, removed keys after them by key), so a retried delta numbers
+  -- every row as the first attempt did, whatever join Postgres picks; chunks then read the stage in order.
+  (CASE WHEN m.op IS NOT NULL THEN row_number() OVER (PARTITION BY m.op ORDER BY j.tid, j.key COLLATE "C") END)::int AS seq,
   NULL::text AS code, NULL::text AS message, NULL::boolean AS retryable, NULL::text AS result_id
 FROM j
 LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = j.change

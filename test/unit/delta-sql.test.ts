@@ -8,7 +8,7 @@ const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: reado
 describe('delta SQL', () => {
   test('the stage is one CREATE TABLE AS over the model, hashing the mapped columns in a fixed order', () => {
     const q = compile(createStageAs({ runId: '7', model: { sql: 'SELECT * FROM contacts;' }, keyColumn: 'id', columns: ['email', 'name'], signature: 'sig' }));
-    expect(q.sql).toContain('CREATE UNLOGGED TABLE "syncline_work"."s_7" AS SELECT (m."id")::text AS "__key"');
+    expect(q.sql).toContain('CREATE TABLE "syncline_work"."s_7" AS SELECT (m."id")::text AS "__key"');
     expect(q.sql).toContain(`md5('sig' || row("m"."email", "m"."name")::text)::uuid AS "__hash"`);
     expect(q.sql).toContain('FROM (SELECT * FROM contacts) AS m');
     expect(compile(rowHash('m', ['a'], "it's")).sql).toContain(`'it''s'`);
