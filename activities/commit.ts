@@ -1,15 +1,20 @@
 /**
  * Commit and finish a run: accepted rows advance the snapshot, the rest are recorded as row errors,
- * the run record gets its counts, and the work tables are dropped. Safe to run twice.
+ * the run record gets its counts, and the work tables are dropped — all in one transaction, so a crash
+ * leaves either nothing or everything done, and a retried commit finds the run committed and returns
+ * what was recorded.
+ *
+ * A run that never commits (its commit out of attempts, its workflow terminated, its history cut) is
+ * settled the same way by the next run of the activation, or when the activation starts again: the
+ * destination's answers it holds are committed before anything is sent again.
  */
-import { sql } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { commitStatements, summaryCounts } from '../db/commit';
-import { deltaName } from '../db/work-tables';
+import type { Database, RunsTable } from '../db/database';
+import { deltaTable, dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
 import { emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
-import { loadRun } from './run-context';
-import { dropWorkTables } from './work';
 
 export interface CommitRunInput {
   runId: string;
@@ -17,18 +22,81 @@ export interface CommitRunInput {
   error?: { type: string; message: string };
   /** Warnings raised by the workflow (quota waits, held deletions). */
   warnings?: RunWarning[];
-  keepWorkTables?: boolean;
 }
 
+type RunRecord = Selectable<RunsTable>;
+
+/** Statuses a commit (or a settle) leaves behind: a run in one of them is never committed again. */
+const FINISHED: ReadonlySet<string> = new Set(['success', 'partial', 'failed', 'cancelled']);
+
 export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Promise<RunSummary> {
-  const run = await loadRun(deps, input.runId);
-  const exists = (await sql<{ t: string | null }>`SELECT to_regclass(${'syncline_work.' + deltaName(run.runId)})::text AS t`.execute(deps.db)).rows[0]?.t;
-  const summary = await baseSummary(deps, run.runId);
-  if (exists) {
-    await deps.db.transaction().execute(async (tx) => {
-      for (const stmt of commitStatements(run.runId, run.activationId, run.runNumber, run.config.source.key)) await stmt.execute(tx);
+  return deps.db.transaction().execute(async (tx) => {
+    const rec = await lockRun(tx, input.runId);
+    if (FINISHED.has(rec.status)) return recordedSummary(tx, rec);
+    return commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true });
+  });
+}
+
+/**
+ * Closes every earlier run of the activation still marked running: its workflow is gone (runs of one
+ * activation never overlap), so what it wrote is committed now and the rest will be sent again.
+ */
+export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: string, settledBy: string, beforeRun?: number): Promise<number[]> {
+  let q = deps.db.selectFrom('syncline.runs').select(['id', 'run_number']).where('activation_id', '=', activationId).where('status', '=', 'running');
+  if (beforeRun !== undefined) q = q.where('run_number', '<', beforeRun);
+  const open = await q.orderBy('run_number').execute();
+  const settled: number[] = [];
+  for (const o of open) {
+    const done = await deps.db.transaction().execute(async (tx) => {
+      const rec = await lockRun(tx, String(o.id));
+      if (rec.status !== 'running') return false;
+      const message = `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
+      await commitIn(tx, rec, { error: { type: 'CANCELLED', message }, warnings: [], listUnacknowledged: true, status: 'cancelled' });
+      return true;
     });
-    for (const c of (await summaryCounts(run.runId).execute(deps.db)).rows) {
+    if (done) settled.push(o.run_number);
+  }
+  return settled;
+}
+
+/**
+ * Commits the answers a plan's apply received before it stopped (none when it never started), then
+ * drops the plan's work tables: a superseded plan must not take the destination's answers with it.
+ */
+export async function settleSupersededPlan(tx: Transaction<Database>, runId: string): Promise<void> {
+  const rec = await lockRun(tx, runId);
+  if (FINISHED.has(rec.status) || rec.status === 'superseded') return;
+  const answered = (await hasDeltaTable(tx, runId))
+    && (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(tx)).rows[0]!.x;
+  if (answered) {
+    await commitIn(tx, rec, { warnings: [], listUnacknowledged: true, status: 'superseded' });
+    return;
+  }
+  await dropWorkTablesOf(tx, runId);
+  await tx.updateTable('syncline.runs').set({ status: 'superseded' }).where('id', '=', runId).execute();
+}
+
+async function lockRun(tx: Transaction<Database>, runId: string): Promise<RunRecord> {
+  return tx.selectFrom('syncline.runs').selectAll().where('id', '=', runId).forUpdate().executeTakeFirstOrThrow();
+}
+
+interface CommitOptions {
+  error?: { type: string; message: string };
+  warnings: RunWarning[];
+  /** Record rows still pending as NOT_ACKNOWLEDGED row errors (false for a plan that was never applied). */
+  listUnacknowledged: boolean;
+  /** Forced final status (cancelled, superseded); otherwise derived from the error and the counts. */
+  status?: RunStatus | 'superseded';
+}
+
+async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitOptions): Promise<RunSummary> {
+  const runId = String(rec.id);
+  const config = rec.config as { mode: string; source: { key: string } };
+  const summary = await baseSummary(tx, rec);
+  const exists = await hasDeltaTable(tx, runId);
+  if (exists) {
+    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged)) await stmt.execute(tx);
+    for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
       if (c.status === 'rejected') { summary.rejected += Number(c.rows); continue; } // model rows, not keys
       if (!c.op) continue;
@@ -42,28 +110,39 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
     summary.heldDeletes = summary.ops.delete?.held ?? 0;
   }
   const failedRows = Object.values(summary.ops).reduce((a, o) => a + o.failed, 0);
-  const status: RunStatus = input.error ? 'failed' : failedRows > 0 || summary.rejected > 0 ? 'partial' : 'success';
-  summary.status = status;
-  summary.error = input.error;
-  summary.warnings = [...summary.warnings, ...(input.warnings ?? [])];
+  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || summary.rejected > 0 ? 'partial' : 'success');
+  summary.status = status as RunStatus;
+  summary.error = opts.error;
+  summary.warnings = [...summary.warnings, ...opts.warnings];
   summary.finishedAt = new Date().toISOString();
-  await deps.db.updateTable('syncline.runs').set({
-    status, finished_at: new Date(), error: input.error ? `${input.error.type}: ${input.error.message}` : null,
+  await tx.updateTable('syncline.runs').set({
+    status, finished_at: new Date(), error: opts.error ? `${opts.error.type}: ${opts.error.message}` : null,
     counts: JSON.stringify({ ops: summary.ops, rejected: summary.rejected, heldDeletes: summary.heldDeletes }),
     warnings: JSON.stringify(summary.warnings),
-  }).where('id', '=', run.runId).execute();
-  if (exists && !input.keepWorkTables) await dropWorkTables(deps, run.runId);
+  }).where('id', '=', runId).execute();
+  if (exists) await dropWorkTablesOf(tx, runId);
   return summary;
 }
 
-async function baseSummary(deps: SynclineDeps, runId: string): Promise<RunSummary> {
-  const r = await deps.db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
-  const created = await deps.db.selectFrom('syncline.attribute_creations').select('field').where('activation_id', '=', r.activation_id).where('run_number', '=', r.run_number).where('created', '=', true).execute();
+async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {
+  const created = await db.selectFrom('syncline.attribute_creations').select('field').where('activation_id', '=', r.activation_id).where('run_number', '=', r.run_number).where('created', '=', true).execute();
   const config = r.config as { mode: string };
   return {
     activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger as RunSummary['trigger'], mode: config.mode, full: r.full_resync,
     status: 'running', startedAt: new Date(r.started_at).toISOString(), modelRows: r.model_rows === null ? undefined : Number(r.model_rows),
     ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: created.map((c) => c.field), warnings: (r.warnings as RunWarning[]) ?? [],
+  };
+}
+
+/** The summary a finished run's record holds (what its commit returned). */
+async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {
+  const s = await baseSummary(db, r);
+  const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; heldDeletes?: number };
+  const error = r.error === null ? undefined : /^([A-Z0-9_]+): ([\s\S]*)$/.exec(r.error);
+  return {
+    ...s, status: r.status as RunStatus, finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : undefined,
+    ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, heldDeletes: counts.heldDeletes ?? 0,
+    error: error ? { type: error[1]!, message: error[2]! } : r.error === null ? undefined : { type: 'INTERNAL', message: r.error },
   };
 }
 
@@ -76,4 +155,3 @@ export async function approveHeldDeletes(deps: SynclineDeps, input: ApproveDelet
     .where('activation_id', '=', input.activationId).where('run_number', '=', input.runNumber).executeTakeFirst();
   return { approved: Number(r.numUpdatedRows) };
 }
-

@@ -9,7 +9,7 @@ import type { RowOp } from '../common/sync-modes';
 import { deltaTable, stageTable } from '../db/work-tables';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields } from './run-context';
-import { dropWorkTables } from './work';
+import { settleSupersededPlan } from './commit';
 
 const SAMPLES_PER_OP = 5;
 
@@ -48,9 +48,10 @@ export async function supersedePlans(deps: SynclineDeps, input: SupersedePlansIn
   const open = await deps.db.selectFrom('syncline.plans').select(['run_number', 'run_id'])
     .where('activation_id', '=', input.activationId).where('status', '=', 'open').where('run_number', '!=', input.except ?? -1).execute();
   for (const p of open) {
-    await dropWorkTables(deps, String(p.run_id));
-    await deps.db.updateTable('syncline.plans').set({ status: 'superseded' }).where('activation_id', '=', input.activationId).where('run_number', '=', p.run_number).execute();
-    await deps.db.updateTable('syncline.runs').set({ status: 'superseded' }).where('id', '=', String(p.run_id)).execute();
+    await deps.db.transaction().execute(async (tx) => {
+      await settleSupersededPlan(tx, String(p.run_id));
+      await tx.updateTable('syncline.plans').set({ status: 'superseded' }).where('activation_id', '=', input.activationId).where('run_number', '=', p.run_number).execute();
+    });
   }
   return { superseded: open.map((p) => p.run_number) };
 }

@@ -8,6 +8,7 @@ import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun } from './run-context';
 import { describeModel, resolveSource } from './source';
 import { dropWorkTables } from './work';
+import { settleUnfinishedRuns } from './commit';
 
 export interface PrepareRunInput {
   activationId: string;
@@ -24,6 +25,8 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) throw new SyncError('CONFIG_INVALID', formatProblems(input.activationId, parsed.problems));
   const config = JSON.stringify(parsed.config);
+  // What an earlier run wrote but never committed is settled before this run computes its delta.
+  await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await sql`INSERT INTO syncline.activations (id, config) VALUES (${input.activationId}, ${config}::jsonb)
     ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(deps.db);
   const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, config, scheduled_at, status)

@@ -1,11 +1,8 @@
-import { sql } from 'kysely';
 import type { SynclineDeps } from './deps';
-import { deltaTable, dupsTable, stageTable } from '../db/work-tables';
+import { dropWorkTablesOf } from '../db/work-tables';
 
 export async function dropWorkTables(deps: SynclineDeps, runId: string): Promise<void> {
-  await sql`DROP TABLE IF EXISTS ${stageTable(runId)}`.execute(deps.db);
-  await sql`DROP TABLE IF EXISTS ${deltaTable(runId)}`.execute(deps.db);
-  await sql`DROP TABLE IF EXISTS ${dupsTable(runId)}`.execute(deps.db);
+  await dropWorkTablesOf(deps.db, runId);
 }
 
 /** Heartbeats on a timer while one long statement runs, so a dead worker is noticed quickly. */

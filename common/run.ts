@@ -4,7 +4,8 @@ import type { RunWarning } from '../connectors/types';
 
 export type { RunWarning };
 export type RunTrigger = 'schedule' | 'manual' | 'full_resync' | 'retry_failed' | 'approval' | 'dag';
-export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'paused';
+/** `cancelled`: the run's workflow ended before its commit; a later run settled what it had written. */
+export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'paused' | 'cancelled';
 
 export interface OpCounts {
   planned: number;

@@ -7,8 +7,13 @@ import { sql, type RawBuilder } from 'kysely';
 import { deltaTable } from './work-tables';
 import { ROW_ERROR_CODES } from '../common/errors';
 
-export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string): RawBuilder<unknown>[] {
+/**
+ * `listUnacknowledged`: rows still pending (sent, answer unknown) get a NOT_ACKNOWLEDGED row error; false
+ * for a plan that is dropped unapplied, whose pending rows were never sent.
+ */
+export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string, listUnacknowledged = true): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
+  const listed = listUnacknowledged ? sql`('failed', 'rejected', 'pending')` : sql`('failed', 'rejected')`;
   return [
     sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
 SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now() FROM ${d} WHERE status = 'ok' AND op <> 'delete'
@@ -26,9 +31,12 @@ SELECT ${activationId}, coalesce(key, '(null)'), coalesce(op, change),
        WHEN change = 'null_key' THEN n || ' model row(s) have NULL in the key column "' || ${keyColumn} || '"; they were not sent. Give every row a key.'
        WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
        ELSE coalesce(message, '') END,
-  CASE WHEN status = 'failed' THEN coalesce(retryable, true) ELSE true END,
-  hash, ${runNumber}
-FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d} WHERE status IN ('failed', 'rejected', 'pending') AND change <> 'null_key'
+  -- A rejected model row (null or repeated key) is fixed in the model, never by a retry.
+  CASE WHEN status = 'failed' THEN coalesce(retryable, true) WHEN status = 'rejected' THEN false ELSE true END,
+  -- No hash for rejected rows: the delta skips a key whose permanent error carries its current hash, and a
+  -- repeated key must be sent as soon as it is unique again, even with the content one of its rows had.
+  CASE WHEN status = 'rejected' THEN NULL ELSE hash END, ${runNumber}
+FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d} WHERE status IN ${listed} AND change <> 'null_key'
       UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, NULL, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
 ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
   retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,

@@ -3,8 +3,8 @@ import pg from 'pg';
 import type { Database } from './database';
 
 // bigint (int8) and numeric stay strings: no precision is lost on their way to a destination.
-export function createPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'syncline' });
+export function createPool(url: string, max = 10, extra: pg.PoolConfig = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'syncline', ...extra });
   pool.on('error', () => {}); // idle-client errors surface on the next query instead of crashing the worker
   // pg-pool listens for errors only on idle clients: a checked-out client whose server goes away (restart,
   // failover, pg_terminate_backend) would emit an unhandled 'error' and take the whole worker down.

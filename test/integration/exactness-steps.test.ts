@@ -1,0 +1,200 @@
+/**
+ * Exactness between two steps of a run, driven activity by activity on the real Postgres: a Postgres
+ * crash between extract and delta, during the writes, or between plan and apply; a retried delta on
+ * another plan; a run that never commits. After each, the destination and the snapshot must say exactly
+ * what the mode implies.
+ */
+import type pg from 'pg';
+import { env, sqlClient, uniqueName } from '../support/harness';
+import { crashPostgres, directDeps, fullRun, parsed, startRun, writeAll, type DirectDeps } from '../support/runs';
+import { computeDelta } from '../../activities/delta';
+import { commitRun } from '../../activities/commit';
+import { recordPlan } from '../../activities/plan';
+import { writeChunk } from '../../activities/write';
+import { checkDestination, prepareRun } from '../../activities/prepare';
+import { extractModel } from '../../activities/extract';
+
+let db: pg.Pool;
+let d: DirectDeps;
+
+beforeAll(async () => {
+  db = sqlClient();
+  d = await directDeps(env().databaseUrl);
+});
+afterAll(async () => {
+  await d?.close();
+  await db?.end();
+});
+
+function config(id: string, mode: string, extra: Record<string, unknown> = {}) {
+  return parsed({
+    id, mode, schedule: { manual: true }, source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 20 } },
+    mappings: [{ from: 'name', to: 'Name' }], deletionGuard: { maxDeletePercent: 50 }, ...extra,
+  });
+}
+async function model(id: string, rows: number): Promise<void> {
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, $1::int) g`, [rows]);
+}
+async function destination(object: string): Promise<Map<string, string>> {
+  const r = await db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1`, [object]);
+  return new Map(r.rows.map((x) => [x.key as string, x.name as string]));
+}
+async function snapshot(id: string): Promise<number> {
+  return Number((await db.query(`SELECT count(*) AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n);
+}
+async function expectInStep(id: string, rows: number, nameOf: (k: number) => string): Promise<void> {
+  const dest = await destination(id);
+  expect(dest.size).toBe(rows);
+  for (let k = 1; k <= rows; k++) expect(dest.get(String(k))).toBe(nameOf(k));
+  expect(await snapshot(id)).toBe(rows);
+}
+
+describe('a Postgres crash', () => {
+  test('between extract and delta: the delta still sees the model (nothing looks removed)', async () => {
+    const id = uniqueName('crash_ed');
+    await model(id, 50);
+    const cfg = config(id, 'upsert');
+    await fullRun(d.deps, cfg, 1);
+    await db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id <= 5`);
+    const runId = await startRun(d.deps, cfg, 2);
+    await crashPostgres(env().databaseUrl);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.planned).toEqual({ upsert: 5 });
+    await writeAll(d.deps, runId, delta.chunks);
+    const s = await commitRun(d.deps, { runId });
+    expect(s.ops.upsert).toMatchObject({ planned: 5, succeeded: 5 });
+    await expectInStep(id, 50, (k) => (k <= 5 ? `Name ${k} v2` : `Name ${k}`));
+  });
+
+  test('in Mirror between extract and delta: nothing is deleted and no deletion is held', async () => {
+    const id = uniqueName('crash_em');
+    await model(id, 40);
+    const cfg = config(id, 'mirror');
+    await fullRun(d.deps, cfg, 1);
+    const runId = await startRun(d.deps, cfg, 2);
+    await crashPostgres(env().databaseUrl);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.planned).toEqual({});
+    expect(delta.heldDeletes).toBe(0);
+    await commitRun(d.deps, { runId });
+    await expectInStep(id, 40, (k) => `Name ${k}`);
+  });
+
+  test('during the writes: rows acknowledged before the crash are committed, the rest still written', async () => {
+    const id = uniqueName('crash_w');
+    await model(id, 60);
+    const cfg = config(id, 'upsert');
+    const runId = await startRun(d.deps, cfg, 1);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.chunks).toEqual([0, 1, 2]);
+    await writeChunk(d.deps, { runId, chunk: 0 });
+    await crashPostgres(env().databaseUrl);
+    await writeChunk(d.deps, { runId, chunk: 1 });
+    await writeChunk(d.deps, { runId, chunk: 2 });
+    const s = await commitRun(d.deps, { runId });
+    expect(s.ops.upsert).toMatchObject({ planned: 60, succeeded: 60, failed: 0 });
+    await expectInStep(id, 60, (k) => `Name ${k}`);
+  });
+
+  test('between plan and apply: the apply writes the plan', async () => {
+    const id = uniqueName('crash_pa');
+    await model(id, 30);
+    const cfg = config(id, 'upsert');
+    const runId = await startRun(d.deps, cfg, 1);
+    const delta = await computeDelta(d.deps, { runId });
+    await recordPlan(d.deps, { runId, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes });
+    await crashPostgres(env().databaseUrl);
+    await writeAll(d.deps, runId, delta.chunks);
+    const s = await commitRun(d.deps, { runId });
+    expect(s.ops.upsert).toMatchObject({ planned: 30, succeeded: 30 });
+    await expectInStep(id, 30, (k) => `Name ${k}`);
+  });
+});
+
+test('a retried delta numbers the rows and cuts the chunks exactly as the first attempt did, whatever plan Postgres picks', async () => {
+  const id = uniqueName('seq');
+  await model(id, 200);
+  const cfg = config(id, 'upsert');
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id % 3 = 0`);
+  await db.query(`INSERT INTO public.${id} SELECT g, 'New ' || g FROM generate_series(201, 260) g`);
+  const runId = await startRun(d.deps, cfg, 2);
+  const seqs = async () => (await db.query(`SELECT key, seq FROM syncline_work.d_${runId} ORDER BY key`)).rows.map((r) => `${r.key}:${r.seq}`);
+  const chunks = async () => (await db.query(`SELECT chunk, seq_from, seq_to, row_count FROM syncline.chunks WHERE run_id = $1 ORDER BY chunk`, [runId])).rows;
+  await computeDelta(d.deps, { runId });
+  const first = { seqs: await seqs(), chunks: await chunks() };
+  // The retry runs on another connection whose planner cannot hash-join: the join's output order changes.
+  const other = await directDeps(env().databaseUrl, { pgOptions: '-c enable_hashjoin=off -c enable_mergejoin=on' });
+  try {
+    await computeDelta(other.deps, { runId });
+  } finally {
+    await other.close();
+  }
+  expect(await seqs()).toEqual(first.seqs);
+  expect(await chunks()).toEqual(first.chunks);
+});
+
+test('a model column whose name holds a dot or a quote is hashed and sent like any other', async () => {
+  const id = uniqueName('dots');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'user' || g || '@x.com' AS "customer.email", 'It''s ' || g AS "odd""name" FROM generate_series(1, 10) g`);
+  const cfg = parsed({
+    id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'customer.email', to: 'Email' }, { from: 'odd"name', to: 'Name' }],
+  });
+  const first = await fullRun(d.deps, cfg, 1);
+  expect(first.summary.ops.upsert).toMatchObject({ planned: 10, succeeded: 10 });
+  await db.query(`UPDATE public.${id} SET "customer.email" = 'changed@x.com' WHERE id = 3`);
+  const second = await fullRun(d.deps, cfg, 2);
+  expect(second.delta.planned).toEqual({ upsert: 1 });
+  const r = await db.query(`SELECT "values" FROM test_dest.records WHERE object = $1 AND key = '3'`, [id]);
+  expect(r.rows[0].values).toMatchObject({ Email: 'changed@x.com', Name: "It's 3" });
+});
+
+describe('a run that never commits', () => {
+  test('the next run first settles what it wrote: acknowledged rows are not sent again, its work tables go, its record is closed', async () => {
+    const id = uniqueName('nocommit');
+    await model(id, 60);
+    const cfg = config(id, 'insert');
+    const runId = await startRun(d.deps, cfg, 1);
+    const delta = await computeDelta(d.deps, { runId });
+    await writeChunk(d.deps, { runId, chunk: 0 });
+    await writeChunk(d.deps, { runId, chunk: 1 });
+    // Run 1 never commits (commit out of attempts, child terminated): run 2 starts.
+    expect(delta.chunks).toEqual([0, 1, 2]);
+    const { runId: run2 } = await prepareRun(d.deps, { activationId: id, runNumber: 2, trigger: 'manual', full: false, config: cfg });
+    const closed = (await db.query(`SELECT status, error FROM syncline.runs WHERE id = $1`, [runId])).rows[0];
+    expect(closed.status).toBe('cancelled');
+    expect(closed.error).toMatch(/never committed.*settled by run 2/);
+    expect(Number((await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename LIKE $1`, [`%\\_${runId}`])).rows[0].n)).toBe(0);
+    expect(await snapshot(id)).toBe(40);
+    const errors = (await db.query(`SELECT count(*) AS n FROM syncline.row_errors WHERE activation_id = $1 AND code = 'NOT_ACKNOWLEDGED'`, [id])).rows[0];
+    expect(Number(errors.n)).toBe(20);
+    await checkDestination(d.deps, { runId: run2 });
+    await extractModel(d.deps, { runId: run2 });
+    const delta2 = await computeDelta(d.deps, { runId: run2 });
+    expect(delta2.planned).toEqual({ create: 20 });
+    await writeAll(d.deps, run2, delta2.chunks);
+    await commitRun(d.deps, { runId: run2 });
+    const dest = await db.query(`SELECT key, count(*)::int AS n FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
+    expect(dest.rows.length).toBe(60);
+    expect(dest.rows.every((r) => r.n === 1)).toBe(true);
+    const writes = await db.query(`SELECT max(writes) AS w FROM test_dest.records WHERE object = $1`, [id]);
+    expect(writes.rows[0].w).toBe(1); // no row was sent twice
+  });
+
+  test('a commit retried after it committed returns the same counts and changes nothing', async () => {
+    const id = uniqueName('recommit');
+    await model(id, 25);
+    const cfg = config(id, 'upsert');
+    const { summary } = await fullRun(d.deps, cfg, 1);
+    const runId = String((await db.query(`SELECT id FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id])).rows[0].id);
+    const again = await commitRun(d.deps, { runId });
+    expect(again.status).toBe(summary.status);
+    expect(again.ops).toEqual(summary.ops);
+    const stored = (await db.query(`SELECT counts, status FROM syncline.runs WHERE id = $1`, [runId])).rows[0];
+    expect(stored.status).toBe('success');
+    expect(stored.counts.ops.upsert).toMatchObject({ planned: 25, succeeded: 25 });
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Drives a run's activities directly (no Temporal), step by step, on the real Postgres: for tests that
+ * need to stop between two steps — a crash of Postgres, a retried activity, a run that never commits.
+ */
+import type pg from 'pg';
+import { createDb, createPool } from '../../db/connect';
+import { createConnectionResolver, type ConnectionMap } from '../../connectors/connections';
+import { parseActivationConfig, type ActivationConfig } from '../../common/config';
+import type { SynclineDeps } from '../../activities/deps';
+import { prepareRun, checkDestination } from '../../activities/prepare';
+import { extractModel } from '../../activities/extract';
+import { computeDelta, type ComputeDeltaResult } from '../../activities/delta';
+import { writeChunk } from '../../activities/write';
+import { commitRun } from '../../activities/commit';
+import type { RunSummary, RunTrigger } from '../../common/run';
+import { testdbConnector, setupTestDestination } from './testdb-connector';
+import { createClient } from '../../db/connect';
+
+export interface DirectDeps { deps: SynclineDeps; pool: pg.Pool; close(): Promise<void> }
+
+/** Activities' dependencies on `url`, with the test destination installed. `options` go to every connection (e.g. `-c enable_hashjoin=off`). */
+export async function directDeps(url: string, opts: { connections?: ConnectionMap; pgOptions?: string } = {}): Promise<DirectDeps> {
+  await setupTestDestination(url);
+  const pool = createPool(url, 4, opts.pgOptions ? { options: opts.pgOptions } : {});
+  const deps: SynclineDeps = {
+    pool, db: createDb(pool), stateDbUrl: url, connectors: new Map([[testdbConnector.kind, testdbConnector]]),
+    resolveConnection: createConnectionResolver({ stateDbUrl: url, overrides: { testdb: { url }, ...(opts.connections ?? {}) } }),
+    client: () => { throw new Error('no Temporal client in direct activity tests'); },
+  };
+  return { deps, pool, close: () => deps.db.destroy() };
+}
+
+export function parsed(doc: Record<string, unknown>): ActivationConfig {
+  const p = parseActivationConfig(doc);
+  if (!p.ok) throw new Error(JSON.stringify(p.problems));
+  return p.config;
+}
+
+/** prepare + check + extract: the run is ready for its delta. */
+export async function startRun(deps: SynclineDeps, config: ActivationConfig, runNumber: number, trigger: RunTrigger = 'manual', full = false): Promise<string> {
+  const { runId } = await prepareRun(deps, { activationId: config.id, runNumber, trigger, full, config });
+  await checkDestination(deps, { runId });
+  await extractModel(deps, { runId });
+  return runId;
+}
+
+/** Writes every listed chunk (test destination: synchronous, never pending). */
+export async function writeAll(deps: SynclineDeps, runId: string, chunks: number[]): Promise<void> {
+  for (const chunk of chunks) await writeChunk(deps, { runId, chunk });
+}
+
+/** A whole run, as the workflow would do it with no fault. */
+export async function fullRun(deps: SynclineDeps, config: ActivationConfig, runNumber: number, trigger: RunTrigger = 'manual'): Promise<{ delta: ComputeDeltaResult; summary: RunSummary }> {
+  const runId = await startRun(deps, config, runNumber, trigger);
+  const delta = await computeDelta(deps, { runId });
+  await writeAll(deps, runId, delta.chunks);
+  const summary = await commitRun(deps, { runId });
+  return { delta, summary };
+}
+
+/**
+ * A Postgres crash: one backend is killed with SIGKILL, so the postmaster resets every backend and runs
+ * crash recovery (what a power cut or an OOM kill does; UNLOGGED tables come back empty). Resolves once
+ * Postgres accepts connections again.
+ */
+export async function crashPostgres(url: string): Promise<void> {
+  const victim = createClient({ connectionString: url });
+  await victim.connect();
+  const pid = Number((await victim.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+  process.kill(pid, 'SIGKILL');
+  await victim.end().catch(() => undefined);
+  const deadline = Date.now() + 60_000;
+  // The postmaster notices the dead child and restarts the cluster: wait for that to begin and end.
+  await new Promise((r) => setTimeout(r, 300));
+  for (;;) {
+    const probe = createClient({ connectionString: url });
+    try {
+      await probe.connect();
+      await probe.query('SELECT 1');
+      await probe.end();
+      return;
+    } catch (err) {
+      await probe.end().catch(() => undefined);
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
