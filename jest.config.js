@@ -1,4 +1,5 @@
-/** Three layers (STYLE.md 16): unit (pure), workflow (real Temporal dev server), integration (Temporal + Postgres + emulators).
+/** Three layers (STYLE.md 16): unit (pure), workflow (real Temporal dev server), integration (Temporal + Postgres + emulators);
+ * and replay: stored histories replayed on the current workflow code (STYLE.md 19), in process.
  * One global setup starts the real services once for the whole run (see test/support/global-setup.ts). */
 const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
 const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest }, moduleFileExtensions: ['ts', 'js', 'json'] };
@@ -13,5 +14,6 @@ module.exports = {
     { ...common, displayName: 'emulators', testMatch: ['<rootDir>/emulators/**/*.test.ts', '<rootDir>/connectors/**/*.test.ts'] },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...common, displayName: 'replay', testMatch: ['<rootDir>/test/replay/**/*.test.ts'] },
   ],
 };

@@ -9,15 +9,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
-export async function writeWorkflowBundle(file: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({
+/** workflows/ bundled as production runs it; the history recorder and the replay test use the same bundle. */
+export function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'), logger: quiet,
     webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
   });
+}
+
+export async function writeWorkflowBundle(file: string): Promise<string> {
+  const { code } = await bundleWorkflows();
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
   return file;
