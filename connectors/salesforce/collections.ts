@@ -13,7 +13,8 @@ import { SyncError } from '../../common/errors';
 
 const BATCH = 200;
 
-async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
+/** One Collections request for ≤ 200 rows (after local encoding and Id lookups); results keyed by row. */
+export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
   const { client, model } = s;
   const results: RowResult[] = [];
   const ready: Array<{ row: OutRow; values: Record<string, Wire> }> = [];

@@ -408,6 +408,39 @@ describe('tricky values round trip', () => {
   });
 });
 
+describe('values a Bulk CSV would change: both paths store the same thing', () => {
+  const fields: FieldSpec[] = [KEY, field('LastName'), field('Description'), field('Title'), field('AccountId')];
+  // #N/A is Bulk CSV's null token, quoted or not; the variants and look-alikes must arrive as they are too.
+  const texts = ['#N/A', '#n/a', ' #N/A', '#N/A\n', '"#N/A"', ' ', '\n', '""'];
+  const rows = () => texts.map((t, i) => outRow(`v${i}`, { External_Id__c: `v${i}`, LastName: i === 0 ? '#N/A' : `L${i}`, Description: t, Title: 'T' }));
+
+  it.each([
+    ['collections', 'upsert', 'upsert', COLLECTIONS], ['bulk2', 'upsert', 'upsert', BULK],
+    ['bulk2', 'insert', 'create', BULK], ['bulk2', 'update', 'update', BULK],
+  ] as Array<[string, SyncMode, RowOp, typeof BULK]>)('via %s (%s): a text value "#N/A" is stored as it is', async (_name, mode, op, plan) => {
+    if (op === 'update') await write('upsert', 'upsert', rows().map((r) => ({ ...r, values: { ...r.values, LastName: 'before', Description: 'before' } })));
+    const { chunk } = await write(mode, op, rows(), { fields }, plan);
+    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    const recs = await records();
+    expect(recs).toHaveLength(texts.length);
+    texts.forEach((t, i) => {
+      const r = recs.find((x) => x.External_Id__c === `v${i}`)!;
+      expect(r.Description).toBe(t);
+      expect(r.LastName).toBe(i === 0 ? '#N/A' : `L${i}`);
+      expect(chunk.results.get(`v${i}`)).toEqual({ key: `v${i}`, ok: true, destinationId: r.Id });
+    });
+  });
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: an empty string clears any field, a lookup included', async (_name, plan) => {
+    const account = (await admin('POST', '/records/Account', { Name: 'Acme' })).ids[0] as string;
+    await write('upsert', 'upsert', [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: 'T', AccountId: account })], { fields });
+    expect((await records())[0]).toMatchObject({ Title: 'T', AccountId: account });
+    const { chunk } = await write('upsert', 'upsert', [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: '', AccountId: '' })], { fields }, plan);
+    expect(chunk.results.get('e0')).toMatchObject({ ok: true });
+    expect((await records())[0]).toMatchObject({ Title: null, AccountId: null });
+  });
+});
+
 it('throws SyncError subclasses only', () => {
   expect(new QuotaWaitError('x', 1)).toBeInstanceOf(SyncError);
 });

@@ -10,7 +10,7 @@ export type Encoded = { ok: true; row: OutRow; values: Record<string, Wire> } | 
 
 /**
  * Encodes the mapped fields of a row. A field absent from `values` is not sent (left unchanged);
- * a null is sent (cleared). The first field that cannot be encoded fails the row without a call.
+ * a null or an empty string is sent as null (cleared). The first field that cannot be encoded fails the row without a call.
  */
 export function encodeRow(model: WriteModel, row: OutRow): Encoded {
   const values: Record<string, Wire> = {};
@@ -20,7 +20,9 @@ export function encodeRow(model: WriteModel, row: OutRow): Encoded {
     if (raw === undefined) continue;
     const e = encodeValue(spec, field, raw);
     if (!e.ok) return { ok: false, result: { key: row.key, ok: false, code: e.code, message: e.message, retryable: false } };
-    values[field.name] = e.value;
+    // Salesforce keeps no empty text, and the paths disagree on "": REST blanks text fields but refuses
+    // it on a lookup (MALFORMED_ID), Bulk CSV reads an empty cell as "leave unchanged". Null clears on both.
+    values[field.name] = e.value === '' ? null : e.value;
   }
   return { ok: true, row, values };
 }
