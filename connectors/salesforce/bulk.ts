@@ -11,6 +11,7 @@ import { buildCsv, jobSpec } from './bulk-csv';
 import { recordJobResults } from './bulk-results';
 import { bulkJobFailure, isConfigJobFailure } from './errors';
 import { ensureQuotaFromHeader } from './quota';
+import { withHeartbeat } from './heartbeat';
 
 export interface BulkState {
   jobId?: string;
@@ -108,7 +109,19 @@ async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkS
   }
 }
 
-export async function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
+/** Liveness for the whole step: the CSV build, the upload and the result downloads are all single long calls. */
+const beating = <T>(s: Session, chunk: ChunkWrite, work: () => Promise<T>) =>
+  withHeartbeat(() => s.heartbeat({ chunk: chunk.chunkId }), s.options.heartbeatMs, work);
+
+export function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
+  return beating(s, chunk, () => writeBulkStep(s, chunk));
+}
+
+export function pollBulk(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
+  return beating(s, chunk, () => pollBulkStep(s, chunk, handle));
+}
+
+async function writeBulkStep(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
   const saved = await chunk.saved<BulkState>();
   if (saved?.done) return { status: 'done' };
   if (saved?.jobId) {
@@ -118,7 +131,7 @@ export async function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOut
   return startJob(s, chunk, saved?.resubmits ?? 0);
 }
 
-export async function pollBulk(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
+async function pollBulkStep(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
   const saved = (await chunk.saved<BulkState>()) ?? {};
   if (saved.done) return { status: 'done' };
   // The saved id is authoritative: it is written before any upload, a handle may predate a resubmit.

@@ -299,6 +299,23 @@ describe('bulk 2.0', () => {
     expect(pollInterval(15_000, undefined)).toBe(15_000);
   });
 
+  it('heartbeats while a slow upload is in flight', async () => {
+    // Only the upload is slowed; a heartbeat sent while the job is Open without data is one sent during it.
+    await faults({ slow: { ms: 1500, count: 1, paths: 'bulk .*/batches$' } });
+    const ctx = ctxFor('upsert', { options: { bulkPollMs: 50, heartbeatMs: 20 } });
+    const duringUpload: unknown[] = [];
+    const beat = ctx.heartbeat;
+    ctx.heartbeat = (d) => {
+      const jobs = [...emu.state.jobs.values()];
+      if (jobs.length === 1 && jobs[0]!.state === 'Open' && jobs[0]!.upload === undefined) duringUpload.push(d);
+      beat(d);
+    };
+    const chunk = new MemoryChunk('upsert', people(30));
+    await drive(sf, ctx, chunk, BULK);
+    expect(duringUpload.length).toBeGreaterThan(0);
+    expect(await records()).toHaveLength(30);
+  });
+
   it('a job that fails for a platform reason is resubmitted', async () => {
     await faults({ bulkJobFails: { count: 1 } });
     const { chunk } = await write('upsert', 'upsert', people(10), {}, BULK);
