@@ -7,12 +7,9 @@ import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { Session } from './context';
 import { CsvFile, csvCannotCarry, type CsvValue } from './csv';
-import { sendBatch } from './collections';
-import { ensureQuotaFromHeader } from './quota';
+import { sendThroughCollections } from './bulk-rest';
 import { encodeRow } from './rows';
 import { resolveIds } from './resolve-ids';
-
-const COLLECTIONS_BATCH = 200;
 
 export interface JobSpec {
   operation: 'insert' | 'upsert' | 'update' | 'delete';
@@ -56,17 +53,6 @@ export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Pr
   } catch (err) {
     await csv.dispose();
     throw err;
-  }
-}
-
-/**
- * Rows holding a text the CSV would turn into null (`#N/A`) are written through Collections instead,
- * so the value arrives as it is whatever the row count; recorded at once, so a retry skips them.
- */
-async function sendThroughCollections(s: Session, chunk: ChunkWrite, rows: OutRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += COLLECTIONS_BATCH) {
-    ensureQuotaFromHeader(s.client, 1, s.options, s.model.where);
-    await chunk.record(await sendBatch(s, chunk.op, rows.slice(i, i + COLLECTIONS_BATCH)));
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
+import { to18 } from '../../emulators/salesforce/ids';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, OutRow, RowOp } from '../types';
@@ -422,6 +423,43 @@ describe('tricky values round trip', () => {
     await write('upsert', 'upsert', [outRow('k1', { External_Id__c: 'k1', LastName: 'L', Email: null })], {}, BULK);
     const recs = await records();
     expect(recs.map((r) => r.Email ?? null)).toEqual([null, null]);
+  });
+});
+
+describe('a stored destination id that went stale', () => {
+  const client = () => getClient(connection, 'test');
+  const KEYS = ['k0', 'k1', 'k2', 'k3'];
+  /**
+   * k0..k3 synced; then k0 deleted and recreated (new Id), k1 deleted for good, and k3's stored Id one that
+   * never existed in this org (e.g. carried over from before a sandbox refresh). k2 is untouched.
+   */
+  async function staleState() {
+    const { chunk } = await write('upsert', 'upsert', people(4));
+    const stored = Object.fromEntries(KEYS.map((k) => [k, (chunk.results.get(k) as { destinationId: string }).destinationId]));
+    await (await client()).deleteRecords([stored.k0!, stored.k1!], { where: 'test' });
+    const recreated = (await admin('POST', '/records/Contact', { External_Id__c: 'k0', LastName: 'Recreated' })).ids[0] as string;
+    const current: Record<string, string> = { ...stored, k0: recreated };
+    stored.k3 = to18('003Hp0000ZZZZZZ');
+    return { stored, current };
+  }
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: update finds the record by its key, lands on it and returns its new Id', async (_name, plan) => {
+    const { stored, current } = await staleState();
+    const rows = people(4).map((r) => ({ ...r, values: { ...r.values, LastName: 'Updated' }, destinationId: stored[r.key]! }));
+    const { chunk } = await write('update', 'update', rows, {}, plan);
+    for (const k of ['k0', 'k2', 'k3']) expect(chunk.results.get(k)).toEqual({ key: k, ok: true, destinationId: current[k] });
+    expect(chunk.results.get('k1')).toMatchObject({
+      ok: false, code: 'NOT_FOUND', retryable: false, message: expect.stringMatching(new RegExp(`${stored.k1} .*no longer exists.*External_Id__c = "k1".*Update mode never creates`)),
+    });
+    const recs = await records();
+    expect(recs.map((r) => [r.External_Id__c, r.Id, r.LastName]).sort()).toEqual(['k0', 'k2', 'k3'].map((k) => [k, current[k], 'Updated']));
+  });
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: a Mirror delete by a stale Id deletes the record that now carries the key', async (_name, plan) => {
+    const { stored } = await staleState();
+    const rows = KEYS.map((k) => outRow(k, {}, { destinationId: stored[k]! }));
+    const { chunk } = await write('mirror', 'delete', rows, {}, plan);
+    expect([...chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual(KEYS.map((k) => [k, true]));
+    expect(await records()).toEqual([]);
   });
 });
 

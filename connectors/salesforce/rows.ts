@@ -27,15 +27,22 @@ export function encodeRow(model: WriteModel, row: OutRow): Encoded {
   return { ok: true, row, values };
 }
 
-/** Codes that mean "already gone": a delete that meets them has nothing left to do. */
+/**
+ * Codes that mean "no record has this Id (any more)": a delete by a looked-up Id has nothing left to do;
+ * an Id stored by an earlier sync may be stale (see `fromStoredId`).
+ */
 const GONE = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND', 'INVALID_ID_FIELD']);
+export const isGone = (code: string) => GONE.has(code);
+
+/** The first error code of a failed save result. */
+export const saveErrorCode = (r: SaveResult) => r.errors?.[0]?.statusCode ?? r.errors?.[0]?.errorCode ?? 'UNKNOWN';
 
 export function toRowResult(key: string, r: SaveResult | undefined, isDelete = false): RowResult {
   if (!r) return { key, ok: false, code: 'NOT_ACKNOWLEDGED', message: 'Salesforce returned no result for this record', retryable: true };
   // With allOrNone a rolled-back entry may still carry an id: trust the id only on success.
   if (r.success) return { key, ok: true, destinationId: r.id ?? null };
   const e = r.errors?.[0];
-  const code = e?.statusCode ?? e?.errorCode ?? 'UNKNOWN';
+  const code = saveErrorCode(r);
   const message = [e?.message ?? 'no message', e?.fields?.length ? `(fields: ${e.fields.join(', ')})` : ''].join(' ').trim();
   if (isDelete && GONE.has(code)) return { key, ok: true, destinationId: null };
   return { key, ok: false, code, message, retryable: isRetryableRowError(code, message) };
