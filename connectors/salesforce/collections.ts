@@ -50,7 +50,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   } else if (op === 'upsert') {
     saved = await client.upsertRecords(model.object, model.keyField.name, sendable.map((r) => ({ ...type, ...r.values })), o);
   } else if (model.tokenField) {
-    // Create as an upsert on the run's token: a replay after a lost response finds the record it made.
+    // Create as an upsert on the row's token (activation, key, content): a replay after a lost response finds the record it made.
     saved = await client.upsertRecords(model.object, model.tokenField, sendable.map((r) => ({ ...type, ...r.values, [model.tokenField!]: r.row.token })), o);
   } else {
     saved = await client.createRecords(sendable.map((r) => ({ ...type, ...r.values })), o);

@@ -2,7 +2,7 @@
  * The connector against the in-process Salesforce emulator (real HTTP, real jsforce): check errors,
  * Collections and Bulk writes, idempotency under lost responses, row errors, quota and token expiry.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { to18 } from '../../emulators/salesforce/ids';
 import { QuotaWaitError, SyncError } from '../../common/errors';
@@ -221,6 +221,44 @@ describe('insert idempotency', () => {
     await drive(sf, ctx, chunk, BULK);
     expect([...chunk.results.values()].filter((r) => r.ok)).toHaveLength(30);
     expect(await records()).toHaveLength(30);
+  });
+});
+
+describe('insert token across runs', () => {
+  /**
+   * The token as the delta computes it (db/delta.ts): md5(activation '/' key '/' row hash), the row hash a
+   * uuid-shaped md5 over the mapping and the mapped values, so it depends on content, not on the run.
+   */
+  function deltaToken(activationId: string, key: string, values: Record<string, unknown>): string {
+    const h = createHash('md5').update(`mapping-signature(${Object.values(values).join(',')})`).digest('hex');
+    const hash = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    return createHash('md5').update(`${activationId}/${key}/${hash}`).digest('hex');
+  }
+  // Insert mode keys on a non-unique field: a changed row becomes a new record carrying the same key.
+  const fields: FieldSpec[] = [field('Department', 'text', { isKey: true, from: 'id' }), field('LastName'), field('Title')];
+  const A = { Department: 'c1', LastName: 'Alpha', Title: 'A' };
+  const B = { Department: 'c1', LastName: 'Beta', Title: 'B' };
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: content A → B → A creates two records and the third run updates the first', async (_name, plan) => {
+    const run = async (values: typeof A, destinationId: string | null) => {
+      const token = deltaToken('test-activation', 'c1', values);
+      const { chunk } = await write('insert', 'create', [outRow('c1', values, { op: 'create', token, destinationId })], { key: 'Department', fields }, plan);
+      return { token, result: chunk.results.get('c1') as { ok: boolean; destinationId: string } };
+    };
+    const first = await run(A, null);
+    const second = await run(B, first.result.destinationId);
+    expect(second.token).not.toBe(first.token);
+    expect(second.result.destinationId).not.toBe(first.result.destinationId);
+    // Someone edits the first record in Salesforce between the runs.
+    await (await getClient(connection, 'test')).updateRecords([{ attributes: { type: 'Contact' }, id: first.result.destinationId, Title: 'Edited in Salesforce' }], { where: 'test' });
+    const third = await run(A, second.result.destinationId);
+    expect(third.token).toBe(first.token);
+    expect(third.result).toEqual({ key: 'c1', ok: true, destinationId: first.result.destinationId });
+    const recs = (await records()).map((r) => ({ Id: r.Id, Syncline_Token__c: r.Syncline_Token__c, LastName: r.LastName, Title: r.Title }));
+    expect(recs.sort((x, y) => x.LastName.localeCompare(y.LastName))).toEqual([
+      { Id: first.result.destinationId, Syncline_Token__c: first.token, LastName: 'Alpha', Title: 'A' },
+      { Id: second.result.destinationId, Syncline_Token__c: second.token, LastName: 'Beta', Title: 'B' },
+    ]);
   });
 });
 
