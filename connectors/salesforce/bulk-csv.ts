@@ -1,11 +1,13 @@
 /**
  * Streams a chunk's unacknowledged rows into one Bulk 2.0 CSV, written to a temporary file (bounded memory). Rows that fail locally (encoding,
- * Id lookup) are recorded at once; rows that do not fit under the size limit are left for a next job.
+ * Id lookup) are recorded at once, rows the CSV cannot carry exactly go through Collections; rows that do
+ * not fit under the size limit are left for a next job.
  */
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { Session } from './context';
-import { CsvFile, type CsvValue } from './csv';
+import { CsvFile, csvCannotCarry, type CsvValue } from './csv';
+import { sendThroughCollections } from './bulk-rest';
 import { encodeRow } from './rows';
 import { resolveIds } from './resolve-ids';
 
@@ -57,6 +59,7 @@ export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Pr
 async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile): Promise<BuiltCsv> {
   const { model } = s;
   const idToKey: Record<string, string> = {};
+  const viaRest: OutRow[] = [];
   let overflow = false;
   for await (const batch of chunk.rows(1000)) {
     const local: RowResult[] = [];
@@ -67,9 +70,8 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
       if (chunk.op !== 'delete') {
         const e = encodeRow(model, row);
         if (!e.ok) { local.push(e.result); continue; }
-        // An empty CSV cell means "leave unchanged" and Salesforce stores empty text as null anyway,
-        // so an empty string is written as #N/A to really clear the field.
-        for (const [k, v] of Object.entries(e.values)) values[k] = v === '' ? null : v;
+        if (Object.values(e.values).some(csvCannotCarry)) { viaRest.push(row); continue; }
+        Object.assign(values, e.values);
       }
       if (resolved) {
         const r = resolved.get(row.key);
@@ -86,6 +88,7 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
       if (!csv.add(spec.header.map((h) => (h in values ? values[h]! : '')))) { overflow = true; break; }
     }
     if (local.length) await chunk.record(local);
+    await sendThroughCollections(s, chunk, viaRest.splice(0));
     await csv.flush();
     s.heartbeat({ chunk: chunk.chunkId, csvRows: csv.rows, csvBytes: csv.bytes });
     if (overflow) break;

@@ -15,8 +15,8 @@ import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { matchValue, type JobSpec } from './bulk-csv';
+import { isGone } from './rows';
 
-const GONE = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
 /** Results recorded per `chunk.record` call. */
 const RECORD_BATCH = 2000;
 const CSV_OPTIONS = { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true } as const;
@@ -48,7 +48,7 @@ export function resultFor(kind: 'ok' | 'failed' | 'unprocessed', key: string, r:
   if (kind === 'ok') return { key, ok: true, destinationId: r.sf__Id || null };
   if (kind === 'unprocessed') return { key, ok: false, code: 'UNPROCESSED', message: 'Salesforce did not process this row (job failed or aborted)', retryable: true };
   const { code, message } = parseBulkError(r.sf__Error ?? '');
-  if (isDelete && GONE.has(code)) return { key, ok: true, destinationId: null };
+  if (isDelete && isGone(code)) return { key, ok: true, destinationId: null };
   return { key, ok: false, code, message, retryable: isRetryableRowError(code, message) };
 }
 
@@ -77,12 +77,25 @@ export interface ResultsOptions {
   heartbeat?: (details?: Record<string, unknown>) => void;
 }
 
-/** Streams the needed result files and records every row they mention. Returns how many were recorded. */
+export interface RecordedResults {
+  recorded: number;
+  /**
+   * Keys of update/delete rows sent to an Id stored by an earlier sync that Salesforce says is gone:
+   * left unrecorded, to be looked up again by key (the record may have been deleted and recreated).
+   */
+  stale: Set<string>;
+}
+
+/** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
 export async function recordJobResults(
   client: SalesforceClient, chunk: ChunkWrite, model: WriteModel, spec: JobSpec, jobId: string, idToKey: Record<string, string>, opts: ResultsOptions = {},
-): Promise<number> {
+): Promise<RecordedResults> {
   const o = { where: model.where };
   const keyOf = await keyResolver(chunk, spec, model, idToKey);
+  const stale = new Set<string>();
+  // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
+  const byStoredId = (spec.operation === 'update' || spec.operation === 'delete') && model.keyField.name !== 'Id';
+  const isStale = (r: Record<string, string>) => byStoredId && isGone(parseBulkError(r.sf__Error ?? '').code) && !((r.Id || r.sf__Id || '') in idToKey);
   const kinds: Record<Kind, 'ok' | 'failed' | 'unprocessed'> = { successfulResults: 'ok', failedResults: 'failed', unprocessedrecords: 'unprocessed' };
   let recorded = 0;
   for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
@@ -95,6 +108,7 @@ export async function recordJobResults(
       for await (const r of parser as AsyncIterable<Record<string, string>>) {
         const key = keyOf(r);
         if (key === undefined) continue;
+        if (kind === 'failed' && isStale(r)) { stale.add(key); continue; }
         out.push(resultFor(kind, key, r, spec.operation === 'delete'));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);
@@ -110,5 +124,5 @@ export async function recordJobResults(
     if (out.length) await chunk.record(out);
     recorded += out.length;
   }
-  return recorded;
+  return { recorded, stale };
 }

@@ -86,25 +86,29 @@ describe('bulk results', () => {
     expect(chunk.results.get('k5')).toMatchObject({ ok: false, code: 'UNPROCESSED', retryable: true });
   });
 
-  it('maps delete results by Id (saved or looked-up Ids) and asks only for the files the job info needs', async () => {
+  it('maps delete results by Id (saved or looked-up Ids), leaves stale stored Ids to a lookup, asks only for the files needed', async () => {
     const del = {
       successfulResults: 'sf__Id,sf__Created,Id\n001B,false,001B\n001E,false,001E\n',
-      failedResults: 'sf__Id,sf__Error,Id\n001C,ENTITY_IS_DELETED:entity is deleted:--,001C\n001D,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,001D\n',
+      failedResults: 'sf__Id,sf__Error,Id\n001C,ENTITY_IS_DELETED:entity is deleted:--,001C\n001D,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,001D\n001F,ENTITY_IS_DELETED:entity is deleted:--,001F\n',
       unprocessedrecords: 'Id\n',
     };
     const asked: string[] = [];
     const delClient = { jobResultsStream: async (_id: string, kind: keyof typeof del) => { asked.push(kind); return Readable.from([del[kind]]); } } as unknown as SalesforceClient;
     const s = session('mirror', delClient);
     const chunk = new MemoryChunk('delete', [
-      outRow('k1', {}, { destinationId: '001B' }), outRow('k2', {}, { destinationId: '001C' }), outRow('k3', {}, { destinationId: '001D' }), outRow('k4', {}),
+      outRow('k1', {}, { destinationId: '001B' }), outRow('k2', {}, { destinationId: '001C' }), outRow('k3', {}, { destinationId: '001D' }), outRow('k4', {}), outRow('k5', {}),
     ]);
-    const n = await recordJobResults(delClient, chunk, s.model, jobSpec(s.model, 'delete'), '750x', { '001E': 'k4' }, { job: { numberRecordsProcessed: 4, numberRecordsFailed: 2 }, uploadedRows: 4 });
-    expect(n).toBe(4);
+    const { recorded, stale } = await recordJobResults(delClient, chunk, s.model, jobSpec(s.model, 'delete'), '750x', { '001E': 'k4', '001F': 'k5' }, { job: { numberRecordsProcessed: 5, numberRecordsFailed: 3 }, uploadedRows: 5 });
+    expect(recorded).toBe(4);
     expect(asked).toEqual(['successfulResults', 'failedResults']);
     expect(chunk.results.get('k1')).toEqual({ key: 'k1', ok: true, destinationId: '001B' });
-    expect(chunk.results.get('k2')).toEqual({ key: 'k2', ok: true, destinationId: null });
+    // 001C was stored by an earlier sync: the record may have been recreated under another Id.
+    expect(chunk.results.has('k2')).toBe(false);
+    expect([...stale]).toEqual(['k2']);
     expect(chunk.results.get('k3')).toMatchObject({ ok: false, code: 'UNABLE_TO_LOCK_ROW', retryable: true });
     expect(chunk.results.get('k4')).toEqual({ key: 'k4', ok: true, destinationId: '001E' });
+    // 001F was looked up for this job: gone means deleted meanwhile, nothing left to do.
+    expect(chunk.results.get('k5')).toEqual({ key: 'k5', ok: true, destinationId: null });
   });
 
   it('skips result files the job info says are empty', () => {

@@ -9,8 +9,10 @@ import type { JobInfo } from './client';
 import type { Session } from './context';
 import { buildCsv, jobSpec } from './bulk-csv';
 import { recordJobResults } from './bulk-results';
+import { retryStaleByKey } from './bulk-rest';
 import { bulkJobFailure, isConfigJobFailure } from './errors';
 import { ensureQuotaFromHeader } from './quota';
+import { withHeartbeat } from './heartbeat';
 
 export interface BulkState {
   jobId?: string;
@@ -73,7 +75,12 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
   }
 }
 
-const results = (s: Session, job: JobInfo, saved: BulkState) => ({ job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat });
+/** Records a finished (or failed) job's results; rows whose stored Id was gone are retried by key. */
+async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<void> {
+  const opts = { job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat };
+  const { stale } = await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, opts);
+  if (stale.size) await retryStaleByKey(s, chunk, stale);
+}
 
 /** Advances a known job one step; used by both a re-attaching writeChunk and pollChunk. */
 async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<ChunkOutcome> {
@@ -92,7 +99,7 @@ async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkS
       await s.client.setJobState(job.id, 'Aborted', o);
       return startJob(s, chunk, resubmits);
     case 'JobComplete':
-      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, results(s, job, saved));
+      await readResults(s, chunk, job, saved);
       if (saved.overflow) return startJob(s, chunk, resubmits);
       await chunk.save({ jobId: job.id, done: true } satisfies BulkState);
       return { status: 'done' };
@@ -101,14 +108,26 @@ async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkS
       const message = job.errorMessage ?? `job ${job.state}`;
       if (job.state === 'Failed' && isConfigJobFailure(message)) throw bulkJobFailure(message, s.model.where);
       // Rows the platform managed before failing keep their results; the rest go into a new job.
-      await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, results(s, job, saved));
+      await readResults(s, chunk, job, saved);
       if (resubmits >= MAX_RESUBMITS) throw bulkJobFailure(`${message} (after ${resubmits} new jobs)`, s.model.where);
       return startJob(s, chunk, resubmits + 1);
     }
   }
 }
 
-export async function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
+/** Liveness for the whole step: the CSV build, the upload and the result downloads are all single long calls. */
+const beating = <T>(s: Session, chunk: ChunkWrite, work: () => Promise<T>) =>
+  withHeartbeat(() => s.heartbeat({ chunk: chunk.chunkId }), s.options.heartbeatMs, work);
+
+export function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
+  return beating(s, chunk, () => writeBulkStep(s, chunk));
+}
+
+export function pollBulk(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
+  return beating(s, chunk, () => pollBulkStep(s, chunk, handle));
+}
+
+async function writeBulkStep(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
   const saved = await chunk.saved<BulkState>();
   if (saved?.done) return { status: 'done' };
   if (saved?.jobId) {
@@ -118,7 +137,7 @@ export async function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOut
   return startJob(s, chunk, saved?.resubmits ?? 0);
 }
 
-export async function pollBulk(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
+async function pollBulkStep(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
   const saved = (await chunk.saved<BulkState>()) ?? {};
   if (saved.done) return { status: 'done' };
   // The saved id is authoritative: it is written before any upload, a handle may predate a resubmit.

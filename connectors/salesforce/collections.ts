@@ -5,15 +5,16 @@
  */
 import type { ChunkWrite, OutRow, RowOp, RowResult } from '../types';
 import type { Session } from './context';
-import { encodeRow, toRowResult, type Wire } from './rows';
-import { resolveIds } from './resolve-ids';
+import { encodeRow, isGone, saveErrorCode, toRowResult, type Wire } from './rows';
+import { fromStoredId, resolveIds } from './resolve-ids';
 import { ensureQuotaFromHeader } from './quota';
 import type { SaveResult } from './client';
 import { SyncError } from '../../common/errors';
 
 const BATCH = 200;
 
-async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
+/** One Collections request for ≤ 200 rows (after local encoding and Id lookups); results keyed by row. */
+export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
   const { client, model } = s;
   const results: RowResult[] = [];
   const ready: Array<{ row: OutRow; values: Record<string, Wire> }> = [];
@@ -32,7 +33,7 @@ async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResu
       const res = resolved.get(r.row.key);
       if (res?.id) { ids.set(r.row.key, res.id); sendable.push(r); }
       else if (op === 'delete' && res?.code === 'NOT_FOUND') results.push({ key: r.row.key, ok: true, destinationId: null });
-      else results.push({ key: r.row.key, ok: false, code: res?.code ?? 'NOT_FOUND', message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records' : 'nothing deleted'}`, retryable: false });
+      else results.push({ key: r.row.key, ok: false, code: res?.code ?? 'NOT_FOUND', message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records (create the record in Salesforce, or use Upsert mode)' : 'nothing deleted'}`, retryable: false });
     }
   }
   if (sendable.length === 0) return results;
@@ -49,7 +50,7 @@ async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResu
   } else if (op === 'upsert') {
     saved = await client.upsertRecords(model.object, model.keyField.name, sendable.map((r) => ({ ...type, ...r.values })), o);
   } else if (model.tokenField) {
-    // Create as an upsert on the run's token: a replay after a lost response finds the record it made.
+    // Create as an upsert on the row's token (activation, key, content): a replay after a lost response finds the record it made.
     saved = await client.upsertRecords(model.object, model.tokenField, sendable.map((r) => ({ ...type, ...r.values, [model.tokenField!]: r.row.token })), o);
   } else {
     saved = await client.createRecords(sendable.map((r) => ({ ...type, ...r.values })), o);
@@ -57,8 +58,26 @@ async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResu
   if (!Array.isArray(saved) || saved.length !== sendable.length) {
     throw new SyncError('INTERNAL', `${model.where}: Salesforce returned ${Array.isArray(saved) ? saved.length : 'no'} results for ${sendable.length} records`, { retryable: true });
   }
-  sendable.forEach((r, i) => results.push(toRowResult(r.row.key, saved[i], op === 'delete')));
+  const stale: OutRow[] = [];
+  sendable.forEach((r, i) => {
+    const res = saved[i];
+    if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
+    else results.push(toRowResult(r.row.key, res, op === 'delete'));
+  });
+  if (stale.length) results.push(...(await retryByKey(s, op, stale)));
   return results;
+}
+
+/**
+ * Rows (≤ 200) whose stored Id turned out gone: the record may have been deleted and recreated with the
+ * same key, so it is looked up by key and the update or delete acts on the record found (an update's
+ * result carries the new Id, which refreshes the snapshot). No record with the key: an update fails the
+ * row, a delete is done.
+ */
+export async function retryByKey(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
+  const stored = new Map(rows.map((r) => [r.key, r.destinationId]));
+  const results = await sendBatch(s, op, rows.map((r) => ({ ...r, destinationId: null })));
+  return results.map((r) => (!r.ok && r.code === 'NOT_FOUND' ? { ...r, message: `record ${stored.get(r.key) ?? '?'} (synced last time) no longer exists and ${r.message}` } : r));
 }
 
 /** Writes every unacknowledged row of the chunk; throws only for request-wide problems. */

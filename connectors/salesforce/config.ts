@@ -48,6 +48,11 @@ export const optionsSchema = z
     insertTokenField: z.string().min(1).nullable().default('Syncline_Token__c'),
     /** Stop writing when the daily API requests left would fall below this share of the limit. */
     quotaReservePercent: z.number().min(0).max(100).default(10),
+    /**
+     * Liveness heartbeat interval while a Bulk CSV is built, uploaded or read back: well under the write
+     * activity's one-minute heartbeat timeout, so a slow upload is never taken for a dead worker.
+     */
+    heartbeatMs: z.number().int().positive().max(30_000).default(10_000),
     /** How long the run waits (durable timer) when the quota reserve is reached. */
     quotaWaitMs: z.number().int().positive().default(3_600_000),
   })

@@ -2,8 +2,9 @@
  * The connector against the in-process Salesforce emulator (real HTTP, real jsforce): check errors,
  * Collections and Bulk writes, idempotency under lost responses, row errors, quota and token expiry.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
+import { to18 } from '../../emulators/salesforce/ids';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, OutRow, RowOp } from '../types';
@@ -223,6 +224,44 @@ describe('insert idempotency', () => {
   });
 });
 
+describe('insert token across runs', () => {
+  /**
+   * The token as the delta computes it (db/delta.ts): md5(activation '/' key '/' row hash), the row hash a
+   * uuid-shaped md5 over the mapping and the mapped values, so it depends on content, not on the run.
+   */
+  function deltaToken(activationId: string, key: string, values: Record<string, unknown>): string {
+    const h = createHash('md5').update(`mapping-signature(${Object.values(values).join(',')})`).digest('hex');
+    const hash = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    return createHash('md5').update(`${activationId}/${key}/${hash}`).digest('hex');
+  }
+  // Insert mode keys on a non-unique field: a changed row becomes a new record carrying the same key.
+  const fields: FieldSpec[] = [field('Department', 'text', { isKey: true, from: 'id' }), field('LastName'), field('Title')];
+  const A = { Department: 'c1', LastName: 'Alpha', Title: 'A' };
+  const B = { Department: 'c1', LastName: 'Beta', Title: 'B' };
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: content A → B → A creates two records and the third run updates the first', async (_name, plan) => {
+    const run = async (values: typeof A, destinationId: string | null) => {
+      const token = deltaToken('test-activation', 'c1', values);
+      const { chunk } = await write('insert', 'create', [outRow('c1', values, { op: 'create', token, destinationId })], { key: 'Department', fields }, plan);
+      return { token, result: chunk.results.get('c1') as { ok: boolean; destinationId: string } };
+    };
+    const first = await run(A, null);
+    const second = await run(B, first.result.destinationId);
+    expect(second.token).not.toBe(first.token);
+    expect(second.result.destinationId).not.toBe(first.result.destinationId);
+    // Someone edits the first record in Salesforce between the runs.
+    await (await getClient(connection, 'test')).updateRecords([{ attributes: { type: 'Contact' }, id: first.result.destinationId, Title: 'Edited in Salesforce' }], { where: 'test' });
+    const third = await run(A, second.result.destinationId);
+    expect(third.token).toBe(first.token);
+    expect(third.result).toEqual({ key: 'c1', ok: true, destinationId: first.result.destinationId });
+    const recs = (await records()).map((r) => ({ Id: r.Id, Syncline_Token__c: r.Syncline_Token__c, LastName: r.LastName, Title: r.Title }));
+    expect(recs.sort((x, y) => x.LastName.localeCompare(y.LastName))).toEqual([
+      { Id: first.result.destinationId, Syncline_Token__c: first.token, LastName: 'Alpha', Title: 'A' },
+      { Id: second.result.destinationId, Syncline_Token__c: second.token, LastName: 'Beta', Title: 'B' },
+    ]);
+  });
+});
+
 describe('bulk 2.0', () => {
   it('upserts, maps shuffled results back by key, reports bad rows', async () => {
     const rows = people(120);
@@ -297,6 +336,23 @@ describe('bulk 2.0', () => {
     expect(pollInterval(15_000, 50_000)).toBe(15_000);
     expect(pollInterval(15_000, 500_000)).toBe(120_000);
     expect(pollInterval(15_000, undefined)).toBe(15_000);
+  });
+
+  it('heartbeats while a slow upload is in flight', async () => {
+    // Only the upload is slowed; a heartbeat sent while the job is Open without data is one sent during it.
+    await faults({ slow: { ms: 1500, count: 1, paths: 'bulk .*/batches$' } });
+    const ctx = ctxFor('upsert', { options: { bulkPollMs: 50, heartbeatMs: 20 } });
+    const duringUpload: unknown[] = [];
+    const beat = ctx.heartbeat;
+    ctx.heartbeat = (d) => {
+      const jobs = [...emu.state.jobs.values()];
+      if (jobs.length === 1 && jobs[0]!.state === 'Open' && jobs[0]!.upload === undefined) duringUpload.push(d);
+      beat(d);
+    };
+    const chunk = new MemoryChunk('upsert', people(30));
+    await drive(sf, ctx, chunk, BULK);
+    expect(duringUpload.length).toBeGreaterThan(0);
+    expect(await records()).toHaveLength(30);
   });
 
   it('a job that fails for a platform reason is resubmitted', async () => {
@@ -405,6 +461,76 @@ describe('tricky values round trip', () => {
     await write('upsert', 'upsert', [outRow('k1', { External_Id__c: 'k1', LastName: 'L', Email: null })], {}, BULK);
     const recs = await records();
     expect(recs.map((r) => r.Email ?? null)).toEqual([null, null]);
+  });
+});
+
+describe('a stored destination id that went stale', () => {
+  const client = () => getClient(connection, 'test');
+  const KEYS = ['k0', 'k1', 'k2', 'k3'];
+  /**
+   * k0..k3 synced; then k0 deleted and recreated (new Id), k1 deleted for good, and k3's stored Id one that
+   * never existed in this org (e.g. carried over from before a sandbox refresh). k2 is untouched.
+   */
+  async function staleState() {
+    const { chunk } = await write('upsert', 'upsert', people(4));
+    const stored = Object.fromEntries(KEYS.map((k) => [k, (chunk.results.get(k) as { destinationId: string }).destinationId]));
+    await (await client()).deleteRecords([stored.k0!, stored.k1!], { where: 'test' });
+    const recreated = (await admin('POST', '/records/Contact', { External_Id__c: 'k0', LastName: 'Recreated' })).ids[0] as string;
+    const current: Record<string, string> = { ...stored, k0: recreated };
+    stored.k3 = to18('003Hp0000ZZZZZZ');
+    return { stored, current };
+  }
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: update finds the record by its key, lands on it and returns its new Id', async (_name, plan) => {
+    const { stored, current } = await staleState();
+    const rows = people(4).map((r) => ({ ...r, values: { ...r.values, LastName: 'Updated' }, destinationId: stored[r.key]! }));
+    const { chunk } = await write('update', 'update', rows, {}, plan);
+    for (const k of ['k0', 'k2', 'k3']) expect(chunk.results.get(k)).toEqual({ key: k, ok: true, destinationId: current[k] });
+    expect(chunk.results.get('k1')).toMatchObject({
+      ok: false, code: 'NOT_FOUND', retryable: false, message: expect.stringMatching(new RegExp(`${stored.k1} .*no longer exists.*External_Id__c = "k1".*Update mode never creates`)),
+    });
+    const recs = await records();
+    expect(recs.map((r) => [r.External_Id__c, r.Id, r.LastName]).sort()).toEqual(['k0', 'k2', 'k3'].map((k) => [k, current[k], 'Updated']));
+  });
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: a Mirror delete by a stale Id deletes the record that now carries the key', async (_name, plan) => {
+    const { stored } = await staleState();
+    const rows = KEYS.map((k) => outRow(k, {}, { destinationId: stored[k]! }));
+    const { chunk } = await write('mirror', 'delete', rows, {}, plan);
+    expect([...chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual(KEYS.map((k) => [k, true]));
+    expect(await records()).toEqual([]);
+  });
+});
+
+describe('values a Bulk CSV would change: both paths store the same thing', () => {
+  const fields: FieldSpec[] = [KEY, field('LastName'), field('Description'), field('Title'), field('AccountId')];
+  // #N/A is Bulk CSV's null token, quoted or not; the variants and look-alikes must arrive as they are too.
+  const texts = ['#N/A', '#n/a', ' #N/A', '#N/A\n', '"#N/A"', ' ', '\n', '""'];
+  const rows = () => texts.map((t, i) => outRow(`v${i}`, { External_Id__c: `v${i}`, LastName: i === 0 ? '#N/A' : `L${i}`, Description: t, Title: 'T' }));
+
+  it.each([
+    ['collections', 'upsert', 'upsert', COLLECTIONS], ['bulk2', 'upsert', 'upsert', BULK],
+    ['bulk2', 'insert', 'create', BULK], ['bulk2', 'update', 'update', BULK],
+  ] as Array<[string, SyncMode, RowOp, typeof BULK]>)('via %s (%s): a text value "#N/A" is stored as it is', async (_name, mode, op, plan) => {
+    if (op === 'update') await write('upsert', 'upsert', rows().map((r) => ({ ...r, values: { ...r.values, LastName: 'before', Description: 'before' } })));
+    const { chunk } = await write(mode, op, rows(), { fields }, plan);
+    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    const recs = await records();
+    expect(recs).toHaveLength(texts.length);
+    texts.forEach((t, i) => {
+      const r = recs.find((x) => x.External_Id__c === `v${i}`)!;
+      expect(r.Description).toBe(t);
+      expect(r.LastName).toBe(i === 0 ? '#N/A' : `L${i}`);
+      expect(chunk.results.get(`v${i}`)).toEqual({ key: `v${i}`, ok: true, destinationId: r.Id });
+    });
+  });
+
+  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: an empty string clears any field, a lookup included', async (_name, plan) => {
+    const account = (await admin('POST', '/records/Account', { Name: 'Acme' })).ids[0] as string;
+    await write('upsert', 'upsert', [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: 'T', AccountId: account })], { fields });
+    expect((await records())[0]).toMatchObject({ Title: 'T', AccountId: account });
+    const { chunk } = await write('upsert', 'upsert', [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: '', AccountId: '' })], { fields }, plan);
+    expect(chunk.results.get('e0')).toMatchObject({ ok: true });
+    expect((await records())[0]).toMatchObject({ Title: null, AccountId: null });
   });
 });
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CsvFile, csvField, csvLine } from './csv';
+import { CsvFile, csvCannotCarry, csvField, csvLine } from './csv';
 import { parseResultsCsv } from './bulk-results';
 
 describe('csv', () => {
@@ -13,6 +13,10 @@ describe('csv', () => {
     expect(csvField(true)).toBe('true');
     expect(csvField(1.5)).toBe('1.5');
     expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
+  });
+  it('knows the texts a CSV cell cannot carry (#N/A and look-alikes)', () => {
+    for (const v of ['#N/A', '#n/a', ' #N/A', '#N/A\n']) expect(csvCannotCarry(v)).toBe(true);
+    for (const v of ['#N/A!', 'N/A', '"#N/A"', '', null, 4]) expect(csvCannotCarry(v)).toBe(false);
   });
   it('round-trips tricky values through csv-parse', async () => {
     const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本', 'emoji 😀👍🏽', '', ' lead'];

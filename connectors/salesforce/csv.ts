@@ -11,12 +11,24 @@ import type { Readable } from 'node:stream';
 
 export type CsvValue = string | number | boolean | null;
 
+/**
+ * True for a text that a Bulk CSV cell cannot carry: Salesforce reads `#N/A` as null whether or not it is
+ * quoted (quotes only escape delimiters, quotes and line breaks; the documentation names no other escape).
+ * Look-alikes (case, edge whitespace) count too, as the exact matching rule is not documented: the writer
+ * sends such rows through Collections, where JSON carries the text exactly.
+ */
+export function csvCannotCarry(v: CsvValue): boolean {
+  if (typeof v !== 'string') return false;
+  const t = v.trim();
+  return t.length === 4 && t.toUpperCase() === '#N/A';
+}
+
 /** Quote when the value holds a delimiter, quote, CR/LF, or edge whitespace (Salesforce does not trim). */
 export function csvField(v: CsvValue): string {
   if (v === null) return '#N/A';
   const s = String(v);
   if (s === '') return '';
-  if (/[",\r\n]/.test(s) || /^\s|\s$/.test(s) || s === '#N/A') return `"${s.replace(/"/g, '""')}"`;
+  if (/[",\r\n]/.test(s) || /^\s|\s$/.test(s)) return `"${s.replace(/"/g, '""')}"`;
   return s;
 }
 

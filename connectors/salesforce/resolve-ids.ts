@@ -1,6 +1,7 @@
 /**
  * Finds the Salesforce Id of rows for update and delete when the key is an External ID: the Id from the
- * last successful sync first, else one SOQL query per 200 keys. Update never falls back to upsert.
+ * last successful sync first, else one SOQL query per 200 keys. Update never falls back to upsert. A stored Id
+ * found gone by the write is looked up again by key (`retryByKey` in collections.ts).
  */
 import type { OutRow } from '../types';
 import type { WriteModel } from './analyze';
@@ -30,13 +31,21 @@ function batches(rows: OutRow[]): OutRow[][] {
   return out;
 }
 
+/**
+ * True when the row is addressed by the Id stored at its last successful sync rather than by a lookup.
+ * That record may since have been deleted, and another may now carry the key (deleted and recreated).
+ */
+export function fromStoredId(model: WriteModel, row: OutRow): boolean {
+  return model.keyField.name !== 'Id' && !!row.destinationId;
+}
+
 export async function resolveIds(client: SalesforceClient, model: WriteModel, rows: OutRow[]): Promise<Map<string, Resolved>> {
   const out = new Map<string, Resolved>();
   const keyName = model.keyField.name;
   const missing: OutRow[] = [];
   for (const row of rows) {
     if (keyName === 'Id') out.set(row.key, { id: row.key });
-    else if (row.destinationId) out.set(row.key, { id: row.destinationId });
+    else if (fromStoredId(model, row)) out.set(row.key, { id: row.destinationId! });
     else missing.push(row);
   }
   const fold = (s: string) => (model.keyField.caseSensitive ? s : s.toLowerCase());

@@ -496,6 +496,13 @@ describe('Bulk API 2.0 ingest (digest section 4)', () => {
     expect(del.failedResults[0]).toMatchObject({ sf__Id: to18('003Hp0000ZZZZZZ'), sf__Error: 'INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--' });
   });
 
+  test('CL a quoted "#N/A" clears too: CSV quotes escape delimiters, not the null token', async () => {
+    const created = await conn.sobject('Contact').create({ LastName: 'Keep', Title: 'Old' });
+    const id = created.id as string;
+    await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'update', input: `Id,Title\n${id},"#N/A"\n`, pollInterval: 20 });
+    expect(await conn.sobject('Contact').retrieve(id)).toMatchObject({ Title: null });
+  });
+
   test('CL header naming an unknown field -> job Failed "InvalidBatch : Field name not found : X"; rows unprocessed (Trap 20)', async () => {
     const job = conn.bulk2.createJob({ object: 'Contact', operation: 'insert' });
     await job.open();

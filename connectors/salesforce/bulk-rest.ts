@@ -1,0 +1,40 @@
+/**
+ * Rows of a Bulk chunk that are written through sObject Collections instead: rows the CSV cannot carry
+ * exactly, and rows whose stored Id the job found gone (looked up again by key). Results are recorded
+ * at once, so a retried activity skips them.
+ */
+import type { ChunkWrite, OutRow } from '../types';
+import type { Session } from './context';
+import { retryByKey, sendBatch } from './collections';
+import { ensureQuotaFromHeader } from './quota';
+
+const BATCH = 200;
+
+/** Rows holding a text the CSV would turn into null (`#N/A`): the value arrives as it is whatever the row count. */
+export async function sendThroughCollections(s: Session, chunk: ChunkWrite, rows: OutRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += BATCH) {
+    ensureQuotaFromHeader(s.client, 1, s.options, s.model.where);
+    await chunk.record(await sendBatch(s, chunk.op, rows.slice(i, i + BATCH)));
+  }
+}
+
+/**
+ * Update/delete rows the job sent to a stored Id that no longer exists (left unrecorded by the results
+ * reader): each is looked up by key and written to the record that carries it now, if any.
+ */
+export async function retryStaleByKey(s: Session, chunk: ChunkWrite, keys: Set<string>): Promise<void> {
+  let batch: OutRow[] = [];
+  const send = async () => {
+    ensureQuotaFromHeader(s.client, 2, s.options, s.model.where);
+    await chunk.record(await retryByKey(s, chunk.op, batch));
+    batch = [];
+  };
+  for await (const rows of chunk.rows(1000)) {
+    for (const row of rows) {
+      if (!keys.has(row.key)) continue;
+      batch.push(row);
+      if (batch.length >= BATCH) await send();
+    }
+  }
+  if (batch.length) await send();
+}
