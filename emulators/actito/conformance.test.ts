@@ -587,6 +587,39 @@ describe('fault switches (/__admin/faults)', () => {
     expect((await call('POST', '/__admin/faults', { body: { explode: true } })).status).toBe(400);
   });
 
+  it('method narrows a fault; reportOmits strips report parts; the log shows requests in flight', async () => {
+    await start();
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    await call('POST', '/__admin/faults', { body: { serverError: { count: 1, status: 503, path: '/etl-executions', method: 'POST' } } });
+    const file = () => form(gzipSync('orderId,customerId,status\nA,C1,NEW\nB,C1,BOGUS\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE'));
+    expect((await call('GET', `${V5}/etl-executions/nope`, { token: tok })).status).toBe(404); // a GET is not hit
+    expect((await call('POST', `${V5}/etl-executions`, { token: tok, form: file() })).status).toBe(503);
+    expect(E().state.imports.executions.size).toBe(0);
+    await call('POST', '/__admin/faults', { body: { slow: { ms: 300, count: 1, path: '/etl-executions', method: 'POST' } } });
+    const posting = call('POST', `${V5}/etl-executions`, { token: tok, form: file() });
+    let inFlight: unknown[] = [];
+    for (let i = 0; i < 100 && inFlight.length === 0; i++) inFlight = (await call('GET', '/__admin/requests')).body.inFlight;
+    expect(inFlight).toEqual([expect.objectContaining({ method: 'POST', path: `${V5}/etl-executions` })]);
+    const r = await posting;
+    expect(r.status).toBe(202);
+    expect((await call('GET', '/__admin/requests')).body.inFlight).toEqual([]);
+    const full = await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
+    expect(full).toMatchObject({ status: 'WITH_ERROR', errorCount: 1, counts: { read: 2, created: 1, rejected: 1 }, errors: [{ line: 3, key: 'B' }] });
+
+    await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['line', 'key', 'total'] } } });
+    const stripped = await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok });
+    expect(stripped.body.errors).toEqual([{ attribute: 'status', code: 'NOT_ACCEPTED_VALUE', message: expect.any(String) }]);
+    expect(stripped.body.counts).toBeDefined();
+    const page = await call('GET', `${V5}/etl-executions/${r.body.id}/errors`, { token: tok });
+    expect(page.body.total).toBeUndefined();
+    await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['errors', 'counts', 'errorCount'] } } });
+    const bare = (await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok })).body;
+    expect([bare.status, bare.errors, bare.counts, bare.errorCount]).toEqual(['WITH_ERROR', undefined, undefined, undefined]);
+    expect((await call('GET', '/__admin/imports')).body.imports[0].counts).toMatchObject({ rejected: 1 }); // admin views are never faulted
+    expect((await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['nope'] } } })).status).toBe(400);
+  });
+
   it('request log counts per route; reset restores the seeded state', async () => {
     await start();
     const tok = await token();
