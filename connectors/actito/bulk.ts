@@ -137,12 +137,20 @@ async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, 
 }
 
 export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
-  const s = (await chunk.saved<BulkState>()) ?? { phase: 'records', name: '', executionId: handle, restarts: 0, reuploaded: false, polls: 0 };
+  const s = await chunk.saved<BulkState>();
+  // Only the execution saved for the current phase may settle rows. The handle the runtime polls
+  // with can be an earlier one (the finished profiles import, a whole-failed import) when the next
+  // upload's answer never came: that upload is started again (writeBulk re-attaches or re-sends).
+  if (!s?.executionId) {
+    ctx.log.warn('Actito import not confirmed for this phase; starting it again', { chunk: chunk.chunkId, phase: s?.phase ?? null, polledHandle: handle });
+    return writeBulk(ctx, chunk, opts, tables);
+  }
+  const executionId = s.executionId;
   let status;
   try {
-    status = await getImport(apiFor(ctx), s.executionId ?? handle);
+    status = await getImport(apiFor(ctx), executionId);
   } catch (err) {
-    throw toSyncError(err, `Reading Actito import ${handle}`);
+    throw toSyncError(err, `Reading Actito import ${executionId}`);
   }
   if (!status.finished) {
     const next = { ...s, polls: s.polls + 1 };
@@ -151,8 +159,9 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
   }
   if (status.failed) {
     const why = status.errors[0]?.message ?? status.status;
-    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${handle} (${s.phase}, table "${tables.table.name}") failed as a whole: ${why}`);
-    ctx.log.warn('Actito import failed as a whole; starting it again', { executionId: handle, phase: s.phase });
+    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${tables.table.name}") failed as a whole: ${why}`);
+    ctx.log.warn('Actito import failed as a whole; starting it again', { executionId, phase: s.phase });
+    // Nothing of a whole-failed import was written, so the new upload is not a re-send (reuploaded stays false).
     return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
   }
   const how = profileWrite(opts, chunk.op);

@@ -474,3 +474,69 @@ describe('failures of the API', () => {
     expect((await admin('GET', '/imports')).imports).toHaveLength(2);
   });
 });
+
+describe('bulk imports: exactness under faults', () => {
+  const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
+  const untilDone = async (ctx: ReturnType<typeof ctxFor>, chunk: ReturnType<typeof memoryChunk>, outcome: Awaited<ReturnType<typeof actito.writeChunk>>) => {
+    for (let polls = 0; outcome.status === 'pending'; polls++) {
+      if (polls > 200) throw new Error('still pending');
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await actito.pollChunk!(ctx, chunk, outcome.handle);
+    }
+    return outcome;
+  };
+  const refuseNextImportStart = () => admin('POST', '/faults', { serverError: { count: 1, status: 503, path: '/etl-executions', method: 'POST' } });
+
+  it('a records import whose start failed after the profiles import is started again, never settled from the profiles import', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 12 }, (_, i) => order(i, customer(i % 3)));
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(rows, 'upsert', 0, store);
+    const first = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 12));
+    expect(first.status).toBe('pending');
+    const profilesHandle = (first as { handle: string }).handle;
+    await refuseNextImportStart();
+    // The poll that sees the profiles import finished starts the records import, which is refused.
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, profilesHandle).then(() => undefined, (e: unknown) => e);
+    }
+    expect(err).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    expect(chunk.results.size).toBe(0);
+    // Temporal retries the activity with the handle it had: the profiles import's id.
+    const retried = memoryChunk(rows, 'upsert', 0, store);
+    expect(await untilDone(ctx, retried, await actito.pollChunk!(ctx, retried, profilesHandle))).toEqual({ status: 'done' });
+    expect([...retried.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(retried.results.size).toBe(12);
+    expect((await records()).map((r) => r.orderId).sort()).toEqual(rows.map((r) => r.key).sort());
+    const imports = (await admin('GET', '/imports')).imports;
+    expect(imports.map((i: any) => [i.tableType, i.status])).toEqual([['PROFILE_TABLE', 'SUCCESS'], ['CUSTOM_TABLE', 'SUCCESS']]);
+  });
+
+  it('a restart of a whole-failed import whose start failed is started again, never settled from the failed import', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 12 }, (_, i) => order(i));
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(rows, 'upsert', 0, store);
+    await admin('POST', '/faults', { bulkImportFails: { count: 1 } });
+    const first = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 12));
+    const failedHandle = (first as { handle: string }).handle;
+    await refuseNextImportStart();
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, failedHandle).then(() => undefined, (e: unknown) => e);
+    }
+    expect(err).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    const retried = memoryChunk(rows, 'upsert', 0, store);
+    expect(await untilDone(ctx, retried, await actito.pollChunk!(ctx, retried, failedHandle))).toEqual({ status: 'done' });
+    expect([...retried.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(retried.results.size).toBe(12);
+    expect(await records()).toHaveLength(12);
+    expect((await admin('GET', '/imports')).imports.map((i: any) => i.status)).toEqual(['ERROR', 'SUCCESS']);
+  });
+});
