@@ -540,3 +540,49 @@ describe('bulk imports: exactness under faults', () => {
     expect((await admin('GET', '/imports')).imports.map((i: any) => i.status)).toEqual(['ERROR', 'SUCCESS']);
   });
 });
+
+describe('bulk imports: a report that cannot account for every line fails closed', () => {
+  const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
+  const rowsWithTwoBad = () => Array.from({ length: 12 }, (_, i) => order(i, i === 3 || i === 7 ? { status: 'BOGUS' } : {}));
+  const unconfirmed = (r: unknown) => expect(r).toMatchObject({ ok: false, code: 'ACTITO_IMPORT_UNCONFIRMED', retryable: true, message: expect.stringMatching(/Actito import \S+ \(records, table "orders"\)/) });
+
+  it('errors that name neither a line nor a key: no row is counted as imported', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['line', 'key'] } });
+    const { results } = await drive(actito, ctx, 'upsert', rowsWithTwoBad());
+    expect(results.size).toBe(12);
+    expect(results.get('O7')).toMatchObject({ ok: false });
+    expect(results.get('O3')).toMatchObject({ ok: false });
+    for (const r of results.values()) unconfirmed(r);
+    expect((results.get('O1') as { message: string }).message).toMatch(/2 errors? name neither a line nor a key/);
+  });
+
+  it('an import that ended with errors but lists none: no row is counted as imported', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    for (const fields of [['errors'], ['errors', 'counts', 'errorCount']]) {
+      await admin('POST', '/faults', { reportOmits: { fields } });
+      const { results } = await drive(actito, ctx, 'upsert', rowsWithTwoBad());
+      expect({ fields, bad: results.get('O7')?.ok }).toEqual({ fields, bad: false });
+      for (const r of results.values()) unconfirmed(r);
+    }
+  });
+
+  it('past 10,000 errors without a total, every error page is read and every failed row reported', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['total'] } });
+    const bad = 10_050;
+    const rows = Array.from({ length: bad + 10 }, (_, i) => order(i, i < bad ? { status: 'BOGUS' } : {}));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    const failed = [...results.values()].filter((r) => !r.ok);
+    expect(failed).toHaveLength(bad);
+    expect(failed.every((r) => (r as { code: string }).code === 'ACTITO_INVALID_VALUE')).toBe(true);
+    expect([...results.values()].filter((r) => r.ok).map((r) => r.key).sort()).toEqual(rows.slice(bad).map((r) => r.key).sort());
+    expect(await records()).toHaveLength(10);
+  });
+});
