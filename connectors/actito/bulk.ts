@@ -13,6 +13,7 @@ import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
 import { PROFILE_IMPORT_MODES, profileWrite, upsertProfilesOneByOne } from './profiles';
 import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
 import type { Encoded } from './encode';
+import { whileBeating } from './heartbeat';
 import { type Accounting, account } from './import-report';
 import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, startImport } from './routes';
 import { writeSingle } from './single';
@@ -51,7 +52,7 @@ export async function writeBulk(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions
 async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null): Promise<ChunkOutcome> {
   const target = phase === 'profiles' ? tables.profileTable : tables.table;
   if (!target) return startPhase(ctx, chunk, opts, tables, 'records', null);
-  const built = await buildImportFile(ctx, chunk, opts, tables, phase);
+  const built = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'building the import file' }, () => buildImportFile(ctx, chunk, opts, tables, phase));
   try {
     return await upload(ctx, chunk, opts, tables, phase, prev, target, built);
   } finally {
@@ -86,7 +87,8 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
   const how = profileWrite(opts, chunk.op);
   const mode: ImportMode = isProfiles ? (how === 'none' ? 'CREATE_UPDATE' : PROFILE_IMPORT_MODES[how]) : (MODES[chunk.op] ?? 'CREATE_UPDATE');
   try {
-    state.executionId = await startImport(apiFor(ctx), {
+    // A slow upload must not look like a dead worker: a second attempt would send the file again.
+    state.executionId = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'uploading', name: state.name }, async () => startImport(apiFor(ctx), {
       name: state.name,
       tableType: isProfiles ? 'PROFILE_TABLE' : 'CUSTOM_TABLE',
       tableId: target.id,
@@ -94,7 +96,7 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
       keyAttribute: isProfiles ? (opts.profiles?.matchAttribute ?? '') : ctx.destination.key,
       compression: opts.compression,
       columns: built.header,
-    }, await openAsBlob(built.path));
+    }, await openAsBlob(built.path)));
   } catch (err) {
     await built.dispose();
     if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
@@ -153,7 +155,7 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
   const executionId = s.executionId;
   let status;
   try {
-    status = await getImport(apiFor(ctx), executionId);
+    status = await whileBeating(ctx, { chunk: chunk.chunk, phase: s.phase, step: 'reading the import report' }, () => getImport(apiFor(ctx), executionId));
   } catch (err) {
     throw toSyncError(err, `Reading Actito import ${executionId}`);
   }

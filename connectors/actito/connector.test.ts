@@ -4,6 +4,7 @@ import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito
 import type { FieldSpec, SyncMode } from '../types';
 import { clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
+import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
 import { drive, field, makeContext, MemoryState, memoryChunk, outRow } from './test-harness';
 
@@ -584,5 +585,30 @@ describe('bulk imports: a report that cannot account for every line fails closed
     expect(failed.every((r) => (r as { code: string }).code === 'ACTITO_INVALID_VALUE')).toBe(true);
     expect([...results.values()].filter((r) => r.ok).map((r) => r.key).sort()).toEqual(rows.slice(bad).map((r) => r.key).sort());
     expect(await records()).toHaveLength(10);
+  });
+});
+
+describe('bulk imports: liveness', () => {
+  afterEach(() => {
+    heartbeatTimer.everyMs = 10_000;
+  });
+
+  it('heartbeats while the import file is being uploaded', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: { bulkThreshold: 10, pollAfterMs: 10 } });
+    await actito.check(ctx);
+    heartbeatTimer.everyMs = 10;
+    let beats = 0;
+    let beatsDuringUpload = 0;
+    ctx.heartbeat = () => {
+      beats++;
+      if ([...emu.state.requests.inFlight].some((r) => r.method === 'POST' && r.path.endsWith('/etl-executions'))) beatsDuringUpload++;
+    };
+    await admin('POST', '/faults', { slow: { ms: 300, count: 1, path: '/etl-executions', method: 'POST' } });
+    const { results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await admin('GET', '/faults')).faults.slow.count).toBe(0); // the upload was slowed
+    expect(beats).toBeGreaterThan(0);
+    expect(beatsDuringUpload).toBeGreaterThanOrEqual(1);
   });
 });
