@@ -302,8 +302,9 @@ describe('bulk imports', () => {
     expect(profileImport.definition.mapping.map((m: any) => m.attribute)).toEqual(['customerId', 'emailAddress']);
   });
 
-  it('with nulls: send, the profile file has every profile column and a winning null clears the attribute', async () => {
-    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES, nulls: 'send' } });
+  it('with nulls sent, the profile file has every profile column and a winning null leaves the attribute empty', async () => {
+    // Nulls are sent by default where the connection says an empty value clears (the profiles are created here).
+    const ctx = ctxFor('upsert', { connection: { ...conn, emptyOnUpdate: 'clear' }, fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
     await actito.check(ctx);
     const rows = Array.from({ length: 12 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }));
     const { results } = await drive(actito, ctx, 'upsert', rows);
@@ -610,5 +611,67 @@ describe('bulk imports: liveness', () => {
     expect((await admin('GET', '/faults')).faults.slow.count).toBe(0); // the upload was slowed
     expect(beats).toBeGreaterThan(0);
     expect(beatsDuringUpload).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('clearing a value (NULL or empty text in the model)', () => {
+  const fields = [...ORDER_FIELDS, field('note', 'note', 'text'), ...PROFILE_FIELDS];
+  const filled = (i: number) => order(i, { note: `note ${i}`, quantity: i + 1, ...customer(i % 3) });
+  // Every other row clears its note with NULL, the rest with ''; every row clears its quantity and its profile's first name.
+  const cleared = (i: number) => order(i, { note: i % 2 ? null : '', quantity: null, 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i % 2 ? '' : null });
+
+  it('is refused at check when the connection says Actito keeps a stored value on an empty one (nothing would clear)', async () => {
+    await seedProfiles();
+    for (const mode of ['upsert', 'update', 'mirror'] as const) {
+      const ctx = ctxFor(mode, { fields, options: { nulls: 'send', profiles: PROFILES } });
+      await expect(actito.check(ctx)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "send".*emptyOnUpdate/s) });
+    }
+    // Insert updates profiles with profiles.mode "upsert", else nothing: nothing to clear, nothing refused.
+    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: PROFILES } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: { ...PROFILES, mode: 'insert' } } }))).resolves.toBeDefined();
+  });
+
+  it('with the default (nulls skipped), a cleared model value leaves the stored value, NULL and empty text alike', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields, options: { profiles: PROFILES } });
+    await actito.check(ctx);
+    await drive(actito, ctx, 'upsert', [filled(1), filled(2)]);
+    const { results } = await drive(actito, ctx, 'upsert', [cleared(1), cleared(2)]);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await records()).map((r) => [r.orderId, r.note, r.quantity])).toEqual([['O1', 'note 1', 2], ['O2', 'note 2', 3]]);
+  });
+
+  describe('when Actito clears an attribute sent empty (connection emptyOnUpdate: "clear")', () => {
+    let clearing: ActitoEmulator;
+    let c: ActitoConnection;
+    beforeAll(async () => {
+      clearing = await startActitoEmulator({ callsPerMinute: 1_000_000, bulkProcessingDelayMs: 10, emptyOnUpdate: 'clear' });
+      c = connectionSchema.parse({ apiKey: clearing.apiKey, baseUrl: clearing.url, entity: clearing.entity, emptyOnUpdate: 'clear' });
+      clientFor(c).backoffMs = 5;
+    });
+    afterAll(async () => clearing.close());
+    beforeEach(() => clearing.state.reset());
+    const stored = () => [...clearing.state.tables.customTable('orders')!.entries()].map(([, v]) => [v.orderId, v.note, v.quantity]);
+    const firstNames = () => [...clearing.state.profiles.entries()].map(([, v]) => [v.customerId, v.firstName]).sort();
+
+    for (const [path, options] of [['one by one', {}], ['bulk (full re-sync)', { bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
+      it(`clears the attribute in Actito, ${path}`, async () => {
+        const ctx = ctxFor('upsert', { connection: c, fields, options: { ...options, profiles: PROFILES } });
+        await actito.check(ctx);
+        const first = await drive(actito, ctx, 'upsert', [0, 1, 2, 3].map(filled));
+        expect([...first.results.values()].every((r) => r.ok)).toBe(true);
+        expect(stored()).toEqual([['O0', 'note 0', '1'], ['O1', 'note 1', '2'], ['O2', 'note 2', '3'], ['O3', 'note 3', '4']]);
+        expect(firstNames()).toEqual([['C0', 'Name0'], ['C1', 'Name1'], ['C2', 'Name2']]);
+        const { method, results } = await drive(actito, ctx, 'upsert', [0, 1, 2, 3].map(cleared));
+        expect(method).toBe(path === 'one by one' ? 'single' : 'bulk');
+        expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+        expect(stored()).toEqual([['O0', null, null], ['O1', null, null], ['O2', null, null], ['O3', null, null]]);
+        expect(firstNames()).toEqual([['C0', null], ['C1', null], ['C2', null]]);
+      });
+    }
+
+    it('refuses nulls "skip" for modes that update: an import cell left empty would clear the attribute anyway', async () => {
+      await expect(actito.check(ctxFor('upsert', { connection: c, fields, options: { nulls: 'skip', profiles: PROFILES } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "skip"/) });
+    });
   });
 });

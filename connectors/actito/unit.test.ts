@@ -2,6 +2,7 @@ import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { SyncError } from '../../common/errors';
 import { parseExpiresIn } from './client';
 import { connectionSchema, optionsSchema, resolvePrefixes } from './config';
+import { type Ctx, parseOptions } from './context';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,7 +212,11 @@ describe('configuration', () => {
     expect(connectionSchema.safeParse({ apiKey: 'k', baseUrl: 'x', entity: 'e', maxInFlight: 6 }).success).toBe(false);
   });
   it('has documented option defaults', () => {
-    expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP', nulls: 'skip' });
+    expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP' });
+    expect(connectionSchema.parse({ apiKey: 'k', baseUrl: 'https://api3.actito.com', entity: 'demo' }).emptyOnUpdate).toBe('keep');
+    // nulls follows what the connection says an empty value does, unless set.
+    const nulls = (emptyOnUpdate: string, options: Record<string, unknown> = {}) => parseOptions({ activationId: 'a', destination: { options }, connection: { emptyOnUpdate } } as unknown as Ctx).nulls;
+    expect([nulls('keep'), nulls('clear'), nulls('clear', { nulls: 'skip' })]).toEqual(['skip', 'send', 'skip']);
     expect(optionsSchema.safeParse({ profiles: { table: 'main' } }).success).toBe(false);
   });
   it('reads expiresIn as "900s"', () => {

@@ -340,6 +340,32 @@ describe('§5 profiles [D S15, S16; C C2, C3]', () => {
   });
 });
 
+describe('§2 empty values on update [A: emptyOnUpdate, default keep]', () => {
+  // An empty value (JSON null or "", an empty CSV cell) on an existing record or profile.
+  async function emptyOnUpdate(opts: ActitoEmulatorOptions): Promise<unknown[]> {
+    await start(opts);
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ customerId: 'C1', firstName: 'Ann' }) });
+    for (const k of ['E1', 'E2', 'E3']) await call('POST', REC, { token: tok, body: props({ orderId: k, customerId: 'C1', note: 'n', quantity: 1 }) });
+    expect((await call('PUT', `${REC}/E1`, { token: tok, body: props({ note: null, quantity: '' }) })).status).toBe(204);
+    expect((await call('POST', REC, { token: tok, body: props({ orderId: 'E2', note: '', quantity: null }) })).status).toBe(200);
+    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,note,quantity\nE3,,\n'), 'f.csv.gz', 'definition', etl('UPDATE_ONLY')) });
+    expect((await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`)).status).toBe('SUCCESS');
+    await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ customerId: 'C1', firstName: null }) });
+    const rows = (await call('GET', '/__admin/tables/orders/records')).body.records.map((x: any) => [x.orderId, x.note ?? null, x.quantity ?? null]);
+    return [...rows, (await call('GET', '/__admin/profiles')).body.records[0].firstName ?? null];
+  }
+
+  it('keep (default): the stored value stays, one by one and in imports', async () => {
+    expect(await emptyOnUpdate({})).toEqual([['E1', 'n', 1], ['E2', 'n', 1], ['E3', 'n', 1], 'Ann']);
+  });
+
+  it('clear: the stored value is cleared, one by one and in imports', async () => {
+    expect(await emptyOnUpdate({ emptyOnUpdate: 'clear' })).toEqual([['E1', null, null], ['E2', null, null], ['E3', null, null], null]);
+  });
+});
+
 describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
   const csv = ['orderId,customerId,quantity,amount,paid,orderDate,note', 'B1,C1,1,9.99,TRUE,2026-02-01,"hello, ""world"""', 'B2,C1,two,1.00,0,2026-02-01,', 'B3,NOPE,3,1.00,N,2026-02-01,', 'B4,C1,4,1.00,1,2026-02-30,', 'B5,C1,5', '"B6",C1,6,6.5,Y,2026-02-06,"multi', 'line"'].join('\n');
 
