@@ -15,7 +15,7 @@ import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
 import type { Encoded } from './encode';
 import { whileBeating } from './heartbeat';
 import { type Accounting, account } from './import-report';
-import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, startImport } from './routes';
+import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, physicalLines, startImport } from './routes';
 import { writeSingle } from './single';
 
 export interface BulkState {
@@ -164,9 +164,10 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     await chunk.save(next);
     return pending(next, opts);
   }
+  const target = s.phase === 'profiles' ? (tables.profileTable?.name ?? opts.profiles?.table ?? '') : tables.table.name;
   if (status.failed) {
     const why = status.errors[0]?.message ?? status.status;
-    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${tables.table.name}") failed as a whole: ${why}`);
+    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${target}") failed as a whole: ${why}`);
     ctx.log.warn('Actito import failed as a whole; starting it again', { executionId, phase: s.phase });
     // Nothing of a whole-failed import was written, so the new upload is not a re-send (reuploaded stays false).
     return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
@@ -177,7 +178,6 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     // Update mode: a missing profile is not created and is not an error of its own.
     (e.code === 'NOT_FOUND' && s.phase === 'profiles' && how === 'update');
   const acc = account(status, s.lines ?? null, ignore, s.phase === 'records');
-  const target = s.phase === 'profiles' ? (tables.profileTable?.name ?? opts.profiles?.table ?? '') : tables.table.name;
   if (acc.unaccounted) ctx.log.warn('Actito import report does not account for every line; rows it does not name are not counted as written', { executionId, phase: s.phase, table: target, why: acc.unaccounted });
   const key = ctx.fields.find((f) => f.isKey);
   if (s.phase === 'records' && !acc.unaccounted && acc.placed === 0 && key && sentVerbatim(key)) {
@@ -217,7 +217,7 @@ async function matchedErrors(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
   let line = FIRST_DATA_LINE;
   await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
     for (const e of errorsFor(phase, enc, line, r) ?? []) matched.add(e);
-    line++;
+    line += physicalLines(enc.record);
   }, false, undefined, RECORD_BATCH);
   return matched.size;
 }
@@ -228,7 +228,7 @@ async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
   const unknown = r.unaccounted && `Actito import ${r.executionId} (${phase}, table "${r.table}") does not account for every line (${r.unaccounted}), so this row is not counted as written; it is sent again. If it keeps failing, check the import in Actito.`;
   await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
     const errs = errorsFor(phase, enc, line, r);
-    line++;
+    line += physicalLines(enc.record);
     if (errs?.length) {
       const message = errs.map((e) => e.message).join('; ');
       const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]?.code ?? null);

@@ -573,6 +573,17 @@ describe('bulk imports: a report that cannot account for every line fails closed
     }
   });
 
+  it('errors named only by line are matched to rows by physical line, past cells holding line breaks', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('note', 'note', 'text')], options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['key'] } });
+    const rows = Array.from({ length: 12 }, (_, i) => order(i, { note: i === 2 ? 'two\nlines\r\nthree' : `n${i}`, ...(i === 7 ? { status: 'BOGUS' } : {}) }));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].filter((r) => !r.ok).map((r) => r.key)).toEqual(['O7']);
+    expect((await records()).map((r) => r.orderId).sort()).toEqual(rows.filter((r) => r.key !== 'O7').map((r) => r.key).sort());
+  });
+
   it('past 10,000 errors without a total, every error page is read and every failed row reported', async () => {
     await seedProfiles();
     const ctx = ctxFor('upsert', { options: bulkOpts });

@@ -154,6 +154,15 @@ export interface ImportLineError {
   message: string;
 }
 export const FIRST_DATA_LINE = 2;
+/**
+ * [A] Physical lines one data row takes in the file: a line break inside a (quoted) cell starts a new
+ * physical line, and the report numbers the line on which a row starts.
+ */
+export function physicalLines(props: Properties): number {
+  let n = 1;
+  for (const p of props) if (typeof p.value === 'string') for (let i = p.value.indexOf('\n'); i >= 0; i = p.value.indexOf('\n', i + 1)) n++;
+  return n;
+}
 export interface ImportStatus {
   status: string;
   finished: boolean;
