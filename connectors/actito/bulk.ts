@@ -12,7 +12,10 @@ import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bul
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
 import { PROFILE_IMPORT_MODES, profileWrite, upsertProfilesOneByOne } from './profiles';
 import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
-import { getImport, type ImportLineError, type ImportMode, startImport } from './routes';
+import type { Encoded } from './encode';
+import { whileBeating } from './heartbeat';
+import { type Accounting, account } from './import-report';
+import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, physicalLines, startImport } from './routes';
 import { writeSingle } from './single';
 
 export interface BulkState {
@@ -24,6 +27,8 @@ export interface BulkState {
   /** The file may have been uploaded by an attempt whose answer was lost. */
   reuploaded: boolean;
   polls: number;
+  /** Data lines of the uploaded file, reconciled with the report (absent in states saved before it was kept). */
+  lines?: number;
 }
 
 const MODES: Record<string, ImportMode> = { create: 'CREATE_ONLY', update: 'UPDATE_ONLY', upsert: 'CREATE_UPDATE' };
@@ -47,7 +52,7 @@ export async function writeBulk(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions
 async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null): Promise<ChunkOutcome> {
   const target = phase === 'profiles' ? tables.profileTable : tables.table;
   if (!target) return startPhase(ctx, chunk, opts, tables, 'records', null);
-  const built = await buildImportFile(ctx, chunk, opts, tables, phase);
+  const built = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'building the import file' }, () => buildImportFile(ctx, chunk, opts, tables, phase));
   try {
     return await upload(ctx, chunk, opts, tables, phase, prev, target, built);
   } finally {
@@ -75,13 +80,15 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
     restarts,
     reuploaded: prev?.phase === phase && prev.executionId === null,
     polls: 0,
+    lines: built.lines,
   };
   await chunk.save(state);
   const isProfiles = phase === 'profiles';
   const how = profileWrite(opts, chunk.op);
   const mode: ImportMode = isProfiles ? (how === 'none' ? 'CREATE_UPDATE' : PROFILE_IMPORT_MODES[how]) : (MODES[chunk.op] ?? 'CREATE_UPDATE');
   try {
-    state.executionId = await startImport(apiFor(ctx), {
+    // A slow upload must not look like a dead worker: a second attempt would send the file again.
+    state.executionId = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'uploading', name: state.name }, async () => startImport(apiFor(ctx), {
       name: state.name,
       tableType: isProfiles ? 'PROFILE_TABLE' : 'CUSTOM_TABLE',
       tableId: target.id,
@@ -89,7 +96,7 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
       keyAttribute: isProfiles ? (opts.profiles?.matchAttribute ?? '') : ctx.destination.key,
       compression: opts.compression,
       columns: built.header,
-    }, await openAsBlob(built.path));
+    }, await openAsBlob(built.path)));
   } catch (err) {
     await built.dispose();
     if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
@@ -137,22 +144,32 @@ async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, 
 }
 
 export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
-  const s = (await chunk.saved<BulkState>()) ?? { phase: 'records', name: '', executionId: handle, restarts: 0, reuploaded: false, polls: 0 };
+  const s = await chunk.saved<BulkState>();
+  // Only the execution saved for the current phase may settle rows. The handle the runtime polls
+  // with can be an earlier one (the finished profiles import, a whole-failed import) when the next
+  // upload's answer never came: that upload is started again (writeBulk re-attaches or re-sends).
+  if (!s?.executionId) {
+    ctx.log.warn('Actito import not confirmed for this phase; starting it again', { chunk: chunk.chunkId, phase: s?.phase ?? null, polledHandle: handle });
+    return writeBulk(ctx, chunk, opts, tables);
+  }
+  const executionId = s.executionId;
   let status;
   try {
-    status = await getImport(apiFor(ctx), s.executionId ?? handle);
+    status = await whileBeating(ctx, { chunk: chunk.chunk, phase: s.phase, step: 'reading the import report' }, () => getImport(apiFor(ctx), executionId));
   } catch (err) {
-    throw toSyncError(err, `Reading Actito import ${handle}`);
+    throw toSyncError(err, `Reading Actito import ${executionId}`);
   }
   if (!status.finished) {
     const next = { ...s, polls: s.polls + 1 };
     await chunk.save(next);
     return pending(next, opts);
   }
+  const target = s.phase === 'profiles' ? (tables.profileTable?.name ?? opts.profiles?.table ?? '') : tables.table.name;
   if (status.failed) {
     const why = status.errors[0]?.message ?? status.status;
-    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${handle} (${s.phase}, table "${tables.table.name}") failed as a whole: ${why}`);
-    ctx.log.warn('Actito import failed as a whole; starting it again', { executionId: handle, phase: s.phase });
+    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${target}") failed as a whole: ${why}`);
+    ctx.log.warn('Actito import failed as a whole; starting it again', { executionId, phase: s.phase });
+    // Nothing of a whole-failed import was written, so the new upload is not a re-send (reuploaded stays false).
     return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
   }
   const how = profileWrite(opts, chunk.op);
@@ -160,20 +177,22 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     (e.code === 'ALREADY_EXISTS' && (s.phase === 'profiles' ? how === 'insert' : s.reuploaded)) ||
     // Update mode: a missing profile is not created and is not an error of its own.
     (e.code === 'NOT_FOUND' && s.phase === 'profiles' && how === 'update');
-  const byKey = new Map<string, ImportLineError[]>();
-  const byLine = new Map<number, ImportLineError[]>();
-  for (const e of status.errors) {
-    if (ignore(e)) continue;
-    if (e.key !== null) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
-    else if (e.line !== null) byLine.set(e.line, [...(byLine.get(e.line) ?? []), e]);
-  }
+  const acc = account(status, s.lines ?? null, ignore, s.phase === 'records');
+  if (acc.unaccounted) ctx.log.warn('Actito import report does not account for every line; rows it does not name are not counted as written', { executionId, phase: s.phase, table: target, why: acc.unaccounted });
   const key = ctx.fields.find((f) => f.isKey);
-  if (s.phase === 'records' && byKey.size === 0 && byLine.size === 0 && key && sentVerbatim(key)) {
+  if (s.phase === 'records' && !acc.unaccounted && acc.placed === 0 && key && sentVerbatim(key)) {
     // Every line was imported and each record's id is its key: settled in Postgres, no row read back.
     await chunk.recordPendingOk({ destinationIdIsKey: true });
     return { status: 'done' };
   }
-  await recordOutcome(ctx, chunk, opts, tables, s.phase, byKey, byLine);
+  const report: Report = { ...acc, executionId, table: target };
+  // An error that matches no row sent (e.g. a key Actito spelled differently) leaves its row unknown:
+  // checked before any row is recorded ok.
+  if (acc.placed && !acc.unaccounted) {
+    const unmatched = acc.placed - (await matchedErrors(ctx, chunk, opts, tables, s.phase, report));
+    if (unmatched) report.unaccounted = `${unmatched} error${unmatched === 1 ? '' : 's'} name a line or key that matches no row sent`;
+  }
+  await recordOutcome(ctx, chunk, opts, tables, s.phase, report);
   if (s.phase === 'profiles') return startPhase(ctx, chunk, opts, tables, 'records', null);
   return { status: 'done' };
 }
@@ -181,18 +200,42 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
 /** Rows re-read (and re-encoded) per batch of this size after an import, their outcomes recorded per batch. */
 const RECORD_BATCH = 2000;
 
-async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, byKey: Map<string, ImportLineError[]>, byLine: Map<number, ImportLineError[]>): Promise<void> {
+interface Report extends Accounting {
+  executionId: string;
+  table: string;
+}
+
+/** The report's errors for one row: by the key sent (the match value for profiles), else by its line. */
+function errorsFor(phase: Phase, enc: Encoded, line: number, r: Report): ImportLineError[] | undefined {
+  const lookup = phase === 'profiles' ? enc.match : enc.key;
+  return (lookup !== null ? r.byKey.get(lookup) : undefined) ?? (phase === 'records' ? r.byLine.get(line) : undefined);
+}
+
+/** How many of the report's placed errors belong to a row sent (a pass over the rows, nothing recorded). */
+async function matchedErrors(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, r: Report): Promise<number> {
+  const matched = new Set<ImportLineError>();
+  let line = FIRST_DATA_LINE;
+  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
+    for (const e of errorsFor(phase, enc, line, r) ?? []) matched.add(e);
+    line += physicalLines(enc.record);
+  }, false, undefined, RECORD_BATCH);
+  return matched.size;
+}
+
+async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, r: Report): Promise<void> {
   let results: RowResult[] = [];
-  let line = 2; // FIRST_DATA_LINE: rows are re-encoded in the order they were written
+  let line = FIRST_DATA_LINE; // rows are re-encoded in the order they were written
+  const unknown = r.unaccounted && `Actito import ${r.executionId} (${phase}, table "${r.table}") does not account for every line (${r.unaccounted}), so this row is not counted as written; it is sent again. If it keeps failing, check the import in Actito.`;
   await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
-    const lookup = phase === 'profiles' ? enc.match : enc.key;
-    const errs = (lookup !== null ? byKey.get(lookup) : undefined) ?? (phase === 'records' ? byLine.get(line) : undefined);
-    if (phase === 'records') line++;
+    const errs = errorsFor(phase, enc, line, r);
+    line += physicalLines(enc.record);
     if (errs?.length) {
       const message = errs.map((e) => e.message).join('; ');
       const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]?.code ?? null);
-      results.push({ key: row.key, ok: false, code, message: phase === 'profiles' ? `profile ${lookup}: ${message}` : message, retryable: false });
-    } else if (phase === 'records') results.push({ key: row.key, ok: true, destinationId: enc.key });
+      results.push({ key: row.key, ok: false, code, message: phase === 'profiles' ? `profile ${enc.match}: ${message}` : message, retryable: false });
+      // A row without a profile is not in the profile file: the records import decides it.
+    } else if (unknown && (phase === 'records' || enc.match !== null)) results.push({ key: row.key, ok: false, code: ROW_CODES.unconfirmed, message: unknown, retryable: true });
+    else if (phase === 'records') results.push({ key: row.key, ok: true, destinationId: enc.key });
   }, false, async () => {
     // Recording during the pass is safe: rows() pages by position, not by what is still unacknowledged.
     if (results.length) await chunk.record(results);

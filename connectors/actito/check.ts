@@ -30,6 +30,7 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
     if (missing.length) problems.push({ code: 'CONFIG_INVALID', message: `mandatory attribute(s) ${missing.join(', ')} of table "${tables.table.name}" are not mapped; ${ctx.mode} creates records, so map a model column to each (or use mode "update")` });
   }
   checkProfiles(ctx, tables, opts, profile, problems, result);
+  checkClearing(ctx, opts, problems);
 
   if (problems.length) {
     const first = problems[0] as Problem;
@@ -97,5 +98,22 @@ function checkProfiles(ctx: Ctx, tables: Tables, opts: ActitoOptions, fields: Ar
     const have = new Set([...fields.map((f) => f.attribute), p.matchAttribute]);
     const missing = mandatoryAttributes(pt).filter((a) => !have.has(a));
     if (missing.length) problems.push({ code: 'CONFIG_INVALID', message: `mandatory profile attribute(s) ${missing.join(', ')} of "${pt.name}" are not mapped; map them as "profile.<attribute>"` });
+  }
+}
+
+/**
+ * A value cleared in the model (NULL or empty text) reaches Actito only as an empty value, and whether
+ * Actito then clears the stored one is the connection's `emptyOnUpdate` [A]. Combinations that would
+ * report rows written while Actito holds something else are refused, for writes that can update.
+ */
+function checkClearing(ctx: Ctx, opts: ActitoOptions, problems: Problem[]): void {
+  const updates = ctx.mode !== 'insert' || opts.profiles?.mode === 'upsert';
+  if (!updates) return;
+  const conn = `connection "${ctx.destination.connection}"`;
+  if (opts.nulls === 'send' && ctx.connection.emptyOnUpdate === 'keep') {
+    problems.push({ code: 'CONFIG_INVALID', message: `"nulls": "send" cannot clear anything: ${conn} says Actito keeps a stored value when sent an empty one ("emptyOnUpdate": "keep"), so a value cleared in the model would be reported written while Actito keeps the old one. If Actito clears it (check on one record), set "emptyOnUpdate": "clear" on the connection; otherwise remove "nulls" (cleared values are then not synced)` });
+  }
+  if (opts.nulls === 'skip' && ctx.connection.emptyOnUpdate === 'clear') {
+    problems.push({ code: 'CONFIG_INVALID', message: `"nulls": "skip" cannot be honoured: ${conn} says Actito clears an attribute sent empty ("emptyOnUpdate": "clear"), and an import file has a cell for every row and column, so bulk writes would clear what one-by-one writes leave untouched. Remove "nulls" (it then defaults to "send": a value cleared in the model is cleared in Actito)` });
   }
 }

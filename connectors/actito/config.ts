@@ -29,6 +29,12 @@ export const connectionSchema = z
     /** Requests in flight per connection (Actito answers 429 above 5 concurrent requests). */
     maxInFlight: z.number().int().min(1).max(5).default(4),
     requestTimeoutMs: z.number().int().positive().default(60_000),
+    /**
+     * [A] What Actito does with an empty value (JSON null, empty import cell) sent for an attribute of
+     * an existing record or profile: "keep" the stored value, or "clear" it. Unconfirmed (the digest's
+     * source is cut off at that rule); "keep" is the cautious reading. See README "Clearing a value".
+     */
+    emptyOnUpdate: z.enum(['keep', 'clear']).default('keep'),
   })
   .strict();
 export type ActitoConnection = z.output<typeof connectionSchema>;
@@ -68,14 +74,18 @@ export const optionsSchema = z
     compression: z.enum(['GZIP', 'ZIP']).default('GZIP'),
     /** First poll of a bulk import after this delay (doubles up to 60 s). */
     pollAfterMs: z.number().int().min(0).default(5000),
-    /** null values: "skip" leaves the attribute untouched, "send" writes an empty value. */
-    nulls: z.enum(['skip', 'send']).default('skip'),
+    /**
+     * A model NULL or empty text ("no value"): "send" writes an empty value (clears the attribute where
+     * the connection's emptyOnUpdate is "clear"), "skip" leaves the attribute untouched. Default: "send"
+     * on a connection whose emptyOnUpdate is "clear", else "skip" (see parseOptions).
+     */
+    nulls: z.enum(['skip', 'send']).optional(),
     /** Mapped fields whose model type the attribute cannot take: fail the check, or skip them with a warning. */
     incompatibleFields: z.enum(['fail', 'skip']).default('fail'),
     profiles: profilesSchema.optional(),
   })
   .strict();
-export type ActitoOptions = z.output<typeof optionsSchema>;
+export type ActitoOptions = Omit<z.output<typeof optionsSchema>, 'nulls'> & { nulls: 'skip' | 'send' };
 export type ProfilesOptions = z.output<typeof profilesSchema>;
 
 /** Mapping targets with this prefix are profile attributes, e.g. `to: "profile.emailAddress"`. */

@@ -4,6 +4,7 @@ import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito
 import type { FieldSpec, SyncMode } from '../types';
 import { clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
+import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
 import { drive, field, makeContext, MemoryState, memoryChunk, outRow } from './test-harness';
 
@@ -301,8 +302,9 @@ describe('bulk imports', () => {
     expect(profileImport.definition.mapping.map((m: any) => m.attribute)).toEqual(['customerId', 'emailAddress']);
   });
 
-  it('with nulls: send, the profile file has every profile column and a winning null clears the attribute', async () => {
-    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES, nulls: 'send' } });
+  it('with nulls sent, the profile file has every profile column and a winning null leaves the attribute empty', async () => {
+    // Nulls are sent by default where the connection says an empty value clears (the profiles are created here).
+    const ctx = ctxFor('upsert', { connection: { ...conn, emptyOnUpdate: 'clear' }, fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
     await actito.check(ctx);
     const rows = Array.from({ length: 12 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }));
     const { results } = await drive(actito, ctx, 'upsert', rows);
@@ -472,5 +474,215 @@ describe('failures of the API', () => {
     expect(chunk.results.size).toBe(12);
     expect(await records()).toHaveLength(12);
     expect((await admin('GET', '/imports')).imports).toHaveLength(2);
+  });
+});
+
+describe('bulk imports: exactness under faults', () => {
+  const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
+  const untilDone = async (ctx: ReturnType<typeof ctxFor>, chunk: ReturnType<typeof memoryChunk>, outcome: Awaited<ReturnType<typeof actito.writeChunk>>) => {
+    for (let polls = 0; outcome.status === 'pending'; polls++) {
+      if (polls > 200) throw new Error('still pending');
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await actito.pollChunk!(ctx, chunk, outcome.handle);
+    }
+    return outcome;
+  };
+  const refuseNextImportStart = () => admin('POST', '/faults', { serverError: { count: 1, status: 503, path: '/etl-executions', method: 'POST' } });
+
+  it('a records import whose start failed after the profiles import is started again, never settled from the profiles import', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 12 }, (_, i) => order(i, customer(i % 3)));
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(rows, 'upsert', 0, store);
+    const first = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 12));
+    expect(first.status).toBe('pending');
+    const profilesHandle = (first as { handle: string }).handle;
+    await refuseNextImportStart();
+    // The poll that sees the profiles import finished starts the records import, which is refused.
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, profilesHandle).then(() => undefined, (e: unknown) => e);
+    }
+    expect(err).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    expect(chunk.results.size).toBe(0);
+    // Temporal retries the activity with the handle it had: the profiles import's id.
+    const retried = memoryChunk(rows, 'upsert', 0, store);
+    expect(await untilDone(ctx, retried, await actito.pollChunk!(ctx, retried, profilesHandle))).toEqual({ status: 'done' });
+    expect([...retried.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(retried.results.size).toBe(12);
+    expect((await records()).map((r) => r.orderId).sort()).toEqual(rows.map((r) => r.key).sort());
+    const imports = (await admin('GET', '/imports')).imports;
+    expect(imports.map((i: any) => [i.tableType, i.status])).toEqual([['PROFILE_TABLE', 'SUCCESS'], ['CUSTOM_TABLE', 'SUCCESS']]);
+  });
+
+  it('a restart of a whole-failed import whose start failed is started again, never settled from the failed import', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    const rows = Array.from({ length: 12 }, (_, i) => order(i));
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(rows, 'upsert', 0, store);
+    await admin('POST', '/faults', { bulkImportFails: { count: 1 } });
+    const first = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 12));
+    const failedHandle = (first as { handle: string }).handle;
+    await refuseNextImportStart();
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, failedHandle).then(() => undefined, (e: unknown) => e);
+    }
+    expect(err).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    const retried = memoryChunk(rows, 'upsert', 0, store);
+    expect(await untilDone(ctx, retried, await actito.pollChunk!(ctx, retried, failedHandle))).toEqual({ status: 'done' });
+    expect([...retried.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(retried.results.size).toBe(12);
+    expect(await records()).toHaveLength(12);
+    expect((await admin('GET', '/imports')).imports.map((i: any) => i.status)).toEqual(['ERROR', 'SUCCESS']);
+  });
+});
+
+describe('bulk imports: a report that cannot account for every line fails closed', () => {
+  const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
+  const rowsWithTwoBad = () => Array.from({ length: 12 }, (_, i) => order(i, i === 3 || i === 7 ? { status: 'BOGUS' } : {}));
+  const unconfirmed = (r: unknown) => expect(r).toMatchObject({ ok: false, code: 'ACTITO_IMPORT_UNCONFIRMED', retryable: true, message: expect.stringMatching(/Actito import \S+ \(records, table "orders"\)/) });
+
+  it('errors that name neither a line nor a key: no row is counted as imported', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['line', 'key'] } });
+    const { results } = await drive(actito, ctx, 'upsert', rowsWithTwoBad());
+    expect(results.size).toBe(12);
+    expect(results.get('O7')).toMatchObject({ ok: false });
+    expect(results.get('O3')).toMatchObject({ ok: false });
+    for (const r of results.values()) unconfirmed(r);
+    expect((results.get('O1') as { message: string }).message).toMatch(/2 errors? name neither a line nor a key/);
+  });
+
+  it('an import that ended with errors but lists none: no row is counted as imported', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    for (const fields of [['errors'], ['errors', 'counts', 'errorCount']]) {
+      await admin('POST', '/faults', { reportOmits: { fields } });
+      const { results } = await drive(actito, ctx, 'upsert', rowsWithTwoBad());
+      expect({ fields, bad: results.get('O7')?.ok }).toEqual({ fields, bad: false });
+      for (const r of results.values()) unconfirmed(r);
+    }
+  });
+
+  it('errors named only by line are matched to rows by physical line, past cells holding line breaks', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('note', 'note', 'text')], options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['key'] } });
+    const rows = Array.from({ length: 12 }, (_, i) => order(i, { note: i === 2 ? 'two\nlines\r\nthree' : `n${i}`, ...(i === 7 ? { status: 'BOGUS' } : {}) }));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].filter((r) => !r.ok).map((r) => r.key)).toEqual(['O7']);
+    expect((await records()).map((r) => r.orderId).sort()).toEqual(rows.filter((r) => r.key !== 'O7').map((r) => r.key).sort());
+  });
+
+  it('past 10,000 errors without a total, every error page is read and every failed row reported', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['total'] } });
+    const bad = 10_050;
+    const rows = Array.from({ length: bad + 10 }, (_, i) => order(i, i < bad ? { status: 'BOGUS' } : {}));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    const failed = [...results.values()].filter((r) => !r.ok);
+    expect(failed).toHaveLength(bad);
+    expect(failed.every((r) => (r as { code: string }).code === 'ACTITO_INVALID_VALUE')).toBe(true);
+    expect([...results.values()].filter((r) => r.ok).map((r) => r.key).sort()).toEqual(rows.slice(bad).map((r) => r.key).sort());
+    expect(await records()).toHaveLength(10);
+  });
+});
+
+describe('bulk imports: liveness', () => {
+  afterEach(() => {
+    heartbeatTimer.everyMs = 10_000;
+  });
+
+  it('heartbeats while the import file is being uploaded', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: { bulkThreshold: 10, pollAfterMs: 10 } });
+    await actito.check(ctx);
+    heartbeatTimer.everyMs = 10;
+    let beats = 0;
+    let beatsDuringUpload = 0;
+    ctx.heartbeat = () => {
+      beats++;
+      if ([...emu.state.requests.inFlight].some((r) => r.method === 'POST' && r.path.endsWith('/etl-executions'))) beatsDuringUpload++;
+    };
+    await admin('POST', '/faults', { slow: { ms: 300, count: 1, path: '/etl-executions', method: 'POST' } });
+    const { results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await admin('GET', '/faults')).faults.slow.count).toBe(0); // the upload was slowed
+    expect(beats).toBeGreaterThan(0);
+    expect(beatsDuringUpload).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('clearing a value (NULL or empty text in the model)', () => {
+  const fields = [...ORDER_FIELDS, field('note', 'note', 'text'), ...PROFILE_FIELDS];
+  const filled = (i: number) => order(i, { note: `note ${i}`, quantity: i + 1, ...customer(i % 3) });
+  // Every other row clears its note with NULL, the rest with ''; every row clears its quantity and its profile's first name.
+  const cleared = (i: number) => order(i, { note: i % 2 ? null : '', quantity: null, 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i % 2 ? '' : null });
+
+  it('is refused at check when the connection says Actito keeps a stored value on an empty one (nothing would clear)', async () => {
+    await seedProfiles();
+    for (const mode of ['upsert', 'update', 'mirror'] as const) {
+      const ctx = ctxFor(mode, { fields, options: { nulls: 'send', profiles: PROFILES } });
+      await expect(actito.check(ctx)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "send".*emptyOnUpdate/s) });
+    }
+    // Insert updates profiles with profiles.mode "upsert", else nothing: nothing to clear, nothing refused.
+    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: PROFILES } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: { ...PROFILES, mode: 'insert' } } }))).resolves.toBeDefined();
+  });
+
+  it('with the default (nulls skipped), a cleared model value leaves the stored value, NULL and empty text alike', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields, options: { profiles: PROFILES } });
+    await actito.check(ctx);
+    await drive(actito, ctx, 'upsert', [filled(1), filled(2)]);
+    const { results } = await drive(actito, ctx, 'upsert', [cleared(1), cleared(2)]);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect((await records()).map((r) => [r.orderId, r.note, r.quantity])).toEqual([['O1', 'note 1', 2], ['O2', 'note 2', 3]]);
+  });
+
+  describe('when Actito clears an attribute sent empty (connection emptyOnUpdate: "clear")', () => {
+    let clearing: ActitoEmulator;
+    let c: ActitoConnection;
+    beforeAll(async () => {
+      clearing = await startActitoEmulator({ callsPerMinute: 1_000_000, bulkProcessingDelayMs: 10, emptyOnUpdate: 'clear' });
+      c = connectionSchema.parse({ apiKey: clearing.apiKey, baseUrl: clearing.url, entity: clearing.entity, emptyOnUpdate: 'clear' });
+      clientFor(c).backoffMs = 5;
+    });
+    afterAll(async () => clearing.close());
+    beforeEach(() => clearing.state.reset());
+    const stored = () => [...clearing.state.tables.customTable('orders')!.entries()].map(([, v]) => [v.orderId, v.note, v.quantity]);
+    const firstNames = () => [...clearing.state.profiles.entries()].map(([, v]) => [v.customerId, v.firstName]).sort();
+
+    for (const [path, options] of [['one by one', {}], ['bulk (full re-sync)', { bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
+      it(`clears the attribute in Actito, ${path}`, async () => {
+        const ctx = ctxFor('upsert', { connection: c, fields, options: { ...options, profiles: PROFILES } });
+        await actito.check(ctx);
+        const first = await drive(actito, ctx, 'upsert', [0, 1, 2, 3].map(filled));
+        expect([...first.results.values()].every((r) => r.ok)).toBe(true);
+        expect(stored()).toEqual([['O0', 'note 0', '1'], ['O1', 'note 1', '2'], ['O2', 'note 2', '3'], ['O3', 'note 3', '4']]);
+        expect(firstNames()).toEqual([['C0', 'Name0'], ['C1', 'Name1'], ['C2', 'Name2']]);
+        const { method, results } = await drive(actito, ctx, 'upsert', [0, 1, 2, 3].map(cleared));
+        expect(method).toBe(path === 'one by one' ? 'single' : 'bulk');
+        expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+        expect(stored()).toEqual([['O0', null, null], ['O1', null, null], ['O2', null, null], ['O3', null, null]]);
+        expect(firstNames()).toEqual([['C0', null], ['C1', null], ['C2', null]]);
+      });
+    }
+
+    it('refuses nulls "skip" for modes that update: an import cell left empty would clear the attribute anyway', async () => {
+      await expect(actito.check(ctxFor('upsert', { connection: c, fields, options: { nulls: 'skip', profiles: PROFILES } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "skip"/) });
+    });
   });
 });

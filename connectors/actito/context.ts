@@ -11,7 +11,8 @@ export type Ctx = DestinationContext<ActitoConnection>;
 
 export function parseOptions(ctx: Ctx): ActitoOptions {
   const r = optionsSchema.safeParse(ctx.destination.options ?? {});
-  if (r.success) return r.data;
+  // Where Actito clears an attribute sent empty, a value cleared in the model is sent, so it is cleared there too.
+  if (r.success) return { ...r.data, nulls: r.data.nulls ?? (ctx.connection.emptyOnUpdate === 'clear' ? 'send' : 'skip') };
   const lines = r.error.issues.map((i) => `  - destination.options.${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new SyncError('CONFIG_INVALID', `Invalid Actito options for activation "${ctx.activationId}":\n${lines.join('\n')}`);
 }

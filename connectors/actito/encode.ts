@@ -52,8 +52,11 @@ export class RowEncoder {
       for (const c of cols) {
         const e = encodeValue(row.values[c.from], c);
         if (!e.ok) return { ok: false, message: `${c.name}: ${e.message}` };
-        if (e.value === null && this.opts.nulls === 'skip') continue;
-        out.push({ name: c.name, value: e.value });
+        // Empty text is no value, as NULL is: Actito keeps no empty string (an empty cell is all an
+        // import can carry), so both follow the `nulls` option alike.
+        const value = e.value === '' ? null : e.value;
+        if (value === null && this.opts.nulls === 'skip') continue;
+        out.push({ name: c.name, value });
       }
     }
     const keyProp = record.find((p) => p.name === this.keyAttribute);

@@ -63,6 +63,8 @@ export const ROW_CODES = {
   rejected: 'ACTITO_REJECTED',
   profile: 'ACTITO_PROFILE_FAILED',
   encode: 'VALUE_NOT_ENCODABLE',
+  /** The import's report does not account for the row's line: outcome unknown, sent again (retryable). */
+  unconfirmed: 'ACTITO_IMPORT_UNCONFIRMED',
 } as const;
 
 /** A 4xx answer to a one-row call as a row failure; other errors are batch-wide and rethrown. */

@@ -154,12 +154,29 @@ export interface ImportLineError {
   message: string;
 }
 export const FIRST_DATA_LINE = 2;
+/**
+ * [A] Physical lines one data row takes in the file: a line break inside a (quoted) cell starts a new
+ * physical line, and the report numbers the line on which a row starts.
+ */
+export function physicalLines(props: Properties): number {
+  let n = 1;
+  for (const p of props) if (typeof p.value === 'string') for (let i = p.value.indexOf('\n'); i >= 0; i = p.value.indexOf('\n', i + 1)) n++;
+  return n;
+}
 export interface ImportStatus {
   status: string;
   finished: boolean;
   /** The whole import failed (status ERROR): no line was written. */
   failed: boolean;
+  /** Ended with rejected lines (WITH_ERROR): the report must name them. */
+  withErrors: boolean;
   errors: ImportLineError[];
+  /** How many errors the report says there are (`errorCount`, or the `total` of the error pages); null when it does not say. */
+  errorTotal: number | null;
+  /** False when the error pages could not all be read (see allImportErrors). */
+  errorsComplete: boolean;
+  /** Lines imported (created + updated) and rejected, when the report counts them. */
+  counts: { imported: number; rejected: number } | null;
 }
 
 const FINISHED = new Set(['SUCCESS', 'WITH_ERROR', 'WITH_ERRORS', 'ERROR', 'FAILED']);
@@ -169,22 +186,40 @@ const executionPath = (a: Api, id: string): string => `${a.prefixes.imports}${en
 export async function getImport(a: Api, id: string): Promise<ImportStatus> {
   const res = await a.client.request<Record<string, unknown>>('GET', executionPath(a, id));
   const status = parseImportStatus(res.body);
-  // [A] The status carries the first errors inline; the full report is paged under /errors.
-  if (status.finished && res.body?.errorsTruncated === true) status.errors = await allImportErrors(a, id);
+  // [A] The status carries the first errors inline (errorsTruncated when there are more); the full
+  // report is paged under /errors. Read it whenever the inline list cannot be the whole report.
+  const short = status.errorTotal !== null ? status.errors.length < status.errorTotal : status.withErrors && status.errors.length === 0;
+  if (status.finished && (res.body?.errorsTruncated === true || short)) {
+    const all = await allImportErrors(a, id);
+    status.errors = all.errors;
+    status.errorsComplete = all.complete;
+    if (all.total !== null) status.errorTotal = Math.max(status.errorTotal ?? 0, all.total);
+  }
   return status;
 }
 
-async function allImportErrors(a: Api, id: string): Promise<ImportLineError[]> {
-  const out: ImportLineError[] = [];
-  const limit = 10_000;
-  for (let offset = 0; ; offset += limit) {
-    const res = await a.client.request<Record<string, unknown>>('GET', `${executionPath(a, id)}/errors`, { query: { offset: String(offset), limit: String(limit) } });
-    const page = parseImportStatus({ status: 'SUCCESS', errors: res.body?.errors }).errors;
-    out.push(...page);
-    const total = typeof res.body?.total === 'number' ? res.body.total : 0;
-    if (page.length < limit || out.length >= total) return out;
+const ERROR_PAGE = 10_000;
+/** Enough pages for any file under Actito's 100 MB limit; a server that ignores `offset` must not loop forever. */
+const MAX_ERROR_PAGES = 1_000;
+
+/**
+ * Every page of the error report. A page shorter than asked ends it; so does reaching the `total`
+ * when the server gives one (it may not: then only a short page ends it).
+ */
+async function allImportErrors(a: Api, id: string): Promise<{ errors: ImportLineError[]; total: number | null; complete: boolean }> {
+  const errors: ImportLineError[] = [];
+  let total: number | null = null;
+  for (let page = 0; page < MAX_ERROR_PAGES; page++) {
+    const res = await a.client.request<Record<string, unknown>>('GET', `${executionPath(a, id)}/errors`, { query: { offset: String(page * ERROR_PAGE), limit: String(ERROR_PAGE) } });
+    const got = parseImportStatus({ status: 'SUCCESS', errors: res.body?.errors }).errors;
+    errors.push(...got);
+    if (typeof res.body?.total === 'number') total = res.body.total;
+    if (got.length < ERROR_PAGE || (total !== null && errors.length >= total)) return { errors, total, complete: true };
   }
+  return { errors, total, complete: false };
 }
+
+const count = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null);
 
 export function parseImportStatus(body: unknown): ImportStatus {
   const b = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
@@ -200,5 +235,18 @@ export function parseImportStatus(body: unknown): ImportStatus {
       message: attr + (typeof r.message === 'string' ? r.message : 'rejected by the import'),
     };
   });
-  return { status, finished: FINISHED.has(status), failed: status === 'ERROR' || status === 'FAILED', errors };
+  // [A] counts {read, created, updated, rejected} (digest §9); absent counts are not guessed.
+  const c = b.counts && typeof b.counts === 'object' ? (b.counts as Record<string, unknown>) : {};
+  const [created, updated, rejected] = [count(c.created), count(c.updated), count(c.rejected)];
+  const counts = created !== null && updated !== null && rejected !== null ? { imported: created + updated, rejected } : null;
+  return {
+    status,
+    finished: FINISHED.has(status),
+    failed: status === 'ERROR' || status === 'FAILED',
+    withErrors: status === 'WITH_ERROR' || status === 'WITH_ERRORS',
+    errors,
+    errorTotal: count(b.errorCount),
+    errorsComplete: true,
+    counts,
+  };
 }

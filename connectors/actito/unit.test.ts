@@ -2,6 +2,7 @@ import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { SyncError } from '../../common/errors';
 import { parseExpiresIn } from './client';
 import { connectionSchema, optionsSchema, resolvePrefixes } from './config';
+import { type Ctx, parseOptions } from './context';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { writeCompressed } from './bulk-file';
 import { buildCsv, compress, csvCell } from './csv';
 import { ActitoHttpError, bodyMessage, rowFailure, toSyncError } from './errors';
 import { attributeNameProblem, encodeValue, formatDate, isCompatible, typeForNewAttribute } from './mapping';
-import { etlDefinition, parseImportStatus } from './routes';
+import { account } from './import-report';
+import { etlDefinition, type ImportStatus, parseImportStatus } from './routes';
 import { sameValues } from './single';
 import { findTable, isUniqueAttribute, mandatoryAttributes, parseTableList } from './structure';
 
@@ -162,9 +164,35 @@ describe('structures (digest-shaped fixtures)', () => {
     expect(p?.attributes.get('points')?.valueType).toBe('INTEGER');
   });
   it('parses an execution report', () => {
-    const s = parseImportStatus({ id: 'x', status: 'WITH_ERROR', errors: [{ line: 3, key: 'A2', attribute: 'amount', code: 'INVALID_TYPE', message: 'not a number' }] });
-    expect(s).toEqual({ status: 'WITH_ERROR', finished: true, failed: false, errors: [{ line: 3, key: 'A2', code: 'INVALID_TYPE', message: 'amount: not a number' }] });
+    const s = parseImportStatus({ id: 'x', status: 'WITH_ERROR', counts: { read: 5, created: 3, updated: 1, rejected: 1 }, errorCount: 1, errors: [{ line: 3, key: 'A2', attribute: 'amount', code: 'INVALID_TYPE', message: 'not a number' }] });
+    expect(s).toEqual({
+      status: 'WITH_ERROR', finished: true, failed: false, withErrors: true, errorTotal: 1, errorsComplete: true, counts: { imported: 4, rejected: 1 },
+      errors: [{ line: 3, key: 'A2', code: 'INVALID_TYPE', message: 'amount: not a number' }],
+    });
     expect(parseImportStatus({ status: 'RUNNING' }).finished).toBe(false);
+    expect(parseImportStatus({ status: 'SUCCESS', counts: { created: 2 } })).toMatchObject({ counts: null, errorTotal: null });
+  });
+  describe('accounting for every line of an import (fail closed)', () => {
+    const err = (line: number | null, key: string | null, code: string | null = 'INVALID_TYPE') => ({ line, key, code, message: 'bad' });
+    const report = (over: Partial<ImportStatus>): ImportStatus => ({ ...parseImportStatus({ status: 'SUCCESS' }), ...over });
+    const never = () => false;
+    it('accounts for a clean report and for named rejections', () => {
+      expect(account(report({ counts: { imported: 10, rejected: 0 } }), 10, never, true)).toMatchObject({ placed: 0, unaccounted: null });
+      const a = account(report({ status: 'WITH_ERROR', withErrors: true, errors: [err(3, 'A'), err(3, 'A'), err(5, null)], errorTotal: 3, counts: { imported: 8, rejected: 2 } }), 10, never, true);
+      expect([a.placed, a.unaccounted, a.byKey.get('A')?.length, a.byLine.get(5)?.length]).toEqual([3, null, 2, 1]);
+      // Rejections that are no failure (a re-sent CREATE_ONLY line) still account for their line.
+      const again = account(report({ withErrors: true, errors: [err(null, null, 'ALREADY_EXISTS')], counts: { imported: 9, rejected: 1 } }), 10, (e) => e.code === 'ALREADY_EXISTS', true);
+      expect([again.placed, again.unaccounted]).toEqual([0, null]);
+    });
+    it('does not account for lines the counts or the error list leave out', () => {
+      expect(account(report({ counts: { imported: 9, rejected: 0 } }), 10, never, true).unaccounted).toBe('it counts 9 lines imported and 0 rejected, but 10 were sent');
+      expect(account(report({ counts: { imported: 8, rejected: 2 }, errors: [err(3, 'A')] }), 10, never, true).unaccounted).toBe('it counts 2 rejected lines but names 1');
+      expect(account(report({ errors: [err(null, null)] }), 10, never, true).unaccounted).toBe('1 error name neither a line nor a key');
+      expect(account(report({ errors: [err(4, null)] }), 3, never, false).unaccounted).toMatch(/a profile line number names no row/);
+      expect(account(report({ errors: [err(3, 'A')], errorTotal: 2 }), 10, never, true).unaccounted).toBe('it lists 1 of its 2 errors');
+      expect(account(report({ errors: [err(3, 'A')], errorsComplete: false }), 10, never, true).unaccounted).toMatch(/could not be read to the end/);
+      expect(account(report({ status: 'WITH_ERROR', withErrors: true }), null, never, true).unaccounted).toBe('it ended WITH_ERROR but lists no error');
+    });
   });
   it('builds the ETL definition of digest §9', () => {
     expect(etlDefinition({ name: 'n', tableType: 'CUSTOM_TABLE', tableId: 'u', mode: 'CREATE_ONLY', keyAttribute: 'orderId', compression: 'GZIP', columns: ['orderId'] })).toMatchObject({
@@ -184,7 +212,11 @@ describe('configuration', () => {
     expect(connectionSchema.safeParse({ apiKey: 'k', baseUrl: 'x', entity: 'e', maxInFlight: 6 }).success).toBe(false);
   });
   it('has documented option defaults', () => {
-    expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP', nulls: 'skip' });
+    expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP' });
+    expect(connectionSchema.parse({ apiKey: 'k', baseUrl: 'https://api3.actito.com', entity: 'demo' }).emptyOnUpdate).toBe('keep');
+    // nulls follows what the connection says an empty value does, unless set.
+    const nulls = (emptyOnUpdate: string, options: Record<string, unknown> = {}) => parseOptions({ activationId: 'a', destination: { options }, connection: { emptyOnUpdate } } as unknown as Ctx).nulls;
+    expect([nulls('keep'), nulls('clear'), nulls('clear', { nulls: 'skip' })]).toEqual(['skip', 'send', 'skip']);
     expect(optionsSchema.safeParse({ profiles: { table: 'main' } }).success).toBe(false);
   });
   it('reads expiresIn as "900s"', () => {

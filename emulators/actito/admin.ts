@@ -91,7 +91,7 @@ export function adminRoutes(state: EmulatorState): Route[] {
     { method: 'GET', pattern: `${A}/faults`, handler: () => json(200, { faults: state.faults.active }) },
     { method: 'DELETE', pattern: `${A}/faults`, handler: () => (state.faults.clear(), json(200, { faults: {} })) },
     { method: 'POST', pattern: `${A}/reset`, handler: () => (state.reset(), json(200, { reset: true })) },
-    { method: 'GET', pattern: `${A}/requests`, handler: () => json(200, { requests: state.requests.entries, counts: state.requests.counts }) },
+    { method: 'GET', pattern: `${A}/requests`, handler: () => json(200, { requests: state.requests.entries, counts: state.requests.counts, inFlight: [...state.requests.inFlight] }) },
     { method: 'DELETE', pattern: `${A}/requests`, handler: () => (state.requests.clear(), json(200, { cleared: true })) },
     { method: 'GET', pattern: `${A}/tables`, handler: () => json(200, { profileTable: profileTableStructure(state.profiles), customTables: state.tables.customTables().map(customTableStructure) }) },
     { method: 'POST', pattern: `${A}/tables`, handler: (ctx) => createTable(state, parseJson(ctx.body)) },

@@ -62,6 +62,21 @@ function fromV5Definition(state: EmulatorState, d: Record<string, unknown>): Def
   };
 }
 
+/** A report as the `reportOmits` fault leaves it: without the parts a client must not count on. */
+function withOmissions(state: EmulatorState, view: Record<string, unknown>): Record<string, unknown> {
+  const f = state.faults;
+  const out = { ...view };
+  if (f.omits('errors')) delete out.errors;
+  else if (Array.isArray(out.errors) && (f.omits('line') || f.omits('key'))) {
+    out.errors = out.errors.map((e: Record<string, unknown>) => {
+      const { line, key, ...rest } = e;
+      return { ...rest, ...(f.omits('line') ? {} : { line }), ...(f.omits('key') ? {} : { key }) };
+    });
+  }
+  for (const part of ['total', 'counts', 'errorCount'] as const) if (f.omits(part)) delete out[part];
+  return out;
+}
+
 export function bulkRoutes(state: EmulatorState): Route[] {
   const bodyLimit = state.config.maxBulkFileBytes + 1024 * 1024;
   const etls = state.imports.etls;
@@ -130,13 +145,13 @@ export function bulkRoutes(state: EmulatorState): Route[] {
     if (!exec) throw new HttpError(404, `execution '${id}' not found`);
     return exec;
   };
-  const status = (param: string) => (ctx: RouteContext): Reply => json(200, executionView(find(ctx, ctx.params[param])));
+  const status = (param: string) => (ctx: RouteContext): Reply => json(200, withOmissions(state, executionView(find(ctx, ctx.params[param]))));
   // Full error report, paged with ?offset=&limit= (default 10 000) [A].
   const errors = (param: string) => (ctx: RouteContext): Reply => {
     const exec = find(ctx, ctx.params[param]);
     const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
     const limit = Math.max(1, Number(ctx.query.get('limit') ?? 10_000) || 10_000);
-    return json(200, { id: exec.id, total: exec.errorCount, offset, limit, errors: exec.errors.slice(offset, offset + limit) });
+    return json(200, withOmissions(state, { id: exec.id, total: exec.errorCount, offset, limit, errors: exec.errors.slice(offset, offset + limit) }));
   };
 
   const V4C = '/v4/entity/:entity/customTable/:table/import';

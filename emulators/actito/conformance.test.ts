@@ -340,6 +340,32 @@ describe('§5 profiles [D S15, S16; C C2, C3]', () => {
   });
 });
 
+describe('§2 empty values on update [A: emptyOnUpdate, default keep]', () => {
+  // An empty value (JSON null or "", an empty CSV cell) on an existing record or profile.
+  async function emptyOnUpdate(opts: ActitoEmulatorOptions): Promise<unknown[]> {
+    await start(opts);
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ customerId: 'C1', firstName: 'Ann' }) });
+    for (const k of ['E1', 'E2', 'E3']) await call('POST', REC, { token: tok, body: props({ orderId: k, customerId: 'C1', note: 'n', quantity: 1 }) });
+    expect((await call('PUT', `${REC}/E1`, { token: tok, body: props({ note: null, quantity: '' }) })).status).toBe(204);
+    expect((await call('POST', REC, { token: tok, body: props({ orderId: 'E2', note: '', quantity: null }) })).status).toBe(200);
+    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,note,quantity\nE3,,\n'), 'f.csv.gz', 'definition', etl('UPDATE_ONLY')) });
+    expect((await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`)).status).toBe('SUCCESS');
+    await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ customerId: 'C1', firstName: null }) });
+    const rows = (await call('GET', '/__admin/tables/orders/records')).body.records.map((x: any) => [x.orderId, x.note ?? null, x.quantity ?? null]);
+    return [...rows, (await call('GET', '/__admin/profiles')).body.records[0].firstName ?? null];
+  }
+
+  it('keep (default): the stored value stays, one by one and in imports', async () => {
+    expect(await emptyOnUpdate({})).toEqual([['E1', 'n', 1], ['E2', 'n', 1], ['E3', 'n', 1], 'Ann']);
+  });
+
+  it('clear: the stored value is cleared, one by one and in imports', async () => {
+    expect(await emptyOnUpdate({ emptyOnUpdate: 'clear' })).toEqual([['E1', null, null], ['E2', null, null], ['E3', null, null], null]);
+  });
+});
+
 describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
   const csv = ['orderId,customerId,quantity,amount,paid,orderDate,note', 'B1,C1,1,9.99,TRUE,2026-02-01,"hello, ""world"""', 'B2,C1,two,1.00,0,2026-02-01,', 'B3,NOPE,3,1.00,N,2026-02-01,', 'B4,C1,4,1.00,1,2026-02-30,', 'B5,C1,5', '"B6",C1,6,6.5,Y,2026-02-06,"multi', 'line"'].join('\n');
 
@@ -585,6 +611,39 @@ describe('fault switches (/__admin/faults)', () => {
     expect(done.status).toBe('ERROR');
     expect(done.message).toMatch(/injected/);
     expect((await call('POST', '/__admin/faults', { body: { explode: true } })).status).toBe(400);
+  });
+
+  it('method narrows a fault; reportOmits strips report parts; the log shows requests in flight', async () => {
+    await start();
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    await call('POST', '/__admin/faults', { body: { serverError: { count: 1, status: 503, path: '/etl-executions', method: 'POST' } } });
+    const file = () => form(gzipSync('orderId,customerId,status\nA,C1,NEW\nB,C1,BOGUS\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE'));
+    expect((await call('GET', `${V5}/etl-executions/nope`, { token: tok })).status).toBe(404); // a GET is not hit
+    expect((await call('POST', `${V5}/etl-executions`, { token: tok, form: file() })).status).toBe(503);
+    expect(E().state.imports.executions.size).toBe(0);
+    await call('POST', '/__admin/faults', { body: { slow: { ms: 300, count: 1, path: '/etl-executions', method: 'POST' } } });
+    const posting = call('POST', `${V5}/etl-executions`, { token: tok, form: file() });
+    let inFlight: unknown[] = [];
+    for (let i = 0; i < 100 && inFlight.length === 0; i++) inFlight = (await call('GET', '/__admin/requests')).body.inFlight;
+    expect(inFlight).toEqual([expect.objectContaining({ method: 'POST', path: `${V5}/etl-executions` })]);
+    const r = await posting;
+    expect(r.status).toBe(202);
+    expect((await call('GET', '/__admin/requests')).body.inFlight).toEqual([]);
+    const full = await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
+    expect(full).toMatchObject({ status: 'WITH_ERROR', errorCount: 1, counts: { read: 2, created: 1, rejected: 1 }, errors: [{ line: 3, key: 'B' }] });
+
+    await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['line', 'key', 'total'] } } });
+    const stripped = await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok });
+    expect(stripped.body.errors).toEqual([{ attribute: 'status', code: 'NOT_ACCEPTED_VALUE', message: expect.any(String) }]);
+    expect(stripped.body.counts).toBeDefined();
+    const page = await call('GET', `${V5}/etl-executions/${r.body.id}/errors`, { token: tok });
+    expect(page.body.total).toBeUndefined();
+    await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['errors', 'counts', 'errorCount'] } } });
+    const bare = (await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok })).body;
+    expect([bare.status, bare.errors, bare.counts, bare.errorCount]).toEqual(['WITH_ERROR', undefined, undefined, undefined]);
+    expect((await call('GET', '/__admin/imports')).body.imports[0].counts).toMatchObject({ rejected: 1 }); // admin views are never faulted
+    expect((await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['nope'] } } })).status).toBe(400);
   });
 
   it('request log counts per route; reset restores the seeded state', async () => {

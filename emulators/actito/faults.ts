@@ -1,16 +1,26 @@
 /** Fault switches set over `POST /__admin/faults` (never applied to `/__admin`). */
 export interface FaultConfig {
-  /** Optional path substring that narrows a fault to matching requests (e.g. `/record`). */
-  serverError?: { count: number; status?: number; path?: string };
-  tooManyRequests?: { count: number; path?: string };
-  slow?: { ms: number; count: number; path?: string };
+  /** Optional `path` substring and `method` narrow a fault to matching requests (e.g. `/record`, `POST`). */
+  serverError?: { count: number; status?: number; path?: string; method?: string };
+  tooManyRequests?: { count: number; path?: string; method?: string };
+  slow?: { ms: number; count: number; path?: string; method?: string };
   /** Apply the write, then destroy the socket without answering. */
-  dropResponse?: { count: number; path?: string };
+  dropResponse?: { count: number; path?: string; method?: string };
   /** The next N bulk executions end in status ERROR without writing anything. */
   bulkImportFails?: { count: number };
+  /**
+   * Until cleared, execution reports (status and `/errors`) leave these parts out, as a report
+   * that cannot account for every line would: `line`/`key` of each error, the `errors` lists,
+   * the `total` of the error pages, `counts`, `errorCount`.
+   */
+  reportOmits?: { fields: ReportPart[] };
 }
 
-type Counted = { count: number; path?: string };
+export const REPORT_PARTS = ['line', 'key', 'errors', 'total', 'counts', 'errorCount'] as const;
+export type ReportPart = (typeof REPORT_PARTS)[number];
+
+type Counted = { count: number; path?: string; method?: string };
+const COUNTED = ['serverError', 'tooManyRequests', 'slow', 'dropResponse', 'bulkImportFails'] as const;
 
 export class FaultState {
   active: FaultConfig = {};
@@ -23,10 +33,10 @@ export class FaultState {
     this.active = {};
   }
 
-  /** Consumes one occurrence of a counted fault when it applies to `path`. */
-  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails'>>(kind: K, path: string): FaultConfig[K] | undefined {
+  /** Consumes one occurrence of a counted fault when it applies to this request. */
+  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits'>>(kind: K, path: string, method = 'GET'): FaultConfig[K] | undefined {
     const f = this.active[kind] as Counted | undefined;
-    if (!f || f.count <= 0 || (f.path && !path.includes(f.path))) return undefined;
+    if (!f || f.count <= 0 || (f.path && !path.includes(f.path)) || (f.method && f.method.toUpperCase() !== method.toUpperCase())) return undefined;
     f.count--;
     return f as FaultConfig[K];
   }
@@ -37,22 +47,32 @@ export class FaultState {
     f.count--;
     return true;
   }
+
+  omits(part: ReportPart): boolean {
+    return this.active.reportOmits?.fields.includes(part) ?? false;
+  }
 }
 
 /** Validates the admin payload; returns an error message or the config. */
 export function parseFaults(body: unknown): FaultConfig | string {
   if (typeof body !== 'object' || body === null) return 'body must be a JSON object';
   const b = body as Record<string, unknown>;
-  const known = ['expireTokens', 'serverError', 'tooManyRequests', 'slow', 'dropResponse', 'bulkImportFails'];
+  const known = ['expireTokens', ...COUNTED, 'reportOmits'];
   const unknown = Object.keys(b).filter((k) => !known.includes(k));
   if (unknown.length) return `unknown fault(s): ${unknown.join(', ')}; known: ${known.join(', ')}`;
   const config: FaultConfig = {};
-  for (const k of ['serverError', 'tooManyRequests', 'slow', 'dropResponse', 'bulkImportFails'] as const) {
+  for (const k of COUNTED) {
     const v = b[k];
     if (v === undefined) continue;
     if (typeof v !== 'object' || v === null || typeof (v as Counted).count !== 'number') return `${k} needs a numeric 'count'`;
     (config as Record<string, unknown>)[k] = { ...(v as object) };
   }
   if (config.slow && typeof config.slow.ms !== 'number') return "slow needs a numeric 'ms'";
+  if (b.reportOmits !== undefined) {
+    const fields = (b.reportOmits as { fields?: unknown } | null)?.fields;
+    const parts: readonly string[] = REPORT_PARTS;
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string' && parts.includes(f))) return `reportOmits needs 'fields', a list of: ${REPORT_PARTS.join(', ')}`;
+    config.reportOmits = { fields: fields as ReportPart[] };
+  }
   return config;
 }

@@ -140,17 +140,19 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
       log(429);
       return send(res, { ...apiError(429, `more than ${limits.maxConcurrent} concurrent requests`), headers: { Connection: 'close' } });
     }
+    const open = state.requests.open(req.method ?? 'GET', path);
     try {
       const delay = limits.throttle();
       if (delay) await sleep(delay);
-      const slow = state.faults.take('slow', path);
+      const method = req.method ?? 'GET';
+      const slow = state.faults.take('slow', path, method);
       if (slow) await sleep(slow.ms);
       let reply: Reply | undefined;
-      if (state.faults.take('tooManyRequests', path)) reply = apiError(429, 'too many requests (injected fault)');
-      const err = reply ? undefined : state.faults.take('serverError', path);
+      if (state.faults.take('tooManyRequests', path, method)) reply = apiError(429, 'too many requests (injected fault)');
+      const err = reply ? undefined : state.faults.take('serverError', path, method);
       if (err) reply = apiError(err.status ?? 500, 'internal server error (injected fault)');
       reply ??= await guarded();
-      if (state.faults.take('dropResponse', path)) {
+      if (state.faults.take('dropResponse', path, method)) {
         log(0);
         req.socket.destroy();
         return;
@@ -158,6 +160,7 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
       log(reply.status);
       send(res, reply);
     } finally {
+      state.requests.close(open);
       limits.release();
     }
   }
