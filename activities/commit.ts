@@ -146,12 +146,13 @@ async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunS
   };
 }
 
-/** Deletions held in a run stay held until this marks them approved; the next run applies them. */
+/** Deletions held in a run stay held until this marks them approved; the next run applies them, and only it. */
 export interface ApproveDeletesInput { activationId: string; runNumber: number }
 export interface ApproveDeletesResult { approved: number }
 
 export async function approveHeldDeletes(deps: SynclineDeps, input: ApproveDeletesInput): Promise<ApproveDeletesResult> {
-  const r = await deps.db.updateTable('syncline.held_deletes').set({ approved: true })
+  // Claimed by the next run that starts (prepareRun), and by no other.
+  const r = await deps.db.updateTable('syncline.held_deletes').set({ approved: true, approved_for: null })
     .where('activation_id', '=', input.activationId).where('run_number', '=', input.runNumber).executeTakeFirst();
   return { approved: Number(r.numUpdatedRows) };
 }

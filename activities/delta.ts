@@ -38,7 +38,7 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
     await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
     await createDelta({
       runId: run.runId, activationId: run.activationId, modeRows: modeRows(config.destination.kind, config.mode),
-      full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed', hasDups,
+      full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed', retryFailed: run.retryFailed, hasDups,
     }).execute(tx);
   }));
   let counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
@@ -78,13 +78,15 @@ async function findDuplicateKeys(deps: SynclineDeps, runId: string): Promise<boo
 async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<number> {
   const d = deltaTable(run.runId);
   const a = run.activationId;
+  // Only an approval claimed by this very run counts (see prepareRun's claimApprovals).
+  const approvedHere = sql`h.approved AND h.approved_for = ${run.runNumber}`;
   // A key that came back into the model no longer needs a decision.
   await sql`DELETE FROM syncline.held_deletes h WHERE h.activation_id = ${a}
     AND NOT EXISTS (SELECT 1 FROM ${d} x WHERE x.key = h.key AND x.op = 'delete')`.execute(deps.db);
   const stats = (await sql<{ removed: string; unapproved: string; synced: string; model: string }>`SELECT
       (SELECT count(*) FROM ${d} WHERE op = 'delete' AND status = 'pending') AS removed,
       (SELECT count(*) FROM ${d} x WHERE op = 'delete' AND status = 'pending'
-         AND NOT EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${a} AND h.key = x.key AND h.approved)) AS unapproved,
+         AND NOT EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${a} AND h.key = x.key AND ${approvedHere})) AS unapproved,
       (SELECT count(*) FROM syncline.snapshot WHERE activation_id = ${a}) AS synced,
       (SELECT model_rows FROM syncline.runs WHERE id = ${run.runId}) AS model`.execute(deps.db)).rows[0]!;
   const unapproved = Number(stats.unapproved);
@@ -93,7 +95,7 @@ async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<n
   const modelEmpty = Number(stats.model) === 0;
   if (!modelEmpty && unapproved * 100 <= limit * Number(stats.synced)) return 0;
   await sql`UPDATE ${d} x SET status = 'held' WHERE op = 'delete' AND status = 'pending'
-    AND NOT EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${a} AND h.key = x.key AND h.approved)`.execute(deps.db);
+    AND NOT EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${a} AND h.key = x.key AND ${approvedHere})`.execute(deps.db);
   await sql`INSERT INTO syncline.held_deletes (activation_id, run_number, key)
     SELECT ${a}, ${run.runNumber}, key FROM ${d} WHERE status = 'held'
     ON CONFLICT (activation_id, key) DO UPDATE SET run_number = excluded.run_number WHERE NOT held_deletes.approved`.execute(deps.db);

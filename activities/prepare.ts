@@ -15,6 +15,8 @@ export interface PrepareRunInput {
   runNumber: number;
   trigger: RunTrigger;
   full: boolean;
+  /** Also re-send rows whose last write failed permanently (a retryFailed request coalesced with another). */
+  retryFailed?: boolean;
   config: ActivationConfig;
   scheduledAt?: string;
 }
@@ -29,14 +31,28 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await sql`INSERT INTO syncline.activations (id, config) VALUES (${input.activationId}, ${config}::jsonb)
     ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(deps.db);
-  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, config, scheduled_at, status)
-    VALUES (${input.activationId}, ${input.runNumber}, ${input.trigger}, ${input.full}, ${config}::jsonb, ${input.scheduledAt ?? null}, 'running')
+  const retryFailed = input.retryFailed ?? input.trigger === 'retry_failed';
+  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, scheduled_at, status)
+    VALUES (${input.activationId}, ${input.runNumber}, ${input.trigger}, ${input.full}, ${retryFailed}, ${config}::jsonb, ${input.scheduledAt ?? null}, 'running')
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL
     RETURNING id`.execute(deps.db);
   const runId = String(row.rows[0]!.id);
+  await claimApprovals(deps, input.activationId, input.runNumber);
   await dropWorkTables(deps, runId);
   await deps.db.deleteFrom('syncline.chunks').where('run_id', '=', runId).execute();
   return { runId };
+}
+
+/**
+ * An approval of held deletions belongs to the first run that starts after it: that run claims it, and
+ * an approval claimed by an earlier run lapses (the keys are held again if they are still removed).
+ * Idempotent for a retried run number.
+ */
+async function claimApprovals(deps: SynclineDeps, activationId: string, runNumber: number): Promise<void> {
+  await deps.db.updateTable('syncline.held_deletes').set({ approved: false, approved_for: null })
+    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is not', null).where('approved_for', '<>', runNumber).execute();
+  await deps.db.updateTable('syncline.held_deletes').set({ approved_for: runNumber })
+    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is', null).execute();
 }
 
 export interface CheckDestinationInput { runId: string }

@@ -15,6 +15,8 @@ export interface LoadedRun {
   skipped: Set<string>;
   full: boolean;
   trigger: string;
+  /** Rows whose last write failed permanently are sent again too. */
+  retryFailed: boolean;
 }
 
 export async function loadRun(deps: SynclineDeps, runId: string): Promise<LoadedRun> {
@@ -23,7 +25,7 @@ export async function loadRun(deps: SynclineDeps, runId: string): Promise<Loaded
   const skipped = (run.skipped_fields ?? []) as Array<{ field: string }>;
   return {
     runId, runNumber: run.run_number, activationId: run.activation_id, config: run.config as ActivationConfig,
-    fields: (run.fields as FieldSpec[] | null) ?? null, skipped: new Set(skipped.map((s) => s.field)), full: run.full_resync, trigger: run.trigger,
+    fields: (run.fields as FieldSpec[] | null) ?? null, skipped: new Set(skipped.map((s) => s.field)), full: run.full_resync, trigger: run.trigger, retryFailed: run.retry_failed,
   };
 }
 

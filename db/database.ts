@@ -23,6 +23,8 @@ export interface RunsTable {
   counts: Json<Record<string, number>>;
   warnings: Json<Array<{ code: string; level: string; message: string }>>;
   error: string | null;
+  /** Also re-send rows whose last write failed permanently (retryFailed, possibly coalesced). */
+  retry_failed: Generated<boolean>;
 }
 
 export interface SnapshotTable { activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp }
@@ -54,7 +56,8 @@ export interface ChunksTable {
   updated_at: Timestamp;
 }
 
-export interface HeldDeletesTable { activation_id: string; run_number: number; key: string; approved: Generated<boolean> }
+/** `approved_for`: the run that may apply an approval (claimed when it starts; lapses with it). */
+export interface HeldDeletesTable { activation_id: string; run_number: number; key: string; approved: Generated<boolean>; approved_for: number | null }
 export interface ConnectorStateTable { activation_id: string; key: string; value: Json; updated_at: Timestamp }
 export interface AttributeCreationsTable { activation_id: string; run_number: number; field: string; type: string; created: boolean; at: Timestamp }
 

@@ -65,6 +65,8 @@ export interface DeltaSpec {
   full: boolean;
   /** Retry-failed run: only keys whose last write failed. */
   onlyFailed: boolean;
+  /** Rows whose last write failed permanently are sent again (not skipped), among the others. */
+  retryFailed?: boolean;
   /** The model repeats some keys (createDups has listed them). */
   hasDups: boolean;
 }
@@ -79,7 +81,7 @@ export interface DeltaSpec {
 export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const modes = sql.join(spec.modeRows.map((m) => sql`(${m.change}, ${m.op})`));
   const full = sql.lit(spec.full);
-  const retrying = sql.lit(spec.full || spec.onlyFailed);
+  const retrying = sql.lit(spec.full || spec.onlyFailed || !!spec.retryFailed);
   const onlyFailed = spec.onlyFailed
     ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = j.key)`
     : sql``;

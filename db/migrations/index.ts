@@ -2,8 +2,10 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261122T1300-initial';
 import * as plans from './20261122T1500-plans';
+import * as exactness from './20261204T1200-exactness';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
   '20261122T1500-plans': plans,
+  '20261204T1200-exactness': exactness,
 };
