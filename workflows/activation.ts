@@ -23,7 +23,11 @@ import {
 import { nextFireTime } from './schedule';
 import { syncRunWorkflow } from './sync-run';
 
-export interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string }
+/**
+ * A run waiting to start. `retryFailed`: rows whose last write failed permanently are sent again too; it
+ * survives coalescing with other requests (a state carried over from an older version has only the trigger).
+ */
+export interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string; retryFailed?: boolean }
 
 /** Everything carried across continue-as-new. */
 export interface ActivationState {
@@ -69,7 +73,12 @@ const TRIGGER_RANK: Record<RunTrigger, number> = { retry_failed: 0, approval: 1,
 export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
   if (!a) return b;
   const trigger = TRIGGER_RANK[b.trigger] > TRIGGER_RANK[a.trigger] ? b.trigger : a.trigger;
-  return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined };
+  const retryFailed = wantsRetry(a) || wantsRetry(b);
+  return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined, ...(retryFailed ? { retryFailed } : {}) };
+}
+
+function wantsRetry(p: PendingRun): boolean {
+  return !!p.retryFailed || p.trigger === 'retry_failed';
 }
 
 /**
@@ -110,7 +119,7 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
     state.pending = mergePending(state.pending, { trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason });
   });
   setHandler(retryFailedSignal, () => {
-    state.pending = mergePending(state.pending, { trigger: 'retry_failed', full: false });
+    state.pending = mergePending(state.pending, { trigger: 'retry_failed', full: false, retryFailed: true });
   });
   setHandler(pauseSignal, (req) => {
     state.paused = true;
@@ -179,9 +188,12 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
 
   if (state.lastRunNumber < 0) state.lastRunNumber = (await acts.lastRunNumber({ activationId: config.id })).runNumber;
   // Before each continue-as-new: callers of triggerSync/approveDeletes/plan/apply are answered first.
+  // A handler still waiting (an approval's activity, a caller waiting for the next run) may request a
+  // run at any moment: the wait ends then too, and the loop serves it, even past a suggested
+  // continue-as-new (otherwise nothing would ever run it and the activation would stop for good).
   const settle = async (): Promise<void> => {
     if ((state.pending || planJobs.length) && !workflowInfo().continueAsNewSuggested) return;
-    await condition(() => allHandlersFinished() || planJobs.length > 0);
+    await condition(() => allHandlersFinished() || planJobs.length > 0 || state.pending !== null);
     if ((state.pending || planJobs.length) && !allHandlersFinished()) return;
     await continueAsNew<typeof activationWorkflow>({ config, state });
   };
@@ -356,6 +368,7 @@ async function runOnce(
       workflowId: `activation/${config.id}/run/${runNumber}${plan?.applyPlan !== undefined ? '/apply' : ''}`,
       args: [{
         activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
+        ...(wantsRetry(request) ? { retryFailed: true } : {}),
         ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
       }],
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,

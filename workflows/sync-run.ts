@@ -24,6 +24,8 @@ export interface SyncRunInput {
   runNumber: number;
   trigger: RunTrigger;
   full: boolean;
+  /** Also re-send rows whose last write failed permanently (a retryFailed request, possibly coalesced). */
+  retryFailed?: boolean;
   config: ActivationConfig;
   scheduledAt?: string;
   /** Summary of the previous run, for volume-anomaly thresholds. */
@@ -101,6 +103,7 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
   // Applying reuses the plan run's record and work tables: they hold exactly the rows that were planned.
   const { runId } = frozen ?? await quick.prepareRun({
     activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
+    ...(input.retryFailed ? { retryFailed: true } : {}),
   });
   let planned: RecordPlanResult | undefined;
   let firstError: { type: string; message: string } | undefined;
