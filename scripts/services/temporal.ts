@@ -27,7 +27,17 @@ export function findTemporalCli(): string | null {
   return candidates.find((c): c is string => !!c && existsSync(c)) ?? null;
 }
 
-export async function startTemporalDevServer(opts: { port?: number; uiPort?: number; dbFile?: string; headless?: boolean; quiet?: boolean } = {}): Promise<TemporalServer> {
+export interface DevServerOptions {
+  port?: number;
+  uiPort?: number;
+  dbFile?: string;
+  headless?: boolean;
+  quiet?: boolean;
+  /** Server dynamic config, e.g. { 'limit.historyCount.suggestContinueAsNew': 30 } (tests of history limits). */
+  dynamicConfig?: Record<string, string | number | boolean>;
+}
+
+export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<TemporalServer> {
   const cli = findTemporalCli();
   if (!cli) return startWithSdkDownload();
   const port = opts.port ?? (await freePort());
@@ -37,6 +47,7 @@ export async function startTemporalDevServer(opts: { port?: number; uiPort?: num
   else args.push('--ui-port', String(uiPort));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
   const child = spawn(cli, args, { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'], detached: false });
   const address = `127.0.0.1:${port}`;
   await waitForTemporal(address, child);

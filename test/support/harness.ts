@@ -24,8 +24,9 @@ export function env(): { address: string; databaseUrl: string } {
 
 export interface RunningWorker { worker: Worker; stop(): Promise<void>; connections: ConnectionMap }
 
-export async function startWorker(opts: { taskQueue: string; connections?: ConnectionMap; connectors?: DestinationConnector<any>[] }): Promise<RunningWorker> {
-  const { address, databaseUrl } = env();
+export async function startWorker(opts: { taskQueue: string; connections?: ConnectionMap; connectors?: DestinationConnector<any>[]; address?: string }): Promise<RunningWorker> {
+  const { databaseUrl } = env();
+  const address = opts.address ?? env().address;
   await setupTestDestination(databaseUrl);
   const connections: ConnectionMap = { testdb: { url: databaseUrl }, ...(opts.connections ?? {}) };
   const connection = await NativeConnection.connect({ address });
@@ -43,8 +44,8 @@ export async function startWorker(opts: { taskQueue: string; connections?: Conne
   };
 }
 
-export async function testClient(): Promise<Client> {
-  return new Client({ connection: await Connection.connect({ address: env().address }) });
+export async function testClient(address = env().address): Promise<Client> {
+  return new Client({ connection: await Connection.connect({ address }) });
 }
 
 export function sqlClient(): pg.Pool {
