@@ -11,15 +11,18 @@ import { SKIP } from '../common/dag';
 import { createClient } from '../db/connect';
 
 export interface DagTaskDeps {
-  /** Connection name -> Postgres URL; the worker resolves credentials, the DAG only names the connection. */
-  resolvePgUrl(connection: string): string;
+  /**
+   * Connection name -> Postgres URL and the role its statements run as (`"role"` in the connection's
+   * JSON); the worker resolves credentials, the DAG only names the connection.
+   */
+  resolvePg(connection: string): { url: string; role?: string };
   client: () => Client;
 }
 
 export interface RunSqlInput {
   /** Named connection; default 'default'. */
   connection?: string;
-  /** One statement, or several separated by ';' when `params` is empty. */
+  /** Exactly one statement (parsed with the extended protocol, which refuses a second one). */
   statement: string;
   /** Bind values for $1, $2 ...; objects are sent as JSON. */
   params?: unknown[];
@@ -60,22 +63,23 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
   return {
     async runSql(input: RunSqlInput): Promise<RunSqlResult | typeof SKIP> {
       const connection = input.connection ?? 'default';
-      let url: string;
+      let target: { url: string; role?: string };
       try {
-        url = deps.resolvePgUrl(connection);
+        target = deps.resolvePg(connection);
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`connection "${connection}" is not defined on this worker: ${(err as Error).message}`, 'CONNECTION_UNKNOWN');
       }
       // Postgres cancels the statement a little before the attempt times out: no query outlives its attempt, and
       // the task reports the clear SQL_57014 "canceling statement due to statement timeout" instead of a bare timeout.
       const statementTimeout = Math.floor(Context.current().info.startToCloseTimeoutMs * 0.9);
-      const client = createClient({ connectionString: url, application_name: 'syncline-dag', statement_timeout: statementTimeout });
+      const client = createClient({ connectionString: target.url, application_name: 'syncline-dag', statement_timeout: statementTimeout });
       try {
         await client.connect();
-        const res = await client.query(input.statement, input.params ?? []);
-        // A multi-statement string yields one result per statement; the last one is the task's result.
-        const last = Array.isArray(res) ? (res[res.length - 1] as pg.QueryResult) : res;
-        const rowCount = last?.rowCount ?? 0;
+        // The connection is this task's own: a session-level role ends with it (REFRESH ... CONCURRENTLY and
+        // other statements that refuse a transaction block still run).
+        if (target.role) await client.query(`SET ROLE "${target.role.replace(/"/g, '""')}"`);
+        const last = await client.query({ text: input.statement, values: input.params ?? [], queryMode: 'extended' } as pg.QueryConfig);
+        const rowCount = last.rowCount ?? 0;
         if (input.skipIfNoRows && rowCount === 0) return SKIP;
         if (!input.returnRows) return { rowCount };
         if (last.rows.length > MAX_RETURNED_ROWS) {
@@ -145,7 +149,10 @@ export type DagTaskActivities = ReturnType<typeof createDagTaskActivities>;
 function sqlFailure(err: unknown, connection: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = (err as { code?: unknown }).code;
-  const message = `SQL on connection "${connection}" failed: ${(err as Error).message}`;
+  const text = (err as Error).message;
+  const message = code === '42601' && /multiple commands/i.test(text)
+    ? `SQL on connection "${connection}" failed: a sql task runs exactly one statement; split the statements into tasks of their own (upstream keeps their order)`
+    : `SQL on connection "${connection}" failed: ${text}`;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) });
   }

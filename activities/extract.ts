@@ -1,7 +1,8 @@
 /**
- * Extract: the model's rows land in the run's stage table with their key and hash.
- * Same database: one CREATE TABLE ... AS SELECT, no row passes through Node.
- * Another Postgres: COPY TO STDOUT piped into COPY FROM STDIN, in constant memory.
+ * Extract: the model's rows land in the run's stage table with their key and hash. The model runs
+ * read-only on a connection of its own (activities/source.ts), whichever database it lives in: its rows
+ * stream as COPY TO STDOUT straight into COPY FROM STDIN of the stage, in constant memory. The hash is
+ * computed by the model's database inside that SELECT, so it does not depend on the stage's types.
  */
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -9,13 +10,13 @@ import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import { sql } from 'kysely';
 import type { FieldSpec } from '../connectors/types';
-import { createStageAs, stageSelect, type StageSpec } from '../db/delta';
+import { stageSelect, type StageSpec } from '../db/delta';
 import { stageTable } from '../db/work-tables';
+import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields, type LoadedRun } from './run-context';
-import { modelError, resolveSource } from './source';
-import { CANONICAL_SETTINGS, dropWorkTables, withHeartbeat } from './work';
-import { createClient } from '../db/connect';
+import { modelError, resolveSource, selectFields, withModelReader, type SourceDb } from './source';
+import { dropWorkTables, withHeartbeat } from './work';
 
 export interface ExtractModelInput { runId: string }
 export interface ExtractModelResult { modelRows: number }
@@ -41,77 +42,50 @@ export async function extractModel(deps: SynclineDeps, input: ExtractModelInput)
   const spec = stageSpec(run, sentFields(run));
   const source = resolveSource(deps, run.config);
   await dropWorkTables(deps, run.runId);
-  const rows = await withHeartbeat(beat, () => (source.sameDatabase ? extractLocal(deps, run, spec) : extractRemote(deps, run, spec, source.url)));
+  const rows = await withHeartbeat(beat, () => copyModel(deps, run, spec, source));
   await deps.db.updateTable('syncline.runs').set({ model_rows: String(rows) }).where('id', '=', run.runId).execute();
   return { modelRows: rows };
 }
 
-async function extractLocal(deps: SynclineDeps, run: LoadedRun, spec: StageSpec): Promise<number> {
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
-    for (const s of CANONICAL_SETTINGS) await client.query(s);
-    const compiled = createStageAs(spec).compile(deps.db);
-    let result: pg.QueryResult;
+async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, source: SourceDb): Promise<number> {
+  const select = stageSelect(spec).compile(deps.db);
+  // COPY takes no bind parameters: the stage SELECT is built from literals and quoted identifiers only.
+  if (select.parameters.length) throw new SyncError('INTERNAL', `the stage query of "${run.activationId}" has bind parameters; COPY cannot take them`, { retryable: false });
+  return withModelReader(source, run.config, async (reader) => {
+    const columns = await stageColumns(reader, select.sql, source.sameDatabase);
+    const target = await deps.pool.connect();
     try {
-      result = await client.query(compiled.sql, compiled.parameters as unknown[]);
-    } catch (err) {
-      throw modelError(run.config, err);
+      try {
+        await target.query(sql`CREATE TABLE ${stageTable(run.runId)} (${sql.join(columns.map((c) => sql`${sql.id(c.name)} ${sql.raw(c.type)}`))})`.compile(deps.db).sql);
+      } catch (err) {
+        // The state database's problem, not the model's: retried.
+        throw new SyncError('INTERNAL', `could not create the stage table of run ${run.runNumber} of "${run.activationId}": ${(err as Error).message}`, { retryable: true, cause: err });
+      }
+      const copyIn = target.query(copyFrom(`COPY syncline_work.s_${run.runId} FROM STDIN`));
+      try {
+        await pipeline(reader.query(copyTo(`COPY (${select.sql}) TO STDOUT`)), copyIn);
+      } catch (err) {
+        throw modelError(run.config, err);
+      }
+      return Number((copyIn as unknown as { rowCount?: number }).rowCount ?? 0);
+    } finally {
+      target.release();
     }
-    await client.query('COMMIT');
-    return result.rowCount ?? 0;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-async function extractRemote(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, url: string): Promise<number> {
-  const source = createClient({ connectionString: url, application_name: 'syncline-extract' });
-  await source.connect();
-  const target = await deps.pool.connect();
-  try {
-    await source.query('BEGIN READ ONLY');
-    for (const s of CANONICAL_SETTINGS) await source.query(s);
-    const select = stageSelect(spec).compile(deps.db);
-    const columns = await remoteColumnTypes(source, select.sql, select.parameters as unknown[], run);
-    const ddl = sql`CREATE TABLE ${stageTable(run.runId)} (${sql.join(columns.map((c) => sql`${sql.id(c.name)} ${sql.raw(c.type)}`))})`.compile(deps.db);
-    await target.query(ddl.sql);
-    // COPY cannot take bind parameters: the statement is inlined (the model SQL is the user's own text).
-    const copyOut = source.query(copyTo(`COPY (${inline(select.sql, select.parameters as unknown[])}) TO STDOUT`));
-    const copyIn = target.query(copyFrom(`COPY syncline_work.s_${run.runId} FROM STDIN`));
-    try {
-      await pipeline(copyOut, copyIn);
-    } catch (err) {
-      throw modelError(run.config, err);
-    }
-    await source.query('COMMIT');
-    return Number((copyIn as unknown as { rowCount?: number }).rowCount ?? 0);
-  } finally {
-    target.release();
-    await source.end();
-  }
-}
-
-async function remoteColumnTypes(source: pg.Client, text: string, params: unknown[], run: LoadedRun): Promise<Array<{ name: string; type: string }>> {
-  let fields: Array<{ name: string; dataTypeID: number }>;
-  try {
-    fields = (await source.query(`SELECT * FROM (${text}) AS q LIMIT 0`, params)).fields;
-  } catch (err) {
-    throw modelError(run.config, err);
-  }
-  const oids = fields.map((f) => f.dataTypeID);
-  // Types that exist only in the source (enums, domains) arrive as text.
-  const types = await source.query<{ oid: number; t: string }>('SELECT oid::int AS oid, format_type(oid, NULL) AS t FROM pg_type WHERE oid = ANY($1::oid[]) AND oid < 16384', [oids]);
-  const byOid = new Map(types.rows.map((r) => [r.oid, r.t]));
-  return fields.map((f) => ({ name: f.name, type: byOid.get(f.dataTypeID) ?? 'text' }));
-}
-
-function inline(text: string, params: unknown[]): string {
-  return text.replace(/\$(\d+)/g, (_, i: string) => {
-    const v = params[Number(i) - 1];
-    return v === null || v === undefined ? 'NULL' : `'${String(v).replace(/'/g, "''")}'`;
   });
+}
+
+/**
+ * The stage's column types, from the model's own result description (the SELECT parsed once, as one
+ * statement). In the state database every type exists; from another database, types that exist only
+ * there (enums, domains) arrive as text.
+ */
+async function stageColumns(reader: pg.Client, selectText: string, sameDatabase: boolean): Promise<Array<{ name: string; type: string }>> {
+  const fields = await selectFields(reader, selectText);
+  const types = await reader.query<{ i: number; t: string }>(
+    `SELECT i::int AS i, format_type(oid, CASE WHEN mod >= 0 THEN mod END) AS t FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS f(oid, mod, i)
+     WHERE $3::bool OR oid < 16384`,
+    [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier), sameDatabase],
+  );
+  const byIndex = new Map(types.rows.map((r) => [r.i, r.t]));
+  return fields.map((f, i) => ({ name: f.name, type: byIndex.get(i + 1) ?? 'text' }));
 }

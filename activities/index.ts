@@ -33,8 +33,15 @@ export function createActivities(deps: SynclineDeps) {
     lastRunNumber: bind(deps, lastRunNumber),
     recordPlan: bind(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bind(deps, loadPlan), markPlanApplied: bind(deps, markPlanApplied),
     ...createNotifyActivities(deps),
-    ...createDagTaskActivities({ resolvePgUrl: (name) => (name === 'default' ? deps.stateDbUrl : String(deps.resolveConnection(name).url)), client: deps.client }),
+    ...createDagTaskActivities({ resolvePg: (name) => dagPg(deps, name), client: deps.client }),
   };
+}
+
+/** A DAG sql task's database: the connection's URL ("default": the state database) and its role, if any. */
+function dagPg(deps: SynclineDeps, name: string): { url: string; role?: string } {
+  const conn = deps.resolveConnection(name);
+  const role = typeof conn.role === 'string' && conn.role ? conn.role : undefined;
+  return { url: name === 'default' ? deps.stateDbUrl : String(conn.url), role };
 }
 
 export type SynclineActivities = ReturnType<typeof createActivities>;

@@ -1,13 +1,25 @@
-/** The model's Postgres: the state database itself ("default") or another named connection. */
+/**
+ * The model's Postgres: the state database itself ("default") or another named connection.
+ *
+ * A model only reads. Every model query runs in a READ ONLY transaction on a connection of its own
+ * (optionally as the connection's `role`), and its text is parsed with the extended protocol, which
+ * takes exactly one statement: a model that writes, calls a function that writes, or smuggles a second
+ * statement in is refused with the activation named — whichever database it lives in, the state
+ * database (held deletions, snapshots) included.
+ */
+import type pg from 'pg';
 import { SyncError } from '../common/errors';
 import type { ActivationConfig } from '../common/config';
 import type { SynclineDeps } from './deps';
 import { createClient } from '../db/connect';
+import { CANONICAL_SETTINGS } from './work';
 
 export interface SourceDb {
   url: string;
-  /** True when the model lives in the state database: extract is one INSERT ... SELECT. */
+  /** True when the model lives in the state database. */
   sameDatabase: boolean;
+  /** Role the model runs as (`"role"` in the connection's JSON), e.g. one that may only read the marts. */
+  role?: string;
 }
 
 function normalise(url: string): string {
@@ -21,11 +33,12 @@ function normalise(url: string): string {
 
 export function resolveSource(deps: SynclineDeps, config: ActivationConfig): SourceDb {
   const name = config.source.connection;
-  if (name === 'default') return { url: deps.stateDbUrl, sameDatabase: true };
   const conn = deps.resolveConnection(name);
+  const role = typeof conn.role === 'string' && conn.role ? conn.role : undefined;
+  if (name === 'default') return { url: deps.stateDbUrl, sameDatabase: true, role };
   const url = typeof conn.url === 'string' ? conn.url : undefined;
   if (!url) throw new SyncError('CONFIG_INVALID', `activation "${config.id}": source connection "${name}" has no "url" (a postgres:// URL)`);
-  return { url, sameDatabase: normalise(url) === normalise(deps.stateDbUrl) };
+  return { url, sameDatabase: normalise(url) === normalise(deps.stateDbUrl), role };
 }
 
 /** Model SQL errors fail the run with Postgres' own message; lost connections are retried. */
@@ -37,31 +50,76 @@ export function modelError(config: ActivationConfig, err: unknown): SyncError {
   if (/^(08|57|53)/.test(sqlstate) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(sqlstate) || socketLost) {
     return new SyncError('INTERNAL', `activation "${config.id}": lost the source database: ${e.message}`, { retryable: true, cause: err });
   }
+  const name = `activation "${config.id}"`;
+  // Inside the wrapping parentheses a second statement is a syntax error at its ";" (or, smuggled past
+  // them, one the extended protocol refuses): either way the model held more than one statement.
+  if (sqlstate === '42601' && /multiple commands|at or near ";"/i.test(e.message ?? '')) {
+    return new SyncError('MODEL_SQL_ERROR', `${name}: the model must be one SELECT statement, and source.sql holds several. Keep the query only; run other statements elsewhere (e.g. a DAG sql task).`, { details: { sqlstate }, cause: err });
+  }
+  if (sqlstate === '25006') {
+    return new SyncError('MODEL_SQL_ERROR', `${name}: the model tried to write (${e.message}); a model runs read-only. Keep source.sql to a query, and move writes (or functions that write) into a DAG sql task that runs before the sync.`, { details: { sqlstate }, cause: err });
+  }
   const where = e.position ? ` (at character ${e.position} of the model SQL)` : '';
-  return new SyncError('MODEL_SQL_ERROR', `activation "${config.id}": the model query failed in Postgres: ${e.message}${where}. Fix source.sql / source.table and re-sync.`, { details: { sqlstate }, cause: err });
+  return new SyncError('MODEL_SQL_ERROR', `${name}: the model query failed in Postgres: ${e.message}${where}. Fix source.sql / source.table and re-sync.`, { details: { sqlstate }, cause: err });
 }
 
-export function modelText(config: ActivationConfig): string {
-  return config.source.sql ?? `SELECT * FROM ${config.source.table}`;
+/**
+ * Runs `fn` with a connection to the model's database inside a READ ONLY transaction (as the source's
+ * role when one is set, with the canonical settings every hash depends on); rolled back on error.
+ */
+export async function withModelReader<T>(source: SourceDb, config: ActivationConfig, fn: (reader: pg.Client) => Promise<T>): Promise<T> {
+  const reader = createClient({ connectionString: source.url, application_name: 'syncline-model' });
+  try {
+    await reader.connect();
+  } catch (err) {
+    throw modelError(config, err);
+  }
+  try {
+    await reader.query('BEGIN READ ONLY');
+    if (source.role) await reader.query(`SET LOCAL ROLE ${quoteIdent(source.role)}`);
+    for (const s of CANONICAL_SETTINGS) await reader.query(s);
+    const result = await fn(reader);
+    await reader.query('COMMIT');
+    return result;
+  } catch (err) {
+    await reader.query('ROLLBACK').catch(() => undefined);
+    throw err instanceof SyncError ? err : modelError(config, err);
+  } finally {
+    await reader.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The columns of one SELECT, read without fetching a row. Parsed with the extended protocol, so Postgres
+ * itself refuses a text that holds more than one statement.
+ */
+export async function selectFields(reader: pg.Client, selectText: string): Promise<pg.FieldDef[]> {
+  const res = await reader.query({ text: `SELECT * FROM (\n${selectText}\n) AS q LIMIT 0`, values: [], queryMode: 'extended' } as pg.QueryConfig);
+  return res.fields;
+}
+
+/** The model as a SELECT: source.sql as written (a trailing ";" dropped), or every column of the quoted source.table. */
+export function modelSelectText(config: ActivationConfig): string {
+  if (config.source.sql !== undefined) return config.source.sql.trim().replace(/;\s*$/, '');
+  return `SELECT * FROM ${quoteTable(config.source.table!)}`;
 }
 
 /** Column names and Postgres type names of the model, without reading any row. */
-export async function describeModel(url: string, config: ActivationConfig): Promise<Map<string, string>> {
-  const client = createClient({ connectionString: url, application_name: 'syncline' });
-  await client.connect();
-  try {
-    const sqlText = config.source.sql !== undefined ? config.source.sql.trim().replace(/;\s*$/, '') : `SELECT * FROM ${config.source.table}`;
-    let fields: Array<{ name: string; dataTypeID: number }>;
-    try {
-      fields = (await client.query(`SELECT * FROM (${sqlText}) AS m LIMIT 0`)).fields;
-    } catch (err) {
-      throw modelError(config, err);
-    }
+export async function describeModel(source: SourceDb, config: ActivationConfig): Promise<Map<string, string>> {
+  return withModelReader(source, config, async (reader) => {
+    const fields = await selectFields(reader, modelSelectText(config));
     const oids = [...new Set(fields.map((f) => f.dataTypeID))];
-    const types = await client.query<{ oid: number; typname: string }>('SELECT oid::int AS oid, typname FROM pg_type WHERE oid = ANY($1::oid[])', [oids]);
+    const types = await reader.query<{ oid: number; typname: string }>('SELECT oid::int AS oid, typname FROM pg_type WHERE oid = ANY($1::oid[])', [oids]);
     const byOid = new Map(types.rows.map((r) => [r.oid, r.typname]));
     return new Map(fields.map((f) => [f.name, byOid.get(f.dataTypeID) ?? 'text']));
-  } finally {
-    await client.end();
-  }
+  });
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `schema.table` (or `table`) with each part quoted, as kysely's sql.table does in the stage query. */
+export function quoteTable(name: string): string {
+  return name.split('.').map(quoteIdent).join('.');
 }

@@ -21,7 +21,8 @@ export interface StageSpec {
 }
 
 function modelFrom(model: StageSpec['model']): RawBuilder<unknown> {
-  if (model.sql !== undefined) return sql`(${sql.raw(model.sql.trim().replace(/;\s*$/, ''))})`;
+  // On lines of their own: a model ending in a "--" comment must not swallow the closing parenthesis.
+  if (model.sql !== undefined) return sql`(\n${sql.raw(model.sql.trim().replace(/;\s*$/, ''))}\n)`;
   return sql.table(model.table as string);
 }
 
@@ -32,15 +33,10 @@ export function rowHash(alias: string, columns: string[], signature: string): Ra
   return sql`md5(${sql.lit(signature)} || row(${cols})::text)::uuid`;
 }
 
-/** The SELECT that produces stage rows from the model; used as is (same database) or inside COPY (other database). */
+/** The SELECT that produces stage rows from the model, run inside `COPY (...) TO STDOUT` on the model's database. */
 export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
   const uniq = [...new Set(spec.columns)];
   return sql`SELECT (m.${sql.id(spec.keyColumn)})::text AS ${sql.id(STAGE_KEY)}, ${rowHash('m', spec.columns, spec.signature)} AS ${sql.id(STAGE_HASH)}, ${sql.join(uniq.map((c) => sql`m.${sql.id(c)}`))} FROM ${modelFrom(spec.model)} AS m`;
-}
-
-/** Same database: the model is copied into the stage by Postgres itself, with no round trip through Node. */
-export function createStageAs(spec: StageSpec): RawBuilder<unknown> {
-  return sql`CREATE TABLE ${stageTable(spec.runId)} AS ${stageSelect(spec)}`;
 }
 
 /**

@@ -1,16 +1,18 @@
 /** The delta SQL builders compile to the statements we expect (they run on a real Postgres in test/integration). */
 import { Kysely, PostgresDialect } from 'kysely';
-import { chunkDistinct, createDelta, createStageAs, chunkPage, rowHash, settlePending } from '../../db/delta';
+import { chunkDistinct, createDelta, stageSelect, chunkPage, rowHash, settlePending } from '../../db/delta';
 
 const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: {} as never }) });
 const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: readonly unknown[] } }) => b.compile(db);
 
 describe('delta SQL', () => {
-  test('the stage is one CREATE TABLE AS over the model, hashing the mapped columns in a fixed order', () => {
-    const q = compile(createStageAs({ runId: '7', model: { sql: 'SELECT * FROM contacts;' }, keyColumn: 'id', columns: ['email', 'name'], signature: 'sig' }));
-    expect(q.sql).toContain('CREATE TABLE "syncline_work"."s_7" AS SELECT (m."id")::text AS "__key"');
+  test('the stage rows are one SELECT over the model, hashing the mapped columns in a fixed order, with no bind parameter (it runs inside COPY)', () => {
+    const q = compile(stageSelect({ runId: '7', model: { sql: 'SELECT * FROM contacts -- the model' }, keyColumn: 'id', columns: ['email', 'name'], signature: 'sig' }));
+    expect(q.sql).toMatch(/^SELECT \(m\."id"\)::text AS "__key"/);
     expect(q.sql).toContain(`md5('sig' || row("m"."email", "m"."name")::text)::uuid AS "__hash"`);
-    expect(q.sql).toContain('FROM (SELECT * FROM contacts) AS m');
+    expect(q.sql).toContain('FROM (\nSELECT * FROM contacts -- the model\n) AS m');
+    expect(q.parameters).toEqual([]);
+    expect(compile(stageSelect({ runId: '7', model: { table: 'marts.Contacts' }, keyColumn: 'id', columns: ['email'], signature: 's' })).sql).toContain('FROM "marts"."Contacts" AS m');
     expect(compile(rowHash('m', ['a'], "it's")).sql).toContain(`'it''s'`);
   });
 

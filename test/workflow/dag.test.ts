@@ -48,9 +48,9 @@ afterAll(async () => {
 
 function withWorker<T>(fn: () => Promise<T>): Promise<T> {
   const activities = createDagTaskActivities({
-    resolvePgUrl: (name) => {
+    resolvePg: (name) => {
       if (name !== 'default') throw new Error(`no connection "${name}"`);
-      return process.env.DATABASE_URL!;
+      return { url: process.env.DATABASE_URL! };
     },
     client: () => client,
   });
@@ -189,6 +189,14 @@ test('maxParallelism bounds concurrent executions, mapped items included', async
   let peak = 0;
   for (const [, delta] of events) peak = Math.max(peak, (open += delta));
   expect(peak).toBe(3);
+});
+
+test('a sql task runs exactly one statement: a second one is refused and nothing runs', async () => {
+  await db.query('CREATE TABLE dag_test.kept (n int)');
+  const spec: DagSpec = { id: 'two_statements', tasks: [sql('two', 'INSERT INTO dag_test.kept VALUES (1); DROP TABLE dag_test.kept')] };
+  const { result } = await runFailing('two_statements', spec);
+  expect(result.tasks.two!.error).toEqual({ type: 'SQL_42601', message: expect.stringContaining('a sql task runs exactly one statement') });
+  expect((await db.query('SELECT count(*)::int AS n FROM dag_test.kept')).rows[0].n).toBe(0);
 });
 
 test('per-task retries and timeouts', async () => {
