@@ -14,7 +14,29 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import { synclinePlugin, TASK_QUEUE } from './client/plugin';
 import { startPostgres } from './scripts/services/postgres';
 
-export async function runWorker(): Promise<void> {
+/**
+ * Where syncline keeps its state. The production worker never invents a database: without DATABASE_URL it
+ * stops and says so. `--embedded-postgres` (what `npm run worker` passes) starts the embedded, durable
+ * Postgres under .data/pg for a try-out on one machine.
+ */
+export function stateDatabaseChoice(argv: string[], env: NodeJS.ProcessEnv): 'url' | 'embedded' | null {
+  if (env.DATABASE_URL) return 'url';
+  return argv.includes('--embedded-postgres') ? 'embedded' : null;
+}
+
+export const NO_DATABASE_MESSAGE = [
+  'syncline worker: DATABASE_URL is not set, so there is no database to keep syncline\'s state in.',
+  '  Set it to a PostgreSQL 14+ database, e.g. DATABASE_URL=postgres://syncline:secret@db.internal:5432/syncline npm start',
+  '  (the worker creates its schemas there). To try syncline on this machine instead, run `npm run worker`',
+  '  or `npm start -- --embedded-postgres`: an embedded Postgres keeps the state in .data/pg.',
+].join('\n');
+
+export async function runWorker(argv: string[] = process.argv.slice(2)): Promise<void> {
+  if (stateDatabaseChoice(argv, process.env) === null) {
+    console.error(NO_DATABASE_MESSAGE);
+    process.exitCode = 2;
+    return;
+  }
   const pg = await startPostgres();
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const connection = await NativeConnection.connect({ address });

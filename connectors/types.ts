@@ -93,7 +93,12 @@ export interface OutRow {
   op: RowOp;
   /** The destination's record id from the last successful sync of this key, if any. */
   destinationId: string | null;
-  /** Stable for this (activation, run, key): use it to make creates idempotent. */
+  /**
+   * md5(activation, key, row hash): stable across retries, crashes and runs for the same key and
+   * content. Use it to make creates idempotent: a create replayed after a lost answer, or sent again by
+   * a later run, finds the record it made. So in Insert mode a key whose content goes A → B → A makes
+   * two records, and the third send finds (and rewrites) the record created for A.
+   */
   token: string;
   values: Record<string, unknown>;
 }
