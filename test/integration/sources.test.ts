@@ -86,7 +86,7 @@ test('the source database drops the extract mid-COPY: that attempt fails as retr
   const run = sync(id);
   const pid = await waitFor('the extract COPY on the warehouse', async () => {
     const r = await warehouse.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'syncline-extract' AND state = 'active' AND query LIKE 'COPY%leads%'`);
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'syncline-model' AND state = 'active' AND query LIKE 'COPY%leads%'`);
     return r.rows[0]?.pid;
   });
   const killed = await warehouse.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);

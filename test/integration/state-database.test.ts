@@ -4,10 +4,7 @@
  * process right after a burst of commits loses none of them.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { startPostgres } from '../../scripts/services/postgres';
-import { createClient } from '../../db/connect';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -23,29 +20,13 @@ test('the production worker without DATABASE_URL exits 2 with a message saying w
 });
 
 test('the embedded default survives a kill -9 of Postgres with every committed row', async () => {
-  const dataDir = path.join(ROOT, `.data/pg-kill-${process.pid}`);
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  const first = await startPostgres({ dataDir });
-  const c = createClient({ connectionString: first.url });
-  await c.connect();
-  await c.query('CREATE TABLE committed (n int)');
-  for (let i = 1; i <= 300; i++) await c.query('INSERT INTO committed VALUES ($1)', [i]);
-  // Every process of the cluster dies at once, before any background writer had a chance to flush.
-  const postmaster = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const children = await new Promise<number[]>((resolve) => execFile('pgrep', ['-P', String(postmaster)], (_e, out) => resolve(out.split('\n').filter(Boolean).map(Number))));
-  for (const pid of [postmaster, ...children]) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-  }
-  await c.end().catch(() => undefined);
-  const again = await startPostgres({ dataDir });
-  try {
-    const r = createClient({ connectionString: again.url });
-    await r.connect();
-    const n = (await r.query('SELECT count(*)::int AS n, max(n) AS last FROM committed')).rows[0];
-    await r.end();
-    expect(n).toEqual({ n: 300, last: 300 });
-  } finally {
-    await again.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['test/support/kill-embedded.ts', `.data/pg-kill-${process.pid}`], { cwd: ROOT, env, timeout: 150_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(JSON.parse(/^FOUND (.*)$/m.exec(r.stdout)?.[1] ?? 'null')).toEqual({ n: 300, last: 300 });
 }, 180_000);
