@@ -75,17 +75,24 @@ export async function withModelReader<T>(source: SourceDb, config: ActivationCon
     throw modelError(config, err);
   }
   try {
-    await reader.query('BEGIN READ ONLY');
-    if (source.role) await reader.query(`SET LOCAL ROLE ${quoteIdent(source.role)}`);
-    for (const s of CANONICAL_SETTINGS) await reader.query(s);
-    const result = await fn(reader);
-    await reader.query('COMMIT');
-    return result;
-  } catch (err) {
-    await reader.query('ROLLBACK').catch(() => undefined);
-    throw err instanceof SyncError ? err : modelError(config, err);
+    return await readOnly(reader, source, config, () => fn(reader));
   } finally {
     await reader.end().catch(() => undefined);
+  }
+}
+
+/** One READ ONLY transaction on `client` (a connection or a pool session) around `fn`; model errors named as such. */
+export async function readOnly<T>(client: pg.ClientBase, source: SourceDb, config: ActivationConfig, fn: () => Promise<T>): Promise<T> {
+  try {
+    await client.query('BEGIN READ ONLY');
+    if (source.role) await client.query(`SET LOCAL ROLE ${quoteIdent(source.role)}`);
+    for (const s of CANONICAL_SETTINGS) await client.query(s);
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err instanceof SyncError ? err : modelError(config, err);
   }
 }
 
@@ -93,7 +100,7 @@ export async function withModelReader<T>(source: SourceDb, config: ActivationCon
  * The columns of one SELECT, read without fetching a row. Parsed with the extended protocol, so Postgres
  * itself refuses a text that holds more than one statement.
  */
-export async function selectFields(reader: pg.Client, selectText: string): Promise<pg.FieldDef[]> {
+export async function selectFields(reader: pg.ClientBase, selectText: string): Promise<pg.FieldDef[]> {
   const res = await reader.query({ text: `SELECT * FROM (\n${selectText}\n) AS q LIMIT 0`, values: [], queryMode: 'extended' } as pg.QueryConfig);
   return res.fields;
 }

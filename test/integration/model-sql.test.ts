@@ -12,6 +12,7 @@ import type { RunSummary } from '../../common/run';
 
 const TQ = uniqueName('tq_model');
 const WAREHOUSE = uniqueName('wh_model');
+const ROLE = uniqueName('model_reader');
 let worker: RunningWorker;
 let client: Client;
 let db: pg.Pool;
@@ -23,7 +24,10 @@ beforeAll(async () => {
   const u = new URL(env().databaseUrl);
   u.pathname = `/${WAREHOUSE}`;
   warehouse = createPool(u.toString(), 2);
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { warehouse: { url: u.toString() } } }), testClient()]);
+  await db.query(`DO $$ BEGIN CREATE ROLE ${ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: {
+    warehouse: { url: u.toString() }, reader: { url: env().databaseUrl, role: ROLE }, whreader: { url: u.toString(), role: ROLE },
+  } }), testClient()]);
 });
 afterAll(async () => {
   await worker?.stop();
@@ -108,4 +112,19 @@ test('source.table is quoted the same way when the model is described and when i
   const s = await syncOnce(id.toLowerCase(), { table: `marts.${id}` });
   expect(s.status).toBe('success');
   expect(Object.keys(await destination(id.toLowerCase()))).toHaveLength(4);
+});
+
+test('a connection with a role runs its models as that role, in the state database and in another one', async () => {
+  for (const [conn, pool, schema] of [['reader', db, 'public.'], ['whreader', warehouse, '']] as const) {
+    const granted = uniqueName(`granted_${conn}`);
+    const hidden = uniqueName(`hidden_${conn}`);
+    await pool.query(`CREATE TABLE ${schema}${granted} AS SELECT g AS id, 'N' || g AS name FROM generate_series(1, 3) g; CREATE TABLE ${schema}${hidden} AS SELECT 1 AS id, 'secret' AS name`);
+    await pool.query(`GRANT USAGE ON SCHEMA public TO ${ROLE}; GRANT SELECT ON ${schema}${granted} TO ${ROLE}`);
+    const ok = await syncOnce(granted, { connection: conn, sql: `SELECT id, name FROM ${schema}${granted}` });
+    expect(ok.status).toBe('success');
+    expect(Object.keys(await destination(granted))).toHaveLength(3);
+    const refused = await syncOnce(hidden, { connection: conn, sql: `SELECT id, name FROM ${schema}${hidden}` });
+    expect(refused.status).toBe('failed');
+    expect(refused.error?.message).toMatch(new RegExp(`activation "${hidden}": .*permission denied for table ${hidden}`));
+  }
 });
