@@ -1,6 +1,7 @@
 /** Creates mapped attributes the destination lacks (Actito), before the first write, and records each. */
 import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
+import { recordAttributeCreations } from '../db/runs';
 import { buildContext, connectorFor, loadRun, sentFields } from './run-context';
 
 export interface EnsureAttributesInput { runId: string }
@@ -8,18 +9,13 @@ export interface EnsureAttributesResult { created: string[]; existing: string[] 
 
 export async function ensureAttributes(deps: SynclineDeps, input: EnsureAttributesInput): Promise<EnsureAttributesResult> {
   const run = await loadRun(deps, input.runId);
-  const row = await deps.db.selectFrom('syncline.connector_state').select('value').where('activation_id', '=', run.activationId).where('key', '=', `run:${run.runNumber}:missingAttributes`).executeTakeFirst();
-  const missing = (row?.value as Array<{ field: string; type: string }> | undefined) ?? [];
+  const missing = run.missingAttributes;
   if (missing.length === 0) return { created: [], existing: [] };
   const connector = connectorFor(deps, run.config);
   if (!connector.ensureAttributes) {
     throw new SyncError('FIELD_UNKNOWN', `activation "${run.activationId}": ${connector.kind} cannot create attributes, and ${missing.map((m) => `"${m.field}"`).join(', ')} do not exist`);
   }
   const results = await connector.ensureAttributes(buildContext(deps, run, sentFields(run)), missing);
-  if (results.length) {
-    await deps.db.insertInto('syncline.attribute_creations')
-      .values(results.map((r) => ({ activation_id: run.activationId, run_number: run.runNumber, field: r.field, type: r.type, created: r.created })))
-      .execute();
-  }
+  await recordAttributeCreations(deps.db, run.activationId, run.runNumber, results);
   return { created: results.filter((r) => r.created).map((r) => r.field), existing: results.filter((r) => !r.created).map((r) => r.field) };
 }

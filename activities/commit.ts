@@ -8,10 +8,13 @@
  * settled the same way by the next run of the activation, or when the activation starts again: the
  * destination's answers it holds are committed before anything is sent again.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { commitStatements, summaryCounts } from '../db/commit';
-import type { Database, RunsTable } from '../db/database';
-import { deltaTable, dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
+import type { Database } from '../db/database';
+import { hasAnswers } from '../db/delta';
+import { approveHeld } from '../db/held-deletes';
+import { attributesCreated, finishRun, lockRun, runningRuns, setRunStatus, type RunRecord } from '../db/runs';
+import { dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
 import { emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
@@ -23,8 +26,6 @@ export interface CommitRunInput {
   /** Warnings raised by the workflow (quota waits, held deletions). */
   warnings?: RunWarning[];
 }
-
-type RunRecord = Selectable<RunsTable>;
 
 /** Statuses a commit (or a settle) leaves behind: a run in one of them is never committed again. */
 const FINISHED: ReadonlySet<string> = new Set(['success', 'partial', 'failed', 'cancelled']);
@@ -42,19 +43,16 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
  * activation never overlap), so what it wrote is committed now and the rest will be sent again.
  */
 export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: string, settledBy: string, beforeRun?: number): Promise<number[]> {
-  let q = deps.db.selectFrom('syncline.runs').select(['id', 'run_number']).where('activation_id', '=', activationId).where('status', '=', 'running');
-  if (beforeRun !== undefined) q = q.where('run_number', '<', beforeRun);
-  const open = await q.orderBy('run_number').execute();
   const settled: number[] = [];
-  for (const o of open) {
+  for (const o of await runningRuns(deps.db, activationId, beforeRun)) {
     const done = await deps.db.transaction().execute(async (tx) => {
-      const rec = await lockRun(tx, String(o.id));
+      const rec = await lockRun(tx, o.id);
       if (rec.status !== 'running') return false;
       const message = `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
       await commitIn(tx, rec, { error: { type: 'CANCELLED', message }, warnings: [], listUnacknowledged: true, status: 'cancelled' });
       return true;
     });
-    if (done) settled.push(o.run_number);
+    if (done) settled.push(o.runNumber);
   }
   return settled;
 }
@@ -66,18 +64,12 @@ export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: str
 export async function settleSupersededPlan(tx: Transaction<Database>, runId: string): Promise<void> {
   const rec = await lockRun(tx, runId);
   if (FINISHED.has(rec.status) || rec.status === 'superseded') return;
-  const answered = (await hasDeltaTable(tx, runId))
-    && (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(tx)).rows[0]!.x;
-  if (answered) {
+  if ((await hasDeltaTable(tx, runId)) && (await hasAnswers(tx, runId))) {
     await commitIn(tx, rec, { warnings: [], listUnacknowledged: true, status: 'superseded' });
     return;
   }
   await dropWorkTablesOf(tx, runId);
-  await tx.updateTable('syncline.runs').set({ status: 'superseded' }).where('id', '=', runId).execute();
-}
-
-async function lockRun(tx: Transaction<Database>, runId: string): Promise<RunRecord> {
-  return tx.selectFrom('syncline.runs').selectAll().where('id', '=', runId).forUpdate().executeTakeFirstOrThrow();
+  await setRunStatus(tx, runId, 'superseded');
 }
 
 interface CommitOptions {
@@ -115,22 +107,18 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];
   summary.finishedAt = new Date().toISOString();
-  await tx.updateTable('syncline.runs').set({
-    status, finished_at: new Date(), error: opts.error ? `${opts.error.type}: ${opts.error.message}` : null,
-    counts: JSON.stringify({ ops: summary.ops, rejected: summary.rejected, heldDeletes: summary.heldDeletes }),
-    warnings: JSON.stringify(summary.warnings),
-  }).where('id', '=', runId).execute();
+  await finishRun(tx, runId, { status, error: opts.error, counts: { ops: summary.ops, rejected: summary.rejected, heldDeletes: summary.heldDeletes }, warnings: summary.warnings });
   if (exists) await dropWorkTablesOf(tx, runId);
   return summary;
 }
 
 async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {
-  const created = await db.selectFrom('syncline.attribute_creations').select('field').where('activation_id', '=', r.activation_id).where('run_number', '=', r.run_number).where('created', '=', true).execute();
+  const created = await attributesCreated(db, r.activation_id, r.run_number);
   const config = r.config as { mode: string };
   return {
     activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger as RunSummary['trigger'], mode: config.mode, full: r.full_resync,
     status: 'running', startedAt: new Date(r.started_at).toISOString(), modelRows: r.model_rows === null ? undefined : Number(r.model_rows),
-    ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: created.map((c) => c.field), warnings: (r.warnings as RunWarning[]) ?? [],
+    ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: created, warnings: (r.warnings as RunWarning[]) ?? [],
   };
 }
 
@@ -152,7 +140,5 @@ export interface ApproveDeletesResult { approved: number }
 
 export async function approveHeldDeletes(deps: SynclineDeps, input: ApproveDeletesInput): Promise<ApproveDeletesResult> {
   // Claimed by the next run that starts (prepareRun), and by no other.
-  const r = await deps.db.updateTable('syncline.held_deletes').set({ approved: true, approved_for: null })
-    .where('activation_id', '=', input.activationId).where('run_number', '=', input.runNumber).executeTakeFirst();
-  return { approved: Number(r.numUpdatedRows) };
+  return { approved: await approveHeld(deps.db, input.activationId, input.runNumber) };
 }

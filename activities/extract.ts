@@ -1,23 +1,22 @@
 /**
  * Extract: the model's rows land in the run's stage table with their key and hash. The model always
- * runs read-only (activities/source.ts). In the state database no row passes through Node: the model
+ * runs read-only (connectors/postgres/source.ts). In the state database no row passes through Node: the model
  * fills a temporary table inside the READ ONLY transaction (the only kind of table it may write), then
  * the stage is made from it. From another database the rows stream as COPY TO STDOUT straight into
  * COPY FROM STDIN of the stage, in constant memory. Either way the hash is computed by the model's
  * database inside the stage SELECT, so it does not depend on the stage's column types.
  */
-import type pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
-import { sql } from 'kysely';
 import type { FieldSpec } from '../connectors/types';
 import { stageSelect, type StageSpec } from '../db/delta';
-import { stageTable } from '../db/work-tables';
+import { copyIntoStage, createStageTable, createTempStage, dropTempStage, fillTempStage, stageFromTemp } from '../db/stage';
+import { recordModelRows } from '../db/runs';
 import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields, type LoadedRun } from './run-context';
-import { modelError, quoteIdent, readOnly, resolveSource, selectFields, withModelReader, type SourceDb } from './source';
+import { copyModelOut, modelError, readOnly, resolveSource, stageColumns, withModelReader, type SourceDb } from '../connectors/postgres/source';
 import { dropWorkTables, withHeartbeat } from './work';
 
 export interface ExtractModelInput { runId: string }
@@ -45,7 +44,7 @@ export async function extractModel(deps: SynclineDeps, input: ExtractModelInput)
   const source = resolveSource(deps, run.config);
   await dropWorkTables(deps, run.runId);
   const rows = await withHeartbeat(beat, () => copyModel(deps, run, spec, source));
-  await deps.db.updateTable('syncline.runs').set({ model_rows: String(rows) }).where('id', '=', run.runId).execute();
+  await recordModelRows(deps.db, run.runId, rows);
   return { modelRows: rows };
 }
 
@@ -56,12 +55,12 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
   if (source.sameDatabase) return extractInPlace(deps, run, select.sql, source);
   return withModelReader(source, run.config, async (reader) => {
     const columns = await stageColumns(reader, select.sql, false);
+    await stateDb(run, 'create the stage table', () => createStageTable(deps.db, run.runId, columns));
     const target = await deps.pool.connect();
     try {
-      await stateDb(run, 'create the stage table', () => target.query(createStage(deps, run, columns)));
-      const copyIn = target.query(copyFrom(`COPY syncline_work.s_${run.runId} FROM STDIN`));
+      const copyIn = target.query(copyFrom(copyIntoStage(run.runId)));
       try {
-        await pipeline(reader.query(copyTo(`COPY (${select.sql}) TO STDOUT`)), copyIn);
+        await pipeline(copyModelOut(reader, select.sql), copyIn);
       } catch (err) {
         throw modelError(run.config, err);
       }
@@ -80,29 +79,21 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
 async function extractInPlace(deps: SynclineDeps, run: LoadedRun, selectSql: string, source: SourceDb): Promise<number> {
   const session = await deps.pool.connect();
   const temp = `syncline_stage_${run.runId}`;
-  let broken = false;
+  let failed = false;
   try {
     const columns = await readOnly(session, source, run.config, () => stageColumns(session, selectSql, true));
-    await stateDb(run, 'create the temporary stage', async () => {
-      await session.query(`DROP TABLE IF EXISTS pg_temp.${temp}`);
-      await session.query(`CREATE TEMP TABLE ${temp} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
-      if (source.role) await session.query(`GRANT INSERT ON pg_temp.${temp} TO ${quoteIdent(source.role)}`);
-    });
-    const inserted = await readOnly(session, source, run.config, () => session.query({ text: `INSERT INTO pg_temp.${temp} ${selectSql}`, values: [], queryMode: 'extended' } as pg.QueryConfig));
-    await stateDb(run, 'make the stage table', () => session.query(`CREATE TABLE syncline_work.s_${run.runId} AS SELECT * FROM pg_temp.${temp}`));
-    return inserted.rowCount ?? 0;
+    await stateDb(run, 'create the temporary stage', () => createTempStage(session, temp, columns, source.role));
+    const rows = await readOnly(session, source, run.config, () => fillTempStage(session, temp, selectSql));
+    await stateDb(run, 'make the stage table', () => stageFromTemp(session, run.runId, temp));
+    return rows;
   } catch (err) {
-    broken = true;
+    failed = true;
     throw err;
   } finally {
     // A session whose temporary table could not be dropped is not handed out again.
-    const dropped = await session.query(`DROP TABLE IF EXISTS pg_temp.${temp}`).then(() => true, () => false);
-    session.release(broken && !dropped ? true : undefined);
+    const dropped = await dropTempStage(session, temp);
+    session.release(failed && !dropped ? true : undefined);
   }
-}
-
-function createStage(deps: SynclineDeps, run: LoadedRun, columns: Array<{ name: string; type: string }>): string {
-  return sql`CREATE TABLE ${stageTable(run.runId)} (${sql.join(columns.map((c) => sql`${sql.id(c.name)} ${sql.raw(c.type)}`))})`.compile(deps.db).sql;
 }
 
 /** A failure of the state database during extract is syncline's problem, not the model's: retried. */
@@ -112,20 +103,4 @@ async function stateDb<T>(run: LoadedRun, what: string, fn: () => Promise<T>): P
   } catch (err) {
     throw new SyncError('INTERNAL', `could not ${what} of run ${run.runNumber} of "${run.activationId}": ${(err as Error).message}`, { retryable: true, cause: err });
   }
-}
-
-/**
- * The stage's column types, from the model's own result description (the SELECT parsed once, as one
- * statement). In the state database every type exists; from another database, types that exist only
- * there (enums, domains) arrive as text.
- */
-async function stageColumns(reader: pg.ClientBase, selectText: string, sameDatabase: boolean): Promise<Array<{ name: string; type: string }>> {
-  const fields = await selectFields(reader, selectText);
-  const types = await reader.query<{ i: number; t: string }>(
-    `SELECT i::int AS i, format_type(oid, CASE WHEN mod >= 0 THEN mod END) AS t FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS f(oid, mod, i)
-     WHERE $3::bool OR oid < 16384`,
-    [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier), sameDatabase],
-  );
-  const byIndex = new Map(types.rows.map((r) => [r.i, r.t]));
-  return fields.map((f, i) => ({ name: f.name, type: byIndex.get(i + 1) ?? 'text' }));
 }

@@ -13,7 +13,7 @@ import {
 } from '../common/warnings';
 import type { SynclineDeps } from './deps';
 import { activityLogger, buildContext, connectorFor } from './run-context';
-import { describeModel, resolveSource } from './source';
+import { describeModel, resolveSource } from '../connectors/postgres/source';
 import { buildFields } from './prepare';
 import { boundary } from './failure';
 

@@ -3,10 +3,11 @@
  * plan (stage values + numbered delta rows + chunk ranges). Only counts and up to 5 sample rows per
  * op are recorded in syncline.plans; the rows never enter workflow history.
  */
-import { sql } from 'kysely';
 import { SyncError } from '../common/errors';
 import type { RowOp } from '../common/sync-modes';
-import { deltaTable, stageTable } from '../db/work-tables';
+import { chunkNumbers } from '../db/chunks';
+import { getPlan, openPlans, planSamples, savePlan, setPlanStatus } from '../db/plans';
+import { setRunStatus } from '../db/runs';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields } from './run-context';
 import { settleSupersededPlan } from './commit';
@@ -20,11 +21,7 @@ export interface RecordPlanResult { plan: number; counts: Record<string, number>
 export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Promise<RecordPlanResult> {
   const run = await loadRun(deps, input.runId);
   const fields = sentFields(run);
-  const cols = [...new Set(fields.map((f) => f.from))].map((c) => sql`s.${sql.id(c)}`);
-  const rows = (await sql<Record<string, unknown>>`SELECT * FROM (
-      SELECT d.key AS __key, d.op AS __op, (s.ctid IS NOT NULL) AS __has, row_number() OVER (PARTITION BY d.op ORDER BY d.seq) AS __n, ${sql.join(cols)}
-      FROM ${deltaTable(run.runId)} d LEFT JOIN ${stageTable(run.runId)} s ON s.ctid = d.tid WHERE d.status = 'pending' AND d.op IS NOT NULL) x
-    WHERE __n <= ${SAMPLES_PER_OP} ORDER BY __op, __n`.execute(deps.db)).rows;
+  const rows = await planSamples(deps.db, run.runId, fields.map((f) => f.from), SAMPLES_PER_OP);
   const samples: Record<string, Array<{ key: string; values: Record<string, unknown> }>> = {};
   for (const r of rows) {
     const values: Record<string, unknown> = {};
@@ -33,27 +30,24 @@ export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Pr
   }
   const counts: Record<string, number> = { ...(input.planned as Record<string, number>), rejected: input.rejected, heldDeletes: input.heldDeletes };
   await supersedePlans(deps, { activationId: run.activationId, except: run.runNumber });
-  await deps.db.insertInto('syncline.plans').values({
-    activation_id: run.activationId, run_number: run.runNumber, run_id: run.runId, counts: JSON.stringify(counts), samples: JSON.stringify(samples),
-  }).onConflict((oc) => oc.columns(['activation_id', 'run_number']).doUpdateSet({ counts: JSON.stringify(counts), samples: JSON.stringify(samples), status: 'open' })).execute();
-  await deps.db.updateTable('syncline.runs').set({ status: 'planned', finished_at: new Date() }).where('id', '=', run.runId).execute();
+  await savePlan(deps.db, { activationId: run.activationId, runNumber: run.runNumber, runId: run.runId, counts, samples });
+  await setRunStatus(deps.db, run.runId, 'planned');
   return { plan: run.runNumber, counts };
 }
 
 export interface SupersedePlansInput { activationId: string; except?: number }
 export interface SupersedePlansResult { superseded: number[] }
 
-/** A newer plan or a normal run makes open plans stale: they are marked superseded and their work tables dropped. */
+/** A newer plan or a normal run makes open plans stale: they are marked superseded, their answers kept, their work tables dropped. */
 export async function supersedePlans(deps: SynclineDeps, input: SupersedePlansInput): Promise<SupersedePlansResult> {
-  const open = await deps.db.selectFrom('syncline.plans').select(['run_number', 'run_id'])
-    .where('activation_id', '=', input.activationId).where('status', '=', 'open').where('run_number', '!=', input.except ?? -1).execute();
+  const open = await openPlans(deps.db, input.activationId, input.except);
   for (const p of open) {
     await deps.db.transaction().execute(async (tx) => {
-      await settleSupersededPlan(tx, String(p.run_id));
-      await tx.updateTable('syncline.plans').set({ status: 'superseded' }).where('activation_id', '=', input.activationId).where('run_number', '=', p.run_number).execute();
+      await settleSupersededPlan(tx, p.runId);
+      await setPlanStatus(tx, input.activationId, p.runNumber, 'superseded');
     });
   }
-  return { superseded: open.map((p) => p.run_number) };
+  return { superseded: open.map((p) => p.runNumber) };
 }
 
 export interface LoadPlanInput { activationId: string; plan: number }
@@ -61,18 +55,17 @@ export interface LoadPlanResult { runId: string; chunks: number[]; missingAttrib
 
 /** The frozen plan to apply: its run id and chunk numbers (planned by the plan run's delta). */
 export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promise<LoadPlanResult> {
-  const p = await deps.db.selectFrom('syncline.plans').selectAll().where('activation_id', '=', input.activationId).where('run_number', '=', input.plan).executeTakeFirst();
+  const p = await getPlan(deps.db, input.activationId, input.plan);
   if (!p) throw new SyncError('INTERNAL', `activation "${input.activationId}" has no plan ${input.plan}; run \`syncline plan ${input.activationId}\` first`, { retryable: false });
-  const chunks = await deps.db.selectFrom('syncline.chunks').select('chunk').where('run_id', '=', String(p.run_id)).orderBy('chunk').execute();
-  const missing = await deps.db.selectFrom('syncline.connector_state').select('value').where('activation_id', '=', input.activationId).where('key', '=', `run:${input.plan}:missingAttributes`).executeTakeFirst();
+  const run = await loadRun(deps, String(p.run_id));
   return {
-    runId: String(p.run_id), chunks: chunks.map((c) => c.chunk),
-    missingAttributes: ((missing?.value as unknown[] | undefined) ?? []).length, createdAt: new Date(p.created_at).toISOString(),
+    runId: run.runId, chunks: await chunkNumbers(deps.db, run.runId),
+    missingAttributes: run.missingAttributes.length, createdAt: new Date(p.created_at).toISOString(),
   };
 }
 
 export interface FinishPlanInput { activationId: string; plan: number }
 
 export async function markPlanApplied(deps: SynclineDeps, input: FinishPlanInput): Promise<void> {
-  await deps.db.updateTable('syncline.plans').set({ status: 'applied' }).where('activation_id', '=', input.activationId).where('run_number', '=', input.plan).execute();
+  await setPlanStatus(deps.db, input.activationId, input.plan, 'applied');
 }

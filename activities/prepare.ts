@@ -1,14 +1,16 @@
 /** First DAG tasks of a run: record it, then validate the model and the destination before any write. */
-import { sql } from 'kysely';
 import { parseActivationConfig, formatProblems, type ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import type { RunTrigger, RunWarning } from '../common/run';
 import type { FieldSpec } from '../connectors/types';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun } from './run-context';
-import { describeModel, resolveSource } from './source';
+import { describeModel, resolveSource } from '../connectors/postgres/source';
 import { dropWorkTables } from './work';
 import { settleUnfinishedRuns } from './commit';
+import { openRun, recordCheck } from '../db/runs';
+import { claimApprovals } from '../db/held-deletes';
+import { deleteChunks } from '../db/chunks';
 
 export interface PrepareRunInput {
   activationId: string;
@@ -26,33 +28,16 @@ export interface PrepareRunResult { runId: string }
 export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Promise<PrepareRunResult> {
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) throw new SyncError('CONFIG_INVALID', formatProblems(input.activationId, parsed.problems));
-  const config = JSON.stringify(parsed.config);
   // What an earlier run wrote but never committed is settled before this run computes its delta.
   await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
-  await sql`INSERT INTO syncline.activations (id, config) VALUES (${input.activationId}, ${config}::jsonb)
-    ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(deps.db);
-  const retryFailed = input.retryFailed ?? input.trigger === 'retry_failed';
-  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, scheduled_at, status)
-    VALUES (${input.activationId}, ${input.runNumber}, ${input.trigger}, ${input.full}, ${retryFailed}, ${config}::jsonb, ${input.scheduledAt ?? null}, 'running')
-    ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL
-    RETURNING id`.execute(deps.db);
-  const runId = String(row.rows[0]!.id);
-  await claimApprovals(deps, input.activationId, input.runNumber);
+  const runId = await openRun(deps.db, {
+    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full,
+    retryFailed: input.retryFailed ?? input.trigger === 'retry_failed', config: parsed.config, scheduledAt: input.scheduledAt,
+  });
+  await claimApprovals(deps.db, input.activationId, input.runNumber);
   await dropWorkTables(deps, runId);
-  await deps.db.deleteFrom('syncline.chunks').where('run_id', '=', runId).execute();
+  await deleteChunks(deps.db, runId);
   return { runId };
-}
-
-/**
- * An approval of held deletions belongs to the first run that starts after it: that run claims it, and
- * an approval claimed by an earlier run lapses (the keys are held again if they are still removed).
- * Idempotent for a retried run number.
- */
-async function claimApprovals(deps: SynclineDeps, activationId: string, runNumber: number): Promise<void> {
-  await deps.db.updateTable('syncline.held_deletes').set({ approved: false, approved_for: null })
-    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is not', null).where('approved_for', '<>', runNumber).execute();
-  await deps.db.updateTable('syncline.held_deletes').set({ approved_for: runNumber })
-    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is', null).execute();
 }
 
 export interface CheckDestinationInput { runId: string }
@@ -71,12 +56,10 @@ export async function checkDestination(deps: SynclineDeps, input: CheckDestinati
   const fields = buildFields(config, columns);
   const connector = connectorFor(deps, config);
   const result = await connector.check(buildContext(deps, run, fields));
-  await deps.db.updateTable('syncline.runs').set({
-    fields: JSON.stringify(fields), skipped_fields: JSON.stringify(result.skippedFields),
-    warnings: JSON.stringify([...result.warnings, ...result.skippedFields.map((s) => skippedWarning(config, s))]),
-  }).where('id', '=', input.runId).execute();
-  await deps.db.insertInto('syncline.connector_state').values({ activation_id: config.id, key: `run:${run.runNumber}:missingAttributes`, value: JSON.stringify(result.missingAttributes) })
-    .onConflict((oc) => oc.columns(['activation_id', 'key']).doUpdateSet({ value: JSON.stringify(result.missingAttributes) })).execute();
+  await recordCheck(deps.db, input.runId, {
+    fields, skipped: result.skippedFields, missingAttributes: result.missingAttributes,
+    warnings: [...result.warnings, ...result.skippedFields.map((s) => skippedWarning(config, s))],
+  });
   return { fields: fields.length, skippedFields: result.skippedFields, missingAttributes: result.missingAttributes.length, warnings: result.warnings };
 }
 

@@ -1,10 +1,11 @@
 /** Loads a run's frozen config and builds the connector context from it, inside the worker. */
 import { Context } from '@temporalio/activity';
-import { sql } from 'kysely';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import type { DestinationConnector, DestinationContext, FieldSpec, Logger } from '../connectors/types';
 import type { SynclineDeps } from './deps';
+import { getRun } from '../db/runs';
+import { getConnectorState, setConnectorState } from '../db/connector-state';
 
 export interface LoadedRun {
   runId: string;
@@ -17,15 +18,17 @@ export interface LoadedRun {
   trigger: string;
   /** Rows whose last write failed permanently are sent again too. */
   retryFailed: boolean;
+  /** Attributes the check found missing (ensureAttributes creates them). */
+  missingAttributes: Array<{ field: string; type: string }>;
 }
 
 export async function loadRun(deps: SynclineDeps, runId: string): Promise<LoadedRun> {
-  const run = await deps.db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirst();
+  const run = await getRun(deps.db, runId);
   if (!run) throw new SyncError('INTERNAL', `run ${runId} does not exist in syncline.runs`, { retryable: false });
   const skipped = (run.skipped_fields ?? []) as Array<{ field: string }>;
   return {
     runId, runNumber: run.run_number, activationId: run.activation_id, config: run.config as ActivationConfig,
-    fields: (run.fields as FieldSpec[] | null) ?? null, skipped: new Set(skipped.map((s) => s.field)), full: run.full_resync, trigger: run.trigger, retryFailed: run.retry_failed,
+    fields: (run.fields as FieldSpec[] | null) ?? null, skipped: new Set(skipped.map((s) => s.field)), full: run.full_resync, trigger: run.trigger, retryFailed: run.retry_failed, missingAttributes: run.missing_attributes ?? [],
   };
 }
 
@@ -77,14 +80,8 @@ export function buildContext(deps: SynclineDeps, run: Pick<LoadedRun, 'activatio
     destination: { ...config.destination, options: config.destination.options ?? {} },
     log: activityLogger(), heartbeat, signal: cancellation(),
     state: {
-      get: async <T>(key: string) => {
-        const row = await deps.db.selectFrom('syncline.connector_state').select('value').where('activation_id', '=', activationId).where('key', '=', key).executeTakeFirst();
-        return (row?.value as T | undefined) ?? null;
-      },
-      set: async (key, value) => {
-        await sql`INSERT INTO syncline.connector_state (activation_id, key, value) VALUES (${activationId}, ${key}, ${JSON.stringify(value)}::jsonb)
-          ON CONFLICT (activation_id, key) DO UPDATE SET value = excluded.value, updated_at = now()`.execute(deps.db);
-      },
+      get: <T>(key: string) => getConnectorState<T>(deps.db, activationId, key),
+      set: (key, value) => setConnectorState(deps.db, activationId, key, value),
     },
   };
 }

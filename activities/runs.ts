@@ -1,6 +1,7 @@
 /** Run bookkeeping read by the activation workflow and the client. */
 import type { SynclineDeps } from './deps';
 import { settleUnfinishedRuns } from './commit';
+import { lastRunNumber as lastRun } from '../db/runs';
 
 export interface LastRunNumberInput { activationId: string }
 export interface LastRunNumberResult { runNumber: number }
@@ -9,6 +10,5 @@ export interface LastRunNumberResult { runNumber: number }
 export async function lastRunNumber(deps: SynclineDeps, input: LastRunNumberInput): Promise<LastRunNumberResult> {
   // Called once when an activation (re)starts: a run its previous workflow left open is closed now.
   await settleUnfinishedRuns(deps, input.activationId, 'the activation\'s restart');
-  const r = await deps.db.selectFrom('syncline.runs').select((eb) => eb.fn.max('run_number').as('n')).where('activation_id', '=', input.activationId).executeTakeFirst();
-  return { runNumber: Number(r?.n ?? 0) };
+  return { runNumber: await lastRun(deps.db, input.activationId) };
 }

@@ -14,11 +14,3 @@ export async function withHeartbeat<T>(beat: (d?: Record<string, unknown>) => vo
     clearInterval(timer);
   }
 }
-
-/** Session settings that make `row(...)::text`, and so every hash, independent of server defaults. */
-export const CANONICAL_SETTINGS = [
-  "SET LOCAL TimeZone = 'UTC'",
-  "SET LOCAL DateStyle = 'ISO, YMD'",
-  "SET LOCAL IntervalStyle = 'iso_8601'",
-  'SET LOCAL extra_float_digits = 1',
-];

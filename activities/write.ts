@@ -4,12 +4,11 @@
  * Rows that failed with a retryable code (record locks, all-or-none rollbacks) are re-sent a few
  * times within the run; permanent failures wait in row_errors until the row's data changes.
  */
-import { sql } from 'kysely';
 import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan } from '../connectors/types';
 import type { RowOp } from '../common/sync-modes';
 import { SyncError } from '../common/errors';
-import { chunkDistinct, chunkPage, chunkStatusCounts, inChunk, recordResults, settlePending, type ChunkRange } from '../db/delta';
-import { deltaTable } from '../db/work-tables';
+import { countChunk, distinctRows, pageRows, recordOutcomes, resetRetryable, settleChunk, type ChunkCounts, type ChunkRange } from '../db/delta';
+import { getChunk, readChunkState, setChunkStatus, writeChunkState } from '../db/chunks';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
 
@@ -37,7 +36,7 @@ export async function pollChunk(deps: SynclineDeps, input: PollChunkInput): Prom
 
 async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string | null): Promise<WriteChunkResult> {
   const run = await loadRun(deps, input.runId);
-  const chunkRow = await deps.db.selectFrom('syncline.chunks').selectAll().where('run_id', '=', input.runId).where('chunk', '=', input.chunk).executeTakeFirst();
+  const chunkRow = await getChunk(deps.db, input.runId, input.chunk);
   if (!chunkRow) throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, { retryable: false });
   const connector = connectorFor(deps, run.config);
   const fields = sentFields(run);
@@ -51,65 +50,43 @@ async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string 
     if (handle !== null) {
       if (!connector.pollChunk) throw new SyncError('INTERNAL', `${connector.kind} returned a pending chunk but has no pollChunk`, { retryable: false });
       outcome = await connector.pollChunk(ctx, chunk, handle);
-    } else if ((await statusCounts(deps, run, range)).pending === 0) {
+    } else if ((await counts(deps, run, range)).pending === 0) {
       outcome = { status: 'done' };
     } else {
       outcome = await connector.writeChunk(ctx, chunk, plan);
     }
     if (outcome.status === 'pending') {
-      await setChunkStatus(deps, run, input.chunk, 'pending');
+      await setChunkStatus(deps.db, run.runId, input.chunk, 'pending');
       return { status: 'pending', handle: outcome.handle, pollAfterMs: outcome.pollAfterMs };
     }
     handle = null;
-    state = ((await readState(deps, run, input.chunk)) ?? state);
-    const retryable = (await statusCounts(deps, run, range)).retryable;
+    state = (await readChunkState<ChunkState>(deps.db, run.runId, input.chunk)) ?? state;
+    const retryable = (await counts(deps, run, range)).retryable;
     if (retryable === 0 || state.r >= ROW_RETRY_ATTEMPTS - 1) break;
     // Re-send rows that failed for a passing reason; a fresh connector state starts a new request/job.
     state = { c: null, r: state.r + 1 };
-    await writeState(deps, run, input.chunk, state);
-    await sql`UPDATE ${deltaTable(run.runId)} SET status = 'pending' WHERE ${inChunk(range)} AND status = 'failed' AND retryable`.execute(deps.db);
+    await writeChunkState(deps.db, run.runId, input.chunk, state);
+    await resetRetryable(deps.db, run.runId, range);
     await new Promise((r) => setTimeout(r, 500 * state.r));
   }
-  await setChunkStatus(deps, run, input.chunk, 'done');
-  const by = await statusCounts(deps, run, range);
+  await setChunkStatus(deps.db, run.runId, input.chunk, 'done');
+  const by = await counts(deps, run, range);
   return { status: 'done', succeeded: by.ok, failed: by.failed + by.pending };
 }
 
-async function statusCounts(deps: SynclineDeps, run: LoadedRun, range: ChunkRange): Promise<{ pending: number; ok: number; failed: number; retryable: number }> {
-  const out = { pending: 0, ok: 0, failed: 0, retryable: 0 };
-  for (const r of (await chunkStatusCounts(run.runId, range).execute(deps.db)).rows) {
-    const n = Number(r.n);
-    if (r.status === 'pending') out.pending += n;
-    else if (r.status === 'ok') out.ok += n;
-    else if (r.status === 'failed') {
-      out.failed += n;
-      if (r.retryable) out.retryable += n;
-    }
-  }
-  return out;
-}
-
-async function readState(deps: SynclineDeps, run: LoadedRun, chunk: number): Promise<ChunkState | null> {
-  const row = await deps.db.selectFrom('syncline.chunks').select('state').where('run_id', '=', run.runId).where('chunk', '=', chunk).executeTakeFirst();
-  return (row?.state as ChunkState | null) ?? null;
-}
-
-async function writeState(deps: SynclineDeps, run: LoadedRun, chunk: number, state: ChunkState): Promise<void> {
-  await deps.db.updateTable('syncline.chunks').set({ state: JSON.stringify(state), updated_at: new Date() }).where('run_id', '=', run.runId).where('chunk', '=', chunk).execute();
-}
-
-async function setChunkStatus(deps: SynclineDeps, run: LoadedRun, chunk: number, status: string): Promise<void> {
-  await deps.db.updateTable('syncline.chunks').set({ status, updated_at: new Date() }).where('run_id', '=', run.runId).where('chunk', '=', chunk).execute();
+function counts(deps: SynclineDeps, run: LoadedRun, range: ChunkRange): Promise<ChunkCounts> {
+  return countChunk(deps.db, run.runId, range);
 }
 
 function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: ChunkRange, fields: FieldSpec[], rowCount: number): ChunkWrite {
   const columns = fields.map((f) => f.from);
+  const state = () => readChunkState<ChunkState>(deps.db, run.runId, chunk);
   return {
     chunkId: `${run.activationId}/${run.runNumber}/${chunk}`, chunk, op: range.op, rowCount,
     async *rows(batchSize = 500) {
       let after: number | null = null;
       for (;;) {
-        const page: Array<Record<string, unknown>> = (await chunkPage({ runId: run.runId, activationId: run.activationId, range, columns, after, limit: batchSize }).execute(deps.db)).rows;
+        const page = await pageRows(deps.db, { runId: run.runId, activationId: run.activationId, range, columns, after, limit: batchSize });
         if (page.length === 0) return;
         yield page.map((r) => toOutRow(r, fields));
         after = Number(page[page.length - 1]!.__seq);
@@ -119,43 +96,27 @@ function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: Ch
     async *distinctRows(field: string, batchSize = 1000) {
       const spec = fields.find((f) => f.to === field);
       if (!spec) throw new SyncError('INTERNAL', `distinctRows: "${field}" is not a mapped field of ${run.activationId}`, { retryable: false });
-      // A cursor: Postgres sorts once; pages of batchSize rows reach Node.
-      const q = chunkDistinct({ runId: run.runId, activationId: run.activationId, range, columns, distinct: spec.from }).compile(deps.db);
-      const client = await deps.pool.connect();
-      let open = false;
-      try {
-        await client.query('BEGIN READ ONLY');
-        open = true;
-        await client.query(`DECLARE syncline_distinct NO SCROLL CURSOR FOR ${q.sql}`, q.parameters as unknown[]);
-        for (;;) {
-          const page: Array<Record<string, unknown>> = (await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)).rows;
-          if (page.length === 0) break;
-          yield page.map((r) => toOutRow(r, fields));
-        }
-        await client.query('COMMIT');
-        open = false;
-      } finally {
-        if (open) await client.query('ROLLBACK').catch(() => undefined);
-        client.release();
+      for await (const page of distinctRows(deps.db, deps.pool, { runId: run.runId, activationId: run.activationId, range, columns, distinct: spec.from }, batchSize)) {
+        yield page.map((r) => toOutRow(r, fields));
       }
     },
     async record(results: RowResult[]) {
       if (results.length === 0) return;
-      await recordResults(run.runId, {
+      await recordOutcomes(deps.db, run.runId, {
         keys: results.map((r) => r.key), ok: results.map((r) => r.ok),
         codes: results.map((r) => (r.ok ? null : r.code)), messages: results.map((r) => (r.ok ? null : r.message)),
         retryable: results.map((r) => (r.ok ? null : r.retryable)), ids: results.map((r) => (r.ok ? r.destinationId ?? null : null)),
-      }).execute(deps.db);
+      });
     },
     async recordPendingOk({ destinationIdIsKey }) {
-      await settlePending(run.runId, range, destinationIdIsKey).execute(deps.db);
+      await settleChunk(deps.db, run.runId, range, destinationIdIsKey);
     },
     async saved<T>() {
-      return ((await readState(deps, run, chunk))?.c as T | undefined) ?? null;
+      return ((await state())?.c as T | undefined) ?? null;
     },
     async save(value: unknown) {
-      const current = (await readState(deps, run, chunk)) ?? { c: null, r: 0 };
-      await writeState(deps, run, chunk, { ...current, c: value });
+      const current = (await state()) ?? { c: null, r: 0 };
+      await writeChunkState(deps.db, run.runId, chunk, { ...current, c: value });
     },
   };
 }

@@ -25,6 +25,8 @@ export interface RunsTable {
   error: string | null;
   /** Also re-send rows whose last write failed permanently (retryFailed, possibly coalesced). */
   retry_failed: Generated<boolean>;
+  /** Attributes the run's check found missing and ensureAttributes may create: `[{ field, type }]`. */
+  missing_attributes: Json<Array<{ field: string; type: string }>> | null;
 }
 
 export interface SnapshotTable { activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp }

@@ -5,9 +5,11 @@
  * Pipeline: stage (model rows + key + hash) -> delta (one row per key that must be acted on) ->
  * chunk numbering -> per-chunk reads -> commit into the snapshot.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type pg from 'pg';
 import type { Change, RowOp } from '../common/sync-modes';
 import { deltaTable, dupsTable, stageTable, STAGE_HASH, STAGE_KEY } from './work-tables';
+import type { Database } from './database';
 
 export interface StageSpec {
   runId: string;
@@ -189,4 +191,102 @@ export function recordResults(runId: string, r: { keys: string[]; ok: boolean[];
   code = r.code, message = r.message, retryable = r.retryable, result_id = r.id
 FROM unnest(${r.keys}::text[], ${r.ok}::bool[], ${r.codes}::text[], ${r.messages}::text[], ${r.retryable}::bool[], ${r.ids}::text[]) AS r(key, ok, code, message, retryable, id)
 WHERE d.key = r.key AND d.status IN ('pending', 'failed')`;
+}
+
+// ---- Executors: the statements above run against a database, for the activities (which hold no SQL). ----
+
+type Db = Kysely<Database>;
+
+/**
+ * Builds the run's delta table, replacing an earlier attempt's. Proves the model keys unique first
+ * (listing the repeats when not); the join with the snapshot is given memory enough not to spill.
+ */
+export async function buildDelta(db: Db, spec: Omit<DeltaSpec, 'hasDups'>): Promise<void> {
+  await sql`DROP TABLE IF EXISTS ${deltaTable(spec.runId)}, ${dupsTable(spec.runId)}`.execute(db);
+  let hasDups = false;
+  try {
+    await db.transaction().execute(async (tx) => {
+      await sql`SET LOCAL maintenance_work_mem = '256MB'`.execute(tx);
+      await uniqueKeyIndex(spec.runId).execute(tx);
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await createDups(spec.runId).execute(db);
+    hasDups = true;
+  }
+  await db.transaction().execute(async (tx) => {
+    await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+    await createDelta({ ...spec, hasDups }).execute(tx);
+  });
+}
+
+export async function countDelta(db: Db, runId: string): Promise<Array<{ change: string; op: string | null; status: string; rows: string; keys: string }>> {
+  return (await deltaCounts(runId).execute(db)).rows;
+}
+
+/** Indexes the delta for chunk reads, then cuts each op's pending rows into chunks of its size. */
+export async function cutChunks(db: Db, runId: string, plans: Array<{ op: RowOp; size: number }>): Promise<Array<{ op: RowOp; from: number; to: number; pending: number }>> {
+  for (const stmt of indexDelta(runId)) await stmt.execute(db);
+  await sql`ANALYZE ${deltaTable(runId)}`.execute(db);
+  return (await chunkRanges(runId, plans).execute(db)).rows.map((r) => ({ op: r.op, from: r.from, to: r.to, pending: Number(r.pending) }));
+}
+
+export interface ChunkCounts { pending: number; ok: number; failed: number; retryable: number }
+
+export async function countChunk(db: Db, runId: string, range: ChunkRange): Promise<ChunkCounts> {
+  const out = { pending: 0, ok: 0, failed: 0, retryable: 0 };
+  for (const r of (await chunkStatusCounts(runId, range).execute(db)).rows) {
+    const n = Number(r.n);
+    if (r.status === 'pending') out.pending += n;
+    else if (r.status === 'ok') out.ok += n;
+    else if (r.status === 'failed') {
+      out.failed += n;
+      if (r.retryable) out.retryable += n;
+    }
+  }
+  return out;
+}
+
+/** Rows of the chunk that failed for a passing reason become pending again (a re-send within the run). */
+export async function resetRetryable(db: Db, runId: string, range: ChunkRange): Promise<void> {
+  await sql`UPDATE ${deltaTable(runId)} SET status = 'pending' WHERE ${inChunk(range)} AND status = 'failed' AND retryable`.execute(db);
+}
+
+export async function pageRows(db: Db, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
+  return (await chunkPage(opts).execute(db)).rows;
+}
+
+/** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node. */
+export async function* distinctRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkDistinct>[0], batchSize: number): AsyncGenerator<Array<Record<string, unknown>>> {
+  const q = chunkDistinct(opts).compile(db);
+  const client = await pool.connect();
+  let open = false;
+  try {
+    await client.query('BEGIN READ ONLY');
+    open = true;
+    await client.query(`DECLARE syncline_distinct NO SCROLL CURSOR FOR ${q.sql}`, q.parameters as unknown[]);
+    for (;;) {
+      const page: Array<Record<string, unknown>> = (await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)).rows;
+      if (page.length === 0) break;
+      yield page;
+    }
+    await client.query('COMMIT');
+    open = false;
+  } finally {
+    if (open) await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+  }
+}
+
+export async function recordOutcomes(db: Db, runId: string, r: Parameters<typeof recordResults>[1]): Promise<void> {
+  await recordResults(runId, r).execute(db);
+}
+
+export async function settleChunk(db: Db, runId: string, range: ChunkRange, idIsKey: boolean): Promise<void> {
+  await settlePending(runId, range, idIsKey).execute(db);
+}
+
+/** True when some row of the run already has the destination's answer (ok or failed). */
+export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
+  return (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(db)).rows[0]!.x;
 }

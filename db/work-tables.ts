@@ -10,6 +10,8 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 export const stageName = (runId: string | number): string => `s_${runId}`;
 export const deltaName = (runId: string | number): string => `d_${runId}`;
 export const dupsName = (runId: string | number): string => `k_${runId}`;
+/** Schema-qualified name of the stage, for statement text that takes no builder (COPY). Run ids are numbers. */
+export const stageTableName = (runId: string | number): string => `syncline_work.${stageName(runId)}`;
 export const dupsTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${dupsName(runId)}`);
 export const stageTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${stageName(runId)}`);
 export const deltaTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${deltaName(runId)}`);
@@ -28,3 +30,4 @@ export async function hasDeltaTable(db: Kysely<any>, runId: string | number): Pr
   const r = await sql<{ t: string | null }>`SELECT to_regclass(${'syncline_work.' + deltaName(runId)})::text AS t`.execute(db);
   return !!r.rows[0]?.t;
 }
+

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { createClient, createPool } from '../../db/connect';
-import { modelError } from '../../activities/source';
+import { modelError } from '../../connectors/postgres/source';
 import type { ActivationConfig } from '../../common/config';
 import { env, sqlClient } from '../support/harness';
 

@@ -1,5 +1,6 @@
 /**
- * The model's Postgres: the state database itself ("default") or another named connection.
+ * The Postgres source: where a model lives (the state database itself, "default", or another named
+ * connection) and how it is read.
  *
  * A model only reads. Every model query runs in a READ ONLY transaction on a connection of its own
  * (optionally as the connection's `role`), and its text is parsed with the extended protocol, which
@@ -8,11 +9,19 @@
  * database (held deletions, snapshots) included.
  */
 import type pg from 'pg';
-import { SyncError } from '../common/errors';
-import type { ActivationConfig } from '../common/config';
-import type { SynclineDeps } from './deps';
-import { createClient } from '../db/connect';
-import { CANONICAL_SETTINGS } from './work';
+import { to as copyTo } from 'pg-copy-streams';
+import type { StageColumn } from '../../db/stage';
+import { SyncError } from '../../common/errors';
+import type { ActivationConfig } from '../../common/config';
+import { createClient } from '../../db/connect';
+
+/** Session settings that make `row(...)::text`, and so every hash, independent of server defaults. */
+export const CANONICAL_SETTINGS = [
+  "SET LOCAL TimeZone = 'UTC'",
+  "SET LOCAL DateStyle = 'ISO, YMD'",
+  "SET LOCAL IntervalStyle = 'iso_8601'",
+  'SET LOCAL extra_float_digits = 1',
+];
 
 export interface SourceDb {
   url: string;
@@ -31,7 +40,8 @@ function normalise(url: string): string {
   }
 }
 
-export function resolveSource(deps: SynclineDeps, config: ActivationConfig): SourceDb {
+/** Where the model lives: `resolveConnection` is the worker's named-connection resolver, `stateDbUrl` the "default" database. */
+export function resolveSource(deps: { stateDbUrl: string; resolveConnection(name: string): Record<string, unknown> }, config: ActivationConfig): SourceDb {
   const name = config.source.connection;
   const conn = deps.resolveConnection(name);
   const role = typeof conn.role === 'string' && conn.role ? conn.role : undefined;
@@ -129,4 +139,25 @@ export function quoteIdent(name: string): string {
 /** `schema.table` (or `table`) with each part quoted, as kysely's sql.table does in the stage query. */
 export function quoteTable(name: string): string {
   return name.split('.').map(quoteIdent).join('.');
+}
+
+/**
+ * The stage's column types, from the model's own result description (the SELECT parsed once, as one
+ * statement). In the state database every type exists; from another database, types that exist only
+ * there (enums, domains) arrive as text.
+ */
+export async function stageColumns(reader: pg.ClientBase, selectText: string, sameDatabase: boolean): Promise<StageColumn[]> {
+  const fields = await selectFields(reader, selectText);
+  const types = await reader.query<{ i: number; t: string }>(
+    `SELECT i::int AS i, format_type(oid, CASE WHEN mod >= 0 THEN mod END) AS t FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS f(oid, mod, i)
+     WHERE $3::bool OR oid < 16384`,
+    [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier), sameDatabase],
+  );
+  const byIndex = new Map(types.rows.map((r) => [r.i, r.t]));
+  return fields.map((f, i) => ({ name: f.name, type: byIndex.get(i + 1) ?? 'text' }));
+}
+
+/** The rows of the stage SELECT as a COPY text stream (it has no bind parameters: COPY takes none). */
+export function copyModelOut(reader: pg.ClientBase, selectSql: string): NodeJS.ReadableStream {
+  return reader.query(copyTo(`COPY (${selectSql}) TO STDOUT`));
 }

@@ -1,0 +1,56 @@
+/**
+ * Mirror's deletion guard and its approvals (syncline.held_deletes). An approval belongs to the run that
+ * follows it: that run claims it when it starts, and it lapses with that run, used or not.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database';
+import { deltaTable } from './work-tables';
+
+type Db = Kysely<Database>;
+
+/** Marks the deletions held by `heldBy` approved, for the next run to claim. */
+export async function approveHeld(db: Db, activationId: string, heldBy: number): Promise<number> {
+  const r = await db.updateTable('syncline.held_deletes').set({ approved: true, approved_for: null })
+    .where('activation_id', '=', activationId).where('run_number', '=', heldBy).executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/** Run `runNumber` claims the unclaimed approvals; those claimed by an earlier run lapse. Idempotent for a retried run. */
+export async function claimApprovals(db: Db, activationId: string, runNumber: number): Promise<void> {
+  await db.updateTable('syncline.held_deletes').set({ approved: false, approved_for: null })
+    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is not', null).where('approved_for', '<>', runNumber).execute();
+  await db.updateTable('syncline.held_deletes').set({ approved_for: runNumber })
+    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is', null).execute();
+}
+
+export interface GuardStats { removed: number; unapproved: number; synced: number; modelRows: number }
+
+/**
+ * Forgets held keys that are back in the model, then counts the run's pending deletions, those not
+ * approved for this run, the synced rows and the model's rows.
+ */
+export async function guardStats(db: Db, run: { runId: string; activationId: string; runNumber: number }): Promise<GuardStats> {
+  const d = deltaTable(run.runId);
+  const a = run.activationId;
+  await sql`DELETE FROM syncline.held_deletes h WHERE h.activation_id = ${a}
+    AND NOT EXISTS (SELECT 1 FROM ${d} x WHERE x.key = h.key AND x.op = 'delete')`.execute(db);
+  const s = (await sql<{ removed: string; unapproved: string; synced: string; model: string }>`SELECT
+      (SELECT count(*) FROM ${d} WHERE op = 'delete' AND status = 'pending') AS removed,
+      (SELECT count(*) FROM ${d} x WHERE op = 'delete' AND status = 'pending' AND NOT ${approvedHere(run)}) AS unapproved,
+      (SELECT count(*) FROM syncline.snapshot WHERE activation_id = ${a}) AS synced,
+      (SELECT model_rows FROM syncline.runs WHERE id = ${run.runId}) AS model`.execute(db)).rows[0]!;
+  return { removed: Number(s.removed), unapproved: Number(s.unapproved), synced: Number(s.synced), modelRows: Number(s.model) };
+}
+
+/** Holds every pending deletion not approved for this run, and records the held keys. */
+export async function holdUnapproved(db: Db, run: { runId: string; activationId: string; runNumber: number }): Promise<void> {
+  const d = deltaTable(run.runId);
+  await sql`UPDATE ${d} x SET status = 'held' WHERE op = 'delete' AND status = 'pending' AND NOT ${approvedHere(run)}`.execute(db);
+  await sql`INSERT INTO syncline.held_deletes (activation_id, run_number, key)
+    SELECT ${run.activationId}, ${run.runNumber}, key FROM ${d} WHERE status = 'held'
+    ON CONFLICT (activation_id, key) DO UPDATE SET run_number = excluded.run_number WHERE NOT held_deletes.approved`.execute(db);
+}
+
+function approvedHere(run: { activationId: string; runNumber: number }) {
+  return sql`EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${run.activationId} AND h.key = x.key AND h.approved AND h.approved_for = ${run.runNumber})`;
+}

@@ -1,0 +1,105 @@
+/**
+ * The run repository: every statement on syncline.runs (and the activation record a run refreshes).
+ * Activities call these; they hold no SQL of their own. `db` is the pool's Kysely or a transaction.
+ */
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, RunsTable } from './database';
+
+export type RunRecord = Selectable<RunsTable>;
+type Db = Kysely<Database>;
+
+export interface OpenRun {
+  activationId: string;
+  runNumber: number;
+  trigger: string;
+  full: boolean;
+  retryFailed: boolean;
+  /** The validated activation document, frozen for the run. */
+  config: unknown;
+  scheduledAt?: string;
+}
+
+/** Records the run (idempotent: a retried run number reopens its row) and refreshes the activation's document. */
+export async function openRun(db: Db, r: OpenRun): Promise<string> {
+  const config = JSON.stringify(r.config);
+  await sql`INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
+    ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(db);
+  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, scheduled_at, status)
+    VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.scheduledAt ?? null}, 'running')
+    ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL
+    RETURNING id`.execute(db);
+  return String(row.rows[0]!.id);
+}
+
+export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {
+  return db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirst();
+}
+
+/** The run's row, locked until the transaction ends: a commit and a settle of the same run never interleave. */
+export async function lockRun(db: Db, runId: string): Promise<RunRecord> {
+  return db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).forUpdate().executeTakeFirstOrThrow();
+}
+
+export interface CheckOutcome {
+  fields: unknown[];
+  skipped: Array<{ field: string; reason: string }>;
+  warnings: unknown[];
+  missingAttributes: Array<{ field: string; type: string }>;
+}
+
+export async function recordCheck(db: Db, runId: string, c: CheckOutcome): Promise<void> {
+  await db.updateTable('syncline.runs').set({
+    fields: JSON.stringify(c.fields), skipped_fields: JSON.stringify(c.skipped), warnings: JSON.stringify(c.warnings),
+    missing_attributes: JSON.stringify(c.missingAttributes),
+  }).where('id', '=', runId).execute();
+}
+
+export async function recordModelRows(db: Db, runId: string, rows: number): Promise<void> {
+  await db.updateTable('syncline.runs').set({ model_rows: String(rows) }).where('id', '=', runId).execute();
+}
+
+/** The highest run number of the activation (0 when it never ran): a re-created activation carries on from it. */
+export async function lastRunNumber(db: Db, activationId: string): Promise<number> {
+  const r = await db.selectFrom('syncline.runs').select((eb) => eb.fn.max('run_number').as('n')).where('activation_id', '=', activationId).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/** Runs still marked running, oldest first (below `beforeRun` when given). */
+export async function runningRuns(db: Db, activationId: string, beforeRun?: number): Promise<Array<{ id: string; runNumber: number }>> {
+  let q = db.selectFrom('syncline.runs').select(['id', 'run_number']).where('activation_id', '=', activationId).where('status', '=', 'running');
+  if (beforeRun !== undefined) q = q.where('run_number', '<', beforeRun);
+  return (await q.orderBy('run_number').execute()).map((r) => ({ id: String(r.id), runNumber: r.run_number }));
+}
+
+export interface RunEnd {
+  status: string;
+  error?: { type: string; message: string };
+  counts: unknown;
+  warnings: unknown[];
+}
+
+export async function finishRun(db: Db, runId: string, e: RunEnd): Promise<void> {
+  await db.updateTable('syncline.runs').set({
+    status: e.status, finished_at: new Date(), error: e.error ? `${e.error.type}: ${e.error.message}` : null,
+    counts: JSON.stringify(e.counts), warnings: JSON.stringify(e.warnings),
+  }).where('id', '=', runId).execute();
+}
+
+/** `planned` (a plan run stopped after its delta) or `superseded` (a newer run made the plan stale). */
+export async function setRunStatus(db: Db, runId: string, status: 'planned' | 'superseded'): Promise<void> {
+  await db.updateTable('syncline.runs').set({ status, ...(status === 'planned' ? { finished_at: new Date() } : {}) }).where('id', '=', runId).execute();
+}
+
+/** Attributes the connector created for the run (or found created by another worker). */
+export async function recordAttributeCreations(db: Db, activationId: string, runNumber: number, created: Array<{ field: string; type: string; created: boolean }>): Promise<void> {
+  if (created.length === 0) return;
+  await db.insertInto('syncline.attribute_creations')
+    .values(created.map((r) => ({ activation_id: activationId, run_number: runNumber, field: r.field, type: r.type, created: r.created })))
+    .execute();
+}
+
+export async function attributesCreated(db: Db, activationId: string, runNumber: number): Promise<string[]> {
+  const rows = await db.selectFrom('syncline.attribute_creations').select('field')
+    .where('activation_id', '=', activationId).where('run_number', '=', runNumber).where('created', '=', true).execute();
+  return rows.map((r) => r.field);
+}
