@@ -83,10 +83,11 @@ async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutR
       await updateRecord(api, table, enc.key, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
     case 'create': {
-      // Insert never overwrites. A record equal to ours is our own earlier attempt whose answer was lost.
+      // Insert never overwrites. A record holding our values is our own earlier write (an answer lost,
+      // a row or import line sent again) or an identical one: written either way.
       const existing = await getRecord(api, table, enc.key);
       if (existing && !sameValues(existing, enc.record)) {
-        return { key: row.key, ok: false, code: ROW_CODES.exists, message: `a record with key "${enc.key}" already exists in Actito; Insert mode does not overwrite it`, retryable: false };
+        return { key: row.key, ok: false, code: ROW_CODES.exists, message: `a record with key "${enc.key}" already exists in Actito table "${table}" with other values; Insert mode does not overwrite it (sync in Upsert mode to update it)`, retryable: false };
       }
       if (!existing) await upsertRecord(api, table, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
