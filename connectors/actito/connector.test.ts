@@ -624,6 +624,44 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     expect(await records()).toHaveLength(12);
     expect((await records()).find((r) => r.orderId === 'O5')).toMatchObject({ status: 'NEW', quantity: 77 });
   });
+
+  it('a poll stopped while reading back resumes with the rows not yet judged: each line read once, none left unconfirmed', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('insert', { options: bulkOpts });
+    await actito.check(ctx);
+    const many = Array.from({ length: 150 }, (_, i) => order(i));
+    const plan150 = actito.planWrites(ctx, 'create', 150);
+    await actito.writeChunk(ctx, memoryChunk(many, 'create'), plan150);
+    await importsFinished();
+    await admin('DELETE', '/requests');
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(many, 'create', 0, store);
+    const record = chunk.record.bind(chunk);
+    // The worker dies right after the first group of rows read back is recorded.
+    chunk.record = async (rs) => {
+      await record(rs);
+      throw new Error('worker lost');
+    };
+    const started = await actito.writeChunk(ctx, chunk, plan150);
+    expect(started.status).toBe('pending');
+    const handle = (started as { handle: string }).handle;
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, handle).then(() => undefined, (e: unknown) => e);
+    }
+    expect(err).toMatchObject({ message: 'worker lost' });
+    expect(chunk.results.size).toBe(100);
+    const retried = memoryChunk(many, 'create', 0, store);
+    for (const [k, r] of chunk.results) retried.results.set(k, r);
+    let outcome = await actito.pollChunk!(ctx, retried, handle);
+    for (let polls = 0; outcome.status === 'pending' && polls < 200; polls++) outcome = await actito.pollChunk!(ctx, retried, handle);
+    expect(outcome).toEqual({ status: 'done' });
+    expect([...retried.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(retried.results.size).toBe(150);
+    expect((await recordCalls()).map((r) => r.method)).toEqual(Array(150).fill('GET'));
+    expect(await importsFinished()).toEqual(['SUCCESS', 'WITH_ERROR']);
+  });
 });
 
 describe('bulk imports: a report that cannot account for every line fails closed', () => {
