@@ -5,7 +5,7 @@
  */
 import { openAsBlob } from 'node:fs';
 import { QuotaWaitError, SyncError } from '../../common/errors';
-import { sentVerbatim, type ChunkOutcome, type ChunkWrite, type RowResult } from '../types';
+import { sentVerbatim, type ChunkOutcome, type ChunkWrite, type OutRow, type RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, tableName, type Tables } from './context';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
@@ -15,8 +15,8 @@ import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
 import type { Encoded } from './encode';
 import { whileBeating } from './heartbeat';
 import { type Accounting, account } from './import-report';
-import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, physicalLines, startImport } from './routes';
-import { writeSingle } from './single';
+import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, lineAlreadyExists, lineNotFound, physicalLines, startImport } from './routes';
+import { writeEach, writeSingle } from './single';
 
 export interface BulkState {
   phase: Phase;
@@ -24,7 +24,7 @@ export interface BulkState {
   executionId: string | null;
   /** Whole-import failures already restarted. */
   restarts: number;
-  /** The file may have been uploaded by an attempt whose answer was lost. */
+  /** The file may have been uploaded by an attempt whose answer was lost (logged: two imports were spent). */
   reuploaded: boolean;
   polls: number;
   /** Data lines of the uploaded file, reconciled with the report (absent in states saved before it was kept). */
@@ -111,7 +111,7 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
   }
   await built.dispose();
   await chunk.save(state);
-  ctx.log.info('Actito bulk import started', { table: target.name, phase, lines: built.lines, executionId: state.executionId });
+  ctx.log.info('Actito bulk import started', { table: target.name, phase, lines: built.lines, executionId: state.executionId, reuploaded: state.reuploaded });
   return pending(state, opts);
 }
 
@@ -173,10 +173,11 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
   }
   const how = profileWrite(opts, chunk.op);
+  // Insert-only profiles leave an existing profile as it is; Update mode does not create a missing
+  // one and leaves it to the record's own update. A record line refused as existing is no such case:
+  // recordOutcome reads the record back and judges it.
   const ignore = (e: ImportLineError): boolean =>
-    (e.code === 'ALREADY_EXISTS' && (s.phase === 'profiles' ? how === 'insert' : s.reuploaded)) ||
-    // Update mode: a missing profile is not created and is not an error of its own.
-    (e.code === 'NOT_FOUND' && s.phase === 'profiles' && how === 'update');
+    s.phase === 'profiles' && ((lineAlreadyExists(e) && how === 'insert') || (lineNotFound(e) && how === 'update'));
   const acc = account(status, s.lines ?? null, ignore, s.phase === 'records');
   if (acc.unaccounted) ctx.log.warn('Actito import report does not account for every line; rows it does not name are not counted as written', { executionId, phase: s.phase, table: target, why: acc.unaccounted });
   const key = ctx.fields.find((f) => f.isKey);
@@ -224,14 +225,20 @@ async function matchedErrors(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
 
 async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, r: Report): Promise<void> {
   let results: RowResult[] = [];
+  let existing: Array<{ row: OutRow; enc: Encoded }> = [];
+  // Insert mode: a line refused because its key exists may be our own earlier write (a file sent
+  // again after a lost answer, rows re-sent by a later run), an identical record, or someone else's.
+  // Only reading it back tells them apart, as the one-by-one path does.
+  const judge = phase === 'records' && chunk.op === 'create';
   let line = FIRST_DATA_LINE; // rows are re-encoded in the order they were written
   const unknown = r.unaccounted && `Actito import ${r.executionId} (${phase}, table "${r.table}") does not account for every line (${r.unaccounted}), so this row is not counted as written; it is sent again. If it keeps failing, check the import in Actito.`;
   await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
     const errs = errorsFor(phase, enc, line, r);
     line += physicalLines(enc.record);
-    if (errs?.length) {
+    if (judge && errs?.length && errs.every(lineAlreadyExists)) existing.push({ row, enc });
+    else if (errs?.length) {
       const message = errs.map((e) => e.message).join('; ');
-      const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]?.code ?? null);
+      const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]);
       results.push({ key: row.key, ok: false, code, message: phase === 'profiles' ? `profile ${enc.match}: ${message}` : message, retryable: false });
       // A row without a profile is not in the profile file: the records import decides it.
     } else if (unknown && (phase === 'records' || enc.match !== null)) results.push({ key: row.key, ok: false, code: ROW_CODES.unconfirmed, message: unknown, retryable: true });
@@ -240,11 +247,29 @@ async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
     // Recording during the pass is safe: rows() pages by position, not by what is still unacknowledged.
     if (results.length) await chunk.record(results);
     results = [];
+    for (let i = 0; i < existing.length; i += JUDGE_BATCH) await judgeExisting(ctx, chunk, tables.table.name, existing.slice(i, i + JUDGE_BATCH));
+    existing = [];
   }, RECORD_BATCH);
 }
 
-function rowCode(code: string | null): string {
-  if (code === 'ALREADY_EXISTS') return ROW_CODES.exists;
-  if (code === 'NOT_FOUND') return ROW_CODES.notFound;
+/** Rows read back (one GET each, only those reported as existing) and recorded per group of this size. */
+const JUDGE_BATCH = 100;
+
+/**
+ * Judges rows whose record already exists exactly as a one-by-one create does (same code, same
+ * comparison): ok when the stored record holds the values the row would write, else
+ * ACTITO_ALREADY_EXISTS; a record gone since the import is created.
+ */
+async function judgeExisting(ctx: Ctx, chunk: ChunkWrite, table: string, items: Array<{ row: OutRow; enc: Encoded }>): Promise<void> {
+  // At Actito's 100 calls a minute a group takes about a minute: the timer keeps the activity alive.
+  const { results, fatal } = await whileBeating(ctx, { chunk: chunk.chunk, phase: 'records', step: 'reading back records that already exist' }, () => writeEach(ctx, apiFor(ctx), table, 'create', items));
+  await chunk.record(results);
+  if (fatal) throw fatal;
+  if (ctx.signal.aborted) throw new SyncError('DESTINATION_UNAVAILABLE', `Reading back chunk ${chunk.chunk}'s existing Actito records was cancelled`, { retryable: true });
+}
+
+function rowCode(e: ImportLineError | undefined): string {
+  if (e && lineAlreadyExists(e)) return ROW_CODES.exists;
+  if (e && lineNotFound(e)) return ROW_CODES.notFound;
   return ROW_CODES.invalid;
 }

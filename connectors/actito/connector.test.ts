@@ -543,6 +543,127 @@ describe('bulk imports: exactness under faults', () => {
   });
 });
 
+describe('bulk imports: Insert mode judges a line that already exists as one by one does', () => {
+  const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
+  const rows = () => Array.from({ length: 12 }, (_, i) => order(i));
+  const plan = (ctx: ReturnType<typeof ctxFor>) => actito.planWrites(ctx, 'create', 12);
+  const settle = async (ctx: ReturnType<typeof ctxFor>, chunk: ReturnType<typeof memoryChunk>) => {
+    let outcome = await actito.writeChunk(ctx, chunk, plan(ctx));
+    for (let polls = 0; outcome.status === 'pending'; polls++) {
+      if (polls > 200) throw new Error('still pending');
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await actito.pollChunk!(ctx, chunk, outcome.handle);
+    }
+    return chunk.results;
+  };
+  /** Lets every import started so far finish, its report never read (the run that started it lost its state). */
+  const importsFinished = async () => {
+    for (let i = 0; i < 200; i++) {
+      const imports = (await admin('GET', '/imports')).imports as Array<{ status: string }>;
+      if (imports.every((x) => !['PENDING', 'RUNNING'].includes(x.status))) return imports.map((x) => x.status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('imports still running');
+  };
+  const recordCalls = async () => (await requests()).filter((r) => r.route.includes('/record'));
+  const notOverwritten = (key: string) => ({ key, ok: false, code: 'ACTITO_ALREADY_EXISTS', retryable: false, message: expect.stringMatching(new RegExp(`"${key}".*Insert mode does not overwrite`)) });
+
+  it('a chunk sent again after its first import created every record: every row ok, read back once, nothing rewritten', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('insert', { options: bulkOpts });
+    await actito.check(ctx);
+    expect(await actito.writeChunk(ctx, memoryChunk(rows(), 'create'), plan(ctx))).toMatchObject({ status: 'pending' });
+    expect(await importsFinished()).toEqual(['SUCCESS']);
+    const before = await records();
+    expect(before).toHaveLength(12);
+    await admin('DELETE', '/requests');
+    // A fresh chunk state: the rows are sent in a new import, without the re-sent-upload flag.
+    const results = await settle(ctx, memoryChunk(rows(), 'create'));
+    expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(results.size).toBe(12);
+    expect(await records()).toEqual(before);
+    expect(await importsFinished()).toEqual(['SUCCESS', 'WITH_ERROR']);
+    // Only the lines reported as existing are read, one GET each, and nothing is written one by one.
+    const calls = await recordCalls();
+    expect(calls.filter((r) => r.method === 'GET')).toHaveLength(12);
+    expect(calls.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('a record changed in Actito by someone else in between: that row fails ACTITO_ALREADY_EXISTS, the others are ok', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('insert', { options: bulkOpts });
+    await actito.check(ctx);
+    await actito.writeChunk(ctx, memoryChunk(rows(), 'create'), plan(ctx));
+    await importsFinished();
+    const table = emu.state.tables.customTable('orders')!;
+    table.update(table.findBy('orderId', 'O4')!, { quantity: '99' });
+    const results = await settle(ctx, memoryChunk(rows(), 'create'));
+    expect(results.get('O4')).toEqual(notOverwritten('O4'));
+    expect([...results.values()].filter((r) => r.ok).map((r) => r.key).sort()).toEqual(rows().map((r) => r.key).filter((k) => k !== 'O4').sort());
+    expect(await records()).toHaveLength(12);
+    expect((await records()).find((r) => r.orderId === 'O4')).toMatchObject({ quantity: 99 });
+  });
+
+  it('after a re-sent upload, a line that hits a record someone else created with other values is an error, not ok', async () => {
+    await seedProfiles();
+    const other = ctxFor('upsert');
+    await actito.check(other);
+    expect((await drive(actito, other, 'upsert', [order(5, { status: 'NEW', quantity: 77 })])).results.get('O5')).toMatchObject({ ok: true });
+    const ctx = ctxFor('insert', { options: bulkOpts });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { dropResponse: { count: 1, path: 'etl-executions' } });
+    const store = { saved: null as unknown };
+    await expect(actito.writeChunk(ctx, memoryChunk(rows(), 'create', 0, store), plan(ctx))).rejects.toMatchObject({ retryable: true });
+    await importsFinished(); // the lost import created every record but O5
+    const chunk = memoryChunk(rows(), 'create', 0, store);
+    const results = await settle(ctx, chunk);
+    expect(chunk.saves[0]).toMatchObject({ phase: 'records', reuploaded: true });
+    expect(results.get('O5')).toEqual(notOverwritten('O5'));
+    expect([...results.values()].filter((r) => !r.ok).map((r) => r.key)).toEqual(['O5']);
+    expect(results.size).toBe(12);
+    expect(await records()).toHaveLength(12);
+    expect((await records()).find((r) => r.orderId === 'O5')).toMatchObject({ status: 'NEW', quantity: 77 });
+  });
+
+  it('a poll stopped while reading back resumes with the rows not yet judged: each line read once, none left unconfirmed', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('insert', { options: bulkOpts });
+    await actito.check(ctx);
+    const many = Array.from({ length: 150 }, (_, i) => order(i));
+    const plan150 = actito.planWrites(ctx, 'create', 150);
+    await actito.writeChunk(ctx, memoryChunk(many, 'create'), plan150);
+    await importsFinished();
+    await admin('DELETE', '/requests');
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(many, 'create', 0, store);
+    const record = chunk.record.bind(chunk);
+    // The worker dies right after the first group of rows read back is recorded.
+    chunk.record = async (rs) => {
+      await record(rs);
+      throw new Error('worker lost');
+    };
+    const started = await actito.writeChunk(ctx, chunk, plan150);
+    expect(started.status).toBe('pending');
+    const handle = (started as { handle: string }).handle;
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, handle).then(() => undefined, (e: unknown) => e);
+    }
+    expect(err).toMatchObject({ message: 'worker lost' });
+    expect(chunk.results.size).toBe(100);
+    const retried = memoryChunk(many, 'create', 0, store);
+    for (const [k, r] of chunk.results) retried.results.set(k, r);
+    let outcome = await actito.pollChunk!(ctx, retried, handle);
+    for (let polls = 0; outcome.status === 'pending' && polls < 200; polls++) outcome = await actito.pollChunk!(ctx, retried, handle);
+    expect(outcome).toEqual({ status: 'done' });
+    expect([...retried.results.values()].filter((r) => !r.ok)).toEqual([]);
+    expect(retried.results.size).toBe(150);
+    expect((await recordCalls()).map((r) => r.method)).toEqual(Array(150).fill('GET'));
+    expect(await importsFinished()).toEqual(['SUCCESS', 'WITH_ERROR']);
+  });
+});
+
 describe('bulk imports: a report that cannot account for every line fails closed', () => {
   const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
   const rowsWithTwoBad = () => Array.from({ length: 12 }, (_, i) => order(i, i === 3 || i === 7 ? { status: 'BOGUS' } : {}));

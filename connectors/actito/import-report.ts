@@ -17,7 +17,7 @@ export interface Accounting {
 
 /**
  * @param linesSent data lines of the file (null for a state saved before it was recorded: counts then go unchecked)
- * @param ignore errors that are no failure of the row (e.g. ALREADY_EXISTS after a re-sent upload)
+ * @param ignore errors that are no failure of the row (e.g. an existing profile when profiles are insert-only)
  * @param byLineUsable false when line numbers do not map to rows (the profile file: one line per profile)
  */
 export function account(status: ImportStatus, linesSent: number | null, ignore: (e: ImportLineError) => boolean, byLineUsable: boolean): Accounting {

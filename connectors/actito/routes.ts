@@ -155,6 +155,12 @@ export interface ImportLineError {
 }
 export const FIRST_DATA_LINE = 2;
 /**
+ * [A] How a report names why a line was rejected: CREATE_ONLY refuses a line whose key exists
+ * (`ALREADY_EXISTS`), UPDATE_ONLY one whose key does not (`NOT_FOUND`). Any other line error is a value error.
+ */
+export const lineAlreadyExists = (e: ImportLineError): boolean => e.code === 'ALREADY_EXISTS';
+export const lineNotFound = (e: ImportLineError): boolean => e.code === 'NOT_FOUND';
+/**
  * [A] Physical lines one data row takes in the file: a line break inside a (quoted) cell starts a new
  * physical line, and the report numbers the line on which a row starts.
  */

@@ -40,19 +40,8 @@ export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
         return !why;
       });
     }
-    let fatal: unknown = null;
-    await mapLimited(toWrite, ctx.connection.maxInFlight, async ({ row, enc }) => {
-      if (fatal || ctx.signal.aborted) return;
-      try {
-        results.push(await writeOne(api, table, chunk.op, row, enc));
-      } catch (err) {
-        try {
-          results.push({ key: row.key, ok: false, ...rowFailure(err) });
-        } catch (batchWide) {
-          fatal ??= batchWide;
-        }
-      }
-    });
+    const { results: written, fatal } = await writeEach(ctx, api, table, chunk.op, toWrite);
+    results.push(...written);
     // Keep what succeeded even when the batch stops: a retry only sends the rest.
     await chunk.record(results);
     done += results.length;
@@ -60,6 +49,29 @@ export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
     if (fatal) throw fatal;
     if (ctx.signal.aborted) throw new SyncError('DESTINATION_UNAVAILABLE', `Writing chunk ${chunk.chunk} to Actito was cancelled after ${done} rows`, { retryable: true });
   }
+}
+
+/**
+ * Writes rows one call each, at most `maxInFlight` in flight (the client's limiter paces them too).
+ * A refused row is a result; a batch-wide failure stops the calls not yet made and is returned as
+ * `fatal`, so the caller records what was written before throwing it.
+ */
+export async function writeEach(ctx: Ctx, api: Api, table: string, op: ChunkWrite['op'], items: ReadonlyArray<{ row: OutRow; enc: Encoded }>): Promise<{ results: RowResult[]; fatal: unknown }> {
+  const results: RowResult[] = [];
+  let fatal: unknown = null;
+  await mapLimited(items, ctx.connection.maxInFlight, async ({ row, enc }) => {
+    if (fatal || ctx.signal.aborted) return;
+    try {
+      results.push(await writeOne(api, table, op, row, enc));
+    } catch (err) {
+      try {
+        results.push({ key: row.key, ok: false, ...rowFailure(err) });
+      } catch (batchWide) {
+        fatal ??= batchWide;
+      }
+    }
+  });
+  return { results, fatal };
 }
 
 async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutRow, enc: Encoded): Promise<RowResult> {
@@ -71,10 +83,11 @@ async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutR
       await updateRecord(api, table, enc.key, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
     case 'create': {
-      // Insert never overwrites. A record equal to ours is our own earlier attempt whose answer was lost.
+      // Insert never overwrites. A record holding our values is our own earlier write (an answer lost,
+      // a row or import line sent again) or an identical one: written either way.
       const existing = await getRecord(api, table, enc.key);
       if (existing && !sameValues(existing, enc.record)) {
-        return { key: row.key, ok: false, code: ROW_CODES.exists, message: `a record with key "${enc.key}" already exists in Actito; Insert mode does not overwrite it`, retryable: false };
+        return { key: row.key, ok: false, code: ROW_CODES.exists, message: `a record with key "${enc.key}" already exists in Actito table "${table}" with other values; Insert mode does not overwrite it (sync in Upsert mode to update it)`, retryable: false };
       }
       if (!existing) await upsertRecord(api, table, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
