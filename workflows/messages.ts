@@ -1,6 +1,7 @@
 /** Signals, queries and updates of the activation workflow (STYLE.md 3: next to the workflow that handles them). */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RunSummary } from '../common/run';
+import type { DagState } from '../common/dag';
 import type { Health } from '../common/search-attributes';
 
 export interface ResyncRequest { full?: boolean; reason?: string }
@@ -45,3 +46,6 @@ export const planUpdate = defineUpdate<PlanResponse, []>('plan');
 /** Writes exactly the frozen rows of an open plan, then commits them. */
 export const applyPlanUpdate = defineUpdate<RunSummary, [ApplyPlanRequest]>('apply');
 export const statusQuery = defineQuery<ActivationStatus>('status');
+
+/** A sync run's progress (the child `activation/<id>/run/<n>`): each step with its state and times, the writes per chunk. */
+export const runStateQuery = defineQuery<DagState | null>('runState');

@@ -1,23 +1,24 @@
 /**
- * One sync of an activation, as a DAG of activities (workflow id `activation/<id>/run/<n>`):
+ * One sync of an activation (workflow id `activation/<id>/run/<n>`), top to bottom:
  *
- *   validate -> extract -> delta -> ensure_attributes -> write[chunk...] -> commit -> warnings
+ *   validate -> extract -> delta -> ensure attributes -> write every chunk -> commit (always) -> warnings
  *
- * Only run ids, chunk numbers and counts cross history; rows stay in Postgres.
+ * Each step's result is the next step's input; only run ids, chunk numbers and counts cross history,
+ * rows stay in Postgres. `syncline plan` stops after the delta; `syncline apply` starts from the frozen
+ * plan's chunks. The `runState` query shows every step with its state and times.
  */
-import {
-  ActivityFailure, ApplicationFailure, defineQuery, getExternalWorkflowHandle, proxyActivities, setHandler, sleep, workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { CONFIG_ERROR_CODES } from '../common/errors';
-import { SKIP, type DagSpec, type DagState } from '../common/dag';
-import type { RecordPlanResult } from '../activities/plan';
+import type { TaskError } from '../common/dag';
 import type { RowOp } from '../common/sync-modes';
 import { describeRun, emptyOpCounts, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
 import { evaluateRunWarnings } from '../common/thresholds';
-import { runDag, taskError, type TaskContext } from './dag';
-import { runProgressSignal, type RunProgress } from './messages';
+import { taskError } from './dag';
+import { runProgressSignal, runStateQuery, type RunProgress } from './messages';
+import { RunView } from './run-view';
+import { syncRunDagV1 } from './legacy/sync-run-dag';
 
 export interface SyncRunInput {
   activationId: string;
@@ -37,8 +38,6 @@ export interface SyncRunInput {
 }
 export type SyncRunResult = RunSummary;
 
-export const runStateQuery = defineQuery<DagState | null>('runState');
-
 const RETRY = {
   initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8,
   nonRetryableErrorTypes: [...CONFIG_ERROR_CODES, 'QUOTA_RESERVE_REACHED'],
@@ -50,185 +49,146 @@ const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', he
 const write = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY });
 
 const MAX_QUOTA_WAITS = 48;
-
-export function runDagSpec(activationId: string, maxParallelism: number): DagSpec {
-  return {
-    id: `sync:${activationId}`, maxParallelism,
-    tasks: [
-      { id: 'validate', kind: 'validate' },
-      { id: 'extract', kind: 'extract', upstream: ['validate'] },
-      { id: 'delta', kind: 'delta', upstream: ['extract'] },
-      { id: 'ensure_attributes', kind: 'ensureAttributes', upstream: ['delta'] },
-      // none_failed: "nothing to create" skips ensure_attributes, which must not skip the writes.
-      { id: 'write', kind: 'writeChunk', upstream: ['delta', 'ensure_attributes'], triggerRule: 'none_failed', map: { over: 'delta', field: 'chunks' } },
-      { id: 'commit', kind: 'commit', upstream: ['write'], triggerRule: 'all_done' },
-      { id: 'warnings', kind: 'warnings', upstream: ['commit'], triggerRule: 'all_done' },
-    ],
-  };
-}
-
-/** `syncline plan`: the run's DAG up to the delta, then the plan is recorded. */
-export function planDagSpec(activationId: string): DagSpec {
-  return {
-    id: `plan:${activationId}`, maxParallelism: 1,
-    tasks: [
-      { id: 'validate', kind: 'validate' },
-      { id: 'extract', kind: 'extract', upstream: ['validate'] },
-      { id: 'delta', kind: 'delta', upstream: ['extract'] },
-      { id: 'plan', kind: 'recordPlan', upstream: ['delta'] },
-    ],
-  };
-}
-
-/** `syncline apply`: the frozen plan's chunks are written from its work tables; no validate/extract/delta. */
-export function applyDagSpec(activationId: string, maxParallelism: number): DagSpec {
-  return {
-    id: `apply:${activationId}`, maxParallelism,
-    tasks: [
-      { id: 'plan', kind: 'frozenPlan' },
-      { id: 'ensure_attributes', kind: 'ensureAttributes', upstream: ['plan'] },
-      { id: 'write', kind: 'writeChunk', upstream: ['plan', 'ensure_attributes'], triggerRule: 'none_failed', map: { over: 'plan', field: 'chunks' } },
-      { id: 'commit', kind: 'commit', upstream: ['write'], triggerRule: 'all_done' },
-      { id: 'warnings', kind: 'warnings', upstream: ['commit'], triggerRule: 'all_done' },
-    ],
-  };
-}
+const WRITE_PARALLELISM = 4;
 
 export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResult> {
-  let dag: DagState | null = null;
-  setHandler(runStateQuery, () => dag);
-  const parent = workflowInfo().parent;
-  const report = progressReporter(parent?.workflowId, input.runNumber);
-  const frozen = input.applyPlan === undefined ? null : await quick.loadPlan({ activationId: input.activationId, plan: input.applyPlan });
-  // Applying reuses the plan run's record and work tables: they hold exactly the rows that were planned.
-  const { runId } = frozen ?? await quick.prepareRun({
-    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
-    ...(input.retryFailed ? { retryFailed: true } : {}),
-  });
-  let planned: RecordPlanResult | undefined;
-  let firstError: { type: string; message: string } | undefined;
-  const warnings: RunWarning[] = [];
-  let summary: RunSummary | undefined;
-  let missingAttributes = frozen?.missingAttributes ?? 0;
-  let delta: { planned: Partial<Record<string, number>>; rejected: number; heldDeletes: number } | undefined;
-  const guard = <T>(fn: (ctx: TaskContext) => Promise<T>) => async (ctx: TaskContext): Promise<T> => {
-    try {
-      return await fn(ctx);
-    } catch (err) {
-      firstError ??= taskError(err);
-      throw err;
-    }
-  };
-  const runners = {
-    validate: guard(async () => {
-      const r = await withQuotaWait(warnings, input, () => quick.checkDestination({ runId }));
-      missingAttributes = r.missingAttributes;
-      return { fields: r.fields, skipped: r.skippedFields.length };
-    }),
-    extract: guard(() => long.extractModel({ runId })),
-    delta: guard(async () => (delta = await long.computeDelta({ runId }))),
-    recordPlan: guard(async () => {
-      planned = await quick.recordPlan({ runId, planned: delta!.planned, rejected: delta!.rejected, heldDeletes: delta!.heldDeletes });
-      return planned;
-    }),
-    frozenPlan: async () => ({ chunks: frozen!.chunks }),
-    ensureAttributes: guard(async () => (missingAttributes === 0 ? SKIP : withQuotaWait(warnings, input, () => quick.ensureAttributes({ runId })))),
-    writeChunk: guard(async (ctx) => writeOneChunk(runId, ctx.item as number, warnings, input)),
-    commit: async () => {
-      summary = await quick.commitRun({ runId, error: firstError, warnings });
-      if (frozen) await quick.markPlanApplied({ activationId: input.activationId, plan: input.applyPlan! });
-      return { status: summary.status };
-    },
-    warnings: async () => {
-      if (!summary) return SKIP;
-      summary.warnings.push(...evaluateRunWarnings(input.config, summary, input.previous));
-      return { warnings: summary.warnings.length };
-    },
-  };
-  const spec = input.planOnly ? planDagSpec(input.activationId) : frozen ? applyDagSpec(input.activationId, 4) : runDagSpec(input.activationId, 4);
-  const state = await runDag(spec, runners, {
-    onStateChange: (s) => {
-      dag = s;
-      report(s);
-    },
-  });
-  if (input.planOnly) return planSummary(input, planned, firstError);
-  if (!summary) throw ApplicationFailure.nonRetryable(`run ${input.runNumber} of "${input.activationId}" could not be committed: ${firstError?.message ?? 'unknown error'}`, 'INTERNAL');
-  if (state.tasks.commit?.state !== 'success') summary.status = 'failed';
-  if (summary.status === 'failed') {
-    const err = summary.error ?? firstError ?? { type: 'INTERNAL', message: 'the run failed' };
-    throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
-  }
-  return summary;
+  // Runs started by version 0.1.0 replay the DAG-shaped run they began with.
+  if (!patched('sync-run-straight')) return syncRunDagV1(input);
+  const run = new SyncRun(input);
+  setHandler(runStateQuery, () => run.view.state);
+  return input.planOnly ? run.plan() : run.sync();
 }
 
-/** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
-function planSummary(input: SyncRunInput, planned: RecordPlanResult | undefined, error: { type: string; message: string } | undefined): RunSummary {
-  if (!planned) {
-    const err = error ?? { type: 'INTERNAL', message: 'the plan could not be computed' };
-    throw ApplicationFailure.create({ message: `plan ${input.runNumber} of "${input.activationId}": ${err.message}`, type: err.type, nonRetryable: true });
+/** What the writes start from: a fresh delta, or a frozen plan. */
+interface Work { chunks: number[]; missingAttributes: number }
+
+class SyncRun {
+  readonly view: RunView;
+  /** Raised while the run waits for the destination's quota; they go into the summary. */
+  private readonly quotaWarnings: RunWarning[] = [];
+
+  constructor(private readonly input: SyncRunInput) {
+    this.view = new RunView(`sync:${input.activationId}`, workflowInfo().parent?.workflowId, input.runNumber);
   }
-  const ops: RunSummary['ops'] = {};
-  for (const [op, n] of Object.entries(planned.counts)) if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
-  const now = new Date().toISOString();
-  return {
-    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, mode: input.config.mode, full: input.full, status: 'success',
-    startedAt: now, finishedAt: now, ops, rejected: planned.counts.rejected ?? 0, heldDeletes: planned.counts.heldDeletes ?? 0, attributesCreated: [], warnings: [],
-  };
+
+  async sync(): Promise<RunSummary> {
+    const { input } = this;
+    const frozen = input.applyPlan === undefined ? null : await quick.loadPlan({ activationId: input.activationId, plan: input.applyPlan });
+    // Applying reuses the plan run's record and work tables: they hold exactly the rows that were planned.
+    const runId = frozen?.runId ?? (await this.prepare()).runId;
+    let failure: TaskError | undefined;
+    try {
+      const work: Work = frozen ?? (await this.computeDelta(runId));
+      if (work.missingAttributes > 0) await this.view.step('ensure_attributes', () => this.quotaWait(() => quick.ensureAttributes({ runId })));
+      failure = await this.writeChunks(runId, work.chunks);
+    } catch (err) {
+      failure = taskError(err);
+    }
+    // The commit runs whatever failed above: rows the destination accepted advance the snapshot, the rest are listed.
+    const summary = await this.commit(runId, failure);
+    if (frozen) await quick.markPlanApplied({ activationId: input.activationId, plan: input.applyPlan! });
+    summary.warnings.push(...(await this.view.step('warnings', async () => evaluateRunWarnings(input.config, summary, input.previous))));
+    this.view.finish(summary.status === 'failed' ? 'failed' : 'success');
+    if (summary.status === 'failed') {
+      const err = summary.error ?? failure ?? { type: 'INTERNAL', message: 'the run failed' };
+      throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
+    }
+    return summary;
+  }
+
+  /** `syncline plan`: the delta is computed and recorded as a plan; nothing is written or committed. */
+  async plan(): Promise<RunSummary> {
+    const { input } = this;
+    try {
+      const { runId } = await this.prepare();
+      const delta = await this.computeDelta(runId);
+      const planned = await this.view.step('plan', () => quick.recordPlan({ runId, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes }));
+      this.view.finish('success');
+      return planSummary(input, planned.counts);
+    } catch (err) {
+      this.view.finish('failed');
+      const e = taskError(err);
+      throw ApplicationFailure.create({ message: `plan ${input.runNumber} of "${input.activationId}": ${e.message}`, type: e.type, nonRetryable: true });
+    }
+  }
+
+  private prepare() {
+    const { input } = this;
+    return quick.prepareRun({
+      activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
+      ...(input.retryFailed ? { retryFailed: true } : {}),
+    });
+  }
+
+  private async computeDelta(runId: string) {
+    const checked = await this.view.step('validate', () => this.quotaWait(() => quick.checkDestination({ runId })));
+    await this.view.step('extract', () => long.extractModel({ runId }));
+    const delta = await this.view.step('delta', () => long.computeDelta({ runId }));
+    return { ...delta, missingAttributes: checked.missingAttributes };
+  }
+
+  /** Every chunk, at most WRITE_PARALLELISM at a time; one chunk's failure stops no other. Returns the first failure. */
+  private async writeChunks(runId: string, chunks: number[]): Promise<TaskError | undefined> {
+    const failures = await this.view.mapped('write', chunks.length, WRITE_PARALLELISM, (i) => this.quotaWait(() => writeOneChunk(runId, chunks[i]!)));
+    return failures[0];
+  }
+
+  private async commit(runId: string, failure: TaskError | undefined): Promise<RunSummary> {
+    try {
+      return await this.view.step('commit', () => quick.commitRun({ runId, error: failure, warnings: this.quotaWarnings }));
+    } catch (err) {
+      this.view.finish('failed');
+      const e = taskError(err);
+      throw ApplicationFailure.nonRetryable(
+        `run ${this.input.runNumber} of "${this.input.activationId}" could not be committed (${e.message}); the next run settles what it wrote${failure ? `; before that: ${failure.message}` : ''}`,
+        'INTERNAL',
+      );
+    }
+  }
+
+  /**
+   * Any call to the destination may find its API quota (or the reserve kept for others) used up: the
+   * run then waits on a durable timer, warns, tells its activation, and tries again. Never a tight retry.
+   */
+  private async quotaWait<T>(fn: () => Promise<T>): Promise<T> {
+    for (let wait = 0; ; wait++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const cause = err instanceof ActivityFailure ? err.cause : undefined;
+        if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
+        const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
+        if (!this.quotaWarnings.some((w) => w.code === 'QUOTA_LOW')) {
+          this.quotaWarnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${this.input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again` });
+        }
+        const parent = workflowInfo().parent;
+        if (parent) {
+          const progress: RunProgress = { runNumber: this.input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
+          getExternalWorkflowHandle(parent.workflowId).signal(runProgressSignal, progress).catch(() => {});
+        }
+        await sleep(waitMs);
+      }
+    }
+  }
 }
 
 /** Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot. */
-async function writeOneChunk(runId: string, chunk: number, warnings: RunWarning[], input: SyncRunInput): Promise<unknown> {
-  return withQuotaWait(warnings, input, async () => {
-    let r = await write.writeChunk({ runId, chunk });
-    while (r.status === 'pending') {
-      await sleep(Math.max(1000, r.pollAfterMs ?? 5000));
-      r = await write.pollChunk({ runId, chunk, handle: r.handle! });
-    }
-    return { chunk, succeeded: r.succeeded, failed: r.failed };
-  });
-}
-
-/**
- * Any call to the destination may find its API quota (or the reserve kept for others) used up: the
- * run then waits on a durable timer, warns, tells its activation, and tries again. Never a tight retry.
- */
-async function withQuotaWait<T>(warnings: RunWarning[], input: SyncRunInput, fn: () => Promise<T>): Promise<T> {
-  for (let wait = 0; ; wait++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
-      if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
-      const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
-      if (!warnings.some((w) => w.code === 'QUOTA_LOW')) {
-        warnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again` });
-      }
-      const parent = workflowInfo().parent;
-      if (parent) {
-        const progress: RunProgress = { runNumber: input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
-        getExternalWorkflowHandle(parent.workflowId).signal(runProgressSignal, progress).catch(() => {});
-      }
-      await sleep(waitMs);
-    }
+async function writeOneChunk(runId: string, chunk: number): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
+  let r = await write.writeChunk({ runId, chunk });
+  while (r.status === 'pending') {
+    await sleep(Math.max(1000, r.pollAfterMs ?? 5000));
+    r = await write.pollChunk({ runId, chunk, handle: r.handle! });
   }
+  return { chunk, succeeded: r.succeeded, failed: r.failed };
 }
 
-/** Tells the activation how far the run is, at most once per phase change or 10% of the chunks. */
-function progressReporter(parentId: string | undefined, runNumber: number): (s: DagState) => void {
-  if (!parentId) return () => {};
-  const parent = getExternalWorkflowHandle(parentId);
-  let last = '';
-  return (s) => {
-    const write = s.tasks.write;
-    const total = write?.mapped?.length ?? 0;
-    const done = write?.mapped?.filter((m) => m.state !== 'pending' && m.state !== 'running').length ?? 0;
-    const phase = Object.values(s.tasks).find((t) => t.state === 'running')?.id ?? (s.status === 'running' ? 'starting' : 'finished');
-    const bucket = total ? Math.floor((done * 10) / total) : 0;
-    const keyNow = `${phase}:${bucket}`;
-    if (keyNow === last) return;
-    last = keyNow;
-    const progress: RunProgress = { runNumber, phase, chunksDone: done, chunksTotal: total };
-    parent.signal(runProgressSignal, progress).catch(() => {});
+/** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
+function planSummary(input: SyncRunInput, counts: Record<string, number>): RunSummary {
+  const ops: RunSummary['ops'] = {};
+  for (const [op, n] of Object.entries(counts)) if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
+  const now = new Date().toISOString();
+  return {
+    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, mode: input.config.mode, full: input.full, status: 'success',
+    startedAt: now, finishedAt: now, ops, rejected: counts.rejected ?? 0, heldDeletes: counts.heldDeletes ?? 0, attributesCreated: [], warnings: [],
   };
 }

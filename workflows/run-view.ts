@@ -1,0 +1,94 @@
+/**
+ * What a sync run shows of itself while it goes: each step with its state and times, and the writes per
+ * chunk, in the shape of a DAG state (the `runState` query; Web UI and benchmarks read it). Its
+ * activation hears of each new phase and of every tenth of the chunks written (runProgress signal).
+ */
+import { getExternalWorkflowHandle } from '@temporalio/workflow';
+import type { DagState, TaskError, TaskRun } from '../common/dag';
+import { taskError } from './dag';
+import { runProgressSignal, type RunProgress } from './messages';
+
+export class RunView {
+  readonly state: DagState;
+  private lastReported = '';
+
+  constructor(id: string, private readonly parentId: string | undefined, private readonly runNumber: number) {
+    this.state = { id, status: 'running', tasks: {} };
+    this.report();
+  }
+
+  /** Runs one step: shown running, then success or failed (the error is rethrown). */
+  async step<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const task = this.begin(id);
+    try {
+      const out = await fn();
+      this.end(task, 'success');
+      return out;
+    } catch (err) {
+      this.end(task, 'failed', taskError(err));
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `fn(i)` for i in 0..n-1, at most `parallelism` at a time, started in order (FIFO: deterministic).
+   * Every item runs whatever the others do; returns the failures in the order they happened.
+   */
+  async mapped(id: string, n: number, parallelism: number, fn: (i: number) => Promise<unknown>): Promise<TaskError[]> {
+    const task = this.begin(id);
+    task.mapped = Array.from({ length: n }, (_, index) => ({ index, state: 'pending' as const }));
+    const failures: TaskError[] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < n) {
+        const item = task.mapped![next++]!;
+        item.state = 'running';
+        try {
+          await fn(item.index);
+          item.state = 'success';
+        } catch (err) {
+          item.state = 'failed';
+          item.error = taskError(err);
+          failures.push(item.error);
+        }
+        this.report();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallelism, n) }, lane));
+    this.end(task, failures.length ? 'failed' : 'success', failures[0]);
+    return failures;
+  }
+
+  finish(status: 'success' | 'failed'): void {
+    this.state.status = status;
+    this.report();
+  }
+
+  private begin(id: string): TaskRun {
+    const task: TaskRun = { id, state: 'running', startedAt: new Date().toISOString() };
+    this.state.tasks[id] = task;
+    this.report();
+    return task;
+  }
+
+  private end(task: TaskRun, state: 'success' | 'failed', error?: TaskError): void {
+    task.state = state;
+    task.endedAt = new Date().toISOString();
+    if (error) task.error = error;
+    this.report();
+  }
+
+  /** At most once per phase change or tenth of the chunks: a signal is an event in both histories. */
+  private report(): void {
+    if (!this.parentId) return;
+    const write = this.state.tasks.write;
+    const total = write?.mapped?.length ?? 0;
+    const done = write?.mapped?.filter((m) => m.state !== 'pending' && m.state !== 'running').length ?? 0;
+    const phase = Object.values(this.state.tasks).find((t) => t.state === 'running')?.id ?? (this.state.status === 'running' ? 'starting' : 'finished');
+    const key = `${phase}:${total ? Math.floor((done * 10) / total) : 0}`;
+    if (key === this.lastReported) return;
+    this.lastReported = key;
+    const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
+    getExternalWorkflowHandle(this.parentId).signal(runProgressSignal, progress).catch(() => {});
+  }
+}
