@@ -98,7 +98,12 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged)) await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
-      if (c.status === 'rejected') { summary.rejected += Number(c.rows); continue; } // model rows, not keys
+      // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
+      if (c.status === 'rejected' || c.status === 'rejected_unchanged') {
+        summary.rejected += Number(c.rows);
+        if (c.status === 'rejected_unchanged') summary.rejectedUnchanged = (summary.rejectedUnchanged ?? 0) + Number(c.rows);
+        continue;
+      }
       if (!c.op) continue;
       const ops = (summary.ops[c.op as RowOp] ??= emptyOpCounts());
       ops.planned += n;
@@ -110,14 +115,15 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     summary.heldDeletes = summary.ops.delete?.held ?? 0;
   }
   const failedRows = Object.values(summary.ops).reduce((a, o) => a + o.failed, 0);
-  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || summary.rejected > 0 ? 'partial' : 'success');
+  const newlyRejected = summary.rejected - (summary.rejectedUnchanged ?? 0);
+  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || newlyRejected > 0 ? 'partial' : 'success');
   summary.status = status as RunStatus;
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];
   summary.finishedAt = new Date().toISOString();
   await tx.updateTable('syncline.runs').set({
     status, finished_at: new Date(), error: opts.error ? `${opts.error.type}: ${opts.error.message}` : null,
-    counts: JSON.stringify({ ops: summary.ops, rejected: summary.rejected, heldDeletes: summary.heldDeletes }),
+    counts: JSON.stringify({ ops: summary.ops, rejected: summary.rejected, rejectedUnchanged: summary.rejectedUnchanged, heldDeletes: summary.heldDeletes }),
     warnings: JSON.stringify(summary.warnings),
   }).where('id', '=', runId).execute();
   if (exists) await dropWorkTablesOf(tx, runId);
@@ -130,18 +136,18 @@ async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSumma
   return {
     activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger as RunSummary['trigger'], mode: config.mode, full: r.full_resync,
     status: 'running', startedAt: new Date(r.started_at).toISOString(), modelRows: r.model_rows === null ? undefined : Number(r.model_rows),
-    ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: created.map((c) => c.field), warnings: (r.warnings as RunWarning[]) ?? [],
+    ops: {}, rejected: 0, rejectedUnchanged: 0, heldDeletes: 0, attributesCreated: created.map((c) => c.field), warnings: (r.warnings as RunWarning[]) ?? [],
   };
 }
 
 /** The summary a finished run's record holds (what its commit returned). */
 async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {
   const s = await baseSummary(db, r);
-  const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; heldDeletes?: number };
+  const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number };
   const error = r.error === null ? undefined : /^([A-Z0-9_]+): ([\s\S]*)$/.exec(r.error);
   return {
     ...s, status: r.status as RunStatus, finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : undefined,
-    ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, heldDeletes: counts.heldDeletes ?? 0,
+    ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, rejectedUnchanged: counts.rejectedUnchanged ?? 0, heldDeletes: counts.heldDeletes ?? 0,
     error: error ? { type: error[1]!, message: error[2]! } : r.error === null ? undefined : { type: 'INTERNAL', message: r.error },
   };
 }

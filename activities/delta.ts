@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import { modeRows, type RowOp } from '../common/sync-modes';
-import { chunkRanges, createDelta, createDups, deltaCounts, indexDelta, uniqueKeyIndex } from '../db/delta';
+import { chunkRanges, createDelta, createDups, deltaCounts, indexDelta, markRejectedUnchanged, uniqueKeyIndex } from '../db/delta';
 import { deltaTable, dupsTable } from '../db/work-tables';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
@@ -15,6 +15,7 @@ export interface ComputeDeltaInput { runId: string; onlyFailed?: boolean }
 export interface ComputeDeltaResult {
   /** Rows to send per operation (after the guard). */
   planned: Partial<Record<RowOp, number>>;
+  /** Model rows rejected (null or repeated key), those already reported unchanged included. */
   rejected: number;
   skipped: number;
   heldDeletes: number;
@@ -42,13 +43,15 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
     }).execute(tx);
   }));
   let counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
+  const anyRejected = counts.some((c) => c.status === 'rejected');
+  if (anyRejected) await markRejectedUnchanged(run.runId, run.activationId).execute(deps.db);
   const heldDeletes = counts.some((c) => c.op === 'delete' && c.status === 'pending') ? await applyDeletionGuard(deps, run) : 0;
-  if (heldDeletes > 0) counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
+  if (heldDeletes > 0 || anyRejected) counts = (await deltaCounts(run.runId).execute(deps.db)).rows;
   const planned: Partial<Record<RowOp, number>> = {};
   let rejected = 0;
   let skipped = 0;
   for (const c of counts) {
-    if (c.status === 'rejected') rejected += Number(c.rows);
+    if (c.status === 'rejected' || c.status === 'rejected_unchanged') rejected += Number(c.rows);
     else if (c.status === 'skipped') skipped += Number(c.keys);
     else if (c.status === 'pending' && c.op) planned[c.op as RowOp] = (planned[c.op as RowOp] ?? 0) + Number(c.keys);
   }

@@ -87,7 +87,8 @@ describe('syncline CLI', () => {
     expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), expect.stringMatching(/s$/), '499', '499', '0', '0', '0', '2']);
     const json = await syncline('sync', id, '--json');
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 2, status: 'partial', rejected: 2, ops: {} });
+    // Nothing new: the duplicate was reported by run 1 and did not change, so run 2 is no partial run.
+    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 2, status: 'success', rejected: 2, rejectedUnchanged: 2, ops: {}, warnings: [] });
   });
 
   test('runs: a table with a row per run and its counts, or JSON', async () => {
@@ -97,12 +98,12 @@ describe('syncline CLI', () => {
     expect(lines[0]).toMatch(/^\s+-+ upsert -+$/);
     expect(lines[1]!.split(/\s{2,}/)).toEqual(['RUN', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'DURATION', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'REJECTED']);
     expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.any(String), expect.any(String), '499', '499', '0', '0', '0', '2']);
-    expect(row(r.stdout, '2')).toEqual(['2', 'manual', 'partial', expect.any(String), expect.any(String), '-', '-', '-', '-', '-', '2']);
+    expect(row(r.stdout, '2')).toEqual(['2', 'manual', 'success', expect.any(String), expect.any(String), '-', '-', '-', '-', '-', '2']);
     expect(lines.indexOf(lines.find((l) => l.trim().startsWith('2 '))!)).toBeLessThan(lines.indexOf(lines.find((l) => l.trim().startsWith('1 '))!)); // newest first
     const json = await syncline('runs', id, '--limit', '1', '--json');
     const runs = JSON.parse(json.stdout) as RunRecord[];
     expect(runs.map((x) => x.runNumber)).toEqual([2]);
-    expect(runs[0]).toMatchObject({ activationId: id, trigger: 'manual', status: 'partial', rejected: 2, error: null });
+    expect(runs[0]).toMatchObject({ activationId: id, trigger: 'manual', status: 'success', rejected: 2, rejectedUnchanged: 2, error: null });
   });
 
   test('errors: the duplicate key appears with its code', async () => {
@@ -122,7 +123,7 @@ describe('syncline CLI', () => {
     const st = await syncline('status', id);
     expect(st.code).toBe(0);
     expect(st.stdout).toMatch(new RegExp(`^Activation\\s+${id}\\nState\\s+idle\\nHealth\\s+\\w+\\nSchedule\\s+manual`));
-    expect(row(st.stdout.slice(st.stdout.indexOf('Last runs')), '2')?.slice(0, 3)).toEqual(['2', 'manual', 'partial']);
+    expect(row(st.stdout.slice(st.stdout.indexOf('Last runs')), '2')?.slice(0, 3)).toEqual(['2', 'manual', 'success']);
 
     expect(await syncline('pause', id, '--reason', 'CRM migration')).toMatchObject({ code: 0 });
     await waitFor('status to show paused', async () => (await syncline('status', id)).stdout.match(/State\s+paused: CRM migration/), 30_000, 0);

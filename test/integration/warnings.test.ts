@@ -187,6 +187,54 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   await client.workflow.getHandle(`activation/${id}`).terminate('test done');
 });
 
+test('rows already reported and unchanged are no new failure: a run that sends nothing ends success without warning again, and FAILED_ROWS stays open until they are fixed', async () => {
+  const id = uniqueName('known');
+  await makeModel(id, 20);
+  // Key 7 three times and one row without a key: 4 model rows rejected; rows 1 and 2 refused for good.
+  await db.query(`INSERT INTO public.${id} VALUES (7, 'Seven bis'), (7, 'Seven ter'), (NULL, 'No key')`);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '2', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await start(activation(id, { thresholds: { failedRowPercent: 10 } }));
+  const errorKeys = async () => (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
+  const reported = [
+    { key: '(null)', code: 'MODEL_NULL_KEY' }, { key: '1', code: 'FIELD_INTEGRITY_EXCEPTION' }, { key: '2', code: 'FIELD_INTEGRITY_EXCEPTION' }, { key: '7', code: 'MODEL_DUPLICATE_KEY' },
+  ];
+
+  const r1 = await sync(id); // 2 failed + 4 rejected of 19 sent + 4 rejected: over 10%
+  expect(r1).toMatchObject({ status: 'partial', rejected: 4, ops: { upsert: { planned: 19, succeeded: 17, failed: 2 } } });
+  expect(r1.warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+  await waitFor('FAILED_ROWS opened', async () => notices(id).length === 1);
+  expect(await errorKeys()).toEqual(reported);
+
+  // Nothing changed: the rejected rows are rejected again for the same reason, the refused rows are skipped.
+  const callsBefore = Number((await db.query(`SELECT count(*) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n);
+  const r2 = await sync(id);
+  expect(Number((await db.query(`SELECT count(*) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n)).toBe(callsBefore); // nothing sent
+  expect(r2).toMatchObject({ status: 'success', rejected: 4, rejectedUnchanged: 4, ops: { upsert: { planned: 2, skipped: 2, failed: 0, succeeded: 0 } } });
+  expect(r2.warnings).toEqual([]);
+  // Still visible: row errors, the open warning (no second notice, no recovery), the activation's health.
+  expect(await errorKeys()).toEqual(reported);
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS', level: 'warning', message: expect.stringContaining('run 1: 6 of 23 rows failed or were rejected') })]);
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning']);
+  expect(await health(id)).toBe('warning');
+
+  // A repeated key whose rows change is rejected anew: the run says so (the warning is already open: no notice).
+  await db.query(`UPDATE public.${id} SET name = 'Seven changed' WHERE id = 7 AND name = 'Seven ter'`);
+  const r3 = await sync(id);
+  expect(r3).toMatchObject({ status: 'partial', rejected: 4, rejectedUnchanged: 1 });
+  expect(r3.warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+
+  // Fixed in the model and in the destination: the rows are sent and the warning recovers.
+  await db.query(`DELETE FROM public.${id} WHERE (id = 7 AND name <> 'Name 7') OR id IS NULL`);
+  await db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+  await db.query(`UPDATE public.${id} SET name = name || ' fixed' WHERE id IN (1, 2)`);
+  const r4 = await sync(id);
+  expect(r4).toMatchObject({ status: 'success', rejected: 0, ops: { upsert: { planned: 3, succeeded: 3 } } });
+  await waitFor('FAILED_ROWS cleared', async () => notices(id).length === 2);
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
+  await destinationMatchesModel(id);
+  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
 test('a run late past its deadline warns while it runs and recovers when it ends; low quota warns once (Slack payload, default webhook)', async () => {
   const id = uniqueName('late');
   const conn = `slow_${id}`;

@@ -65,7 +65,7 @@ describe('parseArgs', () => {
 const run = (over: Partial<RunRecord> = {}): RunRecord => ({
   activationId: 'contacts', runNumber: 7, trigger: 'manual', full: false, status: 'partial',
   startedAt: '2026-11-22T14:00:00.000Z', finishedAt: '2026-11-22T14:01:05.000Z', modelRows: 3002,
-  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } }, rejected: 3, heldDeletes: 0, warnings: [], error: null,
+  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } }, rejected: 3, rejectedUnchanged: 0, heldDeletes: 0, warnings: [], error: null,
   ...over,
 });
 
