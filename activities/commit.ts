@@ -95,7 +95,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const summary = await baseSummary(tx, rec);
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
-    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged)) await stmt.execute(tx);
+    const wholeModel = rec.trigger !== 'retry_failed';
+    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel)) await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.

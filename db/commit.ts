@@ -10,9 +10,11 @@ import { groupHash, NULL_KEY } from './delta';
 
 /**
  * `listUnacknowledged`: rows still pending (sent, answer unknown) get a NOT_ACKNOWLEDGED row error; false
- * for a plan that is dropped unapplied, whose pending rows were never sent.
+ * for a plan that is dropped unapplied, whose pending rows were never sent. `wholeModel`: the delta saw
+ * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
+ * meet again is gone from the model.
  */
-export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string, listUnacknowledged = true): RawBuilder<unknown>[] {
+export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string, listUnacknowledged = true, wholeModel = true): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
   const listed = listUnacknowledged ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')` : sql`('failed', 'rejected', 'rejected_unchanged')`;
   return [
@@ -22,6 +24,9 @@ ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination
     sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok'`,
+    // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
+    ...(wholeModel ? [sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey})
+  AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.status IN ('rejected', 'rejected_unchanged') AND coalesce(d.key, ${NULL_KEY}) = e.key)`] : []),
     sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
 SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}

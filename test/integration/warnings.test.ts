@@ -231,6 +231,7 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   expect(r4).toMatchObject({ status: 'success', rejected: 0, ops: { upsert: { planned: 3, succeeded: 3 } } });
   await waitFor('FAILED_ROWS cleared', async () => notices(id).length === 2);
   expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
+  expect(await errorKeys()).toEqual([]);
   await destinationMatchesModel(id);
   await client.workflow.getHandle(`activation/${id}`).terminate('test done');
 });
