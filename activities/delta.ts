@@ -75,8 +75,9 @@ async function findDuplicateKeys(deps: SynclineDeps, runId: string): Promise<boo
 }
 
 /**
- * Mirror's deletion guard: more than `maxDeletePercent` of the synced rows, or an empty model, holds
- * every unapproved deletion. Held keys are recorded; only approveDeletes for that run releases them.
+ * Mirror's deletion guard: at most `maxDeletePercent` % of the synced rows are deleted without approval
+ * (inclusive: exactly that share goes through); more, or an empty model, holds every unapproved deletion.
+ * Held keys are recorded; only approveDeletes for that run releases them.
  */
 async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<number> {
   const d = deltaTable(run.runId);

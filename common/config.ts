@@ -96,6 +96,7 @@ export const activationConfigSchema = z
     }),
     schedule: scheduleSchema.default({ manual: true }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+    /** Mirror: at most maxDeletePercent % of the synced rows are deleted without approval (inclusive). */
     deletionGuard: z
       .object({ maxDeletePercent: z.number().min(0).max(100).default(10) })
       .strict()

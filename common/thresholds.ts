@@ -37,7 +37,7 @@ export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, pre
     out.push({ code: 'DELTA_LARGE', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows})` });
   }
   if (s.heldDeletes > 0) {
-    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (limit ${config.deletionGuard.maxDeletePercent}% of synced rows, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}` });
+    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}` });
   }
   return out;
 }
