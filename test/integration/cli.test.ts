@@ -155,6 +155,41 @@ describe('syncline CLI', () => {
   });
 });
 
+describe('held deletions', () => {
+  test('sync exits 3 when the run held deletions for approval (health critical), and 0 once they are applied', async () => {
+    const id = uniqueName('clihold');
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 50) g`);
+    const file = writeFile(`${id}.json`, {
+      id, mode: 'mirror', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
+    });
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    expect((await syncline('sync', id)).code).toBe(0);
+
+    await db.query(`DELETE FROM public.${id}`); // an empty model: every deletion is held
+    const held = await syncline('sync', id);
+    expect(held.code).toBe(3);
+    expect(held.stdout).toContain(`critical: activation "${id}" run 2: 50 deletions held by the deletion guard`);
+    const json = await syncline('sync', id, '--json');
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 3, heldDeletes: 50 });
+    expect(JSON.parse((await syncline('status', id, '--json')).stdout)).toMatchObject({ health: 'critical', heldDeletes: { run: 3, count: 50 } });
+    const count = async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n);
+    expect(await count()).toBe(50);
+
+    const approved = await syncline('approve-deletes', id, '--run', '3');
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain('50 deletion(s) approved');
+    expect(await count()).toBe(0);
+  });
+
+  test('the help lists the exit codes', async () => {
+    const help = await syncline('sync', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('3  the run held deletions');
+  });
+});
+
 describe('failures', () => {
   test('an invalid file: exit code 1 and every bad path listed', async () => {
     const file = writeFile('broken.json', {

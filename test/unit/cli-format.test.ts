@@ -1,10 +1,11 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
-import { COMMANDS, parseArgs, UsageError, usage } from '../../client/cli';
+import { COMMANDS, EXIT, parseArgs, runExitCode, UsageError, usage } from '../../client/cli';
 import { errorsTable, formatDuration, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
 import type { ActivationStatus } from '../../workflows/messages';
+import type { RunSummary } from '../../common/run';
 
 const usageError = (argv: string[]): UsageError => {
   try {
@@ -39,6 +40,18 @@ describe('parseArgs', () => {
       expect(text).toContain('--json');
       expect(text).toContain('Example:');
     }
+  });
+
+  test('a command that waits for a run exits with its outcome: held deletions have their own code', () => {
+    const s = (status: RunSummary['status'], heldDeletes = 0): RunSummary => ({
+      activationId: 'a', runNumber: 1, trigger: 'manual', mode: 'mirror', full: false, status, startedAt: 't', ops: {}, rejected: 0, heldDeletes, attributesCreated: [], warnings: [],
+    });
+    expect([runExitCode(s('success')), runExitCode(s('partial')), runExitCode(s('failed')), runExitCode(s('success', 5)), runExitCode(s('partial', 5)), runExitCode(s('failed', 5))])
+      .toEqual([EXIT.done, EXIT.done, EXIT.failed, EXIT.deletesHeld, EXIT.deletesHeld, EXIT.failed]);
+    expect(EXIT).toEqual({ done: 0, failed: 1, usage: 2, deletesHeld: 3 });
+    for (const name of ['sync', 'approve-deletes', 'apply']) expect(usage(COMMANDS.find((c) => c.name === name))).toContain('  3  the run held deletions for approval');
+    expect(usage()).toContain('  3  the run held deletions for approval');
+    expect(usage(COMMANDS.find((c) => c.name === 'status'))).toContain('Exit codes: 0 done, 1 failed, 2 bad usage.');
   });
 
   test('an unknown flag is a usage error naming it', () => {
