@@ -206,6 +206,18 @@ describe('failures', () => {
       .toEqual(['destination', 'id', 'mappings', 'mode', 'schedule.every', 'source']);
   });
 
+  test('a new document with a webhook URL is refused, saying how to move it into a connection', async () => {
+    const file = writeFile('webhook.json', {
+      id: uniqueName('cliweb'), mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'testdb', object: 'o', key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }], warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/cli-secret' },
+    });
+    const r = await syncline('activation', 'start', '--file', file);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toContain('  - warnings.webhookUrl: a webhook URL is a credential');
+    expect(r.stderr).toContain('"warnings": {"connection": "alerts"}');
+    expect(r.stderr).not.toContain('cli-secret');
+  });
+
   test('a missing or unparsable file, an unknown activation, bad usage', async () => {
     const missing = await syncline('activation', 'start', '--file', path.join(dir, 'nope.json'));
     expect(missing.code).toBe(1);

@@ -30,7 +30,7 @@ let client: Client;
 let db: pg.Pool;
 let server: http.Server;
 let hookUrl: string;
-const received: Array<{ body: Record<string, unknown>; noticeId: string }> = [];
+const received: Array<{ body: Record<string, unknown>; noticeId: string; path: string }> = [];
 
 /** testdb with an API quota read from its connection, to drive QUOTA_LOW. */
 type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number };
@@ -47,15 +47,15 @@ beforeAll(async () => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString('utf8')));
     req.on('end', () => {
-      received.push({ body: JSON.parse(text) as Record<string, unknown>, noticeId: String(req.headers['x-syncline-notice']) });
+      received.push({ body: JSON.parse(text) as Record<string, unknown>, noticeId: String(req.headers['x-syncline-notice']), path: req.url ?? '' });
       res.writeHead(204).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  // Activations without a webhookUrl of their own use the worker-level default.
+  // Activations without a webhook connection of their own use the worker-level default.
   process.env.SYNCLINE_WARNINGS_WEBHOOK = `${hookUrl}?default`;
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connectors: [quotadb] }), testClient()]);
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connectors: [quotadb], connections: { alerts: { url: hookUrl } } }), testClient()]);
   db = sqlClient();
 });
 afterAll(async () => {
@@ -96,7 +96,7 @@ function activation(id: string, extra: Record<string, unknown> = {}) {
   return {
     id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
-    warnings: { webhookUrl: hookUrl }, ...extra,
+    warnings: { connection: 'alerts' }, ...extra,
   };
 }
 
@@ -234,6 +234,48 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   expect(await errorKeys()).toEqual([]);
   await destinationMatchesModel(id);
   await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+/** Every execution of these workflows (continued-as-new ones too), payloads (base64 `data`) decoded as text. */
+async function historiesText(workflowIds: string[]): Promise<string> {
+  const texts: string[] = [];
+  for (const workflowId of workflowIds) {
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      texts.push(JSON.stringify(history, (k, v: unknown) => {
+        if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+        return k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v;
+      }));
+    }
+  }
+  return texts.join('\n');
+}
+
+test('the webhook comes from a named connection: notices reach it and no workflow history holds its URL; an inline webhookUrl still works for running activations', async () => {
+  const id = uniqueName('hookconn');
+  const legacy = uniqueName('hooklegacy');
+  // Tokens in the path, as in a Slack webhook URL: the part that must never be recorded.
+  const named = `${hookUrl}/T0/B0/${id}-token`;
+  const inline = `${hookUrl}/T0/B0/${legacy}-token`;
+  worker.connections[`alerts-${id}`] = { url: named };
+  for (const x of [id, legacy]) {
+    await makeModel(x, 10);
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false)`, [x]);
+  }
+  await start(activation(id, { warnings: { connection: `alerts-${id}`, slack: true } }));
+  await start(activation(legacy, { warnings: { webhookUrl: inline } })); // as a running activation's document has it
+  for (const x of [id, legacy]) expect((await sync(x)).warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']); // 1 of 10 over 5%
+  const at = (token: string) => received.filter((r) => r.path.includes(token));
+  await waitFor('both notices', async () => at(`${id}-token`).length === 1 && at(`${legacy}-token`).length === 1);
+  expect(at(`${id}-token`)[0]!.body).toEqual({ text: expect.stringContaining(`activation "${id}" · FAILED_ROWS`) });
+  expect(at(`${legacy}-token`)[0]!.body).toMatchObject({ kind: 'opened', code: 'FAILED_ROWS', activationId: legacy });
+
+  const ids = (x: string) => [`activation/${x}`, `activation/${x}/run/1`];
+  const recorded = await historiesText([...ids(id), WARNINGS_ID]);
+  expect(recorded).toContain(`alerts-${id}`); // the histories were read: the connection's name is there...
+  expect(recorded).not.toContain(`${id}-token`); // ...its URL is not
+  expect(await historiesText(ids(legacy))).toContain(`${legacy}-token`); // the inline form does record it
+  for (const x of [id, legacy]) await client.workflow.getHandle(`activation/${x}`).terminate('test done');
 });
 
 test('a run late past its deadline warns while it runs and recovers when it ends; low quota warns once (Slack payload, default webhook)', async () => {

@@ -172,4 +172,18 @@ describe('config validation before Temporal', () => {
     expect((err as Error).message).toMatch(/^Invalid configuration for activation "bad id!": 7 problem\(s\)/);
     await connection.close();
   });
+
+  test('a new document with a webhook URL is refused before it reaches workflow history', async () => {
+    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    const client = new SynclineClient({ client: new Client({ connection }) });
+    const doc = {
+      id: 'contacts', mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
+      mappings: [{ from: 'a', to: 'A' }], warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/XYZ' },
+    };
+    const err = await client.start(doc).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigInvalidError);
+    expect((err as ConfigInvalidError).problems.map((p) => p.path)).toEqual(['warnings.webhookUrl']);
+    expect((err as Error).message).toContain('named connection');
+    await connection.close();
+  });
 });
