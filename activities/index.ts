@@ -33,7 +33,7 @@ export function createActivities(deps: SynclineDeps) {
     lastRunNumber: bind(deps, lastRunNumber),
     recordPlan: bind(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bind(deps, loadPlan), markPlanApplied: bind(deps, markPlanApplied),
     ...createNotifyActivities(deps),
-    ...createDagTaskActivities({ resolvePgUrl: (name) => (name === 'default' ? deps.stateDbUrl : String(deps.resolveConnection(name).url)), client: deps.client }),
+    ...createDagTaskActivities({ resolvePgUrl: (name) => (name === 'default' ? deps.stateDbUrl : String(deps.resolveConnection(name).url)), client: deps.client, resolveConnection: deps.resolveConnection }),
   };
 }
 
