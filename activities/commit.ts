@@ -87,10 +87,16 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const summary = await baseSummary(tx, rec);
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
-    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged)) await stmt.execute(tx);
+    const wholeModel = rec.trigger !== 'retry_failed';
+    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel)) await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
-      if (c.status === 'rejected') { summary.rejected += Number(c.rows); continue; } // model rows, not keys
+      // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
+      if (c.status === 'rejected' || c.status === 'rejected_unchanged') {
+        summary.rejected += Number(c.rows);
+        if (c.status === 'rejected_unchanged') summary.rejectedUnchanged = (summary.rejectedUnchanged ?? 0) + Number(c.rows);
+        continue;
+      }
       if (!c.op) continue;
       const ops = (summary.ops[c.op as RowOp] ??= emptyOpCounts());
       ops.planned += n;
@@ -102,12 +108,13 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     summary.heldDeletes = summary.ops.delete?.held ?? 0;
   }
   const failedRows = Object.values(summary.ops).reduce((a, o) => a + o.failed, 0);
-  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || summary.rejected > 0 ? 'partial' : 'success');
+  const newlyRejected = summary.rejected - (summary.rejectedUnchanged ?? 0);
+  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || newlyRejected > 0 ? 'partial' : 'success');
   summary.status = status as RunStatus;
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];
   summary.finishedAt = new Date().toISOString();
-  await finishRun(tx, runId, { status, error: opts.error, counts: { ops: summary.ops, rejected: summary.rejected, heldDeletes: summary.heldDeletes }, warnings: summary.warnings });
+  await finishRun(tx, runId, { status, error: opts.error, counts: { ops: summary.ops, rejected: summary.rejected, rejectedUnchanged: summary.rejectedUnchanged, heldDeletes: summary.heldDeletes }, warnings: summary.warnings });
   if (exists) await dropWorkTablesOf(tx, runId);
   return summary;
 }
@@ -118,18 +125,18 @@ async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSumma
   return {
     activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger as RunSummary['trigger'], mode: config.mode, full: r.full_resync,
     status: 'running', startedAt: new Date(r.started_at).toISOString(), modelRows: r.model_rows === null ? undefined : Number(r.model_rows),
-    ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: created, warnings: (r.warnings as RunWarning[]) ?? [],
+    ops: {}, rejected: 0, rejectedUnchanged: 0, heldDeletes: 0, attributesCreated: created, warnings: (r.warnings as RunWarning[]) ?? [],
   };
 }
 
 /** The summary a finished run's record holds (what its commit returned). */
 async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {
   const s = await baseSummary(db, r);
-  const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; heldDeletes?: number };
+  const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number };
   const error = r.error === null ? undefined : /^([A-Z0-9_]+): ([\s\S]*)$/.exec(r.error);
   return {
     ...s, status: r.status as RunStatus, finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : undefined,
-    ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, heldDeletes: counts.heldDeletes ?? 0,
+    ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, rejectedUnchanged: counts.rejectedUnchanged ?? 0, heldDeletes: counts.heldDeletes ?? 0,
     error: error ? { type: error[1]!, message: error[2]! } : r.error === null ? undefined : { type: 'INTERNAL', message: r.error },
   };
 }

@@ -17,6 +17,8 @@ export interface DagTaskDeps {
    */
   resolvePg(connection: string): { url: string; role?: string };
   client: () => Client;
+  /** A named connection's JSON (http tasks: `headers`, `baseUrl`); throws when it is not defined. */
+  resolveConnection?(name: string): Record<string, unknown>;
 }
 
 export interface RunSqlInput {
@@ -36,12 +38,16 @@ export interface RunSqlResult {
   rows?: Record<string, unknown>[];
 }
 export interface HttpRequestInput {
-  url: string;
+  /** A full URL; with `connection`, also a path ("/v1/sync") joined to the connection's `baseUrl`, or absent for the `baseUrl` itself. */
+  url?: string;
   /** Default GET without a body, POST with one. */
   method?: string;
   /** Sent as JSON unless it is a string. */
   body?: unknown;
+  /** Headers that are no secret; credentials come from `connection`. */
   headers?: Record<string, string>;
+  /** Named connection whose JSON holds `headers` (credentials) and optionally `baseUrl`, resolved by the worker. */
+  connection?: string;
 }
 export interface HttpRequestResult {
   status: number;
@@ -95,13 +101,14 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
 
     async httpRequest(input: HttpRequestInput): Promise<HttpRequestResult> {
       const method = (input.method ?? (input.body === undefined ? 'GET' : 'POST')).toUpperCase();
-      const target = `${method} ${withoutQuery(input.url)}`;
+      const { url, headers } = httpTarget(input, deps.resolveConnection);
+      const target = `${method} ${withoutQuery(url)}`;
       const isText = typeof input.body === 'string';
       let res: Response;
       try {
-        res = await fetch(input.url, {
+        res = await fetch(url, {
           method,
-          headers: { ...(input.body !== undefined && !isText && { 'content-type': 'application/json' }), ...input.headers },
+          headers: { ...(input.body !== undefined && !isText && { 'content-type': 'application/json' }), ...input.headers, ...headers },
           body: input.body === undefined ? undefined : isText ? (input.body as string) : JSON.stringify(input.body),
           signal: Context.current().cancellationSignal,
         });
@@ -157,6 +164,37 @@ function sqlFailure(err: unknown, connection: string): unknown {
     return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) });
   }
   return ApplicationFailure.retryable(message, 'SQL_CONNECTION');
+}
+
+/**
+ * The URL and the connection's headers of an http task. The credentials stay in the worker: the task
+ * input (workflow history) names the connection only. With a `baseUrl`, the headers go nowhere else.
+ */
+function httpTarget(input: HttpRequestInput, resolve: DagTaskDeps['resolveConnection']): { url: string; headers: Record<string, string> } {
+  if (input.connection === undefined) return { url: input.url ?? '', headers: {} };
+  const name = input.connection;
+  let conn: Record<string, unknown>;
+  try {
+    if (!resolve) throw new Error('this worker resolves no connections for DAG tasks');
+    conn = resolve(name);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`connection "${name}" is not defined on this worker: ${(err as Error).message}`, 'CONNECTION_UNKNOWN');
+  }
+  const headers = conn.headers ?? {};
+  if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
+    throw ApplicationFailure.nonRetryable(`connection "${name}": "headers" must be an object of strings, e.g. {"headers": {"Authorization": "Bearer ..."}}`, 'CONFIG_INVALID');
+  }
+  const rawBase = typeof conn.baseUrl === 'string' && conn.baseUrl !== '' ? conn.baseUrl : undefined;
+  const base = rawBase?.replace(/\/+$/, '');
+  if (input.url === undefined || input.url.startsWith('/')) {
+    if (!rawBase || !base) throw ApplicationFailure.nonRetryable(`${input.url === undefined ? 'no url is given' : `the url "${input.url}" is a path`}, but connection "${name}" has no "baseUrl": give a full url, or add "baseUrl" to the connection`, 'CONFIG_INVALID');
+    return { url: input.url === undefined ? rawBase : base + input.url, headers: headers as Record<string, string> };
+  }
+  if (base && input.url !== base && !input.url.startsWith(`${base}/`) && !input.url.startsWith(`${base}?`)) {
+    // The base URL is not printed: it may carry a token of its own.
+    throw ApplicationFailure.nonRetryable(`${withoutQuery(input.url)} is not under the base URL of connection "${name}": its headers are sent there only; give a path ("/v1/...") or a URL under it`, 'CONFIG_INVALID');
+  }
+  return { url: input.url, headers: headers as Record<string, string> };
 }
 
 /** Webhook URLs often carry a token in the query string; error messages (kept in history) leave it out. */

@@ -3,7 +3,7 @@
  * and numbers the rows to send into chunks sized by the destination.
  */
 import { modeRows, type RowOp } from '../common/sync-modes';
-import { buildDelta, countDelta, cutChunks } from '../db/delta';
+import { buildDelta, countDelta, cutChunks, markUnchangedRejections } from '../db/delta';
 import { deleteChunks, replaceChunks } from '../db/chunks';
 import { guardStats, holdUnapproved } from '../db/held-deletes';
 import type { SynclineDeps } from './deps';
@@ -15,6 +15,7 @@ export interface ComputeDeltaInput { runId: string; onlyFailed?: boolean }
 export interface ComputeDeltaResult {
   /** Rows to send per operation (after the guard). */
   planned: Partial<Record<RowOp, number>>;
+  /** Model rows rejected (null or repeated key), those already reported unchanged included. */
   rejected: number;
   skipped: number;
   heldDeletes: number;
@@ -35,13 +36,15 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
     full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed', retryFailed: run.retryFailed,
   }));
   let counts = await countDelta(deps.db, run.runId);
+  const anyRejected = counts.some((c) => c.status === 'rejected');
+  if (anyRejected) await markUnchangedRejections(deps.db, run.runId, run.activationId);
   const heldDeletes = counts.some((c) => c.op === 'delete' && c.status === 'pending') ? await applyDeletionGuard(deps, run) : 0;
-  if (heldDeletes > 0) counts = await countDelta(deps.db, run.runId);
+  if (heldDeletes > 0 || anyRejected) counts = await countDelta(deps.db, run.runId);
   const planned: Partial<Record<RowOp, number>> = {};
   let rejected = 0;
   let skipped = 0;
   for (const c of counts) {
-    if (c.status === 'rejected') rejected += Number(c.rows);
+    if (c.status === 'rejected' || c.status === 'rejected_unchanged') rejected += Number(c.rows);
     else if (c.status === 'skipped') skipped += Number(c.keys);
     else if (c.status === 'pending' && c.op) planned[c.op as RowOp] = (planned[c.op as RowOp] ?? 0) + Number(c.keys);
   }
@@ -50,9 +53,10 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
 }
 
 /**
- * Mirror's deletion guard: more than `maxDeletePercent` of the synced rows, or an empty model, holds
- * every deletion not approved for this run. Held keys are recorded; only approveDeletes for that run
- * releases them, for the next run.
+ * Mirror's deletion guard: at most `maxDeletePercent` % of the synced rows are deleted without approval
+ * (inclusive: exactly that share goes through); more, or an empty model, holds every deletion not
+ * approved for this run. Held keys are recorded; only approveDeletes for that run releases them, for the
+ * next run.
  */
 async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<number> {
   const stats = await guardStats(deps.db, run);

@@ -33,7 +33,7 @@ export function createActivities(deps: SynclineDeps) {
     lastRunNumber: bind(deps, lastRunNumber),
     recordPlan: bind(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bind(deps, loadPlan), markPlanApplied: bind(deps, markPlanApplied),
     ...createNotifyActivities(deps),
-    ...createDagTaskActivities({ resolvePg: (name) => dagPg(deps, name), client: deps.client }),
+    ...createDagTaskActivities({ resolvePg: (name) => dagPg(deps, name), client: deps.client, resolveConnection: deps.resolveConnection }),
   };
 }
 

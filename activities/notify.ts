@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
+import { envName } from '../connectors/connections';
 import {
   REPORT_WARNINGS_SIGNAL, WARNINGS_WORKFLOW_ID, WARNINGS_WORKFLOW_TYPE, noticeBody,
   type WarningChannel, type WarningNotice, type WarningReport,
@@ -46,14 +47,14 @@ export interface DeliverNoticeResult { webhook: 'sent' | 'none'; status?: number
  * Logs the notice and POSTs it as JSON to the activation's webhook (or SYNCLINE_WARNINGS_WEBHOOK).
  * A failed POST throws: the activity retry policy re-sends the same notice (same `id`).
  */
-export async function deliverNotice(_deps: SynclineDeps, input: DeliverNoticeInput): Promise<DeliverNoticeResult> {
+export async function deliverNotice(deps: SynclineDeps, input: DeliverNoticeInput): Promise<DeliverNoticeResult> {
   const { notice } = input;
   const log = activityLogger();
   const line = `syncline warning ${notice.kind}: [${notice.level}] activation "${notice.activationId}" ${notice.code}: ${notice.message}`;
   if (notice.kind === 'cleared') log.info(line, { notice: notice.id });
   else if (notice.level === 'critical') log.error(line, { notice: notice.id });
   else log.warn(line, { notice: notice.id });
-  const url = input.channel?.webhookUrl ?? process.env.SYNCLINE_WARNINGS_WEBHOOK;
+  const url = webhookUrl(deps, notice, input.channel);
   if (!url) return { webhook: 'none' };
   let res: Response;
   try {
@@ -67,10 +68,25 @@ export async function deliverNotice(_deps: SynclineDeps, input: DeliverNoticeInp
   await res.arrayBuffer().catch(() => undefined);
   if (!res.ok) {
     const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-    const message = `warning webhook answered HTTP ${res.status} for notice ${notice.id}${retry ? '' : ': check warnings.webhookUrl'}`;
+    const where = input.channel?.connection ? `the URL of connection "${input.channel.connection}"` : input.channel?.webhookUrl ? 'warnings.webhookUrl' : 'SYNCLINE_WARNINGS_WEBHOOK';
+    const message = `warning webhook answered HTTP ${res.status} for notice ${notice.id}${retry ? '' : `: check ${where}`}`;
     throw retry ? ApplicationFailure.retryable(message, 'DESTINATION_UNAVAILABLE') : ApplicationFailure.nonRetryable(message, 'CONFIG_INVALID');
   }
   return { webhook: 'sent', status: res.status };
+}
+
+/**
+ * The URL to post to. A named connection is resolved here, in the worker, so the URL (a credential: a
+ * Slack webhook URL lets anyone post) never enters workflow history; its JSON is `{"url": "https://..."}`.
+ */
+function webhookUrl(deps: SynclineDeps, notice: WarningNotice, channel: WarningChannel | undefined): string | undefined {
+  if (!channel?.connection) return channel?.webhookUrl ?? process.env.SYNCLINE_WARNINGS_WEBHOOK;
+  const name = channel.connection;
+  const url = deps.resolveConnection(name).url;
+  if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+    throw new SyncError('CONFIG_INVALID', `warnings of activation "${notice.activationId}": connection "${name}" has no webhook URL; give it as {"url": "https://..."} (${envName(name)} or the secrets file)`);
+  }
+  return url;
 }
 
 export interface CheckQuotaInput { config: ActivationConfig }

@@ -1,14 +1,34 @@
 #!/usr/bin/env tsx
 /**
  * The `syncline` command. Arguments are parsed by hand from one table of commands (no CLI framework);
- * the work is done by SynclineClient. Exit codes: 0 done, 1 failed (including a failed run or an
- * invalid activation file), 2 bad usage.
+ * the work is done by SynclineClient. Exit codes: see EXIT.
  */
 import fs from 'node:fs';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatRunSummary, formatStatus, runsTable } from './format';
 import { TASK_QUEUE } from './plugin';
 import { openStateDatabase, type StateDatabase } from './runs';
+import type { RunSummary } from '../common/run';
+
+/**
+ * Exit codes, for scripts and schedulers. A run that held deletions has its own code: nothing was
+ * deleted, the activation's health is critical, and only a person's approval moves it on.
+ */
+export const EXIT = { done: 0, failed: 1, usage: 2, deletesHeld: 3 } as const;
+
+const EXIT_HELP = [
+  'Exit codes:',
+  '  0  done (for a command that waits for a run: the run ended success or partial; partial lists its rows in "syncline errors")',
+  '  1  failed: the command could not be carried out, or the run failed',
+  '  2  bad usage: unknown command or option, missing argument',
+  '  3  the run held deletions for approval (health critical, nothing deleted): "syncline approve-deletes <id> --run <n>"',
+];
+
+/** The exit code of a command that waited for run `s`. */
+export function runExitCode(s: RunSummary): number {
+  if (s.status === 'failed') return EXIT.failed;
+  return s.heldDeletes > 0 ? EXIT.deletesHeld : EXIT.done;
+}
 
 type FlagType = 'boolean' | 'string' | 'int';
 interface FlagSpec { type: FlagType; value?: string; help: string }
@@ -45,6 +65,9 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'runs', args: ['id'], summary: 'run history with counts per operation (from Postgres)', flags: { limit: { type: 'int', value: 'n', help: 'how many runs (default 20)' } }, example: 'syncline runs contacts --limit 5' },
   { name: 'errors', args: ['id'], summary: 'rows that failed or were rejected, with their codes (from Postgres)', flags: { run: { type: 'int', value: 'n', help: 'only errors last seen in this run' }, limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' } }, example: 'syncline errors contacts --run 3' },
 ];
+
+/** Commands that wait for a run and exit with its outcome (runExitCode). */
+const RUN_COMMANDS: ReadonlySet<string> = new Set(['sync', 'approve-deletes', 'apply']);
 
 export class UsageError extends Error {
   constructor(message: string, readonly command?: CommandSpec) {
@@ -113,10 +136,11 @@ export function usage(command?: CommandSpec): string {
   if (!command) {
     return ['Usage: syncline <command> [options]', '', 'Commands:', ...COMMANDS.map((c) => `  ${c.name.padEnd(18)}  ${c.summary}`), '',
       'Options for every command:', ...Object.entries(GLOBAL_FLAGS).map(([n, f]) => flagLine(n, f)), '',
-      'Run "syncline <command> --help" for its options. Exit codes: 0 done, 1 failed, 2 bad usage.'].join('\n');
+      'Run "syncline <command> --help" for its options.', '', ...EXIT_HELP].join('\n');
   }
+  const waits = RUN_COMMANDS.has(command.name);
   return [`Usage: ${synopsis(command)}`, '', command.summary, '', 'Options:', ...Object.entries({ ...command.flags, ...GLOBAL_FLAGS }).map(([n, f]) => flagLine(n, f)),
-    '', `Example: ${command.example}`].join('\n');
+    '', `Example: ${command.example}`, '', ...(waits ? EXIT_HELP : ['Exit codes: 0 done, 1 failed, 2 bad usage.'])].join('\n');
 }
 
 interface Output { data: unknown; text: string; exitCode?: number }
@@ -179,7 +203,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   sync: async ({ client, id, flags }) => {
     const run = await client.triggerSync(id, { full: flags.full === true, reason: str(flags.reason) });
-    return { data: run, text: formatRunSummary(run), exitCode: run.status === 'failed' ? 1 : 0 };
+    return { data: run, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },
   pause: async ({ client, id, flags }) => {
     await client.pause(id, str(flags.reason));
@@ -195,7 +219,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   'approve-deletes': async ({ client, id, flags }) => {
     const r = await client.approveDeletes(id, num(flags.run)!);
-    return { data: r, text: `${r.approved} deletion(s) approved\n${formatRunSummary(r.run)}`, exitCode: r.run.status === 'failed' ? 1 : 0 };
+    return { data: r, text: `${r.approved} deletion(s) approved\n${formatRunSummary(r.run)}`, exitCode: runExitCode(r.run) };
   },
   plan: async ({ client, id }) => {
     const plan = await client.plan(id);
@@ -209,7 +233,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const age = details ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago` : `plan ${plan}: not found in Postgres`;
     if (!flags.json) process.stdout.write(`${age}\n`);
     const run = await client.apply(id, plan);
-    return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: run.status === 'failed' ? 1 : 0 };
+    return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },
   status: async ({ client, id }) => {
     const st = await client.status(id);
@@ -231,7 +255,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
  * stderr (stdout stays clean for --json) instead of looking hung.
  */
 async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
-  if (command !== 'sync' && command !== 'approve-deletes' && command !== 'apply' && command !== 'plan') return work;
+  if (!RUN_COMMANDS.has(command) && command !== 'plan') return work;
   const timer = setTimeout(() => {
     process.stderr.write(`still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`);
   }, afterMs);
@@ -250,11 +274,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`syncline: ${e.message}\n${e.command ? `usage: ${synopsis(e.command)}\nRun "syncline ${e.command.name} --help" for its options.` : 'Run "syncline --help" for the commands.'}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (parsed.kind === 'help') {
     process.stdout.write(usage(parsed.command) + '\n');
-    return 0;
+    return EXIT.done;
   }
   const { command, flags } = parsed;
   const readsPostgres = command.name === 'runs' || command.name === 'errors';
@@ -269,12 +293,12 @@ export async function main(argv: string[]): Promise<number> {
     });
     const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: parsed.args.id ?? '', flags, args: parsed.args }), command.name, parsed.args.id);
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
-    return out.exitCode ?? 0;
+    return out.exitCode ?? EXIT.done;
   } catch (e) {
     const err = e as Error;
     const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
     process.stderr.write(flags.json ? JSON.stringify({ error: err.message, ...(problems ? { problems } : {}) }, null, 2) + '\n' : `syncline ${command.name}: ${err.message}\n`);
-    return 1;
+    return EXIT.failed;
   } finally {
     await client?.close().catch(() => {});
     await db?.close().catch(() => {});

@@ -10,7 +10,7 @@
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import { formatProblems, parseActivationConfig, type ConfigProblem } from '../common/config';
+import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '../common/config';
 import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
 import type { Database } from '../db/database';
@@ -82,9 +82,12 @@ export class SynclineClient {
     return syncline;
   }
 
-  /** Validates the document, then starts `activation/<id>`; an activation already running is an error. */
+  /**
+   * Validates the document, then starts `activation/<id>`; an activation already running is an error.
+   * The document enters workflow history: one that carries a credential (`warnings.webhookUrl`) is refused.
+   */
   async start(config: unknown): Promise<{ workflowId: string; runId: string }> {
-    const parsed = parseActivationConfig(config);
+    const parsed = parseNewActivationConfig(config);
     if (!parsed.ok) throw new ConfigInvalidError(parsed.problems, (config as { id?: unknown } | null)?.id);
     const id = parsed.config.id;
     const workflowId = activationWorkflowId(id);

@@ -21,6 +21,8 @@ export interface RunRecord {
   /** Per operation; empty while the run is still running. */
   ops: Partial<Record<RowOp, OpCounts>>;
   rejected: number;
+  /** Of `rejected`, rows rejected again unchanged, as already reported (see RunSummary). */
+  rejectedUnchanged: number;
   heldDeletes: number;
   warnings: RunWarning[];
   error: string | null;
@@ -49,11 +51,11 @@ export async function listRuns(db: Kysely<Database>, activationId: string, limit
     .select(['activation_id', 'run_number', 'trigger', 'full_resync', 'status', 'started_at', 'finished_at', 'model_rows', 'counts', 'warnings', 'error'])
     .where('activation_id', '=', activationId).orderBy('run_number', 'desc').limit(limit).execute();
   return rows.map((r) => {
-    const counts = parseJson<{ ops?: RunRecord['ops']; rejected?: number; heldDeletes?: number }>(r.counts, {});
+    const counts = parseJson<{ ops?: RunRecord['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number }>(r.counts, {});
     return {
       activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger, full: r.full_resync, status: r.status,
       startedAt: iso(r.started_at)!, finishedAt: iso(r.finished_at), modelRows: r.model_rows === null ? null : Number(r.model_rows),
-      ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, heldDeletes: counts.heldDeletes ?? 0,
+      ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, rejectedUnchanged: counts.rejectedUnchanged ?? 0, heldDeletes: counts.heldDeletes ?? 0,
       warnings: parseJson<RunWarning[]>(r.warnings, []), error: r.error,
     };
   });
@@ -74,7 +76,7 @@ export async function listRowErrors(db: Kysely<Database>, activationId: string, 
 export function runRecordFromSummary(s: RunSummary): RunRecord {
   return {
     activationId: s.activationId, runNumber: s.runNumber, trigger: s.trigger, full: s.full, status: s.status, startedAt: s.startedAt,
-    finishedAt: s.finishedAt ?? null, modelRows: s.modelRows ?? null, ops: s.ops, rejected: s.rejected, heldDeletes: s.heldDeletes,
+    finishedAt: s.finishedAt ?? null, modelRows: s.modelRows ?? null, ops: s.ops, rejected: s.rejected, rejectedUnchanged: s.rejectedUnchanged ?? 0, heldDeletes: s.heldDeletes,
     warnings: s.warnings, error: s.error ? `${s.error.type}: ${s.error.message}` : null,
   };
 }

@@ -96,6 +96,7 @@ export const activationConfigSchema = z
     }),
     schedule: scheduleSchema.default({ manual: true }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+    /** Mirror: at most maxDeletePercent % of the synced rows are deleted without approval (inclusive). */
     deletionGuard: z
       .object({ maxDeletePercent: z.number().min(0).max(100).default(10) })
       .strict()
@@ -103,8 +104,18 @@ export const activationConfigSchema = z
     /** Rows per write chunk; the destination's own default when absent. */
     chunkSize: z.number().int().positive().max(1_000_000).optional(),
     warnings: z
-      .object({ webhookUrl: z.string().url().optional(), slack: z.boolean().default(false) })
+      .object({
+        /** Named connection holding the webhook, `{"url": "https://..."}`: a webhook URL is a credential, resolved by the worker. */
+        connection: z.string().min(1).optional(),
+        /**
+         * Superseded by `connection`. Still accepted here because running activations re-parse the document
+         * they were started with on every continue-as-new; new documents are refused (parseNewActivationConfig).
+         */
+        webhookUrl: z.string().url().optional(),
+        slack: z.boolean().default(false),
+      })
       .strict()
+      .refine((w) => w.connection === undefined || w.webhookUrl === undefined, { message: 'give "connection" (the named connection holding the webhook URL), not also "webhookUrl"' })
       .optional(),
     /** While paused by a configuration error, re-check the destination this often and resume when it passes (default "1h"). */
     recheck: z.string().refine(isDuration, 'write an interval like "30s", "15m", "2h" or "1d"').optional(),
@@ -139,6 +150,23 @@ export function parseActivationConfig(doc: unknown): { ok: true; config: Activat
     ok: false,
     problems: result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(document)', message: i.message })),
   };
+}
+
+/** Why a new document may not carry `warnings.webhookUrl`, and how to move it. */
+export const WEBHOOK_URL_MOVED = 'a webhook URL is a credential, and the activation document is kept in workflow history: put the URL in a named connection on the worker, '
+  + 'SYNCLINE_CONNECTION_ALERTS=\'{"url":"https://hooks.slack.com/..."}\' (or "connections": {"alerts": {"url": "..."}} in the SYNCLINE_SECRETS_FILE file), '
+  + 'then write "warnings": {"connection": "alerts"} instead of "webhookUrl" (activations already running with webhookUrl keep working; see docs/warnings.md)';
+
+/**
+ * parseActivationConfig for a document about to start an activation (client, CLI): it also refuses what
+ * only running activations may still carry, before anything reaches workflow history.
+ */
+export function parseNewActivationConfig(doc: unknown): ReturnType<typeof parseActivationConfig> {
+  const parsed = parseActivationConfig(doc);
+  const warnings = (doc as { warnings?: unknown } | null)?.warnings;
+  const inlineUrl = typeof warnings === 'object' && warnings !== null && 'webhookUrl' in warnings;
+  if (!inlineUrl) return parsed;
+  return { ok: false, problems: [...(parsed.ok ? [] : parsed.problems.filter((p) => p.path !== 'warnings.webhookUrl')), { path: 'warnings.webhookUrl', message: WEBHOOK_URL_MOVED }] };
 }
 
 export function formatProblems(id: unknown, problems: ConfigProblem[]): string {

@@ -28,7 +28,14 @@ export interface RunSummary {
   modelRows?: number;
   /** Per operation (create / update / upsert / delete). */
   ops: Partial<Record<RowOp, OpCounts>>;
+  /** Model rows rejected (null or repeated key), `rejectedUnchanged` included. */
   rejected: number;
+  /**
+   * Of `rejected`, the rows rejected again for the reason already reported, with the same content: still
+   * listed in the row errors, but no new failure of this run (like `skipped` for refused rows). Absent in
+   * summaries recorded before it was counted.
+   */
+  rejectedUnchanged?: number;
   heldDeletes: number;
   attributesCreated: string[];
   warnings: RunWarning[];
@@ -48,6 +55,6 @@ export function describeRun(s: RunSummary): string {
     if (c.held) bits.push(`${c.held} held`);
     return `${op} ${c.planned} (${bits.join(', ')})`;
   });
-  if (s.rejected) parts.push(`${s.rejected} rejected`);
+  if (s.rejected) parts.push(`${s.rejected} rejected${s.rejectedUnchanged ? ` (${s.rejectedUnchanged} unchanged since reported)` : ''}`);
   return `run ${s.runNumber} · ${s.mode} · ${s.trigger}${s.full ? ' (full)' : ''} · ${s.status}${parts.length ? ' · ' + parts.join(' · ') : ' · no changes'}`;
 }

@@ -2,14 +2,30 @@
 import type { ActivationConfig } from './config';
 import type { RunSummary, RunWarning } from './run';
 
+/**
+ * What FAILED_ROWS weighs in run `s`: the rows it tried (sent, or rejected anew) and of those the ones
+ * that failed or were rejected; `carried` are the problems reported by earlier runs that still hold
+ * unchanged (refused rows skipped until their data changes, rejections with the same content).
+ */
+export function failedRowCounts(s: RunSummary): { tried: number; failed: number; carried: number } {
+  const ops = Object.values(s.ops);
+  const newlyRejected = s.rejected - (s.rejectedUnchanged ?? 0);
+  const sent = ops.reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
+  return {
+    tried: sent + newlyRejected,
+    failed: ops.reduce((a, o) => a + o.failed, 0) + newlyRejected,
+    carried: ops.reduce((a, o) => a + o.skipped, 0) + (s.rejectedUnchanged ?? 0),
+  };
+}
+
 export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, previous?: Pick<RunSummary, 'modelRows' | 'status'>): RunWarning[] {
   const t = config.thresholds;
   const out: RunWarning[] = [];
-  const ops = Object.values(s.ops);
-  const planned = ops.reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
-  const failed = ops.reduce((a, o) => a + o.failed, 0) + s.rejected;
-  if (planned + s.rejected > 0 && (failed * 100) / (planned + s.rejected) > t.failedRowPercent) {
-    out.push({ code: 'FAILED_ROWS', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${failed} of ${planned + s.rejected} rows failed or were rejected (over ${t.failedRowPercent}%); see: syncline errors ${s.activationId} --run ${s.runNumber}` });
+  const planned = Object.values(s.ops).reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
+  // Only this run's own failures: a problem already reported and unchanged is not reported again.
+  const { tried, failed } = failedRowCounts(s);
+  if (tried > 0 && (failed * 100) / tried > t.failedRowPercent) {
+    out.push({ code: 'FAILED_ROWS', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${failed} of ${tried} rows failed or were rejected (over ${t.failedRowPercent}%); see: syncline errors ${s.activationId} --run ${s.runNumber}` });
   }
   if (previous?.modelRows && s.modelRows !== undefined && previous.modelRows > 0) {
     const drop = ((previous.modelRows - s.modelRows) * 100) / previous.modelRows;
@@ -21,7 +37,7 @@ export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, pre
     out.push({ code: 'DELTA_LARGE', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows})` });
   }
   if (s.heldDeletes > 0) {
-    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (limit ${config.deletionGuard.maxDeletePercent}% of synced rows, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}` });
+    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}` });
   }
   return out;
 }
@@ -34,11 +50,13 @@ export interface ActivationView {
   /** Remaining API quota from the connector's `quota()`, when it has one. */
   quota?: { used: number; max: number } | null;
   recheck: string;
+  /** The warnings that held before this run: an open FAILED_ROWS stays open while its rows still fail unchanged. */
+  previous?: RunWarning[];
 }
 
 /**
  * The complete set of warnings that hold after run `s` (what the warnings workflow diffs against):
- * the run's own warnings, plus RUN_FAILED (critical from `consecutiveFailedRuns` failures in a row),
+ * the run's own warnings, plus FAILED_ROWS kept open (see stillFailing), RUN_FAILED (critical from `consecutiveFailedRuns` failures in a row),
  * QUOTA_LOW from the connector's quota, or — on a configuration error — CONFIG_BROKEN alone.
  */
 export function currentWarnings(config: ActivationConfig, s: RunSummary, view: ActivationView): RunWarning[] {
@@ -50,6 +68,8 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
     }];
   }
   const out = [...s.warnings];
+  const kept = stillFailing(config, s, view.previous);
+  if (kept) out.push(kept);
   if (s.status === 'failed') {
     const n = view.consecutiveFailures;
     const critical = n >= t.consecutiveFailedRuns;
@@ -66,6 +86,23 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
     }
   }
   return out;
+}
+
+/**
+ * FAILED_ROWS already open stays open after a run that raised none of its own while the problems
+ * reported earlier still hold unchanged: with them counted in, the run's rows still fail over the
+ * threshold. A run that sends nothing therefore neither warns again nor lets the warning clear as if
+ * the rows had recovered; it clears once they are fixed (or drowned in rows that go through). Carried
+ * problems never open the warning by themselves: they were under the threshold when reported.
+ */
+function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarning[] | undefined): RunWarning | null {
+  if (!previous?.some((w) => w.code === 'FAILED_ROWS') || s.warnings.some((w) => w.code === 'FAILED_ROWS') || s.status === 'failed') return null;
+  const { tried, failed, carried } = failedRowCounts(s);
+  if (carried === 0 || ((failed + carried) * 100) / (tried + carried) <= config.thresholds.failedRowPercent) return null;
+  return {
+    code: 'FAILED_ROWS', level: 'warning',
+    message: `activation "${s.activationId}": ${failed + carried} rows still fail or are rejected (${carried} reported by earlier runs and unchanged since, ${failed} new of the ${tried} rows run ${s.runNumber} tried). Fix them in the model, or in the destination and then run "syncline retry-failed ${s.activationId}"; see: syncline errors ${s.activationId}`,
+  };
 }
 
 /** Raised by the activation's deadline timer while run `runNumber` is still going. */

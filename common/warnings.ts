@@ -22,8 +22,12 @@ export interface OpenWarning {
   since: string;
 }
 
-/** Where notices about one activation go; the worker adds SYNCLINE_WARNINGS_WEBHOOK when no URL is given. */
-export interface WarningChannel { webhookUrl?: string; slack?: boolean }
+/**
+ * Where notices about one activation go: the named connection holding the webhook URL (resolved by the
+ * worker), else `webhookUrl` (documents of activations started before connections), else the worker's
+ * SYNCLINE_WARNINGS_WEBHOOK.
+ */
+export interface WarningChannel { connection?: string; webhookUrl?: string; slack?: boolean }
 
 export interface WarningReport {
   activationId: string;

@@ -8,11 +8,25 @@
  */
 import fs from 'node:fs';
 import { SyncError } from '../common/errors';
+import { jsonErrorPosition } from './json-position';
 
 export type ConnectionMap = Record<string, Record<string, unknown>>;
 
 export function envName(name: string): string {
   return `SYNCLINE_CONNECTION_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/**
+ * JSON.parse for text that holds credentials: an error names `what` and the line and column, never the
+ * text (Node's own message quotes it), and carries no cause that would.
+ */
+function parseSecretJson(text: string, what: string, hint: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const at = jsonErrorPosition(text);
+    throw new SyncError('CONNECTION_UNKNOWN', `${what} is not valid JSON${at ? ` (line ${at.line}, column ${at.column})` : ''}${hint}; its content is not shown, it holds credentials`);
+  }
 }
 
 export function createConnectionResolver(opts: { stateDbUrl: string; overrides?: ConnectionMap; env?: NodeJS.ProcessEnv }): (name: string) => Record<string, unknown> {
@@ -21,16 +35,10 @@ export function createConnectionResolver(opts: { stateDbUrl: string; overrides?:
     const override = opts.overrides?.[name];
     if (override) return override;
     const fromEnv = env[envName(name)];
-    if (fromEnv) {
-      try {
-        return JSON.parse(fromEnv) as Record<string, unknown>;
-      } catch {
-        throw new SyncError('CONNECTION_UNKNOWN', `${envName(name)} is not valid JSON; write it like '{"auth":"token","accessToken":"...","instanceUrl":"..."}'`);
-      }
-    }
+    if (fromEnv) return parseSecretJson(fromEnv, envName(name), `; write it like '{"auth":"token","accessToken":"...","instanceUrl":"..."}'`) as Record<string, unknown>;
     const file = env.SYNCLINE_SECRETS_FILE;
     if (file && fs.existsSync(file)) {
-      const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { connections?: ConnectionMap };
+      const doc = parseSecretJson(fs.readFileSync(file, 'utf8'), `the secrets file ${file} (SYNCLINE_SECRETS_FILE)`, '; it is read again on every use, so a fix needs no restart') as { connections?: ConnectionMap };
       const found = doc.connections?.[name];
       if (found) return found;
     }

@@ -6,14 +6,17 @@
 import { sql, type RawBuilder } from 'kysely';
 import { deltaTable } from './work-tables';
 import { ROW_ERROR_CODES } from '../common/errors';
+import { groupHash, NULL_KEY } from './delta';
 
 /**
  * `listUnacknowledged`: rows still pending (sent, answer unknown) get a NOT_ACKNOWLEDGED row error; false
- * for a plan that is dropped unapplied, whose pending rows were never sent.
+ * for a plan that is dropped unapplied, whose pending rows were never sent. `wholeModel`: the delta saw
+ * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
+ * meet again is gone from the model.
  */
-export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string, listUnacknowledged = true): RawBuilder<unknown>[] {
+export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string, listUnacknowledged = true, wholeModel = true): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
-  const listed = listUnacknowledged ? sql`('failed', 'rejected', 'pending')` : sql`('failed', 'rejected')`;
+  const listed = listUnacknowledged ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')` : sql`('failed', 'rejected', 'rejected_unchanged')`;
   return [
     sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
 SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now() FROM ${d} WHERE status = 'ok' AND op <> 'delete'
@@ -21,8 +24,11 @@ ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination
     sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok'`,
+    // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
+    ...(wholeModel ? [sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey})
+  AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.status IN ('rejected', 'rejected_unchanged') AND coalesce(d.key, ${NULL_KEY}) = e.key)`] : []),
     sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
-SELECT ${activationId}, coalesce(key, '(null)'), coalesce(op, change),
+SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}
        WHEN change = 'null_key' THEN ${ROW_ERROR_CODES.nullKey}
        WHEN change = 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey}
@@ -32,12 +38,12 @@ SELECT ${activationId}, coalesce(key, '(null)'), coalesce(op, change),
        WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
        ELSE coalesce(message, '') END,
   -- A rejected model row (null or repeated key) is fixed in the model, never by a retry.
-  CASE WHEN status = 'failed' THEN coalesce(retryable, true) WHEN status = 'rejected' THEN false ELSE true END,
-  -- No hash for rejected rows: the delta skips a key whose permanent error carries its current hash, and a
-  -- repeated key must be sent as soon as it is unique again, even with the content one of its rows had.
-  CASE WHEN status = 'rejected' THEN NULL ELSE hash END, ${runNumber}
+  CASE WHEN status = 'failed' THEN coalesce(retryable, true) WHEN status IN ('rejected', 'rejected_unchanged') THEN false ELSE true END,
+  -- A rejection keeps the hash of its group of rows (no single row has it, so a key unique again is sent
+  -- at once): the next delta tells an unchanged rejection, already reported, from a new one.
+  hash, ${runNumber}
 FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d} WHERE status IN ${listed} AND change <> 'null_key'
-      UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, NULL, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
+      UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, ${groupHash(sql.ref('hash'))}, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
 ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
   retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,
   attempts = e.attempts + 1, last_seen = now()`,

@@ -10,6 +10,10 @@ import type pg from 'pg';
 import type { Change, RowOp } from '../common/sync-modes';
 import { deltaTable, dupsTable, stageTable, STAGE_HASH, STAGE_KEY } from './work-tables';
 import type { Database } from './database';
+import { ROW_ERROR_CODES } from '../common/errors';
+
+/** The row_errors key of the one entry that stands for every model row without a key. */
+export const NULL_KEY = '(null)';
 
 export interface StageSpec {
   runId: string;
@@ -49,9 +53,22 @@ export function uniqueKeyIndex(runId: string): RawBuilder<unknown> {
   return sql`CREATE UNIQUE INDEX ON ${stageTable(runId)} (${sql.id(STAGE_KEY)} COLLATE "C")`;
 }
 
+/**
+ * The content hash of a group of stage rows (the rows of one repeated key, or every row without a key):
+ * it changes when any of them changes, and no single row has it.
+ */
+export function groupHash(hash: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`md5(string_agg(${hash}::text, ',' ORDER BY ${hash}::text))::uuid`;
+}
+
+/** The repeated keys, their row count, the tuple id of one of their rows and the hash of the group. */
 export function createDups(runId: string): RawBuilder<unknown> {
-  return sql`CREATE TABLE ${dupsTable(runId)} AS SELECT ${sql.id(STAGE_KEY)} AS key, count(*)::int AS n, max(ctid) AS tid
-FROM ${stageTable(runId)} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1`;
+  const k = sql.id(STAGE_KEY);
+  // Grouped twice: the cheap count finds the few repeated keys, only their rows are hashed together.
+  return sql`CREATE TABLE ${dupsTable(runId)} AS WITH d AS (
+  SELECT ${k} AS key, count(*)::int AS n, max(ctid) AS tid FROM ${stageTable(runId)} WHERE ${k} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+) SELECT d.key, d.n, d.tid, ${groupHash(sql.ref(`st.${STAGE_HASH}`))} AS hash
+FROM d JOIN ${stageTable(runId)} st ON st.${k} = d.key GROUP BY d.key, d.n, d.tid`;
 }
 
 export interface DeltaSpec {
@@ -72,8 +89,9 @@ export interface DeltaSpec {
 /**
  * One row per key to act on (null keys: one row per model row). `change` is added | changed |
  * removed, or null_key | duplicate_key for model rows that are rejected (never last-wins): a
- * duplicated key is neither sent nor deleted. Rows whose last write failed permanently with the same
- * data are `skipped` until their data changes (or a full re-sync / retry-failed run).
+ * duplicated key is neither sent nor deleted, and its row carries the hash of the key's whole group.
+ * Rows whose last write failed permanently with the same data are `skipped` until their data changes
+ * (or a full re-sync / retry-failed run).
  * One hash full join of the stage with the snapshot: no grouping of the model.
  */
 export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
@@ -99,7 +117,7 @@ WITH s AS (
          WHEN ${h} IS NULL THEN 'removed'
          WHEN s.key IS NULL THEN 'added'
          ELSE 'changed' END AS change,
-    ${spec.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS n, ${h} AS hash, st.ctid AS tid, s.destination_id
+    ${spec.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS n, ${spec.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS hash, st.ctid AS tid, s.destination_id
   FROM ${stageTable(spec.runId)} st FULL JOIN s ON s.key = ${k}
   ${dupJoin}
   WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup}) ${oneOfDup}
@@ -117,6 +135,19 @@ FROM j
 LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = j.change
 LEFT JOIN syncline.row_errors e ON e.activation_id = ${spec.activationId} AND e.key = j.key AND NOT e.retryable AND e.hash = j.hash
 WHERE (m.op IS NOT NULL OR j.change IN ('null_key', 'duplicate_key')) ${onlyFailed}`;
+}
+
+/**
+ * Rejected rows already reported with the same reason and the same content (their row error carries the
+ * group's hash) become `rejected_unchanged`: still rejected and listed, but no new failure of this run.
+ */
+export function markRejectedUnchanged(runId: string, activationId: string): RawBuilder<unknown> {
+  const d = deltaTable(runId);
+  const nullKeys = sql`(SELECT ${groupHash(sql.ref('x.hash'))} FROM ${d} x WHERE x.change = 'null_key')`;
+  return sql`UPDATE ${d} d SET status = 'rejected_unchanged' FROM syncline.row_errors e
+WHERE d.status = 'rejected' AND e.activation_id = ${activationId} AND NOT e.retryable
+  AND ((d.change = 'duplicate_key' AND e.key = d.key AND e.code = ${ROW_ERROR_CODES.duplicateKey} AND e.hash = d.hash)
+    OR (d.change = 'null_key' AND e.key = ${NULL_KEY} AND e.code = ${ROW_ERROR_CODES.nullKey} AND e.hash = ${nullKeys}))`;
 }
 
 /** Counts of the delta by (change, op, status): small, for the run summary and the deletion guard. */
@@ -289,4 +320,9 @@ export async function settleChunk(db: Db, runId: string, range: ChunkRange, idIs
 /** True when some row of the run already has the destination's answer (ok or failed). */
 export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
   return (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(db)).rows[0]!.x;
+}
+
+/** Marks rejected rows already reported with the same content (see markRejectedUnchanged). */
+export async function markUnchangedRejections(db: Db, runId: string, activationId: string): Promise<void> {
+  await markRejectedUnchanged(runId, activationId).execute(db);
 }

@@ -225,7 +225,9 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
     // Warnings are settled before callers are answered: a request arriving meanwhile would keep this execution from continuing as new.
     if (warningsEnabled) {
       const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
-      state.warnings = currentWarnings(config, summary, { consecutiveFailures: state.consecutiveFailures, configBroken, quota, recheck: config.recheck ?? DEFAULT_RECHECK });
+      // Executions recorded before FAILED_ROWS stayed open for unchanged problems replay without it.
+      const previous = patched('failed-rows-stay-open') ? state.warnings : undefined;
+      state.warnings = currentWarnings(config, summary, { consecutiveFailures: state.consecutiveFailures, configBroken, quota, recheck: config.recheck ?? DEFAULT_RECHECK, previous });
       await publishWarnings(config, state);
     } else {
       setHealth(state, legacyHealth(config, state, summary, configBroken));

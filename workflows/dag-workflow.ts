@@ -3,7 +3,7 @@
  * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, type ActivityOptions } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import type { DagSpec, DagState, DagTask } from '../common/dag';
@@ -21,6 +21,24 @@ const ACTIVATION_DEFAULTS: ActivityOptions = { startToCloseTimeout: '2 hours', h
 
 const acts = (task: DagTask, defaults = DEFAULTS) => proxyActivities<DagTaskActivities>(activityOptionsFor(task, defaults));
 
+/**
+ * An http task's input. `connection` (added later, optional) names the worker-side connection that holds
+ * the credentials; with it, `url` may be a path under the connection's `baseUrl`, or absent (the
+ * `baseUrl` itself, e.g. a webhook URL). Without it, `url` must be a full URL, as it always had to be.
+ */
+const httpSchema = z
+  .object({ url: z.string().optional(), method: z.string().optional(), body: z.unknown().optional(), headers: z.record(z.string(), z.string()).optional(), connection: z.string().min(1).optional() })
+  .strict()
+  .superRefine((input, ctx) => {
+    if (input.connection !== undefined && (input.url === undefined || input.url.startsWith('/'))) return;
+    if (!z.url().safeParse(input.url).success) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: input.connection === undefined ? 'a full URL (or name a "connection" that has a baseUrl)' : 'a full URL, or a path ("/v1/...") under the connection\'s baseUrl' });
+    }
+  });
+
+/** Header names that carry credentials: they belong in a connection, never in a task input (history). */
+const CREDENTIAL_HEADER = /auth|token|secret|passw|api[-_]?key|cookie|session|credential/i;
+
 const activationSchema = z.object({ activationId: z.string().min(1), full: z.boolean().optional(), reason: z.string().optional() }).strict();
 const sleepSchema = z.object({ seconds: z.number().nonnegative() }).strict();
 
@@ -32,7 +50,7 @@ const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run
     run: (ctx) => acts(ctx.task).runSql({ ...(ctx.input as RunSqlInput), ...(isMapped(ctx) && { params: [ctx.item] }) }),
   },
   http: {
-    input: z.object({ url: z.url(), method: z.string().optional(), body: z.unknown().optional(), headers: z.record(z.string(), z.string()).optional() }).strict(),
+    input: httpSchema,
     run: (ctx) => {
       const input = ctx.input as HttpRequestInput;
       return acts(ctx.task).httpRequest({ ...input, body: input.body ?? (isMapped(ctx) ? ctx.item : undefined) });
@@ -75,7 +93,22 @@ function checkTask(task: DagTask): string[] {
   const parsed = schema.safeParse(task.input ?? {});
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `task "${task.id}": input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
   if (task.kind === 'sql' && task.map && (task.input as RunSqlInput | undefined)?.params) problems.push(`task "${task.id}": a mapped sql task gets its item as $1; remove input.params`);
+  if (task.kind === 'http') problems.push(...credentialHeaders(task));
   return problems;
+}
+
+/**
+ * Inline headers named like credentials are refused: the input is kept in workflow history. Executions
+ * started before this check replay without it (the patch is asked only when such a header is there).
+ */
+function credentialHeaders(task: DagTask): string[] {
+  const headers = (task.input as { headers?: unknown } | undefined)?.headers;
+  if (typeof headers !== 'object' || headers === null) return [];
+  const names = Object.keys(headers).filter((h) => CREDENTIAL_HEADER.test(h));
+  if (names.length === 0 || !patched('dag-http-credential-headers')) return [];
+  return names.map((h) => `task "${task.id}": input.headers.${h} looks like a credential, and a task's input is kept in workflow history: `
+    + `put it in a named connection on the worker, e.g. SYNCLINE_CONNECTION_CRM_API='{"headers":{"${h}":"..."},"baseUrl":"https://..."}' `
+    + `(or the secrets file), and write "connection": "crm-api" in the task input (docs/dag.md)`);
 }
 
 function isMapped(ctx: TaskContext): boolean {

@@ -87,7 +87,8 @@ describe('syncline CLI', () => {
     expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), expect.stringMatching(/s$/), '499', '499', '0', '0', '0', '2']);
     const json = await syncline('sync', id, '--json');
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 2, status: 'partial', rejected: 2, ops: {} });
+    // Nothing new: the duplicate was reported by run 1 and did not change, so run 2 is no partial run.
+    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 2, status: 'success', rejected: 2, rejectedUnchanged: 2, ops: {}, warnings: [] });
   });
 
   test('runs: a table with a row per run and its counts, or JSON', async () => {
@@ -97,12 +98,12 @@ describe('syncline CLI', () => {
     expect(lines[0]).toMatch(/^\s+-+ upsert -+$/);
     expect(lines[1]!.split(/\s{2,}/)).toEqual(['RUN', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'DURATION', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'REJECTED']);
     expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.any(String), expect.any(String), '499', '499', '0', '0', '0', '2']);
-    expect(row(r.stdout, '2')).toEqual(['2', 'manual', 'partial', expect.any(String), expect.any(String), '-', '-', '-', '-', '-', '2']);
+    expect(row(r.stdout, '2')).toEqual(['2', 'manual', 'success', expect.any(String), expect.any(String), '-', '-', '-', '-', '-', '2']);
     expect(lines.indexOf(lines.find((l) => l.trim().startsWith('2 '))!)).toBeLessThan(lines.indexOf(lines.find((l) => l.trim().startsWith('1 '))!)); // newest first
     const json = await syncline('runs', id, '--limit', '1', '--json');
     const runs = JSON.parse(json.stdout) as RunRecord[];
     expect(runs.map((x) => x.runNumber)).toEqual([2]);
-    expect(runs[0]).toMatchObject({ activationId: id, trigger: 'manual', status: 'partial', rejected: 2, error: null });
+    expect(runs[0]).toMatchObject({ activationId: id, trigger: 'manual', status: 'success', rejected: 2, rejectedUnchanged: 2, error: null });
   });
 
   test('errors: the duplicate key appears with its code', async () => {
@@ -122,7 +123,7 @@ describe('syncline CLI', () => {
     const st = await syncline('status', id);
     expect(st.code).toBe(0);
     expect(st.stdout).toMatch(new RegExp(`^Activation\\s+${id}\\nState\\s+idle\\nHealth\\s+\\w+\\nSchedule\\s+manual`));
-    expect(row(st.stdout.slice(st.stdout.indexOf('Last runs')), '2')?.slice(0, 3)).toEqual(['2', 'manual', 'partial']);
+    expect(row(st.stdout.slice(st.stdout.indexOf('Last runs')), '2')?.slice(0, 3)).toEqual(['2', 'manual', 'success']);
 
     expect(await syncline('pause', id, '--reason', 'CRM migration')).toMatchObject({ code: 0 });
     await waitFor('status to show paused', async () => (await syncline('status', id)).stdout.match(/State\s+paused: CRM migration/), 30_000, 0);
@@ -154,6 +155,41 @@ describe('syncline CLI', () => {
   });
 });
 
+describe('held deletions', () => {
+  test('sync exits 3 when the run held deletions for approval (health critical), and 0 once they are applied', async () => {
+    const id = uniqueName('clihold');
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 50) g`);
+    const file = writeFile(`${id}.json`, {
+      id, mode: 'mirror', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
+    });
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    expect((await syncline('sync', id)).code).toBe(0);
+
+    await db.query(`DELETE FROM public.${id}`); // an empty model: every deletion is held
+    const held = await syncline('sync', id);
+    expect(held.code).toBe(3);
+    expect(held.stdout).toContain(`critical: activation "${id}" run 2: 50 deletions held by the deletion guard`);
+    const json = await syncline('sync', id, '--json');
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 3, heldDeletes: 50 });
+    expect(JSON.parse((await syncline('status', id, '--json')).stdout)).toMatchObject({ health: 'critical', heldDeletes: { run: 3, count: 50 } });
+    const count = async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n);
+    expect(await count()).toBe(50);
+
+    const approved = await syncline('approve-deletes', id, '--run', '3');
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain('50 deletion(s) approved');
+    expect(await count()).toBe(0);
+  });
+
+  test('the help lists the exit codes', async () => {
+    const help = await syncline('sync', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('3  the run held deletions');
+  });
+});
+
 describe('failures', () => {
   test('an invalid file: exit code 1 and every bad path listed', async () => {
     const file = writeFile('broken.json', {
@@ -168,6 +204,18 @@ describe('failures', () => {
     const json = await syncline('activation', 'start', '--file', file, '--json');
     expect((JSON.parse(json.stderr) as { problems: Array<{ path: string }> }).problems.map((p) => p.path).sort())
       .toEqual(['destination', 'id', 'mappings', 'mode', 'schedule.every', 'source']);
+  });
+
+  test('a new document with a webhook URL is refused, saying how to move it into a connection', async () => {
+    const file = writeFile('webhook.json', {
+      id: uniqueName('cliweb'), mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'testdb', object: 'o', key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }], warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/cli-secret' },
+    });
+    const r = await syncline('activation', 'start', '--file', file);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toContain('  - warnings.webhookUrl: a webhook URL is a credential');
+    expect(r.stderr).toContain('"warnings": {"connection": "alerts"}');
+    expect(r.stderr).not.toContain('cli-secret');
   });
 
   test('a missing or unparsable file, an unknown activation, bad usage', async () => {

@@ -139,6 +139,23 @@ describe('insert, update and mirror', () => {
     expect(codes.rows).toEqual([{ code: 'NOT_FOUND' }]);
   });
 
+  test('the deletion guard is inclusive: exactly maxDeletePercent % of the synced rows are deleted, one more key is held', async () => {
+    const id = uniqueName('mirlim');
+    const table = `public.${id}`;
+    await makeModel(table, 200);
+    await startActivation(config(id, table, 'mirror'));
+    expect((await sync(id)).ops.upsert?.succeeded).toBe(200);
+    await db.query(`DELETE FROM ${table} WHERE id <= 20`); // 20 of 200 synced: exactly 10%
+    const atLimit = await sync(id);
+    expect(atLimit).toMatchObject({ heldDeletes: 0, ops: { delete: { planned: 20, succeeded: 20, held: 0 } } });
+    expect((await destination(id)).size).toBe(180);
+    await db.query(`DELETE FROM ${table} WHERE id <= 39`); // 19 of 180 synced: one key over 10% (18)
+    const over = await sync(id);
+    expect(over).toMatchObject({ heldDeletes: 19, ops: { delete: { planned: 19, succeeded: 0, held: 19 } } });
+    expect(over.warnings.map((w) => w.code)).toEqual(['DELETES_HELD']);
+    expect((await destination(id)).size).toBe(180);
+  });
+
   test('mirror deletes removed rows; the deletion guard holds an empty model until approved', async () => {
     const id = uniqueName('mir');
     const table = `public.${id}`;

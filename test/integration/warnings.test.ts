@@ -30,7 +30,7 @@ let client: Client;
 let db: pg.Pool;
 let server: http.Server;
 let hookUrl: string;
-const received: Array<{ body: Record<string, unknown>; noticeId: string }> = [];
+const received: Array<{ body: Record<string, unknown>; noticeId: string; path: string }> = [];
 
 /** testdb with an API quota read from its connection, to drive QUOTA_LOW. */
 type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number };
@@ -47,15 +47,15 @@ beforeAll(async () => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString('utf8')));
     req.on('end', () => {
-      received.push({ body: JSON.parse(text) as Record<string, unknown>, noticeId: String(req.headers['x-syncline-notice']) });
+      received.push({ body: JSON.parse(text) as Record<string, unknown>, noticeId: String(req.headers['x-syncline-notice']), path: req.url ?? '' });
       res.writeHead(204).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  // Activations without a webhookUrl of their own use the worker-level default.
+  // Activations without a webhook connection of their own use the worker-level default.
   process.env.SYNCLINE_WARNINGS_WEBHOOK = `${hookUrl}?default`;
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connectors: [quotadb] }), testClient()]);
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connectors: [quotadb], connections: { alerts: { url: hookUrl } } }), testClient()]);
   db = sqlClient();
 });
 afterAll(async () => {
@@ -96,7 +96,7 @@ function activation(id: string, extra: Record<string, unknown> = {}) {
   return {
     id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
-    warnings: { webhookUrl: hookUrl }, ...extra,
+    warnings: { connection: 'alerts' }, ...extra,
   };
 }
 
@@ -185,6 +185,97 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   expect(await openWarnings(id)).toEqual([]);
   await waitFor('the CLI no longer lists it', async () => !(await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json')).includes(id), 30_000);
   await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+test('rows already reported and unchanged are no new failure: a run that sends nothing ends success without warning again, and FAILED_ROWS stays open until they are fixed', async () => {
+  const id = uniqueName('known');
+  await makeModel(id, 20);
+  // Key 7 three times and one row without a key: 4 model rows rejected; rows 1 and 2 refused for good.
+  await db.query(`INSERT INTO public.${id} VALUES (7, 'Seven bis'), (7, 'Seven ter'), (NULL, 'No key')`);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '2', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await start(activation(id, { thresholds: { failedRowPercent: 10 } }));
+  const errorKeys = async () => (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
+  const reported = [
+    { key: '(null)', code: 'MODEL_NULL_KEY' }, { key: '1', code: 'FIELD_INTEGRITY_EXCEPTION' }, { key: '2', code: 'FIELD_INTEGRITY_EXCEPTION' }, { key: '7', code: 'MODEL_DUPLICATE_KEY' },
+  ];
+
+  const r1 = await sync(id); // 2 failed + 4 rejected of 19 sent + 4 rejected: over 10%
+  expect(r1).toMatchObject({ status: 'partial', rejected: 4, ops: { upsert: { planned: 19, succeeded: 17, failed: 2 } } });
+  expect(r1.warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+  await waitFor('FAILED_ROWS opened', async () => notices(id).length === 1);
+  expect(await errorKeys()).toEqual(reported);
+
+  // Nothing changed: the rejected rows are rejected again for the same reason, the refused rows are skipped.
+  const callsBefore = Number((await db.query(`SELECT count(*) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n);
+  const r2 = await sync(id);
+  expect(Number((await db.query(`SELECT count(*) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n)).toBe(callsBefore); // nothing sent
+  expect(r2).toMatchObject({ status: 'success', rejected: 4, rejectedUnchanged: 4, ops: { upsert: { planned: 2, skipped: 2, failed: 0, succeeded: 0 } } });
+  expect(r2.warnings).toEqual([]);
+  // Still visible: row errors, the open warning (no second notice, no recovery), the activation's health.
+  expect(await errorKeys()).toEqual(reported);
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS', level: 'warning', message: expect.stringContaining('run 1: 6 of 23 rows failed or were rejected') })]);
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning']);
+  expect(await health(id)).toBe('warning');
+
+  // A repeated key whose rows change is rejected anew: the run says so (the warning is already open: no notice).
+  await db.query(`UPDATE public.${id} SET name = 'Seven changed' WHERE id = 7 AND name = 'Seven ter'`);
+  const r3 = await sync(id);
+  expect(r3).toMatchObject({ status: 'partial', rejected: 4, rejectedUnchanged: 1 });
+  expect(r3.warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+
+  // Fixed in the model and in the destination: the rows are sent and the warning recovers.
+  await db.query(`DELETE FROM public.${id} WHERE (id = 7 AND name <> 'Name 7') OR id IS NULL`);
+  await db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+  await db.query(`UPDATE public.${id} SET name = name || ' fixed' WHERE id IN (1, 2)`);
+  const r4 = await sync(id);
+  expect(r4).toMatchObject({ status: 'success', rejected: 0, ops: { upsert: { planned: 3, succeeded: 3 } } });
+  await waitFor('FAILED_ROWS cleared', async () => notices(id).length === 2);
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
+  expect(await errorKeys()).toEqual([]);
+  await destinationMatchesModel(id);
+  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+});
+
+/** Every execution of these workflows (continued-as-new ones too), payloads (base64 `data`) decoded as text. */
+async function historiesText(workflowIds: string[]): Promise<string> {
+  const texts: string[] = [];
+  for (const workflowId of workflowIds) {
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      texts.push(JSON.stringify(history, (k, v: unknown) => {
+        if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+        return k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v;
+      }));
+    }
+  }
+  return texts.join('\n');
+}
+
+test('the webhook comes from a named connection: notices reach it and no workflow history holds its URL; an inline webhookUrl still works for running activations', async () => {
+  const id = uniqueName('hookconn');
+  const legacy = uniqueName('hooklegacy');
+  // Tokens in the path, as in a Slack webhook URL: the part that must never be recorded.
+  const named = `${hookUrl}/T0/B0/${id}-token`;
+  const inline = `${hookUrl}/T0/B0/${legacy}-token`;
+  worker.connections[`alerts-${id}`] = { url: named };
+  for (const x of [id, legacy]) {
+    await makeModel(x, 10);
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false)`, [x]);
+  }
+  await start(activation(id, { warnings: { connection: `alerts-${id}`, slack: true } }));
+  await start(activation(legacy, { warnings: { webhookUrl: inline } })); // as a running activation's document has it
+  for (const x of [id, legacy]) expect((await sync(x)).warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']); // 1 of 10 over 5%
+  const at = (token: string) => received.filter((r) => r.path.includes(token));
+  await waitFor('both notices', async () => at(`${id}-token`).length === 1 && at(`${legacy}-token`).length === 1);
+  expect(at(`${id}-token`)[0]!.body).toEqual({ text: expect.stringContaining(`activation "${id}" · FAILED_ROWS`) });
+  expect(at(`${legacy}-token`)[0]!.body).toMatchObject({ kind: 'opened', code: 'FAILED_ROWS', activationId: legacy });
+
+  const ids = (x: string) => [`activation/${x}`, `activation/${x}/run/1`];
+  const recorded = await historiesText([...ids(id), WARNINGS_ID]);
+  expect(recorded).toContain(`alerts-${id}`); // the histories were read: the connection's name is there...
+  expect(recorded).not.toContain(`${id}-token`); // ...its URL is not
+  expect(await historiesText(ids(legacy))).toContain(`${legacy}-token`); // the inline form does record it
+  for (const x of [id, legacy]) await client.workflow.getHandle(`activation/${x}`).terminate('test done');
 });
 
 test('a run late past its deadline warns while it runs and recovers when it ends; low quota warns once (Slack payload, default webhook)', async () => {

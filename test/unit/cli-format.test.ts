@@ -1,10 +1,11 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
-import { COMMANDS, parseArgs, UsageError, usage } from '../../client/cli';
+import { COMMANDS, EXIT, parseArgs, runExitCode, UsageError, usage } from '../../client/cli';
 import { errorsTable, formatDuration, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
 import type { ActivationStatus } from '../../workflows/messages';
+import type { RunSummary } from '../../common/run';
 
 const usageError = (argv: string[]): UsageError => {
   try {
@@ -41,6 +42,18 @@ describe('parseArgs', () => {
     }
   });
 
+  test('a command that waits for a run exits with its outcome: held deletions have their own code', () => {
+    const s = (status: RunSummary['status'], heldDeletes = 0): RunSummary => ({
+      activationId: 'a', runNumber: 1, trigger: 'manual', mode: 'mirror', full: false, status, startedAt: 't', ops: {}, rejected: 0, heldDeletes, attributesCreated: [], warnings: [],
+    });
+    expect([runExitCode(s('success')), runExitCode(s('partial')), runExitCode(s('failed')), runExitCode(s('success', 5)), runExitCode(s('partial', 5)), runExitCode(s('failed', 5))])
+      .toEqual([EXIT.done, EXIT.done, EXIT.failed, EXIT.deletesHeld, EXIT.deletesHeld, EXIT.failed]);
+    expect(EXIT).toEqual({ done: 0, failed: 1, usage: 2, deletesHeld: 3 });
+    for (const name of ['sync', 'approve-deletes', 'apply']) expect(usage(COMMANDS.find((c) => c.name === name))).toContain('  3  the run held deletions for approval');
+    expect(usage()).toContain('  3  the run held deletions for approval');
+    expect(usage(COMMANDS.find((c) => c.name === 'status'))).toContain('Exit codes: 0 done, 1 failed, 2 bad usage.');
+  });
+
   test('an unknown flag is a usage error naming it', () => {
     const e = usageError(['sync', 'contacts', '--fulll']);
     expect(e.message).toBe('unknown option "--fulll" for "syncline sync"');
@@ -65,7 +78,7 @@ describe('parseArgs', () => {
 const run = (over: Partial<RunRecord> = {}): RunRecord => ({
   activationId: 'contacts', runNumber: 7, trigger: 'manual', full: false, status: 'partial',
   startedAt: '2026-11-22T14:00:00.000Z', finishedAt: '2026-11-22T14:01:05.000Z', modelRows: 3002,
-  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } }, rejected: 3, heldDeletes: 0, warnings: [], error: null,
+  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } }, rejected: 3, rejectedUnchanged: 0, heldDeletes: 0, warnings: [], error: null,
   ...over,
 });
 
@@ -157,6 +170,20 @@ describe('config validation before Temporal', () => {
     expect(paths).toEqual(['(document)', 'destination', 'id', 'mappings.1.to', 'mode', 'schedule.every', 'source'].sort());
     for (const p of paths) expect((err as Error).message).toContain(`  - ${p}: `);
     expect((err as Error).message).toMatch(/^Invalid configuration for activation "bad id!": 7 problem\(s\)/);
+    await connection.close();
+  });
+
+  test('a new document with a webhook URL is refused before it reaches workflow history', async () => {
+    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    const client = new SynclineClient({ client: new Client({ connection }) });
+    const doc = {
+      id: 'contacts', mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
+      mappings: [{ from: 'a', to: 'A' }], warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/XYZ' },
+    };
+    const err = await client.start(doc).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigInvalidError);
+    expect((err as ConfigInvalidError).problems.map((p) => p.path)).toEqual(['warnings.webhookUrl']);
+    expect((err as Error).message).toContain('named connection');
     await connection.close();
   });
 });

@@ -1,4 +1,4 @@
-import { parseActivationConfig, formatProblems } from '../../common/config';
+import { parseActivationConfig, parseNewActivationConfig, formatProblems } from '../../common/config';
 
 const valid = {
   id: 'contacts', mode: 'upsert', source: { sql: 'SELECT * FROM contacts', key: 'id' },
@@ -49,5 +49,20 @@ describe('activation config schema', () => {
 
   test('credentials have no place in the document', () => {
     expect(parseActivationConfig({ ...valid, destination: { ...valid.destination, password: 'x' } }).ok).toBe(false);
+  });
+
+  test('warnings name a webhook connection; an inline webhookUrl is accepted only from running activations', () => {
+    const named = parseNewActivationConfig({ ...valid, warnings: { connection: 'alerts', slack: true } });
+    expect(named).toEqual({ ok: true, config: expect.objectContaining({ warnings: { connection: 'alerts', slack: true } }) });
+    const legacy = { ...valid, warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/secret' } };
+    // A running activation re-parses its document on every continue-as-new: it must keep passing.
+    expect(parseActivationConfig(legacy).ok).toBe(true);
+    const refused = parseNewActivationConfig(legacy);
+    expect(refused.ok).toBe(false);
+    if (refused.ok) return;
+    expect(refused.problems).toEqual([{ path: 'warnings.webhookUrl', message: expect.stringContaining('SYNCLINE_CONNECTION_ALERTS=\'{"url":"https://hooks.slack.com/..."}\'') }]);
+    expect(refused.problems[0]!.message).toContain('"warnings": {"connection": "alerts"}');
+    expect(refused.problems[0]!.message).not.toContain('secret');
+    expect(parseActivationConfig({ ...valid, warnings: { connection: 'alerts', webhookUrl: 'https://x.example/h' } }).ok).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { applyReport, healthOf, noticeBody, warningSignature, type OpenWarnings, type WarningReport } from '../../common/warnings';
-import { currentWarnings, deadlineWarning } from '../../common/thresholds';
+import { currentWarnings, deadlineWarning, evaluateRunWarnings } from '../../common/thresholds';
 import { activationConfigSchema } from '../../common/config';
 import type { RunSummary, RunWarning } from '../../common/run';
 
@@ -97,6 +97,39 @@ describe('currentWarnings', () => {
     expect(currentWarnings(config, run(), { ...view, quota: { used: 85, max: 100 } }).map((x) => x.code)).toEqual(['QUOTA_LOW']);
     expect(currentWarnings(config, run(), { ...view, quota: { used: 50, max: 100 } })).toEqual([]);
     expect(currentWarnings(config, run({ warnings: [w('QUOTA_LOW')] }), { ...view, quota: { used: 99, max: 100 } })).toHaveLength(1);
+  });
+
+  describe('FAILED_ROWS and problems already reported', () => {
+    const ops = (planned: number, succeeded: number, failed: number, skipped: number) => ({ upsert: { planned, succeeded, failed, skipped, held: 0 } });
+    const open = [w('FAILED_ROWS')];
+    const codes = (ws: RunWarning[]) => ws.map((x) => x.code);
+
+    it('a run raises it for its own failures only: unchanged rejections and skipped rows are not counted again', () => {
+      expect(codes(evaluateRunWarnings(config, run({ ops: ops(2, 0, 0, 2), rejected: 4, rejectedUnchanged: 4 })))).toEqual([]);
+      expect(evaluateRunWarnings(config, run({ ops: ops(10, 9, 0, 1), rejected: 4, rejectedUnchanged: 3 }))).toEqual([
+        expect.objectContaining({ code: 'FAILED_ROWS', message: expect.stringContaining('run 3: 1 of 10 rows failed or were rejected') }),
+      ]);
+      // A summary recorded before rejectedUnchanged was counted weighs every rejection, as it did then.
+      expect(codes(evaluateRunWarnings(config, run({ ops: {}, rejected: 3 })))).toEqual(['FAILED_ROWS']);
+    });
+
+    it('an open FAILED_ROWS stays open while the rows still fail unchanged and the run sent nothing new', () => {
+      const idle = run({ ops: ops(2, 0, 0, 2), rejected: 4, rejectedUnchanged: 4 });
+      expect(currentWarnings(config, idle, { ...view, previous: open })).toEqual([
+        expect.objectContaining({ code: 'FAILED_ROWS', level: 'warning', message: expect.stringContaining('6 rows still fail or are rejected (6 reported by earlier runs') }),
+      ]);
+      // ...but old problems never open it, and a run whose rows go through in number lets it clear.
+      expect(currentWarnings(config, idle, view)).toEqual([]);
+      expect(currentWarnings(config, run({ ops: ops(202, 200, 0, 2) }), { ...view, previous: open })).toEqual([]);
+      expect(currentWarnings(config, run({ ops: ops(12, 10, 0, 2) }), { ...view, previous: open }).map((x) => x.code)).toEqual(['FAILED_ROWS']);
+      // Nothing left over: recovered.
+      expect(currentWarnings(config, run({ ops: ops(2, 2, 0, 0) }), { ...view, previous: open })).toEqual([]);
+    });
+
+    it('a run with its own FAILED_ROWS reports that one, once', () => {
+      const own = run({ ops: ops(4, 1, 3, 0), warnings: [w('FAILED_ROWS', 'warning', 'run 3: 3 of 4')] });
+      expect(currentWarnings(config, own, { ...view, previous: open })).toEqual([w('FAILED_ROWS', 'warning', 'run 3: 3 of 4')]);
+    });
   });
 
   it('the deadline warning names the run and its scheduled start', () => {

@@ -46,11 +46,16 @@ afterAll(async () => {
   await Promise.all([db?.end(), connection?.close(), native?.close()]);
 });
 
-function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+function withWorker<T>(fn: () => Promise<T>, connections: Record<string, Record<string, unknown>> = {}): Promise<T> {
   const activities = createDagTaskActivities({
     resolvePg: (name) => {
       if (name !== 'default') throw new Error(`no connection "${name}"`);
       return { url: process.env.DATABASE_URL! };
+    },
+    resolveConnection: (name) => {
+      const found = connections[name];
+      if (!found) throw new Error(`no connection "${name}"`);
+      return found;
     },
     client: () => client,
   });
@@ -62,14 +67,14 @@ const sql = (id: string, statement: string, extra: Partial<DagSpec['tasks'][numb
 const states = (state: DagState) => Object.fromEntries(Object.values(state.tasks).map((t) => [t.id, t.state]));
 
 /** Runs a DAG expected to fail; returns the final state from the failure details and from the query. */
-async function runFailing(name: string, spec: DagSpec): Promise<{ failure: ApplicationFailure; result: DagState; queried: DagState }> {
+async function runFailing(name: string, spec: DagSpec, connections: Record<string, Record<string, unknown>> = {}): Promise<{ failure: ApplicationFailure; result: DagState; queried: DagState }> {
   return withWorker(async () => {
     const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId(name), args: [spec] });
     const err = await handle.result().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const failure = (err as WorkflowFailedError).cause as ApplicationFailure;
     return { failure, result: failure.details?.[0] as DagState, queried: await handle.query(dagStateQuery) };
-  });
+  }, connections);
 }
 
 test('trigger rules and skip propagation around a failing SQL task', async () => {
@@ -248,6 +253,72 @@ test('http tasks succeed on 2xx and fail as HTTP_<status> after their retries; a
     expect(result.tasks.down!.error!.type).toBe('HTTP_503');
     expect(result.tasks.sync!.error).toEqual({ type: 'ACTIVATION_NOT_RUNNING', message: expect.stringContaining('activation "not-deployed" is not running') });
     expect(hits.sort()).toEqual(['GET /down ', 'GET /down ', 'POST /hook {"dag":"notify"}']);
+  } finally {
+    server.close();
+  }
+});
+
+test('http headers come from a named connection; inline headers that look like credentials are refused before anything runs', async () => {
+  const hits: Array<{ line: string; authorization?: string; source?: string }> = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      hits.push({ line: `${req.method} ${req.url}`, authorization: req.headers.authorization, source: req.headers['x-request-source'] as string | undefined });
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const inline: DagSpec = {
+      id: 'inline-secrets',
+      tasks: [
+        sql('probe', 'CREATE TABLE dag_test.header_probe (id int)'),
+        { id: 'bearer', kind: 'http', input: { url: `${base}/x`, headers: { Authorization: 'Bearer inline-s3cret', 'X-Request-Source': 'dag' } } },
+        { id: 'key', kind: 'http', input: { url: `${base}/x`, headers: { 'x-api-key': 'inline-k3y', Cookie: 'sid=inline-c00kie' } } },
+      ],
+    };
+    const { failure } = await runFailing('inline-secrets', inline);
+    expect(failure.type).toBe('DAG_INVALID');
+    const problems = (failure.details?.[0] as { problems: string[] }).problems;
+    expect(problems).toEqual([
+      expect.stringMatching(/^task "bearer": input.headers.Authorization looks like a credential/),
+      expect.stringMatching(/^task "key": input.headers.x-api-key looks like a credential/),
+      expect.stringMatching(/^task "key": input.headers.Cookie looks like a credential/),
+    ]);
+    expect(problems[0]).toContain('"connection"');
+    expect(JSON.stringify(problems)).not.toMatch(/inline-s3cret|inline-k3y|inline-c00kie/);
+    expect((await db.query("SELECT to_regclass('dag_test.header_probe')::text AS t")).rows[0].t).toBeNull();
+    expect(hits).toEqual([]);
+
+    const crm = { headers: { Authorization: 'Bearer conn-s3cret' }, baseUrl: `${base}/api` };
+    const spec: DagSpec = {
+      id: 'conn-headers',
+      tasks: [
+        { id: 'push', kind: 'http', input: { url: '/v1/sync', connection: 'crm-api', body: { n: 1 }, headers: { 'X-Request-Source': 'dag' } } },
+        { id: 'ping', kind: 'http', input: { url: `${base}/api/v1/ping`, connection: 'crm-api' } },
+        // The connection's headers never go to another host than its baseUrl.
+        { id: 'elsewhere', kind: 'http', input: { url: `${base}/other`, connection: 'crm-api' }, retry: { maximumAttempts: 1 } },
+        { id: 'unknown', kind: 'http', input: { url: '/v1/sync', connection: 'nope' }, retry: { maximumAttempts: 1 } },
+        // A webhook whose URL is the secret: the connection's baseUrl is the target.
+        { id: 'hook', kind: 'http', input: { connection: 'team-hook', body: { dag: 'conn-headers' } } },
+      ],
+    };
+    const { result } = await runFailing('conn-headers', spec, { 'crm-api': crm, 'team-hook': { baseUrl: `${base}/hooks/T0/B0/hook-t0ken` } });
+    expect(states(result)).toEqual({ push: 'success', ping: 'success', elsewhere: 'failed', unknown: 'failed', hook: 'success' });
+    expect(result.tasks.elsewhere!.error).toEqual({ type: 'CONFIG_INVALID', message: expect.stringContaining(`${base}/other is not under the base URL of connection "crm-api"`) });
+    expect(result.tasks.unknown!.error!.type).toBe('CONNECTION_UNKNOWN');
+    expect(hits.sort((a, b) => a.line.localeCompare(b.line))).toEqual([
+      { line: 'GET /api/v1/ping', authorization: 'Bearer conn-s3cret', source: undefined },
+      { line: 'POST /api/v1/sync', authorization: 'Bearer conn-s3cret', source: 'dag' },
+      { line: 'POST /hooks/T0/B0/hook-t0ken', authorization: undefined, source: undefined },
+    ]);
+    const history = await client.workflow.getHandle(workflowId('conn-headers')).fetchHistory();
+    const text = JSON.stringify(history, (k, v: unknown) => (k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v));
+    expect(text).toContain('crm-api');
+    expect(text).not.toMatch(/conn-s3cret|hook-t0ken/);
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history);
   } finally {
     server.close();
   }
