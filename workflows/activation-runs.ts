@@ -1,0 +1,191 @@
+/**
+ * What the activation does around each run: start the run as a child workflow (with its deadline),
+ * record its outcome (recent runs, held deletions, automatic pause), compute and publish the warnings
+ * that hold, re-check a destination while paused by a configuration error, and check apply requests.
+ */
+import {
+  ApplicationFailure, ChildWorkflowFailure, condition, executeChild, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { SynclineActivities } from '../activities';
+import type { ActivationConfig } from '../common/config';
+import { isConfigErrorCode } from '../common/errors';
+import type { RunSummary, RunWarning } from '../common/run';
+import { currentWarnings, deadlineWarning } from '../common/thresholds';
+import { healthOf, warningSignature } from '../common/warnings';
+import { healthKey, type Health } from '../common/search-attributes';
+import type { PlanResponse } from './messages';
+import { mergePending, wantsRetry, type PendingRun } from './request-queue';
+import { syncRunWorkflow } from './sync-run';
+
+/** Everything carried across continue-as-new. Evolve by adding optional fields only: running activations carry it. */
+export interface ActivationState {
+  lastRunNumber: number;
+  recent: RunSummary[];
+  paused: boolean;
+  pausedReason?: string;
+  pending: PendingRun | null;
+  lastFireAt?: number;
+  heldDeletes: { run: number; count: number } | null;
+  consecutiveFailures: number;
+  health: Health;
+  /** Warnings that hold now (thresholds crossed), as last computed. */
+  warnings?: RunWarning[];
+  /** Signature (code:level) of the set the warnings workflow last received. */
+  reported?: string;
+  /** Paused by a configuration error rather than by an operator: the periodic re-check may resume it. */
+  autoPaused?: boolean;
+  lastRecheckAt?: number;
+  /** The latest plan (`syncline plan`); only an `open` one can be applied. */
+  plan?: { run: number; status: 'open' | 'applying' | 'applied' | 'superseded'; by?: number };
+}
+
+const RECENT_RUNS = 20;
+export const DEFAULT_RECHECK = '1h';
+const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
+// A quota read after every run: a local activity costs one marker event, not a task round trip.
+const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+
+/**
+ * Runs run `runNumber` as the child `activation/<id>/run/<n>` and returns its summary (a failed run
+ * too). A durable timer at `scheduledAt + deadlineMinutes` opens DEADLINE_MISSED while it goes on.
+ */
+export async function runChild(
+  config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, scheduledAt: number, plan?: { planOnly?: boolean; applyPlan?: number },
+): Promise<RunSummary> {
+  let done = false;
+  const run = runOnce(config, state, request, runNumber, plan);
+  void run.then(() => (done = true), () => (done = true));
+  const left = scheduledAt + config.thresholds.deadlineMinutes * 60_000 - Date.now();
+  if (!plan?.planOnly && !(await condition(() => done, Math.max(1, left)))) {
+    state.warnings = [...(state.warnings ?? []).filter((w) => w.code !== 'DEADLINE_MISSED'), deadlineWarning(config, runNumber, scheduledAt)];
+    await publishWarnings(config, state);
+  }
+  return run;
+}
+
+async function runOnce(config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, plan?: { planOnly?: boolean; applyPlan?: number }): Promise<RunSummary> {
+  const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
+  try {
+    return await executeChild(syncRunWorkflow, {
+      workflowId: `activation/${config.id}/run/${runNumber}${plan?.applyPlan !== undefined ? '/apply' : ''}`,
+      args: [{
+        activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
+        ...(wantsRetry(request) ? { retryFailed: true } : {}),
+        ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
+      }],
+      staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
+    });
+  } catch (err) {
+    if (!(err instanceof ChildWorkflowFailure)) throw err;
+    const cause = err.cause;
+    const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunSummary | undefined) : undefined;
+    if (detail && typeof detail === 'object' && 'runNumber' in detail) return detail;
+    return {
+      activationId: config.id, runNumber, trigger: request.trigger, mode: config.mode, full: request.full, status: 'failed',
+      startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: [], warnings: [],
+      error: { type: cause instanceof ApplicationFailure ? cause.type ?? 'INTERNAL' : 'INTERNAL', message: cause?.message ?? err.message },
+    };
+  }
+}
+
+/** Runs the delta as run `runNumber`, records it as the open plan, and returns its counts. */
+export async function planRun(config: ActivationConfig, state: ActivationState, runNumber: number): Promise<PlanResponse> {
+  const summary = await runChild(config, state, { trigger: 'manual', full: false, reason: 'plan' }, runNumber, Date.now(), { planOnly: true });
+  if (summary.status === 'failed') {
+    const e = summary.error ?? { type: 'INTERNAL', message: `plan ${runNumber} of "${config.id}" failed` };
+    throw ApplicationFailure.nonRetryable(e.message, e.type);
+  }
+  // recordPlan superseded (and dropped) any older plan in Postgres; the workflow's view follows.
+  state.plan = { run: runNumber, status: 'open' };
+  const counts: Record<string, number> = { rejected: summary.rejected, heldDeletes: summary.heldDeletes };
+  for (const [op, c] of Object.entries(summary.ops)) counts[op] = c.planned;
+  return { plan: runNumber, counts };
+}
+
+/** A normal run makes the open plan stale: it no longer describes what the destination would receive. Its work tables go. */
+export async function supersedePlan(config: ActivationConfig, state: ActivationState, runNumber: number): Promise<void> {
+  await acts.supersedePlans({ activationId: config.id });
+  state.plan = { run: state.plan!.run, status: 'superseded', by: runNumber };
+}
+
+/** Apply is refused for anything but the latest, still-open plan: applied, superseded and older plans no longer match. */
+export function validateApply(config: ActivationConfig, state: ActivationState, req: { plan: number } | undefined): void {
+  if (!req || !Number.isInteger(req.plan)) throw new Error('apply takes {"plan": <plan number printed by `syncline plan`>}');
+  const p = state.plan;
+  const again = `run \`syncline plan ${config.id}\` to compute a new plan`;
+  if (!p || req.plan > p.run) throw new Error(`activation "${config.id}" has no plan ${req.plan}; ${again}`);
+  if (req.plan < p.run) throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
+  if (p.status === 'applied') throw new Error(`plan ${req.plan} of "${config.id}" was already applied; ${again}`);
+  if (p.status === 'applying') throw new Error(`plan ${req.plan} of "${config.id}" is being applied already`);
+  if (p.status === 'superseded') throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
+}
+
+/**
+ * Keeps the last runs and the held-deletion state; a configuration error pauses the activation. Then the
+ * warnings that hold after the run are computed and published — before any caller is answered, since a
+ * request arriving meanwhile would keep this execution from continuing as new.
+ */
+export async function recordRun(config: ActivationConfig, state: ActivationState, s: RunSummary): Promise<void> {
+  state.recent = [...state.recent, s].slice(-RECENT_RUNS);
+  state.heldDeletes = s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
+  state.consecutiveFailures = s.status === 'failed' ? state.consecutiveFailures + 1 : 0;
+  const configBroken = s.status === 'failed' && !!s.error && isConfigErrorCode(s.error.type) && s.error.type !== 'MODEL_SQL_ERROR';
+  if (configBroken) {
+    state.paused = true;
+    state.autoPaused = true;
+    state.lastRecheckAt = Date.now();
+    state.pausedReason = `paused after a configuration error in run ${s.runNumber}: ${s.error!.message}`;
+  } else if (state.autoPaused && s.status !== 'failed') {
+    // A run requested while auto-paused went through: the configuration works again.
+    state.paused = false;
+    state.autoPaused = false;
+    state.pausedReason = undefined;
+  }
+  const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
+  state.warnings = currentWarnings(config, s, {
+    consecutiveFailures: state.consecutiveFailures, configBroken, quota, recheck: config.recheck ?? DEFAULT_RECHECK, previous: state.warnings,
+  });
+  await publishWarnings(config, state);
+}
+
+/** The auto-pause re-check: when the destination checks out, clear CONFIG_BROKEN, resume and sync what is pending. */
+export async function recheck(config: ActivationConfig, state: ActivationState): Promise<void> {
+  state.lastRecheckAt = Date.now();
+  const result = await acts.recheckDestination({ config }).catch((err: Error) => ({ ok: false as const, code: 'INTERNAL', message: err.message }));
+  if (!state.paused || !state.autoPaused) return; // resumed or paused by an operator meanwhile
+  if (!result.ok) {
+    log.info(`activation "${config.id}" is still broken: ${result.code}: ${result.message}`);
+    return;
+  }
+  resumeWithCatchUp(config, state, 'configuration re-check passed');
+  state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'CONFIG_BROKEN');
+  await publishWarnings(config, state);
+}
+
+/** Leaves an automatic pause with one run now; it stands in for the fire times missed while paused. */
+export function resumeWithCatchUp(config: ActivationConfig, state: ActivationState, reason: string): void {
+  state.paused = false;
+  state.autoPaused = false;
+  state.pausedReason = undefined;
+  state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason });
+  if (!('manual' in config.schedule)) state.lastFireAt = Date.now();
+}
+
+/** Sets SynclineHealth from the current warnings and sends the set to the warnings workflow when it changed. */
+async function publishWarnings(config: ActivationConfig, state: ActivationState): Promise<void> {
+  const warnings = state.warnings ?? [];
+  const health = healthOf(warnings);
+  if (health !== state.health) {
+    state.health = health;
+    upsertSearchAttributes([{ key: healthKey, value: health }] as never);
+  }
+  const signature = warningSignature(warnings);
+  if (signature === (state.reported ?? '')) return;
+  try {
+    await acts.reportWarnings({ activationId: config.id, warnings, at: new Date().toISOString(), channel: config.warnings });
+    state.reported = signature;
+  } catch (err) {
+    // Not fatal to the activation: the set is sent again with the next change (or run).
+    log.warn(`activation "${config.id}": could not report warnings: ${(err as Error).message}`);
+  }
+}

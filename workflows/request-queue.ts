@@ -1,0 +1,95 @@
+/**
+ * The activation's one request queue. Sync requests (schedule, resync, retryFailed, triggerSync,
+ * approveDeletes) coalesce into one pending run; plan and apply requests wait in order and go first (a
+ * run before an apply would make its plan stale). A caller that waits (an update) holds a ticket that
+ * the run or job serving it answers. The pending run lives in the activation's state, so it survives
+ * continue-as-new; tickets never need to (callers are answered before it).
+ */
+import { ApplicationFailure, condition } from '@temporalio/workflow';
+import type { RunSummary, RunTrigger } from '../common/run';
+
+/**
+ * A run waiting to start. `retryFailed`: rows whose last write failed permanently are sent again too; it
+ * survives coalescing with other requests (a state carried over from an older version has only the trigger).
+ */
+export interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string; retryFailed?: boolean }
+
+export type Job = { kind: 'plan' } | { kind: 'apply'; plan: number };
+export type Answer = { ok: unknown } | { error: { type: string; message: string } };
+/** What to serve next: a plan or apply job, or the pending run with the tickets of every caller waiting for it. */
+export type Next = { job: Job; ticket: number } | { run: PendingRun; tickets: number[] };
+
+/** Higher wins when requests are coalesced. */
+const TRIGGER_RANK: Record<RunTrigger, number> = { retry_failed: 0, approval: 1, schedule: 1, dag: 2, manual: 2, full_resync: 3 };
+
+export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
+  if (!a) return b;
+  const trigger = TRIGGER_RANK[b.trigger] > TRIGGER_RANK[a.trigger] ? b.trigger : a.trigger;
+  const retryFailed = wantsRetry(a) || wantsRetry(b);
+  return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined, ...(retryFailed ? { retryFailed } : {}) };
+}
+
+export function wantsRetry(p: PendingRun): boolean {
+  return !!p.retryFailed || p.trigger === 'retry_failed';
+}
+
+export class RequestQueue {
+  private tickets = 0;
+  private readonly jobs: Array<{ job: Job; ticket: number }> = [];
+  private runWaiters: number[] = [];
+  private readonly answers = new Map<number, Answer>();
+
+  /** `holder.pending` is the activation state's pending run (carried across continue-as-new). */
+  constructor(private readonly holder: { pending: PendingRun | null }) {}
+
+  /** A run is wanted (a signal, the schedule): merged into the pending one. */
+  requestRun(req: PendingRun): void {
+    this.holder.pending = mergePending(this.holder.pending, req);
+  }
+
+  /** A run is wanted and the caller waits for its summary. */
+  async awaitRun(req: PendingRun): Promise<RunSummary> {
+    const ticket = ++this.tickets;
+    this.runWaiters.push(ticket);
+    this.requestRun(req);
+    return (await this.answerOf(ticket)) as RunSummary;
+  }
+
+  /** A plan or apply job; the caller waits for its answer (an error answer is thrown as the update's failure). */
+  async awaitJob(job: Job): Promise<unknown> {
+    const ticket = ++this.tickets;
+    this.jobs.push({ job, ticket });
+    return this.answerOf(ticket);
+  }
+
+  hasWork(): boolean {
+    return this.jobs.length > 0 || this.holder.pending !== null;
+  }
+
+  hasJobs(): boolean {
+    return this.jobs.length > 0;
+  }
+
+  take(): Next | null {
+    const job = this.jobs.shift();
+    if (job) return job;
+    const run = this.holder.pending;
+    if (!run) return null;
+    this.holder.pending = null;
+    const tickets = this.runWaiters;
+    this.runWaiters = [];
+    return { run, tickets };
+  }
+
+  answer(tickets: number[], answer: Answer): void {
+    for (const t of tickets) this.answers.set(t, answer);
+  }
+
+  private async answerOf(ticket: number): Promise<unknown> {
+    await condition(() => this.answers.has(ticket));
+    const a = this.answers.get(ticket)!;
+    this.answers.delete(ticket);
+    if ('error' in a) throw ApplicationFailure.nonRetryable(a.error.message, a.error.type);
+    return a.ok;
+  }
+}
