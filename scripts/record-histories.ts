@@ -72,6 +72,8 @@ async function main(): Promise<void> {
       sf: sfConnection(emulators.main), 'sf-bulk': sfConnection(emulators.bulk), 'sf-stuck': sfConnection(emulators.stuck),
       'sf-reserve': sfConnection(emulators.reserve), 'sf-exhausted': sfConnection(emulators.exhausted),
       'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET), 'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
+      // Warning webhooks are named connections: their URLs never enter a document, so never a history.
+      hooks: { url: hook.url }, 'hooks-refusing': { url: `${hook.url}?refuse` },
     };
     worker = await Worker.create({
       connection: native, taskQueue: TASK_QUEUE,

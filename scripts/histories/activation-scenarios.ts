@@ -83,7 +83,7 @@ export async function mirrorDeletionGuard(s: Stage): Promise<void> {
   const wf = wfId(id);
   await createModel(s, id, 20);
   // Its notices go to a webhook that refuses them: the warnings workflow's undeliverable-notice path.
-  const { runId: first } = await s.syncline.start(activation(s, id, { mode: 'mirror', hook: `${s.hookUrl}?refuse` }));
+  const { runId: first } = await s.syncline.start(activation(s, id, { mode: 'mirror', hook: 'hooks-refusing' }));
   expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 20);
   const second = await s.rec.nextRun(wf, first);
   await s.sql.query(`DELETE FROM hist.${id}`);

@@ -13,7 +13,7 @@ export async function warningsOpen(s: Stage): Promise<void> {
 /** More reports than one execution takes: the warnings workflow continues as new with its open warnings. */
 export async function warningsContinueAsNew(s: Stage): Promise<void> {
   const workflowId = 'syncline-warnings-hist-flood';
-  const report = { activationId: 'hist_flood', warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'recording: still failing' }], at: new Date(0).toISOString(), channel: { webhookUrl: s.hookUrl } };
+  const report = { activationId: 'hist_flood', warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'recording: still failing' }], at: new Date(0).toISOString(), channel: { connection: 'hooks' } };
   const handle = await s.client.workflow.signalWithStart('warningsWorkflow', { workflowId, taskQueue: s.taskQueue, args: [{}], signal: 'reportWarnings', signalArgs: [report] });
   const first = handle.signaledRunId;
   for (let i = 0; i < REPORTS_PER_EXECUTION; i++) await handle.signal('reportWarnings', report);

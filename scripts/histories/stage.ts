@@ -39,6 +39,7 @@ export interface ActivationOptions {
   connection?: string;
   schedule?: Record<string, unknown>;
   options?: Record<string, unknown>;
+  /** Named connection of the warning webhook (default "hooks"). */
   hook?: string;
   extra?: Record<string, unknown>;
 }
@@ -50,7 +51,7 @@ export function activation(s: Stage, id: string, o: ActivationOptions = {}): Rec
     source: { table: `hist.${id}`, key: 'id' },
     destination: { kind: 'salesforce', connection: o.connection ?? 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 50, bulkPollMs: 0, ...o.options } },
     mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }, { from: 'email', to: 'Email' }],
-    warnings: { webhookUrl: o.hook ?? s.hookUrl }, ...o.extra,
+    warnings: { connection: o.hook ?? 'hooks' }, ...o.extra,
   };
 }
 
