@@ -9,6 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { SKIP } from '../common/dag';
 import { createClient } from '../db/connect';
+import { activationWorkflowId } from '../common/names';
+import { triggerSyncUpdate } from '../workflows/messages';
 
 export interface DagTaskDeps {
   /**
@@ -122,7 +124,7 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
     },
 
     async triggerActivationSync(input: TriggerActivationSyncInput): Promise<TriggerActivationSyncResult> {
-      const workflowId = `activation/${input.activationId}`;
+      const workflowId = activationWorkflowId(input.activationId);
       const ctx = Context.current();
       const { info } = ctx;
       // The update id is stable across attempts: a retried attempt re-attaches to the same sync instead of starting another.
@@ -130,7 +132,7 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       const updateId = `dag/${run?.workflowId}/${run?.runId}/${info.activityId}`;
       const beat = setInterval(() => ctx.heartbeat(), 5000);
       try {
-        return await deps.client().workflow.getHandle(workflowId).executeUpdate('triggerSync', { args: [{ full: input.full, reason: input.reason }], updateId });
+        return await deps.client().workflow.getHandle(workflowId).executeUpdate(triggerSyncUpdate, { args: [{ full: input.full, reason: input.reason }], updateId });
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
           throw ApplicationFailure.nonRetryable(

@@ -9,10 +9,12 @@ import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import { envName } from '../connectors/connections';
 import {
-  REPORT_WARNINGS_SIGNAL, WARNINGS_WORKFLOW_ID, WARNINGS_WORKFLOW_TYPE, noticeBody,
+  WARNINGS_WORKFLOW_ID, noticeBody,
   type WarningChannel, type WarningNotice, type WarningReport,
 } from '../common/warnings';
 import type { SynclineDeps } from './deps';
+import { WORKFLOW_TYPES } from '../common/names';
+import { reportWarningsSignal } from '../workflows/messages';
 import { activityLogger, buildContext, connectorFor } from './run-context';
 import { describeModel, resolveSource } from '../connectors/postgres/source';
 import { buildFields } from './prepare';
@@ -25,8 +27,8 @@ export interface ReportWarningsResult { workflowId: string }
 export async function reportWarnings(deps: SynclineDeps, input: ReportWarningsInput): Promise<ReportWarningsResult> {
   const { taskQueue } = Context.current().info;
   const workflowId = warningsWorkflowId();
-  await deps.client().workflow.signalWithStart(WARNINGS_WORKFLOW_TYPE, {
-    workflowId, taskQueue, args: [{}], signal: REPORT_WARNINGS_SIGNAL, signalArgs: [input],
+  await deps.client().workflow.signalWithStart(WORKFLOW_TYPES.warnings, {
+    workflowId, taskQueue, args: [{}], signal: reportWarningsSignal, signalArgs: [input],
     staticSummary: 'syncline warnings: open warnings per (activation, code), one notice per state change',
   });
   return { workflowId };

@@ -16,6 +16,8 @@ import { Client, Connection } from '@temporalio/client';
 import { startActitoEmulator, type ActitoEmulator } from '../emulators/actito/server';
 import type { RunSummary } from '../common/run';
 import { benchPool, peakRssMb, resetPeak, rssMb, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes, type WhereTimeGoes } from './support';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
+import { statusQuery, triggerSyncUpdate } from '../workflows/messages';
 
 interface Phase {
   rows: number; seconds: number; api_calls: number; calls_by_route: Record<string, number>;
@@ -61,8 +63,8 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     log(`model ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
     const connections = { actito: { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity } };
-    await client.workflow.start('activationWorkflow', {
-      taskQueue, workflowId: `activation/${id}`,
+    await client.workflow.start(WORKFLOW_TYPES.activation, {
+      taskQueue, workflowId: activationWorkflowId(id),
       args: [{ config: {
         id, mode: 'upsert', schedule: { manual: true },
         source: { table: `public.${id}`, key: 'order_id' },
@@ -79,7 +81,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     const stored = emu.state.tables.customTable(table)!.size;
     log(`Actito table ${table} holds ${stored} records`);
     if (!args.includes('--keep')) await db.query(`DROP TABLE public.${id}`);
-    await client.workflow.getHandle(`activation/${id}`).terminate('benchmark done').catch(() => undefined);
+    await client.workflow.getHandle(activationWorkflowId(id)).terminate('benchmark done').catch(() => undefined);
     return {
       rows: bulk.rows, seconds: bulk.seconds, api_calls: bulk.api_calls, peak_rss_mb: bulk.peak_rss_mb, run_peak_rss_mb: bulk.run_peak_rss_mb, ready_rss_mb: bulk.ready_rss_mb,
       rows_per_second: Math.round(bulk.rows / bulk.seconds),
@@ -110,13 +112,13 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   const readyRss = rssMb(pid);
   const reset = resetPeak(pid);
   log(`${name}: worker pid ${pid} ready: rss ${readyRss} MB, start-up peak ${startupPeak} MB${reset ? ' (peak reset for the run)' : ''}; triggerSync`);
-  const handle = c.client.workflow.getHandle(`activation/${c.id}`);
+  const handle = c.client.workflow.getHandle(activationWorkflowId(c.id));
   const t0 = Date.now();
   let maxRss = 0;
   const ticker = setInterval(() => {
     const rss = rssMb(pid);
     maxRss = Math.max(maxRss, rss || 0);
-    void handle.query<{ currentRun: { phase: string; chunksDone: number; chunksTotal: number } | null }>('status').then((s) => {
+    void handle.query(statusQuery).then((s) => {
       const r = s.currentRun;
       const imports = [...c.emu.state.imports.executions.values()].map((e) => (e as unknown as { status: string }).status);
       log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s · ${r ? `${r.phase} ${r.chunksDone}/${r.chunksTotal} chunks` : 'idle'} · worker rss ${rss} MB (peak ${peakRssMb(pid)} MB) · ${Object.values(c.emu.state.requests.counts).reduce((a, b) => a + b, 0)} API calls · imports [${imports.join(',')}] · table ${c.emu.state.tables.customTable(c.table)!.size}`);
@@ -124,7 +126,7 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   }, 10_000);
   let summary: RunSummary;
   try {
-    summary = await handle.executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full: false }] });
+    summary = await handle.executeUpdate(triggerSyncUpdate, { args: [{ full: false }] });
   } finally {
     clearInterval(ticker);
   }
@@ -132,7 +134,7 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   const runPeak = peakRssMb(pid);
   const peak = Math.max(runPeak, startupPeak);
   // Before the worker stops: the runState query needs it.
-  const where = await whereTimeGoes(c.client, `activation/${c.id}/run/${summary.runNumber}`);
+  const where = await whereTimeGoes(c.client, runWorkflowId(c.id, summary.runNumber));
   await stopProcess(worker);
   const counts = { ...c.emu.state.requests.counts };
   const apiCalls = Object.values(counts).reduce((a, b) => a + b, 0);

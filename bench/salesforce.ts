@@ -17,6 +17,8 @@ import type { ChildProcess } from 'node:child_process';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce/server';
 import type { RunSummary } from '../common/run';
 import { benchPool, peakRssMb, rssMb, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes } from './support';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
+import { triggerSyncUpdate } from '../workflows/messages';
 
 interface PathResult {
   rows: number;
@@ -47,7 +49,7 @@ function callsByRoute(emu: SalesforceEmulator): Record<string, number> {
 interface Ctx { client: Client; db: pg.Pool; emu: SalesforceEmulator; address: string; databaseUrl: string; connections: Record<string, unknown> }
 
 async function sync(ctx: Ctx, id: string): Promise<RunSummary> {
-  return ctx.client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full: false }] });
+  return ctx.client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ full: false }] });
 }
 
 const describeOps = (s: RunSummary) => Object.entries(s.ops).map(([op, c]) => `${op} ${c.succeeded}/${c.planned}${c.failed ? ` (${c.failed} failed)` : ''}`).join(', ');
@@ -77,7 +79,7 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
       // A first load and a full change are expected here: no anomaly thresholds in the way.
       thresholds: { deltaPercent: 100, modelDropPercent: 100 },
     };
-    await ctx.client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config }] });
+    await ctx.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: activationWorkflowId(id), args: [{ config }] });
 
     log(`${name}: first sync (${rows} inserts)`);
     let t = Date.now();
@@ -100,7 +102,7 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
     const routes = callsByRoute(ctx.emu);
     const peak = peakRssMb(pid);
     // Before the worker stops: the run's DAG state is a query it answers.
-    const where = await whereTimeGoes(ctx.client, `activation/${id}/run/${second.runNumber}`);
+    const where = await whereTimeGoes(ctx.client, runWorkflowId(id, second.runNumber));
     log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
     log(`${name}: measured sync ${second.status} in ${seconds.toFixed(1)} s: ${describeOps(second)}; ${calls} API calls ${JSON.stringify(routes)}; worker peak RSS ${peak} MB (measured phase ${phasePeak} MB)`);
     if (second.status !== 'success') throw new Error(`measured sync: ${second.status} ${second.error?.message ?? ''}`);

@@ -9,6 +9,7 @@ import { startPostgres, type PostgresServer } from '../scripts/services/postgres
 import { migrateToLatest } from '../db/migrate';
 import { createPool } from '../db/connect';
 import { envName } from '../connectors/connections';
+import { runStateQuery } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -132,7 +133,7 @@ export async function whereTimeGoes(client: Client, runWorkflowId: string): Prom
   const handle = client.workflow.getHandle(runWorkflowId);
   const tasks_s: Record<string, number> = {};
   try {
-    const dag = await handle.query<{ tasks: Record<string, { startedAt?: string; endedAt?: string }> } | null>('runState');
+    const dag = await handle.query(runStateQuery);
     for (const [id, t] of Object.entries(dag?.tasks ?? {})) {
       if (t.startedAt && t.endedAt) tasks_s[id] = round1((Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000);
     }

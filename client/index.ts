@@ -14,9 +14,10 @@ import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '..
 import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
 import type { Database } from '../db/database';
+import { activationWorkflowId, WORKFLOW_TYPES } from '../common/names';
 import {
   applyPlanUpdate, approveDeletesUpdate, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate,
-  type ActivationStatus, type ApproveDeletesResponse, type TriggerSyncRequest,
+  type ActivationStatus, type ApproveDeletesResponse,
 } from '../workflows/messages';
 import { TASK_QUEUE } from './plugin';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
@@ -49,7 +50,7 @@ export class SynclineError extends Error {
   }
 }
 
-export const activationWorkflowId = (id: string): string => `activation/${id}`;
+export { activationWorkflowId } from '../common/names';
 
 export class SynclineClient {
   private readonly client: Client;
@@ -93,7 +94,7 @@ export class SynclineClient {
     const workflowId = activationWorkflowId(id);
     try {
       // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).
-      const handle = await this.client.workflow.start('activationWorkflow', {
+      const handle = await this.client.workflow.start(WORKFLOW_TYPES.activation, {
         taskQueue: this.taskQueue, workflowId, args: [{ config }],
         workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
@@ -108,18 +109,17 @@ export class SynclineClient {
   }
 
   resync(id: string, opts: { full?: boolean; reason?: string } = {}): Promise<void> {
-    return this.call(id, 'resync', (h) => h.signal(resyncSignal, { full: opts.full, reason: opts.reason }));
+    return this.call(id, resyncSignal.name, (h) => h.signal(resyncSignal, { full: opts.full, reason: opts.reason }));
   }
 
   /**
    * Asks for a run and waits for it (a run already going on is finished first, then this one runs).
-   * By name: the SDK's typed overloads do not accept the update's optional argument tuple.
    */
   triggerSync(id: string, opts: { full?: boolean; reason?: string } = {}): Promise<RunSummary> {
-    return this.call(id, 'triggerSync', async (h) => {
+    return this.call(id, triggerSyncUpdate.name, async (h) => {
       const requestedAt = Date.now();
       try {
-        return await h.executeUpdate<RunSummary, [TriggerSyncRequest]>(triggerSyncUpdate.name, { args: [{ full: opts.full, reason: opts.reason }] });
+        return await h.executeUpdate(triggerSyncUpdate, { args: [{ full: opts.full, reason: opts.reason }] });
       } catch (err) {
         // An update answered in the workflow task that continues the activation as new can be reported
         // "not found" to a client that polls for it again (it then looks in the new run): the run did
@@ -133,20 +133,20 @@ export class SynclineClient {
   }
 
   pause(id: string, reason?: string): Promise<void> {
-    return this.call(id, 'pause', (h) => h.signal(pauseSignal, { reason }));
+    return this.call(id, pauseSignal.name, (h) => h.signal(pauseSignal, { reason }));
   }
 
   resume(id: string): Promise<void> {
-    return this.call(id, 'resume', (h) => h.signal(resumeSignal));
+    return this.call(id, resumeSignal.name, (h) => h.signal(resumeSignal));
   }
 
   retryFailed(id: string): Promise<void> {
-    return this.call(id, 'retryFailed', (h) => h.signal(retryFailedSignal));
+    return this.call(id, retryFailedSignal.name, (h) => h.signal(retryFailedSignal));
   }
 
   /** Approves the deletions held by run `run` and waits for the run that applies them. */
   approveDeletes(id: string, run: number): Promise<ApproveDeletesResponse> {
-    return this.call(id, 'approveDeletes', (h) => h.executeUpdate(approveDeletesUpdate, { args: [{ run }] }));
+    return this.call(id, approveDeletesUpdate.name, (h) => h.executeUpdate(approveDeletesUpdate, { args: [{ run }] }));
   }
 
   /**
@@ -157,7 +157,7 @@ export class SynclineClient {
    *   const { run } = await syncline.apply('contacts', p.plan);
    */
   async plan(id: string): Promise<PlanDetails> {
-    const r = await this.call(id, 'plan', (h) => h.executeUpdate(planUpdate, { args: [] }));
+    const r = await this.call(id, planUpdate.name, (h) => h.executeUpdate(planUpdate, { args: [] }));
     return (await this.planDetails(id, r.plan)) ?? { activationId: id, plan: r.plan, status: 'open', createdAt: new Date().toISOString(), counts: r.counts, samples: {} };
   }
 
@@ -170,11 +170,11 @@ export class SynclineClient {
 
   /** Writes exactly the rows frozen in plan `plan`, and waits for that run's summary. Applied, stale or superseded plans are refused. */
   apply(id: string, plan: number): Promise<RunSummary> {
-    return this.call(id, 'apply', (h) => h.executeUpdate(applyPlanUpdate, { args: [{ plan }] }));
+    return this.call(id, applyPlanUpdate.name, (h) => h.executeUpdate(applyPlanUpdate, { args: [{ plan }] }));
   }
 
   status(id: string): Promise<ActivationStatus> {
-    return this.call(id, 'status', async (h) => {
+    return this.call(id, statusQuery.name, async (h) => {
       // A query on a closed activation would replay it; say plainly that it is not running instead.
       const d = await h.describe();
       if (d.status.name !== 'RUNNING') {

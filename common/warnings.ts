@@ -7,9 +7,7 @@
 import type { RunWarning } from './run';
 import type { Health } from './search-attributes';
 
-export const WARNINGS_WORKFLOW_ID = 'syncline-warnings';
-export const WARNINGS_WORKFLOW_TYPE = 'warningsWorkflow';
-export const REPORT_WARNINGS_SIGNAL = 'reportWarnings';
+export { WARNINGS_WORKFLOW_ID } from './names';
 
 export type WarningLevel = 'warning' | 'critical';
 

@@ -14,7 +14,9 @@ import { migrateToLatest } from '../db/migrate';
 import { createPool } from '../db/connect';
 import { synclinePlugin } from '../client/plugin';
 import { startSalesforceEmulator, DEMO_CREDENTIALS } from '../emulators/salesforce/server';
-import { describeRun, type RunSummary } from '../common/run';
+import { describeRun } from '../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../common/names';
+import { triggerSyncUpdate } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
 const keep = process.argv.includes('--keep');
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
         round((g * 37.5)::numeric, 2) AS lifetime_value, timestamptz '2026-03-29 00:30:00+01' + g * interval '7 minutes' AS last_purchase_at
       FROM generate_series(1, 300) g`);
     await sql.query(`DELETE FROM syncline.snapshot WHERE activation_id = $1`, [id]);
-    await client.workflow.getHandle(`activation/${id}`).terminate('demo restart').catch(() => {});
+    await client.workflow.getHandle(activationWorkflowId(id)).terminate('demo restart').catch(() => {});
     const config = {
       id, description: 'Demo: customers into Salesforce Contacts', mode: 'upsert', schedule: { every: '1h' },
       source: { sql: 'SELECT * FROM demo.customers', key: 'customer_id' },
@@ -62,9 +64,9 @@ async function main(): Promise<void> {
         { from: 'title', to: 'Title' }, { from: 'lifetime_value', to: 'Lifetime_Value__c' }, { from: 'last_purchase_at', to: 'Last_Purchase_At__c' },
       ],
     };
-    const handle = await client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config }] });
+    const handle = await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: activationWorkflowId(id), args: [{ config }] });
     say(`activation started: workflow id ${handle.workflowId} (schedule: every 1h; the first run starts now)`);
-    const first = await handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{ reason: 'demo' }] });
+    const first = await handle.executeUpdate(triggerSyncUpdate, { args: [{ reason: 'demo' }] });
     say(describeRun(first));
     say(`Salesforce emulator now holds ${await contactCount(sf.url)} Contacts`);
 
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
       INSERT INTO demo.customers SELECT 'C' || lpad(g::text, 5, '0'), 'new' || g || '@example.com', 'New', 'Customer' || g, 'Buyer', 10, now() FROM generate_series(301, 310) g;
       UPDATE demo.customers SET lifetime_value = lifetime_value + 1 WHERE customer_id IN ('C00100', 'C00101')`);
     say('model changed: 20 titles, 2 lifetime values, 10 new customers');
-    const second = await handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{ reason: 'demo: after model changes' }] });
+    const second = await handle.executeUpdate(triggerSyncUpdate, { args: [{ reason: 'demo: after model changes' }] });
     say(describeRun(second));
     say(`Salesforce emulator now holds ${await contactCount(sf.url)} Contacts`);
     const ok = first.status === 'success' && second.status === 'success' && second.ops.upsert?.succeeded === 32;

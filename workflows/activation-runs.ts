@@ -9,6 +9,7 @@ import {
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { isConfigErrorCode } from '../common/errors';
+import { runWorkflowId } from '../common/names';
 import type { RunSummary, RunWarning } from '../common/run';
 import { currentWarnings, deadlineWarning } from '../common/thresholds';
 import { healthOf, warningSignature } from '../common/warnings';
@@ -67,7 +68,7 @@ async function runOnce(config: ActivationConfig, state: ActivationState, request
   const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
   try {
     return await executeChild(syncRunWorkflow, {
-      workflowId: `activation/${config.id}/run/${runNumber}${plan?.applyPlan !== undefined ? '/apply' : ''}`,
+      workflowId: runWorkflowId(config.id, runNumber, plan?.applyPlan !== undefined),
       args: [{
         activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
         ...(wantsRetry(request) ? { retryFailed: true } : {}),

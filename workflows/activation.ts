@@ -10,6 +10,7 @@ import {
 import type { SynclineActivities } from '../activities';
 import { formatProblems, parseActivationConfig, type ActivationConfig } from '../common/config';
 import { parseDuration } from '../common/duration';
+import { activationWorkflowId } from '../common/names';
 import type { RunSummary } from '../common/run';
 import { activationKey, destinationKey, healthKey } from '../common/search-attributes';
 import {
@@ -50,7 +51,7 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
 function validConfig(doc: unknown): ActivationConfig {
   const parsed = parseActivationConfig(doc);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(formatProblems((doc as { id?: unknown } | null)?.id, parsed.problems), 'CONFIG_INVALID', { problems: parsed.problems });
-  const expected = `activation/${parsed.config.id}`;
+  const expected = activationWorkflowId(parsed.config.id);
   if (workflowInfo().workflowId !== expected) {
     throw ApplicationFailure.nonRetryable(`activation "${parsed.config.id}" must run with workflow id "${expected}" (got "${workflowInfo().workflowId}")`, 'CONFIG_INVALID');
   }

@@ -3,7 +3,8 @@
  * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
-import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { dagStateQuery } from './messages';
+import { ApplicationFailure, patched, proxyActivities, setHandler, sleep, type ActivityOptions } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import type { DagSpec, DagState, DagTask } from '../common/dag';
@@ -12,7 +13,7 @@ import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from '.
 export type DagWorkflowInput = DagSpec;
 export type DagWorkflowResult = DagState;
 
-export const dagStateQuery = defineQuery<DagState>('dagState');
+export { dagStateQuery } from './messages';
 
 const RETRY = { maximumAttempts: 3, initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute' };
 const DEFAULTS: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };

@@ -1,7 +1,11 @@
-/** Signals, queries and updates of the activation workflow (STYLE.md 3: next to the workflow that handles them). */
+/**
+ * Signals, queries and updates of syncline's workflows, defined once with their types (STYLE.md 3): the
+ * workflows handle them, and clients, the CLI, activities and tests send them through these definitions.
+ */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RunSummary } from '../common/run';
 import type { DagState } from '../common/dag';
+import type { OpenWarning, WarningReport } from '../common/warnings';
 import type { Health } from '../common/search-attributes';
 
 export interface ResyncRequest { full?: boolean; reason?: string }
@@ -39,7 +43,8 @@ export const resumeSignal = defineSignal<[]>('resume');
 export const retryFailedSignal = defineSignal<[]>('retryFailed');
 /** Internal: a run reports its progress to its activation. */
 export const runProgressSignal = defineSignal<[RunProgress]>('runProgress');
-export const triggerSyncUpdate = defineUpdate<RunSummary, [TriggerSyncRequest?]>('triggerSync');
+/** The argument may be left out on the wire (`temporal workflow update execute --name triggerSync`); the handler takes undefined. */
+export const triggerSyncUpdate = defineUpdate<RunSummary, [TriggerSyncRequest]>('triggerSync');
 export const approveDeletesUpdate = defineUpdate<ApproveDeletesResponse, [ApproveDeletesRequest]>('approveDeletes');
 /** Computes the delta and records it as a plan; nothing is written to the destination. */
 export const planUpdate = defineUpdate<PlanResponse, []>('plan');
@@ -49,3 +54,10 @@ export const statusQuery = defineQuery<ActivationStatus>('status');
 
 /** A sync run's progress (the child `activation/<id>/run/<n>`): each step with its state and times, the writes per chunk. */
 export const runStateQuery = defineQuery<DagState | null>('runState');
+
+/** The warnings workflow: an activation reports its current warning set. */
+export const reportWarningsSignal = defineSignal<[WarningReport]>('reportWarnings');
+/** The warnings workflow: warnings open now (of one activation, or all). */
+export const openWarningsQuery = defineQuery<OpenWarning[], [string?]>('openWarnings');
+/** A DAG run's state: every task with its state, tries and times. */
+export const dagStateQuery = defineQuery<DagState>('dagState');

@@ -5,19 +5,18 @@
  * on recovery (cleared), delivered one activity per notice so a retried webhook never repeats another.
  */
 import {
-  ActivityFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, workflowInfo,
+  ActivityFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
-import { REPORT_WARNINGS_SIGNAL, applyReport, type OpenWarning, type OpenWarnings, type WarningReport } from '../common/warnings';
+import { applyReport, type OpenWarnings, type WarningReport } from '../common/warnings';
+import { openWarningsQuery, reportWarningsSignal } from './messages';
 
 export interface WarningsWorkflowInput {
   /** Carried across continue-as-new. */
   open?: OpenWarnings;
 }
 
-export const reportWarningsSignal = defineSignal<[WarningReport]>(REPORT_WARNINGS_SIGNAL);
-/** Open warnings, oldest first; pass an activation id to see only its own. */
-export const openWarningsQuery = defineQuery<OpenWarning[], [string?]>('openWarnings');
+export { openWarningsQuery, reportWarningsSignal } from './messages';
 
 /** Reports handled per execution before continuing as new (each costs a few history events per notice). */
 export const REPORTS_PER_EXECUTION = 200;

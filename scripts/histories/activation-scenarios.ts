@@ -4,8 +4,9 @@
  */
 import { activation, createModel, expectRun, sfConnection, type Stage } from './stage';
 import { activityCount, eventCount } from './recorder';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 
-const wfId = (id: string) => `activation/${id}`;
+const wfId = (id: string) => activationWorkflowId(id);
 
 /** Interval fires on durable timers, pause/resume, and the open execution that waits for its next fire. */
 export async function scheduled(s: Stage): Promise<void> {
@@ -134,7 +135,7 @@ export async function configErrorResume(s: Stage): Promise<void> {
 /** A document the workflow itself refuses (started around the client, which would refuse it first). */
 export async function invalidConfig(s: Stage): Promise<void> {
   const id = 'hist_invalid';
-  const handle = await s.client.workflow.start('activationWorkflow', { taskQueue: s.taskQueue, workflowId: wfId(id), args: [{ config: { id, mode: 'sideways' } }] });
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: s.taskQueue, workflowId: wfId(id), args: [{ config: { id, mode: 'sideways' } }] });
   await handle.result().catch(() => undefined);
   await s.rec.record('invalid-config', wfId(id), handle.firstExecutionRunId, 'an invalid activation document: the workflow fails CONFIG_INVALID before anything runs');
 }

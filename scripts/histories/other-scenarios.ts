@@ -3,6 +3,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { DagSpec, DagState } from '../../common/dag';
 import { REPORTS_PER_EXECUTION } from '../../workflows/warnings';
 import { activation, createModel, expectRun, type Stage } from './stage';
+import { WORKFLOW_TYPES } from '../../common/names';
+import { reportWarningsSignal } from '../../workflows/messages';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
 export async function warningsOpen(s: Stage): Promise<void> {
@@ -13,10 +15,10 @@ export async function warningsOpen(s: Stage): Promise<void> {
 /** More reports than one execution takes: the warnings workflow continues as new with its open warnings. */
 export async function warningsContinueAsNew(s: Stage): Promise<void> {
   const workflowId = 'syncline-warnings-hist-flood';
-  const report = { activationId: 'hist_flood', warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'recording: still failing' }], at: new Date(0).toISOString(), channel: { connection: 'hooks' } };
-  const handle = await s.client.workflow.signalWithStart('warningsWorkflow', { workflowId, taskQueue: s.taskQueue, args: [{}], signal: 'reportWarnings', signalArgs: [report] });
+  const report = { activationId: 'hist_flood', warnings: [{ code: 'FAILED_ROWS', level: 'warning' as const, message: 'recording: still failing' }], at: new Date(0).toISOString(), channel: { connection: 'hooks' } };
+  const handle = await s.client.workflow.signalWithStart(WORKFLOW_TYPES.warnings, { workflowId, taskQueue: s.taskQueue, args: [{}], signal: reportWarningsSignal, signalArgs: [report] });
   const first = handle.signaledRunId;
-  for (let i = 0; i < REPORTS_PER_EXECUTION; i++) await handle.signal('reportWarnings', report);
+  for (let i = 0; i < REPORTS_PER_EXECUTION; i++) await handle.signal(reportWarningsSignal, report);
   await s.rec.nextRun(workflowId, first);
   await s.rec.record('continue-as-new', workflowId, first, `${REPORTS_PER_EXECUTION + 1} reports: one notice (opened), the rest repeat the open set; continue-as-new carrying the open warning`);
 }
@@ -56,7 +58,7 @@ export async function dagActivation(s: Stage): Promise<void> {
     id: 'hist-activation',
     tasks: [{ id: 'sync', kind: 'activation', input: { activationId: id, reason: 'recording a DAG' } }, { id: 'settle', kind: 'sleep', upstream: ['sync'], input: { seconds: 1 } }],
   };
-  const state = await s.client.workflow.execute('dagWorkflow', { taskQueue: s.taskQueue, workflowId: 'dag/hist-activation', args: [spec] }) as DagState;
+  const state = await s.client.workflow.execute(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId: 'dag/hist-activation', args: [spec] }) as DagState;
   expectRun('the DAG-triggered sync', state.tasks.sync?.output as never, (r) => r.status === 'success');
   await s.rec.record('activation-task', 'dag/hist-activation', undefined, 'an activation task (triggerActivationSync waits on the activation\'s triggerSync update), then a sleep; the DAG succeeds');
 }
@@ -69,7 +71,7 @@ export async function dagInvalid(s: Stage): Promise<void> {
 }
 
 async function expectDagFailure(s: Stage, workflowId: string, spec: DagSpec): Promise<DagState> {
-  const err = await s.client.workflow.execute('dagWorkflow', { taskQueue: s.taskQueue, workflowId, args: [spec] }).then(() => undefined, (e: unknown) => e);
+  const err = await s.client.workflow.execute(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId, args: [spec] }).then(() => undefined, (e: unknown) => e);
   if (!(err instanceof WorkflowFailedError)) throw new Error(`${workflowId}: expected the DAG to fail, got ${String(err)}`);
   return (err.cause as { details?: unknown[] } | undefined)?.details?.[0] as DagState;
 }

@@ -1,8 +1,9 @@
 /** syncRunWorkflow paths (the child `activation/<id>/run/<n>`): Bulk polling, quota waits, failures, a run still going on. */
 import { activation, createModel, emulatorAdmin, expectRun, type Stage } from './stage';
 import { activityCount, eventCount, type HistoryEvent } from './recorder';
+import { activationWorkflowId } from '../../common/names';
 
-const wfId = (id: string) => `activation/${id}`;
+const wfId = (id: string) => activationWorkflowId(id);
 const signalsNamed = (ev: HistoryEvent[], name: string) => ev.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name).length;
 
 /** 60 rows over a bulkThreshold of 50: a Bulk API 2.0 job, polled on durable timers while the emulator processes it. */

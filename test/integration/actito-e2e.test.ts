@@ -23,6 +23,8 @@ import type { RunSummary } from '../../common/run';
 import type { SyncMode } from '../../common/sync-modes';
 import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { approveDeletesUpdate, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_actito');
 const BULK_THRESHOLD = 50;
@@ -186,17 +188,17 @@ async function newActivation(tag: string, from: number, to: number): Promise<Act
 }
 
 async function start(cfg: ReturnType<typeof config>): Promise<void> {
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(cfg.id), args: [{ config: cfg }] });
 }
 
 /** A mapping change is a new configuration: the activation is restarted with it (state stays in Postgres). */
 async function restart(cfg: ReturnType<typeof config>): Promise<void> {
-  await client.workflow.getHandle(`activation/${cfg.id}`).terminate('new mapping');
+  await client.workflow.getHandle(activationWorkflowId(cfg.id)).terminate('new mapping');
   await start(cfg);
 }
 
 async function sync(id: string): Promise<RunSummary> {
-  return client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full: false }] });
+  return client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ full: false }] });
 }
 
 async function attributeCreations(id: string): Promise<Array<{ run_number: number; field: string; created: boolean }>> {
@@ -346,13 +348,13 @@ describe('modes on a custom table linked to profiles', () => {
     expect(again.heldDeletes).toBe(62);
     await expectActito(a.table, a.prefix, exp, 'held again');
 
-    const handle = client.workflow.getHandle(`activation/${a.id}`);
-    const wrong = await handle.executeUpdate('approveDeletes', { args: [{ run: held.runNumber }] }).catch((e: Error) => e);
+    const handle = client.workflow.getHandle(activationWorkflowId(a.id));
+    const wrong = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] }).catch((e: Error) => e);
     expect(wrong).toBeInstanceOf(Error);
     expect(String((wrong as Error & { cause?: Error }).cause?.message ?? (wrong as Error).message)).toMatch(/held by run/);
     expect((await tableRecords(a.table)).size).toBe(62);
 
-    const approved = await handle.executeUpdate<{ approved: number; run: RunSummary }, [{ run: number }]>('approveDeletes', { args: [{ run: again.runNumber }] });
+    const approved = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: again.runNumber }] });
     expect(approved.approved).toBe(62);
     expect(approved.run.ops.delete).toMatchObject({ succeeded: 62, failed: 0 });
     applyRun('mirror', exp, [], true);

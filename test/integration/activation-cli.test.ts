@@ -12,6 +12,8 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, type RunningWorker } from '../support/harness';
 import { findTemporalCli } from '../../scripts/services/temporal';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
+import { pauseSignal, resumeSignal, resyncSignal, statusQuery } from '../../workflows/messages';
 
 const run = promisify(execFile);
 const TQ = uniqueName('tq_cli');
@@ -58,16 +60,16 @@ afterAll(async () => {
 test('started with the temporal CLI, it runs on its interval, each run a child workflow; pause stops scheduling', async () => {
   const id = uniqueName('every');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-  await temporal('workflow', 'start', '--task-queue', TQ, '--type', 'activationWorkflow', '--workflow-id', `activation/${id}`, '--input-file', writeConfig(activation(id, { every: '2s' })));
+  await temporal('workflow', 'start', '--task-queue', TQ, '--type', WORKFLOW_TYPES.activation, '--workflow-id', activationWorkflowId(id), '--input-file', writeConfig(activation(id, { every: '2s' })));
   await waitFor('three scheduled runs', async () => (await runCount(id)) >= 3, 60_000);
-  const child = await client.workflow.getHandle(`activation/${id}/run/2`).describe();
-  expect(child.type).toBe('syncRunWorkflow');
-  expect(child.parentExecution?.workflowId).toBe(`activation/${id}`);
+  const child = await client.workflow.getHandle(runWorkflowId(id, 2)).describe();
+  expect(child.type).toBe(WORKFLOW_TYPES.syncRun);
+  expect(child.parentExecution?.workflowId).toBe(activationWorkflowId(id));
   const triggers = (await db.query(`SELECT DISTINCT trigger FROM syncline.runs WHERE activation_id = $1`, [id])).rows.map((r) => r.trigger);
   expect(triggers).toEqual(['schedule']);
 
-  await temporal('workflow', 'signal', '--workflow-id', `activation/${id}`, '--name', 'pause', '--input', '{"reason":"maintenance"}');
-  await waitFor('paused', async () => JSON.parse(await temporal('workflow', 'query', '--workflow-id', `activation/${id}`, '--name', 'status', '-o', 'json')).queryResult[0].state === 'paused');
+  await temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', pauseSignal.name, '--input', '{"reason":"maintenance"}');
+  await waitFor('paused', async () => JSON.parse(await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json')).queryResult[0].state === 'paused');
   const atPause = await runCount(id);
   await new Promise((r) => setTimeout(r, 6000));
   expect(await runCount(id)).toBeLessThanOrEqual(atPause + 1); // a run already under way may finish
@@ -75,44 +77,44 @@ test('started with the temporal CLI, it runs on its interval, each run a child w
   await new Promise((r) => setTimeout(r, 4000));
   expect(await runCount(id)).toBe(settled);
 
-  await temporal('workflow', 'signal', '--workflow-id', `activation/${id}`, '--name', 'resume');
+  await temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resumeSignal.name);
   await waitFor('scheduling again after resume', async () => (await runCount(id)) > settled, 30_000);
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 test('a resync signal sent with the CLI runs at once; runs never overlap and requests coalesce', async () => {
   const id = uniqueName('manual');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 50) g`);
-  await temporal('workflow', 'start', '--task-queue', TQ, '--type', 'activationWorkflow', '--workflow-id', `activation/${id}`, '--input-file', writeConfig(activation(id, { manual: true })));
+  await temporal('workflow', 'start', '--task-queue', TQ, '--type', WORKFLOW_TYPES.activation, '--workflow-id', activationWorkflowId(id), '--input-file', writeConfig(activation(id, { manual: true })));
   await new Promise((r) => setTimeout(r, 2000));
   expect(await runCount(id)).toBe(0); // manual: nothing runs by itself
-  await temporal('workflow', 'signal', '--workflow-id', `activation/${id}`, '--name', 'resync', '--input', '{"reason":"from the CLI"}');
+  await temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name, '--input', '{"reason":"from the CLI"}');
   await waitFor('the re-sync run', async () => (await runCount(id)) === 1, 30_000);
   const dest = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
   expect(dest.rows[0].n).toBe(50);
 
   // Three requests while idle or running become at most two runs (one now, one coalesced after it).
-  await Promise.all([1, 2, 3].map(() => temporal('workflow', 'signal', '--workflow-id', `activation/${id}`, '--name', 'resync')));
+  await Promise.all([1, 2, 3].map(() => temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name)));
   await waitFor('coalesced runs', async () => (await runCount(id)) >= 2, 30_000);
   await new Promise((r) => setTimeout(r, 3000));
   expect(await runCount(id)).toBeLessThanOrEqual(3);
   const overlaps = await db.query(`SELECT count(*)::int AS n FROM syncline.runs a JOIN syncline.runs b ON a.activation_id = b.activation_id AND a.run_number < b.run_number
     WHERE a.activation_id = $1 AND b.started_at < a.finished_at`, [id]);
   expect(overlaps.rows[0].n).toBe(0);
-  const status = JSON.parse(await temporal('workflow', 'query', '--workflow-id', `activation/${id}`, '--name', 'status', '-o', 'json')).queryResult[0];
+  const status = JSON.parse(await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json')).queryResult[0];
   expect(status.lastRuns.length).toBeGreaterThanOrEqual(2);
   expect(status.lastRuns[0]).toMatchObject({ runNumber: 1, trigger: 'manual', status: 'success' });
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 test('an invalid document fails the workflow at once, listing every problem with its path', async () => {
   const id = uniqueName('bad');
   const file = writeConfig({ id, mode: 'merge', schedule: { every: 'often' }, source: { key: 'id' }, destination: { kind: 'testdb' }, mappings: [] });
-  await temporal('workflow', 'start', '--task-queue', TQ, '--type', 'activationWorkflow', '--workflow-id', `activation/${id}`, '--input-file', file);
-  const err = await client.workflow.getHandle(`activation/${id}`).result().catch((e: Error & { cause?: Error }) => e);
+  await temporal('workflow', 'start', '--task-queue', TQ, '--type', WORKFLOW_TYPES.activation, '--workflow-id', activationWorkflowId(id), '--input-file', file);
+  const err = await client.workflow.getHandle(activationWorkflowId(id)).result().catch((e: Error & { cause?: Error }) => e);
   const message = (err as Error & { cause?: Error }).cause?.message ?? '';
   for (const p of ['mode', 'schedule', 'source', 'destination.connection', 'destination.key', 'mappings']) expect(message).toContain(`- ${p}`);
-  const desc = await client.workflow.getHandle(`activation/${id}`).describe();
+  const desc = await client.workflow.getHandle(activationWorkflowId(id)).describe();
   expect(desc.status.name).toBe('FAILED');
   expect((desc.historyLength ?? 99)).toBeLessThan(10); // failed in its first workflow task, nothing ran
 });

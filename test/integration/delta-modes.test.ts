@@ -7,6 +7,8 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { approveDeletesUpdate, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_delta');
 let worker: RunningWorker;
@@ -39,11 +41,11 @@ function config(id: string, table: string, mode: string, extra: Record<string, u
 }
 
 async function startActivation(cfg: Record<string, unknown>) {
-  return client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
+  return client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(String(cfg.id)), args: [{ config: cfg }] });
 }
 
 async function sync(id: string, full = false): Promise<RunSummary> {
-  return client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full }] });
+  return client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ full }] });
 }
 
 async function destination(object: string): Promise<Map<string, Record<string, unknown>>> {
@@ -177,10 +179,10 @@ describe('insert, update and mirror', () => {
     expect(again.ops.delete?.succeeded ?? 0).toBe(0);
     expect((await destination(id)).size).toBe(190);
 
-    const handle = client.workflow.getHandle(`activation/${id}`);
-    const wrongRun = await handle.executeUpdate('approveDeletes', { args: [{ run: held.runNumber }] }).catch((e: Error) => e);
+    const handle = client.workflow.getHandle(activationWorkflowId(id));
+    const wrongRun = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] }).catch((e: Error) => e);
     expect((wrongRun as Error & { cause?: Error }).cause?.message).toMatch(/held by run/);
-    const approved = await handle.executeUpdate<{ approved: number; run: RunSummary }, [{ run: number }]>('approveDeletes', { args: [{ run: again.runNumber }] });
+    const approved = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: again.runNumber }] });
     expect(approved.approved).toBe(190);
     expect(approved.run.ops.delete).toMatchObject({ succeeded: 190 });
     expect((await destination(id)).size).toBe(0);

@@ -8,6 +8,8 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { approveDeletesUpdate, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_exact');
 let worker: RunningWorker;
@@ -31,8 +33,8 @@ function config(id: string, mode: string, extra: Record<string, unknown> = {}) {
     mappings: [{ from: 'name', to: 'Name' }], ...extra,
   };
 }
-const handle = (id: string) => client.workflow.getHandle(`activation/${id}`);
-const sync = (id: string) => handle(id).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+const handle = (id: string) => client.workflow.getHandle(activationWorkflowId(id));
+const sync = (id: string) => handle(id).executeUpdate(triggerSyncUpdate, { args: [{}] });
 async function keys(object: string): Promise<string[]> {
   return (await db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [object])).rows.map((r) => r.key as string);
 }
@@ -43,7 +45,7 @@ async function runStatus(id: string, run: number): Promise<string | undefined> {
 test('an approval is used by the run that follows it or not at all: the same keys removed weeks later are held again', async () => {
   const id = uniqueName('stale_appr');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config: config(id, 'mirror') }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: config(id, 'mirror') }] });
   expect((await sync(id)).status).toBe('success');
   // Half the model disappears by mistake: the guard holds it.
   await db.query(`CREATE TABLE public.${id}_gone AS SELECT * FROM public.${id} WHERE id > 10`);
@@ -52,7 +54,7 @@ test('an approval is used by the run that follows it or not at all: the same key
   expect(held.heldDeletes).toBe(10);
   // The model is fixed first; the approval then arrives and its run has nothing to delete.
   await db.query(`INSERT INTO public.${id} SELECT * FROM public.${id}_gone`);
-  const approval = await handle(id).executeUpdate<{ approved: number; run: RunSummary }, [object]>('approveDeletes', { args: [{ run: held.runNumber }] });
+  const approval = await handle(id).executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] });
   expect(approval.approved).toBe(10);
   expect(approval.run.ops.delete).toBeUndefined();
   expect(await keys(id)).toHaveLength(20);
@@ -67,13 +69,13 @@ test('retryFailed coalesced with a re-sync still retries rows that failed perman
   const id = uniqueName('retry_merge');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 30) g`);
   await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'REJECTED_BY_RULE', false, 1), ($1, '7', 'REJECTED_BY_RULE', false, 1)`, [id]);
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config: config(id, 'upsert') }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: config(id, 'upsert') }] });
   const first = await sync(id);
   expect(first.ops.upsert).toMatchObject({ succeeded: 28, failed: 2 });
   // Both requests reach the activation in one workflow task: they are served by one run.
   await worker.stop();
-  await handle(id).signal('retryFailed');
-  await handle(id).signal('resync', { reason: 'someone asked' });
+  await handle(id).signal(retryFailedSignal);
+  await handle(id).signal(resyncSignal, { reason: 'someone asked' });
   worker = await startWorker({ taskQueue: TQ, connections: { slowdb: { url: process.env.DATABASE_URL!, delayMs: 200, batchSize: 10 } } });
   await waitFor('run 2 to finish', async () => ['success', 'partial', 'failed'].includes((await runStatus(id, 2)) ?? ''));
   expect(await runStatus(id, 3)).toBeUndefined();
@@ -84,7 +86,7 @@ test('retryFailed coalesced with a re-sync still retries rows that failed perman
 test('an approval whose activity is still running when a run ends does not stall the activation', async () => {
   const id = uniqueName('appr_inflight');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config: config(id, 'mirror') }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: config(id, 'mirror') }] });
   await sync(id);
   await db.query(`DELETE FROM public.${id} WHERE id > 15`);
   const held = await sync(id);
@@ -95,14 +97,14 @@ test('an approval whose activity is still running when a run ends does not stall
   try {
     await locker.query('BEGIN');
     await locker.query(`SELECT 1 FROM syncline.held_deletes WHERE activation_id = $1 FOR UPDATE`, [id]);
-    approval = handle(id).executeUpdate<{ approved: number; run: RunSummary }, [object]>('approveDeletes', { args: [{ run: held.runNumber }] });
+    approval = handle(id).executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] });
     await waitFor('the approval activity to wait on the lock', async () => Number((await db.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%held_deletes%'`)).rows[0].n) > 0);
     // A run comes and goes meanwhile (with the model back in full it touches no held deletion).
     await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(16, 20) g`);
-    await handle(id).signal('resync', { reason: 'a run while the approval waits' });
+    await handle(id).signal(resyncSignal, { reason: 'a run while the approval waits' });
     // Released only once the activation has recorded run 3 and stands idle, waiting for its handlers.
     await waitFor('run 3 recorded by the activation', async () => {
-      const st = await handle(id).query<{ state: string; lastRuns: RunSummary[] }>('status');
+      const st = await handle(id).query(statusQuery);
       return st.state === 'idle' && st.lastRuns.some((r) => r.runNumber === 3);
     });
   } finally {
@@ -124,13 +126,13 @@ test('a run whose activation was terminated mid-run is closed (cancelled) when t
   const id = uniqueName('terminated');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
   const cfg = config(id, 'insert', { destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } } });
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config: cfg }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
   const caller = sync(id).then(() => 'answered', (err: Error) => err.name);
   await waitFor('some rows written', async () => (await keys(id)).length >= 30);
   await handle(id).terminate('operator stopped it mid-run');
   expect(await caller).not.toBe('answered');
   expect(await runStatus(id, 1)).toBe('running');
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config: cfg }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
   await waitFor('run 1 closed', async () => (await runStatus(id, 1)) === 'cancelled');
   const second = await sync(id);
   expect(second.runNumber).toBe(2);

@@ -8,6 +8,8 @@ import type pg from 'pg';
 import { startTemporalDevServer, type TemporalServer } from '../../scripts/services/temporal';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_can');
 let server: TemporalServer;
@@ -33,21 +35,21 @@ afterAll(async () => {
 test('a triggerSync waiting when continue-as-new is suggested gets its run; the activation goes on', async () => {
   const id = uniqueName('can_wait');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 100) g`);
-  const handle = await client.workflow.start('activationWorkflow', {
-    taskQueue: TQ, workflowId: `activation/${id}`,
+  const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ, workflowId: activationWorkflowId(id),
     args: [{ config: {
       id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
       destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 10 } }, mappings: [{ from: 'name', to: 'Name' }],
     } }],
   });
-  const first = handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+  const first = handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
   await waitFor('run 1 to be writing', async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 0);
   // Asked while run 1 writes: served by run 2, after run 1's execution was told to continue as new.
-  const second = handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{ reason: 'second caller' }] });
+  const second = handle.executeUpdate(triggerSyncUpdate, { args: [{ reason: 'second caller' }] });
   expect((await first).runNumber).toBe(1);
   const answered = await Promise.race([second, new Promise<'stalled'>((r) => setTimeout(() => r('stalled'), 90_000))]);
   expect(answered).not.toBe('stalled');
   expect((answered as RunSummary).runNumber).toBe(2);
-  const third = await handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+  const third = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
   expect(third.runNumber).toBe(3);
 }, 240_000);

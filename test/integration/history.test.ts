@@ -6,7 +6,8 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startWorker, sqlClient, testClient, uniqueName, env, type RunningWorker } from '../support/harness';
-import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_hist');
 const ROW_SENTINEL = 'SENTINEL-ROW-7f3a9c';
@@ -29,8 +30,8 @@ afterAll(async () => {
 test('50 runs: the current history is small and no row value or secret is in any history', async () => {
   const id = uniqueName('hist');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, '${ROW_SENTINEL}-' || g AS name FROM generate_series(1, 30) g`);
-  const handle = await client.workflow.start('activationWorkflow', {
-    taskQueue: TQ, workflowId: `activation/${id}`,
+  const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ, workflowId: activationWorkflowId(id),
     args: [{ config: {
       id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
       destination: { kind: 'testdb', connection: 'secretdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
@@ -38,11 +39,11 @@ test('50 runs: the current history is small and no row value or secret is in any
   });
   for (let i = 1; i <= 50; i++) {
     await db.query(`UPDATE public.${id} SET name = '${ROW_SENTINEL}-' || id || '-' || $1::int WHERE id = ($1::int % 30) + 1`, [i]);
-    const s = await handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+    const s = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(s.runNumber).toBe(i);
     expect(s.status).toBe('success');
   }
-  const desc = await client.workflow.getHandle(`activation/${id}`).describe();
+  const desc = await client.workflow.getHandle(activationWorkflowId(id)).describe();
   expect(desc.historyLength).toBeLessThan(60);
   const executions = await db.query(`SELECT count(*)::int AS n FROM syncline.runs WHERE activation_id = $1`, [id]);
   expect(executions.rows[0].n).toBe(50);

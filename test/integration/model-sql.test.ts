@@ -9,6 +9,8 @@ import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { env, startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_model');
 const WAREHOUSE = uniqueName('wh_model');
@@ -38,14 +40,14 @@ afterAll(async () => {
 });
 
 async function syncOnce(id: string, source: Record<string, unknown>): Promise<RunSummary> {
-  const handle = await client.workflow.start('activationWorkflow', {
-    taskQueue: TQ, workflowId: `activation/${id}`,
+  const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ, workflowId: activationWorkflowId(id),
     args: [{ config: {
       id, mode: 'upsert', schedule: { manual: true }, source: { key: 'id', ...source },
       destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
     } }],
   });
-  return handle.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+  return handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
 }
 async function destination(object: string): Promise<Record<string, string>> {
   const r = await db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1`, [object]);

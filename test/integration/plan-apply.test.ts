@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
-import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TQ = uniqueName('tq_plan');
@@ -63,8 +64,8 @@ describe('plan and apply (mirror)', () => {
   test('apply writes exactly the frozen plan; the next run picks up later changes; stale plans are refused', async () => {
     await db.query(`CREATE TABLE ${table} (id int, email text, name text)`);
     await db.query(`INSERT INTO ${table} SELECT g, 'u' || g || '@x.com', 'Name ' || g FROM generate_series(1, 20) g`);
-    await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${id}`, args: [{ config }] });
-    const first = await client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const first = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(first.status).toBe('success');
 
     // The plan: 2 changed, 2 added, 1 removed. Nothing reaches the destination.
@@ -117,7 +118,7 @@ describe('plan and apply (mirror)', () => {
     const stale = await syncline('plan', id);
     const stalePlan = Number(/^plan (\d+) of/.exec(stale.stdout)?.[1]);
     const staleRunId = await planRunId(id, stalePlan);
-    const next = await client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+    const next = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(next.ops).toMatchObject({ upsert: { succeeded: 3 }, delete: { succeeded: 2 } });
     dest = await destination(id);
     expect(dest.get('1')).toMatchObject({ Name: 'Later 1' });

@@ -21,9 +21,10 @@ import type pg from 'pg';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
 import type { RunSummary } from '../../common/run';
 import type { SyncMode } from '../../common/sync-modes';
-import type { ActivationStatus } from '../../workflows/messages';
 import { sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { approveDeletesUpdate, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_sf');
 const BULK_THRESHOLD = 300;
@@ -157,7 +158,7 @@ async function newActivation(tag: string, rows: number): Promise<Activation> {
 }
 
 async function start(cfg: { id: string }): Promise<void> {
-  await client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(cfg.id), args: [{ config: cfg }] });
 }
 
 /**
@@ -168,14 +169,14 @@ async function start(cfg: { id: string }): Promise<void> {
  * from the status query (the first run numbered after the ones seen before the request).
  */
 async function sync(id: string, full = false): Promise<RunSummary> {
-  const handle = client.workflow.getHandle(`activation/${id}`);
-  const before = Math.max(-1, ...(await handle.query<ActivationStatus>('status')).lastRuns.map((r) => r.runNumber));
+  const handle = client.workflow.getHandle(activationWorkflowId(id));
+  const before = Math.max(-1, ...(await handle.query(statusQuery)).lastRuns.map((r) => r.runNumber));
   try {
-    return await handle.executeUpdate<RunSummary, [{ full: boolean }]>('triggerSync', { args: [{ full }] });
+    return await handle.executeUpdate(triggerSyncUpdate, { args: [{ full }] });
   } catch (err) {
     if (!/update .* not found/.test((err as Error).message)) throw err;
     console.warn(`triggerSync on ${id}: ${(err as Error).message}; reading the run from the status query`);
-    return waitFor('the run to appear in lastRuns', async () => (await handle.query<ActivationStatus>('status')).lastRuns.find((r) => r.runNumber > before), 120_000);
+    return waitFor('the run to appear in lastRuns', async () => (await handle.query(statusQuery)).lastRuns.find((r) => r.runNumber > before), 120_000);
   }
 }
 
@@ -301,8 +302,8 @@ describe('modes on Contact (Collections below 300 rows, Bulk 2.0 above)', () => 
     expect((await requests()).filter((r) => isComposite(r) || isBulk(r))).toEqual([]);
     await expectSalesforce('mirror', 'External_Id__c', a.prefix, exp, 'held');
 
-    const handle = client.workflow.getHandle(`activation/${a.id}`);
-    const approved = await handle.executeUpdate<{ approved: number; run: RunSummary }, [{ run: number }]>('approveDeletes', { args: [{ run: held.runNumber }] });
+    const handle = client.workflow.getHandle(activationWorkflowId(a.id));
+    const approved = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] });
     expect(approved.approved).toBe(400);
     expect(approved.run.ops.delete).toMatchObject({ succeeded: 400, failed: 0 });
     // 400 deletes >= 300: a Bulk 2.0 delete job.
@@ -401,14 +402,14 @@ describe('when nothing can succeed', () => {
     const exp = emptyExpected();
     await start(config(a, 'upsert', { options: { quotaWaitMs: 3000 } }));
     await setFaults({ dailyQuotaExhausted: true });
-    const handle = client.workflow.getHandle(`activation/${a.id}`);
+    const handle = client.workflow.getHandle(activationWorkflowId(a.id));
     const pendingRun = sync(a.id);
     let settled: string | undefined;
     pendingRun.then((r) => { settled = `run ended early: ${ok(r)}`; }, (e: Error) => { settled = `run ended early: ${e.message}`; });
     // While waiting: the activation shows a running run; the emulator refuses with 403 REQUEST_LIMIT_EXCEEDED.
     const status = await waitFor('a run waiting for quota', async () => {
       if (settled) return { ended: settled };
-      const st = await handle.query<ActivationStatus>('status');
+      const st = await handle.query(statusQuery);
       const refused = (await requests()).filter((r) => r.status === 403).length;
       return st.state === 'running' && refused > 0 && { ended: undefined, st };
     }, 30_000);
@@ -418,7 +419,7 @@ describe('when nothing can succeed', () => {
     await new Promise((r) => setTimeout(r, 7000));
     const refused = (await requests()).filter((r) => r.status === 403).length;
     expect(refused).toBeLessThanOrEqual(12);
-    expect({ state: (await handle.query<ActivationStatus>('status')).state, settled }).toEqual({ state: 'running', settled: undefined });
+    expect({ state: (await handle.query(statusQuery)).state, settled }).toEqual({ state: 'running', settled: undefined });
     expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
 
     await clearFaults();
@@ -442,13 +443,13 @@ describe('when nothing can succeed', () => {
       await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 95_000 }) }); // limit 100 000, reserve 10 000
       pendingRun = sync(a.id);
       pendingRun.then((r) => { settled = `run ended early: ${ok(r)}`; }, (e: Error) => { settled = `run ended early: ${e.message}`; });
-      const handle = client.workflow.getHandle(`activation/${a.id}`);
+      const handle = client.workflow.getHandle(activationWorkflowId(a.id));
       await waitFor('a run waiting on the reserve', async () => {
         if (settled) throw new Error(settled);
-        return ['write', 'waiting_quota'].includes((await handle.query<ActivationStatus>('status')).currentRun?.phase ?? '');
+        return ['write', 'waiting_quota'].includes((await handle.query(statusQuery)).currentRun?.phase ?? '');
       }, 30_000);
       await new Promise((r) => setTimeout(r, 7000)); // two 3 s waits
-      const st = await handle.query<ActivationStatus>('status');
+      const st = await handle.query(statusQuery);
       expect({ state: st.state, phase: st.currentRun?.phase, settled }).toEqual({ state: 'running', phase: 'waiting_quota', settled: undefined });
       expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
       expect((await requests()).filter((r) => isComposite(r) || isBulk(r))).toEqual([]);
@@ -481,7 +482,7 @@ describe('when nothing can succeed', () => {
     expect(s.status).toBe('failed');
     expect(s.error?.type).toBe('AUTH_FAILED');
     expect(s.error?.message).toMatch(a.id);
-    const st = await client.workflow.getHandle(`activation/${a.id}`).query<ActivationStatus>('status');
+    const st = await client.workflow.getHandle(activationWorkflowId(a.id)).query(statusQuery);
     expect(st.state).toBe('paused');
     expect(st.pausedReason).toMatch(/configuration error/);
     expect(st.health).toBe('critical');

@@ -7,7 +7,8 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { startWorker, sqlClient, testClient, uniqueName, env, waitFor, type RunningWorker } from '../support/harness';
-import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_src');
 const WAREHOUSE = uniqueName('warehouse');
@@ -37,9 +38,9 @@ afterAll(async () => {
 });
 
 async function start(cfg: Record<string, unknown>) {
-  return client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
+  return client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(String(cfg.id)), args: [{ config: cfg }] });
 }
-const sync = (id: string) => client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+const sync = (id: string) => client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
 async function destination(object: string): Promise<Map<string, Record<string, unknown>>> {
   const r = await db.query(`SELECT key, "values" FROM test_dest.records WHERE object = $1`, [object]);
   return new Map(r.rows.map((x) => [x.key as string, x.values as Record<string, unknown>]));
@@ -67,7 +68,7 @@ test('a model in another Postgres is streamed with COPY, types kept; a mapping c
   expect((await sync(id)).ops.upsert?.planned ?? 0).toBe(0);
 
   // Same rows, one more mapped field: every row's hash changes, every row is sent again.
-  await client.workflow.getHandle(`activation/${id}`).terminate('new mapping');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('new mapping');
   await start({ ...base, mappings: [...base.mappings, { from: 'id', to: 'LegacyId' }] });
   const remapped = await sync(id);
   expect(remapped.ops.upsert).toMatchObject({ planned: 2500, succeeded: 2500 });
@@ -110,6 +111,6 @@ test('a model SQL error fails the run with the database message and the activati
   expect(s.error?.type).toBe('MODEL_SQL_ERROR');
   expect(s.error?.message).toContain(`activation "${id}"`);
   expect(s.error?.message).toContain('relation "no_such_table" does not exist');
-  const status = await client.workflow.getHandle(`activation/${id}`).query<{ state: string }>('status');
+  const status = await client.workflow.getHandle(activationWorkflowId(id)).query(statusQuery);
   expect(status.state).not.toBe('paused');
 });

@@ -15,11 +15,12 @@ import { z } from 'zod';
 import { Worker } from '@temporalio/worker';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, workflowBundle, type RunningWorker } from '../support/harness';
 import { testdbConnector, testdbConnectionSchema, type TestdbConnection } from '../support/testdb-connector';
+import type { RunWarning } from '../../common/run';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DestinationConnector } from '../../connectors/types';
-import type { RunSummary } from '../../common/run';
-import type { OpenWarning, WarningNotice } from '../../common/warnings';
-import type { ActivationStatus } from '../../workflows/messages';
+import type { WarningNotice } from '../../common/warnings';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
+import { openWarningsQuery, reportWarningsSignal, resumeSignal, retryFailedSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const run = promisify(execFile);
 const TQ = uniqueName('tq_warn');
@@ -103,12 +104,12 @@ function activation(id: string, extra: Record<string, unknown> = {}) {
 const started: string[] = [];
 async function start(cfg: { id: string }) {
   started.push(cfg.id);
-  return client.workflow.start('activationWorkflow', { taskQueue: TQ, workflowId: `activation/${cfg.id}`, args: [{ config: cfg }] });
+  return client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(cfg.id), args: [{ config: cfg }] });
 }
-const sync = (id: string) => client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
-const status = (id: string) => client.workflow.getHandle(`activation/${id}`).query<ActivationStatus>('status');
-const health = async (id: string) => (await client.workflow.getHandle(`activation/${id}`).describe()).searchAttributes.SynclineHealth?.[0];
-const openWarnings = (id: string) => client.workflow.getHandle(WARNINGS_ID).query<OpenWarning[], [string]>('openWarnings', id);
+const sync = (id: string) => client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
+const status = (id: string) => client.workflow.getHandle(activationWorkflowId(id)).query(statusQuery);
+const health = async (id: string) => (await client.workflow.getHandle(activationWorkflowId(id)).describe()).searchAttributes.SynclineHealth?.[0];
+const openWarnings = (id: string) => client.workflow.getHandle(WARNINGS_ID).query(openWarningsQuery, id);
 
 async function destinationMatchesModel(id: string): Promise<void> {
   const model = await db.query(`SELECT id::text AS key, name FROM public.${id} ORDER BY id`);
@@ -142,7 +143,7 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   await db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
   await db.query(`UPDATE public.${id} SET name = 'changed 20' WHERE id = 20`);
   const callsBefore = Number((await db.query(`SELECT coalesce(sum(rows), 0) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n);
-  await client.workflow.getHandle(`activation/${id}`).signal('retryFailed');
+  await client.workflow.getHandle(activationWorkflowId(id)).signal(retryFailedSignal);
   const r3 = await waitFor('the retry-failed run', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status !== 'running'));
   expect(r3).toMatchObject({ trigger: 'retry_failed', status: 'success', ops: { upsert: { planned: 5, succeeded: 5, failed: 0 } } });
   expect(Number((await db.query(`SELECT sum(rows) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n) - callsBefore).toBe(5);
@@ -166,9 +167,9 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   // Closed executions (one per continue-as-new) keep the health they had: filter on the running one.
   const listed = await waitFor('the CLI lists it as critical', async () => {
     const out = await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json');
-    return out.includes(`activation/${id}`) && out;
+    return out.includes(activationWorkflowId(id)) && out;
   }, 30_000);
-  expect(listed).toContain(`activation/${id}`);
+  expect(listed).toContain(activationWorkflowId(id));
   await db.query(`ALTER TABLE public.${id}_gone RENAME TO ${id}`);
   expect((await sync(id)).status).toBe('success');
 
@@ -184,7 +185,7 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   expect(await health(id)).toBe('ok');
   expect(await openWarnings(id)).toEqual([]);
   await waitFor('the CLI no longer lists it', async () => !(await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json')).includes(id), 30_000);
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 test('rows already reported and unchanged are no new failure: a run that sends nothing ends success without warning again, and FAILED_ROWS stays open until they are fixed', async () => {
@@ -233,7 +234,7 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
   expect(await errorKeys()).toEqual([]);
   await destinationMatchesModel(id);
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 /** Every execution of these workflows (continued-as-new ones too), payloads (base64 `data`) decoded as text. */
@@ -270,12 +271,12 @@ test('the webhook comes from a named connection: notices reach it and no workflo
   expect(at(`${id}-token`)[0]!.body).toEqual({ text: expect.stringContaining(`activation "${id}" · FAILED_ROWS`) });
   expect(at(`${legacy}-token`)[0]!.body).toMatchObject({ kind: 'opened', code: 'FAILED_ROWS', activationId: legacy });
 
-  const ids = (x: string) => [`activation/${x}`, `activation/${x}/run/1`];
+  const ids = (x: string) => [activationWorkflowId(x), runWorkflowId(x, 1)];
   const recorded = await historiesText([...ids(id), WARNINGS_ID]);
   expect(recorded).toContain(`alerts-${id}`); // the histories were read: the connection's name is there...
   expect(recorded).not.toContain(`${id}-token`); // ...its URL is not
   expect(await historiesText(ids(legacy))).toContain(`${legacy}-token`); // the inline form does record it
-  for (const x of [id, legacy]) await client.workflow.getHandle(`activation/${x}`).terminate('test done');
+  for (const x of [id, legacy]) await client.workflow.getHandle(activationWorkflowId(x)).terminate('test done');
 });
 
 test('a run late past its deadline warns while it runs and recovers when it ends; low quota warns once (Slack payload, default webhook)', async () => {
@@ -301,7 +302,7 @@ test('a run late past its deadline warns while it runs and recovers when it ends
   await sync(id);
   await waitFor('QUOTA_LOW cleared', async () => notices(id).includes('QUOTA_LOW:cleared:slack'));
   expect(notices(id)).toEqual(['DEADLINE_MISSED:opened:slack', 'DEADLINE_MISSED:cleared:slack', 'QUOTA_LOW:opened:slack', 'QUOTA_LOW:cleared:slack']);
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 /** A synced activation whose credential is then revoked while the model changes: the run pauses it. */
@@ -331,14 +332,14 @@ test('a revoked credential pauses with one critical warning; after the fix, resu
   await new Promise((r) => setTimeout(r, 2000));
   expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical']);
   worker.connections[conn] = { url: env().databaseUrl };
-  await client.workflow.getHandle(`activation/${id}`).signal('resume');
+  await client.workflow.getHandle(activationWorkflowId(id)).signal(resumeSignal);
   await waitFor('the catch-up run', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status === 'success'));
   await waitFor('CONFIG_BROKEN cleared', async () => notices(id).length === 2);
   expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical', 'CONFIG_BROKEN:cleared:critical']);
   await destinationMatchesModel(id);
   expect(await health(id)).toBe('ok');
   expect((await status(id)).state).toBe('idle');
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 test('while auto-paused, the periodic re-check resumes by itself once the credential works, and syncs what is pending', async () => {
@@ -353,22 +354,22 @@ test('while auto-paused, the periodic re-check resumes by itself once the creden
   await destinationMatchesModel(id);
   expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical', 'CONFIG_BROKEN:cleared:critical']);
   expect(await health(id)).toBe('ok');
-  await client.workflow.getHandle(`activation/${id}`).terminate('test done');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
 test('the warnings workflow keeps its history bounded: it continues as new with the open warnings', async () => {
   const id = uniqueName('flood');
   const handle = client.workflow.getHandle(WARNINGS_ID);
-  const report = (warnings: object[], at: string) => ({ activationId: id, warnings, at, channel: { webhookUrl: hookUrl } });
-  const open = [{ code: 'FAILED_ROWS', level: 'warning', message: 'still failing' }];
-  await handle.signal('reportWarnings', report(open, new Date().toISOString()));
+  const report = (warnings: RunWarning[], at: string) => ({ activationId: id, warnings, at, channel: { webhookUrl: hookUrl } });
+  const open: RunWarning[] = [{ code: 'FAILED_ROWS', level: 'warning', message: 'still failing' }];
+  await handle.signal(reportWarningsSignal, report(open, new Date().toISOString()));
   await waitFor('opened', async () => notices(id).length === 1);
   const before = (await handle.describe()).runId;
   // More reports than one execution takes (REPORTS_PER_EXECUTION), all repeating the open set.
-  for (let i = 0; i < 210; i++) await handle.signal('reportWarnings', report(open, new Date().toISOString()));
+  for (let i = 0; i < 210; i++) await handle.signal(reportWarningsSignal, report(open, new Date().toISOString()));
   await waitFor('continued as new', async () => (await client.workflow.getHandle(WARNINGS_ID).describe()).runId !== before, 30_000);
   expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS', message: 'still failing' })]);
-  await handle.signal('reportWarnings', report([], new Date().toISOString()));
+  await handle.signal(reportWarningsSignal, report([], new Date().toISOString()));
   await waitFor('cleared', async () => notices(id).length === 2);
   expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
   expect((await client.workflow.getHandle(WARNINGS_ID).describe()).historyLength).toBeLessThan(200);

@@ -9,7 +9,8 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { env, sqlClient, testClient, uniqueName, waitFor } from '../support/harness';
 import { setupTestDestination } from '../support/testdb-connector';
-import type { RunSummary } from '../../common/run';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TQ = uniqueName('tq_crash');
@@ -47,15 +48,15 @@ test('SIGKILL mid-run: the run completes after a restart, nothing lost or writte
   const id = uniqueName('crash');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 2000) g`);
   const first = await startWorkerProcess();
-  await client.workflow.start('activationWorkflow', {
-    taskQueue: TQ, workflowId: `activation/${id}`,
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ, workflowId: activationWorkflowId(id),
     args: [{ config: {
       id, mode: 'insert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
       destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 100 } },
       mappings: [{ from: 'name', to: 'Name' }],
     } }],
   });
-  const result = client.workflow.getHandle(`activation/${id}`).executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+  const result = client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
   await waitFor('some rows written', async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 200);
   first.kill('SIGKILL');
   const writtenAtKill = Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n);

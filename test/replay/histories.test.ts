@@ -10,8 +10,9 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
 import { historyFromJSON } from '../../scripts/histories/proto-json';
 import { WRONG_SECRET, forbiddenIn, readHistorySets, statusOf, type StoredHistory } from '../../scripts/histories/set';
+import { WORKFLOW_TYPES as TYPES } from '../../common/names';
 
-const WORKFLOW_TYPES = ['activationWorkflow', 'dagWorkflow', 'syncRunWorkflow', 'warningsWorkflow'];
+const WORKFLOW_TYPES = [TYPES.activation, TYPES.dag, TYPES.syncRun, TYPES.warnings];
 const sets = readHistorySets();
 const all = sets.flatMap((s) => s.histories);
 
@@ -31,7 +32,7 @@ test('stored sets exist; each covers every workflow type, with open activations 
     const types = [...new Set(set.histories.map(typeOf))].sort();
     const open = [...new Set(set.histories.filter(isOpen).map(typeOf))];
     expect({ set: set.version, types }).toEqual({ set: set.version, types: WORKFLOW_TYPES });
-    expect({ set: set.version, open }).toEqual({ set: set.version, open: expect.arrayContaining(['activationWorkflow', 'syncRunWorkflow']) });
+    expect({ set: set.version, open }).toEqual({ set: set.version, open: expect.arrayContaining([TYPES.activation, TYPES.syncRun]) });
   }
 });
 

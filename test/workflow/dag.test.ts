@@ -19,6 +19,7 @@ import { createDagTaskActivities } from '../../activities/dag-tasks';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DagSpec, DagState, TaskState } from '../../common/dag';
 import { dagStateQuery, dagWorkflow } from '../../workflows/dag-workflow';
+import { WORKFLOW_TYPES } from '../../common/names';
 
 const run = promisify(execFile);
 const TASK_QUEUE = `dag-workflow-test-${process.pid}`;
@@ -359,7 +360,7 @@ test('a DAG started with the temporal CLI from a dag.json file', async () => {
   }));
   const id = workflowId('nightly-refresh');
   const out = await withWorker(async () => {
-    await run(cli, ['workflow', 'start', '--address', address(), '--task-queue', TASK_QUEUE, '--type', 'dagWorkflow', '--workflow-id', id, '--input-file', file]);
+    await run(cli, ['workflow', 'start', '--address', address(), '--task-queue', TASK_QUEUE, '--type', WORKFLOW_TYPES.dag, '--workflow-id', id, '--input-file', file]);
     return run(cli, ['workflow', 'result', '--address', address(), '--workflow-id', id, '--output', 'json']);
   });
   expect(JSON.parse(out.stdout)).toMatchObject({ status: 'COMPLETED', result: { id: 'nightly-refresh', status: 'success' } });

@@ -1,0 +1,24 @@
+/**
+ * syncline's Temporal names, defined once (workflow-safe): workflow types and workflow ids. Signals,
+ * queries and updates are defined with their types in workflows/messages.ts; workflows, the client, the
+ * CLI, activities, tests and benchmarks all use these definitions instead of spelling the strings.
+ */
+export const WORKFLOW_TYPES = {
+  activation: 'activationWorkflow',
+  syncRun: 'syncRunWorkflow',
+  dag: 'dagWorkflow',
+  warnings: 'warningsWorkflow',
+} as const;
+
+/** `activation/<id>`: one long-lived workflow per activation. */
+export function activationWorkflowId(activationId: string): string {
+  return `activation/${activationId}`;
+}
+
+/** `activation/<id>/run/<n>`, or `.../apply` for the run that applies plan n. */
+export function runWorkflowId(activationId: string, runNumber: number, apply = false): string {
+  return `${activationWorkflowId(activationId)}/run/${runNumber}${apply ? '/apply' : ''}`;
+}
+
+/** The namespace's warnings workflow, unless a deployment names another (activities/notify.ts). */
+export const WARNINGS_WORKFLOW_ID = 'syncline-warnings';
