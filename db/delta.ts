@@ -120,7 +120,11 @@ WITH s AS (
     ${spec.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS n, ${spec.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS hash, st.ctid AS tid, s.destination_id
   FROM ${stageTable(spec.runId)} st FULL JOIN s ON s.key = ${k}
   ${dupJoin}
-  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup}) ${oneOfDup}
+  -- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
+  -- it is sent again even when the model came back to the snapshot's content.
+  LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${spec.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
+    ON u.key = coalesce(${k}, s.key)
+  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL) ${oneOfDup}
 )
 SELECT j.key, j.change, m.op, j.n, j.hash, j.tid, j.destination_id,
   CASE WHEN j.change IN ('null_key', 'duplicate_key') THEN 'rejected'

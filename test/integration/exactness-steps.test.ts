@@ -198,3 +198,36 @@ describe('a run that never commits', () => {
     expect(stored.counts.ops.upsert).toMatchObject({ planned: 25, succeeded: 25 });
   });
 });
+
+test('a write the destination applied but never acknowledged, then the row back to its synced content: the destination ends equal to the model', async () => {
+  // Found by the fault campaign (seed 2026, schedule 21): the unanswered rows of a run that never
+  // committed were listed NOT_ACKNOWLEDGED, but with the model back to the snapshot's content no run sent them.
+  const id = uniqueName('unack_back');
+  await model(id, 10);
+  const cfg = config(id, 'upsert');
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id = 3`);
+  const runId = await startRun(d.deps, cfg, 2);
+  expect((await computeDelta(d.deps, { runId })).planned).toEqual({ upsert: 1 });
+  // Run 2's write reached the destination, its answer never came back, and run 2 never committed.
+  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [id]);
+  await db.query(`UPDATE public.${id} SET name = 'Name 3' WHERE id = 3`);
+  const run3 = await fullRun(d.deps, cfg, 3); // settles run 2 first
+  const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
+  expect({ destination: (await destination(id)).get('3'), sent: run3.summary.ops.upsert?.succeeded ?? 0, errors }).toEqual({ destination: 'Name 3', sent: 1, errors: [] });
+});
+
+test('a deletion the destination applied but never acknowledged, then the key back in the model: the record is written again', async () => {
+  const id = uniqueName('unack_del');
+  await model(id, 10);
+  const cfg = config(id, 'mirror');
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`DELETE FROM public.${id} WHERE id = 4`);
+  const runId = await startRun(d.deps, cfg, 2);
+  expect((await computeDelta(d.deps, { runId })).planned).toEqual({ delete: 1 });
+  await db.query(`DELETE FROM test_dest.records WHERE object = $1 AND key = '4'`, [id]);
+  await db.query(`INSERT INTO public.${id} VALUES (4, 'Name 4')`);
+  await fullRun(d.deps, cfg, 3);
+  expect((await destination(id)).get('4')).toBe('Name 4');
+  await expectInStep(id, 10, (k) => `Name ${k}`);
+});

@@ -19,8 +19,10 @@ describe('delta SQL', () => {
   test('the delta joins the mode table as data and one full join with the snapshot', () => {
     const q = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [{ change: 'added', op: 'upsert' }, { change: 'removed', op: 'delete' }], full: false, onlyFailed: false, hasDups: false }));
     expect(q.sql).toContain('FULL JOIN s ON s.key = "st"."__key"');
-    expect(q.sql).toContain('LEFT JOIN (VALUES ($2, $3), ($4, $5)) AS m(change, op)');
-    expect(q.parameters).toEqual(['a', 'added', 'upsert', 'removed', 'delete', 'a']);
+    expect(q.sql).toContain('LEFT JOIN (VALUES ($4, $5), ($6, $7)) AS m(change, op)');
+    // Rows sent without an answer are sent again whatever their hash (activation, then the code).
+    expect(q.sql).toContain("FROM syncline.row_errors WHERE activation_id = $2 AND code = $3) u");
+    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'added', 'upsert', 'removed', 'delete', 'a']);
     expect(q.sql).not.toContain('GROUP BY');
     expect(q.sql).not.toMatch(/k_7/);
     const withDups = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [], full: true, onlyFailed: false, hasDups: true }));
