@@ -60,16 +60,19 @@ export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: str
 /**
  * Commits the answers a plan's apply received before it stopped (none when it never started), then
  * drops the plan's work tables: a superseded plan must not take the destination's answers with it.
+ * `answeredOnly`: leaves a plan whose apply never started alone. True when the plan was settled.
  */
-export async function settleSupersededPlan(tx: Transaction<Database>, runId: string): Promise<void> {
+export async function settleSupersededPlan(tx: Transaction<Database>, runId: string, opts: { answeredOnly?: boolean } = {}): Promise<boolean> {
   const rec = await lockRun(tx, runId);
-  if (FINISHED.has(rec.status) || rec.status === 'superseded') return;
+  if (FINISHED.has(rec.status) || rec.status === 'superseded') return false;
   if ((await hasDeltaTable(tx, runId)) && (await hasAnswers(tx, runId))) {
     await commitIn(tx, rec, { warnings: [], listUnacknowledged: true, status: 'superseded' });
-    return;
+    return true;
   }
+  if (opts.answeredOnly) return false;
   await dropWorkTablesOf(tx, runId);
   await setRunStatus(tx, runId, 'superseded');
+  return true;
 }
 
 interface CommitOptions {

@@ -35,19 +35,26 @@ export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Pr
   return { plan: run.runNumber, counts };
 }
 
-export interface SupersedePlansInput { activationId: string; except?: number }
+export interface SupersedePlansInput {
+  activationId: string;
+  except?: number;
+  /** Only plans whose apply has started (some row has the destination's answer): an apply that never committed. */
+  appliedOnly?: boolean;
+}
 export interface SupersedePlansResult { superseded: number[] }
 
 /** A newer plan or a normal run makes open plans stale: they are marked superseded, their answers kept, their work tables dropped. */
 export async function supersedePlans(deps: SynclineDeps, input: SupersedePlansInput): Promise<SupersedePlansResult> {
-  const open = await openPlans(deps.db, input.activationId, input.except);
-  for (const p of open) {
+  const superseded: number[] = [];
+  for (const p of await openPlans(deps.db, input.activationId, input.except)) {
     await deps.db.transaction().execute(async (tx) => {
-      await settleSupersededPlan(tx, p.runId);
+      if (input.appliedOnly && !(await settleSupersededPlan(tx, p.runId, { answeredOnly: true }))) return;
+      if (!input.appliedOnly) await settleSupersededPlan(tx, p.runId);
       await setPlanStatus(tx, input.activationId, p.runNumber, 'superseded');
+      superseded.push(p.runNumber);
     });
   }
-  return { superseded: open.map((p) => p.runNumber) };
+  return { superseded };
 }
 
 export interface LoadPlanInput { activationId: string; plan: number }

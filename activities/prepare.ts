@@ -8,6 +8,7 @@ import { buildContext, connectorFor, loadRun } from './run-context';
 import { describeModel, resolveSource } from '../connectors/postgres/source';
 import { dropWorkTables } from './work';
 import { settleUnfinishedRuns } from './commit';
+import { supersedePlans } from './plan';
 import { openRun, recordCheck } from '../db/runs';
 import { claimApprovals } from '../db/held-deletes';
 import { deleteChunks } from '../db/chunks';
@@ -28,8 +29,10 @@ export interface PrepareRunResult { runId: string }
 export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Promise<PrepareRunResult> {
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) throw new SyncError('CONFIG_INVALID', formatProblems(input.activationId, parsed.problems));
-  // What an earlier run wrote but never committed is settled before this run computes its delta.
+  // What an earlier run wrote but never committed is settled before this run computes its delta: a run
+  // left running, and a plan whose apply wrote some rows but never committed.
   await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
+  await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
   const runId = await openRun(deps.db, {
     activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full,
     retryFailed: input.retryFailed ?? input.trigger === 'retry_failed', config: parsed.config, scheduledAt: input.scheduledAt,

@@ -231,3 +231,21 @@ test('a deletion the destination applied but never acknowledged, then the key ba
   expect((await destination(id)).get('4')).toBe('Name 4');
   await expectInStep(id, 10, (k) => `Name ${k}`);
 });
+
+test('an apply that never commits is settled by the next run: what it wrote is committed, the plan is closed', async () => {
+  const id = uniqueName('apply_lost');
+  await model(id, 60);
+  const cfg = config(id, 'upsert');
+  const planRun = await startRun(d.deps, cfg, 1);
+  const delta = await computeDelta(d.deps, { runId: planRun });
+  await recordPlan(d.deps, { runId: planRun, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes });
+  // The apply writes one chunk of three, then its workflow ends (terminated, out of attempts): no commit.
+  await writeChunk(d.deps, { runId: planRun, chunk: 0 });
+  await fullRun(d.deps, cfg, 2);
+  const plan = (await db.query(`SELECT p.status, r.status AS run FROM syncline.plans p JOIN syncline.runs r ON r.id = p.run_id WHERE p.activation_id = $1`, [id])).rows[0];
+  expect(plan).toEqual({ status: 'superseded', run: 'superseded' });
+  expect(Number((await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename LIKE $1`, [`%\\_${planRun}`])).rows[0].n)).toBe(0);
+  const writes = await db.query(`SELECT max(writes) AS w, count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
+  expect(writes.rows[0]).toEqual({ w: 1, n: 60 }); // the 20 rows the apply wrote were not sent again
+  await expectInStep(id, 60, (k) => `Name ${k}`);
+});
