@@ -3,6 +3,7 @@
  * and numbers the rows to send into chunks sized by the destination.
  */
 import { modeRows, type RowOp } from '../common/sync-modes';
+import { count } from '../common/details';
 import { buildDelta, countDelta, cutChunks, markUnchangedRejections } from '../db/delta';
 import { deleteChunks, replaceChunks } from '../db/chunks';
 import { guardStats, holdUnapproved } from '../db/held-deletes';
@@ -21,6 +22,8 @@ export interface ComputeDeltaResult {
   heldDeletes: number;
   /** Chunk numbers to write: the DAG maps the write task over this list. */
   chunks: number[];
+  /** Per chunk, what the Web UI shows of its write: "upsert · 5,000 rows". */
+  chunkLabels: string[];
   methods: Partial<Record<RowOp, string>>;
 }
 
@@ -48,8 +51,7 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
     else if (c.status === 'skipped') skipped += Number(c.keys);
     else if (c.status === 'pending' && c.op) planned[c.op as RowOp] = (planned[c.op as RowOp] ?? 0) + Number(c.keys);
   }
-  const { chunks, methods } = await planChunks(deps, run, planned);
-  return { planned, rejected, skipped, heldDeletes, chunks, methods };
+  return { planned, rejected, skipped, heldDeletes, ...(await planChunks(deps, run, planned)) };
 }
 
 /**
@@ -68,11 +70,11 @@ async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<n
 }
 
 /** Asks the connector how to write each op, numbers chunks in SQL, and records them. */
-async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<Record<RowOp, number>>): Promise<{ chunks: number[]; methods: Partial<Record<RowOp, string>> }> {
+async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<Record<RowOp, number>>): Promise<Pick<ComputeDeltaResult, 'chunks' | 'chunkLabels' | 'methods'>> {
   const ops = (Object.keys(planned) as RowOp[]).filter((op) => (planned[op] ?? 0) > 0).sort();
   if (ops.length === 0) {
     await deleteChunks(deps.db, run.runId);
-    return { chunks: [], methods: {} };
+    return { chunks: [], chunkLabels: [], methods: {} };
   }
   const connector = connectorFor(deps, run.config);
   const ctx = buildContext(deps, run, sentFields(run));
@@ -84,5 +86,9 @@ async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<R
   const method = new Map(plans.map((p) => [p.op, p.method]));
   // A retried delta replaces the chunks of its earlier attempt (no write has started before the delta returns).
   await deps.db.transaction().execute((tx) => replaceChunks(tx, run.runId, ranges.map((r) => ({ op: r.op, method: method.get(r.op)!, rowCount: r.pending, from: r.from, to: r.to }))));
-  return { chunks: ranges.map((_, i) => i), methods: Object.fromEntries(method) };
+  return { chunks: ranges.map((_, i) => i), chunkLabels: ranges.map((r) => chunkLabel(r.op, r.pending)), methods: Object.fromEntries(method) };
+}
+
+export function chunkLabel(op: string, rows: number): string {
+  return `${op} · ${count(rows)} rows`;
 }

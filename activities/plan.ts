@@ -5,7 +5,8 @@
  */
 import { SyncError } from '../common/errors';
 import type { RowOp } from '../common/sync-modes';
-import { chunkNumbers } from '../db/chunks';
+import { listChunks } from '../db/chunks';
+import { chunkLabel } from './delta';
 import { getPlan, openPlans, planSamples, savePlan, setPlanStatus } from '../db/plans';
 import { setRunStatus } from '../db/runs';
 import type { SynclineDeps } from './deps';
@@ -58,7 +59,7 @@ export async function supersedePlans(deps: SynclineDeps, input: SupersedePlansIn
 }
 
 export interface LoadPlanInput { activationId: string; plan: number }
-export interface LoadPlanResult { runId: string; chunks: number[]; missingAttributes: number; createdAt: string }
+export interface LoadPlanResult { runId: string; chunks: number[]; chunkLabels?: string[]; missingAttributes: number; createdAt: string }
 
 /** The frozen plan to apply: its run id and chunk numbers (planned by the plan run's delta). */
 export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promise<LoadPlanResult> {
@@ -66,7 +67,7 @@ export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promis
   if (!p) throw new SyncError('INTERNAL', `activation "${input.activationId}" has no plan ${input.plan}; run \`syncline plan ${input.activationId}\` first`, { retryable: false });
   const run = await loadRun(deps, String(p.run_id));
   return {
-    runId: run.runId, chunks: await chunkNumbers(deps.db, run.runId),
+    runId: run.runId, ...(await chunkList(deps.db, run.runId)),
     missingAttributes: run.missingAttributes.length, createdAt: new Date(p.created_at).toISOString(),
   };
 }
@@ -75,4 +76,9 @@ export interface FinishPlanInput { activationId: string; plan: number }
 
 export async function markPlanApplied(deps: SynclineDeps, input: FinishPlanInput): Promise<void> {
   await setPlanStatus(deps.db, input.activationId, input.plan, 'applied');
+}
+
+async function chunkList(db: SynclineDeps['db'], runId: string): Promise<{ chunks: number[]; chunkLabels: string[] }> {
+  const rows = await listChunks(db, runId);
+  return { chunks: rows.map((c) => c.chunk), chunkLabels: rows.map((c) => chunkLabel(c.op, c.row_count)) };
 }

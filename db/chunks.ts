@@ -27,8 +27,8 @@ export async function getChunk(db: Db, runId: string, chunk: number): Promise<Ch
   return db.selectFrom('syncline.chunks').selectAll().where('run_id', '=', runId).where('chunk', '=', chunk).executeTakeFirst();
 }
 
-export async function chunkNumbers(db: Db, runId: string): Promise<number[]> {
-  return (await db.selectFrom('syncline.chunks').select('chunk').where('run_id', '=', runId).orderBy('chunk').execute()).map((c) => c.chunk);
+export async function listChunks(db: Db, runId: string): Promise<Array<{ chunk: number; op: string; row_count: number }>> {
+  return db.selectFrom('syncline.chunks').select(['chunk', 'op', 'row_count']).where('run_id', '=', runId).orderBy('chunk').execute();
 }
 
 export async function readChunkState<T>(db: Db, runId: string, chunk: number): Promise<T | null> {

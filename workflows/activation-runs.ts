@@ -13,6 +13,7 @@ import { runWorkflowId } from '../common/names';
 import type { RunSummary, RunWarning } from '../common/run';
 import { currentWarnings, deadlineWarning } from '../common/thresholds';
 import { healthOf, warningSignature } from '../common/warnings';
+import { runStaticDetails } from '../common/details';
 import { healthKey, type Health } from '../common/search-attributes';
 import type { PlanResponse } from './messages';
 import { mergePending, wantsRetry, type PendingRun } from './request-queue';
@@ -75,6 +76,7 @@ async function runOnce(config: ActivationConfig, state: ActivationState, request
         ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
       }],
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
+      staticDetails: runStaticDetails(config, { runNumber, trigger: request.trigger, full: request.full, reason: request.reason, ...plan }),
     });
   } catch (err) {
     if (!(err instanceof ChildWorkflowFailure)) throw err;

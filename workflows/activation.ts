@@ -5,12 +5,13 @@
  * new after each run so its history stays small for years.
  */
 import {
-  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import { formatProblems, parseActivationConfig, type ActivationConfig } from '../common/config';
 import { parseDuration } from '../common/duration';
 import { activationWorkflowId } from '../common/names';
+import { activationDetails } from '../common/details';
 import type { RunSummary } from '../common/run';
 import { activationKey, destinationKey, healthKey } from '../common/search-attributes';
 import {
@@ -82,6 +83,7 @@ class Activation {
     setHandler(resumeSignal, () => this.resume());
     setHandler(runProgressSignal, (p) => {
       if (this.running && p.runNumber === this.running.runNumber) this.running = p;
+      this.showDetails();
     });
     setHandler(triggerSyncUpdate, (req?: TriggerSyncRequest) => queue.awaitRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }), {
       validator: (req?: TriggerSyncRequest) => {
@@ -115,6 +117,7 @@ class Activation {
       const next = this.queue.take()!;
       if ('job' in next) await this.serveJob(next.job, next.ticket);
       else await this.serveRun(next.run, next.tickets);
+      this.showDetails();
       if (await this.mayContinueAsNew()) await continueAsNew<typeof activationWorkflow>({ config: this.config, state: this.state });
     }
   }
@@ -152,6 +155,7 @@ class Activation {
   /** Shows the run as current (status query) while `fn` goes. */
   private async track<T>(runNumber: number, fn: () => Promise<T>): Promise<T> {
     this.running = { runNumber, phase: 'starting', chunksDone: 0, chunksTotal: 0 };
+    this.showDetails();
     try {
       return await fn();
     } finally {
@@ -166,6 +170,7 @@ class Activation {
   private async waitForWork(): Promise<void> {
     const { config, state, queue } = this;
     while (!queue.hasWork()) {
+      this.showDetails();
       const now = Date.now();
       const rechecking = state.paused && !!state.autoPaused;
       const next = rechecking
@@ -177,7 +182,8 @@ class Activation {
         await condition(woken);
         continue;
       }
-      if (await condition(woken, Math.max(1, next - now))) continue;
+      const why = rechecking ? 're-check of the destination (paused by a configuration error)' : `next scheduled run, ${new Date(next).toISOString()}`;
+      if (await condition(woken, Math.max(1, next - now), { summary: why })) continue;
       if (rechecking) {
         await recheck(config, state);
         continue;
@@ -212,6 +218,12 @@ class Activation {
     this.state.paused = false;
     this.state.pausedReason = undefined;
     this.wake++;
+  }
+
+  /** The Web UI's current details: state, health, next run, the last runs, open warnings. */
+  private showDetails(): void {
+    const s = this.status();
+    setCurrentDetails(activationDetails(this.config, { ...s, recent: this.state.recent, warnings: this.state.warnings ?? [] }));
   }
 
   private status(): ActivationStatus {

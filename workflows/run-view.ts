@@ -3,7 +3,7 @@
  * chunk, in the shape of a DAG state (the `runState` query; Web UI and benchmarks read it). Its
  * activation hears of each new phase and of every tenth of the chunks written (runProgress signal).
  */
-import { getExternalWorkflowHandle } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, setCurrentDetails } from '@temporalio/workflow';
 import type { DagState, TaskError, TaskRun } from '../common/dag';
 import { taskError } from './dag';
 import { runProgressSignal, type RunProgress } from './messages';
@@ -80,7 +80,6 @@ export class RunView {
 
   /** At most once per phase change or tenth of the chunks: a signal is an event in both histories. */
   private report(): void {
-    if (!this.parentId) return;
     const write = this.state.tasks.write;
     const total = write?.mapped?.length ?? 0;
     const done = write?.mapped?.filter((m) => m.state !== 'pending' && m.state !== 'running').length ?? 0;
@@ -88,6 +87,9 @@ export class RunView {
     const key = `${phase}:${total ? Math.floor((done * 10) / total) : 0}`;
     if (key === this.lastReported) return;
     this.lastReported = key;
+    // The Web UI's current details of the run: where it is now (its counts replace this at the end).
+    setCurrentDetails(`Run ${this.runNumber}: **${phase}**${total ? ` · ${done}/${total} chunks written` : ''}`);
+    if (!this.parentId) return;
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
     getExternalWorkflowHandle(this.parentId).signal(runProgressSignal, progress).catch(() => {});
   }

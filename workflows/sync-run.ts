@@ -7,7 +7,9 @@
  * rows stay in Postgres. `syncline plan` stops after the delta; `syncline apply` starts from the frozen
  * plan's chunks. The `runState` query shows every step with its state and times.
  */
-import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo, type ActivityOptions,
+} from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { CONFIG_ERROR_CODES } from '../common/errors';
@@ -15,6 +17,7 @@ import type { TaskError } from '../common/dag';
 import type { RowOp } from '../common/sync-modes';
 import { describeRun, emptyOpCounts, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
 import { evaluateRunWarnings } from '../common/thresholds';
+import { chunkSummary, runResultDetails } from '../common/details';
 import { taskError } from './dag';
 import { runProgressSignal, runStateQuery, type RunProgress } from './messages';
 import { RunView } from './run-view';
@@ -46,7 +49,8 @@ const quick = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', r
 // Extract and delta may take long on big models: they heartbeat every few seconds.
 const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '1m', retry: RETRY });
 // A dead worker is noticed within a minute: connectors heartbeat at least per batch or poll.
-const write = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY });
+const WRITE: ActivityOptions = { startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY };
+const write = proxyActivities<SynclineActivities>(WRITE);
 
 const MAX_QUOTA_WAITS = 48;
 const WRITE_PARALLELISM = 4;
@@ -60,7 +64,7 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
 }
 
 /** What the writes start from: a fresh delta, or a frozen plan. */
-interface Work { chunks: number[]; missingAttributes: number }
+interface Work { chunks: number[]; chunkLabels?: string[]; missingAttributes: number }
 
 class SyncRun {
   readonly view: RunView;
@@ -80,7 +84,7 @@ class SyncRun {
     try {
       const work: Work = frozen ?? (await this.computeDelta(runId));
       if (work.missingAttributes > 0) await this.view.step('ensure_attributes', () => this.quotaWait(() => quick.ensureAttributes({ runId })));
-      failure = await this.writeChunks(runId, work.chunks);
+      failure = await this.writeChunks(runId, work);
     } catch (err) {
       failure = taskError(err);
     }
@@ -89,6 +93,7 @@ class SyncRun {
     if (frozen) await quick.markPlanApplied({ activationId: input.activationId, plan: input.applyPlan! });
     summary.warnings.push(...(await this.view.step('warnings', async () => evaluateRunWarnings(input.config, summary, input.previous))));
     this.view.finish(summary.status === 'failed' ? 'failed' : 'success');
+    setCurrentDetails(runResultDetails(summary));
     if (summary.status === 'failed') {
       const err = summary.error ?? failure ?? { type: 'INTERNAL', message: 'the run failed' };
       throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
@@ -128,8 +133,10 @@ class SyncRun {
   }
 
   /** Every chunk, at most WRITE_PARALLELISM at a time; one chunk's failure stops no other. Returns the first failure. */
-  private async writeChunks(runId: string, chunks: number[]): Promise<TaskError | undefined> {
-    const failures = await this.view.mapped('write', chunks.length, WRITE_PARALLELISM, (i) => this.quotaWait(() => writeOneChunk(runId, chunks[i]!)));
+  private async writeChunks(runId: string, work: Work): Promise<TaskError | undefined> {
+    const { chunks } = work;
+    const failures = await this.view.mapped('write', chunks.length, WRITE_PARALLELISM, (i) =>
+      this.quotaWait(() => writeOneChunk(runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]))));
     return failures[0];
   }
 
@@ -166,18 +173,18 @@ class SyncRun {
           const progress: RunProgress = { runNumber: this.input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
           getExternalWorkflowHandle(parent.workflowId).signal(runProgressSignal, progress).catch(() => {});
         }
-        await sleep(waitMs);
+        await sleep(waitMs, { summary: `quota wait · ${Math.round(waitMs / 60000)} min · ${cause.message.slice(0, 120)}` });
       }
     }
   }
 }
 
 /** Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot. */
-async function writeOneChunk(runId: string, chunk: number): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
-  let r = await write.writeChunk({ runId, chunk });
+async function writeOneChunk(runId: string, chunk: number, summary: string): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
+  let r = await write.writeChunk.executeWithOptions({ ...WRITE, summary }, [{ runId, chunk }]);
   while (r.status === 'pending') {
-    await sleep(Math.max(1000, r.pollAfterMs ?? 5000));
-    r = await write.pollChunk({ runId, chunk, handle: r.handle! });
+    await sleep(Math.max(1000, r.pollAfterMs ?? 5000), { summary: `bulk job poll · ${summary}` });
+    r = await write.pollChunk.executeWithOptions({ ...WRITE, summary: `poll · ${summary}` }, [{ runId, chunk, handle: r.handle! }]);
   }
   return { chunk, succeeded: r.succeeded, failed: r.failed };
 }
