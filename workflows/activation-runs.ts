@@ -55,7 +55,7 @@ export async function runChild(
   config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, scheduledAt: number, plan?: { planOnly?: boolean; applyPlan?: number },
 ): Promise<RunSummary> {
   let done = false;
-  const run = runOnce(config, state, request, runNumber, plan);
+  const run = runOnce(config, state, request, runNumber, plan, request.trigger === 'schedule' ? new Date(scheduledAt).toISOString() : undefined);
   void run.then(() => (done = true), () => (done = true));
   const left = scheduledAt + config.thresholds.deadlineMinutes * 60_000 - Date.now();
   if (!plan?.planOnly && !(await condition(() => done, Math.max(1, left)))) {
@@ -65,14 +65,16 @@ export async function runChild(
   return run;
 }
 
-async function runOnce(config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, plan?: { planOnly?: boolean; applyPlan?: number }): Promise<RunSummary> {
+async function runOnce(
+  config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, plan?: { planOnly?: boolean; applyPlan?: number }, scheduledAt?: string,
+): Promise<RunSummary> {
   const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
   try {
     return await executeChild(syncRunWorkflow, {
       workflowId: runWorkflowId(config.id, runNumber, plan?.applyPlan !== undefined),
       args: [{
         activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
-        ...(wantsRetry(request) ? { retryFailed: true } : {}),
+        ...(wantsRetry(request) ? { retryFailed: true } : {}), ...(scheduledAt ? { scheduledAt } : {}),
         ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
       }],
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,

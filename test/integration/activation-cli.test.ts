@@ -67,6 +67,13 @@ test('started with the temporal CLI, it runs on its interval, each run a child w
   expect(child.parentExecution?.workflowId).toBe(activationWorkflowId(id));
   const triggers = (await db.query(`SELECT DISTINCT trigger FROM syncline.runs WHERE activation_id = $1`, [id])).rows.map((r) => r.trigger);
   expect(triggers).toEqual(['schedule']);
+  // Each scheduled run records the time it was due, and starts after it (schedule lag is measurable).
+  const lag = await db.query(`SELECT run_number, extract(epoch FROM started_at - scheduled_at) AS lag FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id]);
+  expect(lag.rows.length).toBeGreaterThanOrEqual(3);
+  for (const r of lag.rows) {
+    expect(r.lag).not.toBeNull();
+    expect(Number(r.lag)).toBeGreaterThanOrEqual(0);
+  }
 
   await temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', pauseSignal.name, '--input', '{"reason":"maintenance"}');
   await waitFor('paused', async () => JSON.parse(await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json')).queryResult[0].state === 'paused');
