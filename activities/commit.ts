@@ -15,6 +15,7 @@ import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
 import { attributesCreated, finishRun, lockRun, runningRuns, setRunStatus, type RunRecord } from '../db/runs';
 import { dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
+import { logRowChanges, pruneRowChanges, rowLogDays } from '../db/row-changes';
 import { emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
@@ -118,7 +119,14 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   summary.warnings = [...summary.warnings, ...opts.warnings];
   summary.finishedAt = new Date().toISOString();
   await finishRun(tx, runId, { status, error: opts.error, counts: { ops: summary.ops, rejected: summary.rejected, rejectedUnchanged: summary.rejectedUnchanged, heldDeletes: summary.heldDeletes }, warnings: summary.warnings });
-  if (exists) await dropWorkTablesOf(tx, runId);
+  if (exists) {
+    const days = rowLogDays();
+    if (days > 0) {
+      await logRowChanges(tx, runId, rec.activation_id, rec.run_number);
+      await pruneRowChanges(tx, rec.activation_id, days);
+    }
+    await dropWorkTablesOf(tx, runId);
+  }
   return summary;
 }
 

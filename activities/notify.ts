@@ -9,11 +9,12 @@ import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import { envName } from '../connectors/connections';
 import {
-  WARNINGS_WORKFLOW_ID, noticeBody,
+  WARNINGS_WORKFLOW_ID, healthOf, noticeBody,
   type WarningChannel, type WarningNotice, type WarningReport,
 } from '../common/warnings';
 import type { SynclineDeps } from './deps';
 import { WORKFLOW_TYPES } from '../common/names';
+import { recordHealth } from '../db/runs';
 import { reportWarningsSignal } from '../workflows/messages';
 import { activityLogger, buildContext, connectorFor } from './run-context';
 import { describeModel, resolveSource } from '../connectors/postgres/source';
@@ -23,9 +24,14 @@ import { boundary } from './failure';
 export type ReportWarningsInput = WarningReport;
 export interface ReportWarningsResult { workflowId: string }
 
-/** Signal-with-start: the first report of the namespace starts the warnings workflow on this task queue. */
+/**
+ * Signal-with-start: the first report of the namespace starts the warnings workflow on this task queue.
+ * The activation's health and open warnings are also kept in Postgres, for `syncline list` and the
+ * reporting views.
+ */
 export async function reportWarnings(deps: SynclineDeps, input: ReportWarningsInput): Promise<ReportWarningsResult> {
   const { taskQueue } = Context.current().info;
+  await recordHealth(deps.db, input.activationId, healthOf(input.warnings), input.warnings, input.at);
   const workflowId = warningsWorkflowId();
   await deps.client().workflow.signalWithStart(WORKFLOW_TYPES.warnings, {
     workflowId, taskQueue, args: [{}], signal: reportWarningsSignal, signalArgs: [input],

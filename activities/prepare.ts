@@ -10,6 +10,7 @@ import { dropWorkTables } from './work';
 import { settleUnfinishedRuns } from './commit';
 import { supersedePlans } from './plan';
 import { openRun, recordCheck } from '../db/runs';
+import { configVersion } from '../db/config-versions';
 import { claimApprovals } from '../db/held-deletes';
 import { deleteChunks } from '../db/chunks';
 
@@ -36,6 +37,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   const runId = await openRun(deps.db, {
     activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full,
     retryFailed: input.retryFailed ?? input.trigger === 'retry_failed', config: parsed.config, scheduledAt: input.scheduledAt,
+    configVersion: await configVersion(deps.db, input.activationId, parsed.config),
   });
   await claimApprovals(deps.db, input.activationId, input.runNumber);
   await dropWorkTables(deps, runId);

@@ -3,7 +3,8 @@
  * (10 mapped columns; 5% added, 5% changed, 5% removed since the last snapshot), through the
  * project's own activities, against a floor measured in the same run: plain SQL that hashes the same
  * rows and does the same anti-joins, with no project code. Then the same with nothing changed.
- * Each figure is the median of 3 alternating repetitions.
+ * Each figure is the median of 3 alternating repetitions. Then the commit of the 5% delta, with the
+ * per-row change log and without it (SYNCLINE_ROW_LOG_DAYS=0), alternating: what the log costs.
  */
 import { sql } from 'kysely';
 import { startBenchServices, peakRssMb } from './support';
@@ -14,6 +15,7 @@ import type { SynclineDeps } from '../activities/deps';
 import { prepareRun, checkDestination } from '../activities/prepare';
 import { extractModel, stageSpec } from '../activities/extract';
 import { computeDelta } from '../activities/delta';
+import { commitRun } from '../activities/commit';
 import { loadRun, sentFields } from '../activities/run-context';
 import { dropWorkTables } from '../activities/work';
 import { rowHash } from '../db/delta';
@@ -116,6 +118,26 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     };
     await setSnapshot(true);
     const changed = await measure('5% added/changed/removed');
+    // The commit of that delta (every row acknowledged), with the per-row change log and without it,
+    // alternating; the snapshot is set back before each, outside the timing.
+    const commits: Record<'log' | 'nolog', number[]> = { log: [], nolog: [] };
+    const deltaTimes: number[] = [];
+    for (const kind of ['log', 'nolog', 'log', 'nolog', 'log', 'nolog'] as const) {
+      await setSnapshot(true);
+      const runId = await newRun();
+      await extractModel(deps, { runId });
+      const [dt] = await timed(() => computeDelta(deps, { runId }));
+      deltaTimes.push(dt);
+      await sql`UPDATE ${sql.table(`syncline_work.d_${runId}`)} SET status = 'ok' WHERE status = 'pending'`.execute(db);
+      process.env.SYNCLINE_ROW_LOG_DAYS = kind === 'log' ? '14' : '0';
+      const [ct] = await timed(() => commitRun(deps, { runId }));
+      commits[kind].push(ct);
+      console.log(`commit #${commits[kind].length} ${kind === 'log' ? 'with' : 'without'} the row log: delta ${dt.toFixed(2)} s, commit ${ct.toFixed(2)} s`);
+    }
+    delete process.env.SYNCLINE_ROW_LOG_DAYS;
+    const commitLog = median(commits.log);
+    const commitNoLog = median(commits.nolog);
+    const deltaMedian = median(deltaTimes);
     await setSnapshot(false);
     const nochange = await measure('no change');
     const planned = changed.delta.planned;
@@ -123,6 +145,8 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       rows, floor_s: +changed.floor.toFixed(3), project_s: +changed.project.toFixed(3), ratio_to_floor: +(changed.project / changed.floor).toFixed(3),
       nochange_floor_s: +nochange.floor.toFixed(3), nochange_project_s: +nochange.project.toFixed(3), nochange_ratio_to_floor: +(nochange.project / nochange.floor).toFixed(3),
       delta_rows: { upsert: planned.upsert ?? 0, delete: planned.delete ?? 0 }, chunks: changed.delta.chunks.length,
+      commit_s: +commitNoLog.toFixed(3), commit_with_row_log_s: +commitLog.toFixed(3),
+      row_log_overhead_of_delta_and_commit: +((commitLog - commitNoLog) / (deltaMedian + commitNoLog)).toFixed(3),
       peak_rss_mb: peakRssMb(process.pid),
     };
   } finally {

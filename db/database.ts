@@ -4,7 +4,8 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
 
-export interface ActivationsTable { id: string; config: Json; created_at: Timestamp; updated_at: Timestamp }
+/** `health`/`warnings`: as the activation last reported them (its warnings activity). */
+export interface ActivationsTable { id: string; config: Json; created_at: Timestamp; updated_at: Timestamp; health: string | null; warnings: Json<unknown[]> | null; health_at: Date | null }
 
 export interface RunsTable {
   id: Generated<string>;
@@ -27,6 +28,8 @@ export interface RunsTable {
   retry_failed: Generated<boolean>;
   /** Attributes the run's check found missing and ensureAttributes may create: `[{ field, type }]`. */
   missing_attributes: Json<Array<{ field: string; type: string }>> | null;
+  /** The activation document version the run ran (syncline.config_versions). */
+  config_version: number | null;
 }
 
 export interface SnapshotTable { activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp }
@@ -74,6 +77,14 @@ export interface PlansTable {
   samples: Json<Record<string, Array<{ key: string; values: Record<string, unknown> }>>>;
 }
 
+/** Every accepted activation document; `diff` lists the paths that changed from the previous version. */
+export interface ConfigVersionsTable { activation_id: string; version: number; document: Json; diff: Json<unknown[]>; reason: string | null; created_at: Timestamp }
+/** One line per key a run acted on (kept for the retention period): `outcome` ok | failed | not_acknowledged | held | skipped | rejected. */
+export interface RowChangesTable {
+  activation_id: string; run_number: number; key: string; op: string; outcome: string; destination_id: string | null; hash: string | null;
+  code: string | null; message: string | null; at: Timestamp;
+}
+
 export interface Database {
   'syncline.activations': ActivationsTable;
   'syncline.runs': RunsTable;
@@ -84,6 +95,8 @@ export interface Database {
   'syncline.connector_state': ConnectorStateTable;
   'syncline.attribute_creations': AttributeCreationsTable;
   'syncline.plans': PlansTable;
+  'syncline.config_versions': ConfigVersionsTable;
+  'syncline.row_changes': RowChangesTable;
 }
 
 export type Run = Selectable<RunsTable>;

@@ -16,6 +16,8 @@ export interface OpenRun {
   retryFailed: boolean;
   /** The validated activation document, frozen for the run. */
   config: unknown;
+  /** The document's version (syncline.config_versions). */
+  configVersion?: number;
   scheduledAt?: string;
 }
 
@@ -24,9 +26,9 @@ export async function openRun(db: Db, r: OpenRun): Promise<string> {
   const config = JSON.stringify(r.config);
   await sql`INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
     ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(db);
-  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, scheduled_at, status)
-    VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.scheduledAt ?? null}, 'running')
-    ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL
+  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
+    VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
+    ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL, config_version = excluded.config_version
     RETURNING id`.execute(db);
   return String(row.rows[0]!.id);
 }
@@ -102,4 +104,9 @@ export async function attributesCreated(db: Db, activationId: string, runNumber:
   const rows = await db.selectFrom('syncline.attribute_creations').select('field')
     .where('activation_id', '=', activationId).where('run_number', '=', runNumber).where('created', '=', true).execute();
   return rows.map((r) => r.field);
+}
+
+/** The activation's health and open warnings as it last reported them (the activation row must exist: a run made it). */
+export async function recordHealth(db: Db, activationId: string, health: string, warnings: unknown[], at: string): Promise<void> {
+  await db.updateTable('syncline.activations').set({ health, warnings: JSON.stringify(warnings), health_at: new Date(at) }).where('id', '=', activationId).execute();
 }

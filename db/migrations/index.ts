@@ -4,10 +4,12 @@ import * as initial from './20261122T1300-initial';
 import * as plans from './20261122T1500-plans';
 import * as exactness from './20261204T1200-exactness';
 import * as runState from './20261204T1400-run-state';
+import * as history from './20261204T1600-history';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
   '20261122T1500-plans': plans,
   '20261204T1200-exactness': exactness,
   '20261204T1400-run-state': runState,
+  '20261204T1600-history': history,
 };

@@ -1,0 +1,52 @@
+/**
+ * The per-row change log (syncline.row_changes): for each run, every key it acted on — operation,
+ * outcome, destination id, hash of the mapped values — written in one statement from the run's delta
+ * at commit, and pruned past the retention period. `syncline rows` and the reporting views read it.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database';
+import { deltaTable } from './work-tables';
+
+type Db = Kysely<Database>;
+
+/** Days a row change is kept: SYNCLINE_ROW_LOG_DAYS (default 14); 0 keeps no log at all. */
+export function rowLogDays(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SYNCLINE_ROW_LOG_DAYS;
+  const days = v === undefined || v === '' ? 14 : Number(v);
+  if (!Number.isFinite(days) || days < 0) throw new Error(`SYNCLINE_ROW_LOG_DAYS must be a number of days (0 turns the row log off), not "${v}"`);
+  return days;
+}
+
+/** Every keyed row of the run's delta, as the commit leaves it (rows without a key are counted, not logged). */
+export async function logRowChanges(db: Db, runId: string, activationId: string, runNumber: number): Promise<void> {
+  await sql`INSERT INTO syncline.row_changes (activation_id, run_number, key, op, outcome, destination_id, hash, code, message)
+SELECT ${activationId}, ${runNumber}, key, coalesce(op, change),
+  CASE status WHEN 'pending' THEN 'not_acknowledged' WHEN 'rejected_unchanged' THEN 'rejected' ELSE status END,
+  coalesce(result_id, destination_id), hash, code, message
+FROM ${deltaTable(runId)} WHERE key IS NOT NULL AND change <> 'null_key'`.execute(db);
+}
+
+/** Drops the activation's row changes of runs started more than `days` days ago. */
+export async function pruneRowChanges(db: Db, activationId: string, days: number): Promise<void> {
+  await sql`DELETE FROM syncline.row_changes c WHERE c.activation_id = ${activationId} AND c.run_number < coalesce(
+    (SELECT min(run_number) FROM syncline.runs r WHERE r.activation_id = ${activationId} AND r.started_at >= now() - make_interval(days => ${days})), 0)`.execute(db);
+}
+
+export interface RowChange { runNumber: number; key: string; op: string; outcome: string; destinationId: string | null; hash: string | null; code: string | null; message: string | null; at: string }
+
+/** What happened to one key, run by run (oldest first). */
+export async function rowHistory(db: Db, activationId: string, key: string): Promise<RowChange[]> {
+  const rows = await db.selectFrom('syncline.row_changes').selectAll().where('activation_id', '=', activationId).where('key', '=', key).orderBy('run_number').execute();
+  return rows.map(toChange);
+}
+
+/** A run's row changes, optionally of one operation; at most `limit`, by key. */
+export async function runRowChanges(db: Db, activationId: string, runNumber: number, opts: { op?: string; limit?: number } = {}): Promise<RowChange[]> {
+  let q = db.selectFrom('syncline.row_changes').selectAll().where('activation_id', '=', activationId).where('run_number', '=', runNumber);
+  if (opts.op) q = q.where('op', '=', opts.op);
+  return (await q.orderBy('key').limit(opts.limit ?? 1000).execute()).map(toChange);
+}
+
+function toChange(r: { run_number: number; key: string; op: string; outcome: string; destination_id: string | null; hash: string | null; code: string | null; message: string | null; at: Date | string }): RowChange {
+  return { runNumber: r.run_number, key: r.key, op: r.op, outcome: r.outcome, destinationId: r.destination_id, hash: r.hash, code: r.code, message: r.message, at: new Date(r.at).toISOString() };
+}
