@@ -11,6 +11,7 @@ import { ensureAttributes } from './attributes';
 import { writeChunk, pollChunk } from './write';
 import { commitRun, approveHeldDeletes } from './commit';
 import { lastRunNumber } from './runs';
+import { applyConfigUpdate, checkConfigUpdate } from './config';
 import { loadPlan, markPlanApplied, recordPlan, supersedePlans } from './plan';
 import { createDagTaskActivities } from './dag-tasks';
 import { createNotifyActivities } from './notify';
@@ -31,6 +32,7 @@ export function createActivities(deps: SynclineDeps) {
     commitRun: bind(deps, commitRun),
     approveHeldDeletes: bind(deps, approveHeldDeletes),
     lastRunNumber: bind(deps, lastRunNumber),
+    checkConfigUpdate: bind(deps, checkConfigUpdate), applyConfigUpdate: bind(deps, applyConfigUpdate),
     recordPlan: bind(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bind(deps, loadPlan), markPlanApplied: bind(deps, markPlanApplied),
     ...createNotifyActivities(deps),
     ...createDagTaskActivities({ resolvePg: (name) => dagPg(deps, name), client: deps.client, resolveConnection: deps.resolveConnection }),

@@ -110,3 +110,23 @@ export async function attributesCreated(db: Db, activationId: string, runNumber:
 export async function recordHealth(db: Db, activationId: string, health: string, warnings: unknown[], at: string): Promise<void> {
   await db.updateTable('syncline.activations').set({ health, warnings: JSON.stringify(warnings), health_at: new Date(at) }).where('id', '=', activationId).execute();
 }
+
+export async function syncedRowCount(db: Db, activationId: string): Promise<number> {
+  const r = await db.selectFrom('syncline.snapshot').select((eb) => eb.fn.countAll<string>().as('n')).where('activation_id', '=', activationId).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/**
+ * The activation now writes to another target: what it knew of the previous one (snapshot, row errors,
+ * held deletions) goes, so Mirror can never delete in the new target by the old one's keys. Returns
+ * how many synced rows were forgotten. The previous target's records are not touched.
+ */
+export async function forgetTargetState(db: Db, activationId: string): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const n = await syncedRowCount(tx, activationId);
+    await tx.deleteFrom('syncline.snapshot').where('activation_id', '=', activationId).execute();
+    await tx.deleteFrom('syncline.row_errors').where('activation_id', '=', activationId).execute();
+    await tx.deleteFrom('syncline.held_deletes').where('activation_id', '=', activationId).execute();
+    return n;
+  });
+}

@@ -5,10 +5,11 @@
  * new after each run so its history stays small for years.
  */
 import {
-  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
-import { formatProblems, parseActivationConfig, type ActivationConfig } from '../common/config';
+import { formatProblems, parseActivationConfig, parseNewActivationConfig, type ActivationConfig } from '../common/config';
+import { planConfigUpdate } from '../common/config-change';
 import { parseDuration } from '../common/duration';
 import { activationWorkflowId } from '../common/names';
 import { activationDetails } from '../common/details';
@@ -19,8 +20,8 @@ import {
 } from './activation-runs';
 import { activationWorkflowV1 } from './legacy/activation-v1';
 import {
-  applyPlanUpdate, approveDeletesUpdate, pauseSignal, planUpdate, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, triggerSyncUpdate,
-  type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest,
+  applyPlanUpdate, approveDeletesUpdate, pauseSignal, planUpdate, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, stopSignal, triggerSyncUpdate,
+  updateConfigUpdate, type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest, type UpdateConfigRequest, type UpdateConfigResponse,
 } from './messages';
 import { RequestQueue, type Job, type PendingRun } from './request-queue';
 import { nextFireTime } from './schedule';
@@ -63,10 +64,14 @@ class Activation {
   private readonly state: ActivationState;
   private readonly queue: RequestQueue;
   private running: RunProgress | null = null;
-  /** Bumped by pause and resume: the wait for the next request starts over. */
+  /** Bumped by pause, resume and stop: the wait for the next request starts over. */
   private wake = 0;
+  /** Set by the stop signal: the current run finishes, then the workflow ends. */
+  private stopping: string | null = null;
+  private memo = '';
 
-  constructor(private readonly config: ActivationConfig, state?: ActivationState) {
+  /** Replaced between runs by an accepted updateConfig. */
+  constructor(private config: ActivationConfig, state?: ActivationState) {
     this.state = state ?? { lastRunNumber: -1, recent: [], paused: false, pending: null, heldDeletes: null, consecutiveFailures: 0, health: 'ok' };
     this.queue = new RequestQueue(this.state);
     upsertSearchAttributes([
@@ -102,6 +107,11 @@ class Activation {
         if (state.heldDeletes.run !== req.run) throw new Error(`run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`);
       },
     });
+    setHandler(updateConfigUpdate, (req) => this.updateConfig(req), { validator: (req) => this.validateUpdate(req) });
+    setHandler(stopSignal, (req) => {
+      this.stopping = req?.reason ?? 'stopped by an operator';
+      this.wake++;
+    });
     setHandler(planUpdate, async () => (await queue.awaitJob({ kind: 'plan' })) as PlanResponse);
     setHandler(applyPlanUpdate, async (req) => {
       state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
@@ -114,12 +124,52 @@ class Activation {
     if (this.state.lastRunNumber < 0) this.state.lastRunNumber = (await acts.lastRunNumber({ activationId: this.config.id })).runNumber;
     for (;;) {
       await this.waitForWork();
+      if (this.stopping !== null) return this.stop();
       const next = this.queue.take()!;
       if ('job' in next) await this.serveJob(next.job, next.ticket);
       else await this.serveRun(next.run, next.tickets);
       this.showDetails();
+      if (this.stopping !== null) return this.stop();
       if (await this.mayContinueAsNew()) await continueAsNew<typeof activationWorkflow>({ config: this.config, state: this.state });
     }
+  }
+
+  /** Ends the workflow; its runs, snapshot and history stay in Postgres, and a later start carries on from them. */
+  private async stop(): Promise<void> {
+    this.queue.answerAll({ error: { type: 'ACTIVATION_STOPPED', message: `activation "${this.config.id}" was stopped (${this.stopping}) before serving this request; start it again to sync` } });
+    await condition(allHandlersFinished);
+    this.showDetails();
+  }
+
+  private validateUpdate(req: UpdateConfigRequest): void {
+    if (!req || typeof req !== 'object') throw new Error('updateConfig takes {"config": <activation document>, "retarget"?: true, "confirm"?: true, "dryRun"?: true, "reason"?: "..."}');
+    const parsed = parseNewActivationConfig(req.config);
+    if (!parsed.ok) throw new Error(formatProblems((req.config as { id?: unknown } | null)?.id ?? this.config.id, parsed.problems));
+    if (parsed.config.id !== this.config.id) throw new Error(`the document is activation "${parsed.config.id}", this is "${this.config.id}": an activation keeps its id (start another one instead)`);
+  }
+
+  /**
+   * Checks the new document against the destination and answers what changes for the data; refuses a new
+   * target without `retarget`, and an Insert-mode change that re-creates every record without `confirm`.
+   * Accepted, it is applied between runs, never inside one.
+   */
+  private async updateConfig(req: UpdateConfigRequest): Promise<UpdateConfigResponse> {
+    const next = (parseActivationConfig(req.config) as { ok: true; config: ActivationConfig }).config;
+    const check = await acts.checkConfigUpdate({ config: next });
+    if (check.problems.length) {
+      throw ApplicationFailure.nonRetryable(`activation "${next.id}": the new document does not check out against the destination, nothing changed:\n  - ${check.problems.join('\n  - ')}`, 'CONFIG_INVALID');
+    }
+    const plan = planConfigUpdate(this.config, next, check.syncedRows);
+    const answer = { changes: plan.changes, consequences: plan.consequences };
+    if (plan.retarget && !req.retarget) {
+      throw ApplicationFailure.nonRetryable(`activation "${next.id}": ${plan.consequences[0]}. Refused: send it again with "retarget": true (syncline activation update --retarget) to start the new target from an empty snapshot; or keep the current target`, 'RETARGET_REFUSED', answer);
+    }
+    if (plan.duplicatesRecords && !req.confirm) {
+      throw ApplicationFailure.nonRetryable(`activation "${next.id}": ${plan.consequences.find((c) => c.includes('Insert mode'))}. Refused: send it again with "confirm": true if that is what you want`, 'CONFIRMATION_NEEDED', answer);
+    }
+    if (req.dryRun || plan.changes.length === 0) return { applied: false, ...answer };
+    const applied = (await this.queue.awaitJob({ kind: 'config', config: next, retarget: plan.retarget, reason: req.reason })) as { version: number };
+    return { applied: true, version: applied.version, ...answer };
   }
 
   private async serveRun(request: PendingRun, tickets: number[]): Promise<void> {
@@ -134,6 +184,13 @@ class Activation {
 
   private async serveJob(job: Job, ticket: number): Promise<void> {
     const { config, state } = this;
+    if (job.kind === 'config') {
+      const r = await acts.applyConfigUpdate({ config: job.config, reason: job.reason, retarget: job.retarget });
+      this.config = job.config;
+      // The next fire time is computed again from the new schedule.
+      this.wake++;
+      return this.queue.answer([ticket], { ok: { version: r.version } });
+    }
     if (job.kind === 'plan') {
       const runNumber = ++state.lastRunNumber;
       const answer = await this.track(runNumber, () => planRun(config, state, runNumber)).then(
@@ -178,6 +235,7 @@ class Activation {
         : state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
       const seen = this.wake;
       const woken = () => queue.hasWork() || this.wake !== seen;
+      if (this.stopping !== null) return;
       if (next === null) {
         await condition(woken);
         continue;
@@ -220,10 +278,22 @@ class Activation {
     this.wake++;
   }
 
-  /** The Web UI's current details: state, health, next run, the last runs, open warnings. */
+  /**
+   * The Web UI's current details (state, health, next run, the last runs, open warnings), and the same
+   * in short as the execution's memo, which `syncline list` reads for every activation in one call.
+   */
   private showDetails(): void {
     const s = this.status();
     setCurrentDetails(activationDetails(this.config, { ...s, recent: this.state.recent, warnings: this.state.warnings ?? [] }));
+    const last = this.state.recent.at(-1);
+    const memo = JSON.stringify({
+      state: this.stopping !== null ? 'stopped' : s.state, health: s.health, nextRunAt: s.nextRunAt, mode: this.config.mode, destination: this.config.destination.kind,
+      lastRun: last ? { runNumber: last.runNumber, status: last.status, finishedAt: last.finishedAt ?? null } : null,
+    });
+    if (memo !== this.memo && patched('activation-memo')) {
+      this.memo = memo;
+      upsertMemo({ syncline: JSON.parse(memo) as unknown });
+    }
   }
 
   private status(): ActivationStatus {

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RunSummary } from '../common/run';
 import type { DagState } from '../common/dag';
 import type { OpenWarning, WarningReport } from '../common/warnings';
+import type { ConfigChange } from '../common/config-diff';
 import type { Health } from '../common/search-attributes';
 
 export interface ResyncRequest { full?: boolean; reason?: string }
@@ -51,6 +52,18 @@ export const planUpdate = defineUpdate<PlanResponse, []>('plan');
 /** Writes exactly the frozen rows of an open plan, then commits them. */
 export const applyPlanUpdate = defineUpdate<RunSummary, [ApplyPlanRequest]>('apply');
 export const statusQuery = defineQuery<ActivationStatus>('status');
+
+/**
+ * A new activation document, applied between runs once validated (same schema) and checked against the
+ * destination. `retarget` accepts another target (its snapshot starts empty); `confirm` accepts that every
+ * synced row is sent again as a new record (Insert); `dryRun` only answers what would change.
+ */
+export interface UpdateConfigRequest { config: unknown; retarget?: boolean; confirm?: boolean; dryRun?: boolean; reason?: string }
+export interface UpdateConfigResponse { applied: boolean; version?: number; changes: ConfigChange[]; consequences: string[] }
+export const updateConfigUpdate = defineUpdate<UpdateConfigResponse, [UpdateConfigRequest]>('updateConfig');
+export interface StopRequest { reason?: string }
+/** Finish the current run (if any), then end the workflow; its state stays in Postgres for a later start. */
+export const stopSignal = defineSignal<[StopRequest?]>('stop');
 
 /** A sync run's progress (the child `activation/<id>/run/<n>`): each step with its state and times, the writes per chunk. */
 export const runStateQuery = defineQuery<DagState | null>('runState');

@@ -7,6 +7,7 @@
  */
 import { ApplicationFailure, condition } from '@temporalio/workflow';
 import type { RunSummary, RunTrigger } from '../common/run';
+import type { ActivationConfig } from '../common/config';
 
 /**
  * A run waiting to start. `retryFailed`: rows whose last write failed permanently are sent again too; it
@@ -14,7 +15,7 @@ import type { RunSummary, RunTrigger } from '../common/run';
  */
 export interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string; retryFailed?: boolean }
 
-export type Job = { kind: 'plan' } | { kind: 'apply'; plan: number };
+export type Job = { kind: 'plan' } | { kind: 'apply'; plan: number } | { kind: 'config'; config: ActivationConfig; retarget: boolean; reason?: string };
 export type Answer = { ok: unknown } | { error: { type: string; message: string } };
 /** What to serve next: a plan or apply job, or the pending run with the tickets of every caller waiting for it. */
 export type Next = { job: Job; ticket: number } | { run: PendingRun; tickets: number[] };
@@ -83,6 +84,14 @@ export class RequestQueue {
 
   answer(tickets: number[], answer: Answer): void {
     for (const t of tickets) this.answers.set(t, answer);
+  }
+
+  /** Every caller still waiting gets `answer` (the activation is stopping); queued runs and jobs are dropped. */
+  answerAll(answer: Answer): void {
+    this.answer([...this.runWaiters, ...this.jobs.map((j) => j.ticket)], answer);
+    this.runWaiters = [];
+    this.jobs.length = 0;
+    this.holder.pending = null;
   }
 
   private async answerOf(ticket: number): Promise<unknown> {

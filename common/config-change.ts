@@ -1,0 +1,48 @@
+/**
+ * What an activation document update means for the data (workflow-safe, pure): which changes apply
+ * from now on, which make the next run send rows again, and which point the activation at another
+ * target — refused unless the caller says so, since the snapshot then starts empty for the new target.
+ */
+import type { ActivationConfig } from './config';
+import { diffDocuments, type ConfigChange } from './config-diff';
+import { count } from './details';
+
+export interface ConfigUpdatePlan {
+  changes: ConfigChange[];
+  /** Destination kind, connection, object/table, destination key, or the model key changed. */
+  retarget: boolean;
+  /** The hash of every row changes (mapped fields): every synced row is sent again. */
+  resend: boolean;
+  /** Insert mode with `resend`: every synced row becomes a new record in the destination. */
+  duplicatesRecords: boolean;
+  consequences: string[];
+}
+
+const TARGET_PATHS = ['destination.kind', 'destination.connection', 'destination.object', 'destination.table', 'destination.key', 'source.key'];
+
+export function planConfigUpdate(current: ActivationConfig, next: ActivationConfig, syncedRows: number): ConfigUpdatePlan {
+  const changes = diffDocuments(current, next);
+  const paths = changes.map((c) => c.path);
+  const retarget = paths.some((p) => TARGET_PATHS.includes(p));
+  const resend = !retarget && paths.some((p) => p.startsWith('mappings'));
+  const modelChanged = paths.some((p) => p === 'source.sql' || p === 'source.table' || p === 'source.connection');
+  const duplicatesRecords = resend && next.mode === 'insert';
+  const consequences: string[] = [];
+  if (changes.length === 0) consequences.push('nothing changes: the document is the one running');
+  if (retarget) {
+    consequences.push(`a different target (${paths.filter((p) => TARGET_PATHS.includes(p)).join(', ')}): the snapshot starts empty for it, so the next run sends every model row to the new target as new; nothing is deleted in the old one`);
+  }
+  if (resend) {
+    consequences.push(duplicatesRecords
+      ? `the mapping changes the content of every row: in Insert mode each of the ${count(syncedRows)} synced rows becomes a new record (${count(syncedRows)} more records in the destination)`
+      : `the mapping changes the content of every row: the next run sends all ${count(syncedRows)} synced rows again with the new mapping`);
+  }
+  if (modelChanged && !retarget) {
+    consequences.push(next.mode === 'mirror'
+      ? 'the model changes: the next run sends the rows that differ from the snapshot, and deletes (guarded) the keys the new model no longer has'
+      : 'the model changes: the next run sends the rows that differ from the snapshot');
+  }
+  const fromNow = paths.filter((p) => /^(schedule|thresholds|warnings|deletionGuard|chunkSize|recheck|description|destination\.options)/.test(p));
+  if (fromNow.length) consequences.push(`from now on: ${[...new Set(fromNow.map((p) => p.split(/[.[]/)[0]))].join(', ')}`);
+  return { changes, retarget, resend, duplicatesRecords, consequences };
+}
