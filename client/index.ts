@@ -15,9 +15,12 @@ import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
 import type { Database } from '../db/database';
 import { activationWorkflowId, WORKFLOW_TYPES } from '../common/names';
+import { listConfigVersions } from '../db/config-versions';
+import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
+import { purgeActivation } from '../db/runs';
 import {
-  applyPlanUpdate, approveDeletesUpdate, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate,
-  type ActivationStatus, type ApproveDeletesResponse,
+  applyPlanUpdate, approveDeletesUpdate, configQuery, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, stopSignal, triggerSyncUpdate,
+  updateConfigUpdate, type ActivationStatus, type ApproveDeletesResponse, type UpdateConfigRequest, type UpdateConfigResponse,
 } from '../workflows/messages';
 import { TASK_QUEUE } from './plugin';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
@@ -51,6 +54,17 @@ export class SynclineError extends Error {
 }
 
 export { activationWorkflowId } from '../common/names';
+
+/** One line of `syncline list`. */
+export interface ActivationListing {
+  id: string;
+  state: string;
+  health: string;
+  mode: string;
+  destination: string;
+  nextRunAt: string | null;
+  lastRun: { runNumber: number; status: string; finishedAt: string | null } | null;
+}
 
 export class SynclineClient {
   private readonly client: Client;
@@ -187,6 +201,65 @@ export class SynclineClient {
         throw new SynclineError(`activation "${id}" did not answer the status query (${(err as Error).message}): is a syncline worker polling task queue "${d.taskQueue}"? ("npm run worker" starts one)`, { cause: err });
       }
     });
+  }
+
+  /** A new document for a running activation (see updateConfigUpdate): answered with what changes, applied between runs. */
+  updateConfig(id: string, req: UpdateConfigRequest): Promise<UpdateConfigResponse> {
+    return this.call(id, updateConfigUpdate.name, (h) => h.executeUpdate(updateConfigUpdate, { args: [req] }));
+  }
+
+  /** The document the activation runs now. */
+  currentConfig(id: string): Promise<unknown> {
+    return this.call(id, configQuery.name, (h) => h.query(configQuery));
+  }
+
+  /** Finishes the current run, then ends the workflow; its state stays for a later start. `wait` waits for the end. */
+  async stop(id: string, opts: { reason?: string; wait?: boolean } = {}): Promise<void> {
+    await this.call(id, stopSignal.name, async (h) => {
+      await h.signal(stopSignal, { reason: opts.reason });
+      if (opts.wait) await h.result();
+    });
+  }
+
+  /**
+   * Every activation the namespace runs, from one visibility listing (each activation keeps its short
+   * state in its memo): id, state, health, mode, destination, next run, last run. Sorted by id.
+   */
+  async list(opts: { health?: string } = {}): Promise<ActivationListing[]> {
+    const out: ActivationListing[] = [];
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPES.activation}' AND ExecutionStatus = 'Running'` })) {
+      const memo = (wf.memo?.syncline ?? {}) as Partial<ActivationListing>;
+      const id = wf.workflowId.replace(/^activation\//, '');
+      const health = memo.health ?? (wf.searchAttributes?.SynclineHealth as string[] | undefined)?.[0] ?? 'ok';
+      if (opts.health && health !== opts.health) continue;
+      out.push({
+        id, state: memo.state ?? 'unknown', health, mode: memo.mode ?? '', destination: memo.destination ?? '', nextRunAt: memo.nextRunAt ?? null, lastRun: memo.lastRun ?? null,
+      });
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Every accepted document of the activation, oldest first, with what changed. */
+  async history(id: string): Promise<Awaited<ReturnType<typeof listConfigVersions>>> {
+    return this.read(() => listConfigVersions(this.database(), id));
+  }
+
+  /** What happened to one key run by run, or a run's row changes (optionally of one operation). */
+  async rows(id: string, opts: { key?: string; run?: number; op?: string; limit?: number }): Promise<RowChange[]> {
+    if (opts.key !== undefined) return this.read(() => rowHistory(this.database(), id, opts.key!));
+    if (opts.run === undefined) throw new SynclineError('say which rows: --key <key>, or --run <n> (with --op create|update|upsert|delete)');
+    return this.read(() => runRowChanges(this.database(), id, opts.run!, { op: opts.op, limit: opts.limit }));
+  }
+
+  /**
+   * Drops everything syncline keeps of a stopped activation (snapshot, row errors, held deletions, runs,
+   * row changes, config versions, connector state): a later start begins from nothing. The destination's
+   * records are not touched. Refused while the activation runs.
+   */
+  async purge(id: string): Promise<Record<string, number>> {
+    const running = await this.client.workflow.getHandle(activationWorkflowId(id)).describe().then((d) => d.status.name === 'RUNNING', () => false);
+    if (running) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
+    return this.read(() => purgeActivation(this.database(), id));
   }
 
   /** Run records from Postgres, newest first. */

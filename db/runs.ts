@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RunsTable } from './database';
+import { dropWorkTablesOf } from './work-tables';
 
 export type RunRecord = Selectable<RunsTable>;
 type Db = Kysely<Database>;
@@ -128,5 +129,21 @@ export async function forgetTargetState(db: Db, activationId: string): Promise<n
     await tx.deleteFrom('syncline.row_errors').where('activation_id', '=', activationId).execute();
     await tx.deleteFrom('syncline.held_deletes').where('activation_id', '=', activationId).execute();
     return n;
+  });
+}
+
+/** Everything syncline keeps of an activation, dropped (its destination records are not touched). Counts per table. */
+export async function purgeActivation(db: Db, activationId: string): Promise<Record<string, number>> {
+  return db.transaction().execute(async (tx) => {
+    const out: Record<string, number> = {};
+    const runIds = (await tx.selectFrom('syncline.runs').select('id').where('activation_id', '=', activationId).execute()).map((r) => String(r.id));
+    for (const runId of runIds) await dropWorkTablesOf(tx, runId);
+    if (runIds.length) await tx.deleteFrom('syncline.chunks').where('run_id', 'in', runIds).execute();
+    for (const table of ['snapshot', 'row_errors', 'held_deletes', 'row_changes', 'config_versions', 'connector_state', 'attribute_creations', 'plans', 'runs'] as const) {
+      const r = await tx.deleteFrom(`syncline.${table}`).where('activation_id', '=', activationId).executeTakeFirst();
+      out[table] = Number(r.numDeletedRows);
+    }
+    await tx.deleteFrom('syncline.activations').where('id', '=', activationId).execute();
+    return out;
   });
 }

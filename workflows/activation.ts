@@ -21,7 +21,7 @@ import {
 import { activationWorkflowV1 } from './legacy/activation-v1';
 import {
   applyPlanUpdate, approveDeletesUpdate, pauseSignal, planUpdate, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, stopSignal, triggerSyncUpdate,
-  updateConfigUpdate, type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest, type UpdateConfigRequest, type UpdateConfigResponse,
+  updateConfigUpdate, configQuery, type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest, type UpdateConfigRequest, type UpdateConfigResponse,
 } from './messages';
 import { RequestQueue, type Job, type PendingRun } from './request-queue';
 import { nextFireTime } from './schedule';
@@ -118,6 +118,7 @@ class Activation {
       return (await queue.awaitJob({ kind: 'apply', plan: req.plan })) as RunSummary;
     }, { validator: (req) => validateApply(config, state, req) });
     setHandler(statusQuery, () => this.status());
+    setHandler(configQuery, () => this.config);
   }
 
   async run(): Promise<void> {

@@ -61,6 +61,8 @@ export const statusQuery = defineQuery<ActivationStatus>('status');
 export interface UpdateConfigRequest { config: unknown; retarget?: boolean; confirm?: boolean; dryRun?: boolean; reason?: string }
 export interface UpdateConfigResponse { applied: boolean; version?: number; changes: ConfigChange[]; consequences: string[] }
 export const updateConfigUpdate = defineUpdate<UpdateConfigResponse, [UpdateConfigRequest]>('updateConfig');
+/** The activation document the activation runs now (defaults applied). */
+export const configQuery = defineQuery<unknown>('config');
 export interface StopRequest { reason?: string }
 /** Finish the current run (if any), then end the workflow; its state stays in Postgres for a later start. */
 export const stopSignal = defineSignal<[StopRequest?]>('stop');
