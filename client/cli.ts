@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatRunSummary, formatStatus, runsTable } from './format';
-import { TASK_QUEUE } from './plugin';
+import { TASK_QUEUE } from '../common/names';
 import { openStateDatabase, type StateDatabase } from './runs';
 import type { RunSummary } from '../common/run';
 

@@ -14,12 +14,11 @@ import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '..
 import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
 import type { Database } from '../db/database';
-import { activationWorkflowId, WORKFLOW_TYPES } from '../common/names';
+import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
 import {
   applyPlanUpdate, approveDeletesUpdate, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate,
   type ActivationStatus, type ApproveDeletesResponse,
 } from '../workflows/messages';
-import { TASK_QUEUE } from './plugin';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
