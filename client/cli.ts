@@ -1,6 +1,8 @@
-#!/usr/bin/env tsx
+#!/usr/bin/env node
 /**
- * The `syncline` command. The command table and help are in cli-commands.ts, parsing (commander) in
+ * The `syncline` command. package.json "bin" runs it compiled (dist/client/cli.js, `npm run build`): tsx
+ * compiling TypeScript at every start cost more than a second. `npm run syncline -- <args>` runs this
+ * source through tsx. The command table and help are in cli-commands.ts, parsing (commander) in
  * cli-parse.ts, the commands in cli-run.ts. Exit codes: see EXIT.
  */
 import { EXIT, synopsis, usage } from './cli-commands';
