@@ -14,7 +14,7 @@ import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '..
 import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
 import type { Database } from '../db/database';
-import { activationWorkflowId, WORKFLOW_TYPES } from '../common/names';
+import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
 import { listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
 import { purgeActivation } from '../db/runs';
@@ -22,7 +22,6 @@ import {
   applyPlanUpdate, approveDeletesUpdate, configQuery, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, stopSignal, triggerSyncUpdate,
   updateConfigUpdate, type ActivationStatus, type ApproveDeletesResponse, type UpdateConfigRequest, type UpdateConfigResponse,
 } from '../workflows/messages';
-import { TASK_QUEUE } from './plugin';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };

@@ -31,7 +31,8 @@ export interface SynclinePluginOptions {
   workflowBundle?: WorkflowBundleOption;
 }
 
-export const TASK_QUEUE = 'syncline';
+// Defined with the other names; re-exported for the worker and a team's own code that import it from here.
+export { TASK_QUEUE } from '../common/names';
 
 export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
   let pool: pg.Pool | undefined;

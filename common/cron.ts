@@ -4,6 +4,17 @@
  *
  * DST: a wall-clock time that does not exist (spring forward) fires at the same wall time shifted by
  * the gap (02:30 -> 03:30); a wall-clock time that happens twice (fall back) fires once, the first time.
+ *
+ * Why not a library: croner 11.0.1 and cron-parser 5.10.7 were compared with this code on the cases of
+ * test/unit/cron.test.ts and on 93,600 expression/zone/instant cases around the 2026 DST transitions
+ * and February 2028. Both give other fire times, and a running activation must keep the times it has.
+ * - croner follows Vixie cron: a skipped 02:30 fires at 03:00 (Brussels 2026-03-29: 01:00Z, not 01:30Z),
+ *   and an expression with a wildcard, step, list or range in the minute or hour fires in both passes of
+ *   the repeated hour (`0 * * * *` fires at 01:00Z on 2026-10-25 in Brussels, the second 02:00).
+ * - cron-parser fires a fixed time twice in the repeated hour (`30 2 * * *`, Brussels: 00:30Z and
+ *   01:30Z on 2026-10-25), drops the day of a half-hour shift (`0 2 * * *`, Australia/Lord_Howe,
+ *   2026-10-04), and throws "loop limit exceeded" for daily times in Lord_Howe around April 2026.
+ * Neither was tried in the workflow sandbox once its fire times differed.
  */
 interface CronSpec {
   minutes: Set<number>;

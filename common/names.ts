@@ -10,6 +10,9 @@ export const WORKFLOW_TYPES = {
   warnings: 'warningsWorkflow',
 } as const;
 
+/** The task queue syncline workers poll unless SYNCLINE_TASK_QUEUE names another. */
+export const TASK_QUEUE = 'syncline';
+
 /** `activation/<id>`: one long-lived workflow per activation. */
 export function activationWorkflowId(activationId: string): string {
   return `activation/${activationId}`;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { freePort } from './ports';
+import { projectRoot } from './project-root';
 
 export interface PostgresServer {
   url: string;
@@ -15,7 +16,7 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = projectRoot();
 
 /** Port of an embedded Postgres already running on `dataDir` (its postmaster.pid names it), or null. */
 export function runningEmbeddedPort(dataDir: string): number | null {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 import { freePort } from './ports';
+import { projectRoot } from './project-root';
 
 export interface TemporalServer {
   address: string;
@@ -19,7 +20,7 @@ export interface TemporalServer {
   stop(): Promise<void>;
 }
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = projectRoot();
 
 export function findTemporalCli(): string | null {
   const candidates = [process.env.TEMPORAL_CLI, ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'temporal')),

@@ -73,6 +73,17 @@ describe('parseArgs', () => {
     expect(usageError(['errors', 'x', '--run', '--json']).message).toBe('--run needs a value (<n>)');
     expect(usageError(['sync', 'x', '--full=yes']).message).toBe('--full takes no value');
   });
+
+  test('what commander reads like other command-line tools (docs/cli.md, "Reading the command line")', () => {
+    expect(usageError(['sync', 'x', '--', 'y']).message).toBe('unexpected argument "y"'); // -- ends the options
+    expect(parseArgs(['status', '--json', '--', 'x'])).toMatchObject({ kind: 'run', args: { id: 'x' }, flags: { json: true } });
+    expect(usageError(['sync', 'x', '-x']).message).toBe('unknown option "-x" for "syncline sync"'); // a word with a dash is an option
+    expect(parseArgs(['sync', 'x', '--fulll', '--help'])).toMatchObject({ kind: 'help', command: { name: 'sync' } }); // help wins
+    expect(parseArgs(['resync', 'x', '--reason=--soon'])).toMatchObject({ flags: { reason: '--soon' } });
+    expect(usageError(['resync', 'x', '--reason', '--full']).message).toBe('--reason needs a value (<text>)');
+    expect(usageError(['help', 'frobnicate']).message).toBe('unknown command "frobnicate"');
+    expect(usageError(['help', 'activation']).message).toContain('unknown command "activation": the activation command is');
+  });
 });
 
 const run = (over: Partial<RunRecord> = {}): RunRecord => ({

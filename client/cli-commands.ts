@@ -1,0 +1,86 @@
+/**
+ * What the `syncline` command offers, in one table: commands, their arguments and options, help and
+ * exit codes. client/cli-parse.ts builds the parser (commander) from it, client/cli-run.ts runs the
+ * commands. Cheap to load: `syncline <command> --help` needs nothing else.
+ */
+import { TASK_QUEUE } from '../common/names';
+import type { RunSummary } from '../common/run';
+
+/**
+ * Exit codes, for scripts and schedulers. A run that held deletions has its own code: nothing was
+ * deleted, the activation's health is critical, and only a person's approval moves it on.
+ */
+export const EXIT = { done: 0, failed: 1, usage: 2, deletesHeld: 3 } as const;
+
+const EXIT_HELP = [
+  'Exit codes:',
+  '  0  done (for a command that waits for a run: the run ended success or partial; partial lists its rows in "syncline errors")',
+  '  1  failed: the command could not be carried out, or the run failed',
+  '  2  bad usage: unknown command or option, missing argument',
+  '  3  the run held deletions for approval (health critical, nothing deleted): "syncline approve-deletes <id> --run <n>"',
+];
+
+/** The exit code of a command that waited for run `s`. */
+export function runExitCode(s: RunSummary): number {
+  if (s.status === 'failed') return EXIT.failed;
+  return s.heldDeletes > 0 ? EXIT.deletesHeld : EXIT.done;
+}
+
+export type FlagType = 'boolean' | 'string' | 'int';
+export interface FlagSpec { type: FlagType; value?: string; help: string }
+export interface CommandSpec {
+  name: string;
+  args: string[];
+  summary: string;
+  flags: Record<string, FlagSpec>;
+  required?: string[];
+  example: string;
+}
+
+export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
+  json: { type: 'boolean', help: 'print machine-readable JSON instead of text' },
+  address: { type: 'string', value: 'host:port', help: 'Temporal frontend (default $TEMPORAL_ADDRESS or localhost:7233)' },
+  namespace: { type: 'string', value: 'name', help: 'Temporal namespace (default $TEMPORAL_NAMESPACE or "default")' },
+  'task-queue': { type: 'string', value: 'name', help: `task queue of the syncline workers (default $SYNCLINE_TASK_QUEUE or "${TASK_QUEUE}")` },
+  help: { type: 'boolean', help: 'show help for the command' },
+};
+const reason: FlagSpec = { type: 'string', value: 'text', help: 'why (shown in the run summary and the Web UI)' };
+const full: FlagSpec = { type: 'boolean', help: 'send every model row again, not only the changes' };
+
+export const COMMANDS: CommandSpec[] = [
+  { name: 'activation start', args: [], summary: 'validate an activation file and start its workflow', flags: { file: { type: 'string', value: 'path', help: 'the activation document (JSON)' } }, required: ['file'], example: 'syncline activation start --file contacts.json' },
+  { name: 'resync', args: ['id'], summary: 'ask for a run now (returns at once)', flags: { full, reason }, example: 'syncline resync contacts --full --reason "new field"' },
+  { name: 'sync', args: ['id'], summary: 'run a sync now and wait for its summary', flags: { full, reason }, example: 'syncline sync contacts' },
+  { name: 'pause', args: ['id'], summary: 'stop scheduled runs until resumed', flags: { reason }, example: 'syncline pause contacts --reason "CRM migration"' },
+  { name: 'resume', args: ['id'], summary: 'resume scheduled runs', flags: {}, example: 'syncline resume contacts' },
+  { name: 'retry-failed', args: ['id'], summary: 'ask for a run that sends the failed rows again', flags: {}, example: 'syncline retry-failed contacts' },
+  { name: 'approve-deletes', args: ['id'], summary: 'approve the deletions a run held, and wait for the run that applies them', flags: { run: { type: 'int', value: 'n', help: 'the run that held the deletions' } }, required: ['run'], example: 'syncline approve-deletes contacts --run 12' },
+  { name: 'plan', args: ['id'], summary: 'compute what a sync would send (counts and sample rows per operation) without writing anything', flags: {}, example: 'syncline plan contacts' },
+  { name: 'apply', args: ['id', 'plan'], summary: 'write exactly the rows of a plan, and wait for the run summary', flags: {}, example: 'syncline apply contacts 7' },
+  { name: 'status', args: ['id'], summary: 'state, health, schedule, current run, held deletions and the last runs', flags: {}, example: 'syncline status contacts' },
+  { name: 'runs', args: ['id'], summary: 'run history with counts per operation (from Postgres)', flags: { limit: { type: 'int', value: 'n', help: 'how many runs (default 20)' } }, example: 'syncline runs contacts --limit 5' },
+  { name: 'errors', args: ['id'], summary: 'rows that failed or were rejected, with their codes (from Postgres)', flags: { run: { type: 'int', value: 'n', help: 'only errors last seen in this run' }, limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' } }, example: 'syncline errors contacts --run 3' },
+];
+
+/** Commands that wait for a run and exit with its outcome (runExitCode). */
+export const RUN_COMMANDS: ReadonlySet<string> = new Set(['sync', 'approve-deletes', 'apply']);
+
+const flagLine = (name: string, f: FlagSpec): string => `  ${`--${name}${f.value ? ` <${f.value}>` : ''}`.padEnd(22)}  ${f.help}`;
+
+export function synopsis(command: CommandSpec): string {
+  return [`syncline ${command.name}`, ...command.args.map((a) => `<${a}>`), ...Object.entries(command.flags).map(([n, f]) => {
+    const text = `--${n}${f.value ? ` <${f.value}>` : ''}`;
+    return command.required?.includes(n) ? text : `[${text}]`;
+  })].join(' ');
+}
+
+export function usage(command?: CommandSpec): string {
+  if (!command) {
+    return ['Usage: syncline <command> [options]', '', 'Commands:', ...COMMANDS.map((c) => `  ${c.name.padEnd(18)}  ${c.summary}`), '',
+      'Options for every command:', ...Object.entries(GLOBAL_FLAGS).map(([n, f]) => flagLine(n, f)), '',
+      'Run "syncline <command> --help" for its options.', '', ...EXIT_HELP].join('\n');
+  }
+  const waits = RUN_COMMANDS.has(command.name);
+  return [`Usage: ${synopsis(command)}`, '', command.summary, '', 'Options:', ...Object.entries({ ...command.flags, ...GLOBAL_FLAGS }).map(([n, f]) => flagLine(n, f)),
+    '', `Example: ${command.example}`, '', ...(waits ? EXIT_HELP : ['Exit codes: 0 done, 1 failed, 2 bad usage.'])].join('\n');
+}

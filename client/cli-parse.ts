@@ -1,0 +1,121 @@
+/**
+ * Reads a `syncline` command line with commander, built from the COMMANDS table. Commander does the
+ * grammar: the commands and the `activation` group, options before or after arguments, `--opt=value`,
+ * `--` to end options, argument counts and -h/--help. Its errors become the messages documented in
+ * docs/cli.md (the CLI exits 2 on them); the help text comes from usage(), not from commander.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { COMMANDS, GLOBAL_FLAGS, type CommandSpec, type FlagSpec } from './cli-commands';
+
+export class UsageError extends Error {
+  constructor(message: string, readonly command?: CommandSpec) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type Flags = Record<string, string | number | boolean>;
+export type Parsed =
+  | { kind: 'help'; command?: CommandSpec }
+  | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
+
+const WHOLE_NUMBER = /^[1-9]\d*$/;
+const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} };
+
+function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string[]): Option {
+  const opt = new Option(`--${name}${flag.value ? ` <${flag.value}>` : ''}`, flag.help);
+  if (flag.type === 'boolean') return opt;
+  return opt.argParser((value: string) => {
+    // Commander takes the next word as the value even when it is an option: `--run --json` lacks a value
+    // (`--reason=--x`, one word, does give one).
+    if (value.startsWith('--') && !argv.includes(`--${name}=${value}`)) throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>)`, command);
+    if (flag.type === 'string') return value;
+    if (!WHOLE_NUMBER.test(value)) throw new UsageError(`--${name} takes a whole number of at least 1, not "${value}"`, command);
+    return Number(value);
+  });
+}
+
+/** The commander program for one parse: each command's action hands its result to `done`. */
+function buildProgram(argv: string[], done: (p: Parsed) => void): { root: Command; specOf: Map<Command, CommandSpec>; dispatched: () => Command | undefined } {
+  let current: Command | undefined;
+  const track = (_parent: Command, sub: Command): void => { current = sub; };
+  // Settings are copied to the commands created below: no process.exit, no output, no commander help command.
+  const root = new Command('syncline').exitOverride().configureOutput(SILENT).helpCommand(false).showSuggestionAfterError(false).hook('preSubcommand', track);
+  const specOf = new Map<Command, CommandSpec>();
+  for (const spec of COMMANDS) {
+    const [first, second] = spec.name.split(' ') as [string, string | undefined];
+    let parent = root;
+    if (second) parent = root.commands.find((c) => c.name() === first) ?? root.command(first).hook('preSubcommand', track);
+    const cmd = parent.command(second ?? first);
+    for (const a of spec.args) cmd.argument(`<${a}>`);
+    const options = Object.entries({ ...spec.flags, ...GLOBAL_FLAGS }).filter(([n]) => n !== 'help').map(([n, f]) => [n, option(n, f, spec, argv)] as const);
+    for (const [, o] of options) cmd.addOption(o);
+    cmd.action(() => {
+      const flags: Flags = {};
+      for (const [n, o] of options) {
+        const v: unknown = cmd.getOptionValue(o.attributeName());
+        if (v !== undefined) flags[n] = v as string | number | boolean;
+      }
+      // Checked here, after the argument count, so that `approve-deletes` alone says "missing <id>" first.
+      for (const r of spec.required ?? []) if (flags[r] === undefined) throw new UsageError(`--${r} is required`, spec);
+      done({ kind: 'run', command: spec, args: Object.fromEntries(spec.args.map((a, i) => [a, cmd.args[i]!])), flags });
+    });
+    specOf.set(cmd, spec);
+  }
+  return { root, specOf, dispatched: () => current };
+}
+
+/** Parses argv (without node and the script); throws UsageError naming what is wrong. */
+export function parseArgs(argv: string[]): Parsed {
+  if (argv.length === 0) return { kind: 'help' };
+  const helpFor = argv[0] === 'help';
+  const given = helpFor ? argv.slice(1) : argv;
+  // `help <command>` is `<command> --help`, whatever follows (commander's help command would take only "activation").
+  const words = helpFor ? [...given.slice(0, given[0] === 'activation' ? 2 : 1), '--help'] : argv;
+  let result: Parsed | undefined;
+  const { root, specOf, dispatched } = buildProgram(words, (p) => { result = p; });
+  try {
+    root.parse(words, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    // Help for the tool only when asked for first, as `syncline --help`, `-h` or `help`; `syncline frobnicate --help` names the unknown command.
+    const toolHelp = helpFor ? given.length === 0 : argv[0] === '--help' || argv[0] === '-h';
+    return fromCommander(e, given, toolHelp, dispatched(), specOf);
+  }
+  if (!result) throw new Error(`syncline: no command ran for "${argv.join(' ')}"`);
+  return result;
+}
+
+/** Commander stopped: for help, say whose; for a usage error, the message docs/cli.md documents. */
+function fromCommander(e: CommanderError, given: string[], toolHelp: boolean, cmd: Command | undefined, specOf: Map<Command, CommandSpec>): Parsed {
+  const spec = cmd && specOf.get(cmd);
+  if (!spec) {
+    if (given[0] === 'activation') throw new UsageError(`unknown command "${given.slice(0, 2).join(' ')}": the activation command is "syncline activation start --file <path>"`);
+    if (e.code === 'commander.helpDisplayed' && toolHelp) return { kind: 'help' };
+    throw new UsageError(`unknown command "${given[0]}"`);
+  }
+  switch (e.code) {
+    case 'commander.helpDisplayed':
+      return { kind: 'help', command: spec };
+    case 'commander.unknownOption': {
+      // A CommanderError names the word only in its message: "error: unknown option '--fulll'".
+      const flag = /unknown option '(.*)'/.exec(e.message)?.[1];
+      if (flag === undefined) break;
+      const [name, inline] = flag.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+      if (name === 'help') return { kind: 'help', command: spec };
+      const known = { ...spec.flags, ...GLOBAL_FLAGS }[name];
+      if (flag.startsWith('--') && inline !== undefined && known?.type === 'boolean') throw new UsageError(`--${name} takes no value`, spec);
+      throw new UsageError(`unknown option "${flag.startsWith('--') ? `--${name}` : flag}" for "syncline ${spec.name}"`, spec);
+    }
+    case 'commander.optionMissingArgument': {
+      // The option was the last word: commander reports a missing value only when nothing follows.
+      const name = given.at(-1)!.slice(2);
+      throw new UsageError(`--${name} needs a value (<${spec.flags[name]?.value ?? GLOBAL_FLAGS[name]?.value ?? 'value'}>)`, spec);
+    }
+    case 'commander.missingArgument':
+      throw new UsageError(`missing <${spec.args[cmd.args.length]}>`, spec);
+    case 'commander.excessArguments':
+      throw new UsageError(`unexpected argument "${cmd.args[spec.args.length]}"`, spec);
+  }
+  throw new UsageError(e.message.replace(/^error: /, ''), spec);
+}

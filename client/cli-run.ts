@@ -1,0 +1,159 @@
+/**
+ * Runs one parsed `syncline` command with SynclineClient and prints its result (text, or JSON with
+ * --json). Loaded only when a command runs: it brings in the Temporal client and the Postgres driver.
+ */
+import fs from 'node:fs';
+import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
+import { errorsTable, formatRunSummary, formatStatus, runsTable } from './format';
+import { TASK_QUEUE } from '../common/names';
+import { openStateDatabase, type StateDatabase } from './runs';
+import { COMMANDS, EXIT, RUN_COMMANDS, runExitCode, type CommandSpec } from './cli-commands';
+import { UsageError, type Flags } from './cli-parse';
+
+interface Output { data: unknown; text: string; exitCode?: number }
+interface Ctx { id: string; flags: Flags; client: SynclineClient; args: Record<string, string> }
+
+function formatAge(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min < 1) return `${Math.max(0, Math.round(ms / 1000))} s`;
+  if (min < 120) return `${min} min`;
+  return min < 48 * 60 ? `${Math.round(min / 60)} h` : `${Math.round(min / 1440)} days`;
+}
+
+/** Counts per op, then up to 5 sample rows per op, aligned in columns. */
+export function formatPlan(p: PlanDetails): string {
+  const ops = Object.entries(p.counts).filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op));
+  const w = Math.max(...ops.map(([op]) => op.length), 6);
+  const nw = Math.max(...ops.map(([, n]) => String(n).length), 1);
+  const lines = [`plan ${p.plan} of "${p.activationId}" (computed ${p.createdAt}; nothing was written; apply it with "syncline apply ${p.activationId} ${p.plan}")`];
+  if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
+  for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
+  for (const [op, rows] of Object.entries(p.samples)) {
+    if (!rows.length) continue;
+    lines.push('', `sample ${op} rows:`);
+    // A table per op: key, then the destination fields (jsonb does not keep their order: sorted by name).
+    const cols = [...new Set(rows.flatMap((r) => Object.keys(r.values)))].sort();
+    const cells = [['key', ...cols], ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? JSON.stringify(r.values[c]) : ''))])];
+    const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+    for (const row of cells) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
+  }
+  return lines.join('\n');
+}
+
+function readActivationFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read activation file "${file}": ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`activation file "${file}" is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
+  'activation start': async ({ client, flags }) => {
+    const started = await client.start(readActivationFile(String(flags.file)));
+    const id = started.workflowId.slice('activation/'.length);
+    return { data: started, text: `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})\nsync it now with "syncline sync ${id}"` };
+  },
+  resync: async ({ client, id, flags }) => {
+    await client.resync(id, { full: flags.full === true, reason: str(flags.reason) });
+    return { data: { activationId: id, requested: flags.full ? 'full_resync' : 'manual', reason: str(flags.reason) ?? null }, text: `${flags.full ? 'full re-sync' : 're-sync'} of "${id}" requested: it starts now, or right after the run in progress ("syncline status ${id}")` };
+  },
+  sync: async ({ client, id, flags }) => {
+    const run = await client.triggerSync(id, { full: flags.full === true, reason: str(flags.reason) });
+    return { data: run, text: formatRunSummary(run), exitCode: runExitCode(run) };
+  },
+  pause: async ({ client, id, flags }) => {
+    await client.pause(id, str(flags.reason));
+    return { data: { activationId: id, paused: true, reason: str(flags.reason) ?? null }, text: `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)` };
+  },
+  resume: async ({ client, id }) => {
+    await client.resume(id);
+    return { data: { activationId: id, paused: false }, text: `activation "${id}" resumed` };
+  },
+  'retry-failed': async ({ client, id }) => {
+    await client.retryFailed(id);
+    return { data: { activationId: id, requested: 'retry_failed' }, text: `retry of the failed rows of "${id}" requested ("syncline errors ${id}" lists them)` };
+  },
+  'approve-deletes': async ({ client, id, flags }) => {
+    const r = await client.approveDeletes(id, num(flags.run)!);
+    return { data: r, text: `${r.approved} deletion(s) approved\n${formatRunSummary(r.run)}`, exitCode: runExitCode(r.run) };
+  },
+  plan: async ({ client, id }) => {
+    const plan = await client.plan(id);
+    return { data: plan, text: formatPlan(plan) };
+  },
+  apply: async ({ client, id, args, flags }) => {
+    if (!/^[1-9]\d*$/.test(args.plan ?? '')) throw new UsageError(`<plan> is the plan number printed by "syncline plan ${id}", not "${args.plan}"`, COMMANDS.find((c) => c.name === 'apply'));
+    const plan = Number(args.plan);
+    // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
+    const details = await client.planDetails(id, plan);
+    const age = details ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago` : `plan ${plan}: not found in Postgres`;
+    if (!flags.json) process.stdout.write(`${age}\n`);
+    const run = await client.apply(id, plan);
+    return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
+  },
+  status: async ({ client, id }) => {
+    const st = await client.status(id);
+    return { data: st, text: formatStatus(st) };
+  },
+  runs: async ({ client, id, flags }) => {
+    const runs = await client.runs(id, { limit: num(flags.limit) });
+    return { data: runs, text: runs.length ? runsTable(runs) : `no runs recorded for activation "${id}"` };
+  },
+  errors: async ({ client, id, flags }) => {
+    const errors = await client.errors(id, { run: num(flags.run), limit: num(flags.limit) });
+    const none = `no row errors for activation "${id}"${flags.run ? ` in run ${flags.run}` : ''}`;
+    return { data: errors, text: errors.length ? errorsTable(errors, process.stdout.columns || 200) : none };
+  },
+};
+
+/**
+ * `sync` and `approve-deletes` wait for a run, which waits for a worker: after a while, say so once on
+ * stderr (stdout stays clean for --json) instead of looking hung.
+ */
+async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
+  if (!RUN_COMMANDS.has(command) && command !== 'plan') return work;
+  const timer = setTimeout(() => {
+    process.stderr.write(`still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`);
+  }, afterMs);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
+export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
+  const readsPostgres = command.name === 'runs' || command.name === 'errors';
+  const needsPostgres = readsPostgres || command.name === 'plan' || command.name === 'apply';
+  let db: StateDatabase | undefined;
+  let client: SynclineClient | undefined;
+  try {
+    db = needsPostgres ? await openStateDatabase() : undefined;
+    client = await SynclineClient.connect({
+      address: str(flags.address), namespace: str(flags.namespace), databaseUrl: db?.url, lazy: readsPostgres,
+      taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
+    });
+    const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args }), command.name, args.id);
+    process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
+    return out.exitCode ?? EXIT.done;
+  } catch (e) {
+    const err = e as Error;
+    const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
+    process.stderr.write(flags.json ? JSON.stringify({ error: err.message, ...(problems ? { problems } : {}) }, null, 2) + '\n' : `syncline ${command.name}: ${err.message}\n`);
+    return EXIT.failed;
+  } finally {
+    await client?.close().catch(() => {});
+    await db?.close().catch(() => {});
+  }
+}
