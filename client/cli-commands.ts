@@ -27,7 +27,7 @@ export function runExitCode(s: RunSummary): number {
 }
 
 export type FlagType = 'boolean' | 'string' | 'int';
-export interface FlagSpec { type: FlagType; value?: string; help: string }
+export interface FlagSpec { type: FlagType; value?: string; help: string; /** One-letter alias, e.g. "f" for -f. */ short?: string }
 export interface CommandSpec {
   name: string;
   args: string[];
@@ -49,6 +49,26 @@ const full: FlagSpec = { type: 'boolean', help: 'send every model row again, not
 
 export const COMMANDS: CommandSpec[] = [
   { name: 'activation start', args: [], summary: 'validate an activation file and start its workflow', flags: { file: { type: 'string', value: 'path', help: 'the activation document (JSON)' } }, required: ['file'], example: 'syncline activation start --file contacts.json' },
+  { name: 'activation update', args: [], summary: 'show what a new document changes for a running activation, then apply it between runs', flags: {
+    file: { type: 'string', value: 'path', short: 'f', help: 'the new activation document (JSON)' }, 'dry-run': { type: 'boolean', help: 'only show the diff and its consequences' },
+    retarget: { type: 'boolean', help: 'accept a new target (destination or model key): its snapshot starts empty, the old target is left as it is' },
+    confirm: { type: 'boolean', help: 'accept that Insert mode creates every synced row again as a new record' }, reason,
+  }, required: ['file'], example: 'syncline activation update --file contacts.json --dry-run' },
+  { name: 'activation apply', args: [], summary: 'reconcile a folder (or file) of activation documents: start the missing, update the changed, leave the rest', flags: {
+    file: { type: 'string', value: 'path', short: 'f', help: 'a folder of *.json activation documents, or one file' }, 'dry-run': { type: 'boolean', help: 'only print the plan' },
+    prune: { type: 'boolean', help: 'also stop the running activations no file names (their state stays)' },
+    retarget: { type: 'boolean', help: 'accept new targets' }, confirm: { type: 'boolean', help: 'accept Insert-mode re-creations' },
+  }, required: ['file'], example: 'syncline activation apply -f activations/ --dry-run' },
+  { name: 'list', args: [], summary: 'every running activation: state, health, mode, destination, last run, next run', flags: { health: { type: 'string', value: 'ok|warning|critical', help: 'only activations with this health' } }, example: 'syncline list --health critical' },
+  { name: 'stop', args: ['id'], summary: 'finish the current run and end the activation; its state stays for a later start', flags: { reason, wait: { type: 'boolean', help: 'wait until it has ended' } }, example: 'syncline stop contacts --wait' },
+  { name: 'delete', args: ['id'], summary: 'drop everything syncline keeps of a stopped activation (snapshot, runs, logs); its destination records stay', flags: {
+    purge: { type: 'boolean', help: 'required: the state is dropped for good' }, yes: { type: 'boolean', help: 'do not ask for confirmation' },
+  }, required: ['purge'], example: 'syncline delete contacts --purge' },
+  { name: 'history', args: ['id'], summary: 'every accepted document of the activation, with what changed and why (from Postgres)', flags: {}, example: 'syncline history contacts' },
+  { name: 'rows', args: ['id'], summary: 'what happened to a row, run by run, or a run\'s row changes (from Postgres)', flags: {
+    key: { type: 'string', value: 'key', help: 'the model key of the row' }, run: { type: 'int', value: 'n', help: 'a run number' },
+    op: { type: 'string', value: 'op', help: 'with --run: only create, update, upsert or delete' }, limit: { type: 'int', value: 'n', help: 'with --run: how many rows (default 1000)' },
+  }, example: 'syncline rows contacts --key 10042' },
   { name: 'resync', args: ['id'], summary: 'ask for a run now (returns at once)', flags: { full, reason }, example: 'syncline resync contacts --full --reason "new field"' },
   { name: 'sync', args: ['id'], summary: 'run a sync now and wait for its summary', flags: { full, reason }, example: 'syncline sync contacts' },
   { name: 'pause', args: ['id'], summary: 'stop scheduled runs until resumed', flags: { reason }, example: 'syncline pause contacts --reason "CRM migration"' },
@@ -65,7 +85,7 @@ export const COMMANDS: CommandSpec[] = [
 /** Commands that wait for a run and exit with its outcome (runExitCode). */
 export const RUN_COMMANDS: ReadonlySet<string> = new Set(['sync', 'approve-deletes', 'apply']);
 
-const flagLine = (name: string, f: FlagSpec): string => `  ${`--${name}${f.value ? ` <${f.value}>` : ''}`.padEnd(22)}  ${f.help}`;
+const flagLine = (name: string, f: FlagSpec): string => `  ${`${f.short ? `-${f.short}, ` : ''}--${name}${f.value ? ` <${f.value}>` : ''}`.padEnd(22)}  ${f.help}`;
 
 export function synopsis(command: CommandSpec): string {
   return [`syncline ${command.name}`, ...command.args.map((a) => `<${a}>`), ...Object.entries(command.flags).map(([n, f]) => {

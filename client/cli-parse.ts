@@ -23,7 +23,7 @@ const WHOLE_NUMBER = /^[1-9]\d*$/;
 const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} };
 
 function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string[]): Option {
-  const opt = new Option(`--${name}${flag.value ? ` <${flag.value}>` : ''}`, flag.help);
+  const opt = new Option(`${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` <${flag.value}>` : ''}`, flag.help);
   if (flag.type === 'boolean') return opt;
   return opt.argParser((value: string) => {
     // Commander takes the next word as the value even when it is an option: `--run --json` lacks a value

@@ -4,7 +4,10 @@
  */
 import fs from 'node:fs';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
-import { errorsTable, formatRunSummary, formatStatus, runsTable } from './format';
+import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, rowsTable, runsTable } from './format';
+import { applyDocuments } from './config-as-code';
+import type { ConfigChange } from '../common/config-diff';
+import readline from 'node:readline/promises';
 import { TASK_QUEUE } from '../common/names';
 import { openStateDatabase, type StateDatabase } from './runs';
 import { COMMANDS, EXIT, RUN_COMMANDS, runExitCode, type CommandSpec } from './cli-commands';
@@ -63,6 +66,44 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const id = started.workflowId.slice('activation/'.length);
     return { data: started, text: `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})\nsync it now with "syncline sync ${id}"` };
   },
+  'activation update': async ({ client, flags }) => {
+    const doc = readActivationFile(String(flags.file)) as { id?: unknown };
+    if (typeof doc?.id !== 'string') throw new Error(`activation file "${flags.file}" has no "id"`);
+    const r = await client.updateConfig(doc.id, { config: doc, dryRun: flags['dry-run'] === true, retarget: flags.retarget === true, confirm: flags.confirm === true, reason: str(flags.reason) });
+    const head = r.applied ? `activation "${doc.id}" updated to version ${r.version}` : r.changes.length ? `activation "${doc.id}": nothing applied (dry run)` : `activation "${doc.id}": the document is the one running; nothing to do`;
+    return { data: r, text: [head, ...formatChanges(r.changes, r.consequences)].join('\n') };
+  },
+  'activation apply': async ({ client, flags }) => {
+    const steps = await applyDocuments(client, String(flags.file), { dryRun: flags['dry-run'] === true, prune: flags.prune === true, retarget: flags.retarget === true, confirm: flags.confirm === true });
+    const verb = { start: 'start', update: 'update', unchanged: 'unchanged', stop: 'stop' } as const;
+    const lines = steps.flatMap((s) => [`${verb[s.action].padEnd(9)} ${s.id}${s.action !== 'unchanged' && !s.done ? ' (not done: dry run)' : ''}`, ...formatChanges(s.changes, s.consequences).map((l) => `  ${l}`)]);
+    const changed = steps.filter((s) => s.action !== 'unchanged').length;
+    return { data: steps, text: [...lines, `${changed} change(s), ${steps.length - changed} unchanged${flags['dry-run'] ? ' (dry run: nothing applied)' : ''}`].join('\n') };
+  },
+  list: async ({ client, flags }) => {
+    const all = await client.list({ health: str(flags.health) });
+    return { data: all, text: all.length ? listTable(all) : 'no activation is running' + (flags.health ? ` with health ${flags.health}` : '') };
+  },
+  stop: async ({ client, id, flags }) => {
+    await client.stop(id, { reason: str(flags.reason), wait: flags.wait === true });
+    return { data: { activationId: id, stopped: flags.wait === true ? true : 'requested' }, text: flags.wait ? `activation "${id}" stopped; "syncline activation start --file ${id}.json" carries on from its state` : `stop of "${id}" requested: it ends after its current run` };
+  },
+  delete: async ({ client, id, flags }) => {
+    if (flags.yes !== true && !(await confirm(`drop everything syncline keeps of "${id}" (snapshot, runs, row log, versions)? Its destination records stay. [y/N] `))) {
+      return { data: { activationId: id, purged: false }, text: 'nothing was dropped', exitCode: EXIT.failed };
+    }
+    const dropped = await client.purge(id);
+    return { data: { activationId: id, purged: true, rows: dropped }, text: `activation "${id}" purged: ${Object.entries(dropped).filter(([, n]) => n > 0).map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing was stored'}` };
+  },
+  history: async ({ client, id }) => {
+    const versions = await client.history(id);
+    const lines = versions.flatMap((v) => [`version ${v.version}  ${v.createdAt}${v.reason ? `  ${v.reason}` : ''}`, ...formatChanges(v.diff as ConfigChange[], []).map((l) => `  ${l}`)]);
+    return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}" (it has not run yet)` };
+  },
+  rows: async ({ client, id, flags }) => {
+    const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
+    return { data: rows, text: rows.length ? rowsTable(rows) : `no row changes recorded for "${id}"${flags.key ? ` and key "${flags.key}"` : ''} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)` };
+  },
   resync: async ({ client, id, flags }) => {
     await client.resync(id, { full: flags.full === true, reason: str(flags.reason) });
     return { data: { activationId: id, requested: flags.full ? 'full_resync' : 'manual', reason: str(flags.reason) ?? null }, text: `${flags.full ? 'full re-sync' : 're-sync'} of "${id}" requested: it starts now, or right after the run in progress ("syncline status ${id}")` };
@@ -116,6 +157,16 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
 };
 
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new Error('refusing to purge without a terminal to confirm: add --yes');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 /**
  * `sync` and `approve-deletes` wait for a run, which waits for a worker: after a while, say so once on
  * stderr (stdout stays clean for --json) instead of looking hung.
@@ -134,8 +185,8 @@ async function withPatienceNote<T>(work: Promise<T>, command: string, id: string
 
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
 export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
-  const readsPostgres = command.name === 'runs' || command.name === 'errors';
-  const needsPostgres = readsPostgres || command.name === 'plan' || command.name === 'apply';
+  const readsPostgres = ['runs', 'errors', 'history', 'rows'].includes(command.name);
+  const needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   try {

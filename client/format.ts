@@ -1,5 +1,8 @@
 /** Text a person reads in a terminal: aligned tables of runs and row errors, and the activation status. */
 import { describeRun, type RunSummary } from '../common/run';
+import type { ConfigChange } from '../common/config-diff';
+import type { ActivationListing } from './index';
+import type { RowChange } from '../db/row-changes';
 import type { RowOp } from '../common/sync-modes';
 import type { ActivationStatus } from '../workflows/messages';
 import { runRecordFromSummary, type RowErrorRecord, type RunRecord } from './runs';
@@ -146,4 +149,27 @@ export function formatRunSummary(s: RunSummary, now = Date.now()): string {
   const lines = [describeRun(s), '', runsTable([runRecordFromSummary(s)], now)];
   for (const w of s.warnings) lines.push(`${w.level}: ${w.message}`);
   return lines.join('\n');
+}
+
+/** A document diff and what it means, one line each. */
+export function formatChanges(changes: ConfigChange[], consequences: string[]): string[] {
+  const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+  return [...changes.map((c) => `${c.path}: ${show(c.before)} -> ${show(c.after)}`), ...consequences.map((c) => `=> ${c}`)];
+}
+
+export function listTable(all: ActivationListing[]): string {
+  const rows = [['ID', 'STATE', 'HEALTH', 'MODE', 'DESTINATION', 'LAST RUN', 'NEXT RUN'], ...all.map((a) => [
+    a.id, a.state, a.health, a.mode, a.destination, a.lastRun ? `${a.lastRun.runNumber} ${a.lastRun.status}${a.lastRun.finishedAt ? ` ${a.lastRun.finishedAt.replace('T', ' ').slice(0, 19)}` : ''}` : '-',
+    a.nextRunAt ? a.nextRunAt.replace('T', ' ').slice(0, 19) : '-',
+  ])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function rowsTable(rows: RowChange[]): string {
+  const cells = [['RUN', 'KEY', 'OP', 'OUTCOME', 'DESTINATION ID', 'CODE', 'AT'], ...rows.map((r) => [
+    String(r.runNumber), r.key, r.op, r.outcome, r.destinationId ?? '', r.code ?? '', r.at.replace('T', ' ').slice(0, 19),
+  ])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
