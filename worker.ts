@@ -10,8 +10,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { synclinePlugin, TASK_QUEUE } from './client/plugin';
+import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 
 /**
@@ -31,12 +32,28 @@ export const NO_DATABASE_MESSAGE = [
   '  or `npm start -- --embedded-postgres`: an embedded Postgres keeps the state in .data/pg.',
 ].join('\n');
 
+/**
+ * SYNCLINE_METRICS_ADDRESS (host:port, e.g. 0.0.0.0:9464) serves the SDK's runtime metrics and syncline's
+ * own (common/metrics.ts) for Prometheus at /metrics; unset, no metrics are exported. The SDK's runtime
+ * is installed once per process, before any connection: call this first. Returns the address, or null.
+ */
+export function installTelemetry(env: NodeJS.ProcessEnv = process.env): string | null {
+  const address = env.SYNCLINE_METRICS_ADDRESS?.trim();
+  if (!address) return null;
+  if (!/^[^\s:]*:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
+    throw new Error(`SYNCLINE_METRICS_ADDRESS is "${address}": write host:port, e.g. 0.0.0.0:9464 (or leave it unset to export no metrics)`);
+  }
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: address, histogramBucketOverrides: HISTOGRAM_BUCKETS } } } });
+  return address;
+}
+
 export async function runWorker(argv: string[] = process.argv.slice(2)): Promise<void> {
   if (stateDatabaseChoice(argv, process.env) === null) {
     console.error(NO_DATABASE_MESSAGE);
     process.exitCode = 2;
     return;
   }
+  const metrics = installTelemetry();
   const pg = await startPostgres();
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const connection = await NativeConnection.connect({ address });
@@ -46,7 +63,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
       plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle() })],
       shutdownGraceTime: '30s',
     });
-    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}`);
+    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`);
     await worker.run();
   } finally {
     await connection.close();

@@ -19,6 +19,7 @@ import { logRowChanges, pruneRowChanges, rowLogDays } from '../db/row-changes';
 import { emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
+import { recordCommittedRun } from './metrics';
 
 export interface CommitRunInput {
   runId: string;
@@ -32,11 +33,14 @@ export interface CommitRunInput {
 const FINISHED: ReadonlySet<string> = new Set(['success', 'partial', 'failed', 'cancelled']);
 
 export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Promise<RunSummary> {
-  return deps.db.transaction().execute(async (tx) => {
+  const { summary, committed } = await deps.db.transaction().execute(async (tx) => {
     const rec = await lockRun(tx, input.runId);
-    if (FINISHED.has(rec.status)) return recordedSummary(tx, rec);
-    return commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true });
+    if (FINISHED.has(rec.status)) return { summary: await recordedSummary(tx, rec), committed: false };
+    return { summary: await commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true }), committed: true };
   });
+  // Counted once, after the transaction: a retried commit returns what was recorded and counts nothing again.
+  if (committed) recordCommittedRun(summary);
+  return summary;
 }
 
 /**
@@ -48,12 +52,14 @@ export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: str
   for (const o of await runningRuns(deps.db, activationId, beforeRun)) {
     const done = await deps.db.transaction().execute(async (tx) => {
       const rec = await lockRun(tx, o.id);
-      if (rec.status !== 'running') return false;
+      if (rec.status !== 'running') return null;
       const message = `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
-      await commitIn(tx, rec, { error: { type: 'CANCELLED', message }, warnings: [], listUnacknowledged: true, status: 'cancelled' });
-      return true;
+      return commitIn(tx, rec, { error: { type: 'CANCELLED', message }, warnings: [], listUnacknowledged: true, status: 'cancelled' });
     });
-    if (done) settled.push(o.runNumber);
+    if (done) {
+      recordCommittedRun(done);
+      settled.push(o.runNumber);
+    }
   }
   return settled;
 }

@@ -20,6 +20,7 @@ import { activityLogger, buildContext, connectorFor } from './run-context';
 import { describeModel, resolveSource } from '../connectors/postgres/source';
 import { buildFields } from './prepare';
 import { boundary } from './failure';
+import { recordQuota } from './metrics';
 
 export type ReportWarningsInput = WarningReport;
 export interface ReportWarningsResult { workflowId: string }
@@ -104,7 +105,9 @@ export type CheckQuotaResult = { used: number; max: number } | null;
 export async function checkQuota(deps: SynclineDeps, input: CheckQuotaInput): Promise<CheckQuotaResult> {
   const connector = connectorFor(deps, input.config);
   if (!connector.quota) return null;
-  return connector.quota(buildContext(deps, { activationId: input.config.id, runNumber: 0, config: input.config }, []));
+  const quota = await connector.quota(buildContext(deps, { activationId: input.config.id, runNumber: 0, config: input.config }, []));
+  if (quota) recordQuota(input.config.id, connector.kind, quota);
+  return quota;
 }
 
 export interface RecheckDestinationInput { config: ActivationConfig }

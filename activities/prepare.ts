@@ -13,6 +13,7 @@ import { openRun, recordCheck } from '../db/runs';
 import { configVersion } from '../db/config-versions';
 import { claimApprovals } from '../db/held-deletes';
 import { deleteChunks } from '../db/chunks';
+import { recordScheduleLag } from './metrics';
 
 export interface PrepareRunInput {
   activationId: string;
@@ -42,6 +43,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   await claimApprovals(deps.db, input.activationId, input.runNumber);
   await dropWorkTables(deps, runId);
   await deleteChunks(deps.db, runId);
+  if (input.scheduledAt) recordScheduleLag(input.activationId, input.scheduledAt);
   return { runId };
 }
 

@@ -8,9 +8,10 @@ import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan 
 import type { RowOp } from '../common/sync-modes';
 import { SyncError } from '../common/errors';
 import { countChunk, distinctRows, pageRows, recordOutcomes, resetRetryable, settleChunk, type ChunkCounts, type ChunkRange } from '../db/delta';
-import { getChunk, readChunkState, setChunkStatus, writeChunkState } from '../db/chunks';
+import { getChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
+import { recordChunkWrite } from './metrics';
 
 export const ROW_RETRY_ATTEMPTS = 3;
 
@@ -35,9 +36,16 @@ export async function pollChunk(deps: SynclineDeps, input: PollChunkInput): Prom
 }
 
 async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string | null): Promise<WriteChunkResult> {
+  const started = performance.now();
   const run = await loadRun(deps, input.runId);
   const chunkRow = await getChunk(deps.db, input.runId, input.chunk);
   if (!chunkRow) throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, { retryable: false });
+  const result = await driveChunk(deps, input, handle, run, chunkRow);
+  recordChunkWrite(run.activationId, run.config.destination.kind, chunkRow.op, (performance.now() - started) / 1000);
+  return result;
+}
+
+async function driveChunk(deps: SynclineDeps, input: WriteChunkInput, handle: string | null, run: LoadedRun, chunkRow: ChunkRecord): Promise<WriteChunkResult> {
   const connector = connectorFor(deps, run.config);
   const fields = sentFields(run);
   const ctx = buildContext(deps, run, fields);

@@ -8,7 +8,7 @@
  * plan's chunks. The `runState` query shows every step with its state and times.
  */
 import {
-  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo, type ActivityOptions,
+  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, metricMeter, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
@@ -18,6 +18,7 @@ import type { RowOp } from '../common/sync-modes';
 import { describeRun, emptyOpCounts, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
 import { evaluateRunWarnings } from '../common/thresholds';
 import { chunkSummary, runResultDetails } from '../common/details';
+import { METRICS } from '../common/metrics';
 import { taskError } from './dag';
 import { runProgressSignal, runStateQuery, type RunProgress } from './messages';
 import { RunView } from './run-view';
@@ -70,6 +71,11 @@ class SyncRun {
   readonly view: RunView;
   /** Raised while the run waits for the destination's quota; they go into the summary. */
   private readonly quotaWarnings: RunWarning[] = [];
+
+  /** Labels of the metrics this run records. */
+  private get labels(): MetricLabels {
+    return { activation: this.input.activationId, destination: this.input.config.destination.kind };
+  }
 
   constructor(private readonly input: SyncRunInput) {
     this.view = new RunView(`sync:${input.activationId}`, workflowInfo().parent?.workflowId, input.runNumber);
@@ -136,7 +142,7 @@ class SyncRun {
   private async writeChunks(runId: string, work: Work): Promise<TaskError | undefined> {
     const { chunks } = work;
     const failures = await this.view.mapped('write', chunks.length, WRITE_PARALLELISM, (i) =>
-      this.quotaWait(() => writeOneChunk(runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]))));
+      this.quotaWait(() => writeOneChunk(runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]), this.labels)));
     return failures[0];
   }
 
@@ -179,15 +185,24 @@ class SyncRun {
   }
 }
 
-/** Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot. */
-async function writeOneChunk(runId: string, chunk: number, summary: string): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
+/**
+ * Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot.
+ * The job's wait is measured in workflow time (the SDK records no metric while replaying).
+ */
+async function writeOneChunk(runId: string, chunk: number, summary: string, labels: MetricLabels): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
   let r = await write.writeChunk.executeWithOptions({ ...WRITE, summary }, [{ runId, chunk }]);
+  const pendingSince = Date.now();
+  const waited = r.status === 'pending';
   while (r.status === 'pending') {
     await sleep(Math.max(1000, r.pollAfterMs ?? 5000), { summary: `bulk job poll · ${summary}` });
     r = await write.pollChunk.executeWithOptions({ ...WRITE, summary: `poll · ${summary}` }, [{ runId, chunk, handle: r.handle! }]);
   }
+  if (waited) bulkJobWait().record((Date.now() - pendingSince) / 1000, labels);
   return { chunk, succeeded: r.succeeded, failed: r.failed };
 }
+
+type MetricLabels = { activation: string; destination: string };
+const bulkJobWait = () => metricMeter.createHistogram(METRICS.bulkJobWait, 'float', 's', 'Bulk job pending to results');
 
 /** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
 function planSummary(input: SyncRunInput, counts: Record<string, number>): RunSummary {

@@ -1,9 +1,16 @@
-/** A syncline worker in its own process (crash tests, benchmarks): env TEMPORAL_ADDRESS, DATABASE_URL, SYNCLINE_TASK_QUEUE, SYNCLINE_CONNECTIONS (JSON), SYNCLINE_WORKFLOW_BUNDLE (optional prebuilt bundle). */
+/**
+ * A syncline worker in its own process (crash tests, metrics, benchmarks): env TEMPORAL_ADDRESS, DATABASE_URL,
+ * SYNCLINE_TASK_QUEUE, SYNCLINE_CONNECTIONS (JSON), SYNCLINE_WORKFLOW_BUNDLE (optional prebuilt bundle), and
+ * SYNCLINE_METRICS_ADDRESS / SYNCLINE_CODEC_KEYS as the production worker reads them.
+ */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { synclinePlugin } from '../../client/plugin';
+import { installTelemetry } from '../../worker';
 import { testdbConnector } from './testdb-connector';
 
 async function main(): Promise<void> {
+  // The SDK runtime is per process: this is why the metrics test runs its worker here, not in jest.
+  installTelemetry();
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const worker = await Worker.create({
     connection, taskQueue: process.env.SYNCLINE_TASK_QUEUE!,

@@ -1,0 +1,87 @@
+/**
+ * Records syncline's metrics (common/metrics.ts) through the SDK metric meter of the current activity,
+ * so they leave the worker with the SDK's own (Prometheus when SYNCLINE_METRICS_ADDRESS is set, see
+ * worker.ts). Outside an activity (direct tests, scripts) nothing is recorded.
+ */
+import { Context } from '@temporalio/activity';
+import type { MetricCounter, MetricGauge, MetricHistogram, MetricMeter } from '@temporalio/common';
+import { METRICS, ROW_OUTCOMES } from '../common/metrics';
+import type { RunSummary } from '../common/run';
+
+type Instruments = {
+  counter(name: string, description: string): MetricCounter;
+  histogram(name: string, description: string): MetricHistogram;
+  gauge(name: string, description: string): MetricGauge;
+};
+
+// One set of instruments per activity meter (its tags name the activity); they are created on first use.
+const cache = new WeakMap<MetricMeter, Map<string, MetricCounter | MetricGauge | MetricHistogram>>();
+
+function instruments(): Instruments | null {
+  let meter: MetricMeter;
+  try {
+    meter = Context.current().metricMeter;
+  } catch {
+    return null;
+  }
+  let made = cache.get(meter);
+  if (!made) cache.set(meter, (made = new Map()));
+  const get = <T extends MetricCounter | MetricGauge | MetricHistogram>(name: string, create: () => T): T => {
+    let m = made.get(name) as T | undefined;
+    if (!m) made.set(name, (m = create()));
+    return m;
+  };
+  return {
+    counter: (name, d) => get(name, () => meter.createCounter(name, '', d)),
+    histogram: (name, d) => get(name, () => meter.createHistogram(name, 'float', 's', d)),
+    gauge: (name, d) => get(name, () => meter.createGauge(name, 'int', '', d)),
+  };
+}
+
+/**
+ * One request to a destination's API, for `syncline_destination_api_calls_total`. Call it from connector
+ * code running in an activity, once per HTTP request sent (a retried request counts again).
+ *
+ *   recordApiCall('salesforce', 'composite');
+ *
+ * `destination` is the connector kind; `kind` a small fixed word for the endpoint family (auth, describe,
+ * composite, bulk_job, bulk_poll, query, limits, ...): never a URL, a record id or a message.
+ */
+export function recordApiCall(destination: string, kind: string): void {
+  instruments()?.counter(METRICS.apiCalls, 'Requests sent to a destination API').add(1, { destination, kind });
+}
+
+/** A committed run: rows by op and outcome, rejected rows, duration by outcome, deletions held. */
+export function recordCommittedRun(s: RunSummary): void {
+  const m = instruments();
+  if (!m) return;
+  const activation = s.activationId;
+  const rows = m.counter(METRICS.rows, 'Model rows settled by committed runs, by operation and outcome');
+  for (const [op, counts] of Object.entries(s.ops)) {
+    for (const outcome of ROW_OUTCOMES) if (counts[outcome] > 0) rows.add(counts[outcome], { activation, op, outcome });
+  }
+  if (s.rejected > 0) m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null or repeated key)').add(s.rejected, { activation });
+  m.gauge(METRICS.deletesHeld, 'Deletions the latest run held for approval').set(s.heldDeletes, { activation });
+  const started = Date.parse(s.startedAt);
+  const finished = s.finishedAt ? Date.parse(s.finishedAt) : Date.now();
+  if (Number.isFinite(started)) m.histogram(METRICS.runDuration, 'Run duration, start to commit').record(Math.max(0, finished - started) / 1000, { activation, outcome: s.status });
+}
+
+/** How late a scheduled run started. Recorded on the first attempt of its prepareRun only. */
+export function recordScheduleLag(activation: string, scheduledAt: string): void {
+  const m = instruments();
+  const at = Date.parse(scheduledAt);
+  if (!m || !Number.isFinite(at) || Context.current().info.attempt > 1) return;
+  m.histogram(METRICS.scheduleLag, 'Scheduled run start minus its scheduled time').record(Math.max(0, Date.now() - at) / 1000, { activation });
+}
+
+export function recordChunkWrite(activation: string, destination: string, op: string, seconds: number): void {
+  instruments()?.histogram(METRICS.chunkWrite, 'One writeChunk or pollChunk activity').record(Math.max(0, seconds), { activation, destination, op });
+}
+
+export function recordQuota(activation: string, destination: string, quota: { used: number; max: number }): void {
+  const m = instruments();
+  if (!m) return;
+  m.gauge(METRICS.quotaRemaining, 'API calls left in the destination quota').set(Math.max(0, quota.max - quota.used), { activation, destination });
+  m.gauge(METRICS.quotaLimit, 'The destination API quota').set(quota.max, { activation, destination });
+}

@@ -1,0 +1,122 @@
+/**
+ * The worker's Prometheus endpoint (SYNCLINE_METRICS_ADDRESS), scraped during and after a scheduled run:
+ * the schedule-lag sample is there while the run writes, and once it has committed, the row counters
+ * equal the run summary (by op and outcome), as do rejected rows, the run's duration sample and held
+ * deletions. The worker runs in its own process: the SDK's runtime (and its exporter) is one per process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { env, sqlClient, testClient, uniqueName, waitFor } from '../support/harness';
+import { setupTestDestination } from '../support/testdb-connector';
+import { freePort } from '../../scripts/services/ports';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { METRICS } from '../../common/metrics';
+import type { RunSummary } from '../../common/run';
+import { statusQuery } from '../../workflows/messages';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TQ = uniqueName('tq_metrics');
+let client: Client;
+let db: pg.Pool;
+let worker: ChildProcess | undefined;
+let metricsUrl: string;
+
+interface Sample { name: string; labels: Record<string, string>; value: number }
+
+/** The Prometheus text format, sample lines only. */
+function parseMetrics(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+async function scrape(): Promise<Sample[]> {
+  const res = await fetch(metricsUrl);
+  expect(res.status).toBe(200);
+  return parseMetrics(await res.text());
+}
+
+/** The sum over every series of `name` whose labels include `where` (activity tags split series further). */
+function total(samples: Sample[], name: string, where: Record<string, string>): number {
+  return samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+}
+
+beforeAll(async () => {
+  client = await testClient();
+  db = sqlClient();
+  const { address, databaseUrl } = env();
+  await setupTestDestination(databaseUrl);
+  const bind = `127.0.0.1:${await freePort()}`;
+  metricsUrl = `http://${bind}/metrics`;
+  worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ, SYNCLINE_METRICS_ADDRESS: bind,
+      SYNCLINE_CONNECTIONS: JSON.stringify({ slowdb: { url: databaseUrl, delayMs: 100, batchSize: 25 } }) },
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker!.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('WORKER READY')) resolve(); });
+    worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+}, 180_000);
+afterAll(async () => {
+  if (worker?.exitCode === null) worker.kill('SIGKILL');
+  await db?.end();
+  await client?.connection.close();
+});
+
+test('counters equal the run summary; a scheduled run leaves a schedule-lag sample', async () => {
+  const id = uniqueName('metrics');
+  // 600 rows, 3 of them without a key (rejected); the destination refuses 2 keys for good.
+  await db.query(`CREATE TABLE public.${id} AS SELECT CASE WHEN g % 200 = 0 THEN NULL ELSE g END AS id, 'Name ' || g AS name FROM generate_series(1, 600) g`);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code) VALUES ($1, '17', 'INVALID_FIELD'), ($1, '333', 'INVALID_FIELD')`, [id]);
+  const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ, workflowId: activationWorkflowId(id),
+    args: [{ config: {
+      id, mode: 'upsert', schedule: { every: '1h' }, source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 100 } }, mappings: [{ from: 'name', to: 'Name' }],
+    } }],
+  });
+  try {
+    // During the run: rows are reaching the destination, nothing is committed yet.
+    await waitFor('rows written', async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 0, 120_000, 50);
+    const during = await scrape();
+    const committedAlready = (await db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1`, [id])).rows[0]?.status !== 'running';
+    expect(total(during, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(1);
+    if (!committedAlready) expect(total(during, METRICS.rows, { activation: id })).toBe(0);
+    // The SDK's own runtime metrics come out of the same endpoint.
+    expect(during.some((s) => s.name.startsWith('temporal_'))).toBe(true);
+
+    const summary = await waitFor('the scheduled run to finish', async () => (await handle.query(statusQuery)).lastRuns.find((r: RunSummary) => r.runNumber === 1), 120_000);
+    expect(summary.trigger).toBe('schedule');
+    expect(summary.status).toBe('partial');
+    expect(summary.rejected).toBe(3);
+    expect(summary.ops.upsert).toMatchObject({ planned: 597, succeeded: 595, failed: 2 });
+
+    const after = await scrape();
+    for (const [op, counts] of Object.entries(summary.ops)) {
+      for (const outcome of ['succeeded', 'failed', 'skipped', 'held'] as const) {
+        expect({ op, outcome, value: total(after, METRICS.rows, { activation: id, op, outcome }) }).toEqual({ op, outcome, value: counts[outcome] });
+      }
+    }
+    expect(total(after, METRICS.rowsRejected, { activation: id })).toBe(summary.rejected);
+    expect(total(after, `${METRICS.runDuration}_count`, { activation: id, outcome: 'partial' })).toBe(1);
+    expect(total(after, METRICS.deletesHeld, { activation: id })).toBe(0);
+    expect(total(after, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(1);
+    // Every chunk write was timed (6 chunks of at most 100 rows, a few re-sent for the failed keys).
+    expect(total(after, `${METRICS.chunkWrite}_count`, { activation: id, destination: 'testdb', op: 'upsert' })).toBeGreaterThanOrEqual(6);
+    // Label values never carry row keys or messages: only the bounded labels and the SDK's tags appear.
+    const labelNames = new Set(after.filter((s) => s.name.startsWith('syncline_')).flatMap((s) => Object.keys(s.labels)));
+    expect(labelNames.has('activation')).toBe(true);
+    for (const l of labelNames) expect(['activation', 'op', 'outcome', 'destination', 'kind', 'le', 'namespace', 'taskQueue', 'activityType', 'workflowType', 'service_name']).toContain(l);
+  } finally {
+    await handle.terminate('test over');
+  }
+}, 300_000);
