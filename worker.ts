@@ -1,6 +1,7 @@
 /**
  * The one composition root: Postgres (DATABASE_URL or embedded), a Temporal connection
- * (TEMPORAL_ADDRESS, default localhost:7233), and a worker carrying the syncline plugin.
+ * (TEMPORAL_ADDRESS, default localhost:7233), and a worker carrying the syncline plugin; metrics for
+ * Prometheus (SYNCLINE_METRICS_ADDRESS) and encrypted payloads (SYNCLINE_CODEC_KEYS or _FILE) when configured.
  * SIGINT / SIGTERM drain in-flight activities, then close the pool and the embedded Postgres.
  *
  * Production: `npm run build && npm start` runs the compiled dist/worker.js on the workflow bundle that
@@ -12,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { synclinePlugin, TASK_QUEUE } from './client/plugin';
+import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
 import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 
@@ -53,6 +55,16 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     process.exitCode = 2;
     return;
   }
+  let codec: AesGcmCodec | null;
+  try {
+    // Before anything starts: a worker asked to encrypt must not run, and write readable payloads, without its keys.
+    codec = codecFromEnvironment();
+  } catch (err) {
+    if (!(err instanceof CodecConfigError)) throw err;
+    console.error(`syncline worker: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
   const metrics = installTelemetry();
   const pg = await startPostgres();
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
@@ -60,10 +72,10 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   try {
     const worker = await Worker.create({
       connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
-      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle() })],
+      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec })],
       shutdownGraceTime: '30s',
     });
-    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`);
+    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}`);
     await worker.run();
   } finally {
     await connection.close();

@@ -10,7 +10,9 @@ import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
 import { TASK_QUEUE } from '../common/names';
 import { openStateDatabase, type StateDatabase } from './runs';
-import { COMMANDS, EXIT, RUN_COMMANDS, runExitCode, type CommandSpec } from './cli-commands';
+import { COMMANDS, EXIT, LOCAL_COMMANDS, RUN_COMMANDS, runExitCode, type CommandSpec } from './cli-commands';
+import { codecFromEnvironment } from './codec';
+import { startCodecServer } from './codec-server';
 import { UsageError, type Flags } from './cli-parse';
 
 interface Output { data: unknown; text: string; exitCode?: number }
@@ -185,6 +187,7 @@ async function withPatienceNote<T>(work: Promise<T>, command: string, id: string
 
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
 export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
+  if (LOCAL_COMMANDS.has(command.name)) return runLocal(command, flags);
   const readsPostgres = ['runs', 'errors', 'history', 'rows'].includes(command.name);
   const needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
   let db: StateDatabase | undefined;
@@ -206,5 +209,28 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   } finally {
     await client?.close().catch(() => {});
     await db?.close().catch(() => {});
+  }
+}
+
+export const DEFAULT_CODEC_ORIGINS = 'http://localhost:8080,http://localhost:8233';
+
+/** `codec-server`: serves until SIGINT or SIGTERM. */
+async function runLocal(command: CommandSpec, flags: Flags): Promise<number> {
+  try {
+    const codec = codecFromEnvironment();
+    if (!codec) throw new Error('no keys: set SYNCLINE_CODEC_KEYS ("id:<base64 key>", the current key first) or SYNCLINE_CODEC_KEYS_FILE, as for the workers');
+    const origins = (str(flags.origins) ?? process.env.SYNCLINE_CODEC_CORS_ORIGINS ?? DEFAULT_CODEC_ORIGINS).split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+    const server = await startCodecServer({ codec, port: num(flags.port) ?? 8888, host: str(flags.host), origins });
+    const info = { url: server.url, currentKeyId: codec.currentKeyId, keyIds: codec.keyIds, origins };
+    process.stdout.write((flags.json ? JSON.stringify(info) : `codec server on ${server.url} (new payloads use key "${codec.currentKeyId}"; it reads ${codec.keyIds.map((k) => `"${k}"`).join(', ')}); Web UI origins: ${origins.join(', ')}`) + '\n');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+    return EXIT.done;
+  } catch (e) {
+    process.stderr.write(`syncline ${command.name}: ${(e as Error).message}\n`);
+    return EXIT.failed;
   }
 }

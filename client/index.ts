@@ -23,6 +23,7 @@ import {
   updateConfigUpdate, type ActivationStatus, type ApproveDeletesResponse, type UpdateConfigRequest, type UpdateConfigResponse,
 } from '../workflows/messages';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
+import { codecFromEnvironment, withCodec } from './codec';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
 
@@ -84,13 +85,15 @@ export class SynclineClient {
    */
   static async connect(opts: { address?: string; namespace?: string; taskQueue?: string; databaseUrl?: string; lazy?: boolean } = {}): Promise<SynclineClient> {
     const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+    // The workers' codec (SYNCLINE_CODEC_KEYS / _FILE): what the activations write is read, and requests are sent, encrypted.
+    const dataConverter = withCodec(undefined, codecFromEnvironment());
     let connection: Connection;
     try {
       connection = opts.lazy ? Connection.lazy({ address }) : await Connection.connect({ address, connectTimeout: '5s' });
     } catch (err) {
       throw new SynclineError(`cannot reach Temporal at ${address} (${(err as Error).message}): start it with "npm run services" or set --address / TEMPORAL_ADDRESS`, { cause: err });
     }
-    const client = new Client({ connection, namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    const client = new Client({ connection, namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default', dataConverter });
     const syncline = new SynclineClient({ client, taskQueue: opts.taskQueue, databaseUrl: opts.databaseUrl });
     syncline.ownsConnection = true;
     return syncline;

@@ -1,6 +1,6 @@
 /**
  * syncline as a Temporal plugin (@temporalio/plugin SimplePlugin): its workflows, activities and data
- * converter in one line for a team's own worker and client:
+ * converter (with the payload codec, when SYNCLINE_CODEC_KEYS or _FILE is set) in one line for a team's own worker and client:
  *
  *   const worker = await Worker.create({ connection, taskQueue: 'syncline', plugins: [synclinePlugin({ databaseUrl })] });
  *   const client = new Client({ connection, plugins: [synclinePlugin({ databaseUrl })] });
@@ -15,6 +15,8 @@ import { migrateToLatest } from '../db/migrate';
 import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
 import { builtInConnectors } from '../connectors/registry';
 import type { DestinationConnector } from '../connectors/types';
+import type { PayloadCodec } from '@temporalio/common';
+import { codecFromEnvironment, withCodec } from './codec';
 
 export interface SynclinePluginOptions {
   /** Postgres that holds syncline's state (and, as connection "default", models in the same database). */
@@ -29,6 +31,11 @@ export interface SynclinePluginOptions {
   poolSize?: number;
   /** A prebuilt workflow bundle (tests, replay) instead of bundling workflows/ at worker start. */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * Encrypts every payload (client/codec.ts). Default: the codec SYNCLINE_CODEC_KEYS or SYNCLINE_CODEC_KEYS_FILE
+   * configure, none when both are unset; null turns it off. A set but unusable variable throws here.
+   */
+  codec?: PayloadCodec | null;
 }
 
 // Defined with the other names; re-exported for the worker and a team's own code that import it from here.
@@ -37,8 +44,11 @@ export { TASK_QUEUE } from '../common/names';
 export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
   let pool: pg.Pool | undefined;
   const connectors = new Map([...builtInConnectors(), ...(opts.connectors ?? [])].map((c) => [c.kind, c]));
+  const codec = opts.codec === undefined ? codecFromEnvironment() : opts.codec;
   return new SimplePlugin({
     name: 'syncline',
+    // Worker and client alike: what one encrypts, the other must read (the worker's activities use its client too).
+    ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: (existing) => {
       pool ??= createPool(opts.databaseUrl, opts.poolSize ?? 10);

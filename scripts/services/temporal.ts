@@ -36,6 +36,8 @@ export interface DevServerOptions {
   quiet?: boolean;
   /** Server dynamic config, e.g. { 'limit.historyCount.suggestContinueAsNew': 30 } (tests of history limits). */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** The Web UI decodes payloads with this codec server (`syncline codec-server`). */
+  uiCodecEndpoint?: string;
 }
 
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<TemporalServer> {
@@ -46,6 +48,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--namespace', 'default'];
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
+  if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   for (const [name, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
