@@ -79,12 +79,12 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'apply', args: ['id', 'plan'], summary: 'write exactly the rows of a plan, and wait for the run summary', flags: {}, example: 'syncline apply contacts 7' },
   { name: 'status', args: ['id'], summary: 'state, health, schedule, current run, held deletions and the last runs', flags: {}, example: 'syncline status contacts' },
   { name: 'runs', args: ['id'], summary: 'run history with counts per operation (from Postgres)', flags: { limit: { type: 'int', value: 'n', help: 'how many runs (default 20)' } }, example: 'syncline runs contacts --limit 5' },
+  { name: 'errors', args: ['id'], summary: 'rows that failed or were rejected, with their codes (from Postgres)', flags: { run: { type: 'int', value: 'n', help: 'only errors last seen in this run' }, limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' } }, example: 'syncline errors contacts --run 3' },
   { name: 'codec-server', args: [], summary: 'serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`, with the keys of SYNCLINE_CODEC_KEYS(_FILE)', flags: {
     port: { type: 'int', value: 'n', help: 'port to listen on (default 8888)' },
     host: { type: 'string', value: 'ip', help: 'interface to listen on (default 127.0.0.1: it decrypts whatever it is sent)' },
     origins: { type: 'string', value: 'urls', help: 'comma-separated Web UI origins allowed to call it (default $SYNCLINE_CODEC_CORS_ORIGINS or http://localhost:8080,http://localhost:8233)' },
   }, example: 'syncline codec-server --port 8888 --origins http://localhost:8080' },
-  { name: 'errors', args: ['id'], summary: 'rows that failed or were rejected, with their codes (from Postgres)', flags: { run: { type: 'int', value: 'n', help: 'only errors last seen in this run' }, limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' } }, example: 'syncline errors contacts --run 3' },
 ];
 
 /** Commands that run on this machine alone: no Temporal connection, no database. */
