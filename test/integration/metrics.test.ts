@@ -2,7 +2,9 @@
  * The worker's Prometheus endpoint (SYNCLINE_METRICS_ADDRESS), scraped during and after a scheduled run:
  * the schedule-lag sample is there while the run writes, and once it has committed, the row counters
  * equal the run summary (by op and outcome), as do rejected rows, the run's duration sample and held
- * deletions. The worker runs in its own process: the SDK's runtime (and its exporter) is one per process.
+ * deletions. A Salesforce run in Bulk API 2.0 (the emulator over HTTP) shows the bulk job wait, chunk
+ * latencies and the quota read after the run. The worker runs in its own process: the SDK's runtime
+ * (and its exporter) is one per process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -14,7 +16,9 @@ import { freePort } from '../../scripts/services/ports';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { METRICS } from '../../common/metrics';
 import type { RunSummary } from '../../common/run';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery, triggerSyncUpdate } from '../../workflows/messages';
+import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
+import { emulatorAdmin } from '../support/emulator-admin';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TQ = uniqueName('tq_metrics');
@@ -22,6 +26,8 @@ let client: Client;
 let db: pg.Pool;
 let worker: ChildProcess | undefined;
 let metricsUrl: string;
+let emu: SalesforceEmulator;
+const DAILY_API_LIMIT = 54321;
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -54,12 +60,15 @@ beforeAll(async () => {
   db = sqlClient();
   const { address, databaseUrl } = env();
   await setupTestDestination(databaseUrl);
+  // Bulk jobs stay in progress for a while: the run's chunks are pending, then polled.
+  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 1500, dailyApiLimit: DAILY_API_LIMIT });
+  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
   const bind = `127.0.0.1:${await freePort()}`;
   metricsUrl = `http://${bind}/metrics`;
   worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ, SYNCLINE_METRICS_ADDRESS: bind,
-      SYNCLINE_CONNECTIONS: JSON.stringify({ slowdb: { url: databaseUrl, delayMs: 100, batchSize: 25 } }) },
+      SYNCLINE_CONNECTIONS: JSON.stringify({ slowdb: { url: databaseUrl, delayMs: 100, batchSize: 25 }, sf }) },
   });
   await new Promise<void>((resolve, reject) => {
     worker!.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('WORKER READY')) resolve(); });
@@ -70,6 +79,7 @@ afterAll(async () => {
   if (worker?.exitCode === null) worker.kill('SIGKILL');
   await db?.end();
   await client?.connection.close();
+  await emu?.close();
 });
 
 test('counters equal the run summary; a scheduled run leaves a schedule-lag sample', async () => {
@@ -116,6 +126,40 @@ test('counters equal the run summary; a scheduled run leaves a schedule-lag samp
     const labelNames = new Set(after.filter((s) => s.name.startsWith('syncline_')).flatMap((s) => Object.keys(s.labels)));
     expect(labelNames.has('activation')).toBe(true);
     for (const l of labelNames) expect(['activation', 'op', 'outcome', 'destination', 'kind', 'le', 'namespace', 'taskQueue', 'activityType', 'workflowType', 'service_name']).toContain(l);
+  } finally {
+    await handle.terminate('test over');
+  }
+}, 300_000);
+
+test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left', async () => {
+  const id = uniqueName('metrics_sf');
+  await db.query(`CREATE TABLE public.${id} AS SELECT '${id.toUpperCase()}-' || g AS id, 'Name ' || g AS last_name FROM generate_series(1, 400) g`);
+  const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ, workflowId: activationWorkflowId(id),
+    args: [{ config: {
+      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 300, bulkPollMs: 0 } },
+      mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }],
+    } }],
+  });
+  try {
+    const summary = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
+    expect(summary).toMatchObject({ status: 'success', ops: { upsert: { succeeded: 400 } } });
+    const { requests, apiUsed } = await emulatorAdmin<{ requests: Array<{ path: string }>; apiUsed: number }>(emu.url, '/requests');
+    expect(requests.some((r) => r.path.includes('/jobs/ingest'))).toBe(true);
+
+    const after = await scrape();
+    const sf = { activation: id, destination: 'salesforce' };
+    expect(total(after, METRICS.rows, { activation: id, op: 'upsert', outcome: 'succeeded' })).toBe(400);
+    expect(total(after, `${METRICS.bulkJobWait}_count`, sf)).toBeGreaterThanOrEqual(1);
+    expect(total(after, `${METRICS.chunkWrite}_count`, { ...sf, op: 'upsert' })).toBeGreaterThanOrEqual(2); // the upload, then at least one poll
+    // A manual run has no schedule to lag behind.
+    expect(total(after, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(0);
+    // Read after the run (from the last response's usage header or GET /limits): the emulator's figures.
+    expect(total(after, METRICS.quotaLimit, sf)).toBe(DAILY_API_LIMIT);
+    const remaining = total(after, METRICS.quotaRemaining, sf);
+    expect(remaining).toBeGreaterThanOrEqual(DAILY_API_LIMIT - apiUsed);
+    expect(remaining).toBeLessThan(DAILY_API_LIMIT);
   } finally {
     await handle.terminate('test over');
   }
