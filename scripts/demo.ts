@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { findTemporalCli, startTemporalDevServer } from './services/temporal';
+import { codecFromEnvironment, withCodec } from '../client/codec';
 import { startPostgres } from './services/postgres';
 import { migrateToLatest } from '../db/migrate';
 import { createPool } from '../db/connect';
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
     })],
   });
   const running = worker.run();
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  // The worker's plugin encrypts when SYNCLINE_CODEC_KEYS is set: the demo's client reads with the same keys.
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: withCodec(undefined, codecFromEnvironment()) });
   const sql = createPool(db.url, 2);
   const id = 'demo-contacts';
   try {

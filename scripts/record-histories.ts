@@ -77,7 +77,8 @@ async function main(): Promise<void> {
     };
     worker = await Worker.create({
       connection: native, taskQueue: TASK_QUEUE,
-      plugins: [synclinePlugin({ databaseUrl: pg.url, connections, migrate: false, workflowBundle: { code: bundle.code } })],
+      // Stored histories stay in clear whatever SYNCLINE_CODEC_KEYS says: the replay test reads them without keys.
+      plugins: [synclinePlugin({ databaseUrl: pg.url, connections, migrate: false, workflowBundle: { code: bundle.code }, codec: null })],
     });
     running = worker.run();
     const client = new Client({ connection });
