@@ -1,5 +1,5 @@
-/** Pieces of an in-memory ChunkWrite for connector tests (each connector's test-harness.ts builds on them). */
-import type { OutRow } from './types';
+/** Pieces of an in-memory ChunkWrite for connector tests (this kit's driver and each connector's test-harness.ts build on them). */
+import type { OutRow } from '../../types';
 
 /** `ChunkWrite.distinctRows` over rows in memory: one row per non-empty value of `field`, the latest wins. */
 export async function* distinctInMemory(pending: OutRow[], field: string, batchSize = 1000): AsyncIterable<OutRow[]> {
