@@ -46,7 +46,7 @@ export const destinationSchema = z
     connection: z.string().min(1),
     /**
      * The destination's name, in the one of these two fields its connector declares
-     * (`DestinationConnector.address`; docs/connectors.md lists them).
+     * (`DestinationConnector.address`; the connector's README says which).
      */
     object: z.string().min(1).optional(),
     table: z.string().min(1).optional(),
