@@ -1,6 +1,6 @@
 /**
  * ensureAttributes: creates missing custom-table attributes, optional and non-unique (a mandatory or
- * key attribute cannot be added to a populated table, research §3). Safe when two workers race: the
+ * key attribute cannot be added to a populated table, API notes §3). Safe when two workers race: the
  * table is re-read first and after any refusal, and an attribute someone else created counts as done.
  */
 import { SyncError } from '../../common/errors';

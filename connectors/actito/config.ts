@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-/** Route prefixes (Actito's 2025 URL reorganisation, research §1): configurable per route family. */
+/** Route prefixes (Actito's 2025 URL reorganisation, API notes §1): configurable per route family. */
 export const routePrefixesSchema = z
   .object({
     structure: z.string().default('/custom-table-structure'),
@@ -31,8 +31,8 @@ export const connectionSchema = z
     requestTimeoutMs: z.number().int().positive().default(60_000),
     /**
      * [A] What Actito does with an empty value (JSON null, empty import cell) sent for an attribute of
-     * an existing record or profile: "keep" the stored value, or "clear" it. Unconfirmed (the digest's
-     * source is cut off at that rule); "keep" is the cautious reading. See README "Clearing a value".
+     * an existing record or profile: "keep" the stored value, or "clear" it. Unconfirmed (Actito's file-format
+     * page is cut off at that rule); "keep" is the cautious reading. See README "Clearing a value".
      */
     emptyOnUpdate: z.enum(['keep', 'clear']).default('keep'),
   })

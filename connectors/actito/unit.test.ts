@@ -134,7 +134,7 @@ describe('errors', () => {
   });
 });
 
-describe('structures (digest-shaped fixtures)', () => {
+describe('structures (fixtures shaped as the API notes show them)', () => {
   const custom = {
     customTables: [
       {
@@ -193,7 +193,7 @@ describe('structures (digest-shaped fixtures)', () => {
       expect(account(report({ status: 'WITH_ERROR', withErrors: true }), null, never, true).unaccounted).toBe('it ended WITH_ERROR but lists no error');
     });
   });
-  it('builds the ETL definition of digest §9', () => {
+  it('builds the ETL definition of API notes §9', () => {
     expect(etlDefinition({ name: 'n', tableType: 'CUSTOM_TABLE', tableId: 'u', mode: 'CREATE_ONLY', keyAttribute: 'orderId', compression: 'GZIP', columns: ['orderId'] })).toMatchObject({
       mode: 'CREATE_ONLY', keyAttribute: 'orderId', file: { compression: 'GZIP', encoding: 'UTF-8', separator: ',' }, mapping: [{ column: 'orderId', attribute: 'orderId' }],
     });
