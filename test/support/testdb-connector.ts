@@ -86,7 +86,7 @@ async function writeRow(db: pg.PoolClient, object: string, row: OutRow): Promise
 
 export const testdbConnector: DestinationConnector<TestdbConnection, TestdbOptions> = {
   kind: 'testdb',
-  connectionSchema: testdbConnectionSchema as unknown as z.ZodType<TestdbConnection>,
+  connectionSchema: testdbConnectionSchema,
   optionsSchema: testdbOptionsSchema,
   address: { field: 'object', label: 'name of the record set in test_dest.records' },
   modes: STANDARD_MODES,
