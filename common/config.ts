@@ -1,6 +1,6 @@
 /**
  * The activation document: one zod schema, used by the CLI, the client and the workflow alike.
- * It names connections; credentials are resolved by the worker and never appear here (STYLE.md 4).
+ * It names connections; credentials are resolved by the worker and never appear here (the document enters workflow history).
  */
 import { z } from 'zod';
 import { SYNC_MODES } from './sync-modes';

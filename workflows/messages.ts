@@ -1,4 +1,4 @@
-/** Signals, queries and updates of the activation workflow (STYLE.md 3: next to the workflow that handles them). */
+/** Signals, queries and updates of the activation workflow (next to the workflow that handles them). */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RunSummary } from '../common/run';
 import type { DagState } from '../common/dag';
