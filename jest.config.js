@@ -1,5 +1,5 @@
-/** Three layers (STYLE.md 16): unit (pure), workflow (real Temporal dev server), integration (Temporal + Postgres + emulators);
- * and replay: stored histories replayed on the current workflow code (STYLE.md 19), in process.
+/** Three layers: unit (pure), workflow (real Temporal dev server), integration (Temporal + Postgres + emulators);
+ * and replay: stored histories replayed on the current workflow code, in process.
  * One global setup starts the real services once for the whole run (see test/support/global-setup.ts). */
 const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
 const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest }, moduleFileExtensions: ['ts', 'js', 'json'] };

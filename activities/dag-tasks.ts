@@ -1,7 +1,7 @@
 /**
  * The generic task activities behind dagWorkflow's runners: SQL on a named Postgres connection, an HTTP call,
  * and one sync of an activation through the activation workflow's `triggerSync` update.
- * Results stay small: they are recorded in workflow history (STYLE.md 4).
+ * Results stay small: they are recorded in workflow history.
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';

@@ -2,8 +2,9 @@
  * Delta: compares the stage with the activation's snapshot in Postgres, applies the deletion guard,
  * and numbers the rows to send into chunks sized by the destination.
  */
-import { modeRows, type RowOp } from '../common/sync-modes';
+import type { RowOp } from '../common/sync-modes';
 import { count } from '../common/details';
+import { modeRowsOf } from '../connectors/kit/destination';
 import { buildDelta, countDelta, cutChunks, markUnchangedRejections } from '../db/delta';
 import { deleteChunks, replaceChunks } from '../db/chunks';
 import { guardStats, holdUnapproved } from '../db/held-deletes';
@@ -34,8 +35,10 @@ function beat(): void {
 export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput): Promise<ComputeDeltaResult> {
   const run = await loadRun(deps, input.runId);
   const { config } = run;
+  // Which change becomes which operation is the destination's declaration (DestinationConnector.modes).
+  const modeRows = modeRowsOf(connectorFor(deps, config), config.id, config.mode);
   await withHeartbeat(beat, () => buildDelta(deps.db, {
-    runId: run.runId, activationId: run.activationId, modeRows: modeRows(config.destination.kind, config.mode),
+    runId: run.runId, activationId: run.activationId, modeRows,
     full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed', retryFailed: run.retryFailed,
   }));
   let counts = await countDelta(deps.db, run.runId);
@@ -78,10 +81,11 @@ async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<R
   }
   const connector = connectorFor(deps, run.config);
   const ctx = buildContext(deps, run, sentFields(run));
-  const plans = ops.map((op) => {
-    const plan = connector.planWrites(ctx, op, planned[op]!);
-    return { op, method: plan.method, size: Math.max(1, Math.min(run.config.chunkSize ?? plan.chunkSize, plan.chunkSize)) };
-  });
+  const plans = [];
+  for (const op of ops) {
+    const plan = await connector.planWrites(ctx, op, planned[op]!);
+    plans.push({ op, method: plan.method, size: Math.max(1, Math.min(run.config.chunkSize ?? plan.chunkSize, plan.chunkSize)) });
+  }
   const ranges = await cutChunks(deps.db, run.runId, plans);
   const method = new Map(plans.map((p) => [p.op, p.method]));
   // A retried delta replaces the chunks of its earlier attempt (no write has started before the delta returns).

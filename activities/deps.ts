@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../db/database';
 import type { DestinationConnector } from '../connectors/types';
 
-/** What the worker hands to the activities (createActivities(deps), STYLE.md layout). */
+/** What the worker hands to the activities (createActivities(deps)). */
 export interface SynclineDeps {
   pool: pg.Pool;
   db: Kysely<Database>;

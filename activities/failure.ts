@@ -1,5 +1,5 @@
 /**
- * The activity boundary (STYLE.md 7): a SyncError becomes an ApplicationFailure whose `type` is the
+ * The activity boundary: a SyncError becomes an ApplicationFailure whose `type` is the
  * error code, non-retryable for configuration errors. Details hold no row values and no secrets.
  */
 import { ApplicationFailure } from '@temporalio/common';

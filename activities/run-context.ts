@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import type { DestinationConnector, DestinationContext, FieldSpec, Logger } from '../connectors/types';
+import { resolveDestination } from '../connectors/kit/destination';
 import type { SynclineDeps } from './deps';
 import { getRun } from '../db/runs';
 import { getConnectorState, setConnectorState } from '../db/connector-state';
@@ -75,9 +76,11 @@ export function buildContext(deps: SynclineDeps, run: Pick<LoadedRun, 'activatio
     throw new SyncError('CONFIG_INVALID', `activation "${config.id}": connection "${config.destination.connection}" is not a valid ${connector.kind} connection: ${problems}`);
   }
   const activationId = run.activationId;
+  // Options, address and mode as the connector declares them: parsed here, once per activity.
+  const { options, address } = resolveDestination(connector, { activationId: config.id, destination: config.destination, mode: config.mode, connection: parsed.data });
   return {
-    activationId, runNumber: run.runNumber, mode: config.mode, fields, connection: parsed.data,
-    destination: { ...config.destination, options: config.destination.options ?? {} },
+    activationId, runNumber: run.runNumber, mode: config.mode, fields, connection: parsed.data, options,
+    destination: { ...config.destination, options: config.destination.options ?? {}, address },
     log: activityLogger(), heartbeat, signal: cancellation(),
     state: {
       get: <T>(key: string) => getConnectorState<T>(deps.db, activationId, key),

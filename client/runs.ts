@@ -1,6 +1,6 @@
 /**
- * Run records and row errors as the client reads them from syncline's Postgres (STYLE.md 12:
- * plain functions taking the db first), and the one place that decides which Postgres the CLI uses.
+ * Run records and row errors as the client reads them from syncline's Postgres (plain
+ * functions taking the db first), and the one place that decides which Postgres the CLI uses.
  */
 import { startPostgres } from '../scripts/services/postgres';
 import type { Kysely } from 'kysely';

@@ -1,6 +1,6 @@
 /**
  * The activation document: one zod schema, used by the CLI, the client and the workflow alike.
- * It names connections; credentials are resolved by the worker and never appear here (STYLE.md 4).
+ * It names connections; credentials are resolved by the worker and never appear here (the document enters workflow history).
  */
 import { z } from 'zod';
 import { SYNC_MODES } from './sync-modes';
@@ -41,20 +41,23 @@ export const sourceSchema = z
 
 export const destinationSchema = z
   .object({
+    /** The destination connector installed on the worker under this name. */
     kind: z.string().min(1),
     connection: z.string().min(1),
-    /** Salesforce object (Contact, Lead, ...). */
+    /**
+     * The destination's name, in the one of these two fields its connector declares
+     * (`DestinationConnector.address`; the connector's README says which).
+     */
     object: z.string().min(1).optional(),
-    /** Actito custom table. */
     table: z.string().min(1).optional(),
-    /** Destination field that the model key maps to (Salesforce external id / Id; Actito business key). */
+    /** Destination field that the model key maps to (the connector's README says which fields can be keys). */
     key: z.string().min(1),
-    /** Connector-specific options, validated by the connector's own check. */
+    /** Connector-specific options, parsed with the connector's own schema by the worker. */
     options: z.record(z.string(), z.unknown()).default({}),
   })
   .strict()
   .refine((d) => (d.object === undefined) !== (d.table === undefined), {
-    message: 'give exactly one of "object" (Salesforce) or "table" (Actito)',
+    message: 'give exactly one of "object" or "table": the one the destination kind is named by (see docs/connectors.md)',
   });
 
 export const mappingSchema = z

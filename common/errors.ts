@@ -1,5 +1,5 @@
 /**
- * Stable error codes (STYLE.md 7). At the activity boundary a SyncError becomes an ApplicationFailure
+ * Stable error codes. At the activity boundary a SyncError becomes an ApplicationFailure
  * with `type = code`; workflows branch on the type, never on message text.
  */
 export const CONFIG_ERROR_CODES = [

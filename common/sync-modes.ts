@@ -1,12 +1,15 @@
 /**
  * Which delta rows each sync mode sends, as data (grouparoo's `mode -> {create, update, delete}` table).
- * The delta SQL joins this table as a VALUES list, so the SQL never branches on the mode.
+ * The delta SQL joins a mode's row as a VALUES list, so the SQL never branches on the mode.
  *
  * change: how a model row differs from the activation's snapshot.
  *   added   - key not in the snapshot
  *   changed - key in the snapshot with another hash
  *   removed - key in the snapshot, no longer in the model
  * op: what the destination is asked to do with it; a missing entry means the row is not sent.
+ *
+ * Each destination connector declares the modes it supports as such rows (`DestinationConnector.modes`),
+ * usually STANDARD_MODES or a variation of it; nothing here knows the destinations.
  */
 export const SYNC_MODES = ['insert', 'update', 'upsert', 'mirror'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
@@ -14,26 +17,18 @@ export type Change = 'added' | 'changed' | 'removed';
 export type RowOp = 'create' | 'update' | 'upsert' | 'delete';
 export type ModeRow = Partial<Record<Change, RowOp>>;
 export type ModeTable = Record<SyncMode, ModeRow>;
+/** The modes one destination supports, each with its change → op row; a mode left out is refused at check. */
+export type ModeSupport = Partial<ModeTable>;
 
-export const DEFAULT_MODE_TABLE: ModeTable = {
+/** What the modes mean unless a destination says otherwise: Update never creates, only Mirror deletes. */
+export const STANDARD_MODES: ModeTable = {
   insert: { added: 'create' },
   update: { added: 'update', changed: 'update' },
   upsert: { added: 'upsert', changed: 'upsert' },
   mirror: { added: 'upsert', changed: 'upsert', removed: 'delete' },
 };
 
-/** Destination-specific differences. Salesforce Insert follows DinMo: a changed row is sent as a new record. */
-export const MODE_TABLE_BY_KIND: Record<string, Partial<ModeTable>> = {
-  salesforce: { insert: { added: 'create', changed: 'create' } },
-  actito: {},
-};
-
-export function modeTableFor(kind: string): ModeTable {
-  return { ...DEFAULT_MODE_TABLE, ...(MODE_TABLE_BY_KIND[kind] ?? {}) };
-}
-
-/** The (change, op) pairs for one mode, ready to become a SQL VALUES list. */
-export function modeRows(kind: string, mode: SyncMode): Array<{ change: Change; op: RowOp }> {
-  const row = modeTableFor(kind)[mode];
+/** The (change, op) pairs of one mode row, ready to become a SQL VALUES list. */
+export function modeRows(row: ModeRow): Array<{ change: Change; op: RowOp }> {
   return (Object.entries(row) as Array<[Change, RowOp]>).map(([change, op]) => ({ change, op }));
 }

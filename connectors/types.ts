@@ -1,7 +1,14 @@
 /**
  * The destination connector contract (Airbyte's spec / check / discover / write verbs).
- * A destination is one folder under connectors/ exporting a `DestinationConnector`; the runtime
- * (activities/) does everything else: extract, delta, chunking, state, errors, warnings.
+ * A destination is one folder under connectors/ exporting a `DestinationConnector` and one line in
+ * registry.ts; the runtime (activities/) does everything else: extract, delta, chunking, state, errors,
+ * warnings. docs/connectors.md walks through writing one; connectors/kit/ holds what they share.
+ *
+ * A connector declares (data, read by the runtime before any call):
+ * - `connectionSchema` and `optionsSchema`: parsed once per activity, problems reported together;
+ * - `address`: which field of the activation document names the destination (object or table);
+ * - `modes`: the sync modes it supports and which operation each change becomes;
+ * - `methods`: its write methods, and which of them run as asynchronous jobs (`pollChunk`).
  *
  * Rules for implementers:
  * - A bad row is data: report it through `chunk.record([...{ ok: false, code, message }])`, never throw.
@@ -14,10 +21,10 @@
  *   starting over. Save the job id *before* uploading data.
  */
 import type { z } from 'zod';
-import type { SyncMode, RowOp } from '../common/sync-modes';
+import type { ModeSupport, RowOp, SyncMode } from '../common/sync-modes';
 import type { Mapping } from '../common/config';
 
-export type { RowOp, SyncMode };
+export type { ModeSupport, RowOp, SyncMode };
 
 /** A mapped field: model column -> destination field, with the column's Postgres type name. */
 export interface FieldSpec extends Mapping {
@@ -27,13 +34,35 @@ export interface FieldSpec extends Mapping {
   isKey: boolean;
 }
 
+/** The activation document's `destination`, as written (options unparsed). */
 export interface DestinationSpec {
   kind: string;
   connection: string;
   object?: string;
   table?: string;
+  /** The destination's name: the value of the field `DestinationConnector.address` declares. */
+  address: string;
   key: string;
   options: Record<string, unknown>;
+}
+
+/** How an activation document names a destination of this kind. */
+export interface DestinationAddress {
+  /** The document field holding the name: `destination.object` or `destination.table`. */
+  field: 'object' | 'table';
+  /** What the name is, for messages and docs, e.g. "Salesforce object (Contact, Lead, ...)". */
+  label: string;
+}
+
+/** One way of writing a chunk that `planWrites` may choose. */
+export interface WriteMethod {
+  /**
+   * An asynchronous job (a bulk API): `writeChunk` may answer `pending` and `pollChunk` finishes the
+   * chunk; connectors/kit/async-job.ts runs the submit → poll → read results sequence for it.
+   */
+  async: boolean;
+  /** One line for docs and the contract suite's case names. */
+  description: string;
 }
 
 export interface Logger {
@@ -48,11 +77,13 @@ export interface ConnectorState {
   set(key: string, value: unknown): Promise<void>;
 }
 
-export interface DestinationContext<C = unknown> {
+export interface DestinationContext<C = unknown, O = unknown> {
   activationId: string;
   /** Run number within the activation (1, 2, ...). 0 outside a run (e.g. a config re-check). */
   runNumber: number;
   destination: DestinationSpec;
+  /** `destination.options` parsed with the connector's `optionsSchema` (defaults applied). */
+  options: O;
   mode: SyncMode;
   /** Every field that will be sent, the key first. */
   fields: FieldSpec[];
@@ -155,18 +186,28 @@ export interface WritePlan {
   chunkSize: number;
 }
 
-export interface DestinationConnector<C = unknown> {
+export interface DestinationConnector<C = unknown, O = unknown> {
   kind: string;
   /** Schema of a named connection's credentials and settings. */
   connectionSchema: z.ZodType<C>;
+  /**
+   * Schema of `destination.options`; every option has a default, so `{}` parses. A function when a
+   * default depends on the connection. Parsed by the runtime into `ctx.options`, never by the connector.
+   */
+  optionsSchema: z.ZodType<O> | ((connection: C) => z.ZodType<O>);
+  address: DestinationAddress;
+  /** The sync modes this destination supports, each as its change → op row (common/sync-modes.ts). */
+  modes: ModeSupport;
+  /** Every method `planWrites` may return, by name; a connector with an asynchronous one has `pollChunk`. */
+  methods: Record<string, WriteMethod>;
   /** Validate the destination and the mapping before any write (spec + check + discover). */
-  check(ctx: DestinationContext<C>): Promise<CheckResult>;
+  check(ctx: DestinationContext<C, O>): Promise<CheckResult>;
   /** Create missing attributes (optional: only destinations that can). */
-  ensureAttributes?(ctx: DestinationContext<C>, missing: CheckResult['missingAttributes']): Promise<AttributeCreation[]>;
-  /** Choose the write method and chunk size for an operation given how many rows it has. */
-  planWrites(ctx: DestinationContext<C>, op: RowOp, rows: number): WritePlan;
-  writeChunk(ctx: DestinationContext<C>, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome>;
-  pollChunk?(ctx: DestinationContext<C>, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome>;
+  ensureAttributes?(ctx: DestinationContext<C, O>, missing: CheckResult['missingAttributes']): Promise<AttributeCreation[]>;
+  /** Choose the write method and chunk size for an operation given how many rows it has (may read `ctx.state`). */
+  planWrites(ctx: DestinationContext<C, O>, op: RowOp, rows: number): Promise<WritePlan>;
+  writeChunk(ctx: DestinationContext<C, O>, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome>;
+  pollChunk?(ctx: DestinationContext<C, O>, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome>;
   /** Optional health figures for warnings (e.g. remaining daily API quota). */
-  quota?(ctx: DestinationContext<C>): Promise<{ used: number; max: number } | null>;
+  quota?(ctx: DestinationContext<C, O>): Promise<{ used: number; max: number } | null>;
 }

@@ -1,5 +1,5 @@
 /**
- * Delta SQL builders (STYLE.md 12: functions returning `sql` templates, so tests can read the SQL and
+ * Delta SQL builders (functions returning `sql` templates, so tests can read the SQL and
  * run it). All the work happens in Postgres: rows never pass through Node to be compared.
  *
  * Pipeline: stage (model rows + key + hash) -> delta (one row per key that must be acted on) ->

@@ -145,7 +145,7 @@ function firstError(items: MappedRun[]): TaskError | undefined {
   return failed && { type: failed.error!.type, message: `item ${failed.index}: ${failed.error!.message}` };
 }
 
-/** The failure's stable type: the activity's ApplicationFailure type when there is one (STYLE.md 7). */
+/** The failure's stable type: the activity's ApplicationFailure type when there is one. */
 export function taskError(err: unknown): TaskError {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message };

@@ -1,6 +1,6 @@
 /**
- * Signals, queries and updates of syncline's workflows, defined once with their types (STYLE.md 3): the
- * workflows handle them, and clients, the CLI, activities and tests send them through these definitions.
+ * Signals, queries and updates of syncline's workflows, defined once with their types: the workflows
+ * handle them, and clients, the CLI, activities and tests send them through these definitions.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RunSummary } from '../common/run';

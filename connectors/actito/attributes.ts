@@ -1,11 +1,11 @@
 /**
  * ensureAttributes: creates missing custom-table attributes, optional and non-unique (a mandatory or
- * key attribute cannot be added to a populated table, research §3). Safe when two workers race: the
+ * key attribute cannot be added to a populated table, API notes §3). Safe when two workers race: the
  * table is re-read first and after any refusal, and an attribute someone else created counts as done.
  */
 import { SyncError } from '../../common/errors';
 import type { AttributeCreation, CheckResult } from '../types';
-import { apiFor, type Ctx, forgetTables, loadTables, parseOptions } from './context';
+import { apiFor, type Ctx, forgetTables, loadTables, tableName } from './context';
 import { ActitoHttpError, bodyMessage, toSyncError } from './errors';
 import { attributeNameProblem, isCompatible, isValueType, PG_TO_ACTITO } from './mapping';
 import { addCustomTableAttributes } from './routes';
@@ -17,7 +17,7 @@ const locks = new Map<string, Promise<unknown>>();
 
 export async function ensureAttributes(ctx: Ctx, missing: CheckResult['missingAttributes']): Promise<AttributeCreation[]> {
   if (missing.length === 0) return [];
-  const lockKey = `${ctx.connection.baseUrl}|${ctx.connection.entity}|${ctx.destination.table}`;
+  const lockKey = `${ctx.connection.baseUrl}|${ctx.connection.entity}|${tableName(ctx)}`;
   const previous = locks.get(lockKey) ?? Promise.resolve();
   const mine = previous.catch(() => undefined).then(() => createMissing(ctx, missing));
   locks.set(lockKey, mine);
@@ -36,7 +36,7 @@ async function createMissing(ctx: Ctx, missing: CheckResult['missingAttributes']
   });
   if (problems.length) throw new SyncError('FIELD_UNKNOWN', `Activation "${ctx.activationId}": cannot create Actito attribute(s):\n  - ${problems.join('\n  - ')}`);
 
-  const opts = parseOptions(ctx);
+  const opts = ctx.options;
   const before = (await loadTables(ctx, opts, true)).table;
   const toCreate = wanted.filter((w) => !before.attributes.has(w.name));
   let refused: unknown = null;

@@ -1,7 +1,8 @@
 /**
- * Bulk writes as a small state machine kept in `chunk.save()`: [profiles import ->] records import.
- * The import name is saved before the upload and the execution id right after it, so a retried
- * activity re-attaches instead of importing twice; the activity never waits for Actito to finish.
+ * Bulk writes on the shared job driver (connectors/kit/async-job.ts), state kept in `chunk.save()`:
+ * [profiles import ->] records import. The import name is saved before the upload and the execution
+ * id right after it, so a retried activity re-attaches instead of importing twice; the activity never
+ * waits for Actito to finish.
  */
 import { openAsBlob } from 'node:fs';
 import { QuotaWaitError, SyncError } from '../../common/errors';
@@ -15,7 +16,8 @@ import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
 import type { Encoded } from './encode';
 import { whileBeating } from './heartbeat';
 import { type Accounting, account } from './import-report';
-import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, lineAlreadyExists, lineNotFound, physicalLines, startImport } from './routes';
+import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, type ImportStatus, lineAlreadyExists, lineNotFound, physicalLines, startImport } from './routes';
+import { type AsyncJob, type JobStatus, pollJob, writeJob } from '../kit/async-job';
 import { writeEach, writeSingle } from './single';
 
 export interface BulkState {
@@ -36,17 +38,48 @@ const MAX_RESTARTS = 1;
 /** Above this many single-write chunks' worth of rows, a bulk chunk waits for tomorrow's quota instead. */
 const SINGLE_FALLBACK_CHUNKS = 10;
 
-const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({
-  status: 'pending',
-  handle: s.executionId ?? '',
-  pollAfterMs: Math.min(opts.pollAfterMs * 2 ** Math.min(s.polls, 10), 60_000),
-});
+/** First poll after `pollAfterMs`, doubling with each poll that finds the import running, at most a minute. */
+const pollDelay = (polls: number, opts: ActitoOptions): number => Math.min(opts.pollAfterMs * 2 ** Math.min(polls, 10), 60_000);
 
-export async function writeBulk(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
-  const s = await chunk.saved<BulkState>();
-  if (s?.executionId) return pending(s, opts);
+const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({ status: 'pending', handle: s.executionId ?? '', pollAfterMs: pollDelay(s.polls, opts) });
+
+/** Where a submission starts: the phase, and the state of the attempt it follows (restarts, re-sent upload). */
+interface From {
+  phase: Phase;
+  prev: BulkState | null;
+}
+
+/**
+ * The import steps of one chunk on the shared job driver (connectors/kit/async-job.ts). A retried
+ * writeChunk whose import was started waits for the next poll: reading an import report costs calls
+ * against Actito's per-minute budget, and the poll reads it anyway.
+ */
+function importJob(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): AsyncJob<BulkState, From> {
   const first: Phase = tables.profileTable && profileWrite(opts, chunk.op) !== 'none' ? 'profiles' : 'records';
-  return startPhase(ctx, chunk, opts, tables, s?.phase ?? first, s);
+  return {
+    // The last import's report is read again by a repeated poll (idempotent): there is no "done" state.
+    isDone: () => false,
+    // Only the execution saved for the current phase may settle rows. The handle the runtime polls
+    // with can be an earlier one (the finished profiles import, a whole-failed import) when the next
+    // upload's answer never came: that upload is started again.
+    followed: (saved) => saved?.executionId ?? null,
+    onReattach: 'wait',
+    pollAfterMs: (saved) => pollDelay(saved?.polls ?? 0, opts),
+    resumeFrom: (saved, why, handle) => {
+      if (why === 'unconfirmed') ctx.log.warn('Actito import not confirmed for this phase; starting it again', { chunk: chunk.chunkId, phase: saved?.phase ?? null, polledHandle: handle });
+      return { phase: saved?.phase ?? first, prev: saved };
+    },
+    submit: ({ phase, prev }) => startPhase(ctx, chunk, opts, tables, phase, prev),
+    status: (saved, executionId) => importStatus(ctx, chunk, opts, tables, saved!, executionId),
+  };
+}
+
+export function writeBulk(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
+  return writeJob(importJob(ctx, chunk, opts, tables), chunk);
+}
+
+export function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
+  return pollJob(importJob(ctx, chunk, opts, tables), chunk, handle);
 }
 
 async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null): Promise<ChunkOutcome> {
@@ -143,16 +176,8 @@ async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, 
   return { status: 'done' };
 }
 
-export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts: ActitoOptions, tables: Tables): Promise<ChunkOutcome> {
-  const s = await chunk.saved<BulkState>();
-  // Only the execution saved for the current phase may settle rows. The handle the runtime polls
-  // with can be an earlier one (the finished profiles import, a whole-failed import) when the next
-  // upload's answer never came: that upload is started again (writeBulk re-attaches or re-sends).
-  if (!s?.executionId) {
-    ctx.log.warn('Actito import not confirmed for this phase; starting it again', { chunk: chunk.chunkId, phase: s?.phase ?? null, polledHandle: handle });
-    return writeBulk(ctx, chunk, opts, tables);
-  }
-  const executionId = s.executionId;
+/** Reads the import's report: running (counted, for the back-off), failed as a whole, or finished. */
+async function importStatus(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, s: BulkState, executionId: string): Promise<JobStatus<From>> {
   let status;
   try {
     status = await whileBeating(ctx, { chunk: chunk.chunk, phase: s.phase, step: 'reading the import report' }, () => getImport(apiFor(ctx), executionId));
@@ -162,16 +187,27 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
   if (!status.finished) {
     const next = { ...s, polls: s.polls + 1 };
     await chunk.save(next);
-    return pending(next, opts);
+    return { state: 'running', pollAfterMs: pollDelay(next.polls, opts) };
   }
   const target = s.phase === 'profiles' ? (tables.profileTable?.name ?? opts.profiles?.table ?? '') : tables.table.name;
   if (status.failed) {
     const why = status.errors[0]?.message ?? status.status;
-    if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${target}") failed as a whole: ${why}`);
-    ctx.log.warn('Actito import failed as a whole; starting it again', { executionId, phase: s.phase });
-    // Nothing of a whole-failed import was written, so the new upload is not a re-send (reuploaded stays false).
-    return startPhase(ctx, chunk, opts, tables, s.phase, { ...s, executionId: 'failed', restarts: s.restarts + 1 });
+    return {
+      state: 'failed',
+      resubmit: async () => {
+        if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${target}") failed as a whole: ${why}`);
+        ctx.log.warn('Actito import failed as a whole; starting it again', { executionId, phase: s.phase });
+        // Nothing of a whole-failed import was written, so the new upload is not a re-send (reuploaded stays false).
+        return { phase: s.phase, prev: { ...s, executionId: 'failed', restarts: s.restarts + 1 } };
+      },
+    };
   }
+  const finished = status;
+  return { state: 'finished', readResults: () => readReport(ctx, chunk, opts, tables, s, executionId, target, finished) };
+}
+
+/** Records a finished import's outcome row by row; the records phase follows the profiles phase. */
+async function readReport(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, s: BulkState, executionId: string, target: string, status: ImportStatus): Promise<From | null> {
   const how = profileWrite(opts, chunk.op);
   // Insert-only profiles leave an existing profile as it is; Update mode does not create a missing
   // one and leaves it to the record's own update. A record line refused as existing is no such case:
@@ -184,7 +220,7 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
   if (s.phase === 'records' && !acc.unaccounted && acc.placed === 0 && key && sentVerbatim(key)) {
     // Every line was imported and each record's id is its key: settled in Postgres, no row read back.
     await chunk.recordPendingOk({ destinationIdIsKey: true });
-    return { status: 'done' };
+    return null;
   }
   const report: Report = { ...acc, executionId, table: target };
   // An error that matches no row sent (e.g. a key Actito spelled differently) leaves its row unknown:
@@ -194,8 +230,7 @@ export async function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts
     if (unmatched) report.unaccounted = `${unmatched} error${unmatched === 1 ? '' : 's'} name a line or key that matches no row sent`;
   }
   await recordOutcome(ctx, chunk, opts, tables, s.phase, report);
-  if (s.phase === 'profiles') return startPhase(ctx, chunk, opts, tables, 'records', null);
-  return { status: 'done' };
+  return s.phase === 'profiles' ? { phase: 'records', prev: null } : null;
 }
 
 /** Rows re-read (and re-encoded) per batch of this size after an import, their outcomes recorded per batch. */

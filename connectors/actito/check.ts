@@ -5,7 +5,7 @@
 import { SyncError, type SyncErrorCode } from '../../common/errors';
 import type { CheckResult, FieldSpec } from '../types';
 import type { ActitoOptions } from './config';
-import { type Ctx, loadTables, parseOptions, splitFields, tableName, type Tables } from './context';
+import { type Ctx, loadTables, splitFields, tableName, type Tables } from './context';
 import { attributeNameProblem, isCompatible, typeForNewAttribute } from './mapping';
 import { readQuota } from './quota';
 import { isUniqueAttribute, mandatoryAttributes, TECHNICAL } from './structure';
@@ -16,7 +16,7 @@ interface Problem {
 }
 
 export async function check(ctx: Ctx): Promise<CheckResult> {
-  const opts = parseOptions(ctx);
+  const opts = ctx.options;
   const tables = await loadTables(ctx, opts, true);
   const result: CheckResult = { skippedFields: [], missingAttributes: [], warnings: [] };
   const problems: Problem[] = [];

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-/** Route prefixes (Actito's 2025 URL reorganisation, research §1): configurable per route family. */
+/** Route prefixes (Actito's 2025 URL reorganisation, API notes §1): configurable per route family. */
 export const routePrefixesSchema = z
   .object({
     structure: z.string().default('/custom-table-structure'),
@@ -31,8 +31,8 @@ export const connectionSchema = z
     requestTimeoutMs: z.number().int().positive().default(60_000),
     /**
      * [A] What Actito does with an empty value (JSON null, empty import cell) sent for an attribute of
-     * an existing record or profile: "keep" the stored value, or "clear" it. Unconfirmed (the digest's
-     * source is cut off at that rule); "keep" is the cautious reading. See README "Clearing a value".
+     * an existing record or profile: "keep" the stored value, or "clear" it. Unconfirmed (Actito's file-format
+     * page is cut off at that rule); "keep" is the cautious reading. See README "Clearing a value".
      */
     emptyOnUpdate: z.enum(['keep', 'clear']).default('keep'),
   })
@@ -77,7 +77,7 @@ export const optionsSchema = z
     /**
      * A model NULL or empty text ("no value"): "send" writes an empty value (clears the attribute where
      * the connection's emptyOnUpdate is "clear"), "skip" leaves the attribute untouched. Default: "send"
-     * on a connection whose emptyOnUpdate is "clear", else "skip" (see parseOptions).
+     * on a connection whose emptyOnUpdate is "clear", else "skip" (see optionsFor).
      */
     nulls: z.enum(['skip', 'send']).optional(),
     /** Mapped fields whose model type the attribute cannot take: fail the check, or skip them with a warning. */
@@ -87,6 +87,12 @@ export const optionsSchema = z
   .strict();
 export type ActitoOptions = Omit<z.output<typeof optionsSchema>, 'nulls'> & { nulls: 'skip' | 'send' };
 export type ProfilesOptions = z.output<typeof profilesSchema>;
+
+/** The options schema for one connection (the connector's `optionsSchema`): `nulls` defaults from it. */
+export function optionsFor(connection: Pick<ActitoConnection, 'emptyOnUpdate'>): z.ZodType<ActitoOptions> {
+  // Where Actito clears an attribute sent empty, a value cleared in the model is sent, so it is cleared there too.
+  return optionsSchema.transform((o): ActitoOptions => ({ ...o, nulls: o.nulls ?? (connection.emptyOnUpdate === 'clear' ? 'send' : 'skip') }));
+}
 
 /** Mapping targets with this prefix are profile attributes, e.g. `to: "profile.emailAddress"`. */
 export const PROFILE_PREFIX = 'profile.';

@@ -83,7 +83,8 @@ describe('check', () => {
     expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, matchAttribute: 'firstName' } } })))).toBe('KEY_INVALID');
     expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, field('x', 'profile.shoeSize', 'text')], options: { profiles: PROFILES } })))).toBe('FIELD_UNKNOWN');
     expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS] })))).toBe('CONFIG_INVALID');
-    expect(await codeOf(actito.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))).toBe('CONFIG_INVALID');
+    // Options are parsed with the declared schema before any call: building the context is part of the check.
+    expect(await codeOf((async () => actito.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))())).toBe('CONFIG_INVALID');
   });
 });
 
@@ -259,7 +260,7 @@ describe('bulk imports', () => {
       let reads = 0;
       const rows = chunk.rows.bind(chunk);
       chunk.rows = (n?: number) => { reads++; return rows(n); };
-      let outcome = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 15));
+      let outcome = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, 'upsert', 15));
       for (let polls = 0; outcome.status === 'pending' && polls < 200; polls++) {
         await new Promise((r) => setTimeout(r, 20));
         outcome = await actito.pollChunk!(ctx, chunk, outcome.handle);
@@ -319,7 +320,7 @@ describe('bulk imports', () => {
     await seedProfiles();
     const ctx = ctxFor('insert', { options: bulkOpts });
     await actito.check(ctx);
-    const plan = actito.planWrites(ctx, 'create', 20);
+    const plan = await actito.planWrites(ctx, 'create', 20);
     const store = { saved: null as unknown };
     const rows = Array.from({ length: 20 }, (_, i) => order(i));
     const first = await actito.writeChunk(ctx, memoryChunk(rows, 'create', 0, store), plan);
@@ -365,7 +366,7 @@ describe('bulk imports', () => {
 
     const wait = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1, onQuotaExhausted: 'wait' }, state });
     await actito.check(wait);
-    const plan = actito.planWrites(wait, 'upsert', 12);
+    const plan = await actito.planWrites(wait, 'upsert', 12);
     expect(plan.method).toBe('bulk');
     const err = await actito.writeChunk(wait, memoryChunk([order(1)], 'upsert'), plan).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QuotaWaitError);
@@ -383,7 +384,7 @@ describe('bulk imports', () => {
       expect(method).toBe('bulk');
       expect([...results.values()].every((r) => r.ok)).toBe(true);
       expect(other.state.tables.customTable('orders')!.size).toBe(12);
-      expect(actito.planWrites(ctx, 'upsert', 12).method).toBe('single');
+      expect((await actito.planWrites(ctx, 'upsert', 12)).method).toBe('single');
     } finally {
       await other.close();
     }
@@ -412,7 +413,7 @@ describe('failures of the API', () => {
     await drive(actito, ctx, 'upsert', Array.from({ length: 10 }, (_, i) => order(i)));
     expect((await requests()).filter((r) => r.path === '/auth/token')).toHaveLength(1);
     await admin('DELETE', '/api-keys/second-key');
-    const err = await actito.writeChunk(ctx, memoryChunk([order(1)], 'upsert'), actito.planWrites(ctx, 'upsert', 1)).catch((e: unknown) => e);
+    const err = await actito.writeChunk(ctx, memoryChunk([order(1)], 'upsert'), await actito.planWrites(ctx, 'upsert', 1)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'AUTH_FAILED', retryable: false });
     expect((err as Error).message).not.toContain('second-key');
   });
@@ -431,7 +432,7 @@ describe('failures of the API', () => {
     await actito.check(ctx);
     const rows = [order(1), order(2)];
     const chunk = memoryChunk(rows, 'upsert');
-    const plan = actito.planWrites(ctx, 'upsert', 2);
+    const plan = await actito.planWrites(ctx, 'upsert', 2);
     await admin('POST', '/faults', { serverError: { count: 50, status: 503, path: '/record' } });
     await expect(actito.writeChunk(ctx, chunk, plan)).rejects.toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
     await admin('DELETE', '/faults');
@@ -460,7 +461,7 @@ describe('failures of the API', () => {
     await actito.check(ctx);
     await admin('POST', '/faults', { dropResponse: { count: 1, path: 'etl-executions' } });
     const rows = Array.from({ length: 12 }, (_, i) => order(i));
-    const plan = actito.planWrites(ctx, 'create', 12);
+    const plan = await actito.planWrites(ctx, 'create', 12);
     const store = { saved: null as unknown };
     await expect(actito.writeChunk(ctx, memoryChunk(rows, 'create', 0, store), plan)).rejects.toMatchObject({ retryable: true });
     await new Promise((r) => setTimeout(r, 200)); // the lost import finishes meanwhile
@@ -495,7 +496,7 @@ describe('bulk imports: exactness under faults', () => {
     const rows = Array.from({ length: 12 }, (_, i) => order(i, customer(i % 3)));
     const store = { saved: null as unknown };
     const chunk = memoryChunk(rows, 'upsert', 0, store);
-    const first = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 12));
+    const first = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, 'upsert', 12));
     expect(first.status).toBe('pending');
     const profilesHandle = (first as { handle: string }).handle;
     await refuseNextImportStart();
@@ -525,7 +526,7 @@ describe('bulk imports: exactness under faults', () => {
     const store = { saved: null as unknown };
     const chunk = memoryChunk(rows, 'upsert', 0, store);
     await admin('POST', '/faults', { bulkImportFails: { count: 1 } });
-    const first = await actito.writeChunk(ctx, chunk, actito.planWrites(ctx, 'upsert', 12));
+    const first = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, 'upsert', 12));
     const failedHandle = (first as { handle: string }).handle;
     await refuseNextImportStart();
     let err: unknown;
@@ -548,7 +549,7 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
   const rows = () => Array.from({ length: 12 }, (_, i) => order(i));
   const plan = (ctx: ReturnType<typeof ctxFor>) => actito.planWrites(ctx, 'create', 12);
   const settle = async (ctx: ReturnType<typeof ctxFor>, chunk: ReturnType<typeof memoryChunk>) => {
-    let outcome = await actito.writeChunk(ctx, chunk, plan(ctx));
+    let outcome = await actito.writeChunk(ctx, chunk, await plan(ctx));
     for (let polls = 0; outcome.status === 'pending'; polls++) {
       if (polls > 200) throw new Error('still pending');
       await new Promise((r) => setTimeout(r, 20));
@@ -572,7 +573,7 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     await seedProfiles();
     const ctx = ctxFor('insert', { options: bulkOpts });
     await actito.check(ctx);
-    expect(await actito.writeChunk(ctx, memoryChunk(rows(), 'create'), plan(ctx))).toMatchObject({ status: 'pending' });
+    expect(await actito.writeChunk(ctx, memoryChunk(rows(), 'create'), await plan(ctx))).toMatchObject({ status: 'pending' });
     expect(await importsFinished()).toEqual(['SUCCESS']);
     const before = await records();
     expect(before).toHaveLength(12);
@@ -593,7 +594,7 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     await seedProfiles();
     const ctx = ctxFor('insert', { options: bulkOpts });
     await actito.check(ctx);
-    await actito.writeChunk(ctx, memoryChunk(rows(), 'create'), plan(ctx));
+    await actito.writeChunk(ctx, memoryChunk(rows(), 'create'), await plan(ctx));
     await importsFinished();
     const table = emu.state.tables.customTable('orders')!;
     table.update(table.findBy('orderId', 'O4')!, { quantity: '99' });
@@ -613,7 +614,7 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     await actito.check(ctx);
     await admin('POST', '/faults', { dropResponse: { count: 1, path: 'etl-executions' } });
     const store = { saved: null as unknown };
-    await expect(actito.writeChunk(ctx, memoryChunk(rows(), 'create', 0, store), plan(ctx))).rejects.toMatchObject({ retryable: true });
+    await expect(actito.writeChunk(ctx, memoryChunk(rows(), 'create', 0, store), await plan(ctx))).rejects.toMatchObject({ retryable: true });
     await importsFinished(); // the lost import created every record but O5
     const chunk = memoryChunk(rows(), 'create', 0, store);
     const results = await settle(ctx, chunk);
@@ -630,7 +631,7 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     const ctx = ctxFor('insert', { options: bulkOpts });
     await actito.check(ctx);
     const many = Array.from({ length: 150 }, (_, i) => order(i));
-    const plan150 = actito.planWrites(ctx, 'create', 150);
+    const plan150 = await actito.planWrites(ctx, 'create', 150);
     await actito.writeChunk(ctx, memoryChunk(many, 'create'), plan150);
     await importsFinished();
     await admin('DELETE', '/requests');

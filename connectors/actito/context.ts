@@ -1,30 +1,21 @@
-/** Per-call plumbing shared by check and the writers: options, API handle, table structures. */
+/** Per-call plumbing shared by check and the writers: API handle, table structures (options arrive parsed in ctx.options). */
 import { SyncError } from '../../common/errors';
 import type { DestinationContext, FieldSpec } from '../types';
 import { clientFor } from './client';
-import { type ActitoConnection, type ActitoOptions, optionsSchema, PROFILE_PREFIX, resolvePrefixes } from './config';
+import { type ActitoConnection, type ActitoOptions, PROFILE_PREFIX, resolvePrefixes } from './config';
 import { toSyncError } from './errors';
 import { type Api, listCustomTables, listProfileTables } from './routes';
 import { findTable, type TableInfo } from './structure';
 
-export type Ctx = DestinationContext<ActitoConnection>;
-
-export function parseOptions(ctx: Ctx): ActitoOptions {
-  const r = optionsSchema.safeParse(ctx.destination.options ?? {});
-  // Where Actito clears an attribute sent empty, a value cleared in the model is sent, so it is cleared there too.
-  if (r.success) return { ...r.data, nulls: r.data.nulls ?? (ctx.connection.emptyOnUpdate === 'clear' ? 'send' : 'skip') };
-  const lines = r.error.issues.map((i) => `  - destination.options.${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new SyncError('CONFIG_INVALID', `Invalid Actito options for activation "${ctx.activationId}":\n${lines.join('\n')}`);
-}
+export type Ctx = DestinationContext<ActitoConnection, ActitoOptions>;
 
 export function apiFor(ctx: Ctx): Api {
   return { client: clientFor(ctx.connection), prefixes: resolvePrefixes(ctx.connection) };
 }
 
+/** The custom table: the destination's address (`destination.table`). */
 export function tableName(ctx: Ctx): string {
-  const t = ctx.destination.table;
-  if (!t) throw new SyncError('CONFIG_INVALID', `Activation "${ctx.activationId}": an Actito destination needs "destination.table" (the custom table).`);
-  return t;
+  return ctx.destination.address;
 }
 
 /** Fields written to the custom table vs to the profile table (`to: "profile.<attribute>"`). */
@@ -45,7 +36,7 @@ export interface Tables {
 
 const CACHE_MS = 60_000;
 const cache = new Map<string, { at: number; value: Tables }>();
-const cacheKey = (ctx: Ctx): string => `${ctx.connection.baseUrl}|${ctx.connection.entity}|${ctx.destination.table}|${ctx.destination.options?.profiles ? 'p' : ''}`;
+const cacheKey = (ctx: Ctx): string => `${ctx.connection.baseUrl}|${ctx.connection.entity}|${tableName(ctx)}|${ctx.options.profiles ? 'p' : ''}`;
 
 /** Reads the custom table (and profile table) structure; cached briefly so each chunk does not re-read it. */
 export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): Promise<Tables> {

@@ -1,5 +1,5 @@
 /**
- * Import files (research §4.2, trap 10): RFC-4180 CSV, UTF-8 without BOM, header = technical attribute
+ * Import files (API notes §4.2, trap 10): RFC-4180 CSV, UTF-8 without BOM, header = technical attribute
  * names, compressed as GZIP (one file) or ZIP (one entry), at most 100 MB.
  */
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';

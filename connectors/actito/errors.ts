@@ -1,5 +1,5 @@
 /**
- * Actito HTTP outcomes -> stable codes (research §7). Batch-wide problems become SyncError; a refused
+ * Actito HTTP outcomes -> stable codes (API notes §7). Batch-wide problems become SyncError; a refused
  * row becomes a row code. Error bodies are undocumented, so they are parsed defensively.
  */
 import { SyncError } from '../../common/errors';

@@ -5,16 +5,24 @@
 import type { DestinationConnector } from '../types';
 import { ensureAttributes } from './attributes';
 import { check } from './check';
-import { type ActitoConnection, connectionSchema } from './config';
-import { parseOptions, tableName } from './context';
+import { type ActitoConnection, type ActitoOptions, connectionSchema, optionsFor } from './config';
+import { tableName } from './context';
 import { allowance, readQuota } from './quota';
-import { planWrites, pollChunk, writeChunk } from './writer';
+import { METHOD_BULK, METHOD_SINGLE, planWrites, pollChunk, writeChunk } from './writer';
+import { STANDARD_MODES } from '../../common/sync-modes';
 
 export type { ActitoConnection } from './config';
 
-export const actitoConnector: DestinationConnector<ActitoConnection> = {
+export const actitoConnector: DestinationConnector<ActitoConnection, ActitoOptions> = {
   kind: 'actito',
   connectionSchema,
+  optionsSchema: optionsFor,
+  address: { field: 'table', label: 'Actito custom table' },
+  modes: STANDARD_MODES,
+  methods: {
+    [METHOD_SINGLE]: { async: false, description: 'one call per record, at most maxInFlight at once' },
+    [METHOD_BULK]: { async: true, description: 'a bulk import (ETL execution) per chunk, profiles first when managed' },
+  },
   check,
   ensureAttributes,
   planWrites,
@@ -22,8 +30,7 @@ export const actitoConnector: DestinationConnector<ActitoConnection> = {
   pollChunk,
   /** Bulk imports used today on the custom table, against the allowance (per day minus reserve). */
   async quota(ctx) {
-    const opts = parseOptions(ctx);
     const c = await readQuota(ctx, tableName(ctx));
-    return { used: c.used, max: allowance(opts) };
+    return { used: c.used, max: allowance(ctx.options) };
   },
 };

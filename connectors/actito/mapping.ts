@@ -3,7 +3,7 @@
  * attribute accepts, and how a node-postgres value is written (JSON call and CSV cell alike).
  */
 
-/** Actito value types the connector knows (research §2: STRING, LONG, NUMBER, TIMESTAMP seen; BOOLEAN, DATE assumed). */
+/** Actito value types the connector knows (API notes §2: STRING, LONG, NUMBER, TIMESTAMP seen; BOOLEAN, DATE assumed). */
 export const VALUE_TYPES = ['STRING', 'LONG', 'INTEGER', 'NUMBER', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;
 export type ValueType = (typeof VALUE_TYPES)[number];
 
@@ -51,7 +51,7 @@ export function isCompatible(valueType: string, pgType: string): boolean {
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_NAME_LENGTH = 50;
 
-/** Problem with an attribute name Actito would refuse, or null (research §2: ≤ 50 chars, immutable). */
+/** Problem with an attribute name Actito would refuse, or null (API notes §2: ≤ 50 chars, immutable). */
 export function attributeNameProblem(name: string): string | null {
   if (name.length > MAX_NAME_LENGTH) return `"${name}" is ${name.length} characters long; Actito attribute names have at most ${MAX_NAME_LENGTH}`;
   if (!NAME.test(name)) return `"${name}" is not a valid Actito attribute name: start with a letter, then letters, digits or "_"`;
@@ -61,7 +61,7 @@ export function attributeNameProblem(name: string): string | null {
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 /**
- * `yyyy-MM-dd` / `yyyy-MM-dd HH:mm:ss` (research §2). node-postgres builds `date` and `timestamp`
+ * `yyyy-MM-dd` / `yyyy-MM-dd HH:mm:ss` (API notes §2). node-postgres builds `date` and `timestamp`
  * (without zone) values at local midnight / local wall-clock time, so their local fields are the stored
  * ones; a `timestamptz` is an instant and is written in UTC.
  */

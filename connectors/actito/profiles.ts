@@ -1,6 +1,6 @@
 /**
  * Profiles the records refer to, written before the records so a linked record never fails on a
- * missing profile (research §5, trap 13). Matched on a unique profile attribute; `insert` mode only
+ * missing profile (API notes §5, trap 13). Matched on a unique profile attribute; `insert` mode only
  * creates missing profiles and leaves existing ones untouched. The sync mode Update never creates:
  * its profiles are only updated (`upsert`), or left alone (`insert`).
  */

@@ -1,7 +1,7 @@
 /**
- * Every Actito route and payload shape in ONE place. Shapes tagged [A] in the research digest
- * (/work/shared/research/actito-api.md) are assumptions: correct them here against Actito's published
- * OpenAPI files without touching the rest of the connector.
+ * Every Actito route and payload shape in ONE place. Shapes tagged [A] (README "Sources and
+ * assumptions", docs/sources/actito-api.md) are assumptions: correct them here against Actito's
+ * published OpenAPI files without touching the rest of the connector.
  */
 import type { ActitoClient } from './client';
 import type { RoutePrefixes } from './config';
@@ -36,7 +36,7 @@ export async function listProfileTables(a: Api): Promise<TableInfo[]> {
   return parseTableList(res.body);
 }
 
-/** [A] Adds optional, non-unique attributes: PATCH the table with `{attributes:[...]}` meaning "add these" (digest §3). */
+/** [A] Adds optional, non-unique attributes: PATCH the table with `{attributes:[...]}` meaning "add these" (API notes §3). */
 export async function addCustomTableAttributes(a: Api, tableId: string, attrs: Array<Pick<Attribute, 'name' | 'valueType'>>): Promise<void> {
   const attributes = attrs.map((x) => ({ name: x.name, valueType: x.valueType, mandatory: false, indexed: false, unique: false }));
   await a.client.request('PATCH', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(tableId)}`, { json: { attributes } });
@@ -102,7 +102,7 @@ export async function updateProfile(a: Api, profileTable: string, attribute: str
   }
 }
 
-// ---- bulk imports: v5 one-shot ETL executions (digest §4.2, §9: definition and result shapes [A]) ----
+// ---- bulk imports: v5 one-shot ETL executions (API notes §4.2, §9: definition and result shapes [A]) ----
 
 export type ImportMode = 'CREATE_ONLY' | 'UPDATE_ONLY' | 'CREATE_UPDATE';
 
@@ -241,7 +241,7 @@ export function parseImportStatus(body: unknown): ImportStatus {
       message: attr + (typeof r.message === 'string' ? r.message : 'rejected by the import'),
     };
   });
-  // [A] counts {read, created, updated, rejected} (digest §9); absent counts are not guessed.
+  // [A] counts {read, created, updated, rejected} (API notes §9); absent counts are not guessed.
   const c = b.counts && typeof b.counts === 'object' ? (b.counts as Record<string, unknown>) : {};
   const [created, updated, rejected] = [count(c.created), count(c.updated), count(c.rejected)];
   const counts = created !== null && updated !== null && rejected !== null ? { imported: created + updated, rejected } : null;

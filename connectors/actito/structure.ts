@@ -1,5 +1,5 @@
 /**
- * Table structures (research §2) parsed into one plain shape, defensively: unknown fields are
+ * Table structures (API notes §2) parsed into one plain shape, defensively: unknown fields are
  * ignored and missing flags read as false, so a richer real API answer still parses.
  */
 export interface Attribute {
@@ -28,7 +28,7 @@ export interface TableInfo {
   foreignKeys: ForeignKey[];
 }
 
-/** Technical columns Actito fills itself and ignores on import (research §2, S19). */
+/** Technical columns Actito fills itself and ignores on import (API notes §2, S19). */
 export const TECHNICAL = new Set(['id', 'profileId', 'creationMoment', 'updateMoment']);
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);

@@ -3,7 +3,11 @@
  * results and saved state in maps, and `drive()` which plans, writes and polls like the runtime.
  */
 import type { ChunkWrite, ConnectorState, DestinationConnector, DestinationContext, FieldSpec, OutRow, RowOp, RowResult, SyncMode } from '../types';
-import { distinctInMemory } from '../memory-chunk';
+import { distinctInMemory } from '../kit/testing/memory-chunk';
+import { resolveDestination } from '../kit/destination';
+import type { ActitoConnection } from './config';
+import type { Ctx } from './context';
+import { actitoConnector } from './index';
 
 export class MemoryState implements ConnectorState {
   readonly data = new Map<string, unknown>();
@@ -25,8 +29,8 @@ export function field(from: string, to: string, pgType: string, extra: Partial<F
   return { from, to, pgType, isKey: false, ...extra };
 }
 
-export function makeContext<C>(init: {
-  connection: C;
+export function makeContext(init: {
+  connection: ActitoConnection;
   table: string;
   key: string;
   mode: SyncMode;
@@ -34,13 +38,18 @@ export function makeContext<C>(init: {
   options?: Record<string, unknown>;
   state?: MemoryState;
   activationId?: string;
-}): DestinationContext<C> & { logs: LogLine[]; state: MemoryState } {
+}): Ctx & { logs: LogLine[]; state: MemoryState } {
   const logs: LogLine[] = [];
   const log = (level: LogLine['level']) => (message: string, meta?: Record<string, unknown>) => void logs.push({ level, message, meta });
+  const activationId = init.activationId ?? 'test-activation';
+  const destination = { kind: 'actito', connection: 'actito', table: init.table, key: init.key, options: init.options ?? {} };
+  // As the runtime does (activities/run-context.ts): options, address and mode from the connector's declarations.
+  const { options, address } = resolveDestination(actitoConnector, { activationId, destination, mode: init.mode, connection: init.connection });
   return {
-    activationId: init.activationId ?? 'test-activation',
+    activationId,
     runNumber: 1,
-    destination: { kind: 'actito', connection: 'actito', table: init.table, key: init.key, options: init.options ?? {} },
+    destination: { ...destination, address },
+    options,
     mode: init.mode,
     fields: init.fields,
     connection: init.connection,
@@ -97,8 +106,8 @@ export function memoryChunk(rows: OutRow[], op: RowOp, chunk = 0, store?: { save
 }
 
 /** Plans, chunks, writes and polls (without waiting the advised delay) as the runtime would. */
-export async function drive<C>(connector: DestinationConnector<C>, ctx: DestinationContext<C>, op: RowOp, rows: OutRow[], maxPolls = 200): Promise<{ method: string; results: Map<string, RowResult>; chunks: MemoryChunk[] }> {
-  const plan = connector.planWrites(ctx, op, rows.length);
+export async function drive<C, O>(connector: DestinationConnector<C, O>, ctx: DestinationContext<C, O>, op: RowOp, rows: OutRow[], maxPolls = 200): Promise<{ method: string; results: Map<string, RowResult>; chunks: MemoryChunk[] }> {
+  const plan = await connector.planWrites(ctx, op, rows.length);
   const results = new Map<string, RowResult>();
   const chunks: MemoryChunk[] = [];
   for (let i = 0; i * plan.chunkSize < rows.length; i++) {

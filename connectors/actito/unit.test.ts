@@ -1,8 +1,7 @@
 import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { SyncError } from '../../common/errors';
 import { parseExpiresIn } from './client';
-import { connectionSchema, optionsSchema, resolvePrefixes } from './config';
-import { type Ctx, parseOptions } from './context';
+import { type ActitoConnection, connectionSchema, optionsFor, optionsSchema, resolvePrefixes } from './config';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +134,7 @@ describe('errors', () => {
   });
 });
 
-describe('structures (digest-shaped fixtures)', () => {
+describe('structures (fixtures shaped as the API notes show them)', () => {
   const custom = {
     customTables: [
       {
@@ -194,7 +193,7 @@ describe('structures (digest-shaped fixtures)', () => {
       expect(account(report({ status: 'WITH_ERROR', withErrors: true }), null, never, true).unaccounted).toBe('it ended WITH_ERROR but lists no error');
     });
   });
-  it('builds the ETL definition of digest §9', () => {
+  it('builds the ETL definition of API notes §9', () => {
     expect(etlDefinition({ name: 'n', tableType: 'CUSTOM_TABLE', tableId: 'u', mode: 'CREATE_ONLY', keyAttribute: 'orderId', compression: 'GZIP', columns: ['orderId'] })).toMatchObject({
       mode: 'CREATE_ONLY', keyAttribute: 'orderId', file: { compression: 'GZIP', encoding: 'UTF-8', separator: ',' }, mapping: [{ column: 'orderId', attribute: 'orderId' }],
     });
@@ -215,7 +214,7 @@ describe('configuration', () => {
     expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP' });
     expect(connectionSchema.parse({ apiKey: 'k', baseUrl: 'https://api3.actito.com', entity: 'demo' }).emptyOnUpdate).toBe('keep');
     // nulls follows what the connection says an empty value does, unless set.
-    const nulls = (emptyOnUpdate: string, options: Record<string, unknown> = {}) => parseOptions({ activationId: 'a', destination: { options }, connection: { emptyOnUpdate } } as unknown as Ctx).nulls;
+    const nulls = (emptyOnUpdate: ActitoConnection['emptyOnUpdate'], options: Record<string, unknown> = {}) => optionsFor({ emptyOnUpdate }).parse(options).nulls;
     expect([nulls('keep'), nulls('clear'), nulls('clear', { nulls: 'skip' })]).toEqual(['skip', 'send', 'skip']);
     expect(optionsSchema.safeParse({ profiles: { table: 'main' } }).success).toBe(false);
   });

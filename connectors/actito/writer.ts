@@ -4,19 +4,19 @@
  */
 import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { pollBulk, writeBulk } from './bulk';
-import { type Ctx, loadTables, parseOptions, tableName } from './context';
-import { quotaLeftSync } from './quota';
+import { type Ctx, loadTables, tableName } from './context';
+import { quotaLeft } from './quota';
 import { writeSingle } from './single';
 
 export const METHOD_SINGLE = 'single';
 export const METHOD_BULK = 'bulk';
 
-export function planWrites(ctx: Ctx, op: RowOp, rows: number): WritePlan {
-  const opts = parseOptions(ctx);
+export async function planWrites(ctx: Ctx, op: RowOp, rows: number): Promise<WritePlan> {
+  const opts = ctx.options;
   const single = { method: METHOD_SINGLE, chunkSize: opts.singleChunkSize };
-  // Actito has no documented bulk delete (research §6): Mirror deletes go one by one.
+  // Actito has no documented bulk delete (README "Sources and assumptions"): Mirror deletes go one by one.
   if (op === 'delete' || rows < opts.bulkThreshold) return single;
-  const left = quotaLeftSync(ctx, tableName(ctx), opts);
+  const left = await quotaLeft(ctx, tableName(ctx), opts);
   const needed = Math.ceil(rows / opts.bulkChunkSize);
   if (left <= 0 && opts.onQuotaExhausted === 'single') {
     ctx.log.warn('Actito daily bulk import quota used up: writing one by one', { table: tableName(ctx), rows });
@@ -28,7 +28,7 @@ export function planWrites(ctx: Ctx, op: RowOp, rows: number): WritePlan {
 }
 
 export async function writeChunk(ctx: Ctx, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome> {
-  const opts = parseOptions(ctx);
+  const opts = ctx.options;
   const tables = await loadTables(ctx, opts);
   if (plan.method === METHOD_BULK && chunk.op !== 'delete') return writeBulk(ctx, chunk, opts, tables);
   await writeSingle(ctx, chunk, opts, tables);
@@ -36,6 +36,6 @@ export async function writeChunk(ctx: Ctx, chunk: ChunkWrite, plan: WritePlan): 
 }
 
 export async function pollChunk(ctx: Ctx, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
-  const opts = parseOptions(ctx);
+  const opts = ctx.options;
   return pollBulk(ctx, chunk, handle, opts, await loadTables(ctx, opts));
 }

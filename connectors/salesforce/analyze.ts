@@ -3,10 +3,11 @@
  * fixture). Used by check() and again at the start of every write, so both decide the same way.
  */
 import { SyncError } from '../../common/errors';
-import { modeTableFor, type RowOp, type SyncMode } from '../../common/sync-modes';
+import type { RowOp, SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, RunWarning } from '../types';
 import { isCompatible, type SfField } from './mapping';
 import type { SalesforceOptions } from './config';
+import { SALESFORCE_MODES } from './modes';
 
 export interface SfDescribe {
   name: string;
@@ -69,7 +70,7 @@ export function suggest(name: string, candidates: string[]): string[] {
 }
 
 function opsOf(mode: SyncMode): RowOp[] {
-  return [...new Set(Object.values(modeTableFor('salesforce')[mode]))];
+  return [...new Set(Object.values(SALESFORCE_MODES[mode]))];
 }
 
 function writableFor(f: SfField, op: RowOp): boolean {
@@ -154,7 +155,7 @@ export function analyze(input: AnalyzeInput): WriteModel {
       });
     }
     // Insert sends a changed row as a new record (DinMo semantics): a unique field would repeat the old record's value.
-    const unique = modeTableFor('salesforce')[mode].changed === 'create' ? send.filter((s) => s.field.unique === true) : [];
+    const unique = SALESFORCE_MODES[mode].changed === 'create' ? send.filter((s) => s.field.unique === true) : [];
     if (unique.length) {
       const names = unique.map((s) => `"${s.field.name}"`).join(', ');
       warnings.push({

@@ -1,10 +1,11 @@
 /**
- * Bulk API 2.0 writer. The activity never waits for Salesforce to process a job: it uploads, closes and
- * returns `pending`; the workflow sleeps and calls pollChunk. The job id is saved before the upload, so
- * a retried or crashed attempt re-attaches to its job instead of loading the rows twice.
+ * Bulk API 2.0 writer on the shared job driver (connectors/kit/async-job.ts): upload, close, answer
+ * `pending`; the workflow sleeps and calls pollChunk. The job id is saved before the upload, so a
+ * retried or crashed attempt re-attaches to its job instead of loading the rows twice.
  */
 import { SyncError } from '../../common/errors';
 import type { ChunkOutcome, ChunkWrite } from '../types';
+import { type AsyncJob, type JobStatus, pollJob, writeJob } from '../kit/async-job';
 import type { JobInfo } from './client';
 import type { Session } from './context';
 import { buildCsv, jobSpec } from './bulk-csv';
@@ -82,37 +83,66 @@ async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: B
   if (stale.size) await retryStaleByKey(s, chunk, stale);
 }
 
-/** Advances a known job one step; used by both a re-attaching writeChunk and pollChunk. */
-async function advance(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<ChunkOutcome> {
+/** Where a known job stands, in the shared driver's terms (connectors/kit/async-job.ts). */
+async function jobStatus(s: Session, chunk: ChunkWrite, saved: BulkState, jobId: string): Promise<JobStatus<number>> {
   const o = { where: s.model.where };
   const resubmits = saved.resubmits ?? 0;
+  const job = await getJobOrNull(s, jobId);
+  if (!job) return { state: 'lost' };
+  const running = (): JobStatus<number> => ({ state: 'running', pollAfterMs: pollInterval(s.options.bulkPollMs, saved.rows) });
   switch (job.state) {
     case 'UploadComplete':
     case 'InProgress':
-      return pending(s, job.id, saved.rows);
+      return running();
     case 'Open':
       if (saved.uploaded) {
         await s.client.setJobState(job.id, 'UploadComplete', o);
-        return pending(s, job.id, saved.rows);
+        return running();
       }
       // The upload may or may not have landed; an Open job has processed nothing, so start over.
       await s.client.setJobState(job.id, 'Aborted', o);
-      return startJob(s, chunk, resubmits);
+      return { state: 'lost' };
     case 'JobComplete':
-      await readResults(s, chunk, job, saved);
-      if (saved.overflow) return startJob(s, chunk, resubmits);
-      await chunk.save({ jobId: job.id, done: true } satisfies BulkState);
-      return { status: 'done' };
+      return {
+        state: 'finished',
+        readResults: async () => {
+          await readResults(s, chunk, job, saved);
+          // Rows the CSV cap left out go into a follow-up job of the same chunk.
+          if (saved.overflow) return resubmits;
+          await chunk.save({ jobId: job.id, done: true } satisfies BulkState);
+          return null;
+        },
+      };
     case 'Failed':
-    case 'Aborted': {
-      const message = job.errorMessage ?? `job ${job.state}`;
-      if (job.state === 'Failed' && isConfigJobFailure(message)) throw bulkJobFailure(message, s.model.where);
-      // Rows the platform managed before failing keep their results; the rest go into a new job.
-      await readResults(s, chunk, job, saved);
-      if (resubmits >= MAX_RESUBMITS) throw bulkJobFailure(`${message} (after ${resubmits} new jobs)`, s.model.where);
-      return startJob(s, chunk, resubmits + 1);
-    }
+    case 'Aborted':
+      return {
+        state: 'failed',
+        resubmit: async () => {
+          const message = job.errorMessage ?? `job ${job.state}`;
+          if (job.state === 'Failed' && isConfigJobFailure(message)) throw bulkJobFailure(message, s.model.where);
+          // Rows the platform managed before failing keep their results; the rest go into a new job.
+          await readResults(s, chunk, job, saved);
+          if (resubmits >= MAX_RESUBMITS) throw bulkJobFailure(`${message} (after ${resubmits} new jobs)`, s.model.where);
+          return resubmits + 1;
+        },
+      };
   }
+}
+
+/**
+ * The Bulk 2.0 steps for one chunk. A retried writeChunk checks its saved job at once (a status read
+ * is one cheap call); a submission starts from the number of jobs already started again.
+ */
+function bulkJob(s: Session, chunk: ChunkWrite): AsyncJob<BulkState, number> {
+  return {
+    isDone: (saved) => saved?.done === true,
+    followed: (saved, handle) => saved?.jobId ?? handle,
+    onReattach: 'check',
+    pollAfterMs: (saved) => pollInterval(s.options.bulkPollMs, saved?.rows),
+    resumeFrom: (saved) => saved?.resubmits ?? 0,
+    submit: (resubmits) => startJob(s, chunk, resubmits),
+    status: (saved, jobId) => jobStatus(s, chunk, { ...(saved ?? {}), jobId }, jobId),
+  };
 }
 
 /** Liveness for the whole step: the CSV build, the upload and the result downloads are all single long calls. */
@@ -120,29 +150,9 @@ const beating = <T>(s: Session, chunk: ChunkWrite, work: () => Promise<T>) =>
   withHeartbeat(() => s.heartbeat({ chunk: chunk.chunkId }), s.options.heartbeatMs, work);
 
 export function writeBulk(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
-  return beating(s, chunk, () => writeBulkStep(s, chunk));
+  return beating(s, chunk, () => writeJob(bulkJob(s, chunk), chunk));
 }
 
 export function pollBulk(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
-  return beating(s, chunk, () => pollBulkStep(s, chunk, handle));
-}
-
-async function writeBulkStep(s: Session, chunk: ChunkWrite): Promise<ChunkOutcome> {
-  const saved = await chunk.saved<BulkState>();
-  if (saved?.done) return { status: 'done' };
-  if (saved?.jobId) {
-    const job = await getJobOrNull(s, saved.jobId);
-    if (job) return advance(s, chunk, job, saved);
-  }
-  return startJob(s, chunk, saved?.resubmits ?? 0);
-}
-
-async function pollBulkStep(s: Session, chunk: ChunkWrite, handle: string): Promise<ChunkOutcome> {
-  const saved = (await chunk.saved<BulkState>()) ?? {};
-  if (saved.done) return { status: 'done' };
-  // The saved id is authoritative: it is written before any upload, a handle may predate a resubmit.
-  const jobId = saved.jobId ?? handle;
-  const job = await getJobOrNull(s, jobId);
-  if (!job) return startJob(s, chunk, saved.resubmits ?? 0);
-  return advance(s, chunk, job, { ...saved, jobId });
+  return beating(s, chunk, () => pollJob(bulkJob(s, chunk), chunk, handle));
 }

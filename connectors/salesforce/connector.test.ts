@@ -81,20 +81,21 @@ describe('check', () => {
     await expect(sf.check(bad)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
   });
   it('validates options', async () => {
-    await expect(sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // Options are parsed with the declared schema before any call: building the context is part of the check.
+    await expect((async () => sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });
 
 describe('planWrites', () => {
-  it('uses collections below the threshold and bulk above', () => {
+  it('uses collections below the threshold and bulk above', async () => {
     const ctx = ctxFor('upsert');
-    expect(sf.planWrites(ctx, 'upsert', 1999)).toEqual({ method: 'collections', chunkSize: 2000 });
-    const bulk = sf.planWrites(ctx, 'upsert', 2000);
+    expect(await sf.planWrites(ctx, 'upsert', 1999)).toEqual({ method: 'collections', chunkSize: 2000 });
+    const bulk = await sf.planWrites(ctx, 'upsert', 2000);
     expect(bulk.method).toBe('bulk2');
     expect(bulk.chunkSize).toBe(2000);
     // One job per chunk, sized from the CSV cap, balanced: 1M rows of 3 text fields → 2 jobs of 500k.
-    expect(sf.planWrites(ctx, 'upsert', 1_000_000).chunkSize).toBe(500_000);
-    expect(sf.planWrites(ctxFor('upsert', { options: { bulkChunkSize: 150_000 } }), 'upsert', 1_000_000).chunkSize).toBe(142_858);
+    expect((await sf.planWrites(ctx, 'upsert', 1_000_000)).chunkSize).toBe(500_000);
+    expect((await sf.planWrites(ctxFor('upsert', { options: { bulkChunkSize: 150_000 } }), 'upsert', 1_000_000)).chunkSize).toBe(142_858);
   });
 });
 

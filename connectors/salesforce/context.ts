@@ -1,14 +1,15 @@
 /**
- * Per-activity setup shared by check, write and poll: parse options, authenticate, describe (cached a few
- * minutes per worker), analyze the mapping. Config problems surface here as non-retryable SyncErrors.
+ * Per-activity setup shared by check, write and poll: authenticate, describe (cached a few minutes per
+ * worker), analyze the mapping. Config problems surface here as non-retryable SyncErrors; the options
+ * arrive parsed (ctx.options, from optionsSchema).
  */
 import { SyncError } from '../../common/errors';
 import type { DestinationContext } from '../types';
 import { analyze, type SfDescribe, type WriteModel } from './analyze';
 import { getClient, type SalesforceClient } from './client';
-import { optionsSchema, type SalesforceConnection, type SalesforceOptions } from './config';
+import type { SalesforceConnection, SalesforceOptions } from './config';
 
-export type SfContext = DestinationContext<SalesforceConnection>;
+export type SfContext = DestinationContext<SalesforceConnection, SalesforceOptions>;
 
 export interface Session {
   client: SalesforceClient;
@@ -22,14 +23,7 @@ const DESCRIBE_TTL_MS = 5 * 60_000;
 const describes = new WeakMap<SalesforceClient, Map<string, { at: number; value: SfDescribe }>>();
 
 export function whereOf(ctx: SfContext): string {
-  return `activation "${ctx.activationId}" (Salesforce ${ctx.destination.object ?? '?'})`;
-}
-
-export function parseOptions(ctx: SfContext): SalesforceOptions {
-  const r = optionsSchema.safeParse(ctx.destination.options ?? {});
-  if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => `destination.options.${i.path.join('.')}: ${i.message}`).join('; ');
-  throw new SyncError('CONFIG_INVALID', `${whereOf(ctx)}: ${problems}`, { retryable: false });
+  return `activation "${ctx.activationId}" (Salesforce ${ctx.destination.address})`;
 }
 
 async function describeCached(client: SalesforceClient, object: string, where: string, fresh: boolean): Promise<SfDescribe> {
@@ -52,9 +46,8 @@ async function describeCached(client: SalesforceClient, object: string, where: s
 /** `fresh` forces a describe call (check() always re-reads; writers reuse a recent one). */
 export async function openSession(ctx: SfContext, fresh = false): Promise<Session> {
   const where = whereOf(ctx);
-  const options = parseOptions(ctx);
-  const object = ctx.destination.object;
-  if (!object) throw new SyncError('CONFIG_INVALID', `${where}: destination.object is required for Salesforce`, { retryable: false });
+  const { options } = ctx;
+  const object = ctx.destination.address;
   const client = await getClient(ctx.connection, where);
   client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);

@@ -1,6 +1,6 @@
 /**
  * Salesforce errors → stable syncline codes. Call-level failures become SyncError / QuotaWaitError;
- * per-row status codes stay Salesforce's own, with a retryable flag (STYLE.md 7, 8).
+ * per-row status codes stay Salesforce's own, with a retryable flag.
  */
 import { QuotaWaitError, SyncError } from '../../common/errors';
 

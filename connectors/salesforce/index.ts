@@ -3,17 +3,25 @@
  * for large ones; creates are idempotent upserts on a token External ID; a daily-quota governor.
  */
 import type { CheckResult, DestinationConnector } from '../types';
-import { connectionSchema, type SalesforceConnection } from './config';
+import { connectionSchema, optionsSchema, type SalesforceConnection, type SalesforceOptions } from './config';
+import { SALESFORCE_MODES } from './modes';
 import { getClient } from './client';
 import { openSession, whereOf } from './context';
 import { currentUsage } from './quota';
-import { planWrites, pollChunk, writeChunk } from './writer';
+import { METHOD_BULK, METHOD_COLLECTIONS, planWrites, pollChunk, writeChunk } from './writer';
 
 export type { SalesforceConnection } from './config';
 
-export const salesforceConnector: DestinationConnector<SalesforceConnection> = {
+export const salesforceConnector: DestinationConnector<SalesforceConnection, SalesforceOptions> = {
   kind: 'salesforce',
   connectionSchema,
+  optionsSchema,
+  address: { field: 'object', label: 'Salesforce object (Contact, Lead, a custom My_Object__c, ...)' },
+  modes: SALESFORCE_MODES,
+  methods: {
+    [METHOD_COLLECTIONS]: { async: false, description: 'sObject Collections, 200 records a request' },
+    [METHOD_BULK]: { async: true, description: 'a Bulk API 2.0 ingest job per chunk' },
+  },
 
   async check(ctx): Promise<CheckResult> {
     const { model } = await openSession(ctx, true);

@@ -5,9 +5,11 @@
 import { SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { ChunkOutcome, ChunkWrite, DestinationConnector, FieldSpec, OutRow, RowOp, RowResult, WritePlan } from '../types';
-import { distinctInMemory } from '../memory-chunk';
+import { distinctInMemory } from '../kit/testing/memory-chunk';
+import { resolveDestination } from '../kit/destination';
 import type { SalesforceConnection } from './config';
 import type { SfContext } from './context';
+import { salesforceConnector } from './index';
 
 export interface HarnessContextInput {
   connection: SalesforceConnection;
@@ -23,10 +25,15 @@ export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: u
   const state = new Map<string, unknown>();
   const logs: string[] = [];
   const heartbeats: unknown[] = [];
+  const activationId = i.activationId ?? 'test-activation';
+  const destination = { kind: 'salesforce', connection: 'sf', object: i.object, key: i.key, options: i.options ?? {} };
+  // As the runtime does (activities/run-context.ts): options, address and mode from the connector's declarations.
+  const { options, address } = resolveDestination(salesforceConnector, { activationId, destination, mode: i.mode, connection: i.connection });
   return {
-    activationId: i.activationId ?? 'test-activation',
+    activationId,
     runNumber: 1,
-    destination: { kind: 'salesforce', connection: 'sf', object: i.object, key: i.key, options: i.options ?? {} },
+    destination: { ...destination, address },
+    options,
     mode: i.mode,
     fields: i.fields,
     connection: i.connection,

@@ -2,7 +2,7 @@
  * planWrites / writeChunk / pollChunk: choose Collections or Bulk 2.0, guard the API quota, dispatch.
  */
 import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
-import { openSession, parseOptions, type SfContext } from './context';
+import { openSession, type SfContext } from './context';
 import { writeCollections } from './collections';
 import { pollBulk, writeBulk } from './bulk';
 import { currentUsage, ensureQuota } from './quota';
@@ -39,8 +39,8 @@ function estimatedRowBytes(ctx: SfContext, op: RowOp): number {
  * Bulk: one chunk is one job, as large as the CSV cap allows (fewer jobs, fewer calls); chunks are
  * balanced so 1M rows that need two jobs get two of 500k rather than one full and one small.
  */
-export function planWrites(ctx: SfContext, op: RowOp, rows: number): WritePlan {
-  const o = parseOptions(ctx);
+export async function planWrites(ctx: SfContext, op: RowOp, rows: number): Promise<WritePlan> {
+  const o = ctx.options;
   if (rows < o.bulkThreshold) return { method: METHOD_COLLECTIONS, chunkSize: o.collectionsChunkSize };
   const bySize = Math.floor(o.maxCsvBytes / estimatedRowBytes(ctx, op));
   const perJob = Math.max(1, Math.min(o.bulkChunkSize, bySize));

@@ -1,4 +1,4 @@
-/** Frozen in time (STYLE.md 11): never import application code here. */
+/** Frozen in time: never import application code here. */
 import { type Kysely, sql } from 'kysely';
 
 /**

@@ -9,12 +9,12 @@ import type { FieldErrorCode } from './types';
 import { validateRecord } from './validate';
 import { canonicalize } from './values';
 
-/** v4 modes [D S14]; the v5 spelling CREATE_OR_UPDATE [A §9] is normalised to CREATE_UPDATE. */
+/** v4 modes [D, API notes S14]; the v5 spelling CREATE_OR_UPDATE [A, API notes §9] is normalised to CREATE_UPDATE. */
 export type ImportMode = 'CREATE_ONLY' | 'UPDATE_ONLY' | 'CREATE_UPDATE';
 /** SUCCESS and WITH_ERROR are documented [D S18]; PENDING, RUNNING and ERROR are [A]. */
 export type ImportStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'WITH_ERROR' | 'ERROR';
 
-/** One line of the error report [A §9]: `{line, key, attribute, message}` plus a stable code. */
+/** One line of the error report [A, API notes §9]: `{line, key, attribute, message}` plus a stable code. */
 export interface LineError {
   line: number;
   key: string | null;
@@ -210,7 +210,7 @@ export class ImportRegistry {
   }
 }
 
-/** Status resource [A §9]; errors inline capped at 1 000 (full list under `/errors`). */
+/** Status resource [A, API notes §9]; errors inline capped at 1 000 (full list under `/errors`). */
 export function executionView(exec: ImportExecution): Record<string, unknown> {
   const { errors, ...rest } = exec;
   return { ...rest, errors: errors.slice(0, 1000), errorsTruncated: exec.errorCount > 1000 };

@@ -34,7 +34,7 @@ function filePart(parts: Part[]): Part {
   return p;
 }
 
-/** v5 ETL definition [A §9]: tableType, tableId, mode, keyAttribute, file{separator, encoding}, mapping[]. */
+/** v5 ETL definition [A, API notes §9]: tableType, tableId, mode, keyAttribute, file{separator, encoding}, mapping[]. */
 interface Definition {
   table: Table;
   mode: ImportMode;

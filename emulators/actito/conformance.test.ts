@@ -1,6 +1,6 @@
 /**
  * Conformance suite for the Actito emulator: plain HTTP calls against an in-process server, one
- * `describe` per item of the digest's checklist (/work/shared/research/actito-api.md §10).
+ * `describe` per item of the checklist of the Actito API notes (docs/sources/actito-api.md §10).
  * Run: npx jest --selectProjects emulators emulators/actito
  */
 import { createServer } from 'node:http';

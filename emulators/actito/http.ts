@@ -10,7 +10,7 @@ export interface Reply {
 
 export const json = (status: number, body?: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 
-/** Error body [A: the real shape is undocumented, digest §7]: `{status, message, errors[]}`. */
+/** Error body [A: the real shape is undocumented, API notes §7]: `{status, message, errors[]}`. */
 export function apiError(status: number, message: string, errors: FieldError[] = []): Reply {
   return json(status, { status, message, errors });
 }

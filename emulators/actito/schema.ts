@@ -34,7 +34,7 @@ export function parseAttribute(raw: unknown, profile: boolean): AttributeDef | F
 }
 
 /**
- * Adds attributes [A contract, digest §3]: body `{"attributes":[…]}` means "add these". All-or-nothing:
+ * Adds attributes [A contract, API notes §3]: body `{"attributes":[…]}` means "add these". All-or-nothing:
  * 400 invalid name/type or mandatory/unique on a populated table [D S9], 409 an existing name with a
  * different definition, same definition = idempotent 200. Answers the updated structure.
  */

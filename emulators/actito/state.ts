@@ -13,7 +13,7 @@ export interface EmulatorConfig {
   bulkProcessingDelayMs: number;
   dailyBulkImportQuota: number;
   maxBulkFileBytes: number;
-  /** Empty CSV cell / null on update: keep the stored value or clear it [A, digest §2]. */
+  /** Empty CSV cell / null on update: keep the stored value or clear it [A, API notes §2]. */
   emptyOnUpdate: 'keep' | 'clear';
   /** Time budget of one bulk processing slice before yielding to the event loop. */
   sliceMs: number;

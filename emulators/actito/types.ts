@@ -1,4 +1,4 @@
-/** Shapes shared by the Actito emulator modules (digest §2: v5 structures, value types). */
+/** Shapes shared by the Actito emulator modules (API notes §2: v5 structures, value types). */
 
 /** Value types seen in v5 JSON [D S7, S8]; BOOLEAN and DATE are [A] (CSV doc lists them, S10). */
 export const VALUE_TYPES = ['STRING', 'INTEGER', 'LONG', 'NUMBER', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;

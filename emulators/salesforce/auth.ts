@@ -1,5 +1,5 @@
 /**
- * OAuth 2.0 token endpoint, revoke and identity URL (digest section 1). jsforce reads the org and user ids
+ * OAuth 2.0 token endpoint, revoke and identity URL (API notes §1). jsforce reads the org and user ids
  * from the last two path segments of `id` (trap 3), so the response always carries it.
  * JWT bearer: any well-formed JWT whose `iss` is the client id (and `exp`, if present, is in the future) is
  * accepted; the signature is NOT verified — this is a test double, not a security boundary.

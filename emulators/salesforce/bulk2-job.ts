@@ -1,4 +1,4 @@
-/** Bulk 2.0 ingest job model and its JobInfo rendering (digest section 4, APPLINK get-info shape). */
+/** Bulk 2.0 ingest job model and its JobInfo rendering (API notes §4, APPLINK get-info shape). */
 import { DELIMITERS } from './csv';
 
 export type JobState = 'Open' | 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';

@@ -1,5 +1,5 @@
 /**
- * Bulk API 2.0 ingest routes under `/jobs/ingest` (digest section 4): create, list, upload (one PUT per
+ * Bulk API 2.0 ingest routes under `/jobs/ingest` (API notes §4): create, list, upload (one PUT per
  * job, size-capped), state changes (UploadComplete / Aborted), info, results, delete.
  */
 import { jobInfo, TERMINAL, type IngestJob, type Operation } from './bulk2-job';

@@ -1,6 +1,6 @@
 /**
  * Per-type value coercion shared by JSON (typed values) and CSV (strings) inputs. Returns the stored form,
- * or an SfError with the code Salesforce uses for that kind of bad value (digest section 6 table).
+ * or an SfError with the code Salesforce uses for that kind of bad value (API notes §6 table).
  */
 import { normalizeId } from './ids';
 import { sfError, type SfError } from './errors';

@@ -1,5 +1,5 @@
 /**
- * sObject Collections (digest section 3): create / update / upsert / delete / retrieve, max 200 records,
+ * sObject Collections (API notes §3): create / update / upsert / delete / retrieve, max 200 records,
  * results in request order with per-record `statusCode` errors; allOrNone rolls everything back and marks
  * the otherwise-good rows ALL_OR_NONE_OPERATION_ROLLED_BACK. The whole request is one API call.
  */
@@ -53,7 +53,7 @@ export async function handleCollections(ctx: Ctx, version: string, seg: string[]
   const dml = new Dml(ctx.state, dmlOptionsFrom(ctx.req.headers));
   const [objName, keyName] = seg;
   const m = ctx.method;
-  // Collections exist from v42, collection upsert from v46 (digest section 3): older versions have no such resource.
+  // Collections exist from v42, collection upsert from v46 (API notes §3): older versions have no such resource.
   const minVersion = m === 'PATCH' && keyName ? 46 : 42;
   if (Number(version) < minVersion) throw new HttpError(404, restError('NOT_FOUND', 'The requested resource does not exist'));
   if (m === 'POST' && objName === undefined) {

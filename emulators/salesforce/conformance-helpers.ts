@@ -4,7 +4,7 @@ import { DEMO_CREDENTIALS, type SalesforceEmulator } from './server';
 
 export const VERSION = '62.0';
 
-/** A plain jsforce connection; with `refresh`, a client-credentials refreshFn as the digest recommends (trap 2). */
+/** A plain jsforce connection; with `refresh`, a client-credentials refreshFn as the API notes recommend (trap 2). */
 export function newConnection(emu: SalesforceEmulator, refresh = true): Connection {
   const oauth2 = { clientId: DEMO_CREDENTIALS.clientId, clientSecret: DEMO_CREDENTIALS.clientSecret, loginUrl: emu.url };
   const refreshFn = (c: Connection, cb: (err: Error | null, token?: string) => void) => {

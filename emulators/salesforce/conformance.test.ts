@@ -1,7 +1,7 @@
 /**
  * Conformance suite: drives the emulator with PLAIN jsforce 3 calls (no syncline code) and asserts the
- * behaviours of /work/shared/research/salesforce-api.md. Each test names the checklist item ("CL: ...")
- * or trap ("Trap N") it holds, so a failure points back to the digest.
+ * behaviours of the API notes, docs/sources/salesforce-api.md. Each test names the checklist item ("CL: ...")
+ * or trap ("Trap N") it holds, so a failure points back to the notes and their sources.
  */
 import jsforce, { type Connection } from 'jsforce';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
@@ -25,7 +25,7 @@ beforeEach(async () => {
 
 const errOf = async (p: PromiseLike<unknown>): Promise<any> => Promise.resolve(p).then(() => { throw new Error('expected rejection'); }, (e: unknown) => e);
 
-describe('OAuth and session (digest section 1)', () => {
+describe('OAuth and session (API notes §1)', () => {
   test('CL token endpoint: client_credentials answers id/instance_url; jsforce parses org and user (Trap 3)', async () => {
     const c = newConnection(emu);
     const info = await c.authorize({ grant_type: 'client_credentials' });
@@ -119,7 +119,7 @@ describe('OAuth and session (digest section 1)', () => {
   });
 });
 
-describe('Limits (digest section 6)', () => {
+describe('Limits (API notes §6)', () => {
   test('CL Sforce-Limit-Info on every data response, parsed by jsforce; /limits agrees', async () => {
     await conn.query('SELECT Id FROM Contact');
     expect(conn.limitInfo.apiUsage).toEqual({ used: 1, limit: 100000 });
@@ -153,7 +153,7 @@ describe('Limits (digest section 6)', () => {
   });
 });
 
-describe('Describe (digest section 2)', () => {
+describe('Describe (API notes §2)', () => {
   test('CL describe global and describe object with writer-relevant field flags', async () => {
     const g = await conn.describeGlobal();
     const prefixes = Object.fromEntries(g.sobjects.map((s) => [s.name, s.keyPrefix]));
@@ -184,7 +184,7 @@ describe('Describe (digest section 2)', () => {
   });
 });
 
-describe('Single-record REST (digest sections 3 and 7)', () => {
+describe('Single-record REST (API notes §3 and §7)', () => {
   test('CL create 201 + Location, retrieve with fields, update 204, delete 204', async () => {
     const res = await raw(emu, 'POST', dataPath('/sobjects/Contact'), { token: conn.accessToken, body: { LastName: 'Lovelace', FirstName: 'Ada' } });
     expect(res.status).toBe(201);
@@ -211,7 +211,7 @@ describe('Single-record REST (digest sections 3 and 7)', () => {
   });
 
   test('CL ids: 15 and 18 char forms accepted; real case-safe checksum; bad checksum / wrong prefix -> MALFORMED_ID', async () => {
-    expect(to18('001000000000000')).toBe('001000000000000AAA'); // digest PLUGIN example
+    expect(to18('001000000000000')).toBe('001000000000000AAA'); // PLUGIN example in the API notes (§7)
     expect(to18('0015000000VALDt')).toBe('0015000000VALDtAAP'); // Salesforce docs' sample Account id
     expect(normalizeId('0015000000VALDtaap')).toBe('0015000000VALDtAAP'); // suffix is case-insensitive
     expect(normalizeId('0015000000valdtAAP')).toBeNull(); // case of the 15 chars no longer matches the suffix
@@ -246,7 +246,7 @@ describe('Single-record REST (digest sections 3 and 7)', () => {
   });
 
   test('CL upsert multiple matches -> HTTP 300 with record URLs, nothing written; jsforce MULTIPLE_CHOICES (Trap 15)', async () => {
-    // Lead.Email is idLookup but not unique (restforce #243 in the digest), so duplicates can exist.
+    // Lead.Email is idLookup but not unique (restforce #243, API notes §7), so duplicates can exist.
     const { ids } = await admin(emu, 'POST', '/records/Lead', [
       { LastName: 'A', Company: 'X', Email: 'dup@example.com' }, { LastName: 'B', Company: 'Y', Email: 'dup@example.com' },
     ]);
@@ -338,7 +338,7 @@ describe('Validation engine, shared by every write path (CL validation engine)',
   });
 });
 
-describe('sObject Collections (digest section 3)', () => {
+describe('sObject Collections (API notes §3)', () => {
   const contacts = (n: number, prefix = 'R') =>
     Array.from({ length: n }, (_, i) => ({ attributes: { type: 'Contact' }, LastName: `${prefix}${i}`, External_Id__c: `${prefix}-${i}` }));
 
@@ -437,7 +437,7 @@ describe('sObject Collections (digest section 3)', () => {
   });
 });
 
-describe('Bulk API 2.0 ingest (digest section 4)', () => {
+describe('Bulk API 2.0 ingest (API notes §4)', () => {
   const csvOf = (rows: string[][]) => rows.map((r) => r.join(',')).join('\n') + '\n';
 
   test('CL lifecycle Open -> UploadComplete -> JobComplete; one upload per job (Trap 13); INVALIDJOBSTATE', async () => {
@@ -583,7 +583,7 @@ describe('Bulk API 2.0 ingest (digest section 4)', () => {
       input: [{ External_Id__c: 'D-1', LastName: 'Dated', Birthdate: new Date('2024-01-02T00:00:00Z') }, { External_Id__c: 'D-2', LastName: 'Plain', Birthdate: '2024-01-02' }],
     });
     expect(res.successfulResults.map((r) => (r as unknown as Record<string, string>).External_Id__c)).toEqual(['D-2']);
-    // jsforce 3.10.16 writes the Date in a form Salesforce rejects (observed: a JSON-quoted ISO string; the digest saw epoch ms).
+    // jsforce 3.10.16 writes the Date in a form Salesforce rejects (observed: a JSON-quoted ISO string; the API notes saw epoch ms).
     expect(res.failedResults[0]?.sf__Error).toMatch(/^INVALID_TYPE_ON_FIELD_IN_RECORD:Birthdate: value not of required type: .+:Birthdate --$/);
     expect(Object.keys(res.successfulResults[0] ?? {})).toContain('Id');
   });

@@ -1,4 +1,4 @@
-/** Renders registry entries as DescribeGlobalResult / DescribeSObjectResult JSON (digest section 2). */
+/** Renders registry entries as DescribeGlobalResult / DescribeSObjectResult JSON (API notes §2). */
 import type { FieldDef, ObjectDef, SchemaRegistry } from './schema';
 
 const SOAP_TYPES: Record<FieldDef['type'], string> = {

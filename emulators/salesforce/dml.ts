@@ -109,7 +109,7 @@ export class Dml {
     return { id: found.rec.id, success: true, errors: [] };
   }
 
-  /** Finds a live record of `def` by a raw 15/18-char id, with the error codes of digest section 7. */
+  /** Finds a live record of `def` by a raw 15/18-char id, with the error codes of API notes §7. */
   locate(def: ObjectDef, rawId: unknown): { rec: Rec } | { error: SfError; id: string | null } {
     if (rawId === undefined || rawId === null || rawId === '') {
       return { error: sfError('MISSING_ARGUMENT', 'Id not specified in an update call', []), id: null };

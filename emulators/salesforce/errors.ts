@@ -1,5 +1,5 @@
 /**
- * Error shapes (digest section 6): per-record errors use `statusCode` (Collections, and Bulk's sf__Error
+ * Error shapes (API notes §6): per-record errors use `statusCode` (Collections, and Bulk's sf__Error
  * string); call-level REST errors are an array of `{message, errorCode, fields?}`.
  */
 export interface SfError {

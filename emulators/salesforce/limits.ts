@@ -1,4 +1,4 @@
-/** Versions list, version root resources and `/limits` (digest section 6). */
+/** Versions list, version root resources and `/limits` (API notes §6). */
 import { sendJson, type Ctx } from './http';
 
 const MIN_VERSION = 31;

@@ -2,7 +2,7 @@
  * Org-configured rules, switched on over `/__admin/faults` like the other knobs:
  * - validation rules: rows whose `field` matches one of `values` fail FIELD_CUSTOM_VALIDATION_EXCEPTION;
  * - duplicate rules: a new/changed record whose `field` equals another record's fails DUPLICATES_DETECTED
- *   unless the request sent `Sforce-Duplicate-Rule-Header: allowSave=true` (digest section 6 table).
+ *   unless the request sent `Sforce-Duplicate-Rule-Header: allowSave=true` (API notes §6 table).
  */
 import { sfError, type SfError } from './errors';
 import { fieldIndex } from './schema';

@@ -1,6 +1,6 @@
 /**
  * Schema registry: realistic standard objects (Contact, Lead, Account, Opportunity) plus the custom fields
- * syncline relies on. Attributes follow describe semantics (digest section 2): required on create =
+ * syncline relies on. Attributes follow describe semantics (API notes §2): required on create =
  * createable && !nillable && !defaultedOnCreate.
  */
 import { f, synclineFields, systemFields } from './schema-fields';

@@ -1,6 +1,6 @@
 /**
  * Legacy SOAP `login()` (`POST /services/Soap/u/{v}`), which jsforce uses for `conn.login(u, p)` when no OAuth
- * client is configured. Retired from API v65.0 (digest section 1, Trap 1): those versions answer a SOAP fault.
+ * client is configured. Retired from API v65.0 (API notes §1, Trap 1): those versions answer a SOAP fault.
  * jsforce only regex-extracts serverUrl, sessionId, userId, organizationId and passwordExpired.
  */
 import { readBody, sendText, type Ctx } from './http';

@@ -66,7 +66,7 @@ export async function handleSobjects(ctx: Ctx, version: string, seg: string[]): 
 
 async function byId(ctx: Ctx, dml: Dml, version: string, def: ObjectDef, rawId: string): Promise<void> {
   // An id-shaped value goes to the id checks (MALFORMED_ID on a bad checksum or prefix); anything else is
-  // read as an external-id path, which has no field name here (digest section 7).
+  // read as an external-id path, which has no field name here (API notes §7).
   if (!/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(rawId)) throw notFound(`Provided external ID field does not exist or is not accessible: ${rawId}`);
   if (ctx.method === 'GET') {
     const found = dml.locate(def, rawId);

@@ -40,7 +40,7 @@ export class EmulatorState {
   apiUsed = 0;
   /** Bulk 2.0 internal 10k-record batches consumed (DailyBulkApiBatches). */
   bulkBatches = 0;
-  /** Upload cap for one Bulk 2.0 PUT (digest trap 13: ~100 MB raw); tests may lower it. */
+  /** Upload cap for one Bulk 2.0 PUT (API notes trap 13: ~100 MB raw); tests may lower it. */
   maxUploadBytes = 100 * 1024 * 1024;
   url = '';
   private counter = 0;

@@ -1,7 +1,7 @@
 /**
  * The one validation engine for every write path (single REST, Collections, Bulk 2.0). Inputs arrive as
  * name/value entries: JSON values are typed and `null` clears; CSV values are strings where '' means
- * "no change" and '#N/A' clears (digest section 4, trap 9). Parent lookups by external id are accepted as
+ * "no change" and '#N/A' clears (API notes §4, trap 9). Parent lookups by external id are accepted as
  * JSON `{"Account": {"External_Id__c": "A-1"}}` or CSV header `Account.External_Id__c`.
  */
 import { coerce } from './coerce';

@@ -1,6 +1,6 @@
 /**
  * Replays every stored history set (test/histories/<version>/, recorded by `npm run histories:record`)
- * on the current workflow code (STYLE.md 19). A change that would break executions started by a recorded
+ * on the current workflow code. A change that would break executions started by a recorded
  * version fails here, naming the file and the error: guard it with patched() (README, "Changing workflow
  * code"). No Temporal server is needed: the replay worker runs the histories in this process.
  *

@@ -2,11 +2,14 @@
  * A destination for runtime tests and the fallback demo: records live in a Postgres table
  * (test_dest.records), so tests assert the state left in the destination with plain SQL, and it
  * survives worker crashes. Faults: rows listed in test_dest.faults fail with a given code.
+ * Also the smallest complete connector: docs/connectors.md walks through it, and the contract suite
+ * (connectors/kit/testing/contract.ts) runs against it in test/integration/testdb-contract.test.ts.
  */
 import pg from 'pg';
 import { createPool } from '../../db/connect';
 import { z } from 'zod';
 import { SyncError } from '../../common/errors';
+import { STANDARD_MODES } from '../../common/sync-modes';
 import type { DestinationConnector, OutRow, RowResult } from '../../connectors/types';
 
 export const testdbConnectionSchema = z.object({
@@ -18,6 +21,12 @@ export const testdbConnectionSchema = z.object({
   batchSize: z.number().default(50),
 });
 export type TestdbConnection = z.infer<typeof testdbConnectionSchema>;
+
+export const testdbOptionsSchema = z.object({
+  /** Rows per chunk (one write activity each). */
+  chunkSize: z.number().int().positive().default(100),
+});
+export type TestdbOptions = z.output<typeof testdbOptionsSchema>;
 
 const pools = new Map<string, pg.Pool>();
 function pool(url: string): pg.Pool {
@@ -75,20 +84,24 @@ async function writeRow(db: pg.PoolClient, object: string, row: OutRow): Promise
   return { key: row.key, ok: true };
 }
 
-export const testdbConnector: DestinationConnector<TestdbConnection> = {
+export const testdbConnector: DestinationConnector<TestdbConnection, TestdbOptions> = {
   kind: 'testdb',
-  connectionSchema: testdbConnectionSchema as unknown as z.ZodType<TestdbConnection>,
+  connectionSchema: testdbConnectionSchema,
+  optionsSchema: testdbOptionsSchema,
+  address: { field: 'object', label: 'name of the record set in test_dest.records' },
+  modes: STANDARD_MODES,
+  methods: { rows: { async: false, description: 'one SQL statement per row, recorded per batch' } },
   async check(ctx) {
     if (ctx.connection.revoked) throw new SyncError('AUTH_FAILED', `activation "${ctx.activationId}": the test destination refused the credentials of connection "${ctx.destination.connection}"`);
     await setupTestDestination(ctx.connection.url);
     const skippedFields = ctx.fields.filter((f) => f.pgType === 'bytea').map((f) => ({ field: f.to, reason: `a bytea column ("${f.from}") cannot be sent` }));
     return { skippedFields, missingAttributes: [], warnings: [] };
   },
-  planWrites(ctx, _op, _rows) {
-    return { method: 'rows', chunkSize: Number(ctx.destination.options.chunkSize ?? 100) };
+  async planWrites(ctx) {
+    return { method: 'rows', chunkSize: ctx.options.chunkSize };
   },
   async writeChunk(ctx, chunk) {
-    const object = ctx.destination.object ?? ctx.destination.table!;
+    const object = ctx.destination.address;
     const db = await pool(ctx.connection.url).connect();
     try {
       await db.query(`INSERT INTO test_dest.calls (object, op, rows) VALUES ($1, $2, $3)`, [object, chunk.op, chunk.rowCount]);

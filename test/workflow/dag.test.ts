@@ -114,7 +114,7 @@ test('trigger rules and skip propagation around a failing SQL task', async () =>
   const ran = await db.query<{ task: string }>('SELECT task FROM dag_test.ran ORDER BY task');
   expect(ran.rows.map((r) => r.task)).toEqual(['alert', 'cleanup', 'finally', 'tolerant']);
 
-  // The recorded history replays on the current code (STYLE.md 19).
+  // The recorded history replays on the current code.
   const history = await client.workflow.getHandle(workflowId('rules')).fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: bundle }, history);
 });
