@@ -42,10 +42,10 @@ function instruments(): Instruments | null {
  * One request to a destination's API, for `syncline_destination_api_calls_total`. Call it from connector
  * code running in an activity, once per HTTP request sent (a retried request counts again).
  *
- *   recordApiCall('salesforce', 'composite');
+ *   recordApiCall(connector.kind, 'bulk_poll');
  *
  * `destination` is the connector kind; `kind` a small fixed word for the endpoint family (auth, describe,
- * composite, bulk_job, bulk_poll, query, limits, ...): never a URL, a record id or a message.
+ * write, bulk_job, bulk_poll, query, limits, ...): never a URL, a record id or a message.
  */
 export function recordApiCall(destination: string, kind: string): void {
   instruments()?.counter(METRICS.apiCalls, 'Requests sent to a destination API').add(1, { destination, kind });
