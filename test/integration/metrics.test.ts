@@ -55,6 +55,13 @@ function total(samples: Sample[], name: string, where: Record<string, string>): 
   return samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
 }
 
+/** Label values never carry row keys or messages: only the bounded labels and the SDK's tags appear. */
+function expectBoundedLabels(samples: Sample[]): void {
+  const labelNames = new Set(samples.filter((s) => s.name.startsWith('syncline_')).flatMap((s) => Object.keys(s.labels)));
+  expect(labelNames.has('activation')).toBe(true);
+  for (const l of labelNames) expect(['activation', 'op', 'outcome', 'destination', 'kind', 'le', 'namespace', 'taskQueue', 'activityType', 'workflowType']).toContain(l);
+}
+
 beforeAll(async () => {
   client = await testClient();
   db = sqlClient();
@@ -122,10 +129,7 @@ test('counters equal the run summary; a scheduled run leaves a schedule-lag samp
     expect(total(after, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(1);
     // Every chunk write was timed (6 chunks of at most 100 rows, a few re-sent for the failed keys).
     expect(total(after, `${METRICS.chunkWrite}_count`, { activation: id, destination: 'testdb', op: 'upsert' })).toBeGreaterThanOrEqual(6);
-    // Label values never carry row keys or messages: only the bounded labels and the SDK's tags appear.
-    const labelNames = new Set(after.filter((s) => s.name.startsWith('syncline_')).flatMap((s) => Object.keys(s.labels)));
-    expect(labelNames.has('activation')).toBe(true);
-    for (const l of labelNames) expect(['activation', 'op', 'outcome', 'destination', 'kind', 'le', 'namespace', 'taskQueue', 'activityType', 'workflowType', 'service_name']).toContain(l);
+    expectBoundedLabels(after);
   } finally {
     await handle.terminate('test over');
   }
@@ -152,6 +156,8 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
     const sf = { activation: id, destination: 'salesforce' };
     expect(total(after, METRICS.rows, { activation: id, op: 'upsert', outcome: 'succeeded' })).toBe(400);
     expect(total(after, `${METRICS.bulkJobWait}_count`, sf)).toBeGreaterThanOrEqual(1);
+    // Recorded in the run's workflow: it carries the workflow's tags.
+    expect(after.find((x) => x.name === `${METRICS.bulkJobWait}_count` && x.labels.activation === id)?.labels.workflowType).toBe('syncRunWorkflow');
     expect(total(after, `${METRICS.chunkWrite}_count`, { ...sf, op: 'upsert' })).toBeGreaterThanOrEqual(2); // the upload, then at least one poll
     // A manual run has no schedule to lag behind.
     expect(total(after, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(0);
@@ -160,6 +166,7 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
     const remaining = total(after, METRICS.quotaRemaining, sf);
     expect(remaining).toBeGreaterThanOrEqual(DAILY_API_LIMIT - apiUsed);
     expect(remaining).toBeLessThan(DAILY_API_LIMIT);
+    expectBoundedLabels(after);
   } finally {
     await handle.terminate('test over');
   }
