@@ -16,6 +16,8 @@ export interface CampaignOptions {
   /** Only these schedule indexes (replay). */
   only?: number[];
   concurrency: number;
+  /** Schedules whose destination is written behind syncline's back before the checks: they must report it. */
+  tamper?: number[];
   log?: (line: string) => void;
 }
 
@@ -30,10 +32,15 @@ export interface CampaignResult {
 }
 
 export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult> {
-  const log = opts.log ?? ((l: string) => console.log(l));
   const started = Date.now();
   const dir = path.join(ROOT, `.data/chaos-${process.pid}`);
   fs.mkdirSync(dir, { recursive: true });
+  // Also into the campaign's directory, to follow a long campaign whose output is captured.
+  const print = opts.log ?? ((l: string) => console.log(l));
+  const log = (l: string) => {
+    print(l);
+    fs.appendFileSync(path.join(dir, 'campaign.log'), `${new Date().toISOString().slice(11, 19)} ${l}\n`);
+  };
   log(`chaos: seed ${opts.seed}, ${opts.only ? `schedule(s) ${opts.only.join(',')} only` : `${opts.schedules} schedules`}, concurrency ${opts.concurrency}; building the worker, starting Postgres and the Temporal dev server (files in ${dir})`);
   await build();
   const [pgStart, temporalStart] = await Promise.allSettled([PostgresService.start(path.join(dir, 'pg')), TemporalService.start(path.join(dir, 'temporal.db'))]);
@@ -94,7 +101,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       while (nextAt < queue.length) {
         const index = queue[nextAt++]!;
         const s = generateSchedule(opts.seed, index);
-        const run = new ScheduleRun(env, s);
+        const run = new ScheduleRun(env, s, opts.tamper?.includes(index) ?? false);
         active.add(run);
         let r: ScheduleResult;
         try {
@@ -123,7 +130,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
 
 function report(log: (l: string) => void, r: ScheduleResult, s: ReturnType<typeof generateSchedule>, seed: number): void {
   const struck = Object.entries(r.struck).map(([f, n]) => `${f}×${n}`).join(' ') || 'none';
-  log(`[${r.index}] ${r.dest} ${r.mode} ${r.primary}: ${r.violations.length ? `${r.violations.length} VIOLATION(S)` : 'ok'} in ${r.seconds} s; struck: ${struck}; runs ${JSON.stringify(r.runs)}`);
+  const verdict = r.tampered !== null
+    ? `self-check: record of key ${r.tampered} written behind syncline's back, ${r.violations.some((v) => v.includes(`key ${r.tampered}`)) ? 'reported' : 'NOT REPORTED'}`
+    : r.violations.length ? `${r.violations.length} VIOLATION(S)` : 'ok';
+  log(`[${r.index}] ${r.dest} ${r.mode} ${r.primary}: ${verdict} in ${r.seconds} s; struck: ${struck}; runs ${JSON.stringify(r.runs)}; checked ${JSON.stringify(r.checked)}`);
   if (!r.violations.length) return;
   for (const v of r.violations) log(`    violation: ${v}`);
   for (const n of r.notes) log(`    note: ${n}`);
@@ -155,10 +165,14 @@ export function summary(c: CampaignResult): Record<string, unknown> {
     for (const [f, n] of Object.entries(r.struck)) if (!(GLOBAL_FAULTS as readonly string[]).includes(f)) faults[f as FaultClass] = (faults[f as FaultClass] ?? 0) + n;
   }
   for (const e of c.events) faults[e.fault] = (faults[e.fault] ?? 0) + 1;
-  const m = matrix(c.results);
+  // Schedules tampered with on purpose report what was done to them: a self-check, not a finding.
+  const real = c.results.filter((r) => r.tampered === null);
+  const tampered = c.results.filter((r) => r.tampered !== null);
+  const m = matrix(real);
   return {
-    schedules: c.results.length, faults, violations: c.results.reduce((n, r) => n + r.violations.length, 0),
-    schedules_with_violations: c.results.filter((r) => r.violations.length).map((r) => r.index),
+    schedules: c.results.length, faults, violations: real.reduce((n, r) => n + r.violations.length, 0),
+    schedules_with_violations: real.filter((r) => r.violations.length).map((r) => r.index),
+    ...(tampered.length ? { self_check: { schedules: tampered.map((r) => r.index), reported: tampered.every((r) => r.violations.some((v) => v.includes(`key ${r.tampered}`))) } } : {}),
     seed: c.seed, cells_covered: `${m.covered}/${m.cells}`, global_faults: c.events.length,
     worker_unexpected_exits: c.workerExits.length, seconds: c.seconds,
   };

@@ -42,6 +42,8 @@ export abstract class Destination {
   abstract records(): Promise<DestRecord[]>;
   abstract journal(): Promise<JournalWrite[]>;
   abstract close(): Promise<void>;
+  /** Writes to the destination behind syncline's back (the campaign's self-check). */
+  abstract tamper(key: string): Promise<void>;
   /** How an emulator shows that a switch or counted fault struck since `since`. */
   protected abstract firedSince(a: Armed, remaining: Record<string, unknown>): Promise<boolean>;
   protected abstract faultState(): Promise<Record<string, unknown>>;
@@ -140,6 +142,11 @@ export class SalesforceDestination extends Destination {
     return admin(this.url, '/faults');
   }
 
+  /** A second record with the key (seeding bypasses the unique check). */
+  async tamper(key: string): Promise<void> {
+    await admin(this.url, '/records/Contact', { method: 'POST', body: JSON.stringify([{ [this.keyField]: key, LastName: 'Tampered' }]) });
+  }
+
   protected async firedSince(a: Armed, state: Record<string, unknown>): Promise<boolean> {
     const [name, value] = Object.entries(a.spec)[0]!;
     const after = (await admin<{ requests: Array<{ status: number; time: string; path: string }> }>(this.url, '/requests')).requests.filter((r) => Date.parse(r.time) >= a.at - 5);
@@ -234,6 +241,16 @@ export class ActitoDestination extends Destination {
 
   protected async faultState(): Promise<Record<string, unknown>> {
     return (await admin<{ faults: Record<string, unknown> }>(this.url, '/faults')).faults;
+  }
+
+  /** The record's name overwritten through the public API. */
+  async tamper(key: string): Promise<void> {
+    const token = ((await (await fetch(`${this.url}/auth/token`, { headers: { Authorization: this.emu.apiKey, Accept: 'application/json' } })).json()) as { accessToken: string }).accessToken;
+    const res = await fetch(`${this.url}/v4/entity/${this.emu.entity}/customTable/${TABLE}/record`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ properties: [{ name: 'extId', value: key }, { name: 'name', value: 'Tampered' }] }),
+    });
+    if (!res.ok) throw new Error(`tampering with ${key}: ${res.status} ${await res.text()}`);
   }
 
   protected async firedSince(a: Armed, state: Record<string, unknown>): Promise<boolean> {

@@ -31,6 +31,8 @@ export interface ScheduleResult {
   dest: string;
   mode: string;
   primary: FaultClass;
+  /** The key written behind syncline's back (self-check schedules only). */
+  tampered: string | null;
   /** Fault classes that struck this schedule (its own emulator faults that fired, and global faults while it ran), with counts. */
   struck: Partial<Record<FaultClass, number>>;
   violations: string[];
@@ -39,6 +41,8 @@ export interface ScheduleResult {
   /** Activity types pending at each worker kill this schedule asked for. */
   killedDuring: string[];
   maxHistory: { activation: number; run: number };
+  /** What the invariants looked at: records, snapshot rows, row errors, model versions, journal writes by op. */
+  checked: Record<string, number>;
   seconds: number;
 }
 
@@ -67,7 +71,10 @@ export class ScheduleRun {
   private readonly killedDuring: string[] = [];
   private preexisting = new Set<string>();
 
-  constructor(private readonly env: Env, readonly s: Schedule) {
+  /** Set by `tamper`: the key written behind syncline's back before the checks. */
+  tampered: string | null = null;
+
+  constructor(private readonly env: Env, readonly s: Schedule, private readonly tamper = false) {
     this.id = `chaos_${s.seed}_${s.index}`;
     this.table = `chaos.m_${s.seed}_${s.index}`;
     this.connectionName = `chaos-${s.seed}-${s.index}`;
@@ -102,6 +109,7 @@ export class ScheduleRun {
     this.env.addConnection(this.connectionName, this.dest.connection());
     let history = { activation: 0, run: 0 };
     let runs: Record<string, number> = {};
+    let checked: Record<string, number> = {};
     try {
       this.model = new Model(this.env.pool, this.table, { A: hashSql(this.config('A')), B: hashSql(this.config('B')) }, this.s.seed, this.s.index);
       await this.model.create(this.s.rows);
@@ -116,9 +124,21 @@ export class ScheduleRun {
         }
       }
       await this.settle();
+      if (this.tamper) {
+        // The campaign's self-check: a write behind syncline's back must be reported.
+        const key = this.model.current.rows.find((r) => r.id !== null && this.model.current.rows.filter((x) => x.id === r.id).length === 1)?.id;
+        if (key) {
+          await this.dest.tamper(key);
+          this.tampered = key;
+        }
+      }
       history = await this.histories();
       const facts = await this.facts();
       runs = countBy(facts.runs.map((r) => `${r.trigger}:${r.status}`));
+      checked = {
+        records: facts.records.length, snapshot: facts.snapshot.length, rowErrors: facts.errors.length, held: facts.held.length, versions: facts.versions.length,
+        ...countBy(facts.journal.filter((w) => w.seq > this.dest.seededUpTo).map((w) => w.op)),
+      };
       this.violations.push(...checkInvariants(facts));
     } catch (e) {
       this.violations.push(`the schedule could not be driven to its end: ${(e as Error).stack ?? String(e)}`);
@@ -127,9 +147,9 @@ export class ScheduleRun {
       await this.dest.close().catch(() => {});
     }
     return {
-      seed: this.s.seed, index: this.s.index, dest: this.s.dest, mode: this.s.mode, primary: this.s.primary,
+      seed: this.s.seed, index: this.s.index, dest: this.s.dest, mode: this.s.mode, primary: this.s.primary, tampered: this.tampered,
       struck: this.struck(this.dest.outcomes), violations: this.violations, notes: this.notes, runs, killedDuring: this.killedDuring,
-      maxHistory: history, seconds: Math.round((Date.now() - started) / 1000),
+      maxHistory: history, checked, seconds: Math.round((Date.now() - started) / 1000),
     };
   }
 
@@ -302,17 +322,18 @@ export class ScheduleRun {
 
   /**
    * A global fault, struck while this schedule's run has an activity of `phase` pending (polled on
-   * Temporal every 20 ms, `afterMs` later), at once for `any`, and after 30 s of waiting whatever it is doing.
+   * Temporal every 20 ms, `afterMs` later; `any`: once a run is going on), and after 30 s of waiting
+   * whatever it is doing.
    */
   private async global(fault: GlobalFault, variant: string, phase: Phase, afterMs: number, downMs: number): Promise<void> {
     const deadline = Date.now() + 30_000;
     let pending: string[] = [];
     let run: number | undefined;
-    while (phase !== 'any' && Date.now() < deadline) {
+    while (Date.now() < deadline) {
       run ??= await this.runningRun();
       if (run !== undefined) {
         pending = await this.pendingActivities(run);
-        if (pending.some((t) => PHASE_ACTIVITIES[phase].includes(t))) break;
+        if (phase === 'any' || pending.some((t) => PHASE_ACTIVITIES[phase].includes(t))) break;
         if (pending.length === 0 && (await this.runningRun()) !== run) run = undefined;
       }
       await sleep(20);
@@ -387,6 +408,7 @@ export class ScheduleRun {
     const children = (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
     // Continue-as-new after each run: one execution serves a handful of runs at most, whatever the schedule did.
     if (activation > 1000 || children > 6) this.violations.push(`activation history is not bounded: the current execution has ${activation} events and started ${children} runs`);
+    await this.scheduledWhilePaused();
     let run = 0;
     const numbers = await withDb(this.env.pool, async (c) => (await c.query<{ n: number }>('SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1', [this.id])).rows.map((r) => r.n));
     for (const n of numbers) {
@@ -397,6 +419,33 @@ export class ScheduleRun {
       }
     }
     return { activation, run };
+  }
+
+  /**
+   * An operator's pause holds every scheduled run: across all executions of the activation (continue-as-new
+   * chains, and new chains after a mapping change, which start unpaused), no run with trigger "schedule"
+   * is started between a pause signal and the next resume, in history order.
+   */
+  private async scheduledWhilePaused(): Promise<void> {
+    const executions: Array<{ runId: string; start: number }> = [];
+    for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` })) executions.push({ runId: w.runId, start: w.startTime.getTime() });
+    executions.sort((a, b) => a.start - b.start);
+    let paused = false;
+    for (const x of executions) {
+      const history = await this.retry('history', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`, x.runId).fetchHistory());
+      for (const e of history.events ?? []) {
+        const started = e.workflowExecutionStartedEventAttributes;
+        if (started && !started.continuedExecutionRunId) paused = false;
+        const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
+        if (signal === 'pause') paused = true;
+        if (signal === 'resume') paused = false;
+        const child = e.startChildWorkflowExecutionInitiatedEventAttributes;
+        const data = child?.input?.payloads?.[0]?.data;
+        if (!paused || !data) continue;
+        const input = JSON.parse(Buffer.from(data).toString()) as { trigger?: string; runNumber?: number };
+        if (input.trigger === 'schedule') this.violations.push(`scheduled run ${input.runNumber} started while the activation was paused by an operator (execution ${x.runId})`);
+      }
+    }
   }
 
   private async facts() {

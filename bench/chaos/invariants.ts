@@ -124,18 +124,23 @@ export function checkInvariants(f: Facts): string[] {
   if (nullRows > 0 && errs.get('(null)')?.code !== 'MODEL_NULL_KEY') v.push(`${nullRows} model rows have no key but no MODEL_NULL_KEY row error lists them`);
 
   // 3. Row errors say why: nothing retryable is left after the final runs, and permanent ones have a cause in the model.
+  const waiting = new Map<string, string[]>();
   for (const e of f.errors) {
     const rows = rowsOf.get(e.key);
     if (e.key === '(null)' || (rows && rows.length > 1)) continue;
-    if (!rows) {
-      if (s.mode === 'mirror' && e.retryable) v.push(`mirror: key ${e.key} left the model; its row error ${e.code} (retryable, run ${e.run_number}) is still there after the final runs`);
+    if (e.retryable && (rows || s.mode === 'mirror')) {
+      const what = `${e.op} ${e.code} (run ${e.run_number})${rows ? '' : ' of keys that left the model'}`;
+      waiting.set(what, [...(waiting.get(what) ?? []), e.key]);
       continue;
     }
+    if (!rows) continue;
     const r = rows[0]!;
-    if (e.retryable) v.push(`row ${e.key}: ${e.op} ${e.code} (run ${e.run_number}) is still waiting for a retry after the final runs`);
-    else if (!(isBad(r) && e.hash === hashOf(r)) && !(s.mode === 'update' && !f.preexisting.has(e.key) && notFound(e))) {
+    if (!(isBad(r) && e.hash === hashOf(r)) && !(s.mode === 'update' && !f.preexisting.has(e.key) && notFound(e))) {
       v.push(`row ${e.key}: permanent ${e.op} error ${e.code} (run ${e.run_number}) that its model content does not explain: ${show(dest.expected(r, f.epoch))}`);
     }
+  }
+  for (const [what, keys] of waiting) {
+    v.push(`${keys.length} row error(s) ${what} still wait for a retry after the final runs (no run sends them again): key ${keys.slice(0, 8).join(', key ')}${keys.length > 8 ? ', …' : ''}`);
   }
 
   // 4. What each mode may do to records.

@@ -87,8 +87,9 @@ export function generateSchedule(seed: number, index: number): Schedule {
   };
   const steps = s.steps;
   const rounds = rng.int(3, 5);
-  // The primary fault may also strike the initial load (round -1), mostly a bulk write.
-  const primaryAt = rng.int(-1, rounds - 1);
+  // The primary fault may also strike the initial load (round -1), mostly a bulk write; an expired token
+  // needs a token first.
+  const primaryAt = rng.int(s.primary === 'token_expiry' ? 0 : -1, rounds - 1);
   if (primaryAt === -1) steps.push(...faultRound(s, rng, s.primary, []));
   else steps.push({ do: 'sync', wait: true });
   let massRemoved = false;
@@ -181,7 +182,7 @@ function faultRound(s: Schedule, rng: Rng, fault: FaultClass, changes: Step[]): 
   }
   const arm = { do: 'fault', fault, spec: faultSpec(s, rng, fault, bulk), ...durationOf(rng, fault) } as Step;
   if (BULK_FAULTS.includes(fault) || rng.chance(0.6)) out.push(arm, { do: 'sync', wait: true });
-  else out.push({ do: 'sync', wait: false }, { do: 'sleep', ms: rng.int(50, 2500) }, arm, { do: 'waitRuns' });
+  else out.push({ do: 'sync', wait: false }, { do: 'sleep', ms: rng.int(50, 800) }, arm, { do: 'waitRuns' });
   return out;
 }
 
