@@ -65,6 +65,16 @@ export class Model {
         if (!back.length) return this.change('readd (none removed)', '');
         return this.change(`readd ${back.join(',')}`, this.insertSql(back));
       }
+      case 'revert': {
+        // Rows back to the content they had before their latest change (a field flipped back, a fix undone).
+        const back: string[] = [];
+        for (const r of this.data.shuffle(rows.filter((x) => x.id !== null && keyed.includes(x.id) && rows.filter((y) => y.id === x.id).length === 1))) {
+          if (back.length >= step.n) break;
+          const before = this.previousContent(r);
+          if (before) back.push(`UPDATE ${this.table} SET name = ${lit(before.name)}, email = ${before.email === null ? 'NULL' : lit(before.email)}, amount = ${before.amount ?? 'NULL'}, note = ${lit(before.note)} WHERE rid = ${r.rid}`);
+        }
+        return this.change(`revert ${back.length}`, back.join(';'));
+      }
       case 'change': {
         const picked = this.data.sample(rows.length, step.n).map((i) => rows[i]!);
         return this.change(`change ${picked.length}`, picked.map((r) => this.updateSql(r)).join(';'));
@@ -85,6 +95,15 @@ export class Model {
       case 'fixKeys': return this.change('fixKeys', `DELETE FROM ${this.table} WHERE id IS NULL OR rid NOT IN (SELECT min(rid) FROM ${this.table} WHERE id IS NOT NULL GROUP BY id)`);
       default: return false;
     }
+  }
+
+  /** The content the row's key had before its current one, in the latest version where it differs. */
+  private previousContent(r: ModelRow): Content | null {
+    for (let i = this.versions.length - 2; i >= 0; i--) {
+      const old = this.versions[i]!.rows.filter((x) => x.id === r.id);
+      if (old.length === 1 && (old[0]!.hA !== r.hA || old[0]!.hB !== r.hB)) return old[0]!;
+    }
+    return null;
   }
 
   private removeKeys(keys: string[], all = false): Promise<boolean> {

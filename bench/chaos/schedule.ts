@@ -29,6 +29,7 @@ export type Step =
   | { do: 'massRemove'; share: number }
   | { do: 'empty' }
   | { do: 'readd'; n: number }
+  | { do: 'revert'; n: number }
   | { do: 'dupKey'; n: number }
   | { do: 'nullKey'; n: number }
   | { do: 'fixKeys' }
@@ -123,13 +124,14 @@ function modelChanges(s: Schedule, rng: Rng): Step[] {
   const n = rng.int(1, 3);
   for (let i = 0; i < n; i++) {
     const kind = rng.weighted([
-      ['add', 3], ['change', 4], ['remove', 2], ['readd', 1], ['dupKey', 1], ['nullKey', 0.7], ['fixKeys', 0.8], ['spoil', 0.8], ['heal', 0.5], ['mapping', 0.7],
+      ['add', 3], ['change', 4], ['remove', 2], ['readd', 1], ['revert', 1.2], ['dupKey', 1], ['nullKey', 0.7], ['fixKeys', 0.8], ['spoil', 0.8], ['heal', 0.5], ['mapping', 0.7],
     ] as const);
     switch (kind) {
       case 'add': out.push({ do: 'add', n: rng.int(1, 25) }); break;
       case 'change': out.push({ do: 'change', n: rng.int(1, 30) }); break;
       case 'remove': out.push({ do: 'remove', n: rng.int(1, 4) }); break;
       case 'readd': out.push({ do: 'readd', n: rng.int(1, 5) }); break;
+      case 'revert': out.push({ do: 'revert', n: rng.int(1, 10) }); break;
       case 'dupKey': out.push({ do: 'dupKey', n: rng.int(1, 3) }); break;
       case 'nullKey': out.push({ do: 'nullKey', n: rng.int(1, 2) }); break;
       case 'fixKeys': out.push({ do: 'fixKeys' }); break;
@@ -144,7 +146,7 @@ function modelChanges(s: Schedule, rng: Rng): Step[] {
 /** One request of the kinds users send. */
 function request(s: Schedule, rng: Rng): Step[] {
   const kind = rng.weighted([
-    ['sync', 4], ['syncNoWait', 2], ['resync', 1], ['full', 1], ['retryFailed', 0.7], ['planApply', 1.2], ['planStale', 0.5], ['pauseResume', 0.8],
+    ['sync', 4], ['syncNoWait', 2], ['resync', 1], ['full', 1], ['retryFailed', 0.7], ['planApply', 1.2], ['planStale', 0.5], ['pauseResume', 0.8], ['interrupt', 0.8],
     ['scheduled', 'every' in s.schedule ? 1.5 : 0],
   ] as const);
   switch (kind) {
@@ -157,6 +159,8 @@ function request(s: Schedule, rng: Rng): Step[] {
     case 'planStale': return [{ do: 'waitRuns' }, { do: 'plan' }, { do: 'sync', wait: true }, { do: 'apply' }];
     case 'pauseResume': return [{ do: 'pause' }, { do: 'sleep', ms: rng.int(1000, 20000) }, { do: 'sync', wait: rng.chance(0.5) }, { do: 'resume' }];
     case 'scheduled': return [{ do: 'waitScheduled' }];
+    // A new mapping while a run writes: the run is terminated mid-write, the next one settles it.
+    case 'interrupt': return [{ do: 'change', n: rng.int(5, 40) }, { do: 'sync', wait: false }, { do: 'sleep', ms: rng.int(100, 1500) }, { do: 'mapping' }];
   }
 }
 

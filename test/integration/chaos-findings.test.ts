@@ -5,9 +5,12 @@
  *   npx jest --selectProjects integration --testPathPatterns chaos-findings
  */
 import type pg from 'pg';
-import { env, sqlClient, uniqueName } from '../support/harness';
+import { env, sqlClient, startWorker, testClient, uniqueName, waitFor } from '../support/harness';
 import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
+import { emulatorAdmin } from '../support/emulator-admin';
 import { computeDelta } from '../../activities/delta';
+import { startSalesforceEmulator } from '../../emulators/salesforce/server';
+import { SynclineClient } from '../../client';
 
 let db: pg.Pool;
 let d: DirectDeps;
@@ -59,3 +62,48 @@ test('a write the destination applied but never acknowledged, then the row back 
   const errors = (await db.query(`SELECT key, code, retryable FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
   expect({ destination: (await destination(id)).get('3'), sentByRun3: run3.summary.ops.upsert?.succeeded ?? 0, errors }).toEqual({ destination: 'Name 3', sentByRun3: 1, errors: [] });
 });
+
+/**
+ * Campaign seed 11, schedule 25 (Salesforce, Upsert): one Collections request of run 3 took 67 s
+ * (`slow` fault). The write activity heartbeats only between requests, so after its one-minute
+ * heartbeat timeout Temporal started a second attempt, which wrote the chunk and let run 3 commit; run 4
+ * then wrote newer values. The first attempt's request was still in flight in the worker: Salesforce
+ * applied it afterwards and put run 3's values back over run 4's. Three records kept values the model
+ * no longer had while the snapshot said otherwise; no later run sent them again. (Observed in the
+ * worker log: attempt 1 of run 3's writeChunk failed at the end with `relation "syncline_work.d_274"
+ * does not exist`, the run having committed long before.)
+ */
+test('Salesforce Collections: a request slower than the heartbeat timeout does not put old values back over a later run', async () => {
+  const emu = await startSalesforceEmulator({ port: 0 });
+  const taskQueue = uniqueName('tq_slow');
+  const worker = await startWorker({ taskQueue, connections: { sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' } } });
+  const client = await testClient();
+  const syncline = new SynclineClient({ client, taskQueue });
+  try {
+    const id = uniqueName('slow_write');
+    await db.query(`CREATE TABLE public.${id} AS SELECT 'S' || g AS id, 'Name ' || g AS name FROM generate_series(1, 5) g`);
+    await syncline.start({
+      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 1000 } },
+      mappings: [{ from: 'name', to: 'LastName' }],
+    });
+    expect((await syncline.triggerSync(id)).status).toBe('success');
+
+    // Run 2: its one Collections request is held 80 s, past the write activity's one-minute heartbeat timeout.
+    await db.query(`UPDATE public.${id} SET name = 'Run 2' WHERE id = 'S1'`);
+    await emulatorAdmin(emu.url, '/faults', { method: 'POST', body: JSON.stringify({ slow: { ms: 80_000, count: 1, paths: 'composite' } }) });
+    expect((await syncline.triggerSync(id)).status).toBe('success');
+    // Run 3 writes a newer value while run 2's first request is still held.
+    await db.query(`UPDATE public.${id} SET name = 'Run 3' WHERE id = 'S1'`);
+    expect((await syncline.triggerSync(id)).status).toBe('success');
+
+    // Once the held request has been answered, Salesforce must still hold what the model says.
+    await waitFor('the held request to be answered', async () => (await emulatorAdmin<{ requests: Array<{ durationMs: number }> }>(emu.url, '/requests')).requests.some((r) => r.durationMs >= 80_000), 120_000, 1000);
+    const records = await emulatorAdmin<Array<Record<string, unknown>>>(emu.url, '/records/Contact');
+    expect(records.find((r) => r.External_Id__c === 'S1')?.LastName).toBe('Run 3');
+  } finally {
+    await worker.stop();
+    await client.connection.close();
+    await emu.close();
+  }
+}, 300_000);
