@@ -91,6 +91,8 @@ export function generateSchedule(seed: number, index: number): Schedule {
   // The primary fault may also strike the initial load (round -1), mostly a bulk write; an expired token
   // needs a token first.
   const primaryAt = rng.int(s.primary === 'token_expiry' ? 0 : -1, rounds - 1);
+  // Half the schedules strike their fault a second time: a fault armed for a run that did not need it does not strike.
+  const again = rng.chance(0.5) ? rng.int(0, rounds - 1) : -2;
   if (primaryAt === -1) steps.push(...faultRound(s, rng, s.primary, []));
   else steps.push({ do: 'sync', wait: true });
   let massRemoved = false;
@@ -102,6 +104,7 @@ export function generateSchedule(seed: number, index: number): Schedule {
     }
     if (r === primaryAt) steps.push(...faultRound(s, rng, s.primary, changes));
     else steps.push(...changes, ...request(s, rng));
+    if (r === again) steps.push(...faultRound(s, rng, s.primary, []));
     if (rng.chance(0.25)) {
       const other = rng.weighted(FAULTS.map((f) => [f, f === 'slow_past_heartbeat' || f === 'temporal_restart' ? 0.3 : 1] as const));
       steps.push(...faultRound(s, rng, other, []));
