@@ -64,7 +64,10 @@ export class ScheduleRun {
   private outstanding: Array<Promise<unknown>> = [];
   private timers: Array<Promise<unknown>> = [];
   private plan: number | null = null;
-  private readonly approvals: Approval[] = [];
+  /** approveDeletes calls as the caller saw them; what the activation did is read from its history. */
+  private readonly calls: ApprovalCall[] = [];
+  private approvals: Approval[] = [];
+  private histories_: Array<{ runId: string; events: HistoryEvent[] }> = [];
   private readonly violations: string[] = [];
   private readonly notes: string[] = [];
   private readonly globalHits: Partial<Record<FaultClass, number>> = {};
@@ -285,18 +288,40 @@ export class ScheduleRun {
       run = st.heldDeletes ? st.heldDeletes.run + this.choices.pick([-2, -1, 1]) : last - this.choices.int(0, 2);
     }
     const keys = await withDb(this.env.pool, async (c) => (await c.query<{ key: string }>('SELECT key FROM syncline.held_deletes WHERE activation_id = $1 AND run_number = $2', [this.id, run])).rows.map((r) => r.key));
-    const a: Approval = { run, keys, right, callStart: Date.now(), callEnd: null, result: 'unknown' };
-    this.approvals.push(a);
+    const a: ApprovalCall = { run, keys, callStart: Date.now(), callEnd: null, answer: 'none' };
+    this.calls.push(a);
     const r = await this.request('approveDeletes', () => this.syncline.approveDeletes(this.id, run));
     a.callEnd = Date.now();
     if (r.ok) {
-      a.result = 'accepted';
-      a.appliedBy = r.ok.run.runNumber;
+      a.answer = `accepted: ${r.ok.approved} approved, applied by run ${r.ok.run.runNumber}`;
       if (!keys.length) this.violations.push(`approveDeletes for run ${run} was accepted although that run held no deletions (${this.s.mode}); it approved ${r.ok.approved}`);
-    } else if (r.refused) {
-      a.result = 'refused';
-      a.message = r.refused;
-      if (right && keys.length) this.note(`approveDeletes for run ${run}, which held ${keys.length} deletions, was refused: ${r.refused}`);
+    } else {
+      a.answer = r.refused ?? `error: ${r.error}`;
+      if (r.refused) a.refused = true;
+      if (r.refused && right && keys.length) this.note(`approveDeletes for run ${run}, which held ${keys.length} deletions, was refused: ${r.refused}`);
+    }
+  }
+
+  /**
+   * Approvals the activation accepted, from its history, with the keys the named run held when the
+   * call was made; and a caller told "refused" for an approval the activation accepted and applied.
+   */
+  private approvalsFromHistory(): void {
+    for (const { events } of this.histories_) {
+      for (const e of events) {
+        const acc = e.workflowExecutionUpdateAcceptedEventAttributes;
+        if (!acc || acc.acceptedRequest?.input?.name !== 'approveDeletes') continue;
+        const data = acc.acceptedRequest.input.args?.payloads?.[0]?.data;
+        const run = data ? (JSON.parse(Buffer.from(data).toString()) as { run: number }).run : -1;
+        const acceptedAt = eventTime(e);
+        const done = events.find((x) => x.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId === acc.acceptedRequest?.meta?.updateId);
+        const ok = !!done?.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success;
+        const call = [...this.calls].reverse().find((c) => c.run === run && c.callStart <= acceptedAt + 1000);
+        this.approvals.push({ run, keys: call?.keys ?? [], acceptedAt, completedAt: done ? eventTime(done) : null });
+        if (call?.refused && ok && call.callEnd !== null && acceptedAt <= call.callEnd) {
+          this.violations.push(`approveDeletes for run ${run} was answered "${call.answer}", yet the activation accepted it at ${new Date(acceptedAt).toISOString()} and completed it: the ${call.keys.length} held deletions were released although the caller was told they were not`);
+        }
+      }
     }
   }
 
@@ -408,7 +433,16 @@ export class ScheduleRun {
     const children = (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
     // Continue-as-new after each run: one execution serves a handful of runs at most, whatever the schedule did.
     if (activation > 1000 || children > 6) this.violations.push(`activation history is not bounded: the current execution has ${activation} events and started ${children} runs`);
-    await this.scheduledWhilePaused();
+    // Every execution of the activation (continue-as-new, and restarts for a new mapping), oldest first.
+    const executions: Array<{ runId: string; start: number }> = [];
+    for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` })) executions.push({ runId: w.runId, start: w.startTime.getTime() });
+    executions.sort((a, b) => a.start - b.start);
+    for (const x of executions) {
+      const events = (await this.retry('history', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`, x.runId).fetchHistory())).events ?? [];
+      this.histories_.push({ runId: x.runId, events });
+    }
+    this.scheduledWhilePaused();
+    this.approvalsFromHistory();
     let run = 0;
     const numbers = await withDb(this.env.pool, async (c) => (await c.query<{ n: number }>('SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1', [this.id])).rows.map((r) => r.n));
     for (const n of numbers) {
@@ -426,14 +460,10 @@ export class ScheduleRun {
    * chains, and new chains after a mapping change, which start unpaused), no run with trigger "schedule"
    * is started between a pause signal and the next resume, in history order.
    */
-  private async scheduledWhilePaused(): Promise<void> {
-    const executions: Array<{ runId: string; start: number }> = [];
-    for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` })) executions.push({ runId: w.runId, start: w.startTime.getTime() });
-    executions.sort((a, b) => a.start - b.start);
+  private scheduledWhilePaused(): void {
     let paused = false;
-    for (const x of executions) {
-      const history = await this.retry('history', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`, x.runId).fetchHistory());
-      for (const e of history.events ?? []) {
+    for (const x of this.histories_) {
+      for (const e of x.events) {
         const started = e.workflowExecutionStartedEventAttributes;
         if (started && !started.continuedExecutionRunId) paused = false;
         const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
@@ -460,6 +490,14 @@ export class ScheduleRun {
       approvals: this.approvals, preexisting: this.preexisting, guardPercent: GUARD_PERCENT, now: Date.now(),
     };
   }
+}
+
+interface ApprovalCall { run: number; keys: string[]; callStart: number; callEnd: number | null; answer: string; refused?: boolean }
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+
+function eventTime(e: HistoryEvent): number {
+  const t = e.eventTime;
+  return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 }
 
 function describe(s: RunSummary): string {

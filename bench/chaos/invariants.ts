@@ -11,8 +11,12 @@ export interface SnapshotRow { key: string; hash: string; destination_id: string
 export interface ErrorRow { key: string; op: string; code: string; retryable: boolean; hash: string | null; run_number: number }
 export interface HeldRow { key: string; run_number: number; approved: boolean }
 export interface RunRow { run_number: number; trigger: string; status: string; started_at: Date; finished_at: Date | null }
-/** An approveDeletes call: the held run it named, the keys that run held when it was called, and what came back. */
-export interface Approval { run: number; keys: string[]; right: boolean; callStart: number; callEnd: number | null; result: 'accepted' | 'refused' | 'unknown'; appliedBy?: number; message?: string }
+/**
+ * An approveDeletes the activation accepted, read from its history (the caller's answer may say
+ * otherwise): the run it named, the keys that run held when it was called, when it was accepted and
+ * completed (null: still waiting).
+ */
+export interface Approval { run: number; keys: string[]; acceptedAt: number; completedAt: number | null }
 
 export interface Facts {
   s: Schedule;
@@ -210,7 +214,8 @@ function deletionAudit(f: Facts, writes: JournalWrite[]): string[] {
   for (const w of windows) {
     const mine = deletes.filter((d) => w.start <= d.at && d.at <= w.end);
     if (!mine.length) continue;
-    const approved = new Set(f.approvals.filter((a) => a.result !== 'refused' && a.callStart <= w.start + 1000 && (a.callEnd === null || a.result === 'unknown' || w.start <= a.callEnd)).flatMap((a) => a.keys));
+    // An approval belongs to the run that starts after it; the update completes once that run has.
+    const approved = new Set(f.approvals.filter((a) => a.acceptedAt <= w.start + 1000 && (a.completedAt === null || w.start <= a.completedAt)).flatMap((a) => a.keys));
     const unapproved = mine.filter((d) => !approved.has(d.key ?? ''));
     if (!unapproved.length) continue;
     const base = liveAt(w.start);

@@ -11,6 +11,8 @@ import { emulatorAdmin } from '../support/emulator-admin';
 import { computeDelta } from '../../activities/delta';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { SynclineClient } from '../../client';
+import type { RunSummary } from '../../common/run';
+import { approveDeletesUpdate } from '../../workflows/messages';
 
 let db: pg.Pool;
 let d: DirectDeps;
@@ -64,6 +66,24 @@ test('a write the destination applied but never acknowledged, then the row back 
 });
 
 /**
+ * Campaign seed 20261204, schedules 16 and 21 (Actito, Insert): a key was repeated in the model, then
+ * unique again with the content it had been synced with. No run has anything to send for it, so the
+ * row error "key … appears 2 times in the model" stays in `syncline errors` for good.
+ */
+test('a key repeated in the model, then unique again and unchanged: no row error says it is repeated', async () => {
+  const id = uniqueName('dup_back');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 5) g`);
+  const cfg = config(id, 'upsert');
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`INSERT INTO public.${id} VALUES (3, 'Other')`);
+  expect((await fullRun(d.deps, cfg, 2)).summary.rejected).toBe(2);
+  await db.query(`DELETE FROM public.${id} WHERE name = 'Other'`);
+  await fullRun(d.deps, cfg, 3);
+  const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
+  expect({ destination: (await destination(id)).get('3'), errors }).toEqual({ destination: 'Name 3', errors: [] });
+});
+
+/**
  * Campaign seed 11, schedule 25 (Salesforce, Upsert): one Collections request of run 3 took 67 s
  * (`slow` fault). The write activity heartbeats only between requests, so after its one-minute
  * heartbeat timeout Temporal started a second attempt, which wrote the chunk and let run 3 commit; run 4
@@ -107,3 +127,36 @@ test('Salesforce Collections: a request slower than the heartbeat timeout does n
     await emu.close();
   }
 }, 300_000);
+
+/**
+ * Campaign seed 20261204, schedule 10 (Salesforce, Mirror; Temporal restarted five times): the caller's
+ * approveDeletes for run 5 came back "refused: … has no deletions waiting for approval", yet the
+ * activation's history shows the update accepted and completed, and run 6 (trigger `approval`) deleted
+ * the 37 held records. A client retries an update with the same id when its answer is lost; the first
+ * one had been served and the activation had continued as new, so the retry met the new execution, whose
+ * state has no held deletions any more. The same request, sent twice with one update id:
+ */
+test('approveDeletes sent again with the same update id after it was served: the caller is not told it was refused', async () => {
+  const taskQueue = uniqueName('tq_appr');
+  const worker = await startWorker({ taskQueue });
+  const client = await testClient();
+  try {
+    const id = uniqueName('appr_twice');
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
+    await client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config: config(id, 'mirror') }] });
+    const h = client.workflow.getHandle(`activation/${id}`);
+    expect((await h.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] })).status).toBe('success');
+    await db.query(`DELETE FROM public.${id} WHERE id > 10`);
+    const held = await h.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] });
+    expect(held.heldDeletes).toBe(10);
+    const first = await h.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }], updateId: `approve-${held.runNumber}` });
+    expect(first.approved).toBe(10);
+    expect((await destination(id)).size).toBe(10);
+    const again = await h.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }], updateId: `approve-${held.runNumber}` })
+      .then((r) => ({ approved: r.approved }), (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }));
+    expect(again).toEqual({ approved: 10 });
+  } finally {
+    await worker.stop();
+    await client.connection.close();
+  }
+}, 120_000);

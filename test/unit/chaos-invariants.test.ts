@@ -108,7 +108,7 @@ describe('Mirror', () => {
     f.runs.push({ run_number: 1, trigger: 'approval', status: 'success', started_at: new Date(T0 + 2000), finished_at: new Date(T0 + 3000) });
     for (const [i, k] of ['K8', 'K9', 'K10'].entries()) f.journal.push({ seq: 11 + i, at: T0 + 2500, op: 'delete', id: `id${7 + i}`, key: k, fields: {} });
     expect(checkInvariants(f)).toEqual([expect.stringMatching(/^mirror: run 1 \(approval\) deleted 3 keys without an approval, over the deletion guard \(10% of 10 records\)/)]);
-    f.approvals = [{ run: 0, keys: ['K8', 'K9', 'K10'], right: true, callStart: T0 + 1900, callEnd: T0 + 3100, result: 'accepted', appliedBy: 1 }];
+    f.approvals = [{ run: 0, keys: ['K8', 'K9', 'K10'], acceptedAt: T0 + 1900, completedAt: T0 + 3100 }];
     expect(checkInvariants(f)).toEqual([]);
   });
 
