@@ -136,6 +136,7 @@ export function adminRoutes(state: EmulatorState): Route[] {
         return json(200, { url: b.url });
       },
     },
+    { method: 'GET', pattern: `${A}/journal`, handler: () => json(200, { enabled: state.journal !== null, entries: state.journal ?? [] }) },
     { method: 'GET', pattern: `${A}/imports`, handler: () => json(200, { imports: [...state.imports.executions.values()].map((e) => ({ ...executionView(e), errors: undefined })) }) },
   ];
 }

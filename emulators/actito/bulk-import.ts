@@ -122,6 +122,11 @@ export class ImportRegistry {
     exec.status = 'RUNNING';
     exec.startedAt = new Date().toISOString();
     this.notify(exec, 'STARTED');
+    // A stuck execution stays RUNNING without processing a line, and goes on once the fault is cleared.
+    while (this.state.faults.on('bulkImportStuck')) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (generation !== this.generation) return;
+    }
     const { cursor } = job.file;
     for (;;) {
       const until = Date.now() + this.state.config.sliceMs;

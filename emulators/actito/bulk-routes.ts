@@ -83,7 +83,7 @@ export function bulkRoutes(state: EmulatorState): Route[] {
 
   const submit = (api: 'v4' | 'v5', def: Definition, file: Part, sent: unknown): Reply => {
     // Over quota → 429 [D S3]; checked first so a refused file costs nothing.
-    if (state.imports.quotaLeft(def.table) <= 0) {
+    if (state.imports.quotaLeft(def.table) <= 0 || state.faults.on('bulkQuotaExhausted')) {
       return apiError(429, `daily bulk import quota of ${state.config.dailyBulkImportQuota} imports reached for table '${def.table.name}'; retry tomorrow (UTC)`);
     }
     const decoded = decodeImportFile(file.data, { ...def, maxBytes: state.config.maxBulkFileBytes });

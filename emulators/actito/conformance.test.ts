@@ -613,6 +613,47 @@ describe('fault switches (/__admin/faults)', () => {
     expect((await call('POST', '/__admin/faults', { body: { explode: true } })).status).toBe(400);
   });
 
+  it('socketReset destroys the socket before the write; bulkImportStuck holds executions until cleared; bulkQuotaExhausted refuses imports', async () => {
+    await start();
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    await call('POST', '/__admin/faults', { body: { socketReset: { count: 1, path: '/record' } } });
+    await expect(call('POST', REC, { token: tok, body: props({ orderId: 'R1', customerId: 'C1' }) })).rejects.toThrow();
+    expect(E().state.tables.customTable('orders')!.findBy('orderId', 'R1')).toBeUndefined();
+    expect((await call('POST', REC, { token: tok, body: props({ orderId: 'R1', customerId: 'C1' }) })).status).toBe(201);
+
+    await call('POST', '/__admin/faults', { body: { bulkImportStuck: true } });
+    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\nS1,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')) });
+    expect(r.status).toBe(202);
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok })).body.status).toBe('RUNNING');
+    expect(E().state.tables.customTable('orders')!.findBy('orderId', 'S1')).toBeUndefined();
+    await call('DELETE', '/__admin/faults');
+    expect((await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`)).status).toBe('SUCCESS');
+    expect(E().state.tables.customTable('orders')!.findBy('orderId', 'S1')).toBeDefined();
+
+    await call('POST', '/__admin/faults', { body: { bulkQuotaExhausted: true } });
+    const refused = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\nS2,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')) });
+    expect([refused.status, refused.body.message]).toEqual([429, expect.stringMatching(/quota/)]);
+    expect((await call('POST', '/__admin/faults', { body: { bulkImportStuck: 'yes' } })).status).toBe(400);
+  });
+
+  it('the journal lists every record write in order, only when asked for', async () => {
+    await start({ journal: true });
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    await call('POST', REC, { token: tok, body: props({ orderId: 'J1', customerId: 'C1', amount: 1.5 }) });
+    await call('POST', REC, { token: tok, body: props({ orderId: 'J1', customerId: 'C1', amount: 2 }) });
+    await call('DELETE', `${REC}/J1`, { token: tok });
+    const j = (await call('GET', '/__admin/journal')).body;
+    expect(j.enabled).toBe(true);
+    expect(j.entries.filter((e: any) => e.table === 'orders').map((e: any) => [e.op, e.key, e.values.amount])).toEqual([['create', 'J1', 1.5], ['update', 'J1', 2], ['delete', 'J1', 2]]);
+    expect(j.entries.map((e: any) => e.seq)).toEqual(j.entries.map((_: unknown, i: number) => i + 1));
+    await E().close();
+    await start();
+    expect((await call('GET', '/__admin/journal')).body).toEqual({ enabled: false, entries: [] });
+  });
+
   it('method narrows a fault; reportOmits strips report parts; the log shows requests in flight', async () => {
     await start();
     const tok = await token();

@@ -6,8 +6,14 @@ export interface FaultConfig {
   slow?: { ms: number; count: number; path?: string; method?: string };
   /** Apply the write, then destroy the socket without answering. */
   dropResponse?: { count: number; path?: string; method?: string };
+  /** Destroy the socket before the request is handled: nothing is applied, no answer. */
+  socketReset?: { count: number; path?: string; method?: string };
   /** The next N bulk executions end in status ERROR without writing anything. */
   bulkImportFails?: { count: number };
+  /** Until cleared, bulk executions wait (PENDING, then RUNNING) without processing a line; they go on once cleared. */
+  bulkImportStuck?: boolean;
+  /** Until cleared, every import submission is refused with the daily-quota 429. */
+  bulkQuotaExhausted?: boolean;
   /**
    * Until cleared, execution reports (status and `/errors`) leave these parts out, as a report
    * that cannot account for every line would: `line`/`key` of each error, the `errors` lists,
@@ -20,7 +26,8 @@ export const REPORT_PARTS = ['line', 'key', 'errors', 'total', 'counts', 'errorC
 export type ReportPart = (typeof REPORT_PARTS)[number];
 
 type Counted = { count: number; path?: string; method?: string };
-const COUNTED = ['serverError', 'tooManyRequests', 'slow', 'dropResponse', 'bulkImportFails'] as const;
+const COUNTED = ['serverError', 'tooManyRequests', 'slow', 'dropResponse', 'socketReset', 'bulkImportFails'] as const;
+const SWITCHES = ['bulkImportStuck', 'bulkQuotaExhausted'] as const;
 
 export class FaultState {
   active: FaultConfig = {};
@@ -34,7 +41,7 @@ export class FaultState {
   }
 
   /** Consumes one occurrence of a counted fault when it applies to this request. */
-  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits'>>(kind: K, path: string, method = 'GET'): FaultConfig[K] | undefined {
+  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits' | (typeof SWITCHES)[number]>>(kind: K, path: string, method = 'GET'): FaultConfig[K] | undefined {
     const f = this.active[kind] as Counted | undefined;
     if (!f || f.count <= 0 || (f.path && !path.includes(f.path)) || (f.method && f.method.toUpperCase() !== method.toUpperCase())) return undefined;
     f.count--;
@@ -48,6 +55,10 @@ export class FaultState {
     return true;
   }
 
+  on(name: (typeof SWITCHES)[number]): boolean {
+    return this.active[name] === true;
+  }
+
   omits(part: ReportPart): boolean {
     return this.active.reportOmits?.fields.includes(part) ?? false;
   }
@@ -57,7 +68,7 @@ export class FaultState {
 export function parseFaults(body: unknown): FaultConfig | string {
   if (typeof body !== 'object' || body === null) return 'body must be a JSON object';
   const b = body as Record<string, unknown>;
-  const known = ['expireTokens', ...COUNTED, 'reportOmits'];
+  const known = ['expireTokens', ...COUNTED, ...SWITCHES, 'reportOmits'];
   const unknown = Object.keys(b).filter((k) => !known.includes(k));
   if (unknown.length) return `unknown fault(s): ${unknown.join(', ')}; known: ${known.join(', ')}`;
   const config: FaultConfig = {};
@@ -68,6 +79,11 @@ export function parseFaults(body: unknown): FaultConfig | string {
     (config as Record<string, unknown>)[k] = { ...(v as object) };
   }
   if (config.slow && typeof config.slow.ms !== 'number') return "slow needs a numeric 'ms'";
+  for (const k of SWITCHES) {
+    if (b[k] === undefined) continue;
+    if (typeof b[k] !== 'boolean') return `${k} takes true or false`;
+    config[k] = b[k];
+  }
   if (b.reportOmits !== undefined) {
     const fields = (b.reportOmits as { fields?: unknown } | null)?.fields;
     const parts: readonly string[] = REPORT_PARTS;

@@ -41,6 +41,8 @@ export interface ActitoEmulatorOptions {
   etlWebhookUrl?: string;
   /** More API keys with restricted rights (403 tests), e.g. `{ 'ro-key': { readOnly: true } }`. */
   extraApiKeys?: Record<string, ApiKeyRights>;
+  /** Keep a journal of every record written, read at `GET /__admin/journal` (default off: it grows with every write). */
+  journal?: boolean;
 }
 
 export interface ActitoEmulator {
@@ -74,7 +76,7 @@ function acceptsJson(req: IncomingMessage): boolean {
 
 /**
  * Starts the emulator. Pipeline for API routes: concurrency (429) → throttling latency → faults
- * (slow, 429, 5xx) → route → Accept (406) → bearer token (401) → handler → dropResponse fault.
+ * (socket reset, slow, 429, 5xx) → route → Accept (406) → bearer token (401) → handler → dropResponse fault.
  *
  * @example
  *   const emu = await startActitoEmulator({ port: 0, tokenTtlMs: 1000 });
@@ -92,6 +94,7 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
       emptyOnUpdate: opts.emptyOnUpdate ?? 'keep',
       sliceMs: opts.bulkSliceMs ?? 20,
       etlWebhookUrl: opts.etlWebhookUrl ?? null,
+      journal: opts.journal ?? false,
     },
     opts.tokenTtlMs ?? 15 * 60 * 1000,
     limits,
@@ -145,6 +148,12 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
       const delay = limits.throttle();
       if (delay) await sleep(delay);
       const method = req.method ?? 'GET';
+      // Before anything is applied: the client sees a reset connection and must not assume a write happened.
+      if (state.faults.take('socketReset', path, method)) {
+        log(0);
+        req.socket.destroy();
+        return;
+      }
       const slow = state.faults.take('slow', path, method);
       if (slow) await sleep(slow.ms);
       let reply: Reply | undefined;

@@ -6,6 +6,9 @@ export const ROW_SEP = '\u001f';
 /** Canonical stored values: strings (see validate.ts), `null` = no value. */
 export type RowValues = Record<string, string | null>;
 
+/** Told of every record written (the emulator's opt-in write journal): the values after a create or update, before a delete. */
+export type WriteHook = (table: Table, op: 'create' | 'update' | 'delete', row: number, values: RowValues) => void;
+
 export interface TableInit {
   kind: TableKind;
   id: string;
@@ -38,6 +41,7 @@ export class Table {
   readonly foreignKeys: ForeignKeyDef[];
   readonly bigTable: boolean;
   enforceForeignKeys: boolean;
+  onWrite: WriteHook | null = null;
   /** Side data per row (profiles: subscriptions, segmentations, data collection info). */
   readonly extras = new Map<number, unknown>();
   private rows: (string | undefined)[] = [];
@@ -108,6 +112,7 @@ export class Table {
     this.rows.push(this.encode(values));
     this.index(row, values);
     this.live++;
+    this.onWrite?.(this, 'create', row, this.read(row)!);
     return row;
   }
 
@@ -119,6 +124,7 @@ export class Table {
     const next = { ...current, ...patch };
     this.rows[row] = this.encode(next);
     this.index(row, next);
+    this.onWrite?.(this, 'update', row, this.read(row)!);
   }
 
   delete(row: number): boolean {
@@ -128,6 +134,7 @@ export class Table {
     this.rows[row] = undefined;
     this.extras.delete(row);
     this.live--;
+    this.onWrite?.(this, 'delete', row, current);
     return true;
   }
 

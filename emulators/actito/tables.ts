@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Table, type TableInit } from './table';
+import { Table, type TableInit, type WriteHook } from './table';
 import type { AttributeDef, ForeignKeyDef } from './types';
 
 /** Technical columns that exist on every table and are never written by clients [D S8, S19]. */
@@ -25,9 +25,16 @@ export class TableStore {
   profiles!: Table;
   private custom = new Map<string, Table>();
   private nextV4Id = 100;
+  private onWrite: WriteHook | null = null;
 
   constructor(readonly entity: string) {
     this.reset();
+  }
+
+  /** Tells `hook` of every record written in any table, now and created later. */
+  setWriteHook(hook: WriteHook | null): void {
+    this.onWrite = hook;
+    for (const t of [this.profiles, ...this.custom.values()]) t.onWrite = hook;
   }
 
   /** Back to the seeded state (tables created by tests are dropped). */
@@ -51,6 +58,7 @@ export class TableStore {
         attr('loyaltyPoints', 'INTEGER', { profileType: 'CUSTOM' }),
       ],
     });
+    this.profiles.onWrite = this.onWrite;
     this.createCustomTable({
       name: 'orders',
       primaryKeyAttribute: 'orderId',
@@ -87,6 +95,7 @@ export class TableStore {
       id: init.id ?? tableUuid(this.entity, init.name),
       v4Id: this.nextV4Id++,
     });
+    table.onWrite = this.onWrite;
     this.custom.set(table.name, table);
     return table;
   }

@@ -87,6 +87,7 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     const { bulkProcessingDelayMs, dailyApiLimit } = state.options;
     return sendJson(ctx, 200, { bulkProcessingDelayMs, dailyApiLimit, maxUploadBytes: state.maxUploadBytes });
   }
+  if (what === 'journal' && m === 'GET') return sendJson(ctx, 200, { enabled: state.journal !== null, entries: state.journal ?? [] });
   if (what === 'jobs' && m === 'GET') return sendJson(ctx, 200, [...state.jobs.values()].map((j) => jobInfo(j, state.userId)));
   if (what === 'records') {
     const def = objectDef(ctx, arg);

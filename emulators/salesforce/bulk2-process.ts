@@ -75,7 +75,11 @@ export async function processJob(state: EmulatorState, job: IngestJob): Promise<
   await sleep(state.options.bulkProcessingDelayMs);
   if (job.cancelled || job.state !== 'UploadComplete') return;
   job.state = 'InProgress';
-  if (state.faults.bulkJobStuck) return;
+  // A stuck job stays InProgress without processing a row, and goes on once the fault is cleared.
+  while (state.faults.bulkJobStuck) {
+    await sleep(100);
+    if (job.cancelled) return;
+  }
   const def = state.registry.get(job.object) as ObjectDef;
   const parser = csvParser(job.upload ?? Buffer.alloc(0), job.columnDelimiter, job.lineEnding);
   const dml = new Dml(state);

@@ -575,6 +575,10 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     const timeout = await errOf(job.poll(20, 300));
     expect(timeout.name).toBe('JobPollingTimeout');
     expect((await job.check()).state).toBe('InProgress');
+    // Stuck, not lost: once the fault is cleared the job is processed.
+    await admin(emu, 'DELETE', '/faults');
+    await job.poll(20, 5000);
+    expect((await job.check()).numberRecordsProcessed).toBe(1);
   });
 
   test('Trap 8: jsforce record arrays serialise Date unusably (rejected) and prepend an empty Id on upsert (ignored)', async () => {
@@ -767,6 +771,23 @@ describe('Admin inspection', () => {
     expect(log.counts.byCategory).toEqual({ composite: 1, query: 1 });
     expect(log.apiUsed).toBeGreaterThanOrEqual(2);
     expect(emu.state.requests).toHaveLength(2);
+  });
+
+  test('the journal lists every record write in order, only when asked for', async () => {
+    expect(await admin(emu, 'GET', '/journal')).toEqual({ enabled: false, entries: [] });
+    const j = await startSalesforceEmulator({ port: 0, journal: true });
+    try {
+      const c = await connect(j);
+      const created = await c.sobject('Contact').create({ LastName: 'Journal', External_Id__c: 'J-1' });
+      await c.sobject('Contact').update({ Id: (created as { id: string }).id, LastName: 'Journal 2' });
+      await c.sobject('Contact').destroy((created as { id: string }).id);
+      const { entries } = await admin(j, 'GET', '/journal');
+      expect(entries.map((e: any) => [e.seq, e.op, e.object, e.record.LastName, e.record.External_Id__c])).toEqual([
+        [1, 'create', 'Contact', 'Journal', 'J-1'], [2, 'update', 'Contact', 'Journal 2', 'J-1'], [3, 'delete', 'Contact', 'Journal 2', 'J-1'],
+      ]);
+    } finally {
+      await j.close();
+    }
   });
 
   test('seed and read records; reset clears records, faults, log and quota', async () => {

@@ -22,6 +22,8 @@ export interface SalesforceEmulatorOptions {
   bulkProcessingDelayMs?: number;
   /** DailyApiRequests Max; default 100000. */
   dailyApiLimit?: number;
+  /** Keep a journal of every record written, read at `GET /__admin/journal` (default off: it grows with every write). */
+  journal?: boolean;
   /** Defaults 'syncline-demo-client' / 'syncline-demo-secret'. */
   clientId?: string;
   clientSecret?: string;
@@ -48,6 +50,7 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
   const state = new EmulatorState({
     bulkProcessingDelayMs: opts.bulkProcessingDelayMs ?? 50,
     dailyApiLimit: opts.dailyApiLimit ?? 100000,
+    journal: opts.journal ?? false,
     clientId: opts.clientId ?? DEMO_CREDENTIALS.clientId,
     clientSecret: opts.clientSecret ?? DEMO_CREDENTIALS.clientSecret,
     username: DEMO_CREDENTIALS.username,

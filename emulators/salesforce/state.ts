@@ -3,12 +3,15 @@ import type { IngestJob } from './bulk2-job';
 import { Faults } from './faults';
 import { makeId, to18 } from './ids';
 import { SchemaRegistry, type ObjectDef } from './schema';
-import { ObjectStore } from './store';
+import { ObjectStore, type Rec } from './store';
+import { renderRecord } from './record-json';
 import { TokenStore } from './tokens';
 
 export interface ResolvedOptions {
   bulkProcessingDelayMs: number;
   dailyApiLimit: number;
+  /** Keep a journal of every record written (`GET /__admin/journal`); off by default: it grows with every write. */
+  journal: boolean;
   clientId: string;
   clientSecret: string;
   username: string;
@@ -28,6 +31,16 @@ export interface LoggedRequest {
 
 const MAX_LOG = 20000;
 
+/** One write as the journal keeps it: the record as REST JSON after the write (for a delete, as it was). */
+export interface JournalEntry {
+  seq: number;
+  at: string;
+  op: 'create' | 'update' | 'delete' | 'rollback';
+  object: string;
+  id: string;
+  record: Record<string, unknown>;
+}
+
 export class EmulatorState {
   readonly registry = new SchemaRegistry();
   readonly faults = new Faults();
@@ -37,6 +50,8 @@ export class EmulatorState {
   readonly jobs = new Map<string, IngestJob>();
   readonly stores = new Map<string, ObjectStore>();
   requests: LoggedRequest[] = [];
+  /** Every record written, in order, when `options.journal` is on; null otherwise. */
+  readonly journal: JournalEntry[] | null;
   apiUsed = 0;
   /** Bulk 2.0 internal 10k-record batches consumed (DailyBulkApiBatches). */
   bulkBatches = 0;
@@ -45,12 +60,14 @@ export class EmulatorState {
   url = '';
   private counter = 0;
 
-  constructor(readonly options: ResolvedOptions) {}
+  constructor(readonly options: ResolvedOptions) {
+    this.journal = options.journal ? [] : null;
+  }
 
   store(def: ObjectDef): ObjectStore {
     let s = this.stores.get(def.name);
     if (!s) {
-      s = new ObjectStore(def);
+      s = new ObjectStore(def, (op, rec) => this.logWrite(def, op, rec));
       this.stores.set(def.name, s);
     }
     return s;
@@ -66,6 +83,12 @@ export class EmulatorState {
     return makeId('750', this.counter);
   }
 
+  private logWrite(def: ObjectDef, op: JournalEntry['op'], rec: Rec): void {
+    if (!this.journal) return;
+    const record = renderRecord('62.0', def, { ...rec, deleted: false }) as Record<string, unknown>;
+    this.journal.push({ seq: this.journal.length + 1, at: new Date().toISOString(), op, object: def.name, id: rec.id, record });
+  }
+
   logRequest(entry: LoggedRequest): void {
     this.requests.push(entry);
     if (this.requests.length > MAX_LOG) this.requests.splice(0, this.requests.length - MAX_LOG);
@@ -78,6 +101,7 @@ export class EmulatorState {
     this.jobs.clear();
     this.faults.clear();
     this.requests = [];
+    this.journal?.splice(0);
     this.apiUsed = 0;
     this.bulkBatches = 0;
   }

@@ -16,11 +16,14 @@ export type UndoLog = Array<() => void>;
 
 type Index = Map<string, string | string[]>;
 
+/** Told of every write to a record (the emulator's opt-in journal); `rollback` undoes an earlier one (allOrNone). */
+export type WriteHook = (op: 'create' | 'update' | 'delete' | 'rollback', rec: Rec) => void;
+
 export class ObjectStore {
   readonly records = new Map<string, Rec>();
   private readonly indexes = new Map<number, Index>();
 
-  constructor(readonly def: ObjectDef) {
+  constructor(readonly def: ObjectDef, private readonly onWrite: WriteHook = () => {}) {
     def.fields.forEach((fd, i) => {
       if (fd.name !== 'Id' && (fd.externalId || fd.idLookup || fd.unique)) this.indexes.set(i, new Map());
     });
@@ -59,9 +62,11 @@ export class ObjectStore {
   insert(rec: Rec, undo?: UndoLog): void {
     this.records.set(rec.id, rec);
     this.indexAll(rec, true);
+    this.onWrite('create', rec);
     undo?.push(() => {
       this.indexAll(rec, false);
       this.records.delete(rec.id);
+      this.onWrite('rollback', rec);
     });
   }
 
@@ -71,10 +76,12 @@ export class ObjectStore {
     this.indexAll(rec, false);
     rec.values = values;
     this.indexAll(rec, true);
+    this.onWrite('update', rec);
     undo?.push(() => {
       this.indexAll(rec, false);
       rec.values = before;
       this.indexAll(rec, true);
+      this.onWrite('rollback', rec);
     });
   }
 
@@ -82,18 +89,22 @@ export class ObjectStore {
   softDelete(rec: Rec, undo?: UndoLog): void {
     this.indexAll(rec, false);
     rec.deleted = true;
+    this.onWrite('delete', rec);
     undo?.push(() => {
       rec.deleted = false;
       this.indexAll(rec, true);
+      this.onWrite('rollback', rec);
     });
   }
 
   hardDelete(rec: Rec, undo?: UndoLog): void {
     if (!rec.deleted) this.indexAll(rec, false);
     this.records.delete(rec.id);
+    if (!rec.deleted) this.onWrite('delete', rec);
     undo?.push(() => {
       this.records.set(rec.id, rec);
       if (!rec.deleted) this.indexAll(rec, true);
+      if (!rec.deleted) this.onWrite('rollback', rec);
     });
   }
 
