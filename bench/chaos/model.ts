@@ -10,7 +10,7 @@ import { rowHash } from '../../db/delta';
 import { buildFields } from '../../activities/prepare';
 import { stageSpec } from '../../activities/extract';
 import type { LoadedRun } from '../../activities/run-context';
-import { CANONICAL_SETTINGS } from '../../activities/work';
+import { CANONICAL_SETTINGS } from '../../connectors/postgres/source';
 import { parseActivationConfig } from '../../common/config';
 import { Rng } from './prng';
 import type { Content, Epoch } from './destination';
