@@ -40,8 +40,15 @@ interface CallOptions {
 }
 
 const REPLAY_DELAY_MS = 300;
-/** jsforce's default is 30 minutes; a write that has not answered in 2 minutes is retried by Temporal. */
+/** A read that has not answered in 2 minutes is retried (jsforce's default is 30 minutes). */
 const REQUEST_TIMEOUT_MS = 120_000;
+/**
+ * Salesforce ends a REST call after 10 minutes. A write is waited for longer than that (the activity
+ * heartbeats meanwhile): a client that gave up sooner could leave behind a request Salesforce applies
+ * after a retry, or a later run, wrote newer values.
+ */
+const WRITE_TIMEOUT_MS = 660_000;
+const timeoutFor = (method: string, o: CallOptions): number => o.timeoutMs ?? (method === 'GET' ? REQUEST_TIMEOUT_MS : WRITE_TIMEOUT_MS);
 const V = `/services/data/v${API_VERSION}`;
 
 export class SalesforceClient {
@@ -82,7 +89,7 @@ export class SalesforceClient {
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' };
     return this.conn.request<T>(
       { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
-      { retry: { maxRetries: 0 }, timeout: o.timeoutMs ?? REQUEST_TIMEOUT_MS, ...(o.text ? { responseType: 'text/plain' } : {}) },
+      { retry: { maxRetries: 0 }, timeout: timeoutFor(method, o), ...(o.text ? { responseType: 'text/plain' } : {}) },
     );
   }
 
@@ -97,7 +104,7 @@ export class SalesforceClient {
       if (o.contentType) headers['content-type'] = o.contentType;
       // A known length rather than chunked transfer encoding, as Salesforce's upload expects.
       if (o.contentLength !== undefined) headers['content-length'] = String(o.contentLength);
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(o.timeoutMs ?? REQUEST_TIMEOUT_MS) };
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(timeoutFor(method, o)) };
       if (body) { init.body = body(); init.duplex = 'half'; }
       return fetch(`${this.conn.instanceUrl}${V}${path}`, init);
     };

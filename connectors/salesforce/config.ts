@@ -49,8 +49,9 @@ export const optionsSchema = z
     /** Stop writing when the daily API requests left would fall below this share of the limit. */
     quotaReservePercent: z.number().min(0).max(100).default(10),
     /**
-     * Liveness heartbeat interval while a Bulk CSV is built, uploaded or read back: well under the write
-     * activity's one-minute heartbeat timeout, so a slow upload is never taken for a dead worker.
+     * Liveness heartbeat interval while a Bulk CSV is built, uploaded or read back, and while Collections
+     * requests are in flight: well under the write activity's one-minute heartbeat timeout, so a slow
+     * request is never taken for a dead worker (and written a second time beside the first).
      */
     heartbeatMs: z.number().int().positive().max(30_000).default(10_000),
     /** How long the run waits (durable timer) when the quota reserve is reached. */

@@ -5,6 +5,7 @@ import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { openSession, type SfContext } from './context';
 import { writeCollections } from './collections';
 import { pollBulk, writeBulk } from './bulk';
+import { withHeartbeat } from './heartbeat';
 import { currentUsage, ensureQuota } from './quota';
 
 export const METHOD_COLLECTIONS = 'collections';
@@ -54,7 +55,12 @@ export async function writeChunk(ctx: SfContext, chunk: ChunkWrite, plan: WriteP
   const planned = bulk ? 4 : Math.ceil(chunk.rowCount / 200) * (chunk.op === 'create' || chunk.op === 'upsert' ? 1 : 2);
   ensureQuota(await currentUsage(s.client, s.model.where), planned, s.options, s.model.where);
   if (bulk) return writeBulk(s, chunk);
-  await writeCollections(s, chunk, (sent) => ctx.heartbeat({ chunk: chunk.chunkId, sent }));
+  // Salesforce may hold one request longer than the activity's heartbeat timeout. Beats go on while it
+  // is in flight: were the attempt taken for dead, a second one would write the chunk and let later runs
+  // write newer values, and the held request, applied afterwards, would put this run's values back.
+  let sent = 0;
+  await withHeartbeat(() => ctx.heartbeat({ chunk: chunk.chunkId, sent }), s.options.heartbeatMs, () =>
+    writeCollections(s, chunk, (n) => ctx.heartbeat({ chunk: chunk.chunkId, sent: (sent = n) })));
   return { status: 'done' };
 }
 
