@@ -4,7 +4,7 @@
  * that hold, re-check a destination while paused by a configuration error, and check apply requests.
  */
 import {
-  ApplicationFailure, ChildWorkflowFailure, condition, executeChild, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes,
+  ApplicationFailure, ChildWorkflowFailure, condition, currentUpdateInfo, executeChild, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
@@ -39,6 +39,33 @@ export interface ActivationState {
   lastRecheckAt?: number;
   /** The latest plan (`syncline plan`); only an `open` one can be applied. */
   plan?: { run: number; status: 'open' | 'applying' | 'applied' | 'superseded'; by?: number };
+  /**
+   * The answers of the last approveDeletes and apply updates, by update id. A client whose answer was
+   * lost sends the update again with the same id; Temporal recognises it only within one execution, and
+   * the activation may have continued as new meanwhile. The retry gets the answer it missed.
+   */
+  answered?: Array<{ updateId: string; answer: unknown }>;
+}
+
+const ANSWERS_KEPT = 20;
+
+/** The recorded answer to this very update (same update id), if it was served before. */
+export function answeredBefore(state: ActivationState): { answer: unknown } | undefined {
+  const id = currentUpdateInfo()?.id;
+  return id === undefined ? undefined : state.answered?.find((a) => a.updateId === id);
+}
+
+/**
+ * Serves an update once per update id: a retry of one already answered gets the same answer, and the
+ * answer of a new one is recorded for its retries.
+ */
+export async function answerOnce<T>(state: ActivationState, serve: () => Promise<T>): Promise<T> {
+  const id = currentUpdateInfo()?.id; // read before the first await
+  const before = answeredBefore(state);
+  if (before) return before.answer as T;
+  const answer = await serve();
+  if (id !== undefined) state.answered = [...(state.answered ?? []), { updateId: id, answer }].slice(-ANSWERS_KEPT);
+  return answer;
 }
 
 const RECENT_RUNS = 20;

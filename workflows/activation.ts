@@ -16,7 +16,7 @@ import { activationDetails } from '../common/details';
 import type { RunSummary } from '../common/run';
 import { activationKey, destinationKey, healthKey } from '../common/search-attributes';
 import {
-  DEFAULT_RECHECK, planRun, recheck, recordRun, resumeWithCatchUp, runChild, supersedePlan, validateApply, type ActivationState,
+  DEFAULT_RECHECK, answerOnce, answeredBefore, planRun, recheck, recordRun, resumeWithCatchUp, runChild, supersedePlan, validateApply, type ActivationState,
 } from './activation-runs';
 import { activationWorkflowV1 } from './legacy/activation-v1';
 import {
@@ -96,13 +96,14 @@ class Activation {
         if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
       },
     });
-    setHandler(approveDeletesUpdate, async (req) => {
+    setHandler(approveDeletesUpdate, (req) => answerOnce(state, async () => {
       const { approved } = await acts.approveHeldDeletes({ activationId: config.id, runNumber: req.run });
       state.heldDeletes = null;
       return { approved, run: await queue.awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` }) };
-    }, {
+    }), {
       validator: (req) => {
         if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
+        if (answeredBefore(state)) return; // a retry of an approval already served
         if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
         if (state.heldDeletes.run !== req.run) throw new Error(`run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`);
       },
@@ -113,10 +114,10 @@ class Activation {
       this.wake++;
     });
     setHandler(planUpdate, async () => (await queue.awaitJob({ kind: 'plan' })) as PlanResponse);
-    setHandler(applyPlanUpdate, async (req) => {
+    setHandler(applyPlanUpdate, (req) => answerOnce(state, async () => {
       state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
       return (await queue.awaitJob({ kind: 'apply', plan: req.plan })) as RunSummary;
-    }, { validator: (req) => validateApply(config, state, req) });
+    }), { validator: (req) => answeredBefore(state) ? undefined : validateApply(config, state, req) });
     setHandler(statusQuery, () => this.status());
     setHandler(configQuery, () => this.config);
   }

@@ -12,7 +12,7 @@ import { computeDelta } from '../../activities/delta';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { SynclineClient } from '../../client';
 import type { RunSummary } from '../../common/run';
-import { approveDeletesUpdate } from '../../workflows/messages';
+import { applyPlanUpdate, approveDeletesUpdate, planUpdate } from '../../workflows/messages';
 
 let db: pg.Pool;
 let d: DirectDeps;
@@ -155,6 +155,31 @@ test('approveDeletes sent again with the same update id after it was served: the
     const again = await h.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }], updateId: `approve-${held.runNumber}` })
       .then((r) => ({ approved: r.approved }), (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }));
     expect(again).toEqual({ approved: 10 });
+  } finally {
+    await worker.stop();
+    await client.connection.close();
+  }
+}, 120_000);
+
+/** The same for apply: a retry of an apply already served (and continued past) gets the run it started. */
+test('apply sent again with the same update id after it was served: the caller gets the run, not "already applied"', async () => {
+  const taskQueue = uniqueName('tq_apply');
+  const worker = await startWorker({ taskQueue });
+  const client = await testClient();
+  try {
+    const id = uniqueName('apply_twice');
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
+    await client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config: config(id, 'upsert') }] });
+    const h = client.workflow.getHandle(`activation/${id}`);
+    const { plan } = await h.executeUpdate(planUpdate, { args: [] });
+    const first = await h.executeUpdate(applyPlanUpdate, { args: [{ plan }], updateId: `apply-${plan}` });
+    expect({ status: first.status, run: first.runNumber }).toEqual({ status: 'success', run: plan });
+    expect((await destination(id)).size).toBe(20);
+    const again = await h.executeUpdate(applyPlanUpdate, { args: [{ plan }], updateId: `apply-${plan}` })
+      .then((r) => ({ status: r.status, run: r.runNumber }), (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }));
+    expect(again).toEqual({ status: 'success', run: plan });
+    // Another apply (a new update id) of the same plan is still refused.
+    await expect(h.executeUpdate(applyPlanUpdate, { args: [{ plan }] })).rejects.toThrow();
   } finally {
     await worker.stop();
     await client.connection.close();
