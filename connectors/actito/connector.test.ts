@@ -745,6 +745,22 @@ describe('bulk imports: liveness', () => {
     expect(beats).toBeGreaterThan(0);
     expect(beatsDuringUpload).toBeGreaterThanOrEqual(1);
   });
+
+  it('heartbeats while a one-by-one write is in flight (a slow call is not taken for a dead worker)', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', {});
+    await actito.check(ctx);
+    heartbeatTimer.everyMs = 10;
+    let beatsDuringWrite = 0;
+    ctx.heartbeat = () => {
+      if ([...emu.state.requests.inFlight].some((r) => r.method !== 'GET')) beatsDuringWrite++;
+    };
+    await admin('POST', '/faults', { slow: { ms: 300, count: 1 } });
+    const { method, results } = await drive(actito, ctx, 'upsert', [order(1)]);
+    expect({ method, ok: [...results.values()].every((r) => r.ok) }).toEqual({ method: 'single', ok: true });
+    expect((await admin('GET', '/faults')).faults.slow.count).toBe(0);
+    expect(beatsDuringWrite).toBeGreaterThanOrEqual(1);
+  });
 });
 
 describe('clearing a value (NULL or empty text in the model)', () => {

@@ -9,13 +9,24 @@ import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
 import { type Encoded, propertyMap, RowEncoder } from './encode';
 import { ROW_CODES, rowFailure } from './errors';
+import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
 import { type Api, deleteRecord, getRecord, type Properties, updateRecord, upsertRecord } from './routes';
 
 const BATCH = 100;
 
+/**
+ * Heartbeats on a timer throughout: a batch of calls, each up to the request timeout, can outlast the
+ * activity's one-minute heartbeat timeout, and a second attempt beside this one could have later runs
+ * write newer values before this attempt's calls land.
+ */
 export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<void> {
+  const progress = { chunk: chunk.chunk, done: 0 };
+  await whileBeating(ctx, progress, () => writeBatches(ctx, chunk, opts, tables, (n) => { progress.done = n; }));
+}
+
+async function writeBatches(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, progress: (done: number) => void): Promise<void> {
   const api = apiFor(ctx);
   const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
   const table = tables.table.name;
@@ -45,6 +56,7 @@ export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
     // Keep what succeeded even when the batch stops: a retry only sends the rest.
     await chunk.record(results);
     done += results.length;
+    progress(done);
     ctx.heartbeat({ chunk: chunk.chunk, done });
     if (fatal) throw fatal;
     if (ctx.signal.aborted) throw new SyncError('DESTINATION_UNAVAILABLE', `Writing chunk ${chunk.chunk} to Actito was cancelled after ${done} rows`, { retryable: true });
