@@ -16,7 +16,7 @@ import type { ActitoOptions } from './config';
 import { type Encoded, RowEncoder } from './encode';
 import { ROW_CODES } from './errors';
 import { csvText } from './mapping';
-import { csvLine, MAX_FILE_BYTES, zipTrailer } from './csv';
+import { csvLine, csvLines, MAX_FILE_BYTES, zipTrailer } from './csv';
 import type { Ctx, Tables } from './context';
 import type { Properties } from './routes';
 
@@ -49,10 +49,10 @@ export async function eachEncoded(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptio
   }
 }
 
-/** One CSV line: every header column (key first); a row without a value leaves its cell empty. */
-function csvRow(header: readonly string[], props: Properties): string {
+/** One CSV line's cells: every header column (key first); a row without a value leaves its cell empty. */
+function csvRow(header: readonly string[], props: Properties): string[] {
   const m = new Map(props.map((p) => [p.name, p.value]));
-  return csvLine(header.map((h) => csvText(m.get(h) ?? null)));
+  return header.map((h) => csvText(m.get(h) ?? null));
 }
 
 /**
@@ -91,18 +91,19 @@ export async function writeCompressed(path: string, kind: ActitoOptions['compres
   return headerLen + packed + trailer.length;
 }
 
-async function toFile(header: string[], body: (emit: (line: string) => void) => AsyncIterable<void>, kind: ActitoOptions['compression']): Promise<ImportFile> {
+async function toFile(header: string[], body: (emit: (cells: string[]) => void) => AsyncIterable<void>, kind: ActitoOptions['compression']): Promise<ImportFile> {
   const path = join(tmpdir(), `syncline-actito-${randomUUID()}.csv.${kind === 'GZIP' ? 'gz' : 'zip'}`);
   const dispose = (): Promise<void> => rm(path, { force: true });
   let lines = 0;
   async function* text(): AsyncIterable<string> {
     yield csvLine(header);
-    let buf: string[] = [];
-    for await (const _ of body((l) => { buf.push(l); lines++; })) {
-      if (buf.length) yield buf.join('');
-      buf = [];
+    // One csv-stringify call per batch: its text goes to the compressor, the cells are dropped.
+    let batch: string[][] = [];
+    for await (const _ of body((cells) => { batch.push(cells); lines++; })) {
+      if (batch.length) yield csvLines(batch);
+      batch = [];
     }
-    if (buf.length) yield buf.join('');
+    if (batch.length) yield csvLines(batch);
   }
   try {
     const bytes = await writeCompressed(path, kind, text());

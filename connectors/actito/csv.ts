@@ -3,22 +3,41 @@
  * names, compressed as GZIP (one file) or ZIP (one entry), at most 100 MB.
  */
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { stringify, type Options } from 'csv-stringify/sync';
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 
+/** What the import definition declares (routes.ts sends these), so the file and its definition agree. */
+export const CSV_SEPARATOR = ',';
+export const CSV_ENCLOSING = '"';
+
+/**
+ * Cells are quoted when they hold the separator, the enclosing quote (doubled), CR or LF; lines end
+ * with CRLF; no BOM (csv-stringify's default; Actito rejects one).
+ */
+const IMPORT_CSV: Options = {
+  delimiter: CSV_SEPARATOR,
+  quote: CSV_ENCLOSING,
+  record_delimiter: 'windows',
+  // Naming the delimiter turns off quoting of a bare CR or LF unless asked.
+  quote_record_delimiter: true,
+};
+
+/** Lines for a batch of rows, each cell already text (mapping.ts `csvText`). */
+export function csvLines(rows: string[][]): string {
+  return stringify(rows, IMPORT_CSV);
+}
+
+export function csvLine(cells: string[]): string {
+  return csvLines([cells]);
+}
+
 export function csvCell(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return csvLine([s]).slice(0, -2);
 }
 
-export function csvLine(cells: readonly string[]): string {
-  return cells.map(csvCell).join(',') + '\r\n';
-}
-
-export function buildCsv(header: readonly string[], lines: Iterable<readonly string[]>): Buffer {
-  const parts = [csvLine(header)];
-  for (const l of lines) parts.push(csvLine(l));
-  // Buffer.from never adds a BOM; Actito rejects one.
-  return Buffer.from(parts.join(''), 'utf8');
+export function buildCsv(header: string[], lines: string[][]): Buffer {
+  return Buffer.from(csvLines([header, ...lines]), 'utf8');
 }
 
 export function compress(csv: Buffer, kind: 'GZIP' | 'ZIP', entryName = 'data.csv'): Buffer {

@@ -5,6 +5,7 @@
  */
 import type { ActitoClient } from './client';
 import type { RoutePrefixes } from './config';
+import { CSV_ENCLOSING, CSV_SEPARATOR } from './csv';
 import { ActitoHttpError } from './errors';
 import { type Attribute, type TableInfo, parseTable, parseTableList } from './structure';
 
@@ -123,7 +124,7 @@ export function etlDefinition(d: ImportDefinition): Record<string, unknown> {
     tableId: d.tableId,
     mode: d.mode,
     keyAttribute: d.keyAttribute,
-    file: { compression: d.compression, encoding: 'UTF-8', separator: ',', enclosing: '"' },
+    file: { compression: d.compression, encoding: 'UTF-8', separator: CSV_SEPARATOR, enclosing: CSV_ENCLOSING },
     mapping: d.columns.map((c) => ({ column: c, attribute: c })),
     reportRecipients: [],
   };

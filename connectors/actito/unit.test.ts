@@ -66,6 +66,8 @@ describe('import files', () => {
   it('quotes cells and has no BOM', () => {
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"\n')).toBe('"say ""hi""\n"');
+    expect(csvCell('cr\ronly')).toBe('"cr\ronly"');
+    expect(csvCell('lf\nonly')).toBe('"lf\nonly"');
     const csv = buildCsv(['orderId', 'note'], [['A1', 'x,y'], ['A2', '']]);
     expect(csv[0]).not.toBe(0xef);
     expect(csv.toString()).toBe('orderId,note\r\nA1,"x,y"\r\nA2,\r\n');

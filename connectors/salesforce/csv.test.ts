@@ -8,9 +8,11 @@ describe('csv', () => {
     expect(csvField('a,b')).toBe('"a,b"');
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField('line1\nline2')).toBe('"line1\nline2"');
+    expect(csvField('cr\ronly')).toBe('"cr\ronly"'); // a bare CR ends a line for some readers
     expect(csvField(' padded')).toBe('" padded"');
     expect(csvField('\ttab')).toBe('"\ttab"');
     expect(csvField(true)).toBe('true');
+    expect(csvField(false)).toBe('false');
     expect(csvField(1.5)).toBe('1.5');
     expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
   });
@@ -19,7 +21,7 @@ describe('csv', () => {
     for (const v of ['#N/A!', 'N/A', '"#N/A"', '', null, 4]) expect(csvCannotCarry(v)).toBe(false);
   });
   it('round-trips tricky values through csv-parse', async () => {
-    const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本', 'emoji 😀👍🏽', '', ' lead'];
+    const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'cr\ronly', 'tab\there', 'ünïcødé 日本', 'emoji 😀👍🏽', '', ' lead'];
     const b = await CsvFile.create(['Id', 'V'], 1e6);
     tricky.forEach((v, i) => b.add([String(i), v]));
     await b.close();

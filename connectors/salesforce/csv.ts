@@ -1,6 +1,7 @@
 /**
- * Bulk 2.0 CSV, built by us rather than by jsforce (which takes the header from the first record and
- * writes Dates as epoch ms): explicit header, RFC 4180 quoting, `#N/A` for SQL NULL, LF, no BOM.
+ * Bulk 2.0 CSV, built here rather than by jsforce (which takes the header from the first record and
+ * writes Dates as epoch ms): explicit header, RFC 4180 quoting by csv-stringify, `#N/A` for SQL NULL,
+ * LF, no BOM.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -8,6 +9,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { stringify, type Options } from 'csv-stringify/sync';
 
 export type CsvValue = string | number | boolean | null;
 
@@ -23,17 +25,27 @@ export function csvCannotCarry(v: CsvValue): boolean {
   return t.length === 4 && t.toUpperCase() === '#N/A';
 }
 
-/** Quote when the value holds a delimiter, quote, CR/LF, or edge whitespace (Salesforce does not trim). */
-export function csvField(v: CsvValue): string {
-  if (v === null) return '#N/A';
-  const s = String(v);
-  if (s === '') return '';
-  if (/[",\r\n]/.test(s) || /^\s|\s$/.test(s)) return `"${s.replace(/"/g, '""')}"`;
-  return s;
+/**
+ * Salesforce's reading of a cell: quotes escape delimiters, quotes and line breaks (csv-stringify's
+ * defaults); edge whitespace is quoted too, because Salesforce does not trim; `#N/A` clears a field.
+ */
+const BULK_CSV: Options = {
+  record_delimiter: 'unix',
+  // Naming the delimiter turns off quoting of a bare CR unless asked: a CR ends a line for some readers.
+  quote_record_delimiter: true,
+  quoted_match: /^\s|\s$/,
+  // csv-stringify would write false as an empty cell, which Bulk reads as "leave the field unchanged".
+  cast: { null: () => '#N/A', boolean: (b) => String(b) },
+};
+
+/** One line, LF included. One call per row: `CsvFile` must know each row's size to stop at the limit. */
+export function csvLine(values: CsvValue[]): string {
+  return stringify([values], BULK_CSV);
 }
 
-export function csvLine(values: CsvValue[]): string {
-  return values.map(csvField).join(',') + '\n';
+/** One cell as it appears in a line. */
+export function csvField(v: CsvValue): string {
+  return csvLine([v]).slice(0, -1);
 }
 
 /** Bytes of CSV kept in memory before they are appended to the file. */
