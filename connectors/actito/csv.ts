@@ -44,7 +44,14 @@ export function compress(csv: Buffer, kind: 'GZIP' | 'ZIP', entryName = 'data.cs
   return kind === 'GZIP' ? gzipSync(csv) : zipOne(entryName, csv);
 }
 
-/** A ZIP archive holding one deflated entry (no zip64: the 100 MB limit keeps us far below 4 GB). */
+/**
+ * A ZIP archive holding one deflated entry (no zip64: the 100 MB limit keeps us far below 4 GB).
+ * Written here rather than by a zip library on purpose: streaming libraries (yazl, archiver) put the
+ * CRC and sizes in a data descriptor after the data, which readers such as Java's ZipInputStream handle
+ * only partly, and Actito's reader is not documented. This writer streams the entry and patches the
+ * sizes into the local header (bulk-file.ts), the form every reader accepts; the format lives here only
+ * (tests read the file back field by field, and the emulator's reader unpacks every upload).
+ */
 export function zipOne(name: string, data: Buffer): Buffer {
   const nameBuf = Buffer.from(name, 'utf8');
   const packed = deflateRawSync(data);
