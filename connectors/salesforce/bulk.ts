@@ -13,7 +13,7 @@ import { recordJobResults } from './bulk-results';
 import { retryStaleByKey } from './bulk-rest';
 import { bulkJobFailure, isConfigJobFailure } from './errors';
 import { ensureQuotaFromHeader } from './quota';
-import { withHeartbeat } from './heartbeat';
+import { withHeartbeat } from '../kit/heartbeat';
 
 export interface BulkState {
   jobId?: string;

@@ -5,7 +5,7 @@ import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { openSession, type SfContext } from './context';
 import { writeCollections } from './collections';
 import { pollBulk, writeBulk } from './bulk';
-import { withHeartbeat } from './heartbeat';
+import { withHeartbeat } from '../kit/heartbeat';
 import { currentUsage, ensureQuota } from './quota';
 
 export const METHOD_COLLECTIONS = 'collections';
