@@ -4,6 +4,7 @@
  */
 import type { SynclineDeps } from './deps';
 import { boundary } from './failure';
+import { alive } from './liveness';
 import { prepareRun, checkDestination } from './prepare';
 import { extractModel } from './extract';
 import { computeDelta } from './delta';
@@ -20,20 +21,25 @@ function bind<I, O>(deps: SynclineDeps, fn: (deps: SynclineDeps, input: I) => Pr
   return boundary((input: I) => fn(deps, input));
 }
 
+/** The same, heartbeating on a timer (activities/liveness.ts): called with a heartbeat timeout. */
+function bindAlive<I, O>(deps: SynclineDeps, fn: (deps: SynclineDeps, input: I) => Promise<O>): (input: I) => Promise<O> {
+  return alive(bind(deps, fn));
+}
+
 export function createActivities(deps: SynclineDeps) {
   return {
-    prepareRun: bind(deps, prepareRun),
-    checkDestination: bind(deps, checkDestination),
+    prepareRun: bindAlive(deps, prepareRun),
+    checkDestination: bindAlive(deps, checkDestination),
     extractModel: bind(deps, extractModel),
     computeDelta: bind(deps, computeDelta),
-    ensureAttributes: bind(deps, ensureAttributes),
+    ensureAttributes: bindAlive(deps, ensureAttributes),
     writeChunk: bind(deps, writeChunk),
     pollChunk: bind(deps, pollChunk),
-    commitRun: bind(deps, commitRun),
+    commitRun: bindAlive(deps, commitRun),
     approveHeldDeletes: bind(deps, approveHeldDeletes),
     lastRunNumber: bind(deps, lastRunNumber),
     checkConfigUpdate: bind(deps, checkConfigUpdate), applyConfigUpdate: bind(deps, applyConfigUpdate),
-    recordPlan: bind(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bind(deps, loadPlan), markPlanApplied: bind(deps, markPlanApplied),
+    recordPlan: bindAlive(deps, recordPlan), supersedePlans: bind(deps, supersedePlans), loadPlan: bindAlive(deps, loadPlan), markPlanApplied: bindAlive(deps, markPlanApplied),
     ...createNotifyActivities(deps),
     ...createDagTaskActivities({ resolvePg: (name) => dagPg(deps, name), client: deps.client, resolveConnection: deps.resolveConnection }),
   };

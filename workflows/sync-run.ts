@@ -46,7 +46,8 @@ const RETRY = {
   initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8,
   nonRetryableErrorTypes: [...CONFIG_ERROR_CODES, 'QUOTA_RESERVE_REACHED'],
 };
-const quick = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', retry: RETRY });
+// They heartbeat on a timer (activities/liveness.ts): a worker that dies during a commit is noticed within a minute.
+const quick = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', heartbeatTimeout: '1m', retry: RETRY });
 // Extract and delta may take long on big models: they heartbeat every few seconds.
 const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '1m', retry: RETRY });
 // A dead worker is noticed within a minute: connectors heartbeat at least per batch or poll.

@@ -5,7 +5,7 @@
  * what the mode implies.
  */
 import type pg from 'pg';
-import { env, sqlClient, uniqueName } from '../support/harness';
+import { env, sqlClient, uniqueName, waitFor } from '../support/harness';
 import { crashPostgres, directDeps, fullRun, parsed, startRun, writeAll, type DirectDeps } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
@@ -13,6 +13,10 @@ import { recordPlan } from '../../activities/plan';
 import { writeChunk } from '../../activities/write';
 import { checkDestination, prepareRun } from '../../activities/prepare';
 import { extractModel } from '../../activities/extract';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { RunSummary } from '../../common/run';
+import { createActivities } from '../../activities';
+import { livenessTimer } from '../../activities/liveness';
 
 let db: pg.Pool;
 let d: DirectDeps;
@@ -248,4 +252,34 @@ test('an apply that never commits is settled by the next run: what it wrote is c
   const writes = await db.query(`SELECT max(writes) AS w, count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
   expect(writes.rows[0]).toEqual({ w: 1, n: 60 }); // the 20 rows the apply wrote were not sent again
   await expectInStep(id, 60, (k) => `Name ${k}`);
+});
+
+describe('a worker that dies during a short step', () => {
+  test('commitRun heartbeats while it waits on Postgres, so a dead worker is noticed at the heartbeat timeout', async () => {
+    const id = uniqueName('alive_commit');
+    await model(id, 30);
+    const cfg = config(id, 'upsert');
+    const runId = await startRun(d.deps, cfg, 1);
+    const delta = await computeDelta(d.deps, { runId });
+    await writeAll(d.deps, runId, delta.chunks);
+    // Another session holds the snapshot table: the commit waits on its lock.
+    const blocker = await db.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE syncline.snapshot IN ACCESS EXCLUSIVE MODE');
+    livenessTimer.everyMs = 20;
+    try {
+      const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 60_000 });
+      let beats = 0;
+      env.on('heartbeat', () => { beats++; });
+      const committing = env.run(createActivities(d.deps).commitRun, { runId }) as Promise<RunSummary>;
+      await waitFor('a heartbeat while the commit waits', async () => beats > 0, 30_000, 20);
+      const waiting = (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%snapshot%'`)).rows[0].n as number;
+      await blocker.query('ROLLBACK');
+      const s = await committing;
+      expect({ waiting: waiting > 0, status: s.status, upsert: s.ops.upsert?.succeeded }).toEqual({ waiting: true, status: 'success', upsert: 30 });
+    } finally {
+      livenessTimer.everyMs = 10_000;
+      blocker.release();
+    }
+  });
 });
