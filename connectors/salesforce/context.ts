@@ -5,7 +5,7 @@
  */
 import { SyncError } from '../../common/errors';
 import type { DestinationContext } from '../types';
-import { analyze, type SfDescribe, type WriteModel } from './analyze';
+import { analyze, parentObjects, type SfDescribe, type WriteModel } from './analyze';
 import { getClient, type SalesforceClient } from './client';
 import type { SalesforceConnection, SalesforceOptions } from './config';
 
@@ -51,6 +51,8 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const client = await getClient(ctx.connection, where);
   client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);
-  const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe });
+  // Parent objects of `Account.External_Id__c` mappings: their External ID fields are checked too.
+  const parents = await Promise.all(parentObjects(ctx.fields, describe).map((p) => describeCached(client, p, where, fresh)));
+  const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe, parents });
   return { client, options, model, heartbeat: (d) => ctx.heartbeat(d) };
 }
