@@ -556,6 +556,10 @@ describe('parent lookups by External ID (Account.External_Id__c)', () => {
       code: 'FIELD_UNKNOWN', message: expect.stringMatching(/Contact has no relationship "Acount" \(did you mean "Account"/),
     });
     await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Account.Owner.Email' }] }))).rejects.toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/one level deep/) });
+    // The emulator does not model User: a parent the integration user cannot see.
+    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Owner.Email' }] }))).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/a parent lookup points to User, which does not exist or is not visible/),
+    });
   });
 
   for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
