@@ -613,6 +613,10 @@ describe('Update by the Salesforce Id carried by the model', () => {
       expect(chunk.results.get(id18)).toMatchObject({ ok: true, destinationId: id18 });
       expect(chunk.results.get(id15)).toMatchObject({ ok: true });
       expect(chunk.results.get(badSum)).toMatchObject({ ok: false, code: 'MALFORMED_ID' });
+      // Well formed, of the right object, but no such record: Salesforce's own answer, and nothing created.
+      const ghost = to18('003Hp0000ZZZZZZ');
+      const gone = await write('update', 'update', [row(ghost, 'ghost')], { key: 'Id', fields: BY_ID }, plan);
+      expect(gone.chunk.results.get(ghost)).toMatchObject({ ok: false, code: 'INVALID_CROSS_REFERENCE_KEY', retryable: false });
       expect((await records()).map((r) => r.LastName).sort()).toEqual(['ONE', 'TWO']);
       expect((await records('Account')).map((r) => r.Name)).toEqual(['Acme']);
     });
