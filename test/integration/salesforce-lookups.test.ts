@@ -4,6 +4,8 @@
  * (sObject Collections, Bulk API 2.0), against the in-process Salesforce emulator. A Contact whose
  * Account does not exist is a row error naming the parent key (as `syncline errors` lists it); once the
  * Account exists, `retry-failed` sends the row again and links it. No row value enters workflow history.
+ * Then Update by the record Id the model carries: valid 15/18-character Ids are updated, a malformed Id
+ * and an Account Id in a Contact activation are row errors, never sent.
  *
  *   npx jest --selectProjects integration --testPathPatterns salesforce-lookups
  */
@@ -121,5 +123,32 @@ for (const path of ['collections', 'bulk'] as const) {
       scanned++;
     }
     expect(scanned).toBeGreaterThan(0);
+  });
+}
+
+for (const path of ['collections', 'bulk'] as const) {
+  test(`${path}: Update by the Contact Id the model carries; a malformed Id and an Account Id are row errors, not sent`, async () => {
+    const id = uniqueName(`sfid_${path}`);
+    const { ids } = await admin<{ ids: string[] }>('/records/Contact', { method: 'POST', body: JSON.stringify([{ LastName: `${id} one` }, { LastName: `${id} two` }]) });
+    const { ids: [accountId] } = await admin<{ ids: string[] }>('/records/Account', { method: 'POST', body: JSON.stringify([{ Name: `${id} account` }]) });
+    const [id18, other] = ids as [string, string];
+    const id15 = other.slice(0, 15);
+    await db.query(`CREATE TABLE public.${id} (sf_id text, last_name text)`);
+    await db.query(`INSERT INTO public.${id} VALUES ($1, 'updated one'), ($2, 'updated two'), ('003-not-an-id', 'x'), ($3, 'an account')`, [id18, id15, accountId]);
+    const config = {
+      id, mode: 'update', schedule: { manual: true }, source: { table: `public.${id}`, key: 'sf_id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'Id', options: { bulkPollMs: 0, ...(path === 'bulk' ? { bulkThreshold: 1 } : {}) } },
+      mappings: [{ from: 'sf_id', to: 'Id' }, { from: 'last_name', to: 'LastName' }],
+    };
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const run = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
+    expect(run).toMatchObject({ status: 'partial', ops: { update: { planned: 4, succeeded: 2, failed: 2 } } });
+    const byId = new Map((await records('Contact')).map((c) => [c.Id, c.LastName]));
+    expect([byId.get(id18), byId.get(other)]).toEqual(['updated one', 'updated two']);
+    expect((await records('Contact')).filter((c) => c.LastName === 'x' || c.LastName === 'an account')).toEqual([]);
+    expect((await records('Account')).find((a) => a.Id === accountId)).toMatchObject({ Name: `${id} account` });
+    const errors = (await syncline.errors(id)).sort((a, b) => a.key.localeCompare(b.key));
+    expect(errors.map((e) => [e.key, e.code, e.retryable])).toEqual([['003-not-an-id', 'MALFORMED_ID', false], [accountId, 'MALFORMED_ID', false]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    expect(errors.find((e) => e.key === accountId)!.message).toMatch(/Contact Ids start with "003", this one with "001"/);
   });
 }
