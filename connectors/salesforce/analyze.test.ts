@@ -83,3 +83,61 @@ describe('analyze', () => {
     expect(m.warnings.find((w) => w.code === 'REQUIRED_FIELD_UNMAPPED')?.message).toContain('LastName');
   });
 });
+
+describe('analyze: parent lookups by External ID', () => {
+  const account: SfDescribe = {
+    name: 'Account',
+    keyPrefix: '001',
+    fields: [
+      { name: 'Id', type: 'id', createable: false, updateable: false, idLookup: true },
+      { name: 'Name', type: 'string', length: 255, createable: true, updateable: true, nillable: false },
+      { name: 'External_Id__c', type: 'string', length: 20, createable: true, updateable: true, externalId: true, unique: true, idLookup: true },
+    ],
+  };
+  const withLookups: SfDescribe = {
+    ...contact,
+    fields: [
+      ...contact.fields,
+      { name: 'AccountId', type: 'reference', createable: true, updateable: true, nillable: true, referenceTo: ['Account'], relationshipName: 'Account' },
+      { name: 'ReportsToId', type: 'reference', createable: true, updateable: false, nillable: true, referenceTo: ['Contact'], relationshipName: 'ReportsTo' },
+      { name: 'OwnerId', type: 'reference', createable: true, updateable: true, nillable: false, defaultedOnCreate: true, referenceTo: ['User', 'Group'], relationshipName: 'Owner' },
+    ],
+  };
+  const lookup = (mode: SyncMode, fields: FieldSpec[]) =>
+    analyze({ activationId: 'a1', mode, key: 'External_Id__c', fields: [base[0]!, ...fields], options: optionsSchema.parse({}), describe: withLookups, parents: [account, contact] });
+  const errorOf = (f: () => unknown) => { try { f(); } catch (e) { return e as { code: string; message: string }; } throw new Error('expected an error'); };
+
+  it('fills the lookup through the relationship, on the wire as "Account.External_Id__c"', () => {
+    const m = lookup('upsert', [{ from: 'account_key', to: 'account.external_id__c', pgType: 'text', isKey: false }, fs('LastName')]);
+    const sent = m.send.find((s) => s.parent)!;
+    expect(sent.column).toBe('Account.External_Id__c');
+    expect(sent.parent).toMatchObject({ relationship: 'Account', object: 'Account', lookup: { name: 'AccountId' } });
+    expect(sent.field.name).toBe('External_Id__c');
+    expect(m.warnings).toEqual([]); // the parent's unique External ID is no INSERT_UNIQUE_FIELD concern
+  });
+  it('names the mapping and what to do for an unknown relationship, a parent field that is no External ID, a two-level path', () => {
+    expect(errorOf(() => lookup('upsert', [fs('Acount.External_Id__c')]))).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/mapping "acount.external_id__c" → "Acount.External_Id__c": Contact has no relationship "Acount" \(did you mean "Account"/) });
+    expect(errorOf(() => lookup('upsert', [fs('Account.Name')]))).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/Account\.Name is not an External ID field.*tick "External ID"/) });
+    expect(errorOf(() => lookup('upsert', [fs('Account.Extrnal_Id__c')]))).toMatchObject({ message: expect.stringMatching(/Account has no field "Extrnal_Id__c" \(did you mean "External_Id__c"/) });
+    expect(errorOf(() => lookup('upsert', [fs('Account.Owner.Email')]))).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/one level deep/) });
+    expect(errorOf(() => lookup('upsert', [fs('Owner.External_Id__c')]))).toMatchObject({ message: expect.stringMatching(/"OwnerId" can point to User, Group/) });
+  });
+  it('checks the lookup field can be written in the mode, and that it is not filled twice', () => {
+    expect(lookup('insert', [fs('ReportsTo.External_Id__c'), fs('LastName')]).send.some((s) => s.column === 'ReportsTo.External_Id__c')).toBe(true);
+    expect(errorOf(() => lookup('update', [fs('ReportsTo.External_Id__c')]))).toMatchObject({ code: 'FIELD_NOT_WRITABLE', message: expect.stringMatching(/lookup "ReportsToId" is not updateable/) });
+    expect(errorOf(() => lookup('upsert', [fs('Account.External_Id__c'), fs('AccountId')]))).toMatchObject({ code: 'FIELD_NOT_WRITABLE', message: expect.stringMatching(/"AccountId" is filled twice/) });
+  });
+  it('refuses a relationship path as the key', () => {
+    expect(errorOf(() => analyze({ activationId: 'a1', mode: 'upsert', key: 'Account.External_Id__c', fields: [fs('Account.External_Id__c', 'text', true)], options: optionsSchema.parse({}), describe: withLookups, parents: [account] })))
+      .toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/the key must be a field of Contact itself/) });
+  });
+});
+
+describe('analyze: Id as the key', () => {
+  it('Update may key on Id; Upsert and Mirror are refused with what to use instead', () => {
+    expect(run('update', 'Id', [fs('Id', 'text', true), fs('LastName')]).keyField.name).toBe('Id');
+    for (const mode of ['upsert', 'mirror'] as const) {
+      expect(() => run(mode, 'Id', [fs('Id', 'text', true), fs('LastName')])).toThrow(/cannot key on "Id".*use Update mode with key "Id"/);
+    }
+  });
+});

@@ -11,6 +11,8 @@ import { SALESFORCE_MODES } from './modes';
 
 export interface SfDescribe {
   name: string;
+  /** The first 3 characters of every record Id of the object (`003` for Contact). */
+  keyPrefix?: string | null;
   createable?: boolean;
   updateable?: boolean;
   deletable?: boolean;
@@ -19,16 +21,32 @@ export interface SfDescribe {
 
 export interface SendField {
   spec: FieldSpec;
+  /** The field whose type encodes the value: the object's own, or the parent's External ID for a lookup. */
   field: SfField;
+  /** The name on the wire: the field's, or `Account.External_Id__c` (Bulk CSV header, nested in JSON). */
+  column: string;
+  /** Set when the mapping fills a lookup through the parent's External ID (one level deep). */
+  parent?: ParentLookup;
+}
+
+export interface ParentLookup {
+  /** The relationship name (`Account`), as describe spells it. */
+  relationship: string;
+  /** The lookup field it fills (`AccountId`): cleared by name when the model's parent key is null. */
+  lookup: SfField;
+  object: string;
 }
 
 /** Everything a writer needs to know about the mapping, resolved once per activity. */
 export interface WriteModel {
+  activationId: string;
   object: string;
   where: string;
   /** Fields that are sent, the key first; describe names (canonical case). */
   send: SendField[];
   keyField: SfField;
+  /** The object's Id prefix, checked on model-carried Ids before they are sent (null: not checked). */
+  keyPrefix: string | null;
   /** External ID field filled with OutRow.token on create, or null (plain create: retries may duplicate). */
   tokenField: string | null;
   skipped: Array<{ field: string; reason: string }>;
@@ -42,6 +60,8 @@ export interface AnalyzeInput {
   fields: FieldSpec[];
   options: SalesforceOptions;
   describe: SfDescribe;
+  /** Describes of the parent objects named by `Relationship.Field` mappings (see `parentObjects`). */
+  parents?: SfDescribe[];
 }
 
 export function levenshtein(a: string, b: string): number {
@@ -84,9 +104,78 @@ const isLookupKey = (f: SfField) => f.name !== 'Id' && (f.externalId === true ||
 
 function keyProblem(mode: SyncMode, f: SfField): string | null {
   if (mode === 'update') return f.name === 'Id' || isLookupKey(f) ? null : 'Update needs "Id" or an External ID / idLookup field as key';
+  if ((mode === 'upsert' || mode === 'mirror') && f.name === 'Id') {
+    return `${mode === 'upsert' ? 'Upsert' : 'Mirror'} cannot key on "Id": Salesforce upserts only on an External ID field, and a record Id cannot create a record. To update the records whose Id the model carries, use Update mode with key "Id" (an Id with no record is a row error); to create missing records too, key on an External ID field`;
+  }
   if (mode === 'upsert' || mode === 'mirror') return isLookupKey(f) ? null : `${mode === 'upsert' ? 'Upsert' : 'Mirror'} needs an External ID (or idLookup) field as key, not "${f.name}": tick "External ID" and "Unique" on the field`;
   return f.name === 'Id' ? 'Insert cannot send the model key into "Id": map it to a createable field' : null;
 }
+
+/** The lookup field whose relationship name is `name` (case-insensitive). */
+function relationshipField(describe: SfDescribe, name: string): SfField | undefined {
+  const n = name.toLowerCase();
+  return describe.fields.find((f) => f.type === 'reference' && f.relationshipName?.toLowerCase() === n);
+}
+
+/**
+ * The parent objects an activation's `Relationship.Field` mappings point to, so their describes can be
+ * read before `analyze` (which is pure). Unknown relationships are left for `analyze` to report.
+ */
+export function parentObjects(fields: FieldSpec[], describe: SfDescribe): string[] {
+  const out = new Set<string>();
+  for (const spec of fields) {
+    const parts = spec.to.split('.');
+    if (parts.length !== 2) continue;
+    const ref = relationshipField(describe, parts[0]!);
+    if (ref?.referenceTo?.length === 1) out.add(ref.referenceTo[0]!);
+  }
+  return [...out];
+}
+
+type ParentResult = { ok: true; send: SendField } | { ok: false; kind: 'unknown' | 'notWritable' | 'skipped'; message: string };
+
+/**
+ * A mapping into `Relationship.ExternalIdField`: Salesforce resolves the parent by its External ID and
+ * fills the lookup, on Bulk 2.0 (CSV header) and in REST JSON (nested reference) alike.
+ */
+function parentMapping(spec: FieldSpec, describe: SfDescribe, parents: SfDescribe[], ops: RowOp[]): ParentResult {
+  const mapping = `mapping "${spec.from}" → "${spec.to}"`;
+  const parts = spec.to.split('.');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    return { ok: false, kind: 'unknown', message: `${mapping}: a parent lookup is "Relationship.ExternalIdField", one level deep (Salesforce resolves no deeper path); map the parent's own External ID` };
+  }
+  const [relName, parentFieldName] = parts as [string, string];
+  const lookup = relationshipField(describe, relName);
+  if (!lookup) {
+    const rels = describe.fields.filter((f) => f.type === 'reference' && f.relationshipName).map((f) => f.relationshipName!);
+    const close = suggest(relName, rels);
+    return { ok: false, kind: 'unknown', message: `${mapping}: ${describe.name} has no relationship "${relName}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}; use the relationship name of a lookup field (AccountId → Account, custom Parent__c → Parent__r)` };
+  }
+  const targets = lookup.referenceTo ?? [];
+  if (targets.length !== 1) {
+    return { ok: false, kind: 'unknown', message: `${mapping}: "${lookup.name}" can point to ${targets.join(', ') || 'no object'}; a lookup by External ID needs a relationship to exactly one object` };
+  }
+  const parent = parents.find((p) => p.name.toLowerCase() === targets[0]!.toLowerCase());
+  const parentField = parent?.fields.find((f) => f.name.toLowerCase() === parentFieldName.toLowerCase());
+  if (!parent || !parentField) {
+    const close = parent ? suggest(parentFieldName, parent.fields.filter((f) => f.externalId).map((f) => f.name)) : [];
+    return { ok: false, kind: 'unknown', message: `${mapping}: ${targets[0]} has no field "${parentFieldName}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}` };
+  }
+  if (parentField.externalId !== true) {
+    return { ok: false, kind: 'unknown', message: `${mapping}: ${parent.name}.${parentField.name} is not an External ID field, so Salesforce cannot find the parent by it: tick "External ID" (and "Unique") on it, or map another one` };
+  }
+  const failing = ops.filter((op) => op !== 'delete' && !writableFor(lookup, op));
+  if (failing.length) {
+    return { ok: false, kind: 'notWritable', message: `${mapping}: lookup "${lookup.name}" is not ${failing.map(opWord).join('/')}` };
+  }
+  if (!isCompatible(spec.pgType, parentField.type)) {
+    return { ok: false, kind: 'skipped', message: `Postgres ${spec.pgType} column "${spec.from}" cannot hold ${parent.name}.${parentField.name} (${parentField.type})` };
+  }
+  const relationship = lookup.relationshipName!;
+  return { ok: true, send: { spec, field: parentField, column: `${relationship}.${parentField.name}`, parent: { relationship, lookup, object: parent.name } } };
+}
+
+const opWord = (op: RowOp) => (op === 'create' ? 'createable' : op === 'update' ? 'updateable' : 'createable and updateable');
 
 export function analyze(input: AnalyzeInput): WriteModel {
   const { describe, mode, options } = input;
@@ -101,7 +190,28 @@ export function analyze(input: AnalyzeInput): WriteModel {
   const ops = opsOf(mode);
 
   const keyField = byName.get(input.key.toLowerCase());
+  const lookupsFilled = new Map<string, string>();
+  const lookupProblems: string[] = [];
   for (const spec of input.fields) {
+    if (spec.to.includes('.')) {
+      if (spec.isKey) { lookupProblems.push(`key "${spec.to}": the key must be a field of ${describe.name} itself, not a parent's`); continue; }
+      const p = parentMapping(spec, describe, input.parents ?? [], ops);
+      if (!p.ok) {
+        if (p.kind === 'unknown') lookupProblems.push(p.message);
+        else if (p.kind === 'notWritable') notWritable.push(p.message);
+        else {
+          skipped.push({ field: spec.to, reason: p.message });
+          warnings.push({ code: 'FIELD_SKIPPED', level: 'warning', message: `${where}: ${p.message}; the lookup is not sent` });
+        }
+        continue;
+      }
+      const lookup = p.send.parent!.lookup.name;
+      const twice = lookupsFilled.get(lookup);
+      if (twice) notWritable.push(`"${lookup}" is filled twice ("${twice}" and "${spec.to}"): map one of them`);
+      lookupsFilled.set(lookup, spec.to);
+      send.push(p.send);
+      continue;
+    }
     const field = byName.get(spec.to.toLowerCase());
     if (!field) {
       const close = suggest(spec.to, names);
@@ -111,7 +221,7 @@ export function analyze(input: AnalyzeInput): WriteModel {
     const isKey = spec.isKey || field === keyField;
     const failing = ops.filter((op) => op !== 'delete' && !(isKey && field.name === 'Id') && !writableFor(field, op));
     if (failing.length) {
-      notWritable.push(`"${field.name}" is not ${failing.map((op) => (op === 'create' ? 'createable' : op === 'update' ? 'updateable' : 'createable and updateable')).join('/')}`);
+      notWritable.push(`"${field.name}" is not ${failing.map(opWord).join('/')}`);
       continue;
     }
     if (!isCompatible(spec.pgType, field.type)) {
@@ -123,10 +233,18 @@ export function analyze(input: AnalyzeInput): WriteModel {
       }
       continue;
     }
-    send.push({ spec, field });
+    if (field.type === 'reference') {
+      const twice = lookupsFilled.get(field.name);
+      if (twice) notWritable.push(`"${field.name}" is filled twice ("${twice}" and "${spec.to}"): map one of them`);
+      lookupsFilled.set(field.name, spec.to);
+    }
+    send.push({ spec, field, column: field.name });
   }
   if (unknown.length) {
     throw new SyncError('FIELD_UNKNOWN', `${where}: unknown field(s) ${unknown.join('; ')}`, { retryable: false, details: { fields: unknown } });
+  }
+  if (lookupProblems.length) {
+    throw new SyncError('FIELD_UNKNOWN', `${where}: ${lookupProblems.join('; ')}`, { retryable: false, details: { fields: lookupProblems } });
   }
   if (!keyField) {
     throw new SyncError('KEY_INVALID', `${where}: key field "${input.key}" does not exist (did you mean ${suggest(input.key, names).join(', ') || 'External_Id__c'}?)`, { retryable: false });
@@ -140,7 +258,7 @@ export function analyze(input: AnalyzeInput): WriteModel {
     throw new SyncError('FIELD_NOT_WRITABLE', `${where}: for ${mode} mode ${notWritable.join('; ')}`, { retryable: false });
   }
   // The key is always sent (the runtime lists it first; be safe if it did not).
-  if (!send.some((x) => x.field === keyField)) send.push({ spec: { from: keyField.name, to: keyField.name, pgType: 'text', isKey: true }, field: keyField });
+  if (!send.some((x) => x.field === keyField)) send.push({ spec: { from: keyField.name, to: keyField.name, pgType: 'text', isKey: true }, field: keyField, column: keyField.name });
   send.sort((a, b) => Number(b.field === keyField) - Number(a.field === keyField));
 
   let tokenField: string | null = null;
@@ -155,7 +273,7 @@ export function analyze(input: AnalyzeInput): WriteModel {
       });
     }
     // Insert sends a changed row as a new record (DinMo semantics): a unique field would repeat the old record's value.
-    const unique = SALESFORCE_MODES[mode].changed === 'create' ? send.filter((s) => s.field.unique === true) : [];
+    const unique = SALESFORCE_MODES[mode].changed === 'create' ? send.filter((s) => !s.parent && s.field.unique === true) : [];
     if (unique.length) {
       const names = unique.map((s) => `"${s.field.name}"`).join(', ');
       warnings.push({
@@ -164,11 +282,11 @@ export function analyze(input: AnalyzeInput): WriteModel {
         message: `${where}: Insert mode creates a new record for each changed row, but ${names} ${unique.length > 1 ? 'are' : 'is'} unique in Salesforce: every changed row will fail with DUPLICATE_VALUE. Use Upsert with it as the key, or do not map it`,
       });
     }
-    const sent = new Set(send.map((s) => s.field.name));
+    const sent = new Set(send.map((s) => s.parent?.lookup.name ?? s.field.name));
     const required = describe.fields.filter((f) => f.createable && f.nillable === false && !f.defaultedOnCreate && !sent.has(f.name));
     if (required.length) {
       warnings.push({ code: 'REQUIRED_FIELD_UNMAPPED', level: 'warning', message: `${where}: required field(s) ${required.map((f) => f.name).join(', ')} are not mapped: inserts will fail with REQUIRED_FIELD_MISSING` });
     }
   }
-  return { object: describe.name, where, send, keyField, tokenField, skipped, warnings };
+  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, tokenField, skipped, warnings };
 }

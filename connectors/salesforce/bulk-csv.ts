@@ -20,7 +20,7 @@ export interface JobSpec {
 }
 
 export function jobSpec(model: WriteModel, op: ChunkWrite['op']): JobSpec {
-  const names = model.send.map((s) => s.field.name);
+  const names = model.send.map((s) => s.column);
   const key = model.keyField.name;
   if (op === 'delete') return { operation: 'delete', header: ['Id'], matchColumn: 'Id' };
   if (op === 'update') return { operation: 'update', header: ['Id', ...names.filter((n) => n !== 'Id')], matchColumn: key };
@@ -70,7 +70,9 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
       if (chunk.op !== 'delete') {
         const e = encodeRow(model, row);
         if (!e.ok) { local.push(e.result); continue; }
-        if (Object.values(e.values).some(csvCannotCarry)) { viaRest.push(row); continue; }
+        // A text the CSV reads as null, or a column the header lacks (a lookup cleared by its own name
+        // because the parent key is null): Collections carries these exactly.
+        if (Object.values(e.values).some(csvCannotCarry) || Object.keys(e.values).some((c) => !spec.header.includes(c))) { viaRest.push(row); continue; }
         Object.assign(values, e.values);
       }
       if (resolved) {

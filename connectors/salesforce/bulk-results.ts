@@ -15,7 +15,7 @@ import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { matchValue, type JobSpec } from './bulk-csv';
-import { isGone } from './rows';
+import { isGone, withParentHint } from './rows';
 
 /** Results recorded per `chunk.record` call. */
 const RECORD_BATCH = 2000;
@@ -109,7 +109,7 @@ export async function recordJobResults(
         const key = keyOf(r);
         if (key === undefined) continue;
         if (kind === 'failed' && isStale(r)) { stale.add(key); continue; }
-        out.push(resultFor(kind, key, r, spec.operation === 'delete'));
+        out.push(withParentHint(model, resultFor(kind, key, r, spec.operation === 'delete')));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);
           recorded += out.length;

@@ -5,7 +5,7 @@
  */
 import type { ChunkWrite, OutRow, RowOp, RowResult } from '../types';
 import type { Session } from './context';
-import { encodeRow, isGone, saveErrorCode, toRowResult, type Wire } from './rows';
+import { encodeRow, isGone, saveErrorCode, toJsonValues, toRowResult, withParentHint, type Wire } from './rows';
 import { fromStoredId, resolveIds } from './resolve-ids';
 import { ensureQuotaFromHeader } from './quota';
 import type { SaveResult } from './client';
@@ -33,6 +33,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
       const res = resolved.get(r.row.key);
       if (res?.id) { ids.set(r.row.key, res.id); sendable.push(r); }
       else if (op === 'delete' && res?.code === 'NOT_FOUND') results.push({ key: r.row.key, ok: true, destinationId: null });
+      else if (res?.code === 'MALFORMED_ID') results.push({ key: r.row.key, ok: false, code: res.code, message: res.message ?? 'malformed Id', retryable: false });
       else results.push({ key: r.row.key, ok: false, code: res?.code ?? 'NOT_FOUND', message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records (create the record in Salesforce, or use Upsert mode)' : 'nothing deleted'}`, retryable: false });
     }
   }
@@ -45,15 +46,15 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   } else if (op === 'update') {
     saved = await client.updateRecords(sendable.map((r) => {
       const { Id: _drop, ...values } = r.values;
-      return { ...type, ...values, id: ids.get(r.row.key) };
+      return { ...type, ...toJsonValues(values), id: ids.get(r.row.key) };
     }), o);
   } else if (op === 'upsert') {
-    saved = await client.upsertRecords(model.object, model.keyField.name, sendable.map((r) => ({ ...type, ...r.values })), o);
+    saved = await client.upsertRecords(model.object, model.keyField.name, sendable.map((r) => ({ ...type, ...toJsonValues(r.values) })), o);
   } else if (model.tokenField) {
     // Create as an upsert on the row's token (activation, key, content): a replay after a lost response finds the record it made.
-    saved = await client.upsertRecords(model.object, model.tokenField, sendable.map((r) => ({ ...type, ...r.values, [model.tokenField!]: r.row.token })), o);
+    saved = await client.upsertRecords(model.object, model.tokenField, sendable.map((r) => ({ ...type, ...toJsonValues(r.values), [model.tokenField!]: r.row.token })), o);
   } else {
-    saved = await client.createRecords(sendable.map((r) => ({ ...type, ...r.values })), o);
+    saved = await client.createRecords(sendable.map((r) => ({ ...type, ...toJsonValues(r.values) })), o);
   }
   if (!Array.isArray(saved) || saved.length !== sendable.length) {
     throw new SyncError('INTERNAL', `${model.where}: Salesforce returned ${Array.isArray(saved) ? saved.length : 'no'} results for ${sendable.length} records`, { retryable: true });
@@ -62,7 +63,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   sendable.forEach((r, i) => {
     const res = saved[i];
     if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
-    else results.push(toRowResult(r.row.key, res, op === 'delete'));
+    else results.push(withParentHint(model, toRowResult(r.row.key, res, op === 'delete')));
   });
   if (stale.length) results.push(...(await retryByKey(s, op, stale)));
   return results;

@@ -538,3 +538,93 @@ describe('values a Bulk CSV would change: both paths store the same thing', () =
 it('throws SyncError subclasses only', () => {
   expect(new QuotaWaitError('x', 1)).toBeInstanceOf(SyncError);
 });
+
+describe('parent lookups by External ID (Account.External_Id__c)', () => {
+  const ACCOUNT_KEY: FieldSpec = { from: 'account_key', to: 'Account.External_Id__c', pgType: 'text', isKey: false };
+  const LINKED: FieldSpec[] = [KEY, field('LastName'), ACCOUNT_KEY];
+  const contact = (key: string, account: string | null) => outRow(key, { External_Id__c: key, LastName: `L ${key}`, 'Account.External_Id__c': account });
+  const seedAccounts = (...keys: string[]) => admin('POST', '/records/Account', keys.map((k) => ({ Name: `Acc ${k}`, External_Id__c: k })));
+  const accountIds = async () => Object.fromEntries((await records('Account')).map((a) => [a.External_Id__c, a.Id]));
+  const linkOf = async () => Object.fromEntries((await records()).map((c) => [c.External_Id__c, c.AccountId ?? null]));
+
+  it('check() validates the relationship, the parent External ID and the lookup, naming the mapping', async () => {
+    await expect(sf.check(ctxFor('upsert', { fields: LINKED }))).resolves.toMatchObject({ warnings: [] });
+    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Account.Name' }] }))).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/activation "test-activation".*mapping "account_key" → "Account.Name": Account.Name is not an External ID field/),
+    });
+    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Acount.External_Id__c' }] }))).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN', message: expect.stringMatching(/Contact has no relationship "Acount" \(did you mean "Account"/),
+    });
+    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Account.Owner.Email' }] }))).rejects.toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/one level deep/) });
+    // The emulator does not model User: a parent the integration user cannot see.
+    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Owner.Email' }] }))).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/a parent lookup points to User, which does not exist or is not visible/),
+    });
+  });
+
+  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+    it(`${path}: links by the parent's key, lists a missing parent with its key, clears the link on a null key`, async () => {
+      await seedAccounts('A1', 'A2');
+      const ids = await accountIds();
+      const rows = [contact('c1', 'A1'), contact('c2', 'a2'), contact('c3', 'A9'), contact('c4', null)];
+      const { chunk } = await write('upsert', 'upsert', rows, { fields: LINKED }, plan);
+      expect(chunk.results.get('c3')).toMatchObject({
+        ok: false, code: 'INVALID_FIELD', retryable: false,
+        message: expect.stringMatching(/^Foreign key external ID: A9 not found for field External_Id__c in entity Account \(mapping "account_key" → "Account.External_Id__c"\): no Account has External_Id__c = "A9".*retry-failed/),
+      });
+      expect(await linkOf()).toEqual({ c1: ids.A1, c2: ids.A2, c4: null });
+      // The parent appears; the failed row sent again links it; a linked row whose parent key turns null is unlinked.
+      await seedAccounts('A9');
+      const again = await write('upsert', 'upsert', [contact('c3', 'A9'), contact('c1', null)], { fields: LINKED }, plan);
+      expect([...again.chunk.results.values()].every((r) => r.ok)).toBe(true);
+      expect(await linkOf()).toEqual({ c1: null, c2: ids.A2, c3: (await accountIds()).A9, c4: null });
+    });
+
+    it(`${path}: Update by the model's External ID moves a record to another parent`, async () => {
+      await seedAccounts('A1', 'A2');
+      await write('upsert', 'upsert', [contact('c1', 'A1')], { fields: LINKED }, plan);
+      const { chunk } = await write('update', 'update', [contact('c1', 'A2'), contact('c2', 'A1')], { fields: LINKED }, plan);
+      expect(chunk.results.get('c1')).toMatchObject({ ok: true });
+      expect(chunk.results.get('c2')).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+      expect(await linkOf()).toEqual({ c1: (await accountIds()).A2 });
+    });
+  }
+});
+
+describe('Update by the Salesforce Id carried by the model', () => {
+  const BY_ID: FieldSpec[] = [field('Id', 'text', { isKey: true, from: 'sf_id' }), field('LastName')];
+  const row = (id: string, last: string) => outRow(id, { Id: id, LastName: last });
+  const dataWrites = () => emu.state.requests.filter((r) => r.method !== 'GET' && (r.category === 'composite' || r.category === 'bulk')).length;
+
+  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+    it(`${path}: 15 and 18 character Ids are updated; malformed, wrong-checksum and Account Ids are row errors, never sent`, async () => {
+      const { ids } = await admin('POST', '/records/Contact', [{ LastName: 'one' }, { LastName: 'two' }]) as { ids: string[] };
+      const [{ ids: [accountId] }] = [await admin('POST', '/records/Account', [{ Name: 'Acme' }]) as { ids: string[] }];
+      const [id18, other] = ids as [string, string];
+      const id15 = other.slice(0, 15);
+      const badSum = `${id18.slice(0, 15)}${id18.slice(15) === 'AAA' ? 'AAB' : 'AAA'}`;
+      const rejected = [row('003xyz', 'short'), row(badSum, 'bad checksum'), row(accountId!, 'an Account')];
+      emu.state.requests = [];
+      const only = await write('update', 'update', rejected, { key: 'Id', fields: BY_ID }, plan);
+      expect(dataWrites()).toBe(0);
+      for (const r of rejected) expect(only.chunk.results.get(r.key)).toMatchObject({ ok: false, code: 'MALFORMED_ID', retryable: false });
+      expect(only.chunk.results.get(accountId!)).toMatchObject({ message: expect.stringMatching(/Contact Ids start with "003", this one with "001"/) });
+      const { chunk } = await write('update', 'update', [row(id18, 'ONE'), row(id15, 'TWO'), ...rejected], { key: 'Id', fields: BY_ID }, plan);
+      expect(chunk.results.get(id18)).toMatchObject({ ok: true, destinationId: id18 });
+      expect(chunk.results.get(id15)).toMatchObject({ ok: true });
+      expect(chunk.results.get(badSum)).toMatchObject({ ok: false, code: 'MALFORMED_ID' });
+      // Well formed, of the right object, but no such record: Salesforce's own answer, and nothing created.
+      const ghost = to18('003Hp0000ZZZZZZ');
+      const gone = await write('update', 'update', [row(ghost, 'ghost')], { key: 'Id', fields: BY_ID }, plan);
+      expect(gone.chunk.results.get(ghost)).toMatchObject({ ok: false, code: 'INVALID_CROSS_REFERENCE_KEY', retryable: false });
+      expect((await records()).map((r) => r.LastName).sort()).toEqual(['ONE', 'TWO']);
+      expect((await records('Account')).map((r) => r.Name)).toEqual(['Acme']);
+    });
+  }
+
+  it('Upsert and Mirror cannot key on Id: check() says to use Update', async () => {
+    for (const mode of ['upsert', 'mirror'] as const) {
+      await expect(sf.check(ctxFor(mode, { key: 'Id', fields: BY_ID }))).rejects.toMatchObject({ code: 'KEY_INVALID', message: expect.stringMatching(/use Update mode with key "Id"/) });
+    }
+  });
+});

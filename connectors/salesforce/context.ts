@@ -5,7 +5,7 @@
  */
 import { SyncError } from '../../common/errors';
 import type { DestinationContext } from '../types';
-import { analyze, type SfDescribe, type WriteModel } from './analyze';
+import { analyze, parentObjects, type SfDescribe, type WriteModel } from './analyze';
 import { getClient, type SalesforceClient } from './client';
 import type { SalesforceConnection, SalesforceOptions } from './config';
 
@@ -43,6 +43,18 @@ async function describeCached(client: SalesforceClient, object: string, where: s
   }
 }
 
+/** A parent object the integration user cannot see: the mapping is named, not just the object. */
+async function describeParent(client: SalesforceClient, object: string, where: string, fresh: boolean): Promise<SfDescribe> {
+  try {
+    return await describeCached(client, object, where, fresh);
+  } catch (err) {
+    if (err instanceof SyncError && err.code === 'DESTINATION_NOT_FOUND') {
+      throw new SyncError('FIELD_UNKNOWN', `${where}: a parent lookup points to ${object}, which does not exist or is not visible to the integration user: grant it read access, or remove the mapping`, { retryable: false, cause: err });
+    }
+    throw err;
+  }
+}
+
 /** `fresh` forces a describe call (check() always re-reads; writers reuse a recent one). */
 export async function openSession(ctx: SfContext, fresh = false): Promise<Session> {
   const where = whereOf(ctx);
@@ -51,6 +63,8 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const client = await getClient(ctx.connection, where);
   client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);
-  const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe });
+  // Parent objects of `Account.External_Id__c` mappings: their External ID fields are checked too.
+  const parents = await Promise.all(parentObjects(ctx.fields, describe).map((p) => describeParent(client, p, where, fresh)));
+  const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe, parents });
   return { client, options, model, heartbeat: (d) => ctx.heartbeat(d) };
 }

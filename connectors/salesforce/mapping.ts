@@ -20,6 +20,9 @@ export interface SfField {
   idLookup?: boolean;
   unique?: boolean;
   caseSensitive?: boolean;
+  /** Lookups: the object(s) the field points to and the relationship name used in `Account.Ext__c`. */
+  referenceTo?: string[];
+  relationshipName?: string | null;
 }
 
 const TEXT = ['text', 'varchar', 'bpchar', 'char', 'name', 'citext'];

@@ -6,10 +6,11 @@
 import type { OutRow } from '../types';
 import type { WriteModel } from './analyze';
 import type { SalesforceClient } from './client';
+import { idProblem } from './ids';
 
 export interface Resolved {
   id: string | null;
-  code?: 'NOT_FOUND' | 'DUPLICATE_EXTERNAL_ID';
+  code?: 'NOT_FOUND' | 'DUPLICATE_EXTERNAL_ID' | 'MALFORMED_ID';
   message?: string;
 }
 
@@ -44,8 +45,10 @@ export async function resolveIds(client: SalesforceClient, model: WriteModel, ro
   const keyName = model.keyField.name;
   const missing: OutRow[] = [];
   for (const row of rows) {
-    if (keyName === 'Id') out.set(row.key, { id: row.key });
-    else if (fromStoredId(model, row)) out.set(row.key, { id: row.destinationId! });
+    if (keyName === 'Id') {
+      const bad = idProblem(row.key, model.object, model.keyPrefix);
+      out.set(row.key, bad ? { id: null, ...bad } : { id: row.key });
+    } else if (fromStoredId(model, row)) out.set(row.key, { id: row.destinationId! });
     else missing.push(row);
   }
   const fold = (s: string) => (model.keyField.caseSensitive ? s : s.toLowerCase());

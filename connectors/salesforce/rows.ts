@@ -14,17 +14,34 @@ export type Encoded = { ok: true; row: OutRow; values: Record<string, Wire> } | 
  */
 export function encodeRow(model: WriteModel, row: OutRow): Encoded {
   const values: Record<string, Wire> = {};
-  for (const { spec, field } of model.send) {
+  for (const { spec, field, column, parent } of model.send) {
     let raw = row.values[spec.to];
     if (raw === undefined && spec.isKey) raw = row.key;
     if (raw === undefined) continue;
     const e = encodeValue(spec, field, raw);
-    if (!e.ok) return { ok: false, result: { key: row.key, ok: false, code: e.code, message: e.message, retryable: false } };
+    if (!e.ok) return { ok: false, result: { key: row.key, ok: false, code: e.code, message: parent ? `${e.message} (parent key for ${column})` : e.message, retryable: false } };
     // Salesforce keeps no empty text, and the paths disagree on "": REST blanks text fields but refuses
     // it on a lookup (MALFORMED_ID), Bulk CSV reads an empty cell as "leave unchanged". Null clears on both.
-    values[field.name] = e.value === '' ? null : e.value;
+    const value = e.value === '' ? null : e.value;
+    // No parent key: the lookup itself is cleared (a null reference names no parent to look for).
+    if (value === null && parent) values[parent.lookup.name] = null;
+    else values[column] = value;
   }
   return { ok: true, row, values };
+}
+
+/**
+ * The REST JSON form of encoded values: a parent lookup `Account.External_Id__c` becomes the nested
+ * reference `{"Account": {"External_Id__c": …}}` that sObject Collections resolve.
+ */
+export function toJsonValues(values: Record<string, Wire>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const dot = name.indexOf('.');
+    if (dot < 0) out[name] = value;
+    else out[name.slice(0, dot)] = { [name.slice(dot + 1)]: value };
+  }
+  return out;
 }
 
 /**
@@ -46,4 +63,23 @@ export function toRowResult(key: string, r: SaveResult | undefined, isDelete = f
   const message = [e?.message ?? 'no message', e?.fields?.length ? `(fields: ${e.fields.join(', ')})` : ''].join(' ').trim();
   if (isDelete && GONE.has(code)) return { key, ok: true, destinationId: null };
   return { key, ok: false, code, message, retryable: isRetryableRowError(code, message) };
+}
+
+const FOREIGN_KEY_MISSING = /Foreign key external ID: (.*) not found for field (\w+) in entity (\w+)/;
+
+/**
+ * Salesforce's message for a missing parent names the key, the field and the object but not the
+ * mapping; the row error says which mapping it came from and what to do.
+ */
+export function withParentHint(model: WriteModel, r: RowResult): RowResult {
+  if (r.ok) return r;
+  const m = FOREIGN_KEY_MISSING.exec(r.message);
+  if (!m) return r;
+  const [, value, fieldName, object] = m;
+  const sf = model.send.find((s) => s.parent && s.parent.object.toLowerCase() === object!.toLowerCase() && s.field.name.toLowerCase() === fieldName!.toLowerCase());
+  if (!sf) return r;
+  return {
+    ...r,
+    message: `${m[0]} (mapping "${sf.spec.from}" → "${sf.column}"): no ${object} has ${fieldName} = "${value}"; nothing was written for this row. Create that ${object} (or correct the key), then run "syncline retry-failed ${model.activationId}" (the row is also sent again when it changes)`,
+  };
 }

@@ -166,6 +166,7 @@ describe('Describe (API notes §2)', () => {
     expect(f.LastName).toMatchObject({ createable: true, nillable: false, defaultedOnCreate: false });
     expect(f.CreatedDate).toMatchObject({ type: 'datetime', createable: false, updateable: false });
     expect(f.AccountId).toMatchObject({ type: 'reference', referenceTo: ['Account'], relationshipName: 'Account' });
+    expect(d.keyPrefix).toBe('003');
     expect(f.Interests__c?.type).toBe('multipicklist');
     expect(f.Lifetime_Value__c).toMatchObject({ type: 'double', precision: 16, scale: 2 });
     expect(f.Description).toMatchObject({ type: 'textarea', length: 32000 });
@@ -400,6 +401,41 @@ describe('sObject Collections (API notes §3)', () => {
     expect((await conn.sobject('Contact').retrieve(ids[2] as string)).Id).toBe(ids[2]);
   });
 
+  test('CL parent lookups as nested references in create / upsert / update; a missing parent is a per-record INVALID_FIELD', async () => {
+    const acc = await conn.sobject('Account').create({ Name: 'Parent', External_Id__c: 'P-1' });
+    const acc2 = await conn.sobject('Account').create({ Name: 'Other', External_Id__c: 'P-2' });
+    const created = await conn.sobject('Contact').create([
+      { LastName: 'Kid', External_Id__c: 'K-1', Account: { External_Id__c: 'P-1' } },
+      { LastName: 'Orphan', External_Id__c: 'K-2', Account: { External_Id__c: 'P-404' } },
+    ]);
+    expect(created.map((r) => r.success)).toEqual([true, false]);
+    expect(created[1]?.errors).toEqual([{ statusCode: 'INVALID_FIELD', message: 'Foreign key external ID: P-404 not found for field External_Id__c in entity Account', fields: ['AccountId'] }]);
+    const kid = created[0]?.id as string;
+    expect((await conn.sobject('Contact').retrieve(kid)).AccountId).toBe(acc.id);
+    const ups = await conn.sobject('Contact').upsert([
+      { External_Id__c: 'K-1', Account: { External_Id__c: 'P-2' } }, { External_Id__c: 'K-3', LastName: 'New', Account: { External_Id__c: 'p-1' } },
+    ], 'External_Id__c');
+    expect(ups.map((r) => r.success)).toEqual([true, true]);
+    expect((await conn.sobject('Contact').retrieve(kid)).AccountId).toBe(acc2.id);
+    // External ids match case-insensitively unless the field is case sensitive.
+    expect((await conn.sobject('Contact').retrieve(ups[1]?.id as string)).AccountId).toBe(acc.id);
+    const upd = await conn.sobject('Contact').update([{ Id: kid, Account: { External_Id__c: 'P-1' } }, { Id: ups[1]?.id as string, AccountId: null }]);
+    expect(upd.map((r) => r.success)).toEqual([true, true]);
+    expect((await conn.sobject('Contact').retrieve(kid)).AccountId).toBe(acc.id);
+    expect((await conn.sobject('Contact').retrieve(ups[1]?.id as string)).AccountId).toBeNull();
+    const notExternal = await conn.sobject('Contact').create([{ LastName: 'X', Account: { Name: 'Parent' } }]);
+    expect(notExternal[0]?.errors[0]).toMatchObject({ statusCode: 'INVALID_FIELD', message: 'Field name provided, Name is not an External ID or indexed field for Account' });
+  });
+
+  test('CL update by Id: an Id of another object -> MALFORMED_ID per record; 15-char Ids accepted', async () => {
+    const acc = await conn.sobject('Account').create({ Name: 'A' });
+    const c = await conn.sobject('Contact').create({ LastName: 'C' });
+    const res = await conn.sobject('Contact').update([{ Id: (c.id as string).slice(0, 15), Title: 'by 15' }, { Id: acc.id as string, Title: 'wrong object' }]);
+    expect(res[0]).toMatchObject({ success: true, id: c.id });
+    expect((res[1]?.errors[0] as unknown as { statusCode: string }).statusCode).toBe('MALFORMED_ID');
+    expect((await conn.sobject('Contact').retrieve(c.id as string)).Title).toBe('by 15');
+  });
+
   test('CL collections upsert key must be an external id; Id is refused', async () => {
     const err = await errOf(conn.requestPatch(dataPath('/composite/sobjects/Contact/Id'), { allOrNone: false, records: [] }));
     expect(err.errorCode).toBe('INVALID_FIELD');
@@ -549,6 +585,21 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     expect(res.failedResults[0]?.sf__Error).toBe('INVALID_FIELD:Foreign key external ID: ACC-9 not found for field External_Id__c in entity Account:AccountId --');
     const wrongEnding = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\r\nA\r\n', pollInterval: 20 }));
     expect(wrongEnding.message).toMatch(/LineEnding is invalid/);
+  });
+
+  test('CL parent lookup header in upsert and update jobs; an unknown relationship fails the job', async () => {
+    const acc = await conn.sobject('Account').create({ Name: 'P', External_Id__c: 'ACC-1' });
+    const ups = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', input: 'External_Id__c,LastName,Account.External_Id__c\nC-1,One,ACC-1\nC-2,Two,ACC-2\n', pollInterval: 20 });
+    expect(ups.successfulResults).toHaveLength(1);
+    expect(ups.failedResults[0]).toMatchObject({ External_Id__c: 'C-2', sf__Error: 'INVALID_FIELD:Foreign key external ID: ACC-2 not found for field External_Id__c in entity Account:AccountId --' });
+    const id = ups.successfulResults[0]?.sf__Id as string;
+    expect((await conn.sobject('Contact').retrieve(id)).AccountId).toBe(acc.id);
+    const acc2 = await conn.sobject('Account').create({ Name: 'Q', External_Id__c: 'ACC-2' });
+    const upd = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'update', input: `Id,Account.External_Id__c\n${id},ACC-2\n`, pollInterval: 20 });
+    expect(upd.successfulResults).toHaveLength(1);
+    expect((await conn.sobject('Contact').retrieve(id)).AccountId).toBe(acc2.id);
+    const bad = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Acount.External_Id__c\nX,ACC-1\n', pollInterval: 20 }));
+    expect(String(bad.message)).toMatch(/Field name not found : Acount.External_Id__c/);
   });
 
   test('CL upload size cap (Trap 13) and upsert job needs an external id field', async () => {
