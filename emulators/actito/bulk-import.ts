@@ -25,7 +25,7 @@ export interface LineError {
 
 export interface ImportExecution {
   id: string;
-  api: 'v4' | 'v5';
+  api: 'v5';
   tableType: Table['kind'];
   table: string;
   tableId: string;

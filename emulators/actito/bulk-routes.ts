@@ -7,12 +7,6 @@ import type { Route, RouteContext } from './router';
 import type { EmulatorState } from './state';
 import type { Table } from './table';
 
-const SEPARATORS: Record<string, string> = {
-  COMMA_SEPARATED_VALUES: ',',
-  TAB_SEPARATED_VALUES: '\t',
-  SEMI_COLON_SEPARATED_VALUES: ';',
-};
-
 function parseMode(v: unknown): ImportMode {
   if (v === undefined || v === 'CREATE_UPDATE' || v === 'CREATE_OR_UPDATE') return 'CREATE_UPDATE';
   if (v === 'CREATE_ONLY' || v === 'UPDATE_ONLY') return v;
@@ -81,44 +75,22 @@ export function bulkRoutes(state: EmulatorState): Route[] {
   const bodyLimit = state.config.maxBulkFileBytes + 1024 * 1024;
   const etls = state.imports.etls;
 
-  const submit = (api: 'v4' | 'v5', def: Definition, file: Part, sent: unknown): Reply => {
+  const submit = (def: Definition, file: Part, sent: unknown): Reply => {
     // Over quota → 429 [D S3]; checked first so a refused file costs nothing.
     if (state.imports.quotaLeft(def.table) <= 0 || state.faults.on('bulkQuotaExhausted')) {
       return apiError(429, `daily bulk import quota of ${state.config.dailyBulkImportQuota} imports reached for table '${def.table.name}'; retry tomorrow (UTC)`);
     }
     const decoded = decodeImportFile(file.data, { ...def, maxBytes: state.config.maxBulkFileBytes });
-    const exec = state.imports.submit({ api, table: def.table, mode: def.mode, keyAttribute: def.keyAttribute, file: decoded, definition: sent });
+    const exec = state.imports.submit({ api: 'v5', table: def.table, mode: def.mode, keyAttribute: def.keyAttribute, file: decoded, definition: sent });
     const e = state.config.entity;
-    const location =
-      api === 'v5'
-        ? `/mass-imports/v5/entities/${e}/etl-executions/${exec.id}`
-        : `/mass-imports/v4/entity/${e}/${def.table.kind === 'PROFILE_TABLE' ? 'table' : 'customTable'}/${def.table.name}/import/${exec.id}`;
-    return json(202, { id: exec.id, status: exec.status }, { Location: location });
-  };
-
-  // v4 mass import [D S12, S14]: multipart `inputFile` (ZIP with one CSV) + `parameters` JSON.
-  const v4Import = (kind: 'customTable' | 'table') => (ctx: RouteContext): Reply => {
-    const table = kind === 'customTable' ? state.customTable(ctx.params) : state.profileTable(ctx.params);
-    const parts = parseMultipart(ctx.body, ctx.headers['content-type']);
-    const p = jsonPart(parts, ['parameters']);
-    const format = p.format === undefined ? 'COMMA_SEPARATED_VALUES' : String(p.format);
-    const separator = SEPARATORS[format];
-    if (!separator) throw new HttpError(400, `format '${format}' is not one of ${Object.keys(SEPARATORS).join(', ')}`);
-    const def: Definition = {
-      table,
-      mode: parseMode(p.mode),
-      keyAttribute: typeof p.headerKeyColumn === 'string' ? p.headerKeyColumn : table.primaryKeyAttribute,
-      separator,
-      charset: typeof p.charset === 'string' ? p.charset : 'UTF-8',
-    };
-    return submit('v4', def, filePart(parts), p);
+    return json(202, { id: exec.id, status: exec.status }, { Location: `/mass-imports/v5/entities/${e}/etl-executions/${exec.id}` });
   };
 
   const v5Execution = (ctx: RouteContext): Reply => {
     state.requireEntity(ctx.params);
     const parts = parseMultipart(ctx.body, ctx.headers['content-type']);
     const d = jsonPart(parts, ['definition', 'etlDefinition', 'etl', 'parameters']);
-    return submit('v5', fromV5Definition(state, d), filePart(parts), d);
+    return submit(fromV5Definition(state, d), filePart(parts), d);
   };
 
   const trigger = (ctx: RouteContext): Reply => {
@@ -126,7 +98,7 @@ export function bulkRoutes(state: EmulatorState): Route[] {
     const d = etls.get(ctx.params.etlId ?? '');
     if (!d) return apiError(404, `ETL '${ctx.params.etlId}' not found`);
     const parts = parseMultipart(ctx.body, ctx.headers['content-type']);
-    return submit('v5', fromV5Definition(state, d), filePart(parts), { etlId: ctx.params.etlId, ...d });
+    return submit(fromV5Definition(state, d), filePart(parts), { etlId: ctx.params.etlId, ...d });
   };
 
   const createEtl = (ctx: RouteContext): Reply => {
@@ -154,16 +126,10 @@ export function bulkRoutes(state: EmulatorState): Route[] {
     return json(200, withOmissions(state, { id: exec.id, total: exec.errorCount, offset, limit, errors: exec.errors.slice(offset, offset + limit) }));
   };
 
-  const V4C = '/v4/entity/:entity/customTable/:table/import';
-  const V4P = '/v4/entity/:entity/table/:table/import';
+  // The v4 mass import (`…/customTable/{t}/import`) is not served: Actito retired it at the end of
+  // June 2025 and no connection option makes the connector call it.
   const V5 = '/v5/entities/:entity';
-  return [
-    { method: 'POST', pattern: V4C, handler: v4Import('customTable'), bodyLimit },
-    { method: 'POST', pattern: V4P, handler: v4Import('table'), bodyLimit },
-    { method: 'GET', pattern: `${V4C}/:importId`, handler: status('importId') },
-    { method: 'GET', pattern: `${V4P}/:importId`, handler: status('importId') },
-    { method: 'GET', pattern: `${V4C}/:importId/errors`, handler: errors('importId') },
-    { method: 'GET', pattern: `${V4P}/:importId/errors`, handler: errors('importId') },
+  const routes: Route[] = [
     { method: 'POST', pattern: `${V5}/etl-executions`, handler: v5Execution, bodyLimit },
     { method: 'GET', pattern: `${V5}/etl-executions/:executionId`, handler: status('executionId') },
     { method: 'GET', pattern: `${V5}/etl-executions/:executionId/errors`, handler: errors('executionId') },
@@ -171,4 +137,5 @@ export function bulkRoutes(state: EmulatorState): Route[] {
     { method: 'GET', pattern: `${V5}/etls/:etlId`, handler: (ctx) => { state.requireEntity(ctx.params); const d = etls.get(ctx.params.etlId ?? ''); return d ? json(200, d) : apiError(404, `ETL '${ctx.params.etlId}' not found`); } },
     { method: 'POST', pattern: `${V5}/etls/:etlId/trigger-execution`, handler: trigger, bodyLimit },
   ];
+  return routes.map((r) => ({ ...r, prefix: '/mass-imports' }));
 }

@@ -124,17 +124,41 @@ describe('§1 token flow [D S1, S4]', () => {
   });
 });
 
-describe('§1 paths: category-prefixed and unprefixed forms [D S5, A record prefix]', () => {
-  it('serves /v4, /v5 and /<category>/v4|v5 alike; unknown entity → 404; wrong method → 405', async () => {
+describe('§1 paths: each family under its current category prefix, and the legacy unprefixed form [D S5]', () => {
+  it('serves /<category>/v4|v5 and the unprefixed /v4, /v5; unknown entity → 404; wrong method → 405', async () => {
     await start();
     const tok = await token();
     for (const p of ['/v5/entities/demo/custom-tables', '/custom-table-structure/v5/entities/demo/custom-tables']) {
       expect((await call('GET', p, { token: tok })).status).toBe(200);
     }
     expect((await call('GET', '/v4/entity/demo/customTable/orders/record/X', { token: tok })).status).toBe(404);
-    expect((await call('GET', '/custom-tables/v4/entity/demo/customTable/orders/record?number=1', { token: tok })).status).toBe(200);
+    expect((await call('GET', '/custom-data/v4/entity/demo/customTable/orders/record?number=1', { token: tok })).status).toBe(200);
+    expect((await call('GET', '/v4/entity/demo/customTable/orders/record?number=1', { token: tok })).status).toBe(200);
+    expect((await call('GET', '/profile-table-structure/v5/entities/demo/profile-tables', { token: tok })).status).toBe(200);
     expect((await call('GET', '/v5/entities/other/custom-tables', { token: tok })).status).toBe(404);
     expect((await call('DELETE', '/v5/entities/demo/custom-tables', { token: tok })).status).toBe(405);
+  });
+
+  it("a route under another family's prefix, or an unknown prefix, is not served (404), so a wrong prefix in the connector shows", async () => {
+    await start();
+    const tok = await token();
+    const wrong = [
+      '/custom-tables/v4/entity/demo/customTable/orders/record?number=1',
+      '/profiles/v4/entity/demo/customTable/orders/record?number=1',
+      '/custom-data/v5/entities/demo/custom-tables',
+      '/custom-table-structure/v5/entities/demo/profile-tables',
+      '/mass-imports/v5/entities/demo/custom-tables',
+    ];
+    for (const p of wrong) expect([p, (await call('GET', p, { token: tok })).status]).toEqual([p, 404]);
+  });
+
+  it('the v4 mass import, retired by Actito in mid-2025, is no longer served (404) under any prefix', async () => {
+    await start();
+    const tok = await token();
+    for (const p of ['/mass-imports/v4/entity/demo/customTable/orders/import', '/v4/entity/demo/customTable/orders/import', '/mass-imports/v4/entity/demo/table/main/import']) {
+      const r = await call('POST', p, { token: tok, form: form(gzipSync('orderId,customerId\n'), 'f.csv.gz', 'parameters', { mode: 'CREATE_UPDATE' }) });
+      expect([p, r.status]).toEqual([p, 404]);
+    }
   });
 });
 
@@ -396,16 +420,16 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     ]);
   });
 
-  it('v4 import with ZIP (deflated and stored): modes CREATE_ONLY, UPDATE_ONLY, CREATE_UPDATE', async () => {
+  it('v5 execution with ZIP (deflated and stored) and a declared separator: modes CREATE_ONLY, UPDATE_ONLY, CREATE_UPDATE', async () => {
     await start();
     const tok = await token();
     await seedProfile(tok, 'C1');
-    const I = '/mass-imports/v4/entity/demo/customTable/orders/import';
     const run = async (body: string, mode: string, method: 'store' | 'deflate' = 'deflate') => {
       const zip = writeZip([{ name: 'orders.csv', data: Buffer.from(body), method }]);
-      const r = await call('POST', I, { token: tok, form: form(zip, 'orders.zip', 'parameters', { format: 'SEMI_COLON_SEPARATED_VALUES', charset: 'UTF-8', mode, headerKeyColumn: 'orderId' }) });
+      const def = etl(mode, { file: { compression: 'ZIP', encoding: 'UTF-8', separator: ';', enclosing: '"' } });
+      const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(zip, 'orders.zip', 'definition', def) });
       expect(r.status).toBe(202);
-      return waitForExecution(tok, `${I}/${r.body.id}`);
+      return waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
     };
     const created = await run('orderId;customerId;quantity\nZ1;C1;1\nZ2;C1;2\n', 'CREATE_ONLY', 'store');
     expect(created).toMatchObject({ status: 'SUCCESS', compression: 'ZIP', counts: { read: 2, created: 2, updated: 0, rejected: 0 }, errors: [] });
@@ -419,15 +443,16 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     expect(upsert.counts).toEqual({ read: 2, created: 1, updated: 1, rejected: 0 });
     const q = Object.fromEntries((await call('GET', '/__admin/tables/orders/records')).body.records.map((r: any) => [r.orderId, r.quantity]));
     expect(q).toEqual({ Z1: 11, Z2: 22, Z3: 3, Z4: 4 });
-    expect(created.definition).toMatchObject({ mode: 'CREATE_ONLY', headerKeyColumn: 'orderId' });
+    expect(created.definition).toMatchObject({ mode: 'CREATE_ONLY', keyAttribute: 'orderId' });
   });
 
-  it('profile import by a unique key column (v4 table import)', async () => {
+  it('profile import by a unique key column (v5 execution on the profile table)', async () => {
     await start();
     const tok = await token();
-    const I = '/mass-imports/v4/entity/demo/table/main/import';
-    const r = await call('POST', I, { token: tok, form: form(gzipSync('emailAddress,firstName,motherLanguage\na@x.io,Al,fr\nb@x.io,Bo,xx1\n'), 'p.csv.gz', 'parameters', { mode: 'CREATE_UPDATE', headerKeyColumn: 'emailAddress' }) });
-    const done = await waitForExecution(tok, `${I}/${r.body.id}`);
+    const def = { tableType: 'PROFILE_TABLE', tableId: 'main', mode: 'CREATE_UPDATE', keyAttribute: 'emailAddress' };
+    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('emailAddress,firstName,motherLanguage\na@x.io,Al,fr\nb@x.io,Bo,xx1\n'), 'p.csv.gz', 'definition', def) });
+    expect(r.status).toBe(202);
+    const done = await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
     expect(done.counts).toEqual({ read: 2, created: 1, updated: 0, rejected: 1 });
     expect(done.errors[0]).toMatchObject({ line: 3, key: 'b@x.io', attribute: 'motherLanguage' });
   });
@@ -545,7 +570,7 @@ describe('§7 limits [D S3]', () => {
     const quota = await call('GET', '/__admin/bulk-quota');
     expect(quota.body).toEqual({ day: new Date().toISOString().slice(0, 10), quota: 2, used: { orders: 2 } });
     // other tables keep their own quota
-    const profiles = await call('POST', '/mass-imports/v4/entity/demo/table/main/import', { token: tok, form: form(gzipSync('emailAddress\n'), 'p.csv.gz', 'parameters', { headerKeyColumn: 'emailAddress' }) });
+    const profiles = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('emailAddress\n'), 'p.csv.gz', 'definition', { tableType: 'PROFILE_TABLE', tableId: 'main', mode: 'CREATE_UPDATE', keyAttribute: 'emailAddress' }) });
     expect(profiles.status).toBe(202);
   });
 

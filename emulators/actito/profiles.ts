@@ -128,11 +128,13 @@ export function profileRoutes(state: EmulatorState): Route[] {
     return json(200, { profiles });
   };
 
-  return [
+  const routes: Route[] = [
     { method: 'POST', pattern: BASE, handler: upsert },
     { method: 'GET', pattern: `${BASE}/:ref`, handler: (ctx) => { const { table, row } = located(ctx); return json(200, profileBody(table, row)); } },
     { method: 'PUT', pattern: `${BASE}/:ref`, handler: update },
     { method: 'DELETE', pattern: `${BASE}/:ref`, handler: (ctx) => { const { row } = located(ctx); deleteProfileCascade(state, row); return json(204); } },
+    // [A] the v5 profile listing's prefix: the profile family's.
     { method: 'GET', pattern: '/v5/entities/:entity/profile-tables/:tableId/profiles', handler: list },
   ];
+  return routes.map((r) => ({ ...r, prefix: '/profiles' }));
 }

@@ -101,11 +101,12 @@ export function recordRoutes(state: EmulatorState): Route[] {
     return json(200, { records: rows.slice(0, limit).map((r) => recordBody(table, r)) });
   };
 
-  return [
+  const routes: Route[] = [
     { method: 'POST', pattern: BASE, handler: upsert },
     { method: 'GET', pattern: BASE, handler: search },
     { method: 'GET', pattern: `${BASE}/:key`, handler: get },
     { method: 'PUT', pattern: `${BASE}/:key`, handler: update },
     { method: 'DELETE', pattern: `${BASE}/:key`, handler: remove },
   ];
+  return routes.map((r) => ({ ...r, prefix: '/custom-data' }));
 }

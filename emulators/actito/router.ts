@@ -17,24 +17,28 @@ export interface Route {
   bodyLimit?: number;
   /** The token route takes the raw API key, not a bearer token. */
   public?: boolean;
+  /**
+   * The route family's category prefix since Actito's 2025 URL reorganisation, e.g. `/custom-data`
+   * (README "Routes"). The route answers under it and unprefixed (the legacy form a connection can still
+   * choose with `routePrefix: ""`), never under another prefix.
+   */
+  prefix?: string;
 }
 
 export type Match = { route: Route; params: Record<string, string> } | { methodNotAllowed: true } | undefined;
 
-/**
- * Category prefixes (`/profiles/v4/…`, `/custom-table-structure/v5/…` [D S5]) are stripped before
- * matching, so every route answers both prefixed and unprefixed — any one-segment prefix is accepted
- * because the record-route prefix is unknown [A].
- */
-export function normalizePath(path: string): string {
-  const m = /^\/[a-z][a-z0-9-]*(\/v[45]\/.*)$/.exec(path);
-  return m ? m[1]! : path;
+/** Splits `/<category>/v4|v5/…` into its category prefix and the versioned path; no prefix → `prefix: null`. */
+export function splitPrefix(path: string): { prefix: string | null; rest: string } {
+  const m = /^(\/[a-z][a-z0-9-]*)(\/v[45]\/.*)$/.exec(path);
+  return m ? { prefix: m[1]!, rest: m[2]! } : { prefix: null, rest: path };
 }
 
 export function matchRoute(routes: Route[], method: string, path: string): Match {
-  const segs = normalizePath(path).split('/').filter(Boolean);
+  const { prefix, rest } = splitPrefix(path);
+  const segs = rest.split('/').filter(Boolean);
   let methodNotAllowed = false;
   for (const route of routes) {
+    if (prefix !== null && route.prefix !== prefix) continue;
     const pat = route.pattern.split('/').filter(Boolean);
     if (pat.length !== segs.length) continue;
     const params: Record<string, string> = {};

@@ -77,31 +77,36 @@ export function schemaRoutes(state: EmulatorState): Route[] {
   const profile = (ctx: RouteContext): Table => state.profileTable({ ...ctx.params, table: ctx.params.tableId ?? '' });
   const C = '/v5/entities/:entity/custom-tables';
   const P = '/v5/entities/:entity/profile-tables';
+  const [CS, PS] = ['/custom-table-structure', '/profile-table-structure'];
   const patchCustom = (ctx: RouteContext): Reply => addAttributes(custom(ctx), parseJson(ctx.body), customTableStructure);
   const patchProfile = (ctx: RouteContext): Reply => addAttributes(profile(ctx), parseJson(ctx.body), profileTableStructure);
   return [
-    { method: 'GET', pattern: '/v5/entities', handler: entities },
-    { method: 'GET', pattern: '/v4/entity', handler: entities },
+    { method: 'GET', pattern: '/v5/entities', handler: entities, prefix: '/entities' },
+    { method: 'GET', pattern: '/v4/entity', handler: entities, prefix: '/entities' },
     {
       method: 'GET',
       pattern: C,
       handler: (ctx) => (state.requireEntity(ctx.params), json(200, { customTables: state.tables.customTables().map(customTableStructure) })),
+      prefix: CS,
     },
-    { method: 'GET', pattern: `${C}/:tableId`, handler: (ctx) => json(200, customTableStructure(custom(ctx))) },
-    { method: 'PATCH', pattern: `${C}/:tableId`, handler: patchCustom },
-    { method: 'PUT', pattern: `${C}/:tableId`, handler: patchCustom },
+    { method: 'GET', pattern: `${C}/:tableId`, handler: (ctx) => json(200, customTableStructure(custom(ctx))), prefix: CS },
+    { method: 'PATCH', pattern: `${C}/:tableId`, handler: patchCustom, prefix: CS },
+    { method: 'PUT', pattern: `${C}/:tableId`, handler: patchCustom, prefix: CS },
     {
       method: 'GET',
       pattern: P,
       handler: (ctx) => (state.requireEntity(ctx.params), json(200, { profileTables: [profileTableStructure(state.profiles)] })),
+      prefix: PS,
     },
-    { method: 'GET', pattern: `${P}/:tableId`, handler: (ctx) => json(200, profileTableStructure(profile(ctx))) },
-    { method: 'PATCH', pattern: `${P}/:tableId`, handler: patchProfile },
-    { method: 'PUT', pattern: `${P}/:tableId`, handler: patchProfile },
+    { method: 'GET', pattern: `${P}/:tableId`, handler: (ctx) => json(200, profileTableStructure(profile(ctx))), prefix: PS },
+    { method: 'PATCH', pattern: `${P}/:tableId`, handler: patchProfile, prefix: PS },
+    { method: 'PUT', pattern: `${P}/:tableId`, handler: patchProfile, prefix: PS },
     {
       method: 'GET',
       pattern: '/v4/entity/:entity/customTable',
       handler: (ctx) => (state.requireEntity(ctx.params), json(200, { customTables: state.tables.customTables().map((t) => ({ id: t.v4Id, name: t.name, uuid: t.id })) })),
+      // [A] the v4 listing sits with the v4 record routes.
+      prefix: '/custom-data',
     },
   ];
 }
