@@ -4,12 +4,16 @@
  */
 import { z } from 'zod';
 
-/** Route prefixes (Actito's 2025 URL reorganisation, API notes §1): configurable per route family. */
+/**
+ * Route prefixes (Actito's 2025 URL reorganisation, API notes §1, §12): configurable per route family,
+ * because the unprefixed URLs were announced dead after June 2025 and the records' prefix is known
+ * only from the developer portal (routes.ts, README "Routes").
+ */
 export const routePrefixesSchema = z
   .object({
     structure: z.string().default('/custom-table-structure'),
     profileStructure: z.string().default('/profile-table-structure'),
-    records: z.string().default(''),
+    records: z.string().default('/custom-data'),
     profiles: z.string().default('/profiles'),
     imports: z.string().default('/mass-imports'),
   })

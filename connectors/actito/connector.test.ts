@@ -217,6 +217,72 @@ describe('one-by-one writes', () => {
   });
 });
 
+describe('routes as Actito documents them today (category prefixes of the 2025 URL reorganisation)', () => {
+  /** The prefix each route family must be called under by default (README "Routes"). */
+  const FAMILIES: Array<[RegExp, string]> = [
+    [/^\/v4\/entity\/demo\/customTable\/[^/]+\/record(\/|$)/, '/custom-data'],
+    [/^\/v4\/entity\/demo\/table\/[^/]+\/profile(\/|$)/, '/profiles'],
+    [/^\/v5\/entities\/demo\/custom-tables(\/|$)/, '/custom-table-structure'],
+    [/^\/v5\/entities\/demo\/profile-tables(\/|$)/, '/profile-table-structure'],
+    [/^\/v5\/entities\/demo\/etl-executions(\/|$)/, '/mass-imports'],
+  ];
+  /** Each API call as `<family prefix> <METHOD> <path after the prefix>`; a path of no known family shows as `?`. */
+  const calls = async (): Promise<string[]> =>
+    (await requests())
+      // The reset between tests drops tokens: the first call of a test may be a 401 the client repeats.
+      .filter((r) => r.path !== '/auth/token' && r.status !== 401)
+      .map((r) => {
+        for (const [rest, prefix] of FAMILIES) if (r.path.startsWith(prefix) && rest.test(r.path.slice(prefix.length))) return `${prefix} ${r.method}`;
+        return `? ${r.method} ${r.path}`;
+      });
+
+  it('record routes (one by one: upsert, Insert read-then-create, update, Mirror delete) go to /custom-data/v4', async () => {
+    await seedProfiles();
+    for (const [mode, op, rows] of [
+      ['upsert', 'upsert', [order(1)]],
+      ['insert', 'create', [order(2)]],
+      ['update', 'update', [order(1, { quantity: 11 })]],
+      ['mirror', 'delete', [outRow('O2', { orderId: 'O2' }, 'delete')]],
+    ] as const) {
+      const ctx = ctxFor(mode);
+      const { method, results } = await drive(actito, ctx, op, [...rows]);
+      expect([mode, method, [...results.values()].every((r) => r.ok)]).toEqual([mode, 'single', true]);
+    }
+    const made = await calls();
+    expect(made.filter((c) => !c.startsWith('/custom-table-structure'))).toEqual(['/custom-data POST', '/custom-data GET', '/custom-data POST', '/custom-data PUT', '/custom-data DELETE']);
+    expect((await records()).map((r) => [r.orderId, r.quantity])).toEqual([['O1', 11]]);
+  });
+
+  it('structure, attribute creation, profiles and v5 ETL executions go to their category prefixes; the retired v4 import is never called', async () => {
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS, field('channel', 'channel', 'text')], options: { profiles: PROFILES, bulkThreshold: 5, pollAfterMs: 10 } });
+    const checked = await actito.check(ctx);
+    await actito.ensureAttributes!(ctx, checked.missingAttributes);
+    const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 6 }, (_, i) => order(i, { ...customer(i % 3), channel: 'web' })));
+    expect(method).toBe('bulk');
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    const one = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: PROFILES } });
+    expect([...(await drive(actito, one, 'upsert', [order(7, customer(7))])).results.values()].every((r) => r.ok)).toBe(true);
+    const made = new Set(await calls());
+    expect([...made].filter((c) => c.startsWith('?'))).toEqual([]);
+    for (const c of ['/custom-table-structure GET', '/custom-table-structure PATCH', '/profile-table-structure GET', '/mass-imports POST', '/mass-imports GET', '/profiles POST', '/custom-data POST']) expect(made).toContain(c);
+    expect((await requests()).filter((r) => /\/import(\/|$)/.test(r.path))).toEqual([]);
+    expect((await records()).map((r) => r.channel)).toContain('web');
+  });
+
+  it('a connection that chooses the legacy unprefixed URLs (routePrefix: "") still writes', async () => {
+    await seedProfiles();
+    const legacy = connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, routePrefix: '' });
+    const ctx = ctxFor('upsert', { connection: legacy });
+    await actito.check(ctx);
+    const { results } = await drive(actito, ctx, 'upsert', [order(1)]);
+    expect(results.get('O1')).toMatchObject({ ok: true });
+    const paths = (await requests()).filter((r) => r.path !== '/auth/token').map((r) => r.path);
+    expect(paths.length).toBeGreaterThan(0);
+    expect(paths.every((p) => /^\/v[45]\//.test(p))).toBe(true);
+    expect((await records()).map((r) => r.orderId)).toEqual(['O1']);
+  });
+});
+
 describe('mirror deletes', () => {
   it('deletes by business key; a record already gone is ok', async () => {
     await seedProfiles();

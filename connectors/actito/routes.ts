@@ -43,7 +43,11 @@ export async function addCustomTableAttributes(a: Api, tableId: string, attrs: A
   await a.client.request('PATCH', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(tableId)}`, { json: { attributes } });
 }
 
-// ---- custom-table records, one by one (v4 [C C1, C2, C3]; prefix unknown [A]) ----
+// ---- custom-table records, one by one (v4 [C C1, C2, C3]; still v4 in Actito's portal, §12) ----
+// Prefix `/custom-data` by default: shown on Actito's developer portal for the record routes (§12) but
+// not in a page we could keep, so it stays a connection option (`routePrefixes.records`).
+// The v4 mass import (`…/customTable/{t}/import`) is never called: Actito retired it at the end of June
+// 2025; bulk writes use the v5 ETL executions below.
 
 const recordsPath = (a: Api, table: string): string => `${a.prefixes.records}${entity(a, 'v4')}/customTable/${seg(table)}/record`;
 

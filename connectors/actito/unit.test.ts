@@ -208,6 +208,7 @@ describe('configuration', () => {
     expect(c.baseUrl).toBe('https://api3.actito.com');
     expect(c.maxInFlight).toBe(4);
     expect(resolvePrefixes(c).structure).toBe('/custom-table-structure');
+    expect(resolvePrefixes(c).records).toBe('/custom-data');
     expect(resolvePrefixes({ routePrefix: '' }).profiles).toBe('');
     expect(resolvePrefixes({ routePrefix: '', routePrefixes: { records: '/custom-tables' } }).records).toBe('/custom-tables');
     expect(connectionSchema.safeParse({ apiKey: 'k', baseUrl: 'x', entity: 'e', maxInFlight: 6 }).success).toBe(false);
