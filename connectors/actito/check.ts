@@ -107,7 +107,7 @@ function checkProfiles(ctx: Ctx, tables: Tables, opts: ActitoOptions, fields: Ar
  * report rows written while Actito holds something else are refused, for writes that can update.
  */
 function checkClearing(ctx: Ctx, opts: ActitoOptions, problems: Problem[]): void {
-  const updates = ctx.mode !== 'insert' || opts.profiles?.mode === 'upsert';
+  const updates = ctx.mode !== 'insert' || (opts.profiles !== undefined && opts.profiles.mode !== 'insert');
   if (!updates) return;
   const conn = `connection "${ctx.destination.connection}"`;
   if (opts.nulls === 'send' && ctx.connection.emptyOnUpdate === 'keep') {

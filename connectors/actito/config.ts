@@ -56,8 +56,11 @@ const profilesSchema = z
     table: z.string().min(1),
     /** Unique profile attribute profiles are matched on, e.g. "emailAddress". */
     matchAttribute: z.string().min(1),
-    /** upsert: create or update profiles; insert: only create missing ones (existing ones untouched). */
-    mode: z.enum(['upsert', 'insert']).default('upsert'),
+    /**
+     * upsert: create or update profiles; insert: only create missing ones (existing ones untouched);
+     * update: never create one, only update existing ones (DinMo's "Insert mode" switched off).
+     */
+    mode: z.enum(['upsert', 'insert', 'update']).default('upsert'),
   })
   .strict();
 

@@ -217,6 +217,34 @@ describe('one-by-one writes', () => {
   });
 });
 
+describe('profiles.mode "update": profiles never created, only existing ones updated (DinMo\'s "Insert mode" off)', () => {
+  it('an Upsert activation updates existing profiles and creates none, one by one and in bulk; a record whose profile is missing is a row error', async () => {
+    await seedProfiles();
+    for (const [name, extra] of [['One', {}], ['Bulk', { bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
+      const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'update' }, ...extra } });
+      await actito.check(ctx);
+      const rows = [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': name }), order(5, { customerId: 'C9', ...customer(9) })];
+      const { method, results } = await drive(actito, ctx, 'upsert', rows);
+      expect(method).toBe(name === 'Bulk' ? 'bulk' : 'single');
+      expect(results.get('O1')).toMatchObject({ ok: true });
+      // The profile stays missing, so Actito refuses the record that refers to it (the emulator's foreign-key check).
+      expect(results.get('O5')).toMatchObject({ ok: false, code: 'ACTITO_INVALID_VALUE', retryable: false, message: expect.stringContaining('C9') });
+      const profiles = (await admin('GET', '/profiles')).records;
+      expect(profiles.map((p: any) => p.customerId).sort()).toEqual(['C0', 'C1', 'C2']);
+      expect(profiles.find((p: any) => p.customerId === 'C1')).toMatchObject({ firstName: name });
+      expect((await records()).map((r) => r.orderId)).toEqual(['O1']);
+    }
+    expect((await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE')).toMatchObject({ mode: 'UPDATE_ONLY' });
+  });
+
+  it('check counts profile updates as updates: an Insert activation with profiles.mode "update" is checked like one that updates', async () => {
+    const ctx = ctxFor('insert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'update' }, nulls: 'send' } });
+    await expect(actito.check(ctx)).rejects.toThrow(/emptyOnUpdate/);
+    const insertOnly = ctxFor('insert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'insert' }, nulls: 'send' } });
+    await expect(actito.check(insertOnly)).resolves.toBeDefined();
+  });
+});
+
 describe('routes as Actito documents them today (category prefixes of the 2025 URL reorganisation)', () => {
   /** The prefix each route family must be called under by default (README "Routes"). */
   const FAMILIES: Array<[RegExp, string]> = [

@@ -1,8 +1,9 @@
 /**
  * Profiles the records refer to, written before the records so a linked record never fails on a
  * missing profile (API notes §5, trap 13). Matched on a unique profile attribute; `insert` mode only
- * creates missing profiles and leaves existing ones untouched. The sync mode Update never creates:
- * its profiles are only updated (`upsert`), or left alone (`insert`).
+ * creates missing profiles and leaves existing ones untouched; `update` mode never creates one and
+ * only updates existing ones. The sync mode Update never creates: its profiles are only updated
+ * (`upsert`, `update`), or left alone (`insert`).
  */
 import type { ActitoOptions } from './config';
 import type { RowOp } from '../types';
