@@ -3,19 +3,17 @@
  * The API key is a secret: it never appears in messages, logs or `details`.
  */
 import { z } from 'zod';
+import { DEFAULT_ROUTE_PREFIXES } from './routes';
 
-/**
- * Route prefixes (Actito's 2025 URL reorganisation, API notes §1, §12): configurable per route family,
- * because the unprefixed URLs were announced dead after June 2025 and the records' prefix is known
- * only from the developer portal (routes.ts, README "Routes").
- */
+/** Route prefixes, configurable per route family; defaults and their status in routes.ts. */
+const P = DEFAULT_ROUTE_PREFIXES;
 export const routePrefixesSchema = z
   .object({
-    structure: z.string().default('/custom-table-structure'),
-    profileStructure: z.string().default('/profile-table-structure'),
-    records: z.string().default('/custom-data'),
-    profiles: z.string().default('/profiles'),
-    imports: z.string().default('/mass-imports'),
+    structure: z.string().default(P.structure),
+    profileStructure: z.string().default(P.profileStructure),
+    records: z.string().default(P.records),
+    profiles: z.string().default(P.profiles),
+    imports: z.string().default(P.imports),
   })
   .strict();
 

@@ -17,6 +17,19 @@ export interface Api {
   prefixes: RoutePrefixes;
 }
 
+/**
+ * Default category prefix of each route family (Actito's 2025 URL reorganisation, API notes §1, §12;
+ * README "Routes"). [D] for all but `records`, which only Actito's developer portal shows [A]. Each is a
+ * connection option (`routePrefixes`, `routePrefix: ""` for the legacy unprefixed URLs).
+ */
+export const DEFAULT_ROUTE_PREFIXES = {
+  structure: '/custom-table-structure',
+  profileStructure: '/profile-table-structure',
+  records: '/custom-data',
+  profiles: '/profiles',
+  imports: '/mass-imports',
+} as const;
+
 const seg = encodeURIComponent;
 const entity = (a: Api, v: 'v4' | 'v5'): string => (v === 'v4' ? `/v4/entity/${seg(a.client.entity)}` : `/v5/entities/${seg(a.client.entity)}`);
 
@@ -44,8 +57,6 @@ export async function addCustomTableAttributes(a: Api, tableId: string, attrs: A
 }
 
 // ---- custom-table records, one by one (v4 [C C1, C2, C3]; still v4 in Actito's portal, §12) ----
-// Prefix `/custom-data` by default: shown on Actito's developer portal for the record routes (§12) but
-// not in a page we could keep, so it stays a connection option (`routePrefixes.records`).
 // The v4 mass import (`…/customTable/{t}/import`) is never called: Actito retired it at the end of June
 // 2025; bulk writes use the v5 ETL executions below.
 
