@@ -185,6 +185,42 @@ describe('Describe (API notes §2)', () => {
   });
 });
 
+describe('Record types (describe recordTypeInfos, RecordTypeId)', () => {
+  test('an object has RecordTypeId and recordTypeInfos once it has record types; a valid Id is stored, another object\'s or an inactive one is INVALID_CROSS_REFERENCE_KEY', async () => {
+    const before = await conn.sobject('Account').describe();
+    expect(before.recordTypeInfos).toEqual([]);
+    expect(before.fields.some((x) => x.name === 'RecordTypeId')).toBe(false);
+    const [partner, retired] = await admin(emu, 'POST', '/recordTypes/Account', [{ developerName: 'Partner', name: 'Partner Account' }, { developerName: 'Retired', active: false }]);
+    const [lead] = await admin(emu, 'POST', '/recordTypes/Lead', [{ developerName: 'Partner' }]);
+    const d = await conn.sobject('Account').describe();
+    expect(d.fields.find((x) => x.name === 'RecordTypeId')).toMatchObject({ type: 'reference', referenceTo: ['RecordType'], relationshipName: 'RecordType', createable: true, updateable: true });
+    expect((d.recordTypeInfos as any[]).map((r) => [r.developerName, r.recordTypeId, r.active, r.available, r.master])).toEqual([
+      ['Master', '012000000000000AAA', true, true, true], ['Partner', partner.id, true, true, false], ['Retired', retired.id, false, true, false],
+    ]);
+    const ok = await conn.sobject('Account').create({ Name: 'P', RecordTypeId: partner.id });
+    expect((await conn.sobject('Account').retrieve(ok.id as string)).RecordTypeId).toBe(partner.id);
+    const res = await conn.sobject('Account').create([{ Name: 'L', RecordTypeId: lead.id }, { Name: 'R', RecordTypeId: retired.id }], { allOrNone: false });
+    expect(res.map((r) => (r as any).errors?.[0]?.statusCode)).toEqual(['INVALID_CROSS_REFERENCE_KEY', 'INVALID_CROSS_REFERENCE_KEY']);
+    expect((res[0] as any).errors[0].message).toBe(`Record Type ID: this ID value isn't valid for the user: ${lead.id as string}`);
+    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Account', operation: 'insert', input: `Name,RecordTypeId\nB,${partner.id as string}\n`, pollInterval: 20 });
+    expect(bulk.successfulResults).toHaveLength(1);
+    // Record types are org configuration: a reset keeps them.
+    await admin(emu, 'POST', '/reset');
+    expect((await conn.sobject('Account').describe()).recordTypeInfos).toHaveLength(3);
+  });
+
+  test('record types of one emulator do not leak into another', async () => {
+    await admin(emu, 'POST', '/recordTypes/Contact', [{ developerName: 'Leaky' }]);
+    const other = await startSalesforceEmulator({ port: 0 });
+    try {
+      const d = await (await connect(other)).sobject('Contact').describe();
+      expect(d.fields.some((x) => x.name === 'RecordTypeId')).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('Single-record REST (API notes §3 and §7)', () => {
   test('CL create 201 + Location, retrieve with fields, update 204, delete 204', async () => {
     const res = await raw(emu, 'POST', dataPath('/sobjects/Contact'), { token: conn.accessToken, body: { LastName: 'Lovelace', FirstName: 'Ada' } });

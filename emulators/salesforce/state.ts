@@ -4,6 +4,7 @@ import { Faults } from './faults';
 import { makeId, to18 } from './ids';
 import { SchemaRegistry, type ObjectDef } from './schema';
 import { ObjectStore, type Rec } from './store';
+import { RecordTypes } from './record-types';
 import { renderRecord } from './record-json';
 import { TokenStore } from './tokens';
 
@@ -49,6 +50,7 @@ export class EmulatorState {
   readonly tokens = new TokenStore(this.orgId.slice(0, 15));
   readonly jobs = new Map<string, IngestJob>();
   readonly stores = new Map<string, ObjectStore>();
+  readonly recordTypes = new RecordTypes();
   requests: LoggedRequest[] = [];
   /** Every record written, in order, when `options.journal` is on; null otherwise. */
   readonly journal: JournalEntry[] | null;
@@ -76,6 +78,11 @@ export class EmulatorState {
   newId(keyPrefix: string): string {
     this.counter += 1;
     return makeId(keyPrefix, this.counter);
+  }
+
+  newRecordTypeId(): string {
+    this.counter += 1;
+    return makeId('012', this.counter);
   }
 
   newJobId(): string {
