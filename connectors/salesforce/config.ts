@@ -54,6 +54,11 @@ export const optionsSchema = z
      * request is never taken for a dead worker (and written a second time beside the first).
      */
     heartbeatMs: z.number().int().positive().max(30_000).default(10_000),
+    /**
+     * Developer name of the record type every record written gets (`RecordTypeId`, resolved through
+     * describe); an unknown, inactive or unavailable name is a configuration error naming the valid ones.
+     */
+    recordType: z.string().min(1).optional(),
     /** How long the run waits (durable timer) when the quota reserve is reached. */
     quotaWaitMs: z.number().int().positive().default(3_600_000),
   })

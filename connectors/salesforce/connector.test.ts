@@ -628,3 +628,45 @@ describe('Update by the Salesforce Id carried by the model', () => {
     }
   });
 });
+
+describe('record types by developer name', () => {
+  const KIND: FieldSpec = { from: 'kind', to: 'RecordType.DeveloperName', pgType: 'text', isKey: false };
+  let types: Record<string, string>;
+  beforeAll(async () => {
+    const made = await admin('POST', '/recordTypes/Contact', [{ developerName: 'Partner' }, { developerName: 'Customer' }, { developerName: 'Retired', active: false }, { developerName: 'Hidden', available: false }]) as Array<{ id: string; developerName: string }>;
+    types = Object.fromEntries(made.map((r) => [r.developerName, r.id]));
+  });
+  const typeOf = async () => Object.fromEntries((await records()).map((c) => [c.External_Id__c, c.RecordTypeId ?? null]));
+
+  it('check(): an unknown, inactive or unavailable name is CONFIG_INVALID naming the valid ones; an object without record types too', async () => {
+    await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partner' } }))).resolves.toMatchObject({ warnings: [] });
+    for (const [name, why] of [['Partnr', /Contact has no record type "Partnr"/], ['Retired', /"Retired" of Contact is inactive/], ['Hidden', /"Hidden" of Contact is not available to the integration user/], ['Master', /master record type/]] as const) {
+      await expect(sf.check(ctxFor('upsert', { options: { recordType: name } }))).rejects.toMatchObject({
+        code: 'CONFIG_INVALID', retryable: false, message: expect.stringMatching(why),
+      });
+    }
+    await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partnr' } }))).rejects.toMatchObject({ message: expect.stringMatching(/activation "test-activation".*option "recordType": "Partnr".*valid developer names: "Partner", "Customer"$/) });
+    const lead = [field('External_Id__c', 'text', { isKey: true, from: 'id' }), field('LastName'), field('Company')];
+    await expect(sf.check(ctxFor('upsert', { object: 'Lead', fields: lead, options: { recordType: 'Partner' } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/Lead has no record types/) });
+    await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, KIND], options: { recordType: 'Partner' } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/given twice/) });
+  });
+
+  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+    it(`${path}: option recordType sets RecordTypeId on every record written (create and upsert)`, async () => {
+      const { chunk } = await write('upsert', 'upsert', people(3), { options: { bulkPollMs: 50, recordType: 'partner' } }, plan);
+      expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+      expect(await typeOf()).toEqual({ k0: types.Partner, k1: types.Partner, k2: types.Partner });
+      const inserted = await write('insert', 'create', people(2, 'n'), { options: { bulkPollMs: 50, recordType: 'Customer' } }, plan);
+      expect([...inserted.chunk.results.values()].every((r) => r.ok)).toBe(true);
+      expect(await typeOf()).toMatchObject({ n0: types.Customer, n1: types.Customer });
+    });
+
+    it(`${path}: a per-row developer name; an unknown one is a row error naming the valid ones, never sent`, async () => {
+      const row = (k: string, kind: string | null) => outRow(k, { External_Id__c: k, LastName: k, Email: `${k}@example.com`, 'RecordType.DeveloperName': kind });
+      emu.state.requests = [];
+      const { chunk } = await write('upsert', 'upsert', [row('r1', 'Partner'), row('r2', 'CUSTOMER'), row('r3', 'Retired'), row('r4', null)], { fields: [...FIELDS, KIND] }, plan);
+      expect(chunk.results.get('r3')).toMatchObject({ ok: false, code: 'RECORD_TYPE_UNKNOWN', retryable: false, message: expect.stringMatching(/^kind: "Retired" is not an active record type.*valid developer names: "Partner", "Customer"/) });
+      expect(await typeOf()).toEqual({ r1: types.Partner, r2: types.Customer, r4: null });
+    });
+  }
+});
