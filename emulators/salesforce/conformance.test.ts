@@ -701,9 +701,47 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     expect((await job.check()).state).toBe('Aborted');
     expect((await errOf(job.close())).errorCode).toBe('INVALIDJOBSTATE');
     const c = await conn.sobject('Contact').create({ LastName: 'Hard' });
-    const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 });
-    expect(res.successfulResults).toHaveLength(1);
-    expect(await admin(emu, 'GET', '/records/Contact?includeDeleted=true')).toEqual([]);
+    await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
+    try {
+      const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 });
+      expect(res.successfulResults).toHaveLength(1);
+      expect(await admin(emu, 'GET', '/records/Contact?includeDeleted=true')).toEqual([]);
+    } finally {
+      await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: false });
+    }
+  });
+
+  test('hardDelete needs "Bulk API Hard Delete" (UserPermissionAccess): without it the job is refused at creation, nothing deleted', async () => {
+    const perm = async () => (await conn.query<{ PermissionsBulkApiHardDelete: boolean }>('SELECT PermissionsBulkApiHardDelete FROM UserPermissionAccess')).records;
+    expect(await perm()).toEqual([expect.objectContaining({ PermissionsBulkApiHardDelete: false })]);
+    expect((await errOf(conn.query('SELECT PermissionsNoSuchThing FROM UserPermissionAccess'))).errorCode).toBe('INVALID_FIELD');
+    const c = await conn.sobject('Contact').create({ LastName: 'Kept' });
+    const err = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 }));
+    expect(err.errorCode).toBe('INSUFFICIENT_ACCESS');
+    expect((await conn.sobject('Contact').retrieve(c.id as string)).LastName).toBe('Kept');
+    await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
+    try {
+      expect(await perm()).toEqual([expect.objectContaining({ PermissionsBulkApiHardDelete: true })]);
+    } finally {
+      await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: false });
+    }
+  });
+
+  test('recycle bin: a soft-deleted record is found by queryAll (IsDeleted = true), not by query; a hard-deleted one by neither', async () => {
+    const [soft, hard] = await conn.sobject('Contact').create([{ LastName: 'Soft', External_Id__c: 'RB-1' }, { LastName: 'Hard', External_Id__c: 'RB-2' }]) as Array<{ id: string }>;
+    await conn.sobject('Contact').destroy(soft!.id);
+    await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
+    try {
+      await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${hard!.id}\n`, pollInterval: 20 });
+    } finally {
+      await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: false });
+    }
+    const q = "SELECT Id, IsDeleted FROM Contact WHERE External_Id__c IN ('RB-1', 'RB-2')";
+    expect((await conn.query(q)).records).toEqual([]);
+    const all = await conn.query<{ Id: string; IsDeleted: boolean }>(q, { scanAll: true }); // jsforce: GET /queryAll
+    expect(all.records.map((r) => [r.Id, r.IsDeleted])).toEqual([[soft!.id, true]]);
+    expect((await conn.query("SELECT Id FROM Contact WHERE IsDeleted = true AND External_Id__c = 'RB-1'", { scanAll: true })).totalSize).toBe(1);
+    expect(emu.state.requests.filter((r) => r.path.includes('/queryAll')).length).toBe(2);
   });
 
   test('CL large job is processed asynchronously in slices; polls answer meanwhile', async () => {

@@ -51,6 +51,11 @@ export class EmulatorState {
   readonly jobs = new Map<string, IngestJob>();
   readonly stores = new Map<string, ObjectStore>();
   readonly recordTypes = new RecordTypes();
+  /**
+   * The integration user's system permissions that differ from the defaults (`UserPermissionAccess`), by
+   * name without the `Permissions` prefix. "Bulk API Hard Delete" is off by default, as in an org.
+   */
+  readonly userPermissions = new Map<string, boolean>([['ApiEnabled', true], ['BulkApiHardDelete', false]]);
   requests: LoggedRequest[] = [];
   /** Every record written, in order, when `options.journal` is on; null otherwise. */
   readonly journal: JournalEntry[] | null;
