@@ -55,6 +55,8 @@ export interface WriteModel {
   keyField: SfField;
   /** The object's Id prefix, checked on model-carried Ids before they are sent (null: not checked). */
   keyPrefix: string | null;
+  /** Deletes skip the recycle bin (Bulk 2.0 `hardDelete`): `options.hardDelete` in a mode that deletes. */
+  hardDelete: boolean;
   /** External ID field filled with OutRow.token on create, or null (plain create: retries may duplicate). */
   tokenField: string | null;
   skipped: Array<{ field: string; reason: string }>;
@@ -304,5 +306,6 @@ export function analyze(input: AnalyzeInput): WriteModel {
       warnings.push({ code: 'REQUIRED_FIELD_UNMAPPED', level: 'warning', message: `${where}: required field(s) ${required.map((f) => f.name).join(', ')} are not mapped: inserts will fail with REQUIRED_FIELD_MISSING` });
     }
   }
-  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, tokenField, skipped, warnings };
+  const hardDelete = options.hardDelete && ops.includes('delete');
+  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, hardDelete, tokenField, skipped, warnings };
 }

@@ -12,17 +12,19 @@ import { encodeRow } from './rows';
 import { resolveIds } from './resolve-ids';
 
 export interface JobSpec {
-  operation: 'insert' | 'upsert' | 'update' | 'delete';
+  operation: 'insert' | 'upsert' | 'update' | 'delete' | 'hardDelete';
   externalIdFieldName?: string;
   header: string[];
   /** The CSV column whose value identifies the row in the results files. */
   matchColumn: string;
 }
 
+export const isDeleteOperation = (o: JobSpec['operation']) => o === 'delete' || o === 'hardDelete';
+
 export function jobSpec(model: WriteModel, op: ChunkWrite['op']): JobSpec {
   const names = model.send.map((s) => s.column);
   const key = model.keyField.name;
-  if (op === 'delete') return { operation: 'delete', header: ['Id'], matchColumn: 'Id' };
+  if (op === 'delete') return { operation: model.hardDelete ? 'hardDelete' : 'delete', header: ['Id'], matchColumn: 'Id' };
   if (op === 'update') return { operation: 'update', header: ['Id', ...names.filter((n) => n !== 'Id')], matchColumn: key };
   if (op === 'upsert') return { operation: 'upsert', externalIdFieldName: key, header: names, matchColumn: key };
   if (model.tokenField) return { operation: 'upsert', externalIdFieldName: model.tokenField, header: [...names, model.tokenField], matchColumn: model.tokenField };

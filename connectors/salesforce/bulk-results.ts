@@ -14,7 +14,7 @@ import { sentVerbatim, type ChunkWrite, type RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
-import { matchValue, type JobSpec } from './bulk-csv';
+import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
 import { isGone, withParentHint } from './rows';
 
 /** Results recorded per `chunk.record` call. */
@@ -38,7 +38,7 @@ async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, 
   if (spec.matchColumn === 'Id' && keyName === 'Id') return (r) => r.Id || r.sf__Id || undefined;
   const keySend = model.send.find((f) => f.spec.isKey && f.field.name === keyName);
   const verbatim = keySend && sentVerbatim(keySend.spec);
-  if (verbatim && spec.header.includes(keyName) && spec.operation !== 'delete') return (r) => r[keyName] || undefined;
+  if (verbatim && spec.header.includes(keyName) && !isDeleteOperation(spec.operation)) return (r) => r[keyName] || undefined;
   const index = new Map<string, string>(Object.entries(idToKey));
   for await (const batch of chunk.rows(5000)) for (const row of batch) index.set(matchValue(spec, model, row), row.key);
   return (r) => index.get(r[spec.matchColumn] ?? '') ?? (spec.matchColumn === 'Id' ? index.get(r.sf__Id ?? '') : undefined);
@@ -94,7 +94,7 @@ export async function recordJobResults(
   const keyOf = await keyResolver(chunk, spec, model, idToKey);
   const stale = new Set<string>();
   // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
-  const byStoredId = (spec.operation === 'update' || spec.operation === 'delete') && model.keyField.name !== 'Id';
+  const byStoredId = (spec.operation === 'update' || isDeleteOperation(spec.operation)) && model.keyField.name !== 'Id';
   const isStale = (r: Record<string, string>) => byStoredId && isGone(parseBulkError(r.sf__Error ?? '').code) && !((r.Id || r.sf__Id || '') in idToKey);
   const kinds: Record<Kind, 'ok' | 'failed' | 'unprocessed'> = { successfulResults: 'ok', failedResults: 'failed', unprocessedrecords: 'unprocessed' };
   let recorded = 0;
@@ -109,7 +109,7 @@ export async function recordJobResults(
         const key = keyOf(r);
         if (key === undefined) continue;
         if (kind === 'failed' && isStale(r)) { stale.add(key); continue; }
-        out.push(withParentHint(model, resultFor(kind, key, r, spec.operation === 'delete')));
+        out.push(withParentHint(model, resultFor(kind, key, r, isDeleteOperation(spec.operation))));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);
           recorded += out.length;

@@ -14,6 +14,7 @@ import { retryStaleByKey } from './bulk-rest';
 import { bulkJobFailure, isConfigJobFailure } from './errors';
 import { ensureQuotaFromHeader } from './quota';
 import { withHeartbeat } from '../kit/heartbeat';
+import { ensureHardDeletePermission } from './hard-delete';
 
 export interface BulkState {
   jobId?: string;
@@ -55,6 +56,8 @@ async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> 
 
 async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promise<ChunkOutcome> {
   const spec = jobSpec(s.model, chunk.op);
+  // Again before each job: the permission may have been taken away since check().
+  if (spec.operation === 'hardDelete') await ensureHardDeletePermission(s.client, s.model.where);
   const built = await buildCsv(s, chunk, spec);
   try {
     if (built.rows === 0) {

@@ -59,6 +59,11 @@ export const optionsSchema = z
      * describe); an unknown, inactive or unavailable name is a configuration error naming the valid ones.
      */
     recordType: z.string().min(1).optional(),
+    /**
+     * Mirror: delete through a Bulk 2.0 `hardDelete` job (records skip the recycle bin) instead of a soft
+     * delete. Needs the integration user's "Bulk API Hard Delete" permission (checked before deleting).
+     */
+    hardDelete: z.boolean().default(false),
     /** How long the run waits (durable timer) when the quota reserve is reached. */
     quotaWaitMs: z.number().int().positive().default(3_600_000),
   })

@@ -670,3 +670,65 @@ describe('record types by developer name', () => {
     });
   }
 });
+
+describe('Mirror hardDelete', () => {
+  const grant = (on: boolean) => admin('POST', '/userPermissions', { PermissionsBulkApiHardDelete: on });
+  afterEach(() => grant(false));
+  const HARD = { bulkPollMs: 50, hardDelete: true };
+  /** Every Contact still stored, live or in the recycle bin: [key, IsDeleted]. */
+  const inBin = async () => ((await admin('GET', '/records/Contact?includeDeleted=true')) as Array<Record<string, any>>).map((r) => [r.External_Id__c, r.IsDeleted]).sort();
+  async function synced(n: number) {
+    const { chunk } = await write('upsert', 'upsert', people(n));
+    return [...chunk.results.values()].map((r) => (r.ok ? r.destinationId : null));
+  }
+
+  it('check(): without "Bulk API Hard Delete" a clear CONFIG_INVALID; with it, fine; ignored outside Mirror', async () => {
+    await expect(sf.check(ctxFor('mirror', { options: { hardDelete: true } }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID', retryable: false,
+      message: expect.stringMatching(/activation "test-activation".*option "hardDelete" needs the "Bulk API Hard Delete" system permission.*nothing was deleted.*remove "hardDelete" to delete into the recycle bin/),
+    });
+    await expect(sf.check(ctxFor('upsert', { options: { hardDelete: true } }))).resolves.toMatchObject({ warnings: [] });
+    await grant(true);
+    await expect(sf.check(ctxFor('mirror', { options: { hardDelete: true } }))).resolves.toMatchObject({ warnings: [] });
+  });
+
+  it('deletes go through a Bulk hardDelete job whatever the row count: gone from the recycle bin too; without the option, soft', async () => {
+    await grant(true);
+    const ids = await synced(4);
+    const ctx = ctxFor('mirror', { options: HARD });
+    const plan = await sf.planWrites(ctx, 'delete', 2);
+    expect(plan.method).toBe('bulk2');
+    const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
+    const { chunk } = await write('mirror', 'delete', rows, { options: HARD }, plan);
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(emu.state.jobs.size).toBe(1);
+    expect([...emu.state.jobs.values()][0]!.operation).toBe('hardDelete');
+    const soft = await write('mirror', 'delete', [outRow('k2', {}, { op: 'delete', destinationId: ids[2]! })], { options: { bulkPollMs: 50 } }, await sf.planWrites(ctxFor('mirror'), 'delete', 1));
+    expect([...soft.chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await inBin()).toEqual([['k2', true], ['k3', false]]);
+  });
+
+  it('the permission taken away after check(): the write stops with CONFIG_INVALID before any job, nothing deleted', async () => {
+    const ids = await synced(2);
+    emu.state.requests = [];
+    const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
+    await expect(write('mirror', 'delete', rows, { options: HARD }, BULK)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/Bulk API Hard Delete/) });
+    expect(emu.state.jobs.size).toBe(0);
+    expect(emu.state.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(await inBin()).toEqual([['k0', false], ['k1', false]]);
+  });
+
+  it('a stored Id gone: done when no record has the key; a record recreated with the key is listed, not deleted', async () => {
+    await grant(true);
+    const ids = await synced(2);
+    // Both records deleted by a person (into the recycle bin); k1 recreated with the same key.
+    const store = emu.state.store(emu.state.registry.get('Contact')!);
+    for (const id of ids) store.softDelete(store.get(id!)!);
+    const { ids: [again] } = await admin('POST', '/records/Contact', [{ LastName: 'Again', External_Id__c: 'k1' }]) as { ids: string[] };
+    const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
+    const { chunk } = await write('mirror', 'delete', rows, { options: HARD }, BULK);
+    expect(chunk.results.get('k0')).toMatchObject({ ok: true });
+    expect(chunk.results.get('k1')).toMatchObject({ ok: false, code: 'RECORD_RECREATED', retryable: false, message: expect.stringMatching(new RegExp(`another record, ${again}, now carries its key; it was not hard-deleted`)) });
+    expect((await records()).map((r) => [r.Id, r.External_Id__c])).toEqual([[again, 'k1']]);
+  });
+});
