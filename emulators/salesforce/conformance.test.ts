@@ -874,6 +874,26 @@ describe('Fault switches (CL fault injection)', () => {
     expect(ok.success).toBe(true);
   });
 
+  test('duplicate rules: duplicateResult names the rule and the matches (Collections); a Block rule ignores allowSave; Bulk reports the code', async () => {
+    await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Contact', field: 'Email', name: 'Contact_Email_Rule' } });
+    await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Contact', field: 'Phone', name: 'Contact_Phone_Block', action: 'block', message: 'Phone already used' } });
+    const first = await conn.sobject('Contact').create({ LastName: 'a', Email: 'dup@example.com', Phone: '123' });
+    const res = await conn.sobject('Contact').create([{ LastName: 'b', Email: 'dup@example.com' }, { LastName: 'c', Phone: '123' }], { allOrNone: false }) as any[];
+    expect(res[0].errors[0]).toMatchObject({
+      statusCode: 'DUPLICATES_DETECTED', message: 'Use one of these records?',
+      duplicateResult: { allowSave: true, duplicateRule: 'Contact_Email_Rule', duplicateRuleEntityType: 'Contact', matchResults: [{ entityType: 'Contact', size: 1, matchRecords: [{ record: { Id: first.id } }] }] },
+    });
+    expect(res[1].errors[0]).toMatchObject({ statusCode: 'DUPLICATES_DETECTED', message: 'Phone already used', duplicateResult: { allowSave: false, duplicateRule: 'Contact_Phone_Block' } });
+    const header = { 'Sforce-Duplicate-Rule-Header': 'allowSave=true; includeRecordDetails=false; runAsCurrentUser=true' };
+    const again = await conn.sobject('Contact').create([{ LastName: 'b', Email: 'dup@example.com' }, { LastName: 'c', Phone: '123' }], { allOrNone: false, headers: header }) as any[];
+    expect(again.map((r) => r.success)).toEqual([true, false]);
+    expect(again[1].errors[0].duplicateResult.duplicateRule).toBe('Contact_Phone_Block');
+    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Email\nd,dup@example.com\n', pollInterval: 20 });
+    expect(bulk.failedResults[0]?.sf__Error).toBe('DUPLICATES_DETECTED:Use one of these records?:--');
+    const single = await errOf(conn.sobject('Contact').create({ LastName: 'e', Phone: '123' }));
+    expect(single.errorCode).toBe('DUPLICATES_DETECTED');
+  });
+
   test('faults never apply to /__admin; DELETE /__admin/faults clears them; unknown fault names are refused', async () => {
     await admin(emu, 'POST', '/faults', { serverError: { count: 5 } });
     expect(await admin(emu, 'GET', '/records/Contact')).toEqual([]);
