@@ -9,6 +9,7 @@ import { isCompatible, type SfField } from './mapping';
 import type { SalesforceOptions } from './config';
 import { SALESFORCE_MODES } from './modes';
 import { isRecordTypeMapping, recordTypeSend, type RecordTypeInfo } from './record-types';
+import { duplicateRuleHeader } from './duplicates';
 
 export interface SfDescribe {
   name: string;
@@ -55,6 +56,10 @@ export interface WriteModel {
   keyField: SfField;
   /** The object's Id prefix, checked on model-carried Ids before they are sent (null: not checked). */
   keyPrefix: string | null;
+  /** `Sforce-Duplicate-Rule-Header` value for Collections writes, or null. */
+  duplicateRuleHeader: string | null;
+  /** The header asks to save rows an "Allow" duplicate rule would refuse (Bulk rows refused so are re-sent through Collections). */
+  allowSave: boolean;
   /** Deletes skip the recycle bin (Bulk 2.0 `hardDelete`): `options.hardDelete` in a mode that deletes. */
   hardDelete: boolean;
   /** External ID field filled with OutRow.token on create, or null (plain create: retries may duplicate). */
@@ -307,5 +312,5 @@ export function analyze(input: AnalyzeInput): WriteModel {
     }
   }
   const hardDelete = options.hardDelete && ops.includes('delete');
-  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, hardDelete, tokenField, skipped, warnings };
+  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, hardDelete, duplicateRuleHeader: duplicateRuleHeader(options), allowSave: options.duplicateRuleHeader?.allowSave === true, tokenField, skipped, warnings };
 }

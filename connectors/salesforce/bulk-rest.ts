@@ -19,6 +19,11 @@ export async function sendThroughCollections(s: Session, chunk: ChunkWrite, rows
   }
 }
 
+/** Rows of the chunk named by `keys` (left unrecorded by the results reader), sent through Collections. */
+export async function resendThroughCollections(s: Session, chunk: ChunkWrite, keys: Set<string>): Promise<void> {
+  for await (const rows of chunk.rows(1000)) await sendThroughCollections(s, chunk, rows.filter((r) => keys.has(r.key)));
+}
+
 /**
  * Update/delete rows the job sent to a stored Id that no longer exists (left unrecorded by the results
  * reader): each is looked up by key and written to the record that carries it now, if any.

@@ -16,6 +16,7 @@ import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
 import { isGone, withParentHint } from './rows';
+import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
 /** Results recorded per `chunk.record` call. */
 const RECORD_BATCH = 2000;
@@ -84,6 +85,8 @@ export interface RecordedResults {
    * left unrecorded, to be looked up again by key (the record may have been deleted and recreated).
    */
   stale: Set<string>;
+  /** Rows refused as duplicates while the options ask to save them: to be sent through Collections with the header. */
+  duplicates: Set<string>;
 }
 
 /** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
@@ -93,6 +96,7 @@ export async function recordJobResults(
   const o = { where: model.where };
   const keyOf = await keyResolver(chunk, spec, model, idToKey);
   const stale = new Set<string>();
+  const duplicates = new Set<string>();
   // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
   const byStoredId = (spec.operation === 'update' || isDeleteOperation(spec.operation)) && model.keyField.name !== 'Id';
   const isStale = (r: Record<string, string>) => byStoredId && isGone(parseBulkError(r.sf__Error ?? '').code) && !((r.Id || r.sf__Id || '') in idToKey);
@@ -109,7 +113,10 @@ export async function recordJobResults(
         const key = keyOf(r);
         if (key === undefined) continue;
         if (kind === 'failed' && isStale(r)) { stale.add(key); continue; }
-        out.push(withParentHint(model, resultFor(kind, key, r, isDeleteOperation(spec.operation))));
+        const result = resultFor(kind, key, r, isDeleteOperation(spec.operation));
+        // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
+        if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) { duplicates.add(key); continue; }
+        out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);
           recorded += out.length;
@@ -124,5 +131,5 @@ export async function recordJobResults(
     if (out.length) await chunk.record(out);
     recorded += out.length;
   }
-  return { recorded, stale };
+  return { recorded, stale, duplicates };
 }

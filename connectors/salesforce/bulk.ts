@@ -10,7 +10,7 @@ import type { JobInfo } from './client';
 import type { Session } from './context';
 import { buildCsv, jobSpec } from './bulk-csv';
 import { recordJobResults } from './bulk-results';
-import { retryStaleByKey } from './bulk-rest';
+import { resendThroughCollections, retryStaleByKey } from './bulk-rest';
 import { bulkJobFailure, isConfigJobFailure } from './errors';
 import { ensureQuotaFromHeader } from './quota';
 import { withHeartbeat } from '../kit/heartbeat';
@@ -82,8 +82,9 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
 /** Records a finished (or failed) job's results; rows whose stored Id was gone are retried by key. */
 async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<void> {
   const opts = { job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat };
-  const { stale } = await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, opts);
+  const { stale, duplicates } = await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, opts);
   if (stale.size) await retryStaleByKey(s, chunk, stale);
+  if (duplicates.size) await resendThroughCollections(s, chunk, duplicates);
 }
 
 /** Where a known job stands, in the shared driver's terms (connectors/kit/async-job.ts). */

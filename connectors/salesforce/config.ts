@@ -64,6 +64,18 @@ export const optionsSchema = z
      * delete. Needs the integration user's "Bulk API Hard Delete" permission (checked before deleting).
      */
     hardDelete: z.boolean().default(false),
+    /**
+     * Sent as `Sforce-Duplicate-Rule-Header` on Collections creates, updates and upserts. `allowSave: true`
+     * saves rows that a duplicate rule with an "Allow" + alert action would refuse (not "Block" rules).
+     */
+    duplicateRuleHeader: z
+      .object({
+        allowSave: z.boolean(),
+        includeRecordDetails: z.boolean().default(false),
+        runAsCurrentUser: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     /** How long the run waits (durable timer) when the quota reserve is reached. */
     quotaWaitMs: z.number().int().positive().default(3_600_000),
   })

@@ -732,3 +732,41 @@ describe('Mirror hardDelete', () => {
     expect((await records()).map((r) => [r.Id, r.External_Id__c])).toEqual([[again, 'k1']]);
   });
 });
+
+describe('duplicate rules', () => {
+  const ALLOW = { allowSave: true };
+  async function setup(action: 'alert' | 'block' = 'alert') {
+    await faults({ duplicateRule: { object: 'Contact', field: 'Email', name: 'Contact_Email_Rule', action } });
+    const { ids: [existing] } = await admin('POST', '/records/Contact', [{ LastName: 'Existing', Email: 'p1@example.com' }]) as { ids: string[] };
+    return existing!;
+  }
+  const mine = async () => (await records()).filter((r) => r.External_Id__c).map((r) => r.External_Id__c).sort();
+
+  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+    it(`${path}: DUPLICATES_DETECTED is a row error naming the rule and what to do; with allowSave the row is saved`, async () => {
+      const existing = await setup();
+      const { chunk } = await write('upsert', 'upsert', people(3), {}, plan);
+      const err = chunk.results.get('k1');
+      expect(err).toMatchObject({ ok: false, code: 'DUPLICATES_DETECTED', retryable: false });
+      expect(err && !err.ok && err.message).toMatch(path === 'collections'
+        ? new RegExp(`^duplicate rule "Contact_Email_Rule" \\(Contact\\) refused this row as a duplicate matching ${existing} \\("Use one of these records\\?"\\); nothing was written for this row\\. To save such rows anyway, set "duplicateRuleHeader": \\{"allowSave": true\\}`)
+        : /^a duplicate rule refused this row as a duplicate \("Use one of these records\?"\); nothing was written.*"duplicateRuleHeader": \{"allowSave": true\}.*retry-failed test-activation/);
+      expect(await mine()).toEqual(['k0', 'k2']);
+      emu.state.requests = [];
+      const again = await write('upsert', 'upsert', [people(3)[1]!], { options: { bulkPollMs: 50, duplicateRuleHeader: ALLOW } }, plan);
+      expect(again.chunk.results.get('k1')).toMatchObject({ ok: true });
+      // Bulk takes no header: the job refuses the row, which then goes through Collections with the header.
+      const used = new Set(emu.state.requests.filter((r) => r.method !== 'GET').map((r) => r.category));
+      expect([...used].sort()).toEqual(path === 'bulk' ? ['bulk', 'composite'] : ['composite']);
+      expect(await mine()).toEqual(['k0', 'k1', 'k2']);
+    });
+  }
+
+  it('a Block rule refuses the row even with allowSave, and the message says the header cannot override it', async () => {
+    await setup('block');
+    const { chunk } = await write('upsert', 'upsert', people(2), { options: { bulkPollMs: 50, duplicateRuleHeader: ALLOW } });
+    const err = chunk.results.get('k1');
+    expect(err).toMatchObject({ ok: false, code: 'DUPLICATES_DETECTED', message: expect.stringMatching(/duplicate rule "Contact_Email_Rule".*blocks duplicates, which the allowSave header cannot override: change the rule's action/) });
+    expect(await mine()).toEqual(['k0']);
+  });
+});
