@@ -865,6 +865,20 @@ describe('Fault switches (CL fault injection)', () => {
     expect(bulk.failedResults[0]?.sf__Error).toBe('FIELD_CUSTOM_VALIDATION_EXCEPTION:Interns cannot be synced:Title --');
   });
 
+  test('lockContention: a parent spread over several internal batches of a job locks; grouped by parent, only boundary parents do', async () => {
+    await admin(emu, 'POST', '/records/Account', Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })));
+    await admin(emu, 'POST', '/faults', { lockContention: { column: 'Account.External_Id__c', batchSize: 50 } });
+    const load = async (prefix: string, parentOf: (i: number) => number) => {
+      const lines = ['External_Id__c,LastName,Account.External_Id__c'];
+      for (let i = 0; i < 200; i++) lines.push(`${prefix}${i},N${i},P${parentOf(i)}`);
+      const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', input: lines.join('\n') + '\n', pollInterval: 20 });
+      expect(res.failedResults.every((r) => String(r.sf__Error).startsWith('UNABLE_TO_LOCK_ROW:'))).toBe(true);
+      return res.failedResults.length;
+    };
+    expect(await load('RR', (i) => i % 50)).toBe(150); // round robin: every parent in all four batches
+    expect(await load('GR', (i) => Math.floor(i / 4))).toBe(4); // grouped: parents 12 and 37 straddle a boundary
+  });
+
   test('duplicate rules -> DUPLICATES_DETECTED unless Sforce-Duplicate-Rule-Header: allowSave=true', async () => {
     await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Lead', field: 'Email' } });
     await conn.sobject('Lead').create({ LastName: 'a', Company: 'c', Email: 'same@example.com' });
