@@ -8,6 +8,8 @@ import type { FieldSpec, RunWarning } from '../types';
 import { isCompatible, type SfField } from './mapping';
 import type { SalesforceOptions } from './config';
 import { SALESFORCE_MODES } from './modes';
+import { isRecordTypeMapping, recordTypeSend, type RecordTypeInfo } from './record-types';
+import { duplicateRuleHeader } from './duplicates';
 
 export interface SfDescribe {
   name: string;
@@ -17,6 +19,8 @@ export interface SfDescribe {
   updateable?: boolean;
   deletable?: boolean;
   fields: SfField[];
+  /** Present once the object has record types (the master first). */
+  recordTypeInfos?: RecordTypeInfo[];
 }
 
 export interface SendField {
@@ -27,6 +31,11 @@ export interface SendField {
   column: string;
   /** Set when the mapping fills a lookup through the parent's External ID (one level deep). */
   parent?: ParentLookup;
+  /** The same value on every row (the record type of `options.recordType`, as its Id). */
+  constant?: string;
+  /** A per-row record type: lower-cased developer name → Id, and the valid names for row errors. */
+  recordTypes?: Map<string, string>;
+  recordTypeNames?: string;
 }
 
 export interface ParentLookup {
@@ -47,6 +56,12 @@ export interface WriteModel {
   keyField: SfField;
   /** The object's Id prefix, checked on model-carried Ids before they are sent (null: not checked). */
   keyPrefix: string | null;
+  /** `Sforce-Duplicate-Rule-Header` value for Collections writes, or null. */
+  duplicateRuleHeader: string | null;
+  /** The header asks to save rows an "Allow" duplicate rule would refuse (Bulk rows refused so are re-sent through Collections). */
+  allowSave: boolean;
+  /** Deletes skip the recycle bin (Bulk 2.0 `hardDelete`): `options.hardDelete` in a mode that deletes. */
+  hardDelete: boolean;
   /** External ID field filled with OutRow.token on create, or null (plain create: retries may duplicate). */
   tokenField: string | null;
   skipped: Array<{ field: string; reason: string }>;
@@ -125,7 +140,7 @@ export function parentObjects(fields: FieldSpec[], describe: SfDescribe): string
   const out = new Set<string>();
   for (const spec of fields) {
     const parts = spec.to.split('.');
-    if (parts.length !== 2) continue;
+    if (parts.length !== 2 || isRecordTypeMapping(spec.to)) continue;
     const ref = relationshipField(describe, parts[0]!);
     if (ref?.referenceTo?.length === 1) out.add(ref.referenceTo[0]!);
   }
@@ -192,7 +207,9 @@ export function analyze(input: AnalyzeInput): WriteModel {
   const keyField = byName.get(input.key.toLowerCase());
   const lookupsFilled = new Map<string, string>();
   const lookupProblems: string[] = [];
+  const recordTypeMappings: FieldSpec[] = [];
   for (const spec of input.fields) {
+    if (isRecordTypeMapping(spec.to) && !spec.isKey) { recordTypeMappings.push(spec); continue; }
     if (spec.to.includes('.')) {
       if (spec.isKey) { lookupProblems.push(`key "${spec.to}": the key must be a field of ${describe.name} itself, not a parent's`); continue; }
       const p = parentMapping(spec, describe, input.parents ?? [], ops);
@@ -257,6 +274,12 @@ export function analyze(input: AnalyzeInput): WriteModel {
   if (notWritable.length) {
     throw new SyncError('FIELD_NOT_WRITABLE', `${where}: for ${mode} mode ${notWritable.join('; ')}`, { retryable: false });
   }
+  const recordType = recordTypeSend(describe, where, ops, options.recordType, recordTypeMappings);
+  if (recordType) {
+    const twice = lookupsFilled.get('RecordTypeId');
+    if (twice) throw new SyncError('CONFIG_INVALID', `${where}: "RecordTypeId" is filled twice ("${twice}" and ${recordType.constant ? 'option "recordType"' : `"${recordType.spec.to}"`}): keep one`, { retryable: false });
+    send.push(recordType);
+  }
   // The key is always sent (the runtime lists it first; be safe if it did not).
   if (!send.some((x) => x.field === keyField)) send.push({ spec: { from: keyField.name, to: keyField.name, pgType: 'text', isKey: true }, field: keyField, column: keyField.name });
   send.sort((a, b) => Number(b.field === keyField) - Number(a.field === keyField));
@@ -288,5 +311,6 @@ export function analyze(input: AnalyzeInput): WriteModel {
       warnings.push({ code: 'REQUIRED_FIELD_UNMAPPED', level: 'warning', message: `${where}: required field(s) ${required.map((f) => f.name).join(', ')} are not mapped: inserts will fail with REQUIRED_FIELD_MISSING` });
     }
   }
-  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, tokenField, skipped, warnings };
+  const hardDelete = options.hardDelete && ops.includes('delete');
+  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, hardDelete, duplicateRuleHeader: duplicateRuleHeader(options), allowSave: options.duplicateRuleHeader?.allowSave === true, tokenField, skipped, warnings };
 }

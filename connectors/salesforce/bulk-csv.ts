@@ -10,19 +10,22 @@ import { CsvFile, csvCannotCarry, type CsvValue } from './csv';
 import { sendThroughCollections } from './bulk-rest';
 import { encodeRow } from './rows';
 import { resolveIds } from './resolve-ids';
+import { ParentGroups, parentColumn } from './parent-groups';
 
 export interface JobSpec {
-  operation: 'insert' | 'upsert' | 'update' | 'delete';
+  operation: 'insert' | 'upsert' | 'update' | 'delete' | 'hardDelete';
   externalIdFieldName?: string;
   header: string[];
   /** The CSV column whose value identifies the row in the results files. */
   matchColumn: string;
 }
 
+export const isDeleteOperation = (o: JobSpec['operation']) => o === 'delete' || o === 'hardDelete';
+
 export function jobSpec(model: WriteModel, op: ChunkWrite['op']): JobSpec {
   const names = model.send.map((s) => s.column);
   const key = model.keyField.name;
-  if (op === 'delete') return { operation: 'delete', header: ['Id'], matchColumn: 'Id' };
+  if (op === 'delete') return { operation: model.hardDelete ? 'hardDelete' : 'delete', header: ['Id'], matchColumn: 'Id' };
   if (op === 'update') return { operation: 'update', header: ['Id', ...names.filter((n) => n !== 'Id')], matchColumn: key };
   if (op === 'upsert') return { operation: 'upsert', externalIdFieldName: key, header: names, matchColumn: key };
   if (model.tokenField) return { operation: 'upsert', externalIdFieldName: model.tokenField, header: [...names, model.tokenField], matchColumn: model.tokenField };
@@ -57,6 +60,28 @@ export async function buildCsv(s: Session, chunk: ChunkWrite, spec: JobSpec): Pr
 }
 
 async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile): Promise<BuiltCsv> {
+  const column = chunk.op === 'delete' ? null : parentColumn(s.model, spec.header);
+  if (column === null) return fillRows(s, chunk, spec, csv, null);
+  // Rows grouped by parent (lock-safe): gathered in bucket files first, then written parent by parent.
+  const groups = await ParentGroups.create();
+  try {
+    const at = spec.header.indexOf(column);
+    const built = await fillRows(s, chunk, spec, csv, (cells) => groups.add(cells[at] ?? null, cells));
+    let overflow = false;
+    for await (const cells of groups.rows(() => s.heartbeat({ chunk: chunk.chunkId, csvRows: csv.rows, csvBytes: csv.bytes }))) {
+      // Rows past the size limit stay unacknowledged: a follow-up job of the same chunk takes them.
+      if (!csv.add(cells)) { overflow = true; break; }
+      await csv.flush();
+    }
+    await csv.close();
+    return { ...built, rows: csv.rows, overflow };
+  } finally {
+    await groups.dispose();
+  }
+}
+
+/** `defer`: rows are handed to it instead of being written (and the CSV is left open). */
+async function fillRows(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile, defer: ((cells: CsvValue[]) => Promise<void>) | null): Promise<BuiltCsv> {
   const { model } = s;
   const idToKey: Record<string, string> = {};
   const viaRest: OutRow[] = [];
@@ -87,7 +112,9 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
       }
       if (model.tokenField && spec.externalIdFieldName === model.tokenField) values[model.tokenField] = row.token;
       // Columns absent from a row stay empty (unchanged), never #N/A: only a real NULL clears.
-      if (!csv.add(spec.header.map((h) => (h in values ? values[h]! : '')))) { overflow = true; break; }
+      const cells = spec.header.map((h) => (h in values ? values[h]! : ''));
+      if (defer) await defer(cells);
+      else if (!csv.add(cells)) { overflow = true; break; }
     }
     if (local.length) await chunk.record(local);
     await sendThroughCollections(s, chunk, viaRest.splice(0));
@@ -95,6 +122,6 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
     s.heartbeat({ chunk: chunk.chunkId, csvRows: csv.rows, csvBytes: csv.bytes });
     if (overflow) break;
   }
-  await csv.close();
+  if (!defer) await csv.close();
   return { file: csv, rows: csv.rows, idToKey, overflow };
 }

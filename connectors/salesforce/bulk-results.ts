@@ -14,8 +14,9 @@ import { sentVerbatim, type ChunkWrite, type RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
-import { matchValue, type JobSpec } from './bulk-csv';
+import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
 import { isGone, withParentHint } from './rows';
+import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
 /** Results recorded per `chunk.record` call. */
 const RECORD_BATCH = 2000;
@@ -38,7 +39,7 @@ async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, 
   if (spec.matchColumn === 'Id' && keyName === 'Id') return (r) => r.Id || r.sf__Id || undefined;
   const keySend = model.send.find((f) => f.spec.isKey && f.field.name === keyName);
   const verbatim = keySend && sentVerbatim(keySend.spec);
-  if (verbatim && spec.header.includes(keyName) && spec.operation !== 'delete') return (r) => r[keyName] || undefined;
+  if (verbatim && spec.header.includes(keyName) && !isDeleteOperation(spec.operation)) return (r) => r[keyName] || undefined;
   const index = new Map<string, string>(Object.entries(idToKey));
   for await (const batch of chunk.rows(5000)) for (const row of batch) index.set(matchValue(spec, model, row), row.key);
   return (r) => index.get(r[spec.matchColumn] ?? '') ?? (spec.matchColumn === 'Id' ? index.get(r.sf__Id ?? '') : undefined);
@@ -84,6 +85,8 @@ export interface RecordedResults {
    * left unrecorded, to be looked up again by key (the record may have been deleted and recreated).
    */
   stale: Set<string>;
+  /** Rows refused as duplicates while the options ask to save them: to be sent through Collections with the header. */
+  duplicates: Set<string>;
 }
 
 /** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
@@ -93,8 +96,9 @@ export async function recordJobResults(
   const o = { where: model.where };
   const keyOf = await keyResolver(chunk, spec, model, idToKey);
   const stale = new Set<string>();
+  const duplicates = new Set<string>();
   // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
-  const byStoredId = (spec.operation === 'update' || spec.operation === 'delete') && model.keyField.name !== 'Id';
+  const byStoredId = (spec.operation === 'update' || isDeleteOperation(spec.operation)) && model.keyField.name !== 'Id';
   const isStale = (r: Record<string, string>) => byStoredId && isGone(parseBulkError(r.sf__Error ?? '').code) && !((r.Id || r.sf__Id || '') in idToKey);
   const kinds: Record<Kind, 'ok' | 'failed' | 'unprocessed'> = { successfulResults: 'ok', failedResults: 'failed', unprocessedrecords: 'unprocessed' };
   let recorded = 0;
@@ -109,7 +113,10 @@ export async function recordJobResults(
         const key = keyOf(r);
         if (key === undefined) continue;
         if (kind === 'failed' && isStale(r)) { stale.add(key); continue; }
-        out.push(withParentHint(model, resultFor(kind, key, r, spec.operation === 'delete')));
+        const result = resultFor(kind, key, r, isDeleteOperation(spec.operation));
+        // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
+        if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) { duplicates.add(key); continue; }
+        out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);
           recorded += out.length;
@@ -124,5 +131,5 @@ export async function recordJobResults(
     if (out.length) await chunk.record(out);
     recorded += out.length;
   }
-  return { recorded, stale };
+  return { recorded, stale, duplicates };
 }

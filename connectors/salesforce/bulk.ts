@@ -10,10 +10,11 @@ import type { JobInfo } from './client';
 import type { Session } from './context';
 import { buildCsv, jobSpec } from './bulk-csv';
 import { recordJobResults } from './bulk-results';
-import { retryStaleByKey } from './bulk-rest';
+import { resendThroughCollections, retryStaleByKey } from './bulk-rest';
 import { bulkJobFailure, isConfigJobFailure } from './errors';
 import { ensureQuotaFromHeader } from './quota';
 import { withHeartbeat } from '../kit/heartbeat';
+import { ensureHardDeletePermission } from './hard-delete';
 
 export interface BulkState {
   jobId?: string;
@@ -55,6 +56,8 @@ async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> 
 
 async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promise<ChunkOutcome> {
   const spec = jobSpec(s.model, chunk.op);
+  // Again before each job: the permission may have been taken away since check().
+  if (spec.operation === 'hardDelete') await ensureHardDeletePermission(s.client, s.model.where);
   const built = await buildCsv(s, chunk, spec);
   try {
     if (built.rows === 0) {
@@ -79,8 +82,9 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
 /** Records a finished (or failed) job's results; rows whose stored Id was gone are retried by key. */
 async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<void> {
   const opts = { job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat };
-  const { stale } = await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, opts);
+  const { stale, duplicates } = await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, opts);
   if (stale.size) await retryStaleByKey(s, chunk, stale);
+  if (duplicates.size) await resendThroughCollections(s, chunk, duplicates);
 }
 
 /** Where a known job stands, in the shared driver's terms (connectors/kit/async-job.ts). */

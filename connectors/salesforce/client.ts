@@ -10,12 +10,13 @@ import { API_VERSION, type SalesforceConnection } from './config';
 import { openConnection, tokenAccepted } from './auth';
 import { toSyncError } from './errors';
 import type { SfDescribe } from './analyze';
+import type { DuplicateResult } from './duplicates';
 
 export interface SaveResult {
   id?: string | null;
   success: boolean;
   created?: boolean;
-  errors?: Array<{ statusCode?: string; errorCode?: string; message?: string; fields?: string[] }>;
+  errors?: Array<{ statusCode?: string; errorCode?: string; message?: string; fields?: string[]; duplicateResult?: DuplicateResult }>;
 }
 
 export interface JobInfo {
@@ -37,6 +38,8 @@ interface CallOptions {
   text?: boolean;
   quotaWaitMs?: number;
   timeoutMs?: number;
+  /** Extra request headers (e.g. Sforce-Duplicate-Rule-Header). */
+  headers?: Record<string, string>;
 }
 
 const REPLAY_DELAY_MS = 300;
@@ -86,7 +89,7 @@ export class SalesforceClient {
 
   private send<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
     const isText = typeof body === 'string';
-    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' };
+    const headers: Record<string, string> = { ...(o.headers ?? {}), ...(body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' }) };
     return this.conn.request<T>(
       { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
       { retry: { maxRetries: 0 }, timeout: timeoutFor(method, o), ...(o.text ? { responseType: 'text/plain' } : {}) },

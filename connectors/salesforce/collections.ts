@@ -10,6 +10,7 @@ import { fromStoredId, resolveIds } from './resolve-ids';
 import { ensureQuotaFromHeader } from './quota';
 import type { SaveResult } from './client';
 import { SyncError } from '../../common/errors';
+import { withDuplicateHint } from './duplicates';
 
 const BATCH = 200;
 
@@ -39,7 +40,8 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   }
   if (sendable.length === 0) return results;
   const type = { attributes: { type: model.object } };
-  const o = { where: model.where, quotaWaitMs: s.options.quotaWaitMs };
+  const header = op !== 'delete' && model.duplicateRuleHeader ? { headers: { 'Sforce-Duplicate-Rule-Header': model.duplicateRuleHeader } } : {};
+  const o = { where: model.where, quotaWaitMs: s.options.quotaWaitMs, ...header };
   let saved: SaveResult[];
   if (op === 'delete') {
     saved = await client.deleteRecords(sendable.map((r) => ids.get(r.row.key)!), o);
@@ -63,7 +65,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   sendable.forEach((r, i) => {
     const res = saved[i];
     if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
-    else results.push(withParentHint(model, toRowResult(r.row.key, res, op === 'delete')));
+    else results.push(withDuplicateHint(withParentHint(model, toRowResult(r.row.key, res, op === 'delete')), model.activationId, model.allowSave, res?.errors?.[0]?.duplicateResult));
   });
   if (stale.length) results.push(...(await retryByKey(s, op, stale)));
   return results;

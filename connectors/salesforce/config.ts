@@ -54,6 +54,28 @@ export const optionsSchema = z
      * request is never taken for a dead worker (and written a second time beside the first).
      */
     heartbeatMs: z.number().int().positive().max(30_000).default(10_000),
+    /**
+     * Developer name of the record type every record written gets (`RecordTypeId`, resolved through
+     * describe); an unknown, inactive or unavailable name is a configuration error naming the valid ones.
+     */
+    recordType: z.string().min(1).optional(),
+    /**
+     * Mirror: delete through a Bulk 2.0 `hardDelete` job (records skip the recycle bin) instead of a soft
+     * delete. Needs the integration user's "Bulk API Hard Delete" permission (checked before deleting).
+     */
+    hardDelete: z.boolean().default(false),
+    /**
+     * Sent as `Sforce-Duplicate-Rule-Header` on Collections creates, updates and upserts. `allowSave: true`
+     * saves rows that a duplicate rule with an "Allow" + alert action would refuse (not "Block" rules).
+     */
+    duplicateRuleHeader: z
+      .object({
+        allowSave: z.boolean(),
+        includeRecordDetails: z.boolean().default(false),
+        runAsCurrentUser: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     /** How long the run waits (durable timer) when the quota reserve is reached. */
     quotaWaitMs: z.number().int().positive().default(3_600_000),
   })

@@ -628,3 +628,187 @@ describe('Update by the Salesforce Id carried by the model', () => {
     }
   });
 });
+
+describe('record types by developer name', () => {
+  const KIND: FieldSpec = { from: 'kind', to: 'RecordType.DeveloperName', pgType: 'text', isKey: false };
+  let types: Record<string, string>;
+  beforeAll(async () => {
+    const made = await admin('POST', '/recordTypes/Contact', [{ developerName: 'Partner' }, { developerName: 'Customer' }, { developerName: 'Retired', active: false }, { developerName: 'Hidden', available: false }]) as Array<{ id: string; developerName: string }>;
+    types = Object.fromEntries(made.map((r) => [r.developerName, r.id]));
+  });
+  const typeOf = async () => Object.fromEntries((await records()).map((c) => [c.External_Id__c, c.RecordTypeId ?? null]));
+
+  it('check(): an unknown, inactive or unavailable name is CONFIG_INVALID naming the valid ones; an object without record types too', async () => {
+    await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partner' } }))).resolves.toMatchObject({ warnings: [] });
+    for (const [name, why] of [['Partnr', /Contact has no record type "Partnr"/], ['Retired', /"Retired" of Contact is inactive/], ['Hidden', /"Hidden" of Contact is not available to the integration user/], ['Master', /master record type/]] as const) {
+      await expect(sf.check(ctxFor('upsert', { options: { recordType: name } }))).rejects.toMatchObject({
+        code: 'CONFIG_INVALID', retryable: false, message: expect.stringMatching(why),
+      });
+    }
+    await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partnr' } }))).rejects.toMatchObject({ message: expect.stringMatching(/activation "test-activation".*option "recordType": "Partnr".*valid developer names: "Partner", "Customer"$/) });
+    const lead = [field('External_Id__c', 'text', { isKey: true, from: 'id' }), field('LastName'), field('Company')];
+    await expect(sf.check(ctxFor('upsert', { object: 'Lead', fields: lead, options: { recordType: 'Partner' } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/Lead has no record types/) });
+    await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, KIND], options: { recordType: 'Partner' } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/given twice/) });
+  });
+
+  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+    it(`${path}: option recordType sets RecordTypeId on every record written (create and upsert)`, async () => {
+      const { chunk } = await write('upsert', 'upsert', people(3), { options: { bulkPollMs: 50, recordType: 'partner' } }, plan);
+      expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+      expect(await typeOf()).toEqual({ k0: types.Partner, k1: types.Partner, k2: types.Partner });
+      const inserted = await write('insert', 'create', people(2, 'n'), { options: { bulkPollMs: 50, recordType: 'Customer' } }, plan);
+      expect([...inserted.chunk.results.values()].every((r) => r.ok)).toBe(true);
+      expect(await typeOf()).toMatchObject({ n0: types.Customer, n1: types.Customer });
+    });
+
+    it(`${path}: a per-row developer name; an unknown one is a row error naming the valid ones, never sent`, async () => {
+      const row = (k: string, kind: string | null) => outRow(k, { External_Id__c: k, LastName: k, Email: `${k}@example.com`, 'RecordType.DeveloperName': kind });
+      emu.state.requests = [];
+      const { chunk } = await write('upsert', 'upsert', [row('r1', 'Partner'), row('r2', 'CUSTOMER'), row('r3', 'Retired'), row('r4', null)], { fields: [...FIELDS, KIND] }, plan);
+      expect(chunk.results.get('r3')).toMatchObject({ ok: false, code: 'RECORD_TYPE_UNKNOWN', retryable: false, message: expect.stringMatching(/^kind: "Retired" is not an active record type.*valid developer names: "Partner", "Customer"/) });
+      expect(await typeOf()).toEqual({ r1: types.Partner, r2: types.Customer, r4: null });
+    });
+  }
+});
+
+describe('Mirror hardDelete', () => {
+  const grant = (on: boolean) => admin('POST', '/userPermissions', { PermissionsBulkApiHardDelete: on });
+  afterEach(() => grant(false));
+  const HARD = { bulkPollMs: 50, hardDelete: true };
+  /** Every Contact still stored, live or in the recycle bin: [key, IsDeleted]. */
+  const inBin = async () => ((await admin('GET', '/records/Contact?includeDeleted=true')) as Array<Record<string, any>>).map((r) => [r.External_Id__c, r.IsDeleted]).sort();
+  async function synced(n: number) {
+    const { chunk } = await write('upsert', 'upsert', people(n));
+    return [...chunk.results.values()].map((r) => (r.ok ? r.destinationId : null));
+  }
+
+  it('check(): without "Bulk API Hard Delete" a clear CONFIG_INVALID; with it, fine; ignored outside Mirror', async () => {
+    await expect(sf.check(ctxFor('mirror', { options: { hardDelete: true } }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID', retryable: false,
+      message: expect.stringMatching(/activation "test-activation".*option "hardDelete" needs the "Bulk API Hard Delete" system permission.*nothing was deleted.*remove "hardDelete" to delete into the recycle bin/),
+    });
+    await expect(sf.check(ctxFor('upsert', { options: { hardDelete: true } }))).resolves.toMatchObject({ warnings: [] });
+    await grant(true);
+    await expect(sf.check(ctxFor('mirror', { options: { hardDelete: true } }))).resolves.toMatchObject({ warnings: [] });
+  });
+
+  it('deletes go through a Bulk hardDelete job whatever the row count: gone from the recycle bin too; without the option, soft', async () => {
+    await grant(true);
+    const ids = await synced(4);
+    const ctx = ctxFor('mirror', { options: HARD });
+    const plan = await sf.planWrites(ctx, 'delete', 2);
+    expect(plan.method).toBe('bulk2');
+    const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
+    const { chunk } = await write('mirror', 'delete', rows, { options: HARD }, plan);
+    expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(emu.state.jobs.size).toBe(1);
+    expect([...emu.state.jobs.values()][0]!.operation).toBe('hardDelete');
+    const soft = await write('mirror', 'delete', [outRow('k2', {}, { op: 'delete', destinationId: ids[2]! })], { options: { bulkPollMs: 50 } }, await sf.planWrites(ctxFor('mirror'), 'delete', 1));
+    expect([...soft.chunk.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await inBin()).toEqual([['k2', true], ['k3', false]]);
+  });
+
+  it('the permission taken away after check(): the write stops with CONFIG_INVALID before any job, nothing deleted', async () => {
+    const ids = await synced(2);
+    emu.state.requests = [];
+    const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
+    await expect(write('mirror', 'delete', rows, { options: HARD }, BULK)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/Bulk API Hard Delete/) });
+    expect(emu.state.jobs.size).toBe(0);
+    expect(emu.state.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(await inBin()).toEqual([['k0', false], ['k1', false]]);
+  });
+
+  it('a stored Id gone: done when no record has the key; a record recreated with the key is listed, not deleted', async () => {
+    await grant(true);
+    const ids = await synced(2);
+    // Both records deleted by a person (into the recycle bin); k1 recreated with the same key.
+    const store = emu.state.store(emu.state.registry.get('Contact')!);
+    for (const id of ids) store.softDelete(store.get(id!)!);
+    const { ids: [again] } = await admin('POST', '/records/Contact', [{ LastName: 'Again', External_Id__c: 'k1' }]) as { ids: string[] };
+    const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
+    const { chunk } = await write('mirror', 'delete', rows, { options: HARD }, BULK);
+    expect(chunk.results.get('k0')).toMatchObject({ ok: true });
+    expect(chunk.results.get('k1')).toMatchObject({ ok: false, code: 'RECORD_RECREATED', retryable: false, message: expect.stringMatching(new RegExp(`another record, ${again}, now carries its key; it was not hard-deleted`)) });
+    expect((await records()).map((r) => [r.Id, r.External_Id__c])).toEqual([[again, 'k1']]);
+  });
+});
+
+describe('duplicate rules', () => {
+  const ALLOW = { allowSave: true };
+  async function setup(action: 'alert' | 'block' = 'alert') {
+    await faults({ duplicateRule: { object: 'Contact', field: 'Email', name: 'Contact_Email_Rule', action } });
+    const { ids: [existing] } = await admin('POST', '/records/Contact', [{ LastName: 'Existing', Email: 'p1@example.com' }]) as { ids: string[] };
+    return existing!;
+  }
+  const mine = async () => (await records()).filter((r) => r.External_Id__c).map((r) => r.External_Id__c).sort();
+
+  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+    it(`${path}: DUPLICATES_DETECTED is a row error naming the rule and what to do; with allowSave the row is saved`, async () => {
+      const existing = await setup();
+      const { chunk } = await write('upsert', 'upsert', people(3), {}, plan);
+      const err = chunk.results.get('k1');
+      expect(err).toMatchObject({ ok: false, code: 'DUPLICATES_DETECTED', retryable: false });
+      expect(err && !err.ok && err.message).toMatch(path === 'collections'
+        ? new RegExp(`^duplicate rule "Contact_Email_Rule" \\(Contact\\) refused this row as a duplicate matching ${existing} \\("Use one of these records\\?"\\); nothing was written for this row\\. To save such rows anyway, set "duplicateRuleHeader": \\{"allowSave": true\\}`)
+        : /^a duplicate rule refused this row as a duplicate \("Use one of these records\?"\); nothing was written.*"duplicateRuleHeader": \{"allowSave": true\}.*retry-failed test-activation/);
+      expect(await mine()).toEqual(['k0', 'k2']);
+      emu.state.requests = [];
+      const again = await write('upsert', 'upsert', [people(3)[1]!], { options: { bulkPollMs: 50, duplicateRuleHeader: ALLOW } }, plan);
+      expect(again.chunk.results.get('k1')).toMatchObject({ ok: true });
+      // Bulk takes no header: the job refuses the row, which then goes through Collections with the header.
+      const used = new Set(emu.state.requests.filter((r) => r.method !== 'GET').map((r) => r.category));
+      expect([...used].sort()).toEqual(path === 'bulk' ? ['bulk', 'composite'] : ['composite']);
+      expect(await mine()).toEqual(['k0', 'k1', 'k2']);
+    });
+  }
+
+  it('a Block rule refuses the row even with allowSave, and the message says the header cannot override it', async () => {
+    await setup('block');
+    const { chunk } = await write('upsert', 'upsert', people(2), { options: { bulkPollMs: 50, duplicateRuleHeader: ALLOW } });
+    const err = chunk.results.get('k1');
+    expect(err).toMatchObject({ ok: false, code: 'DUPLICATES_DETECTED', message: expect.stringMatching(/duplicate rule "Contact_Email_Rule".*blocks duplicates, which the allowSave header cannot override: change the rule's action/) });
+    expect(await mine()).toEqual(['k0']);
+  });
+});
+
+describe('lock-safe bulk: rows grouped by parent', () => {
+  const ACCOUNT_KEY: FieldSpec = { from: 'account_key', to: 'Account.External_Id__c', pgType: 'text', isKey: false };
+  const LINKED: FieldSpec[] = [KEY, field('LastName'), ACCOUNT_KEY];
+
+  it('the CSV holds each parent\'s rows together; lock failures (only where a parent straddles a batch) are retried until every row is written', async () => {
+    await admin('POST', '/records/Account', Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })));
+    // 1000 Contacts spread round robin over 50 Accounts, P0 with 50 more: uneven groups straddle batch boundaries.
+    const parentOf = (i: number) => (i < 950 ? `P${i % 50}` : 'P0');
+    const rows = Array.from({ length: 1000 }, (_, i) => outRow(`c${i}`, { External_Id__c: `c${i}`, LastName: `L${i}`, 'Account.External_Id__c': parentOf(i) }));
+    await faults({ lockContention: { column: 'Account.External_Id__c', batchSize: 100 }, bulkJobStuck: true });
+    const ctx = ctxFor('upsert', { fields: LINKED, options: { bulkPollMs: 50 } });
+    const chunk = new MemoryChunk('upsert', rows);
+    const first = await sf.writeChunk(ctx, chunk, BULK);
+    expect(first.status).toBe('pending');
+    const job = [...emu.state.jobs.values()][0]!;
+    const csv = job.upload!.toString('utf8').trim().split('\n').slice(1).map((l) => l.split(',')[2]!);
+    expect(csv).toHaveLength(1000);
+    const runs = csv.filter((p, i) => i === 0 || p !== csv[i - 1]);
+    expect(runs).toHaveLength(50); // one run per parent: no parent appears in two places
+    expect(new Set(runs).size).toBe(50);
+    await faults({ bulkJobStuck: false });
+    await drive(sf, ctx, chunk, BULK);
+    // The first job: only parents cut by an internal batch boundary lock (round robin would lock 900 rows).
+    const locked = [...chunk.results.values()].filter((r) => !r.ok && r.code === 'UNABLE_TO_LOCK_ROW');
+    expect(locked.length).toBeGreaterThan(0);
+    expect(locked.length).toBeLessThan(9 * 70);
+    expect(locked.every((r) => !r.ok && r.retryable)).toBe(true);
+    // The runtime's row-retry loop: a fresh connector state sends the retryable rows again in a new job.
+    let retries = 0;
+    while ([...chunk.results.values()].some((r) => !r.ok && r.retryable) && retries < 3) {
+      retries++;
+      await chunk.save(null);
+      await drive(sf, ctx, chunk, BULK);
+    }
+    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    const accountOf = new Map((await records('Account')).map((a) => [a.Id, a.External_Id__c]));
+    const linked = Object.fromEntries((await records()).map((c) => [c.External_Id__c, accountOf.get(c.AccountId)]));
+    expect(Object.keys(linked)).toHaveLength(1000);
+    rows.forEach((r, i) => expect(linked[r.key]).toBe(parentOf(i)));
+  });
+});

@@ -8,6 +8,7 @@ import { SALESFORCE_MODES } from './modes';
 import { getClient } from './client';
 import { openSession, whereOf } from './context';
 import { currentUsage } from './quota';
+import { ensureHardDeletePermission } from './hard-delete';
 import { METHOD_BULK, METHOD_COLLECTIONS, planWrites, pollChunk, writeChunk } from './writer';
 
 export type { SalesforceConnection } from './config';
@@ -24,7 +25,8 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
   },
 
   async check(ctx): Promise<CheckResult> {
-    const { model } = await openSession(ctx, true);
+    const { model, client } = await openSession(ctx, true);
+    if (model.hardDelete) await ensureHardDeletePermission(client, model.where);
     return { skippedFields: model.skipped, missingAttributes: [], warnings: model.warnings };
   },
 

@@ -4,6 +4,7 @@ import type { WriteModel } from './analyze';
 import type { SaveResult } from './client';
 import { isRetryableRowError } from './errors';
 import { encodeValue } from './mapping';
+import { rowRecordType } from './record-types';
 
 export type Wire = string | number | boolean | null;
 export type Encoded = { ok: true; row: OutRow; values: Record<string, Wire> } | { ok: false; result: RowResult };
@@ -14,10 +15,20 @@ export type Encoded = { ok: true; row: OutRow; values: Record<string, Wire> } | 
  */
 export function encodeRow(model: WriteModel, row: OutRow): Encoded {
   const values: Record<string, Wire> = {};
-  for (const { spec, field, column, parent } of model.send) {
+  for (const send of model.send) {
+    const { spec, field, column, parent } = send;
+    if (send.constant !== undefined) { values[column] = send.constant; continue; }
     let raw = row.values[spec.to];
     if (raw === undefined && spec.isKey) raw = row.key;
     if (raw === undefined) continue;
+    if (send.recordTypes) {
+      // No developer name: nothing sent (Salesforce's default record type on create, unchanged on update).
+      if (raw === null || String(raw) === '') continue;
+      const rt = rowRecordType(send, String(raw));
+      if (!rt.ok) return { ok: false, result: { key: row.key, ok: false, code: rt.code, message: rt.message, retryable: false } };
+      values[column] = rt.id;
+      continue;
+    }
     const e = encodeValue(spec, field, raw);
     if (!e.ok) return { ok: false, result: { key: row.key, ok: false, code: e.code, message: parent ? `${e.message} (parent key for ${column})` : e.message, retryable: false } };
     // Salesforce keeps no empty text, and the paths disagree on "": REST blanks text fields but refuses

@@ -42,7 +42,9 @@ function estimatedRowBytes(ctx: SfContext, op: RowOp): number {
  */
 export async function planWrites(ctx: SfContext, op: RowOp, rows: number): Promise<WritePlan> {
   const o = ctx.options;
-  if (rows < o.bulkThreshold) return { method: METHOD_COLLECTIONS, chunkSize: o.collectionsChunkSize };
+  // Only Bulk 2.0 deletes past the recycle bin (REST and Collections deletes are soft).
+  const hardDelete = op === 'delete' && o.hardDelete && ctx.mode === 'mirror';
+  if (rows < o.bulkThreshold && !hardDelete) return { method: METHOD_COLLECTIONS, chunkSize: o.collectionsChunkSize };
   const bySize = Math.floor(o.maxCsvBytes / estimatedRowBytes(ctx, op));
   const perJob = Math.max(1, Math.min(o.bulkChunkSize, bySize));
   const jobs = Math.max(1, Math.ceil(rows / perJob));

@@ -89,6 +89,21 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
   }
   if (what === 'journal' && m === 'GET') return sendJson(ctx, 200, { enabled: state.journal !== null, entries: state.journal ?? [] });
   if (what === 'jobs' && m === 'GET') return sendJson(ctx, 200, [...state.jobs.values()].map((j) => jobInfo(j, state.userId)));
+  if (what === 'userPermissions' && m === 'POST') {
+    const b = ((await readJson(ctx)) ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(b)) state.userPermissions.set(k.replace(/^Permissions/, ''), v === true);
+    return sendJson(ctx, 200, Object.fromEntries(state.userPermissions));
+  }
+  if (what === 'userPermissions' && m === 'GET') return sendJson(ctx, 200, Object.fromEntries(state.userPermissions));
+  if (what === 'recordTypes' && m === 'POST') {
+    const def = objectDef(ctx, arg);
+    const b = await readJson(ctx);
+    const list = (Array.isArray(b) ? b : [b]) as Array<{ developerName?: unknown }>;
+    if (list.some((r) => typeof r?.developerName !== 'string' || !r.developerName)) throw new HttpError(400, { error: 'each record type needs a developerName' });
+    const made = list.map((r) => state.recordTypes.add(def, r as { developerName: string }, () => state.newRecordTypeId()));
+    return sendJson(ctx, 201, made);
+  }
+  if (what === 'recordTypes' && m === 'GET') return sendJson(ctx, 200, arg ? state.recordTypes.of(arg) : [...state.recordTypes.byId.values()]);
   if (what === 'records') {
     const def = objectDef(ctx, arg);
     if (m === 'GET') {

@@ -84,6 +84,9 @@ export async function processJob(state: EmulatorState, job: IngestJob): Promise<
   const parser = csvParser(job.upload ?? Buffer.alloc(0), job.columnDelimiter, job.lineEnding);
   const dml = new Dml(state);
   let rows = 0;
+  // Lock contention (fault): which internal batch holds each parent.
+  const contention = state.faults.lockContention;
+  const holder = new Map<string, number>();
   try {
     for await (const row of parser) {
       const values = row as string[];
@@ -108,7 +111,14 @@ export async function processJob(state: EmulatorState, job: IngestJob): Promise<
         continue;
       }
       const entries = job.header.map((name, i) => ({ name, value: values[i] ?? '' }));
-      const r = applyRow(dml, def, job, entries);
+      const col = contention ? job.header.findIndex((h) => h.toLowerCase() === contention.column.toLowerCase()) : -1;
+      const parent = col >= 0 ? (values[col] ?? '') : '';
+      const batch = contention ? Math.floor(rows / contention.batchSize) : 0;
+      if (contention && parent !== '' && !holder.has(parent.toLowerCase())) holder.set(parent.toLowerCase(), batch);
+      const locked = contention && parent !== '' && holder.get(parent.toLowerCase()) !== batch;
+      const r = locked
+        ? failed([sfError('UNABLE_TO_LOCK_ROW', `unable to obtain exclusive access to this record or 1 records: ${parent}`, [])])
+        : applyRow(dml, def, job, entries);
       job.numberRecordsProcessed += 1;
       if (r.success) job.successful.push(`${quote(r.id ?? '')}${job.columnDelimiter}${quote(String(r.created === true))}${job.columnDelimiter}${line}`);
       else {

@@ -26,6 +26,10 @@ async function createJob(ctx: Ctx, version: string): Promise<void> {
   if (!def) throw invalidJob(`InvalidJob : Unable to find object: ${String(b.object ?? '')}`);
   const operation = b.operation as Operation;
   if (!OPERATIONS.includes(operation)) throw invalidJob(`InvalidJob : Invalid operation: ${String(b.operation)}`);
+  // Inferred wording (the sources name the permission, not the answer): refused at job creation, nothing deleted.
+  if (operation === 'hardDelete' && ctx.state.userPermissions.get('BulkApiHardDelete') !== true) {
+    throw new HttpError(400, restError('INSUFFICIENT_ACCESS', 'InvalidJob : hardDelete requires the "Bulk API Hard Delete" permission'));
+  }
   if ((b.contentType ?? 'CSV') !== 'CSV') throw invalidJob(`InvalidJob : Unsupported content type: ${String(b.contentType)}`);
   const lineEnding = (b.lineEnding ?? 'LF') as 'LF' | 'CRLF';
   if (lineEnding !== 'LF' && lineEnding !== 'CRLF') throw invalidJob(`InvalidJob : Invalid lineEnding: ${String(lineEnding)}`);

@@ -185,6 +185,42 @@ describe('Describe (API notes §2)', () => {
   });
 });
 
+describe('Record types (describe recordTypeInfos, RecordTypeId)', () => {
+  test('an object has RecordTypeId and recordTypeInfos once it has record types; a valid Id is stored, another object\'s or an inactive one is INVALID_CROSS_REFERENCE_KEY', async () => {
+    const before = await conn.sobject('Account').describe();
+    expect(before.recordTypeInfos).toEqual([]);
+    expect(before.fields.some((x) => x.name === 'RecordTypeId')).toBe(false);
+    const [partner, retired] = await admin(emu, 'POST', '/recordTypes/Account', [{ developerName: 'Partner', name: 'Partner Account' }, { developerName: 'Retired', active: false }]);
+    const [lead] = await admin(emu, 'POST', '/recordTypes/Lead', [{ developerName: 'Partner' }]);
+    const d = await conn.sobject('Account').describe();
+    expect(d.fields.find((x) => x.name === 'RecordTypeId')).toMatchObject({ type: 'reference', referenceTo: ['RecordType'], relationshipName: 'RecordType', createable: true, updateable: true });
+    expect((d.recordTypeInfos as any[]).map((r) => [r.developerName, r.recordTypeId, r.active, r.available, r.master])).toEqual([
+      ['Master', '012000000000000AAA', true, true, true], ['Partner', partner.id, true, true, false], ['Retired', retired.id, false, true, false],
+    ]);
+    const ok = await conn.sobject('Account').create({ Name: 'P', RecordTypeId: partner.id });
+    expect((await conn.sobject('Account').retrieve(ok.id as string)).RecordTypeId).toBe(partner.id);
+    const res = await conn.sobject('Account').create([{ Name: 'L', RecordTypeId: lead.id }, { Name: 'R', RecordTypeId: retired.id }], { allOrNone: false });
+    expect(res.map((r) => (r as any).errors?.[0]?.statusCode)).toEqual(['INVALID_CROSS_REFERENCE_KEY', 'INVALID_CROSS_REFERENCE_KEY']);
+    expect((res[0] as any).errors[0].message).toBe(`Record Type ID: this ID value isn't valid for the user: ${lead.id as string}`);
+    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Account', operation: 'insert', input: `Name,RecordTypeId\nB,${partner.id as string}\n`, pollInterval: 20 });
+    expect(bulk.successfulResults).toHaveLength(1);
+    // Record types are org configuration: a reset keeps them.
+    await admin(emu, 'POST', '/reset');
+    expect((await conn.sobject('Account').describe()).recordTypeInfos).toHaveLength(3);
+  });
+
+  test('record types of one emulator do not leak into another', async () => {
+    await admin(emu, 'POST', '/recordTypes/Contact', [{ developerName: 'Leaky' }]);
+    const other = await startSalesforceEmulator({ port: 0 });
+    try {
+      const d = await (await connect(other)).sobject('Contact').describe();
+      expect(d.fields.some((x) => x.name === 'RecordTypeId')).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('Single-record REST (API notes §3 and §7)', () => {
   test('CL create 201 + Location, retrieve with fields, update 204, delete 204', async () => {
     const res = await raw(emu, 'POST', dataPath('/sobjects/Contact'), { token: conn.accessToken, body: { LastName: 'Lovelace', FirstName: 'Ada' } });
@@ -665,9 +701,47 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     expect((await job.check()).state).toBe('Aborted');
     expect((await errOf(job.close())).errorCode).toBe('INVALIDJOBSTATE');
     const c = await conn.sobject('Contact').create({ LastName: 'Hard' });
-    const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 });
-    expect(res.successfulResults).toHaveLength(1);
-    expect(await admin(emu, 'GET', '/records/Contact?includeDeleted=true')).toEqual([]);
+    await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
+    try {
+      const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 });
+      expect(res.successfulResults).toHaveLength(1);
+      expect(await admin(emu, 'GET', '/records/Contact?includeDeleted=true')).toEqual([]);
+    } finally {
+      await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: false });
+    }
+  });
+
+  test('hardDelete needs "Bulk API Hard Delete" (UserPermissionAccess): without it the job is refused at creation, nothing deleted', async () => {
+    const perm = async () => (await conn.query<{ PermissionsBulkApiHardDelete: boolean }>('SELECT PermissionsBulkApiHardDelete FROM UserPermissionAccess')).records;
+    expect(await perm()).toEqual([expect.objectContaining({ PermissionsBulkApiHardDelete: false })]);
+    expect((await errOf(conn.query('SELECT PermissionsNoSuchThing FROM UserPermissionAccess'))).errorCode).toBe('INVALID_FIELD');
+    const c = await conn.sobject('Contact').create({ LastName: 'Kept' });
+    const err = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 }));
+    expect(err.errorCode).toBe('INSUFFICIENT_ACCESS');
+    expect((await conn.sobject('Contact').retrieve(c.id as string)).LastName).toBe('Kept');
+    await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
+    try {
+      expect(await perm()).toEqual([expect.objectContaining({ PermissionsBulkApiHardDelete: true })]);
+    } finally {
+      await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: false });
+    }
+  });
+
+  test('recycle bin: a soft-deleted record is found by queryAll (IsDeleted = true), not by query; a hard-deleted one by neither', async () => {
+    const [soft, hard] = await conn.sobject('Contact').create([{ LastName: 'Soft', External_Id__c: 'RB-1' }, { LastName: 'Hard', External_Id__c: 'RB-2' }]) as Array<{ id: string }>;
+    await conn.sobject('Contact').destroy(soft!.id);
+    await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
+    try {
+      await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${hard!.id}\n`, pollInterval: 20 });
+    } finally {
+      await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: false });
+    }
+    const q = "SELECT Id, IsDeleted FROM Contact WHERE External_Id__c IN ('RB-1', 'RB-2')";
+    expect((await conn.query(q)).records).toEqual([]);
+    const all = await conn.query<{ Id: string; IsDeleted: boolean }>(q, { scanAll: true }); // jsforce: GET /queryAll
+    expect(all.records.map((r) => [r.Id, r.IsDeleted])).toEqual([[soft!.id, true]]);
+    expect((await conn.query("SELECT Id FROM Contact WHERE IsDeleted = true AND External_Id__c = 'RB-1'", { scanAll: true })).totalSize).toBe(1);
+    expect(emu.state.requests.filter((r) => r.path.includes('/queryAll')).length).toBe(2);
   });
 
   test('CL large job is processed asynchronously in slices; polls answer meanwhile', async () => {
@@ -791,6 +865,20 @@ describe('Fault switches (CL fault injection)', () => {
     expect(bulk.failedResults[0]?.sf__Error).toBe('FIELD_CUSTOM_VALIDATION_EXCEPTION:Interns cannot be synced:Title --');
   });
 
+  test('lockContention: a parent spread over several internal batches of a job locks; grouped by parent, only boundary parents do', async () => {
+    await admin(emu, 'POST', '/records/Account', Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })));
+    await admin(emu, 'POST', '/faults', { lockContention: { column: 'Account.External_Id__c', batchSize: 50 } });
+    const load = async (prefix: string, parentOf: (i: number) => number) => {
+      const lines = ['External_Id__c,LastName,Account.External_Id__c'];
+      for (let i = 0; i < 200; i++) lines.push(`${prefix}${i},N${i},P${parentOf(i)}`);
+      const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', input: lines.join('\n') + '\n', pollInterval: 20 });
+      expect(res.failedResults.every((r) => String(r.sf__Error).startsWith('UNABLE_TO_LOCK_ROW:'))).toBe(true);
+      return res.failedResults.length;
+    };
+    expect(await load('RR', (i) => i % 50)).toBe(150); // round robin: every parent in all four batches
+    expect(await load('GR', (i) => Math.floor(i / 4))).toBe(4); // grouped: parents 12 and 37 straddle a boundary
+  });
+
   test('duplicate rules -> DUPLICATES_DETECTED unless Sforce-Duplicate-Rule-Header: allowSave=true', async () => {
     await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Lead', field: 'Email' } });
     await conn.sobject('Lead').create({ LastName: 'a', Company: 'c', Email: 'same@example.com' });
@@ -798,6 +886,26 @@ describe('Fault switches (CL fault injection)', () => {
     expect(dup.errorCode).toBe('DUPLICATES_DETECTED');
     const ok = await conn.sobject('Lead').create({ LastName: 'b', Company: 'c', Email: 'same@example.com' }, { headers: { 'Sforce-Duplicate-Rule-Header': 'allowSave=true' } });
     expect(ok.success).toBe(true);
+  });
+
+  test('duplicate rules: duplicateResult names the rule and the matches (Collections); a Block rule ignores allowSave; Bulk reports the code', async () => {
+    await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Contact', field: 'Email', name: 'Contact_Email_Rule' } });
+    await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Contact', field: 'Phone', name: 'Contact_Phone_Block', action: 'block', message: 'Phone already used' } });
+    const first = await conn.sobject('Contact').create({ LastName: 'a', Email: 'dup@example.com', Phone: '123' });
+    const res = await conn.sobject('Contact').create([{ LastName: 'b', Email: 'dup@example.com' }, { LastName: 'c', Phone: '123' }], { allOrNone: false }) as any[];
+    expect(res[0].errors[0]).toMatchObject({
+      statusCode: 'DUPLICATES_DETECTED', message: 'Use one of these records?',
+      duplicateResult: { allowSave: true, duplicateRule: 'Contact_Email_Rule', duplicateRuleEntityType: 'Contact', matchResults: [{ entityType: 'Contact', size: 1, matchRecords: [{ record: { Id: first.id } }] }] },
+    });
+    expect(res[1].errors[0]).toMatchObject({ statusCode: 'DUPLICATES_DETECTED', message: 'Phone already used', duplicateResult: { allowSave: false, duplicateRule: 'Contact_Phone_Block' } });
+    const header = { 'Sforce-Duplicate-Rule-Header': 'allowSave=true; includeRecordDetails=false; runAsCurrentUser=true' };
+    const again = await conn.sobject('Contact').create([{ LastName: 'b', Email: 'dup@example.com' }, { LastName: 'c', Phone: '123' }], { allOrNone: false, headers: header }) as any[];
+    expect(again.map((r) => r.success)).toEqual([true, false]);
+    expect(again[1].errors[0].duplicateResult.duplicateRule).toBe('Contact_Phone_Block');
+    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Email\nd,dup@example.com\n', pollInterval: 20 });
+    expect(bulk.failedResults[0]?.sf__Error).toBe('DUPLICATES_DETECTED:Use one of these records?:--');
+    const single = await errOf(conn.sobject('Contact').create({ LastName: 'e', Phone: '123' }));
+    expect(single.errorCode).toBe('DUPLICATES_DETECTED');
   });
 
   test('faults never apply to /__admin; DELETE /__admin/faults clears them; unknown fault names are refused', async () => {

@@ -45,12 +45,12 @@ export function describeGlobal(version: string, reg: SchemaRegistry): Record<str
   return { encoding: 'UTF-8', maxBatchSize: 200, sobjects: reg.all().map((d) => objectSummary(version, d)) };
 }
 
-export function describeObject(version: string, def: ObjectDef): Record<string, unknown> {
+export function describeObject(version: string, def: ObjectDef, recordTypeInfos: Array<Record<string, unknown>> = []): Record<string, unknown> {
   return {
     ...objectSummary(version, def),
     fields: def.fields.map(describeField),
     childRelationships: [],
-    recordTypeInfos: [],
+    recordTypeInfos,
   };
 }
 

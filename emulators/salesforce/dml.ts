@@ -132,7 +132,7 @@ export class Dml {
     const rule = validationRuleError(faults.validationRules, def, values);
     if (rule) return rule;
     const store = this.state.store(def);
-    const dup = this.opts.allowDuplicates ? null : duplicateRuleError(faults.duplicateRules, def, store, id, values);
+    const dup = duplicateRuleError(faults.duplicateRules, def, store, id, values, this.opts.allowDuplicates === true);
     if (dup) return dup;
     for (let i = 0; i < def.fields.length; i++) {
       const fd = def.fields[i] as FieldDef;

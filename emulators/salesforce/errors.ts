@@ -6,6 +6,8 @@ export interface SfError {
   statusCode: string;
   message: string;
   fields: string[];
+  /** DUPLICATES_DETECTED: the rule and the matching records (REST and Collections; Bulk's sf__Error has no room for it). */
+  duplicateResult?: Record<string, unknown>;
 }
 
 export interface RowResult {
@@ -25,9 +27,10 @@ export function failed(errors: SfError[], id: string | null = null): RowResult {
 
 /** Call-level body: `[{"message","errorCode","fields"}]`. */
 export function restErrors(errors: SfError[]): Array<Record<string, unknown>> {
-  return errors.map((e) => (e.fields.length > 0
-    ? { message: e.message, errorCode: e.statusCode, fields: e.fields }
-    : { message: e.message, errorCode: e.statusCode }));
+  return errors.map((e) => ({
+    ...(e.duplicateResult ? { duplicateResult: e.duplicateResult } : {}),
+    message: e.message, errorCode: e.statusCode, ...(e.fields.length > 0 ? { fields: e.fields } : {}),
+  }));
 }
 
 export function restError(errorCode: string, message: string): Array<Record<string, unknown>> {

@@ -23,8 +23,20 @@ interface LockRule {
   remaining: Map<string, number>;
 }
 
+/**
+ * Row-lock contention between the parallel internal batches of a Bulk job: the job's rows, in upload order,
+ * are cut into batches of `batchSize`; a parent (the value of CSV column `column`) is held by the first
+ * batch that touches it, and its rows in any other batch fail UNABLE_TO_LOCK_ROW. Rows grouped by parent
+ * therefore collide only where a parent straddles a batch boundary.
+ */
+export interface LockContention {
+  column: string;
+  batchSize: number;
+}
+
 export class Faults {
   dailyQuotaExhausted = false;
+  lockContention: LockContention | null = null;
   bulkJobFails = 0;
   bulkJobStuck = false;
   validationRules: ValidationRule[] = [];
@@ -43,6 +55,7 @@ export class Faults {
       else if (k === 'validationRule') this.validationRules.push(v as ValidationRule);
       else if (k === 'duplicateRule') this.duplicateRules.push(v as DuplicateRule);
       else if (k === 'lockRows') this.addLock(v as { values?: unknown[]; field?: string; times?: number });
+      else if (k === 'lockContention') this.lockContention = v === null ? null : { column: String((v as LockContention).column), batchSize: Math.max(1, Number((v as LockContention).batchSize) || 1) };
       else if ((COUNT_FAULTS as string[]).includes(k) && typeof v === 'object' && v !== null) {
         const f = v as CountFault;
         this.counts.set(k as CountFaultName, { ...f, count: Number(f.count ?? 1) });
@@ -53,6 +66,7 @@ export class Faults {
 
   clear(): void {
     this.dailyQuotaExhausted = false;
+    this.lockContention = null;
     this.bulkJobFails = 0;
     this.bulkJobStuck = false;
     this.counts.clear();
@@ -87,6 +101,7 @@ export class Faults {
   snapshot(): Record<string, unknown> {
     return {
       dailyQuotaExhausted: this.dailyQuotaExhausted,
+      lockContention: this.lockContention,
       bulkJobFails: this.bulkJobFails,
       bulkJobStuck: this.bulkJobStuck,
       ...Object.fromEntries(this.counts),

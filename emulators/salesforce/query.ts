@@ -20,8 +20,9 @@ function compareText(a: string, b: string): number {
   return /^\d{4}-\d{2}-\d{2}/.test(a) && !Number.isNaN(ta) && !Number.isNaN(tb) ? ta - tb : a.localeCompare(b);
 }
 
-function matches(rec: Rec, idx: number, c: Cond): boolean {
-  const v = rec.values[idx] ?? null;
+function matches(rec: Rec, idx: number, c: Cond, def: ObjectDef): boolean {
+  // IsDeleted is the record's recycle-bin state, not a stored value.
+  const v = def.fields[idx]?.name === 'IsDeleted' ? rec.deleted : (rec.values[idx] ?? null);
   const eq = (l: Literal) => (l === null || v === null ? l === v : String(v).toLowerCase() === String(l).toLowerCase());
   switch (c.op) {
     case '=': return eq(c.values[0] ?? null);
@@ -60,7 +61,25 @@ function page(ctx: Ctx, version: string, id: string, c: Cursor, total: number): 
   });
 }
 
-export function handleQuery(ctx: Ctx, version: string, locator: string | undefined): void {
+/**
+ * `UserPermissionAccess`: one row, the current user's effective system permissions (`SELECT
+ * PermissionsBulkApiHardDelete FROM UserPermissionAccess`). Only `Permissions*` fields the emulator knows.
+ */
+function userPermissionAccess(ctx: Ctx, fields: string[]): void {
+  const perms = ctx.state.userPermissions;
+  const record: Record<string, unknown> = { attributes: { type: 'UserPermissionAccess' } };
+  for (const f of fields) {
+    const name = /^Permissions(\w+)$/i.exec(f)?.[1];
+    const known = name ? [...perms.keys()].find((k) => k.toLowerCase() === name.toLowerCase()) : undefined;
+    if (f.toLowerCase() === 'id') { record.Id = null; continue; }
+    if (!known) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${f}' on entity 'UserPermissionAccess'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`));
+    record[`Permissions${known}`] = perms.get(known) === true;
+  }
+  sendJson(ctx, 200, { totalSize: 1, done: true, records: [record] });
+}
+
+/** `all`: the `queryAll` resource, which also returns deleted records still in the recycle bin. */
+export function handleQuery(ctx: Ctx, version: string, locator: string | undefined, all = false): void {
   if (locator) {
     const id = locator.replace(/-\d+$/, '');
     const c = cursors.get(ctx.state)?.get(id);
@@ -73,11 +92,13 @@ export function handleQuery(ctx: Ctx, version: string, locator: string | undefin
   } catch (e) {
     throw new HttpError(400, restError('MALFORMED_QUERY', e instanceof SoqlError ? e.message : String(e)));
   }
+  if (q.object.toLowerCase() === 'userpermissionaccess') return userPermissionAccess(ctx, q.fields);
   const def = ctx.state.registry.get(q.object);
   if (!def) throw new HttpError(400, restError('INVALID_TYPE', `sObject type '${q.object}' is not supported.`));
   const conds = q.where.map((c) => ({ c, idx: column(def, c.field) }));
   q.fields.forEach((f) => column(def, f));
-  let recs = ctx.state.store(def).live().filter((r) => conds.every(({ c, idx }) => matches(r, idx, c)));
+  const store = ctx.state.store(def);
+  let recs = (all ? [...store.records.values()] : store.live()).filter((r) => conds.every(({ c, idx }) => matches(r, idx, c, def)));
   if (q.orderBy) {
     const idx = column(def, q.orderBy.field);
     const dir = q.orderBy.desc ? -1 : 1;

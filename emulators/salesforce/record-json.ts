@@ -17,7 +17,8 @@ export function renderRecord(version: string, def: ObjectDef, rec: Rec, fields?:
   if (fields) {
     for (const f of fields) {
       const i = fieldIndex(def, f);
-      if (i !== undefined) out[def.fields[i]?.name ?? f] = rec.values[i] ?? null;
+      const name = def.fields[i ?? -1]?.name;
+      if (i !== undefined) out[name ?? f] = name === 'IsDeleted' ? rec.deleted : (rec.values[i] ?? null);
     }
     return out;
   }

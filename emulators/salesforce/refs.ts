@@ -10,6 +10,7 @@ const USER_PREFIX = '005';
 export function refResolver(state: EmulatorState): RefResolver {
   return {
     checkReference(fd: FieldDef, id: string) {
+      if (state.recordTypes.isRecordTypeField(fd)) return state.recordTypes.check(fd, id);
       const target = state.registry.get(fd.referenceTo[0] ?? '');
       const expected = target ? target.keyPrefix : USER_PREFIX;
       if (id.slice(0, 3) !== expected) {

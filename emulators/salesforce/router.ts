@@ -22,7 +22,7 @@ async function dataApi(ctx: Ctx, version: string, seg: string[]): Promise<void> 
   if (head === undefined) return handleResources(ctx, version);
   if (head === 'sobjects') return handleSobjects(ctx, version, seg.slice(1));
   if (head === 'composite' && second === 'sobjects') return handleCollections(ctx, version, rest);
-  if ((head === 'query' || head === 'queryAll') && ctx.method === 'GET') return handleQuery(ctx, version, second);
+  if ((head === 'query' || head === 'queryAll') && ctx.method === 'GET') return handleQuery(ctx, version, second, head === 'queryAll');
   if (head === 'limits' && ctx.method === 'GET') return handleLimits(ctx);
   if (head === 'jobs' && second === 'ingest') return handleIngest(ctx, version, rest);
   throw NOT_FOUND();

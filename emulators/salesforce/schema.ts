@@ -99,7 +99,8 @@ function index(def: Omit<ObjectDef, 'index' | 'relationships'>): ObjectDef {
     idx.set(fd.name.toLowerCase(), i);
     if (fd.relationshipName) rel.set(fd.relationshipName.toLowerCase(), i);
   });
-  return { ...def, index: idx, relationships: rel };
+  // Own field list per registry: record types add RecordTypeId to an object at run time.
+  return { ...def, fields: [...def.fields], index: idx, relationships: rel };
 }
 
 export class SchemaRegistry {

@@ -59,7 +59,7 @@ export async function handleSobjects(ctx: Ctx, version: string, seg: string[]): 
     if (!r.success || !r.id) throw rowFailure(r);
     return sendJson(ctx, 201, { id: r.id, success: true, errors: [] }, { Location: recordUrl(version, def, r.id) });
   }
-  if (second === 'describe' && third === undefined) return sendJson(ctx, 200, describeObject(version, def));
+  if (second === 'describe' && third === undefined) return sendJson(ctx, 200, describeObject(version, def, ctx.state.recordTypes.infos(def.name)));
   if (third === undefined) return byId(ctx, dml, version, def, second);
   return byExternalId(ctx, dml, version, def, second, decodeURIComponent(third));
 }

@@ -4,6 +4,7 @@ import { Faults } from './faults';
 import { makeId, to18 } from './ids';
 import { SchemaRegistry, type ObjectDef } from './schema';
 import { ObjectStore, type Rec } from './store';
+import { RecordTypes } from './record-types';
 import { renderRecord } from './record-json';
 import { TokenStore } from './tokens';
 
@@ -49,6 +50,12 @@ export class EmulatorState {
   readonly tokens = new TokenStore(this.orgId.slice(0, 15));
   readonly jobs = new Map<string, IngestJob>();
   readonly stores = new Map<string, ObjectStore>();
+  readonly recordTypes = new RecordTypes();
+  /**
+   * The integration user's system permissions that differ from the defaults (`UserPermissionAccess`), by
+   * name without the `Permissions` prefix. "Bulk API Hard Delete" is off by default, as in an org.
+   */
+  readonly userPermissions = new Map<string, boolean>([['ApiEnabled', true], ['BulkApiHardDelete', false]]);
   requests: LoggedRequest[] = [];
   /** Every record written, in order, when `options.journal` is on; null otherwise. */
   readonly journal: JournalEntry[] | null;
@@ -76,6 +83,11 @@ export class EmulatorState {
   newId(keyPrefix: string): string {
     this.counter += 1;
     return makeId(keyPrefix, this.counter);
+  }
+
+  newRecordTypeId(): string {
+    this.counter += 1;
+    return makeId('012', this.counter);
   }
 
   newJobId(): string {
