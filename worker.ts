@@ -1,7 +1,8 @@
 /**
  * The one composition root: Postgres (DATABASE_URL or embedded), a Temporal connection
  * (TEMPORAL_ADDRESS, default localhost:7233), and a worker carrying the syncline plugin; metrics for
- * Prometheus (SYNCLINE_METRICS_ADDRESS) and encrypted payloads (SYNCLINE_CODEC_KEYS or _FILE) when configured.
+ * Prometheus (SYNCLINE_METRICS_ADDRESS), encrypted payloads (SYNCLINE_CODEC_KEYS or _FILE) and Worker
+ * Versioning (SYNCLINE_DEPLOYMENT_NAME and SYNCLINE_BUILD_ID) when configured.
  * SIGINT / SIGTERM drain in-flight activities, then close the pool and the embedded Postgres.
  *
  * Production: `npm run build && npm start` runs the compiled dist/worker.js on the workflow bundle that
@@ -14,6 +15,8 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { synclinePlugin, TASK_QUEUE } from './client/plugin';
 import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
+import { deploymentFromEnvironment, DeploymentConfigError } from './client/deployment';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 
@@ -56,11 +59,14 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     return;
   }
   let codec: AesGcmCodec | null;
+  let deployment: WorkerDeploymentVersion | null;
   try {
     // Before anything starts: a worker asked to encrypt must not run, and write readable payloads, without its keys.
     codec = codecFromEnvironment();
+    // Nor should half a deployment version make an unversioned worker take another version's tasks.
+    deployment = deploymentFromEnvironment();
   } catch (err) {
-    if (!(err instanceof CodecConfigError)) throw err;
+    if (!(err instanceof CodecConfigError) && !(err instanceof DeploymentConfigError)) throw err;
     console.error(`syncline worker: ${err.message}`);
     process.exitCode = 2;
     return;
@@ -72,10 +78,10 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   try {
     const worker = await Worker.create({
       connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
-      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec })],
+      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment })],
       shutdownGraceTime: '30s',
     });
-    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}`);
+    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}${deployment ? `, deployment "${deployment.deploymentName}" build "${deployment.buildId}"` : ''}`);
     await worker.run();
   } finally {
     await connection.close();
