@@ -6,7 +6,7 @@
  *   SYNCLINE_DEPLOYMENT_NAME=syncline SYNCLINE_BUILD_ID=2026-12-04.1 npm start
  *
  * Both unset: the worker is unversioned (every worker of the task queue takes every task). Each workflow
- * declares its behaviour next to its code (setWorkflowOptions in workflows/): runs and DAGs are pinned to
+ * declares its behaviour next to its code (workflows/versioning.ts): runs and DAGs are pinned to
  * the version they started on; activations and the warnings workflow, which live for ever and continue as
  * new, move to the current version (auto-upgrade).
  */
@@ -34,9 +34,11 @@ export function deploymentFromEnvironment(env: NodeJS.ProcessEnv = process.env):
 }
 
 /**
- * The SDK's `workerDeploymentOptions` for a version. The default behaviour only applies to a workflow type
- * that declares none; pinned is the safe one for it (it never sees code it did not start on).
+ * The SDK's `workerDeploymentOptions` for a version. Every workflow type declares its behaviour
+ * (workflows/versioning.ts) on executions that started on a versioned worker; the default covers those
+ * that started before the deployment turned versioning on. They were replaying on every worker already,
+ * so they keep doing so (auto-upgrade) until they end or continue as new.
  */
 export function workerDeploymentOptions(version: WorkerDeploymentVersion): WorkerDeploymentOptions {
-  return { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' };
+  return { version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' };
 }

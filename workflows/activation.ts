@@ -7,6 +7,7 @@
 import {
   ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, setWorkflowOptions, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
 import { formatProblems, parseActivationConfig, parseNewActivationConfig, type ActivationConfig } from '../common/config';
 import { planConfigUpdate } from '../common/config-change';
@@ -44,7 +45,7 @@ const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', re
 // Worker Versioning: an activation lives for ever, so it moves to the current deployment version at its
 // next workflow task (a timer, a request) and replays its history on the new code: every change to it, or
 // to activation-runs.ts and legacy/, goes behind patched() (README "Changing workflow code").
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, activationWorkflow);
+setWorkflowOptions(versioned('AUTO_UPGRADE'), activationWorkflow);
 
 export async function activationWorkflow(raw: ActivationWorkflowInput | Record<string, unknown>): Promise<void> {
   // Executions started before the request queue replay the loop they began with, until their next continue-as-new.

@@ -5,6 +5,7 @@
  */
 import { dagStateQuery } from './messages';
 import { ApplicationFailure, patched, proxyActivities, setHandler, setWorkflowOptions, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import type { DagSpec, DagState, DagTask } from '../common/dag';
@@ -77,7 +78,7 @@ const RUNNERS: Record<string, TaskRunner> = Object.fromEntries(Object.entries(KI
 
 // Worker Versioning: a DAG run ends on the version it started on (a DAG with long sleeps keeps that
 // version's workers busy until it ends).
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, dagWorkflow);
+setWorkflowOptions(versioned('PINNED'), dagWorkflow);
 
 export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };

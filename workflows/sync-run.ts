@@ -10,6 +10,7 @@
 import {
   ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, metricMeter, patched, proxyActivities, setCurrentDetails, setHandler, setWorkflowOptions, sleep, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { CONFIG_ERROR_CODES } from '../common/errors';
@@ -57,7 +58,7 @@ const MAX_QUOTA_WAITS = 48;
 const WRITE_PARALLELISM = 4;
 
 // Worker Versioning: a run ends within hours, on the version it started on (its workers stay until it does).
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, syncRunWorkflow);
+setWorkflowOptions(versioned('PINNED'), syncRunWorkflow);
 
 export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResult> {
   // Runs started by version 0.1.0 replay the DAG-shaped run they began with.

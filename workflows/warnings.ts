@@ -7,6 +7,7 @@
 import {
   ActivityFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, setWorkflowOptions, workflowInfo,
 } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
 import { applyReport, type OpenWarnings, type WarningReport } from '../common/warnings';
 import { openWarningsQuery, reportWarningsSignal } from './messages';
@@ -27,7 +28,7 @@ const notify = proxyActivities<SynclineActivities>({
 });
 
 // Worker Versioning: one execution for the namespace, for ever: it moves to the current version like an activation.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, warningsWorkflow);
+setWorkflowOptions(versioned('AUTO_UPGRADE'), warningsWorkflow);
 
 export async function warningsWorkflow(input: WarningsWorkflowInput = {}): Promise<void> {
   let open: OpenWarnings = input.open ?? {};

@@ -58,7 +58,7 @@ async function taskBuildIds(workflowId: string, runId: string): Promise<string[]
 }
 
 test('a run stays on the version it started on; the activation moves to the current version', async () => {
-  workers.push(await startWorker({ taskQueue: TQ, deployment: { deploymentName: DEPLOYMENT, buildId: 'b1' } }));
+  workers.push(await startWorker({ taskQueue: TQ, deployment: { deploymentName: DEPLOYMENT, buildId: 'b1' }, maxCachedWorkflows: 0 }));
   await setCurrentVersion('b1');
 
   const id = uniqueName('versioned');
@@ -83,7 +83,7 @@ test('a run stays on the version it started on; the activation moves to the curr
     expect(run1).toMatchObject({ behavior: 'VERSIONING_BEHAVIOR_PINNED', deploymentVersion: { deploymentName: DEPLOYMENT, buildId: 'b1' } });
 
     // The deploy: workers of b2 start (b1's keep running), b2 becomes current.
-    workers.push(await startWorker({ taskQueue: TQ, deployment: { deploymentName: DEPLOYMENT, buildId: 'b2' } }));
+    workers.push(await startWorker({ taskQueue: TQ, deployment: { deploymentName: DEPLOYMENT, buildId: 'b2' }, maxCachedWorkflows: 0 }));
     await setCurrentVersion('b2');
     const deployment = JSON.parse(await temporal('worker', 'deployment', 'describe', '--name', DEPLOYMENT, '--output', 'json'));
     expect(deployment.routingConfig).toMatchObject({ currentVersionBuildID: 'b2' });

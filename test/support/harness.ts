@@ -31,6 +31,8 @@ export async function startWorker(opts: {
   codec?: PayloadCodec | null;
   /** A Worker Versioning deployment version (client/deployment.ts); by default none, whatever the environment says. */
   deployment?: WorkerDeploymentVersion | null;
+  /** 0: every workflow task replays its execution's history from the start (no sticky cache). */
+  maxCachedWorkflows?: number;
 }): Promise<RunningWorker> {
   const { databaseUrl } = env();
   const address = opts.address ?? env().address;
@@ -38,7 +40,7 @@ export async function startWorker(opts: {
   const connections: ConnectionMap = { testdb: { url: databaseUrl }, ...(opts.connections ?? {}) };
   const connection = await NativeConnection.connect({ address });
   const plugin = synclinePlugin({ databaseUrl, connectors: [testdbConnector, ...(opts.connectors ?? [])], connections, migrate: false, workflowBundle: await workflowBundle(), codec: opts.codec ?? null, deployment: opts.deployment ?? null });
-  const worker = await Worker.create({ connection, taskQueue: opts.taskQueue, plugins: [plugin] });
+  const worker = await Worker.create({ connection, taskQueue: opts.taskQueue, plugins: [plugin], ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }) });
   const running = worker.run();
   return {
     worker, connections,

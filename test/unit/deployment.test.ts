@@ -22,7 +22,7 @@ test('the plugin gives a versioned worker its deployment options, and leaves an 
   const base = { taskQueue: 'syncline' } as WorkerOptions;
   const version = { deploymentName: 'syncline', buildId: 'b7' };
   const versioned = synclinePlugin({ databaseUrl: 'postgres://unused', codec: null, deployment: version }).configureWorker(base);
-  expect(versioned.workerDeploymentOptions).toEqual({ version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' });
+  expect(versioned.workerDeploymentOptions).toEqual({ version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' });
   expect(synclinePlugin({ databaseUrl: 'postgres://unused', codec: null, deployment: null }).configureWorker(base).workerDeploymentOptions).toBeUndefined();
   // A worker that sets its own keeps them.
   const own = { version: { deploymentName: 'mine', buildId: 'x' }, useWorkerVersioning: false } as const;
@@ -30,7 +30,7 @@ test('the plugin gives a versioned worker its deployment options, and leaves an 
 });
 
 test('every workflow type declares its versioning behaviour: runs and DAGs pinned, the long-lived ones auto-upgrading', () => {
-  const behaviours = Object.fromEntries(Object.entries(workflows).map(([name, fn]) => [name, (fn as { workflowDefinitionOptions?: { versioningBehavior?: string } }).workflowDefinitionOptions?.versioningBehavior]));
+  const behaviours = Object.fromEntries(Object.entries(workflows).map(([name, fn]) => [name, (fn as { workflowDefinitionOptions?: { behaviour?: string } }).workflowDefinitionOptions?.behaviour]));
   expect(behaviours).toEqual({ activationWorkflow: 'AUTO_UPGRADE', syncRunWorkflow: 'PINNED', dagWorkflow: 'PINNED', warningsWorkflow: 'AUTO_UPGRADE' });
 });
 
