@@ -1,7 +1,9 @@
 /**
  * The one composition root: Postgres (DATABASE_URL or embedded), a Temporal connection
  * (TEMPORAL_ADDRESS, default localhost:7233), and a worker carrying the syncline plugin; metrics for
- * Prometheus (SYNCLINE_METRICS_ADDRESS) and encrypted payloads (SYNCLINE_CODEC_KEYS or _FILE) when configured.
+ * Prometheus (SYNCLINE_METRICS_ADDRESS), encrypted payloads (SYNCLINE_CODEC_KEYS or _FILE) and Worker
+ * Versioning (SYNCLINE_DEPLOYMENT_NAME and SYNCLINE_BUILD_ID) when configured; logs as text on stderr, or
+ * JSON lines on stdout (SYNCLINE_LOG_FORMAT=json, client/logging.ts).
  * SIGINT / SIGTERM drain in-flight activities, then close the pool and the embedded Postgres.
  *
  * Production: `npm run build && npm start` runs the compiled dist/worker.js on the workflow bundle that
@@ -11,9 +13,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import { loggingFromEnvironment, LoggingConfigError, runtimeLogging } from './client/logging';
 import { synclinePlugin, TASK_QUEUE } from './client/plugin';
 import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
+import { deploymentFromEnvironment, DeploymentConfigError } from './client/deployment';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 
@@ -34,19 +39,38 @@ export const NO_DATABASE_MESSAGE = [
   '  or `npm start -- --embedded-postgres`: an embedded Postgres keeps the state in .data/pg.',
 ].join('\n');
 
+/** A telemetry setting that cannot be used: the message names the variable. */
+export class TelemetryConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TelemetryConfigError';
+  }
+}
+
 /**
- * SYNCLINE_METRICS_ADDRESS (host:port, e.g. 0.0.0.0:9464) serves the SDK's runtime metrics and syncline's
- * own (common/metrics.ts) for Prometheus at /metrics; unset, no metrics are exported. The SDK's runtime
- * is installed once per process, before any connection: call this first. Returns the address, or null.
+ * The SDK Runtime's options from the environment: the logs (SYNCLINE_LOG_FORMAT, SYNCLINE_LOG_LEVEL;
+ * client/logging.ts) and, when SYNCLINE_METRICS_ADDRESS (host:port, e.g. 0.0.0.0:9464) is set, the SDK's
+ * runtime metrics and syncline's own (common/metrics.ts) for Prometheus at /metrics. Throws, naming the
+ * variable, before anything is installed.
+ */
+export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): { options: RuntimeOptions; metrics: string | null } {
+  const { logger, logging } = runtimeLogging(loggingFromEnvironment(env));
+  const address = env.SYNCLINE_METRICS_ADDRESS?.trim() || null;
+  if (address && !/^[^\s:]*:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
+    throw new TelemetryConfigError(`SYNCLINE_METRICS_ADDRESS is "${address}": write host:port, e.g. 0.0.0.0:9464 (or leave it unset to export no metrics)`);
+  }
+  const metrics = address ? { prometheus: { bindAddress: address, histogramBucketOverrides: HISTOGRAM_BUCKETS } } : undefined;
+  return { options: { logger, telemetryOptions: { logging, ...(metrics ? { metrics } : {}) } }, metrics: address };
+}
+
+/**
+ * Installs the SDK's Runtime with runtimeOptions(): once per process, before any connection or worker, so
+ * call this first. Returns the metrics address, or null.
  */
 export function installTelemetry(env: NodeJS.ProcessEnv = process.env): string | null {
-  const address = env.SYNCLINE_METRICS_ADDRESS?.trim();
-  if (!address) return null;
-  if (!/^[^\s:]*:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
-    throw new Error(`SYNCLINE_METRICS_ADDRESS is "${address}": write host:port, e.g. 0.0.0.0:9464 (or leave it unset to export no metrics)`);
-  }
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: address, histogramBucketOverrides: HISTOGRAM_BUCKETS } } } });
-  return address;
+  const { options, metrics } = runtimeOptions(env);
+  Runtime.install(options);
+  return metrics;
 }
 
 export async function runWorker(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -56,26 +80,34 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     return;
   }
   let codec: AesGcmCodec | null;
+  let deployment: WorkerDeploymentVersion | null;
+  let metrics: string | null;
   try {
     // Before anything starts: a worker asked to encrypt must not run, and write readable payloads, without its keys.
     codec = codecFromEnvironment();
+    // Nor should half a deployment version make an unversioned worker take another version's tasks.
+    deployment = deploymentFromEnvironment();
+    metrics = installTelemetry();
   } catch (err) {
-    if (!(err instanceof CodecConfigError)) throw err;
+    if (!(err instanceof CodecConfigError) && !(err instanceof DeploymentConfigError) && !(err instanceof LoggingConfigError) && !(err instanceof TelemetryConfigError)) throw err;
     console.error(`syncline worker: ${err.message}`);
     process.exitCode = 2;
     return;
   }
-  const metrics = installTelemetry();
+  const log = Runtime.instance().logger;
   const pg = await startPostgres();
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const connection = await NativeConnection.connect({ address });
   try {
     const worker = await Worker.create({
       connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
-      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec })],
+      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment })],
       shutdownGraceTime: '30s',
     });
-    console.log(`syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}`);
+    const started = `syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}${deployment ? `, deployment "${deployment.deploymentName}" build "${deployment.buildId}"` : ''}`;
+    // On stdout in both formats: scripts wait for this line (bench/, the chaos campaign).
+    if (loggingFromEnvironment().format === 'json') log.info(started);
+    else console.log(started);
     await worker.run();
   } finally {
     await connection.close();

@@ -16,10 +16,11 @@ import { approveHeld } from '../db/held-deletes';
 import { attributesCreated, finishRun, lockRun, runningRuns, setRunStatus, type RunRecord } from '../db/runs';
 import { dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
 import { logRowChanges, pruneRowChanges, rowLogDays } from '../db/row-changes';
-import { emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
+import { describeRun, emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
 import { recordCommittedRun } from './metrics';
+import { activityLogger } from './run-context';
 
 export interface CommitRunInput {
   runId: string;
@@ -39,7 +40,11 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
     return { summary: await commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true }), committed: true };
   });
   // Counted once, after the transaction: a retried commit returns what was recorded and counts nothing again.
-  if (committed) recordCommittedRun(summary);
+  if (committed) {
+    recordCommittedRun(summary);
+    // One line per run in the worker's log (tagged with the activation and run by the logger).
+    activityLogger().info(`committed: ${describeRun(summary)}`);
+  }
   return summary;
 }
 

@@ -39,13 +39,13 @@ function instruments(): Instruments | null {
 }
 
 /**
- * One request to a destination's API, for `syncline_destination_api_calls_total`. Call it from connector
- * code running in an activity, once per HTTP request sent (a retried request counts again).
+ * One request to a destination's API, for `syncline_destination_api_calls_total`. Connectors do not import
+ * this (they know no Temporal): they call `ctx.apiCall(kind)` once per HTTP request sent, and
+ * buildContext (run-context.ts) forwards it here with the connector's kind as `destination`. The meter is
+ * the calling activity's, found from the async context, so the call counts wherever in the activity it runs.
  *
- *   recordApiCall(connector.kind, 'bulk_poll');
- *
- * `destination` is the connector kind; `kind` a small fixed word for the endpoint family (auth, describe,
- * write, bulk_job, bulk_poll, query, limits, ...): never a URL, a record id or a message.
+ * `kind` is a small fixed word for the endpoint family (auth, describe, query, bulk_poll, ...): never a
+ * URL, a record id or a message.
  */
 export function recordApiCall(destination: string, kind: string): void {
   instruments()?.counter(METRICS.apiCalls, 'Requests sent to a destination API').add(1, { destination, kind });

@@ -7,6 +7,7 @@ import { resolveDestination } from '../connectors/kit/destination';
 import type { SynclineDeps } from './deps';
 import { getRun } from '../db/runs';
 import { getConnectorState, setConnectorState } from '../db/connector-state';
+import { recordApiCall } from './metrics';
 
 export interface LoadedRun {
   runId: string;
@@ -82,6 +83,7 @@ export function buildContext(deps: SynclineDeps, run: Pick<LoadedRun, 'activatio
     activationId, runNumber: run.runNumber, mode: config.mode, fields, connection: parsed.data, options,
     destination: { ...config.destination, options: config.destination.options ?? {}, address },
     log: activityLogger(), heartbeat, signal: cancellation(),
+    apiCall: (kind) => recordApiCall(connector.kind, kind),
     state: {
       get: <T>(key: string) => getConnectorState<T>(deps.db, activationId, key),
       set: (key, value) => setConnectorState(deps.db, activationId, key, value),

@@ -42,6 +42,7 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   address: { type: 'string', value: 'host:port', help: 'Temporal frontend (default $TEMPORAL_ADDRESS or localhost:7233)' },
   namespace: { type: 'string', value: 'name', help: 'Temporal namespace (default $TEMPORAL_NAMESPACE or "default")' },
   'task-queue': { type: 'string', value: 'name', help: `task queue of the syncline workers (default $SYNCLINE_TASK_QUEUE or "${TASK_QUEUE}")` },
+  verbose: { type: 'boolean', help: 'when a command fails, also print the error in full (its causes and where they came from)' },
   help: { type: 'boolean', help: 'show help for the command' },
 };
 const reason: FlagSpec = { type: 'string', value: 'text', help: 'why (shown in the run summary and the Web UI)' };

@@ -3,6 +3,7 @@
  * --json). Loaded only when a command runs: it brings in the Temporal client and the Postgres driver.
  */
 import fs from 'node:fs';
+import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, rowsTable, runsTable } from './format';
 import { applyDocuments } from './config-as-code';
@@ -205,6 +206,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     const err = e as Error;
     const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
     process.stderr.write(flags.json ? JSON.stringify({ error: err.message, ...(problems ? { problems } : {}) }, null, 2) + '\n' : `syncline ${command.name}: ${err.message}\n`);
+    if (flags.verbose) process.stderr.write(details(e));
     return EXIT.failed;
   } finally {
     await client?.close().catch(() => {});
@@ -231,6 +233,12 @@ async function runLocal(command: CommandSpec, flags: Flags): Promise<number> {
     return EXIT.done;
   } catch (e) {
     process.stderr.write(`syncline ${command.name}: ${(e as Error).message}\n`);
+    if (flags.verbose) process.stderr.write(details(e));
     return EXIT.failed;
   }
+}
+
+/** --verbose: the error as Node shows it, with its causes (a gRPC status, a socket error) and their stacks. */
+function details(e: unknown): string {
+  return `${inspect(e, { depth: 6, breakLength: 120 })}\n`;
 }

@@ -1,6 +1,7 @@
 /**
  * syncline as a Temporal plugin (@temporalio/plugin SimplePlugin): its workflows, activities and data
- * converter (with the payload codec, when SYNCLINE_CODEC_KEYS or _FILE is set) in one line for a team's own worker and client:
+ * converter (with the payload codec, when SYNCLINE_CODEC_KEYS or _FILE is set), and for workers the Worker
+ * Versioning options (SYNCLINE_DEPLOYMENT_NAME and SYNCLINE_BUILD_ID), in one line for a team's own worker and client:
  *
  *   const worker = await Worker.create({ connection, taskQueue: 'syncline', plugins: [synclinePlugin({ databaseUrl })] });
  *   const client = new Client({ connection, plugins: [synclinePlugin({ databaseUrl })] });
@@ -8,15 +9,16 @@
 import { SimplePlugin } from '@temporalio/plugin';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import type { WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createDb, createPool } from '../db/connect';
 import { migrateToLatest } from '../db/migrate';
 import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
 import { builtInConnectors } from '../connectors/registry';
 import type { DestinationConnector } from '../connectors/types';
-import type { PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec, WorkerDeploymentVersion } from '@temporalio/common';
 import { codecFromEnvironment, withCodec } from './codec';
+import { deploymentFromEnvironment, workerDeploymentOptions } from './deployment';
 
 export interface SynclinePluginOptions {
   /** Postgres that holds syncline's state (and, as connection "default", models in the same database). */
@@ -36,6 +38,25 @@ export interface SynclinePluginOptions {
    * configure, none when both are unset; null turns it off. A set but unusable variable throws here.
    */
   codec?: PayloadCodec | null;
+  /**
+   * Worker Versioning (client/deployment.ts): the worker serves this deployment version only. Default: the
+   * version SYNCLINE_DEPLOYMENT_NAME and SYNCLINE_BUILD_ID name, none when both are unset; null turns it
+   * off. Workers only: a client ignores it.
+   */
+  deployment?: WorkerDeploymentVersion | null;
+}
+
+/** SimplePlugin takes no worker deployment options: this adds them to the worker's (unless it sets its own). */
+class SynclinePlugin extends SimplePlugin {
+  constructor(options: ConstructorParameters<typeof SimplePlugin>[0], private readonly deployment: WorkerDeploymentVersion | null) {
+    super(options);
+  }
+
+  override configureWorker(options: WorkerOptions): WorkerOptions {
+    const configured = super.configureWorker(options);
+    if (!this.deployment || configured.workerDeploymentOptions) return configured;
+    return { ...configured, workerDeploymentOptions: workerDeploymentOptions(this.deployment) };
+  }
 }
 
 // Defined with the other names; re-exported for the worker and a team's own code that import it from here.
@@ -45,7 +66,8 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
   let pool: pg.Pool | undefined;
   const connectors = new Map([...builtInConnectors(), ...(opts.connectors ?? [])].map((c) => [c.kind, c]));
   const codec = opts.codec === undefined ? codecFromEnvironment() : opts.codec;
-  return new SimplePlugin({
+  const deployment = opts.deployment === undefined ? deploymentFromEnvironment() : opts.deployment;
+  return new SynclinePlugin({
     name: 'syncline',
     // Worker and client alike: what one encrypts, the other must read (the worker's activities use its client too).
     ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
@@ -68,5 +90,5 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
         pool = undefined;
       }
     },
-  });
+  }, deployment);
 }

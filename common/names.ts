@@ -25,3 +25,13 @@ export function runWorkflowId(activationId: string, runNumber: number, apply = f
 
 /** The namespace's warnings workflow, unless a deployment names another (activities/notify.ts). */
 export const WARNINGS_WORKFLOW_ID = 'syncline-warnings';
+
+/**
+ * The activation (and run) a workflow id names, for log lines: the inverse of activationWorkflowId and
+ * runWorkflowId. Null for other workflows (DAGs, warnings).
+ */
+export function activationOfWorkflowId(workflowId: string): { activationId: string; runNumber?: number } | null {
+  const m = /^activation\/([^/]+)(?:\/run\/(\d+)(?:\/apply)?)?$/.exec(workflowId);
+  if (!m) return null;
+  return m[2] === undefined ? { activationId: m[1]! } : { activationId: m[1]!, runNumber: Number(m[2]) };
+}

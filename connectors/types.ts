@@ -93,6 +93,13 @@ export interface DestinationContext<C = unknown, O = unknown> {
   state: ConnectorState;
   /** Report liveness (and optionally progress) from long calls; cheap to call often. */
   heartbeat(details?: Record<string, unknown>): void;
+  /**
+   * Count one HTTP request sent to the destination's API (the metric `syncline_destination_api_calls_total`,
+   * by destination and kind). Call it once per request sent, a replay or a token request included, from
+   * the one place the client sends; `kind` is a word from the connector's own small fixed set naming the
+   * endpoint family (auth, query, bulk_poll, ...), never a URL, an id or a message.
+   */
+  apiCall(kind: string): void;
   /** Aborted when the activity is cancelled or its worker shuts down. */
   signal: AbortSignal;
 }

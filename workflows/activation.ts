@@ -5,8 +5,9 @@
  * new after each run so its history stays small for years.
  */
 import {
-  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, setWorkflowOptions, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
 import { formatProblems, parseActivationConfig, parseNewActivationConfig, type ActivationConfig } from '../common/config';
 import { planConfigUpdate } from '../common/config-change';
@@ -41,6 +42,11 @@ const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', re
  * Input is `{ "config": {...} }`, or the activation document itself (handy with
  * `temporal workflow start --input-file activation.json`).
  */
+// Worker Versioning: an activation lives for ever, so it moves to the current deployment version at its
+// next workflow task (a timer, a request) and replays its history on the new code: every change to it, or
+// to activation-runs.ts and legacy/, goes behind patched() (README "Changing workflow code").
+setWorkflowOptions(versioned('AUTO_UPGRADE'), activationWorkflow);
+
 export async function activationWorkflow(raw: ActivationWorkflowInput | Record<string, unknown>): Promise<void> {
   // Executions started before the request queue replay the loop they began with, until their next continue-as-new.
   if (!patched('activation-queue')) return activationWorkflowV1(raw);

@@ -4,7 +4,8 @@
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
 import { dagStateQuery } from './messages';
-import { ApplicationFailure, patched, proxyActivities, setHandler, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, setHandler, setWorkflowOptions, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import type { DagSpec, DagState, DagTask } from '../common/dag';
@@ -74,6 +75,10 @@ const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run
   },
 };
 const RUNNERS: Record<string, TaskRunner> = Object.fromEntries(Object.entries(KINDS).map(([kind, k]) => [kind, k.run]));
+
+// Worker Versioning: a DAG run ends on the version it started on (a DAG with long sleeps keeps that
+// version's workers busy until it ends).
+setWorkflowOptions(versioned('PINNED'), dagWorkflow);
 
 export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };

@@ -8,8 +8,9 @@
  * plan's chunks. The `runState` query shows every step with its state and times.
  */
 import {
-  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, metricMeter, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo, type ActivityOptions,
+  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, metricMeter, patched, proxyActivities, setCurrentDetails, setHandler, setWorkflowOptions, sleep, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { CONFIG_ERROR_CODES } from '../common/errors';
@@ -56,6 +57,9 @@ const write = proxyActivities<SynclineActivities>(WRITE);
 
 const MAX_QUOTA_WAITS = 48;
 const WRITE_PARALLELISM = 4;
+
+// Worker Versioning: a run ends within hours, on the version it started on (its workers stay until it does).
+setWorkflowOptions(versioned('PINNED'), syncRunWorkflow);
 
 export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResult> {
   // Runs started by version 0.1.0 replay the DAG-shaped run they began with.

@@ -5,8 +5,9 @@
  * on recovery (cleared), delivered one activity per notice so a retried webhook never repeats another.
  */
 import {
-  ActivityFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo,
+  ActivityFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, setWorkflowOptions, workflowInfo,
 } from '@temporalio/workflow';
+import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
 import { applyReport, type OpenWarnings, type WarningReport } from '../common/warnings';
 import { openWarningsQuery, reportWarningsSignal } from './messages';
@@ -25,6 +26,9 @@ export const REPORTS_PER_EXECUTION = 200;
 const notify = proxyActivities<SynclineActivities>({
   startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
 });
+
+// Worker Versioning: one execution for the namespace, for ever: it moves to the current version like an activation.
+setWorkflowOptions(versioned('AUTO_UPGRADE'), warningsWorkflow);
 
 export async function warningsWorkflow(input: WarningsWorkflowInput = {}): Promise<void> {
   let open: OpenWarnings = input.open ?? {};

@@ -9,7 +9,14 @@ import type { ActitoConnection } from './config';
 import { ActitoHttpError, bodyMessage, isRetryableStatus } from './errors';
 import { Limiter } from './limiter';
 
+/** Endpoint families for the API-call metric (`ctx.apiCall`): a fixed set, so label values stay bounded. */
+export type ActitoCallKind = 'auth' | 'schema' | 'record' | 'profile' | 'import' | 'import_status' | 'import_errors';
+
 export interface RequestOptions {
+  /** What the route is, for the API-call metric (routes.ts names it with the route). */
+  kind: ActitoCallKind;
+  /** Told of every request sent for this call: the call itself, each retry, a token request it needed. */
+  onApiCall?: (kind: ActitoCallKind) => void;
   json?: unknown;
   form?: FormData;
   query?: Record<string, string>;
@@ -43,7 +50,7 @@ export class ActitoClient {
   }
 
   /** Calls a route; a non-2xx answer throws ActitoHttpError, a lost answer a retryable SyncError. */
-  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<Response<T>> {
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions): Promise<Response<T>> {
     const idempotent = opts.idempotent ?? true;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -57,7 +64,7 @@ export class ActitoClient {
   }
 
   private async authorized<T>(method: string, path: string, opts: RequestOptions): Promise<Response<T>> {
-    const used = await this.accessToken();
+    const used = await this.accessToken(opts.onApiCall);
     try {
       return await this.send<T>(method, path, opts, `Bearer ${used}`);
     } catch (err) {
@@ -66,7 +73,7 @@ export class ActitoClient {
       // 401 is a real authentication failure.
       if (this.token?.value === used) this.token = null;
       try {
-        return await this.send<T>(method, path, opts, `Bearer ${await this.accessToken()}`);
+        return await this.send<T>(method, path, opts, `Bearer ${await this.accessToken(opts.onApiCall)}`);
       } catch (again) {
         if (again instanceof ActitoHttpError && again.status === 401) throw authFailed(again);
         throw again;
@@ -74,17 +81,17 @@ export class ActitoClient {
     }
   }
 
-  private accessToken(): Promise<string> {
+  private accessToken(onApiCall: RequestOptions['onApiCall']): Promise<string> {
     if (this.token && Date.now() < this.token.refreshAt) return Promise.resolve(this.token.value);
-    // One token request at a time, shared by all callers waiting for it.
-    this.pendingToken ??= this.fetchToken().finally(() => (this.pendingToken = null));
+    // One token request at a time, shared by all callers waiting for it (counted for the one that sent it).
+    this.pendingToken ??= this.fetchToken(onApiCall).finally(() => (this.pendingToken = null));
     return this.pendingToken;
   }
 
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(onApiCall: RequestOptions['onApiCall']): Promise<string> {
     let res: Response<{ accessToken?: string; expiresIn?: string | number }>;
     try {
-      res = await this.send('GET', '/auth/token', {}, this.conn.apiKey);
+      res = await this.send('GET', '/auth/token', { kind: 'auth', onApiCall }, this.conn.apiKey);
     } catch (err) {
       if (err instanceof ActitoHttpError && (err.status === 401 || err.status === 403)) throw authFailed(err);
       throw err;
@@ -109,6 +116,7 @@ export class ActitoClient {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.conn.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     return this.limiter.run(async () => {
+      opts.onApiCall?.(opts.kind);
       const res = await fetch(url, { method, headers, body, signal });
       const text = await res.text();
       const parsed = parseBody(text);

@@ -918,3 +918,37 @@ describe('clearing a value (NULL or empty text in the model)', () => {
     });
   });
 });
+
+describe('API calls counted for the metric (ctx.apiCall)', () => {
+  /** Our call kind of each route the emulator logged (its route patterns, read independently of routes.ts). */
+  const kindOfRoute = (route: string): string => {
+    if (route === 'GET /auth/token') return 'auth';
+    if (/custom-tables|profile-tables/.test(route)) return 'schema';
+    if (route.includes('/customTable/')) return 'record';
+    if (route.includes('/profile')) return 'profile';
+    if (route.endsWith('/errors')) return 'import_errors';
+    if (route.startsWith('POST ') && route.endsWith('/etl-executions')) return 'import';
+    if (route.startsWith('GET ') && route.includes('/etl-executions/')) return 'import_status';
+    return `unexpected route ${route}`;
+  };
+
+  it('every request the emulator saw is counted once under its kind: token requests, 401s and retries included', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { bulkThreshold: 10, pollAfterMs: 10, profiles: PROFILES } });
+    await actito.check(ctx);
+    // An import with a rejected line, then rows one by one: a 503 the client retries, an expired token it renews.
+    await drive(actito, ctx, 'upsert', Array.from({ length: 20 }, (_, i) => order(i, { ...customer(i % 3), ...(i === 7 ? { status: 'BOGUS' } : {}) })));
+    await admin('POST', '/faults', { serverError: { count: 1, status: 503, path: '/record' } });
+    await drive(actito, ctx, 'upsert', [order(30, customer(0)), order(31, customer(1))]);
+    await admin('POST', '/faults', { expireTokens: true });
+    await drive(actito, ctx, 'upsert', [order(32, customer(2))]);
+
+    const { counts } = await admin('GET', '/requests') as { counts: Record<string, number> };
+    const expected: Record<string, number> = {};
+    for (const [route, n] of Object.entries(counts)) expected[kindOfRoute(route)] = (expected[kindOfRoute(route)] ?? 0) + n;
+    expect(ctx.apiCalls).toEqual(expected);
+    expect(Object.keys(ctx.apiCalls).sort()).toEqual(['auth', 'import', 'import_status', 'profile', 'record', 'schema']);
+    expect(ctx.apiCalls.auth).toBeGreaterThanOrEqual(2);
+    expect((await requests()).filter((r) => r.status === 503 || r.status === 401).length).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -3,7 +3,7 @@
  * assumptions", docs/sources/actito-api.md) are assumptions: correct them here against Actito's
  * published OpenAPI files without touching the rest of the connector.
  */
-import type { ActitoClient } from './client';
+import type { ActitoCallKind, ActitoClient, RequestOptions, Response } from './client';
 import type { RoutePrefixes } from './config';
 import { CSV_ENCLOSING, CSV_SEPARATOR } from './csv';
 import { ActitoHttpError } from './errors';
@@ -15,6 +15,13 @@ export type Properties = Array<{ name: string; value: Scalar }>;
 export interface Api {
   client: ActitoClient;
   prefixes: RoutePrefixes;
+  /** The context's request counter (`ctx.apiCall`). */
+  apiCall: (kind: ActitoCallKind) => void;
+}
+
+/** Every route below goes through here, naming its kind for the API-call metric. */
+function call<T = unknown>(a: Api, kind: ActitoCallKind, method: string, path: string, opts: Omit<RequestOptions, 'kind' | 'onApiCall'> = {}): Promise<Response<T>> {
+  return a.client.request<T>(method, path, { ...opts, kind, onApiCall: a.apiCall });
 }
 
 /**
@@ -36,24 +43,24 @@ const entity = (a: Api, v: 'v4' | 'v5'): string => (v === 'v4' ? `/v4/entity/${s
 // ---- structures (v5 [D S7, S8]; list wrapper key [A], parsed leniently) ----
 
 export async function listCustomTables(a: Api): Promise<TableInfo[]> {
-  const res = await a.client.request('GET', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables`);
+  const res = await call(a, 'schema', 'GET', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables`);
   return parseTableList(res.body);
 }
 
 export async function getCustomTable(a: Api, id: string): Promise<TableInfo | null> {
-  const res = await a.client.request('GET', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(id)}`);
+  const res = await call(a, 'schema', 'GET', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(id)}`);
   return parseTable(res.body);
 }
 
 export async function listProfileTables(a: Api): Promise<TableInfo[]> {
-  const res = await a.client.request('GET', `${a.prefixes.profileStructure}${entity(a, 'v5')}/profile-tables`);
+  const res = await call(a, 'schema', 'GET', `${a.prefixes.profileStructure}${entity(a, 'v5')}/profile-tables`);
   return parseTableList(res.body);
 }
 
 /** [A] Adds optional, non-unique attributes: PATCH the table with `{attributes:[...]}` meaning "add these" (API notes §3). */
 export async function addCustomTableAttributes(a: Api, tableId: string, attrs: Array<Pick<Attribute, 'name' | 'valueType'>>): Promise<void> {
   const attributes = attrs.map((x) => ({ name: x.name, valueType: x.valueType, mandatory: false, indexed: false, unique: false }));
-  await a.client.request('PATCH', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(tableId)}`, { json: { attributes } });
+  await call(a, 'schema', 'PATCH', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(tableId)}`, { json: { attributes } });
 }
 
 // ---- custom-table records, one by one (v4 [C C1, C2, C3]; still v4 in Actito's portal, §12) ----
@@ -64,18 +71,18 @@ const recordsPath = (a: Api, table: string): string => `${a.prefixes.records}${e
 
 /** Create or update by the table's business key. */
 export async function upsertRecord(a: Api, table: string, properties: Properties): Promise<void> {
-  await a.client.request('POST', recordsPath(a, table), { json: { properties } });
+  await call(a, 'record', 'POST', recordsPath(a, table), { json: { properties } });
 }
 
 /** Update only: 404 when no record has this business key. */
 export async function updateRecord(a: Api, table: string, key: string, properties: Properties): Promise<void> {
-  await a.client.request('PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties } });
+  await call(a, 'record', 'PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties } });
 }
 
 /** The record's properties, or null when it does not exist. */
 export async function getRecord(a: Api, table: string, key: string): Promise<Properties | null> {
   try {
-    const res = await a.client.request<{ properties?: Properties }>('GET', `${recordsPath(a, table)}/${seg(key)}`);
+    const res = await call<{ properties?: Properties }>(a, 'record', 'GET', `${recordsPath(a, table)}/${seg(key)}`);
     return res.body?.properties ?? [];
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return null;
@@ -86,7 +93,7 @@ export async function getRecord(a: Api, table: string, key: string): Promise<Pro
 /** Deletes by business key; false when it was already gone (404). */
 export async function deleteRecord(a: Api, table: string, key: string): Promise<boolean> {
   try {
-    await a.client.request('DELETE', `${recordsPath(a, table)}/${seg(key)}`);
+    await call(a, 'record', 'DELETE', `${recordsPath(a, table)}/${seg(key)}`);
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;
@@ -98,7 +105,7 @@ export async function deleteRecord(a: Api, table: string, key: string): Promise<
 
 /** Creates a profile, or updates the one matching a unique attribute when `allowUpdate`. */
 export async function upsertProfile(a: Api, profileTable: string, attributes: Properties, allowUpdate: boolean): Promise<void> {
-  await a.client.request('POST', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`, {
+  await call(a, 'profile', 'POST', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`, {
     json: { attributes },
     query: allowUpdate ? { allowUpdate: 'true' } : {},
   });
@@ -110,7 +117,7 @@ export async function upsertProfile(a: Api, profileTable: string, attributes: Pr
  */
 export async function updateProfile(a: Api, profileTable: string, attribute: string, value: string, attributes: Properties): Promise<boolean> {
   try {
-    await a.client.request('PUT', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile/${seg(`${attribute}=${value}`)}`, { json: { attributes } });
+    await call(a, 'profile', 'PUT', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile/${seg(`${attribute}=${value}`)}`, { json: { attributes } });
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;
@@ -154,7 +161,7 @@ export async function startImport(a: Api, def: ImportDefinition, file: Buffer | 
   const ext = def.compression === 'ZIP' ? 'zip' : 'csv.gz';
   form.set('inputFile', file instanceof Blob ? file : new Blob([file]), `${def.name}.${ext}`);
   form.set('definition', new Blob([JSON.stringify(etlDefinition(def))], { type: 'application/json' }));
-  const res = await a.client.request<Record<string, unknown>>('POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false, timeoutMs: 10 * 60_000 });
+  const res = await call<Record<string, unknown>>(a, 'import', 'POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false, timeoutMs: 10 * 60_000 });
   const id = res.body?.id ?? res.body?.executionId;
   if (typeof id !== 'string' && typeof id !== 'number') throw new Error('the ETL execution answer carries no id');
   return String(id);
@@ -206,7 +213,7 @@ const FINISHED = new Set(['SUCCESS', 'WITH_ERROR', 'WITH_ERRORS', 'ERROR', 'FAIL
 const executionPath = (a: Api, id: string): string => `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions/${seg(id)}`;
 
 export async function getImport(a: Api, id: string): Promise<ImportStatus> {
-  const res = await a.client.request<Record<string, unknown>>('GET', executionPath(a, id));
+  const res = await call<Record<string, unknown>>(a, 'import_status', 'GET', executionPath(a, id));
   const status = parseImportStatus(res.body);
   // [A] The status carries the first errors inline (errorsTruncated when there are more); the full
   // report is paged under /errors. Read it whenever the inline list cannot be the whole report.
@@ -232,7 +239,7 @@ async function allImportErrors(a: Api, id: string): Promise<{ errors: ImportLine
   const errors: ImportLineError[] = [];
   let total: number | null = null;
   for (let page = 0; page < MAX_ERROR_PAGES; page++) {
-    const res = await a.client.request<Record<string, unknown>>('GET', `${executionPath(a, id)}/errors`, { query: { offset: String(page * ERROR_PAGE), limit: String(ERROR_PAGE) } });
+    const res = await call<Record<string, unknown>>(a, 'import_errors', 'GET', `${executionPath(a, id)}/errors`, { query: { offset: String(page * ERROR_PAGE), limit: String(ERROR_PAGE) } });
     const got = parseImportStatus({ status: 'SUCCESS', errors: res.body?.errors }).errors;
     errors.push(...got);
     if (typeof res.body?.total === 'number') total = res.body.total;

@@ -38,8 +38,9 @@ export function makeContext(init: {
   options?: Record<string, unknown>;
   state?: MemoryState;
   activationId?: string;
-}): Ctx & { logs: LogLine[]; state: MemoryState } {
+}): Ctx & { logs: LogLine[]; state: MemoryState; apiCalls: Record<string, number> } {
   const logs: LogLine[] = [];
+  const apiCalls: Record<string, number> = {};
   const log = (level: LogLine['level']) => (message: string, meta?: Record<string, unknown>) => void logs.push({ level, message, meta });
   const activationId = init.activationId ?? 'test-activation';
   const destination = { kind: 'actito', connection: 'actito', table: init.table, key: init.key, options: init.options ?? {} };
@@ -57,7 +58,9 @@ export function makeContext(init: {
     state: init.state ?? new MemoryState(),
     heartbeat: () => undefined,
     signal: new AbortController().signal,
+    apiCall: (kind) => void (apiCalls[kind] = (apiCalls[kind] ?? 0) + 1),
     logs,
+    apiCalls,
   };
 }
 

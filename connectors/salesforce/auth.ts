@@ -25,13 +25,19 @@ function jwtAssertion(c: Extract<SalesforceConnection, { auth: 'jwt' }>): string
   return `${body}.${signature}`;
 }
 
-async function grant(conn: Connection, c: SalesforceConnection): Promise<void> {
-  if (c.auth === 'client_credentials') await conn.authorize({ grant_type: 'client_credentials' });
-  else if (c.auth === 'jwt') await conn.authorize({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwtAssertion(c) });
+/** One token request (`counted` is told of it: the API-call metric's `auth`). */
+async function grant(conn: Connection, c: SalesforceConnection, counted: () => void): Promise<void> {
+  if (c.auth === 'client_credentials') {
+    counted();
+    await conn.authorize({ grant_type: 'client_credentials' });
+  } else if (c.auth === 'jwt') {
+    counted();
+    await conn.authorize({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwtAssertion(c) });
+  }
 }
 
-/** Authenticates (throws the raw jsforce error; callers map it to AUTH_FAILED). */
-export async function openConnection(c: SalesforceConnection): Promise<Connection> {
+/** Authenticates (throws the raw jsforce error; callers map it to AUTH_FAILED). `onGrant` counts each token request. */
+export async function openConnection(c: SalesforceConnection, onGrant: () => void = () => undefined): Promise<Connection> {
   if (c.auth === 'token') {
     return new Connection({ instanceUrl: c.instanceUrl, accessToken: c.accessToken, version: API_VERSION });
   }
@@ -48,13 +54,13 @@ export async function openConnection(c: SalesforceConnection): Promise<Connectio
         return;
       }
       refreshes.push(now);
-      grant(cn as Connection, c).then(
+      grant(cn as Connection, c, onGrant).then(
         () => callback(null, cn.accessToken ?? undefined),
         (err: Error) => callback(err),
       );
     },
   });
   refreshLog.set(conn, refreshes);
-  await grant(conn, c);
+  await grant(conn, c, onGrant);
   return conn;
 }

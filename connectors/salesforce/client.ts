@@ -4,6 +4,7 @@
  * transport replay, and only for requests that are idempotent. Everything else is Temporal's job.
  */
 import type { Connection } from 'jsforce';
+import type { Transport } from 'jsforce/lib/transport';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { API_VERSION, type SalesforceConnection } from './config';
@@ -54,11 +55,34 @@ const WRITE_TIMEOUT_MS = 660_000;
 const timeoutFor = (method: string, o: CallOptions): number => o.timeoutMs ?? (method === 'GET' ? REQUEST_TIMEOUT_MS : WRITE_TIMEOUT_MS);
 const V = `/services/data/v${API_VERSION}`;
 
+/** Endpoint families for the API-call metric (`ctx.apiCall`): a fixed set, so label values stay bounded. */
+export type SalesforceCallKind = 'auth' | 'describe' | 'query' | 'limits' | 'collections' | 'bulk_job' | 'bulk_upload' | 'bulk_poll' | 'bulk_results' | 'other';
+
+/** The family of a request under the versioned REST root (`path` as given to `call` or `fetchRaw`). */
+export function callKind(method: Method, path: string): SalesforceCallKind {
+  const p = path.split('?')[0]!;
+  if (p.startsWith('/composite/sobjects')) return 'collections';
+  if (p === '/jobs/ingest') return 'bulk_job'; // a new job
+  if (/^\/jobs\/ingest\/[^/]+\/batches$/.test(p)) return 'bulk_upload';
+  if (/^\/jobs\/ingest\/[^/]+\/\w+$/.test(p)) return 'bulk_results'; // successfulResults, failedResults, unprocessedrecords
+  if (/^\/jobs\/ingest\/[^/]+$/.test(p)) return method === 'GET' ? 'bulk_poll' : 'bulk_job'; // its state, or a change of it
+  if (/^\/sobjects\/[^/]+\/describe$/.test(p)) return 'describe';
+  if (p.startsWith('/query')) return 'query';
+  if (p === '/limits') return 'limits';
+  return 'other';
+}
+
 export class SalesforceClient {
   /** Called when the credentials stop working, so the next activity authenticates from scratch. */
   onAuthFailure: () => void = () => undefined;
   /** Wait on a daily-quota refusal when a call names none: the activation's `quotaWaitMs` (set per session). */
   quotaWaitMs: number | undefined;
+  /**
+   * Counts each request sent: the `ctx.apiCall` of the latest getClient caller. The client is shared by
+   * the activities using its connection; the runtime counts on whichever activity is calling, so the
+   * latest caller's function serves them all.
+   */
+  onApiCall: (kind: SalesforceCallKind) => void = () => undefined;
 
   constructor(readonly conn: Connection) {}
 
@@ -92,8 +116,22 @@ export class SalesforceClient {
     const headers: Record<string, string> = { ...(o.headers ?? {}), ...(body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' }) };
     return this.conn.request<T>(
       { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
-      { retry: { maxRetries: 0 }, timeout: timeoutFor(method, o), ...(o.text ? { responseType: 'text/plain' } : {}) },
+      { retry: { maxRetries: 0 }, timeout: timeoutFor(method, o), transport: this.counted(callKind(method, path)), ...(o.text ? { responseType: 'text/plain' } : {}) },
     );
+  }
+
+  /**
+   * jsforce's transport, counting each request it sends. Counted here rather than per `send()`: after a
+   * 401 jsforce refreshes the token and sends the request again through the same transport.
+   */
+  private counted(kind: SalesforceCallKind): Transport {
+    const transport = this.conn._transport;
+    return {
+      httpRequest: (req, options) => {
+        this.onApiCall(kind);
+        return transport.httpRequest(req, options);
+      },
+    } as Transport;
   }
 
   /**
@@ -102,7 +140,9 @@ export class SalesforceClient {
    * refresh on 401 (only when `body` can be produced again), never a transport replay of a stream.
    */
   async fetchRaw(method: Method, path: string, body: (() => RequestBody) | undefined, o: CallOptions & { contentType?: string; contentLength?: number }): Promise<Response> {
+    const kind = callKind(method, path);
     const send = () => {
+      this.onApiCall(kind);
       const headers: Record<string, string> = { authorization: `Bearer ${this.conn.accessToken ?? ''}` };
       if (o.contentType) headers['content-type'] = o.contentType;
       // A known length rather than chunked transfer encoding, as Salesforce's upload expects.
@@ -226,14 +266,25 @@ async function responseError(res: Response): Promise<Error> {
 
 const clients = new Map<string, Promise<SalesforceClient>>();
 
-/** One authenticated client per named connection per worker process (tokens are reused across activities). */
-export function getClient(c: SalesforceConnection, where: string): Promise<SalesforceClient> {
+/**
+ * One authenticated client per named connection per worker process (tokens are reused across activities).
+ * `onApiCall` (the caller's `ctx.apiCall`) becomes the client's request counter.
+ */
+export async function getClient(c: SalesforceConnection, where: string, onApiCall: (kind: SalesforceCallKind) => void = () => undefined): Promise<SalesforceClient> {
+  const client = await sharedClient(c, where, onApiCall);
+  client.onApiCall = onApiCall;
+  return client;
+}
+
+function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: SalesforceCallKind) => void): Promise<SalesforceClient> {
   const cacheKey = JSON.stringify(c);
   let p = clients.get(cacheKey);
   if (!p) {
-    p = openConnection(c).then(
+    let client: SalesforceClient | undefined;
+    // Token requests: the first one before the client exists, refreshes later through its current counter.
+    p = openConnection(c, () => (client ? client.onApiCall('auth') : onApiCall('auth'))).then(
       (conn) => {
-        const client = new SalesforceClient(conn);
+        client = new SalesforceClient(conn);
         client.onAuthFailure = () => { if (clients.get(cacheKey) === p) clients.delete(cacheKey); };
         return client;
       },

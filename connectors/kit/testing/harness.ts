@@ -32,7 +32,8 @@ export interface TestContextInit<C> {
   activationId?: string;
 }
 
-export type TestContext<C, O> = DestinationContext<C, O> & { state: MemoryState; logs: string[] };
+/** `apiCalls`: requests the connector reported through `ctx.apiCall`, by kind. */
+export type TestContext<C, O> = DestinationContext<C, O> & { state: MemoryState; logs: string[]; apiCalls: Record<string, number> };
 
 /** A context as the runtime builds it: a configuration problem throws CONFIG_INVALID here, like buildContext. */
 export function testContext<C, O>(connector: DestinationConnector<C, O>, init: TestContextInit<C>): TestContext<C, O> {
@@ -40,6 +41,7 @@ export function testContext<C, O>(connector: DestinationConnector<C, O>, init: T
   const destination = { kind: connector.kind, connection: 'contract', [connector.address.field]: init.address, key: init.key, options: init.options ?? {} };
   const { options, address } = resolveDestination(connector, { activationId, destination, mode: init.mode, connection: init.connection });
   const logs: string[] = [];
+  const apiCalls: Record<string, number> = {};
   return {
     activationId, runNumber: 1, mode: init.mode, fields: init.fields, connection: init.connection, options,
     destination: { ...destination, address },
@@ -47,7 +49,8 @@ export function testContext<C, O>(connector: DestinationConnector<C, O>, init: T
     state: init.state ?? new MemoryState(),
     heartbeat: () => undefined,
     signal: new AbortController().signal,
-    logs,
+    apiCall: (kind) => void (apiCalls[kind] = (apiCalls[kind] ?? 0) + 1),
+    logs, apiCalls,
   };
 }
 
