@@ -112,6 +112,22 @@ describe('Mirror', () => {
     expect(checkInvariants(f)).toEqual([]);
   });
 
+  test('approved deletions of the next run, made within the second after the previous run finished, are not charged to that run', () => {
+    // Campaign seed 20261205, schedule 56: run 3 ran 1000-3000 and the approval came during it (2500), so
+    // it went to run 4 (3100-3500), whose deletions at 3200-3400 fall
+    // inside run 3's window too (its end plus one second of slack).
+    const v2 = version(2, 1500, ten.slice(0, 7));
+    const f = facts('actito', 'mirror', [version(0, 0, ten), v2]);
+    f.runs.push({ run_number: 3, trigger: 'manual', status: 'success', started_at: new Date(T0 + 1000), finished_at: new Date(T0 + 3000) });
+    f.runs.push({ run_number: 4, trigger: 'approval', status: 'success', started_at: new Date(T0 + 3100), finished_at: new Date(T0 + 3500) });
+    for (const [i, k] of ['K8', 'K9', 'K10'].entries()) f.journal.push({ seq: 11 + i, at: T0 + 3200 + 100 * i, op: 'delete', id: `id${7 + i}`, key: k, fields: {} });
+    f.approvals = [{ run: 3, keys: ['K8', 'K9', 'K10'], acceptedAt: T0 + 2500, completedAt: T0 + 3600 }];
+    expect(checkInvariants(f)).toEqual([]);
+    // The same deletions with no approval at all are still reported.
+    f.approvals = [];
+    expect(checkInvariants(f)).toEqual(expect.arrayContaining([expect.stringMatching(/^mirror: run 4 \(approval\) deleted 3 keys without an approval/)]));
+  });
+
   test('a record syncline no longer tracks, or a removed key neither deleted nor held, is reported', () => {
     const f = mirror();
     f.snapshot = f.snapshot.filter((x) => x.key !== 'K2');
