@@ -110,6 +110,14 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   return sql`CREATE TABLE ${deltaTable(spec.runId)} AS
 WITH s AS (
   SELECT key, hash, destination_id FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
+), lost AS (
+  -- A new key sent without an answer (a run that never committed) that has since left the model: the
+  -- lost write may have created a record no snapshot row stands for. It counts as removed, so Mirror
+  -- deletes it by key (nothing to delete is a success); other modes never see it.
+  SELECT u.key FROM syncline.row_errors u
+  WHERE u.activation_id = ${spec.activationId} AND u.code = ${ROW_ERROR_CODES.notAcknowledged} AND u.op IN ('create', 'upsert')
+    AND NOT EXISTS (SELECT 1 FROM s WHERE s.key = u.key)
+    AND NOT EXISTS (SELECT 1 FROM ${stageTable(spec.runId)} st WHERE ${k} = u.key)
 ), j AS (
   SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS key,
     CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
@@ -125,6 +133,8 @@ WITH s AS (
   LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${spec.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
     ON u.key = coalesce(${k}, s.key)
   WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL) ${oneOfDup}
+  UNION ALL
+  SELECT key, 'removed', 1, NULL::uuid, NULL::tid, NULL::text FROM lost
 )
 SELECT j.key, j.change, m.op, j.n, j.hash, j.tid, j.destination_id,
   CASE WHEN j.change IN ('null_key', 'duplicate_key') THEN 'rejected'

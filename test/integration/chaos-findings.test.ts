@@ -185,3 +185,38 @@ test('apply sent again with the same update id after it was served: the caller g
     await client.connection.close();
   }
 }, 120_000);
+
+/**
+ * Campaign seed 20261205, schedule 76 (Salesforce, Mirror): run 4 was cut short after sending new keys
+ * (NOT_ACKNOWLEDGED, "sent again next run"); the keys then left the model. Nothing sent them again and
+ * nothing cleared their errors, and in Mirror a record the lost write may have created stayed behind:
+ * in neither the model nor the snapshot, no run would ever delete it.
+ */
+describe('a new key sent without an answer, then gone from the model', () => {
+  async function lostWrite(mode: string, landed: boolean) {
+    const id = uniqueName(`unack_gone_${mode}`);
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+    const cfg = config(id, mode);
+    await fullRun(d.deps, cfg, 1);
+    await db.query(`INSERT INTO public.${id} VALUES (11, 'Name 11')`);
+    const runId = await startRun(d.deps, cfg, 2);
+    await computeDelta(d.deps, { runId });
+    // Run 2's write of key 11 reached the destination (or not), its answer never came, run 2 never committed.
+    if (landed) await db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, '11', '{"Name": "Name 11"}')`, [id]);
+    await db.query(`DELETE FROM public.${id} WHERE id = 11`);
+    await fullRun(d.deps, cfg, 3); // settles run 2: key 11 NOT_ACKNOWLEDGED
+    await fullRun(d.deps, cfg, 4);
+    const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
+    return { records: [...(await destination(id)).keys()].sort((a, b) => Number(a) - Number(b)), errors };
+  }
+  const ten = Array.from({ length: 10 }, (_, i) => String(i + 1));
+
+  test('Mirror: the record the lost write created is deleted, and no error waits for a retry', async () => {
+    expect(await lostWrite('mirror', true)).toEqual({ records: ten, errors: [] });
+    expect(await lostWrite('mirror', false)).toEqual({ records: ten, errors: [] });
+  });
+
+  test('Upsert: nothing is deleted (not Mirror), and no error waits for a retry that will never come', async () => {
+    expect(await lostWrite('upsert', true)).toEqual({ records: [...ten, '11'], errors: [] });
+  });
+});
