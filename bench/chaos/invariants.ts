@@ -211,15 +211,15 @@ function deletionAudit(f: Facts, writes: JournalWrite[]): string[] {
     }
     return ids.size;
   };
-  // An approval belongs to the run that starts after it; the update completes once that run has.
-  const approvedIn = new Map(windows.map((w) => [w.n, new Set(f.approvals.filter((a) => a.acceptedAt <= w.start + 1000 && (a.completedAt === null || w.start <= a.completedAt)).flatMap((a) => a.keys))]));
-  // Windows overlap by their second of slack: a deletion approved for any run whose window holds it was
-  // made by that run (the one before had finished).
-  const approvedAt = (d: JournalWrite): boolean => windows.some((w) => w.start <= d.at && d.at <= w.end && approvedIn.get(w.n)!.has(d.key ?? ''));
+  // Runs never overlap, but their windows do by the second of slack after each: a deletion belongs to the
+  // last run started before it (the one before had finished).
+  const owner = (d: JournalWrite) => windows.filter((w) => w.start <= d.at && d.at <= w.end).sort((a, b) => b.start - a.start)[0];
   for (const w of windows) {
-    const mine = deletes.filter((d) => w.start <= d.at && d.at <= w.end);
+    const mine = deletes.filter((d) => owner(d) === w);
     if (!mine.length) continue;
-    const unapproved = mine.filter((d) => !approvedAt(d));
+    // An approval belongs to the run that starts after it; the update completes once that run has.
+    const approved = new Set(f.approvals.filter((a) => a.acceptedAt <= w.start + 1000 && (a.completedAt === null || w.start <= a.completedAt)).flatMap((a) => a.keys));
+    const unapproved = mine.filter((d) => !approved.has(d.key ?? ''));
     if (!unapproved.length) continue;
     const base = liveAt(w.start);
     if (unapproved.length * 100 > f.guardPercent * base) {

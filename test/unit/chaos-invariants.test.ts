@@ -128,6 +128,21 @@ describe('Mirror', () => {
     expect(checkInvariants(f)).toEqual(expect.arrayContaining([expect.stringMatching(/^mirror: run 4 \(approval\) deleted 3 keys without an approval/)]));
   });
 
+  test('deletions of a run within the guard, in the second after the first run finished, are not charged to the first run', () => {
+    // Campaign seed 20261205, schedule 115: run 1 created every record (0 existed when it started), run 2
+    // started 350 ms after it finished and deleted 1 of 10 keys (within the 10 % guard) 150 ms later.
+    const f = facts('actito', 'mirror', [version(0, 0, ten), version(1, 1500, ten.slice(0, 9))]);
+    f.journal = f.journal.map((w) => ({ ...w, at: T0 + 900 }));
+    f.runs = [
+      { run_number: 1, trigger: 'manual', status: 'success', started_at: new Date(T0 + 500), finished_at: new Date(T0 + 1000) },
+      { run_number: 2, trigger: 'manual', status: 'success', started_at: new Date(T0 + 1350), finished_at: new Date(T0 + 1700) },
+    ];
+    f.journal.push({ seq: 11, at: T0 + 1500, op: 'delete', id: 'id9', key: 'K10', fields: {} });
+    f.records = f.records.filter((r) => r.key !== 'K10');
+    f.snapshot = f.snapshot.filter((x) => x.key !== 'K10');
+    expect(checkInvariants(f)).toEqual([]);
+  });
+
   test('a record syncline no longer tracks, or a removed key neither deleted nor held, is reported', () => {
     const f = mirror();
     f.snapshot = f.snapshot.filter((x) => x.key !== 'K2');
