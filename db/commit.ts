@@ -20,7 +20,10 @@ export function commitStatements(runId: string, activationId: string, runNumber:
   return [
     sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
 SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now() FROM ${d} WHERE status = 'ok' AND op <> 'delete'
-ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination_id = excluded.destination_id, synced_at = excluded.synced_at`,
+ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination_id = excluded.destination_id, synced_at = excluded.synced_at, unconfirmed = false`,
+    // Sent, answer unknown: the destination may hold this write instead of the snapshot's content.
+    ...(listUnacknowledged ? [sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${d} d
+  WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'pending'`] : []),
     sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok'`,

@@ -32,7 +32,11 @@ export interface RunsTable {
   config_version: number | null;
 }
 
-export interface SnapshotTable { activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp }
+export interface SnapshotTable {
+  activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp;
+  /** The key's last write went unanswered: the destination may not hold `hash`; it is sent again. */
+  unconfirmed: Generated<boolean>;
+}
 
 export interface RowErrorsTable {
   activation_id: string;

@@ -109,7 +109,7 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const oneOfDup = spec.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
   return sql`CREATE TABLE ${deltaTable(spec.runId)} AS
 WITH s AS (
-  SELECT key, hash, destination_id FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
+  SELECT key, hash, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
 ), lost AS (
   -- A new key sent without an answer (a run that never committed) that has since left the model: the
   -- lost write may have created a record no snapshot row stands for. It counts as removed, so Mirror
@@ -132,7 +132,7 @@ WITH s AS (
   -- it is sent again even when the model came back to the snapshot's content.
   LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${spec.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
     ON u.key = coalesce(${k}, s.key)
-  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL) ${oneOfDup}
+  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed) ${oneOfDup}
   UNION ALL
   SELECT key, 'removed', 1, NULL::uuid, NULL::tid, NULL::text FROM lost
 )

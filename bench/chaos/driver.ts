@@ -483,7 +483,7 @@ export class ScheduleRun {
     return {
       s: this.s, dest: this.dest, versions: this.model.versions, epoch: this.epoch,
       records: await this.dest.records(), journal: await this.dest.journal(),
-      snapshot: await q<SnapshotRow>('SELECT key, hash::text AS hash, destination_id FROM syncline.snapshot WHERE activation_id = $1'),
+      snapshot: await q<SnapshotRow>('SELECT key, hash::text AS hash, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = $1'),
       errors: await q<ErrorRow>('SELECT key, op, code, retryable, hash::text AS hash, run_number FROM syncline.row_errors WHERE activation_id = $1'),
       held: await q<HeldRow>('SELECT key, run_number, approved FROM syncline.held_deletes WHERE activation_id = $1'),
       runs: await q<RunRow>('SELECT run_number, trigger, status, started_at, finished_at FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number'),

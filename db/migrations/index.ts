@@ -5,6 +5,7 @@ import * as plans from './20261122T1500-plans';
 import * as exactness from './20261204T1200-exactness';
 import * as runState from './20261204T1400-run-state';
 import * as history from './20261204T1600-history';
+import * as unconfirmed from './20261204T2300-unconfirmed';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -12,4 +13,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261204T1200-exactness': exactness,
   '20261204T1400-run-state': runState,
   '20261204T1600-history': history,
+  '20261204T2300-unconfirmed': unconfirmed,
 };

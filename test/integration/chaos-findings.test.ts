@@ -220,3 +220,29 @@ describe('a new key sent without an answer, then gone from the model', () => {
     expect(await lostWrite('upsert', true)).toEqual({ records: [...ten, '11'], errors: [] });
   });
 });
+
+/**
+ * Campaign seed 20261205, schedule 109 (Salesforce, Upsert): run 2's write of K00068 landed without an
+ * answer (the run was cut short by a mapping change), then the key was repeated in the model. The
+ * rejection (MODEL_DUPLICATE_KEY) took the key's one row error, so the mark "not acknowledged, send
+ * again" was gone: once the key is unique again with its synced content, nothing sends it, and the
+ * destination keeps the lost write.
+ */
+test('a write never acknowledged, then the key repeated and unique again with its synced content: it is sent again', async () => {
+  const id = uniqueName('unack_dup');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const cfg = config(id, 'upsert');
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id = 3`);
+  const runId = await startRun(d.deps, cfg, 2);
+  await computeDelta(d.deps, { runId });
+  // Run 2's write reached the destination, its answer never came back, run 2 never committed.
+  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [id]);
+  await db.query(`UPDATE public.${id} SET name = 'Name 3' WHERE id = 3`);
+  await db.query(`INSERT INTO public.${id} VALUES (3, 'Other')`);
+  expect((await fullRun(d.deps, cfg, 3)).summary.rejected).toBe(2); // settles run 2; key 3 repeated
+  await db.query(`DELETE FROM public.${id} WHERE name = 'Other'`);
+  await fullRun(d.deps, cfg, 4);
+  const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
+  expect({ destination: (await destination(id)).get('3'), errors }).toEqual({ destination: 'Name 3', errors: [] });
+});

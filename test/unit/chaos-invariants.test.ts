@@ -44,6 +44,19 @@ test('a record that does not hold what the snapshot says is reported', () => {
   expect(checkInvariants(f)).toEqual([expect.stringMatching(/^snapshot: key K4 holds .*changed behind syncline/)]);
 });
 
+test('an unconfirmed key may hold a lost write while it is listed with a reason; unlisted, it must have been sent again', () => {
+  const v1 = version(1, 1000, [...ten.slice(0, 3), row(4, 'K4', 2), ...ten.slice(4)]);
+  const f = facts('salesforce', 'upsert', [version(0, 0, ten), v1, version(2, 2000, ten)]);
+  // The record holds v1's content (a write never acknowledged); the snapshot still says v0's.
+  f.records[3]!.fields = { ...f.records[3]!.fields, ...f.dest.expected(v1.rows[3]!, 'A') };
+  expect(checkInvariants(f)).toEqual([expect.stringMatching(/^snapshot: key K4 holds /)]);
+  f.snapshot[3]!.unconfirmed = true;
+  expect(checkInvariants(f)).toEqual([expect.stringMatching(/^snapshot: key K4 is still unconfirmed after the final runs/)]);
+  // Listed with a permanent error (whether the model explains that error is another invariant's business).
+  f.errors = [{ key: 'K4', op: 'upsert', code: 'INVALID_FIELD', retryable: false, hash: ten[3]!.hA, run_number: 3 }];
+  expect(checkInvariants(f).filter((x) => x.startsWith('snapshot:'))).toEqual([]);
+});
+
 test('a model row neither in the destination nor listed is reported; listed with a cause, it is not', () => {
   const v1 = version(1, 1000, [...ten.slice(0, 9), row(10, 'K10', 2)]);
   const f = facts('actito', 'upsert', [version(0, 0, ten), v1]);
