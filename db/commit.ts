@@ -30,11 +30,11 @@ ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
     ...(wholeModel ? [sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey})
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.status IN ('rejected', 'rejected_unchanged') AND coalesce(d.key, ${NULL_KEY}) = e.key)`,
-      // A key in neither the model nor the snapshot (every model key outside the snapshot is in the delta):
-      // a write it waited for will never come (Mirror deleted what a lost write may have left, db/delta.ts).
-      sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.retryable AND e.key <> ${NULL_KEY}
-  AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)
-  AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s WHERE s.activation_id = ${activationId} AND s.key = e.key)`] : []),
+      // A key the delta did not meet: its row is back to the content the destination holds (the snapshot's,
+      // confirmed), or it left the model and the mode does nothing about it (Mirror's deletions, and a
+      // lost write's possible record, are in the delta: db/delta.ts). Nothing is to be sent: no error stands.
+      sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.key <> ${NULL_KEY}
+  AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)`] : []),
     sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
 SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}

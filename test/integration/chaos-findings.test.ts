@@ -246,3 +246,22 @@ test('a write never acknowledged, then the key repeated and unique again with it
   const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
   expect({ destination: (await destination(id)).get('3'), errors }).toEqual({ destination: 'Name 3', errors: [] });
 });
+
+/**
+ * Campaign seed 20261205, schedule 176 (Actito, Upsert): run 2's write of K00068 failed for good (a name
+ * over the attribute's length); the row then went back to the content run 1 had synced. Nothing needs
+ * sending and the destination holds what the model says, but the error stayed in `syncline errors`.
+ */
+test('a permanent failure, then the row back to its synced content: no error stays', async () => {
+  const id = uniqueName('fail_back');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const cfg = config(id, 'upsert');
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`UPDATE public.${id} SET name = 'Too long' WHERE id = 3`);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'VALUE_TOO_LONG', false, 1)`, [id]);
+  expect((await fullRun(d.deps, cfg, 2)).summary.ops.upsert).toMatchObject({ failed: 1 });
+  await db.query(`UPDATE public.${id} SET name = 'Name 3' WHERE id = 3`);
+  await fullRun(d.deps, cfg, 3);
+  const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
+  expect({ destination: (await destination(id)).get('3'), errors }).toEqual({ destination: 'Name 3', errors: [] });
+});
