@@ -7,22 +7,48 @@ const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: reado
 
 describe('delta SQL', () => {
   test('the stage rows are one SELECT over the model, hashing the mapped columns in a fixed order, with no bind parameter (it runs inside COPY)', () => {
-    const q = compile(stageSelect({ runId: '7', model: { sql: 'SELECT * FROM contacts -- the model' }, keyColumn: 'id', columns: ['email', 'name'], signature: 'sig' }));
+    const q = compile(
+      stageSelect({
+        runId: '7',
+        model: { sql: 'SELECT * FROM contacts -- the model' },
+        keyColumn: 'id',
+        columns: ['email', 'name'],
+        signature: 'sig',
+      }),
+    );
     expect(q.sql).toMatch(/^SELECT \(m\."id"\)::text AS "__key"/);
     expect(q.sql).toContain(`md5('sig' || row("m"."email", "m"."name")::text)::uuid AS "__hash"`);
     expect(q.sql).toContain('FROM (\nSELECT * FROM contacts -- the model\n) AS m');
     expect(q.parameters).toEqual([]);
-    expect(compile(stageSelect({ runId: '7', model: { table: 'marts.Contacts' }, keyColumn: 'id', columns: ['email'], signature: 's' })).sql).toContain('FROM "marts"."Contacts" AS m');
+    expect(
+      compile(stageSelect({ runId: '7', model: { table: 'marts.Contacts' }, keyColumn: 'id', columns: ['email'], signature: 's' })).sql,
+    ).toContain('FROM "marts"."Contacts" AS m');
     expect(compile(rowHash('m', ['a'], "it's")).sql).toContain(`'it''s'`);
   });
 
   test('the delta joins the mode table as data and one full join with the snapshot', () => {
-    const q = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [{ change: 'added', op: 'upsert' }, { change: 'removed', op: 'delete' }], full: false, onlyFailed: false, hasDups: false }));
+    const q = compile(
+      createDelta({
+        runId: '7',
+        activationId: 'a',
+        modeRows: [
+          { change: 'added', op: 'upsert' },
+          { change: 'removed', op: 'delete' },
+        ],
+        full: false,
+        onlyFailed: false,
+        hasDups: false,
+      }),
+    );
     expect(q.sql).toContain('FULL JOIN s ON s.key = "st"."__key"');
-    expect(q.sql).toContain('LEFT JOIN (VALUES ($4, $5), ($6, $7)) AS m(change, op)');
+    expect(q.sql).toContain('LEFT JOIN (VALUES ($6, $7), ($8, $9)) AS m(change, op)');
+    // New keys sent without an answer and gone from the model count as removed (activation, then the code).
+    expect(q.sql).toMatch(
+      /lost AS \(\s+.*\s+.*\s+.*\s+SELECT u.key FROM syncline.row_errors u\s+WHERE u.activation_id = \$2 AND u.code = \$3/,
+    );
     // Rows sent without an answer are sent again whatever their hash (activation, then the code).
-    expect(q.sql).toContain("FROM syncline.row_errors WHERE activation_id = $2 AND code = $3) u");
-    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'added', 'upsert', 'removed', 'delete', 'a']);
+    expect(q.sql).toContain('FROM syncline.row_errors WHERE activation_id = $4 AND code = $5) u');
+    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'a', 'NOT_ACKNOWLEDGED', 'added', 'upsert', 'removed', 'delete', 'a']);
     expect(q.sql).not.toContain('GROUP BY');
     expect(q.sql).not.toMatch(/k_7/);
     const withDups = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [], full: true, onlyFailed: false, hasDups: true }));
@@ -30,7 +56,9 @@ describe('delta SQL', () => {
   });
 
   test('a chunk page reads by seq range and joins stage values by tuple id', () => {
-    const q = compile(chunkPage({ runId: '7', activationId: 'a', range: { op: 'upsert', from: 1, to: 500 }, columns: ['email'], after: 10, limit: 100 }));
+    const q = compile(
+      chunkPage({ runId: '7', activationId: 'a', range: { op: 'upsert', from: 1, to: 500 }, columns: ['email'], after: 10, limit: 100 }),
+    );
     expect(q.sql).toContain('LEFT JOIN "syncline_work"."s_7" s ON s.ctid = d.tid');
     expect(q.sql).toContain('d.op = $');
     expect(q.sql).toContain('ORDER BY d.seq LIMIT');
@@ -46,7 +74,15 @@ describe('delta SQL', () => {
   });
 
   test('distinct rows of a chunk: one per non-empty text of the column, the latest by seq', () => {
-    const q = compile(chunkDistinct({ runId: '7', activationId: 'a', range: { op: 'upsert', from: 1, to: 500 }, columns: ['email', 'customer'], distinct: 'customer' }));
+    const q = compile(
+      chunkDistinct({
+        runId: '7',
+        activationId: 'a',
+        range: { op: 'upsert', from: 1, to: 500 },
+        columns: ['email', 'customer'],
+        distinct: 'customer',
+      }),
+    );
     expect(q.sql).toMatch(/^SELECT DISTINCT ON \(\(s\."customer"\)::text\)/);
     expect(q.sql).toContain(`AND (s."customer")::text <> ''`);
     expect(q.sql).toMatch(/ORDER BY \(s\."customer"\)::text, d\.seq DESC$/);
