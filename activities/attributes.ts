@@ -4,8 +4,13 @@ import type { SynclineDeps } from './deps';
 import { recordAttributeCreations } from '../db/runs';
 import { buildContext, connectorFor, loadRun, sentFields } from './run-context';
 
-export interface EnsureAttributesInput { runId: string }
-export interface EnsureAttributesResult { created: string[]; existing: string[] }
+export interface EnsureAttributesInput {
+  runId: string;
+}
+export interface EnsureAttributesResult {
+  created: string[];
+  existing: string[];
+}
 
 export async function ensureAttributes(deps: SynclineDeps, input: EnsureAttributesInput): Promise<EnsureAttributesResult> {
   const run = await loadRun(deps, input.runId);
@@ -13,7 +18,10 @@ export async function ensureAttributes(deps: SynclineDeps, input: EnsureAttribut
   if (missing.length === 0) return { created: [], existing: [] };
   const connector = connectorFor(deps, run.config);
   if (!connector.ensureAttributes) {
-    throw new SyncError('FIELD_UNKNOWN', `activation "${run.activationId}": ${connector.kind} cannot create attributes, and ${missing.map((m) => `"${m.field}"`).join(', ')} do not exist`);
+    throw new SyncError(
+      'FIELD_UNKNOWN',
+      `activation "${run.activationId}": ${connector.kind} cannot create attributes, and ${missing.map((m) => `"${m.field}"`).join(', ')} do not exist`,
+    );
   }
   const results = await connector.ensureAttributes(buildContext(deps, run, sentFields(run)), missing);
   await recordAttributeCreations(deps.db, run.activationId, run.runNumber, results);

@@ -37,7 +37,10 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
   const { summary, committed } = await deps.db.transaction().execute(async (tx) => {
     const rec = await lockRun(tx, input.runId);
     if (FINISHED.has(rec.status)) return { summary: await recordedSummary(tx, rec), committed: false };
-    return { summary: await commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true }), committed: true };
+    return {
+      summary: await commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true }),
+      committed: true,
+    };
   });
   // Counted once, after the transaction: a retried commit returns what was recorded and counts nothing again.
   if (committed) {
@@ -52,7 +55,12 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
  * Closes every earlier run of the activation still marked running: its workflow is gone (runs of one
  * activation never overlap), so what it wrote is committed now and the rest will be sent again.
  */
-export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: string, settledBy: string, beforeRun?: number): Promise<number[]> {
+export async function settleUnfinishedRuns(
+  deps: SynclineDeps,
+  activationId: string,
+  settledBy: string,
+  beforeRun?: number,
+): Promise<number[]> {
   const settled: number[] = [];
   for (const o of await runningRuns(deps.db, activationId, beforeRun)) {
     const done = await deps.db.transaction().execute(async (tx) => {
@@ -74,7 +82,11 @@ export async function settleUnfinishedRuns(deps: SynclineDeps, activationId: str
  * drops the plan's work tables: a superseded plan must not take the destination's answers with it.
  * `answeredOnly`: leaves a plan whose apply never started alone. True when the plan was settled.
  */
-export async function settleSupersededPlan(tx: Transaction<Database>, runId: string, opts: { answeredOnly?: boolean } = {}): Promise<boolean> {
+export async function settleSupersededPlan(
+  tx: Transaction<Database>,
+  runId: string,
+  opts: { answeredOnly?: boolean } = {},
+): Promise<boolean> {
   const rec = await lockRun(tx, runId);
   if (FINISHED.has(rec.status) || rec.status === 'superseded') return false;
   if ((await hasDeltaTable(tx, runId)) && (await hasAnswers(tx, runId))) {
@@ -103,7 +115,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
     const wholeModel = rec.trigger !== 'retry_failed';
-    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel)) await stmt.execute(tx);
+    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel))
+      await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
@@ -129,7 +142,17 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];
   summary.finishedAt = new Date().toISOString();
-  await finishRun(tx, runId, { status, error: opts.error, counts: { ops: summary.ops, rejected: summary.rejected, rejectedUnchanged: summary.rejectedUnchanged, heldDeletes: summary.heldDeletes }, warnings: summary.warnings });
+  await finishRun(tx, runId, {
+    status,
+    error: opts.error,
+    counts: {
+      ops: summary.ops,
+      rejected: summary.rejected,
+      rejectedUnchanged: summary.rejectedUnchanged,
+      heldDeletes: summary.heldDeletes,
+    },
+    warnings: summary.warnings,
+  });
   if (exists) {
     const days = rowLogDays();
     if (days > 0) {
@@ -145,9 +168,20 @@ async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSumma
   const created = await attributesCreated(db, r.activation_id, r.run_number);
   const config = r.config as { mode: string };
   return {
-    activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger as RunSummary['trigger'], mode: config.mode, full: r.full_resync,
-    status: 'running', startedAt: new Date(r.started_at).toISOString(), modelRows: r.model_rows === null ? undefined : Number(r.model_rows),
-    ops: {}, rejected: 0, rejectedUnchanged: 0, heldDeletes: 0, attributesCreated: created, warnings: (r.warnings as RunWarning[]) ?? [],
+    activationId: r.activation_id,
+    runNumber: r.run_number,
+    trigger: r.trigger as RunSummary['trigger'],
+    mode: config.mode,
+    full: r.full_resync,
+    status: 'running',
+    startedAt: new Date(r.started_at).toISOString(),
+    modelRows: r.model_rows === null ? undefined : Number(r.model_rows),
+    ops: {},
+    rejected: 0,
+    rejectedUnchanged: 0,
+    heldDeletes: 0,
+    attributesCreated: created,
+    warnings: (r.warnings as RunWarning[]) ?? [],
   };
 }
 
@@ -157,15 +191,25 @@ async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunS
   const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number };
   const error = r.error === null ? undefined : /^([A-Z0-9_]+): ([\s\S]*)$/.exec(r.error);
   return {
-    ...s, status: r.status as RunStatus, finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : undefined,
-    ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, rejectedUnchanged: counts.rejectedUnchanged ?? 0, heldDeletes: counts.heldDeletes ?? 0,
+    ...s,
+    status: r.status as RunStatus,
+    finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : undefined,
+    ops: counts.ops ?? {},
+    rejected: counts.rejected ?? 0,
+    rejectedUnchanged: counts.rejectedUnchanged ?? 0,
+    heldDeletes: counts.heldDeletes ?? 0,
     error: error ? { type: error[1]!, message: error[2]! } : r.error === null ? undefined : { type: 'INTERNAL', message: r.error },
   };
 }
 
 /** Deletions held in a run stay held until this marks them approved; the next run applies them, and only it. */
-export interface ApproveDeletesInput { activationId: string; runNumber: number }
-export interface ApproveDeletesResult { approved: number }
+export interface ApproveDeletesInput {
+  activationId: string;
+  runNumber: number;
+}
+export interface ApproveDeletesResult {
+  approved: number;
+}
 
 export async function approveHeldDeletes(deps: SynclineDeps, input: ApproveDeletesInput): Promise<ApproveDeletesResult> {
   // Claimed by the next run that starts (prepareRun), and by no other.

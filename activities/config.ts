@@ -8,8 +8,13 @@ import type { SynclineDeps } from './deps';
 import { buildFields } from './prepare';
 import { buildContext, connectorFor } from './run-context';
 
-export interface CheckConfigUpdateInput { config: ActivationConfig }
-export interface CheckConfigUpdateResult { problems: string[]; syncedRows: number }
+export interface CheckConfigUpdateInput {
+  config: ActivationConfig;
+}
+export interface CheckConfigUpdateResult {
+  problems: string[];
+  syncedRows: number;
+}
 
 /** The model described and the destination checked with the new document, nothing written; and how many rows are synced now. */
 export async function checkConfigUpdate(deps: SynclineDeps, input: CheckConfigUpdateInput): Promise<CheckConfigUpdateResult> {
@@ -26,12 +31,22 @@ export async function checkConfigUpdate(deps: SynclineDeps, input: CheckConfigUp
   return { problems, syncedRows: await syncedRowCount(deps.db, config.id) };
 }
 
-export interface ApplyConfigUpdateInput { config: ActivationConfig; reason?: string; retarget?: boolean }
-export interface ApplyConfigUpdateResult { version: number; forgotten: number }
+export interface ApplyConfigUpdateInput {
+  config: ActivationConfig;
+  reason?: string;
+  retarget?: boolean;
+}
+export interface ApplyConfigUpdateResult {
+  version: number;
+  forgotten: number;
+}
 
 /** Records the new version; a new target starts from an empty snapshot (the old one's state is forgotten, its records untouched). */
 export async function applyConfigUpdate(deps: SynclineDeps, input: ApplyConfigUpdateInput): Promise<ApplyConfigUpdateResult> {
   const forgotten = input.retarget ? await forgetTargetState(deps.db, input.config.id) : 0;
-  const reason = [input.reason, input.retarget ? `new target: the snapshot of ${forgotten} rows for the previous target was dropped` : undefined].filter(Boolean).join('; ') || undefined;
+  const reason =
+    [input.reason, input.retarget ? `new target: the snapshot of ${forgotten} rows for the previous target was dropped` : undefined]
+      .filter(Boolean)
+      .join('; ') || undefined;
   return { version: await configVersion(deps.db, input.config.id, input.config, reason), forgotten };
 }

@@ -75,7 +75,10 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       try {
         target = deps.resolvePg(connection);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`connection "${connection}" is not defined on this worker: ${(err as Error).message}`, 'CONNECTION_UNKNOWN');
+        throw ApplicationFailure.nonRetryable(
+          `connection "${connection}" is not defined on this worker: ${(err as Error).message}`,
+          'CONNECTION_UNKNOWN',
+        );
       }
       // Postgres cancels the statement a little before the attempt times out: no query outlives its attempt, and
       // the task reports the clear SQL_57014 "canceling statement due to statement timeout" instead of a bare timeout.
@@ -91,7 +94,10 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
         if (input.skipIfNoRows && rowCount === 0) return SKIP;
         if (!input.returnRows) return { rowCount };
         if (last.rows.length > MAX_RETURNED_ROWS) {
-          throw ApplicationFailure.nonRetryable(`the statement returned ${last.rows.length} rows; returnRows allows ${MAX_RETURNED_ROWS}: return ids, keep data in Postgres`, 'SQL_TOO_MANY_ROWS');
+          throw ApplicationFailure.nonRetryable(
+            `the statement returned ${last.rows.length} rows; returnRows allows ${MAX_RETURNED_ROWS}: return ids, keep data in Postgres`,
+            'SQL_TOO_MANY_ROWS',
+          );
         }
         return { rowCount, rows: last.rows };
       } catch (err) {
@@ -132,7 +138,10 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       const updateId = `dag/${run?.workflowId}/${run?.runId}/${info.activityId}`;
       const beat = setInterval(() => ctx.heartbeat(), 5000);
       try {
-        return await deps.client().workflow.getHandle(workflowId).executeUpdate(triggerSyncUpdate, { args: [{ full: input.full, reason: input.reason }], updateId });
+        return await deps
+          .client()
+          .workflow.getHandle(workflowId)
+          .executeUpdate(triggerSyncUpdate, { args: [{ full: input.full, reason: input.reason }], updateId });
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
           throw ApplicationFailure.nonRetryable(
@@ -142,7 +151,11 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
         }
         if (err instanceof WorkflowUpdateFailedError) {
           const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-          throw ApplicationFailure.create({ message: `activation "${input.activationId}" sync failed: ${cause?.message ?? err.message}`, type: cause?.type ?? 'ACTIVATION_SYNC_FAILED', nonRetryable: cause?.nonRetryable ?? false });
+          throw ApplicationFailure.create({
+            message: `activation "${input.activationId}" sync failed: ${cause?.message ?? err.message}`,
+            type: cause?.type ?? 'ACTIVATION_SYNC_FAILED',
+            nonRetryable: cause?.nonRetryable ?? false,
+          });
         }
         throw err;
       } finally {
@@ -159,9 +172,10 @@ function sqlFailure(err: unknown, connection: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = (err as { code?: unknown }).code;
   const text = (err as Error).message;
-  const message = code === '42601' && /multiple commands/i.test(text)
-    ? `SQL on connection "${connection}" failed: a sql task runs exactly one statement; split the statements into tasks of their own (upstream keeps their order)`
-    : `SQL on connection "${connection}" failed: ${text}`;
+  const message =
+    code === '42601' && /multiple commands/i.test(text)
+      ? `SQL on connection "${connection}" failed: a sql task runs exactly one statement; split the statements into tasks of their own (upstream keeps their order)`
+      : `SQL on connection "${connection}" failed: ${text}`;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) });
   }
@@ -180,21 +194,34 @@ function httpTarget(input: HttpRequestInput, resolve: DagTaskDeps['resolveConnec
     if (!resolve) throw new Error('this worker resolves no connections for DAG tasks');
     conn = resolve(name);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(`connection "${name}" is not defined on this worker: ${(err as Error).message}`, 'CONNECTION_UNKNOWN');
+    throw ApplicationFailure.nonRetryable(
+      `connection "${name}" is not defined on this worker: ${(err as Error).message}`,
+      'CONNECTION_UNKNOWN',
+    );
   }
   const headers = conn.headers ?? {};
   if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
-    throw ApplicationFailure.nonRetryable(`connection "${name}": "headers" must be an object of strings, e.g. {"headers": {"Authorization": "Bearer ..."}}`, 'CONFIG_INVALID');
+    throw ApplicationFailure.nonRetryable(
+      `connection "${name}": "headers" must be an object of strings, e.g. {"headers": {"Authorization": "Bearer ..."}}`,
+      'CONFIG_INVALID',
+    );
   }
   const rawBase = typeof conn.baseUrl === 'string' && conn.baseUrl !== '' ? conn.baseUrl : undefined;
   const base = rawBase?.replace(/\/+$/, '');
   if (input.url === undefined || input.url.startsWith('/')) {
-    if (!rawBase || !base) throw ApplicationFailure.nonRetryable(`${input.url === undefined ? 'no url is given' : `the url "${input.url}" is a path`}, but connection "${name}" has no "baseUrl": give a full url, or add "baseUrl" to the connection`, 'CONFIG_INVALID');
+    if (!rawBase || !base)
+      throw ApplicationFailure.nonRetryable(
+        `${input.url === undefined ? 'no url is given' : `the url "${input.url}" is a path`}, but connection "${name}" has no "baseUrl": give a full url, or add "baseUrl" to the connection`,
+        'CONFIG_INVALID',
+      );
     return { url: input.url === undefined ? rawBase : base + input.url, headers: headers as Record<string, string> };
   }
   if (base && input.url !== base && !input.url.startsWith(`${base}/`) && !input.url.startsWith(`${base}?`)) {
     // The base URL is not printed: it may carry a token of its own.
-    throw ApplicationFailure.nonRetryable(`${withoutQuery(input.url)} is not under the base URL of connection "${name}": its headers are sent there only; give a path ("/v1/...") or a URL under it`, 'CONFIG_INVALID');
+    throw ApplicationFailure.nonRetryable(
+      `${withoutQuery(input.url)} is not under the base URL of connection "${name}": its headers are sent there only; give a path ("/v1/...") or a URL under it`,
+      'CONFIG_INVALID',
+    );
   }
   return { url: input.url, headers: headers as Record<string, string> };
 }

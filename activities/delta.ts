@@ -13,7 +13,10 @@ import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from 
 import { withHeartbeat } from './work';
 import { Context } from '@temporalio/activity';
 
-export interface ComputeDeltaInput { runId: string; onlyFailed?: boolean }
+export interface ComputeDeltaInput {
+  runId: string;
+  onlyFailed?: boolean;
+}
 export interface ComputeDeltaResult {
   /** Rows to send per operation (after the guard). */
   planned: Partial<Record<RowOp, number>>;
@@ -29,7 +32,11 @@ export interface ComputeDeltaResult {
 }
 
 function beat(): void {
-  try { Context.current().heartbeat(); } catch { /* not in an activity */ }
+  try {
+    Context.current().heartbeat();
+  } catch {
+    /* not in an activity */
+  }
 }
 
 export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput): Promise<ComputeDeltaResult> {
@@ -37,10 +44,16 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
   const { config } = run;
   // Which change becomes which operation is the destination's declaration (DestinationConnector.modes).
   const modeRows = modeRowsOf(connectorFor(deps, config), config.id, config.mode);
-  await withHeartbeat(beat, () => buildDelta(deps.db, {
-    runId: run.runId, activationId: run.activationId, modeRows,
-    full: run.full, onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed', retryFailed: run.retryFailed,
-  }));
+  await withHeartbeat(beat, () =>
+    buildDelta(deps.db, {
+      runId: run.runId,
+      activationId: run.activationId,
+      modeRows,
+      full: run.full,
+      onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed',
+      retryFailed: run.retryFailed,
+    }),
+  );
   let counts = await countDelta(deps.db, run.runId);
   const anyRejected = counts.some((c) => c.status === 'rejected');
   if (anyRejected) await markUnchangedRejections(deps.db, run.runId, run.activationId);
@@ -73,7 +86,11 @@ async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<n
 }
 
 /** Asks the connector how to write each op, numbers chunks in SQL, and records them. */
-async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<Record<RowOp, number>>): Promise<Pick<ComputeDeltaResult, 'chunks' | 'chunkLabels' | 'methods'>> {
+async function planChunks(
+  deps: SynclineDeps,
+  run: LoadedRun,
+  planned: Partial<Record<RowOp, number>>,
+): Promise<Pick<ComputeDeltaResult, 'chunks' | 'chunkLabels' | 'methods'>> {
   const ops = (Object.keys(planned) as RowOp[]).filter((op) => (planned[op] ?? 0) > 0).sort();
   if (ops.length === 0) {
     await deleteChunks(deps.db, run.runId);
@@ -89,8 +106,18 @@ async function planChunks(deps: SynclineDeps, run: LoadedRun, planned: Partial<R
   const ranges = await cutChunks(deps.db, run.runId, plans);
   const method = new Map(plans.map((p) => [p.op, p.method]));
   // A retried delta replaces the chunks of its earlier attempt (no write has started before the delta returns).
-  await deps.db.transaction().execute((tx) => replaceChunks(tx, run.runId, ranges.map((r) => ({ op: r.op, method: method.get(r.op)!, rowCount: r.pending, from: r.from, to: r.to }))));
-  return { chunks: ranges.map((_, i) => i), chunkLabels: ranges.map((r) => chunkLabel(r.op, r.pending)), methods: Object.fromEntries(method) };
+  await deps.db.transaction().execute((tx) =>
+    replaceChunks(
+      tx,
+      run.runId,
+      ranges.map((r) => ({ op: r.op, method: method.get(r.op)!, rowCount: r.pending, from: r.from, to: r.to })),
+    ),
+  );
+  return {
+    chunks: ranges.map((_, i) => i),
+    chunkLabels: ranges.map((r) => chunkLabel(r.op, r.pending)),
+    methods: Object.fromEntries(method),
+  };
 }
 
 export function chunkLabel(op: string, rows: number): string {

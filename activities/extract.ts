@@ -16,18 +16,31 @@ import { recordModelRows } from '../db/runs';
 import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields, type LoadedRun } from './run-context';
-import { copyModelOut, modelError, readOnly, resolveSource, stageColumns, withModelReader, type SourceDb } from '../connectors/postgres/source';
+import {
+  copyModelOut,
+  modelError,
+  readOnly,
+  resolveSource,
+  stageColumns,
+  withModelReader,
+  type SourceDb,
+} from '../connectors/postgres/source';
 import { dropWorkTables, withHeartbeat } from './work';
 
-export interface ExtractModelInput { runId: string }
-export interface ExtractModelResult { modelRows: number }
+export interface ExtractModelInput {
+  runId: string;
+}
+export interface ExtractModelResult {
+  modelRows: number;
+}
 
 /** Hash order and signature: sorted by destination field, so reordering mappings changes nothing. */
 export function stageSpec(run: LoadedRun, fields: FieldSpec[]): StageSpec {
   const sorted = [...fields].sort((a, b) => (a.to < b.to ? -1 : a.to > b.to ? 1 : 0));
   const { config } = run;
   return {
-    runId: run.runId, keyColumn: config.source.key,
+    runId: run.runId,
+    keyColumn: config.source.key,
     model: config.source.sql !== undefined ? { sql: config.source.sql } : { table: config.source.table! },
     columns: sorted.map((f) => f.from),
     signature: JSON.stringify(sorted.map((f) => [f.to, f.from, f.truncate ? 't' : ''])) + '|',
@@ -35,7 +48,11 @@ export function stageSpec(run: LoadedRun, fields: FieldSpec[]): StageSpec {
 }
 
 function beat(d?: Record<string, unknown>): void {
-  try { Context.current().heartbeat(d); } catch { /* not in an activity */ }
+  try {
+    Context.current().heartbeat(d);
+  } catch {
+    /* not in an activity */
+  }
 }
 
 export async function extractModel(deps: SynclineDeps, input: ExtractModelInput): Promise<ExtractModelResult> {
@@ -51,7 +68,10 @@ export async function extractModel(deps: SynclineDeps, input: ExtractModelInput)
 async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, source: SourceDb): Promise<number> {
   const select = stageSelect(spec).compile(deps.db);
   // COPY takes no bind parameters: the stage SELECT is built from literals and quoted identifiers only.
-  if (select.parameters.length) throw new SyncError('INTERNAL', `the stage query of "${run.activationId}" has bind parameters; COPY cannot take them`, { retryable: false });
+  if (select.parameters.length)
+    throw new SyncError('INTERNAL', `the stage query of "${run.activationId}" has bind parameters; COPY cannot take them`, {
+      retryable: false,
+    });
   if (source.sameDatabase) return extractInPlace(deps, run, select.sql, source);
   return withModelReader(source, run.config, async (reader) => {
     const columns = await stageColumns(reader, select.sql, false);
@@ -101,6 +121,9 @@ async function stateDb<T>(run: LoadedRun, what: string, fn: () => Promise<T>): P
   try {
     return await fn();
   } catch (err) {
-    throw new SyncError('INTERNAL', `could not ${what} of run ${run.runNumber} of "${run.activationId}": ${(err as Error).message}`, { retryable: true, cause: err });
+    throw new SyncError('INTERNAL', `could not ${what} of run ${run.runNumber} of "${run.activationId}": ${(err as Error).message}`, {
+      retryable: true,
+      cause: err,
+    });
   }
 }

@@ -14,6 +14,10 @@ export const livenessTimer = { everyMs: 10_000 };
 export function alive<I extends unknown[], O>(fn: (...args: I) => Promise<O>): (...args: I) => Promise<O> {
   return (...args: I) => {
     const ctx = Context.current();
-    return withHeartbeat(() => ctx.heartbeat(), livenessTimer.everyMs, () => fn(...args));
+    return withHeartbeat(
+      () => ctx.heartbeat(),
+      livenessTimer.everyMs,
+      () => fn(...args),
+    );
   };
 }

@@ -60,11 +60,16 @@ export function recordCommittedRun(s: RunSummary): void {
   for (const [op, counts] of Object.entries(s.ops)) {
     for (const outcome of ROW_OUTCOMES) if (counts[outcome] > 0) rows.add(counts[outcome], { activation, op, outcome });
   }
-  if (s.rejected > 0) m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null or repeated key)').add(s.rejected, { activation });
+  if (s.rejected > 0)
+    m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null or repeated key)').add(s.rejected, { activation });
   m.gauge(METRICS.deletesHeld, 'Deletions the latest run held for approval').set(s.heldDeletes, { activation });
   const started = Date.parse(s.startedAt);
   const finished = s.finishedAt ? Date.parse(s.finishedAt) : Date.now();
-  if (Number.isFinite(started)) m.histogram(METRICS.runDuration, 'Run duration, start to commit').record(Math.max(0, finished - started) / 1000, { activation, outcome: s.status });
+  if (Number.isFinite(started))
+    m.histogram(METRICS.runDuration, 'Run duration, start to commit').record(Math.max(0, finished - started) / 1000, {
+      activation,
+      outcome: s.status,
+    });
 }
 
 /** How late a scheduled run started. Recorded on the first attempt of its prepareRun only. */
@@ -72,16 +77,23 @@ export function recordScheduleLag(activation: string, scheduledAt: string): void
   const m = instruments();
   const at = Date.parse(scheduledAt);
   if (!m || !Number.isFinite(at) || Context.current().info.attempt > 1) return;
-  m.histogram(METRICS.scheduleLag, 'Scheduled run start minus its scheduled time').record(Math.max(0, Date.now() - at) / 1000, { activation });
+  m.histogram(METRICS.scheduleLag, 'Scheduled run start minus its scheduled time').record(Math.max(0, Date.now() - at) / 1000, {
+    activation,
+  });
 }
 
 export function recordChunkWrite(activation: string, destination: string, op: string, seconds: number): void {
-  instruments()?.histogram(METRICS.chunkWrite, 'One writeChunk or pollChunk activity').record(Math.max(0, seconds), { activation, destination, op });
+  instruments()
+    ?.histogram(METRICS.chunkWrite, 'One writeChunk or pollChunk activity')
+    .record(Math.max(0, seconds), { activation, destination, op });
 }
 
 export function recordQuota(activation: string, destination: string, quota: { used: number; max: number }): void {
   const m = instruments();
   if (!m) return;
-  m.gauge(METRICS.quotaRemaining, 'API calls left in the destination quota').set(Math.max(0, quota.max - quota.used), { activation, destination });
+  m.gauge(METRICS.quotaRemaining, 'API calls left in the destination quota').set(Math.max(0, quota.max - quota.used), {
+    activation,
+    destination,
+  });
   m.gauge(METRICS.quotaLimit, 'The destination API quota').set(quota.max, { activation, destination });
 }

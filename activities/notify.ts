@@ -9,8 +9,12 @@ import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import { envName } from '../connectors/connections';
 import {
-  WARNINGS_WORKFLOW_ID, healthOf, noticeBody,
-  type WarningChannel, type WarningNotice, type WarningReport,
+  WARNINGS_WORKFLOW_ID,
+  healthOf,
+  noticeBody,
+  type WarningChannel,
+  type WarningNotice,
+  type WarningReport,
 } from '../common/warnings';
 import type { SynclineDeps } from './deps';
 import { WORKFLOW_TYPES } from '../common/names';
@@ -23,7 +27,9 @@ import { boundary } from './failure';
 import { recordQuota } from './metrics';
 
 export type ReportWarningsInput = WarningReport;
-export interface ReportWarningsResult { workflowId: string }
+export interface ReportWarningsResult {
+  workflowId: string;
+}
 
 /**
  * Signal-with-start: the first report of the namespace starts the warnings workflow on this task queue.
@@ -35,7 +41,11 @@ export async function reportWarnings(deps: SynclineDeps, input: ReportWarningsIn
   await recordHealth(deps.db, input.activationId, healthOf(input.warnings), input.warnings, input.at);
   const workflowId = warningsWorkflowId();
   await deps.client().workflow.signalWithStart(WORKFLOW_TYPES.warnings, {
-    workflowId, taskQueue, args: [{}], signal: reportWarningsSignal, signalArgs: [input],
+    workflowId,
+    taskQueue,
+    args: [{}],
+    signal: reportWarningsSignal,
+    signalArgs: [input],
     staticSummary: 'syncline warnings: open warnings per (activation, code), one notice per state change',
   });
   return { workflowId };
@@ -49,8 +59,14 @@ export function warningsWorkflowId(): string {
   return process.env.SYNCLINE_WARNINGS_WORKFLOW_ID || WARNINGS_WORKFLOW_ID;
 }
 
-export interface DeliverNoticeInput { notice: WarningNotice; channel?: WarningChannel }
-export interface DeliverNoticeResult { webhook: 'sent' | 'none'; status?: number }
+export interface DeliverNoticeInput {
+  notice: WarningNotice;
+  channel?: WarningChannel;
+}
+export interface DeliverNoticeResult {
+  webhook: 'sent' | 'none';
+  status?: number;
+}
 
 /**
  * Logs the notice and POSTs it as JSON to the activation's webhook (or SYNCLINE_WARNINGS_WEBHOOK).
@@ -68,18 +84,29 @@ export async function deliverNotice(deps: SynclineDeps, input: DeliverNoticeInpu
   let res: Response;
   try {
     res = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-syncline-notice': notice.id },
-      body: JSON.stringify(noticeBody(notice, input.channel?.slack ?? false)), signal: AbortSignal.timeout(15_000),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-syncline-notice': notice.id },
+      body: JSON.stringify(noticeBody(notice, input.channel?.slack ?? false)),
+      signal: AbortSignal.timeout(15_000),
     });
   } catch (err) {
-    throw ApplicationFailure.retryable(`warning webhook unreachable for activation "${notice.activationId}": ${(err as Error).message}`, 'DESTINATION_UNAVAILABLE');
+    throw ApplicationFailure.retryable(
+      `warning webhook unreachable for activation "${notice.activationId}": ${(err as Error).message}`,
+      'DESTINATION_UNAVAILABLE',
+    );
   }
   await res.arrayBuffer().catch(() => undefined);
   if (!res.ok) {
     const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-    const where = input.channel?.connection ? `the URL of connection "${input.channel.connection}"` : input.channel?.webhookUrl ? 'warnings.webhookUrl' : 'SYNCLINE_WARNINGS_WEBHOOK';
+    const where = input.channel?.connection
+      ? `the URL of connection "${input.channel.connection}"`
+      : input.channel?.webhookUrl
+        ? 'warnings.webhookUrl'
+        : 'SYNCLINE_WARNINGS_WEBHOOK';
     const message = `warning webhook answered HTTP ${res.status} for notice ${notice.id}${retry ? '' : `: check ${where}`}`;
-    throw retry ? ApplicationFailure.retryable(message, 'DESTINATION_UNAVAILABLE') : ApplicationFailure.nonRetryable(message, 'CONFIG_INVALID');
+    throw retry
+      ? ApplicationFailure.retryable(message, 'DESTINATION_UNAVAILABLE')
+      : ApplicationFailure.nonRetryable(message, 'CONFIG_INVALID');
   }
   return { webhook: 'sent', status: res.status };
 }
@@ -93,12 +120,17 @@ function webhookUrl(deps: SynclineDeps, notice: WarningNotice, channel: WarningC
   const name = channel.connection;
   const url = deps.resolveConnection(name).url;
   if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
-    throw new SyncError('CONFIG_INVALID', `warnings of activation "${notice.activationId}": connection "${name}" has no webhook URL; give it as {"url": "https://..."} (${envName(name)} or the secrets file)`);
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `warnings of activation "${notice.activationId}": connection "${name}" has no webhook URL; give it as {"url": "https://..."} (${envName(name)} or the secrets file)`,
+    );
   }
   return url;
 }
 
-export interface CheckQuotaInput { config: ActivationConfig }
+export interface CheckQuotaInput {
+  config: ActivationConfig;
+}
 export type CheckQuotaResult = { used: number; max: number } | null;
 
 /** The connector's quota figures, or null when it has none. */
@@ -110,7 +142,9 @@ export async function checkQuota(deps: SynclineDeps, input: CheckQuotaInput): Pr
   return quota;
 }
 
-export interface RecheckDestinationInput { config: ActivationConfig }
+export interface RecheckDestinationInput {
+  config: ActivationConfig;
+}
 export type RecheckDestinationResult = { ok: true } | { ok: false; code: string; message: string };
 
 /** checkDestination's checks (describe the model, build fields, connector.check) with nothing written to run state. */

@@ -15,21 +15,38 @@ import { settleSupersededPlan } from './commit';
 
 const SAMPLES_PER_OP = 5;
 
-export interface RecordPlanInput { runId: string; planned: Partial<Record<RowOp, number>>; rejected: number; heldDeletes: number }
-export interface RecordPlanResult { plan: number; counts: Record<string, number> }
+export interface RecordPlanInput {
+  runId: string;
+  planned: Partial<Record<RowOp, number>>;
+  rejected: number;
+  heldDeletes: number;
+}
+export interface RecordPlanResult {
+  plan: number;
+  counts: Record<string, number>;
+}
 
 /** Records the plan and supersedes (and cleans up) the activation's older open plans. */
 export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Promise<RecordPlanResult> {
   const run = await loadRun(deps, input.runId);
   const fields = sentFields(run);
-  const rows = await planSamples(deps.db, run.runId, fields.map((f) => f.from), SAMPLES_PER_OP);
+  const rows = await planSamples(
+    deps.db,
+    run.runId,
+    fields.map((f) => f.from),
+    SAMPLES_PER_OP,
+  );
   const samples: Record<string, Array<{ key: string; values: Record<string, unknown> }>> = {};
   for (const r of rows) {
     const values: Record<string, unknown> = {};
     if (r.__has) for (const f of fields) values[f.to] = r[f.from];
     (samples[String(r.__op)] ??= []).push({ key: String(r.__key), values });
   }
-  const counts: Record<string, number> = { ...(input.planned as Record<string, number>), rejected: input.rejected, heldDeletes: input.heldDeletes };
+  const counts: Record<string, number> = {
+    ...(input.planned as Record<string, number>),
+    rejected: input.rejected,
+    heldDeletes: input.heldDeletes,
+  };
   await supersedePlans(deps, { activationId: run.activationId, except: run.runNumber });
   await savePlan(deps.db, { activationId: run.activationId, runNumber: run.runNumber, runId: run.runId, counts, samples });
   await setRunStatus(deps.db, run.runId, 'planned');
@@ -42,7 +59,9 @@ export interface SupersedePlansInput {
   /** Only plans whose apply has started (some row has the destination's answer): an apply that never committed. */
   appliedOnly?: boolean;
 }
-export interface SupersedePlansResult { superseded: number[] }
+export interface SupersedePlansResult {
+  superseded: number[];
+}
 
 /** A newer plan or a normal run makes open plans stale: they are marked superseded, their answers kept, their work tables dropped. */
 export async function supersedePlans(deps: SynclineDeps, input: SupersedePlansInput): Promise<SupersedePlansResult> {
@@ -58,21 +77,40 @@ export async function supersedePlans(deps: SynclineDeps, input: SupersedePlansIn
   return { superseded };
 }
 
-export interface LoadPlanInput { activationId: string; plan: number }
-export interface LoadPlanResult { runId: string; chunks: number[]; chunkLabels?: string[]; missingAttributes: number; createdAt: string }
+export interface LoadPlanInput {
+  activationId: string;
+  plan: number;
+}
+export interface LoadPlanResult {
+  runId: string;
+  chunks: number[];
+  chunkLabels?: string[];
+  missingAttributes: number;
+  createdAt: string;
+}
 
 /** The frozen plan to apply: its run id and chunk numbers (planned by the plan run's delta). */
 export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promise<LoadPlanResult> {
   const p = await getPlan(deps.db, input.activationId, input.plan);
-  if (!p) throw new SyncError('INTERNAL', `activation "${input.activationId}" has no plan ${input.plan}; run \`syncline plan ${input.activationId}\` first`, { retryable: false });
+  if (!p)
+    throw new SyncError(
+      'INTERNAL',
+      `activation "${input.activationId}" has no plan ${input.plan}; run \`syncline plan ${input.activationId}\` first`,
+      { retryable: false },
+    );
   const run = await loadRun(deps, String(p.run_id));
   return {
-    runId: run.runId, ...(await chunkList(deps.db, run.runId)),
-    missingAttributes: run.missingAttributes.length, createdAt: new Date(p.created_at).toISOString(),
+    runId: run.runId,
+    ...(await chunkList(deps.db, run.runId)),
+    missingAttributes: run.missingAttributes.length,
+    createdAt: new Date(p.created_at).toISOString(),
   };
 }
 
-export interface FinishPlanInput { activationId: string; plan: number }
+export interface FinishPlanInput {
+  activationId: string;
+  plan: number;
+}
 
 export async function markPlanApplied(deps: SynclineDeps, input: FinishPlanInput): Promise<void> {
   await setPlanStatus(deps.db, input.activationId, input.plan, 'applied');

@@ -25,7 +25,9 @@ export interface PrepareRunInput {
   config: ActivationConfig;
   scheduledAt?: string;
 }
-export interface PrepareRunResult { runId: string }
+export interface PrepareRunResult {
+  runId: string;
+}
 
 /** Idempotent: a retried or replayed run number maps to the same row, and its work tables start clean. */
 export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Promise<PrepareRunResult> {
@@ -36,8 +38,13 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
   const runId = await openRun(deps.db, {
-    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full,
-    retryFailed: input.retryFailed ?? input.trigger === 'retry_failed', config: parsed.config, scheduledAt: input.scheduledAt,
+    activationId: input.activationId,
+    runNumber: input.runNumber,
+    trigger: input.trigger,
+    full: input.full,
+    retryFailed: input.retryFailed ?? input.trigger === 'retry_failed',
+    config: parsed.config,
+    scheduledAt: input.scheduledAt,
     configVersion: await configVersion(deps.db, input.activationId, parsed.config),
   });
   await claimApprovals(deps.db, input.activationId, input.runNumber);
@@ -47,7 +54,9 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   return { runId };
 }
 
-export interface CheckDestinationInput { runId: string }
+export interface CheckDestinationInput {
+  runId: string;
+}
 export interface CheckDestinationResult {
   fields: number;
   skippedFields: Array<{ field: string; reason: string }>;
@@ -64,23 +73,39 @@ export async function checkDestination(deps: SynclineDeps, input: CheckDestinati
   const connector = connectorFor(deps, config);
   const result = await connector.check(buildContext(deps, run, fields));
   await recordCheck(deps.db, input.runId, {
-    fields, skipped: result.skippedFields, missingAttributes: result.missingAttributes,
+    fields,
+    skipped: result.skippedFields,
+    missingAttributes: result.missingAttributes,
     warnings: [...result.warnings, ...result.skippedFields.map((s) => skippedWarning(config, s))],
   });
-  return { fields: fields.length, skippedFields: result.skippedFields, missingAttributes: result.missingAttributes.length, warnings: result.warnings };
+  return {
+    fields: fields.length,
+    skippedFields: result.skippedFields,
+    missingAttributes: result.missingAttributes.length,
+    warnings: result.warnings,
+  };
 }
 
 function skippedWarning(config: ActivationConfig, s: { field: string; reason: string }): RunWarning {
-  return { code: 'FIELD_TYPE_MISMATCH', level: 'warning', message: `activation "${config.id}": field "${s.field}" is not sent: ${s.reason}` };
+  return {
+    code: 'FIELD_TYPE_MISMATCH',
+    level: 'warning',
+    message: `activation "${config.id}": field "${s.field}" is not sent: ${s.reason}`,
+  };
 }
 
 /** The key first, then each mapping; every model column must exist. */
 export function buildFields(config: ActivationConfig, columns: Map<string, string>): FieldSpec[] {
   const missing = [config.source.key, ...config.mappings.map((m) => m.from)].filter((c) => !columns.has(c));
   if (missing.length) {
-    throw new SyncError('FIELD_UNKNOWN', `activation "${config.id}": the model has no column ${[...new Set(missing)].map((c) => `"${c}"`).join(', ')} (it has: ${[...columns.keys()].join(', ')}). Fix "mappings"/"source.key" or the model SQL.`);
+    throw new SyncError(
+      'FIELD_UNKNOWN',
+      `activation "${config.id}": the model has no column ${[...new Set(missing)].map((c) => `"${c}"`).join(', ')} (it has: ${[...columns.keys()].join(', ')}). Fix "mappings"/"source.key" or the model SQL.`,
+    );
   }
   const key: FieldSpec = { from: config.source.key, to: config.destination.key, pgType: columns.get(config.source.key)!, isKey: true };
-  const rest = config.mappings.filter((m) => m.to !== config.destination.key).map((m) => ({ ...m, pgType: columns.get(m.from)!, isKey: false }));
+  const rest = config.mappings
+    .filter((m) => m.to !== config.destination.key)
+    .map((m) => ({ ...m, pgType: columns.get(m.from)!, isKey: false }));
   return [key, ...rest];
 }

@@ -29,15 +29,26 @@ export async function loadRun(deps: SynclineDeps, runId: string): Promise<Loaded
   if (!run) throw new SyncError('INTERNAL', `run ${runId} does not exist in syncline.runs`, { retryable: false });
   const skipped = (run.skipped_fields ?? []) as Array<{ field: string }>;
   return {
-    runId, runNumber: run.run_number, activationId: run.activation_id, config: run.config as ActivationConfig,
-    fields: (run.fields as FieldSpec[] | null) ?? null, skipped: new Set(skipped.map((s) => s.field)), full: run.full_resync, trigger: run.trigger, retryFailed: run.retry_failed, missingAttributes: run.missing_attributes ?? [],
+    runId,
+    runNumber: run.run_number,
+    activationId: run.activation_id,
+    config: run.config as ActivationConfig,
+    fields: (run.fields as FieldSpec[] | null) ?? null,
+    skipped: new Set(skipped.map((s) => s.field)),
+    full: run.full_resync,
+    trigger: run.trigger,
+    retryFailed: run.retry_failed,
+    missingAttributes: run.missing_attributes ?? [],
   };
 }
 
 export function connectorFor(deps: SynclineDeps, config: ActivationConfig): DestinationConnector<unknown> {
   const c = deps.connectors.get(config.destination.kind);
   if (!c) {
-    throw new SyncError('CONFIG_INVALID', `activation "${config.id}": destination.kind "${config.destination.kind}" is not installed on this worker (installed: ${[...deps.connectors.keys()].join(', ')})`);
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `activation "${config.id}": destination.kind "${config.destination.kind}" is not installed on this worker (installed: ${[...deps.connectors.keys()].join(', ')})`,
+    );
   }
   return c;
 }
@@ -67,22 +78,41 @@ function cancellation(): AbortSignal {
   }
 }
 
-export function buildContext(deps: SynclineDeps, run: Pick<LoadedRun, 'activationId' | 'runNumber' | 'config'>, fields: FieldSpec[]): DestinationContext<unknown> {
+export function buildContext(
+  deps: SynclineDeps,
+  run: Pick<LoadedRun, 'activationId' | 'runNumber' | 'config'>,
+  fields: FieldSpec[],
+): DestinationContext<unknown> {
   const { config } = run;
   const connector = connectorFor(deps, config);
   const raw = deps.resolveConnection(config.destination.connection);
   const parsed = connector.connectionSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(connection)'}: ${i.message}`).join('; ');
-    throw new SyncError('CONFIG_INVALID', `activation "${config.id}": connection "${config.destination.connection}" is not a valid ${connector.kind} connection: ${problems}`);
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `activation "${config.id}": connection "${config.destination.connection}" is not a valid ${connector.kind} connection: ${problems}`,
+    );
   }
   const activationId = run.activationId;
   // Options, address and mode as the connector declares them: parsed here, once per activity.
-  const { options, address } = resolveDestination(connector, { activationId: config.id, destination: config.destination, mode: config.mode, connection: parsed.data });
+  const { options, address } = resolveDestination(connector, {
+    activationId: config.id,
+    destination: config.destination,
+    mode: config.mode,
+    connection: parsed.data,
+  });
   return {
-    activationId, runNumber: run.runNumber, mode: config.mode, fields, connection: parsed.data, options,
+    activationId,
+    runNumber: run.runNumber,
+    mode: config.mode,
+    fields,
+    connection: parsed.data,
+    options,
     destination: { ...config.destination, options: config.destination.options ?? {}, address },
-    log: activityLogger(), heartbeat, signal: cancellation(),
+    log: activityLogger(),
+    heartbeat,
+    signal: cancellation(),
     apiCall: (kind) => recordApiCall(connector.kind, kind),
     state: {
       get: <T>(key: string) => getConnectorState<T>(deps.db, activationId, key),
@@ -93,6 +123,9 @@ export function buildContext(deps: SynclineDeps, run: Pick<LoadedRun, 'activatio
 
 /** Fields actually sent: the run's fields minus those the destination cannot take. */
 export function sentFields(run: LoadedRun): FieldSpec[] {
-  if (!run.fields) throw new SyncError('INTERNAL', `run ${run.runNumber} of "${run.activationId}" has no field list: checkDestination did not run`, { retryable: false });
+  if (!run.fields)
+    throw new SyncError('INTERNAL', `run ${run.runNumber} of "${run.activationId}" has no field list: checkDestination did not run`, {
+      retryable: false,
+    });
   return run.fields.filter((f) => f.isKey || !run.skipped.has(f.to));
 }

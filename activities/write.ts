@@ -7,7 +7,16 @@
 import type { ChunkOutcome, ChunkWrite, FieldSpec, OutRow, RowResult, WritePlan } from '../connectors/types';
 import type { RowOp } from '../common/sync-modes';
 import { SyncError } from '../common/errors';
-import { countChunk, distinctRows, pageRows, recordOutcomes, resetRetryable, settleChunk, type ChunkCounts, type ChunkRange } from '../db/delta';
+import {
+  countChunk,
+  distinctRows,
+  pageRows,
+  recordOutcomes,
+  resetRetryable,
+  settleChunk,
+  type ChunkCounts,
+  type ChunkRange,
+} from '../db/delta';
 import { getChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
@@ -15,8 +24,13 @@ import { recordChunkWrite } from './metrics';
 
 export const ROW_RETRY_ATTEMPTS = 3;
 
-export interface WriteChunkInput { runId: string; chunk: number }
-export interface PollChunkInput extends WriteChunkInput { handle: string }
+export interface WriteChunkInput {
+  runId: string;
+  chunk: number;
+}
+export interface PollChunkInput extends WriteChunkInput {
+  handle: string;
+}
 export interface WriteChunkResult {
   status: 'done' | 'pending';
   handle?: string;
@@ -25,7 +39,10 @@ export interface WriteChunkResult {
   failed?: number;
 }
 
-interface ChunkState { c: unknown; r: number }
+interface ChunkState {
+  c: unknown;
+  r: number;
+}
 
 export async function writeChunk(deps: SynclineDeps, input: WriteChunkInput): Promise<WriteChunkResult> {
   return drive(deps, input, null);
@@ -39,13 +56,22 @@ async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string 
   const started = performance.now();
   const run = await loadRun(deps, input.runId);
   const chunkRow = await getChunk(deps.db, input.runId, input.chunk);
-  if (!chunkRow) throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, { retryable: false });
+  if (!chunkRow)
+    throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, {
+      retryable: false,
+    });
   const result = await driveChunk(deps, input, handle, run, chunkRow);
   recordChunkWrite(run.activationId, run.config.destination.kind, chunkRow.op, (performance.now() - started) / 1000);
   return result;
 }
 
-async function driveChunk(deps: SynclineDeps, input: WriteChunkInput, handle: string | null, run: LoadedRun, chunkRow: ChunkRecord): Promise<WriteChunkResult> {
+async function driveChunk(
+  deps: SynclineDeps,
+  input: WriteChunkInput,
+  handle: string | null,
+  run: LoadedRun,
+  chunkRow: ChunkRecord,
+): Promise<WriteChunkResult> {
   const connector = connectorFor(deps, run.config);
   const fields = sentFields(run);
   const ctx = buildContext(deps, run, fields);
@@ -56,7 +82,8 @@ async function driveChunk(deps: SynclineDeps, input: WriteChunkInput, handle: st
   for (;;) {
     let outcome: ChunkOutcome;
     if (handle !== null) {
-      if (!connector.pollChunk) throw new SyncError('INTERNAL', `${connector.kind} returned a pending chunk but has no pollChunk`, { retryable: false });
+      if (!connector.pollChunk)
+        throw new SyncError('INTERNAL', `${connector.kind} returned a pending chunk but has no pollChunk`, { retryable: false });
       outcome = await connector.pollChunk(ctx, chunk, handle);
     } else if ((await counts(deps, run, range)).pending === 0) {
       outcome = { status: 'done' };
@@ -86,11 +113,21 @@ function counts(deps: SynclineDeps, run: LoadedRun, range: ChunkRange): Promise<
   return countChunk(deps.db, run.runId, range);
 }
 
-function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: ChunkRange, fields: FieldSpec[], rowCount: number): ChunkWrite {
+function chunkWrite(
+  deps: SynclineDeps,
+  run: LoadedRun,
+  chunk: number,
+  range: ChunkRange,
+  fields: FieldSpec[],
+  rowCount: number,
+): ChunkWrite {
   const columns = fields.map((f) => f.from);
   const state = () => readChunkState<ChunkState>(deps.db, run.runId, chunk);
   return {
-    chunkId: `${run.activationId}/${run.runNumber}/${chunk}`, chunk, op: range.op, rowCount,
+    chunkId: `${run.activationId}/${run.runNumber}/${chunk}`,
+    chunk,
+    op: range.op,
+    rowCount,
     async *rows(batchSize = 500) {
       let after: number | null = null;
       for (;;) {
@@ -103,17 +140,26 @@ function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: Ch
     },
     async *distinctRows(field: string, batchSize = 1000) {
       const spec = fields.find((f) => f.to === field);
-      if (!spec) throw new SyncError('INTERNAL', `distinctRows: "${field}" is not a mapped field of ${run.activationId}`, { retryable: false });
-      for await (const page of distinctRows(deps.db, deps.pool, { runId: run.runId, activationId: run.activationId, range, columns, distinct: spec.from }, batchSize)) {
+      if (!spec)
+        throw new SyncError('INTERNAL', `distinctRows: "${field}" is not a mapped field of ${run.activationId}`, { retryable: false });
+      for await (const page of distinctRows(
+        deps.db,
+        deps.pool,
+        { runId: run.runId, activationId: run.activationId, range, columns, distinct: spec.from },
+        batchSize,
+      )) {
         yield page.map((r) => toOutRow(r, fields));
       }
     },
     async record(results: RowResult[]) {
       if (results.length === 0) return;
       await recordOutcomes(deps.db, run.runId, {
-        keys: results.map((r) => r.key), ok: results.map((r) => r.ok),
-        codes: results.map((r) => (r.ok ? null : r.code)), messages: results.map((r) => (r.ok ? null : r.message)),
-        retryable: results.map((r) => (r.ok ? null : r.retryable)), ids: results.map((r) => (r.ok ? r.destinationId ?? null : null)),
+        keys: results.map((r) => r.key),
+        ok: results.map((r) => r.ok),
+        codes: results.map((r) => (r.ok ? null : r.code)),
+        messages: results.map((r) => (r.ok ? null : r.message)),
+        retryable: results.map((r) => (r.ok ? null : r.retryable)),
+        ids: results.map((r) => (r.ok ? (r.destinationId ?? null) : null)),
       });
     },
     async recordPendingOk({ destinationIdIsKey }) {
@@ -132,5 +178,11 @@ function chunkWrite(deps: SynclineDeps, run: LoadedRun, chunk: number, range: Ch
 function toOutRow(r: Record<string, unknown>, fields: FieldSpec[]): OutRow {
   const values: Record<string, unknown> = {};
   for (const f of fields) values[f.to] = f.isKey ? (r[f.from] ?? r.__key) : r[f.from];
-  return { key: String(r.__key), op: r.__op as RowOp, destinationId: (r.__destination_id as string | null) ?? null, token: String(r.__token), values };
+  return {
+    key: String(r.__key),
+    op: r.__op as RowOp,
+    destinationId: (r.__destination_id as string | null) ?? null,
+    token: String(r.__token),
+    values,
+  };
 }

@@ -15,17 +15,32 @@ import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { startActitoEmulator, type ActitoEmulator } from '../emulators/actito/server';
 import type { RunSummary } from '../common/run';
-import { benchPool, peakRssMb, resetPeak, rssMb, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes, type WhereTimeGoes } from './support';
+import {
+  benchPool,
+  peakRssMb,
+  resetPeak,
+  rssMb,
+  startBenchServices,
+  startWorkerProcess,
+  stopProcess,
+  whereTimeGoes,
+  type WhereTimeGoes,
+} from './support';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
 import { statusQuery, triggerSyncUpdate } from '../workflows/messages';
 
 interface Phase {
-  rows: number; seconds: number; api_calls: number; calls_by_route: Record<string, number>;
+  rows: number;
+  seconds: number;
+  api_calls: number;
+  calls_by_route: Record<string, number>;
   /** VmHWM of the worker process over its whole life (start-up included). */
   peak_rss_mb: number;
   /** RSS when the worker was ready, and VmHWM from the trigger on (clear_refs reset; null when not permitted). */
-  ready_rss_mb: number; run_peak_rss_mb: number | null;
-  status: string; ops: RunSummary['ops'];
+  ready_rss_mb: number;
+  run_peak_rss_mb: number | null;
+  status: string;
+  ops: RunSummary['ops'];
   /** Per DAG task wall-clock seconds, and per activity type summed seconds (from the run's history). */
   where: WhereTimeGoes;
 }
@@ -42,7 +57,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   // Unset = the connector's default (200 000 rows per import file).
   const bulkChunkSize = arg(args, 'bulk-chunk-size', 0);
   const reuse = process.env.TEMPORAL_ADDRESS && process.env.DATABASE_URL;
-  log(reuse ? `services: Temporal ${process.env.TEMPORAL_ADDRESS}, Postgres from DATABASE_URL` : 'starting Temporal dev server and Postgres');
+  log(
+    reuse ? `services: Temporal ${process.env.TEMPORAL_ADDRESS}, Postgres from DATABASE_URL` : 'starting Temporal dev server and Postgres',
+  );
   const services = reuse ? null : await startBenchServices();
   const address = services?.temporal.address ?? process.env.TEMPORAL_ADDRESS!;
   const databaseUrl = services?.pg.url ?? process.env.DATABASE_URL!;
@@ -57,36 +74,77 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     await createTable(emu, table);
     log(`building the model public.${id}: ${rows} rows (generate_series)`);
     const t = Date.now();
-    await db.query(`CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, 'c' || (g % 100000) AS customer_id, ((g % 10000) * 1.25)::numeric(10,2) AS amount,
-      (ARRAY['NEW','PAID','SHIPPED','CANCELLED'])[1 + g % 4] AS status, (date '2026-01-01' + (g % 300)) AS order_date, 'note ' || g AS note FROM generate_series(1, $1::int) g`, [rows]);
+    await db.query(
+      `CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, 'c' || (g % 100000) AS customer_id, ((g % 10000) * 1.25)::numeric(10,2) AS amount,
+      (ARRAY['NEW','PAID','SHIPPED','CANCELLED'])[1 + g % 4] AS status, (date '2026-01-01' + (g % 300)) AS order_date, 'note ' || g AS note FROM generate_series(1, $1::int) g`,
+      [rows],
+    );
     await db.query(`ANALYZE public.${id}`);
     log(`model ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
     const connections = { actito: { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity } };
     await client.workflow.start(WORKFLOW_TYPES.activation, {
-      taskQueue, workflowId: activationWorkflowId(id),
-      args: [{ config: {
-        id, mode: 'upsert', schedule: { manual: true },
-        source: { table: `public.${id}`, key: 'order_id' },
-        destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options: bulkChunkSize ? { bulkChunkSize } : {} },
-        mappings: [{ from: 'customer_id', to: 'customerId' }, { from: 'amount', to: 'amount' }, { from: 'status', to: 'status' }, { from: 'order_date', to: 'orderDate' }, { from: 'note', to: 'note' }],
-      } }],
+      taskQueue,
+      workflowId: activationWorkflowId(id),
+      args: [
+        {
+          config: {
+            id,
+            mode: 'upsert',
+            schedule: { manual: true },
+            source: { table: `public.${id}`, key: 'order_id' },
+            destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options: bulkChunkSize ? { bulkChunkSize } : {} },
+            mappings: [
+              { from: 'customer_id', to: 'customerId' },
+              { from: 'amount', to: 'amount' },
+              { from: 'status', to: 'status' },
+              { from: 'order_date', to: 'orderDate' },
+              { from: 'note', to: 'note' },
+            ],
+          },
+        },
+      ],
     });
 
     const bulk = await phase('bulk', rows, { emu, client, id, taskQueue, address, databaseUrl, connections, table });
     if (bulk.status !== 'success') throw new Error(`bulk run ended ${bulk.status}`);
     log(`changing ${singleRows} rows for the one-by-one delta`);
-    await db.query(`UPDATE public.${id} SET amount = amount + 1, status = 'PAID' WHERE order_id IN (SELECT 'o' || g FROM generate_series(1, $1::int) g)`, [singleRows]);
+    await db.query(
+      `UPDATE public.${id} SET amount = amount + 1, status = 'PAID' WHERE order_id IN (SELECT 'o' || g FROM generate_series(1, $1::int) g)`,
+      [singleRows],
+    );
     const single = await phase('single', singleRows, { emu, client, id, taskQueue, address, databaseUrl, connections, table });
     const stored = emu.state.tables.customTable(table)!.size;
     log(`Actito table ${table} holds ${stored} records`);
     if (!args.includes('--keep')) await db.query(`DROP TABLE public.${id}`);
-    await client.workflow.getHandle(activationWorkflowId(id)).terminate('benchmark done').catch(() => undefined);
+    await client.workflow
+      .getHandle(activationWorkflowId(id))
+      .terminate('benchmark done')
+      .catch(() => undefined);
     return {
-      rows: bulk.rows, seconds: bulk.seconds, api_calls: bulk.api_calls, peak_rss_mb: bulk.peak_rss_mb, run_peak_rss_mb: bulk.run_peak_rss_mb, ready_rss_mb: bulk.ready_rss_mb,
+      rows: bulk.rows,
+      seconds: bulk.seconds,
+      api_calls: bulk.api_calls,
+      peak_rss_mb: bulk.peak_rss_mb,
+      run_peak_rss_mb: bulk.run_peak_rss_mb,
+      ready_rss_mb: bulk.ready_rss_mb,
       rows_per_second: Math.round(bulk.rows / bulk.seconds),
-      status: bulk.status, calls_by_route: bulk.calls_by_route, stored_records: stored, bulk_chunk_size: bulkChunkSize || 'default (200000)', where_time_goes: bulk.where,
-      single: { rows: single.rows, seconds: single.seconds, api_calls: single.api_calls, peak_rss_mb: single.peak_rss_mb, run_peak_rss_mb: single.run_peak_rss_mb, ready_rss_mb: single.ready_rss_mb, status: single.status, calls_by_route: single.calls_by_route, ops: single.ops },
+      status: bulk.status,
+      calls_by_route: bulk.calls_by_route,
+      stored_records: stored,
+      bulk_chunk_size: bulkChunkSize || 'default (200000)',
+      where_time_goes: bulk.where,
+      single: {
+        rows: single.rows,
+        seconds: single.seconds,
+        api_calls: single.api_calls,
+        peak_rss_mb: single.peak_rss_mb,
+        run_peak_rss_mb: single.run_peak_rss_mb,
+        ready_rss_mb: single.ready_rss_mb,
+        status: single.status,
+        calls_by_route: single.calls_by_route,
+        ops: single.ops,
+      },
       target_peak_rss_mb: 300,
     };
   } finally {
@@ -98,31 +156,49 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
 }
 
 interface PhaseCtx {
-  emu: ActitoEmulator; client: Client; id: string; taskQueue: string; address: string; databaseUrl: string;
-  connections: Record<string, unknown>; table: string;
+  emu: ActitoEmulator;
+  client: Client;
+  id: string;
+  taskQueue: string;
+  address: string;
+  databaseUrl: string;
+  connections: Record<string, unknown>;
+  table: string;
 }
 
 /** One run on a fresh worker process: time, API calls and that worker's peak RSS. */
 async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   log(`${name}: starting a worker process`);
-  const worker: ChildProcess = await startWorkerProcess({ address: c.address, databaseUrl: c.databaseUrl, taskQueue: c.taskQueue, connections: c.connections });
+  const worker: ChildProcess = await startWorkerProcess({
+    address: c.address,
+    databaseUrl: c.databaseUrl,
+    taskQueue: c.taskQueue,
+    connections: c.connections,
+  });
   const pid = worker.pid!;
   c.emu.state.requests.clear();
   const startupPeak = peakRssMb(pid);
   const readyRss = rssMb(pid);
   const reset = resetPeak(pid);
-  log(`${name}: worker pid ${pid} ready: rss ${readyRss} MB, start-up peak ${startupPeak} MB${reset ? ' (peak reset for the run)' : ''}; triggerSync`);
+  log(
+    `${name}: worker pid ${pid} ready: rss ${readyRss} MB, start-up peak ${startupPeak} MB${reset ? ' (peak reset for the run)' : ''}; triggerSync`,
+  );
   const handle = c.client.workflow.getHandle(activationWorkflowId(c.id));
   const t0 = Date.now();
   let maxRss = 0;
   const ticker = setInterval(() => {
     const rss = rssMb(pid);
     maxRss = Math.max(maxRss, rss || 0);
-    void handle.query(statusQuery).then((s) => {
-      const r = s.currentRun;
-      const imports = [...c.emu.state.imports.executions.values()].map((e) => (e as unknown as { status: string }).status);
-      log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s · ${r ? `${r.phase} ${r.chunksDone}/${r.chunksTotal} chunks` : 'idle'} · worker rss ${rss} MB (peak ${peakRssMb(pid)} MB) · ${Object.values(c.emu.state.requests.counts).reduce((a, b) => a + b, 0)} API calls · imports [${imports.join(',')}] · table ${c.emu.state.tables.customTable(c.table)!.size}`);
-    }).catch(() => undefined);
+    void handle
+      .query(statusQuery)
+      .then((s) => {
+        const r = s.currentRun;
+        const imports = [...c.emu.state.imports.executions.values()].map((e) => (e as unknown as { status: string }).status);
+        log(
+          `${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s · ${r ? `${r.phase} ${r.chunksDone}/${r.chunksTotal} chunks` : 'idle'} · worker rss ${rss} MB (peak ${peakRssMb(pid)} MB) · ${Object.values(c.emu.state.requests.counts).reduce((a, b) => a + b, 0)} API calls · imports [${imports.join(',')}] · table ${c.emu.state.tables.customTable(c.table)!.size}`,
+        );
+      })
+      .catch(() => undefined);
   }, 10_000);
   let summary: RunSummary;
   try {
@@ -138,22 +214,40 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
   await stopProcess(worker);
   const counts = { ...c.emu.state.requests.counts };
   const apiCalls = Object.values(counts).reduce((a, b) => a + b, 0);
-  log(`${name}: ${summary.status} in ${seconds.toFixed(1)} s · ${JSON.stringify(summary.ops)} · ${apiCalls} API calls · worker peak RSS ${peak} MB (run ${reset ? runPeak : 'n/a'} MB, start-up ${startupPeak} MB)`);
+  log(
+    `${name}: ${summary.status} in ${seconds.toFixed(1)} s · ${JSON.stringify(summary.ops)} · ${apiCalls} API calls · worker peak RSS ${peak} MB (run ${reset ? runPeak : 'n/a'} MB, start-up ${startupPeak} MB)`,
+  );
   if (summary.error) log(`${name}: error ${summary.error.type}: ${summary.error.message}`);
   log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
-  return { rows, seconds: Math.round(seconds * 10) / 10, api_calls: apiCalls, calls_by_route: counts, peak_rss_mb: peak, where,
-    ready_rss_mb: readyRss, run_peak_rss_mb: reset ? runPeak : null, status: summary.status, ops: summary.ops };
+  return {
+    rows,
+    seconds: Math.round(seconds * 10) / 10,
+    api_calls: apiCalls,
+    calls_by_route: counts,
+    peak_rss_mb: peak,
+    where,
+    ready_rss_mb: readyRss,
+    run_peak_rss_mb: reset ? runPeak : null,
+    status: summary.status,
+    ops: summary.ops,
+  };
 }
 
 /** A custom table like the seeded `orders`, without the profile foreign key (no profiles in this benchmark). */
 async function createTable(emu: ActitoEmulator, name: string): Promise<void> {
   const res = await fetch(`${emu.url}/__admin/tables`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      name, primaryKeyAttribute: 'orderId',
+      name,
+      primaryKeyAttribute: 'orderId',
       attributes: [
-        { name: 'orderId', valueType: 'STRING' }, { name: 'customerId', valueType: 'STRING' }, { name: 'amount', valueType: 'NUMBER' },
-        { name: 'status', valueType: 'STRING' }, { name: 'orderDate', valueType: 'DATE' }, { name: 'note', valueType: 'STRING' },
+        { name: 'orderId', valueType: 'STRING' },
+        { name: 'customerId', valueType: 'STRING' },
+        { name: 'amount', valueType: 'NUMBER' },
+        { name: 'status', valueType: 'STRING' },
+        { name: 'orderDate', valueType: 'DATE' },
+        { name: 'note', valueType: 'STRING' },
       ],
     }),
   });

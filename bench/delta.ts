@@ -47,14 +47,23 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       FROM generate_series(1, ${rows}) g`.execute(db);
     await sql`ANALYZE public.bench_model`.execute(db);
     const deps: SynclineDeps = {
-      pool, db, stateDbUrl: services.pg.url, connectors: new Map([[testdbConnector.kind, testdbConnector]]),
+      pool,
+      db,
+      stateDbUrl: services.pg.url,
+      connectors: new Map([[testdbConnector.kind, testdbConnector]]),
       resolveConnection: createConnectionResolver({ stateDbUrl: services.pg.url, overrides: { bench: { url: services.pg.url } } }),
-      client: () => { throw new Error('no Temporal client in this benchmark'); },
+      client: () => {
+        throw new Error('no Temporal client in this benchmark');
+      },
     };
     const parsed = parseActivationConfig({
-      id: 'bench', mode: 'mirror', schedule: { manual: true }, source: { table: 'public.bench_model', key: 'id' },
+      id: 'bench',
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { table: 'public.bench_model', key: 'id' },
       destination: { kind: 'testdb', connection: 'bench', object: 'bench', key: 'ext_id', options: { chunkSize: 2000 } },
-      mappings: COLS.map((c) => ({ from: c, to: c })), deletionGuard: { maxDeletePercent: 50 },
+      mappings: COLS.map((c) => ({ from: c, to: c })),
+      deletionGuard: { maxDeletePercent: 50 },
     });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
     const config = parsed.config;
@@ -75,7 +84,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
         FROM ${s} WHERE NOT (${changes} AND __key::int % 20 = 0)`.execute(db);
       if (changes) {
         await sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
-          SELECT 'bench', (${rows} + g)::text, md5(g::text)::uuid, 'D' || g, now() FROM generate_series(1, ${Math.round(rows / 20)}) g`.execute(db);
+          SELECT 'bench', (${rows} + g)::text, md5(g::text)::uuid, 'D' || g, now() FROM generate_series(1, ${Math.round(rows / 20)}) g`.execute(
+          db,
+        );
       }
       await sql`VACUUM ANALYZE syncline.snapshot`.execute(db);
     };
@@ -86,8 +97,12 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       await sql`DROP TABLE IF EXISTS floor_h`.execute(db);
       const [s] = await timed(async () => {
         await sql`CREATE UNLOGGED TABLE floor_h AS SELECT m.id::text AS k, ${floorHash} AS h FROM public.bench_model m`.execute(db);
-        await sql`SELECT count(*) FROM floor_h f LEFT JOIN syncline.snapshot s ON s.activation_id = 'bench' AND s.key = f.k WHERE s.key IS NULL OR s.hash <> f.h`.execute(db);
-        await sql`SELECT count(*) FROM syncline.snapshot s WHERE s.activation_id = 'bench' AND NOT EXISTS (SELECT 1 FROM floor_h f WHERE f.k = s.key)`.execute(db);
+        await sql`SELECT count(*) FROM floor_h f LEFT JOIN syncline.snapshot s ON s.activation_id = 'bench' AND s.key = f.k WHERE s.key IS NULL OR s.hash <> f.h`.execute(
+          db,
+        );
+        await sql`SELECT count(*) FROM syncline.snapshot s WHERE s.activation_id = 'bench' AND NOT EXISTS (SELECT 1 FROM floor_h f WHERE f.k = s.key)`.execute(
+          db,
+        );
       });
       await sql`DROP TABLE floor_h`.execute(db);
       return s;
@@ -112,7 +127,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
         const p = await project();
         projects.push(p.s);
         last = p.delta;
-        console.log(`${label} #${i + 1}: floor ${floors.at(-1)!.toFixed(2)} s, project ${p.s.toFixed(2)} s, delta ${JSON.stringify(p.delta.planned)}, chunks ${p.delta.chunks.length}`);
+        console.log(
+          `${label} #${i + 1}: floor ${floors.at(-1)!.toFixed(2)} s, project ${p.s.toFixed(2)} s, delta ${JSON.stringify(p.delta.planned)}, chunks ${p.delta.chunks.length}`,
+        );
       }
       return { floor: median(floors), project: median(projects), delta: last! };
     };
@@ -132,7 +149,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       process.env.SYNCLINE_ROW_LOG_DAYS = kind === 'log' ? '14' : '0';
       const [ct] = await timed(() => commitRun(deps, { runId }));
       commits[kind].push(ct);
-      console.log(`commit #${commits[kind].length} ${kind === 'log' ? 'with' : 'without'} the row log: delta ${dt.toFixed(2)} s, commit ${ct.toFixed(2)} s`);
+      console.log(
+        `commit #${commits[kind].length} ${kind === 'log' ? 'with' : 'without'} the row log: delta ${dt.toFixed(2)} s, commit ${ct.toFixed(2)} s`,
+      );
     }
     delete process.env.SYNCLINE_ROW_LOG_DAYS;
     const commitLog = median(commits.log);
@@ -142,10 +161,17 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     const nochange = await measure('no change');
     const planned = changed.delta.planned;
     return {
-      rows, floor_s: +changed.floor.toFixed(3), project_s: +changed.project.toFixed(3), ratio_to_floor: +(changed.project / changed.floor).toFixed(3),
-      nochange_floor_s: +nochange.floor.toFixed(3), nochange_project_s: +nochange.project.toFixed(3), nochange_ratio_to_floor: +(nochange.project / nochange.floor).toFixed(3),
-      delta_rows: { upsert: planned.upsert ?? 0, delete: planned.delete ?? 0 }, chunks: changed.delta.chunks.length,
-      commit_s: +commitNoLog.toFixed(3), commit_with_row_log_s: +commitLog.toFixed(3),
+      rows,
+      floor_s: +changed.floor.toFixed(3),
+      project_s: +changed.project.toFixed(3),
+      ratio_to_floor: +(changed.project / changed.floor).toFixed(3),
+      nochange_floor_s: +nochange.floor.toFixed(3),
+      nochange_project_s: +nochange.project.toFixed(3),
+      nochange_ratio_to_floor: +(nochange.project / nochange.floor).toFixed(3),
+      delta_rows: { upsert: planned.upsert ?? 0, delete: planned.delete ?? 0 },
+      chunks: changed.delta.chunks.length,
+      commit_s: +commitNoLog.toFixed(3),
+      commit_with_row_log_s: +commitLog.toFixed(3),
       row_log_overhead_of_delta_and_commit: +((commitLog - commitNoLog) / (deltaMedian + commitNoLog)).toFixed(3),
       peak_rss_mb: peakRssMb(process.pid),
     };

@@ -14,10 +14,12 @@ const ROOT = path.resolve(__dirname, '..');
 
 function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; stdout: string }> {
   const t = process.hrtime.bigint();
-  return new Promise((resolve, reject) => execFile(cmd, args, { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
-    if (err) reject(err);
-    else resolve({ seconds: Number(process.hrtime.bigint() - t) / 1e9, stdout });
-  }));
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+      if (err) reject(err);
+      else resolve({ seconds: Number(process.hrtime.bigint() - t) / 1e9, stdout });
+    }),
+  );
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -25,20 +27,43 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   const n = Number(args[0] ?? 200);
   const services = await startBenchServices();
   const taskQueue = 'bench-list';
-  const worker = await startWorkerProcess({ address: services.temporal.address, databaseUrl: services.pg.url, taskQueue, connections: { sf: { auth: 'token', accessToken: 'x', instanceUrl: 'http://127.0.0.1:9' } } });
+  const worker = await startWorkerProcess({
+    address: services.temporal.address,
+    databaseUrl: services.pg.url,
+    taskQueue,
+    connections: { sf: { auth: 'token', accessToken: 'x', instanceUrl: 'http://127.0.0.1:9' } },
+  });
   const client = new Client({ connection: await Connection.connect({ address: services.temporal.address }) });
   try {
     for (let i = 0; i < n; i++) {
       const id = `list_${String(i).padStart(4, '0')}`;
       await client.workflow.start(WORKFLOW_TYPES.activation, {
-        taskQueue, workflowId: activationWorkflowId(id),
-        args: [{ config: { id, mode: 'upsert', source: { table: 'public.none', key: 'id' }, destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' }, mappings: [{ from: 'a', to: 'LastName' }] } }],
+        taskQueue,
+        workflowId: activationWorkflowId(id),
+        args: [
+          {
+            config: {
+              id,
+              mode: 'upsert',
+              source: { table: 'public.none', key: 'id' },
+              destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+              mappings: [{ from: 'a', to: 'LastName' }],
+            },
+          },
+        ],
       });
     }
-    const env = { ...process.env, TEMPORAL_ADDRESS: services.temporal.address, DATABASE_URL: services.pg.url, SYNCLINE_TASK_QUEUE: taskQueue };
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: services.temporal.address,
+      DATABASE_URL: services.pg.url,
+      SYNCLINE_TASK_QUEUE: taskQueue,
+    };
     // Visibility is eventually consistent: wait until every activation is listed with its state.
     for (let i = 0; ; i++) {
-      const listed = JSON.parse((await timeCommand(process.execPath, ['dist/client/cli.js', 'list', '--json'], env)).stdout) as Array<{ state: string }>;
+      const listed = JSON.parse((await timeCommand(process.execPath, ['dist/client/cli.js', 'list', '--json'], env)).stdout) as Array<{
+        state: string;
+      }>;
       if (listed.length === n && listed.every((a) => a.state === 'idle')) break;
       if (i > 120) throw new Error(`only ${listed.length} of ${n} activations listed with a state`);
       await new Promise((r) => setTimeout(r, 1000));

@@ -8,7 +8,10 @@ import path from 'node:path';
 
 async function main(): Promise<void> {
   const name = process.argv[2];
-  const available = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && !['run.ts', 'support.ts'].includes(f)).map((f) => f.replace(/\.ts$/, ''));
+  const available = fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.ts') && !['run.ts', 'support.ts'].includes(f))
+    .map((f) => f.replace(/\.ts$/, ''));
   if (!name || !available.includes(name)) {
     console.error(`usage: npm run bench -- <name>   (available: ${available.join(', ')})`);
     process.exit(2);

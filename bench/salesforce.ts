@@ -33,26 +33,56 @@ const log = (msg: string) => console.log(`[bench salesforce ${new Date().toISOSt
 
 function sampleRss(pid: number): { stop(): number } {
   let max = 0;
-  const t = setInterval(() => { try { max = Math.max(max, rssMb(pid)); } catch { /* exited */ } }, 250);
-  return { stop: () => { clearInterval(t); try { max = Math.max(max, rssMb(pid)); } catch { /* exited */ } return max; } };
+  const t = setInterval(() => {
+    try {
+      max = Math.max(max, rssMb(pid));
+    } catch {
+      /* exited */
+    }
+  }, 250);
+  return {
+    stop: () => {
+      clearInterval(t);
+      try {
+        max = Math.max(max, rssMb(pid));
+      } catch {
+        /* exited */
+      }
+      return max;
+    },
+  };
 }
 
 function callsByRoute(emu: SalesforceEmulator): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of emu.state.requests) {
-    const route = `${r.method} ${r.path.replace(/\?.*$/, '').replace(/\/v\d+\.\d/, '').replace(/\/jobs\/ingest\/[^/]+/, '/jobs/ingest/{id}').replace(/\/sobjects\/Contact\/External_Id__c\/[^/]+$/, '/sobjects/Contact/External_Id__c/{value}')}`;
+    const route = `${r.method} ${r.path
+      .replace(/\?.*$/, '')
+      .replace(/\/v\d+\.\d/, '')
+      .replace(/\/jobs\/ingest\/[^/]+/, '/jobs/ingest/{id}')
+      .replace(/\/sobjects\/Contact\/External_Id__c\/[^/]+$/, '/sobjects/Contact/External_Id__c/{value}')}`;
     out[route] = (out[route] ?? 0) + 1;
   }
   return out;
 }
 
-interface Ctx { client: Client; db: pg.Pool; emu: SalesforceEmulator; address: string; databaseUrl: string; connections: Record<string, unknown> }
+interface Ctx {
+  client: Client;
+  db: pg.Pool;
+  emu: SalesforceEmulator;
+  address: string;
+  databaseUrl: string;
+  connections: Record<string, unknown>;
+}
 
 async function sync(ctx: Ctx, id: string): Promise<RunSummary> {
   return ctx.client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ full: false }] });
 }
 
-const describeOps = (s: RunSummary) => Object.entries(s.ops).map(([op, c]) => `${op} ${c.succeeded}/${c.planned}${c.failed ? ` (${c.failed} failed)` : ''}`).join(', ');
+const describeOps = (s: RunSummary) =>
+  Object.entries(s.ops)
+    .map(([op, c]) => `${op} ${c.succeeded}/${c.planned}${c.failed ? ` (${c.failed} failed)` : ''}`)
+    .join(', ');
 
 /** One path: model of `rows`, first sync, change every row, measured sync. */
 async function measurePath(ctx: Ctx, name: string, rows: number, options: Record<string, unknown>): Promise<PathResult> {
@@ -61,10 +91,18 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
   const taskQueue = `bench-sf-${name}`;
   log(`${name}: building a ${rows}-row model with generate_series`);
   await ctx.db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, last_name text, first_name text, email text, ltv numeric(12,2))`);
-  await ctx.db.query(`INSERT INTO ${table} SELECT 'B' || g, 'Last ' || g, 'First ' || (g % 1000), 'user' || g || '@example.com', (g % 100000) * 1.25 FROM generate_series(1, $1) g`, [rows]);
+  await ctx.db.query(
+    `INSERT INTO ${table} SELECT 'B' || g, 'Last ' || g, 'First ' || (g % 1000), 'user' || g || '@example.com', (g % 100000) * 1.25 FROM generate_series(1, $1) g`,
+    [rows],
+  );
   await ctx.db.query(`ANALYZE ${table}`);
 
-  const worker: ChildProcess = await startWorkerProcess({ address: ctx.address, databaseUrl: ctx.databaseUrl, taskQueue, connections: ctx.connections });
+  const worker: ChildProcess = await startWorkerProcess({
+    address: ctx.address,
+    databaseUrl: ctx.databaseUrl,
+    taskQueue,
+    connections: ctx.connections,
+  });
   const pid = worker.pid!;
   // Before any sync: the worker's own start sets a baseline.
   await new Promise((r) => setTimeout(r, 2000));
@@ -72,10 +110,18 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
   log(`${name}: worker process ${pid} ready: RSS ${ready.rss_mb} MB, peak so far ${ready.peak_rss_mb} MB`);
   try {
     const config = {
-      id, mode: 'upsert', schedule: { manual: true },
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
       source: { table, key: 'id' },
       destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options },
-      mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }, { from: 'first_name', to: 'FirstName' }, { from: 'email', to: 'Email' }, { from: 'ltv', to: 'Lifetime_Value__c' }],
+      mappings: [
+        { from: 'id', to: 'External_Id__c' },
+        { from: 'last_name', to: 'LastName' },
+        { from: 'first_name', to: 'FirstName' },
+        { from: 'email', to: 'Email' },
+        { from: 'ltv', to: 'Lifetime_Value__c' },
+      ],
       // A first load and a full change are expected here: no anomaly thresholds in the way.
       thresholds: { deltaPercent: 100, modelDropPercent: 100 },
     };
@@ -85,7 +131,9 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
     let t = Date.now();
     const first = await sync(ctx, id);
     const firstSeconds = (Date.now() - t) / 1000;
-    log(`${name}: first sync ${first.status} in ${firstSeconds.toFixed(1)} s: ${describeOps(first)}; ${ctx.emu.state.requests.length} API calls`);
+    log(
+      `${name}: first sync ${first.status} in ${firstSeconds.toFixed(1)} s: ${describeOps(first)}; ${ctx.emu.state.requests.length} API calls`,
+    );
     if (first.status !== 'success') throw new Error(`first sync: ${first.status} ${first.error?.message ?? ''}`);
     const firstCalls = ctx.emu.state.requests.length;
 
@@ -104,15 +152,26 @@ async function measurePath(ctx: Ctx, name: string, rows: number, options: Record
     // Before the worker stops: the run's DAG state is a query it answers.
     const where = await whereTimeGoes(ctx.client, runWorkflowId(id, second.runNumber));
     log(`${name}: DAG tasks (s) ${JSON.stringify(where.tasks_s)}; activities ${JSON.stringify(where.activities_s)}`);
-    log(`${name}: measured sync ${second.status} in ${seconds.toFixed(1)} s: ${describeOps(second)}; ${calls} API calls ${JSON.stringify(routes)}; worker peak RSS ${peak} MB (measured phase ${phasePeak} MB)`);
+    log(
+      `${name}: measured sync ${second.status} in ${seconds.toFixed(1)} s: ${describeOps(second)}; ${calls} API calls ${JSON.stringify(routes)}; worker peak RSS ${peak} MB (measured phase ${phasePeak} MB)`,
+    );
     if (second.status !== 'success') throw new Error(`measured sync: ${second.status} ${second.error?.message ?? ''}`);
     const jobs = routes['POST /services/data/jobs/ingest'] ?? 0;
     const polls = routes['GET /services/data/jobs/ingest/{id}'] ?? 0;
     return {
-      rows, seconds: Math.round(seconds * 10) / 10, api_calls: calls, api_calls_per_100k: Math.round((calls / rows) * 100_000 * 100) / 100,
-      peak_rss_mb: peak, measured_phase_peak_rss_mb: phasePeak, worker_ready_rss_mb: ready.rss_mb, worker_ready_peak_rss_mb: ready.peak_rss_mb, rows_per_second: Math.round(rows / seconds),
+      rows,
+      seconds: Math.round(seconds * 10) / 10,
+      api_calls: calls,
+      api_calls_per_100k: Math.round((calls / rows) * 100_000 * 100) / 100,
+      peak_rss_mb: peak,
+      measured_phase_peak_rss_mb: phasePeak,
+      worker_ready_rss_mb: ready.rss_mb,
+      worker_ready_peak_rss_mb: ready.peak_rss_mb,
+      rows_per_second: Math.round(rows / seconds),
       ...(jobs ? { bulk_jobs: jobs, job_polls: polls } : {}),
-      calls_by_route: routes, where_time_goes: where, first_load: { seconds: Math.round(firstSeconds * 10) / 10, api_calls: firstCalls },
+      calls_by_route: routes,
+      where_time_goes: where,
+      first_load: { seconds: Math.round(firstSeconds * 10) / 10, api_calls: firstCalls },
     };
   } finally {
     await stopProcess(worker);
@@ -129,8 +188,14 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   const connection = await Connection.connect({ address: services.temporal.address });
   const db = benchPool(services.pg.url);
   const ctx: Ctx = {
-    client: new Client({ connection }), db, emu, address: services.temporal.address, databaseUrl: services.pg.url,
-    connections: { sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' } },
+    client: new Client({ connection }),
+    db,
+    emu,
+    address: services.temporal.address,
+    databaseUrl: services.pg.url,
+    connections: {
+      sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' },
+    },
   };
   try {
     // Default connector options (bulkThreshold 2000, bulkChunkSize 150000, bulkPollMs 15000): what a user gets.

@@ -13,14 +13,22 @@ import { runStateQuery } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
 
-export interface BenchServices { temporal: TemporalServer; pg: PostgresServer; stop(): Promise<void> }
+export interface BenchServices {
+  temporal: TemporalServer;
+  pg: PostgresServer;
+  stop(): Promise<void>;
+}
 
 export async function startBenchServices(): Promise<BenchServices> {
   const dataDir = path.join(ROOT, `.data/pg-bench-${process.pid}`);
-  const [temporal, pg] = await Promise.all([startTemporalDevServer({ headless: true, quiet: true }), startPostgres({ dataDir, fresh: true, noFsync: true })]);
+  const [temporal, pg] = await Promise.all([
+    startTemporalDevServer({ headless: true, quiet: true }),
+    startPostgres({ dataDir, fresh: true, noFsync: true }),
+  ]);
   await migrateToLatest(pg.url);
   return {
-    temporal, pg,
+    temporal,
+    pg,
     stop: async () => {
       await Promise.allSettled([temporal.stop(), pg.stop()]);
       if (pg.embedded) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -36,14 +44,27 @@ export async function startBenchServices(): Promise<BenchServices> {
  * Named connections reach it as SYNCLINE_CONNECTION_<NAME>, as they would in production.
  * BENCH_WORKER_NODE_ARGS adds node/V8 flags for experiments (e.g. "--max-semi-space-size=8").
  */
-export async function startWorkerProcess(opts: { address: string; databaseUrl: string; taskQueue: string; connections?: Record<string, unknown> }): Promise<ChildProcess> {
+export async function startWorkerProcess(opts: {
+  address: string;
+  databaseUrl: string;
+  taskQueue: string;
+  connections?: Record<string, unknown>;
+}): Promise<ChildProcess> {
   await buildOnce();
   const { env, args } = startCommand();
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const connections = Object.fromEntries(Object.entries(opts.connections ?? {}).map(([name, c]) => [envName(name), JSON.stringify(c)]));
   const child = spawn(process.execPath, [...extra, ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env, ...connections, TEMPORAL_ADDRESS: opts.address, DATABASE_URL: opts.databaseUrl, SYNCLINE_TASK_QUEUE: opts.taskQueue },
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      ...env,
+      ...connections,
+      TEMPORAL_ADDRESS: opts.address,
+      DATABASE_URL: opts.databaseUrl,
+      SYNCLINE_TASK_QUEUE: opts.taskQueue,
+    },
   });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -123,9 +144,13 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Per DAG task wall-clock seconds, and per activity type summed seconds. */
-export interface WhereTimeGoes { tasks_s: Record<string, number>; activities_s: Record<string, { calls: number; seconds: number }> }
+export interface WhereTimeGoes {
+  tasks_s: Record<string, number>;
+  activities_s: Record<string, { calls: number; seconds: number }>;
+}
 
-const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
+  t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0;
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 /** Wall-clock per DAG task (runState query) and summed activity execution time per type (history). */

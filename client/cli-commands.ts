@@ -27,7 +27,12 @@ export function runExitCode(s: RunSummary): number {
 }
 
 export type FlagType = 'boolean' | 'string' | 'int';
-export interface FlagSpec { type: FlagType; value?: string; help: string; /** One-letter alias, e.g. "f" for -f. */ short?: string }
+export interface FlagSpec {
+  type: FlagType;
+  value?: string;
+  help: string;
+  /** One-letter alias, e.g. "f" for -f. */ short?: string;
+}
 export interface CommandSpec {
   name: string;
   args: string[];
@@ -41,7 +46,11 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean', help: 'print machine-readable JSON instead of text' },
   address: { type: 'string', value: 'host:port', help: 'Temporal frontend (default $TEMPORAL_ADDRESS or localhost:7233)' },
   namespace: { type: 'string', value: 'name', help: 'Temporal namespace (default $TEMPORAL_NAMESPACE or "default")' },
-  'task-queue': { type: 'string', value: 'name', help: `task queue of the syncline workers (default $SYNCLINE_TASK_QUEUE or "${TASK_QUEUE}")` },
+  'task-queue': {
+    type: 'string',
+    value: 'name',
+    help: `task queue of the syncline workers (default $SYNCLINE_TASK_QUEUE or "${TASK_QUEUE}")`,
+  },
   verbose: { type: 'boolean', help: 'when a command fails, also print the error in full (its causes and where they came from)' },
   help: { type: 'boolean', help: 'show help for the command' },
 };
@@ -49,43 +58,180 @@ const reason: FlagSpec = { type: 'string', value: 'text', help: 'why (shown in t
 const full: FlagSpec = { type: 'boolean', help: 'send every model row again, not only the changes' };
 
 export const COMMANDS: CommandSpec[] = [
-  { name: 'activation start', args: [], summary: 'validate an activation file and start its workflow', flags: { file: { type: 'string', value: 'path', help: 'the activation document (JSON)' } }, required: ['file'], example: 'syncline activation start --file contacts.json' },
-  { name: 'activation update', args: [], summary: 'show what a new document changes for a running activation, then apply it between runs', flags: {
-    file: { type: 'string', value: 'path', short: 'f', help: 'the new activation document (JSON)' }, 'dry-run': { type: 'boolean', help: 'only show the diff and its consequences' },
-    retarget: { type: 'boolean', help: 'accept a new target (destination or model key): its snapshot starts empty, the old target is left as it is' },
-    confirm: { type: 'boolean', help: 'accept that Insert mode creates every synced row again as a new record' }, reason,
-  }, required: ['file'], example: 'syncline activation update --file contacts.json --dry-run' },
-  { name: 'activation apply', args: [], summary: 'reconcile a folder (or file) of activation documents: start the missing, update the changed, leave the rest', flags: {
-    file: { type: 'string', value: 'path', short: 'f', help: 'a folder of *.json activation documents, or one file' }, 'dry-run': { type: 'boolean', help: 'only print the plan' },
-    prune: { type: 'boolean', help: 'also stop the running activations no file names (their state stays)' },
-    retarget: { type: 'boolean', help: 'accept new targets' }, confirm: { type: 'boolean', help: 'accept Insert-mode re-creations' },
-  }, required: ['file'], example: 'syncline activation apply -f activations/ --dry-run' },
-  { name: 'list', args: [], summary: 'every running activation: state, health, mode, destination, last run, next run', flags: { health: { type: 'string', value: 'ok|warning|critical', help: 'only activations with this health' } }, example: 'syncline list --health critical' },
-  { name: 'stop', args: ['id'], summary: 'finish the current run and end the activation; its state stays for a later start', flags: { reason, wait: { type: 'boolean', help: 'wait until it has ended' } }, example: 'syncline stop contacts --wait' },
-  { name: 'delete', args: ['id'], summary: 'drop everything syncline keeps of a stopped activation (snapshot, runs, logs); its destination records stay', flags: {
-    purge: { type: 'boolean', help: 'required: the state is dropped for good' }, yes: { type: 'boolean', help: 'do not ask for confirmation' },
-  }, required: ['purge'], example: 'syncline delete contacts --purge' },
-  { name: 'history', args: ['id'], summary: 'every accepted document of the activation, with what changed and why (from Postgres)', flags: {}, example: 'syncline history contacts' },
-  { name: 'rows', args: ['id'], summary: 'what happened to a row, run by run, or a run\'s row changes (from Postgres)', flags: {
-    key: { type: 'string', value: 'key', help: 'the model key of the row' }, run: { type: 'int', value: 'n', help: 'a run number' },
-    op: { type: 'string', value: 'op', help: 'with --run: only create, update, upsert or delete' }, limit: { type: 'int', value: 'n', help: 'with --run: how many rows (default 1000)' },
-  }, example: 'syncline rows contacts --key 10042' },
-  { name: 'resync', args: ['id'], summary: 'ask for a run now (returns at once)', flags: { full, reason }, example: 'syncline resync contacts --full --reason "new field"' },
-  { name: 'sync', args: ['id'], summary: 'run a sync now and wait for its summary', flags: { full, reason }, example: 'syncline sync contacts' },
-  { name: 'pause', args: ['id'], summary: 'stop scheduled runs until resumed', flags: { reason }, example: 'syncline pause contacts --reason "CRM migration"' },
+  {
+    name: 'activation start',
+    args: [],
+    summary: 'validate an activation file and start its workflow',
+    flags: { file: { type: 'string', value: 'path', help: 'the activation document (JSON)' } },
+    required: ['file'],
+    example: 'syncline activation start --file contacts.json',
+  },
+  {
+    name: 'activation update',
+    args: [],
+    summary: 'show what a new document changes for a running activation, then apply it between runs',
+    flags: {
+      file: { type: 'string', value: 'path', short: 'f', help: 'the new activation document (JSON)' },
+      'dry-run': { type: 'boolean', help: 'only show the diff and its consequences' },
+      retarget: {
+        type: 'boolean',
+        help: 'accept a new target (destination or model key): its snapshot starts empty, the old target is left as it is',
+      },
+      confirm: { type: 'boolean', help: 'accept that Insert mode creates every synced row again as a new record' },
+      reason,
+    },
+    required: ['file'],
+    example: 'syncline activation update --file contacts.json --dry-run',
+  },
+  {
+    name: 'activation apply',
+    args: [],
+    summary: 'reconcile a folder (or file) of activation documents: start the missing, update the changed, leave the rest',
+    flags: {
+      file: { type: 'string', value: 'path', short: 'f', help: 'a folder of *.json activation documents, or one file' },
+      'dry-run': { type: 'boolean', help: 'only print the plan' },
+      prune: { type: 'boolean', help: 'also stop the running activations no file names (their state stays)' },
+      retarget: { type: 'boolean', help: 'accept new targets' },
+      confirm: { type: 'boolean', help: 'accept Insert-mode re-creations' },
+    },
+    required: ['file'],
+    example: 'syncline activation apply -f activations/ --dry-run',
+  },
+  {
+    name: 'list',
+    args: [],
+    summary: 'every running activation: state, health, mode, destination, last run, next run',
+    flags: { health: { type: 'string', value: 'ok|warning|critical', help: 'only activations with this health' } },
+    example: 'syncline list --health critical',
+  },
+  {
+    name: 'stop',
+    args: ['id'],
+    summary: 'finish the current run and end the activation; its state stays for a later start',
+    flags: { reason, wait: { type: 'boolean', help: 'wait until it has ended' } },
+    example: 'syncline stop contacts --wait',
+  },
+  {
+    name: 'delete',
+    args: ['id'],
+    summary: 'drop everything syncline keeps of a stopped activation (snapshot, runs, logs); its destination records stay',
+    flags: {
+      purge: { type: 'boolean', help: 'required: the state is dropped for good' },
+      yes: { type: 'boolean', help: 'do not ask for confirmation' },
+    },
+    required: ['purge'],
+    example: 'syncline delete contacts --purge',
+  },
+  {
+    name: 'history',
+    args: ['id'],
+    summary: 'every accepted document of the activation, with what changed and why (from Postgres)',
+    flags: {},
+    example: 'syncline history contacts',
+  },
+  {
+    name: 'rows',
+    args: ['id'],
+    summary: "what happened to a row, run by run, or a run's row changes (from Postgres)",
+    flags: {
+      key: { type: 'string', value: 'key', help: 'the model key of the row' },
+      run: { type: 'int', value: 'n', help: 'a run number' },
+      op: { type: 'string', value: 'op', help: 'with --run: only create, update, upsert or delete' },
+      limit: { type: 'int', value: 'n', help: 'with --run: how many rows (default 1000)' },
+    },
+    example: 'syncline rows contacts --key 10042',
+  },
+  {
+    name: 'resync',
+    args: ['id'],
+    summary: 'ask for a run now (returns at once)',
+    flags: { full, reason },
+    example: 'syncline resync contacts --full --reason "new field"',
+  },
+  {
+    name: 'sync',
+    args: ['id'],
+    summary: 'run a sync now and wait for its summary',
+    flags: { full, reason },
+    example: 'syncline sync contacts',
+  },
+  {
+    name: 'pause',
+    args: ['id'],
+    summary: 'stop scheduled runs until resumed',
+    flags: { reason },
+    example: 'syncline pause contacts --reason "CRM migration"',
+  },
   { name: 'resume', args: ['id'], summary: 'resume scheduled runs', flags: {}, example: 'syncline resume contacts' },
-  { name: 'retry-failed', args: ['id'], summary: 'ask for a run that sends the failed rows again', flags: {}, example: 'syncline retry-failed contacts' },
-  { name: 'approve-deletes', args: ['id'], summary: 'approve the deletions a run held, and wait for the run that applies them', flags: { run: { type: 'int', value: 'n', help: 'the run that held the deletions' } }, required: ['run'], example: 'syncline approve-deletes contacts --run 12' },
-  { name: 'plan', args: ['id'], summary: 'compute what a sync would send (counts and sample rows per operation) without writing anything', flags: {}, example: 'syncline plan contacts' },
-  { name: 'apply', args: ['id', 'plan'], summary: 'write exactly the rows of a plan, and wait for the run summary', flags: {}, example: 'syncline apply contacts 7' },
-  { name: 'status', args: ['id'], summary: 'state, health, schedule, current run, held deletions and the last runs', flags: {}, example: 'syncline status contacts' },
-  { name: 'runs', args: ['id'], summary: 'run history with counts per operation (from Postgres)', flags: { limit: { type: 'int', value: 'n', help: 'how many runs (default 20)' } }, example: 'syncline runs contacts --limit 5' },
-  { name: 'errors', args: ['id'], summary: 'rows that failed or were rejected, with their codes (from Postgres)', flags: { run: { type: 'int', value: 'n', help: 'only errors last seen in this run' }, limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' } }, example: 'syncline errors contacts --run 3' },
-  { name: 'codec-server', args: [], summary: 'serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`, with the keys of SYNCLINE_CODEC_KEYS(_FILE)', flags: {
-    port: { type: 'int', value: 'n', help: 'port to listen on (default 8888)' },
-    host: { type: 'string', value: 'ip', help: 'interface to listen on (default 127.0.0.1: it decrypts whatever it is sent)' },
-    origins: { type: 'string', value: 'urls', help: 'comma-separated Web UI origins allowed to call it (default $SYNCLINE_CODEC_CORS_ORIGINS or http://localhost:8080,http://localhost:8233)' },
-  }, example: 'syncline codec-server --port 8888 --origins http://localhost:8080' },
+  {
+    name: 'retry-failed',
+    args: ['id'],
+    summary: 'ask for a run that sends the failed rows again',
+    flags: {},
+    example: 'syncline retry-failed contacts',
+  },
+  {
+    name: 'approve-deletes',
+    args: ['id'],
+    summary: 'approve the deletions a run held, and wait for the run that applies them',
+    flags: { run: { type: 'int', value: 'n', help: 'the run that held the deletions' } },
+    required: ['run'],
+    example: 'syncline approve-deletes contacts --run 12',
+  },
+  {
+    name: 'plan',
+    args: ['id'],
+    summary: 'compute what a sync would send (counts and sample rows per operation) without writing anything',
+    flags: {},
+    example: 'syncline plan contacts',
+  },
+  {
+    name: 'apply',
+    args: ['id', 'plan'],
+    summary: 'write exactly the rows of a plan, and wait for the run summary',
+    flags: {},
+    example: 'syncline apply contacts 7',
+  },
+  {
+    name: 'status',
+    args: ['id'],
+    summary: 'state, health, schedule, current run, held deletions and the last runs',
+    flags: {},
+    example: 'syncline status contacts',
+  },
+  {
+    name: 'runs',
+    args: ['id'],
+    summary: 'run history with counts per operation (from Postgres)',
+    flags: { limit: { type: 'int', value: 'n', help: 'how many runs (default 20)' } },
+    example: 'syncline runs contacts --limit 5',
+  },
+  {
+    name: 'errors',
+    args: ['id'],
+    summary: 'rows that failed or were rejected, with their codes (from Postgres)',
+    flags: {
+      run: { type: 'int', value: 'n', help: 'only errors last seen in this run' },
+      limit: { type: 'int', value: 'n', help: 'how many rows (default 50)' },
+    },
+    example: 'syncline errors contacts --run 3',
+  },
+  {
+    name: 'codec-server',
+    args: [],
+    summary:
+      'serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`, with the keys of SYNCLINE_CODEC_KEYS(_FILE)',
+    flags: {
+      port: { type: 'int', value: 'n', help: 'port to listen on (default 8888)' },
+      host: { type: 'string', value: 'ip', help: 'interface to listen on (default 127.0.0.1: it decrypts whatever it is sent)' },
+      origins: {
+        type: 'string',
+        value: 'urls',
+        help: 'comma-separated Web UI origins allowed to call it (default $SYNCLINE_CODEC_CORS_ORIGINS or http://localhost:8080,http://localhost:8233)',
+      },
+    },
+    example: 'syncline codec-server --port 8888 --origins http://localhost:8080',
+  },
 ];
 
 /** Commands that run on this machine alone: no Temporal connection, no database. */
@@ -94,22 +240,47 @@ export const LOCAL_COMMANDS: ReadonlySet<string> = new Set(['codec-server']);
 /** Commands that wait for a run and exit with its outcome (runExitCode). */
 export const RUN_COMMANDS: ReadonlySet<string> = new Set(['sync', 'approve-deletes', 'apply']);
 
-const flagLine = (name: string, f: FlagSpec): string => `  ${`${f.short ? `-${f.short}, ` : ''}--${name}${f.value ? ` <${f.value}>` : ''}`.padEnd(22)}  ${f.help}`;
+const flagLine = (name: string, f: FlagSpec): string =>
+  `  ${`${f.short ? `-${f.short}, ` : ''}--${name}${f.value ? ` <${f.value}>` : ''}`.padEnd(22)}  ${f.help}`;
 
 export function synopsis(command: CommandSpec): string {
-  return [`syncline ${command.name}`, ...command.args.map((a) => `<${a}>`), ...Object.entries(command.flags).map(([n, f]) => {
-    const text = `--${n}${f.value ? ` <${f.value}>` : ''}`;
-    return command.required?.includes(n) ? text : `[${text}]`;
-  })].join(' ');
+  return [
+    `syncline ${command.name}`,
+    ...command.args.map((a) => `<${a}>`),
+    ...Object.entries(command.flags).map(([n, f]) => {
+      const text = `--${n}${f.value ? ` <${f.value}>` : ''}`;
+      return command.required?.includes(n) ? text : `[${text}]`;
+    }),
+  ].join(' ');
 }
 
 export function usage(command?: CommandSpec): string {
   if (!command) {
-    return ['Usage: syncline <command> [options]', '', 'Commands:', ...COMMANDS.map((c) => `  ${c.name.padEnd(18)}  ${c.summary}`), '',
-      'Options for every command:', ...Object.entries(GLOBAL_FLAGS).map(([n, f]) => flagLine(n, f)), '',
-      'Run "syncline <command> --help" for its options.', '', ...EXIT_HELP].join('\n');
+    return [
+      'Usage: syncline <command> [options]',
+      '',
+      'Commands:',
+      ...COMMANDS.map((c) => `  ${c.name.padEnd(18)}  ${c.summary}`),
+      '',
+      'Options for every command:',
+      ...Object.entries(GLOBAL_FLAGS).map(([n, f]) => flagLine(n, f)),
+      '',
+      'Run "syncline <command> --help" for its options.',
+      '',
+      ...EXIT_HELP,
+    ].join('\n');
   }
   const waits = RUN_COMMANDS.has(command.name);
-  return [`Usage: ${synopsis(command)}`, '', command.summary, '', 'Options:', ...Object.entries({ ...command.flags, ...GLOBAL_FLAGS }).map(([n, f]) => flagLine(n, f)),
-    '', `Example: ${command.example}`, '', ...(waits ? EXIT_HELP : ['Exit codes: 0 done, 1 failed, 2 bad usage.'])].join('\n');
+  return [
+    `Usage: ${synopsis(command)}`,
+    '',
+    command.summary,
+    '',
+    'Options:',
+    ...Object.entries({ ...command.flags, ...GLOBAL_FLAGS }).map(([n, f]) => flagLine(n, f)),
+    '',
+    `Example: ${command.example}`,
+    '',
+    ...(waits ? EXIT_HELP : ['Exit codes: 0 done, 1 failed, 2 bad usage.']),
+  ].join('\n');
 }

@@ -8,7 +8,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS, GLOBAL_FLAGS, type CommandSpec, type FlagSpec } from './cli-commands';
 
 export class UsageError extends Error {
-  constructor(message: string, readonly command?: CommandSpec) {
+  constructor(
+    message: string,
+    readonly command?: CommandSpec,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
@@ -16,8 +19,7 @@ export class UsageError extends Error {
 
 export type Flags = Record<string, string | number | boolean>;
 export type Parsed =
-  | { kind: 'help'; command?: CommandSpec }
-  | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
+  { kind: 'help'; command?: CommandSpec } | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
 
 const WHOLE_NUMBER = /^[1-9]\d*$/;
 const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} };
@@ -28,7 +30,8 @@ function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string
   return opt.argParser((value: string) => {
     // Commander takes the next word as the value even when it is an option: `--run --json` lacks a value
     // (`--reason=--x`, one word, does give one).
-    if (value.startsWith('--') && !argv.includes(`--${name}=${value}`)) throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>)`, command);
+    if (value.startsWith('--') && !argv.includes(`--${name}=${value}`))
+      throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>)`, command);
     if (flag.type === 'string') return value;
     if (!WHOLE_NUMBER.test(value)) throw new UsageError(`--${name} takes a whole number of at least 1, not "${value}"`, command);
     return Number(value);
@@ -36,11 +39,21 @@ function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string
 }
 
 /** The commander program for one parse: each command's action hands its result to `done`. */
-function buildProgram(argv: string[], done: (p: Parsed) => void): { root: Command; specOf: Map<Command, CommandSpec>; dispatched: () => Command | undefined } {
+function buildProgram(
+  argv: string[],
+  done: (p: Parsed) => void,
+): { root: Command; specOf: Map<Command, CommandSpec>; dispatched: () => Command | undefined } {
   let current: Command | undefined;
-  const track = (_parent: Command, sub: Command): void => { current = sub; };
+  const track = (_parent: Command, sub: Command): void => {
+    current = sub;
+  };
   // Settings are copied to the commands created below: no process.exit, no output, no commander help command.
-  const root = new Command('syncline').exitOverride().configureOutput(SILENT).helpCommand(false).showSuggestionAfterError(false).hook('preSubcommand', track);
+  const root = new Command('syncline')
+    .exitOverride()
+    .configureOutput(SILENT)
+    .helpCommand(false)
+    .showSuggestionAfterError(false)
+    .hook('preSubcommand', track);
   const specOf = new Map<Command, CommandSpec>();
   for (const spec of COMMANDS) {
     const [first, second] = spec.name.split(' ') as [string, string | undefined];
@@ -48,7 +61,9 @@ function buildProgram(argv: string[], done: (p: Parsed) => void): { root: Comman
     if (second) parent = root.commands.find((c) => c.name() === first) ?? root.command(first).hook('preSubcommand', track);
     const cmd = parent.command(second ?? first);
     for (const a of spec.args) cmd.argument(`<${a}>`);
-    const options = Object.entries({ ...spec.flags, ...GLOBAL_FLAGS }).filter(([n]) => n !== 'help').map(([n, f]) => [n, option(n, f, spec, argv)] as const);
+    const options = Object.entries({ ...spec.flags, ...GLOBAL_FLAGS })
+      .filter(([n]) => n !== 'help')
+      .map(([n, f]) => [n, option(n, f, spec, argv)] as const);
     for (const [, o] of options) cmd.addOption(o);
     cmd.action(() => {
       const flags: Flags = {};
@@ -73,7 +88,9 @@ export function parseArgs(argv: string[]): Parsed {
   // `help <command>` is `<command> --help`, whatever follows (commander's help command would take only "activation").
   const words = helpFor ? [...given.slice(0, given[0] === 'activation' ? 2 : 1), '--help'] : argv;
   let result: Parsed | undefined;
-  const { root, specOf, dispatched } = buildProgram(words, (p) => { result = p; });
+  const { root, specOf, dispatched } = buildProgram(words, (p) => {
+    result = p;
+  });
   try {
     root.parse(words, { from: 'user' });
   } catch (e) {
@@ -87,10 +104,19 @@ export function parseArgs(argv: string[]): Parsed {
 }
 
 /** Commander stopped: for help, say whose; for a usage error, the message docs/cli.md documents. */
-function fromCommander(e: CommanderError, given: string[], toolHelp: boolean, cmd: Command | undefined, specOf: Map<Command, CommandSpec>): Parsed {
+function fromCommander(
+  e: CommanderError,
+  given: string[],
+  toolHelp: boolean,
+  cmd: Command | undefined,
+  specOf: Map<Command, CommandSpec>,
+): Parsed {
   const spec = cmd && specOf.get(cmd);
   if (!spec) {
-    if (given[0] === 'activation') throw new UsageError(`unknown command "${given.slice(0, 2).join(' ')}": the activation command is "syncline activation start --file <path>"`);
+    if (given[0] === 'activation')
+      throw new UsageError(
+        `unknown command "${given.slice(0, 2).join(' ')}": the activation command is "syncline activation start --file <path>"`,
+      );
     if (e.code === 'commander.helpDisplayed' && toolHelp) return { kind: 'help' };
     throw new UsageError(`unknown command "${given[0]}"`);
   }
@@ -104,7 +130,8 @@ function fromCommander(e: CommanderError, given: string[], toolHelp: boolean, cm
       const [name, inline] = flag.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
       if (name === 'help') return { kind: 'help', command: spec };
       const known = { ...spec.flags, ...GLOBAL_FLAGS }[name];
-      if (flag.startsWith('--') && inline !== undefined && known?.type === 'boolean') throw new UsageError(`--${name} takes no value`, spec);
+      if (flag.startsWith('--') && inline !== undefined && known?.type === 'boolean')
+        throw new UsageError(`--${name} takes no value`, spec);
       throw new UsageError(`unknown option "${flag.startsWith('--') ? `--${name}` : flag}" for "syncline ${spec.name}"`, spec);
     }
     case 'commander.optionMissingArgument': {

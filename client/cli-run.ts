@@ -16,8 +16,17 @@ import { codecFromEnvironment } from './codec';
 import { startCodecServer } from './codec-server';
 import { UsageError, type Flags } from './cli-parse';
 
-interface Output { data: unknown; text: string; exitCode?: number }
-interface Ctx { id: string; flags: Flags; client: SynclineClient; args: Record<string, string> }
+interface Output {
+  data: unknown;
+  text: string;
+  exitCode?: number;
+}
+interface Ctx {
+  id: string;
+  flags: Flags;
+  client: SynclineClient;
+  args: Record<string, string>;
+}
 
 function formatAge(ms: number): string {
   const min = Math.round(ms / 60_000);
@@ -31,7 +40,9 @@ export function formatPlan(p: PlanDetails): string {
   const ops = Object.entries(p.counts).filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op));
   const w = Math.max(...ops.map(([op]) => op.length), 6);
   const nw = Math.max(...ops.map(([, n]) => String(n).length), 1);
-  const lines = [`plan ${p.plan} of "${p.activationId}" (computed ${p.createdAt}; nothing was written; apply it with "syncline apply ${p.activationId} ${p.plan}")`];
+  const lines = [
+    `plan ${p.plan} of "${p.activationId}" (computed ${p.createdAt}; nothing was written; apply it with "syncline apply ${p.activationId} ${p.plan}")`,
+  ];
   if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
   for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
   for (const [op, rows] of Object.entries(p.samples)) {
@@ -67,49 +78,108 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   'activation start': async ({ client, flags }) => {
     const started = await client.start(readActivationFile(String(flags.file)));
     const id = started.workflowId.slice('activation/'.length);
-    return { data: started, text: `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})\nsync it now with "syncline sync ${id}"` };
+    return {
+      data: started,
+      text: `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})\nsync it now with "syncline sync ${id}"`,
+    };
   },
   'activation update': async ({ client, flags }) => {
     const doc = readActivationFile(String(flags.file)) as { id?: unknown };
     if (typeof doc?.id !== 'string') throw new Error(`activation file "${flags.file}" has no "id"`);
-    const r = await client.updateConfig(doc.id, { config: doc, dryRun: flags['dry-run'] === true, retarget: flags.retarget === true, confirm: flags.confirm === true, reason: str(flags.reason) });
-    const head = r.applied ? `activation "${doc.id}" updated to version ${r.version}` : r.changes.length ? `activation "${doc.id}": nothing applied (dry run)` : `activation "${doc.id}": the document is the one running; nothing to do`;
+    const r = await client.updateConfig(doc.id, {
+      config: doc,
+      dryRun: flags['dry-run'] === true,
+      retarget: flags.retarget === true,
+      confirm: flags.confirm === true,
+      reason: str(flags.reason),
+    });
+    const head = r.applied
+      ? `activation "${doc.id}" updated to version ${r.version}`
+      : r.changes.length
+        ? `activation "${doc.id}": nothing applied (dry run)`
+        : `activation "${doc.id}": the document is the one running; nothing to do`;
     return { data: r, text: [head, ...formatChanges(r.changes, r.consequences)].join('\n') };
   },
   'activation apply': async ({ client, flags }) => {
-    const steps = await applyDocuments(client, String(flags.file), { dryRun: flags['dry-run'] === true, prune: flags.prune === true, retarget: flags.retarget === true, confirm: flags.confirm === true });
+    const steps = await applyDocuments(client, String(flags.file), {
+      dryRun: flags['dry-run'] === true,
+      prune: flags.prune === true,
+      retarget: flags.retarget === true,
+      confirm: flags.confirm === true,
+    });
     const verb = { start: 'start', update: 'update', unchanged: 'unchanged', stop: 'stop' } as const;
-    const lines = steps.flatMap((s) => [`${verb[s.action].padEnd(9)} ${s.id}${s.action !== 'unchanged' && !s.done ? ' (not done: dry run)' : ''}`, ...formatChanges(s.changes, s.consequences).map((l) => `  ${l}`)]);
+    const lines = steps.flatMap((s) => [
+      `${verb[s.action].padEnd(9)} ${s.id}${s.action !== 'unchanged' && !s.done ? ' (not done: dry run)' : ''}`,
+      ...formatChanges(s.changes, s.consequences).map((l) => `  ${l}`),
+    ]);
     const changed = steps.filter((s) => s.action !== 'unchanged').length;
-    return { data: steps, text: [...lines, `${changed} change(s), ${steps.length - changed} unchanged${flags['dry-run'] ? ' (dry run: nothing applied)' : ''}`].join('\n') };
+    return {
+      data: steps,
+      text: [
+        ...lines,
+        `${changed} change(s), ${steps.length - changed} unchanged${flags['dry-run'] ? ' (dry run: nothing applied)' : ''}`,
+      ].join('\n'),
+    };
   },
   list: async ({ client, flags }) => {
     const all = await client.list({ health: str(flags.health) });
-    return { data: all, text: all.length ? listTable(all) : 'no activation is running' + (flags.health ? ` with health ${flags.health}` : '') };
+    return {
+      data: all,
+      text: all.length ? listTable(all) : 'no activation is running' + (flags.health ? ` with health ${flags.health}` : ''),
+    };
   },
   stop: async ({ client, id, flags }) => {
     await client.stop(id, { reason: str(flags.reason), wait: flags.wait === true });
-    return { data: { activationId: id, stopped: flags.wait === true ? true : 'requested' }, text: flags.wait ? `activation "${id}" stopped; "syncline activation start --file ${id}.json" carries on from its state` : `stop of "${id}" requested: it ends after its current run` };
+    return {
+      data: { activationId: id, stopped: flags.wait === true ? true : 'requested' },
+      text: flags.wait
+        ? `activation "${id}" stopped; "syncline activation start --file ${id}.json" carries on from its state`
+        : `stop of "${id}" requested: it ends after its current run`,
+    };
   },
   delete: async ({ client, id, flags }) => {
-    if (flags.yes !== true && !(await confirm(`drop everything syncline keeps of "${id}" (snapshot, runs, row log, versions)? Its destination records stay. [y/N] `))) {
+    if (
+      flags.yes !== true &&
+      !(await confirm(
+        `drop everything syncline keeps of "${id}" (snapshot, runs, row log, versions)? Its destination records stay. [y/N] `,
+      ))
+    ) {
       return { data: { activationId: id, purged: false }, text: 'nothing was dropped', exitCode: EXIT.failed };
     }
     const dropped = await client.purge(id);
-    return { data: { activationId: id, purged: true, rows: dropped }, text: `activation "${id}" purged: ${Object.entries(dropped).filter(([, n]) => n > 0).map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing was stored'}` };
+    return {
+      data: { activationId: id, purged: true, rows: dropped },
+      text: `activation "${id}" purged: ${
+        Object.entries(dropped)
+          .filter(([, n]) => n > 0)
+          .map(([t, n]) => `${n} ${t}`)
+          .join(', ') || 'nothing was stored'
+      }`,
+    };
   },
   history: async ({ client, id }) => {
     const versions = await client.history(id);
-    const lines = versions.flatMap((v) => [`version ${v.version}  ${v.createdAt}${v.reason ? `  ${v.reason}` : ''}`, ...formatChanges(v.diff as ConfigChange[], []).map((l) => `  ${l}`)]);
+    const lines = versions.flatMap((v) => [
+      `version ${v.version}  ${v.createdAt}${v.reason ? `  ${v.reason}` : ''}`,
+      ...formatChanges(v.diff as ConfigChange[], []).map((l) => `  ${l}`),
+    ]);
     return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}" (it has not run yet)` };
   },
   rows: async ({ client, id, flags }) => {
     const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
-    return { data: rows, text: rows.length ? rowsTable(rows) : `no row changes recorded for "${id}"${flags.key ? ` and key "${flags.key}"` : ''} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)` };
+    return {
+      data: rows,
+      text: rows.length
+        ? rowsTable(rows)
+        : `no row changes recorded for "${id}"${flags.key ? ` and key "${flags.key}"` : ''} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)`,
+    };
   },
   resync: async ({ client, id, flags }) => {
     await client.resync(id, { full: flags.full === true, reason: str(flags.reason) });
-    return { data: { activationId: id, requested: flags.full ? 'full_resync' : 'manual', reason: str(flags.reason) ?? null }, text: `${flags.full ? 'full re-sync' : 're-sync'} of "${id}" requested: it starts now, or right after the run in progress ("syncline status ${id}")` };
+    return {
+      data: { activationId: id, requested: flags.full ? 'full_resync' : 'manual', reason: str(flags.reason) ?? null },
+      text: `${flags.full ? 'full re-sync' : 're-sync'} of "${id}" requested: it starts now, or right after the run in progress ("syncline status ${id}")`,
+    };
   },
   sync: async ({ client, id, flags }) => {
     const run = await client.triggerSync(id, { full: flags.full === true, reason: str(flags.reason) });
@@ -117,7 +187,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   pause: async ({ client, id, flags }) => {
     await client.pause(id, str(flags.reason));
-    return { data: { activationId: id, paused: true, reason: str(flags.reason) ?? null }, text: `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)` };
+    return {
+      data: { activationId: id, paused: true, reason: str(flags.reason) ?? null },
+      text: `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)`,
+    };
   },
   resume: async ({ client, id }) => {
     await client.resume(id);
@@ -125,7 +198,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   'retry-failed': async ({ client, id }) => {
     await client.retryFailed(id);
-    return { data: { activationId: id, requested: 'retry_failed' }, text: `retry of the failed rows of "${id}" requested ("syncline errors ${id}" lists them)` };
+    return {
+      data: { activationId: id, requested: 'retry_failed' },
+      text: `retry of the failed rows of "${id}" requested ("syncline errors ${id}" lists them)`,
+    };
   },
   'approve-deletes': async ({ client, id, flags }) => {
     const r = await client.approveDeletes(id, num(flags.run)!);
@@ -136,11 +212,17 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: plan, text: formatPlan(plan) };
   },
   apply: async ({ client, id, args, flags }) => {
-    if (!/^[1-9]\d*$/.test(args.plan ?? '')) throw new UsageError(`<plan> is the plan number printed by "syncline plan ${id}", not "${args.plan}"`, COMMANDS.find((c) => c.name === 'apply'));
+    if (!/^[1-9]\d*$/.test(args.plan ?? ''))
+      throw new UsageError(
+        `<plan> is the plan number printed by "syncline plan ${id}", not "${args.plan}"`,
+        COMMANDS.find((c) => c.name === 'apply'),
+      );
     const plan = Number(args.plan);
     // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
     const details = await client.planDetails(id, plan);
-    const age = details ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago` : `plan ${plan}: not found in Postgres`;
+    const age = details
+      ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago`
+      : `plan ${plan}: not found in Postgres`;
     if (!flags.json) process.stdout.write(`${age}\n`);
     const run = await client.apply(id, plan);
     return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
@@ -177,7 +259,9 @@ async function confirm(question: string): Promise<boolean> {
 async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
   if (!RUN_COMMANDS.has(command) && command !== 'plan') return work;
   const timer = setTimeout(() => {
-    process.stderr.write(`still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`);
+    process.stderr.write(
+      `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`,
+    );
   }, afterMs);
   try {
     return await work;
@@ -196,7 +280,10 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   try {
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
-      address: str(flags.address), namespace: str(flags.namespace), databaseUrl: db?.url, lazy: readsPostgres,
+      address: str(flags.address),
+      namespace: str(flags.namespace),
+      databaseUrl: db?.url,
+      lazy: readsPostgres,
       taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
     });
     const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args }), command.name, args.id);
@@ -205,7 +292,11 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   } catch (e) {
     const err = e as Error;
     const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
-    process.stderr.write(flags.json ? JSON.stringify({ error: err.message, ...(problems ? { problems } : {}) }, null, 2) + '\n' : `syncline ${command.name}: ${err.message}\n`);
+    process.stderr.write(
+      flags.json
+        ? JSON.stringify({ error: err.message, ...(problems ? { problems } : {}) }, null, 2) + '\n'
+        : `syncline ${command.name}: ${err.message}\n`,
+    );
     if (flags.verbose) process.stderr.write(details(e));
     return EXIT.failed;
   } finally {
@@ -220,11 +311,22 @@ export const DEFAULT_CODEC_ORIGINS = 'http://localhost:8080,http://localhost:823
 async function runLocal(command: CommandSpec, flags: Flags): Promise<number> {
   try {
     const codec = codecFromEnvironment();
-    if (!codec) throw new Error('no keys: set SYNCLINE_CODEC_KEYS ("id:<base64 key>", the current key first) or SYNCLINE_CODEC_KEYS_FILE, as for the workers');
-    const origins = (str(flags.origins) ?? process.env.SYNCLINE_CODEC_CORS_ORIGINS ?? DEFAULT_CODEC_ORIGINS).split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+    if (!codec)
+      throw new Error(
+        'no keys: set SYNCLINE_CODEC_KEYS ("id:<base64 key>", the current key first) or SYNCLINE_CODEC_KEYS_FILE, as for the workers',
+      );
+    const origins = (str(flags.origins) ?? process.env.SYNCLINE_CODEC_CORS_ORIGINS ?? DEFAULT_CODEC_ORIGINS)
+      .split(',')
+      .map((o) => o.trim().replace(/\/+$/, ''))
+      .filter(Boolean);
     const server = await startCodecServer({ codec, port: num(flags.port) ?? 8888, host: str(flags.host), origins });
     const info = { url: server.url, currentKeyId: codec.currentKeyId, keyIds: codec.keyIds, origins };
-    process.stdout.write((flags.json ? JSON.stringify(info) : `codec server on ${server.url} (new payloads use key "${codec.currentKeyId}"; it reads ${codec.keyIds.map((k) => `"${k}"`).join(', ')}); Web UI origins: ${origins.join(', ')}`) + '\n');
+    process.stdout.write(
+      (flags.json
+        ? JSON.stringify(info)
+        : `codec server on ${server.url} (new payloads use key "${codec.currentKeyId}"; it reads ${codec.keyIds.map((k) => `"${k}"`).join(', ')}); Web UI origins: ${origins.join(', ')}`) +
+        '\n',
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

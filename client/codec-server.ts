@@ -16,9 +16,15 @@ export interface CodecServerOptions {
   origins: string[];
 }
 
-export interface CodecServer { url: string; close(): Promise<void> }
+export interface CodecServer {
+  url: string;
+  close(): Promise<void>;
+}
 
-interface JsonPayload { metadata?: Record<string, string>; data?: string }
+interface JsonPayload {
+  metadata?: Record<string, string>;
+  data?: string;
+}
 
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -34,10 +40,11 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   const { port } = server.address() as { port: number };
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -79,7 +86,10 @@ function cors(opts: CodecServerOptions, req: http.IncomingMessage, res: http.Ser
   // The Web UI sends X-Namespace, and with "include credentials" its cookies and Authorization header.
   if (!any) res.setHeader('Access-Control-Allow-Credentials', 'true');
   res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
-  res.setHeader('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? 'Content-Type, X-Namespace, Authorization');
+  res.setHeader(
+    'Access-Control-Allow-Headers',
+    req.headers['access-control-request-headers'] ?? 'Content-Type, X-Namespace, Authorization',
+  );
   res.setHeader('Access-Control-Max-Age', '600');
 }
 
@@ -113,7 +123,9 @@ function fromJson(p: JsonPayload): Payload {
 
 function toJson(p: Payload): JsonPayload {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+    ),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   };
 }

@@ -21,7 +21,10 @@ const TAG_BYTES = 16;
 /** Framing of the encrypted plaintext (room for another layout later). */
 const FRAME_V1 = 1;
 
-export interface CodecKey { id: string; key: Buffer }
+export interface CodecKey {
+  id: string;
+  key: Buffer;
+}
 
 /** A codec configuration that cannot be used: the message names the variable, never a key. */
 export class CodecConfigError extends Error {
@@ -36,7 +39,10 @@ export class AesGcmCodec implements PayloadCodec {
   /** The key new payloads are encrypted with. */
   readonly currentKeyId: string;
 
-  constructor(keys: CodecKey[], private readonly source = 'the codec') {
+  constructor(
+    keys: CodecKey[],
+    private readonly source = 'the codec',
+  ) {
     if (keys.length === 0) throw new CodecConfigError(`${source}: no key given`);
     this.keys = new Map(keys.map((k) => [k.id, k.key]));
     this.currentKeyId = keys[0]!.id;
@@ -55,7 +61,10 @@ export class AesGcmCodec implements PayloadCodec {
       // The key id is authenticated too: a payload cannot be passed off as another key's.
       cipher.setAAD(id);
       const sealed = Buffer.concat([cipher.update(frame(p)), cipher.final()]);
-      return { metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: id }, data: Buffer.concat([iv, sealed, cipher.getAuthTag()]) };
+      return {
+        metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: id },
+        data: Buffer.concat([iv, sealed, cipher.getAuthTag()]),
+      };
     });
   }
 
@@ -66,8 +75,10 @@ export class AesGcmCodec implements PayloadCodec {
       const id = text(p.metadata?.[KEY_ID_METADATA]) ?? '';
       const key = this.keys.get(id);
       if (!key) {
-        throw new Error(`a payload is encrypted with key "${id}", which is not among the keys of ${this.source} (${this.keyIds.map((k) => `"${k}"`).join(', ')}): `
-          + `add it back after the current key; a key stays listed until no history needs it`);
+        throw new Error(
+          `a payload is encrypted with key "${id}", which is not among the keys of ${this.source} (${this.keyIds.map((k) => `"${k}"`).join(', ')}): ` +
+            `add it back after the current key; a key stays listed until no history needs it`,
+        );
       }
       const data = Buffer.from(p.data ?? new Uint8Array());
       const decipher = crypto.createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
@@ -77,7 +88,9 @@ export class AesGcmCodec implements PayloadCodec {
       try {
         plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
       } catch {
-        throw new Error(`a payload encrypted with key "${id}" does not decrypt with the key of that id in ${this.source}: the key was changed, or the payload damaged`);
+        throw new Error(
+          `a payload encrypted with key "${id}" does not decrypt with the key of that id in ${this.source}: the key was changed, or the payload damaged`,
+        );
       }
       return unframe(plain);
     });
@@ -98,7 +111,8 @@ function frame(p: Payload): Buffer {
 }
 
 function unframe(b: Buffer): Payload {
-  if (b.readUInt8(0) !== FRAME_V1) throw new Error(`an encrypted payload has framing version ${b.readUInt8(0)}, which this syncline does not know: upgrade it`);
+  if (b.readUInt8(0) !== FRAME_V1)
+    throw new Error(`an encrypted payload has framing version ${b.readUInt8(0)}, which this syncline does not know: upgrade it`);
   const len = b.readUInt32BE(1);
   const meta = JSON.parse(b.subarray(5, 5 + len).toString('utf8')) as Record<string, string>;
   return { metadata: Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: b.subarray(5 + len) };
@@ -108,8 +122,14 @@ const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Reads "id:base64key" entries (commas or lines; # starts a comment). `source` names where they came from in messages. */
 export function parseCodecKeys(textValue: string, source: string): CodecKey[] {
-  const entries = textValue.split(/[\n,]/).map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
-  if (entries.length === 0) throw new CodecConfigError(`${source} is set but holds no key: write "id:<base64 of 32 bytes>" entries, the current key first (a new key: openssl rand -base64 32)`);
+  const entries = textValue
+    .split(/[\n,]/)
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean);
+  if (entries.length === 0)
+    throw new CodecConfigError(
+      `${source} is set but holds no key: write "id:<base64 of 32 bytes>" entries, the current key first (a new key: openssl rand -base64 32)`,
+    );
   const keys: CodecKey[] = [];
   entries.forEach((entry, i) => {
     const colon = entry.indexOf(':');
@@ -146,7 +166,9 @@ export function codecFromEnvironment(env: NodeJS.ProcessEnv = process.env): AesG
   try {
     content = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CodecConfigError(`${source} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): mount the key file there, or unset the variable to run without encryption`);
+    throw new CodecConfigError(
+      `${source} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): mount the key file there, or unset the variable to run without encryption`,
+    );
   }
   return new AesGcmCodec(parseCodecKeys(content, source), source);
 }

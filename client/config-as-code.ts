@@ -11,7 +11,13 @@ import { parseActivationConfig, parseNewActivationConfig, formatProblems, type C
 import { diffDocuments, type ConfigChange } from '../common/config-diff';
 import { SynclineError, type SynclineClient } from './index';
 
-export interface ApplyOptions { dryRun?: boolean; prune?: boolean; retarget?: boolean; confirm?: boolean; reason?: string }
+export interface ApplyOptions {
+  dryRun?: boolean;
+  prune?: boolean;
+  retarget?: boolean;
+  confirm?: boolean;
+  reason?: string;
+}
 export interface ApplyStep {
   id: string;
   file?: string;
@@ -24,7 +30,11 @@ export interface ApplyStep {
 /** The documents of a file, or of every *.json file of a folder (sorted); every problem of every file at once. */
 export function readDocuments(target: string): Array<{ file: string; doc: Record<string, unknown> }> {
   const files = fs.statSync(target).isDirectory()
-    ? fs.readdirSync(target).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(target, f))
+    ? fs
+        .readdirSync(target)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => path.join(target, f))
     : [target];
   const problems: string[] = [];
   const docs: Array<{ file: string; doc: Record<string, unknown> }> = [];
@@ -60,7 +70,14 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
     const id = doc.id as string;
     if (!running.has(id)) {
       if (!opts.dryRun) await client.start(doc);
-      steps.push({ id, file, action: 'start', changes: [], consequences: ['starts the activation: its first run sends every model row'], done: !opts.dryRun });
+      steps.push({
+        id,
+        file,
+        action: 'start',
+        changes: [],
+        consequences: ['starts the activation: its first run sends every model row'],
+        done: !opts.dryRun,
+      });
       continue;
     }
     const current = await client.currentConfig(id);
@@ -70,14 +87,26 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
       steps.push({ id, file, action: 'unchanged', changes, consequences: [], done: false });
       continue;
     }
-    const answer = await client.updateConfig(id, { config: doc, dryRun: opts.dryRun, retarget: opts.retarget, confirm: opts.confirm, reason: opts.reason ?? `applied from ${path.basename(file)}` });
+    const answer = await client.updateConfig(id, {
+      config: doc,
+      dryRun: opts.dryRun,
+      retarget: opts.retarget,
+      confirm: opts.confirm,
+      reason: opts.reason ?? `applied from ${path.basename(file)}`,
+    });
     steps.push({ id, file, action: 'update', changes: answer.changes, consequences: answer.consequences, done: answer.applied });
   }
   if (opts.prune) {
     const named = new Set(docs.map((d) => d.doc.id as string));
     for (const id of [...running].filter((r) => !named.has(r)).sort()) {
       if (!opts.dryRun) await client.stop(id, { reason: 'no longer in the applied folder' });
-      steps.push({ id, action: 'stop', changes: [], consequences: ['stops after its current run; its state stays (start it again to carry on)'], done: !opts.dryRun });
+      steps.push({
+        id,
+        action: 'stop',
+        changes: [],
+        consequences: ['stops after its current run; its state stays (start it again to carry on)'],
+        done: !opts.dryRun,
+      });
     }
   }
   return steps;

@@ -27,8 +27,12 @@ export function deploymentFromEnvironment(env: NodeJS.ProcessEnv = process.env):
   const buildId = env.SYNCLINE_BUILD_ID?.trim() || undefined;
   if (!deploymentName && !buildId) return null;
   if (!deploymentName || !buildId) {
-    const [set, unset] = deploymentName ? ['SYNCLINE_DEPLOYMENT_NAME', 'SYNCLINE_BUILD_ID'] : ['SYNCLINE_BUILD_ID', 'SYNCLINE_DEPLOYMENT_NAME'];
-    throw new DeploymentConfigError(`${set} is set but ${unset} is not: set both for Worker Versioning (e.g. SYNCLINE_DEPLOYMENT_NAME=syncline SYNCLINE_BUILD_ID=<release>), or neither to run unversioned`);
+    const [set, unset] = deploymentName
+      ? ['SYNCLINE_DEPLOYMENT_NAME', 'SYNCLINE_BUILD_ID']
+      : ['SYNCLINE_BUILD_ID', 'SYNCLINE_DEPLOYMENT_NAME'];
+    throw new DeploymentConfigError(
+      `${set} is set but ${unset} is not: set both for Worker Versioning (e.g. SYNCLINE_DEPLOYMENT_NAME=syncline SYNCLINE_BUILD_ID=<release>), or neither to run unversioned`,
+    );
   }
   return { deploymentName, buildId };
 }

@@ -29,12 +29,18 @@ export function truncate(s: string, max: number): string {
 
 /** Columns separated by two spaces; numbers right-aligned; no trailing blanks. */
 export function renderTable<T>(columns: Column<T>[], rows: T[]): string {
-  const cells = rows.map((r) => columns.map((c) => {
-    const v = c.value(r);
-    return c.max ? truncate(String(v), c.max) : String(v);
-  }));
+  const cells = rows.map((r) =>
+    columns.map((c) => {
+      const v = c.value(r);
+      return c.max ? truncate(String(v), c.max) : String(v);
+    }),
+  );
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
-  const line = (parts: string[]) => parts.map((p, i) => (columns[i]!.align === 'right' ? p.padStart(widths[i]!) : p.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (parts: string[]) =>
+    parts
+      .map((p, i) => (columns[i]!.align === 'right' ? p.padStart(widths[i]!) : p.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out: string[] = [];
   if (columns.some((c) => c.group)) out.push(groupLine(columns, widths));
   out.push(line(columns.map((c) => c.header)), ...cells.map(line));
@@ -75,7 +81,13 @@ export function formatDuration(ms: number): string {
 }
 
 const OP_ORDER: RowOp[] = ['create', 'update', 'upsert', 'delete'];
-const COUNT_COLUMNS = [['planned', 'PLANNED'], ['succeeded', 'OK'], ['failed', 'FAILED'], ['skipped', 'SKIPPED'], ['held', 'HELD']] as const;
+const COUNT_COLUMNS = [
+  ['planned', 'PLANNED'],
+  ['succeeded', 'OK'],
+  ['failed', 'FAILED'],
+  ['skipped', 'SKIPPED'],
+  ['held', 'HELD'],
+] as const;
 
 /** One line per run: planned / ok / failed / skipped / held for each operation the runs used. */
 export function runsTable(runs: RunRecord[], now = Date.now()): string {
@@ -86,10 +98,19 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
     { header: 'TRIGGER', value: (r) => r.trigger + (r.full && r.trigger !== 'full_resync' ? ' (full)' : '') },
     { header: 'STATUS', value: (r) => r.status },
     { header: 'STARTED (UTC)', value: (r) => formatTime(r.startedAt) },
-    { header: 'DURATION', value: (r) => formatDuration((r.finishedAt ? Date.parse(r.finishedAt) : now) - Date.parse(r.startedAt)), align: 'right' },
-    ...ops.flatMap((op) => COUNT_COLUMNS.map(([field, header]): Column<RunRecord> => ({
-      header, group: op, align: 'right', value: (r) => r.ops[op]?.[field] ?? '-',
-    }))),
+    {
+      header: 'DURATION',
+      value: (r) => formatDuration((r.finishedAt ? Date.parse(r.finishedAt) : now) - Date.parse(r.startedAt)),
+      align: 'right',
+    },
+    ...ops.flatMap((op) =>
+      COUNT_COLUMNS.map(([field, header]): Column<RunRecord> => ({
+        header,
+        group: op,
+        align: 'right',
+        value: (r) => r.ops[op]?.[field] ?? '-',
+      })),
+    ),
     { header: 'REJECTED', value: (r) => r.rejected, align: 'right' },
   ];
   const problems = runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 200)}`);
@@ -131,13 +152,31 @@ export function formatStatus(st: ActivationStatus, now = Date.now()): string {
     ['State', st.state === 'paused' ? `paused: ${st.pausedReason ?? 'no reason given'}` : st.state],
     ['Health', `${st.health}${st.consecutiveFailures ? ` (${st.consecutiveFailures} failed run(s) in a row)` : ''}`],
     ['Schedule', formatSchedule(st.schedule)],
-    ['Next run', st.nextRunAt ? `${formatTime(st.nextRunAt)} UTC (${relative(st.nextRunAt, now)})` : st.state === 'paused' ? '- (paused)' : '- (not scheduled)'],
+    [
+      'Next run',
+      st.nextRunAt
+        ? `${formatTime(st.nextRunAt)} UTC (${relative(st.nextRunAt, now)})`
+        : st.state === 'paused'
+          ? '- (paused)'
+          : '- (not scheduled)',
+    ],
   ];
   const c = st.currentRun;
-  if (c) facts.push(['Current run', `run ${c.runNumber} · ${c.phase}${c.chunksTotal ? ` · ${c.chunksDone}/${c.chunksTotal} chunks written` : ''}`]);
-  if (st.pending) facts.push(['Pending', `${st.pending.trigger}${st.pending.full ? ' (full)' : ''} run requested, starts ${c ? 'after the current run' : 'now'}`]);
+  if (c)
+    facts.push([
+      'Current run',
+      `run ${c.runNumber} · ${c.phase}${c.chunksTotal ? ` · ${c.chunksDone}/${c.chunksTotal} chunks written` : ''}`,
+    ]);
+  if (st.pending)
+    facts.push([
+      'Pending',
+      `${st.pending.trigger}${st.pending.full ? ' (full)' : ''} run requested, starts ${c ? 'after the current run' : 'now'}`,
+    ]);
   if (st.heldDeletes) {
-    facts.push(['Held deletions', `${st.heldDeletes.count} held by run ${st.heldDeletes.run}: approve with "syncline approve-deletes ${st.activationId} --run ${st.heldDeletes.run}"`]);
+    facts.push([
+      'Held deletions',
+      `${st.heldDeletes.count} held by run ${st.heldDeletes.run}: approve with "syncline approve-deletes ${st.activationId} --run ${st.heldDeletes.run}"`,
+    ]);
   }
   const width = Math.max(...facts.map(([k]) => k.length));
   const runs = [...st.lastRuns].reverse().slice(0, 10).map(runRecordFromSummary);
@@ -158,18 +197,51 @@ export function formatChanges(changes: ConfigChange[], consequences: string[]): 
 }
 
 export function listTable(all: ActivationListing[]): string {
-  const rows = [['ID', 'STATE', 'HEALTH', 'MODE', 'DESTINATION', 'LAST RUN', 'NEXT RUN'], ...all.map((a) => [
-    a.id, a.state, a.health, a.mode, a.destination, a.lastRun ? `${a.lastRun.runNumber} ${a.lastRun.status}${a.lastRun.finishedAt ? ` ${a.lastRun.finishedAt.replace('T', ' ').slice(0, 19)}` : ''}` : '-',
-    a.nextRunAt ? a.nextRunAt.replace('T', ' ').slice(0, 19) : '-',
-  ])];
+  const rows = [
+    ['ID', 'STATE', 'HEALTH', 'MODE', 'DESTINATION', 'LAST RUN', 'NEXT RUN'],
+    ...all.map((a) => [
+      a.id,
+      a.state,
+      a.health,
+      a.mode,
+      a.destination,
+      a.lastRun
+        ? `${a.lastRun.runNumber} ${a.lastRun.status}${a.lastRun.finishedAt ? ` ${a.lastRun.finishedAt.replace('T', ' ').slice(0, 19)}` : ''}`
+        : '-',
+      a.nextRunAt ? a.nextRunAt.replace('T', ' ').slice(0, 19) : '-',
+    ]),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function rowsTable(rows: RowChange[]): string {
-  const cells = [['RUN', 'KEY', 'OP', 'OUTCOME', 'DESTINATION ID', 'CODE', 'AT'], ...rows.map((r) => [
-    String(r.runNumber), r.key, r.op, r.outcome, r.destinationId ?? '', r.code ?? '', r.at.replace('T', ' ').slice(0, 19),
-  ])];
+  const cells = [
+    ['RUN', 'KEY', 'OP', 'OUTCOME', 'DESTINATION ID', 'CODE', 'AT'],
+    ...rows.map((r) => [
+      String(r.runNumber),
+      r.key,
+      r.op,
+      r.outcome,
+      r.destinationId ?? '',
+      r.code ?? '',
+      r.at.replace('T', ' ').slice(0, 19),
+    ]),
+  ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -19,8 +19,22 @@ import { listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
 import { purgeActivation } from '../db/runs';
 import {
-  applyPlanUpdate, approveDeletesUpdate, configQuery, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, statusQuery, stopSignal, triggerSyncUpdate,
-  updateConfigUpdate, type ActivationStatus, type ApproveDeletesResponse, type UpdateConfigRequest, type UpdateConfigResponse,
+  applyPlanUpdate,
+  approveDeletesUpdate,
+  configQuery,
+  planUpdate,
+  pauseSignal,
+  resumeSignal,
+  resyncSignal,
+  retryFailedSignal,
+  statusQuery,
+  stopSignal,
+  triggerSyncUpdate,
+  updateConfigUpdate,
+  type ActivationStatus,
+  type ApproveDeletesResponse,
+  type UpdateConfigRequest,
+  type UpdateConfigResponse,
 } from '../workflows/messages';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
 import { codecFromEnvironment, withCodec } from './codec';
@@ -39,7 +53,10 @@ export interface PlanDetails {
 
 /** The activation document was refused before anything reached Temporal. */
 export class ConfigInvalidError extends Error {
-  constructor(readonly problems: ConfigProblem[], id: unknown) {
+  constructor(
+    readonly problems: ConfigProblem[],
+    id: unknown,
+  ) {
     super(formatProblems(id, problems));
     this.name = 'ConfigInvalidError';
   }
@@ -83,7 +100,9 @@ export class SynclineClient {
    * Connects to TEMPORAL_ADDRESS (or localhost:7233) in TEMPORAL_NAMESPACE (or "default").
    * `lazy` defers the connection to the first Temporal call (runs/errors only read Postgres).
    */
-  static async connect(opts: { address?: string; namespace?: string; taskQueue?: string; databaseUrl?: string; lazy?: boolean } = {}): Promise<SynclineClient> {
+  static async connect(
+    opts: { address?: string; namespace?: string; taskQueue?: string; databaseUrl?: string; lazy?: boolean } = {},
+  ): Promise<SynclineClient> {
     const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
     // The workers' codec (SYNCLINE_CODEC_KEYS / _FILE): what the activations write is read, and requests are sent, encrypted.
     const dataConverter = withCodec(undefined, codecFromEnvironment());
@@ -91,7 +110,10 @@ export class SynclineClient {
     try {
       connection = opts.lazy ? Connection.lazy({ address }) : await Connection.connect({ address, connectTimeout: '5s' });
     } catch (err) {
-      throw new SynclineError(`cannot reach Temporal at ${address} (${(err as Error).message}): start it with "npm run services" or set --address / TEMPORAL_ADDRESS`, { cause: err });
+      throw new SynclineError(
+        `cannot reach Temporal at ${address} (${(err as Error).message}): start it with "npm run services" or set --address / TEMPORAL_ADDRESS`,
+        { cause: err },
+      );
     }
     const client = new Client({ connection, namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default', dataConverter });
     const syncline = new SynclineClient({ client, taskQueue: opts.taskQueue, databaseUrl: opts.databaseUrl });
@@ -111,14 +133,20 @@ export class SynclineClient {
     try {
       // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).
       const handle = await this.client.workflow.start(WORKFLOW_TYPES.activation, {
-        taskQueue: this.taskQueue, workflowId, args: [{ config }],
-        workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [{ config }],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
       return { workflowId, runId: handle.firstExecutionRunId };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new SynclineError(`activation "${id}" is already running (workflow ${workflowId}): sync it now with "syncline resync ${id}", `
-          + `or terminate it first ("temporal workflow terminate --workflow-id ${workflowId}") to start it with a new configuration`, { cause: err });
+        throw new SynclineError(
+          `activation "${id}" is already running (workflow ${workflowId}): sync it now with "syncline resync ${id}", ` +
+            `or terminate it first ("temporal workflow terminate --workflow-id ${workflowId}") to start it with a new configuration`,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -141,7 +169,9 @@ export class SynclineClient {
         // "not found" to a client that polls for it again (it then looks in the new run): the run did
         // happen, so its summary is read from the status query instead.
         if (!/update .* not found/i.test(String((err as Error)?.message ?? ''))) throw err;
-        const served = (await h.query(statusQuery)).lastRuns.find((r) => r.finishedAt !== undefined && Date.parse(r.finishedAt) >= requestedAt);
+        const served = (await h.query(statusQuery)).lastRuns.find(
+          (r) => r.finishedAt !== undefined && Date.parse(r.finishedAt) >= requestedAt,
+        );
         if (!served) throw err;
         return served;
       }
@@ -174,14 +204,37 @@ export class SynclineClient {
    */
   async plan(id: string): Promise<PlanDetails> {
     const r = await this.call(id, planUpdate.name, (h) => h.executeUpdate(planUpdate, { args: [] }));
-    return (await this.planDetails(id, r.plan)) ?? { activationId: id, plan: r.plan, status: 'open', createdAt: new Date().toISOString(), counts: r.counts, samples: {} };
+    return (
+      (await this.planDetails(id, r.plan)) ?? {
+        activationId: id,
+        plan: r.plan,
+        status: 'open',
+        createdAt: new Date().toISOString(),
+        counts: r.counts,
+        samples: {},
+      }
+    );
   }
 
   /** The recorded plan, or null when there is none with that number. */
   async planDetails(id: string, plan: number): Promise<PlanDetails | null> {
-    const row = await this.read(() => this.database().selectFrom('syncline.plans').selectAll().where('activation_id', '=', id).where('run_number', '=', plan).executeTakeFirst());
+    const row = await this.read(() =>
+      this.database()
+        .selectFrom('syncline.plans')
+        .selectAll()
+        .where('activation_id', '=', id)
+        .where('run_number', '=', plan)
+        .executeTakeFirst(),
+    );
     if (!row) return null;
-    return { activationId: id, plan, status: row.status, createdAt: new Date(row.created_at).toISOString(), counts: row.counts, samples: row.samples };
+    return {
+      activationId: id,
+      plan,
+      status: row.status,
+      createdAt: new Date(row.created_at).toISOString(),
+      counts: row.counts,
+      samples: row.samples,
+    };
   }
 
   /** Writes exactly the rows frozen in plan `plan`, and waits for that run's summary. Applied, stale or superseded plans are refused. */
@@ -194,13 +247,18 @@ export class SynclineClient {
       // A query on a closed activation would replay it; say plainly that it is not running instead.
       const d = await h.describe();
       if (d.status.name !== 'RUNNING') {
-        throw new SynclineError(`activation "${id}" is not running (its workflow is ${d.status.name.toLowerCase()}): start it with "syncline activation start --file ${id}.json"`);
+        throw new SynclineError(
+          `activation "${id}" is not running (its workflow is ${d.status.name.toLowerCase()}): start it with "syncline activation start --file ${id}.json"`,
+        );
       }
       try {
         return await h.query(statusQuery);
       } catch (err) {
         // Queries are answered by a worker: the usual cause is that none polls the activation's task queue.
-        throw new SynclineError(`activation "${id}" did not answer the status query (${(err as Error).message}): is a syncline worker polling task queue "${d.taskQueue}"? ("npm run worker" starts one)`, { cause: err });
+        throw new SynclineError(
+          `activation "${id}" did not answer the status query (${(err as Error).message}): is a syncline worker polling task queue "${d.taskQueue}"? ("npm run worker" starts one)`,
+          { cause: err },
+        );
       }
     });
   }
@@ -229,13 +287,21 @@ export class SynclineClient {
    */
   async list(opts: { health?: string } = {}): Promise<ActivationListing[]> {
     const out: ActivationListing[] = [];
-    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPES.activation}' AND ExecutionStatus = 'Running'` })) {
+    for await (const wf of this.client.workflow.list({
+      query: `WorkflowType = '${WORKFLOW_TYPES.activation}' AND ExecutionStatus = 'Running'`,
+    })) {
       const memo = (wf.memo?.syncline ?? {}) as Partial<ActivationListing>;
       const id = wf.workflowId.replace(/^activation\//, '');
       const health = memo.health ?? (wf.searchAttributes?.SynclineHealth as string[] | undefined)?.[0] ?? 'ok';
       if (opts.health && health !== opts.health) continue;
       out.push({
-        id, state: memo.state ?? 'unknown', health, mode: memo.mode ?? '', destination: memo.destination ?? '', nextRunAt: memo.nextRunAt ?? null, lastRun: memo.lastRun ?? null,
+        id,
+        state: memo.state ?? 'unknown',
+        health,
+        mode: memo.mode ?? '',
+        destination: memo.destination ?? '',
+        nextRunAt: memo.nextRunAt ?? null,
+        lastRun: memo.lastRun ?? null,
       });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -249,7 +315,8 @@ export class SynclineClient {
   /** What happened to one key run by run, or a run's row changes (optionally of one operation). */
   async rows(id: string, opts: { key?: string; run?: number; op?: string; limit?: number }): Promise<RowChange[]> {
     if (opts.key !== undefined) return this.read(() => rowHistory(this.database(), id, opts.key!));
-    if (opts.run === undefined) throw new SynclineError('say which rows: --key <key>, or --run <n> (with --op create|update|upsert|delete)');
+    if (opts.run === undefined)
+      throw new SynclineError('say which rows: --key <key>, or --run <n> (with --op create|update|upsert|delete)');
     return this.read(() => runRowChanges(this.database(), id, opts.run!, { op: opts.op, limit: opts.limit }));
   }
 
@@ -259,7 +326,13 @@ export class SynclineClient {
    * records are not touched. Refused while the activation runs.
    */
   async purge(id: string): Promise<Record<string, number>> {
-    const running = await this.client.workflow.getHandle(activationWorkflowId(id)).describe().then((d) => d.status.name === 'RUNNING', () => false);
+    const running = await this.client.workflow
+      .getHandle(activationWorkflowId(id))
+      .describe()
+      .then(
+        (d) => d.status.name === 'RUNNING',
+        () => false,
+      );
     if (running) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
     return this.read(() => purgeActivation(this.database(), id));
   }
@@ -284,7 +357,9 @@ export class SynclineClient {
       return await fn(this.client.workflow.getHandle(activationWorkflowId(id)));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
-        throw new SynclineError(`activation "${id}" is not running: start it with "syncline activation start --file ${id}.json"`, { cause: err });
+        throw new SynclineError(`activation "${id}" is not running: start it with "syncline activation start --file ${id}.json"`, {
+          cause: err,
+        });
       }
       if (err instanceof WorkflowUpdateFailedError) {
         throw new SynclineError(`activation "${id}" refused ${what}: ${err.cause?.message ?? err.message}`, { cause: err });
@@ -294,7 +369,8 @@ export class SynclineClient {
   }
 
   private database(): Kysely<Database> {
-    if (!this.databaseUrl) throw new SynclineError('run records live in Postgres: give the client a databaseUrl (the CLI reads DATABASE_URL)');
+    if (!this.databaseUrl)
+      throw new SynclineError('run records live in Postgres: give the client a databaseUrl (the CLI reads DATABASE_URL)');
     this.db ??= createDb(createPool(this.databaseUrl, 2));
     return this.db;
   }
@@ -304,7 +380,10 @@ export class SynclineClient {
       return await fn();
     } catch (err) {
       if ((err as { code?: string }).code === '42P01') {
-        throw new SynclineError('this database has no syncline tables yet: point DATABASE_URL at the database the worker uses, or run "npm run migrate"', { cause: err });
+        throw new SynclineError(
+          'this database has no syncline tables yet: point DATABASE_URL at the database the worker uses, or run "npm run migrate"',
+          { cause: err },
+        );
       }
       throw err;
     }

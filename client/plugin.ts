@@ -48,7 +48,10 @@ export interface SynclinePluginOptions {
 
 /** SimplePlugin takes no worker deployment options: this adds them to the worker's (unless it sets its own). */
 class SynclinePlugin extends SimplePlugin {
-  constructor(options: ConstructorParameters<typeof SimplePlugin>[0], private readonly deployment: WorkerDeploymentVersion | null) {
+  constructor(
+    options: ConstructorParameters<typeof SimplePlugin>[0],
+    private readonly deployment: WorkerDeploymentVersion | null,
+  ) {
     super(options);
   }
 
@@ -67,28 +70,34 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
   const connectors = new Map([...builtInConnectors(), ...(opts.connectors ?? [])].map((c) => [c.kind, c]));
   const codec = opts.codec === undefined ? codecFromEnvironment() : opts.codec;
   const deployment = opts.deployment === undefined ? deploymentFromEnvironment() : opts.deployment;
-  return new SynclinePlugin({
-    name: 'syncline',
-    // Worker and client alike: what one encrypts, the other must read (the worker's activities use its client too).
-    ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    activities: (existing) => {
-      pool ??= createPool(opts.databaseUrl, opts.poolSize ?? 10);
-      const activities = createActivities({
-        pool, db: createDb(pool), stateDbUrl: opts.databaseUrl, connectors,
-        resolveConnection: createConnectionResolver({ stateDbUrl: opts.databaseUrl, overrides: opts.connections }),
-        client: () => Context.current().client,
-      });
-      return { ...(existing ?? {}), ...activities };
+  return new SynclinePlugin(
+    {
+      name: 'syncline',
+      // Worker and client alike: what one encrypts, the other must read (the worker's activities use its client too).
+      ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
+      ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+      activities: (existing) => {
+        pool ??= createPool(opts.databaseUrl, opts.poolSize ?? 10);
+        const activities = createActivities({
+          pool,
+          db: createDb(pool),
+          stateDbUrl: opts.databaseUrl,
+          connectors,
+          resolveConnection: createConnectionResolver({ stateDbUrl: opts.databaseUrl, overrides: opts.connections }),
+          client: () => Context.current().client,
+        });
+        return { ...(existing ?? {}), ...activities };
+      },
+      runContext: async (next) => {
+        if (opts.migrate !== false) await migrateToLatest(opts.databaseUrl);
+        try {
+          await next();
+        } finally {
+          await pool?.end();
+          pool = undefined;
+        }
+      },
     },
-    runContext: async (next) => {
-      if (opts.migrate !== false) await migrateToLatest(opts.databaseUrl);
-      try {
-        await next();
-      } finally {
-        await pool?.end();
-        pool = undefined;
-      }
-    },
-  }, deployment);
+    deployment,
+  );
 }

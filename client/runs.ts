@@ -43,45 +43,102 @@ export interface RowErrorRecord {
 }
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
-const parseJson = <T>(v: unknown, fallback: T): T => (v === null || v === undefined ? fallback : typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+const parseJson = <T>(v: unknown, fallback: T): T =>
+  v === null || v === undefined ? fallback : typeof v === 'string' ? (JSON.parse(v) as T) : (v as T);
 
 /** The newest runs first. */
 export async function listRuns(db: Kysely<Database>, activationId: string, limit = 20): Promise<RunRecord[]> {
-  const rows = await db.selectFrom('syncline.runs')
-    .select(['activation_id', 'run_number', 'trigger', 'full_resync', 'status', 'started_at', 'finished_at', 'model_rows', 'counts', 'warnings', 'error'])
-    .where('activation_id', '=', activationId).orderBy('run_number', 'desc').limit(limit).execute();
+  const rows = await db
+    .selectFrom('syncline.runs')
+    .select([
+      'activation_id',
+      'run_number',
+      'trigger',
+      'full_resync',
+      'status',
+      'started_at',
+      'finished_at',
+      'model_rows',
+      'counts',
+      'warnings',
+      'error',
+    ])
+    .where('activation_id', '=', activationId)
+    .orderBy('run_number', 'desc')
+    .limit(limit)
+    .execute();
   return rows.map((r) => {
     const counts = parseJson<{ ops?: RunRecord['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number }>(r.counts, {});
     return {
-      activationId: r.activation_id, runNumber: r.run_number, trigger: r.trigger, full: r.full_resync, status: r.status,
-      startedAt: iso(r.started_at)!, finishedAt: iso(r.finished_at), modelRows: r.model_rows === null ? null : Number(r.model_rows),
-      ops: counts.ops ?? {}, rejected: counts.rejected ?? 0, rejectedUnchanged: counts.rejectedUnchanged ?? 0, heldDeletes: counts.heldDeletes ?? 0,
-      warnings: parseJson<RunWarning[]>(r.warnings, []), error: r.error,
+      activationId: r.activation_id,
+      runNumber: r.run_number,
+      trigger: r.trigger,
+      full: r.full_resync,
+      status: r.status,
+      startedAt: iso(r.started_at)!,
+      finishedAt: iso(r.finished_at),
+      modelRows: r.model_rows === null ? null : Number(r.model_rows),
+      ops: counts.ops ?? {},
+      rejected: counts.rejected ?? 0,
+      rejectedUnchanged: counts.rejectedUnchanged ?? 0,
+      heldDeletes: counts.heldDeletes ?? 0,
+      warnings: parseJson<RunWarning[]>(r.warnings, []),
+      error: r.error,
     };
   });
 }
 
 /** Row errors, most recently seen first; `run` keeps those last seen in that run. */
-export async function listRowErrors(db: Kysely<Database>, activationId: string, opts: { run?: number; limit?: number } = {}): Promise<RowErrorRecord[]> {
+export async function listRowErrors(
+  db: Kysely<Database>,
+  activationId: string,
+  opts: { run?: number; limit?: number } = {},
+): Promise<RowErrorRecord[]> {
   let q = db.selectFrom('syncline.row_errors').selectAll().where('activation_id', '=', activationId);
   if (opts.run !== undefined) q = q.where('run_number', '=', opts.run);
-  const rows = await q.orderBy('last_seen', 'desc').orderBy('key').limit(opts.limit ?? 50).execute();
+  const rows = await q
+    .orderBy('last_seen', 'desc')
+    .orderBy('key')
+    .limit(opts.limit ?? 50)
+    .execute();
   return rows.map((r) => ({
-    activationId: r.activation_id, key: r.key, op: r.op, code: r.code, message: r.message, retryable: r.retryable,
-    attempts: r.attempts, runNumber: r.run_number, firstSeen: iso(r.first_seen)!, lastSeen: iso(r.last_seen)!,
+    activationId: r.activation_id,
+    key: r.key,
+    op: r.op,
+    code: r.code,
+    message: r.message,
+    retryable: r.retryable,
+    attempts: r.attempts,
+    runNumber: r.run_number,
+    firstSeen: iso(r.first_seen)!,
+    lastSeen: iso(r.last_seen)!,
   }));
 }
 
 /** A run summary (workflow result, status query) in the shape of a run record, for one table format. */
 export function runRecordFromSummary(s: RunSummary): RunRecord {
   return {
-    activationId: s.activationId, runNumber: s.runNumber, trigger: s.trigger, full: s.full, status: s.status, startedAt: s.startedAt,
-    finishedAt: s.finishedAt ?? null, modelRows: s.modelRows ?? null, ops: s.ops, rejected: s.rejected, rejectedUnchanged: s.rejectedUnchanged ?? 0, heldDeletes: s.heldDeletes,
-    warnings: s.warnings, error: s.error ? `${s.error.type}: ${s.error.message}` : null,
+    activationId: s.activationId,
+    runNumber: s.runNumber,
+    trigger: s.trigger,
+    full: s.full,
+    status: s.status,
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt ?? null,
+    modelRows: s.modelRows ?? null,
+    ops: s.ops,
+    rejected: s.rejected,
+    rejectedUnchanged: s.rejectedUnchanged ?? 0,
+    heldDeletes: s.heldDeletes,
+    warnings: s.warnings,
+    error: s.error ? `${s.error.type}: ${s.error.message}` : null,
   };
 }
 
-export interface StateDatabase { url: string; close(): Promise<void> }
+export interface StateDatabase {
+  url: string;
+  close(): Promise<void>;
+}
 
 /**
  * DATABASE_URL when set; else the embedded Postgres in .data/pg: shared when `npm run services` or a

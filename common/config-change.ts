@@ -18,7 +18,14 @@ export interface ConfigUpdatePlan {
   consequences: string[];
 }
 
-const TARGET_PATHS = ['destination.kind', 'destination.connection', 'destination.object', 'destination.table', 'destination.key', 'source.key'];
+const TARGET_PATHS = [
+  'destination.kind',
+  'destination.connection',
+  'destination.object',
+  'destination.table',
+  'destination.key',
+  'source.key',
+];
 
 export function planConfigUpdate(current: ActivationConfig, next: ActivationConfig, syncedRows: number): ConfigUpdatePlan {
   const changes = diffDocuments(current, next);
@@ -30,19 +37,27 @@ export function planConfigUpdate(current: ActivationConfig, next: ActivationConf
   const consequences: string[] = [];
   if (changes.length === 0) consequences.push('nothing changes: the document is the one running');
   if (retarget) {
-    consequences.push(`a different target (${paths.filter((p) => TARGET_PATHS.includes(p)).join(', ')}): the snapshot starts empty for it, so the next run sends every model row to the new target as new; nothing is deleted in the old one`);
+    consequences.push(
+      `a different target (${paths.filter((p) => TARGET_PATHS.includes(p)).join(', ')}): the snapshot starts empty for it, so the next run sends every model row to the new target as new; nothing is deleted in the old one`,
+    );
   }
   if (resend) {
-    consequences.push(duplicatesRecords
-      ? `the mapping changes the content of every row: in Insert mode each of the ${count(syncedRows)} synced rows becomes a new record (${count(syncedRows)} more records in the destination)`
-      : `the mapping changes the content of every row: the next run sends all ${count(syncedRows)} synced rows again with the new mapping`);
+    consequences.push(
+      duplicatesRecords
+        ? `the mapping changes the content of every row: in Insert mode each of the ${count(syncedRows)} synced rows becomes a new record (${count(syncedRows)} more records in the destination)`
+        : `the mapping changes the content of every row: the next run sends all ${count(syncedRows)} synced rows again with the new mapping`,
+    );
   }
   if (modelChanged && !retarget) {
-    consequences.push(next.mode === 'mirror'
-      ? 'the model changes: the next run sends the rows that differ from the snapshot, and deletes (guarded) the keys the new model no longer has'
-      : 'the model changes: the next run sends the rows that differ from the snapshot');
+    consequences.push(
+      next.mode === 'mirror'
+        ? 'the model changes: the next run sends the rows that differ from the snapshot, and deletes (guarded) the keys the new model no longer has'
+        : 'the model changes: the next run sends the rows that differ from the snapshot',
+    );
   }
-  const fromNow = paths.filter((p) => /^(schedule|thresholds|warnings|deletionGuard|chunkSize|recheck|description|destination\.options)/.test(p));
+  const fromNow = paths.filter((p) =>
+    /^(schedule|thresholds|warnings|deletionGuard|chunkSize|recheck|description|destination\.options)/.test(p),
+  );
   if (fromNow.length) consequences.push(`from now on: ${[...new Set(fromNow.map((p) => p.split(/[.[]/)[0]))].join(', ')}`);
   return { changes, retarget, resend, duplicatesRecords, consequences };
 }

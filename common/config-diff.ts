@@ -3,7 +3,11 @@
  * differs, with the value before and after. Arrays of mappings are compared by their `to` field (a
  * mapping moved in the list is no change); other arrays by position.
  */
-export interface ConfigChange { path: string; before?: unknown; after?: unknown }
+export interface ConfigChange {
+  path: string;
+  before?: unknown;
+  after?: unknown;
+}
 
 export function diffDocuments(before: unknown, after: unknown, path = ''): ConfigChange[] {
   if (isObject(before) && isObject(after)) {

@@ -90,13 +90,16 @@ export const activationConfigSchema = z
     source: sourceSchema,
     destination: destinationSchema,
     mode: z.enum(SYNC_MODES),
-    mappings: z.array(mappingSchema).min(1, 'map at least one model column to a destination field').superRefine((ms, ctx) => {
-      const seen = new Set<string>();
-      ms.forEach((m, i) => {
-        if (seen.has(m.to)) ctx.addIssue({ code: 'custom', path: [i, 'to'], message: `"${m.to}" is mapped twice` });
-        seen.add(m.to);
-      });
-    }),
+    mappings: z
+      .array(mappingSchema)
+      .min(1, 'map at least one model column to a destination field')
+      .superRefine((ms, ctx) => {
+        const seen = new Set<string>();
+        ms.forEach((m, i) => {
+          if (seen.has(m.to)) ctx.addIssue({ code: 'custom', path: [i, 'to'], message: `"${m.to}" is mapped twice` });
+          seen.add(m.to);
+        });
+      }),
     schedule: scheduleSchema.default({ manual: true }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     /** Mirror: at most maxDeletePercent % of the synced rows are deleted without approval (inclusive). */
@@ -118,7 +121,9 @@ export const activationConfigSchema = z
         slack: z.boolean().default(false),
       })
       .strict()
-      .refine((w) => w.connection === undefined || w.webhookUrl === undefined, { message: 'give "connection" (the named connection holding the webhook URL), not also "webhookUrl"' })
+      .refine((w) => w.connection === undefined || w.webhookUrl === undefined, {
+        message: 'give "connection" (the named connection holding the webhook URL), not also "webhookUrl"',
+      })
       .optional(),
     /** While paused by a configuration error, re-check the destination this often and resume when it passes (default "1h"). */
     recheck: z.string().refine(isDuration, 'write an interval like "30s", "15m", "2h" or "1d"').optional(),
@@ -156,9 +161,10 @@ export function parseActivationConfig(doc: unknown): { ok: true; config: Activat
 }
 
 /** Why a new document may not carry `warnings.webhookUrl`, and how to move it. */
-export const WEBHOOK_URL_MOVED = 'a webhook URL is a credential, and the activation document is kept in workflow history: put the URL in a named connection on the worker, '
-  + 'SYNCLINE_CONNECTION_ALERTS=\'{"url":"https://hooks.slack.com/..."}\' (or "connections": {"alerts": {"url": "..."}} in the SYNCLINE_SECRETS_FILE file), '
-  + 'then write "warnings": {"connection": "alerts"} instead of "webhookUrl" (activations already running with webhookUrl keep working; see docs/warnings.md)';
+export const WEBHOOK_URL_MOVED =
+  'a webhook URL is a credential, and the activation document is kept in workflow history: put the URL in a named connection on the worker, ' +
+  'SYNCLINE_CONNECTION_ALERTS=\'{"url":"https://hooks.slack.com/..."}\' (or "connections": {"alerts": {"url": "..."}} in the SYNCLINE_SECRETS_FILE file), ' +
+  'then write "warnings": {"connection": "alerts"} instead of "webhookUrl" (activations already running with webhookUrl keep working; see docs/warnings.md)';
 
 /**
  * parseActivationConfig for a document about to start an activation (client, CLI): it also refuses what
@@ -169,10 +175,18 @@ export function parseNewActivationConfig(doc: unknown): ReturnType<typeof parseA
   const warnings = (doc as { warnings?: unknown } | null)?.warnings;
   const inlineUrl = typeof warnings === 'object' && warnings !== null && 'webhookUrl' in warnings;
   if (!inlineUrl) return parsed;
-  return { ok: false, problems: [...(parsed.ok ? [] : parsed.problems.filter((p) => p.path !== 'warnings.webhookUrl')), { path: 'warnings.webhookUrl', message: WEBHOOK_URL_MOVED }] };
+  return {
+    ok: false,
+    problems: [
+      ...(parsed.ok ? [] : parsed.problems.filter((p) => p.path !== 'warnings.webhookUrl')),
+      { path: 'warnings.webhookUrl', message: WEBHOOK_URL_MOVED },
+    ],
+  };
 }
 
 export function formatProblems(id: unknown, problems: ConfigProblem[]): string {
   const name = typeof id === 'string' ? `activation "${id}"` : 'the activation';
-  return `Invalid configuration for ${name}: ${problems.length} problem(s)\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n');
+  return (
+    `Invalid configuration for ${name}: ${problems.length} problem(s)\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')
+  );
 }

@@ -76,7 +76,11 @@ export function isSkip(value: unknown): boolean {
   return typeof value === 'object' && value !== null && (value as { __dagSkip?: unknown }).__dagSkip === true;
 }
 
-const taskId = z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "."');
+const taskId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "."');
 const taskSchema = z
   .object({
     id: taskId,
@@ -95,7 +99,10 @@ const taskSchema = z
       .strict()
       .optional(),
     timeoutSeconds: z.number().positive().optional(),
-    map: z.object({ over: z.string().min(1), field: z.string().min(1).optional() }).strict().optional(),
+    map: z
+      .object({ over: z.string().min(1), field: z.string().min(1).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export const dagSpecSchema = z
@@ -191,10 +198,13 @@ export function evaluateTriggerRule(rule: TriggerRule, upstream: TaskState[]): '
  * The next step from the current states: tasks that settle without running (skipped / upstream_failed,
  * cascaded to a fixpoint so skips propagate down whole branches) and pending tasks whose rule says run.
  */
-export function planNext(spec: DagSpec, states: Readonly<Record<string, TaskState>>): { settle: Array<{ id: string; state: 'skipped' | 'upstream_failed' }>; run: string[] } {
+export function planNext(
+  spec: DagSpec,
+  states: Readonly<Record<string, TaskState>>,
+): { settle: Array<{ id: string; state: 'skipped' | 'upstream_failed' }>; run: string[] } {
   const current: Record<string, TaskState> = { ...states };
   const settle: Array<{ id: string; state: 'skipped' | 'upstream_failed' }> = [];
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const task of spec.tasks) {
       if (current[task.id] !== 'pending') continue;
@@ -223,7 +233,11 @@ export function dagStatus(tasks: Record<string, Pick<TaskRun, 'state'>>): DagSta
 }
 
 export function initialDagState(spec: DagSpec): DagState {
-  return { id: spec.id, status: 'running', tasks: Object.fromEntries(spec.tasks.map((t) => [t.id, { id: t.id, state: 'pending' as TaskState }])) };
+  return {
+    id: spec.id,
+    status: 'running',
+    tasks: Object.fromEntries(spec.tasks.map((t) => [t.id, { id: t.id, state: 'pending' as TaskState }])),
+  };
 }
 
 /** The items a mapped task expands over, or a message saying why the upstream output is not a list. */

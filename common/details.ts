@@ -52,9 +52,16 @@ export function activationDetails(config: ActivationConfig, v: ActivationView): 
     '',
     `- State **${v.state}**${v.pausedReason ? ` (${cell(cap(v.pausedReason, 300))})` : ''} · health **${v.health}** · next run ${v.nextRunAt ?? (v.state === 'paused' ? 'none while paused' : 'on request')}`,
   ];
-  if (v.currentRun) lines.push(`- Run ${v.currentRun.runNumber}: ${v.currentRun.phase}${v.currentRun.chunksTotal ? `, ${v.currentRun.chunksDone}/${v.currentRun.chunksTotal} chunks` : ''}`);
-  if (v.heldDeletes) lines.push(`- Deletions held: ${count(v.heldDeletes.count)} by run ${v.heldDeletes.run}; approve with \`syncline approve-deletes ${config.id} --run ${v.heldDeletes.run}\``);
-  if (v.warnings.length) lines.push('', 'Open warnings:', ...v.warnings.map((w) => `- **${w.code}** (${w.level}): ${cell(cap(w.message, 300))}`));
+  if (v.currentRun)
+    lines.push(
+      `- Run ${v.currentRun.runNumber}: ${v.currentRun.phase}${v.currentRun.chunksTotal ? `, ${v.currentRun.chunksDone}/${v.currentRun.chunksTotal} chunks` : ''}`,
+    );
+  if (v.heldDeletes)
+    lines.push(
+      `- Deletions held: ${count(v.heldDeletes.count)} by run ${v.heldDeletes.run}; approve with \`syncline approve-deletes ${config.id} --run ${v.heldDeletes.run}\``,
+    );
+  if (v.warnings.length)
+    lines.push('', 'Open warnings:', ...v.warnings.map((w) => `- **${w.code}** (${w.level}): ${cell(cap(w.message, 300))}`));
   const runs = v.recent.slice(-LAST_RUNS).reverse();
   if (runs.length) {
     lines.push('', '| run | trigger | status | sent | failed | rejected | finished |', '|---|---|---|---|---|---|---|');
@@ -62,23 +69,34 @@ export function activationDetails(config: ActivationConfig, v: ActivationView): 
       const ops = Object.values(r.ops);
       const sent = ops.reduce((a, o) => a + o.succeeded, 0);
       const failed = ops.reduce((a, o) => a + o.failed, 0);
-      lines.push(`| ${r.runNumber} | ${r.trigger} | ${r.status} | ${count(sent)} | ${count(failed)} | ${count(r.rejected)} | ${(r.finishedAt ?? '').replace('T', ' ').slice(0, 19)} |`);
+      lines.push(
+        `| ${r.runNumber} | ${r.trigger} | ${r.status} | ${count(sent)} | ${count(failed)} | ${count(r.rejected)} | ${(r.finishedAt ?? '').replace('T', ' ').slice(0, 19)} |`,
+      );
     }
   }
   return cap(lines.join('\n'));
 }
 
-export function runStaticDetails(config: ActivationConfig, r: { runNumber: number; trigger: string; full: boolean; reason?: string; planOnly?: boolean; applyPlan?: number }): string {
-  const kind = r.planOnly ? 'plan (computes the delta, writes nothing)' : r.applyPlan !== undefined ? `apply of plan ${r.applyPlan}` : 'sync';
-  return cap([
-    `**${config.id}** · run ${r.runNumber} · ${kind}`,
-    '',
-    `- Trigger: ${r.trigger}${r.full ? ' (full re-sync)' : ''}${r.reason ? ` — ${cell(cap(r.reason, 200))}` : ''}`,
-    `- Mode: ${config.mode}`,
-    `- Model: ${modelOf(config)}`,
-    `- Destination: ${targetOf(config)}`,
-    `- Fields: ${config.mappings.map((m) => `${m.from}→${m.to}`).join(', ')}`,
-  ].join('\n'));
+export function runStaticDetails(
+  config: ActivationConfig,
+  r: { runNumber: number; trigger: string; full: boolean; reason?: string; planOnly?: boolean; applyPlan?: number },
+): string {
+  const kind = r.planOnly
+    ? 'plan (computes the delta, writes nothing)'
+    : r.applyPlan !== undefined
+      ? `apply of plan ${r.applyPlan}`
+      : 'sync';
+  return cap(
+    [
+      `**${config.id}** · run ${r.runNumber} · ${kind}`,
+      '',
+      `- Trigger: ${r.trigger}${r.full ? ' (full re-sync)' : ''}${r.reason ? ` — ${cell(cap(r.reason, 200))}` : ''}`,
+      `- Mode: ${config.mode}`,
+      `- Model: ${modelOf(config)}`,
+      `- Destination: ${targetOf(config)}`,
+      `- Fields: ${config.mappings.map((m) => `${m.from}→${m.to}`).join(', ')}`,
+    ].join('\n'),
+  );
 }
 
 /** A finished run in readable form: its status and counts per operation. */
@@ -87,11 +105,16 @@ export function runResultDetails(s: RunSummary): string {
   const ops = Object.entries(s.ops);
   if (ops.length) {
     lines.push('', '| operation | planned | succeeded | failed | skipped | held |', '|---|---|---|---|---|---|');
-    for (const [op, c] of ops) lines.push(`| ${op} | ${count(c.planned)} | ${count(c.succeeded)} | ${count(c.failed)} | ${count(c.skipped)} | ${count(c.held)} |`);
+    for (const [op, c] of ops)
+      lines.push(`| ${op} | ${count(c.planned)} | ${count(c.succeeded)} | ${count(c.failed)} | ${count(c.skipped)} | ${count(c.held)} |`);
   } else {
     lines.push('', 'Nothing to send: the destination already matched the model.');
   }
-  if (s.rejected) lines.push('', `${count(s.rejected)} model rows rejected (null or repeated key): see \`syncline errors ${s.activationId} --run ${s.runNumber}\``);
+  if (s.rejected)
+    lines.push(
+      '',
+      `${count(s.rejected)} model rows rejected (null or repeated key): see \`syncline errors ${s.activationId} --run ${s.runNumber}\``,
+    );
   if (s.warnings.length) lines.push('', ...s.warnings.map((w) => `- **${w.code}** (${w.level}): ${cell(cap(w.message, 300))}`));
   return cap(lines.join('\n'));
 }

@@ -45,7 +45,10 @@ export class SyncError extends Error {
 
 /** Thrown by a connector when the API quota reserve is reached: the run waits `waitMs` on a durable timer. */
 export class QuotaWaitError extends SyncError {
-  constructor(message: string, readonly waitMs: number) {
+  constructor(
+    message: string,
+    readonly waitMs: number,
+  ) {
     super('QUOTA_RESERVE_REACHED', message, { retryable: false, details: { waitMs } });
   }
 }

@@ -18,26 +18,46 @@ export function failedRowCounts(s: RunSummary): { tried: number; failed: number;
   };
 }
 
-export function evaluateRunWarnings(config: ActivationConfig, s: RunSummary, previous?: Pick<RunSummary, 'modelRows' | 'status'>): RunWarning[] {
+export function evaluateRunWarnings(
+  config: ActivationConfig,
+  s: RunSummary,
+  previous?: Pick<RunSummary, 'modelRows' | 'status'>,
+): RunWarning[] {
   const t = config.thresholds;
   const out: RunWarning[] = [];
   const planned = Object.values(s.ops).reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
   // Only this run's own failures: a problem already reported and unchanged is not reported again.
   const { tried, failed } = failedRowCounts(s);
   if (tried > 0 && (failed * 100) / tried > t.failedRowPercent) {
-    out.push({ code: 'FAILED_ROWS', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${failed} of ${tried} rows failed or were rejected (over ${t.failedRowPercent}%); see: syncline errors ${s.activationId} --run ${s.runNumber}` });
+    out.push({
+      code: 'FAILED_ROWS',
+      level: 'warning',
+      message: `activation "${s.activationId}" run ${s.runNumber}: ${failed} of ${tried} rows failed or were rejected (over ${t.failedRowPercent}%); see: syncline errors ${s.activationId} --run ${s.runNumber}`,
+    });
   }
   if (previous?.modelRows && s.modelRows !== undefined && previous.modelRows > 0) {
     const drop = ((previous.modelRows - s.modelRows) * 100) / previous.modelRows;
     if (drop > t.modelDropPercent) {
-      out.push({ code: 'MODEL_DROP', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: the model has ${s.modelRows} rows, ${drop.toFixed(1)}% fewer than the previous run (${previous.modelRows})` });
+      out.push({
+        code: 'MODEL_DROP',
+        level: 'warning',
+        message: `activation "${s.activationId}" run ${s.runNumber}: the model has ${s.modelRows} rows, ${drop.toFixed(1)}% fewer than the previous run (${previous.modelRows})`,
+      });
     }
   }
   if (s.modelRows && planned * 100 > t.deltaPercent * s.modelRows && previous !== undefined) {
-    out.push({ code: 'DELTA_LARGE', level: 'warning', message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows})` });
+    out.push({
+      code: 'DELTA_LARGE',
+      level: 'warning',
+      message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows})`,
+    });
   }
   if (s.heldDeletes > 0) {
-    out.push({ code: 'DELETES_HELD', level: 'critical', message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}` });
+    out.push({
+      code: 'DELETES_HELD',
+      level: 'critical',
+      message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
+    });
   }
   return out;
 }
@@ -62,10 +82,13 @@ export interface ActivationView {
 export function currentWarnings(config: ActivationConfig, s: RunSummary, view: ActivationView): RunWarning[] {
   const t = config.thresholds;
   if (view.configBroken) {
-    return [{
-      code: 'CONFIG_BROKEN', level: 'critical',
-      message: `activation "${s.activationId}" is paused: run ${s.runNumber} failed with ${s.error?.type ?? 'a configuration error'}: ${s.error?.message ?? ''} Fix the connection or the activation, then send "resume" (a re-check every ${view.recheck} resumes it by itself once the destination checks out).`,
-    }];
+    return [
+      {
+        code: 'CONFIG_BROKEN',
+        level: 'critical',
+        message: `activation "${s.activationId}" is paused: run ${s.runNumber} failed with ${s.error?.type ?? 'a configuration error'}: ${s.error?.message ?? ''} Fix the connection or the activation, then send "resume" (a re-check every ${view.recheck} resumes it by itself once the destination checks out).`,
+      },
+    ];
   }
   const out = [...s.warnings];
   const kept = stillFailing(config, s, view.previous);
@@ -74,7 +97,8 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
     const n = view.consecutiveFailures;
     const critical = n >= t.consecutiveFailedRuns;
     out.push({
-      code: 'RUN_FAILED', level: critical ? 'critical' : 'warning',
+      code: 'RUN_FAILED',
+      level: critical ? 'critical' : 'warning',
       message: `activation "${s.activationId}": ${critical ? `${n} runs in a row failed (threshold ${t.consecutiveFailedRuns}); ` : ''}run ${s.runNumber} failed with ${s.error?.type ?? 'INTERNAL'}: ${s.error?.message ?? 'unknown error'}`,
     });
   }
@@ -82,7 +106,11 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
   if (q && q.max > 0 && !out.some((w) => w.code === 'QUOTA_LOW')) {
     const left = ((q.max - q.used) * 100) / q.max;
     if (left < t.quotaLowPercent) {
-      out.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${s.activationId}": ${left.toFixed(1)}% of the destination's API quota is left (${q.max - q.used} of ${q.max}; threshold ${t.quotaLowPercent}%). Later runs may wait for the quota to refill.` });
+      out.push({
+        code: 'QUOTA_LOW',
+        level: 'warning',
+        message: `activation "${s.activationId}": ${left.toFixed(1)}% of the destination's API quota is left (${q.max - q.used} of ${q.max}; threshold ${t.quotaLowPercent}%). Later runs may wait for the quota to refill.`,
+      });
     }
   }
   return out;
@@ -96,11 +124,13 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
  * problems never open the warning by themselves: they were under the threshold when reported.
  */
 function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarning[] | undefined): RunWarning | null {
-  if (!previous?.some((w) => w.code === 'FAILED_ROWS') || s.warnings.some((w) => w.code === 'FAILED_ROWS') || s.status === 'failed') return null;
+  if (!previous?.some((w) => w.code === 'FAILED_ROWS') || s.warnings.some((w) => w.code === 'FAILED_ROWS') || s.status === 'failed')
+    return null;
   const { tried, failed, carried } = failedRowCounts(s);
   if (carried === 0 || ((failed + carried) * 100) / (tried + carried) <= config.thresholds.failedRowPercent) return null;
   return {
-    code: 'FAILED_ROWS', level: 'warning',
+    code: 'FAILED_ROWS',
+    level: 'warning',
     message: `activation "${s.activationId}": ${failed + carried} rows still fail or are rejected (${carried} reported by earlier runs and unchanged since, ${failed} new of the ${tried} rows run ${s.runNumber} tried). Fix them in the model, or in the destination and then run "syncline retry-failed ${s.activationId}"; see: syncline errors ${s.activationId}`,
   };
 }
@@ -108,7 +138,8 @@ function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarn
 /** Raised by the activation's deadline timer while run `runNumber` is still going. */
 export function deadlineWarning(config: ActivationConfig, runNumber: number, scheduledAt: number): RunWarning {
   return {
-    code: 'DEADLINE_MISSED', level: 'warning',
+    code: 'DEADLINE_MISSED',
+    level: 'warning',
     message: `activation "${config.id}": run ${runNumber} has not finished ${config.thresholds.deadlineMinutes} min after its scheduled start (${new Date(scheduledAt).toISOString()}); see its progress with the "status" query`,
   };
 }

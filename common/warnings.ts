@@ -25,7 +25,11 @@ export interface OpenWarning {
  * worker), else `webhookUrl` (documents of activations started before connections), else the worker's
  * SYNCLINE_WARNINGS_WEBHOOK.
  */
-export interface WarningChannel { connection?: string; webhookUrl?: string; slack?: boolean }
+export interface WarningChannel {
+  connection?: string;
+  webhookUrl?: string;
+  slack?: boolean;
+}
 
 export interface WarningReport {
   activationId: string;
@@ -79,10 +83,27 @@ export function applyReport(open: OpenWarnings, report: WarningReport): { open: 
     const was = open[key];
     if (!was) {
       next[key] = { activationId: report.activationId, code: w.code, level: w.level, message: w.message, since: report.at };
-      notices.push({ ...base, id: `${key}/${report.at}/opened`, kind: 'opened', code: w.code, level: w.level, message: w.message, since: report.at });
+      notices.push({
+        ...base,
+        id: `${key}/${report.at}/opened`,
+        kind: 'opened',
+        code: w.code,
+        level: w.level,
+        message: w.message,
+        since: report.at,
+      });
     } else if (was.level !== w.level) {
       next[key] = { ...was, level: w.level, message: w.message };
-      notices.push({ ...base, id: `${key}/${was.since}/changed/${w.level}/${report.at}`, kind: 'changed', code: w.code, level: w.level, previousLevel: was.level, message: w.message, since: was.since });
+      notices.push({
+        ...base,
+        id: `${key}/${was.since}/changed/${w.level}/${report.at}`,
+        kind: 'changed',
+        code: w.code,
+        level: w.level,
+        previousLevel: was.level,
+        message: w.message,
+        since: was.since,
+      });
     } else {
       // Same state: the newest message is kept for the query, nobody is notified again.
       next[key] = { ...was, message: w.message };
@@ -92,7 +113,15 @@ export function applyReport(open: OpenWarnings, report: WarningReport): { open: 
   for (const [key, was] of Object.entries(open)) {
     if (was.activationId !== report.activationId || still.has(was.code)) continue;
     delete next[key];
-    notices.push({ ...base, id: `${key}/${was.since}/cleared`, kind: 'cleared', code: was.code, level: was.level, message: `${was.code} no longer holds for activation "${was.activationId}" (open since ${was.since}); it was: ${was.message}`, since: was.since });
+    notices.push({
+      ...base,
+      id: `${key}/${was.since}/cleared`,
+      kind: 'cleared',
+      code: was.code,
+      level: was.level,
+      message: `${was.code} no longer holds for activation "${was.activationId}" (open since ${was.since}); it was: ${was.message}`,
+      since: was.since,
+    });
   }
   return { open: next, notices };
 }
@@ -105,13 +134,21 @@ export function healthOf(warnings: RunWarning[]): Health {
 
 /** code -> level, to tell whether a new set differs from the one last reported. */
 export function warningSignature(warnings: RunWarning[]): string {
-  return thresholdWarnings(warnings).map((w) => `${w.code}:${w.level}`).sort().join(',');
+  return thresholdWarnings(warnings)
+    .map((w) => `${w.code}:${w.level}`)
+    .sort()
+    .join(',');
 }
 
 /** The JSON body posted to a webhook: the notice itself, or `{text}` for Slack-compatible incoming webhooks. */
 export function noticeBody(notice: WarningNotice, slack: boolean): unknown {
   if (!slack) return notice;
-  const head = notice.kind === 'cleared' ? `:white_check_mark: recovered` : notice.level === 'critical' ? `:rotating_light: critical` : `:warning: warning`;
+  const head =
+    notice.kind === 'cleared'
+      ? `:white_check_mark: recovered`
+      : notice.level === 'critical'
+        ? `:rotating_light: critical`
+        : `:warning: warning`;
   const change = notice.kind === 'changed' ? ` (was ${notice.previousLevel})` : '';
   return { text: `${head}${change} · activation "${notice.activationId}" · ${notice.code}: ${notice.message}` };
 }

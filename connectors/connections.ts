@@ -25,24 +25,43 @@ function parseSecretJson(text: string, what: string, hint: string): unknown {
     return JSON.parse(text);
   } catch {
     const at = jsonErrorPosition(text);
-    throw new SyncError('CONNECTION_UNKNOWN', `${what} is not valid JSON${at ? ` (line ${at.line}, column ${at.column})` : ''}${hint}; its content is not shown, it holds credentials`);
+    throw new SyncError(
+      'CONNECTION_UNKNOWN',
+      `${what} is not valid JSON${at ? ` (line ${at.line}, column ${at.column})` : ''}${hint}; its content is not shown, it holds credentials`,
+    );
   }
 }
 
-export function createConnectionResolver(opts: { stateDbUrl: string; overrides?: ConnectionMap; env?: NodeJS.ProcessEnv }): (name: string) => Record<string, unknown> {
+export function createConnectionResolver(opts: {
+  stateDbUrl: string;
+  overrides?: ConnectionMap;
+  env?: NodeJS.ProcessEnv;
+}): (name: string) => Record<string, unknown> {
   const env = opts.env ?? process.env;
   return (name) => {
     const override = opts.overrides?.[name];
     if (override) return override;
     const fromEnv = env[envName(name)];
-    if (fromEnv) return parseSecretJson(fromEnv, envName(name), `; write it like '{"auth":"token","accessToken":"...","instanceUrl":"..."}'`) as Record<string, unknown>;
+    if (fromEnv)
+      return parseSecretJson(
+        fromEnv,
+        envName(name),
+        `; write it like '{"auth":"token","accessToken":"...","instanceUrl":"..."}'`,
+      ) as Record<string, unknown>;
     const file = env.SYNCLINE_SECRETS_FILE;
     if (file && fs.existsSync(file)) {
-      const doc = parseSecretJson(fs.readFileSync(file, 'utf8'), `the secrets file ${file} (SYNCLINE_SECRETS_FILE)`, '; it is read again on every use, so a fix needs no restart') as { connections?: ConnectionMap };
+      const doc = parseSecretJson(
+        fs.readFileSync(file, 'utf8'),
+        `the secrets file ${file} (SYNCLINE_SECRETS_FILE)`,
+        '; it is read again on every use, so a fix needs no restart',
+      ) as { connections?: ConnectionMap };
       const found = doc.connections?.[name];
       if (found) return found;
     }
     if (name === 'default') return { kind: 'postgres', url: opts.stateDbUrl };
-    throw new SyncError('CONNECTION_UNKNOWN', `connection "${name}" is not defined on this worker: set ${envName(name)} to its JSON, or add it under "connections" in the secrets file named by SYNCLINE_SECRETS_FILE`);
+    throw new SyncError(
+      'CONNECTION_UNKNOWN',
+      `connection "${name}" is not defined on this worker: set ${envName(name)} to its JSON, or add it under "connections" in the secrets file named by SYNCLINE_SECRETS_FILE`,
+    );
   };
 }

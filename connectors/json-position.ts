@@ -56,7 +56,15 @@ function firstErrorOffset(text: string): number {
   const value = (): void => {
     ws();
     const c = text[i];
-    if (c === '{') return list('}', () => { ws(); string(); ws(); if (text[i] !== ':') fail(); i++; value(); });
+    if (c === '{')
+      return list('}', () => {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+      });
     if (c === '[') return list(']', value);
     if (c === '"') return string();
     for (const word of ['true', 'false', 'null']) if (text.startsWith(word, i)) return void (i += word.length);

@@ -142,8 +142,7 @@ export interface OutRow {
 }
 
 export type RowResult =
-  | { key: string; ok: true; destinationId?: string | null }
-  | { key: string; ok: false; code: string; message: string; retryable: boolean };
+  { key: string; ok: true; destinationId?: string | null } | { key: string; ok: false; code: string; message: string; retryable: boolean };
 
 export interface ChunkWrite {
   /** `${activationId}/${runNumber}/${chunk}`: stable across retries. */

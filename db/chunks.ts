@@ -8,14 +8,32 @@ import type { ChunksTable, Database } from './database';
 type Db = Kysely<Database>;
 export type ChunkRecord = Selectable<ChunksTable>;
 
-export interface NewChunk { op: string; method: string; rowCount: number; from: number; to: number }
+export interface NewChunk {
+  op: string;
+  method: string;
+  rowCount: number;
+  from: number;
+  to: number;
+}
 
 /** The run's chunks, numbered 0..n-1 in the given order; those of an earlier attempt are replaced. Atomic on a transaction. */
 export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): Promise<void> {
   await db.deleteFrom('syncline.chunks').where('run_id', '=', runId).execute();
   if (chunks.length === 0) return;
-  await db.insertInto('syncline.chunks')
-    .values(chunks.map((c, i) => ({ run_id: runId, chunk: i, op: c.op, method: c.method, row_count: c.rowCount, seq_from: c.from, seq_to: c.to, state: null })))
+  await db
+    .insertInto('syncline.chunks')
+    .values(
+      chunks.map((c, i) => ({
+        run_id: runId,
+        chunk: i,
+        op: c.op,
+        method: c.method,
+        row_count: c.rowCount,
+        seq_from: c.from,
+        seq_to: c.to,
+        state: null,
+      })),
+    )
     .execute();
 }
 
@@ -32,14 +50,29 @@ export async function listChunks(db: Db, runId: string): Promise<Array<{ chunk: 
 }
 
 export async function readChunkState<T>(db: Db, runId: string, chunk: number): Promise<T | null> {
-  const row = await db.selectFrom('syncline.chunks').select('state').where('run_id', '=', runId).where('chunk', '=', chunk).executeTakeFirst();
+  const row = await db
+    .selectFrom('syncline.chunks')
+    .select('state')
+    .where('run_id', '=', runId)
+    .where('chunk', '=', chunk)
+    .executeTakeFirst();
   return (row?.state as T | null | undefined) ?? null;
 }
 
 export async function writeChunkState(db: Db, runId: string, chunk: number, state: unknown): Promise<void> {
-  await db.updateTable('syncline.chunks').set({ state: JSON.stringify(state), updated_at: new Date() }).where('run_id', '=', runId).where('chunk', '=', chunk).execute();
+  await db
+    .updateTable('syncline.chunks')
+    .set({ state: JSON.stringify(state), updated_at: new Date() })
+    .where('run_id', '=', runId)
+    .where('chunk', '=', chunk)
+    .execute();
 }
 
 export async function setChunkStatus(db: Db, runId: string, chunk: number, status: 'pending' | 'done'): Promise<void> {
-  await db.updateTable('syncline.chunks').set({ status, updated_at: new Date() }).where('run_id', '=', runId).where('chunk', '=', chunk).execute();
+  await db
+    .updateTable('syncline.chunks')
+    .set({ status, updated_at: new Date() })
+    .where('run_id', '=', runId)
+    .where('chunk', '=', chunk)
+    .execute();
 }

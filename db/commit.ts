@@ -14,27 +14,44 @@ import { groupHash, NULL_KEY } from './delta';
  * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
  * meet again is gone from the model.
  */
-export function commitStatements(runId: string, activationId: string, runNumber: number, keyColumn: string, listUnacknowledged = true, wholeModel = true): RawBuilder<unknown>[] {
+export function commitStatements(
+  runId: string,
+  activationId: string,
+  runNumber: number,
+  keyColumn: string,
+  listUnacknowledged = true,
+  wholeModel = true,
+): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
-  const listed = listUnacknowledged ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')` : sql`('failed', 'rejected', 'rejected_unchanged')`;
+  const listed = listUnacknowledged
+    ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')`
+    : sql`('failed', 'rejected', 'rejected_unchanged')`;
   return [
     sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
 SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now() FROM ${d} WHERE status = 'ok' AND op <> 'delete'
 ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination_id = excluded.destination_id, synced_at = excluded.synced_at, unconfirmed = false`,
     // Sent, answer unknown: the destination may hold this write instead of the snapshot's content.
-    ...(listUnacknowledged ? [sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${d} d
-  WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'pending'`] : []),
+    ...(listUnacknowledged
+      ? [
+          sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${d} d
+  WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'pending'`,
+        ]
+      : []),
     sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok'`,
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
-    ...(wholeModel ? [sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey})
+    ...(wholeModel
+      ? [
+          sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey})
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.status IN ('rejected', 'rejected_unchanged') AND coalesce(d.key, ${NULL_KEY}) = e.key)`,
-      // A key the delta did not meet: its row is back to the content the destination holds (the snapshot's,
-      // confirmed), or it left the model and the mode does nothing about it (Mirror's deletions, and a
-      // lost write's possible record, are in the delta: db/delta.ts). Nothing is to be sent: no error stands.
-      sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.key <> ${NULL_KEY}
-  AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)`] : []),
+          // A key the delta did not meet: its row is back to the content the destination holds (the snapshot's,
+          // confirmed), or it left the model and the mode does nothing about it (Mirror's deletions, and a
+          // lost write's possible record, are in the delta: db/delta.ts). Nothing is to be sent: no error stands.
+          sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.key <> ${NULL_KEY}
+  AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)`,
+        ]
+      : []),
     sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
 SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}

@@ -3,7 +3,12 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './database';
 
 export async function getConnectorState<T>(db: Kysely<Database>, activationId: string, key: string): Promise<T | null> {
-  const row = await db.selectFrom('syncline.connector_state').select('value').where('activation_id', '=', activationId).where('key', '=', key).executeTakeFirst();
+  const row = await db
+    .selectFrom('syncline.connector_state')
+    .select('value')
+    .where('activation_id', '=', activationId)
+    .where('key', '=', key)
+    .executeTakeFirst();
   return (row?.value as T | undefined) ?? null;
 }
 

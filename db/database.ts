@@ -5,7 +5,15 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
 
 /** `health`/`warnings`: as the activation last reported them (its warnings activity). */
-export interface ActivationsTable { id: string; config: Json; created_at: Timestamp; updated_at: Timestamp; health: string | null; warnings: Json<unknown[]> | null; health_at: Date | null }
+export interface ActivationsTable {
+  id: string;
+  config: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  health: string | null;
+  warnings: Json<unknown[]> | null;
+  health_at: Date | null;
+}
 
 export interface RunsTable {
   id: Generated<string>;
@@ -33,7 +41,11 @@ export interface RunsTable {
 }
 
 export interface SnapshotTable {
-  activation_id: string; key: string; hash: string; destination_id: string | null; synced_at: Timestamp;
+  activation_id: string;
+  key: string;
+  hash: string;
+  destination_id: string | null;
+  synced_at: Timestamp;
   /** The key's last write went unanswered: the destination may not hold `hash`; it is sent again. */
   unconfirmed: Generated<boolean>;
 }
@@ -66,9 +78,27 @@ export interface ChunksTable {
 }
 
 /** `approved_for`: the run that may apply an approval (claimed when it starts; lapses with it). */
-export interface HeldDeletesTable { activation_id: string; run_number: number; key: string; approved: Generated<boolean>; approved_for: number | null }
-export interface ConnectorStateTable { activation_id: string; key: string; value: Json; updated_at: Timestamp }
-export interface AttributeCreationsTable { activation_id: string; run_number: number; field: string; type: string; created: boolean; at: Timestamp }
+export interface HeldDeletesTable {
+  activation_id: string;
+  run_number: number;
+  key: string;
+  approved: Generated<boolean>;
+  approved_for: number | null;
+}
+export interface ConnectorStateTable {
+  activation_id: string;
+  key: string;
+  value: Json;
+  updated_at: Timestamp;
+}
+export interface AttributeCreationsTable {
+  activation_id: string;
+  run_number: number;
+  field: string;
+  type: string;
+  created: boolean;
+  at: Timestamp;
+}
 
 /** A plan computed by `syncline plan`; samples are up to 5 rows per op: `{ op: [{ key, values }] }`. */
 export interface PlansTable {
@@ -82,11 +112,26 @@ export interface PlansTable {
 }
 
 /** Every accepted activation document; `diff` lists the paths that changed from the previous version. */
-export interface ConfigVersionsTable { activation_id: string; version: number; document: Json; diff: Json<unknown[]>; reason: string | null; created_at: Timestamp }
+export interface ConfigVersionsTable {
+  activation_id: string;
+  version: number;
+  document: Json;
+  diff: Json<unknown[]>;
+  reason: string | null;
+  created_at: Timestamp;
+}
 /** One line per key a run acted on (kept for the retention period): `outcome` ok | failed | not_acknowledged | held | skipped | rejected. */
 export interface RowChangesTable {
-  activation_id: string; run_number: number; key: string; op: string; outcome: string; destination_id: string | null; hash: string | null;
-  code: string | null; message: string | null; at: Timestamp;
+  activation_id: string;
+  run_number: number;
+  key: string;
+  op: string;
+  outcome: string;
+  destination_id: string | null;
+  hash: string | null;
+  code: string | null;
+  message: string | null;
+  at: Timestamp;
 }
 
 export interface Database {

@@ -170,7 +170,11 @@ export function deltaCounts(runId: string): RawBuilder<{ change: string; op: str
 }
 
 /** A chunk: the rows of one op whose seq falls in [from, to]. */
-export interface ChunkRange { op: RowOp; from: number; to: number }
+export interface ChunkRange {
+  op: RowOp;
+  from: number;
+  to: number;
+}
 
 export function inChunk(r: ChunkRange, alias = ''): RawBuilder<unknown> {
   const a = alias ? sql.raw(`${alias}.`) : sql``;
@@ -178,8 +182,14 @@ export function inChunk(r: ChunkRange, alias = ''): RawBuilder<unknown> {
 }
 
 /** Cuts each op's rows into chunks of `size` by seq, with the pending count of each. */
-export function chunkRanges(runId: string, plans: Array<{ op: RowOp; size: number }>): RawBuilder<{ op: RowOp; k: number; from: number; to: number; pending: string }> {
-  const size = sql.join(plans.map((p) => sql`WHEN ${p.op} THEN ${sql.lit(p.size)}`), sql` `);
+export function chunkRanges(
+  runId: string,
+  plans: Array<{ op: RowOp; size: number }>,
+): RawBuilder<{ op: RowOp; k: number; from: number; to: number; pending: string }> {
+  const size = sql.join(
+    plans.map((p) => sql`WHEN ${p.op} THEN ${sql.lit(p.size)}`),
+    sql` `,
+  );
   return sql`SELECT op, ((seq - 1) / (CASE op ${size} END))::int AS k, min(seq) AS "from", max(seq) AS "to", count(*) FILTER (WHERE status = 'pending') AS pending
 FROM ${deltaTable(runId)} WHERE op IN (${sql.join(plans.map((p) => p.op))}) GROUP BY 1, 2 HAVING count(*) FILTER (WHERE status = 'pending') > 0 ORDER BY 1, 2`;
 }
@@ -196,7 +206,14 @@ function pendingRowColumns(activationId: string, columns: string[]): RawBuilder<
 }
 
 /** One page of a chunk's unacknowledged rows, with the stage values joined by tuple id (no index needed). */
-export function chunkPage(opts: { runId: string; activationId: string; range: ChunkRange; columns: string[]; after: number | null; limit: number }): RawBuilder<Record<string, unknown>> {
+export function chunkPage(opts: {
+  runId: string;
+  activationId: string;
+  range: ChunkRange;
+  columns: string[];
+  after: number | null;
+  limit: number;
+}): RawBuilder<Record<string, unknown>> {
   return sql`SELECT ${pendingRowColumns(opts.activationId, opts.columns)}
 FROM ${deltaTable(opts.runId)} d LEFT JOIN ${stageTable(opts.runId)} s ON s.ctid = d.tid
 WHERE ${inChunk(opts.range, 'd')} AND d.status = 'pending' ${opts.after === null ? sql`` : sql`AND d.seq > ${opts.after}`}
@@ -208,7 +225,13 @@ ORDER BY d.seq LIMIT ${opts.limit}`;
  * order wins), ordered by that text: for destinations that need one line per value (Actito's profile
  * import). Meant for a cursor: one sort in Postgres, read page by page.
  */
-export function chunkDistinct(opts: { runId: string; activationId: string; range: ChunkRange; columns: string[]; distinct: string }): RawBuilder<Record<string, unknown>> {
+export function chunkDistinct(opts: {
+  runId: string;
+  activationId: string;
+  range: ChunkRange;
+  columns: string[];
+  distinct: string;
+}): RawBuilder<Record<string, unknown>> {
   const by = sql`(s.${sql.id(opts.distinct)})::text`;
   return sql`SELECT DISTINCT ON (${by}) ${pendingRowColumns(opts.activationId, opts.columns)}
 FROM ${deltaTable(opts.runId)} d JOIN ${stageTable(opts.runId)} s ON s.ctid = d.tid
@@ -231,7 +254,17 @@ WHERE ${inChunk(range)} AND status = 'pending'`;
 }
 
 /** Records per-row outcomes; a later result for the same key wins (retries are idempotent). */
-export function recordResults(runId: string, r: { keys: string[]; ok: boolean[]; codes: (string | null)[]; messages: (string | null)[]; retryable: (boolean | null)[]; ids: (string | null)[] }): RawBuilder<unknown> {
+export function recordResults(
+  runId: string,
+  r: {
+    keys: string[];
+    ok: boolean[];
+    codes: (string | null)[];
+    messages: (string | null)[];
+    retryable: (boolean | null)[];
+    ids: (string | null)[];
+  },
+): RawBuilder<unknown> {
   return sql`UPDATE ${deltaTable(runId)} d SET status = CASE WHEN r.ok THEN 'ok' ELSE 'failed' END,
   code = r.code, message = r.message, retryable = r.retryable, result_id = r.id
 FROM unnest(${r.keys}::text[], ${r.ok}::bool[], ${r.codes}::text[], ${r.messages}::text[], ${r.retryable}::bool[], ${r.ids}::text[]) AS r(key, ok, code, message, retryable, id)
@@ -265,18 +298,30 @@ export async function buildDelta(db: Db, spec: Omit<DeltaSpec, 'hasDups'>): Prom
   });
 }
 
-export async function countDelta(db: Db, runId: string): Promise<Array<{ change: string; op: string | null; status: string; rows: string; keys: string }>> {
+export async function countDelta(
+  db: Db,
+  runId: string,
+): Promise<Array<{ change: string; op: string | null; status: string; rows: string; keys: string }>> {
   return (await deltaCounts(runId).execute(db)).rows;
 }
 
 /** Indexes the delta for chunk reads, then cuts each op's pending rows into chunks of its size. */
-export async function cutChunks(db: Db, runId: string, plans: Array<{ op: RowOp; size: number }>): Promise<Array<{ op: RowOp; from: number; to: number; pending: number }>> {
+export async function cutChunks(
+  db: Db,
+  runId: string,
+  plans: Array<{ op: RowOp; size: number }>,
+): Promise<Array<{ op: RowOp; from: number; to: number; pending: number }>> {
   for (const stmt of indexDelta(runId)) await stmt.execute(db);
   await sql`ANALYZE ${deltaTable(runId)}`.execute(db);
   return (await chunkRanges(runId, plans).execute(db)).rows.map((r) => ({ op: r.op, from: r.from, to: r.to, pending: Number(r.pending) }));
 }
 
-export interface ChunkCounts { pending: number; ok: number; failed: number; retryable: number }
+export interface ChunkCounts {
+  pending: number;
+  ok: number;
+  failed: number;
+  retryable: number;
+}
 
 export async function countChunk(db: Db, runId: string, range: ChunkRange): Promise<ChunkCounts> {
   const out = { pending: 0, ok: 0, failed: 0, retryable: 0 };
@@ -302,7 +347,12 @@ export async function pageRows(db: Db, opts: Parameters<typeof chunkPage>[0]): P
 }
 
 /** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node. */
-export async function* distinctRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkDistinct>[0], batchSize: number): AsyncGenerator<Array<Record<string, unknown>>> {
+export async function* distinctRows(
+  db: Db,
+  pool: pg.Pool,
+  opts: Parameters<typeof chunkDistinct>[0],
+  batchSize: number,
+): AsyncGenerator<Array<Record<string, unknown>>> {
   const q = chunkDistinct(opts).compile(db);
   const client = await pool.connect();
   let open = false;
@@ -311,7 +361,9 @@ export async function* distinctRows(db: Db, pool: pg.Pool, opts: Parameters<type
     open = true;
     await client.query(`DECLARE syncline_distinct NO SCROLL CURSOR FOR ${q.sql}`, q.parameters as unknown[]);
     for (;;) {
-      const page: Array<Record<string, unknown>> = (await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)).rows;
+      const page: Array<Record<string, unknown>> = (
+        await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)
+      ).rows;
       if (page.length === 0) break;
       yield page;
     }
@@ -333,7 +385,8 @@ export async function settleChunk(db: Db, runId: string, range: ChunkRange, idIs
 
 /** True when some row of the run already has the destination's answer (ok or failed). */
 export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
-  return (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(db)).rows[0]!.x;
+  return (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(db))
+    .rows[0]!.x;
 }
 
 /** Marks rejected rows already reported with the same content (see markRejectedUnchanged). */

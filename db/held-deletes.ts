@@ -10,20 +10,40 @@ type Db = Kysely<Database>;
 
 /** Marks the deletions held by `heldBy` approved, for the next run to claim. */
 export async function approveHeld(db: Db, activationId: string, heldBy: number): Promise<number> {
-  const r = await db.updateTable('syncline.held_deletes').set({ approved: true, approved_for: null })
-    .where('activation_id', '=', activationId).where('run_number', '=', heldBy).executeTakeFirst();
+  const r = await db
+    .updateTable('syncline.held_deletes')
+    .set({ approved: true, approved_for: null })
+    .where('activation_id', '=', activationId)
+    .where('run_number', '=', heldBy)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
 
 /** Run `runNumber` claims the unclaimed approvals; those claimed by an earlier run lapse. Idempotent for a retried run. */
 export async function claimApprovals(db: Db, activationId: string, runNumber: number): Promise<void> {
-  await db.updateTable('syncline.held_deletes').set({ approved: false, approved_for: null })
-    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is not', null).where('approved_for', '<>', runNumber).execute();
-  await db.updateTable('syncline.held_deletes').set({ approved_for: runNumber })
-    .where('activation_id', '=', activationId).where('approved', '=', true).where('approved_for', 'is', null).execute();
+  await db
+    .updateTable('syncline.held_deletes')
+    .set({ approved: false, approved_for: null })
+    .where('activation_id', '=', activationId)
+    .where('approved', '=', true)
+    .where('approved_for', 'is not', null)
+    .where('approved_for', '<>', runNumber)
+    .execute();
+  await db
+    .updateTable('syncline.held_deletes')
+    .set({ approved_for: runNumber })
+    .where('activation_id', '=', activationId)
+    .where('approved', '=', true)
+    .where('approved_for', 'is', null)
+    .execute();
 }
 
-export interface GuardStats { removed: number; unapproved: number; synced: number; modelRows: number }
+export interface GuardStats {
+  removed: number;
+  unapproved: number;
+  synced: number;
+  modelRows: number;
+}
 
 /**
  * Forgets held keys that are back in the model, then counts the run's pending deletions, those not
@@ -34,11 +54,13 @@ export async function guardStats(db: Db, run: { runId: string; activationId: str
   const a = run.activationId;
   await sql`DELETE FROM syncline.held_deletes h WHERE h.activation_id = ${a}
     AND NOT EXISTS (SELECT 1 FROM ${d} x WHERE x.key = h.key AND x.op = 'delete')`.execute(db);
-  const s = (await sql<{ removed: string; unapproved: string; synced: string; model: string }>`SELECT
+  const s = (
+    await sql<{ removed: string; unapproved: string; synced: string; model: string }>`SELECT
       (SELECT count(*) FROM ${d} WHERE op = 'delete' AND status = 'pending') AS removed,
       (SELECT count(*) FROM ${d} x WHERE op = 'delete' AND status = 'pending' AND NOT ${approvedHere(run)}) AS unapproved,
       (SELECT count(*) FROM syncline.snapshot WHERE activation_id = ${a}) AS synced,
-      (SELECT model_rows FROM syncline.runs WHERE id = ${run.runId}) AS model`.execute(db)).rows[0]!;
+      (SELECT model_rows FROM syncline.runs WHERE id = ${run.runId}) AS model`.execute(db)
+  ).rows[0]!;
   return { removed: Number(s.removed), unapproved: Number(s.unapproved), synced: Number(s.synced), modelRows: Number(s.model) };
 }
 

@@ -6,32 +6,55 @@ import { deltaTable, stageTable } from './work-tables';
 type Db = Kysely<Database>;
 export type PlanRecord = Selectable<PlansTable>;
 
-export async function savePlan(db: Db, p: { activationId: string; runNumber: number; runId: string; counts: unknown; samples: unknown }): Promise<void> {
+export async function savePlan(
+  db: Db,
+  p: { activationId: string; runNumber: number; runId: string; counts: unknown; samples: unknown },
+): Promise<void> {
   const counts = JSON.stringify(p.counts);
   const samples = JSON.stringify(p.samples);
-  await db.insertInto('syncline.plans').values({ activation_id: p.activationId, run_number: p.runNumber, run_id: p.runId, counts, samples })
-    .onConflict((oc) => oc.columns(['activation_id', 'run_number']).doUpdateSet({ counts, samples, status: 'open' })).execute();
+  await db
+    .insertInto('syncline.plans')
+    .values({ activation_id: p.activationId, run_number: p.runNumber, run_id: p.runId, counts, samples })
+    .onConflict((oc) => oc.columns(['activation_id', 'run_number']).doUpdateSet({ counts, samples, status: 'open' }))
+    .execute();
 }
 
 export async function openPlans(db: Db, activationId: string, except?: number): Promise<Array<{ runNumber: number; runId: string }>> {
-  const rows = await db.selectFrom('syncline.plans').select(['run_number', 'run_id'])
-    .where('activation_id', '=', activationId).where('status', '=', 'open').where('run_number', '!=', except ?? -1).execute();
+  const rows = await db
+    .selectFrom('syncline.plans')
+    .select(['run_number', 'run_id'])
+    .where('activation_id', '=', activationId)
+    .where('status', '=', 'open')
+    .where('run_number', '!=', except ?? -1)
+    .execute();
   return rows.map((r) => ({ runNumber: r.run_number, runId: String(r.run_id) }));
 }
 
 export async function setPlanStatus(db: Db, activationId: string, runNumber: number, status: 'applied' | 'superseded'): Promise<void> {
-  await db.updateTable('syncline.plans').set({ status }).where('activation_id', '=', activationId).where('run_number', '=', runNumber).execute();
+  await db
+    .updateTable('syncline.plans')
+    .set({ status })
+    .where('activation_id', '=', activationId)
+    .where('run_number', '=', runNumber)
+    .execute();
 }
 
 export async function getPlan(db: Db, activationId: string, runNumber: number): Promise<PlanRecord | undefined> {
-  return db.selectFrom('syncline.plans').selectAll().where('activation_id', '=', activationId).where('run_number', '=', runNumber).executeTakeFirst();
+  return db
+    .selectFrom('syncline.plans')
+    .selectAll()
+    .where('activation_id', '=', activationId)
+    .where('run_number', '=', runNumber)
+    .executeTakeFirst();
 }
 
 /** Up to `perOp` pending rows per op, in seq order, with the values of `columns` (none for a deletion). */
 export async function planSamples(db: Db, runId: string, columns: string[], perOp: number): Promise<Array<Record<string, unknown>>> {
   const cols = [...new Set(columns)].map((c) => sql`s.${sql.id(c)}`);
-  return (await sql<Record<string, unknown>>`SELECT * FROM (
+  return (
+    await sql<Record<string, unknown>>`SELECT * FROM (
       SELECT d.key AS __key, d.op AS __op, (s.ctid IS NOT NULL) AS __has, row_number() OVER (PARTITION BY d.op ORDER BY d.seq) AS __n, ${sql.join(cols)}
       FROM ${deltaTable(runId)} d LEFT JOIN ${stageTable(runId)} s ON s.ctid = d.tid WHERE d.status = 'pending' AND d.op IS NOT NULL) x
-    WHERE __n <= ${perOp} ORDER BY __op, __n`.execute(db)).rows;
+    WHERE __n <= ${perOp} ORDER BY __op, __n`.execute(db)
+  ).rows;
 }

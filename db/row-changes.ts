@@ -13,7 +13,8 @@ type Db = Kysely<Database>;
 export function rowLogDays(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.SYNCLINE_ROW_LOG_DAYS;
   const days = v === undefined || v === '' ? 14 : Number(v);
-  if (!Number.isFinite(days) || days < 0) throw new Error(`SYNCLINE_ROW_LOG_DAYS must be a number of days (0 turns the row log off), not "${v}"`);
+  if (!Number.isFinite(days) || days < 0)
+    throw new Error(`SYNCLINE_ROW_LOG_DAYS must be a number of days (0 turns the row log off), not "${v}"`);
   return days;
 }
 
@@ -29,24 +30,72 @@ FROM ${deltaTable(runId)} WHERE key IS NOT NULL AND change <> 'null_key'`.execut
 /** Drops the activation's row changes of runs started more than `days` days ago. */
 export async function pruneRowChanges(db: Db, activationId: string, days: number): Promise<void> {
   await sql`DELETE FROM syncline.row_changes c WHERE c.activation_id = ${activationId} AND c.run_number < coalesce(
-    (SELECT min(run_number) FROM syncline.runs r WHERE r.activation_id = ${activationId} AND r.started_at >= now() - make_interval(days => ${days})), 0)`.execute(db);
+    (SELECT min(run_number) FROM syncline.runs r WHERE r.activation_id = ${activationId} AND r.started_at >= now() - make_interval(days => ${days})), 0)`.execute(
+    db,
+  );
 }
 
-export interface RowChange { runNumber: number; key: string; op: string; outcome: string; destinationId: string | null; hash: string | null; code: string | null; message: string | null; at: string }
+export interface RowChange {
+  runNumber: number;
+  key: string;
+  op: string;
+  outcome: string;
+  destinationId: string | null;
+  hash: string | null;
+  code: string | null;
+  message: string | null;
+  at: string;
+}
 
 /** What happened to one key, run by run (oldest first). */
 export async function rowHistory(db: Db, activationId: string, key: string): Promise<RowChange[]> {
-  const rows = await db.selectFrom('syncline.row_changes').selectAll().where('activation_id', '=', activationId).where('key', '=', key).orderBy('run_number').execute();
+  const rows = await db
+    .selectFrom('syncline.row_changes')
+    .selectAll()
+    .where('activation_id', '=', activationId)
+    .where('key', '=', key)
+    .orderBy('run_number')
+    .execute();
   return rows.map(toChange);
 }
 
 /** A run's row changes, optionally of one operation; at most `limit`, by key. */
-export async function runRowChanges(db: Db, activationId: string, runNumber: number, opts: { op?: string; limit?: number } = {}): Promise<RowChange[]> {
+export async function runRowChanges(
+  db: Db,
+  activationId: string,
+  runNumber: number,
+  opts: { op?: string; limit?: number } = {},
+): Promise<RowChange[]> {
   let q = db.selectFrom('syncline.row_changes').selectAll().where('activation_id', '=', activationId).where('run_number', '=', runNumber);
   if (opts.op) q = q.where('op', '=', opts.op);
-  return (await q.orderBy('key').limit(opts.limit ?? 1000).execute()).map(toChange);
+  return (
+    await q
+      .orderBy('key')
+      .limit(opts.limit ?? 1000)
+      .execute()
+  ).map(toChange);
 }
 
-function toChange(r: { run_number: number; key: string; op: string; outcome: string; destination_id: string | null; hash: string | null; code: string | null; message: string | null; at: Date | string }): RowChange {
-  return { runNumber: r.run_number, key: r.key, op: r.op, outcome: r.outcome, destinationId: r.destination_id, hash: r.hash, code: r.code, message: r.message, at: new Date(r.at).toISOString() };
+function toChange(r: {
+  run_number: number;
+  key: string;
+  op: string;
+  outcome: string;
+  destination_id: string | null;
+  hash: string | null;
+  code: string | null;
+  message: string | null;
+  at: Date | string;
+}): RowChange {
+  return {
+    runNumber: r.run_number,
+    key: r.key,
+    op: r.op,
+    outcome: r.outcome,
+    destinationId: r.destination_id,
+    hash: r.hash,
+    code: r.code,
+    message: r.message,
+    at: new Date(r.at).toISOString(),
+  };
 }

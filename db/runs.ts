@@ -27,7 +27,9 @@ export async function openRun(db: Db, r: OpenRun): Promise<string> {
   const config = JSON.stringify(r.config);
   await sql`INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
     ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(db);
-  const row = await sql<{ id: string }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
+  const row = await sql<{
+    id: string;
+  }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
     VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL, config_version = excluded.config_version
     RETURNING id`.execute(db);
@@ -51,25 +53,43 @@ export interface CheckOutcome {
 }
 
 export async function recordCheck(db: Db, runId: string, c: CheckOutcome): Promise<void> {
-  await db.updateTable('syncline.runs').set({
-    fields: JSON.stringify(c.fields), skipped_fields: JSON.stringify(c.skipped), warnings: JSON.stringify(c.warnings),
-    missing_attributes: JSON.stringify(c.missingAttributes),
-  }).where('id', '=', runId).execute();
+  await db
+    .updateTable('syncline.runs')
+    .set({
+      fields: JSON.stringify(c.fields),
+      skipped_fields: JSON.stringify(c.skipped),
+      warnings: JSON.stringify(c.warnings),
+      missing_attributes: JSON.stringify(c.missingAttributes),
+    })
+    .where('id', '=', runId)
+    .execute();
 }
 
 export async function recordModelRows(db: Db, runId: string, rows: number): Promise<void> {
-  await db.updateTable('syncline.runs').set({ model_rows: String(rows) }).where('id', '=', runId).execute();
+  await db
+    .updateTable('syncline.runs')
+    .set({ model_rows: String(rows) })
+    .where('id', '=', runId)
+    .execute();
 }
 
 /** The highest run number of the activation (0 when it never ran): a re-created activation carries on from it. */
 export async function lastRunNumber(db: Db, activationId: string): Promise<number> {
-  const r = await db.selectFrom('syncline.runs').select((eb) => eb.fn.max('run_number').as('n')).where('activation_id', '=', activationId).executeTakeFirst();
+  const r = await db
+    .selectFrom('syncline.runs')
+    .select((eb) => eb.fn.max('run_number').as('n'))
+    .where('activation_id', '=', activationId)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }
 
 /** Runs still marked running, oldest first (below `beforeRun` when given). */
 export async function runningRuns(db: Db, activationId: string, beforeRun?: number): Promise<Array<{ id: string; runNumber: number }>> {
-  let q = db.selectFrom('syncline.runs').select(['id', 'run_number']).where('activation_id', '=', activationId).where('status', '=', 'running');
+  let q = db
+    .selectFrom('syncline.runs')
+    .select(['id', 'run_number'])
+    .where('activation_id', '=', activationId)
+    .where('status', '=', 'running');
   if (beforeRun !== undefined) q = q.where('run_number', '<', beforeRun);
   return (await q.orderBy('run_number').execute()).map((r) => ({ id: String(r.id), runNumber: r.run_number }));
 }
@@ -82,38 +102,68 @@ export interface RunEnd {
 }
 
 export async function finishRun(db: Db, runId: string, e: RunEnd): Promise<void> {
-  await db.updateTable('syncline.runs').set({
-    status: e.status, finished_at: new Date(), error: e.error ? `${e.error.type}: ${e.error.message}` : null,
-    counts: JSON.stringify(e.counts), warnings: JSON.stringify(e.warnings),
-  }).where('id', '=', runId).execute();
+  await db
+    .updateTable('syncline.runs')
+    .set({
+      status: e.status,
+      finished_at: new Date(),
+      error: e.error ? `${e.error.type}: ${e.error.message}` : null,
+      counts: JSON.stringify(e.counts),
+      warnings: JSON.stringify(e.warnings),
+    })
+    .where('id', '=', runId)
+    .execute();
 }
 
 /** `planned` (a plan run stopped after its delta) or `superseded` (a newer run made the plan stale). */
 export async function setRunStatus(db: Db, runId: string, status: 'planned' | 'superseded'): Promise<void> {
-  await db.updateTable('syncline.runs').set({ status, ...(status === 'planned' ? { finished_at: new Date() } : {}) }).where('id', '=', runId).execute();
+  await db
+    .updateTable('syncline.runs')
+    .set({ status, ...(status === 'planned' ? { finished_at: new Date() } : {}) })
+    .where('id', '=', runId)
+    .execute();
 }
 
 /** Attributes the connector created for the run (or found created by another worker). */
-export async function recordAttributeCreations(db: Db, activationId: string, runNumber: number, created: Array<{ field: string; type: string; created: boolean }>): Promise<void> {
+export async function recordAttributeCreations(
+  db: Db,
+  activationId: string,
+  runNumber: number,
+  created: Array<{ field: string; type: string; created: boolean }>,
+): Promise<void> {
   if (created.length === 0) return;
-  await db.insertInto('syncline.attribute_creations')
+  await db
+    .insertInto('syncline.attribute_creations')
     .values(created.map((r) => ({ activation_id: activationId, run_number: runNumber, field: r.field, type: r.type, created: r.created })))
     .execute();
 }
 
 export async function attributesCreated(db: Db, activationId: string, runNumber: number): Promise<string[]> {
-  const rows = await db.selectFrom('syncline.attribute_creations').select('field')
-    .where('activation_id', '=', activationId).where('run_number', '=', runNumber).where('created', '=', true).execute();
+  const rows = await db
+    .selectFrom('syncline.attribute_creations')
+    .select('field')
+    .where('activation_id', '=', activationId)
+    .where('run_number', '=', runNumber)
+    .where('created', '=', true)
+    .execute();
   return rows.map((r) => r.field);
 }
 
 /** The activation's health and open warnings as it last reported them (the activation row must exist: a run made it). */
 export async function recordHealth(db: Db, activationId: string, health: string, warnings: unknown[], at: string): Promise<void> {
-  await db.updateTable('syncline.activations').set({ health, warnings: JSON.stringify(warnings), health_at: new Date(at) }).where('id', '=', activationId).execute();
+  await db
+    .updateTable('syncline.activations')
+    .set({ health, warnings: JSON.stringify(warnings), health_at: new Date(at) })
+    .where('id', '=', activationId)
+    .execute();
 }
 
 export async function syncedRowCount(db: Db, activationId: string): Promise<number> {
-  const r = await db.selectFrom('syncline.snapshot').select((eb) => eb.fn.countAll<string>().as('n')).where('activation_id', '=', activationId).executeTakeFirst();
+  const r = await db
+    .selectFrom('syncline.snapshot')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('activation_id', '=', activationId)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }
 
@@ -136,10 +186,22 @@ export async function forgetTargetState(db: Db, activationId: string): Promise<n
 export async function purgeActivation(db: Db, activationId: string): Promise<Record<string, number>> {
   return db.transaction().execute(async (tx) => {
     const out: Record<string, number> = {};
-    const runIds = (await tx.selectFrom('syncline.runs').select('id').where('activation_id', '=', activationId).execute()).map((r) => String(r.id));
+    const runIds = (await tx.selectFrom('syncline.runs').select('id').where('activation_id', '=', activationId).execute()).map((r) =>
+      String(r.id),
+    );
     for (const runId of runIds) await dropWorkTablesOf(tx, runId);
     if (runIds.length) await tx.deleteFrom('syncline.chunks').where('run_id', 'in', runIds).execute();
-    for (const table of ['snapshot', 'row_errors', 'held_deletes', 'row_changes', 'config_versions', 'connector_state', 'attribute_creations', 'plans', 'runs'] as const) {
+    for (const table of [
+      'snapshot',
+      'row_errors',
+      'held_deletes',
+      'row_changes',
+      'config_versions',
+      'connector_state',
+      'attribute_creations',
+      'plans',
+      'runs',
+    ] as const) {
       const r = await tx.deleteFrom(`syncline.${table}`).where('activation_id', '=', activationId).executeTakeFirst();
       out[table] = Number(r.numDeletedRows);
     }

@@ -7,7 +7,10 @@ import type pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import { stageTable, stageTableName } from './work-tables';
 
-export interface StageColumn { name: string; type: string }
+export interface StageColumn {
+  name: string;
+  type: string;
+}
 
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const columnList = (columns: StageColumn[]): string => columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
@@ -30,7 +33,11 @@ export async function createTempStage(session: pg.ClientBase, temp: string, colu
 
 /** Runs the stage SELECT into the temporary table, as one statement (extended protocol); the caller holds the READ ONLY transaction. */
 export async function fillTempStage(session: pg.ClientBase, temp: string, selectSql: string): Promise<number> {
-  const r = await session.query({ text: `INSERT INTO pg_temp.${ident(temp)} ${selectSql}`, values: [], queryMode: 'extended' } as pg.QueryConfig);
+  const r = await session.query({
+    text: `INSERT INTO pg_temp.${ident(temp)} ${selectSql}`,
+    values: [],
+    queryMode: 'extended',
+  } as pg.QueryConfig);
   return r.rowCount ?? 0;
 }
 
@@ -40,5 +47,8 @@ export async function stageFromTemp(session: pg.ClientBase, runId: string, temp:
 
 /** True when dropped (or already gone); false when the session is unusable. */
 export async function dropTempStage(session: pg.ClientBase, temp: string): Promise<boolean> {
-  return session.query(`DROP TABLE IF EXISTS pg_temp.${ident(temp)}`).then(() => true, () => false);
+  return session.query(`DROP TABLE IF EXISTS pg_temp.${ident(temp)}`).then(
+    () => true,
+    () => false,
+  );
 }

@@ -30,4 +30,3 @@ export async function hasDeltaTable(db: Kysely<any>, runId: string | number): Pr
   const r = await sql<{ t: string | null }>`SELECT to_regclass(${'syncline_work.' + deltaName(runId)})::text AS t`.execute(db);
   return !!r.rows[0]?.t;
 }
-

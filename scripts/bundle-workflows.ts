@@ -16,7 +16,8 @@ const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() 
 /** workflows/ bundled as production runs it; the history recorder and the replay test use the same bundle. */
 export function bundleWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'), logger: quiet,
+    workflowsPath: require.resolve('../workflows'),
+    logger: quiet,
     webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
   });
 }
@@ -30,8 +31,11 @@ export async function writeWorkflowBundle(file: string): Promise<string> {
 
 if (require.main === module) {
   const out = path.resolve(process.argv[2] ?? path.join(__dirname, '../.data/workflow-bundle.js'));
-  writeWorkflowBundle(out).then((f) => console.log(`workflow bundle written to ${f}; start workers with SYNCLINE_WORKFLOW_BUNDLE=${f}`), (e) => {
-    console.error(e);
-    process.exit(1);
-  });
+  writeWorkflowBundle(out).then(
+    (f) => console.log(`workflow bundle written to ${f}; start workers with SYNCLINE_WORKFLOW_BUNDLE=${f}`),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }

@@ -45,15 +45,29 @@ async function main(): Promise<void> {
   const taskQueue = 'syncline-demo';
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await Worker.create({
-    connection, taskQueue,
-    plugins: [synclinePlugin({
-      databaseUrl: db.url, migrate: false,
-      connections: { 'sf-demo': { auth: 'client_credentials', loginUrl: sf.url, clientId: DEMO_CREDENTIALS.clientId, clientSecret: DEMO_CREDENTIALS.clientSecret } },
-    })],
+    connection,
+    taskQueue,
+    plugins: [
+      synclinePlugin({
+        databaseUrl: db.url,
+        migrate: false,
+        connections: {
+          'sf-demo': {
+            auth: 'client_credentials',
+            loginUrl: sf.url,
+            clientId: DEMO_CREDENTIALS.clientId,
+            clientSecret: DEMO_CREDENTIALS.clientSecret,
+          },
+        },
+      }),
+    ],
   });
   const running = worker.run();
   // The worker's plugin encrypts when SYNCLINE_CODEC_KEYS is set: the demo's client reads with the same keys.
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: withCodec(undefined, codecFromEnvironment()) });
+  const client = new Client({
+    connection: await Connection.connect({ address: temporal.address }),
+    dataConverter: withCodec(undefined, codecFromEnvironment()),
+  });
   const sql = createPool(db.url, 2);
   const id = 'demo-contacts';
   try {
@@ -63,17 +77,31 @@ async function main(): Promise<void> {
         round((g * 37.5)::numeric, 2) AS lifetime_value, timestamptz '2026-03-29 00:30:00+01' + g * interval '7 minutes' AS last_purchase_at
       FROM generate_series(1, 300) g`);
     await sql.query(`DELETE FROM syncline.snapshot WHERE activation_id = $1`, [id]);
-    await client.workflow.getHandle(activationWorkflowId(id)).terminate('demo restart').catch(() => {});
+    await client.workflow
+      .getHandle(activationWorkflowId(id))
+      .terminate('demo restart')
+      .catch(() => {});
     const config = {
-      id, description: 'Demo: customers into Salesforce Contacts', mode: 'upsert', schedule: { every: '1h' },
+      id,
+      description: 'Demo: customers into Salesforce Contacts',
+      mode: 'upsert',
+      schedule: { every: '1h' },
       source: { sql: 'SELECT * FROM demo.customers', key: 'customer_id' },
       destination: { kind: 'salesforce', connection: 'sf-demo', object: 'Contact', key: 'External_Id__c' },
       mappings: [
-        { from: 'email', to: 'Email' }, { from: 'first_name', to: 'FirstName' }, { from: 'last_name', to: 'LastName' },
-        { from: 'title', to: 'Title' }, { from: 'lifetime_value', to: 'Lifetime_Value__c' }, { from: 'last_purchase_at', to: 'Last_Purchase_At__c' },
+        { from: 'email', to: 'Email' },
+        { from: 'first_name', to: 'FirstName' },
+        { from: 'last_name', to: 'LastName' },
+        { from: 'title', to: 'Title' },
+        { from: 'lifetime_value', to: 'Lifetime_Value__c' },
+        { from: 'last_purchase_at', to: 'Last_Purchase_At__c' },
       ],
     };
-    const handle = await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+      taskQueue,
+      workflowId: activationWorkflowId(id),
+      args: [{ config }],
+    });
     say(`activation started: workflow id ${handle.workflowId} (schedule: every 1h; the first run starts now)`);
     const first = await handle.executeUpdate(triggerSyncUpdate, { args: [{ reason: 'demo' }] });
     say(describeRun(first));
@@ -91,7 +119,9 @@ async function main(): Promise<void> {
     if (keep) {
       say(`Temporal Web UI: ${temporal.uiUrl}   (Ctrl-C to stop)`);
       say(`try: temporal workflow query --address ${temporal.address} --workflow-id activation/${id} --name status`);
-      say(`     temporal workflow signal --address ${temporal.address} --workflow-id activation/${id} --name resync --input '{"full":true}'`);
+      say(
+        `     temporal workflow signal --address ${temporal.address} --workflow-id activation/${id} --name resync --input '{"full":true}'`,
+      );
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       // The activation is left as it is: the dev server keeps no state. A second Ctrl-C does not wait.
       say('stopping (Ctrl-C again to stop at once)...');

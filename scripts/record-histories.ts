@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     startHookReceiver(),
     ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted'] as const).map((name) =>
       // bulk: a job takes 2.5 s, so the run polls it on timers at least once.
-      startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: name === 'bulk' ? 2500 : 50 }).then((e) => [name, e] as const)),
+      startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: name === 'bulk' ? 2500 : 50 }).then((e) => [name, e] as const),
+    ),
   ]);
   const emulators = Object.fromEntries(emus) as Record<EmulatorName, SalesforceEmulator>;
   const native = await NativeConnection.connect({ address: temporal.address });
@@ -69,14 +70,20 @@ async function main(): Promise<void> {
     await migrateToLatest(pg.url);
     await sql.query('CREATE SCHEMA hist');
     const connections: ConnectionMap = {
-      sf: sfConnection(emulators.main), 'sf-bulk': sfConnection(emulators.bulk), 'sf-stuck': sfConnection(emulators.stuck),
-      'sf-reserve': sfConnection(emulators.reserve), 'sf-exhausted': sfConnection(emulators.exhausted),
-      'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET), 'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
+      sf: sfConnection(emulators.main),
+      'sf-bulk': sfConnection(emulators.bulk),
+      'sf-stuck': sfConnection(emulators.stuck),
+      'sf-reserve': sfConnection(emulators.reserve),
+      'sf-exhausted': sfConnection(emulators.exhausted),
+      'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
-      hooks: { url: hook.url }, 'hooks-refusing': { url: `${hook.url}?refuse` },
+      hooks: { url: hook.url },
+      'hooks-refusing': { url: `${hook.url}?refuse` },
     };
     worker = await Worker.create({
-      connection: native, taskQueue: TASK_QUEUE,
+      connection: native,
+      taskQueue: TASK_QUEUE,
       // Stored histories stay in clear whatever SYNCLINE_CODEC_KEYS says: the replay test reads them without keys.
       plugins: [synclinePlugin({ databaseUrl: pg.url, connections, migrate: false, workflowBundle: { code: bundle.code }, codec: null })],
     });
@@ -84,34 +91,67 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     const rec = new Recorder(client, dir);
     const stage: Stage = {
-      rec, client, sql, connections, emulators, taskQueue: TASK_QUEUE, hookUrl: hook.url,
+      rec,
+      client,
+      sql,
+      connections,
+      emulators,
+      taskQueue: TASK_QUEUE,
+      hookUrl: hook.url,
       syncline: new SynclineClient({ client, taskQueue: TASK_QUEUE, databaseUrl: pg.url }),
     };
     // Independent scenarios (own activations, tables and emulators) run side by side: most of the time is timers.
     const scenarios = [
-      activations.scheduled, activations.signalsAndUpdates, activations.planAndApply, activations.mirrorDeletionGuard,
-      activations.configErrorRecheck, activations.configErrorResume, activations.invalidConfig,
-      runs.bulk, runs.bulkStillRunning, runs.quotaWaitMidRun, runs.quotaWaitAtValidate, runs.modelError,
-      others.warningsContinueAsNew, others.dagRules, others.dagActivation, others.dagInvalid,
+      activations.scheduled,
+      activations.signalsAndUpdates,
+      activations.planAndApply,
+      activations.mirrorDeletionGuard,
+      activations.configErrorRecheck,
+      activations.configErrorResume,
+      activations.invalidConfig,
+      runs.bulk,
+      runs.bulkStillRunning,
+      runs.quotaWaitMidRun,
+      runs.quotaWaitAtValidate,
+      runs.modelError,
+      others.warningsContinueAsNew,
+      others.dagRules,
+      others.dagActivation,
+      others.dagInvalid,
     ];
     const results = await Promise.allSettled(scenarios.map((scenario) => scenario(stage)));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${scenarios[i]!.name}: ${(r.reason as Error).stack ?? String(r.reason)}`] : []));
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${scenarios[i]!.name}: ${(r.reason as Error).stack ?? String(r.reason)}`] : [],
+    );
     if (failed.length) throw new Error(`scenario(s) failed:\n${failed.join('\n')}`);
     await others.warningsOpen(stage);
 
-    const leaks = rec.entries.flatMap((e) => forbiddenIn(JSON.parse(fs.readFileSync(path.join(dir, e.file), 'utf8'))).map((s) => `${e.file}: ${s}`));
+    const leaks = rec.entries.flatMap((e) =>
+      forbiddenIn(JSON.parse(fs.readFileSync(path.join(dir, e.file), 'utf8'))).map((s) => `${e.file}: ${s}`),
+    );
     if (leaks.length) throw new Error(`credentials or row values in history:\n${leaks.join('\n')}`);
     const manifest: Manifest = {
-      version, commit, recordedAt: new Date().toISOString(), temporalSdk: sdkVersion(),
+      version,
+      commit,
+      recordedAt: new Date().toISOString(),
+      temporalSdk: sdkVersion(),
       histories: [...rec.entries].sort((a, b) => a.file.localeCompare(b.file)),
     };
     fs.writeFileSync(path.join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
-    say(`${manifest.histories.length} histories, ${(bytes / 1024).toFixed(0)} KiB, in ${((Date.now() - began) / 1000).toFixed(0)} s: ${path.relative(ROOT, dir)}`);
+    say(
+      `${manifest.histories.length} histories, ${(bytes / 1024).toFixed(0)} KiB, in ${((Date.now() - began) / 1000).toFixed(0)} s: ${path.relative(ROOT, dir)}`,
+    );
   } finally {
     worker?.shutdown();
     await running?.catch(() => undefined);
-    await Promise.allSettled([sql.end(), connection.close(), native.close(), hook.close(), ...Object.values(emulators).map((e) => e.close())]);
+    await Promise.allSettled([
+      sql.end(),
+      connection.close(),
+      native.close(),
+      hook.close(),
+      ...Object.values(emulators).map((e) => e.close()),
+    ]);
     await Promise.allSettled([temporal.stop(), pg.stop()]);
     fs.rmSync(pgDir, { recursive: true, force: true });
   }
@@ -124,7 +164,10 @@ async function startHookReceiver(): Promise<{ url: string; close(): Promise<void
     req.on('end', () => res.writeHead(req.url?.includes('refuse') ? 400 : 204).end());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 function sdkVersion(): string {

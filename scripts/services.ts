@@ -10,7 +10,12 @@ import { migrateToLatest } from '../db/migrate';
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const [temporal, pg] = await Promise.all([
-    startTemporalDevServer({ port: Number(process.env.TEMPORAL_PORT ?? 7233), uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233), dbFile: path.join(root, '.data/temporal.db'), quiet: true }),
+    startTemporalDevServer({
+      port: Number(process.env.TEMPORAL_PORT ?? 7233),
+      uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+      dbFile: path.join(root, '.data/temporal.db'),
+      quiet: true,
+    }),
     startPostgres({ port: process.env.DATABASE_URL ? undefined : Number(process.env.PGPORT ?? 5433) }),
   ]);
   await migrateToLatest(pg.url);

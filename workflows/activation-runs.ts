@@ -4,7 +4,15 @@
  * that hold, re-check a destination while paused by a configuration error, and check apply requests.
  */
 import {
-  ApplicationFailure, ChildWorkflowFailure, condition, currentUpdateInfo, executeChild, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  condition,
+  currentUpdateInfo,
+  executeChild,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
@@ -72,38 +80,73 @@ const RECENT_RUNS = 20;
 export const DEFAULT_RECHECK = '1h';
 const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
 // A quota read after every run: a local activity costs one marker event, not a task round trip.
-const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+const local = proxyLocalActivities<SynclineActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '1s' },
+});
 
 /**
  * Runs run `runNumber` as the child `activation/<id>/run/<n>` and returns its summary (a failed run
  * too). A durable timer at `scheduledAt + deadlineMinutes` opens DEADLINE_MISSED while it goes on.
  */
 export async function runChild(
-  config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, scheduledAt: number, plan?: { planOnly?: boolean; applyPlan?: number },
+  config: ActivationConfig,
+  state: ActivationState,
+  request: PendingRun,
+  runNumber: number,
+  scheduledAt: number,
+  plan?: { planOnly?: boolean; applyPlan?: number },
 ): Promise<RunSummary> {
   let done = false;
-  const run = runOnce(config, state, request, runNumber, plan, request.trigger === 'schedule' ? new Date(scheduledAt).toISOString() : undefined);
-  void run.then(() => (done = true), () => (done = true));
+  const run = runOnce(
+    config,
+    state,
+    request,
+    runNumber,
+    plan,
+    request.trigger === 'schedule' ? new Date(scheduledAt).toISOString() : undefined,
+  );
+  void run.then(
+    () => (done = true),
+    () => (done = true),
+  );
   const left = scheduledAt + config.thresholds.deadlineMinutes * 60_000 - Date.now();
   if (!plan?.planOnly && !(await condition(() => done, Math.max(1, left)))) {
-    state.warnings = [...(state.warnings ?? []).filter((w) => w.code !== 'DEADLINE_MISSED'), deadlineWarning(config, runNumber, scheduledAt)];
+    state.warnings = [
+      ...(state.warnings ?? []).filter((w) => w.code !== 'DEADLINE_MISSED'),
+      deadlineWarning(config, runNumber, scheduledAt),
+    ];
     await publishWarnings(config, state);
   }
   return run;
 }
 
 async function runOnce(
-  config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, plan?: { planOnly?: boolean; applyPlan?: number }, scheduledAt?: string,
+  config: ActivationConfig,
+  state: ActivationState,
+  request: PendingRun,
+  runNumber: number,
+  plan?: { planOnly?: boolean; applyPlan?: number },
+  scheduledAt?: string,
 ): Promise<RunSummary> {
   const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
   try {
     return await executeChild(syncRunWorkflow, {
       workflowId: runWorkflowId(config.id, runNumber, plan?.applyPlan !== undefined),
-      args: [{
-        activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
-        ...(wantsRetry(request) ? { retryFailed: true } : {}), ...(scheduledAt ? { scheduledAt } : {}),
-        ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
-      }],
+      args: [
+        {
+          activationId: config.id,
+          runNumber,
+          trigger: request.trigger,
+          full: request.full,
+          config,
+          previous: previous && { modelRows: previous.modelRows, status: previous.status },
+          ...(wantsRetry(request) ? { retryFailed: true } : {}),
+          ...(scheduledAt ? { scheduledAt } : {}),
+          ...(plan?.planOnly ? { planOnly: true } : {}),
+          ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
+        },
+      ],
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
       staticDetails: runStaticDetails(config, { runNumber, trigger: request.trigger, full: request.full, reason: request.reason, ...plan }),
     });
@@ -113,16 +156,32 @@ async function runOnce(
     const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunSummary | undefined) : undefined;
     if (detail && typeof detail === 'object' && 'runNumber' in detail) return detail;
     return {
-      activationId: config.id, runNumber, trigger: request.trigger, mode: config.mode, full: request.full, status: 'failed',
-      startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: [], warnings: [],
-      error: { type: cause instanceof ApplicationFailure ? cause.type ?? 'INTERNAL' : 'INTERNAL', message: cause?.message ?? err.message },
+      activationId: config.id,
+      runNumber,
+      trigger: request.trigger,
+      mode: config.mode,
+      full: request.full,
+      status: 'failed',
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      ops: {},
+      rejected: 0,
+      heldDeletes: 0,
+      attributesCreated: [],
+      warnings: [],
+      error: {
+        type: cause instanceof ApplicationFailure ? (cause.type ?? 'INTERNAL') : 'INTERNAL',
+        message: cause?.message ?? err.message,
+      },
     };
   }
 }
 
 /** Runs the delta as run `runNumber`, records it as the open plan, and returns its counts. */
 export async function planRun(config: ActivationConfig, state: ActivationState, runNumber: number): Promise<PlanResponse> {
-  const summary = await runChild(config, state, { trigger: 'manual', full: false, reason: 'plan' }, runNumber, Date.now(), { planOnly: true });
+  const summary = await runChild(config, state, { trigger: 'manual', full: false, reason: 'plan' }, runNumber, Date.now(), {
+    planOnly: true,
+  });
   if (summary.status === 'failed') {
     const e = summary.error ?? { type: 'INTERNAL', message: `plan ${runNumber} of "${config.id}" failed` };
     throw ApplicationFailure.nonRetryable(e.message, e.type);
@@ -146,10 +205,12 @@ export function validateApply(config: ActivationConfig, state: ActivationState, 
   const p = state.plan;
   const again = `run \`syncline plan ${config.id}\` to compute a new plan`;
   if (!p || req.plan > p.run) throw new Error(`activation "${config.id}" has no plan ${req.plan}; ${again}`);
-  if (req.plan < p.run) throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
+  if (req.plan < p.run)
+    throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
   if (p.status === 'applied') throw new Error(`plan ${req.plan} of "${config.id}" was already applied; ${again}`);
   if (p.status === 'applying') throw new Error(`plan ${req.plan} of "${config.id}" is being applied already`);
-  if (p.status === 'superseded') throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
+  if (p.status === 'superseded')
+    throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
 }
 
 /**
@@ -159,7 +220,8 @@ export function validateApply(config: ActivationConfig, state: ActivationState, 
  */
 export async function recordRun(config: ActivationConfig, state: ActivationState, s: RunSummary): Promise<void> {
   state.recent = [...state.recent, s].slice(-RECENT_RUNS);
-  state.heldDeletes = s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
+  state.heldDeletes =
+    s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
   state.consecutiveFailures = s.status === 'failed' ? state.consecutiveFailures + 1 : 0;
   const configBroken = s.status === 'failed' && !!s.error && isConfigErrorCode(s.error.type) && s.error.type !== 'MODEL_SQL_ERROR';
   if (configBroken) {
@@ -175,7 +237,11 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
   }
   const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
   state.warnings = currentWarnings(config, s, {
-    consecutiveFailures: state.consecutiveFailures, configBroken, quota, recheck: config.recheck ?? DEFAULT_RECHECK, previous: state.warnings,
+    consecutiveFailures: state.consecutiveFailures,
+    configBroken,
+    quota,
+    recheck: config.recheck ?? DEFAULT_RECHECK,
+    previous: state.warnings,
   });
   await publishWarnings(config, state);
 }
@@ -183,7 +249,9 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
 /** The auto-pause re-check: when the destination checks out, clear CONFIG_BROKEN, resume and sync what is pending. */
 export async function recheck(config: ActivationConfig, state: ActivationState): Promise<void> {
   state.lastRecheckAt = Date.now();
-  const result = await acts.recheckDestination({ config }).catch((err: Error) => ({ ok: false as const, code: 'INTERNAL', message: err.message }));
+  const result = await acts
+    .recheckDestination({ config })
+    .catch((err: Error) => ({ ok: false as const, code: 'INTERNAL', message: err.message }));
   if (!state.paused || !state.autoPaused) return; // resumed or paused by an operator meanwhile
   if (!result.ok) {
     log.info(`activation "${config.id}" is still broken: ${result.code}: ${result.message}`);

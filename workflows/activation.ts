@@ -5,7 +5,18 @@
  * new after each run so its history stays small for years.
  */
 import {
-  ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, setWorkflowOptions, upsertMemo, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  setWorkflowOptions,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
@@ -17,12 +28,39 @@ import { activationDetails } from '../common/details';
 import type { RunSummary } from '../common/run';
 import { activationKey, destinationKey, healthKey } from '../common/search-attributes';
 import {
-  DEFAULT_RECHECK, answerOnce, answeredBefore, planRun, recheck, recordRun, resumeWithCatchUp, runChild, supersedePlan, validateApply, type ActivationState,
+  DEFAULT_RECHECK,
+  answerOnce,
+  answeredBefore,
+  planRun,
+  recheck,
+  recordRun,
+  resumeWithCatchUp,
+  runChild,
+  supersedePlan,
+  validateApply,
+  type ActivationState,
 } from './activation-runs';
 import { activationWorkflowV1 } from './legacy/activation-v1';
 import {
-  applyPlanUpdate, approveDeletesUpdate, pauseSignal, planUpdate, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, stopSignal, triggerSyncUpdate,
-  updateConfigUpdate, configQuery, type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest, type UpdateConfigRequest, type UpdateConfigResponse,
+  applyPlanUpdate,
+  approveDeletesUpdate,
+  pauseSignal,
+  planUpdate,
+  resumeSignal,
+  resyncSignal,
+  retryFailedSignal,
+  runProgressSignal,
+  statusQuery,
+  stopSignal,
+  triggerSyncUpdate,
+  updateConfigUpdate,
+  configQuery,
+  type ActivationStatus,
+  type PlanResponse,
+  type RunProgress,
+  type TriggerSyncRequest,
+  type UpdateConfigRequest,
+  type UpdateConfigResponse,
 } from './messages';
 import { RequestQueue, type Job, type PendingRun } from './request-queue';
 import { nextFireTime } from './schedule';
@@ -50,7 +88,8 @@ setWorkflowOptions(versioned('AUTO_UPGRADE'), activationWorkflow);
 export async function activationWorkflow(raw: ActivationWorkflowInput | Record<string, unknown>): Promise<void> {
   // Executions started before the request queue replay the loop they began with, until their next continue-as-new.
   if (!patched('activation-queue')) return activationWorkflowV1(raw);
-  const input: ActivationWorkflowInput = raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
+  const input: ActivationWorkflowInput =
+    raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
   const activation = new Activation(validConfig(input.config), input.state);
   activation.listen();
   await activation.run();
@@ -58,10 +97,16 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
 
 function validConfig(doc: unknown): ActivationConfig {
   const parsed = parseActivationConfig(doc);
-  if (!parsed.ok) throw ApplicationFailure.nonRetryable(formatProblems((doc as { id?: unknown } | null)?.id, parsed.problems), 'CONFIG_INVALID', { problems: parsed.problems });
+  if (!parsed.ok)
+    throw ApplicationFailure.nonRetryable(formatProblems((doc as { id?: unknown } | null)?.id, parsed.problems), 'CONFIG_INVALID', {
+      problems: parsed.problems,
+    });
   const expected = activationWorkflowId(parsed.config.id);
   if (workflowInfo().workflowId !== expected) {
-    throw ApplicationFailure.nonRetryable(`activation "${parsed.config.id}" must run with workflow id "${expected}" (got "${workflowInfo().workflowId}")`, 'CONFIG_INVALID');
+    throw ApplicationFailure.nonRetryable(
+      `activation "${parsed.config.id}" must run with workflow id "${expected}" (got "${workflowInfo().workflowId}")`,
+      'CONFIG_INVALID',
+    );
   }
   return parsed.config;
 }
@@ -77,18 +122,33 @@ class Activation {
   private memo = '';
 
   /** Replaced between runs by an accepted updateConfig. */
-  constructor(private config: ActivationConfig, state?: ActivationState) {
-    this.state = state ?? { lastRunNumber: -1, recent: [], paused: false, pending: null, heldDeletes: null, consecutiveFailures: 0, health: 'ok' };
+  constructor(
+    private config: ActivationConfig,
+    state?: ActivationState,
+  ) {
+    this.state = state ?? {
+      lastRunNumber: -1,
+      recent: [],
+      paused: false,
+      pending: null,
+      heldDeletes: null,
+      consecutiveFailures: 0,
+      health: 'ok',
+    };
     this.queue = new RequestQueue(this.state);
     upsertSearchAttributes([
-      { key: activationKey, value: config.id }, { key: destinationKey, value: config.destination.kind }, { key: healthKey, value: this.state.health },
+      { key: activationKey, value: config.id },
+      { key: destinationKey, value: config.destination.kind },
+      { key: healthKey, value: this.state.health },
     ] as never);
   }
 
   /** Thin handlers, registered before the first await: an update sent with the start must find them. */
   listen(): void {
     const { state, queue, config } = this;
-    setHandler(resyncSignal, (req) => queue.requestRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }));
+    setHandler(resyncSignal, (req) =>
+      queue.requestRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }),
+    );
     setHandler(retryFailedSignal, () => queue.requestRun({ trigger: 'retry_failed', full: false, retryFailed: true }));
     setHandler(pauseSignal, (req) => this.pause(req?.reason));
     setHandler(resumeSignal, () => this.resume());
@@ -96,34 +156,56 @@ class Activation {
       if (this.running && p.runNumber === this.running.runNumber) this.running = p;
       this.showDetails();
     });
-    setHandler(triggerSyncUpdate, (req?: TriggerSyncRequest) => queue.awaitRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }), {
-      validator: (req?: TriggerSyncRequest) => {
-        if (req !== undefined && (typeof req !== 'object' || req === null)) throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
-        if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+    setHandler(
+      triggerSyncUpdate,
+      (req?: TriggerSyncRequest) =>
+        queue.awaitRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }),
+      {
+        validator: (req?: TriggerSyncRequest) => {
+          if (req !== undefined && (typeof req !== 'object' || req === null))
+            throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
+          if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+        },
       },
-    });
-    setHandler(approveDeletesUpdate, (req) => answerOnce(state, async () => {
-      const { approved } = await acts.approveHeldDeletes({ activationId: config.id, runNumber: req.run });
-      state.heldDeletes = null;
-      return { approved, run: await queue.awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` }) };
-    }), {
-      validator: (req) => {
-        if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
-        if (answeredBefore(state)) return; // a retry of an approval already served
-        if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
-        if (state.heldDeletes.run !== req.run) throw new Error(`run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`);
+    );
+    setHandler(
+      approveDeletesUpdate,
+      (req) =>
+        answerOnce(state, async () => {
+          const { approved } = await acts.approveHeldDeletes({ activationId: config.id, runNumber: req.run });
+          state.heldDeletes = null;
+          return {
+            approved,
+            run: await queue.awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` }),
+          };
+        }),
+      {
+        validator: (req) => {
+          if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
+          if (answeredBefore(state)) return; // a retry of an approval already served
+          if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
+          if (state.heldDeletes.run !== req.run)
+            throw new Error(
+              `run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`,
+            );
+        },
       },
-    });
+    );
     setHandler(updateConfigUpdate, (req) => this.updateConfig(req), { validator: (req) => this.validateUpdate(req) });
     setHandler(stopSignal, (req) => {
       this.stopping = req?.reason ?? 'stopped by an operator';
       this.wake++;
     });
     setHandler(planUpdate, async () => (await queue.awaitJob({ kind: 'plan' })) as PlanResponse);
-    setHandler(applyPlanUpdate, (req) => answerOnce(state, async () => {
-      state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
-      return (await queue.awaitJob({ kind: 'apply', plan: req.plan })) as RunSummary;
-    }), { validator: (req) => answeredBefore(state) ? undefined : validateApply(config, state, req) });
+    setHandler(
+      applyPlanUpdate,
+      (req) =>
+        answerOnce(state, async () => {
+          state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
+          return (await queue.awaitJob({ kind: 'apply', plan: req.plan })) as RunSummary;
+        }),
+      { validator: (req) => (answeredBefore(state) ? undefined : validateApply(config, state, req)) },
+    );
     setHandler(statusQuery, () => this.status());
     setHandler(configQuery, () => this.config);
   }
@@ -144,16 +226,27 @@ class Activation {
 
   /** Ends the workflow; its runs, snapshot and history stay in Postgres, and a later start carries on from them. */
   private async stop(): Promise<void> {
-    this.queue.answerAll({ error: { type: 'ACTIVATION_STOPPED', message: `activation "${this.config.id}" was stopped (${this.stopping}) before serving this request; start it again to sync` } });
+    this.queue.answerAll({
+      error: {
+        type: 'ACTIVATION_STOPPED',
+        message: `activation "${this.config.id}" was stopped (${this.stopping}) before serving this request; start it again to sync`,
+      },
+    });
     await condition(allHandlersFinished);
     this.showDetails();
   }
 
   private validateUpdate(req: UpdateConfigRequest): void {
-    if (!req || typeof req !== 'object') throw new Error('updateConfig takes {"config": <activation document>, "retarget"?: true, "confirm"?: true, "dryRun"?: true, "reason"?: "..."}');
+    if (!req || typeof req !== 'object')
+      throw new Error(
+        'updateConfig takes {"config": <activation document>, "retarget"?: true, "confirm"?: true, "dryRun"?: true, "reason"?: "..."}',
+      );
     const parsed = parseNewActivationConfig(req.config);
     if (!parsed.ok) throw new Error(formatProblems((req.config as { id?: unknown } | null)?.id ?? this.config.id, parsed.problems));
-    if (parsed.config.id !== this.config.id) throw new Error(`the document is activation "${parsed.config.id}", this is "${this.config.id}": an activation keeps its id (start another one instead)`);
+    if (parsed.config.id !== this.config.id)
+      throw new Error(
+        `the document is activation "${parsed.config.id}", this is "${this.config.id}": an activation keeps its id (start another one instead)`,
+      );
   }
 
   /**
@@ -165,18 +258,31 @@ class Activation {
     const next = (parseActivationConfig(req.config) as { ok: true; config: ActivationConfig }).config;
     const check = await acts.checkConfigUpdate({ config: next });
     if (check.problems.length) {
-      throw ApplicationFailure.nonRetryable(`activation "${next.id}": the new document does not check out against the destination, nothing changed:\n  - ${check.problems.join('\n  - ')}`, 'CONFIG_INVALID');
+      throw ApplicationFailure.nonRetryable(
+        `activation "${next.id}": the new document does not check out against the destination, nothing changed:\n  - ${check.problems.join('\n  - ')}`,
+        'CONFIG_INVALID',
+      );
     }
     const plan = planConfigUpdate(this.config, next, check.syncedRows);
     const answer = { changes: plan.changes, consequences: plan.consequences };
     if (plan.retarget && !req.retarget) {
-      throw ApplicationFailure.nonRetryable(`activation "${next.id}": ${plan.consequences[0]}. Refused: send it again with "retarget": true (syncline activation update --retarget) to start the new target from an empty snapshot; or keep the current target`, 'RETARGET_REFUSED', answer);
+      throw ApplicationFailure.nonRetryable(
+        `activation "${next.id}": ${plan.consequences[0]}. Refused: send it again with "retarget": true (syncline activation update --retarget) to start the new target from an empty snapshot; or keep the current target`,
+        'RETARGET_REFUSED',
+        answer,
+      );
     }
     if (plan.duplicatesRecords && !req.confirm) {
-      throw ApplicationFailure.nonRetryable(`activation "${next.id}": ${plan.consequences.find((c) => c.includes('Insert mode'))}. Refused: send it again with "confirm": true if that is what you want`, 'CONFIRMATION_NEEDED', answer);
+      throw ApplicationFailure.nonRetryable(
+        `activation "${next.id}": ${plan.consequences.find((c) => c.includes('Insert mode'))}. Refused: send it again with "confirm": true if that is what you want`,
+        'CONFIRMATION_NEEDED',
+        answer,
+      );
     }
     if (req.dryRun || plan.changes.length === 0) return { applied: false, ...answer };
-    const applied = (await this.queue.awaitJob({ kind: 'config', config: next, retarget: plan.retarget, reason: req.reason })) as { version: number };
+    const applied = (await this.queue.awaitJob({ kind: 'config', config: next, retarget: plan.retarget, reason: req.reason })) as {
+      version: number;
+    };
     return { applied: true, version: applied.version, ...answer };
   }
 
@@ -202,7 +308,9 @@ class Activation {
     if (job.kind === 'plan') {
       const runNumber = ++state.lastRunNumber;
       const answer = await this.track(runNumber, () => planRun(config, state, runNumber)).then(
-        (ok) => ({ ok }), (err: ApplicationFailure) => ({ error: { type: err.type ?? 'INTERNAL', message: err.message } }));
+        (ok) => ({ ok }),
+        (err: ApplicationFailure) => ({ error: { type: err.type ?? 'INTERNAL', message: err.message } }),
+      );
       return this.queue.answer([ticket], answer);
     }
     if (state.plan?.status !== 'applying' || state.plan.run !== job.plan) {
@@ -240,7 +348,9 @@ class Activation {
       const rechecking = state.paused && !!state.autoPaused;
       const next = rechecking
         ? (state.lastRecheckAt ?? now) + parseDuration(config.recheck ?? DEFAULT_RECHECK)
-        : state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
+        : state.paused
+          ? null
+          : nextFireTime(config.schedule, state.lastFireAt, now);
       const seen = this.wake;
       const woken = () => queue.hasWork() || this.wake !== seen;
       if (this.stopping !== null) return;
@@ -248,7 +358,9 @@ class Activation {
         await condition(woken);
         continue;
       }
-      const why = rechecking ? 're-check of the destination (paused by a configuration error)' : `next scheduled run, ${new Date(next).toISOString()}`;
+      const why = rechecking
+        ? 're-check of the destination (paused by a configuration error)'
+        : `next scheduled run, ${new Date(next).toISOString()}`;
       if (await condition(woken, Math.max(1, next - now), { summary: why })) continue;
       if (rechecking) {
         await recheck(config, state);
@@ -295,7 +407,11 @@ class Activation {
     setCurrentDetails(activationDetails(this.config, { ...s, recent: this.state.recent, warnings: this.state.warnings ?? [] }));
     const last = this.state.recent.at(-1);
     const memo = JSON.stringify({
-      state: this.stopping !== null ? 'stopped' : s.state, health: s.health, nextRunAt: s.nextRunAt, mode: this.config.mode, destination: this.config.destination.kind,
+      state: this.stopping !== null ? 'stopped' : s.state,
+      health: s.health,
+      nextRunAt: s.nextRunAt,
+      mode: this.config.mode,
+      destination: this.config.destination.kind,
       lastRun: last ? { runNumber: last.runNumber, status: last.status, finishedAt: last.finishedAt ?? null } : null,
     });
     if (memo !== this.memo && patched('activation-memo')) {
@@ -308,10 +424,17 @@ class Activation {
     const { config, state } = this;
     const next = state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, Date.now());
     return {
-      activationId: config.id, state: this.running ? 'running' : state.paused ? 'paused' : 'idle', pausedReason: state.pausedReason,
-      health: state.health, schedule: config.schedule, nextRunAt: next === null ? null : new Date(next).toISOString(), currentRun: this.running,
-      pending: state.pending && { trigger: state.pending.trigger, full: state.pending.full }, heldDeletes: state.heldDeletes,
-      consecutiveFailures: state.consecutiveFailures, lastRuns: state.recent,
+      activationId: config.id,
+      state: this.running ? 'running' : state.paused ? 'paused' : 'idle',
+      pausedReason: state.pausedReason,
+      health: state.health,
+      schedule: config.schedule,
+      nextRunAt: next === null ? null : new Date(next).toISOString(),
+      currentRun: this.running,
+      pending: state.pending && { trigger: state.pending.trigger, full: state.pending.full },
+      heldDeletes: state.heldDeletes,
+      consecutiveFailures: state.consecutiveFailures,
+      lastRuns: state.recent,
     };
   }
 }

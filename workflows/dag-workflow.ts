@@ -4,7 +4,15 @@
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
 import { dagStateQuery } from './messages';
-import { ApplicationFailure, patched, proxyActivities, setHandler, setWorkflowOptions, sleep, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  setHandler,
+  setWorkflowOptions,
+  sleep,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import { versioned } from './versioning';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
@@ -29,25 +37,48 @@ const acts = (task: DagTask, defaults = DEFAULTS) => proxyActivities<DagTaskActi
  * `baseUrl` itself, e.g. a webhook URL). Without it, `url` must be a full URL, as it always had to be.
  */
 const httpSchema = z
-  .object({ url: z.string().optional(), method: z.string().optional(), body: z.unknown().optional(), headers: z.record(z.string(), z.string()).optional(), connection: z.string().min(1).optional() })
+  .object({
+    url: z.string().optional(),
+    method: z.string().optional(),
+    body: z.unknown().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    connection: z.string().min(1).optional(),
+  })
   .strict()
   .superRefine((input, ctx) => {
     if (input.connection !== undefined && (input.url === undefined || input.url.startsWith('/'))) return;
     if (!z.url().safeParse(input.url).success) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: input.connection === undefined ? 'a full URL (or name a "connection" that has a baseUrl)' : 'a full URL, or a path ("/v1/...") under the connection\'s baseUrl' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message:
+          input.connection === undefined
+            ? 'a full URL (or name a "connection" that has a baseUrl)'
+            : 'a full URL, or a path ("/v1/...") under the connection\'s baseUrl',
+      });
     }
   });
 
 /** Header names that carry credentials: they belong in a connection, never in a task input (history). */
 const CREDENTIAL_HEADER = /auth|token|secret|passw|api[-_]?key|cookie|session|credential/i;
 
-const activationSchema = z.object({ activationId: z.string().min(1), full: z.boolean().optional(), reason: z.string().optional() }).strict();
+const activationSchema = z
+  .object({ activationId: z.string().min(1), full: z.boolean().optional(), reason: z.string().optional() })
+  .strict();
 const sleepSchema = z.object({ seconds: z.number().nonnegative() }).strict();
 
 /** Each kind: the shape of task.input (`mappedInput` when a mapped task may take fields from its item) and its runner. */
 const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run: TaskRunner }> = {
   sql: {
-    input: z.object({ connection: z.string().min(1).optional(), statement: z.string().min(1), params: z.array(z.unknown()).optional(), returnRows: z.boolean().optional(), skipIfNoRows: z.boolean().optional() }).strict(),
+    input: z
+      .object({
+        connection: z.string().min(1).optional(),
+        statement: z.string().min(1),
+        params: z.array(z.unknown()).optional(),
+        returnRows: z.boolean().optional(),
+        skipIfNoRows: z.boolean().optional(),
+      })
+      .strict(),
     // A mapped statement reads its item as $1 (objects arrive as JSON: ($1::jsonb->>'id')).
     run: (ctx) => acts(ctx.task).runSql({ ...(ctx.input as RunSqlInput), ...(isMapped(ctx) && { params: [ctx.item] }) }),
   },
@@ -68,7 +99,11 @@ const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run
     mappedInput: sleepSchema.partial({ seconds: true }),
     run: async (ctx) => {
       const seconds = (ctx.input as { seconds?: number } | undefined)?.seconds ?? ctx.item;
-      if (typeof seconds !== 'number') throw ApplicationFailure.nonRetryable(`task "${ctx.task.id}": item ${ctx.index} is not a number of seconds`, 'DAG_TASK_INPUT_INVALID');
+      if (typeof seconds !== 'number')
+        throw ApplicationFailure.nonRetryable(
+          `task "${ctx.task.id}": item ${ctx.index} is not a number of seconds`,
+          'DAG_TASK_INPUT_INVALID',
+        );
       await sleep(seconds * 1000);
       return { seconds };
     },
@@ -85,8 +120,12 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   setHandler(dagStateQuery, () => latest);
   const state = await runDag(input, RUNNERS, { onStateChange: (s) => (latest = s), checkTask });
   if (state.status === 'failed') {
-    const failed = Object.values(state.tasks).filter((t) => t.state === 'failed').map((t) => `${t.id} (${t.error?.type})`);
-    const blocked = Object.values(state.tasks).filter((t) => t.state === 'upstream_failed').map((t) => t.id);
+    const failed = Object.values(state.tasks)
+      .filter((t) => t.state === 'failed')
+      .map((t) => `${t.id} (${t.error?.type})`);
+    const blocked = Object.values(state.tasks)
+      .filter((t) => t.state === 'upstream_failed')
+      .map((t) => t.id);
     const message = `DAG "${state.id}" failed: ${failed.join(', ')} failed${blocked.length ? `; ${blocked.join(', ')} did not run (upstream_failed)` : ''}`;
     throw ApplicationFailure.nonRetryable(message, 'DAG_FAILED', state);
   }
@@ -97,8 +136,11 @@ function checkTask(task: DagTask): string[] {
   const kind = KINDS[task.kind]!;
   const schema = (task.map && kind.mappedInput) || kind.input;
   const parsed = schema.safeParse(task.input ?? {});
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `task "${task.id}": input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
-  if (task.kind === 'sql' && task.map && (task.input as RunSqlInput | undefined)?.params) problems.push(`task "${task.id}": a mapped sql task gets its item as $1; remove input.params`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `task "${task.id}": input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+  if (task.kind === 'sql' && task.map && (task.input as RunSqlInput | undefined)?.params)
+    problems.push(`task "${task.id}": a mapped sql task gets its item as $1; remove input.params`);
   if (task.kind === 'http') problems.push(...credentialHeaders(task));
   return problems;
 }
@@ -112,9 +154,12 @@ function credentialHeaders(task: DagTask): string[] {
   if (typeof headers !== 'object' || headers === null) return [];
   const names = Object.keys(headers).filter((h) => CREDENTIAL_HEADER.test(h));
   if (names.length === 0 || !patched('dag-http-credential-headers')) return [];
-  return names.map((h) => `task "${task.id}": input.headers.${h} looks like a credential, and a task's input is kept in workflow history: `
-    + `put it in a named connection on the worker, e.g. SYNCLINE_CONNECTION_CRM_API='{"headers":{"${h}":"..."},"baseUrl":"https://..."}' `
-    + `(or the secrets file), and write "connection": "crm-api" in the task input (docs/dag.md)`);
+  return names.map(
+    (h) =>
+      `task "${task.id}": input.headers.${h} looks like a credential, and a task's input is kept in workflow history: ` +
+      `put it in a named connection on the worker, e.g. SYNCLINE_CONNECTION_CRM_API='{"headers":{"${h}":"..."},"baseUrl":"https://..."}' ` +
+      `(or the secrets file), and write "connection": "crm-api" in the task input (docs/dag.md)`,
+  );
 }
 
 function isMapped(ctx: TaskContext): boolean {
@@ -124,9 +169,16 @@ function isMapped(ctx: TaskContext): boolean {
 /** A mapped activation task takes its id from the item: a string, or an object merged over the task input. */
 function activationInput(ctx: TaskContext): TriggerActivationSyncInput {
   const base = ctx.input as Partial<TriggerActivationSyncInput> | undefined;
-  const merged = !isMapped(ctx) ? base : typeof ctx.item === 'string' ? { ...base, activationId: ctx.item } : { ...base, ...(ctx.item as object) };
+  const merged = !isMapped(ctx)
+    ? base
+    : typeof ctx.item === 'string'
+      ? { ...base, activationId: ctx.item }
+      : { ...base, ...(ctx.item as object) };
   if (typeof merged?.activationId !== 'string') {
-    throw ApplicationFailure.nonRetryable(`task "${ctx.task.id}": no activationId in the input or item ${ctx.index}`, 'DAG_TASK_INPUT_INVALID');
+    throw ApplicationFailure.nonRetryable(
+      `task "${ctx.task.id}": no activationId in the input or item ${ctx.index}`,
+      'DAG_TASK_INPUT_INVALID',
+    );
   }
   return merged as TriggerActivationSyncInput;
 }

@@ -4,10 +4,31 @@
  *
  *   const state = await runDag(spec, { sql: (ctx) => acts(ctx.task).runSql(...) }, { onStateChange: (s) => (latest = s) });
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, TimeoutFailure, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import {
-  DAG_SKIP_TYPE, DEFAULT_MAX_PARALLELISM, dagStatus, initialDagState, isSkip, mapItems, mappedState, planNext, validateDag,
-  type DagSpec, type DagState, type DagTask, type MappedRun, type TaskError, type TaskRun, type TaskState,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  TimeoutFailure,
+  type ActivityOptions,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import {
+  DAG_SKIP_TYPE,
+  DEFAULT_MAX_PARALLELISM,
+  dagStatus,
+  initialDagState,
+  isSkip,
+  mapItems,
+  mappedState,
+  planNext,
+  validateDag,
+  type DagSpec,
+  type DagState,
+  type DagTask,
+  type MappedRun,
+  type TaskError,
+  type TaskRun,
+  type TaskState,
 } from '../common/dag';
 
 export interface TaskContext {
@@ -65,13 +86,18 @@ function checkSpec(spec: DagSpec, runners: Record<string, TaskRunner>, checkTask
   const problems = result.ok ? [] : [...result.problems];
   // Kinds and inputs are checked on every task that has them, even when the spec failed elsewhere: one report.
   const tasks: unknown[] = Array.isArray(spec?.tasks) ? spec.tasks : [];
-  for (const task of tasks.filter((t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string')) {
-    if (!Object.hasOwn(runners, task.kind)) problems.push(`task "${task.id}": kind "${task.kind}" has no runner (known: ${Object.keys(runners).join(', ')})`);
+  for (const task of tasks.filter(
+    (t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string',
+  )) {
+    if (!Object.hasOwn(runners, task.kind))
+      problems.push(`task "${task.id}": kind "${task.kind}" has no runner (known: ${Object.keys(runners).join(', ')})`);
     else problems.push(...(checkTask?.(task) ?? []));
   }
   if (!result.ok || problems.length > 0) {
     const id = (spec as { id?: unknown } | null)?.id;
-    throw ApplicationFailure.nonRetryable(`DAG "${String(id)}" is invalid, nothing was run: ${problems.join('; ')}`, 'DAG_INVALID', { problems });
+    throw ApplicationFailure.nonRetryable(`DAG "${String(id)}" is invalid, nothing was run: ${problems.join('; ')}`, 'DAG_INVALID', {
+      problems,
+    });
   }
   return result.spec;
 }
@@ -168,7 +194,9 @@ export function activityOptionsFor(task: DagTask, defaults: ActivityOptions = {}
     ...defaults,
     ...(task.timeoutSeconds !== undefined && { startToCloseTimeout: task.timeoutSeconds * 1000 }),
     ...(retry && { retry }),
-    ...(defaults.startToCloseTimeout === undefined && task.timeoutSeconds === undefined && !defaults.scheduleToCloseTimeout && { startToCloseTimeout: '10 minutes' }),
+    ...(defaults.startToCloseTimeout === undefined &&
+      task.timeoutSeconds === undefined &&
+      !defaults.scheduleToCloseTimeout && { startToCloseTimeout: '10 minutes' }),
   };
 }
 

@@ -9,17 +9,40 @@ import type { OpenWarning, WarningReport } from '../common/warnings';
 import type { ConfigChange } from '../common/config-diff';
 import type { Health } from '../common/search-attributes';
 
-export interface ResyncRequest { full?: boolean; reason?: string }
-export interface PauseRequest { reason?: string }
-export interface TriggerSyncRequest { full?: boolean; reason?: string }
-export interface ApproveDeletesRequest { run: number }
-export interface ApproveDeletesResponse { approved: number; run: RunSummary }
+export interface ResyncRequest {
+  full?: boolean;
+  reason?: string;
+}
+export interface PauseRequest {
+  reason?: string;
+}
+export interface TriggerSyncRequest {
+  full?: boolean;
+  reason?: string;
+}
+export interface ApproveDeletesRequest {
+  run: number;
+}
+export interface ApproveDeletesResponse {
+  approved: number;
+  run: RunSummary;
+}
 
 /** `syncline plan`: the plan's number (its run number) and its counts per op (plus `rejected`, `heldDeletes`). */
-export interface PlanResponse { plan: number; counts: Record<string, number> }
-export interface ApplyPlanRequest { plan: number }
+export interface PlanResponse {
+  plan: number;
+  counts: Record<string, number>;
+}
+export interface ApplyPlanRequest {
+  plan: number;
+}
 
-export interface RunProgress { runNumber: number; phase: string; chunksDone: number; chunksTotal: number }
+export interface RunProgress {
+  runNumber: number;
+  phase: string;
+  chunksDone: number;
+  chunksTotal: number;
+}
 
 export interface ActivationStatus {
   activationId: string;
@@ -58,12 +81,25 @@ export const statusQuery = defineQuery<ActivationStatus>('status');
  * destination. `retarget` accepts another target (its snapshot starts empty); `confirm` accepts that every
  * synced row is sent again as a new record (Insert); `dryRun` only answers what would change.
  */
-export interface UpdateConfigRequest { config: unknown; retarget?: boolean; confirm?: boolean; dryRun?: boolean; reason?: string }
-export interface UpdateConfigResponse { applied: boolean; version?: number; changes: ConfigChange[]; consequences: string[] }
+export interface UpdateConfigRequest {
+  config: unknown;
+  retarget?: boolean;
+  confirm?: boolean;
+  dryRun?: boolean;
+  reason?: string;
+}
+export interface UpdateConfigResponse {
+  applied: boolean;
+  version?: number;
+  changes: ConfigChange[];
+  consequences: string[];
+}
 export const updateConfigUpdate = defineUpdate<UpdateConfigResponse, [UpdateConfigRequest]>('updateConfig');
 /** The activation document the activation runs now (defaults applied). */
 export const configQuery = defineQuery<unknown>('config');
-export interface StopRequest { reason?: string }
+export interface StopRequest {
+  reason?: string;
+}
 /** Finish the current run (if any), then end the workflow; its state stays in Postgres for a later start. */
 export const stopSignal = defineSignal<[StopRequest?]>('stop');
 

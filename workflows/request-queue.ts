@@ -13,9 +13,15 @@ import type { ActivationConfig } from '../common/config';
  * A run waiting to start. `retryFailed`: rows whose last write failed permanently are sent again too; it
  * survives coalescing with other requests (a state carried over from an older version has only the trigger).
  */
-export interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string; retryFailed?: boolean }
+export interface PendingRun {
+  trigger: RunTrigger;
+  full: boolean;
+  reason?: string;
+  retryFailed?: boolean;
+}
 
-export type Job = { kind: 'plan' } | { kind: 'apply'; plan: number } | { kind: 'config'; config: ActivationConfig; retarget: boolean; reason?: string };
+export type Job =
+  { kind: 'plan' } | { kind: 'apply'; plan: number } | { kind: 'config'; config: ActivationConfig; retarget: boolean; reason?: string };
 export type Answer = { ok: unknown } | { error: { type: string; message: string } };
 /** What to serve next: a plan or apply job, or the pending run with the tickets of every caller waiting for it. */
 export type Next = { job: Job; ticket: number } | { run: PendingRun; tickets: number[] };
@@ -27,7 +33,12 @@ export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
   if (!a) return b;
   const trigger = TRIGGER_RANK[b.trigger] > TRIGGER_RANK[a.trigger] ? b.trigger : a.trigger;
   const retryFailed = wantsRetry(a) || wantsRetry(b);
-  return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined, ...(retryFailed ? { retryFailed } : {}) };
+  return {
+    trigger,
+    full: a.full || b.full,
+    reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined,
+    ...(retryFailed ? { retryFailed } : {}),
+  };
 }
 
 export function wantsRetry(p: PendingRun): boolean {

@@ -12,7 +12,11 @@ export class RunView {
   readonly state: DagState;
   private lastReported = '';
 
-  constructor(id: string, private readonly parentId: string | undefined, private readonly runNumber: number) {
+  constructor(
+    id: string,
+    private readonly parentId: string | undefined,
+    private readonly runNumber: number,
+  ) {
     this.state = { id, status: 'running', tasks: {} };
     this.report();
   }
@@ -83,7 +87,8 @@ export class RunView {
     const write = this.state.tasks.write;
     const total = write?.mapped?.length ?? 0;
     const done = write?.mapped?.filter((m) => m.state !== 'pending' && m.state !== 'running').length ?? 0;
-    const phase = Object.values(this.state.tasks).find((t) => t.state === 'running')?.id ?? (this.state.status === 'running' ? 'starting' : 'finished');
+    const phase =
+      Object.values(this.state.tasks).find((t) => t.state === 'running')?.id ?? (this.state.status === 'running' ? 'starting' : 'finished');
     const key = `${phase}:${total ? Math.floor((done * 10) / total) : 0}`;
     if (key === this.lastReported) return;
     this.lastReported = key;
@@ -91,6 +96,8 @@ export class RunView {
     setCurrentDetails(`Run ${this.runNumber}: **${phase}**${total ? ` · ${done}/${total} chunks written` : ''}`);
     if (!this.parentId) return;
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
-    getExternalWorkflowHandle(this.parentId).signal(runProgressSignal, progress).catch(() => {});
+    getExternalWorkflowHandle(this.parentId)
+      .signal(runProgressSignal, progress)
+      .catch(() => {});
   }
 }

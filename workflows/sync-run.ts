@@ -8,7 +8,18 @@
  * plan's chunks. The `runState` query shows every step with its state and times.
  */
 import {
-  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, metricMeter, patched, proxyActivities, setCurrentDetails, setHandler, setWorkflowOptions, sleep, workflowInfo, type ActivityOptions,
+  ActivityFailure,
+  ApplicationFailure,
+  getExternalWorkflowHandle,
+  metricMeter,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  setWorkflowOptions,
+  sleep,
+  workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
@@ -44,7 +55,10 @@ export interface SyncRunInput {
 export type SyncRunResult = RunSummary;
 
 const RETRY = {
-  initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8,
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '2m',
+  maximumAttempts: 8,
   nonRetryableErrorTypes: [...CONFIG_ERROR_CODES, 'QUOTA_RESERVE_REACHED'],
 };
 // They heartbeat on a timer (activities/liveness.ts): a worker that dies during a commit is noticed within a minute.
@@ -70,7 +84,11 @@ export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResul
 }
 
 /** What the writes start from: a fresh delta, or a frozen plan. */
-interface Work { chunks: number[]; chunkLabels?: string[]; missingAttributes: number }
+interface Work {
+  chunks: number[];
+  chunkLabels?: string[];
+  missingAttributes: number;
+}
 
 class SyncRun {
   readonly view: RunView;
@@ -94,7 +112,8 @@ class SyncRun {
     let failure: TaskError | undefined;
     try {
       const work: Work = frozen ?? (await this.computeDelta(runId));
-      if (work.missingAttributes > 0) await this.view.step('ensure_attributes', () => this.quotaWait(() => quick.ensureAttributes({ runId })));
+      if (work.missingAttributes > 0)
+        await this.view.step('ensure_attributes', () => this.quotaWait(() => quick.ensureAttributes({ runId })));
       failure = await this.writeChunks(runId, work);
     } catch (err) {
       failure = taskError(err);
@@ -107,7 +126,12 @@ class SyncRun {
     setCurrentDetails(runResultDetails(summary));
     if (summary.status === 'failed') {
       const err = summary.error ?? failure ?? { type: 'INTERNAL', message: 'the run failed' };
-      throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
+      throw ApplicationFailure.create({
+        message: `${describeRun(summary)}: ${err.message}`,
+        type: err.type,
+        nonRetryable: true,
+        details: [summary],
+      });
     }
     return summary;
   }
@@ -118,20 +142,31 @@ class SyncRun {
     try {
       const { runId } = await this.prepare();
       const delta = await this.computeDelta(runId);
-      const planned = await this.view.step('plan', () => quick.recordPlan({ runId, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes }));
+      const planned = await this.view.step('plan', () =>
+        quick.recordPlan({ runId, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes }),
+      );
       this.view.finish('success');
       return planSummary(input, planned.counts);
     } catch (err) {
       this.view.finish('failed');
       const e = taskError(err);
-      throw ApplicationFailure.create({ message: `plan ${input.runNumber} of "${input.activationId}": ${e.message}`, type: e.type, nonRetryable: true });
+      throw ApplicationFailure.create({
+        message: `plan ${input.runNumber} of "${input.activationId}": ${e.message}`,
+        type: e.type,
+        nonRetryable: true,
+      });
     }
   }
 
   private prepare() {
     const { input } = this;
     return quick.prepareRun({
-      activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
+      activationId: input.activationId,
+      runNumber: input.runNumber,
+      trigger: input.trigger,
+      full: input.full,
+      config: input.config,
+      scheduledAt: input.scheduledAt,
       ...(input.retryFailed ? { retryFailed: true } : {}),
     });
   }
@@ -147,7 +182,8 @@ class SyncRun {
   private async writeChunks(runId: string, work: Work): Promise<TaskError | undefined> {
     const { chunks } = work;
     const failures = await this.view.mapped('write', chunks.length, WRITE_PARALLELISM, (i) =>
-      this.quotaWait(() => writeOneChunk(runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]), this.labels)));
+      this.quotaWait(() => writeOneChunk(runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]), this.labels)),
+    );
     return failures[0];
   }
 
@@ -177,12 +213,18 @@ class SyncRun {
         if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
         const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
         if (!this.quotaWarnings.some((w) => w.code === 'QUOTA_LOW')) {
-          this.quotaWarnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${this.input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again` });
+          this.quotaWarnings.push({
+            code: 'QUOTA_LOW',
+            level: 'warning',
+            message: `activation "${this.input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again`,
+          });
         }
         const parent = workflowInfo().parent;
         if (parent) {
           const progress: RunProgress = { runNumber: this.input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
-          getExternalWorkflowHandle(parent.workflowId).signal(runProgressSignal, progress).catch(() => {});
+          getExternalWorkflowHandle(parent.workflowId)
+            .signal(runProgressSignal, progress)
+            .catch(() => {});
         }
         await sleep(waitMs, { summary: `quota wait · ${Math.round(waitMs / 60000)} min · ${cause.message.slice(0, 120)}` });
       }
@@ -194,7 +236,12 @@ class SyncRun {
  * Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot.
  * The job's wait is measured in workflow time (the SDK records no metric while replaying).
  */
-async function writeOneChunk(runId: string, chunk: number, summary: string, labels: MetricLabels): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
+async function writeOneChunk(
+  runId: string,
+  chunk: number,
+  summary: string,
+  labels: MetricLabels,
+): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
   let r = await write.writeChunk.executeWithOptions({ ...WRITE, summary }, [{ runId, chunk }]);
   const pendingSince = Date.now();
   const waited = r.status === 'pending';
@@ -212,10 +259,22 @@ const bulkJobWait = () => metricMeter.createHistogram(METRICS.bulkJobWait, 'floa
 /** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
 function planSummary(input: SyncRunInput, counts: Record<string, number>): RunSummary {
   const ops: RunSummary['ops'] = {};
-  for (const [op, n] of Object.entries(counts)) if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
+  for (const [op, n] of Object.entries(counts))
+    if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
   const now = new Date().toISOString();
   return {
-    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, mode: input.config.mode, full: input.full, status: 'success',
-    startedAt: now, finishedAt: now, ops, rejected: counts.rejected ?? 0, heldDeletes: counts.heldDeletes ?? 0, attributesCreated: [], warnings: [],
+    activationId: input.activationId,
+    runNumber: input.runNumber,
+    trigger: input.trigger,
+    mode: input.config.mode,
+    full: input.full,
+    status: 'success',
+    startedAt: now,
+    finishedAt: now,
+    ops,
+    rejected: counts.rejected ?? 0,
+    heldDeletes: counts.heldDeletes ?? 0,
+    attributesCreated: [],
+    warnings: [],
   };
 }

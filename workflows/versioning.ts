@@ -15,5 +15,7 @@ export type VersionedOptions = (() => WorkflowDefinitionOptions) & { behaviour: 
 
 export function versioned(behaviour: VersioningBehavior): VersionedOptions {
   // An unversioned worker has a build id too (the SDK derives one), but no deployment name.
-  return Object.assign(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: behaviour } : {}), { behaviour });
+  return Object.assign(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: behaviour } : {}), {
+    behaviour,
+  });
 }

@@ -5,7 +5,15 @@
  * on recovery (cleared), delivered one activity per notice so a retried webhook never repeats another.
  */
 import {
-  ActivityFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, setWorkflowOptions, workflowInfo,
+  ActivityFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  setWorkflowOptions,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
@@ -24,7 +32,8 @@ export const REPORTS_PER_EXECUTION = 200;
 
 // A webhook that stays down must not hold the queue for ever: after the retries the notice is logged as lost.
 const notify = proxyActivities<SynclineActivities>({
-  startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
 });
 
 // Worker Versioning: one execution for the namespace, for ever: it moves to the current version like an activation.
@@ -37,7 +46,10 @@ export async function warningsWorkflow(input: WarningsWorkflowInput = {}): Promi
     queue.push(report);
   });
   setHandler(openWarningsQuery, (activationId?: string) =>
-    Object.values(open).filter((w) => !activationId || w.activationId === activationId).sort((a, b) => a.since.localeCompare(b.since)));
+    Object.values(open)
+      .filter((w) => !activationId || w.activationId === activationId)
+      .sort((a, b) => a.since.localeCompare(b.since)),
+  );
 
   let handled = 0;
   for (;;) {

@@ -21,7 +21,15 @@ export interface CampaignOptions {
   log?: (line: string) => void;
 }
 
-export interface GlobalEvent { fault: GlobalFault; variant: string; by: number; at: string; seconds: number; hit: number[]; pending: string[] }
+export interface GlobalEvent {
+  fault: GlobalFault;
+  variant: string;
+  by: number;
+  at: string;
+  seconds: number;
+  hit: number[];
+  pending: string[];
+}
 
 export interface CampaignResult {
   seed: number;
@@ -41,9 +49,14 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     print(l);
     fs.appendFileSync(path.join(dir, 'campaign.log'), `${new Date().toISOString().slice(11, 19)} ${l}\n`);
   };
-  log(`chaos: seed ${opts.seed}, ${opts.only ? `schedule(s) ${opts.only.join(',')} only` : `${opts.schedules} schedules`}, concurrency ${opts.concurrency}; building the worker, starting Postgres and the Temporal dev server (files in ${dir})`);
+  log(
+    `chaos: seed ${opts.seed}, ${opts.only ? `schedule(s) ${opts.only.join(',')} only` : `${opts.schedules} schedules`}, concurrency ${opts.concurrency}; building the worker, starting Postgres and the Temporal dev server (files in ${dir})`,
+  );
   await build();
-  const [pgStart, temporalStart] = await Promise.allSettled([PostgresService.start(path.join(dir, 'pg')), TemporalService.start(path.join(dir, 'temporal.db'))]);
+  const [pgStart, temporalStart] = await Promise.allSettled([
+    PostgresService.start(path.join(dir, 'pg')),
+    TemporalService.start(path.join(dir, 'temporal.db')),
+  ]);
   if (pgStart.status === 'rejected' || temporalStart.status === 'rejected') {
     if (pgStart.status === 'fulfilled') await pgStart.value.stop();
     if (temporalStart.status === 'fulfilled') await temporalStart.value.stop();
@@ -60,7 +73,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   };
   writeSecrets();
   const taskQueue = 'chaos';
-  const worker = new WorkerService({ DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, SYNCLINE_TASK_QUEUE: taskQueue, SYNCLINE_SECRETS_FILE: secretsFile }, path.join(dir, 'worker.log'));
+  const worker = new WorkerService(
+    { DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, SYNCLINE_TASK_QUEUE: taskQueue, SYNCLINE_SECRETS_FILE: secretsFile },
+    path.join(dir, 'worker.log'),
+  );
   const pool = harnessPool(postgres.url, 4 + opts.concurrency * 2);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
@@ -69,7 +85,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   let lock: Promise<void> = Promise.resolve();
 
   const env: Env = {
-    pool, databaseUrl: postgres.url, temporal: client, taskQueue, log,
+    pool,
+    databaseUrl: postgres.url,
+    temporal: client,
+    taskQueue,
+    log,
     addConnection: (name, c) => {
       connections[name] = c;
       writeSecrets();
@@ -83,9 +103,19 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
         if (fault === 'worker_kill') await worker.kill(downMs);
         else if (fault === 'postgres_restart') await (variant === 'backend' ? postgres.killBackend() : postgres.restartImmediate(downMs));
         else await temporal.restart(variant as 'SIGTERM' | 'SIGKILL', downMs);
-        const ev: GlobalEvent = { fault, variant, by: by.s.index, at: new Date(t0).toISOString(), seconds: Math.round((Date.now() - t0) / 100) / 10, hit: hit.map((r) => r.s.index), pending };
+        const ev: GlobalEvent = {
+          fault,
+          variant,
+          by: by.s.index,
+          at: new Date(t0).toISOString(),
+          seconds: Math.round((Date.now() - t0) / 100) / 10,
+          hit: hit.map((r) => r.s.index),
+          pending,
+        };
         events.push(ev);
-        log(`  ! ${fault} (${variant}, by schedule ${by.s.index}, during ${pending.join('+') || 'no activity'}): ${ev.seconds} s, ${hit.length} schedules in flight`);
+        log(
+          `  ! ${fault} (${variant}, by schedule ${by.s.index}, during ${pending.join('+') || 'no activity'}): ${ev.seconds} s, ${hit.length} schedules in flight`,
+        );
       });
       lock = next.catch(() => {});
       return next;
@@ -129,11 +159,19 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
 }
 
 function report(log: (l: string) => void, r: ScheduleResult, s: ReturnType<typeof generateSchedule>, seed: number): void {
-  const struck = Object.entries(r.struck).map(([f, n]) => `${f}×${n}`).join(' ') || 'none';
-  const verdict = r.tampered !== null
-    ? `self-check: record of key ${r.tampered} written behind syncline's back, ${r.violations.some((v) => v.includes(`key ${r.tampered}`)) ? 'reported' : 'NOT REPORTED'}`
-    : r.violations.length ? `${r.violations.length} VIOLATION(S)` : 'ok';
-  log(`[${r.index}] ${r.dest} ${r.mode} ${r.primary}: ${verdict} in ${r.seconds} s; struck: ${struck}; runs ${JSON.stringify(r.runs)}; checked ${JSON.stringify(r.checked)}`);
+  const struck =
+    Object.entries(r.struck)
+      .map(([f, n]) => `${f}×${n}`)
+      .join(' ') || 'none';
+  const verdict =
+    r.tampered !== null
+      ? `self-check: record of key ${r.tampered} written behind syncline's back, ${r.violations.some((v) => v.includes(`key ${r.tampered}`)) ? 'reported' : 'NOT REPORTED'}`
+      : r.violations.length
+        ? `${r.violations.length} VIOLATION(S)`
+        : 'ok';
+  log(
+    `[${r.index}] ${r.dest} ${r.mode} ${r.primary}: ${verdict} in ${r.seconds} s; struck: ${struck}; runs ${JSON.stringify(r.runs)}; checked ${JSON.stringify(r.checked)}`,
+  );
   if (!r.violations.length) return;
   for (const v of r.violations) log(`    violation: ${v}`);
   for (const n of r.notes) log(`    note: ${n}`);
@@ -162,7 +200,8 @@ export function summary(c: CampaignResult): Record<string, unknown> {
   // Injected faults: emulator faults that fired, and global faults once each (the matrix counts them for every schedule they hit).
   const faults: Partial<Record<FaultClass, number>> = {};
   for (const r of c.results) {
-    for (const [f, n] of Object.entries(r.struck)) if (!(GLOBAL_FAULTS as readonly string[]).includes(f)) faults[f as FaultClass] = (faults[f as FaultClass] ?? 0) + n;
+    for (const [f, n] of Object.entries(r.struck))
+      if (!(GLOBAL_FAULTS as readonly string[]).includes(f)) faults[f as FaultClass] = (faults[f as FaultClass] ?? 0) + n;
   }
   for (const e of c.events) faults[e.fault] = (faults[e.fault] ?? 0) + 1;
   // Schedules tampered with on purpose report what was done to them: a self-check, not a finding.
@@ -170,10 +209,22 @@ export function summary(c: CampaignResult): Record<string, unknown> {
   const tampered = c.results.filter((r) => r.tampered !== null);
   const m = matrix(real);
   return {
-    schedules: c.results.length, faults, violations: real.reduce((n, r) => n + r.violations.length, 0),
+    schedules: c.results.length,
+    faults,
+    violations: real.reduce((n, r) => n + r.violations.length, 0),
     schedules_with_violations: real.filter((r) => r.violations.length).map((r) => r.index),
-    ...(tampered.length ? { self_check: { schedules: tampered.map((r) => r.index), reported: tampered.every((r) => r.violations.some((v) => v.includes(`key ${r.tampered}`))) } } : {}),
-    seed: c.seed, cells_covered: `${m.covered}/${m.cells}`, global_faults: c.events.length,
-    worker_unexpected_exits: c.workerExits.length, seconds: c.seconds,
+    ...(tampered.length
+      ? {
+          self_check: {
+            schedules: tampered.map((r) => r.index),
+            reported: tampered.every((r) => r.violations.some((v) => v.includes(`key ${r.tampered}`))),
+          },
+        }
+      : {}),
+    seed: c.seed,
+    cells_covered: `${m.covered}/${m.cells}`,
+    global_faults: c.events.length,
+    worker_unexpected_exits: c.workerExits.length,
+    seconds: c.seconds,
   };
 }

@@ -10,11 +10,31 @@ import type { Dest, FaultClass, Schedule } from './schedule';
 
 export type Epoch = 'A' | 'B';
 /** A model row's mapped content (numeric and text as Postgres prints them). */
-export interface Content { name: string; email: string | null; amount: string | null; note: string }
-export interface DestRecord { id: string; key: string | null; fields: Record<string, unknown> }
-export interface JournalWrite { seq: number; at: number; op: 'create' | 'update' | 'delete' | 'rollback'; id: string; key: string | null; fields: Record<string, unknown> }
+export interface Content {
+  name: string;
+  email: string | null;
+  amount: string | null;
+  note: string;
+}
+export interface DestRecord {
+  id: string;
+  key: string | null;
+  fields: Record<string, unknown>;
+}
+export interface JournalWrite {
+  seq: number;
+  at: number;
+  op: 'create' | 'update' | 'delete' | 'rollback';
+  id: string;
+  key: string | null;
+  fields: Record<string, unknown>;
+}
 /** An armed fault and whether the emulator shows that it struck. */
-export interface FaultOutcome { fault: FaultClass; spec: Record<string, unknown>; fired: boolean }
+export interface FaultOutcome {
+  fault: FaultClass;
+  spec: Record<string, unknown>;
+  fired: boolean;
+}
 
 const admin = async <T>(base: string, path: string, init?: RequestInit): Promise<T> => {
   const res = await fetch(`${base}/__admin${path}`, { ...init, headers: { 'Content-Type': 'application/json', ...(init?.headers ?? {}) } });
@@ -22,7 +42,12 @@ const admin = async <T>(base: string, path: string, init?: RequestInit): Promise
   return (await res.json()) as T;
 };
 
-interface Armed { fault: FaultClass; spec: Record<string, unknown>; at: number; fired?: boolean }
+interface Armed {
+  fault: FaultClass;
+  spec: Record<string, unknown>;
+  at: number;
+  fired?: boolean;
+}
 
 export abstract class Destination {
   abstract readonly kind: Dest;
@@ -31,7 +56,10 @@ export abstract class Destination {
   /** Journal entries up to this one were the destination's state before the schedule (seeding). */
   seededUpTo = 0;
 
-  constructor(readonly connectionName: string, protected readonly schedule: Schedule) {}
+  constructor(
+    readonly connectionName: string,
+    protected readonly schedule: Schedule,
+  ) {}
 
   abstract get url(): string;
   abstract connection(): Record<string, unknown>;
@@ -67,7 +95,11 @@ export abstract class Destination {
   /** Turns the named switches off (duration faults), recording whether they struck. */
   async clearSwitch(spec: Record<string, unknown>): Promise<void> {
     await this.settle(Object.keys(spec));
-    const off = Object.fromEntries(Object.keys(spec).filter((k) => k !== 'expireTokens').map((k) => [k, false]));
+    const off = Object.fromEntries(
+      Object.keys(spec)
+        .filter((k) => k !== 'expireTokens')
+        .map((k) => [k, false]),
+    );
     if (Object.keys(off).length) await admin(this.url, '/faults', { method: 'POST', body: JSON.stringify(off) });
   }
 
@@ -93,9 +125,13 @@ export class SalesforceDestination extends Destination {
   readonly kind = 'salesforce' as const;
   private emu!: SalesforceEmulator;
 
-  get url(): string { return this.emu.url; }
+  get url(): string {
+    return this.emu.url;
+  }
   /** Insert keys on a non-unique field: a changed row becomes a second record with the same key. */
-  get keyField(): string { return this.schedule.mode === 'insert' ? 'Department' : 'External_Id__c'; }
+  get keyField(): string {
+    return this.schedule.mode === 'insert' ? 'Department' : 'External_Id__c';
+  }
 
   async start(): Promise<this> {
     this.emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10, dailyApiLimit: 10_000_000, journal: true });
@@ -103,39 +139,66 @@ export class SalesforceDestination extends Destination {
   }
 
   connection(): Record<string, unknown> {
-    return { auth: 'client_credentials', loginUrl: this.emu.url, clientId: DEMO_CREDENTIALS.clientId, clientSecret: DEMO_CREDENTIALS.clientSecret };
+    return {
+      auth: 'client_credentials',
+      loginUrl: this.emu.url,
+      clientId: DEMO_CREDENTIALS.clientId,
+      clientSecret: DEMO_CREDENTIALS.clientSecret,
+    };
   }
 
   destinationConfig(): Record<string, unknown> {
     return {
-      kind: 'salesforce', connection: this.connectionName, object: 'Contact', key: this.keyField,
+      kind: 'salesforce',
+      connection: this.connectionName,
+      object: 'Contact',
+      key: this.keyField,
       options: { bulkThreshold: this.schedule.bulkThreshold, bulkPollMs: 1000, quotaWaitMs: 3000 },
     };
   }
 
   fields(epoch: Epoch): Array<[string, keyof Content]> {
-    const a: Array<[string, keyof Content]> = [['LastName', 'name'], ['Email', 'email'], ['Lifetime_Value__c', 'amount']];
+    const a: Array<[string, keyof Content]> = [
+      ['LastName', 'name'],
+      ['Email', 'email'],
+      ['Lifetime_Value__c', 'amount'],
+    ];
     return epoch === 'A' ? a : [...a, ['Description', 'note']];
   }
 
   async setup(preexisting: string[]): Promise<void> {
     if (preexisting.length) {
-      await admin(this.url, '/records/Contact', { method: 'POST', body: JSON.stringify(preexisting.map((k) => ({ [this.keyField]: k, LastName: `Seeded ${k}`, Lifetime_Value__c: 0 }))) });
+      await admin(this.url, '/records/Contact', {
+        method: 'POST',
+        body: JSON.stringify(preexisting.map((k) => ({ [this.keyField]: k, LastName: `Seeded ${k}`, Lifetime_Value__c: 0 }))),
+      });
     }
     this.seededUpTo = (await this.journal()).length;
   }
 
   async records(): Promise<DestRecord[]> {
     const all = await admin<Array<Record<string, unknown>>>(this.url, '/records/Contact');
-    return all.map((r) => ({ id: String(r.Id), key: (r[this.keyField] as string | null) ?? null, fields: Object.fromEntries(CONTACT_FIELDS.map((f) => [f, r[f] ?? null])) }));
+    return all.map((r) => ({
+      id: String(r.Id),
+      key: (r[this.keyField] as string | null) ?? null,
+      fields: Object.fromEntries(CONTACT_FIELDS.map((f) => [f, r[f] ?? null])),
+    }));
   }
 
   async journal(): Promise<JournalWrite[]> {
-    const j = await admin<{ entries: Array<{ seq: number; at: string; op: JournalWrite['op']; object: string; id: string; record: Record<string, unknown> }> }>(this.url, '/journal');
-    return j.entries.filter((e) => e.object === 'Contact').map((e) => ({
-      seq: e.seq, at: Date.parse(e.at), op: e.op, id: e.id, key: (e.record[this.keyField] as string | null) ?? null,
-      fields: Object.fromEntries(CONTACT_FIELDS.map((f) => [f, e.record[f] ?? null])),
-    }));
+    const j = await admin<{
+      entries: Array<{ seq: number; at: string; op: JournalWrite['op']; object: string; id: string; record: Record<string, unknown> }>;
+    }>(this.url, '/journal');
+    return j.entries
+      .filter((e) => e.object === 'Contact')
+      .map((e) => ({
+        seq: e.seq,
+        at: Date.parse(e.at),
+        op: e.op,
+        id: e.id,
+        key: (e.record[this.keyField] as string | null) ?? null,
+        fields: Object.fromEntries(CONTACT_FIELDS.map((f) => [f, e.record[f] ?? null])),
+      }));
   }
 
   protected faultState(): Promise<Record<string, unknown>> {
@@ -149,12 +212,18 @@ export class SalesforceDestination extends Destination {
 
   protected async firedSince(a: Armed, state: Record<string, unknown>): Promise<boolean> {
     const [name, value] = Object.entries(a.spec)[0]!;
-    const after = (await admin<{ requests: Array<{ status: number; time: string; path: string }> }>(this.url, '/requests')).requests.filter((r) => Date.parse(r.time) >= a.at - 5);
+    const after = (await admin<{ requests: Array<{ status: number; time: string; path: string }> }>(this.url, '/requests')).requests.filter(
+      (r) => Date.parse(r.time) >= a.at - 5,
+    );
     switch (name) {
-      case 'expireTokens': return after.some((r) => r.status === 401);
-      case 'dailyQuotaExhausted': return after.some((r) => r.status === 403);
-      case 'bulkJobStuck': return (await admin<Array<{ state: string }>>(this.url, '/jobs')).some((j) => j.state === 'InProgress');
-      case 'bulkJobFails': return Number(state.bulkJobFails ?? 0) < Number((value as { count: number }).count);
+      case 'expireTokens':
+        return after.some((r) => r.status === 401);
+      case 'dailyQuotaExhausted':
+        return after.some((r) => r.status === 403);
+      case 'bulkJobStuck':
+        return (await admin<Array<{ state: string }>>(this.url, '/jobs')).some((j) => j.state === 'InProgress');
+      case 'bulkJobFails':
+        return Number(state.bulkJobFails ?? 0) < Number((value as { count: number }).count);
       default: {
         const left = state[name] as { count?: number } | undefined;
         return !left || Number(left.count ?? 0) < Number((value as { count: number }).count);
@@ -173,11 +242,18 @@ export class ActitoDestination extends Destination {
   readonly kind = 'actito' as const;
   private emu!: ActitoEmulator;
 
-  get url(): string { return this.emu.url; }
+  get url(): string {
+    return this.emu.url;
+  }
 
   async start(): Promise<this> {
     this.emu = await startActitoEmulator({
-      port: 0, bulkProcessingDelayMs: 10, dailyBulkImportQuota: 100_000, callsPerMinute: 2000, emptyOnUpdate: 'clear', journal: true,
+      port: 0,
+      bulkProcessingDelayMs: 10,
+      dailyBulkImportQuota: 100_000,
+      callsPerMinute: 2000,
+      emptyOnUpdate: 'clear',
+      journal: true,
     });
     return this;
   }
@@ -189,13 +265,27 @@ export class ActitoDestination extends Destination {
   destinationConfig(): Record<string, unknown> {
     const size = this.schedule.chunkSize;
     return {
-      kind: 'actito', connection: this.connectionName, table: TABLE, key: 'extId',
-      options: { bulkThreshold: this.schedule.bulkThreshold, singleChunkSize: size, bulkChunkSize: size, pollAfterMs: 0, bulkImportsPerDay: 100_000, bulkImportsReserve: 0 },
+      kind: 'actito',
+      connection: this.connectionName,
+      table: TABLE,
+      key: 'extId',
+      options: {
+        bulkThreshold: this.schedule.bulkThreshold,
+        singleChunkSize: size,
+        bulkChunkSize: size,
+        pollAfterMs: 0,
+        bulkImportsPerDay: 100_000,
+        bulkImportsReserve: 0,
+      },
     };
   }
 
   fields(epoch: Epoch): Array<[string, keyof Content]> {
-    const a: Array<[string, keyof Content]> = [['name', 'name'], ['email', 'email'], ['amount', 'amount']];
+    const a: Array<[string, keyof Content]> = [
+      ['name', 'name'],
+      ['email', 'email'],
+      ['amount', 'amount'],
+    ];
     return epoch === 'A' ? a : [...a, ['note', 'note']];
   }
 
@@ -204,7 +294,8 @@ export class ActitoDestination extends Destination {
     await admin(this.url, '/tables', {
       method: 'POST',
       body: JSON.stringify({
-        name: TABLE, primaryKeyAttribute: 'extId',
+        name: TABLE,
+        primaryKeyAttribute: 'extId',
         attributes: [
           { name: 'extId', valueType: 'STRING', valueRestriction: { maxLength: 50 } },
           { name: 'name', valueType: 'STRING', valueRestriction: { maxLength: 100 } },
@@ -214,11 +305,22 @@ export class ActitoDestination extends Destination {
       }),
     });
     if (preexisting.length) {
-      const token = ((await (await fetch(`${this.url}/auth/token`, { headers: { Authorization: this.emu.apiKey, Accept: 'application/json' } })).json()) as { accessToken: string }).accessToken;
+      const token = (
+        (await (
+          await fetch(`${this.url}/auth/token`, { headers: { Authorization: this.emu.apiKey, Accept: 'application/json' } })
+        ).json()) as { accessToken: string }
+      ).accessToken;
       for (const k of preexisting) {
         const res = await fetch(`${this.url}/v4/entity/${this.emu.entity}/customTable/${TABLE}/record`, {
-          method: 'POST', headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' },
-          body: JSON.stringify({ properties: [{ name: 'extId', value: k }, { name: 'name', value: `Seeded ${k}` }, { name: 'amount', value: 0 }] }),
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            properties: [
+              { name: 'extId', value: k },
+              { name: 'name', value: `Seeded ${k}` },
+              { name: 'amount', value: 0 },
+            ],
+          }),
         });
         if (!res.ok) throw new Error(`seeding ${k}: ${res.status} ${await res.text()}`);
       }
@@ -228,15 +330,40 @@ export class ActitoDestination extends Destination {
 
   async records(): Promise<DestRecord[]> {
     const r = await admin<{ records: Array<Record<string, unknown>> }>(this.url, `/tables/${TABLE}/records?limit=1000000`);
-    return r.records.map((x) => ({ id: String(x.id), key: (x.extId as string | undefined) ?? null, fields: { name: x.name ?? null, email: x.email ?? null, amount: x.amount ?? null, note: x.note ?? null } }));
+    return r.records.map((x) => ({
+      id: String(x.id),
+      key: (x.extId as string | undefined) ?? null,
+      fields: { name: x.name ?? null, email: x.email ?? null, amount: x.amount ?? null, note: x.note ?? null },
+    }));
   }
 
   async journal(): Promise<JournalWrite[]> {
-    const j = await admin<{ entries: Array<{ seq: number; at: string; op: JournalWrite['op']; table: string; id: number; key: string | null; values: Record<string, unknown> }> }>(this.url, '/journal');
-    return j.entries.filter((e) => e.table === TABLE).map((e) => ({
-      seq: e.seq, at: Date.parse(e.at), op: e.op, id: String(e.id), key: e.key,
-      fields: { name: e.values.name ?? null, email: e.values.email ?? null, amount: e.values.amount ?? null, note: e.values.note ?? null },
-    }));
+    const j = await admin<{
+      entries: Array<{
+        seq: number;
+        at: string;
+        op: JournalWrite['op'];
+        table: string;
+        id: number;
+        key: string | null;
+        values: Record<string, unknown>;
+      }>;
+    }>(this.url, '/journal');
+    return j.entries
+      .filter((e) => e.table === TABLE)
+      .map((e) => ({
+        seq: e.seq,
+        at: Date.parse(e.at),
+        op: e.op,
+        id: String(e.id),
+        key: e.key,
+        fields: {
+          name: e.values.name ?? null,
+          email: e.values.email ?? null,
+          amount: e.values.amount ?? null,
+          note: e.values.note ?? null,
+        },
+      }));
   }
 
   protected async faultState(): Promise<Record<string, unknown>> {
@@ -245,21 +372,36 @@ export class ActitoDestination extends Destination {
 
   /** The record's name overwritten through the public API. */
   async tamper(key: string): Promise<void> {
-    const token = ((await (await fetch(`${this.url}/auth/token`, { headers: { Authorization: this.emu.apiKey, Accept: 'application/json' } })).json()) as { accessToken: string }).accessToken;
+    const token = (
+      (await (
+        await fetch(`${this.url}/auth/token`, { headers: { Authorization: this.emu.apiKey, Accept: 'application/json' } })
+      ).json()) as { accessToken: string }
+    ).accessToken;
     const res = await fetch(`${this.url}/v4/entity/${this.emu.entity}/customTable/${TABLE}/record`, {
-      method: 'POST', headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' },
-      body: JSON.stringify({ properties: [{ name: 'extId', value: key }, { name: 'name', value: 'Tampered' }] }),
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        properties: [
+          { name: 'extId', value: key },
+          { name: 'name', value: 'Tampered' },
+        ],
+      }),
     });
     if (!res.ok) throw new Error(`tampering with ${key}: ${res.status} ${await res.text()}`);
   }
 
   protected async firedSince(a: Armed, state: Record<string, unknown>): Promise<boolean> {
     const [name, value] = Object.entries(a.spec)[0]!;
-    const after = (await admin<{ requests: Array<{ status: number; at: string; method: string; route: string }> }>(this.url, '/requests')).requests.filter((r) => Date.parse(r.at) >= a.at - 5);
+    const after = (
+      await admin<{ requests: Array<{ status: number; at: string; method: string; route: string }> }>(this.url, '/requests')
+    ).requests.filter((r) => Date.parse(r.at) >= a.at - 5);
     switch (name) {
-      case 'expireTokens': return after.some((r) => r.status === 401);
-      case 'bulkQuotaExhausted': return after.some((r) => r.status === 429 && r.method === 'POST' && r.route.includes('etl-executions'));
-      case 'bulkImportStuck': return (await admin<{ imports: Array<{ status: string }> }>(this.url, '/imports')).imports.some((i) => i.status === 'RUNNING');
+      case 'expireTokens':
+        return after.some((r) => r.status === 401);
+      case 'bulkQuotaExhausted':
+        return after.some((r) => r.status === 429 && r.method === 'POST' && r.route.includes('etl-executions'));
+      case 'bulkImportStuck':
+        return (await admin<{ imports: Array<{ status: string }> }>(this.url, '/imports')).imports.some((i) => i.status === 'RUNNING');
       default: {
         const left = state[name] as { count?: number } | undefined;
         return !!left && Number(left.count ?? 0) < Number((value as { count: number }).count);

@@ -49,7 +49,11 @@ export interface ScheduleResult {
 const GUARD_PERCENT = 10;
 const WAIT_MS = 15 * 60_000;
 const PHASE_ACTIVITIES: Record<Exclude<Phase, 'any'>, string[]> = {
-  validate: ['checkDestination', 'prepareRun'], extract: ['extractModel'], delta: ['computeDelta'], write: ['writeChunk', 'pollChunk', 'ensureAttributes'], commit: ['commitRun'],
+  validate: ['checkDestination', 'prepareRun'],
+  extract: ['extractModel'],
+  delta: ['computeDelta'],
+  write: ['writeChunk', 'pollChunk', 'ensureAttributes'],
+  commit: ['commitRun'],
 };
 
 export class ScheduleRun {
@@ -77,7 +81,11 @@ export class ScheduleRun {
   /** Set by `tamper`: the key written behind syncline's back before the checks. */
   tampered: string | null = null;
 
-  constructor(private readonly env: Env, readonly s: Schedule, private readonly tamper = false) {
+  constructor(
+    private readonly env: Env,
+    readonly s: Schedule,
+    private readonly tamper = false,
+  ) {
     this.id = `chaos_${s.seed}_${s.index}`;
     this.table = `chaos.m_${s.seed}_${s.index}`;
     this.connectionName = `chaos-${s.seed}-${s.index}`;
@@ -97,7 +105,9 @@ export class ScheduleRun {
 
   config(epoch: Epoch): Record<string, unknown> {
     return {
-      id: this.id, mode: this.s.mode, schedule: this.s.schedule,
+      id: this.id,
+      mode: this.s.mode,
+      schedule: this.s.schedule,
       source: { table: this.table, key: 'id' },
       destination: this.dest.destinationConfig(),
       mappings: this.dest.mappings(epoch),
@@ -114,7 +124,13 @@ export class ScheduleRun {
     let runs: Record<string, number> = {};
     let checked: Record<string, number> = {};
     try {
-      this.model = new Model(this.env.pool, this.table, { A: hashSql(this.config('A')), B: hashSql(this.config('B')) }, this.s.seed, this.s.index);
+      this.model = new Model(
+        this.env.pool,
+        this.table,
+        { A: hashSql(this.config('A')), B: hashSql(this.config('B')) },
+        this.s.seed,
+        this.s.index,
+      );
       await this.model.create(this.s.rows);
       if (this.s.mode === 'update') this.preexisting = this.preexistingKeys();
       await this.dest.setup([...this.preexisting]);
@@ -129,7 +145,9 @@ export class ScheduleRun {
       await this.settle();
       if (this.tamper) {
         // The campaign's self-check: a write behind syncline's back must be reported.
-        const key = this.model.current.rows.find((r) => r.id !== null && this.model.current.rows.filter((x) => x.id === r.id).length === 1)?.id;
+        const key = this.model.current.rows.find(
+          (r) => r.id !== null && this.model.current.rows.filter((x) => x.id === r.id).length === 1,
+        )?.id;
         if (key) {
           await this.dest.tamper(key);
           this.tampered = key;
@@ -139,20 +157,39 @@ export class ScheduleRun {
       const facts = await this.facts();
       runs = countBy(facts.runs.map((r) => `${r.trigger}:${r.status}`));
       checked = {
-        records: facts.records.length, snapshot: facts.snapshot.length, rowErrors: facts.errors.length, held: facts.held.length, versions: facts.versions.length,
+        records: facts.records.length,
+        snapshot: facts.snapshot.length,
+        rowErrors: facts.errors.length,
+        held: facts.held.length,
+        versions: facts.versions.length,
         ...countBy(facts.journal.filter((w) => w.seq > this.dest.seededUpTo).map((w) => w.op)),
       };
       this.violations.push(...checkInvariants(facts));
     } catch (e) {
       this.violations.push(`the schedule could not be driven to its end: ${(e as Error).stack ?? String(e)}`);
     } finally {
-      await this.retry('terminate', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`).terminate('chaos schedule done'), 30_000).catch(() => {});
+      await this.retry(
+        'terminate',
+        () => this.env.temporal.workflow.getHandle(`activation/${this.id}`).terminate('chaos schedule done'),
+        30_000,
+      ).catch(() => {});
       await this.dest.close().catch(() => {});
     }
     return {
-      seed: this.s.seed, index: this.s.index, dest: this.s.dest, mode: this.s.mode, primary: this.s.primary, tampered: this.tampered,
-      struck: this.struck(this.dest.outcomes), violations: this.violations, notes: this.notes, runs, killedDuring: this.killedDuring,
-      maxHistory: history, checked, seconds: Math.round((Date.now() - started) / 1000),
+      seed: this.s.seed,
+      index: this.s.index,
+      dest: this.s.dest,
+      mode: this.s.mode,
+      primary: this.s.primary,
+      tampered: this.tampered,
+      struck: this.struck(this.dest.outcomes),
+      violations: this.violations,
+      notes: this.notes,
+      runs,
+      killedDuring: this.killedDuring,
+      maxHistory: history,
+      checked,
+      seconds: Math.round((Date.now() - started) / 1000),
     };
   }
 
@@ -174,17 +211,22 @@ export class ScheduleRun {
   private async step(step: Step): Promise<void> {
     if (await this.model.apply(step)) return;
     switch (step.do) {
-      case 'mapping': return this.changeMapping();
+      case 'mapping':
+        return this.changeMapping();
       case 'sync': {
         const p = this.request('triggerSync', () => this.syncline.triggerSync(this.id, { full: step.full, reason: 'chaos' }));
         if (step.wait) await p;
         else this.outstanding.push(p);
         return;
       }
-      case 'resync': return this.retry('resync', () => this.syncline.resync(this.id, { full: step.full, reason: 'chaos' }));
-      case 'retryFailed': return this.retry('retryFailed', () => this.syncline.retryFailed(this.id));
-      case 'pause': return this.retry('pause', () => this.syncline.pause(this.id, 'chaos'));
-      case 'resume': return this.retry('resume', () => this.syncline.resume(this.id));
+      case 'resync':
+        return this.retry('resync', () => this.syncline.resync(this.id, { full: step.full, reason: 'chaos' }));
+      case 'retryFailed':
+        return this.retry('retryFailed', () => this.syncline.retryFailed(this.id));
+      case 'pause':
+        return this.retry('pause', () => this.syncline.pause(this.id, 'chaos'));
+      case 'resume':
+        return this.retry('resume', () => this.syncline.resume(this.id));
       case 'plan': {
         await this.waitIdle();
         const r = await this.request('plan', () => this.syncline.plan(this.id));
@@ -196,17 +238,23 @@ export class ScheduleRun {
         await this.request('apply', () => this.syncline.apply(this.id, this.plan!));
         return;
       }
-      case 'approve': return this.approve(step.right);
-      case 'waitRuns': return this.waitRuns();
-      case 'waitScheduled': return this.waitScheduled();
-      case 'sleep': return sleep(step.ms);
+      case 'approve':
+        return this.approve(step.right);
+      case 'waitRuns':
+        return this.waitRuns();
+      case 'waitScheduled':
+        return this.waitScheduled();
+      case 'sleep':
+        return sleep(step.ms);
       case 'fault': {
         await this.dest.arm(step.fault, step.spec);
         if (step.clearAfterMs !== undefined) this.timers.push(sleep(step.clearAfterMs).then(() => this.dest.clearSwitch(step.spec)));
         return;
       }
-      case 'global': return this.global(step.fault, step.variant, step.phase, step.afterMs, step.downMs);
-      default: throw new Error(`unknown step ${JSON.stringify(step)}`);
+      case 'global':
+        return this.global(step.fault, step.variant, step.phase, step.afterMs, step.downMs);
+      default:
+        throw new Error(`unknown step ${JSON.stringify(step)}`);
     }
   }
 
@@ -240,7 +288,11 @@ export class ScheduleRun {
         return await fn();
       } catch (e) {
         const msg = (e as Error).message;
-        if (Date.now() > deadline || !/UNAVAILABLE|ECONNREFUSED|Connection|connect|deadline|timed out|14 |not found|already running/i.test(msg)) throw new Error(`${what}: ${msg}`);
+        if (
+          Date.now() > deadline ||
+          !/UNAVAILABLE|ECONNREFUSED|Connection|connect|deadline|timed out|14 |not found|already running/i.test(msg)
+        )
+          throw new Error(`${what}: ${msg}`);
         await sleep(1000);
       }
     }
@@ -253,7 +305,11 @@ export class ScheduleRun {
   }
 
   private status(): Promise<ActivationStatus> {
-    return this.retry('status', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`).query<ActivationStatus>('status'), 300_000);
+    return this.retry(
+      'status',
+      () => this.env.temporal.workflow.getHandle(`activation/${this.id}`).query<ActivationStatus>('status'),
+      300_000,
+    );
   }
 
   /** Until no run is going on or waiting; false if that did not happen within `timeoutMs`. */
@@ -287,18 +343,26 @@ export class ScheduleRun {
       const last = st.lastRuns.at(-1)?.runNumber ?? 0;
       run = st.heldDeletes ? st.heldDeletes.run + this.choices.pick([-2, -1, 1]) : last - this.choices.int(0, 2);
     }
-    const keys = await withDb(this.env.pool, async (c) => (await c.query<{ key: string }>('SELECT key FROM syncline.held_deletes WHERE activation_id = $1 AND run_number = $2', [this.id, run])).rows.map((r) => r.key));
+    const keys = await withDb(this.env.pool, async (c) =>
+      (
+        await c.query<{ key: string }>('SELECT key FROM syncline.held_deletes WHERE activation_id = $1 AND run_number = $2', [this.id, run])
+      ).rows.map((r) => r.key),
+    );
     const a: ApprovalCall = { run, keys, callStart: Date.now(), callEnd: null, answer: 'none' };
     this.calls.push(a);
     const r = await this.request('approveDeletes', () => this.syncline.approveDeletes(this.id, run));
     a.callEnd = Date.now();
     if (r.ok) {
       a.answer = `accepted: ${r.ok.approved} approved, applied by run ${r.ok.run.runNumber}`;
-      if (!keys.length) this.violations.push(`approveDeletes for run ${run} was accepted although that run held no deletions (${this.s.mode}); it approved ${r.ok.approved}`);
+      if (!keys.length)
+        this.violations.push(
+          `approveDeletes for run ${run} was accepted although that run held no deletions (${this.s.mode}); it approved ${r.ok.approved}`,
+        );
     } else {
       a.answer = r.refused ?? `error: ${r.error}`;
       if (r.refused) a.refused = true;
-      if (r.refused && right && keys.length) this.note(`approveDeletes for run ${run}, which held ${keys.length} deletions, was refused: ${r.refused}`);
+      if (r.refused && right && keys.length)
+        this.note(`approveDeletes for run ${run}, which held ${keys.length} deletions, was refused: ${r.refused}`);
     }
   }
 
@@ -314,12 +378,16 @@ export class ScheduleRun {
         const data = acc.acceptedRequest.input.args?.payloads?.[0]?.data;
         const run = data ? (JSON.parse(Buffer.from(data).toString()) as { run: number }).run : -1;
         const acceptedAt = eventTime(e);
-        const done = events.find((x) => x.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId === acc.acceptedRequest?.meta?.updateId);
+        const done = events.find(
+          (x) => x.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId === acc.acceptedRequest?.meta?.updateId,
+        );
         const ok = !!done?.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success;
         const call = [...this.calls].reverse().find((c) => c.run === run && c.callStart <= acceptedAt + 1000);
         this.approvals.push({ run, keys: call?.keys ?? [], acceptedAt, completedAt: done ? eventTime(done) : null });
         if (call?.refused && ok && call.callEnd !== null && acceptedAt <= call.callEnd) {
-          this.violations.push(`approveDeletes for run ${run} was answered "${call.answer}", yet the activation accepted it at ${new Date(acceptedAt).toISOString()} and completed it: the ${call.keys.length} held deletions were released although the caller was told they were not`);
+          this.violations.push(
+            `approveDeletes for run ${run} was answered "${call.answer}", yet the activation accepted it at ${new Date(acceptedAt).toISOString()} and completed it: the ${call.keys.length} held deletions were released although the caller was told they were not`,
+          );
         }
       }
     }
@@ -332,12 +400,23 @@ export class ScheduleRun {
     const since = Date.now();
     let idleSince = Date.now();
     while (Date.now() - since < WAIT_MS) {
-      const started = await withDb(this.env.pool, async (c) => (await c.query(`SELECT 1 FROM syncline.runs WHERE activation_id = $1 AND trigger = 'schedule' AND started_at > $2`, [this.id, new Date(since)])).rowCount);
+      const started = await withDb(
+        this.env.pool,
+        async (c) =>
+          (
+            await c.query(`SELECT 1 FROM syncline.runs WHERE activation_id = $1 AND trigger = 'schedule' AND started_at > $2`, [
+              this.id,
+              new Date(since),
+            ])
+          ).rowCount,
+      );
       if (started) return;
       const st = await this.status().catch(() => null);
       if (!st || st.state !== 'idle') idleSince = Date.now();
       else if (Date.now() - idleSince > interval + 45_000) {
-        this.violations.push(`scheduled activation (every ${this.s.schedule.every}) stayed idle for ${Math.round((Date.now() - idleSince) / 1000)} s without a scheduled run (next run ${st.nextRunAt})`);
+        this.violations.push(
+          `scheduled activation (every ${this.s.schedule.every}) stayed idle for ${Math.round((Date.now() - idleSince) / 1000)} s without a scheduled run (next run ${st.nextRunAt})`,
+        );
         return;
       }
       await sleep(2000);
@@ -371,7 +450,16 @@ export class ScheduleRun {
   }
 
   private runningRun(): Promise<number | undefined> {
-    return withDb(this.env.pool, async (c) => (await c.query<{ n: number }>(`SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1 AND status = 'running' ORDER BY run_number DESC LIMIT 1`, [this.id])).rows[0]?.n);
+    return withDb(
+      this.env.pool,
+      async (c) =>
+        (
+          await c.query<{ n: number }>(
+            `SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1 AND status = 'running' ORDER BY run_number DESC LIMIT 1`,
+            [this.id],
+          )
+        ).rows[0]?.n,
+    );
   }
 
   /** Activity types pending in run `run` (from Temporal, no worker needed). */
@@ -410,7 +498,8 @@ export class ScheduleRun {
       await this.waitScheduled();
     }
     await this.retry('pause', () => this.syncline.pause(this.id, 'chaos: final checks'));
-    if (!(await this.waitIdle())) this.violations.push('the activation did not settle (a run still going on or waiting) 15 minutes after the faults were cleared');
+    if (!(await this.waitIdle()))
+      this.violations.push('the activation did not settle (a run still going on or waiting) 15 minutes after the faults were cleared');
     for (let i = 0; i < 4; i++) {
       const r = await this.request('triggerSync', () => this.syncline.triggerSync(this.id, { reason: 'chaos: final run' }));
       if (r.ok && r.ok.status !== 'failed' && (await this.retryableLeft()) === 0) return;
@@ -421,7 +510,11 @@ export class ScheduleRun {
 
   private async retryableLeft(): Promise<number> {
     const keys = new Set(this.model.current.rows.map((r) => r.id));
-    const errs = await withDb(this.env.pool, async (c) => (await c.query<{ key: string }>('SELECT key FROM syncline.row_errors WHERE activation_id = $1 AND retryable', [this.id])).rows);
+    const errs = await withDb(
+      this.env.pool,
+      async (c) =>
+        (await c.query<{ key: string }>('SELECT key FROM syncline.row_errors WHERE activation_id = $1 AND retryable', [this.id])).rows,
+    );
     return errs.filter((e) => this.s.mode === 'mirror' || keys.has(e.key)).length;
   }
 
@@ -432,22 +525,36 @@ export class ScheduleRun {
     const history = await this.retry('history', () => h.fetchHistory());
     const children = (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
     // Continue-as-new after each run: one execution serves a handful of runs at most, whatever the schedule did.
-    if (activation > 1000 || children > 6) this.violations.push(`activation history is not bounded: the current execution has ${activation} events and started ${children} runs`);
+    if (activation > 1000 || children > 6)
+      this.violations.push(
+        `activation history is not bounded: the current execution has ${activation} events and started ${children} runs`,
+      );
     // Every execution of the activation (continue-as-new, and restarts for a new mapping), oldest first.
     const executions: Array<{ runId: string; start: number }> = [];
-    for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` })) executions.push({ runId: w.runId, start: w.startTime.getTime() });
+    for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` }))
+      executions.push({ runId: w.runId, start: w.startTime.getTime() });
     executions.sort((a, b) => a.start - b.start);
     for (const x of executions) {
-      const events = (await this.retry('history', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`, x.runId).fetchHistory())).events ?? [];
+      const events =
+        (await this.retry('history', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`, x.runId).fetchHistory())).events ??
+        [];
       this.histories_.push({ runId: x.runId, events });
     }
     this.scheduledWhilePaused();
     this.approvalsFromHistory();
     let run = 0;
-    const numbers = await withDb(this.env.pool, async (c) => (await c.query<{ n: number }>('SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1', [this.id])).rows.map((r) => r.n));
+    const numbers = await withDb(this.env.pool, async (c) =>
+      (await c.query<{ n: number }>('SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1', [this.id])).rows.map((r) => r.n),
+    );
     for (const n of numbers) {
       for (const wid of [`activation/${this.id}/run/${n}`, `activation/${this.id}/run/${n}/apply`]) {
-        const len = await this.env.temporal.workflow.getHandle(wid).describe().then((x) => x.historyLength, () => 0);
+        const len = await this.env.temporal.workflow
+          .getHandle(wid)
+          .describe()
+          .then(
+            (x) => x.historyLength,
+            () => 0,
+          );
         run = Math.max(run, len);
         if (len > 5000) this.violations.push(`run workflow ${wid} has ${len} history events`);
       }
@@ -473,7 +580,10 @@ export class ScheduleRun {
         const data = child?.input?.payloads?.[0]?.data;
         if (!paused || !data) continue;
         const input = JSON.parse(Buffer.from(data).toString()) as { trigger?: string; runNumber?: number };
-        if (input.trigger === 'schedule') this.violations.push(`scheduled run ${input.runNumber} started while the activation was paused by an operator (execution ${x.runId})`);
+        if (input.trigger === 'schedule')
+          this.violations.push(
+            `scheduled run ${input.runNumber} started while the activation was paused by an operator (execution ${x.runId})`,
+          );
       }
     }
   }
@@ -481,18 +591,38 @@ export class ScheduleRun {
   private async facts() {
     const q = <T extends pg.QueryResultRow>(text: string) => withDb(this.env.pool, async (c) => (await c.query<T>(text, [this.id])).rows);
     return {
-      s: this.s, dest: this.dest, versions: this.model.versions, epoch: this.epoch,
-      records: await this.dest.records(), journal: await this.dest.journal(),
-      snapshot: await q<SnapshotRow>('SELECT key, hash::text AS hash, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = $1'),
-      errors: await q<ErrorRow>('SELECT key, op, code, retryable, hash::text AS hash, run_number FROM syncline.row_errors WHERE activation_id = $1'),
+      s: this.s,
+      dest: this.dest,
+      versions: this.model.versions,
+      epoch: this.epoch,
+      records: await this.dest.records(),
+      journal: await this.dest.journal(),
+      snapshot: await q<SnapshotRow>(
+        'SELECT key, hash::text AS hash, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = $1',
+      ),
+      errors: await q<ErrorRow>(
+        'SELECT key, op, code, retryable, hash::text AS hash, run_number FROM syncline.row_errors WHERE activation_id = $1',
+      ),
       held: await q<HeldRow>('SELECT key, run_number, approved FROM syncline.held_deletes WHERE activation_id = $1'),
-      runs: await q<RunRow>('SELECT run_number, trigger, status, started_at, finished_at FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number'),
-      approvals: this.approvals, preexisting: this.preexisting, guardPercent: GUARD_PERCENT, now: Date.now(),
+      runs: await q<RunRow>(
+        'SELECT run_number, trigger, status, started_at, finished_at FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number',
+      ),
+      approvals: this.approvals,
+      preexisting: this.preexisting,
+      guardPercent: GUARD_PERCENT,
+      now: Date.now(),
     };
   }
 }
 
-interface ApprovalCall { run: number; keys: string[]; callStart: number; callEnd: number | null; answer: string; refused?: boolean }
+interface ApprovalCall {
+  run: number;
+  keys: string[];
+  callStart: number;
+  callEnd: number | null;
+  answer: string;
+  refused?: boolean;
+}
 type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
 
 function eventTime(e: HistoryEvent): number {
@@ -513,7 +643,12 @@ function countBy(items: string[]): Record<string, number> {
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: no answer within ${ms / 60000} min`)), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => {
+        t = setTimeout(() => rej(new Error(`${what}: no answer within ${ms / 60000} min`)), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(t);
   }

@@ -20,14 +20,23 @@ function args(argv: string[]): { seed: number; schedules: number; only?: number[
   const known = new Set(['--schedules', '--seed', '--only', '--concurrency', '--tamper', '--json']);
   for (let i = 0; i < argv.length; i += 2) {
     if (!known.has(argv[i]!)) {
-      console.error(`unknown option ${argv[i]}\nusage: npm run chaos -- [--schedules N] [--seed S] [--only I[,J...]] [--concurrency K] [--tamper I[,J...]] [--json FILE]`);
+      console.error(
+        `unknown option ${argv[i]}\nusage: npm run chaos -- [--schedules N] [--seed S] [--only I[,J...]] [--concurrency K] [--tamper I[,J...]] [--json FILE]`,
+      );
       process.exit(2);
     }
   }
   const seed = get('seed') !== undefined ? Number(get('seed')) : Math.floor(Math.random() * 2 ** 31);
   const only = get('only')?.split(',').map(Number);
   const tamper = get('tamper')?.split(',').map(Number);
-  return { seed, schedules: Number(get('schedules') ?? 200), only, concurrency: Number(get('concurrency') ?? 6), tamper, json: get('json') };
+  return {
+    seed,
+    schedules: Number(get('schedules') ?? 200),
+    only,
+    concurrency: Number(get('concurrency') ?? 6),
+    tamper,
+    json: get('json'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -36,7 +45,10 @@ async function main(): Promise<void> {
   const m = matrix(c.results.filter((r) => r.tampered === null));
   console.log(`\nmatrix: schedules the fault struck / schedules with violations (${m.covered} of ${m.cells} cells covered)\n${m.text}`);
   const kills = c.results.flatMap((r) => r.killedDuring);
-  if (kills.length) console.log(`\nworker killed during: ${JSON.stringify(Object.fromEntries([...new Set(kills)].map((k) => [k, kills.filter((x) => x === k).length])))}`);
+  if (kills.length)
+    console.log(
+      `\nworker killed during: ${JSON.stringify(Object.fromEntries([...new Set(kills)].map((k) => [k, kills.filter((x) => x === k).length])))}`,
+    );
   for (const e of c.workerExits) console.log(`worker exited on its own at ${e.at} (${e.code ?? e.signal}): ${e.output.slice(-400)}`);
   const r = summary(c);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(c, null, 1));

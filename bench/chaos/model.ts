@@ -17,8 +17,19 @@ import type { Content, Epoch } from './destination';
 import type { Step } from './schedule';
 import { withDb } from './services';
 
-export interface ModelRow extends Content { rid: number; id: string | null; hA: string; hB: string }
-export interface Version { v: number; t0: number; t1: number; what: string; rows: ModelRow[] }
+export interface ModelRow extends Content {
+  rid: number;
+  id: string | null;
+  hA: string;
+  hB: string;
+}
+export interface Version {
+  v: number;
+  t0: number;
+  t1: number;
+  what: string;
+  rows: ModelRow[];
+}
 
 const COLUMNS = ['id', 'name', 'email', 'amount', 'note'];
 const OVERLONG = `Overlong ${'x'.repeat(110)}`;
@@ -40,7 +51,13 @@ export class Model {
   private readonly removed = new Set<string>();
   private readonly data: Rng;
 
-  constructor(private readonly pool: pg.Pool, readonly table: string, private readonly hashes: Record<Epoch, string>, seed: number, index: number) {
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly table: string,
+    private readonly hashes: Record<Epoch, string>,
+    seed: number,
+    index: number,
+  ) {
     this.data = new Rng(seed, index, 2);
   }
 
@@ -49,8 +66,10 @@ export class Model {
   }
 
   async create(rows: number): Promise<void> {
-    await withDb(this.pool, (c) => c.query(`CREATE SCHEMA IF NOT EXISTS chaos; CREATE TABLE IF NOT EXISTS chaos.versions (tbl text, v int, PRIMARY KEY (tbl, v));
-      CREATE TABLE IF NOT EXISTS ${this.table} (rid bigserial PRIMARY KEY, id text, name text NOT NULL, email text, amount numeric(12,2), note text NOT NULL)`));
+    await withDb(this.pool, (c) =>
+      c.query(`CREATE SCHEMA IF NOT EXISTS chaos; CREATE TABLE IF NOT EXISTS chaos.versions (tbl text, v int, PRIMARY KEY (tbl, v));
+      CREATE TABLE IF NOT EXISTS ${this.table} (rid bigserial PRIMARY KEY, id text, name text NOT NULL, email text, amount numeric(12,2), note text NOT NULL)`),
+    );
     await this.change('create', this.insertSql(Array.from({ length: rows }, () => this.newKey())));
   }
 
@@ -59,7 +78,8 @@ export class Model {
     const rows = this.current.rows;
     const keyed = [...new Set(rows.filter((r) => r.id !== null).map((r) => r.id!))];
     switch (step.do) {
-      case 'add': return this.change(`add ${step.n}`, this.insertSql(Array.from({ length: step.n }, () => this.newKey())));
+      case 'add':
+        return this.change(`add ${step.n}`, this.insertSql(Array.from({ length: step.n }, () => this.newKey())));
       case 'readd': {
         const back = this.data.shuffle([...this.removed].filter((k) => !keyed.includes(k)).sort()).slice(0, step.n);
         if (!back.length) return this.change('readd (none removed)', '');
@@ -68,10 +88,15 @@ export class Model {
       case 'revert': {
         // Rows back to the content they had before their latest change (a field flipped back, a fix undone).
         const back: string[] = [];
-        for (const r of this.data.shuffle(rows.filter((x) => x.id !== null && keyed.includes(x.id) && rows.filter((y) => y.id === x.id).length === 1))) {
+        for (const r of this.data.shuffle(
+          rows.filter((x) => x.id !== null && keyed.includes(x.id) && rows.filter((y) => y.id === x.id).length === 1),
+        )) {
           if (back.length >= step.n) break;
           const before = this.previousContent(r);
-          if (before) back.push(`UPDATE ${this.table} SET name = ${lit(before.name)}, email = ${before.email === null ? 'NULL' : lit(before.email)}, amount = ${before.amount ?? 'NULL'}, note = ${lit(before.note)} WHERE rid = ${r.rid}`);
+          if (before)
+            back.push(
+              `UPDATE ${this.table} SET name = ${lit(before.name)}, email = ${before.email === null ? 'NULL' : lit(before.email)}, amount = ${before.amount ?? 'NULL'}, note = ${lit(before.note)} WHERE rid = ${r.rid}`,
+            );
         }
         return this.change(`revert ${back.length}`, back.join(';'));
       }
@@ -81,19 +106,32 @@ export class Model {
       }
       case 'spoil': {
         const picked = this.data.sample(rows.length, step.n).map((i) => rows[i]!);
-        return this.change(`spoil ${picked.map((r) => r.id).join(',')}`, picked.length ? `UPDATE ${this.table} SET name = ${lit(OVERLONG)} WHERE rid IN (${picked.map((r) => r.rid).join(',')})` : '');
+        return this.change(
+          `spoil ${picked.map((r) => r.id).join(',')}`,
+          picked.length ? `UPDATE ${this.table} SET name = ${lit(OVERLONG)} WHERE rid IN (${picked.map((r) => r.rid).join(',')})` : '',
+        );
       }
-      case 'heal': return this.change('heal', `UPDATE ${this.table} SET name = 'Healed ' || coalesce(id, 'null') WHERE length(name) > 80`);
-      case 'remove': return this.removeKeys(this.data.sample(keyed.length, step.n).map((i) => keyed[i]!));
-      case 'massRemove': return this.removeKeys(this.data.sample(keyed.length, Math.round(keyed.length * step.share)).map((i) => keyed[i]!));
-      case 'empty': return this.removeKeys(keyed, true);
+      case 'heal':
+        return this.change('heal', `UPDATE ${this.table} SET name = 'Healed ' || coalesce(id, 'null') WHERE length(name) > 80`);
+      case 'remove':
+        return this.removeKeys(this.data.sample(keyed.length, step.n).map((i) => keyed[i]!));
+      case 'massRemove':
+        return this.removeKeys(this.data.sample(keyed.length, Math.round(keyed.length * step.share)).map((i) => keyed[i]!));
+      case 'empty':
+        return this.removeKeys(keyed, true);
       case 'dupKey': {
         const keys = this.data.sample(keyed.length, step.n).map((i) => keyed[i]!);
         return this.change(`dupKey ${keys.join(',')}`, this.insertSql(keys));
       }
-      case 'nullKey': return this.change(`nullKey ${step.n}`, this.insertSql(Array.from({ length: step.n }, () => null)));
-      case 'fixKeys': return this.change('fixKeys', `DELETE FROM ${this.table} WHERE id IS NULL OR rid NOT IN (SELECT min(rid) FROM ${this.table} WHERE id IS NOT NULL GROUP BY id)`);
-      default: return false;
+      case 'nullKey':
+        return this.change(`nullKey ${step.n}`, this.insertSql(Array.from({ length: step.n }, () => null)));
+      case 'fixKeys':
+        return this.change(
+          'fixKeys',
+          `DELETE FROM ${this.table} WHERE id IS NULL OR rid NOT IN (SELECT min(rid) FROM ${this.table} WHERE id IS NOT NULL GROUP BY id)`,
+        );
+      default:
+        return false;
     }
   }
 

@@ -83,6 +83,8 @@ export class Rng {
   /** `n` distinct indexes of [0, size), in increasing order. */
   sample(size: number, n: number): number[] {
     const all = Array.from({ length: size }, (_, i) => i);
-    return this.shuffle(all).slice(0, Math.min(n, size)).sort((x, y) => x - y);
+    return this.shuffle(all)
+      .slice(0, Math.min(n, size))
+      .sort((x, y) => x - y);
   }
 }

@@ -9,8 +9,18 @@ export const DESTS = ['salesforce', 'actito'] as const;
 export const MODES = ['insert', 'update', 'upsert', 'mirror'] as const;
 /** Fault classes of the matrix. The first three are global: they hit every schedule in flight. */
 export const FAULTS = [
-  'worker_kill', 'postgres_restart', 'temporal_restart',
-  'http_5xx', 'http_429', 'socket_reset', 'slow_past_heartbeat', 'response_lost', 'token_expiry', 'quota_exhausted', 'bulk_job_failed', 'bulk_job_stuck',
+  'worker_kill',
+  'postgres_restart',
+  'temporal_restart',
+  'http_5xx',
+  'http_429',
+  'socket_reset',
+  'slow_past_heartbeat',
+  'response_lost',
+  'token_expiry',
+  'quota_exhausted',
+  'bulk_job_failed',
+  'bulk_job_stuck',
 ] as const;
 export const GLOBAL_FAULTS = ['worker_kill', 'postgres_restart', 'temporal_restart'] as const;
 
@@ -80,8 +90,14 @@ export function generateSchedule(seed: number, index: number): Schedule {
   const rng = new Rng(seed, index, 1);
   const bulkThreshold = rng.pick([25, 35, 50]);
   const s: Schedule = {
-    seed, index, dest: cell.dest, mode: cell.mode, primary: cell.fault,
-    rows: rng.int(bulkThreshold + 20, 140), chunkSize: rng.pick([15, 20, 30, 50]), bulkThreshold,
+    seed,
+    index,
+    dest: cell.dest,
+    mode: cell.mode,
+    primary: cell.fault,
+    rows: rng.int(bulkThreshold + 20, 140),
+    chunkSize: rng.pick([15, 20, 30, 50]),
+    bulkThreshold,
     schedule: rng.chance(0.35) ? { every: rng.pick(['15s', '25s']) } : { manual: true },
     preexisting: rng.pick([0.6, 0.75, 0.9]),
     steps: [],
@@ -109,7 +125,12 @@ export function generateSchedule(seed: number, index: number): Schedule {
       const other = rng.weighted(FAULTS.map((f) => [f, f === 'slow_past_heartbeat' || f === 'temporal_restart' ? 0.3 : 1] as const));
       steps.push(...faultRound(s, rng, other, []));
     }
-    if (massRemoved && s.mode === 'mirror' && steps.some((x) => x.do === 'massRemove' || x.do === 'empty') && !steps.some((x) => x.do === 'approve')) {
+    if (
+      massRemoved &&
+      s.mode === 'mirror' &&
+      steps.some((x) => x.do === 'massRemove' || x.do === 'empty') &&
+      !steps.some((x) => x.do === 'approve')
+    ) {
       steps.push({ do: 'waitRuns' });
       if (rng.chance(0.5)) steps.push({ do: 'approve', right: false });
       if (rng.chance(0.75)) steps.push({ do: 'approve', right: true });
@@ -127,20 +148,52 @@ function modelChanges(s: Schedule, rng: Rng): Step[] {
   const n = rng.int(1, 3);
   for (let i = 0; i < n; i++) {
     const kind = rng.weighted([
-      ['add', 3], ['change', 4], ['remove', 2], ['readd', 1], ['revert', 1.2], ['dupKey', 1], ['nullKey', 0.7], ['fixKeys', 0.8], ['spoil', 0.8], ['heal', 0.5], ['mapping', 0.7],
+      ['add', 3],
+      ['change', 4],
+      ['remove', 2],
+      ['readd', 1],
+      ['revert', 1.2],
+      ['dupKey', 1],
+      ['nullKey', 0.7],
+      ['fixKeys', 0.8],
+      ['spoil', 0.8],
+      ['heal', 0.5],
+      ['mapping', 0.7],
     ] as const);
     switch (kind) {
-      case 'add': out.push({ do: 'add', n: rng.int(1, 25) }); break;
-      case 'change': out.push({ do: 'change', n: rng.int(1, 30) }); break;
-      case 'remove': out.push({ do: 'remove', n: rng.int(1, 4) }); break;
-      case 'readd': out.push({ do: 'readd', n: rng.int(1, 5) }); break;
-      case 'revert': out.push({ do: 'revert', n: rng.int(1, 10) }); break;
-      case 'dupKey': out.push({ do: 'dupKey', n: rng.int(1, 3) }); break;
-      case 'nullKey': out.push({ do: 'nullKey', n: rng.int(1, 2) }); break;
-      case 'fixKeys': out.push({ do: 'fixKeys' }); break;
-      case 'spoil': out.push({ do: 'spoil', n: rng.int(1, 3) }); break;
-      case 'heal': out.push({ do: 'heal' }); break;
-      case 'mapping': out.push({ do: 'mapping' }); break;
+      case 'add':
+        out.push({ do: 'add', n: rng.int(1, 25) });
+        break;
+      case 'change':
+        out.push({ do: 'change', n: rng.int(1, 30) });
+        break;
+      case 'remove':
+        out.push({ do: 'remove', n: rng.int(1, 4) });
+        break;
+      case 'readd':
+        out.push({ do: 'readd', n: rng.int(1, 5) });
+        break;
+      case 'revert':
+        out.push({ do: 'revert', n: rng.int(1, 10) });
+        break;
+      case 'dupKey':
+        out.push({ do: 'dupKey', n: rng.int(1, 3) });
+        break;
+      case 'nullKey':
+        out.push({ do: 'nullKey', n: rng.int(1, 2) });
+        break;
+      case 'fixKeys':
+        out.push({ do: 'fixKeys' });
+        break;
+      case 'spoil':
+        out.push({ do: 'spoil', n: rng.int(1, 3) });
+        break;
+      case 'heal':
+        out.push({ do: 'heal' });
+        break;
+      case 'mapping':
+        out.push({ do: 'mapping' });
+        break;
     }
   }
   return out;
@@ -149,21 +202,50 @@ function modelChanges(s: Schedule, rng: Rng): Step[] {
 /** One request of the kinds users send. */
 function request(s: Schedule, rng: Rng): Step[] {
   const kind = rng.weighted([
-    ['sync', 4], ['syncNoWait', 2], ['resync', 1], ['full', 1], ['retryFailed', 0.7], ['planApply', 1.2], ['planStale', 0.5], ['pauseResume', 0.8], ['interrupt', 0.8],
+    ['sync', 4],
+    ['syncNoWait', 2],
+    ['resync', 1],
+    ['full', 1],
+    ['retryFailed', 0.7],
+    ['planApply', 1.2],
+    ['planStale', 0.5],
+    ['pauseResume', 0.8],
+    ['interrupt', 0.8],
     ['scheduled', 'every' in s.schedule ? 1.5 : 0],
   ] as const);
   switch (kind) {
-    case 'sync': return [{ do: 'sync', wait: true }];
-    case 'syncNoWait': return [{ do: 'sync', wait: false }, { do: 'sleep', ms: rng.int(0, 3000) }];
-    case 'resync': return [{ do: 'resync', full: false }, { do: 'sleep', ms: rng.int(500, 4000) }];
-    case 'full': return [{ do: 'sync', wait: true, full: true }];
-    case 'retryFailed': return [{ do: 'retryFailed' }, { do: 'sleep', ms: rng.int(500, 3000) }];
-    case 'planApply': return [{ do: 'waitRuns' }, { do: 'plan' }, ...(rng.chance(0.5) ? [{ do: 'change', n: rng.int(1, 5) } as Step] : []), { do: 'apply' }];
-    case 'planStale': return [{ do: 'waitRuns' }, { do: 'plan' }, { do: 'sync', wait: true }, { do: 'apply' }];
-    case 'pauseResume': return [{ do: 'pause' }, { do: 'sleep', ms: rng.int(1000, 20000) }, { do: 'sync', wait: rng.chance(0.5) }, { do: 'resume' }];
-    case 'scheduled': return [{ do: 'waitScheduled' }];
+    case 'sync':
+      return [{ do: 'sync', wait: true }];
+    case 'syncNoWait':
+      return [
+        { do: 'sync', wait: false },
+        { do: 'sleep', ms: rng.int(0, 3000) },
+      ];
+    case 'resync':
+      return [
+        { do: 'resync', full: false },
+        { do: 'sleep', ms: rng.int(500, 4000) },
+      ];
+    case 'full':
+      return [{ do: 'sync', wait: true, full: true }];
+    case 'retryFailed':
+      return [{ do: 'retryFailed' }, { do: 'sleep', ms: rng.int(500, 3000) }];
+    case 'planApply':
+      return [
+        { do: 'waitRuns' },
+        { do: 'plan' },
+        ...(rng.chance(0.5) ? [{ do: 'change', n: rng.int(1, 5) } as Step] : []),
+        { do: 'apply' },
+      ];
+    case 'planStale':
+      return [{ do: 'waitRuns' }, { do: 'plan' }, { do: 'sync', wait: true }, { do: 'apply' }];
+    case 'pauseResume':
+      return [{ do: 'pause' }, { do: 'sleep', ms: rng.int(1000, 20000) }, { do: 'sync', wait: rng.chance(0.5) }, { do: 'resume' }];
+    case 'scheduled':
+      return [{ do: 'waitScheduled' }];
     // A new mapping while a run writes: the run is terminated mid-write, the next one settles it.
-    case 'interrupt': return [{ do: 'change', n: rng.int(5, 40) }, { do: 'sync', wait: false }, { do: 'sleep', ms: rng.int(100, 1500) }, { do: 'mapping' }];
+    case 'interrupt':
+      return [{ do: 'change', n: rng.int(5, 40) }, { do: 'sync', wait: false }, { do: 'sleep', ms: rng.int(100, 1500) }, { do: 'mapping' }];
   }
 }
 
@@ -177,13 +259,29 @@ function faultRound(s: Schedule, rng: Rng, fault: FaultClass, changes: Step[]): 
   const bulk = BULK_FAULTS.includes(fault) || (fault === 'quota_exhausted' && s.dest === 'actito') || rng.chance(0.4);
   const n = bulk ? rng.int(s.bulkThreshold + 2, s.bulkThreshold + 40) : rng.int(3, Math.max(4, s.bulkThreshold - 5));
   // Actito's Insert sends added rows only: a delta for it must add keys.
-  const delta: Step = s.mode === 'insert' && s.dest === 'actito' ? { do: 'add', n } : bulk && rng.chance(0.3) ? { do: 'add', n } : { do: 'change', n };
+  const delta: Step =
+    s.mode === 'insert' && s.dest === 'actito' ? { do: 'add', n } : bulk && rng.chance(0.3) ? { do: 'add', n } : { do: 'change', n };
   const out: Step[] = [{ do: 'waitRuns' }, ...changes, delta];
   if ((GLOBAL_FAULTS as readonly string[]).includes(fault)) {
-    const phase = rng.weighted<Phase>([['write', 4], ['extract', 1], ['delta', 1], ['commit', 1.5], ['validate', 1], ['any', 1]]);
-    out.push({ do: 'sync', wait: false }, {
-      do: 'global', fault: fault as GlobalFault, variant: globalVariant(rng, fault as GlobalFault), phase, afterMs: rng.int(0, 400), downMs: rng.int(300, 5000),
-    });
+    const phase = rng.weighted<Phase>([
+      ['write', 4],
+      ['extract', 1],
+      ['delta', 1],
+      ['commit', 1.5],
+      ['validate', 1],
+      ['any', 1],
+    ]);
+    out.push(
+      { do: 'sync', wait: false },
+      {
+        do: 'global',
+        fault: fault as GlobalFault,
+        variant: globalVariant(rng, fault as GlobalFault),
+        phase,
+        afterMs: rng.int(0, 400),
+        downMs: rng.int(300, 5000),
+      },
+    );
     out.push({ do: 'waitRuns' });
     return out;
   }
@@ -195,8 +293,15 @@ function faultRound(s: Schedule, rng: Rng, fault: FaultClass, changes: Step[]): 
 
 function globalVariant(rng: Rng, f: GlobalFault): string {
   if (f === 'worker_kill') return 'SIGKILL';
-  if (f === 'postgres_restart') return rng.weighted([['immediate', 3], ['backend', 1]]);
-  return rng.weighted([['SIGTERM', 1], ['SIGKILL', 1]]);
+  if (f === 'postgres_restart')
+    return rng.weighted([
+      ['immediate', 3],
+      ['backend', 1],
+    ]);
+  return rng.weighted([
+    ['SIGTERM', 1],
+    ['SIGKILL', 1],
+  ]);
 }
 
 /** Faults that stay on for a while (switches), then the driver clears them. */
@@ -214,19 +319,34 @@ function faultSpec(s: Schedule, rng: Rng, f: FaultClass, bulk: boolean): Record<
   const sfOpt = sfPaths ? { paths: sfPaths } : {};
   const axOpt = axPath ? { path: axPath } : {};
   switch (f) {
-    case 'http_5xx': return sf ? { serverError: { count, status: rng.pick([500, 503]), ...sfOpt } } : { serverError: { count, status: rng.pick([500, 502, 503]), ...axOpt } };
-    case 'http_429': return sf ? { rateLimit: { count, retryAfter: 1, kind: rng.pick(['http429', 'concurrency']), ...sfOpt } } : { tooManyRequests: { count, ...axOpt } };
-    case 'socket_reset': return sf ? { socketReset: { count, ...sfOpt } } : { socketReset: { count, ...axOpt } };
+    case 'http_5xx':
+      return sf
+        ? { serverError: { count, status: rng.pick([500, 503]), ...sfOpt } }
+        : { serverError: { count, status: rng.pick([500, 502, 503]), ...axOpt } };
+    case 'http_429':
+      return sf
+        ? { rateLimit: { count, retryAfter: 1, kind: rng.pick(['http429', 'concurrency']), ...sfOpt } }
+        : { tooManyRequests: { count, ...axOpt } };
+    case 'socket_reset':
+      return sf ? { socketReset: { count, ...sfOpt } } : { socketReset: { count, ...axOpt } };
     // Past the write activity's one-minute heartbeat timeout.
     case 'slow_past_heartbeat': {
       const ms = rng.int(62_000, 75_000);
-      return sf ? { slow: { ms, count: 1, paths: bulk ? 'bulk' : 'composite' } } : { slow: { ms, count: 1, path: bulk ? '/etl-executions' : '/record' } };
+      return sf
+        ? { slow: { ms, count: 1, paths: bulk ? 'bulk' : 'composite' } }
+        : { slow: { ms, count: 1, path: bulk ? '/etl-executions' : '/record' } };
     }
-    case 'response_lost': return sf ? { dropResponseAfterCommit: { count, ...sfOpt } } : { dropResponse: { count, ...axOpt } };
-    case 'token_expiry': return { expireTokens: true };
-    case 'quota_exhausted': return sf ? { dailyQuotaExhausted: true } : { bulkQuotaExhausted: true };
-    case 'bulk_job_failed': return sf ? { bulkJobFails: { count: rng.int(1, 2) } } : { bulkImportFails: { count: rng.int(1, 2) } };
-    case 'bulk_job_stuck': return sf ? { bulkJobStuck: true } : { bulkImportStuck: true };
-    default: throw new Error(`${f} is not an emulator fault`);
+    case 'response_lost':
+      return sf ? { dropResponseAfterCommit: { count, ...sfOpt } } : { dropResponse: { count, ...axOpt } };
+    case 'token_expiry':
+      return { expireTokens: true };
+    case 'quota_exhausted':
+      return sf ? { dailyQuotaExhausted: true } : { bulkQuotaExhausted: true };
+    case 'bulk_job_failed':
+      return sf ? { bulkJobFails: { count: rng.int(1, 2) } } : { bulkImportFails: { count: rng.int(1, 2) } };
+    case 'bulk_job_stuck':
+      return sf ? { bulkJobStuck: true } : { bulkImportStuck: true };
+    default:
+      throw new Error(`${f} is not an emulator fault`);
   }
 }

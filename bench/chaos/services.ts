@@ -25,7 +25,9 @@ export function isTransientDbError(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   const code = err?.code ?? '';
   if (/^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
-  return /Connection terminated|terminating connection|not queryable|database system is|Client has encountered a connection error|connect ECONNREFUSED|server closed the connection/i.test(err?.message ?? '');
+  return /Connection terminated|terminating connection|not queryable|database system is|Client has encountered a connection error|connect ECONNREFUSED|server closed the connection/i.test(
+    err?.message ?? '',
+  );
 }
 
 /** Runs `fn` on a pooled client, again on a fresh one while the database is away (up to `timeoutMs`). */
@@ -53,10 +55,19 @@ export function harnessPool(url: string, max = 8): pg.Pool {
   return pool;
 }
 
-interface Embedded { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void>; getPgClient(db?: string, host?: string): pg.Client }
+interface Embedded {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  getPgClient(db?: string, host?: string): pg.Client;
+}
 
 export class PostgresService {
-  private constructor(private readonly pg: Embedded, readonly port: number, readonly dataDir: string) {}
+  private constructor(
+    private readonly pg: Embedded,
+    readonly port: number,
+    readonly dataDir: string,
+  ) {}
 
   get url(): string {
     return `postgres://postgres:postgres@127.0.0.1:${this.port}/syncline`;
@@ -78,8 +89,26 @@ export class PostgresService {
     // persistent: the data directory survives a stop (the harness restarts the same cluster); fsync off
     // survives a crash of Postgres (what is injected here), not of the machine.
     const embedded = new EmbeddedPostgres({
-      databaseDir: dataDir, port, user: 'postgres', password: 'postgres', persistent: true, createPostgresUser: isRoot, onLog: () => {}, onError: () => {},
-      postgresFlags: ['-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'shared_buffers=128MB', '-c', 'work_mem=16MB'],
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password: 'postgres',
+      persistent: true,
+      createPostgresUser: isRoot,
+      onLog: () => {},
+      onError: () => {},
+      postgresFlags: [
+        '-c',
+        'fsync=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=300',
+        '-c',
+        'shared_buffers=128MB',
+        '-c',
+        'work_mem=16MB',
+      ],
     }) as unknown as Embedded;
     await embedded.initialise();
     await embedded.start();
@@ -112,7 +141,9 @@ export class PostgresService {
   async killBackend(): Promise<void> {
     const c = createClient({ connectionString: this.url });
     await c.connect();
-    const pids = (await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`)).rows.map((r) => r.pid);
+    const pids = (
+      await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`)
+    ).rows.map((r) => r.pid);
     const victim = pids[Math.floor(Math.random() * pids.length)] ?? Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
     process.kill(victim, 'SIGKILL');
     await c.end().catch(() => {});
@@ -146,7 +177,11 @@ export class PostgresService {
 export class TemporalService {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number, readonly dbFile: string, private readonly cli: string) {}
+  private constructor(
+    readonly port: number,
+    readonly dbFile: string,
+    private readonly cli: string,
+  ) {}
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
@@ -154,7 +189,8 @@ export class TemporalService {
 
   static async start(dbFile: string): Promise<TemporalService> {
     const cli = findTemporalCli();
-    if (!cli) throw new Error('the chaos campaign needs the temporal CLI (TEMPORAL_CLI, PATH or .data/bin/temporal; npm run temporal:install)');
+    if (!cli)
+      throw new Error('the chaos campaign needs the temporal CLI (TEMPORAL_CLI, PATH or .data/bin/temporal; npm run temporal:install)');
     fs.rmSync(dbFile, { force: true });
     const svc = new TemporalService(await freePort(), dbFile, cli);
     await svc.spawn();
@@ -162,11 +198,27 @@ export class TemporalService {
   }
 
   private async spawn(): Promise<void> {
-    const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--log-level', 'error', '--namespace', 'default', '--db-filename', this.dbFile];
+    const args = [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      '--headless',
+      '--log-level',
+      'error',
+      '--namespace',
+      'default',
+      '--db-filename',
+      this.dbFile,
+    ];
     for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
     const child = spawn(this.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-2000); });
+    child.stderr!.on('data', (b: Buffer) => {
+      err = (err + b.toString()).slice(-2000);
+    });
     this.child = child;
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
@@ -204,7 +256,12 @@ export class TemporalService {
   }
 }
 
-export interface WorkerExit { at: string; code: number | null; signal: string | null; output: string }
+export interface WorkerExit {
+  at: string;
+  code: number | null;
+  signal: string | null;
+  output: string;
+}
 
 /** The production worker (`npm start`'s command on the build in dist/), restarted whenever it exits. */
 export class WorkerService {
@@ -216,7 +273,10 @@ export class WorkerService {
   starts = 0;
   private readonly log: fs.WriteStream;
 
-  constructor(private readonly env: Record<string, string>, logFile: string) {
+  constructor(
+    private readonly env: Record<string, string>,
+    logFile: string,
+  ) {
     this.log = fs.createWriteStream(logFile, { flags: 'a' });
   }
 
@@ -239,7 +299,11 @@ export class WorkerService {
 
   private spawnOnce(): Promise<void> {
     const { env, args } = startCommand();
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, ...this.env } });
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, ...this.env },
+    });
     this.child = child;
     this.starts++;
     const keep = (b: Buffer) => {

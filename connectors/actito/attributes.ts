@@ -34,7 +34,11 @@ async function createMissing(ctx: Ctx, missing: CheckResult['missingAttributes']
     const p = attributeNameProblem(w.name) ?? (isValueType(w.valueType) ? null : `unknown Actito type "${w.valueType}"`);
     return p ? [`"${w.name}": ${p}`] : [];
   });
-  if (problems.length) throw new SyncError('FIELD_UNKNOWN', `Activation "${ctx.activationId}": cannot create Actito attribute(s):\n  - ${problems.join('\n  - ')}`);
+  if (problems.length)
+    throw new SyncError(
+      'FIELD_UNKNOWN',
+      `Activation "${ctx.activationId}": cannot create Actito attribute(s):\n  - ${problems.join('\n  - ')}`,
+    );
 
   const opts = ctx.options;
   const before = (await loadTables(ctx, opts, true)).table;
@@ -45,7 +49,8 @@ async function createMissing(ctx: Ctx, missing: CheckResult['missingAttributes']
       await addCustomTableAttributes(apiFor(ctx), before.id, toCreate);
     } catch (err) {
       // 4xx: maybe another worker added them meanwhile; decide on a fresh read, never by retrying blindly.
-      if (!(err instanceof ActitoHttpError) || err.status >= 500 || err.status === 429 || err.status === 401 || err.status === 403) throw toSyncError(err, `Creating attributes on table "${before.name}"`);
+      if (!(err instanceof ActitoHttpError) || err.status >= 500 || err.status === 429 || err.status === 401 || err.status === 403)
+        throw toSyncError(err, `Creating attributes on table "${before.name}"`);
       refused = err;
     }
   }
@@ -61,10 +66,17 @@ async function createMissing(ctx: Ctx, missing: CheckResult['missingAttributes']
 function verify(ctx: Ctx, table: TableInfo, w: { name: string; valueType: string }, refused: unknown): void {
   const a = table.attributes.get(w.name);
   const why = refused instanceof ActitoHttpError ? ` (Actito answered ${refused.status}: ${bodyMessage(refused.body) || 'no detail'})` : '';
-  if (!a) throw new SyncError('FIELD_UNKNOWN', `Activation "${ctx.activationId}": attribute "${w.name}" could not be created on table "${table.name}"${why}.`);
+  if (!a)
+    throw new SyncError(
+      'FIELD_UNKNOWN',
+      `Activation "${ctx.activationId}": attribute "${w.name}" could not be created on table "${table.name}"${why}.`,
+    );
   // Someone else created it with another type: accept it only if it still takes our values.
   const pg = Object.entries(PG_TO_ACTITO).find(([, t]) => t === w.valueType)?.[0] ?? 'text';
   if (a.valueType !== w.valueType && !isCompatible(a.valueType, pg)) {
-    throw new SyncError('FIELD_NOT_WRITABLE', `Activation "${ctx.activationId}": attribute "${w.name}" exists on table "${table.name}" as ${a.valueType}, not ${w.valueType}${why}.`);
+    throw new SyncError(
+      'FIELD_NOT_WRITABLE',
+      `Activation "${ctx.activationId}": attribute "${w.name}" exists on table "${table.name}" as ${a.valueType}, not ${w.valueType}${why}.`,
+    );
   }
 }

@@ -34,7 +34,16 @@ export interface ImportFile {
 const BATCH = 1000;
 
 /** Encodes the unacknowledged rows in order; `onRow` sees each row that can be sent, `onBatch` runs after each batch. */
-export async function eachEncoded(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, onRow: (row: OutRow, enc: Encoded) => void, recordFailures: boolean, onBatch?: () => Promise<void>, batchSize = BATCH): Promise<void> {
+export async function eachEncoded(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  onRow: (row: OutRow, enc: Encoded) => void,
+  recordFailures: boolean,
+  onBatch?: () => Promise<void>,
+  batchSize = BATCH,
+): Promise<void> {
   const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
   for await (const rows of chunk.rows(batchSize)) {
     const failures: RowResult[] = [];
@@ -59,25 +68,38 @@ function csvRow(header: readonly string[], props: Properties): string[] {
  * Writes `lines` (CSV text pieces, header included) compressed into `path`; returns the file size.
  * GZIP: one stream. ZIP: one deflated entry whose local header is patched in once size and CRC are known.
  */
-export async function writeCompressed(path: string, kind: ActitoOptions['compression'], lines: AsyncIterable<string>, entryName = 'data.csv'): Promise<number> {
+export async function writeCompressed(
+  path: string,
+  kind: ActitoOptions['compression'],
+  lines: AsyncIterable<string>,
+  entryName = 'data.csv',
+): Promise<number> {
   if (kind === 'GZIP') {
-    await pipeline(async function* () {
-      for await (const s of lines) yield Buffer.from(s, 'utf8');
-    }, createGzip(), createWriteStream(path));
+    await pipeline(
+      async function* () {
+        for await (const s of lines) yield Buffer.from(s, 'utf8');
+      },
+      createGzip(),
+      createWriteStream(path),
+    );
     return (await stat(path)).size;
   }
   const name = Buffer.from(entryName, 'utf8');
   const headerLen = 30 + name.length;
   let crc = 0;
   let size = 0;
-  await pipeline(async function* () {
-    for await (const s of lines) {
-      const b = Buffer.from(s, 'utf8');
-      crc = crc32(b, crc);
-      size += b.length;
-      yield b;
-    }
-  }, createDeflateRaw(), createWriteStream(path, { start: headerLen }));
+  await pipeline(
+    async function* () {
+      for await (const s of lines) {
+        const b = Buffer.from(s, 'utf8');
+        crc = crc32(b, crc);
+        size += b.length;
+        yield b;
+      }
+    },
+    createDeflateRaw(),
+    createWriteStream(path, { start: headerLen }),
+  );
   const packed = (await stat(path)).size - headerLen;
   const { local, trailer } = zipTrailer(name, crc, packed, size);
   const fh = await open(path, 'r+');
@@ -91,7 +113,11 @@ export async function writeCompressed(path: string, kind: ActitoOptions['compres
   return headerLen + packed + trailer.length;
 }
 
-async function toFile(header: string[], body: (emit: (cells: string[]) => void) => AsyncIterable<void>, kind: ActitoOptions['compression']): Promise<ImportFile> {
+async function toFile(
+  header: string[],
+  body: (emit: (cells: string[]) => void) => AsyncIterable<void>,
+  kind: ActitoOptions['compression'],
+): Promise<ImportFile> {
   const path = join(tmpdir(), `syncline-actito-${randomUUID()}.csv.${kind === 'GZIP' ? 'gz' : 'zip'}`);
   const dispose = (): Promise<void> => rm(path, { force: true });
   let lines = 0;
@@ -99,7 +125,10 @@ async function toFile(header: string[], body: (emit: (cells: string[]) => void) 
     yield csvLine(header);
     // One csv-stringify call per batch: its text goes to the compressor, the cells are dropped.
     let batch: string[][] = [];
-    for await (const _ of body((cells) => { batch.push(cells); lines++; })) {
+    for await (const _ of body((cells) => {
+      batch.push(cells);
+      lines++;
+    })) {
       if (batch.length) yield csvLines(batch);
       batch = [];
     }
@@ -108,7 +137,10 @@ async function toFile(header: string[], body: (emit: (cells: string[]) => void) 
   try {
     const bytes = await writeCompressed(path, kind, text());
     if (bytes > MAX_FILE_BYTES) {
-      throw new SyncError('CONFIG_INVALID', `the import file is ${Math.round(bytes / 1048576)} MB compressed, over Actito's 100 MB limit; lower destination.options.bulkChunkSize`);
+      throw new SyncError(
+        'CONFIG_INVALID',
+        `the import file is ${Math.round(bytes / 1048576)} MB compressed, over Actito's 100 MB limit; lower destination.options.bulkChunkSize`,
+      );
     }
     return { path, bytes, lines, header, dispose };
   } catch (err) {
@@ -123,20 +155,24 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     const key = ctx.destination.key;
     const columns = encoder.recordColumns.map((c) => c.name);
     const header = [key, ...columns.filter((h) => h !== key)];
-    return toFile(header, async function* (emit) {
-      // Each batch's CSV text goes to the compressor as soon as it is encoded.
-      for await (const rows of chunk.rows(BATCH)) {
-        const failures: RowResult[] = [];
-        for (const row of rows) {
-          const e = encoder.encode(row);
-          if (e.ok) emit(csvRow(header, e.value.record));
-          else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
+    return toFile(
+      header,
+      async function* (emit) {
+        // Each batch's CSV text goes to the compressor as soon as it is encoded.
+        for await (const rows of chunk.rows(BATCH)) {
+          const failures: RowResult[] = [];
+          for (const row of rows) {
+            const e = encoder.encode(row);
+            if (e.ok) emit(csvRow(header, e.value.record));
+            else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
+          }
+          if (failures.length) await chunk.record(failures);
+          ctx.heartbeat({ chunk: chunk.chunk, phase: 'encoding' });
+          yield;
         }
-        if (failures.length) await chunk.record(failures);
-        ctx.heartbeat({ chunk: chunk.chunk, phase: 'encoding' });
-        yield;
-      }
-    }, opts.compression);
+      },
+      opts.compression,
+    );
   }
   // Profiles: one line per match value, the latest row's values winning. Postgres picks those rows
   // (chunk.distinctRows), so no set of profiles is held here. First the rows that cannot be encoded
@@ -162,10 +198,14 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     for (const c of encoder.profileColumns) names.add(c.name);
   }
   const header = [...names];
-  return toFile(header, async function* (emit) {
-    for await (const batch of winners()) {
-      for (const props of batch) emit(csvRow(header, props));
-      yield;
-    }
-  }, opts.compression);
+  return toFile(
+    header,
+    async function* (emit) {
+      for await (const batch of winners()) {
+        for (const props of batch) emit(csvRow(header, props));
+        yield;
+      }
+    },
+    opts.compression,
+  );
 }

@@ -16,7 +16,17 @@ import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
 import type { Encoded } from './encode';
 import { whileBeating } from './heartbeat';
 import { type Accounting, account } from './import-report';
-import { FIRST_DATA_LINE, getImport, type ImportLineError, type ImportMode, type ImportStatus, lineAlreadyExists, lineNotFound, physicalLines, startImport } from './routes';
+import {
+  FIRST_DATA_LINE,
+  getImport,
+  type ImportLineError,
+  type ImportMode,
+  type ImportStatus,
+  lineAlreadyExists,
+  lineNotFound,
+  physicalLines,
+  startImport,
+} from './routes';
 import { type AsyncJob, type JobStatus, pollJob, writeJob } from '../kit/async-job';
 import { writeEach, writeSingle } from './single';
 
@@ -41,7 +51,11 @@ const SINGLE_FALLBACK_CHUNKS = 10;
 /** First poll after `pollAfterMs`, doubling with each poll that finds the import running, at most a minute. */
 const pollDelay = (polls: number, opts: ActitoOptions): number => Math.min(opts.pollAfterMs * 2 ** Math.min(polls, 10), 60_000);
 
-const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({ status: 'pending', handle: s.executionId ?? '', pollAfterMs: pollDelay(s.polls, opts) });
+const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({
+  status: 'pending',
+  handle: s.executionId ?? '',
+  pollAfterMs: pollDelay(s.polls, opts),
+});
 
 /** Where a submission starts: the phase, and the state of the attempt it follows (restarts, re-sent upload). */
 interface From {
@@ -66,7 +80,12 @@ function importJob(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tab
     onReattach: 'wait',
     pollAfterMs: (saved) => pollDelay(saved?.polls ?? 0, opts),
     resumeFrom: (saved, why, handle) => {
-      if (why === 'unconfirmed') ctx.log.warn('Actito import not confirmed for this phase; starting it again', { chunk: chunk.chunkId, phase: saved?.phase ?? null, polledHandle: handle });
+      if (why === 'unconfirmed')
+        ctx.log.warn('Actito import not confirmed for this phase; starting it again', {
+          chunk: chunk.chunkId,
+          phase: saved?.phase ?? null,
+          polledHandle: handle,
+        });
       return { phase: saved?.phase ?? first, prev: saved };
     },
     submit: ({ phase, prev }) => startPhase(ctx, chunk, opts, tables, phase, prev),
@@ -82,10 +101,19 @@ export function pollBulk(ctx: Ctx, chunk: ChunkWrite, handle: string, opts: Acti
   return pollJob(importJob(ctx, chunk, opts, tables), chunk, handle);
 }
 
-async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null): Promise<ChunkOutcome> {
+async function startPhase(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  phase: Phase,
+  prev: BulkState | null,
+): Promise<ChunkOutcome> {
   const target = phase === 'profiles' ? tables.profileTable : tables.table;
   if (!target) return startPhase(ctx, chunk, opts, tables, 'records', null);
-  const built = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'building the import file' }, () => buildImportFile(ctx, chunk, opts, tables, phase));
+  const built = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'building the import file' }, () =>
+    buildImportFile(ctx, chunk, opts, tables, phase),
+  );
   try {
     return await upload(ctx, chunk, opts, tables, phase, prev, target, built);
   } finally {
@@ -93,7 +121,16 @@ async function startPhase(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
   }
 }
 
-async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, prev: BulkState | null, target: NonNullable<Tables['profileTable']>, built: ImportFile): Promise<ChunkOutcome> {
+async function upload(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  phase: Phase,
+  prev: BulkState | null,
+  target: NonNullable<Tables['profileTable']>,
+  built: ImportFile,
+): Promise<ChunkOutcome> {
   if (built.lines === 0) {
     await built.dispose();
     return phase === 'profiles' ? startPhase(ctx, chunk, opts, tables, 'records', null) : { status: 'done' };
@@ -118,18 +155,28 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
   await chunk.save(state);
   const isProfiles = phase === 'profiles';
   const how = profileWrite(opts, chunk.op);
-  const mode: ImportMode = isProfiles ? (how === 'none' ? 'CREATE_UPDATE' : PROFILE_IMPORT_MODES[how]) : (MODES[chunk.op] ?? 'CREATE_UPDATE');
+  const mode: ImportMode = isProfiles
+    ? how === 'none'
+      ? 'CREATE_UPDATE'
+      : PROFILE_IMPORT_MODES[how]
+    : (MODES[chunk.op] ?? 'CREATE_UPDATE');
   try {
     // A slow upload must not look like a dead worker: a second attempt would send the file again.
-    state.executionId = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'uploading', name: state.name }, async () => startImport(apiFor(ctx), {
-      name: state.name,
-      tableType: isProfiles ? 'PROFILE_TABLE' : 'CUSTOM_TABLE',
-      tableId: target.id,
-      mode,
-      keyAttribute: isProfiles ? (opts.profiles?.matchAttribute ?? '') : ctx.destination.key,
-      compression: opts.compression,
-      columns: built.header,
-    }, await openAsBlob(built.path)));
+    state.executionId = await whileBeating(ctx, { chunk: chunk.chunk, phase, step: 'uploading', name: state.name }, async () =>
+      startImport(
+        apiFor(ctx),
+        {
+          name: state.name,
+          tableType: isProfiles ? 'PROFILE_TABLE' : 'CUSTOM_TABLE',
+          tableId: target.id,
+          mode,
+          keyAttribute: isProfiles ? (opts.profiles?.matchAttribute ?? '') : ctx.destination.key,
+          compression: opts.compression,
+          columns: built.header,
+        },
+        await openAsBlob(built.path),
+      ),
+    );
   } catch (err) {
     await built.dispose();
     if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
@@ -138,13 +185,23 @@ async function upload(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: 
       return quotaExhausted(ctx, chunk, opts, tables, phase);
     }
     if (err instanceof ActitoHttpError && err.status === 400) {
-      throw new SyncError('BULK_JOB_FAILED', `Actito refused the ${phase} import for table "${target.name}": ${bodyMessage(err.body) || 'no detail'}`, { details: { status: 400 } });
+      throw new SyncError(
+        'BULK_JOB_FAILED',
+        `Actito refused the ${phase} import for table "${target.name}": ${bodyMessage(err.body) || 'no detail'}`,
+        { details: { status: 400 } },
+      );
     }
     throw toSyncError(err, `Starting the ${phase} import for table "${target.name}"`);
   }
   await built.dispose();
   await chunk.save(state);
-  ctx.log.info('Actito bulk import started', { table: target.name, phase, lines: built.lines, executionId: state.executionId, reuploaded: state.reuploaded });
+  ctx.log.info('Actito bulk import started', {
+    table: target.name,
+    phase,
+    lines: built.lines,
+    executionId: state.executionId,
+    reuploaded: state.reuploaded,
+  });
   return pending(state, opts);
 }
 
@@ -156,18 +213,30 @@ async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, 
   if (opts.onQuotaExhausted === 'wait' || tooBig) {
     const waitMs = msUntilNextUtcDay();
     ctx.log.warn('Actito daily bulk import quota used up; waiting for the next UTC day', { table, waitMs, rows: chunk.rowCount });
-    throw new QuotaWaitError(`The daily Actito bulk import quota for table "${table}" is used up; the run resumes after midnight UTC.`, waitMs);
+    throw new QuotaWaitError(
+      `The daily Actito bulk import quota for table "${table}" is used up; the run resumes after midnight UTC.`,
+      waitMs,
+    );
   }
   ctx.log.warn('Actito daily bulk import quota used up; writing this chunk one by one', { table, rows: chunk.rowCount });
   if (phase === 'profiles') {
     const encoded: Parameters<typeof upsertProfilesOneByOne>[4] = [];
     const keysByMatch = new Map<string, string[]>();
-    await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
-      encoded.push(enc);
-      if (enc.match !== null) keysByMatch.set(enc.match, [...(keysByMatch.get(enc.match) ?? []), row.key]);
-    }, true);
+    await eachEncoded(
+      ctx,
+      chunk,
+      opts,
+      tables,
+      (row, enc) => {
+        encoded.push(enc);
+        if (enc.match !== null) keysByMatch.set(enc.match, [...(keysByMatch.get(enc.match) ?? []), row.key]);
+      },
+      true,
+    );
     const failed = await upsertProfilesOneByOne(ctx, apiFor(ctx), opts, chunk.op, encoded);
-    const results: RowResult[] = [...failed].flatMap(([m, message]) => (keysByMatch.get(m) ?? []).map((key) => ({ key, ok: false as const, code: ROW_CODES.profile, message, retryable: false })));
+    const results: RowResult[] = [...failed].flatMap(([m, message]) =>
+      (keysByMatch.get(m) ?? []).map((key) => ({ key, ok: false as const, code: ROW_CODES.profile, message, retryable: false })),
+    );
     await chunk.record(results);
     return startPhase(ctx, chunk, opts, tables, 'records', null);
   }
@@ -177,10 +246,19 @@ async function quotaExhausted(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, 
 }
 
 /** Reads the import's report: running (counted, for the back-off), failed as a whole, or finished. */
-async function importStatus(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, s: BulkState, executionId: string): Promise<JobStatus<From>> {
+async function importStatus(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  s: BulkState,
+  executionId: string,
+): Promise<JobStatus<From>> {
   let status;
   try {
-    status = await whileBeating(ctx, { chunk: chunk.chunk, phase: s.phase, step: 'reading the import report' }, () => getImport(apiFor(ctx), executionId));
+    status = await whileBeating(ctx, { chunk: chunk.chunk, phase: s.phase, step: 'reading the import report' }, () =>
+      getImport(apiFor(ctx), executionId),
+    );
   } catch (err) {
     throw toSyncError(err, `Reading Actito import ${executionId}`);
   }
@@ -195,7 +273,8 @@ async function importStatus(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, ta
     return {
       state: 'failed',
       resubmit: async () => {
-        if (s.restarts >= MAX_RESTARTS) throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${target}") failed as a whole: ${why}`);
+        if (s.restarts >= MAX_RESTARTS)
+          throw new SyncError('BULK_JOB_FAILED', `Actito import ${executionId} (${s.phase}, table "${target}") failed as a whole: ${why}`);
         ctx.log.warn('Actito import failed as a whole; starting it again', { executionId, phase: s.phase });
         // Nothing of a whole-failed import was written, so the new upload is not a re-send (reuploaded stays false).
         return { phase: s.phase, prev: { ...s, executionId: 'failed', restarts: s.restarts + 1 } };
@@ -207,7 +286,16 @@ async function importStatus(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, ta
 }
 
 /** Records a finished import's outcome row by row; the records phase follows the profiles phase. */
-async function readReport(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, s: BulkState, executionId: string, target: string, status: ImportStatus): Promise<From | null> {
+async function readReport(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  s: BulkState,
+  executionId: string,
+  target: string,
+  status: ImportStatus,
+): Promise<From | null> {
   const how = profileWrite(opts, chunk.op);
   // Insert-only profiles leave an existing profile as it is; Update mode does not create a missing
   // one and leaves it to the record's own update. A record line refused as existing is no such case:
@@ -215,7 +303,13 @@ async function readReport(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tabl
   const ignore = (e: ImportLineError): boolean =>
     s.phase === 'profiles' && ((lineAlreadyExists(e) && how === 'insert') || (lineNotFound(e) && how === 'update'));
   const acc = account(status, s.lines ?? null, ignore, s.phase === 'records');
-  if (acc.unaccounted) ctx.log.warn('Actito import report does not account for every line; rows it does not name are not counted as written', { executionId, phase: s.phase, table: target, why: acc.unaccounted });
+  if (acc.unaccounted)
+    ctx.log.warn('Actito import report does not account for every line; rows it does not name are not counted as written', {
+      executionId,
+      phase: s.phase,
+      table: target,
+      why: acc.unaccounted,
+    });
   const key = ctx.fields.find((f) => f.isKey);
   if (s.phase === 'records' && !acc.unaccounted && acc.placed === 0 && key && sentVerbatim(key)) {
     // Every line was imported and each record's id is its key: settled in Postgres, no row read back.
@@ -251,10 +345,19 @@ function errorsFor(phase: Phase, enc: Encoded, line: number, r: Report): ImportL
 async function matchedErrors(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, r: Report): Promise<number> {
   const matched = new Set<ImportLineError>();
   let line = FIRST_DATA_LINE;
-  await eachEncoded(ctx, chunk, opts, tables, (_row, enc) => {
-    for (const e of errorsFor(phase, enc, line, r) ?? []) matched.add(e);
-    line += physicalLines(enc.record);
-  }, false, undefined, RECORD_BATCH);
+  await eachEncoded(
+    ctx,
+    chunk,
+    opts,
+    tables,
+    (_row, enc) => {
+      for (const e of errorsFor(phase, enc, line, r) ?? []) matched.add(e);
+      line += physicalLines(enc.record);
+    },
+    false,
+    undefined,
+    RECORD_BATCH,
+  );
   return matched.size;
 }
 
@@ -266,25 +369,44 @@ async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
   // Only reading it back tells them apart, as the one-by-one path does.
   const judge = phase === 'records' && chunk.op === 'create';
   let line = FIRST_DATA_LINE; // rows are re-encoded in the order they were written
-  const unknown = r.unaccounted && `Actito import ${r.executionId} (${phase}, table "${r.table}") does not account for every line (${r.unaccounted}), so this row is not counted as written; it is sent again. If it keeps failing, check the import in Actito.`;
-  await eachEncoded(ctx, chunk, opts, tables, (row, enc) => {
-    const errs = errorsFor(phase, enc, line, r);
-    line += physicalLines(enc.record);
-    if (judge && errs?.length && errs.every(lineAlreadyExists)) existing.push({ row, enc });
-    else if (errs?.length) {
-      const message = errs.map((e) => e.message).join('; ');
-      const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]);
-      results.push({ key: row.key, ok: false, code, message: phase === 'profiles' ? `profile ${enc.match}: ${message}` : message, retryable: false });
-      // A row without a profile is not in the profile file: the records import decides it.
-    } else if (unknown && (phase === 'records' || enc.match !== null)) results.push({ key: row.key, ok: false, code: ROW_CODES.unconfirmed, message: unknown, retryable: true });
-    else if (phase === 'records') results.push({ key: row.key, ok: true, destinationId: enc.key });
-  }, false, async () => {
-    // Recording during the pass is safe: rows() pages by position, not by what is still unacknowledged.
-    if (results.length) await chunk.record(results);
-    results = [];
-    for (let i = 0; i < existing.length; i += JUDGE_BATCH) await judgeExisting(ctx, chunk, tables.table.name, existing.slice(i, i + JUDGE_BATCH));
-    existing = [];
-  }, RECORD_BATCH);
+  const unknown =
+    r.unaccounted &&
+    `Actito import ${r.executionId} (${phase}, table "${r.table}") does not account for every line (${r.unaccounted}), so this row is not counted as written; it is sent again. If it keeps failing, check the import in Actito.`;
+  await eachEncoded(
+    ctx,
+    chunk,
+    opts,
+    tables,
+    (row, enc) => {
+      const errs = errorsFor(phase, enc, line, r);
+      line += physicalLines(enc.record);
+      if (judge && errs?.length && errs.every(lineAlreadyExists)) existing.push({ row, enc });
+      else if (errs?.length) {
+        const message = errs.map((e) => e.message).join('; ');
+        const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]);
+        results.push({
+          key: row.key,
+          ok: false,
+          code,
+          message: phase === 'profiles' ? `profile ${enc.match}: ${message}` : message,
+          retryable: false,
+        });
+        // A row without a profile is not in the profile file: the records import decides it.
+      } else if (unknown && (phase === 'records' || enc.match !== null))
+        results.push({ key: row.key, ok: false, code: ROW_CODES.unconfirmed, message: unknown, retryable: true });
+      else if (phase === 'records') results.push({ key: row.key, ok: true, destinationId: enc.key });
+    },
+    false,
+    async () => {
+      // Recording during the pass is safe: rows() pages by position, not by what is still unacknowledged.
+      if (results.length) await chunk.record(results);
+      results = [];
+      for (let i = 0; i < existing.length; i += JUDGE_BATCH)
+        await judgeExisting(ctx, chunk, tables.table.name, existing.slice(i, i + JUDGE_BATCH));
+      existing = [];
+    },
+    RECORD_BATCH,
+  );
 }
 
 /** Rows read back (one GET each, only those reported as existing) and recorded per group of this size. */
@@ -297,10 +419,17 @@ const JUDGE_BATCH = 100;
  */
 async function judgeExisting(ctx: Ctx, chunk: ChunkWrite, table: string, items: Array<{ row: OutRow; enc: Encoded }>): Promise<void> {
   // At Actito's 100 calls a minute a group takes about a minute: the timer keeps the activity alive.
-  const { results, fatal } = await whileBeating(ctx, { chunk: chunk.chunk, phase: 'records', step: 'reading back records that already exist' }, () => writeEach(ctx, apiFor(ctx), table, 'create', items));
+  const { results, fatal } = await whileBeating(
+    ctx,
+    { chunk: chunk.chunk, phase: 'records', step: 'reading back records that already exist' },
+    () => writeEach(ctx, apiFor(ctx), table, 'create', items),
+  );
   await chunk.record(results);
   if (fatal) throw fatal;
-  if (ctx.signal.aborted) throw new SyncError('DESTINATION_UNAVAILABLE', `Reading back chunk ${chunk.chunk}'s existing Actito records was cancelled`, { retryable: true });
+  if (ctx.signal.aborted)
+    throw new SyncError('DESTINATION_UNAVAILABLE', `Reading back chunk ${chunk.chunk}'s existing Actito records was cancelled`, {
+      retryable: true,
+    });
 }
 
 function rowCode(e: ImportLineError | undefined): string {

@@ -27,7 +27,11 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
   if (ctx.mode !== 'update') {
     const mapped = new Set(record.map((f) => f.to));
     const missing = mandatoryAttributes(tables.table).filter((a) => !mapped.has(a));
-    if (missing.length) problems.push({ code: 'CONFIG_INVALID', message: `mandatory attribute(s) ${missing.join(', ')} of table "${tables.table.name}" are not mapped; ${ctx.mode} creates records, so map a model column to each (or use mode "update")` });
+    if (missing.length)
+      problems.push({
+        code: 'CONFIG_INVALID',
+        message: `mandatory attribute(s) ${missing.join(', ')} of table "${tables.table.name}" are not mapped; ${ctx.mode} creates records, so map a model column to each (or use mode "update")`,
+      });
   }
   checkProfiles(ctx, tables, opts, profile, problems, result);
   checkClearing(ctx, opts, problems);
@@ -35,7 +39,9 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
   if (problems.length) {
     const first = problems[0] as Problem;
     const list = problems.map((p) => `  - ${p.message}`).join('\n');
-    throw new SyncError(first.code, `Activation "${ctx.activationId}" cannot write to Actito table "${tableName(ctx)}":\n${list}`, { details: { problems: problems.length } });
+    throw new SyncError(first.code, `Activation "${ctx.activationId}" cannot write to Actito table "${tableName(ctx)}":\n${list}`, {
+      details: { problems: problems.length },
+    });
   }
   await readQuota(ctx, tableName(ctx));
   if (opts.profiles) await readQuota(ctx, opts.profiles.table);
@@ -45,59 +51,115 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
 function checkKey(ctx: Ctx, { table }: Tables, problems: Problem[]): void {
   const key = ctx.destination.key;
   if (!table.attributes.has(key) && table.primaryKey !== key) {
-    problems.push({ code: 'KEY_INVALID', message: `the key "${key}" is not an attribute of table "${table.name}"; use its business key${table.primaryKey ? ` "${table.primaryKey}"` : ''} or another unique attribute (a key cannot be created on an existing table)` });
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `the key "${key}" is not an attribute of table "${table.name}"; use its business key${table.primaryKey ? ` "${table.primaryKey}"` : ''} or another unique attribute (a key cannot be created on an existing table)`,
+    });
   } else if (!isUniqueAttribute(table, key)) {
-    problems.push({ code: 'KEY_INVALID', message: `the key "${key}" is not a unique attribute of table "${table.name}", so it cannot identify records; use ${table.primaryKey ? `"${table.primaryKey}"` : 'a unique attribute'}` });
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `the key "${key}" is not a unique attribute of table "${table.name}", so it cannot identify records; use ${table.primaryKey ? `"${table.primaryKey}"` : 'a unique attribute'}`,
+    });
   }
 }
 
 function checkRecordField(f: FieldSpec, { table }: Tables, opts: ActitoOptions, problems: Problem[], result: CheckResult): void {
   if (TECHNICAL.has(f.to)) {
-    problems.push({ code: 'FIELD_NOT_WRITABLE', message: `"${f.to}" is a technical attribute Actito fills itself; map "${f.from}" to another attribute` });
+    problems.push({
+      code: 'FIELD_NOT_WRITABLE',
+      message: `"${f.to}" is a technical attribute Actito fills itself; map "${f.from}" to another attribute`,
+    });
     return;
   }
   const attr = table.attributes.get(f.to);
   if (!attr) {
     const nameProblem = attributeNameProblem(f.to);
     const type = typeForNewAttribute(f.pgType, f.type);
-    if (nameProblem) problems.push({ code: 'FIELD_UNKNOWN', message: `attribute "${f.to}" does not exist and cannot be created: ${nameProblem}` });
-    else if (!type) problems.push({ code: 'FIELD_UNKNOWN', message: `attribute "${f.to}" does not exist and no Actito type is known for ${f.type ? `type "${f.type}"` : `model type ${f.pgType}`} of "${f.from}"; set "type" on the mapping (STRING, LONG, NUMBER, BOOLEAN, DATE, TIMESTAMP)` });
+    if (nameProblem)
+      problems.push({ code: 'FIELD_UNKNOWN', message: `attribute "${f.to}" does not exist and cannot be created: ${nameProblem}` });
+    else if (!type)
+      problems.push({
+        code: 'FIELD_UNKNOWN',
+        message: `attribute "${f.to}" does not exist and no Actito type is known for ${f.type ? `type "${f.type}"` : `model type ${f.pgType}`} of "${f.from}"; set "type" on the mapping (STRING, LONG, NUMBER, BOOLEAN, DATE, TIMESTAMP)`,
+      });
     else if (!f.isKey) result.missingAttributes.push({ field: f.to, type });
     return;
   }
   if (isCompatible(attr.valueType, f.pgType)) return;
   const reason = `attribute "${f.to}" is ${attr.valueType} and cannot take "${f.from}" (${f.pgType})`;
-  if (f.isKey || opts.incompatibleFields === 'fail') problems.push({ code: f.isKey ? 'KEY_INVALID' : 'FIELD_NOT_WRITABLE', message: `${reason}; cast the column in the model, or set "incompatibleFields": "skip"` });
+  if (f.isKey || opts.incompatibleFields === 'fail')
+    problems.push({
+      code: f.isKey ? 'KEY_INVALID' : 'FIELD_NOT_WRITABLE',
+      message: `${reason}; cast the column in the model, or set "incompatibleFields": "skip"`,
+    });
   else result.skippedFields.push({ field: f.to, reason });
 }
 
-function checkProfiles(ctx: Ctx, tables: Tables, opts: ActitoOptions, fields: Array<FieldSpec & { attribute: string }>, problems: Problem[], result: CheckResult): void {
+function checkProfiles(
+  ctx: Ctx,
+  tables: Tables,
+  opts: ActitoOptions,
+  fields: Array<FieldSpec & { attribute: string }>,
+  problems: Problem[],
+  result: CheckResult,
+): void {
   const p = opts.profiles;
   const pt = tables.profileTable;
   if (!p || !pt) {
-    if (fields.length) problems.push({ code: 'CONFIG_INVALID', message: `fields mapped to "profile.*" (${fields.map((f) => f.to).join(', ')}) need "destination.options.profiles"` });
+    if (fields.length)
+      problems.push({
+        code: 'CONFIG_INVALID',
+        message: `fields mapped to "profile.*" (${fields.map((f) => f.to).join(', ')}) need "destination.options.profiles"`,
+      });
     const fk = tables.table.foreignKeys.find((k) => k.tableType === 'PROFILE_TABLE');
-    if (fk) result.warnings.push({ code: 'ACTITO_PROFILES_NOT_MANAGED', level: 'info', message: `table "${tables.table.name}" links to profiles through "${fk.attribute}"; records whose profile does not exist will be refused (set destination.options.profiles to create them first)` });
+    if (fk)
+      result.warnings.push({
+        code: 'ACTITO_PROFILES_NOT_MANAGED',
+        level: 'info',
+        message: `table "${tables.table.name}" links to profiles through "${fk.attribute}"; records whose profile does not exist will be refused (set destination.options.profiles to create them first)`,
+      });
     return;
   }
   if (!isUniqueAttribute(pt, p.matchAttribute)) {
-    problems.push({ code: 'KEY_INVALID', message: `profiles.matchAttribute "${p.matchAttribute}" is not a unique attribute of profile table "${pt.name}" (unique: ${[...pt.attributes.values()].filter((a) => a.unique && !TECHNICAL.has(a.name)).map((a) => a.name).join(', ') || 'none'})` });
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `profiles.matchAttribute "${p.matchAttribute}" is not a unique attribute of profile table "${pt.name}" (unique: ${
+        [...pt.attributes.values()]
+          .filter((a) => a.unique && !TECHNICAL.has(a.name))
+          .map((a) => a.name)
+          .join(', ') || 'none'
+      })`,
+    });
   }
   for (const f of fields) {
     const a = pt.attributes.get(f.attribute);
-    if (!a || TECHNICAL.has(f.attribute)) problems.push({ code: 'FIELD_UNKNOWN', message: `"${f.to}": profile table "${pt.name}" has no writable attribute "${f.attribute}" (profile attributes are not created automatically)` });
-    else if (!isCompatible(a.valueType, f.pgType)) problems.push({ code: 'FIELD_NOT_WRITABLE', message: `"${f.to}" is ${a.valueType} and cannot take "${f.from}" (${f.pgType})` });
+    if (!a || TECHNICAL.has(f.attribute))
+      problems.push({
+        code: 'FIELD_UNKNOWN',
+        message: `"${f.to}": profile table "${pt.name}" has no writable attribute "${f.attribute}" (profile attributes are not created automatically)`,
+      });
+    else if (!isCompatible(a.valueType, f.pgType))
+      problems.push({ code: 'FIELD_NOT_WRITABLE', message: `"${f.to}" is ${a.valueType} and cannot take "${f.from}" (${f.pgType})` });
   }
   const direct = fields.some((f) => f.attribute === p.matchAttribute);
   const mapped = new Set(ctx.fields.map((f) => f.to));
-  const viaFk = tables.table.foreignKeys.some((k) => k.tableType === 'PROFILE_TABLE' && k.refAttribute === p.matchAttribute && mapped.has(k.attribute));
+  const viaFk = tables.table.foreignKeys.some(
+    (k) => k.tableType === 'PROFILE_TABLE' && k.refAttribute === p.matchAttribute && mapped.has(k.attribute),
+  );
   if (!direct && !viaFk) {
-    problems.push({ code: 'CONFIG_INVALID', message: `profiles are matched on "${p.matchAttribute}" but no mapping fills it: map a model column to "profile.${p.matchAttribute}"` });
+    problems.push({
+      code: 'CONFIG_INVALID',
+      message: `profiles are matched on "${p.matchAttribute}" but no mapping fills it: map a model column to "profile.${p.matchAttribute}"`,
+    });
   }
   if (p.mode === 'upsert' || ctx.mode !== 'update') {
     const have = new Set([...fields.map((f) => f.attribute), p.matchAttribute]);
     const missing = mandatoryAttributes(pt).filter((a) => !have.has(a));
-    if (missing.length) problems.push({ code: 'CONFIG_INVALID', message: `mandatory profile attribute(s) ${missing.join(', ')} of "${pt.name}" are not mapped; map them as "profile.<attribute>"` });
+    if (missing.length)
+      problems.push({
+        code: 'CONFIG_INVALID',
+        message: `mandatory profile attribute(s) ${missing.join(', ')} of "${pt.name}" are not mapped; map them as "profile.<attribute>"`,
+      });
   }
 }
 
@@ -111,9 +173,15 @@ function checkClearing(ctx: Ctx, opts: ActitoOptions, problems: Problem[]): void
   if (!updates) return;
   const conn = `connection "${ctx.destination.connection}"`;
   if (opts.nulls === 'send' && ctx.connection.emptyOnUpdate === 'keep') {
-    problems.push({ code: 'CONFIG_INVALID', message: `"nulls": "send" cannot clear anything: ${conn} says Actito keeps a stored value when sent an empty one ("emptyOnUpdate": "keep"), so a value cleared in the model would be reported written while Actito keeps the old one. If Actito clears it (check on one record), set "emptyOnUpdate": "clear" on the connection; otherwise remove "nulls" (cleared values are then not synced)` });
+    problems.push({
+      code: 'CONFIG_INVALID',
+      message: `"nulls": "send" cannot clear anything: ${conn} says Actito keeps a stored value when sent an empty one ("emptyOnUpdate": "keep"), so a value cleared in the model would be reported written while Actito keeps the old one. If Actito clears it (check on one record), set "emptyOnUpdate": "clear" on the connection; otherwise remove "nulls" (cleared values are then not synced)`,
+    });
   }
   if (opts.nulls === 'skip' && ctx.connection.emptyOnUpdate === 'clear') {
-    problems.push({ code: 'CONFIG_INVALID', message: `"nulls": "skip" cannot be honoured: ${conn} says Actito clears an attribute sent empty ("emptyOnUpdate": "clear"), and an import file has a cell for every row and column, so bulk writes would clear what one-by-one writes leave untouched. Remove "nulls" (it then defaults to "send": a value cleared in the model is cleared in Actito)` });
+    problems.push({
+      code: 'CONFIG_INVALID',
+      message: `"nulls": "skip" cannot be honoured: ${conn} says Actito clears an attribute sent empty ("emptyOnUpdate": "clear"), and an import file has a cell for every row and column, so bulk writes would clear what one-by-one writes leave untouched. Remove "nulls" (it then defaults to "send": a value cleared in the model is cleared in Actito)`,
+    });
   }
 }

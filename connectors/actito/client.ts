@@ -56,7 +56,8 @@ export class ActitoClient {
       try {
         return await this.authorized<T>(method, path, opts);
       } catch (err) {
-        const transient = err instanceof ActitoHttpError ? isRetryableStatus(err.status) : !(err instanceof SyncError) && !opts.signal?.aborted;
+        const transient =
+          err instanceof ActitoHttpError ? isRetryableStatus(err.status) : !(err instanceof SyncError) && !opts.signal?.aborted;
         if (!transient || !idempotent || attempt >= RETRIES) throw err;
         await sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
       }
@@ -97,7 +98,8 @@ export class ActitoClient {
       throw err;
     }
     const value = res.body?.accessToken;
-    if (typeof value !== 'string' || !value) throw new SyncError('DESTINATION_UNAVAILABLE', 'Actito /auth/token answered without an accessToken', { retryable: true });
+    if (typeof value !== 'string' || !value)
+      throw new SyncError('DESTINATION_UNAVAILABLE', 'Actito /auth/token answered without an accessToken', { retryable: true });
     const ttl = parseExpiresIn(res.body.expiresIn);
     // Renew shortly before expiry: 1 minute before the 15-minute lifetime, proportionally for short ones.
     this.token = { value, refreshAt: Date.now() + ttl - Math.min(REFRESH_MARGIN_MS, ttl / 10) };
@@ -143,9 +145,13 @@ function parseBody(text: string): unknown {
 
 function authFailed(err: ActitoHttpError): SyncError {
   const why = bodyMessage(err.body);
-  return new SyncError('AUTH_FAILED', `Actito refused the API key${why ? ` (${why})` : ''}. Check the key, and that it belongs to the environment host in the connection.`, {
-    details: { status: err.status },
-  });
+  return new SyncError(
+    'AUTH_FAILED',
+    `Actito refused the API key${why ? ` (${why})` : ''}. Check the key, and that it belongs to the environment host in the connection.`,
+    {
+      details: { status: err.status },
+    },
+  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -154,7 +160,9 @@ const clients = new Map<string, ActitoClient>();
 
 /** One client per connection and process, so the token and the in-flight limit are shared by all activities. */
 export function clientFor(conn: ActitoConnection): ActitoClient {
-  const id = createHash('sha256').update(JSON.stringify([conn.baseUrl, conn.entity, conn.apiKey, conn.maxInFlight])).digest('hex');
+  const id = createHash('sha256')
+    .update(JSON.stringify([conn.baseUrl, conn.entity, conn.apiKey, conn.maxInFlight]))
+    .digest('hex');
   let c = clients.get(id);
   if (!c) clients.set(id, (c = new ActitoClient(conn)));
   return c;

@@ -22,7 +22,10 @@ export const connectionSchema = z
     /** Raw API key (sent as-is to GET /auth/token). Secret. */
     apiKey: z.string().min(1).meta({ secret: true }),
     /** Environment host, e.g. https://api3.actito.com (the key is bound to one environment). */
-    baseUrl: z.string().url().transform((u) => u.replace(/\/+$/, '')),
+    baseUrl: z
+      .string()
+      .url()
+      .transform((u) => u.replace(/\/+$/, '')),
     /** Entity name (the `{entity}` path segment). */
     entity: z.string().min(1),
     /** One prefix for every route family, e.g. "" for the legacy unprefixed URLs. Overridden by `routePrefixes`. */
@@ -96,7 +99,10 @@ export type ProfilesOptions = z.output<typeof profilesSchema>;
 /** The options schema for one connection (the connector's `optionsSchema`): `nulls` defaults from it. */
 export function optionsFor(connection: Pick<ActitoConnection, 'emptyOnUpdate'>): z.ZodType<ActitoOptions> {
   // Where Actito clears an attribute sent empty, a value cleared in the model is sent, so it is cleared there too.
-  return optionsSchema.transform((o): ActitoOptions => ({ ...o, nulls: o.nulls ?? (connection.emptyOnUpdate === 'clear' ? 'send' : 'skip') }));
+  return optionsSchema.transform((o): ActitoOptions => ({
+    ...o,
+    nulls: o.nulls ?? (connection.emptyOnUpdate === 'clear' ? 'send' : 'skip'),
+  }));
 }
 
 /** Mapping targets with this prefix are profile attributes, e.g. `to: "profile.emailAddress"`. */

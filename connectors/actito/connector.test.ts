@@ -12,11 +12,18 @@ let emu: ActitoEmulator;
 let conn: ActitoConnection;
 
 const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-  const res = await fetch(`${emu.url}/__admin${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${emu.url}/__admin${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return res.json();
 };
-const records = async (table = 'orders'): Promise<Array<Record<string, unknown>>> => (await admin('GET', `/tables/${table}/records?limit=10000`)).records;
-const requests = async (): Promise<Array<{ method: string; path: string; route: string; status: number; at: string; durationMs: number }>> => (await admin('GET', '/requests')).requests;
+const records = async (table = 'orders'): Promise<Array<Record<string, unknown>>> =>
+  (await admin('GET', `/tables/${table}/records?limit=10000`)).records;
+const requests = async (): Promise<
+  Array<{ method: string; path: string; route: string; status: number; at: string; durationMs: number }>
+> => (await admin('GET', '/requests')).requests;
 
 const ORDER_FIELDS: FieldSpec[] = [
   field('order_id', 'orderId', 'text', { isKey: true }),
@@ -30,17 +37,48 @@ const ORDER_FIELDS: FieldSpec[] = [
 const PROFILES = { table: 'main', matchAttribute: 'customerId', mode: 'upsert' };
 const PROFILE_FIELDS = [field('email', 'profile.emailAddress', 'text'), field('first_name', 'profile.firstName', 'text')];
 
-function ctxFor(mode: SyncMode, over: { fields?: FieldSpec[]; options?: Record<string, unknown>; key?: string; table?: string; state?: MemoryState; connection?: ActitoConnection } = {}) {
-  return makeContext({ connection: over.connection ?? conn, table: over.table ?? 'orders', key: over.key ?? 'orderId', mode, fields: over.fields ?? ORDER_FIELDS, options: over.options, state: over.state });
+function ctxFor(
+  mode: SyncMode,
+  over: {
+    fields?: FieldSpec[];
+    options?: Record<string, unknown>;
+    key?: string;
+    table?: string;
+    state?: MemoryState;
+    connection?: ActitoConnection;
+  } = {},
+) {
+  return makeContext({
+    connection: over.connection ?? conn,
+    table: over.table ?? 'orders',
+    key: over.key ?? 'orderId',
+    mode,
+    fields: over.fields ?? ORDER_FIELDS,
+    options: over.options,
+    state: over.state,
+  });
 }
 
 const order = (i: number, extra: Record<string, unknown> = {}) =>
-  outRow(`O${i}`, { orderId: `O${i}`, customerId: `C${i % 3}`, status: 'PAID', quantity: i, amount: `${i}.50`, paid: i % 2 === 0, orderedAt: new Date(Date.UTC(2024, 0, 1, 10, 0, i % 60)), ...extra });
+  outRow(`O${i}`, {
+    orderId: `O${i}`,
+    customerId: `C${i % 3}`,
+    status: 'PAID',
+    quantity: i,
+    amount: `${i}.50`,
+    paid: i % 2 === 0,
+    orderedAt: new Date(Date.UTC(2024, 0, 1, 10, 0, i % 60)),
+    ...extra,
+  });
 const customer = (i: number) => ({ 'profile.emailAddress': `c${i}@example.com`, 'profile.firstName': `Name${i}` });
 const seedProfiles = async (): Promise<void> => {
   for (let i = 0; i < 3; i++) emu.state.profiles.insert({ customerId: `C${i}`, emailAddress: `c${i}@example.com` });
 };
-const codeOf = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: unknown) => (e instanceof SyncError ? e.code : String(e)));
+const codeOf = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof SyncError ? e.code : String(e)),
+  );
 
 beforeAll(async () => {
   emu = await startActitoEmulator({ callsPerMinute: 1_000_000, bulkProcessingDelayMs: 10 });
@@ -56,7 +94,10 @@ describe('check', () => {
   it('accepts a valid mapping and lists attributes to create', async () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('channel', 'channel', 'varchar'), field('score', 'score', 'float8')] });
     const r = await actito.check(ctx);
-    expect(r.missingAttributes).toEqual([{ field: 'channel', type: 'STRING' }, { field: 'score', type: 'NUMBER' }]);
+    expect(r.missingAttributes).toEqual([
+      { field: 'channel', type: 'STRING' },
+      { field: 'score', type: 'NUMBER' },
+    ]);
     expect(r.skippedFields).toEqual([]);
   });
 
@@ -67,7 +108,13 @@ describe('check', () => {
     expect(await codeOf(actito.check(ctxFor('upsert', { fields: bad })))).toBe('FIELD_NOT_WRITABLE');
     const skipped = await actito.check(ctxFor('upsert', { fields: bad, options: { incompatibleFields: 'skip' } }));
     expect(skipped.skippedFields.map((s) => s.field)).toEqual(['quantity']);
-    const wrongKey = makeContext({ connection: connectionSchema.parse({ ...conn, apiKey: 'wrong' }), table: 'orders', key: 'orderId', mode: 'upsert', fields: ORDER_FIELDS });
+    const wrongKey = makeContext({
+      connection: connectionSchema.parse({ ...conn, apiKey: 'wrong' }),
+      table: 'orders',
+      key: 'orderId',
+      mode: 'upsert',
+      fields: ORDER_FIELDS,
+    });
     expect(await codeOf(actito.check(wrongKey))).toBe('AUTH_FAILED');
   });
 
@@ -80,8 +127,23 @@ describe('check', () => {
   it('validates profile options and fields', async () => {
     const ok = await actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: PROFILES } }));
     expect(ok.missingAttributes).toEqual([]);
-    expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, matchAttribute: 'firstName' } } })))).toBe('KEY_INVALID');
-    expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, field('x', 'profile.shoeSize', 'text')], options: { profiles: PROFILES } })))).toBe('FIELD_UNKNOWN');
+    expect(
+      await codeOf(
+        actito.check(
+          ctxFor('upsert', {
+            fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+            options: { profiles: { ...PROFILES, matchAttribute: 'firstName' } },
+          }),
+        ),
+      ),
+    ).toBe('KEY_INVALID');
+    expect(
+      await codeOf(
+        actito.check(
+          ctxFor('upsert', { fields: [...ORDER_FIELDS, field('x', 'profile.shoeSize', 'text')], options: { profiles: PROFILES } }),
+        ),
+      ),
+    ).toBe('FIELD_UNKNOWN');
     expect(await codeOf(actito.check(ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS] })))).toBe('CONFIG_INVALID');
     // Options are parsed with the declared schema before any call: building the context is part of the check.
     expect(await codeOf((async () => actito.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))())).toBe('CONFIG_INVALID');
@@ -112,14 +174,25 @@ describe('attribute creation', () => {
   it('treats an attribute created by someone else with another definition as existing', async () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('channel', 'channel', 'text')] });
     const missing = (await actito.check(ctx)).missingAttributes;
-    emu.state.tables.customTable('orders')!.addAttribute({ name: 'channel', valueType: 'STRING', mandatory: false, indexed: true, unique: false, valueRestriction: { maxLength: 20 } });
+    emu.state.tables.customTable('orders')!.addAttribute({
+      name: 'channel',
+      valueType: 'STRING',
+      mandatory: false,
+      indexed: true,
+      unique: false,
+      valueRestriction: { maxLength: 20 },
+    });
     expect(await actito.ensureAttributes!(ctx, missing)).toEqual([{ field: 'channel', type: 'STRING', created: false }]);
   });
 
   it('refuses names Actito would refuse', async () => {
     const ctx = ctxFor('upsert');
-    await expect(actito.ensureAttributes!(ctx, [{ field: 'x'.repeat(51), type: 'STRING' }])).rejects.toMatchObject({ code: 'FIELD_UNKNOWN' });
-    await expect(actito.ensureAttributes!(ctx, [{ field: 'bad-name', type: 'STRING' }])).rejects.toThrow(/not a valid Actito attribute name/);
+    await expect(actito.ensureAttributes!(ctx, [{ field: 'x'.repeat(51), type: 'STRING' }])).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN',
+    });
+    await expect(actito.ensureAttributes!(ctx, [{ field: 'bad-name', type: 'STRING' }])).rejects.toThrow(
+      /not a valid Actito attribute name/,
+    );
   });
 });
 
@@ -165,7 +238,10 @@ describe('one-by-one writes', () => {
     const ins = ctxFor('insert');
     expect((await drive(actito, ins, 'create', [order(1)])).results.get('O1')).toMatchObject({ ok: true });
     expect((await drive(actito, ins, 'create', [order(1)])).results.get('O1')).toMatchObject({ ok: true }); // our own earlier write
-    expect((await drive(actito, ins, 'create', [order(1, { quantity: 99 })])).results.get('O1')).toMatchObject({ ok: false, code: 'ACTITO_ALREADY_EXISTS' });
+    expect((await drive(actito, ins, 'create', [order(1, { quantity: 99 })])).results.get('O1')).toMatchObject({
+      ok: false,
+      code: 'ACTITO_ALREADY_EXISTS',
+    });
     expect((await records())[0]).toMatchObject({ orderId: 'O1', quantity: 1 });
     expect((await drive(actito, upd, 'update', [order(1, { quantity: 7 })])).results.get('O1')).toMatchObject({ ok: true });
     expect((await records())[0]).toMatchObject({ quantity: 7 });
@@ -190,7 +266,10 @@ describe('one-by-one writes', () => {
     await seedProfiles();
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'insert' } } });
     await actito.check(ctx);
-    const { results } = await drive(actito, ctx, 'upsert', [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': 'Changed' }), order(4, customer(4))]);
+    const { results } = await drive(actito, ctx, 'upsert', [
+      order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': 'Changed' }),
+      order(4, customer(4)),
+    ]);
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     const profiles = (await admin('GET', '/profiles')).records;
     expect(profiles.find((p: any) => p.customerId === 'C1').firstName).toBeUndefined();
@@ -201,10 +280,16 @@ describe('one-by-one writes', () => {
     const up = ctxFor('upsert');
     await actito.check(up);
     await drive(actito, up, 'upsert', [order(1), order(2)]);
-    for (const [name, options] of [['One', { profiles: PROFILES }], ['Bulk', { profiles: PROFILES, bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
+    for (const [name, options] of [
+      ['One', { profiles: PROFILES }],
+      ['Bulk', { profiles: PROFILES, bulkThreshold: 2, pollAfterMs: 10 }],
+    ] as const) {
       const ctx = ctxFor('update', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options });
       await actito.check(ctx);
-      const rows = [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': name }), order(5, { customerId: 'C9', ...customer(9) })];
+      const rows = [
+        order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': name }),
+        order(5, { customerId: 'C9', ...customer(9) }),
+      ];
       const { method, results } = await drive(actito, ctx, 'update', rows);
       expect(method).toBe(name === 'Bulk' ? 'bulk' : 'single');
       expect(results.get('O1')).toMatchObject({ ok: true });
@@ -213,34 +298,58 @@ describe('one-by-one writes', () => {
       expect(profiles.map((p: any) => p.customerId).sort()).toEqual(['C0', 'C1', 'C2']);
       expect(profiles.find((p: any) => p.customerId === 'C1')).toMatchObject({ firstName: name });
     }
-    expect((await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE')).toMatchObject({ mode: 'UPDATE_ONLY' });
+    expect((await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE')).toMatchObject({
+      mode: 'UPDATE_ONLY',
+    });
   });
 });
 
 describe('profiles.mode "update": profiles never created, only existing ones updated (DinMo\'s "Insert mode" off)', () => {
   it('an Upsert activation updates existing profiles and creates none, one by one and in bulk; a record whose profile is missing is a row error', async () => {
     await seedProfiles();
-    for (const [name, extra] of [['One', {}], ['Bulk', { bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
-      const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'update' }, ...extra } });
+    for (const [name, extra] of [
+      ['One', {}],
+      ['Bulk', { bulkThreshold: 2, pollAfterMs: 10 }],
+    ] as const) {
+      const ctx = ctxFor('upsert', {
+        fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+        options: { profiles: { ...PROFILES, mode: 'update' }, ...extra },
+      });
       await actito.check(ctx);
-      const rows = [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': name }), order(5, { customerId: 'C9', ...customer(9) })];
+      const rows = [
+        order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': name }),
+        order(5, { customerId: 'C9', ...customer(9) }),
+      ];
       const { method, results } = await drive(actito, ctx, 'upsert', rows);
       expect(method).toBe(name === 'Bulk' ? 'bulk' : 'single');
       expect(results.get('O1')).toMatchObject({ ok: true });
       // The profile stays missing, so Actito refuses the record that refers to it (the emulator's foreign-key check).
-      expect(results.get('O5')).toMatchObject({ ok: false, code: 'ACTITO_INVALID_VALUE', retryable: false, message: expect.stringContaining('C9') });
+      expect(results.get('O5')).toMatchObject({
+        ok: false,
+        code: 'ACTITO_INVALID_VALUE',
+        retryable: false,
+        message: expect.stringContaining('C9'),
+      });
       const profiles = (await admin('GET', '/profiles')).records;
       expect(profiles.map((p: any) => p.customerId).sort()).toEqual(['C0', 'C1', 'C2']);
       expect(profiles.find((p: any) => p.customerId === 'C1')).toMatchObject({ firstName: name });
       expect((await records()).map((r) => r.orderId)).toEqual(['O1']);
     }
-    expect((await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE')).toMatchObject({ mode: 'UPDATE_ONLY' });
+    expect((await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE')).toMatchObject({
+      mode: 'UPDATE_ONLY',
+    });
   });
 
   it('check counts profile updates as updates: an Insert activation with profiles.mode "update" is checked like one that updates', async () => {
-    const ctx = ctxFor('insert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'update' }, nulls: 'send' } });
+    const ctx = ctxFor('insert', {
+      fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+      options: { profiles: { ...PROFILES, mode: 'update' }, nulls: 'send' },
+    });
     await expect(actito.check(ctx)).rejects.toThrow(/emptyOnUpdate/);
-    const insertOnly = ctxFor('insert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: { ...PROFILES, mode: 'insert' }, nulls: 'send' } });
+    const insertOnly = ctxFor('insert', {
+      fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+      options: { profiles: { ...PROFILES, mode: 'insert' }, nulls: 'send' },
+    });
     await expect(actito.check(insertOnly)).resolves.toBeDefined();
   });
 });
@@ -260,7 +369,8 @@ describe('routes as Actito documents them today (category prefixes of the 2025 U
       // The reset between tests drops tokens: the first call of a test may be a 401 the client repeats.
       .filter((r) => r.path !== '/auth/token' && r.status !== 401)
       .map((r) => {
-        for (const [rest, prefix] of FAMILIES) if (r.path.startsWith(prefix) && rest.test(r.path.slice(prefix.length))) return `${prefix} ${r.method}`;
+        for (const [rest, prefix] of FAMILIES)
+          if (r.path.startsWith(prefix) && rest.test(r.path.slice(prefix.length))) return `${prefix} ${r.method}`;
         return `? ${r.method} ${r.path}`;
       });
 
@@ -277,22 +387,45 @@ describe('routes as Actito documents them today (category prefixes of the 2025 U
       expect([mode, method, [...results.values()].every((r) => r.ok)]).toEqual([mode, 'single', true]);
     }
     const made = await calls();
-    expect(made.filter((c) => !c.startsWith('/custom-table-structure'))).toEqual(['/custom-data POST', '/custom-data GET', '/custom-data POST', '/custom-data PUT', '/custom-data DELETE']);
+    expect(made.filter((c) => !c.startsWith('/custom-table-structure'))).toEqual([
+      '/custom-data POST',
+      '/custom-data GET',
+      '/custom-data POST',
+      '/custom-data PUT',
+      '/custom-data DELETE',
+    ]);
     expect((await records()).map((r) => [r.orderId, r.quantity])).toEqual([['O1', 11]]);
   });
 
   it('structure, attribute creation, profiles and v5 ETL executions go to their category prefixes; the retired v4 import is never called', async () => {
-    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS, field('channel', 'channel', 'text')], options: { profiles: PROFILES, bulkThreshold: 5, pollAfterMs: 10 } });
+    const ctx = ctxFor('upsert', {
+      fields: [...ORDER_FIELDS, ...PROFILE_FIELDS, field('channel', 'channel', 'text')],
+      options: { profiles: PROFILES, bulkThreshold: 5, pollAfterMs: 10 },
+    });
     const checked = await actito.check(ctx);
     await actito.ensureAttributes!(ctx, checked.missingAttributes);
-    const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 6 }, (_, i) => order(i, { ...customer(i % 3), channel: 'web' })));
+    const { method, results } = await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 6 }, (_, i) => order(i, { ...customer(i % 3), channel: 'web' })),
+    );
     expect(method).toBe('bulk');
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     const one = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles: PROFILES } });
     expect([...(await drive(actito, one, 'upsert', [order(7, customer(7))])).results.values()].every((r) => r.ok)).toBe(true);
     const made = new Set(await calls());
     expect([...made].filter((c) => c.startsWith('?'))).toEqual([]);
-    for (const c of ['/custom-table-structure GET', '/custom-table-structure PATCH', '/profile-table-structure GET', '/mass-imports POST', '/mass-imports GET', '/profiles POST', '/custom-data POST']) expect(made).toContain(c);
+    for (const c of [
+      '/custom-table-structure GET',
+      '/custom-table-structure PATCH',
+      '/profile-table-structure GET',
+      '/mass-imports POST',
+      '/mass-imports GET',
+      '/profiles POST',
+      '/custom-data POST',
+    ])
+      expect(made).toContain(c);
     expect((await requests()).filter((r) => /\/import(\/|$)/.test(r.path))).toEqual([]);
     expect((await records()).map((r) => r.channel)).toContain('web');
   });
@@ -331,7 +464,9 @@ describe('bulk imports', () => {
   it('upserts through an import and maps per-line errors to row keys', async () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
     await actito.check(ctx);
-    const rows = Array.from({ length: 30 }, (_, i) => order(i, { ...customer(i % 3), ...(i === 7 ? { status: 'BOGUS' } : {}), ...(i === 12 ? { quantity: 'many' } : {}) }));
+    const rows = Array.from({ length: 30 }, (_, i) =>
+      order(i, { ...customer(i % 3), ...(i === 7 ? { status: 'BOGUS' } : {}), ...(i === 12 ? { quantity: 'many' } : {}) }),
+    );
     const { method, results } = await drive(actito, ctx, 'upsert', rows);
     expect(method).toBe('bulk');
     expect(results.size).toBe(30);
@@ -340,7 +475,10 @@ describe('bulk imports', () => {
     expect(failed[0]).toMatchObject({ code: 'ACTITO_INVALID_VALUE', retryable: false });
     expect(await records()).toHaveLength(28);
     const imports = (await admin('GET', '/imports')).imports;
-    expect(imports.map((i: any) => [i.tableType, i.mode])).toEqual([['PROFILE_TABLE', 'CREATE_UPDATE'], ['CUSTOM_TABLE', 'CREATE_UPDATE']]);
+    expect(imports.map((i: any) => [i.tableType, i.mode])).toEqual([
+      ['PROFILE_TABLE', 'CREATE_UPDATE'],
+      ['CUSTOM_TABLE', 'CREATE_UPDATE'],
+    ]);
     expect((await requests()).some((r) => r.route.includes('/record'))).toBe(false);
     expect(await actito.quota!(ctx)).toEqual({ used: 1, max: 22 });
   });
@@ -350,10 +488,16 @@ describe('bulk imports', () => {
     const passes = async (fields: FieldSpec[]): Promise<{ reads: number; results: Map<string, unknown> }> => {
       const ctx = ctxFor('upsert', { fields, options: bulkOpts });
       await actito.check(ctx);
-      const chunk = memoryChunk(Array.from({ length: 15 }, (_, i) => order(i)), 'upsert');
+      const chunk = memoryChunk(
+        Array.from({ length: 15 }, (_, i) => order(i)),
+        'upsert',
+      );
       let reads = 0;
       const rows = chunk.rows.bind(chunk);
-      chunk.rows = (n?: number) => { reads++; return rows(n); };
+      chunk.rows = (n?: number) => {
+        reads++;
+        return rows(n);
+      };
       let outcome = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, 'upsert', 15));
       for (let polls = 0; outcome.status === 'pending' && polls < 200; polls++) {
         await new Promise((r) => setTimeout(r, 20));
@@ -377,20 +521,28 @@ describe('bulk imports', () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
     await actito.check(ctx);
     // 24 orders of 3 customers; each customer's first name changes from order to order.
-    const rows = Array.from({ length: 24 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': `Name${i}` }));
+    const rows = Array.from({ length: 24 }, (_, i) =>
+      order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': `Name${i}` }),
+    );
     const { results } = await drive(actito, ctx, 'upsert', rows);
     expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
     const profileImport = (await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE');
     expect(profileImport.counts.read).toBe(3);
     const profiles = (await admin('GET', '/profiles')).records;
-    expect(profiles.map((p: any) => [p.customerId, p.firstName]).sort()).toEqual([['C0', 'Name21'], ['C1', 'Name22'], ['C2', 'Name23']]);
+    expect(profiles.map((p: any) => [p.customerId, p.firstName]).sort()).toEqual([
+      ['C0', 'Name21'],
+      ['C1', 'Name22'],
+      ['C2', 'Name23'],
+    ]);
   });
 
   it('leaves out of the profile file an attribute that no winning row sends (nulls: skip)', async () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
     await actito.check(ctx);
     // Earlier orders name the customers; the latest order of each has no first name.
-    const rows = Array.from({ length: 12 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }));
+    const rows = Array.from({ length: 12 }, (_, i) =>
+      order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }),
+    );
     const { results } = await drive(actito, ctx, 'upsert', rows);
     expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
     const profileImport = (await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE');
@@ -399,15 +551,25 @@ describe('bulk imports', () => {
 
   it('with nulls sent, the profile file has every profile column and a winning null leaves the attribute empty', async () => {
     // Nulls are sent by default where the connection says an empty value clears (the profiles are created here).
-    const ctx = ctxFor('upsert', { connection: { ...conn, emptyOnUpdate: 'clear' }, fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
+    const ctx = ctxFor('upsert', {
+      connection: { ...conn, emptyOnUpdate: 'clear' },
+      fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+      options: { ...bulkOpts, profiles: PROFILES },
+    });
     await actito.check(ctx);
-    const rows = Array.from({ length: 12 }, (_, i) => order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }));
+    const rows = Array.from({ length: 12 }, (_, i) =>
+      order(i, { 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i < 9 ? `Name${i}` : null }),
+    );
     const { results } = await drive(actito, ctx, 'upsert', rows);
     expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
     const profileImport = (await admin('GET', '/imports')).imports.find((i: any) => i.tableType === 'PROFILE_TABLE');
     expect(profileImport.definition.mapping.map((m: any) => m.attribute)).toEqual(['customerId', 'emailAddress', 'firstName']);
     const profiles = (await admin('GET', '/profiles')).records;
-    expect(profiles.map((p: any) => [p.customerId, p.firstName ?? null]).sort()).toEqual([['C0', null], ['C1', null], ['C2', null]]);
+    expect(profiles.map((p: any) => [p.customerId, p.firstName ?? null]).sort()).toEqual([
+      ['C0', null],
+      ['C1', null],
+      ['C2', null],
+    ]);
   });
 
   it('uses CREATE_ONLY for inserts and re-attaches instead of importing twice', async () => {
@@ -428,9 +590,17 @@ describe('bulk imports', () => {
 
   it('sends ZIP files too', async () => {
     await seedProfiles();
-    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('note', 'note', 'text')], options: { ...bulkOpts, compression: 'ZIP' } });
+    const ctx = ctxFor('upsert', {
+      fields: [...ORDER_FIELDS, field('note', 'note', 'text')],
+      options: { ...bulkOpts, compression: 'ZIP' },
+    });
     await actito.check(ctx);
-    const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 11 }, (_, i) => order(i, { note: 'comma, "quote"\nnewline' })));
+    const { method, results } = await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 11 }, (_, i) => order(i, { note: 'comma, "quote"\nnewline' })),
+    );
     expect(method).toBe('bulk');
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     expect((await records()).find((r) => r.orderId === 'O3')).toMatchObject({ note: 'comma, "quote"\nnewline' });
@@ -442,7 +612,12 @@ describe('bulk imports', () => {
     const ctx = ctxFor('upsert', { options: bulkOpts });
     await actito.check(ctx);
     await admin('POST', '/faults', { bulkImportFails: { count: 1 } });
-    const { results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    const { results } = await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 12 }, (_, i) => order(i)),
+    );
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     expect((await admin('GET', '/imports')).imports.map((i: any) => i.status)).toEqual(['ERROR', 'SUCCESS']);
   });
@@ -453,12 +628,20 @@ describe('bulk imports', () => {
     const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, state });
     await state.set('actito.bulkImports.orders', { day: new Date().toISOString().slice(0, 10), used: 2 });
     await actito.check(ctx);
-    const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    const { method, results } = await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 12 }, (_, i) => order(i)),
+    );
     expect(method).toBe('single');
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     expect(ctx.logs.some((l) => l.level === 'warn' && /quota/.test(l.message))).toBe(true);
 
-    const wait = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1, onQuotaExhausted: 'wait' }, state });
+    const wait = ctxFor('upsert', {
+      options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1, onQuotaExhausted: 'wait' },
+      state,
+    });
     await actito.check(wait);
     const plan = await actito.planWrites(wait, 'upsert', 12);
     expect(plan.method).toBe('bulk');
@@ -474,7 +657,12 @@ describe('bulk imports', () => {
       for (let i = 0; i < 3; i++) other.state.profiles.insert({ customerId: `C${i}` });
       const ctx = ctxFor('upsert', { connection: c, options: bulkOpts });
       await actito.check(ctx);
-      const { method, results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+      const { method, results } = await drive(
+        actito,
+        ctx,
+        'upsert',
+        Array.from({ length: 12 }, (_, i) => order(i)),
+      );
       expect(method).toBe('bulk');
       expect([...results.values()].every((r) => r.ok)).toBe(true);
       expect(other.state.tables.customTable('orders')!.size).toBe(12);
@@ -504,10 +692,17 @@ describe('failures of the API', () => {
     const c2 = connectionSchema.parse({ ...conn, apiKey: 'second-key' });
     const ctx = ctxFor('upsert', { connection: c2 });
     await actito.check(ctx);
-    await drive(actito, ctx, 'upsert', Array.from({ length: 10 }, (_, i) => order(i)));
+    await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 10 }, (_, i) => order(i)),
+    );
     expect((await requests()).filter((r) => r.path === '/auth/token')).toHaveLength(1);
     await admin('DELETE', '/api-keys/second-key');
-    const err = await actito.writeChunk(ctx, memoryChunk([order(1)], 'upsert'), await actito.planWrites(ctx, 'upsert', 1)).catch((e: unknown) => e);
+    const err = await actito
+      .writeChunk(ctx, memoryChunk([order(1)], 'upsert'), await actito.planWrites(ctx, 'upsert', 1))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'AUTH_FAILED', retryable: false });
     expect((err as Error).message).not.toContain('second-key');
   });
@@ -574,7 +769,11 @@ describe('failures of the API', () => {
 
 describe('bulk imports: exactness under faults', () => {
   const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
-  const untilDone = async (ctx: ReturnType<typeof ctxFor>, chunk: ReturnType<typeof memoryChunk>, outcome: Awaited<ReturnType<typeof actito.writeChunk>>) => {
+  const untilDone = async (
+    ctx: ReturnType<typeof ctxFor>,
+    chunk: ReturnType<typeof memoryChunk>,
+    outcome: Awaited<ReturnType<typeof actito.writeChunk>>,
+  ) => {
     for (let polls = 0; outcome.status === 'pending'; polls++) {
       if (polls > 200) throw new Error('still pending');
       await new Promise((r) => setTimeout(r, 20));
@@ -582,7 +781,8 @@ describe('bulk imports: exactness under faults', () => {
     }
     return outcome;
   };
-  const refuseNextImportStart = () => admin('POST', '/faults', { serverError: { count: 1, status: 503, path: '/etl-executions', method: 'POST' } });
+  const refuseNextImportStart = () =>
+    admin('POST', '/faults', { serverError: { count: 1, status: 503, path: '/etl-executions', method: 'POST' } });
 
   it('a records import whose start failed after the profiles import is started again, never settled from the profiles import', async () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { ...bulkOpts, profiles: PROFILES } });
@@ -598,7 +798,10 @@ describe('bulk imports: exactness under faults', () => {
     let err: unknown;
     for (let polls = 0; !err && polls < 200; polls++) {
       await new Promise((r) => setTimeout(r, 20));
-      err = await actito.pollChunk!(ctx, chunk, profilesHandle).then(() => undefined, (e: unknown) => e);
+      err = await actito.pollChunk!(ctx, chunk, profilesHandle).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     }
     expect(err).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
     expect(chunk.results.size).toBe(0);
@@ -609,7 +812,10 @@ describe('bulk imports: exactness under faults', () => {
     expect(retried.results.size).toBe(12);
     expect((await records()).map((r) => r.orderId).sort()).toEqual(rows.map((r) => r.key).sort());
     const imports = (await admin('GET', '/imports')).imports;
-    expect(imports.map((i: any) => [i.tableType, i.status])).toEqual([['PROFILE_TABLE', 'SUCCESS'], ['CUSTOM_TABLE', 'SUCCESS']]);
+    expect(imports.map((i: any) => [i.tableType, i.status])).toEqual([
+      ['PROFILE_TABLE', 'SUCCESS'],
+      ['CUSTOM_TABLE', 'SUCCESS'],
+    ]);
   });
 
   it('a restart of a whole-failed import whose start failed is started again, never settled from the failed import', async () => {
@@ -626,7 +832,10 @@ describe('bulk imports: exactness under faults', () => {
     let err: unknown;
     for (let polls = 0; !err && polls < 200; polls++) {
       await new Promise((r) => setTimeout(r, 20));
-      err = await actito.pollChunk!(ctx, chunk, failedHandle).then(() => undefined, (e: unknown) => e);
+      err = await actito.pollChunk!(ctx, chunk, failedHandle).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     }
     expect(err).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
     const retried = memoryChunk(rows, 'upsert', 0, store);
@@ -661,7 +870,13 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     throw new Error('imports still running');
   };
   const recordCalls = async () => (await requests()).filter((r) => r.route.includes('/record'));
-  const notOverwritten = (key: string) => ({ key, ok: false, code: 'ACTITO_ALREADY_EXISTS', retryable: false, message: expect.stringMatching(new RegExp(`"${key}".*Insert mode does not overwrite`)) });
+  const notOverwritten = (key: string) => ({
+    key,
+    ok: false,
+    code: 'ACTITO_ALREADY_EXISTS',
+    retryable: false,
+    message: expect.stringMatching(new RegExp(`"${key}".*Insert mode does not overwrite`)),
+  });
 
   it('a chunk sent again after its first import created every record: every row ok, read back once, nothing rewritten', async () => {
     await seedProfiles();
@@ -694,7 +909,17 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     table.update(table.findBy('orderId', 'O4')!, { quantity: '99' });
     const results = await settle(ctx, memoryChunk(rows(), 'create'));
     expect(results.get('O4')).toEqual(notOverwritten('O4'));
-    expect([...results.values()].filter((r) => r.ok).map((r) => r.key).sort()).toEqual(rows().map((r) => r.key).filter((k) => k !== 'O4').sort());
+    expect(
+      [...results.values()]
+        .filter((r) => r.ok)
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(
+      rows()
+        .map((r) => r.key)
+        .filter((k) => k !== 'O4')
+        .sort(),
+    );
     expect(await records()).toHaveLength(12);
     expect((await records()).find((r) => r.orderId === 'O4')).toMatchObject({ quantity: 99 });
   });
@@ -703,12 +928,16 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     await seedProfiles();
     const other = ctxFor('upsert');
     await actito.check(other);
-    expect((await drive(actito, other, 'upsert', [order(5, { status: 'NEW', quantity: 77 })])).results.get('O5')).toMatchObject({ ok: true });
+    expect((await drive(actito, other, 'upsert', [order(5, { status: 'NEW', quantity: 77 })])).results.get('O5')).toMatchObject({
+      ok: true,
+    });
     const ctx = ctxFor('insert', { options: bulkOpts });
     await actito.check(ctx);
     await admin('POST', '/faults', { dropResponse: { count: 1, path: 'etl-executions' } });
     const store = { saved: null as unknown };
-    await expect(actito.writeChunk(ctx, memoryChunk(rows(), 'create', 0, store), await plan(ctx))).rejects.toMatchObject({ retryable: true });
+    await expect(actito.writeChunk(ctx, memoryChunk(rows(), 'create', 0, store), await plan(ctx))).rejects.toMatchObject({
+      retryable: true,
+    });
     await importsFinished(); // the lost import created every record but O5
     const chunk = memoryChunk(rows(), 'create', 0, store);
     const results = await settle(ctx, chunk);
@@ -743,7 +972,10 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
     let err: unknown;
     for (let polls = 0; !err && polls < 200; polls++) {
       await new Promise((r) => setTimeout(r, 20));
-      err = await actito.pollChunk!(ctx, chunk, handle).then(() => undefined, (e: unknown) => e);
+      err = await actito.pollChunk!(ctx, chunk, handle).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     }
     expect(err).toMatchObject({ message: 'worker lost' });
     expect(chunk.results.size).toBe(100);
@@ -762,7 +994,13 @@ describe('bulk imports: Insert mode judges a line that already exists as one by 
 describe('bulk imports: a report that cannot account for every line fails closed', () => {
   const bulkOpts = { bulkThreshold: 10, pollAfterMs: 10 };
   const rowsWithTwoBad = () => Array.from({ length: 12 }, (_, i) => order(i, i === 3 || i === 7 ? { status: 'BOGUS' } : {}));
-  const unconfirmed = (r: unknown) => expect(r).toMatchObject({ ok: false, code: 'ACTITO_IMPORT_UNCONFIRMED', retryable: true, message: expect.stringMatching(/Actito import \S+ \(records, table "orders"\)/) });
+  const unconfirmed = (r: unknown) =>
+    expect(r).toMatchObject({
+      ok: false,
+      code: 'ACTITO_IMPORT_UNCONFIRMED',
+      retryable: true,
+      message: expect.stringMatching(/Actito import \S+ \(records, table "orders"\)/),
+    });
 
   it('errors that name neither a line nor a key: no row is counted as imported', async () => {
     await seedProfiles();
@@ -794,10 +1032,17 @@ describe('bulk imports: a report that cannot account for every line fails closed
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('note', 'note', 'text')], options: bulkOpts });
     await actito.check(ctx);
     await admin('POST', '/faults', { reportOmits: { fields: ['key'] } });
-    const rows = Array.from({ length: 12 }, (_, i) => order(i, { note: i === 2 ? 'two\nlines\r\nthree' : `n${i}`, ...(i === 7 ? { status: 'BOGUS' } : {}) }));
+    const rows = Array.from({ length: 12 }, (_, i) =>
+      order(i, { note: i === 2 ? 'two\nlines\r\nthree' : `n${i}`, ...(i === 7 ? { status: 'BOGUS' } : {}) }),
+    );
     const { results } = await drive(actito, ctx, 'upsert', rows);
     expect([...results.values()].filter((r) => !r.ok).map((r) => r.key)).toEqual(['O7']);
-    expect((await records()).map((r) => r.orderId).sort()).toEqual(rows.filter((r) => r.key !== 'O7').map((r) => r.key).sort());
+    expect((await records()).map((r) => r.orderId).sort()).toEqual(
+      rows
+        .filter((r) => r.key !== 'O7')
+        .map((r) => r.key)
+        .sort(),
+    );
   });
 
   it('past 10,000 errors without a total, every error page is read and every failed row reported', async () => {
@@ -811,7 +1056,17 @@ describe('bulk imports: a report that cannot account for every line fails closed
     const failed = [...results.values()].filter((r) => !r.ok);
     expect(failed).toHaveLength(bad);
     expect(failed.every((r) => (r as { code: string }).code === 'ACTITO_INVALID_VALUE')).toBe(true);
-    expect([...results.values()].filter((r) => r.ok).map((r) => r.key).sort()).toEqual(rows.slice(bad).map((r) => r.key).sort());
+    expect(
+      [...results.values()]
+        .filter((r) => r.ok)
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(
+      rows
+        .slice(bad)
+        .map((r) => r.key)
+        .sort(),
+    );
     expect(await records()).toHaveLength(10);
   });
 });
@@ -833,7 +1088,12 @@ describe('bulk imports: liveness', () => {
       if ([...emu.state.requests.inFlight].some((r) => r.method === 'POST' && r.path.endsWith('/etl-executions'))) beatsDuringUpload++;
     };
     await admin('POST', '/faults', { slow: { ms: 300, count: 1, path: '/etl-executions', method: 'POST' } });
-    const { results } = await drive(actito, ctx, 'upsert', Array.from({ length: 12 }, (_, i) => order(i)));
+    const { results } = await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 12 }, (_, i) => order(i)),
+    );
     expect([...results.values()].every((r) => r.ok)).toBe(true);
     expect((await admin('GET', '/faults')).faults.slow.count).toBe(0); // the upload was slowed
     expect(beats).toBeGreaterThan(0);
@@ -861,17 +1121,30 @@ describe('clearing a value (NULL or empty text in the model)', () => {
   const fields = [...ORDER_FIELDS, field('note', 'note', 'text'), ...PROFILE_FIELDS];
   const filled = (i: number) => order(i, { note: `note ${i}`, quantity: i + 1, ...customer(i % 3) });
   // Every other row clears its note with NULL, the rest with ''; every row clears its quantity and its profile's first name.
-  const cleared = (i: number) => order(i, { note: i % 2 ? null : '', quantity: null, 'profile.emailAddress': `c${i % 3}@example.com`, 'profile.firstName': i % 2 ? '' : null });
+  const cleared = (i: number) =>
+    order(i, {
+      note: i % 2 ? null : '',
+      quantity: null,
+      'profile.emailAddress': `c${i % 3}@example.com`,
+      'profile.firstName': i % 2 ? '' : null,
+    });
 
   it('is refused at check when the connection says Actito keeps a stored value on an empty one (nothing would clear)', async () => {
     await seedProfiles();
     for (const mode of ['upsert', 'update', 'mirror'] as const) {
       const ctx = ctxFor(mode, { fields, options: { nulls: 'send', profiles: PROFILES } });
-      await expect(actito.check(ctx)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "send".*emptyOnUpdate/s) });
+      await expect(actito.check(ctx)).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/"nulls": "send".*emptyOnUpdate/s),
+      });
     }
     // Insert updates profiles with profiles.mode "upsert", else nothing: nothing to clear, nothing refused.
-    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: PROFILES } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: { ...PROFILES, mode: 'insert' } } }))).resolves.toBeDefined();
+    await expect(actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: PROFILES } }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    await expect(
+      actito.check(ctxFor('insert', { fields, options: { nulls: 'send', profiles: { ...PROFILES, mode: 'insert' } } })),
+    ).resolves.toBeDefined();
   });
 
   it('with the default (nulls skipped), a cleared model value leaves the stored value, NULL and empty text alike', async () => {
@@ -881,7 +1154,10 @@ describe('clearing a value (NULL or empty text in the model)', () => {
     await drive(actito, ctx, 'upsert', [filled(1), filled(2)]);
     const { results } = await drive(actito, ctx, 'upsert', [cleared(1), cleared(2)]);
     expect([...results.values()].every((r) => r.ok)).toBe(true);
-    expect((await records()).map((r) => [r.orderId, r.note, r.quantity])).toEqual([['O1', 'note 1', 2], ['O2', 'note 2', 3]]);
+    expect((await records()).map((r) => [r.orderId, r.note, r.quantity])).toEqual([
+      ['O1', 'note 1', 2],
+      ['O2', 'note 2', 3],
+    ]);
   });
 
   describe('when Actito clears an attribute sent empty (connection emptyOnUpdate: "clear")', () => {
@@ -897,24 +1173,47 @@ describe('clearing a value (NULL or empty text in the model)', () => {
     const stored = () => [...clearing.state.tables.customTable('orders')!.entries()].map(([, v]) => [v.orderId, v.note, v.quantity]);
     const firstNames = () => [...clearing.state.profiles.entries()].map(([, v]) => [v.customerId, v.firstName]).sort();
 
-    for (const [path, options] of [['one by one', {}], ['bulk (full re-sync)', { bulkThreshold: 2, pollAfterMs: 10 }]] as const) {
+    for (const [path, options] of [
+      ['one by one', {}],
+      ['bulk (full re-sync)', { bulkThreshold: 2, pollAfterMs: 10 }],
+    ] as const) {
       it(`clears the attribute in Actito, ${path}`, async () => {
         const ctx = ctxFor('upsert', { connection: c, fields, options: { ...options, profiles: PROFILES } });
         await actito.check(ctx);
         const first = await drive(actito, ctx, 'upsert', [0, 1, 2, 3].map(filled));
         expect([...first.results.values()].every((r) => r.ok)).toBe(true);
-        expect(stored()).toEqual([['O0', 'note 0', '1'], ['O1', 'note 1', '2'], ['O2', 'note 2', '3'], ['O3', 'note 3', '4']]);
-        expect(firstNames()).toEqual([['C0', 'Name0'], ['C1', 'Name1'], ['C2', 'Name2']]);
+        expect(stored()).toEqual([
+          ['O0', 'note 0', '1'],
+          ['O1', 'note 1', '2'],
+          ['O2', 'note 2', '3'],
+          ['O3', 'note 3', '4'],
+        ]);
+        expect(firstNames()).toEqual([
+          ['C0', 'Name0'],
+          ['C1', 'Name1'],
+          ['C2', 'Name2'],
+        ]);
         const { method, results } = await drive(actito, ctx, 'upsert', [0, 1, 2, 3].map(cleared));
         expect(method).toBe(path === 'one by one' ? 'single' : 'bulk');
         expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
-        expect(stored()).toEqual([['O0', null, null], ['O1', null, null], ['O2', null, null], ['O3', null, null]]);
-        expect(firstNames()).toEqual([['C0', null], ['C1', null], ['C2', null]]);
+        expect(stored()).toEqual([
+          ['O0', null, null],
+          ['O1', null, null],
+          ['O2', null, null],
+          ['O3', null, null],
+        ]);
+        expect(firstNames()).toEqual([
+          ['C0', null],
+          ['C1', null],
+          ['C2', null],
+        ]);
       });
     }
 
     it('refuses nulls "skip" for modes that update: an import cell left empty would clear the attribute anyway', async () => {
-      await expect(actito.check(ctxFor('upsert', { connection: c, fields, options: { nulls: 'skip', profiles: PROFILES } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "skip"/) });
+      await expect(
+        actito.check(ctxFor('upsert', { connection: c, fields, options: { nulls: 'skip', profiles: PROFILES } })),
+      ).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/"nulls": "skip"/) });
     });
   });
 });
@@ -934,16 +1233,24 @@ describe('API calls counted for the metric (ctx.apiCall)', () => {
 
   it('every request the emulator saw is counted once under its kind: token requests, 401s and retries included', async () => {
     await seedProfiles();
-    const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { bulkThreshold: 10, pollAfterMs: 10, profiles: PROFILES } });
+    const ctx = ctxFor('upsert', {
+      fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+      options: { bulkThreshold: 10, pollAfterMs: 10, profiles: PROFILES },
+    });
     await actito.check(ctx);
     // An import with a rejected line, then rows one by one: a 503 the client retries, an expired token it renews.
-    await drive(actito, ctx, 'upsert', Array.from({ length: 20 }, (_, i) => order(i, { ...customer(i % 3), ...(i === 7 ? { status: 'BOGUS' } : {}) })));
+    await drive(
+      actito,
+      ctx,
+      'upsert',
+      Array.from({ length: 20 }, (_, i) => order(i, { ...customer(i % 3), ...(i === 7 ? { status: 'BOGUS' } : {}) })),
+    );
     await admin('POST', '/faults', { serverError: { count: 1, status: 503, path: '/record' } });
     await drive(actito, ctx, 'upsert', [order(30, customer(0)), order(31, customer(1))]);
     await admin('POST', '/faults', { expireTokens: true });
     await drive(actito, ctx, 'upsert', [order(32, customer(2))]);
 
-    const { counts } = await admin('GET', '/requests') as { counts: Record<string, number> };
+    const { counts } = (await admin('GET', '/requests')) as { counts: Record<string, number> };
     const expected: Record<string, number> = {};
     for (const [route, n] of Object.entries(counts)) expected[kindOfRoute(route)] = (expected[kindOfRoute(route)] ?? 0) + n;
     expect(ctx.apiCalls).toEqual(expected);

@@ -36,7 +36,8 @@ export interface Tables {
 
 const CACHE_MS = 60_000;
 const cache = new Map<string, { at: number; value: Tables }>();
-const cacheKey = (ctx: Ctx): string => `${ctx.connection.baseUrl}|${ctx.connection.entity}|${tableName(ctx)}|${ctx.options.profiles ? 'p' : ''}`;
+const cacheKey = (ctx: Ctx): string =>
+  `${ctx.connection.baseUrl}|${ctx.connection.entity}|${tableName(ctx)}|${ctx.options.profiles ? 'p' : ''}`;
 
 /** Reads the custom table (and profile table) structure; cached briefly so each chunk does not re-read it. */
 export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): Promise<Tables> {
@@ -54,7 +55,10 @@ export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): 
   const table = findTable(tables, name);
   if (!table) {
     const known = tables.map((t) => t.name).join(', ') || 'none';
-    throw new SyncError('DESTINATION_NOT_FOUND', `Activation "${ctx.activationId}": Actito custom table "${name}" does not exist in entity "${ctx.connection.entity}" (tables: ${known}).`);
+    throw new SyncError(
+      'DESTINATION_NOT_FOUND',
+      `Activation "${ctx.activationId}": Actito custom table "${name}" does not exist in entity "${ctx.connection.entity}" (tables: ${known}).`,
+    );
   }
   let profileTable: TableInfo | null = null;
   if (opts.profiles) {
@@ -67,7 +71,10 @@ export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): 
     }
     profileTable = findTable(profiles, p) ?? null;
     if (!profileTable) {
-      throw new SyncError('DESTINATION_NOT_FOUND', `Activation "${ctx.activationId}": Actito profile table "${p}" (destination.options.profiles.table) does not exist (tables: ${profiles.map((t) => t.name).join(', ') || 'none'}).`);
+      throw new SyncError(
+        'DESTINATION_NOT_FOUND',
+        `Activation "${ctx.activationId}": Actito profile table "${p}" (destination.options.profiles.table) does not exist (tables: ${profiles.map((t) => t.name).join(', ') || 'none'}).`,
+      );
     }
   }
   const value = { table, profileTable };

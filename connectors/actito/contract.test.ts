@@ -9,11 +9,26 @@ import { actitoConnector } from './index';
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
 const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-  const res = await fetch(`${emu.url}/__admin${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${emu.url}/__admin${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return res.json();
 };
-const spec = (from: string, to: string, pgType = 'text', o: Partial<FieldSpec> = {}): FieldSpec => ({ from, to, pgType, isKey: false, ...o });
-const FIELDS = [spec('order_id', 'orderId', 'text', { isKey: true }), spec('customer_id', 'customerId'), spec('status', 'status'), spec('note', 'note')];
+const spec = (from: string, to: string, pgType = 'text', o: Partial<FieldSpec> = {}): FieldSpec => ({
+  from,
+  to,
+  pgType,
+  isKey: false,
+  ...o,
+});
+const FIELDS = [
+  spec('order_id', 'orderId', 'text', { isKey: true }),
+  spec('customer_id', 'customerId'),
+  spec('status', 'status'),
+  spec('note', 'note'),
+];
 const ARMED = ['serverError', 'dropResponse'];
 
 describeDestinationContract<ActitoConnection, ActitoOptions>({
@@ -35,15 +50,23 @@ describeDestinationContract<ActitoConnection, ActitoOptions>({
   missingAddress: 'nope',
   mapping: () => ({ key: 'orderId', fields: FIELDS }),
   values: (_mode, key, version) => ({ orderId: key, customerId: 'C0', status: 'PAID', note: `v${version}` }),
-  records: async () => ((await admin('GET', '/tables/orders/records?limit=10000')).records as Array<Record<string, unknown>>)
-    .map((r) => ({ key: String(r.orderId), version: Number(String(r.note).slice(1)) })),
+  records: async () =>
+    ((await admin('GET', '/tables/orders/records?limit=10000')).records as Array<Record<string, unknown>>).map((r) => ({
+      key: String(r.orderId),
+      version: Number(String(r.note).slice(1)),
+    })),
   fieldItCannotTake: spec('channel', 'contractChannel'),
   optionsFor: (method) => (method === 'bulk' ? { bulkThreshold: 1, pollAfterMs: 10 } : { pollAfterMs: 10 }),
   refuse: async (_mode, key) => ({ orderId: key, customerId: 'C0', status: 'BOGUS', note: 'v1' }),
   failOnce: async (method) => {
-    await admin('POST', '/faults', { serverError: method === 'bulk' ? { count: 1, status: 503, path: '/etl-executions', method: 'POST' } : { count: 1, status: 503, path: '/record' } });
+    await admin('POST', '/faults', {
+      serverError:
+        method === 'bulk' ? { count: 1, status: 503, path: '/etl-executions', method: 'POST' } : { count: 1, status: 503, path: '/record' },
+    });
   },
-  loseAnswer: async (method) => { await admin('POST', '/faults', { dropResponse: { count: 1, path: method === 'bulk' ? 'etl-executions' : '/record' } }); },
+  loseAnswer: async (method) => {
+    await admin('POST', '/faults', { dropResponse: { count: 1, path: method === 'bulk' ? 'etl-executions' : '/record' } });
+  },
   armed: async () => {
     const faults = (await admin('GET', '/faults')).faults as Record<string, { count?: number } | undefined>;
     return ARMED.reduce((n, k) => n + (faults[k]?.count ?? 0), 0);

@@ -29,7 +29,12 @@ export class RowEncoder {
   /** The field (key of OutRow.values) whose value matches a row to its profile, or null. */
   readonly matchFrom: string | null;
 
-  constructor(fields: FieldSpec[], tables: Tables, private readonly opts: ActitoOptions, private readonly keyAttribute: string) {
+  constructor(
+    fields: FieldSpec[],
+    tables: Tables,
+    private readonly opts: ActitoOptions,
+    private readonly keyAttribute: string,
+  ) {
     const { record, profile } = splitFields(fields);
     // Fields check reported as skipped (incompatibleFields: "skip") are never sent, even if the runtime passes them.
     const sendable = (f: FieldSpec): boolean => {
@@ -40,7 +45,9 @@ export class RowEncoder {
     this.profileColumns = tables.profileTable ? profile.map((f) => column(f, f.attribute, tables.profileTable as TableInfo)) : [];
     const m = opts.profiles?.matchAttribute;
     const direct = this.profileColumns.find((c) => c.name === m);
-    const fk = tables.table.foreignKeys.find((k) => k.tableType === 'PROFILE_TABLE' && k.refAttribute === m && this.recordColumns.some((c) => c.name === k.attribute));
+    const fk = tables.table.foreignKeys.find(
+      (k) => k.tableType === 'PROFILE_TABLE' && k.refAttribute === m && this.recordColumns.some((c) => c.name === k.attribute),
+    );
     this.matchFrom = direct ? direct.from : fk ? fk.attribute : null;
   }
 
@@ -48,7 +55,10 @@ export class RowEncoder {
   encode(row: OutRow): { ok: true; value: Encoded } | { ok: false; message: string } {
     const record: Properties = [];
     const profile: Properties = [];
-    for (const [cols, out] of [[this.recordColumns, record], [this.profileColumns, profile]] as const) {
+    for (const [cols, out] of [
+      [this.recordColumns, record],
+      [this.profileColumns, profile],
+    ] as const) {
       for (const c of cols) {
         const e = encodeValue(row.values[c.from], c);
         if (!e.ok) return { ok: false, message: `${c.name}: ${e.message}` };

@@ -44,11 +44,19 @@ export function toSyncError(err: unknown, what: string): SyncError {
   if (err instanceof ActitoHttpError) {
     const detail = { status: err.status, route: err.route };
     const msg = `${what}: ${err.message}`;
-    if (err.status === 429) return new SyncError('RATE_LIMITED', `${msg} (too many concurrent requests or a daily quota)`, { retryable: true, details: detail });
+    if (err.status === 429)
+      return new SyncError('RATE_LIMITED', `${msg} (too many concurrent requests or a daily quota)`, { retryable: true, details: detail });
     if (err.status >= 500) return new SyncError('DESTINATION_UNAVAILABLE', msg, { retryable: true, details: detail });
-    if (err.status === 401) return new SyncError('AUTH_FAILED', `${msg}. Check the API key and that it belongs to this environment host.`, { details: detail });
-    if (err.status === 403) return new SyncError('AUTH_FAILED', `${msg}. The API key lacks the access right for this route; grant it in Actito's API user settings.`, { details: detail });
-    if (err.status === 404) return new SyncError('DESTINATION_NOT_FOUND', `${msg}. Check the entity, the table and the route prefixes.`, { details: detail });
+    if (err.status === 401)
+      return new SyncError('AUTH_FAILED', `${msg}. Check the API key and that it belongs to this environment host.`, { details: detail });
+    if (err.status === 403)
+      return new SyncError(
+        'AUTH_FAILED',
+        `${msg}. The API key lacks the access right for this route; grant it in Actito's API user settings.`,
+        { details: detail },
+      );
+    if (err.status === 404)
+      return new SyncError('DESTINATION_NOT_FOUND', `${msg}. Check the entity, the table and the route prefixes.`, { details: detail });
     return new SyncError('CONFIG_INVALID', msg, { details: detail });
   }
   const m = err instanceof Error ? err.message : String(err);
@@ -72,6 +80,13 @@ export function rowFailure(err: unknown): { code: string; message: string; retry
   if (!(err instanceof ActitoHttpError) || isRetryableStatus(err.status) || err.status === 401 || err.status === 403) {
     throw toSyncError(err, 'Writing a record');
   }
-  const code = err.status === 404 ? ROW_CODES.notFound : err.status === 409 ? ROW_CODES.exists : err.status === 400 || err.status === 422 ? ROW_CODES.invalid : ROW_CODES.rejected;
+  const code =
+    err.status === 404
+      ? ROW_CODES.notFound
+      : err.status === 409
+        ? ROW_CODES.exists
+        : err.status === 400 || err.status === 422
+          ? ROW_CODES.invalid
+          : ROW_CODES.rejected;
   return { code, message: bodyMessage(err.body) || `Actito answered ${err.status}`, retryable: false };
 }

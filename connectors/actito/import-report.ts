@@ -20,7 +20,12 @@ export interface Accounting {
  * @param ignore errors that are no failure of the row (e.g. an existing profile when profiles are insert-only)
  * @param byLineUsable false when line numbers do not map to rows (the profile file: one line per profile)
  */
-export function account(status: ImportStatus, linesSent: number | null, ignore: (e: ImportLineError) => boolean, byLineUsable: boolean): Accounting {
+export function account(
+  status: ImportStatus,
+  linesSent: number | null,
+  ignore: (e: ImportLineError) => boolean,
+  byLineUsable: boolean,
+): Accounting {
   const byKey = new Map<string, ImportLineError[]>();
   const byLine = new Map<number, ImportLineError[]>();
   // Rejected lines the report names (one line may have an error per attribute); an ignored error
@@ -45,12 +50,18 @@ export function account(status: ImportStatus, linesSent: number | null, ignore: 
     placed++;
   }
   const reasons: string[] = [];
-  if (unplaced) reasons.push(`${unplaced} error${unplaced === 1 ? '' : 's'} name neither a line nor a key${byLineUsable ? '' : ' (a profile line number names no row)'}`);
+  if (unplaced)
+    reasons.push(
+      `${unplaced} error${unplaced === 1 ? '' : 's'} name neither a line nor a key${byLineUsable ? '' : ' (a profile line number names no row)'}`,
+    );
   if (!status.errorsComplete) reasons.push(`its error report could not be read to the end (${status.errors.length} errors read)`);
-  else if (status.errorTotal !== null && status.errors.length < status.errorTotal) reasons.push(`it lists ${status.errors.length} of its ${status.errorTotal} errors`);
+  else if (status.errorTotal !== null && status.errors.length < status.errorTotal)
+    reasons.push(`it lists ${status.errors.length} of its ${status.errorTotal} errors`);
   const c = status.counts;
-  if (c && linesSent !== null && c.imported + c.rejected !== linesSent) reasons.push(`it counts ${c.imported} lines imported and ${c.rejected} rejected, but ${linesSent} were sent`);
-  if (c && named.size + ignoredUnnamed < c.rejected) reasons.push(`it counts ${c.rejected} rejected lines but names ${named.size + ignoredUnnamed}`);
+  if (c && linesSent !== null && c.imported + c.rejected !== linesSent)
+    reasons.push(`it counts ${c.imported} lines imported and ${c.rejected} rejected, but ${linesSent} were sent`);
+  if (c && named.size + ignoredUnnamed < c.rejected)
+    reasons.push(`it counts ${c.rejected} rejected lines but names ${named.size + ignoredUnnamed}`);
   if (status.withErrors && status.errors.length === 0 && reasons.length === 0) reasons.push(`it ended ${status.status} but lists no error`);
   return { byKey, byLine, placed, unaccounted: reasons.length ? reasons.join('; ') : null };
 }

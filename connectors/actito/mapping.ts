@@ -9,13 +9,25 @@ export type ValueType = (typeof VALUE_TYPES)[number];
 
 /** Postgres type -> value type of an attribute created for it. */
 export const PG_TO_ACTITO: Record<string, ValueType> = {
-  text: 'STRING', varchar: 'STRING', bpchar: 'STRING', char: 'STRING', name: 'STRING', citext: 'STRING', uuid: 'STRING',
-  json: 'STRING', jsonb: 'STRING',
-  int2: 'LONG', int4: 'LONG', int8: 'LONG',
-  numeric: 'NUMBER', float4: 'NUMBER', float8: 'NUMBER',
+  text: 'STRING',
+  varchar: 'STRING',
+  bpchar: 'STRING',
+  char: 'STRING',
+  name: 'STRING',
+  citext: 'STRING',
+  uuid: 'STRING',
+  json: 'STRING',
+  jsonb: 'STRING',
+  int2: 'LONG',
+  int4: 'LONG',
+  int8: 'LONG',
+  numeric: 'NUMBER',
+  float4: 'NUMBER',
+  float8: 'NUMBER',
   bool: 'BOOLEAN',
   date: 'DATE',
-  timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMP',
+  timestamp: 'TIMESTAMP',
+  timestamptz: 'TIMESTAMP',
 };
 
 /** Value type of an existing attribute -> Postgres types it can take without loss. */
@@ -53,7 +65,8 @@ export const MAX_NAME_LENGTH = 50;
 
 /** Problem with an attribute name Actito would refuse, or null (API notes §2: ≤ 50 chars, immutable). */
 export function attributeNameProblem(name: string): string | null {
-  if (name.length > MAX_NAME_LENGTH) return `"${name}" is ${name.length} characters long; Actito attribute names have at most ${MAX_NAME_LENGTH}`;
+  if (name.length > MAX_NAME_LENGTH)
+    return `"${name}" is ${name.length} characters long; Actito attribute names have at most ${MAX_NAME_LENGTH}`;
   if (!NAME.test(name)) return `"${name}" is not a valid Actito attribute name: start with a letter, then letters, digits or "_"`;
   return null;
 }
@@ -104,7 +117,10 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   const max = t.maxLength ?? 255;
   if (s.length <= max) return { ok: true, value: s };
   if (t.truncate) return { ok: true, value: s.slice(0, max) };
-  return { ok: false, message: `value is ${s.length} characters long; the attribute takes at most ${max} (set "truncate": true on the mapping to cut it)` };
+  return {
+    ok: false,
+    message: `value is ${s.length} characters long; the attribute takes at most ${max} (set "truncate": true on the mapping to cut it)`,
+  };
 }
 
 /** The CSV cell for an encoded value (booleans as TRUE/FALSE, null as an empty cell). */

@@ -23,7 +23,11 @@ export function profileWrite(opts: ActitoOptions, op: RowOp): ProfileWrite {
   return opts.profiles.mode;
 }
 
-export const PROFILE_IMPORT_MODES: Record<Exclude<ProfileWrite, 'none'>, ImportMode> = { upsert: 'CREATE_UPDATE', insert: 'CREATE_ONLY', update: 'UPDATE_ONLY' };
+export const PROFILE_IMPORT_MODES: Record<Exclude<ProfileWrite, 'none'>, ImportMode> = {
+  upsert: 'CREATE_UPDATE',
+  insert: 'CREATE_ONLY',
+  update: 'UPDATE_ONLY',
+};
 
 /** One profile per match value; with several rows for one profile, the last row's values win. */
 export function distinctProfiles(rows: Iterable<Encoded>): Map<string, Properties> {
@@ -33,7 +37,13 @@ export function distinctProfiles(rows: Iterable<Encoded>): Map<string, Propertie
 }
 
 /** Writes the profiles of these rows; returns match value -> why its profile failed. */
-export async function upsertProfilesOneByOne(ctx: Ctx, api: Api, opts: ActitoOptions, op: RowOp, rows: Encoded[]): Promise<Map<string, string>> {
+export async function upsertProfilesOneByOne(
+  ctx: Ctx,
+  api: Api,
+  opts: ActitoOptions,
+  op: RowOp,
+  rows: Encoded[],
+): Promise<Map<string, string>> {
   const p = opts.profiles;
   const failed = new Map<string, string>();
   const how = profileWrite(opts, op);
@@ -55,7 +65,10 @@ export async function upsertProfilesOneByOne(ctx: Ctx, api: Api, opts: ActitoOpt
       if (p.mode === 'insert' && err instanceof ActitoHttpError && err.status === 409) return;
       try {
         const f = rowFailure(err);
-        failed.set(match, `profile ${p.matchAttribute}="${match}" could not be written: ${f.message || bodyMessage((err as ActitoHttpError).body)}`);
+        failed.set(
+          match,
+          `profile ${p.matchAttribute}="${match}" could not be written: ${f.message || bodyMessage((err as ActitoHttpError).body)}`,
+        );
       } catch (batchWide) {
         fatal ??= batchWide;
       }

@@ -19,7 +19,8 @@ export function msUntilNextUtcDay(now = new Date()): number {
   return next - now.getTime();
 }
 
-export const allowance = (o: Pick<ActitoOptions, 'bulkImportsPerDay' | 'bulkImportsReserve'>): number => Math.max(0, o.bulkImportsPerDay - o.bulkImportsReserve);
+export const allowance = (o: Pick<ActitoOptions, 'bulkImportsPerDay' | 'bulkImportsReserve'>): number =>
+  Math.max(0, o.bulkImportsPerDay - o.bulkImportsReserve);
 
 export async function readQuota(ctx: Ctx, table: string): Promise<Counter> {
   const c = (await ctx.state.get<Counter>(stateKey(table))) ?? { day: today(), used: 0 };

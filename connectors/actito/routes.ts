@@ -20,7 +20,13 @@ export interface Api {
 }
 
 /** Every route below goes through here, naming its kind for the API-call metric. */
-function call<T = unknown>(a: Api, kind: ActitoCallKind, method: string, path: string, opts: Omit<RequestOptions, 'kind' | 'onApiCall'> = {}): Promise<Response<T>> {
+function call<T = unknown>(
+  a: Api,
+  kind: ActitoCallKind,
+  method: string,
+  path: string,
+  opts: Omit<RequestOptions, 'kind' | 'onApiCall'> = {},
+): Promise<Response<T>> {
   return a.client.request<T>(method, path, { ...opts, kind, onApiCall: a.apiCall });
 }
 
@@ -38,7 +44,8 @@ export const DEFAULT_ROUTE_PREFIXES = {
 } as const;
 
 const seg = encodeURIComponent;
-const entity = (a: Api, v: 'v4' | 'v5'): string => (v === 'v4' ? `/v4/entity/${seg(a.client.entity)}` : `/v5/entities/${seg(a.client.entity)}`);
+const entity = (a: Api, v: 'v4' | 'v5'): string =>
+  v === 'v4' ? `/v4/entity/${seg(a.client.entity)}` : `/v5/entities/${seg(a.client.entity)}`;
 
 // ---- structures (v5 [D S7, S8]; list wrapper key [A], parsed leniently) ----
 
@@ -58,7 +65,11 @@ export async function listProfileTables(a: Api): Promise<TableInfo[]> {
 }
 
 /** [A] Adds optional, non-unique attributes: PATCH the table with `{attributes:[...]}` meaning "add these" (API notes §3). */
-export async function addCustomTableAttributes(a: Api, tableId: string, attrs: Array<Pick<Attribute, 'name' | 'valueType'>>): Promise<void> {
+export async function addCustomTableAttributes(
+  a: Api,
+  tableId: string,
+  attrs: Array<Pick<Attribute, 'name' | 'valueType'>>,
+): Promise<void> {
   const attributes = attrs.map((x) => ({ name: x.name, valueType: x.valueType, mandatory: false, indexed: false, unique: false }));
   await call(a, 'schema', 'PATCH', `${a.prefixes.structure}${entity(a, 'v5')}/custom-tables/${seg(tableId)}`, { json: { attributes } });
 }
@@ -115,9 +126,21 @@ export async function upsertProfile(a: Api, profileTable: string, attributes: Pr
  * Updates the profile whose unique attribute `attribute` is `value` (`PUT …/profile/{attr}={value}`);
  * never creates one. False when no such profile exists (404).
  */
-export async function updateProfile(a: Api, profileTable: string, attribute: string, value: string, attributes: Properties): Promise<boolean> {
+export async function updateProfile(
+  a: Api,
+  profileTable: string,
+  attribute: string,
+  value: string,
+  attributes: Properties,
+): Promise<boolean> {
   try {
-    await call(a, 'profile', 'PUT', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile/${seg(`${attribute}=${value}`)}`, { json: { attributes } });
+    await call(
+      a,
+      'profile',
+      'PUT',
+      `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile/${seg(`${attribute}=${value}`)}`,
+      { json: { attributes } },
+    );
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;
@@ -161,7 +184,11 @@ export async function startImport(a: Api, def: ImportDefinition, file: Buffer | 
   const ext = def.compression === 'ZIP' ? 'zip' : 'csv.gz';
   form.set('inputFile', file instanceof Blob ? file : new Blob([file]), `${def.name}.${ext}`);
   form.set('definition', new Blob([JSON.stringify(etlDefinition(def))], { type: 'application/json' }));
-  const res = await call<Record<string, unknown>>(a, 'import', 'POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, { form, idempotent: false, timeoutMs: 10 * 60_000 });
+  const res = await call<Record<string, unknown>>(a, 'import', 'POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, {
+    form,
+    idempotent: false,
+    timeoutMs: 10 * 60_000,
+  });
   const id = res.body?.id ?? res.body?.executionId;
   if (typeof id !== 'string' && typeof id !== 'number') throw new Error('the ETL execution answer carries no id');
   return String(id);
@@ -239,7 +266,9 @@ async function allImportErrors(a: Api, id: string): Promise<{ errors: ImportLine
   const errors: ImportLineError[] = [];
   let total: number | null = null;
   for (let page = 0; page < MAX_ERROR_PAGES; page++) {
-    const res = await call<Record<string, unknown>>(a, 'import_errors', 'GET', `${executionPath(a, id)}/errors`, { query: { offset: String(page * ERROR_PAGE), limit: String(ERROR_PAGE) } });
+    const res = await call<Record<string, unknown>>(a, 'import_errors', 'GET', `${executionPath(a, id)}/errors`, {
+      query: { offset: String(page * ERROR_PAGE), limit: String(ERROR_PAGE) },
+    });
     const got = parseImportStatus({ status: 'SUCCESS', errors: res.body?.errors }).errors;
     errors.push(...got);
     if (typeof res.body?.total === 'number') total = res.body.total;

@@ -23,10 +23,20 @@ const BATCH = 100;
  */
 export async function writeSingle(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables): Promise<void> {
   const progress = { chunk: chunk.chunk, done: 0 };
-  await whileBeating(ctx, progress, () => writeBatches(ctx, chunk, opts, tables, (n) => { progress.done = n; }));
+  await whileBeating(ctx, progress, () =>
+    writeBatches(ctx, chunk, opts, tables, (n) => {
+      progress.done = n;
+    }),
+  );
 }
 
-async function writeBatches(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, progress: (done: number) => void): Promise<void> {
+async function writeBatches(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  progress: (done: number) => void,
+): Promise<void> {
   const api = apiFor(ctx);
   const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
   const table = tables.table.name;
@@ -44,7 +54,13 @@ async function writeBatches(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, ta
       else results.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
     }
     if (opts.profiles && chunk.op !== 'delete' && toWrite.length) {
-      const failed = await upsertProfilesOneByOne(ctx, api, opts, chunk.op, toWrite.map((w) => w.enc));
+      const failed = await upsertProfilesOneByOne(
+        ctx,
+        api,
+        opts,
+        chunk.op,
+        toWrite.map((w) => w.enc),
+      );
       toWrite = toWrite.filter(({ row, enc }) => {
         const why = enc.match === null ? undefined : failed.get(enc.match);
         if (why) results.push({ key: row.key, ok: false, code: ROW_CODES.profile, message: why, retryable: false });
@@ -59,7 +75,10 @@ async function writeBatches(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, ta
     progress(done);
     ctx.heartbeat({ chunk: chunk.chunk, done });
     if (fatal) throw fatal;
-    if (ctx.signal.aborted) throw new SyncError('DESTINATION_UNAVAILABLE', `Writing chunk ${chunk.chunk} to Actito was cancelled after ${done} rows`, { retryable: true });
+    if (ctx.signal.aborted)
+      throw new SyncError('DESTINATION_UNAVAILABLE', `Writing chunk ${chunk.chunk} to Actito was cancelled after ${done} rows`, {
+        retryable: true,
+      });
   }
 }
 
@@ -68,7 +87,13 @@ async function writeBatches(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, ta
  * A refused row is a result; a batch-wide failure stops the calls not yet made and is returned as
  * `fatal`, so the caller records what was written before throwing it.
  */
-export async function writeEach(ctx: Ctx, api: Api, table: string, op: ChunkWrite['op'], items: ReadonlyArray<{ row: OutRow; enc: Encoded }>): Promise<{ results: RowResult[]; fatal: unknown }> {
+export async function writeEach(
+  ctx: Ctx,
+  api: Api,
+  table: string,
+  op: ChunkWrite['op'],
+  items: ReadonlyArray<{ row: OutRow; enc: Encoded }>,
+): Promise<{ results: RowResult[]; fatal: unknown }> {
   const results: RowResult[] = [];
   let fatal: unknown = null;
   await mapLimited(items, ctx.connection.maxInFlight, async ({ row, enc }) => {
@@ -99,7 +124,13 @@ async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutR
       // a row or import line sent again) or an identical one: written either way.
       const existing = await getRecord(api, table, enc.key);
       if (existing && !sameValues(existing, enc.record)) {
-        return { key: row.key, ok: false, code: ROW_CODES.exists, message: `a record with key "${enc.key}" already exists in Actito table "${table}" with other values; Insert mode does not overwrite it (sync in Upsert mode to update it)`, retryable: false };
+        return {
+          key: row.key,
+          ok: false,
+          code: ROW_CODES.exists,
+          message: `a record with key "${enc.key}" already exists in Actito table "${table}" with other values; Insert mode does not overwrite it (sync in Upsert mode to update it)`,
+          retryable: false,
+        };
       }
       if (!existing) await upsertRecord(api, table, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };

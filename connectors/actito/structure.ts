@@ -66,14 +66,15 @@ export function parseTable(raw: unknown): TableInfo | null {
     const ref = obj(fk.reference);
     const attribute = str(fk.attribute);
     const refAttribute = str(ref.attribute);
-    if (attribute && refAttribute) foreignKeys.push({ attribute, refAttribute, tableType: str(ref.tableType) ?? '', tableId: str(ref.tableId) ?? '' });
+    if (attribute && refAttribute)
+      foreignKeys.push({ attribute, refAttribute, tableType: str(ref.tableType) ?? '', tableId: str(ref.tableId) ?? '' });
   }
   return { id, name, primaryKey: str(t.primaryKeyAttribute), attributes, foreignKeys };
 }
 
 /** Tables out of a list answer: a bare array or the first array property (`customTables`, `profileTables`, ...). */
 export function parseTableList(raw: unknown): TableInfo[] {
-  const list = Array.isArray(raw) ? raw : Object.values(obj(raw)).find(Array.isArray) ?? [];
+  const list = Array.isArray(raw) ? raw : (Object.values(obj(raw)).find(Array.isArray) ?? []);
   return list.map(parseTable).filter((t): t is TableInfo => t !== null);
 }
 

@@ -2,7 +2,17 @@
  * In-memory runtime stand-ins for connector tests: a DestinationContext, a ChunkWrite that keeps
  * results and saved state in maps, and `drive()` which plans, writes and polls like the runtime.
  */
-import type { ChunkWrite, ConnectorState, DestinationConnector, DestinationContext, FieldSpec, OutRow, RowOp, RowResult, SyncMode } from '../types';
+import type {
+  ChunkWrite,
+  ConnectorState,
+  DestinationConnector,
+  DestinationContext,
+  FieldSpec,
+  OutRow,
+  RowOp,
+  RowResult,
+  SyncMode,
+} from '../types';
 import { distinctInMemory } from '../kit/testing/memory-chunk';
 import { resolveDestination } from '../kit/destination';
 import type { ActitoConnection } from './config';
@@ -45,7 +55,12 @@ export function makeContext(init: {
   const activationId = init.activationId ?? 'test-activation';
   const destination = { kind: 'actito', connection: 'actito', table: init.table, key: init.key, options: init.options ?? {} };
   // As the runtime does (activities/run-context.ts): options, address and mode from the connector's declarations.
-  const { options, address } = resolveDestination(actitoConnector, { activationId, destination, mode: init.mode, connection: init.connection });
+  const { options, address } = resolveDestination(actitoConnector, {
+    activationId,
+    destination,
+    mode: init.mode,
+    connection: init.connection,
+  });
   return {
     activationId,
     runNumber: 1,
@@ -90,13 +105,18 @@ export function memoryChunk(rows: OutRow[], op: RowOp, chunk = 0, store?: { save
       for (let i = 0; i < pending.length; i += batchSize) yield pending.slice(i, i + batchSize);
     },
     distinctRows(field, batchSize = 1000) {
-      return distinctInMemory(rows.filter((r) => !results.has(r.key)), field, batchSize);
+      return distinctInMemory(
+        rows.filter((r) => !results.has(r.key)),
+        field,
+        batchSize,
+      );
     },
     async record(rs) {
       for (const r of rs) results.set(r.key, r);
     },
     async recordPendingOk({ destinationIdIsKey }) {
-      for (const r of rows) if (!results.has(r.key)) results.set(r.key, { key: r.key, ok: true, destinationId: destinationIdIsKey ? r.key : null });
+      for (const r of rows)
+        if (!results.has(r.key)) results.set(r.key, { key: r.key, ok: true, destinationId: destinationIdIsKey ? r.key : null });
     },
     async saved<T>() {
       return structuredClone(box.saved) as T | null;
@@ -109,7 +129,13 @@ export function memoryChunk(rows: OutRow[], op: RowOp, chunk = 0, store?: { save
 }
 
 /** Plans, chunks, writes and polls (without waiting the advised delay) as the runtime would. */
-export async function drive<C, O>(connector: DestinationConnector<C, O>, ctx: DestinationContext<C, O>, op: RowOp, rows: OutRow[], maxPolls = 200): Promise<{ method: string; results: Map<string, RowResult>; chunks: MemoryChunk[] }> {
+export async function drive<C, O>(
+  connector: DestinationConnector<C, O>,
+  ctx: DestinationContext<C, O>,
+  op: RowOp,
+  rows: OutRow[],
+  maxPolls = 200,
+): Promise<{ method: string; results: Map<string, RowResult>; chunks: MemoryChunk[] }> {
   const plan = await connector.planWrites(ctx, op, rows.length);
   const results = new Map<string, RowResult>();
   const chunks: MemoryChunk[] = [];

@@ -42,14 +42,20 @@ describe('value encoding', () => {
     expect(formatDate(new Date(2024, 0, 5, 7, 8, 9), 'timestamp', 'TIMESTAMP')).toBe('2024-01-05 07:08:09');
   });
   it('keeps numeric strings, booleans and nulls', () => {
-    expect(encodeValue('12345678901234567890.5', { pgType: 'numeric', valueType: 'NUMBER' })).toEqual({ ok: true, value: '12345678901234567890.5' });
+    expect(encodeValue('12345678901234567890.5', { pgType: 'numeric', valueType: 'NUMBER' })).toEqual({
+      ok: true,
+      value: '12345678901234567890.5',
+    });
     expect(encodeValue(true, { pgType: 'bool', valueType: 'BOOLEAN' })).toEqual({ ok: true, value: true });
     expect(encodeValue(null, { pgType: 'text', valueType: 'STRING' })).toEqual({ ok: true, value: null });
     expect(encodeValue({ a: 1 }, { pgType: 'jsonb', valueType: 'STRING' })).toEqual({ ok: true, value: '{"a":1}' });
   });
   it('refuses or truncates strings over the attribute length', () => {
     expect(encodeValue('x'.repeat(300), { pgType: 'text', valueType: 'STRING' }).ok).toBe(false);
-    expect(encodeValue('abcdef', { pgType: 'text', valueType: 'STRING', maxLength: 3, truncate: true })).toEqual({ ok: true, value: 'abc' });
+    expect(encodeValue('abcdef', { pgType: 'text', valueType: 'STRING', maxLength: 3, truncate: true })).toEqual({
+      ok: true,
+      value: 'abc',
+    });
   });
 });
 
@@ -68,7 +74,13 @@ describe('import files', () => {
     expect(csvCell('say "hi"\n')).toBe('"say ""hi""\n"');
     expect(csvCell('cr\ronly')).toBe('"cr\ronly"');
     expect(csvCell('lf\nonly')).toBe('"lf\nonly"');
-    const csv = buildCsv(['orderId', 'note'], [['A1', 'x,y'], ['A2', '']]);
+    const csv = buildCsv(
+      ['orderId', 'note'],
+      [
+        ['A1', 'x,y'],
+        ['A2', ''],
+      ],
+    );
     expect(csv[0]).not.toBe(0xef);
     expect(csv.toString()).toBe('orderId,note\r\nA1,"x,y"\r\nA2,\r\n');
   });
@@ -86,7 +98,9 @@ describe('import files', () => {
   it('streams a file byte for byte like the in-memory compressors (GZIP, ZIP with one entry)', async () => {
     const pieces = ['k,note\r\n', ...Array.from({ length: 3000 }, (_, i) => `${i},"x,é ${i}"\r\n`)];
     const csv = Buffer.from(pieces.join(''), 'utf8');
-    async function* gen(): AsyncIterable<string> { yield* pieces; }
+    async function* gen(): AsyncIterable<string> {
+      yield* pieces;
+    }
     for (const kind of ['GZIP', 'ZIP'] as const) {
       const path = join(tmpdir(), `actito-unit-${process.pid}-${kind}`);
       try {
@@ -116,7 +130,9 @@ describe('import files', () => {
 
 describe('errors', () => {
   it('reads the message out of any error body', () => {
-    expect(bodyMessage({ status: 400, message: 'validation failed', errors: [{ field: 'amount', message: 'not a number' }] })).toBe('validation failed; amount: not a number');
+    expect(bodyMessage({ status: 400, message: 'validation failed', errors: [{ field: 'amount', message: 'not a number' }] })).toBe(
+      'validation failed; amount: not a number',
+    );
     expect(bodyMessage('plain')).toBe('plain');
     expect(bodyMessage(null)).toBe('');
   });
@@ -130,7 +146,11 @@ describe('errors', () => {
     expect(toSyncError(new TypeError('fetch failed'), 'Reading').retryable).toBe(true);
   });
   it('turns a 4xx on one row into row data and rethrows batch-wide errors', () => {
-    expect(rowFailure(new ActitoHttpError(400, 'POST', '/r', { message: 'bad' }))).toEqual({ code: 'ACTITO_INVALID_VALUE', message: 'bad', retryable: false });
+    expect(rowFailure(new ActitoHttpError(400, 'POST', '/r', { message: 'bad' }))).toEqual({
+      code: 'ACTITO_INVALID_VALUE',
+      message: 'bad',
+      retryable: false,
+    });
     expect(rowFailure(new ActitoHttpError(404, 'PUT', '/r', null)).code).toBe('ACTITO_NOT_FOUND');
     expect(() => rowFailure(new ActitoHttpError(500, 'POST', '/r', null))).toThrow(SyncError);
   });
@@ -140,13 +160,24 @@ describe('structures (fixtures shaped as the API notes show them)', () => {
   const custom = {
     customTables: [
       {
-        id: '1b2c', name: 'orders', type: 'INTERACTIONS', primaryKeyAttribute: 'orderId', bigTable: false,
+        id: '1b2c',
+        name: 'orders',
+        type: 'INTERACTIONS',
+        primaryKeyAttribute: 'orderId',
+        bigTable: false,
         attributes: [
           { name: 'orderId', valueType: 'STRING', mandatory: true, indexed: true, unique: true, valueRestriction: { maxLength: 50 } },
           { name: 'customerId', valueType: 'STRING', mandatory: true, indexed: true, unique: false },
           { name: 'amount', valueType: 'NUMBER', mandatory: false, indexed: false, unique: false },
         ],
-        foreignKeys: [{ name: 'fk', attribute: 'customerId', reference: { tableType: 'PROFILE_TABLE', tableId: '16', attribute: 'customerId' }, onDelete: 'CASCADE' }],
+        foreignKeys: [
+          {
+            name: 'fk',
+            attribute: 'customerId',
+            reference: { tableType: 'PROFILE_TABLE', tableId: '16', attribute: 'customerId' },
+            onDelete: 'CASCADE',
+          },
+        ],
       },
     ],
   };
@@ -160,14 +191,35 @@ describe('structures (fixtures shaped as the API notes show them)', () => {
     expect(findTable(parseTableList(custom), '1b2c')?.name).toBe('orders');
   });
   it('reads predefined profile attributes as STRING', () => {
-    const [p] = parseTableList([{ id: '16', name: 'main', attributes: [{ type: 'EMAIL_ADDRESS', name: 'emailAddress', unique: true, mandatory: false }, { type: 'CUSTOM', name: 'points', valueType: 'INTEGER', unique: false, mandatory: false }] }]);
+    const [p] = parseTableList([
+      {
+        id: '16',
+        name: 'main',
+        attributes: [
+          { type: 'EMAIL_ADDRESS', name: 'emailAddress', unique: true, mandatory: false },
+          { type: 'CUSTOM', name: 'points', valueType: 'INTEGER', unique: false, mandatory: false },
+        ],
+      },
+    ]);
     expect(p?.attributes.get('emailAddress')?.valueType).toBe('STRING');
     expect(p?.attributes.get('points')?.valueType).toBe('INTEGER');
   });
   it('parses an execution report', () => {
-    const s = parseImportStatus({ id: 'x', status: 'WITH_ERROR', counts: { read: 5, created: 3, updated: 1, rejected: 1 }, errorCount: 1, errors: [{ line: 3, key: 'A2', attribute: 'amount', code: 'INVALID_TYPE', message: 'not a number' }] });
+    const s = parseImportStatus({
+      id: 'x',
+      status: 'WITH_ERROR',
+      counts: { read: 5, created: 3, updated: 1, rejected: 1 },
+      errorCount: 1,
+      errors: [{ line: 3, key: 'A2', attribute: 'amount', code: 'INVALID_TYPE', message: 'not a number' }],
+    });
     expect(s).toEqual({
-      status: 'WITH_ERROR', finished: true, failed: false, withErrors: true, errorTotal: 1, errorsComplete: true, counts: { imported: 4, rejected: 1 },
+      status: 'WITH_ERROR',
+      finished: true,
+      failed: false,
+      withErrors: true,
+      errorTotal: 1,
+      errorsComplete: true,
+      counts: { imported: 4, rejected: 1 },
       errors: [{ line: 3, key: 'A2', code: 'INVALID_TYPE', message: 'amount: not a number' }],
     });
     expect(parseImportStatus({ status: 'RUNNING' }).finished).toBe(false);
@@ -179,25 +231,62 @@ describe('structures (fixtures shaped as the API notes show them)', () => {
     const never = () => false;
     it('accounts for a clean report and for named rejections', () => {
       expect(account(report({ counts: { imported: 10, rejected: 0 } }), 10, never, true)).toMatchObject({ placed: 0, unaccounted: null });
-      const a = account(report({ status: 'WITH_ERROR', withErrors: true, errors: [err(3, 'A'), err(3, 'A'), err(5, null)], errorTotal: 3, counts: { imported: 8, rejected: 2 } }), 10, never, true);
+      const a = account(
+        report({
+          status: 'WITH_ERROR',
+          withErrors: true,
+          errors: [err(3, 'A'), err(3, 'A'), err(5, null)],
+          errorTotal: 3,
+          counts: { imported: 8, rejected: 2 },
+        }),
+        10,
+        never,
+        true,
+      );
       expect([a.placed, a.unaccounted, a.byKey.get('A')?.length, a.byLine.get(5)?.length]).toEqual([3, null, 2, 1]);
       // Rejections that are no failure (a re-sent CREATE_ONLY line) still account for their line.
-      const again = account(report({ withErrors: true, errors: [err(null, null, 'ALREADY_EXISTS')], counts: { imported: 9, rejected: 1 } }), 10, (e) => e.code === 'ALREADY_EXISTS', true);
+      const again = account(
+        report({ withErrors: true, errors: [err(null, null, 'ALREADY_EXISTS')], counts: { imported: 9, rejected: 1 } }),
+        10,
+        (e) => e.code === 'ALREADY_EXISTS',
+        true,
+      );
       expect([again.placed, again.unaccounted]).toEqual([0, null]);
     });
     it('does not account for lines the counts or the error list leave out', () => {
-      expect(account(report({ counts: { imported: 9, rejected: 0 } }), 10, never, true).unaccounted).toBe('it counts 9 lines imported and 0 rejected, but 10 were sent');
-      expect(account(report({ counts: { imported: 8, rejected: 2 }, errors: [err(3, 'A')] }), 10, never, true).unaccounted).toBe('it counts 2 rejected lines but names 1');
+      expect(account(report({ counts: { imported: 9, rejected: 0 } }), 10, never, true).unaccounted).toBe(
+        'it counts 9 lines imported and 0 rejected, but 10 were sent',
+      );
+      expect(account(report({ counts: { imported: 8, rejected: 2 }, errors: [err(3, 'A')] }), 10, never, true).unaccounted).toBe(
+        'it counts 2 rejected lines but names 1',
+      );
       expect(account(report({ errors: [err(null, null)] }), 10, never, true).unaccounted).toBe('1 error name neither a line nor a key');
       expect(account(report({ errors: [err(4, null)] }), 3, never, false).unaccounted).toMatch(/a profile line number names no row/);
       expect(account(report({ errors: [err(3, 'A')], errorTotal: 2 }), 10, never, true).unaccounted).toBe('it lists 1 of its 2 errors');
-      expect(account(report({ errors: [err(3, 'A')], errorsComplete: false }), 10, never, true).unaccounted).toMatch(/could not be read to the end/);
-      expect(account(report({ status: 'WITH_ERROR', withErrors: true }), null, never, true).unaccounted).toBe('it ended WITH_ERROR but lists no error');
+      expect(account(report({ errors: [err(3, 'A')], errorsComplete: false }), 10, never, true).unaccounted).toMatch(
+        /could not be read to the end/,
+      );
+      expect(account(report({ status: 'WITH_ERROR', withErrors: true }), null, never, true).unaccounted).toBe(
+        'it ended WITH_ERROR but lists no error',
+      );
     });
   });
   it('builds the ETL definition of API notes §9', () => {
-    expect(etlDefinition({ name: 'n', tableType: 'CUSTOM_TABLE', tableId: 'u', mode: 'CREATE_ONLY', keyAttribute: 'orderId', compression: 'GZIP', columns: ['orderId'] })).toMatchObject({
-      mode: 'CREATE_ONLY', keyAttribute: 'orderId', file: { compression: 'GZIP', encoding: 'UTF-8', separator: ',' }, mapping: [{ column: 'orderId', attribute: 'orderId' }],
+    expect(
+      etlDefinition({
+        name: 'n',
+        tableType: 'CUSTOM_TABLE',
+        tableId: 'u',
+        mode: 'CREATE_ONLY',
+        keyAttribute: 'orderId',
+        compression: 'GZIP',
+        columns: ['orderId'],
+      }),
+    ).toMatchObject({
+      mode: 'CREATE_ONLY',
+      keyAttribute: 'orderId',
+      file: { compression: 'GZIP', encoding: 'UTF-8', separator: ',' },
+      mapping: [{ column: 'orderId', attribute: 'orderId' }],
     });
   });
 });
@@ -214,10 +303,16 @@ describe('configuration', () => {
     expect(connectionSchema.safeParse({ apiKey: 'k', baseUrl: 'x', entity: 'e', maxInFlight: 6 }).success).toBe(false);
   });
   it('has documented option defaults', () => {
-    expect(optionsSchema.parse({})).toMatchObject({ bulkThreshold: 5000, bulkImportsPerDay: 24, onQuotaExhausted: 'single', compression: 'GZIP' });
+    expect(optionsSchema.parse({})).toMatchObject({
+      bulkThreshold: 5000,
+      bulkImportsPerDay: 24,
+      onQuotaExhausted: 'single',
+      compression: 'GZIP',
+    });
     expect(connectionSchema.parse({ apiKey: 'k', baseUrl: 'https://api3.actito.com', entity: 'demo' }).emptyOnUpdate).toBe('keep');
     // nulls follows what the connection says an empty value does, unless set.
-    const nulls = (emptyOnUpdate: ActitoConnection['emptyOnUpdate'], options: Record<string, unknown> = {}) => optionsFor({ emptyOnUpdate }).parse(options).nulls;
+    const nulls = (emptyOnUpdate: ActitoConnection['emptyOnUpdate'], options: Record<string, unknown> = {}) =>
+      optionsFor({ emptyOnUpdate }).parse(options).nulls;
     expect([nulls('keep'), nulls('clear'), nulls('clear', { nulls: 'skip' })]).toEqual(['skip', 'send', 'skip']);
     expect(optionsSchema.safeParse({ profiles: { table: 'main' } }).success).toBe(false);
   });
@@ -226,7 +321,19 @@ describe('configuration', () => {
     expect(parseExpiresIn(undefined)).toBe(900_000);
   });
   it('compares a stored record loosely', () => {
-    expect(sameValues([{ name: 'id', value: 1 }, { name: 'a', value: 3 }, { name: 'b', value: true }], [{ name: 'a', value: '3' }, { name: 'b', value: 'TRUE' }])).toBe(true);
+    expect(
+      sameValues(
+        [
+          { name: 'id', value: 1 },
+          { name: 'a', value: 3 },
+          { name: 'b', value: true },
+        ],
+        [
+          { name: 'a', value: '3' },
+          { name: 'b', value: 'TRUE' },
+        ],
+      ),
+    ).toBe(true);
     expect(sameValues([{ name: 'a', value: 3 }], [{ name: 'a', value: 4 }])).toBe(false);
   });
 });

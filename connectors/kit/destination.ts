@@ -33,7 +33,8 @@ export function resolveDestination<C, O>(
   input: { activationId: string; destination: DestinationDocument; mode: SyncMode; connection: C },
 ): ResolvedDestination<O> {
   const problems: string[] = [];
-  const schema: z.ZodType<O> = typeof connector.optionsSchema === 'function' ? connector.optionsSchema(input.connection) : connector.optionsSchema;
+  const schema: z.ZodType<O> =
+    typeof connector.optionsSchema === 'function' ? connector.optionsSchema(input.connection) : connector.optionsSchema;
   const parsed = schema.safeParse(input.destination.options ?? {});
   if (!parsed.success) {
     for (const i of parsed.error.issues) problems.push(`destination.options${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
@@ -49,14 +50,25 @@ export function resolveDestination<C, O>(
     problems.push(`mode: ${connector.kind} does not support mode "${input.mode}" (supported: ${Object.keys(connector.modes).join(', ')})`);
   }
   if (problems.length || !parsed.success || address === undefined) {
-    throw new SyncError('CONFIG_INVALID', `activation "${input.activationId}": destination "${input.destination.kind}" is not configured correctly:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `activation "${input.activationId}": destination "${input.destination.kind}" is not configured correctly:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
   return { options: parsed.data, address };
 }
 
 /** The (change, op) pairs the delta sends for `mode` to this connector; CONFIG_INVALID when it does not support the mode. */
-export function modeRowsOf(connector: Pick<DestinationConnector, 'kind' | 'modes'>, activationId: string, mode: SyncMode): Array<{ change: Change; op: RowOp }> {
+export function modeRowsOf(
+  connector: Pick<DestinationConnector, 'kind' | 'modes'>,
+  activationId: string,
+  mode: SyncMode,
+): Array<{ change: Change; op: RowOp }> {
   const row: ModeRow | undefined = connector.modes[mode];
-  if (!row) throw new SyncError('CONFIG_INVALID', `activation "${activationId}": ${connector.kind} does not support mode "${mode}" (supported: ${Object.keys(connector.modes).join(', ')})`);
+  if (!row)
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `activation "${activationId}": ${connector.kind} does not support mode "${mode}" (supported: ${Object.keys(connector.modes).join(', ')})`,
+    );
   return modeRows(row);
 }

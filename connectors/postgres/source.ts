@@ -41,13 +41,17 @@ function normalise(url: string): string {
 }
 
 /** Where the model lives: `resolveConnection` is the worker's named-connection resolver, `stateDbUrl` the "default" database. */
-export function resolveSource(deps: { stateDbUrl: string; resolveConnection(name: string): Record<string, unknown> }, config: ActivationConfig): SourceDb {
+export function resolveSource(
+  deps: { stateDbUrl: string; resolveConnection(name: string): Record<string, unknown> },
+  config: ActivationConfig,
+): SourceDb {
   const name = config.source.connection;
   const conn = deps.resolveConnection(name);
   const role = typeof conn.role === 'string' && conn.role ? conn.role : undefined;
   if (name === 'default') return { url: deps.stateDbUrl, sameDatabase: true, role };
   const url = typeof conn.url === 'string' ? conn.url : undefined;
-  if (!url) throw new SyncError('CONFIG_INVALID', `activation "${config.id}": source connection "${name}" has no "url" (a postgres:// URL)`);
+  if (!url)
+    throw new SyncError('CONFIG_INVALID', `activation "${config.id}": source connection "${name}" has no "url" (a postgres:// URL)`);
   return { url, sameDatabase: normalise(url) === normalise(deps.stateDbUrl), role };
 }
 
@@ -64,13 +68,25 @@ export function modelError(config: ActivationConfig, err: unknown): SyncError {
   // Inside the wrapping parentheses a second statement is a syntax error at its ";" (or, smuggled past
   // them, one the extended protocol refuses): either way the model held more than one statement.
   if (sqlstate === '42601' && /multiple commands|at or near ";"/i.test(e.message ?? '')) {
-    return new SyncError('MODEL_SQL_ERROR', `${name}: the model must be one SELECT statement, and source.sql holds several. Keep the query only; run other statements elsewhere (e.g. a DAG sql task).`, { details: { sqlstate }, cause: err });
+    return new SyncError(
+      'MODEL_SQL_ERROR',
+      `${name}: the model must be one SELECT statement, and source.sql holds several. Keep the query only; run other statements elsewhere (e.g. a DAG sql task).`,
+      { details: { sqlstate }, cause: err },
+    );
   }
   if (sqlstate === '25006') {
-    return new SyncError('MODEL_SQL_ERROR', `${name}: the model tried to write (${e.message}); a model runs read-only. Keep source.sql to a query, and move writes (or functions that write) into a DAG sql task that runs before the sync.`, { details: { sqlstate }, cause: err });
+    return new SyncError(
+      'MODEL_SQL_ERROR',
+      `${name}: the model tried to write (${e.message}); a model runs read-only. Keep source.sql to a query, and move writes (or functions that write) into a DAG sql task that runs before the sync.`,
+      { details: { sqlstate }, cause: err },
+    );
   }
   const where = e.position ? ` (at character ${e.position} of the model SQL)` : '';
-  return new SyncError('MODEL_SQL_ERROR', `${name}: the model query failed in Postgres: ${e.message}${where}. Fix source.sql / source.table and re-sync.`, { details: { sqlstate }, cause: err });
+  return new SyncError(
+    'MODEL_SQL_ERROR',
+    `${name}: the model query failed in Postgres: ${e.message}${where}. Fix source.sql / source.table and re-sync.`,
+    { details: { sqlstate }, cause: err },
+  );
 }
 
 /**
@@ -111,7 +127,11 @@ export async function readOnly<T>(client: pg.ClientBase, source: SourceDb, confi
  * itself refuses a text that holds more than one statement.
  */
 export async function selectFields(reader: pg.ClientBase, selectText: string): Promise<pg.FieldDef[]> {
-  const res = await reader.query({ text: `SELECT * FROM (\n${selectText}\n) AS q LIMIT 0`, values: [], queryMode: 'extended' } as pg.QueryConfig);
+  const res = await reader.query({
+    text: `SELECT * FROM (\n${selectText}\n) AS q LIMIT 0`,
+    values: [],
+    queryMode: 'extended',
+  } as pg.QueryConfig);
   return res.fields;
 }
 
@@ -126,7 +146,10 @@ export async function describeModel(source: SourceDb, config: ActivationConfig):
   return withModelReader(source, config, async (reader) => {
     const fields = await selectFields(reader, modelSelectText(config));
     const oids = [...new Set(fields.map((f) => f.dataTypeID))];
-    const types = await reader.query<{ oid: number; typname: string }>('SELECT oid::int AS oid, typname FROM pg_type WHERE oid = ANY($1::oid[])', [oids]);
+    const types = await reader.query<{ oid: number; typname: string }>(
+      'SELECT oid::int AS oid, typname FROM pg_type WHERE oid = ANY($1::oid[])',
+      [oids],
+    );
     const byOid = new Map(types.rows.map((r) => [r.oid, r.typname]));
     return new Map(fields.map((f) => [f.name, byOid.get(f.dataTypeID) ?? 'text']));
   });

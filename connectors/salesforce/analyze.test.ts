@@ -13,8 +13,26 @@ const contact: SfDescribe = {
     { name: 'Birthdate', type: 'date', createable: true, updateable: true, nillable: true },
     { name: 'HasOptedOutOfEmail', type: 'boolean', createable: true, updateable: true, nillable: false, defaultedOnCreate: true },
     { name: 'CreatedDate', type: 'datetime', createable: false, updateable: false, nillable: false, defaultedOnCreate: true },
-    { name: 'External_Id__c', type: 'string', length: 255, createable: true, updateable: true, externalId: true, unique: true, idLookup: true },
-    { name: 'Syncline_Token__c', type: 'string', length: 64, createable: true, updateable: true, externalId: true, unique: true, idLookup: true },
+    {
+      name: 'External_Id__c',
+      type: 'string',
+      length: 255,
+      createable: true,
+      updateable: true,
+      externalId: true,
+      unique: true,
+      idLookup: true,
+    },
+    {
+      name: 'Syncline_Token__c',
+      type: 'string',
+      length: 64,
+      createable: true,
+      updateable: true,
+      externalId: true,
+      unique: true,
+      idLookup: true,
+    },
     { name: 'Plain__c', type: 'string', length: 20, createable: true, updateable: true },
   ],
 };
@@ -32,23 +50,42 @@ describe('analyze', () => {
     expect(m.warnings).toEqual([]);
   });
   it('names every unknown field with close suggestions', () => {
-    expect(() => run('upsert', 'External_Id__c', [...base, fs('Emial'), fs('LastNme')])).toThrow(/"Emial" \(did you mean "Email".*"LastNme" \(did you mean "LastName"/);
-    try { run('upsert', 'External_Id__c', [...base, fs('Emial')]); } catch (e) { expect(e).toMatchObject({ code: 'FIELD_UNKNOWN', retryable: false }); }
+    expect(() => run('upsert', 'External_Id__c', [...base, fs('Emial'), fs('LastNme')])).toThrow(
+      /"Emial" \(did you mean "Email".*"LastNme" \(did you mean "LastName"/,
+    );
+    try {
+      run('upsert', 'External_Id__c', [...base, fs('Emial')]);
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'FIELD_UNKNOWN', retryable: false });
+    }
   });
   it('suggest ranks by edit distance', () => {
     expect(suggest('External_ID', ['External_Id__c', 'Email', 'Id'])[0]).toBe('External_Id__c');
   });
   it.each<[SyncMode, string, boolean]>([
-    ['update', 'Id', true], ['update', 'External_Id__c', true], ['update', 'Email', true], ['update', 'Plain__c', false],
-    ['upsert', 'External_Id__c', true], ['upsert', 'Id', false], ['upsert', 'Plain__c', false], ['mirror', 'Id', false],
-    ['mirror', 'External_Id__c', true], ['insert', 'Plain__c', true], ['insert', 'Id', false],
+    ['update', 'Id', true],
+    ['update', 'External_Id__c', true],
+    ['update', 'Email', true],
+    ['update', 'Plain__c', false],
+    ['upsert', 'External_Id__c', true],
+    ['upsert', 'Id', false],
+    ['upsert', 'Plain__c', false],
+    ['mirror', 'Id', false],
+    ['mirror', 'External_Id__c', true],
+    ['insert', 'Plain__c', true],
+    ['insert', 'Id', false],
   ])('%s with key %s valid=%s', (mode, key, ok) => {
     const fields = [fs(key, 'text', true), fs('LastName')];
     if (ok) expect(() => run(mode, key, fields)).not.toThrow();
     else expect(() => run(mode, key, fields)).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
   });
   it('rejects fields that are not writable for the mode', () => {
-    expect(() => run('upsert', 'External_Id__c', [...base, fs('CreatedDate', 'timestamptz')])).toThrow(expect.objectContaining({ code: 'FIELD_NOT_WRITABLE', message: expect.stringContaining('"CreatedDate" is not createable and updateable') }));
+    expect(() => run('upsert', 'External_Id__c', [...base, fs('CreatedDate', 'timestamptz')])).toThrow(
+      expect.objectContaining({
+        code: 'FIELD_NOT_WRITABLE',
+        message: expect.stringContaining('"CreatedDate" is not createable and updateable'),
+      }),
+    );
   });
   it('skips incompatible fields with a warning', () => {
     const m = run('upsert', 'External_Id__c', [...base, fs('Birthdate', 'bool'), fs('HasOptedOutOfEmail', 'text')]);
@@ -66,7 +103,9 @@ describe('analyze', () => {
     expect(m.warnings).toEqual([expect.objectContaining({ code: 'INSERT_NOT_IDEMPOTENT', level: 'warning' })]);
   });
   it('checks object-level permissions for the mode', () => {
-    expect(() => run('mirror', 'External_Id__c', base, {}, { ...contact, deletable: false })).toThrow(expect.objectContaining({ code: 'FIELD_NOT_WRITABLE', message: expect.stringContaining('cannot delete Contact records') }));
+    expect(() => run('mirror', 'External_Id__c', base, {}, { ...contact, deletable: false })).toThrow(
+      expect.objectContaining({ code: 'FIELD_NOT_WRITABLE', message: expect.stringContaining('cannot delete Contact records') }),
+    );
     expect(() => run('upsert', 'External_Id__c', base, {}, { ...contact, deletable: false })).not.toThrow();
   });
 
@@ -75,7 +114,9 @@ describe('analyze', () => {
     const w = m.warnings.find((x) => x.code === 'INSERT_UNIQUE_FIELD');
     expect(w).toMatchObject({ level: 'warning', message: expect.stringContaining('"External_Id__c" is unique') });
     expect(w!.message).toContain('DUPLICATE_VALUE');
-    expect(run('insert', 'Plain__c', [fs('Plain__c', 'text', true), fs('LastName')]).warnings.map((x) => x.code)).not.toContain('INSERT_UNIQUE_FIELD');
+    expect(run('insert', 'Plain__c', [fs('Plain__c', 'text', true), fs('LastName')]).warnings.map((x) => x.code)).not.toContain(
+      'INSERT_UNIQUE_FIELD',
+    );
     expect(run('upsert', 'External_Id__c', base).warnings).toEqual([]);
   });
   it('warns about unmapped required fields on insert', () => {
@@ -91,21 +132,70 @@ describe('analyze: parent lookups by External ID', () => {
     fields: [
       { name: 'Id', type: 'id', createable: false, updateable: false, idLookup: true },
       { name: 'Name', type: 'string', length: 255, createable: true, updateable: true, nillable: false },
-      { name: 'External_Id__c', type: 'string', length: 20, createable: true, updateable: true, externalId: true, unique: true, idLookup: true },
+      {
+        name: 'External_Id__c',
+        type: 'string',
+        length: 20,
+        createable: true,
+        updateable: true,
+        externalId: true,
+        unique: true,
+        idLookup: true,
+      },
     ],
   };
   const withLookups: SfDescribe = {
     ...contact,
     fields: [
       ...contact.fields,
-      { name: 'AccountId', type: 'reference', createable: true, updateable: true, nillable: true, referenceTo: ['Account'], relationshipName: 'Account' },
-      { name: 'ReportsToId', type: 'reference', createable: true, updateable: false, nillable: true, referenceTo: ['Contact'], relationshipName: 'ReportsTo' },
-      { name: 'OwnerId', type: 'reference', createable: true, updateable: true, nillable: false, defaultedOnCreate: true, referenceTo: ['User', 'Group'], relationshipName: 'Owner' },
+      {
+        name: 'AccountId',
+        type: 'reference',
+        createable: true,
+        updateable: true,
+        nillable: true,
+        referenceTo: ['Account'],
+        relationshipName: 'Account',
+      },
+      {
+        name: 'ReportsToId',
+        type: 'reference',
+        createable: true,
+        updateable: false,
+        nillable: true,
+        referenceTo: ['Contact'],
+        relationshipName: 'ReportsTo',
+      },
+      {
+        name: 'OwnerId',
+        type: 'reference',
+        createable: true,
+        updateable: true,
+        nillable: false,
+        defaultedOnCreate: true,
+        referenceTo: ['User', 'Group'],
+        relationshipName: 'Owner',
+      },
     ],
   };
   const lookup = (mode: SyncMode, fields: FieldSpec[]) =>
-    analyze({ activationId: 'a1', mode, key: 'External_Id__c', fields: [base[0]!, ...fields], options: optionsSchema.parse({}), describe: withLookups, parents: [account, contact] });
-  const errorOf = (f: () => unknown) => { try { f(); } catch (e) { return e as { code: string; message: string }; } throw new Error('expected an error'); };
+    analyze({
+      activationId: 'a1',
+      mode,
+      key: 'External_Id__c',
+      fields: [base[0]!, ...fields],
+      options: optionsSchema.parse({}),
+      describe: withLookups,
+      parents: [account, contact],
+    });
+  const errorOf = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return e as { code: string; message: string };
+    }
+    throw new Error('expected an error');
+  };
 
   it('fills the lookup through the relationship, on the wire as "Account.External_Id__c"', () => {
     const m = lookup('upsert', [{ from: 'account_key', to: 'account.external_id__c', pgType: 'text', isKey: false }, fs('LastName')]);
@@ -116,20 +206,54 @@ describe('analyze: parent lookups by External ID', () => {
     expect(m.warnings).toEqual([]); // the parent's unique External ID is no INSERT_UNIQUE_FIELD concern
   });
   it('names the mapping and what to do for an unknown relationship, a parent field that is no External ID, a two-level path', () => {
-    expect(errorOf(() => lookup('upsert', [fs('Acount.External_Id__c')]))).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/mapping "acount.external_id__c" → "Acount.External_Id__c": Contact has no relationship "Acount" \(did you mean "Account"/) });
-    expect(errorOf(() => lookup('upsert', [fs('Account.Name')]))).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/Account\.Name is not an External ID field.*tick "External ID"/) });
-    expect(errorOf(() => lookup('upsert', [fs('Account.Extrnal_Id__c')]))).toMatchObject({ message: expect.stringMatching(/Account has no field "Extrnal_Id__c" \(did you mean "External_Id__c"/) });
-    expect(errorOf(() => lookup('upsert', [fs('Account.Owner.Email')]))).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/one level deep/) });
-    expect(errorOf(() => lookup('upsert', [fs('Owner.External_Id__c')]))).toMatchObject({ message: expect.stringMatching(/"OwnerId" can point to User, Group/) });
+    expect(errorOf(() => lookup('upsert', [fs('Acount.External_Id__c')]))).toMatchObject({
+      code: 'FIELD_UNKNOWN',
+      message: expect.stringMatching(
+        /mapping "acount.external_id__c" → "Acount.External_Id__c": Contact has no relationship "Acount" \(did you mean "Account"/,
+      ),
+    });
+    expect(errorOf(() => lookup('upsert', [fs('Account.Name')]))).toMatchObject({
+      code: 'FIELD_UNKNOWN',
+      message: expect.stringMatching(/Account\.Name is not an External ID field.*tick "External ID"/),
+    });
+    expect(errorOf(() => lookup('upsert', [fs('Account.Extrnal_Id__c')]))).toMatchObject({
+      message: expect.stringMatching(/Account has no field "Extrnal_Id__c" \(did you mean "External_Id__c"/),
+    });
+    expect(errorOf(() => lookup('upsert', [fs('Account.Owner.Email')]))).toMatchObject({
+      code: 'FIELD_UNKNOWN',
+      message: expect.stringMatching(/one level deep/),
+    });
+    expect(errorOf(() => lookup('upsert', [fs('Owner.External_Id__c')]))).toMatchObject({
+      message: expect.stringMatching(/"OwnerId" can point to User, Group/),
+    });
   });
   it('checks the lookup field can be written in the mode, and that it is not filled twice', () => {
-    expect(lookup('insert', [fs('ReportsTo.External_Id__c'), fs('LastName')]).send.some((s) => s.column === 'ReportsTo.External_Id__c')).toBe(true);
-    expect(errorOf(() => lookup('update', [fs('ReportsTo.External_Id__c')]))).toMatchObject({ code: 'FIELD_NOT_WRITABLE', message: expect.stringMatching(/lookup "ReportsToId" is not updateable/) });
-    expect(errorOf(() => lookup('upsert', [fs('Account.External_Id__c'), fs('AccountId')]))).toMatchObject({ code: 'FIELD_NOT_WRITABLE', message: expect.stringMatching(/"AccountId" is filled twice/) });
+    expect(
+      lookup('insert', [fs('ReportsTo.External_Id__c'), fs('LastName')]).send.some((s) => s.column === 'ReportsTo.External_Id__c'),
+    ).toBe(true);
+    expect(errorOf(() => lookup('update', [fs('ReportsTo.External_Id__c')]))).toMatchObject({
+      code: 'FIELD_NOT_WRITABLE',
+      message: expect.stringMatching(/lookup "ReportsToId" is not updateable/),
+    });
+    expect(errorOf(() => lookup('upsert', [fs('Account.External_Id__c'), fs('AccountId')]))).toMatchObject({
+      code: 'FIELD_NOT_WRITABLE',
+      message: expect.stringMatching(/"AccountId" is filled twice/),
+    });
   });
   it('refuses a relationship path as the key', () => {
-    expect(errorOf(() => analyze({ activationId: 'a1', mode: 'upsert', key: 'Account.External_Id__c', fields: [fs('Account.External_Id__c', 'text', true)], options: optionsSchema.parse({}), describe: withLookups, parents: [account] })))
-      .toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/the key must be a field of Contact itself/) });
+    expect(
+      errorOf(() =>
+        analyze({
+          activationId: 'a1',
+          mode: 'upsert',
+          key: 'Account.External_Id__c',
+          fields: [fs('Account.External_Id__c', 'text', true)],
+          options: optionsSchema.parse({}),
+          describe: withLookups,
+          parents: [account],
+        }),
+      ),
+    ).toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/the key must be a field of Contact itself/) });
   });
 });
 

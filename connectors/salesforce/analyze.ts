@@ -122,7 +122,10 @@ function keyProblem(mode: SyncMode, f: SfField): string | null {
   if ((mode === 'upsert' || mode === 'mirror') && f.name === 'Id') {
     return `${mode === 'upsert' ? 'Upsert' : 'Mirror'} cannot key on "Id": Salesforce upserts only on an External ID field, and a record Id cannot create a record. To update the records whose Id the model carries, use Update mode with key "Id" (an Id with no record is a row error); to create missing records too, key on an External ID field`;
   }
-  if (mode === 'upsert' || mode === 'mirror') return isLookupKey(f) ? null : `${mode === 'upsert' ? 'Upsert' : 'Mirror'} needs an External ID (or idLookup) field as key, not "${f.name}": tick "External ID" and "Unique" on the field`;
+  if (mode === 'upsert' || mode === 'mirror')
+    return isLookupKey(f)
+      ? null
+      : `${mode === 'upsert' ? 'Upsert' : 'Mirror'} needs an External ID (or idLookup) field as key, not "${f.name}": tick "External ID" and "Unique" on the field`;
   return f.name === 'Id' ? 'Insert cannot send the model key into "Id": map it to a createable field' : null;
 }
 
@@ -157,37 +160,74 @@ function parentMapping(spec: FieldSpec, describe: SfDescribe, parents: SfDescrib
   const mapping = `mapping "${spec.from}" → "${spec.to}"`;
   const parts = spec.to.split('.');
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    return { ok: false, kind: 'unknown', message: `${mapping}: a parent lookup is "Relationship.ExternalIdField", one level deep (Salesforce resolves no deeper path); map the parent's own External ID` };
+    return {
+      ok: false,
+      kind: 'unknown',
+      message: `${mapping}: a parent lookup is "Relationship.ExternalIdField", one level deep (Salesforce resolves no deeper path); map the parent's own External ID`,
+    };
   }
   const [relName, parentFieldName] = parts as [string, string];
   const lookup = relationshipField(describe, relName);
   if (!lookup) {
     const rels = describe.fields.filter((f) => f.type === 'reference' && f.relationshipName).map((f) => f.relationshipName!);
     const close = suggest(relName, rels);
-    return { ok: false, kind: 'unknown', message: `${mapping}: ${describe.name} has no relationship "${relName}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}; use the relationship name of a lookup field (AccountId → Account, custom Parent__c → Parent__r)` };
+    return {
+      ok: false,
+      kind: 'unknown',
+      message: `${mapping}: ${describe.name} has no relationship "${relName}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}; use the relationship name of a lookup field (AccountId → Account, custom Parent__c → Parent__r)`,
+    };
   }
   const targets = lookup.referenceTo ?? [];
   if (targets.length !== 1) {
-    return { ok: false, kind: 'unknown', message: `${mapping}: "${lookup.name}" can point to ${targets.join(', ') || 'no object'}; a lookup by External ID needs a relationship to exactly one object` };
+    return {
+      ok: false,
+      kind: 'unknown',
+      message: `${mapping}: "${lookup.name}" can point to ${targets.join(', ') || 'no object'}; a lookup by External ID needs a relationship to exactly one object`,
+    };
   }
   const parent = parents.find((p) => p.name.toLowerCase() === targets[0]!.toLowerCase());
   const parentField = parent?.fields.find((f) => f.name.toLowerCase() === parentFieldName.toLowerCase());
   if (!parent || !parentField) {
-    const close = parent ? suggest(parentFieldName, parent.fields.filter((f) => f.externalId).map((f) => f.name)) : [];
-    return { ok: false, kind: 'unknown', message: `${mapping}: ${targets[0]} has no field "${parentFieldName}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}` };
+    const close = parent
+      ? suggest(
+          parentFieldName,
+          parent.fields.filter((f) => f.externalId).map((f) => f.name),
+        )
+      : [];
+    return {
+      ok: false,
+      kind: 'unknown',
+      message: `${mapping}: ${targets[0]} has no field "${parentFieldName}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}`,
+    };
   }
   if (parentField.externalId !== true) {
-    return { ok: false, kind: 'unknown', message: `${mapping}: ${parent.name}.${parentField.name} is not an External ID field, so Salesforce cannot find the parent by it: tick "External ID" (and "Unique") on it, or map another one` };
+    return {
+      ok: false,
+      kind: 'unknown',
+      message: `${mapping}: ${parent.name}.${parentField.name} is not an External ID field, so Salesforce cannot find the parent by it: tick "External ID" (and "Unique") on it, or map another one`,
+    };
   }
   const failing = ops.filter((op) => op !== 'delete' && !writableFor(lookup, op));
   if (failing.length) {
     return { ok: false, kind: 'notWritable', message: `${mapping}: lookup "${lookup.name}" is not ${failing.map(opWord).join('/')}` };
   }
   if (!isCompatible(spec.pgType, parentField.type)) {
-    return { ok: false, kind: 'skipped', message: `Postgres ${spec.pgType} column "${spec.from}" cannot hold ${parent.name}.${parentField.name} (${parentField.type})` };
+    return {
+      ok: false,
+      kind: 'skipped',
+      message: `Postgres ${spec.pgType} column "${spec.from}" cannot hold ${parent.name}.${parentField.name} (${parentField.type})`,
+    };
   }
   const relationship = lookup.relationshipName!;
-  return { ok: true, send: { spec, field: parentField, column: `${relationship}.${parentField.name}`, parent: { relationship, lookup, object: parent.name } } };
+  return {
+    ok: true,
+    send: {
+      spec,
+      field: parentField,
+      column: `${relationship}.${parentField.name}`,
+      parent: { relationship, lookup, object: parent.name },
+    },
+  };
 }
 
 const opWord = (op: RowOp) => (op === 'create' ? 'createable' : op === 'update' ? 'updateable' : 'createable and updateable');
@@ -209,9 +249,15 @@ export function analyze(input: AnalyzeInput): WriteModel {
   const lookupProblems: string[] = [];
   const recordTypeMappings: FieldSpec[] = [];
   for (const spec of input.fields) {
-    if (isRecordTypeMapping(spec.to) && !spec.isKey) { recordTypeMappings.push(spec); continue; }
+    if (isRecordTypeMapping(spec.to) && !spec.isKey) {
+      recordTypeMappings.push(spec);
+      continue;
+    }
     if (spec.to.includes('.')) {
-      if (spec.isKey) { lookupProblems.push(`key "${spec.to}": the key must be a field of ${describe.name} itself, not a parent's`); continue; }
+      if (spec.isKey) {
+        lookupProblems.push(`key "${spec.to}": the key must be a field of ${describe.name} itself, not a parent's`);
+        continue;
+      }
       const p = parentMapping(spec, describe, input.parents ?? [], ops);
       if (!p.ok) {
         if (p.kind === 'unknown') lookupProblems.push(p.message);
@@ -258,30 +304,52 @@ export function analyze(input: AnalyzeInput): WriteModel {
     send.push({ spec, field, column: field.name });
   }
   if (unknown.length) {
-    throw new SyncError('FIELD_UNKNOWN', `${where}: unknown field(s) ${unknown.join('; ')}`, { retryable: false, details: { fields: unknown } });
+    throw new SyncError('FIELD_UNKNOWN', `${where}: unknown field(s) ${unknown.join('; ')}`, {
+      retryable: false,
+      details: { fields: unknown },
+    });
   }
   if (lookupProblems.length) {
-    throw new SyncError('FIELD_UNKNOWN', `${where}: ${lookupProblems.join('; ')}`, { retryable: false, details: { fields: lookupProblems } });
+    throw new SyncError('FIELD_UNKNOWN', `${where}: ${lookupProblems.join('; ')}`, {
+      retryable: false,
+      details: { fields: lookupProblems },
+    });
   }
   if (!keyField) {
-    throw new SyncError('KEY_INVALID', `${where}: key field "${input.key}" does not exist (did you mean ${suggest(input.key, names).join(', ') || 'External_Id__c'}?)`, { retryable: false });
+    throw new SyncError(
+      'KEY_INVALID',
+      `${where}: key field "${input.key}" does not exist (did you mean ${suggest(input.key, names).join(', ') || 'External_Id__c'}?)`,
+      { retryable: false },
+    );
   }
   const keyIssue = keyProblem(mode, keyField);
   if (keyIssue) throw new SyncError('KEY_INVALID', `${where}: key "${keyField.name}": ${keyIssue}`, { retryable: false });
-  const objectOps = { create: describe.createable, update: describe.updateable, upsert: describe.createable !== false && describe.updateable !== false, delete: describe.deletable };
+  const objectOps = {
+    create: describe.createable,
+    update: describe.updateable,
+    upsert: describe.createable !== false && describe.updateable !== false,
+    delete: describe.deletable,
+  };
   const deniedOps = ops.filter((op) => objectOps[op] === false);
-  if (deniedOps.length) notWritable.unshift(`the integration user cannot ${deniedOps.join('/')} ${describe.name} records (object permissions)`);
+  if (deniedOps.length)
+    notWritable.unshift(`the integration user cannot ${deniedOps.join('/')} ${describe.name} records (object permissions)`);
   if (notWritable.length) {
     throw new SyncError('FIELD_NOT_WRITABLE', `${where}: for ${mode} mode ${notWritable.join('; ')}`, { retryable: false });
   }
   const recordType = recordTypeSend(describe, where, ops, options.recordType, recordTypeMappings);
   if (recordType) {
     const twice = lookupsFilled.get('RecordTypeId');
-    if (twice) throw new SyncError('CONFIG_INVALID', `${where}: "RecordTypeId" is filled twice ("${twice}" and ${recordType.constant ? 'option "recordType"' : `"${recordType.spec.to}"`}): keep one`, { retryable: false });
+    if (twice)
+      throw new SyncError(
+        'CONFIG_INVALID',
+        `${where}: "RecordTypeId" is filled twice ("${twice}" and ${recordType.constant ? 'option "recordType"' : `"${recordType.spec.to}"`}): keep one`,
+        { retryable: false },
+      );
     send.push(recordType);
   }
   // The key is always sent (the runtime lists it first; be safe if it did not).
-  if (!send.some((x) => x.field === keyField)) send.push({ spec: { from: keyField.name, to: keyField.name, pgType: 'text', isKey: true }, field: keyField, column: keyField.name });
+  if (!send.some((x) => x.field === keyField))
+    send.push({ spec: { from: keyField.name, to: keyField.name, pgType: 'text', isKey: true }, field: keyField, column: keyField.name });
   send.sort((a, b) => Number(b.field === keyField) - Number(a.field === keyField));
 
   let tokenField: string | null = null;
@@ -308,9 +376,26 @@ export function analyze(input: AnalyzeInput): WriteModel {
     const sent = new Set(send.map((s) => s.parent?.lookup.name ?? s.field.name));
     const required = describe.fields.filter((f) => f.createable && f.nillable === false && !f.defaultedOnCreate && !sent.has(f.name));
     if (required.length) {
-      warnings.push({ code: 'REQUIRED_FIELD_UNMAPPED', level: 'warning', message: `${where}: required field(s) ${required.map((f) => f.name).join(', ')} are not mapped: inserts will fail with REQUIRED_FIELD_MISSING` });
+      warnings.push({
+        code: 'REQUIRED_FIELD_UNMAPPED',
+        level: 'warning',
+        message: `${where}: required field(s) ${required.map((f) => f.name).join(', ')} are not mapped: inserts will fail with REQUIRED_FIELD_MISSING`,
+      });
     }
   }
   const hardDelete = options.hardDelete && ops.includes('delete');
-  return { activationId: input.activationId, object: describe.name, where, send, keyField, keyPrefix: describe.keyPrefix ?? null, hardDelete, duplicateRuleHeader: duplicateRuleHeader(options), allowSave: options.duplicateRuleHeader?.allowSave === true, tokenField, skipped, warnings };
+  return {
+    activationId: input.activationId,
+    object: describe.name,
+    where,
+    send,
+    keyField,
+    keyPrefix: describe.keyPrefix ?? null,
+    hardDelete,
+    duplicateRuleHeader: duplicateRuleHeader(options),
+    allowSave: options.duplicateRuleHeader?.allowSave === true,
+    tokenField,
+    skipped,
+    warnings,
+  };
 }

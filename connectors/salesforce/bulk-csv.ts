@@ -28,7 +28,13 @@ export function jobSpec(model: WriteModel, op: ChunkWrite['op']): JobSpec {
   if (op === 'delete') return { operation: model.hardDelete ? 'hardDelete' : 'delete', header: ['Id'], matchColumn: 'Id' };
   if (op === 'update') return { operation: 'update', header: ['Id', ...names.filter((n) => n !== 'Id')], matchColumn: key };
   if (op === 'upsert') return { operation: 'upsert', externalIdFieldName: key, header: names, matchColumn: key };
-  if (model.tokenField) return { operation: 'upsert', externalIdFieldName: model.tokenField, header: [...names, model.tokenField], matchColumn: model.tokenField };
+  if (model.tokenField)
+    return {
+      operation: 'upsert',
+      externalIdFieldName: model.tokenField,
+      header: [...names, model.tokenField],
+      matchColumn: model.tokenField,
+    };
   return { operation: 'insert', header: names, matchColumn: key };
 }
 
@@ -70,7 +76,10 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
     let overflow = false;
     for await (const cells of groups.rows(() => s.heartbeat({ chunk: chunk.chunkId, csvRows: csv.rows, csvBytes: csv.bytes }))) {
       // Rows past the size limit stay unacknowledged: a follow-up job of the same chunk takes them.
-      if (!csv.add(cells)) { overflow = true; break; }
+      if (!csv.add(cells)) {
+        overflow = true;
+        break;
+      }
       await csv.flush();
     }
     await csv.close();
@@ -81,7 +90,13 @@ async function fill(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile):
 }
 
 /** `defer`: rows are handed to it instead of being written (and the CSV is left open). */
-async function fillRows(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFile, defer: ((cells: CsvValue[]) => Promise<void>) | null): Promise<BuiltCsv> {
+async function fillRows(
+  s: Session,
+  chunk: ChunkWrite,
+  spec: JobSpec,
+  csv: CsvFile,
+  defer: ((cells: CsvValue[]) => Promise<void>) | null,
+): Promise<BuiltCsv> {
   const { model } = s;
   const idToKey: Record<string, string> = {};
   const viaRest: OutRow[] = [];
@@ -94,10 +109,16 @@ async function fillRows(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFi
       const values: Record<string, CsvValue> = {};
       if (chunk.op !== 'delete') {
         const e = encodeRow(model, row);
-        if (!e.ok) { local.push(e.result); continue; }
+        if (!e.ok) {
+          local.push(e.result);
+          continue;
+        }
         // A text the CSV reads as null, or a column the header lacks (a lookup cleared by its own name
         // because the parent key is null): Collections carries these exactly.
-        if (Object.values(e.values).some(csvCannotCarry) || Object.keys(e.values).some((c) => !spec.header.includes(c))) { viaRest.push(row); continue; }
+        if (Object.values(e.values).some(csvCannotCarry) || Object.keys(e.values).some((c) => !spec.header.includes(c))) {
+          viaRest.push(row);
+          continue;
+        }
         Object.assign(values, e.values);
       }
       if (resolved) {
@@ -114,7 +135,10 @@ async function fillRows(s: Session, chunk: ChunkWrite, spec: JobSpec, csv: CsvFi
       // Columns absent from a row stay empty (unchanged), never #N/A: only a real NULL clears.
       const cells = spec.header.map((h) => (h in values ? values[h]! : ''));
       if (defer) await defer(cells);
-      else if (!csv.add(cells)) { overflow = true; break; }
+      else if (!csv.add(cells)) {
+        overflow = true;
+        break;
+      }
     }
     if (local.length) await chunk.record(local);
     await sendThroughCollections(s, chunk, viaRest.splice(0));

@@ -21,7 +21,12 @@ export async function sendThroughCollections(s: Session, chunk: ChunkWrite, rows
 
 /** Rows of the chunk named by `keys` (left unrecorded by the results reader), sent through Collections. */
 export async function resendThroughCollections(s: Session, chunk: ChunkWrite, keys: Set<string>): Promise<void> {
-  for await (const rows of chunk.rows(1000)) await sendThroughCollections(s, chunk, rows.filter((r) => keys.has(r.key)));
+  for await (const rows of chunk.rows(1000))
+    await sendThroughCollections(
+      s,
+      chunk,
+      rows.filter((r) => keys.has(r.key)),
+    );
 }
 
 /**
@@ -32,7 +37,9 @@ export async function retryStaleByKey(s: Session, chunk: ChunkWrite, keys: Set<s
   let batch: OutRow[] = [];
   const send = async () => {
     ensureQuotaFromHeader(s.client, 2, s.options, s.model.where);
-    await chunk.record(chunk.op === 'delete' && s.model.hardDelete ? await staleHardDeletes(s, batch) : await retryByKey(s, chunk.op, batch));
+    await chunk.record(
+      chunk.op === 'delete' && s.model.hardDelete ? await staleHardDeletes(s, batch) : await retryByKey(s, chunk.op, batch),
+    );
     batch = [];
   };
   for await (const rows of chunk.rows(1000)) {
@@ -52,11 +59,21 @@ export async function retryStaleByKey(s: Session, chunk: ChunkWrite, keys: Set<s
  * last sync, by someone or something else).
  */
 async function staleHardDeletes(s: Session, rows: OutRow[]): Promise<RowResult[]> {
-  const found = await resolveIds(s.client, s.model, rows.map((r) => ({ ...r, destinationId: null })));
+  const found = await resolveIds(
+    s.client,
+    s.model,
+    rows.map((r) => ({ ...r, destinationId: null })),
+  );
   return rows.map((row): RowResult => {
     const r = found.get(row.key);
     if (r?.code === 'NOT_FOUND') return { key: row.key, ok: true, destinationId: null };
     const now = r?.id ? `another record, ${r.id}, now carries its key` : (r?.message ?? 'its key could not be looked up');
-    return { key: row.key, ok: false, code: r?.id ? 'RECORD_RECREATED' : (r?.code ?? 'NOT_FOUND'), retryable: false, message: `record ${row.destinationId ?? '?'} (synced last time) no longer exists and ${now}; it was not hard-deleted, since the activation did not sync it. Delete it in Salesforce if it should go` };
+    return {
+      key: row.key,
+      ok: false,
+      code: r?.id ? 'RECORD_RECREATED' : (r?.code ?? 'NOT_FOUND'),
+      retryable: false,
+      message: `record ${row.destinationId ?? '?'} (synced last time) no longer exists and ${now}; it was not hard-deleted, since the activation did not sync it. Delete it in Salesforce if it should go`,
+    };
   });
 }

@@ -47,7 +47,8 @@ async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, 
 
 export function resultFor(kind: 'ok' | 'failed' | 'unprocessed', key: string, r: Record<string, string>, isDelete: boolean): RowResult {
   if (kind === 'ok') return { key, ok: true, destinationId: r.sf__Id || null };
-  if (kind === 'unprocessed') return { key, ok: false, code: 'UNPROCESSED', message: 'Salesforce did not process this row (job failed or aborted)', retryable: true };
+  if (kind === 'unprocessed')
+    return { key, ok: false, code: 'UNPROCESSED', message: 'Salesforce did not process this row (job failed or aborted)', retryable: true };
   const { code, message } = parseBulkError(r.sf__Error ?? '');
   if (isDelete && isGone(code)) return { key, ok: true, destinationId: null };
   return { key, ok: false, code, message, retryable: isRetryableRowError(code, message) };
@@ -60,7 +61,10 @@ type Kind = 'successfulResults' | 'failedResults' | 'unprocessedrecords';
  * unprocessed file once every uploaded row was processed, no successful file when every processed row
  * failed. Unknown figures download the file.
  */
-export function neededResultFiles(job: Pick<JobInfo, 'numberRecordsProcessed' | 'numberRecordsFailed'> | undefined, uploadedRows: number | undefined): Kind[] {
+export function neededResultFiles(
+  job: Pick<JobInfo, 'numberRecordsProcessed' | 'numberRecordsFailed'> | undefined,
+  uploadedRows: number | undefined,
+): Kind[] {
   const processed = job?.numberRecordsProcessed;
   const failed = job?.numberRecordsFailed;
   const out: Kind[] = [];
@@ -91,7 +95,13 @@ export interface RecordedResults {
 
 /** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
 export async function recordJobResults(
-  client: SalesforceClient, chunk: ChunkWrite, model: WriteModel, spec: JobSpec, jobId: string, idToKey: Record<string, string>, opts: ResultsOptions = {},
+  client: SalesforceClient,
+  chunk: ChunkWrite,
+  model: WriteModel,
+  spec: JobSpec,
+  jobId: string,
+  idToKey: Record<string, string>,
+  opts: ResultsOptions = {},
 ): Promise<RecordedResults> {
   const o = { where: model.where };
   const keyOf = await keyResolver(chunk, spec, model, idToKey);
@@ -99,8 +109,13 @@ export async function recordJobResults(
   const duplicates = new Set<string>();
   // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
   const byStoredId = (spec.operation === 'update' || isDeleteOperation(spec.operation)) && model.keyField.name !== 'Id';
-  const isStale = (r: Record<string, string>) => byStoredId && isGone(parseBulkError(r.sf__Error ?? '').code) && !((r.Id || r.sf__Id || '') in idToKey);
-  const kinds: Record<Kind, 'ok' | 'failed' | 'unprocessed'> = { successfulResults: 'ok', failedResults: 'failed', unprocessedrecords: 'unprocessed' };
+  const isStale = (r: Record<string, string>) =>
+    byStoredId && isGone(parseBulkError(r.sf__Error ?? '').code) && !((r.Id || r.sf__Id || '') in idToKey);
+  const kinds: Record<Kind, 'ok' | 'failed' | 'unprocessed'> = {
+    successfulResults: 'ok',
+    failedResults: 'failed',
+    unprocessedrecords: 'unprocessed',
+  };
   let recorded = 0;
   for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
     const kind = kinds[file];
@@ -112,10 +127,16 @@ export async function recordJobResults(
       for await (const r of parser as AsyncIterable<Record<string, string>>) {
         const key = keyOf(r);
         if (key === undefined) continue;
-        if (kind === 'failed' && isStale(r)) { stale.add(key); continue; }
+        if (kind === 'failed' && isStale(r)) {
+          stale.add(key);
+          continue;
+        }
         const result = resultFor(kind, key, r, isDeleteOperation(spec.operation));
         // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
-        if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) { duplicates.add(key); continue; }
+        if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
+          duplicates.add(key);
+          continue;
+        }
         out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);

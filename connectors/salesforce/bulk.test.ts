@@ -47,10 +47,7 @@ describe('bulk CSV', () => {
     await built.file.dispose();
     expect(existsSync(built.file.path)).toBe(false);
     expect(csv).toBe(
-      'External_Id__c,LastName,Description,Syncline_Token__c\n' +
-      'k1,"A, ""b""",#N/A,tok-k1\n' +
-      'k2,B,#N/A,tok-k2\n' +
-      'k3,,x,tok-k3\n',
+      'External_Id__c,LastName,Description,Syncline_Token__c\n' + 'k1,"A, ""b""",#N/A,tok-k1\n' + 'k2,B,#N/A,tok-k2\n' + 'k3,,x,tok-k3\n',
     );
     expect(built.rows).toBe(3);
     expect(chunk.results.get('k4')).toMatchObject({ ok: false, code: 'STRING_TOO_LONG', retryable: false });
@@ -70,18 +67,29 @@ describe('bulk CSV', () => {
 describe('bulk results', () => {
   const files = {
     successfulResults: 'sf__Id,sf__Created,External_Id__c,LastName\n003B,true,k2,B\n003A,false,k1,A\n',
-    failedResults: 'sf__Id,sf__Error,External_Id__c,LastName\n,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,k4,D\n,REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --,k3,\n',
+    failedResults:
+      'sf__Id,sf__Error,External_Id__c,LastName\n,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,k4,D\n,REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --,k3,\n',
     unprocessedrecords: 'External_Id__c,LastName\nk5,E\n',
   };
-  const client = { jobResultsStream: async (_id: string, kind: keyof typeof files) => Readable.from([files[kind]]) } as unknown as SalesforceClient;
+  const client = {
+    jobResultsStream: async (_id: string, kind: keyof typeof files) => Readable.from([files[kind]]),
+  } as unknown as SalesforceClient;
 
   it('maps shuffled result rows back to keys by the key column', async () => {
     const s = session('upsert', client);
-    const chunk = new MemoryChunk('upsert', ['k1', 'k2', 'k3', 'k4', 'k5'].map((k) => outRow(k, { External_Id__c: k })));
+    const chunk = new MemoryChunk(
+      'upsert',
+      ['k1', 'k2', 'k3', 'k4', 'k5'].map((k) => outRow(k, { External_Id__c: k })),
+    );
     await recordJobResults(client, chunk, s.model, jobSpec(s.model, 'upsert'), '750x', {});
     expect(chunk.results.get('k1')).toEqual({ key: 'k1', ok: true, destinationId: '003A' });
     expect(chunk.results.get('k2')).toEqual({ key: 'k2', ok: true, destinationId: '003B' });
-    expect(chunk.results.get('k3')).toMatchObject({ ok: false, code: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [LastName]', retryable: false });
+    expect(chunk.results.get('k3')).toMatchObject({
+      ok: false,
+      code: 'REQUIRED_FIELD_MISSING',
+      message: 'Required fields are missing: [LastName]',
+      retryable: false,
+    });
     expect(chunk.results.get('k4')).toMatchObject({ ok: false, code: 'UNABLE_TO_LOCK_ROW', retryable: true });
     expect(chunk.results.get('k5')).toMatchObject({ ok: false, code: 'UNPROCESSED', retryable: true });
   });
@@ -89,16 +97,34 @@ describe('bulk results', () => {
   it('maps delete results by Id (saved or looked-up Ids), leaves stale stored Ids to a lookup, asks only for the files needed', async () => {
     const del = {
       successfulResults: 'sf__Id,sf__Created,Id\n001B,false,001B\n001E,false,001E\n',
-      failedResults: 'sf__Id,sf__Error,Id\n001C,ENTITY_IS_DELETED:entity is deleted:--,001C\n001D,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,001D\n001F,ENTITY_IS_DELETED:entity is deleted:--,001F\n',
+      failedResults:
+        'sf__Id,sf__Error,Id\n001C,ENTITY_IS_DELETED:entity is deleted:--,001C\n001D,UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,001D\n001F,ENTITY_IS_DELETED:entity is deleted:--,001F\n',
       unprocessedrecords: 'Id\n',
     };
     const asked: string[] = [];
-    const delClient = { jobResultsStream: async (_id: string, kind: keyof typeof del) => { asked.push(kind); return Readable.from([del[kind]]); } } as unknown as SalesforceClient;
+    const delClient = {
+      jobResultsStream: async (_id: string, kind: keyof typeof del) => {
+        asked.push(kind);
+        return Readable.from([del[kind]]);
+      },
+    } as unknown as SalesforceClient;
     const s = session('mirror', delClient);
     const chunk = new MemoryChunk('delete', [
-      outRow('k1', {}, { destinationId: '001B' }), outRow('k2', {}, { destinationId: '001C' }), outRow('k3', {}, { destinationId: '001D' }), outRow('k4', {}), outRow('k5', {}),
+      outRow('k1', {}, { destinationId: '001B' }),
+      outRow('k2', {}, { destinationId: '001C' }),
+      outRow('k3', {}, { destinationId: '001D' }),
+      outRow('k4', {}),
+      outRow('k5', {}),
     ]);
-    const { recorded, stale } = await recordJobResults(delClient, chunk, s.model, jobSpec(s.model, 'delete'), '750x', { '001E': 'k4', '001F': 'k5' }, { job: { numberRecordsProcessed: 5, numberRecordsFailed: 3 }, uploadedRows: 5 });
+    const { recorded, stale } = await recordJobResults(
+      delClient,
+      chunk,
+      s.model,
+      jobSpec(s.model, 'delete'),
+      '750x',
+      { '001E': 'k4', '001F': 'k5' },
+      { job: { numberRecordsProcessed: 5, numberRecordsFailed: 3 }, uploadedRows: 5 },
+    );
     expect(recorded).toBe(4);
     expect(asked).toEqual(['successfulResults', 'failedResults']);
     expect(chunk.results.get('k1')).toEqual({ key: 'k1', ok: true, destinationId: '001B' });
@@ -114,26 +140,43 @@ describe('bulk results', () => {
   it('skips result files the job info says are empty', () => {
     expect(neededResultFiles({ numberRecordsProcessed: 10, numberRecordsFailed: 0 }, 10)).toEqual(['successfulResults']);
     expect(neededResultFiles({ numberRecordsProcessed: 10, numberRecordsFailed: 10 }, 10)).toEqual(['failedResults']);
-    expect(neededResultFiles({ numberRecordsProcessed: 4, numberRecordsFailed: 1 }, 10)).toEqual(['successfulResults', 'failedResults', 'unprocessedrecords']);
+    expect(neededResultFiles({ numberRecordsProcessed: 4, numberRecordsFailed: 1 }, 10)).toEqual([
+      'successfulResults',
+      'failedResults',
+      'unprocessedrecords',
+    ]);
     expect(neededResultFiles({ numberRecordsProcessed: 0, numberRecordsFailed: 0 }, 10)).toEqual(['unprocessedrecords']);
     expect(neededResultFiles(undefined, undefined)).toEqual(['successfulResults', 'failedResults', 'unprocessedrecords']);
   });
 
   it('a job failed on its header is a non-retryable FIELD_UNKNOWN naming the field', async () => {
     const failing = {
-      getJob: async () => ({ id: '750x', state: 'Failed', object: 'Contact', operation: 'upsert', errorMessage: 'InvalidBatch : Field name not found : Secret__c' }),
+      getJob: async () => ({
+        id: '750x',
+        state: 'Failed',
+        object: 'Contact',
+        operation: 'upsert',
+        errorMessage: 'InvalidBatch : Field name not found : Secret__c',
+      }),
     } as unknown as SalesforceClient;
     const s = session('upsert', failing);
     const chunk = new MemoryChunk('upsert', [outRow('k1', { External_Id__c: 'k1' })]);
     await chunk.save({ jobId: '750x', uploaded: true });
-    await expect(pollBulk(s, chunk, '750x')).rejects.toMatchObject({ code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringContaining('Secret__c') });
+    await expect(pollBulk(s, chunk, '750x')).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN',
+      retryable: false,
+      message: expect.stringContaining('Secret__c'),
+    });
   });
 
   it('a running job stays pending; a re-attach never creates a second job', async () => {
     let created = 0;
     const running = {
       getJob: async () => ({ id: '750x', state: 'InProgress', object: 'Contact', operation: 'upsert' }),
-      createJob: async () => { created++; return { id: 'other' }; },
+      createJob: async () => {
+        created++;
+        return { id: 'other' };
+      },
     } as unknown as SalesforceClient;
     const s = session('upsert', running);
     const chunk = new MemoryChunk('upsert', [outRow('k1', { External_Id__c: 'k1' })]);

@@ -43,7 +43,11 @@ export function pollInterval(bulkPollMs: number, rows: number | undefined): numb
   return Math.round(bulkPollMs * Math.min(8, Math.max(0.2, rows / ROWS_PER_POLL_INTERVAL)));
 }
 
-const pending = (s: Session, jobId: string, rows: number | undefined): ChunkOutcome => ({ status: 'pending', handle: jobId, pollAfterMs: pollInterval(s.options.bulkPollMs, rows) });
+const pending = (s: Session, jobId: string, rows: number | undefined): ChunkOutcome => ({
+  status: 'pending',
+  handle: jobId,
+  pollAfterMs: pollInterval(s.options.bulkPollMs, rows),
+});
 
 async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> {
   try {
@@ -66,7 +70,14 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
     }
     ensureQuotaFromHeader(s.client, JOB_CALLS, s.options, s.model.where);
     const o = { where: s.model.where, quotaWaitMs: s.options.quotaWaitMs };
-    const job = await s.client.createJob({ object: s.model.object, operation: spec.operation, ...(spec.externalIdFieldName ? { externalIdFieldName: spec.externalIdFieldName } : {}) }, o);
+    const job = await s.client.createJob(
+      {
+        object: s.model.object,
+        operation: spec.operation,
+        ...(spec.externalIdFieldName ? { externalIdFieldName: spec.externalIdFieldName } : {}),
+      },
+      o,
+    );
     const state: BulkState = { jobId: job.id, idToKey: built.idToKey, overflow: built.overflow, resubmits, rows: built.rows };
     await chunk.save(state);
     // Streamed from the temporary file: the CSV (up to maxCsvBytes) is never held in memory.
@@ -82,7 +93,15 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
 /** Records a finished (or failed) job's results; rows whose stored Id was gone are retried by key. */
 async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<void> {
   const opts = { job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat };
-  const { stale, duplicates } = await recordJobResults(s.client, chunk, s.model, jobSpec(s.model, chunk.op), job.id, saved.idToKey ?? {}, opts);
+  const { stale, duplicates } = await recordJobResults(
+    s.client,
+    chunk,
+    s.model,
+    jobSpec(s.model, chunk.op),
+    job.id,
+    saved.idToKey ?? {},
+    opts,
+  );
   if (stale.size) await retryStaleByKey(s, chunk, stale);
   if (duplicates.size) await resendThroughCollections(s, chunk, duplicates);
 }

@@ -56,7 +56,8 @@ const timeoutFor = (method: string, o: CallOptions): number => o.timeoutMs ?? (m
 const V = `/services/data/v${API_VERSION}`;
 
 /** Endpoint families for the API-call metric (`ctx.apiCall`): a fixed set, so label values stay bounded. */
-export type SalesforceCallKind = 'auth' | 'describe' | 'query' | 'limits' | 'collections' | 'bulk_job' | 'bulk_upload' | 'bulk_poll' | 'bulk_results' | 'other';
+export type SalesforceCallKind =
+  'auth' | 'describe' | 'query' | 'limits' | 'collections' | 'bulk_job' | 'bulk_upload' | 'bulk_poll' | 'bulk_results' | 'other';
 
 /** The family of a request under the versioned REST root (`path` as given to `call` or `fetchRaw`). */
 export function callKind(method: Method, path: string): SalesforceCallKind {
@@ -113,10 +114,18 @@ export class SalesforceClient {
 
   private send<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
     const isText = typeof body === 'string';
-    const headers: Record<string, string> = { ...(o.headers ?? {}), ...(body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' }) };
+    const headers: Record<string, string> = {
+      ...(o.headers ?? {}),
+      ...(body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' }),
+    };
     return this.conn.request<T>(
       { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
-      { retry: { maxRetries: 0 }, timeout: timeoutFor(method, o), transport: this.counted(callKind(method, path)), ...(o.text ? { responseType: 'text/plain' } : {}) },
+      {
+        retry: { maxRetries: 0 },
+        timeout: timeoutFor(method, o),
+        transport: this.counted(callKind(method, path)),
+        ...(o.text ? { responseType: 'text/plain' } : {}),
+      },
     );
   }
 
@@ -139,7 +148,12 @@ export class SalesforceClient {
    * (jsforce buffers both). Same contract as `call()`: quota header noted, errors mapped, one session
    * refresh on 401 (only when `body` can be produced again), never a transport replay of a stream.
    */
-  async fetchRaw(method: Method, path: string, body: (() => RequestBody) | undefined, o: CallOptions & { contentType?: string; contentLength?: number }): Promise<Response> {
+  async fetchRaw(
+    method: Method,
+    path: string,
+    body: (() => RequestBody) | undefined,
+    o: CallOptions & { contentType?: string; contentLength?: number },
+  ): Promise<Response> {
     const kind = callKind(method, path);
     const send = () => {
       this.onApiCall(kind);
@@ -148,7 +162,10 @@ export class SalesforceClient {
       // A known length rather than chunked transfer encoding, as Salesforce's upload expects.
       if (o.contentLength !== undefined) headers['content-length'] = String(o.contentLength);
       const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(timeoutFor(method, o)) };
-      if (body) { init.body = body(); init.duplex = 'half'; }
+      if (body) {
+        init.body = body();
+        init.duplex = 'half';
+      }
       return fetch(`${this.conn.instanceUrl}${V}${path}`, init);
     };
     try {
@@ -156,12 +173,14 @@ export class SalesforceClient {
       if (res.status === 401) {
         await res.body?.cancel();
         const delegate = (this.conn as unknown as { _refreshDelegate?: { refresh(since: number): Promise<void> } })._refreshDelegate;
-        if (!delegate) throw Object.assign(new Error('Session expired or invalid'), { name: 'INVALID_SESSION_ID', errorCode: 'INVALID_SESSION_ID' });
+        if (!delegate)
+          throw Object.assign(new Error('Session expired or invalid'), { name: 'INVALID_SESSION_ID', errorCode: 'INVALID_SESSION_ID' });
         await delegate.refresh(Date.now());
         res = await send();
       }
       const limit = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
-      if (limit) (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
+      if (limit)
+        (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
       if (!res.ok) throw await responseError(res);
       tokenAccepted(this.conn);
       return res;
@@ -183,7 +202,12 @@ export class SalesforceClient {
   /** All records of a SOQL query (follows nextRecordsUrl). */
   async query<R>(soql: string, where: string): Promise<R[]> {
     const out: R[] = [];
-    let page = await this.call<{ records: R[]; done: boolean; nextRecordsUrl?: string }>('GET', `/query?q=${encodeURIComponent(soql)}`, undefined, { where, idempotent: true });
+    let page = await this.call<{ records: R[]; done: boolean; nextRecordsUrl?: string }>(
+      'GET',
+      `/query?q=${encodeURIComponent(soql)}`,
+      undefined,
+      { where, idempotent: true },
+    );
     out.push(...page.records);
     while (!page.done && page.nextRecordsUrl) {
       const next = page.nextRecordsUrl.replace(/^.*\/query\//, '/query/');
@@ -204,7 +228,10 @@ export class SalesforceClient {
     return this.call('PATCH', `/composite/sobjects/${object}/${extIdField}`, { allOrNone: false, records }, { ...o, idempotent: true });
   }
   deleteRecords(ids: string[], o: CallOptions): Promise<SaveResult[]> {
-    return this.call('DELETE', `/composite/sobjects?ids=${ids.map(encodeURIComponent).join(',')}&allOrNone=false`, undefined, { ...o, idempotent: true });
+    return this.call('DELETE', `/composite/sobjects?ids=${ids.map(encodeURIComponent).join(',')}&allOrNone=false`, undefined, {
+      ...o,
+      idempotent: true,
+    });
   }
 
   // Bulk API 2.0 ingest.
@@ -214,11 +241,20 @@ export class SalesforceClient {
   /** Streams a job's CSV from a file-backed source (`open` is called again if a 401 forces a resend). */
   async uploadJobStream(jobId: string, open: () => Readable, bytes: number, o: CallOptions): Promise<void> {
     // Up to 100 MB: allow Salesforce's own 10-minute call limit.
-    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => pullStream(open()) as unknown as RequestBody, { ...o, contentType: 'text/csv', contentLength: bytes, timeoutMs: 600_000 });
+    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => pullStream(open()) as unknown as RequestBody, {
+      ...o,
+      contentType: 'text/csv',
+      contentLength: bytes,
+      timeoutMs: 600_000,
+    });
     await res.body?.cancel();
   }
   /** A results CSV as a byte stream, never held whole in memory. */
-  async jobResultsStream(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<Readable> {
+  async jobResultsStream(
+    jobId: string,
+    kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords',
+    o: CallOptions,
+  ): Promise<Readable> {
     const res = await this.fetchRaw('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, timeoutMs: o.timeoutMs ?? 1_800_000 });
     return res.body ? Readable.fromWeb(res.body as WebReadableStream) : Readable.from([]);
   }
@@ -230,7 +266,9 @@ export class SalesforceClient {
   }
   /** Raw results CSV (we parse it ourselves: jsforce's parser would guess types). */
   jobResults(jobId: string, kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords', o: CallOptions): Promise<string> {
-    return this.call<string>('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, idempotent: true, text: true }).then((s) => (typeof s === 'string' ? s : ''));
+    return this.call<string>('GET', `/jobs/ingest/${jobId}/${kind}`, undefined, { ...o, idempotent: true, text: true }).then((s) =>
+      typeof s === 'string' ? s : '',
+    );
   }
 }
 
@@ -240,16 +278,19 @@ export class SalesforceClient {
  */
 function pullStream(source: Readable): ReadableStream<Uint8Array> {
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  return new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      const r = await it.next();
-      if (r.done) ctrl.close();
-      else ctrl.enqueue(new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        const r = await it.next();
+        if (r.done) ctrl.close();
+        else ctrl.enqueue(new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+      },
+      async cancel() {
+        await it.return?.();
+      },
     },
-    async cancel() {
-      await it.return?.();
-    },
-  }, { highWaterMark: 1 });
+    { highWaterMark: 1 },
+  );
 }
 
 /** A jsforce-shaped error (errorCode, message) from a failed fetch response, for toSyncError. */
@@ -259,7 +300,9 @@ async function responseError(res: Response): Promise<Error> {
   try {
     const j = JSON.parse(text) as unknown;
     first = (Array.isArray(j) ? j[0] : j) as typeof first;
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   const errorCode = first?.errorCode ?? `ERROR_HTTP_${res.status}`;
   return Object.assign(new Error(first?.message ?? (text.slice(0, 500) || res.statusText)), { name: errorCode, errorCode });
 }
@@ -270,7 +313,11 @@ const clients = new Map<string, Promise<SalesforceClient>>();
  * One authenticated client per named connection per worker process (tokens are reused across activities).
  * `onApiCall` (the caller's `ctx.apiCall`) becomes the client's request counter.
  */
-export async function getClient(c: SalesforceConnection, where: string, onApiCall: (kind: SalesforceCallKind) => void = () => undefined): Promise<SalesforceClient> {
+export async function getClient(
+  c: SalesforceConnection,
+  where: string,
+  onApiCall: (kind: SalesforceCallKind) => void = () => undefined,
+): Promise<SalesforceClient> {
   const client = await sharedClient(c, where, onApiCall);
   client.onApiCall = onApiCall;
   return client;
@@ -285,7 +332,9 @@ function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: 
     p = openConnection(c, () => (client ? client.onApiCall('auth') : onApiCall('auth'))).then(
       (conn) => {
         client = new SalesforceClient(conn);
-        client.onAuthFailure = () => { if (clients.get(cacheKey) === p) clients.delete(cacheKey); };
+        client.onAuthFailure = () => {
+          if (clients.get(cacheKey) === p) clients.delete(cacheKey);
+        };
         return client;
       },
       (err: unknown) => {
@@ -303,7 +352,10 @@ function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: 
 function toAuthError(err: unknown, where: string) {
   const e = toSyncError(err, where);
   if (e.code === 'AUTH_FAILED') return e;
-  return toSyncError(Object.assign(new Error(`authentication failure: ${(err as Error)?.message ?? String(err)}`), { errorCode: 'invalid_grant' }), where);
+  return toSyncError(
+    Object.assign(new Error(`authentication failure: ${(err as Error)?.message ?? String(err)}`), { errorCode: 'invalid_grant' }),
+    where,
+  );
 }
 
 /** Forgets cached clients (tests; or after credentials change). */

@@ -20,7 +20,10 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   const results: RowResult[] = [];
   const ready: Array<{ row: OutRow; values: Record<string, Wire> }> = [];
   for (const row of rows) {
-    if (op === 'delete') { ready.push({ row, values: {} }); continue; }
+    if (op === 'delete') {
+      ready.push({ row, values: {} });
+      continue;
+    }
     const e = encodeRow(model, row);
     if (e.ok) ready.push(e);
     else results.push(e.result);
@@ -28,44 +31,90 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   let sendable = ready;
   const ids = new Map<string, string>();
   if (op === 'update' || op === 'delete') {
-    const resolved = await resolveIds(client, model, ready.map((r) => r.row));
+    const resolved = await resolveIds(
+      client,
+      model,
+      ready.map((r) => r.row),
+    );
     sendable = [];
     for (const r of ready) {
       const res = resolved.get(r.row.key);
-      if (res?.id) { ids.set(r.row.key, res.id); sendable.push(r); }
-      else if (op === 'delete' && res?.code === 'NOT_FOUND') results.push({ key: r.row.key, ok: true, destinationId: null });
-      else if (res?.code === 'MALFORMED_ID') results.push({ key: r.row.key, ok: false, code: res.code, message: res.message ?? 'malformed Id', retryable: false });
-      else results.push({ key: r.row.key, ok: false, code: res?.code ?? 'NOT_FOUND', message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records (create the record in Salesforce, or use Upsert mode)' : 'nothing deleted'}`, retryable: false });
+      if (res?.id) {
+        ids.set(r.row.key, res.id);
+        sendable.push(r);
+      } else if (op === 'delete' && res?.code === 'NOT_FOUND') results.push({ key: r.row.key, ok: true, destinationId: null });
+      else if (res?.code === 'MALFORMED_ID')
+        results.push({ key: r.row.key, ok: false, code: res.code, message: res.message ?? 'malformed Id', retryable: false });
+      else
+        results.push({
+          key: r.row.key,
+          ok: false,
+          code: res?.code ?? 'NOT_FOUND',
+          message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records (create the record in Salesforce, or use Upsert mode)' : 'nothing deleted'}`,
+          retryable: false,
+        });
     }
   }
   if (sendable.length === 0) return results;
   const type = { attributes: { type: model.object } };
-  const header = op !== 'delete' && model.duplicateRuleHeader ? { headers: { 'Sforce-Duplicate-Rule-Header': model.duplicateRuleHeader } } : {};
+  const header =
+    op !== 'delete' && model.duplicateRuleHeader ? { headers: { 'Sforce-Duplicate-Rule-Header': model.duplicateRuleHeader } } : {};
   const o = { where: model.where, quotaWaitMs: s.options.quotaWaitMs, ...header };
   let saved: SaveResult[];
   if (op === 'delete') {
-    saved = await client.deleteRecords(sendable.map((r) => ids.get(r.row.key)!), o);
+    saved = await client.deleteRecords(
+      sendable.map((r) => ids.get(r.row.key)!),
+      o,
+    );
   } else if (op === 'update') {
-    saved = await client.updateRecords(sendable.map((r) => {
-      const { Id: _drop, ...values } = r.values;
-      return { ...type, ...toJsonValues(values), id: ids.get(r.row.key) };
-    }), o);
+    saved = await client.updateRecords(
+      sendable.map((r) => {
+        const { Id: _drop, ...values } = r.values;
+        return { ...type, ...toJsonValues(values), id: ids.get(r.row.key) };
+      }),
+      o,
+    );
   } else if (op === 'upsert') {
-    saved = await client.upsertRecords(model.object, model.keyField.name, sendable.map((r) => ({ ...type, ...toJsonValues(r.values) })), o);
+    saved = await client.upsertRecords(
+      model.object,
+      model.keyField.name,
+      sendable.map((r) => ({ ...type, ...toJsonValues(r.values) })),
+      o,
+    );
   } else if (model.tokenField) {
     // Create as an upsert on the row's token (activation, key, content): a replay after a lost response finds the record it made.
-    saved = await client.upsertRecords(model.object, model.tokenField, sendable.map((r) => ({ ...type, ...toJsonValues(r.values), [model.tokenField!]: r.row.token })), o);
+    saved = await client.upsertRecords(
+      model.object,
+      model.tokenField,
+      sendable.map((r) => ({ ...type, ...toJsonValues(r.values), [model.tokenField!]: r.row.token })),
+      o,
+    );
   } else {
-    saved = await client.createRecords(sendable.map((r) => ({ ...type, ...toJsonValues(r.values) })), o);
+    saved = await client.createRecords(
+      sendable.map((r) => ({ ...type, ...toJsonValues(r.values) })),
+      o,
+    );
   }
   if (!Array.isArray(saved) || saved.length !== sendable.length) {
-    throw new SyncError('INTERNAL', `${model.where}: Salesforce returned ${Array.isArray(saved) ? saved.length : 'no'} results for ${sendable.length} records`, { retryable: true });
+    throw new SyncError(
+      'INTERNAL',
+      `${model.where}: Salesforce returned ${Array.isArray(saved) ? saved.length : 'no'} results for ${sendable.length} records`,
+      { retryable: true },
+    );
   }
   const stale: OutRow[] = [];
   sendable.forEach((r, i) => {
     const res = saved[i];
     if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
-    else results.push(withDuplicateHint(withParentHint(model, toRowResult(r.row.key, res, op === 'delete')), model.activationId, model.allowSave, res?.errors?.[0]?.duplicateResult));
+    else
+      results.push(
+        withDuplicateHint(
+          withParentHint(model, toRowResult(r.row.key, res, op === 'delete')),
+          model.activationId,
+          model.allowSave,
+          res?.errors?.[0]?.duplicateResult,
+        ),
+      );
   });
   if (stale.length) results.push(...(await retryByKey(s, op, stale)));
   return results;
@@ -79,8 +128,16 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
  */
 export async function retryByKey(s: Session, op: RowOp, rows: OutRow[]): Promise<RowResult[]> {
   const stored = new Map(rows.map((r) => [r.key, r.destinationId]));
-  const results = await sendBatch(s, op, rows.map((r) => ({ ...r, destinationId: null })));
-  return results.map((r) => (!r.ok && r.code === 'NOT_FOUND' ? { ...r, message: `record ${stored.get(r.key) ?? '?'} (synced last time) no longer exists and ${r.message}` } : r));
+  const results = await sendBatch(
+    s,
+    op,
+    rows.map((r) => ({ ...r, destinationId: null })),
+  );
+  return results.map((r) =>
+    !r.ok && r.code === 'NOT_FOUND'
+      ? { ...r, message: `record ${stored.get(r.key) ?? '?'} (synced last time) no longer exists and ${r.message}` }
+      : r,
+  );
 }
 
 /** Writes every unacknowledged row of the chunk; throws only for request-wide problems. */
@@ -92,7 +149,9 @@ export async function writeCollections(s: Session, chunk: ChunkWrite, onProgress
     const p: Promise<void> = sendBatch(s, chunk.op, rows)
       .then((results) => chunk.record(results))
       .then(() => onProgress((sent += rows.length)))
-      .catch((err: unknown) => { failure ??= err; })
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };

@@ -10,14 +10,25 @@ export const API_VERSION = '62.0';
 const SECRET_KEYS = new Set<string>();
 function secret(key: string) {
   SECRET_KEYS.add(key);
-  return z.string().min(1).meta({ secret: true, description: `${key} (secret: never logged)` });
+  return z
+    .string()
+    .min(1)
+    .meta({ secret: true, description: `${key} (secret: never logged)` });
 }
 
 const loginUrl = z.string().url().default('https://login.salesforce.com');
 
 export const connectionSchema = z.discriminatedUnion('auth', [
   z.object({ auth: z.literal('client_credentials'), loginUrl, clientId: z.string().min(1), clientSecret: secret('clientSecret') }).strict(),
-  z.object({ auth: z.literal('jwt'), loginUrl, clientId: z.string().min(1), username: z.string().min(1), privateKey: secret('privateKey') }).strict(),
+  z
+    .object({
+      auth: z.literal('jwt'),
+      loginUrl,
+      clientId: z.string().min(1),
+      username: z.string().min(1),
+      privateKey: secret('privateKey'),
+    })
+    .strict(),
   z.object({ auth: z.literal('token'), instanceUrl: z.string().url(), accessToken: secret('accessToken') }).strict(),
 ]);
 export type SalesforceConnection = z.output<typeof connectionSchema>;
@@ -41,7 +52,12 @@ export const optionsSchema = z
      * 150,000,000 is Salesforce's daily Bulk record allocation.
      */
     bulkChunkSize: z.number().int().positive().default(150_000_000),
-    maxCsvBytes: z.number().int().positive().max(100 * 1024 * 1024).default(100 * 1024 * 1024),
+    maxCsvBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(100 * 1024 * 1024)
+      .default(100 * 1024 * 1024),
     /** How long the workflow sleeps between polls of a running bulk job. */
     bulkPollMs: z.number().int().min(0).default(15_000),
     /** External ID field holding OutRow.token, so creates become idempotent upserts; null disables. */

@@ -22,14 +22,20 @@ beforeAll(async () => {
   emu = await startSalesforceEmulator();
   connection = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
 });
-afterAll(async () => { await emu.close(); });
+afterAll(async () => {
+  await emu.close();
+});
 beforeEach(async () => {
   resetClients();
   await admin('POST', '/reset');
 });
 
 async function admin(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${emu.url}/__admin${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${emu.url}/__admin${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return text ? JSON.parse(text) : null;
 }
@@ -43,10 +49,19 @@ const KEY = field('External_Id__c', 'text', { isKey: true, from: 'id' });
 const FIELDS: FieldSpec[] = [KEY, field('LastName'), field('Email')];
 
 function ctxFor(mode: SyncMode, o: { key?: string; fields?: FieldSpec[]; options?: Record<string, unknown>; object?: string } = {}) {
-  return makeContext({ connection, object: o.object ?? 'Contact', key: o.key ?? 'External_Id__c', mode, fields: o.fields ?? FIELDS, options: o.options });
+  return makeContext({
+    connection,
+    object: o.object ?? 'Contact',
+    key: o.key ?? 'External_Id__c',
+    mode,
+    fields: o.fields ?? FIELDS,
+    options: o.options,
+  });
 }
 const people = (n: number, prefix = 'k') =>
-  Array.from({ length: n }, (_, i) => outRow(`${prefix}${i}`, { External_Id__c: `${prefix}${i}`, LastName: `Last ${i}`, Email: `p${i}@example.com` }));
+  Array.from({ length: n }, (_, i) =>
+    outRow(`${prefix}${i}`, { External_Id__c: `${prefix}${i}`, LastName: `Last ${i}`, Email: `p${i}@example.com` }),
+  );
 const COLLECTIONS = { method: 'collections', chunkSize: 2000 };
 const BULK = { method: 'bulk2', chunkSize: 150000 };
 
@@ -65,24 +80,42 @@ describe('check', () => {
   });
   it('names unknown fields with suggestions', async () => {
     await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Emial'), field('LastNam')] }))).rejects.toMatchObject({
-      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/"Emial" \(did you mean "Email".*"LastNam" \(did you mean "LastName"/),
+      code: 'FIELD_UNKNOWN',
+      retryable: false,
+      message: expect.stringMatching(/"Emial" \(did you mean "Email".*"LastNam" \(did you mean "LastName"/),
     });
   });
   it('enforces key rules per mode', async () => {
-    await expect(sf.check(ctxFor('upsert', { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] }))).rejects.toMatchObject({ code: 'KEY_INVALID' });
-    await expect(sf.check(ctxFor('update', { key: 'LastName', fields: [field('LastName', 'text', { isKey: true })] }))).rejects.toMatchObject({ code: 'KEY_INVALID' });
-    await expect(sf.check(ctxFor('update', { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] }))).resolves.toBeDefined();
-    await expect(sf.check(ctxFor('mirror', { key: 'Email', fields: [field('Email', 'text', { isKey: true }), field('LastName')] }))).resolves.toBeDefined();
+    await expect(
+      sf.check(ctxFor('upsert', { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] })),
+    ).rejects.toMatchObject({ code: 'KEY_INVALID' });
+    await expect(
+      sf.check(ctxFor('update', { key: 'LastName', fields: [field('LastName', 'text', { isKey: true })] })),
+    ).rejects.toMatchObject({ code: 'KEY_INVALID' });
+    await expect(
+      sf.check(ctxFor('update', { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] })),
+    ).resolves.toBeDefined();
+    await expect(
+      sf.check(ctxFor('mirror', { key: 'Email', fields: [field('Email', 'text', { isKey: true }), field('LastName')] })),
+    ).resolves.toBeDefined();
   });
   it('rejects read-only fields, unknown objects and bad credentials', async () => {
     await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Name')] }))).rejects.toMatchObject({ code: 'FIELD_NOT_WRITABLE' });
     await expect(sf.check(ctxFor('upsert', { object: 'Contakt' }))).rejects.toMatchObject({ code: 'DESTINATION_NOT_FOUND' });
-    const bad = makeContext({ connection: { ...connection, clientSecret: 'wrong' } as SalesforceConnection, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: FIELDS });
+    const bad = makeContext({
+      connection: { ...connection, clientSecret: 'wrong' } as SalesforceConnection,
+      object: 'Contact',
+      key: 'External_Id__c',
+      mode: 'upsert',
+      fields: FIELDS,
+    });
     await expect(sf.check(bad)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
   });
   it('validates options', async () => {
     // Options are parsed with the declared schema before any call: building the context is part of the check.
-    await expect((async () => sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect((async () => sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
   });
 });
 
@@ -104,7 +137,11 @@ describe('collections', () => {
     const { chunk } = await write('upsert', 'upsert', people(450));
     expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
     expect(await records()).toHaveLength(450);
-    const again = await write('upsert', 'upsert', people(450).map((r) => ({ ...r, values: { ...r.values, LastName: 'Changed' } })));
+    const again = await write(
+      'upsert',
+      'upsert',
+      people(450).map((r) => ({ ...r, values: { ...r.values, LastName: 'Changed' } })),
+    );
     expect([...again.chunk.results.values()].every((r) => r.ok)).toBe(true);
     const recs = await records();
     expect(recs).toHaveLength(450);
@@ -123,7 +160,10 @@ describe('collections', () => {
     expect(await records()).toHaveLength(3);
     expect((await records()).every((r) => r.LastName === 'Updated')).toBe(true);
     const id = (chunk.results.get('k1') as { destinationId: string }).destinationId;
-    const byId = await write('update', 'update', [outRow(id, { Id: id, LastName: 'ById' })], { key: 'Id', fields: [field('Id', 'text', { isKey: true }), field('LastName')] });
+    const byId = await write('update', 'update', [outRow(id, { Id: id, LastName: 'ById' })], {
+      key: 'Id',
+      fields: [field('Id', 'text', { isKey: true }), field('LastName')],
+    });
     expect(byId.chunk.results.get(id)).toMatchObject({ ok: true });
     expect((await records()).find((r) => r.Id === id)?.LastName).toBe('ById');
   });
@@ -133,10 +173,12 @@ describe('collections', () => {
     const recs = await records();
     expect(recs.map((r) => r.Syncline_Token__c).sort()).toEqual(['tok-k0', 'tok-k1', 'tok-k2']);
     const id0 = (ins.chunk.results.get('k0') as { destinationId: string }).destinationId;
-    const del = await write('mirror', 'delete', [
-      outRow('k0', {}, { destinationId: id0 }), outRow('k1', {}), outRow('ghost', {}),
+    const del = await write('mirror', 'delete', [outRow('k0', {}, { destinationId: id0 }), outRow('k1', {}), outRow('ghost', {})]);
+    expect([...del.chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual([
+      ['ghost', true],
+      ['k0', true],
+      ['k1', true],
     ]);
-    expect([...del.chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual([['ghost', true], ['k0', true], ['k1', true]]);
     expect((await records()).map((r) => r.External_Id__c)).toEqual(['k2']);
   });
 
@@ -208,7 +250,10 @@ describe('insert idempotency', () => {
     const ctx = ctxFor('insert', { options: { insertTokenField: null } });
     const warnings = (await sf.check(ctx)).warnings.map((w) => w.code);
     expect(warnings).toContain('INSERT_NOT_IDEMPOTENT');
-    await expect(sf.writeChunk(ctx, new MemoryChunk('create', people(2)), COLLECTIONS)).rejects.toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    await expect(sf.writeChunk(ctx, new MemoryChunk('create', people(2)), COLLECTIONS)).rejects.toMatchObject({
+      code: 'DESTINATION_UNAVAILABLE',
+      retryable: true,
+    });
   });
 
   it('no duplicate when a bulk worker dies after upload: the retry re-attaches to the saved job', async () => {
@@ -231,7 +276,9 @@ describe('insert token across runs', () => {
    * uuid-shaped md5 over the mapping and the mapped values, so it depends on content, not on the run.
    */
   function deltaToken(activationId: string, key: string, values: Record<string, unknown>): string {
-    const h = createHash('md5').update(`mapping-signature(${Object.values(values).join(',')})`).digest('hex');
+    const h = createHash('md5')
+      .update(`mapping-signature(${Object.values(values).join(',')})`)
+      .digest('hex');
     const hash = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
     return createHash('md5').update(`${activationId}/${key}/${hash}`).digest('hex');
   }
@@ -240,10 +287,19 @@ describe('insert token across runs', () => {
   const A = { Department: 'c1', LastName: 'Alpha', Title: 'A' };
   const B = { Department: 'c1', LastName: 'Beta', Title: 'B' };
 
-  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: content A → B → A creates two records and the third run updates the first', async (_name, plan) => {
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: content A → B → A creates two records and the third run updates the first', async (_name, plan) => {
     const run = async (values: typeof A, destinationId: string | null) => {
       const token = deltaToken('test-activation', 'c1', values);
-      const { chunk } = await write('insert', 'create', [outRow('c1', values, { op: 'create', token, destinationId })], { key: 'Department', fields }, plan);
+      const { chunk } = await write(
+        'insert',
+        'create',
+        [outRow('c1', values, { op: 'create', token, destinationId })],
+        { key: 'Department', fields },
+        plan,
+      );
       return { token, result: chunk.results.get('c1') as { ok: boolean; destinationId: string } };
     };
     const first = await run(A, null);
@@ -251,7 +307,11 @@ describe('insert token across runs', () => {
     expect(second.token).not.toBe(first.token);
     expect(second.result.destinationId).not.toBe(first.result.destinationId);
     // Someone edits the first record in Salesforce between the runs.
-    await (await getClient(connection, 'test')).updateRecords([{ attributes: { type: 'Contact' }, id: first.result.destinationId, Title: 'Edited in Salesforce' }], { where: 'test' });
+    await (
+      await getClient(connection, 'test')
+    ).updateRecords([{ attributes: { type: 'Contact' }, id: first.result.destinationId, Title: 'Edited in Salesforce' }], {
+      where: 'test',
+    });
     const third = await run(A, second.result.destinationId);
     expect(third.token).toBe(first.token);
     expect(third.result).toEqual({ key: 'c1', ok: true, destinationId: first.result.destinationId });
@@ -279,7 +339,13 @@ describe('bulk 2.0', () => {
 
   it('update and delete through bulk', async () => {
     await write('upsert', 'upsert', people(20), {}, BULK);
-    const upd = await write('update', 'update', people(20).map((r) => ({ ...r, values: { ...r.values, LastName: 'B' } })), {}, BULK);
+    const upd = await write(
+      'update',
+      'update',
+      people(20).map((r) => ({ ...r, values: { ...r.values, LastName: 'B' } })),
+      {},
+      BULK,
+    );
     expect([...upd.chunk.results.values()].every((r) => r.ok)).toBe(true);
     expect((await records()).every((r) => r.LastName === 'B')).toBe(true);
     const del = await write('mirror', 'delete', people(20).slice(0, 15), {}, BULK);
@@ -296,7 +362,11 @@ describe('bulk 2.0', () => {
   });
 
   it('a clean job reads only its successful results; a job with failures also reads failedResults', async () => {
-    const ingest = () => emu.state.requests.filter((r) => r.path.includes('/jobs/ingest/')).map((r) => `${r.method} ${r.path.replace(/^.*\/jobs\/ingest\/[^/]+/, '')}`).filter((r) => r !== 'GET ');
+    const ingest = () =>
+      emu.state.requests
+        .filter((r) => r.path.includes('/jobs/ingest/'))
+        .map((r) => `${r.method} ${r.path.replace(/^.*\/jobs\/ingest\/[^/]+/, '')}`)
+        .filter((r) => r !== 'GET ');
     emu.state.requests = [];
     await write('upsert', 'upsert', people(30), {}, BULK);
     expect(ingest()).toEqual(['PUT /batches', 'PATCH ', 'GET /successfulResults']);
@@ -327,9 +397,14 @@ describe('bulk 2.0', () => {
     const res = await client.fetchRaw('GET', '/sobjects/Contact/describe', undefined, { where: 'test' });
     expect(res.status).toBe(200);
     await res.body?.cancel();
-    await expect(client.fetchRaw('GET', '/jobs/ingest/750000000000000AAA', undefined, { where: 'test' })).rejects.toMatchObject({ code: 'DESTINATION_NOT_FOUND' });
+    await expect(client.fetchRaw('GET', '/jobs/ingest/750000000000000AAA', undefined, { where: 'test' })).rejects.toMatchObject({
+      code: 'DESTINATION_NOT_FOUND',
+    });
     await faults({ serverError: { count: 1, status: 503, paths: 'describe' } });
-    await expect(client.fetchRaw('GET', '/sobjects/Contact/describe', undefined, { where: 'test' })).rejects.toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    await expect(client.fetchRaw('GET', '/sobjects/Contact/describe', undefined, { where: 'test' })).rejects.toMatchObject({
+      code: 'DESTINATION_UNAVAILABLE',
+      retryable: true,
+    });
   });
 
   it('a large job polls later than a small one', () => {
@@ -368,7 +443,10 @@ describe('quota and auth', () => {
   it('daily quota exhausted → QuotaWaitError', async () => {
     await sf.check(ctxFor('upsert'));
     await faults({ dailyQuotaExhausted: true });
-    await expect(write('upsert', 'upsert', people(2), { options: { quotaWaitMs: 1234 } })).rejects.toMatchObject({ code: 'QUOTA_RESERVE_REACHED', waitMs: 1234 });
+    await expect(write('upsert', 'upsert', people(2), { options: { quotaWaitMs: 1234 } })).rejects.toMatchObject({
+      code: 'QUOTA_RESERVE_REACHED',
+      waitMs: 1234,
+    });
   });
 
   it('reserve reached → QuotaWaitError before writing; quota() reports usage', async () => {
@@ -383,15 +461,34 @@ describe('quota and auth', () => {
 
   it('authenticates with the JWT bearer flow', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const jwt: SalesforceConnection = { auth: 'jwt', loginUrl: emu.url, clientId: 'syncline-demo-client', username: 'integration@syncline.demo', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const jwt: SalesforceConnection = {
+      auth: 'jwt',
+      loginUrl: emu.url,
+      clientId: 'syncline-demo-client',
+      username: 'integration@syncline.demo',
+      privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
     const ctx = makeContext({ connection: jwt, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: FIELDS });
     await expect(sf.check(ctx)).resolves.toMatchObject({ warnings: [] });
   });
 
   it('a fixed access token works until it expires, then AUTH_FAILED (nothing to refresh with)', async () => {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'syncline-demo-client', client_secret: 'syncline-demo-secret' });
-    const tok = (await (await fetch(`${emu.url}/services/oauth2/token`, { method: 'POST', body: form })).json()) as { access_token: string; instance_url: string };
-    const ctx = makeContext({ connection: { auth: 'token', instanceUrl: tok.instance_url, accessToken: tok.access_token }, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: FIELDS });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: 'syncline-demo-client',
+      client_secret: 'syncline-demo-secret',
+    });
+    const tok = (await (await fetch(`${emu.url}/services/oauth2/token`, { method: 'POST', body: form })).json()) as {
+      access_token: string;
+      instance_url: string;
+    };
+    const ctx = makeContext({
+      connection: { auth: 'token', instanceUrl: tok.instance_url, accessToken: tok.access_token },
+      object: 'Contact',
+      key: 'External_Id__c',
+      mode: 'upsert',
+      fields: FIELDS,
+    });
     await sf.check(ctx);
     await faults({ expireTokens: true });
     await expect(sf.check(ctx)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
@@ -404,7 +501,10 @@ describe('quota and auth', () => {
     tokens.check = () => undefined; // every bearer token is refused
     try {
       const ctx = ctxFor('upsert');
-      await expect(sf.writeChunk(ctx, new MemoryChunk('upsert', people(2)), COLLECTIONS)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+      await expect(sf.writeChunk(ctx, new MemoryChunk('upsert', people(2)), COLLECTIONS)).rejects.toMatchObject({
+        code: 'AUTH_FAILED',
+        retryable: false,
+      });
     } finally {
       tokens.check = original;
     }
@@ -431,8 +531,15 @@ describe('quota and auth', () => {
 describe('API calls counted for the metric (ctx.apiCall)', () => {
   /** The emulator's coarse request categories (its own reading of the paths), by our call kinds. */
   const CATEGORY: Record<string, string> = {
-    auth: 'auth', describe: 'describe', query: 'query', limits: 'limits', collections: 'composite',
-    bulk_job: 'bulk', bulk_upload: 'bulk', bulk_poll: 'bulk', bulk_results: 'bulk',
+    auth: 'auth',
+    describe: 'describe',
+    query: 'query',
+    limits: 'limits',
+    collections: 'composite',
+    bulk_job: 'bulk',
+    bulk_upload: 'bulk',
+    bulk_poll: 'bulk',
+    bulk_results: 'bulk',
   };
 
   it('every request the emulator saw is counted once under its kind: token refreshes, replays and bulk polls included', async () => {
@@ -446,9 +553,13 @@ describe('API calls counted for the metric (ctx.apiCall)', () => {
     await drive(sf, ctx, new MemoryChunk('upsert', people(40, 'b')), BULK);
     expect(await sf.quota!(ctx)).not.toBeNull();
 
-    const { requests, counts } = await admin('GET', '/requests') as { requests: Array<{ method: string; path: string; status: number }>; counts: { byCategory: Record<string, number> } };
+    const { requests, counts } = (await admin('GET', '/requests')) as {
+      requests: Array<{ method: string; path: string; status: number }>;
+      counts: { byCategory: Record<string, number> };
+    };
     const byCategory: Record<string, number> = {};
-    for (const [kind, n] of Object.entries(ctx.apiCalls)) byCategory[CATEGORY[kind] ?? `unexpected kind ${kind}`] = (byCategory[CATEGORY[kind] ?? `unexpected kind ${kind}`] ?? 0) + n;
+    for (const [kind, n] of Object.entries(ctx.apiCalls))
+      byCategory[CATEGORY[kind] ?? `unexpected kind ${kind}`] = (byCategory[CATEGORY[kind] ?? `unexpected kind ${kind}`] ?? 0) + n;
     expect(byCategory).toEqual(counts.byCategory);
     const seen = (method: string, re: RegExp) => requests.filter((r) => r.method === method && re.test(r.path.replace(/\?.*$/, ''))).length;
     const expected = {
@@ -471,14 +582,36 @@ describe('API calls counted for the metric (ctx.apiCall)', () => {
 
 describe('tricky values round trip', () => {
   const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'tab\there', 'ünïcødé 日本語', 'emoji 😀👍🏽', ' padded ', '#hash'];
-  const fields: FieldSpec[] = [KEY, field('LastName'), field('Description'), field('Title'), field('Birthdate', 'date'), field('Last_Purchase_At__c', 'timestamptz'), field('Lifetime_Value__c', 'numeric'), field('Interests__c', '_text'), field('HasOptedOutOfEmail', 'bool')];
-  const rows = () => tricky.map((t, i) => outRow(`t${i}`, {
-    External_Id__c: `t${i}`, LastName: t, Description: t, Title: i % 2 ? '' : null,
-    Birthdate: new Date(2024, 2, 31), Last_Purchase_At__c: new Date(Date.UTC(2024, 9, 27, 0, 59, 59, 999) + i * 1000),
-    Lifetime_Value__c: '1234.567', Interests__c: ['Music', 'Travel'], HasOptedOutOfEmail: i % 2 === 0,
-  }));
+  const fields: FieldSpec[] = [
+    KEY,
+    field('LastName'),
+    field('Description'),
+    field('Title'),
+    field('Birthdate', 'date'),
+    field('Last_Purchase_At__c', 'timestamptz'),
+    field('Lifetime_Value__c', 'numeric'),
+    field('Interests__c', '_text'),
+    field('HasOptedOutOfEmail', 'bool'),
+  ];
+  const rows = () =>
+    tricky.map((t, i) =>
+      outRow(`t${i}`, {
+        External_Id__c: `t${i}`,
+        LastName: t,
+        Description: t,
+        Title: i % 2 ? '' : null,
+        Birthdate: new Date(2024, 2, 31),
+        Last_Purchase_At__c: new Date(Date.UTC(2024, 9, 27, 0, 59, 59, 999) + i * 1000),
+        Lifetime_Value__c: '1234.567',
+        Interests__c: ['Music', 'Travel'],
+        HasOptedOutOfEmail: i % 2 === 0,
+      }),
+    );
 
-  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s', async (name, plan) => {
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s', async (name, plan) => {
     const { chunk } = await write('upsert', 'upsert', rows(), { fields }, plan);
     expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
     const recs = await records();
@@ -498,7 +631,11 @@ describe('tricky values round trip', () => {
   });
 
   it('null clears a field (collections and bulk)', async () => {
-    await write('upsert', 'upsert', people(2).map((r) => ({ ...r, values: { ...r.values, Email: 'a@b.co' } })));
+    await write(
+      'upsert',
+      'upsert',
+      people(2).map((r) => ({ ...r, values: { ...r.values, Email: 'a@b.co' } })),
+    );
     await write('upsert', 'upsert', [outRow('k0', { External_Id__c: 'k0', LastName: 'L', Email: null })]);
     await write('upsert', 'upsert', [outRow('k1', { External_Id__c: 'k1', LastName: 'L', Email: null })], {}, BULK);
     const recs = await records();
@@ -522,19 +659,28 @@ describe('a stored destination id that went stale', () => {
     stored.k3 = to18('003Hp0000ZZZZZZ');
     return { stored, current };
   }
-  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: update finds the record by its key, lands on it and returns its new Id', async (_name, plan) => {
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: update finds the record by its key, lands on it and returns its new Id', async (_name, plan) => {
     const { stored, current } = await staleState();
     const rows = people(4).map((r) => ({ ...r, values: { ...r.values, LastName: 'Updated' }, destinationId: stored[r.key]! }));
     const { chunk } = await write('update', 'update', rows, {}, plan);
     for (const k of ['k0', 'k2', 'k3']) expect(chunk.results.get(k)).toEqual({ key: k, ok: true, destinationId: current[k] });
     expect(chunk.results.get('k1')).toMatchObject({
-      ok: false, code: 'NOT_FOUND', retryable: false, message: expect.stringMatching(new RegExp(`${stored.k1} .*no longer exists.*External_Id__c = "k1".*Update mode never creates`)),
+      ok: false,
+      code: 'NOT_FOUND',
+      retryable: false,
+      message: expect.stringMatching(new RegExp(`${stored.k1} .*no longer exists.*External_Id__c = "k1".*Update mode never creates`)),
     });
     const recs = await records();
     expect(recs.map((r) => [r.External_Id__c, r.Id, r.LastName]).sort()).toEqual(['k0', 'k2', 'k3'].map((k) => [k, current[k], 'Updated']));
   });
 
-  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: a Mirror delete by a stale Id deletes the record that now carries the key', async (_name, plan) => {
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: a Mirror delete by a stale Id deletes the record that now carries the key', async (_name, plan) => {
     const { stored } = await staleState();
     const rows = KEYS.map((k) => outRow(k, {}, { destinationId: stored[k]! }));
     const { chunk } = await write('mirror', 'delete', rows, {}, plan);
@@ -547,30 +693,50 @@ describe('values a Bulk CSV would change: both paths store the same thing', () =
   const fields: FieldSpec[] = [KEY, field('LastName'), field('Description'), field('Title'), field('AccountId')];
   // #N/A is Bulk CSV's null token, quoted or not; the variants and look-alikes must arrive as they are too.
   const texts = ['#N/A', '#n/a', ' #N/A', '#N/A\n', '"#N/A"', ' ', '\n', '""'];
-  const rows = () => texts.map((t, i) => outRow(`v${i}`, { External_Id__c: `v${i}`, LastName: i === 0 ? '#N/A' : `L${i}`, Description: t, Title: 'T' }));
+  const rows = () =>
+    texts.map((t, i) => outRow(`v${i}`, { External_Id__c: `v${i}`, LastName: i === 0 ? '#N/A' : `L${i}`, Description: t, Title: 'T' }));
 
   it.each([
-    ['collections', 'upsert', 'upsert', COLLECTIONS], ['bulk2', 'upsert', 'upsert', BULK],
-    ['bulk2', 'insert', 'create', BULK], ['bulk2', 'update', 'update', BULK],
-  ] as Array<[string, SyncMode, RowOp, typeof BULK]>)('via %s (%s): a text value "#N/A" is stored as it is', async (_name, mode, op, plan) => {
-    if (op === 'update') await write('upsert', 'upsert', rows().map((r) => ({ ...r, values: { ...r.values, LastName: 'before', Description: 'before' } })));
-    const { chunk } = await write(mode, op, rows(), { fields }, plan);
-    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
-    const recs = await records();
-    expect(recs).toHaveLength(texts.length);
-    texts.forEach((t, i) => {
-      const r = recs.find((x) => x.External_Id__c === `v${i}`)!;
-      expect(r.Description).toBe(t);
-      expect(r.LastName).toBe(i === 0 ? '#N/A' : `L${i}`);
-      expect(chunk.results.get(`v${i}`)).toEqual({ key: `v${i}`, ok: true, destinationId: r.Id });
-    });
-  });
+    ['collections', 'upsert', 'upsert', COLLECTIONS],
+    ['bulk2', 'upsert', 'upsert', BULK],
+    ['bulk2', 'insert', 'create', BULK],
+    ['bulk2', 'update', 'update', BULK],
+  ] as Array<[string, SyncMode, RowOp, typeof BULK]>)(
+    'via %s (%s): a text value "#N/A" is stored as it is',
+    async (_name, mode, op, plan) => {
+      if (op === 'update')
+        await write(
+          'upsert',
+          'upsert',
+          rows().map((r) => ({ ...r, values: { ...r.values, LastName: 'before', Description: 'before' } })),
+        );
+      const { chunk } = await write(mode, op, rows(), { fields }, plan);
+      expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+      const recs = await records();
+      expect(recs).toHaveLength(texts.length);
+      texts.forEach((t, i) => {
+        const r = recs.find((x) => x.External_Id__c === `v${i}`)!;
+        expect(r.Description).toBe(t);
+        expect(r.LastName).toBe(i === 0 ? '#N/A' : `L${i}`);
+        expect(chunk.results.get(`v${i}`)).toEqual({ key: `v${i}`, ok: true, destinationId: r.Id });
+      });
+    },
+  );
 
-  it.each([['collections', COLLECTIONS], ['bulk2', BULK]])('via %s: an empty string clears any field, a lookup included', async (_name, plan) => {
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: an empty string clears any field, a lookup included', async (_name, plan) => {
     const account = (await admin('POST', '/records/Account', { Name: 'Acme' })).ids[0] as string;
     await write('upsert', 'upsert', [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: 'T', AccountId: account })], { fields });
     expect((await records())[0]).toMatchObject({ Title: 'T', AccountId: account });
-    const { chunk } = await write('upsert', 'upsert', [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: '', AccountId: '' })], { fields }, plan);
+    const { chunk } = await write(
+      'upsert',
+      'upsert',
+      [outRow('e0', { External_Id__c: 'e0', LastName: 'L', Title: '', AccountId: '' })],
+      { fields },
+      plan,
+    );
     expect(chunk.results.get('e0')).toMatchObject({ ok: true });
     expect((await records())[0]).toMatchObject({ Title: null, AccountId: null });
   });
@@ -583,35 +749,58 @@ it('throws SyncError subclasses only', () => {
 describe('parent lookups by External ID (Account.External_Id__c)', () => {
   const ACCOUNT_KEY: FieldSpec = { from: 'account_key', to: 'Account.External_Id__c', pgType: 'text', isKey: false };
   const LINKED: FieldSpec[] = [KEY, field('LastName'), ACCOUNT_KEY];
-  const contact = (key: string, account: string | null) => outRow(key, { External_Id__c: key, LastName: `L ${key}`, 'Account.External_Id__c': account });
-  const seedAccounts = (...keys: string[]) => admin('POST', '/records/Account', keys.map((k) => ({ Name: `Acc ${k}`, External_Id__c: k })));
+  const contact = (key: string, account: string | null) =>
+    outRow(key, { External_Id__c: key, LastName: `L ${key}`, 'Account.External_Id__c': account });
+  const seedAccounts = (...keys: string[]) =>
+    admin(
+      'POST',
+      '/records/Account',
+      keys.map((k) => ({ Name: `Acc ${k}`, External_Id__c: k })),
+    );
   const accountIds = async () => Object.fromEntries((await records('Account')).map((a) => [a.External_Id__c, a.Id]));
   const linkOf = async () => Object.fromEntries((await records()).map((c) => [c.External_Id__c, c.AccountId ?? null]));
 
   it('check() validates the relationship, the parent External ID and the lookup, naming the mapping', async () => {
     await expect(sf.check(ctxFor('upsert', { fields: LINKED }))).resolves.toMatchObject({ warnings: [] });
     await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Account.Name' }] }))).rejects.toMatchObject({
-      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/activation "test-activation".*mapping "account_key" → "Account.Name": Account.Name is not an External ID field/),
+      code: 'FIELD_UNKNOWN',
+      retryable: false,
+      message: expect.stringMatching(
+        /activation "test-activation".*mapping "account_key" → "Account.Name": Account.Name is not an External ID field/,
+      ),
     });
     await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Acount.External_Id__c' }] }))).rejects.toMatchObject({
-      code: 'FIELD_UNKNOWN', message: expect.stringMatching(/Contact has no relationship "Acount" \(did you mean "Account"/),
+      code: 'FIELD_UNKNOWN',
+      message: expect.stringMatching(/Contact has no relationship "Acount" \(did you mean "Account"/),
     });
-    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Account.Owner.Email' }] }))).rejects.toMatchObject({ code: 'FIELD_UNKNOWN', message: expect.stringMatching(/one level deep/) });
+    await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Account.Owner.Email' }] }))).rejects.toMatchObject({
+      code: 'FIELD_UNKNOWN',
+      message: expect.stringMatching(/one level deep/),
+    });
     // The emulator does not model User: a parent the integration user cannot see.
     await expect(sf.check(ctxFor('upsert', { fields: [KEY, { ...ACCOUNT_KEY, to: 'Owner.Email' }] }))).rejects.toMatchObject({
-      code: 'FIELD_UNKNOWN', retryable: false, message: expect.stringMatching(/a parent lookup points to User, which does not exist or is not visible/),
+      code: 'FIELD_UNKNOWN',
+      retryable: false,
+      message: expect.stringMatching(/a parent lookup points to User, which does not exist or is not visible/),
     });
   });
 
-  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+  for (const [path, plan] of [
+    ['collections', COLLECTIONS],
+    ['bulk', BULK],
+  ] as const) {
     it(`${path}: links by the parent's key, lists a missing parent with its key, clears the link on a null key`, async () => {
       await seedAccounts('A1', 'A2');
       const ids = await accountIds();
       const rows = [contact('c1', 'A1'), contact('c2', 'a2'), contact('c3', 'A9'), contact('c4', null)];
       const { chunk } = await write('upsert', 'upsert', rows, { fields: LINKED }, plan);
       expect(chunk.results.get('c3')).toMatchObject({
-        ok: false, code: 'INVALID_FIELD', retryable: false,
-        message: expect.stringMatching(/^Foreign key external ID: A9 not found for field External_Id__c in entity Account \(mapping "account_key" → "Account.External_Id__c"\): no Account has External_Id__c = "A9".*retry-failed/),
+        ok: false,
+        code: 'INVALID_FIELD',
+        retryable: false,
+        message: expect.stringMatching(
+          /^Foreign key external ID: A9 not found for field External_Id__c in entity Account \(mapping "account_key" → "Account.External_Id__c"\): no Account has External_Id__c = "A9".*retry-failed/,
+        ),
       });
       expect(await linkOf()).toEqual({ c1: ids.A1, c2: ids.A2, c4: null });
       // The parent appears; the failed row sent again links it; a linked row whose parent key turns null is unlinked.
@@ -635,12 +824,20 @@ describe('parent lookups by External ID (Account.External_Id__c)', () => {
 describe('Update by the Salesforce Id carried by the model', () => {
   const BY_ID: FieldSpec[] = [field('Id', 'text', { isKey: true, from: 'sf_id' }), field('LastName')];
   const row = (id: string, last: string) => outRow(id, { Id: id, LastName: last });
-  const dataWrites = () => emu.state.requests.filter((r) => r.method !== 'GET' && (r.category === 'composite' || r.category === 'bulk')).length;
+  const dataWrites = () =>
+    emu.state.requests.filter((r) => r.method !== 'GET' && (r.category === 'composite' || r.category === 'bulk')).length;
 
-  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+  for (const [path, plan] of [
+    ['collections', COLLECTIONS],
+    ['bulk', BULK],
+  ] as const) {
     it(`${path}: 15 and 18 character Ids are updated; malformed, wrong-checksum and Account Ids are row errors, never sent`, async () => {
-      const { ids } = await admin('POST', '/records/Contact', [{ LastName: 'one' }, { LastName: 'two' }]) as { ids: string[] };
-      const [{ ids: [accountId] }] = [await admin('POST', '/records/Account', [{ Name: 'Acme' }]) as { ids: string[] }];
+      const { ids } = (await admin('POST', '/records/Contact', [{ LastName: 'one' }, { LastName: 'two' }])) as { ids: string[] };
+      const [
+        {
+          ids: [accountId],
+        },
+      ] = [(await admin('POST', '/records/Account', [{ Name: 'Acme' }])) as { ids: string[] }];
       const [id18, other] = ids as [string, string];
       const id15 = other.slice(0, 15);
       const badSum = `${id18.slice(0, 15)}${id18.slice(15) === 'AAA' ? 'AAB' : 'AAA'}`;
@@ -649,8 +846,16 @@ describe('Update by the Salesforce Id carried by the model', () => {
       const only = await write('update', 'update', rejected, { key: 'Id', fields: BY_ID }, plan);
       expect(dataWrites()).toBe(0);
       for (const r of rejected) expect(only.chunk.results.get(r.key)).toMatchObject({ ok: false, code: 'MALFORMED_ID', retryable: false });
-      expect(only.chunk.results.get(accountId!)).toMatchObject({ message: expect.stringMatching(/Contact Ids start with "003", this one with "001"/) });
-      const { chunk } = await write('update', 'update', [row(id18, 'ONE'), row(id15, 'TWO'), ...rejected], { key: 'Id', fields: BY_ID }, plan);
+      expect(only.chunk.results.get(accountId!)).toMatchObject({
+        message: expect.stringMatching(/Contact Ids start with "003", this one with "001"/),
+      });
+      const { chunk } = await write(
+        'update',
+        'update',
+        [row(id18, 'ONE'), row(id15, 'TWO'), ...rejected],
+        { key: 'Id', fields: BY_ID },
+        plan,
+      );
       expect(chunk.results.get(id18)).toMatchObject({ ok: true, destinationId: id18 });
       expect(chunk.results.get(id15)).toMatchObject({ ok: true });
       expect(chunk.results.get(badSum)).toMatchObject({ ok: false, code: 'MALFORMED_ID' });
@@ -665,7 +870,10 @@ describe('Update by the Salesforce Id carried by the model', () => {
 
   it('Upsert and Mirror cannot key on Id: check() says to use Update', async () => {
     for (const mode of ['upsert', 'mirror'] as const) {
-      await expect(sf.check(ctxFor(mode, { key: 'Id', fields: BY_ID }))).rejects.toMatchObject({ code: 'KEY_INVALID', message: expect.stringMatching(/use Update mode with key "Id"/) });
+      await expect(sf.check(ctxFor(mode, { key: 'Id', fields: BY_ID }))).rejects.toMatchObject({
+        code: 'KEY_INVALID',
+        message: expect.stringMatching(/use Update mode with key "Id"/),
+      });
     }
   });
 });
@@ -674,25 +882,50 @@ describe('record types by developer name', () => {
   const KIND: FieldSpec = { from: 'kind', to: 'RecordType.DeveloperName', pgType: 'text', isKey: false };
   let types: Record<string, string>;
   beforeAll(async () => {
-    const made = await admin('POST', '/recordTypes/Contact', [{ developerName: 'Partner' }, { developerName: 'Customer' }, { developerName: 'Retired', active: false }, { developerName: 'Hidden', available: false }]) as Array<{ id: string; developerName: string }>;
+    const made = (await admin('POST', '/recordTypes/Contact', [
+      { developerName: 'Partner' },
+      { developerName: 'Customer' },
+      { developerName: 'Retired', active: false },
+      { developerName: 'Hidden', available: false },
+    ])) as Array<{ id: string; developerName: string }>;
     types = Object.fromEntries(made.map((r) => [r.developerName, r.id]));
   });
   const typeOf = async () => Object.fromEntries((await records()).map((c) => [c.External_Id__c, c.RecordTypeId ?? null]));
 
   it('check(): an unknown, inactive or unavailable name is CONFIG_INVALID naming the valid ones; an object without record types too', async () => {
     await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partner' } }))).resolves.toMatchObject({ warnings: [] });
-    for (const [name, why] of [['Partnr', /Contact has no record type "Partnr"/], ['Retired', /"Retired" of Contact is inactive/], ['Hidden', /"Hidden" of Contact is not available to the integration user/], ['Master', /master record type/]] as const) {
+    for (const [name, why] of [
+      ['Partnr', /Contact has no record type "Partnr"/],
+      ['Retired', /"Retired" of Contact is inactive/],
+      ['Hidden', /"Hidden" of Contact is not available to the integration user/],
+      ['Master', /master record type/],
+    ] as const) {
       await expect(sf.check(ctxFor('upsert', { options: { recordType: name } }))).rejects.toMatchObject({
-        code: 'CONFIG_INVALID', retryable: false, message: expect.stringMatching(why),
+        code: 'CONFIG_INVALID',
+        retryable: false,
+        message: expect.stringMatching(why),
       });
     }
-    await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partnr' } }))).rejects.toMatchObject({ message: expect.stringMatching(/activation "test-activation".*option "recordType": "Partnr".*valid developer names: "Partner", "Customer"$/) });
+    await expect(sf.check(ctxFor('upsert', { options: { recordType: 'Partnr' } }))).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /activation "test-activation".*option "recordType": "Partnr".*valid developer names: "Partner", "Customer"$/,
+      ),
+    });
     const lead = [field('External_Id__c', 'text', { isKey: true, from: 'id' }), field('LastName'), field('Company')];
-    await expect(sf.check(ctxFor('upsert', { object: 'Lead', fields: lead, options: { recordType: 'Partner' } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/Lead has no record types/) });
-    await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, KIND], options: { recordType: 'Partner' } }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/given twice/) });
+    await expect(sf.check(ctxFor('upsert', { object: 'Lead', fields: lead, options: { recordType: 'Partner' } }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/Lead has no record types/),
+    });
+    await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, KIND], options: { recordType: 'Partner' } }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/given twice/),
+    });
   });
 
-  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+  for (const [path, plan] of [
+    ['collections', COLLECTIONS],
+    ['bulk', BULK],
+  ] as const) {
     it(`${path}: option recordType sets RecordTypeId on every record written (create and upsert)`, async () => {
       const { chunk } = await write('upsert', 'upsert', people(3), { options: { bulkPollMs: 50, recordType: 'partner' } }, plan);
       expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
@@ -703,10 +936,22 @@ describe('record types by developer name', () => {
     });
 
     it(`${path}: a per-row developer name; an unknown one is a row error naming the valid ones, never sent`, async () => {
-      const row = (k: string, kind: string | null) => outRow(k, { External_Id__c: k, LastName: k, Email: `${k}@example.com`, 'RecordType.DeveloperName': kind });
+      const row = (k: string, kind: string | null) =>
+        outRow(k, { External_Id__c: k, LastName: k, Email: `${k}@example.com`, 'RecordType.DeveloperName': kind });
       emu.state.requests = [];
-      const { chunk } = await write('upsert', 'upsert', [row('r1', 'Partner'), row('r2', 'CUSTOMER'), row('r3', 'Retired'), row('r4', null)], { fields: [...FIELDS, KIND] }, plan);
-      expect(chunk.results.get('r3')).toMatchObject({ ok: false, code: 'RECORD_TYPE_UNKNOWN', retryable: false, message: expect.stringMatching(/^kind: "Retired" is not an active record type.*valid developer names: "Partner", "Customer"/) });
+      const { chunk } = await write(
+        'upsert',
+        'upsert',
+        [row('r1', 'Partner'), row('r2', 'CUSTOMER'), row('r3', 'Retired'), row('r4', null)],
+        { fields: [...FIELDS, KIND] },
+        plan,
+      );
+      expect(chunk.results.get('r3')).toMatchObject({
+        ok: false,
+        code: 'RECORD_TYPE_UNKNOWN',
+        retryable: false,
+        message: expect.stringMatching(/^kind: "Retired" is not an active record type.*valid developer names: "Partner", "Customer"/),
+      });
       expect(await typeOf()).toEqual({ r1: types.Partner, r2: types.Customer, r4: null });
     });
   }
@@ -717,7 +962,10 @@ describe('Mirror hardDelete', () => {
   afterEach(() => grant(false));
   const HARD = { bulkPollMs: 50, hardDelete: true };
   /** Every Contact still stored, live or in the recycle bin: [key, IsDeleted]. */
-  const inBin = async () => ((await admin('GET', '/records/Contact?includeDeleted=true')) as Array<Record<string, any>>).map((r) => [r.External_Id__c, r.IsDeleted]).sort();
+  const inBin = async () =>
+    ((await admin('GET', '/records/Contact?includeDeleted=true')) as Array<Record<string, any>>)
+      .map((r) => [r.External_Id__c, r.IsDeleted])
+      .sort();
   async function synced(n: number) {
     const { chunk } = await write('upsert', 'upsert', people(n));
     return [...chunk.results.values()].map((r) => (r.ok ? r.destinationId : null));
@@ -725,8 +973,11 @@ describe('Mirror hardDelete', () => {
 
   it('check(): without "Bulk API Hard Delete" a clear CONFIG_INVALID; with it, fine; ignored outside Mirror', async () => {
     await expect(sf.check(ctxFor('mirror', { options: { hardDelete: true } }))).rejects.toMatchObject({
-      code: 'CONFIG_INVALID', retryable: false,
-      message: expect.stringMatching(/activation "test-activation".*option "hardDelete" needs the "Bulk API Hard Delete" system permission.*nothing was deleted.*remove "hardDelete" to delete into the recycle bin/),
+      code: 'CONFIG_INVALID',
+      retryable: false,
+      message: expect.stringMatching(
+        /activation "test-activation".*option "hardDelete" needs the "Bulk API Hard Delete" system permission.*nothing was deleted.*remove "hardDelete" to delete into the recycle bin/,
+      ),
     });
     await expect(sf.check(ctxFor('upsert', { options: { hardDelete: true } }))).resolves.toMatchObject({ warnings: [] });
     await grant(true);
@@ -744,19 +995,34 @@ describe('Mirror hardDelete', () => {
     expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);
     expect(emu.state.jobs.size).toBe(1);
     expect([...emu.state.jobs.values()][0]!.operation).toBe('hardDelete');
-    const soft = await write('mirror', 'delete', [outRow('k2', {}, { op: 'delete', destinationId: ids[2]! })], { options: { bulkPollMs: 50 } }, await sf.planWrites(ctxFor('mirror'), 'delete', 1));
+    const soft = await write(
+      'mirror',
+      'delete',
+      [outRow('k2', {}, { op: 'delete', destinationId: ids[2]! })],
+      { options: { bulkPollMs: 50 } },
+      await sf.planWrites(ctxFor('mirror'), 'delete', 1),
+    );
     expect([...soft.chunk.results.values()].every((r) => r.ok)).toBe(true);
-    expect(await inBin()).toEqual([['k2', true], ['k3', false]]);
+    expect(await inBin()).toEqual([
+      ['k2', true],
+      ['k3', false],
+    ]);
   });
 
   it('the permission taken away after check(): the write stops with CONFIG_INVALID before any job, nothing deleted', async () => {
     const ids = await synced(2);
     emu.state.requests = [];
     const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
-    await expect(write('mirror', 'delete', rows, { options: HARD }, BULK)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/Bulk API Hard Delete/) });
+    await expect(write('mirror', 'delete', rows, { options: HARD }, BULK)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/Bulk API Hard Delete/),
+    });
     expect(emu.state.jobs.size).toBe(0);
     expect(emu.state.requests.filter((r) => r.method !== 'GET')).toEqual([]);
-    expect(await inBin()).toEqual([['k0', false], ['k1', false]]);
+    expect(await inBin()).toEqual([
+      ['k0', false],
+      ['k1', false],
+    ]);
   });
 
   it('a stored Id gone: done when no record has the key; a record recreated with the key is listed, not deleted', async () => {
@@ -765,11 +1031,18 @@ describe('Mirror hardDelete', () => {
     // Both records deleted by a person (into the recycle bin); k1 recreated with the same key.
     const store = emu.state.store(emu.state.registry.get('Contact')!);
     for (const id of ids) store.softDelete(store.get(id!)!);
-    const { ids: [again] } = await admin('POST', '/records/Contact', [{ LastName: 'Again', External_Id__c: 'k1' }]) as { ids: string[] };
+    const {
+      ids: [again],
+    } = (await admin('POST', '/records/Contact', [{ LastName: 'Again', External_Id__c: 'k1' }])) as { ids: string[] };
     const rows = ['k0', 'k1'].map((k, i) => outRow(k, {}, { op: 'delete', destinationId: ids[i]! }));
     const { chunk } = await write('mirror', 'delete', rows, { options: HARD }, BULK);
     expect(chunk.results.get('k0')).toMatchObject({ ok: true });
-    expect(chunk.results.get('k1')).toMatchObject({ ok: false, code: 'RECORD_RECREATED', retryable: false, message: expect.stringMatching(new RegExp(`another record, ${again}, now carries its key; it was not hard-deleted`)) });
+    expect(chunk.results.get('k1')).toMatchObject({
+      ok: false,
+      code: 'RECORD_RECREATED',
+      retryable: false,
+      message: expect.stringMatching(new RegExp(`another record, ${again}, now carries its key; it was not hard-deleted`)),
+    });
     expect((await records()).map((r) => [r.Id, r.External_Id__c])).toEqual([[again, 'k1']]);
   });
 });
@@ -778,20 +1051,33 @@ describe('duplicate rules', () => {
   const ALLOW = { allowSave: true };
   async function setup(action: 'alert' | 'block' = 'alert') {
     await faults({ duplicateRule: { object: 'Contact', field: 'Email', name: 'Contact_Email_Rule', action } });
-    const { ids: [existing] } = await admin('POST', '/records/Contact', [{ LastName: 'Existing', Email: 'p1@example.com' }]) as { ids: string[] };
+    const {
+      ids: [existing],
+    } = (await admin('POST', '/records/Contact', [{ LastName: 'Existing', Email: 'p1@example.com' }])) as { ids: string[] };
     return existing!;
   }
-  const mine = async () => (await records()).filter((r) => r.External_Id__c).map((r) => r.External_Id__c).sort();
+  const mine = async () =>
+    (await records())
+      .filter((r) => r.External_Id__c)
+      .map((r) => r.External_Id__c)
+      .sort();
 
-  for (const [path, plan] of [['collections', COLLECTIONS], ['bulk', BULK]] as const) {
+  for (const [path, plan] of [
+    ['collections', COLLECTIONS],
+    ['bulk', BULK],
+  ] as const) {
     it(`${path}: DUPLICATES_DETECTED is a row error naming the rule and what to do; with allowSave the row is saved`, async () => {
       const existing = await setup();
       const { chunk } = await write('upsert', 'upsert', people(3), {}, plan);
       const err = chunk.results.get('k1');
       expect(err).toMatchObject({ ok: false, code: 'DUPLICATES_DETECTED', retryable: false });
-      expect(err && !err.ok && err.message).toMatch(path === 'collections'
-        ? new RegExp(`^duplicate rule "Contact_Email_Rule" \\(Contact\\) refused this row as a duplicate matching ${existing} \\("Use one of these records\\?"\\); nothing was written for this row\\. To save such rows anyway, set "duplicateRuleHeader": \\{"allowSave": true\\}`)
-        : /^a duplicate rule refused this row as a duplicate \("Use one of these records\?"\); nothing was written.*"duplicateRuleHeader": \{"allowSave": true\}.*retry-failed test-activation/);
+      expect(err && !err.ok && err.message).toMatch(
+        path === 'collections'
+          ? new RegExp(
+              `^duplicate rule "Contact_Email_Rule" \\(Contact\\) refused this row as a duplicate matching ${existing} \\("Use one of these records\\?"\\); nothing was written for this row\\. To save such rows anyway, set "duplicateRuleHeader": \\{"allowSave": true\\}`,
+            )
+          : /^a duplicate rule refused this row as a duplicate \("Use one of these records\?"\); nothing was written.*"duplicateRuleHeader": \{"allowSave": true\}.*retry-failed test-activation/,
+      );
       expect(await mine()).toEqual(['k0', 'k2']);
       emu.state.requests = [];
       const again = await write('upsert', 'upsert', [people(3)[1]!], { options: { bulkPollMs: 50, duplicateRuleHeader: ALLOW } }, plan);
@@ -807,7 +1093,13 @@ describe('duplicate rules', () => {
     await setup('block');
     const { chunk } = await write('upsert', 'upsert', people(2), { options: { bulkPollMs: 50, duplicateRuleHeader: ALLOW } });
     const err = chunk.results.get('k1');
-    expect(err).toMatchObject({ ok: false, code: 'DUPLICATES_DETECTED', message: expect.stringMatching(/duplicate rule "Contact_Email_Rule".*blocks duplicates, which the allowSave header cannot override: change the rule's action/) });
+    expect(err).toMatchObject({
+      ok: false,
+      code: 'DUPLICATES_DETECTED',
+      message: expect.stringMatching(
+        /duplicate rule "Contact_Email_Rule".*blocks duplicates, which the allowSave header cannot override: change the rule's action/,
+      ),
+    });
     expect(await mine()).toEqual(['k0']);
   });
 });
@@ -816,18 +1108,29 @@ describe('lock-safe bulk: rows grouped by parent', () => {
   const ACCOUNT_KEY: FieldSpec = { from: 'account_key', to: 'Account.External_Id__c', pgType: 'text', isKey: false };
   const LINKED: FieldSpec[] = [KEY, field('LastName'), ACCOUNT_KEY];
 
-  it('the CSV holds each parent\'s rows together; lock failures (only where a parent straddles a batch) are retried until every row is written', async () => {
-    await admin('POST', '/records/Account', Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })));
+  it("the CSV holds each parent's rows together; lock failures (only where a parent straddles a batch) are retried until every row is written", async () => {
+    await admin(
+      'POST',
+      '/records/Account',
+      Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })),
+    );
     // 1000 Contacts spread round robin over 50 Accounts, P0 with 50 more: uneven groups straddle batch boundaries.
     const parentOf = (i: number) => (i < 950 ? `P${i % 50}` : 'P0');
-    const rows = Array.from({ length: 1000 }, (_, i) => outRow(`c${i}`, { External_Id__c: `c${i}`, LastName: `L${i}`, 'Account.External_Id__c': parentOf(i) }));
+    const rows = Array.from({ length: 1000 }, (_, i) =>
+      outRow(`c${i}`, { External_Id__c: `c${i}`, LastName: `L${i}`, 'Account.External_Id__c': parentOf(i) }),
+    );
     await faults({ lockContention: { column: 'Account.External_Id__c', batchSize: 100 }, bulkJobStuck: true });
     const ctx = ctxFor('upsert', { fields: LINKED, options: { bulkPollMs: 50 } });
     const chunk = new MemoryChunk('upsert', rows);
     const first = await sf.writeChunk(ctx, chunk, BULK);
     expect(first.status).toBe('pending');
     const job = [...emu.state.jobs.values()][0]!;
-    const csv = job.upload!.toString('utf8').trim().split('\n').slice(1).map((l) => l.split(',')[2]!);
+    const csv = job
+      .upload!.toString('utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',')[2]!);
     expect(csv).toHaveLength(1000);
     const runs = csv.filter((p, i) => i === 0 || p !== csv[i - 1]);
     expect(runs).toHaveLength(50); // one run per parent: no parent appears in two places

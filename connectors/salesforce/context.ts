@@ -37,7 +37,11 @@ async function describeCached(client: SalesforceClient, object: string, where: s
     return value;
   } catch (err) {
     if (err instanceof SyncError && err.code === 'DESTINATION_NOT_FOUND') {
-      throw new SyncError('DESTINATION_NOT_FOUND', `${where}: Salesforce object "${object}" does not exist or is not visible to the integration user`, { retryable: false, cause: err });
+      throw new SyncError(
+        'DESTINATION_NOT_FOUND',
+        `${where}: Salesforce object "${object}" does not exist or is not visible to the integration user`,
+        { retryable: false, cause: err },
+      );
     }
     throw err;
   }
@@ -49,7 +53,11 @@ async function describeParent(client: SalesforceClient, object: string, where: s
     return await describeCached(client, object, where, fresh);
   } catch (err) {
     if (err instanceof SyncError && err.code === 'DESTINATION_NOT_FOUND') {
-      throw new SyncError('FIELD_UNKNOWN', `${where}: a parent lookup points to ${object}, which does not exist or is not visible to the integration user: grant it read access, or remove the mapping`, { retryable: false, cause: err });
+      throw new SyncError(
+        'FIELD_UNKNOWN',
+        `${where}: a parent lookup points to ${object}, which does not exist or is not visible to the integration user: grant it read access, or remove the mapping`,
+        { retryable: false, cause: err },
+      );
     }
     throw err;
   }
@@ -65,6 +73,14 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const describe = await describeCached(client, object, where, fresh);
   // Parent objects of `Account.External_Id__c` mappings: their External ID fields are checked too.
   const parents = await Promise.all(parentObjects(ctx.fields, describe).map((p) => describeParent(client, p, where, fresh)));
-  const model = analyze({ activationId: ctx.activationId, mode: ctx.mode, key: ctx.destination.key, fields: ctx.fields, options, describe, parents });
+  const model = analyze({
+    activationId: ctx.activationId,
+    mode: ctx.mode,
+    key: ctx.destination.key,
+    fields: ctx.fields,
+    options,
+    describe,
+    parents,
+  });
   return { client, options, model, heartbeat: (d) => ctx.heartbeat(d) };
 }

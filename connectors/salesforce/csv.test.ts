@@ -21,7 +21,17 @@ describe('csv', () => {
     for (const v of ['#N/A!', 'N/A', '"#N/A"', '', null, 4]) expect(csvCannotCarry(v)).toBe(false);
   });
   it('round-trips tricky values through csv-parse', async () => {
-    const tricky = ['comma, here', 'quote " here', 'multi\nline\r\nvalue', 'cr\ronly', 'tab\there', 'ünïcødé 日本', 'emoji 😀👍🏽', '', ' lead'];
+    const tricky = [
+      'comma, here',
+      'quote " here',
+      'multi\nline\r\nvalue',
+      'cr\ronly',
+      'tab\there',
+      'ünïcødé 日本',
+      'emoji 😀👍🏽',
+      '',
+      ' lead',
+    ];
     const b = await CsvFile.create(['Id', 'V'], 1e6);
     tricky.forEach((v, i) => b.add([String(i), v]));
     await b.close();

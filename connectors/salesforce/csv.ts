@@ -66,7 +66,11 @@ export class CsvFile {
   private readonly out = Buffer.allocUnsafe(2 * FLUSH_BYTES);
   rows = 0;
 
-  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly maxBytes: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly maxBytes: number,
+  ) {}
 
   static async create(header: string[], maxBytes: number): Promise<CsvFile> {
     const path = join(tmpdir(), `syncline-sf-${randomUUID()}.csv`);

@@ -32,7 +32,9 @@ export function duplicateRuleHeader(options: SalesforceOptions): string | null {
  */
 export function withDuplicateHint(r: RowResult, activationId: string, allowSaveSent: boolean, dup?: DuplicateResult): RowResult {
   if (r.ok || r.code !== DUPLICATES_DETECTED) return r;
-  const rule = dup?.duplicateRule ? `duplicate rule "${dup.duplicateRule}"${dup.duplicateRuleEntityType ? ` (${dup.duplicateRuleEntityType})` : ''}` : 'a duplicate rule';
+  const rule = dup?.duplicateRule
+    ? `duplicate rule "${dup.duplicateRule}"${dup.duplicateRuleEntityType ? ` (${dup.duplicateRuleEntityType})` : ''}`
+    : 'a duplicate rule';
   const ids = (dup?.matchResults ?? []).flatMap((m) => (m.matchRecords ?? []).map((x) => x.record?.Id)).filter((x): x is string => !!x);
   const matched = ids.length ? ` matching ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}` : '';
   const blocks = dup?.allowSave === false || allowSaveSent;

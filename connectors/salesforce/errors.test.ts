@@ -41,11 +41,18 @@ describe('row errors', () => {
     expect(isRetryableRowError('UNABLE_TO_LOCK_ROW')).toBe(true);
     expect(isRetryableRowError('ALL_OR_NONE_OPERATION_ROLLED_BACK')).toBe(true);
     expect(isRetryableRowError('CANNOT_EXECUTE_FLOW_TRIGGER', 'UNABLE_TO_LOCK_ROW, unable to obtain exclusive access')).toBe(true);
-    for (const c of ['STRING_TOO_LONG', 'DUPLICATE_VALUE', 'INVALID_EMAIL_ADDRESS', 'REQUIRED_FIELD_MISSING']) expect(isRetryableRowError(c)).toBe(false);
+    for (const c of ['STRING_TOO_LONG', 'DUPLICATE_VALUE', 'INVALID_EMAIL_ADDRESS', 'REQUIRED_FIELD_MISSING'])
+      expect(isRetryableRowError(c)).toBe(false);
   });
   it('parses sf__Error strings', () => {
-    expect(parseBulkError('REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --')).toEqual({ code: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [Name]' });
-    expect(parseBulkError('INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--')).toEqual({ code: 'INVALID_CROSS_REFERENCE_KEY', message: 'invalid cross reference id' });
+    expect(parseBulkError('REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --')).toEqual({
+      code: 'REQUIRED_FIELD_MISSING',
+      message: 'Required fields are missing: [Name]',
+    });
+    expect(parseBulkError('INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--')).toEqual({
+      code: 'INVALID_CROSS_REFERENCE_KEY',
+      message: 'invalid cross reference id',
+    });
   });
   it('bulk job failures name the field', () => {
     const e = bulkJobFailure('InvalidBatch : Field name not found : Foo__c', 'activation "a"');

@@ -4,10 +4,17 @@
  */
 import { QuotaWaitError, SyncError } from '../../common/errors';
 
-const SOCKET_CODES = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed|aborted due to timeout/i;
+const SOCKET_CODES =
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed|aborted due to timeout/i;
 
 /** Row codes worth re-sending unchanged: lock contention and collateral allOrNone rollbacks. */
-const RETRYABLE_ROW_CODES = new Set(['UNABLE_TO_LOCK_ROW', 'ALL_OR_NONE_OPERATION_ROLLED_BACK', 'SERVER_UNAVAILABLE', 'REQUEST_RUNNING_TOO_LONG', 'UNPROCESSED']);
+const RETRYABLE_ROW_CODES = new Set([
+  'UNABLE_TO_LOCK_ROW',
+  'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+  'SERVER_UNAVAILABLE',
+  'REQUEST_RUNNING_TOO_LONG',
+  'UNPROCESSED',
+]);
 
 export function isRetryableRowError(code: string, message = ''): boolean {
   // UNABLE_TO_LOCK_ROW is sometimes buried in another code's message (e.g. CANNOT_EXECUTE_FLOW_TRIGGER).
@@ -38,7 +45,15 @@ export function vendorMessage(err: unknown): string {
   return typeof e.message === 'string' ? e.message : String(err);
 }
 
-const AUTH_CODES = new Set(['INVALID_SESSION_ID', 'invalid_client', 'invalid_client_id', 'invalid_grant', 'unsupported_grant_type', 'invalid_request', 'INVALID_AUTH_HEADER']);
+const AUTH_CODES = new Set([
+  'INVALID_SESSION_ID',
+  'invalid_client',
+  'invalid_client_id',
+  'invalid_grant',
+  'unsupported_grant_type',
+  'invalid_request',
+  'INVALID_AUTH_HEADER',
+]);
 
 /**
  * Maps a thrown jsforce/transport error to a SyncError. `where` names the activation and object so a
@@ -53,28 +68,57 @@ export function toSyncError(err: unknown, where: string, opts: { quotaWaitMs?: n
   if (code === 'REQUEST_LIMIT_EXCEEDED') {
     // The daily quota pauses the run on a durable timer; the concurrency limit is a short, retried backoff.
     if (/TotalRequests|daily|24/i.test(message)) {
-      return new QuotaWaitError(`${where}: Salesforce daily API request limit exceeded (${message}); waiting for quota to free up`, opts.quotaWaitMs ?? 3_600_000);
+      return new QuotaWaitError(
+        `${where}: Salesforce daily API request limit exceeded (${message}); waiting for quota to free up`,
+        opts.quotaWaitMs ?? 3_600_000,
+      );
     }
-    return new SyncError('RATE_LIMITED', `${where}: Salesforce concurrent request limit reached: ${message}`, { retryable: true, cause: err });
+    return new SyncError('RATE_LIMITED', `${where}: Salesforce concurrent request limit reached: ${message}`, {
+      retryable: true,
+      cause: err,
+    });
   }
   if (AUTH_CODES.has(code) || /Unable to refresh session|authentication failure|invalid_client|invalid_grant/i.test(message)) {
-    return new SyncError('AUTH_FAILED', `${where}: Salesforce rejected the credentials (${code}: ${message}); check the named connection`, { retryable: false, cause: err });
+    return new SyncError('AUTH_FAILED', `${where}: Salesforce rejected the credentials (${code}: ${message}); check the named connection`, {
+      retryable: false,
+      cause: err,
+    });
   }
   if (code === 'ERROR_HTTP_429' || code === 'ERROR_HTTP_420') {
     return new SyncError('RATE_LIMITED', `${where}: Salesforce answered ${code.slice(-3)} (rate limited)`, { retryable: true, cause: err });
   }
-  if (/^ERROR_HTTP_5\d\d$/.test(code) || code === 'SERVER_UNAVAILABLE' || code === 'UNKNOWN_EXCEPTION' || e.name === 'FetchError' || e.name === 'AbortError' || SOCKET_CODES.test(causeCode) || SOCKET_CODES.test(message)) {
-    return new SyncError('DESTINATION_UNAVAILABLE', `${where}: Salesforce unavailable (${code}: ${message})`, { retryable: true, cause: err });
+  if (
+    /^ERROR_HTTP_5\d\d$/.test(code) ||
+    code === 'SERVER_UNAVAILABLE' ||
+    code === 'UNKNOWN_EXCEPTION' ||
+    e.name === 'FetchError' ||
+    e.name === 'AbortError' ||
+    SOCKET_CODES.test(causeCode) ||
+    SOCKET_CODES.test(message)
+  ) {
+    return new SyncError('DESTINATION_UNAVAILABLE', `${where}: Salesforce unavailable (${code}: ${message})`, {
+      retryable: true,
+      cause: err,
+    });
   }
   if (code === 'INVALID_FIELD' || code === 'INVALID_FIELD_FOR_INSERT_UPDATE') {
     const syncCode = code === 'INVALID_FIELD' ? 'FIELD_UNKNOWN' : 'FIELD_NOT_WRITABLE';
-    return new SyncError(syncCode, `${where}: Salesforce refused a mapped field (${code}: ${message}); fix the mapping`, { retryable: false, cause: err });
+    return new SyncError(syncCode, `${where}: Salesforce refused a mapped field (${code}: ${message}); fix the mapping`, {
+      retryable: false,
+      cause: err,
+    });
   }
   if (code === 'INVALID_TYPE' || code === 'NOT_FOUND') {
     return new SyncError('DESTINATION_NOT_FOUND', `${where}: ${code}: ${message}`, { retryable: false, cause: err });
   }
   // Requests we built wrongly fail the same way every time; anything else unknown is worth a retry.
-  const bug = ['EXCEEDED_ID_LIMIT', 'JSON_PARSER_ERROR', 'MALFORMED_QUERY', 'INVALID_QUERY_FILTER_OPERATOR', 'API_DISABLED_FOR_ORG'].includes(code);
+  const bug = [
+    'EXCEEDED_ID_LIMIT',
+    'JSON_PARSER_ERROR',
+    'MALFORMED_QUERY',
+    'INVALID_QUERY_FILTER_OPERATOR',
+    'API_DISABLED_FOR_ORG',
+  ].includes(code);
   return new SyncError('INTERNAL', `${where}: unexpected Salesforce error ${code}: ${message}`, { retryable: !bug, cause: err });
 }
 
@@ -93,12 +137,18 @@ export function parseBulkError(value: string): { code: string; message: string }
 export function bulkJobFailure(errorMessage: string, where: string): SyncError {
   const field = /Field name not found\s*:\s*([\w.]+)/i.exec(errorMessage)?.[1];
   if (field) {
-    return new SyncError('FIELD_UNKNOWN', `${where}: Salesforce failed the bulk job: field "${field}" not found or not visible to the integration user (${errorMessage}); fix the mapping or field-level security`, { retryable: false });
+    return new SyncError(
+      'FIELD_UNKNOWN',
+      `${where}: Salesforce failed the bulk job: field "${field}" not found or not visible to the integration user (${errorMessage}); fix the mapping or field-level security`,
+      { retryable: false },
+    );
   }
   return new SyncError('BULK_JOB_FAILED', `${where}: Salesforce failed the bulk job: ${errorMessage}`, { retryable: false });
 }
 
 /** Job failures caused by the header, the object or permissions (as opposed to transient platform trouble). */
 export function isConfigJobFailure(errorMessage: string): boolean {
-  return /InvalidBatch|Field name not found|InvalidJob|INVALID_FIELD|INSUFFICIENT_ACCESS|not an External ID|ClientInputError|InvalidOperation/i.test(errorMessage);
+  return /InvalidBatch|Field name not found|InvalidJob|INVALID_FIELD|INSUFFICIENT_ACCESS|not an External ID|ClientInputError|InvalidOperation/i.test(
+    errorMessage,
+  );
 }

@@ -15,7 +15,10 @@ describe('record Ids carried by the model', () => {
     expect(idProblem('001A0000006Vm9riac', 'Account', '001')).toBeNull();
   });
   it('refuses malformed Ids, a wrong checksum and an Id of another object', () => {
-    expect(idProblem('001A0000006Vm9', 'Account', '001')).toMatchObject({ code: 'MALFORMED_ID', message: expect.stringMatching(/15 or 18/) });
+    expect(idProblem('001A0000006Vm9', 'Account', '001')).toMatchObject({
+      code: 'MALFORMED_ID',
+      message: expect.stringMatching(/15 or 18/),
+    });
     expect(idProblem('001A0000006Vm9r-AC', 'Account', '001')?.code).toBe('MALFORMED_ID');
     expect(idProblem('001A0000006Vm9rAAA', 'Account', '001')?.message).toMatch(/checksum.*expected IAC/);
     expect(idProblem('001A0000006Vm9rIAC', 'Contact', '003')?.message).toMatch(/Contact Ids start with "003", this one with "001"/);

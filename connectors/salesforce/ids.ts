@@ -26,11 +26,17 @@ export type IdProblem = { code: 'MALFORMED_ID'; message: string };
 
 /** Null when `raw` is a well-formed Id of the object with `keyPrefix` (not checked when unknown). */
 export function idProblem(raw: string, object: string, keyPrefix: string | null): IdProblem | null {
-  const bad = (why: string): IdProblem => ({ code: 'MALFORMED_ID', message: `"${raw}" is not a ${object} Id: ${why}; nothing was sent for this row` });
+  const bad = (why: string): IdProblem => ({
+    code: 'MALFORMED_ID',
+    message: `"${raw}" is not a ${object} Id: ${why}; nothing was sent for this row`,
+  });
   if (!/^[a-zA-Z0-9]+$/.test(raw) || (raw.length !== 15 && raw.length !== 18)) return bad('an Id is 15 or 18 letters and digits');
   if (raw.length === 18 && idChecksum(raw.slice(0, 15)) !== raw.slice(15).toUpperCase()) {
-    return bad(`its last 3 characters are not the checksum of the first 15 (expected ${idChecksum(raw.slice(0, 15))}); was its case changed?`);
+    return bad(
+      `its last 3 characters are not the checksum of the first 15 (expected ${idChecksum(raw.slice(0, 15))}); was its case changed?`,
+    );
   }
-  if (keyPrefix && raw.slice(0, 3) !== keyPrefix) return bad(`${object} Ids start with "${keyPrefix}", this one with "${raw.slice(0, 3)}" (an Id of another object)`);
+  if (keyPrefix && raw.slice(0, 3) !== keyPrefix)
+    return bad(`${object} Ids start with "${keyPrefix}", this one with "${raw.slice(0, 3)}" (an Id of another object)`);
   return null;
 }

@@ -7,10 +7,21 @@ const field = (type: string, o: Partial<SfField> = {}): SfField => ({ name: 'F__
 
 describe('type table', () => {
   it.each([
-    ['text', 'string', true], ['int4', 'string', true], ['bool', 'boolean', true], ['text', 'boolean', false],
-    ['date', 'date', true], ['timestamptz', 'datetime', true], ['bool', 'date', false], ['numeric', 'currency', true],
-    ['jsonb', 'multipicklist', true], ['_text', 'multipicklist', true], ['int8', 'int', true], ['float8', 'int', false],
-    ['text', 'reference', true], ['timestamptz', 'boolean', false], ['TEXT', 'email', true],
+    ['text', 'string', true],
+    ['int4', 'string', true],
+    ['bool', 'boolean', true],
+    ['text', 'boolean', false],
+    ['date', 'date', true],
+    ['timestamptz', 'datetime', true],
+    ['bool', 'date', false],
+    ['numeric', 'currency', true],
+    ['jsonb', 'multipicklist', true],
+    ['_text', 'multipicklist', true],
+    ['int8', 'int', true],
+    ['float8', 'int', false],
+    ['text', 'reference', true],
+    ['timestamptz', 'boolean', false],
+    ['TEXT', 'email', true],
   ])('%s → %s: %s', (pg, sf, ok) => expect(isCompatible(pg, sf)).toBe(ok));
 });
 

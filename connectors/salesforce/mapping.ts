@@ -113,8 +113,9 @@ function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
   }
   const isInt = f.type === 'int' || f.type === 'long';
   const scale = isInt ? 0 : (f.scale ?? 0);
-  const intDigits = isInt ? (f.digits || (f.type === 'int' ? 9 : 18)) : (f.precision ?? 18) - scale;
-  if (isInt && !Number.isInteger(n)) return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an integer` };
+  const intDigits = isInt ? f.digits || (f.type === 'int' ? 9 : 18) : (f.precision ?? 18) - scale;
+  if (isInt && !Number.isInteger(n))
+    return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an integer` };
   const rounded = Number(n.toFixed(Math.min(scale, 20)));
   if (Math.abs(Math.trunc(rounded)).toString().length > intDigits || (f.type === 'int' && Math.abs(rounded) > 2147483647)) {
     return { ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE', message: `${f.name}: ${spec.from} has more than ${intDigits} integer digits` };
@@ -129,15 +130,27 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
   switch (f.type) {
     case 'boolean':
       return { ok: true, value: value === true || value === 't' || value === 'true' };
-    case 'int': case 'long': case 'double': case 'currency': case 'percent':
+    case 'int':
+    case 'long':
+    case 'double':
+    case 'currency':
+    case 'percent':
       return encodeNumber(spec, f, value);
     case 'date': {
       const s = formatDate(value, pg);
-      return s ? { ok: true, value: s } : { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not a date (YYYY-MM-DD)` };
+      return s
+        ? { ok: true, value: s }
+        : { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not a date (YYYY-MM-DD)` };
     }
     case 'datetime': {
       const s = formatDateTime(value, pg);
-      return s ? { ok: true, value: s } : { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an ISO 8601 timestamp with offset` };
+      return s
+        ? { ok: true, value: s }
+        : {
+            ok: false,
+            code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+            message: `${f.name}: ${spec.from} is not an ISO 8601 timestamp with offset`,
+          };
     }
     case 'multipicklist': {
       const parsed = typeof value === 'string' && pg.startsWith('json') ? safeJson(value) : value;
@@ -150,14 +163,22 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
 }
 
 function safeJson(s: string): unknown {
-  try { return JSON.parse(s); } catch { return s; }
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
 }
 
 function checkLength(spec: FieldSpec, f: SfField, s: string): Encoded {
   const max = f.length ?? 0;
   if (max > 0 && s.length > max) {
     if (spec.truncate) return { ok: true, value: truncate(s, max) };
-    return { ok: false, code: 'STRING_TOO_LONG', message: `${f.name}: data value too large: ${s.length} characters, the field holds ${max} (map it with "truncate": true to cut)` };
+    return {
+      ok: false,
+      code: 'STRING_TOO_LONG',
+      message: `${f.name}: data value too large: ${s.length} characters, the field holds ${max} (map it with "truncate": true to cut)`,
+    };
   }
   return { ok: true, value: s };
 }

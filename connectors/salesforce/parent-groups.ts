@@ -23,7 +23,9 @@ const FLUSH_BYTES = 1 << 20;
  * lookup field (`AccountId`); null when the rows have no parent (nothing to group).
  */
 export function parentColumn(model: WriteModel, header: string[]): string | null {
-  const parent = model.send.find((s) => s.parent) ?? model.send.find((s) => s.field.type === 'reference' && !s.spec.isKey && s.constant === undefined && !s.recordTypes);
+  const parent =
+    model.send.find((s) => s.parent) ??
+    model.send.find((s) => s.field.type === 'reference' && !s.spec.isKey && s.constant === undefined && !s.recordTypes);
   return parent && header.includes(parent.column) ? parent.column : null;
 }
 
@@ -31,7 +33,10 @@ export class ParentGroups {
   private pending: string[][] = Array.from({ length: BUCKETS }, () => []);
   private pendingBytes = 0;
 
-  private constructor(private readonly paths: string[], private readonly files: FileHandle[]) {}
+  private constructor(
+    private readonly paths: string[],
+    private readonly files: FileHandle[],
+  ) {}
 
   static async create(): Promise<ParentGroups> {
     const base = join(tmpdir(), `syncline-sf-groups-${randomUUID()}`);

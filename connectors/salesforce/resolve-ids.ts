@@ -24,7 +24,11 @@ function batches(rows: OutRow[]): OutRow[][] {
   let size = 0;
   for (const r of rows) {
     const len = encodeURIComponent(soqlString(r.key)).length + 3;
-    if (cur.length && (cur.length >= 200 || size + len > MAX_IN_LIST_URL_CHARS)) { out.push(cur); cur = []; size = 0; }
+    if (cur.length && (cur.length >= 200 || size + len > MAX_IN_LIST_URL_CHARS)) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
     cur.push(r);
     size += len;
   }
@@ -63,8 +67,14 @@ export async function resolveIds(client: SalesforceClient, model: WriteModel, ro
     for (const row of batch) {
       const ids = byKey.get(fold(row.key)) ?? [];
       if (ids.length === 1) out.set(row.key, { id: ids[0]! });
-      else if (ids.length === 0) out.set(row.key, { id: null, code: 'NOT_FOUND', message: `no ${model.object} has ${keyName} = "${row.key}"` });
-      else out.set(row.key, { id: null, code: 'DUPLICATE_EXTERNAL_ID', message: `${ids.length} ${model.object} records have ${keyName} = "${row.key}": ${ids.join(', ')}` });
+      else if (ids.length === 0)
+        out.set(row.key, { id: null, code: 'NOT_FOUND', message: `no ${model.object} has ${keyName} = "${row.key}"` });
+      else
+        out.set(row.key, {
+          id: null,
+          code: 'DUPLICATE_EXTERNAL_ID',
+          message: `${ids.length} ${model.object} records have ${keyName} = "${row.key}": ${ids.join(', ')}`,
+        });
     }
   }
   return out;

@@ -17,7 +17,10 @@ export function encodeRow(model: WriteModel, row: OutRow): Encoded {
   const values: Record<string, Wire> = {};
   for (const send of model.send) {
     const { spec, field, column, parent } = send;
-    if (send.constant !== undefined) { values[column] = send.constant; continue; }
+    if (send.constant !== undefined) {
+      values[column] = send.constant;
+      continue;
+    }
     let raw = row.values[spec.to];
     if (raw === undefined && spec.isKey) raw = row.key;
     if (raw === undefined) continue;
@@ -30,7 +33,17 @@ export function encodeRow(model: WriteModel, row: OutRow): Encoded {
       continue;
     }
     const e = encodeValue(spec, field, raw);
-    if (!e.ok) return { ok: false, result: { key: row.key, ok: false, code: e.code, message: parent ? `${e.message} (parent key for ${column})` : e.message, retryable: false } };
+    if (!e.ok)
+      return {
+        ok: false,
+        result: {
+          key: row.key,
+          ok: false,
+          code: e.code,
+          message: parent ? `${e.message} (parent key for ${column})` : e.message,
+          retryable: false,
+        },
+      };
     // Salesforce keeps no empty text, and the paths disagree on "": REST blanks text fields but refuses
     // it on a lookup (MALFORMED_ID), Bulk CSV reads an empty cell as "leave unchanged". Null clears on both.
     const value = e.value === '' ? null : e.value;
@@ -87,7 +100,9 @@ export function withParentHint(model: WriteModel, r: RowResult): RowResult {
   const m = FOREIGN_KEY_MISSING.exec(r.message);
   if (!m) return r;
   const [, value, fieldName, object] = m;
-  const sf = model.send.find((s) => s.parent && s.parent.object.toLowerCase() === object!.toLowerCase() && s.field.name.toLowerCase() === fieldName!.toLowerCase());
+  const sf = model.send.find(
+    (s) => s.parent && s.parent.object.toLowerCase() === object!.toLowerCase() && s.field.name.toLowerCase() === fieldName!.toLowerCase(),
+  );
   if (!sf) return r;
   return {
     ...r,

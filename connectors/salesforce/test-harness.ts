@@ -21,7 +21,9 @@ export interface HarnessContextInput {
   activationId?: string;
 }
 
-export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: unknown[]; logs: string[]; apiCalls: Record<string, number> } {
+export function makeContext(
+  i: HarnessContextInput,
+): SfContext & { heartbeats: unknown[]; logs: string[]; apiCalls: Record<string, number> } {
   const state = new Map<string, unknown>();
   const apiCalls: Record<string, number> = {};
   const logs: string[] = [];
@@ -29,7 +31,12 @@ export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: u
   const activationId = i.activationId ?? 'test-activation';
   const destination = { kind: 'salesforce', connection: 'sf', object: i.object, key: i.key, options: i.options ?? {} };
   // As the runtime does (activities/run-context.ts): options, address and mode from the connector's declarations.
-  const { options, address } = resolveDestination(salesforceConnector, { activationId, destination, mode: i.mode, connection: i.connection });
+  const { options, address } = resolveDestination(salesforceConnector, {
+    activationId,
+    destination,
+    mode: i.mode,
+    connection: i.connection,
+  });
   return {
     activationId,
     runNumber: 1,
@@ -50,7 +57,13 @@ export function makeContext(i: HarnessContextInput): SfContext & { heartbeats: u
 }
 
 /** A field spec: `to` Salesforce field, filled from a model column of `pgType`. */
-export const field = (to: string, pgType = 'text', o: Partial<FieldSpec> = {}): FieldSpec => ({ from: to.toLowerCase(), to, pgType, isKey: false, ...o });
+export const field = (to: string, pgType = 'text', o: Partial<FieldSpec> = {}): FieldSpec => ({
+  from: to.toLowerCase(),
+  to,
+  pgType,
+  isKey: false,
+  ...o,
+});
 
 export function outRow(key: string, values: Record<string, unknown>, o: Partial<OutRow> = {}): OutRow {
   return { key, op: 'upsert', destinationId: null, token: `tok-${key}`, values, ...o };
@@ -60,7 +73,12 @@ export class MemoryChunk implements ChunkWrite {
   readonly results = new Map<string, RowResult>();
   readonly recordCalls: RowResult[][] = [];
   private state: unknown = null;
-  constructor(readonly op: RowOp, private readonly all: OutRow[], readonly chunk = 0, readonly chunkId = `test-activation/1/${chunk}`) {}
+  constructor(
+    readonly op: RowOp,
+    private readonly all: OutRow[],
+    readonly chunk = 0,
+    readonly chunkId = `test-activation/1/${chunk}`,
+  ) {}
 
   get rowCount(): number {
     return this.all.length;
@@ -80,7 +98,11 @@ export class MemoryChunk implements ChunkWrite {
   }
 
   distinctRows(field: string, batchSize = 1000): AsyncIterable<OutRow[]> {
-    return distinctInMemory(this.pending().map((r) => ({ ...r, op: this.op })), field, batchSize);
+    return distinctInMemory(
+      this.pending().map((r) => ({ ...r, op: this.op })),
+      field,
+      batchSize,
+    );
   }
 
   async record(results: RowResult[]): Promise<void> {
@@ -112,7 +134,11 @@ export interface DriveResult {
  * up to `maxAttempts` times; a non-retryable one (or QuotaWaitError) is thrown to the test.
  */
 export async function drive(
-  connector: DestinationConnector<SalesforceConnection>, ctx: SfContext, chunk: ChunkWrite, plan: WritePlan, maxAttempts = 3,
+  connector: DestinationConnector<SalesforceConnection>,
+  ctx: SfContext,
+  chunk: ChunkWrite,
+  plan: WritePlan,
+  maxAttempts = 3,
 ): Promise<DriveResult> {
   const res: DriveResult = { attempts: 0, outcomes: [], errors: [] };
   let handle: string | null = null;

@@ -14,15 +14,32 @@ export const METHOD_BULK = 'bulk2';
 /** Rough CSV bytes of one value of a Postgres column type (quoting and the delimiter included). */
 function estimatedValueBytes(pgType: string): number {
   switch (pgType) {
-    case 'bool': return 6;
-    case 'int2': case 'int4': return 8;
-    case 'int8': case 'numeric': case 'float4': case 'float8': case 'money': return 16;
-    case 'date': return 11;
-    case 'time': case 'timetz': return 16;
-    case 'timestamp': case 'timestamptz': return 25;
-    case 'uuid': return 37;
-    case 'json': case 'jsonb': return 256;
-    default: return pgType.startsWith('_') ? 96 : 40; // arrays; text-like and anything else
+    case 'bool':
+      return 6;
+    case 'int2':
+    case 'int4':
+      return 8;
+    case 'int8':
+    case 'numeric':
+    case 'float4':
+    case 'float8':
+    case 'money':
+      return 16;
+    case 'date':
+      return 11;
+    case 'time':
+    case 'timetz':
+      return 16;
+    case 'timestamp':
+    case 'timestamptz':
+      return 25;
+    case 'uuid':
+      return 37;
+    case 'json':
+    case 'jsonb':
+      return 256;
+    default:
+      return pgType.startsWith('_') ? 96 : 40; // arrays; text-like and anything else
   }
 }
 
@@ -61,8 +78,11 @@ export async function writeChunk(ctx: SfContext, chunk: ChunkWrite, plan: WriteP
   // is in flight: were the attempt taken for dead, a second one would write the chunk and let later runs
   // write newer values, and the held request, applied afterwards, would put this run's values back.
   let sent = 0;
-  await withHeartbeat(() => ctx.heartbeat({ chunk: chunk.chunkId, sent }), s.options.heartbeatMs, () =>
-    writeCollections(s, chunk, (n) => ctx.heartbeat({ chunk: chunk.chunkId, sent: (sent = n) })));
+  await withHeartbeat(
+    () => ctx.heartbeat({ chunk: chunk.chunkId, sent }),
+    s.options.heartbeatMs,
+    () => writeCollections(s, chunk, (n) => ctx.heartbeat({ chunk: chunk.chunkId, sent: (sent = n) })),
+  );
   return { status: 'done' };
 }
 

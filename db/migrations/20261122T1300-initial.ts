@@ -6,14 +6,16 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE SCHEMA IF NOT EXISTS syncline_work`.execute(db);
   const s = db.schema.withSchema('syncline');
 
-  await s.createTable('activations')
+  await s
+    .createTable('activations')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('config', 'jsonb', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
 
-  await s.createTable('runs')
+  await s
+    .createTable('runs')
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('run_number', 'integer', (c) => c.notNull())
@@ -35,7 +37,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   // The last successfully synced state of each row: what the next delta compares against.
-  await s.createTable('snapshot')
+  await s
+    .createTable('snapshot')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('hash', 'uuid', (c) => c.notNull())
@@ -45,7 +48,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   // The last failed write of each row (cleared when the row is accepted).
-  await s.createTable('row_errors')
+  await s
+    .createTable('row_errors')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('op', 'text', (c) => c.notNull())
@@ -60,7 +64,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('row_errors_pk', ['activation_id', 'key'])
     .execute();
 
-  await s.createTable('chunks')
+  await s
+    .createTable('chunks')
     .addColumn('run_id', 'bigint', (c) => c.notNull())
     .addColumn('chunk', 'integer', (c) => c.notNull())
     .addColumn('op', 'text', (c) => c.notNull())
@@ -76,7 +81,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   // Mirror deletions held by the deletion guard, until an engineer approves them for that run.
-  await s.createTable('held_deletes')
+  await s
+    .createTable('held_deletes')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('run_number', 'integer', (c) => c.notNull()) // the latest run that held this key
     .addColumn('key', 'text', (c) => c.notNull())
@@ -84,7 +90,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('held_deletes_pk', ['activation_id', 'key'])
     .execute();
 
-  await s.createTable('connector_state')
+  await s
+    .createTable('connector_state')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('value', 'jsonb', (c) => c.notNull())
@@ -92,7 +99,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('connector_state_pk', ['activation_id', 'key'])
     .execute();
 
-  await s.createTable('attribute_creations')
+  await s
+    .createTable('attribute_creations')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('run_number', 'integer', (c) => c.notNull())
     .addColumn('field', 'text', (c) => c.notNull())

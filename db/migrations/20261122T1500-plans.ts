@@ -6,7 +6,9 @@ import { type Kysely, sql } from 'kysely';
  * stay in the plan run's work tables until it is applied or superseded.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.withSchema('syncline').createTable('plans')
+  await db.schema
+    .withSchema('syncline')
+    .createTable('plans')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('run_number', 'integer', (c) => c.notNull())
     .addColumn('run_id', 'bigint', (c) => c.notNull())

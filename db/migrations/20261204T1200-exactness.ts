@@ -9,7 +9,11 @@ import type { Kysely } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.withSchema('syncline').alterTable('held_deletes').addColumn('approved_for', 'integer').execute();
-  await db.schema.withSchema('syncline').alterTable('runs').addColumn('retry_failed', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+  await db.schema
+    .withSchema('syncline')
+    .alterTable('runs')
+    .addColumn('retry_failed', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

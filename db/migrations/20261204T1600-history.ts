@@ -12,7 +12,8 @@ import { type Kysely, sql } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   const s = db.schema.withSchema('syncline');
-  await s.createTable('config_versions')
+  await s
+    .createTable('config_versions')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('version', 'integer', (c) => c.notNull())
     .addColumn('document', 'jsonb', (c) => c.notNull())
@@ -22,7 +23,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('config_versions_pk', ['activation_id', 'version'])
     .execute();
   await s.alterTable('runs').addColumn('config_version', 'integer').execute();
-  await s.createTable('row_changes')
+  await s
+    .createTable('row_changes')
     .addColumn('activation_id', 'text', (c) => c.notNull())
     .addColumn('run_number', 'integer', (c) => c.notNull())
     .addColumn('key', 'text', (c) => c.notNull())
@@ -38,7 +40,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   // key cost twice the log's own write on the 1,000,000-row benchmark. Looking a key up reads the
   // activation's log through this index.
   await sql`CREATE INDEX row_changes_by_run ON syncline.row_changes (activation_id, run_number)`.execute(db);
-  await s.alterTable('activations')
+  await s
+    .alterTable('activations')
     .addColumn('health', 'text')
     .addColumn('warnings', 'jsonb')
     .addColumn('health_at', 'timestamptz')
@@ -51,7 +54,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       r.run_number AS last_run_number, r.status AS last_run_status, r.finished_at AS last_run_finished_at, a.created_at, a.updated_at
     FROM syncline.activations a
     LEFT JOIN LATERAL (SELECT max(version) AS version FROM syncline.config_versions c WHERE c.activation_id = a.id) v ON true
-    LEFT JOIN LATERAL (SELECT run_number, status, finished_at FROM syncline.runs x WHERE x.activation_id = a.id ORDER BY run_number DESC LIMIT 1) r ON true`.execute(db);
+    LEFT JOIN LATERAL (SELECT run_number, status, finished_at FROM syncline.runs x WHERE x.activation_id = a.id ORDER BY run_number DESC LIMIT 1) r ON true`.execute(
+    db,
+  );
   await sql`CREATE VIEW syncline_reporting.runs AS
     SELECT activation_id, run_number, trigger, full_resync, status, config_version, scheduled_at, started_at, finished_at,
       extract(epoch FROM finished_at - started_at) AS duration_seconds, extract(epoch FROM started_at - scheduled_at) AS schedule_lag_seconds,
@@ -63,16 +68,26 @@ export async function up(db: Kysely<any>): Promise<void> {
       counts->'ops' AS ops, warnings, error
     FROM syncline.runs`.execute(db);
   await sql`CREATE VIEW syncline_reporting.row_changes AS
-    SELECT activation_id, run_number, key, op, outcome, destination_id, hash AS values_hash, code, message, at FROM syncline.row_changes`.execute(db);
+    SELECT activation_id, run_number, key, op, outcome, destination_id, hash AS values_hash, code, message, at FROM syncline.row_changes`.execute(
+    db,
+  );
   await sql`CREATE VIEW syncline_reporting.row_errors AS
-    SELECT activation_id, key, op, code, message, retryable, attempts, run_number, first_seen, last_seen FROM syncline.row_errors`.execute(db);
+    SELECT activation_id, key, op, code, message, retryable, attempts, run_number, first_seen, last_seen FROM syncline.row_errors`.execute(
+    db,
+  );
   await sql`CREATE VIEW syncline_reporting.config_versions AS
     SELECT activation_id, version, document, diff, reason, created_at FROM syncline.config_versions`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP SCHEMA IF EXISTS syncline_reporting CASCADE`.execute(db);
-  await db.schema.withSchema('syncline').alterTable('activations').dropColumn('health').dropColumn('warnings').dropColumn('health_at').execute();
+  await db.schema
+    .withSchema('syncline')
+    .alterTable('activations')
+    .dropColumn('health')
+    .dropColumn('warnings')
+    .dropColumn('health_at')
+    .execute();
   await db.schema.withSchema('syncline').dropTable('row_changes').execute();
   await db.schema.withSchema('syncline').alterTable('runs').dropColumn('config_version').execute();
   await db.schema.withSchema('syncline').dropTable('config_versions').execute();

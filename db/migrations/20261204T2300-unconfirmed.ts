@@ -8,7 +8,11 @@ import { type Kysely, sql } from 'kysely';
  * rejection (a repeated key) replaces. Existing unanswered rows are marked from their row errors.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.withSchema('syncline').alterTable('snapshot').addColumn('unconfirmed', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+  await db.schema
+    .withSchema('syncline')
+    .alterTable('snapshot')
+    .addColumn('unconfirmed', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
   await sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM syncline.row_errors e
     WHERE e.activation_id = s.activation_id AND e.key = s.key AND e.code = 'NOT_ACKNOWLEDGED'`.execute(db);
 }

@@ -91,9 +91,21 @@ export function adminRoutes(state: EmulatorState): Route[] {
     { method: 'GET', pattern: `${A}/faults`, handler: () => json(200, { faults: state.faults.active }) },
     { method: 'DELETE', pattern: `${A}/faults`, handler: () => (state.faults.clear(), json(200, { faults: {} })) },
     { method: 'POST', pattern: `${A}/reset`, handler: () => (state.reset(), json(200, { reset: true })) },
-    { method: 'GET', pattern: `${A}/requests`, handler: () => json(200, { requests: state.requests.entries, counts: state.requests.counts, inFlight: [...state.requests.inFlight] }) },
+    {
+      method: 'GET',
+      pattern: `${A}/requests`,
+      handler: () => json(200, { requests: state.requests.entries, counts: state.requests.counts, inFlight: [...state.requests.inFlight] }),
+    },
     { method: 'DELETE', pattern: `${A}/requests`, handler: () => (state.requests.clear(), json(200, { cleared: true })) },
-    { method: 'GET', pattern: `${A}/tables`, handler: () => json(200, { profileTable: profileTableStructure(state.profiles), customTables: state.tables.customTables().map(customTableStructure) }) },
+    {
+      method: 'GET',
+      pattern: `${A}/tables`,
+      handler: () =>
+        json(200, {
+          profileTable: profileTableStructure(state.profiles),
+          customTables: state.tables.customTables().map(customTableStructure),
+        }),
+    },
     { method: 'POST', pattern: `${A}/tables`, handler: (ctx) => createTable(state, parseJson(ctx.body)) },
     { method: 'GET', pattern: `${A}/tables/:table/records`, handler: (ctx) => rows(tableFor(state, ctx.params.table ?? ''), ctx) },
     {
@@ -110,7 +122,11 @@ export function adminRoutes(state: EmulatorState): Route[] {
       pattern: `${A}/bulk-quota`,
       handler: () => {
         state.imports.quotaLeft(state.profiles); // rolls the day over if needed
-        return json(200, { day: state.imports.quotaDay, quota: state.config.dailyBulkImportQuota, used: Object.fromEntries(state.imports.quotaUsed) });
+        return json(200, {
+          day: state.imports.quotaDay,
+          quota: state.config.dailyBulkImportQuota,
+          used: Object.fromEntries(state.imports.quotaUsed),
+        });
       },
     },
     {
@@ -125,7 +141,11 @@ export function adminRoutes(state: EmulatorState): Route[] {
       },
     },
     // Revoking a key makes its token requests and its existing tokens answer 401 [D S1].
-    { method: 'DELETE', pattern: `${A}/api-keys/:key`, handler: (ctx) => json(state.tokens.apiKeys.delete(ctx.params.key ?? '') ? 200 : 404, {}) },
+    {
+      method: 'DELETE',
+      pattern: `${A}/api-keys/:key`,
+      handler: (ctx) => json(state.tokens.apiKeys.delete(ctx.params.key ?? '') ? 200 : 404, {}),
+    },
     {
       method: 'POST',
       pattern: `${A}/webhooks`,
@@ -137,6 +157,11 @@ export function adminRoutes(state: EmulatorState): Route[] {
       },
     },
     { method: 'GET', pattern: `${A}/journal`, handler: () => json(200, { enabled: state.journal !== null, entries: state.journal ?? [] }) },
-    { method: 'GET', pattern: `${A}/imports`, handler: () => json(200, { imports: [...state.imports.executions.values()].map((e) => ({ ...executionView(e), errors: undefined })) }) },
+    {
+      method: 'GET',
+      pattern: `${A}/imports`,
+      handler: () =>
+        json(200, { imports: [...state.imports.executions.values()].map((e) => ({ ...executionView(e), errors: undefined })) }),
+    },
   ];
 }

@@ -22,7 +22,10 @@ export class TokenStore {
 
   readonly apiKeys = new Map<string, ApiKeyRights>();
 
-  constructor(private readonly initialKeys: Record<string, ApiKeyRights>, public ttlMs: number) {
+  constructor(
+    private readonly initialKeys: Record<string, ApiKeyRights>,
+    public ttlMs: number,
+  ) {
     this.clear();
   }
 

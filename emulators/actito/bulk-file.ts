@@ -36,11 +36,22 @@ function decompress(file: Buffer): { data: Buffer; compression: DecodedFile['com
  */
 export function decodeImportFile(
   file: Buffer,
-  opts: { table: Table; separator: string; charset: string; keyAttribute: string; mode: ImportMode; maxBytes: number; mapping?: Map<string, string> },
+  opts: {
+    table: Table;
+    separator: string;
+    charset: string;
+    keyAttribute: string;
+    mode: ImportMode;
+    maxBytes: number;
+    mapping?: Map<string, string>;
+  },
 ): DecodedFile {
   if (file.length > opts.maxBytes) throw new HttpError(400, `file is ${file.length} bytes; the maximum is ${opts.maxBytes} bytes (100 MB)`);
   const { data, compression } = decompress(file);
-  const bom = (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) || (data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff);
+  const bom =
+    (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) ||
+    (data[0] === 0xff && data[1] === 0xfe) ||
+    (data[0] === 0xfe && data[1] === 0xff);
   if (bom) throw new HttpError(400, 'the CSV file starts with a byte order mark (BOM); save it as UTF-8 without BOM');
   const encoding = /^(iso-8859-1|latin1|iso_8859_1)$/i.test(opts.charset) ? 'latin1' : 'utf8';
   const cursor = new CsvCursor(data.toString(encoding), opts.separator);
@@ -61,7 +72,8 @@ function checkHeader(header: string[], opts: { table: Table; keyAttribute: strin
   const { table } = opts;
   const problems: string[] = [];
   const unknown = header.filter((h) => !table.attribute(h) && !TECHNICAL_ATTRIBUTES.has(h));
-  if (unknown.length) problems.push(`unknown column(s) ${unknown.join(', ')} (headers must equal technical attribute names, case-sensitive)`);
+  if (unknown.length)
+    problems.push(`unknown column(s) ${unknown.join(', ')} (headers must equal technical attribute names, case-sensitive)`);
   const dup = header.filter((h, i) => header.indexOf(h) !== i);
   if (dup.length) problems.push(`duplicate column(s) ${[...new Set(dup)].join(', ')}`);
   const key = table.attribute(opts.keyAttribute);

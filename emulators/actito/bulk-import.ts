@@ -118,7 +118,8 @@ export class ImportRegistry {
   private async run(exec: ImportExecution, job: ImportJob, generation: number): Promise<void> {
     await new Promise((r) => setTimeout(r, this.state.config.bulkProcessingDelayMs));
     if (generation !== this.generation) return;
-    if (this.state.faults.takeBulkFailure()) return this.finish(exec, 'ERROR', 'injected failure (bulkImportFails fault): nothing was imported');
+    if (this.state.faults.takeBulkFailure())
+      return this.finish(exec, 'ERROR', 'injected failure (bulkImportFails fault): nothing was imported');
     exec.status = 'RUNNING';
     exec.startedAt = new Date().toISOString();
     this.notify(exec, 'STARTED');
@@ -160,14 +161,17 @@ export class ImportRegistry {
       exec.counts.rejected++;
       this.report(exec, { line, key: rawKey, attribute, code, message });
     };
-    if (fields.length !== file.header.length) return reject('COLUMN_COUNT', null, `line has ${fields.length} columns, header has ${file.header.length}`);
+    if (fields.length !== file.header.length)
+      return reject('COLUMN_COUNT', null, `line has ${fields.length} columns, header has ${file.header.length}`);
     const keyAttr = table.attribute(keyAttribute)!;
     const key = canonicalize(keyAttr, rawKey);
     if ('error' in key) return reject(key.error.code, keyAttribute, key.error.message);
     if (key.value === null) return reject('MANDATORY_MISSING', keyAttribute, `key column '${keyAttribute}' is empty`);
     const existing = table.findBy(keyAttribute, key.value);
-    if (existing !== undefined && job.mode === 'CREATE_ONLY') return reject('ALREADY_EXISTS', keyAttribute, `a record with ${keyAttribute} '${key.value}' already exists (mode CREATE_ONLY)`);
-    if (existing === undefined && job.mode === 'UPDATE_ONLY') return reject('NOT_FOUND', keyAttribute, `no record with ${keyAttribute} '${key.value}' (mode UPDATE_ONLY)`);
+    if (existing !== undefined && job.mode === 'CREATE_ONLY')
+      return reject('ALREADY_EXISTS', keyAttribute, `a record with ${keyAttribute} '${key.value}' already exists (mode CREATE_ONLY)`);
+    if (existing === undefined && job.mode === 'UPDATE_ONLY')
+      return reject('NOT_FOUND', keyAttribute, `no record with ${keyAttribute} '${key.value}' (mode UPDATE_ONLY)`);
     const input = file.header.map((h, i): [string, unknown] => [h, fields[i]]);
     const v = validateRecord(this.state.tables, table, input, {
       op: existing === undefined ? 'create' : 'update',

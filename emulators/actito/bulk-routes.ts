@@ -78,10 +78,20 @@ export function bulkRoutes(state: EmulatorState): Route[] {
   const submit = (def: Definition, file: Part, sent: unknown): Reply => {
     // Over quota → 429 [D S3]; checked first so a refused file costs nothing.
     if (state.imports.quotaLeft(def.table) <= 0 || state.faults.on('bulkQuotaExhausted')) {
-      return apiError(429, `daily bulk import quota of ${state.config.dailyBulkImportQuota} imports reached for table '${def.table.name}'; retry tomorrow (UTC)`);
+      return apiError(
+        429,
+        `daily bulk import quota of ${state.config.dailyBulkImportQuota} imports reached for table '${def.table.name}'; retry tomorrow (UTC)`,
+      );
     }
     const decoded = decodeImportFile(file.data, { ...def, maxBytes: state.config.maxBulkFileBytes });
-    const exec = state.imports.submit({ api: 'v5', table: def.table, mode: def.mode, keyAttribute: def.keyAttribute, file: decoded, definition: sent });
+    const exec = state.imports.submit({
+      api: 'v5',
+      table: def.table,
+      mode: def.mode,
+      keyAttribute: def.keyAttribute,
+      file: decoded,
+      definition: sent,
+    });
     const e = state.config.entity;
     return json(202, { id: exec.id, status: exec.status }, { Location: `/mass-imports/v5/entities/${e}/etl-executions/${exec.id}` });
   };
@@ -117,14 +127,22 @@ export function bulkRoutes(state: EmulatorState): Route[] {
     if (!exec) throw new HttpError(404, `execution '${id}' not found`);
     return exec;
   };
-  const status = (param: string) => (ctx: RouteContext): Reply => json(200, withOmissions(state, executionView(find(ctx, ctx.params[param]))));
+  const status =
+    (param: string) =>
+    (ctx: RouteContext): Reply =>
+      json(200, withOmissions(state, executionView(find(ctx, ctx.params[param]))));
   // Full error report, paged with ?offset=&limit= (default 10 000) [A].
-  const errors = (param: string) => (ctx: RouteContext): Reply => {
-    const exec = find(ctx, ctx.params[param]);
-    const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
-    const limit = Math.max(1, Number(ctx.query.get('limit') ?? 10_000) || 10_000);
-    return json(200, withOmissions(state, { id: exec.id, total: exec.errorCount, offset, limit, errors: exec.errors.slice(offset, offset + limit) }));
-  };
+  const errors =
+    (param: string) =>
+    (ctx: RouteContext): Reply => {
+      const exec = find(ctx, ctx.params[param]);
+      const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
+      const limit = Math.max(1, Number(ctx.query.get('limit') ?? 10_000) || 10_000);
+      return json(
+        200,
+        withOmissions(state, { id: exec.id, total: exec.errorCount, offset, limit, errors: exec.errors.slice(offset, offset + limit) }),
+      );
+    };
 
   // The v4 mass import (`…/customTable/{t}/import`) is not served: Actito retired it at the end of
   // June 2025 and no connection option makes the connector call it.
@@ -134,7 +152,15 @@ export function bulkRoutes(state: EmulatorState): Route[] {
     { method: 'GET', pattern: `${V5}/etl-executions/:executionId`, handler: status('executionId') },
     { method: 'GET', pattern: `${V5}/etl-executions/:executionId/errors`, handler: errors('executionId') },
     { method: 'POST', pattern: `${V5}/etls`, handler: createEtl },
-    { method: 'GET', pattern: `${V5}/etls/:etlId`, handler: (ctx) => { state.requireEntity(ctx.params); const d = etls.get(ctx.params.etlId ?? ''); return d ? json(200, d) : apiError(404, `ETL '${ctx.params.etlId}' not found`); } },
+    {
+      method: 'GET',
+      pattern: `${V5}/etls/:etlId`,
+      handler: (ctx) => {
+        state.requireEntity(ctx.params);
+        const d = etls.get(ctx.params.etlId ?? '');
+        return d ? json(200, d) : apiError(404, `ETL '${ctx.params.etlId}' not found`);
+      },
+    },
     { method: 'POST', pattern: `${V5}/etls/:etlId/trigger-execution`, handler: trigger, bodyLimit },
   ];
   return routes.map((r) => ({ ...r, prefix: '/mass-imports' }));

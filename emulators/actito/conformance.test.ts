@@ -23,7 +23,11 @@ afterEach(async () => {
   emu = undefined;
 });
 
-async function call(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string>; form?: FormData } = {}): Promise<Res> {
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string>; form?: FormData } = {},
+): Promise<Res> {
   const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   let body: string | FormData | undefined;
@@ -74,7 +78,13 @@ async function waitForExecution(tok: string, path: string, timeoutMs = 120_000):
 }
 
 const V5 = '/mass-imports/v5/entities/demo';
-const etl = (mode: string, extra: Record<string, unknown> = {}) => ({ tableType: 'CUSTOM_TABLE', tableId: 'orders', mode, keyAttribute: 'orderId', ...extra });
+const etl = (mode: string, extra: Record<string, unknown> = {}) => ({
+  tableType: 'CUSTOM_TABLE',
+  tableId: 'orders',
+  mode,
+  keyAttribute: 'orderId',
+  ...extra,
+});
 
 describe('§1 token flow [D S1, S4]', () => {
   it('GET /auth/token with the raw key returns a 15-minute bearer token; bad key → 401', async () => {
@@ -155,8 +165,15 @@ describe('§1 paths: each family under its current category prefix, and the lega
   it('the v4 mass import, retired by Actito in mid-2025, is no longer served (404) under any prefix', async () => {
     await start();
     const tok = await token();
-    for (const p of ['/mass-imports/v4/entity/demo/customTable/orders/import', '/v4/entity/demo/customTable/orders/import', '/mass-imports/v4/entity/demo/table/main/import']) {
-      const r = await call('POST', p, { token: tok, form: form(gzipSync('orderId,customerId\n'), 'f.csv.gz', 'parameters', { mode: 'CREATE_UPDATE' }) });
+    for (const p of [
+      '/mass-imports/v4/entity/demo/customTable/orders/import',
+      '/v4/entity/demo/customTable/orders/import',
+      '/mass-imports/v4/entity/demo/table/main/import',
+    ]) {
+      const r = await call('POST', p, {
+        token: tok,
+        form: form(gzipSync('orderId,customerId\n'), 'f.csv.gz', 'parameters', { mode: 'CREATE_UPDATE' }),
+      });
       expect([p, r.status]).toEqual([p, 404]);
     }
   });
@@ -172,10 +189,24 @@ describe('§2 table structures (v5) [D S7, S8]', () => {
     expect(orders.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const one = await call('GET', `/custom-table-structure/v5/entities/demo/custom-tables/${orders.id}`, { token: tok });
     expect(one.body).toEqual(orders);
-    expect(one.body.attributes.find((a: any) => a.name === 'orderId')).toEqual({ name: 'orderId', valueType: 'STRING', mandatory: true, indexed: true, unique: true, valueRestriction: { maxLength: 50 } });
-    expect(new Set(one.body.attributes.map((a: any) => a.valueType))).toEqual(new Set(['STRING', 'INTEGER', 'NUMBER', 'LONG', 'BOOLEAN', 'DATE', 'TIMESTAMP']));
+    expect(one.body.attributes.find((a: any) => a.name === 'orderId')).toEqual({
+      name: 'orderId',
+      valueType: 'STRING',
+      mandatory: true,
+      indexed: true,
+      unique: true,
+      valueRestriction: { maxLength: 50 },
+    });
+    expect(new Set(one.body.attributes.map((a: any) => a.valueType))).toEqual(
+      new Set(['STRING', 'INTEGER', 'NUMBER', 'LONG', 'BOOLEAN', 'DATE', 'TIMESTAMP']),
+    );
     expect(one.body.foreignKeys).toEqual([
-      { name: 'fk_customerId', attribute: 'customerId', reference: { tableType: 'PROFILE_TABLE', tableId: '1', attribute: 'customerId' }, onDelete: 'CASCADE' },
+      {
+        name: 'fk_customerId',
+        attribute: 'customerId',
+        reference: { tableType: 'PROFILE_TABLE', tableId: '1', attribute: 'customerId' },
+        onDelete: 'CASCADE',
+      },
     ]);
     expect((await call('GET', '/custom-table-structure/v5/entities/demo/custom-tables/orders', { token: tok })).body.id).toBe(orders.id);
     expect((await call('GET', '/custom-table-structure/v5/entities/demo/custom-tables/nope', { token: tok })).status).toBe(404);
@@ -227,7 +258,15 @@ describe('§3 attribute creation [A contract: PATCH/PUT {attributes:[…]}]', ()
     expect((await add('été')).status).toBe(400);
     expect((await add('creationMoment')).status).toBe(400);
     expect((await add('fine', 'VARCHAR')).status).toBe(400);
-    const mixed = await call('PATCH', path, { token: tok, body: { attributes: [{ name: 'okOne', valueType: 'STRING' }, { name: 'bad-one', valueType: 'STRING' }] } });
+    const mixed = await call('PATCH', path, {
+      token: tok,
+      body: {
+        attributes: [
+          { name: 'okOne', valueType: 'STRING' },
+          { name: 'bad-one', valueType: 'STRING' },
+        ],
+      },
+    });
     expect(mixed.status).toBe(400);
     expect(E().state.tables.customTable('orders')!.attribute('okOne')).toBeUndefined();
   });
@@ -235,15 +274,26 @@ describe('§3 attribute creation [A contract: PATCH/PUT {attributes:[…]}]', ()
   it('refuses a mandatory or unique attribute on a populated table [D S9]; profile table takes CUSTOM attributes', async () => {
     await start();
     const tok = await token();
-    expect((await call('PATCH', path, { token: tok, body: { attributes: [{ name: 'req', valueType: 'STRING', mandatory: true }] } })).status).toBe(200);
+    expect(
+      (await call('PATCH', path, { token: tok, body: { attributes: [{ name: 'req', valueType: 'STRING', mandatory: true }] } })).status,
+    ).toBe(200);
     await seedProfile(tok, 'C1');
     await call('POST', REC, { token: tok, body: props({ orderId: 'O1', customerId: 'C1', req: 'x' }) });
     const r = await call('PATCH', path, { token: tok, body: { attributes: [{ name: 'req2', valueType: 'STRING', mandatory: true }] } });
     expect(r.status).toBe(400);
     expect(r.body.errors[0].message).toMatch(/populated/);
-    const p = await call('PATCH', '/profile-table-structure/v5/entities/demo/profile-tables/1', { token: tok, body: { attributes: [{ type: 'CUSTOM', name: 'tier', valueType: 'STRING' }] } });
+    const p = await call('PATCH', '/profile-table-structure/v5/entities/demo/profile-tables/1', {
+      token: tok,
+      body: { attributes: [{ type: 'CUSTOM', name: 'tier', valueType: 'STRING' }] },
+    });
     expect(p.status).toBe(200);
-    expect(p.body.attributes.find((a: any) => a.name === 'tier')).toEqual({ type: 'CUSTOM', name: 'tier', valueType: 'STRING', unique: false, mandatory: false });
+    expect(p.body.attributes.find((a: any) => a.name === 'tier')).toEqual({
+      type: 'CUSTOM',
+      name: 'tier',
+      valueType: 'STRING',
+      unique: false,
+      mandatory: false,
+    });
   });
 });
 
@@ -252,7 +302,19 @@ describe('§4.1 records by business key [C C1, C2, C3]', () => {
     await start();
     const tok = await token();
     await seedProfile(tok, 'C1');
-    const created = await call('POST', REC, { token: tok, body: props({ orderId: 'A1', customerId: 'C1', quantity: 2, amount: '10.50', paid: 'Y', orderDate: '2026-01-31', orderedAt: '2026-01-31 23:59:00', status: 'NEW' }) });
+    const created = await call('POST', REC, {
+      token: tok,
+      body: props({
+        orderId: 'A1',
+        customerId: 'C1',
+        quantity: 2,
+        amount: '10.50',
+        paid: 'Y',
+        orderDate: '2026-01-31',
+        orderedAt: '2026-01-31 23:59:00',
+        status: 'NEW',
+      }),
+    });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({ businessKey: 'A1' });
     expect(created.headers.get('location')).toMatch(/\/record\/A1$/);
@@ -273,7 +335,19 @@ describe('§4.1 records by business key [C C1, C2, C3]', () => {
     expect(E().state.tables.customTable('orders')!.size).toBe(1);
     expect((await call('PUT', `${REC}/A1`, { token: tok, body: props({ status: 'SHIPPED', quantity: 3 }) })).status).toBe(204);
     const after = await call('GET', '/__admin/tables/orders/records');
-    expect(after.body.records).toEqual([{ id: 1, orderId: 'A1', customerId: 'C1', status: 'SHIPPED', quantity: 3, amount: 10.5, paid: true, orderDate: '2026-01-31', orderedAt: '2026-01-31 23:59:00' }]);
+    expect(after.body.records).toEqual([
+      {
+        id: 1,
+        orderId: 'A1',
+        customerId: 'C1',
+        status: 'SHIPPED',
+        quantity: 3,
+        amount: 10.5,
+        paid: true,
+        orderDate: '2026-01-31',
+        orderedAt: '2026-01-31 23:59:00',
+      },
+    ]);
     expect((await call('GET', `${REC}/1`, { token: tok })).body.properties[1]).toEqual({ name: 'orderId', value: 'A1' });
     expect((await call('PUT', `${REC}/ZZ`, { token: tok, body: props({ status: 'PAID' }) })).status).toBe(404);
     expect((await call('PUT', `${REC}/A1`, { token: tok, body: props({ orderId: 'A2' }) })).body.errors[0].code).toBe('KEY_CHANGE');
@@ -288,8 +362,15 @@ describe('§4.1 records by business key [C C1, C2, C3]', () => {
     await start();
     const tok = await token();
     await seedProfile(tok, 'C1');
-    for (const [id, q] of [['B', 1], ['A', 3], ['C', 2]] as const) await call('POST', REC, { token: tok, body: props({ orderId: id, customerId: 'C1', quantity: q }) });
-    const r = await call('GET', `${REC}?searchField=customerId&searchValue=C1&sortedField=quantity&ascending=false&number=2`, { token: tok });
+    for (const [id, q] of [
+      ['B', 1],
+      ['A', 3],
+      ['C', 2],
+    ] as const)
+      await call('POST', REC, { token: tok, body: props({ orderId: id, customerId: 'C1', quantity: q }) });
+    const r = await call('GET', `${REC}?searchField=customerId&searchValue=C1&sortedField=quantity&ascending=false&number=2`, {
+      token: tok,
+    });
     expect(r.body.records.map((x: any) => x.properties.find((p: any) => p.name === 'orderId').value)).toEqual(['A', 'C']);
   });
 
@@ -305,19 +386,38 @@ describe('§4.1 records by business key [C C1, C2, C3]', () => {
       return r.body.errors.map((e: any) => `${e.field}:${e.code}`);
     };
     expect(await codes({ orderId: 'V1', customerId: 'C1', colour: 'red' })).toEqual(['colour:UNKNOWN_ATTRIBUTE']);
-    expect(await codes({ orderId: 'V1', customerId: 'C1', quantity: 'three', amount: '1,5', paid: 'maybe', orderDate: '31/01/2026', orderedAt: '2026-01-31T10:00:00Z' })).toEqual([
-      'quantity:INVALID_TYPE', 'amount:INVALID_TYPE', 'paid:INVALID_TYPE', 'orderDate:INVALID_TYPE', 'orderedAt:INVALID_TYPE',
-    ]);
+    expect(
+      await codes({
+        orderId: 'V1',
+        customerId: 'C1',
+        quantity: 'three',
+        amount: '1,5',
+        paid: 'maybe',
+        orderDate: '31/01/2026',
+        orderedAt: '2026-01-31T10:00:00Z',
+      }),
+    ).toEqual(['quantity:INVALID_TYPE', 'amount:INVALID_TYPE', 'paid:INVALID_TYPE', 'orderDate:INVALID_TYPE', 'orderedAt:INVALID_TYPE']);
     expect(await codes({ orderId: 'V1' })).toEqual(['customerId:MANDATORY_MISSING']);
     expect(await codes({ orderId: 'V1', customerId: 'C1', note: 'x'.repeat(256) })).toEqual(['note:TOO_LONG']);
     expect(await codes({ orderId: 'x'.repeat(51), customerId: 'C1' })).toEqual(['orderId:TOO_LONG']);
     expect(await codes({ orderId: 'V1', customerId: 'C1', status: 'LOST' })).toEqual(['status:NOT_ACCEPTED_VALUE']);
     expect(await codes({ orderId: 'V1', customerId: 'NOBODY' })).toEqual(['customerId:FOREIGN_KEY_NOT_FOUND']);
-    expect(await codes({ orderId: 'V1', customerId: 'C1', creationMoment: '2026-01-01 00:00:00' })).toEqual(['creationMoment:TECHNICAL_ATTRIBUTE']);
+    expect(await codes({ orderId: 'V1', customerId: 'C1', creationMoment: '2026-01-01 00:00:00' })).toEqual([
+      'creationMoment:TECHNICAL_ATTRIBUTE',
+    ]);
     expect(await codes({ customerId: 'C1' })).toEqual(['orderId:MANDATORY_MISSING']);
     expect((await post({ orderId: 'V1', customerId: 'C1', note: 'x'.repeat(255) })).status).toBe(201);
     // unique violation on a non-key unique attribute of a test table
-    await call('POST', '/__admin/tables', { body: { name: 'vouchers', primaryKeyAttribute: 'voucherId', attributes: [{ name: 'voucherId', valueType: 'STRING' }, { name: 'code', valueType: 'STRING', unique: true }] } });
+    await call('POST', '/__admin/tables', {
+      body: {
+        name: 'vouchers',
+        primaryKeyAttribute: 'voucherId',
+        attributes: [
+          { name: 'voucherId', valueType: 'STRING' },
+          { name: 'code', valueType: 'STRING', unique: true },
+        ],
+      },
+    });
     const V = '/v4/entity/demo/customTable/vouchers/record';
     expect((await call('POST', V, { token: tok, body: props({ voucherId: 'v1', code: 'SAVE10' }) })).status).toBe(201);
     const dup = await call('POST', V, { token: tok, body: props({ voucherId: 'v2', code: 'SAVE10' }) });
@@ -330,18 +430,31 @@ describe('§5 profiles [D S15, S16; C C2, C3]', () => {
   it('create-only without allowUpdate (existing → 409), upsert with allowUpdate=true, get by id and by attr=value', async () => {
     await start();
     const tok = await token();
-    const body = { ...attrs({ emailAddress: 'ann@example.com', firstName: 'Ann', motherLanguage: 'fr' }), subscriptions: [{ name: 'Newsletter', subscribe: true }], dataCollectionInformation: { date: '2026-01-01 10:00:00', source: 'sync', way: 'api' } };
+    const body = {
+      ...attrs({ emailAddress: 'ann@example.com', firstName: 'Ann', motherLanguage: 'fr' }),
+      subscriptions: [{ name: 'Newsletter', subscribe: true }],
+      dataCollectionInformation: { date: '2026-01-01 10:00:00', source: 'sync', way: 'api' },
+    };
     const c = await call('POST', PROFILE, { token: tok, body });
     expect(c.status).toBe(201);
     expect(c.body).toEqual({ profileId: 1 });
     expect((await call('POST', PROFILE, { token: tok, body })).status).toBe(409);
-    const u = await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ emailAddress: 'ann@example.com', lastName: 'Lee', customerId: 'C9' }) });
+    const u = await call('POST', `${PROFILE}?allowUpdate=true`, {
+      token: tok,
+      body: attrs({ emailAddress: 'ann@example.com', lastName: 'Lee', customerId: 'C9' }),
+    });
     expect(u.status).toBe(200);
     expect(u.body.profileId).toBe(1);
     const byEmail = await call('GET', `${PROFILE}/emailAddress=ann@example.com`, { token: tok });
     expect(byEmail.status).toBe(200);
     expect(byEmail.body.profileId).toBe(1);
-    expect(byEmail.body.attributes).toEqual(expect.arrayContaining([{ name: 'firstName', value: 'Ann' }, { name: 'lastName', value: 'Lee' }, { name: 'customerId', value: 'C9' }]));
+    expect(byEmail.body.attributes).toEqual(
+      expect.arrayContaining([
+        { name: 'firstName', value: 'Ann' },
+        { name: 'lastName', value: 'Lee' },
+        { name: 'customerId', value: 'C9' },
+      ]),
+    );
     expect(byEmail.body.subscriptions).toEqual([{ name: 'Newsletter', subscribe: true }]);
     expect((await call('GET', `${PROFILE}/customerId=C9`, { token: tok })).body.profileId).toBe(1);
     expect((await call('GET', `${PROFILE}/1`, { token: tok })).status).toBe(200);
@@ -357,7 +470,12 @@ describe('§5 profiles [D S15, S16; C C2, C3]', () => {
     const tok = await token();
     await seedProfile(tok, 'C1');
     await seedProfile(tok, 'C2');
-    for (const [o, c] of [['O1', 'C1'], ['O2', 'C1'], ['O3', 'C2']]) await call('POST', REC, { token: tok, body: props({ orderId: o, customerId: c }) });
+    for (const [o, c] of [
+      ['O1', 'C1'],
+      ['O2', 'C1'],
+      ['O3', 'C2'],
+    ])
+      await call('POST', REC, { token: tok, body: props({ orderId: o, customerId: c }) });
     expect((await call('DELETE', `${PROFILE}/customerId=C1`, { token: tok })).status).toBe(204);
     expect((await call('GET', '/__admin/tables/orders/records')).body.records.map((r: any) => r.orderId)).toEqual(['O3']);
     expect((await call('GET', '/__admin/profiles')).body.count).toBe(1);
@@ -371,13 +489,21 @@ describe('§2 empty values on update [A: emptyOnUpdate, default keep]', () => {
     const tok = await token();
     await seedProfile(tok, 'C1');
     await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ customerId: 'C1', firstName: 'Ann' }) });
-    for (const k of ['E1', 'E2', 'E3']) await call('POST', REC, { token: tok, body: props({ orderId: k, customerId: 'C1', note: 'n', quantity: 1 }) });
+    for (const k of ['E1', 'E2', 'E3'])
+      await call('POST', REC, { token: tok, body: props({ orderId: k, customerId: 'C1', note: 'n', quantity: 1 }) });
     expect((await call('PUT', `${REC}/E1`, { token: tok, body: props({ note: null, quantity: '' }) })).status).toBe(204);
     expect((await call('POST', REC, { token: tok, body: props({ orderId: 'E2', note: '', quantity: null }) })).status).toBe(200);
-    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,note,quantity\nE3,,\n'), 'f.csv.gz', 'definition', etl('UPDATE_ONLY')) });
+    const r = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(gzipSync('orderId,note,quantity\nE3,,\n'), 'f.csv.gz', 'definition', etl('UPDATE_ONLY')),
+    });
     expect((await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`)).status).toBe('SUCCESS');
     await call('POST', `${PROFILE}?allowUpdate=true`, { token: tok, body: attrs({ customerId: 'C1', firstName: null }) });
-    const rows = (await call('GET', '/__admin/tables/orders/records')).body.records.map((x: any) => [x.orderId, x.note ?? null, x.quantity ?? null]);
+    const rows = (await call('GET', '/__admin/tables/orders/records')).body.records.map((x: any) => [
+      x.orderId,
+      x.note ?? null,
+      x.quantity ?? null,
+    ]);
     return [...rows, (await call('GET', '/__admin/profiles')).body.records[0].firstName ?? null];
   }
 
@@ -391,18 +517,35 @@ describe('§2 empty values on update [A: emptyOnUpdate, default keep]', () => {
 });
 
 describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
-  const csv = ['orderId,customerId,quantity,amount,paid,orderDate,note', 'B1,C1,1,9.99,TRUE,2026-02-01,"hello, ""world"""', 'B2,C1,two,1.00,0,2026-02-01,', 'B3,NOPE,3,1.00,N,2026-02-01,', 'B4,C1,4,1.00,1,2026-02-30,', 'B5,C1,5', '"B6",C1,6,6.5,Y,2026-02-06,"multi', 'line"'].join('\n');
+  const csv = [
+    'orderId,customerId,quantity,amount,paid,orderDate,note',
+    'B1,C1,1,9.99,TRUE,2026-02-01,"hello, ""world"""',
+    'B2,C1,two,1.00,0,2026-02-01,',
+    'B3,NOPE,3,1.00,N,2026-02-01,',
+    'B4,C1,4,1.00,1,2026-02-30,',
+    'B5,C1,5',
+    '"B6",C1,6,6.5,Y,2026-02-06,"multi',
+    'line"',
+  ].join('\n');
 
   it('v5 etl-executions with GZIP: async status, per-line errors (line, key, attribute, code, message)', async () => {
     await start({ bulkProcessingDelayMs: 50 });
     const tok = await token();
     await seedProfile(tok, 'C1');
-    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync(csv), 'orders.csv.gz', 'definition', etl('CREATE_OR_UPDATE')) });
+    const r = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(gzipSync(csv), 'orders.csv.gz', 'definition', etl('CREATE_OR_UPDATE')),
+    });
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ id: expect.any(String), status: 'PENDING' });
     expect(r.headers.get('location')).toBe(`${V5}/etl-executions/${r.body.id}`);
     const done = await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
-    expect(done).toMatchObject({ status: 'WITH_ERROR', compression: 'GZIP', mode: 'CREATE_UPDATE', counts: { read: 6, created: 2, updated: 0, rejected: 4 } });
+    expect(done).toMatchObject({
+      status: 'WITH_ERROR',
+      compression: 'GZIP',
+      mode: 'CREATE_UPDATE',
+      counts: { read: 6, created: 2, updated: 0, rejected: 4 },
+    });
     expect(done.errors.map((e: any) => [e.line, e.key, e.attribute, e.code])).toEqual([
       [3, 'B2', 'quantity', 'INVALID_TYPE'],
       [4, 'B3', 'customerId', 'FOREIGN_KEY_NOT_FOUND'],
@@ -432,7 +575,12 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
       return waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
     };
     const created = await run('orderId;customerId;quantity\nZ1;C1;1\nZ2;C1;2\n', 'CREATE_ONLY', 'store');
-    expect(created).toMatchObject({ status: 'SUCCESS', compression: 'ZIP', counts: { read: 2, created: 2, updated: 0, rejected: 0 }, errors: [] });
+    expect(created).toMatchObject({
+      status: 'SUCCESS',
+      compression: 'ZIP',
+      counts: { read: 2, created: 2, updated: 0, rejected: 0 },
+      errors: [],
+    });
     const createOnly = await run('orderId;customerId;quantity\nZ1;C1;10\nZ3;C1;3\n', 'CREATE_ONLY');
     expect(createOnly.counts).toEqual({ read: 2, created: 1, updated: 0, rejected: 1 });
     expect(createOnly.errors[0]).toMatchObject({ line: 2, key: 'Z1', code: 'ALREADY_EXISTS' });
@@ -441,7 +589,9 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     expect(updateOnly.errors[0]).toMatchObject({ line: 3, key: 'Z9', code: 'NOT_FOUND' });
     const upsert = await run('orderId;customerId;quantity\nZ2;C1;22\nZ4;C1;4\n', 'CREATE_UPDATE');
     expect(upsert.counts).toEqual({ read: 2, created: 1, updated: 1, rejected: 0 });
-    const q = Object.fromEntries((await call('GET', '/__admin/tables/orders/records')).body.records.map((r: any) => [r.orderId, r.quantity]));
+    const q = Object.fromEntries(
+      (await call('GET', '/__admin/tables/orders/records')).body.records.map((r: any) => [r.orderId, r.quantity]),
+    );
     expect(q).toEqual({ Z1: 11, Z2: 22, Z3: 3, Z4: 4 });
     expect(created.definition).toMatchObject({ mode: 'CREATE_ONLY', keyAttribute: 'orderId' });
   });
@@ -450,7 +600,10 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     await start();
     const tok = await token();
     const def = { tableType: 'PROFILE_TABLE', tableId: 'main', mode: 'CREATE_UPDATE', keyAttribute: 'emailAddress' };
-    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('emailAddress,firstName,motherLanguage\na@x.io,Al,fr\nb@x.io,Bo,xx1\n'), 'p.csv.gz', 'definition', def) });
+    const r = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(gzipSync('emailAddress,firstName,motherLanguage\na@x.io,Al,fr\nb@x.io,Bo,xx1\n'), 'p.csv.gz', 'definition', def),
+    });
     expect(r.status).toBe(202);
     const done = await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
     expect(done.counts).toEqual({ read: 2, created: 1, updated: 0, rejected: 1 });
@@ -460,7 +613,8 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
   it('file-level errors → 400 and nothing imported: BOM, > size limit, unknown/duplicate header, missing key or mandatory column, bad mode', async () => {
     await start({ maxBulkFileBytes: 2000 });
     const tok = await token();
-    const post = (file: Buffer, def: Record<string, unknown> = etl('CREATE_UPDATE')) => call('POST', `${V5}/etl-executions`, { token: tok, form: form(file, 'f.csv.gz', 'definition', def) });
+    const post = (file: Buffer, def: Record<string, unknown> = etl('CREATE_UPDATE')) =>
+      call('POST', `${V5}/etl-executions`, { token: tok, form: form(file, 'f.csv.gz', 'definition', def) });
     const bom = await post(gzipSync(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('orderId,customerId\nA,C1\n')])));
     expect(bom.status).toBe(400);
     expect(bom.body.message).toMatch(/BOM/);
@@ -475,10 +629,15 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     expect((await post(gzipSync('orderId\nA\n'))).body.message).toMatch(/mandatory column\(s\) customerId/);
     expect((await post(gzipSync('orderId\nA\n'), etl('UPDATE_ONLY'))).status).toBe(202);
     expect((await post(gzipSync('orderId,customerId\n'), etl('MERGE'))).status).toBe(400);
-    expect((await post(gzipSync('orderId,customerId\n'), etl('CREATE_ONLY', { keyAttribute: 'customerId' }))).body.message).toMatch(/not a unique attribute/);
+    expect((await post(gzipSync('orderId,customerId\n'), etl('CREATE_ONLY', { keyAttribute: 'customerId' }))).body.message).toMatch(
+      /not a unique attribute/,
+    );
     expect((await post(Buffer.from('PK\u0003\u0004garbage'))).status).toBe(400);
     // technical columns id / creationMoment / updateMoment are ignored [D S19]
-    const tech = await post(gzipSync('id,orderId,customerId,creationMoment\n77,T1,C1,2020-01-01 00:00:00\n'), etl('CREATE_UPDATE', { tableId: E().state.tables.customTable('orders')!.id }));
+    const tech = await post(
+      gzipSync('id,orderId,customerId,creationMoment\n77,T1,C1,2020-01-01 00:00:00\n'),
+      etl('CREATE_UPDATE', { tableId: E().state.tables.customTable('orders')!.id }),
+    );
     expect(tech.status).toBe(202);
   });
 
@@ -486,7 +645,15 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     await start();
     const tok = await token();
     await seedProfile(tok, 'C1');
-    const created = await call('POST', `${V5}/etls`, { token: tok, body: etl('CREATE_OR_UPDATE', { mapping: [{ column: 'ref', attribute: 'orderId' }, { column: 'cust', attribute: 'customerId' }] }) });
+    const created = await call('POST', `${V5}/etls`, {
+      token: tok,
+      body: etl('CREATE_OR_UPDATE', {
+        mapping: [
+          { column: 'ref', attribute: 'orderId' },
+          { column: 'cust', attribute: 'customerId' },
+        ],
+      }),
+    });
     expect(created.status).toBe(201);
     const f = new FormData();
     f.append('inputFile', new Blob([gzipSync('ref,cust\nM1,C1\n')]), 'x.csv.gz');
@@ -500,10 +667,12 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     const received: any[] = [];
     const hook = createServer((req, res) => {
       let b = '';
-      req.on('data', (c: Buffer) => (b += c.toString())).on('end', () => {
-        received.push(JSON.parse(b));
-        res.end();
-      });
+      req
+        .on('data', (c: Buffer) => (b += c.toString()))
+        .on('end', () => {
+          received.push(JSON.parse(b));
+          res.end();
+        });
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     try {
@@ -511,7 +680,10 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
       const tok = await token();
       await seedProfile(tok, 'C1');
       await call('POST', '/__admin/webhooks', { body: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` } });
-      const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\nW1,C1\n'), 'w.csv.gz', 'definition', etl('CREATE_ONLY')) });
+      const r = await call('POST', `${V5}/etl-executions`, {
+        token: tok,
+        form: form(gzipSync('orderId,customerId\nW1,C1\n'), 'w.csv.gz', 'definition', etl('CREATE_ONLY')),
+      });
       await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
       for (let i = 0; i < 50 && received.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
       expect(received.map((x) => [x.trigger, x.etl.executionId, x.etl.executionStatus])).toEqual([
@@ -532,8 +704,28 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     const file = gzipSync(lines.join('\n'));
     await start({ bulkProcessingDelayMs: 0 });
     const tok = await token();
-    await call('POST', '/__admin/tables', { body: { name: 'events', primaryKeyAttribute: 'eventId', attributes: [{ name: 'eventId', valueType: 'STRING' }, { name: 'n', valueType: 'INTEGER' }, { name: 'score', valueType: 'NUMBER' }, { name: 'ok', valueType: 'BOOLEAN' }, { name: 'day', valueType: 'DATE' }] } });
-    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(file, 'events.csv.gz', 'definition', { tableType: 'CUSTOM_TABLE', tableId: 'events', mode: 'CREATE_ONLY', keyAttribute: 'eventId' }) });
+    await call('POST', '/__admin/tables', {
+      body: {
+        name: 'events',
+        primaryKeyAttribute: 'eventId',
+        attributes: [
+          { name: 'eventId', valueType: 'STRING' },
+          { name: 'n', valueType: 'INTEGER' },
+          { name: 'score', valueType: 'NUMBER' },
+          { name: 'ok', valueType: 'BOOLEAN' },
+          { name: 'day', valueType: 'DATE' },
+        ],
+      },
+    });
+    const r = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(file, 'events.csv.gz', 'definition', {
+        tableType: 'CUSTOM_TABLE',
+        tableId: 'events',
+        mode: 'CREATE_ONLY',
+        keyAttribute: 'eventId',
+      }),
+    });
     expect(r.status).toBe(202);
     let slowest = 0;
     let sawRunning = false;
@@ -553,7 +745,13 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
     expect(slowest).toBeLessThan(1000);
     const events = E().state.tables.customTable('events')!;
     expect(events.size).toBe(1_000_000);
-    expect(events.read(events.findBy('eventId', 'e999999')!)).toEqual({ eventId: 'e999999', n: '999999', score: '99.5', ok: 'true', day: '2026-03-08' });
+    expect(events.read(events.findBy('eventId', 'e999999')!)).toEqual({
+      eventId: 'e999999',
+      n: '999999',
+      score: '99.5',
+      ok: 'true',
+      day: '2026-03-08',
+    });
   });
 });
 
@@ -561,7 +759,11 @@ describe('§7 limits [D S3]', () => {
   it('per-table daily bulk import quota → 429 once used up; /__admin/bulk-quota reports usage', async () => {
     await start({ dailyBulkImportQuota: 2 });
     const tok = await token();
-    const post = () => call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')) });
+    const post = () =>
+      call('POST', `${V5}/etl-executions`, {
+        token: tok,
+        form: form(gzipSync('orderId,customerId\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')),
+      });
     expect((await post()).status).toBe(202);
     expect((await post()).status).toBe(202);
     const third = await post();
@@ -570,7 +772,15 @@ describe('§7 limits [D S3]', () => {
     const quota = await call('GET', '/__admin/bulk-quota');
     expect(quota.body).toEqual({ day: new Date().toISOString().slice(0, 10), quota: 2, used: { orders: 2 } });
     // other tables keep their own quota
-    const profiles = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('emailAddress\n'), 'p.csv.gz', 'definition', { tableType: 'PROFILE_TABLE', tableId: 'main', mode: 'CREATE_UPDATE', keyAttribute: 'emailAddress' }) });
+    const profiles = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(gzipSync('emailAddress\n'), 'p.csv.gz', 'definition', {
+        tableType: 'PROFILE_TABLE',
+        tableId: 'main',
+        mode: 'CREATE_UPDATE',
+        keyAttribute: 'emailAddress',
+      }),
+    });
     expect(profiles.status).toBe(202);
   });
 
@@ -615,7 +825,11 @@ describe('fault switches (/__admin/faults)', () => {
     await expect(call('POST', REC, { token: tok, body: props({ orderId: 'D1', customerId: 'C1' }) })).rejects.toThrow();
     expect(E().state.tables.customTable('orders')!.findBy('orderId', 'D1')).toBe(0);
     const log = await call('GET', '/__admin/requests');
-    expect(log.body.requests.at(-1)).toMatchObject({ method: 'POST', status: 0, route: `POST ${REC.replace('demo', ':entity').replace('orders', ':table')}` });
+    expect(log.body.requests.at(-1)).toMatchObject({
+      method: 'POST',
+      status: 0,
+      route: `POST ${REC.replace('demo', ':entity').replace('orders', ':table')}`,
+    });
   });
 
   it('expireTokens makes current tokens 401; slow delays; DELETE clears; bulkImportFails → ERROR', async () => {
@@ -631,7 +845,10 @@ describe('fault switches (/__admin/faults)', () => {
     await call('POST', '/__admin/faults', { body: { slow: { ms: 250, count: 1 } } });
     expect((await call('GET', '/entities/v5/entities', { token: tok2 })).ms).toBeGreaterThanOrEqual(240);
     await call('POST', '/__admin/faults', { body: { bulkImportFails: { count: 1 } } });
-    const r = await call('POST', `${V5}/etl-executions`, { token: tok2, form: form(gzipSync('orderId,customerId\nA,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')) });
+    const r = await call('POST', `${V5}/etl-executions`, {
+      token: tok2,
+      form: form(gzipSync('orderId,customerId\nA,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')),
+    });
     const done = await waitForExecution(tok2, `${V5}/etl-executions/${r.body.id}`);
     expect(done.status).toBe('ERROR');
     expect(done.message).toMatch(/injected/);
@@ -648,7 +865,10 @@ describe('fault switches (/__admin/faults)', () => {
     expect((await call('POST', REC, { token: tok, body: props({ orderId: 'R1', customerId: 'C1' }) })).status).toBe(201);
 
     await call('POST', '/__admin/faults', { body: { bulkImportStuck: true } });
-    const r = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\nS1,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')) });
+    const r = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(gzipSync('orderId,customerId\nS1,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')),
+    });
     expect(r.status).toBe(202);
     await new Promise((res) => setTimeout(res, 300));
     expect((await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok })).body.status).toBe('RUNNING');
@@ -658,7 +878,10 @@ describe('fault switches (/__admin/faults)', () => {
     expect(E().state.tables.customTable('orders')!.findBy('orderId', 'S1')).toBeDefined();
 
     await call('POST', '/__admin/faults', { body: { bulkQuotaExhausted: true } });
-    const refused = await call('POST', `${V5}/etl-executions`, { token: tok, form: form(gzipSync('orderId,customerId\nS2,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')) });
+    const refused = await call('POST', `${V5}/etl-executions`, {
+      token: tok,
+      form: form(gzipSync('orderId,customerId\nS2,C1\n'), 'f.csv.gz', 'definition', etl('CREATE_UPDATE')),
+    });
     expect([refused.status, refused.body.message]).toEqual([429, expect.stringMatching(/quota/)]);
     expect((await call('POST', '/__admin/faults', { body: { bulkImportStuck: 'yes' } })).status).toBe(400);
   });
@@ -672,7 +895,11 @@ describe('fault switches (/__admin/faults)', () => {
     await call('DELETE', `${REC}/J1`, { token: tok });
     const j = (await call('GET', '/__admin/journal')).body;
     expect(j.enabled).toBe(true);
-    expect(j.entries.filter((e: any) => e.table === 'orders').map((e: any) => [e.op, e.key, e.values.amount])).toEqual([['create', 'J1', 1.5], ['update', 'J1', 2], ['delete', 'J1', 2]]);
+    expect(j.entries.filter((e: any) => e.table === 'orders').map((e: any) => [e.op, e.key, e.values.amount])).toEqual([
+      ['create', 'J1', 1.5],
+      ['update', 'J1', 2],
+      ['delete', 'J1', 2],
+    ]);
     expect(j.entries.map((e: any) => e.seq)).toEqual(j.entries.map((_: unknown, i: number) => i + 1));
     await E().close();
     await start();
@@ -697,7 +924,12 @@ describe('fault switches (/__admin/faults)', () => {
     expect(r.status).toBe(202);
     expect((await call('GET', '/__admin/requests')).body.inFlight).toEqual([]);
     const full = await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
-    expect(full).toMatchObject({ status: 'WITH_ERROR', errorCount: 1, counts: { read: 2, created: 1, rejected: 1 }, errors: [{ line: 3, key: 'B' }] });
+    expect(full).toMatchObject({
+      status: 'WITH_ERROR',
+      errorCount: 1,
+      counts: { read: 2, created: 1, rejected: 1 },
+      errors: [{ line: 3, key: 'B' }],
+    });
 
     await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['line', 'key', 'total'] } } });
     const stripped = await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok });

@@ -1,5 +1,8 @@
 export class CsvSyntaxError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }
@@ -19,7 +22,10 @@ export class CsvCursor {
   private nextLine = 1;
   private readonly sep: number;
 
-  constructor(private readonly text: string, separator = ',') {
+  constructor(
+    private readonly text: string,
+    separator = ',',
+  ) {
     this.sep = separator.charCodeAt(0);
   }
 

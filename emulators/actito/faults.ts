@@ -41,9 +41,14 @@ export class FaultState {
   }
 
   /** Consumes one occurrence of a counted fault when it applies to this request. */
-  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits' | (typeof SWITCHES)[number]>>(kind: K, path: string, method = 'GET'): FaultConfig[K] | undefined {
+  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits' | (typeof SWITCHES)[number]>>(
+    kind: K,
+    path: string,
+    method = 'GET',
+  ): FaultConfig[K] | undefined {
     const f = this.active[kind] as Counted | undefined;
-    if (!f || f.count <= 0 || (f.path && !path.includes(f.path)) || (f.method && f.method.toUpperCase() !== method.toUpperCase())) return undefined;
+    if (!f || f.count <= 0 || (f.path && !path.includes(f.path)) || (f.method && f.method.toUpperCase() !== method.toUpperCase()))
+      return undefined;
     f.count--;
     return f as FaultConfig[K];
   }
@@ -87,7 +92,8 @@ export function parseFaults(body: unknown): FaultConfig | string {
   if (b.reportOmits !== undefined) {
     const fields = (b.reportOmits as { fields?: unknown } | null)?.fields;
     const parts: readonly string[] = REPORT_PARTS;
-    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string' && parts.includes(f))) return `reportOmits needs 'fields', a list of: ${REPORT_PARTS.join(', ')}`;
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string' && parts.includes(f)))
+      return `reportOmits needs 'fields', a list of: ${REPORT_PARTS.join(', ')}`;
     config.reportOmits = { fields: fields as ReportPart[] };
   }
   return config;

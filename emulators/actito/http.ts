@@ -16,7 +16,10 @@ export function apiError(status: number, message: string, errors: FieldError[] =
 }
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -6,7 +6,11 @@ export class Limits {
   inFlight = 0;
   private calls: number[] = [];
 
-  constructor(public maxConcurrent: number, public callsPerMinute: number, public throttleDelayMs: number) {}
+  constructor(
+    public maxConcurrent: number,
+    public callsPerMinute: number,
+    public throttleDelayMs: number,
+  ) {}
 
   tryAcquire(): boolean {
     if (this.inFlight >= this.maxConcurrent) return false;

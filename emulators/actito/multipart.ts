@@ -28,7 +28,12 @@ export function parseMultipart(body: Buffer, contentType: string | undefined): P
     const filename = /\bfilename="([^"]*)"/i.exec(disp)?.[1];
     const type = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1];
     if (name !== undefined) {
-      parts.push({ name, data: body.subarray(headerEnd + 4, next), ...(filename !== undefined ? { filename } : {}), ...(type ? { contentType: type.trim() } : {}) });
+      parts.push({
+        name,
+        data: body.subarray(headerEnd + 4, next),
+        ...(filename !== undefined ? { filename } : {}),
+        ...(type ? { contentType: type.trim() } : {}),
+      });
     }
     pos = next + 2;
   }

@@ -41,7 +41,9 @@ function findProfile(table: Table, ref: string): number | undefined {
 export function profileBody(table: Table, row: number): Record<string, unknown> {
   const values = table.read(row) ?? {};
   const extras = (table.extras.get(row) as ProfileExtras | undefined) ?? { subscriptions: [], segmentations: [] };
-  const attributes = table.attributes.filter((a) => values[a.name] != null).map((a) => ({ name: a.name, value: toJson(a, values[a.name] ?? null) }));
+  const attributes = table.attributes
+    .filter((a) => values[a.name] != null)
+    .map((a) => ({ name: a.name, value: toJson(a, values[a.name] ?? null) }));
   return { profileId: row + 1, attributes: [{ name: 'profileId', value: row + 1 }, ...attributes], ...extras };
 }
 
@@ -130,9 +132,24 @@ export function profileRoutes(state: EmulatorState): Route[] {
 
   const routes: Route[] = [
     { method: 'POST', pattern: BASE, handler: upsert },
-    { method: 'GET', pattern: `${BASE}/:ref`, handler: (ctx) => { const { table, row } = located(ctx); return json(200, profileBody(table, row)); } },
+    {
+      method: 'GET',
+      pattern: `${BASE}/:ref`,
+      handler: (ctx) => {
+        const { table, row } = located(ctx);
+        return json(200, profileBody(table, row));
+      },
+    },
     { method: 'PUT', pattern: `${BASE}/:ref`, handler: update },
-    { method: 'DELETE', pattern: `${BASE}/:ref`, handler: (ctx) => { const { row } = located(ctx); deleteProfileCascade(state, row); return json(204); } },
+    {
+      method: 'DELETE',
+      pattern: `${BASE}/:ref`,
+      handler: (ctx) => {
+        const { row } = located(ctx);
+        deleteProfileCascade(state, row);
+        return json(204);
+      },
+    },
     // [A] the v5 profile listing's prefix: the profile family's.
     { method: 'GET', pattern: '/v5/entities/:entity/profile-tables/:tableId/profiles', handler: list },
   ];

@@ -10,7 +10,9 @@ const BASE = '/v4/entity/:entity/customTable/:table/record';
 /** `{"properties":[{name,value}]}` for one stored record, plus its technical `id` [C C1, C6]. */
 export function recordBody(table: Table, row: number): Record<string, unknown> {
   const values = table.read(row) ?? {};
-  const properties = table.attributes.filter((a) => values[a.name] != null).map((a) => ({ name: a.name, value: toJson(a, values[a.name] ?? null) }));
+  const properties = table.attributes
+    .filter((a) => values[a.name] != null)
+    .map((a) => ({ name: a.name, value: toJson(a, values[a.name] ?? null) }));
   return { properties: [{ name: 'id', value: row + 1 }, ...properties] };
 }
 
@@ -24,7 +26,7 @@ function findRecord(table: Table, key: string): number | undefined {
 
 function properties(ctx: RouteContext): [string, unknown][] {
   const body = parseJson(ctx.body);
-  if (!isObject(body)) throw new HttpError(400, "body must be {\"properties\":[{\"name\":…,\"value\":…}]}");
+  if (!isObject(body)) throw new HttpError(400, 'body must be {"properties":[{"name":…,"value":…}]}');
   return nameValuePairs(body.properties, 'properties');
 }
 
@@ -39,7 +41,9 @@ export function recordRoutes(state: EmulatorState): Route[] {
     const pk = table.attribute(table.primaryKeyAttribute);
     const rawKey = input.find(([n]) => n === table.primaryKeyAttribute)?.[1];
     if (!pk || rawKey === undefined || rawKey === null || rawKey === '') {
-      return apiError(400, 'validation failed', [{ field: table.primaryKeyAttribute, code: 'MANDATORY_MISSING', message: `business key '${table.primaryKeyAttribute}' is required` }]);
+      return apiError(400, 'validation failed', [
+        { field: table.primaryKeyAttribute, code: 'MANDATORY_MISSING', message: `business key '${table.primaryKeyAttribute}' is required` },
+      ]);
     }
     const existing = table.findBy(table.primaryKeyAttribute, String(rawKey));
     const v = validateRecord(state.tables, table, input, { ...opts, op: existing === undefined ? 'create' : 'update', row: existing });
@@ -62,7 +66,9 @@ export function recordRoutes(state: EmulatorState): Route[] {
     const current = table.read(row)?.[table.primaryKeyAttribute];
     const sentKey = input.find(([n]) => n === table.primaryKeyAttribute)?.[1];
     if (sentKey !== undefined && sentKey !== null && String(sentKey) !== current) {
-      return apiError(400, 'validation failed', [{ field: table.primaryKeyAttribute, code: 'KEY_CHANGE', message: 'the business key of a record cannot be changed' }]);
+      return apiError(400, 'validation failed', [
+        { field: table.primaryKeyAttribute, code: 'KEY_CHANGE', message: 'the business key of a record cannot be changed' },
+      ]);
     }
     const v = validateRecord(state.tables, table, input, { ...opts, op: 'update', row });
     if (v.errors.length) return apiError(400, 'validation failed', v.errors);

@@ -8,7 +8,9 @@ import { isValueType, type AttributeDef, type FieldError } from './types';
 import { validateAttributeName } from './values';
 
 const sameDefinition = (a: AttributeDef, b: AttributeDef): boolean =>
-  a.valueType === b.valueType && a.mandatory === b.mandatory && a.unique === b.unique &&
+  a.valueType === b.valueType &&
+  a.mandatory === b.mandatory &&
+  a.unique === b.unique &&
   JSON.stringify(a.valueRestriction ?? null) === JSON.stringify(b.valueRestriction ?? null);
 
 /** Parses one requested attribute; profile attributes must be `type: CUSTOM` with a valueType [A]. */
@@ -19,8 +21,10 @@ export function parseAttribute(raw: unknown, profile: boolean): AttributeDef | F
   const nameError = validateAttributeName(r.name);
   if (nameError) return bad(nameError);
   if (TECHNICAL_ATTRIBUTES.has(name)) return bad(`'${name}' is a reserved technical attribute name`);
-  if (profile && r.type !== undefined && r.type !== 'CUSTOM') return bad(`only CUSTOM profile attributes can be created, got type '${String(r.type)}'`);
-  if (!isValueType(r.valueType)) return bad(`valueType '${String(r.valueType)}' is not one of STRING, INTEGER, LONG, NUMBER, BOOLEAN, DATE, TIMESTAMP`);
+  if (profile && r.type !== undefined && r.type !== 'CUSTOM')
+    return bad(`only CUSTOM profile attributes can be created, got type '${String(r.type)}'`);
+  if (!isValueType(r.valueType))
+    return bad(`valueType '${String(r.valueType)}' is not one of STRING, INTEGER, LONG, NUMBER, BOOLEAN, DATE, TIMESTAMP`);
   const restriction = isObject(r.valueRestriction) ? (r.valueRestriction as AttributeDef['valueRestriction']) : undefined;
   return {
     name,
@@ -54,14 +58,24 @@ function addAttributes(table: Table, body: unknown, render: (t: Table) => unknow
     }
     const existing = table.attribute(def.name);
     if (existing) {
-      if (!sameDefinition(existing, def)) conflicts.push({ field: def.name, code: 'ALREADY_EXISTS', message: `attribute '${def.name}' already exists with a different definition (${existing.valueType}, mandatory=${existing.mandatory}, unique=${existing.unique})` });
+      if (!sameDefinition(existing, def))
+        conflicts.push({
+          field: def.name,
+          code: 'ALREADY_EXISTS',
+          message: `attribute '${def.name}' already exists with a different definition (${existing.valueType}, mandatory=${existing.mandatory}, unique=${existing.unique})`,
+        });
       continue;
     }
     if ((def.mandatory || def.unique) && table.size > 0) {
-      errors.push({ field: def.name, code: 'INVALID_VALUE', message: `cannot add mandatory or unique attribute '${def.name}' to populated table '${table.name}'; recreate the table` });
+      errors.push({
+        field: def.name,
+        code: 'INVALID_VALUE',
+        message: `cannot add mandatory or unique attribute '${def.name}' to populated table '${table.name}'; recreate the table`,
+      });
       continue;
     }
-    if (toAdd.some((d) => d.name === def.name)) errors.push({ field: def.name, code: 'INVALID_VALUE', message: `attribute '${def.name}' is listed twice` });
+    if (toAdd.some((d) => d.name === def.name))
+      errors.push({ field: def.name, code: 'INVALID_VALUE', message: `attribute '${def.name}' is listed twice` });
     else toAdd.push(def);
   }
   if (errors.length) return apiError(400, 'invalid attribute definition', errors);
@@ -86,7 +100,10 @@ export function schemaRoutes(state: EmulatorState): Route[] {
     {
       method: 'GET',
       pattern: C,
-      handler: (ctx) => (state.requireEntity(ctx.params), json(200, { customTables: state.tables.customTables().map(customTableStructure) })),
+      handler: (ctx) => (
+        state.requireEntity(ctx.params),
+        json(200, { customTables: state.tables.customTables().map(customTableStructure) })
+      ),
       prefix: CS,
     },
     { method: 'GET', pattern: `${C}/:tableId`, handler: (ctx) => json(200, customTableStructure(custom(ctx))), prefix: CS },
@@ -104,7 +121,10 @@ export function schemaRoutes(state: EmulatorState): Route[] {
     {
       method: 'GET',
       pattern: '/v4/entity/:entity/customTable',
-      handler: (ctx) => (state.requireEntity(ctx.params), json(200, { customTables: state.tables.customTables().map((t) => ({ id: t.v4Id, name: t.name, uuid: t.id })) })),
+      handler: (ctx) => (
+        state.requireEntity(ctx.params),
+        json(200, { customTables: state.tables.customTables().map((t) => ({ id: t.v4Id, name: t.name, uuid: t.id })) })
+      ),
       // [A] the v4 listing sits with the v4 record routes.
       prefix: '/custom-data',
     },

@@ -113,7 +113,11 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
     if (checks && !match.route.public) {
       const auth = state.tokens.check(req.headers, req.method ?? 'GET', url.pathname);
       if (auth === 'forbidden') return apiError(403, `this API key has no access right for ${req.method} ${url.pathname}`);
-      if (auth !== 'ok') return apiError(401, auth === 'expired' ? 'access token expired; request a new one at /auth/token' : 'missing or invalid bearer token');
+      if (auth !== 'ok')
+        return apiError(
+          401,
+          auth === 'expired' ? 'access token expired; request a new one at /auth/token' : 'missing or invalid bearer token',
+        );
     }
     return match.route.handler({ params: match.params, query: url.searchParams, headers: req.headers, body });
   }
@@ -138,7 +142,14 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
     const started = Date.now();
     const path = url.pathname;
     const log = (status: number): void =>
-      state.requests.add({ at: new Date(started).toISOString(), method: req.method ?? 'GET', path, route: routeName(req, url, api), status, durationMs: Date.now() - started });
+      state.requests.add({
+        at: new Date(started).toISOString(),
+        method: req.method ?? 'GET',
+        path,
+        route: routeName(req, url, api),
+        status,
+        durationMs: Date.now() - started,
+      });
     if (!limits.tryAcquire()) {
       log(429);
       return send(res, { ...apiError(429, `more than ${limits.maxConcurrent} concurrent requests`), headers: { Connection: 'close' } });

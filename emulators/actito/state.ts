@@ -47,7 +47,12 @@ export class EmulatorState {
   /** Every record written, in order, when `config.journal` is on; null otherwise. */
   readonly journal: JournalEntry[] | null;
 
-  constructor(readonly config: EmulatorConfig, tokenTtlMs: number, limits: Limits, extraApiKeys: Record<string, ApiKeyRights> = {}) {
+  constructor(
+    readonly config: EmulatorConfig,
+    tokenTtlMs: number,
+    limits: Limits,
+    extraApiKeys: Record<string, ApiKeyRights> = {},
+  ) {
     this.tables = new TableStore(config.entity);
     this.tokens = new TokenStore({ ...extraApiKeys, [config.apiKey]: {} }, tokenTtlMs);
     this.limits = limits;
@@ -60,7 +65,15 @@ export class EmulatorState {
     const out: Record<string, unknown> = {};
     for (const a of table.attributes) if (values[a.name] != null) out[a.name] = toJson(a, values[a.name] ?? null);
     const key = values[table.primaryKeyAttribute] ?? null;
-    this.journal?.push({ seq: this.journal.length + 1, at: new Date().toISOString(), op, table: table.name, id: row + 1, key, values: out });
+    this.journal?.push({
+      seq: this.journal.length + 1,
+      at: new Date().toISOString(),
+      op,
+      table: table.name,
+      id: row + 1,
+      key,
+      values: out,
+    });
   }
 
   get profiles(): Table {

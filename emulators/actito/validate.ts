@@ -28,7 +28,8 @@ export function validateRecord(store: TableStore, table: Table, input: Iterable<
   const errors: FieldError[] = [];
   for (const [name, raw] of input) {
     if (TECHNICAL_ATTRIBUTES.has(name) && !table.attribute(name)) {
-      if (opts.technical === 'reject') errors.push({ field: name, code: 'TECHNICAL_ATTRIBUTE', message: `${name} is a technical attribute and cannot be written` });
+      if (opts.technical === 'reject')
+        errors.push({ field: name, code: 'TECHNICAL_ATTRIBUTE', message: `${name} is a technical attribute and cannot be written` });
       continue;
     }
     const a = table.attribute(name);
@@ -58,7 +59,11 @@ function checkUnique(table: Table, values: RowValues, row: number | undefined): 
     if (!a.unique || v == null) continue;
     const other = table.findBy(a.name, v);
     if (other !== undefined && other !== row) {
-      errors.push({ field: a.name, code: 'UNIQUE_VIOLATION', message: `value '${v}' of unique attribute '${a.name}' is already used by another record` });
+      errors.push({
+        field: a.name,
+        code: 'UNIQUE_VIOLATION',
+        message: `value '${v}' of unique attribute '${a.name}' is already used by another record`,
+      });
     }
   }
   return errors;

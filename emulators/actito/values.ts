@@ -30,21 +30,24 @@ function validDate(y: string, m: string, d: string): boolean {
  */
 export function canonicalize(a: AttributeDef, raw: unknown): Canon {
   if (raw === null || raw === undefined || raw === '') return { value: null };
-  if (typeof raw === 'object') return fail(a, 'INVALID_TYPE', `expected a ${a.valueType} scalar, got ${Array.isArray(raw) ? 'an array' : 'an object'}`);
+  if (typeof raw === 'object')
+    return fail(a, 'INVALID_TYPE', `expected a ${a.valueType} scalar, got ${Array.isArray(raw) ? 'an array' : 'an object'}`);
   const s = String(raw);
   switch (a.valueType) {
     case 'STRING':
       return checkString(a, s);
     case 'INTEGER':
     case 'LONG': {
-      if ((typeof raw !== 'number' && typeof raw !== 'string') || !INT_RE.test(s)) return fail(a, 'INVALID_TYPE', `'${s}' is not an integer`);
+      if ((typeof raw !== 'number' && typeof raw !== 'string') || !INT_RE.test(s))
+        return fail(a, 'INVALID_TYPE', `'${s}' is not an integer`);
       const n = BigInt(s);
       const max = a.valueType === 'INTEGER' ? 2n ** 31n - 1n : 2n ** 63n - 1n;
       if (n > max || n < -max - 1n) return fail(a, 'INVALID_VALUE', `'${s}' is out of range for ${a.valueType}`);
       return { value: n.toString() };
     }
     case 'NUMBER':
-      if ((typeof raw !== 'number' && typeof raw !== 'string') || !NUM_RE.test(s)) return fail(a, 'INVALID_TYPE', `'${s}' is not a number (use '.' as decimal separator)`);
+      if ((typeof raw !== 'number' && typeof raw !== 'string') || !NUM_RE.test(s))
+        return fail(a, 'INVALID_TYPE', `'${s}' is not a number (use '.' as decimal separator)`);
       return { value: String(Number(s)) };
     case 'BOOLEAN': {
       if (typeof raw === 'boolean') return { value: String(raw) };
@@ -72,8 +75,10 @@ function checkString(a: AttributeDef, s: string): Canon {
   const r = a.valueRestriction;
   const max = r?.maxLength ?? DEFAULT_MAX_LENGTH;
   if (s.length > max) return fail(a, 'TOO_LONG', `value has ${s.length} characters, maximum is ${max}`);
-  if (r?.minLength !== undefined && s.length < r.minLength) return fail(a, 'TOO_SHORT', `value has ${s.length} characters, minimum is ${r.minLength}`);
-  if (r?.acceptedValues && !r.acceptedValues.includes(s)) return fail(a, 'NOT_ACCEPTED_VALUE', `'${s}' is not one of ${r.acceptedValues.join(', ')}`);
+  if (r?.minLength !== undefined && s.length < r.minLength)
+    return fail(a, 'TOO_SHORT', `value has ${s.length} characters, minimum is ${r.minLength}`);
+  if (r?.acceptedValues && !r.acceptedValues.includes(s))
+    return fail(a, 'NOT_ACCEPTED_VALUE', `'${s}' is not one of ${r.acceptedValues.join(', ')}`);
   switch (a.profileType) {
     case 'EMAIL_ADDRESS':
       return EMAIL_RE.test(s) ? { value: s } : fail(a, 'INVALID_VALUE', `'${s}' is not a valid e-mail address`);
@@ -105,6 +110,7 @@ export function toJson(a: AttributeDef, v: string | null): Scalar {
 export function validateAttributeName(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'attribute name is required';
   if (name.length > 50) return `attribute name '${name}' has ${name.length} characters, maximum is 50`;
-  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) return `attribute name '${name}' may only contain letters, digits and '_' and must start with a letter`;
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name))
+    return `attribute name '${name}' may only contain letters, digits and '_' and must start with a letter`;
   return undefined;
 }

@@ -32,7 +32,10 @@ function seed(ctx: Ctx, def: ObjectDef, input: Record<string, unknown>): string 
   const given = typeof input.Id === 'string' ? normalizeId(input.Id) : null;
   const id = given ?? ctx.state.newId(def.keyPrefix);
   const now = new Date().toISOString().replace('Z', '+0000');
-  const set = (n: string, v: StoredValue) => { const i = fieldIndex(def, n); if (i !== undefined) values[i] = v; };
+  const set = (n: string, v: StoredValue) => {
+    const i = fieldIndex(def, n);
+    if (i !== undefined) values[i] = v;
+  };
   set('Id', id);
   for (const n of ['CreatedDate', 'LastModifiedDate', 'SystemModstamp']) set(n, now);
   for (const n of ['CreatedById', 'LastModifiedById', 'OwnerId']) set(n, ctx.state.userId);
@@ -66,13 +69,22 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     if (unknown.length > 0) throw new HttpError(400, { error: `unknown fault(s): ${unknown.join(', ')}` });
     return sendJson(ctx, 200, { ok: true, faults: state.faults.snapshot() });
   }
-  if (what === 'faults' && m === 'DELETE') { state.faults.clear(); return sendJson(ctx, 200, { ok: true }); }
+  if (what === 'faults' && m === 'DELETE') {
+    state.faults.clear();
+    return sendJson(ctx, 200, { ok: true });
+  }
   if (what === 'faults' && m === 'GET') return sendJson(ctx, 200, state.faults.snapshot());
-  if (what === 'reset' && m === 'POST') { state.reset(); return sendJson(ctx, 200, { ok: true }); }
+  if (what === 'reset' && m === 'POST') {
+    state.reset();
+    return sendJson(ctx, 200, { ok: true });
+  }
   if (what === 'requests' && m === 'GET') {
     return sendJson(ctx, 200, { requests: state.requests, counts: requestCounts(ctx), apiUsed: state.apiUsed });
   }
-  if (what === 'requests' && m === 'DELETE') { state.requests = []; return sendJson(ctx, 200, { ok: true }); }
+  if (what === 'requests' && m === 'DELETE') {
+    state.requests = [];
+    return sendJson(ctx, 200, { ok: true });
+  }
   if (what === 'quota' && m === 'POST') {
     const b = ((await readJson(ctx)) ?? {}) as { used?: number };
     if (typeof b.used === 'number') state.apiUsed = b.used;
@@ -88,7 +100,12 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     return sendJson(ctx, 200, { bulkProcessingDelayMs, dailyApiLimit, maxUploadBytes: state.maxUploadBytes });
   }
   if (what === 'journal' && m === 'GET') return sendJson(ctx, 200, { enabled: state.journal !== null, entries: state.journal ?? [] });
-  if (what === 'jobs' && m === 'GET') return sendJson(ctx, 200, [...state.jobs.values()].map((j) => jobInfo(j, state.userId)));
+  if (what === 'jobs' && m === 'GET')
+    return sendJson(
+      ctx,
+      200,
+      [...state.jobs.values()].map((j) => jobInfo(j, state.userId)),
+    );
   if (what === 'userPermissions' && m === 'POST') {
     const b = ((await readJson(ctx)) ?? {}) as Record<string, unknown>;
     for (const [k, v] of Object.entries(b)) state.userPermissions.set(k.replace(/^Permissions/, ''), v === true);
@@ -99,21 +116,27 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     const def = objectDef(ctx, arg);
     const b = await readJson(ctx);
     const list = (Array.isArray(b) ? b : [b]) as Array<{ developerName?: unknown }>;
-    if (list.some((r) => typeof r?.developerName !== 'string' || !r.developerName)) throw new HttpError(400, { error: 'each record type needs a developerName' });
+    if (list.some((r) => typeof r?.developerName !== 'string' || !r.developerName))
+      throw new HttpError(400, { error: 'each record type needs a developerName' });
     const made = list.map((r) => state.recordTypes.add(def, r as { developerName: string }, () => state.newRecordTypeId()));
     return sendJson(ctx, 201, made);
   }
-  if (what === 'recordTypes' && m === 'GET') return sendJson(ctx, 200, arg ? state.recordTypes.of(arg) : [...state.recordTypes.byId.values()]);
+  if (what === 'recordTypes' && m === 'GET')
+    return sendJson(ctx, 200, arg ? state.recordTypes.of(arg) : [...state.recordTypes.byId.values()]);
   if (what === 'records') {
     const def = objectDef(ctx, arg);
     if (m === 'GET') {
       const all = ctx.query.get('includeDeleted') === 'true';
       const recs = all ? [...state.store(def).records.values()] : state.store(def).live();
-      return sendJson(ctx, 200, recs.map((r) => renderRecord('62.0', def, r)));
+      return sendJson(
+        ctx,
+        200,
+        recs.map((r) => renderRecord('62.0', def, r)),
+      );
     }
     if (m === 'POST') {
       const b = await readJson(ctx);
-      const list = (Array.isArray(b) ? b : (b as { records?: unknown[] } | null)?.records ?? [b]) as Array<Record<string, unknown>>;
+      const list = (Array.isArray(b) ? b : ((b as { records?: unknown[] } | null)?.records ?? [b])) as Array<Record<string, unknown>>;
       return sendJson(ctx, 201, { ids: list.map((r) => seed(ctx, def, r)) });
     }
   }

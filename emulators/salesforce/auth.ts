@@ -70,11 +70,18 @@ export async function handleToken(ctx: Ctx): Promise<void> {
   const { accessToken, refreshToken } = state.tokens.issue(g.session, g.refresh);
   const id = `${state.url}/id/${state.orgId}/${state.userId}`;
   const issuedAt = String(g.session.issuedAt);
-  const signature = createHmac('sha256', state.options.clientSecret).update(id + issuedAt).digest('base64');
+  const signature = createHmac('sha256', state.options.clientSecret)
+    .update(id + issuedAt)
+    .digest('base64');
   sendJson(ctx, 200, {
     access_token: accessToken,
     ...(refreshToken ? { refresh_token: refreshToken } : {}),
-    signature, scope: 'api refresh_token', instance_url: state.url, id, token_type: 'Bearer', issued_at: issuedAt,
+    signature,
+    scope: 'api refresh_token',
+    instance_url: state.url,
+    id,
+    token_type: 'Bearer',
+    issued_at: issuedAt,
   });
 }
 
@@ -102,13 +109,30 @@ export function handleIdentity(ctx: Ctx): void {
   const v = '62.0';
   const rest = `${state.url}/services/data/v{version}/`;
   sendJson(ctx, 200, {
-    id: `${state.url}/id/${state.orgId}/${state.userId}`, asserted_user: true, user_id: state.userId,
-    organization_id: state.orgId, username: session.username, nick_name: 'integration', display_name: 'Syncline Integration',
-    email: 'integration@syncline.example', email_verified: true, active: true, user_type: 'STANDARD',
-    language: 'en_US', locale: 'en_US', utcOffset: 0, is_app_installed: true, last_modified_date: '2026-01-01T00:00:00.000+0000',
+    id: `${state.url}/id/${state.orgId}/${state.userId}`,
+    asserted_user: true,
+    user_id: state.userId,
+    organization_id: state.orgId,
+    username: session.username,
+    nick_name: 'integration',
+    display_name: 'Syncline Integration',
+    email: 'integration@syncline.example',
+    email_verified: true,
+    active: true,
+    user_type: 'STANDARD',
+    language: 'en_US',
+    locale: 'en_US',
+    utcOffset: 0,
+    is_app_installed: true,
+    last_modified_date: '2026-01-01T00:00:00.000+0000',
     urls: {
-      rest, sobjects: `${rest}sobjects/`, query: `${rest}query/`, limits: `${rest}limits/`,
-      profile: `${state.url}/${state.userId}`, custom_domain: state.url, apiVersion: v,
+      rest,
+      sobjects: `${rest}sobjects/`,
+      query: `${rest}query/`,
+      limits: `${rest}limits/`,
+      profile: `${state.url}/${state.userId}`,
+      custom_domain: state.url,
+      apiVersion: v,
     },
   });
 }

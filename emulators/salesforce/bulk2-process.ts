@@ -40,9 +40,13 @@ function headerError(def: ObjectDef, job: IngestJob): string | null {
 function applyRow(dml: Dml, def: ObjectDef, job: IngestJob, entries: Entry[]): RowResult {
   const col = (n: string) => entries.find((e) => e.name.toLowerCase() === n.toLowerCase())?.value as string | undefined;
   switch (job.operation) {
-    case 'insert': return dml.create(def, entries, 'csv');
-    case 'update': return dml.update(def, col('Id'), entries, 'csv');
-    case 'delete': case 'hardDelete': return dml.remove(col('Id') ?? '', def, job.operation === 'hardDelete');
+    case 'insert':
+      return dml.create(def, entries, 'csv');
+    case 'update':
+      return dml.update(def, col('Id'), entries, 'csv');
+    case 'delete':
+    case 'hardDelete':
+      return dml.remove(col('Id') ?? '', def, job.operation === 'hardDelete');
     case 'upsert': {
       const keyName = job.externalIdFieldName ?? 'Id';
       const key = field(def, keyName);
@@ -120,7 +124,8 @@ export async function processJob(state: EmulatorState, job: IngestJob): Promise<
         ? failed([sfError('UNABLE_TO_LOCK_ROW', `unable to obtain exclusive access to this record or 1 records: ${parent}`, [])])
         : applyRow(dml, def, job, entries);
       job.numberRecordsProcessed += 1;
-      if (r.success) job.successful.push(`${quote(r.id ?? '')}${job.columnDelimiter}${quote(String(r.created === true))}${job.columnDelimiter}${line}`);
+      if (r.success)
+        job.successful.push(`${quote(r.id ?? '')}${job.columnDelimiter}${quote(String(r.created === true))}${job.columnDelimiter}${line}`);
       else {
         job.numberRecordsFailed += 1;
         job.failed.push(`${quote(r.id ?? '')}${job.columnDelimiter}${quote(bulkErrorString(r.errors))}${job.columnDelimiter}${line}`);

@@ -40,14 +40,30 @@ async function createJob(ctx: Ctx, version: string): Promise<void> {
     const ext = String(b.externalIdFieldName ?? '');
     if (!ext) throw invalidJob(`InvalidJob : External ID was blank for ${def.name}. An External ID must be specified for upsert.`);
     const fd = field(def, ext);
-    if (!fd || !(fd.externalId || fd.idLookup)) throw invalidJob(`InvalidJob : Field name provided, ${ext} is not an External ID or indexed field for ${def.name}`);
+    if (!fd || !(fd.externalId || fd.idLookup))
+      throw invalidJob(`InvalidJob : Field name provided, ${ext} is not an External ID or indexed field for ${def.name}`);
     externalIdFieldName = fd.name;
   }
   const now = sfDateTime(new Date());
   const job: IngestJob = {
-    id: ctx.state.newJobId(), object: def.name, operation, externalIdFieldName, lineEnding, columnDelimiter: delimiter,
-    apiVersion: Number(version), createdDate: now, systemModstamp: now, state: 'Open', numberRecordsProcessed: 0,
-    numberRecordsFailed: 0, totalProcessingTime: 0, header: [], successful: [], failed: [], unprocessed: [], cancelled: false,
+    id: ctx.state.newJobId(),
+    object: def.name,
+    operation,
+    externalIdFieldName,
+    lineEnding,
+    columnDelimiter: delimiter,
+    apiVersion: Number(version),
+    createdDate: now,
+    systemModstamp: now,
+    state: 'Open',
+    numberRecordsProcessed: 0,
+    numberRecordsFailed: 0,
+    totalProcessingTime: 0,
+    header: [],
+    successful: [],
+    failed: [],
+    unprocessed: [],
+    cancelled: false,
   };
   ctx.state.jobs.set(job.id, job);
   sendJson(ctx, 200, jobInfo(job, ctx.state.userId));
@@ -55,10 +71,19 @@ async function createJob(ctx: Ctx, version: string): Promise<void> {
 
 async function upload(ctx: Ctx, job: IngestJob): Promise<void> {
   const max = ctx.state.maxUploadBytes;
-  const tooLarge = restError('INVALIDBATCH', `InvalidBatch : Request size exceeds the maximum upload size of ${max} bytes; split the data into several jobs`);
+  const tooLarge = restError(
+    'INVALIDBATCH',
+    `InvalidBatch : Request size exceeds the maximum upload size of ${max} bytes; split the data into several jobs`,
+  );
   const body = await readBody(ctx.req, max, tooLarge);
   if (job.state === 'Open' && job.upload !== undefined) {
-    throw new HttpError(400, restError('BULK_API_ERROR', `Found multiple contents for job: <${job.id}>, please 'Close' / 'Abort' / 'Delete' the current Job then create a new Job and make sure the content is uploaded only once.`));
+    throw new HttpError(
+      400,
+      restError(
+        'BULK_API_ERROR',
+        `Found multiple contents for job: <${job.id}>, please 'Close' / 'Abort' / 'Delete' the current Job then create a new Job and make sure the content is uploaded only once.`,
+      ),
+    );
   }
   if (job.state !== 'Open') throw badState(`Job ${job.id} is not in Open state: ${job.state}`);
   job.upload = body;
@@ -67,7 +92,13 @@ async function upload(ctx: Ctx, job: IngestJob): Promise<void> {
 
 async function patchState(ctx: Ctx, job: IngestJob): Promise<void> {
   const b = ((await readJson(ctx)) ?? {}) as { state?: string };
-  const words: Record<string, string> = { JobComplete: 'Completed', Failed: 'Failed', Aborted: 'Aborted', UploadComplete: 'Closed', InProgress: 'InProgress' };
+  const words: Record<string, string> = {
+    JobComplete: 'Completed',
+    Failed: 'Failed',
+    Aborted: 'Aborted',
+    UploadComplete: 'Closed',
+    InProgress: 'InProgress',
+  };
   if (b.state === 'UploadComplete') {
     if (job.state !== 'Open') throw badState(`Closing already ${words[job.state] ?? job.state} Job not allowed`);
     job.state = 'UploadComplete';
@@ -85,8 +116,12 @@ async function patchState(ctx: Ctx, job: IngestJob): Promise<void> {
 /** Result CSVs stream out in chunks so a million-row result never becomes one giant string. */
 async function sendResults(ctx: Ctx, job: IngestJob, kind: string): Promise<void> {
   const d = job.columnDelimiter;
-  const [prefix, rows] = kind === 'successfulResults' ? [`${quote('sf__Id')}${d}${quote('sf__Created')}${d}`, job.successful]
-    : kind === 'failedResults' ? [`${quote('sf__Id')}${d}${quote('sf__Error')}${d}`, job.failed] : ['', job.unprocessed];
+  const [prefix, rows] =
+    kind === 'successfulResults'
+      ? [`${quote('sf__Id')}${d}${quote('sf__Created')}${d}`, job.successful]
+      : kind === 'failedResults'
+        ? [`${quote('sf__Id')}${d}${quote('sf__Error')}${d}`, job.failed]
+        : ['', job.unprocessed];
   if (kind !== 'unprocessedrecords' && !TERMINAL.includes(job.state)) throw badState(`Job ${job.id} is not complete: ${job.state}`);
   ctx.status = 200;
   const res = ctx.res;

@@ -50,7 +50,9 @@ function multipicklist(fd: FieldDef, v: unknown): Coerced {
   const parts = (Array.isArray(v) ? v.map(String) : String(v).split(';')).map((p) => p.trim()).filter((p) => p !== '');
   for (const p of parts) {
     if (fd.restrictedPicklist && !fd.picklistValues.includes(p)) {
-      return bad(sfError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${fd.label}: bad value for restricted picklist field: ${p}`, [fd.name]));
+      return bad(
+        sfError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${fd.label}: bad value for restricted picklist field: ${p}`, [fd.name]),
+      );
     }
   }
   return text(fd, [...new Set(parts)].join(';'));
@@ -108,15 +110,28 @@ function reference(fd: FieldDef, v: unknown): Coerced {
 export function coerce(fd: FieldDef, v: unknown): Coerced {
   switch (fd.type) {
     case 'email':
-      if (!EMAIL.test(String(v))) return bad(sfError('INVALID_EMAIL_ADDRESS', `${fd.label}: invalid email address: ${String(v)}`, [fd.name]));
+      if (!EMAIL.test(String(v)))
+        return bad(sfError('INVALID_EMAIL_ADDRESS', `${fd.label}: invalid email address: ${String(v)}`, [fd.name]));
       return text(fd, v);
-    case 'picklist': return picklist(fd, v);
-    case 'multipicklist': return multipicklist(fd, v);
-    case 'int': case 'double': case 'currency': case 'percent': return numeric(fd, v);
-    case 'boolean': return bool(fd, v);
-    case 'date': return date(fd, v);
-    case 'datetime': return datetime(fd, v);
-    case 'reference': case 'id': return reference(fd, v);
-    default: return text(fd, v);
+    case 'picklist':
+      return picklist(fd, v);
+    case 'multipicklist':
+      return multipicklist(fd, v);
+    case 'int':
+    case 'double':
+    case 'currency':
+    case 'percent':
+      return numeric(fd, v);
+    case 'boolean':
+      return bool(fd, v);
+    case 'date':
+      return date(fd, v);
+    case 'datetime':
+      return datetime(fd, v);
+    case 'reference':
+    case 'id':
+      return reference(fd, v);
+    default:
+      return text(fd, v);
   }
 }

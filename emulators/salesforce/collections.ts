@@ -18,7 +18,9 @@ type Rec = Record<string, unknown>;
 type Op = (rec: Rec, undo: UndoLog) => RowResult;
 
 function entries(rec: Rec): Entry[] {
-  return Object.entries(rec).filter(([k]) => k !== 'attributes').map(([name, value]) => ({ name, value }));
+  return Object.entries(rec)
+    .filter(([k]) => k !== 'attributes')
+    .map(([name, value]) => ({ name, value }));
 }
 
 function typeOf(ctx: Ctx, rec: Rec): ObjectDef | null {
@@ -58,29 +60,41 @@ export async function handleCollections(ctx: Ctx, version: string, seg: string[]
   if (Number(version) < minVersion) throw new HttpError(404, restError('NOT_FOUND', 'The requested resource does not exist'));
   if (m === 'POST' && objName === undefined) {
     const { allOrNone, records } = await body(ctx);
-    return sendJson(ctx, 200, runAll(records, allOrNone, (rec, undo) => {
-      const def = typeOf(ctx, rec);
-      if (!def) return noType();
-      if (Object.keys(rec).some((k) => k.toLowerCase() === 'id')) {
-        return failed([sfError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id'])]);
-      }
-      return dml.create(def, entries(rec), 'json', undo);
-    }).map(plain));
+    return sendJson(
+      ctx,
+      200,
+      runAll(records, allOrNone, (rec, undo) => {
+        const def = typeOf(ctx, rec);
+        if (!def) return noType();
+        if (Object.keys(rec).some((k) => k.toLowerCase() === 'id')) {
+          return failed([sfError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id'])]);
+        }
+        return dml.create(def, entries(rec), 'json', undo);
+      }).map(plain),
+    );
   }
   if (m === 'PATCH' && objName === undefined) {
     const { allOrNone, records } = await body(ctx);
-    return sendJson(ctx, 200, runAll(records, allOrNone, (rec, undo) => {
-      const def = typeOf(ctx, rec);
-      if (!def) return noType();
-      return dml.update(def, rec.id ?? rec.Id, entries(rec), 'json', undo);
-    }).map(plain));
+    return sendJson(
+      ctx,
+      200,
+      runAll(records, allOrNone, (rec, undo) => {
+        const def = typeOf(ctx, rec);
+        if (!def) return noType();
+        return dml.update(def, rec.id ?? rec.Id, entries(rec), 'json', undo);
+      }).map(plain),
+    );
   }
   if (m === 'PATCH' && objName && keyName) return upsert(ctx, dml, objName, keyName);
   if (m === 'DELETE' && objName === undefined) {
     const ids = (ctx.query.get('ids') ?? '').split(',').filter(Boolean);
     if (ids.length > MAX_RECORDS) throw new HttpError(400, LIMIT_ERROR);
     const allOrNone = ctx.query.get('allOrNone') === 'true';
-    const results = runAll(ids.map((id) => ({ id })), allOrNone, (rec, undo) => dml.remove(rec.id, null, false, undo));
+    const results = runAll(
+      ids.map((id) => ({ id })),
+      allOrNone,
+      (rec, undo) => dml.remove(rec.id, null, false, undo),
+    );
     return sendJson(ctx, 200, results.map(plain));
   }
   if ((m === 'GET' || m === 'POST') && objName && !keyName) return retrieve(ctx, version, objName);
@@ -92,7 +106,10 @@ async function upsert(ctx: Ctx, dml: Dml, objName: string, keyName: string): Pro
   if (!def) throw new HttpError(404, restError('NOT_FOUND', 'The requested resource does not exist'));
   const key = field(def, keyName);
   if (!key || key.name === 'Id' || !(key.externalId || key.idLookup)) {
-    throw new HttpError(400, restError('INVALID_FIELD', `Field name provided, ${keyName} is not an External ID or indexed field for ${def.name}`));
+    throw new HttpError(
+      400,
+      restError('INVALID_FIELD', `Field name provided, ${keyName} is not an External ID or indexed field for ${def.name}`),
+    );
   }
   const { allOrNone, records } = await body(ctx);
   const results = runAll(records, allOrNone, (rec, undo) => {
@@ -107,7 +124,11 @@ async function upsert(ctx: Ctx, dml: Dml, objName: string, keyName: string): Pro
     return r;
   });
   // Upsert results always carry `created` (REST upsert-with-collections page), even when success=false.
-  sendJson(ctx, 200, results.map((r) => ({ ...plain(r), created: r.created === true })));
+  sendJson(
+    ctx,
+    200,
+    results.map((r) => ({ ...plain(r), created: r.created === true })),
+  );
 }
 
 async function retrieve(ctx: Ctx, version: string, objName: string): Promise<void> {
@@ -127,8 +148,12 @@ async function retrieve(ctx: Ctx, version: string, objName: string): Promise<voi
   const bad = unknownFields(def, fields);
   if (bad.length > 0) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${bad[0] ?? ''}' on entity '${def.name}'.`));
   const dml = new Dml(ctx.state, dmlOptionsFrom(ctx.req.headers));
-  sendJson(ctx, 200, ids.map((id) => {
-    const found = dml.locate(def, id);
-    return 'rec' in found ? renderRecord(version, def, found.rec, fields.length > 0 ? fields : undefined) : null;
-  }));
+  sendJson(
+    ctx,
+    200,
+    ids.map((id) => {
+      const found = dml.locate(def, id);
+      return 'rec' in found ? renderRecord(version, def, found.rec, fields.length > 0 ? fields : undefined) : null;
+    }),
+  );
 }

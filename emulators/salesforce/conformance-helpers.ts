@@ -8,7 +8,10 @@ export const VERSION = '62.0';
 export function newConnection(emu: SalesforceEmulator, refresh = true): Connection {
   const oauth2 = { clientId: DEMO_CREDENTIALS.clientId, clientSecret: DEMO_CREDENTIALS.clientSecret, loginUrl: emu.url };
   const refreshFn = (c: Connection, cb: (err: Error | null, token?: string) => void) => {
-    c.authorize({ grant_type: 'client_credentials' }).then(() => cb(null, c.accessToken ?? undefined), (e: Error) => cb(e));
+    c.authorize({ grant_type: 'client_credentials' }).then(
+      () => cb(null, c.accessToken ?? undefined),
+      (e: Error) => cb(e),
+    );
   };
   return new jsforce.Connection({ loginUrl: emu.url, version: VERSION, oauth2, ...(refresh ? { refreshFn } : {}) });
 }
@@ -27,7 +30,12 @@ export interface RawResponse {
 }
 
 /** Raw HTTP against the emulator (for status codes and headers jsforce hides). */
-export async function raw(emu: SalesforceEmulator, method: string, path: string, opts: { token?: string | null; body?: unknown; contentType?: string } = {}): Promise<RawResponse> {
+export async function raw(
+  emu: SalesforceEmulator,
+  method: string,
+  path: string,
+  opts: { token?: string | null; body?: unknown; contentType?: string } = {},
+): Promise<RawResponse> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   let body: string | undefined;

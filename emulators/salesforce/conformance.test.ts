@@ -23,7 +23,13 @@ beforeEach(async () => {
   conn.bulk2.pollInterval = 50;
 });
 
-const errOf = async (p: PromiseLike<unknown>): Promise<any> => Promise.resolve(p).then(() => { throw new Error('expected rejection'); }, (e: unknown) => e);
+const errOf = async (p: PromiseLike<unknown>): Promise<any> =>
+  Promise.resolve(p).then(
+    () => {
+      throw new Error('expected rejection');
+    },
+    (e: unknown) => e,
+  );
 
 describe('OAuth and session (API notes §1)', () => {
   test('CL token endpoint: client_credentials answers id/instance_url; jsforce parses org and user (Trap 3)', async () => {
@@ -37,14 +43,17 @@ describe('OAuth and session (API notes §1)', () => {
       contentType: 'application/x-www-form-urlencoded',
     });
     const body = res.json() as Record<string, string>;
-    expect(Object.keys(body)).toEqual(expect.arrayContaining(['access_token', 'instance_url', 'id', 'token_type', 'issued_at', 'signature']));
+    expect(Object.keys(body)).toEqual(
+      expect.arrayContaining(['access_token', 'instance_url', 'id', 'token_type', 'issued_at', 'signature']),
+    );
     expect(body.refresh_token).toBeUndefined();
     expect(body.id).toMatch(/\/id\/00D\w{15}\/005\w{15}$/);
   });
 
   test('CL token endpoint: wrong client secret -> 400 invalid_client', async () => {
     const res = await raw(emu, 'POST', '/services/oauth2/token', {
-      body: 'grant_type=client_credentials&client_id=syncline-demo-client&client_secret=nope', contentType: 'application/x-www-form-urlencoded',
+      body: 'grant_type=client_credentials&client_id=syncline-demo-client&client_secret=nope',
+      contentType: 'application/x-www-form-urlencoded',
     });
     expect(res.status).toBe(400);
     expect(res.json()).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' });
@@ -63,12 +72,21 @@ describe('OAuth and session (API notes §1)', () => {
     await c.login('integration@syncline.demo', 'syncline-demo-password');
     expect(await c.limits()).toBeDefined();
     expect((await errOf(c.login('integration@syncline.demo', 'wrong'))).name).toBe('invalid_grant');
-    const claims = Buffer.from(JSON.stringify({ iss: 'syncline-demo-client', sub: 'integration@syncline.demo', aud: emu.url, exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url');
+    const claims = Buffer.from(
+      JSON.stringify({
+        iss: 'syncline-demo-client',
+        sub: 'integration@syncline.demo',
+        aud: emu.url,
+        exp: Math.floor(Date.now() / 1000) + 300,
+      }),
+    ).toString('base64url');
     const jwt = `eyJhbGciOiJSUzI1NiJ9.${claims}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
     const j = newConnection(emu, false);
     await j.authorize({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt });
     expect((await j.query('SELECT COUNT() FROM Contact')).totalSize).toBe(0);
-    const bad = await errOf(newConnection(emu, false).authorize({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: 'not-a-jwt' }));
+    const bad = await errOf(
+      newConnection(emu, false).authorize({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: 'not-a-jwt' }),
+    );
     expect(bad.name).toBe('invalid_grant');
   });
 
@@ -81,7 +99,9 @@ describe('OAuth and session (API notes §1)', () => {
 
   test('CL knob expireTokens: 401 then re-auth via refreshFn replays the call (Trap 2)', async () => {
     let refreshed = 0;
-    conn.on('refresh', () => { refreshed += 1; });
+    conn.on('refresh', () => {
+      refreshed += 1;
+    });
     const before = conn.accessToken;
     await admin(emu, 'POST', '/faults', { expireTokens: true });
     const r = await conn.sobject('Contact').create({ LastName: 'After401' });
@@ -107,14 +127,19 @@ describe('OAuth and session (API notes §1)', () => {
     expect((await c.query('SELECT COUNT() FROM Contact')).totalSize).toBe(0);
     expect(String((await errOf(c.login('integration@syncline.demo', 'bad'))).message)).toMatch(/^INVALID_LOGIN/);
     const v65 = new jsforce.Connection({ loginUrl: emu.url, version: '65.0' });
-    expect(String((await errOf(v65.login('integration@syncline.demo', 'syncline-demo-password'))).message)).toMatch(/UNSUPPORTED_API_VERSION/);
+    expect(String((await errOf(v65.login('integration@syncline.demo', 'syncline-demo-password'))).message)).toMatch(
+      /UNSUPPORTED_API_VERSION/,
+    );
   });
 
   test('CL revoke and identity URL', async () => {
     const id = await conn.identity();
     expect(id.user_id).toBe(emu.state.userId);
     expect(id.organization_id).toBe(emu.state.orgId);
-    await raw(emu, 'POST', '/services/oauth2/revoke', { body: `token=${conn.accessToken ?? ''}`, contentType: 'application/x-www-form-urlencoded' });
+    await raw(emu, 'POST', '/services/oauth2/revoke', {
+      body: `token=${conn.accessToken ?? ''}`,
+      contentType: 'application/x-www-form-urlencoded',
+    });
     expect((await raw(emu, 'GET', dataPath('/limits'), { token: conn.accessToken })).status).toBe(401);
   });
 });
@@ -186,23 +211,45 @@ describe('Describe (API notes §2)', () => {
 });
 
 describe('Record types (describe recordTypeInfos, RecordTypeId)', () => {
-  test('an object has RecordTypeId and recordTypeInfos once it has record types; a valid Id is stored, another object\'s or an inactive one is INVALID_CROSS_REFERENCE_KEY', async () => {
+  test("an object has RecordTypeId and recordTypeInfos once it has record types; a valid Id is stored, another object's or an inactive one is INVALID_CROSS_REFERENCE_KEY", async () => {
     const before = await conn.sobject('Account').describe();
     expect(before.recordTypeInfos).toEqual([]);
     expect(before.fields.some((x) => x.name === 'RecordTypeId')).toBe(false);
-    const [partner, retired] = await admin(emu, 'POST', '/recordTypes/Account', [{ developerName: 'Partner', name: 'Partner Account' }, { developerName: 'Retired', active: false }]);
+    const [partner, retired] = await admin(emu, 'POST', '/recordTypes/Account', [
+      { developerName: 'Partner', name: 'Partner Account' },
+      { developerName: 'Retired', active: false },
+    ]);
     const [lead] = await admin(emu, 'POST', '/recordTypes/Lead', [{ developerName: 'Partner' }]);
     const d = await conn.sobject('Account').describe();
-    expect(d.fields.find((x) => x.name === 'RecordTypeId')).toMatchObject({ type: 'reference', referenceTo: ['RecordType'], relationshipName: 'RecordType', createable: true, updateable: true });
+    expect(d.fields.find((x) => x.name === 'RecordTypeId')).toMatchObject({
+      type: 'reference',
+      referenceTo: ['RecordType'],
+      relationshipName: 'RecordType',
+      createable: true,
+      updateable: true,
+    });
     expect((d.recordTypeInfos as any[]).map((r) => [r.developerName, r.recordTypeId, r.active, r.available, r.master])).toEqual([
-      ['Master', '012000000000000AAA', true, true, true], ['Partner', partner.id, true, true, false], ['Retired', retired.id, false, true, false],
+      ['Master', '012000000000000AAA', true, true, true],
+      ['Partner', partner.id, true, true, false],
+      ['Retired', retired.id, false, true, false],
     ]);
     const ok = await conn.sobject('Account').create({ Name: 'P', RecordTypeId: partner.id });
     expect((await conn.sobject('Account').retrieve(ok.id as string)).RecordTypeId).toBe(partner.id);
-    const res = await conn.sobject('Account').create([{ Name: 'L', RecordTypeId: lead.id }, { Name: 'R', RecordTypeId: retired.id }], { allOrNone: false });
+    const res = await conn.sobject('Account').create(
+      [
+        { Name: 'L', RecordTypeId: lead.id },
+        { Name: 'R', RecordTypeId: retired.id },
+      ],
+      { allOrNone: false },
+    );
     expect(res.map((r) => (r as any).errors?.[0]?.statusCode)).toEqual(['INVALID_CROSS_REFERENCE_KEY', 'INVALID_CROSS_REFERENCE_KEY']);
     expect((res[0] as any).errors[0].message).toBe(`Record Type ID: this ID value isn't valid for the user: ${lead.id as string}`);
-    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Account', operation: 'insert', input: `Name,RecordTypeId\nB,${partner.id as string}\n`, pollInterval: 20 });
+    const bulk = await conn.bulk2.loadAndWaitForResults({
+      object: 'Account',
+      operation: 'insert',
+      input: `Name,RecordTypeId\nB,${partner.id as string}\n`,
+      pollInterval: 20,
+    });
     expect(bulk.successfulResults).toHaveLength(1);
     // Record types are org configuration: a reset keeps them.
     await admin(emu, 'POST', '/reset');
@@ -223,7 +270,10 @@ describe('Record types (describe recordTypeInfos, RecordTypeId)', () => {
 
 describe('Single-record REST (API notes §3 and §7)', () => {
   test('CL create 201 + Location, retrieve with fields, update 204, delete 204', async () => {
-    const res = await raw(emu, 'POST', dataPath('/sobjects/Contact'), { token: conn.accessToken, body: { LastName: 'Lovelace', FirstName: 'Ada' } });
+    const res = await raw(emu, 'POST', dataPath('/sobjects/Contact'), {
+      token: conn.accessToken,
+      body: { LastName: 'Lovelace', FirstName: 'Ada' },
+    });
     expect(res.status).toBe(201);
     const { id } = res.json() as { id: string };
     expect(res.json()).toEqual({ id, success: true, errors: [] });
@@ -265,10 +315,16 @@ describe('Single-record REST (API notes §3 and §7)', () => {
   });
 
   test('CL upsert by external id: 201 created, 200 created:false, 404 for non-external field', async () => {
-    const first = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/External_Id__c/C-1'), { token: conn.accessToken, body: { LastName: 'One' } });
+    const first = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/External_Id__c/C-1'), {
+      token: conn.accessToken,
+      body: { LastName: 'One' },
+    });
     expect(first.status).toBe(201);
     expect(first.json()).toMatchObject({ success: true, errors: [], created: true });
-    const second = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/External_Id__c/C-1'), { token: conn.accessToken, body: { Title: 'Boss' } });
+    const second = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/External_Id__c/C-1'), {
+      token: conn.accessToken,
+      body: { Title: 'Boss' },
+    });
     expect(second.status).toBe(200);
     expect(second.json()).toMatchObject({ id: (first.json() as { id: string }).id, created: false });
     const viaJsforce = await conn.sobject('Contact').upsert({ External_Id__c: 'C-1', FirstName: 'Uno' }, 'External_Id__c');
@@ -278,16 +334,23 @@ describe('Single-record REST (API notes §3 and §7)', () => {
     expect(notExt.message).toBe('Provided external ID field does not exist or is not accessible: Title');
     const byExt = await raw(emu, 'GET', dataPath('/sobjects/Contact/External_Id__c/C-1'), { token: conn.accessToken });
     expect((byExt.json() as { Name: string }).Name).toBe('Uno One');
-    const updateOnly = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/External_Id__c/C-404?updateOnly=true'), { token: conn.accessToken, body: { LastName: 'x' } });
+    const updateOnly = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/External_Id__c/C-404?updateOnly=true'), {
+      token: conn.accessToken,
+      body: { LastName: 'x' },
+    });
     expect(updateOnly.status).toBe(404);
   });
 
   test('CL upsert multiple matches -> HTTP 300 with record URLs, nothing written; jsforce MULTIPLE_CHOICES (Trap 15)', async () => {
     // Lead.Email is idLookup but not unique (restforce #243, API notes §7), so duplicates can exist.
     const { ids } = await admin(emu, 'POST', '/records/Lead', [
-      { LastName: 'A', Company: 'X', Email: 'dup@example.com' }, { LastName: 'B', Company: 'Y', Email: 'dup@example.com' },
+      { LastName: 'A', Company: 'X', Email: 'dup@example.com' },
+      { LastName: 'B', Company: 'Y', Email: 'dup@example.com' },
     ]);
-    const res = await raw(emu, 'PATCH', dataPath('/sobjects/Lead/Email/dup@example.com'), { token: conn.accessToken, body: { Title: 'T' } });
+    const res = await raw(emu, 'PATCH', dataPath('/sobjects/Lead/Email/dup@example.com'), {
+      token: conn.accessToken,
+      body: { Title: 'T' },
+    });
     expect(res.status).toBe(300);
     expect(res.json()).toEqual((ids as string[]).map((id) => dataPath(`/sobjects/Lead/${id}`)));
     const err = await errOf(conn.sobject('Lead').upsert({ Email: 'dup@example.com', Title: 'T' }, 'Email'));
@@ -317,19 +380,44 @@ describe('Validation engine, shared by every write path (CL validation engine)',
       { LastName: 'N', Lifetime_Value__c: 1e15 },
       { LastName: 'M', Interests__c: 'Sports;Knitting' },
       { LastName: 'R', AccountId: 'garbage' },
-      { LastName: 'OK', Interests__c: 'Music;Sports', Birthdate: '1990-05-17', Last_Purchase_At__c: '2024-01-02T03:04:05Z', Lifetime_Value__c: 12.345 },
+      {
+        LastName: 'OK',
+        Interests__c: 'Music;Sports',
+        Birthdate: '1990-05-17',
+        Last_Purchase_At__c: '2024-01-02T03:04:05Z',
+        Lifetime_Value__c: 12.345,
+      },
     ]);
     const codes = results.map((r) => (r.success ? 'OK' : (r.errors[0] as unknown as { statusCode: string }).statusCode));
     expect(codes).toEqual([
-      'REQUIRED_FIELD_MISSING', 'STRING_TOO_LONG', 'INVALID_EMAIL_ADDRESS', 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
-      'INVALID_TYPE_ON_FIELD_IN_RECORD', 'NUMBER_OUTSIDE_VALID_RANGE', 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', 'MALFORMED_ID', 'OK',
+      'REQUIRED_FIELD_MISSING',
+      'STRING_TOO_LONG',
+      'INVALID_EMAIL_ADDRESS',
+      'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
+      'INVALID_TYPE_ON_FIELD_IN_RECORD',
+      'NUMBER_OUTSIDE_VALID_RANGE',
+      'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
+      'MALFORMED_ID',
+      'OK',
     ]);
     // Trap 4: Collections errors use statusCode (not errorCode) plus message and fields.
-    expect(results[0]?.errors[0]).toEqual({ statusCode: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [LastName]', fields: ['LastName'] });
-    expect(results[1]?.errors[0]).toMatchObject({ message: `Last Name: data value too large: ${'x'.repeat(81)} (max length=80)`, fields: ['LastName'] });
+    expect(results[0]?.errors[0]).toEqual({
+      statusCode: 'REQUIRED_FIELD_MISSING',
+      message: 'Required fields are missing: [LastName]',
+      fields: ['LastName'],
+    });
+    expect(results[1]?.errors[0]).toMatchObject({
+      message: `Last Name: data value too large: ${'x'.repeat(81)} (max length=80)`,
+      fields: ['LastName'],
+    });
     expect(results[3]?.errors[0]).toMatchObject({ message: 'Lead Source: bad value for restricted picklist field: Carrier Pigeon' });
     const ok = await conn.sobject('Contact').retrieve(results[8]?.id as string);
-    expect(ok).toMatchObject({ Interests__c: 'Music;Sports', Birthdate: '1990-05-17', Last_Purchase_At__c: '2024-01-02T03:04:05.000+0000', Lifetime_Value__c: 12.35 });
+    expect(ok).toMatchObject({
+      Interests__c: 'Music;Sports',
+      Birthdate: '1990-05-17',
+      Last_Purchase_At__c: '2024-01-02T03:04:05.000+0000',
+      Lifetime_Value__c: 12.35,
+    });
   });
 
   test('required-field rules per object (Lead Company, Opportunity StageName/CloseDate, Account Name)', async () => {
@@ -361,8 +449,13 @@ describe('Validation engine, shared by every write path (CL validation engine)',
     const b = await conn.sobject('Contact').create({ LastName: 'B', Syncline_Token__c: 'tok-2' });
     const upd = await errOf(conn.sobject('Contact').update({ Id: b.id as string, Syncline_Token__c: 'TOK-1' }));
     expect(upd.errorCode).toBe('DUPLICATE_VALUE');
-    const res = await conn.requestPatch(dataPath('/composite/sobjects'), { allOrNone: false, records: [{ attributes: { type: 'Contact' }, Title: 'x' }] });
-    expect(res).toEqual([{ success: false, errors: [{ statusCode: 'MISSING_ARGUMENT', message: 'Id not specified in an update call', fields: [] }] }]);
+    const res = await conn.requestPatch(dataPath('/composite/sobjects'), {
+      allOrNone: false,
+      records: [{ attributes: { type: 'Contact' }, Title: 'x' }],
+    });
+    expect(res).toEqual([
+      { success: false, errors: [{ statusCode: 'MISSING_ARGUMENT', message: 'Id not specified in an update call', fields: [] }] },
+    ]);
   });
 
   test('parent lookup by external id: JSON {"Account": {"External_Id__c": ...}}; missing parent -> INVALID_FIELD', async () => {
@@ -386,7 +479,10 @@ describe('sObject Collections (API notes §3)', () => {
     const viaSobject = await errOf(conn.sobject('Contact').create(contacts(201).map(({ attributes: _a, ...r }) => r)));
     expect(viaSobject.errorCode).toBe('EXCEEDED_ID_LIMIT');
     await admin(emu, 'DELETE', '/requests');
-    const ok = await conn.sobject('Contact').create(contacts(250, 'S').map(({ attributes: _a, ...r }) => r), { allowRecursive: true });
+    const ok = await conn.sobject('Contact').create(
+      contacts(250, 'S').map(({ attributes: _a, ...r }) => r),
+      { allowRecursive: true },
+    );
     expect(ok.filter((r) => r.success)).toHaveLength(250);
     const log = await admin(emu, 'GET', '/requests');
     expect(log.counts.byRoute['POST /services/data/vXX.X/composite/sobjects']).toBe(2);
@@ -395,45 +491,84 @@ describe('sObject Collections (API notes §3)', () => {
   test('CL results in request order; HTTP 200 does not mean success (Trap 5)', async () => {
     const res = await raw(emu, 'POST', dataPath('/composite/sobjects'), {
       token: conn.accessToken,
-      body: { allOrNone: false, records: [{ attributes: { type: 'Contact' }, LastName: 'A' }, { attributes: { type: 'Contact' } }, { attributes: { type: 'Account' }, Name: 'Mixed' }] },
+      body: {
+        allOrNone: false,
+        records: [
+          { attributes: { type: 'Contact' }, LastName: 'A' },
+          { attributes: { type: 'Contact' } },
+          { attributes: { type: 'Account' }, Name: 'Mixed' },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     const body = res.json() as Array<{ success: boolean; id?: string }>;
     expect(body.map((r) => r.success)).toEqual([true, false, true]);
     expect(body[0]?.id?.startsWith('003')).toBe(true);
     expect(body[2]?.id?.startsWith('001')).toBe(true);
-    expect(body[1]).toEqual({ success: false, errors: [{ statusCode: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [LastName]', fields: ['LastName'] }] });
+    expect(body[1]).toEqual({
+      success: false,
+      errors: [{ statusCode: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [LastName]', fields: ['LastName'] }],
+    });
   });
 
   test('CL allOrNone: one bad row rolls back the whole request; others get ALL_OR_NONE_OPERATION_ROLLED_BACK', async () => {
     const records = [...contacts(2, 'AON'), { attributes: { type: 'Contact' }, FirstName: 'bad' }];
-    const res = (await conn.requestPost(dataPath('/composite/sobjects'), { allOrNone: true, records })) as Array<{ success: boolean; errors: Array<{ statusCode: string; message: string }> }>;
-    expect(res.map((r) => r.errors[0]?.statusCode)).toEqual(['ALL_OR_NONE_OPERATION_ROLLED_BACK', 'ALL_OR_NONE_OPERATION_ROLLED_BACK', 'REQUIRED_FIELD_MISSING']);
-    expect(res[0]?.errors[0]?.message).toBe('Record rolled back because not all records were valid and the request was using AllOrNone header');
+    const res = (await conn.requestPost(dataPath('/composite/sobjects'), { allOrNone: true, records })) as Array<{
+      success: boolean;
+      errors: Array<{ statusCode: string; message: string }>;
+    }>;
+    expect(res.map((r) => r.errors[0]?.statusCode)).toEqual([
+      'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+      'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+      'REQUIRED_FIELD_MISSING',
+    ]);
+    expect(res[0]?.errors[0]?.message).toBe(
+      'Record rolled back because not all records were valid and the request was using AllOrNone header',
+    );
     expect(await admin(emu, 'GET', '/records/Contact')).toEqual([]);
     // Rolled back upserts may still say created:true — never trust it when success=false (Trap 5).
     const up = (await conn.requestPatch(dataPath('/composite/sobjects/Contact/External_Id__c'), {
-      allOrNone: true, records: [{ attributes: { type: 'Contact' }, External_Id__c: 'U-1', LastName: 'u' }, { attributes: { type: 'Contact' }, External_Id__c: 'U-2', Email: 'bad' }],
+      allOrNone: true,
+      records: [
+        { attributes: { type: 'Contact' }, External_Id__c: 'U-1', LastName: 'u' },
+        { attributes: { type: 'Contact' }, External_Id__c: 'U-2', Email: 'bad' },
+      ],
     })) as Array<{ success: boolean; created: boolean }>;
-    expect(up.map((r) => [r.success, r.created])).toEqual([[false, true], [false, false]]);
+    expect(up.map((r) => [r.success, r.created])).toEqual([
+      [false, true],
+      [false, false],
+    ]);
     expect(await admin(emu, 'GET', '/records/Contact')).toEqual([]);
   });
 
   test('CL update / upsert (created flags) / delete with allOrNone=false keep the good rows', async () => {
     const created = await conn.sobject('Contact').create(contacts(3, 'U').map(({ attributes: _a, ...r }) => r));
     const ids = created.map((r) => r.id as string);
-    const upd = await conn.sobject('Contact').update([{ Id: ids[0] as string, Title: 'T0' }, { Id: 'bogus', Title: 'x' }]);
+    const upd = await conn.sobject('Contact').update([
+      { Id: ids[0] as string, Title: 'T0' },
+      { Id: 'bogus', Title: 'x' },
+    ]);
     expect(upd.map((r) => r.success)).toEqual([true, false]);
     expect((upd[1]?.errors[0] as unknown as { statusCode: string }).statusCode).toBe('MALFORMED_ID');
-    const ups = await conn.sobject('Contact').upsert([
-      { External_Id__c: 'U-0', Title: 'again' }, { External_Id__c: 'U-new', LastName: 'New' },
-    ], 'External_Id__c');
-    expect(ups.map((r) => [r.success, (r as { created?: boolean }).created])).toEqual([[true, false], [true, true]]);
+    const ups = await conn.sobject('Contact').upsert(
+      [
+        { External_Id__c: 'U-0', Title: 'again' },
+        { External_Id__c: 'U-new', LastName: 'New' },
+      ],
+      'External_Id__c',
+    );
+    expect(ups.map((r) => [r.success, (r as { created?: boolean }).created])).toEqual([
+      [true, false],
+      [true, true],
+    ]);
     const del = await conn.sobject('Contact').destroy([ids[1] as string, to18('003Hp0000ZZZZZZ')]);
     expect(del.map((r) => r.success)).toEqual([true, false]);
     expect((del[1]?.errors[0] as unknown as { statusCode: string }).statusCode).toBe('INVALID_CROSS_REFERENCE_KEY');
     const delAon = await conn.sobject('Contact').destroy([ids[2] as string, ids[1] as string], { allOrNone: true });
-    expect(delAon.map((r) => (r.errors[0] as unknown as { statusCode: string }).statusCode)).toEqual(['ALL_OR_NONE_OPERATION_ROLLED_BACK', 'ENTITY_IS_DELETED']);
+    expect(delAon.map((r) => (r.errors[0] as unknown as { statusCode: string }).statusCode)).toEqual([
+      'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+      'ENTITY_IS_DELETED',
+    ]);
     expect((await conn.sobject('Contact').retrieve(ids[2] as string)).Id).toBe(ids[2]);
   });
 
@@ -445,28 +580,47 @@ describe('sObject Collections (API notes §3)', () => {
       { LastName: 'Orphan', External_Id__c: 'K-2', Account: { External_Id__c: 'P-404' } },
     ]);
     expect(created.map((r) => r.success)).toEqual([true, false]);
-    expect(created[1]?.errors).toEqual([{ statusCode: 'INVALID_FIELD', message: 'Foreign key external ID: P-404 not found for field External_Id__c in entity Account', fields: ['AccountId'] }]);
+    expect(created[1]?.errors).toEqual([
+      {
+        statusCode: 'INVALID_FIELD',
+        message: 'Foreign key external ID: P-404 not found for field External_Id__c in entity Account',
+        fields: ['AccountId'],
+      },
+    ]);
     const kid = created[0]?.id as string;
     expect((await conn.sobject('Contact').retrieve(kid)).AccountId).toBe(acc.id);
-    const ups = await conn.sobject('Contact').upsert([
-      { External_Id__c: 'K-1', Account: { External_Id__c: 'P-2' } }, { External_Id__c: 'K-3', LastName: 'New', Account: { External_Id__c: 'p-1' } },
-    ], 'External_Id__c');
+    const ups = await conn.sobject('Contact').upsert(
+      [
+        { External_Id__c: 'K-1', Account: { External_Id__c: 'P-2' } },
+        { External_Id__c: 'K-3', LastName: 'New', Account: { External_Id__c: 'p-1' } },
+      ],
+      'External_Id__c',
+    );
     expect(ups.map((r) => r.success)).toEqual([true, true]);
     expect((await conn.sobject('Contact').retrieve(kid)).AccountId).toBe(acc2.id);
     // External ids match case-insensitively unless the field is case sensitive.
     expect((await conn.sobject('Contact').retrieve(ups[1]?.id as string)).AccountId).toBe(acc.id);
-    const upd = await conn.sobject('Contact').update([{ Id: kid, Account: { External_Id__c: 'P-1' } }, { Id: ups[1]?.id as string, AccountId: null }]);
+    const upd = await conn.sobject('Contact').update([
+      { Id: kid, Account: { External_Id__c: 'P-1' } },
+      { Id: ups[1]?.id as string, AccountId: null },
+    ]);
     expect(upd.map((r) => r.success)).toEqual([true, true]);
     expect((await conn.sobject('Contact').retrieve(kid)).AccountId).toBe(acc.id);
     expect((await conn.sobject('Contact').retrieve(ups[1]?.id as string)).AccountId).toBeNull();
     const notExternal = await conn.sobject('Contact').create([{ LastName: 'X', Account: { Name: 'Parent' } }]);
-    expect(notExternal[0]?.errors[0]).toMatchObject({ statusCode: 'INVALID_FIELD', message: 'Field name provided, Name is not an External ID or indexed field for Account' });
+    expect(notExternal[0]?.errors[0]).toMatchObject({
+      statusCode: 'INVALID_FIELD',
+      message: 'Field name provided, Name is not an External ID or indexed field for Account',
+    });
   });
 
   test('CL update by Id: an Id of another object -> MALFORMED_ID per record; 15-char Ids accepted', async () => {
     const acc = await conn.sobject('Account').create({ Name: 'A' });
     const c = await conn.sobject('Contact').create({ LastName: 'C' });
-    const res = await conn.sobject('Contact').update([{ Id: (c.id as string).slice(0, 15), Title: 'by 15' }, { Id: acc.id as string, Title: 'wrong object' }]);
+    const res = await conn.sobject('Contact').update([
+      { Id: (c.id as string).slice(0, 15), Title: 'by 15' },
+      { Id: acc.id as string, Title: 'wrong object' },
+    ]);
     expect(res[0]).toMatchObject({ success: true, id: c.id });
     expect((res[1]?.errors[0] as unknown as { statusCode: string }).statusCode).toBe('MALFORMED_ID');
     expect((await conn.sobject('Contact').retrieve(c.id as string)).Title).toBe('by 15');
@@ -476,35 +630,55 @@ describe('sObject Collections (API notes §3)', () => {
     const err = await errOf(conn.requestPatch(dataPath('/composite/sobjects/Contact/Id'), { allOrNone: false, records: [] }));
     expect(err.errorCode).toBe('INVALID_FIELD');
     const dupKeys = (await conn.requestPatch(dataPath('/composite/sobjects/Contact/External_Id__c'), {
-      allOrNone: false, records: [{ attributes: { type: 'Contact' }, External_Id__c: 'D-1', LastName: 'a' }, { attributes: { type: 'Contact' }, External_Id__c: 'D-1', LastName: 'b' }],
+      allOrNone: false,
+      records: [
+        { attributes: { type: 'Contact' }, External_Id__c: 'D-1', LastName: 'a' },
+        { attributes: { type: 'Contact' }, External_Id__c: 'D-1', LastName: 'b' },
+      ],
     })) as Array<{ success: boolean; created: boolean }>;
     // Trap 16: the same key twice in one request — the second becomes an update of the first.
-    expect(dupKeys.map((r) => [r.success, r.created])).toEqual([[true, true], [true, false]]);
+    expect(dupKeys.map((r) => [r.success, r.created])).toEqual([
+      [true, true],
+      [true, false],
+    ]);
   });
 
   test('Trap 1: jsforce defaults to v50.0; below v42 arrays cost one call per record, below v46 there is no collection upsert', async () => {
     const old = newConnection(emu);
     (old as unknown as { version: string }).version = '41.0';
     await old.authorize({ grant_type: 'client_credentials' });
-    expect((await raw(emu, 'PATCH', '/services/data/v45.0/composite/sobjects/Contact/External_Id__c', { token: old.accessToken, body: { allOrNone: false, records: [] } })).status).toBe(404);
+    expect(
+      (
+        await raw(emu, 'PATCH', '/services/data/v45.0/composite/sobjects/Contact/External_Id__c', {
+          token: old.accessToken,
+          body: { allOrNone: false, records: [] },
+        })
+      ).status,
+    ).toBe(404);
     await admin(emu, 'DELETE', '/requests');
     const res = await old.sobject('Contact').create([{ LastName: 'a' }, { LastName: 'b' }, { LastName: 'c' }]);
     expect(res.every((r) => r.success)).toBe(true);
     const log = await admin(emu, 'GET', '/requests');
     expect(log.counts.byRoute['POST /services/data/vXX.X/sobjects/Contact']).toBe(3); // one API call per record below v42
-    expect(new (jsforce.Connection)({}).version).toBe('50.0');
+    expect(new jsforce.Connection({}).version).toBe('50.0');
   });
 
   test('CL a Collections request counts as ONE API call; records need attributes.type', async () => {
     const before = emu.state.apiUsed;
-    const res = (await conn.requestPost(dataPath('/composite/sobjects'), { allOrNone: false, records: [...contacts(150, 'C'), { LastName: 'untyped' }] })) as Array<{ success: boolean; errors: Array<{ statusCode: string }> }>;
+    const res = (await conn.requestPost(dataPath('/composite/sobjects'), {
+      allOrNone: false,
+      records: [...contacts(150, 'C'), { LastName: 'untyped' }],
+    })) as Array<{ success: boolean; errors: Array<{ statusCode: string }> }>;
     expect(emu.state.apiUsed - before).toBe(1);
     expect(res[150]?.errors[0]?.statusCode).toBe('INVALID_TYPE');
   });
 
   test('CL retrieve via collections (POST {ids, fields})', async () => {
     const created = await conn.sobject('Contact').create([{ LastName: 'R1' }, { LastName: 'R2' }]);
-    const got = await conn.sobject('Contact').retrieve(created.map((r) => r.id as string), { fields: ['LastName'] });
+    const got = await conn.sobject('Contact').retrieve(
+      created.map((r) => r.id as string),
+      { fields: ['LastName'] },
+    );
     expect(got.map((r) => r?.LastName)).toEqual(['R1', 'R2']);
   });
 });
@@ -515,10 +689,22 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
   test('CL lifecycle Open -> UploadComplete -> JobComplete; one upload per job (Trap 13); INVALIDJOBSTATE', async () => {
     const job = conn.bulk2.createJob({ object: 'Contact', operation: 'insert' });
     const info = await job.open();
-    expect(info).toMatchObject({ state: 'Open', object: 'Contact', operation: 'insert', contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA', apiVersion: 62 });
+    expect(info).toMatchObject({
+      state: 'Open',
+      object: 'Contact',
+      operation: 'insert',
+      contentType: 'CSV',
+      lineEnding: 'LF',
+      columnDelimiter: 'COMMA',
+      apiVersion: 62,
+    });
     expect(info.contentUrl).toBe(`services/data/v${VERSION}/jobs/ingest/${job.id}/batches`);
     await job.uploadData('LastName\nOne\n');
-    const second = await raw(emu, 'PUT', dataPath(`/jobs/ingest/${job.id}/batches`), { token: conn.accessToken, body: 'LastName\nTwo\n', contentType: 'text/csv' });
+    const second = await raw(emu, 'PUT', dataPath(`/jobs/ingest/${job.id}/batches`), {
+      token: conn.accessToken,
+      body: 'LastName\nTwo\n',
+      contentType: 'text/csv',
+    });
     expect(second.status).toBe(400);
     expect((second.json() as Array<{ errorCode: string }>)[0]?.errorCode).toBe('BULK_API_ERROR');
     await job.close();
@@ -526,7 +712,12 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     await job.poll(20, 10000);
     const again = conn.bulk2.job('ingest', { id: job.id });
     expect((await again.check()).state).toBe('JobComplete');
-    expect(await again.check()).toMatchObject({ numberRecordsProcessed: 1, numberRecordsFailed: 0, jobType: 'V2Ingest', concurrencyMode: 'Parallel' });
+    expect(await again.check()).toMatchObject({
+      numberRecordsProcessed: 1,
+      numberRecordsFailed: 0,
+      jobType: 'V2Ingest',
+      concurrencyMode: 'Parallel',
+    });
     const abort = await errOf(again.abort());
     expect(abort.errorCode).toBe('INVALIDJOBSTATE');
     expect(abort.message).toBe('Aborting already Completed Job not allowed');
@@ -538,12 +729,20 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
 
   test('CL results: exact columns, sf__Created, sf__Error format, rows shuffled (Traps 10, 12)', async () => {
     const rows = Array.from({ length: 300 }, (_, i) => [`B-${i}`, i % 100 === 7 ? '' : `Last${i}`]);
-    const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: csvOf([['External_Id__c', 'LastName'], ...rows]), pollInterval: 20 });
+    const res = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'insert',
+      input: csvOf([['External_Id__c', 'LastName'], ...rows]),
+      pollInterval: 20,
+    });
     expect(res.successfulResults).toHaveLength(297);
     expect(res.failedResults).toHaveLength(3);
     expect(Object.keys(res.successfulResults[0] ?? {})).toEqual(['sf__Id', 'sf__Created', 'External_Id__c', 'LastName']);
     expect(Object.keys(res.failedResults[0] ?? {})).toEqual(['sf__Id', 'sf__Error', 'External_Id__c', 'LastName']);
-    expect(res.failedResults[0]).toMatchObject({ sf__Id: '', sf__Error: 'REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --' });
+    expect(res.failedResults[0]).toMatchObject({
+      sf__Id: '',
+      sf__Error: 'REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --',
+    });
     expect(res.successfulResults.every((r) => r.sf__Created === 'true')).toBe(true);
     const order = (res.successfulResults as unknown as Array<Record<string, string>>).map((r) => Number(String(r.External_Id__c).slice(2)));
     expect(order).not.toEqual([...order].sort((a, b) => a - b));
@@ -557,15 +756,36 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
   test('CL null semantics: #N/A clears, empty means no change (Trap 9); update/upsert/delete operations', async () => {
     const created = await conn.sobject('Contact').create({ LastName: 'Keep', Title: 'Old', Phone: '123', External_Id__c: 'N-1' });
     const id = created.id as string;
-    const upd = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'update', input: `Id,Title,Phone\n${id},#N/A,\n`, pollInterval: 20 });
+    const upd = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'update',
+      input: `Id,Title,Phone\n${id},#N/A,\n`,
+      pollInterval: 20,
+    });
     expect(upd.successfulResults[0]).toMatchObject({ sf__Id: id, sf__Created: 'false', Title: '#N/A', Phone: '' });
     expect(await conn.sobject('Contact').retrieve(id)).toMatchObject({ Title: null, Phone: '123' });
-    const ups = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', input: 'External_Id__c,LastName\nN-1,Changed\nN-2,Fresh\n', pollInterval: 20 });
-    const flags = Object.fromEntries((ups.successfulResults as unknown as Array<Record<string, string>>).map((r) => [r.External_Id__c, r.sf__Created]));
+    const ups = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'upsert',
+      externalIdFieldName: 'External_Id__c',
+      input: 'External_Id__c,LastName\nN-1,Changed\nN-2,Fresh\n',
+      pollInterval: 20,
+    });
+    const flags = Object.fromEntries(
+      (ups.successfulResults as unknown as Array<Record<string, string>>).map((r) => [r.External_Id__c, r.sf__Created]),
+    );
     expect(flags).toEqual({ 'N-1': 'false', 'N-2': 'true' });
-    const del = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'delete', input: `Id\n${id}\n${to18('003Hp0000ZZZZZZ')}\n`, pollInterval: 20 });
+    const del = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'delete',
+      input: `Id\n${id}\n${to18('003Hp0000ZZZZZZ')}\n`,
+      pollInterval: 20,
+    });
     expect(del.successfulResults).toHaveLength(1);
-    expect(del.failedResults[0]).toMatchObject({ sf__Id: to18('003Hp0000ZZZZZZ'), sf__Error: 'INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--' });
+    expect(del.failedResults[0]).toMatchObject({
+      sf__Id: to18('003Hp0000ZZZZZZ'),
+      sf__Error: 'INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--',
+    });
   });
 
   test('CL a quoted "#N/A" clears too: CSV quotes escape delimiters, not the null token', async () => {
@@ -585,7 +805,9 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     const info = await job.check();
     expect(info).toMatchObject({ state: 'Failed', errorMessage: 'InvalidBatch : Field name not found : Bogus__c' });
     expect(await job.getUnprocessedRecords()).toHaveLength(2);
-    const bom = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: '\uFEFFLastName\nA\n', pollInterval: 20 }));
+    const bom = await errOf(
+      conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: '\uFEFFLastName\nA\n', pollInterval: 20 }),
+    );
     expect(bom.message).toMatch(/Field name not found : \uFEFFLastName/);
   });
 
@@ -595,13 +817,20 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     const input = `External_Id__c,LastName,Description\n${tricky.map((t, i) => `T-${i},${q(t)},${q(t)}`).join('\n')}\n`;
     const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input, pollInterval: 20 });
     expect(res.failedResults).toEqual([]);
-    const byKey = Object.fromEntries((res.successfulResults as unknown as Array<Record<string, string>>).map((r) => [r.External_Id__c, r.Description]));
+    const byKey = Object.fromEntries(
+      (res.successfulResults as unknown as Array<Record<string, string>>).map((r) => [r.External_Id__c, r.Description]),
+    );
     tricky.forEach((t, i) => expect(byKey[`T-${i}`]).toBe(t));
     const jobs = (await admin(emu, 'GET', '/jobs')) as Array<{ id: string }>;
     const rawCsv = await conn.bulk2.job('ingest', { id: jobs[0]?.id as string }).getSuccessfulResults(true);
     const parsed = parseCsv(rawCsv);
     expect(parsed[0]).toEqual(['sf__Id', 'sf__Created', 'External_Id__c', 'LastName', 'Description']);
-    expect(parsed.slice(1).map((r) => r[4]).sort()).toEqual([...tricky].sort());
+    expect(
+      parsed
+        .slice(1)
+        .map((r) => r[4])
+        .sort(),
+    ).toEqual([...tricky].sort());
     const stored = (await admin(emu, 'GET', '/records/Contact')) as Array<{ External_Id__c: string; LastName: string }>;
     tricky.forEach((t, i) => expect(stored.find((s) => s.External_Id__c === `T-${i}`)?.LastName).toBe(t));
   });
@@ -610,31 +839,65 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     const input = `LastName,Title\nShort,ok\nLong,${'t'.repeat(129)}\n`;
     const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input, pollInterval: 20 });
     expect(res.successfulResults).toHaveLength(1);
-    expect(res.failedResults[0]?.sf__Error).toBe(`STRING_TOO_LONG:Title: data value too large: ${'t'.repeat(129)} (max length=128):Title --`);
+    expect(res.failedResults[0]?.sf__Error).toBe(
+      `STRING_TOO_LONG:Title: data value too large: ${'t'.repeat(129)} (max length=128):Title --`,
+    );
   });
 
   test('CL lookup by parent external id in CSV header (Account.External_Id__c); TAB delimiter and CRLF', async () => {
     await conn.sobject('Account').create({ Name: 'P', External_Id__c: 'ACC-1' });
     const input = 'LastName\tAccount.External_Id__c\r\nKid\tACC-1\r\nLost\tACC-9\r\n';
-    const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', columnDelimiter: 'TAB', lineEnding: 'CRLF', input, pollInterval: 20 });
+    const res = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'insert',
+      columnDelimiter: 'TAB',
+      lineEnding: 'CRLF',
+      input,
+      pollInterval: 20,
+    });
     expect(res.successfulResults).toHaveLength(1);
-    expect(res.failedResults[0]?.sf__Error).toBe('INVALID_FIELD:Foreign key external ID: ACC-9 not found for field External_Id__c in entity Account:AccountId --');
-    const wrongEnding = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\r\nA\r\n', pollInterval: 20 }));
+    expect(res.failedResults[0]?.sf__Error).toBe(
+      'INVALID_FIELD:Foreign key external ID: ACC-9 not found for field External_Id__c in entity Account:AccountId --',
+    );
+    const wrongEnding = await errOf(
+      conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\r\nA\r\n', pollInterval: 20 }),
+    );
     expect(wrongEnding.message).toMatch(/LineEnding is invalid/);
   });
 
   test('CL parent lookup header in upsert and update jobs; an unknown relationship fails the job', async () => {
     const acc = await conn.sobject('Account').create({ Name: 'P', External_Id__c: 'ACC-1' });
-    const ups = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', input: 'External_Id__c,LastName,Account.External_Id__c\nC-1,One,ACC-1\nC-2,Two,ACC-2\n', pollInterval: 20 });
+    const ups = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'upsert',
+      externalIdFieldName: 'External_Id__c',
+      input: 'External_Id__c,LastName,Account.External_Id__c\nC-1,One,ACC-1\nC-2,Two,ACC-2\n',
+      pollInterval: 20,
+    });
     expect(ups.successfulResults).toHaveLength(1);
-    expect(ups.failedResults[0]).toMatchObject({ External_Id__c: 'C-2', sf__Error: 'INVALID_FIELD:Foreign key external ID: ACC-2 not found for field External_Id__c in entity Account:AccountId --' });
+    expect(ups.failedResults[0]).toMatchObject({
+      External_Id__c: 'C-2',
+      sf__Error: 'INVALID_FIELD:Foreign key external ID: ACC-2 not found for field External_Id__c in entity Account:AccountId --',
+    });
     const id = ups.successfulResults[0]?.sf__Id as string;
     expect((await conn.sobject('Contact').retrieve(id)).AccountId).toBe(acc.id);
     const acc2 = await conn.sobject('Account').create({ Name: 'Q', External_Id__c: 'ACC-2' });
-    const upd = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'update', input: `Id,Account.External_Id__c\n${id},ACC-2\n`, pollInterval: 20 });
+    const upd = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'update',
+      input: `Id,Account.External_Id__c\n${id},ACC-2\n`,
+      pollInterval: 20,
+    });
     expect(upd.successfulResults).toHaveLength(1);
     expect((await conn.sobject('Contact').retrieve(id)).AccountId).toBe(acc2.id);
-    const bad = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Acount.External_Id__c\nX,ACC-1\n', pollInterval: 20 }));
+    const bad = await errOf(
+      conn.bulk2.loadAndWaitForResults({
+        object: 'Contact',
+        operation: 'insert',
+        input: 'LastName,Acount.External_Id__c\nX,ACC-1\n',
+        pollInterval: 20,
+      }),
+    );
     expect(String(bad.message)).toMatch(/Field name not found : Acount.External_Id__c/);
   });
 
@@ -652,7 +915,9 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
 
   test('CL fault bulkJobFails -> Failed with errorMessage; bulkJobStuck stays InProgress (Trap 11)', async () => {
     await admin(emu, 'POST', '/faults', { bulkJobFails: { count: 1 } });
-    const failed = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\nA\n', pollInterval: 20 }));
+    const failed = await errOf(
+      conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\nA\n', pollInterval: 20 }),
+    );
     expect(failed.message).toMatch(/InternalServerError/);
     await admin(emu, 'POST', '/faults', { bulkJobStuck: true });
     const job = conn.bulk2.createJob({ object: 'Contact', operation: 'insert' });
@@ -670,19 +935,35 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
 
   test('Trap 8: jsforce record arrays serialise Date unusably (rejected) and prepend an empty Id on upsert (ignored)', async () => {
     const res = await conn.bulk2.loadAndWaitForResults({
-      object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', pollInterval: 20,
-      input: [{ External_Id__c: 'D-1', LastName: 'Dated', Birthdate: new Date('2024-01-02T00:00:00Z') }, { External_Id__c: 'D-2', LastName: 'Plain', Birthdate: '2024-01-02' }],
+      object: 'Contact',
+      operation: 'upsert',
+      externalIdFieldName: 'External_Id__c',
+      pollInterval: 20,
+      input: [
+        { External_Id__c: 'D-1', LastName: 'Dated', Birthdate: new Date('2024-01-02T00:00:00Z') },
+        { External_Id__c: 'D-2', LastName: 'Plain', Birthdate: '2024-01-02' },
+      ],
     });
     expect(res.successfulResults.map((r) => (r as unknown as Record<string, string>).External_Id__c)).toEqual(['D-2']);
     // jsforce 3.10.16 writes the Date in a form Salesforce rejects (observed: a JSON-quoted ISO string; the API notes saw epoch ms).
-    expect(res.failedResults[0]?.sf__Error).toMatch(/^INVALID_TYPE_ON_FIELD_IN_RECORD:Birthdate: value not of required type: .+:Birthdate --$/);
+    expect(res.failedResults[0]?.sf__Error).toMatch(
+      /^INVALID_TYPE_ON_FIELD_IN_RECORD:Birthdate: value not of required type: .+:Birthdate --$/,
+    );
     expect(Object.keys(res.successfulResults[0] ?? {})).toContain('Id');
   });
 
   test('Trap 11: a short pollTimeout makes loadAndWaitForResults DELETE a job that is still UploadComplete', async () => {
     emu.state.options.bulkProcessingDelayMs = 1000;
     try {
-      const err = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\nA\n', pollInterval: 20, pollTimeout: 100 }));
+      const err = await errOf(
+        conn.bulk2.loadAndWaitForResults({
+          object: 'Contact',
+          operation: 'insert',
+          input: 'LastName\nA\n',
+          pollInterval: 20,
+          pollTimeout: 100,
+        }),
+      );
       expect(err.name).toBe('JobPollingTimeout');
       await new Promise((r) => setTimeout(r, 50));
       const log = await admin(emu, 'GET', '/requests');
@@ -703,7 +984,12 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     const c = await conn.sobject('Contact').create({ LastName: 'Hard' });
     await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
     try {
-      const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 });
+      const res = await conn.bulk2.loadAndWaitForResults({
+        object: 'Contact',
+        operation: 'hardDelete',
+        input: `Id\n${c.id ?? ''}\n`,
+        pollInterval: 20,
+      });
       expect(res.successfulResults).toHaveLength(1);
       expect(await admin(emu, 'GET', '/records/Contact?includeDeleted=true')).toEqual([]);
     } finally {
@@ -712,11 +998,15 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
   });
 
   test('hardDelete needs "Bulk API Hard Delete" (UserPermissionAccess): without it the job is refused at creation, nothing deleted', async () => {
-    const perm = async () => (await conn.query<{ PermissionsBulkApiHardDelete: boolean }>('SELECT PermissionsBulkApiHardDelete FROM UserPermissionAccess')).records;
+    const perm = async () =>
+      (await conn.query<{ PermissionsBulkApiHardDelete: boolean }>('SELECT PermissionsBulkApiHardDelete FROM UserPermissionAccess'))
+        .records;
     expect(await perm()).toEqual([expect.objectContaining({ PermissionsBulkApiHardDelete: false })]);
     expect((await errOf(conn.query('SELECT PermissionsNoSuchThing FROM UserPermissionAccess'))).errorCode).toBe('INVALID_FIELD');
     const c = await conn.sobject('Contact').create({ LastName: 'Kept' });
-    const err = await errOf(conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 }));
+    const err = await errOf(
+      conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'hardDelete', input: `Id\n${c.id ?? ''}\n`, pollInterval: 20 }),
+    );
     expect(err.errorCode).toBe('INSUFFICIENT_ACCESS');
     expect((await conn.sobject('Contact').retrieve(c.id as string)).LastName).toBe('Kept');
     await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
@@ -728,7 +1018,10 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
   });
 
   test('recycle bin: a soft-deleted record is found by queryAll (IsDeleted = true), not by query; a hard-deleted one by neither', async () => {
-    const [soft, hard] = await conn.sobject('Contact').create([{ LastName: 'Soft', External_Id__c: 'RB-1' }, { LastName: 'Hard', External_Id__c: 'RB-2' }]) as Array<{ id: string }>;
+    const [soft, hard] = (await conn.sobject('Contact').create([
+      { LastName: 'Soft', External_Id__c: 'RB-1' },
+      { LastName: 'Hard', External_Id__c: 'RB-2' },
+    ])) as Array<{ id: string }>;
     await conn.sobject('Contact').destroy(soft!.id);
     await admin(emu, 'POST', '/userPermissions', { PermissionsBulkApiHardDelete: true });
     try {
@@ -740,7 +1033,9 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
     expect((await conn.query(q)).records).toEqual([]);
     const all = await conn.query<{ Id: string; IsDeleted: boolean }>(q, { scanAll: true }); // jsforce: GET /queryAll
     expect(all.records.map((r) => [r.Id, r.IsDeleted])).toEqual([[soft!.id, true]]);
-    expect((await conn.query("SELECT Id FROM Contact WHERE IsDeleted = true AND External_Id__c = 'RB-1'", { scanAll: true })).totalSize).toBe(1);
+    expect(
+      (await conn.query("SELECT Id FROM Contact WHERE IsDeleted = true AND External_Id__c = 'RB-1'", { scanAll: true })).totalSize,
+    ).toBe(1);
     expect(emu.state.requests.filter((r) => r.path.includes('/queryAll')).length).toBe(2);
   });
 
@@ -769,9 +1064,13 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
 describe('SOQL subset', () => {
   test('SELECT fields WHERE = / IN, LIMIT, COUNT(), attributes on records', async () => {
     await conn.sobject('Contact').create([
-      { LastName: 'Q1', External_Id__c: 'Q-1' }, { LastName: 'Q2', External_Id__c: 'Q-2' }, { LastName: 'Q3', External_Id__c: 'Q-3' },
+      { LastName: 'Q1', External_Id__c: 'Q-1' },
+      { LastName: 'Q2', External_Id__c: 'Q-2' },
+      { LastName: 'Q3', External_Id__c: 'Q-3' },
     ]);
-    const r = await conn.query<{ LastName: string }>("SELECT Id, LastName FROM Contact WHERE External_Id__c IN ('Q-1','Q-3') ORDER BY LastName");
+    const r = await conn.query<{ LastName: string }>(
+      "SELECT Id, LastName FROM Contact WHERE External_Id__c IN ('Q-1','Q-3') ORDER BY LastName",
+    );
     expect(r.totalSize).toBe(2);
     expect(r.done).toBe(true);
     expect(r.records.map((x) => x.LastName)).toEqual(['Q1', 'Q3']);
@@ -788,7 +1087,12 @@ describe('SOQL subset', () => {
   });
 
   test('paging past 2000 records with nextRecordsUrl (jsforce autoFetch)', async () => {
-    await admin(emu, 'POST', '/records/Contact', Array.from({ length: 2500 }, (_, i) => ({ LastName: `P${i}` })));
+    await admin(
+      emu,
+      'POST',
+      '/records/Contact',
+      Array.from({ length: 2500 }, (_, i) => ({ LastName: `P${i}` })),
+    );
     const first = await conn.query('SELECT Id FROM Contact');
     expect(first.records).toHaveLength(2000);
     expect(first.done).toBe(false);
@@ -847,9 +1151,13 @@ describe('Fault switches (CL fault injection)', () => {
 
   test('lockRows: UNABLE_TO_LOCK_ROW for the chosen keys, `times` attempts, then success (Trap 16)', async () => {
     await admin(emu, 'POST', '/faults', { lockRows: { values: ['LK-2'], field: 'External_Id__c', times: 1 } });
-    const first = await conn.sobject('Contact').upsert([
-      { External_Id__c: 'LK-1', LastName: 'a' }, { External_Id__c: 'LK-2', LastName: 'b' },
-    ], 'External_Id__c');
+    const first = await conn.sobject('Contact').upsert(
+      [
+        { External_Id__c: 'LK-1', LastName: 'a' },
+        { External_Id__c: 'LK-2', LastName: 'b' },
+      ],
+      'External_Id__c',
+    );
     expect(first.map((r) => r.success)).toEqual([true, false]);
     expect(first[1]?.errors[0]).toMatchObject({ statusCode: 'UNABLE_TO_LOCK_ROW' });
     const retry = await conn.sobject('Contact').upsert([{ External_Id__c: 'LK-2', LastName: 'b' }], 'External_Id__c');
@@ -857,21 +1165,46 @@ describe('Fault switches (CL fault injection)', () => {
   });
 
   test('validation rules -> FIELD_CUSTOM_VALIDATION_EXCEPTION on every write path', async () => {
-    await admin(emu, 'POST', '/faults', { validationRule: { object: 'Contact', field: 'Title', values: ['Intern'], message: 'Interns cannot be synced', onField: true } });
-    const r = await conn.sobject('Contact').create([{ LastName: 'a', Title: 'Intern' }, { LastName: 'b', Title: 'CEO' }]);
-    expect(r[0]?.errors[0]).toEqual({ statusCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'Interns cannot be synced', fields: ['Title'] });
+    await admin(emu, 'POST', '/faults', {
+      validationRule: { object: 'Contact', field: 'Title', values: ['Intern'], message: 'Interns cannot be synced', onField: true },
+    });
+    const r = await conn.sobject('Contact').create([
+      { LastName: 'a', Title: 'Intern' },
+      { LastName: 'b', Title: 'CEO' },
+    ]);
+    expect(r[0]?.errors[0]).toEqual({
+      statusCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+      message: 'Interns cannot be synced',
+      fields: ['Title'],
+    });
     expect(r[1]?.success).toBe(true);
-    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Title\nc,intern\n', pollInterval: 20 });
+    const bulk = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'insert',
+      input: 'LastName,Title\nc,intern\n',
+      pollInterval: 20,
+    });
     expect(bulk.failedResults[0]?.sf__Error).toBe('FIELD_CUSTOM_VALIDATION_EXCEPTION:Interns cannot be synced:Title --');
   });
 
   test('lockContention: a parent spread over several internal batches of a job locks; grouped by parent, only boundary parents do', async () => {
-    await admin(emu, 'POST', '/records/Account', Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })));
+    await admin(
+      emu,
+      'POST',
+      '/records/Account',
+      Array.from({ length: 50 }, (_, i) => ({ Name: `P${i}`, External_Id__c: `P${i}` })),
+    );
     await admin(emu, 'POST', '/faults', { lockContention: { column: 'Account.External_Id__c', batchSize: 50 } });
     const load = async (prefix: string, parentOf: (i: number) => number) => {
       const lines = ['External_Id__c,LastName,Account.External_Id__c'];
       for (let i = 0; i < 200; i++) lines.push(`${prefix}${i},N${i},P${parentOf(i)}`);
-      const res = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'External_Id__c', input: lines.join('\n') + '\n', pollInterval: 20 });
+      const res = await conn.bulk2.loadAndWaitForResults({
+        object: 'Contact',
+        operation: 'upsert',
+        externalIdFieldName: 'External_Id__c',
+        input: lines.join('\n') + '\n',
+        pollInterval: 20,
+      });
       expect(res.failedResults.every((r) => String(r.sf__Error).startsWith('UNABLE_TO_LOCK_ROW:'))).toBe(true);
       return res.failedResults.length;
     };
@@ -884,25 +1217,59 @@ describe('Fault switches (CL fault injection)', () => {
     await conn.sobject('Lead').create({ LastName: 'a', Company: 'c', Email: 'same@example.com' });
     const dup = await errOf(conn.sobject('Lead').create({ LastName: 'b', Company: 'c', Email: 'same@example.com' }));
     expect(dup.errorCode).toBe('DUPLICATES_DETECTED');
-    const ok = await conn.sobject('Lead').create({ LastName: 'b', Company: 'c', Email: 'same@example.com' }, { headers: { 'Sforce-Duplicate-Rule-Header': 'allowSave=true' } });
+    const ok = await conn
+      .sobject('Lead')
+      .create(
+        { LastName: 'b', Company: 'c', Email: 'same@example.com' },
+        { headers: { 'Sforce-Duplicate-Rule-Header': 'allowSave=true' } },
+      );
     expect(ok.success).toBe(true);
   });
 
   test('duplicate rules: duplicateResult names the rule and the matches (Collections); a Block rule ignores allowSave; Bulk reports the code', async () => {
     await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Contact', field: 'Email', name: 'Contact_Email_Rule' } });
-    await admin(emu, 'POST', '/faults', { duplicateRule: { object: 'Contact', field: 'Phone', name: 'Contact_Phone_Block', action: 'block', message: 'Phone already used' } });
-    const first = await conn.sobject('Contact').create({ LastName: 'a', Email: 'dup@example.com', Phone: '123' });
-    const res = await conn.sobject('Contact').create([{ LastName: 'b', Email: 'dup@example.com' }, { LastName: 'c', Phone: '123' }], { allOrNone: false }) as any[];
-    expect(res[0].errors[0]).toMatchObject({
-      statusCode: 'DUPLICATES_DETECTED', message: 'Use one of these records?',
-      duplicateResult: { allowSave: true, duplicateRule: 'Contact_Email_Rule', duplicateRuleEntityType: 'Contact', matchResults: [{ entityType: 'Contact', size: 1, matchRecords: [{ record: { Id: first.id } }] }] },
+    await admin(emu, 'POST', '/faults', {
+      duplicateRule: { object: 'Contact', field: 'Phone', name: 'Contact_Phone_Block', action: 'block', message: 'Phone already used' },
     });
-    expect(res[1].errors[0]).toMatchObject({ statusCode: 'DUPLICATES_DETECTED', message: 'Phone already used', duplicateResult: { allowSave: false, duplicateRule: 'Contact_Phone_Block' } });
+    const first = await conn.sobject('Contact').create({ LastName: 'a', Email: 'dup@example.com', Phone: '123' });
+    const res = (await conn.sobject('Contact').create(
+      [
+        { LastName: 'b', Email: 'dup@example.com' },
+        { LastName: 'c', Phone: '123' },
+      ],
+      { allOrNone: false },
+    )) as any[];
+    expect(res[0].errors[0]).toMatchObject({
+      statusCode: 'DUPLICATES_DETECTED',
+      message: 'Use one of these records?',
+      duplicateResult: {
+        allowSave: true,
+        duplicateRule: 'Contact_Email_Rule',
+        duplicateRuleEntityType: 'Contact',
+        matchResults: [{ entityType: 'Contact', size: 1, matchRecords: [{ record: { Id: first.id } }] }],
+      },
+    });
+    expect(res[1].errors[0]).toMatchObject({
+      statusCode: 'DUPLICATES_DETECTED',
+      message: 'Phone already used',
+      duplicateResult: { allowSave: false, duplicateRule: 'Contact_Phone_Block' },
+    });
     const header = { 'Sforce-Duplicate-Rule-Header': 'allowSave=true; includeRecordDetails=false; runAsCurrentUser=true' };
-    const again = await conn.sobject('Contact').create([{ LastName: 'b', Email: 'dup@example.com' }, { LastName: 'c', Phone: '123' }], { allOrNone: false, headers: header }) as any[];
+    const again = (await conn.sobject('Contact').create(
+      [
+        { LastName: 'b', Email: 'dup@example.com' },
+        { LastName: 'c', Phone: '123' },
+      ],
+      { allOrNone: false, headers: header },
+    )) as any[];
     expect(again.map((r) => r.success)).toEqual([true, false]);
     expect(again[1].errors[0].duplicateResult.duplicateRule).toBe('Contact_Phone_Block');
-    const bulk = await conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName,Email\nd,dup@example.com\n', pollInterval: 20 });
+    const bulk = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'insert',
+      input: 'LastName,Email\nd,dup@example.com\n',
+      pollInterval: 20,
+    });
     expect(bulk.failedResults[0]?.sf__Error).toBe('DUPLICATES_DETECTED:Use one of these records?:--');
     const single = await errOf(conn.sobject('Contact').create({ LastName: 'e', Phone: '123' }));
     expect(single.errorCode).toBe('DUPLICATES_DETECTED');
@@ -942,7 +1309,9 @@ describe('Admin inspection', () => {
       await c.sobject('Contact').destroy((created as { id: string }).id);
       const { entries } = await admin(j, 'GET', '/journal');
       expect(entries.map((e: any) => [e.seq, e.op, e.object, e.record.LastName, e.record.External_Id__c])).toEqual([
-        [1, 'create', 'Contact', 'Journal', 'J-1'], [2, 'update', 'Contact', 'Journal 2', 'J-1'], [3, 'delete', 'Contact', 'Journal 2', 'J-1'],
+        [1, 'create', 'Contact', 'Journal', 'J-1'],
+        [2, 'update', 'Contact', 'Journal 2', 'J-1'],
+        [3, 'delete', 'Contact', 'Journal 2', 'J-1'],
       ]);
     } finally {
       await j.close();

@@ -3,7 +3,12 @@ import { parse, type Parser } from 'csv-parse';
 import { Readable } from 'node:stream';
 
 export const DELIMITERS: Record<string, string> = {
-  COMMA: ',', TAB: '\t', PIPE: '|', SEMICOLON: ';', CARET: '^', BACKQUOTE: '`',
+  COMMA: ',',
+  TAB: '\t',
+  PIPE: '|',
+  SEMICOLON: ';',
+  CARET: '^',
+  BACKQUOTE: '`',
 };
 
 export function quote(v: string): string {

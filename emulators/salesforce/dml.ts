@@ -40,7 +40,10 @@ export function dmlOptionsFrom(headers: Record<string, string | string[] | undef
 }
 
 export class Dml {
-  constructor(private readonly state: EmulatorState, private readonly opts: DmlOptions = {}) {}
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly opts: DmlOptions = {},
+  ) {}
 
   create(def: ObjectDef, entries: Entry[], source: Source, undo?: UndoLog): RowResult {
     const v = validateFields(def, entries, source, 'create', refResolver(this.state));

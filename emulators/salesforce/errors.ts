@@ -29,7 +29,9 @@ export function failed(errors: SfError[], id: string | null = null): RowResult {
 export function restErrors(errors: SfError[]): Array<Record<string, unknown>> {
   return errors.map((e) => ({
     ...(e.duplicateResult ? { duplicateResult: e.duplicateResult } : {}),
-    message: e.message, errorCode: e.statusCode, ...(e.fields.length > 0 ? { fields: e.fields } : {}),
+    message: e.message,
+    errorCode: e.statusCode,
+    ...(e.fields.length > 0 ? { fields: e.fields } : {}),
   }));
 }
 

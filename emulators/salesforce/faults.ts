@@ -55,7 +55,11 @@ export class Faults {
       else if (k === 'validationRule') this.validationRules.push(v as ValidationRule);
       else if (k === 'duplicateRule') this.duplicateRules.push(v as DuplicateRule);
       else if (k === 'lockRows') this.addLock(v as { values?: unknown[]; field?: string; times?: number });
-      else if (k === 'lockContention') this.lockContention = v === null ? null : { column: String((v as LockContention).column), batchSize: Math.max(1, Number((v as LockContention).batchSize) || 1) };
+      else if (k === 'lockContention')
+        this.lockContention =
+          v === null
+            ? null
+            : { column: String((v as LockContention).column), batchSize: Math.max(1, Number((v as LockContention).batchSize) || 1) };
       else if ((COUNT_FAULTS as string[]).includes(k) && typeof v === 'object' && v !== null) {
         const f = v as CountFault;
         this.counts.set(k as CountFaultName, { ...f, count: Number(f.count ?? 1) });

@@ -24,22 +24,30 @@ export async function injectFaults(ctx: Ctx): Promise<boolean> {
     if (rate.kind === 'concurrency') {
       sendJson(ctx, 403, [{ message: 'ConcurrentPerOrgLongTxn Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
     } else {
-      sendJson(ctx, rate.status ?? 429, [{ message: 'Too many requests, retry later', errorCode: 'REQUEST_LIMIT_EXCEEDED' }],
-        { 'Retry-After': String(rate.retryAfter ?? 1) });
+      sendJson(ctx, rate.status ?? 429, [{ message: 'Too many requests, retry later', errorCode: 'REQUEST_LIMIT_EXCEEDED' }], {
+        'Retry-After': String(rate.retryAfter ?? 1),
+      });
     }
     return true;
   }
   const err = faults.take('serverError', category, path);
   if (err) {
     const status = err.status ?? 503;
-    const body = status === 503
-      ? [{ message: 'Server temporarily unavailable, please retry', errorCode: 'SERVER_UNAVAILABLE' }]
-      : [{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-8901 (-123456789)', errorCode: 'UNKNOWN_EXCEPTION' }];
+    const body =
+      status === 503
+        ? [{ message: 'Server temporarily unavailable, please retry', errorCode: 'SERVER_UNAVAILABLE' }]
+        : [
+            {
+              message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-8901 (-123456789)',
+              errorCode: 'UNKNOWN_EXCEPTION',
+            },
+          ];
     sendJson(ctx, status, body);
     return true;
   }
   // Only data writes can be "committed then dropped"; token requests are left alone.
-  if (category !== 'auth' && WRITE_METHODS.has(ctx.method) && faults.take('dropResponseAfterCommit', category, path)) ctx.dropAfterCommit = true;
+  if (category !== 'auth' && WRITE_METHODS.has(ctx.method) && faults.take('dropResponseAfterCommit', category, path))
+    ctx.dropAfterCommit = true;
   return false;
 }
 

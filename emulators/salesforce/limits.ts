@@ -19,8 +19,12 @@ export function handleResources(ctx: Ctx, version: string): void {
   const b = `/services/data/v${version}`;
   const { state } = ctx;
   sendJson(ctx, 200, {
-    sobjects: `${b}/sobjects`, query: `${b}/query`, limits: `${b}/limits`, composite: `${b}/composite`,
-    jobs: `${b}/jobs`, identity: `${state.url}/id/${state.orgId}/${state.userId}`,
+    sobjects: `${b}/sobjects`,
+    query: `${b}/query`,
+    limits: `${b}/limits`,
+    composite: `${b}/composite`,
+    jobs: `${b}/jobs`,
+    identity: `${state.url}/id/${state.orgId}/${state.userId}`,
   });
 }
 

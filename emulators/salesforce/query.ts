@@ -9,7 +9,12 @@ import type { Rec } from './store';
 
 const PAGE = 2000;
 
-interface Cursor { def: ObjectDef; recs: Rec[]; fields: string[]; pos: number }
+interface Cursor {
+  def: ObjectDef;
+  recs: Rec[];
+  fields: string[];
+  pos: number;
+}
 const cursors = new WeakMap<EmulatorState, Map<string, Cursor>>();
 let seq = 0;
 
@@ -25,18 +30,31 @@ function matches(rec: Rec, idx: number, c: Cond, def: ObjectDef): boolean {
   const v = def.fields[idx]?.name === 'IsDeleted' ? rec.deleted : (rec.values[idx] ?? null);
   const eq = (l: Literal) => (l === null || v === null ? l === v : String(v).toLowerCase() === String(l).toLowerCase());
   switch (c.op) {
-    case '=': return eq(c.values[0] ?? null);
-    case '!=': return !eq(c.values[0] ?? null);
-    case 'IN': return c.values.some(eq);
-    case 'NOT IN': return !c.values.some(eq);
-    case '<': case '<=': case '>': case '>=': {
+    case '=':
+      return eq(c.values[0] ?? null);
+    case '!=':
+      return !eq(c.values[0] ?? null);
+    case 'IN':
+      return c.values.some(eq);
+    case 'NOT IN':
+      return !c.values.some(eq);
+    case '<':
+    case '<=':
+    case '>':
+    case '>=': {
       const l = c.values[0] ?? null;
       if (v === null || l === null) return false;
       const cmp = typeof v === 'number' && typeof l === 'number' ? v - l : compareText(String(v), String(l));
       return c.op === '<' ? cmp < 0 : c.op === '<=' ? cmp <= 0 : c.op === '>' ? cmp > 0 : cmp >= 0;
     }
     case 'LIKE': {
-      const re = new RegExp(`^${String(c.values[0]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, 'is');
+      const re = new RegExp(
+        `^${String(c.values[0])
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/%/g, '.*')
+          .replace(/_/g, '.')}$`,
+        'is',
+      );
       return v !== null && re.test(String(v));
     }
   }
@@ -44,7 +62,14 @@ function matches(rec: Rec, idx: number, c: Cond, def: ObjectDef): boolean {
 
 function column(def: ObjectDef, name: string): number {
   const i = fieldIndex(def, name);
-  if (i === undefined) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${name}' on entity '${def.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`));
+  if (i === undefined)
+    throw new HttpError(
+      400,
+      restError(
+        'INVALID_FIELD',
+        `No such column '${name}' on entity '${def.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`,
+      ),
+    );
   return i;
 }
 
@@ -55,7 +80,8 @@ function page(ctx: Ctx, version: string, id: string, c: Cursor, total: number): 
   const map = cursors.get(ctx.state);
   if (done) map?.delete(id);
   sendJson(ctx, 200, {
-    totalSize: total, done,
+    totalSize: total,
+    done,
     ...(done ? {} : { nextRecordsUrl: `/services/data/v${version}/query/${id}-${c.pos}` }),
     records: slice.map((r) => renderRecord(version, c.def, r, c.fields)),
   });
@@ -71,8 +97,18 @@ function userPermissionAccess(ctx: Ctx, fields: string[]): void {
   for (const f of fields) {
     const name = /^Permissions(\w+)$/i.exec(f)?.[1];
     const known = name ? [...perms.keys()].find((k) => k.toLowerCase() === name.toLowerCase()) : undefined;
-    if (f.toLowerCase() === 'id') { record.Id = null; continue; }
-    if (!known) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${f}' on entity 'UserPermissionAccess'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`));
+    if (f.toLowerCase() === 'id') {
+      record.Id = null;
+      continue;
+    }
+    if (!known)
+      throw new HttpError(
+        400,
+        restError(
+          'INVALID_FIELD',
+          `No such column '${f}' on entity 'UserPermissionAccess'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`,
+        ),
+      );
     record[`Permissions${known}`] = perms.get(known) === true;
   }
   sendJson(ctx, 200, { totalSize: 1, done: true, records: [record] });

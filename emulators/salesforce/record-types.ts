@@ -31,8 +31,12 @@ export class RecordTypes {
     this.ensureField(def);
     const existing = this.of(def.name).find((r) => r.developerName.toLowerCase() === input.developerName.toLowerCase());
     const rt: RecordTypeDef = {
-      id: existing?.id ?? newId(), object: def.name, developerName: input.developerName, name: input.name ?? input.developerName,
-      active: input.active ?? true, available: input.available ?? true,
+      id: existing?.id ?? newId(),
+      object: def.name,
+      developerName: input.developerName,
+      name: input.name ?? input.developerName,
+      active: input.active ?? true,
+      available: input.available ?? true,
     };
     this.byId.set(rt.id, rt);
     return rt;
@@ -61,7 +65,13 @@ export class RecordTypes {
     const rts = this.of(object);
     if (rts.length === 0) return [];
     const info = (id: string, developerName: string, name: string, active: boolean, available: boolean, master: boolean) => ({
-      active, available, defaultRecordTypeMapping: master, developerName, master, name, recordTypeId: id,
+      active,
+      available,
+      defaultRecordTypeMapping: master,
+      developerName,
+      master,
+      name,
+      recordTypeId: id,
       urls: { layout: `/services/data/v62.0/sobjects/${object}/describe/layouts/${id}` },
     });
     return [

@@ -27,14 +27,28 @@ export function refResolver(state: EmulatorState): RefResolver {
       const key = target ? field(target, extField) : undefined;
       const keyIdx = target ? fieldIndex(target, extField) : undefined;
       if (!target || !key || keyIdx === undefined || !(key.externalId || key.idLookup)) {
-        return { error: sfError('INVALID_FIELD', `Field name provided, ${extField} is not an External ID or indexed field for ${target?.name ?? fd.referenceTo[0] ?? ''}`, [fd.name]) };
+        return {
+          error: sfError(
+            'INVALID_FIELD',
+            `Field name provided, ${extField} is not an External ID or indexed field for ${target?.name ?? fd.referenceTo[0] ?? ''}`,
+            [fd.name],
+          ),
+        };
       }
       const ids = state.store(target).find(keyIdx, value);
       if (ids.length === 0) {
-        return { error: sfError('INVALID_FIELD', `Foreign key external ID: ${value} not found for field ${key.name} in entity ${target.name}`, [fd.name]) };
+        return {
+          error: sfError('INVALID_FIELD', `Foreign key external ID: ${value} not found for field ${key.name} in entity ${target.name}`, [
+            fd.name,
+          ]),
+        };
       }
       if (ids.length > 1) {
-        return { error: sfError('DUPLICATE_EXTERNAL_ID', `${key.label}: more than one record found for external id field: [${ids.join(', ')}]`, [fd.name]) };
+        return {
+          error: sfError('DUPLICATE_EXTERNAL_ID', `${key.label}: more than one record found for external id field: [${ids.join(', ')}]`, [
+            fd.name,
+          ]),
+        };
       }
       return { id: ids[0] as string };
     },

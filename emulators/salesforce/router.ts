@@ -50,16 +50,27 @@ export function createHandler(state: EmulatorState) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const ctx: Ctx = {
-      req, res, state, method: (req.method ?? 'GET').toUpperCase(), path: url.pathname, query: url.searchParams,
-      category: categorize(url.pathname), dropAfterCommit: false,
+      req,
+      res,
+      state,
+      method: (req.method ?? 'GET').toUpperCase(),
+      path: url.pathname,
+      query: url.searchParams,
+      category: categorize(url.pathname),
+      dropAfterCommit: false,
     };
     const started = Date.now();
     const admin = url.pathname.startsWith('/__admin');
     const log = () => {
       if (admin) return;
       state.logRequest({
-        method: ctx.method, path: url.pathname + url.search, category: ctx.category, status: ctx.status ?? 0,
-        time: new Date(started).toISOString(), durationMs: Date.now() - started, ...(ctx.dropped ? { dropped: true } : {}),
+        method: ctx.method,
+        path: url.pathname + url.search,
+        category: ctx.category,
+        status: ctx.status ?? 0,
+        time: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+        ...(ctx.dropped ? { dropped: true } : {}),
       });
     };
     res.once('close', log);

@@ -41,13 +41,24 @@ export function validationRuleError(rules: ValidationRule[], def: ObjectDef, val
     if (v === null || v === undefined) continue;
     if (r.values.some((x) => x.toLowerCase() === String(v).toLowerCase())) {
       const name = def.fields[i]?.name ?? r.field;
-      return sfError('FIELD_CUSTOM_VALIDATION_EXCEPTION', r.message ?? `${name} value ${String(v)} is not allowed by a validation rule`, r.onField ? [name] : []);
+      return sfError(
+        'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+        r.message ?? `${name} value ${String(v)} is not allowed by a validation rule`,
+        r.onField ? [name] : [],
+      );
     }
   }
   return null;
 }
 
-export function duplicateRuleError(rules: DuplicateRule[], def: ObjectDef, store: ObjectStore, id: string, values: StoredValue[], allowSave: boolean): SfError | null {
+export function duplicateRuleError(
+  rules: DuplicateRule[],
+  def: ObjectDef,
+  store: ObjectStore,
+  id: string,
+  values: StoredValue[],
+  allowSave: boolean,
+): SfError | null {
   for (const r of rules) {
     const i = fieldIndex(def, r.field);
     if (!applies(def, r.object) || i === undefined) continue;
@@ -59,11 +70,26 @@ export function duplicateRuleError(rules: DuplicateRule[], def: ObjectDef, store
     if (matches.length > 0) {
       const message = r.message ?? 'Use one of these records?';
       const duplicateResult = {
-        allowSave: !block, duplicateRule: r.name ?? `Standard_${def.name}_Duplicate_Rule`, duplicateRuleEntityType: def.name, errorMessage: message,
-        matchResults: [{
-          entityType: def.name, errors: [], matchEngine: 'ExactMatchEngine', rule: `${r.name ?? `Standard_${def.name}`}_Match_Rule`, size: matches.length, success: true,
-          matchRecords: matches.map((m) => ({ additionalInformation: [], fieldDiffs: [], matchConfidence: 100, record: { attributes: { type: def.name, url: `/services/data/v62.0/sobjects/${def.name}/${m}` }, Id: m } })),
-        }],
+        allowSave: !block,
+        duplicateRule: r.name ?? `Standard_${def.name}_Duplicate_Rule`,
+        duplicateRuleEntityType: def.name,
+        errorMessage: message,
+        matchResults: [
+          {
+            entityType: def.name,
+            errors: [],
+            matchEngine: 'ExactMatchEngine',
+            rule: `${r.name ?? `Standard_${def.name}`}_Match_Rule`,
+            size: matches.length,
+            success: true,
+            matchRecords: matches.map((m) => ({
+              additionalInformation: [],
+              fieldDiffs: [],
+              matchConfidence: 100,
+              record: { attributes: { type: def.name, url: `/services/data/v62.0/sobjects/${def.name}/${m}` }, Id: m },
+            })),
+          },
+        ],
       };
       return { ...sfError('DUPLICATES_DETECTED', message, []), duplicateResult };
     }

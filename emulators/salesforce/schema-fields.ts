@@ -5,11 +5,28 @@ type Opts = Partial<FieldDef>;
 
 function base(name: string, label: string, type: FieldType, o: Opts): FieldDef {
   return {
-    name, label, type, length: 0, precision: 0, scale: 0, digits: 0,
-    createable: true, updateable: true, nillable: true, unique: false, caseSensitive: false,
-    externalId: false, idLookup: false, defaultedOnCreate: false, calculated: false,
-    custom: name.endsWith('__c'), referenceTo: [], relationshipName: null, picklistValues: [],
-    restrictedPicklist: false, ...o,
+    name,
+    label,
+    type,
+    length: 0,
+    precision: 0,
+    scale: 0,
+    digits: 0,
+    createable: true,
+    updateable: true,
+    nillable: true,
+    unique: false,
+    caseSensitive: false,
+    externalId: false,
+    idLookup: false,
+    defaultedOnCreate: false,
+    calculated: false,
+    custom: name.endsWith('__c'),
+    referenceTo: [],
+    relationshipName: null,
+    picklistValues: [],
+    restrictedPicklist: false,
+    ...o,
   };
 }
 

@@ -1,7 +1,21 @@
 /** Types of the schema registry: the subset of DescribeSObjectResult / Field the emulator reasons about. */
 export type FieldType =
-  | 'id' | 'string' | 'textarea' | 'email' | 'phone' | 'url' | 'picklist' | 'multipicklist'
-  | 'boolean' | 'date' | 'datetime' | 'int' | 'double' | 'currency' | 'percent' | 'reference';
+  | 'id'
+  | 'string'
+  | 'textarea'
+  | 'email'
+  | 'phone'
+  | 'url'
+  | 'picklist'
+  | 'multipicklist'
+  | 'boolean'
+  | 'date'
+  | 'datetime'
+  | 'int'
+  | 'double'
+  | 'currency'
+  | 'percent'
+  | 'reference';
 
 export interface FieldDef {
   name: string;

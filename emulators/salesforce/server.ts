@@ -69,10 +69,11 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
   return {
     url: state.url,
     state,
-    close: () => new Promise<void>((resolve, reject) => {
-      state.reset();
-      server.closeAllConnections();
-      server.close((err) => (err ? reject(err) : resolve()));
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        state.reset();
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
   };
 }

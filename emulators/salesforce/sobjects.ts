@@ -35,7 +35,10 @@ function rowFailure(r: RowResult): HttpError {
 function fieldsParam(ctx: Ctx, def: ObjectDef): string[] | undefined {
   const raw = ctx.query.get('fields');
   if (!raw) return undefined;
-  const fields = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const fields = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = unknownFields(def, fields);
   if (bad.length > 0) throw new HttpError(400, restError('INVALID_FIELD', `No such column '${bad[0] ?? ''}' on entity '${def.name}'.`));
   return fields;
@@ -53,13 +56,20 @@ export async function handleSobjects(ctx: Ctx, version: string, seg: string[]): 
     if (m !== 'POST') throw new HttpError(405, restError('METHOD_NOT_ALLOWED', `HTTP Method '${m}' not allowed. Allowed are GET,POST`));
     const entries = await bodyEntries(ctx);
     if (entries.some((e) => e.name.toLowerCase() === 'id')) {
-      throw new HttpError(400, restError('INVALID_FIELD_FOR_INSERT_UPDATE', 'Unable to create/update fields: Id. Please check the security settings of this field and verify that it is read/write for your profile or permission set.'));
+      throw new HttpError(
+        400,
+        restError(
+          'INVALID_FIELD_FOR_INSERT_UPDATE',
+          'Unable to create/update fields: Id. Please check the security settings of this field and verify that it is read/write for your profile or permission set.',
+        ),
+      );
     }
     const r = dml.create(def, entries, 'json');
     if (!r.success || !r.id) throw rowFailure(r);
     return sendJson(ctx, 201, { id: r.id, success: true, errors: [] }, { Location: recordUrl(version, def, r.id) });
   }
-  if (second === 'describe' && third === undefined) return sendJson(ctx, 200, describeObject(version, def, ctx.state.recordTypes.infos(def.name)));
+  if (second === 'describe' && third === undefined)
+    return sendJson(ctx, 200, describeObject(version, def, ctx.state.recordTypes.infos(def.name)));
   if (third === undefined) return byId(ctx, dml, version, def, second);
   return byExternalId(ctx, dml, version, def, second, decodeURIComponent(third));
 }
@@ -67,7 +77,8 @@ export async function handleSobjects(ctx: Ctx, version: string, seg: string[]): 
 async function byId(ctx: Ctx, dml: Dml, version: string, def: ObjectDef, rawId: string): Promise<void> {
   // An id-shaped value goes to the id checks (MALFORMED_ID on a bad checksum or prefix); anything else is
   // read as an external-id path, which has no field name here (API notes §7).
-  if (!/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(rawId)) throw notFound(`Provided external ID field does not exist or is not accessible: ${rawId}`);
+  if (!/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(rawId))
+    throw notFound(`Provided external ID field does not exist or is not accessible: ${rawId}`);
   if (ctx.method === 'GET') {
     const found = dml.locate(def, rawId);
     if ('error' in found) throw found.error.statusCode === 'MALFORMED_ID' ? new HttpError(400, restErrors([found.error])) : notFound();
@@ -88,8 +99,12 @@ async function byId(ctx: Ctx, dml: Dml, version: string, def: ObjectDef, rawId: 
 
 async function byExternalId(ctx: Ctx, dml: Dml, version: string, def: ObjectDef, keyName: string, value: string): Promise<void> {
   const key = field(def, keyName);
-  if (!key || !(key.externalId || key.idLookup)) throw notFound(`Provided external ID field does not exist or is not accessible: ${keyName}`);
-  const matches = key.name === 'Id' ? [normalizeId(value)].filter((x): x is string => !!x) : ctx.state.store(def).find(fieldIndex(def, key.name) as number, value);
+  if (!key || !(key.externalId || key.idLookup))
+    throw notFound(`Provided external ID field does not exist or is not accessible: ${keyName}`);
+  const matches =
+    key.name === 'Id'
+      ? [normalizeId(value)].filter((x): x is string => !!x)
+      : ctx.state.store(def).find(fieldIndex(def, key.name) as number, value);
   const urls = matches.map((id) => recordUrl(version, def, id));
   if (ctx.method === 'PATCH') {
     if (matches.length === 0 && ctx.query.get('updateOnly') === 'true') throw notFound();

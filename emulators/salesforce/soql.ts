@@ -23,7 +23,8 @@ export interface Soql {
 
 export class SoqlError extends Error {}
 
-const TOKEN = /\s*('(?:\\.|[^'\\])*'|\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?|-?\d+(?:\.\d+)?|!=|<=|>=|[(),=<>]|[A-Za-z_][\w.]*(?:\(\))?)/y;
+const TOKEN =
+  /\s*('(?:\\.|[^'\\])*'|\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?|-?\d+(?:\.\d+)?|!=|<=|>=|[(),=<>]|[A-Za-z_][\w.]*(?:\(\))?)/y;
 
 function tokenize(q: string): string[] {
   const out: string[] = [];
@@ -85,15 +86,25 @@ export function parseSoql(q: string): Soql {
     if (dir === 'ASC' || dir === 'DESC') next();
     s.orderBy = { field, desc: dir === 'DESC' };
   }
-  if (peek() === 'LIMIT') { next(); s.limit = Number(next()); }
-  if (peek() === 'OFFSET') { next(); s.offset = Number(next()); }
+  if (peek() === 'LIMIT') {
+    next();
+    s.limit = Number(next());
+  }
+  if (peek() === 'OFFSET') {
+    next();
+    s.offset = Number(next());
+  }
   if (i < t.length) throw new SoqlError(`unexpected token: ${t[i] ?? ''}`);
   return s;
 
   function cond(): Cond {
     const field = next() ?? '';
     let op = peek();
-    if (op === 'NOT') { next(); expect('IN'); op = 'NOT IN'; } else next();
+    if (op === 'NOT') {
+      next();
+      expect('IN');
+      op = 'NOT IN';
+    } else next();
     if (op === '=' || op === '!=' || op === 'LIKE' || op === '<' || op === '<=' || op === '>' || op === '>=') {
       return { field, op, values: [literal(next())] };
     }

@@ -55,7 +55,10 @@ export class EmulatorState {
    * The integration user's system permissions that differ from the defaults (`UserPermissionAccess`), by
    * name without the `Permissions` prefix. "Bulk API Hard Delete" is off by default, as in an org.
    */
-  readonly userPermissions = new Map<string, boolean>([['ApiEnabled', true], ['BulkApiHardDelete', false]]);
+  readonly userPermissions = new Map<string, boolean>([
+    ['ApiEnabled', true],
+    ['BulkApiHardDelete', false],
+  ]);
   requests: LoggedRequest[] = [];
   /** Every record written, in order, when `options.journal` is on; null otherwise. */
   readonly journal: JournalEntry[] | null;

@@ -23,7 +23,10 @@ export class ObjectStore {
   readonly records = new Map<string, Rec>();
   private readonly indexes = new Map<number, Index>();
 
-  constructor(readonly def: ObjectDef, private readonly onWrite: WriteHook = () => {}) {
+  constructor(
+    readonly def: ObjectDef,
+    private readonly onWrite: WriteHook = () => {},
+  ) {
     def.fields.forEach((fd, i) => {
       if (fd.name !== 'Id' && (fd.externalId || fd.idLookup || fd.unique)) this.indexes.set(i, new Map());
     });

@@ -16,16 +16,36 @@ export async function scheduled(s: Stage): Promise<void> {
   // 12 s between fires leaves time to pause the third execution before its timer fires.
   const { runId: first } = await s.syncline.start(activation(s, id, { schedule: { every: '12s' } }));
   const second = await s.rec.nextRun(wf, first);
-  await s.rec.record('scheduled-first-fire', wf, first, 'interval schedule, first fire due at once (1 ms timer): the first run, then continue-as-new');
-  await s.rec.record('collections', await s.rec.child(wf, first), undefined, 'a new model of 20 rows: 20 creates through sObject Collections (below bulkThreshold), commit, warnings');
+  await s.rec.record(
+    'scheduled-first-fire',
+    wf,
+    first,
+    'interval schedule, first fire due at once (1 ms timer): the first run, then continue-as-new',
+  );
+  await s.rec.record(
+    'collections',
+    await s.rec.child(wf, first),
+    undefined,
+    'a new model of 20 rows: 20 creates through sObject Collections (below bulkThreshold), commit, warnings',
+  );
   await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id LIKE '%-1_'`);
   const third = await s.rec.nextRun(wf, second);
-  await s.rec.record('scheduled-interval-fire', wf, second, 'waits on a durable timer for the next interval fire (12 s), a run, then continue-as-new');
+  await s.rec.record(
+    'scheduled-interval-fire',
+    wf,
+    second,
+    'waits on a durable timer for the next interval fire (12 s), a run, then continue-as-new',
+  );
   await s.syncline.pause(id, 'recording pause and resume');
   await s.rec.until(wf, third, 'the pause to cancel the fire timer', (ev) => eventCount(ev, 'TIMER_CANCELED') > 0);
   await s.syncline.resume(id);
   const fourth = await s.rec.nextRun(wf, third);
-  await s.rec.record('pause-resume', wf, third, 'pause signal while waiting for the fire (timer cancelled, waits unscheduled), resume signal (timer again), a run at the fire time');
+  await s.rec.record(
+    'pause-resume',
+    wf,
+    third,
+    'pause signal while waiting for the fire (timer cancelled, waits unscheduled), resume signal (timer again), a run at the fire time',
+  );
   await s.rec.until(wf, fourth, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
   await s.rec.record('open-waiting-on-timer', wf, fourth, 'OPEN: an idle activation on its timer, waiting for the next interval fire');
   await s.syncline.pause(id, 'recording an open paused activation');
@@ -39,16 +59,30 @@ export async function signalsAndUpdates(s: Stage): Promise<void> {
   const wf = wfId(id);
   await createModel(s, id, 20);
   const { runId: first } = await s.syncline.start(activation(s, id));
-  expectRun('triggerSync', await s.syncline.triggerSync(id, { reason: 'recording' }), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 20);
+  expectRun(
+    'triggerSync',
+    await s.syncline.triggerSync(id, { reason: 'recording' }),
+    (r) => r.status === 'success' && r.ops.upsert?.succeeded === 20,
+  );
   const second = await s.rec.nextRun(wf, first);
-  await s.rec.record('trigger-sync-update', wf, first, 'manual schedule: a triggerSync update runs the first run and is answered with its summary, then continue-as-new');
+  await s.rec.record(
+    'trigger-sync-update',
+    wf,
+    first,
+    'manual schedule: a triggerSync update runs the first run and is answered with its summary, then continue-as-new',
+  );
   await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id LIKE '%-1_'`);
   await s.syncline.resync(id, { full: true, reason: 'recording a full resync' });
   const third = await s.rec.nextRun(wf, second);
   await s.rec.record('resync-signal', wf, second, 'a resync {full: true} signal: a run (full_resync), then continue-as-new');
   await s.syncline.retryFailed(id);
   await s.rec.nextRun(wf, third);
-  await s.rec.record('retry-failed-signal', wf, third, 'a retryFailed signal: a run (retry_failed: only rows that failed before), then continue-as-new');
+  await s.rec.record(
+    'retry-failed-signal',
+    wf,
+    third,
+    'a retryFailed signal: a run (retry_failed: only rows that failed before), then continue-as-new',
+  );
 }
 
 /** plan (update), apply (update), and a normal run that supersedes an open plan. */
@@ -56,7 +90,9 @@ export async function planAndApply(s: Stage): Promise<void> {
   const id = 'hist_plan';
   const wf = wfId(id);
   await createModel(s, id, 20);
-  const { runId: first } = await s.syncline.start(activation(s, id, { mode: 'mirror', extra: { deletionGuard: { maxDeletePercent: 50 } } }));
+  const { runId: first } = await s.syncline.start(
+    activation(s, id, { mode: 'mirror', extra: { deletionGuard: { maxDeletePercent: 50 } } }),
+  );
   expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success');
   const second = await s.rec.nextRun(wf, first);
   await s.sql.query(`UPDATE hist.${id} SET last_name = 'changed' WHERE id LIKE '%-1' OR id LIKE '%-2';
@@ -64,18 +100,43 @@ export async function planAndApply(s: Stage): Promise<void> {
   const plan = await s.syncline.plan(id);
   if (plan.counts.delete !== 1 || plan.counts.upsert !== 3) throw new Error(`plan: unexpected ${JSON.stringify(plan.counts)}`);
   const third = await s.rec.nextRun(wf, second);
-  await s.rec.record('plan-update', wf, second, 'a plan update: a run computes the delta only and is recorded as the open plan, then continue-as-new');
-  await s.rec.record('plan-only', await s.rec.child(wf, second), undefined, 'planOnly: validate, extract, delta, recordPlan; nothing written or committed');
+  await s.rec.record(
+    'plan-update',
+    wf,
+    second,
+    'a plan update: a run computes the delta only and is recorded as the open plan, then continue-as-new',
+  );
+  await s.rec.record(
+    'plan-only',
+    await s.rec.child(wf, second),
+    undefined,
+    'planOnly: validate, extract, delta, recordPlan; nothing written or committed',
+  );
   expectRun('apply', await s.syncline.apply(id, plan.plan), (r) => r.status === 'success' && r.ops.delete?.succeeded === 1);
   const fourth = await s.rec.nextRun(wf, third);
-  await s.rec.record('apply-plan-update', wf, third, 'an apply update: the plan\'s frozen rows are written under the plan\'s run number (child run/<n>/apply), then continue-as-new');
-  await s.rec.record('apply-plan', await s.rec.child(wf, third), undefined, 'applyPlan: loadPlan, the frozen chunks written, commit, markPlanApplied');
+  await s.rec.record(
+    'apply-plan-update',
+    wf,
+    third,
+    "an apply update: the plan's frozen rows are written under the plan's run number (child run/<n>/apply), then continue-as-new",
+  );
+  await s.rec.record(
+    'apply-plan',
+    await s.rec.child(wf, third),
+    undefined,
+    'applyPlan: loadPlan, the frozen chunks written, commit, markPlanApplied',
+  );
   await s.sql.query(`UPDATE hist.${id} SET last_name = 'changed again' WHERE id LIKE '%-3'`);
   await s.syncline.plan(id);
   const fifth = await s.rec.nextRun(wf, fourth);
   expectRun('superseding run', await s.syncline.triggerSync(id), (r) => r.status === 'success');
   await s.rec.nextRun(wf, fifth);
-  await s.rec.record('plan-superseded-by-run', wf, fifth, 'a triggerSync while a plan is open: supersedePlans (patch "plan-apply"), the run, then continue-as-new');
+  await s.rec.record(
+    'plan-superseded-by-run',
+    wf,
+    fifth,
+    'a triggerSync while a plan is open: supersedePlans (patch "plan-apply"), the run, then continue-as-new',
+  );
 }
 
 /** Mirror: deletions held by the guard, then approveDeletes (update) runs them. */
@@ -90,13 +151,34 @@ export async function mirrorDeletionGuard(s: Stage): Promise<void> {
   await s.sql.query(`DELETE FROM hist.${id}`);
   const held = expectRun('held deletions', await s.syncline.triggerSync(id), (r) => r.heldDeletes === 20);
   const third = await s.rec.nextRun(wf, second);
-  await s.rec.record('mirror-deletes-held', wf, second, 'Mirror run of an emptied model: the deletion guard holds 20 deletions (DELETES_HELD), then continue-as-new');
-  await s.rec.record('mirror-deletes-held', await s.rec.child(wf, second), undefined, 'Mirror with every row removed: deletions held by the guard, nothing written');
+  await s.rec.record(
+    'mirror-deletes-held',
+    wf,
+    second,
+    'Mirror run of an emptied model: the deletion guard holds 20 deletions (DELETES_HELD), then continue-as-new',
+  );
+  await s.rec.record(
+    'mirror-deletes-held',
+    await s.rec.child(wf, second),
+    undefined,
+    'Mirror with every row removed: deletions held by the guard, nothing written',
+  );
   const approved = await s.syncline.approveDeletes(id, held.runNumber);
-  if (approved.approved !== 20 || approved.run.ops.delete?.succeeded !== 20) throw new Error(`approveDeletes: unexpected ${JSON.stringify(approved)}`);
+  if (approved.approved !== 20 || approved.run.ops.delete?.succeeded !== 20)
+    throw new Error(`approveDeletes: unexpected ${JSON.stringify(approved)}`);
   await s.rec.nextRun(wf, third);
-  await s.rec.record('approve-deletes', wf, third, 'an approveDeletes update: approveHeldDeletes, a run (trigger approval) deletes them, answered, then continue-as-new');
-  await s.rec.record('mirror-approved-deletes', await s.rec.child(wf, third), undefined, 'Mirror run after approval: 20 deletions through Collections');
+  await s.rec.record(
+    'approve-deletes',
+    wf,
+    third,
+    'an approveDeletes update: approveHeldDeletes, a run (trigger approval) deletes them, answered, then continue-as-new',
+  );
+  await s.rec.record(
+    'mirror-approved-deletes',
+    await s.rec.child(wf, third),
+    undefined,
+    'Mirror run after approval: 20 deletions through Collections',
+  );
 }
 
 /** A configuration error pauses the activation; the periodic re-check resumes it once the credential works. */
@@ -108,12 +190,27 @@ export async function configErrorRecheck(s: Stage): Promise<void> {
   const { runId: first } = await s.syncline.start(activation(s, id, { connection: conn, extra: { recheck: '2s' } }));
   expectRun('revoked credential', await s.syncline.triggerSync(id), (r) => r.status === 'failed' && r.error?.type === 'AUTH_FAILED');
   const second = await s.rec.nextRun(wf, first);
-  await s.rec.record('config-error-auto-pause', wf, first, 'the first run fails AUTH_FAILED (a configuration error): paused automatically, CONFIG_BROKEN reported, then continue-as-new');
-  await s.rec.record('failed-config-error', await s.rec.child(wf, first), undefined, 'failed run: validate (checkDestination) fails AUTH_FAILED, the rest upstream_failed, commit records the failure');
+  await s.rec.record(
+    'config-error-auto-pause',
+    wf,
+    first,
+    'the first run fails AUTH_FAILED (a configuration error): paused automatically, CONFIG_BROKEN reported, then continue-as-new',
+  );
+  await s.rec.record(
+    'failed-config-error',
+    await s.rec.child(wf, first),
+    undefined,
+    'failed run: validate (checkDestination) fails AUTH_FAILED, the rest upstream_failed, commit records the failure',
+  );
   await s.rec.until(wf, second, 'two failed re-checks', (ev) => activityCount(ev, 'recheckDestination') >= 2);
   s.connections[conn] = sfConnection(s.emulators.main);
   await s.rec.nextRun(wf, second);
-  await s.rec.record('recheck-resumes', wf, second, 'auto-paused: re-check timers every 2 s (recheckDestination fails, then passes), resumes, CONFIG_BROKEN cleared, a catch-up run, continue-as-new');
+  await s.rec.record(
+    'recheck-resumes',
+    wf,
+    second,
+    'auto-paused: re-check timers every 2 s (recheckDestination fails, then passes), resumes, CONFIG_BROKEN cleared, a catch-up run, continue-as-new',
+  );
 }
 
 /** A configuration error, then the operator's resume signal after fixing it. */
@@ -129,13 +226,27 @@ export async function configErrorResume(s: Stage): Promise<void> {
   s.connections[conn] = sfConnection(s.emulators.main);
   await s.syncline.resume(id);
   await s.rec.nextRun(wf, second);
-  await s.rec.record('resume-after-config-error', wf, second, 'auto-paused with the hourly re-check pending: a resume signal syncs at once (a catch-up run), then continue-as-new');
+  await s.rec.record(
+    'resume-after-config-error',
+    wf,
+    second,
+    'auto-paused with the hourly re-check pending: a resume signal syncs at once (a catch-up run), then continue-as-new',
+  );
 }
 
 /** A document the workflow itself refuses (started around the client, which would refuse it first). */
 export async function invalidConfig(s: Stage): Promise<void> {
   const id = 'hist_invalid';
-  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: s.taskQueue, workflowId: wfId(id), args: [{ config: { id, mode: 'sideways' } }] });
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: s.taskQueue,
+    workflowId: wfId(id),
+    args: [{ config: { id, mode: 'sideways' } }],
+  });
   await handle.result().catch(() => undefined);
-  await s.rec.record('invalid-config', wfId(id), handle.firstExecutionRunId, 'an invalid activation document: the workflow fails CONFIG_INVALID before anything runs');
+  await s.rec.record(
+    'invalid-config',
+    wfId(id),
+    handle.firstExecutionRunId,
+    'an invalid activation document: the workflow fails CONFIG_INVALID before anything runs',
+  );
 }

@@ -8,34 +8,72 @@ import { reportWarningsSignal } from '../../workflows/messages';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
 export async function warningsOpen(s: Stage): Promise<void> {
-  await s.rec.record('open-notices', 'syncline-warnings', undefined,
-    'OPEN: started by the first report (signal-with-start); reports from the activations open, change and clear warnings; one deliverNotice per notice, undeliverable ones logged');
+  await s.rec.record(
+    'open-notices',
+    'syncline-warnings',
+    undefined,
+    'OPEN: started by the first report (signal-with-start); reports from the activations open, change and clear warnings; one deliverNotice per notice, undeliverable ones logged',
+  );
 }
 
 /** More reports than one execution takes: the warnings workflow continues as new with its open warnings. */
 export async function warningsContinueAsNew(s: Stage): Promise<void> {
   const workflowId = 'syncline-warnings-hist-flood';
-  const report = { activationId: 'hist_flood', warnings: [{ code: 'FAILED_ROWS', level: 'warning' as const, message: 'recording: still failing' }], at: new Date(0).toISOString(), channel: { connection: 'hooks' } };
-  const handle = await s.client.workflow.signalWithStart(WORKFLOW_TYPES.warnings, { workflowId, taskQueue: s.taskQueue, args: [{}], signal: reportWarningsSignal, signalArgs: [report] });
+  const report = {
+    activationId: 'hist_flood',
+    warnings: [{ code: 'FAILED_ROWS', level: 'warning' as const, message: 'recording: still failing' }],
+    at: new Date(0).toISOString(),
+    channel: { connection: 'hooks' },
+  };
+  const handle = await s.client.workflow.signalWithStart(WORKFLOW_TYPES.warnings, {
+    workflowId,
+    taskQueue: s.taskQueue,
+    args: [{}],
+    signal: reportWarningsSignal,
+    signalArgs: [report],
+  });
   const first = handle.signaledRunId;
   for (let i = 0; i < REPORTS_PER_EXECUTION; i++) await handle.signal(reportWarningsSignal, report);
   await s.rec.nextRun(workflowId, first);
-  await s.rec.record('continue-as-new', workflowId, first, `${REPORTS_PER_EXECUTION + 1} reports: one notice (opened), the rest repeat the open set; continue-as-new carrying the open warning`);
+  await s.rec.record(
+    'continue-as-new',
+    workflowId,
+    first,
+    `${REPORTS_PER_EXECUTION + 1} reports: one notice (opened), the rest repeat the open set; continue-as-new carrying the open warning`,
+  );
 }
 
-const sql = (id: string, statement: string, extra: Partial<DagSpec['tasks'][number]> = {}) => ({ id, kind: 'sql', input: { statement }, ...extra });
+const sql = (id: string, statement: string, extra: Partial<DagSpec['tasks'][number]> = {}) => ({
+  id,
+  kind: 'sql',
+  input: { statement },
+  ...extra,
+});
 
 /** A mapped task, a failing task and the trigger rules around it; the DAG fails. */
 export async function dagRules(s: Stage): Promise<void> {
   const spec: DagSpec = {
-    id: 'hist-rules', maxParallelism: 2,
+    id: 'hist-rules',
+    maxParallelism: 2,
     tasks: [
       { id: 'list', kind: 'sql', input: { statement: 'SELECT g AS n FROM generate_series(1, 3) g ORDER BY g', returnRows: true } },
-      { id: 'each', kind: 'sql', upstream: ['list'], map: { over: 'list', field: 'rows' }, input: { statement: "SELECT ($1::jsonb->>'n')::int * 10 AS tenfold", returnRows: true } },
+      {
+        id: 'each',
+        kind: 'sql',
+        upstream: ['list'],
+        map: { over: 'list', field: 'rows' },
+        input: { statement: "SELECT ($1::jsonb->>'n')::int * 10 AS tenfold", returnRows: true },
+      },
       { id: 'nap', kind: 'sleep', upstream: ['each'], input: { seconds: 1 } },
       sql('bad', 'SELEC 1', { upstream: ['list'], retry: { maximumAttempts: 1 } }),
       sql('after_bad', 'SELECT 1', { upstream: ['bad'] }),
-      { id: 'alert', kind: 'http', upstream: ['bad'], triggerRule: 'one_failed', input: { url: `${s.hookUrl}?dag`, body: { dag: 'hist-rules' } } },
+      {
+        id: 'alert',
+        kind: 'http',
+        upstream: ['bad'],
+        triggerRule: 'one_failed',
+        input: { url: `${s.hookUrl}?dag`, body: { dag: 'hist-rules' } },
+      },
       sql('cleanup', 'SELECT 1', { upstream: ['bad', 'nap'], triggerRule: 'all_done' }),
       { id: 'nothing', kind: 'sql', upstream: ['list'], input: { statement: 'SELECT 1 WHERE false', skipIfNoRows: true } },
       sql('after_nothing', 'SELECT 1', { upstream: ['nothing'] }),
@@ -43,10 +81,24 @@ export async function dagRules(s: Stage): Promise<void> {
   };
   const state = await expectDagFailure(s, 'dag/hist-rules', spec);
   const states = Object.fromEntries(Object.values(state.tasks).map((t) => [t.id, t.state]));
-  const want = { list: 'success', each: 'success', nap: 'success', bad: 'failed', after_bad: 'upstream_failed', alert: 'success', cleanup: 'success', nothing: 'skipped', after_nothing: 'skipped' };
+  const want = {
+    list: 'success',
+    each: 'success',
+    nap: 'success',
+    bad: 'failed',
+    after_bad: 'upstream_failed',
+    alert: 'success',
+    cleanup: 'success',
+    nothing: 'skipped',
+    after_nothing: 'skipped',
+  };
   if (JSON.stringify(states) !== JSON.stringify(want)) throw new Error(`dag/hist-rules: unexpected task states ${JSON.stringify(states)}`);
-  await s.rec.record('mapped-failing-trigger-rules', 'dag/hist-rules', undefined,
-    'sql returning rows, a task mapped over them (3 items), a sleep (timer), a failing sql task: after_bad upstream_failed, alert (one_failed, http) and cleanup (all_done) run, a skip propagates; DAG_FAILED');
+  await s.rec.record(
+    'mapped-failing-trigger-rules',
+    'dag/hist-rules',
+    undefined,
+    'sql returning rows, a task mapped over them (3 items), a sleep (timer), a failing sql task: after_bad upstream_failed, alert (one_failed, http) and cleanup (all_done) run, a skip propagates; DAG_FAILED',
+  );
 }
 
 /** An activation task (a triggerSync update sent by an activity), then a sleep: the DAG succeeds. */
@@ -56,22 +108,40 @@ export async function dagActivation(s: Stage): Promise<void> {
   await s.syncline.start(activation(s, id));
   const spec: DagSpec = {
     id: 'hist-activation',
-    tasks: [{ id: 'sync', kind: 'activation', input: { activationId: id, reason: 'recording a DAG' } }, { id: 'settle', kind: 'sleep', upstream: ['sync'], input: { seconds: 1 } }],
+    tasks: [
+      { id: 'sync', kind: 'activation', input: { activationId: id, reason: 'recording a DAG' } },
+      { id: 'settle', kind: 'sleep', upstream: ['sync'], input: { seconds: 1 } },
+    ],
   };
-  const state = await s.client.workflow.execute(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId: 'dag/hist-activation', args: [spec] }) as DagState;
+  const state = (await s.client.workflow.execute(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-activation',
+    args: [spec],
+  })) as DagState;
   expectRun('the DAG-triggered sync', state.tasks.sync?.output as never, (r) => r.status === 'success');
-  await s.rec.record('activation-task', 'dag/hist-activation', undefined, 'an activation task (triggerActivationSync waits on the activation\'s triggerSync update), then a sleep; the DAG succeeds');
+  await s.rec.record(
+    'activation-task',
+    'dag/hist-activation',
+    undefined,
+    "an activation task (triggerActivationSync waits on the activation's triggerSync update), then a sleep; the DAG succeeds",
+  );
 }
 
 /** A cycle: the DAG is refused before any task runs. */
 export async function dagInvalid(s: Stage): Promise<void> {
-  const spec: DagSpec = { id: 'hist-invalid', tasks: [sql('a', 'SELECT 1', { upstream: ['b'] }), sql('b', 'SELECT 1', { upstream: ['a'] })] };
+  const spec: DagSpec = {
+    id: 'hist-invalid',
+    tasks: [sql('a', 'SELECT 1', { upstream: ['b'] }), sql('b', 'SELECT 1', { upstream: ['a'] })],
+  };
   await expectDagFailure(s, 'dag/hist-invalid', spec);
   await s.rec.record('invalid', 'dag/hist-invalid', undefined, 'a DAG with a cycle: DAG_INVALID before any task runs');
 }
 
 async function expectDagFailure(s: Stage, workflowId: string, spec: DagSpec): Promise<DagState> {
-  const err = await s.client.workflow.execute(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId, args: [spec] }).then(() => undefined, (e: unknown) => e);
+  const err = await s.client.workflow.execute(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId, args: [spec] }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(err instanceof WorkflowFailedError)) throw new Error(`${workflowId}: expected the DAG to fail, got ${String(err)}`);
   return (err.cause as { details?: unknown[] } | undefined)?.details?.[0] as DagState;
 }

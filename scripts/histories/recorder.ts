@@ -13,7 +13,10 @@ export type HistoryEvent = Record<string, any> & { eventType: string };
 export class Recorder {
   readonly entries: ManifestEntry[] = [];
 
-  constructor(private readonly client: Client, private readonly dir: string) {}
+  constructor(
+    private readonly client: Client,
+    private readonly dir: string,
+  ) {}
 
   /** Events of one execution as stored (proto JSON: `eventType` is e.g. "EVENT_TYPE_TIMER_FIRED"). */
   async events(workflowId: string, runId?: string): Promise<HistoryEvent[]> {
@@ -36,8 +39,13 @@ export class Recorder {
     }
     const started = events[0]?.workflowExecutionStartedEventAttributes;
     const entry: ManifestEntry = {
-      file: `${started.workflowType.name}--${name}.json`, workflowType: started.workflowType.name, workflowId,
-      runId, status: statusOf(events.at(-1)?.eventType), events: events.length, path: what,
+      file: `${started.workflowType.name}--${name}.json`,
+      workflowType: started.workflowType.name,
+      workflowId,
+      runId,
+      status: statusOf(events.at(-1)?.eventType),
+      events: events.length,
+      path: what,
     };
     if (this.entries.some((e) => e.file === entry.file)) throw new Error(`two histories named ${entry.file}`);
     fs.writeFileSync(path.join(this.dir, entry.file), `${text}\n`);
@@ -62,11 +70,18 @@ export class Recorder {
   /** The workflow id of the latest child run this execution started (`activation/<id>/run/<n>`), once there is one. */
   async child(workflowId: string, runId: string): Promise<string> {
     return waitFor(`${workflowId}: a child run`, async () =>
-      (await this.events(workflowId, runId)).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []).at(-1));
+      (await this.events(workflowId, runId)).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []).at(-1),
+    );
   }
 
   /** Waits until the execution's events satisfy `done` (e.g. a timer fired, an activity ran twice). */
-  async until(workflowId: string, runId: string | undefined, what: string, done: (events: HistoryEvent[]) => boolean, timeoutMs = 60_000): Promise<void> {
+  async until(
+    workflowId: string,
+    runId: string | undefined,
+    what: string,
+    done: (events: HistoryEvent[]) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<void> {
     await waitFor(`${workflowId}: ${what}`, async () => done(await this.events(workflowId, runId)), timeoutMs);
   }
 }

@@ -4,7 +4,8 @@ import { activityCount, eventCount, type HistoryEvent } from './recorder';
 import { activationWorkflowId } from '../../common/names';
 
 const wfId = (id: string) => activationWorkflowId(id);
-const signalsNamed = (ev: HistoryEvent[], name: string) => ev.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name).length;
+const signalsNamed = (ev: HistoryEvent[], name: string) =>
+  ev.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name).length;
 
 /** 60 rows over a bulkThreshold of 50: a Bulk API 2.0 job, polled on durable timers while the emulator processes it. */
 export async function bulk(s: Stage): Promise<void> {
@@ -15,7 +16,12 @@ export async function bulk(s: Stage): Promise<void> {
   const run = await s.rec.child(wfId(id), runId);
   const polls = activityCount(await s.rec.events(run), 'pollChunk');
   if (polls < 1) throw new Error(`${run}: the Bulk job was not polled (bulkProcessingDelayMs too short?)`);
-  await s.rec.record('bulk-polling', run, undefined, `60 rows: writeChunk opens a Bulk API 2.0 job and returns pending; pollChunk ${polls} time(s) on durable timers until it completes`);
+  await s.rec.record(
+    'bulk-polling',
+    run,
+    undefined,
+    `60 rows: writeChunk opens a Bulk API 2.0 job and returns pending; pollChunk ${polls} time(s) on durable timers until it completes`,
+  );
 }
 
 /** A Bulk job that never finishes: the run polls on, and is recorded while it does. */
@@ -27,7 +33,12 @@ export async function bulkStillRunning(s: Stage): Promise<void> {
   await s.syncline.resync(id, { reason: 'recording a run that is still polling' });
   const run = await s.rec.child(wfId(id), runId);
   await s.rec.until(run, undefined, 'three polls of the stuck job', (ev) => activityCount(ev, 'pollChunk') >= 3);
-  await s.rec.record('open-bulk-polling', run, undefined, 'OPEN: a Bulk job still in progress: pollChunk on 1 s durable timers, no end yet');
+  await s.rec.record(
+    'open-bulk-polling',
+    run,
+    undefined,
+    'OPEN: a Bulk job still in progress: pollChunk on 1 s durable timers, no end yet',
+  );
   await s.client.workflow.getHandle(wfId(id)).terminate('recorded');
 }
 
@@ -40,9 +51,13 @@ export async function quotaWaitMidRun(s: Stage): Promise<void> {
   const wf = wfId(id);
   await createModel(s, id, 20);
   await emulatorAdmin(s.emulators.reserve.url, '/quota', { method: 'POST', body: JSON.stringify({ used: 95_000 }) }); // limit 100 000, reserve 10%
-  const { runId: first } = await s.syncline.start(activation(s, id, {
-    connection: 'sf-reserve', options: { quotaWaitMs: 2000, quotaReservePercent: 10 }, extra: { thresholds: { deadlineMinutes: 0.05 } },
-  }));
+  const { runId: first } = await s.syncline.start(
+    activation(s, id, {
+      connection: 'sf-reserve',
+      options: { quotaWaitMs: 2000, quotaReservePercent: 10 },
+      extra: { thresholds: { deadlineMinutes: 0.05 } },
+    }),
+  );
   await s.syncline.resync(id, { reason: 'recording a quota wait' });
   const run = await s.rec.child(wf, first);
   await s.rec.until(run, undefined, 'two quota waits', (ev) => eventCount(ev, 'TIMER_FIRED') >= 2);
@@ -50,12 +65,32 @@ export async function quotaWaitMidRun(s: Stage): Promise<void> {
   await s.syncline.resync(id, { reason: 'requested during the run' });
   await s.syncline.resync(id, { reason: 'requested again during the run' });
   await s.rec.until(wf, first, 'the two resyncs', (ev) => signalsNamed(ev, 'resync') >= 3);
-  await s.rec.record('open-mid-run', wf, first, 'OPEN: a run under way (waiting for quota): DEADLINE_MISSED reported by the deadline timer, progress signals, two resyncs pending');
-  await s.rec.record('open-quota-wait', run, undefined, 'OPEN: writes refused by the quota reserve, waiting on a durable timer (QUOTA_LOW)');
+  await s.rec.record(
+    'open-mid-run',
+    wf,
+    first,
+    'OPEN: a run under way (waiting for quota): DEADLINE_MISSED reported by the deadline timer, progress signals, two resyncs pending',
+  );
+  await s.rec.record(
+    'open-quota-wait',
+    run,
+    undefined,
+    'OPEN: writes refused by the quota reserve, waiting on a durable timer (QUOTA_LOW)',
+  );
   await emulatorAdmin(s.emulators.reserve.url, '/quota', { method: 'POST', body: JSON.stringify({ used: 0 }) });
   await s.rec.nextRun(wf, first);
-  await s.rec.record('deadline-missed-coalesced-resync', wf, first, 'the run outlives its deadline (DEADLINE_MISSED while it runs, cleared after); the two resyncs are coalesced into one more run in the same execution; continue-as-new');
-  const done = await s.rec.record('quota-wait', run, undefined, 'writes wait on durable timers while the quota reserve is reached, then complete; the run carries QUOTA_LOW');
+  await s.rec.record(
+    'deadline-missed-coalesced-resync',
+    wf,
+    first,
+    'the run outlives its deadline (DEADLINE_MISSED while it runs, cleared after); the two resyncs are coalesced into one more run in the same execution; continue-as-new',
+  );
+  const done = await s.rec.record(
+    'quota-wait',
+    run,
+    undefined,
+    'writes wait on durable timers while the quota reserve is reached, then complete; the run carries QUOTA_LOW',
+  );
   if (done.status !== 'completed') throw new Error(`${run} ended ${done.status}`);
 }
 
@@ -70,7 +105,12 @@ export async function quotaWaitAtValidate(s: Stage): Promise<void> {
   await s.rec.until(run, undefined, 'a quota wait at validate', (ev) => eventCount(ev, 'TIMER_FIRED') >= 1);
   await emulatorAdmin(s.emulators.exhausted.url, '/faults', { method: 'DELETE' });
   expectRun('after the quota wait', await pending, (r) => r.status === 'success' && r.warnings.some((w) => w.code === 'QUOTA_LOW'));
-  await s.rec.record('quota-wait-at-validate', run, undefined, 'daily quota exhausted: checkDestination refused, a durable timer, checkDestination again, then the run completes with QUOTA_LOW');
+  await s.rec.record(
+    'quota-wait-at-validate',
+    run,
+    undefined,
+    'daily quota exhausted: checkDestination refused, a durable timer, checkDestination again, then the run completes with QUOTA_LOW',
+  );
 }
 
 /** A model that does not exist: the run fails; a model error does not pause the activation. */
@@ -80,6 +120,16 @@ export async function modelError(s: Stage): Promise<void> {
   const { runId: first } = await s.syncline.start(activation(s, id));
   expectRun('missing model', await s.syncline.triggerSync(id), (r) => r.status === 'failed');
   await s.rec.nextRun(wf, first);
-  await s.rec.record('run-failed', wf, first, 'the run fails on its model (not a configuration pause): recorded as failed, the activation stays scheduled, continue-as-new');
-  await s.rec.record('failed-model-error', await s.rec.child(wf, first), undefined, 'failed run: the model table does not exist, the run fails and commit records the failure');
+  await s.rec.record(
+    'run-failed',
+    wf,
+    first,
+    'the run fails on its model (not a configuration pause): recorded as failed, the activation stays scheduled, continue-as-new',
+  );
+  await s.rec.record(
+    'failed-model-error',
+    await s.rec.child(wf, first),
+    undefined,
+    'failed run: the model table does not exist, the run fails and commit records the failure',
+  );
 }

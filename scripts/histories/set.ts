@@ -49,34 +49,53 @@ export function setVersion(opts: { allowDirty?: boolean } = {}): { version: stri
   const commit = git('rev-parse', 'HEAD');
   const dirty = git('status', '--porcelain', '--', 'workflows', 'common') !== '';
   if (dirty && !opts.allowDirty) {
-    throw new Error('workflows/ or common/ has uncommitted changes: commit them first (a set is named after the commit its code comes from), or pass --allow-dirty');
+    throw new Error(
+      'workflows/ or common/ has uncommitted changes: commit them first (a set is named after the commit its code comes from), or pass --allow-dirty',
+    );
   }
   return { version: `${version}-${commit.slice(0, 7)}${dirty ? '-dirty' : ''}`, commit };
 }
 
 export function statusOf(lastEventType: string | undefined): ExecutionStatus {
   const closed: Record<string, ExecutionStatus> = {
-    EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 'completed', EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: 'failed',
-    EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 'continued-as-new', EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: 'terminated',
-    EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: 'canceled', EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: 'timed-out',
+    EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 'completed',
+    EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: 'failed',
+    EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 'continued-as-new',
+    EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: 'terminated',
+    EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: 'canceled',
+    EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: 'timed-out',
   };
   return closed[lastEventType ?? ''] ?? 'open';
 }
 
-export interface StoredHistory { set: string; entry: ManifestEntry; history: { events: Array<Record<string, any>> } }
+export interface StoredHistory {
+  set: string;
+  entry: ManifestEntry;
+  history: { events: Array<Record<string, any>> };
+}
 
 /** Every set under `root`, with each history parsed; a JSON file the manifest does not list is an error. */
 export function readHistorySets(root = HISTORIES_ROOT): Array<{ version: string; manifest: Manifest; histories: StoredHistory[] }> {
   if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort().map((version) => {
-    const dir = path.join(root, version);
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest;
-    const listed = new Set(manifest.histories.map((h) => h.file));
-    const unlisted = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && f !== MANIFEST && !listed.has(f));
-    if (unlisted.length) throw new Error(`${version}: ${unlisted.join(', ')} not listed in ${MANIFEST}: record the set again with npm run histories:record`);
-    const histories = manifest.histories.map((entry) => ({ set: version, entry, history: JSON.parse(fs.readFileSync(path.join(dir, entry.file), 'utf8')) as StoredHistory['history'] }));
-    return { version, manifest, histories };
-  });
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()
+    .map((version) => {
+      const dir = path.join(root, version);
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest;
+      const listed = new Set(manifest.histories.map((h) => h.file));
+      const unlisted = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && f !== MANIFEST && !listed.has(f));
+      if (unlisted.length)
+        throw new Error(`${version}: ${unlisted.join(', ')} not listed in ${MANIFEST}: record the set again with npm run histories:record`);
+      const histories = manifest.histories.map((entry) => ({
+        set: version,
+        entry,
+        history: JSON.parse(fs.readFileSync(path.join(dir, entry.file), 'utf8')) as StoredHistory['history'],
+      }));
+      return { version, manifest, histories };
+    });
 }
 
 /** Forbidden strings (credentials, row values) found in a history, payloads decoded from base64. */

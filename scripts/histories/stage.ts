@@ -30,7 +30,8 @@ export function sfConnection(emu: SalesforceEmulator, clientSecret: string = DEM
 
 /** A model of `rows` customers in hist.<id>; every value carries ROW_SENTINEL (it must never reach history). */
 export async function createModel(s: Stage, id: string, rows: number): Promise<void> {
-  await s.sql.query(`CREATE TABLE hist.${id} AS SELECT '${id.toUpperCase()}-${ROW_SENTINEL}-' || g AS id, '${ROW_SENTINEL} ' || g AS last_name,
+  await s.sql
+    .query(`CREATE TABLE hist.${id} AS SELECT '${id.toUpperCase()}-${ROW_SENTINEL}-' || g AS id, '${ROW_SENTINEL} ' || g AS last_name,
     '${ROW_SENTINEL.toLowerCase()}.' || g || '@example.com' AS email FROM generate_series(1, ${rows}) g`);
 }
 
@@ -47,11 +48,24 @@ export interface ActivationOptions {
 /** Contacts keyed on External_Id__c; runs of 50 rows or more take Bulk API 2.0, polled every second. */
 export function activation(s: Stage, id: string, o: ActivationOptions = {}): Record<string, unknown> {
   return {
-    id, mode: o.mode ?? 'upsert', schedule: o.schedule ?? { manual: true },
+    id,
+    mode: o.mode ?? 'upsert',
+    schedule: o.schedule ?? { manual: true },
     source: { table: `hist.${id}`, key: 'id' },
-    destination: { kind: 'salesforce', connection: o.connection ?? 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 50, bulkPollMs: 0, ...o.options } },
-    mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }, { from: 'email', to: 'Email' }],
-    warnings: { connection: o.hook ?? 'hooks' }, ...o.extra,
+    destination: {
+      kind: 'salesforce',
+      connection: o.connection ?? 'sf',
+      object: 'Contact',
+      key: 'External_Id__c',
+      options: { bulkThreshold: 50, bulkPollMs: 0, ...o.options },
+    },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+      { from: 'email', to: 'Email' },
+    ],
+    warnings: { connection: o.hook ?? 'hooks' },
+    ...o.extra,
   };
 }
 
@@ -63,6 +77,9 @@ export async function emulatorAdmin(url: string, path: string, init: RequestInit
 
 /** The scenario stops when a run did not take the path its history is named for. */
 export function expectRun(what: string, run: RunSummary, ok: (r: RunSummary) => boolean): RunSummary {
-  if (!ok(run)) throw new Error(`${what}: unexpected run ${JSON.stringify({ status: run.status, ops: run.ops, error: run.error, heldDeletes: run.heldDeletes })}`);
+  if (!ok(run))
+    throw new Error(
+      `${what}: unexpected run ${JSON.stringify({ status: run.status, ops: run.ops, error: run.error, heldDeletes: run.heldDeletes })}`,
+    );
   return run;
 }

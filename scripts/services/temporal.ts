@@ -23,8 +23,12 @@ export interface TemporalServer {
 const ROOT = projectRoot();
 
 export function findTemporalCli(): string | null {
-  const candidates = [process.env.TEMPORAL_CLI, ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'temporal')),
-    path.join(ROOT, '.data/bin/temporal'), path.join(os.homedir(), 'go/bin/temporal')];
+  const candidates = [
+    process.env.TEMPORAL_CLI,
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'temporal')),
+    path.join(ROOT, '.data/bin/temporal'),
+    path.join(os.homedir(), 'go/bin/temporal'),
+  ];
   return candidates.find((c): c is string => !!c && existsSync(c)) ?? null;
 }
 
@@ -57,13 +61,23 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
-  for (const [name, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
-  const child = spawn(cli, args, { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'], detached: opts.ownProcessGroup === true });
-  if (opts.ownProcessGroup) process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  for (const [name, value] of Object.entries(opts.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
+  const child = spawn(cli, args, {
+    stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'],
+    detached: opts.ownProcessGroup === true,
+  });
+  if (opts.ownProcessGroup)
+    process.once('exit', () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
   const address = `127.0.0.1:${port}`;
   await waitForTemporal(address, child);
   return {
-    address, cli, namespace: 'default', uiUrl: opts.headless ? null : `http://127.0.0.1:${uiPort}`,
+    address,
+    cli,
+    namespace: 'default',
+    uiUrl: opts.headless ? null : `http://127.0.0.1:${uiPort}`,
     stop: () => stopChild(child),
   };
 }

@@ -75,7 +75,12 @@ async function profilesWith(prefix: string): Promise<Map<string, Rec>> {
   return new Map(r.records.filter((p) => String(p.customerId ?? '').startsWith(`${prefix}-`)).map((p) => [String(p.customerId), p]));
 }
 
-interface LoggedRequest { method: string; path: string; route: string; status: number }
+interface LoggedRequest {
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+}
 async function requests(): Promise<LoggedRequest[]> {
   return (await admin<{ requests: LoggedRequest[] }>('/requests')).requests;
 }
@@ -87,7 +92,8 @@ async function createTable(name: string): Promise<{ id: string }> {
   return admin('/tables', {
     method: 'POST',
     body: JSON.stringify({
-      name, primaryKeyAttribute: 'orderId',
+      name,
+      primaryKeyAttribute: 'orderId',
       attributes: [
         { name: 'orderId', valueType: 'STRING' },
         { name: 'customerId', valueType: 'STRING', mandatory: true },
@@ -102,11 +108,22 @@ async function createTable(name: string): Promise<{ id: string }> {
 // ---------------------------------------------------------------------------------------------
 // The model (Postgres) and a reference simulation of what each mode must leave in Actito
 
-interface ModelRow { order_id: string; customer_id: string; amount: string; status: string; channel: string; email: string; first_name: string }
-const rowSql = (p: string) => `'${p}-o' || g, '${p}-c' || g, (g * 1.5)::numeric(10,2), 'NEW', CASE WHEN g % 2 = 0 THEN 'web' ELSE 'shop' END, '${p}.' || g || '@example.com', 'First ' || g`;
+interface ModelRow {
+  order_id: string;
+  customer_id: string;
+  amount: string;
+  status: string;
+  channel: string;
+  email: string;
+  first_name: string;
+}
+const rowSql = (p: string) =>
+  `'${p}-o' || g, '${p}-c' || g, (g * 1.5)::numeric(10,2), 'NEW', CASE WHEN g % 2 = 0 THEN 'web' ELSE 'shop' END, '${p}.' || g || '@example.com', 'First ' || g`;
 
 async function createModel(table: string, prefix: string, from: number, to: number): Promise<void> {
-  await db.query(`CREATE TABLE ${table} (order_id text, customer_id text, amount numeric(10,2), status text, channel text, email text, first_name text)`);
+  await db.query(
+    `CREATE TABLE ${table} (order_id text, customer_id text, amount numeric(10,2), status text, channel text, email text, first_name text)`,
+  );
   await addRows(table, prefix, from, to);
 }
 async function addRows(table: string, prefix: string, from: number, to: number): Promise<void> {
@@ -117,7 +134,10 @@ async function readModel(table: string): Promise<ModelRow[]> {
 }
 
 /** What Actito should hold: records by orderId, profiles by customerId. */
-interface Expected { records: Map<string, Rec>; profiles: Map<string, Rec> }
+interface Expected {
+  records: Map<string, Rec>;
+  profiles: Map<string, Rec>;
+}
 
 function project(r: ModelRow, withChannel: boolean): Rec {
   const rec: Rec = { orderId: r.order_id, customerId: r.customer_id, amount: Number(r.amount), status: r.status };
@@ -158,15 +178,31 @@ async function expectActito(table: string, prefix: string, exp: Expected, step: 
 // ---------------------------------------------------------------------------------------------
 // Activations
 
-interface Activation { id: string; model: string; prefix: string; table: string; tableId: string }
+interface Activation {
+  id: string;
+  model: string;
+  prefix: string;
+  table: string;
+  tableId: string;
+}
 
 function config(a: Activation, mode: SyncMode, opts: { channel?: boolean; connection?: string; options?: Record<string, unknown> } = {}) {
   return {
-    id: a.id, mode, schedule: { manual: true },
+    id: a.id,
+    mode,
+    schedule: { manual: true },
     source: { table: a.model, key: 'order_id' },
     destination: {
-      kind: 'actito', connection: opts.connection ?? 'actito', table: a.table, key: 'orderId',
-      options: { bulkThreshold: BULK_THRESHOLD, pollAfterMs: 0, profiles: { table: 'main', matchAttribute: 'customerId', mode: 'upsert' }, ...opts.options },
+      kind: 'actito',
+      connection: opts.connection ?? 'actito',
+      table: a.table,
+      key: 'orderId',
+      options: {
+        bulkThreshold: BULK_THRESHOLD,
+        pollAfterMs: 0,
+        profiles: { table: 'main', matchAttribute: 'customerId', mode: 'upsert' },
+        ...opts.options,
+      },
     },
     mappings: [
       { from: 'customer_id', to: 'customerId' },
@@ -188,7 +224,11 @@ async function newActivation(tag: string, from: number, to: number): Promise<Act
 }
 
 async function start(cfg: ReturnType<typeof config>): Promise<void> {
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(cfg.id), args: [{ config: cfg }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(cfg.id),
+    args: [{ config: cfg }],
+  });
 }
 
 /** A mapping change is a new configuration: the activation is restarted with it (state stays in Postgres). */
@@ -202,11 +242,15 @@ async function sync(id: string): Promise<RunSummary> {
 }
 
 async function attributeCreations(id: string): Promise<Array<{ run_number: number; field: string; created: boolean }>> {
-  return (await db.query(`SELECT run_number, field, created FROM syncline.attribute_creations WHERE activation_id = $1 ORDER BY run_number`, [id])).rows;
+  return (
+    await db.query(`SELECT run_number, field, created FROM syncline.attribute_creations WHERE activation_id = $1 ORDER BY run_number`, [id])
+  ).rows;
 }
 
 function attributeAdds(log: LoggedRequest[], tableId: string): LoggedRequest[] {
-  return log.filter((r) => (r.method === 'PATCH' || r.method === 'PUT') && r.route.includes('custom-tables') && r.path.endsWith(`/${tableId}`));
+  return log.filter(
+    (r) => (r.method === 'PATCH' || r.method === 'PUT') && r.route.includes('custom-tables') && r.path.endsWith(`/${tableId}`),
+  );
 }
 
 const ok = (s: RunSummary) => `${s.status}${s.error ? ` ${s.error.type}: ${s.error.message}` : ''}`;
@@ -218,7 +262,11 @@ const OPS: Record<SyncMode, Array<Record<string, Record<string, number>>>> = {
   // run 3 re-sends every row (new mapping): 1..40 and 46..50 succeed, 51..67 fail again.
   update: [{ update: { succeeded: 50, failed: 10 } }, { update: { succeeded: 5, failed: 5 } }, { update: { succeeded: 45, failed: 17 } }],
   upsert: [{ upsert: { succeeded: 60, failed: 0 } }, { upsert: { succeeded: 10, failed: 0 } }, { upsert: { succeeded: 62, failed: 0 } }],
-  mirror: [{ upsert: { succeeded: 60, failed: 0 } }, { upsert: { succeeded: 10, failed: 0 }, delete: { succeeded: 5, failed: 0 } }, { upsert: { succeeded: 62, failed: 0 } }],
+  mirror: [
+    { upsert: { succeeded: 60, failed: 0 } },
+    { upsert: { succeeded: 10, failed: 0 }, delete: { succeeded: 5, failed: 0 } },
+    { upsert: { succeeded: 62, failed: 0 } },
+  ],
 };
 
 /**
@@ -242,7 +290,9 @@ async function scriptedSequence(mode: SyncMode, a: Activation, exp: Expected): P
   expect(log1.filter(isImport).length).toBeGreaterThanOrEqual(2); // bulk: profiles import + records import
   expect(log1.filter(isRecordWrite)).toEqual([]);
 
-  await db.query(`UPDATE ${a.model} SET amount = amount + 1000, first_name = first_name || ' v2' WHERE order_id IN (SELECT '${a.prefix}-o' || g FROM generate_series(1, 5) g)`);
+  await db.query(
+    `UPDATE ${a.model} SET amount = amount + 1000, first_name = first_name || ' v2' WHERE order_id IN (SELECT '${a.prefix}-o' || g FROM generate_series(1, 5) g)`,
+  );
   await addRows(a.model, a.prefix, 61, 65);
   await db.query(`DELETE FROM ${a.model} WHERE order_id IN (SELECT '${a.prefix}-o' || g FROM generate_series(41, 45) g)`);
   await clearRequests();
@@ -267,8 +317,12 @@ async function scriptedSequence(mode: SyncMode, a: Activation, exp: Expected): P
   expect(r3.attributesCreated).toEqual(['channel']);
   applyRun(mode, exp, await readModel(a.model), true);
   await expectActito(a.table, a.prefix, exp, 'run 3');
-  const structure = await admin<{ attributes: Array<{ name: string; valueType: string; mandatory?: boolean; unique?: boolean }> }>(`/tables/${a.table}/structure`);
-  expect(structure.attributes.filter((x) => x.name === 'channel')).toEqual([expect.objectContaining({ name: 'channel', valueType: 'STRING' })]);
+  const structure = await admin<{ attributes: Array<{ name: string; valueType: string; mandatory?: boolean; unique?: boolean }> }>(
+    `/tables/${a.table}/structure`,
+  );
+  expect(structure.attributes.filter((x) => x.name === 'channel')).toEqual([
+    expect.objectContaining({ name: 'channel', valueType: 'STRING' }),
+  ]);
   expect(attributeAdds(await requests(), a.tableId)).toHaveLength(1);
 
   await clearRequests();
@@ -369,7 +423,11 @@ describe('modes on a custom table linked to profiles', () => {
 const FAULTS: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
   // [name, fault for a one-by-one run, fault for a bulk run]
   ['expireTokens', { expireTokens: true }, { expireTokens: true }],
-  ['serverError', { serverError: { count: 4, status: 503, path: '/record' } }, { serverError: { count: 3, status: 503, path: '/etl-executions' } }],
+  [
+    'serverError',
+    { serverError: { count: 4, status: 503, path: '/record' } },
+    { serverError: { count: 3, status: 503, path: '/etl-executions' } },
+  ],
   ['tooManyRequests', { tooManyRequests: { count: 4, path: '/record' } }, { tooManyRequests: { count: 3, path: '/etl-executions' } }],
   // 3 s against the connection's 2 s timeout: the write is applied after the client gave up.
   ['slow', { slow: { ms: 3000, count: 3, path: '/record' } }, { slow: { ms: 3000, count: 2, path: '/etl-executions' } }],
@@ -395,7 +453,10 @@ describe.each(['mirror', 'insert'] as const)('faults (%s): the run ends with Act
   });
 
   // bulkImportFails only concerns imports: it has no one-by-one case.
-  const cases = FAULTS.flatMap(([name, single, bulk]) => [...(name === 'bulkImportFails' ? [] : [[name, 'one by one', single] as const]), [name, 'bulk', bulk] as const]);
+  const cases = FAULTS.flatMap(([name, single, bulk]) => [
+    ...(name === 'bulkImportFails' ? [] : [[name, 'one by one', single] as const]),
+    [name, 'bulk', bulk] as const,
+  ]);
   test.each(cases)('%s, %s', async (_name, path, fault) => {
     const bulk = path === 'bulk';
     // Inserts: only added rows travel; Mirror: changes, additions and two removals.
@@ -403,7 +464,9 @@ describe.each(['mirror', 'insert'] as const)('faults (%s): the run ends with Act
     await addRows(a.model, a.prefix, next, next + added - 1);
     next += added;
     if (mode === 'mirror') {
-      await db.query(`UPDATE ${a.model} SET amount = amount + 1, first_name = first_name || '+' WHERE order_id IN (SELECT order_id FROM ${a.model} ORDER BY random() LIMIT 3)`);
+      await db.query(
+        `UPDATE ${a.model} SET amount = amount + 1, first_name = first_name || '+' WHERE order_id IN (SELECT order_id FROM ${a.model} ORDER BY random() LIMIT 3)`,
+      );
       await db.query(`DELETE FROM ${a.model} WHERE order_id IN (SELECT order_id FROM ${a.model} ORDER BY random() LIMIT 2)`);
     }
     await clearRequests();

@@ -36,12 +36,17 @@ function writeConfig(doc: unknown): string {
 }
 
 async function runCount(id: string): Promise<number> {
-  return Number((await db.query(`SELECT count(*) AS n FROM syncline.runs WHERE activation_id = $1 AND status <> 'running'`, [id])).rows[0].n);
+  return Number(
+    (await db.query(`SELECT count(*) AS n FROM syncline.runs WHERE activation_id = $1 AND status <> 'running'`, [id])).rows[0].n,
+  );
 }
 
 function activation(id: string, schedule: unknown) {
   return {
-    id, mode: 'upsert', schedule, source: { table: `public.${id}`, key: 'id' },
+    id,
+    mode: 'upsert',
+    schedule,
+    source: { table: `public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
     mappings: [{ from: 'name', to: 'Name' }],
   };
@@ -60,7 +65,18 @@ afterAll(async () => {
 test('started with the temporal CLI, it runs on its interval, each run a child workflow; pause stops scheduling', async () => {
   const id = uniqueName('every');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-  await temporal('workflow', 'start', '--task-queue', TQ, '--type', WORKFLOW_TYPES.activation, '--workflow-id', activationWorkflowId(id), '--input-file', writeConfig(activation(id, { every: '2s' })));
+  await temporal(
+    'workflow',
+    'start',
+    '--task-queue',
+    TQ,
+    '--type',
+    WORKFLOW_TYPES.activation,
+    '--workflow-id',
+    activationWorkflowId(id),
+    '--input-file',
+    writeConfig(activation(id, { every: '2s' })),
+  );
   await waitFor('three scheduled runs', async () => (await runCount(id)) >= 3, 60_000);
   const child = await client.workflow.getHandle(runWorkflowId(id, 2)).describe();
   expect(child.type).toBe(WORKFLOW_TYPES.syncRun);
@@ -68,15 +84,32 @@ test('started with the temporal CLI, it runs on its interval, each run a child w
   const triggers = (await db.query(`SELECT DISTINCT trigger FROM syncline.runs WHERE activation_id = $1`, [id])).rows.map((r) => r.trigger);
   expect(triggers).toEqual(['schedule']);
   // Each scheduled run records the time it was due, and starts after it (schedule lag is measurable).
-  const lag = await db.query(`SELECT run_number, extract(epoch FROM started_at - scheduled_at) AS lag FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id]);
+  const lag = await db.query(
+    `SELECT run_number, extract(epoch FROM started_at - scheduled_at) AS lag FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`,
+    [id],
+  );
   expect(lag.rows.length).toBeGreaterThanOrEqual(3);
   for (const r of lag.rows) {
     expect(r.lag).not.toBeNull();
     expect(Number(r.lag)).toBeGreaterThanOrEqual(0);
   }
 
-  await temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', pauseSignal.name, '--input', '{"reason":"maintenance"}');
-  await waitFor('paused', async () => JSON.parse(await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json')).queryResult[0].state === 'paused');
+  await temporal(
+    'workflow',
+    'signal',
+    '--workflow-id',
+    activationWorkflowId(id),
+    '--name',
+    pauseSignal.name,
+    '--input',
+    '{"reason":"maintenance"}',
+  );
+  await waitFor(
+    'paused',
+    async () =>
+      JSON.parse(await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json'))
+        .queryResult[0].state === 'paused',
+  );
   const atPause = await runCount(id);
   await new Promise((r) => setTimeout(r, 6000));
   expect(await runCount(id)).toBeLessThanOrEqual(atPause + 1); // a run already under way may finish
@@ -92,23 +125,50 @@ test('started with the temporal CLI, it runs on its interval, each run a child w
 test('a resync signal sent with the CLI runs at once; runs never overlap and requests coalesce', async () => {
   const id = uniqueName('manual');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 50) g`);
-  await temporal('workflow', 'start', '--task-queue', TQ, '--type', WORKFLOW_TYPES.activation, '--workflow-id', activationWorkflowId(id), '--input-file', writeConfig(activation(id, { manual: true })));
+  await temporal(
+    'workflow',
+    'start',
+    '--task-queue',
+    TQ,
+    '--type',
+    WORKFLOW_TYPES.activation,
+    '--workflow-id',
+    activationWorkflowId(id),
+    '--input-file',
+    writeConfig(activation(id, { manual: true })),
+  );
   await new Promise((r) => setTimeout(r, 2000));
   expect(await runCount(id)).toBe(0); // manual: nothing runs by itself
-  await temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name, '--input', '{"reason":"from the CLI"}');
+  await temporal(
+    'workflow',
+    'signal',
+    '--workflow-id',
+    activationWorkflowId(id),
+    '--name',
+    resyncSignal.name,
+    '--input',
+    '{"reason":"from the CLI"}',
+  );
   await waitFor('the re-sync run', async () => (await runCount(id)) === 1, 30_000);
   const dest = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
   expect(dest.rows[0].n).toBe(50);
 
   // Three requests while idle or running become at most two runs (one now, one coalesced after it).
-  await Promise.all([1, 2, 3].map(() => temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name)));
+  await Promise.all(
+    [1, 2, 3].map(() => temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name)),
+  );
   await waitFor('coalesced runs', async () => (await runCount(id)) >= 2, 30_000);
   await new Promise((r) => setTimeout(r, 3000));
   expect(await runCount(id)).toBeLessThanOrEqual(3);
-  const overlaps = await db.query(`SELECT count(*)::int AS n FROM syncline.runs a JOIN syncline.runs b ON a.activation_id = b.activation_id AND a.run_number < b.run_number
-    WHERE a.activation_id = $1 AND b.started_at < a.finished_at`, [id]);
+  const overlaps = await db.query(
+    `SELECT count(*)::int AS n FROM syncline.runs a JOIN syncline.runs b ON a.activation_id = b.activation_id AND a.run_number < b.run_number
+    WHERE a.activation_id = $1 AND b.started_at < a.finished_at`,
+    [id],
+  );
   expect(overlaps.rows[0].n).toBe(0);
-  const status = JSON.parse(await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json')).queryResult[0];
+  const status = JSON.parse(
+    await temporal('workflow', 'query', '--workflow-id', activationWorkflowId(id), '--name', statusQuery.name, '-o', 'json'),
+  ).queryResult[0];
   expect(status.lastRuns.length).toBeGreaterThanOrEqual(2);
   expect(status.lastRuns[0]).toMatchObject({ runNumber: 1, trigger: 'manual', status: 'success' });
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
@@ -116,12 +176,34 @@ test('a resync signal sent with the CLI runs at once; runs never overlap and req
 
 test('an invalid document fails the workflow at once, listing every problem with its path', async () => {
   const id = uniqueName('bad');
-  const file = writeConfig({ id, mode: 'merge', schedule: { every: 'often' }, source: { key: 'id' }, destination: { kind: 'testdb' }, mappings: [] });
-  await temporal('workflow', 'start', '--task-queue', TQ, '--type', WORKFLOW_TYPES.activation, '--workflow-id', activationWorkflowId(id), '--input-file', file);
-  const err = await client.workflow.getHandle(activationWorkflowId(id)).result().catch((e: Error & { cause?: Error }) => e);
+  const file = writeConfig({
+    id,
+    mode: 'merge',
+    schedule: { every: 'often' },
+    source: { key: 'id' },
+    destination: { kind: 'testdb' },
+    mappings: [],
+  });
+  await temporal(
+    'workflow',
+    'start',
+    '--task-queue',
+    TQ,
+    '--type',
+    WORKFLOW_TYPES.activation,
+    '--workflow-id',
+    activationWorkflowId(id),
+    '--input-file',
+    file,
+  );
+  const err = await client.workflow
+    .getHandle(activationWorkflowId(id))
+    .result()
+    .catch((e: Error & { cause?: Error }) => e);
   const message = (err as Error & { cause?: Error }).cause?.message ?? '';
-  for (const p of ['mode', 'schedule', 'source', 'destination.connection', 'destination.key', 'mappings']) expect(message).toContain(`- ${p}`);
+  for (const p of ['mode', 'schedule', 'source', 'destination.connection', 'destination.key', 'mappings'])
+    expect(message).toContain(`- ${p}`);
   const desc = await client.workflow.getHandle(activationWorkflowId(id)).describe();
   expect(desc.status.name).toBe('FAILED');
-  expect((desc.historyLength ?? 99)).toBeLessThan(10); // failed in its first workflow task, nothing ran
+  expect(desc.historyLength ?? 99).toBeLessThan(10); // failed in its first workflow task, nothing ran
 });

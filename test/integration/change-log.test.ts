@@ -23,8 +23,13 @@ afterAll(async () => {
 
 function config(id: string, mappings = [{ from: 'name', to: 'Name' }]) {
   return parsed({
-    id, mode: 'mirror', schedule: { manual: true }, source: { sql: `SELECT id, name, city FROM public.${id}`, key: 'id' },
-    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings, deletionGuard: { maxDeletePercent: 50 },
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name, city FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings,
+    deletionGuard: { maxDeletePercent: 50 },
   });
 }
 
@@ -33,13 +38,25 @@ test('each document is a version with its diff; each run names the version it ra
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City' AS city FROM generate_series(1, 5) g`);
   await fullRun(d.deps, config(id), 1);
   await fullRun(d.deps, config(id), 2);
-  await fullRun(d.deps, config(id, [{ from: 'name', to: 'Name' }, { from: 'city', to: 'City' }]), 3);
+  await fullRun(
+    d.deps,
+    config(id, [
+      { from: 'name', to: 'Name' },
+      { from: 'city', to: 'City' },
+    ]),
+    3,
+  );
   const versions = await listConfigVersions(d.deps.db, id);
   expect(versions.map((v) => v.version)).toEqual([1, 2]);
   expect(versions[0]!.reason).toBe('first version');
   expect(versions[1]!.diff).toEqual([{ path: 'mappings[to=City]', after: { from: 'city', to: 'City' } }]);
-  const runs = (await db.query(`SELECT run_number, config_version FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id])).rows;
-  expect(runs).toEqual([{ run_number: 1, config_version: 1 }, { run_number: 2, config_version: 1 }, { run_number: 3, config_version: 2 }]);
+  const runs = (await db.query(`SELECT run_number, config_version FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id]))
+    .rows;
+  expect(runs).toEqual([
+    { run_number: 1, config_version: 1 },
+    { run_number: 2, config_version: 1 },
+    { run_number: 3, config_version: 2 },
+  ]);
 });
 
 test("a key's life across insert, change and delete runs; a run's deletions; pruned past retention", async () => {
@@ -52,7 +69,11 @@ test("a key's life across insert, change and delete runs; a run's deletions; pru
   await db.query(`DELETE FROM public.${id} WHERE id = 7`);
   await fullRun(d.deps, cfg, 3);
   const life = await rowHistory(d.deps.db, id, '7');
-  expect(life.map((c) => [c.runNumber, c.op, c.outcome])).toEqual([[1, 'upsert', 'ok'], [2, 'upsert', 'ok'], [3, 'delete', 'ok']]);
+  expect(life.map((c) => [c.runNumber, c.op, c.outcome])).toEqual([
+    [1, 'upsert', 'ok'],
+    [2, 'upsert', 'ok'],
+    [3, 'delete', 'ok'],
+  ]);
   expect(life[0]!.destinationId).not.toBeNull();
   expect(life[0]!.hash).not.toBe(life[1]!.hash);
   expect((await runRowChanges(d.deps.db, id, 3, { op: 'delete' })).map((c) => c.key)).toEqual(['7']);
@@ -62,7 +83,9 @@ test("a key's life across insert, change and delete runs; a run's deletions; pru
   await db.query(`UPDATE syncline.runs SET started_at = now() - interval '20 days' WHERE activation_id = $1 AND run_number <= 2`, [id]);
   await db.query(`UPDATE public.${id} SET name = 'Again' WHERE id = 1`);
   await fullRun(d.deps, cfg, 4);
-  const kept = (await db.query(`SELECT DISTINCT run_number FROM syncline.row_changes WHERE activation_id = $1 ORDER BY 1`, [id])).rows.map((r) => r.run_number);
+  const kept = (await db.query(`SELECT DISTINCT run_number FROM syncline.row_changes WHERE activation_id = $1 ORDER BY 1`, [id])).rows.map(
+    (r) => r.run_number,
+  );
   expect(kept).toEqual([3, 4]);
 });
 
@@ -71,11 +94,43 @@ test('the reporting views answer with their documented columns', async () => {
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City' AS city FROM generate_series(1, 4) g`);
   await db.query(`INSERT INTO public.${id} VALUES (NULL, 'no key', 'x')`);
   await fullRun(d.deps, config(id), 1);
-  const act = (await db.query(`SELECT activation_id, destination_kind, mode, config_version, last_run_number, last_run_status FROM syncline_reporting.activations WHERE activation_id = $1`, [id])).rows;
-  expect(act).toEqual([{ activation_id: id, destination_kind: 'testdb', mode: 'mirror', config_version: 1, last_run_number: 1, last_run_status: 'partial' }]);
-  const run = (await db.query(`SELECT run_number, status, config_version, rows_planned, rows_succeeded, rows_failed, rows_rejected, deletions_held FROM syncline_reporting.runs WHERE activation_id = $1`, [id])).rows;
-  expect(run).toEqual([{ run_number: 1, status: 'partial', config_version: 1, rows_planned: '4', rows_succeeded: '4', rows_failed: '0', rows_rejected: '1', deletions_held: '0' }]);
-  expect(Number((await db.query(`SELECT count(*) AS n FROM syncline_reporting.row_changes WHERE activation_id = $1 AND outcome = 'ok'`, [id])).rows[0].n)).toBe(4);
-  expect((await db.query(`SELECT key, code FROM syncline_reporting.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([{ key: '(null)', code: 'MODEL_NULL_KEY' }]);
-  expect(Number((await db.query(`SELECT count(*) AS n FROM syncline_reporting.config_versions WHERE activation_id = $1`, [id])).rows[0].n)).toBe(1);
+  const act = (
+    await db.query(
+      `SELECT activation_id, destination_kind, mode, config_version, last_run_number, last_run_status FROM syncline_reporting.activations WHERE activation_id = $1`,
+      [id],
+    )
+  ).rows;
+  expect(act).toEqual([
+    { activation_id: id, destination_kind: 'testdb', mode: 'mirror', config_version: 1, last_run_number: 1, last_run_status: 'partial' },
+  ]);
+  const run = (
+    await db.query(
+      `SELECT run_number, status, config_version, rows_planned, rows_succeeded, rows_failed, rows_rejected, deletions_held FROM syncline_reporting.runs WHERE activation_id = $1`,
+      [id],
+    )
+  ).rows;
+  expect(run).toEqual([
+    {
+      run_number: 1,
+      status: 'partial',
+      config_version: 1,
+      rows_planned: '4',
+      rows_succeeded: '4',
+      rows_failed: '0',
+      rows_rejected: '1',
+      deletions_held: '0',
+    },
+  ]);
+  expect(
+    Number(
+      (await db.query(`SELECT count(*) AS n FROM syncline_reporting.row_changes WHERE activation_id = $1 AND outcome = 'ok'`, [id])).rows[0]
+        .n,
+    ),
+  ).toBe(4);
+  expect((await db.query(`SELECT key, code FROM syncline_reporting.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([
+    { key: '(null)', code: 'MODEL_NULL_KEY' },
+  ]);
+  expect(
+    Number((await db.query(`SELECT count(*) AS n FROM syncline_reporting.config_versions WHERE activation_id = $1`, [id])).rows[0].n),
+  ).toBe(1);
 });

@@ -28,7 +28,10 @@ afterAll(async () => {
 
 function config(id: string, mode: string) {
   return parsed({
-    id, mode, schedule: { manual: true }, source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    id,
+    mode,
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 20 } },
     mappings: [{ from: 'name', to: 'Name' }],
   });
@@ -57,12 +60,18 @@ test('a write the destination applied but never acknowledged, then the row back 
   expect((await computeDelta(d.deps, { runId })).planned).toEqual({ upsert: 1 });
   // Run 2's upsert of row 3 reached the destination, its answer never came back, and run 2 never
   // committed (its workflow was terminated for a new mapping, or its write ran out of attempts).
-  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [id]);
+  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [
+    id,
+  ]);
 
   await db.query(`UPDATE public.${id} SET name = 'Name 3' WHERE id = 3`);
   const run3 = await fullRun(d.deps, cfg, 3); // settles run 2 first
   const errors = (await db.query(`SELECT key, code, retryable FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
-  expect({ destination: (await destination(id)).get('3'), sentByRun3: run3.summary.ops.upsert?.succeeded ?? 0, errors }).toEqual({ destination: 'Name 3', sentByRun3: 1, errors: [] });
+  expect({ destination: (await destination(id)).get('3'), sentByRun3: run3.summary.ops.upsert?.succeeded ?? 0, errors }).toEqual({
+    destination: 'Name 3',
+    sentByRun3: 1,
+    errors: [],
+  });
 });
 
 /**
@@ -96,14 +105,22 @@ test('a key repeated in the model, then unique again and unchanged: no row error
 test('Salesforce Collections: a request slower than the heartbeat timeout does not put old values back over a later run', async () => {
   const emu = await startSalesforceEmulator({ port: 0 });
   const taskQueue = uniqueName('tq_slow');
-  const worker = await startWorker({ taskQueue, connections: { sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' } } });
+  const worker = await startWorker({
+    taskQueue,
+    connections: {
+      sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' },
+    },
+  });
   const client = await testClient();
   const syncline = new SynclineClient({ client, taskQueue });
   try {
     const id = uniqueName('slow_write');
     await db.query(`CREATE TABLE public.${id} AS SELECT 'S' || g AS id, 'Name ' || g AS name FROM generate_series(1, 5) g`);
     await syncline.start({
-      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'id' },
       destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 1000 } },
       mappings: [{ from: 'name', to: 'LastName' }],
     });
@@ -111,14 +128,25 @@ test('Salesforce Collections: a request slower than the heartbeat timeout does n
 
     // Run 2: its one Collections request is held 80 s, past the write activity's one-minute heartbeat timeout.
     await db.query(`UPDATE public.${id} SET name = 'Run 2' WHERE id = 'S1'`);
-    await emulatorAdmin(emu.url, '/faults', { method: 'POST', body: JSON.stringify({ slow: { ms: 80_000, count: 1, paths: 'composite' } }) });
+    await emulatorAdmin(emu.url, '/faults', {
+      method: 'POST',
+      body: JSON.stringify({ slow: { ms: 80_000, count: 1, paths: 'composite' } }),
+    });
     expect((await syncline.triggerSync(id)).status).toBe('success');
     // Run 3 writes a newer value while run 2's first request is still held.
     await db.query(`UPDATE public.${id} SET name = 'Run 3' WHERE id = 'S1'`);
     expect((await syncline.triggerSync(id)).status).toBe('success');
 
     // Once the held request has been answered, Salesforce must still hold what the model says.
-    await waitFor('the held request to be answered', async () => (await emulatorAdmin<{ requests: Array<{ durationMs: number }> }>(emu.url, '/requests')).requests.some((r) => r.durationMs >= 80_000), 120_000, 1000);
+    await waitFor(
+      'the held request to be answered',
+      async () =>
+        (await emulatorAdmin<{ requests: Array<{ durationMs: number }> }>(emu.url, '/requests')).requests.some(
+          (r) => r.durationMs >= 80_000,
+        ),
+      120_000,
+      1000,
+    );
     const records = await emulatorAdmin<Array<Record<string, unknown>>>(emu.url, '/records/Contact');
     expect(records.find((r) => r.External_Id__c === 'S1')?.LastName).toBe('Run 3');
   } finally {
@@ -143,7 +171,11 @@ test('approveDeletes sent again with the same update id after it was served: the
   try {
     const id = uniqueName('appr_twice');
     await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-    await client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config: config(id, 'mirror') }] });
+    await client.workflow.start('activationWorkflow', {
+      taskQueue,
+      workflowId: `activation/${id}`,
+      args: [{ config: config(id, 'mirror') }],
+    });
     const h = client.workflow.getHandle(`activation/${id}`);
     expect((await h.executeUpdate<RunSummary, [object]>('triggerSync', { args: [{}] })).status).toBe('success');
     await db.query(`DELETE FROM public.${id} WHERE id > 10`);
@@ -152,8 +184,12 @@ test('approveDeletes sent again with the same update id after it was served: the
     const first = await h.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }], updateId: `approve-${held.runNumber}` });
     expect(first.approved).toBe(10);
     expect((await destination(id)).size).toBe(10);
-    const again = await h.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }], updateId: `approve-${held.runNumber}` })
-      .then((r) => ({ approved: r.approved }), (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }));
+    const again = await h
+      .executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }], updateId: `approve-${held.runNumber}` })
+      .then(
+        (r) => ({ approved: r.approved }),
+        (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }),
+      );
     expect(again).toEqual({ approved: 10 });
   } finally {
     await worker.stop();
@@ -169,14 +205,20 @@ test('apply sent again with the same update id after it was served: the caller g
   try {
     const id = uniqueName('apply_twice');
     await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-    await client.workflow.start('activationWorkflow', { taskQueue, workflowId: `activation/${id}`, args: [{ config: config(id, 'upsert') }] });
+    await client.workflow.start('activationWorkflow', {
+      taskQueue,
+      workflowId: `activation/${id}`,
+      args: [{ config: config(id, 'upsert') }],
+    });
     const h = client.workflow.getHandle(`activation/${id}`);
     const { plan } = await h.executeUpdate(planUpdate, { args: [] });
     const first = await h.executeUpdate(applyPlanUpdate, { args: [{ plan }], updateId: `apply-${plan}` });
     expect({ status: first.status, run: first.runNumber }).toEqual({ status: 'success', run: plan });
     expect((await destination(id)).size).toBe(20);
-    const again = await h.executeUpdate(applyPlanUpdate, { args: [{ plan }], updateId: `apply-${plan}` })
-      .then((r) => ({ status: r.status, run: r.runNumber }), (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }));
+    const again = await h.executeUpdate(applyPlanUpdate, { args: [{ plan }], updateId: `apply-${plan}` }).then(
+      (r) => ({ status: r.status, run: r.runNumber }),
+      (e: Error) => ({ error: (e.cause as Error | undefined)?.message ?? e.message }),
+    );
     expect(again).toEqual({ status: 'success', run: plan });
     // Another apply (a new update id) of the same plan is still refused.
     await expect(h.executeUpdate(applyPlanUpdate, { args: [{ plan }] })).rejects.toThrow();
@@ -237,7 +279,9 @@ test('a write never acknowledged, then the key repeated and unique again with it
   const runId = await startRun(d.deps, cfg, 2);
   await computeDelta(d.deps, { runId });
   // Run 2's write reached the destination, its answer never came back, run 2 never committed.
-  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [id]);
+  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [
+    id,
+  ]);
   await db.query(`UPDATE public.${id} SET name = 'Name 3' WHERE id = 3`);
   await db.query(`INSERT INTO public.${id} VALUES (3, 'Other')`);
   expect((await fullRun(d.deps, cfg, 3)).summary.rejected).toBe(2); // settles run 2; key 3 repeated

@@ -28,9 +28,32 @@ beforeAll(async () => {
   const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chaos-')), 'result.json');
   // The campaign starts its own services: the ones jest's global setup started are not used.
   const env = { ...process.env, TEMPORAL_ADDRESS: undefined, DATABASE_URL: undefined };
-  const child = spawn('npm', ['run', '--silent', 'chaos', '--', '--seed', String(SEED), '--only', SUBSET.join(','), '--concurrency', '4', '--tamper', TAMPERED.join(','), '--json', json], { cwd: ROOT, env });
-  child.stdout.on('data', (b: Buffer) => { output += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { output += b.toString(); });
+  const child = spawn(
+    'npm',
+    [
+      'run',
+      '--silent',
+      'chaos',
+      '--',
+      '--seed',
+      String(SEED),
+      '--only',
+      SUBSET.join(','),
+      '--concurrency',
+      '4',
+      '--tamper',
+      TAMPERED.join(','),
+      '--json',
+      json,
+    ],
+    { cwd: ROOT, env },
+  );
+  child.stdout.on('data', (b: Buffer) => {
+    output += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    output += b.toString();
+  });
   exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   campaign = JSON.parse(fs.readFileSync(json, 'utf8')) as CampaignResult;
 }, 60 * 60_000);
@@ -40,13 +63,22 @@ test('the subset spans both destinations and all four modes, and its faults stru
   expect([...pairs].sort()).toEqual(MODES.flatMap((m) => DESTS.map((d) => `${m}/${d}`)).sort());
   expect(campaign.results.map((r) => r.index)).toEqual(SUBSET);
   const struck = new Set(campaign.results.flatMap((r) => Object.keys(r.struck)));
-  expect([...struck]).toEqual(expect.arrayContaining(['worker_kill', 'postgres_restart', 'temporal_restart', 'http_5xx', 'response_lost', 'bulk_job_failed']));
+  expect([...struck]).toEqual(
+    expect.arrayContaining(['worker_kill', 'postgres_restart', 'temporal_restart', 'http_5xx', 'response_lost', 'bulk_job_failed']),
+  );
   // The checks had something to look at.
-  for (const r of campaign.results) expect({ index: r.index, records: (r.checked.records ?? 0) > 0, snapshot: (r.checked.snapshot ?? 0) > 0 }).toEqual({ index: r.index, records: true, snapshot: true });
+  for (const r of campaign.results)
+    expect({ index: r.index, records: (r.checked.records ?? 0) > 0, snapshot: (r.checked.snapshot ?? 0) > 0 }).toEqual({
+      index: r.index,
+      records: true,
+      snapshot: true,
+    });
 });
 
 test('every invariant holds after every schedule', () => {
-  const found = campaign.results.filter((r) => r.tampered === null && r.violations.length).map((r) => ({ index: r.index, violations: r.violations, notes: r.notes }));
+  const found = campaign.results
+    .filter((r) => r.tampered === null && r.violations.length)
+    .map((r) => ({ index: r.index, violations: r.violations, notes: r.notes }));
   expect(found).toEqual([]);
   expect(campaign.workerExits).toEqual([]);
   expect(output).toMatch(/^RESULT \{"schedules":12,.*"violations":0,/m);

@@ -17,16 +17,26 @@ let worker: RunningWorker;
 let db: pg.Pool;
 let dir: string;
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** `npx tsx client/cli.ts ...`, through the local tsx binary (npx would resolve the same one, slower). */
 function syncline(...args: string[]): Promise<Result> {
   const { address, databaseUrl } = env();
   return new Promise((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], {
-      cwd: ROOT, timeout: 120_000,
-      env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
-    }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['client/cli.ts', ...args],
+      {
+        cwd: ROOT,
+        timeout: 120_000,
+        env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -38,7 +48,10 @@ function writeFile(name: string, doc: unknown): string {
 
 /** Cells of the table line whose first cell is `first` (cells are separated by 2+ spaces). */
 function row(table: string, first: string): string[] | undefined {
-  return table.split('\n').map((l) => l.trim().split(/\s{2,}/)).find((cells) => cells[0] === first);
+  return table
+    .split('\n')
+    .map((l) => l.trim().split(/\s{2,}/))
+    .find((cells) => cells[0] === first);
 }
 
 beforeAll(async () => {
@@ -56,10 +69,15 @@ describe('syncline CLI', () => {
   const id = uniqueName('cli');
   const table = `public.${id}`;
   const config = {
-    id, mode: 'upsert', schedule: { manual: true },
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
     source: { table, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
-    mappings: [{ from: 'email', to: 'Email' }, { from: 'name', to: 'Name' }],
+    mappings: [
+      { from: 'email', to: 'Email' },
+      { from: 'name', to: 'Name' },
+    ],
   };
 
   beforeAll(async () => {
@@ -84,11 +102,30 @@ describe('syncline CLI', () => {
     const r = await syncline('sync', id);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('run 1 · upsert · manual · partial · upsert 499 (499 ok) · 2 rejected');
-    expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), expect.stringMatching(/s$/), '499', '499', '0', '0', '0', '2']);
+    expect(row(r.stdout, '1')).toEqual([
+      '1',
+      'manual',
+      'partial',
+      expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+      expect.stringMatching(/s$/),
+      '499',
+      '499',
+      '0',
+      '0',
+      '0',
+      '2',
+    ]);
     const json = await syncline('sync', id, '--json');
     expect(json.code).toBe(0);
     // Nothing new: the duplicate was reported by run 1 and did not change, so run 2 is no partial run.
-    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 2, status: 'success', rejected: 2, rejectedUnchanged: 2, ops: {}, warnings: [] });
+    expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({
+      runNumber: 2,
+      status: 'success',
+      rejected: 2,
+      rejectedUnchanged: 2,
+      ops: {},
+      warnings: [],
+    });
   });
 
   test('runs: a table with a row per run and its counts, or JSON', async () => {
@@ -96,20 +133,62 @@ describe('syncline CLI', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^\s+-+ upsert -+$/);
-    expect(lines[1]!.split(/\s{2,}/)).toEqual(['RUN', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'DURATION', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'REJECTED']);
-    expect(row(r.stdout, '1')).toEqual(['1', 'manual', 'partial', expect.any(String), expect.any(String), '499', '499', '0', '0', '0', '2']);
+    expect(lines[1]!.split(/\s{2,}/)).toEqual([
+      'RUN',
+      'TRIGGER',
+      'STATUS',
+      'STARTED (UTC)',
+      'DURATION',
+      'PLANNED',
+      'OK',
+      'FAILED',
+      'SKIPPED',
+      'HELD',
+      'REJECTED',
+    ]);
+    expect(row(r.stdout, '1')).toEqual([
+      '1',
+      'manual',
+      'partial',
+      expect.any(String),
+      expect.any(String),
+      '499',
+      '499',
+      '0',
+      '0',
+      '0',
+      '2',
+    ]);
     expect(row(r.stdout, '2')).toEqual(['2', 'manual', 'success', expect.any(String), expect.any(String), '-', '-', '-', '-', '-', '2']);
-    expect(lines.indexOf(lines.find((l) => l.trim().startsWith('2 '))!)).toBeLessThan(lines.indexOf(lines.find((l) => l.trim().startsWith('1 '))!)); // newest first
+    expect(lines.indexOf(lines.find((l) => l.trim().startsWith('2 '))!)).toBeLessThan(
+      lines.indexOf(lines.find((l) => l.trim().startsWith('1 '))!),
+    ); // newest first
     const json = await syncline('runs', id, '--limit', '1', '--json');
     const runs = JSON.parse(json.stdout) as RunRecord[];
     expect(runs.map((x) => x.runNumber)).toEqual([2]);
-    expect(runs[0]).toMatchObject({ activationId: id, trigger: 'manual', status: 'success', rejected: 2, rejectedUnchanged: 2, error: null });
+    expect(runs[0]).toMatchObject({
+      activationId: id,
+      trigger: 'manual',
+      status: 'success',
+      rejected: 2,
+      rejectedUnchanged: 2,
+      error: null,
+    });
   });
 
   test('errors: the duplicate key appears with its code', async () => {
     const r = await syncline('errors', id);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n')[0]!.split(/\s{2,}/)).toEqual(['KEY', 'OP', 'CODE', 'RUN', 'ATTEMPTS', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'MESSAGE']);
+    expect(r.stdout.split('\n')[0]!.split(/\s{2,}/)).toEqual([
+      'KEY',
+      'OP',
+      'CODE',
+      'RUN',
+      'ATTEMPTS',
+      'FIRST SEEN (UTC)',
+      'LAST SEEN (UTC)',
+      'MESSAGE',
+    ]);
     const cells = row(r.stdout, '42');
     expect(cells?.slice(0, 5)).toEqual(['42', 'duplicate_key', 'MODEL_DUPLICATE_KEY', '2', '2']);
     expect(cells?.at(-1)).toMatch(/^key "42" appears 2 times in the model/);
@@ -126,7 +205,12 @@ describe('syncline CLI', () => {
     expect(row(st.stdout.slice(st.stdout.indexOf('Last runs')), '2')?.slice(0, 3)).toEqual(['2', 'manual', 'success']);
 
     expect(await syncline('pause', id, '--reason', 'CRM migration')).toMatchObject({ code: 0 });
-    await waitFor('status to show paused', async () => (await syncline('status', id)).stdout.match(/State\s+paused: CRM migration/), 30_000, 0);
+    await waitFor(
+      'status to show paused',
+      async () => (await syncline('status', id)).stdout.match(/State\s+paused: CRM migration/),
+      30_000,
+      0,
+    );
     const paused = JSON.parse((await syncline('status', id, '--json')).stdout) as { state: string; pausedReason: string; nextRunAt: null };
     expect(paused).toMatchObject({ state: 'paused', pausedReason: 'CRM migration', nextRunAt: null });
 
@@ -136,16 +220,26 @@ describe('syncline CLI', () => {
 
   test('resync and retry-failed ask for runs', async () => {
     expect((await syncline('resync', id, '--full', '--reason', 'new field')).code).toBe(0);
-    const full = await waitFor('the full re-sync', async () => {
-      const runs = JSON.parse((await syncline('runs', id, '--json')).stdout) as RunRecord[];
-      return runs.find((x) => x.trigger === 'full_resync' && x.status !== 'running');
-    }, 60_000, 0);
+    const full = await waitFor(
+      'the full re-sync',
+      async () => {
+        const runs = JSON.parse((await syncline('runs', id, '--json')).stdout) as RunRecord[];
+        return runs.find((x) => x.trigger === 'full_resync' && x.status !== 'running');
+      },
+      60_000,
+      0,
+    );
     expect(full).toMatchObject({ full: true, ops: { upsert: { planned: 499, succeeded: 499 } } });
     expect((await syncline('retry-failed', id)).code).toBe(0);
-    await waitFor('the retry run', async () => {
-      const runs = JSON.parse((await syncline('runs', id, '--json')).stdout) as RunRecord[];
-      return runs.some((x) => x.trigger === 'retry_failed' && x.status !== 'running');
-    }, 60_000, 0);
+    await waitFor(
+      'the retry run',
+      async () => {
+        const runs = JSON.parse((await syncline('runs', id, '--json')).stdout) as RunRecord[];
+        return runs.some((x) => x.trigger === 'retry_failed' && x.status !== 'running');
+      },
+      60_000,
+      0,
+    );
   });
 
   test('approve-deletes without held deletions is refused with the reason', async () => {
@@ -160,8 +254,12 @@ describe('held deletions', () => {
     const id = uniqueName('clihold');
     await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 50) g`);
     const file = writeFile(`${id}.json`, {
-      id, mode: 'mirror', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
-      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
+      id,
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }],
     });
     expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
     expect((await syncline('sync', id)).code).toBe(0);
@@ -173,7 +271,10 @@ describe('held deletions', () => {
     const json = await syncline('sync', id, '--json');
     expect(json.code).toBe(3);
     expect(JSON.parse(json.stdout) as RunSummary).toMatchObject({ runNumber: 3, heldDeletes: 50 });
-    expect(JSON.parse((await syncline('status', id, '--json')).stdout)).toMatchObject({ health: 'critical', heldDeletes: { run: 3, count: 50 } });
+    expect(JSON.parse((await syncline('status', id, '--json')).stdout)).toMatchObject({
+      health: 'critical',
+      heldDeletes: { run: 3, count: 50 },
+    });
     const count = async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n);
     expect(await count()).toBe(50);
 
@@ -193,8 +294,12 @@ describe('held deletions', () => {
 describe('failures', () => {
   test('an invalid file: exit code 1 and every bad path listed', async () => {
     const file = writeFile('broken.json', {
-      id: 'not valid!', source: { table: 't', sql: 'SELECT 1', key: 'id' }, destination: { kind: 'testdb', connection: 'testdb', key: 'ext_id' },
-      mode: 'merge', schedule: { every: 'soon' }, mappings: [],
+      id: 'not valid!',
+      source: { table: 't', sql: 'SELECT 1', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', key: 'ext_id' },
+      mode: 'merge',
+      schedule: { every: 'soon' },
+      mappings: [],
     });
     const r = await syncline('activation', 'start', '--file', file);
     expect(r.code).toBe(1);
@@ -202,14 +307,24 @@ describe('failures', () => {
     expect(r.stderr).toContain('Invalid configuration for activation "not valid!": 6 problem(s)');
     for (const p of ['id', 'source', 'destination', 'mode', 'schedule.every', 'mappings']) expect(r.stderr).toContain(`  - ${p}: `);
     const json = await syncline('activation', 'start', '--file', file, '--json');
-    expect((JSON.parse(json.stderr) as { problems: Array<{ path: string }> }).problems.map((p) => p.path).sort())
-      .toEqual(['destination', 'id', 'mappings', 'mode', 'schedule.every', 'source']);
+    expect((JSON.parse(json.stderr) as { problems: Array<{ path: string }> }).problems.map((p) => p.path).sort()).toEqual([
+      'destination',
+      'id',
+      'mappings',
+      'mode',
+      'schedule.every',
+      'source',
+    ]);
   });
 
   test('a new document with a webhook URL is refused, saying how to move it into a connection', async () => {
     const file = writeFile('webhook.json', {
-      id: uniqueName('cliweb'), mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'testdb', object: 'o', key: 'ext_id' },
-      mappings: [{ from: 'name', to: 'Name' }], warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/cli-secret' },
+      id: uniqueName('cliweb'),
+      mode: 'upsert',
+      source: { table: 't', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: 'o', key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }],
+      warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/cli-secret' },
     });
     const r = await syncline('activation', 'start', '--file', file);
     expect(r).toMatchObject({ code: 1, stdout: '' });
@@ -226,7 +341,9 @@ describe('failures', () => {
     expect((await syncline('activation', 'start', '--file', path.join(dir, 'bad.json'))).stderr).toContain('is not valid JSON');
     const unknown = await syncline('resync', 'no_such_activation');
     expect(unknown).toMatchObject({ code: 1 });
-    expect(unknown.stderr).toContain('activation "no_such_activation" is not running: start it with "syncline activation start --file no_such_activation.json"');
+    expect(unknown.stderr).toContain(
+      'activation "no_such_activation" is not running: start it with "syncline activation start --file no_such_activation.json"',
+    );
     expect((await syncline('status', 'no_such_activation')).stderr).toContain('is not running');
     const usage = await syncline('sync', 'x', '--fulll');
     expect(usage.code).toBe(2);

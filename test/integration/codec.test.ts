@@ -60,18 +60,32 @@ async function rawHistory(workflowId: string): Promise<{ text: string; keyIds: S
 
 /** `temporal workflow show` as a person runs it (text, --detailed), and as JSON. */
 async function temporalShow(workflowId: string, codecEndpoint?: string): Promise<{ text: string; json: string }> {
-  const args = ['workflow', 'show', '--workflow-id', workflowId, '--address', server.address, ...(codecEndpoint ? ['--codec-endpoint', codecEndpoint] : [])];
-  const run = async (extra: string[]) => (await promisify(execFile)(server.cli!, [...args, ...extra], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  const args = [
+    'workflow',
+    'show',
+    '--workflow-id',
+    workflowId,
+    '--address',
+    server.address,
+    ...(codecEndpoint ? ['--codec-endpoint', codecEndpoint] : []),
+  ];
+  const run = async (extra: string[]) =>
+    (await promisify(execFile)(server.cli!, [...args, ...extra], { maxBuffer: 64 * 1024 * 1024 })).stdout;
   const [text, json] = await Promise.all([run(['--detailed', '--color', 'never']), run(['--output', 'json'])]);
   fs.writeFileSync(path.join(ARTIFACTS, `temporal-show${codecEndpoint ? '-codec' : ''}.txt`), text);
   return { text, json };
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run "bash scripts/install-chromium.sh" (Debian's chromium package) or set CHROMIUM_PATH`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: run "bash scripts/install-chromium.sh" (Debian's chromium package) or set CHROMIUM_PATH`);
   const uiPort = await freePort();
   // The Web UI calls the codec server from the browser: its origin must be allowed (CORS).
-  codecServer = await startCodecServer({ codec: rotatedCodec, port: await freePort(), origins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`] });
+  codecServer = await startCodecServer({
+    codec: rotatedCodec,
+    port: await freePort(),
+    origins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+  });
   server = await startTemporalDevServer({ quiet: true, uiPort, uiCodecEndpoint: codecServer.url });
   if (!server.cli) throw new Error('this test needs the temporal CLI (TEMPORAL_CLI)');
   connection = await Connection.connect({ address: server.address });
@@ -79,7 +93,16 @@ beforeAll(async () => {
   db = sqlClient();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);
@@ -104,10 +127,23 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
   workers.push(before);
   const oldClient = clientWith(oldCodec);
   await oldClient.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: tq, workflowId: activationWorkflowId(id),
-    args: [{ config: { id, mode: 'upsert', source: { sql, key: 'id' }, destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'model_sql_marker', to: mapping }] } }],
+    taskQueue: tq,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          source: { sql, key: 'id' },
+          destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+          mappings: [{ from: 'model_sql_marker', to: mapping }],
+        },
+      },
+    ],
   });
-  const first = await oldClient.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ reason: 'before rotation' }] });
+  const first = await oldClient.workflow
+    .getHandle(activationWorkflowId(id))
+    .executeUpdate(triggerSyncUpdate, { args: [{ reason: 'before rotation' }] });
   expect(first).toMatchObject({ runNumber: 1, status: 'success', ops: { upsert: { succeeded: 50 } } });
   await before.stop();
 
@@ -116,9 +152,14 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
   await db.query(`UPDATE public.${id} SET name = 'Changed ' || id WHERE id <= 5`);
   workers.push(await startWorker({ taskQueue: tq, address: server.address, codec: rotatedCodec }));
   const client = clientWith(rotatedCodec);
-  const second = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ reason: 'after rotation' }] });
+  const second = await client.workflow
+    .getHandle(activationWorkflowId(id))
+    .executeUpdate(triggerSyncUpdate, { args: [{ reason: 'after rotation' }] });
   expect(second).toMatchObject({ runNumber: 2, status: 'success', ops: { upsert: { succeeded: 5 } } });
-  const dest = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE "values"->>'${mapping}' LIKE 'Changed %')::int AS changed FROM test_dest.records WHERE object = $1`, [id]);
+  const dest = await db.query(
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE "values"->>'${mapping}' LIKE 'Changed %')::int AS changed FROM test_dest.records WHERE object = $1`,
+    [id],
+  );
   expect(dest.rows[0]).toEqual({ n: 50, changed: 5 });
 
   // Raw from the server: no model SQL, no mapping, no run summary; each run's payloads name the key they were sealed with.
@@ -126,7 +167,16 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
   const run2 = await rawHistory(runWorkflowId(id, 2));
   const activation = await rawHistory(activationWorkflowId(id));
   for (const h of [run1, run2, activation]) {
-    for (const secret of [`public.${id}`, 'model_sql_marker', mapping, 'heldDeletes', 'attributesCreated', 'before rotation', 'after rotation']) expect(h.text).not.toContain(secret);
+    for (const secret of [
+      `public.${id}`,
+      'model_sql_marker',
+      mapping,
+      'heldDeletes',
+      'attributesCreated',
+      'before rotation',
+      'after rotation',
+    ])
+      expect(h.text).not.toContain(secret);
   }
   expect([...run1.keyIds]).toEqual(['k1']);
   expect([...run2.keyIds]).toEqual(['k2']);
@@ -138,13 +188,19 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
   const plainShow = await temporalShow(runWorkflowId(id, 1));
   expect(plainShow.text + plainShow.json).not.toContain('model_sql_marker');
   const shown = await temporalShow(runWorkflowId(id, 1), codecServer.url);
-  for (const readable of [`public.${id}`, 'model_sql_marker', mapping, 'heldDeletes', 'attributesCreated']) expect(shown.text).toContain(readable);
+  for (const readable of [`public.${id}`, 'model_sql_marker', mapping, 'heldDeletes', 'attributesCreated'])
+    expect(shown.text).toContain(readable);
 
   // `syncline list` reads each activation's memo, encrypted too, through the client's codec.
   const syncline = new SynclineClient({ client });
   const row = (await syncline.list()).find((a) => a.id === id);
   expect(row).toMatchObject({ mode: 'upsert', destination: 'testdb', lastRun: { runNumber: 2, status: 'success' } });
-  const memo = (await connection.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: activationWorkflowId(id) } })).workflowExecutionInfo?.memo?.fields?.syncline;
+  const memo = (
+    await connection.workflowService.describeWorkflowExecution({
+      namespace: 'default',
+      execution: { workflowId: activationWorkflowId(id) },
+    })
+  ).workflowExecutionInfo?.memo?.fields?.syncline;
   expect(Buffer.from(memo?.metadata?.encoding ?? []).toString()).toBe('binary/encrypted');
 
   // The Web UI, pointed at the codec server by the dev server, shows the run's input and its summary decoded.
@@ -165,16 +221,18 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
 }, 300_000);
 
 test('a worker whose key is missing or malformed refuses to start, naming the variable and never the key', async () => {
-  const start = (env: NodeJS.ProcessEnv) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], {
-      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
-      // Nothing to reach: the keys are checked before any service is contacted.
-      env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
+  const start = (env: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        // Nothing to reach: the keys are checked before any service is contacted.
+        env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
+      });
+      let stderr = '';
+      child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.once('exit', (code) => resolve({ code, stderr }));
     });
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('exit', (code) => resolve({ code, stderr }));
-  });
   const missing = await start({ SYNCLINE_CODEC_KEYS_FILE: '/run/secrets/no-such-codec-keys' });
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('syncline worker: SYNCLINE_CODEC_KEYS_FILE (/run/secrets/no-such-codec-keys) cannot be read (ENOENT)');

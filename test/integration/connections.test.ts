@@ -58,7 +58,11 @@ test('a client checked out of the pool: the query rejects, the dead client is no
 
 test('a lost connection is a retryable source error, never a model SQL error asking the user to fix the query', () => {
   const config = { id: 'contacts' } as ActivationConfig;
-  for (const e of [Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }), new Error('Connection terminated unexpectedly'), Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })]) {
+  for (const e of [
+    Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+    new Error('Connection terminated unexpectedly'),
+    Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+  ]) {
     const mapped = modelError(config, e);
     expect(mapped.retryable).toBe(true);
     expect(mapped.message).toContain('activation "contacts": lost the source database');

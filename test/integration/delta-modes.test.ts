@@ -27,21 +27,34 @@ afterAll(async () => {
 
 async function makeModel(table: string, rows: number): Promise<void> {
   await db.query(`CREATE TABLE ${table} (id int, email text, name text, score numeric(10,2), note text)`);
-  await db.query(`INSERT INTO ${table} SELECT g, 'user' || g || '@example.com', 'Name ' || g, g / 7.0, 'unmapped ' || g FROM generate_series(1, $1) g`, [rows]);
+  await db.query(
+    `INSERT INTO ${table} SELECT g, 'user' || g || '@example.com', 'Name ' || g, g / 7.0, 'unmapped ' || g FROM generate_series(1, $1) g`,
+    [rows],
+  );
 }
 
 function config(id: string, table: string, mode: string, extra: Record<string, unknown> = {}) {
   return {
-    id, mode, schedule: { manual: true },
+    id,
+    mode,
+    schedule: { manual: true },
     source: { sql: `SELECT id, email, name, score, note FROM ${table}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 500 } },
-    mappings: [{ from: 'email', to: 'Email' }, { from: 'name', to: 'Name' }, { from: 'score', to: 'Score' }],
+    mappings: [
+      { from: 'email', to: 'Email' },
+      { from: 'name', to: 'Name' },
+      { from: 'score', to: 'Score' },
+    ],
     ...extra,
   };
 }
 
 async function startActivation(cfg: Record<string, unknown>) {
-  return client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(String(cfg.id)), args: [{ config: cfg }] });
+  return client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(String(cfg.id)),
+    args: [{ config: cfg }],
+  });
 }
 
 async function sync(id: string, full = false): Promise<RunSummary> {
@@ -69,7 +82,9 @@ describe('upsert', () => {
     await db.query(`UPDATE ${table} SET note = 'changed but unmapped' WHERE id BETWEEN 500 AND 999`);
     await db.query(`INSERT INTO ${table} SELECT g, 'new' || g || '@example.com', 'New ' || g, 1, '' FROM generate_series(3001, 3200) g`);
     await db.query(`DELETE FROM ${table} WHERE id BETWEEN 2001 AND 2150`);
-    await db.query(`INSERT INTO ${table} VALUES (9999, 'a@x.com', 'dup A', 1, ''), (9999, 'b@x.com', 'dup B', 2, ''), (NULL, 'n@x.com', 'no key', 3, '')`);
+    await db.query(
+      `INSERT INTO ${table} VALUES (9999, 'a@x.com', 'dup A', 1, ''), (9999, 'b@x.com', 'dup B', 2, ''), (NULL, 'n@x.com', 'no key', 3, '')`,
+    );
     const second = await sync(id);
     expect(second.ops.upsert).toMatchObject({ planned: 300, succeeded: 300, failed: 0 });
     expect(second.rejected).toBe(3);
@@ -80,13 +95,18 @@ describe('upsert', () => {
     expect(dest.get('3200')).toMatchObject({ Name: 'New 3200' });
     expect(dest.has('9999')).toBe(false); // duplicate keys: never last-wins
     const errors = await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id]);
-    expect(errors.rows.map((e) => [e.key, e.code])).toEqual([['(null)', 'MODEL_NULL_KEY'], ['9999', 'MODEL_DUPLICATE_KEY']]);
+    expect(errors.rows.map((e) => [e.key, e.code])).toEqual([
+      ['(null)', 'MODEL_NULL_KEY'],
+      ['9999', 'MODEL_DUPLICATE_KEY'],
+    ]);
     expect(errors.rows[1].message).toContain('appears 2 times');
   });
 
   test('a row refused with a retryable error is kept out of the snapshot and sent again next run', async () => {
     await db.query(`UPDATE ${table} SET name = 'will fail' WHERE id = 5`);
-    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '5', 'UNABLE_TO_LOCK_ROW', true, 3)`, [id]);
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '5', 'UNABLE_TO_LOCK_ROW', true, 3)`, [
+      id,
+    ]);
     const third = await sync(id);
     expect(third.ops.upsert).toMatchObject({ planned: 1, succeeded: 0, failed: 1 });
     expect((await destination(id)).get('5')).toMatchObject({ Name: 'Name 5 v2' });
@@ -100,7 +120,9 @@ describe('upsert', () => {
 
   test('a permanent error waits for the row to change; a full re-sync sends everything again', async () => {
     await db.query(`UPDATE ${table} SET name = 'bad value' WHERE id = 6`);
-    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '6', 'STRING_TOO_LONG', false, 1)`, [id]);
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '6', 'STRING_TOO_LONG', false, 1)`, [
+      id,
+    ]);
     const a = await sync(id);
     expect(a.ops.upsert).toMatchObject({ planned: 1, failed: 1 });
     const b = await sync(id);

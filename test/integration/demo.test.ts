@@ -10,7 +10,12 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-interface Demo { code: number | null; signal: string | null; stdout: string; stderr: string }
+interface Demo {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * Runs the command of package.json's "demo" script; with `ctrlC`, sends SIGINT to its process group once
@@ -21,8 +26,15 @@ interface Demo { code: number | null; signal: string | null; stdout: string; std
 function runDemo(args: string[], ctrlC: boolean): Promise<Demo> {
   const env = { ...process.env };
   delete env.DATABASE_URL;
-  const [command, ...words] = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { demo: string } }).scripts.demo.split(' ');
-  const child = spawn(command === 'node' ? process.execPath : command!, [...words, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...words] = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { demo: string } }
+  ).scripts.demo.split(' ');
+  const child = spawn(command === 'node' ? process.execPath : command!, [...words, ...args], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let interrupted = false;
@@ -50,7 +62,7 @@ test('Ctrl-C on `npm run demo -- --keep` stops it cleanly, and it prints only it
   expect(demo.stdout.split('\n').filter((l) => l.trim() && !l.startsWith('[demo] '))).toEqual([]);
 }, 300_000);
 
-test('--verbose shows the worker\'s own lines: bundling and state changes', async () => {
+test("--verbose shows the worker's own lines: bundling and state changes", async () => {
   const demo = await runDemo(['--verbose'], false);
   expect(demo.code).toBe(0);
   expect(demo.stdout).toContain('demo OK');

@@ -17,7 +17,10 @@ let client: Client;
 let db: pg.Pool;
 
 beforeAll(async () => {
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { slowdb: { url: process.env.DATABASE_URL!, delayMs: 200, batchSize: 10 } } }), testClient()]);
+  [worker, client] = await Promise.all([
+    startWorker({ taskQueue: TQ, connections: { slowdb: { url: process.env.DATABASE_URL!, delayMs: 200, batchSize: 10 } } }),
+    testClient(),
+  ]);
   db = sqlClient();
 });
 afterAll(async () => {
@@ -28,15 +31,21 @@ afterAll(async () => {
 
 function config(id: string, mode: string, extra: Record<string, unknown> = {}) {
   return {
-    id, mode, schedule: { manual: true }, source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    id,
+    mode,
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
-    mappings: [{ from: 'name', to: 'Name' }], ...extra,
+    mappings: [{ from: 'name', to: 'Name' }],
+    ...extra,
   };
 }
 const handle = (id: string) => client.workflow.getHandle(activationWorkflowId(id));
 const sync = (id: string) => handle(id).executeUpdate(triggerSyncUpdate, { args: [{}] });
 async function keys(object: string): Promise<string[]> {
-  return (await db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [object])).rows.map((r) => r.key as string);
+  return (await db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [object])).rows.map(
+    (r) => r.key as string,
+  );
 }
 async function runStatus(id: string, run: number): Promise<string | undefined> {
   return (await db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1 AND run_number = $2`, [id, run])).rows[0]?.status;
@@ -45,7 +54,11 @@ async function runStatus(id: string, run: number): Promise<string | undefined> {
 test('an approval is used by the run that follows it or not at all: the same keys removed weeks later are held again', async () => {
   const id = uniqueName('stale_appr');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: config(id, 'mirror') }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: config(id, 'mirror') }],
+  });
   expect((await sync(id)).status).toBe('success');
   // Half the model disappears by mistake: the guard holds it.
   await db.query(`CREATE TABLE public.${id}_gone AS SELECT * FROM public.${id} WHERE id > 10`);
@@ -68,8 +81,15 @@ test('an approval is used by the run that follows it or not at all: the same key
 test('retryFailed coalesced with a re-sync still retries rows that failed permanently', async () => {
   const id = uniqueName('retry_merge');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 30) g`);
-  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'REJECTED_BY_RULE', false, 1), ($1, '7', 'REJECTED_BY_RULE', false, 1)`, [id]);
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: config(id, 'upsert') }] });
+  await db.query(
+    `INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'REJECTED_BY_RULE', false, 1), ($1, '7', 'REJECTED_BY_RULE', false, 1)`,
+    [id],
+  );
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: config(id, 'upsert') }],
+  });
   const first = await sync(id);
   expect(first.ops.upsert).toMatchObject({ succeeded: 28, failed: 2 });
   // Both requests reach the activation in one workflow task: they are served by one run.
@@ -86,7 +106,11 @@ test('retryFailed coalesced with a re-sync still retries rows that failed perman
 test('an approval whose activity is still running when a run ends does not stall the activation', async () => {
   const id = uniqueName('appr_inflight');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: config(id, 'mirror') }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: config(id, 'mirror') }],
+  });
   await sync(id);
   await db.query(`DELETE FROM public.${id} WHERE id > 15`);
   const held = await sync(id);
@@ -98,7 +122,14 @@ test('an approval whose activity is still running when a run ends does not stall
     await locker.query('BEGIN');
     await locker.query(`SELECT 1 FROM syncline.held_deletes WHERE activation_id = $1 FOR UPDATE`, [id]);
     approval = handle(id).executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] });
-    await waitFor('the approval activity to wait on the lock', async () => Number((await db.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%held_deletes%'`)).rows[0].n) > 0);
+    await waitFor(
+      'the approval activity to wait on the lock',
+      async () =>
+        Number(
+          (await db.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%held_deletes%'`))
+            .rows[0].n,
+        ) > 0,
+    );
     // A run comes and goes meanwhile (with the model back in full it touches no held deletion).
     await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(16, 20) g`);
     await handle(id).signal(resyncSignal, { reason: 'a run while the approval waits' });
@@ -125,9 +156,14 @@ test('an approval whose activity is still running when a run ends does not stall
 test('a run whose activation was terminated mid-run is closed (cancelled) when the activation starts again; its acknowledged rows count', async () => {
   const id = uniqueName('terminated');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
-  const cfg = config(id, 'insert', { destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } } });
+  const cfg = config(id, 'insert', {
+    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
+  });
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
-  const caller = sync(id).then(() => 'answered', (err: Error) => err.name);
+  const caller = sync(id).then(
+    () => 'answered',
+    (err: Error) => err.name,
+  );
   await waitFor('some rows written', async () => (await keys(id)).length >= 30);
   await handle(id).terminate('operator stopped it mid-run');
   expect(await caller).not.toBe('answered');
@@ -137,7 +173,9 @@ test('a run whose activation was terminated mid-run is closed (cancelled) when t
   const second = await sync(id);
   expect(second.runNumber).toBe(2);
   expect(second.status).toBe('success');
-  const dest = await db.query(`SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
+  const dest = await db.query(`SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`, [
+    id,
+  ]);
   expect(dest.rows).toHaveLength(300);
   expect(dest.rows.every((r) => r.n === 1)).toBe(true);
 });

@@ -20,7 +20,11 @@ let db: pg.Pool;
 beforeAll(async () => {
   server = await startTemporalDevServer({ headless: true, quiet: true, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 30 } });
   [worker, client] = await Promise.all([
-    startWorker({ taskQueue: TQ, address: server.address, connections: { slowdb: { url: process.env.DATABASE_URL!, delayMs: 300, batchSize: 10 } } }),
+    startWorker({
+      taskQueue: TQ,
+      address: server.address,
+      connections: { slowdb: { url: process.env.DATABASE_URL!, delayMs: 300, batchSize: 10 } },
+    }),
     testClient(server.address),
   ]);
   db = sqlClient();
@@ -36,14 +40,26 @@ test('a triggerSync waiting when continue-as-new is suggested gets its run; the 
   const id = uniqueName('can_wait');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 100) g`);
   const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: TQ, workflowId: activationWorkflowId(id),
-    args: [{ config: {
-      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
-      destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 10 } }, mappings: [{ from: 'name', to: 'Name' }],
-    } }],
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { table: `public.${id}`, key: 'id' },
+          destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 10 } },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
   });
   const first = handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
-  await waitFor('run 1 to be writing', async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 0);
+  await waitFor(
+    'run 1 to be writing',
+    async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 0,
+  );
   // Asked while run 1 writes: served by run 2, after run 1's execution was told to continue as new.
   const second = handle.executeUpdate(triggerSyncUpdate, { args: [{ reason: 'second caller' }] });
   expect((await first).runNumber).toBe(1);

@@ -32,9 +32,14 @@ afterAll(async () => {
 
 function config(id: string, mode: string, extra: Record<string, unknown> = {}) {
   return parsed({
-    id, mode, schedule: { manual: true }, source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    id,
+    mode,
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 20 } },
-    mappings: [{ from: 'name', to: 'Name' }], deletionGuard: { maxDeletePercent: 50 }, ...extra,
+    mappings: [{ from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 50 },
+    ...extra,
   });
 }
 async function model(id: string, rows: number): Promise<void> {
@@ -124,8 +129,10 @@ test('a retried delta numbers the rows and cuts the chunks exactly as the first 
   await db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id % 3 = 0`);
   await db.query(`INSERT INTO public.${id} SELECT g, 'New ' || g FROM generate_series(201, 260) g`);
   const runId = await startRun(d.deps, cfg, 2);
-  const seqs = async () => (await db.query(`SELECT key, seq FROM syncline_work.d_${runId} ORDER BY key`)).rows.map((r) => `${r.key}:${r.seq}`);
-  const chunks = async () => (await db.query(`SELECT chunk, seq_from, seq_to, row_count FROM syncline.chunks WHERE run_id = $1 ORDER BY chunk`, [runId])).rows;
+  const seqs = async () =>
+    (await db.query(`SELECT key, seq FROM syncline_work.d_${runId} ORDER BY key`)).rows.map((r) => `${r.key}:${r.seq}`);
+  const chunks = async () =>
+    (await db.query(`SELECT chunk, seq_from, seq_to, row_count FROM syncline.chunks WHERE run_id = $1 ORDER BY chunk`, [runId])).rows;
   await computeDelta(d.deps, { runId });
   const first = { seqs: await seqs(), chunks: await chunks() };
   // The retry runs on another connection whose planner cannot hash-join: the join's output order changes.
@@ -141,11 +148,19 @@ test('a retried delta numbers the rows and cuts the chunks exactly as the first 
 
 test('a model column whose name holds a dot or a quote is hashed and sent like any other', async () => {
   const id = uniqueName('dots');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'user' || g || '@x.com' AS "customer.email", 'It''s ' || g AS "odd""name" FROM generate_series(1, 10) g`);
+  await db.query(
+    `CREATE TABLE public.${id} AS SELECT g AS id, 'user' || g || '@x.com' AS "customer.email", 'It''s ' || g AS "odd""name" FROM generate_series(1, 10) g`,
+  );
   const cfg = parsed({
-    id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
-    mappings: [{ from: 'customer.email', to: 'Email' }, { from: 'odd"name', to: 'Name' }],
+    mappings: [
+      { from: 'customer.email', to: 'Email' },
+      { from: 'odd"name', to: 'Name' },
+    ],
   });
   const first = await fullRun(d.deps, cfg, 1);
   expect(first.summary.ops.upsert).toMatchObject({ planned: 10, succeeded: 10 });
@@ -171,9 +186,16 @@ describe('a run that never commits', () => {
     const closed = (await db.query(`SELECT status, error FROM syncline.runs WHERE id = $1`, [runId])).rows[0];
     expect(closed.status).toBe('cancelled');
     expect(closed.error).toMatch(/never committed.*settled by run 2/);
-    expect(Number((await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename LIKE $1`, [`%\\_${runId}`])).rows[0].n)).toBe(0);
+    expect(
+      Number(
+        (await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename LIKE $1`, [`%\\_${runId}`]))
+          .rows[0].n,
+      ),
+    ).toBe(0);
     expect(await snapshot(id)).toBe(40);
-    const errors = (await db.query(`SELECT count(*) AS n FROM syncline.row_errors WHERE activation_id = $1 AND code = 'NOT_ACKNOWLEDGED'`, [id])).rows[0];
+    const errors = (
+      await db.query(`SELECT count(*) AS n FROM syncline.row_errors WHERE activation_id = $1 AND code = 'NOT_ACKNOWLEDGED'`, [id])
+    ).rows[0];
     expect(Number(errors.n)).toBe(20);
     await checkDestination(d.deps, { runId: run2 });
     await extractModel(d.deps, { runId: run2 });
@@ -214,11 +236,17 @@ test('a write the destination applied but never acknowledged, then the row back 
   const runId = await startRun(d.deps, cfg, 2);
   expect((await computeDelta(d.deps, { runId })).planned).toEqual({ upsert: 1 });
   // Run 2's write reached the destination, its answer never came back, and run 2 never committed.
-  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [id]);
+  await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [
+    id,
+  ]);
   await db.query(`UPDATE public.${id} SET name = 'Name 3' WHERE id = 3`);
   const run3 = await fullRun(d.deps, cfg, 3); // settles run 2 first
   const errors = (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows;
-  expect({ destination: (await destination(id)).get('3'), sent: run3.summary.ops.upsert?.succeeded ?? 0, errors }).toEqual({ destination: 'Name 3', sent: 1, errors: [] });
+  expect({ destination: (await destination(id)).get('3'), sent: run3.summary.ops.upsert?.succeeded ?? 0, errors }).toEqual({
+    destination: 'Name 3',
+    sent: 1,
+    errors: [],
+  });
 });
 
 test('a deletion the destination applied but never acknowledged, then the key back in the model: the record is written again', async () => {
@@ -246,9 +274,19 @@ test('an apply that never commits is settled by the next run: what it wrote is c
   // The apply writes one chunk of three, then its workflow ends (terminated, out of attempts): no commit.
   await writeChunk(d.deps, { runId: planRun, chunk: 0 });
   await fullRun(d.deps, cfg, 2);
-  const plan = (await db.query(`SELECT p.status, r.status AS run FROM syncline.plans p JOIN syncline.runs r ON r.id = p.run_id WHERE p.activation_id = $1`, [id])).rows[0];
+  const plan = (
+    await db.query(
+      `SELECT p.status, r.status AS run FROM syncline.plans p JOIN syncline.runs r ON r.id = p.run_id WHERE p.activation_id = $1`,
+      [id],
+    )
+  ).rows[0];
   expect(plan).toEqual({ status: 'superseded', run: 'superseded' });
-  expect(Number((await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename LIKE $1`, [`%\\_${planRun}`])).rows[0].n)).toBe(0);
+  expect(
+    Number(
+      (await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename LIKE $1`, [`%\\_${planRun}`]))
+        .rows[0].n,
+    ),
+  ).toBe(0);
   const writes = await db.query(`SELECT max(writes) AS w, count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
   expect(writes.rows[0]).toEqual({ w: 1, n: 60 }); // the 20 rows the apply wrote were not sent again
   await expectInStep(id, 60, (k) => `Name ${k}`);
@@ -270,13 +308,21 @@ describe('a worker that dies during a short step', () => {
     try {
       const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 60_000 });
       let beats = 0;
-      env.on('heartbeat', () => { beats++; });
+      env.on('heartbeat', () => {
+        beats++;
+      });
       const committing = env.run(createActivities(d.deps).commitRun, { runId }) as Promise<RunSummary>;
       await waitFor('a heartbeat while the commit waits', async () => beats > 0, 30_000, 20);
-      const waiting = (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%snapshot%'`)).rows[0].n as number;
+      const waiting = (
+        await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%snapshot%'`)
+      ).rows[0].n as number;
       await blocker.query('ROLLBACK');
       const s = await committing;
-      expect({ waiting: waiting > 0, status: s.status, upsert: s.ops.upsert?.succeeded }).toEqual({ waiting: true, status: 'success', upsert: 30 });
+      expect({ waiting: waiting > 0, status: s.status, upsert: s.ops.upsert?.succeeded }).toEqual({
+        waiting: true,
+        status: 'success',
+        upsert: 30,
+      });
     } finally {
       livenessTimer.everyMs = 10_000;
       blocker.release();

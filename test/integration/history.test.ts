@@ -18,7 +18,10 @@ let db: pg.Pool;
 
 beforeAll(async () => {
   // The credential lives only in the worker's connection map: a field the connector ignores, as a password would be.
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { secretdb: { url: env().databaseUrl, password: SECRET_SENTINEL } } }), testClient()]);
+  [worker, client] = await Promise.all([
+    startWorker({ taskQueue: TQ, connections: { secretdb: { url: env().databaseUrl, password: SECRET_SENTINEL } } }),
+    testClient(),
+  ]);
   db = sqlClient();
 });
 afterAll(async () => {
@@ -31,11 +34,20 @@ test('50 runs: the current history is small and no row value or secret is in any
   const id = uniqueName('hist');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, '${ROW_SENTINEL}-' || g AS name FROM generate_series(1, 30) g`);
   const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: TQ, workflowId: activationWorkflowId(id),
-    args: [{ config: {
-      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
-      destination: { kind: 'testdb', connection: 'secretdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
-    } }],
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { table: `public.${id}`, key: 'id' },
+          destination: { kind: 'testdb', connection: 'secretdb', object: id, key: 'ext_id' },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
   });
   for (let i = 1; i <= 50; i++) {
     await db.query(`UPDATE public.${id} SET name = '${ROW_SENTINEL}-' || id || '-' || $1::int WHERE id = ($1::int % 30) + 1`, [i]);

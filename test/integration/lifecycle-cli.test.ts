@@ -16,13 +16,24 @@ let worker: RunningWorker;
 let db: pg.Pool;
 let dir: string;
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function syncline(...args: string[]): Promise<Result> {
   const { address, databaseUrl } = env();
   return new Promise((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], {
-      cwd: ROOT, timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
-    }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['client/cli.ts', ...args],
+      {
+        cwd: ROOT,
+        timeout: 120_000,
+        env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -39,15 +50,22 @@ afterAll(async () => {
 
 const prefix = uniqueName('life');
 const doc = (n: number, extra: Record<string, unknown> = {}) => ({
-  id: `${prefix}_${n}`, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${prefix}`, key: 'id' },
-  destination: { kind: 'testdb', connection: 'testdb', object: `${prefix}_${n}`, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }], ...extra,
+  id: `${prefix}_${n}`,
+  mode: 'upsert',
+  schedule: { manual: true },
+  source: { table: `public.${prefix}`, key: 'id' },
+  destination: { kind: 'testdb', connection: 'testdb', object: `${prefix}_${n}`, key: 'ext_id' },
+  mappings: [{ from: 'name', to: 'Name' }],
+  ...extra,
 });
 function write(n: number, extra: Record<string, unknown> = {}): void {
   fs.writeFileSync(path.join(dir, `${prefix}_${n}.json`), JSON.stringify(doc(n, extra), null, 2));
 }
 
 test('activation apply -f: starts three, then updates only the changed one, then does nothing; list shows them', async () => {
-  await db.query(`CREATE TABLE public.${prefix} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 10) g`);
+  await db.query(
+    `CREATE TABLE public.${prefix} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 10) g`,
+  );
   for (const n of [1, 2, 3]) write(n);
   const dry = await syncline('activation', 'apply', '-f', dir, '--dry-run');
   expect(dry.code).toBe(0);
@@ -56,7 +74,13 @@ test('activation apply -f: starts three, then updates only the changed one, then
   expect(first.stderr).toBe('');
   expect(first.stdout.split('\n').filter((l) => l.startsWith('start '))).toHaveLength(3);
 
-  write(2, { mappings: [{ from: 'name', to: 'Name' }, { from: 'city', to: 'City' }], schedule: { every: '1h' } });
+  write(2, {
+    mappings: [
+      { from: 'name', to: 'Name' },
+      { from: 'city', to: 'City' },
+    ],
+    schedule: { every: '1h' },
+  });
   const second = await syncline('activation', 'apply', '-f', dir);
   expect(second.code).toBe(0);
   expect(second.stdout).toMatch(new RegExp(`^update\\s+${prefix}_2$`, 'm'));
@@ -78,10 +102,22 @@ test('activation update shows the diff first; history and rows read back what ha
   const id = `${prefix}_1`;
   expect((await syncline('sync', id)).code).toBe(0);
   const file = path.join(dir, 'update.json');
-  fs.writeFileSync(file, JSON.stringify(doc(1, { mappings: [{ from: 'name', to: 'Name' }, { from: 'city', to: 'City' }] })));
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      doc(1, {
+        mappings: [
+          { from: 'name', to: 'Name' },
+          { from: 'city', to: 'City' },
+        ],
+      }),
+    ),
+  );
   const dry = await syncline('activation', 'update', '--file', file, '--dry-run');
   expect(dry.stdout).toContain(`activation "${id}": nothing applied (dry run)`);
-  expect(dry.stdout).toContain('=> the mapping changes the content of every row: the next run sends all 10 synced rows again with the new mapping');
+  expect(dry.stdout).toContain(
+    '=> the mapping changes the content of every row: the next run sends all 10 synced rows again with the new mapping',
+  );
   const applied = await syncline('activation', 'update', '--file', file, '--reason', 'city too');
   expect(applied.stdout).toContain(`activation "${id}" updated to version 2`);
   await db.query(`UPDATE public.${prefix} SET name = 'Changed' WHERE id = 4`);
@@ -91,7 +127,12 @@ test('activation update shows the diff first; history and rows read back what ha
   expect(history.stdout).toMatch(/^version 1 .* first version$/m);
   expect(history.stdout).toMatch(/^version 2 .* city too$/m);
   const rows = await syncline('rows', id, '--key', '4');
-  expect(rows.stdout.split('\n').filter((l) => /^\d+\s+4\s+upsert\s+ok/.test(l)).map((l) => l.split(/\s+/)[0])).toEqual(['1', '2']);
+  expect(
+    rows.stdout
+      .split('\n')
+      .filter((l) => /^\d+\s+4\s+upsert\s+ok/.test(l))
+      .map((l) => l.split(/\s+/)[0]),
+  ).toEqual(['1', '2']);
 
   const stop = await syncline('stop', id, '--wait');
   expect(stop.stdout).toContain(`activation "${id}" stopped`);

@@ -37,7 +37,10 @@ const handle = (id: string) => client.workflow.getHandle(activationWorkflowId(id
 const sync = (id: string) => handle(id).executeUpdate(triggerSyncUpdate, { args: [{}] });
 const update = (id: string, req: UpdateConfigRequest) => handle(id).executeUpdate(updateConfigUpdate, { args: [req] });
 async function refusal(p: Promise<unknown>): Promise<{ type?: string; message: string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   const cause = (err as WorkflowUpdateFailedError).cause as { type?: string; message: string };
   return { type: cause.type, message: cause.message };
@@ -48,20 +51,37 @@ async function records(object: string): Promise<Map<string, Record<string, unkno
 }
 function doc(id: string, extra: Record<string, unknown> = {}) {
   return {
-    id, mode: 'mirror', schedule: { manual: true }, source: { sql: `SELECT id, name, city FROM public.${id}`, key: 'id' },
-    destination: { kind: 'testdb', connection: 'testdb', object: `${id}_a`, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
-    deletionGuard: { maxDeletePercent: 50 }, ...extra,
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name, city FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: `${id}_a`, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 50 },
+    ...extra,
   };
 }
 
 test('a new mapped column, a new target, bad documents, and stop', async () => {
   const id = uniqueName('live');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 30) g`);
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: doc(id) }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: doc(id) }],
+  });
   expect((await sync(id)).ops.upsert).toMatchObject({ succeeded: 30 });
 
   // A new mapped column: answered with what it means, applied between runs; the next run sends every row once with it.
-  const added = await update(id, { config: doc(id, { mappings: [{ from: 'name', to: 'Name' }, { from: 'city', to: 'City' }] }), reason: 'CRM wants the city' });
+  const added = await update(id, {
+    config: doc(id, {
+      mappings: [
+        { from: 'name', to: 'Name' },
+        { from: 'city', to: 'City' },
+      ],
+    }),
+    reason: 'CRM wants the city',
+  });
   expect(added.applied).toBe(true);
   expect(added.version).toBe(2);
   expect(added.changes).toEqual([{ path: 'mappings[to=City]', after: { from: 'city', to: 'City' } }]);
@@ -70,9 +90,17 @@ test('a new mapped column, a new target, bad documents, and stop', async () => {
   expect(second.ops.upsert).toMatchObject({ planned: 30, succeeded: 30 });
   expect((await records(`${id}_a`)).get('7')).toMatchObject({ Name: 'Name 7', City: 'City 7' });
   expect((await sync(id)).ops).toEqual({}); // once
-  const versions = (await db.query(`SELECT version, reason FROM syncline.config_versions WHERE activation_id = $1 ORDER BY version`, [id])).rows;
-  expect(versions).toEqual([{ version: 1, reason: 'first version' }, { version: 2, reason: 'CRM wants the city' }]);
-  expect((await db.query(`SELECT run_number, config_version FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id])).rows.map((r) => r.config_version)).toEqual([1, 2, 2]);
+  const versions = (await db.query(`SELECT version, reason FROM syncline.config_versions WHERE activation_id = $1 ORDER BY version`, [id]))
+    .rows;
+  expect(versions).toEqual([
+    { version: 1, reason: 'first version' },
+    { version: 2, reason: 'CRM wants the city' },
+  ]);
+  expect(
+    (await db.query(`SELECT run_number, config_version FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id])).rows.map(
+      (r) => r.config_version,
+    ),
+  ).toEqual([1, 2, 2]);
 
   // Bad documents: refused before anything changes, every problem listed.
   const invalid = await refusal(update(id, { config: { ...doc(id), mode: 'merge', schedule: { every: 'often' } } }));
@@ -82,7 +110,13 @@ test('a new mapped column, a new target, bad documents, and stop', async () => {
   expect(unknown.message).toContain('the model has no column "nickname"');
 
   // A new target: refused without the flag, saying why and what to do.
-  const other = doc(id, { destination: { kind: 'testdb', connection: 'testdb', object: `${id}_b`, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }, { from: 'city', to: 'City' }] });
+  const other = doc(id, {
+    destination: { kind: 'testdb', connection: 'testdb', object: `${id}_b`, key: 'ext_id' },
+    mappings: [
+      { from: 'name', to: 'Name' },
+      { from: 'city', to: 'City' },
+    ],
+  });
   const refused = await refusal(update(id, { config: other }));
   expect(refused.type).toBe('RETARGET_REFUSED');
   expect(refused.message).toContain('destination.object');
@@ -99,7 +133,11 @@ test('a new mapped column, a new target, bad documents, and stop', async () => {
   // Stop: the workflow ends; its state stays, and a later start carries on.
   await handle(id).signal(stopSignal, { reason: 'test' });
   await handle(id).result();
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: other }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: other }],
+  });
   const after = await sync(id);
   expect(after.runNumber).toBe(5);
   expect(after.ops).toEqual({});
@@ -111,7 +149,13 @@ test('Insert mode: a mapping change that would re-create every record is asked f
   const base = { ...doc(id), mode: 'insert' };
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: base }] });
   await sync(id);
-  const next = { ...base, mappings: [{ from: 'name', to: 'Name' }, { from: 'city', to: 'City' }] };
+  const next = {
+    ...base,
+    mappings: [
+      { from: 'name', to: 'Name' },
+      { from: 'city', to: 'City' },
+    ],
+  };
   const asked = await refusal(update(id, { config: next }));
   expect(asked.type).toBe('CONFIRMATION_NEEDED');
   expect(asked.message).toContain('each of the 12 synced rows becomes a new record (12 more records in the destination)');
@@ -125,10 +169,18 @@ test('an unknown field at the destination (Salesforce) is refused before anythin
   const id = uniqueName('live_sf');
   await db.query(`CREATE TABLE public.${id} AS SELECT 'K' || g AS id, 'Name ' || g AS name FROM generate_series(1, 3) g`);
   const sfDoc = (mappings: unknown[]) => ({
-    id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
-    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' }, mappings,
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+    mappings,
   });
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: sfDoc([{ from: 'name', to: 'LastName' }]) }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: sfDoc([{ from: 'name', to: 'LastName' }]) }],
+  });
   await sync(id);
   const refused = await refusal(update(id, { config: sfDoc([{ from: 'name', to: 'LastNam' }]) }));
   expect(refused.type).toBe('CONFIG_INVALID');

@@ -29,7 +29,11 @@ let metricsUrl: string;
 let emu: SalesforceEmulator;
 const DAILY_API_LIMIT = 54321;
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** The Prometheus text format, sample lines only. */
 function parseMetrics(text: string): Sample[] {
@@ -52,14 +56,28 @@ async function scrape(): Promise<Sample[]> {
 
 /** The sum over every series of `name` whose labels include `where` (activity tags split series further). */
 function total(samples: Sample[], name: string, where: Record<string, string>): number {
-  return samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
 }
 
 /** Label values never carry row keys or messages: only the bounded labels and the SDK's tags appear. */
 function expectBoundedLabels(samples: Sample[]): void {
   const labelNames = new Set(samples.filter((s) => s.name.startsWith('syncline_')).flatMap((s) => Object.keys(s.labels)));
   expect(labelNames.has('activation')).toBe(true);
-  for (const l of labelNames) expect(['activation', 'op', 'outcome', 'destination', 'kind', 'le', 'namespace', 'taskQueue', 'activityType', 'workflowType']).toContain(l);
+  for (const l of labelNames)
+    expect([
+      'activation',
+      'op',
+      'outcome',
+      'destination',
+      'kind',
+      'le',
+      'namespace',
+      'taskQueue',
+      'activityType',
+      'workflowType',
+    ]).toContain(l);
 }
 
 beforeAll(async () => {
@@ -73,12 +91,21 @@ beforeAll(async () => {
   const bind = `127.0.0.1:${await freePort()}`;
   metricsUrl = `http://${bind}/metrics`;
   worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ, SYNCLINE_METRICS_ADDRESS: bind,
-      SYNCLINE_CONNECTIONS: JSON.stringify({ slowdb: { url: databaseUrl, delayMs: 100, batchSize: 25 }, sf }) },
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      DATABASE_URL: databaseUrl,
+      SYNCLINE_TASK_QUEUE: TQ,
+      SYNCLINE_METRICS_ADDRESS: bind,
+      SYNCLINE_CONNECTIONS: JSON.stringify({ slowdb: { url: databaseUrl, delayMs: 100, batchSize: 25 }, sf }),
+    },
   });
   await new Promise<void>((resolve, reject) => {
-    worker!.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('WORKER READY')) resolve(); });
+    worker!.stdout!.on('data', (b: Buffer) => {
+      if (b.toString().includes('WORKER READY')) resolve();
+    });
     worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
   });
 }, 180_000);
@@ -92,26 +119,47 @@ afterAll(async () => {
 test('counters equal the run summary; a scheduled run leaves a schedule-lag sample', async () => {
   const id = uniqueName('metrics');
   // 600 rows, 3 of them without a key (rejected); the destination refuses 2 keys for good.
-  await db.query(`CREATE TABLE public.${id} AS SELECT CASE WHEN g % 200 = 0 THEN NULL ELSE g END AS id, 'Name ' || g AS name FROM generate_series(1, 600) g`);
+  await db.query(
+    `CREATE TABLE public.${id} AS SELECT CASE WHEN g % 200 = 0 THEN NULL ELSE g END AS id, 'Name ' || g AS name FROM generate_series(1, 600) g`,
+  );
   await db.query(`INSERT INTO test_dest.faults (object, key, code) VALUES ($1, '17', 'INVALID_FIELD'), ($1, '333', 'INVALID_FIELD')`, [id]);
   const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: TQ, workflowId: activationWorkflowId(id),
-    args: [{ config: {
-      id, mode: 'upsert', schedule: { every: '1h' }, source: { table: `public.${id}`, key: 'id' },
-      destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 100 } }, mappings: [{ from: 'name', to: 'Name' }],
-    } }],
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { every: '1h' },
+          source: { table: `public.${id}`, key: 'id' },
+          destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 100 } },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
   });
   try {
     // During the run: rows are reaching the destination, nothing is committed yet.
-    await waitFor('rows written', async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 0, 120_000, 50);
+    await waitFor(
+      'rows written',
+      async () => Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n) > 0,
+      120_000,
+      50,
+    );
     const during = await scrape();
-    const committedAlready = (await db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1`, [id])).rows[0]?.status !== 'running';
+    const committedAlready =
+      (await db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1`, [id])).rows[0]?.status !== 'running';
     expect(total(during, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(1);
     if (!committedAlready) expect(total(during, METRICS.rows, { activation: id })).toBe(0);
     // The SDK's own runtime metrics come out of the same endpoint.
     expect(during.some((s) => s.name.startsWith('temporal_'))).toBe(true);
 
-    const summary = await waitFor('the scheduled run to finish', async () => (await handle.query(statusQuery)).lastRuns.find((r: RunSummary) => r.runNumber === 1), 120_000);
+    const summary = await waitFor(
+      'the scheduled run to finish',
+      async () => (await handle.query(statusQuery)).lastRuns.find((r: RunSummary) => r.runNumber === 1),
+      120_000,
+    );
     expect(summary.trigger).toBe('schedule');
     expect(summary.status).toBe('partial');
     expect(summary.rejected).toBe(3);
@@ -120,7 +168,11 @@ test('counters equal the run summary; a scheduled run leaves a schedule-lag samp
     const after = await scrape();
     for (const [op, counts] of Object.entries(summary.ops)) {
       for (const outcome of ['succeeded', 'failed', 'skipped', 'held'] as const) {
-        expect({ op, outcome, value: total(after, METRICS.rows, { activation: id, op, outcome }) }).toEqual({ op, outcome, value: counts[outcome] });
+        expect({ op, outcome, value: total(after, METRICS.rows, { activation: id, op, outcome }) }).toEqual({
+          op,
+          outcome,
+          value: counts[outcome],
+        });
       }
     }
     expect(total(after, METRICS.rowsRejected, { activation: id })).toBe(summary.rejected);
@@ -137,19 +189,42 @@ test('counters equal the run summary; a scheduled run leaves a schedule-lag samp
 
 test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left', async () => {
   const id = uniqueName('metrics_sf');
-  await db.query(`CREATE TABLE public.${id} AS SELECT '${id.toUpperCase()}-' || g AS id, 'Name ' || g AS last_name FROM generate_series(1, 400) g`);
+  await db.query(
+    `CREATE TABLE public.${id} AS SELECT '${id.toUpperCase()}-' || g AS id, 'Name ' || g AS last_name FROM generate_series(1, 400) g`,
+  );
   const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: TQ, workflowId: activationWorkflowId(id),
-    args: [{ config: {
-      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
-      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 300, bulkPollMs: 0 } },
-      mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }],
-    } }],
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { table: `public.${id}`, key: 'id' },
+          destination: {
+            kind: 'salesforce',
+            connection: 'sf',
+            object: 'Contact',
+            key: 'External_Id__c',
+            options: { bulkThreshold: 300, bulkPollMs: 0 },
+          },
+          mappings: [
+            { from: 'id', to: 'External_Id__c' },
+            { from: 'last_name', to: 'LastName' },
+          ],
+        },
+      },
+    ],
   });
   try {
     const summary = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(summary).toMatchObject({ status: 'success', ops: { upsert: { succeeded: 400 } } });
-    const { requests, apiUsed, counts } = await emulatorAdmin<{ requests: Array<{ path: string }>; apiUsed: number; counts: { byCategory: Record<string, number> } }>(emu.url, '/requests');
+    const { requests, apiUsed, counts } = await emulatorAdmin<{
+      requests: Array<{ path: string }>;
+      apiUsed: number;
+      counts: { byCategory: Record<string, number> };
+    }>(emu.url, '/requests');
     expect(requests.some((r) => r.path.includes('/jobs/ingest'))).toBe(true);
 
     const after = await scrape();
@@ -157,7 +232,9 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
     expect(total(after, METRICS.rows, { activation: id, op: 'upsert', outcome: 'succeeded' })).toBe(400);
     expect(total(after, `${METRICS.bulkJobWait}_count`, sf)).toBeGreaterThanOrEqual(1);
     // Recorded in the run's workflow: it carries the workflow's tags.
-    expect(after.find((x) => x.name === `${METRICS.bulkJobWait}_count` && x.labels.activation === id)?.labels.workflowType).toBe('syncRunWorkflow');
+    expect(after.find((x) => x.name === `${METRICS.bulkJobWait}_count` && x.labels.activation === id)?.labels.workflowType).toBe(
+      'syncRunWorkflow',
+    );
     expect(total(after, `${METRICS.chunkWrite}_count`, { ...sf, op: 'upsert' })).toBeGreaterThanOrEqual(2); // the upload, then at least one poll
     // A manual run has no schedule to lag behind.
     expect(total(after, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(0);
@@ -171,9 +248,22 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
     const calls = after.filter((x) => x.name === METRICS.apiCalls && x.labels.destination === 'salesforce');
     const counted: Record<string, number> = {};
     for (const c of calls) counted[c.labels.kind!] = (counted[c.labels.kind!] ?? 0) + c.value;
-    expect(counted).toMatchObject({ auth: 1, describe: expect.any(Number), bulk_job: expect.any(Number), bulk_upload: 1, bulk_poll: expect.any(Number), bulk_results: expect.any(Number) });
+    expect(counted).toMatchObject({
+      auth: 1,
+      describe: expect.any(Number),
+      bulk_job: expect.any(Number),
+      bulk_upload: 1,
+      bulk_poll: expect.any(Number),
+      bulk_results: expect.any(Number),
+    });
     for (const n of Object.values(counted)) expect(n).toBeGreaterThan(0);
-    const CATEGORY: Record<string, string> = { collections: 'composite', bulk_job: 'bulk', bulk_upload: 'bulk', bulk_poll: 'bulk', bulk_results: 'bulk' };
+    const CATEGORY: Record<string, string> = {
+      collections: 'composite',
+      bulk_job: 'bulk',
+      bulk_upload: 'bulk',
+      bulk_poll: 'bulk',
+      bulk_results: 'bulk',
+    };
     const byCategory: Record<string, number> = {};
     for (const [kind, n] of Object.entries(counted)) byCategory[CATEGORY[kind] ?? kind] = (byCategory[CATEGORY[kind] ?? kind] ?? 0) + n;
     expect(byCategory).toEqual(counts.byCategory);

@@ -27,9 +27,17 @@ beforeAll(async () => {
   u.pathname = `/${WAREHOUSE}`;
   warehouse = createPool(u.toString(), 2);
   await db.query(`DO $$ BEGIN CREATE ROLE ${ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: {
-    warehouse: { url: u.toString() }, reader: { url: env().databaseUrl, role: ROLE }, whreader: { url: u.toString(), role: ROLE },
-  } }), testClient()]);
+  [worker, client] = await Promise.all([
+    startWorker({
+      taskQueue: TQ,
+      connections: {
+        warehouse: { url: u.toString() },
+        reader: { url: env().databaseUrl, role: ROLE },
+        whreader: { url: u.toString(), role: ROLE },
+      },
+    }),
+    testClient(),
+  ]);
 });
 afterAll(async () => {
   await worker?.stop();
@@ -41,11 +49,20 @@ afterAll(async () => {
 
 async function syncOnce(id: string, source: Record<string, unknown>): Promise<RunSummary> {
   const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: TQ, workflowId: activationWorkflowId(id),
-    args: [{ config: {
-      id, mode: 'upsert', schedule: { manual: true }, source: { key: 'id', ...source },
-      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
-    } }],
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { key: 'id', ...source },
+          destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
   });
   return handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
 }
@@ -68,7 +85,9 @@ describe('a model that does more than read is refused, naming the activation', (
     const id = uniqueName('inject');
     await db.query(`CREATE TABLE public.${id} AS SELECT 1 AS id, 'a' AS name`);
     await db.query(`INSERT INTO syncline.held_deletes (activation_id, run_number, key) VALUES ($1, 1, 'k')`, [id]);
-    const s = await syncOnce(id, { sql: `SELECT id, name FROM public.${id}) AS q; UPDATE syncline.held_deletes SET approved = true WHERE activation_id = '${id}'; SELECT * FROM (SELECT 1 AS id, 'x' AS name` });
+    const s = await syncOnce(id, {
+      sql: `SELECT id, name FROM public.${id}) AS q; UPDATE syncline.held_deletes SET approved = true WHERE activation_id = '${id}'; SELECT * FROM (SELECT 1 AS id, 'x' AS name`,
+    });
     expect(s.status).toBe('failed');
     expect(s.error?.type).toBe('MODEL_SQL_ERROR');
     expect(s.error?.message).toContain(`activation "${id}"`);
@@ -80,7 +99,9 @@ describe('a model that does more than read is refused, naming the activation', (
     const id = uniqueName('writes');
     await db.query(`CREATE TABLE public.${id} AS SELECT 1 AS id, 'a' AS name`);
     await db.query(`CREATE TABLE public.${id}_log (n int)`);
-    await db.query(`CREATE FUNCTION public.${id}_touch() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO public.${id}_log VALUES (1) RETURNING n'`);
+    await db.query(
+      `CREATE FUNCTION public.${id}_touch() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO public.${id}_log VALUES (1) RETURNING n'`,
+    );
     const s = await syncOnce(id, { sql: `SELECT id, name, public.${id}_touch() AS t FROM public.${id}` });
     expect(s.status).toBe('failed');
     expect(s.error?.type).toBe('MODEL_SQL_ERROR');
@@ -101,8 +122,13 @@ test('"$100" in the model text is data, in the state database and in another one
   for (const where of ['default', 'warehouse'] as const) {
     const id = uniqueName(`dollar_${where}`);
     const run = where === 'default' ? db : warehouse;
-    await run.query(`CREATE TABLE ${where === 'default' ? 'public.' : ''}${id} AS SELECT g AS id, 'item ' || g AS label FROM generate_series(1, 3) g`);
-    const s = await syncOnce(id, { connection: where, sql: `SELECT id, label || ' over $100 and $2' AS name FROM ${where === 'default' ? 'public.' : ''}${id}` });
+    await run.query(
+      `CREATE TABLE ${where === 'default' ? 'public.' : ''}${id} AS SELECT g AS id, 'item ' || g AS label FROM generate_series(1, 3) g`,
+    );
+    const s = await syncOnce(id, {
+      connection: where,
+      sql: `SELECT id, label || ' over $100 and $2' AS name FROM ${where === 'default' ? 'public.' : ''}${id}`,
+    });
     expect(s.status).toBe('success');
     expect(await destination(id)).toEqual({ 1: 'item 1 over $100 and $2', 2: 'item 2 over $100 and $2', 3: 'item 3 over $100 and $2' });
   }
@@ -110,17 +136,24 @@ test('"$100" in the model text is data, in the state database and in another one
 
 test('source.table is quoted the same way when the model is described and when it is read', async () => {
   const id = uniqueName('Quoted');
-  await db.query(`CREATE SCHEMA IF NOT EXISTS marts; CREATE TABLE marts."${id}" AS SELECT g AS id, 'N' || g AS name FROM generate_series(1, 4) g`);
+  await db.query(
+    `CREATE SCHEMA IF NOT EXISTS marts; CREATE TABLE marts."${id}" AS SELECT g AS id, 'N' || g AS name FROM generate_series(1, 4) g`,
+  );
   const s = await syncOnce(id.toLowerCase(), { table: `marts.${id}` });
   expect(s.status).toBe('success');
   expect(Object.keys(await destination(id.toLowerCase()))).toHaveLength(4);
 });
 
 test('a connection with a role runs its models as that role, in the state database and in another one', async () => {
-  for (const [conn, pool, schema] of [['reader', db, 'public.'], ['whreader', warehouse, '']] as const) {
+  for (const [conn, pool, schema] of [
+    ['reader', db, 'public.'],
+    ['whreader', warehouse, ''],
+  ] as const) {
     const granted = uniqueName(`granted_${conn}`);
     const hidden = uniqueName(`hidden_${conn}`);
-    await pool.query(`CREATE TABLE ${schema}${granted} AS SELECT g AS id, 'N' || g AS name FROM generate_series(1, 3) g; CREATE TABLE ${schema}${hidden} AS SELECT 1 AS id, 'secret' AS name`);
+    await pool.query(
+      `CREATE TABLE ${schema}${granted} AS SELECT g AS id, 'N' || g AS name FROM generate_series(1, 3) g; CREATE TABLE ${schema}${hidden} AS SELECT 1 AS id, 'secret' AS name`,
+    );
     await pool.query(`GRANT USAGE ON SCHEMA public TO ${ROLE}; GRANT SELECT ON ${schema}${granted} TO ${ROLE}`);
     const ok = await syncOnce(granted, { connection: conn, sql: `SELECT id, name FROM ${schema}${granted}` });
     expect(ok.status).toBe('success');

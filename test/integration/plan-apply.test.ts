@@ -20,9 +20,16 @@ let db: pg.Pool;
 function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const { address, databaseUrl } = env();
   return new Promise((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], {
-      cwd: ROOT, timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
-    }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['client/cli.ts', ...args],
+      {
+        cwd: ROOT,
+        timeout: 120_000,
+        env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -41,23 +48,39 @@ async function destination(object: string): Promise<Map<string, Record<string, u
   return new Map(r.rows.map((x) => [x.key as string, x.values as Record<string, unknown>]));
 }
 async function snapshotKeys(id: string): Promise<string[]> {
-  return (await db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map((r) => r.key as string);
+  return (await db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map(
+    (r) => r.key as string,
+  );
 }
 async function workTables(runId: string): Promise<number> {
-  return Number((await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename IN ($1, $2)`, [`s_${runId}`, `d_${runId}`])).rows[0].n);
+  return Number(
+    (
+      await db.query(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work' AND tablename IN ($1, $2)`, [
+        `s_${runId}`,
+        `d_${runId}`,
+      ])
+    ).rows[0].n,
+  );
 }
 async function planRunId(id: string, plan: number): Promise<string> {
-  return String((await db.query(`SELECT run_id FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan])).rows[0].run_id);
+  return String(
+    (await db.query(`SELECT run_id FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan])).rows[0].run_id,
+  );
 }
 
 describe('plan and apply (mirror)', () => {
   const id = uniqueName('plan');
   const table = `public.${id}`;
   const config = {
-    id, mode: 'mirror', schedule: { manual: true },
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
     source: { sql: `SELECT id, email, name FROM ${table}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
-    mappings: [{ from: 'email', to: 'Email' }, { from: 'name', to: 'Name' }],
+    mappings: [
+      { from: 'email', to: 'Email' },
+      { from: 'name', to: 'Name' },
+    ],
     deletionGuard: { maxDeletePercent: 50 },
   };
 
@@ -86,7 +109,8 @@ describe('plan and apply (mirror)', () => {
     let dest = await destination(id);
     expect(dest.size).toBe(20);
     expect(dest.get('1')).toMatchObject({ Name: 'Name 1' });
-    const samples = (await db.query(`SELECT counts, samples FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan])).rows[0];
+    const samples = (await db.query(`SELECT counts, samples FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan]))
+      .rows[0];
     expect(samples.counts).toMatchObject({ upsert: 4, delete: 1 });
     expect(samples.samples.delete).toEqual([{ key: '20', values: {} }]);
 
@@ -130,6 +154,8 @@ describe('plan and apply (mirror)', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(new RegExp(`plan ${stalePlan} of "${id}" is stale: run ${next.runNumber} synced after it`));
     expect(await workTables(staleRunId)).toBe(0);
-    expect((await db.query(`SELECT status FROM syncline.plans WHERE activation_id = $1 ORDER BY run_number`, [id])).rows.map((r) => r.status)).toEqual(['applied', 'superseded']);
+    expect(
+      (await db.query(`SELECT status FROM syncline.plans WHERE activation_id = $1 ORDER BY run_number`, [id])).rows.map((r) => r.status),
+    ).toEqual(['applied', 'superseded']);
   }, 240_000);
 });

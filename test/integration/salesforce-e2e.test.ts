@@ -58,7 +58,13 @@ const clearFaults = () => admin('/faults', { method: 'DELETE' });
 const clearRequests = () => admin('/requests', { method: 'DELETE' });
 
 type Rec = Record<string, unknown>;
-interface LoggedRequest { method: string; path: string; category: string; status: number; dropped?: boolean }
+interface LoggedRequest {
+  method: string;
+  path: string;
+  category: string;
+  status: number;
+  dropped?: boolean;
+}
 async function requests(): Promise<LoggedRequest[]> {
   return (await admin<{ requests: LoggedRequest[] }>('/requests')).requests;
 }
@@ -74,9 +80,19 @@ async function contacts(field: string, prefix: string): Promise<Rec[]> {
 // ---------------------------------------------------------------------------------------------
 // The model and a reference simulation of what each mode must leave in Salesforce
 
-interface ModelRow { id: string; last_name: string; email: string; ltv: string }
+interface ModelRow {
+  id: string;
+  last_name: string;
+  email: string;
+  ltv: string;
+}
 const FIELDS = ['LastName', 'Email', 'Lifetime_Value__c'] as const;
-const project = (r: ModelRow, keyField: string): Rec => ({ [keyField]: r.id, LastName: r.last_name, Email: r.email, Lifetime_Value__c: Number(r.ltv) });
+const project = (r: ModelRow, keyField: string): Rec => ({
+  [keyField]: r.id,
+  LastName: r.last_name,
+  Email: r.email,
+  Lifetime_Value__c: Number(r.ltv),
+});
 const rowSql = (p: string) => `'${p}-' || g, 'Last ' || g, '${p.toLowerCase()}.' || g || '@example.com', (g * 1.25)::numeric(12,2)`;
 
 async function createModel(table: string, prefix: string, n: number): Promise<void> {
@@ -96,7 +112,11 @@ const idsIn = (prefix: string, from: number, to: number) => `(SELECT '${prefix}-
  * What Salesforce should hold. Insert keeps a list (every added or changed row is a new record);
  * the other modes a map by key. `sent` is the last mapped state sent per key (the activation's snapshot).
  */
-interface Expected { byKey: Map<string, Rec>; inserted: Rec[]; sent: Map<string, string> }
+interface Expected {
+  byKey: Map<string, Rec>;
+  inserted: Rec[];
+  sent: Map<string, string>;
+}
 const emptyExpected = (): Expected => ({ byKey: new Map(), inserted: [], sent: new Map() });
 
 function applyRun(mode: SyncMode, exp: Expected, model: ModelRow[], keyField: string): void {
@@ -120,7 +140,9 @@ function pick(r: Rec, keyField: string): Rec {
 
 async function expectSalesforce(mode: SyncMode, keyField: string, prefix: string, exp: Expected, step: string): Promise<void> {
   const got = (await contacts(keyField, `${prefix}-`)).map((r) => pick(r, keyField)).sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
-  const want = (mode === 'insert' ? exp.inserted : [...exp.byKey.values()]).map((r) => pick(r, keyField)).sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
+  const want = (mode === 'insert' ? exp.inserted : [...exp.byKey.values()])
+    .map((r) => pick(r, keyField))
+    .sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
   expect({ step, count: got.length }).toEqual({ step, count: want.length });
   expect({ step, records: got }).toEqual({ step, records: want });
 }
@@ -128,15 +150,28 @@ async function expectSalesforce(mode: SyncMode, keyField: string, prefix: string
 // ---------------------------------------------------------------------------------------------
 // Activations
 
-interface Activation { id: string; model: string; prefix: string }
+interface Activation {
+  id: string;
+  model: string;
+  prefix: string;
+}
 
-function config(a: Activation, mode: SyncMode, opts: { keyField?: string; connection?: string; options?: Record<string, unknown>; extraMappings?: Rec[]; sql?: string } = {}) {
+function config(
+  a: Activation,
+  mode: SyncMode,
+  opts: { keyField?: string; connection?: string; options?: Record<string, unknown>; extraMappings?: Rec[]; sql?: string } = {},
+) {
   const keyField = opts.keyField ?? 'External_Id__c';
   return {
-    id: a.id, mode, schedule: { manual: true },
+    id: a.id,
+    mode,
+    schedule: { manual: true },
     source: opts.sql ? { sql: opts.sql, key: 'id' } : { table: a.model, key: 'id' },
     destination: {
-      kind: 'salesforce', connection: opts.connection ?? 'sf', object: 'Contact', key: keyField,
+      kind: 'salesforce',
+      connection: opts.connection ?? 'sf',
+      object: 'Contact',
+      key: keyField,
       // bulkPollMs 0: the workflow polls a job every second (its floor).
       options: { bulkThreshold: BULK_THRESHOLD, bulkPollMs: 0, ...opts.options },
     },
@@ -158,7 +193,11 @@ async function newActivation(tag: string, rows: number): Promise<Activation> {
 }
 
 async function start(cfg: { id: string }): Promise<void> {
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(cfg.id), args: [{ config: cfg }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(cfg.id),
+    args: [{ config: cfg }],
+  });
 }
 
 /**
@@ -176,7 +215,11 @@ async function sync(id: string, full = false): Promise<RunSummary> {
   } catch (err) {
     if (!/update .* not found/.test((err as Error).message)) throw err;
     console.warn(`triggerSync on ${id}: ${(err as Error).message}; reading the run from the status query`);
-    return waitFor('the run to appear in lastRuns', async () => (await handle.query(statusQuery)).lastRuns.find((r) => r.runNumber > before), 120_000);
+    return waitFor(
+      'the run to appear in lastRuns',
+      async () => (await handle.query(statusQuery)).lastRuns.find((r) => r.runNumber > before),
+      120_000,
+    );
   }
 }
 
@@ -268,7 +311,12 @@ describe('modes on Contact (Collections below 300 rows, Bulk 2.0 above)', () => 
     const a = await newActivation('upd', 400);
     const exp = emptyExpected();
     // Salesforce already holds 1..300 with other values; 301..415 are never created.
-    const seeded = Array.from({ length: 300 }, (_, i) => ({ External_Id__c: `${a.prefix}-${i + 1}`, LastName: 'Old', Email: 'old@example.com', Lifetime_Value__c: 0 }));
+    const seeded = Array.from({ length: 300 }, (_, i) => ({
+      External_Id__c: `${a.prefix}-${i + 1}`,
+      LastName: 'Old',
+      Email: 'old@example.com',
+      Lifetime_Value__c: 0,
+    }));
     await admin('/records/Contact', { method: 'POST', body: JSON.stringify(seeded) });
     for (const s of seeded) exp.byKey.set(s.External_Id__c, s);
     const runs = await scriptedSequence('update', a, exp, 'External_Id__c');
@@ -318,10 +366,18 @@ describe('modes on Contact (Collections below 300 rows, Bulk 2.0 above)', () => 
 const FAULTS: Array<[string, Record<string, unknown> | null, Record<string, unknown> | null]> = [
   // [name, fault for a Collections run, fault for a Bulk run]
   ['expireTokens', { expireTokens: true }, { expireTokens: true }],
-  ['serverError 503', { serverError: { count: 3, status: 503, paths: 'composite' } }, { serverError: { count: 3, status: 503, paths: 'bulk' } }],
+  [
+    'serverError 503',
+    { serverError: { count: 3, status: 503, paths: 'composite' } },
+    { serverError: { count: 3, status: 503, paths: 'bulk' } },
+  ],
   ['socketReset', { socketReset: { count: 3, paths: 'composite' } }, { socketReset: { count: 3, paths: 'bulk' } }],
   ['slow', { slow: { ms: 1500, count: 4, paths: 'composite' } }, { slow: { ms: 1500, count: 4, paths: 'bulk' } }],
-  ['dropResponseAfterCommit', { dropResponseAfterCommit: { count: 2, paths: 'composite' } }, { dropResponseAfterCommit: { count: 2, paths: 'bulk' } }],
+  [
+    'dropResponseAfterCommit',
+    { dropResponseAfterCommit: { count: 2, paths: 'composite' } },
+    { dropResponseAfterCommit: { count: 2, paths: 'bulk' } },
+  ],
   ['lockRows', null, null], // filled per run: the keys being written
   ['bulkJobFails', null, { bulkJobFails: { count: 1 } }],
 ];
@@ -355,10 +411,18 @@ describe.each(['mirror', 'insert'] as const)('faults (%s): the run ends with Sal
     const firstNew = next;
     await addRows(a.model, a.prefix, next, next + added - 1);
     next += added;
-    await db.query(`UPDATE ${a.model} SET ltv = ltv + 1, last_name = last_name || '+' WHERE id IN (SELECT id FROM ${a.model} ORDER BY random() LIMIT ${bulk ? 10 : 5})`);
+    await db.query(
+      `UPDATE ${a.model} SET ltv = ltv + 1, last_name = last_name || '+' WHERE id IN (SELECT id FROM ${a.model} ORDER BY random() LIMIT ${bulk ? 10 : 5})`,
+    );
     if (mode === 'mirror') await db.query(`DELETE FROM ${a.model} WHERE id IN (SELECT id FROM ${a.model} ORDER BY random() LIMIT 2)`);
     await clearRequests();
-    const spec = fault ?? { lockRows: { field: keyField, values: [`${a.prefix}-${firstNew}`, `${a.prefix}-${firstNew + 1}`, `${a.prefix}-${firstNew + 7}`], times: 2 } };
+    const spec = fault ?? {
+      lockRows: {
+        field: keyField,
+        values: [`${a.prefix}-${firstNew}`, `${a.prefix}-${firstNew + 1}`, `${a.prefix}-${firstNew + 7}`],
+        times: 2,
+      },
+    };
     await setFaults(spec);
     const s = await sync(a.id);
     await clearFaults();
@@ -405,14 +469,25 @@ describe('when nothing can succeed', () => {
     const handle = client.workflow.getHandle(activationWorkflowId(a.id));
     const pendingRun = sync(a.id);
     let settled: string | undefined;
-    pendingRun.then((r) => { settled = `run ended early: ${ok(r)}`; }, (e: Error) => { settled = `run ended early: ${e.message}`; });
+    pendingRun.then(
+      (r) => {
+        settled = `run ended early: ${ok(r)}`;
+      },
+      (e: Error) => {
+        settled = `run ended early: ${e.message}`;
+      },
+    );
     // While waiting: the activation shows a running run; the emulator refuses with 403 REQUEST_LIMIT_EXCEEDED.
-    const status = await waitFor('a run waiting for quota', async () => {
-      if (settled) return { ended: settled };
-      const st = await handle.query(statusQuery);
-      const refused = (await requests()).filter((r) => r.status === 403).length;
-      return st.state === 'running' && refused > 0 && { ended: undefined, st };
-    }, 30_000);
+    const status = await waitFor(
+      'a run waiting for quota',
+      async () => {
+        if (settled) return { ended: settled };
+        const st = await handle.query(statusQuery);
+        const refused = (await requests()).filter((r) => r.status === 403).length;
+        return st.state === 'running' && refused > 0 && { ended: undefined, st };
+      },
+      30_000,
+    );
     expect(status.ended).toBeUndefined(); // fails at once if the run ended instead of waiting
     expect(status.st?.currentRun?.runNumber).toBeGreaterThanOrEqual(0);
     // Nothing written while the quota is exhausted, and nothing tight-looping: a few calls per 3 s wait.
@@ -442,15 +517,30 @@ describe('when nothing can succeed', () => {
       await start(config(a, 'upsert', { options: { quotaWaitMs: 3000, quotaReservePercent: 10 } }));
       await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 95_000 }) }); // limit 100 000, reserve 10 000
       pendingRun = sync(a.id);
-      pendingRun.then((r) => { settled = `run ended early: ${ok(r)}`; }, (e: Error) => { settled = `run ended early: ${e.message}`; });
+      pendingRun.then(
+        (r) => {
+          settled = `run ended early: ${ok(r)}`;
+        },
+        (e: Error) => {
+          settled = `run ended early: ${e.message}`;
+        },
+      );
       const handle = client.workflow.getHandle(activationWorkflowId(a.id));
-      await waitFor('a run waiting on the reserve', async () => {
-        if (settled) throw new Error(settled);
-        return ['write', 'waiting_quota'].includes((await handle.query(statusQuery)).currentRun?.phase ?? '');
-      }, 30_000);
+      await waitFor(
+        'a run waiting on the reserve',
+        async () => {
+          if (settled) throw new Error(settled);
+          return ['write', 'waiting_quota'].includes((await handle.query(statusQuery)).currentRun?.phase ?? '');
+        },
+        30_000,
+      );
       await new Promise((r) => setTimeout(r, 7000)); // two 3 s waits
       const st = await handle.query(statusQuery);
-      expect({ state: st.state, phase: st.currentRun?.phase, settled }).toEqual({ state: 'running', phase: 'waiting_quota', settled: undefined });
+      expect({ state: st.state, phase: st.currentRun?.phase, settled }).toEqual({
+        state: 'running',
+        phase: 'waiting_quota',
+        settled: undefined,
+      });
       expect(await contacts('External_Id__c', `${a.prefix}-`)).toEqual([]);
       expect((await requests()).filter((r) => isComposite(r) || isBulk(r))).toEqual([]);
     });
@@ -465,8 +555,13 @@ describe('when nothing can succeed', () => {
       const exp = emptyExpected();
       await admin('/quota', { method: 'POST', body: JSON.stringify({ used: 0 }) });
       await clearRequests();
-      const s = await Promise.race([pendingRun, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('still waiting 30 s after the quota came back')), 30_000))]).catch(async (e: Error) => {
-        throw new Error(`${e.message}; API calls meanwhile: ${JSON.stringify((await requests()).map((r) => `${r.method} ${r.path} ${r.status}`))}`);
+      const s = await Promise.race([
+        pendingRun,
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error('still waiting 30 s after the quota came back')), 30_000)),
+      ]).catch(async (e: Error) => {
+        throw new Error(
+          `${e.message}; API calls meanwhile: ${JSON.stringify((await requests()).map((r) => `${r.method} ${r.path} ${r.status}`))}`,
+        );
       });
       expect(ok(s)).toBe('success');
       expect(s.warnings.map((w) => w.code)).toContain('QUOTA_LOW');
@@ -527,7 +622,9 @@ describe.each(['collections', 'bulk'] as const)('tricky values survive the round
     a.prefix = a.id.toUpperCase();
     table = `public.${a.id}`;
     a.model = table;
-    await db.query(`CREATE TABLE ${table} (id text, last_name text, email text, ltv numeric(12,2), note text, city text, first text, seen_at timestamptz)`);
+    await db.query(
+      `CREATE TABLE ${table} (id text, last_name text, email text, ltv numeric(12,2), note text, city text, first text, seen_at timestamptz)`,
+    );
     const rows: unknown[][] = [];
     TRICKY.forEach(([name, v], i) => rows.push([`${a.prefix}-t${i}`, `Last ${name}`, v, v, null, DATETIMES[i % DATETIMES.length]![0]]));
     // Too long: LastName holds 80 -> STRING_TOO_LONG; FirstName (40, truncate) is cut, not failed.
@@ -536,11 +633,19 @@ describe.each(['collections', 'bulk'] as const)('tricky values survive the round
     // Filler rows so the Bulk run crosses the threshold.
     for (let i = 0; i < (bulk ? 320 : 0); i++) rows.push([`${a.prefix}-f${i}`, `Filler ${i}`, null, null, null, null]);
     for (const r of rows) {
-      await db.query(`INSERT INTO ${table} (id, last_name, email, ltv, note, city, first, seen_at) VALUES ($1, $2, NULL, 1, $3, $4, $5, $6)`, r);
+      await db.query(
+        `INSERT INTO ${table} (id, last_name, email, ltv, note, city, first, seen_at) VALUES ($1, $2, NULL, 1, $3, $4, $5, $6)`,
+        r,
+      );
     }
     await start({
       ...config(a, 'upsert', {
-        extraMappings: [{ from: 'note', to: 'Description' }, { from: 'city', to: 'MailingStreet' }, { from: 'first', to: 'FirstName', truncate: true }, { from: 'seen_at', to: 'Last_Purchase_At__c' }],
+        extraMappings: [
+          { from: 'note', to: 'Description' },
+          { from: 'city', to: 'MailingStreet' },
+          { from: 'first', to: 'FirstName', truncate: true },
+          { from: 'seen_at', to: 'Last_Purchase_At__c' },
+        ],
       }),
     });
   });
@@ -559,12 +664,20 @@ describe.each(['collections', 'bulk'] as const)('tricky values survive the round
     expect(s.ops.upsert).toMatchObject({ succeeded: TRICKY.length + 1 + (bulk ? 320 : 0), failed: 1 });
 
     const recs = await byKey();
-    const model = (await db.query(`SELECT id, note, city, first, seen_at FROM ${table}`)).rows as Array<{ id: string; note: string | null; city: string | null }>;
+    const model = (await db.query(`SELECT id, note, city, first, seen_at FROM ${table}`)).rows as Array<{
+      id: string;
+      note: string | null;
+      city: string | null;
+    }>;
     for (const [i, [name, v]] of TRICKY.entries()) {
       const r = recs.get(`${a.prefix}-t${i}`);
       // Salesforce keeps no empty text: Bulk CSV sends '' as #N/A, Collections sends "", both read back null.
       const want = v === '' ? null : v;
-      expect({ name, Description: r?.Description, MailingStreet: r?.MailingStreet }).toEqual({ name, Description: want, MailingStreet: want });
+      expect({ name, Description: r?.Description, MailingStreet: r?.MailingStreet }).toEqual({
+        name,
+        Description: want,
+        MailingStreet: want,
+      });
       expect({ name, at: r?.Last_Purchase_At__c }).toEqual({ name, at: DATETIMES[i % DATETIMES.length]![1] });
       expect(model.find((m) => m.id === `${a.prefix}-t${i}`)?.note).toBe(v); // the model itself was stored as written
     }

@@ -43,14 +43,17 @@ afterAll(async () => {
 
 type Rec = Record<string, unknown>;
 const admin = <T>(path: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, path, init);
-const seedAccounts = (keys: string[]) => admin('/records/Account', { method: 'POST', body: JSON.stringify(keys.map((k) => ({ Name: `Account ${k}`, External_Id__c: k }))) });
+const seedAccounts = (keys: string[]) =>
+  admin('/records/Account', { method: 'POST', body: JSON.stringify(keys.map((k) => ({ Name: `Account ${k}`, External_Id__c: k }))) });
 const records = (object: string) => admin<Rec[]>(`/records/${object}`);
 
 /** External_Id__c of each of the activation's Contacts → the External_Id__c of the Account it points to (or null). */
 async function links(prefix: string): Promise<Record<string, string | null>> {
   const accountKey = new Map((await records('Account')).map((a) => [a.Id, a.External_Id__c as string]));
   const mine = (await records('Contact')).filter((c) => String(c.External_Id__c).startsWith(prefix));
-  return Object.fromEntries(mine.map((c) => [c.External_Id__c as string, c.AccountId ? (accountKey.get(c.AccountId) ?? `unknown ${String(c.AccountId)}`) : null]));
+  return Object.fromEntries(
+    mine.map((c) => [c.External_Id__c as string, c.AccountId ? (accountKey.get(c.AccountId) ?? `unknown ${String(c.AccountId)}`) : null]),
+  );
 }
 
 async function lastRun(id: string) {
@@ -66,16 +69,36 @@ for (const path of ['collections', 'bulk'] as const) {
     await seedAccounts([a1, a2]);
     await db.query(`CREATE TABLE public.${id} (id text, last_name text, account_key text)`);
     await db.query(`INSERT INTO public.${id} VALUES ($1, $2, $3), ($4, $5, $6), ($7, $8, $9), ($10, $11, NULL)`, [
-      `${p}-c1`, `${SENTINEL} one`, a1, `${p}-c2`, `${SENTINEL} two`, a2, `${p}-c3`, `${SENTINEL} three`, missing, `${p}-c4`, `${SENTINEL} four`,
+      `${p}-c1`,
+      `${SENTINEL} one`,
+      a1,
+      `${p}-c2`,
+      `${SENTINEL} two`,
+      a2,
+      `${p}-c3`,
+      `${SENTINEL} three`,
+      missing,
+      `${p}-c4`,
+      `${SENTINEL} four`,
     ]);
     const config = {
-      id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'id' },
       destination: {
-        kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c',
+        kind: 'salesforce',
+        connection: 'sf',
+        object: 'Contact',
+        key: 'External_Id__c',
         // 4 rows: a threshold of 1 sends them through Bulk 2.0, the default through Collections.
         options: { bulkPollMs: 0, ...(path === 'bulk' ? { bulkThreshold: 1 } : {}) },
       },
-      mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }, { from: 'account_key', to: 'Account.External_Id__c' }],
+      mappings: [
+        { from: 'id', to: 'External_Id__c' },
+        { from: 'last_name', to: 'LastName' },
+        { from: 'account_key', to: 'Account.External_Id__c' },
+      ],
     };
     await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
     await admin('/requests', { method: 'DELETE' });
@@ -97,17 +120,23 @@ for (const path of ['collections', 'bulk'] as const) {
     const second = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(second.status).toBe('success');
     expect(Object.values(second.ops).reduce((n, o) => n + o.succeeded + o.failed, 0)).toBe(0);
-    const writes = (await admin<{ requests: Array<{ method: string; path: string }> }>('/requests')).requests.filter((r) => r.method !== 'GET' && /composite|jobs\/ingest/.test(r.path));
+    const writes = (await admin<{ requests: Array<{ method: string; path: string }> }>('/requests')).requests.filter(
+      (r) => r.method !== 'GET' && /composite|jobs\/ingest/.test(r.path),
+    );
     expect(writes).toEqual([]);
     expect(await links(p)).toEqual({ [`${p}-c1`]: a1, [`${p}-c2`]: a2, [`${p}-c4`]: null });
 
     // The Account appears (another activation, a person); retry-failed sends the row and links it.
     await seedAccounts([missing]);
     await syncline.retryFailed(id);
-    const retry = await waitFor('the retry run', async () => {
-      const r = await lastRun(id);
-      return r && r.trigger === 'retry_failed' && r.status !== 'running' ? r : undefined;
-    }, 120_000);
+    const retry = await waitFor(
+      'the retry run',
+      async () => {
+        const r = await lastRun(id);
+        return r && r.trigger === 'retry_failed' && r.status !== 'running' ? r : undefined;
+      },
+      120_000,
+    );
     expect(retry).toMatchObject({ status: 'success', ops: { upsert: { planned: 1, succeeded: 1, failed: 0 } } });
     expect(await links(p)).toEqual({ [`${p}-c1`]: a1, [`${p}-c2`]: a2, [`${p}-c3`]: missing, [`${p}-c4`]: null });
     expect(await syncline.errors(id)).toEqual([]);
@@ -129,16 +158,37 @@ for (const path of ['collections', 'bulk'] as const) {
 for (const path of ['collections', 'bulk'] as const) {
   test(`${path}: Update by the Contact Id the model carries; a malformed Id and an Account Id are row errors, not sent`, async () => {
     const id = uniqueName(`sfid_${path}`);
-    const { ids } = await admin<{ ids: string[] }>('/records/Contact', { method: 'POST', body: JSON.stringify([{ LastName: `${id} one` }, { LastName: `${id} two` }]) });
-    const { ids: [accountId] } = await admin<{ ids: string[] }>('/records/Account', { method: 'POST', body: JSON.stringify([{ Name: `${id} account` }]) });
+    const { ids } = await admin<{ ids: string[] }>('/records/Contact', {
+      method: 'POST',
+      body: JSON.stringify([{ LastName: `${id} one` }, { LastName: `${id} two` }]),
+    });
+    const {
+      ids: [accountId],
+    } = await admin<{ ids: string[] }>('/records/Account', { method: 'POST', body: JSON.stringify([{ Name: `${id} account` }]) });
     const [id18, other] = ids as [string, string];
     const id15 = other.slice(0, 15);
     await db.query(`CREATE TABLE public.${id} (sf_id text, last_name text)`);
-    await db.query(`INSERT INTO public.${id} VALUES ($1, 'updated one'), ($2, 'updated two'), ('003-not-an-id', 'x'), ($3, 'an account')`, [id18, id15, accountId]);
+    await db.query(`INSERT INTO public.${id} VALUES ($1, 'updated one'), ($2, 'updated two'), ('003-not-an-id', 'x'), ($3, 'an account')`, [
+      id18,
+      id15,
+      accountId,
+    ]);
     const config = {
-      id, mode: 'update', schedule: { manual: true }, source: { table: `public.${id}`, key: 'sf_id' },
-      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'Id', options: { bulkPollMs: 0, ...(path === 'bulk' ? { bulkThreshold: 1 } : {}) } },
-      mappings: [{ from: 'sf_id', to: 'Id' }, { from: 'last_name', to: 'LastName' }],
+      id,
+      mode: 'update',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'sf_id' },
+      destination: {
+        kind: 'salesforce',
+        connection: 'sf',
+        object: 'Contact',
+        key: 'Id',
+        options: { bulkPollMs: 0, ...(path === 'bulk' ? { bulkThreshold: 1 } : {}) },
+      },
+      mappings: [
+        { from: 'sf_id', to: 'Id' },
+        { from: 'last_name', to: 'LastName' },
+      ],
     };
     await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
     const run = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
@@ -148,7 +198,12 @@ for (const path of ['collections', 'bulk'] as const) {
     expect((await records('Contact')).filter((c) => c.LastName === 'x' || c.LastName === 'an account')).toEqual([]);
     expect((await records('Account')).find((a) => a.Id === accountId)).toMatchObject({ Name: `${id} account` });
     const errors = (await syncline.errors(id)).sort((a, b) => a.key.localeCompare(b.key));
-    expect(errors.map((e) => [e.key, e.code, e.retryable])).toEqual([['003-not-an-id', 'MALFORMED_ID', false], [accountId, 'MALFORMED_ID', false]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    expect(errors.map((e) => [e.key, e.code, e.retryable])).toEqual(
+      [
+        ['003-not-an-id', 'MALFORMED_ID', false],
+        [accountId, 'MALFORMED_ID', false],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
     expect(errors.find((e) => e.key === accountId)!.message).toMatch(/Contact Ids start with "003", this one with "001"/);
   });
 }

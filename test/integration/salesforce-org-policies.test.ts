@@ -55,13 +55,24 @@ async function contactsTable(id: string, rows: number, name = SENTINEL): Promise
 }
 
 const doc = (id: string, mode: string, options: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  id, mode, schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' }, ...extra,
+  id,
+  mode,
+  schedule: { manual: true },
+  source: { table: `public.${id}`, key: 'id' },
+  ...extra,
   destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0, ...options } },
-  mappings: [{ from: 'id', to: 'External_Id__c' }, { from: 'last_name', to: 'LastName' }],
+  mappings: [
+    { from: 'id', to: 'External_Id__c' },
+    { from: 'last_name', to: 'LastName' },
+  ],
 });
 
 async function start(id: string, mode: string, options: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: doc(id, mode, options, extra) }] });
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: doc(id, mode, options, extra) }],
+  });
 }
 
 async function expectNoRowValuesInHistory(id: string, values: string[]): Promise<void> {
@@ -78,7 +89,10 @@ async function expectNoRowValuesInHistory(id: string, values: string[]): Promise
 describe('record types by developer name', () => {
   let partner: string;
   beforeAll(async () => {
-    const made = await admin<Array<{ id: string; developerName: string }>>('/recordTypes/Contact', { method: 'POST', body: JSON.stringify([{ developerName: 'Partner' }, { developerName: 'Customer' }]) });
+    const made = await admin<Array<{ id: string; developerName: string }>>('/recordTypes/Contact', {
+      method: 'POST',
+      body: JSON.stringify([{ developerName: 'Partner' }, { developerName: 'Customer' }]),
+    });
     partner = made.find((r) => r.developerName === 'Partner')!.id;
   });
 
@@ -105,7 +119,12 @@ describe('record types by developer name', () => {
     await start(id, 'upsert', { recordType: 'Partnr' });
     const run = await sync(id);
     expect(run.status).toBe('failed');
-    expect(run.error).toMatchObject({ type: 'CONFIG_INVALID', message: expect.stringMatching(/option "recordType": "Partnr": Contact has no record type "Partnr"; valid developer names: "Partner", "Customer"/) });
+    expect(run.error).toMatchObject({
+      type: 'CONFIG_INVALID',
+      message: expect.stringMatching(
+        /option "recordType": "Partnr": Contact has no record type "Partnr"; valid developer names: "Partner", "Customer"/,
+      ),
+    });
     const st = await handle(id).query(statusQuery);
     expect(st.state).toBe('paused');
     expect(st.pausedReason).toMatch(/configuration error.*valid developer names: "Partner", "Customer"/);
@@ -119,7 +138,12 @@ describe('Mirror deletes: recycle bin by default, hardDelete on request', () => 
   const grant = (on: boolean) => admin('/userPermissions', { method: 'POST', body: JSON.stringify({ PermissionsBulkApiHardDelete: on }) });
   afterEach(() => grant(false));
   /** External_Id__c → IsDeleted of every stored Contact of the activation, live or in the recycle bin. */
-  const stored = async (p: string) => Object.fromEntries((await records('Contact', true)).filter((c) => String(c.External_Id__c).startsWith(`${p}-`)).map((c) => [c.External_Id__c, c.IsDeleted]));
+  const stored = async (p: string) =>
+    Object.fromEntries(
+      (await records('Contact', true))
+        .filter((c) => String(c.External_Id__c).startsWith(`${p}-`))
+        .map((c) => [c.External_Id__c, c.IsDeleted]),
+    );
   const GUARD_OFF = { deletionGuard: { maxDeletePercent: 100 } };
 
   test('hardDelete: rows removed from the model are gone from the recycle bin too; without the option they wait in it', async () => {
@@ -128,10 +152,13 @@ describe('Mirror deletes: recycle bin by default, hardDelete on request', () => 
     const [ph, ps] = [await contactsTable(hard, 4), await contactsTable(soft, 4)];
     await start(hard, 'mirror', { hardDelete: true }, GUARD_OFF);
     await start(soft, 'mirror', {}, GUARD_OFF);
-    for (const id of [hard, soft]) expect(await sync(id)).toMatchObject({ status: 'success', ops: { upsert: { planned: 4, succeeded: 4 } } });
-    for (const id of [hard, soft]) await db.query(`DELETE FROM public.${id} WHERE id IN ($1, $2)`, [`${id.toUpperCase()}-1`, `${id.toUpperCase()}-2`]);
+    for (const id of [hard, soft])
+      expect(await sync(id)).toMatchObject({ status: 'success', ops: { upsert: { planned: 4, succeeded: 4 } } });
+    for (const id of [hard, soft])
+      await db.query(`DELETE FROM public.${id} WHERE id IN ($1, $2)`, [`${id.toUpperCase()}-1`, `${id.toUpperCase()}-2`]);
     await admin('/requests', { method: 'DELETE' });
-    for (const id of [hard, soft]) expect(await sync(id)).toMatchObject({ status: 'success', ops: { delete: { planned: 2, succeeded: 2, failed: 0 } } });
+    for (const id of [hard, soft])
+      expect(await sync(id)).toMatchObject({ status: 'success', ops: { delete: { planned: 2, succeeded: 2, failed: 0 } } });
     expect(await stored(ph)).toEqual({ [`${ph}-3`]: false, [`${ph}-4`]: false });
     expect(await stored(ps)).toEqual({ [`${ps}-1`]: true, [`${ps}-2`]: true, [`${ps}-3`]: false, [`${ps}-4`]: false });
     const jobs = await admin<Array<{ operation: string; object: string }>>('/jobs');
@@ -149,7 +176,14 @@ describe('Mirror deletes: recycle bin by default, hardDelete on request', () => 
     await db.query(`DELETE FROM public.${id} WHERE id = $1`, [`${p}-1`]);
     const run = await sync(id);
     expect(run.status).toBe('failed');
-    expect(run.error).toMatchObject({ type: 'CONFIG_INVALID', message: expect.stringMatching(new RegExp(`activation "${id}".*option "hardDelete" needs the "Bulk API Hard Delete" system permission, which the integration user does not have; nothing was deleted`)) });
+    expect(run.error).toMatchObject({
+      type: 'CONFIG_INVALID',
+      message: expect.stringMatching(
+        new RegExp(
+          `activation "${id}".*option "hardDelete" needs the "Bulk API Hard Delete" system permission, which the integration user does not have; nothing was deleted`,
+        ),
+      ),
+    });
     const st = await handle(id).query(statusQuery);
     expect(st.state).toBe('paused');
     expect(st.pausedReason).toMatch(/configuration error.*Bulk API Hard Delete/);
@@ -163,24 +197,44 @@ describe('duplicate rules', () => {
     const name = `${SENTINEL} ${id}`;
     const p = await contactsTable(id, 3, name);
     // The rule matches on LastName: the model's second row duplicates a record made by someone else.
-    await admin('/faults', { method: 'POST', body: JSON.stringify({ duplicateRule: { object: 'Contact', field: 'LastName', name: 'Contact_Name_Rule' } }) });
-    const { ids: [theirs] } = await admin<{ ids: string[] }>('/records/Contact', { method: 'POST', body: JSON.stringify([{ LastName: `${name} 2` }]) });
+    await admin('/faults', {
+      method: 'POST',
+      body: JSON.stringify({ duplicateRule: { object: 'Contact', field: 'LastName', name: 'Contact_Name_Rule' } }),
+    });
+    const {
+      ids: [theirs],
+    } = await admin<{ ids: string[] }>('/records/Contact', { method: 'POST', body: JSON.stringify([{ LastName: `${name} 2` }]) });
     try {
       await start(id, 'upsert', {});
       expect(await sync(id)).toMatchObject({ status: 'partial', ops: { upsert: { planned: 3, succeeded: 2, failed: 1 } } });
       const errors = await syncline.errors(id);
       expect(errors.map((e) => [e.key, e.code, e.retryable])).toEqual([[`${p}-2`, 'DUPLICATES_DETECTED', false]]);
-      expect(errors[0]!.message).toMatch(new RegExp(`^duplicate rule "Contact_Name_Rule" \\(Contact\\) refused this row as a duplicate matching ${theirs}.*"duplicateRuleHeader": \\{"allowSave": true\\}.*syncline retry-failed ${id}`));
-      const changed = await handle(id).executeUpdate(updateConfigUpdate, { args: [{ config: doc(id, 'upsert', { duplicateRuleHeader: { allowSave: true } }), confirm: true }] });
+      expect(errors[0]!.message).toMatch(
+        new RegExp(
+          `^duplicate rule "Contact_Name_Rule" \\(Contact\\) refused this row as a duplicate matching ${theirs}.*"duplicateRuleHeader": \\{"allowSave": true\\}.*syncline retry-failed ${id}`,
+        ),
+      );
+      const changed = await handle(id).executeUpdate(updateConfigUpdate, {
+        args: [{ config: doc(id, 'upsert', { duplicateRuleHeader: { allowSave: true } }), confirm: true }],
+      });
       expect(changed.applied).toBe(true);
       await syncline.retryFailed(id);
-      await waitFor('the retry run', async () => {
-        const runs = (await handle(id).query(statusQuery)).lastRuns;
-        const r = runs[runs.length - 1];
-        return r && r.trigger === 'retry_failed' && r.status !== 'running' ? r : undefined;
-      }, 120_000);
+      await waitFor(
+        'the retry run',
+        async () => {
+          const runs = (await handle(id).query(statusQuery)).lastRuns;
+          const r = runs[runs.length - 1];
+          return r && r.trigger === 'retry_failed' && r.status !== 'running' ? r : undefined;
+        },
+        120_000,
+      );
       expect(await syncline.errors(id)).toEqual([]);
-      expect((await records('Contact')).filter((c) => String(c.External_Id__c).startsWith(`${p}-`)).map((c) => c.External_Id__c).sort()).toEqual([`${p}-1`, `${p}-2`, `${p}-3`]);
+      expect(
+        (await records('Contact'))
+          .filter((c) => String(c.External_Id__c).startsWith(`${p}-`))
+          .map((c) => c.External_Id__c)
+          .sort(),
+      ).toEqual([`${p}-1`, `${p}-2`, `${p}-3`]);
     } finally {
       await admin('/faults', { method: 'DELETE' });
     }

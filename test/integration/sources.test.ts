@@ -38,7 +38,11 @@ afterAll(async () => {
 });
 
 async function start(cfg: Record<string, unknown>) {
-  return client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(String(cfg.id)), args: [{ config: cfg }] });
+  return client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(String(cfg.id)),
+    args: [{ config: cfg }],
+  });
 }
 const sync = (id: string) => client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
 async function destination(object: string): Promise<Map<string, Record<string, unknown>>> {
@@ -52,16 +56,32 @@ test('a model in another Postgres is streamed with COPY, types kept; a mapping c
     CREATE TABLE customers AS SELECT g AS id, 'Name ' || g AS name, (g * 1.5)::numeric(10,2) AS score, timestamptz '2026-03-29 01:30:00+01' + g * interval '1 hour' AS seen_at,
       (CASE WHEN g % 2 = 0 THEN 'gold' ELSE 'silver' END)::tier AS tier, E'tab\\there, "quote", comma, é 🎉' AS tricky FROM generate_series(1, 2500) g`);
   const base = {
-    id, mode: 'upsert', schedule: { manual: true }, source: { connection: 'warehouse', sql: 'SELECT * FROM customers', key: 'id' },
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { connection: 'warehouse', sql: 'SELECT * FROM customers', key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 1000 } },
-    mappings: [{ from: 'name', to: 'Name' }, { from: 'score', to: 'Score' }, { from: 'seen_at', to: 'SeenAt' }, { from: 'tier', to: 'Tier' }, { from: 'tricky', to: 'Tricky' }],
+    mappings: [
+      { from: 'name', to: 'Name' },
+      { from: 'score', to: 'Score' },
+      { from: 'seen_at', to: 'SeenAt' },
+      { from: 'tier', to: 'Tier' },
+      { from: 'tricky', to: 'Tricky' },
+    ],
   };
   await start(base);
   const first = await sync(id);
   expect(first.ops.upsert).toMatchObject({ planned: 2500, succeeded: 2500 });
   const dest = await destination(id);
   expect(dest.size).toBe(2500);
-  expect(dest.get('2')).toEqual({ ext_id: 2, Name: 'Name 2', Score: '3.00', SeenAt: '2026-03-29T02:30:00.000Z', Tier: 'gold', Tricky: 'tab\there, "quote", comma, é 🎉' });
+  expect(dest.get('2')).toEqual({
+    ext_id: 2,
+    Name: 'Name 2',
+    Score: '3.00',
+    SeenAt: '2026-03-29T02:30:00.000Z',
+    Tier: 'gold',
+    Tricky: 'tab\there, "quote", comma, é 🎉',
+  });
 
   await warehouse.query(`UPDATE customers SET name = 'Changed' WHERE id <= 7`);
   expect((await sync(id)).ops.upsert).toMatchObject({ planned: 7, succeeded: 7 });
@@ -79,15 +99,19 @@ test('the source database drops the extract mid-COPY: that attempt fails as retr
   const id = uniqueName('dropped');
   await warehouse.query(`CREATE TABLE leads AS SELECT g AS id, 'Lead ' || g AS name FROM generate_series(1, 1200) g`);
   await start({
-    id, mode: 'upsert', schedule: { manual: true },
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
     // pg_sleep keeps each extract's COPY running long enough to be killed from here.
     source: { connection: 'warehouse', sql: 'SELECT l.id, l.name FROM leads l CROSS JOIN pg_sleep(1.5)', key: 'id' },
-    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
   });
   const run = sync(id);
   const pid = await waitFor('the extract COPY on the warehouse', async () => {
     const r = await warehouse.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'syncline-model' AND state = 'active' AND query LIKE 'COPY%leads%'`);
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'syncline-model' AND state = 'active' AND query LIKE 'COPY%leads%'`,
+    );
     return r.rows[0]?.pid;
   });
   const killed = await warehouse.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
@@ -103,8 +127,12 @@ test('the source database drops the extract mid-COPY: that attempt fails as retr
 test('a model SQL error fails the run with the database message and the activation id; the activation keeps running', async () => {
   const id = uniqueName('badsql');
   await start({
-    id, mode: 'upsert', schedule: { manual: true }, source: { sql: 'SELECT id, nme FROM no_such_table', key: 'id' },
-    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'nme', to: 'Name' }],
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { sql: 'SELECT id, nme FROM no_such_table', key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'nme', to: 'Name' }],
   });
   const s = await sync(id);
   expect(s.status).toBe('failed');

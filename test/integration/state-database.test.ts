@@ -12,7 +12,9 @@ test('the production worker without DATABASE_URL exits 2 with a message saying w
   const env = { ...process.env };
   delete env.DATABASE_URL;
   const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 60_000 }, (err, _out, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }));
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 60_000 }, (err, _out, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+    );
   });
   expect(r.code).toBe(2);
   expect(r.stderr).toContain('DATABASE_URL is not set');
@@ -23,8 +25,12 @@ test('the embedded default survives a kill -9 of Postgres with every committed r
   const env = { ...process.env };
   delete env.DATABASE_URL;
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['test/support/kill-embedded.ts', `.data/pg-kill-${process.pid}`], { cwd: ROOT, env, timeout: 150_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['test/support/kill-embedded.ts', `.data/pg-kill-${process.pid}`],
+      { cwd: ROOT, env, timeout: 150_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
   });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);

@@ -5,7 +5,14 @@
 import pg from 'pg';
 import { describeDestinationContract } from '../../connectors/kit/testing/contract';
 import type { FieldSpec } from '../../connectors/types';
-import { closeTestdbPools, setupTestDestination, testdbConnectionSchema, testdbConnector, type TestdbConnection, type TestdbOptions } from '../support/testdb-connector';
+import {
+  closeTestdbPools,
+  setupTestDestination,
+  testdbConnectionSchema,
+  testdbConnector,
+  type TestdbConnection,
+  type TestdbOptions,
+} from '../support/testdb-connector';
 
 const OBJECT = `contract_${process.pid}`;
 let db: pg.Pool;
@@ -31,8 +38,12 @@ describeDestinationContract<TestdbConnection, TestdbOptions>({
   address: OBJECT,
   mapping: () => ({ key: 'ext_id', fields: [spec('id', 'ext_id', 'text', true), spec('name', 'name')] }),
   values: (_mode, key, version) => ({ ext_id: key, name: `v${version}` }),
-  records: async () => (await db.query<{ key: string; name: string }>(`SELECT key, "values"->>'name' AS name FROM test_dest.records WHERE object = $1`, [OBJECT])).rows
-    .map((r) => ({ key: r.key, version: Number(r.name.slice(1)) })),
+  records: async () =>
+    (
+      await db.query<{ key: string; name: string }>(`SELECT key, "values"->>'name' AS name FROM test_dest.records WHERE object = $1`, [
+        OBJECT,
+      ])
+    ).rows.map((r) => ({ key: r.key, version: Number(r.name.slice(1)) })),
   fieldItCannotTake: spec('photo', 'photo', 'bytea'),
   optionsFor: () => ({ chunkSize: 2 }),
   refuse: async (_mode, key) => {
@@ -41,8 +52,14 @@ describeDestinationContract<TestdbConnection, TestdbOptions>({
   },
   // A retryable refusal of one row, once: the runtime's re-send round writes it.
   failOnce: async (_method, key) => {
-    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, $2, 'UNABLE_TO_LOCK_ROW', true, 1)`, [OBJECT, key]);
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, $2, 'UNABLE_TO_LOCK_ROW', true, 1)`, [
+      OBJECT,
+      key,
+    ]);
   },
-  armed: async () => Number((await db.query(`SELECT coalesce(sum(times), 0) AS n FROM test_dest.faults WHERE object = $1 AND retryable`, [OBJECT])).rows[0].n),
+  armed: async () =>
+    Number(
+      (await db.query(`SELECT coalesce(sum(times), 0) AS n FROM test_dest.faults WHERE object = $1 AND retryable`, [OBJECT])).rows[0].n,
+    ),
   invalidOption: { name: 'chunkSize', value: 0 },
 });

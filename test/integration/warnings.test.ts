@@ -20,7 +20,14 @@ import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DestinationConnector } from '../../connectors/types';
 import type { WarningNotice } from '../../common/warnings';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
-import { openWarningsQuery, reportWarningsSignal, resumeSignal, retryFailedSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
+import {
+  openWarningsQuery,
+  reportWarningsSignal,
+  resumeSignal,
+  retryFailedSignal,
+  statusQuery,
+  triggerSyncUpdate,
+} from '../../workflows/messages';
 
 const run = promisify(execFile);
 const TQ = uniqueName('tq_warn');
@@ -38,7 +45,10 @@ type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number 
 const quotadb: DestinationConnector<QuotaConnection> = {
   ...(testdbConnector as unknown as DestinationConnector<QuotaConnection>),
   kind: 'quotadb',
-  connectionSchema: testdbConnectionSchema.extend({ quotaUsed: z.number().default(0), quotaMax: z.number().default(1000) }) as unknown as z.ZodType<QuotaConnection>,
+  connectionSchema: testdbConnectionSchema.extend({
+    quotaUsed: z.number().default(0),
+    quotaMax: z.number().default(1000),
+  }) as unknown as z.ZodType<QuotaConnection>,
   quota: async (ctx) => ({ used: ctx.connection.quotaUsed, max: ctx.connection.quotaMax }),
 };
 
@@ -48,7 +58,11 @@ beforeAll(async () => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString('utf8')));
     req.on('end', () => {
-      received.push({ body: JSON.parse(text) as Record<string, unknown>, noticeId: String(req.headers['x-syncline-notice']), path: req.url ?? '' });
+      received.push({
+        body: JSON.parse(text) as Record<string, unknown>,
+        noticeId: String(req.headers['x-syncline-notice']),
+        path: req.url ?? '',
+      });
       res.writeHead(204).end();
     });
   });
@@ -56,11 +70,17 @@ beforeAll(async () => {
   hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   // Activations without a webhook connection of their own use the worker-level default.
   process.env.SYNCLINE_WARNINGS_WEBHOOK = `${hookUrl}?default`;
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connectors: [quotadb], connections: { alerts: { url: hookUrl } } }), testClient()]);
+  [worker, client] = await Promise.all([
+    startWorker({ taskQueue: TQ, connectors: [quotadb], connections: { alerts: { url: hookUrl } } }),
+    testClient(),
+  ]);
   db = sqlClient();
 });
 afterAll(async () => {
-  await client?.workflow.getHandle(WARNINGS_ID).terminate('test done').catch(() => undefined);
+  await client?.workflow
+    .getHandle(WARNINGS_ID)
+    .terminate('test done')
+    .catch(() => undefined);
   await worker?.stop();
   await db?.end();
   await client?.connection.close();
@@ -95,20 +115,30 @@ async function makeModel(id: string, rows: number): Promise<void> {
 
 function activation(id: string, extra: Record<string, unknown> = {}) {
   return {
-    id, mode: 'upsert', schedule: { manual: true }, source: { table: `public.${id}`, key: 'id' },
-    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' }, mappings: [{ from: 'name', to: 'Name' }],
-    warnings: { connection: 'alerts' }, ...extra,
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+    warnings: { connection: 'alerts' },
+    ...extra,
   };
 }
 
 const started: string[] = [];
 async function start(cfg: { id: string }) {
   started.push(cfg.id);
-  return client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(cfg.id), args: [{ config: cfg }] });
+  return client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(cfg.id),
+    args: [{ config: cfg }],
+  });
 }
 const sync = (id: string) => client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
 const status = (id: string) => client.workflow.getHandle(activationWorkflowId(id)).query(statusQuery);
-const health = async (id: string) => (await client.workflow.getHandle(activationWorkflowId(id)).describe()).searchAttributes.SynclineHealth?.[0];
+const health = async (id: string) =>
+  (await client.workflow.getHandle(activationWorkflowId(id)).describe()).searchAttributes.SynclineHealth?.[0];
 const openWarnings = (id: string) => client.workflow.getHandle(WARNINGS_ID).query(openWarningsQuery, id);
 
 async function destinationMatchesModel(id: string): Promise<void> {
@@ -120,8 +150,11 @@ async function destinationMatchesModel(id: string): Promise<void> {
 test('failed rows, model drop, large delta and consecutive failures each notify once and recover once; retryFailed sends only failed rows', async () => {
   const id = uniqueName('thr');
   await makeModel(id, 20);
-  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'UNABLE_TO_LOCK_ROW', true), ($1, '2', 'UNABLE_TO_LOCK_ROW', true),
-    ($1, '3', 'UNABLE_TO_LOCK_ROW', true), ($1, '4', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '5', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await db.query(
+    `INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'UNABLE_TO_LOCK_ROW', true), ($1, '2', 'UNABLE_TO_LOCK_ROW', true),
+    ($1, '3', 'UNABLE_TO_LOCK_ROW', true), ($1, '4', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '5', 'FIELD_INTEGRITY_EXCEPTION', false)`,
+    [id],
+  );
   await start(activation(id, { thresholds: { failedRowPercent: 10, consecutiveFailedRuns: 2, modelDropPercent: 50, deltaPercent: 60 } }));
 
   const r1 = await sync(id); // 5 of 20 rows fail: over 10%
@@ -130,8 +163,11 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   expect(await health(id)).toBe('warning');
   const errors = await db.query(`SELECT key, code, retryable FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id]);
   expect(errors.rows).toEqual([
-    { key: '1', code: 'UNABLE_TO_LOCK_ROW', retryable: true }, { key: '2', code: 'UNABLE_TO_LOCK_ROW', retryable: true }, { key: '3', code: 'UNABLE_TO_LOCK_ROW', retryable: true },
-    { key: '4', code: 'FIELD_INTEGRITY_EXCEPTION', retryable: false }, { key: '5', code: 'FIELD_INTEGRITY_EXCEPTION', retryable: false },
+    { key: '1', code: 'UNABLE_TO_LOCK_ROW', retryable: true },
+    { key: '2', code: 'UNABLE_TO_LOCK_ROW', retryable: true },
+    { key: '3', code: 'UNABLE_TO_LOCK_ROW', retryable: true },
+    { key: '4', code: 'FIELD_INTEGRITY_EXCEPTION', retryable: false },
+    { key: '5', code: 'FIELD_INTEGRITY_EXCEPTION', retryable: false },
   ]);
 
   // Still crossed (the 3 retryable rows fail again, the 2 permanent ones are skipped): no second notice.
@@ -144,10 +180,14 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   await db.query(`UPDATE public.${id} SET name = 'changed 20' WHERE id = 20`);
   const callsBefore = Number((await db.query(`SELECT coalesce(sum(rows), 0) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n);
   await client.workflow.getHandle(activationWorkflowId(id)).signal(retryFailedSignal);
-  const r3 = await waitFor('the retry-failed run', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status !== 'running'));
+  const r3 = await waitFor('the retry-failed run', async () =>
+    (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status !== 'running'),
+  );
   expect(r3).toMatchObject({ trigger: 'retry_failed', status: 'success', ops: { upsert: { planned: 5, succeeded: 5, failed: 0 } } });
   expect(Number((await db.query(`SELECT sum(rows) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n) - callsBefore).toBe(5);
-  expect((await db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key = '20'`, [id])).rows[0].name).toBe('Name 20');
+  expect(
+    (await db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key = '20'`, [id])).rows[0].name,
+  ).toBe('Name 20');
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows[0].n).toBe(0);
   await waitFor('FAILED_ROWS cleared', async () => notices(id).length === 2);
   expect(await health(id)).toBe('ok');
@@ -165,26 +205,56 @@ test('failed rows, model drop, large delta and consecutive failures each notify 
   await waitFor('critical', async () => (await health(id)) === 'critical');
   expect((await status(id)).state).toBe('idle'); // a model error does not pause
   // Closed executions (one per continue-as-new) keep the health they had: filter on the running one.
-  const listed = await waitFor('the CLI lists it as critical', async () => {
-    const out = await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json');
-    return out.includes(activationWorkflowId(id)) && out;
-  }, 30_000);
+  const listed = await waitFor(
+    'the CLI lists it as critical',
+    async () => {
+      const out = await temporal(
+        'workflow',
+        'list',
+        '--query',
+        `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`,
+        '-o',
+        'json',
+      );
+      return out.includes(activationWorkflowId(id)) && out;
+    },
+    30_000,
+  );
   expect(listed).toContain(activationWorkflowId(id));
   await db.query(`ALTER TABLE public.${id}_gone RENAME TO ${id}`);
   expect((await sync(id)).status).toBe('success');
 
   const expected = [
-    'FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning',
-    'MODEL_DROP:opened:warning', 'MODEL_DROP:cleared:warning',
-    'DELTA_LARGE:opened:warning', 'DELTA_LARGE:cleared:warning',
-    'RUN_FAILED:opened:warning', 'RUN_FAILED:changed:critical', 'RUN_FAILED:cleared:critical',
+    'FAILED_ROWS:opened:warning',
+    'FAILED_ROWS:cleared:warning',
+    'MODEL_DROP:opened:warning',
+    'MODEL_DROP:cleared:warning',
+    'DELTA_LARGE:opened:warning',
+    'DELTA_LARGE:cleared:warning',
+    'RUN_FAILED:opened:warning',
+    'RUN_FAILED:changed:critical',
+    'RUN_FAILED:cleared:critical',
   ];
   await waitFor('every notice', async () => notices(id).length >= expected.length);
   await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
   expect(notices(id)).toEqual(expected);
   expect(await health(id)).toBe('ok');
   expect(await openWarnings(id)).toEqual([]);
-  await waitFor('the CLI no longer lists it', async () => !(await temporal('workflow', 'list', '--query', `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`, '-o', 'json')).includes(id), 30_000);
+  await waitFor(
+    'the CLI no longer lists it',
+    async () =>
+      !(
+        await temporal(
+          'workflow',
+          'list',
+          '--query',
+          `SynclineHealth="critical" AND ExecutionStatus="Running" AND WorkflowId="activation/${id}"`,
+          '-o',
+          'json',
+        )
+      ).includes(id),
+    30_000,
+  );
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
@@ -193,11 +263,18 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   await makeModel(id, 20);
   // Key 7 three times and one row without a key: 4 model rows rejected; rows 1 and 2 refused for good.
   await db.query(`INSERT INTO public.${id} VALUES (7, 'Seven bis'), (7, 'Seven ter'), (NULL, 'No key')`);
-  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '2', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await db.query(
+    `INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '2', 'FIELD_INTEGRITY_EXCEPTION', false)`,
+    [id],
+  );
   await start(activation(id, { thresholds: { failedRowPercent: 10 } }));
-  const errorKeys = async () => (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
+  const errorKeys = async () =>
+    (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
   const reported = [
-    { key: '(null)', code: 'MODEL_NULL_KEY' }, { key: '1', code: 'FIELD_INTEGRITY_EXCEPTION' }, { key: '2', code: 'FIELD_INTEGRITY_EXCEPTION' }, { key: '7', code: 'MODEL_DUPLICATE_KEY' },
+    { key: '(null)', code: 'MODEL_NULL_KEY' },
+    { key: '1', code: 'FIELD_INTEGRITY_EXCEPTION' },
+    { key: '2', code: 'FIELD_INTEGRITY_EXCEPTION' },
+    { key: '7', code: 'MODEL_DUPLICATE_KEY' },
   ];
 
   const r1 = await sync(id); // 2 failed + 4 rejected of 19 sent + 4 rejected: over 10%
@@ -210,11 +287,22 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   const callsBefore = Number((await db.query(`SELECT count(*) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n);
   const r2 = await sync(id);
   expect(Number((await db.query(`SELECT count(*) AS n FROM test_dest.calls WHERE object = $1`, [id])).rows[0].n)).toBe(callsBefore); // nothing sent
-  expect(r2).toMatchObject({ status: 'success', rejected: 4, rejectedUnchanged: 4, ops: { upsert: { planned: 2, skipped: 2, failed: 0, succeeded: 0 } } });
+  expect(r2).toMatchObject({
+    status: 'success',
+    rejected: 4,
+    rejectedUnchanged: 4,
+    ops: { upsert: { planned: 2, skipped: 2, failed: 0, succeeded: 0 } },
+  });
   expect(r2.warnings).toEqual([]);
   // Still visible: row errors, the open warning (no second notice, no recovery), the activation's health.
   expect(await errorKeys()).toEqual(reported);
-  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS', level: 'warning', message: expect.stringContaining('run 1: 6 of 23 rows failed or were rejected') })]);
+  expect(await openWarnings(id)).toEqual([
+    expect.objectContaining({
+      code: 'FAILED_ROWS',
+      level: 'warning',
+      message: expect.stringContaining('run 1: 6 of 23 rows failed or were rejected'),
+    }),
+  ]);
   expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning']);
   expect(await health(id)).toBe('warning');
 
@@ -243,10 +331,12 @@ async function historiesText(workflowIds: string[]): Promise<string> {
   for (const workflowId of workflowIds) {
     for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      texts.push(JSON.stringify(history, (k, v: unknown) => {
-        if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
-        return k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v;
-      }));
+      texts.push(
+        JSON.stringify(history, (k, v: unknown) => {
+          if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+          return k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v;
+        }),
+      );
     }
   }
   return texts.join('\n');
@@ -284,16 +374,22 @@ test('a run late past its deadline warns while it runs and recovers when it ends
   const conn = `slow_${id}`;
   worker.connections[conn] = { url: env().databaseUrl, delayMs: 1500, batchSize: 5, quotaUsed: 0, quotaMax: 100 };
   await makeModel(id, 40);
-  await start(activation(id, {
-    destination: { kind: 'quotadb', connection: conn, object: id, key: 'ext_id' }, warnings: { slack: true }, thresholds: { deadlineMinutes: 0.1, quotaLowPercent: 20 },
-  }));
+  await start(
+    activation(id, {
+      destination: { kind: 'quotadb', connection: conn, object: id, key: 'ext_id' },
+      warnings: { slack: true },
+      thresholds: { deadlineMinutes: 0.1, quotaLowPercent: 20 },
+    }),
+  );
   const first = sync(id); // 8 batches of 5 rows, 1.5 s each: well past the 6 s deadline
   await waitFor('DEADLINE_MISSED opened', async () => notices(id).includes('DEADLINE_MISSED:opened:slack'), 30_000);
   expect((await status(id)).state).toBe('running');
   expect(await health(id)).toBe('warning');
   expect((await first).status).toBe('success');
   await waitFor('DEADLINE_MISSED cleared', async () => notices(id).includes('DEADLINE_MISSED:cleared:slack'));
-  expect(received.filter((r) => typeof r.body.text === 'string' && r.body.text.includes(id)).every((r) => Object.keys(r.body).join() === 'text')).toBe(true);
+  expect(
+    received.filter((r) => typeof r.body.text === 'string' && r.body.text.includes(id)).every((r) => Object.keys(r.body).join() === 'text'),
+  ).toBe(true);
 
   worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 90, quotaMax: 100 };
   await sync(id);
@@ -301,7 +397,12 @@ test('a run late past its deadline warns while it runs and recovers when it ends
   worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 10, quotaMax: 100 };
   await sync(id);
   await waitFor('QUOTA_LOW cleared', async () => notices(id).includes('QUOTA_LOW:cleared:slack'));
-  expect(notices(id)).toEqual(['DEADLINE_MISSED:opened:slack', 'DEADLINE_MISSED:cleared:slack', 'QUOTA_LOW:opened:slack', 'QUOTA_LOW:cleared:slack']);
+  expect(notices(id)).toEqual([
+    'DEADLINE_MISSED:opened:slack',
+    'DEADLINE_MISSED:cleared:slack',
+    'QUOTA_LOW:opened:slack',
+    'QUOTA_LOW:cleared:slack',
+  ]);
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
@@ -350,7 +451,11 @@ test('while auto-paused, the periodic re-check resumes by itself once the creden
   expect((await status(id)).lastRuns).toHaveLength(2);
   expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical']);
   worker.connections[conn] = { url: env().databaseUrl };
-  await waitFor('the run after the re-check', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status === 'success'), 30_000);
+  await waitFor(
+    'the run after the re-check',
+    async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3 && r.status === 'success'),
+    30_000,
+  );
   await destinationMatchesModel(id);
   expect(notices(id)).toEqual(['CONFIG_BROKEN:opened:critical', 'CONFIG_BROKEN:cleared:critical']);
   expect(await health(id)).toBe('ok');

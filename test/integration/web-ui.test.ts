@@ -24,13 +24,23 @@ let db: pg.Pool;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run "bash scripts/install-chromium.sh" (Debian's chromium package) or set CHROMIUM_PATH`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: run "bash scripts/install-chromium.sh" (Debian's chromium package) or set CHROMIUM_PATH`);
   server = await startTemporalDevServer({ quiet: true });
   [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, address: server.address }), testClient(server.address)]);
   db = sqlClient();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);
@@ -51,7 +61,14 @@ async function metadataOf(page: Page, workflowId: string, runId: string, shot: s
   let text = '';
   for (let i = 0; i < 40 && !/\w/.test(text.replace(/Current Details|Press the|for freshness/g, '')); i++) {
     await page.waitForTimeout(250);
-    const frames = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+    const frames = await Promise.all(
+      page.frames().map((f) =>
+        f
+          .locator('body')
+          .innerText()
+          .catch(() => ''),
+      ),
+    );
     text = [await page.locator('main').innerText(), ...frames].join('\n');
   }
   await page.screenshot({ path: path.join(ARTIFACTS, `${shot}.png`), fullPage: true });
@@ -62,13 +79,23 @@ test('the activation and one of its runs, as the Web UI shows them', async () =>
   const id = uniqueName('ui');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 120) g`);
   await client.workflow.start(WORKFLOW_TYPES.activation, {
-    taskQueue: TQ, workflowId: activationWorkflowId(id),
-    args: [{ config: {
-      id, mode: 'upsert', source: { table: `public.${id}`, key: 'id' },
-      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 40 } }, mappings: [{ from: 'name', to: 'Name' }],
-    } }],
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          source: { table: `public.${id}`, key: 'id' },
+          destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 40 } },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
   });
-  const summary = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ reason: 'web ui test' }] });
+  const summary = await client.workflow
+    .getHandle(activationWorkflowId(id))
+    .executeUpdate(triggerSyncUpdate, { args: [{ reason: 'web ui test' }] });
   expect(summary.status).toBe('success');
   const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
 

@@ -38,7 +38,9 @@ test('stored sets exist; each covers every workflow type, with open activations 
 
 test('no stored history holds a credential or a row value', () => {
   // The scan reads payloads, which are base64 in the files.
-  expect(forbiddenIn({ events: [{ input: { data: Buffer.from(`{"clientSecret":"${WRONG_SECRET}"}`).toString('base64') } }] })).toEqual([WRONG_SECRET]);
+  expect(forbiddenIn({ events: [{ input: { data: Buffer.from(`{"clientSecret":"${WRONG_SECRET}"}`).toString('base64') } }] })).toEqual([
+    WRONG_SECRET,
+  ]);
   expect(all.flatMap((h) => forbiddenIn(h.history).map((found) => `${h.set}/${h.entry.file}: ${found}`))).toEqual([]);
 });
 
@@ -50,7 +52,8 @@ test('every stored history replays on the current workflow code', async () => {
   // One at a time, in order: result i belongs to history i.
   for await (const result of Worker.runReplayHistories({ workflowBundle: { code }, replayName: 'stored-histories' }, inputs)) {
     const h = all[replayed++]!;
-    if (result.error) failures.push(`${h.set}/${h.entry.file} (${h.entry.workflowId}): ${result.error.name}: ${coreMessage(result.error.message)}`);
+    if (result.error)
+      failures.push(`${h.set}/${h.entry.file} (${h.entry.workflowId}): ${result.error.name}: ${coreMessage(result.error.message)}`);
   }
   expect(replayed).toBe(all.length);
   expect(failures).toEqual([]);

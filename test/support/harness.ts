@@ -12,7 +12,10 @@ import { testdbConnector, setupTestDestination, closeTestdbPools } from './testd
 let bundle: Promise<WorkflowBundle> | undefined;
 /** One workflow bundle per test file: bundling is the slow part of creating a worker. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+  });
   return bundle;
 }
 
@@ -23,10 +26,17 @@ export function env(): { address: string; databaseUrl: string } {
   return { address, databaseUrl };
 }
 
-export interface RunningWorker { worker: Worker; stop(): Promise<void>; connections: ConnectionMap }
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+  connections: ConnectionMap;
+}
 
 export async function startWorker(opts: {
-  taskQueue: string; connections?: ConnectionMap; connectors?: DestinationConnector<any>[]; address?: string;
+  taskQueue: string;
+  connections?: ConnectionMap;
+  connectors?: DestinationConnector<any>[];
+  address?: string;
   /** The payload codec (client/codec.ts); by default none, whatever the environment says. */
   codec?: PayloadCodec | null;
   /** A Worker Versioning deployment version (client/deployment.ts); by default none, whatever the environment says. */
@@ -39,11 +49,25 @@ export async function startWorker(opts: {
   await setupTestDestination(databaseUrl);
   const connections: ConnectionMap = { testdb: { url: databaseUrl }, ...(opts.connections ?? {}) };
   const connection = await NativeConnection.connect({ address });
-  const plugin = synclinePlugin({ databaseUrl, connectors: [testdbConnector, ...(opts.connectors ?? [])], connections, migrate: false, workflowBundle: await workflowBundle(), codec: opts.codec ?? null, deployment: opts.deployment ?? null });
-  const worker = await Worker.create({ connection, taskQueue: opts.taskQueue, plugins: [plugin], ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }) });
+  const plugin = synclinePlugin({
+    databaseUrl,
+    connectors: [testdbConnector, ...(opts.connectors ?? [])],
+    connections,
+    migrate: false,
+    workflowBundle: await workflowBundle(),
+    codec: opts.codec ?? null,
+    deployment: opts.deployment ?? null,
+  });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: opts.taskQueue,
+    plugins: [plugin],
+    ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
+  });
   const running = worker.run();
   return {
-    worker, connections,
+    worker,
+    connections,
     stop: async () => {
       worker.shutdown();
       await running;
@@ -61,7 +85,12 @@ export function sqlClient(): pg.Pool {
   return createPool(env().databaseUrl, 4);
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

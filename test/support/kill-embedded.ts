@@ -22,10 +22,19 @@ async function main(dataDir: string): Promise<void> {
   const postmaster = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   let children: number[] = [];
   try {
-    children = execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-  } catch { /* no children */ }
+    children = execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    /* no children */
+  }
   for (const pid of [postmaster, ...children]) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   await c.end().catch(() => undefined);
   await new Promise((r) => setTimeout(r, 500));
@@ -42,7 +51,10 @@ async function main(dataDir: string): Promise<void> {
   }
 }
 
-main(path.resolve(process.argv[2] ?? '.data/pg-kill')).then(() => process.exit(0), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+main(path.resolve(process.argv[2] ?? '.data/pg-kill')).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

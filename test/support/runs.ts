@@ -16,16 +16,25 @@ import type { RunSummary, RunTrigger } from '../../common/run';
 import { testdbConnector, setupTestDestination } from './testdb-connector';
 import { createClient } from '../../db/connect';
 
-export interface DirectDeps { deps: SynclineDeps; pool: pg.Pool; close(): Promise<void> }
+export interface DirectDeps {
+  deps: SynclineDeps;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
 
 /** Activities' dependencies on `url`, with the test destination installed. `options` go to every connection (e.g. `-c enable_hashjoin=off`). */
 export async function directDeps(url: string, opts: { connections?: ConnectionMap; pgOptions?: string } = {}): Promise<DirectDeps> {
   await setupTestDestination(url);
   const pool = createPool(url, 4, opts.pgOptions ? { options: opts.pgOptions } : {});
   const deps: SynclineDeps = {
-    pool, db: createDb(pool), stateDbUrl: url, connectors: new Map([[testdbConnector.kind, testdbConnector]]),
+    pool,
+    db: createDb(pool),
+    stateDbUrl: url,
+    connectors: new Map([[testdbConnector.kind, testdbConnector]]),
     resolveConnection: createConnectionResolver({ stateDbUrl: url, overrides: { testdb: { url }, ...(opts.connections ?? {}) } }),
-    client: () => { throw new Error('no Temporal client in direct activity tests'); },
+    client: () => {
+      throw new Error('no Temporal client in direct activity tests');
+    },
   };
   return { deps, pool, close: () => deps.db.destroy() };
 }
@@ -37,7 +46,13 @@ export function parsed(doc: Record<string, unknown>): ActivationConfig {
 }
 
 /** prepare + check + extract: the run is ready for its delta. */
-export async function startRun(deps: SynclineDeps, config: ActivationConfig, runNumber: number, trigger: RunTrigger = 'manual', full = false): Promise<string> {
+export async function startRun(
+  deps: SynclineDeps,
+  config: ActivationConfig,
+  runNumber: number,
+  trigger: RunTrigger = 'manual',
+  full = false,
+): Promise<string> {
   const { runId } = await prepareRun(deps, { activationId: config.id, runNumber, trigger, full, config });
   await checkDestination(deps, { runId });
   await extractModel(deps, { runId });
@@ -50,7 +65,12 @@ export async function writeAll(deps: SynclineDeps, runId: string, chunks: number
 }
 
 /** A whole run, as the workflow would do it with no fault. */
-export async function fullRun(deps: SynclineDeps, config: ActivationConfig, runNumber: number, trigger: RunTrigger = 'manual'): Promise<{ delta: ComputeDeltaResult; summary: RunSummary }> {
+export async function fullRun(
+  deps: SynclineDeps,
+  config: ActivationConfig,
+  runNumber: number,
+  trigger: RunTrigger = 'manual',
+): Promise<{ delta: ComputeDeltaResult; summary: RunSummary }> {
   const runId = await startRun(deps, config, runNumber, trigger);
   const delta = await computeDelta(deps, { runId });
   await writeAll(deps, runId, delta.chunks);

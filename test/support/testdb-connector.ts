@@ -55,29 +55,53 @@ export async function setupTestDestination(url: string): Promise<void> {
 }
 
 async function fault(db: pg.PoolClient, object: string, key: string): Promise<{ code: string; retryable: boolean } | null> {
-  const r = await db.query(`UPDATE test_dest.faults SET times = times - 1 WHERE object = $1 AND key = $2 AND times > 0 RETURNING code, retryable`, [object, key]);
+  const r = await db.query(
+    `UPDATE test_dest.faults SET times = times - 1 WHERE object = $1 AND key = $2 AND times > 0 RETURNING code, retryable`,
+    [object, key],
+  );
   return r.rows[0] ?? null;
 }
 
 async function writeRow(db: pg.PoolClient, object: string, row: OutRow): Promise<RowResult> {
   const f = await fault(db, object, row.key);
-  if (f) return { key: row.key, ok: false, code: f.code, message: `test destination refused "${row.key}" with ${f.code}`, retryable: f.retryable };
+  if (f)
+    return {
+      key: row.key,
+      ok: false,
+      code: f.code,
+      message: `test destination refused "${row.key}" with ${f.code}`,
+      retryable: f.retryable,
+    };
   const values = JSON.stringify(row.values);
   if (row.op === 'create') {
     // Idempotent create: the token makes a replayed create find its first record.
-    const r = await db.query(`INSERT INTO test_dest.records (object, key, token, "values") VALUES ($1, $2, $3, $4)
-      ON CONFLICT (token) DO UPDATE SET writes = test_dest.records.writes + 1 RETURNING id`, [object, row.key, row.token, values]);
+    const r = await db.query(
+      `INSERT INTO test_dest.records (object, key, token, "values") VALUES ($1, $2, $3, $4)
+      ON CONFLICT (token) DO UPDATE SET writes = test_dest.records.writes + 1 RETURNING id`,
+      [object, row.key, row.token, values],
+    );
     return { key: row.key, ok: true, destinationId: String(r.rows[0].id) };
   }
   if (row.op === 'update') {
-    const r = await db.query(`UPDATE test_dest.records SET "values" = $3, writes = writes + 1 WHERE object = $1 AND key = $2 RETURNING id`, [object, row.key, values]);
-    if (r.rowCount === 0) return { key: row.key, ok: false, code: 'NOT_FOUND', message: `no record with key "${row.key}" to update`, retryable: false };
+    const r = await db.query(
+      `UPDATE test_dest.records SET "values" = $3, writes = writes + 1 WHERE object = $1 AND key = $2 RETURNING id`,
+      [object, row.key, values],
+    );
+    if (r.rowCount === 0)
+      return { key: row.key, ok: false, code: 'NOT_FOUND', message: `no record with key "${row.key}" to update`, retryable: false };
     return { key: row.key, ok: true, destinationId: String(r.rows[0].id) };
   }
   if (row.op === 'upsert') {
-    const u = await db.query(`UPDATE test_dest.records SET "values" = $3, writes = writes + 1 WHERE object = $1 AND key = $2 RETURNING id`, [object, row.key, values]);
+    const u = await db.query(
+      `UPDATE test_dest.records SET "values" = $3, writes = writes + 1 WHERE object = $1 AND key = $2 RETURNING id`,
+      [object, row.key, values],
+    );
     if (u.rowCount) return { key: row.key, ok: true, destinationId: String(u.rows[0].id) };
-    const r = await db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, $3) RETURNING id`, [object, row.key, values]);
+    const r = await db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, $3) RETURNING id`, [
+      object,
+      row.key,
+      values,
+    ]);
     return { key: row.key, ok: true, destinationId: String(r.rows[0].id) };
   }
   await db.query(`DELETE FROM test_dest.records WHERE object = $1 AND key = $2`, [object, row.key]);
@@ -92,9 +116,15 @@ export const testdbConnector: DestinationConnector<TestdbConnection, TestdbOptio
   modes: STANDARD_MODES,
   methods: { rows: { async: false, description: 'one SQL statement per row, recorded per batch' } },
   async check(ctx) {
-    if (ctx.connection.revoked) throw new SyncError('AUTH_FAILED', `activation "${ctx.activationId}": the test destination refused the credentials of connection "${ctx.destination.connection}"`);
+    if (ctx.connection.revoked)
+      throw new SyncError(
+        'AUTH_FAILED',
+        `activation "${ctx.activationId}": the test destination refused the credentials of connection "${ctx.destination.connection}"`,
+      );
     await setupTestDestination(ctx.connection.url);
-    const skippedFields = ctx.fields.filter((f) => f.pgType === 'bytea').map((f) => ({ field: f.to, reason: `a bytea column ("${f.from}") cannot be sent` }));
+    const skippedFields = ctx.fields
+      .filter((f) => f.pgType === 'bytea')
+      .map((f) => ({ field: f.to, reason: `a bytea column ("${f.from}") cannot be sent` }));
     return { skippedFields, missingAttributes: [], warnings: [] };
   },
   async planWrites(ctx) {

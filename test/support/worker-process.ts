@@ -13,11 +13,17 @@ async function main(): Promise<void> {
   installTelemetry();
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const worker = await Worker.create({
-    connection, taskQueue: process.env.SYNCLINE_TASK_QUEUE!,
-    plugins: [synclinePlugin({
-      databaseUrl: process.env.DATABASE_URL!, connectors: [testdbConnector], connections: JSON.parse(process.env.SYNCLINE_CONNECTIONS ?? '{}'), migrate: false,
-      workflowBundle: process.env.SYNCLINE_WORKFLOW_BUNDLE ? { codePath: process.env.SYNCLINE_WORKFLOW_BUNDLE } : undefined,
-    })],
+    connection,
+    taskQueue: process.env.SYNCLINE_TASK_QUEUE!,
+    plugins: [
+      synclinePlugin({
+        databaseUrl: process.env.DATABASE_URL!,
+        connectors: [testdbConnector],
+        connections: JSON.parse(process.env.SYNCLINE_CONNECTIONS ?? '{}'),
+        migrate: false,
+        workflowBundle: process.env.SYNCLINE_WORKFLOW_BUNDLE ? { codePath: process.env.SYNCLINE_WORKFLOW_BUNDLE } : undefined,
+      }),
+    ],
   });
   console.log('WORKER READY');
   await worker.run();

@@ -9,9 +9,27 @@ import type { Dest, Mode, Schedule } from '../../bench/chaos/schedule';
 
 const T0 = Date.parse('2026-12-04T10:00:00Z');
 const content = (k: string, v = 1): Content => ({ name: `${k} n${v}`, email: null, amount: `${v}.50`, note: `note ${v}` });
-const row = (rid: number, id: string | null, v = 1): ModelRow => ({ rid, id, ...content(id ?? 'x', v), hA: `a-${id}-${v}`, hB: `b-${id}-${v}` });
+const row = (rid: number, id: string | null, v = 1): ModelRow => ({
+  rid,
+  id,
+  ...content(id ?? 'x', v),
+  hA: `a-${id}-${v}`,
+  hB: `b-${id}-${v}`,
+});
 const version = (v: number, t: number, rows: ModelRow[]): Version => ({ v, t0: T0 + t, t1: T0 + t + 10, what: `v${v}`, rows });
-const schedule = (dest: Dest, mode: Mode): Schedule => ({ seed: 1, index: 0, dest, mode, primary: 'http_5xx', rows: 0, chunkSize: 10, bulkThreshold: 10, schedule: { manual: true }, preexisting: 0.5, steps: [] });
+const schedule = (dest: Dest, mode: Mode): Schedule => ({
+  seed: 1,
+  index: 0,
+  dest,
+  mode,
+  primary: 'http_5xx',
+  rows: 0,
+  chunkSize: 10,
+  bulkThreshold: 10,
+  schedule: { manual: true },
+  preexisting: 0.5,
+  steps: [],
+});
 
 /** Facts of a schedule whose model went through `versions`, with the destination holding the last version exactly. */
 function facts(dest: Dest, mode: Mode, versions: Version[], over: Partial<Facts> = {}): Facts {
@@ -23,15 +41,36 @@ function facts(dest: Dest, mode: Mode, versions: Version[], over: Partial<Facts>
   const first = versions[0]!.rows.filter((r) => r.id !== null);
   const records: DestRecord[] = last.map((r) => ({ id: idOf(r.id!), key: r.id, fields: { ...blank(dest), ...d.expected(r, 'A') } }));
   const created = [...first, ...last.filter((r) => !first.some((x) => x.id === r.id))];
-  const journal: JournalWrite[] = created.map((r, i) => ({ seq: i + 1, at: T0 + 100, op: 'create', id: idOf(r.id!), key: r.id, fields: { ...blank(dest), ...d.expected(r, 'A') } }));
+  const journal: JournalWrite[] = created.map((r, i) => ({
+    seq: i + 1,
+    at: T0 + 100,
+    op: 'create',
+    id: idOf(r.id!),
+    key: r.id,
+    fields: { ...blank(dest), ...d.expected(r, 'A') },
+  }));
   return {
-    s, dest: d, versions, epoch: 'A', records, journal,
+    s,
+    dest: d,
+    versions,
+    epoch: 'A',
+    records,
+    journal,
     snapshot: last.map((r) => ({ key: r.id!, hash: r.hA, destination_id: dest === 'salesforce' ? idOf(r.id!) : r.id })),
-    errors: [], held: [], runs: [{ run_number: 0, trigger: 'manual', status: 'success', started_at: new Date(T0 + 50), finished_at: new Date(T0 + 200) }],
-    approvals: [], preexisting: new Set(), guardPercent: 10, now: T0 + 10_000, ...over,
+    errors: [],
+    held: [],
+    runs: [{ run_number: 0, trigger: 'manual', status: 'success', started_at: new Date(T0 + 50), finished_at: new Date(T0 + 200) }],
+    approvals: [],
+    preexisting: new Set(),
+    guardPercent: 10,
+    now: T0 + 10_000,
+    ...over,
   };
 }
-const blank = (dest: Dest) => (dest === 'salesforce' ? { LastName: null, Email: null, Lifetime_Value__c: null, Description: null } : { name: null, email: null, amount: null, note: null });
+const blank = (dest: Dest) =>
+  dest === 'salesforce'
+    ? { LastName: null, Email: null, Lifetime_Value__c: null, Description: null }
+    : { name: null, email: null, amount: null, note: null };
 const ten = Array.from({ length: 10 }, (_, i) => row(i + 1, `K${i + 1}`));
 
 test.each(['salesforce', 'actito'] as const)('a destination holding the model exactly passes (%s, upsert)', (dest) => {
@@ -64,15 +103,23 @@ test('a model row neither in the destination nor listed is reported; listed with
   f.records[9]!.fields = { ...f.records[9]!.fields, ...f.dest.expected(ten[9]!, 'A') };
   expect(checkInvariants(f)).toEqual([expect.stringMatching(/^model row K10 .* is not in the destination as upsert says/)]);
   f.errors = [{ key: 'K10', op: 'upsert', code: 'ACTITO_IMPORT_UNCONFIRMED', retryable: true, hash: v1.rows[9]!.hA, run_number: 3 }];
-  expect(checkInvariants(f)).toEqual(expect.arrayContaining([expect.stringMatching(/^1 row error\(s\) upsert ACTITO_IMPORT_UNCONFIRMED \(run 3\) still wait for a retry after the final runs .*: key K10$/)]));
+  expect(checkInvariants(f)).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(
+        /^1 row error\(s\) upsert ACTITO_IMPORT_UNCONFIRMED \(run 3\) still wait for a retry after the final runs .*: key K10$/,
+      ),
+    ]),
+  );
 });
 
 test('Update: a created record is reported, a missing one listed NOT_FOUND is fine', () => {
   const f = facts('salesforce', 'update', [version(0, 0, ten)], { preexisting: new Set(ten.slice(1).map((r) => r.id!)) });
-  expect(checkInvariants(f)).toEqual(expect.arrayContaining([
-    expect.stringMatching(/^update: key K1 did not exist in the destination, yet it has a record now/),
-    expect.stringMatching(/^update: record id0 \(key K1\) was created/),
-  ]));
+  expect(checkInvariants(f)).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^update: key K1 did not exist in the destination, yet it has a record now/),
+      expect.stringMatching(/^update: record id0 \(key K1\) was created/),
+    ]),
+  );
   f.records.shift();
   f.snapshot.shift();
   f.journal = f.journal.filter((w) => w.key !== 'K1');
@@ -112,15 +159,28 @@ describe('Mirror', () => {
     f.journal.push({ seq: 12, at: T0 + 2600, op: 'delete', id: 'id2', key: 'K3', fields: {} });
     f.records = f.records.filter((r) => r.key !== 'K3');
     f.snapshot = f.snapshot.filter((x) => x.key !== 'K3');
-    expect(checkInvariants(f)).toEqual(expect.arrayContaining([expect.stringMatching(/^mirror: key K3 was deleted .* by run 1, but it was in the model all along/)]));
+    expect(checkInvariants(f)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^mirror: key K3 was deleted .* by run 1, but it was in the model all along/)]),
+    );
   });
 
   test('deleting beyond the guard without an approval is reported; with an approval for that run it is not', () => {
     const v2 = version(2, 1500, ten.slice(0, 7));
     const f = facts('salesforce', 'mirror', [version(0, 0, ten), v2]);
-    f.runs.push({ run_number: 1, trigger: 'approval', status: 'success', started_at: new Date(T0 + 2000), finished_at: new Date(T0 + 3000) });
-    for (const [i, k] of ['K8', 'K9', 'K10'].entries()) f.journal.push({ seq: 11 + i, at: T0 + 2500, op: 'delete', id: `id${7 + i}`, key: k, fields: {} });
-    expect(checkInvariants(f)).toEqual([expect.stringMatching(/^mirror: run 1 \(approval\) deleted 3 keys without an approval, over the deletion guard \(10% of 10 records\)/)]);
+    f.runs.push({
+      run_number: 1,
+      trigger: 'approval',
+      status: 'success',
+      started_at: new Date(T0 + 2000),
+      finished_at: new Date(T0 + 3000),
+    });
+    for (const [i, k] of ['K8', 'K9', 'K10'].entries())
+      f.journal.push({ seq: 11 + i, at: T0 + 2500, op: 'delete', id: `id${7 + i}`, key: k, fields: {} });
+    expect(checkInvariants(f)).toEqual([
+      expect.stringMatching(
+        /^mirror: run 1 \(approval\) deleted 3 keys without an approval, over the deletion guard \(10% of 10 records\)/,
+      ),
+    ]);
     f.approvals = [{ run: 0, keys: ['K8', 'K9', 'K10'], acceptedAt: T0 + 1900, completedAt: T0 + 3100 }];
     expect(checkInvariants(f)).toEqual([]);
   });
@@ -132,13 +192,22 @@ describe('Mirror', () => {
     const v2 = version(2, 1500, ten.slice(0, 7));
     const f = facts('actito', 'mirror', [version(0, 0, ten), v2]);
     f.runs.push({ run_number: 3, trigger: 'manual', status: 'success', started_at: new Date(T0 + 1000), finished_at: new Date(T0 + 3000) });
-    f.runs.push({ run_number: 4, trigger: 'approval', status: 'success', started_at: new Date(T0 + 3100), finished_at: new Date(T0 + 3500) });
-    for (const [i, k] of ['K8', 'K9', 'K10'].entries()) f.journal.push({ seq: 11 + i, at: T0 + 3200 + 100 * i, op: 'delete', id: `id${7 + i}`, key: k, fields: {} });
+    f.runs.push({
+      run_number: 4,
+      trigger: 'approval',
+      status: 'success',
+      started_at: new Date(T0 + 3100),
+      finished_at: new Date(T0 + 3500),
+    });
+    for (const [i, k] of ['K8', 'K9', 'K10'].entries())
+      f.journal.push({ seq: 11 + i, at: T0 + 3200 + 100 * i, op: 'delete', id: `id${7 + i}`, key: k, fields: {} });
     f.approvals = [{ run: 3, keys: ['K8', 'K9', 'K10'], acceptedAt: T0 + 2500, completedAt: T0 + 3600 }];
     expect(checkInvariants(f)).toEqual([]);
     // The same deletions with no approval at all are still reported.
     f.approvals = [];
-    expect(checkInvariants(f)).toEqual(expect.arrayContaining([expect.stringMatching(/^mirror: run 4 \(approval\) deleted 3 keys without an approval/)]));
+    expect(checkInvariants(f)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^mirror: run 4 \(approval\) deleted 3 keys without an approval/)]),
+    );
   });
 
   test('deletions of a run within the guard, in the second after the first run finished, are not charged to the first run', () => {
@@ -165,7 +234,11 @@ describe('Mirror', () => {
     ]);
     const g = facts('salesforce', 'mirror', [version(0, 0, ten)]);
     g.versions = [version(0, 0, ten), v1];
-    expect(checkInvariants(g)).toEqual([expect.stringMatching(/^mirror: key K10 left the model, its record is still in the destination \(snapshot\) and no deletion of it is held/)]);
+    expect(checkInvariants(g)).toEqual([
+      expect.stringMatching(
+        /^mirror: key K10 left the model, its record is still in the destination \(snapshot\) and no deletion of it is held/,
+      ),
+    ]);
     g.held = [{ key: 'K10', run_number: 0, approved: false }];
     expect(checkInvariants(g)).toEqual([]);
   });

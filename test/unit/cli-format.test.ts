@@ -20,10 +20,15 @@ const usageError = (argv: string[]): UsageError => {
 describe('parseArgs', () => {
   test('commands, positionals and typed flags', () => {
     expect(parseArgs(['sync', 'contacts', '--full', '--reason', 'new field', '--json'])).toMatchObject({
-      kind: 'run', command: { name: 'sync' }, args: { id: 'contacts' }, flags: { full: true, reason: 'new field', json: true },
+      kind: 'run',
+      command: { name: 'sync' },
+      args: { id: 'contacts' },
+      flags: { full: true, reason: 'new field', json: true },
     });
     expect(parseArgs(['activation', 'start', '--file=a.json', '--task-queue', 'q1'])).toMatchObject({
-      kind: 'run', command: { name: 'activation start' }, flags: { file: 'a.json', 'task-queue': 'q1' },
+      kind: 'run',
+      command: { name: 'activation start' },
+      flags: { file: 'a.json', 'task-queue': 'q1' },
     });
     expect(parseArgs(['errors', 'x', '--run', '3', '--limit', '10'])).toMatchObject({ flags: { run: 3, limit: 10 } });
     expect(parseArgs(['approve-deletes', 'x', '--run', '12'])).toMatchObject({ args: { id: 'x' }, flags: { run: 12 } });
@@ -44,12 +49,30 @@ describe('parseArgs', () => {
 
   test('a command that waits for a run exits with its outcome: held deletions have their own code', () => {
     const s = (status: RunSummary['status'], heldDeletes = 0): RunSummary => ({
-      activationId: 'a', runNumber: 1, trigger: 'manual', mode: 'mirror', full: false, status, startedAt: 't', ops: {}, rejected: 0, heldDeletes, attributesCreated: [], warnings: [],
+      activationId: 'a',
+      runNumber: 1,
+      trigger: 'manual',
+      mode: 'mirror',
+      full: false,
+      status,
+      startedAt: 't',
+      ops: {},
+      rejected: 0,
+      heldDeletes,
+      attributesCreated: [],
+      warnings: [],
     });
-    expect([runExitCode(s('success')), runExitCode(s('partial')), runExitCode(s('failed')), runExitCode(s('success', 5)), runExitCode(s('partial', 5)), runExitCode(s('failed', 5))])
-      .toEqual([EXIT.done, EXIT.done, EXIT.failed, EXIT.deletesHeld, EXIT.deletesHeld, EXIT.failed]);
+    expect([
+      runExitCode(s('success')),
+      runExitCode(s('partial')),
+      runExitCode(s('failed')),
+      runExitCode(s('success', 5)),
+      runExitCode(s('partial', 5)),
+      runExitCode(s('failed', 5)),
+    ]).toEqual([EXIT.done, EXIT.done, EXIT.failed, EXIT.deletesHeld, EXIT.deletesHeld, EXIT.failed]);
     expect(EXIT).toEqual({ done: 0, failed: 1, usage: 2, deletesHeld: 3 });
-    for (const name of ['sync', 'approve-deletes', 'apply']) expect(usage(COMMANDS.find((c) => c.name === name))).toContain('  3  the run held deletions for approval');
+    for (const name of ['sync', 'approve-deletes', 'apply'])
+      expect(usage(COMMANDS.find((c) => c.name === name))).toContain('  3  the run held deletions for approval');
     expect(usage()).toContain('  3  the run held deletions for approval');
     expect(usage(COMMANDS.find((c) => c.name === 'status'))).toContain('Exit codes: 0 done, 1 failed, 2 bad usage.');
   });
@@ -87,41 +110,129 @@ describe('parseArgs', () => {
 });
 
 const run = (over: Partial<RunRecord> = {}): RunRecord => ({
-  activationId: 'contacts', runNumber: 7, trigger: 'manual', full: false, status: 'partial',
-  startedAt: '2026-11-22T14:00:00.000Z', finishedAt: '2026-11-22T14:01:05.000Z', modelRows: 3002,
-  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } }, rejected: 3, rejectedUnchanged: 0, heldDeletes: 0, warnings: [], error: null,
+  activationId: 'contacts',
+  runNumber: 7,
+  trigger: 'manual',
+  full: false,
+  status: 'partial',
+  startedAt: '2026-11-22T14:00:00.000Z',
+  finishedAt: '2026-11-22T14:01:05.000Z',
+  modelRows: 3002,
+  ops: { upsert: { planned: 300, succeeded: 298, failed: 2, skipped: 0, held: 0 } },
+  rejected: 3,
+  rejectedUnchanged: 0,
+  heldDeletes: 0,
+  warnings: [],
+  error: null,
   ...over,
 });
 
 describe('tables', () => {
   test('columns are aligned, numbers right-aligned, no trailing blanks', () => {
-    const out = renderTable([{ header: 'NAME', value: (r: { n: string; v: number }) => r.n }, { header: 'N', value: (r) => r.v, align: 'right' }],
-      [{ n: 'a', v: 1 }, { n: 'longer', v: 1234 }]);
+    const out = renderTable(
+      [
+        { header: 'NAME', value: (r: { n: string; v: number }) => r.n },
+        { header: 'N', value: (r) => r.v, align: 'right' },
+      ],
+      [
+        { n: 'a', v: 1 },
+        { n: 'longer', v: 1234 },
+      ],
+    );
     expect(out).toBe(['NAME       N', 'a          1', 'longer  1234'].join('\n'));
   });
 
   test('runs: one row per run with planned / ok / failed / skipped / held per operation', () => {
     const out = runsTable([
-      run({ runNumber: 8, trigger: 'schedule', status: 'success', ops: { upsert: { planned: 10, succeeded: 10, failed: 0, skipped: 0, held: 0 }, delete: { planned: 190, succeeded: 0, failed: 0, skipped: 0, held: 190 } }, rejected: 0 }),
+      run({
+        runNumber: 8,
+        trigger: 'schedule',
+        status: 'success',
+        ops: {
+          upsert: { planned: 10, succeeded: 10, failed: 0, skipped: 0, held: 0 },
+          delete: { planned: 190, succeeded: 0, failed: 0, skipped: 0, held: 190 },
+        },
+        rejected: 0,
+      }),
       run(),
     ]);
     const lines = out.split('\n');
     expect(lines[0]).toMatch(/^\s+-+ upsert -+\s+-+ delete -+$/);
-    expect(lines[1]!.split(/\s{2,}/)).toEqual(['RUN', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'DURATION', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'PLANNED', 'OK', 'FAILED', 'SKIPPED', 'HELD', 'REJECTED']);
-    expect(lines[2]!.trim().split(/\s{2,}/)).toEqual(['8', 'schedule', 'success', '2026-11-22 14:00:00', '1m 05s', '10', '10', '0', '0', '0', '190', '0', '0', '0', '190', '0']);
-    expect(lines[3]!.trim().split(/\s{2,}/)).toEqual(['7', 'manual', 'partial', '2026-11-22 14:00:00', '1m 05s', '300', '298', '2', '0', '0', '-', '-', '-', '-', '-', '3']);
+    expect(lines[1]!.split(/\s{2,}/)).toEqual([
+      'RUN',
+      'TRIGGER',
+      'STATUS',
+      'STARTED (UTC)',
+      'DURATION',
+      'PLANNED',
+      'OK',
+      'FAILED',
+      'SKIPPED',
+      'HELD',
+      'PLANNED',
+      'OK',
+      'FAILED',
+      'SKIPPED',
+      'HELD',
+      'REJECTED',
+    ]);
+    expect(lines[2]!.trim().split(/\s{2,}/)).toEqual([
+      '8',
+      'schedule',
+      'success',
+      '2026-11-22 14:00:00',
+      '1m 05s',
+      '10',
+      '10',
+      '0',
+      '0',
+      '0',
+      '190',
+      '0',
+      '0',
+      '0',
+      '190',
+      '0',
+    ]);
+    expect(lines[3]!.trim().split(/\s{2,}/)).toEqual([
+      '7',
+      'manual',
+      'partial',
+      '2026-11-22 14:00:00',
+      '1m 05s',
+      '300',
+      '298',
+      '2',
+      '0',
+      '0',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '3',
+    ]);
     expect(new Set(lines.slice(1).map((l) => l.length)).size).toBe(1); // the last column is right-aligned: every line ends under it
   });
 
   test('a failed run gets its error under the table', () => {
-    expect(runsTable([run({ status: 'failed', error: 'AUTH_FAILED: the destination refused the credentials' })])).toContain('run 7 failed: AUTH_FAILED: the destination refused the credentials');
+    expect(runsTable([run({ status: 'failed', error: 'AUTH_FAILED: the destination refused the credentials' })])).toContain(
+      'run 7 failed: AUTH_FAILED: the destination refused the credentials',
+    );
     expect(runsTable([])).toBe('(no runs)');
   });
 
   test('errors: long messages are cut to the width, at a word boundary', () => {
     const e: RowErrorRecord = {
-      activationId: 'contacts', key: '9999', op: 'upsert', code: 'MODEL_DUPLICATE_KEY', retryable: true, attempts: 2, runNumber: 4,
-      firstSeen: '2026-11-22T14:00:00.000Z', lastSeen: '2026-11-22T15:00:00.000Z',
+      activationId: 'contacts',
+      key: '9999',
+      op: 'upsert',
+      code: 'MODEL_DUPLICATE_KEY',
+      retryable: true,
+      attempts: 2,
+      runNumber: 4,
+      firstSeen: '2026-11-22T14:00:00.000Z',
+      lastSeen: '2026-11-22T15:00:00.000Z',
       message: 'key "9999" appears 2 times in the model (column "id"); none of these rows was sent. Make the key unique.',
     };
     const wide = errorsTable([e], 400).split('\n');
@@ -144,12 +255,46 @@ describe('tables', () => {
   test('status shows state, health, schedule, next run, progress, held deletions and the last runs', () => {
     const now = Date.parse('2026-11-22T14:10:00Z');
     const st: ActivationStatus = {
-      activationId: 'contacts', state: 'running', health: 'warning', schedule: { cron: '0 * * * *', timezone: 'Europe/Brussels' },
-      nextRunAt: '2026-11-22T15:00:00.000Z', currentRun: { runNumber: 9, phase: 'write', chunksDone: 3, chunksTotal: 10 },
-      pending: { trigger: 'manual', full: true }, heldDeletes: { run: 8, count: 190 }, consecutiveFailures: 0,
+      activationId: 'contacts',
+      state: 'running',
+      health: 'warning',
+      schedule: { cron: '0 * * * *', timezone: 'Europe/Brussels' },
+      nextRunAt: '2026-11-22T15:00:00.000Z',
+      currentRun: { runNumber: 9, phase: 'write', chunksDone: 3, chunksTotal: 10 },
+      pending: { trigger: 'manual', full: true },
+      heldDeletes: { run: 8, count: 190 },
+      consecutiveFailures: 0,
       lastRuns: [
-        { activationId: 'contacts', runNumber: 7, trigger: 'manual', mode: 'upsert', full: false, status: 'success', startedAt: '2026-11-22T13:00:00Z', finishedAt: '2026-11-22T13:00:02Z', ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: [], warnings: [] },
-        { activationId: 'contacts', runNumber: 8, trigger: 'schedule', mode: 'upsert', full: false, status: 'success', startedAt: '2026-11-22T14:00:00Z', finishedAt: '2026-11-22T14:00:02Z', ops: {}, rejected: 0, heldDeletes: 190, attributesCreated: [], warnings: [] },
+        {
+          activationId: 'contacts',
+          runNumber: 7,
+          trigger: 'manual',
+          mode: 'upsert',
+          full: false,
+          status: 'success',
+          startedAt: '2026-11-22T13:00:00Z',
+          finishedAt: '2026-11-22T13:00:02Z',
+          ops: {},
+          rejected: 0,
+          heldDeletes: 0,
+          attributesCreated: [],
+          warnings: [],
+        },
+        {
+          activationId: 'contacts',
+          runNumber: 8,
+          trigger: 'schedule',
+          mode: 'upsert',
+          full: false,
+          status: 'success',
+          startedAt: '2026-11-22T14:00:00Z',
+          finishedAt: '2026-11-22T14:00:02Z',
+          ops: {},
+          rejected: 0,
+          heldDeletes: 190,
+          attributesCreated: [],
+          warnings: [],
+        },
       ],
     };
     const out = formatStatus(st, now);
@@ -161,8 +306,12 @@ describe('tables', () => {
     expect(out).toContain('Held deletions  190 held by run 8: approve with "syncline approve-deletes contacts --run 8"');
     const runLines = out.split('\n').slice(out.split('\n').indexOf('Last runs') + 2);
     expect(runLines.map((l) => l.trim().split(/\s+/)[0])).toEqual(['8', '7']); // newest first
-    expect(formatStatus({ ...st, state: 'paused', pausedReason: 'CRM migration', nextRunAt: null, currentRun: null, pending: null, heldDeletes: null }, now))
-      .toMatch(/State\s+paused: CRM migration\n.*\n.*\nNext run\s+- \(paused\)/);
+    expect(
+      formatStatus(
+        { ...st, state: 'paused', pausedReason: 'CRM migration', nextRunAt: null, currentRun: null, pending: null, heldDeletes: null },
+        now,
+      ),
+    ).toMatch(/State\s+paused: CRM migration\n.*\n.*\nNext run\s+- \(paused\)/);
   });
 });
 
@@ -172,8 +321,16 @@ describe('config validation before Temporal', () => {
     const connection = Connection.lazy({ address: '127.0.0.1:1' });
     const client = new SynclineClient({ client: new Client({ connection }) });
     const doc = {
-      id: 'bad id!', source: { table: 't', sql: 'SELECT 1', key: 'id' }, destination: { kind: 'testdb', connection: 'c', key: 'k' },
-      mode: 'merge', schedule: { every: 'soon' }, mappings: [{ from: 'a', to: 'X' }, { from: 'b', to: 'X' }], extra: true,
+      id: 'bad id!',
+      source: { table: 't', sql: 'SELECT 1', key: 'id' },
+      destination: { kind: 'testdb', connection: 'c', key: 'k' },
+      mode: 'merge',
+      schedule: { every: 'soon' },
+      mappings: [
+        { from: 'a', to: 'X' },
+        { from: 'b', to: 'X' },
+      ],
+      extra: true,
     };
     const err = await client.start(doc).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigInvalidError);
@@ -188,8 +345,12 @@ describe('config validation before Temporal', () => {
     const connection = Connection.lazy({ address: '127.0.0.1:1' });
     const client = new SynclineClient({ client: new Client({ connection }) });
     const doc = {
-      id: 'contacts', mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
-      mappings: [{ from: 'a', to: 'A' }], warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/XYZ' },
+      id: 'contacts',
+      mode: 'upsert',
+      source: { table: 't', key: 'id' },
+      destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
+      mappings: [{ from: 'a', to: 'A' }],
+      warnings: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/XYZ' },
     };
     const err = await client.start(doc).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigInvalidError);

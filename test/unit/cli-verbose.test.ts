@@ -9,14 +9,20 @@ const ROOT = path.resolve(__dirname, '../..');
 
 function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
-const UNREACHABLE = 'syncline status: cannot reach Temporal at 127.0.0.1:1 (Failed to connect before the deadline): start it with "npm run services" or set --address / TEMPORAL_ADDRESS\n';
+const UNREACHABLE =
+  'syncline status: cannot reach Temporal at 127.0.0.1:1 (Failed to connect before the deadline): start it with "npm run services" or set --address / TEMPORAL_ADDRESS\n';
 
 test('a failure is one line by default; --verbose adds its cause and stack', async () => {
-  const [quiet, verbose] = await Promise.all([syncline('status', 'crm', '--address', '127.0.0.1:1'), syncline('status', 'crm', '--address', '127.0.0.1:1', '--verbose')]);
+  const [quiet, verbose] = await Promise.all([
+    syncline('status', 'crm', '--address', '127.0.0.1:1'),
+    syncline('status', 'crm', '--address', '127.0.0.1:1', '--verbose'),
+  ]);
   expect(quiet).toEqual({ code: 1, stdout: '', stderr: UNREACHABLE });
   expect(verbose.code).toBe(1);
   expect(verbose.stdout).toBe('');

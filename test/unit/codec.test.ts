@@ -4,7 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { AesGcmCodec, CodecConfigError, codecFromEnvironment, ENCRYPTED_ENCODING, KEY_ID_METADATA, parseCodecKeys } from '../../client/codec';
+import {
+  AesGcmCodec,
+  CodecConfigError,
+  codecFromEnvironment,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  parseCodecKeys,
+} from '../../client/codec';
 
 const newKey = () => crypto.randomBytes(32).toString('base64');
 const K1 = newKey();
@@ -39,7 +46,9 @@ test('rotation: new payloads use the first key, payloads of an old key still dec
   expect(text(fresh!.metadata![KEY_ID_METADATA])).toBe('k2');
   // Once the old key is dropped, its payloads say which key they need.
   const dropped = codecFromEnvironment({ SYNCLINE_CODEC_KEYS: `k2:${K2}` })!;
-  await expect(dropped.decode([old!])).rejects.toThrow('a payload is encrypted with key "k1", which is not among the keys of SYNCLINE_CODEC_KEYS ("k2"): add it back after the current key');
+  await expect(dropped.decode([old!])).rejects.toThrow(
+    'a payload is encrypted with key "k1", which is not among the keys of SYNCLINE_CODEC_KEYS ("k2"): add it back after the current key',
+  );
 });
 
 test('payloads written before the codec was on are read as they are', async () => {
@@ -58,7 +67,9 @@ test('a damaged payload, or another key under the same id, is an error', async (
   await expect(impostor.decode([sealed!])).rejects.toThrow('a payload encrypted with key "k1" does not decrypt');
   // The key id is authenticated: relabelling a payload does not make another key read it.
   const both = codecFromEnvironment({ SYNCLINE_CODEC_KEYS: `k2:${K1},k1:${K1}` })!;
-  await expect(both.decode([{ ...sealed!, metadata: { ...sealed!.metadata, [KEY_ID_METADATA]: Buffer.from('k2') } }])).rejects.toThrow('does not decrypt');
+  await expect(both.decode([{ ...sealed!, metadata: { ...sealed!.metadata, [KEY_ID_METADATA]: Buffer.from('k2') } }])).rejects.toThrow(
+    'does not decrypt',
+  );
 });
 
 describe('configuration', () => {
@@ -92,10 +103,16 @@ describe('configuration', () => {
     const file = path.join(dir, 'keys');
     fs.writeFileSync(file, `# current first\nk2:${K2}\n\nk1:${K1}  # retired 2026-11\n`);
     expect(codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: file })!.keyIds).toEqual(['k2', 'k1']);
-    expect(() => codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: path.join(dir, 'nope') })).toThrow(`SYNCLINE_CODEC_KEYS_FILE (${path.join(dir, 'nope')}) cannot be read (ENOENT)`);
+    expect(() => codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: path.join(dir, 'nope') })).toThrow(
+      `SYNCLINE_CODEC_KEYS_FILE (${path.join(dir, 'nope')}) cannot be read (ENOENT)`,
+    );
     fs.writeFileSync(file, '# nothing yet\n');
-    expect(() => codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: file })).toThrow(`SYNCLINE_CODEC_KEYS_FILE (${file}) is set but holds no key`);
-    expect(() => codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: file, SYNCLINE_CODEC_KEYS: `k1:${K1}` })).toThrow('SYNCLINE_CODEC_KEYS and SYNCLINE_CODEC_KEYS_FILE are both set');
+    expect(() => codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: file })).toThrow(
+      `SYNCLINE_CODEC_KEYS_FILE (${file}) is set but holds no key`,
+    );
+    expect(() => codecFromEnvironment({ SYNCLINE_CODEC_KEYS_FILE: file, SYNCLINE_CODEC_KEYS: `k1:${K1}` })).toThrow(
+      'SYNCLINE_CODEC_KEYS and SYNCLINE_CODEC_KEYS_FILE are both set',
+    );
     fs.rmSync(dir, { recursive: true });
   });
 

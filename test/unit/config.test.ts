@@ -1,7 +1,9 @@
 import { parseActivationConfig, parseNewActivationConfig, formatProblems } from '../../common/config';
 
 const valid = {
-  id: 'contacts', mode: 'upsert', source: { sql: 'SELECT * FROM contacts', key: 'id' },
+  id: 'contacts',
+  mode: 'upsert',
+  source: { sql: 'SELECT * FROM contacts', key: 'id' },
   destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
   mappings: [{ from: 'email', to: 'Email' }],
 };
@@ -18,7 +20,16 @@ describe('activation config schema', () => {
   });
 
   test('every problem is reported with its path', () => {
-    const r = parseActivationConfig({ ...valid, id: 'bad id!', mode: 'merge', schedule: { cron: '* * *' }, mappings: [{ from: 'a', to: 'X' }, { from: 'b', to: 'X' }] });
+    const r = parseActivationConfig({
+      ...valid,
+      id: 'bad id!',
+      mode: 'merge',
+      schedule: { cron: '* * *' },
+      mappings: [
+        { from: 'a', to: 'X' },
+        { from: 'b', to: 'X' },
+      ],
+    });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const paths = r.problems.map((p) => p.path);
@@ -30,7 +41,12 @@ describe('activation config schema', () => {
     for (const schedule of [{ every: '15m' }, { every: '1h30m' }, { cron: '0 6 * * 1-5', timezone: 'Europe/Brussels' }, { manual: true }]) {
       expect(parseActivationConfig({ ...valid, schedule }).ok).toBe(true);
     }
-    for (const schedule of [{ every: '15 minutes' }, { cron: '0 6 * * *', timezone: 'Mars/Olympus' }, { every: '1m', cron: '* * * * *' }, { manual: false }]) {
+    for (const schedule of [
+      { every: '15 minutes' },
+      { cron: '0 6 * * *', timezone: 'Mars/Olympus' },
+      { every: '1m', cron: '* * * * *' },
+      { manual: false },
+    ]) {
       expect(parseActivationConfig({ ...valid, schedule }).ok).toBe(false);
     }
   });
@@ -60,7 +76,12 @@ describe('activation config schema', () => {
     const refused = parseNewActivationConfig(legacy);
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
-    expect(refused.problems).toEqual([{ path: 'warnings.webhookUrl', message: expect.stringContaining('SYNCLINE_CONNECTION_ALERTS=\'{"url":"https://hooks.slack.com/..."}\'') }]);
+    expect(refused.problems).toEqual([
+      {
+        path: 'warnings.webhookUrl',
+        message: expect.stringContaining('SYNCLINE_CONNECTION_ALERTS=\'{"url":"https://hooks.slack.com/..."}\''),
+      },
+    ]);
     expect(refused.problems[0]!.message).toContain('"warnings": {"connection": "alerts"}');
     expect(refused.problems[0]!.message).not.toContain('secret');
     expect(parseActivationConfig({ ...valid, warnings: { connection: 'alerts', webhookUrl: 'https://x.example/h' } }).ok).toBe(false);

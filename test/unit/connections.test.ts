@@ -29,7 +29,10 @@ describe('named connections', () => {
     expect(resolve('sf-prod')).toEqual({ accessToken: 't' });
     expect(resolve('crm')).toEqual({ apiKey: 'k' });
     expect(resolve('default')).toEqual({ kind: 'postgres', url: 'postgres://state' });
-    expect(failure(() => resolve('nope'))).toMatchObject({ code: 'CONNECTION_UNKNOWN', message: expect.stringContaining('SYNCLINE_CONNECTION_NOPE') });
+    expect(failure(() => resolve('nope'))).toMatchObject({
+      code: 'CONNECTION_UNKNOWN',
+      message: expect.stringContaining('SYNCLINE_CONNECTION_NOPE'),
+    });
   });
 
   // Node's JSON.parse quotes the text around the error ("Unexpected token 's', ..."apiKey": sk_live_DO..."): a credential.
@@ -37,14 +40,17 @@ describe('named connections', () => {
     ['a bare value', `{"apiKey": ${SECRET}}`, 1, 12],
     ['a missing comma', `{"user": "u",\n "apiKey": "${SECRET}" "x": 1}`, 2, 35],
     ['a truncated value', `{"apiKey": "${SECRET}`, 1, 33],
-  ])('a malformed SYNCLINE_CONNECTION_<NAME> (%s) is named with its line and column, its text never quoted', (_what, text, line, column) => {
-    const err = failure(() => resolver({ SYNCLINE_CONNECTION_CRM: text })('crm'));
-    expect(err).toBeInstanceOf(SyncError);
-    expect(err.code).toBe('CONNECTION_UNKNOWN');
-    expect(err.message).toContain(`SYNCLINE_CONNECTION_CRM is not valid JSON (line ${line}, column ${column})`);
-    expect(err.message).not.toContain('sk_live');
-    expect(String(err.cause ?? '')).not.toContain('sk_live');
-  });
+  ])(
+    'a malformed SYNCLINE_CONNECTION_<NAME> (%s) is named with its line and column, its text never quoted',
+    (_what, text, line, column) => {
+      const err = failure(() => resolver({ SYNCLINE_CONNECTION_CRM: text })('crm'));
+      expect(err).toBeInstanceOf(SyncError);
+      expect(err.code).toBe('CONNECTION_UNKNOWN');
+      expect(err.message).toContain(`SYNCLINE_CONNECTION_CRM is not valid JSON (line ${line}, column ${column})`);
+      expect(err.message).not.toContain('sk_live');
+      expect(String(err.cause ?? '')).not.toContain('sk_live');
+    },
+  );
 
   test('a malformed secrets file is named with its line and column, its content never quoted', () => {
     const file = path.join(dir, 'secrets.json');
@@ -60,7 +66,21 @@ describe('named connections', () => {
 
 describe('jsonErrorPosition', () => {
   const valid = ['{}', '[]', ' {"a": [1, -2.5e3, true, false, null, "x\\n\\u00e9"]}\n', '"s"', '0', '{"a":{"b":[{}]}}'];
-  const invalid = ['', '{', '{"a" 1}', '{"a": 01}', '[1,]', '{"a":1,}', '{"a": "\\x"}', '"tab\there"', 'nul', '{} {}', '{"a": 1} x', '{a: 1}', '[1 2]'];
+  const invalid = [
+    '',
+    '{',
+    '{"a" 1}',
+    '{"a": 01}',
+    '[1,]',
+    '{"a":1,}',
+    '{"a": "\\x"}',
+    '"tab\there"',
+    'nul',
+    '{} {}',
+    '{"a": 1} x',
+    '{a: 1}',
+    '[1 2]',
+  ];
 
   test('agrees with JSON.parse on what is valid', () => {
     for (const t of valid) expect([t, jsonErrorPosition(t)]).toEqual([t, null]);
@@ -72,7 +92,16 @@ describe('jsonErrorPosition', () => {
 
   test('finds the offset Node reports when Node reports one', () => {
     for (const t of [...invalid, '{\n "a": 1,\n "b" 2\n}']) {
-      const m = /at position (\d+)/.exec(((): string => { try { JSON.parse(t); return ''; } catch (e) { return (e as Error).message; } })());
+      const m = /at position (\d+)/.exec(
+        ((): string => {
+          try {
+            JSON.parse(t);
+            return '';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })(),
+      );
       if (!m) continue;
       const before = t.slice(0, Number(m[1]));
       expect([t, jsonErrorPosition(t)]).toEqual([t, { line: before.split('\n').length, column: Number(m[1]) - before.lastIndexOf('\n') }]);

@@ -16,7 +16,13 @@ import { actitoConnector } from '../../connectors/actito';
 import type { ActitoConnection } from '../../connectors/actito/config';
 
 const stored = (destination: Record<string, unknown>, mode = 'upsert'): ActivationConfig => {
-  const r = parseActivationConfig({ id: 'stored', mode, source: { table: 'people', key: 'id' }, destination, mappings: [{ from: 'email', to: 'Email' }] });
+  const r = parseActivationConfig({
+    id: 'stored',
+    mode,
+    source: { table: 'people', key: 'id' },
+    destination,
+    mappings: [{ from: 'email', to: 'Email' }],
+  });
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
   return r.config;
 };
@@ -33,7 +39,13 @@ const thrown = (f: () => unknown): unknown => {
 
 describe('documents stored before the kit resolve as before', () => {
   test('Salesforce by destination.object, its options parsed with their defaults', () => {
-    const config = stored({ kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkThreshold: 50 } });
+    const config = stored({
+      kind: 'salesforce',
+      connection: 'sf',
+      object: 'Contact',
+      key: 'External_Id__c',
+      options: { bulkThreshold: 50 },
+    });
     const r = resolve(salesforceConnector, config, { auth: 'token', instanceUrl: 'https://x.my.salesforce.com', accessToken: 't' });
     expect(r.address).toBe('Contact');
     expect(r.options).toMatchObject({ bulkThreshold: 50, collectionsChunkSize: 2000, insertTokenField: 'Syncline_Token__c' });
@@ -42,25 +54,44 @@ describe('documents stored before the kit resolve as before', () => {
   test('Actito by destination.table; "nulls" follows the connection as before', () => {
     const config = stored({ kind: 'actito', connection: 'actito', table: 'orders', key: 'orderId' });
     const conn = (emptyOnUpdate: 'keep' | 'clear') => ({ emptyOnUpdate }) as ActitoConnection;
-    expect(resolve(actitoConnector, config, conn('keep'))).toMatchObject({ address: 'orders', options: { bulkThreshold: 5000, nulls: 'skip' } });
+    expect(resolve(actitoConnector, config, conn('keep'))).toMatchObject({
+      address: 'orders',
+      options: { bulkThreshold: 5000, nulls: 'skip' },
+    });
     expect(resolve(actitoConnector, config, conn('clear')).options.nulls).toBe('send');
   });
 
   test('each mode sends the same changes as the ops it did (Salesforce Insert sends changed rows as new records)', () => {
-    expect(modeRowsOf(salesforceConnector, 'a', 'insert')).toEqual([{ change: 'added', op: 'create' }, { change: 'changed', op: 'create' }]);
+    expect(modeRowsOf(salesforceConnector, 'a', 'insert')).toEqual([
+      { change: 'added', op: 'create' },
+      { change: 'changed', op: 'create' },
+    ]);
     expect(modeRowsOf(actitoConnector, 'a', 'insert')).toEqual([{ change: 'added', op: 'create' }]);
     for (const c of builtInConnectors()) {
-      expect(modeRowsOf(c, 'a', 'mirror')).toEqual([{ change: 'added', op: 'upsert' }, { change: 'changed', op: 'upsert' }, { change: 'removed', op: 'delete' }]);
-      expect(modeRowsOf(c, 'a', 'update')).toEqual([{ change: 'added', op: 'update' }, { change: 'changed', op: 'update' }]);
+      expect(modeRowsOf(c, 'a', 'mirror')).toEqual([
+        { change: 'added', op: 'upsert' },
+        { change: 'changed', op: 'upsert' },
+        { change: 'removed', op: 'delete' },
+      ]);
+      expect(modeRowsOf(c, 'a', 'update')).toEqual([
+        { change: 'added', op: 'update' },
+        { change: 'changed', op: 'update' },
+      ]);
     }
   });
 });
 
 describe('what the connector declares is enforced at the edge', () => {
   const upsertOnly: DestinationConnector<unknown, { size: number }> = {
-    kind: 'tiny', connectionSchema: z.unknown(), optionsSchema: z.object({ size: z.number().int().positive().default(10) }).strict(),
-    address: { field: 'table', label: 'tiny table' }, modes: { upsert: STANDARD_MODES.upsert }, methods: { rows: { async: false, description: 'rows' } },
-    check: async () => ({ skippedFields: [], missingAttributes: [], warnings: [] }), planWrites: async () => ({ method: 'rows', chunkSize: 10 }), writeChunk: async () => ({ status: 'done' }),
+    kind: 'tiny',
+    connectionSchema: z.unknown(),
+    optionsSchema: z.object({ size: z.number().int().positive().default(10) }).strict(),
+    address: { field: 'table', label: 'tiny table' },
+    modes: { upsert: STANDARD_MODES.upsert },
+    methods: { rows: { async: false, description: 'rows' } },
+    check: async () => ({ skippedFields: [], missingAttributes: [], warnings: [] }),
+    planWrites: async () => ({ method: 'rows', chunkSize: 10 }),
+    writeChunk: async () => ({ status: 'done' }),
   };
 
   test('the wrong address field, bad options and an unsupported mode: one CONFIG_INVALID naming each', () => {
@@ -72,7 +103,9 @@ describe('what the connector declares is enforced at the edge', () => {
     expect(message).toContain('activation "stored"');
     expect(message).toMatch(/destination\.options\.size: .*\n/);
     expect(message).toContain('destination.options: Unrecognized key: "colour"');
-    expect(message).toContain('destination.table: a tiny destination is named by "destination.table" (the tiny table), not "destination.object"');
+    expect(message).toContain(
+      'destination.table: a tiny destination is named by "destination.table" (the tiny table), not "destination.object"',
+    );
     expect(message).toContain('mode: tiny does not support mode "mirror" (supported: upsert)');
     expect(thrown(() => modeRowsOf(upsertOnly, 'stored', 'mirror'))).toMatchObject({ code: 'CONFIG_INVALID' });
   });
@@ -80,8 +113,10 @@ describe('what the connector declares is enforced at the edge', () => {
 
 describe('the core does not name destinations', () => {
   const root = path.resolve(__dirname, '../..');
-  const files = (dir: string): string[] => fs.readdirSync(path.join(root, dir), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  const files = (dir: string): string[] =>
+    fs
+      .readdirSync(path.join(root, dir), { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
   const kinds = builtInConnectors().map((c) => c.kind);
 
   test('common/ mentions no built-in destination, not even in a comment', () => {

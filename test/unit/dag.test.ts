@@ -2,8 +2,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { activityOptionsFor } from '../../workflows/dag';
 import {
-  dagStatus, evaluateTriggerRule, mapItems, mappedState, planNext, validateDag,
-  type DagSpec, type TaskState, type TriggerRule,
+  dagStatus,
+  evaluateTriggerRule,
+  mapItems,
+  mappedState,
+  planNext,
+  validateDag,
+  type DagSpec,
+  type TaskState,
+  type TriggerRule,
 } from '../../common/dag';
 
 const task = (id: string, upstream: string[] = [], extra: object = {}) => ({ id, kind: 'sql', upstream, ...extra });
@@ -15,12 +22,17 @@ function problems(spec: unknown): string[] {
 
 describe('validateDag', () => {
   it('accepts a valid DAG and returns it typed', () => {
-    const result = validateDag({ id: 'd', tasks: [task('a'), task('b', ['a'], { triggerRule: 'all_done', map: { over: 'a', field: 'rows' } })] });
+    const result = validateDag({
+      id: 'd',
+      tasks: [task('a'), task('b', ['a'], { triggerRule: 'all_done', map: { over: 'a', field: 'rows' } })],
+    });
     expect(result).toEqual({ ok: true, spec: expect.objectContaining({ id: 'd' }) });
   });
 
   it('rejects a cycle naming its path in run order', () => {
-    expect(problems({ id: 'd', tasks: [task('start'), task('a', ['start', 'c']), task('b', ['a']), task('c', ['b'])] })).toEqual(['cycle: a -> b -> c -> a']);
+    expect(problems({ id: 'd', tasks: [task('start'), task('a', ['start', 'c']), task('b', ['a']), task('c', ['b'])] })).toEqual([
+      'cycle: a -> b -> c -> a',
+    ]);
     expect(problems({ id: 'd', tasks: [task('a', ['a'])] })).toEqual(['cycle: a -> a']);
   });
 
@@ -33,14 +45,20 @@ describe('validateDag', () => {
   });
 
   it('reports schema and graph problems together', () => {
-    const found = problems({ id: 'd', maxParallelism: 0, tasks: [task('a', ['b']), task('b', ['a'], { triggerRule: 'sometimes' }), task('a'), { kind: 'sql' }] });
-    expect(found).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^maxParallelism: /),
-      expect.stringMatching(/^tasks\.1\.triggerRule: /),
-      expect.stringMatching(/^tasks\.3\.id: /),
-      'task "a": duplicate task id',
-      'cycle: a -> b -> a',
-    ]));
+    const found = problems({
+      id: 'd',
+      maxParallelism: 0,
+      tasks: [task('a', ['b']), task('b', ['a'], { triggerRule: 'sometimes' }), task('a'), { kind: 'sql' }],
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^maxParallelism: /),
+        expect.stringMatching(/^tasks\.1\.triggerRule: /),
+        expect.stringMatching(/^tasks\.3\.id: /),
+        'task "a": duplicate task id',
+        'cycle: a -> b -> a',
+      ]),
+    );
     expect(found).toHaveLength(5);
   });
 
@@ -98,14 +116,22 @@ describe('planNext', () => {
 
   it('propagates a skip down the branch per each rule, to a fixpoint', () => {
     expect(planNext(spec, states({ extract: 'success', ensure: 'skipped' }))).toEqual({
-      settle: [{ id: 'load', state: 'skipped' }, { id: 'report', state: 'skipped' }, { id: 'alert', state: 'skipped' }],
+      settle: [
+        { id: 'load', state: 'skipped' },
+        { id: 'report', state: 'skipped' },
+        { id: 'alert', state: 'skipped' },
+      ],
       run: ['cleanup', 'audit'],
     });
   });
 
   it('marks all_success and none_failed downstream of a failure upstream_failed, runs one_failed and all_done', () => {
     expect(planNext(spec, states({ extract: 'success', ensure: 'failed' }))).toEqual({
-      settle: [{ id: 'load', state: 'upstream_failed' }, { id: 'report', state: 'upstream_failed' }, { id: 'audit', state: 'upstream_failed' }],
+      settle: [
+        { id: 'load', state: 'upstream_failed' },
+        { id: 'report', state: 'upstream_failed' },
+        { id: 'audit', state: 'upstream_failed' },
+      ],
       run: ['cleanup', 'alert'],
     });
   });
@@ -143,15 +169,33 @@ describe('activityOptionsFor', () => {
 
   it('maps retry and timeout over the defaults, field by field', () => {
     const options = activityOptionsFor(
-      { id: 't', kind: 'sql', timeoutSeconds: 30, retry: { maximumAttempts: 5, initialIntervalSeconds: 0.5, backoffCoefficient: 1.5, maximumIntervalSeconds: 60, nonRetryableErrorTypes: ['HTTP_400'] } },
+      {
+        id: 't',
+        kind: 'sql',
+        timeoutSeconds: 30,
+        retry: {
+          maximumAttempts: 5,
+          initialIntervalSeconds: 0.5,
+          backoffCoefficient: 1.5,
+          maximumIntervalSeconds: 60,
+          nonRetryableErrorTypes: ['HTTP_400'],
+        },
+      },
       defaults,
     );
     expect(options).toEqual({
       startToCloseTimeout: 30_000,
-      retry: { maximumAttempts: 5, initialInterval: 500, backoffCoefficient: 1.5, maximumInterval: 60_000, nonRetryableErrorTypes: ['HTTP_400'] },
+      retry: {
+        maximumAttempts: 5,
+        initialInterval: 500,
+        backoffCoefficient: 1.5,
+        maximumInterval: 60_000,
+        nonRetryableErrorTypes: ['HTTP_400'],
+      },
     });
     expect(activityOptionsFor({ id: 't', kind: 'sql', retry: { maximumAttempts: 1 } }, defaults)).toEqual({
-      startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 1, initialInterval: '5s' },
+      startToCloseTimeout: '10 minutes',
+      retry: { maximumAttempts: 1, initialInterval: '5s' },
     });
   });
 

@@ -4,15 +4,29 @@ import { parseActivationConfig, type ActivationConfig } from '../../common/confi
 import type { RunSummary } from '../../common/run';
 
 const parsed = parseActivationConfig({
-  id: 'contacts', mode: 'mirror', source: { sql: `SELECT * FROM marts.contacts WHERE note <> '${'x'.repeat(500)}'`, key: 'id' },
-  destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' }, mappings: [{ from: 'email', to: 'Email' }],
+  id: 'contacts',
+  mode: 'mirror',
+  source: { sql: `SELECT * FROM marts.contacts WHERE note <> '${'x'.repeat(500)}'`, key: 'id' },
+  destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+  mappings: [{ from: 'email', to: 'Email' }],
 });
 if (!parsed.ok) throw new Error('config');
 const config: ActivationConfig = parsed.config;
 const run = (n: number, over: Partial<RunSummary> = {}): RunSummary => ({
-  activationId: 'contacts', runNumber: n, trigger: 'schedule', mode: 'mirror', full: false, status: 'success', startedAt: '2026-12-04T10:00:00.000Z',
-  finishedAt: '2026-12-04T10:01:00.000Z', ops: { upsert: { planned: 12345, succeeded: 12340, failed: 5, skipped: 0, held: 0 } }, rejected: 0, heldDeletes: 0,
-  attributesCreated: [], warnings: [], ...over,
+  activationId: 'contacts',
+  runNumber: n,
+  trigger: 'schedule',
+  mode: 'mirror',
+  full: false,
+  status: 'success',
+  startedAt: '2026-12-04T10:00:00.000Z',
+  finishedAt: '2026-12-04T10:01:00.000Z',
+  ops: { upsert: { planned: 12345, succeeded: 12340, failed: 5, skipped: 0, held: 0 } },
+  rejected: 0,
+  heldDeletes: 0,
+  attributesCreated: [],
+  warnings: [],
+  ...over,
 });
 
 test('counts read with thousands separators; chunk summaries count from 1', () => {
@@ -23,8 +37,12 @@ test('counts read with thousands separators; chunk summaries count from 1', () =
 
 test('the activation: state, held deletions with the command that approves them, open warnings, the last five runs newest first', () => {
   const text = activationDetails(config, {
-    state: 'idle', health: 'critical', nextRunAt: '2026-12-05T06:00:00.000Z', recent: Array.from({ length: 8 }, (_, i) => run(i + 1)),
-    warnings: [{ code: 'DELETES_HELD', level: 'critical', message: 'a | b' }], heldDeletes: { run: 8, count: 2400 },
+    state: 'idle',
+    health: 'critical',
+    nextRunAt: '2026-12-05T06:00:00.000Z',
+    recent: Array.from({ length: 8 }, (_, i) => run(i + 1)),
+    warnings: [{ code: 'DELETES_HELD', level: 'critical', message: 'a | b' }],
+    heldDeletes: { run: 8, count: 2400 },
   });
   expect(text).toContain('**contacts** · mirror → salesforce Contact');
   expect(text).toContain('health **critical** · next run 2026-12-05T06:00:00.000Z');
@@ -39,7 +57,9 @@ test('a run: what it syncs (the model SQL cut short), then its counts; every tex
   expect(details).toContain('- Trigger: manual (full re-sync) — new field');
   expect(details).toMatch(/- Model: SQL `SELECT \* FROM marts\.contacts WHERE note <> 'x+…` on "default", key `id`/);
   expect(details.length).toBeLessThan(1000);
-  const result = runResultDetails(run(3, { status: 'partial', rejected: 2, warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'm'.repeat(5000) }] }));
+  const result = runResultDetails(
+    run(3, { status: 'partial', rejected: 2, warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'm'.repeat(5000) }] }),
+  );
   expect(result).toContain('| upsert | 12,345 | 12,340 | 5 | 0 | 0 |');
   expect(result).toContain('2 model rows rejected');
   expect(result.length).toBeLessThanOrEqual(4000);

@@ -8,17 +8,25 @@ import { recordApiCall, recordCommittedRun, recordScheduleLag } from '../../acti
 import { METRICS } from '../../common/metrics';
 import type { RunSummary } from '../../common/run';
 
-interface Sample { kind: string; name: string; value: number; tags: MetricTags }
+interface Sample {
+  kind: string;
+  name: string;
+  value: number;
+  tags: MetricTags;
+}
 
 /** A meter that keeps what it is given. */
 function recordingMeter(samples: Sample[], base: MetricTags = {}): MetricMeter {
-  const metric = <T>(kind: 'counter' | 'histogram' | 'gauge', name: string, tags: MetricTags): T => ({
-    name, kind, valueType: 'int',
-    add: (value: number, extra?: MetricTags) => samples.push({ kind, name, value, tags: { ...tags, ...extra } }),
-    record: (value: number, extra?: MetricTags) => samples.push({ kind, name, value, tags: { ...tags, ...extra } }),
-    set: (value: number, extra?: MetricTags) => samples.push({ kind, name, value, tags: { ...tags, ...extra } }),
-    withTags: (more: MetricTags) => metric(kind, name, { ...tags, ...more }),
-  }) as T;
+  const metric = <T>(kind: 'counter' | 'histogram' | 'gauge', name: string, tags: MetricTags): T =>
+    ({
+      name,
+      kind,
+      valueType: 'int',
+      add: (value: number, extra?: MetricTags) => samples.push({ kind, name, value, tags: { ...tags, ...extra } }),
+      record: (value: number, extra?: MetricTags) => samples.push({ kind, name, value, tags: { ...tags, ...extra } }),
+      set: (value: number, extra?: MetricTags) => samples.push({ kind, name, value, tags: { ...tags, ...extra } }),
+      withTags: (more: MetricTags) => metric(kind, name, { ...tags, ...more }),
+    }) as T;
   return {
     createCounter: (name) => metric<MetricCounter>('counter', name, base),
     createHistogram: (name) => metric<MetricHistogram>('histogram', name, base),
@@ -28,15 +36,34 @@ function recordingMeter(samples: Sample[], base: MetricTags = {}): MetricMeter {
 }
 
 const summary: RunSummary = {
-  activationId: 'contacts', runNumber: 7, trigger: 'schedule', mode: 'mirror', full: false, status: 'partial',
-  startedAt: '2026-01-01T10:00:00.000Z', finishedAt: '2026-01-01T10:01:30.000Z', modelRows: 1000,
-  ops: { upsert: { planned: 120, succeeded: 118, failed: 2, skipped: 0, held: 0 }, delete: { planned: 40, succeeded: 0, failed: 0, skipped: 0, held: 40 } },
-  rejected: 3, heldDeletes: 40, attributesCreated: [], warnings: [],
+  activationId: 'contacts',
+  runNumber: 7,
+  trigger: 'schedule',
+  mode: 'mirror',
+  full: false,
+  status: 'partial',
+  startedAt: '2026-01-01T10:00:00.000Z',
+  finishedAt: '2026-01-01T10:01:30.000Z',
+  modelRows: 1000,
+  ops: {
+    upsert: { planned: 120, succeeded: 118, failed: 2, skipped: 0, held: 0 },
+    delete: { planned: 40, succeeded: 0, failed: 0, skipped: 0, held: 40 },
+  },
+  rejected: 3,
+  heldDeletes: 40,
+  attributesCreated: [],
+  warnings: [],
 };
 
-const ours = (samples: Sample[]) => samples.filter((s) => s.name.startsWith('syncline_')).map(({ kind, name, value, tags }) => ({
-  kind, name, value, tags: Object.fromEntries(Object.entries(tags).filter(([k]) => !['namespace', 'taskQueue', 'activityType'].includes(k))),
-}));
+const ours = (samples: Sample[]) =>
+  samples
+    .filter((s) => s.name.startsWith('syncline_'))
+    .map(({ kind, name, value, tags }) => ({
+      kind,
+      name,
+      value,
+      tags: Object.fromEntries(Object.entries(tags).filter(([k]) => !['namespace', 'taskQueue', 'activityType'].includes(k))),
+    }));
 
 test('a committed run: rows by op and outcome (non-zero only), rejected rows, held deletions, duration by outcome', async () => {
   const samples: Sample[] = [];
@@ -68,8 +95,12 @@ test('recordApiCall counts one request under its destination and kind', async ()
 test('schedule lag is sampled on the first attempt of prepareRun only', async () => {
   const samples: Sample[] = [];
   const at = new Date(Date.now() - 5000).toISOString();
-  await new MockActivityEnvironment({ attempt: 1 }, { metricMeter: recordingMeter(samples) }).run(async () => recordScheduleLag('contacts', at));
-  await new MockActivityEnvironment({ attempt: 2 }, { metricMeter: recordingMeter(samples) }).run(async () => recordScheduleLag('contacts', at));
+  await new MockActivityEnvironment({ attempt: 1 }, { metricMeter: recordingMeter(samples) }).run(async () =>
+    recordScheduleLag('contacts', at),
+  );
+  await new MockActivityEnvironment({ attempt: 2 }, { metricMeter: recordingMeter(samples) }).run(async () =>
+    recordScheduleLag('contacts', at),
+  );
   const lag = ours(samples);
   expect(lag).toHaveLength(1);
   expect(lag[0]).toMatchObject({ kind: 'histogram', name: METRICS.scheduleLag, tags: { activation: 'contacts' } });

@@ -9,8 +9,10 @@ import { METRICS } from '../../common/metrics';
 const ROOT = path.resolve(__dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 
-test('the dashboard has a panel on every syncline metric, on the dashboard\'s data source', () => {
-  const dashboard = JSON.parse(read('docs/monitoring/grafana-dashboard.json')) as { panels: Array<{ type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }> };
+test("the dashboard has a panel on every syncline metric, on the dashboard's data source", () => {
+  const dashboard = JSON.parse(read('docs/monitoring/grafana-dashboard.json')) as {
+    panels: Array<{ type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }>;
+  };
   const panels = dashboard.panels.filter((p) => p.type !== 'row');
   for (const name of Object.values(METRICS)) {
     expect({ name, onPanels: panels.some((p) => p.targets?.some((t) => t.expr.includes(name))) }).toEqual({ name, onPanels: true });

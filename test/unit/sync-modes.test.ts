@@ -6,7 +6,10 @@ import { testdbConnector } from '../support/testdb-connector';
 
 describe('sync-mode table', () => {
   test('Salesforce Insert sends added and changed rows as new records; Actito Insert only added rows', () => {
-    expect(modeRows(salesforceConnector.modes.insert!)).toEqual([{ change: 'added', op: 'create' }, { change: 'changed', op: 'create' }]);
+    expect(modeRows(salesforceConnector.modes.insert!)).toEqual([
+      { change: 'added', op: 'create' },
+      { change: 'changed', op: 'create' },
+    ]);
     expect(modeRows(actitoConnector.modes.insert!)).toEqual([{ change: 'added', op: 'create' }]);
   });
   test('Update never creates, Upsert never deletes, only Mirror deletes', () => {
@@ -14,7 +17,11 @@ describe('sync-mode table', () => {
       expect(Object.values(modes.update!)).toEqual(['update', 'update']);
       expect(modes.upsert!.removed).toBeUndefined();
       expect(modes.mirror!.removed).toBe('delete');
-      expect(Object.entries(modes).filter(([, row]) => Object.values(row).includes('delete')).map(([m]) => m)).toEqual(['mirror']);
+      expect(
+        Object.entries(modes)
+          .filter(([, row]) => Object.values(row).includes('delete'))
+          .map(([m]) => m),
+      ).toEqual(['mirror']);
     }
   });
 });

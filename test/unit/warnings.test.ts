@@ -12,18 +12,31 @@ function replay(reports: WarningReport[]): { open: OpenWarnings; notices: string
   for (const r of reports) {
     const d = applyReport(open, r);
     open = d.open;
-    notices.push(...d.notices.map((n) => `${n.activationId}/${n.code}:${n.kind}:${n.level}${n.previousLevel ? `<${n.previousLevel}` : ''}`));
+    notices.push(
+      ...d.notices.map((n) => `${n.activationId}/${n.code}:${n.kind}:${n.level}${n.previousLevel ? `<${n.previousLevel}` : ''}`),
+    );
   }
   return { open, notices };
 }
 
 describe('applyReport', () => {
   it('opens once while a threshold stays crossed and clears once when it recovers', () => {
-    const { open, notices } = replay([report([w('FAILED_ROWS')], 't1'), report([w('FAILED_ROWS')], 't2'), report([w('FAILED_ROWS')], 't3'), report([], 't4'), report([], 't5')]);
+    const { open, notices } = replay([
+      report([w('FAILED_ROWS')], 't1'),
+      report([w('FAILED_ROWS')], 't2'),
+      report([w('FAILED_ROWS')], 't3'),
+      report([], 't4'),
+      report([], 't5'),
+    ]);
     expect(notices).toEqual(['a/FAILED_ROWS:opened:warning', 'a/FAILED_ROWS:cleared:warning']);
     expect(open).toEqual({});
     const cleared = applyReport(applyReport({}, report([w('FAILED_ROWS')], 't1')).open, report([], 't2')).notices[0];
-    expect(cleared).toMatchObject({ kind: 'cleared', since: 't1', at: 't2', message: 'FAILED_ROWS no longer holds for activation "a" (open since t1); it was: FAILED_ROWS holds' });
+    expect(cleared).toMatchObject({
+      kind: 'cleared',
+      since: 't1',
+      at: 't2',
+      message: 'FAILED_ROWS no longer holds for activation "a" (open since t1); it was: FAILED_ROWS holds',
+    });
   });
 
   it('sends one notice per level change, keeping the opening time', () => {
@@ -73,24 +86,47 @@ describe('health and payloads', () => {
 
 describe('currentWarnings', () => {
   const config = activationConfigSchema.parse({
-    id: 'a', mode: 'upsert', source: { table: 't', key: 'id' }, destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
-    mappings: [{ from: 'n', to: 'N' }], thresholds: { consecutiveFailedRuns: 2, quotaLowPercent: 20 },
+    id: 'a',
+    mode: 'upsert',
+    source: { table: 't', key: 'id' },
+    destination: { kind: 'testdb', connection: 'c', object: 'o', key: 'k' },
+    mappings: [{ from: 'n', to: 'N' }],
+    thresholds: { consecutiveFailedRuns: 2, quotaLowPercent: 20 },
   });
   const run = (extra: Partial<RunSummary> = {}): RunSummary => ({
-    activationId: 'a', runNumber: 3, trigger: 'manual', mode: 'upsert', full: false, status: 'success', startedAt: 't', ops: {}, rejected: 0,
-    heldDeletes: 0, attributesCreated: [], warnings: [], ...extra,
+    activationId: 'a',
+    runNumber: 3,
+    trigger: 'manual',
+    mode: 'upsert',
+    full: false,
+    status: 'success',
+    startedAt: 't',
+    ops: {},
+    rejected: 0,
+    heldDeletes: 0,
+    attributesCreated: [],
+    warnings: [],
+    ...extra,
   });
   const view = { consecutiveFailures: 0, configBroken: false, recheck: '1h' };
 
   it('a configuration error gives CONFIG_BROKEN alone', () => {
-    const ws = currentWarnings(config, run({ status: 'failed', error: { type: 'AUTH_FAILED', message: 'no.' }, warnings: [w('X')] }), { ...view, configBroken: true, consecutiveFailures: 5 });
+    const ws = currentWarnings(config, run({ status: 'failed', error: { type: 'AUTH_FAILED', message: 'no.' }, warnings: [w('X')] }), {
+      ...view,
+      configBroken: true,
+      consecutiveFailures: 5,
+    });
     expect(ws.map((x) => `${x.code}:${x.level}`)).toEqual(['CONFIG_BROKEN:critical']);
   });
 
   it('a failed run is a warning, critical from consecutiveFailedRuns in a row', () => {
     const failed = run({ status: 'failed', error: { type: 'MODEL_SQL_ERROR', message: 'gone' } });
-    expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 1 })).toEqual([expect.objectContaining({ code: 'RUN_FAILED', level: 'warning' })]);
-    expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 2 })).toEqual([expect.objectContaining({ code: 'RUN_FAILED', level: 'critical' })]);
+    expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 1 })).toEqual([
+      expect.objectContaining({ code: 'RUN_FAILED', level: 'warning' }),
+    ]);
+    expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 2 })).toEqual([
+      expect.objectContaining({ code: 'RUN_FAILED', level: 'critical' }),
+    ]);
   });
 
   it('QUOTA_LOW when less than quotaLowPercent is left, once', () => {
@@ -100,7 +136,9 @@ describe('currentWarnings', () => {
   });
 
   describe('FAILED_ROWS and problems already reported', () => {
-    const ops = (planned: number, succeeded: number, failed: number, skipped: number) => ({ upsert: { planned, succeeded, failed, skipped, held: 0 } });
+    const ops = (planned: number, succeeded: number, failed: number, skipped: number) => ({
+      upsert: { planned, succeeded, failed, skipped, held: 0 },
+    });
     const open = [w('FAILED_ROWS')];
     const codes = (ws: RunWarning[]) => ws.map((x) => x.code);
 
@@ -116,12 +154,18 @@ describe('currentWarnings', () => {
     it('an open FAILED_ROWS stays open while the rows still fail unchanged and the run sent nothing new', () => {
       const idle = run({ ops: ops(2, 0, 0, 2), rejected: 4, rejectedUnchanged: 4 });
       expect(currentWarnings(config, idle, { ...view, previous: open })).toEqual([
-        expect.objectContaining({ code: 'FAILED_ROWS', level: 'warning', message: expect.stringContaining('6 rows still fail or are rejected (6 reported by earlier runs') }),
+        expect.objectContaining({
+          code: 'FAILED_ROWS',
+          level: 'warning',
+          message: expect.stringContaining('6 rows still fail or are rejected (6 reported by earlier runs'),
+        }),
       ]);
       // ...but old problems never open it, and a run whose rows go through in number lets it clear.
       expect(currentWarnings(config, idle, view)).toEqual([]);
       expect(currentWarnings(config, run({ ops: ops(202, 200, 0, 2) }), { ...view, previous: open })).toEqual([]);
-      expect(currentWarnings(config, run({ ops: ops(12, 10, 0, 2) }), { ...view, previous: open }).map((x) => x.code)).toEqual(['FAILED_ROWS']);
+      expect(currentWarnings(config, run({ ops: ops(12, 10, 0, 2) }), { ...view, previous: open }).map((x) => x.code)).toEqual([
+        'FAILED_ROWS',
+      ]);
       // Nothing left over: recovered.
       expect(currentWarnings(config, run({ ops: ops(2, 2, 0, 0) }), { ...view, previous: open })).toEqual([]);
     });
@@ -133,6 +177,8 @@ describe('currentWarnings', () => {
   });
 
   it('the deadline warning names the run and its scheduled start', () => {
-    expect(deadlineWarning(config, 7, Date.UTC(2026, 0, 1)).message).toContain('run 7 has not finished 60 min after its scheduled start (2026-01-01T00:00:00.000Z)');
+    expect(deadlineWarning(config, 7, Date.UTC(2026, 0, 1)).message).toContain(
+      'run 7 has not finished 60 min after its scheduled start (2026-01-01T00:00:00.000Z)',
+    );
   });
 });

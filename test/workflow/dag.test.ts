@@ -64,14 +64,26 @@ function withWorker<T>(fn: () => Promise<T>, connections: Record<string, Record<
 }
 
 const workflowId = (name: string) => `dag/${name}/${process.pid}`;
-const sql = (id: string, statement: string, extra: Partial<DagSpec['tasks'][number]> = {}) => ({ id, kind: 'sql', input: { statement }, ...extra });
+const sql = (id: string, statement: string, extra: Partial<DagSpec['tasks'][number]> = {}) => ({
+  id,
+  kind: 'sql',
+  input: { statement },
+  ...extra,
+});
 const states = (state: DagState) => Object.fromEntries(Object.values(state.tasks).map((t) => [t.id, t.state]));
 
 /** Runs a DAG expected to fail; returns the final state from the failure details and from the query. */
-async function runFailing(name: string, spec: DagSpec, connections: Record<string, Record<string, unknown>> = {}): Promise<{ failure: ApplicationFailure; result: DagState; queried: DagState }> {
+async function runFailing(
+  name: string,
+  spec: DagSpec,
+  connections: Record<string, Record<string, unknown>> = {},
+): Promise<{ failure: ApplicationFailure; result: DagState; queried: DagState }> {
   return withWorker(async () => {
     const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId(name), args: [spec] });
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const failure = (err as WorkflowFailedError).cause as ApplicationFailure;
     return { failure, result: failure.details?.[0] as DagState, queried: await handle.query(dagStateQuery) };
@@ -91,7 +103,12 @@ test('trigger rules and skip propagation around a failing SQL task', async () =>
       sql('alert', log('alert'), { upstream: ['bad'], triggerRule: 'one_failed' }),
       sql('guarded', log('guarded'), { upstream: ['bad', 'ok'], triggerRule: 'none_failed' }),
       // Skips itself through the activity's SKIP result: the statement touched no row.
-      { id: 'nothing_to_do', kind: 'sql', upstream: ['ok'], input: { statement: 'DELETE FROM dag_test.ran WHERE false', skipIfNoRows: true } },
+      {
+        id: 'nothing_to_do',
+        kind: 'sql',
+        upstream: ['ok'],
+        input: { statement: 'DELETE FROM dag_test.ran WHERE false', skipIfNoRows: true },
+      },
       sql('after_skip', log('after_skip'), { upstream: ['nothing_to_do'] }),
       sql('after_after_skip', log('after_after_skip'), { upstream: ['after_skip'] }),
       sql('alert_on_skip', log('alert_on_skip'), { upstream: ['nothing_to_do'], triggerRule: 'one_failed' }),
@@ -101,16 +118,28 @@ test('trigger rules and skip propagation around a failing SQL task', async () =>
   };
   const { failure, result, queried } = await runFailing('rules', spec);
   const expected: Record<string, TaskState> = {
-    ok: 'success', bad: 'failed', after_bad: 'upstream_failed', after_after_bad: 'upstream_failed', cleanup: 'success',
-    alert: 'success', guarded: 'upstream_failed', nothing_to_do: 'skipped', after_skip: 'skipped', after_after_skip: 'skipped',
-    alert_on_skip: 'skipped', tolerant: 'success', finally: 'success',
+    ok: 'success',
+    bad: 'failed',
+    after_bad: 'upstream_failed',
+    after_after_bad: 'upstream_failed',
+    cleanup: 'success',
+    alert: 'success',
+    guarded: 'upstream_failed',
+    nothing_to_do: 'skipped',
+    after_skip: 'skipped',
+    after_after_skip: 'skipped',
+    alert_on_skip: 'skipped',
+    tolerant: 'success',
+    finally: 'success',
   };
   expect(states(result)).toEqual(expected);
   expect(states(queried)).toEqual(expected);
   expect(result.status).toBe('failed');
   expect(result.tasks.bad!.error).toEqual({ type: 'SQL_42601', message: expect.stringContaining('syntax error') });
   expect(failure.type).toBe('DAG_FAILED');
-  expect(failure.message).toBe('DAG "rules" failed: bad (SQL_42601) failed; after_bad, after_after_bad, guarded did not run (upstream_failed)');
+  expect(failure.message).toBe(
+    'DAG "rules" failed: bad (SQL_42601) failed; after_bad, after_after_bad, guarded did not run (upstream_failed)',
+  );
   const ran = await db.query<{ task: string }>('SELECT task FROM dag_test.ran ORDER BY task');
   expect(ran.rows.map((r) => r.task)).toEqual(['alert', 'cleanup', 'finally', 'tolerant']);
 
@@ -153,19 +182,33 @@ test('a mapped task fans out over an upstream list, in order; an empty list skip
     tasks: [
       { id: 'list', kind: 'sql', input: { statement: 'SELECT g AS n FROM generate_series(1, 5) g ORDER BY g', returnRows: true } },
       {
-        id: 'each', kind: 'sql', upstream: ['list'], map: { over: 'list', field: 'rows' },
-        input: { statement: "INSERT INTO dag_test.mapped VALUES (($1::jsonb->>'n')::int, clock_timestamp()) RETURNING n * 10 AS tenfold", returnRows: true },
+        id: 'each',
+        kind: 'sql',
+        upstream: ['list'],
+        map: { over: 'list', field: 'rows' },
+        input: {
+          statement: "INSERT INTO dag_test.mapped VALUES (($1::jsonb->>'n')::int, clock_timestamp()) RETURNING n * 10 AS tenfold",
+          returnRows: true,
+        },
       },
       { id: 'none', kind: 'sql', input: { statement: 'SELECT 1 AS n WHERE false', returnRows: true } },
       sql('each_none', 'SELECT $1::jsonb', { upstream: ['none'], map: { over: 'none', field: 'rows' } }),
       sql('after_each_none', 'SELECT 1', { upstream: ['each_none'] }),
     ],
   };
-  const result = await withWorker(() => client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('mapped'), args: [spec] }));
+  const result = await withWorker(() =>
+    client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('mapped'), args: [spec] }),
+  );
   expect(result.status).toBe('success');
   const each = result.tasks.each!;
   expect(each.state).toBe('success');
-  expect(each.mapped!.map((m) => [m.index, m.state])).toEqual([[0, 'success'], [1, 'success'], [2, 'success'], [3, 'success'], [4, 'success']]);
+  expect(each.mapped!.map((m) => [m.index, m.state])).toEqual([
+    [0, 'success'],
+    [1, 'success'],
+    [2, 'success'],
+    [3, 'success'],
+    [4, 'success'],
+  ]);
   expect(each.output).toEqual([10, 20, 30, 40, 50].map((tenfold) => ({ rowCount: 1, rows: [{ tenfold }] })));
   const rows = await db.query<{ n: number }>('SELECT n FROM dag_test.mapped ORDER BY n');
   expect(rows.rows.map((r) => r.n)).toEqual([1, 2, 3, 4, 5]);
@@ -185,12 +228,22 @@ test('maxParallelism bounds concurrent executions, mapped items included', async
       sql('fan', span("$1::jsonb->>'id'"), { upstream: ['ids'], map: { over: 'ids', field: 'rows' } }),
     ],
   };
-  const result = await withWorker(() => client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('parallel'), args: [spec] }));
+  const result = await withWorker(() =>
+    client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('parallel'), args: [spec] }),
+  );
   expect(result.status).toBe('success');
   const spans = await db.query<{ task: string; started: Date; ended: Date }>('SELECT * FROM dag_test.spans');
   expect(spans.rows).toHaveLength(8);
   // Sweep over start/end events; an end sorts before a start at the same instant.
-  const events = spans.rows.flatMap((s) => [[s.started.getTime(), 1], [s.ended.getTime(), -1]] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const events = spans.rows
+    .flatMap(
+      (s) =>
+        [
+          [s.started.getTime(), 1],
+          [s.ended.getTime(), -1],
+        ] as const,
+    )
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   let open = 0;
   let peak = 0;
   for (const [, delta] of events) peak = Math.max(peak, (open += delta));
@@ -222,7 +275,9 @@ test('per-task retries and timeouts', async () => {
   expect(states(result)).toEqual({ flaky: 'success', too_flaky: 'failed', slow: 'failed' });
   expect(result.tasks.too_flaky!.error).toEqual({ type: 'SQL_P0001', message: expect.stringContaining('not ready yet') });
   expect(result.tasks.slow!.error).toEqual({ type: 'SQL_57014', message: expect.stringContaining('statement timeout') });
-  const attempts = await db.query('SELECT (SELECT last_value FROM dag_test.flaky_seq) AS flaky, (SELECT last_value FROM dag_test.too_flaky_seq) AS too_flaky');
+  const attempts = await db.query(
+    'SELECT (SELECT last_value FROM dag_test.flaky_seq) AS flaky, (SELECT last_value FROM dag_test.too_flaky_seq) AS too_flaky',
+  );
   expect(attempts.rows[0]).toEqual({ flaky: '3', too_flaky: '2' });
 });
 
@@ -252,7 +307,10 @@ test('http tasks succeed on 2xx and fail as HTTP_<status> after their retries; a
     expect(states(result)).toEqual({ notify: 'success', down: 'failed', sync: 'failed' });
     expect(result.tasks.notify!.output).toEqual({ status: 204 });
     expect(result.tasks.down!.error!.type).toBe('HTTP_503');
-    expect(result.tasks.sync!.error).toEqual({ type: 'ACTIVATION_NOT_RUNNING', message: expect.stringContaining('activation "not-deployed" is not running') });
+    expect(result.tasks.sync!.error).toEqual({
+      type: 'ACTIVATION_NOT_RUNNING',
+      message: expect.stringContaining('activation "not-deployed" is not running'),
+    });
     expect(hits.sort()).toEqual(['GET /down ', 'GET /down ', 'POST /hook {"dag":"notify"}']);
   } finally {
     server.close();
@@ -264,7 +322,11 @@ test('http headers come from a named connection; inline headers that look like c
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      hits.push({ line: `${req.method} ${req.url}`, authorization: req.headers.authorization, source: req.headers['x-request-source'] as string | undefined });
+      hits.push({
+        line: `${req.method} ${req.url}`,
+        authorization: req.headers.authorization,
+        source: req.headers['x-request-source'] as string | undefined,
+      });
       res.statusCode = 204;
       res.end();
     });
@@ -276,7 +338,11 @@ test('http headers come from a named connection; inline headers that look like c
       id: 'inline-secrets',
       tasks: [
         sql('probe', 'CREATE TABLE dag_test.header_probe (id int)'),
-        { id: 'bearer', kind: 'http', input: { url: `${base}/x`, headers: { Authorization: 'Bearer inline-s3cret', 'X-Request-Source': 'dag' } } },
+        {
+          id: 'bearer',
+          kind: 'http',
+          input: { url: `${base}/x`, headers: { Authorization: 'Bearer inline-s3cret', 'X-Request-Source': 'dag' } },
+        },
         { id: 'key', kind: 'http', input: { url: `${base}/x`, headers: { 'x-api-key': 'inline-k3y', Cookie: 'sid=inline-c00kie' } } },
       ],
     };
@@ -297,7 +363,11 @@ test('http headers come from a named connection; inline headers that look like c
     const spec: DagSpec = {
       id: 'conn-headers',
       tasks: [
-        { id: 'push', kind: 'http', input: { url: '/v1/sync', connection: 'crm-api', body: { n: 1 }, headers: { 'X-Request-Source': 'dag' } } },
+        {
+          id: 'push',
+          kind: 'http',
+          input: { url: '/v1/sync', connection: 'crm-api', body: { n: 1 }, headers: { 'X-Request-Source': 'dag' } },
+        },
         { id: 'ping', kind: 'http', input: { url: `${base}/api/v1/ping`, connection: 'crm-api' } },
         // The connection's headers never go to another host than its baseUrl.
         { id: 'elsewhere', kind: 'http', input: { url: `${base}/other`, connection: 'crm-api' }, retry: { maximumAttempts: 1 } },
@@ -306,9 +376,15 @@ test('http headers come from a named connection; inline headers that look like c
         { id: 'hook', kind: 'http', input: { connection: 'team-hook', body: { dag: 'conn-headers' } } },
       ],
     };
-    const { result } = await runFailing('conn-headers', spec, { 'crm-api': crm, 'team-hook': { baseUrl: `${base}/hooks/T0/B0/hook-t0ken` } });
+    const { result } = await runFailing('conn-headers', spec, {
+      'crm-api': crm,
+      'team-hook': { baseUrl: `${base}/hooks/T0/B0/hook-t0ken` },
+    });
     expect(states(result)).toEqual({ push: 'success', ping: 'success', elsewhere: 'failed', unknown: 'failed', hook: 'success' });
-    expect(result.tasks.elsewhere!.error).toEqual({ type: 'CONFIG_INVALID', message: expect.stringContaining(`${base}/other is not under the base URL of connection "crm-api"`) });
+    expect(result.tasks.elsewhere!.error).toEqual({
+      type: 'CONFIG_INVALID',
+      message: expect.stringContaining(`${base}/other is not under the base URL of connection "crm-api"`),
+    });
     expect(result.tasks.unknown!.error!.type).toBe('CONNECTION_UNKNOWN');
     expect(hits.sort((a, b) => a.line.localeCompare(b.line))).toEqual([
       { line: 'GET /api/v1/ping', authorization: 'Bearer conn-s3cret', source: undefined },
@@ -316,7 +392,9 @@ test('http headers come from a named connection; inline headers that look like c
       { line: 'POST /hooks/T0/B0/hook-t0ken', authorization: undefined, source: undefined },
     ]);
     const history = await client.workflow.getHandle(workflowId('conn-headers')).fetchHistory();
-    const text = JSON.stringify(history, (k, v: unknown) => (k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v));
+    const text = JSON.stringify(history, (k, v: unknown) =>
+      k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+    );
     expect(text).toContain('crm-api');
     expect(text).not.toMatch(/conn-s3cret|hook-t0ken/);
     await Worker.runReplayHistory({ workflowBundle: bundle }, history);
@@ -335,10 +413,14 @@ test('cancelling the workflow cancels its running tasks and runs nothing more', 
   };
   const err = await withWorker(async () => {
     const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('cancel'), args: [spec] });
-    for (let i = 0; i < 100 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect((await handle.query(dagStateQuery)).tasks).toMatchObject({ wait: { state: 'running' }, never: { state: 'pending' } });
     await handle.cancel();
-    return handle.result().then(() => undefined, (e: unknown) => e);
+    return handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   });
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   const probe = await db.query<{ t: string | null }>("SELECT to_regclass('dag_test.never_created')::text AS t");
@@ -349,23 +431,43 @@ test('a DAG started with the temporal CLI from a dag.json file', async () => {
   const cli = findTemporalCli() ?? 'temporal';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dag-cli-'));
   const file = path.join(dir, 'dag.json');
-  await writeFile(file, JSON.stringify({
-    id: 'nightly-refresh',
-    tasks: [
-      { id: 'create', kind: 'sql', input: { statement: 'CREATE TABLE dag_test.cli_log (step text, at timestamptz DEFAULT clock_timestamp())' } },
-      { id: 'refresh', kind: 'sql', upstream: ['create'], input: { statement: "INSERT INTO dag_test.cli_log(step) VALUES ('refresh')" } },
-      { id: 'settle', kind: 'sleep', upstream: ['refresh'], input: { seconds: 1 } },
-      { id: 'done', kind: 'sql', upstream: ['settle'], input: { statement: "INSERT INTO dag_test.cli_log(step) VALUES ('done')" } },
-    ],
-  }));
+  await writeFile(
+    file,
+    JSON.stringify({
+      id: 'nightly-refresh',
+      tasks: [
+        {
+          id: 'create',
+          kind: 'sql',
+          input: { statement: 'CREATE TABLE dag_test.cli_log (step text, at timestamptz DEFAULT clock_timestamp())' },
+        },
+        { id: 'refresh', kind: 'sql', upstream: ['create'], input: { statement: "INSERT INTO dag_test.cli_log(step) VALUES ('refresh')" } },
+        { id: 'settle', kind: 'sleep', upstream: ['refresh'], input: { seconds: 1 } },
+        { id: 'done', kind: 'sql', upstream: ['settle'], input: { statement: "INSERT INTO dag_test.cli_log(step) VALUES ('done')" } },
+      ],
+    }),
+  );
   const id = workflowId('nightly-refresh');
   const out = await withWorker(async () => {
-    await run(cli, ['workflow', 'start', '--address', address(), '--task-queue', TASK_QUEUE, '--type', WORKFLOW_TYPES.dag, '--workflow-id', id, '--input-file', file]);
+    await run(cli, [
+      'workflow',
+      'start',
+      '--address',
+      address(),
+      '--task-queue',
+      TASK_QUEUE,
+      '--type',
+      WORKFLOW_TYPES.dag,
+      '--workflow-id',
+      id,
+      '--input-file',
+      file,
+    ]);
     return run(cli, ['workflow', 'result', '--address', address(), '--workflow-id', id, '--output', 'json']);
   });
   expect(JSON.parse(out.stdout)).toMatchObject({ status: 'COMPLETED', result: { id: 'nightly-refresh', status: 'success' } });
   const rows = await db.query<{ step: string; gap: number }>(
-    "SELECT step, extract(epoch FROM at - lag(at) OVER (ORDER BY at))::float AS gap FROM dag_test.cli_log ORDER BY at",
+    'SELECT step, extract(epoch FROM at - lag(at) OVER (ORDER BY at))::float AS gap FROM dag_test.cli_log ORDER BY at',
   );
   expect(rows.rows.map((r) => r.step)).toEqual(['refresh', 'done']);
   expect(rows.rows[1]!.gap).toBeGreaterThanOrEqual(1);

@@ -11,8 +11,19 @@
  * its history stays small for years.
  */
 import {
-  ApplicationFailure, ChildWorkflowFailure, allHandlersFinished, condition, continueAsNew, executeChild, log, patched, proxyActivities, proxyLocalActivities, setHandler,
-  upsertSearchAttributes, workflowInfo,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../../activities';
 import { formatProblems, parseActivationConfig, type ActivationConfig } from '../../common/config';
@@ -23,8 +34,20 @@ import { currentWarnings, deadlineWarning } from '../../common/thresholds';
 import { healthOf, warningSignature } from '../../common/warnings';
 import { activationKey, destinationKey, healthKey, type Health } from '../../common/search-attributes';
 import {
-  applyPlanUpdate, approveDeletesUpdate, planUpdate, pauseSignal, resumeSignal, resyncSignal, retryFailedSignal, runProgressSignal, statusQuery, triggerSyncUpdate,
-  type ActivationStatus, type PlanResponse, type RunProgress, type TriggerSyncRequest,
+  applyPlanUpdate,
+  approveDeletesUpdate,
+  planUpdate,
+  pauseSignal,
+  resumeSignal,
+  resyncSignal,
+  retryFailedSignal,
+  runProgressSignal,
+  statusQuery,
+  triggerSyncUpdate,
+  type ActivationStatus,
+  type PlanResponse,
+  type RunProgress,
+  type TriggerSyncRequest,
 } from '../messages';
 import { nextFireTime } from '../schedule';
 import { syncRunWorkflow } from '../sync-run';
@@ -33,7 +56,12 @@ import { syncRunWorkflow } from '../sync-run';
  * A run waiting to start. `retryFailed`: rows whose last write failed permanently are sent again too; it
  * survives coalescing with other requests (a state carried over from an older version has only the trigger).
  */
-interface PendingRun { trigger: RunTrigger; full: boolean; reason?: string; retryFailed?: boolean }
+interface PendingRun {
+  trigger: RunTrigger;
+  full: boolean;
+  reason?: string;
+  retryFailed?: boolean;
+}
 
 /** Everything carried across continue-as-new. */
 interface ActivationState {
@@ -58,7 +86,11 @@ interface ActivationState {
 }
 
 /** A plan or apply request waiting for its turn; answered in this execution (updates block continue-as-new). */
-interface PlanJob { ticket: number; kind: 'plan' | 'apply'; plan?: number }
+interface PlanJob {
+  ticket: number;
+  kind: 'plan' | 'apply';
+  plan?: number;
+}
 type PlanOutcome = { ok: PlanResponse | RunSummary } | { error: { type: string; message: string } };
 
 interface ActivationWorkflowInput {
@@ -70,7 +102,10 @@ interface ActivationWorkflowInput {
 const RECENT_RUNS = 20;
 const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
 // A quota read after every run: a local activity costs one marker event, not a task round trip.
-const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+const local = proxyLocalActivities<SynclineActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '1s' },
+});
 const DEFAULT_RECHECK = '1h';
 
 /** Higher wins when requests are coalesced. */
@@ -80,7 +115,12 @@ function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
   if (!a) return b;
   const trigger = TRIGGER_RANK[b.trigger] > TRIGGER_RANK[a.trigger] ? b.trigger : a.trigger;
   const retryFailed = wantsRetry(a) || wantsRetry(b);
-  return { trigger, full: a.full || b.full, reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined, ...(retryFailed ? { retryFailed } : {}) };
+  return {
+    trigger,
+    full: a.full || b.full,
+    reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined,
+    ...(retryFailed ? { retryFailed } : {}),
+  };
 }
 
 function wantsRetry(p: PendingRun): boolean {
@@ -92,7 +132,8 @@ function wantsRetry(p: PendingRun): boolean {
  * `temporal workflow start --input-file activation.json`).
  */
 export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record<string, unknown>): Promise<void> {
-  const input: ActivationWorkflowInput = raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
+  const input: ActivationWorkflowInput =
+    raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) {
     const id = (input.config as { id?: unknown } | null)?.id;
@@ -101,14 +142,25 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
   const config = parsed.config;
   const expectedId = `activation/${config.id}`;
   if (workflowInfo().workflowId !== expectedId) {
-    throw ApplicationFailure.nonRetryable(`activation "${config.id}" must run with workflow id "${expectedId}" (got "${workflowInfo().workflowId}")`, 'CONFIG_INVALID');
+    throw ApplicationFailure.nonRetryable(
+      `activation "${config.id}" must run with workflow id "${expectedId}" (got "${workflowInfo().workflowId}")`,
+      'CONFIG_INVALID',
+    );
   }
   // Handlers are registered before the first await: an update sent with the start must find them.
   const state: ActivationState = input.state ?? {
-    lastRunNumber: -1, recent: [], paused: false, pending: null, heldDeletes: null, consecutiveFailures: 0, health: 'ok',
+    lastRunNumber: -1,
+    recent: [],
+    paused: false,
+    pending: null,
+    heldDeletes: null,
+    consecutiveFailures: 0,
+    health: 'ok',
   };
   upsertSearchAttributes([
-    { key: activationKey, value: config.id }, { key: destinationKey, value: config.destination.kind }, { key: healthKey, value: state.health },
+    { key: activationKey, value: config.id },
+    { key: destinationKey, value: config.destination.kind },
+    { key: healthKey, value: state.health },
   ] as never);
 
   let running: RunProgress | null = null;
@@ -143,29 +195,45 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
   setHandler(runProgressSignal, (p) => {
     if (running && p.runNumber === running.runNumber) running = p;
   });
-  setHandler(triggerSyncUpdate, async (req?: TriggerSyncRequest) => {
-    const ticket = ++requests;
-    state.pending = mergePending(state.pending, { trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason });
-    return waitForRun(ticket);
-  }, {
-    validator: (req?: TriggerSyncRequest) => {
-      if (req !== undefined && (typeof req !== 'object' || req === null)) throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
-      if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+  setHandler(
+    triggerSyncUpdate,
+    async (req?: TriggerSyncRequest) => {
+      const ticket = ++requests;
+      state.pending = mergePending(state.pending, {
+        trigger: req?.full ? 'full_resync' : 'manual',
+        full: !!req?.full,
+        reason: req?.reason,
+      });
+      return waitForRun(ticket);
     },
-  });
-  setHandler(approveDeletesUpdate, async (req) => {
-    const { approved } = await acts.approveHeldDeletes({ activationId: config.id, runNumber: req.run });
-    const ticket = ++requests;
-    state.heldDeletes = null;
-    state.pending = mergePending(state.pending, { trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` });
-    return { approved, run: await waitForRun(ticket) };
-  }, {
-    validator: (req) => {
-      if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
-      if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
-      if (state.heldDeletes.run !== req.run) throw new Error(`run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`);
+    {
+      validator: (req?: TriggerSyncRequest) => {
+        if (req !== undefined && (typeof req !== 'object' || req === null))
+          throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
+        if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+      },
     },
-  });
+  );
+  setHandler(
+    approveDeletesUpdate,
+    async (req) => {
+      const { approved } = await acts.approveHeldDeletes({ activationId: config.id, runNumber: req.run });
+      const ticket = ++requests;
+      state.heldDeletes = null;
+      state.pending = mergePending(state.pending, { trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` });
+      return { approved, run: await waitForRun(ticket) };
+    },
+    {
+      validator: (req) => {
+        if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
+        if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
+        if (state.heldDeletes.run !== req.run)
+          throw new Error(
+            `run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`,
+          );
+      },
+    },
+  );
   const planJobs: PlanJob[] = [];
   const planOutcomes = new Map<number, PlanOutcome>();
   let planTickets = 0;
@@ -178,17 +246,28 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
     return outcome.ok;
   };
   setHandler(planUpdate, async () => (await waitForPlanJob({ ticket: ++planTickets, kind: 'plan' })) as PlanResponse);
-  setHandler(applyPlanUpdate, async (req) => {
-    state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
-    return (await waitForPlanJob({ ticket: ++planTickets, kind: 'apply', plan: req.plan })) as RunSummary;
-  }, { validator: (req) => validateApply(config, state, req) });
+  setHandler(
+    applyPlanUpdate,
+    async (req) => {
+      state.plan!.status = 'applying'; // a second apply of the same plan is refused from now on
+      return (await waitForPlanJob({ ticket: ++planTickets, kind: 'apply', plan: req.plan })) as RunSummary;
+    },
+    { validator: (req) => validateApply(config, state, req) },
+  );
   setHandler(statusQuery, (): ActivationStatus => {
     const next = state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, Date.now());
     return {
-      activationId: config.id, state: running ? 'running' : state.paused ? 'paused' : 'idle', pausedReason: state.pausedReason,
-      health: state.health, schedule: config.schedule, nextRunAt: next === null ? null : new Date(next).toISOString(), currentRun: running,
-      pending: state.pending && { trigger: state.pending.trigger, full: state.pending.full }, heldDeletes: state.heldDeletes,
-      consecutiveFailures: state.consecutiveFailures, lastRuns: state.recent,
+      activationId: config.id,
+      state: running ? 'running' : state.paused ? 'paused' : 'idle',
+      pausedReason: state.pausedReason,
+      health: state.health,
+      schedule: config.schedule,
+      nextRunAt: next === null ? null : new Date(next).toISOString(),
+      currentRun: running,
+      pending: state.pending && { trigger: state.pending.trigger, full: state.pending.full },
+      heldDeletes: state.heldDeletes,
+      consecutiveFailures: state.consecutiveFailures,
+      lastRuns: state.recent,
     };
   });
 
@@ -204,7 +283,13 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
     await continueAsNew<typeof activationWorkflowV1>({ config, state });
   };
   for (;;) {
-    const next = await nextRequest(config, state, () => wake, () => recheck(config, state), () => planJobs.length > 0);
+    const next = await nextRequest(
+      config,
+      state,
+      () => wake,
+      () => recheck(config, state),
+      () => planJobs.length > 0,
+    );
     const job = next === null ? planJobs.shift()! : null;
     if (job?.kind === 'plan') {
       planOutcomes.set(job.ticket, await planOnce(config, state, ++state.lastRunNumber, (p) => (running = p)));
@@ -213,7 +298,12 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
       continue;
     }
     if (job && state.plan?.status !== 'applying') {
-      planOutcomes.set(job.ticket, { error: { type: 'PLAN_STALE', message: `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again` } });
+      planOutcomes.set(job.ticket, {
+        error: {
+          type: 'PLAN_STALE',
+          message: `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`,
+        },
+      });
       continue;
     }
     const request: PendingRun = next ?? { trigger: 'manual', full: false, reason: `apply plan ${job!.plan}` };
@@ -233,7 +323,13 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
       const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
       // Executions recorded before FAILED_ROWS stayed open for unchanged problems replay without it.
       const previous = patched('failed-rows-stay-open') ? state.warnings : undefined;
-      state.warnings = currentWarnings(config, summary, { consecutiveFailures: state.consecutiveFailures, configBroken, quota, recheck: config.recheck ?? DEFAULT_RECHECK, previous });
+      state.warnings = currentWarnings(config, summary, {
+        consecutiveFailures: state.consecutiveFailures,
+        configBroken,
+        quota,
+        recheck: config.recheck ?? DEFAULT_RECHECK,
+        previous,
+      });
       await publishWarnings(config, state);
     } else {
       setHealth(state, legacyHealth(config, state, summary, configBroken));
@@ -256,17 +352,25 @@ function validateApply(config: ActivationConfig, state: ActivationState, req: { 
   const p = state.plan;
   const again = `run \`syncline plan ${config.id}\` to compute a new plan`;
   if (!p || req.plan > p.run) throw new Error(`activation "${config.id}" has no plan ${req.plan}; ${again}`);
-  if (req.plan < p.run) throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
+  if (req.plan < p.run)
+    throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
   if (p.status === 'applied') throw new Error(`plan ${req.plan} of "${config.id}" was already applied; ${again}`);
   if (p.status === 'applying') throw new Error(`plan ${req.plan} of "${config.id}" is being applied already`);
-  if (p.status === 'superseded') throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
+  if (p.status === 'superseded')
+    throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
 }
 
 /** Runs the DAG up to the delta as run `runNumber` and records it as the open plan. */
-async function planOnce(config: ActivationConfig, state: ActivationState, runNumber: number, progress: (p: RunProgress | null) => void): Promise<PlanOutcome> {
+async function planOnce(
+  config: ActivationConfig,
+  state: ActivationState,
+  runNumber: number,
+  progress: (p: RunProgress | null) => void,
+): Promise<PlanOutcome> {
   progress({ runNumber, phase: 'starting', chunksDone: 0, chunksTotal: 0 });
   const summary = await runOnce(config, state, { trigger: 'manual', full: false, reason: 'plan' }, runNumber, { planOnly: true });
-  if (summary.status === 'failed') return { error: summary.error ?? { type: 'INTERNAL', message: `plan ${runNumber} of "${config.id}" failed` } };
+  if (summary.status === 'failed')
+    return { error: summary.error ?? { type: 'INTERNAL', message: `plan ${runNumber} of "${config.id}" failed` } };
   // recordPlan superseded (and dropped) any older plan in Postgres; the workflow's view follows.
   state.plan = { run: runNumber, status: 'open' };
   const counts: Record<string, number> = { rejected: summary.rejected, heldDeletes: summary.heldDeletes };
@@ -285,7 +389,11 @@ async function supersedePlan(config: ActivationConfig, state: ActivationState, r
  * a configuration error it wakes every `recheck` to re-check the destination instead.
  */
 async function nextRequest(
-  config: ActivationConfig, state: ActivationState, wake: () => number, recheck: () => Promise<void>, planWaiting: () => boolean = () => false,
+  config: ActivationConfig,
+  state: ActivationState,
+  wake: () => number,
+  recheck: () => Promise<void>,
+  planWaiting: () => boolean = () => false,
 ): Promise<PendingRun | null> {
   for (;;) {
     // A plan or apply goes first: a run before an apply would make its plan stale.
@@ -299,11 +407,14 @@ async function nextRequest(
     const rechecking = state.paused && !!state.autoPaused;
     const next = rechecking
       ? (state.lastRecheckAt ?? now) + parseDuration(config.recheck ?? DEFAULT_RECHECK)
-      : state.paused ? null : nextFireTime(config.schedule, state.lastFireAt, now);
+      : state.paused
+        ? null
+        : nextFireTime(config.schedule, state.lastFireAt, now);
     const seen = wake();
-    const woke = next === null
-      ? (await condition(() => state.pending !== null || wake() !== seen || planWaiting()), true)
-      : await condition(() => state.pending !== null || wake() !== seen || planWaiting(), Math.max(1, next - now));
+    const woke =
+      next === null
+        ? (await condition(() => state.pending !== null || wake() !== seen || planWaiting()), true)
+        : await condition(() => state.pending !== null || wake() !== seen || planWaiting(), Math.max(1, next - now));
     if (woke || next === null) continue;
     if (rechecking) {
       await recheck();
@@ -317,7 +428,9 @@ async function nextRequest(
 /** The auto-pause re-check: when the destination checks out, clear CONFIG_BROKEN, resume and sync what is pending. */
 async function recheck(config: ActivationConfig, state: ActivationState): Promise<void> {
   state.lastRecheckAt = Date.now();
-  const result = await acts.recheckDestination({ config }).catch((err: Error) => ({ ok: false as const, code: 'INTERNAL', message: err.message }));
+  const result = await acts
+    .recheckDestination({ config })
+    .catch((err: Error) => ({ ok: false as const, code: 'INTERNAL', message: err.message }));
   if (!state.paused || !state.autoPaused) return; // resumed or paused by an operator meanwhile
   if (!result.ok) {
     log.info(`activation "${config.id}" is still broken: ${result.code}: ${result.message}`);
@@ -341,12 +454,24 @@ function resumeWithCatchUp(config: ActivationConfig, state: ActivationState, rea
  * Races the run against a durable timer at `scheduledAt + deadlineMinutes`: if the timer fires first,
  * DEADLINE_MISSED opens while the run goes on; the set computed when the run finishes clears it.
  */
-async function withDeadline(config: ActivationConfig, state: ActivationState, run: Promise<RunSummary>, runNumber: number, scheduledAt: number): Promise<RunSummary> {
+async function withDeadline(
+  config: ActivationConfig,
+  state: ActivationState,
+  run: Promise<RunSummary>,
+  runNumber: number,
+  scheduledAt: number,
+): Promise<RunSummary> {
   let done = false;
-  void run.then(() => (done = true), () => (done = true));
+  void run.then(
+    () => (done = true),
+    () => (done = true),
+  );
   const left = scheduledAt + config.thresholds.deadlineMinutes * 60_000 - Date.now();
   if (!(await condition(() => done, Math.max(1, left)))) {
-    state.warnings = [...(state.warnings ?? []).filter((w) => w.code !== 'DEADLINE_MISSED'), deadlineWarning(config, runNumber, scheduledAt)];
+    state.warnings = [
+      ...(state.warnings ?? []).filter((w) => w.code !== 'DEADLINE_MISSED'),
+      deadlineWarning(config, runNumber, scheduledAt),
+    ];
     await publishWarnings(config, state);
   }
   return run;
@@ -368,17 +493,29 @@ async function publishWarnings(config: ActivationConfig, state: ActivationState)
 }
 
 async function runOnce(
-  config: ActivationConfig, state: ActivationState, request: PendingRun, runNumber: number, plan?: { planOnly?: boolean; applyPlan?: number },
+  config: ActivationConfig,
+  state: ActivationState,
+  request: PendingRun,
+  runNumber: number,
+  plan?: { planOnly?: boolean; applyPlan?: number },
 ): Promise<RunSummary> {
   const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
   try {
     return await executeChild(syncRunWorkflow, {
       workflowId: `activation/${config.id}/run/${runNumber}${plan?.applyPlan !== undefined ? '/apply' : ''}`,
-      args: [{
-        activationId: config.id, runNumber, trigger: request.trigger, full: request.full, config, previous: previous && { modelRows: previous.modelRows, status: previous.status },
-        ...(wantsRetry(request) ? { retryFailed: true } : {}),
-        ...(plan?.planOnly ? { planOnly: true } : {}), ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
-      }],
+      args: [
+        {
+          activationId: config.id,
+          runNumber,
+          trigger: request.trigger,
+          full: request.full,
+          config,
+          previous: previous && { modelRows: previous.modelRows, status: previous.status },
+          ...(wantsRetry(request) ? { retryFailed: true } : {}),
+          ...(plan?.planOnly ? { planOnly: true } : {}),
+          ...(plan?.applyPlan !== undefined ? { applyPlan: plan.applyPlan } : {}),
+        },
+      ],
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
     });
   } catch (err) {
@@ -387,9 +524,23 @@ async function runOnce(
     const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunSummary | undefined) : undefined;
     if (detail && typeof detail === 'object' && 'runNumber' in detail) return detail;
     return {
-      activationId: config.id, runNumber, trigger: request.trigger, mode: config.mode, full: request.full, status: 'failed',
-      startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), ops: {}, rejected: 0, heldDeletes: 0, attributesCreated: [], warnings: [],
-      error: { type: cause instanceof ApplicationFailure ? cause.type ?? 'INTERNAL' : 'INTERNAL', message: cause?.message ?? err.message },
+      activationId: config.id,
+      runNumber,
+      trigger: request.trigger,
+      mode: config.mode,
+      full: request.full,
+      status: 'failed',
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      ops: {},
+      rejected: 0,
+      heldDeletes: 0,
+      attributesCreated: [],
+      warnings: [],
+      error: {
+        type: cause instanceof ApplicationFailure ? (cause.type ?? 'INTERNAL') : 'INTERNAL',
+        message: cause?.message ?? err.message,
+      },
     };
   }
 }
@@ -397,7 +548,8 @@ async function runOnce(
 /** Keeps the last runs and held-deletion state; a configuration error pauses the activation (returns true). */
 function recordRun(state: ActivationState, s: RunSummary): boolean {
   state.recent = [...state.recent, s].slice(-RECENT_RUNS);
-  state.heldDeletes = s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
+  state.heldDeletes =
+    s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
   state.consecutiveFailures = s.status === 'failed' ? state.consecutiveFailures + 1 : 0;
   const configBroken = s.status === 'failed' && !!s.error && isConfigErrorCode(s.error.type) && s.error.type !== 'MODEL_SQL_ERROR';
   if (configBroken) {
@@ -422,7 +574,11 @@ function setHealth(state: ActivationState, health: Health): void {
 
 /** Health as computed before warnings were tracked (kept for replaying executions started by older code). */
 function legacyHealth(config: ActivationConfig, state: ActivationState, s: RunSummary, configBroken: boolean): Health {
-  return configBroken || state.consecutiveFailures >= config.thresholds.consecutiveFailedRuns || s.warnings.some((w) => w.level === 'critical')
+  return configBroken ||
+    state.consecutiveFailures >= config.thresholds.consecutiveFailedRuns ||
+    s.warnings.some((w) => w.level === 'critical')
     ? 'critical'
-    : s.status !== 'success' || s.warnings.some((w) => w.level === 'warning') ? 'warning' : 'ok';
+    : s.status !== 'success' || s.warnings.some((w) => w.level === 'warning')
+      ? 'warning'
+      : 'ok';
 }

@@ -11,7 +11,13 @@
  * Only run ids, chunk numbers and counts cross history; rows stay in Postgres.
  */
 import {
-  ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, proxyActivities, setHandler, sleep, workflowInfo,
+  ActivityFailure,
+  ApplicationFailure,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { SynclineActivities } from '../../activities';
 import { CONFIG_ERROR_CODES } from '../../common/errors';
@@ -24,9 +30,11 @@ import { runDag, taskError, type TaskContext } from '../dag';
 import { runProgressSignal, runStateQuery, type RunProgress } from '../messages';
 import type { SyncRunInput, SyncRunResult } from '../sync-run';
 
-
 const RETRY = {
-  initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8,
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '2m',
+  maximumAttempts: 8,
   nonRetryableErrorTypes: [...CONFIG_ERROR_CODES, 'QUOTA_RESERVE_REACHED'],
 };
 const quick = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', retry: RETRY });
@@ -39,14 +47,21 @@ const MAX_QUOTA_WAITS = 48;
 
 export function runDagSpec(activationId: string, maxParallelism: number): DagSpec {
   return {
-    id: `sync:${activationId}`, maxParallelism,
+    id: `sync:${activationId}`,
+    maxParallelism,
     tasks: [
       { id: 'validate', kind: 'validate' },
       { id: 'extract', kind: 'extract', upstream: ['validate'] },
       { id: 'delta', kind: 'delta', upstream: ['extract'] },
       { id: 'ensure_attributes', kind: 'ensureAttributes', upstream: ['delta'] },
       // none_failed: "nothing to create" skips ensure_attributes, which must not skip the writes.
-      { id: 'write', kind: 'writeChunk', upstream: ['delta', 'ensure_attributes'], triggerRule: 'none_failed', map: { over: 'delta', field: 'chunks' } },
+      {
+        id: 'write',
+        kind: 'writeChunk',
+        upstream: ['delta', 'ensure_attributes'],
+        triggerRule: 'none_failed',
+        map: { over: 'delta', field: 'chunks' },
+      },
       { id: 'commit', kind: 'commit', upstream: ['write'], triggerRule: 'all_done' },
       { id: 'warnings', kind: 'warnings', upstream: ['commit'], triggerRule: 'all_done' },
     ],
@@ -56,7 +71,8 @@ export function runDagSpec(activationId: string, maxParallelism: number): DagSpe
 /** `syncline plan`: the run's DAG up to the delta, then the plan is recorded. */
 export function planDagSpec(activationId: string): DagSpec {
   return {
-    id: `plan:${activationId}`, maxParallelism: 1,
+    id: `plan:${activationId}`,
+    maxParallelism: 1,
     tasks: [
       { id: 'validate', kind: 'validate' },
       { id: 'extract', kind: 'extract', upstream: ['validate'] },
@@ -69,11 +85,18 @@ export function planDagSpec(activationId: string): DagSpec {
 /** `syncline apply`: the frozen plan's chunks are written from its work tables; no validate/extract/delta. */
 export function applyDagSpec(activationId: string, maxParallelism: number): DagSpec {
   return {
-    id: `apply:${activationId}`, maxParallelism,
+    id: `apply:${activationId}`,
+    maxParallelism,
     tasks: [
       { id: 'plan', kind: 'frozenPlan' },
       { id: 'ensure_attributes', kind: 'ensureAttributes', upstream: ['plan'] },
-      { id: 'write', kind: 'writeChunk', upstream: ['plan', 'ensure_attributes'], triggerRule: 'none_failed', map: { over: 'plan', field: 'chunks' } },
+      {
+        id: 'write',
+        kind: 'writeChunk',
+        upstream: ['plan', 'ensure_attributes'],
+        triggerRule: 'none_failed',
+        map: { over: 'plan', field: 'chunks' },
+      },
       { id: 'commit', kind: 'commit', upstream: ['write'], triggerRule: 'all_done' },
       { id: 'warnings', kind: 'warnings', upstream: ['commit'], triggerRule: 'all_done' },
     ],
@@ -87,24 +110,33 @@ export async function syncRunDagV1(input: SyncRunInput): Promise<SyncRunResult> 
   const report = progressReporter(parent?.workflowId, input.runNumber);
   const frozen = input.applyPlan === undefined ? null : await quick.loadPlan({ activationId: input.activationId, plan: input.applyPlan });
   // Applying reuses the plan run's record and work tables: they hold exactly the rows that were planned.
-  const { runId } = frozen ?? await quick.prepareRun({
-    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, full: input.full, config: input.config, scheduledAt: input.scheduledAt,
-    ...(input.retryFailed ? { retryFailed: true } : {}),
-  });
+  const { runId } =
+    frozen ??
+    (await quick.prepareRun({
+      activationId: input.activationId,
+      runNumber: input.runNumber,
+      trigger: input.trigger,
+      full: input.full,
+      config: input.config,
+      scheduledAt: input.scheduledAt,
+      ...(input.retryFailed ? { retryFailed: true } : {}),
+    }));
   let planned: RecordPlanResult | undefined;
   let firstError: { type: string; message: string } | undefined;
   const warnings: RunWarning[] = [];
   let summary: RunSummary | undefined;
   let missingAttributes = frozen?.missingAttributes ?? 0;
   let delta: { planned: Partial<Record<string, number>>; rejected: number; heldDeletes: number } | undefined;
-  const guard = <T>(fn: (ctx: TaskContext) => Promise<T>) => async (ctx: TaskContext): Promise<T> => {
-    try {
-      return await fn(ctx);
-    } catch (err) {
-      firstError ??= taskError(err);
-      throw err;
-    }
-  };
+  const guard =
+    <T>(fn: (ctx: TaskContext) => Promise<T>) =>
+    async (ctx: TaskContext): Promise<T> => {
+      try {
+        return await fn(ctx);
+      } catch (err) {
+        firstError ??= taskError(err);
+        throw err;
+      }
+    };
   const runners = {
     validate: guard(async () => {
       const r = await withQuotaWait(warnings, input, () => quick.checkDestination({ runId }));
@@ -118,7 +150,9 @@ export async function syncRunDagV1(input: SyncRunInput): Promise<SyncRunResult> 
       return planned;
     }),
     frozenPlan: async () => ({ chunks: frozen!.chunks }),
-    ensureAttributes: guard(async () => (missingAttributes === 0 ? SKIP : withQuotaWait(warnings, input, () => quick.ensureAttributes({ runId })))),
+    ensureAttributes: guard(async () =>
+      missingAttributes === 0 ? SKIP : withQuotaWait(warnings, input, () => quick.ensureAttributes({ runId })),
+    ),
     writeChunk: guard(async (ctx) => writeOneChunk(runId, ctx.item as number, warnings, input)),
     commit: async () => {
       summary = await quick.commitRun({ runId, error: firstError, warnings });
@@ -131,7 +165,11 @@ export async function syncRunDagV1(input: SyncRunInput): Promise<SyncRunResult> 
       return { warnings: summary.warnings.length };
     },
   };
-  const spec = input.planOnly ? planDagSpec(input.activationId) : frozen ? applyDagSpec(input.activationId, 4) : runDagSpec(input.activationId, 4);
+  const spec = input.planOnly
+    ? planDagSpec(input.activationId)
+    : frozen
+      ? applyDagSpec(input.activationId, 4)
+      : runDagSpec(input.activationId, 4);
   const state = await runDag(spec, runners, {
     onStateChange: (s) => {
       dag = s;
@@ -139,27 +177,56 @@ export async function syncRunDagV1(input: SyncRunInput): Promise<SyncRunResult> 
     },
   });
   if (input.planOnly) return planSummary(input, planned, firstError);
-  if (!summary) throw ApplicationFailure.nonRetryable(`run ${input.runNumber} of "${input.activationId}" could not be committed: ${firstError?.message ?? 'unknown error'}`, 'INTERNAL');
+  if (!summary)
+    throw ApplicationFailure.nonRetryable(
+      `run ${input.runNumber} of "${input.activationId}" could not be committed: ${firstError?.message ?? 'unknown error'}`,
+      'INTERNAL',
+    );
   if (state.tasks.commit?.state !== 'success') summary.status = 'failed';
   if (summary.status === 'failed') {
     const err = summary.error ?? firstError ?? { type: 'INTERNAL', message: 'the run failed' };
-    throw ApplicationFailure.create({ message: `${describeRun(summary)}: ${err.message}`, type: err.type, nonRetryable: true, details: [summary] });
+    throw ApplicationFailure.create({
+      message: `${describeRun(summary)}: ${err.message}`,
+      type: err.type,
+      nonRetryable: true,
+      details: [summary],
+    });
   }
   return summary;
 }
 
 /** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
-function planSummary(input: SyncRunInput, planned: RecordPlanResult | undefined, error: { type: string; message: string } | undefined): RunSummary {
+function planSummary(
+  input: SyncRunInput,
+  planned: RecordPlanResult | undefined,
+  error: { type: string; message: string } | undefined,
+): RunSummary {
   if (!planned) {
     const err = error ?? { type: 'INTERNAL', message: 'the plan could not be computed' };
-    throw ApplicationFailure.create({ message: `plan ${input.runNumber} of "${input.activationId}": ${err.message}`, type: err.type, nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: `plan ${input.runNumber} of "${input.activationId}": ${err.message}`,
+      type: err.type,
+      nonRetryable: true,
+    });
   }
   const ops: RunSummary['ops'] = {};
-  for (const [op, n] of Object.entries(planned.counts)) if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
+  for (const [op, n] of Object.entries(planned.counts))
+    if (op !== 'rejected' && op !== 'heldDeletes') ops[op as RowOp] = { ...emptyOpCounts(), planned: n };
   const now = new Date().toISOString();
   return {
-    activationId: input.activationId, runNumber: input.runNumber, trigger: input.trigger, mode: input.config.mode, full: input.full, status: 'success',
-    startedAt: now, finishedAt: now, ops, rejected: planned.counts.rejected ?? 0, heldDeletes: planned.counts.heldDeletes ?? 0, attributesCreated: [], warnings: [],
+    activationId: input.activationId,
+    runNumber: input.runNumber,
+    trigger: input.trigger,
+    mode: input.config.mode,
+    full: input.full,
+    status: 'success',
+    startedAt: now,
+    finishedAt: now,
+    ops,
+    rejected: planned.counts.rejected ?? 0,
+    heldDeletes: planned.counts.heldDeletes ?? 0,
+    attributesCreated: [],
+    warnings: [],
   };
 }
 
@@ -188,12 +255,18 @@ async function withQuotaWait<T>(warnings: RunWarning[], input: SyncRunInput, fn:
       if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
       const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
       if (!warnings.some((w) => w.code === 'QUOTA_LOW')) {
-        warnings.push({ code: 'QUOTA_LOW', level: 'warning', message: `activation "${input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again` });
+        warnings.push({
+          code: 'QUOTA_LOW',
+          level: 'warning',
+          message: `activation "${input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again`,
+        });
       }
       const parent = workflowInfo().parent;
       if (parent) {
         const progress: RunProgress = { runNumber: input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
-        getExternalWorkflowHandle(parent.workflowId).signal(runProgressSignal, progress).catch(() => {});
+        getExternalWorkflowHandle(parent.workflowId)
+          .signal(runProgressSignal, progress)
+          .catch(() => {});
       }
       await sleep(waitMs);
     }

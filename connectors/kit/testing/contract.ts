@@ -70,12 +70,27 @@ export function describeDestinationContract<C, O>(f: ContractFixture<C, O>): voi
   const methods = Object.keys(c.methods);
   const modes = Object.keys(c.modes) as SyncMode[];
 
-  const ctx = (mode: SyncMode, o: { options?: Record<string, unknown>; connection?: C; address?: string; fields?: FieldSpec[] } = {}): TestContext<C, O> => {
+  const ctx = (
+    mode: SyncMode,
+    o: { options?: Record<string, unknown>; connection?: C; address?: string; fields?: FieldSpec[] } = {},
+  ): TestContext<C, O> => {
     const m = f.mapping(mode);
-    return testContext(c, { connection: o.connection ?? f.connection(), address: o.address ?? f.address, key: m.key, mode, fields: o.fields ?? m.fields, options: o.options });
+    return testContext(c, {
+      connection: o.connection ?? f.connection(),
+      address: o.address ?? f.address,
+      key: m.key,
+      mode,
+      fields: o.fields ?? m.fields,
+      options: o.options,
+    });
   };
-  const row = (mode: SyncMode, key: string, version: number, destinationId: string | null = null, values = f.values(mode, key, version)): OutRow =>
-    ({ key, op: 'upsert', destinationId, token: token(key, version), values });
+  const row = (
+    mode: SyncMode,
+    key: string,
+    version: number,
+    destinationId: string | null = null,
+    values = f.values(mode, key, version),
+  ): OutRow => ({ key, op: 'upsert', destinationId, token: token(key, version), values });
   /** The mode that writes the initial records: the mode itself when its added rows are created, else upsert. */
   const creates = (op: RowOp | undefined) => op === 'create' || op === 'upsert';
   const seedMode = (mode: SyncMode): SyncMode => (creates(c.modes[mode]?.added) ? mode : 'upsert');
@@ -120,22 +135,35 @@ export function describeDestinationContract<C, O>(f: ContractFixture<C, O>): voi
         expect(result.missingAttributes).toEqual([]);
       });
       it('refused credentials: a non-retryable AUTH_FAILED', async () => {
-        await expect(c.check(ctx('upsert', { connection: f.refusedConnection() }))).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+        await expect(c.check(ctx('upsert', { connection: f.refusedConnection() }))).rejects.toMatchObject({
+          code: 'AUTH_FAILED',
+          retryable: false,
+        });
       });
       if (f.missingAddress) {
         const missing = f.missingAddress;
         it('a destination that does not exist: a non-retryable DESTINATION_NOT_FOUND naming it', async () => {
-          await expect(c.check(ctx('upsert', { address: missing }))).rejects.toMatchObject({ code: 'DESTINATION_NOT_FOUND', retryable: false, message: expect.stringContaining(missing) });
+          await expect(c.check(ctx('upsert', { address: missing }))).rejects.toMatchObject({
+            code: 'DESTINATION_NOT_FOUND',
+            retryable: false,
+            message: expect.stringContaining(missing),
+          });
         });
       }
       it('discover: a mapped field the destination cannot take is named (refused, to create, or skipped), never silently sent', async () => {
         const name = f.fieldItCannotTake.to;
-        const answer = await c.check(ctx('upsert', { fields: [...f.mapping('upsert').fields, f.fieldItCannotTake] })).then((r: CheckResult) => r, (e: unknown) => e);
+        const answer = await c.check(ctx('upsert', { fields: [...f.mapping('upsert').fields, f.fieldItCannotTake] })).then(
+          (r: CheckResult) => r,
+          (e: unknown) => e,
+        );
         if (answer instanceof SyncError) {
           expect(answer.retryable).toBe(false);
           expect(answer.message).toContain(name);
         } else {
-          const named = [...(answer as CheckResult).missingAttributes.map((m) => m.field), ...(answer as CheckResult).skippedFields.map((s) => s.field)];
+          const named = [
+            ...(answer as CheckResult).missingAttributes.map((m) => m.field),
+            ...(answer as CheckResult).skippedFields.map((s) => s.field),
+          ];
           expect(named).toContain(name);
         }
       });
@@ -147,56 +175,78 @@ export function describeDestinationContract<C, O>(f: ContractFixture<C, O>): voi
         } catch (err) {
           thrown = err;
         }
-        expect(thrown).toMatchObject({ code: 'CONFIG_INVALID', retryable: false, message: expect.stringContaining(`destination.options.${name}`) });
+        expect(thrown).toMatchObject({
+          code: 'CONFIG_INVALID',
+          retryable: false,
+          message: expect.stringContaining(`destination.options.${name}`),
+        });
       });
     });
 
     describe.each(methods)('write via %s', (method) => {
       const opts = () => f.optionsFor(method);
 
-      it.each(modes)('mode %s: each change becomes the operation the mode table says, and the destination holds exactly that', async (mode) => {
-        const table = c.modes[mode]!;
-        // Before: E (to change), R (to remove), U (unchanged) synced at version 0.
-        const seed = await runWrite(c, ctx(seedMode(mode), { options: opts() }), c.modes[seedMode(mode)]!.added!, ['E', 'R', 'U'].map((k) => row(seedMode(mode), k, 0)));
-        expect(allOk(seed)).toEqual([]);
-        const id = (k: string) => (seed.results.get(k) as { destinationId?: string | null } | undefined)?.destinationId ?? null;
-        // The delta: N added, E changed to version 1, R removed; U is not sent.
-        const delta: Record<Change, OutRow> = { added: row(mode, 'N', 1), changed: row(mode, 'E', 1, id('E')), removed: row(mode, 'R', 0, id('R')) };
-        const byOp = new Map<RowOp, OutRow[]>();
-        for (const change of CHANGES) {
-          const op = table[change];
-          if (op) byOp.set(op, [...(byOp.get(op) ?? []), { ...delta[change], op }]);
-        }
-        const results = new Map<string, RowResult>();
-        const used: string[] = [];
-        const w = ctx(mode, { options: opts() });
-        for (const [op, rows] of byOp) {
-          const run = await runWrite(c, w, op, rows);
-          used.push(...run.methods);
-          for (const [k, r] of run.results) results.set(k, r);
-        }
-        if ([...byOp.keys()].some((op) => op !== 'delete')) expect(used).toContain(method);
+      it.each(modes)(
+        'mode %s: each change becomes the operation the mode table says, and the destination holds exactly that',
+        async (mode) => {
+          const table = c.modes[mode]!;
+          // Before: E (to change), R (to remove), U (unchanged) synced at version 0.
+          const seed = await runWrite(
+            c,
+            ctx(seedMode(mode), { options: opts() }),
+            c.modes[seedMode(mode)]!.added!,
+            ['E', 'R', 'U'].map((k) => row(seedMode(mode), k, 0)),
+          );
+          expect(allOk(seed)).toEqual([]);
+          const id = (k: string) => (seed.results.get(k) as { destinationId?: string | null } | undefined)?.destinationId ?? null;
+          // The delta: N added, E changed to version 1, R removed; U is not sent.
+          const delta: Record<Change, OutRow> = {
+            added: row(mode, 'N', 1),
+            changed: row(mode, 'E', 1, id('E')),
+            removed: row(mode, 'R', 0, id('R')),
+          };
+          const byOp = new Map<RowOp, OutRow[]>();
+          for (const change of CHANGES) {
+            const op = table[change];
+            if (op) byOp.set(op, [...(byOp.get(op) ?? []), { ...delta[change], op }]);
+          }
+          const results = new Map<string, RowResult>();
+          const used: string[] = [];
+          const w = ctx(mode, { options: opts() });
+          for (const [op, rows] of byOp) {
+            const run = await runWrite(c, w, op, rows);
+            used.push(...run.methods);
+            for (const [k, r] of run.results) results.set(k, r);
+          }
+          if ([...byOp.keys()].some((op) => op !== 'delete')) expect(used).toContain(method);
 
-        const expected = new Map<string, number[]>([['U', [0]]]);
-        const put = (k: string, v: number[]) => (v.length ? expected.set(k, v) : expected.delete(k));
-        put('N', creates(table.added) ? [1] : []);
-        put('E', table.changed === 'create' ? [0, 1] : table.changed ? [1] : [0]);
-        put('R', table.removed === 'delete' ? [] : [0]);
-        expect(Object.fromEntries(await byKey())).toEqual(Object.fromEntries(expected));
-        // Every row sent is answered; only an added row under an op that cannot create fails, as data.
-        for (const change of CHANGES) {
-          const op = table[change];
-          if (!op) continue;
-          const r = results.get(delta[change].key);
-          if (change === 'added' && !creates(op)) expect(r).toMatchObject({ ok: false, retryable: false, code: expect.any(String), message: expect.any(String) });
-          else expect(r).toMatchObject({ ok: true });
-        }
-      });
+          const expected = new Map<string, number[]>([['U', [0]]]);
+          const put = (k: string, v: number[]) => (v.length ? expected.set(k, v) : expected.delete(k));
+          put('N', creates(table.added) ? [1] : []);
+          put('E', table.changed === 'create' ? [0, 1] : table.changed ? [1] : [0]);
+          put('R', table.removed === 'delete' ? [] : [0]);
+          expect(Object.fromEntries(await byKey())).toEqual(Object.fromEntries(expected));
+          // Every row sent is answered; only an added row under an op that cannot create fails, as data.
+          for (const change of CHANGES) {
+            const op = table[change];
+            if (!op) continue;
+            const r = results.get(delta[change].key);
+            if (change === 'added' && !creates(op))
+              expect(r).toMatchObject({ ok: false, retryable: false, code: expect.any(String), message: expect.any(String) });
+            else expect(r).toMatchObject({ ok: true });
+          }
+        },
+      );
 
       it('retries: a transient failure is retried and every row lands once', async () => {
         const w = ctx('upsert', { options: opts() });
         await f.failOnce(method, 'B');
-        const run = await runWrite(c, w, 'upsert', ['A', 'B', 'C'].map((k) => row('upsert', k, 1)));
+        const run = await runWrite(
+          c,
+          w,
+          'upsert',
+          ['A', 'B', 'C'].map((k) => row('upsert', k, 1)),
+        );
         // The failure happened (retried by the connector's client, the activity retry or a re-send round) and left no trace.
         expect(await f.armed()).toBe(0);
         expect(allOk(run)).toEqual([]);
@@ -217,7 +267,12 @@ export function describeDestinationContract<C, O>(f: ContractFixture<C, O>): voi
         const lose = f.loseAnswer.bind(f);
         it(`idempotent replay: an answer lost after the write is applied makes no second record (mode ${replayMode})`, async () => {
           await lose(method);
-          const run = await runWrite(c, ctx(replayMode, { options: opts() }), c.modes[replayMode]!.added!, ['A', 'B', 'C'].map((k) => row(replayMode, k, 1)));
+          const run = await runWrite(
+            c,
+            ctx(replayMode, { options: opts() }),
+            c.modes[replayMode]!.added!,
+            ['A', 'B', 'C'].map((k) => row(replayMode, k, 1)),
+          );
           expect(await f.armed()).toBe(0);
           expect(allOk(run)).toEqual([]);
           expect(Object.fromEntries(await byKey())).toEqual({ A: [1], B: [1], C: [1] });
@@ -226,8 +281,18 @@ export function describeDestinationContract<C, O>(f: ContractFixture<C, O>): voi
 
       it('row errors are data: a refused row is answered by key with a code, the others are written', async () => {
         const bad = await f.refuse('upsert', 'X');
-        const run = await runWrite(c, ctx('upsert', { options: opts() }), 'upsert', [row('upsert', 'A', 1), row('upsert', 'X', 1, null, bad), row('upsert', 'B', 1)]);
-        expect(run.results.get('X')).toMatchObject({ key: 'X', ok: false, retryable: false, code: expect.stringMatching(/\S/), message: expect.stringMatching(/\S/) });
+        const run = await runWrite(c, ctx('upsert', { options: opts() }), 'upsert', [
+          row('upsert', 'A', 1),
+          row('upsert', 'X', 1, null, bad),
+          row('upsert', 'B', 1),
+        ]);
+        expect(run.results.get('X')).toMatchObject({
+          key: 'X',
+          ok: false,
+          retryable: false,
+          code: expect.stringMatching(/\S/),
+          message: expect.stringMatching(/\S/),
+        });
         expect(run.results.get('A')).toMatchObject({ ok: true });
         expect(run.results.get('B')).toMatchObject({ ok: true });
         expect(Object.fromEntries(await byKey())).toEqual({ A: [1], B: [1] });

@@ -38,19 +38,31 @@ export type TestContext<C, O> = DestinationContext<C, O> & { state: MemoryState;
 /** A context as the runtime builds it: a configuration problem throws CONFIG_INVALID here, like buildContext. */
 export function testContext<C, O>(connector: DestinationConnector<C, O>, init: TestContextInit<C>): TestContext<C, O> {
   const activationId = init.activationId ?? 'contract';
-  const destination = { kind: connector.kind, connection: 'contract', [connector.address.field]: init.address, key: init.key, options: init.options ?? {} };
+  const destination = {
+    kind: connector.kind,
+    connection: 'contract',
+    [connector.address.field]: init.address,
+    key: init.key,
+    options: init.options ?? {},
+  };
   const { options, address } = resolveDestination(connector, { activationId, destination, mode: init.mode, connection: init.connection });
   const logs: string[] = [];
   const apiCalls: Record<string, number> = {};
   return {
-    activationId, runNumber: 1, mode: init.mode, fields: init.fields, connection: init.connection, options,
+    activationId,
+    runNumber: 1,
+    mode: init.mode,
+    fields: init.fields,
+    connection: init.connection,
+    options,
     destination: { ...destination, address },
     log: { info: (m) => void logs.push(`info ${m}`), warn: (m) => void logs.push(`warn ${m}`), error: (m) => void logs.push(`error ${m}`) },
     state: init.state ?? new MemoryState(),
     heartbeat: () => undefined,
     signal: new AbortController().signal,
     apiCall: (kind) => void (apiCalls[kind] = (apiCalls[kind] ?? 0) + 1),
-    logs, apiCalls,
+    logs,
+    apiCalls,
   };
 }
 
@@ -78,12 +90,20 @@ const MAX_POLLS = 500;
  * that throws a retryable SyncError, and re-sending rows that failed with a retryable code. A
  * non-retryable error (or QuotaWaitError) is thrown to the test.
  */
-export async function runWrite<C, O>(connector: DestinationConnector<C, O>, ctx: DestinationContext<C, O>, op: RowOp, rows: OutRow[]): Promise<WriteRun> {
+export async function runWrite<C, O>(
+  connector: DestinationConnector<C, O>,
+  ctx: DestinationContext<C, O>,
+  op: RowOp,
+  rows: OutRow[],
+): Promise<WriteRun> {
   const run: WriteRun = { methods: [], results: new Map(), retriedAttempts: 0, resendRounds: 0, pendingAnswers: 0 };
   if (rows.length === 0) return run;
   const plan = await connector.planWrites(ctx, op, rows.length);
   const method = connector.methods[plan.method];
-  if (!method) throw new Error(`${connector.kind}.planWrites chose "${plan.method}", which its methods do not declare (${Object.keys(connector.methods).join(', ')})`);
+  if (!method)
+    throw new Error(
+      `${connector.kind}.planWrites chose "${plan.method}", which its methods do not declare (${Object.keys(connector.methods).join(', ')})`,
+    );
   run.methods.push(plan.method);
   for (let from = 0, n = 0; from < rows.length; from += plan.chunkSize, n++) {
     const chunk = new MemoryChunkWrite(op, rows.slice(from, from + plan.chunkSize), n);
@@ -93,9 +113,16 @@ export async function runWrite<C, O>(connector: DestinationConnector<C, O>, ctx:
   return run;
 }
 
-async function driveChunk<C, O>(connector: DestinationConnector<C, O>, ctx: DestinationContext<C, O>, chunk: MemoryChunkWrite, plan: { method: string; chunkSize: number }, async: boolean, run: WriteRun): Promise<void> {
+async function driveChunk<C, O>(
+  connector: DestinationConnector<C, O>,
+  ctx: DestinationContext<C, O>,
+  chunk: MemoryChunkWrite,
+  plan: { method: string; chunkSize: number },
+  async: boolean,
+  run: WriteRun,
+): Promise<void> {
   let handle: string | null = null;
-  for (let round = 0, polls = 0; ; ) {
+  for (let round = 0, polls = 0; ;) {
     const outcome = await attempt(run, () => {
       if (handle !== null) {
         if (!connector.pollChunk) throw new Error(`${connector.kind} answered pending but has no pollChunk`);

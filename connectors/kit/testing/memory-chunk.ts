@@ -23,7 +23,12 @@ export class MemoryChunkWrite implements ChunkWrite {
   readonly results = new Map<string, RowResult>();
   private state: unknown = null;
 
-  constructor(readonly op: RowOp, private readonly all: OutRow[], readonly chunk = 0, readonly chunkId = `contract/1/${chunk}`) {}
+  constructor(
+    readonly op: RowOp,
+    private readonly all: OutRow[],
+    readonly chunk = 0,
+    readonly chunkId = `contract/1/${chunk}`,
+  ) {}
 
   get rowCount(): number {
     return this.all.length;
@@ -41,7 +46,11 @@ export class MemoryChunkWrite implements ChunkWrite {
   }
 
   distinctRows(field: string, batchSize = 1000): AsyncIterable<OutRow[]> {
-    return distinctInMemory(this.pending().map((r) => ({ ...r, op: this.op })), field, batchSize);
+    return distinctInMemory(
+      this.pending().map((r) => ({ ...r, op: this.op })),
+      field,
+      batchSize,
+    );
   }
 
   async record(results: RowResult[]): Promise<void> {
