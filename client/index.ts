@@ -354,7 +354,7 @@ export class SynclineClient {
 
   private async call<T>(id: string, what: string, fn: (h: WorkflowHandle) => Promise<T>): Promise<T> {
     try {
-      return await fn(this.client.workflow.getHandle(activationWorkflowId(id)));
+      return await sentAgainWhileClosing(() => fn(this.client.workflow.getHandle(activationWorkflowId(id))));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         throw new SynclineError(`activation "${id}" is not running: start it with "syncline activation start --file ${id}.json"`, {
@@ -386,6 +386,26 @@ export class SynclineClient {
         );
       }
       throw err;
+    }
+  }
+}
+
+/**
+ * The activation continues as new after each run. A signal or update that meets it at that instant (a
+ * burst of them, while the server retries the continue-as-new) is refused with "workflow is closing" and
+ * was not delivered: it is sent again, to the new execution, a few times before the error is shown.
+ */
+export async function sentAgainWhileClosing<T>(send: () => Promise<T>, attempts = 6, delayMs = 250): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (
+        i >= attempts ||
+        !/workflow is closing/i.test(`${(err as Error)?.message ?? ''} ${(err as { cause?: Error })?.cause?.message ?? ''}`)
+      )
+        throw err;
+      await new Promise((r) => setTimeout(r, delayMs * i));
     }
   }
 }

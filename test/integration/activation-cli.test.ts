@@ -12,6 +12,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, type RunningWorker } from '../support/harness';
 import { findTemporalCli } from '../../scripts/services/temporal';
+import { sentAgainWhileClosing } from '../../client';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { pauseSignal, resumeSignal, resyncSignal, statusQuery } from '../../workflows/messages';
 
@@ -27,6 +28,14 @@ async function temporal(...args: string[]): Promise<string> {
   if (!cli) throw new Error('the temporal CLI is needed: npm run temporal:install');
   const { stdout } = await run(cli, [...args, '--address', env().address], { timeout: 30_000 });
   return stdout;
+}
+
+/**
+ * `temporal workflow signal` as the README says to use it: a signal that meets the activation while it
+ * continues as new is refused with "workflow is closing" (not delivered) and is sent again.
+ */
+function signal(...args: string[]): Promise<string> {
+  return sentAgainWhileClosing(() => temporal('workflow', 'signal', ...args));
 }
 
 function writeConfig(doc: unknown): string {
@@ -154,9 +163,7 @@ test('a resync signal sent with the CLI runs at once; runs never overlap and req
   expect(dest.rows[0].n).toBe(50);
 
   // Three requests while idle or running become at most two runs (one now, one coalesced after it).
-  await Promise.all(
-    [1, 2, 3].map(() => temporal('workflow', 'signal', '--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name)),
-  );
+  await Promise.all([1, 2, 3].map(() => signal('--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name)));
   await waitFor('coalesced runs', async () => (await runCount(id)) >= 2, 30_000);
   await new Promise((r) => setTimeout(r, 3000));
   expect(await runCount(id)).toBeLessThanOrEqual(3);
