@@ -94,6 +94,10 @@ test('an unconfirmed key may hold a lost write while it is listed with a reason;
   // Listed with a permanent error (whether the model explains that error is another invariant's business).
   f.errors = [{ key: 'K4', op: 'upsert', code: 'INVALID_FIELD', retryable: false, hash: ten[3]!.hA, run_number: 3 }];
   expect(checkInvariants(f).filter((x) => x.startsWith('snapshot:'))).toEqual([]);
+  // Gone from the model in Upsert (campaign seed 20261206, schedule 189): nothing is to be sent, no error stands.
+  f.errors = [];
+  f.versions.push(version(3, 3000, [...ten.slice(0, 3), ...ten.slice(4)]));
+  expect(checkInvariants(f).filter((x) => x.startsWith('snapshot:'))).toEqual([]);
 });
 
 test('a model row neither in the destination nor listed is reported; listed with a cause, it is not', () => {
