@@ -15,7 +15,7 @@ import type pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { startTemporalDevServer, type TemporalServer } from '../../scripts/services/temporal';
 import { freePort } from '../../scripts/services/ports';
-import { startWorker, sqlClient, uniqueName, type RunningWorker } from '../support/harness';
+import { startWorker, sqlClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { codecFromEnvironment, withCodec, KEY_ID_METADATA, type AesGcmCodec } from '../../client/codec';
 import { startCodecServer, type CodecServer } from '../../client/codec-server';
 import { SynclineClient } from '../../client';
@@ -193,7 +193,10 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
 
   // `syncline list` reads each activation's memo, encrypted too, through the client's codec.
   const syncline = new SynclineClient({ client });
-  const row = (await syncline.list()).find((a) => a.id === id);
+  // Visibility is eventually consistent: the execution continued as new after run 2 shows its memo shortly.
+  const row = await waitFor('the listing of run 2', async () =>
+    (await syncline.list()).find((a) => a.id === id && a.lastRun?.runNumber === 2),
+  );
   expect(row).toMatchObject({ mode: 'upsert', destination: 'testdb', lastRun: { runNumber: 2, status: 'success' } });
   const memo = (
     await connection.workflowService.describeWorkflowExecution({
