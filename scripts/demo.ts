@@ -117,12 +117,14 @@ async function main(): Promise<void> {
     const ok = first.status === 'success' && second.status === 'success' && second.ops.upsert?.succeeded === 32;
     say(ok ? 'demo OK: only the 32 changed or new rows were sent the second time' : 'demo FAILED: unexpected run results');
     if (keep) {
+      // Listening before saying so: a Ctrl-C right after the line must find the listener, not Node's default exit.
+      const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       say(`Temporal Web UI: ${temporal.uiUrl}   (Ctrl-C to stop)`);
       say(`try: temporal workflow query --address ${temporal.address} --workflow-id activation/${id} --name status`);
       say(
         `     temporal workflow signal --address ${temporal.address} --workflow-id activation/${id} --name resync --input '{"full":true}'`,
       );
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await interrupted;
       // The activation is left as it is: the dev server keeps no state. A second Ctrl-C does not wait.
       say('stopping (Ctrl-C again to stop at once)...');
       process.once('SIGINT', () => process.exit(130));
