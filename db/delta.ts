@@ -116,7 +116,8 @@ WITH s AS (
   -- deletes it by key (nothing to delete is a success); other modes never see it.
   SELECT u.key FROM syncline.row_errors u
   WHERE u.activation_id = ${spec.activationId} AND u.code = ${ROW_ERROR_CODES.notAcknowledged} AND u.op IN ('create', 'upsert')
-    AND NOT EXISTS (SELECT 1 FROM s WHERE s.key = u.key)
+    -- The snapshot table itself, not the CTE s: a CTE used twice is materialized (a copy of the whole snapshot).
+    AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s2 WHERE s2.activation_id = ${spec.activationId} AND s2.key = u.key)
     AND NOT EXISTS (SELECT 1 FROM ${stageTable(spec.runId)} st WHERE ${k} = u.key)
 ), j AS (
   SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS key,

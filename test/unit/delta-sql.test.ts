@@ -41,14 +41,16 @@ describe('delta SQL', () => {
       }),
     );
     expect(q.sql).toContain('FULL JOIN s ON s.key = "st"."__key"');
-    expect(q.sql).toContain('LEFT JOIN (VALUES ($6, $7), ($8, $9)) AS m(change, op)');
+    // The snapshot CTE is used once, so Postgres inlines it instead of copying the whole snapshot.
+    expect(q.sql.match(/\bFROM s\b|\bJOIN s\b/g)).toEqual(['JOIN s']);
+    expect(q.sql).toContain('LEFT JOIN (VALUES ($7, $8), ($9, $10)) AS m(change, op)');
     // New keys sent without an answer and gone from the model count as removed (activation, then the code).
     expect(q.sql).toMatch(
       /lost AS \(\s+.*\s+.*\s+.*\s+SELECT u.key FROM syncline.row_errors u\s+WHERE u.activation_id = \$2 AND u.code = \$3/,
     );
     // Rows sent without an answer are sent again whatever their hash (activation, then the code).
-    expect(q.sql).toContain('FROM syncline.row_errors WHERE activation_id = $4 AND code = $5) u');
-    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'a', 'NOT_ACKNOWLEDGED', 'added', 'upsert', 'removed', 'delete', 'a']);
+    expect(q.sql).toContain('FROM syncline.row_errors WHERE activation_id = $5 AND code = $6) u');
+    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'a', 'a', 'NOT_ACKNOWLEDGED', 'added', 'upsert', 'removed', 'delete', 'a']);
     expect(q.sql).not.toContain('GROUP BY');
     expect(q.sql).not.toMatch(/k_7/);
     const withDups = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [], full: true, onlyFailed: false, hasDups: true }));
