@@ -9,7 +9,7 @@
  * destination's answers it holds are committed before anything is sent again.
  */
 import type { Kysely, Transaction } from 'kysely';
-import { commitStatements, summaryCounts } from '../db/commit';
+import { commitStatements, deltaSeesOnlyFailed, summaryCounts } from '../db/commit';
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
@@ -114,7 +114,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const summary = await baseSummary(tx, rec);
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
-    const wholeModel = rec.trigger !== 'retry_failed';
+    const wholeModel = !deltaSeesOnlyFailed(rec.trigger);
     for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel))
       await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {

@@ -12,10 +12,10 @@ import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
 import { withHeartbeat } from './work';
 import { Context } from '@temporalio/activity';
+import { deltaSeesOnlyFailed } from '../db/commit';
 
 export interface ComputeDeltaInput {
   runId: string;
-  onlyFailed?: boolean;
 }
 export interface ComputeDeltaResult {
   /** Rows to send per operation (after the guard). */
@@ -50,7 +50,7 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
       activationId: run.activationId,
       modeRows,
       full: run.full,
-      onlyFailed: input.onlyFailed ?? run.trigger === 'retry_failed',
+      onlyFailed: deltaSeesOnlyFailed(run.trigger),
       retryFailed: run.retryFailed,
     }),
   );

@@ -75,6 +75,12 @@ ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded
   ];
 }
 
+/**
+ * A retry-failed run's delta holds only the keys with row errors; every other run's holds the whole model.
+ * The delta (which keys it reads) and the commit (which errors it may clear) both ask here.
+ */
+export const deltaSeesOnlyFailed = (trigger: string): boolean => trigger === 'retry_failed';
+
 /** Summary counts by op and status, for the run record and the workflow result. */
 export function summaryCounts(runId: string): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string }> {
   return sql`SELECT op, change, status, count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY op, change, status`;
