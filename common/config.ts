@@ -109,6 +109,12 @@ export const activationConfigSchema = z
       .default({ maxDeletePercent: 10 }),
     /** Rows per write chunk; the destination's own default when absent. */
     chunkSize: z.number().int().positive().max(1_000_000).optional(),
+    /**
+     * Chunks one workflow execution writes (default 500). A run with more fans its writes out to child
+     * workflows of this many chunks each, so no history grows with the row count (Temporal refuses a history
+     * past 51,200 events; a chunk costs about 6).
+     */
+    chunksPerWorkflow: z.number().int().positive().max(2_000).optional(),
     warnings: z
       .object({
         /** Named connection holding the webhook, `{"url": "https://..."}`: a webhook URL is a credential, resolved by the worker. */

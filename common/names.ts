@@ -6,6 +6,7 @@
 export const WORKFLOW_TYPES = {
   activation: 'activationWorkflow',
   syncRun: 'syncRunWorkflow',
+  writeChunks: 'writeChunksWorkflow',
   dag: 'dagWorkflow',
   warnings: 'warningsWorkflow',
 } as const;

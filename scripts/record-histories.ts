@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       activations.configErrorResume,
       activations.invalidConfig,
       runs.bulk,
+      runs.manyChunks,
       runs.bulkStillRunning,
       runs.quotaWaitMidRun,
       runs.quotaWaitAtValidate,

@@ -3,3 +3,4 @@ export { activationWorkflow } from './activation';
 export { syncRunWorkflow } from './sync-run';
 export { dagWorkflow } from './dag-workflow';
 export { warningsWorkflow } from './warnings';
+export { writeChunksWorkflow } from './write-chunks';

@@ -4,7 +4,7 @@
  * activation hears of each new phase and of every tenth of the chunks written (runProgress signal).
  */
 import { getExternalWorkflowHandle, setCurrentDetails } from '@temporalio/workflow';
-import type { DagState, TaskError, TaskRun } from '../common/dag';
+import type { DagState, MappedRun, TaskError, TaskRun } from '../common/dag';
 import { taskError } from './dag';
 import { runProgressSignal, type RunProgress } from './messages';
 
@@ -59,6 +59,44 @@ export class RunView {
       }
     };
     await Promise.all(Array.from({ length: Math.min(parallelism, n) }, lane));
+    this.end(task, failures.length ? 'failed' : 'success', failures[0]);
+    return failures;
+  }
+
+  /**
+   * Like mapped(), for items written elsewhere in batches of `size` (child workflows), one batch after the
+   * other: `runBatch(from, to)` runs items from..to-1 and returns their failures by index. A batch that
+   * itself fails (its workflow terminated, say) fails each of its items that it did not report.
+   */
+  async batched(
+    id: string,
+    n: number,
+    size: number,
+    runBatch: (from: number, to: number) => Promise<Array<{ index: number; error: TaskError }>>,
+  ): Promise<TaskError[]> {
+    const task = this.begin(id);
+    const items: MappedRun[] = Array.from({ length: n }, (_, index) => ({ index, state: 'pending' }));
+    task.mapped = items;
+    const failures: TaskError[] = [];
+    for (let from = 0; from < n; from += size) {
+      const to = Math.min(n, from + size);
+      for (let i = from; i < to; i++) items[i]!.state = 'running';
+      let failed: Array<{ index: number; error: TaskError }>;
+      try {
+        failed = await runBatch(from, to);
+      } catch (err) {
+        const error = taskError(err);
+        failed = items.slice(from, to).map((item) => ({ index: item.index, error }));
+      }
+      const byIndex = new Map(failed.map((f) => [f.index, f.error]));
+      for (let i = from; i < to; i++) {
+        const error = byIndex.get(i);
+        items[i]!.state = error ? 'failed' : 'success';
+        if (error) items[i]!.error = error;
+      }
+      failures.push(...failed.map((f) => f.error));
+      this.report();
+    }
     this.end(task, failures.length ? 'failed' : 'success', failures[0]);
     return failures;
   }

@@ -8,16 +8,13 @@
  * plan's chunks. The `runState` query shows every step with its state and times.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
-  getExternalWorkflowHandle,
-  metricMeter,
+  executeChild,
   patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   setWorkflowOptions,
-  sleep,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -30,9 +27,17 @@ import type { RowOp } from '../common/sync-modes';
 import { describeRun, emptyOpCounts, type RunSummary, type RunTrigger, type RunWarning } from '../common/run';
 import { evaluateRunWarnings } from '../common/thresholds';
 import { chunkSummary, runResultDetails } from '../common/details';
-import { METRICS } from '../common/metrics';
 import { taskError } from './dag';
-import { runProgressSignal, runStateQuery, type RunProgress } from './messages';
+import { runStateQuery } from './messages';
+import {
+  CHUNKS_PER_WORKFLOW,
+  WRITE_PARALLELISM,
+  quotaWait,
+  writeChunksWorkflow,
+  writeOneChunk,
+  type MetricLabels,
+  type QuotaWaiter,
+} from './write-chunks';
 import { RunView } from './run-view';
 import { syncRunDagV1 } from './legacy/sync-run-dag';
 
@@ -69,9 +74,6 @@ const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', he
 const WRITE: ActivityOptions = { startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY };
 const write = proxyActivities<SynclineActivities>(WRITE);
 
-const MAX_QUOTA_WAITS = 48;
-const WRITE_PARALLELISM = 4;
-
 // Worker Versioning: a run ends within hours, on the version it started on (its workers stay until it does).
 setWorkflowOptions(versioned('PINNED'), syncRunWorkflow);
 
@@ -94,6 +96,7 @@ class SyncRun {
   readonly view: RunView;
   /** Raised while the run waits for the destination's quota; they go into the summary. */
   private readonly quotaWarnings: RunWarning[] = [];
+  private readonly quota: QuotaWaiter;
 
   /** Labels of the metrics this run records. */
   private get labels(): MetricLabels {
@@ -102,6 +105,12 @@ class SyncRun {
 
   constructor(private readonly input: SyncRunInput) {
     this.view = new RunView(`sync:${input.activationId}`, workflowInfo().parent?.workflowId, input.runNumber);
+    this.quota = {
+      activationId: input.activationId,
+      runNumber: input.runNumber,
+      activationWorkflowId: workflowInfo().parent?.workflowId,
+      warnings: this.quotaWarnings,
+    };
   }
 
   async sync(): Promise<RunSummary> {
@@ -113,7 +122,7 @@ class SyncRun {
     try {
       const work: Work = frozen ?? (await this.computeDelta(runId));
       if (work.missingAttributes > 0)
-        await this.view.step('ensure_attributes', () => this.quotaWait(() => quick.ensureAttributes({ runId })));
+        await this.view.step('ensure_attributes', () => quotaWait(this.quota, () => quick.ensureAttributes({ runId })));
       failure = await this.writeChunks(runId, work);
     } catch (err) {
       failure = taskError(err);
@@ -172,19 +181,57 @@ class SyncRun {
   }
 
   private async computeDelta(runId: string) {
-    const checked = await this.view.step('validate', () => this.quotaWait(() => quick.checkDestination({ runId })));
+    const checked = await this.view.step('validate', () => quotaWait(this.quota, () => quick.checkDestination({ runId })));
     await this.view.step('extract', () => long.extractModel({ runId }));
     const delta = await this.view.step('delta', () => long.computeDelta({ runId }));
     return { ...delta, missingAttributes: checked.missingAttributes };
   }
 
-  /** Every chunk, at most WRITE_PARALLELISM at a time; one chunk's failure stops no other. Returns the first failure. */
+  /**
+   * Every chunk, at most WRITE_PARALLELISM at a time; one chunk's failure stops no other. Returns the first
+   * failure. More chunks than one history should hold go to child workflows (workflows/write-chunks.ts).
+   */
   private async writeChunks(runId: string, work: Work): Promise<TaskError | undefined> {
     const { chunks } = work;
+    const perWorkflow = this.input.config.chunksPerWorkflow ?? CHUNKS_PER_WORKFLOW;
+    // Runs that began before the fan-out existed wrote every chunk themselves; they replay doing so.
+    if (chunks.length > perWorkflow && patched('write-chunk-workflows')) {
+      const failures = await this.view.batched('write', chunks.length, perWorkflow, (from, to) =>
+        this.writeBatch(runId, work, from, to, Math.floor(from / perWorkflow) + 1),
+      );
+      return failures[0];
+    }
     const failures = await this.view.mapped('write', chunks.length, WRITE_PARALLELISM, (i) =>
-      this.quotaWait(() => writeOneChunk(runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]), this.labels)),
+      quotaWait(this.quota, () =>
+        writeOneChunk(write, WRITE, runId, chunks[i]!, chunkSummary(i, chunks.length, work.chunkLabels?.[i]), this.labels),
+      ),
     );
     return failures[0];
+  }
+
+  /** Chunks from..to-1, written by child workflow number `batch`; its quota warnings join the run's. */
+  private async writeBatch(runId: string, work: Work, from: number, to: number, batch: number) {
+    const { input } = this;
+    const result = await executeChild(writeChunksWorkflow, {
+      workflowId: `${workflowInfo().workflowId}/write/${batch}`,
+      args: [
+        {
+          activationId: input.activationId,
+          runNumber: input.runNumber,
+          runId,
+          destination: input.config.destination.kind,
+          activationWorkflowId: this.quota.activationWorkflowId,
+          chunks: work.chunks.slice(from, to),
+          first: from,
+          total: work.chunks.length,
+          ...(work.chunkLabels ? { labels: work.chunkLabels.slice(from, to) } : {}),
+          writeOptions: WRITE,
+        },
+      ],
+      staticSummary: `${input.activationId} · run ${input.runNumber} · chunks ${from + 1}–${to} of ${work.chunks.length}`,
+    });
+    for (const w of result.quotaWarnings) if (!this.quotaWarnings.some((q) => q.code === w.code)) this.quotaWarnings.push(w);
+    return result.failures;
   }
 
   private async commit(runId: string, failure: TaskError | undefined): Promise<RunSummary> {
@@ -199,62 +246,7 @@ class SyncRun {
       );
     }
   }
-
-  /**
-   * Any call to the destination may find its API quota (or the reserve kept for others) used up: the
-   * run then waits on a durable timer, warns, tells its activation, and tries again. Never a tight retry.
-   */
-  private async quotaWait<T>(fn: () => Promise<T>): Promise<T> {
-    for (let wait = 0; ; wait++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const cause = err instanceof ActivityFailure ? err.cause : undefined;
-        if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
-        const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
-        if (!this.quotaWarnings.some((w) => w.code === 'QUOTA_LOW')) {
-          this.quotaWarnings.push({
-            code: 'QUOTA_LOW',
-            level: 'warning',
-            message: `activation "${this.input.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again`,
-          });
-        }
-        const parent = workflowInfo().parent;
-        if (parent) {
-          const progress: RunProgress = { runNumber: this.input.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
-          getExternalWorkflowHandle(parent.workflowId)
-            .signal(runProgressSignal, progress)
-            .catch(() => {});
-        }
-        await sleep(waitMs, { summary: `quota wait · ${Math.round(waitMs / 60000)} min · ${cause.message.slice(0, 120)}` });
-      }
-    }
-  }
 }
-
-/**
- * Writes one chunk; an asynchronous (bulk) job is polled on durable timers, holding no worker slot.
- * The job's wait is measured in workflow time (the SDK records no metric while replaying).
- */
-async function writeOneChunk(
-  runId: string,
-  chunk: number,
-  summary: string,
-  labels: MetricLabels,
-): Promise<{ chunk: number; succeeded?: number; failed?: number }> {
-  let r = await write.writeChunk.executeWithOptions({ ...WRITE, summary }, [{ runId, chunk }]);
-  const pendingSince = Date.now();
-  const waited = r.status === 'pending';
-  while (r.status === 'pending') {
-    await sleep(Math.max(1000, r.pollAfterMs ?? 5000), { summary: `bulk job poll · ${summary}` });
-    r = await write.pollChunk.executeWithOptions({ ...WRITE, summary: `poll · ${summary}` }, [{ runId, chunk, handle: r.handle! }]);
-  }
-  if (waited) bulkJobWait().record((Date.now() - pendingSince) / 1000, labels);
-  return { chunk, succeeded: r.succeeded, failed: r.failed };
-}
-
-type MetricLabels = { activation: string; destination: string };
-const bulkJobWait = () => metricMeter.createHistogram(METRICS.bulkJobWait, 'float', 's', 'Bulk job pending to results');
 
 /** A plan run's result: ops carry the planned counts only; nothing was written or committed. */
 function planSummary(input: SyncRunInput, counts: Record<string, number>): RunSummary {

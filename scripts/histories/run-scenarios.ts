@@ -24,6 +24,29 @@ export async function bulk(s: Stage): Promise<void> {
   );
 }
 
+/** 12 one-row chunks at 4 per workflow: the run fans its writes out to three writeChunksWorkflow children. */
+export async function manyChunks(s: Stage): Promise<void> {
+  const id = 'hist_chunks';
+  await createModel(s, id, 12);
+  const { runId } = await s.syncline.start(activation(s, id, { extra: { chunkSize: 1, chunksPerWorkflow: 4 } }));
+  expectRun('fanned-out run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 12);
+  const run = await s.rec.child(wfId(id), runId);
+  const children = (await s.rec.events(run)).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []);
+  if (children.length !== 3) throw new Error(`${run}: ${children.length} write children, 3 expected`);
+  await s.rec.record(
+    'chunk-fan-out',
+    run,
+    undefined,
+    '12 one-row chunks, chunksPerWorkflow 4: three writeChunksWorkflow children, one after the other',
+  );
+  await s.rec.record(
+    'chunk-writer',
+    children[1]!,
+    undefined,
+    'the second child: chunks 5-8, four writeChunk activities at most 4 at a time',
+  );
+}
+
 /** A Bulk job that never finishes: the run polls on, and is recorded while it does. */
 export async function bulkStillRunning(s: Stage): Promise<void> {
   const id = 'hist_bulk_open';

@@ -1,0 +1,145 @@
+/**
+ * Many chunks (issue 13): a run with more chunks than `chunksPerWorkflow` fans its writes out to child
+ * workflows (`<run id>/write/<b>`) of at most that many chunks each, so no one history grows with the row
+ * count. Small sizes here (13 one-row chunks, 4 per workflow, sObject Collections against the in-process
+ * Salesforce emulator); `npm run bench -- chunks` measures 5,000 chunks and reports events per execution.
+ *
+ *   npx jest --selectProjects integration --testPathPatterns many-chunks
+ */
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
+import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { emulatorAdmin } from '../support/emulator-admin';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
+import { runStateQuery, triggerSyncUpdate } from '../../workflows/messages';
+
+const TQ = uniqueName('tq_chunks');
+const SENTINEL = 'CHUNKSENTINEL';
+let emu: SalesforceEmulator;
+let worker: RunningWorker;
+let client: Client;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
+  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { sf } }), testClient()]);
+  db = sqlClient();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+  await emu?.close();
+});
+
+type Rec = Record<string, unknown>;
+const admin = <T>(path: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, path, init);
+
+async function contacts(prefix: string): Promise<Map<string, Rec[]>> {
+  const byKey = new Map<string, Rec[]>();
+  for (const c of await admin<Rec[]>('/records/Contact')) {
+    const key = String(c.External_Id__c);
+    if (key.startsWith(prefix)) byKey.set(key, [...(byKey.get(key) ?? []), c]);
+  }
+  return byKey;
+}
+
+interface HistoryEvent {
+  eventType?: unknown;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  startChildWorkflowExecutionInitiatedEventAttributes?: {
+    workflowId?: string | null;
+    workflowType?: { name?: string | null } | null;
+  } | null;
+}
+async function history(workflowId: string): Promise<{ events: HistoryEvent[]; json: string }> {
+  const h = await client.workflow.getHandle(workflowId).fetchHistory();
+  return { events: (h.events ?? []) as HistoryEvent[], json: JSON.stringify(h) };
+}
+const activities = (events: HistoryEvent[], name: string) =>
+  events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+
+test('13 one-row chunks at 4 per workflow: written by 4 child workflows, every row once, the run history free of chunk writes', async () => {
+  const id = uniqueName('chunks');
+  const p = id.toUpperCase();
+  await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+  await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, $2 || ' ' || i FROM generate_series(1, 13) i`, [p, SENTINEL]);
+  const config = {
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+    chunkSize: 1,
+    chunksPerWorkflow: 4,
+  };
+  const activation = client.workflow.getHandle(activationWorkflowId(id));
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+
+  const first = await activation.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(first).toMatchObject({ status: 'success', ops: { upsert: { planned: 13, succeeded: 13, failed: 0 } } });
+  const written = await contacts(p);
+  expect(written.size).toBe(13);
+  for (const [key, recs] of written) {
+    expect(recs).toHaveLength(1);
+    expect(recs[0]!.LastName).toBe(`${SENTINEL} ${key.slice(p.length + 1)}`);
+  }
+
+  // The run wrote nothing itself: it started one child per 4 chunks, each wrote its own.
+  const runId = runWorkflowId(id, first.runNumber);
+  const run = await history(runId);
+  expect(activities(run.events, 'writeChunk')).toBe(0);
+  const children = run.events
+    .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+    .filter((c): c is NonNullable<typeof c> => !!c)
+    .map((c) => ({ id: c.workflowId, type: c.workflowType?.name }));
+  expect(children).toEqual([1, 2, 3, 4].map((b) => ({ id: `${runId}/write/${b}`, type: WORKFLOW_TYPES.writeChunks })));
+  const perChild = await Promise.all(children.map(async (c) => history(c.id!)));
+  expect(perChild.map((h) => activities(h.events, 'writeChunk'))).toEqual([4, 4, 4, 1]);
+  for (const h of [run, ...perChild]) expect(h.json).not.toContain(SENTINEL);
+
+  // What the run shows of itself: 13 chunks, each written.
+  const state = await client.workflow.getHandle(runId).query(runStateQuery);
+  expect(state?.tasks.write?.mapped?.map((m) => m.state)).toEqual(Array(13).fill('success'));
+
+  // A second run with every row changed updates the same 13 records through the children again.
+  await db.query(`UPDATE public.${id} SET last_name = last_name || ' v2'`);
+  const second = await activation.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(second).toMatchObject({ status: 'success', ops: { upsert: { planned: 13, succeeded: 13, failed: 0 } } });
+  const again = await contacts(p);
+  expect([...again.values()].map((recs) => recs.length)).toEqual(Array(13).fill(1));
+  expect([...again.values()].every((recs) => String(recs[0]!.LastName).endsWith(' v2'))).toBe(true);
+});
+
+test('at most chunksPerWorkflow chunks the run writes itself, as before', async () => {
+  const id = uniqueName('chunks_few');
+  const p = id.toUpperCase();
+  await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+  await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, 'n' || i FROM generate_series(1, 4) i`, [p]);
+  const config = {
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+    chunkSize: 1,
+    chunksPerWorkflow: 4,
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  const first = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(first).toMatchObject({ status: 'success', ops: { upsert: { planned: 4, succeeded: 4 } } });
+  const run = await history(runWorkflowId(id, first.runNumber));
+  expect(activities(run.events, 'writeChunk')).toBe(4);
+  expect(run.events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+  expect((await contacts(p)).size).toBe(4);
+});
