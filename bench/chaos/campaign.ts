@@ -170,7 +170,7 @@ function report(log: (l: string) => void, r: ScheduleResult, s: ReturnType<typeo
         ? `${r.violations.length} VIOLATION(S)`
         : 'ok';
   log(
-    `[${r.index}] ${r.dest} ${r.mode} ${r.primary}: ${verdict} in ${r.seconds} s; struck: ${struck}; runs ${JSON.stringify(r.runs)}; checked ${JSON.stringify(r.checked)}`,
+    `[${r.index}] ${r.dest} ${r.mode} ${r.primary}${s.chunksPerWorkflow ? ` (${s.chunksPerWorkflow} chunks per workflow)` : ''}: ${verdict} in ${r.seconds} s; struck: ${struck}; runs ${JSON.stringify(r.runs)}; checked ${JSON.stringify(r.checked)}`,
   );
   if (!r.violations.length) return;
   for (const v of r.violations) log(`    violation: ${v}`);
@@ -224,6 +224,7 @@ export function summary(c: CampaignResult): Record<string, unknown> {
     seed: c.seed,
     cells_covered: `${m.covered}/${m.cells}`,
     global_faults: c.events.length,
+    fanned_out_runs: c.results.reduce((n, r) => n + (r.fannedOutRuns ?? 0), 0),
     worker_unexpected_exits: c.workerExits.length,
     seconds: c.seconds,
   };

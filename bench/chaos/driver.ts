@@ -41,6 +41,8 @@ export interface ScheduleResult {
   /** Activity types pending at each worker kill this schedule asked for. */
   killedDuring: string[];
   maxHistory: { activation: number; run: number };
+  /** Runs that wrote their chunks through child workflows (more chunks than `chunksPerWorkflow`). */
+  fannedOutRuns: number;
   /** What the invariants looked at: records, snapshot rows, row errors, model versions, journal writes by op. */
   checked: Record<string, number>;
   seconds: number;
@@ -112,6 +114,7 @@ export class ScheduleRun {
       destination: this.dest.destinationConfig(),
       mappings: this.dest.mappings(epoch),
       chunkSize: this.s.chunkSize,
+      ...(this.s.chunksPerWorkflow ? { chunksPerWorkflow: this.s.chunksPerWorkflow } : {}),
       deletionGuard: { maxDeletePercent: GUARD_PERCENT },
     };
   }
@@ -120,7 +123,7 @@ export class ScheduleRun {
     const started = Date.now();
     this.dest = await startDestination(this.s, this.connectionName);
     this.env.addConnection(this.connectionName, this.dest.connection());
-    let history = { activation: 0, run: 0 };
+    let history = { activation: 0, run: 0, fannedOutRuns: 0 };
     let runs: Record<string, number> = {};
     let checked: Record<string, number> = {};
     try {
@@ -187,7 +190,8 @@ export class ScheduleRun {
       notes: this.notes,
       runs,
       killedDuring: this.killedDuring,
-      maxHistory: history,
+      maxHistory: { activation: history.activation, run: history.run },
+      fannedOutRuns: history.fannedOutRuns,
       checked,
       seconds: Math.round((Date.now() - started) / 1000),
     };
@@ -518,7 +522,7 @@ export class ScheduleRun {
     return errs.filter((e) => this.s.mode === 'mirror' || keys.has(e.key)).length;
   }
 
-  private async histories(): Promise<{ activation: number; run: number }> {
+  private async histories(): Promise<{ activation: number; run: number; fannedOutRuns: number }> {
     const h = this.env.temporal.workflow.getHandle(`activation/${this.id}`);
     const d = await this.retry('describe', () => h.describe());
     const activation = d.historyLength;
@@ -543,6 +547,7 @@ export class ScheduleRun {
     this.scheduledWhilePaused();
     this.approvalsFromHistory();
     let run = 0;
+    let fannedOutRuns = 0;
     const numbers = await withDb(this.env.pool, async (c) =>
       (await c.query<{ n: number }>('SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1', [this.id])).rows.map((r) => r.n),
     );
@@ -557,9 +562,18 @@ export class ScheduleRun {
           );
         run = Math.max(run, len);
         if (len > 5000) this.violations.push(`run workflow ${wid} has ${len} history events`);
+        const child = await this.env.temporal.workflow
+          .getHandle(`${wid}/write/1`)
+          .describe()
+          .then(
+            (x) => x.historyLength,
+            () => 0,
+          );
+        if (child > 0) fannedOutRuns++;
+        run = Math.max(run, child);
       }
     }
-    return { activation, run };
+    return { activation, run, fannedOutRuns };
   }
 
   /**

@@ -71,6 +71,8 @@ export interface Schedule {
   primary: FaultClass;
   rows: number;
   chunkSize: number;
+  /** When set, runs of more chunks than this fan their writes out to child workflows (workflows/write-chunks.ts). */
+  chunksPerWorkflow?: number;
   bulkThreshold: number;
   schedule: { manual: true } | { every: string };
   /** Update mode: share of the keys that exist in the destination before the first run. */
@@ -102,6 +104,9 @@ export function generateSchedule(seed: number, index: number): Schedule {
     preexisting: rng.pick([0.6, 0.75, 0.9]),
     steps: [],
   };
+  // A stream of its own, so the schedules of seeds recorded before it existed stay what they were.
+  const fanOut = new Rng(seed, index, 2);
+  if (fanOut.chance(0.4)) s.chunksPerWorkflow = fanOut.pick([2, 3]);
   const steps = s.steps;
   const rounds = rng.int(3, 5);
   // The primary fault may also strike the initial load (round -1), mostly a bulk write; an expired token
