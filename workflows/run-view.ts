@@ -3,10 +3,12 @@
  * chunk, in the shape of a DAG state (the `runState` query; Web UI and benchmarks read it). Its
  * activation hears of each new phase and of every tenth of the chunks written (runProgress signal).
  */
-import { getExternalWorkflowHandle, setCurrentDetails } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, patched, setCurrentDetails } from '@temporalio/workflow';
 import type { DagState, MappedRun, TaskError, TaskRun } from '../common/dag';
 import { taskError } from './dag';
 import { runProgressSignal, type RunProgress } from './messages';
+
+const QUIET_PHASES = new Set(['starting', 'finished', 'warnings']);
 
 export class RunView {
   readonly state: DagState;
@@ -133,6 +135,10 @@ export class RunView {
     // The Web UI's current details of the run: where it is now (its counts replace this at the end).
     setCurrentDetails(`Run ${this.runNumber}: **${phase}**${total ? ` · ${done}/${total} chunks written` : ''}`);
     if (!this.parentId) return;
+    // The activation shows "starting" from the run's start to its first step and clears the run when it ends;
+    // between steps and at the in-workflow warnings step it has nothing new to show. Each signal is an event
+    // in both histories (and a workflow task in the activation's): runs started before this skip replay sending them.
+    if (QUIET_PHASES.has(phase) && patched('run-progress-steps-only')) return;
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
     getExternalWorkflowHandle(this.parentId)
       .signal(runProgressSignal, progress)

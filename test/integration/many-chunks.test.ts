@@ -53,6 +53,9 @@ interface HistoryEvent {
     workflowId?: string | null;
     workflowType?: { name?: string | null } | null;
   } | null;
+  signalExternalWorkflowExecutionInitiatedEventAttributes?: {
+    input?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null;
+  } | null;
 }
 async function history(workflowId: string): Promise<{ events: HistoryEvent[]; json: string }> {
   const h = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -142,4 +145,11 @@ test('at most chunksPerWorkflow chunks the run writes itself, as before', async 
   expect(activities(run.events, 'writeChunk')).toBe(4);
   expect(run.events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
   expect((await contacts(p)).size).toBe(4);
+  // Its activation heard of each step that does I/O and of the chunks' progress (tenths), nothing in between:
+  // every signal is an event in both histories.
+  const phases = run.events.flatMap((e) => {
+    const payload = e.signalExternalWorkflowExecutionInitiatedEventAttributes?.input?.payloads?.[0]?.data;
+    return payload ? [(JSON.parse(Buffer.from(payload).toString()) as { phase: string; chunksDone: number }).phase] : [];
+  });
+  expect(phases).toEqual(['validate', 'extract', 'delta', 'write', 'write', 'write', 'write', 'write', 'commit']);
 });
