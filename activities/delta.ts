@@ -33,7 +33,7 @@ export interface ComputeDeltaResult {
 
 function beat(): void {
   try {
-    Context.current().heartbeat();
+    if (!Context.current().info.isLocal) Context.current().heartbeat();
   } catch {
     /* not in an activity */
   }

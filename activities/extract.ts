@@ -49,7 +49,8 @@ export function stageSpec(run: LoadedRun, fields: FieldSpec[]): StageSpec {
 
 function beat(d?: Record<string, unknown>): void {
   try {
-    Context.current().heartbeat(d);
+    // A local activity (a small run's extract) has no heartbeat: the SDK keeps its workflow task alive instead.
+    if (!Context.current().info.isLocal) Context.current().heartbeat(d);
   } catch {
     /* not in an activity */
   }

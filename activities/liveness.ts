@@ -14,6 +14,8 @@ export const livenessTimer = { everyMs: 10_000 };
 export function alive<I extends unknown[], O>(fn: (...args: I) => Promise<O>): (...args: I) => Promise<O> {
   return (...args: I) => {
     const ctx = Context.current();
+    // A local activity cannot heartbeat: its liveness is the workflow task's, which the SDK keeps alive.
+    if (ctx.info.isLocal) return fn(...args);
     return withHeartbeat(
       () => ctx.heartbeat(),
       livenessTimer.everyMs,

@@ -64,7 +64,8 @@ export function activityLogger(): Logger {
 
 function heartbeat(details?: Record<string, unknown>): void {
   try {
-    Context.current().heartbeat(details);
+    // A local activity (a small run's check) has no heartbeat: the SDK keeps its workflow task alive instead.
+    if (!Context.current().info.isLocal) Context.current().heartbeat(details);
   } catch {
     // outside an activity (tests, CLI): nothing to report to
   }

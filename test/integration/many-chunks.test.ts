@@ -53,6 +53,7 @@ interface HistoryEvent {
     workflowId?: string | null;
     workflowType?: { name?: string | null } | null;
   } | null;
+  markerRecordedEventAttributes?: { markerName?: string | null } | null;
   signalExternalWorkflowExecutionInitiatedEventAttributes?: {
     input?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null;
   } | null;
@@ -61,6 +62,7 @@ async function history(workflowId: string): Promise<{ events: HistoryEvent[]; js
   const h = await client.workflow.getHandle(workflowId).fetchHistory();
   return { events: (h.events ?? []) as HistoryEvent[], json: JSON.stringify(h) };
 }
+const STEPS = ['prepareRun', 'checkDestination', 'extractModel', 'computeDelta', 'commitRun'];
 const activities = (events: HistoryEvent[], name: string) =>
   events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
 
@@ -152,4 +154,42 @@ test('at most chunksPerWorkflow chunks the run writes itself, as before', async 
     return payload ? [(JSON.parse(Buffer.from(payload).toString()) as { phase: string; chunksDone: number }).phase] : [];
   });
   expect(phases).toEqual(['validate', 'extract', 'delta', 'write', 'write', 'write', 'write', 'write', 'commit']);
+});
+
+test('a small run after the first runs prepare, validate, extract, delta and commit as local activities: markers, not activity tasks', async () => {
+  const id = uniqueName('small_local');
+  const p = id.toUpperCase();
+  await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+  await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, 'n' || i FROM generate_series(1, 20) i`, [p]);
+  const config = {
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+  };
+  const activation = client.workflow.getHandle(activationWorkflowId(id));
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  // The first run knows no model size yet: its steps are activities.
+  const first = await activation.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(first).toMatchObject({ status: 'success', ops: { upsert: { planned: 20, succeeded: 20 } } });
+  const one = await history(runWorkflowId(id, first.runNumber));
+  for (const step of STEPS) expect({ step, n: activities(one.events, step) }).toEqual({ step, n: 1 });
+
+  await db.query(`UPDATE public.${id} SET last_name = last_name || ' v2' WHERE id IN ($1, $2)`, [`${p}-1`, `${p}-2`]);
+  const second = await activation.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(second).toMatchObject({ status: 'success', modelRows: 20, ops: { upsert: { planned: 2, succeeded: 2 } } });
+  const two = await history(runWorkflowId(id, second.runNumber));
+  for (const step of STEPS) expect({ step, n: activities(two.events, step) }).toEqual({ step, n: 0 });
+  expect(two.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length).toBe(STEPS.length);
+  // The write stays an activity (heartbeats, its own timeout), and the record is the same one.
+  expect(activities(two.events, 'writeChunk')).toBe(1);
+  expect(two.events.length).toBeLessThan(one.events.length / 2 + 10);
+  const written = await contacts(p);
+  expect([...written.values()].map((r) => r.length)).toEqual(Array(20).fill(1));
+  expect(written.get(`${p}-1`)![0]!.LastName).toBe('n1 v2');
 });
