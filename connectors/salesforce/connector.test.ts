@@ -899,6 +899,31 @@ describe('missingParent: "writeWithoutLink" (a row whose parent is not found is 
       });
     }
 
+    it(`${path}, insert: the worker dies after the row went out without its link, before its answer was recorded: the retried activity finds the same record`, async () => {
+      await seedAccounts('A1');
+      const ctx = ctxFor('insert', { fields: LINKED, options: WITHOUT_LINK });
+      // The answer to the write without the link is lost once (the activity fails after Salesforce wrote it).
+      class DyingChunk extends MemoryChunk {
+        died = false;
+        override async record(results: Parameters<MemoryChunk['record']>[0]) {
+          if (!this.died && results.some((r) => r.ok && r.incomplete)) {
+            this.died = true;
+            throw new SyncError('DESTINATION_UNAVAILABLE', 'worker lost', { retryable: true });
+          }
+          return super.record(results);
+        }
+      }
+      const chunk = new DyingChunk('create', [contact('c1', 'A1', { op: 'create' }), contact('c3', 'A9', { op: 'create' })]);
+      const run = await drive(sf, ctx, chunk, plan);
+      expect(chunk.died).toBe(true);
+      expect(run.errors).toHaveLength(1);
+      const c3 = chunk.results.get('c3');
+      expect(c3).toMatchObject({ ok: true, incomplete: { code: 'WRITTEN_WITHOUT_LINK' } });
+      const all = await contacts();
+      expect(all).toHaveLength(2);
+      expect(all.find((c) => c.key === 'c3')).toEqual({ key: 'c3', id: c3!.ok ? c3!.destinationId : '', account: null });
+    });
+
     it(`${path}: Update clears the old link when the new parent is missing (not left pointing at the old parent)`, async () => {
       await seedAccounts('A1');
       await write('upsert', 'upsert', [contact('c1', 'A1')], { fields: LINKED }, plan);
