@@ -165,3 +165,80 @@ for (const { path, mode, op } of cases) {
     expect(scanned).toBeGreaterThan(0);
   });
 }
+
+/** Starts an activation of Contacts keyed on External_Id__c, the model key also in Description, linked through Account.External_Id__c. */
+async function activation(mode: 'update' | 'mirror', rows: Array<[string, string | null]>) {
+  const id = uniqueName(`sfmp_${mode}`);
+  const p = id.toUpperCase();
+  await db.query(`CREATE TABLE public.${id} (id text, last_name text, account_key text)`);
+  for (const [key, account] of rows)
+    await db.query(`INSERT INTO public.${id} VALUES ($1, $2, $3)`, [`${p}-${key}`, `${SENTINEL} ${key}`, account]);
+  const config = {
+    id,
+    mode,
+    schedule: { manual: true },
+    // The test deletes 1 of 3 synced rows: no approval step.
+    deletionGuard: { maxDeletePercent: 100 },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: {
+      kind: 'salesforce',
+      connection: 'sf',
+      object: 'Contact',
+      key: 'External_Id__c',
+      options: { bulkPollMs: 0, missingParent: 'writeWithoutLink' },
+    },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'id', to: 'Description' },
+      { from: 'last_name', to: 'LastName' },
+      { from: 'account_key', to: 'Account.External_Id__c' },
+    ],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  const handle = client.workflow.getHandle(activationWorkflowId(id));
+  return { id, p, sync: () => handle.executeUpdate(triggerSyncUpdate, { args: [{}] }) };
+}
+
+test('update: a Contact moved to a missing Account is unlinked (not left on the old one), listed, and linked by the run after the Account appears', async () => {
+  const { id, p, sync } = await activation('update', []);
+  const [a1, a2] = [`${p}-A1`, `${p}-A2`];
+  await seedAccounts([a1]);
+  const accounts = new Map((await records('Account')).map((a) => [a.External_Id__c, a.Id]));
+  // The Contact exists in Salesforce, on A1; the model moves it to A2, which does not exist yet.
+  await admin('/records/Contact', {
+    method: 'POST',
+    body: JSON.stringify([{ LastName: 'before', External_Id__c: `${p}-c1`, Description: `${p}-c1`, AccountId: accounts.get(a1) }]),
+  });
+  const [before] = await contacts(p);
+  await db.query(`INSERT INTO public.${id} VALUES ($1, $2, $3)`, [`${p}-c1`, `${SENTINEL} c1`, a2]);
+  const first = await sync();
+  expect(first).toMatchObject({ status: 'partial', ops: { update: { planned: 1, succeeded: 1, failed: 0, incomplete: 1 } } });
+  expect(await contacts(p)).toEqual([{ key: `${p}-c1`, id: before!.id, account: null }]);
+  expect((await syncline.errors(id)).map((e) => [e.key, e.code])).toEqual([[`${p}-c1`, 'WRITTEN_WITHOUT_LINK']]);
+  await seedAccounts([a2]);
+  const second = await sync();
+  expect(second).toMatchObject({ status: 'success', ops: { update: { planned: 1, succeeded: 1, failed: 0 } } });
+  expect(await contacts(p)).toEqual([{ key: `${p}-c1`, id: before!.id, account: a2 }]);
+  expect(await syncline.errors(id)).toEqual([]);
+});
+
+test('mirror: a Contact written without its link that leaves the model is deleted, and its listing goes with it', async () => {
+  const { id, p, sync } = await activation('mirror', [
+    ['c1', null],
+    ['c2', null],
+    ['c3', 'NO-SUCH-ACCOUNT'],
+  ]);
+  const first = await sync();
+  expect(first).toMatchObject({ status: 'partial', ops: { upsert: { planned: 3, succeeded: 3, failed: 0, incomplete: 1 } } });
+  expect((await contacts(p)).map((c) => [c.key, c.account])).toEqual([
+    [`${p}-c1`, null],
+    [`${p}-c2`, null],
+    [`${p}-c3`, null],
+  ]);
+  expect((await syncline.errors(id)).map((e) => [e.key, e.code])).toEqual([[`${p}-c3`, 'WRITTEN_WITHOUT_LINK']]);
+  await db.query(`DELETE FROM public.${id} WHERE id = $1`, [`${p}-c3`]);
+  const second = await sync();
+  expect(second).toMatchObject({ status: 'success', ops: { delete: { planned: 1, succeeded: 1, failed: 0 } } });
+  expect((await contacts(p)).map((c) => c.key)).toEqual([`${p}-c1`, `${p}-c2`]);
+  expect(await syncline.errors(id)).toEqual([]);
+});
