@@ -14,7 +14,7 @@ export interface OpCounts {
   skipped: number;
   held: number;
   /**
-   * Of `succeeded`, rows the destination accepted incomplete (a Salesforce row written without a lookup
+   * Of `succeeded`, rows the destination accepted incomplete (a row written without a lookup
    * whose parent is missing): listed in the row errors and sent again next run. Absent when none.
    */
   incomplete?: number;
