@@ -129,7 +129,11 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       const ops = (summary.ops[c.op as RowOp] ??= emptyOpCounts());
       ops.planned += n;
       if (c.status === 'ok') ops.succeeded += n;
-      else if (c.status === 'failed' || c.status === 'pending') ops.failed += n;
+      else if (c.status === 'incomplete') {
+        // Written, yet listed and sent again next run: the run is partial.
+        ops.succeeded += n;
+        ops.incomplete = (ops.incomplete ?? 0) + n;
+      } else if (c.status === 'failed' || c.status === 'pending') ops.failed += n;
       else if (c.status === 'skipped') ops.skipped += n;
       else if (c.status === 'held') ops.held += n;
     }
@@ -137,7 +141,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   }
   const failedRows = Object.values(summary.ops).reduce((a, o) => a + o.failed, 0);
   const newlyRejected = summary.rejected - (summary.rejectedUnchanged ?? 0);
-  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || newlyRejected > 0 ? 'partial' : 'success');
+  const incompleteRows = Object.values(summary.ops).reduce((a, o) => a + (o.incomplete ?? 0), 0);
+  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || newlyRejected > 0 || incompleteRows > 0 ? 'partial' : 'success');
   summary.status = status as RunStatus;
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];

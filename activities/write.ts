@@ -156,8 +156,9 @@ function chunkWrite(
       await recordOutcomes(deps.db, run.runId, {
         keys: results.map((r) => r.key),
         ok: results.map((r) => r.ok),
-        codes: results.map((r) => (r.ok ? null : r.code)),
-        messages: results.map((r) => (r.ok ? null : r.message)),
+        // A row accepted incomplete keeps its reason: the commit lists it and marks it to be sent again.
+        codes: results.map((r) => (r.ok ? (r.incomplete?.code ?? null) : r.code)),
+        messages: results.map((r) => (r.ok ? (r.incomplete?.message ?? null) : r.message)),
         retryable: results.map((r) => (r.ok ? null : r.retryable)),
         ids: results.map((r) => (r.ok ? (r.destinationId ?? null) : null)),
       });

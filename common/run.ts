@@ -13,6 +13,11 @@ export interface OpCounts {
   failed: number;
   skipped: number;
   held: number;
+  /**
+   * Of `succeeded`, rows the destination accepted incomplete (a row written without a lookup
+   * whose parent is missing): listed in the row errors and sent again next run. Absent when none.
+   */
+  incomplete?: number;
 }
 
 /** What a run did, in counts only: it is stored in workflow history and shown in the Web UI. */
@@ -50,6 +55,7 @@ export function emptyOpCounts(): OpCounts {
 export function describeRun(s: RunSummary): string {
   const parts = Object.entries(s.ops).map(([op, c]) => {
     const bits = [`${c.succeeded} ok`];
+    if (c.incomplete) bits.push(`${c.incomplete} incomplete`);
     if (c.failed) bits.push(`${c.failed} failed`);
     if (c.skipped) bits.push(`${c.skipped} skipped`);
     if (c.held) bits.push(`${c.held} held`);

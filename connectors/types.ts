@@ -142,7 +142,18 @@ export interface OutRow {
 }
 
 export type RowResult =
-  { key: string; ok: true; destinationId?: string | null } | { key: string; ok: false; code: string; message: string; retryable: boolean };
+  | {
+      key: string;
+      ok: true;
+      destinationId?: string | null;
+      /**
+       * Written, but not as the model says (e.g. without a lookup whose parent is missing): the runtime
+       * lists the row with this code and message and sends it again next run, to the record written
+       * (`destinationId`), until a write answers without `incomplete`.
+       */
+      incomplete?: { code: string; message: string };
+    }
+  | { key: string; ok: false; code: string; message: string; retryable: boolean };
 
 export interface ChunkWrite {
   /** `${activationId}/${runNumber}/${chunk}`: stable across retries. */

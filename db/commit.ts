@@ -1,7 +1,9 @@
 /**
  * Commit: only rows the destination accepted advance the snapshot. Failed, rejected and
  * unacknowledged rows keep their old snapshot state (so the next delta sends them again) and get a
- * row_errors entry with their code and message.
+ * row_errors entry with their code and message. A row accepted incomplete (status ok with a code: the
+ * connector's `RowResult.incomplete`) advances the snapshot, keeping the record it wrote, is marked
+ * `incomplete` (the next delta sends it again) and keeps a row_errors entry saying why.
  */
 import { sql, type RawBuilder } from 'kysely';
 import { deltaTable } from './work-tables';
@@ -27,9 +29,10 @@ export function commitStatements(
     ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')`
     : sql`('failed', 'rejected', 'rejected_unchanged')`;
   return [
-    sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
-SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now() FROM ${d} WHERE status = 'ok' AND op <> 'delete'
-ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination_id = excluded.destination_id, synced_at = excluded.synced_at, unconfirmed = false`,
+    sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at, incomplete)
+SELECT ${activationId}, key, hash, coalesce(result_id, destination_id), now(), code IS NOT NULL FROM ${d} WHERE status = 'ok' AND op <> 'delete'
+ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination_id = excluded.destination_id, synced_at = excluded.synced_at, unconfirmed = false,
+  incomplete = excluded.incomplete`,
     // Sent, answer unknown: the destination may hold this write instead of the snapshot's content.
     ...(listUnacknowledged
       ? [
@@ -39,7 +42,7 @@ ON CONFLICT (activation_id, key) DO UPDATE SET hash = excluded.hash, destination
       : []),
     sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
     sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
-    sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok'`,
+    sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok' AND d.code IS NULL`,
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
     ...(wholeModel
       ? [
@@ -67,7 +70,8 @@ SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   -- A rejection keeps the hash of its group of rows (no single row has it, so a key unique again is sent
   -- at once): the next delta tells an unchanged rejection, already reported, from a new one.
   hash, ${runNumber}
-FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d} WHERE status IN ${listed} AND change <> 'null_key'
+FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d}
+      WHERE (status IN ${listed} OR (status = 'ok' AND code IS NOT NULL)) AND change <> 'null_key'
       UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, ${groupHash(sql.ref('hash'))}, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
 ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
   retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,
@@ -81,7 +85,8 @@ ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded
  */
 export const deltaSeesOnlyFailed = (trigger: string): boolean => trigger === 'retry_failed';
 
-/** Summary counts by op and status, for the run record and the workflow result. */
+/** Summary counts by op and status (`incomplete`: accepted incomplete), for the run record and the workflow result. */
 export function summaryCounts(runId: string): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string }> {
-  return sql`SELECT op, change, status, count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY op, change, status`;
+  return sql`SELECT op, change, CASE WHEN status = 'ok' AND code IS NOT NULL THEN 'incomplete' ELSE status END AS status,
+  count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
 }

@@ -48,6 +48,8 @@ export interface SnapshotTable {
   synced_at: Timestamp;
   /** The key's last write went unanswered: the destination may not hold `hash`; it is sent again. */
   unconfirmed: Generated<boolean>;
+  /** The key's last write was accepted incomplete (listed in row_errors): it is sent again, to `destination_id`. */
+  incomplete: Generated<boolean>;
 }
 
 export interface RowErrorsTable {

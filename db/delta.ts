@@ -109,7 +109,7 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const oneOfDup = spec.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
   return sql`CREATE TABLE ${deltaTable(spec.runId)} AS
 WITH s AS (
-  SELECT key, hash, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
+  SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
 ), lost AS (
   -- A new key sent without an answer (a run that never committed) that has since left the model: the
   -- lost write may have created a record no snapshot row stands for. It counts as removed, so Mirror
@@ -130,10 +130,11 @@ WITH s AS (
   FROM ${stageTable(spec.runId)} st FULL JOIN s ON s.key = ${k}
   ${dupJoin}
   -- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
-  -- it is sent again even when the model came back to the snapshot's content.
+  -- it is sent again even when the model came back to the snapshot's content. So is a row written incomplete
+  -- (s.incomplete), to the record it wrote (its destination_id).
   LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${spec.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
     ON u.key = coalesce(${k}, s.key)
-  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed) ${oneOfDup}
+  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed OR s.incomplete) ${oneOfDup}
   UNION ALL
   SELECT key, 'removed', 1, NULL::uuid, NULL::tid, NULL::text FROM lost
 )

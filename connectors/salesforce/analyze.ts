@@ -64,6 +64,8 @@ export interface WriteModel {
   hardDelete: boolean;
   /** External ID field filled with OutRow.token on create, or null (plain create: retries may duplicate). */
   tokenField: string | null;
+  /** `options.missingParent`: a row whose parent is not found is written without that lookup (and answered incomplete). */
+  writeWithoutLink: boolean;
   skipped: Array<{ field: string; reason: string }>;
   warnings: RunWarning[];
 }
@@ -363,6 +365,14 @@ export function analyze(input: AnalyzeInput): WriteModel {
         message: `${where}: no External ID field "${options.insertTokenField ?? '(disabled)'}" to hold the idempotency token: a retried insert may create duplicate records (add a unique External ID text field of 64 characters)`,
       });
     }
+    // A row written without its link is sent again each run with the same token: only the token finds the
+    // record it made, a plain create would add one record per run.
+    if (!tokenField && options.missingParent === 'writeWithoutLink' && send.some((s) => s.parent))
+      throw new SyncError(
+        'CONFIG_INVALID',
+        `${where}: option missingParent "writeWithoutLink" in ${mode} mode needs the idempotency token field (option insertTokenField, now "${options.insertTokenField ?? '(disabled)'}", a unique External ID text field of 64 characters on ${describe.name}): without it each re-send of a row written without its link would create another record. Add the field, or keep missingParent "error"`,
+        { retryable: false },
+      );
     // Insert sends a changed row as a new record (DinMo semantics): a unique field would repeat the old record's value.
     const unique = SALESFORCE_MODES[mode].changed === 'create' ? send.filter((s) => !s.parent && s.field.unique === true) : [];
     if (unique.length) {
@@ -395,6 +405,7 @@ export function analyze(input: AnalyzeInput): WriteModel {
     duplicateRuleHeader: duplicateRuleHeader(options),
     allowSave: options.duplicateRuleHeader?.allowSave === true,
     tokenField,
+    writeWithoutLink: options.missingParent === 'writeWithoutLink',
     skipped,
     warnings,
   };

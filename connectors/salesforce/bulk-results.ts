@@ -15,7 +15,7 @@ import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
-import { isGone, withParentHint } from './rows';
+import { isGone, missingLinks, withParentHint } from './rows';
 import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
 /** Results recorded per `chunk.record` call. */
@@ -91,6 +91,8 @@ export interface RecordedResults {
   stale: Set<string>;
   /** Rows refused as duplicates while the options ask to save them: to be sent through Collections with the header. */
   duplicates: Set<string>;
+  /** Rows refused for a missing parent under `missingParent: "writeWithoutLink"`: to be sent through Collections, without that link. */
+  missingParents: Set<string>;
 }
 
 /** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
@@ -107,6 +109,7 @@ export async function recordJobResults(
   const keyOf = await keyResolver(chunk, spec, model, idToKey);
   const stale = new Set<string>();
   const duplicates = new Set<string>();
+  const missingParents = new Set<string>();
   // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
   const byStoredId = (spec.operation === 'update' || isDeleteOperation(spec.operation)) && model.keyField.name !== 'Id';
   const isStale = (r: Record<string, string>) =>
@@ -137,6 +140,11 @@ export async function recordJobResults(
           duplicates.add(key);
           continue;
         }
+        // The result row echoes the uploaded columns: the parent key sent is in it, under its CSV header.
+        if (model.writeWithoutLink && !isDeleteOperation(spec.operation) && missingLinks(model, r, result).length) {
+          missingParents.add(key);
+          continue;
+        }
         out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
         if (out.length >= RECORD_BATCH) {
           await chunk.record(out);
@@ -152,5 +160,5 @@ export async function recordJobResults(
     if (out.length) await chunk.record(out);
     recorded += out.length;
   }
-  return { recorded, stale, duplicates };
+  return { recorded, stale, duplicates, missingParents };
 }

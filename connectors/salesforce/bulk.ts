@@ -93,7 +93,7 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
 /** Records a finished (or failed) job's results; rows whose stored Id was gone are retried by key. */
 async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<void> {
   const opts = { job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat };
-  const { stale, duplicates } = await recordJobResults(
+  const { stale, duplicates, missingParents } = await recordJobResults(
     s.client,
     chunk,
     s.model,
@@ -103,7 +103,8 @@ async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: B
     opts,
   );
   if (stale.size) await retryStaleByKey(s, chunk, stale);
-  if (duplicates.size) await resendThroughCollections(s, chunk, duplicates);
+  // Left unrecorded (still pending), so a retried activity re-reading this job sends them again.
+  if (duplicates.size || missingParents.size) await resendThroughCollections(s, chunk, new Set([...duplicates, ...missingParents]));
 }
 
 /** Where a known job stands, in the shared driver's terms (connectors/kit/async-job.ts). */

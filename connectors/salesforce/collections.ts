@@ -5,7 +5,19 @@
  */
 import type { ChunkWrite, OutRow, RowOp, RowResult } from '../types';
 import type { Session } from './context';
-import { encodeRow, isGone, saveErrorCode, toJsonValues, toRowResult, withParentHint, type Wire } from './rows';
+import {
+  encodeRow,
+  incompleteResult,
+  isGone,
+  missingLinks,
+  saveErrorCode,
+  toJsonValues,
+  toRowResult,
+  withoutLinks,
+  withParentHint,
+  type DroppedLink,
+  type Wire,
+} from './rows';
 import { fromStoredId, resolveIds } from './resolve-ids';
 import { ensureQuotaFromHeader } from './quota';
 import type { SaveResult } from './client';
@@ -56,6 +68,63 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
     }
   }
   if (sendable.length === 0) return results;
+  const saved = await save(s, op, sendable, ids);
+  const stale: OutRow[] = [];
+  const unlinked: Unlinked[] = [];
+  sendable.forEach((r, i) => {
+    const res = saved[i];
+    if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
+    else {
+      const result = toRowResult(r.row.key, res, op === 'delete');
+      const missing = model.writeWithoutLink && op !== 'delete' ? missingLinks(model, r.values, result) : [];
+      if (missing.length) unlinked.push({ ...r, dropped: missing });
+      else results.push(hinted(model, result, res));
+    }
+  });
+  if (unlinked.length) results.push(...(await sendWithoutLinks(s, op, unlinked, ids, stale)));
+  if (stale.length) results.push(...(await retryByKey(s, op, stale)));
+  return results;
+}
+
+type Ready = { row: OutRow; values: Record<string, Wire> };
+type Unlinked = Ready & { dropped: DroppedLink[] };
+
+const hinted = (model: Session['model'], result: RowResult, res: SaveResult | undefined): RowResult =>
+  withDuplicateHint(withParentHint(model, result), model.activationId, model.allowSave, res?.errors?.[0]?.duplicateResult);
+
+/**
+ * Rows refused for a missing parent, under `missingParent: "writeWithoutLink"`: sent again at once with
+ * the missing lookups cleared. A row may name another missing parent then (Salesforce reports one): that
+ * lookup is dropped too, so each round drops at least one and the rounds end. A row written so is
+ * answered `incomplete`: the runtime lists it and sends it again next run, linked once its parent exists.
+ */
+async function sendWithoutLinks(s: Session, op: RowOp, rows: Unlinked[], ids: Map<string, string>, stale: OutRow[]): Promise<RowResult[]> {
+  const { model } = s;
+  const results: RowResult[] = [];
+  let todo = rows;
+  while (todo.length) {
+    const sendable = todo.map((t) => ({ row: t.row, values: withoutLinks(t.values, t.dropped) }));
+    const saved = await save(s, op, sendable, ids);
+    const next: Unlinked[] = [];
+    todo.forEach((t, i) => {
+      const res = saved[i];
+      if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, t.row)) {
+        stale.push(t.row); // looked up by key and sent again from the start (with its links)
+        return;
+      }
+      const result = toRowResult(t.row.key, res);
+      const more = missingLinks(model, t.values, result, t.dropped);
+      if (more.length) next.push({ ...t, dropped: [...t.dropped, ...more] });
+      else results.push(result.ok ? incompleteResult(model, result, t.dropped) : hinted(model, result, res));
+    });
+    todo = next;
+  }
+  return results;
+}
+
+/** One request writing `sendable` (≤ 200 encoded rows) with `op`; `ids`: the record Ids of an update or delete. */
+async function save(s: Session, op: RowOp, sendable: Ready[], ids: Map<string, string>): Promise<SaveResult[]> {
+  const { client, model } = s;
   const type = { attributes: { type: model.object } };
   const header =
     op !== 'delete' && model.duplicateRuleHeader ? { headers: { 'Sforce-Duplicate-Rule-Header': model.duplicateRuleHeader } } : {};
@@ -102,22 +171,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
       { retryable: true },
     );
   }
-  const stale: OutRow[] = [];
-  sendable.forEach((r, i) => {
-    const res = saved[i];
-    if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
-    else
-      results.push(
-        withDuplicateHint(
-          withParentHint(model, toRowResult(r.row.key, res, op === 'delete')),
-          model.activationId,
-          model.allowSave,
-          res?.errors?.[0]?.duplicateResult,
-        ),
-      );
-  });
-  if (stale.length) results.push(...(await retryByKey(s, op, stale)));
-  return results;
+  return saved;
 }
 
 /**

@@ -92,6 +92,12 @@ export const optionsSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * A row whose parent (`Account.External_Id__c`) is not found: `error` lists it and writes nothing;
+     * `writeWithoutLink` writes it with that lookup cleared, lists it as written without its link, and
+     * sends it again every run until the parent exists (connectors/salesforce/README.md).
+     */
+    missingParent: z.enum(['error', 'writeWithoutLink']).default('error'),
     /** How long the run waits (durable timer) when the quota reserve is reached. */
     quotaWaitMs: z.number().int().positive().default(3_600_000),
   })

@@ -821,6 +821,131 @@ describe('parent lookups by External ID (Account.External_Id__c)', () => {
   }
 });
 
+describe('missingParent: "writeWithoutLink" (a row whose parent is not found is written without its link)', () => {
+  const ACCOUNT_KEY: FieldSpec = { from: 'account_key', to: 'Account.External_Id__c', pgType: 'text', isKey: false };
+  const LINKED: FieldSpec[] = [KEY, field('LastName'), ACCOUNT_KEY];
+  const WITHOUT_LINK = { bulkPollMs: 50, missingParent: 'writeWithoutLink' };
+  const contact = (key: string, account: string | null, o: Partial<OutRow> = {}) =>
+    outRow(key, { External_Id__c: key, LastName: `L ${key}`, 'Account.External_Id__c': account }, o);
+  const seedAccounts = (...keys: string[]) =>
+    admin(
+      'POST',
+      '/records/Account',
+      keys.map((k) => ({ Name: `Acc ${k}`, External_Id__c: k })),
+    );
+  const accountIds = async () => Object.fromEntries((await records('Account')).map((a) => [a.External_Id__c, a.Id]));
+  const contacts = async () => (await records()).map((c) => ({ key: c.External_Id__c, id: c.Id, account: c.AccountId ?? null }));
+
+  it('check(): Insert without a token field would create a second record at each re-send: CONFIG_INVALID', async () => {
+    await expect(
+      sf.check(ctxFor('insert', { fields: LINKED, options: { missingParent: 'writeWithoutLink', insertTokenField: null } })),
+    ).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      retryable: false,
+      message: expect.stringMatching(/missingParent.*insertTokenField/),
+    });
+    await expect(sf.check(ctxFor('upsert', { fields: LINKED, options: { missingParent: 'writeWithoutLink' } }))).resolves.toBeTruthy();
+    expect(() => ctxFor('upsert', { fields: LINKED, options: { missingParent: 'sometimes' } })).toThrow(/missingParent/);
+  });
+
+  for (const [path, plan] of [
+    ['collections', COLLECTIONS],
+    ['bulk', BULK],
+  ] as const) {
+    for (const [mode, op] of [
+      ['upsert', 'upsert'],
+      ['insert', 'create'],
+    ] as const) {
+      it(`${path}, ${mode}: the row is written without AccountId and answered incomplete; sent again it updates the same record, linked once the parent exists`, async () => {
+        await seedAccounts('A1');
+        const ids = await accountIds();
+        const rows = [contact('c1', 'A1', { op }), contact('c3', 'A9', { op })];
+        const { chunk } = await write(mode, op, rows, { fields: LINKED, options: WITHOUT_LINK }, plan);
+        expect(chunk.results.get('c1')).toEqual({ key: 'c1', ok: true, destinationId: expect.any(String) });
+        const c3 = chunk.results.get('c3');
+        expect(c3).toMatchObject({
+          ok: true,
+          destinationId: expect.any(String),
+          incomplete: {
+            code: 'WRITTEN_WITHOUT_LINK',
+            message: expect.stringMatching(
+              /^written without its link AccountId to Account: no Account has External_Id__c = "A9" \(mapping "account_key" → "Account.External_Id__c"\)\. Create that Account/,
+            ),
+          },
+        });
+        const first = await contacts();
+        expect(first).toEqual(
+          expect.arrayContaining([
+            { key: 'c1', id: expect.any(String), account: ids.A1 },
+            { key: 'c3', id: c3!.ok ? c3!.destinationId : '', account: null },
+          ]),
+        );
+        expect(first).toHaveLength(2);
+        // Sent again by the next run (same content, same token, the Id the snapshot keeps): still no parent.
+        const resend = contact('c3', 'A9', { op, destinationId: c3!.ok ? (c3!.destinationId ?? null) : null });
+        const again = await write(mode, op, [resend], { fields: LINKED, options: WITHOUT_LINK }, plan);
+        expect(again.chunk.results.get('c3')).toMatchObject({ ok: true, incomplete: { code: 'WRITTEN_WITHOUT_LINK' } });
+        expect(await contacts()).toHaveLength(2);
+        await seedAccounts('A9');
+        const linked = await write(mode, op, [resend], { fields: LINKED, options: WITHOUT_LINK }, plan);
+        expect(linked.chunk.results.get('c3')).toEqual({ key: 'c3', ok: true, destinationId: c3!.ok ? c3!.destinationId : '' });
+        const last = await contacts();
+        expect(last).toHaveLength(2);
+        expect(last.find((c) => c.key === 'c3')).toEqual({
+          key: 'c3',
+          id: c3!.ok ? c3!.destinationId : '',
+          account: (await accountIds()).A9,
+        });
+      });
+    }
+
+    it(`${path}, insert: the worker dies after the row went out without its link, before its answer was recorded: the retried activity finds the same record`, async () => {
+      await seedAccounts('A1');
+      const ctx = ctxFor('insert', { fields: LINKED, options: WITHOUT_LINK });
+      // The answer to the write without the link is lost once (the activity fails after Salesforce wrote it).
+      class DyingChunk extends MemoryChunk {
+        died = false;
+        override async record(results: Parameters<MemoryChunk['record']>[0]) {
+          if (!this.died && results.some((r) => r.ok && r.incomplete)) {
+            this.died = true;
+            throw new SyncError('DESTINATION_UNAVAILABLE', 'worker lost', { retryable: true });
+          }
+          return super.record(results);
+        }
+      }
+      const chunk = new DyingChunk('create', [contact('c1', 'A1', { op: 'create' }), contact('c3', 'A9', { op: 'create' })]);
+      const run = await drive(sf, ctx, chunk, plan);
+      expect(chunk.died).toBe(true);
+      expect(run.errors).toHaveLength(1);
+      const c3 = chunk.results.get('c3');
+      expect(c3).toMatchObject({ ok: true, incomplete: { code: 'WRITTEN_WITHOUT_LINK' } });
+      const all = await contacts();
+      expect(all).toHaveLength(2);
+      expect(all.find((c) => c.key === 'c3')).toEqual({ key: 'c3', id: c3!.ok ? c3!.destinationId : '', account: null });
+    });
+
+    it(`${path}: Update clears the old link when the new parent is missing (not left pointing at the old parent)`, async () => {
+      await seedAccounts('A1');
+      await write('upsert', 'upsert', [contact('c1', 'A1')], { fields: LINKED }, plan);
+      const { chunk } = await write(
+        'update',
+        'update',
+        [contact('c1', 'A9', { op: 'update' })],
+        { fields: LINKED, options: WITHOUT_LINK },
+        plan,
+      );
+      expect(chunk.results.get('c1')).toMatchObject({ ok: true, incomplete: { code: 'WRITTEN_WITHOUT_LINK' } });
+      expect(await contacts()).toEqual([{ key: 'c1', id: expect.any(String), account: null }]);
+    });
+
+    it(`${path}: without the option a missing parent is still a row error and nothing is written`, async () => {
+      const { chunk } = await write('upsert', 'upsert', [contact('c3', 'A9')], { fields: LINKED }, plan);
+      expect(chunk.results.get('c3')).toMatchObject({ ok: false, code: 'INVALID_FIELD' });
+      expect(await records()).toEqual([]);
+    });
+  }
+});
+
 describe('Update by the Salesforce Id carried by the model', () => {
   const BY_ID: FieldSpec[] = [field('Id', 'text', { isKey: true, from: 'sf_id' }), field('LastName')];
   const row = (id: string, last: string) => outRow(id, { Id: id, LastName: last });

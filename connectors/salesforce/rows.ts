@@ -1,6 +1,6 @@
 /** Turns OutRows into Salesforce field values (per row failures decided locally) and save results into RowResults. */
 import type { OutRow, RowResult } from '../types';
-import type { WriteModel } from './analyze';
+import type { SendField, WriteModel } from './analyze';
 import type { SaveResult } from './client';
 import { isRetryableRowError } from './errors';
 import { encodeValue } from './mapping';
@@ -107,5 +107,67 @@ export function withParentHint(model: WriteModel, r: RowResult): RowResult {
   return {
     ...r,
     message: `${m[0]} (mapping "${sf.spec.from}" → "${sf.column}"): no ${object} has ${fieldName} = "${value}"; nothing was written for this row. Create that ${object} (or correct the key), then run "syncline retry-failed ${model.activationId}" (the row is also sent again when it changes)`,
+  };
+}
+
+/** A parent lookup left out of a row's write because Salesforce found no parent with its key. */
+export interface DroppedLink {
+  send: SendField;
+  value: string;
+}
+
+/** The code a row written without one of its lookups is listed with (`RowResult.incomplete`). */
+export const WRITTEN_WITHOUT_LINK = 'WRITTEN_WITHOUT_LINK';
+
+/**
+ * The parent lookups of `values` that a failed write's "Foreign key external ID: … not found" names,
+ * among those not yet `dropped`. Salesforce names the parent object, its External ID field and the key,
+ * not the lookup: of several lookups to the same parent field, the ones sent with that key are meant.
+ * Empty when the failure is another one, or names no lookup left to drop.
+ */
+export function missingLinks(model: WriteModel, values: Record<string, Wire>, r: RowResult, dropped: DroppedLink[] = []): DroppedLink[] {
+  if (r.ok || r.code !== 'INVALID_FIELD') return [];
+  const m = FOREIGN_KEY_MISSING.exec(r.message);
+  if (!m) return [];
+  const [, value, fieldName, object] = m as unknown as [string, string, string, string];
+  const candidates = model.send.filter(
+    (s) =>
+      s.parent &&
+      s.parent.object.toLowerCase() === object.toLowerCase() &&
+      s.field.name.toLowerCase() === fieldName.toLowerCase() &&
+      values[s.column] !== undefined &&
+      values[s.column] !== null &&
+      !dropped.some((d) => d.send === s),
+  );
+  const same = candidates.filter((s) => String(values[s.column]).toLowerCase() === value.toLowerCase());
+  return (same.length ? same : candidates).map((send) => ({ send, value: String(values[send.column]) }));
+}
+
+/** The values without the dropped lookups: each lookup is cleared (`AccountId: null`), so an update leaves no old parent in place. */
+export function withoutLinks(values: Record<string, Wire>, dropped: DroppedLink[]): Record<string, Wire> {
+  const out = { ...values };
+  for (const d of dropped) {
+    delete out[d.send.column];
+    out[d.send.parent!.lookup.name] = null;
+  }
+  return out;
+}
+
+/** What the row error of a row written without its link(s) says: which parent is missing, and what to do. */
+export function incompleteResult(model: WriteModel, r: RowResult, dropped: DroppedLink[]): RowResult {
+  if (!r.ok) return r;
+  const what = dropped
+    .map(
+      (d) =>
+        `written without its link ${d.send.parent!.lookup.name} to ${d.send.parent!.object}: no ${d.send.parent!.object} has ${d.send.field.name} = "${d.value}" (mapping "${d.send.spec.from}" → "${d.send.column}")`,
+    )
+    .join('; ');
+  const objects = [...new Set(dropped.map((d) => d.send.parent!.object))].join(' / ');
+  return {
+    ...r,
+    incomplete: {
+      code: WRITTEN_WITHOUT_LINK,
+      message: `${what}. Create that ${objects} (or correct the key in the model): the row is sent again every run of ${model.activationId} until it is linked (option missingParent "writeWithoutLink")`,
+    },
   };
 }

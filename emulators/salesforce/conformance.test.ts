@@ -614,6 +614,44 @@ describe('sObject Collections (API notes §3)', () => {
     });
   });
 
+  test('CL a record refused for a missing parent writes nothing (create, upsert, update); sent with the lookup null it is written unlinked', async () => {
+    const p1 = await conn.sobject('Account').create({ Name: 'P', External_Id__c: 'MP-1' });
+    const kid = await conn.sobject('Contact').create({ LastName: 'Kid', External_Id__c: 'MK-1', Account: { External_Id__c: 'MP-1' } });
+    const refused = (r: { success: boolean; errors?: unknown[] } | undefined) => {
+      expect(r?.success).toBe(false);
+      expect(r?.errors?.[0]).toMatchObject({ statusCode: 'INVALID_FIELD', fields: ['AccountId'] });
+    };
+    const [created] = await conn
+      .sobject('Contact')
+      .create([{ LastName: 'Orphan', External_Id__c: 'MK-2', Account: { External_Id__c: 'MP-9' } }]);
+    refused(created);
+    const [upserted] = await conn
+      .sobject('Contact')
+      .upsert([{ External_Id__c: 'MK-3', LastName: 'Orphan', Account: { External_Id__c: 'MP-9' } }], 'External_Id__c');
+    refused(upserted);
+    const [updated] = await conn.sobject('Contact').update([{ Id: kid.id as string, Title: 'moved', Account: { External_Id__c: 'MP-9' } }]);
+    refused(updated);
+    const contacts = (await admin(emu, 'GET', '/records/Contact')) as Array<Record<string, unknown>>;
+    expect(contacts.map((c) => [c.External_Id__c, c.AccountId, c.Title ?? null])).toEqual([['MK-1', p1.id, null]]);
+    // The same rows with the lookup cleared: written, unlinked; the update leaves no old parent behind.
+    const again = await conn.sobject('Contact').upsert(
+      [
+        { External_Id__c: 'MK-2', LastName: 'Orphan', AccountId: null },
+        { External_Id__c: 'MK-1', Title: 'moved', AccountId: null },
+      ],
+      'External_Id__c',
+    );
+    expect(again.map((r) => [r.success, (r as { created?: boolean }).created])).toEqual([
+      [true, true],
+      [true, false],
+    ]);
+    const after = (await admin(emu, 'GET', '/records/Contact')) as Array<Record<string, unknown>>;
+    expect(after.map((c) => [c.External_Id__c, c.AccountId ?? null, c.Title ?? null]).sort()).toEqual([
+      ['MK-1', null, 'moved'],
+      ['MK-2', null, null],
+    ]);
+  });
+
   test('CL update by Id: an Id of another object -> MALFORMED_ID per record; 15-char Ids accepted', async () => {
     const acc = await conn.sobject('Account').create({ Name: 'A' });
     const c = await conn.sobject('Contact').create({ LastName: 'C' });
@@ -863,6 +901,33 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
       conn.bulk2.loadAndWaitForResults({ object: 'Contact', operation: 'insert', input: 'LastName\r\nA\r\n', pollInterval: 20 }),
     );
     expect(wrongEnding.message).toMatch(/LineEnding is invalid/);
+  });
+
+  test('CL a row refused for a missing parent in a job writes nothing: no record created, an update leaves the record as it was', async () => {
+    const p1 = await conn.sobject('Account').create({ Name: 'P', External_Id__c: 'BP-1' });
+    const kid = await conn.sobject('Contact').create({ LastName: 'Kid', External_Id__c: 'BK-1', Account: { External_Id__c: 'BP-1' } });
+    const ins = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'upsert',
+      externalIdFieldName: 'External_Id__c',
+      input: 'External_Id__c,LastName,Account.External_Id__c\nBK-2,Orphan,BP-9\n',
+      pollInterval: 20,
+    });
+    expect(ins.successfulResults).toHaveLength(0);
+    expect(ins.failedResults[0]).toMatchObject({
+      External_Id__c: 'BK-2',
+      'Account.External_Id__c': 'BP-9',
+      sf__Error: 'INVALID_FIELD:Foreign key external ID: BP-9 not found for field External_Id__c in entity Account:AccountId --',
+    });
+    const upd = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'update',
+      input: `Id,Title,Account.External_Id__c\n${kid.id as string},moved,BP-9\n`,
+      pollInterval: 20,
+    });
+    expect(upd.failedResults).toHaveLength(1);
+    const contacts = (await admin(emu, 'GET', '/records/Contact')) as Array<Record<string, unknown>>;
+    expect(contacts.map((c) => [c.External_Id__c, c.AccountId, c.Title ?? null])).toEqual([['BK-1', p1.id, null]]);
   });
 
   test('CL parent lookup header in upsert and update jobs; an unknown relationship fails the job', async () => {
