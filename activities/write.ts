@@ -40,8 +40,12 @@ export interface WriteChunkResult {
 }
 
 interface ChunkState {
+  /** The connector's saved state (e.g. a bulk job id). */
   c: unknown;
+  /** Re-sends so far. */
   r: number;
+  /** Rows re-sent so far, by the code they had failed with; summed into the run summary by the commit. */
+  s?: Record<string, number>;
 }
 
 export async function writeChunk(deps: SynclineDeps, input: WriteChunkInput): Promise<WriteChunkResult> {
@@ -99,14 +103,26 @@ async function driveChunk(
     const retryable = (await counts(deps, run, range)).retryable;
     if (retryable === 0 || state.r >= ROW_RETRY_ATTEMPTS - 1) break;
     // Re-send rows that failed for a passing reason; a fresh connector state starts a new request/job.
-    state = { c: null, r: state.r + 1 };
-    await writeChunkState(deps.db, run.runId, input.chunk, state);
-    await resetRetryable(deps.db, run.runId, range);
+    // Counted in the same transaction that makes the rows pending again: a retried activity finds them
+    // either still failed and uncounted, or pending and counted, never counted twice.
+    const before = state;
+    state = await deps.db.transaction().execute(async (tx) => {
+      const resent = await resetRetryable(tx, run.runId, range);
+      const next: ChunkState = { c: null, r: before.r + 1, s: addCounts(before.s, resent) };
+      await writeChunkState(tx, run.runId, input.chunk, next);
+      return next;
+    });
     await new Promise((r) => setTimeout(r, 500 * state.r));
   }
   await setChunkStatus(deps.db, run.runId, input.chunk, 'done');
   const by = await counts(deps, run, range);
   return { status: 'done', succeeded: by.ok, failed: by.failed + by.pending };
+}
+
+function addCounts(a: Record<string, number> | undefined, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [code, n] of Object.entries(b)) out[code] = (out[code] ?? 0) + n;
+  return out;
 }
 
 function counts(deps: SynclineDeps, run: LoadedRun, range: ChunkRange): Promise<ChunkCounts> {

@@ -85,3 +85,9 @@ export const deltaSeesOnlyFailed = (trigger: string): boolean => trigger === 're
 export function summaryCounts(runId: string): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string }> {
   return sql`SELECT op, change, status, count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY op, change, status`;
 }
+
+/** Rows re-sent within the run, by the code they had failed with (activities/write.ts keeps them in each chunk's state). */
+export function resentCounts(runId: string): RawBuilder<{ code: string; n: string }> {
+  return sql`SELECT s.key AS code, sum(s.value::bigint)::bigint AS n FROM syncline.chunks c, jsonb_each_text(c.state -> 's') s
+WHERE c.run_id = ${runId} GROUP BY s.key ORDER BY s.key`;
+}
