@@ -12,6 +12,10 @@
  * re-sent (run summary), sends (Bulk jobs created), seconds of the sync. With every parent holding the
  * same number of rows, the grouped CSV puts parent boundaries at the same offsets whatever the parents'
  * order, so the locks of the first send follow from the rule alone (`expected_first_send_locks`).
+ *
+ * For comparison, `ungrouped`: the same rows in model order (the order syncline's CSV would have without
+ * grouping), sent straight to the emulator with jsforce and re-sent the way the runtime does, up to
+ * ROW_RETRY_ATTEMPTS sends. Not through syncline: the connector has no switch to turn grouping off.
  */
 import { Client, Connection } from '@temporalio/client';
 import type { ChildProcess } from 'node:child_process';
@@ -20,6 +24,8 @@ import type { RunSummary } from '../common/run';
 import { benchPool, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes } from './support';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
+import { ROW_RETRY_ATTEMPTS } from '../activities/write';
+import { connect } from '../emulators/salesforce/conformance-helpers';
 
 const log = (msg: string) => console.log(`[bench locks ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -123,6 +129,36 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
         `re-sent ${JSON.stringify(run.resent ?? {})}; ${sends} Bulk jobs; emulator: ${contacts.length} Contacts (${distinct} distinct, ${linked} linked to their Account)`,
     );
     log(`first send locks by the fault's rule: ${expected}; DAG tasks (s) ${JSON.stringify(where.tasks_s)}`);
+
+    // The same load ungrouped: model order, each send a Bulk job of the rows still locked.
+    const conn = await connect(emu);
+    let left = Array.from({ length: rows }, (_, g) => `U${g},Last ${g},P${g % parents}`);
+    const writtenPerSend: number[] = [];
+    const sentPerSend: number[] = [];
+    const tu = Date.now();
+    while (left.length && writtenPerSend.length < ROW_RETRY_ATTEMPTS) {
+      sentPerSend.push(left.length);
+      const res = await conn.bulk2.loadAndWaitForResults({
+        object: 'Contact',
+        operation: 'upsert',
+        externalIdFieldName: 'External_Id__c',
+        input: ['External_Id__c,LastName,Account.External_Id__c', ...left].join('\n') + '\n',
+        pollInterval: 1000,
+        pollTimeout: 3_600_000,
+      });
+      const failed = new Set(res.failedResults.map((r) => String((r as Record<string, unknown>).External_Id__c)));
+      writtenPerSend.push(left.length - failed.size);
+      left = left.filter((line) => failed.has(line.slice(0, line.indexOf(','))));
+      log(`ungrouped send ${writtenPerSend.length}: ${writtenPerSend.at(-1)} written, ${left.length} locked`);
+    }
+    const ungrouped = {
+      sends: writtenPerSend.length,
+      written_per_send: writtenPerSend,
+      rows_written: rows - left.length,
+      rows_resent: sentPerSend.slice(1).reduce((a, n) => a + n, 0),
+      rows_still_locked: left.length,
+      seconds: Math.round((Date.now() - tu) / 100) / 10,
+    };
     return {
       rows,
       parents,
@@ -136,6 +172,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       seconds: Math.round(seconds * 10) / 10,
       expected_first_send_locks: expected,
       emulator: { contacts: contacts.length, distinct, linked_to_their_account: linked },
+      ungrouped,
       where_time_goes: where,
     };
   } finally {
