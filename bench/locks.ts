@@ -42,6 +42,21 @@ export function lockedWhenGrouped(parents: number, perParent: number, batch: num
   return locked;
 }
 
+/**
+ * A reset socket (seen once, creating the fourth job of a full-size run) starts the send again and is
+ * logged. Upserts by External ID: a row a lost job wrote stays one record when the send repeats it.
+ */
+async function withResetRetry<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (attempt >= 3 || (e as { code?: string }).code !== 'ECONNRESET') throw e;
+      log(`ungrouped send: socket reset (${(e as Error).message}); sending again`);
+    }
+  }
+}
+
 export async function main(args: string[]): Promise<Record<string, unknown>> {
   const rows = Number(args[0] ?? 200_000);
   const parents = Number(args[1] ?? 50);
@@ -138,14 +153,17 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     const tu = Date.now();
     while (left.length && writtenPerSend.length < ROW_RETRY_ATTEMPTS) {
       sentPerSend.push(left.length);
-      const res = await conn.bulk2.loadAndWaitForResults({
-        object: 'Contact',
-        operation: 'upsert',
-        externalIdFieldName: 'External_Id__c',
-        input: ['External_Id__c,LastName,Account.External_Id__c', ...left].join('\n') + '\n',
-        pollInterval: 1000,
-        pollTimeout: 3_600_000,
-      });
+      const input = ['External_Id__c,LastName,Account.External_Id__c', ...left].join('\n') + '\n';
+      const res = await withResetRetry(() =>
+        conn.bulk2.loadAndWaitForResults({
+          object: 'Contact',
+          operation: 'upsert',
+          externalIdFieldName: 'External_Id__c',
+          input,
+          pollInterval: 1000,
+          pollTimeout: 3_600_000,
+        }),
+      );
       const failed = new Set(res.failedResults.map((r) => String((r as Record<string, unknown>).External_Id__c)));
       writtenPerSend.push(left.length - failed.size);
       left = left.filter((line) => failed.has(line.slice(0, line.indexOf(','))));
