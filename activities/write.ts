@@ -27,7 +27,7 @@ import { recordChunkWrite } from './metrics';
  * reason. Bulk rows grouped by parent lock only where a job's internal batch boundary cuts a parent, and
  * each re-send is a smaller job grouped again, so two or three sends clear them (`npm run bench -- locks`:
  * 200,000 rows over 50 parents, two sends). Five leave room for locks held by others (triggers, other
- * integrations) to pass during the pauses (~7.5 s in all); rows still failing then wait for the next run
+ * integrations) to pass during the pauses (up to 7.5 s in all); rows still failing then wait for the next run
  * as retryable row errors.
  */
 export const ROW_RETRY_ATTEMPTS = 5;
