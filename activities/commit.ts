@@ -9,7 +9,7 @@
  * destination's answers it holds are committed before anything is sent again.
  */
 import type { Kysely, Transaction } from 'kysely';
-import { commitStatements, deltaSeesOnlyFailed, summaryCounts } from '../db/commit';
+import { commitStatements, deltaSeesOnlyFailed, resentCounts, summaryCounts } from '../db/commit';
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
@@ -138,6 +138,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       else if (c.status === 'held') ops.held += n;
     }
     summary.heldDeletes = summary.ops.delete?.held ?? 0;
+    const resent = (await resentCounts(runId).execute(tx)).rows.filter((r) => Number(r.n) > 0);
+    if (resent.length) summary.resent = Object.fromEntries(resent.map((r) => [r.code, Number(r.n)]));
   }
   const failedRows = Object.values(summary.ops).reduce((a, o) => a + o.failed, 0);
   const newlyRejected = summary.rejected - (summary.rejectedUnchanged ?? 0);
@@ -155,6 +157,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       rejected: summary.rejected,
       rejectedUnchanged: summary.rejectedUnchanged,
       heldDeletes: summary.heldDeletes,
+      resent: summary.resent,
     },
     warnings: summary.warnings,
   });
@@ -193,7 +196,7 @@ async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSumma
 /** The summary a finished run's record holds (what its commit returned). */
 async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {
   const s = await baseSummary(db, r);
-  const counts = r.counts as unknown as { ops?: RunSummary['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number };
+  const counts = r.counts as unknown as Partial<Pick<RunSummary, 'ops' | 'rejected' | 'rejectedUnchanged' | 'heldDeletes' | 'resent'>>;
   const error = r.error === null ? undefined : /^([A-Z0-9_]+): ([\s\S]*)$/.exec(r.error);
   return {
     ...s,
@@ -203,6 +206,7 @@ async function recordedSummary(db: Kysely<Database>, r: RunRecord): Promise<RunS
     rejected: counts.rejected ?? 0,
     rejectedUnchanged: counts.rejectedUnchanged ?? 0,
     heldDeletes: counts.heldDeletes ?? 0,
+    ...(counts.resent ? { resent: counts.resent } : {}),
     error: error ? { type: error[1]!, message: error[2]! } : r.error === null ? undefined : { type: 'INTERNAL', message: r.error },
   };
 }

@@ -1,5 +1,5 @@
 /** Text a person reads in a terminal: aligned tables of runs and row errors, and the activation status. */
-import { describeRun, type RunSummary } from '../common/run';
+import { describeRun, resentText, type RunSummary } from '../common/run';
 import type { ConfigChange } from '../common/config-diff';
 import type { ActivationListing } from './index';
 import type { RowChange } from '../db/row-changes';
@@ -113,8 +113,15 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
     ),
     { header: 'REJECTED', value: (r) => r.rejected, align: 'right' },
   ];
-  const problems = runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 200)}`);
-  return [renderTable(columns, runs), ...(problems.length ? ['', ...problems] : [])].join('\n');
+  // Only when a run re-sent rows within itself (record locks...): the usual table keeps its width.
+  const resent = runs.filter((r) => resentText(r.resent));
+  if (resent.length)
+    columns.push({ header: 'RE-SENT', value: (r) => Object.values(r.resent ?? {}).reduce((a, n) => a + n, 0), align: 'right' });
+  const notes = [
+    ...resent.map((r) => `run ${r.runNumber}: ${resentText(r.resent)} within the run, counted once in OK or FAILED`),
+    ...runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 200)}`),
+  ];
+  return [renderTable(columns, runs), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
 /** Row errors; the message gets whatever width the terminal has left (at least 40 characters). */

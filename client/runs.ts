@@ -24,6 +24,8 @@ export interface RunRecord {
   /** Of `rejected`, rows rejected again unchanged, as already reported (see RunSummary). */
   rejectedUnchanged: number;
   heldDeletes: number;
+  /** Rows re-sent within the run, by code (see RunSummary); absent when none. */
+  resent?: Record<string, number>;
   warnings: RunWarning[];
   error: string | null;
 }
@@ -68,7 +70,13 @@ export async function listRuns(db: Kysely<Database>, activationId: string, limit
     .limit(limit)
     .execute();
   return rows.map((r) => {
-    const counts = parseJson<{ ops?: RunRecord['ops']; rejected?: number; rejectedUnchanged?: number; heldDeletes?: number }>(r.counts, {});
+    const counts = parseJson<{
+      ops?: RunRecord['ops'];
+      rejected?: number;
+      rejectedUnchanged?: number;
+      heldDeletes?: number;
+      resent?: Record<string, number>;
+    }>(r.counts, {});
     return {
       activationId: r.activation_id,
       runNumber: r.run_number,
@@ -82,6 +90,7 @@ export async function listRuns(db: Kysely<Database>, activationId: string, limit
       rejected: counts.rejected ?? 0,
       rejectedUnchanged: counts.rejectedUnchanged ?? 0,
       heldDeletes: counts.heldDeletes ?? 0,
+      ...(counts.resent ? { resent: counts.resent } : {}),
       warnings: parseJson<RunWarning[]>(r.warnings, []),
       error: r.error,
     };
@@ -130,6 +139,7 @@ export function runRecordFromSummary(s: RunSummary): RunRecord {
     rejected: s.rejected,
     rejectedUnchanged: s.rejectedUnchanged ?? 0,
     heldDeletes: s.heldDeletes,
+    ...(s.resent ? { resent: s.resent } : {}),
     warnings: s.warnings,
     error: s.error ? `${s.error.type}: ${s.error.message}` : null,
   };

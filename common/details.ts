@@ -110,6 +110,12 @@ export function runResultDetails(s: RunSummary): string {
   } else {
     lines.push('', 'Nothing to send: the destination already matched the model.');
   }
+  const resent = Object.entries(s.resent ?? {}).filter(([, n]) => n > 0);
+  if (resent.length)
+    lines.push(
+      '',
+      `Re-sent within the run after a passing failure: ${resent.map(([code, n]) => `${count(n)} ${code}`).join(', ')} (each row counted once above, with its final outcome)`,
+    );
   if (s.rejected)
     lines.push(
       '',

@@ -42,6 +42,12 @@ export interface RunSummary {
    */
   rejectedUnchanged?: number;
   heldDeletes: number;
+  /**
+   * Rows sent again within the run after a failure for a passing reason, by that failure's code (e.g.
+   * `UNABLE_TO_LOCK_ROW`); a row re-sent twice counts twice. Absent when nothing was re-sent, and in
+   * summaries recorded before it was counted.
+   */
+  resent?: Record<string, number>;
   attributesCreated: string[];
   warnings: RunWarning[];
   error?: { type: string; message: string };
@@ -61,6 +67,16 @@ export function describeRun(s: RunSummary): string {
     if (c.held) bits.push(`${c.held} held`);
     return `${op} ${c.planned} (${bits.join(', ')})`;
   });
+  const resent = resentText(s.resent);
+  if (resent) parts.push(resent);
   if (s.rejected) parts.push(`${s.rejected} rejected${s.rejectedUnchanged ? ` (${s.rejectedUnchanged} unchanged since reported)` : ''}`);
   return `run ${s.runNumber} · ${s.mode} · ${s.trigger}${s.full ? ' (full)' : ''} · ${s.status}${parts.length ? ' · ' + parts.join(' · ') : ' · no changes'}`;
+}
+
+/** "150 re-sent (UNABLE_TO_LOCK_ROW 150)", or '' when nothing was re-sent. */
+export function resentText(resent: Record<string, number> | undefined): string {
+  const codes = Object.entries(resent ?? {}).filter(([, n]) => n > 0);
+  if (!codes.length) return '';
+  const total = codes.reduce((a, [, n]) => a + n, 0);
+  return `${total} re-sent (${codes.map(([code, n]) => `${code} ${n}`).join(', ')})`;
 }

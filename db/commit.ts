@@ -90,3 +90,9 @@ export function summaryCounts(runId: string): RawBuilder<{ op: string | null; ch
   return sql`SELECT op, change, CASE WHEN status = 'ok' AND code IS NOT NULL THEN 'incomplete' ELSE status END AS status,
   count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
 }
+
+/** Rows re-sent within the run, by the code they had failed with (activities/write.ts keeps them in each chunk's state). */
+export function resentCounts(runId: string): RawBuilder<{ code: string; n: string }> {
+  return sql`SELECT s.key AS code, sum(s.value::bigint)::bigint AS n FROM syncline.chunks c, jsonb_each_text(c.state -> 's') s
+WHERE c.run_id = ${runId} GROUP BY s.key ORDER BY s.key`;
+}

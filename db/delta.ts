@@ -339,9 +339,15 @@ export async function countChunk(db: Db, runId: string, range: ChunkRange): Prom
   return out;
 }
 
-/** Rows of the chunk that failed for a passing reason become pending again (a re-send within the run). */
-export async function resetRetryable(db: Db, runId: string, range: ChunkRange): Promise<void> {
-  await sql`UPDATE ${deltaTable(runId)} SET status = 'pending' WHERE ${inChunk(range)} AND status = 'failed' AND retryable`.execute(db);
+/**
+ * Rows of the chunk that failed for a passing reason become pending again (a re-send within the run).
+ * Returns how many, by the code they failed with.
+ */
+export async function resetRetryable(db: Db, runId: string, range: ChunkRange): Promise<Record<string, number>> {
+  const r = await sql<{ code: string; n: string }>`WITH reset AS (
+  UPDATE ${deltaTable(runId)} SET status = 'pending' WHERE ${inChunk(range)} AND status = 'failed' AND retryable RETURNING code)
+SELECT coalesce(code, 'UNKNOWN') AS code, count(*) AS n FROM reset GROUP BY 1`.execute(db);
+  return Object.fromEntries(r.rows.map((x) => [x.code, Number(x.n)]));
 }
 
 export async function pageRows(db: Db, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {

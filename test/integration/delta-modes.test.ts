@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
+import { ROW_RETRY_ATTEMPTS } from '../../activities/write';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { approveDeletesUpdate, triggerSyncUpdate } from '../../workflows/messages';
 
@@ -104,11 +105,14 @@ describe('upsert', () => {
 
   test('a row refused with a retryable error is kept out of the snapshot and sent again next run', async () => {
     await db.query(`UPDATE ${table} SET name = 'will fail' WHERE id = 5`);
-    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '5', 'UNABLE_TO_LOCK_ROW', true, 3)`, [
+    // Refused at every send of the run (ROW_RETRY_ATTEMPTS), accepted at the next run's first.
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '5', 'UNABLE_TO_LOCK_ROW', true, $2)`, [
       id,
+      ROW_RETRY_ATTEMPTS,
     ]);
     const third = await sync(id);
     expect(third.ops.upsert).toMatchObject({ planned: 1, succeeded: 0, failed: 1 });
+    expect(third.resent).toEqual({ UNABLE_TO_LOCK_ROW: ROW_RETRY_ATTEMPTS - 1 });
     expect((await destination(id)).get('5')).toMatchObject({ Name: 'Name 5 v2' });
     const err = await db.query(`SELECT code, attempts FROM syncline.row_errors WHERE activation_id = $1 AND key = '5'`, [id]);
     expect(err.rows[0].code).toBe('UNABLE_TO_LOCK_ROW');

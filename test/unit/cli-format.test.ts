@@ -222,6 +222,29 @@ describe('tables', () => {
     expect(runsTable([])).toBe('(no runs)');
   });
 
+  test('rows re-sent within a run: a RE-SENT column and, under the table, the codes; no column when no run re-sent', () => {
+    const out = runsTable([run({ runNumber: 8, resent: { UNABLE_TO_LOCK_ROW: 150, ALL_OR_NONE_OPERATION_ROLLED_BACK: 3 } }), run()]);
+    const lines = out.split('\n');
+    expect(lines[1]!.split(/\s{2,}/).slice(-2)).toEqual(['REJECTED', 'RE-SENT']);
+    expect(
+      lines[2]!
+        .trim()
+        .split(/\s{2,}/)
+        .slice(-2),
+    ).toEqual(['3', '153']);
+    expect(
+      lines[3]!
+        .trim()
+        .split(/\s{2,}/)
+        .slice(-2),
+    ).toEqual(['3', '0']);
+    expect(out).toContain(
+      'run 8: 153 re-sent (UNABLE_TO_LOCK_ROW 150, ALL_OR_NONE_OPERATION_ROLLED_BACK 3) within the run, counted once in OK or FAILED',
+    );
+    expect(runsTable([run()])).not.toContain('RE-SENT');
+    expect(runsTable([run({ resent: {} })])).not.toContain('RE-SENT');
+  });
+
   test('errors: long messages are cut to the width, at a word boundary', () => {
     const e: RowErrorRecord = {
       activationId: 'contacts',

@@ -1,7 +1,7 @@
 /** What the Web UI shows (common/details.ts): readable counts, capped texts, the pieces each view needs. */
 import { activationDetails, chunkSummary, count, runResultDetails, runStaticDetails } from '../../common/details';
 import { parseActivationConfig, type ActivationConfig } from '../../common/config';
-import type { RunSummary } from '../../common/run';
+import { describeRun, type RunSummary } from '../../common/run';
 
 const parsed = parseActivationConfig({
   id: 'contacts',
@@ -64,4 +64,14 @@ test('a run: what it syncs (the model SQL cut short), then its counts; every tex
   expect(result).toContain('2 model rows rejected');
   expect(result.length).toBeLessThanOrEqual(4000);
   expect(runResultDetails(run(4, { ops: {} }))).toContain('Nothing to send');
+});
+
+test('rows re-sent within the run: counted by code in the run line and the run details; nothing said when none', () => {
+  const locked = run(5, { resent: { UNABLE_TO_LOCK_ROW: 1500 } });
+  expect(describeRun(locked)).toBe(
+    'run 5 · mirror · schedule · success · upsert 12345 (12340 ok, 5 failed) · 1500 re-sent (UNABLE_TO_LOCK_ROW 1500)',
+  );
+  expect(runResultDetails(locked)).toContain('Re-sent within the run after a passing failure: 1,500 UNABLE_TO_LOCK_ROW');
+  expect(describeRun(run(6))).not.toContain('re-sent');
+  expect(runResultDetails(run(6))).not.toContain('Re-sent');
 });

@@ -80,7 +80,7 @@ export interface WriteRun {
 }
 
 /** Mirrors activities/write.ts: ROW_RETRY_ATTEMPTS rounds, Temporal's activity retries (capped here). */
-const ROW_ROUNDS = 3;
+const ROW_ROUNDS = 5;
 const ACTIVITY_ATTEMPTS = 5;
 const MAX_POLLS = 500;
 
