@@ -43,7 +43,7 @@ test('the plugin gives a versioned worker its deployment options, and leaves an 
   ).toBe(own);
 });
 
-test('every workflow type declares its versioning behaviour: runs and DAGs pinned, the long-lived ones auto-upgrading', () => {
+test('every workflow type declares its versioning behaviour: runs, their write children and DAGs pinned, the long-lived ones auto-upgrading', () => {
   const behaviours = Object.fromEntries(
     Object.entries(workflows).map(([name, fn]) => [
       name,
@@ -53,6 +53,7 @@ test('every workflow type declares its versioning behaviour: runs and DAGs pinne
   expect(behaviours).toEqual({
     activationWorkflow: 'AUTO_UPGRADE',
     syncRunWorkflow: 'PINNED',
+    writeChunksWorkflow: 'PINNED',
     dagWorkflow: 'PINNED',
     warningsWorkflow: 'AUTO_UPGRADE',
   });
