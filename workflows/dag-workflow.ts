@@ -6,21 +6,33 @@
 import { dagStateQuery } from './messages';
 import {
   ApplicationFailure,
+  isCancellation,
   patched,
   proxyActivities,
   setHandler,
   setWorkflowOptions,
   sleep,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { versioned } from './versioning';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import type { DagSpec, DagState, DagTask } from '../common/dag';
+import { bindValues, runContext, type DagRunContext } from '../common/dag-schedule';
 import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from './dag';
 
-export type DagWorkflowInput = DagSpec;
-export type DagWorkflowResult = DagState;
+export type DagWorkflowInput = DagSpec & {
+  /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
+  run?: { logicalDate: string; conf?: unknown };
+};
+export type DagWorkflowResult = DagState & {
+  /** The logical date and data interval of a scheduled, backfilled or triggered run. */
+  run?: DagRunContext;
+  /** The run of the same logical date that already succeeded (or is running): this one ran no task. */
+  alreadyDone?: { workflowId: string; runId: string; status: string };
+};
 
 export { dagStateQuery } from './messages';
 
@@ -111,6 +123,20 @@ const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run
 };
 const RUNNERS: Record<string, TaskRunner> = Object.fromEntries(Object.entries(KINDS).map(([kind, k]) => [kind, k.run]));
 
+/** A dated run's runners: sql tasks also get the run's values to bind by name (`:logical_date`). */
+function datedRunners(run: DagRunContext): Record<string, TaskRunner> {
+  const bind = bindValues(run);
+  return {
+    ...RUNNERS,
+    sql: (ctx) => acts(ctx.task).runSql({ ...(ctx.input as RunSqlInput), ...(isMapped(ctx) && { params: [ctx.item] }), bind }),
+  };
+}
+
+/** Set by Temporal on a workflow its Schedule started (scheduled, backfilled or triggered): the action's nominal time. */
+const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+/** The (DAG, logical date) record in Postgres: small and quick. */
+const record = proxyActivities<DagTaskActivities>({ startToCloseTimeout: '1 minute', retry: RETRY });
+
 // Worker Versioning: a DAG run ends on the version it started on (a DAG with long sleeps keeps that
 // version's workers busy until it ends).
 setWorkflowOptions(versioned('PINNED'), dagWorkflow);
@@ -118,18 +144,55 @@ setWorkflowOptions(versioned('PINNED'), dagWorkflow);
 export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };
   setHandler(dagStateQuery, () => latest);
-  const state = await runDag(input, RUNNERS, { onStateChange: (s) => (latest = s), checkTask });
-  if (state.status === 'failed') {
-    const failed = Object.values(state.tasks)
-      .filter((t) => t.state === 'failed')
-      .map((t) => `${t.id} (${t.error?.type})`);
-    const blocked = Object.values(state.tasks)
-      .filter((t) => t.state === 'upstream_failed')
-      .map((t) => t.id);
-    const message = `DAG "${state.id}" failed: ${failed.join(', ')} failed${blocked.length ? `; ${blocked.join(', ')} did not run (upstream_failed)` : ''}`;
-    throw ApplicationFailure.nonRetryable(message, 'DAG_FAILED', state);
+  const time = runTime(input);
+  // Runs without a time (started by hand with `temporal workflow start`), and runs started before this
+  // code, take the path they always took.
+  if (time === undefined || !patched('dag-logical-date')) {
+    const state = await runDag(input, RUNNERS, { onStateChange: (s) => (latest = s), checkTask });
+    if (state.status === 'failed') throw dagFailed(state);
+    return state;
   }
-  return state;
+  const { run: given, ...spec } = input;
+  const run = runContext(spec.schedule, time, given?.conf);
+  const { workflowId, runId } = workflowInfo();
+  const key = { dagId: String(spec.id), logicalDate: run.logicalDate };
+  const claim = await record.claimDagRun({ ...key, workflowId, runId });
+  if (!claim.claimed) {
+    latest = { id: String(spec.id), status: 'success', tasks: {} };
+    return { ...latest, run, alreadyDone: claim.by };
+  }
+  let state: DagState;
+  try {
+    state = await runDag(spec, datedRunners(run), { onStateChange: (s) => (latest = s), checkTask });
+  } catch (err) {
+    // A cancelled run keeps its claim: the next claim of this date sees that run closed and takes over.
+    if (!isCancellation(err)) await record.finishDagRun({ ...key, runId, status: 'failed' });
+    throw err;
+  }
+  await record.finishDagRun({ ...key, runId, status: state.status });
+  if (state.status === 'failed') throw dagFailed(state);
+  return { ...state, run };
+}
+
+/**
+ * The time a run is for: a trigger's `run.logicalDate`, else the scheduled time Temporal's Schedule put in the
+ * search attributes (never the clock: a backfilled or late run keeps the time it was scheduled for).
+ */
+function runTime(input: DagWorkflowInput): number | undefined {
+  const given = (input as { run?: { logicalDate?: unknown } } | null)?.run?.logicalDate;
+  if (typeof given === 'string' && !Number.isNaN(Date.parse(given))) return Date.parse(given);
+  return workflowInfo().typedSearchAttributes.get(SCHEDULED_START)?.getTime();
+}
+
+function dagFailed(state: DagState): ApplicationFailure {
+  const failed = Object.values(state.tasks)
+    .filter((t) => t.state === 'failed')
+    .map((t) => `${t.id} (${t.error?.type})`);
+  const blocked = Object.values(state.tasks)
+    .filter((t) => t.state === 'upstream_failed')
+    .map((t) => t.id);
+  const message = `DAG "${state.id}" failed: ${failed.join(', ')} failed${blocked.length ? `; ${blocked.join(', ')} did not run (upstream_failed)` : ''}`;
+  return ApplicationFailure.nonRetryable(message, 'DAG_FAILED', state);
 }
 
 function checkTask(task: DagTask): string[] {
