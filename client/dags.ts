@@ -11,8 +11,9 @@ import {
   type ScheduleSpec,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
-import { validateDag, type DagSpec } from '../common/dag';
+import { validateDag, type DagSpec, type DagTask } from '../common/dag';
 import { nextCronTime } from '../common/cron';
+import { sensorInputProblems } from '../common/dag-sensors';
 import { parseDuration } from '../common/duration';
 import type { DagSchedule } from '../common/dag-schedule';
 import { WORKFLOW_TYPES } from '../common/names';
@@ -40,7 +41,13 @@ export function parseDeployableDag(doc: unknown): DagSpec & { schedule: DagSched
   const id = (doc as { id?: unknown } | null)?.id;
   const name = typeof id === 'string' ? `DAG "${id}"` : 'the DAG';
   const result = validateDag(doc);
-  if (!result.ok) throw new DagError(`${name} is invalid, nothing was deployed:\n  ${result.problems.join('\n  ')}`);
+  // Sensor inputs are checked on every task that names a sensor kind, even when the DAG fails elsewhere: one report.
+  const tasks = (doc as { tasks?: unknown } | null)?.tasks;
+  const sensors = (Array.isArray(tasks) ? tasks : []).filter(
+    (t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string',
+  );
+  const problems = [...(result.ok ? [] : result.problems), ...sensors.flatMap(sensorInputProblems)];
+  if (!result.ok || problems.length > 0) throw new DagError(`${name} is invalid, nothing was deployed:\n  ${problems.join('\n  ')}`);
   if (!result.spec.schedule)
     throw new DagError(`${name} has no "schedule" block: add e.g. "schedule": {"cron": "0 2 * * *", "timezone": "UTC"}`);
   return result.spec as DagSpec & { schedule: DagSchedule };

@@ -151,3 +151,41 @@ test('syncline dag deploy refuses a cron that does not parse before it reaches T
       '  schedule.cron: "0 2 * *" has 4 fields; cron needs 5 (five fields: minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")\n',
   });
 });
+
+describe('sensors', () => {
+  const withTask = (task: unknown) => ({ ...dag({ cron: '0 2 * * *' }), tasks: [task] });
+  test('a sensor without a timeout is refused before anything is deployed, with what to add', () => {
+    expect(() => parseDeployableDag(withTask({ id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1 FROM ready' } }))).toThrow(
+      'DAG "nightly" is invalid, nothing was deployed:\n' +
+        '  task "ready": input.timeoutSeconds: a sensor needs "timeoutSeconds": how long it waits before it fails (or is skipped, with "softFail": true)',
+    );
+    expect(() => parseDeployableDag(withTask({ id: 'go', kind: 'wait_for_signal', input: { signal: 'files_ready' } }))).toThrow(
+      'task "go": input.timeoutSeconds: a sensor needs "timeoutSeconds"',
+    );
+  });
+  test('pokes are bounded, and other problems of the DAG are reported with the sensor problems', () => {
+    let message = '';
+    try {
+      parseDeployableDag({
+        ...withTask({ id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1', timeoutSeconds: 86_400, pokeIntervalSeconds: 1 } }),
+        tasks: [
+          { id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1', timeoutSeconds: 86_400, pokeIntervalSeconds: 1 } },
+          { id: 'after', kind: 'sql', upstream: ['missing'], input: { statement: 'SELECT 1' } },
+        ],
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('task "after": upstream "missing" is not a task of this DAG');
+    expect(message).toContain(
+      'task "ready": input.pokeIntervalSeconds: 86400 s at one poke every 1 s is more than 2000 pokes: poke less often (at least every 44 s)',
+    );
+  });
+  test('a valid sensor passes', () => {
+    expect(
+      parseDeployableDag(
+        withTask({ id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1', timeoutSeconds: 3600, softFail: true } }),
+      ).tasks,
+    ).toHaveLength(1);
+  });
+});

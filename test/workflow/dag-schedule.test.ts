@@ -166,3 +166,104 @@ test('a backfill runs each interval once, and a second backfill of the same inte
   expect(recorded.rows.map((r) => r.status)).toEqual(['success', 'success', 'success', 'success', 'success', 'success']);
   await dags.delete(id);
 }, 600_000);
+
+describe('sensors', () => {
+  const states = (s: DagWorkflowResult) => Object.fromEntries(Object.values(s.tasks).map((t) => [t.id, t.state]));
+
+  test('wait_for_signal waits on a durable condition, holding no activity, until its signal releases it with the payload', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS dag_sched_test.released (batch int)');
+    const spec: DagSpec = {
+      id: 'signalled',
+      tasks: [
+        { id: 'go', kind: 'wait_for_signal', input: { signal: 'files_ready', timeoutSeconds: 600 } },
+        {
+          id: 'load',
+          kind: 'sql',
+          upstream: ['go'],
+          input: { statement: 'INSERT INTO dag_sched_test.released VALUES ($1::int)', params: [7] },
+        },
+        { id: 'late', kind: 'wait_for_signal', input: { signal: 'never', timeoutSeconds: 1, softFail: true } },
+        { id: 'after_late', kind: 'sql', upstream: ['late'], input: { statement: 'SELECT 1' } },
+      ],
+    };
+    const handle = await client.workflow.start('dagWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `dag/signalled/${process.pid}`,
+      args: [spec],
+    });
+    await waitFor('the soft-failed sensor to settle while "go" waits', async () => {
+      const s = await handle.query<DagWorkflowResult>('dagState');
+      return s.tasks.go?.state === 'running' && s.tasks.after_late?.state === 'skipped' ? true : undefined;
+    });
+    // Waiting is a timer in the workflow, not an activity on a worker.
+    expect((await handle.describe()).raw.pendingActivities ?? []).toEqual([]);
+    expect((await db.query('SELECT * FROM dag_sched_test.released')).rows).toEqual([]);
+    await handle.signal('dagSignal', { name: 'files_ready', payload: { batch: 7 } });
+    const result = (await handle.result()) as DagWorkflowResult;
+    expect(states(result)).toEqual({ go: 'success', load: 'success', late: 'skipped', after_late: 'skipped' });
+    expect(result.tasks.go!.output).toEqual({ signal: 'files_ready', payload: { batch: 7 } });
+    expect((await db.query('SELECT batch FROM dag_sched_test.released')).rows).toEqual([{ batch: 7 }]);
+  });
+
+  test('sql_sensor pokes until its query returns a row; on timeout it fails, or is skipped with softFail', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS dag_sched_test.flags (name text)');
+    const sensor = (id: string, flag: string, extra: object) => ({
+      id,
+      kind: 'sql_sensor',
+      input: { statement: 'SELECT 1 FROM dag_sched_test.flags WHERE name = $1', params: [flag], pokeIntervalSeconds: 1, ...extra },
+    });
+    const spec: DagSpec = {
+      id: 'sensed',
+      tasks: [
+        sensor('ready', 'ready', { timeoutSeconds: 600 }),
+        sensor('soft', 'never', { timeoutSeconds: 2, softFail: true }),
+        sensor('strict', 'never', { timeoutSeconds: 2 }),
+        { id: 'after_soft', kind: 'sql', upstream: ['soft'], input: { statement: 'SELECT 1' } },
+      ],
+    };
+    const handle = await client.workflow.start('dagWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `dag/sensed/${process.pid}`,
+      args: [spec],
+    });
+    await waitFor('the timed-out sensors to settle while "ready" pokes', async () => {
+      const s = await handle.query<DagWorkflowResult>('dagState');
+      return s.tasks.strict?.state === 'failed' && s.tasks.soft?.state === 'skipped' ? true : undefined;
+    });
+    await db.query("INSERT INTO dag_sched_test.flags VALUES ('ready')");
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e as { cause?: { type?: string; details?: unknown[] } },
+    );
+    expect(err?.cause?.type).toBe('DAG_FAILED');
+    const final = err!.cause!.details![0] as DagWorkflowResult;
+    expect(states(final)).toEqual({ ready: 'success', soft: 'skipped', strict: 'failed', after_soft: 'skipped' });
+    expect(final.tasks.strict!.error).toEqual({
+      type: 'SENSOR_TIMEOUT',
+      message: expect.stringMatching(/^sensor "strict" timed out: no row after \d+ poke\(s\) in 2 s$/),
+    });
+    expect((final.tasks.ready!.output as { pokes: number }).pokes).toBeGreaterThan(1);
+  });
+
+  test('a run with a sensor without timeout fails as DAG_INVALID before any task runs', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS dag_sched_test.untimed (n int)');
+    const spec: DagSpec = {
+      id: 'untimed',
+      tasks: [
+        { id: 'first', kind: 'sql', input: { statement: 'INSERT INTO dag_sched_test.untimed VALUES (1)' } },
+        { id: 'wait', kind: 'wait_for_signal', input: { signal: 'go' } },
+      ],
+    };
+    const err = await client.workflow
+      .execute('dagWorkflow', { taskQueue: TASK_QUEUE, workflowId: `dag/untimed/${process.pid}`, args: [spec] })
+      .then(
+        () => undefined,
+        (e: unknown) => e as { cause?: { type?: string; message?: string } },
+      );
+    expect(err?.cause?.type).toBe('DAG_INVALID');
+    expect(err?.cause?.message).toBe(
+      'DAG "untimed" is invalid, nothing was run: task "wait": input.timeoutSeconds: a sensor needs "timeoutSeconds": how long it waits before it fails (or is skipped, with "softFail": true)',
+    );
+    expect((await db.query('SELECT * FROM dag_sched_test.untimed')).rows).toEqual([]);
+  });
+});
