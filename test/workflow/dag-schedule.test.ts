@@ -128,7 +128,14 @@ test('a DAG on a one-minute cron runs with the logical dates of its scheduled ti
 test('a backfill runs each interval once, and a second backfill of the same intervals runs none again', async () => {
   const id = `backfilled-${process.pid}`;
   // Deployed paused: only the backfill starts runs.
-  await dags.deploy(tickDag(id, { cron: '* * * * *', paused: true }));
+  await dags.deploy(tickDag(id, { every: '1h', paused: false }));
+  // Deployed again: the schedule is updated in place (spec, action, paused).
+  expect(await dags.deploy(tickDag(id, { cron: '* * * * *', paused: true }))).toEqual({ id, created: false, paused: true });
+  const deployed = await client.schedule.getHandle(dagScheduleId(id)).describe();
+  expect(deployed.state.paused).toBe(true);
+  expect(deployed.spec.calendars?.length).toBe(1);
+  expect(deployed.spec.intervals ?? []).toEqual([]);
+  expect((await dags.list()).find((d) => d.id === id)).toMatchObject({ paused: true, schedule: 'cron "* * * * *" UTC' });
   const from = new Date('2026-01-01T00:00:00Z');
   const to = new Date('2026-01-01T00:04:00Z');
   expect(await dags.backfill(id, from, to)).toEqual({ runs: 5 });
