@@ -8,6 +8,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { SKIP } from '../common/dag';
+import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
@@ -21,6 +22,8 @@ export interface DagTaskDeps {
   client: () => Client;
   /** A named connection's JSON (http tasks: `headers`, `baseUrl`); throws when it is not defined. */
   resolveConnection?(name: string): Record<string, unknown>;
+  /** The state database: where the (DAG, logical date) of scheduled runs is recorded (syncline.dag_runs). */
+  stateDb?: pg.Pool;
 }
 
 export interface RunSqlInput {
@@ -34,7 +37,18 @@ export interface RunSqlInput {
   returnRows?: boolean;
   /** Skip the task instead of succeeding when the statement touched no row (nothing to do downstream). */
   skipIfNoRows?: boolean;
+  /**
+   * A dated run's values (`logical_date`, `data_interval_start`, `data_interval_end`, `conf`): the statement
+   * names them `:logical_date` and they are sent as bind parameters after `params`.
+   */
+  bind?: Record<string, unknown>;
 }
+export interface DagRunKey {
+  dagId: string;
+  /** ISO instant. */
+  logicalDate: string;
+}
+export type ClaimDagRunResult = { claimed: true } | { claimed: false; by: { workflowId: string; runId: string; status: string } };
 export interface RunSqlResult {
   rowCount: number;
   rows?: Record<string, unknown>[];
@@ -89,7 +103,19 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
         // The connection is this task's own: a session-level role ends with it (REFRESH ... CONCURRENTLY and
         // other statements that refuse a transaction block still run).
         if (target.role) await client.query(`SET ROLE "${target.role.replace(/"/g, '""')}"`);
-        const last = await client.query({ text: input.statement, values: input.params ?? [], queryMode: 'extended' } as pg.QueryConfig);
+        const named = bindNamed(input.statement, input.bind, input.params?.length ?? 0);
+        if (named.missing.length > 0) {
+          throw ApplicationFailure.nonRetryable(
+            `the statement uses ${named.missing.map((m) => `:${m}`).join(', ')}, but this run has no logical date: ` +
+              'deploy the DAG with a schedule ("syncline dag deploy") and run it from there or with "syncline dag trigger"',
+            'DAG_RUN_NOT_DATED',
+          );
+        }
+        const last = await client.query({
+          text: named.text,
+          values: [...(input.params ?? []), ...named.params],
+          queryMode: 'extended',
+        } as pg.QueryConfig);
         const rowCount = last.rowCount ?? 0;
         if (input.skipIfNoRows && rowCount === 0) return SKIP;
         if (!input.returnRows) return { rowCount };
@@ -105,6 +131,50 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       } finally {
         await client.end().catch(() => undefined);
       }
+    },
+
+    /**
+     * Takes (DAG, logical date) for this run, unless a run of that date already succeeded or is still open:
+     * a second backfill of the same interval, or a late duplicate start, then runs nothing. A date whose run
+     * failed, or whose run was terminated or cancelled (closed while still marked running), is taken over.
+     */
+    async claimDagRun(input: DagRunKey & { workflowId: string; runId: string }): Promise<ClaimDagRunResult> {
+      const db = stateDb(deps);
+      for (;;) {
+        const taken = await db.query(
+          `INSERT INTO syncline.dag_runs (dag_id, logical_date, workflow_id, run_id, status, started_at)
+           VALUES ($1, $2, $3, $4, 'running', now())
+           ON CONFLICT (dag_id, logical_date) DO UPDATE
+             SET workflow_id = EXCLUDED.workflow_id, run_id = EXCLUDED.run_id, status = 'running', started_at = now(), ended_at = NULL
+             WHERE syncline.dag_runs.status = 'failed' OR syncline.dag_runs.run_id = EXCLUDED.run_id
+           RETURNING run_id`,
+          [input.dagId, input.logicalDate, input.workflowId, input.runId],
+        );
+        if (taken.rowCount === 1) return { claimed: true };
+        const held = await db.query<{ workflow_id: string; run_id: string; status: string }>(
+          'SELECT workflow_id, run_id, status FROM syncline.dag_runs WHERE dag_id = $1 AND logical_date = $2',
+          [input.dagId, input.logicalDate],
+        );
+        const by = held.rows[0];
+        if (!by) continue; // deleted in between: insert again
+        const result = { claimed: false as const, by: { workflowId: by.workflow_id, runId: by.run_id, status: by.status } };
+        if (by.status !== 'running' || (await isOpen(deps.client(), by.workflow_id, by.run_id))) return result;
+        // Its run closed without saying how (terminated, cancelled, timed out): the date is free; compare-and-set on its run id.
+        const freed = await db.query(
+          `UPDATE syncline.dag_runs SET status = 'failed', ended_at = now()
+           WHERE dag_id = $1 AND logical_date = $2 AND run_id = $3 AND status = 'running'`,
+          [input.dagId, input.logicalDate, by.run_id],
+        );
+        if (freed.rowCount === 0) return result;
+      }
+    },
+
+    /** Records how the run that claimed (DAG, logical date) ended. */
+    async finishDagRun(input: DagRunKey & { runId: string; status: 'success' | 'failed' | 'running' }): Promise<void> {
+      await stateDb(deps).query(
+        `UPDATE syncline.dag_runs SET status = $4, ended_at = now() WHERE dag_id = $1 AND logical_date = $2 AND run_id = $3`,
+        [input.dagId, input.logicalDate, input.runId, input.status === 'running' ? 'failed' : input.status],
+      );
     },
 
     async httpRequest(input: HttpRequestInput): Promise<HttpRequestResult> {
@@ -166,6 +236,21 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
 }
 
 export type DagTaskActivities = ReturnType<typeof createDagTaskActivities>;
+
+function stateDb(deps: DagTaskDeps): pg.Pool {
+  if (!deps.stateDb) throw ApplicationFailure.nonRetryable('this worker has no state database to record DAG runs in', 'CONFIG_INVALID');
+  return deps.stateDb;
+}
+
+async function isOpen(client: Client, workflowId: string, runId: string): Promise<boolean> {
+  try {
+    const d = await client.workflow.getHandle(workflowId, runId).describe();
+    return d.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
 
 /** SQL errors become SQL_<SQLSTATE> (e.g. SQL_42601 for a syntax error); connection errors stay retryable. */
 function sqlFailure(err: unknown, connection: string): unknown {

@@ -45,7 +45,12 @@ export function createActivities(deps: SynclineDeps) {
     loadPlan: bindAlive(deps, loadPlan),
     markPlanApplied: bindAlive(deps, markPlanApplied),
     ...createNotifyActivities(deps),
-    ...createDagTaskActivities({ resolvePg: (name) => dagPg(deps, name), client: deps.client, resolveConnection: deps.resolveConnection }),
+    ...createDagTaskActivities({
+      resolvePg: (name) => dagPg(deps, name),
+      client: deps.client,
+      resolveConnection: deps.resolveConnection,
+      stateDb: deps.pool,
+    }),
   };
 }
 

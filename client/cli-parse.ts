@@ -22,6 +22,8 @@ export type Parsed =
   { kind: 'help'; command?: CommandSpec } | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
 
 const WHOLE_NUMBER = /^[1-9]\d*$/;
+/** First words of two-word commands ("activation start", "dag deploy"). */
+const GROUPS: ReadonlySet<string> = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
 const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} };
 
 function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string[]): Option {
@@ -86,7 +88,7 @@ export function parseArgs(argv: string[]): Parsed {
   const helpFor = argv[0] === 'help';
   const given = helpFor ? argv.slice(1) : argv;
   // `help <command>` is `<command> --help`, whatever follows (commander's help command would take only "activation").
-  const words = helpFor ? [...given.slice(0, given[0] === 'activation' ? 2 : 1), '--help'] : argv;
+  const words = helpFor ? [...given.slice(0, GROUPS.has(given[0] ?? '') ? 2 : 1), '--help'] : argv;
   let result: Parsed | undefined;
   const { root, specOf, dispatched } = buildProgram(words, (p) => {
     result = p;
@@ -116,6 +118,14 @@ function fromCommander(
     if (given[0] === 'activation')
       throw new UsageError(
         `unknown command "${given.slice(0, 2).join(' ')}": the activation command is "syncline activation start --file <path>"`,
+      );
+    if (GROUPS.has(given[0] ?? ''))
+      throw new UsageError(
+        `unknown command "${given.slice(0, 2).join(' ')}": the ${given[0]} commands are ${COMMANDS.filter((c) =>
+          c.name.startsWith(`${given[0]} `),
+        )
+          .map((c) => `"${c.name}"`)
+          .join(', ')}`,
       );
     if (e.code === 'commander.helpDisplayed' && toolHelp) return { kind: 'help' };
     throw new UsageError(`unknown command "${given[0]}"`);

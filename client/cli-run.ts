@@ -15,6 +15,7 @@ import { COMMANDS, EXIT, LOCAL_COMMANDS, RUN_COMMANDS, runExitCode, type Command
 import { codecFromEnvironment } from './codec';
 import { startCodecServer } from './codec-server';
 import { UsageError, type Flags } from './cli-parse';
+import { parseDeployableDag } from './dags';
 
 interface Output {
   data: unknown;
@@ -74,7 +75,95 @@ function readActivationFile(file: string): unknown {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
+function readDagFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read DAG file "${file}": ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`DAG file "${file}" is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function instant(flag: string, value: unknown): Date {
+  const text = String(value);
+  // A date alone or a time without offset would be read in the machine's zone: the instant must say its zone.
+  if (!/(Z|[+-]\d\d:?\d\d)$/i.test(text) || Number.isNaN(Date.parse(text)))
+    throw new UsageError(
+      `--${flag} takes an ISO 8601 instant with its zone, e.g. 2026-11-01T00:00:00Z, not "${text}"`,
+      COMMANDS.find((c) => c.name === 'dag backfill'),
+    );
+  return new Date(text);
+}
+
 const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
+  'dag deploy': async ({ client, args }) => {
+    const r = await client.dags().deploy(readDagFile(args.file!));
+    return {
+      data: r,
+      text: `DAG "${r.id}" ${r.created ? 'deployed' : 'updated'}${r.paused ? ' (paused: "syncline dag unpause ' + r.id + '" starts it)' : ''}`,
+    };
+  },
+  'dag list': async ({ client }) => {
+    const dags = await client.dags().list();
+    const rows = [
+      ['DAG', 'SCHEDULE', 'STATE', 'LAST RUN', 'NEXT RUN'],
+      ...dags.map((d) => [d.id, d.schedule, d.paused ? 'paused' : 'active', d.lastRun ?? '-', d.paused ? '-' : (d.nextRun ?? '-')]),
+    ];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const text =
+      dags.length === 0
+        ? 'no DAG is deployed ("syncline dag deploy <file>")'
+        : rows
+            .map((r) =>
+              r
+                .map((c, i) => c.padEnd(widths[i]!))
+                .join('  ')
+                .trimEnd(),
+            )
+            .join('\n');
+    return { data: dags, text };
+  },
+  'dag pause': async ({ client, id, flags }) => {
+    await client.dags().pause(id, str(flags.reason));
+    return { data: { dag: id, paused: true }, text: `DAG "${id}" paused` };
+  },
+  'dag unpause': async ({ client, id }) => {
+    await client.dags().unpause(id);
+    return { data: { dag: id, paused: false }, text: `DAG "${id}" unpaused` };
+  },
+  'dag trigger': async ({ client, id, flags }) => {
+    let conf: unknown;
+    if (flags.conf !== undefined) {
+      try {
+        conf = JSON.parse(String(flags.conf));
+      } catch (e) {
+        throw new UsageError(
+          `--conf is not valid JSON: ${(e as Error).message}`,
+          COMMANDS.find((c) => c.name === 'dag trigger'),
+        );
+      }
+    }
+    const r = await client.dags().trigger(id, conf);
+    return { data: r, text: `DAG "${id}" started as ${r.workflowId} (logical date ${r.logicalDate})` };
+  },
+  'dag backfill': async ({ client, id, flags }) => {
+    const from = instant('from', flags.from);
+    const to = instant('to', flags.to);
+    const r = await client.dags().backfill(id, from, to);
+    return {
+      data: { dag: id, from: from.toISOString(), to: to.toISOString(), ...r },
+      text: `DAG "${id}": ${r.runs} scheduled time(s) from ${from.toISOString()} to ${to.toISOString()} queued, one run at a time; dates that already succeeded run no task`,
+    };
+  },
+  'dag delete': async ({ client, id }) => {
+    await client.dags().delete(id);
+    return { data: { dag: id, deleted: true }, text: `DAG "${id}" deleted (its schedule; runs under way finish)` };
+  },
   'activation start': async ({ client, flags }) => {
     const started = await client.start(readActivationFile(String(flags.file)));
     const id = started.workflowId.slice('activation/'.length);
@@ -278,6 +367,8 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   try {
+    // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
+    if (command.name === 'dag deploy') parseDeployableDag(readDagFile(args.file!));
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
       address: str(flags.address),

@@ -38,6 +38,7 @@ import {
 } from '../workflows/messages';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
 import { codecFromEnvironment, withCodec } from './codec';
+import { DagSchedules } from './dags';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
 
@@ -345,6 +346,11 @@ export class SynclineClient {
   /** Row errors from Postgres, most recently seen first. */
   async errors(id: string, opts: { run?: number; limit?: number } = {}): Promise<RowErrorRecord[]> {
     return this.read(() => listRowErrors(this.database(), id, opts));
+  }
+
+  /** The DAGs deployed as Temporal Schedules (`syncline dag ...`). */
+  dags(): DagSchedules {
+    return new DagSchedules(this.client, this.taskQueue);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@
  * only decides, from task states, what may run next and which tasks settle without running.
  */
 import { z } from 'zod';
+import { dagScheduleSchema, type DagSchedule } from './dag-schedule';
 
 export const TRIGGER_RULES = ['all_success', 'all_done', 'one_failed', 'none_failed'] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
@@ -36,6 +37,8 @@ export interface DagSpec {
   /** Task executions (mapped items included) running at once; default 4. */
   maxParallelism?: number;
   tasks: DagTask[];
+  /** When `syncline dag deploy` runs it (a Temporal Schedule); dagWorkflow itself ignores it. */
+  schedule?: DagSchedule;
 }
 
 export type TaskState = 'pending' | 'running' | 'success' | 'failed' | 'skipped' | 'upstream_failed';
@@ -106,7 +109,12 @@ const taskSchema = z
   })
   .strict();
 export const dagSpecSchema = z
-  .object({ id: z.string().min(1), maxParallelism: z.number().int().min(1).max(100).optional(), tasks: z.array(taskSchema).min(1) })
+  .object({
+    id: z.string().min(1),
+    maxParallelism: z.number().int().min(1).max(100).optional(),
+    tasks: z.array(taskSchema).min(1),
+    schedule: dagScheduleSchema.optional(),
+  })
   .strict();
 
 /** Checks shape and graph at once and reports every problem, so one edit fixes a dag.json. */

@@ -119,6 +119,9 @@ async function main(): Promise<void> {
       others.dagRules,
       others.dagActivation,
       others.dagInvalid,
+      others.dagScheduled,
+      others.dagSensors,
+      others.dagWaitingOnSignal,
     ];
     const results = await Promise.allSettled(scenarios.map((scenario) => scenario(stage)));
     const failed = results.flatMap((r, i) =>

@@ -3,26 +3,46 @@
  * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
-import { dagStateQuery } from './messages';
+import { dagSignal, dagStateQuery } from './messages';
 import {
   ApplicationFailure,
+  condition,
+  isCancellation,
   patched,
   proxyActivities,
   setHandler,
   setWorkflowOptions,
   sleep,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { versioned } from './versioning';
 import { z } from 'zod';
-import type { DagTaskActivities, HttpRequestInput, RunSqlInput, TriggerActivationSyncInput } from '../activities/dag-tasks';
-import type { DagSpec, DagState, DagTask } from '../common/dag';
+import type { DagTaskActivities, HttpRequestInput, RunSqlInput, RunSqlResult, TriggerActivationSyncInput } from '../activities/dag-tasks';
+import { SKIP, type DagSpec, type DagState, type DagTask } from '../common/dag';
+import { bindValues, runContext, type DagRunContext } from '../common/dag-schedule';
+import {
+  DEFAULT_POKE_INTERVAL_SECONDS,
+  MAX_SIGNAL_PAYLOAD_BYTES,
+  sensorInputProblems,
+  type SqlSensorInput,
+  type WaitForSignalInput,
+} from '../common/dag-sensors';
 import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from './dag';
 
-export type DagWorkflowInput = DagSpec;
-export type DagWorkflowResult = DagState;
+export type DagWorkflowInput = DagSpec & {
+  /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
+  run?: { logicalDate: string; conf?: unknown };
+};
+export type DagWorkflowResult = DagState & {
+  /** The logical date and data interval of a scheduled, backfilled or triggered run. */
+  run?: DagRunContext;
+  /** The run of the same logical date that already succeeded (or is running): this one ran no task. */
+  alreadyDone?: { workflowId: string; runId: string; status: string };
+};
 
-export { dagStateQuery } from './messages';
+export { dagSignal, dagStateQuery } from './messages';
 
 const RETRY = { maximumAttempts: 3, initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute' };
 const DEFAULTS: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };
@@ -111,6 +131,68 @@ const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run
 };
 const RUNNERS: Record<string, TaskRunner> = Object.fromEntries(Object.entries(KINDS).map(([kind, k]) => [kind, k.run]));
 
+/**
+ * This run's runners: the kinds above, the sensors (which wait on this run's signals), and for a dated run
+ * the values its sql statements may bind by name (`:logical_date`).
+ */
+function runnersFor(signals: ReadonlyMap<string, unknown>, run?: DagRunContext): Record<string, TaskRunner> {
+  const bind = run && bindValues(run);
+  return {
+    ...RUNNERS,
+    ...(bind && {
+      sql: (ctx: TaskContext) =>
+        acts(ctx.task).runSql({ ...(ctx.input as RunSqlInput), ...(isMapped(ctx) && { params: [ctx.item] }), bind }),
+    }),
+    sql_sensor: (ctx) => sqlSensor(ctx, bind),
+    wait_for_signal: (ctx) => waitForSignal(ctx, signals),
+  };
+}
+
+/**
+ * Pokes the statement until it returns a row, sleeping on a workflow timer in between: the wait holds no
+ * worker slot, and the pokes are bounded by the timeout over the interval (checked before the run).
+ */
+async function sqlSensor(ctx: TaskContext, bind: Record<string, unknown> | undefined): Promise<unknown> {
+  const input = ctx.input as SqlSensorInput;
+  const interval = (input.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS) * 1000;
+  const deadline = Date.now() + input.timeoutSeconds * 1000;
+  const { connection, statement, params } = input;
+  // One attempt's timeout is the task's, or the poke interval: a stuck poke does not outlive its turn.
+  const options = ctx.task.timeoutSeconds === undefined ? { ...DEFAULTS, startToCloseTimeout: Math.max(interval, 10_000) } : DEFAULTS;
+  for (let pokes = 1; ; pokes++) {
+    const result = (await acts(ctx.task, options).runSql({ connection, statement, params, ...(bind && { bind }) })) as RunSqlResult;
+    if (result.rowCount > 0) return { pokes };
+    const left = deadline - Date.now();
+    if (left <= 0) return timedOut(ctx.task, input.softFail, `no row after ${pokes} poke(s) in ${input.timeoutSeconds} s`);
+    await sleep(Math.min(interval, left));
+  }
+}
+
+/** Waits on a durable condition for this run's signal `input.signal`; the payload is the task's output. */
+async function waitForSignal(ctx: TaskContext, signals: ReadonlyMap<string, unknown>): Promise<unknown> {
+  const input = ctx.input as WaitForSignalInput;
+  const released = await condition(() => signals.has(input.signal), input.timeoutSeconds * 1000);
+  if (!released) return timedOut(ctx.task, input.softFail, `signal "${input.signal}" did not come in ${input.timeoutSeconds} s`);
+  const payload = signals.get(input.signal);
+  const size = JSON.stringify(payload ?? null).length;
+  if (size > MAX_SIGNAL_PAYLOAD_BYTES)
+    throw ApplicationFailure.nonRetryable(
+      `task "${ctx.task.id}": the payload of signal "${input.signal}" is ${size} bytes; at most ${MAX_SIGNAL_PAYLOAD_BYTES}: send ids, keep data in Postgres`,
+      'SIGNAL_PAYLOAD_TOO_LARGE',
+    );
+  return { signal: input.signal, payload: payload ?? null };
+}
+
+function timedOut(task: DagTask, softFail: boolean | undefined, what: string): unknown {
+  if (softFail) return SKIP;
+  throw ApplicationFailure.nonRetryable(`sensor "${task.id}" timed out: ${what}`, 'SENSOR_TIMEOUT');
+}
+
+/** Set by Temporal on a workflow its Schedule started (scheduled, backfilled or triggered): the action's nominal time. */
+const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+/** The (DAG, logical date) record in Postgres: small and quick. */
+const record = proxyActivities<DagTaskActivities>({ startToCloseTimeout: '1 minute', retry: RETRY });
+
 // Worker Versioning: a DAG run ends on the version it started on (a DAG with long sleeps keeps that
 // version's workers busy until it ends).
 setWorkflowOptions(versioned('PINNED'), dagWorkflow);
@@ -118,22 +200,64 @@ setWorkflowOptions(versioned('PINNED'), dagWorkflow);
 export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };
   setHandler(dagStateQuery, () => latest);
-  const state = await runDag(input, RUNNERS, { onStateChange: (s) => (latest = s), checkTask });
-  if (state.status === 'failed') {
-    const failed = Object.values(state.tasks)
-      .filter((t) => t.state === 'failed')
-      .map((t) => `${t.id} (${t.error?.type})`);
-    const blocked = Object.values(state.tasks)
-      .filter((t) => t.state === 'upstream_failed')
-      .map((t) => t.id);
-    const message = `DAG "${state.id}" failed: ${failed.join(', ')} failed${blocked.length ? `; ${blocked.join(', ')} did not run (upstream_failed)` : ''}`;
-    throw ApplicationFailure.nonRetryable(message, 'DAG_FAILED', state);
+  const signals = new Map<string, unknown>();
+  setHandler(dagSignal, (s) => {
+    if (typeof s?.name === 'string' && !signals.has(s.name)) signals.set(s.name, s.payload ?? null);
+  });
+  const time = runTime(input);
+  // Runs without a time (started by hand with `temporal workflow start`), and runs started before this
+  // code, take the path they always took.
+  if (time === undefined || !patched('dag-logical-date')) {
+    const state = await runDag(input, runnersFor(signals), { onStateChange: (s) => (latest = s), checkTask });
+    if (state.status === 'failed') throw dagFailed(state);
+    return state;
   }
-  return state;
+  const { run: given, ...spec } = input;
+  const run = runContext(spec.schedule, time, given?.conf);
+  const { workflowId, runId } = workflowInfo();
+  const key = { dagId: String(spec.id), logicalDate: run.logicalDate };
+  const claim = await record.claimDagRun({ ...key, workflowId, runId });
+  if (!claim.claimed) {
+    latest = { id: String(spec.id), status: 'success', tasks: {} };
+    return { ...latest, run, alreadyDone: claim.by };
+  }
+  let state: DagState;
+  try {
+    state = await runDag(spec, runnersFor(signals, run), { onStateChange: (s) => (latest = s), checkTask });
+  } catch (err) {
+    // A cancelled run keeps its claim: the next claim of this date sees that run closed and takes over.
+    if (!isCancellation(err)) await record.finishDagRun({ ...key, runId, status: 'failed' });
+    throw err;
+  }
+  await record.finishDagRun({ ...key, runId, status: state.status });
+  if (state.status === 'failed') throw dagFailed(state);
+  return { ...state, run };
+}
+
+/**
+ * The time a run is for: a trigger's `run.logicalDate`, else the scheduled time Temporal's Schedule put in the
+ * search attributes (never the clock: a backfilled or late run keeps the time it was scheduled for).
+ */
+function runTime(input: DagWorkflowInput): number | undefined {
+  const given = (input as { run?: { logicalDate?: unknown } } | null)?.run?.logicalDate;
+  if (typeof given === 'string' && !Number.isNaN(Date.parse(given))) return Date.parse(given);
+  return workflowInfo().typedSearchAttributes.get(SCHEDULED_START)?.getTime();
+}
+
+function dagFailed(state: DagState): ApplicationFailure {
+  const failed = Object.values(state.tasks)
+    .filter((t) => t.state === 'failed')
+    .map((t) => `${t.id} (${t.error?.type})`);
+  const blocked = Object.values(state.tasks)
+    .filter((t) => t.state === 'upstream_failed')
+    .map((t) => t.id);
+  const message = `DAG "${state.id}" failed: ${failed.join(', ')} failed${blocked.length ? `; ${blocked.join(', ')} did not run (upstream_failed)` : ''}`;
+  return ApplicationFailure.nonRetryable(message, 'DAG_FAILED', state);
 }
 
 function checkTask(task: DagTask): string[] {
-  const kind = KINDS[task.kind]!;
+  const kind = KINDS[task.kind];
+  if (!kind) return sensorInputProblems(task);
   const schema = (task.map && kind.mappedInput) || kind.input;
   const parsed = schema.safeParse(task.input ?? {});
   const problems = parsed.success

@@ -112,3 +112,9 @@ export const reportWarningsSignal = defineSignal<[WarningReport]>('reportWarning
 export const openWarningsQuery = defineQuery<OpenWarning[], [string?]>('openWarnings');
 /** A DAG run's state: every task with its state, tries and times. */
 export const dagStateQuery = defineQuery<DagState>('dagState');
+/** Releases a DAG run's wait_for_signal tasks that wait for `name`; the first payload per name is kept. */
+export interface DagSignal {
+  name: string;
+  payload?: unknown;
+}
+export const dagSignal = defineSignal<[DagSignal]>('dagSignal');

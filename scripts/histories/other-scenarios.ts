@@ -4,7 +4,9 @@ import type { DagSpec, DagState } from '../../common/dag';
 import { REPORTS_PER_EXECUTION } from '../../workflows/warnings';
 import { activation, createModel, expectRun, type Stage } from './stage';
 import { WORKFLOW_TYPES } from '../../common/names';
-import { reportWarningsSignal } from '../../workflows/messages';
+import { dagSignal, dagStateQuery, reportWarningsSignal } from '../../workflows/messages';
+import { DagSchedules, dagScheduleId } from '../../client/dags';
+import type { DagWorkflowResult } from '../../workflows/dag-workflow';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
 export async function warningsOpen(s: Stage): Promise<void> {
@@ -144,4 +146,109 @@ async function expectDagFailure(s: Stage, workflowId: string, spec: DagSpec): Pr
   );
   if (!(err instanceof WorkflowFailedError)) throw new Error(`${workflowId}: expected the DAG to fail, got ${String(err)}`);
   return (err.cause as { details?: unknown[] } | undefined)?.details?.[0] as DagState;
+}
+
+/**
+ * A DAG run by its Schedule (backfilled): its logical date from TemporalScheduledStartTime, (DAG, logical date)
+ * claimed in syncline.dag_runs, a sql task binding :logical_date; then the same date backfilled again: no task runs.
+ */
+export async function dagScheduled(s: Stage): Promise<void> {
+  await s.sql.query('CREATE TABLE hist.dag_ticks (logical_date timestamptz, interval_start timestamptz)');
+  const dags = new DagSchedules(s.client, s.taskQueue);
+  await dags.deploy({
+    id: 'hist-scheduled',
+    schedule: { cron: '0 * * * *', paused: true },
+    tasks: [sql('record', 'INSERT INTO hist.dag_ticks VALUES (:logical_date, :data_interval_start)')],
+  });
+  const at = new Date('2026-01-01T00:00:00Z');
+  const workflowId = `${dagScheduleId('hist-scheduled')}-2026-01-01T00:00:00Z`;
+  await dags.backfill('hist-scheduled', at, at);
+  const first = await waitForRun(s, workflowId);
+  const done = (await s.client.workflow.getHandle(workflowId, first).result()) as DagWorkflowResult;
+  if (done.status !== 'success' || done.alreadyDone) throw new Error(`${workflowId}: unexpected result ${JSON.stringify(done)}`);
+  await s.rec.record(
+    'scheduled-backfilled',
+    workflowId,
+    first,
+    'started by a Schedule backfill: logical date from TemporalScheduledStartTime, claimDagRun, a sql task binding :logical_date, finishDagRun',
+  );
+  await dags.backfill('hist-scheduled', at, at);
+  const second = await waitForRun(s, workflowId, first);
+  const again = (await s.client.workflow.getHandle(workflowId, second).result()) as DagWorkflowResult;
+  if (again.alreadyDone?.status !== 'success') throw new Error(`${workflowId}: the second backfill ran again: ${JSON.stringify(again)}`);
+  await s.rec.record(
+    'scheduled-already-done',
+    workflowId,
+    second,
+    'the same date backfilled again: claimDagRun finds it done, no task runs',
+  );
+  await dags.delete('hist-scheduled');
+}
+
+/** The run of workflowId after `previous` (or its first run), once it has closed. */
+async function waitForRun(s: Stage, workflowId: string, previous?: string): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const d = await s.client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch(() => undefined);
+    if (d && d.runId !== previous && d.status.name !== 'RUNNING') return d.runId;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${workflowId}: no new closed run`);
+}
+
+/** Sensors: a sql_sensor that times out (soft fail: skipped), a wait_for_signal released by dagSignal. */
+export async function dagSensors(s: Stage): Promise<void> {
+  const spec: DagSpec = {
+    id: 'hist-sensors',
+    tasks: [
+      {
+        id: 'poke',
+        kind: 'sql_sensor',
+        input: { statement: 'SELECT 1 WHERE false', pokeIntervalSeconds: 1, timeoutSeconds: 2, softFail: true },
+      },
+      sql('after_poke', 'SELECT 1', { upstream: ['poke'] }),
+      { id: 'go', kind: 'wait_for_signal', input: { signal: 'files_ready', timeoutSeconds: 3600 } },
+      sql('after_go', 'SELECT 1', { upstream: ['go'] }),
+    ],
+  };
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-sensors',
+    args: [spec],
+  });
+  for (let i = 0; i < 600 && (await handle.query(dagStateQuery)).tasks.after_poke?.state !== 'skipped'; i++)
+    await new Promise((r) => setTimeout(r, 200));
+  await handle.signal(dagSignal, { name: 'files_ready', payload: { batch: 7 } });
+  const state = (await handle.result()) as DagState;
+  if (state.tasks.go?.state !== 'success' || state.tasks.poke?.state !== 'skipped')
+    throw new Error(`dag/hist-sensors: unexpected states ${JSON.stringify(state.tasks)}`);
+  await s.rec.record(
+    'sensors',
+    'dag/hist-sensors',
+    undefined,
+    'a sql_sensor poking on a timer until its timeout (softFail: skipped, skip propagates); a wait_for_signal released by dagSignal with a payload',
+  );
+}
+
+/** A wait_for_signal still waiting: recorded while open. */
+export async function dagWaitingOnSignal(s: Stage): Promise<void> {
+  const spec: DagSpec = {
+    id: 'hist-waiting',
+    tasks: [{ id: 'go', kind: 'wait_for_signal', input: { signal: 'never', timeoutSeconds: 86_400 } }],
+  };
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-waiting',
+    args: [spec],
+  });
+  for (let i = 0; i < 600 && (await handle.query(dagStateQuery)).tasks.go?.state !== 'running'; i++)
+    await new Promise((r) => setTimeout(r, 200));
+  await s.rec.record(
+    'open-waiting-on-signal',
+    'dag/hist-waiting',
+    undefined,
+    'OPEN: a wait_for_signal task waiting on its condition (a timer for its timeout)',
+  );
 }

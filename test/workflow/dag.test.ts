@@ -166,7 +166,7 @@ test('an invalid DAG is rejected with every problem before any task runs', async
   expect(failure.details?.[0]).toEqual({
     problems: [
       'cycle: a -> b -> c -> a',
-      'task "d": kind "ftp" has no runner (known: sql, http, activation, sleep)',
+      'task "d": kind "ftp" has no runner (known: sql, http, activation, sleep, sql_sensor, wait_for_signal)',
       'task "e": input.statement: Invalid input: expected string, received undefined',
       'task "e": input: Unrecognized key: "statment"',
     ],

@@ -1,0 +1,203 @@
+/**
+ * Scheduled DAGs: one Temporal Schedule per DAG (`dag/<id>`), whose action starts dagWorkflow with the DAG
+ * file as its input. The Schedule appends the scheduled time to the workflow id (`dag/<id>-2026-12-05T02:00:00Z`)
+ * and sets the TemporalScheduledStartTime search attribute, from which the run takes its logical date.
+ */
+import {
+  ScheduleNotFoundError,
+  type Client,
+  type ScheduleOptions,
+  type ScheduleOverlapPolicy,
+  type ScheduleSpec,
+  type ScheduleUpdateOptions,
+} from '@temporalio/client';
+import { validateDag, type DagSpec, type DagTask } from '../common/dag';
+import { nextCronTime } from '../common/cron';
+import { sensorInputProblems } from '../common/dag-sensors';
+import { parseDuration } from '../common/duration';
+import type { DagSchedule } from '../common/dag-schedule';
+import { WORKFLOW_TYPES } from '../common/names';
+import type { DagWorkflowInput } from '../workflows/dag-workflow';
+
+export const dagScheduleId = (dagId: string): string => `dag/${dagId}`;
+/** Temporal's buffer of a schedule holds at most 1000 pending actions; a longer backfill is refused, not cut. */
+export const MAX_BACKFILL_RUNS = 1000;
+const DEFAULT_CATCHUP = '1m';
+
+export class DagError extends Error {
+  override name = 'DagError';
+}
+
+export interface DagListEntry {
+  id: string;
+  paused: boolean;
+  schedule: string;
+  nextRun?: string;
+  lastRun?: string;
+}
+
+/** Validates a DAG file's content: the DAG and its `schedule` block, with messages naming the DAG and the field. */
+export function parseDeployableDag(doc: unknown): DagSpec & { schedule: DagSchedule } {
+  const id = (doc as { id?: unknown } | null)?.id;
+  const name = typeof id === 'string' ? `DAG "${id}"` : 'the DAG';
+  const result = validateDag(doc);
+  // Sensor inputs are checked on every task that names a sensor kind, even when the DAG fails elsewhere: one report.
+  const tasks = (doc as { tasks?: unknown } | null)?.tasks;
+  const sensors = (Array.isArray(tasks) ? tasks : []).filter(
+    (t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string',
+  );
+  const problems = [...(result.ok ? [] : result.problems), ...sensors.flatMap(sensorInputProblems)];
+  if (!result.ok || problems.length > 0) throw new DagError(`${name} is invalid, nothing was deployed:\n  ${problems.join('\n  ')}`);
+  if (!result.spec.schedule)
+    throw new DagError(`${name} has no "schedule" block: add e.g. "schedule": {"cron": "0 2 * * *", "timezone": "UTC"}`);
+  return result.spec as DagSpec & { schedule: DagSchedule };
+}
+
+function scheduleSpec(s: DagSchedule): ScheduleSpec {
+  if (s.cron !== undefined) return { cronExpressions: [s.cron], timezone: s.timezone ?? 'UTC' };
+  return { intervals: [{ every: parseDuration(s.every!), offset: s.offset ? parseDuration(s.offset) : 0 }] };
+}
+
+const overlapOf = (s: DagSchedule): ScheduleOverlapPolicy => (s.overlap ?? 'skip').toUpperCase() as ScheduleOverlapPolicy;
+
+function describeSchedule(s: DagSchedule | undefined): string {
+  if (!s) return '?';
+  return s.cron !== undefined ? `cron "${s.cron}" ${s.timezone ?? 'UTC'}` : `every ${s.every}${s.offset ? ` +${s.offset}` : ''}`;
+}
+
+export class DagSchedules {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  /** Creates the DAG's Schedule, or updates it (spec, action, policies, paused) when it exists. */
+  async deploy(doc: unknown): Promise<{ id: string; created: boolean; paused: boolean }> {
+    const spec = parseDeployableDag(doc);
+    const s = spec.schedule;
+    const action: ScheduleOptions['action'] = {
+      type: 'startWorkflow',
+      workflowType: WORKFLOW_TYPES.dag,
+      taskQueue: this.taskQueue,
+      workflowId: dagScheduleId(spec.id),
+      args: [spec satisfies DagWorkflowInput],
+    };
+    const policies = { overlap: overlapOf(s), catchupWindow: parseDuration(s.catchupWindow ?? DEFAULT_CATCHUP) };
+    const paused = s.paused === true;
+    const handle = this.client.schedule.getHandle(dagScheduleId(spec.id));
+    try {
+      await handle.update((prev): ScheduleUpdateOptions => ({
+        ...prev,
+        spec: scheduleSpec(s),
+        action,
+        policies,
+        state: { ...prev.state, paused, note: paused ? 'deployed paused' : undefined },
+      }));
+      return { id: spec.id, created: false, paused };
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+    await this.client.schedule.create({
+      scheduleId: dagScheduleId(spec.id),
+      spec: scheduleSpec(s),
+      action,
+      policies,
+      state: { paused, note: paused ? 'deployed paused' : undefined },
+    });
+    return { id: spec.id, created: true, paused };
+  }
+
+  async list(): Promise<DagListEntry[]> {
+    const out: DagListEntry[] = [];
+    for await (const sch of this.client.schedule.list()) {
+      if (!sch.scheduleId.startsWith('dag/')) continue;
+      const d = await this.client.schedule.getHandle(sch.scheduleId).describe();
+      const spec = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as DagSpec | undefined) : undefined;
+      out.push({
+        id: sch.scheduleId.slice('dag/'.length),
+        paused: sch.state.paused,
+        schedule: describeSchedule(spec?.schedule),
+        nextRun: sch.info.nextActionTimes[0]?.toISOString(),
+        lastRun: sch.info.recentActions.at(-1)?.scheduledAt.toISOString(),
+      });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async pause(id: string, note?: string): Promise<void> {
+    await this.found(id, (h) => h.pause(note ?? 'paused with syncline dag pause'));
+  }
+
+  async unpause(id: string): Promise<void> {
+    await this.found(id, (h) => h.unpause('unpaused with syncline dag unpause'));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.found(id, (h) => h.delete());
+  }
+
+  /**
+   * Starts one run now, dated by this trigger's time, with `conf` for its tasks. The DAG is the one the
+   * Schedule runs (deployed), not a local file.
+   */
+  async trigger(id: string, conf?: unknown): Promise<{ workflowId: string; logicalDate: string }> {
+    const spec = await this.deployedSpec(id);
+    const logicalDate = new Date().toISOString();
+    const workflowId = `${dagScheduleId(id)}-manual-${logicalDate}`;
+    const input: DagWorkflowInput = { ...spec, run: { logicalDate, ...(conf !== undefined && { conf }) } };
+    await this.client.workflow.start(WORKFLOW_TYPES.dag, { taskQueue: this.taskQueue, workflowId, args: [input] });
+    return { workflowId, logicalDate };
+  }
+
+  /**
+   * Runs every scheduled time in [from, to] through the Schedule's backfill, one at a time in time order
+   * (BUFFER_ALL: each run starts when the one before ended). A date that already succeeded runs no task
+   * (syncline.dag_runs), so backfilling an interval twice runs it once.
+   */
+  async backfill(id: string, from: Date, to: Date): Promise<{ runs: number }> {
+    if (!(from.getTime() <= to.getTime()))
+      throw new DagError(`--from (${from.toISOString()}) must not be after --to (${to.toISOString()})`);
+    const spec = await this.deployedSpec(id);
+    const runs = countFireTimes(spec.schedule!, from.getTime(), to.getTime());
+    if (runs > MAX_BACKFILL_RUNS)
+      throw new DagError(
+        `DAG "${id}": ${from.toISOString()} .. ${to.toISOString()} holds ${runs} scheduled times; a backfill takes at most ${MAX_BACKFILL_RUNS}: split the range`,
+      );
+    await this.found(id, (h) => h.backfill({ start: from, end: to, overlap: 'BUFFER_ALL' as ScheduleOverlapPolicy }));
+    return { runs };
+  }
+
+  private async deployedSpec(id: string): Promise<DagSpec> {
+    const d = await this.found(id, (h) => h.describe());
+    const spec = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as DagSpec | undefined) : undefined;
+    if (!spec?.schedule) throw new DagError(`schedule "${dagScheduleId(id)}" is not a syncline DAG`);
+    return spec;
+  }
+
+  private async found<T>(id: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.client.schedule.getHandle(dagScheduleId(id)));
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError)
+        throw new DagError(`DAG "${id}" is not deployed (no schedule "${dagScheduleId(id)}"): "syncline dag deploy <file>" first`);
+      throw err;
+    }
+  }
+}
+
+/** How many fire times of the schedule fall in [from, to], counted up to MAX_BACKFILL_RUNS + 1. */
+export function countFireTimes(s: DagSchedule, from: number, to: number): number {
+  if (s.every !== undefined) {
+    const every = parseDuration(s.every);
+    const offset = s.offset ? parseDuration(s.offset) : 0;
+    return Math.max(0, Math.floor((to - offset) / every) - Math.ceil((from - offset) / every) + 1);
+  }
+  let n = 0;
+  for (
+    let t = nextCronTime(s.cron!, s.timezone ?? 'UTC', from - 1);
+    t <= to && n <= MAX_BACKFILL_RUNS;
+    t = nextCronTime(s.cron!, s.timezone ?? 'UTC', t)
+  )
+    n++;
+  return n;
+}
