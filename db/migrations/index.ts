@@ -6,6 +6,7 @@ import * as exactness from './20261204T1200-exactness';
 import * as runState from './20261204T1400-run-state';
 import * as history from './20261204T1600-history';
 import * as unconfirmed from './20261204T2300-unconfirmed';
+import * as destinationLimits from './20261205T0200-destination-limits';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -14,4 +15,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261204T1400-run-state': runState,
   '20261204T1600-history': history,
   '20261204T2300-unconfirmed': unconfirmed,
+  '20261205T0200-destination-limits': destinationLimits,
 };
