@@ -8,6 +8,7 @@ import type { SynclineDeps } from './deps';
 import { getRun } from '../db/runs';
 import { getConnectorState, setConnectorState } from '../db/connector-state';
 import { recordApiCall } from './metrics';
+import { sharedLimitsFor } from './destination-limits';
 
 export interface LoadedRun {
   runId: string;
@@ -115,6 +116,7 @@ export function buildContext(
     heartbeat,
     signal: cancellation(),
     apiCall: (kind) => recordApiCall(connector.kind, kind),
+    limits: sharedLimitsFor(deps.db),
     state: {
       get: <T>(key: string) => getConnectorState<T>(deps.db, activationId, key),
       set: (key, value) => setConnectorState(deps.db, activationId, key, value),

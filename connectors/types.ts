@@ -77,6 +77,32 @@ export interface ConnectorState {
   set(key: string, value: unknown): Promise<void>;
 }
 
+/**
+ * Limits of a destination account (an Actito licence, a Salesforce org) that every worker of the
+ * cluster shares: the runtime keeps them in the state Postgres (docs/limits.md). `scope` names the
+ * account, never an activation: activations writing to the same account share its limits.
+ */
+export interface SharedLimits {
+  /**
+   * Runs `fn` while holding one of `max` concurrency slots of `scope` across the cluster, waiting for
+   * one to be free. `leaseMs` is how long the slot stays taken if this worker dies: longer than `fn` can
+   * run. `holdAfter(err)`: for a failed `fn`, how long its slot stays taken: 0 when the destination
+   * answered; longer when the call got no answer (timeout, lost connection) and may still be running there.
+   */
+  withSlot<T>(
+    scope: string,
+    max: number,
+    fn: () => Promise<T>,
+    opts: { leaseMs: number; holdAfter?: (err: unknown) => number; signal?: AbortSignal },
+  ): Promise<T>;
+  /** Counts `n` against `scope`'s allowance `max` for `day` (e.g. a UTC date); false, counting nothing, when it would go over. */
+  take(scope: string, day: string, n: number, max: number): Promise<boolean>;
+  /** How much of `scope`'s allowance for `day` is used. */
+  used(scope: string, day: string): Promise<number>;
+  /** Raises the count of `day` to at least `value` (the destination said the allowance is used up). */
+  raise(scope: string, day: string, value: number): Promise<void>;
+}
+
 export interface DestinationContext<C = unknown, O = unknown> {
   activationId: string;
   /** Run number within the activation (1, 2, ...). 0 outside a run (e.g. a config re-check). */
@@ -102,6 +128,8 @@ export interface DestinationContext<C = unknown, O = unknown> {
   apiCall(kind: string): void;
   /** Aborted when the activity is cancelled or its worker shuts down. */
   signal: AbortSignal;
+  /** Cluster-wide limits of the destination account; absent outside the runtime (connectors fall back to per-process ones). */
+  limits?: SharedLimits;
 }
 
 export interface RunWarning {

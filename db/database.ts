@@ -93,6 +93,20 @@ export interface ConnectorStateTable {
   value: Json;
   updated_at: Timestamp;
 }
+/** A concurrency slot of a destination account (docs/limits.md); holder null = free. */
+export interface DestinationSlotsTable {
+  scope: string;
+  slot: number;
+  holder: string | null;
+  expires_at: Timestamp | null;
+}
+/** A daily allowance of a destination account used by the whole cluster (docs/limits.md). */
+export interface DestinationCountersTable {
+  scope: string;
+  day: string;
+  used: number;
+  updated_at: Generated<Timestamp>;
+}
 export interface AttributeCreationsTable {
   activation_id: string;
   run_number: number;
@@ -148,6 +162,8 @@ export interface Database {
   'syncline.plans': PlansTable;
   'syncline.config_versions': ConfigVersionsTable;
   'syncline.row_changes': RowChangesTable;
+  'syncline.destination_slots': DestinationSlotsTable;
+  'syncline.destination_counters': DestinationCountersTable;
 }
 
 export type Run = Selectable<RunsTable>;

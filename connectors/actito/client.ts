@@ -1,11 +1,14 @@
 /**
  * Thin HTTP client: token (GET /auth/token with the raw key, cached until shortly before expiry,
- * one re-authentication on 401), at most `maxInFlight` calls in flight, retries of idempotent calls
- * on 429/5xx/network errors. No sync logic; routes and payloads live in routes.ts.
+ * one re-authentication on 401), at most `maxInFlight` calls in flight on the licence across the whole
+ * cluster (docs/limits.md), retries of idempotent calls on 429/5xx/network errors. No sync logic; routes
+ * and payloads live in routes.ts.
  */
 import { createHash } from 'node:crypto';
 import { SyncError } from '../../common/errors';
-import type { ActitoConnection } from './config';
+import type { SharedLimits } from '../types';
+import { processLimits } from '../kit/limits';
+import { type ActitoConnection, licenceScope } from './config';
 import { ActitoHttpError, bodyMessage, isRetryableStatus } from './errors';
 import { Limiter } from './limiter';
 
@@ -33,9 +36,19 @@ export interface Response<T = unknown> {
 
 const REFRESH_MARGIN_MS = 60_000;
 const RETRIES = 3;
+/** A licence slot outlives its request by this much if the worker dies mid-request (the fetch is aborted at its timeout). */
+const LEASE_MARGIN_MS = 30_000;
+/**
+ * A request that got no answer (lost connection, timeout) may still be running at Actito: its slot stays
+ * taken this long, so the cluster does not go over the licence limit meanwhile.
+ */
+export const UNANSWERED_HOLD_MS = 2_000;
 
 export class ActitoClient {
+  /** This process's share: never more waiting for a licence slot than the licence has. */
   readonly limiter: Limiter;
+  /** Where licence slots are taken: the cluster's (the runtime's context), or this process's. */
+  limits: SharedLimits = processLimits;
   private token: { value: string; refreshAt: number } | null = null;
   private pendingToken: Promise<string> | null = null;
   /** Tests shorten the backoff. */
@@ -117,14 +130,22 @@ export class ActitoClient {
     } else if (opts.form) body = opts.form;
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.conn.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    return this.limiter.run(async () => {
-      opts.onApiCall?.(opts.kind);
-      const res = await fetch(url, { method, headers, body, signal });
-      const text = await res.text();
-      const parsed = parseBody(text);
-      if (!res.ok) throw new ActitoHttpError(res.status, method, path, parsed);
-      return { status: res.status, body: parsed as T };
-    });
+    const leaseMs = (opts.timeoutMs ?? this.conn.requestTimeoutMs) + LEASE_MARGIN_MS;
+    return this.limiter.run(() =>
+      this.limits.withSlot(
+        licenceScope(this.conn),
+        this.conn.maxInFlight,
+        async () => {
+          opts.onApiCall?.(opts.kind);
+          const res = await fetch(url, { method, headers, body, signal });
+          const text = await res.text();
+          const parsed = parseBody(text);
+          if (!res.ok) throw new ActitoHttpError(res.status, method, path, parsed);
+          return { status: res.status, body: parsed as T };
+        },
+        { leaseMs, holdAfter: (err) => (err instanceof ActitoHttpError ? 0 : UNANSWERED_HOLD_MS), signal: opts.signal },
+      ),
+    );
   }
 }
 
@@ -158,12 +179,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const clients = new Map<string, ActitoClient>();
 
-/** One client per connection and process, so the token and the in-flight limit are shared by all activities. */
-export function clientFor(conn: ActitoConnection): ActitoClient {
+/**
+ * One client per connection and process, so the token and the in-flight limit are shared by all
+ * activities. `limits`: the cluster-wide ones the runtime hands to every context (the same object for
+ * the whole worker).
+ */
+export function clientFor(conn: ActitoConnection, limits?: SharedLimits): ActitoClient {
   const id = createHash('sha256')
     .update(JSON.stringify([conn.baseUrl, conn.entity, conn.apiKey, conn.maxInFlight]))
     .digest('hex');
   let c = clients.get(id);
   if (!c) clients.set(id, (c = new ActitoClient(conn)));
+  if (limits) c.limits = limits;
   return c;
 }

@@ -31,7 +31,15 @@ export const connectionSchema = z
     /** One prefix for every route family, e.g. "" for the legacy unprefixed URLs. Overridden by `routePrefixes`. */
     routePrefix: z.string().optional(),
     routePrefixes: routePrefixesSchema.partial().optional(),
-    /** Requests in flight per connection (Actito answers 429 above 5 concurrent requests). */
+    /**
+     * The licence the API key belongs to. Connections naming the same licence share its limits (requests
+     * in flight) across every worker; by default a connection's licence is its host and entity.
+     */
+    licence: z.string().min(1).optional(),
+    /**
+     * Requests in flight on the licence, counted across every worker of the cluster (Actito answers 429
+     * above 5 concurrent requests per licence; the default leaves one for the licence's other tools).
+     */
     maxInFlight: z.number().int().min(1).max(5).default(4),
     requestTimeoutMs: z.number().int().positive().default(60_000),
     /**
@@ -44,6 +52,11 @@ export const connectionSchema = z
   .strict();
 export type ActitoConnection = z.output<typeof connectionSchema>;
 export type RoutePrefixes = z.output<typeof routePrefixesSchema>;
+
+/** The SharedLimits scope of a connection's licence (docs/limits.md). */
+export function licenceScope(c: Pick<ActitoConnection, 'licence' | 'baseUrl' | 'entity'>): string {
+  return c.licence ? `actito:licence:${c.licence}` : `actito:entity:${c.baseUrl}/${c.entity}`;
+}
 
 export function resolvePrefixes(c: Pick<ActitoConnection, 'routePrefix' | 'routePrefixes'>): RoutePrefixes {
   const base = routePrefixesSchema.parse({});

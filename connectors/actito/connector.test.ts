@@ -6,7 +6,9 @@ import { clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
-import { drive, field, makeContext, MemoryState, memoryChunk, outRow } from './test-harness';
+import { drive, field, makeContext, type MemoryState, memoryChunk, outRow } from './test-harness';
+import { LocalLimits } from '../kit/limits';
+import { takeImport } from './quota';
 
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
@@ -45,6 +47,7 @@ function ctxFor(
     key?: string;
     table?: string;
     state?: MemoryState;
+    limits?: LocalLimits;
     connection?: ActitoConnection;
   } = {},
 ) {
@@ -56,6 +59,7 @@ function ctxFor(
     fields: over.fields ?? ORDER_FIELDS,
     options: over.options,
     state: over.state,
+    limits: over.limits,
   });
 }
 
@@ -624,9 +628,12 @@ describe('bulk imports', () => {
 
   it('falls back to one-by-one writes when the daily quota is used up', async () => {
     await seedProfiles();
-    const state = new MemoryState();
-    const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, state });
-    await state.set('actito.bulkImports.orders', { day: new Date().toISOString().slice(0, 10), used: 2 });
+    const limits = new LocalLimits();
+    const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, limits });
+    // Another activation (on any worker) already started today's two imports of the table.
+    const other = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, limits });
+    expect(await takeImport(other, 'orders', other.options)).toBe(true);
+    expect(await takeImport(other, 'orders', other.options)).toBe(true);
     await actito.check(ctx);
     const { method, results } = await drive(
       actito,
@@ -640,7 +647,7 @@ describe('bulk imports', () => {
 
     const wait = ctxFor('upsert', {
       options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1, onQuotaExhausted: 'wait' },
-      state,
+      limits,
     });
     await actito.check(wait);
     const plan = await actito.planWrites(wait, 'upsert', 12);

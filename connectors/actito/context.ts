@@ -10,7 +10,7 @@ import { findTable, type TableInfo } from './structure';
 export type Ctx = DestinationContext<ActitoConnection, ActitoOptions>;
 
 export function apiFor(ctx: Ctx): Api {
-  return { client: clientFor(ctx.connection), prefixes: resolvePrefixes(ctx.connection), apiCall: (kind) => ctx.apiCall(kind) };
+  return { client: clientFor(ctx.connection, ctx.limits), prefixes: resolvePrefixes(ctx.connection), apiCall: (kind) => ctx.apiCall(kind) };
 }
 
 /** The custom table: the destination's address (`destination.table`). */

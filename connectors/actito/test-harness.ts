@@ -14,6 +14,7 @@ import type {
   SyncMode,
 } from '../types';
 import { distinctInMemory } from '../kit/testing/memory-chunk';
+import { LocalLimits } from '../kit/limits';
 import { resolveDestination } from '../kit/destination';
 import type { ActitoConnection } from './config';
 import type { Ctx } from './context';
@@ -47,8 +48,10 @@ export function makeContext(init: {
   fields: FieldSpec[];
   options?: Record<string, unknown>;
   state?: MemoryState;
+  /** Limits shared with other contexts (e.g. a quota counter two activations draw from); fresh by default. */
+  limits?: LocalLimits;
   activationId?: string;
-}): Ctx & { logs: LogLine[]; state: MemoryState; apiCalls: Record<string, number> } {
+}): Ctx & { logs: LogLine[]; state: MemoryState; limits: LocalLimits; apiCalls: Record<string, number> } {
   const logs: LogLine[] = [];
   const apiCalls: Record<string, number> = {};
   const log = (level: LogLine['level']) => (message: string, meta?: Record<string, unknown>) => void logs.push({ level, message, meta });
@@ -71,6 +74,7 @@ export function makeContext(init: {
     connection: init.connection,
     log: { info: log('info'), warn: log('warn'), error: log('error') },
     state: init.state ?? new MemoryState(),
+    limits: init.limits ?? new LocalLimits(),
     heartbeat: () => undefined,
     signal: new AbortController().signal,
     apiCall: (kind) => void (apiCalls[kind] = (apiCalls[kind] ?? 0) + 1),

@@ -8,6 +8,7 @@ import * as history from './20261204T1600-history';
 import * as unconfirmed from './20261204T2300-unconfirmed';
 import * as incomplete from './20261205T0100-incomplete';
 import * as dagRuns from './20261205T0130-dag-runs';
+import * as destinationLimits from './20261205T0200-destination-limits';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -18,4 +19,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261204T2300-unconfirmed': unconfirmed,
   '20261205T0100-incomplete': incomplete,
   '20261205T0130-dag-runs': dagRuns,
+  '20261205T0200-destination-limits': destinationLimits,
 };

@@ -94,9 +94,19 @@ export function adminRoutes(state: EmulatorState): Route[] {
     {
       method: 'GET',
       pattern: `${A}/requests`,
-      handler: () => json(200, { requests: state.requests.entries, counts: state.requests.counts, inFlight: [...state.requests.inFlight] }),
+      handler: () =>
+        json(200, {
+          requests: state.requests.entries,
+          counts: state.requests.counts,
+          inFlight: [...state.requests.inFlight],
+          concurrency: state.limits.view(),
+        }),
     },
-    { method: 'DELETE', pattern: `${A}/requests`, handler: () => (state.requests.clear(), json(200, { cleared: true })) },
+    {
+      method: 'DELETE',
+      pattern: `${A}/requests`,
+      handler: () => (state.requests.clear(), state.limits.resetCounters(), json(200, { cleared: true })),
+    },
     {
       method: 'GET',
       pattern: `${A}/tables`,

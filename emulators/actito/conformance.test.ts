@@ -793,6 +793,24 @@ describe('§7 limits [D S3]', () => {
     expect((await call('GET', '/entities/v5/entities', { token: tok })).status).toBe(200);
   });
 
+  it('/__admin/requests reports the most requests in flight at once and the 429s for concurrency; DELETE starts them over', async () => {
+    await start({ maxConcurrent: 3 });
+    const tok = await token();
+    await call('POST', '/__admin/faults', { body: { slow: { ms: 300, count: 3 } } });
+    const results = await Promise.all(Array.from({ length: 4 }, () => call('GET', '/entities/v5/entities', { token: tok })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 429]);
+    const seen = (await call('GET', '/__admin/requests')).body as { concurrency: unknown };
+    expect(seen.concurrency).toEqual({ max: 3, inFlight: 0, peak: 3, rejected: 1 });
+    await call('DELETE', '/__admin/requests');
+    await call('GET', '/entities/v5/entities', { token: tok });
+    expect(((await call('GET', '/__admin/requests')).body as { concurrency: unknown }).concurrency).toEqual({
+      max: 3,
+      inFlight: 0,
+      peak: 1,
+      rejected: 0,
+    });
+  });
+
   it('over callsPerMinute, calls are throttled (added latency), not rejected', async () => {
     await start({ callsPerMinute: 3, throttleDelayMs: 200 });
     const tok = await token();

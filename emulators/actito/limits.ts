@@ -4,6 +4,10 @@
  */
 export class Limits {
   inFlight = 0;
+  /** Most requests in flight at once since the last reset: a client that keeps to the limit sees `maxConcurrent` at most. */
+  peak = 0;
+  /** Requests answered 429 for going over `maxConcurrent` since the last reset (injected 429 faults not included). */
+  rejected = 0;
   private calls: number[] = [];
 
   constructor(
@@ -13,8 +17,12 @@ export class Limits {
   ) {}
 
   tryAcquire(): boolean {
-    if (this.inFlight >= this.maxConcurrent) return false;
+    if (this.inFlight >= this.maxConcurrent) {
+      this.rejected++;
+      return false;
+    }
     this.inFlight++;
+    this.peak = Math.max(this.peak, this.inFlight);
     return true;
   }
 
@@ -33,5 +41,17 @@ export class Limits {
   /** In-flight requests keep their slot: they release it when they finish. */
   reset(): void {
     this.calls = [];
+    this.resetCounters();
+  }
+
+  /** Starts the peak and the refusals over (the peak from the requests in flight now). */
+  resetCounters(): void {
+    this.peak = this.inFlight;
+    this.rejected = 0;
+  }
+
+  /** What `GET /__admin/requests` reports as `concurrency`. */
+  view(): { max: number; inFlight: number; peak: number; rejected: number } {
+    return { max: this.maxConcurrent, inFlight: this.inFlight, peak: this.peak, rejected: this.rejected };
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * Cluster-wide limits of destination accounts (docs/limits.md): concurrency slots leased with an expiry
+ * (syncline.destination_slots) and daily counters (syncline.destination_counters). Expiries use the
+ * database's clock, so workers whose clocks disagree still agree on when a lease ends.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database';
+
+/** Creates the slot rows 0..max-1 of `scope` (idempotent; rows are never deleted). */
+export async function ensureSlots(db: Kysely<Database>, scope: string, max: number): Promise<void> {
+  await sql`INSERT INTO syncline.destination_slots (scope, slot)
+    SELECT ${scope}, g FROM generate_series(0, ${max}::int - 1) g
+    ON CONFLICT DO NOTHING`.execute(db);
+}
+
+/**
+ * Leases a free slot below `max` (free: no holder, or its lease has expired) to `holder` for `leaseMs`;
+ * null when all are taken. SKIP LOCKED: concurrent callers each take a different slot without waiting
+ * on each other's row locks.
+ */
+export function acquireSlotQuery(scope: string, max: number, holder: string, leaseMs: number) {
+  return sql<{ slot: number }>`WITH free AS (
+      SELECT slot FROM syncline.destination_slots
+      WHERE scope = ${scope} AND slot < ${max} AND (holder IS NULL OR expires_at < now())
+      ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+    UPDATE syncline.destination_slots d
+    SET holder = ${holder}, expires_at = now() + ${leaseMs}::int * interval '1 millisecond'
+    FROM free WHERE d.scope = ${scope} AND d.slot = free.slot
+    RETURNING d.slot`;
+}
+
+export async function acquireSlot(
+  db: Kysely<Database>,
+  scope: string,
+  max: number,
+  holder: string,
+  leaseMs: number,
+): Promise<number | null> {
+  const r = await acquireSlotQuery(scope, max, holder, leaseMs).execute(db);
+  return r.rows[0]?.slot ?? null;
+}
+
+/**
+ * Gives a slot back: now, or (`afterMs`) once a call that got no answer can no longer be running at the
+ * destination. Only the lease's own holder can: a lease that expired and was taken by another stays theirs.
+ */
+export async function releaseSlot(db: Kysely<Database>, scope: string, slot: number, holder: string, afterMs = 0): Promise<void> {
+  if (afterMs > 0) {
+    await sql`UPDATE syncline.destination_slots SET expires_at = least(expires_at, now() + ${afterMs}::int * interval '1 millisecond')
+      WHERE scope = ${scope} AND slot = ${slot} AND holder = ${holder}`.execute(db);
+  } else {
+    await sql`UPDATE syncline.destination_slots SET holder = NULL, expires_at = NULL
+      WHERE scope = ${scope} AND slot = ${slot} AND holder = ${holder}`.execute(db);
+  }
+}
+
+/** Slots of `scope` leased right now (for tests and monitoring). */
+export async function slotsInUse(db: Kysely<Database>, scope: string): Promise<number> {
+  const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM syncline.destination_slots
+    WHERE scope = ${scope} AND holder IS NOT NULL AND expires_at >= now()`.execute(db);
+  return r.rows[0]?.n ?? 0;
+}
+
+/** Adds `n` to the count of (`scope`, `day`) unless that goes over `max`; true when counted. */
+export async function takeCount(db: Kysely<Database>, scope: string, day: string, n: number, max: number): Promise<boolean> {
+  if (n > max) return false;
+  const r = await sql<{ used: number }>`INSERT INTO syncline.destination_counters AS c (scope, day, used) VALUES (${scope}, ${day}, ${n})
+    ON CONFLICT (scope, day) DO UPDATE SET used = c.used + excluded.used, updated_at = now()
+    WHERE c.used + excluded.used <= ${max}
+    RETURNING used`.execute(db);
+  return r.rows.length > 0;
+}
+
+export async function readCount(db: Kysely<Database>, scope: string, day: string): Promise<number> {
+  const row = await db
+    .selectFrom('syncline.destination_counters')
+    .select('used')
+    .where('scope', '=', scope)
+    .where('day', '=', day)
+    .executeTakeFirst();
+  return row?.used ?? 0;
+}
+
+export async function raiseCount(db: Kysely<Database>, scope: string, day: string, value: number): Promise<void> {
+  await sql`INSERT INTO syncline.destination_counters AS c (scope, day, used) VALUES (${scope}, ${day}, ${value})
+    ON CONFLICT (scope, day) DO UPDATE SET used = greatest(c.used, excluded.used), updated_at = now()`.execute(db);
+}

@@ -1,0 +1,237 @@
+/**
+ * Cluster-wide destination limits (docs/limits.md).
+ *
+ * 1. Three worker processes on one Temporal dev server and one state Postgres run four Actito
+ *    activations at once against an emulator that answers 429 above 5 requests in flight: the licence's
+ *    limit holds across the cluster (no 429 in the emulator's log, none counted), the emulator saw
+ *    exactly 5 in flight at its busiest (the slots are used, not wasted), every row is in Actito.
+ * 2. The Postgres leases themselves: two coordinators (two workers' pools) never hold more than `max`
+ *    slots together; daily counters; a dead holder's slot comes back once its lease ends; leases
+ *    outlive a Postgres crash, so a request still in flight keeps its slot.
+ *
+ *   TEMPORAL_CLI=... npx jest --selectProjects integration --testPathPatterns destination-limits
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { startActitoEmulator, type ActitoEmulator } from '../../emulators/actito/server';
+import { env, sqlClient, testClient, uniqueName, workflowBundle } from '../support/harness';
+import { emulatorAdmin } from '../support/emulator-admin';
+import { crashPostgres } from '../support/runs';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
+import type { RunSummary } from '../../common/run';
+import { createDb, createPool } from '../../db/connect';
+import { PostgresLimits } from '../../activities/destination-limits';
+import { acquireSlot, slotsInUse } from '../../db/destination-limits';
+
+const ROOT = path.resolve(__dirname, '../..');
+const LICENCE_LIMIT = 5;
+
+describe('three workers, one Actito licence', () => {
+  const TQ = uniqueName('tq_limits');
+  const children: ChildProcess[] = [];
+  let emu: ActitoEmulator;
+  let client: Client;
+  let db: pg.Pool;
+  let bundleFile: string;
+
+  function startWorkerProcess(connections: Record<string, unknown>): Promise<ChildProcess> {
+    const { address, databaseUrl } = env();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: address,
+        DATABASE_URL: databaseUrl,
+        SYNCLINE_TASK_QUEUE: TQ,
+        SYNCLINE_CONNECTIONS: JSON.stringify(connections),
+        // Bundled once here: three webpack runs at once would only slow the machine down.
+        SYNCLINE_WORKFLOW_BUNDLE: bundleFile,
+      },
+    });
+    children.push(child);
+    return new Promise((resolve, reject) => {
+      child.stdout!.on('data', (b: Buffer) => {
+        if (b.toString().includes('WORKER READY')) resolve(child);
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    });
+  }
+
+  beforeAll(async () => {
+    // Every call takes a while (throttled from the first one), as Actito's do: requests overlap, so a
+    // cluster that ignored the licence limit would go over it.
+    emu = await startActitoEmulator({ port: 0, maxConcurrent: LICENCE_LIMIT, callsPerMinute: 0, throttleDelayMs: 30 });
+    bundleFile = path.join(os.tmpdir(), `${TQ}-bundle.js`);
+    fs.writeFileSync(bundleFile, (await workflowBundle()).code);
+    const actito = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, maxInFlight: LICENCE_LIMIT };
+    [client] = await Promise.all([testClient(), ...[1, 2, 3].map(() => startWorkerProcess({ actito }))]);
+    db = sqlClient();
+  });
+  afterAll(async () => {
+    // Killed, not drained: nothing is left to finish, and a drain would wait on the activation workflows' pollers.
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => (c.once('exit', r), c.kill('SIGKILL'))) : undefined)));
+    await db?.end();
+    await client?.connection.close();
+    await emu?.close();
+    if (bundleFile) fs.rmSync(bundleFile, { force: true });
+  });
+
+  const admin = <T>(p: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, p, init);
+
+  test('four activations at once: no 429, the emulator sees exactly the licence limit in flight, every row written', async () => {
+    const ROWS = 60;
+    const ids = [1, 2, 3, 4].map((i) => uniqueName(`lim${i}`));
+    for (const id of ids) {
+      await admin('/tables', {
+        method: 'POST',
+        body: JSON.stringify({
+          name: id,
+          primaryKeyAttribute: 'orderId',
+          attributes: [
+            { name: 'orderId', valueType: 'STRING' },
+            { name: 'amount', valueType: 'NUMBER' },
+          ],
+        }),
+      });
+      await db.query(`CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, g * 2 AS amount FROM generate_series(1, ${ROWS}) g`);
+      await client.workflow.start(WORKFLOW_TYPES.activation, {
+        taskQueue: TQ,
+        workflowId: activationWorkflowId(id),
+        args: [
+          {
+            config: {
+              id,
+              mode: 'upsert',
+              schedule: { manual: true },
+              source: { table: `public.${id}`, key: 'order_id' },
+              // One call per record, 10 rows per chunk: many chunks, so every worker writes some.
+              destination: {
+                kind: 'actito',
+                connection: 'actito',
+                table: id,
+                key: 'orderId',
+                options: { bulkThreshold: 100_000, singleChunkSize: 10 },
+              },
+              mappings: [{ from: 'amount', to: 'amount' }],
+            },
+          },
+        ],
+      });
+    }
+    await admin('/requests', { method: 'DELETE' });
+
+    const summaries: RunSummary[] = await Promise.all(
+      ids.map((id) => client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] })),
+    );
+
+    expect(summaries.map((s) => s.status)).toEqual(ids.map(() => 'success'));
+    const log = await admin<{
+      requests: Array<{ status: number; route: string }>;
+      concurrency: { peak: number; rejected: number; max: number };
+    }>('/requests');
+    expect(log.requests.filter((r) => r.status === 429)).toEqual([]);
+    expect(log.concurrency).toMatchObject({ max: LICENCE_LIMIT, rejected: 0, peak: LICENCE_LIMIT });
+    expect(log.requests.filter((r) => r.route.includes('/record')).length).toBeGreaterThanOrEqual(ids.length * ROWS);
+    for (const id of ids) {
+      const r = await admin<{ count: number; records: Array<{ orderId: string; amount: number }> }>(`/tables/${id}/records?limit=1000`);
+      const got = r.records.map((x) => [x.orderId, x.amount]).sort(([a], [b]) => String(a).localeCompare(String(b)));
+      const want = Array.from({ length: ROWS }, (_, i) => [`o${i + 1}`, (i + 1) * 2]).sort(([a], [b]) =>
+        String(a).localeCompare(String(b)),
+      );
+      expect({ id, records: got }).toEqual({ id, records: want });
+    }
+
+    // The writes were spread over the three processes (else this would prove nothing about a cluster).
+    const writers = new Set<string>();
+    for (const id of ids) {
+      const history = await client.workflow.getHandle(runWorkflowId(id, 1)).fetchHistory();
+      const scheduled = new Map<string, string>();
+      for (const e of history.events ?? []) {
+        const s = e.activityTaskScheduledEventAttributes;
+        if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '');
+        const st = e.activityTaskStartedEventAttributes;
+        if (st && scheduled.get(String(st.scheduledEventId)) === 'writeChunk') writers.add(st.identity ?? '');
+      }
+    }
+    expect(writers.size).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+});
+
+describe('leases in the state Postgres', () => {
+  const pools: pg.Pool[] = [];
+  const coordinator = (): { limits: PostgresLimits; db: ReturnType<typeof createDb> } => {
+    const pool = createPool(env().databaseUrl, 4);
+    pools.push(pool);
+    const db = createDb(pool);
+    return { limits: new PostgresLimits(db, { pollMs: 10 }), db };
+  };
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+  });
+
+  test('two workers together never hold more than max slots, and do reach max', async () => {
+    const [a, b] = [coordinator(), coordinator()];
+    const scope = uniqueName('scope');
+    let inFlight = 0;
+    let peak = 0;
+    const call = async (): Promise<void> => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+    };
+    const run = (l: PostgresLimits) => l.withSlot(scope, 3, call, { leaseMs: 10_000 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => run(i % 2 ? a.limits : b.limits)));
+    expect(peak).toBe(3);
+  });
+
+  test('daily counters: concurrent takes from two workers stop exactly at the allowance', async () => {
+    const [a, b] = [coordinator(), coordinator()];
+    const scope = uniqueName('count');
+    const taken = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a.limits : b.limits).take(scope, '2026-12-05', 1, 5)));
+    expect(taken.filter(Boolean).length).toBe(5);
+    expect(await a.limits.used(scope, '2026-12-05')).toBe(5);
+    expect(await a.limits.used(scope, '2026-12-06')).toBe(0);
+    await b.limits.raise(scope, '2026-12-05', 24);
+    expect(await a.limits.take(scope, '2026-12-05', 1, 5)).toBe(false);
+  });
+
+  test("a dead worker's slot comes back when its lease ends, not before", async () => {
+    const { limits, db } = coordinator();
+    const scope = uniqueName('dead');
+    await limits.withSlot(scope, 1, async () => undefined, { leaseMs: 10_000 }); // creates the slot rows
+    // A worker took the only slot for 1.5 s and died without giving it back.
+    expect(await acquireSlot(db, scope, 1, 'dead-worker', 1_500)).toBe(0);
+    expect(await acquireSlot(db, scope, 1, 'other', 10_000)).toBeNull();
+    let ran = false;
+    await limits.withSlot(scope, 1, async () => void (ran = true), { leaseMs: 10_000 });
+    expect(ran).toBe(true);
+  });
+
+  test('a Postgres crash keeps the leases of requests in flight: nobody takes their slots meanwhile', async () => {
+    const { limits } = coordinator();
+    const scope = uniqueName('crash');
+    const releases: Array<() => void> = [];
+    let started = 0;
+    const held = Array.from({ length: 2 }, () =>
+      limits.withSlot(scope, 2, () => new Promise<void>((r) => (started++, releases.push(r))), { leaseMs: 60_000 }),
+    );
+    while (started < 2) await new Promise((r) => setTimeout(r, 20));
+    await crashPostgres(env().databaseUrl);
+    const fresh = coordinator();
+    expect(await slotsInUse(fresh.db, scope)).toBe(2);
+    expect(await acquireSlot(fresh.db, scope, 2, 'after-crash', 60_000)).toBeNull();
+    // The requests end; their release reaches Postgres (the pool reconnects), and the slots are free again.
+    for (const r of releases) r();
+    await Promise.all(held);
+    let got = false;
+    await fresh.limits.withSlot(scope, 2, async () => void (got = true), { leaseMs: 60_000 });
+    expect(got).toBe(true);
+  });
+});
