@@ -111,6 +111,7 @@ async function main(): Promise<void> {
       activations.invalidConfig,
       runs.bulk,
       runs.manyChunks,
+      runs.smallRun,
       runs.bulkStillRunning,
       runs.quotaWaitMidRun,
       runs.quotaWaitAtValidate,

@@ -47,6 +47,25 @@ export async function manyChunks(s: Stage): Promise<void> {
   );
 }
 
+/** A second run of a 20-row model: prepare, validate, extract, delta and commit as local activities (markers). */
+export async function smallRun(s: Stage): Promise<void> {
+  const id = 'hist_small';
+  await createModel(s, id, 20);
+  await s.syncline.start(activation(s, id));
+  const first = expectRun('first run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 20);
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id = (SELECT min(id) FROM hist.${id})`);
+  const second = expectRun('small run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 1);
+  const run = `${wfId(id)}/run/${second.runNumber}`;
+  const markers = eventCount(await s.rec.events(run), 'MARKER_RECORDED');
+  if (markers < 5) throw new Error(`${run}: ${markers} markers, the steps did not run as local activities (first run ${first.runNumber})`);
+  await s.rec.record(
+    'small-run-local',
+    run,
+    undefined,
+    'a second run of 20 rows, one changed: its steps as local activities, the write an activity',
+  );
+}
+
 /** A Bulk job that never finishes: the run polls on, and is recorded while it does. */
 export async function bulkStillRunning(s: Stage): Promise<void> {
   const id = 'hist_bulk_open';
