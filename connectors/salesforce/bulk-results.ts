@@ -18,7 +18,7 @@ import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
 import { isGone, withParentHint } from './rows';
 import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
-/** Results recorded per `chunk.record` call. */
+/** Results handed over per `chunk.record` call (or per batch of `chunk.recordStream`). */
 const RECORD_BATCH = 2000;
 const CSV_OPTIONS = { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true } as const;
 
@@ -93,7 +93,10 @@ export interface RecordedResults {
   duplicates: Set<string>;
 }
 
-/** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
+/**
+ * Streams the needed result files and records every row they mention, except stale-Id rows (returned):
+ * in one go through `chunk.recordStream` when the runtime offers it, else batch by batch.
+ */
 export async function recordJobResults(
   client: SalesforceClient,
   chunk: ChunkWrite,
@@ -116,41 +119,54 @@ export async function recordJobResults(
     failedResults: 'failed',
     unprocessedrecords: 'unprocessed',
   };
-  let recorded = 0;
-  for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
-    const kind = kinds[file];
-    const source = await client.jobResultsStream(jobId, file, o);
-    const parser = parse(CSV_OPTIONS);
-    pipeline(source, parser, () => undefined); // an error destroys the parser, which the loop then throws
-    let out: RowResult[] = [];
-    try {
-      for await (const r of parser as AsyncIterable<Record<string, string>>) {
-        const key = keyOf(r);
-        if (key === undefined) continue;
-        if (kind === 'failed' && isStale(r)) {
-          stale.add(key);
-          continue;
+  const isDelete = isDeleteOperation(spec.operation);
+  let read = 0;
+  async function* results(): AsyncGenerator<RowResult[]> {
+    for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
+      const kind = kinds[file];
+      const source = await client.jobResultsStream(jobId, file, o);
+      const parser = parse(CSV_OPTIONS);
+      pipeline(source, parser, () => undefined); // an error destroys the parser, which the loop then throws
+      let out: RowResult[] = [];
+      try {
+        for await (const r of parser as AsyncIterable<Record<string, string>>) {
+          const key = keyOf(r);
+          if (key === undefined) continue;
+          if (kind === 'failed' && isStale(r)) {
+            stale.add(key);
+            continue;
+          }
+          const result = resultFor(kind, key, r, isDelete);
+          // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
+          if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
+            duplicates.add(key);
+            continue;
+          }
+          out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
+          if (out.length >= RECORD_BATCH) {
+            read += out.length;
+            yield out;
+            out = [];
+            opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: read });
+          }
         }
-        const result = resultFor(kind, key, r, isDeleteOperation(spec.operation));
-        // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
-        if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
-          duplicates.add(key);
-          continue;
-        }
-        out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
-        if (out.length >= RECORD_BATCH) {
-          await chunk.record(out);
-          recorded += out.length;
-          out = [];
-          opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: recorded });
-        }
+      } catch (err) {
+        source.destroy();
+        throw toSyncError(err, model.where);
       }
-    } catch (err) {
-      source.destroy();
-      throw toSyncError(err, model.where);
+      read += out.length;
+      if (out.length) yield out;
     }
-    if (out.length) await chunk.record(out);
-    recorded += out.length;
+  }
+  let recorded = 0;
+  if (chunk.recordStream) {
+    // All or nothing in one statement: a retried attempt reads the files again.
+    recorded = await chunk.recordStream(results());
+  } else {
+    for await (const batch of results()) {
+      await chunk.record(batch);
+      recorded += batch.length;
+    }
   }
   return { recorded, stale, duplicates };
 }
