@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CsvFile, csvCannotCarry, csvField, csvLine } from './csv';
+import { CsvFile, csvCannotCarry, csvField, csvLine, csvLineReference, type CsvValue } from './csv';
 import { parseResultsCsv } from './bulk-results';
 
 describe('csv', () => {
@@ -15,6 +15,39 @@ describe('csv', () => {
     expect(csvField(false)).toBe('false');
     expect(csvField(1.5)).toBe('1.5');
     expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
+  });
+  it('writes every line exactly as csv-stringify with the Bulk options would', () => {
+    const pieces = [
+      '',
+      'a',
+      ' ',
+      '\t',
+      '\u00a0',
+      '\u2028',
+      '\ufeff',
+      ',',
+      '"',
+      '\n',
+      '\r',
+      '\r\n',
+      '#N/A',
+      '=1+2',
+      '-3',
+      'é',
+      '日本',
+      '😀',
+      "'",
+      ';',
+      '\\',
+    ];
+    const values: CsvValue[] = [null, true, false, 0, -0, 1.5, -12.25, 1e21, 123456789012, NaN, Infinity, ''];
+    // Every piece alone, and a deterministic spread of pieces joined (edges, middles, repeats).
+    for (const p of pieces) values.push(p, `x${p}`, `${p}x`, `x${p}x`, `${p}${p}`);
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % pieces.length;
+    for (let i = 0; i < 2000; i++) values.push(Array.from({ length: 1 + (i % 6) }, () => pieces[next()]).join(''));
+    for (const v of values) expect({ v, line: csvLine([v, v]) }).toEqual({ v, line: csvLineReference([v, v]) });
+    expect(csvLine(values)).toBe(csvLineReference(values));
   });
   it('knows the texts a CSV cell cannot carry (#N/A and look-alikes)', () => {
     for (const v of ['#N/A', '#n/a', ' #N/A', '#N/A\n']) expect(csvCannotCarry(v)).toBe(true);
