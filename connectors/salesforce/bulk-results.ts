@@ -2,19 +2,18 @@
  * Maps Bulk 2.0 result files back to row keys. Result rows come back in any order, so they are joined
  * on the match column (token, key or Id) that we put in the CSV, never on position.
  *
- * Memory stays bounded whatever the job size: each file is streamed through csv-parse's streaming
- * parser and recorded in batches. Result files echo the uploaded columns, so when the key column was
+ * Memory stays bounded whatever the job size: each file is streamed through csvRecords (csv.ts) and
+ * recorded in batches. Result files echo the uploaded columns, so when the key column was
  * sent verbatim the key is read from each result row; only otherwise (deletes by Id, non-text keys) is
  * an index of match value → key built from the chunk's rows.
  */
-import { pipeline } from 'node:stream';
-import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { sentVerbatim, type ChunkWrite, type RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
+import { csvRecords } from './csv';
 import { isGone, withParentHint } from './rows';
 import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
@@ -125,31 +124,30 @@ export async function recordJobResults(
     for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
       const kind = kinds[file];
       const source = await client.jobResultsStream(jobId, file, o);
-      const parser = parse(CSV_OPTIONS);
-      pipeline(source, parser, () => undefined); // an error destroys the parser, which the loop then throws
       let out: RowResult[] = [];
       try {
-        for await (const r of parser as AsyncIterable<Record<string, string>>) {
-          const key = keyOf(r);
-          if (key === undefined) continue;
-          if (kind === 'failed' && isStale(r)) {
-            stale.add(key);
-            continue;
+        for await (const records of csvRecords(source))
+          for (const r of records) {
+            const key = keyOf(r);
+            if (key === undefined) continue;
+            if (kind === 'failed' && isStale(r)) {
+              stale.add(key);
+              continue;
+            }
+            const result = resultFor(kind, key, r, isDelete);
+            // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
+            if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
+              duplicates.add(key);
+              continue;
+            }
+            out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
+            if (out.length >= RECORD_BATCH) {
+              read += out.length;
+              yield out;
+              out = [];
+              opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: read });
+            }
           }
-          const result = resultFor(kind, key, r, isDelete);
-          // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
-          if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
-            duplicates.add(key);
-            continue;
-          }
-          out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
-          if (out.length >= RECORD_BATCH) {
-            read += out.length;
-            yield out;
-            out = [];
-            opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: read });
-          }
-        }
       } catch (err) {
         source.destroy();
         throw toSyncError(err, model.where);
