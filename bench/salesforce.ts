@@ -12,20 +12,19 @@
  * in this process, so its memory (≈1.3 GB for 1M records) is not counted against the worker.
  *
  * The floor, in the same run: after syncline's measured sync every row is changed again, and a
- * hand-written jsforce 3 script (COPY of the model as CSV streamed into `bulk2.loadAndWaitForResults`)
- * upserts them against the same emulator. `ratio_to_handwritten` is syncline's seconds over its seconds.
+ * hand-written jsforce 3 script (bench/salesforce-handwritten.ts, its own process: COPY of the model as
+ * CSV streamed into `bulk2.loadAndWaitForResults`) upserts them against the same emulator.
+ * `ratio_to_handwritten` is syncline's seconds over its seconds (the script's own timing, process start excluded).
  */
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
-import { Connection as SfConnection } from 'jsforce';
-import { to as copyTo } from 'pg-copy-streams';
-import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce/server';
 import type { RunSummary } from '../common/run';
 import { benchPool, peakRssMb, rssMb, startBenchServices, startWorkerProcess, stopProcess, whereTimeGoes } from './support';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
-import { API_VERSION } from '../connectors/salesforce/config';
 
 interface PathResult {
   rows: number;
@@ -92,47 +91,36 @@ const describeOps = (s: RunSummary) =>
     .join(', ');
 
 /**
- * The floor: what a person would write by hand with jsforce 3 against the same emulator. Every row is
- * changed again (so the upsert does the same work as the measured sync), then the model is streamed out
- * of Postgres with COPY as CSV straight into one Bulk 2.0 job, polled every second, and its results
- * read back (into memory, as jsforce does). Nothing is recorded, retried or resumable.
+ * The floor (bench/salesforce-handwritten.ts, in its own process): every row is changed again, so the
+ * hand-written upsert does the same work as the measured sync, against the same emulator.
  */
 async function handwrittenUpsert(ctx: Ctx, table: string, rows: number): Promise<{ seconds: number; api_calls: number; results: number }> {
   log(`handwritten: changing every row again`);
   await ctx.db.query(`UPDATE ${table} SET last_name = last_name || ' hw', ltv = ltv + 1`);
   ctx.emu.state.requests = [];
-  log(`handwritten: jsforce bulk2.loadAndWaitForResults of ${rows} rows streamed from COPY`);
+  log(`handwritten: jsforce bulk2.loadAndWaitForResults of ${rows} rows streamed from COPY, in its own process`);
   const t = Date.now();
-  const conn = new SfConnection({
-    loginUrl: ctx.emu.url,
-    version: API_VERSION,
-    oauth2: { loginUrl: ctx.emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' },
-  });
-  await conn.authorize({ grant_type: 'client_credentials' });
-  const client = await ctx.db.connect();
-  let results = 0;
-  try {
-    const csv = client.query(
-      copyTo(
-        `COPY (SELECT id AS "External_Id__c", last_name AS "LastName", first_name AS "FirstName", email AS "Email", ltv AS "Lifetime_Value__c" FROM ${table}) TO STDOUT WITH (FORMAT csv, HEADER)`,
-      ),
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, path.join(__dirname, 'run.ts'), 'salesforce-handwritten', ctx.emu.url, ctx.databaseUrl, table, String(rows)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
     );
-    const r = await conn.bulk2.loadAndWaitForResults({
-      object: 'Contact',
-      operation: 'upsert',
-      externalIdFieldName: 'External_Id__c',
-      input: csv,
-      pollInterval: 1000,
-      pollTimeout: 30 * 60_000,
-    });
-    results = r.successfulResults.length + r.failedResults.length + r.unprocessedRecords.length;
-    if (r.successfulResults.length !== rows) throw new Error(`handwritten: ${r.successfulResults.length} of ${rows} rows succeeded`);
-  } finally {
-    client.release();
-  }
-  const seconds = Math.round(((Date.now() - t) / 1000) * 10) / 10;
-  log(`handwritten: ${results} results in ${seconds} s; ${ctx.emu.state.requests.length} API calls`);
-  return { seconds, api_calls: ctx.emu.state.requests.length, results };
+    let text = '';
+    child.stdout!.on('data', (b: Buffer) => (text += b.toString()));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`handwritten script exited with ${code}: ${text.slice(-2000)}`)),
+    );
+  });
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`handwritten script printed no RESULT: ${out.slice(-2000)}`);
+  const r = JSON.parse(line.slice('RESULT '.length)) as { seconds: number; results: number };
+  log(
+    `handwritten: ${r.results} results in ${r.seconds} s (process ${((Date.now() - t) / 1000).toFixed(1)} s); ${ctx.emu.state.requests.length} API calls`,
+  );
+  return { seconds: r.seconds, api_calls: ctx.emu.state.requests.length, results: r.results };
 }
 
 /** One path: model of `rows`, first sync, change every row, measured sync. */
