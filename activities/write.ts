@@ -12,10 +12,12 @@ import {
   distinctRows,
   pageRows,
   recordOutcomes,
+  recordOutcomeStream,
   resetRetryable,
   settleChunk,
   type ChunkCounts,
   type ChunkRange,
+  type Outcome,
 } from '../db/delta';
 import { getChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
 import type { SynclineDeps } from './deps';
@@ -194,6 +196,9 @@ function chunkWrite(
         ids: results.map((r) => (r.ok ? (r.destinationId ?? null) : null)),
       });
     },
+    recordStream(results: AsyncIterable<RowResult[]>) {
+      return recordOutcomeStream(deps.db, deps.pool, run.runId, outcomes(results));
+    },
     async recordPendingOk({ destinationIdIsKey }) {
       await settleChunk(deps.db, run.runId, range, destinationIdIsKey);
     },
@@ -205,6 +210,15 @@ function chunkWrite(
       await writeChunkState(deps.db, run.runId, chunk, { ...current, c: value });
     },
   };
+}
+
+async function* outcomes(results: AsyncIterable<RowResult[]>): AsyncGenerator<Outcome[]> {
+  for await (const batch of results)
+    yield batch.map((r) =>
+      r.ok
+        ? { key: r.key, ok: true, code: null, message: null, retryable: null, id: r.destinationId ?? null }
+        : { key: r.key, ok: false, code: r.code, message: r.message, retryable: r.retryable, id: null },
+    );
 }
 
 function toOutRow(r: Record<string, unknown>, fields: FieldSpec[]): OutRow {

@@ -200,6 +200,12 @@ export interface ChunkWrite {
   /** Persist per-row outcomes as they come in (idempotent: a row's later result wins). */
   record(results: RowResult[]): Promise<void>;
   /**
+   * Optional: persist a long stream of outcomes (a bulk job's result files) at once, all or nothing: a
+   * stream that throws records none of them. Faster than `record` per batch for hundreds of thousands
+   * of rows. Same rule for a key answered twice. Returns the outcomes read.
+   */
+  recordStream?(results: AsyncIterable<RowResult[]>): Promise<number>;
+  /**
    * Marks every row not yet acknowledged as succeeded, inside Postgres: for an asynchronous job whose
    * report lists no failure, instead of reading the rows back. `destinationIdIsKey`: the destination
    * id of each row is its key (only when the key is sent verbatim, see `sentVerbatim`).

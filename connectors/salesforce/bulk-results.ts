@@ -2,23 +2,22 @@
  * Maps Bulk 2.0 result files back to row keys. Result rows come back in any order, so they are joined
  * on the match column (token, key or Id) that we put in the CSV, never on position.
  *
- * Memory stays bounded whatever the job size: each file is streamed through csv-parse's streaming
- * parser and recorded in batches. Result files echo the uploaded columns, so when the key column was
+ * Memory stays bounded whatever the job size: each file is streamed through csvRecords (csv.ts) and
+ * recorded in batches. Result files echo the uploaded columns, so when the key column was
  * sent verbatim the key is read from each result row; only otherwise (deletes by Id, non-text keys) is
  * an index of match value → key built from the chunk's rows.
  */
-import { pipeline } from 'node:stream';
-import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { sentVerbatim, type ChunkWrite, type RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
+import { csvRecords } from './csv';
 import { isGone, missingLinks, withParentHint } from './rows';
 import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
-/** Results recorded per `chunk.record` call. */
+/** Results handed over per `chunk.record` call (or per batch of `chunk.recordStream`). */
 const RECORD_BATCH = 2000;
 const CSV_OPTIONS = { columns: true, skip_empty_lines: true, relax_column_count: true, bom: true } as const;
 
@@ -95,7 +94,10 @@ export interface RecordedResults {
   missingParents: Set<string>;
 }
 
-/** Streams the needed result files and records every row they mention, except stale-Id rows (returned). */
+/**
+ * Streams the needed result files and records every row they mention, except stale-Id rows (returned):
+ * in one go through `chunk.recordStream` when the runtime offers it, else batch by batch.
+ */
 export async function recordJobResults(
   client: SalesforceClient,
   chunk: ChunkWrite,
@@ -119,46 +121,58 @@ export async function recordJobResults(
     failedResults: 'failed',
     unprocessedrecords: 'unprocessed',
   };
-  let recorded = 0;
-  for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
-    const kind = kinds[file];
-    const source = await client.jobResultsStream(jobId, file, o);
-    const parser = parse(CSV_OPTIONS);
-    pipeline(source, parser, () => undefined); // an error destroys the parser, which the loop then throws
-    let out: RowResult[] = [];
-    try {
-      for await (const r of parser as AsyncIterable<Record<string, string>>) {
-        const key = keyOf(r);
-        if (key === undefined) continue;
-        if (kind === 'failed' && isStale(r)) {
-          stale.add(key);
-          continue;
-        }
-        const result = resultFor(kind, key, r, isDeleteOperation(spec.operation));
-        // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
-        if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
-          duplicates.add(key);
-          continue;
-        }
-        // The result row echoes the uploaded columns: the parent key sent is in it, under its CSV header.
-        if (model.writeWithoutLink && !isDeleteOperation(spec.operation) && missingLinks(model, r, result).length) {
-          missingParents.add(key);
-          continue;
-        }
-        out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
-        if (out.length >= RECORD_BATCH) {
-          await chunk.record(out);
-          recorded += out.length;
-          out = [];
-          opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: recorded });
-        }
+  const isDelete = isDeleteOperation(spec.operation);
+  let read = 0;
+  async function* results(): AsyncGenerator<RowResult[]> {
+    for (const file of neededResultFiles(opts.job, opts.uploadedRows)) {
+      const kind = kinds[file];
+      const source = await client.jobResultsStream(jobId, file, o);
+      let out: RowResult[] = [];
+      try {
+        for await (const records of csvRecords(source))
+          for (const r of records) {
+            const key = keyOf(r);
+            if (key === undefined) continue;
+            if (kind === 'failed' && isStale(r)) {
+              stale.add(key);
+              continue;
+            }
+            const result = resultFor(kind, key, r, isDelete);
+            // Bulk 2.0 takes no duplicate-rule header: the row goes again through Collections, which does.
+            if (!result.ok && result.code === DUPLICATES_DETECTED && model.allowSave) {
+              duplicates.add(key);
+              continue;
+            }
+            // The result row echoes the uploaded columns: the parent key sent is in it, under its CSV header.
+            if (model.writeWithoutLink && !isDelete && missingLinks(model, r, result).length) {
+              missingParents.add(key);
+              continue;
+            }
+            out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
+            if (out.length >= RECORD_BATCH) {
+              read += out.length;
+              yield out;
+              out = [];
+              opts.heartbeat?.({ chunk: chunk.chunkId, job: jobId, results: read });
+            }
+          }
+      } catch (err) {
+        source.destroy();
+        throw toSyncError(err, model.where);
       }
-    } catch (err) {
-      source.destroy();
-      throw toSyncError(err, model.where);
+      read += out.length;
+      if (out.length) yield out;
     }
-    if (out.length) await chunk.record(out);
-    recorded += out.length;
+  }
+  let recorded = 0;
+  if (chunk.recordStream) {
+    // All or nothing in one statement: a retried attempt reads the files again.
+    recorded = await chunk.recordStream(results());
+  } else {
+    for await (const batch of results()) {
+      await chunk.record(batch);
+      recorded += batch.length;
+    }
   }
   return { recorded, stale, duplicates, missingParents };
 }

@@ -25,7 +25,17 @@ export interface BulkState {
   rows?: number;
   /** Jobs started again after a transient job failure (capped). */
   resubmits?: number;
+  /** When the job was closed (worker clock, ms): how long it has been processing. */
+  closedAt?: number;
+  /** The last poll's reading of the job's progress: the rate the next poll is timed by. */
+  progress?: JobProgress;
   done?: boolean;
+}
+
+export interface JobProgress {
+  /** Worker clock, ms. */
+  at: number;
+  processed: number;
 }
 
 const MAX_RESUBMITS = 3;
@@ -43,10 +53,40 @@ export function pollInterval(bulkPollMs: number, rows: number | undefined): numb
   return Math.round(bulkPollMs * Math.min(8, Math.max(0.2, rows / ROWS_PER_POLL_INTERVAL)));
 }
 
+/** The first poll after closing a job: soon, since its progress is what times the next ones. */
+export function firstPoll(bulkPollMs: number, rows: number | undefined): number {
+  return Math.min(pollInterval(bulkPollMs, rows), Math.max(1000, Math.round(bulkPollMs / 5)));
+}
+
+/**
+ * When to read a running job again, from its progress since the last poll: when the rows left should
+ * be done at the rate seen (plus a tenth), or, while it shows no progress (queued), after twice the
+ * last wait. Never sooner than an eighth of the time the job has run (so a job whose rate keeps falling
+ * is polled a few times, not continually); never later than four times that time (a rate read over the
+ * first seconds is a poor guess: the job may just be starting) nor than `pollInterval` for its size.
+ */
+export function nextPoll(
+  bulkPollMs: number,
+  rows: number | undefined,
+  closedAt: number | undefined,
+  last: JobProgress | undefined,
+  now: JobProgress,
+): number {
+  const cap = pollInterval(bulkPollMs, rows);
+  if (rows === undefined || closedAt === undefined || last === undefined) return cap;
+  const ran = now.at - closedAt;
+  const floor = Math.min(cap, Math.max(1000, ran / 8));
+  const ceiling = Math.min(cap, Math.max(floor, 4 * ran));
+  const dt = now.at - last.at;
+  const done = now.processed - last.processed;
+  const wait = done > 0 && dt > 0 ? (Math.max(0, rows - now.processed) / (done / dt)) * 1.1 : 2 * dt;
+  return Math.round(Math.min(ceiling, Math.max(floor, wait)));
+}
+
 const pending = (s: Session, jobId: string, rows: number | undefined): ChunkOutcome => ({
   status: 'pending',
   handle: jobId,
-  pollAfterMs: pollInterval(s.options.bulkPollMs, rows),
+  pollAfterMs: firstPoll(s.options.bulkPollMs, rows),
 });
 
 async function getJobOrNull(s: Session, jobId: string): Promise<JobInfo | null> {
@@ -84,6 +124,8 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
     await s.client.uploadJobStream(job.id, () => built.file.open(), built.file.bytes, o);
     await chunk.save({ ...state, uploaded: true });
     await s.client.setJobState(job.id, 'UploadComplete', o);
+    const closedAt = Date.now();
+    await chunk.save({ ...state, uploaded: true, closedAt, progress: { at: closedAt, processed: 0 } });
     return pending(s, job.id, built.rows);
   } finally {
     await built.file.dispose();
@@ -113,7 +155,12 @@ async function jobStatus(s: Session, chunk: ChunkWrite, saved: BulkState, jobId:
   const resubmits = saved.resubmits ?? 0;
   const job = await getJobOrNull(s, jobId);
   if (!job) return { state: 'lost' };
-  const running = (): JobStatus<number> => ({ state: 'running', pollAfterMs: pollInterval(s.options.bulkPollMs, saved.rows) });
+  const running = async (): Promise<JobStatus<number>> => {
+    const now = { at: Date.now(), processed: job.numberRecordsProcessed ?? 0 };
+    const pollAfterMs = nextPoll(s.options.bulkPollMs, saved.rows, saved.closedAt, saved.progress, now);
+    if (saved.closedAt !== undefined) await chunk.save({ ...saved, progress: now } satisfies BulkState);
+    return { state: 'running', pollAfterMs };
+  };
   switch (job.state) {
     case 'UploadComplete':
     case 'InProgress':
@@ -121,7 +168,9 @@ async function jobStatus(s: Session, chunk: ChunkWrite, saved: BulkState, jobId:
     case 'Open':
       if (saved.uploaded) {
         await s.client.setJobState(job.id, 'UploadComplete', o);
-        return running();
+        const closedAt = Date.now();
+        await chunk.save({ ...saved, closedAt, progress: { at: closedAt, processed: 0 } } satisfies BulkState);
+        return { state: 'running', pollAfterMs: firstPoll(s.options.bulkPollMs, saved.rows) };
       }
       // The upload may or may not have landed; an Open job has processed nothing, so start over.
       await s.client.setJobState(job.id, 'Aborted', o);

@@ -10,7 +10,7 @@ import type { SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, OutRow, RowOp } from '../types';
 import { salesforceConnector as sf } from './index';
 import { getClient, resetClients } from './client';
-import { pollInterval } from './bulk';
+import { firstPoll, nextPoll, pollInterval } from './bulk';
 import type { SalesforceConnection } from './config';
 import { drive, field, makeContext, MemoryChunk, outRow } from './test-harness';
 import { clusterUsage } from './quota';
@@ -414,6 +414,30 @@ describe('bulk 2.0', () => {
     expect(pollInterval(15_000, 50_000)).toBe(15_000);
     expect(pollInterval(15_000, 500_000)).toBe(120_000);
     expect(pollInterval(15_000, undefined)).toBe(15_000);
+  });
+
+  it('polls a job by its progress: soon after closing, then when the rate seen says the rest is done', () => {
+    // First poll: a fifth of bulkPollMs (at least a second), never later than the size-based interval.
+    expect(firstPoll(15_000, 500_000)).toBe(3_000);
+    expect(firstPoll(15_000, 2_000)).toBe(3_000);
+    expect(firstPoll(0, 500_000)).toBe(0);
+    const closedAt = 1_000_000;
+    // 100,000 rows in the last 5 s: 350,000 left at 20,000/s is 17.5 s, plus a tenth.
+    expect(
+      nextPoll(15_000, 500_000, closedAt, { at: closedAt + 5_000, processed: 50_000 }, { at: closedAt + 10_000, processed: 150_000 }),
+    ).toBe(19_250);
+    // A rate read over the first 3 s says 147 s more: read again after four times 3 s instead.
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_000, processed: 10_000 })).toBe(12_000);
+    // Nearly done: not sooner than an eighth of the time the job has run.
+    expect(
+      nextPoll(15_000, 500_000, closedAt, { at: closedAt + 20_000, processed: 400_000 }, { at: closedAt + 40_000, processed: 499_990 }),
+    ).toBe(5_000);
+    // Queued (no progress): twice the last wait, up to the size-based interval.
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_000, processed: 0 })).toBe(6_000);
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 100_000, processed: 0 })).toBe(120_000);
+    // A slow rate never polls later than that interval either; unknown progress polls at it.
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 60_000, processed: 1 })).toBe(120_000);
+    expect(nextPoll(15_000, 500_000, undefined, undefined, { at: closedAt, processed: 10 })).toBe(120_000);
   });
 
   it('heartbeats while a slow upload is in flight', async () => {

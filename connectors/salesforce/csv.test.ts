@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CsvFile, csvCannotCarry, csvField, csvLine } from './csv';
+import { CsvFile, csvCannotCarry, csvField, csvLine, csvLineReference, csvRecords, type CsvValue } from './csv';
 import { parseResultsCsv } from './bulk-results';
 
 describe('csv', () => {
@@ -15,6 +15,76 @@ describe('csv', () => {
     expect(csvField(false)).toBe('false');
     expect(csvField(1.5)).toBe('1.5');
     expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
+  });
+  it('writes every line exactly as csv-stringify with the Bulk options would', () => {
+    const pieces = [
+      '',
+      'a',
+      ' ',
+      '\t',
+      '\u00a0',
+      '\u2028',
+      '\ufeff',
+      ',',
+      '"',
+      '\n',
+      '\r',
+      '\r\n',
+      '#N/A',
+      '=1+2',
+      '-3',
+      'é',
+      '日本',
+      '😀',
+      "'",
+      ';',
+      '\\',
+    ];
+    const values: CsvValue[] = [null, true, false, 0, -0, 1.5, -12.25, 1e21, 123456789012, NaN, Infinity, ''];
+    // Every piece alone, and a deterministic spread of pieces joined (edges, middles, repeats).
+    for (const p of pieces) values.push(p, `x${p}`, `${p}x`, `x${p}x`, `${p}${p}`);
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % pieces.length;
+    for (let i = 0; i < 2000; i++) values.push(Array.from({ length: 1 + (i % 6) }, () => pieces[next()]).join(''));
+    for (const v of values) expect({ v, line: csvLine([v, v]) }).toEqual({ v, line: csvLineReference([v, v]) });
+    expect(csvLine(values)).toBe(csvLineReference(values));
+  });
+  it('reads result files as csv-parse does, however the stream is cut', async () => {
+    const pieces = ['', 'a', ' ', ',', '"', '""', '\n', '\r', '\r\n', 'é', '日本', '😀', 'sf__Error', '#N/A'];
+    let seed = 11;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const cell = () => Array.from({ length: next(4) }, () => pieces[next(pieces.length)]).join('');
+    for (let file = 0; file < 60; file++) {
+      const columns = 2 + next(4);
+      const header = Array.from({ length: columns }, (_, i) => `col${i}${i === 1 ? ' "x"' : ''}`);
+      const lines = [csvLineReference(header)];
+      for (let r = 0; r < 40; r++) {
+        // Some short rows (relax_column_count) and empty lines (skipped).
+        const width = next(8) === 0 ? 1 + next(columns) : columns;
+        lines.push(next(15) === 0 ? '\n' : csvLineReference(Array.from({ length: width }, cell)));
+      }
+      const crlf = file % 3 === 1;
+      let text = lines.map((l) => (crlf ? `${l.slice(0, -1)}\r\n` : l)).join('');
+      if (file % 4 === 2) text = `\ufeff${text}`;
+      if (file % 5 === 3) text = text.replace(/\r?\n$/, ''); // no line end after the last row
+      const bytes = Buffer.from(text, 'utf8');
+      // Cut at random bytes: inside characters, between a quote pair, between CR and LF.
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length;) {
+        const size = 1 + next(file % 2 ? 7 : 300);
+        chunks.push(bytes.subarray(at, at + size));
+        at += size;
+      }
+      const read: Array<Record<string, string>> = [];
+      for await (const batch of csvRecords(chunks)) read.push(...batch);
+      expect({ file, read }).toEqual({ file, read: parseResultsCsv(text) });
+    }
+  });
+  it('refuses a result file whose quoted field never closes', async () => {
+    const read = async () => {
+      for await (const _ of csvRecords(['a,b\n"1,2\n'])) void _;
+    };
+    await expect(read()).rejects.toThrow(/not closed/);
   });
   it('knows the texts a CSV cell cannot carry (#N/A and look-alikes)', () => {
     for (const v of ['#N/A', '#n/a', ' #N/A', '#N/A\n']) expect(csvCannotCarry(v)).toBe(true);

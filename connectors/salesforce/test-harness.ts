@@ -72,6 +72,7 @@ export function outRow(key: string, values: Record<string, unknown>, o: Partial<
 export class MemoryChunk implements ChunkWrite {
   readonly results = new Map<string, RowResult>();
   readonly recordCalls: RowResult[][] = [];
+  recordStreamCalls = 0;
   private state: unknown = null;
   constructor(
     readonly op: RowOp,
@@ -108,6 +109,20 @@ export class MemoryChunk implements ChunkWrite {
   async record(results: RowResult[]): Promise<void> {
     this.recordCalls.push(results);
     for (const r of results) this.results.set(r.key, r);
+  }
+
+  /** As the runtime's: all or nothing (a stream that throws records none), a key's first success, else its last failure. */
+  async recordStream(results: AsyncIterable<RowResult[]>): Promise<number> {
+    const all: RowResult[] = [];
+    for await (const batch of results) all.push(...batch);
+    this.recordStreamCalls++;
+    const final = new Map<string, RowResult>();
+    for (const r of all) if (!final.get(r.key)?.ok) final.set(r.key, r);
+    for (const r of final.values()) {
+      const now = this.results.get(r.key);
+      if (!now?.ok) this.results.set(r.key, r);
+    }
+    return all.length;
   }
 
   async recordPendingOk({ destinationIdIsKey }: { destinationIdIsKey: boolean }): Promise<void> {
