@@ -12,8 +12,6 @@ export interface Usage {
   max: number;
   /** The client the figures came from: a quota wait marks its header figures stale. */
   client?: SalesforceClient;
-  /** Read from GET /limits just now: the org's own count at this moment, fresher than any figure shared before. */
-  fresh?: boolean;
 }
 
 /**
@@ -29,7 +27,7 @@ export async function currentUsage(client: SalesforceClient, where: string): Pro
   staleAfterWait.delete(client);
   const limits = await client.limits(where);
   const daily = limits.DailyApiRequests;
-  return daily ? { used: daily.Max - daily.Remaining, max: daily.Max, client, fresh: true } : null;
+  return daily ? { used: daily.Max - daily.Remaining, max: daily.Max, client } : null;
 }
 
 /**
@@ -46,10 +44,6 @@ export async function clusterUsage(limits: SharedLimits, usage: Usage | null): P
   const hour = now.toISOString().slice(0, 13);
   const before = new Date(now.getTime() - 3_600_000).toISOString().slice(0, 13);
   await limits.raise(scope, hour, usage.used);
-  // The org's count read just now outranks what any worker saw earlier: a rolling 24 h count goes down, and
-  // a worker that waited at the reserve reads /limits to learn whether it may go on (it would wait forever
-  // on the hour's highest figure otherwise).
-  if (usage.fresh) return usage;
   const seen = Math.max(await limits.used(scope, hour), await limits.used(scope, before));
   return seen > usage.used ? { ...usage, used: seen } : usage;
 }
