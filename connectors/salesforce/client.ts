@@ -87,11 +87,6 @@ export class SalesforceClient {
 
   constructor(readonly conn: Connection) {}
 
-  /** The org's instance (its My Domain URL): what names the org for limits shared by the cluster. */
-  get instanceUrl(): string {
-    return this.conn.instanceUrl;
-  }
-
   /** Daily API usage from the last response's Sforce-Limit-Info header, if any was seen. */
   get apiUsage(): { used: number; limit: number } | null {
     return (this.conn.limitInfo as { apiUsage?: { used: number; limit: number } }).apiUsage ?? null;

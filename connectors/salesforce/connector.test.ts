@@ -13,8 +13,6 @@ import { getClient, resetClients } from './client';
 import { firstPoll, nextPoll, pollInterval } from './bulk';
 import type { SalesforceConnection } from './config';
 import { drive, field, makeContext, MemoryChunk, outRow } from './test-harness';
-import { clusterUsage } from './quota';
-import { LocalLimits } from '../kit/limits';
 
 type Emu = Awaited<ReturnType<typeof startSalesforceEmulator>>;
 let emu: Emu;
@@ -483,21 +481,6 @@ describe('quota and auth', () => {
     const q = await sf.quota!(ctx);
     expect(q!.max).toBeGreaterThan(0);
     expect(q!.used).toBeGreaterThan(0);
-  });
-
-  it("waits at the reserve when another worker of the cluster saw the org there, whatever this worker's last header says", async () => {
-    const limits = new LocalLimits();
-    const ctx = { ...ctxFor('upsert'), limits };
-    await sf.check(ctx); // this worker's last Sforce-Limit-Info: the org far from its limit
-    const { used, max } = (await sf.quota!(ctx))!;
-    expect(used).toBeLessThan(max / 2);
-    // Meanwhile other workers spent the org's calls; one of them saw it at the limit on its last answer.
-    const { max: limit } = await admin('POST', '/quota', { used: max - 1 });
-    const otherWorker = await getClient(connection, 'another worker');
-    await clusterUsage(limits, { used: limit - 1, max: limit, client: otherWorker });
-    const err = await sf.writeChunk(ctx, new MemoryChunk('upsert', people(2)), COLLECTIONS).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(QuotaWaitError);
-    expect(await records()).toHaveLength(0);
   });
 
   it('authenticates with the JWT bearer flow', async () => {

@@ -3,7 +3,6 @@
  * with the customer's other integrations; we stop before eating into a reserve instead of failing them.
  */
 import { QuotaWaitError } from '../../common/errors';
-import type { SharedLimits } from '../types';
 import type { SalesforceClient } from './client';
 import type { SalesforceOptions } from './config';
 
@@ -29,27 +28,6 @@ export async function currentUsage(client: SalesforceClient, where: string): Pro
   const daily = limits.DailyApiRequests;
   return daily ? { used: daily.Max - daily.Remaining, max: daily.Max, client } : null;
 }
-
-/**
- * A worker's own figure is as old as its last call to the org; other workers may have spent thousands of
- * calls since. Each decision shares its figure with the cluster (docs/limits.md) and takes the highest one
- * seen in this or the previous UTC hour: the org-wide usage is counted by Salesforce, and every worker
- * decides on the freshest figure any of them saw. Conservative: a rolling 24 h count can go down within
- * the hour, so the figure may be higher than the org's (a later wait, never an overrun).
- */
-export async function clusterUsage(limits: SharedLimits, usage: Usage | null): Promise<Usage | null> {
-  if (!usage?.client) return usage;
-  const scope = usageScope(usage.client.instanceUrl);
-  const now = new Date();
-  const hour = now.toISOString().slice(0, 13);
-  const before = new Date(now.getTime() - 3_600_000).toISOString().slice(0, 13);
-  await limits.raise(scope, hour, usage.used);
-  const seen = Math.max(await limits.used(scope, hour), await limits.used(scope, before));
-  return seen > usage.used ? { ...usage, used: seen } : usage;
-}
-
-/** Another worker's figure arrives through this scope: one per org. */
-export const usageScope = (instanceUrl: string): string => `salesforce:api-usage:${instanceUrl}`;
 
 /** Throws QuotaWaitError when `plannedCalls` more calls would leave less than the reserve. */
 export function ensureQuota(usage: Usage | null, plannedCalls: number, options: SalesforceOptions, where: string): void {

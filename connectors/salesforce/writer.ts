@@ -6,8 +6,7 @@ import { openSession, type SfContext } from './context';
 import { writeCollections } from './collections';
 import { pollBulk, writeBulk } from './bulk';
 import { withHeartbeat } from '../kit/heartbeat';
-import { clusterUsage, currentUsage, ensureQuota } from './quota';
-import { processLimits } from '../kit/limits';
+import { currentUsage, ensureQuota } from './quota';
 
 export const METHOD_COLLECTIONS = 'collections';
 export const METHOD_BULK = 'bulk2';
@@ -73,12 +72,7 @@ export async function writeChunk(ctx: SfContext, chunk: ChunkWrite, plan: WriteP
   const s = await openSession(ctx);
   const bulk = plan.method === METHOD_BULK;
   const planned = bulk ? 4 : Math.ceil(chunk.rowCount / 200) * (chunk.op === 'create' || chunk.op === 'upsert' ? 1 : 2);
-  ensureQuota(
-    await clusterUsage(ctx.limits ?? processLimits, await currentUsage(s.client, s.model.where)),
-    planned,
-    s.options,
-    s.model.where,
-  );
+  ensureQuota(await currentUsage(s.client, s.model.where), planned, s.options, s.model.where);
   if (bulk) return writeBulk(s, chunk);
   // Salesforce may hold one request longer than the activity's heartbeat timeout. Beats go on while it
   // is in flight: were the attempt taken for dead, a second one would write the chunk and let later runs
