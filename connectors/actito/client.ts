@@ -128,14 +128,15 @@ export class ActitoClient {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.json);
     } else if (opts.form) body = opts.form;
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.conn.requestTimeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const leaseMs = (opts.timeoutMs ?? this.conn.requestTimeoutMs) + LEASE_MARGIN_MS;
     return this.limiter.run(() =>
       this.limits.withSlot(
         licenceScope(this.conn),
         this.conn.maxInFlight,
         async () => {
+          // The request's own timeout starts once it holds a slot: a wait for the licence is not the request.
+          const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.conn.requestTimeoutMs);
+          const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
           opts.onApiCall?.(opts.kind);
           const res = await fetch(url, { method, headers, body, signal });
           const text = await res.text();

@@ -2,7 +2,7 @@
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito/server';
 import type { FieldSpec, SyncMode } from '../types';
-import { clientFor } from './client';
+import { ActitoClient, clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
@@ -92,6 +92,23 @@ beforeAll(async () => {
 afterAll(async () => emu.close());
 beforeEach(async () => {
   await admin('POST', '/reset');
+});
+
+describe('licence slots', () => {
+  it("a request's timeout starts once it holds a slot: waiting behind a slow request for the licence is no timeout", async () => {
+    const c = new ActitoClient(connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, maxInFlight: 1 }));
+    const path = `/custom-table-structure/v5/entities/${encodeURIComponent(emu.entity)}/custom-tables`;
+    await c.request('GET', path, { kind: 'schema' }); // the token first: the slow fault is for the two calls below
+    await admin('POST', '/faults', { slow: { ms: 600, count: 1, path: '/custom-tables' } });
+    await admin('DELETE', '/requests');
+    const slow = c.request('GET', path, { kind: 'schema', timeoutMs: 5_000 });
+    // Sent once (not idempotent: a lost answer is an error), it waits ~600 ms for the only slot, then takes ~ms.
+    const queued = c.request('GET', path, { kind: 'schema', timeoutMs: 400, idempotent: false });
+    const [a, b] = await Promise.all([slow, queued]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const log = (await admin('GET', '/requests')).requests as Array<{ path: string }>;
+    expect(log.filter((r) => r.path.endsWith('/custom-tables'))).toHaveLength(2);
+  });
 });
 
 describe('check', () => {
