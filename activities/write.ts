@@ -212,11 +212,20 @@ function chunkWrite(
   };
 }
 
-async function* outcomes(results: AsyncIterable<RowResult[]>): AsyncGenerator<Outcome[]> {
+/** Row results as the stream recorder stores them (`ChunkWrite.recordStream`). */
+export async function* outcomes(results: AsyncIterable<RowResult[]>): AsyncGenerator<Outcome[]> {
   for await (const batch of results)
     yield batch.map((r) =>
       r.ok
-        ? { key: r.key, ok: true, code: null, message: null, retryable: null, id: r.destinationId ?? null }
+        ? // A row accepted incomplete keeps its reason, as in record(): the commit lists it and sends it again.
+          {
+            key: r.key,
+            ok: true,
+            code: r.incomplete?.code ?? null,
+            message: r.incomplete?.message ?? null,
+            retryable: null,
+            id: r.destinationId ?? null,
+          }
         : { key: r.key, ok: false, code: r.code, message: r.message, retryable: r.retryable, id: null },
     );
 }
