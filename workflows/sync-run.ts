@@ -75,11 +75,13 @@ const long = proxyActivities<SynclineActivities>({ startToCloseTimeout: '6h', he
 const WRITE: ActivityOptions = { startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY };
 const write = proxyActivities<SynclineActivities>(WRITE);
 /**
- * A small run (the previous one read at most SMALL_RUN_ROWS model rows) runs its steps that touch only
- * Postgres and one destination check — prepare, validate, extract, delta, commit — as local activities on
- * the worker running the workflow: one marker event each instead of six events and two task round trips.
- * Each step is idempotent (a retried commit returns the recorded summary) and a dead worker's steps are run
- * again by the next worker that takes the workflow task, as activities would be. Writes stay activities.
+ * Small runs take short steps as local activities on the worker running the workflow: one marker event
+ * each instead of six events and two task round trips. Prepare and validate when the previous run read at
+ * most SMALL_RUN_ROWS model rows; delta and commit when this run's extract read at most that many. Extract
+ * stays an activity whatever the size: a model of few rows may still be a long query (an aggregate over a
+ * big table), which needs the long timeout and heartbeats. Each step is idempotent (a retried commit returns
+ * the recorded summary) and a dead worker's steps are run again by the next worker that takes the workflow
+ * task, as activities would be. Writes stay activities.
  */
 const SMALL_RUN_ROWS = 10_000;
 const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '5m', localRetryThreshold: '30s', retry: RETRY });
@@ -104,8 +106,9 @@ interface Work {
 
 class SyncRun {
   readonly view: RunView;
-  /** Where prepare, validate, extract, delta and commit run: activities, or local activities for a small run. */
-  private readonly steps: { quick: typeof quick; long: typeof quick };
+  /** Where prepare and validate run (`early`), and delta and commit (`late`): activities, or local activities for a small run. */
+  private readonly early: typeof quick;
+  private late: typeof quick = quick;
   /** Raised while the run waits for the destination's quota; they go into the summary. */
   private readonly quotaWarnings: RunWarning[] = [];
   private readonly quota: QuotaWaiter;
@@ -117,19 +120,22 @@ class SyncRun {
 
   constructor(private readonly input: SyncRunInput) {
     this.view = new RunView(`sync:${input.activationId}`, workflowInfo().parent?.workflowId, input.runNumber);
-    const small =
-      input.previous?.modelRows !== undefined &&
-      input.previous.modelRows <= SMALL_RUN_ROWS &&
-      !input.planOnly &&
-      input.applyPlan === undefined;
     // Runs started before small runs went local replay their steps as activities.
-    this.steps = small && patched('small-run-local-activities') ? { quick: local, long: local } : { quick, long };
+    this.early = this.mayGoLocal(input.previous?.modelRows) ? local : quick;
     this.quota = {
       activationId: input.activationId,
       runNumber: input.runNumber,
       activationWorkflowId: workflowInfo().parent?.workflowId,
       warnings: this.quotaWarnings,
     };
+  }
+
+  /** A run that is neither a plan nor an apply, of at most SMALL_RUN_ROWS rows (asks the patch only then). */
+  private mayGoLocal(rows: number | undefined): boolean {
+    const { input } = this;
+    return (
+      rows !== undefined && rows <= SMALL_RUN_ROWS && !input.planOnly && input.applyPlan === undefined && patched('small-run-local-steps')
+    );
   }
 
   async sync(): Promise<RunSummary> {
@@ -188,7 +194,7 @@ class SyncRun {
 
   private prepare() {
     const { input } = this;
-    return this.steps.quick.prepareRun({
+    return this.early.prepareRun({
       activationId: input.activationId,
       runNumber: input.runNumber,
       trigger: input.trigger,
@@ -200,9 +206,10 @@ class SyncRun {
   }
 
   private async computeDelta(runId: string) {
-    const checked = await this.view.step('validate', () => quotaWait(this.quota, () => this.steps.quick.checkDestination({ runId })));
-    await this.view.step('extract', () => this.steps.long.extractModel({ runId }));
-    const delta = await this.view.step('delta', () => this.steps.long.computeDelta({ runId }));
+    const checked = await this.view.step('validate', () => quotaWait(this.quota, () => this.early.checkDestination({ runId })));
+    const { modelRows } = await this.view.step('extract', () => long.extractModel({ runId }));
+    if (this.mayGoLocal(modelRows)) this.late = local;
+    const delta = await this.view.step('delta', () => this.late.computeDelta({ runId }));
     return { ...delta, missingAttributes: checked.missingAttributes };
   }
 
@@ -255,7 +262,7 @@ class SyncRun {
 
   private async commit(runId: string, failure: TaskError | undefined): Promise<RunSummary> {
     try {
-      return await this.view.step('commit', () => this.steps.quick.commitRun({ runId, error: failure, warnings: this.quotaWarnings }));
+      return await this.view.step('commit', () => this.late.commitRun({ runId, error: failure, warnings: this.quotaWarnings }));
     } catch (err) {
       this.view.finish('failed');
       const e = taskError(err);
