@@ -57,7 +57,14 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
             mode: 'upsert',
             schedule: { manual: true },
             source: { table: `public.${id}`, key: 'id' },
-            destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+            // Collections whatever the delta's size: a one-row Bulk job per chunk is not what this measures.
+            destination: {
+              kind: 'salesforce',
+              connection: 'sf',
+              object: 'Contact',
+              key: 'External_Id__c',
+              options: { bulkThreshold: 1_000_000 },
+            },
             mappings: [
               { from: 'id', to: 'External_Id__c' },
               { from: 'last_name', to: 'LastName' },
