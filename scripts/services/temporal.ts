@@ -64,8 +64,14 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   for (const [name, value] of Object.entries(opts.dynamicConfig ?? {}))
     args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
   const child = spawn(cli, args, {
-    stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'],
+    stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'pipe'],
     detached: opts.ownProcessGroup === true,
+  });
+  // The server's errors are shown while it runs; once we stop it, its shutdown races ("taskReader: unexpected
+  // error dispatching task … task queue closed") are not errors of ours and would end up in the demo's output.
+  let stopping = false;
+  child.stderr!.on('data', (b: Buffer) => {
+    if (!stopping) process.stderr.write(b);
   });
   if (opts.ownProcessGroup)
     process.once('exit', () => {
@@ -78,7 +84,10 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     cli,
     namespace: 'default',
     uiUrl: opts.headless ? null : `http://127.0.0.1:${uiPort}`,
-    stop: () => stopChild(child),
+    stop: () => {
+      stopping = true;
+      return stopChild(child);
+    },
   };
 }
 
