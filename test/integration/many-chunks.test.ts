@@ -35,6 +35,20 @@ afterAll(async () => {
 });
 
 type Rec = Record<string, unknown>;
+
+/** An Upsert of public.<id> (id, last_name) into Contacts, plus `extra` settings. */
+const contactsActivation = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  mode: 'upsert',
+  schedule: { manual: true },
+  source: { table: `public.${id}`, key: 'id' },
+  destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+  mappings: [
+    { from: 'id', to: 'External_Id__c' },
+    { from: 'last_name', to: 'LastName' },
+  ],
+  ...extra,
+});
 const admin = <T>(path: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, path, init);
 
 async function contacts(prefix: string): Promise<Map<string, Rec[]>> {
@@ -73,19 +87,7 @@ test('13 one-row chunks at 4 per workflow: written by 4 child workflows, every r
   const p = id.toUpperCase();
   await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
   await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, $2 || ' ' || i FROM generate_series(1, 13) i`, [p, SENTINEL]);
-  const config = {
-    id,
-    mode: 'upsert',
-    schedule: { manual: true },
-    source: { table: `public.${id}`, key: 'id' },
-    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
-    mappings: [
-      { from: 'id', to: 'External_Id__c' },
-      { from: 'last_name', to: 'LastName' },
-    ],
-    chunkSize: 1,
-    chunksPerWorkflow: 4,
-  };
+  const config = contactsActivation(id, { chunkSize: 1, chunksPerWorkflow: 4 });
   const activation = client.workflow.getHandle(activationWorkflowId(id));
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
 
@@ -129,19 +131,7 @@ test('at most chunksPerWorkflow chunks the run writes itself, as before', async 
   const p = id.toUpperCase();
   await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
   await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, 'n' || i FROM generate_series(1, 4) i`, [p]);
-  const config = {
-    id,
-    mode: 'upsert',
-    schedule: { manual: true },
-    source: { table: `public.${id}`, key: 'id' },
-    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
-    mappings: [
-      { from: 'id', to: 'External_Id__c' },
-      { from: 'last_name', to: 'LastName' },
-    ],
-    chunkSize: 1,
-    chunksPerWorkflow: 4,
-  };
+  const config = contactsActivation(id, { chunkSize: 1, chunksPerWorkflow: 4 });
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
   const first = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
   expect(first).toMatchObject({ status: 'success', ops: { upsert: { planned: 4, succeeded: 4 } } });
@@ -163,17 +153,7 @@ test('small runs take short steps as local activities (markers, not activity tas
   const p = id.toUpperCase();
   await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
   await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, 'n' || i FROM generate_series(1, 20) i`, [p]);
-  const config = {
-    id,
-    mode: 'upsert',
-    schedule: { manual: true },
-    source: { table: `public.${id}`, key: 'id' },
-    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
-    mappings: [
-      { from: 'id', to: 'External_Id__c' },
-      { from: 'last_name', to: 'LastName' },
-    ],
-  };
+  const config = contactsActivation(id);
   const activation = client.workflow.getHandle(activationWorkflowId(id));
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
   // The first run knows no model size before its extract: prepare and validate are activities; delta and
