@@ -10,35 +10,23 @@
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
-import { env, sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import type { SalesforceEmulator } from '../../emulators/salesforce/server';
+import { salesforceStage } from '../support/salesforce-stage';
+import { uniqueName, waitFor } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
-import { SynclineClient } from '../../client';
+import type { SynclineClient } from '../../client';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { statusQuery, triggerSyncUpdate, updateConfigUpdate } from '../../workflows/messages';
 
-const TQ = uniqueName('tq_sfpol');
+const stage = salesforceStage('tq_sfpol');
+const TQ = stage.taskQueue;
 /** Row values that must stay in Postgres and Salesforce, never in workflow history. */
 const SENTINEL = 'POLSENTINEL';
 let emu: SalesforceEmulator;
-let worker: RunningWorker;
 let client: Client;
 let syncline: SynclineClient;
 let db: pg.Pool;
-
-beforeAll(async () => {
-  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
-  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { sf } }), testClient()]);
-  syncline = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
-  db = sqlClient();
-});
-afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
-  await client?.connection.close();
-  await emu?.close();
-});
+beforeAll(() => ({ emu, client, syncline, db } = stage));
 
 type Rec = Record<string, unknown>;
 const admin = <T>(path: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, path, init);
