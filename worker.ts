@@ -39,6 +39,32 @@ export const NO_DATABASE_MESSAGE = [
   '  or `npm start -- --embedded-postgres`: an embedded Postgres keeps the state in .data/pg.',
 ].join('\n');
 
+/**
+ * How many workflow executions the worker keeps in memory between their tasks (SYNCLINE_MAX_CACHED_WORKFLOWS).
+ * The SDK's default grows with the heap limit (about 2,300 on a 4 GB heap) and each cached execution costs
+ * one to two MB: a fleet of 1,000 activations, each asleep between runs, held 2.1 GB. An execution pushed
+ * out of the cache is replayed from its history when its timer fires, which costs CPU, not correctness.
+ */
+export class WorkerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerConfigError';
+  }
+}
+
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
+
+export function workerCacheSize(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SYNCLINE_MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n === 1)
+    throw new WorkerConfigError(
+      `SYNCLINE_MAX_CACHED_WORKFLOWS="${raw}" is not a cache size: give 0 (no cache: every workflow task replays its history) or a whole number of at least 2, e.g. 250`,
+    );
+  return n;
+}
+
 /** A telemetry setting that cannot be used: the message names the variable. */
 export class TelemetryConfigError extends Error {
   constructor(message: string) {
@@ -84,18 +110,21 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   let codec: AesGcmCodec | null;
   let deployment: WorkerDeploymentVersion | null;
   let metrics: string | null;
+  let cacheSize: number;
   try {
     // Before anything starts: a worker asked to encrypt must not run, and write readable payloads, without its keys.
     codec = codecFromEnvironment();
     // Nor should half a deployment version make an unversioned worker take another version's tasks.
     deployment = deploymentFromEnvironment();
     metrics = installTelemetry();
+    cacheSize = workerCacheSize();
   } catch (err) {
     if (
       !(err instanceof CodecConfigError) &&
       !(err instanceof DeploymentConfigError) &&
       !(err instanceof LoggingConfigError) &&
-      !(err instanceof TelemetryConfigError)
+      !(err instanceof TelemetryConfigError) &&
+      !(err instanceof WorkerConfigError)
     )
       throw err;
     console.error(`syncline worker: ${err.message}`);
@@ -113,6 +142,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
       taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
       plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment })],
       shutdownGraceTime: '30s',
+      maxCachedWorkflows: cacheSize,
     });
     const started = `syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}${deployment ? `, deployment "${deployment.deploymentName}" build "${deployment.buildId}"` : ''}`;
     // On stdout in both formats: scripts wait for this line (bench/, the chaos campaign).
