@@ -4,7 +4,7 @@ import { MAX_KEPT_STATE_BYTES, planRerun } from '../../common/dag-rerun';
 import { dagDetails, dagText, topologicalOrder } from '../../common/dag-view';
 import { rerunWorkflowId } from '../../client/dag-runs';
 import { rerunSelection } from '../../client/cli-run';
-import { UsageError } from '../../client/cli';
+import { parseArgs, UsageError } from '../../client/cli';
 import type { Flags } from '../../client/cli-parse';
 
 // extract -> transform -> load -> report; audit after extract; notify whatever happens (all_done) after load.
@@ -114,6 +114,12 @@ test('the re-run of a run, and of a re-run, has one id: a second call cannot sta
 });
 
 test('--failed or --from, exactly one', () => {
+  expect(parseArgs(['dag', 'rerun', 'dag/x-1', '--from', 'load'])).toMatchObject({
+    kind: 'run',
+    args: { workflowId: 'dag/x-1' },
+    flags: { from: 'load' },
+  });
+  expect(parseArgs(['dag', 'show', 'dag/x-1'])).toMatchObject({ kind: 'run', args: { workflowId: 'dag/x-1' } });
   expect(rerunSelection({ failed: true })).toEqual({ failed: true });
   expect(rerunSelection({ from: 'load' })).toEqual({ from: 'load' });
   for (const flags of [{}, { failed: true, from: 'load' }] as Flags[]) {
