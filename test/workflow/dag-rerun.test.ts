@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
 import { DagRuns } from '../../client/dag-runs';
-import { DagError } from '../../client/dags';
+import { DagError, DagSchedules, dagScheduleId } from '../../client/dags';
 import type { DagSpec, DagState } from '../../common/dag';
 import type { DagWorkflowInput, DagWorkflowResult } from '../../workflows/dag-workflow';
 
@@ -232,6 +232,34 @@ test('a dated run re-run keeps its logical date and takes over its (DAG, date) r
   expect(done2.run?.logicalDate).toBe(logicalDate);
   expect(await record()).toEqual([{ workflow_id: second.workflowId, status: 'success' }]);
   expect(await executions(dag)).toEqual({ up: [42], side: [0], middle: [1], down: [42, 42] });
+}, 300_000);
+
+test('a run its Schedule started is re-run with the logical date of its scheduled time', async () => {
+  const dag = `scheduled-${process.pid}`;
+  const dags = new DagSchedules(client, TASK_QUEUE);
+  await dags.deploy({ ...flaky(dag), schedule: { cron: '0 * * * *', paused: true } });
+  const at = new Date('2026-02-01T05:00:00Z');
+  await dags.backfill(dag, at, at);
+  const source = `${dagScheduleId(dag)}-2026-02-01T05:00:00Z`;
+  await waitFor('the backfilled run', () =>
+    client.workflow
+      .getHandle(source)
+      .describe()
+      .then(
+        () => true,
+        () => undefined,
+      ),
+  );
+  await failureState(source);
+  await db.query('INSERT INTO dag_rerun_test.flags VALUES ($1)', [dag]);
+  const rerun = await runs.rerun(source, { failed: true });
+  expect(rerun.logicalDate).toBe(at.toISOString());
+  const done = (await client.workflow.getHandle(rerun.workflowId).result()) as DagWorkflowResult;
+  expect(done.run?.logicalDate).toBe(at.toISOString());
+  expect(states(done)).toEqual({ up: 'success', middle: 'success', down: 'success', side: 'success' });
+  const recorded = await db.query('SELECT logical_date, workflow_id, status FROM syncline.dag_runs WHERE dag_id = $1', [dag]);
+  expect(recorded.rows).toEqual([{ logical_date: at, workflow_id: rerun.workflowId, status: 'success' }]);
+  await dags.delete(dag);
 }, 300_000);
 
 test('a running run is shown through its query and is not re-run', async () => {
