@@ -3,7 +3,7 @@
  * tasks run again and which keep their outcome. The re-run set is closed downstream, so every kept task's
  * upstream is kept too and the kept states stay consistent with the trigger rules.
  */
-import type { DagSpec, DagState, TaskRun } from './dag';
+import type { DagSpec, DagState, MappedRun, TaskRun } from './dag';
 
 /** The kept states travel in the new run's input (its history): outputs are small by design, this bounds them. */
 export const MAX_KEPT_STATE_BYTES = 256 * 1024;
@@ -67,7 +67,7 @@ export function planRerun(
     const previous = state.tasks[id];
     // A task a terminated run left unfinished has no outcome to keep: it starts afresh, as do the re-run ones.
     if (!again.has(id) && previous && previous.state !== 'pending' && previous.state !== 'running')
-      seed[id] = { ...previous, id, kept: true };
+      seed[id] = { ...previous, id, kept: true, ...(previous.mapped && { mapped: previous.mapped.map(withoutOutput) }) };
     else if (previous?.tries !== undefined) seed[id] = { id, state: 'pending', tries: previous.tries };
   }
   const rerun = ids.filter((id) => again.has(id));
@@ -77,4 +77,10 @@ export function planRerun(
       problem: `the kept tasks of run ${source} hold ${size} bytes of state; a re-run carries at most ${MAX_KEPT_STATE_BYTES} in its input: have the tasks return ids or counts, not data, or trigger a new run`,
     };
   return { rerun, seed };
+}
+
+/** A mapped task's item outputs are its output already: kept once, they do not count twice against the bound. */
+function withoutOutput(item: MappedRun): MappedRun {
+  const { output: _output, ...rest } = item;
+  return rest;
 }

@@ -61,6 +61,8 @@ describe('planRerun', () => {
       status: 'success',
       tasks: Object.fromEntries(spec.tasks.map((t) => [t.id, { id: t.id, state: 'success', output: t.id, tries: 2 } satisfies TaskRun])),
     };
+    ok.tasks.transform!.mapped = [{ index: 0, state: 'success', output: 'transform' }];
+    ok.tasks.transform!.output = ['transform'];
     const plan = planRerun(spec, ok, { from: 'load' }, 'dag/nightly-1');
     if ('problem' in plan) throw new Error(plan.problem);
     expect(plan.rerun).toEqual(['report', 'load', 'notify']);
@@ -70,6 +72,9 @@ describe('planRerun', () => {
         .map(([id]) => id),
     ).toEqual(['extract', 'transform', 'audit']);
     expect(plan.seed.load).toEqual({ id: 'load', state: 'pending', tries: 2 });
+    // A kept mapped task keeps its output list once: the items keep their states only.
+    expect(plan.seed.transform).toMatchObject({ output: ['transform'], mapped: [{ index: 0, state: 'success' }] });
+    expect(plan.seed.transform!.mapped![0]).not.toHaveProperty('output');
   });
 
   test('refusals name what to do: an unknown task lists the known ones; --failed on a run without failure', () => {

@@ -304,3 +304,38 @@ test('a running run is shown through its query and is not re-run', async () => {
   await handle.signal('dagSignal', { name: 'go' });
   expect(states((await handle.result()) as DagWorkflowResult)).toEqual({ first: 'success', gate: 'success', last: 'success' });
 }, 300_000);
+
+test('a terminated run is re-run from the state its query replays: its finished tasks kept, the unfinished ones run', async () => {
+  const dag = `terminated-${process.pid}`;
+  const spec: DagSpec = {
+    id: dag,
+    tasks: [
+      { id: 'first', kind: 'sql', input: { statement: `INSERT INTO dag_rerun_test.executions VALUES ($1, 'first', 0)`, params: [dag] } },
+      { id: 'gate', kind: 'wait_for_signal', upstream: ['first'], input: { signal: 'go', timeoutSeconds: 600 } },
+      {
+        id: 'last',
+        kind: 'sql',
+        upstream: ['gate'],
+        input: { statement: `INSERT INTO dag_rerun_test.executions VALUES ($1, 'last', 0)`, params: [dag] },
+      },
+    ],
+  };
+  const id = `dag/${dag}/manual`;
+  const handle = await client.workflow.start('dagWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [spec] });
+  await waitFor('the gate to wait', async () =>
+    (await handle.query<DagState>('dagState')).tasks.gate?.state === 'running' ? true : undefined,
+  );
+  await handle.terminate('test: cut short');
+  expect((await runs.show(id)).text.split('\n')[0]).toBe(`DAG "${dag}" run ${id} (terminated): running`);
+  const rerun = await runs.rerun(id, { failed: true });
+  expect(rerun).toMatchObject({ rerun: ['gate', 'last'], kept: ['first'] });
+  const next = client.workflow.getHandle(rerun.workflowId);
+  await waitFor('the re-run gate to wait', async () =>
+    (await next.query<DagState>('dagState')).tasks.gate?.state === 'running' ? true : undefined,
+  );
+  await next.signal('dagSignal', { name: 'go' });
+  const done = (await next.result()) as DagWorkflowResult;
+  expect(states(done)).toEqual({ first: 'success', gate: 'success', last: 'success' });
+  expect(done.tasks.gate!.tries).toBe(2);
+  expect(await executions(dag)).toEqual({ first: [0], last: [0] });
+}, 300_000);
