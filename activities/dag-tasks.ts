@@ -137,8 +137,10 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
      * Takes (DAG, logical date) for this run, unless a run of that date already succeeded or is still open:
      * a second backfill of the same interval, or a late duplicate start, then runs nothing. A date whose run
      * failed, or whose run was terminated or cancelled (closed while still marked running), is taken over.
+     * A re-run (`syncline dag rerun`) names the run it re-runs in `replaces`: it takes the date over from
+     * that run once it has closed, whatever its outcome, as a new try of the same date.
      */
-    async claimDagRun(input: DagRunKey & { workflowId: string; runId: string }): Promise<ClaimDagRunResult> {
+    async claimDagRun(input: DagRunKey & { workflowId: string; runId: string; replaces?: string }): Promise<ClaimDagRunResult> {
       const db = stateDb(deps);
       for (;;) {
         const taken = await db.query(
@@ -147,8 +149,9 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
            ON CONFLICT (dag_id, logical_date) DO UPDATE
              SET workflow_id = EXCLUDED.workflow_id, run_id = EXCLUDED.run_id, status = 'running', started_at = now(), ended_at = NULL
              WHERE syncline.dag_runs.status = 'failed' OR syncline.dag_runs.run_id = EXCLUDED.run_id
+                OR (syncline.dag_runs.run_id = $5 AND syncline.dag_runs.status <> 'running')
            RETURNING run_id`,
-          [input.dagId, input.logicalDate, input.workflowId, input.runId],
+          [input.dagId, input.logicalDate, input.workflowId, input.runId, input.replaces ?? null],
         );
         if (taken.rowCount === 1) return { claimed: true };
         const held = await db.query<{ workflow_id: string; run_id: string; status: string }>(

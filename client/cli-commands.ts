@@ -263,6 +263,24 @@ export const COMMANDS: CommandSpec[] = [
     example: 'syncline dag backfill nightly-refresh --from 2026-11-01T00:00:00Z --to 2026-11-07T00:00:00Z',
   },
   {
+    name: 'dag show',
+    args: ['workflowId'],
+    summary: "one DAG run's tasks, upstream first: state, tries, mapped items per state, duration (running or closed)",
+    flags: {},
+    example: 'syncline dag show dag/nightly-refresh-2026-12-05T02:00:00Z',
+  },
+  {
+    name: 'dag rerun',
+    args: ['workflowId'],
+    summary:
+      'clear and re-run a closed DAG run as a new run of the same date: the failed tasks (--failed) or one task (--from) and everything downstream run again; the other tasks keep their outcome and output',
+    flags: {
+      failed: { type: 'boolean', help: 'run again the tasks that failed or did not run, and their downstream' },
+      from: { type: 'string', value: 'task', help: 'run again this task and its downstream' },
+    },
+    example: 'syncline dag rerun dag/nightly-refresh-2026-12-05T02:00:00Z --failed',
+  },
+  {
     name: 'dag delete',
     args: ['id'],
     summary: "delete a DAG's Schedule (runs under way finish; its record of done dates stays)",

@@ -16,6 +16,7 @@ import { codecFromEnvironment } from './codec';
 import { startCodecServer } from './codec-server';
 import { UsageError, type Flags } from './cli-parse';
 import { parseDeployableDag } from './dags';
+import type { RerunSelection } from '../common/dag-rerun';
 
 interface Output {
   data: unknown;
@@ -100,6 +101,17 @@ function instant(flag: string, value: unknown): Date {
   return new Date(text);
 }
 
+/** --failed or --from <task>: exactly one, checked before Temporal is reached. */
+export function rerunSelection(flags: Flags): RerunSelection {
+  const from = str(flags.from);
+  if ((flags.failed === true) === (from !== undefined))
+    throw new UsageError(
+      'give either --failed (the failed tasks and their downstream) or --from <task> (that task and its downstream), not both or neither',
+      COMMANDS.find((c) => c.name === 'dag rerun'),
+    );
+  return from !== undefined ? { from } : { failed: true };
+}
+
 const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   'dag deploy': async ({ client, args }) => {
     const r = await client.dags().deploy(readDagFile(args.file!));
@@ -158,6 +170,22 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return {
       data: { dag: id, from: from.toISOString(), to: to.toISOString(), ...r },
       text: `DAG "${id}": ${r.runs} scheduled time(s) from ${from.toISOString()} to ${to.toISOString()} queued, one run at a time; dates that already succeeded run no task`,
+    };
+  },
+  'dag show': async ({ client, args }) => {
+    const { view, text } = await client.dagRuns().show(args.workflowId!);
+    return { data: view, text };
+  },
+  'dag rerun': async ({ client, args, flags }) => {
+    const r = await client.dagRuns().rerun(args.workflowId!, rerunSelection(flags));
+    return {
+      data: r,
+      text: [
+        `re-run ${r.workflowId} started${r.logicalDate ? ` (logical date ${r.logicalDate})` : ''}`,
+        `  runs again: ${r.rerun.join(', ')}`,
+        `  kept from ${r.rerunOf}: ${r.kept.join(', ') || 'none'}`,
+        `"syncline dag show ${r.workflowId}" shows its progress`,
+      ].join('\n'),
     };
   },
   'dag delete': async ({ client, id }) => {
@@ -369,6 +397,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
     if (command.name === 'dag deploy') parseDeployableDag(readDagFile(args.file!));
+    if (command.name === 'dag rerun') rerunSelection(flags);
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
       address: str(flags.address),

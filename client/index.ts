@@ -38,6 +38,7 @@ import {
 } from '../workflows/messages';
 import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './runs';
 import { codecFromEnvironment, withCodec } from './codec';
+import { DagRuns } from './dag-runs';
 import { DagSchedules } from './dags';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
@@ -351,6 +352,11 @@ export class SynclineClient {
   /** The DAGs deployed as Temporal Schedules (`syncline dag ...`). */
   dags(): DagSchedules {
     return new DagSchedules(this.client, this.taskQueue);
+  }
+
+  /** One DAG run: shown, or cleared and re-run (`syncline dag show` / `dag rerun`). */
+  dagRuns(): DagRuns {
+    return new DagRuns(this.client, this.taskQueue);
   }
 
   async close(): Promise<void> {

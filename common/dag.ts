@@ -60,6 +60,10 @@ export interface TaskRun {
   startedAt?: string;
   endedAt?: string;
   mapped?: MappedRun[];
+  /** How many times the task was started, counting the runs this one re-runs (Airflow's try number). */
+  tries?: number;
+  /** Not run here: its outcome (and output) was kept from the run this one re-runs. */
+  kept?: boolean;
 }
 export interface DagState {
   id: string;

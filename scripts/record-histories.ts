@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       others.dagScheduled,
       others.dagSensors,
       others.dagWaitingOnSignal,
+      others.dagRerun,
     ];
     const results = await Promise.allSettled(scenarios.map((scenario) => scenario(stage)));
     const failed = results.flatMap((r, i) =>

@@ -10,6 +10,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   setWorkflowOptions,
   sleep,
@@ -21,6 +22,8 @@ import { versioned } from './versioning';
 import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, RunSqlResult, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import { SKIP, type DagSpec, type DagState, type DagTask } from '../common/dag';
+import type { DagRerun } from '../common/dag-rerun';
+import { dagDetails } from '../common/dag-view';
 import { bindValues, runContext, type DagRunContext } from '../common/dag-schedule';
 import {
   DEFAULT_POKE_INTERVAL_SECONDS,
@@ -34,6 +37,8 @@ import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from '.
 export type DagWorkflowInput = DagSpec & {
   /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
   run?: { logicalDate: string; conf?: unknown };
+  /** Set by `syncline dag rerun`: the run re-run and the tasks it keeps (they are not run again). */
+  rerun?: DagRerun;
 };
 export type DagWorkflowResult = DagState & {
   /** The logical date and data interval of a scheduled, backfilled or triggered run. */
@@ -205,25 +210,35 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
     if (typeof s?.name === 'string' && !signals.has(s.name)) signals.set(s.name, s.payload ?? null);
   });
   const time = runTime(input);
+  const rerun = input?.rerun;
+  // Details are metadata, not commands: setting them changes nothing a replay compares.
+  const onStateChange = (s: DagState): void => {
+    latest = s;
+    setCurrentDetails(dagDetails(Array.isArray(input?.tasks) ? input : { tasks: [] }, s, rerun?.workflowId));
+  };
+  // A re-run's kept tasks are seeded settled. Executions started before re-runs existed have no `rerun` in
+  // their input: they run the same spec with no seed, the same commands, so this needs no patch.
+  const options = { onStateChange, checkTask, ...(rerun && { initial: rerun.tasks }) };
   // Runs without a time (started by hand with `temporal workflow start`), and runs started before this
   // code, take the path they always took.
   if (time === undefined || !patched('dag-logical-date')) {
-    const state = await runDag(input, runnersFor(signals), { onStateChange: (s) => (latest = s), checkTask });
+    const state = await runDag(rerun ? withoutRerun(input) : input, runnersFor(signals), options);
     if (state.status === 'failed') throw dagFailed(state);
     return state;
   }
-  const { run: given, ...spec } = input;
+  const { run: given, rerun: _rerun, ...spec } = input;
   const run = runContext(spec.schedule, time, given?.conf);
   const { workflowId, runId } = workflowInfo();
   const key = { dagId: String(spec.id), logicalDate: run.logicalDate };
-  const claim = await record.claimDagRun({ ...key, workflowId, runId });
+  // A re-run may take over its date from the run it re-runs, even one that succeeded (re-run with --from).
+  const claim = await record.claimDagRun({ ...key, workflowId, runId, ...(rerun && { replaces: rerun.runId }) });
   if (!claim.claimed) {
     latest = { id: String(spec.id), status: 'success', tasks: {} };
     return { ...latest, run, alreadyDone: claim.by };
   }
   let state: DagState;
   try {
-    state = await runDag(spec, runnersFor(signals, run), { onStateChange: (s) => (latest = s), checkTask });
+    state = await runDag(spec, runnersFor(signals, run), options);
   } catch (err) {
     // A cancelled run keeps its claim: the next claim of this date sees that run closed and takes over.
     if (!isCancellation(err)) await record.finishDagRun({ ...key, runId, status: 'failed' });
@@ -242,6 +257,11 @@ function runTime(input: DagWorkflowInput): number | undefined {
   const given = (input as { run?: { logicalDate?: unknown } } | null)?.run?.logicalDate;
   if (typeof given === 'string' && !Number.isNaN(Date.parse(given))) return Date.parse(given);
   return workflowInfo().typedSearchAttributes.get(SCHEDULED_START)?.getTime();
+}
+
+function withoutRerun(input: DagWorkflowInput): DagWorkflowInput {
+  const { rerun: _rerun, ...spec } = input;
+  return spec;
 }
 
 function dagFailed(state: DagState): ApplicationFailure {

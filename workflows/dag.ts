@@ -46,6 +46,11 @@ export interface RunDagOptions {
   onStateChange?: (state: DagState) => void;
   /** Extra per-task checks (e.g. a runner's input shape), reported with the graph problems before anything runs. */
   checkTask?: (task: DagTask) => string[];
+  /**
+   * Task records to start from, by id (a re-run: the kept tasks, settled, with their outputs; the others
+   * pending with their tries so far). A settled one is never run: its output reaches its downstream as if it had.
+   */
+  initial?: Record<string, TaskRun>;
 }
 
 /**
@@ -55,6 +60,7 @@ export interface RunDagOptions {
 export async function runDag(spec: DagSpec, runners: Record<string, TaskRunner>, opts: RunDagOptions = {}): Promise<DagState> {
   const valid = checkSpec(spec, runners, opts.checkTask);
   const state = initialDagState(valid);
+  seed(state, opts.initial);
   const notify = (): void => {
     state.status = dagStatus(state.tasks);
     opts.onStateChange?.(state);
@@ -111,6 +117,7 @@ async function runTask(task: DagTask, state: DagState, run: TaskRunner, slots: S
     if (record.state !== 'pending') return;
     record.state = 'running';
     record.startedAt = new Date().toISOString();
+    record.tries = (record.tries ?? 0) + 1;
     notify();
   };
   if (!task.map) {
@@ -145,6 +152,12 @@ async function runTask(task: DagTask, state: DagState, run: TaskRunner, slots: S
   const items = record.mapped;
   finish(record, { state: mappedState(items), output: items.map((i) => i.output ?? null), error: firstError(items) });
   notify();
+}
+
+/** Copies the given records over the initial state, for the tasks of this spec only. */
+function seed(state: DagState, initial: RunDagOptions['initial']): void {
+  for (const [id, record] of Object.entries(initial ?? {}))
+    if (Object.hasOwn(state.tasks, id)) state.tasks[id] = { ...(JSON.parse(JSON.stringify(record)) as TaskRun), id };
 }
 
 type Outcome = { state: TaskState; output?: unknown; error?: TaskError };

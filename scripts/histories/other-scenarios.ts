@@ -6,7 +6,8 @@ import { activation, createModel, expectRun, type Stage } from './stage';
 import { WORKFLOW_TYPES } from '../../common/names';
 import { dagSignal, dagStateQuery, reportWarningsSignal } from '../../workflows/messages';
 import { DagSchedules, dagScheduleId } from '../../client/dags';
-import type { DagWorkflowResult } from '../../workflows/dag-workflow';
+import type { DagWorkflowInput, DagWorkflowResult } from '../../workflows/dag-workflow';
+import { DagRuns } from '../../client/dag-runs';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
 export async function warningsOpen(s: Stage): Promise<void> {
@@ -183,6 +184,53 @@ export async function dagScheduled(s: Stage): Promise<void> {
     'the same date backfilled again: claimDagRun finds it done, no task runs',
   );
   await dags.delete('hist-scheduled');
+}
+
+/**
+ * Clear and re-run: a dated run whose middle task fails until a flag row exists; re-run with --failed once it
+ * does (the upstream kept, its output mapped over downstream; the date claimed from the failed run), then that
+ * re-run again --from its last task (the date taken over from a run that succeeded).
+ */
+export async function dagRerun(s: Stage): Promise<void> {
+  await s.sql.query('CREATE TABLE hist.rerun_flag (ok boolean)');
+  const source = 'dag/hist-rerun-2026-01-01T00:00:00Z';
+  const spec: DagWorkflowInput = {
+    id: 'hist-rerun',
+    run: { logicalDate: '2026-01-01T00:00:00.000Z' },
+    tasks: [
+      { id: 'up', kind: 'sql', input: { statement: 'SELECT g AS n FROM generate_series(1, 2) g ORDER BY g', returnRows: true } },
+      sql('middle', 'SELECT 1 / (SELECT count(*)::int FROM hist.rerun_flag)', { upstream: ['up'], retry: { maximumAttempts: 1 } }),
+      {
+        id: 'down',
+        kind: 'sql',
+        upstream: ['up', 'middle'],
+        map: { over: 'up', field: 'rows' },
+        input: { statement: "SELECT ($1::jsonb->>'n')::int" },
+      },
+    ],
+  };
+  await expectDagFailure(s, source, spec);
+  await s.sql.query('INSERT INTO hist.rerun_flag VALUES (true)');
+  const runs = new DagRuns(s.client, s.taskQueue);
+  const first = await runs.rerun(source, { failed: true });
+  const done = (await s.client.workflow.getHandle(first.workflowId).result()) as DagWorkflowResult;
+  if (done.status !== 'success' || done.alreadyDone || !done.tasks.up?.kept)
+    throw new Error(`${first.workflowId}: unexpected result ${JSON.stringify(done)}`);
+  await s.rec.record(
+    'rerun-failed',
+    first.workflowId,
+    first.runId,
+    're-run --failed of a dated run: up kept (not executed; its rows mapped over by down), middle and down run; claimDagRun replaces the failed run',
+  );
+  const second = await runs.rerun(first.workflowId, { from: 'down' });
+  const again = (await s.client.workflow.getHandle(second.workflowId).result()) as DagWorkflowResult;
+  if (again.status !== 'success' || again.alreadyDone) throw new Error(`${second.workflowId}: unexpected result ${JSON.stringify(again)}`);
+  await s.rec.record(
+    'rerun-from',
+    second.workflowId,
+    second.runId,
+    're-run --from down of a re-run that succeeded: up and middle kept, claimDagRun takes the date over from the succeeded run',
+  );
 }
 
 /** The run of workflowId after `previous` (or its first run), once it has closed. */

@@ -1,0 +1,177 @@
+/**
+ * One DAG run seen from outside (`syncline dag show`) and cleared and re-run (`syncline dag rerun`): a new
+ * dagWorkflow run of the same spec and logical date that keeps the outcome and output of the tasks not
+ * cleared and runs the others. The run's spec is its own input (the first event of its history); its state
+ * is queried while it runs, and read from its result or its DAG_FAILED failure once it has closed.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import type { DagSpec, DagState } from '../common/dag';
+import { planRerun, type RerunSelection } from '../common/dag-rerun';
+import { dagText } from '../common/dag-view';
+import { WORKFLOW_TYPES } from '../common/names';
+import type { DagWorkflowInput, DagWorkflowResult } from '../workflows/dag-workflow';
+import { dagStateQuery } from '../workflows/messages';
+import { DagError } from './dags';
+
+const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+export interface DagRunView {
+  workflowId: string;
+  runId: string;
+  /** Temporal's status of the execution: RUNNING, COMPLETED, FAILED, TERMINATED, … */
+  status: string;
+  spec: DagSpec;
+  logicalDate?: string;
+  conf?: unknown;
+  /** The run this one re-runs. */
+  rerunOf?: string;
+  /** Undefined when the run holds none (it failed before any task: DAG_INVALID); `problem` says why. */
+  state?: DagState;
+  problem?: string;
+  alreadyDone?: DagWorkflowResult['alreadyDone'];
+}
+
+export interface RerunStarted {
+  workflowId: string;
+  runId: string;
+  rerunOf: string;
+  logicalDate?: string;
+  /** Tasks that run again, and tasks whose outcome is kept, in the order of the DAG file. */
+  rerun: string[];
+  kept: string[];
+}
+
+/** `dag/x/rerun-2` for a re-run of `dag/x/rerun-1` or of `dag/x`: one id per source, so a second CLI call cannot start a second re-run. */
+export function rerunWorkflowId(source: string): string {
+  const m = /^(.*)\/rerun-(\d+)$/.exec(source);
+  return m ? `${m[1]}/rerun-${Number(m[2]) + 1}` : `${source}/rerun-1`;
+}
+
+export class DagRuns {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  /** The run's spec, status and state. A running (or terminated) run's state is queried: a worker must be up. */
+  async read(workflowId: string): Promise<DagRunView> {
+    const described = await this.describe(workflowId);
+    const handle = this.client.workflow.getHandle(workflowId, described.runId);
+    const input = await this.input(workflowId, described.runId);
+    const { run, rerun, ...spec } = input;
+    const scheduled = described.typedSearchAttributes.get(SCHEDULED_START);
+    const view: DagRunView = {
+      workflowId,
+      runId: described.runId,
+      status: described.status.name,
+      spec,
+      logicalDate: run?.logicalDate ?? scheduled?.toISOString(),
+      ...(run?.conf !== undefined && { conf: run.conf }),
+      ...(rerun && { rerunOf: rerun.workflowId }),
+    };
+    if (described.status.name === 'COMPLETED') {
+      const result = (await handle.result()) as DagWorkflowResult;
+      const { run: _run, alreadyDone, ...state } = result;
+      return { ...view, state, ...(alreadyDone && { alreadyDone }) };
+    }
+    if (described.status.name === 'FAILED') {
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: unknown) => (err instanceof WorkflowFailedError ? err.cause : err),
+      );
+      if (failure instanceof ApplicationFailure && failure.type === 'DAG_FAILED')
+        return { ...view, state: failure.details?.[0] as DagState };
+      return { ...view, problem: `it failed before any task ran: ${(failure as Error | undefined)?.message ?? 'no failure recorded'}` };
+    }
+    // Running, or closed without a result (terminated, cancelled, timed out): the query replays it on a worker.
+    return { ...view, state: await handle.query(dagStateQuery) };
+  }
+
+  async show(workflowId: string): Promise<{ view: DagRunView; text: string }> {
+    const view = await this.read(workflowId);
+    const title = [
+      `DAG "${view.spec.id}" run ${workflowId} (${view.status.toLowerCase()})`,
+      view.logicalDate && `logical date ${view.logicalDate}`,
+      view.rerunOf && `re-run of ${view.rerunOf}`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    if (view.alreadyDone)
+      return {
+        view,
+        text: `${title}\nran no task: this date was already done by ${view.alreadyDone.workflowId} (${view.alreadyDone.status})`,
+      };
+    if (!view.state) return { view, text: `${title}\n${view.problem}` };
+    return { view, text: dagText(view.spec, view.state, title) };
+  }
+
+  /**
+   * Starts the re-run of a closed run. Refused, before anything starts, when the run is still running, ran
+   * no task, has nothing to re-run, or keeps too large a state.
+   */
+  async rerun(workflowId: string, selection: RerunSelection): Promise<RerunStarted> {
+    const described = await this.describe(workflowId);
+    if (described.status.name === 'RUNNING')
+      throw new DagError(
+        `run ${workflowId} is still running: wait for it or cancel it ("syncline dag show ${workflowId}" shows where it is)`,
+      );
+    const view = await this.read(workflowId);
+    if (view.alreadyDone)
+      throw new DagError(
+        `run ${workflowId} ran no task: its date was already done by ${view.alreadyDone.workflowId}; re-run that run instead`,
+      );
+    if (!view.state) throw new DagError(`run ${workflowId} has no task state to re-run from: ${view.problem}`);
+    const plan = planRerun(view.spec, view.state, selection, workflowId);
+    if ('problem' in plan) throw new DagError(plan.problem);
+    const input: DagWorkflowInput = {
+      ...view.spec,
+      ...(view.logicalDate && { run: { logicalDate: view.logicalDate, ...(view.conf !== undefined && { conf: view.conf }) } }),
+      rerun: { workflowId, runId: view.runId, tasks: plan.seed },
+    };
+    const id = rerunWorkflowId(workflowId);
+    try {
+      const handle = await this.client.workflow.start(WORKFLOW_TYPES.dag, { taskQueue: this.taskQueue, workflowId: id, args: [input] });
+      const kept = view.spec.tasks.map((t) => t.id).filter((t) => plan.seed[t]?.kept);
+      return {
+        workflowId: id,
+        runId: handle.firstExecutionRunId,
+        rerunOf: workflowId,
+        logicalDate: view.logicalDate,
+        rerun: plan.rerun,
+        kept,
+      };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new DagError(`a re-run of ${workflowId} is already running: ${id} ("syncline dag show ${id}")`);
+      throw err;
+    }
+  }
+
+  private async describe(workflowId: string): Promise<WorkflowExecutionDescription> {
+    let described: WorkflowExecutionDescription;
+    try {
+      described = await this.client.workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new DagError(`no DAG run "${workflowId}" in this namespace (or it is past its retention)`);
+      throw err;
+    }
+    if (described.type !== WORKFLOW_TYPES.dag) throw new DagError(`${workflowId} is a ${described.type}, not a DAG run`);
+    return described;
+  }
+
+  /** The run's input, from the first event of its history (decoded with the client's codec). */
+  private async input(workflowId: string, runId: string): Promise<DagWorkflowInput> {
+    const history = await this.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    return decodeFromPayloadsAtIndex<DagWorkflowInput>(this.client.options.loadedDataConverter, 0, started?.input?.payloads);
+  }
+}
