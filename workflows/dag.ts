@@ -235,9 +235,11 @@ async function runBatched(
   let outputs: unknown[] | undefined = new Array<unknown>(n).fill(null);
   let outputBytes = 2;
   let next = 0;
-  const lane = async (parallelism: number): Promise<void> => {
+  const lane = async (share: number): Promise<void> => {
     while (next < batches.length) {
       const { batch, from, to } = batches[next++]!;
+      // A short last batch holds only the slots it can use.
+      const parallelism = Math.min(share, to - from);
       await acquireMany(slots, parallelism);
       let result: MapBatchResult;
       try {
