@@ -265,3 +265,46 @@ test("a dated run's batches bind its logical date", async () => {
   const { rows } = await db.query<{ n: number; at: Date }>('SELECT n, logical_date AS at FROM dag_map.dated ORDER BY n');
   expect(rows.map((r) => [r.n, r.at.toISOString()])).toEqual(Array.from({ length: 12 }, (_, i) => [i + 1, logicalDate]));
 });
+
+test("batches share the DAG's maxParallelism with its other tasks", async () => {
+  await db.query('CREATE TABLE dag_map.spans (task text, started timestamptz, ended timestamptz)');
+  // statement_timestamp() is when the statement began; clock_timestamp() is read after the sleep.
+  const span = (label: string, seconds: number) =>
+    `INSERT INTO dag_map.spans SELECT ${label}, statement_timestamp(), clock_timestamp() FROM pg_sleep(${seconds})`;
+  const spec: DagSpec = {
+    id: 'map-batches-parallel',
+    maxParallelism: 3,
+    tasks: [
+      numbers(12),
+      {
+        id: 'fan',
+        kind: 'sql',
+        upstream: ['list'],
+        map: { over: 'list', field: 'rows.0.ns', batchSize: 4 },
+        input: { statement: span("'m' || $1", 0.3) },
+      },
+      // Long enough to be running while the batches start: the batches must wait for their slots.
+      ...['p1', 'p2'].map((id) => ({ id, kind: 'sql', upstream: ['list'], input: { statement: span(`'${id}'`, 3) } })),
+    ],
+  };
+  const result = await withWorker(() =>
+    client.workflow.execute(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('parallel'), args: [spec] }),
+  );
+  expect(result.tasks.fan).toMatchObject({ state: 'success', mapBatches: { batches: 3, counts: { success: 12 } } });
+  const spans = await db.query<{ started: Date; ended: Date }>('SELECT * FROM dag_map.spans');
+  expect(spans.rows).toHaveLength(14);
+  // Sweep over start/end events; an end sorts before a start at the same instant.
+  const events = spans.rows
+    .flatMap(
+      (s) =>
+        [
+          [s.started.getTime(), 1],
+          [s.ended.getTime(), -1],
+        ] as const,
+    )
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let open = 0;
+  let peak = 0;
+  for (const [, delta] of events) peak = Math.max(peak, (open += delta));
+  expect(peak).toBe(3);
+});
