@@ -47,8 +47,17 @@ export function duration(run: Pick<TaskRun, 'startedAt' | 'endedAt' | 'state'>):
     : `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
 
-/** A mapped task's items per state, e.g. "3 success, 1 failed"; "" for a task that is not mapped (or not expanded yet). */
-export function itemCounts(run: Pick<TaskRun, 'mapped'>): string {
+/**
+ * A mapped task's items per state, e.g. "3 items: 3 success, 1 failed" (a task run in batches adds its
+ * batches done, "5000 items in 25 batches (25 done): 5000 success"); "" for a task that is not mapped (or
+ * not expanded yet).
+ */
+export function itemCounts(run: Pick<TaskRun, 'mapped' | 'mapBatches'>): string {
+  const b = run.mapBatches;
+  if (b) {
+    const counts = Object.entries(b.counts).filter(([, n]) => (n ?? 0) > 0);
+    return `${b.items} items in ${b.batches} batches (${b.batchesDone} done): ${counts.map(([state, n]) => `${n} ${state}`).join(', ')}`;
+  }
   if (!run.mapped) return '';
   const counts = new Map<string, number>();
   for (const item of run.mapped) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { dagScheduleSchema, type DagSchedule } from './dag-schedule';
+import { MAX_MAP_BATCH_SIZE, type MapBatchesRun } from './dag-map';
 
 export const TRIGGER_RULES = ['all_success', 'all_done', 'one_failed', 'none_failed'] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
@@ -30,12 +31,19 @@ export interface DagTask {
   /** Start-to-close timeout of one attempt. */
   timeoutSeconds?: number;
   /** Dynamic mapping: one execution per item of the array that upstream task `over` returned (or its `field`). */
-  map?: { over: string; field?: string };
+  map?: {
+    over: string;
+    field?: string;
+    /** More items than this run in child workflows of this many each (common/dag-map.ts). */
+    batchSize?: number;
+  };
 }
 export interface DagSpec {
   id: string;
   /** Task executions (mapped items included) running at once; default 4. */
   maxParallelism?: number;
+  /** The batch size of every mapped task that sets none (default 200, common/dag-map.ts). */
+  mapBatchSize?: number;
   tasks: DagTask[];
   /** When `syncline dag deploy` runs it (a Temporal Schedule); dagWorkflow itself ignores it. */
   schedule?: DagSchedule;
@@ -64,6 +72,8 @@ export interface TaskRun {
   tries?: number;
   /** Not run here: its outcome (and output) was kept from the run this one re-runs. */
   kept?: boolean;
+  /** A mapped task run in batches (child workflows): counts and the first failed items, no `mapped`. */
+  mapBatches?: MapBatchesRun;
 }
 export interface DagState {
   id: string;
@@ -107,7 +117,11 @@ const taskSchema = z
       .optional(),
     timeoutSeconds: z.number().positive().optional(),
     map: z
-      .object({ over: z.string().min(1), field: z.string().min(1).optional() })
+      .object({
+        over: z.string().min(1),
+        field: z.string().min(1).optional(),
+        batchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
+      })
       .strict()
       .optional(),
   })
@@ -116,6 +130,7 @@ export const dagSpecSchema = z
   .object({
     id: z.string().min(1),
     maxParallelism: z.number().int().min(1).max(100).optional(),
+    mapBatchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
     tasks: z.array(taskSchema).min(1),
     schedule: dagScheduleSchema.optional(),
   })
@@ -253,12 +268,22 @@ export function initialDagState(spec: DagSpec): DagState {
 }
 
 /** The items a mapped task expands over, or a message saying why the upstream output is not a list. */
-export function mapItems(task: DagTask, upstreamOutput: unknown): { items: unknown[] } | { problem: string } {
+export function mapItems(task: DagTask, upstreamOutput: unknown, paths = false): { items: unknown[] } | { problem: string } {
   const { over, field } = task.map!;
-  const value = field === undefined ? upstreamOutput : (upstreamOutput as Record<string, unknown> | null | undefined)?.[field];
+  const value = field === undefined ? upstreamOutput : fieldOf(upstreamOutput, field, paths);
   if (Array.isArray(value)) return { items: value };
   const where = field === undefined ? `the output of "${over}"` : `field "${field}" of the output of "${over}"`;
   return { problem: `task "${task.id}" maps over ${where}, which is ${value === undefined ? 'missing' : `a ${typeof value}`}, not a list` };
+}
+
+/**
+ * The output's `field`. With `paths`, a field that is not a key of the output is a path through it, e.g.
+ * `rows.0.ids` (one row holding an array: a list longer than returnRows allows).
+ */
+function fieldOf(output: unknown, field: string, paths: boolean): unknown {
+  const at = (v: unknown, key: string): unknown => (v as Record<string, unknown> | null | undefined)?.[key];
+  if (!paths || (typeof output === 'object' && output !== null && Object.hasOwn(output, field))) return at(output, field);
+  return field.split('.').reduce(at, output);
 }
 
 /** A mapped task: failed if any item failed; skipped if every item skipped; else success. */

@@ -118,6 +118,7 @@ async function main(): Promise<void> {
       runs.modelError,
       others.warningsContinueAsNew,
       others.dagRules,
+      others.dagMapBatches,
       others.dagActivation,
       others.dagInvalid,
       others.dagScheduled,

@@ -7,6 +7,7 @@ import { dagSignal, dagStateQuery } from './messages';
 import {
   ApplicationFailure,
   condition,
+  executeChild,
   isCancellation,
   patched,
   proxyActivities,
@@ -32,7 +33,8 @@ import {
   type SqlSensorInput,
   type WaitForSignalInput,
 } from '../common/dag-sensors';
-import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from './dag';
+import { activityOptionsFor, runDag, runMapBatch, type MapBatchesOption, type TaskContext, type TaskRunner } from './dag';
+import type { MapBatchResult } from '../common/dag-map';
 
 export type DagWorkflowInput = DagSpec & {
   /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
@@ -222,7 +224,10 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   // Runs without a time (started by hand with `temporal workflow start`), and runs started before this
   // code, take the path they always took.
   if (time === undefined || !patched('dag-logical-date')) {
-    const state = await runDag(rerun ? withoutRerun(input) : input, runnersFor(signals), options);
+    const state = await runDag(rerun ? withoutRerun(input) : input, runnersFor(signals), {
+      ...options,
+      mapBatches: mapBatchesFor(String(input?.id)),
+    });
     if (state.status === 'failed') throw dagFailed(state);
     return state;
   }
@@ -238,7 +243,7 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   }
   let state: DagState;
   try {
-    state = await runDag(spec, runnersFor(signals, run), options);
+    state = await runDag(spec, runnersFor(signals, run), { ...options, mapBatches: mapBatchesFor(String(spec.id), run) });
   } catch (err) {
     // A cancelled run keeps its claim: the next claim of this date sees that run closed and takes over.
     if (!isCancellation(err)) await record.finishDagRun({ ...key, runId, status: 'failed' });
@@ -325,4 +330,64 @@ function activationInput(ctx: TaskContext): TriggerActivationSyncInput {
     );
   }
   return merged as TriggerActivationSyncInput;
+}
+
+/** One batch of a large mapped task (workflows/dag.ts, common/dag-map.ts): small, bounded by the batch size. */
+export interface DagMapBatchInput {
+  dagId: string;
+  task: DagTask;
+  /** The outputs of the task's other direct upstream tasks. */
+  upstream: Record<string, unknown>;
+  /** This batch's items: item `first + i` of the `total` the task maps over. */
+  items: unknown[];
+  first: number;
+  total: number;
+  parallelism: number;
+  outputBudgetBytes: number;
+  /** The DAG run's logical date and conf, for sql statements binding `:logical_date`. */
+  run?: DagRunContext;
+}
+export type DagMapBatchResult = MapBatchResult;
+
+/**
+ * Batches run as child workflows `<DAG workflow id>/map/<task>/<batch>`, on the DAG's task queue; the DAG's
+ * cancellation reaches them (a child is cancelled with its parent's scope). A wait_for_signal task waits on
+ * the DAG's own signals, so it never goes to a child.
+ */
+function mapBatchesFor(dagId: string, run?: DagRunContext): MapBatchesOption {
+  return {
+    accepts: (task) => task.kind !== 'wait_for_signal',
+    run: (b) =>
+      executeChild(dagMapBatchWorkflow, {
+        workflowId: `${workflowInfo().workflowId}/map/${b.task.id}/${b.batch}`,
+        args: [
+          {
+            dagId,
+            task: b.task,
+            upstream: b.upstream,
+            items: b.items,
+            first: b.first,
+            total: b.total,
+            parallelism: b.parallelism,
+            outputBudgetBytes: b.outputBudgetBytes,
+            ...(run && { run }),
+          },
+        ],
+        staticSummary: `DAG ${dagId} · ${b.task.id} · items ${b.first}–${b.first + b.items.length - 1} of ${b.total}`,
+      }),
+  };
+}
+
+// Like the DAG run that starts it: it ends on the version it started on.
+setWorkflowOptions(versioned('PINNED'), dagMapBatchWorkflow);
+
+/** Runs one batch of a mapped task's items with the task's runner; returns counts, not one entry per item. */
+export async function dagMapBatchWorkflow(input: DagMapBatchInput): Promise<DagMapBatchResult> {
+  const run = runnersFor(new Map(), input.run)[input.task.kind];
+  if (!run)
+    throw ApplicationFailure.nonRetryable(
+      `DAG "${input.dagId}", task "${input.task.id}": kind "${input.task.kind}" has no runner`,
+      'DAG_INVALID',
+    );
+  return runMapBatch(input, run);
 }

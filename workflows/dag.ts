@@ -7,7 +7,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
   isCancellation,
+  patched,
   TimeoutFailure,
   type ActivityOptions,
   type RetryPolicy,
@@ -30,6 +33,21 @@ import {
   type TaskRun,
   type TaskState,
 } from '../common/dag';
+import {
+  addCounts,
+  batchLanes,
+  configuredBatchSize,
+  effectiveBatchSize,
+  lowestFailed,
+  MAP_FAILED_LISTED,
+  MAP_OUTPUT_MAX_BYTES,
+  planBatches,
+  stateOfCounts,
+  type MapBatchesRun,
+  type MapBatchResult,
+  type MapOutputSummary,
+  type StateCounts,
+} from '../common/dag-map';
 
 export interface TaskContext {
   task: DagTask;
@@ -51,6 +69,29 @@ export interface RunDagOptions {
    * pending with their tries so far). A settled one is never run: its output reaches its downstream as if it had.
    */
   initial?: Record<string, TaskRun>;
+  /** Runs a large mapped task's items in batches elsewhere (child workflows); without it every item runs here. */
+  mapBatches?: MapBatchesOption;
+}
+
+/** One batch of a mapped task's items: items[i] is item `first + i` of `total`. */
+export interface MapBatchRequest {
+  task: DagTask;
+  /** The upstream outputs but the list mapped over: the batch gets its slice as `items`. */
+  upstream: Record<string, unknown>;
+  items: unknown[];
+  first: number;
+  total: number;
+  /** 1-based, in item order. */
+  batch: number;
+  /** Items of this batch running at once (the batch holds that many of the DAG's slots). */
+  parallelism: number;
+  /** The item outputs come back only if their JSON is at most this long. */
+  outputBudgetBytes: number;
+}
+export interface MapBatchesOption {
+  run(batch: MapBatchRequest): Promise<MapBatchResult>;
+  /** Which mapped tasks may run in batches (default all). */
+  accepts?(task: DagTask): boolean;
 }
 
 /**
@@ -76,7 +117,8 @@ export async function runDag(spec: DagSpec, runners: Record<string, TaskRunner>,
     for (const id of plan.run.filter((r) => !launched.has(r))) {
       launched.add(id);
       const task = valid.tasks.find((t) => t.id === id)!;
-      const p: Promise<void> = runTask(task, state, runners[task.kind]!, slots, notify).finally(() => inFlight.delete(p));
+      const large = opts.mapBatches && { spec: valid, option: opts.mapBatches };
+      const p: Promise<void> = runTask(task, state, runners[task.kind]!, slots, notify, large).finally(() => inFlight.delete(p));
       inFlight.add(p);
     }
     if (inFlight.size === 0) break;
@@ -108,7 +150,14 @@ function checkSpec(spec: DagSpec, runners: Record<string, TaskRunner>, checkTask
   return result.spec;
 }
 
-async function runTask(task: DagTask, state: DagState, run: TaskRunner, slots: Semaphore, notify: () => void): Promise<void> {
+async function runTask(
+  task: DagTask,
+  state: DagState,
+  run: TaskRunner,
+  slots: Semaphore,
+  notify: () => void,
+  large?: LargeMaps,
+): Promise<void> {
   const upstream = Object.fromEntries(
     (task.upstream ?? []).filter((u) => state.tasks[u]?.state === 'success').map((u) => [u, state.tasks[u]!.output]),
   );
@@ -133,11 +182,15 @@ async function runTask(task: DagTask, state: DagState, run: TaskRunner, slots: S
     finish(record, { state: 'skipped' });
     return notify();
   }
-  const expanded = mapItems(task, over.output);
+  // A dotted field is a path into the output for executions started since paths exist (a literal key wins).
+  const expanded = mapItems(task, over.output, task.map.field?.includes('.') === true && patched('dag-map-field-path'));
   if ('problem' in expanded) {
     finish(record, { state: 'failed', error: { type: 'DAG_MAP_NOT_A_LIST', message: expanded.problem } });
     return notify();
   }
+  // Executions started before batches existed replay running every item here; small maps always do.
+  if (large && wantsBatches(large, task, expanded.items.length) && patched('dag-map-batches'))
+    return runBatched(task, record, expanded.items, upstream, large, slots, notify);
   // Items share the DAG-wide slots, so a wide fan-out never exceeds maxParallelism.
   record.mapped = expanded.items.map((_, index) => ({ index, state: 'pending' }));
   const runs = expanded.items.map(async (item, index) => {
@@ -161,6 +214,133 @@ function seed(state: DagState, initial: RunDagOptions['initial']): void {
 }
 
 type Outcome = { state: TaskState; output?: unknown; error?: TaskError };
+
+interface LargeMaps {
+  spec: DagSpec;
+  option: MapBatchesOption;
+}
+
+function wantsBatches(large: LargeMaps, task: DagTask, n: number): boolean {
+  return n > configuredBatchSize(large.spec, task) && (large.option.accepts?.(task) ?? true);
+}
+
+/**
+ * A large mapped task: its items in batches run elsewhere (child workflows), a few batches at a time, each
+ * holding as many of the DAG's slots as items it runs at once. The task keeps counts and the first failed
+ * items (`mapBatches`), never one entry per item; its output is the item outputs while they stay small.
+ */
+async function runBatched(
+  task: DagTask,
+  record: TaskRun,
+  items: unknown[],
+  upstream: Record<string, unknown>,
+  large: LargeMaps,
+  slots: Semaphore,
+  notify: () => void,
+): Promise<void> {
+  const n = items.length;
+  const size = effectiveBatchSize(configuredBatchSize(large.spec, task), n);
+  const batches = planBatches(n, size);
+  const summary: MapBatchesRun = { items: n, batchSize: size, batches: batches.length, batchesDone: 0, counts: { pending: n }, failed: [] };
+  record.mapBatches = summary;
+  // The list itself reaches each batch as its slice, not again through the upstream outputs.
+  const others = Object.fromEntries(Object.entries(upstream).filter(([id]) => id !== task.map!.over));
+  let outputs: unknown[] | undefined = new Array<unknown>(n).fill(null);
+  let outputBytes = 2;
+  let next = 0;
+  const lane = async (share: number): Promise<void> => {
+    while (next < batches.length) {
+      const { batch, from, to } = batches[next++]!;
+      // A short last batch holds only the slots it can use.
+      const parallelism = Math.min(share, to - from);
+      await acquireMany(slots, parallelism);
+      let result: MapBatchResult;
+      try {
+        if (record.state === 'pending') {
+          record.state = 'running';
+          record.startedAt = new Date().toISOString();
+          record.tries = (record.tries ?? 0) + 1;
+        }
+        addCounts(summary.counts, { pending: from - to, running: to - from });
+        notify();
+        result = await large.option.run({
+          task,
+          upstream: others,
+          items: items.slice(from, to),
+          first: from,
+          total: n,
+          batch,
+          parallelism,
+          outputBudgetBytes: outputs ? MAP_OUTPUT_MAX_BYTES - outputBytes : 0,
+        });
+      } catch (err) {
+        // The DAG's cancellation ends it; a batch that failed by itself (terminated, say) fails its items.
+        if (CancellationScope.current().consideredCancelled) throw err;
+        result = batchFailed(batch, from, to, err);
+      } finally {
+        for (let i = 0; i < parallelism; i++) slots.release();
+      }
+      addCounts(summary.counts, { running: from - to });
+      addCounts(summary.counts, result.counts);
+      summary.failed = lowestFailed(summary.failed, result.failed);
+      summary.batchesDone += 1;
+      const bytes = result.outputs ? JSON.stringify(result.outputs).length - 2 : Infinity;
+      if (outputs && result.outputs?.length === to - from && outputBytes + bytes <= MAP_OUTPUT_MAX_BYTES) {
+        outputs.splice(from, to - from, ...result.outputs);
+        outputBytes += bytes;
+      } else outputs = undefined;
+      notify();
+    }
+  };
+  await Promise.all(batchLanes(large.spec.maxParallelism ?? DEFAULT_MAX_PARALLELISM).map(lane));
+  const failed = summary.failed[0];
+  const output: unknown[] | MapOutputSummary = outputs ?? { items: n, counts: { ...summary.counts }, outputsOmitted: true };
+  finish(record, {
+    state: stateOfCounts(summary.counts),
+    output,
+    error: failed?.error && { type: failed.error.type, message: `item ${failed.index}: ${failed.error.message}` },
+  });
+  notify();
+}
+
+function batchFailed(batch: number, from: number, to: number, err: unknown): MapBatchResult {
+  const cause = taskError(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
+  const error = { type: cause.type, message: `batch ${batch} (items ${from}-${to - 1}) did not finish: ${cause.message}` };
+  const failed = Array.from({ length: Math.min(MAP_FAILED_LISTED, to - from) }, (_, i) => ({
+    index: from + i,
+    state: 'failed' as const,
+    error,
+  }));
+  return { counts: { failed: to - from }, failed };
+}
+
+/**
+ * One batch's items, `parallelism` at a time in item order, with the task's runner: what a batch's child
+ * workflow runs. Every item runs whatever the others do; only cancellation stops it.
+ */
+export async function runMapBatch(
+  batch: Pick<MapBatchRequest, 'task' | 'upstream' | 'items' | 'first' | 'parallelism' | 'outputBudgetBytes'>,
+  run: TaskRunner,
+): Promise<MapBatchResult> {
+  const { task, upstream, items, first } = batch;
+  const counts: StateCounts = {};
+  const failed: MappedRun[] = [];
+  const outputs = new Array<unknown>(items.length).fill(null);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      const index = first + i;
+      const outcome = await attempt(run, { task, input: task.input, upstream, item: items[i], index });
+      addCounts(counts, { [outcome.state]: 1 });
+      if (outcome.error) failed.push({ index, state: outcome.state, error: outcome.error });
+      outputs[i] = outcome.output ?? null;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(batch.parallelism, items.length)) }, lane));
+  const fits = JSON.stringify(outputs).length <= batch.outputBudgetBytes;
+  return { counts, failed: lowestFailed(failed, []), ...(fits && { outputs }) };
+}
 
 async function attempt(run: TaskRunner, ctx: TaskContext): Promise<Outcome> {
   try {
@@ -216,6 +396,24 @@ export function activityOptionsFor(task: DagTask, defaults: ActivityOptions = {}
 interface Semaphore {
   acquire(): Promise<void>;
   release(): void;
+}
+
+const takers = new WeakMap<Semaphore, Promise<void>>();
+/**
+ * Takes n slots. Takers of several slots queue behind each other, so two of them never each hold part of
+ * what the other waits for (single-slot takers hold one and release it: they cannot deadlock anyone).
+ */
+async function acquireMany(slots: Semaphore, n: number): Promise<void> {
+  const before = takers.get(slots) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  takers.set(slots, mine);
+  await before;
+  try {
+    for (let i = 0; i < n; i++) await slots.acquire();
+  } finally {
+    done();
+  }
 }
 /** FIFO, so the order tasks get slots is the order they became ready: deterministic on replay. */
 function semaphore(size: number): Semaphore {

@@ -1,6 +1,6 @@
 /** Every workflow syncline registers (the worker bundles this file). */
 export { activationWorkflow } from './activation';
 export { syncRunWorkflow } from './sync-run';
-export { dagWorkflow } from './dag-workflow';
+export { dagWorkflow, dagMapBatchWorkflow } from './dag-workflow';
 export { warningsWorkflow } from './warnings';
 export { writeChunksWorkflow } from './write-chunks';

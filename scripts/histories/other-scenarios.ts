@@ -104,6 +104,50 @@ export async function dagRules(s: Stage): Promise<void> {
   );
 }
 
+/**
+ * A mapped task over more items than its batch size: 12 items in three dagMapBatchWorkflow children of 4,
+ * one item failing (division by zero); the DAG fails. Records the DAG and the batch holding the failure.
+ */
+export async function dagMapBatches(s: Stage): Promise<void> {
+  const spec: DagSpec = {
+    id: 'hist-map-batches',
+    maxParallelism: 2,
+    tasks: [
+      {
+        id: 'list',
+        kind: 'sql',
+        input: { statement: 'SELECT array_agg(g ORDER BY g) AS ns FROM generate_series(1, 12) g', returnRows: true },
+      },
+      {
+        id: 'each',
+        kind: 'sql',
+        upstream: ['list'],
+        retry: { maximumAttempts: 1 },
+        map: { over: 'list', field: 'rows.0.ns', batchSize: 4 },
+        input: { statement: 'SELECT 60 / ($1::int - 5) AS q', returnRows: true },
+      },
+      sql('after', 'SELECT 1', { upstream: ['each'] }),
+    ],
+  };
+  const workflowId = 'dag/hist-map-batches';
+  const state = await expectDagFailure(s, workflowId, spec);
+  const each = state.tasks.each;
+  if (each?.mapBatches?.counts.failed !== 1 || each.mapBatches.counts.success !== 11 || state.tasks.after?.state !== 'upstream_failed')
+    throw new Error(`${workflowId}: unexpected state ${JSON.stringify(state.tasks)}`);
+  await s.rec.record(
+    'map-batches',
+    workflowId,
+    undefined,
+    'a sql task listing 12 numbers (map.field path rows.0.ns), a task mapped over them in 3 dagMapBatchWorkflow children of 4 (two at a time, maxParallelism 2), item 4 failing: counts, after upstream_failed; DAG_FAILED',
+  );
+  await s.rec.record(
+    'map-batch',
+    `${workflowId}/map/each/2`,
+    undefined,
+    "a batch's child: items 4-7 of a mapped sql task, one at a time, item 4 failing (SQL_22012); returns counts, the failed item and the outputs",
+  );
+}
+
 /** An activation task (a triggerSync update sent by an activity), then a sleep: the DAG succeeds. */
 export async function dagActivation(s: Stage): Promise<void> {
   const id = 'hist_dag';

@@ -172,6 +172,33 @@ describe('a run in readable form', () => {
     expect(lines.slice(2).map((l) => l.slice(3).split(' ')[0])).toEqual(['extract', 'transform', 'load', 'report', 'audit', 'notify']);
   });
 
+  test('a task mapped in batches shows its items per state and its batches done', () => {
+    const state: DagState = {
+      ...failedRun,
+      tasks: {
+        ...failedRun.tasks,
+        audit: {
+          id: 'audit',
+          state: 'running',
+          startedAt: at(2),
+          tries: 1,
+          mapBatches: {
+            items: 5000,
+            batchSize: 200,
+            batches: 25,
+            batchesDone: 12,
+            counts: { success: 2398, failed: 2, running: 200, pending: 2400 },
+            failed: [],
+          },
+        },
+      },
+    };
+    const line = dagText(spec, state, 'DAG "nightly" run dag/nightly-1')
+      .split('\n')
+      .find((l) => l.slice(1).trim().startsWith('audit '))!;
+    expect(line.split(/\s{2,}/)).toContain('5000 items in 25 batches (12 done): 2398 success, 2 failed, 200 running, 2400 pending');
+  });
+
   test('the Web UI details: the same rows as markdown, the re-run named, capped', () => {
     const md = dagDetails(spec, failedRun, 'dag/nightly-0');
     expect(md.split('\n').slice(0, 4)).toEqual([

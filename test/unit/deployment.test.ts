@@ -55,6 +55,7 @@ test('every workflow type declares its versioning behaviour: runs, their write c
     syncRunWorkflow: 'PINNED',
     writeChunksWorkflow: 'PINNED',
     dagWorkflow: 'PINNED',
+    dagMapBatchWorkflow: 'PINNED',
     warningsWorkflow: 'AUTO_UPGRADE',
   });
 });
