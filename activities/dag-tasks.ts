@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { SKIP } from '../common/dag';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
+import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
 
@@ -81,8 +82,36 @@ export const MAX_RETURNED_ROWS = 1000;
 /** SQLSTATE classes a retry cannot fix: 42 syntax / undefined object / privilege, 22 bad data, 23 constraint. */
 const PERMANENT_SQL_CLASSES = new Set(['42', '22', '23']);
 
+export interface DagPoolLeaseInput {
+  pool: string;
+  /** One task execution of one run: `<workflowId>/<runId>/<taskId>` (`#<index>` for a mapped item). */
+  holder: string;
+  leaseMs: number;
+}
+
+/** The pool activities (docs/dag.md "Pools"): each one short query on the state database. */
+function dagPoolActivities(deps: DagTaskDeps) {
+  return {
+    /** Pool name -> size, for a run's check of the pools its tasks name before anything runs. */
+    async dagPoolSizes(): Promise<Record<string, number>> {
+      return poolSizes(stateDb(deps));
+    },
+    /** One try: a slot now, or none (the workflow sleeps on a timer and tries again; no worker slot is held). */
+    async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<AcquireResult> {
+      return acquirePoolSlot(stateDb(deps), input.pool, input.holder, input.leaseMs);
+    },
+    async renewDagPoolLeases(input: { holderPrefix: string; leaseMs: number }): Promise<number> {
+      return renewPoolLeases(stateDb(deps), input.holderPrefix, input.leaseMs);
+    },
+    async releaseDagPoolSlot(input: Omit<DagPoolLeaseInput, 'leaseMs'>): Promise<void> {
+      await releasePoolSlot(stateDb(deps), input.pool, input.holder);
+    },
+  };
+}
+
 export function createDagTaskActivities(deps: DagTaskDeps) {
   return {
+    ...dagPoolActivities(deps),
     async runSql(input: RunSqlInput): Promise<RunSqlResult | typeof SKIP> {
       const connection = input.connection ?? 'default';
       let target: { url: string; role?: string };

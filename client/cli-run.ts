@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
-import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, rowsTable, runsTable } from './format';
+import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
 import { applyDocuments } from './config-as-code';
 import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
@@ -16,6 +16,7 @@ import { codecFromEnvironment } from './codec';
 import { startCodecServer } from './codec-server';
 import { UsageError, type Flags } from './cli-parse';
 import { parseDeployableDag } from './dags';
+import { usesPools } from '../common/dag-pools';
 
 interface Output {
   data: unknown;
@@ -107,6 +108,35 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       data: r,
       text: `DAG "${r.id}" ${r.created ? 'deployed' : 'updated'}${r.paused ? ' (paused: "syncline dag unpause ' + r.id + '" starts it)' : ''}`,
     };
+  },
+  'pool set': async ({ client, args }) => {
+    const size = Number(args.size);
+    if (!/^\d+$/.test(args.size!) || size < 1)
+      throw new UsageError(
+        `pool "${args.name}": <size> is how many tasks may run in it at once, a whole number of at least 1, not "${args.size}"`,
+        COMMANDS.find((c) => c.name === 'pool set'),
+      );
+    await client.setPool(args.name!, size);
+    return { data: { pool: args.name, size }, text: `pool "${args.name}": ${size} slot(s)` };
+  },
+  'pool list': async ({ client }) => {
+    const pools = await client.listPools();
+    const text =
+      pools.length === 0
+        ? 'no pool is defined ("syncline pool set <name> <size>")'
+        : renderTable(
+            [
+              { header: 'POOL', value: (p) => p.name },
+              { header: 'SIZE', value: (p) => p.size, align: 'right' },
+              { header: 'IN USE', value: (p) => p.inUse, align: 'right' },
+            ],
+            pools,
+          );
+    return { data: pools, text };
+  },
+  'pool delete': async ({ client, args }) => {
+    await client.deletePool(args.name!);
+    return { data: { pool: args.name, deleted: true }, text: `pool "${args.name}" deleted` };
   },
   'dag list': async ({ client }) => {
     const dags = await client.dags().list();
@@ -363,12 +393,13 @@ async function withPatienceNote<T>(work: Promise<T>, command: string, id: string
 export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
   if (LOCAL_COMMANDS.has(command.name)) return runLocal(command, flags);
   const readsPostgres = ['runs', 'errors', 'history', 'rows'].includes(command.name);
-  const needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
+  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete', 'pool set', 'pool list', 'pool delete'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
-    if (command.name === 'dag deploy') parseDeployableDag(readDagFile(args.file!));
+    // One naming pools is then checked against the pools defined in Postgres.
+    if (command.name === 'dag deploy') needsPostgres = usesPools(parseDeployableDag(readDagFile(args.file!)));
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
       address: str(flags.address),

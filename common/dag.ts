@@ -31,6 +31,8 @@ export interface DagTask {
   timeoutSeconds?: number;
   /** Dynamic mapping: one execution per item of the array that upstream task `over` returned (or its `field`). */
   map?: { over: string; field?: string };
+  /** A named pool (docs/dag.md "Pools"): the task, each mapped item, holds one of its cluster-wide slots while it runs. */
+  pool?: string;
 }
 export interface DagSpec {
   id: string;
@@ -105,6 +107,10 @@ const taskSchema = z
     map: z
       .object({ over: z.string().min(1), field: z.string().min(1).optional() })
       .strict()
+      .optional(),
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'a pool name: letters, digits, "_", "-" or "."')
       .optional(),
   })
   .strict();

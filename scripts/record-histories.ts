@@ -122,6 +122,7 @@ async function main(): Promise<void> {
       others.dagInvalid,
       others.dagScheduled,
       others.dagSensors,
+      others.dagPools,
       others.dagWaitingOnSignal,
     ];
     const results = await Promise.allSettled(scenarios.map((scenario) => scenario(stage)));

@@ -30,6 +30,7 @@ import {
   type WaitForSignalInput,
 } from '../common/dag-sensors';
 import { activityOptionsFor, runDag, type TaskContext, type TaskRunner } from './dag';
+import { runPools, withoutPools } from './dag-pools';
 
 export type DagWorkflowInput = DagSpec & {
   /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
@@ -204,11 +205,16 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   setHandler(dagSignal, (s) => {
     if (typeof s?.name === 'string' && !signals.has(s.name)) signals.set(s.name, s.payload ?? null);
   });
+  // Only a DAG whose tasks name a pool reads the pools (before anything runs); others run as they always did.
+  const { workflowId: wfId, runId: wfRunId } = workflowInfo();
+  const pools = await runPools(Array.isArray(input?.tasks) ? input.tasks : [], `${wfId}/${wfRunId}/`, () => patched('dag-pools'));
+  const pooled = (runners: Record<string, TaskRunner>) => (pools ? pools.wrap(runners) : runners);
+  const check = pools ? pools.check(checkTask) : withoutPools(checkTask);
   const time = runTime(input);
   // Runs without a time (started by hand with `temporal workflow start`), and runs started before this
   // code, take the path they always took.
   if (time === undefined || !patched('dag-logical-date')) {
-    const state = await runDag(input, runnersFor(signals), { onStateChange: (s) => (latest = s), checkTask });
+    const state = await runDag(input, pooled(runnersFor(signals)), { onStateChange: (s) => (latest = s), checkTask: check });
     if (state.status === 'failed') throw dagFailed(state);
     return state;
   }
@@ -223,7 +229,7 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   }
   let state: DagState;
   try {
-    state = await runDag(spec, runnersFor(signals, run), { onStateChange: (s) => (latest = s), checkTask });
+    state = await runDag(spec, pooled(runnersFor(signals, run)), { onStateChange: (s) => (latest = s), checkTask: check });
   } catch (err) {
     // A cancelled run keeps its claim: the next claim of this date sees that run closed and takes over.
     if (!isCancellation(err)) await record.finishDagRun({ ...key, runId, status: 'failed' });

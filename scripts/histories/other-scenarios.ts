@@ -6,6 +6,7 @@ import { activation, createModel, expectRun, type Stage } from './stage';
 import { WORKFLOW_TYPES } from '../../common/names';
 import { dagSignal, dagStateQuery, reportWarningsSignal } from '../../workflows/messages';
 import { DagSchedules, dagScheduleId } from '../../client/dags';
+import { setPool } from '../../db/dag-pools';
 import type { DagWorkflowResult } from '../../workflows/dag-workflow';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
@@ -229,6 +230,39 @@ export async function dagSensors(s: Stage): Promise<void> {
     'dag/hist-sensors',
     undefined,
     'a sql_sensor poking on a timer until its timeout (softFail: skipped, skip propagates); a wait_for_signal released by dagSignal with a payload',
+  );
+}
+
+/** Tasks of a pool of one slot, two in parallel and a mapped one: each leases the slot in turn and gives it back. */
+export async function dagPools(s: Stage): Promise<void> {
+  await setPool(s.sql, 'hist-pool', 1);
+  const spec: DagSpec = {
+    id: 'hist-pools',
+    tasks: [
+      sql('a', 'SELECT 1', { pool: 'hist-pool' }),
+      sql('b', 'SELECT 1', { pool: 'hist-pool' }),
+      { id: 'list', kind: 'sql', input: { statement: 'SELECT n FROM generate_series(1, 2) n', returnRows: true } },
+      {
+        id: 'each',
+        kind: 'sql',
+        pool: 'hist-pool',
+        upstream: ['list'],
+        map: { over: 'list', field: 'rows' },
+        input: { statement: 'SELECT $1::jsonb' },
+      },
+    ],
+  };
+  const state = (await s.client.workflow.execute(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-pools',
+    args: [spec],
+  })) as DagState;
+  if (state.status !== 'success') throw new Error(`dag/hist-pools: unexpected states ${JSON.stringify(state.tasks)}`);
+  await s.rec.record(
+    'pools',
+    'dag/hist-pools',
+    undefined,
+    'tasks of a one-slot pool (two in parallel, two mapped items) acquiring, waiting on a timer, and releasing their lease',
   );
 }
 
