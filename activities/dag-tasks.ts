@@ -109,9 +109,59 @@ function dagPoolActivities(deps: DagTaskDeps) {
   };
 }
 
+export interface ActivationRunSinceInput {
+  activationId: string;
+  /** ISO instant: only a run that finished after it counts. */
+  since: string;
+  statuses: string[];
+}
+export interface ActivationRunFound {
+  runNumber: number;
+  status: string;
+  finishedAt: string;
+}
+
+/** The activation_sensor's poke (docs/dag.md "activation_sensor"): one query on the activation's run records. */
+function activationSensorActivities(deps: DagTaskDeps) {
+  return {
+    /** The first run of the activation that ended in one of `statuses` after `since`, or null; an unknown activation fails. */
+    async activationRunSince(input: ActivationRunSinceInput): Promise<ActivationRunFound | null> {
+      const db = stateDb(deps);
+      const found = await db.query<{ run_number: number; status: string; finished_at: Date }>(
+        `SELECT run_number, status, finished_at FROM syncline.runs
+         WHERE activation_id = $1 AND status = ANY($2::text[]) AND finished_at > $3
+         ORDER BY finished_at LIMIT 1`,
+        [input.activationId, input.statuses, input.since],
+      );
+      const run = found.rows[0];
+      if (run) return { runNumber: run.run_number, status: run.status, finishedAt: run.finished_at.toISOString() };
+      const known = await db.query('SELECT 1 FROM syncline.activations WHERE id = $1', [input.activationId]);
+      if (known.rowCount === 0 && !(await workflowExists(deps.client(), activationWorkflowId(input.activationId)))) {
+        throw ApplicationFailure.nonRetryable(
+          `activation "${input.activationId}" is not known: it has no run recorded and no workflow "${activationWorkflowId(input.activationId)}"; ` +
+            'check the id ("syncline list" shows the activations)',
+          'ACTIVATION_UNKNOWN',
+        );
+      }
+      return null;
+    },
+  };
+}
+
+async function workflowExists(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
 export function createDagTaskActivities(deps: DagTaskDeps) {
   return {
     ...dagPoolActivities(deps),
+    ...activationSensorActivities(deps),
     async runSql(input: RunSqlInput): Promise<RunSqlResult | typeof SKIP> {
       const connection = input.connection ?? 'default';
       let target: { url: string; role?: string };
