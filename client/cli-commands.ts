@@ -219,7 +219,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'dag deploy',
     args: ['file'],
-    summary: 'create or update the Temporal Schedule of a DAG file (its "schedule" block: cron or interval, catch-up, overlap, paused)',
+    summary:
+      'create or update the Temporal Schedule of a DAG file (its "schedule" block: cron or interval, catch-up, overlap, paused); a .ts/.js module exporting a defineDag builder also works',
     flags: {},
     example: 'syncline dag deploy nightly-refresh.json',
   },

@@ -3,6 +3,9 @@
  * --json). Loaded only when a command runs: it brings in the Temporal client and the Postgres driver.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { require as tsxRequire } from 'tsx/cjs/api';
+import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
@@ -76,7 +79,12 @@ function readActivationFile(file: string): unknown {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
-function readDagFile(file: string): unknown {
+/**
+ * A DAG file's content: JSON (dag.json), or a TypeScript / JavaScript module (.ts, .mts, .cts, .js, .mjs, .cjs,
+ * loaded through tsx) whose default export, or export `dag`, is a defineDag builder or a DagSpec.
+ */
+export function readDagFile(file: string): unknown {
+  if (/\.[cm]?[jt]s$/.test(file)) return loadDagModule(file);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -88,6 +96,20 @@ function readDagFile(file: string): unknown {
   } catch (e) {
     throw new Error(`DAG file "${file}" is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+function loadDagModule(file: string): unknown {
+  let mod: { default?: unknown; dag?: unknown };
+  try {
+    mod = tsxRequire(path.resolve(file), __filename) as typeof mod;
+  } catch (e) {
+    throw new Error(`cannot load DAG module "${file}": ${(e as Error).message}`);
+  }
+  const exported = mod.default ?? mod.dag;
+  if (exported instanceof DagBuilder || typeof (exported as { toSpec?: unknown } | null)?.toSpec === 'function')
+    return (exported as DagBuilder).toSpec();
+  if (typeof exported === 'object' && exported !== null) return exported;
+  throw new Error(`DAG module "${file}" exports no DAG: "export default defineDag(...)" (or its toSpec(), or export const dag = ...)`);
 }
 
 function instant(flag: string, value: unknown): Date {

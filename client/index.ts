@@ -74,6 +74,7 @@ export class SynclineError extends Error {
 }
 
 export { activationWorkflowId } from '../common/names';
+export { defineDag, DagBuilder, type TaskRef, type ListRef, type TaskOptions, type DagOptions } from '../common/dag-builder';
 
 /** One line of `syncline list`. */
 export interface ActivationListing {
