@@ -4,6 +4,10 @@
  * refused before anything runs and before anything is deployed, a failed task gives its slot back, and the
  * lease of a holder that never releases (a terminated run) expires and frees its slot.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError, WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -192,4 +196,37 @@ test('the lease of a holder that never releases it expires, and a waiting task t
   expect(ran!.leased).toBe(1);
   const slot = await db.query('SELECT holder FROM syncline.dag_pool_slots WHERE pool = $1', ['solo']);
   expect(slot.rows).toEqual([{ holder: null }]);
+});
+
+test('the CLI: pool set, pool list, a size below 1 refused, and dag deploy refusing an unknown pool', async () => {
+  const root = path.resolve(__dirname, '../..');
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        path.join(root, 'node_modules/.bin/tsx'),
+        ['client/cli.ts', ...args, '--address', address(), '--task-queue', TASK_QUEUE],
+        { cwd: root, timeout: 60_000, env: { ...process.env, DATABASE_URL: process.env.DATABASE_URL } },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+  expect(await cli('pool', 'set', 'cli-pool', '3')).toEqual({ code: 0, stdout: 'pool "cli-pool": 3 slot(s)\n', stderr: '' });
+  expect(await poolSizes(db)).toMatchObject({ 'cli-pool': 3 });
+  const listed = await cli('pool', 'list', '--json');
+  expect(JSON.parse(listed.stdout)).toContainEqual({ name: 'cli-pool', size: 3, inUse: 0 });
+  const zero = await cli('pool', 'set', 'cli-pool', '0');
+  expect(zero.code).toBe(1);
+  expect(zero.stderr).toContain('pool "cli-pool": <size> is how many tasks may run in it at once, a whole number of at least 1, not "0"');
+  expect(await poolSizes(db)).toMatchObject({ 'cli-pool': 3 });
+
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dag-pool-')), 'dag.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ id: 'cli-unknown-pool', schedule: { cron: '0 2 * * *' }, tasks: [work('cli-nowhere', 'c', 'lost')] }),
+  );
+  const deployed = await cli('dag', 'deploy', file);
+  expect(deployed.code).toBe(1);
+  expect(deployed.stderr).toContain(
+    'DAG "cli-unknown-pool" is invalid, nothing was deployed:\n  task "lost": pool "cli-nowhere" is not defined (known pools: ',
+  );
+  await expect(client.schedule.getHandle(dagScheduleId('cli-unknown-pool')).describe()).rejects.toThrow(ScheduleNotFoundError);
 });
