@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       others.dagScheduled,
       others.dagSensors,
       others.dagPools,
+      others.dagActivationSensor,
       others.dagWaitingOnSignal,
     ];
     const results = await Promise.allSettled(scenarios.map((scenario) => scenario(stage)));

@@ -7,7 +7,9 @@ import { WORKFLOW_TYPES } from '../../common/names';
 import { dagSignal, dagStateQuery, reportWarningsSignal } from '../../workflows/messages';
 import { DagSchedules, dagScheduleId } from '../../client/dags';
 import { setPool } from '../../db/dag-pools';
-import type { DagWorkflowResult } from '../../workflows/dag-workflow';
+import { createDb } from '../../db/connect';
+import { finishRun, openRun } from '../../db/runs';
+import type { DagWorkflowInput, DagWorkflowResult } from '../../workflows/dag-workflow';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
 export async function warningsOpen(s: Stage): Promise<void> {
@@ -263,6 +265,49 @@ export async function dagPools(s: Stage): Promise<void> {
     'dag/hist-pools',
     undefined,
     'tasks of a one-slot pool (two in parallel, two mapped items) acquiring, waiting on a timer, and releasing their lease',
+  );
+}
+
+/**
+ * activation_sensor: one satisfied at its first poke by a run finished after the logical date, one poking on
+ * a timer until its timeout (softFail: skipped). The runs are recorded as a run records itself.
+ */
+export async function dagActivationSensor(s: Stage): Promise<void> {
+  const db = createDb(s.sql);
+  const id = await openRun(db, {
+    activationId: 'hist-sensed',
+    runNumber: 1,
+    trigger: 'schedule',
+    full: false,
+    retryFailed: false,
+    config: {},
+  });
+  await finishRun(db, id, { status: 'success', counts: {}, warnings: [] });
+  const spec: DagWorkflowInput = {
+    id: 'hist-activation-sensor',
+    run: { logicalDate: '2026-01-01T00:00:00Z' },
+    tasks: [
+      { id: 'synced', kind: 'activation_sensor', input: { activationId: 'hist-sensed', since: 'logical_date', timeoutSeconds: 60 } },
+      {
+        id: 'never',
+        kind: 'activation_sensor',
+        input: { activationId: 'hist-sensed', pokeIntervalSeconds: 1, timeoutSeconds: 2, softFail: true },
+      },
+      sql('after', 'SELECT 1', { upstream: ['synced'] }),
+    ],
+  };
+  const state = (await s.client.workflow.execute(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-activation-sensor',
+    args: [spec],
+  })) as DagState;
+  if (state.tasks.synced?.state !== 'success' || state.tasks.never?.state !== 'skipped')
+    throw new Error(`dag/hist-activation-sensor: unexpected states ${JSON.stringify(state.tasks)}`);
+  await s.rec.record(
+    'activation-sensor',
+    'dag/hist-activation-sensor',
+    undefined,
+    'activation_sensor: satisfied by a run finished after the logical date; another poking on a timer until its timeout (softFail: skipped)',
   );
 }
 
