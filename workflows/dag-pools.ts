@@ -30,6 +30,7 @@ export class RunPools {
   private readonly turns = new Map<string, Promise<void>>();
   private readonly released = new Map<string, number>();
   private held = 0;
+  private renewing = false;
 
   constructor(
     /** Pool name -> size, read at the run's start. */
@@ -55,9 +56,17 @@ export class RunPools {
 
   private async withSlot(ctx: TaskContext, pool: string, run: TaskRunner): Promise<unknown> {
     const holder = `${this.prefix}${ctx.task.id}${ctx.index === undefined ? '' : `#${ctx.index}`}`;
-    await this.acquire(ctx.task, pool, holder);
+    try {
+      await this.acquire(ctx.task, pool, holder);
+    } catch (err) {
+      // Cancelled while an acquire was in flight: it may have leased the slot; give it back now, not at expiry.
+      if (isCancellation(err))
+        await CancellationScope.nonCancellable(() => poolActs.releaseDagPoolSlot({ pool, holder })).catch(() => undefined);
+      throw err;
+    }
     this.held += 1;
-    if (this.held === 1) void this.renewWhileHeld();
+    // One renewal loop per run: a release and an acquire in the same workflow task never start a second one.
+    if (!this.renewing) void this.renewWhileHeld();
     try {
       return await run(ctx);
     } finally {
@@ -106,6 +115,7 @@ export class RunPools {
   }
 
   private async renewWhileHeld(): Promise<void> {
+    this.renewing = true;
     try {
       while (this.held > 0) {
         if (await condition(() => this.held === 0, POOL_RENEW_MS)) return;
@@ -116,6 +126,8 @@ export class RunPools {
       }
     } catch {
       // Cancelled: the run ends, and its tasks release their slots on their way out.
+    } finally {
+      this.renewing = false;
     }
   }
 }

@@ -230,3 +230,17 @@ test('the CLI: pool set, pool list, a size below 1 refused, and dag deploy refus
   );
   await expect(client.schedule.getHandle(dagScheduleId('cli-unknown-pool')).describe()).rejects.toThrow(ScheduleNotFoundError);
 });
+
+test('a cancelled run gives back the slot of its running task', async () => {
+  await setPool(db, 'cancelled', 1);
+  const handle = await client.workflow.start(dagWorkflow, {
+    taskQueue: TASK_QUEUE,
+    workflowId: `dag/pool-cancelled/${process.pid}`,
+    args: [{ id: 'pool-cancelled', tasks: [{ id: 'long', kind: 'sql', pool: 'cancelled', input: { statement: 'SELECT pg_sleep(5)' } }] }],
+  });
+  for (let i = 0; i < 300 && (await leasesHeld('cancelled')) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await leasesHeld('cancelled')).toBe(1);
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  expect(await leasesHeld('cancelled')).toBe(0);
+});
