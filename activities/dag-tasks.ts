@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { SKIP } from '../common/dag';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
+import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
 
@@ -81,8 +82,86 @@ export const MAX_RETURNED_ROWS = 1000;
 /** SQLSTATE classes a retry cannot fix: 42 syntax / undefined object / privilege, 22 bad data, 23 constraint. */
 const PERMANENT_SQL_CLASSES = new Set(['42', '22', '23']);
 
+export interface DagPoolLeaseInput {
+  pool: string;
+  /** One task execution of one run: `<workflowId>/<runId>/<taskId>` (`#<index>` for a mapped item). */
+  holder: string;
+  leaseMs: number;
+}
+
+/** The pool activities (docs/dag.md "Pools"): each one short query on the state database. */
+function dagPoolActivities(deps: DagTaskDeps) {
+  return {
+    /** Pool name -> size, for a run's check of the pools its tasks name before anything runs. */
+    async dagPoolSizes(): Promise<Record<string, number>> {
+      return poolSizes(stateDb(deps));
+    },
+    /** One try: a slot now, or none (the workflow sleeps on a timer and tries again; no worker slot is held). */
+    async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<AcquireResult> {
+      return acquirePoolSlot(stateDb(deps), input.pool, input.holder, input.leaseMs);
+    },
+    async renewDagPoolLeases(input: { holderPrefix: string; leaseMs: number }): Promise<number> {
+      return renewPoolLeases(stateDb(deps), input.holderPrefix, input.leaseMs);
+    },
+    async releaseDagPoolSlot(input: Omit<DagPoolLeaseInput, 'leaseMs'>): Promise<void> {
+      await releasePoolSlot(stateDb(deps), input.pool, input.holder);
+    },
+  };
+}
+
+export interface ActivationRunSinceInput {
+  activationId: string;
+  /** ISO instant: only a run that finished after it counts. */
+  since: string;
+  statuses: string[];
+}
+export interface ActivationRunFound {
+  runNumber: number;
+  status: string;
+  finishedAt: string;
+}
+
+/** The activation_sensor's poke (docs/dag.md "activation_sensor"): one query on the activation's run records. */
+function activationSensorActivities(deps: DagTaskDeps) {
+  return {
+    /** The first run of the activation that ended in one of `statuses` after `since`, or null; an unknown activation fails. */
+    async activationRunSince(input: ActivationRunSinceInput): Promise<ActivationRunFound | null> {
+      const db = stateDb(deps);
+      const found = await db.query<{ run_number: number; status: string; finished_at: Date }>(
+        `SELECT run_number, status, finished_at FROM syncline.runs
+         WHERE activation_id = $1 AND status = ANY($2::text[]) AND finished_at > $3
+         ORDER BY finished_at LIMIT 1`,
+        [input.activationId, input.statuses, input.since],
+      );
+      const run = found.rows[0];
+      if (run) return { runNumber: run.run_number, status: run.status, finishedAt: run.finished_at.toISOString() };
+      const known = await db.query('SELECT 1 FROM syncline.activations WHERE id = $1', [input.activationId]);
+      if (known.rowCount === 0 && !(await workflowExists(deps.client(), activationWorkflowId(input.activationId)))) {
+        throw ApplicationFailure.nonRetryable(
+          `activation "${input.activationId}" is not known: it has no run recorded and no workflow "${activationWorkflowId(input.activationId)}"; ` +
+            'check the id ("syncline list" shows the activations)',
+          'ACTIVATION_UNKNOWN',
+        );
+      }
+      return null;
+    },
+  };
+}
+
+async function workflowExists(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
 export function createDagTaskActivities(deps: DagTaskDeps) {
   return {
+    ...dagPoolActivities(deps),
+    ...activationSensorActivities(deps),
     async runSql(input: RunSqlInput): Promise<RunSqlResult | typeof SKIP> {
       const connection = input.connection ?? 'default';
       let target: { url: string; role?: string };

@@ -219,7 +219,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'dag deploy',
     args: ['file'],
-    summary: 'create or update the Temporal Schedule of a DAG file (its "schedule" block: cron or interval, catch-up, overlap, paused)',
+    summary:
+      'create or update the Temporal Schedule of a DAG file (its "schedule" block: cron or interval, catch-up, overlap, paused); a .ts/.js module exporting a defineDag builder also works',
     flags: {},
     example: 'syncline dag deploy nightly-refresh.json',
   },
@@ -286,6 +287,27 @@ export const COMMANDS: CommandSpec[] = [
     summary: "delete a DAG's Schedule (runs under way finish; its record of done dates stays)",
     flags: {},
     example: 'syncline dag delete nightly-refresh',
+  },
+  {
+    name: 'pool set',
+    args: ['name', 'size'],
+    summary: 'create a DAG pool or change its size: at most <size> tasks naming it ("pool": "<name>") run at once, over all DAG runs',
+    flags: {},
+    example: 'syncline pool set warehouse 2',
+  },
+  {
+    name: 'pool list',
+    args: [],
+    summary: 'the DAG pools: size and slots in use right now (from Postgres)',
+    flags: {},
+    example: 'syncline pool list',
+  },
+  {
+    name: 'pool delete',
+    args: ['name'],
+    summary: 'delete a DAG pool (tasks holding its slots finish; a DAG naming it is refused at its next deploy or run)',
+    flags: {},
+    example: 'syncline pool delete warehouse',
   },
   {
     name: 'codec-server',

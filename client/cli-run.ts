@@ -3,9 +3,12 @@
  * --json). Loaded only when a command runs: it brings in the Temporal client and the Postgres driver.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { require as tsxRequire } from 'tsx/cjs/api';
+import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
-import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, rowsTable, runsTable } from './format';
+import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
 import { applyDocuments } from './config-as-code';
 import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
@@ -17,6 +20,7 @@ import { startCodecServer } from './codec-server';
 import { UsageError, type Flags } from './cli-parse';
 import { parseDeployableDag } from './dags';
 import type { RerunSelection } from '../common/dag-rerun';
+import { usesPools } from '../common/dag-pools';
 
 interface Output {
   data: unknown;
@@ -76,7 +80,12 @@ function readActivationFile(file: string): unknown {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
-function readDagFile(file: string): unknown {
+/**
+ * A DAG file's content: JSON (dag.json), or a TypeScript / JavaScript module (.ts, .mts, .cts, .js, .mjs, .cjs,
+ * loaded through tsx) whose default export, or export `dag`, is a defineDag builder or a DagSpec.
+ */
+export function readDagFile(file: string): unknown {
+  if (/\.[cm]?[jt]s$/.test(file)) return loadDagModule(file);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -88,6 +97,20 @@ function readDagFile(file: string): unknown {
   } catch (e) {
     throw new Error(`DAG file "${file}" is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+function loadDagModule(file: string): unknown {
+  let mod: { default?: unknown; dag?: unknown };
+  try {
+    mod = tsxRequire(path.resolve(file), __filename) as typeof mod;
+  } catch (e) {
+    throw new Error(`cannot load DAG module "${file}": ${(e as Error).message}`);
+  }
+  const exported = mod.default ?? mod.dag;
+  if (exported instanceof DagBuilder || typeof (exported as { toSpec?: unknown } | null)?.toSpec === 'function')
+    return (exported as DagBuilder).toSpec();
+  if (typeof exported === 'object' && exported !== null) return exported;
+  throw new Error(`DAG module "${file}" exports no DAG: "export default defineDag(...)" (or its toSpec(), or export const dag = ...)`);
 }
 
 function instant(flag: string, value: unknown): Date {
@@ -119,6 +142,35 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       data: r,
       text: `DAG "${r.id}" ${r.created ? 'deployed' : 'updated'}${r.paused ? ' (paused: "syncline dag unpause ' + r.id + '" starts it)' : ''}`,
     };
+  },
+  'pool set': async ({ client, args }) => {
+    const size = Number(args.size);
+    if (!/^\d+$/.test(args.size!) || size < 1)
+      throw new UsageError(
+        `pool "${args.name}": <size> is how many tasks may run in it at once, a whole number of at least 1, not "${args.size}"`,
+        COMMANDS.find((c) => c.name === 'pool set'),
+      );
+    await client.setPool(args.name!, size);
+    return { data: { pool: args.name, size }, text: `pool "${args.name}": ${size} slot(s)` };
+  },
+  'pool list': async ({ client }) => {
+    const pools = await client.listPools();
+    const text =
+      pools.length === 0
+        ? 'no pool is defined ("syncline pool set <name> <size>")'
+        : renderTable(
+            [
+              { header: 'POOL', value: (p) => p.name },
+              { header: 'SIZE', value: (p) => p.size, align: 'right' },
+              { header: 'IN USE', value: (p) => p.inUse, align: 'right' },
+            ],
+            pools,
+          );
+    return { data: pools, text };
+  },
+  'pool delete': async ({ client, args }) => {
+    await client.deletePool(args.name!);
+    return { data: { pool: args.name, deleted: true }, text: `pool "${args.name}" deleted` };
   },
   'dag list': async ({ client }) => {
     const dags = await client.dags().list();
@@ -391,12 +443,13 @@ async function withPatienceNote<T>(work: Promise<T>, command: string, id: string
 export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
   if (LOCAL_COMMANDS.has(command.name)) return runLocal(command, flags);
   const readsPostgres = ['runs', 'errors', 'history', 'rows'].includes(command.name);
-  const needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
+  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete', 'pool set', 'pool list', 'pool delete'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
-    if (command.name === 'dag deploy') parseDeployableDag(readDagFile(args.file!));
+    // One naming pools is then checked against the pools defined in Postgres.
+    if (command.name === 'dag deploy') needsPostgres = usesPools(parseDeployableDag(readDagFile(args.file!)));
     if (command.name === 'dag rerun') rerunSelection(flags);
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({

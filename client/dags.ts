@@ -14,6 +14,7 @@ import {
 import { validateDag, type DagSpec, type DagTask } from '../common/dag';
 import { nextCronTime } from '../common/cron';
 import { sensorInputProblems } from '../common/dag-sensors';
+import { poolProblems, usesPools } from '../common/dag-pools';
 import { parseDuration } from '../common/duration';
 import type { DagSchedule } from '../common/dag-schedule';
 import { WORKFLOW_TYPES } from '../common/names';
@@ -36,8 +37,11 @@ export interface DagListEntry {
   lastRun?: string;
 }
 
-/** Validates a DAG file's content: the DAG and its `schedule` block, with messages naming the DAG and the field. */
-export function parseDeployableDag(doc: unknown): DagSpec & { schedule: DagSchedule } {
+/**
+ * Validates a DAG file's content: the DAG and its `schedule` block, with messages naming the DAG and the field;
+ * with `pools` (name -> size, from the state database), also the pools its tasks name.
+ */
+export function parseDeployableDag(doc: unknown, pools?: Readonly<Record<string, number>>): DagSpec & { schedule: DagSchedule } {
   const id = (doc as { id?: unknown } | null)?.id;
   const name = typeof id === 'string' ? `DAG "${id}"` : 'the DAG';
   const result = validateDag(doc);
@@ -46,7 +50,11 @@ export function parseDeployableDag(doc: unknown): DagSpec & { schedule: DagSched
   const sensors = (Array.isArray(tasks) ? tasks : []).filter(
     (t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string',
   );
-  const problems = [...(result.ok ? [] : result.problems), ...sensors.flatMap(sensorInputProblems)];
+  const problems = [
+    ...(result.ok ? [] : result.problems),
+    ...sensors.flatMap(sensorInputProblems),
+    ...(pools ? sensors.flatMap((t) => poolProblems(t, pools)) : []),
+  ];
   if (!result.ok || problems.length > 0) throw new DagError(`${name} is invalid, nothing was deployed:\n  ${problems.join('\n  ')}`);
   if (!result.spec.schedule)
     throw new DagError(`${name} has no "schedule" block: add e.g. "schedule": {"cron": "0 2 * * *", "timezone": "UTC"}`);
@@ -69,11 +77,23 @@ export class DagSchedules {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    /** The pools defined in the state database (name -> size); a DAG naming pools is checked against them. */
+    private readonly pools?: () => Promise<Record<string, number>>,
   ) {}
 
-  /** Creates the DAG's Schedule, or updates it (spec, action, policies, paused) when it exists. */
+  /**
+   * Creates the DAG's Schedule, or updates it (spec, action, policies, paused) when it exists. A DAG whose tasks
+   * name a pool is deployed only when every such pool is defined.
+   */
   async deploy(doc: unknown): Promise<{ id: string; created: boolean; paused: boolean }> {
-    const spec = parseDeployableDag(doc);
+    let spec = parseDeployableDag(doc);
+    if (usesPools(spec)) {
+      if (!this.pools)
+        throw new DagError(
+          `DAG "${spec.id}" names pools, which are defined in the state database: give the client a databaseUrl (the CLI reads DATABASE_URL)`,
+        );
+      spec = parseDeployableDag(doc, await this.pools());
+    }
     const s = spec.schedule;
     const action: ScheduleOptions['action'] = {
       type: 'startWorkflow',

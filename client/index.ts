@@ -10,9 +10,11 @@
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '../common/config';
 import type { RunSummary } from '../common/run';
 import { createDb, createPool } from '../db/connect';
+import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
 import type { Database } from '../db/database';
 import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
 import { listConfigVersions } from '../db/config-versions';
@@ -73,6 +75,7 @@ export class SynclineError extends Error {
 }
 
 export { activationWorkflowId } from '../common/names';
+export { defineDag, DagBuilder, type TaskRef, type ListRef, type TaskOptions, type DagOptions } from '../common/dag-builder';
 
 /** One line of `syncline list`. */
 export interface ActivationListing {
@@ -351,7 +354,39 @@ export class SynclineClient {
 
   /** The DAGs deployed as Temporal Schedules (`syncline dag ...`). */
   dags(): DagSchedules {
-    return new DagSchedules(this.client, this.taskQueue);
+    return new DagSchedules(this.client, this.taskQueue, this.databaseUrl ? () => this.withPg(poolSizes) : undefined);
+  }
+
+  /** Creates a DAG pool (docs/dag.md "Pools") or changes its size. */
+  async setPool(name: string, size: number): Promise<void> {
+    if (!POOL_NAME.test(name)) throw new SynclineError(`pool name "${name}": use letters, digits, "_", "-" or "." (at most 100)`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new SynclineError(
+        `pool "${name}": the size is how many tasks may run in it at once, a whole number of at least 1 (not ${size})`,
+      );
+    await this.withPg((db) => setPool(db, name, size));
+  }
+
+  /** The DAG pools with their sizes and slots leased right now. */
+  async listPools(): Promise<PoolInfo[]> {
+    return this.withPg(listPools);
+  }
+
+  /** Deletes a DAG pool; a DAG naming it is refused at its next run or deploy. */
+  async deletePool(name: string): Promise<void> {
+    if (!(await this.withPg((db) => deletePool(db, name))))
+      throw new SynclineError(`pool "${name}" is not defined ("syncline pool list" shows the pools)`);
+  }
+
+  private async withPg<T>(fn: (db: pg.Pool) => Promise<T>): Promise<T> {
+    if (!this.databaseUrl)
+      throw new SynclineError('DAG pools live in Postgres: give the client a databaseUrl (the CLI reads DATABASE_URL)');
+    const pool = createPool(this.databaseUrl, 1);
+    try {
+      return await this.read(() => fn(pool));
+    } finally {
+      await pool.end();
+    }
   }
 
   /** One DAG run: shown, or cleared and re-run (`syncline dag show` / `dag rerun`). */

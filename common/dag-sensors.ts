@@ -55,7 +55,37 @@ export const waitForSignalSchema = z
   .strict();
 export type WaitForSignalInput = z.infer<typeof waitForSignalSchema>;
 
-export const SENSOR_KINDS: Record<string, z.ZodType> = { sql_sensor: sqlSensorSchema, wait_for_signal: waitForSignalSchema };
+/**
+ * Waits for the next run of another activation that ended in success (or partial, with `acceptPartial`) and
+ * finished after the sensor started, or after the run's logical date with `"since": "logical_date"`.
+ */
+export const activationSensorSchema = z
+  .object({
+    activationId: z.string().min(1),
+    since: z.enum(['sensor_start', 'logical_date']).optional(),
+    acceptPartial: z.boolean().optional(),
+    pokeIntervalSeconds: z.number().min(1).optional(),
+    timeoutSeconds,
+    softFail: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const interval = s.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS;
+    if (typeof s.timeoutSeconds === 'number' && s.timeoutSeconds / interval > MAX_POKES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pokeIntervalSeconds'],
+        message: `${s.timeoutSeconds} s at one poke every ${interval} s is more than ${MAX_POKES} pokes: poke less often (at least every ${Math.ceil(s.timeoutSeconds / MAX_POKES)} s)`,
+      });
+    }
+  });
+export type ActivationSensorInput = z.infer<typeof activationSensorSchema>;
+
+export const SENSOR_KINDS: Record<string, z.ZodType> = {
+  sql_sensor: sqlSensorSchema,
+  wait_for_signal: waitForSignalSchema,
+  activation_sensor: activationSensorSchema,
+};
 
 /** One problem per bad field of each sensor task, named like the engine's other input checks. */
 export function sensorInputProblems(task: { id: string; kind: string; input?: unknown }): string[] {

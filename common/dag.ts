@@ -37,6 +37,8 @@ export interface DagTask {
     /** More items than this run in child workflows of this many each (common/dag-map.ts). */
     batchSize?: number;
   };
+  /** A named pool (docs/dag.md "Pools"): the task, each mapped item, holds one of its cluster-wide slots while it runs. */
+  pool?: string;
 }
 export interface DagSpec {
   id: string;
@@ -123,6 +125,10 @@ const taskSchema = z
         batchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
       })
       .strict()
+      .optional(),
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'a pool name: letters, digits, "_", "-" or "."')
       .optional(),
   })
   .strict();

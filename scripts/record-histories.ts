@@ -123,6 +123,8 @@ async function main(): Promise<void> {
       others.dagInvalid,
       others.dagScheduled,
       others.dagSensors,
+      others.dagPools,
+      others.dagActivationSensor,
       others.dagWaitingOnSignal,
       others.dagRerun,
     ];

@@ -30,11 +30,13 @@ import {
   DEFAULT_POKE_INTERVAL_SECONDS,
   MAX_SIGNAL_PAYLOAD_BYTES,
   sensorInputProblems,
+  type ActivationSensorInput,
   type SqlSensorInput,
   type WaitForSignalInput,
 } from '../common/dag-sensors';
 import { activityOptionsFor, runDag, runMapBatch, type MapBatchesOption, type TaskContext, type TaskRunner } from './dag';
 import type { MapBatchResult } from '../common/dag-map';
+import { runPools, withoutPools } from './dag-pools';
 
 export type DagWorkflowInput = DagSpec & {
   /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
@@ -175,6 +177,46 @@ async function sqlSensor(ctx: TaskContext, bind: Record<string, unknown> | undef
   }
 }
 
+/**
+ * The activation_sensor runner, for a run whose tasks use it. Runs that started before it existed refused the
+ * kind ("has no runner"); they replay the same way.
+ */
+function withActivationSensor(runners: Record<string, TaskRunner>, tasks: unknown, run?: DagRunContext): Record<string, TaskRunner> {
+  const uses = Array.isArray(tasks) && tasks.some((t) => (t as DagTask | null)?.kind === 'activation_sensor');
+  if (!uses || !patched('dag-activation-sensor')) return runners;
+  return { ...runners, activation_sensor: (ctx) => activationSensor(ctx, run) };
+}
+
+/**
+ * Pokes the activation's run records until a run that ended in success (or partial) finished after the sensor
+ * started (or after the run's logical date), sleeping on a workflow timer in between, like sql_sensor.
+ */
+async function activationSensor(ctx: TaskContext, run: DagRunContext | undefined): Promise<unknown> {
+  const input = ctx.input as ActivationSensorInput;
+  if (input.since === 'logical_date' && !run)
+    throw ApplicationFailure.nonRetryable(
+      `task "${ctx.task.id}": "since": "logical_date" needs a dated run: deploy the DAG with a schedule ("syncline dag deploy") and run it from there or with "syncline dag trigger"`,
+      'DAG_RUN_NOT_DATED',
+    );
+  const since = input.since === 'logical_date' ? run!.logicalDate : new Date(Date.now()).toISOString();
+  const statuses = input.acceptPartial ? ['success', 'partial'] : ['success'];
+  const interval = (input.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS) * 1000;
+  const deadline = Date.now() + input.timeoutSeconds * 1000;
+  const options = ctx.task.timeoutSeconds === undefined ? { ...DEFAULTS, startToCloseTimeout: Math.max(interval, 10_000) } : DEFAULTS;
+  for (let pokes = 1; ; pokes++) {
+    const found = await acts(ctx.task, options).activationRunSince({ activationId: input.activationId, since, statuses });
+    if (found) return { ...found, pokes };
+    const left = deadline - Date.now();
+    if (left <= 0)
+      return timedOut(
+        ctx.task,
+        input.softFail,
+        `activation "${input.activationId}" had no ${statuses.join(' or ')} run finished after ${since} in ${input.timeoutSeconds} s (${pokes} poke(s))`,
+      );
+    await sleep(Math.min(interval, left));
+  }
+}
+
 /** Waits on a durable condition for this run's signal `input.signal`; the payload is the task's output. */
 async function waitForSignal(ctx: TaskContext, signals: ReadonlyMap<string, unknown>): Promise<unknown> {
   const input = ctx.input as WaitForSignalInput;
@@ -211,6 +253,11 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   setHandler(dagSignal, (s) => {
     if (typeof s?.name === 'string' && !signals.has(s.name)) signals.set(s.name, s.payload ?? null);
   });
+  // Only a DAG whose tasks name a pool reads the pools (before anything runs); others run as they always did.
+  const { workflowId: wfId, runId: wfRunId } = workflowInfo();
+  const pools = await runPools(Array.isArray(input?.tasks) ? input.tasks : [], `${wfId}/${wfRunId}/`, () => patched('dag-pools'));
+  const pooled = (runners: Record<string, TaskRunner>) => (pools ? pools.wrap(runners) : runners);
+  const check = pools ? pools.check(checkTask) : withoutPools(checkTask);
   const time = runTime(input);
   const rerun = input?.rerun;
   // Details are metadata, not commands: setting them changes nothing a replay compares.
@@ -224,8 +271,10 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   // Runs without a time (started by hand with `temporal workflow start`), and runs started before this
   // code, take the path they always took.
   if (time === undefined || !patched('dag-logical-date')) {
-    const state = await runDag(rerun ? withoutRerun(input) : input, runnersFor(signals), {
+    const runners = withActivationSensor(runnersFor(signals), input?.tasks);
+    const state = await runDag(rerun ? withoutRerun(input) : input, pooled(runners), {
       ...options,
+      checkTask: check,
       mapBatches: mapBatchesFor(String(input?.id)),
     });
     if (state.status === 'failed') throw dagFailed(state);
@@ -243,7 +292,8 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   }
   let state: DagState;
   try {
-    state = await runDag(spec, runnersFor(signals, run), { ...options, mapBatches: mapBatchesFor(String(spec.id), run) });
+    const runners = withActivationSensor(runnersFor(signals, run), spec.tasks, run);
+    state = await runDag(spec, pooled(runners), { ...options, checkTask: check, mapBatches: mapBatchesFor(String(spec.id), run) });
   } catch (err) {
     // A cancelled run keeps its claim: the next claim of this date sees that run closed and takes over.
     if (!isCancellation(err)) await record.finishDagRun({ ...key, runId, status: 'failed' });
@@ -383,7 +433,11 @@ setWorkflowOptions(versioned('PINNED'), dagMapBatchWorkflow);
 
 /** Runs one batch of a mapped task's items with the task's runner; returns counts, not one entry per item. */
 export async function dagMapBatchWorkflow(input: DagMapBatchInput): Promise<DagMapBatchResult> {
-  const run = runnersFor(new Map(), input.run)[input.task.kind];
+  // The DAG's own runners: an activation_sensor item polls like one in the DAG, a pooled item leases a slot.
+  const runners = withActivationSensor(runnersFor(new Map(), input.run), [input.task], input.run);
+  const { workflowId, runId } = workflowInfo();
+  const pools = await runPools([input.task], `${workflowId}/${runId}/`, () => patched('dag-pools'));
+  const run = (pools ? pools.wrap(runners) : runners)[input.task.kind];
   if (!run)
     throw ApplicationFailure.nonRetryable(
       `DAG "${input.dagId}", task "${input.task.id}": kind "${input.task.kind}" has no runner`,

@@ -9,6 +9,7 @@ import * as unconfirmed from './20261204T2300-unconfirmed';
 import * as incomplete from './20261205T0100-incomplete';
 import * as dagRuns from './20261205T0130-dag-runs';
 import * as destinationLimits from './20261205T0200-destination-limits';
+import * as dagPools from './20261206T0120-dag-pools';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -20,4 +21,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261205T0100-incomplete': incomplete,
   '20261205T0130-dag-runs': dagRuns,
   '20261205T0200-destination-limits': destinationLimits,
+  '20261206T0120-dag-pools': dagPools,
 };

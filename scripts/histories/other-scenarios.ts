@@ -8,6 +8,9 @@ import { dagSignal, dagStateQuery, reportWarningsSignal } from '../../workflows/
 import { DagSchedules, dagScheduleId } from '../../client/dags';
 import type { DagWorkflowInput, DagWorkflowResult } from '../../workflows/dag-workflow';
 import { DagRuns } from '../../client/dag-runs';
+import { setPool } from '../../db/dag-pools';
+import { createDb } from '../../db/connect';
+import { finishRun, openRun } from '../../db/runs';
 
 /** The namespace's warnings workflow, fed by every activation above: recorded last, while open. */
 export async function warningsOpen(s: Stage): Promise<void> {
@@ -321,6 +324,82 @@ export async function dagSensors(s: Stage): Promise<void> {
     'dag/hist-sensors',
     undefined,
     'a sql_sensor poking on a timer until its timeout (softFail: skipped, skip propagates); a wait_for_signal released by dagSignal with a payload',
+  );
+}
+
+/** Tasks of a pool of one slot, two in parallel and a mapped one: each leases the slot in turn and gives it back. */
+export async function dagPools(s: Stage): Promise<void> {
+  await setPool(s.sql, 'hist-pool', 1);
+  const spec: DagSpec = {
+    id: 'hist-pools',
+    tasks: [
+      sql('a', 'SELECT 1', { pool: 'hist-pool' }),
+      sql('b', 'SELECT 1', { pool: 'hist-pool' }),
+      { id: 'list', kind: 'sql', input: { statement: 'SELECT n FROM generate_series(1, 2) n', returnRows: true } },
+      {
+        id: 'each',
+        kind: 'sql',
+        pool: 'hist-pool',
+        upstream: ['list'],
+        map: { over: 'list', field: 'rows' },
+        input: { statement: 'SELECT $1::jsonb' },
+      },
+    ],
+  };
+  const state = (await s.client.workflow.execute(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-pools',
+    args: [spec],
+  })) as DagState;
+  if (state.status !== 'success') throw new Error(`dag/hist-pools: unexpected states ${JSON.stringify(state.tasks)}`);
+  await s.rec.record(
+    'pools',
+    'dag/hist-pools',
+    undefined,
+    'tasks of a one-slot pool (two in parallel, two mapped items) acquiring, waiting on a timer, and releasing their lease',
+  );
+}
+
+/**
+ * activation_sensor: one satisfied at its first poke by a run finished after the logical date, one poking on
+ * a timer until its timeout (softFail: skipped). The runs are recorded as a run records itself.
+ */
+export async function dagActivationSensor(s: Stage): Promise<void> {
+  const db = createDb(s.sql);
+  const id = await openRun(db, {
+    activationId: 'hist-sensed',
+    runNumber: 1,
+    trigger: 'schedule',
+    full: false,
+    retryFailed: false,
+    config: {},
+  });
+  await finishRun(db, id, { status: 'success', counts: {}, warnings: [] });
+  const spec: DagWorkflowInput = {
+    id: 'hist-activation-sensor',
+    run: { logicalDate: '2026-01-01T00:00:00Z' },
+    tasks: [
+      { id: 'synced', kind: 'activation_sensor', input: { activationId: 'hist-sensed', since: 'logical_date', timeoutSeconds: 60 } },
+      {
+        id: 'never',
+        kind: 'activation_sensor',
+        input: { activationId: 'hist-sensed', pokeIntervalSeconds: 1, timeoutSeconds: 2, softFail: true },
+      },
+      sql('after', 'SELECT 1', { upstream: ['synced'] }),
+    ],
+  };
+  const state = (await s.client.workflow.execute(WORKFLOW_TYPES.dag, {
+    taskQueue: s.taskQueue,
+    workflowId: 'dag/hist-activation-sensor',
+    args: [spec],
+  })) as DagState;
+  if (state.tasks.synced?.state !== 'success' || state.tasks.never?.state !== 'skipped')
+    throw new Error(`dag/hist-activation-sensor: unexpected states ${JSON.stringify(state.tasks)}`);
+  await s.rec.record(
+    'activation-sensor',
+    'dag/hist-activation-sensor',
+    undefined,
+    'activation_sensor: satisfied by a run finished after the logical date; another poking on a timer until its timeout (softFail: skipped)',
   );
 }
 

@@ -1,0 +1,150 @@
+/**
+ * Pools inside a DAG run (docs/dag.md "Pools"): a task that names a pool leases one of its slots in the state
+ * Postgres before it runs and gives it back after, whatever its outcome. Waiting holds no worker slot: the run
+ * tries a short acquire activity and sleeps on a durable timer between tries (1 s doubling to 30 s). One task
+ * of this run polls a pool at a time (the others queue behind it, in the order they became ready), so a wide
+ * fan-out waiting on a busy pool costs the history of one poller; a slot this run gives back wakes its next
+ * waiter at once. While leases are held, one renewal per run every few minutes keeps them alive; the lease of
+ * a run that was terminated expires by itself.
+ */
+import { ApplicationFailure, CancellationScope, condition, isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import type { DagTaskActivities } from '../activities/dag-tasks';
+import { poolProblems } from '../common/dag-pools';
+import type { DagTask } from '../common/dag';
+import type { TaskContext, TaskRunner } from './dag';
+
+/** How long a lease lives without renewal: the time a terminated run's slot stays taken. */
+export const POOL_LEASE_MS = 10 * 60_000;
+const POOL_RENEW_MS = 3 * 60_000;
+const FIRST_WAIT_MS = 1000;
+const MAX_WAIT_MS = 30_000;
+/** Tries per task before it fails (about 16 hours at 30 s): each try is an activity and a timer in history. */
+export const MAX_POOL_TRIES = 2000;
+
+const poolActs = proxyActivities<DagTaskActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+export class RunPools {
+  private readonly turns = new Map<string, Promise<void>>();
+  private readonly released = new Map<string, number>();
+  private held = 0;
+  private renewing = false;
+
+  constructor(
+    /** Pool name -> size, read at the run's start. */
+    readonly known: Readonly<Record<string, number>>,
+    /** `<workflowId>/<runId>/`: every lease of this run starts with it. */
+    private readonly prefix: string,
+  ) {}
+
+  /** The run's per-task checks plus the pools its tasks name. */
+  check(checkTask: (task: DagTask) => string[]): (task: DagTask) => string[] {
+    return (task) => [...checkTask(task), ...poolProblems(task, this.known)];
+  }
+
+  /** Each runner, for a task that names a pool, runs inside a lease of one of its slots. */
+  wrap(runners: Record<string, TaskRunner>): Record<string, TaskRunner> {
+    return Object.fromEntries(
+      Object.entries(runners).map(([kind, run]) => [
+        kind,
+        (ctx: TaskContext) => (ctx.task.pool ? this.withSlot(ctx, ctx.task.pool, run) : run(ctx)),
+      ]),
+    );
+  }
+
+  private async withSlot(ctx: TaskContext, pool: string, run: TaskRunner): Promise<unknown> {
+    const holder = `${this.prefix}${ctx.task.id}${ctx.index === undefined ? '' : `#${ctx.index}`}`;
+    try {
+      await this.acquire(ctx.task, pool, holder);
+    } catch (err) {
+      // Cancelled while an acquire was in flight: it may have leased the slot; give it back now, not at expiry.
+      if (isCancellation(err))
+        await CancellationScope.nonCancellable(() => poolActs.releaseDagPoolSlot({ pool, holder })).catch(() => undefined);
+      throw err;
+    }
+    this.held += 1;
+    // One renewal loop per run: a release and an acquire in the same workflow task never start a second one.
+    if (!this.renewing) void this.renewWhileHeld();
+    try {
+      return await run(ctx);
+    } finally {
+      // Also on failure and cancellation; a release that cannot reach Postgres leaves the lease to expire.
+      await CancellationScope.nonCancellable(() => poolActs.releaseDagPoolSlot({ pool, holder })).catch((err: unknown) =>
+        log.warn('pool slot not released; it frees itself when its lease expires', { pool, holder, error: String(err) }),
+      );
+      this.held -= 1;
+      this.released.set(pool, (this.released.get(pool) ?? 0) + 1);
+    }
+  }
+
+  /** Waits for this run's turn on the pool, then tries until a slot is leased. */
+  private async acquire(task: DagTask, pool: string, holder: string): Promise<void> {
+    const before = this.turns.get(pool) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.turns.set(
+      pool,
+      before.then(() => mine),
+    );
+    await before;
+    try {
+      let wait = FIRST_WAIT_MS;
+      for (let tries = 1; ; tries++) {
+        const r = await poolActs.acquireDagPoolSlot({ pool, holder, leaseMs: POOL_LEASE_MS });
+        if (r.acquired) return;
+        if (r.unknownPool)
+          throw ApplicationFailure.nonRetryable(
+            `task "${task.id}": pool "${pool}" was deleted after this run started: define it again with "syncline pool set ${pool} <size>", then re-run`,
+            'DAG_POOL_UNKNOWN',
+          );
+        if (tries >= MAX_POOL_TRIES)
+          throw ApplicationFailure.nonRetryable(
+            `task "${task.id}": no slot of pool "${pool}" came free in ${tries} tries; "syncline pool list" shows its use: give it more slots or run fewer DAGs at once`,
+            'DAG_POOL_TIMEOUT',
+          );
+        const seen = this.released.get(pool) ?? 0;
+        // A slot this run gives back ends the wait at once; another run's, at the next try.
+        await condition(() => (this.released.get(pool) ?? 0) !== seen, wait);
+        wait = Math.min(wait * 2, MAX_WAIT_MS);
+      }
+    } finally {
+      done();
+    }
+  }
+
+  private async renewWhileHeld(): Promise<void> {
+    this.renewing = true;
+    try {
+      while (this.held > 0) {
+        if (await condition(() => this.held === 0, POOL_RENEW_MS)) return;
+        await poolActs.renewDagPoolLeases({ holderPrefix: this.prefix, leaseMs: POOL_LEASE_MS }).catch((err: unknown) => {
+          if (isCancellation(err)) throw err;
+          log.warn('pool leases not renewed; trying again at the next renewal', { error: String(err) });
+        });
+      }
+    } catch {
+      // Cancelled: the run ends, and its tasks release their slots on their way out.
+    } finally {
+      this.renewing = false;
+    }
+  }
+}
+
+/** Without pools (a run that started before them): a task naming one is refused, as it was then. */
+export function withoutPools(checkTask: (task: DagTask) => string[]): (task: DagTask) => string[] {
+  return (task) => [
+    ...checkTask(task),
+    ...(task.pool === undefined ? [] : [`task "${task.id}": "pool" is not supported by the code this run started on`]),
+  ];
+}
+
+/**
+ * The pools of a run whose tasks name any, read from the state database before anything runs; undefined when
+ * none does, or for a run that started before pools existed (its tasks are then refused as before).
+ */
+export async function runPools(tasks: readonly DagTask[], prefix: string, patchedPools: () => boolean): Promise<RunPools | undefined> {
+  if (!tasks.some((t) => typeof t?.pool === 'string') || !patchedPools()) return undefined;
+  return new RunPools(await poolActs.dagPoolSizes(), prefix);
+}
