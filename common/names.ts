@@ -8,6 +8,7 @@ export const WORKFLOW_TYPES = {
   syncRun: 'syncRunWorkflow',
   writeChunks: 'writeChunksWorkflow',
   dag: 'dagWorkflow',
+  dagMapBatch: 'dagMapBatchWorkflow',
   warnings: 'warningsWorkflow',
 } as const;
 
