@@ -46,6 +46,8 @@ export interface TaskOptions {
   after?: Array<TaskRef<unknown>>;
   /** One execution per item of this list; its task is upstream too. */
   map?: ListRef<unknown>;
+  /** With `map`: more items than this run in batches of child workflows (docs/dag.md "Large maps"). */
+  batchSize?: number;
   triggerRule?: TriggerRule;
   retry?: TaskRetry;
   timeoutSeconds?: number;
@@ -54,6 +56,8 @@ export interface TaskOptions {
 
 export interface DagOptions {
   maxParallelism?: number;
+  /** The batch size of mapped tasks that set none (default 200). */
+  mapBatchSize?: number;
   schedule?: DagSchedule;
 }
 
@@ -107,7 +111,12 @@ export class DagBuilder {
     if (opts.triggerRule !== undefined) task.triggerRule = opts.triggerRule;
     if (opts.retry !== undefined) task.retry = opts.retry;
     if (opts.timeoutSeconds !== undefined) task.timeoutSeconds = opts.timeoutSeconds;
-    if (opts.map) task.map = opts.map.field === undefined ? { over: opts.map.over } : { over: opts.map.over, field: opts.map.field };
+    if (opts.map)
+      task.map = {
+        over: opts.map.over,
+        ...(opts.map.field !== undefined && { field: opts.map.field }),
+        ...(opts.batchSize !== undefined && { batchSize: opts.batchSize }),
+      };
     if (opts.pool !== undefined) task.pool = opts.pool;
     this.tasks.push(task);
     return taskRef<Out>(id);
@@ -117,6 +126,7 @@ export class DagBuilder {
   toSpec(): DagSpec {
     const spec: DagSpec = { id: this.id, tasks: this.tasks.map((t) => structuredClone(t)) };
     if (this.options.maxParallelism !== undefined) spec.maxParallelism = this.options.maxParallelism;
+    if (this.options.mapBatchSize !== undefined) spec.mapBatchSize = this.options.mapBatchSize;
     if (this.options.schedule !== undefined) spec.schedule = structuredClone(this.options.schedule);
     const result = validateDag(spec);
     const problems = [...(result.ok ? [] : result.problems), ...spec.tasks.flatMap(sensorInputProblems)];

@@ -82,6 +82,23 @@ test('a reference to a task of another DAG, a duplicate id and a sensor without 
   );
 });
 
+test('batch sizes of large maps: per DAG and per mapped task, checked like the JSON form', () => {
+  const dag = defineDag('big', { mapBatchSize: 100 });
+  const ids = dag.sql('ids', { statement: 'SELECT array_agg(id) AS ids FROM crm.accounts', returnRows: true });
+  dag.activation('sync', {}, { map: ids.field('rows'), batchSize: 50 });
+  expect(dag.toSpec()).toEqual({
+    id: 'big',
+    mapBatchSize: 100,
+    tasks: [
+      { id: 'ids', kind: 'sql', input: { statement: 'SELECT array_agg(id) AS ids FROM crm.accounts', returnRows: true } },
+      { id: 'sync', kind: 'activation', input: {}, upstream: ['ids'], map: { over: 'ids', field: 'rows', batchSize: 50 } },
+    ],
+  });
+  const tooBig = defineDag('too-big');
+  tooBig.sleep('s', { seconds: 1 }, { map: tooBig.sql('l', { statement: 'SELECT 1', returnRows: true }).field('rows'), batchSize: 5000 });
+  expect(() => tooBig.toSpec()).toThrow(/map\.batchSize/);
+});
+
 test('a list reference is typed by the output it comes from', () => {
   const dag = defineDag('typed');
   const rows = dag.sql('rows', { statement: 'SELECT 1', returnRows: true });
