@@ -52,7 +52,16 @@ beforeAll(async () => {
       INSERT INTO pool_test.spans VALUES (p_pool, p_run, p_task, t0, clock_timestamp(), n);
       RETURN n;
     END $$ LANGUAGE plpgsql`);
-  const activities = createDagTaskActivities({ resolvePg: () => ({ url: process.env.DATABASE_URL! }), client: () => client, stateDb: db });
+  const real = createDagTaskActivities({ resolvePg: () => ({ url: process.env.DATABASE_URL! }), client: () => client, stateDb: db });
+  // A release that is slow to reach Postgres (a loaded worker or database): the task "slow-release" (its item 3
+  // when mapped) gives its slot back late.
+  const activities = {
+    ...real,
+    async releaseDagPoolSlot(input: Parameters<typeof real.releaseDagPoolSlot>[0]): Promise<void> {
+      if (/\/slow-release(#3)?$/.test(input.holder)) await new Promise((r) => setTimeout(r, 2000));
+      return real.releaseDagPoolSlot(input);
+    },
+  };
   worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
   running = worker.run();
 });
@@ -274,4 +283,59 @@ test('a cancelled run gives back the slot of its running task', async () => {
   await handle.cancel();
   await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
   expect(await leasesHeld('cancelled')).toBe(0);
+});
+
+test('a cancelled run with two pooled tasks running closes only once both slots are given back', async () => {
+  await setPool(db, 'cancelled-two', 2);
+  const handle = await client.workflow.start(dagWorkflow, {
+    taskQueue: TASK_QUEUE,
+    workflowId: `dag/pool-cancelled-two/${process.pid}`,
+    args: [
+      {
+        id: 'pool-cancelled-two',
+        maxParallelism: 2,
+        tasks: [
+          { id: 'fast-release', kind: 'sql', pool: 'cancelled-two', input: { statement: 'SELECT pg_sleep(5)' } },
+          { id: 'slow-release', kind: 'sql', pool: 'cancelled-two', input: { statement: 'SELECT pg_sleep(5)' } },
+        ],
+      },
+    ],
+  });
+  for (let i = 0; i < 300 && (await leasesHeld('cancelled-two')) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await leasesHeld('cancelled-two')).toBe(2);
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  // Closed: no task of it runs any more, so none may still hold a slot (else it stays taken until its lease expires).
+  expect(await leasesHeld('cancelled-two')).toBe(0);
+});
+
+test('a cancelled run with two batches of a pooled mapped task running closes only once every slot is given back', async () => {
+  await setPool(db, 'cancelled-batches', 4);
+  const handle = await client.workflow.start(dagWorkflow, {
+    taskQueue: TASK_QUEUE,
+    workflowId: `dag/pool-cancelled-batches/${process.pid}`,
+    args: [
+      {
+        id: 'pool-cancelled-batches',
+        maxParallelism: 4,
+        tasks: [
+          { id: 'list', kind: 'sql', input: { statement: 'SELECT n FROM generate_series(1, 4) n', returnRows: true } },
+          {
+            id: 'slow-release',
+            kind: 'sql',
+            pool: 'cancelled-batches',
+            upstream: ['list'],
+            // Two batches of two items, one child workflow each, both running: item 3 (in the second) releases late.
+            map: { over: 'list', field: 'rows', batchSize: 2 },
+            input: { statement: 'SELECT pg_sleep(5)' },
+          },
+        ],
+      },
+    ],
+  });
+  for (let i = 0; i < 300 && (await leasesHeld('cancelled-batches')) < 4; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await leasesHeld('cancelled-batches')).toBe(4);
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  expect(await leasesHeld('cancelled-batches')).toBe(0);
 });
