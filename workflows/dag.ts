@@ -123,7 +123,12 @@ export async function runDag(spec: DagSpec, runners: Record<string, TaskRunner>,
     }
     if (inFlight.size === 0) break;
     // A task rejects only on cancellation; that ends the DAG as it would any workflow code.
-    await Promise.race(inFlight);
+    try {
+      await Promise.race(inFlight);
+    } catch (err) {
+      await settleRest([...inFlight]);
+      throw err;
+    }
   }
   notify();
   return state;
@@ -201,7 +206,7 @@ async function runTask(
     Object.assign(entry, await attempt(run, { task, input: task.input, upstream, item, index }).finally(() => slots.release()));
     notify();
   });
-  await Promise.all(runs);
+  await allOrSettled(runs);
   const items = record.mapped;
   finish(record, { state: mappedState(items), output: items.map((i) => i.output ?? null), error: firstError(items) });
   notify();
@@ -292,7 +297,7 @@ async function runBatched(
       notify();
     }
   };
-  await Promise.all(batchLanes(large.spec.maxParallelism ?? DEFAULT_MAX_PARALLELISM).map(lane));
+  await allOrSettled(batchLanes(large.spec.maxParallelism ?? DEFAULT_MAX_PARALLELISM).map(lane));
   const failed = summary.failed[0];
   const output: unknown[] | MapOutputSummary = outputs ?? { items: n, counts: { ...summary.counts }, outputsOmitted: true };
   finish(record, {
@@ -337,9 +342,32 @@ export async function runMapBatch(
       outputs[i] = outcome.output ?? null;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(batch.parallelism, items.length)) }, lane));
+  await allOrSettled(Array.from({ length: Math.max(1, Math.min(batch.parallelism, items.length)) }, lane));
   const fits = JSON.stringify(outputs).length <= batch.outputBudgetBytes;
   return { counts, failed: lowestFailed(failed, []), ...(fits && { outputs }) };
+}
+
+/**
+ * Promise.all, except that after a rejection (cancellation: tasks reject on nothing else) it waits for the
+ * others to end before rejecting too.
+ */
+async function allOrSettled(promises: Array<Promise<void>>): Promise<void> {
+  try {
+    await Promise.all(promises);
+  } catch (err) {
+    await settleRest(promises);
+    throw err;
+  }
+}
+
+/**
+ * A cancelled run ends once every task it started has ended: each gives back what it holds (a pool slot, a
+ * batch's child workflow) on its way out, which the run's close would otherwise cut short (a release not yet
+ * started is dropped, a child still running is terminated), leaving a slot taken until its lease expires.
+ * Executions started before this ended at the first task that rejected; they replay that way.
+ */
+async function settleRest(promises: Array<Promise<void>>): Promise<void> {
+  if (patched('dag-cancel-settles')) await Promise.allSettled(promises);
 }
 
 async function attempt(run: TaskRunner, ctx: TaskContext): Promise<Outcome> {
