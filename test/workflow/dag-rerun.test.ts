@@ -169,13 +169,13 @@ test('--failed keeps the succeeded tasks (not run again, outputs handed down) an
   const first = await runs.rerun(source, { failed: true });
   expect(first).toMatchObject({ workflowId: `${source}/rerun-1`, rerunOf: source, rerun: ['middle', 'down'], kept: ['up', 'side'] });
   expect(first.logicalDate).toBeUndefined();
-  // A second call while it runs (or after) starts no second re-run of the same run at once.
+  // A second call while it runs (or after) starts no second re-run of the same run.
   const again = await refusal(runs.rerun(source, { failed: true }));
-  expect([`a re-run of ${source} is already running: ${source}/rerun-1 ("syncline dag show ${source}/rerun-1")`, 'not refused']).toContain(
-    again,
-  );
+  expect([
+    `a re-run of ${source} is already running: ${source}/rerun-1 ("syncline dag show ${source}/rerun-1")`,
+    `run ${source} was already re-run as ${source}/rerun-1 (completed): re-run that run instead ("syncline dag show ${source}/rerun-1")`,
+  ]).toContain(again);
   const done = (await client.workflow.getHandle(first.workflowId).result()) as DagWorkflowResult;
-  if (again === 'not refused') await client.workflow.getHandle(first.workflowId).result();
   expect(states(done)).toEqual({ up: 'success', middle: 'success', down: 'success', side: 'success' });
   // up ran once in all: its output (batch 42) came from the first run's state to down's item.
   expect(await executions(dag)).toMatchObject({ up: [42], side: [0], middle: [1], down: [42] });
@@ -231,6 +231,31 @@ test('a dated run re-run keeps its logical date and takes over its (DAG, date) r
   expect(done2.alreadyDone).toBeUndefined();
   expect(done2.run?.logicalDate).toBe(logicalDate);
   expect(await record()).toEqual([{ workflow_id: second.workflowId, status: 'success' }]);
+  expect(await executions(dag)).toEqual({ up: [42], side: [0], middle: [1], down: [42, 42] });
+}, 300_000);
+
+test('a run already re-run is not re-run again under the same id: the refusal names its re-run, which holds the date and stays shown', async () => {
+  const dag = `twice-${process.pid}`;
+  const source = `dag/${dag}-2026-02-01T00:00:00Z`;
+  const input: DagWorkflowInput = { ...flaky(dag), run: { logicalDate: '2026-02-01T00:00:00.000Z' } };
+  await client.workflow.start('dagWorkflow', { taskQueue: TASK_QUEUE, workflowId: source, args: [input] });
+  await failureState(source);
+  await db.query('INSERT INTO dag_rerun_test.flags VALUES ($1)', [dag]);
+  const first = await runs.rerun(source, { failed: true });
+  const done = (await client.workflow.getHandle(first.workflowId).result()) as DagWorkflowResult;
+  expect(states(done)).toEqual({ up: 'success', middle: 'success', down: 'success', side: 'success' });
+
+  // The same command again, once that re-run has closed: its id is taken; re-running it is the way on.
+  expect(await refusal(runs.rerun(source, { from: 'down' }))).toBe(
+    `run ${source} was already re-run as ${first.workflowId} (completed): re-run that run instead ("syncline dag show ${first.workflowId}")`,
+  );
+  // The re-run that holds the date is still the one shown under its id, and can itself be re-run.
+  expect((await runs.show(first.workflowId)).text.split('\n')[0]).toBe(
+    `DAG "${dag}" run ${first.workflowId} (completed) · logical date 2026-02-01T00:00:00.000Z · re-run of ${source}: success`,
+  );
+  const second = await runs.rerun(first.workflowId, { from: 'down' });
+  const done2 = (await client.workflow.getHandle(second.workflowId).result()) as DagWorkflowResult;
+  expect(done2.alreadyDone).toBeUndefined();
   expect(await executions(dag)).toEqual({ up: [42], side: [0], middle: [1], down: [42, 42] });
 }, 300_000);
 
