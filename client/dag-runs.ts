@@ -55,6 +55,14 @@ export function rerunWorkflowId(source: string): string {
   return m ? `${m[1]}/rerun-${Number(m[2]) + 1}` : `${source}/rerun-1`;
 }
 
+function alreadyRerun(source: string, rerunId: string, status: string): DagError {
+  return status === 'RUNNING'
+    ? new DagError(`a re-run of ${source} is already running: ${rerunId} ("syncline dag show ${rerunId}")`)
+    : new DagError(
+        `run ${source} was already re-run as ${rerunId} (${status.toLowerCase()}): re-run that run instead ("syncline dag show ${rerunId}")`,
+      );
+}
+
 export class DagRuns {
   constructor(
     private readonly client: Client,
@@ -123,6 +131,11 @@ export class DagRuns {
       throw new DagError(
         `run ${workflowId} is still running: wait for it or cancel it ("syncline dag show ${workflowId}" shows where it is)`,
       );
+    const id = rerunWorkflowId(workflowId);
+    // One re-run per run: a second under the same id would hide the first (the run shown and re-run by that
+    // id is its latest), and, dated, run nothing while that first one holds the date.
+    const earlier = await this.describeIfAny(id);
+    if (earlier) throw alreadyRerun(workflowId, id, earlier.status.name);
     const view = await this.read(workflowId);
     if (view.alreadyDone)
       throw new DagError(
@@ -136,9 +149,13 @@ export class DagRuns {
       ...(view.logicalDate && { run: { logicalDate: view.logicalDate, ...(view.conf !== undefined && { conf: view.conf }) } }),
       rerun: { workflowId, runId: view.runId, tasks: plan.seed },
     };
-    const id = rerunWorkflowId(workflowId);
     try {
-      const handle = await this.client.workflow.start(WORKFLOW_TYPES.dag, { taskQueue: this.taskQueue, workflowId: id, args: [input] });
+      const handle = await this.client.workflow.start(WORKFLOW_TYPES.dag, {
+        taskQueue: this.taskQueue,
+        workflowId: id,
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
       const kept = view.spec.tasks.map((t) => t.id).filter((t) => plan.seed[t]?.kept);
       return {
         workflowId: id,
@@ -150,7 +167,16 @@ export class DagRuns {
       };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError)
-        throw new DagError(`a re-run of ${workflowId} is already running: ${id} ("syncline dag show ${id}")`);
+        throw alreadyRerun(workflowId, id, (await this.describeIfAny(id))?.status.name ?? 'RUNNING');
+      throw err;
+    }
+  }
+
+  private async describeIfAny(workflowId: string): Promise<WorkflowExecutionDescription | undefined> {
+    try {
+      return await this.client.workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
   }
