@@ -287,6 +287,52 @@ test('a run its Schedule started is re-run with the logical date of its schedule
   await dags.delete(dag);
 }, 300_000);
 
+test('a run that failed after its tasks (its date not recorded: Postgres refused) is shown with its tasks and can be re-run', async () => {
+  const dag = `unrecorded-${process.pid}`;
+  const source = `dag/${dag}-2026-03-01T00:00:00Z`;
+  await db.query('INSERT INTO dag_rerun_test.flags VALUES ($1)', [dag]);
+  // Postgres refuses to record this run's end (the state database failing as the run ends), every attempt.
+  await db.query(`CREATE FUNCTION dag_rerun_test.refuse_end() RETURNS trigger AS $$
+    BEGIN RAISE EXCEPTION 'state database refused the end of %', NEW.workflow_id; END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER refuse_end BEFORE UPDATE ON syncline.dag_runs FOR EACH ROW
+    WHEN (NEW.workflow_id = '${source}' AND NEW.status = 'success') EXECUTE FUNCTION dag_rerun_test.refuse_end()`);
+  try {
+    const input: DagWorkflowInput = { ...flaky(dag), run: { logicalDate: '2026-03-01T00:00:00.000Z' } };
+    const failed = await client.workflow.execute('dagWorkflow', { taskQueue: TASK_QUEUE, workflowId: source, args: [input] }).then(
+      () => 'completed',
+      (e: { cause?: { message?: string } }) => e.cause?.message ?? String(e),
+    );
+    expect(failed).not.toBe('completed');
+  } finally {
+    await db.query('DROP TRIGGER refuse_end ON syncline.dag_runs; DROP FUNCTION dag_rerun_test.refuse_end()');
+  }
+  expect(await executions(dag)).toEqual({ up: [42], side: [0], middle: [1], down: [42] });
+
+  // Its tasks ran and succeeded: shown as they ended, with what failed the run; not as a run that ran no task.
+  const shown = (await runs.show(source)).text;
+  expect(shown).not.toContain('before any task ran');
+  expect(shown.split('\n').slice(0, 2)).toEqual([
+    `DAG "${dag}" run ${source} (failed) · logical date 2026-03-01T00:00:00.000Z: success`,
+    `the run failed after its tasks: finishDagRun: state database refused the end of ${source}`,
+  ]);
+  expect(shown).toMatch(/✓\s+middle\s+success\s+1/);
+  const rerun = await runs.rerun(source, { from: 'down' });
+  expect(rerun).toMatchObject({ rerun: ['down'], kept: ['up', 'middle', 'side'] });
+  const done = (await client.workflow.getHandle(rerun.workflowId).result()) as DagWorkflowResult;
+  expect(done.alreadyDone).toBeUndefined();
+  expect(await executions(dag)).toEqual({ up: [42], side: [0], middle: [1], down: [42, 42] });
+
+  // A run that failed before any task still says so, and is not re-run.
+  const invalid = `dag/${dag}-invalid/manual`;
+  await client.workflow
+    .execute('dagWorkflow', { taskQueue: TASK_QUEUE, workflowId: invalid, args: [{ id: dag, tasks: [{ id: 'x', kind: 'nope' }] }] })
+    .catch(() => undefined);
+  expect((await runs.show(invalid)).text.split('\n')[1]).toMatch(/^it failed before any task ran: DAG ".*" is invalid, nothing was run: /);
+  expect(await refusal(runs.rerun(invalid, { failed: true }))).toMatch(
+    /^run .* has no task state to re-run from: it failed before any task ran: /,
+  );
+}, 300_000);
+
 test('a running run is shown through its query and is not re-run', async () => {
   const dag = `waiting-${process.pid}`;
   const spec: DagSpec = {
