@@ -11,7 +11,7 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { DagSpec, DagState } from '../common/dag';
 import { planRerun, type RerunSelection } from '../common/dag-rerun';
@@ -33,7 +33,10 @@ export interface DagRunView {
   conf?: unknown;
   /** The run this one re-runs. */
   rerunOf?: string;
-  /** Undefined when the run holds none (it failed before any task: DAG_INVALID); `problem` says why. */
+  /**
+   * Undefined when the run holds none (it failed before any task: DAG_INVALID); `problem` says why. A run that
+   * failed after its tasks (its end not recorded) has both.
+   */
   state?: DagState;
   problem?: string;
   alreadyDone?: DagWorkflowResult['alreadyDone'];
@@ -53,6 +56,12 @@ export interface RerunStarted {
 export function rerunWorkflowId(source: string): string {
   const m = /^(.*)\/rerun-(\d+)$/.exec(source);
   return m ? `${m[1]}/rerun-${Number(m[2]) + 1}` : `${source}/rerun-1`;
+}
+
+/** An activity's failure by its activity and cause ("finishDagRun: …"), not "Activity task failed". */
+function failureMessage(failure: unknown): string {
+  if (failure instanceof ActivityFailure) return `${failure.activityType}: ${failure.cause?.message ?? failure.message}`;
+  return (failure as Error | undefined)?.message ?? 'no failure recorded';
 }
 
 function alreadyRerun(source: string, rerunId: string, status: string): DagError {
@@ -97,7 +106,12 @@ export class DagRuns {
       );
       if (failure instanceof ApplicationFailure && failure.type === 'DAG_FAILED')
         return { ...view, state: failure.details?.[0] as DagState };
-      return { ...view, problem: `it failed before any task ran: ${(failure as Error | undefined)?.message ?? 'no failure recorded'}` };
+      // Failed otherwise: before any task (DAG_INVALID, its date not claimed) or after them (its end not
+      // recorded); the query's replay tells which, and holds the tasks' state when they ran.
+      const why = failureMessage(failure);
+      const state = await handle.query(dagStateQuery).catch(() => undefined);
+      if (state && Object.keys(state.tasks).length > 0) return { ...view, state, problem: `the run failed after its tasks: ${why}` };
+      return { ...view, problem: `it failed before any task ran: ${why}` };
     }
     // Running, or closed without a result (terminated, cancelled, timed out): the query replays it on a worker.
     return { ...view, state: await handle.query(dagStateQuery) };
@@ -118,7 +132,10 @@ export class DagRuns {
         text: `${title}\nran no task: this date was already done by ${view.alreadyDone.workflowId} (${view.alreadyDone.status})`,
       };
     if (!view.state) return { view, text: `${title}\n${view.problem}` };
-    return { view, text: dagText(view.spec, view.state, title) };
+    const table = dagText(view.spec, view.state, title);
+    if (!view.problem) return { view, text: table };
+    const [head, ...rows] = table.split('\n');
+    return { view, text: [head, view.problem, ...rows].join('\n') };
   }
 
   /**
