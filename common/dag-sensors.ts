@@ -21,6 +21,18 @@ const timeoutSeconds = z
   })
   .positive();
 
+/** A poking sensor's pokes (timeout over interval) are bounded, so its history is. */
+function boundedPokes(s: { pokeIntervalSeconds?: number; timeoutSeconds?: number }, ctx: z.RefinementCtx): void {
+  const interval = s.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS;
+  if (typeof s.timeoutSeconds === 'number' && s.timeoutSeconds / interval > MAX_POKES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['pokeIntervalSeconds'],
+      message: `${s.timeoutSeconds} s at one poke every ${interval} s is more than ${MAX_POKES} pokes: poke less often (at least every ${Math.ceil(s.timeoutSeconds / MAX_POKES)} s)`,
+    });
+  }
+}
+
 export const sqlSensorSchema = z
   .object({
     connection: z.string().min(1).optional(),
@@ -33,16 +45,7 @@ export const sqlSensorSchema = z
     softFail: z.boolean().optional(),
   })
   .strict()
-  .superRefine((s, ctx) => {
-    const interval = s.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS;
-    if (typeof s.timeoutSeconds === 'number' && s.timeoutSeconds / interval > MAX_POKES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['pokeIntervalSeconds'],
-        message: `${s.timeoutSeconds} s at one poke every ${interval} s is more than ${MAX_POKES} pokes: poke less often (at least every ${Math.ceil(s.timeoutSeconds / MAX_POKES)} s)`,
-      });
-    }
-  });
+  .superRefine(boundedPokes);
 export type SqlSensorInput = z.infer<typeof sqlSensorSchema>;
 
 export const waitForSignalSchema = z
@@ -69,16 +72,7 @@ export const activationSensorSchema = z
     softFail: z.boolean().optional(),
   })
   .strict()
-  .superRefine((s, ctx) => {
-    const interval = s.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS;
-    if (typeof s.timeoutSeconds === 'number' && s.timeoutSeconds / interval > MAX_POKES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['pokeIntervalSeconds'],
-        message: `${s.timeoutSeconds} s at one poke every ${interval} s is more than ${MAX_POKES} pokes: poke less often (at least every ${Math.ceil(s.timeoutSeconds / MAX_POKES)} s)`,
-      });
-    }
-  });
+  .superRefine(boundedPokes);
 export type ActivationSensorInput = z.infer<typeof activationSensorSchema>;
 
 export const SENSOR_KINDS: Record<string, z.ZodType> = {

@@ -178,3 +178,11 @@ describe('syncline dag deploy <module>', () => {
     });
   });
 });
+
+test('an activation_sensor that would poke more than 2000 times is refused, like a sql_sensor', () => {
+  const dag = defineDag('eager');
+  dag.activationSensor('crm_loaded', { activationId: 'crm-import', timeoutSeconds: 86_400, pokeIntervalSeconds: 1 });
+  expect(() => dag.toSpec()).toThrow(
+    'task "crm_loaded": input.pokeIntervalSeconds: 86400 s at one poke every 1 s is more than 2000 pokes: poke less often (at least every 44 s)',
+  );
+});

@@ -3,54 +3,29 @@
  * syncline.runs with the functions a run records itself with (openRun, finishRun of db/runs.ts), not by a
  * real activation: the sensor reads only those records, and a real sync would need the emulators and minutes.
  */
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
-import type pg from 'pg';
-import { createDb, createPool } from '../../db/connect';
+import { createDb } from '../../db/connect';
 import type { Database } from '../../db/database';
 import { finishRun, openRun } from '../../db/runs';
-import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { startDagStage, type DagStage } from '../support/dag-stage';
 import { sensorInputProblems } from '../../common/dag-sensors';
 import type { DagSpec, DagState } from '../../common/dag';
 import { dagStateQuery, dagWorkflow, type DagWorkflowInput } from '../../workflows/dag-workflow';
 
-const TASK_QUEUE = `dag-activation-sensor-test-${process.pid}`;
-const address = () => process.env.TEMPORAL_ADDRESS!;
-let bundle: WorkflowBundleWithSourceMap;
-let native: NativeConnection;
-let connection: Connection;
+let stage: DagStage;
+let TASK_QUEUE: string;
 let client: Client;
-let pool: pg.Pool;
 let db: Kysely<Database>;
-let worker: Worker;
-let running: Promise<void>;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
-    NativeConnection.connect({ address: address() }),
-    Connection.connect({ address: address() }),
-  ]);
-  client = new Client({ connection });
-  pool = createPool(process.env.DATABASE_URL!);
-  db = createDb(pool);
-  const activities = createDagTaskActivities({
-    resolvePg: () => ({ url: process.env.DATABASE_URL! }),
-    client: () => client,
-    stateDb: pool,
-  });
-  worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
-  running = worker.run();
+  stage = await startDagStage('dag-activation-sensor');
+  ({ taskQueue: TASK_QUEUE, client } = stage);
+  db = createDb(stage.db);
 });
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([db?.destroy(), connection?.close(), native?.close()]);
-});
+// The stage ends the pool under db.
+afterAll(() => stage?.stop());
 
 /** A run of `activationId` recorded as the activation workflow records it, ended with `status`. */
 async function recordRun(activationId: string, runNumber: number, status: string): Promise<void> {

@@ -4,53 +4,29 @@
  * own history holds no item's activity, the state keeps counts instead of one entry per item, and the
  * DAG's cancellation reaches the children.
  */
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type pg from 'pg';
-import { createPool } from '../../db/connect';
-import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { startDagStage, type DagStage } from '../support/dag-stage';
 import type { DagSpec, DagState } from '../../common/dag';
 import { dagStateQuery, dagWorkflow } from '../../workflows/dag-workflow';
 
-const TASK_QUEUE = `dag-map-test-${process.pid}`;
-const address = () => process.env.TEMPORAL_ADDRESS!;
-let bundle: WorkflowBundleWithSourceMap;
-let native: NativeConnection;
-let connection: Connection;
+let stage: DagStage;
+let TASK_QUEUE: string;
 let client: Client;
 let db: pg.Pool;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
-    NativeConnection.connect({ address: address() }),
-    Connection.connect({ address: address() }),
-  ]);
-  client = new Client({ connection });
-  db = createPool(process.env.DATABASE_URL!);
-  await db.query('DROP SCHEMA IF EXISTS dag_map CASCADE; CREATE SCHEMA dag_map');
+  // No worker for the file: each test runs one for its own duration.
+  stage = await startDagStage('dag-map', { setupSql: 'DROP SCHEMA IF EXISTS dag_map CASCADE; CREATE SCHEMA dag_map', worker: false });
+  ({ taskQueue: TASK_QUEUE, client, db } = stage);
 });
 
-afterAll(async () => {
-  await Promise.all([db?.end(), connection?.close(), native?.close()]);
-});
+afterAll(() => stage?.stop());
 
 function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-  const activities = createDagTaskActivities({
-    resolvePg: (name) => {
-      if (name !== 'default') throw new Error(`no connection "${name}"`);
-      return { url: process.env.DATABASE_URL! };
-    },
-    resolveConnection: (name) => {
-      throw new Error(`no connection "${name}"`);
-    },
-    client: () => client,
-    stateDb: db,
-  });
-  return Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities }).then((w) => w.runUntil(fn));
+  return stage.runWorker(fn);
 }
 
 const workflowId = (name: string) => `dag-map/${name}/${process.pid}`;

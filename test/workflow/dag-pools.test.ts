@@ -8,39 +8,25 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, ScheduleNotFoundError, WorkflowFailedError } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type pg from 'pg';
-import { createPool } from '../../db/connect';
 import { poolSizes, setPool } from '../../db/dag-pools';
-import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { startDagStage, type DagActivities, type DagStage } from '../support/dag-stage';
 import { DagError, DagSchedules, dagScheduleId } from '../../client/dags';
 import { SynclineClient } from '../../client/index';
 import type { DagSpec, DagState } from '../../common/dag';
 import { dagWorkflow } from '../../workflows/dag-workflow';
 
-const TASK_QUEUE = `dag-pools-test-${process.pid}`;
-const address = () => process.env.TEMPORAL_ADDRESS!;
-let bundle: WorkflowBundleWithSourceMap;
-let native: NativeConnection;
-let connection: Connection;
+let stage: DagStage;
+let TASK_QUEUE: string;
 let client: Client;
 let db: pg.Pool;
-let worker: Worker;
-let running: Promise<void>;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
-    NativeConnection.connect({ address: address() }),
-    Connection.connect({ address: address() }),
-  ]);
-  client = new Client({ connection });
-  db = createPool(process.env.DATABASE_URL!);
-  // Each task records when it ran (Postgres's clock) and how many slots of its pool were leased as it started.
-  await db.query(`DROP SCHEMA IF EXISTS pool_test CASCADE; CREATE SCHEMA pool_test;
+  stage = await startDagStage('dag-pools', {
+    // Each task records when it ran (Postgres's clock) and how many slots of its pool were leased as it started.
+    setupSql: `DROP SCHEMA IF EXISTS pool_test CASCADE; CREATE SCHEMA pool_test;
     CREATE TABLE pool_test.spans (pool text, run text, task text, started timestamptz, ended timestamptz, leased int);
     CREATE FUNCTION pool_test.work(p_pool text, p_run text, p_task text) RETURNS int AS $$
     DECLARE
@@ -51,26 +37,21 @@ beforeAll(async () => {
       PERFORM pg_sleep(0.3);
       INSERT INTO pool_test.spans VALUES (p_pool, p_run, p_task, t0, clock_timestamp(), n);
       RETURN n;
-    END $$ LANGUAGE plpgsql`);
-  const real = createDagTaskActivities({ resolvePg: () => ({ url: process.env.DATABASE_URL! }), client: () => client, stateDb: db });
-  // A release that is slow to reach Postgres (a loaded worker or database): the task "slow-release" (its item 3
-  // when mapped) gives its slot back late.
-  const activities = {
-    ...real,
-    async releaseDagPoolSlot(input: Parameters<typeof real.releaseDagPoolSlot>[0]): Promise<void> {
-      if (/\/slow-release(#3)?$/.test(input.holder)) await new Promise((r) => setTimeout(r, 2000));
-      return real.releaseDagPoolSlot(input);
-    },
-  };
-  worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
-  running = worker.run();
+    END $$ LANGUAGE plpgsql`,
+    // A release that is slow to reach Postgres (a loaded worker or database): the task "slow-release" (its item 3
+    // when mapped) gives its slot back late.
+    activities: (real: DagActivities) => ({
+      ...real,
+      async releaseDagPoolSlot(input: Parameters<typeof real.releaseDagPoolSlot>[0]): Promise<void> {
+        if (/\/slow-release(#3)?$/.test(input.holder)) await new Promise((r) => setTimeout(r, 2000));
+        return real.releaseDagPoolSlot(input);
+      },
+    }),
+  });
+  ({ taskQueue: TASK_QUEUE, client, db } = stage);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([db?.end(), connection?.close(), native?.close()]);
-});
+afterAll(() => stage?.stop());
 
 const work = (pool: string, run: string, task: string) => ({
   id: task,
@@ -244,7 +225,7 @@ test('the CLI: pool set, pool list, a size below 1 refused, and dag deploy refus
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
       execFile(
         path.join(root, 'node_modules/.bin/tsx'),
-        ['client/cli.ts', ...args, '--address', address(), '--task-queue', TASK_QUEUE],
+        ['client/cli.ts', ...args, '--address', process.env.TEMPORAL_ADDRESS!, '--task-queue', TASK_QUEUE],
         { cwd: root, timeout: 60_000, env: { ...process.env, DATABASE_URL: process.env.DATABASE_URL } },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       ),

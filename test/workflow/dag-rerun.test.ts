@@ -5,51 +5,31 @@
  * task and its downstream again; a dated run keeps its logical date and its (DAG, date) record; bad input is
  * refused before anything starts; `dag show` prints a closed and a running run.
  */
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { createPool } from '../../db/connect';
-import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { startDagStage, type DagStage } from '../support/dag-stage';
 import { DagRuns } from '../../client/dag-runs';
 import { DagError, DagSchedules, dagScheduleId } from '../../client/dags';
 import type { DagSpec, DagState } from '../../common/dag';
 import type { DagWorkflowInput, DagWorkflowResult } from '../../workflows/dag-workflow';
 
-const TASK_QUEUE = `dag-rerun-test-${process.pid}`;
-const address = () => process.env.TEMPORAL_ADDRESS!;
-let bundle: WorkflowBundleWithSourceMap;
-let native: NativeConnection;
-let connection: Connection;
+let stage: DagStage;
+let TASK_QUEUE: string;
 let client: Client;
 let db: pg.Pool;
 let runs: DagRuns;
-let worker: Worker;
-let running: Promise<void>;
 
 beforeAll(async () => {
-  // The failing task is on purpose: keep the worker's WARN lines about it out of the test output.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
-    NativeConnection.connect({ address: address() }),
-    Connection.connect({ address: address() }),
-  ]);
-  client = new Client({ connection });
-  db = createPool(process.env.DATABASE_URL!);
-  await db.query(`DROP SCHEMA IF EXISTS dag_rerun_test CASCADE; CREATE SCHEMA dag_rerun_test;
-    CREATE TABLE dag_rerun_test.executions (dag text, task text, batch int);
-    CREATE TABLE dag_rerun_test.flags (dag text)`);
+  stage = await startDagStage('dag-rerun', {
+    setupSql: `DROP SCHEMA IF EXISTS dag_rerun_test CASCADE; CREATE SCHEMA dag_rerun_test;
+      CREATE TABLE dag_rerun_test.executions (dag text, task text, batch int);
+      CREATE TABLE dag_rerun_test.flags (dag text)`,
+  });
+  ({ taskQueue: TASK_QUEUE, client, db } = stage);
   runs = new DagRuns(client, TASK_QUEUE);
-  const activities = createDagTaskActivities({ resolvePg: () => ({ url: process.env.DATABASE_URL! }), client: () => client, stateDb: db });
-  worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
-  running = worker.run();
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([db?.end(), connection?.close(), native?.close()]);
-});
+afterAll(() => stage?.stop());
 
 /**
  * up (one row per execution, returns batch 42) -> middle (fails until flags holds the DAG) -> down (maps
