@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { loggingFromEnvironment, LoggingConfigError, runtimeLogging } from './client/logging';
-import { synclinePlugin, TASK_QUEUE } from './client/plugin';
+import { StateDatabaseError, synclinePlugin, TASK_QUEUE } from './client/plugin';
 import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
 import { deploymentFromEnvironment, DeploymentConfigError } from './client/deployment';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
@@ -150,7 +150,8 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     else console.log(started);
     await worker.run();
   } finally {
-    await connection.close();
+    // A worker that failed to start may still hold the connection; its own error is the one to show.
+    await connection.close().catch(() => undefined);
     await pg.stop();
   }
 }
@@ -167,7 +168,7 @@ function prebuiltBundle(): WorkflowBundleOption | undefined {
 
 if (require.main === module) {
   runWorker().catch((err) => {
-    console.error(err);
+    console.error(err instanceof StateDatabaseError ? `syncline worker: ${err.message}` : err);
     process.exit(1);
   });
 }

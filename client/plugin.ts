@@ -20,6 +20,24 @@ import type { PayloadCodec, WorkerDeploymentVersion } from '@temporalio/common';
 import { codecFromEnvironment, withCodec } from './codec';
 import { deploymentFromEnvironment, workerDeploymentOptions } from './deployment';
 
+/** The worker's state database could not be reached (or migrated) as it started: the message says where. */
+export class StateDatabaseError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateDatabaseError';
+  }
+}
+
+/** host:port/database of a Postgres URL, never its user or password. */
+export function databaseWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'DATABASE_URL (not a URL)';
+  }
+}
+
 export interface SynclinePluginOptions {
   /** Postgres that holds syncline's state (and, as connection "default", models in the same database). */
   databaseUrl: string;
@@ -89,7 +107,14 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
         return { ...(existing ?? {}), ...activities };
       },
       runContext: async (next) => {
-        if (opts.migrate !== false) await migrateToLatest(opts.databaseUrl);
+        if (opts.migrate !== false)
+          await migrateToLatest(opts.databaseUrl).catch((err: unknown) => {
+            throw new StateDatabaseError(
+              `cannot reach the state database at ${databaseWhere(opts.databaseUrl)} (${(err as Error).message}): check DATABASE_URL ` +
+                'and that PostgreSQL is up and lets this user create the syncline schemas; the worker started nothing',
+              { cause: err },
+            );
+          });
         try {
           await next();
         } finally {
