@@ -13,6 +13,7 @@ import { orgScope, resetClients } from './client';
 import { connectionSchema, type SalesforceConnection } from './config';
 import { toSyncError } from './errors';
 import { drive, field, makeContext, MemoryChunk, outRow } from './test-harness';
+import { admin as emulatorAdmin } from '../../emulators/salesforce/conformance-helpers';
 
 type Emu = Awaited<ReturnType<typeof startSalesforceEmulator>>;
 let emu: Emu;
@@ -28,15 +29,7 @@ beforeEach(async () => {
   await admin('POST', '/reset');
 });
 
-async function admin(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${emu.url}/__admin${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return text ? JSON.parse(text) : null;
-}
+const admin = (method: string, path: string, body?: unknown): Promise<any> => emulatorAdmin(emu, method, path, body);
 
 const connectionWith = (maxConcurrentRequests: number): SalesforceConnection => ({
   auth: 'client_credentials',
