@@ -1,13 +1,17 @@
 /**
- * Thin typed wrapper over the Salesforce REST API (auth, quota headers, error mapping; no sync logic).
- * Every call goes through `call()`: jsforce refreshes on 401 and replays; we allow at most one quick
- * transport replay, and only for requests that are idempotent. Everything else is Temporal's job.
+ * Thin typed wrapper over the Salesforce REST API (auth, quota headers, error mapping, the org's request
+ * slots; no sync logic). Every call goes through `call()` or `fetchRaw()`: each request holds one of the
+ * org's request slots across the cluster while in flight (docs/limits.md); jsforce refreshes on 401 and
+ * replays; we allow at most one quick transport replay, and only for requests that are idempotent.
+ * Everything else is Temporal's job.
  */
 import type { Connection } from 'jsforce';
 import type { Transport } from 'jsforce/lib/transport';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { API_VERSION, type SalesforceConnection } from './config';
+import { API_VERSION, DEFAULT_MAX_CONCURRENT_REQUESTS, type SalesforceConnection } from './config';
+import type { SharedLimits } from '../types';
+import { processLimits } from '../kit/limits';
 import { openConnection, tokenAccepted } from './auth';
 import { toSyncError } from './errors';
 import type { SfDescribe } from './analyze';
@@ -52,6 +56,15 @@ const REQUEST_TIMEOUT_MS = 120_000;
  * after a retry, or a later run, wrote newer values.
  */
 const WRITE_TIMEOUT_MS = 660_000;
+/** A slot's lease outlives its request's timeout by this much: how long a dead worker's slot stays taken after it. */
+const LEASE_MARGIN_MS = 30_000;
+/**
+ * A request that got no answer (timeout, lost connection) may still be running at the org: its slot stays
+ * taken this long, so the cluster does not go over the org's limit meanwhile.
+ */
+export const UNANSWERED_HOLD_MS = 2_000;
+/** Salesforce answered (an API error carries its errorCode); anything else may still be running there. */
+const answered = (err: unknown): boolean => typeof (err as { errorCode?: unknown } | null)?.errorCode === 'string';
 const timeoutFor = (method: string, o: CallOptions): number => o.timeoutMs ?? (method === 'GET' ? REQUEST_TIMEOUT_MS : WRITE_TIMEOUT_MS);
 const V = `/services/data/v${API_VERSION}`;
 
@@ -73,6 +86,11 @@ export function callKind(method: Method, path: string): SalesforceCallKind {
   return 'other';
 }
 
+/** The SharedLimits scope of an org's requests in flight (docs/limits.md): its instance URL, whatever the auth flow. */
+export function orgScope(instanceUrl: string): string {
+  return `salesforce:org:${instanceUrl.replace(/\/+$/, '').toLowerCase()}:requests`;
+}
+
 export class SalesforceClient {
   /** Called when the credentials stop working, so the next activity authenticates from scratch. */
   onAuthFailure: () => void = () => undefined;
@@ -85,7 +103,67 @@ export class SalesforceClient {
    */
   onApiCall: (kind: SalesforceCallKind) => void = () => undefined;
 
-  constructor(readonly conn: Connection) {}
+  /** Where the org's request slots are taken: the cluster's (the runtime's `ctx.limits`), or this process's. */
+  sharedLimits: SharedLimits = processLimits;
+
+  constructor(
+    readonly conn: Connection,
+    /** The connection's `maxConcurrentRequests`: syncline's share of the org's concurrent requests. */
+    readonly maxConcurrentRequests = DEFAULT_MAX_CONCURRENT_REQUESTS,
+  ) {}
+
+  /**
+   * Runs one request while holding one of the org's slots. Every request takes one, short ones too:
+   * whether a request lasts the 20 s that make it count at Salesforce is known only once it has, and a
+   * slow org makes any request slow. The request's own timeout starts inside (a wait for a slot is not the request).
+   */
+  private inSlot<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    return this.sharedLimits.withSlot(orgScope(this.conn.instanceUrl), this.maxConcurrentRequests, fn, {
+      leaseMs: timeoutMs + LEASE_MARGIN_MS,
+      holdAfter: (err) => (answered(err) ? 0 : UNANSWERED_HOLD_MS),
+    });
+  }
+
+  /**
+   * `inSlot` for a response whose body the caller reads later (a results download): the slot is held
+   * until the body is read to its end, cancelled or broken, or the request's timeout has passed.
+   */
+  private inSlotUntilRead(timeoutMs: number, fn: () => Promise<Response>): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      this.inSlot(timeoutMs, async () => {
+        const res = await fn();
+        if (!res.body || [204, 205, 304].includes(res.status)) return resolve(res);
+        let read!: () => void;
+        const done = new Promise<void>((r) => (read = r));
+        const timer = setTimeout(() => read(), timeoutMs);
+        const reader = res.body.getReader();
+        const body = new ReadableStream<Uint8Array>(
+          {
+            async pull(ctrl) {
+              try {
+                const r = await reader.read();
+                if (r.done) {
+                  ctrl.close();
+                  read();
+                } else ctrl.enqueue(r.value);
+              } catch (err) {
+                read();
+                ctrl.error(err);
+              }
+            },
+            async cancel(reason) {
+              read();
+              await reader.cancel(reason);
+            },
+          },
+          { highWaterMark: 0 },
+        );
+        resolve(new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers }));
+        await done;
+        clearTimeout(timer);
+      }).catch(reject);
+    });
+  }
 
   /** Daily API usage from the last response's Sforce-Limit-Info header, if any was seen. */
   get apiUsage(): { used: number; limit: number } | null {
@@ -118,14 +196,17 @@ export class SalesforceClient {
       ...(o.headers ?? {}),
       ...(body === undefined ? {} : { 'content-type': isText ? 'text/csv' : 'application/json' }),
     };
-    return this.conn.request<T>(
-      { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
-      {
-        retry: { maxRetries: 0 },
-        timeout: timeoutFor(method, o),
-        transport: this.counted(callKind(method, path)),
-        ...(o.text ? { responseType: 'text/plain' } : {}),
-      },
+    const timeout = timeoutFor(method, o);
+    return this.inSlot(timeout, () =>
+      this.conn.request<T>(
+        { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
+        {
+          retry: { maxRetries: 0 },
+          timeout,
+          transport: this.counted(callKind(method, path)),
+          ...(o.text ? { responseType: 'text/plain' } : {}),
+        },
+      ),
     );
   }
 
@@ -155,13 +236,14 @@ export class SalesforceClient {
     o: CallOptions & { contentType?: string; contentLength?: number },
   ): Promise<Response> {
     const kind = callKind(method, path);
+    const timeoutMs = timeoutFor(method, o);
     const send = () => {
       this.onApiCall(kind);
       const headers: Record<string, string> = { authorization: `Bearer ${this.conn.accessToken ?? ''}` };
       if (o.contentType) headers['content-type'] = o.contentType;
       // A known length rather than chunked transfer encoding, as Salesforce's upload expects.
       if (o.contentLength !== undefined) headers['content-length'] = String(o.contentLength);
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(timeoutFor(method, o)) };
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
       if (body) {
         init.body = body();
         init.duplex = 'half';
@@ -169,19 +251,22 @@ export class SalesforceClient {
       return fetch(`${this.conn.instanceUrl}${V}${path}`, init);
     };
     try {
-      let res = await send();
-      if (res.status === 401) {
-        await res.body?.cancel();
-        const delegate = (this.conn as unknown as { _refreshDelegate?: { refresh(since: number): Promise<void> } })._refreshDelegate;
-        if (!delegate)
-          throw Object.assign(new Error('Session expired or invalid'), { name: 'INVALID_SESSION_ID', errorCode: 'INVALID_SESSION_ID' });
-        await delegate.refresh(Date.now());
-        res = await send();
-      }
-      const limit = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
-      if (limit)
-        (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
-      if (!res.ok) throw await responseError(res);
+      const res = await this.inSlotUntilRead(timeoutMs, async () => {
+        let res = await send();
+        if (res.status === 401) {
+          await res.body?.cancel();
+          const delegate = (this.conn as unknown as { _refreshDelegate?: { refresh(since: number): Promise<void> } })._refreshDelegate;
+          if (!delegate)
+            throw Object.assign(new Error('Session expired or invalid'), { name: 'INVALID_SESSION_ID', errorCode: 'INVALID_SESSION_ID' });
+          await delegate.refresh(Date.now());
+          res = await send();
+        }
+        const limit = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
+        if (limit)
+          (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
+        if (!res.ok) throw await responseError(res);
+        return res;
+      });
       tokenAccepted(this.conn);
       return res;
     } catch (err) {
@@ -311,15 +396,19 @@ const clients = new Map<string, Promise<SalesforceClient>>();
 
 /**
  * One authenticated client per named connection per worker process (tokens are reused across activities).
- * `onApiCall` (the caller's `ctx.apiCall`) becomes the client's request counter.
+ * `onApiCall` (the caller's `ctx.apiCall`) becomes the client's request counter; `limits` (the caller's
+ * `ctx.limits`, the cluster's) where its requests take the org's slots.
  */
 export async function getClient(
   c: SalesforceConnection,
   where: string,
   onApiCall: (kind: SalesforceCallKind) => void = () => undefined,
+  limits?: SharedLimits,
 ): Promise<SalesforceClient> {
   const client = await sharedClient(c, where, onApiCall);
   client.onApiCall = onApiCall;
+  // The runtime's limits are one object per worker: any caller's will do for all.
+  if (limits) client.sharedLimits = limits;
   return client;
 }
 
@@ -331,7 +420,7 @@ function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: 
     // Token requests: the first one before the client exists, refreshes later through its current counter.
     p = openConnection(c, () => (client ? client.onApiCall('auth') : onApiCall('auth'))).then(
       (conn) => {
-        client = new SalesforceClient(conn);
+        client = new SalesforceClient(conn, c.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS);
         client.onAuthFailure = () => {
           if (clients.get(cacheKey) === p) clients.delete(cacheKey);
         };

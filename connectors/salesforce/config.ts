@@ -18,8 +18,34 @@ function secret(key: string) {
 
 const loginUrl = z.string().url().default('https://login.salesforce.com');
 
+/** Default of `maxConcurrentRequests`: well under the org's 25, leaving room for its other integrations. */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 10;
+
+/**
+ * Requests syncline has in flight at the org, across every worker of the cluster (docs/limits.md): its
+ * share of the org's 25 concurrent long-running requests (5 in Developer and Trial orgs). Optional in the
+ * parsed type (DEFAULT_MAX_CONCURRENT_REQUESTS applies) so connections written as literals stay valid.
+ */
+const maxConcurrentRequests = z
+  .number()
+  .int()
+  .min(1)
+  .max(
+    25,
+    'at most 25: Salesforce allows 25 concurrent long-running requests per org (5 in Developer and Trial orgs), and syncline takes a share of them',
+  )
+  .optional();
+
 export const connectionSchema = z.discriminatedUnion('auth', [
-  z.object({ auth: z.literal('client_credentials'), loginUrl, clientId: z.string().min(1), clientSecret: secret('clientSecret') }).strict(),
+  z
+    .object({
+      auth: z.literal('client_credentials'),
+      loginUrl,
+      clientId: z.string().min(1),
+      clientSecret: secret('clientSecret'),
+      maxConcurrentRequests,
+    })
+    .strict(),
   z
     .object({
       auth: z.literal('jwt'),
@@ -27,9 +53,10 @@ export const connectionSchema = z.discriminatedUnion('auth', [
       clientId: z.string().min(1),
       username: z.string().min(1),
       privateKey: secret('privateKey'),
+      maxConcurrentRequests,
     })
     .strict(),
-  z.object({ auth: z.literal('token'), instanceUrl: z.string().url(), accessToken: secret('accessToken') }).strict(),
+  z.object({ auth: z.literal('token'), instanceUrl: z.string().url(), accessToken: secret('accessToken'), maxConcurrentRequests }).strict(),
 ]);
 export type SalesforceConnection = z.output<typeof connectionSchema>;
 

@@ -68,7 +68,7 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const where = whereOf(ctx);
   const { options } = ctx;
   const object = ctx.destination.address;
-  const client = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind));
+  const client = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits);
   client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);
   // Parent objects of `Account.External_Id__c` mappings: their External ID fields are checked too.

@@ -66,7 +66,7 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     const spec = ((await readJson(ctx)) ?? {}) as Record<string, unknown>;
     if (spec.expireTokens === true) state.tokens.expireAll();
     const unknown = state.faults.configure(spec);
-    if (unknown.length > 0) throw new HttpError(400, { error: `unknown fault(s): ${unknown.join(', ')}` });
+    if (unknown.length > 0) throw new HttpError(400, { error: `unknown or invalid fault(s): ${unknown.join(', ')}` });
     return sendJson(ctx, 200, { ok: true, faults: state.faults.snapshot() });
   }
   if (what === 'faults' && m === 'DELETE') {
@@ -79,10 +79,12 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
     return sendJson(ctx, 200, { ok: true });
   }
   if (what === 'requests' && m === 'GET') {
-    return sendJson(ctx, 200, { requests: state.requests, counts: requestCounts(ctx), apiUsed: state.apiUsed });
+    const concurrency = state.faults.concurrentRequests.view();
+    return sendJson(ctx, 200, { requests: state.requests, counts: requestCounts(ctx), apiUsed: state.apiUsed, concurrency });
   }
   if (what === 'requests' && m === 'DELETE') {
     state.requests = [];
+    state.faults.concurrentRequests.resetCounters();
     return sendJson(ctx, 200, { ok: true });
   }
   if (what === 'quota' && m === 'POST') {

@@ -1191,6 +1191,36 @@ describe('Fault switches (CL fault injection)', () => {
     expect(err.message).toBe('ConcurrentPerOrgLongTxn Limit exceeded.');
   });
 
+  test('concurrentRequests: above max in flight, 403 REQUEST_LIMIT_EXCEEDED (concurrency, not the daily quota); peak and refusals counted', async () => {
+    // Latency long enough that the six requests overlap: three are admitted, three refused.
+    await admin(emu, 'POST', '/faults', { concurrentRequests: { max: 3, latencyMs: 1500 } });
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => raw(emu, 'GET', dataPath('/query?q=SELECT+Id+FROM+Contact'), { token: conn.accessToken })),
+    );
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused.length).toBe(3);
+    for (const r of refused) {
+      expect(r.status).toBe(403);
+      expect(r.json()).toEqual([
+        { message: 'ConcurrentRequests (Concurrent API Requests) Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' },
+      ]);
+    }
+    const seen = await admin(emu, 'GET', '/requests');
+    expect(seen.concurrency).toEqual({ max: 3, latencyMs: 1500, inFlight: 0, peak: 3, rejected: 3 });
+    expect(seen.apiUsed).toBe(3); // a refused request costs no API request
+    // jsforce sees Salesforce's error.
+    await admin(emu, 'POST', '/faults', { concurrentRequests: { max: 1, latencyMs: 1500 } });
+    const [first, second] = await Promise.allSettled([conn.query('SELECT Id FROM Contact'), conn.query('SELECT Id FROM Contact')]);
+    const err = (first.status === 'rejected' ? first.reason : second.status === 'rejected' ? second.reason : null) as any;
+    expect(err?.errorCode).toBe('REQUEST_LIMIT_EXCEEDED');
+    expect(err?.message).toBe('ConcurrentRequests (Concurrent API Requests) Limit exceeded.');
+    await admin(emu, 'DELETE', '/requests');
+    expect((await admin(emu, 'GET', '/requests')).concurrency).toMatchObject({ peak: 0, rejected: 0 });
+    await admin(emu, 'POST', '/faults', { concurrentRequests: null });
+    expect((await admin(emu, 'GET', '/faults')).concurrentRequests).toMatchObject({ max: null });
+    await expect(admin(emu, 'POST', '/faults', { concurrentRequests: { max: 0 } })).rejects.toThrow(/concurrentRequests/);
+  }, 30000);
+
   test('socketReset destroys the connection; slow delays the answer', async () => {
     await admin(emu, 'POST', '/faults', { socketReset: { count: 1, paths: 'composite' } });
     const err = await errOf(conn.sobject('Contact').create([{ LastName: 'a' }]));

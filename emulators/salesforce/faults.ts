@@ -3,6 +3,7 @@
  * `paths` (a regular expression) is tested against "<category> <path>", where category is one of
  * auth | sobjects | composite | bulk | query | describe | limits | other — so "composite|bulk" works.
  */
+import { ConcurrentRequests } from './concurrency';
 import type { DuplicateRule, ValidationRule } from './rules';
 
 export interface CountFault {
@@ -41,6 +42,7 @@ export class Faults {
   bulkJobStuck = false;
   validationRules: ValidationRule[] = [];
   duplicateRules: DuplicateRule[] = [];
+  readonly concurrentRequests = new ConcurrentRequests();
   private readonly counts = new Map<CountFaultName, CountFault>();
   private locks: LockRule[] = [];
 
@@ -54,7 +56,13 @@ export class Faults {
       else if (k === 'bulkJobFails') this.bulkJobFails = Number((v as { count?: number })?.count ?? v) || 0;
       else if (k === 'validationRule') this.validationRules.push(v as ValidationRule);
       else if (k === 'duplicateRule') this.duplicateRules.push(v as DuplicateRule);
-      else if (k === 'lockRows') this.addLock(v as { values?: unknown[]; field?: string; times?: number });
+      else if (k === 'concurrentRequests') {
+        try {
+          this.concurrentRequests.configure(v);
+        } catch (e) {
+          unknown.push(`${k} (${(e as Error).message})`);
+        }
+      } else if (k === 'lockRows') this.addLock(v as { values?: unknown[]; field?: string; times?: number });
       else if (k === 'lockContention')
         this.lockContention =
           v === null
@@ -77,6 +85,7 @@ export class Faults {
     this.locks = [];
     this.validationRules = [];
     this.duplicateRules = [];
+    this.concurrentRequests.clear();
   }
 
   /** Consumes one hit of a count fault if it is armed and matches this request. */
@@ -111,6 +120,7 @@ export class Faults {
       ...Object.fromEntries(this.counts),
       validationRules: this.validationRules,
       duplicateRules: this.duplicateRules,
+      concurrentRequests: this.concurrentRequests.view(),
       lockRows: this.locks.map((l) => ({ field: l.field, remaining: Object.fromEntries(l.remaining) })),
     };
   }

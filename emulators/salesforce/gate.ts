@@ -51,13 +51,31 @@ export async function injectFaults(ctx: Ctx): Promise<boolean> {
   return false;
 }
 
-/** Bearer check and quota for `/services/data/vXX.X/**`; every admitted call costs one API request. */
-export function admitApiCall(ctx: Ctx): boolean {
+/**
+ * Bearer check, concurrent requests and quota for `/services/data/vXX.X/**`; every admitted call costs
+ * one API request (a refused one costs none).
+ */
+export async function admitApiCall(ctx: Ctx): Promise<boolean> {
   const { state } = ctx;
   if (!bearer(ctx)) {
     sendInvalidSession(ctx);
     return false;
   }
+  const concurrent = state.faults.concurrentRequests;
+  if (!concurrent.tryAcquire()) {
+    sendJson(ctx, 403, [{ message: 'ConcurrentRequests (Concurrent API Requests) Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    return false;
+  }
+  // In flight until the answer is sent or the connection is lost, whichever comes first.
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    concurrent.release();
+  };
+  ctx.res.once('finish', release);
+  ctx.res.once('close', release);
+  if (concurrent.latencyMs > 0) await sleep(concurrent.latencyMs);
   const max = state.options.dailyApiLimit;
   if (state.faults.dailyQuotaExhausted || state.apiUsed >= max) {
     ctx.limitInfo = `api-usage=${Math.max(state.apiUsed, max)}/${max}`;

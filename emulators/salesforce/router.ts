@@ -17,7 +17,7 @@ import type { EmulatorState } from './state';
 const NOT_FOUND = () => new HttpError(404, restError('NOT_FOUND', 'The requested resource does not exist'));
 
 async function dataApi(ctx: Ctx, version: string, seg: string[]): Promise<void> {
-  if (!admitApiCall(ctx)) return;
+  if (!(await admitApiCall(ctx))) return;
   const [head, second, ...rest] = seg;
   if (head === undefined) return handleResources(ctx, version);
   if (head === 'sobjects') return handleSobjects(ctx, version, seg.slice(1));

@@ -11,80 +11,32 @@
  *
  *   TEMPORAL_CLI=... npx jest --selectProjects integration --testPathPatterns destination-limits
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startActitoEmulator, type ActitoEmulator } from '../../emulators/actito/server';
-import { env, sqlClient, testClient, uniqueName, workflowBundle } from '../support/harness';
+import { env, uniqueName } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { crashPostgres } from '../support/runs';
-import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
-import { triggerSyncUpdate } from '../../workflows/messages';
-import type { RunSummary } from '../../common/run';
+import { chunkWriters, clusterStage, startActivations, syncAllAtOnce } from '../support/worker-cluster';
 import { createDb, createPool } from '../../db/connect';
 import { PostgresLimits } from '../../activities/destination-limits';
 import { acquireSlot, slotsInUse } from '../../db/destination-limits';
 
-const ROOT = path.resolve(__dirname, '../..');
 const LICENCE_LIMIT = 5;
 
 describe('three workers, one Actito licence', () => {
-  const TQ = uniqueName('tq_limits');
-  const children: ChildProcess[] = [];
   let emu: ActitoEmulator;
-  let client: Client;
-  let db: pg.Pool;
-  let bundleFile: string;
-
-  function startWorkerProcess(connections: Record<string, unknown>): Promise<ChildProcess> {
-    const { address, databaseUrl } = env();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/worker-process.ts')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: address,
-        DATABASE_URL: databaseUrl,
-        SYNCLINE_TASK_QUEUE: TQ,
-        SYNCLINE_CONNECTIONS: JSON.stringify(connections),
-        // Bundled once here: three webpack runs at once would only slow the machine down.
-        SYNCLINE_WORKFLOW_BUNDLE: bundleFile,
-      },
-    });
-    children.push(child);
-    return new Promise((resolve, reject) => {
-      child.stdout!.on('data', (b: Buffer) => {
-        if (b.toString().includes('WORKER READY')) resolve(child);
-      });
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    });
-  }
-
-  beforeAll(async () => {
+  const stage = clusterStage('tq_limits', 3, async () => {
     // Every call takes a while (throttled from the first one), as Actito's do: requests overlap, so a
     // cluster that ignored the licence limit would go over it.
     emu = await startActitoEmulator({ port: 0, maxConcurrent: LICENCE_LIMIT, callsPerMinute: 0, throttleDelayMs: 30 });
-    bundleFile = path.join(os.tmpdir(), `${TQ}-bundle.js`);
-    fs.writeFileSync(bundleFile, (await workflowBundle()).code);
     const actito = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, maxInFlight: LICENCE_LIMIT };
-    [client] = await Promise.all([testClient(), ...[1, 2, 3].map(() => startWorkerProcess({ actito }))]);
-    db = sqlClient();
-  });
-  afterAll(async () => {
-    // Killed, not drained: nothing is left to finish, and a drain would wait on the activation workflows' pollers.
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => (c.once('exit', r), c.kill('SIGKILL'))) : undefined)));
-    await db?.end();
-    await client?.connection.close();
-    await emu?.close();
-    if (bundleFile) fs.rmSync(bundleFile, { force: true });
+    return { connections: { actito }, close: () => emu.close() };
   });
 
   const admin = <T>(p: string, init?: RequestInit): Promise<T> => emulatorAdmin<T>(emu.url, p, init);
 
   test('four activations at once: no 429, the emulator sees exactly the licence limit in flight, every row written', async () => {
+    const { client, db, taskQueue: TQ } = stage;
     const ROWS = 60;
     const ids = [1, 2, 3, 4].map((i) => uniqueName(`lim${i}`));
     for (const id of ids) {
@@ -100,35 +52,27 @@ describe('three workers, one Actito licence', () => {
         }),
       });
       await db.query(`CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, g * 2 AS amount FROM generate_series(1, ${ROWS}) g`);
-      await client.workflow.start(WORKFLOW_TYPES.activation, {
-        taskQueue: TQ,
-        workflowId: activationWorkflowId(id),
-        args: [
-          {
-            config: {
-              id,
-              mode: 'upsert',
-              schedule: { manual: true },
-              source: { table: `public.${id}`, key: 'order_id' },
-              // One call per record, 10 rows per chunk: many chunks, so every worker writes some.
-              destination: {
-                kind: 'actito',
-                connection: 'actito',
-                table: id,
-                key: 'orderId',
-                options: { bulkThreshold: 100_000, singleChunkSize: 10 },
-              },
-              mappings: [{ from: 'amount', to: 'amount' }],
-            },
+      await startActivations(client, TQ, [
+        {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { table: `public.${id}`, key: 'order_id' },
+          // One call per record, 10 rows per chunk: many chunks, so every worker writes some.
+          destination: {
+            kind: 'actito',
+            connection: 'actito',
+            table: id,
+            key: 'orderId',
+            options: { bulkThreshold: 100_000, singleChunkSize: 10 },
           },
-        ],
-      });
+          mappings: [{ from: 'amount', to: 'amount' }],
+        },
+      ]);
     }
     await admin('/requests', { method: 'DELETE' });
 
-    const summaries: RunSummary[] = await Promise.all(
-      ids.map((id) => client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] })),
-    );
+    const summaries = await syncAllAtOnce(client, ids);
 
     expect(summaries.map((s) => s.status)).toEqual(ids.map(() => 'success'));
     const log = await admin<{
@@ -148,18 +92,7 @@ describe('three workers, one Actito licence', () => {
     }
 
     // The writes were spread over the three processes (else this would prove nothing about a cluster).
-    const writers = new Set<string>();
-    for (const id of ids) {
-      const history = await client.workflow.getHandle(runWorkflowId(id, 1)).fetchHistory();
-      const scheduled = new Map<string, string>();
-      for (const e of history.events ?? []) {
-        const s = e.activityTaskScheduledEventAttributes;
-        if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '');
-        const st = e.activityTaskStartedEventAttributes;
-        if (st && scheduled.get(String(st.scheduledEventId)) === 'writeChunk') writers.add(st.identity ?? '');
-      }
-    }
-    expect(writers.size).toBeGreaterThanOrEqual(2);
+    expect((await chunkWriters(client, ids)).size).toBeGreaterThanOrEqual(2);
   }, 300_000);
 });
 
