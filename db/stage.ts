@@ -13,11 +13,20 @@ export interface StageColumn {
 }
 
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * The stage is written once, read by the delta and the chunk reads (by tuple id), then dropped: a vacuum
+ * of it finds nothing to clean, yet autovacuum's insert threshold sends one over every new stage: a full
+ * pass (10,000,000 rows: 1.5 GB read, every page then marked in the visibility map, WAL-logged) that ran
+ * beside the delta in `npm run bench -- delta 10000000`, on the same cores. Vacuums against
+ * transaction-id wraparound still run.
+ */
+const STAGE_STORAGE = 'WITH (autovacuum_enabled = false)';
 const columnList = (columns: StageColumn[]): string => columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
 
 /** The empty stage, for COPY FROM STDIN (`copyIntoStage`). */
 export async function createStageTable(db: Kysely<any>, runId: string, columns: StageColumn[]): Promise<void> {
-  await sql`CREATE TABLE ${stageTable(runId)} (${sql.raw(columnList(columns))})`.execute(db);
+  await sql`CREATE TABLE ${stageTable(runId)} (${sql.raw(columnList(columns))}) ${sql.raw(STAGE_STORAGE)}`.execute(db);
 }
 
 export function copyIntoStage(runId: string): string {
@@ -42,7 +51,7 @@ export async function fillTempStage(session: pg.ClientBase, temp: string, select
 }
 
 export async function stageFromTemp(session: pg.ClientBase, runId: string, temp: string): Promise<void> {
-  await session.query(`CREATE TABLE ${stageTableName(runId)} AS SELECT * FROM pg_temp.${ident(temp)}`);
+  await session.query(`CREATE TABLE ${stageTableName(runId)} ${STAGE_STORAGE} AS SELECT * FROM pg_temp.${ident(temp)}`);
 }
 
 /** True when dropped (or already gone); false when the session is unusable. */
