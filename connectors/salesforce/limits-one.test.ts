@@ -5,7 +5,7 @@
  */
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { LocalLimits } from '../kit/limits';
-import type { FieldSpec, OutRow } from '../types';
+import type { FieldSpec, OutRow, RowResult } from '../types';
 import { salesforceConnector as sf } from './index';
 import { orgScope, resetClients } from './client';
 import type { SalesforceConnection } from './config';
@@ -87,3 +87,42 @@ test('maxConcurrentRequests 1: Bulk jobs and Collections writes with lookups all
   expect([n('b'), n('f'), n('c'), n('u')]).toEqual([300, 200, 500, 300]);
   expect(stored.filter((r) => r.External_Id__c.startsWith('u')).every((r) => r.LastName.startsWith('L u'))).toBe(true);
 });
+
+test('maxConcurrentRequests 1: a results recorder that fails after its first batch gives the download slot back', async () => {
+  await admin('POST', '/faults', { concurrentRequests: { max: 1, latencyMs: 0 } });
+  const connection: SalesforceConnection = {
+    auth: 'client_credentials',
+    loginUrl: emu.url,
+    clientId: 'syncline-demo-client',
+    clientSecret: 'syncline-demo-secret',
+    maxConcurrentRequests: 1,
+  };
+  const limits = new LocalLimits();
+  const ctx = makeContext({
+    connection,
+    object: 'Contact',
+    key: 'External_Id__c',
+    mode: 'upsert',
+    fields: [KEY, field('LastName')],
+    options: { bulkPollMs: 50 },
+  });
+  ctx.limits = limits;
+  let failed = 0;
+  class FailingChunk extends MemoryChunk {
+    override async recordStream(results: AsyncIterable<RowResult[]>): Promise<number> {
+      // Stops after the first batch of a 5000-row results file: the download is left half read.
+      for await (const _ of results) {
+        failed++;
+        throw new Error('state database lost');
+      }
+      return 0;
+    }
+  }
+  const rows = Array.from({ length: 5000 }, (_, i) => outRow(`h${i}`, { External_Id__c: `h${i}`, LastName: `L ${i}` }));
+  await expect(drive(sf, ctx, new FailingChunk('upsert', rows), BULK, 1)).rejects.toThrow(/state database lost/);
+  expect(failed).toBe(1);
+  // The next request needs the one slot: it would wait for the abandoned download's 30-minute timer.
+  const next = new MemoryChunk('upsert', [outRow('n1', { External_Id__c: 'n1', LastName: 'N' })]);
+  await drive(sf, ctx, next, COLLECTIONS, 1);
+  expect(next.results.get('n1')).toMatchObject({ ok: true });
+}, 30_000);
