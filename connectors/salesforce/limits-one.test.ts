@@ -126,3 +126,42 @@ test('maxConcurrentRequests 1: a results recorder that fails after its first bat
   await drive(sf, ctx, next, COLLECTIONS, 1);
   expect(next.results.get('n1')).toMatchObject({ ok: true });
 }, 30_000);
+
+test('an activity cancelled while it waits for a slot sends nothing once the slot comes', async () => {
+  const connection: SalesforceConnection = {
+    auth: 'client_credentials',
+    loginUrl: emu.url,
+    clientId: 'syncline-demo-client',
+    clientSecret: 'syncline-demo-secret',
+    maxConcurrentRequests: 1,
+  };
+  const limits = new LocalLimits();
+  const cancel = new AbortController();
+  const ctx = makeContext({ connection, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: [KEY, field('LastName')] });
+  ctx.limits = limits;
+  ctx.signal = cancel.signal;
+  const rows = [outRow('w1', { External_Id__c: 'w1', LastName: 'Late' })];
+  // Warm up (token, describe) so that the write is the only request left to wait.
+  await sf.check(ctx);
+  // Another activity holds the org's one slot (a long upload elsewhere in the cluster).
+  let free!: () => void;
+  const held = limits.withSlot(orgScope(emu.url), 1, () => new Promise<void>((r) => (free = r)), {});
+  // The write's request has asked for a slot (and waits: the one slot is held).
+  let asked!: () => void;
+  const waiting = new Promise<void>((r) => (asked = r));
+  ctx.limits = {
+    withSlot: (scope, max, fn, o) => (asked(), limits.withSlot(scope, max, fn, o)),
+    take: (...a) => limits.take(...a),
+    used: (...a) => limits.used(...a),
+    raise: (...a) => limits.raise(...a),
+  };
+  const write = drive(sf, ctx, new MemoryChunk('upsert', rows), COLLECTIONS, 1).catch((e: unknown) => e);
+  await waiting;
+  // Temporal cancels the activity (run cancelled, or the attempt timed out and another was started).
+  cancel.abort(new Error('activity cancelled'));
+  free();
+  await held;
+  await write;
+  const stored = (await admin('GET', '/records/Contact')) as Array<{ External_Id__c: string }>;
+  expect(stored.filter((r) => r.External_Id__c === 'w1')).toEqual([]);
+});
