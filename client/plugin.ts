@@ -109,10 +109,11 @@ export function createWorkerDeps(opts: SynclinePluginOptions): WorkerDeps {
     application_name: 'syncline-limits',
     connectionTimeoutMillis: LIMITS_CONNECT_TIMEOUT_MS,
   });
+  const limits = new PostgresLimits(createDb(limitsPool));
   const deps: SynclineDeps = {
     pool,
     db: createDb(pool),
-    limits: new PostgresLimits(createDb(limitsPool)),
+    limits,
     stateDbUrl: opts.databaseUrl,
     connectors,
     resolveConnection: createConnectionResolver({ stateDbUrl: opts.databaseUrl, overrides: opts.connections }),
@@ -121,6 +122,7 @@ export function createWorkerDeps(opts: SynclinePluginOptions): WorkerDeps {
   return {
     deps,
     close: async () => {
+      limits.close();
       try {
         await pool.end();
       } finally {

@@ -56,7 +56,10 @@ const REQUEST_TIMEOUT_MS = 120_000;
  * after a retry, or a later run, wrote newer values.
  */
 const WRITE_TIMEOUT_MS = 660_000;
-/** A slot's lease outlives its request's timeout by this much: how long a dead worker's slot stays taken after it. */
+/**
+ * A slot is kept (its lease renewed) at most this long past its request's timeout. A dead worker's slot
+ * comes back sooner: once its worker stops renewing it, within the coordinator's short lease (docs/limits.md).
+ */
 const LEASE_MARGIN_MS = 30_000;
 /**
  * A request that got no answer (timeout, lost connection) may still be running at the org: its slot stays
