@@ -2,7 +2,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
-import type { DestinationConnector, DestinationContext, FieldSpec, Logger } from '../connectors/types';
+import type { DestinationConnector, DestinationContext, FieldSpec, Logger, SharedLimits } from '../connectors/types';
 import { resolveDestination } from '../connectors/kit/destination';
 import type { SynclineDeps } from './deps';
 import { getRun } from '../db/runs';
@@ -80,6 +80,11 @@ function cancellation(): AbortSignal {
   }
 }
 
+/** The limits every context of this worker shares (`ctx.limits`). */
+export function destinationLimits(deps: SynclineDeps): SharedLimits {
+  return deps.limits ?? sharedLimitsFor(deps.db);
+}
+
 export function buildContext(
   deps: SynclineDeps,
   run: Pick<LoadedRun, 'activationId' | 'runNumber' | 'config'>,
@@ -116,7 +121,7 @@ export function buildContext(
     heartbeat,
     signal: cancellation(),
     apiCall: (kind) => recordApiCall(connector.kind, kind),
-    limits: sharedLimitsFor(deps.db),
+    limits: destinationLimits(deps),
     state: {
       get: <T>(key: string) => getConnectorState<T>(deps.db, activationId, key),
       set: (key, value) => setConnectorState(deps.db, activationId, key, value),

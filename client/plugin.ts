@@ -8,9 +8,10 @@
  */
 import { SimplePlugin } from '@temporalio/plugin';
 import { Context } from '@temporalio/activity';
-import type pg from 'pg';
 import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { SynclineDeps } from '../activities/deps';
+import { PostgresLimits } from '../activities/destination-limits';
 import { createDb, createPool } from '../db/connect';
 import { migrateToLatest } from '../db/migrate';
 import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
@@ -80,12 +81,62 @@ class SynclinePlugin extends SimplePlugin {
   }
 }
 
+/**
+ * Connections of the destination limits' own pool (docs/limits.md). Its queries are short (lease, release,
+ * count) and a worker sends at most one lease query per org at a time, so a few are enough.
+ */
+const LIMITS_POOL_SIZE = 3;
+/** A limits query that cannot get a connection fails (its request is retried) instead of waiting forever. */
+const LIMITS_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface WorkerDeps {
+  deps: SynclineDeps;
+  /** Ends the worker's Postgres pools (at shutdown, once its activities are done). */
+  close(): Promise<void>;
+}
+
+/**
+ * The activities' dependencies as the worker builds them. The destination limits lease their slots
+ * through a pool of their own: an activity may hold a connection of the activities' pool while one of its
+ * requests waits for a slot (a Bulk results recorder keeps its transaction open while it downloads the
+ * results). On one shared pool, as many such activities as connections would leave no connection to lease
+ * or release a slot with, and the worker would stop for good.
+ */
+export function createWorkerDeps(opts: SynclinePluginOptions): WorkerDeps {
+  const connectors = new Map([...builtInConnectors(), ...(opts.connectors ?? [])].map((c) => [c.kind, c]));
+  const pool = createPool(opts.databaseUrl, opts.poolSize ?? 10);
+  const limitsPool = createPool(opts.databaseUrl, LIMITS_POOL_SIZE, {
+    application_name: 'syncline-limits',
+    connectionTimeoutMillis: LIMITS_CONNECT_TIMEOUT_MS,
+  });
+  const limits = new PostgresLimits(createDb(limitsPool));
+  const deps: SynclineDeps = {
+    pool,
+    db: createDb(pool),
+    limits,
+    stateDbUrl: opts.databaseUrl,
+    connectors,
+    resolveConnection: createConnectionResolver({ stateDbUrl: opts.databaseUrl, overrides: opts.connections }),
+    client: () => Context.current().client,
+  };
+  return {
+    deps,
+    close: async () => {
+      limits.close();
+      try {
+        await pool.end();
+      } finally {
+        await limitsPool.end();
+      }
+    },
+  };
+}
+
 // Defined with the other names; re-exported for the worker and a team's own code that import it from here.
 export { TASK_QUEUE } from '../common/names';
 
 export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
-  let pool: pg.Pool | undefined;
-  const connectors = new Map([...builtInConnectors(), ...(opts.connectors ?? [])].map((c) => [c.kind, c]));
+  let worker: WorkerDeps | undefined;
   const codec = opts.codec === undefined ? codecFromEnvironment() : opts.codec;
   const deployment = opts.deployment === undefined ? deploymentFromEnvironment() : opts.deployment;
   return new SynclinePlugin(
@@ -95,15 +146,8 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
       ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
       ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
       activities: (existing) => {
-        pool ??= createPool(opts.databaseUrl, opts.poolSize ?? 10);
-        const activities = createActivities({
-          pool,
-          db: createDb(pool),
-          stateDbUrl: opts.databaseUrl,
-          connectors,
-          resolveConnection: createConnectionResolver({ stateDbUrl: opts.databaseUrl, overrides: opts.connections }),
-          client: () => Context.current().client,
-        });
+        worker ??= createWorkerDeps(opts);
+        const activities = createActivities(worker.deps);
         return { ...(existing ?? {}), ...activities };
       },
       runContext: async (next) => {
@@ -118,8 +162,8 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
         try {
           await next();
         } finally {
-          await pool?.end();
-          pool = undefined;
+          await worker?.close();
+          worker = undefined;
         }
       },
     },

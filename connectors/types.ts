@@ -85,8 +85,9 @@ export interface ConnectorState {
 export interface SharedLimits {
   /**
    * Runs `fn` while holding one of `max` concurrency slots of `scope` across the cluster, waiting for
-   * one to be free. `leaseMs` is how long the slot stays taken if this worker dies: longer than `fn` can
-   * run. `holdAfter(err)`: for a failed `fn`, how long its slot stays taken: 0 when the destination
+   * one to be free. `leaseMs`: longer than `fn` can run; the slot is kept at most that long (a worker
+   * that dies gives its slots back sooner: the runtime's leases are short and renewed while `fn` runs).
+   * `signal`: aborting it stops the wait for a slot. `holdAfter(err)`: for a failed `fn`, how long its slot stays taken: 0 when the destination
    * answered; longer when the call got no answer (timeout, lost connection) and may still be running there.
    */
   withSlot<T>(

@@ -41,17 +41,32 @@ export async function acquireSlot(
 }
 
 /**
- * Gives a slot back: now, or (`afterMs`) once a call that got no answer can no longer be running at the
- * destination. Only the lease's own holder can: a lease that expired and was taken by another stays theirs.
+ * Gives a slot back: now, or (`afterMs` from now) once a call that got no answer can no longer be running
+ * at the destination. Only the lease's own holder can: a lease that expired and was taken by another stays theirs.
  */
 export async function releaseSlot(db: Kysely<Database>, scope: string, slot: number, holder: string, afterMs = 0): Promise<void> {
   if (afterMs > 0) {
-    await sql`UPDATE syncline.destination_slots SET expires_at = least(expires_at, now() + ${afterMs}::int * interval '1 millisecond')
+    await sql`UPDATE syncline.destination_slots SET expires_at = now() + ${afterMs}::int * interval '1 millisecond'
       WHERE scope = ${scope} AND slot = ${slot} AND holder = ${holder}`.execute(db);
   } else {
     await sql`UPDATE syncline.destination_slots SET holder = NULL, expires_at = NULL
       WHERE scope = ${scope} AND slot = ${slot} AND holder = ${holder}`.execute(db);
   }
+}
+
+/**
+ * Extends leases whose requests are still running, each by its own `ms` from now (one statement for all
+ * of a worker's leases). Only where the lease's holder still holds it: a slot taken by another stays theirs.
+ */
+export async function renewSlots(
+  db: Kysely<Database>,
+  leases: ReadonlyArray<{ scope: string; slot: number; holder: string; ms: number }>,
+): Promise<void> {
+  if (leases.length === 0) return;
+  await sql`UPDATE syncline.destination_slots d SET expires_at = now() + r.ms * interval '1 millisecond'
+    FROM unnest(${leases.map((l) => l.scope)}::text[], ${leases.map((l) => l.slot)}::int[], ${leases.map((l) => l.holder)}::text[],
+      ${leases.map((l) => Math.max(1, Math.round(l.ms)))}::int[]) AS r(scope, slot, holder, ms)
+    WHERE d.scope = r.scope AND d.slot = r.slot AND d.holder = r.holder`.execute(db);
 }
 
 /** Slots of `scope` leased right now (for tests and monitoring). */

@@ -36,7 +36,10 @@ export interface Response<T = unknown> {
 
 const REFRESH_MARGIN_MS = 60_000;
 const RETRIES = 3;
-/** A licence slot outlives its request by this much if the worker dies mid-request (the fetch is aborted at its timeout). */
+/**
+ * A slot is kept (its lease renewed) at most this long past its request's timeout (the fetch is aborted at
+ * it). A dead worker's slot comes back sooner: once its worker stops renewing it (docs/limits.md).
+ */
 const LEASE_MARGIN_MS = 30_000;
 /**
  * A request that got no answer (lost connection, timeout) may still be running at Actito: its slot stays

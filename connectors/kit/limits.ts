@@ -12,8 +12,15 @@ export class LocalLimits implements SharedLimits {
   /** Highest number of slots of a scope held at once (for tests). */
   readonly peak = new Map<string, number>();
 
-  async withSlot<T>(scope: string, max: number, fn: () => Promise<T>, opts: { holdAfter?: (err: unknown) => number }): Promise<T> {
-    while ((this.inFlight.get(scope) ?? 0) >= max) await new Promise<void>((r) => this.queue(scope).push(r));
+  async withSlot<T>(
+    scope: string,
+    max: number,
+    fn: () => Promise<T>,
+    opts: { holdAfter?: (err: unknown) => number; signal?: AbortSignal },
+  ): Promise<T> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
+    while ((this.inFlight.get(scope) ?? 0) >= max) await this.wait(scope, signal);
     const n = (this.inFlight.get(scope) ?? 0) + 1;
     this.inFlight.set(scope, n);
     this.peak.set(scope, Math.max(this.peak.get(scope) ?? 0, n));
@@ -48,6 +55,24 @@ export class LocalLimits implements SharedLimits {
   async raise(scope: string, day: string, value: number): Promise<void> {
     const k = `${scope}\u0000${day}`;
     this.counts.set(k, Math.max(this.counts.get(k) ?? 0, value));
+  }
+
+  /** Until a slot of `scope` is freed; rejects (leaving the queue) when `signal` aborts first. */
+  private wait(scope: string, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const q = this.queue(scope);
+      const onAbort = (): void => {
+        const i = q.indexOf(wake);
+        if (i >= 0) q.splice(i, 1);
+        reject(signal!.reason);
+      };
+      function wake(): void {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }
+      q.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private queue(scope: string): Array<() => void> {

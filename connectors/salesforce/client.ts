@@ -56,7 +56,10 @@ const REQUEST_TIMEOUT_MS = 120_000;
  * after a retry, or a later run, wrote newer values.
  */
 const WRITE_TIMEOUT_MS = 660_000;
-/** A slot's lease outlives its request's timeout by this much: how long a dead worker's slot stays taken after it. */
+/**
+ * A slot is kept (its lease renewed) at most this long past its request's timeout. A dead worker's slot
+ * comes back sooner: once its worker stops renewing it, within the coordinator's short lease (docs/limits.md).
+ */
 const LEASE_MARGIN_MS = 30_000;
 /**
  * A request that got no answer (timeout, lost connection) may still be running at the org: its slot stays
@@ -105,6 +108,8 @@ export class SalesforceClient {
 
   /** Where the org's request slots are taken: the cluster's (the runtime's `ctx.limits`), or this process's. */
   sharedLimits: SharedLimits = processLimits;
+  /** The calling activity's cancellation (`ctx.signal`), set on its own view only (`forActivity`). */
+  readonly signal: AbortSignal | undefined;
 
   constructor(
     readonly conn: Connection,
@@ -118,10 +123,28 @@ export class SalesforceClient {
    * slow org makes any request slow. The request's own timeout starts inside (a wait for a slot is not the request).
    */
   private inSlot<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-    return this.sharedLimits.withSlot(orgScope(this.conn.instanceUrl), this.maxConcurrentRequests, fn, {
-      leaseMs: timeoutMs + LEASE_MARGIN_MS,
-      holdAfter: (err) => (answered(err) ? 0 : UNANSWERED_HOLD_MS),
-    });
+    const signal = this.signal;
+    return this.sharedLimits.withSlot(
+      orgScope(this.conn.instanceUrl),
+      this.maxConcurrentRequests,
+      () => {
+        // Cancelled while the slot was being handed over: a request sent now would land after the
+        // activity's retry (or a later run) has written newer values.
+        signal?.throwIfAborted();
+        return fn();
+      },
+      { leaseMs: timeoutMs + LEASE_MARGIN_MS, holdAfter: (err) => (answered(err) ? 0 : UNANSWERED_HOLD_MS), signal },
+    );
+  }
+
+  /**
+   * This client as one activity uses it: its requests stop waiting for a slot, and are not sent, once
+   * `signal` (the activity's cancellation) aborts. The client is shared by every activity of the
+   * connection, so the signal lives on a view of it (token, counters and limits stay the shared ones);
+   * per-activity settings (`quotaWaitMs`) set on the view stay its own too.
+   */
+  forActivity(signal: AbortSignal): SalesforceClient {
+    return Object.create(this, { signal: { value: signal, enumerable: true } }) as SalesforceClient;
   }
 
   /**

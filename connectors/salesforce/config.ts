@@ -26,14 +26,14 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 10;
  * share of the org's 25 concurrent long-running requests (5 in Developer and Trial orgs). Optional in the
  * parsed type (DEFAULT_MAX_CONCURRENT_REQUESTS applies) so connections written as literals stay valid.
  */
+const MAX_CONCURRENT_REQUESTS_RULE =
+  'a whole number from 1 to 25: Salesforce allows 25 concurrent long-running requests per org, and syncline takes a share ' +
+  "of them (leave room for the org's other integrations); set 5 or less in Developer and Trial orgs, which allow 5";
 const maxConcurrentRequests = z
-  .number()
-  .int()
-  .min(1)
-  .max(
-    25,
-    'at most 25: Salesforce allows 25 concurrent long-running requests per org (5 in Developer and Trial orgs), and syncline takes a share of them',
-  )
+  .number({ error: MAX_CONCURRENT_REQUESTS_RULE })
+  .int(MAX_CONCURRENT_REQUESTS_RULE)
+  .min(1, MAX_CONCURRENT_REQUESTS_RULE)
+  .max(25, MAX_CONCURRENT_REQUESTS_RULE)
   .optional();
 
 export const connectionSchema = z.discriminatedUnion('auth', [

@@ -20,15 +20,16 @@ export interface Session {
 }
 
 const DESCRIBE_TTL_MS = 5 * 60_000;
-const describes = new WeakMap<SalesforceClient, Map<string, { at: number; value: SfDescribe }>>();
+// Keyed by the connection, not the client: each activity calls through its own view of the shared client.
+const describes = new WeakMap<SalesforceClient['conn'], Map<string, { at: number; value: SfDescribe }>>();
 
 export function whereOf(ctx: SfContext): string {
   return `activation "${ctx.activationId}" (Salesforce ${ctx.destination.address})`;
 }
 
 async function describeCached(client: SalesforceClient, object: string, where: string, fresh: boolean): Promise<SfDescribe> {
-  let m = describes.get(client);
-  if (!m) describes.set(client, (m = new Map()));
+  let m = describes.get(client.conn);
+  if (!m) describes.set(client.conn, (m = new Map()));
   const hit = m.get(object);
   if (!fresh && hit && Date.now() - hit.at < DESCRIBE_TTL_MS) return hit.value;
   try {
@@ -68,7 +69,8 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const where = whereOf(ctx);
   const { options } = ctx;
   const object = ctx.destination.address;
-  const client = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits);
+  const shared = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits);
+  const client = shared.forActivity(ctx.signal);
   client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);
   // Parent objects of `Account.External_Id__c` mappings: their External ID fields are checked too.

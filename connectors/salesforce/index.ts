@@ -36,7 +36,7 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
 
   async quota(ctx) {
     const where = whereOf(ctx);
-    const usage = await currentUsage(await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits), where);
-    return usage;
+    const client = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits);
+    return currentUsage(client.forActivity(ctx.signal), where);
   },
 };

@@ -97,11 +97,27 @@ test('a concurrency refusal (another integration holds the org) is a retried RAT
   const chunk = new MemoryChunk('upsert', people(1000, 'r'));
   const run = await drive(sf, ctx, chunk, COLLECTIONS, 10);
   expect((await admin('GET', '/requests')).concurrency.rejected).toBeGreaterThan(0);
+  // The client's one replay may absorb every refusal (then no attempt failed): the next test makes one
+  // get past it. Any that did must be RATE_LIMITED (a quota wait is not retryable: drive would have thrown).
   for (const e of run.errors) {
     expect(e).not.toBeInstanceOf(QuotaWaitError);
     expect(e).toMatchObject({ code: 'RATE_LIMITED', retryable: true });
   }
   expect(((await admin('GET', '/records/Contact')) as unknown[]).length).toBe(1000);
+});
+
+test('a concurrency refusal that the replay does not get past fails the attempt as RATE_LIMITED, and the retry writes every row', async () => {
+  // The org refuses the next two Collections requests (with the message REST mostly answers): one chunk of
+  // ≤ 200 rows is one request, so they are that request and its replay.
+  await admin('POST', '/faults', { rateLimit: { count: 2, kind: 'concurrency', paths: 'composite' } });
+  const ctx = ctxFor(connectionWith(2), 'upsert', new LocalLimits());
+  const run = await drive(sf, ctx, new MemoryChunk('upsert', people(150, 'q')), COLLECTIONS, 3);
+  const refused = ((await admin('GET', '/requests')).requests as Array<{ status: number }>).filter((r) => r.status === 403);
+  expect(refused).toHaveLength(2);
+  expect(run.errors).toHaveLength(1);
+  expect(run.errors[0]).not.toBeInstanceOf(QuotaWaitError);
+  expect(run.errors[0]).toMatchObject({ code: 'RATE_LIMITED', retryable: true });
+  expect(((await admin('GET', '/records/Contact')) as unknown[]).length).toBe(150);
 });
 
 test("Salesforce's concurrency message is a transient RATE_LIMITED; the daily one a quota wait", () => {
@@ -117,12 +133,14 @@ test('maxConcurrentRequests: 1 to 25, an error naming the option and the org lim
   const base = { auth: 'client_credentials', loginUrl: 'https://login.salesforce.com', clientId: 'c', clientSecret: 's' };
   expect(connectionSchema.parse(base).maxConcurrentRequests).toBeUndefined();
   expect(connectionSchema.parse({ ...base, maxConcurrentRequests: 25 }).maxConcurrentRequests).toBe(25);
-  for (const bad of [0, 26, 2.5]) {
+  for (const bad of [0, 26, 2.5, '5']) {
     const r = connectionSchema.safeParse({ ...base, maxConcurrentRequests: bad });
     expect(r.success).toBe(false);
+    expect(r.error?.issues).toHaveLength(1);
     expect(r.error?.issues[0]?.path).toEqual(['maxConcurrentRequests']);
+    // What to set and why, whichever way the value is wrong: the org's limit, and the smaller one of Developer and Trial orgs.
+    expect(r.error?.issues[0]?.message).toMatch(/a whole number from 1 to 25/);
+    expect(r.error?.issues[0]?.message).toMatch(/25 concurrent long-running requests per org/);
+    expect(r.error?.issues[0]?.message).toMatch(/5 or less in Developer and Trial orgs/);
   }
-  expect(connectionSchema.safeParse({ ...base, maxConcurrentRequests: 26 }).error?.issues[0]?.message).toMatch(
-    /25 concurrent long-running requests per org/,
-  );
 });

@@ -14,16 +14,17 @@ export interface Usage {
 }
 
 /**
- * Clients whose last header figures led to a quota wait: after the wait no call has refreshed the
- * header, so the next decision must read GET /limits instead of waiting again on stale figures.
+ * Connections whose last header figures led to a quota wait: after the wait no call has refreshed the
+ * header, so the next decision must read GET /limits instead of waiting again on stale figures. Keyed by
+ * the connection (which holds the figures), not the client: each activity uses its own view of the client.
  */
-const staleAfterWait = new WeakSet<SalesforceClient>();
+const staleAfterWait = new WeakSet<SalesforceClient['conn']>();
 
 /** Latest usage: the Sforce-Limit-Info header if a call was made (and no wait since), else GET /limits. */
 export async function currentUsage(client: SalesforceClient, where: string): Promise<Usage | null> {
   const header = client.apiUsage;
-  if (header && !staleAfterWait.has(client)) return { used: header.used, max: header.limit, client };
-  staleAfterWait.delete(client);
+  if (header && !staleAfterWait.has(client.conn)) return { used: header.used, max: header.limit, client };
+  staleAfterWait.delete(client.conn);
   const limits = await client.limits(where);
   const daily = limits.DailyApiRequests;
   return daily ? { used: daily.Max - daily.Remaining, max: daily.Max, client } : null;
@@ -35,7 +36,7 @@ export function ensureQuota(usage: Usage | null, plannedCalls: number, options: 
   const reserve = Math.ceil((usage.max * options.quotaReservePercent) / 100);
   const remainingAfter = usage.max - usage.used - plannedCalls;
   if (remainingAfter < reserve) {
-    if (usage.client) staleAfterWait.add(usage.client);
+    if (usage.client) staleAfterWait.add(usage.client.conn);
     throw new QuotaWaitError(
       `${where}: Salesforce daily API requests ${usage.used}/${usage.max} used; ${plannedCalls} more call(s) would go below the ${options.quotaReservePercent}% reserve (${reserve}); waiting ${Math.round(options.quotaWaitMs / 60000)} min`,
       options.quotaWaitMs,

@@ -6,7 +6,8 @@
  *    limit holds across the cluster (no 429 in the emulator's log, none counted), the emulator saw
  *    exactly 5 in flight at its busiest (the slots are used, not wasted), every row is in Actito.
  * 2. The Postgres leases themselves: two coordinators (two workers' pools) never hold more than `max`
- *    slots together; daily counters; a dead holder's slot comes back once its lease ends; leases
+ *    slots together; daily counters; a dead holder's slot comes back once its lease ends; a slot whose
+ *    holder keeps renewing it stays taken, one whose holder stopped comes back after the short lease; leases
  *    outlive a Postgres crash, so a request still in flight keeps its slot.
  *
  *   TEMPORAL_CLI=... npx jest --selectProjects integration --testPathPatterns destination-limits
@@ -18,7 +19,8 @@ import { emulatorAdmin } from '../support/emulator-admin';
 import { crashPostgres } from '../support/runs';
 import { chunkWriters, clusterStage, startActivations, syncAllAtOnce } from '../support/worker-cluster';
 import { createDb, createPool } from '../../db/connect';
-import { PostgresLimits } from '../../activities/destination-limits';
+import { sql } from 'kysely';
+import { PostgresLimits, type PostgresLimitsOptions } from '../../activities/destination-limits';
 import { acquireSlot, slotsInUse } from '../../db/destination-limits';
 
 const LICENCE_LIMIT = 5;
@@ -98,12 +100,18 @@ describe('three workers, one Actito licence', () => {
 
 describe('leases in the state Postgres', () => {
   const pools: pg.Pool[] = [];
-  const coordinator = (): { limits: PostgresLimits; db: ReturnType<typeof createDb> } => {
+  const coordinator = (opts: PostgresLimitsOptions = {}): { limits: PostgresLimits; db: ReturnType<typeof createDb> } => {
     const pool = createPool(env().databaseUrl, 4);
     pools.push(pool);
     const db = createDb(pool);
-    return { limits: new PostgresLimits(db, { pollMs: 10 }), db };
+    return { limits: new PostgresLimits(db, { pollMs: 10, ...opts }), db };
   };
+  /** The slot's lease end, on the database's clock, and the database's clock now. */
+  const leaseOf = async (db: ReturnType<typeof createDb>, scope: string) =>
+    (
+      await sql<{ expires: Date; now: Date }>`SELECT expires_at AS expires, now() AS now FROM syncline.destination_slots
+        WHERE scope = ${scope} AND holder IS NOT NULL`.execute(db)
+    ).rows[0];
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
   });
@@ -146,6 +154,46 @@ describe('leases in the state Postgres', () => {
     await limits.withSlot(scope, 1, async () => void (ran = true), { leaseMs: 10_000 });
     expect(ran).toBe(true);
   });
+
+  // A request may run for many minutes (a Salesforce upload, a results download): its slot is leased for a
+  // short while only, renewed by its worker as long as the request runs (renewedLeaseMs 3 s here).
+  test('a slot whose holder keeps renewing it stays taken past its short lease, for as long as its request runs', async () => {
+    const { limits, db } = coordinator({ renewedLeaseMs: 3_000 });
+    const scope = uniqueName('renewed');
+    let finish!: () => void;
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const held = limits.withSlot(scope, 1, () => (started(), new Promise<void>((r) => (finish = r))), { leaseMs: 600_000 });
+    await running;
+    const first = (await leaseOf(db, scope))!;
+    // The request runs on past the end of the lease it was first given...
+    for (let now = first.now; now <= first.expires;) {
+      await new Promise((r) => setTimeout(r, 250));
+      now = (await leaseOf(db, scope))!.now;
+    }
+    // ... and its slot is still taken (renewed), not handed to another worker.
+    const renewed = (await leaseOf(db, scope))!;
+    expect(renewed.expires.getTime()).toBeGreaterThan(first.expires.getTime());
+    expect(await acquireSlot(db, scope, 1, 'other', 10_000)).toBeNull();
+    finish();
+    await held;
+  }, 30_000);
+
+  test("a slot whose holder stopped renewing it (its worker died) comes back after the short lease, while the request's own bound is far off", async () => {
+    const dead = coordinator({ renewedLeaseMs: 3_000 });
+    const alive = coordinator({ renewedLeaseMs: 3_000 });
+    const scope = uniqueName('stopped');
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    // A 10-minute upload: its slot must not stay taken 10 minutes once its worker is gone.
+    void dead.limits.withSlot(scope, 1, () => (started(), new Promise<void>(() => undefined)), { leaseMs: 600_000 });
+    await running;
+    dead.limits.close(); // the worker dies: nobody renews its lease any more
+    expect(await acquireSlot(alive.db, scope, 1, 'other', 10_000)).toBeNull();
+    let ran = false;
+    await alive.limits.withSlot(scope, 1, async () => void (ran = true), { leaseMs: 10_000 });
+    expect(ran).toBe(true);
+  }, 30_000);
 
   test('a Postgres crash keeps the leases of requests in flight: nobody takes their slots meanwhile', async () => {
     const { limits } = coordinator();
