@@ -5,6 +5,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { to18 } from '../../emulators/salesforce/ids';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, OutRow, RowOp } from '../types';
@@ -481,6 +482,15 @@ describe('quota and auth', () => {
     const q = await sf.quota!(ctx);
     expect(q!.max).toBeGreaterThan(0);
     expect(q!.used).toBeGreaterThan(0);
+  });
+
+  it('quota() answers figures the checkQuota activity can return through Temporal', async () => {
+    const ctx = ctxFor('upsert');
+    await sf.check(ctx); // a call made: the figures come from its Sforce-Limit-Info header
+    const q = await sf.quota!(ctx);
+    // The activity's result is converted to a payload: anything more than figures (a client) fails it.
+    expect(defaultPayloadConverter.fromPayload(defaultPayloadConverter.toPayload(q))).toEqual(q);
+    expect(q).toEqual({ used: expect.any(Number), max: expect.any(Number) });
   });
 
   it('authenticates with the JWT bearer flow', async () => {
