@@ -207,6 +207,7 @@ async function measurePath(
     const second = await sync(ctx, id);
     const seconds = (Date.now() - t) / 1000;
     const phasePeak = rss.stop();
+    const measuredJobs = jobsSince(ctx.emu, before);
     const calls = ctx.emu.state.requests.length;
     const routes = callsByRoute(ctx.emu);
     const peak = peakRssMb(pid);
@@ -230,7 +231,7 @@ async function measurePath(
       worker_ready_rss_mb: ready.rss_mb,
       worker_ready_peak_rss_mb: ready.peak_rss_mb,
       rows_per_second: Math.round(rows / seconds),
-      ...(jobs ? { bulk_jobs: jobs, job_polls: polls, jobs: jobsSince(ctx.emu, before) } : {}),
+      ...(jobs ? { bulk_jobs: jobs, job_polls: polls, jobs: measuredJobs } : {}),
       ...(hand
         ? {
             handwritten_s: hand.seconds,
