@@ -110,7 +110,10 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const isDup = spec.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
   // Of a repeated key, one stage row stands for all of them.
   const oneOfDup = spec.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
-  return sql`CREATE TABLE ${deltaTable(spec.runId)} AS
+  // Half-full pages: the answers recorded later (status, result id) then fit beside each row's old
+  // version (a HOT update: no new page, no index entry). Full pages sent every answered row to the end
+  // of the table and into both indexes, two thirds of the time of recording a large bulk job.
+  return sql`CREATE TABLE ${deltaTable(spec.runId)} WITH (fillfactor = 50) AS
 WITH s AS (
   SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
 ), lost AS (
