@@ -6,12 +6,18 @@
  * 2. single: `single-rows` rows of that model changed, synced again: a delta under bulkThreshold,
  *    written one call per row.
  *
+ * 3. the floor, in the same run: a hand-written single-file import (bench/actito-handwritten.ts, its own
+ *    process: COPY of the model as CSV, gzipped into one file, one ETL execution polled every second) of
+ *    the same `rows` rows into a fresh table like the bulk phase's (inserts, as in the bulk phase).
+ *    `ratio_to_handwritten` is the bulk phase's seconds over the script's (its own timing).
+ *
  * The Actito emulator runs in this process (its memory does not count); each phase gets a fresh
  * production worker process (`npm start`, bench/support.ts) so its peak RSS (VmHWM) is that phase's alone.
  * API calls come from the emulator's request log. Services: TEMPORAL_ADDRESS + DATABASE_URL when both
  * are set, else a dev server and Postgres of its own (bench/support.ts).
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startActitoEmulator, type ActitoEmulator } from '../emulators/actito/server';
 import type { RunSummary } from '../common/run';
@@ -116,6 +122,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     const single = await phase('single', singleRows, { emu, client, id, taskQueue, address, databaseUrl, connections, table });
     const stored = emu.state.tables.customTable(table)!.size;
     log(`Actito table ${table} holds ${stored} records`);
+    const hand = await handwrittenImport(emu, databaseUrl, `public.${id}`, `${table}_hw`, rows);
     if (!args.includes('--keep')) await db.query(`DROP TABLE public.${id}`);
     await client.workflow
       .getHandle(activationWorkflowId(id))
@@ -129,6 +136,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       run_peak_rss_mb: bulk.run_peak_rss_mb,
       ready_rss_mb: bulk.ready_rss_mb,
       rows_per_second: Math.round(bulk.rows / bulk.seconds),
+      handwritten_s: hand.seconds,
+      ratio_to_handwritten: Math.round((bulk.seconds / hand.seconds) * 100) / 100,
+      handwritten: hand,
       status: bulk.status,
       calls_by_route: bulk.calls_by_route,
       stored_records: stored,
@@ -146,6 +156,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
         ops: single.ops,
       },
       target_peak_rss_mb: 300,
+      target_ratio_to_handwritten: 1.5,
     };
   } finally {
     await connection.close();
@@ -231,6 +242,53 @@ async function phase(name: string, rows: number, c: PhaseCtx): Promise<Phase> {
     status: summary.status,
     ops: summary.ops,
   };
+}
+
+/**
+ * The floor (bench/actito-handwritten.ts, in its own process): the same rows loaded by one hand-written
+ * import file into a fresh table like the bulk phase's, so it does the same work (inserts).
+ */
+async function handwrittenImport(
+  emu: ActitoEmulator,
+  databaseUrl: string,
+  model: string,
+  table: string,
+  rows: number,
+): Promise<{ seconds: number; api_calls: number; [k: string]: unknown }> {
+  await createTable(emu, table);
+  emu.state.requests.clear();
+  log(`handwritten: one import file of ${rows} rows streamed from COPY into table ${table}, in its own process`);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        path.join(__dirname, 'run.ts'),
+        'actito-handwritten',
+        emu.url,
+        emu.apiKey,
+        emu.entity,
+        databaseUrl,
+        model,
+        table,
+        String(rows),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let text = '';
+    child.stdout!.on('data', (b: Buffer) => (text += b.toString()));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`handwritten script exited with ${code}: ${text.slice(-2000)}`)),
+    );
+  });
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`handwritten script printed no RESULT: ${out.slice(-2000)}`);
+  const r = JSON.parse(line.slice('RESULT '.length)) as { seconds: number };
+  const apiCalls = Object.values(emu.state.requests.counts).reduce((a, b) => a + b, 0);
+  const stored = emu.state.tables.customTable(table)!.size;
+  if (stored !== rows) throw new Error(`handwritten: table ${table} holds ${stored} records, not ${rows}`);
+  log(`handwritten: ${JSON.stringify(r)}; ${apiCalls} API calls; table ${table} holds ${stored} records`);
+  return { ...r, api_calls: apiCalls };
 }
 
 /** A custom table like the seeded `orders`, without the profile foreign key (no profiles in this benchmark). */

@@ -62,8 +62,10 @@ export function firstPoll(bulkPollMs: number, rows: number | undefined): number 
  * When to read a running job again, from its progress since the last poll: when the rows left should
  * be done at the rate seen (plus a tenth), or, while it shows no progress (queued), after twice the
  * last wait. Never sooner than an eighth of the time the job has run (so a job whose rate keeps falling
- * is polled a few times, not continually); never later than four times that time (a rate read over the
- * first seconds is a poor guess: the job may just be starting) nor than `pollInterval` for its size.
+ * is polled a few times, not continually); never later than the time it has run, so the waits at most
+ * double (a rate read over the first seconds is a poor guess: a job speeds up once under way, and
+ * waiting four times that time let a 200,000-row job done 6.6 s after closing be read at 14.8 s), nor
+ * later than `pollInterval` for its size.
  */
 export function nextPoll(
   bulkPollMs: number,
@@ -76,7 +78,7 @@ export function nextPoll(
   if (rows === undefined || closedAt === undefined || last === undefined) return cap;
   const ran = now.at - closedAt;
   const floor = Math.min(cap, Math.max(1000, ran / 8));
-  const ceiling = Math.min(cap, Math.max(floor, 4 * ran));
+  const ceiling = Math.min(cap, Math.max(floor, ran));
   const dt = now.at - last.at;
   const done = now.processed - last.processed;
   const wait = done > 0 && dt > 0 ? (Math.max(0, rows - now.processed) / (done / dt)) * 1.1 : 2 * dt;

@@ -5,6 +5,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { to18 } from '../../emulators/salesforce/ids';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import type { SyncMode } from '../../common/sync-modes';
 import type { FieldSpec, OutRow, RowOp } from '../types';
@@ -420,21 +421,26 @@ describe('bulk 2.0', () => {
     expect(firstPoll(15_000, 2_000)).toBe(3_000);
     expect(firstPoll(0, 500_000)).toBe(0);
     const closedAt = 1_000_000;
-    // 100,000 rows in the last 5 s: 350,000 left at 20,000/s is 17.5 s, plus a tenth.
+    // 100,000 rows in the last 10 s: 200,000 left at 10,000/s is 20 s, plus a tenth.
     expect(
-      nextPoll(15_000, 500_000, closedAt, { at: closedAt + 5_000, processed: 50_000 }, { at: closedAt + 10_000, processed: 150_000 }),
-    ).toBe(19_250);
-    // A rate read over the first 3 s says 147 s more: read again after four times 3 s instead.
-    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_000, processed: 10_000 })).toBe(12_000);
+      nextPoll(15_000, 500_000, closedAt, { at: closedAt + 30_000, processed: 200_000 }, { at: closedAt + 40_000, processed: 300_000 }),
+    ).toBe(22_000);
+    // A rate read over the first seconds is a poor guess (a job speeds up once under way): never wait
+    // longer than the job has run. 10,000 rows in 3 s says 147 s more: read again after 3 s.
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_000, processed: 10_000 })).toBe(3_000);
+    // Seen in the benchmark: 52,000 of 200,000 rows after 3.6 s said 11.2 s more; the job was done 3 s later.
+    expect(nextPoll(15_000, 200_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_571, processed: 52_000 })).toBe(3_571);
     // Nearly done: not sooner than an eighth of the time the job has run.
     expect(
       nextPoll(15_000, 500_000, closedAt, { at: closedAt + 20_000, processed: 400_000 }, { at: closedAt + 40_000, processed: 499_990 }),
     ).toBe(5_000);
-    // Queued (no progress): twice the last wait, up to the size-based interval.
-    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_000, processed: 0 })).toBe(6_000);
-    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 100_000, processed: 0 })).toBe(120_000);
+    // Queued (no progress): twice the last wait, but no longer than the job has run (so the waits double).
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt + 3_000, processed: 0 }, { at: closedAt + 6_000, processed: 0 })).toBe(6_000);
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 3_000, processed: 0 })).toBe(3_000);
+    // Up to the size-based interval.
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 200_000, processed: 0 })).toBe(120_000);
     // A slow rate never polls later than that interval either; unknown progress polls at it.
-    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 60_000, processed: 1 })).toBe(120_000);
+    expect(nextPoll(15_000, 500_000, closedAt, { at: closedAt, processed: 0 }, { at: closedAt + 150_000, processed: 1 })).toBe(120_000);
     expect(nextPoll(15_000, 500_000, undefined, undefined, { at: closedAt, processed: 10 })).toBe(120_000);
   });
 
@@ -481,6 +487,15 @@ describe('quota and auth', () => {
     const q = await sf.quota!(ctx);
     expect(q!.max).toBeGreaterThan(0);
     expect(q!.used).toBeGreaterThan(0);
+  });
+
+  it('quota() answers figures the checkQuota activity can return through Temporal', async () => {
+    const ctx = ctxFor('upsert');
+    await sf.check(ctx); // a call made: the figures come from its Sforce-Limit-Info header
+    const q = await sf.quota!(ctx);
+    // The activity's result is converted to a payload: anything more than figures (a client) fails it.
+    expect(defaultPayloadConverter.fromPayload(defaultPayloadConverter.toPayload(q))).toEqual(q);
+    expect(q).toEqual({ used: expect.any(Number), max: expect.any(Number) });
   });
 
   it('authenticates with the JWT bearer flow', async () => {
