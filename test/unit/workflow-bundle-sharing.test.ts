@@ -1,9 +1,9 @@
 /**
  * The SDK runs every workflow execution of a worker in one V8 context, but evaluates the bundle's modules
- * again for each execution, unless they are preloaded into the context once. zod and the activation
- * document's schemas were most of what a cached execution held (1.2 MB of heap each, 283 KB without them,
- * measured on the bundle): these tests check that the production bundle shares them, and that the shared
- * schemas still accept and refuse documents once the SDK has frozen what it shares.
+ * again for each execution, unless they are preloaded into the context once. zod and the schemas built with
+ * it were most of what a cached execution held (1.2 MB of heap each, 125 KB without them, measured on the
+ * bundle): these tests check that the production bundle shares them, and that the shared schemas still
+ * accept and refuse documents once the SDK has frozen what it shares.
  */
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
@@ -11,6 +11,9 @@ import { bundleWorkflows } from '../../scripts/bundle-workflows';
 
 type Module = { exports: Record<string, (...args: unknown[]) => any> };
 type ModuleCache = Map<string, Module>;
+
+/** The modules that hold zod schemas, built on first use in the shared context. */
+const SHARED = ['./common/config.ts', './common/dag.ts', './common/dag-schedule.ts', './common/dag-sensors.ts'];
 
 let creator: ReusableVMWorkflowCreator;
 const executions: Array<{ dispose(): Promise<void> }> = [];
@@ -68,11 +71,11 @@ async function newExecution(n: number): Promise<ModuleCache> {
   return sandbox().__TEMPORAL_ACTIVATOR__.moduleCache;
 }
 
-test('each workflow execution evaluates workflow modules of its own, but zod and the config schemas once per worker', async () => {
+test('each workflow execution evaluates workflow modules of its own, but zod and the schema modules once per worker', async () => {
   for (const n of [1, 2]) {
     const own = [...(await newExecution(n)).keys()];
     expect(own).toContain('./workflows/activation.ts');
-    expect(own.filter((id) => id.includes('/node_modules/zod/') || id === './common/config.ts')).toEqual([]);
+    expect(own.filter((id) => id.includes('/node_modules/zod/') || SHARED.includes(id))).toEqual([]);
   }
 });
 
@@ -96,5 +99,35 @@ test('inside the shared context, the frozen zod and the shared schemas accept a 
     expect(config.formatProblems!('bad id!', bad.problems)).toMatch(/Invalid configuration for activation "bad id!"/);
     const newDoc = config.parseNewActivationConfig!({ ...valid, warnings: { webhookUrl: 'https://hooks.example.com/x' } });
     expect(newDoc.problems.map((p: { path: string }) => p.path)).toEqual(['warnings.webhookUrl']);
+  }
+});
+
+test('inside the shared context, the shared DAG schemas accept a valid DAG and name the problems of a bad one', async () => {
+  await newExecution(4);
+  const modules = sandbox().__webpack_module_cache__;
+  const dag = modules['./common/dag.ts']!.exports;
+  const sensors = modules['./common/dag-sensors.ts']!.exports;
+  const valid = {
+    id: 'nightly',
+    schedule: { cron: '0 2 * * *', timezone: 'Europe/Brussels' },
+    tasks: [
+      { id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1', timeoutSeconds: 600 } },
+      { id: 'load', kind: 'sql', upstream: ['ready'], input: { statement: 'SELECT 1' } },
+    ],
+  };
+  for (let twice = 0; twice < 2; twice++) {
+    expect(dag.validateDag!(valid)).toMatchObject({ ok: true, spec: { id: 'nightly' } });
+    expect(sensors.sensorProblems!(valid)).toEqual([]);
+    const bad = dag.validateDag!({
+      ...valid,
+      schedule: { every: 'soon', timezone: 'UTC' },
+      tasks: [{ id: 'bad id!', kind: 'sql', upstream: ['nowhere'] }],
+    });
+    expect(bad.ok).toBe(false);
+    expect(bad.problems.join('\n')).toMatch(/tasks\.0\.id/);
+    expect(bad.problems.join('\n')).toMatch(/schedule/);
+    expect(sensors.sensorInputProblems!({ id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1' } })).toEqual([
+      expect.stringContaining('task "ready": input.timeoutSeconds: a sensor needs "timeoutSeconds"'),
+    ]);
   }
 });
