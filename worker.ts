@@ -41,9 +41,11 @@ export const NO_DATABASE_MESSAGE = [
 
 /**
  * How many workflow executions the worker keeps in memory between their tasks (SYNCLINE_MAX_CACHED_WORKFLOWS).
- * The SDK's default grows with the heap limit (about 2,300 on a 4 GB heap) and each cached execution costs
- * one to two MB: a fleet of 1,000 activations, each asleep between runs, held 2.1 GB. An execution pushed
- * out of the cache is replayed from its history when its timer fires, which costs CPU, not correctness.
+ * The SDK's default grows with the heap limit (about 2,300 on a 4 GB heap): a fleet of 1,000 activations, each
+ * asleep between runs, held 2.1 GB when each cached execution cost one to two MB. Since zod and the zod
+ * schemas are shared by all executions (client/workflow-bundle.ts) one costs under 1 MB of resident memory
+ * (docs/benchmarks.md, Fleet). An execution pushed out of the cache is replayed from its history when its
+ * timer fires, which costs CPU, not correctness.
  */
 export class WorkerConfigError extends Error {
   constructor(message: string) {

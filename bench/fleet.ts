@@ -1,10 +1,13 @@
 /**
- * `npm run bench -- fleet [--activations 1000] [--minutes 10] [--rows 100] [--change 0.05] [--workers 1,2]`
+ * `npm run bench -- fleet [--activations 1000] [--minutes 10] [--rows 100] [--change 0.05] [--workers 1,2]
+ *   [--interval 1m] [--spread]`
  *
  * A fleet of small activations on one schedule: `activations` Upsert activations of `rows`-row models
  * (one SQL model each over a shared table) into Salesforce Contacts (the in-process emulator, sObject
- * Collections), every one on a 1-minute interval, while a changer alters a `change` share of every model
- * each minute. For each worker count in `--workers` (one phase each, fresh activations, production worker
+ * Collections), every one on the same `interval`, while a changer alters a `change` share of every model
+ * each minute. All activations start at once (their runs fall due together, a burst each interval), or,
+ * with `--spread`, one after another over the first interval, so that runs fall due at an even rate
+ * (activations / interval) and the lag measures the fleet at that rate rather than a burst's backlog. For each worker count in `--workers` (one phase each, fresh activations, production worker
  * processes), after `minutes`:
  *   runs due and done per minute, schedule lag p50/p99/max (started_at - scheduled_at of scheduled runs,
  *   syncline.runs), run duration p50/p99, runs failed, each worker's peak RSS, history events per run
@@ -16,6 +19,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startSalesforceEmulator } from '../emulators/salesforce/server';
 import { benchPool, peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
+import { parseDuration } from '../common/duration';
 
 const num = (args: string[], name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
@@ -37,6 +41,8 @@ interface Phase {
   workers: number;
   activations: number;
   minutes: number;
+  interval: string;
+  spread: boolean;
   runs_due: number;
   runs_done: number;
   runs_due_per_min: number;
@@ -56,6 +62,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   const rows = num(args, 'rows', 100);
   const change = num(args, 'change', 0.05);
   const workerCounts = str(args, 'workers', '1,2').split(',').map(Number);
+  const interval = str(args, 'interval', '1m');
+  const spread = args.includes('--spread');
+  parseDuration(interval); // a bad interval stops the bench here, not in the first activation
   log('starting Temporal dev server, Postgres and the Salesforce emulator');
   const services = await startBenchServices();
   const emu = await startSalesforceEmulator({ port: 0 });
@@ -73,6 +82,8 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
           minutes,
           rows,
           change,
+          interval,
+          spread,
           client,
           db,
           address: services.temporal.address,
@@ -106,6 +117,8 @@ async function phase(o: {
   minutes: number;
   rows: number;
   change: number;
+  interval: string;
+  spread: boolean;
   client: Client;
   db: ReturnType<typeof benchPool>;
   address: string;
@@ -121,38 +134,48 @@ async function phase(o: {
     [prefix.toUpperCase(), o.activations, o.rows],
   );
   const sizeBefore = await dbSize(o.db);
-  log(`${o.workers} worker(s): starting; ${o.activations} activations of ${o.rows} rows on a 1-minute interval`);
+  log(
+    `${o.workers} worker(s): starting; ${o.activations} activations of ${o.rows} rows on a ${o.interval} interval${o.spread ? ', started over the first interval' : ''}`,
+  );
   const procs: ChildProcess[] = [];
   for (let w = 0; w < o.workers; w++)
     procs.push(await startWorkerProcess({ address: o.address, databaseUrl: o.url, taskQueue, connections: { sf: o.sf } }));
   const ids = Array.from({ length: o.activations }, (_, i) => `${prefix}_${i + 1}`);
+  const intervalMs = parseDuration(o.interval);
+  const start = (id: string, a: number) =>
+    o.client.workflow.start(WORKFLOW_TYPES.activation, {
+      taskQueue,
+      workflowId: activationWorkflowId(id),
+      args: [
+        {
+          config: {
+            id,
+            mode: 'upsert',
+            schedule: { every: o.interval },
+            source: { sql: `SELECT id, v FROM ${table} WHERE a = ${a}`, key: 'id' },
+            destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+            mappings: [
+              { from: 'id', to: 'External_Id__c' },
+              { from: 'v', to: 'LastName' },
+            ],
+          },
+        },
+      ],
+    });
   const started = new Date();
-  for (let i = 0; i < ids.length; i += 50) {
-    await Promise.all(
-      ids.slice(i, i + 50).map((id, j) =>
-        o.client.workflow.start(WORKFLOW_TYPES.activation, {
-          taskQueue,
-          workflowId: activationWorkflowId(id),
-          args: [
-            {
-              config: {
-                id,
-                mode: 'upsert',
-                schedule: { every: '1m' },
-                source: { sql: `SELECT id, v FROM ${table} WHERE a = ${i + j + 1}`, key: 'id' },
-                destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
-                mappings: [
-                  { from: 'id', to: 'External_Id__c' },
-                  { from: 'v', to: 'LastName' },
-                ],
-              },
-            },
-          ],
-        }),
-      ),
-    );
-  }
-  log(`${ids.length} activations started in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s; measuring ${o.minutes} min`);
+  // Activation i's first run falls due when it starts, then every interval: spread, i starts at i/n of the first interval.
+  const offsetMs = (i: number) => (o.spread ? (i * intervalMs) / o.activations : 0);
+  const starting = (async () => {
+    const batch = o.spread ? 1 : 50;
+    for (let i = 0; i < ids.length; i += batch) {
+      if (o.spread) await sleep(Math.max(0, started.getTime() + offsetMs(i) - Date.now()));
+      await Promise.all(ids.slice(i, i + batch).map((id, j) => start(id, i + j + 1)));
+    }
+  })();
+  if (!o.spread) {
+    await starting;
+    log(`${ids.length} activations started in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s; measuring ${o.minutes} min`);
+  } else log(`starting ${ids.length} activations over ${o.interval}; measuring ${o.minutes} min`);
   const end = started.getTime() + o.minutes * 60_000;
   for (let m = 1; Date.now() < end; m++) {
     await sleep(Math.min(60_000, end - Date.now()));
@@ -163,6 +186,7 @@ async function phase(o: {
     );
     log(`minute ${m}: ${done.rows[0]!.n} runs done`);
   }
+  await starting;
   const until = new Date(end);
   const r = await o.db.query<{ trigger: string; status: string; lag: number | null; duration: number | null; finished: boolean }>(
     `SELECT trigger, status, extract(epoch FROM started_at - scheduled_at)::float8 AS lag,
@@ -205,11 +229,15 @@ async function phase(o: {
   const sizeAfter = await dbSize(o.db);
   const workLeft = await o.db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'syncline_work'`);
   await o.db.query(`DROP TABLE ${table}`);
-  const runsDue = o.activations * o.minutes;
+  // Fire times within the phase: at each activation's start, then every interval.
+  const windowMs = o.minutes * 60_000;
+  const runsDue = ids.reduce((n, _, i) => n + (offsetMs(i) < windowMs ? Math.ceil((windowMs - offsetMs(i)) / intervalMs) : 0), 0);
   return {
     workers: o.workers,
     activations: o.activations,
     minutes: o.minutes,
+    interval: o.interval,
+    spread: o.spread,
     runs_due: runsDue,
     runs_done: done.length,
     runs_due_per_min: runsDue / o.minutes,

@@ -8,7 +8,8 @@
  */
 import { SimplePlugin } from '@temporalio/plugin';
 import { Context } from '@temporalio/activity';
-import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
+import type { BundleOptions, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
+import { PRELOADED_WORKFLOW_MODULES } from './workflow-bundle';
 import { createActivities } from '../activities';
 import type { SynclineDeps } from '../activities/deps';
 import { PostgresLimits } from '../activities/destination-limits';
@@ -78,6 +79,12 @@ class SynclinePlugin extends SimplePlugin {
     const configured = super.configureWorker(options);
     if (!this.deployment || configured.workerDeploymentOptions) return configured;
     return { ...configured, workerDeploymentOptions: workerDeploymentOptions(this.deployment) };
+  }
+
+  /** A worker that bundles workflows/ at start shares zod between executions as the production bundle does. */
+  override configureBundler(options: BundleOptions): BundleOptions {
+    const configured = super.configureBundler(options);
+    return { ...configured, preloadModules: [...new Set([...(configured.preloadModules ?? []), ...PRELOADED_WORKFLOW_MODULES])] };
   }
 }
 

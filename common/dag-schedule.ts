@@ -34,64 +34,77 @@ export interface DagRunContext {
   conf?: unknown;
 }
 
-const duration = z.string().refine((s) => {
-  try {
-    return parseDuration(s) > 0;
-  } catch {
-    return false;
-  }
-}, 'write a duration like "30s", "15m", "2h" or "1d"');
-
-/** Field checks sit on the fields, so each is reported even when another field is wrong too. */
-const cron = z.string().superRefine((expr, ctx) => {
-  try {
-    parseCron(expr);
-    // A valid expression that never fires ("0 0 31 2 *") would deploy a schedule that never runs.
-    nextCronTime(expr, 'UTC', Date.UTC(2026, 0, 1));
-  } catch (err) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${(err as Error).message} (five fields: minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`,
-    });
-  }
-});
-
-export const dagScheduleSchema = z
-  .object({
-    cron: cron.optional(),
-    timezone: z
-      .string()
-      .superRefine((tz, ctx) => {
-        if (!isValidTimeZone(tz)) ctx.addIssue({ code: 'custom', message: `"${tz}" is not an IANA time zone (e.g. "Europe/Brussels")` });
-      })
-      .optional(),
-    every: duration.optional(),
-    offset: z
-      .string()
-      .refine((s) => {
-        try {
-          return parseDuration(s) >= 0;
-        } catch {
-          return false;
-        }
-      }, 'write a duration like "0s" or "5m"')
-      .optional(),
-    catchupWindow: duration.optional(),
-    overlap: z.enum(OVERLAP_POLICIES).optional(),
-    paused: z.boolean().optional(),
-  })
-  .strict()
-  .superRefine((s, ctx) => {
-    if ((s.cron === undefined) === (s.every === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of "cron" (e.g. "0 2 * * *") and "every" (e.g. "1h")' });
+/**
+ * Built on first use, not when the module loads: the worker preloads this module into the workflow context
+ * its executions share (client/workflow-bundle.ts), and zod schemas, memoizing on first use, cannot be frozen
+ * as the SDK freezes what a preloaded module holds when it loads (common/config.ts says more).
+ */
+function buildScheduleSchema() {
+  const duration = z.string().refine((s) => {
+    try {
+      return parseDuration(s) > 0;
+    } catch {
+      return false;
     }
-    if (s.every === undefined && s.offset !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['offset'], message: '"offset" goes with "every"; a cron sets its own minutes' });
-    }
-    if (s.cron === undefined && s.timezone !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['timezone'], message: '"timezone" goes with "cron"; an interval is counted in UTC' });
+  }, 'write a duration like "30s", "15m", "2h" or "1d"');
+
+  /** Field checks sit on the fields, so each is reported even when another field is wrong too. */
+  const cron = z.string().superRefine((expr, ctx) => {
+    try {
+      parseCron(expr);
+      // A valid expression that never fires ("0 0 31 2 *") would deploy a schedule that never runs.
+      nextCronTime(expr, 'UTC', Date.UTC(2026, 0, 1));
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${(err as Error).message} (five fields: minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`,
+      });
     }
   });
+
+  const dagScheduleSchema = z
+    .object({
+      cron: cron.optional(),
+      timezone: z
+        .string()
+        .superRefine((tz, ctx) => {
+          if (!isValidTimeZone(tz)) ctx.addIssue({ code: 'custom', message: `"${tz}" is not an IANA time zone (e.g. "Europe/Brussels")` });
+        })
+        .optional(),
+      every: duration.optional(),
+      offset: z
+        .string()
+        .refine((s) => {
+          try {
+            return parseDuration(s) >= 0;
+          } catch {
+            return false;
+          }
+        }, 'write a duration like "0s" or "5m"')
+        .optional(),
+      catchupWindow: duration.optional(),
+      overlap: z.enum(OVERLAP_POLICIES).optional(),
+      paused: z.boolean().optional(),
+    })
+    .strict()
+    .superRefine((s, ctx) => {
+      if ((s.cron === undefined) === (s.every === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'give exactly one of "cron" (e.g. "0 2 * * *") and "every" (e.g. "1h")' });
+      }
+      if (s.every === undefined && s.offset !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['offset'], message: '"offset" goes with "every"; a cron sets its own minutes' });
+      }
+      if (s.cron === undefined && s.timezone !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['timezone'], message: '"timezone" goes with "cron"; an interval is counted in UTC' });
+      }
+    });
+  return dagScheduleSchema;
+}
+
+let built: ReturnType<typeof buildScheduleSchema> | undefined;
+export function dagScheduleSchema(): ReturnType<typeof buildScheduleSchema> {
+  return (built ??= buildScheduleSchema());
+}
 
 /**
  * The fire time of the schedule just before `time` (strictly): the start of the data interval that ends at

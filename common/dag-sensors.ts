@@ -12,15 +12,6 @@ export const DEFAULT_POKE_INTERVAL_SECONDS = 60;
 /** A signal's payload is kept in history and handed downstream: ids and flags, not data. */
 export const MAX_SIGNAL_PAYLOAD_BYTES = 4096;
 
-const timeoutSeconds = z
-  .number({
-    error: (iss) =>
-      iss.input === undefined
-        ? 'a sensor needs "timeoutSeconds": how long it waits before it fails (or is skipped, with "softFail": true)'
-        : undefined,
-  })
-  .positive();
-
 /** A poking sensor's pokes (timeout over interval) are bounded, so its history is. */
 function boundedPokes(s: { pokeIntervalSeconds?: number; timeoutSeconds?: number }, ctx: z.RefinementCtx): void {
   const interval = s.pokeIntervalSeconds ?? DEFAULT_POKE_INTERVAL_SECONDS;
@@ -33,57 +24,80 @@ function boundedPokes(s: { pokeIntervalSeconds?: number; timeoutSeconds?: number
   }
 }
 
-export const sqlSensorSchema = z
-  .object({
-    connection: z.string().min(1).optional(),
-    /** Polled until it returns a row. */
-    statement: z.string().min(1),
-    params: z.array(z.unknown()).optional(),
-    pokeIntervalSeconds: z.number().min(1).optional(),
-    timeoutSeconds,
-    /** On timeout the task is skipped instead of failed. */
-    softFail: z.boolean().optional(),
-  })
-  .strict()
-  .superRefine(boundedPokes);
-export type SqlSensorInput = z.infer<typeof sqlSensorSchema>;
-
-export const waitForSignalSchema = z
-  .object({
-    /** The name sent in the dagSignal signal's `name`. */
-    signal: z.string().min(1).max(100),
-    timeoutSeconds,
-    softFail: z.boolean().optional(),
-  })
-  .strict();
-export type WaitForSignalInput = z.infer<typeof waitForSignalSchema>;
-
 /**
- * Waits for the next run of another activation that ended in success (or partial, with `acceptPartial`) and
- * finished after the sensor started, or after the run's logical date with `"since": "logical_date"`.
+ * Built on first use, not when the module loads: the worker preloads this module into the workflow context
+ * its executions share (client/workflow-bundle.ts), and zod schemas, memoizing on first use, cannot be frozen
+ * as the SDK freezes what a preloaded module holds when it loads (common/config.ts says more).
  */
-export const activationSensorSchema = z
-  .object({
-    activationId: z.string().min(1),
-    since: z.enum(['sensor_start', 'logical_date']).optional(),
-    acceptPartial: z.boolean().optional(),
-    pokeIntervalSeconds: z.number().min(1).optional(),
-    timeoutSeconds,
-    softFail: z.boolean().optional(),
-  })
-  .strict()
-  .superRefine(boundedPokes);
-export type ActivationSensorInput = z.infer<typeof activationSensorSchema>;
+function buildSensorSchemas() {
+  const timeoutSeconds = z
+    .number({
+      error: (iss) =>
+        iss.input === undefined
+          ? 'a sensor needs "timeoutSeconds": how long it waits before it fails (or is skipped, with "softFail": true)'
+          : undefined,
+    })
+    .positive();
 
-export const SENSOR_KINDS: Record<string, z.ZodType> = {
-  sql_sensor: sqlSensorSchema,
-  wait_for_signal: waitForSignalSchema,
-  activation_sensor: activationSensorSchema,
-};
+  const sqlSensorSchema = z
+    .object({
+      connection: z.string().min(1).optional(),
+      /** Polled until it returns a row. */
+      statement: z.string().min(1),
+      params: z.array(z.unknown()).optional(),
+      pokeIntervalSeconds: z.number().min(1).optional(),
+      timeoutSeconds,
+      /** On timeout the task is skipped instead of failed. */
+      softFail: z.boolean().optional(),
+    })
+    .strict()
+    .superRefine(boundedPokes);
+
+  const waitForSignalSchema = z
+    .object({
+      /** The name sent in the dagSignal signal's `name`. */
+      signal: z.string().min(1).max(100),
+      timeoutSeconds,
+      softFail: z.boolean().optional(),
+    })
+    .strict();
+
+  /**
+   * Waits for the next run of another activation that ended in success (or partial, with `acceptPartial`) and
+   * finished after the sensor started, or after the run's logical date with `"since": "logical_date"`.
+   */
+  const activationSensorSchema = z
+    .object({
+      activationId: z.string().min(1),
+      since: z.enum(['sensor_start', 'logical_date']).optional(),
+      acceptPartial: z.boolean().optional(),
+      pokeIntervalSeconds: z.number().min(1).optional(),
+      timeoutSeconds,
+      softFail: z.boolean().optional(),
+    })
+    .strict()
+    .superRefine(boundedPokes);
+
+  const SENSOR_KINDS: Record<string, z.ZodType> = {
+    sql_sensor: sqlSensorSchema,
+    wait_for_signal: waitForSignalSchema,
+    activation_sensor: activationSensorSchema,
+  };
+  return { sqlSensorSchema, waitForSignalSchema, activationSensorSchema, SENSOR_KINDS };
+}
+
+type SensorSchemas = ReturnType<typeof buildSensorSchemas>;
+let built: SensorSchemas | undefined;
+export function sensorSchemas(): SensorSchemas {
+  return (built ??= buildSensorSchemas());
+}
+export type SqlSensorInput = z.infer<SensorSchemas['sqlSensorSchema']>;
+export type WaitForSignalInput = z.infer<SensorSchemas['waitForSignalSchema']>;
+export type ActivationSensorInput = z.infer<SensorSchemas['activationSensorSchema']>;
 
 /** One problem per bad field of each sensor task, named like the engine's other input checks. */
 export function sensorInputProblems(task: { id: string; kind: string; input?: unknown }): string[] {
-  const schema = SENSOR_KINDS[task.kind];
+  const schema = sensorSchemas().SENSOR_KINDS[task.kind];
   if (!schema) return [];
   const parsed = schema.safeParse(task.input ?? {});
   return parsed.success

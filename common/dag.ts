@@ -95,56 +95,67 @@ export function isSkip(value: unknown): boolean {
   return typeof value === 'object' && value !== null && (value as { __dagSkip?: unknown }).__dagSkip === true;
 }
 
-const taskId = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "."');
-const taskSchema = z
-  .object({
-    id: taskId,
-    kind: z.string().min(1),
-    input: z.unknown().optional(),
-    upstream: z.array(z.string()).optional(),
-    triggerRule: z.enum(TRIGGER_RULES).optional(),
-    retry: z
-      .object({
-        maximumAttempts: z.number().int().min(1).optional(),
-        initialIntervalSeconds: z.number().positive().optional(),
-        backoffCoefficient: z.number().min(1).optional(),
-        maximumIntervalSeconds: z.number().positive().optional(),
-        nonRetryableErrorTypes: z.array(z.string().min(1)).optional(),
-      })
-      .strict()
-      .optional(),
-    timeoutSeconds: z.number().positive().optional(),
-    map: z
-      .object({
-        over: z.string().min(1),
-        field: z.string().min(1).optional(),
-        batchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
-      })
-      .strict()
-      .optional(),
-    pool: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'a pool name: letters, digits, "_", "-" or "."')
-      .optional(),
-  })
-  .strict();
-export const dagSpecSchema = z
-  .object({
-    id: z.string().min(1),
-    maxParallelism: z.number().int().min(1).max(100).optional(),
-    mapBatchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
-    tasks: z.array(taskSchema).min(1),
-    schedule: dagScheduleSchema.optional(),
-  })
-  .strict();
+/**
+ * Built on first use, not when the module loads: the worker preloads this module into the workflow context
+ * its executions share (client/workflow-bundle.ts), and zod schemas, memoizing on first use, cannot be frozen
+ * as the SDK freezes what a preloaded module holds when it loads (common/config.ts says more).
+ */
+function buildSpecSchema() {
+  const taskId = z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "."');
+  const taskSchema = z
+    .object({
+      id: taskId,
+      kind: z.string().min(1),
+      input: z.unknown().optional(),
+      upstream: z.array(z.string()).optional(),
+      triggerRule: z.enum(TRIGGER_RULES).optional(),
+      retry: z
+        .object({
+          maximumAttempts: z.number().int().min(1).optional(),
+          initialIntervalSeconds: z.number().positive().optional(),
+          backoffCoefficient: z.number().min(1).optional(),
+          maximumIntervalSeconds: z.number().positive().optional(),
+          nonRetryableErrorTypes: z.array(z.string().min(1)).optional(),
+        })
+        .strict()
+        .optional(),
+      timeoutSeconds: z.number().positive().optional(),
+      map: z
+        .object({
+          over: z.string().min(1),
+          field: z.string().min(1).optional(),
+          batchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
+        })
+        .strict()
+        .optional(),
+      pool: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'a pool name: letters, digits, "_", "-" or "."')
+        .optional(),
+    })
+    .strict();
+  const dagSpecSchema = z
+    .object({
+      id: z.string().min(1),
+      maxParallelism: z.number().int().min(1).max(100).optional(),
+      mapBatchSize: z.number().int().min(1).max(MAX_MAP_BATCH_SIZE).optional(),
+      tasks: z.array(taskSchema).min(1),
+      schedule: dagScheduleSchema().optional(),
+    })
+    .strict();
+  return dagSpecSchema;
+}
+
+let built: ReturnType<typeof buildSpecSchema> | undefined;
+const dagSpecSchema = (): ReturnType<typeof buildSpecSchema> => (built ??= buildSpecSchema());
 
 /** Checks shape and graph at once and reports every problem, so one edit fixes a dag.json. */
 export function validateDag(spec: unknown): { ok: true; spec: DagSpec } | { ok: false; problems: string[] } {
-  const parsed = dagSpecSchema.safeParse(spec);
+  const parsed = dagSpecSchema().safeParse(spec);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
   problems.push(...graphProblems(looseTasks(spec)));
   return parsed.success && problems.length === 0 ? { ok: true, spec: parsed.data as DagSpec } : { ok: false, problems };

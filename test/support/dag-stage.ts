@@ -11,6 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
+import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
 
 export type DagActivities = ReturnType<typeof createDagTaskActivities>;
@@ -42,7 +43,11 @@ export async function startDagStage(name: string, opts: DagStageOptions = {}): P
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const address = process.env.TEMPORAL_ADDRESS!;
   const [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows/dag-workflow'),
+      preloadModules: PRELOADED_WORKFLOW_MODULES,
+      logger: new DefaultLogger('ERROR'),
+    }),
     NativeConnection.connect({ address }),
     Connection.connect({ address }),
   ]);

@@ -1,6 +1,6 @@
 import { applyReport, healthOf, noticeBody, warningSignature, type OpenWarnings, type WarningReport } from '../../common/warnings';
 import { currentWarnings, deadlineWarning, evaluateRunWarnings } from '../../common/thresholds';
-import { activationConfigSchema } from '../../common/config';
+import { configSchemas } from '../../common/config';
 import type { RunSummary, RunWarning } from '../../common/run';
 
 const w = (code: string, level: RunWarning['level'] = 'warning', message = `${code} holds`): RunWarning => ({ code, level, message });
@@ -85,7 +85,7 @@ describe('health and payloads', () => {
 });
 
 describe('currentWarnings', () => {
-  const config = activationConfigSchema.parse({
+  const config = configSchemas().activationConfigSchema.parse({
     id: 'a',
     mode: 'upsert',
     source: { table: 't', key: 'id' },

@@ -1,0 +1,14 @@
+/**
+ * What every syncline workflow bundle is built with: the production build (scripts/bundle-workflows.ts), a
+ * worker that bundles workflows/ at start (client/plugin.ts) and the tests' bundles.
+ * `preloadModules`: modules evaluated once per worker and shared by all its workflow executions, with what
+ * they import: zod (workflows/preload.ts says why and what it must do before the SDK freezes it), the
+ * activation document's and the DAG's schemas (built on first use, after the freeze: common/config.ts). A module
+ * listed here must keep no per-execution state: every execution sees the same instance.
+ */
+export const PRELOADED_WORKFLOW_MODULES: string[] = [
+  require.resolve('../workflows/preload'),
+  require.resolve('../common/config'),
+  require.resolve('../common/dag'),
+  require.resolve('../common/dag-sensors'),
+];
