@@ -10,6 +10,7 @@ import * as incomplete from './20261205T0100-incomplete';
 import * as dagRuns from './20261205T0130-dag-runs';
 import * as destinationLimits from './20261205T0200-destination-limits';
 import * as dagPools from './20261206T0120-dag-pools';
+import * as snapshotFillfactor from './20261206T0200-snapshot-fillfactor';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -22,4 +23,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261205T0130-dag-runs': dagRuns,
   '20261205T0200-destination-limits': destinationLimits,
   '20261206T0120-dag-pools': dagPools,
+  '20261206T0200-snapshot-fillfactor': snapshotFillfactor,
 };
