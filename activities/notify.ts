@@ -138,8 +138,10 @@ export async function checkQuota(deps: SynclineDeps, input: CheckQuotaInput): Pr
   const connector = connectorFor(deps, input.config);
   if (!connector.quota) return null;
   const quota = await connector.quota(buildContext(deps, { activationId: input.config.id, runNumber: 0, config: input.config }, []));
-  if (quota) recordQuota(input.config.id, connector.kind, quota);
-  return quota;
+  if (!quota) return null;
+  recordQuota(input.config.id, connector.kind, quota);
+  // The figures only: the answer is a Temporal payload, and a connector may return more (an API client did).
+  return { used: quota.used, max: quota.max };
 }
 
 export interface RecheckDestinationInput {

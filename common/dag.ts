@@ -151,7 +151,8 @@ function buildSpecSchema() {
 }
 
 let built: ReturnType<typeof buildSpecSchema> | undefined;
-const dagSpecSchema = (): ReturnType<typeof buildSpecSchema> => (built ??= buildSpecSchema());
+/** Exported for the test that checks no shared schema uses one of zod's frozen string formats. */
+export const dagSpecSchema = (): ReturnType<typeof buildSpecSchema> => (built ??= buildSpecSchema());
 
 /** Checks shape and graph at once and reports every problem, so one edit fixes a dag.json. */
 export function validateDag(spec: unknown): { ok: true; spec: DagSpec } | { ok: false; problems: string[] } {

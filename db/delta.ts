@@ -113,7 +113,10 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   // Half-full pages: the answers recorded later (status, result id) then fit beside each row's old
   // version (a HOT update: no new page, no index entry). Full pages sent every answered row to the end
   // of the table and into both indexes, two thirds of the time of recording a large bulk job.
-  return sql`CREATE TABLE ${deltaTable(spec.runId)} WITH (fillfactor = 50) AS
+  // No parallel workers: for a large chunk Postgres planned each page (chunkPage) as a parallel index
+  // scan and spent some 20 ms starting a worker for about 1 ms of work (200 pages of a 200,000-row job:
+  // 4 s of its CSV build). On the table, this holds for every query without a transaction per page.
+  return sql`CREATE TABLE ${deltaTable(spec.runId)} WITH (fillfactor = 50, parallel_workers = 0) AS
 WITH s AS (
   SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
 ), lost AS (
@@ -356,16 +359,9 @@ SELECT coalesce(code, 'UNKNOWN') AS code, count(*) AS n FROM reset GROUP BY 1`.e
   return Object.fromEntries(r.rows.map((x) => [x.code, Number(x.n)]));
 }
 
-/**
- * One page of a chunk, with parallel workers off: for a large chunk Postgres plans each page as a
- * parallel index scan and spends some 20 ms starting a worker for about 1 ms of work (200 pages of a
- * 200,000-row job: 4 s of its CSV build).
- */
+/** One page of a chunk: one query, never a parallel plan (the delta table has `parallel_workers = 0`, createDelta). */
 export async function pageRows(db: Db, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
-  return db.transaction().execute(async (tx) => {
-    await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(tx);
-    return (await chunkPage(opts).execute(tx)).rows;
-  });
+  return (await chunkPage(opts).execute(db)).rows;
 }
 
 /** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node. */

@@ -2,10 +2,12 @@
  * How a run's stage is stored: written once, read, dropped, so autovacuum is kept away from it (a vacuum
  * of a fresh 10,000,000-row stage ran beside the delta in `npm run bench -- delta 10000000`). Both ways
  * of filling it: a model in the state database (temporary table, then the stage) and one in another
- * database (COPY into an empty stage).
+ * database (COPY into an empty stage). And the delta's: half-empty pages, no parallel workers (db/delta.ts).
  */
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
+import { computeDelta } from '../../activities/delta';
+import { chunkPage } from '../../db/delta';
 import { env, sqlClient, uniqueName } from '../support/harness';
 import { directDeps, parsed, startRun, type DirectDeps } from '../support/runs';
 
@@ -63,4 +65,30 @@ test('a model in another database, copied in: the stage is logged, holds every r
   const id = uniqueName('stage_there');
   const runId = await startRun(d.deps, config(id, 'warehouse', 'SELECT id, name FROM customers'), 1);
   expect(await stageOf(runId)).toEqual({ options: ['autovacuum_enabled=false'], rows: 30 });
+});
+
+test('the delta: half-empty pages, and never a parallel plan for a page of a chunk', async () => {
+  const id = uniqueName('delta_storage');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 40) g`);
+  const runId = await startRun(d.deps, config(id, 'default', `SELECT id, name FROM public.${id}`), 1);
+  await computeDelta(d.deps, { runId });
+  const r = await db.query(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [`syncline_work.d_${runId}`]);
+  const range = (await db.query(`SELECT op, min(seq) AS "from", max(seq) AS "to" FROM syncline_work.d_${runId} GROUP BY op`)).rows[0];
+  const q = chunkPage({ runId, activationId: id, range, columns: ['name'], after: null, limit: 10 }).compile(d.deps.db);
+  // Parallel plans made free: without the delta's parallel_workers = 0 the planner scans it in parallel even at 40 rows.
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    for (const s of ['parallel_setup_cost', 'parallel_tuple_cost', 'min_parallel_table_scan_size', 'min_parallel_index_scan_size'])
+      await client.query(`SET LOCAL ${s} = 0`);
+    const plan = (await client.query(`EXPLAIN ${q.sql}`, q.parameters as unknown[])).rows.map((p) => p['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Scan[^\n]* on d_/);
+    // The delta is never scanned in parallel. (With parallel plans free, the stage, 40 rows here, may be:
+    // at real costs a page reads it by tuple id, one row per delta row.)
+    expect(plan).not.toMatch(/Parallel[^\n]* on d_/);
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
+  expect(r.rows[0].reloptions).toEqual(['fillfactor=50', 'parallel_workers=0']);
 });

@@ -40,6 +40,8 @@ describe('delta SQL', () => {
         hasDups: false,
       }),
     );
+    // Half-empty pages for answers recorded in place; no parallel plan for a page of a large chunk.
+    expect(q.sql).toContain('CREATE TABLE "syncline_work"."d_7" WITH (fillfactor = 50, parallel_workers = 0) AS');
     expect(q.sql).toContain('FULL JOIN s ON s.key = "st"."__key"');
     // The snapshot CTE is used once, so Postgres inlines it instead of copying the whole snapshot.
     expect(q.sql.match(/\bFROM s\b|\bJOIN s\b/g)).toEqual(['JOIN s']);

@@ -131,3 +131,50 @@ test('inside the shared context, the shared DAG schemas accept a valid DAG and n
     ]);
   }
 });
+
+/**
+ * Every string check zod builds with a RegExp in `def.pattern` (formats, `.regex()`), reachable from `root`.
+ * Walks zod's definitions: a schema's `_zod.def`, its checks, shapes, options, inner and element types.
+ */
+function patternChecks(root: unknown): Array<{ format: string; pattern: RegExp }> {
+  const found: Array<{ format: string; pattern: RegExp }> = [];
+  const seen = new Set<object>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) return value.forEach(visit);
+    const def = (value as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (def) {
+      // The sandbox has RegExps of its own realm: `instanceof RegExp` would miss them.
+      const pattern = def.pattern as RegExp | undefined;
+      if (Object.prototype.toString.call(pattern) === '[object RegExp]') found.push({ format: String(def.format), pattern: pattern! });
+      for (const [key, v] of Object.entries(def)) if (key !== 'pattern') visit(v);
+      if (typeof def.getter === 'function') visit((def.getter as () => unknown)());
+      return;
+    }
+    // Plain containers in a definition (a shape, a record of kinds).
+    if (Object.getPrototypeOf(value) === null || Object.getPrototypeOf(Object.getPrototypeOf(value)) === null)
+      Object.values(value).forEach(visit);
+  };
+  visit(root);
+  return found;
+}
+
+test('no schema built in the shared context uses a zod string format, whose RegExp the SDK has frozen', async () => {
+  // zod's formats (z.email(), .email(), z.ipv4(), z.guid(), iso dates, z.httpUrl()...) test against RegExps that
+  // zod's module holds, frozen with the rest of the preloaded zod; zod resets `pattern.lastIndex` before each test,
+  // which throws on a frozen RegExp (or, for z.httpUrl(), refuses every URL). A `.regex(/.../)` of our own is built
+  // with the schema, after the freeze, and works. README, "Modules every workflow execution shares".
+  await newExecution(5);
+  const modules = sandbox().__webpack_module_cache__;
+  const roots = {
+    config: modules['./common/config.ts']!.exports.configSchemas!(),
+    dag: modules['./common/dag.ts']!.exports.dagSpecSchema!(),
+    schedule: modules['./common/dag-schedule.ts']!.exports.dagScheduleSchema!(),
+    sensors: modules['./common/dag-sensors.ts']!.exports.sensorSchemas!(),
+  };
+  const checks = Object.entries(roots).flatMap(([name, root]) => patternChecks(root).map((c) => ({ name, ...c })));
+  // The walk reaches the checks: the activation id's and the task id's own `.regex()`.
+  expect(checks.filter((c) => c.format === 'regex').map((c) => c.name)).toEqual(expect.arrayContaining(['config', 'dag']));
+  expect(checks.filter((c) => Object.isFrozen(c.pattern)).map((c) => `${c.name}: ${c.format} ${String(c.pattern)}`)).toEqual([]);
+});

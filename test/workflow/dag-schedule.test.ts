@@ -5,6 +5,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
@@ -26,7 +27,12 @@ let running: Promise<void>;
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
+    // Preloaded as in production (client/workflow-bundle.ts): zod and the schemas shared and frozen.
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows/dag-workflow'),
+      preloadModules: PRELOADED_WORKFLOW_MODULES,
+      logger: new DefaultLogger('ERROR'),
+    }),
     NativeConnection.connect({ address: address() }),
     Connection.connect({ address: address() }),
   ]);

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
@@ -34,7 +35,12 @@ beforeAll(async () => {
   // The failing tasks are on purpose: keep the worker's WARN lines about them out of the test output.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   [bundle, native, connection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/dag-workflow'), logger: new DefaultLogger('ERROR') }),
+    // Preloaded as in production (client/workflow-bundle.ts): zod and the schemas shared and frozen.
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows/dag-workflow'),
+      preloadModules: PRELOADED_WORKFLOW_MODULES,
+      logger: new DefaultLogger('ERROR'),
+    }),
     NativeConnection.connect({ address: address() }),
     Connection.connect({ address: address() }),
   ]);
