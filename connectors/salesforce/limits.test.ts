@@ -7,7 +7,7 @@
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
 import { QuotaWaitError } from '../../common/errors';
 import { LocalLimits } from '../kit/limits';
-import type { OutRow } from '../types';
+import type { FieldSpec, OutRow, RowResult } from '../types';
 import { salesforceConnector as sf } from './index';
 import { orgScope, resetClients } from './client';
 import { connectionSchema, type SalesforceConnection } from './config';
@@ -143,4 +143,127 @@ test('maxConcurrentRequests: 1 to 25, an error naming the option and the org lim
     expect(r.error?.issues[0]?.message).toMatch(/25 concurrent long-running requests per org/);
     expect(r.error?.issues[0]?.message).toMatch(/5 or less in Developer and Trial orgs/);
   }
+});
+
+// maxConcurrentRequests 1 (the option's lowest value): nothing may hold a slot while it waits for
+// another. Bulk jobs (both result files, writeWithoutLink re-sent through Collections, update by lookups)
+// and Collections writes with lookups, all at once against an org admitting one request in flight.
+const KEY = field('External_Id__c', 'text', { isKey: true, from: 'id' });
+const ACCOUNT_KEY: FieldSpec = { from: 'account_key', to: 'Account.External_Id__c', pgType: 'text', isKey: false };
+const LINKED: FieldSpec[] = [KEY, field('LastName'), ACCOUNT_KEY];
+const contact = (key: string, account: string | null, o: Partial<OutRow> = {}) =>
+  outRow(key, { External_Id__c: key, LastName: `L ${key}`, 'Account.External_Id__c': account }, o);
+
+test('maxConcurrentRequests 1: Bulk jobs and Collections writes with lookups all finish, one request in flight at a time', async () => {
+  await admin('POST', '/records/Account', [{ Name: 'Acc A1', External_Id__c: 'A1' }]);
+  await admin(
+    'POST',
+    '/records/Contact',
+    Array.from({ length: 300 }, (_, i) => ({ External_Id__c: `u${i}`, LastName: 'Old' })),
+  );
+  await admin('POST', '/faults', { concurrentRequests: { max: 1, latencyMs: 20 } });
+  const connection = connectionWith(1);
+  const limits = new LocalLimits();
+  const ctxFor = (mode: 'upsert' | 'update', options: Record<string, unknown> = {}) => {
+    const ctx = makeContext({
+      connection,
+      object: 'Contact',
+      key: 'External_Id__c',
+      mode,
+      fields: LINKED,
+      options: { bulkPollMs: 50, ...options },
+    });
+    ctx.limits = limits;
+    return ctx;
+  };
+  const withLink = (n: number, p: string) => Array.from({ length: n }, (_, i) => contact(`${p}${i}`, i % 3 === 0 ? 'A9' : 'A1'));
+  const updates = Array.from({ length: 300 }, (_, i) => contact(`u${i}`, 'A1', { op: 'update' }));
+  const work = [
+    // Missing parents (A9): failedResults and successfulResults both read, then the rows re-sent through Collections.
+    { ctx: ctxFor('upsert', { missingParent: 'writeWithoutLink' }), chunk: new MemoryChunk('upsert', withLink(300, 'b')), plan: BULK },
+    // Missing parents listed as failures (both result files), no re-send.
+    { ctx: ctxFor('upsert'), chunk: new MemoryChunk('upsert', withLink(300, 'f')), plan: BULK },
+    { ctx: ctxFor('update'), chunk: new MemoryChunk('update', updates.slice(0, 150)), plan: BULK },
+    { ctx: ctxFor('update'), chunk: new MemoryChunk('update', updates.slice(150)), plan: COLLECTIONS },
+    {
+      ctx: ctxFor('upsert', { missingParent: 'writeWithoutLink' }),
+      chunk: new MemoryChunk('upsert', withLink(500, 'c')),
+      plan: COLLECTIONS,
+    },
+  ];
+  const runs = await Promise.allSettled(work.map((w) => drive(sf, w.ctx, w.chunk, w.plan, 1)));
+  expect(runs.filter((r) => r.status === 'rejected')).toEqual([]);
+  const seen = await admin('GET', '/requests');
+  expect(seen.concurrency).toMatchObject({ max: 1, rejected: 0, peak: 1 });
+  expect(limits.peak.get(orgScope(emu.url))).toBe(1);
+  const stored = (await admin('GET', '/records/Contact')) as Array<{ External_Id__c: string; LastName: string }>;
+  const n = (p: string) => stored.filter((r) => r.External_Id__c.startsWith(p)).length;
+  expect([n('b'), n('f'), n('c'), n('u')]).toEqual([300, 200, 500, 300]);
+  expect(stored.filter((r) => r.External_Id__c.startsWith('u')).every((r) => r.LastName.startsWith('L u'))).toBe(true);
+});
+
+test('maxConcurrentRequests 1: a results recorder that fails after its first batch gives the download slot back', async () => {
+  await admin('POST', '/faults', { concurrentRequests: { max: 1, latencyMs: 0 } });
+  const connection = connectionWith(1);
+  const limits = new LocalLimits();
+  const ctx = makeContext({
+    connection,
+    object: 'Contact',
+    key: 'External_Id__c',
+    mode: 'upsert',
+    fields: [KEY, field('LastName')],
+    options: { bulkPollMs: 50 },
+  });
+  ctx.limits = limits;
+  let failed = 0;
+  class FailingChunk extends MemoryChunk {
+    override async recordStream(results: AsyncIterable<RowResult[]>): Promise<number> {
+      // Stops after the first batch of a 5000-row results file: the download is left half read.
+      for await (const _ of results) {
+        failed++;
+        throw new Error('state database lost');
+      }
+      return 0;
+    }
+  }
+  const rows = Array.from({ length: 5000 }, (_, i) => outRow(`h${i}`, { External_Id__c: `h${i}`, LastName: `L ${i}` }));
+  await expect(drive(sf, ctx, new FailingChunk('upsert', rows), BULK, 1)).rejects.toThrow(/state database lost/);
+  expect(failed).toBe(1);
+  // The next request needs the one slot: it would wait for the abandoned download's 30-minute timer.
+  const next = new MemoryChunk('upsert', [outRow('n1', { External_Id__c: 'n1', LastName: 'N' })]);
+  await drive(sf, ctx, next, COLLECTIONS, 1);
+  expect(next.results.get('n1')).toMatchObject({ ok: true });
+}, 30_000);
+
+test('an activity cancelled while it waits for a slot sends nothing once the slot comes', async () => {
+  const connection = connectionWith(1);
+  const limits = new LocalLimits();
+  const cancel = new AbortController();
+  const ctx = makeContext({ connection, object: 'Contact', key: 'External_Id__c', mode: 'upsert', fields: [KEY, field('LastName')] });
+  ctx.limits = limits;
+  ctx.signal = cancel.signal;
+  const rows = [outRow('w1', { External_Id__c: 'w1', LastName: 'Late' })];
+  // Warm up (token, describe) so that the write is the only request left to wait.
+  await sf.check(ctx);
+  // Another activity holds the org's one slot (a long upload elsewhere in the cluster).
+  let free!: () => void;
+  const held = limits.withSlot(orgScope(emu.url), 1, () => new Promise<void>((r) => (free = r)), {});
+  // The write's request has asked for a slot (and waits: the one slot is held).
+  let asked!: () => void;
+  const waiting = new Promise<void>((r) => (asked = r));
+  ctx.limits = {
+    withSlot: (scope, max, fn, o) => (asked(), limits.withSlot(scope, max, fn, o)),
+    take: (...a) => limits.take(...a),
+    used: (...a) => limits.used(...a),
+    raise: (...a) => limits.raise(...a),
+  };
+  const write = drive(sf, ctx, new MemoryChunk('upsert', rows), COLLECTIONS, 1).catch((e: unknown) => e);
+  await waiting;
+  // Temporal cancels the activity (run cancelled, or the attempt timed out and another was started).
+  cancel.abort(new Error('activity cancelled'));
+  free();
+  await held;
+  await write;
+  const stored = (await admin('GET', '/records/Contact')) as Array<{ External_Id__c: string }>;
+  expect(stored.filter((r) => r.External_Id__c === 'w1')).toEqual([]);
 });
