@@ -17,7 +17,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { startSalesforceEmulator } from '../emulators/salesforce/server';
-import { benchPool, peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
+import { benchPool, cpuSeconds, peakRssMb, startBenchServices, startWorkerProcess, stopProcess } from './support';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../common/names';
 import { parseDuration } from '../common/duration';
 
@@ -54,6 +54,12 @@ interface Phase {
   history_events_per_run: number | null;
   state_db_growth_mb_per_1000_runs: number | null;
   work_tables_left: number;
+  /**
+   * CPU milliseconds per run done, by process (cpuSeconds in bench/support.ts): the workers, Postgres,
+   * the dev server, and this process (the emulator and the client). On a 2-core machine their sum over
+   * the phase says how much of the machine the fleet used; what one run costs each part says where to cut.
+   */
+  cpu_ms_per_run: Record<string, number> | null;
 }
 
 export async function main(args: string[]): Promise<Record<string, unknown>> {
@@ -141,6 +147,7 @@ async function phase(o: {
   for (let w = 0; w < o.workers; w++)
     procs.push(await startWorkerProcess({ address: o.address, databaseUrl: o.url, taskQueue, connections: { sf: o.sf } }));
   const ids = Array.from({ length: o.activations }, (_, i) => `${prefix}_${i + 1}`);
+  const cpuBefore = cpuSeconds();
   const intervalMs = parseDuration(o.interval);
   const start = (id: string, a: number) =>
     o.client.workflow.start(WORKFLOW_TYPES.activation, {
@@ -195,6 +202,7 @@ async function phase(o: {
     [`${prefix}\\_%`, until],
   );
   const rssPeaks = procs.map((p) => peakRssMb(p.pid!));
+  const cpuAfter = cpuSeconds();
   const done = r.rows.filter((x) => x.finished);
   const lags = r.rows.filter((x) => x.trigger === 'schedule' && x.lag !== null).map((x) => x.lag!);
   lags.sort((a, b) => a - b);
@@ -249,7 +257,21 @@ async function phase(o: {
     history_events_per_run: lengths.length ? Math.round(lengths.reduce((a, b) => a + b, 0) / lengths.length) : null,
     state_db_growth_mb_per_1000_runs: done.length ? Number((((sizeAfter - sizeBefore) / 1e6) * (1000 / done.length)).toFixed(2)) : null,
     work_tables_left: Number(workLeft.rows[0]!.n),
+    cpu_ms_per_run: done.length ? cpuPerRun(cpuBefore, cpuAfter, procs, done.length) : null,
   };
+}
+
+/** CPU ms per run done of each part, over the phase (workers summed); `total` is all of them. */
+function cpuPerRun(before: Record<string, number>, after: Record<string, number>, procs: ChildProcess[], runs: number) {
+  const used = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+  const parts: Record<string, number> = {
+    workers: procs.reduce((n, p) => n + used(`worker:${p.pid}`), 0),
+    postgres: used('postgres'),
+    temporal: used('temporal'),
+    bench: used('bench'),
+  };
+  parts.total = Object.values(parts).reduce((a, b) => a + b, 0);
+  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, Math.round((v * 1000) / runs)]));
 }
 
 async function dbSize(db: ReturnType<typeof benchPool>): Promise<number> {

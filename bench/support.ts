@@ -120,6 +120,47 @@ export function resetPeak(pid: number): boolean {
 }
 
 /**
+ * CPU seconds (user + system, with the children each process has reaped) of the processes under this
+ * one, by the kind of the child of this process they descend from: `temporal` (the dev server),
+ * `postgres` (the postmaster and its backends; a backend that exited is in the postmaster's reaped
+ * time), `worker:<pid>` (worker processes), and `bench` (this process: the emulators and the client).
+ * Take it before and after a phase; the difference is what the phase cost each part.
+ */
+export function cpuSeconds(): Record<string, number> {
+  const tick = 100; // USER_HZ: 100 on every Linux the benchmarks run on (getconf CLK_TCK)
+  const stats = new Map<number, { ppid: number; comm: string; ticks: number }>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      // The command name is in parentheses and may hold spaces: the fields after it are split.
+      const close = text.lastIndexOf(')');
+      const comm = text.slice(text.indexOf('(') + 1, close);
+      const f = text.slice(close + 2).split(' ');
+      // f[0] is field 3 (state): ppid is field 4, utime..cstime fields 14-17.
+      stats.set(Number(name), { ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    } catch {
+      // exited while listed
+    }
+  }
+  const out: Record<string, number> = { bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 };
+  for (const [pid, st] of stats) {
+    // Walk up to the child of this process the pid descends from, if any.
+    let at = pid;
+    let parent = st.ppid;
+    while (parent !== process.pid && parent > 1 && stats.has(parent)) {
+      at = parent;
+      parent = stats.get(parent)!.ppid;
+    }
+    if (parent !== process.pid) continue;
+    const top = stats.get(at)!;
+    const kind = top.comm.startsWith('temporal') ? 'temporal' : top.comm.startsWith('postgres') ? 'postgres' : `worker:${at}`;
+    out[kind] = (out[kind] ?? 0) + st.ticks / tick;
+  }
+  return out;
+}
+
+/**
  * The benchmark's own small pool. pg-pool's end() resolves before its clients' sockets have closed, so
  * stopping Postgres right after can reach a closing client as an 'error' event: ignored, not a crash.
  */
