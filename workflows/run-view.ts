@@ -13,6 +13,8 @@ const QUIET_PHASES = new Set(['starting', 'finished', 'warnings']);
 export class RunView {
   readonly state: DagState;
   private lastReported = '';
+  /** Steps run as local activities (a small run's): short by construction, not signalled to the activation. */
+  private readonly local = new Set<string>();
 
   constructor(
     id: string,
@@ -23,8 +25,13 @@ export class RunView {
     this.report();
   }
 
-  /** Runs one step: shown running, then success or failed (the error is rethrown). */
-  async step<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one step: shown running, then success or failed (the error is rethrown). `local`: the step is a
+   * local activity, which the activation does not hear of.
+   */
+  async step<T>(id: string, fn: () => Promise<T>, opts: { local?: boolean } = {}): Promise<T> {
+    if (opts.local) this.local.add(id);
+    else this.local.delete(id);
     const task = this.begin(id);
     try {
       const out = await fn();
@@ -139,6 +146,11 @@ export class RunView {
     // between steps and at the in-workflow warnings step it has nothing new to show. Each signal is an event
     // in both histories (and a workflow task in the activation's): runs started before this skip replay sending them.
     if (QUIET_PHASES.has(phase) && patched('run-progress-steps-only')) return;
+    // Nor of a local step (a small run's prepare, validate, delta, commit: short by construction, it would
+    // show for a moment), nor of the last chunk written (the step ends at once and the next one is heard
+    // of): a small run signals twice instead of six times. Runs started before this replay sending them.
+    const last = phase === 'write' && total > 0 && done === total;
+    if ((this.local.has(phase) || last) && patched('run-progress-activities-only')) return;
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
     getExternalWorkflowHandle(this.parentId)
       .signal(runProgressSignal, progress)

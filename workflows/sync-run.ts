@@ -206,10 +206,12 @@ class SyncRun {
   }
 
   private async computeDelta(runId: string) {
-    const checked = await this.view.step('validate', () => quotaWait(this.quota, () => this.early.checkDestination({ runId })));
+    const checked = await this.view.step('validate', () => quotaWait(this.quota, () => this.early.checkDestination({ runId })), {
+      local: this.early === local,
+    });
     const { modelRows } = await this.view.step('extract', () => long.extractModel({ runId }));
     if (this.mayGoLocal(modelRows)) this.late = local;
-    const delta = await this.view.step('delta', () => this.late.computeDelta({ runId }));
+    const delta = await this.view.step('delta', () => this.late.computeDelta({ runId }), { local: this.late === local });
     return { ...delta, missingAttributes: checked.missingAttributes };
   }
 
@@ -262,7 +264,9 @@ class SyncRun {
 
   private async commit(runId: string, failure: TaskError | undefined): Promise<RunSummary> {
     try {
-      return await this.view.step('commit', () => this.late.commitRun({ runId, error: failure, warnings: this.quotaWarnings }));
+      return await this.view.step('commit', () => this.late.commitRun({ runId, error: failure, warnings: this.quotaWarnings }), {
+        local: this.late === local,
+      });
     } catch (err) {
       this.view.finish('failed');
       const e = taskError(err);
