@@ -8,8 +8,8 @@
  * settled the same way by the next run of the activation, or when the activation starts again: the
  * destination's answers it holds are committed before anything is sent again.
  */
-import type { Kysely, Transaction } from 'kysely';
-import { commitStatements, deltaSeesOnlyFailed, resentCounts, summaryCounts } from '../db/commit';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { commitStatements, deltaSeesOnlyFailed, resentCounts, snapshotHasRows, snapshotWrite, summaryCounts } from '../db/commit';
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
@@ -115,8 +115,19 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
     const wholeModel = !deltaSeesOnlyFailed(rec.trigger);
-    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel))
-      await stmt.execute(tx);
+    const firstCommit = !(await snapshotHasRows(rec.activation_id).execute(tx)).rows[0]?.has;
+    const [snapshot, ...rest] = commitStatements(
+      runId,
+      rec.activation_id,
+      rec.run_number,
+      config.source.key,
+      opts.listUnacknowledged,
+      wholeModel,
+      firstCommit,
+    );
+    if (firstCommit) await insertOrUpsert(tx, snapshot!, snapshotWrite(runId, rec.activation_id, 'upsert'));
+    else await snapshot!.execute(tx);
+    for (const stmt of rest) await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
@@ -170,6 +181,22 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     await dropWorkTablesOf(tx, runId);
   }
   return summary;
+}
+
+/**
+ * The first commit's plain insert, in a savepoint: should a key be in the snapshot after all (another
+ * commit of the activation got in since it was found empty), the insert fails alone and the upsert runs.
+ */
+async function insertOrUpsert(tx: Transaction<Database>, insert: RawBuilder<unknown>, upsert: RawBuilder<unknown>): Promise<void> {
+  await sql`SAVEPOINT syncline_first_commit`.execute(tx);
+  try {
+    await insert.execute(tx);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await sql`ROLLBACK TO SAVEPOINT syncline_first_commit`.execute(tx);
+    await upsert.execute(tx);
+  }
+  await sql`RELEASE SAVEPOINT syncline_first_commit`.execute(tx);
 }
 
 async function baseSummary(db: Kysely<Database>, r: RunRecord): Promise<RunSummary> {

@@ -16,7 +16,7 @@ import type { ActitoOptions } from './config';
 import { type Encoded, RowEncoder } from './encode';
 import { ROW_CODES } from './errors';
 import { csvText } from './mapping';
-import { csvLine, csvLines, MAX_FILE_BYTES, zipTrailer } from './csv';
+import { csvLine, MAX_FILE_BYTES, zipTrailer } from './csv';
 import type { Ctx, Tables } from './context';
 import type { Properties } from './routes';
 
@@ -58,10 +58,20 @@ export async function eachEncoded(
   }
 }
 
-/** One CSV line's cells: every header column (key first); a row without a value leaves its cell empty. */
-function csvRow(header: readonly string[], props: Properties): string[] {
-  const m = new Map(props.map((p) => [p.name, p.value]));
-  return header.map((h) => csvText(m.get(h) ?? null));
+/**
+ * A CSV line per row, cells in the header's order: every header column (key first); a row without a
+ * value leaves its cell empty. The header's positions are looked up once per file, not per row.
+ */
+export function lineEncoder(header: readonly string[]): (props: Properties) => string {
+  const at = new Map<string, number[]>();
+  header.forEach((h, i) => at.set(h, [...(at.get(h) ?? []), i]));
+  const cells = new Array<string>(header.length);
+  return (props) => {
+    cells.fill('');
+    // A name given twice keeps its last value.
+    for (const p of props) for (const i of at.get(p.name) ?? []) cells[i] = csvText(p.value);
+    return csvLine(cells);
+  };
 }
 
 /**
@@ -115,7 +125,7 @@ export async function writeCompressed(
 
 async function toFile(
   header: string[],
-  body: (emit: (cells: string[]) => void) => AsyncIterable<void>,
+  body: (emit: (line: string) => void) => AsyncIterable<void>,
   kind: ActitoOptions['compression'],
 ): Promise<ImportFile> {
   const path = join(tmpdir(), `syncline-actito-${randomUUID()}.csv.${kind === 'GZIP' ? 'gz' : 'zip'}`);
@@ -123,16 +133,16 @@ async function toFile(
   let lines = 0;
   async function* text(): AsyncIterable<string> {
     yield csvLine(header);
-    // One csv-stringify call per batch: its text goes to the compressor, the cells are dropped.
-    let batch: string[][] = [];
-    for await (const _ of body((cells) => {
-      batch.push(cells);
+    // One piece of text per batch goes to the compressor; the batch's lines are dropped.
+    let batch = '';
+    for await (const _ of body((line) => {
+      batch += line;
       lines++;
     })) {
-      if (batch.length) yield csvLines(batch);
-      batch = [];
+      if (batch) yield batch;
+      batch = '';
     }
-    if (batch.length) yield csvLines(batch);
+    if (batch) yield batch;
   }
   try {
     const bytes = await writeCompressed(path, kind, text());
@@ -155,6 +165,7 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     const key = ctx.destination.key;
     const columns = encoder.recordColumns.map((c) => c.name);
     const header = [key, ...columns.filter((h) => h !== key)];
+    const line = lineEncoder(header);
     return toFile(
       header,
       async function* (emit) {
@@ -163,7 +174,7 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
           const failures: RowResult[] = [];
           for (const row of rows) {
             const e = encoder.encode(row);
-            if (e.ok) emit(csvRow(header, e.value.record));
+            if (e.ok) emit(line(e.value.record));
             else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
           }
           if (failures.length) await chunk.record(failures);
@@ -198,11 +209,12 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     for (const c of encoder.profileColumns) names.add(c.name);
   }
   const header = [...names];
+  const line = lineEncoder(header);
   return toFile(
     header,
     async function* (emit) {
       for await (const batch of winners()) {
-        for (const props of batch) emit(csvRow(header, props));
+        for (const props of batch) emit(line(props));
         yield;
       }
     },

@@ -41,6 +41,8 @@ export interface BulkState {
   polls: number;
   /** Data lines of the uploaded file, reconciled with the report (absent in states saved before it was kept). */
   lines?: number;
+  /** When Actito answered the upload (epoch ms; absent in states saved before it was kept): polls are timed from it. */
+  startedAt?: number;
 }
 
 const MODES: Record<string, ImportMode> = { create: 'CREATE_ONLY', update: 'UPDATE_ONLY', upsert: 'CREATE_UPDATE' };
@@ -50,6 +52,20 @@ const SINGLE_FALLBACK_CHUNKS = 10;
 
 /** First poll after `pollAfterMs`, doubling with each poll that finds the import running, at most a minute. */
 const pollDelay = (polls: number, opts: ActitoOptions): number => Math.min(opts.pollAfterMs * 2 ** Math.min(polls, 10), 60_000);
+
+/**
+ * The wait after a poll that found the import running (`s.polls` counts that poll). When the status
+ * counts the lines done so far: until the rate since the upload says the rest is done, plus a tenth,
+ * never sooner than an eighth of the time it has run nor later than that time (a rate taken over the
+ * first seconds, queueing included, underestimates the import once under way), at most a minute.
+ * Without counts (they are not documented): `pollDelay`'s doubling.
+ */
+export function nextPollMs(s: BulkState, opts: ActitoOptions, done: number | null, now: number): number {
+  if (s.startedAt === undefined || !s.lines || done === null || done <= 0) return pollDelay(s.polls, opts);
+  const ran = Math.max(1, now - s.startedAt);
+  const rest = (Math.max(0, s.lines - done) * ran) / done;
+  return Math.round(Math.min(60_000, ran, Math.max(250, ran / 8, rest * 1.1)));
+}
 
 const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({
   status: 'pending',
@@ -193,6 +209,7 @@ async function upload(
     }
     throw toSyncError(err, `Starting the ${phase} import for table "${target.name}"`);
   }
+  state.startedAt = Date.now();
   await built.dispose();
   await chunk.save(state);
   ctx.log.info('Actito bulk import started', {
@@ -265,7 +282,8 @@ async function importStatus(
   if (!status.finished) {
     const next = { ...s, polls: s.polls + 1 };
     await chunk.save(next);
-    return { state: 'running', pollAfterMs: pollDelay(next.polls, opts) };
+    const done = status.counts ? status.counts.imported + status.counts.rejected : null;
+    return { state: 'running', pollAfterMs: nextPollMs(next, opts, done, Date.now()) };
   }
   const target = s.phase === 'profiles' ? (tables.profileTable?.name ?? opts.profiles?.table ?? '') : tables.table.name;
   if (status.failed) {

@@ -93,8 +93,11 @@ export const optionsSchema = z
     /** What to do when the bulk quota is used up: write one by one, or wait for the next UTC day. */
     onQuotaExhausted: z.enum(['single', 'wait']).default('single'),
     compression: z.enum(['GZIP', 'ZIP']).default('GZIP'),
-    /** First poll of a bulk import after this delay (doubles up to 60 s). */
-    pollAfterMs: z.number().int().min(0).default(5000),
+    /**
+     * First poll of a bulk import after this delay; then by the import's progress when its status counts
+     * the lines done, else doubling, at most 60 s apart (bulk.ts `nextPollMs`).
+     */
+    pollAfterMs: z.number().int().min(0).default(1000),
     /**
      * A model NULL or empty text ("no value"): "send" writes an empty value (clears the attribute where
      * the connection's emptyOnUpdate is "clear"), "skip" leaves the attribute untouched. Default: "send"

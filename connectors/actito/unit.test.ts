@@ -12,6 +12,7 @@ import { attributeNameProblem, encodeValue, formatDate, isCompatible, typeForNew
 import { account } from './import-report';
 import { etlDefinition, type ImportStatus, parseImportStatus } from './routes';
 import { sameValues } from './single';
+import { type BulkState, nextPollMs } from './bulk';
 import { findTable, isUniqueAttribute, mandatoryAttributes, parseTableList } from './structure';
 
 describe('type table', () => {
@@ -315,6 +316,36 @@ describe('configuration', () => {
       optionsFor({ emptyOnUpdate }).parse(options).nulls;
     expect([nulls('keep'), nulls('clear'), nulls('clear', { nulls: 'skip' })]).toEqual(['skip', 'send', 'skip']);
     expect(optionsSchema.safeParse({ profiles: { table: 'main' } }).success).toBe(false);
+  });
+  it('times the polls of a running import by its progress, else doubles the wait', () => {
+    const opts = optionsFor({ emptyOnUpdate: 'keep' }).parse({});
+    expect(opts.pollAfterMs).toBe(1000);
+    const s = (polls: number, extra: Partial<BulkState> = {}): BulkState => ({
+      phase: 'records',
+      name: 'n',
+      executionId: 'x',
+      restarts: 0,
+      reuploaded: false,
+      polls,
+      lines: 200_000,
+      startedAt: 0,
+      ...extra,
+    });
+    // Without counts, or a state saved before the upload time was kept, or nothing done yet: doubling up to a minute.
+    expect([1, 2, 3].map((n) => nextPollMs(s(n), opts, null, 5_000))).toEqual([2000, 4000, 8000]);
+    expect(nextPollMs(s(1, { startedAt: undefined }), opts, 100_000, 5_000)).toBe(2000);
+    expect(nextPollMs(s(1), opts, 0, 5_000)).toBe(2000);
+    expect(nextPollMs(s(9), opts, null, 5_000)).toBe(60_000);
+    // A quarter done after 1 s: 3 s more by the rate, but never longer than it has run.
+    expect(nextPollMs(s(1), opts, 50_000, 1_000)).toBe(1000);
+    // 60 % done after 6 s: the rest by the rate (4 s), plus a tenth.
+    expect(nextPollMs(s(2), opts, 120_000, 6_000)).toBe(4400);
+    // Nearly done: an eighth of the time it has run; every line counted but not finished yet: the same.
+    expect(nextPollMs(s(3), opts, 199_000, 8_000)).toBe(1000);
+    expect(nextPollMs(s(3), opts, 200_000, 8_000)).toBe(1000);
+    // Early and slow: at least 250 ms; late and slow: at most a minute.
+    expect(nextPollMs(s(1), opts, 199_999, 1_000)).toBe(250);
+    expect(nextPollMs(s(5), opts, 20_000, 600_000)).toBe(60_000);
   });
   it('reads expiresIn as "900s"', () => {
     expect(parseExpiresIn('900s')).toBe(900_000);

@@ -210,6 +210,66 @@ describe('a run that never commits', () => {
     expect(writes.rows[0].w).toBe(1); // no row was sent twice
   });
 
+  test('a first commit that finds the snapshot empty, then a key there after all, writes every row over it', async () => {
+    const id = uniqueName('firstcommit');
+    await model(id, 30);
+    const cfg = config(id, 'upsert');
+    const runId = await startRun(d.deps, cfg, 1);
+    const delta = await computeDelta(d.deps, { runId });
+    await writeAll(d.deps, runId, delta.chunks);
+    // Another session puts key 7 in the snapshot, uncommitted: the commit finds the activation without
+    // snapshot rows (its plain insert), which then waits on key 7 and fails once the other session commits.
+    const other = await db.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at) VALUES ($1, '7', '00000000-0000-0000-0000-000000000000', 'stale', now())`,
+        [id],
+      );
+      const committing = commitRun(d.deps, { runId });
+      await waitFor(
+        'the commit waiting on key 7',
+        async () =>
+          (
+            await db.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO syncline.snapshot%'`,
+            )
+          ).rows[0].n > 0,
+        30_000,
+        20,
+      );
+      await other.query('COMMIT');
+      const s = await committing;
+      expect({ status: s.status, upsert: s.ops.upsert }).toMatchObject({ status: 'success', upsert: { planned: 30, succeeded: 30 } });
+    } finally {
+      other.release();
+    }
+    await expectInStep(id, 30, (k) => `Name ${k}`);
+    const seven = (await db.query(`SELECT hash::text, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND key = '7'`, [id]))
+      .rows[0];
+    expect(seven.hash).not.toBe('00000000-0000-0000-0000-000000000000');
+    expect(seven.destination_id).not.toBe('stale');
+  });
+
+  test('a commit marks the snapshot rows of keys sent without an answer unconfirmed, and no other', async () => {
+    const id = uniqueName('unconfirmed');
+    await model(id, 40);
+    const cfg = config(id, 'upsert');
+    await fullRun(d.deps, cfg, 1);
+    await db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id <= 30`);
+    const runId = await startRun(d.deps, cfg, 2);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.chunks).toEqual([0, 1]);
+    // Chunk 1 gets no answer (its 10 rows stay pending).
+    await writeChunk(d.deps, { runId, chunk: 0 });
+    await commitRun(d.deps, { runId });
+    const marked = await db.query(
+      `SELECT count(*) FILTER (WHERE unconfirmed)::int AS yes, count(*) FILTER (WHERE NOT unconfirmed)::int AS no FROM syncline.snapshot WHERE activation_id = $1`,
+      [id],
+    );
+    expect(marked.rows[0]).toEqual({ yes: 10, no: 30 });
+  });
+
   test('a commit retried after it committed returns the same counts and changes nothing', async () => {
     const id = uniqueName('recommit');
     await model(id, 25);
