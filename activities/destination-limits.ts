@@ -11,8 +11,8 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import type { SharedLimits } from '../connectors/types';
-import { acquireSlot, ensureSlots, raiseCount, readCount, releaseSlot, renewSlots, takeCount } from '../db/destination-limits';
+import type { ObservedFigure, SharedLimits } from '../connectors/types';
+import { acquireSlot, ensureSlots, raiseCount, readCount, releaseSlot, renewSlots, shareFigure, takeCount } from '../db/destination-limits';
 
 interface Waiter {
   max: number;
@@ -112,6 +112,10 @@ export class PostgresLimits implements SharedLimits {
 
   raise(scope: string, day: string, value: number): Promise<void> {
     return raiseCount(this.db, scope, day, value);
+  }
+
+  shareFigure(scope: string, figure: ObservedFigure | null): Promise<ObservedFigure | null> {
+    return shareFigure(this.db, scope, figure);
   }
 
   private async acquire(scope: string, max: number, leaseMs: number, signal?: AbortSignal): Promise<Lease> {

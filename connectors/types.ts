@@ -82,6 +82,13 @@ export interface ConnectorState {
  * cluster shares: the runtime keeps them in the state Postgres (docs/limits.md). `scope` names the
  * account, never an activation: activations writing to the same account share its limits.
  */
+/** A usage figure a destination reports for the account (e.g. Salesforce's daily API requests), observed `ageMs` ago. */
+export interface ObservedFigure {
+  used: number;
+  max: number;
+  ageMs: number;
+}
+
 export interface SharedLimits {
   /**
    * Runs `fn` while holding one of `max` concurrency slots of `scope` across the cluster, waiting for
@@ -102,6 +109,12 @@ export interface SharedLimits {
   used(scope: string, day: string): Promise<number>;
   /** Raises the count of `day` to at least `value` (the destination said the allowance is used up). */
   raise(scope: string, day: string, value: number): Promise<void>;
+  /**
+   * Publishes `figure` for `scope` unless a fresher one is stored (a fresher lower figure does replace a
+   * higher older one), and answers the freshest stored, its age measured on the store's clock. `null`:
+   * read only. Optional: without it each worker keeps to the figures it observed itself.
+   */
+  shareFigure?(scope: string, figure: ObservedFigure | null): Promise<ObservedFigure | null>;
 }
 
 export interface DestinationContext<C = unknown, O = unknown> {

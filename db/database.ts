@@ -107,6 +107,13 @@ export interface DestinationCountersTable {
   used: number;
   updated_at: Generated<Timestamp>;
 }
+/** The freshest usage figure of a destination account any worker observed (docs/limits.md). */
+export interface DestinationFiguresTable {
+  scope: string;
+  used: number;
+  max: number;
+  observed_at: Timestamp;
+}
 export interface AttributeCreationsTable {
   activation_id: string;
   run_number: number;
@@ -164,6 +171,7 @@ export interface Database {
   'syncline.row_changes': RowChangesTable;
   'syncline.destination_slots': DestinationSlotsTable;
   'syncline.destination_counters': DestinationCountersTable;
+  'syncline.destination_figures': DestinationFiguresTable;
 }
 
 export type Run = Selectable<RunsTable>;

@@ -100,3 +100,34 @@ export async function raiseCount(db: Kysely<Database>, scope: string, day: strin
   await sql`INSERT INTO syncline.destination_counters AS c (scope, day, used) VALUES (${scope}, ${day}, ${value})
     ON CONFLICT (scope, day) DO UPDATE SET used = greatest(c.used, excluded.used), updated_at = now()`.execute(db);
 }
+
+/**
+ * Stores `figure` for `scope` unless a figure observed later is there, and answers the freshest stored.
+ * The observation time is put on the database's clock from the figure's age (`now() - age`), and the age
+ * read back is measured on it too: workers whose clocks disagree still agree on which figure is fresher.
+ * The comparison is on observation time only: a fresher lower figure replaces a higher one (the org's
+ * rolling count dropped). One statement: the CTE's upsert and the read see the same snapshot.
+ */
+export async function shareFigure(
+  db: Kysely<Database>,
+  scope: string,
+  figure: { used: number; max: number; ageMs: number } | null,
+): Promise<{ used: number; max: number; ageMs: number } | null> {
+  const read = sql<{ used: number; max: number; age_ms: number }>`
+    SELECT used, max, greatest(0, extract(epoch FROM now() - observed_at) * 1000)::float8 AS age_ms
+    FROM syncline.destination_figures WHERE scope = ${scope}`;
+  const r = figure
+    ? await sql<{ used: number; max: number; age_ms: number }>`WITH up AS (
+        INSERT INTO syncline.destination_figures AS f (scope, used, max, observed_at)
+        VALUES (${scope}, ${figure.used}, ${figure.max}, now() - ${Math.max(0, Math.round(figure.ageMs))}::int * interval '1 millisecond')
+        ON CONFLICT (scope) DO UPDATE SET used = excluded.used, max = excluded.max, observed_at = excluded.observed_at
+        WHERE f.observed_at < excluded.observed_at
+        RETURNING used, max, observed_at)
+      SELECT used, max, greatest(0, extract(epoch FROM now() - observed_at) * 1000)::float8 AS age_ms FROM up
+      UNION ALL
+      SELECT used, max, greatest(0, extract(epoch FROM now() - observed_at) * 1000)::float8 AS age_ms
+      FROM syncline.destination_figures WHERE scope = ${scope} AND NOT EXISTS (SELECT 1 FROM up)`.execute(db)
+    : await read.execute(db);
+  const row = r.rows[0];
+  return row ? { used: Number(row.used), max: Number(row.max), ageMs: Number(row.age_ms) } : null;
+}

@@ -14,6 +14,7 @@ import type { SharedLimits } from '../types';
 import { processLimits } from '../kit/limits';
 import { openConnection, tokenAccepted } from './auth';
 import { toSyncError } from './errors';
+import { shareSoon } from './quota';
 import type { SfDescribe } from './analyze';
 import type { DuplicateResult } from './duplicates';
 
@@ -94,6 +95,20 @@ export function orgScope(instanceUrl: string): string {
   return `salesforce:org:${instanceUrl.replace(/\/+$/, '').toLowerCase()}:requests`;
 }
 
+/** Daily API usage from a Sforce-Limit-Info header, and when this worker saw it (its clock, ms). */
+export interface ApiUsage {
+  used: number;
+  limit: number;
+  observedAt: number;
+}
+
+/**
+ * When each connection's current `limitInfo` was seen. jsforce (and `fetchRaw`) put a new object there
+ * for each response carrying the header, so a new object is a new observation. Keyed by the connection:
+ * activities call through their own views of a shared client.
+ */
+const observed = new WeakMap<Connection, { info: unknown; at: number }>();
+
 export class SalesforceClient {
   /** Called when the credentials stop working, so the next activity authenticates from scratch. */
   onAuthFailure: () => void = () => undefined;
@@ -131,7 +146,10 @@ export class SalesforceClient {
         // Cancelled while the slot was being handed over: a request sent now would land after the
         // activity's retry (or a later run) has written newer values.
         signal?.throwIfAborted();
-        return fn();
+        return fn().finally(() => {
+          // The answer's figure (success or error) is noted as it arrives, not when a decision reads it.
+          if (this.noteUsage()) this.onUsageObserved(this);
+        });
       },
       { leaseMs: timeoutMs + LEASE_MARGIN_MS, holdAfter: (err) => (answered(err) ? 0 : UNANSWERED_HOLD_MS), signal },
     );
@@ -188,9 +206,27 @@ export class SalesforceClient {
     });
   }
 
-  /** Daily API usage from the last response's Sforce-Limit-Info header, if any was seen. */
-  get apiUsage(): { used: number; limit: number } | null {
-    return (this.conn.limitInfo as { apiUsage?: { used: number; limit: number } }).apiUsage ?? null;
+  /** Daily API usage from the last response's Sforce-Limit-Info header, if any was seen, with when it was seen. */
+  get apiUsage(): ApiUsage | null {
+    const info = this.conn.limitInfo as { apiUsage?: { used: number; limit: number } } | undefined;
+    if (!info?.apiUsage) return null;
+    this.noteUsage();
+    const { used, limit } = info.apiUsage;
+    return { used, limit, observedAt: observed.get(this.conn)!.at };
+  }
+
+  /**
+   * Called once a response's figure has been noted (at most one per response): the quota governor shares
+   * it across the cluster from there (throttled, quota.ts).
+   */
+  onUsageObserved: (client: SalesforceClient) => void = () => undefined;
+
+  /** Records when the connection's current figure was seen: now, if it is one not noted yet. */
+  private noteUsage(): boolean {
+    const info = this.conn.limitInfo as { apiUsage?: unknown } | undefined;
+    if (!info?.apiUsage || observed.get(this.conn)?.info === info) return false;
+    observed.set(this.conn, { info, at: Date.now() });
+    return true;
   }
 
   async call<T>(method: Method, path: string, body: unknown, o: CallOptions): Promise<T> {
@@ -287,6 +323,8 @@ export class SalesforceClient {
         const limit = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
         if (limit)
           (this.conn as unknown as { limitInfo: unknown }).limitInfo = { apiUsage: { used: Number(limit[1]), limit: Number(limit[2]) } };
+        // Noted now: a download's slot (and the `inSlot` that notes figures) lasts until its body is read.
+        if (this.noteUsage()) this.onUsageObserved(this);
         if (!res.ok) throw await responseError(res);
         return res;
       });
@@ -444,6 +482,7 @@ function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: 
     p = openConnection(c, () => (client ? client.onApiCall('auth') : onApiCall('auth'))).then(
       (conn) => {
         client = new SalesforceClient(conn, c.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS);
+        client.onUsageObserved = shareSoon;
         client.onAuthFailure = () => {
           if (clients.get(cacheKey) === p) clients.delete(cacheKey);
         };

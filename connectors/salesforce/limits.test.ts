@@ -267,3 +267,28 @@ test('an activity cancelled while it waits for a slot sends nothing once the slo
   const stored = (await admin('GET', '/records/Contact')) as Array<{ External_Id__c: string }>;
   expect(stored.filter((r) => r.External_Id__c === 'w1')).toEqual([]);
 });
+
+describe('the daily API figure shared across the cluster (ctx.limits.shareFigure)', () => {
+  const write = async (limits: LocalLimits & { shareFigure(): Promise<never> }, prefix: string) => {
+    const ctx = ctxFor(connectionWith(10), 'upsert', limits);
+    await drive(sf, ctx, new MemoryChunk('upsert', people(3, prefix)), COLLECTIONS, 1);
+    return ctx;
+  };
+
+  test.each([
+    ['fails (Postgres down)', () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))],
+    ['does not answer (a pool waiting for a connection)', () => new Promise<never>(() => undefined)],
+  ])("a store that %s never fails a write: it goes on on the worker's own figure, with one warning", async (_, answer) => {
+    const limits = Object.assign(new LocalLimits(), { shareFigure: jest.fn(answer) });
+    const first = await write(limits, 'x');
+    const second = await write(limits, 'y');
+    const stored = (await admin('GET', '/records/Contact')) as Array<{ External_Id__c: string }>;
+    expect(stored.map((r) => r.External_Id__c).sort()).toEqual(['x0', 'x1', 'x2', 'y0', 'y1', 'y2']);
+    const warnings = [...first.logs, ...second.logs].filter(
+      (l) => l.startsWith('warn') && l.includes('shared Salesforce daily API figure'),
+    );
+    expect(warnings).toHaveLength(1);
+    // Left alone after the failure: not asked again for each decision.
+    expect(limits.shareFigure).toHaveBeenCalledTimes(1);
+  });
+});

@@ -72,7 +72,7 @@ export async function writeChunk(ctx: SfContext, chunk: ChunkWrite, plan: WriteP
   const s = await openSession(ctx);
   const bulk = plan.method === METHOD_BULK;
   const planned = bulk ? 4 : Math.ceil(chunk.rowCount / 200) * (chunk.op === 'create' || chunk.op === 'upsert' ? 1 : 2);
-  ensureQuota(await currentUsage(s.client, s.model.where), planned, s.options, s.model.where);
+  ensureQuota(await currentUsage(s.client, s.model.where, ctx.log), planned, s.options, s.model.where);
   if (bulk) return writeBulk(s, chunk);
   // Salesforce may hold one request longer than the activity's heartbeat timeout. Beats go on while it
   // is in flight: were the attempt taken for dead, a second one would write the chunk and let later runs

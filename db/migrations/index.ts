@@ -11,6 +11,7 @@ import * as dagRuns from './20261205T0130-dag-runs';
 import * as destinationLimits from './20261205T0200-destination-limits';
 import * as dagPools from './20261206T0120-dag-pools';
 import * as snapshotFillfactor from './20261206T0200-snapshot-fillfactor';
+import * as destinationFigures from './20261206T0300-destination-figures';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -24,4 +25,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261205T0200-destination-limits': destinationLimits,
   '20261206T0120-dag-pools': dagPools,
   '20261206T0200-snapshot-fillfactor': snapshotFillfactor,
+  '20261206T0300-destination-figures': destinationFigures,
 };
