@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- salesforce [rows=1000000] [collectionsRows=1500]`
+ * `npm run bench -- salesforce [rows=1000000] [collectionsRows=1500]` (above a million rows the emulator, in this
+ * process, needs a larger heap: `NODE_OPTIONS=--max-old-space-size=16384`; the worker does not inherit it)
  *
  * Bulk 2.0 path: a model of `rows` Contacts built with generate_series is first synced (all inserts,
  * as upserts), then every row is changed and the upsert of `rows` changed rows is measured.

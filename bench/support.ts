@@ -54,11 +54,13 @@ export async function startWorkerProcess(opts: {
   const { env, args } = startCommand();
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const connections = Object.fromEntries(Object.entries(opts.connections ?? {}).map(([name, c]) => [envName(name), JSON.stringify(c)]));
+  // The bench's own NODE_OPTIONS (a larger heap for the emulator at millions of rows) are not the worker's.
+  const { NODE_OPTIONS: _benchOptions, ...inherited } = process.env;
   const child = spawn(process.execPath, [...extra, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
-      ...process.env,
+      ...inherited,
       ...env,
       ...connections,
       TEMPORAL_ADDRESS: opts.address,
