@@ -347,6 +347,21 @@ describe('configuration', () => {
     expect(nextPollMs(s(1), opts, 199_999, 1_000)).toBe(250);
     expect(nextPollMs(s(5), opts, 20_000, 600_000)).toBe(60_000);
   });
+  it("a poll timed on a worker whose clock is behind the uploading worker's waits at least pollAfterMs", () => {
+    const opts = optionsFor({ emptyOnUpdate: 'keep' }).parse({});
+    const s: BulkState = {
+      phase: 'records',
+      name: 'n',
+      executionId: 'x',
+      restarts: 0,
+      reuploaded: false,
+      polls: 1,
+      lines: 200_000,
+      startedAt: 10_000,
+    };
+    // Uploaded at 10 000 on the uploader's clock; polled at 5 000 on this worker's (5 s behind), half done.
+    expect(nextPollMs(s, opts, 100_000, 5_000)).toBeGreaterThanOrEqual(opts.pollAfterMs);
+  });
   it('reads expiresIn as "900s"', () => {
     expect(parseExpiresIn('900s')).toBe(900_000);
     expect(parseExpiresIn(undefined)).toBe(900_000);

@@ -123,3 +123,61 @@ test('the shared store keeps the later observation, on its own clock: a fresher 
     await worker.close().catch(() => undefined);
   }
 });
+
+test('after a quota wait, a figure another worker saw while this one waited does not decide: the next chunk reads GET /limits and writes', async () => {
+  const emu = await startSalesforceEmulator({ bulkProcessingDelayMs: 10 });
+  const worker = createWorkerDeps({ databaseUrl: env().databaseUrl, poolSize: 2, migrate: false });
+  const admin = (method: string, path: string, body?: unknown): Promise<any> => emulatorAdmin(emu, method, path, body);
+  try {
+    resetClients();
+    await admin('POST', '/config', { dailyApiLimit: 10_000 });
+    await admin('POST', '/quota', { used: 9_500 });
+    const base = {
+      auth: 'client_credentials',
+      loginUrl: emu.url,
+      clientId: 'syncline-demo-client',
+      clientSecret: 'syncline-demo-secret',
+    } as const;
+    const connA: SalesforceConnection = { ...base, maxConcurrentRequests: 10 };
+    const connB: SalesforceConnection = { ...base, maxConcurrentRequests: 9 };
+    const limitsA = new PostgresLimits(worker.deps.db);
+    const limitsB = new PostgresLimits(worker.deps.db);
+    const ctxFor = (connection: SalesforceConnection, limits: PostgresLimits) => {
+      const ctx = makeContext({
+        connection,
+        object: 'Contact',
+        key: 'External_Id__c',
+        mode: 'upsert',
+        fields: FIELDS,
+        options: { quotaWaitMs: 3_600_000 },
+      });
+      ctx.limits = limits;
+      return ctx;
+    };
+    // B reaches the reserve and starts its (one hour) wait.
+    const b1 = ctxFor(connB, limitsB);
+    await sf.check(b1);
+    expect(await drive(sf, b1, new MemoryChunk('upsert', people('b1-', 3)), COLLECTIONS, 1).catch((e: unknown) => e)).toBeInstanceOf(
+      QuotaWaitError,
+    );
+    // During B's wait, A sees the org still near its reserve (and waits too): it publishes that figure.
+    const a1 = ctxFor(connA, limitsA);
+    await sf.check(a1);
+    expect(await drive(sf, a1, new MemoryChunk('upsert', people('a1-', 3)), COLLECTIONS, 1).catch((e: unknown) => e)).toBeInstanceOf(
+      QuotaWaitError,
+    );
+    // The hour passes; the org's rolling count has dropped. B's wait ends first.
+    await admin('POST', '/quota', { used: 100 });
+    const b2 = ctxFor(connB, limitsB);
+    const outcome = await drive(sf, b2, new MemoryChunk('upsert', people('b2-', 3)), COLLECTIONS, 1).then(
+      () => 'written',
+      (e: unknown) => (e instanceof QuotaWaitError ? `waited again: ${e.message}` : String(e)),
+    );
+    expect({ outcome, limitsCalls: b2.apiCalls.limits ?? 0 }).toEqual({ outcome: 'written', limitsCalls: 1 });
+    const contacts = (await admin('GET', '/records/Contact')) as Array<{ External_Id__c: string }>;
+    expect(contacts.map((c) => c.External_Id__c).sort()).toEqual(['b2-0', 'b2-1', 'b2-2']);
+  } finally {
+    await worker.close().catch(() => undefined);
+    await emu.close();
+  }
+}, 90_000);
