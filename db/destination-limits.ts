@@ -119,7 +119,7 @@ export async function shareFigure(
   const r = figure
     ? await sql<{ used: number; max: number; age_ms: number }>`WITH up AS (
         INSERT INTO syncline.destination_figures AS f (scope, used, max, observed_at)
-        VALUES (${scope}, ${figure.used}, ${figure.max}, now() - ${Math.max(0, Math.round(figure.ageMs))}::int * interval '1 millisecond')
+        VALUES (${scope}, ${figure.used}, ${figure.max}, now() - ${Math.max(0, Math.round(figure.ageMs))}::bigint * interval '1 millisecond')
         ON CONFLICT (scope) DO UPDATE SET used = excluded.used, max = excluded.max, observed_at = excluded.observed_at
         WHERE f.observed_at < excluded.observed_at
         RETURNING used, max, observed_at)

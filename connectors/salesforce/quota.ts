@@ -161,25 +161,30 @@ async function sharedFigure(client: SalesforceClient, log: Logger | undefined, w
 }
 
 /**
- * When the last quota wait was decided on a connection (this worker's clock): figures observed until
- * then led to the wait, so after it the next decision needs a later one (or reads GET /limits) instead of
- * waiting again on them. Keyed by the connection: each activity uses its own view of the client.
+ * When the last quota wait on a connection ends (this worker's clock: decided at + `quotaWaitMs`).
+ * Figures observed until then led to the wait or were seen while it lasted (another worker's, or the
+ * answer of a request in flight when it was decided): after it, the next decision needs one observed
+ * later, or reads GET /limits, instead of waiting another `quotaWaitMs` on an hour-old figure. Kept
+ * until a decision after that time has used a fresh figure. Keyed by the connection: each activity uses
+ * its own view of the client.
  */
-const waitedAt = new WeakMap<SalesforceClient['conn'], number>();
+const waitEnds = new WeakMap<SalesforceClient['conn'], number>();
 
 /**
  * Latest usage: the freshest of this worker's own Sforce-Limit-Info figure and the cluster's shared one
- * (see `decidingFigure`), if observed after the last quota wait; else GET /limits.
+ * (see `decidingFigure`), if observed after the end of the last quota wait; else GET /limits.
  */
 export async function currentUsage(client: SalesforceClient, where: string, log?: Logger): Promise<Usage | null> {
   const best = decidingFigure(client, await sharedFigure(client, log, where));
-  const waited = waitedAt.get(client.conn);
-  if (best && (waited === undefined || best.observedAt > waited)) {
-    waitedAt.delete(client.conn);
+  const waitEnd = waitEnds.get(client.conn);
+  if (best && (waitEnd === undefined || best.observedAt > waitEnd)) {
+    waitEnds.delete(client.conn);
     return { used: best.used, max: best.max, client };
   }
   const limits = await client.limits(where);
-  waitedAt.delete(client.conn);
+  // Read during another activation's wait, the figure decides this one decision only: the mark stays
+  // for the decision that follows the wait.
+  if (waitEnd !== undefined && Date.now() >= waitEnd) waitEnds.delete(client.conn);
   const daily = limits.DailyApiRequests;
   return daily ? { used: daily.Max - daily.Remaining, max: daily.Max, client } : null;
 }
@@ -190,7 +195,10 @@ export function ensureQuota(usage: Usage | null, plannedCalls: number, options: 
   const reserve = Math.ceil((usage.max * options.quotaReservePercent) / 100);
   const remainingAfter = usage.max - usage.used - plannedCalls;
   if (remainingAfter < reserve) {
-    if (usage.client) waitedAt.set(usage.client.conn, Date.now());
+    if (usage.client) {
+      const end = Date.now() + options.quotaWaitMs;
+      waitEnds.set(usage.client.conn, Math.max(end, waitEnds.get(usage.client.conn) ?? end));
+    }
     throw new QuotaWaitError(
       `${where}: Salesforce daily API requests ${usage.used}/${usage.max} used; ${plannedCalls} more call(s) would go below the ${options.quotaReservePercent}% reserve (${reserve}); waiting ${Math.round(options.quotaWaitMs / 60000)} min`,
       options.quotaWaitMs,

@@ -43,7 +43,7 @@ test('a worker decides on the freshest daily API figure of the cluster: it waits
     const limitsA = new PostgresLimits(worker.deps.db);
     const limitsB = new PostgresLimits(worker.deps.db);
     const limitsC = new PostgresLimits(worker.deps.db);
-    // quotaWaitMs only names the wait (the harness does not sleep); no test waits on it.
+    // The harness does not sleep through a quota wait; the test waits out B's 1 s before A's low figure.
     const ctxFor = (connection: SalesforceConnection, limits: PostgresLimits) => {
       const ctx = makeContext({
         connection,
@@ -82,7 +82,9 @@ test('a worker decides on the freshest daily API figure of the cluster: it waits
     expect(seenByC!.used).toBe(seenByA!.used);
     expect(c1.apiCalls.limits ?? 0).toBe(0);
 
-    // The org's rolling count drops (a reset); A observes the low figure, which is fresher: B proceeds on it.
+    // B's wait (quotaWaitMs: 1 s) ends; the org's rolling count drops (a reset); A observes the low figure
+    // after the end of B's wait, which is fresher: B proceeds on it.
+    await new Promise((r) => setTimeout(r, 1_100));
     await admin('POST', '/quota', { used: 200 });
     const a2 = ctxFor(connA, limitsA);
     await sf.check(a2); // a call: A's own figure, now low
