@@ -56,15 +56,18 @@ const pollDelay = (polls: number, opts: ActitoOptions): number => Math.min(opts.
 /**
  * The wait after a poll that found the import running (`s.polls` counts that poll). When the status
  * counts the lines done so far: until the rate since the upload says the rest is done, plus a tenth,
- * never sooner than an eighth of the time it has run nor later than that time (a rate taken over the
- * first seconds, queueing included, underestimates the import once under way), at most a minute.
- * Without counts (they are not documented): `pollDelay`'s doubling.
+ * never sooner than `pollAfterMs` nor an eighth of the time it has run, nor later than that time (a rate
+ * taken over the first seconds, queueing included, underestimates the import once under way), at most a
+ * minute. Without counts (they are not documented), with every line counted but the import not finished
+ * (the rate says nothing more), or when this worker's clock is behind the one that uploaded
+ * (`startedAt` is that worker's): `pollDelay`'s doubling.
  */
 export function nextPollMs(s: BulkState, opts: ActitoOptions, done: number | null, now: number): number {
-  if (s.startedAt === undefined || !s.lines || done === null || done <= 0) return pollDelay(s.polls, opts);
-  const ran = Math.max(1, now - s.startedAt);
-  const rest = (Math.max(0, s.lines - done) * ran) / done;
-  return Math.round(Math.min(60_000, ran, Math.max(250, ran / 8, rest * 1.1)));
+  if (s.startedAt === undefined || !s.lines || done === null || done <= 0 || done >= s.lines || now <= s.startedAt)
+    return pollDelay(s.polls, opts);
+  const ran = now - s.startedAt;
+  const rest = ((s.lines - done) * ran) / done;
+  return Math.round(Math.min(60_000, ran, Math.max(opts.pollAfterMs, ran / 8, rest * 1.1)));
 }
 
 const pending = (s: BulkState, opts: ActitoOptions): ChunkOutcome => ({

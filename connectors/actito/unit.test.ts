@@ -340,11 +340,13 @@ describe('configuration', () => {
     expect(nextPollMs(s(1), opts, 50_000, 1_000)).toBe(1000);
     // 60 % done after 6 s: the rest by the rate (4 s), plus a tenth.
     expect(nextPollMs(s(2), opts, 120_000, 6_000)).toBe(4400);
-    // Nearly done: an eighth of the time it has run; every line counted but not finished yet: the same.
+    // Nearly done: an eighth of the time it has run; every line counted but not finished yet: doubling
+    // (the rate says nothing more; an eighth would poll it every second or so).
     expect(nextPollMs(s(3), opts, 199_000, 8_000)).toBe(1000);
-    expect(nextPollMs(s(3), opts, 200_000, 8_000)).toBe(1000);
-    // Early and slow: at least 250 ms; late and slow: at most a minute.
-    expect(nextPollMs(s(1), opts, 199_999, 1_000)).toBe(250);
+    expect(nextPollMs(s(3), opts, 200_000, 8_000)).toBe(8000);
+    expect(nextPollMs(s(3), opts, 200_000, 60_000)).toBe(8000);
+    // Early and nearly done: at least pollAfterMs; late and slow: at most a minute.
+    expect(nextPollMs(s(1), opts, 199_999, 1_000)).toBe(1000);
     expect(nextPollMs(s(5), opts, 20_000, 600_000)).toBe(60_000);
   });
   it("a poll timed on a worker whose clock is behind the uploading worker's waits at least pollAfterMs", () => {
