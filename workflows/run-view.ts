@@ -146,7 +146,7 @@ export class RunView {
     // between steps and at the in-workflow warnings step it has nothing new to show. Each signal is an event
     // in both histories (and a workflow task in the activation's): runs started before this skip replay sending them.
     if (QUIET_PHASES.has(phase) && patched('run-progress-steps-only')) return;
-    // Nor of a local step (a small run's prepare, validate, delta, commit: short by construction, it would
+    // Nor of a local step (a small run's validate, delta, commit: short by construction, it would
     // show for a moment), nor of the last chunk written (the step ends at once and the next one is heard
     // of): a small run signals twice instead of six times. Runs started before this replay sending them.
     const last = phase === 'write' && total > 0 && done === total;
