@@ -2,43 +2,7 @@ import { csvCell, csvLine, csvLines, csvLinesReference } from './csv';
 import { lineEncoder } from './bulk-file';
 import { csvText } from './mapping';
 import type { Properties, Scalar } from './routes';
-
-const pieces = [
-  '',
-  'a',
-  ' ',
-  '\t',
-  '\u00a0',
-  '\u2028',
-  '\ufeff',
-  ',',
-  ';',
-  '"',
-  '""',
-  '\n',
-  '\r',
-  '\r\n',
-  '\n\r',
-  "'",
-  '\\',
-  '=1+2',
-  '-3',
-  'TRUE',
-  'é',
-  '日本',
-  '😀',
-  '\ud83d', // a lone surrogate
-];
-
-/** Every piece alone and at the edges, and a deterministic spread of pieces joined. */
-function awkwardTexts(): string[] {
-  const out: string[] = [];
-  for (const p of pieces) out.push(p, `x${p}`, `${p}x`, `x${p}x`, `${p}${p}`, ` ${p} `);
-  let seed = 13;
-  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % pieces.length;
-  for (let i = 0; i < 2000; i++) out.push(Array.from({ length: 1 + (i % 6) }, () => pieces[next()]).join(''));
-  return out;
-}
+import { awkwardTexts } from '../../test/support/awkward-text';
 
 /** What bulk-file.ts wrote before lineEncoder: a Map per row, csv-stringify per batch. */
 function referenceLine(header: readonly string[], props: Properties): string {
