@@ -50,19 +50,23 @@ async function runCount(id: string): Promise<number> {
   );
 }
 
-function activation(id: string, schedule: unknown) {
+function activation(id: string, schedule: unknown, connection = 'testdb') {
   return {
     id,
     mode: 'upsert',
     schedule,
     source: { table: `public.${id}`, key: 'id' },
-    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    destination: { kind: 'testdb', connection, object: id, key: 'ext_id' },
     mappings: [{ from: 'name', to: 'Name' }],
   };
 }
 
 beforeAll(async () => {
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ }), testClient()]);
+  // testdb_slow: 5 s per written batch, so that requests sent during a run find it under way.
+  [worker, client] = await Promise.all([
+    startWorker({ taskQueue: TQ, connections: { testdb_slow: { url: env().databaseUrl, delayMs: 5000 } } }),
+    testClient(),
+  ]);
   db = sqlClient();
 });
 afterAll(async () => {
@@ -144,7 +148,7 @@ test('a resync signal sent with the CLI runs at once; runs never overlap and req
     '--workflow-id',
     activationWorkflowId(id),
     '--input-file',
-    writeConfig(activation(id, { manual: true })),
+    writeConfig(activation(id, { manual: true }, 'testdb_slow')),
   );
   await new Promise((r) => setTimeout(r, 2000));
   expect(await runCount(id)).toBe(0); // manual: nothing runs by itself
@@ -162,10 +166,17 @@ test('a resync signal sent with the CLI runs at once; runs never overlap and req
   const dest = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
   expect(dest.rows[0].n).toBe(50);
 
-  // Three requests while idle or running become at most two runs (one now, one coalesced after it).
-  await Promise.all([1, 2, 3].map(() => signal('--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name)));
+  // Three requests while idle or running become at most two runs (one now, one coalesced after it). Full
+  // re-syncs, so each run writes (5 s on testdb_slow): the three CLI processes, started at once but some
+  // hundreds of ms apart on a loaded machine, all meet the first run under way. (Runs with nothing to write
+  // end in a quarter of a second: requests that far apart would each find the activation idle, and each be
+  // a run of its own, as they should.)
+  await Promise.all(
+    [1, 2, 3].map(() => signal('--workflow-id', activationWorkflowId(id), '--name', resyncSignal.name, '--input', '{"full":true}')),
+  );
   await waitFor('coalesced runs', async () => (await runCount(id)) >= 2, 30_000);
-  await new Promise((r) => setTimeout(r, 3000));
+  // Long enough for two more runs of 5 s: requests that did not coalesce would have started them.
+  await new Promise((r) => setTimeout(r, 12_000));
   expect(await runCount(id)).toBeLessThanOrEqual(3);
   const overlaps = await db.query(
     `SELECT count(*)::int AS n FROM syncline.runs a JOIN syncline.runs b ON a.activation_id = b.activation_id AND a.run_number < b.run_number
