@@ -8,7 +8,7 @@
  * settled the same way by the next run of the activation, or when the activation starts again: the
  * destination's answers it holds are committed before anything is sent again.
  */
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { commitStatements, deltaSeesOnlyFailed, resentCounts, snapshotHasRows, snapshotWrite, summaryCounts } from '../db/commit';
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
@@ -115,19 +115,9 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
     const wholeModel = !deltaSeesOnlyFailed(rec.trigger);
-    const firstCommit = !(await snapshotHasRows(rec.activation_id).execute(tx)).rows[0]?.has;
-    const [snapshot, ...rest] = commitStatements(
-      runId,
-      rec.activation_id,
-      rec.run_number,
-      config.source.key,
-      opts.listUnacknowledged,
-      wholeModel,
-      firstCommit,
-    );
-    if (firstCommit) await insertOrUpsert(tx, snapshot!, snapshotWrite(runId, rec.activation_id, 'upsert'));
-    else await snapshot!.execute(tx);
-    for (const stmt of rest) await stmt.execute(tx);
+    await writeSnapshot(tx, runId, rec.activation_id);
+    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel))
+      await stmt.execute(tx);
     for (const c of (await summaryCounts(runId).execute(tx)).rows) {
       const n = Number(c.n);
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
@@ -184,17 +174,22 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
 }
 
 /**
- * The first commit's plain insert, in a savepoint: should a key be in the snapshot after all (another
- * commit of the activation got in since it was found empty), the insert fails alone and the upsert runs.
+ * The accepted rows into the snapshot. An activation without snapshot rows (its first commit) gets the
+ * plain insert, in a savepoint: should a key be there after all (another commit of the activation got in
+ * since it was found empty), the insert fails alone and the upsert runs.
  */
-async function insertOrUpsert(tx: Transaction<Database>, insert: RawBuilder<unknown>, upsert: RawBuilder<unknown>): Promise<void> {
+async function writeSnapshot(tx: Transaction<Database>, runId: string, activationId: string): Promise<void> {
+  if ((await snapshotHasRows(activationId).execute(tx)).rows[0]?.has) {
+    await snapshotWrite(runId, activationId, 'upsert').execute(tx);
+    return;
+  }
   await sql`SAVEPOINT syncline_first_commit`.execute(tx);
   try {
-    await insert.execute(tx);
+    await snapshotWrite(runId, activationId, 'insert').execute(tx);
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     await sql`ROLLBACK TO SAVEPOINT syncline_first_commit`.execute(tx);
-    await upsert.execute(tx);
+    await snapshotWrite(runId, activationId, 'upsert').execute(tx);
   }
   await sql`RELEASE SAVEPOINT syncline_first_commit`.execute(tx);
 }

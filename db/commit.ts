@@ -11,11 +11,11 @@ import { ROW_ERROR_CODES } from '../common/errors';
 import { groupHash, NULL_KEY } from './delta';
 
 /**
+ * The commit's statements after the snapshot write (`snapshotWrite`, which the caller runs first).
  * `listUnacknowledged`: rows still pending (sent, answer unknown) get a NOT_ACKNOWLEDGED row error; false
  * for a plan that is dropped unapplied, whose pending rows were never sent. `wholeModel`: the delta saw
  * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
- * meet again is gone from the model. `firstCommit`: the activation has no snapshot row yet (see
- * `snapshotWrite`); the first statement is then the plain insert.
+ * meet again is gone from the model.
  */
 export function commitStatements(
   runId: string,
@@ -24,14 +24,12 @@ export function commitStatements(
   keyColumn: string,
   listUnacknowledged = true,
   wholeModel = true,
-  firstCommit = false,
 ): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
   const listed = listUnacknowledged
     ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')`
     : sql`('failed', 'rejected', 'rejected_unchanged')`;
   return [
-    snapshotWrite(runId, activationId, firstCommit ? 'insert' : 'upsert'),
     // Sent, answer unknown: the destination may hold this write instead of the snapshot's content.
     // The EXISTS is decided once, before the join: with no row pending (every run whose writes were all
     // answered) the join is never run. After a first run the snapshot's statistics still say it is
