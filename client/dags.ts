@@ -127,18 +127,29 @@ export class DagSchedules {
     return { id: spec.id, created: true, paused };
   }
 
+  /**
+   * The deployed DAGs. Temporal lists schedules from its visibility store, which lags behind the schedules
+   * themselves (a pause just made still lists as running): the listing only names them, and each entry's
+   * state is read from the schedule (describe). A schedule deleted in between is left out.
+   */
   async list(): Promise<DagListEntry[]> {
     const out: DagListEntry[] = [];
     for await (const sch of this.client.schedule.list()) {
       if (!sch.scheduleId.startsWith('dag/')) continue;
-      const d = await this.client.schedule.getHandle(sch.scheduleId).describe();
+      let d;
+      try {
+        d = await this.client.schedule.getHandle(sch.scheduleId).describe();
+      } catch (err) {
+        if (err instanceof ScheduleNotFoundError) continue;
+        throw err;
+      }
       const spec = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as DagSpec | undefined) : undefined;
       out.push({
         id: sch.scheduleId.slice('dag/'.length),
-        paused: sch.state.paused,
+        paused: d.state.paused,
         schedule: describeSchedule(spec?.schedule),
-        nextRun: sch.info.nextActionTimes[0]?.toISOString(),
-        lastRun: sch.info.recentActions.at(-1)?.scheduledAt.toISOString(),
+        nextRun: d.info.nextActionTimes[0]?.toISOString(),
+        lastRun: d.info.recentActions.at(-1)?.scheduledAt.toISOString(),
       });
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 /** The schedule block of a DAG file, the run context of a dated run and the named bind parameters of sql tasks. */
-import { countFireTimes, DagError, parseDeployableDag } from '../../client/dags';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { countFireTimes, DagError, DagSchedules, parseDeployableDag } from '../../client/dags';
 import { parseArgs, UsageError } from '../../client/cli';
 import { bindNamed, previousFireTime, runContext } from '../../common/dag-schedule';
 
@@ -187,5 +188,38 @@ describe('sensors', () => {
         withTask({ id: 'ready', kind: 'sql_sensor', input: { statement: 'SELECT 1', timeoutSeconds: 3600, softFail: true } }),
       ).tasks,
     ).toHaveLength(1);
+  });
+});
+
+describe('dag list', () => {
+  // Temporal lists schedules from its visibility store, which lags behind: right after a pause the listing
+  // still says running. The state shown is the schedule's own (describe), so a pause shows at once.
+  test('shows the state the schedule has now, not the lagging listing', async () => {
+    const spec = { id: 'nightly', tasks: [], schedule: { cron: '0 2 * * *', timezone: 'UTC' } };
+    const next = new Date('2026-12-06T02:00:00Z');
+    const last = new Date('2026-12-05T02:00:00Z');
+    const fake = {
+      schedule: {
+        async *list() {
+          yield { scheduleId: 'not-a-dag', state: { paused: false }, info: { nextActionTimes: [], recentActions: [] } };
+          yield { scheduleId: 'dag/nightly', state: { paused: false }, info: { nextActionTimes: [], recentActions: [] } };
+          // Deleted between the listing and its describe: left out, not an error.
+          yield { scheduleId: 'dag/gone', state: { paused: false }, info: { nextActionTimes: [], recentActions: [] } };
+        },
+        getHandle: (scheduleId: string) => ({
+          describe: async () => {
+            if (scheduleId === 'dag/gone') throw new ScheduleNotFoundError('gone', scheduleId);
+            return {
+              action: { type: 'startWorkflow', args: [spec] },
+              state: { paused: true, note: 'paused by test' },
+              info: { nextActionTimes: [next], recentActions: [{ scheduledAt: last }] },
+            };
+          },
+        }),
+      },
+    } as unknown as Client;
+    expect(await new DagSchedules(fake, 'q').list()).toEqual([
+      { id: 'nightly', paused: true, schedule: 'cron "0 2 * * *" UTC', nextRun: next.toISOString(), lastRun: last.toISOString() },
+    ]);
   });
 });
