@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- salesforce [rows=1000000] [collectionsRows=1500]` (above a million rows the emulator, in this
- * process, needs a larger heap: `NODE_OPTIONS=--max-old-space-size=16384`; the worker does not inherit it)
+ * `npm run bench -- salesforce [rows=1000000] [collectionsRows=1500] [--no-handwritten]` (above a million rows the
+ * emulator, in this process, needs a larger heap: `NODE_OPTIONS=--max-old-space-size=16384`; the worker does not
+ * inherit it)
  *
  * Bulk 2.0 path: a model of `rows` Contacts built with generate_series is first synced (all inserts,
  * as upserts), then every row is changed and the upsert of `rows` changed rows is measured.
@@ -10,7 +11,7 @@
  * emulator's request log (every logged call, polls and token/describe/limits included), calls per
  * 100,000 rows, and the worker process's peak RSS. The worker runs in its own process
  * (bench/support.ts), with its own process per path, so each path's VmHWM is its own; the emulator runs
- * in this process, so its memory (≈1.3 GB for 1M records) is not counted against the worker.
+ * in this process, so its memory is not counted against the worker (`bench_process_peak_rss_mb` is this process's).
  *
  * The floor, in the same run: after syncline's measured sync every row is changed again, and a
  * hand-written jsforce 3 script (bench/salesforce-handwritten.ts, its own process: COPY of the model as
@@ -249,7 +250,10 @@ async function measurePath(
   }
 }
 
-export async function main(args: string[]): Promise<Record<string, unknown>> {
+export async function main(argv: string[]): Promise<Record<string, unknown>> {
+  // `--no-handwritten` leaves the script out (its process holds every result in memory: gigabytes at 10M rows).
+  const withHandwritten = !argv.includes('--no-handwritten');
+  const args = argv.filter((a) => !a.startsWith('--'));
   const rows = Number(args[0] ?? 1_000_000);
   const collectionsRows = Number(args[1] ?? 1500);
   log('starting Temporal dev server, Postgres and the Salesforce emulator');
@@ -272,15 +276,17 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     // Default connector options (bulkThreshold 2000, bulkChunkSize 150000, bulkPollMs 15000): what a user gets.
     const collections = await measurePath(ctx, 'collections', collectionsRows, {});
     emu.state.reset();
-    const bulk = await measurePath(ctx, 'bulk', rows, {}, true);
+    const bulk = await measurePath(ctx, 'bulk', rows, {}, withHandwritten);
     const result = {
       ...bulk,
+      // This process: the Salesforce emulator (every record and every job's results), the client and the pool.
+      bench_process_peak_rss_mb: peakRssMb(process.pid),
       measured: 'upsert of every row changed after a first load',
       targets: { api_calls_per_100k_max: 3, peak_rss_mb_max: 300, ratio_to_handwritten_max: 1.5 },
       meets: {
         api_calls_per_100k: bulk.api_calls_per_100k <= 3,
         peak_rss_mb: bulk.peak_rss_mb <= 300,
-        ratio_to_handwritten: (bulk.ratio_to_handwritten as number) <= 1.5,
+        ...(withHandwritten && { ratio_to_handwritten: (bulk.ratio_to_handwritten as number) <= 1.5 }),
       },
       collections,
     };

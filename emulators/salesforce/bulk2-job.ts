@@ -1,5 +1,6 @@
 /** Bulk 2.0 ingest job model and its JobInfo rendering (API notes §4, APPLINK get-info shape). */
 import { DELIMITERS } from './csv';
+import type { ResultLines } from './result-lines';
 
 export type JobState = 'Open' | 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
 export type Operation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
@@ -23,9 +24,9 @@ export interface IngestJob {
   /** Original header as uploaded; result files echo it after the sf__ columns. */
   header: string[];
   /** Pre-rendered result rows (without the header), shuffled when the job finishes. */
-  successful: string[];
-  failed: string[];
-  unprocessed: string[];
+  successful: ResultLines;
+  failed: ResultLines;
+  unprocessed: ResultLines;
   /** Set when the job is deleted or the emulator reset, so background processing stops. */
   cancelled: boolean;
 }

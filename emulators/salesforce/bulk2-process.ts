@@ -6,7 +6,8 @@
 import type { Parser } from 'csv-parse';
 import { bulkErrorString, failed, sfError, type RowResult } from './errors';
 import { TERMINAL, type IngestJob } from './bulk2-job';
-import { csvLine, csvParser, quote, shuffle } from './csv';
+import { csvLine, csvParser, quote } from './csv';
+import type { ResultLines } from './result-lines';
 import { sfDateTime } from './coerce';
 import { Dml } from './dml';
 import { field, type ObjectDef } from './schema';
@@ -59,7 +60,7 @@ function applyRow(dml: Dml, def: ObjectDef, job: IngestJob, entries: Entry[]): R
   }
 }
 
-async function drain(parser: Parser, job: IngestJob, into: string[]): Promise<void> {
+async function drain(parser: Parser, job: IngestJob, into: ResultLines): Promise<void> {
   for await (const row of parser) into.push(csvLine(row as string[], job.columnDelimiter));
 }
 
@@ -69,8 +70,9 @@ function finish(job: IngestJob, state: IngestJob['state'], started: number, erro
   if (errorMessage) job.errorMessage = errorMessage;
   job.totalProcessingTime = Date.now() - started;
   job.systemModstamp = sfDateTime(new Date());
-  shuffle(job.successful);
-  shuffle(job.failed);
+  job.successful.shuffle();
+  job.failed.shuffle();
+  job.unprocessed.close();
   delete job.upload;
 }
 

@@ -8,6 +8,7 @@ import { sfDateTime } from './coerce';
 import { csvLine, DELIMITERS, quote } from './csv';
 import { restError } from './errors';
 import { HttpError, readBody, readJson, sendEmpty, sendJson, type Ctx } from './http';
+import { ResultLines } from './result-lines';
 import { field } from './schema';
 
 const OPERATIONS: Operation[] = ['insert', 'update', 'upsert', 'delete', 'hardDelete'];
@@ -60,9 +61,9 @@ async function createJob(ctx: Ctx, version: string): Promise<void> {
     numberRecordsFailed: 0,
     totalProcessingTime: 0,
     header: [],
-    successful: [],
-    failed: [],
-    unprocessed: [],
+    successful: new ResultLines(),
+    failed: new ResultLines(),
+    unprocessed: new ResultLines(),
     cancelled: false,
   };
   ctx.state.jobs.set(job.id, job);
@@ -130,7 +131,7 @@ async function sendResults(ctx: Ctx, job: IngestJob, kind: string): Promise<void
   res.writeHead(200, headers);
   res.write(`${prefix}${csvLine(job.header, d)}\n`);
   for (let i = 0; i < rows.length; i += 5000) {
-    const ok = res.write(rows.slice(i, i + 5000).join('\n') + '\n');
+    const ok = res.write(rows.render(i, 5000));
     if (!ok) await drainOrClose(res);
     if (res.destroyed) return;
   }

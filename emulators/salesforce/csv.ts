@@ -40,14 +40,3 @@ export function csvParser(body: Buffer, delimiter: string, lineEnding: 'LF' | 'C
 function* slices(body: Buffer): Generator<Buffer> {
   for (let i = 0; i < body.length; i += 65536) yield body.subarray(i, i + 65536);
 }
-
-/** Fisher-Yates, in place: Bulk 2.0 result rows come back in no particular order (API notes §4.5, trap 10). */
-export function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    const t = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = t;
-  }
-  return items;
-}
