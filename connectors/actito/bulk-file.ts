@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { crc32, createDeflateRaw, createGzip } from 'node:zlib';
-import { SyncError } from '../../common/errors';
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { type Encoded, RowEncoder } from './encode';
 import { ROW_CODES } from './errors';
 import { csvText } from './mapping';
-import { csvLine, MAX_FILE_BYTES, zipTrailer } from './csv';
+import { csvLine, zipTrailer } from './csv';
 import type { Ctx, Tables } from './context';
 import type { Properties } from './routes';
 
@@ -27,6 +26,8 @@ export interface ImportFile {
   path: string;
   bytes: number;
   lines: number;
+  /** Rows of the chunk the file stands for: its lines for records; for profiles, the rows whose profiles it holds. */
+  rows: number;
   header: string[];
   dispose(): Promise<void>;
 }
@@ -127,6 +128,7 @@ async function toFile(
   header: string[],
   body: (emit: (line: string) => void) => AsyncIterable<void>,
   kind: ActitoOptions['compression'],
+  rows?: () => number,
 ): Promise<ImportFile> {
   const path = join(tmpdir(), `syncline-actito-${randomUUID()}.csv.${kind === 'GZIP' ? 'gz' : 'zip'}`);
   const dispose = (): Promise<void> => rm(path, { force: true });
@@ -144,15 +146,10 @@ async function toFile(
     }
     if (batch) yield batch;
   }
+  // A file over Actito's limit is returned too: its size is kept before it is refused (bulk.ts).
   try {
     const bytes = await writeCompressed(path, kind, text());
-    if (bytes > MAX_FILE_BYTES) {
-      throw new SyncError(
-        'CONFIG_INVALID',
-        `the import file is ${Math.round(bytes / 1048576)} MB compressed, over Actito's 100 MB limit; lower destination.options.bulkChunkSize`,
-      );
-    }
-    return { path, bytes, lines, header, dispose };
+    return { path, bytes, lines, rows: rows ? rows() : lines, header, dispose };
   } catch (err) {
     await dispose();
     throw err;
@@ -189,7 +186,8 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
   // (chunk.distinctRows), so no set of profiles is held here. First the rows that cannot be encoded
   // are recorded (so none of them wins); then the file's columns: every profile column when nulls are
   // sent, else only the attributes some winner sends (one more pass over the winners).
-  await eachEncoded(ctx, chunk, opts, tables, () => undefined, true);
+  let rows = 0;
+  await eachEncoded(ctx, chunk, opts, tables, () => void rows++, true);
   const matchFrom = encoder.matchFrom;
   async function* winners(): AsyncIterable<Properties[]> {
     if (matchFrom === null) return;
@@ -219,5 +217,6 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
       }
     },
     opts.compression,
+    () => rows,
   );
 }

@@ -9,6 +9,7 @@ import { QuotaWaitError, SyncError } from '../../common/errors';
 import { sentVerbatim, type ChunkOutcome, type ChunkWrite, type OutRow, type RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, tableName, type Tables } from './context';
+import { recordFileSeen, refuseOversized } from './chunk-size';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
 import { PROFILE_IMPORT_MODES, profileWrite, upsertProfilesOneByOne } from './profiles';
@@ -134,6 +135,8 @@ async function startPhase(
     buildImportFile(ctx, chunk, opts, tables, phase),
   );
   try {
+    await recordFileSeen(ctx, phase, built);
+    refuseOversized(ctx, chunk, phase, built);
     return await upload(ctx, chunk, opts, tables, phase, prev, target, built);
   } finally {
     await built.dispose();

@@ -84,8 +84,12 @@ export const optionsSchema = z
     bulkThreshold: z.number().int().positive().default(5000),
     /** Rows per chunk for one-by-one writes (each chunk is one activity call). */
     singleChunkSize: z.number().int().positive().default(500),
-    /** Rows per bulk import file (one import counts once against the daily quota). */
-    bulkChunkSize: z.number().int().positive().default(200_000),
+    /**
+     * Rows per bulk import file (one import counts once against the daily quota), obeyed exactly when set.
+     * Unset: sized from the bytes per row of the activation's last import file (chunk-size.ts), 200,000
+     * before any file was seen.
+     */
+    bulkChunkSize: z.number().int().positive().optional(),
     /** Bulk imports allowed per table per UTC day (Actito: 12 or 24 by contract). */
     bulkImportsPerDay: z.number().int().min(0).default(24),
     /** Imports kept in reserve for other tools writing the same table. */

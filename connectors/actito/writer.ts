@@ -4,6 +4,7 @@
  */
 import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { pollBulk, writeBulk } from './bulk';
+import { bulkChunkFor, bytesPerRow, importFileLimit } from './chunk-size';
 import { type Ctx, loadTables, tableName } from './context';
 import { quotaLeft } from './quota';
 import { writeSingle } from './single';
@@ -17,14 +18,30 @@ export async function planWrites(ctx: Ctx, op: RowOp, rows: number): Promise<Wri
   // Actito has no documented bulk delete (README "Sources and assumptions"): Mirror deletes go one by one.
   if (op === 'delete' || rows < opts.bulkThreshold) return single;
   const left = await quotaLeft(ctx, tableName(ctx), opts);
-  const needed = Math.ceil(rows / opts.bulkChunkSize);
   if (left <= 0 && opts.onQuotaExhausted === 'single') {
     ctx.log.warn('Actito daily bulk import quota used up: writing one by one', { table: tableName(ctx), rows });
     return single;
   }
+  const chunkSize = opts.bulkChunkSize ?? (await sizedChunk(ctx, op, rows, left));
+  const needed = Math.ceil(rows / chunkSize);
   // A bulk plan with no quota left and onQuotaExhausted "wait" makes writeChunk wait for the next day.
-  if (needed > left && left > 0) ctx.log.warn('Actito bulk import quota will not cover this run; later chunks fall back', { left, needed });
-  return { method: METHOD_BULK, chunkSize: opts.bulkChunkSize };
+  if (needed > left && left > 0)
+    ctx.log.warn('Actito bulk import quota will not cover this run; later chunks fall back', { left, needed, chunkSize });
+  return { method: METHOD_BULK, chunkSize };
+}
+
+/** bulkChunkSize unset: rows per import from the bytes per row of the activation's last import files. */
+async function sizedChunk(ctx: Ctx, op: RowOp, rows: number, left: number): Promise<number> {
+  const sizing = bulkChunkFor({ rows, left, bytesPerRow: await bytesPerRow(ctx, op), limitBytes: importFileLimit.bytes });
+  ctx.log.info('Actito rows per import sized from the last import file', {
+    table: tableName(ctx),
+    rows,
+    left,
+    bytesPerRow: sizing.bytesPerRow === null ? null : Math.round(sizing.bytesPerRow * 10) / 10,
+    chunkSize: sizing.chunkSize,
+    grown: sizing.grown,
+  });
+  return sizing.chunkSize;
 }
 
 export async function writeChunk(ctx: Ctx, chunk: ChunkWrite, plan: WritePlan): Promise<ChunkOutcome> {

@@ -1,0 +1,262 @@
+/**
+ * Rows per bulk import sized by the bytes per row the activation's import files compressed to, driven
+ * against the in-process emulator (emulators/actito) through test-harness.ts.
+ */
+import { SyncError } from '../../common/errors';
+import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito/server';
+import { LocalLimits } from '../kit/limits';
+import type { FieldSpec } from '../types';
+import { bulkChunkFor, importFileLimit, MAX_BULK_CHUNK, MIN_BULK_CHUNK } from './chunk-size';
+import { clientFor } from './client';
+import { type ActitoConnection, connectionSchema } from './config';
+import { actitoConnector as actito } from './index';
+import { drive, field, makeContext, MemoryState, memoryChunk, outRow } from './test-harness';
+
+let emu: ActitoEmulator;
+let conn: ActitoConnection;
+
+const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
+  const res = await fetch(`${emu.url}/__admin${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return res.json();
+};
+const requests = async (): Promise<Array<{ method: string; path: string; route: string; status: number }>> =>
+  (await admin('GET', '/requests')).requests;
+
+// Two columns keep a 200,000-row model cheap to build and import.
+const FIELDS: FieldSpec[] = [field('order_id', 'orderId', 'text', { isKey: true }), field('customer_id', 'customerId', 'text')];
+const orders = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) => outRow(`O${from + i}`, { orderId: `O${from + i}`, customerId: `C${(from + i) % 3}` }));
+const MB = 1024 * 1024;
+const LIMIT = 100 * MB;
+/** Where the connector keeps what the activation's records imports of table "orders" compressed to. */
+const SEEN = 'actito.bulkFile.records.orders';
+
+beforeAll(async () => {
+  emu = await startActitoEmulator({ callsPerMinute: 1_000_000, bulkProcessingDelayMs: 10 });
+  conn = connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity });
+  clientFor(conn).backoffMs = 5;
+});
+afterAll(async () => emu.close());
+beforeEach(async () => {
+  await admin('POST', '/reset');
+  for (let i = 0; i < 3; i++) emu.state.profiles.insert({ customerId: `C${i}` });
+});
+
+describe('rows per import sized by bytes (bulkChunkSize not set)', () => {
+  it("a model needing more 200,000-row imports than today's quota leaves is written in bulk within it once an import was seen", async () => {
+    const state = new MemoryState();
+    const limits = new LocalLimits();
+    // Two imports a day on the table; the first run takes one.
+    const options = { bulkThreshold: 10, pollAfterMs: 10, bulkImportsPerDay: 2, bulkImportsReserve: 0 };
+    const ctx = makeContext({ connection: conn, table: 'orders', key: 'orderId', mode: 'upsert', fields: FIELDS, options, state, limits });
+    await actito.check(ctx);
+
+    const first = await drive(actito, ctx, 'upsert', orders(0, 2_000));
+    expect(first.method).toBe('bulk');
+    expect([...first.results.values()].every((r) => r.ok)).toBe(true);
+
+    // 200,001 rows: two imports at 200,000 rows each, one left today.
+    await admin('DELETE', '/requests');
+    const second = await drive(actito, ctx, 'upsert', orders(0, 200_001));
+    expect(second.method).toBe('bulk');
+    expect(second.chunks.map((c) => c.rowCount)).toEqual([200_001]);
+    expect(second.results.size).toBe(200_001);
+    expect([...second.results.values()].every((r) => r.ok)).toBe(true);
+    const log = await requests();
+    expect(log.filter((r) => r.method === 'POST' && /\/etl-executions$/.test(r.path))).toHaveLength(1);
+    expect(log.some((r) => /\/record/.test(r.path))).toBe(false);
+    // In Actito: every row once, in two imports in all (the day's quota).
+    expect(emu.state.tables.customTable('orders')!.size).toBe(200_001);
+    const imports = (await admin('GET', '/imports')).imports as Array<{ status: string; counts: { read: number } }>;
+    expect(imports.map((i) => [i.status, i.counts.read])).toEqual([
+      ['SUCCESS', 2_000],
+      ['SUCCESS', 200_001],
+    ]);
+    expect(await actito.quota!(ctx)).toEqual({ used: 2, max: 2 });
+    expect(ctx.logs.some((l) => /quota/.test(l.message))).toBe(false);
+    // The last file seen is kept for the next plan.
+    const seen = await state.get<{ bytes: number; lines: number }>(SEEN);
+    expect(seen).toMatchObject({ lines: 200_001, rows: 200_001, compression: 'GZIP' });
+    expect(seen!.bytes).toBeGreaterThan(0);
+    expect(seen!.bytes).toBeLessThan(200_001 * 20);
+  });
+});
+
+describe('what an import file compressed to, kept per phase', () => {
+  it('keeps the profile file by the rows whose profiles it holds, and sizes by the larger of the two files', async () => {
+    const state = new MemoryState();
+    const ctx = makeContext({
+      connection: conn,
+      table: 'orders',
+      key: 'orderId',
+      mode: 'upsert',
+      fields: [...FIELDS, field('email', 'profile.emailAddress', 'text')],
+      options: { bulkThreshold: 10, pollAfterMs: 10, profiles: { table: 'main', matchAttribute: 'customerId', mode: 'upsert' } },
+      state,
+    });
+    await actito.check(ctx);
+    const rows = orders(0, 1_200).map((r) => ({
+      ...r,
+      values: { ...r.values, 'profile.emailAddress': `${String(r.values.customerId)}@example.com` },
+    }));
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    const imports = (await admin('GET', '/imports')).imports as Array<{ tableType: string; counts: { read: number } }>;
+    expect(imports.map((i) => [i.tableType, i.counts.read])).toEqual([
+      ['PROFILE_TABLE', 3],
+      ['CUSTOM_TABLE', 1_200],
+    ]);
+    const records = await state.get<{ bytes: number; lines: number; rows: number }>(SEEN);
+    const profiles = await state.get<{ bytes: number; lines: number; rows: number }>('actito.bulkFile.profiles.main');
+    expect(records).toMatchObject({ lines: 1_200, rows: 1_200 });
+    expect(profiles).toMatchObject({ lines: 3, rows: 1_200 });
+    // Both phases feed the same chunk: its rows per import come from the larger bytes per row.
+    const plan = (rows: number) => actito.planWrites(ctx, 'upsert', rows);
+    const byRecords = bulkChunkFor({ rows: 10_000_000, left: 21, bytesPerRow: records!.bytes / records!.rows, limitBytes: LIMIT });
+    expect((await plan(10_000_000)).chunkSize).toBe(byRecords.chunkSize);
+    await state.set('actito.bulkFile.profiles.main', { ...profiles, bytes: 100 * profiles!.rows });
+    expect((await plan(10_000_000)).chunkSize).toBe(524_288);
+  });
+});
+
+describe('bulkChunkFor: rows per import from bytes per row', () => {
+  const size = (bytesPerRow: number | null, rows = 1_000_000, left = 22, limitBytes = LIMIT) =>
+    bulkChunkFor({ rows, left, bytesPerRow, limitBytes });
+
+  it('is 200,000 rows before any file was seen', () => {
+    expect(size(null)).toEqual({ chunkSize: MIN_BULK_CHUNK, bytesPerRow: null, grown: false });
+  });
+
+  it('aims a file at half the limit, between 200,000 and 5,000,000 rows', () => {
+    expect(size(12).chunkSize).toBe(Math.floor((50 * MB) / 12)); // the bench's rows: 4,369,066
+    expect(size(100).chunkSize).toBe(524_288);
+    expect(size(1).chunkSize).toBe(MAX_BULK_CHUNK);
+    // 300 bytes a row: 174,762 rows would be half the limit; 200,000 rows (57 MB) still fit.
+    expect(size(300).chunkSize).toBe(MIN_BULK_CHUNK);
+  });
+
+  it('goes under 200,000 rows only when 200,000 would come to more than four fifths of the limit', () => {
+    // 600 bytes a row: 200,000 rows are 114 MB; four fifths of the limit is 139,810 rows.
+    expect(size(600).chunkSize).toBe(Math.floor((80 * MB) / 600));
+    expect(size(600).chunkSize * 600).toBeLessThanOrEqual(0.8 * LIMIT);
+  });
+
+  it("grows to cover the rows with today's imports while the file stays within four fifths of the limit", () => {
+    // 3,000,000 rows of 100 bytes: 6 imports of 524,288; 4 left: 750,000 rows (72 MB) each.
+    expect(size(100, 3_000_000, 4)).toEqual({ chunkSize: 750_000, bytesPerRow: 100, grown: true });
+    // 5,000,000 rows would need 1,250,000 rows (119 MB) a file: not grown, later chunks fall back.
+    expect(size(100, 5_000_000, 4)).toEqual({ chunkSize: 524_288, bytesPerRow: 100, grown: false });
+    // Nor past 5,000,000 rows, however small the rows.
+    expect(size(2, 30_000_000, 5)).toEqual({ chunkSize: MAX_BULK_CHUNK, bytesPerRow: 2, grown: false });
+    // No import left: nothing to grow into.
+    expect(size(100, 3_000_000, 0).grown).toBe(false);
+    // Covered already: not grown.
+    expect(size(100, 2_000_000, 4)).toEqual({ chunkSize: 524_288, bytesPerRow: 100, grown: false });
+  });
+});
+
+describe('planWrites with and without bulkChunkSize', () => {
+  const planCtx = (options: Record<string, unknown>, state = new MemoryState()) =>
+    makeContext({
+      connection: conn,
+      table: 'orders',
+      key: 'orderId',
+      mode: 'upsert',
+      fields: FIELDS,
+      options: { bulkImportsPerDay: 3, bulkImportsReserve: 0, ...options },
+      state,
+    });
+  const seen100 = async (): Promise<MemoryState> => {
+    const state = new MemoryState();
+    await state.set(SEEN, { bytes: 100_000_000, lines: 1_000_000, rows: 1_000_000, compression: 'GZIP', at: '2026-12-01T00:00:00.000Z' });
+    return state;
+  };
+
+  it('sizes from the file seen, growing to fit the imports left today', async () => {
+    expect((await actito.planWrites(planCtx({}), 'upsert', 1_000_000)).chunkSize).toBe(MIN_BULK_CHUNK);
+    expect(await actito.planWrites(planCtx({}, await seen100()), 'upsert', 1_000_000)).toEqual({ method: 'bulk', chunkSize: 524_288 });
+    // 2,000,000 rows: 4 imports of 524,288, 3 left: 666,667 rows each.
+    const ctx = planCtx({}, await seen100());
+    expect((await actito.planWrites(ctx, 'upsert', 2_000_000)).chunkSize).toBe(666_667);
+    expect(ctx.logs.some((l) => l.level === 'warn')).toBe(false);
+  });
+
+  it('obeys an explicit bulkChunkSize whatever was seen, warning as before when the quota will not cover it', async () => {
+    const ctx = planCtx({ bulkChunkSize: 150_000 }, await seen100());
+    expect(await actito.planWrites(ctx, 'upsert', 1_000_000)).toEqual({ method: 'bulk', chunkSize: 150_000 });
+    expect(ctx.logs.some((l) => l.level === 'warn' && /will not cover/.test(l.message))).toBe(true);
+  });
+});
+
+describe('an import file over the limit', () => {
+  const options = { bulkThreshold: 10, pollAfterMs: 10 };
+  const saved = importFileLimit.bytes;
+  afterEach(() => {
+    importFileLimit.bytes = saved;
+  });
+
+  it('is refused before upload with what to do, its size kept: the next plan is smaller and every row arrives once', async () => {
+    // A lowered limit reaches this path without building 100 MB.
+    importFileLimit.bytes = 16 * 1024;
+    const state = new MemoryState();
+    const ctx = makeContext({ connection: conn, table: 'orders', key: 'orderId', mode: 'upsert', fields: FIELDS, options, state });
+    await actito.check(ctx);
+    const rows = orders(0, 10_000);
+    const plan = await actito.planWrites(ctx, 'upsert', rows.length);
+    expect(plan).toEqual({ method: 'bulk', chunkSize: MIN_BULK_CHUNK });
+    const chunk = memoryChunk(rows, 'upsert');
+    const err = await actito.writeChunk(ctx, chunk, plan).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SyncError);
+    expect((err as SyncError).code).toBe('CONFIG_INVALID');
+    expect((err as SyncError).message).toMatch(
+      /chunk 0 .*over Actito's 16 KB limit, so it was not uploaded \(no import spent\)\. The next run sends these rows again/,
+    );
+    expect((err as SyncError).message).toMatch(/set destination\.options\.bulkChunkSize, e\.g\. to \d+/);
+    // Nothing reached Actito and no row is settled: the runtime lists them as not acknowledged.
+    expect(chunk.results.size).toBe(0);
+    expect((await requests()).some((r) => r.method === 'POST' && /\/etl-executions$/.test(r.path))).toBe(false);
+    expect(emu.state.tables.customTable('orders')!.size).toBe(0);
+    expect(await actito.quota!(ctx)).toEqual({ used: 0, max: 22 });
+    const seen = await state.get<{ bytes: number; rows: number }>(SEEN);
+    expect(seen?.rows).toBe(10_000);
+    expect(seen!.bytes).toBeGreaterThan(importFileLimit.bytes);
+
+    // The next run: imports sized from that file, each within the limit.
+    const next = await drive(actito, ctx, 'upsert', rows);
+    expect(next.method).toBe('bulk');
+    const size = next.chunks[0]!.rowCount;
+    expect(size).toBeLessThan(10_000);
+    expect(size).toBe(Math.floor((importFileLimit.bytes * 0.8) / (seen!.bytes / seen!.rows)));
+    expect(next.results.size).toBe(10_000);
+    expect([...next.results.values()].every((r) => r.ok)).toBe(true);
+    expect(emu.state.tables.customTable('orders')!.size).toBe(10_000);
+    const imports = (await admin('GET', '/imports')).imports as Array<{ status: string; counts: { read: number } }>;
+    expect(imports).toHaveLength(Math.ceil(10_000 / size));
+    expect(imports.every((i) => i.status === 'SUCCESS')).toBe(true);
+    expect(imports.reduce((n, i) => n + i.counts.read, 0)).toBe(10_000);
+    const last = await state.get<{ bytes: number }>(SEEN);
+    expect(last!.bytes).toBeLessThanOrEqual(importFileLimit.bytes);
+  });
+
+  it('with bulkChunkSize set, says to lower it', async () => {
+    importFileLimit.bytes = 16 * 1024;
+    const ctx = makeContext({
+      connection: conn,
+      table: 'orders',
+      key: 'orderId',
+      mode: 'upsert',
+      fields: FIELDS,
+      options: { ...options, bulkChunkSize: 10_000 },
+    });
+    await actito.check(ctx);
+    const chunk = memoryChunk(orders(0, 10_000), 'upsert');
+    const err = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, 'upsert', 10_000)).catch((e: unknown) => e);
+    expect((err as SyncError).code).toBe('CONFIG_INVALID');
+    expect((err as SyncError).message).toMatch(/Lower destination\.options\.bulkChunkSize \(10000\), e\.g\. to \d+/);
+    expect(chunk.results.size).toBe(0);
+  });
+});

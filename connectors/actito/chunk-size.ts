@@ -1,0 +1,118 @@
+/**
+ * Rows per bulk import when `destination.options.bulkChunkSize` is not set. Each import costs one of the
+ * table's 12-24 imports a day, and a file may hold 100 MB compressed; typical rows compress to 10-200
+ * bytes, so a fixed 200,000 rows (safe for wide rows) spends the quota on files of a few MB. The bytes
+ * per row of the activation's last import file (kept in ctx.state) size the next plan instead.
+ */
+import { SyncError } from '../../common/errors';
+import type { RowOp } from '../types';
+import type { Phase } from './bulk-file';
+import type { ActitoOptions } from './config';
+import { type Ctx, tableName } from './context';
+import { MAX_FILE_BYTES } from './csv';
+import { profileWrite } from './profiles';
+
+/** Rows per import before any file was seen, and the least an observation makes it (while that fits; see bulkChunkFor). */
+export const MIN_BULK_CHUNK = 200_000;
+/** The most rows per import: one file's build, upload and report reading stay minutes, and so does a retry of it. */
+export const MAX_BULK_CHUNK = 5_000_000;
+/** Files of fewer rows say more about gzip's fixed costs than about the rows: they are not kept. */
+export const MIN_SAMPLE_ROWS = 1_000;
+
+/** Actito's limit on one compressed import file; tests lower it to reach the over-limit path without building 100 MB. */
+export const importFileLimit = { bytes: MAX_FILE_BYTES };
+
+/** What one import file of the activation compressed to (ctx.state, one entry per phase and table). */
+export interface FileSeen {
+  bytes: number;
+  lines: number;
+  /** Rows of the chunk the file stood for (more than its lines for profiles: one line per profile). */
+  rows: number;
+  compression: ActitoOptions['compression'];
+  at: string;
+}
+
+export interface ChunkSizing {
+  chunkSize: number;
+  /** Bytes per row the size comes from (null: no file seen yet). */
+  bytesPerRow: number | null;
+  /** Made larger than the target so that today's imports cover the operation. */
+  grown: boolean;
+}
+
+/**
+ * Rows per import for `rows` rows with `left` imports left today. A file is aimed at half the limit
+ * (rows of one model vary), never below 200,000 rows (today's fixed size, so never more imports than
+ * before) unless 200,000 rows would come to more than four fifths of the limit; at most 5,000,000 rows.
+ * When the imports left would not cover the rows, the chunk grows until they do, if its file is still
+ * estimated at four fifths of the limit at most; otherwise it stays (the later chunks fall back).
+ *
+ * @example bulkChunkFor({ rows: 3_000_000, left: 22, bytesPerRow: 12, limitBytes: 100 * 2 ** 20 }).chunkSize // 4,369,066
+ */
+export function bulkChunkFor(p: { rows: number; left: number; bytesPerRow: number | null; limitBytes: number }): ChunkSizing {
+  const bpr = p.bytesPerRow;
+  if (bpr === null || !(bpr > 0)) return { chunkSize: MIN_BULK_CHUNK, bytesPerRow: null, grown: false };
+  const fits = Math.floor((p.limitBytes * 0.8) / bpr);
+  const target = Math.floor(p.limitBytes / 2 / bpr);
+  const chunkSize = Math.max(1, Math.min(MAX_BULK_CHUNK, Math.max(target, Math.min(MIN_BULK_CHUNK, fits))));
+  if (p.left > 0 && Math.ceil(p.rows / chunkSize) > p.left) {
+    const grown = Math.ceil(p.rows / p.left);
+    if (grown <= Math.min(fits, MAX_BULK_CHUNK)) return { chunkSize: grown, bytesPerRow: bpr, grown: true };
+  }
+  return { chunkSize, bytesPerRow: bpr, grown: false };
+}
+
+/** The state key of a phase's files on a table (the configured names, as the quota counters use). */
+export const seenKey = (phase: Phase, table: string): string => `actito.bulkFile.${phase}.${table}`;
+
+/** The configured name of the table a phase imports into. */
+export const phaseTable = (ctx: Ctx, phase: Phase): string => (phase === 'profiles' ? (ctx.options.profiles?.table ?? '') : tableName(ctx));
+
+/**
+ * Keeps what a built import file compressed to, before anything is uploaded: a retried activity builds
+ * the file again and writes its figure again (the last one wins; it is only a hint). A failed write fails
+ * the attempt like any Postgres error, so an oversized file is never refused without its size kept.
+ * Small files are not kept, oversized ones always.
+ */
+export async function recordFileSeen(ctx: Ctx, phase: Phase, file: { bytes: number; lines: number; rows: number }): Promise<void> {
+  if (file.lines <= 0 || file.rows <= 0 || (file.rows < MIN_SAMPLE_ROWS && file.bytes <= importFileLimit.bytes)) return;
+  const seen: FileSeen = {
+    bytes: file.bytes,
+    lines: file.lines,
+    rows: file.rows,
+    compression: ctx.options.compression,
+    at: new Date().toISOString(),
+  };
+  await ctx.state.set(seenKey(phase, phaseTable(ctx, phase)), seen);
+}
+
+/** Bytes per row of the last files seen for the phases an operation writes: the largest, as one chunk feeds both. */
+export async function bytesPerRow(ctx: Ctx, op: RowOp): Promise<number | null> {
+  const phases: Phase[] = profileWrite(ctx.options, op) === 'none' ? ['records'] : ['profiles', 'records'];
+  let most: number | null = null;
+  for (const phase of phases) {
+    const seen = await ctx.state.get<FileSeen>(seenKey(phase, phaseTable(ctx, phase)));
+    if (seen && seen.rows > 0 && seen.bytes > 0) most = Math.max(most ?? 0, seen.bytes / seen.rows);
+  }
+  return most;
+}
+
+/**
+ * A file over Actito's limit is refused before upload (no import spent; the chunk's rows stay unacknowledged,
+ * listed by the run and sent again by the next one). Called once the file's size is kept, so a plan sized
+ * from observations is smaller next time.
+ */
+export function refuseOversized(ctx: Ctx, chunk: { chunk: number }, phase: Phase, file: { bytes: number; rows: number }): void {
+  const limit = importFileLimit.bytes;
+  if (file.bytes <= limit) return;
+  const mb = (b: number): string => (b >= 1048576 ? `${Math.round((b / 1048576) * 10) / 10} MB` : `${Math.round(b / 1024)} KB`);
+  const perRow = file.bytes / Math.max(1, file.rows);
+  // What the next plan sized from this file comes to (bulkChunkFor), also a safe explicit setting.
+  const fitting = bulkChunkFor({ rows: file.rows, left: 0, bytesPerRow: perRow, limitBytes: limit }).chunkSize;
+  const where = `Activation "${ctx.activationId}": the ${phase} import file of chunk ${chunk.chunk} (table "${phaseTable(ctx, phase)}") is ${mb(file.bytes)} compressed for ${file.rows} rows (${Math.round(perRow * 10) / 10} bytes a row), over Actito's ${mb(limit)} limit, so it was not uploaded (no import spent).`;
+  const what =
+    ctx.options.bulkChunkSize !== undefined
+      ? `Lower destination.options.bulkChunkSize (${ctx.options.bulkChunkSize}), e.g. to ${fitting}.`
+      : `The next run sends these rows again in imports sized from this file (about ${fitting} rows each); to choose the size yourself, set destination.options.bulkChunkSize, e.g. to ${fitting}.`;
+  throw new SyncError('CONFIG_INVALID', `${where} ${what}`, { details: { bytes: file.bytes, rows: file.rows, limit } });
+}
