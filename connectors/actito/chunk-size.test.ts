@@ -211,7 +211,9 @@ describe('an import file over the limit', () => {
     const chunk = memoryChunk(rows, 'upsert');
     const err = await actito.writeChunk(ctx, chunk, plan).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SyncError);
-    expect((err as SyncError).code).toBe('CONFIG_INVALID');
+    // Not a configuration error (that would pause the activation), and not retried (the same file again).
+    expect((err as SyncError).code).toBe('INTERNAL');
+    expect((err as SyncError).retryable).toBe(false);
     expect((err as SyncError).message).toMatch(
       /chunk 0 .*over Actito's 16 KB limit, so it was not uploaded \(no import spent\)\. The next run sends these rows again/,
     );

@@ -110,9 +110,20 @@ export function refuseOversized(ctx: Ctx, chunk: { chunk: number }, phase: Phase
   // What the next plan sized from this file comes to (bulkChunkFor), also a safe explicit setting.
   const fitting = bulkChunkFor({ rows: file.rows, left: 0, bytesPerRow: perRow, limitBytes: limit }).chunkSize;
   const where = `Activation "${ctx.activationId}": the ${phase} import file of chunk ${chunk.chunk} (table "${phaseTable(ctx, phase)}") is ${mb(file.bytes)} compressed for ${file.rows} rows (${Math.round(perRow * 10) / 10} bytes a row), over Actito's ${mb(limit)} limit, so it was not uploaded (no import spent).`;
-  const what =
-    ctx.options.bulkChunkSize !== undefined
-      ? `Lower destination.options.bulkChunkSize (${ctx.options.bulkChunkSize}), e.g. to ${fitting}.`
-      : `The next run sends these rows again in imports sized from this file (about ${fitting} rows each); to choose the size yourself, set destination.options.bulkChunkSize, e.g. to ${fitting}.`;
-  throw new SyncError('CONFIG_INVALID', `${where} ${what}`, { details: { bytes: file.bytes, rows: file.rows, limit } });
+  const details = { bytes: file.bytes, rows: file.rows, limit };
+  if (ctx.options.bulkChunkSize !== undefined)
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `${where} Lower destination.options.bulkChunkSize (${ctx.options.bulkChunkSize}), e.g. to ${fitting}.`,
+      {
+        details,
+      },
+    );
+  // Sized by the connector, not by the configuration: no configuration error, which would pause the
+  // activation until its next re-check. Not retryable either: an attempt would build the same file.
+  throw new SyncError(
+    'INTERNAL',
+    `${where} The next run sends these rows again in imports sized from this file (about ${fitting} rows each); to choose the size yourself, set destination.options.bulkChunkSize, e.g. to ${fitting}.`,
+    { retryable: false, details },
+  );
 }
