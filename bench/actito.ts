@@ -142,7 +142,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       status: bulk.status,
       calls_by_route: bulk.calls_by_route,
       stored_records: stored,
-      bulk_chunk_size: bulkChunkSize || 'default (200000)',
+      bulk_chunk_size: bulkChunkSize || 'default (sized by bytes)',
       where_time_goes: bulk.where,
       single: {
         rows: single.rows,

@@ -273,7 +273,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
     },
   };
   try {
-    // Default connector options (bulkThreshold 2000, bulkChunkSize 150000, bulkPollMs 15000): what a user gets.
+    // Default connector options (jobs sized by CSV bytes, polls by progress): what a user gets.
     const collections = await measurePath(ctx, 'collections', collectionsRows, {});
     emu.state.reset();
     const bulk = await measurePath(ctx, 'bulk', rows, {}, withHandwritten);
