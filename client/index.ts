@@ -7,7 +7,7 @@
  *   const run = await syncline.triggerSync('contacts');   // waits for the run
  *   await syncline.close();
  */
-import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
@@ -287,17 +287,29 @@ export class SynclineClient {
   }
 
   /**
-   * Every activation the namespace runs, from one visibility listing (each activation keeps its short
-   * state in its memo): id, state, health, mode, destination, next run, last run. Sorted by id.
+   * Every activation the namespace runs: id, state, health, mode, destination, next run, last run. Sorted by id.
+   * Temporal's visibility listing lags behind the executions (right after a pause it still shows the memo
+   * from before; an activation stopped since still shows as running; one that continued as new may show
+   * twice): the listing only names the activations, and each one's short state (its memo) is read from the
+   * execution itself (describe), so a command's effect shows at once.
    */
   async list(opts: { health?: string } = {}): Promise<ActivationListing[]> {
-    const out: ActivationListing[] = [];
+    const ids = new Set<string>();
     for await (const wf of this.client.workflow.list({
       query: `WorkflowType = '${WORKFLOW_TYPES.activation}' AND ExecutionStatus = 'Running'`,
     })) {
-      const memo = (wf.memo?.syncline ?? {}) as Partial<ActivationListing>;
-      const id = wf.workflowId.replace(/^activation\//, '');
-      const health = memo.health ?? (wf.searchAttributes?.SynclineHealth as string[] | undefined)?.[0] ?? 'ok';
+      ids.add(wf.workflowId.replace(/^activation\//, ''));
+    }
+    const out: ActivationListing[] = [];
+    const all = [...ids];
+    const described: Array<WorkflowExecutionDescription | undefined> = [];
+    for (let i = 0; i < all.length; i += 20)
+      described.push(...(await Promise.all(all.slice(i, i + 20).map((id) => this.describeRunning(id)))));
+    for (const [i, id] of all.entries()) {
+      const d = described[i];
+      if (!d) continue;
+      const memo = (d.memo?.syncline ?? {}) as Partial<ActivationListing>;
+      const health = memo.health ?? (d.searchAttributes?.SynclineHealth as string[] | undefined)?.[0] ?? 'ok';
       if (opts.health && health !== opts.health) continue;
       out.push({
         id,
@@ -310,6 +322,21 @@ export class SynclineClient {
       });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Whether `activation/<id>` runs now, asked of the execution itself (not of the lagging visibility listing). */
+  async isRunning(id: string): Promise<boolean> {
+    return (await this.describeRunning(id)) !== undefined;
+  }
+
+  private async describeRunning(id: string): Promise<WorkflowExecutionDescription | undefined> {
+    try {
+      const d = await this.client.workflow.getHandle(activationWorkflowId(id)).describe();
+      return d.status.name === 'RUNNING' ? d : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /** Every accepted document of the activation, oldest first, with what changed. */
@@ -331,14 +358,7 @@ export class SynclineClient {
    * records are not touched. Refused while the activation runs.
    */
   async purge(id: string): Promise<Record<string, number>> {
-    const running = await this.client.workflow
-      .getHandle(activationWorkflowId(id))
-      .describe()
-      .then(
-        (d) => d.status.name === 'RUNNING',
-        () => false,
-      );
-    if (running) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
+    if (await this.isRunning(id)) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
     return this.read(() => purgeActivation(this.database(), id));
   }
 
