@@ -727,13 +727,13 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
       }),
     });
     expect(r.status).toBe(202);
-    let slowest = 0;
-    let sawRunning = false;
+    // Polls answered in the middle of the load, each seeing a further part of it read: the load yields to the
+    // event loop between slices. (A load done in one go answers no poll until it has read every line.)
+    const partial = new Set<number>();
     let done: any;
     for (;;) {
       const s = await call('GET', `${V5}/etl-executions/${r.body.id}`, { token: tok });
-      slowest = Math.max(slowest, s.ms);
-      if (s.body.status === 'RUNNING') sawRunning = true;
+      if (s.body.status === 'RUNNING' && s.body.counts.read > 0) partial.add(s.body.counts.read);
       if (s.body.status !== 'PENDING' && s.body.status !== 'RUNNING') {
         done = s.body;
         break;
@@ -741,8 +741,7 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
       await new Promise((res) => setTimeout(res, 50));
     }
     expect(done).toMatchObject({ status: 'SUCCESS', counts: { read: 1_000_000, created: 1_000_000, rejected: 0 } });
-    expect(sawRunning).toBe(true);
-    expect(slowest).toBeLessThan(1000);
+    expect(partial.size).toBeGreaterThanOrEqual(5);
     const events = E().state.tables.customTable('events')!;
     expect(events.size).toBe(1_000_000);
     expect(events.read(events.findBy('eventId', 'e999999')!)).toEqual({
