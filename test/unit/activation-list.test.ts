@@ -23,8 +23,19 @@ const memo = (state: string, extra: Record<string, unknown> = {}) => ({
   syncline: { state, health: 'ok', mode: 'upsert', destination: 'testdb', nextRunAt: null, lastRun: null, ...extra },
 });
 
-/** What Temporal holds now (`executions`, by activation id) and what its visibility listing says (`listing`, lagging). */
-function lagging(executions: Record<string, Execution>, listing: Array<{ id: string; memo: Record<string, unknown> }>) {
+/** A record of the visibility listing: an execution as it was when written; listed after `readsUntilListed` reads. */
+interface Listed {
+  id: string;
+  memo: Record<string, unknown>;
+  status?: 'Running' | 'ContinuedAsNew';
+  readsUntilListed?: number;
+}
+
+/**
+ * What Temporal holds now (`executions`, by activation id) and what its visibility listing says (`listing`,
+ * lagging). A listing query returns the records of the execution statuses it names.
+ */
+function lagging(executions: Record<string, Execution>, listing: Listed[]) {
   const started: string[] = [];
   const signalled: string[] = [];
   const execution = (workflowId: string) => {
@@ -34,9 +45,15 @@ function lagging(executions: Record<string, Execution>, listing: Array<{ id: str
   };
   const fake = {
     workflow: {
-      async *list() {
-        for (const l of listing) yield { workflowId: `activation/${l.id}`, memo: l.memo, searchAttributes: {} };
+      async *list({ query }: { query: string }) {
+        for (const l of listing) {
+          if (l.readsUntilListed && l.readsUntilListed-- > 0) continue;
+          if (query.includes(`'${l.status ?? 'Running'}'`)) yield { workflowId: `activation/${l.id}`, memo: l.memo, searchAttributes: {} };
+        }
       },
+      count: async (query: string) => ({
+        count: listing.filter((l) => query.includes(`"activation/${l.id}"`) && !(l.readsUntilListed && l.readsUntilListed-- > 0)).length,
+      }),
       getHandle: (workflowId: string) => ({
         describe: async () => {
           const e = execution(workflowId);
@@ -52,6 +69,9 @@ function lagging(executions: Record<string, Execution>, listing: Array<{ id: str
         if (executions[opts.workflowId.replace(/^activation\//, '')]?.status === 'RUNNING')
           throw new WorkflowExecutionAlreadyStartedError('already started', opts.workflowId, 'activation');
         started.push(opts.workflowId);
+        const id = opts.workflowId.replace(/^activation\//, '');
+        executions[id] = { status: 'RUNNING', memo: memo('idle') };
+        listing.push({ id, memo: memo('idle'), readsUntilListed: 3 });
         return { firstExecutionRunId: 'r' };
       },
     },
@@ -78,6 +98,26 @@ describe('syncline list', () => {
       { id: 'paused_now', state: 'paused', health: 'critical', mode: 'upsert', destination: 'testdb', nextRunAt: null, lastRun: null },
     ]);
     expect(await client.list({ health: 'ok' })).toEqual([]);
+  });
+
+  test('shows an activation that continued as new while its new execution is not listed yet', async () => {
+    const { client } = lagging({ continued: { status: 'RUNNING', memo: memo('idle', { lastRun: { runNumber: 4 } }) } }, [
+      { id: 'continued', memo: memo('running'), status: 'ContinuedAsNew' },
+    ]);
+    expect((await client.list()).map((a) => [a.id, a.lastRun?.runNumber])).toEqual([['continued', 4]]);
+  });
+
+  test('shows an activation just started', async () => {
+    const { client } = lagging({}, []);
+    await client.start({
+      id: 'fresh',
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { table: 'public.fresh', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: 'fresh', key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }],
+    });
+    expect((await client.list()).map((a) => a.id)).toEqual(['fresh']);
   });
 });
 
