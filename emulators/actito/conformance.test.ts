@@ -685,7 +685,8 @@ describe('§4.2 bulk imports [D S10, S12, S14; A §9 execution shape]', () => {
         form: form(gzipSync('orderId,customerId\nW1,C1\n'), 'w.csv.gz', 'definition', etl('CREATE_ONLY')),
       });
       await waitForExecution(tok, `${V5}/etl-executions/${r.body.id}`);
-      for (let i = 0; i < 50 && received.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
+      // The notices are sent without waiting (fire and forget): up to 30 s for both to arrive.
+      for (let i = 0; i < 1500 && received.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
       expect(received.map((x) => [x.trigger, x.etl.executionId, x.etl.executionStatus])).toEqual([
         ['STARTED', r.body.id, 'RUNNING'],
         ['FINISHED', r.body.id, 'SUCCESS'],
@@ -954,10 +955,11 @@ describe('fault switches (/__admin/faults)', () => {
     expect((await call('GET', `${V5}/etl-executions/nope`, { token: tok })).status).toBe(404); // a GET is not hit
     expect((await call('POST', `${V5}/etl-executions`, { token: tok, form: file() })).status).toBe(503);
     expect(E().state.imports.executions.size).toBe(0);
-    await call('POST', '/__admin/faults', { body: { slow: { ms: 300, count: 1, path: '/etl-executions', method: 'POST' } } });
+    // Held 3 s: long enough for a poll to see it in flight on a loaded machine.
+    await call('POST', '/__admin/faults', { body: { slow: { ms: 3000, count: 1, path: '/etl-executions', method: 'POST' } } });
     const posting = call('POST', `${V5}/etl-executions`, { token: tok, form: file() });
     let inFlight: unknown[] = [];
-    for (let i = 0; i < 100 && inFlight.length === 0; i++) inFlight = (await call('GET', '/__admin/requests')).body.inFlight;
+    for (let i = 0; i < 1000 && inFlight.length === 0; i++) inFlight = (await call('GET', '/__admin/requests')).body.inFlight;
     expect(inFlight).toEqual([expect.objectContaining({ method: 'POST', path: `${V5}/etl-executions` })]);
     const r = await posting;
     expect(r.status).toBe(202);

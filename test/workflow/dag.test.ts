@@ -419,7 +419,8 @@ test('cancelling the workflow cancels its running tasks and runs nothing more', 
   };
   const err = await withWorker(async () => {
     const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('cancel'), args: [spec] });
-    for (let i = 0; i < 100 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++)
+    // Up to a minute: a worker just created serves the first task slowly on a loaded machine.
+    for (let i = 0; i < 1200 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++)
       await new Promise((r) => setTimeout(r, 50));
     expect((await handle.query(dagStateQuery)).tasks).toMatchObject({ wait: { state: 'running' }, never: { state: 'pending' } });
     await handle.cancel();
