@@ -64,11 +64,11 @@ export function readDocuments(target: string): Array<{ file: string; doc: Record
 
 export async function applyDocuments(client: SynclineClient, target: string, opts: ApplyOptions = {}): Promise<ApplyStep[]> {
   const docs = readDocuments(target);
-  const running = new Set((await client.list()).map((a) => a.id));
   const steps: ApplyStep[] = [];
   for (const { file, doc } of docs) {
     const id = doc.id as string;
-    if (!running.has(id)) {
+    // Asked of the activation itself: the visibility listing may not show yet one the last apply started.
+    if (!(await client.isRunning(id))) {
       if (!opts.dryRun) await client.start(doc);
       steps.push({
         id,
@@ -98,7 +98,7 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
   }
   if (opts.prune) {
     const named = new Set(docs.map((d) => d.doc.id as string));
-    for (const id of [...running].filter((r) => !named.has(r)).sort()) {
+    for (const id of (await client.list()).map((a) => a.id).filter((r) => !named.has(r))) {
       if (!opts.dryRun) await client.stop(id, { reason: 'no longer in the applied folder' });
       steps.push({
         id,

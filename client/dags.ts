@@ -18,6 +18,7 @@ import { poolProblems, usesPools } from '../common/dag-pools';
 import { parseDuration } from '../common/duration';
 import type { DagSchedule } from '../common/dag-schedule';
 import { WORKFLOW_TYPES } from '../common/names';
+import { untilListed } from './visibility';
 import type { DagWorkflowInput } from '../workflows/dag-workflow';
 
 export const dagScheduleId = (dagId: string): string => `dag/${dagId}`;
@@ -83,7 +84,7 @@ export class DagSchedules {
 
   /**
    * Creates the DAG's Schedule, or updates it (spec, action, policies, paused) when it exists. A DAG whose tasks
-   * name a pool is deployed only when every such pool is defined.
+   * name a pool is deployed only when every such pool is defined. A new DAG is listed (`dag list`) when this returns.
    */
   async deploy(doc: unknown): Promise<{ id: string; created: boolean; paused: boolean }> {
     let spec = parseDeployableDag(doc);
@@ -117,12 +118,18 @@ export class DagSchedules {
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
+    const scheduleId = dagScheduleId(spec.id);
     await this.client.schedule.create({
-      scheduleId: dagScheduleId(spec.id),
+      scheduleId,
       spec: scheduleSpec(s),
       action,
       policies,
       state: { paused, note: paused ? 'deployed paused' : undefined },
+    });
+    // `dag list` names the DAGs from the lagging listing: a DAG just created shows there once this returns.
+    await untilListed(async () => {
+      for await (const listed of this.client.schedule.list()) if (listed.scheduleId === scheduleId) return true;
+      return false;
     });
     return { id: spec.id, created: true, paused };
   }

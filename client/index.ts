@@ -7,7 +7,7 @@
  *   const run = await syncline.triggerSync('contacts');   // waits for the run
  *   await syncline.close();
  */
-import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
@@ -42,6 +42,7 @@ import { listRowErrors, listRuns, type RowErrorRecord, type RunRecord } from './
 import { codecFromEnvironment, withCodec } from './codec';
 import { DagRuns } from './dag-runs';
 import { DagSchedules } from './dags';
+import { untilListed } from './visibility';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
 
@@ -76,6 +77,9 @@ export class SynclineError extends Error {
 
 export { activationWorkflowId } from '../common/names';
 export { defineDag, DagBuilder, type TaskRef, type ListRef, type TaskOptions, type DagOptions } from '../common/dag-builder';
+
+/** Far longer than the listing lags on a loaded server; short enough that `list` reads few closed executions. */
+const CONTINUED_LISTING_WINDOW_MS = 10 * 60_000;
 
 /** One line of `syncline list`. */
 export interface ActivationListing {
@@ -127,7 +131,8 @@ export class SynclineClient {
   }
 
   /**
-   * Validates the document, then starts `activation/<id>`; an activation already running is an error.
+   * Validates the document, then starts `activation/<id>`; an activation already running is an error. Returns
+   * once the visibility listing shows it (`list`), or after 30 s if the listing lags more.
    * The document enters workflow history: one that carries a credential (`warnings.webhookUrl`) is refused.
    */
   async start(config: unknown): Promise<{ workflowId: string; runId: string }> {
@@ -144,7 +149,10 @@ export class SynclineClient {
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
-      return { workflowId, runId: handle.firstExecutionRunId };
+      // `syncline list` names the activations from the lagging listing: one just started shows there once this returns.
+      const runId = handle.firstExecutionRunId;
+      await untilListed(async () => (await this.client.workflow.count(`WorkflowId = "${workflowId}" AND RunId = "${runId}"`)).count > 0);
+      return { workflowId, runId };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw new SynclineError(
@@ -287,17 +295,34 @@ export class SynclineClient {
   }
 
   /**
-   * Every activation the namespace runs, from one visibility listing (each activation keeps its short
-   * state in its memo): id, state, health, mode, destination, next run, last run. Sorted by id.
+   * Every activation the namespace runs: id, state, health, mode, destination, next run, last run. Sorted by id.
+   * Temporal's visibility listing lags behind the executions (right after a pause it still shows the memo
+   * from before; an activation stopped since still shows as running; one that continued as new may show
+   * twice, and one that just did may be listed only as closed until its new execution is): the listing only
+   * names the activations, and each one's short state (its memo) is read from the execution itself
+   * (describe), so a command's effect shows at once.
    */
   async list(opts: { health?: string } = {}): Promise<ActivationListing[]> {
-    const out: ActivationListing[] = [];
+    const ids = new Set<string>();
+    // An execution continued as new in the last minutes names an activation whose new execution may not be listed yet.
+    const recently = new Date(Date.now() - CONTINUED_LISTING_WINDOW_MS).toISOString();
     for await (const wf of this.client.workflow.list({
-      query: `WorkflowType = '${WORKFLOW_TYPES.activation}' AND ExecutionStatus = 'Running'`,
+      query:
+        `WorkflowType = '${WORKFLOW_TYPES.activation}' AND ` +
+        `(ExecutionStatus = 'Running' OR (ExecutionStatus = 'ContinuedAsNew' AND CloseTime > '${recently}'))`,
     })) {
-      const memo = (wf.memo?.syncline ?? {}) as Partial<ActivationListing>;
-      const id = wf.workflowId.replace(/^activation\//, '');
-      const health = memo.health ?? (wf.searchAttributes?.SynclineHealth as string[] | undefined)?.[0] ?? 'ok';
+      ids.add(wf.workflowId.replace(/^activation\//, ''));
+    }
+    const out: ActivationListing[] = [];
+    const all = [...ids];
+    const described: Array<WorkflowExecutionDescription | undefined> = [];
+    for (let i = 0; i < all.length; i += 20)
+      described.push(...(await Promise.all(all.slice(i, i + 20).map((id) => this.describeRunning(id)))));
+    for (const [i, id] of all.entries()) {
+      const d = described[i];
+      if (!d) continue;
+      const memo = (d.memo?.syncline ?? {}) as Partial<ActivationListing>;
+      const health = memo.health ?? (d.searchAttributes?.SynclineHealth as string[] | undefined)?.[0] ?? 'ok';
       if (opts.health && health !== opts.health) continue;
       out.push({
         id,
@@ -310,6 +335,21 @@ export class SynclineClient {
       });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Whether `activation/<id>` runs now, asked of the execution itself (not of the lagging visibility listing). */
+  async isRunning(id: string): Promise<boolean> {
+    return (await this.describeRunning(id)) !== undefined;
+  }
+
+  private async describeRunning(id: string): Promise<WorkflowExecutionDescription | undefined> {
+    try {
+      const d = await this.client.workflow.getHandle(activationWorkflowId(id)).describe();
+      return d.status.name === 'RUNNING' ? d : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /** Every accepted document of the activation, oldest first, with what changed. */
@@ -331,14 +371,7 @@ export class SynclineClient {
    * records are not touched. Refused while the activation runs.
    */
   async purge(id: string): Promise<Record<string, number>> {
-    const running = await this.client.workflow
-      .getHandle(activationWorkflowId(id))
-      .describe()
-      .then(
-        (d) => d.status.name === 'RUNNING',
-        () => false,
-      );
-    if (running) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
+    if (await this.isRunning(id)) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
     return this.read(() => purgeActivation(this.database(), id));
   }
 

@@ -533,10 +533,17 @@ export class ScheduleRun {
       this.violations.push(
         `activation history is not bounded: the current execution has ${activation} events and started ${children} runs`,
       );
-    // Every execution of the activation (continue-as-new, and restarts for a new mapping), oldest first.
-    const executions: Array<{ runId: string; start: number }> = [];
-    for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` }))
-      executions.push({ runId: w.runId, start: w.startTime.getTime() });
+    // Every execution of the activation (continue-as-new, and restarts for a new mapping), oldest first. The
+    // listing lags behind the executions, the newest most: it is read once it shows the current one (up to
+    // a minute), so that no approval or pause in a recent execution is left out of the checks.
+    let executions: Array<{ runId: string; start: number }> = [];
+    for (let until = Date.now() + 60_000; ;) {
+      executions = [];
+      for await (const w of this.env.temporal.workflow.list({ query: `WorkflowId = "activation/${this.id}"` }))
+        executions.push({ runId: w.runId, start: w.startTime.getTime() });
+      if (executions.some((x) => x.runId === d.runId) || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     executions.sort((a, b) => a.start - b.start);
     for (const x of executions) {
       const events =

@@ -7,6 +7,8 @@ export interface LoggedRequest {
   /** HTTP status sent; 0 when the response was dropped by a fault. */
   status: number;
   durationMs: number;
+  /** Latency added for going over `callsPerMinute` (absent when the call was not throttled). */
+  throttledMs?: number;
 }
 
 export interface OpenRequest {

@@ -141,6 +141,7 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
 
     const started = Date.now();
     const path = url.pathname;
+    let throttledMs = 0;
     const log = (status: number): void =>
       state.requests.add({
         at: new Date(started).toISOString(),
@@ -149,6 +150,7 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
         route: routeName(req, url, api),
         status,
         durationMs: Date.now() - started,
+        ...(throttledMs > 0 && { throttledMs }),
       });
     if (!limits.tryAcquire()) {
       log(429);
@@ -156,8 +158,8 @@ export async function startActitoEmulator(opts: ActitoEmulatorOptions = {}): Pro
     }
     const open = state.requests.open(req.method ?? 'GET', path);
     try {
-      const delay = limits.throttle();
-      if (delay) await sleep(delay);
+      throttledMs = limits.throttle();
+      if (throttledMs) await sleep(throttledMs);
       const method = req.method ?? 'GET';
       // Before anything is applied: the client sees a reset connection and must not assume a write happened.
       if (state.faults.take('socketReset', path, method)) {

@@ -1030,9 +1030,15 @@ describe('Bulk API 2.0 ingest (API notes §4)', () => {
         }),
       );
       expect(err.name).toBe('JobPollingTimeout');
-      await new Promise((r) => setTimeout(r, 50));
-      const log = await admin(emu, 'GET', '/requests');
-      expect(log.counts.byRoute).toHaveProperty(['DELETE /services/data/vXX.X/jobs/ingest/' + String(err.jobId)]);
+      // jsforce sends the DELETE without waiting for it (job.delete().catch(...)) and throws at once: the
+      // DELETE reaches the emulator a moment later, later still on a loaded machine (up to 30 s here).
+      const deleteRoute = 'DELETE /services/data/vXX.X/jobs/ingest/' + String(err.jobId);
+      let log = await admin(emu, 'GET', '/requests');
+      for (let i = 0; i < 600 && !(deleteRoute in log.counts.byRoute); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        log = await admin(emu, 'GET', '/requests');
+      }
+      expect(log.counts.byRoute).toHaveProperty([deleteRoute]);
       expect(emu.state.jobs.size).toBe(0);
     } finally {
       emu.state.options.bulkProcessingDelayMs = 10;

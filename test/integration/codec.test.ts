@@ -211,7 +211,8 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
   const run = await raw.workflow.getHandle(runWorkflowId(id, 2)).describe();
   await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(runWorkflowId(id, 2))}/${run.runId}/history`);
   let text = '';
-  for (let i = 0; i < 80 && !(text.includes('heldDeletes') && text.includes('model_sql_marker')); i++) {
+  // Up to a minute: the browser renders slowly on a loaded machine.
+  for (let i = 0; i < 240 && !(text.includes('heldDeletes') && text.includes('model_sql_marker')); i++) {
     await page.waitForTimeout(250);
     text = await page.locator('body').innerText();
   }

@@ -121,10 +121,12 @@ describe('leases in the state Postgres', () => {
     const scope = uniqueName('scope');
     let inFlight = 0;
     let peak = 0;
+    // Each call lasts 200 ms: three holders that got their slots some tens of ms apart (each a round trip
+    // to Postgres, slow on a loaded machine) are still in their calls together, so reaching max shows.
     const call = async (): Promise<void> => {
       inFlight++;
       peak = Math.max(peak, inFlight);
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 200));
       inFlight--;
     };
     const run = (l: PostgresLimits) => l.withSlot(scope, 3, call, { leaseMs: 10_000 });

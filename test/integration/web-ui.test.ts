@@ -59,7 +59,8 @@ async function metadataOf(page: Page, workflowId: string, runId: string, shot: s
   await page.getByText('Current Details').waitFor();
   // The details are markdown rendered in frames of their own: wait until one has content.
   let text = '';
-  for (let i = 0; i < 40 && !/\w/.test(text.replace(/Current Details|Press the|for freshness/g, '')); i++) {
+  // Up to a minute: the browser renders slowly on a loaded machine.
+  for (let i = 0; i < 240 && !/\w/.test(text.replace(/Current Details|Press the|for freshness/g, '')); i++) {
     await page.waitForTimeout(250);
     const frames = await Promise.all(
       page.frames().map((f) =>

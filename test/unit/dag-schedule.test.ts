@@ -222,4 +222,37 @@ describe('dag list', () => {
       { id: 'nightly', paused: true, schedule: 'cron "0 2 * * *" UTC', nextRun: next.toISOString(), lastRun: last.toISOString() },
     ]);
   });
+
+  // A schedule just created is missing from the listing until visibility catches up: deploy returns once the
+  // listing names it, so a `dag list` right after `dag deploy` shows the DAG.
+  test('a DAG just deployed is listed', async () => {
+    const created = new Map<string, { spec: unknown; readsUntilListed: number }>();
+    const fake = {
+      schedule: {
+        async *list() {
+          for (const [scheduleId, c] of created) {
+            if (c.readsUntilListed-- > 0) continue;
+            yield { scheduleId, state: { paused: false }, info: { nextActionTimes: [], recentActions: [] } };
+          }
+        },
+        create: async (o: { scheduleId: string; action: { args: unknown[] } }) => {
+          created.set(o.scheduleId, { spec: o.action.args[0], readsUntilListed: 3 });
+        },
+        getHandle: (scheduleId: string) => ({
+          update: async () => {
+            throw new ScheduleNotFoundError('not found', scheduleId);
+          },
+          describe: async () => ({
+            action: { type: 'startWorkflow', args: [created.get(scheduleId)!.spec] },
+            state: { paused: false },
+            info: { nextActionTimes: [], recentActions: [] },
+          }),
+        }),
+      },
+    } as unknown as Client;
+    const dags = new DagSchedules(fake, 'q');
+    const doc = { id: 'fresh', tasks: [{ id: 't', kind: 'sql', input: { statement: 'SELECT 1' } }], schedule: { every: '1h' } };
+    expect(await dags.deploy(doc)).toEqual({ id: 'fresh', created: true, paused: false });
+    expect(await dags.list()).toEqual([{ id: 'fresh', paused: false, schedule: 'every 1h', nextRun: undefined, lastRun: undefined }]);
+  });
 });

@@ -223,8 +223,10 @@ test('a mapped task fans out over an upstream list, in order; an empty list skip
 
 test('maxParallelism bounds concurrent executions, mapped items included', async () => {
   await db.query('CREATE TABLE dag_test.spans (task text, started timestamptz, ended timestamptz)');
-  // statement_timestamp() is when the statement began; clock_timestamp() is read after the sleep.
-  const span = (label: string) => `INSERT INTO dag_test.spans SELECT ${label}, statement_timestamp(), clock_timestamp() FROM pg_sleep(0.4)`;
+  // statement_timestamp() is when the statement began; clock_timestamp() is read after the sleep. Each
+  // statement lasts 2 s: the three started together overlap even when a loaded machine starts them
+  // hundreds of ms apart (0.4 s left too little room for the peak of 3 to show).
+  const span = (label: string) => `INSERT INTO dag_test.spans SELECT ${label}, statement_timestamp(), clock_timestamp() FROM pg_sleep(2)`;
   const spec: DagSpec = {
     id: 'parallel',
     maxParallelism: 3,
@@ -419,7 +421,8 @@ test('cancelling the workflow cancels its running tasks and runs nothing more', 
   };
   const err = await withWorker(async () => {
     const handle = await client.workflow.start(dagWorkflow, { taskQueue: TASK_QUEUE, workflowId: workflowId('cancel'), args: [spec] });
-    for (let i = 0; i < 100 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++)
+    // Up to a minute: a worker just created serves the first task slowly on a loaded machine.
+    for (let i = 0; i < 1200 && (await handle.query(dagStateQuery)).tasks.wait?.state !== 'running'; i++)
       await new Promise((r) => setTimeout(r, 50));
     expect((await handle.query(dagStateQuery)).tasks).toMatchObject({ wait: { state: 'running' }, never: { state: 'pending' } });
     await handle.cancel();
