@@ -400,7 +400,7 @@ class Activation {
 
   /**
    * The Web UI's current details (state, health, next run, the last runs, open warnings), and the same
-   * in short as the execution's memo, which `syncline list` reads for every activation in one call.
+   * in short as the execution's memo, which `syncline list` reads from each activation (describe: the visibility listing lags).
    */
   private showDetails(): void {
     const s = this.status();
