@@ -1,7 +1,8 @@
 /**
  * In-memory record store, one per object. Records are kept compactly as a values array indexed like the
- * object's field list (a million Contacts fit in a few hundred MB), with case-insensitive lookup indexes on
- * every externalId / idLookup / unique field so upserts and duplicate checks stay O(1).
+ * object's field list (about 0.8 KB of heap per Contact of 5 set fields, measured), with case-insensitive
+ * lookup indexes on every externalId / idLookup / unique field so upserts and duplicate checks stay O(1).
+ * A V8 Map holds at most 2^24 entries: about 16 million records per object.
  */
 import type { ObjectDef, StoredValue } from './schema-types';
 
@@ -76,16 +77,47 @@ export class ObjectStore {
   /** Replaces the values of a record, keeping indexes in step. */
   replace(rec: Rec, values: StoredValue[], undo?: UndoLog): void {
     const before = rec.values;
-    this.indexAll(rec, false);
+    this.reindex(rec, before, values);
     rec.values = values;
-    this.indexAll(rec, true);
     this.onWrite('update', rec);
     undo?.push(() => {
-      this.indexAll(rec, false);
+      this.reindex(rec, rec.values, before);
       rec.values = before;
-      this.indexAll(rec, true);
       this.onWrite('rollback', rec);
     });
+  }
+
+  /**
+   * Moves a live record's index entries from `from` to `to`, only for the indexed fields whose key changes.
+   * An update rarely changes its external id: taking every entry out and back in left a deleted slot per
+   * update in each index, and a Map of 10,000,000 keys then needs to grow past V8's limit (2^24 entries),
+   * which failed a 10,000,000-row update with "Map maximum size exceeded".
+   */
+  private reindex(rec: Rec, from: StoredValue[], to: StoredValue[]): void {
+    if (rec.deleted) return;
+    for (const [fieldIdx, idx] of this.indexes) {
+      const a = from[fieldIdx];
+      const b = to[fieldIdx];
+      const ka = a === null || a === undefined || a === '' ? null : this.key(fieldIdx, a);
+      const kb = b === null || b === undefined || b === '' ? null : this.key(fieldIdx, b);
+      if (ka === kb) continue;
+      if (ka !== null) this.unindex(idx, ka, rec.id);
+      if (kb !== null) this.index(idx, kb, rec.id);
+    }
+  }
+
+  private index(idx: Index, k: string, id: string): void {
+    const cur = idx.get(k);
+    if (cur === undefined) idx.set(k, id);
+    else idx.set(k, typeof cur === 'string' ? [cur, id] : [...cur, id]);
+  }
+
+  private unindex(idx: Index, k: string, id: string): void {
+    const cur = idx.get(k);
+    if (cur === undefined) return;
+    const rest = (typeof cur === 'string' ? [cur] : cur).filter((x) => x !== id);
+    if (rest.length === 0) idx.delete(k);
+    else idx.set(k, rest.length === 1 ? (rest[0] as string) : rest);
   }
 
   /** Soft delete (recycle bin): the record stays addressable so later writes get ENTITY_IS_DELETED. */
@@ -122,16 +154,8 @@ export class ObjectStore {
     for (const [fieldIdx, idx] of this.indexes) {
       const v = rec.values[fieldIdx];
       if (v === null || v === undefined || v === '') continue;
-      const k = this.key(fieldIdx, v);
-      const cur = idx.get(k);
-      if (add) {
-        if (cur === undefined) idx.set(k, rec.id);
-        else idx.set(k, typeof cur === 'string' ? [cur, rec.id] : [...cur, rec.id]);
-      } else if (cur !== undefined) {
-        const rest = (typeof cur === 'string' ? [cur] : cur).filter((x) => x !== rec.id);
-        if (rest.length === 0) idx.delete(k);
-        else idx.set(k, rest.length === 1 ? (rest[0] as string) : rest);
-      }
+      if (add) this.index(idx, this.key(fieldIdx, v), rec.id);
+      else this.unindex(idx, this.key(fieldIdx, v), rec.id);
     }
   }
 }
