@@ -10,19 +10,12 @@ import { bulkChunkFor, importFileLimit, MAX_BULK_CHUNK, MIN_BULK_CHUNK } from '.
 import { clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { actitoConnector as actito } from './index';
-import { drive, field, makeContext, MemoryState, memoryChunk, outRow } from './test-harness';
+import { drive, emulatorAdmin, field, makeContext, memoryChunk, MemoryState, outRow } from './test-harness';
 
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
 
-const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-  const res = await fetch(`${emu.url}/__admin${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return res.json();
-};
+const admin = emulatorAdmin(() => emu.url);
 const requests = async (): Promise<Array<{ method: string; path: string; route: string; status: number }>> =>
   (await admin('GET', '/requests')).requests;
 

@@ -6,21 +6,14 @@ import { ActitoClient, clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
-import { drive, field, makeContext, type MemoryState, memoryChunk, outRow } from './test-harness';
+import { drive, emulatorAdmin, field, makeContext, memoryChunk, outRow, type MemoryState } from './test-harness';
 import { LocalLimits } from '../kit/limits';
 import { takeImport } from './quota';
 
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
 
-const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-  const res = await fetch(`${emu.url}/__admin${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return res.json();
-};
+const admin = emulatorAdmin(() => emu.url);
 const records = async (table = 'orders'): Promise<Array<Record<string, unknown>>> =>
   (await admin('GET', `/tables/${table}/records?limit=10000`)).records;
 const requests = async (): Promise<

@@ -5,17 +5,11 @@ import type { FieldSpec } from '../types';
 import { clientFor } from './client';
 import { type ActitoConnection, type ActitoOptions, connectionSchema } from './config';
 import { actitoConnector } from './index';
+import { emulatorAdmin } from './test-harness';
 
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
-const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-  const res = await fetch(`${emu.url}/__admin${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return res.json();
-};
+const admin = emulatorAdmin(() => emu.url);
 const spec = (from: string, to: string, pgType = 'text', o: Partial<FieldSpec> = {}): FieldSpec => ({
   from,
   to,

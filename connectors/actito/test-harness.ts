@@ -156,3 +156,15 @@ export async function drive<C, O>(
   }
   return { method: plan.method, results, chunks };
 }
+
+/** Calls the Actito emulator's admin routes (`/__admin/...`); `url` is read at each call (the emulator starts in beforeAll). */
+export function emulatorAdmin(url: () => string): (method: string, path: string, body?: unknown) => Promise<any> {
+  return async (method, path, body) => {
+    const res = await fetch(`${url()}/__admin${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return res.json();
+  };
+}
