@@ -2,6 +2,7 @@
  * Rows per bulk import sized by the bytes per row the activation's import files compressed to, driven
  * against the in-process emulator (emulators/actito) through test-harness.ts.
  */
+import { createHash } from 'node:crypto';
 import { SyncError } from '../../common/errors';
 import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito/server';
 import { LocalLimits } from '../kit/limits';
@@ -235,6 +236,39 @@ describe('an import file over the limit', () => {
     expect(imports.reduce((n, i) => n + i.counts.read, 0)).toBe(10_000);
     const last = await state.get<{ bytes: number }>(SEEN);
     expect(last!.bytes).toBeLessThanOrEqual(importFileLimit.bytes);
+  });
+
+  it("keeps a refused file's size for the next plan when a later, narrower file of the same run succeeds", async () => {
+    // Rows of one model vary: here the first chunk's rows compress to far more bytes than the second's.
+    // The first file is refused and measured; the second is written and measured after it. The message
+    // promised that the next run sends the refused rows in imports sized from the refused file.
+    importFileLimit.bytes = 16 * 1024;
+    const state = new MemoryState();
+    const ctx = makeContext({ connection: conn, table: 'orders', key: 'orderId', mode: 'upsert', fields: FIELDS, options, state });
+    await actito.check(ctx);
+    const wide = Array.from({ length: 5_000 }, (_, i) => {
+      const id = `W${i}-${createHash('sha256').update(String(i)).digest('hex').slice(0, 40)}`; // 50 characters at most
+      return outRow(id, { orderId: id, customerId: `C${i % 3}` });
+    });
+    const plan = await actito.planWrites(ctx, 'upsert', 7_000);
+    const refused = await actito.writeChunk(ctx, memoryChunk(wide, 'upsert'), plan).catch((e: unknown) => e);
+    expect((refused as SyncError).code).toBe('INTERNAL');
+    const promised = Number(/about (\d+) rows each/.exec((refused as SyncError).message)![1]);
+    // The run's next chunk, of the same plan.
+    const narrow = memoryChunk(orders(0, 2_000), 'upsert', 1);
+    let outcome = await actito.writeChunk(ctx, narrow, plan);
+    while (outcome.status === 'pending') {
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await actito.pollChunk!(ctx, narrow, outcome.handle);
+    }
+    expect([...narrow.results.values()].filter((r) => r.ok)).toHaveLength(2_000);
+
+    // The next run: the refused rows again.
+    const next = await actito.planWrites(ctx, 'upsert', wide.length);
+    expect(next.chunkSize).toBeLessThanOrEqual(promised);
+    const again = await drive(actito, ctx, 'upsert', wide).catch((e: unknown) => e);
+    expect(again).not.toBeInstanceOf(Error);
+    expect(emu.state.tables.customTable('orders')!.size).toBe(2_000 + wide.length);
   });
 
   it('with bulkChunkSize set, says to lower it', async () => {
