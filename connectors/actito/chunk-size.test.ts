@@ -7,7 +7,7 @@ import { SyncError } from '../../common/errors';
 import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito/server';
 import { LocalLimits } from '../kit/limits';
 import type { FieldSpec } from '../types';
-import { bulkChunkFor, importFileLimit, MAX_BULK_CHUNK, MIN_BULK_CHUNK } from './chunk-size';
+import { bulkChunkFor, columnsFingerprint, importFileLimit, MAX_BULK_CHUNK, MIN_BULK_CHUNK } from './chunk-size';
 import { clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { actitoConnector as actito } from './index';
@@ -74,7 +74,7 @@ describe('rows per import sized by bytes (bulkChunkSize not set)', () => {
     expect(ctx.logs.some((l) => /quota/.test(l.message))).toBe(false);
     // The last file seen is kept for the next plan.
     const seen = await state.get<{ bytes: number; lines: number }>(SEEN);
-    expect(seen).toMatchObject({ lines: 200_001, rows: 200_001, compression: 'GZIP' });
+    expect(seen).toMatchObject({ lines: 200_001, rows: 200_001, columns: columnsFingerprint(ctx, 'records') });
     expect(seen!.bytes).toBeGreaterThan(0);
     expect(seen!.bytes).toBeLessThan(200_001 * 20);
   });
@@ -166,7 +166,7 @@ describe('planWrites with and without bulkChunkSize', () => {
     });
   const seen100 = async (): Promise<MemoryState> => {
     const state = new MemoryState();
-    await state.set(SEEN, { bytes: 100_000_000, lines: 1_000_000, rows: 1_000_000, compression: 'GZIP', at: '2026-12-01T00:00:00.000Z' });
+    await state.set(SEEN, { bytes: 100_000_000, lines: 1_000_000, rows: 1_000_000, at: '2026-12-01T00:00:00.000Z' });
     return state;
   };
 
@@ -177,6 +177,45 @@ describe('planWrites with and without bulkChunkSize', () => {
     const ctx = planCtx({}, await seen100());
     expect((await actito.planWrites(ctx, 'upsert', 2_000_000)).chunkSize).toBe(666_667);
     expect(ctx.logs.some((l) => l.level === 'warn')).toBe(false);
+  });
+
+  it('ignores a file kept for other columns: after a mapping adds a column, the plan is sized as before any file was seen', async () => {
+    const state = new MemoryState();
+    const ctx = planCtx({ bulkThreshold: 10, pollAfterMs: 10 }, state);
+    await actito.check(ctx);
+    const { results } = await drive(actito, ctx, 'upsert', orders(0, 2_000));
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    // Two short columns compress to a few bytes a row: the most rows an import takes.
+    expect((await actito.planWrites(ctx, 'upsert', 1_000_000)).chunkSize).toBe(MAX_BULK_CHUNK);
+    // The same activation once its mapping sends a free-text column too: that file says nothing of these rows.
+    const wider = makeContext({
+      connection: conn,
+      table: 'orders',
+      key: 'orderId',
+      mode: 'upsert',
+      fields: [...FIELDS, field('note', 'note', 'text')],
+      options: { bulkImportsPerDay: 3, bulkImportsReserve: 0 },
+      state,
+    });
+    expect((await actito.planWrites(wider, 'upsert', 1_000_000)).chunkSize).toBe(MIN_BULK_CHUNK);
+    // A figure kept before the columns were (no fingerprint) still counts.
+    expect((await actito.planWrites(planCtx({}, await seen100()), 'upsert', 1_000_000)).chunkSize).toBe(524_288);
+  });
+
+  it('sizes from a refused file for a week, even when a narrower file came after it', async () => {
+    const day = 24 * 3600 * 1000;
+    const state = await seen100();
+    const refused = (ageMs: number) => ({
+      bytes: 300_000_000,
+      lines: 1_000_000,
+      rows: 1_000_000,
+      at: new Date(Date.now() - ageMs).toISOString(),
+    });
+    await state.set(`${SEEN}.refused`, refused(6 * day));
+    // 300 bytes a row: 200,000 rows (57 MB) fit, 524,288 would not.
+    expect((await actito.planWrites(planCtx({}, state), 'upsert', 1_000_000)).chunkSize).toBe(MIN_BULK_CHUNK);
+    await state.set(`${SEEN}.refused`, refused(8 * day));
+    expect((await actito.planWrites(planCtx({}, state), 'upsert', 1_000_000)).chunkSize).toBe(524_288);
   });
 
   it('obeys an explicit bulkChunkSize whatever was seen, warning as before when the quota will not cover it', async () => {

@@ -2,13 +2,14 @@
  * Rows per bulk import when `destination.options.bulkChunkSize` is not set. Each import costs one of the
  * table's 12-24 imports a day, and a file may hold 100 MB compressed; typical rows compress to 10-200
  * bytes, so a fixed 200,000 rows (safe for wide rows) spends the quota on files of a few MB. The bytes
- * per row of the activation's last import file (kept in ctx.state) size the next plan instead.
+ * per row of the activation's last import file (kept in ctx.state) size the next plan instead, or
+ * those of a file refused as too large within the last week, whichever is larger.
  */
+import { createHash } from 'node:crypto';
 import { SyncError } from '../../common/errors';
 import type { RowOp } from '../types';
 import type { Phase } from './bulk-file';
-import type { ActitoOptions } from './config';
-import { type Ctx, tableName } from './context';
+import { type Ctx, splitFields, tableName } from './context';
 import { MAX_FILE_BYTES } from './csv';
 import { profileWrite } from './profiles';
 
@@ -21,14 +22,25 @@ export const MIN_SAMPLE_ROWS = 1_000;
 
 /** Actito's limit on one compressed import file; tests lower it to reach the over-limit path without building 100 MB. */
 export const importFileLimit = { bytes: MAX_FILE_BYTES };
+/**
+ * How long a refused file keeps sizing the plans. Its rows are sent again by the next run, usually the
+ * same day; a week also covers an activation paused or failing for days. Meanwhile narrower rows are cut
+ * into smaller imports than needed, which costs imports but refuses nothing.
+ */
+export const REFUSED_KEPT_MS = 7 * 24 * 3600 * 1000;
 
-/** What one import file of the activation compressed to (ctx.state, one entry per phase and table). */
+/**
+ * What one import file of the activation compressed to (ctx.state, per phase and table: the last file,
+ * and apart the widest refused one). The compression is not kept: GZIP and ZIP hold the same deflate
+ * stream, a file's figure holds for either.
+ */
 export interface FileSeen {
   bytes: number;
   lines: number;
   /** Rows of the chunk the file stood for (more than its lines for profiles: one line per profile). */
   rows: number;
-  compression: ActitoOptions['compression'];
+  /** columnsFingerprint of the file's phase (absent in figures kept before it was: they count). */
+  columns?: string;
   at: string;
 }
 
@@ -64,6 +76,32 @@ export function bulkChunkFor(p: { rows: number; left: number; bytesPerRow: numbe
 
 /** The state key of a phase's files on a table (the configured names, as the quota counters use). */
 export const seenKey = (phase: Phase, table: string): string => `actito.bulkFile.${phase}.${table}`;
+/** Where the widest file refused within REFUSED_KEPT_MS is kept, apart from the last file (which a narrower one replaces). */
+export const refusedKey = (phase: Phase, table: string): string => `${seenKey(phase, table)}.refused`;
+
+/**
+ * The mapped columns a phase's file may carry, hashed. A figure kept for other columns (a mapping that
+ * since sends a long text too) says nothing of the next file's rows. Taken from the mapping, not from
+ * the file's header: the plan has no file, and a profile file's header depends on its rows.
+ */
+export function columnsFingerprint(ctx: Ctx, phase: Phase): string {
+  const { record, profile } = splitFields(ctx.fields);
+  const names =
+    phase === 'records' ? record.map((f) => f.to) : [ctx.options.profiles?.matchAttribute ?? '', ...profile.map((f) => f.attribute)];
+  return createHash('sha256')
+    .update(JSON.stringify([...new Set(names)].sort()))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+const perRow = (seen: FileSeen): number => seen.bytes / seen.rows;
+
+/** Whether a kept figure may size the next file of these columns (`keptMs`: how long it counts, from its time). */
+function counts(seen: FileSeen | null, columns: string, keptMs = Infinity): seen is FileSeen {
+  if (!seen || !(seen.rows > 0) || !(seen.bytes > 0)) return false;
+  if (seen.columns !== undefined && seen.columns !== columns) return false;
+  return !(Date.now() - Date.parse(seen.at) > keptMs);
+}
 
 /** The configured name of the table a phase imports into. */
 export const phaseTable = (ctx: Ctx, phase: Phase): string => (phase === 'profiles' ? (ctx.options.profiles?.table ?? '') : tableName(ctx));
@@ -72,27 +110,38 @@ export const phaseTable = (ctx: Ctx, phase: Phase): string => (phase === 'profil
  * Keeps what a built import file compressed to, before anything is uploaded: a retried activity builds
  * the file again and writes its figure again (the last one wins; it is only a hint). A failed write fails
  * the attempt like any Postgres error, so an oversized file is never refused without its size kept.
- * Small files are not kept, oversized ones always.
+ * Small files are not kept, oversized ones always, and also apart: a narrower file after it (the run's
+ * next chunk) replaces the last figure, and the refused rows, sent again by the next run, would be
+ * sized from that one and refused again.
  */
 export async function recordFileSeen(ctx: Ctx, phase: Phase, file: { bytes: number; lines: number; rows: number }): Promise<void> {
   if (file.lines <= 0 || file.rows <= 0 || (file.rows < MIN_SAMPLE_ROWS && file.bytes <= importFileLimit.bytes)) return;
-  const seen: FileSeen = {
-    bytes: file.bytes,
-    lines: file.lines,
-    rows: file.rows,
-    compression: ctx.options.compression,
-    at: new Date().toISOString(),
-  };
-  await ctx.state.set(seenKey(phase, phaseTable(ctx, phase)), seen);
+  const table = phaseTable(ctx, phase);
+  const columns = columnsFingerprint(ctx, phase);
+  const seen: FileSeen = { bytes: file.bytes, lines: file.lines, rows: file.rows, columns, at: new Date().toISOString() };
+  await ctx.state.set(seenKey(phase, table), seen);
+  if (file.bytes <= importFileLimit.bytes) return;
+  // One figure per phase and table, the widest still counting: chunks refused together (written in
+  // parallel) may race here, and either figure sizes the rows far below what was refused.
+  const kept = await ctx.state.get<FileSeen>(refusedKey(phase, table));
+  if (!counts(kept, columns, REFUSED_KEPT_MS) || perRow(seen) >= perRow(kept)) await ctx.state.set(refusedKey(phase, table), seen);
 }
 
-/** Bytes per row of the last files seen for the phases an operation writes: the largest, as one chunk feeds both. */
+/**
+ * Bytes per row for the phases an operation writes: the largest of each phase's last file and refused
+ * file (within REFUSED_KEPT_MS), kept for the columns the mapping sends now; the larger of the phases,
+ * as one chunk feeds both. Null when none counts.
+ */
 export async function bytesPerRow(ctx: Ctx, op: RowOp): Promise<number | null> {
   const phases: Phase[] = profileWrite(ctx.options, op) === 'none' ? ['records'] : ['profiles', 'records'];
   let most: number | null = null;
   for (const phase of phases) {
-    const seen = await ctx.state.get<FileSeen>(seenKey(phase, phaseTable(ctx, phase)));
-    if (seen && seen.rows > 0 && seen.bytes > 0) most = Math.max(most ?? 0, seen.bytes / seen.rows);
+    const table = phaseTable(ctx, phase);
+    const columns = columnsFingerprint(ctx, phase);
+    const last = await ctx.state.get<FileSeen>(seenKey(phase, table));
+    const refused = await ctx.state.get<FileSeen>(refusedKey(phase, table));
+    if (counts(last, columns)) most = Math.max(most ?? 0, perRow(last));
+    if (counts(refused, columns, REFUSED_KEPT_MS)) most = Math.max(most ?? 0, perRow(refused));
   }
   return most;
 }
