@@ -146,6 +146,45 @@ test('a retried delta numbers the rows and cuts the chunks exactly as the first 
   expect(await chunks()).toEqual(first.chunks);
 });
 
+test('skipped rows among the pending ones take no room in a chunk: ceil(pending / size) chunks, the same on a retried delta', async () => {
+  // The connector sizes chunks for the pending rows it is told of (Actito fits them to the imports left
+  // today): a chunk that also counted skipped rows would leave one more chunk than it planned for.
+  const id = uniqueName('skipcut');
+  await model(id, 100);
+  const cfg = config(id, 'upsert');
+  // Run 1: 30 even keys fail for good, so run 2 skips them while they stay unchanged.
+  await db.query(
+    `INSERT INTO test_dest.faults (object, key, code, retryable, times) SELECT $1, g::text, 'STRING_TOO_LONG', false, 1 FROM generate_series(2, 60, 2) g`,
+    [id],
+  );
+  const first = await fullRun(d.deps, cfg, 1);
+  expect(first.summary.ops.upsert).toMatchObject({ planned: 100, succeeded: 70, failed: 30 });
+  // Run 2: the 50 odd keys change. The model is written again in key order (an UPDATE would move the
+  // changed rows to the end of the table), so the skipped even keys sit between them in delta order.
+  await db.query(`TRUNCATE public.${id}`);
+  await db.query(
+    `INSERT INTO public.${id} SELECT g, 'Name ' || g || CASE WHEN g % 2 = 1 THEN ' v2' ELSE '' END FROM generate_series(1, 100) g ORDER BY g`,
+  );
+  const runId = await startRun(d.deps, cfg, 2);
+  const chunks = async () =>
+    (await db.query(`SELECT chunk, seq_from, seq_to, row_count FROM syncline.chunks WHERE run_id = $1 ORDER BY chunk`, [runId])).rows;
+  const delta = await computeDelta(d.deps, { runId });
+  expect(delta.planned).toEqual({ upsert: 50 });
+  expect(delta.skipped).toBe(30);
+  expect(delta.chunks).toEqual([0, 1, 2]);
+  const cut = await chunks();
+  expect(cut.map((c) => c.row_count)).toEqual([20, 20, 10]);
+  await computeDelta(d.deps, { runId });
+  expect(await chunks()).toEqual(cut);
+  // Each chunk reads its pending rows only: the skipped keys inside its range are not sent.
+  await writeAll(d.deps, runId, delta.chunks);
+  const s = await commitRun(d.deps, { runId });
+  expect(s.ops.upsert).toMatchObject({ planned: 80, skipped: 30, succeeded: 50, failed: 0 });
+  const dest = await destination(id);
+  expect(dest.size).toBe(70);
+  for (let k = 1; k <= 100; k++) expect(dest.get(String(k))).toBe(k % 2 === 1 ? `Name ${k} v2` : k <= 60 ? undefined : `Name ${k}`);
+});
+
 test('a model column whose name holds a dot or a quote is hashed and sent like any other', async () => {
   const id = uniqueName('dots');
   await db.query(
