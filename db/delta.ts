@@ -192,7 +192,12 @@ export function inChunk(r: ChunkRange, alias = ''): RawBuilder<unknown> {
   return sql`${a}op = ${r.op} AND ${a}seq BETWEEN ${r.from} AND ${r.to}`;
 }
 
-/** Cuts each op's rows into chunks of `size` by seq, with the pending count of each. */
+/**
+ * Cuts each op's pending rows into chunks of `size` by their rank in seq order, each chunk the seq range
+ * of its rows: `size` pending rows a chunk (the last fewer), as many chunks as the connector planned for
+ * the pending count it was given. Rows of other statuses (skipped) inside a range are not read (chunk
+ * reads take pending rows only). A retried delta numbers and marks rows alike, so it cuts the same chunks.
+ */
 export function chunkRanges(
   runId: string,
   plans: Array<{ op: RowOp; size: number }>,
@@ -201,8 +206,10 @@ export function chunkRanges(
     plans.map((p) => sql`WHEN ${p.op} THEN ${sql.lit(p.size)}`),
     sql` `,
   );
-  return sql`SELECT op, ((seq - 1) / (CASE op ${size} END))::int AS k, min(seq) AS "from", max(seq) AS "to", count(*) FILTER (WHERE status = 'pending') AS pending
-FROM ${deltaTable(runId)} WHERE op IN (${sql.join(plans.map((p) => p.op))}) GROUP BY 1, 2 HAVING count(*) FILTER (WHERE status = 'pending') > 0 ORDER BY 1, 2`;
+  return sql`SELECT op, ((pos - 1) / (CASE op ${size} END))::int AS k, min(seq) AS "from", max(seq) AS "to", count(*) AS pending
+FROM (SELECT op, seq, row_number() OVER (PARTITION BY op ORDER BY seq) AS pos FROM ${deltaTable(runId)}
+  WHERE op IN (${sql.join(plans.map((p) => p.op))}) AND status = 'pending') p
+GROUP BY 1, 2 ORDER BY 1, 2`;
 }
 
 export function indexDelta(runId: string): RawBuilder<unknown>[] {
