@@ -86,7 +86,8 @@ export const optionsSchema = z
     singleChunkSize: z.number().int().positive().default(500),
     /**
      * Rows per bulk import file (one import counts once against the daily quota), obeyed exactly when set.
-     * Unset: sized from the bytes per row of the activation's last import file (chunk-size.ts), 200,000
+     * Unset: sized from the bytes per row of the activation's last import file for the same columns, or of a
+     * file refused in the last 7 days when it was wider (chunk-size.ts), 200,000
      * before any file was seen.
      */
     bulkChunkSize: z.number().int().positive().optional(),
