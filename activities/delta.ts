@@ -67,7 +67,9 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
     else if (c.status === 'skipped') skipped += Number(c.keys);
     else if (c.status === 'pending' && c.op) planned[c.op as RowOp] = (planned[c.op as RowOp] ?? 0) + Number(c.keys);
   }
-  return { planned, rejected, skipped, heldDeletes, ...(await planChunks(deps, run, planned)) };
+  // No skipped or held row takes a place among an op's rows: chunks can be cut by seq alone.
+  const onlyPending = counts.every((c) => !c.op || c.status === 'pending');
+  return { planned, rejected, skipped, heldDeletes, ...(await planChunks(deps, run, planned, onlyPending)) };
 }
 
 /**
@@ -90,6 +92,7 @@ async function planChunks(
   deps: SynclineDeps,
   run: LoadedRun,
   planned: Partial<Record<RowOp, number>>,
+  onlyPending: boolean,
 ): Promise<Pick<ComputeDeltaResult, 'chunks' | 'chunkLabels' | 'methods'>> {
   const ops = (Object.keys(planned) as RowOp[]).filter((op) => (planned[op] ?? 0) > 0).sort();
   if (ops.length === 0) {
@@ -103,7 +106,7 @@ async function planChunks(
     const plan = await connector.planWrites(ctx, op, planned[op]!);
     plans.push({ op, method: plan.method, size: Math.max(1, Math.min(run.config.chunkSize ?? plan.chunkSize, plan.chunkSize)) });
   }
-  const ranges = await cutChunks(deps.db, run.runId, plans);
+  const ranges = await cutChunks(deps.db, run.runId, plans, onlyPending);
   const method = new Map(plans.map((p) => [p.op, p.method]));
   // A retried delta replaces the chunks of its earlier attempt (no write has started before the delta returns).
   await deps.db.transaction().execute((tx) =>
