@@ -13,6 +13,7 @@ import type {
   RowResult,
   SyncMode,
 } from '../types';
+import { emulatorAdmin as adminCall } from '../../test/support/emulator-admin';
 import { distinctInMemory } from '../kit/testing/memory-chunk';
 import { LocalLimits } from '../kit/limits';
 import { resolveDestination } from '../kit/destination';
@@ -157,14 +158,10 @@ export async function drive<C, O>(
   return { method: plan.method, results, chunks };
 }
 
-/** Calls the Actito emulator's admin routes (`/__admin/...`); `url` is read at each call (the emulator starts in beforeAll). */
+/**
+ * The Actito emulator's admin routes (test/support/emulator-admin.ts) as `admin(method, path, body)`; `url`
+ * is read at each call (the emulator starts in beforeAll).
+ */
 export function emulatorAdmin(url: () => string): (method: string, path: string, body?: unknown) => Promise<any> {
-  return async (method, path, body) => {
-    const res = await fetch(`${url()}/__admin${path}`, {
-      method,
-      headers: { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return res.json();
-  };
+  return (method, path, body) => adminCall<any>(url(), path, { method, ...(body !== undefined && { body: JSON.stringify(body) }) });
 }
