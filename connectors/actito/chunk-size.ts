@@ -155,10 +155,10 @@ export function refuseOversized(ctx: Ctx, chunk: { chunk: number }, phase: Phase
   const limit = importFileLimit.bytes;
   if (file.bytes <= limit) return;
   const mb = (b: number): string => (b >= 1048576 ? `${Math.round((b / 1048576) * 10) / 10} MB` : `${Math.round(b / 1024)} KB`);
-  const perRow = file.bytes / Math.max(1, file.rows);
+  const bytesEach = file.bytes / Math.max(1, file.rows);
   // What the next plan sized from this file comes to (bulkChunkFor), also a safe explicit setting.
-  const fitting = bulkChunkFor({ rows: file.rows, left: 0, bytesPerRow: perRow, limitBytes: limit }).chunkSize;
-  const where = `Activation "${ctx.activationId}": the ${phase} import file of chunk ${chunk.chunk} (table "${phaseTable(ctx, phase)}") is ${mb(file.bytes)} compressed for ${file.rows} rows (${Math.round(perRow * 10) / 10} bytes a row), over Actito's ${mb(limit)} limit, so it was not uploaded (no import spent).`;
+  const fitting = bulkChunkFor({ rows: file.rows, left: 0, bytesPerRow: bytesEach, limitBytes: limit }).chunkSize;
+  const where = `Activation "${ctx.activationId}": the ${phase} import file of chunk ${chunk.chunk} (table "${phaseTable(ctx, phase)}") is ${mb(file.bytes)} compressed for ${file.rows} rows (${Math.round(bytesEach * 10) / 10} bytes a row), over Actito's ${mb(limit)} limit, so it was not uploaded (no import spent).`;
   const details = { bytes: file.bytes, rows: file.rows, limit };
   if (ctx.options.bulkChunkSize !== undefined)
     throw new SyncError(
