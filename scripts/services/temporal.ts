@@ -9,7 +9,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../common/search-attributes';
-import { freePort } from './ports';
+import { freePort, onFreePorts, PortTakenError } from './ports';
 import { projectRoot } from './project-root';
 
 export interface TemporalServer {
@@ -53,8 +53,15 @@ export interface DevServerOptions {
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<TemporalServer> {
   const cli = findTemporalCli();
   if (!cli) return startWithSdkDownload();
-  const port = opts.port ?? (await freePort());
-  const uiPort = opts.uiPort ?? (await freePort());
+  // Ports the caller chose are used as they are; ports found free are chosen again when the server
+  // exits at start because one was taken meanwhile (onFreePorts).
+  const start = async ([port, uiPort]: number[]): Promise<TemporalServer> => startDevServer(cli, opts, port!, uiPort!);
+  if (opts.port !== undefined || opts.uiPort !== undefined)
+    return start([opts.port ?? (await freePort()), opts.uiPort ?? (await freePort())]);
+  return onFreePorts(2, freePort, start);
+}
+
+async function startDevServer(cli: string, opts: DevServerOptions, port: number, uiPort: number): Promise<TemporalServer> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--namespace', 'default'];
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
@@ -67,25 +74,41 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'pipe'],
     detached: opts.ownProcessGroup === true,
   });
-  // The server's errors are shown while it runs; once we stop it, its shutdown races ("taskReader: unexpected
+  // The server's errors are shown while it runs, and those of its start once it has started (a start
+  // that fails says them in its error). Once we stop it, its shutdown races ("taskReader: unexpected
   // error dispatching task … task queue closed") are not errors of ours and would end up in the demo's output.
-  let stopping = false;
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  const startErrors: Buffer[] = [];
   child.stderr!.on('data', (b: Buffer) => {
-    if (!stopping) process.stderr.write(b);
+    if (phase === 'starting') startErrors.push(b);
+    else if (phase === 'running') process.stderr.write(b);
   });
-  if (opts.ownProcessGroup)
-    process.once('exit', () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
+  const killOnExit = (): void => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  if (opts.ownProcessGroup) process.once('exit', killOnExit);
   const address = `127.0.0.1:${port}`;
-  await waitForTemporal(address, child);
+  try {
+    await waitForTemporal(address, child);
+  } catch (e) {
+    phase = 'stopping';
+    await stopChild(child);
+    process.off('exit', killOnExit);
+    const said = Buffer.concat(startErrors).toString().trim();
+    const message = `${(e as Error).message}${said ? `:\n${said.split('\n').slice(-10).join('\n')}` : ''}`;
+    // The dev server binds more ports than these two (random free ones of its own): any of them taken
+    // says "address already in use", and the next attempt picks them all again.
+    throw /address already in use/i.test(said) ? new PortTakenError(message) : new Error(message);
+  }
+  phase = 'running';
+  for (const b of startErrors) process.stderr.write(b);
   return {
     address,
     cli,
     namespace: 'default',
     uiUrl: opts.headless ? null : `http://127.0.0.1:${uiPort}`,
     stop: () => {
-      stopping = true;
+      phase = 'stopping';
       return stopChild(child);
     },
   };
