@@ -17,7 +17,7 @@ import { type Ctx, loadTables, splitFields, tableName } from './context';
 import { MAX_FILE_BYTES } from './csv';
 import { profileWrite } from './profiles';
 
-/** Rows per import before any file was seen, and the least an observation makes it (while that fits; see bulkChunkFor). */
+/** Rows per import before any file was seen (without a sample), and the least an observation makes it (while that fits; see bulkChunkFor). */
 export const MIN_BULK_CHUNK = 200_000;
 /** The most rows per import: one file's build, upload and report reading stay minutes, and so does a retry of it. */
 export const MAX_BULK_CHUNK = 5_000_000;
@@ -35,7 +35,7 @@ export const SAMPLE_ROWS = 20_000;
  * is 20,000 of its rows, and the rows it missed may be wider (a model sorted by signup date whose recent
  * customers fill more attributes). A file is aimed at half the limit and grown to four fifths at most:
  * with half again the sample's figure, a grown chunk still fits for rows up to 1.5 times as wide as the
- * sample's, an ungrown one up to 3 times. It costs about a third more imports than the exact figure
+ * sample's, an ungrown one up to 3 times. It costs up to half again as many imports as the exact figure
  * (10,000,000 rows of 12 bytes: 4 instead of 3, against 50 of 200,000 rows); a chunk whose file still
  * comes out over the limit is refused before upload and sizes the next run (recordFileSeen).
  */
