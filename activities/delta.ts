@@ -3,14 +3,17 @@
  * and numbers the rows to send into chunks sized by the destination.
  */
 import type { RowOp } from '../common/sync-modes';
+import type { DestinationContext, FieldSpec, OutRow } from '../connectors/types';
+import { sampleRuns } from '../connectors/kit/sample';
 import { count } from '../common/details';
 import { modeRowsOf } from '../connectors/kit/destination';
-import { buildDelta, countDelta, cutChunks, markUnchangedRejections } from '../db/delta';
+import { buildDelta, countDelta, cutChunks, indexDeltaForReads, markUnchangedRejections } from '../db/delta';
 import { deleteChunks, replaceChunks } from '../db/chunks';
 import { guardStats, holdUnapproved } from '../db/held-deletes';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
 import { withHeartbeat } from './work';
+import { pendingRows } from './write';
 import { Context } from '@temporalio/activity';
 import { deltaSeesOnlyFailed } from '../db/commit';
 
@@ -100,7 +103,12 @@ async function planChunks(
     return { chunks: [], chunkLabels: [], methods: {} };
   }
   const connector = connectorFor(deps, run.config);
-  const ctx = buildContext(deps, run, sentFields(run));
+  await indexDeltaForReads(deps.db, run.runId);
+  const fields = sentFields(run);
+  const ctx: DestinationContext<unknown> = {
+    ...buildContext(deps, run, fields),
+    sampleRows: (op, limit) => sampleRows(deps, run, fields, op, planned[op] ?? 0, limit),
+  };
   const plans = [];
   for (const op of ops) {
     const plan = await connector.planWrites(ctx, op, planned[op]!);
@@ -121,6 +129,25 @@ async function planChunks(
     chunkLabels: ranges.map((r) => chunkLabel(r.op, r.pending)),
     methods: Object.fromEntries(method),
   };
+}
+
+/**
+ * `DestinationContext.sampleRows` while planning: up to `limit` pending rows of `op`, read in the runs
+ * sampleRuns spreads over its `count` pending rows (ranges of seq: no row read twice), through the reader
+ * of chunk rows. Nothing is written: the rows stay pending.
+ */
+async function sampleRows(
+  deps: SynclineDeps,
+  run: LoadedRun,
+  fields: FieldSpec[],
+  op: RowOp,
+  count: number,
+  limit: number,
+): Promise<OutRow[]> {
+  const out: OutRow[] = [];
+  for (const r of sampleRuns(count, limit))
+    for await (const page of pendingRows(deps, run, { op, from: r.from, to: r.to }, fields, 1000, r.take)) out.push(...page);
+  return out;
 }
 
 export function chunkLabel(op: string, rows: number): string {

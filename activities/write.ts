@@ -146,6 +146,31 @@ function counts(deps: SynclineDeps, run: LoadedRun, range: ChunkRange): Promise<
   return countChunk(deps.db, run.runId, range);
 }
 
+/**
+ * The pending rows of `range` in seq order as OutRows, `batchSize` a page (one query each), at most `max`
+ * in all: a chunk's rows (ChunkWrite.rows) and a plan's sample (DestinationContext.sampleRows, delta.ts).
+ */
+export async function* pendingRows(
+  deps: SynclineDeps,
+  run: Pick<LoadedRun, 'runId' | 'activationId'>,
+  range: ChunkRange,
+  fields: FieldSpec[],
+  batchSize: number,
+  max = Infinity,
+): AsyncGenerator<OutRow[]> {
+  const columns = fields.map((f) => f.from);
+  let after: number | null = null;
+  for (let left = max; left > 0;) {
+    const limit = Math.max(1, Math.min(batchSize, left));
+    const page = await pageRows(deps.db, { runId: run.runId, activationId: run.activationId, range, columns, after, limit });
+    if (page.length === 0) return;
+    yield page.map((r) => toOutRow(r, fields));
+    left -= page.length;
+    after = Number(page[page.length - 1]!.__seq);
+    if (page.length < limit) return;
+  }
+}
+
 function chunkWrite(
   deps: SynclineDeps,
   run: LoadedRun,
@@ -161,15 +186,8 @@ function chunkWrite(
     chunk,
     op: range.op,
     rowCount,
-    async *rows(batchSize = 500) {
-      let after: number | null = null;
-      for (;;) {
-        const page = await pageRows(deps.db, { runId: run.runId, activationId: run.activationId, range, columns, after, limit: batchSize });
-        if (page.length === 0) return;
-        yield page.map((r) => toOutRow(r, fields));
-        after = Number(page[page.length - 1]!.__seq);
-        if (page.length < batchSize) return;
-      }
+    rows(batchSize = 500) {
+      return pendingRows(deps, run, range, fields, batchSize);
     },
     async *distinctRows(field: string, batchSize = 1000) {
       const spec = fields.find((f) => f.to === field);

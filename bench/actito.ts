@@ -64,7 +64,7 @@ const log = (msg: string) => console.log(`[bench actito ${new Date().toISOString
 export async function main(args: string[]): Promise<Record<string, unknown>> {
   const rows = arg(args, 'rows', 1_000_000);
   const singleRows = arg(args, 'single-rows', 1500);
-  // Unset = the connector's default: sized from the last import file's bytes per row (200,000 rows before any).
+  // Unset = the connector's default: sized from the last import file's bytes per row (before any, from a sample of the rows).
   const bulkChunkSize = arg(args, 'bulk-chunk-size', 0);
   const reuse = process.env.TEMPORAL_ADDRESS && process.env.DATABASE_URL;
   log(

@@ -144,6 +144,14 @@ export interface DestinationContext<C = unknown, O = unknown> {
   signal: AbortSignal;
   /** Cluster-wide limits of the destination account; absent outside the runtime (connectors fall back to per-process ones). */
   limits?: SharedLimits;
+  /**
+   * Up to `limit` of the rows `op` is about to write, as `ChunkWrite.rows()` gives them: pending rows of
+   * the run's delta read from Postgres in a few runs spread over the operation (connectors/kit/sample.ts),
+   * each run in delta order. For sizing a plan from the rows themselves (e.g. what they compress to)
+   * when nothing was measured yet. Present only while the runtime plans (`planWrites`); the rows are
+   * held in memory by the caller, so keep `limit` to what a sample needs (thousands, not millions).
+   */
+  sampleRows?(op: RowOp, limit: number): Promise<OutRow[]>;
 }
 
 export interface RunWarning {

@@ -329,15 +329,23 @@ export async function countDelta(
   return (await deltaCounts(runId).execute(db)).rows;
 }
 
-/** Indexes the delta for chunk reads, then cuts each op's pending rows into chunks of its size. */
+/**
+ * Indexes the delta for reads by op and seq (chunk pages, a plan's sample of rows) and by key, once per
+ * delta built (buildDelta drops the table first): before planning, so that a connector's sample
+ * (`DestinationContext.sampleRows`) reads a few index ranges rather than the whole table.
+ */
+export async function indexDeltaForReads(db: Db, runId: string): Promise<void> {
+  for (const stmt of indexDelta(runId)) await stmt.execute(db);
+  await sql`ANALYZE ${deltaTable(runId)}`.execute(db);
+}
+
+/** Cuts each op's pending rows into chunks of its size (the delta indexed by indexDeltaForReads). */
 export async function cutChunks(
   db: Db,
   runId: string,
   plans: Array<{ op: RowOp; size: number }>,
   onlyPending = false,
 ): Promise<Array<{ op: RowOp; from: number; to: number; pending: number }>> {
-  for (const stmt of indexDelta(runId)) await stmt.execute(db);
-  await sql`ANALYZE ${deltaTable(runId)}`.execute(db);
   return (await chunkRanges(runId, plans, onlyPending).execute(db)).rows.map((r) => ({
     op: r.op,
     from: r.from,

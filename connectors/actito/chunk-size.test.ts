@@ -6,9 +6,21 @@ import { createHash } from 'node:crypto';
 import { SyncError } from '../../common/errors';
 import { type ActitoEmulator, startActitoEmulator } from '../../emulators/actito/server';
 import { LocalLimits } from '../kit/limits';
-import type { FieldSpec } from '../types';
-import { bulkChunkFor, columnsFingerprint, importFileLimit, MAX_BULK_CHUNK, MIN_BULK_CHUNK } from './chunk-size';
+import { sampleInMemory } from '../kit/testing/memory-chunk';
+import type { FieldSpec, OutRow, RowOp } from '../types';
+import { buildImportFile } from './bulk-file';
+import {
+  bulkChunkFor,
+  columnsFingerprint,
+  importFileLimit,
+  MAX_BULK_CHUNK,
+  MIN_BULK_CHUNK,
+  MIN_SAMPLE_ROWS,
+  SAMPLE_MARGIN,
+  SAMPLE_ROWS,
+} from './chunk-size';
 import { clientFor } from './client';
+import { loadTables } from './context';
 import { type ActitoConnection, connectionSchema } from './config';
 import { actitoConnector as actito } from './index';
 import { drive, emulatorAdmin, field, makeContext, memoryChunk, MemoryState, outRow } from './test-harness';
@@ -326,5 +338,192 @@ describe('an import file over the limit', () => {
     expect((err as SyncError).code).toBe('CONFIG_INVALID');
     expect((err as SyncError).message).toMatch(/Lower destination\.options\.bulkChunkSize \(10000\), e\.g\. to \d+/);
     expect(chunk.results.size).toBe(0);
+  });
+});
+
+describe('a first bulk run sized from a sample of its own rows (no file seen yet)', () => {
+  const saved = importFileLimit.bytes;
+  afterEach(() => {
+    importFileLimit.bytes = saved;
+  });
+  /** A sample as the runtime reads one (connectors/kit/sample.ts runs over `rows`), counting the calls. */
+  const sampler = (rows: OutRow[] | (() => Promise<OutRow[]>)) => {
+    const calls: Array<[string, number]> = [];
+    const read = Array.isArray(rows) ? sampleInMemory(rows) : async () => rows();
+    return {
+      calls,
+      sampleRows: async (op: RowOp, limit: number) => {
+        calls.push([op, limit]);
+        return read(op, limit);
+      },
+    };
+  };
+  const planCtx = (options: Record<string, unknown> = {}, state = new MemoryState(), fields = FIELDS) =>
+    makeContext({ connection: conn, table: 'orders', key: 'orderId', mode: 'upsert', fields, options, state });
+  const sizedLog = (ctx: ReturnType<typeof planCtx>) => ctx.logs.find((l) => /^Actito rows per import sized/.test(l.message))!;
+  /** Rows whose ids compress to far more bytes than orders()'s: 50 characters, a hash in each. */
+  const wide = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const id = `W${from + i}-${createHash('sha256')
+        .update(String(from + i))
+        .digest('hex')
+        .slice(0, 40)}`;
+      return outRow(id, { orderId: id, customerId: `C${(from + i) % 3}` });
+    });
+
+  it("sizes from what a sample of the operation's rows compresses to in an import file, with a margin, and keeps nothing", async () => {
+    const state = new MemoryState();
+    const ctx = planCtx({}, state);
+    const s = sampler(orders(0, 1_000_000));
+    const plan = await actito.planWrites({ ...ctx, sampleRows: s.sampleRows }, 'upsert', 1_000_000);
+    expect(s.calls).toEqual([['upsert', SAMPLE_ROWS]]);
+    const meta = sizedLog(ctx).meta!;
+    expect(meta).toMatchObject({ source: 'sample', sampleRows: SAMPLE_ROWS, margin: SAMPLE_MARGIN });
+    // The sample's file measured as a chunk's is: the same rows through buildImportFile.
+    const sample = await s.sampleRows('upsert', SAMPLE_ROWS);
+    const file = await buildImportFile(ctx, memoryChunk(sample, 'upsert'), ctx.options, await loadTables(ctx, ctx.options), 'records');
+    await file.dispose();
+    expect(meta.sampleBytesPerRow).toBeCloseTo(file.bytes / file.rows, 1);
+    const expected = bulkChunkFor({ rows: 1_000_000, left: 22, bytesPerRow: (file.bytes / file.rows) * SAMPLE_MARGIN, limitBytes: LIMIT });
+    expect(plan).toEqual({ method: 'bulk', chunkSize: expected.chunkSize });
+    expect(plan.chunkSize).toBeGreaterThan(MIN_BULK_CHUNK);
+    // Not kept as a file seen: the first real file's figure stands for the model.
+    expect(state.data.size).toBe(0);
+  });
+
+  it('reads no sample when a kept figure counts, for 200,000 rows or fewer, or outside the runtime', async () => {
+    const state = new MemoryState();
+    await state.set(SEEN, { bytes: 100_000_000, lines: 1_000_000, rows: 1_000_000, at: '2026-12-01T00:00:00.000Z' });
+    const s = sampler(orders(0, 300_000));
+    const kept = planCtx({}, state);
+    expect((await actito.planWrites({ ...kept, sampleRows: s.sampleRows }, 'upsert', 1_000_000)).chunkSize).toBe(524_288);
+    expect(sizedLog(kept).meta).toMatchObject({ source: 'file', bytesPerRow: 100 });
+    const few = planCtx();
+    expect((await actito.planWrites({ ...few, sampleRows: s.sampleRows }, 'upsert', MIN_BULK_CHUNK)).chunkSize).toBe(MIN_BULK_CHUNK);
+    expect(sizedLog(few).meta).toMatchObject({ source: null, bytesPerRow: null });
+    expect(s.calls).toEqual([]);
+    expect((await actito.planWrites(planCtx(), 'upsert', 1_000_000)).chunkSize).toBe(MIN_BULK_CHUNK);
+  });
+
+  it('keeps 200,000 rows when the sample is under MIN_SAMPLE_ROWS rows, or cannot be read (logged, the plan does not fail)', async () => {
+    const small = planCtx();
+    const s = sampler(orders(0, MIN_SAMPLE_ROWS - 1));
+    expect((await actito.planWrites({ ...small, sampleRows: s.sampleRows }, 'upsert', 1_000_000)).chunkSize).toBe(MIN_BULK_CHUNK);
+    expect(s.calls).toHaveLength(1);
+    expect(sizedLog(small).meta).toMatchObject({ source: null, bytesPerRow: null });
+    const broken = planCtx();
+    const failing = sampler(() => Promise.reject(new Error('connection terminated')));
+    expect((await actito.planWrites({ ...broken, sampleRows: failing.sampleRows }, 'upsert', 1_000_000)).chunkSize).toBe(MIN_BULK_CHUNK);
+    expect(broken.logs.some((l) => l.level === 'warn' && /sample/.test(l.message) && l.meta?.error === 'connection terminated')).toBe(true);
+  });
+
+  it('goes under 200,000 rows when the sampled rows would not fit 200,000 to a file', async () => {
+    importFileLimit.bytes = 1024 * 1024;
+    const ctx = planCtx();
+    const s = sampler(wide(0, 300_000));
+    const plan = await actito.planWrites({ ...ctx, sampleRows: s.sampleRows }, 'upsert', 300_000);
+    const file = await buildImportFile(
+      ctx,
+      memoryChunk(await s.sampleRows('upsert', SAMPLE_ROWS), 'upsert'),
+      ctx.options,
+      await loadTables(ctx, ctx.options),
+      'records',
+    );
+    await file.dispose();
+    const bpr = (file.bytes / file.rows) * SAMPLE_MARGIN;
+    // 200,000 of these rows would come to more than four fifths of the limit: four fifths it is.
+    expect(MIN_BULK_CHUNK * bpr).toBeGreaterThan(0.8 * importFileLimit.bytes);
+    expect(plan.chunkSize).toBe(Math.floor((0.8 * importFileLimit.bytes) / bpr));
+    expect(plan.chunkSize).toBeLessThan(MIN_BULK_CHUNK);
+  });
+
+  it('sizes by the larger of the profile and record files of the sample, as a kept figure does', async () => {
+    const fields = [...FIELDS, field('email', 'profile.emailAddress', 'text')];
+    const options = { profiles: { table: 'main', matchAttribute: 'customerId', mode: 'upsert' } };
+    const ctx = planCtx(options, new MemoryState(), fields);
+    await actito.check(ctx);
+    // Every row its own profile with a long address: the profile file is the wider per row.
+    const rows = orders(0, 300_000).map((r, i) => ({
+      ...r,
+      values: {
+        ...r.values,
+        customerId: `C${i}`,
+        'profile.emailAddress': `customer-${i}-${createHash('md5').update(String(i)).digest('hex')}@example.com`,
+      },
+    }));
+    const s = sampler(rows);
+    await actito.planWrites({ ...ctx, sampleRows: s.sampleRows }, 'upsert', rows.length);
+    const sample = await s.sampleRows('upsert', SAMPLE_ROWS);
+    const tables = await loadTables(ctx, ctx.options);
+    const perRow = async (phase: 'profiles' | 'records') => {
+      const file = await buildImportFile(ctx, memoryChunk(sample, 'upsert'), ctx.options, tables, phase);
+      await file.dispose();
+      return file.bytes / file.rows;
+    };
+    const [profiles, records] = [await perRow('profiles'), await perRow('records')];
+    expect(profiles).toBeGreaterThan(records);
+    expect(sizedLog(ctx).meta!.sampleBytesPerRow).toBeCloseTo(profiles, 1);
+  });
+
+  it('a first run of 450,000 narrow rows: fewer imports than 200,000 rows each would take, every row in Actito once', async () => {
+    const state = new MemoryState();
+    const ctx = planCtx({ bulkThreshold: 10, pollAfterMs: 10 }, state);
+    await actito.check(ctx);
+    const rows = orders(0, 450_000);
+    const run = await drive(actito, ctx, 'upsert', rows);
+    expect(run.method).toBe('bulk');
+    expect(sizedLog(ctx).meta).toMatchObject({ source: 'sample' });
+    expect(run.chunks.length).toBeLessThan(Math.ceil(rows.length / MIN_BULK_CHUNK));
+    expect(run.results.size).toBe(rows.length);
+    expect([...run.results.values()].every((r) => r.ok)).toBe(true);
+    // In Actito: every row once, in as many imports as chunks.
+    const table = emu.state.tables.customTable('orders')!;
+    expect(table.size).toBe(rows.length);
+    const imports = (await admin('GET', '/imports')).imports as Array<{ status: string; counts: { read: number } }>;
+    expect(imports).toHaveLength(run.chunks.length);
+    expect(imports.every((i) => i.status === 'SUCCESS')).toBe(true);
+    expect(imports.reduce((n, i) => n + i.counts.read, 0)).toBe(rows.length);
+    // The real file's figure is kept, not the sample's.
+    expect(await state.get(SEEN)).toMatchObject({ rows: run.chunks[0]!.rowCount, lines: run.chunks[0]!.rowCount });
+  });
+
+  it('a chunk sized from a sample that missed wider rows is refused before upload, and the next plan is sized from the refused file', async () => {
+    importFileLimit.bytes = 256 * 1024;
+    const state = new MemoryState();
+    const ctx = planCtx({ bulkThreshold: 10, pollAfterMs: 10 }, state);
+    await actito.check(ctx);
+    // The sample saw narrow rows only; the first chunk's rows are wide.
+    const narrow = sampler(orders(0, 300_000));
+    const plan = await actito.planWrites({ ...ctx, sampleRows: narrow.sampleRows }, 'upsert', 300_000);
+    expect(sizedLog(ctx).meta).toMatchObject({ source: 'sample' });
+    const rows = wide(0, plan.chunkSize);
+    const chunk = memoryChunk(rows, 'upsert');
+    const err = await actito.writeChunk(ctx, chunk, plan).catch((e: unknown) => e);
+    expect((err as SyncError).code).toBe('INTERNAL');
+    expect((err as SyncError).message).toMatch(/over Actito's 256 KB limit, so it was not uploaded \(no import spent\)/);
+    expect(chunk.results.size).toBe(0);
+    expect((await admin('GET', '/imports')).imports).toHaveLength(0);
+    const refused = (await state.get<{ bytes: number; rows: number }>(`${SEEN}.refused`))!;
+    expect(refused.rows).toBe(rows.length);
+    expect(refused.bytes).toBeGreaterThan(importFileLimit.bytes);
+
+    // The next run: sized from the refused file, no sample read; those rows arrive once, each file within the limit.
+    ctx.logs.length = 0;
+    const next = sampler(rows);
+    const again = await actito.planWrites({ ...ctx, sampleRows: next.sampleRows }, 'upsert', rows.length);
+    expect(next.calls).toEqual([]);
+    expect(sizedLog(ctx).meta).toMatchObject({ source: 'file' });
+    const fromRefused = bulkChunkFor({
+      rows: rows.length,
+      left: 22,
+      bytesPerRow: refused.bytes / refused.rows,
+      limitBytes: importFileLimit.bytes,
+    });
+    expect(again.chunkSize).toBe(fromRefused.chunkSize);
+    const run = await drive(actito, ctx, 'upsert', rows);
+    expect(run.chunks.map((c) => c.rowCount)[0]).toBe(again.chunkSize);
+    expect([...run.results.values()].filter((r) => r.ok)).toHaveLength(rows.length);
+    expect(emu.state.tables.customTable('orders')!.size).toBe(rows.length);
+    expect((await state.get<{ bytes: number }>(SEEN))!.bytes).toBeLessThanOrEqual(importFileLimit.bytes);
   });
 });

@@ -87,8 +87,8 @@ export const optionsSchema = z
     /**
      * Rows per bulk import file (one import counts once against the daily quota), obeyed exactly when set.
      * Unset: sized from the bytes per row of the activation's last import file for the same columns, or of a
-     * file refused in the last 7 days when it was wider (chunk-size.ts), 200,000
-     * before any file was seen.
+     * file refused in the last 7 days when it was wider (chunk-size.ts); before any file was seen, from a
+     * sample of the run's rows built into an import file (more than 200,000 rows; else 200,000).
      */
     bulkChunkSize: z.number().int().positive().optional(),
     /** Bulk imports allowed per table per UTC day (Actito: 12 or 24 by contract). */

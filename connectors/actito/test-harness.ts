@@ -1,6 +1,7 @@
 /**
  * In-memory runtime stand-ins for connector tests: a DestinationContext, a ChunkWrite that keeps
- * results and saved state in maps, and `drive()` which plans, writes and polls like the runtime.
+ * results and saved state in maps, and `drive()` which plans (a sample of the rows at hand), writes and
+ * polls like the runtime.
  */
 import type {
   ChunkWrite,
@@ -14,7 +15,7 @@ import type {
   SyncMode,
 } from '../types';
 import { emulatorAdmin as adminCall } from '../../test/support/emulator-admin';
-import { distinctInMemory } from '../kit/testing/memory-chunk';
+import { distinctInMemory, sampleInMemory } from '../kit/testing/memory-chunk';
 import { LocalLimits } from '../kit/limits';
 import { resolveDestination } from '../kit/destination';
 import type { ActitoConnection } from './config';
@@ -141,7 +142,8 @@ export async function drive<C, O>(
   rows: OutRow[],
   maxPolls = 200,
 ): Promise<{ method: string; results: Map<string, RowResult>; chunks: MemoryChunk[] }> {
-  const plan = await connector.planWrites(ctx, op, rows.length);
+  // As the runtime plans: with a sample of the rows to write at hand (DestinationContext.sampleRows).
+  const plan = await connector.planWrites({ ...ctx, sampleRows: sampleInMemory(rows) }, op, rows.length);
   const results = new Map<string, RowResult>();
   const chunks: MemoryChunk[] = [];
   for (let i = 0; i * plan.chunkSize < rows.length; i++) {

@@ -4,7 +4,7 @@
  */
 import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { pollBulk, writeBulk } from './bulk';
-import { bulkChunkFor, bytesPerRow, importFileLimit } from './chunk-size';
+import { bulkChunkFor, bytesPerRow, importFileLimit, SAMPLE_MARGIN, sampledBytesPerRow } from './chunk-size';
 import { type Ctx, loadTables, tableName } from './context';
 import { quotaLeft } from './quota';
 import { writeSingle } from './single';
@@ -30,17 +30,28 @@ export async function planWrites(ctx: Ctx, op: RowOp, rows: number): Promise<Wri
   return { method: METHOD_BULK, chunkSize };
 }
 
-/** bulkChunkSize unset: rows per import from the bytes per row of the activation's last import files. */
+/**
+ * bulkChunkSize unset: rows per import from the bytes per row of the activation's last import files or,
+ * before any counts, of a sample of the operation's rows built into an import file (chunk-size.ts).
+ */
 async function sizedChunk(ctx: Ctx, op: RowOp, rows: number, left: number): Promise<number> {
-  const sizing = bulkChunkFor({ rows, left, bytesPerRow: await bytesPerRow(ctx, op), limitBytes: importFileLimit.bytes });
-  ctx.log.info('Actito rows per import sized from the last import file', {
-    table: tableName(ctx),
-    rows,
-    left,
-    bytesPerRow: sizing.bytesPerRow === null ? null : Math.round(sizing.bytesPerRow * 10) / 10,
-    chunkSize: sizing.chunkSize,
-    grown: sizing.grown,
-  });
+  const kept = await bytesPerRow(ctx, op);
+  const sampled = kept === null ? await sampledBytesPerRow(ctx, op, rows) : null;
+  const sizing = bulkChunkFor({ rows, left, bytesPerRow: kept ?? sampled?.bytesPerRow ?? null, limitBytes: importFileLimit.bytes });
+  const tenth = (n: number): number => Math.round(n * 10) / 10;
+  ctx.log.info(
+    `Actito rows per import sized from ${kept !== null ? 'the last import file' : sampled ? 'a sample of the rows' : 'no file yet'}`,
+    {
+      table: tableName(ctx),
+      rows,
+      left,
+      source: kept !== null ? 'file' : sampled ? 'sample' : null,
+      bytesPerRow: sizing.bytesPerRow === null ? null : tenth(sizing.bytesPerRow),
+      ...(sampled && { sampleRows: sampled.rows, sampleBytesPerRow: tenth(sampled.measured), margin: SAMPLE_MARGIN }),
+      chunkSize: sizing.chunkSize,
+      grown: sizing.grown,
+    },
+  );
   return sizing.chunkSize;
 }
 

@@ -7,7 +7,7 @@
 import { SyncError } from '../../../common/errors';
 import type { ConnectorState, DestinationConnector, DestinationContext, FieldSpec, OutRow, RowOp, RowResult, SyncMode } from '../../types';
 import { resolveDestination } from '../destination';
-import { MemoryChunkWrite } from './memory-chunk';
+import { MemoryChunkWrite, sampleInMemory } from './memory-chunk';
 
 export class MemoryState implements ConnectorState {
   readonly data = new Map<string, unknown>();
@@ -98,7 +98,8 @@ export async function runWrite<C, O>(
 ): Promise<WriteRun> {
   const run: WriteRun = { methods: [], results: new Map(), retriedAttempts: 0, resendRounds: 0, pendingAnswers: 0 };
   if (rows.length === 0) return run;
-  const plan = await connector.planWrites(ctx, op, rows.length);
+  // As the runtime plans: with a sample of the rows to write at hand (DestinationContext.sampleRows).
+  const plan = await connector.planWrites({ ...ctx, sampleRows: sampleInMemory(rows) }, op, rows.length);
   const method = connector.methods[plan.method];
   if (!method)
     throw new Error(
