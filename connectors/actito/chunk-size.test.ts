@@ -20,6 +20,7 @@ import {
   SAMPLE_ROWS,
 } from './chunk-size';
 import { clientFor } from './client';
+import { takeImport } from './quota';
 import { loadTables } from './context';
 import { type ActitoConnection, connectionSchema } from './config';
 import { actitoConnector as actito } from './index';
@@ -189,6 +190,47 @@ describe('planWrites with and without bulkChunkSize', () => {
     const ctx = planCtx({}, await seen100());
     expect((await actito.planWrites(ctx, 'upsert', 2_000_000)).chunkSize).toBe(666_667);
     expect(ctx.logs.some((l) => l.level === 'warn')).toBe(false);
+  });
+
+  it('grows to fit the imports left on the profile table too, when each chunk also imports profiles', async () => {
+    // Every bulk chunk of an operation that writes profiles spends an import on the profile table as well
+    // as on the records table: the plan must fit the table with fewer left.
+    const profiles = { table: 'main', matchAttribute: 'customerId', mode: 'upsert' };
+    const limits = new LocalLimits();
+    const state = await seen100();
+    await state.set(`actito.bulkFile.profiles.main`, {
+      bytes: 100_000_000,
+      lines: 1_000_000,
+      rows: 1_000_000,
+      at: new Date().toISOString(),
+    });
+    const ctx = makeContext({
+      connection: conn,
+      table: 'orders',
+      key: 'orderId',
+      mode: 'upsert',
+      fields: FIELDS,
+      options: { bulkImportsPerDay: 4, bulkImportsReserve: 0, profiles },
+      state,
+      limits,
+    });
+    // Another activation took two of the profile table's four imports today: 2 left there, 4 on "orders".
+    expect(await takeImport(ctx, 'main', ctx.options)).toBe(true);
+    expect(await takeImport(ctx, 'main', ctx.options)).toBe(true);
+    // 1,500,000 rows of 100 bytes: 3 imports of 524,288; 2 left on the profile table: 750,000 rows each.
+    expect(await actito.planWrites(ctx, 'upsert', 1_500_000)).toEqual({ method: 'bulk', chunkSize: 750_000 });
+    // An operation that writes no profile (Update with insert-only profiles) is planned on the records table alone.
+    const noProfiles = makeContext({
+      connection: conn,
+      table: 'orders',
+      key: 'orderId',
+      mode: 'update',
+      fields: FIELDS,
+      options: { bulkImportsPerDay: 4, bulkImportsReserve: 0, profiles: { ...profiles, mode: 'insert' } },
+      state,
+      limits,
+    });
+    expect(await actito.planWrites(noProfiles, 'update', 1_500_000)).toEqual({ method: 'bulk', chunkSize: 524_288 });
   });
 
   it('ignores a file kept for other columns: after a mapping adds a column, the plan is sized as before any file was seen', async () => {

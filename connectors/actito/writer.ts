@@ -6,6 +6,7 @@ import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { pollBulk, writeBulk } from './bulk';
 import { bulkChunkFor, bytesPerRow, importFileLimit, SAMPLE_MARGIN, sampledBytesPerRow } from './chunk-size';
 import { type Ctx, loadTables, tableName } from './context';
+import { profileWrite } from './profiles';
 import { quotaLeft } from './quota';
 import { writeSingle } from './single';
 
@@ -17,16 +18,20 @@ export async function planWrites(ctx: Ctx, op: RowOp, rows: number): Promise<Wri
   const single = { method: METHOD_SINGLE, chunkSize: opts.singleChunkSize };
   // Actito has no documented bulk delete (README "Sources and assumptions"): Mirror deletes go one by one.
   if (op === 'delete' || rows < opts.bulkThreshold) return single;
-  const left = await quotaLeft(ctx, tableName(ctx), opts);
+  // Each bulk chunk imports into the records table and, when the operation writes profiles, into the
+  // profile table first: the plan fits the table with the fewest imports left today.
+  const tables = profileWrite(opts, op) === 'none' || !opts.profiles ? [tableName(ctx)] : [tableName(ctx), opts.profiles.table];
+  const lefts = await Promise.all(tables.map(async (table) => ({ table, left: await quotaLeft(ctx, table, opts) })));
+  const { table, left } = lefts.reduce((a, b) => (b.left < a.left ? b : a));
   if (left <= 0 && opts.onQuotaExhausted === 'single') {
-    ctx.log.warn('Actito daily bulk import quota used up: writing one by one', { table: tableName(ctx), rows });
+    ctx.log.warn('Actito daily bulk import quota used up: writing one by one', { table, rows });
     return single;
   }
   const chunkSize = opts.bulkChunkSize ?? (await sizedChunk(ctx, op, rows, left));
   const needed = Math.ceil(rows / chunkSize);
   // A bulk plan with no quota left and onQuotaExhausted "wait" makes writeChunk wait for the next day.
   if (needed > left && left > 0)
-    ctx.log.warn('Actito bulk import quota will not cover this run; later chunks fall back', { left, needed, chunkSize });
+    ctx.log.warn('Actito bulk import quota will not cover this run; later chunks fall back', { table, left, needed, chunkSize });
   return { method: METHOD_BULK, chunkSize };
 }
 
