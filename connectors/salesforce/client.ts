@@ -7,7 +7,10 @@
  */
 import type { Connection } from 'jsforce';
 import type { Transport } from 'jsforce/lib/transport';
+import http from 'node:http';
+import https from 'node:https';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { API_VERSION, DEFAULT_MAX_CONCURRENT_REQUESTS, type SalesforceConnection } from './config';
 import type { SharedLimits } from '../types';
@@ -35,7 +38,6 @@ export interface JobInfo {
   errorMessage?: string;
 }
 
-type RequestBody = NonNullable<RequestInit['body']>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 interface CallOptions {
   where: string;
@@ -284,14 +286,15 @@ export class SalesforceClient {
   }
 
   /**
-   * A request sent with fetch instead of jsforce, for bodies and answers too big to hold in memory
-   * (jsforce buffers both). Same contract as `call()`: quota header noted, errors mapped, one session
-   * refresh on 401 (only when `body` can be produced again), never a transport replay of a stream.
+   * A request sent without jsforce, for bodies and answers too big to hold in memory (jsforce buffers
+   * both): fetch, or node:http(s) for a body streamed from `body` (see `streamRequest`). Same contract
+   * as `call()`: quota header noted, errors mapped, one session refresh on 401 (`body` is opened again),
+   * never a transport replay of a stream.
    */
   async fetchRaw(
     method: Method,
     path: string,
-    body: (() => RequestBody) | undefined,
+    body: (() => Readable) | undefined,
     o: CallOptions & { contentType?: string; contentLength?: number },
   ): Promise<Response> {
     const kind = callKind(method, path);
@@ -302,12 +305,10 @@ export class SalesforceClient {
       if (o.contentType) headers['content-type'] = o.contentType;
       // A known length rather than chunked transfer encoding, as Salesforce's upload expects.
       if (o.contentLength !== undefined) headers['content-length'] = String(o.contentLength);
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
-      if (body) {
-        init.body = body();
-        init.duplex = 'half';
-      }
-      return fetch(`${this.conn.instanceUrl}${V}${path}`, init);
+      const url = `${this.conn.instanceUrl}${V}${path}`;
+      const signal = AbortSignal.timeout(timeoutMs);
+      if (body) return streamRequest(method, url, headers, body(), signal);
+      return fetch(url, { method, headers, signal });
     };
     try {
       const res = await this.inSlotUntilRead(timeoutMs, async () => {
@@ -387,7 +388,7 @@ export class SalesforceClient {
   /** Streams a job's CSV from a file-backed source (`open` is called again if a 401 forces a resend). */
   async uploadJobStream(jobId: string, open: () => Readable, bytes: number, o: CallOptions): Promise<void> {
     // Up to 100 MB: allow Salesforce's own 10-minute call limit.
-    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, () => pullStream(open()) as unknown as RequestBody, {
+    const res = await this.fetchRaw('PUT', `/jobs/ingest/${jobId}/batches`, open, {
       ...o,
       contentType: 'text/csv',
       contentLength: bytes,
@@ -419,24 +420,50 @@ export class SalesforceClient {
 }
 
 /**
- * A web stream that reads the next piece of `source` only when fetch asks for it. (Node 20's
- * Readable.toWeb counts its queue in chunks, not bytes, so it would read a whole file into memory.)
+ * A request whose body is streamed from `body`, sent with node:http(s) and answered as a fetch Response.
+ * Not fetch: undici's fetch (Node 20's, and later ones at the time of writing) keeps every piece of a
+ * streamed request body until the answer comes, as it tees the body in case of a redirect
+ * (https://github.com/nodejs/undici/issues/4058): four 32 MB Bulk CSVs uploaded at once held 128 MB.
+ * Here the body is piped with backpressure, so a few pieces are held at a time. The timeout's abort
+ * rejects with the signal's reason, as fetch does; a redirect is answered as it is (Salesforce sends none
+ * for an upload), so it fails like any other status that is not 2xx.
  */
-function pullStream(source: Readable): ReadableStream<Uint8Array> {
-  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(ctrl) {
-        const r = await it.next();
-        if (r.done) ctrl.close();
-        else ctrl.enqueue(new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
-      },
-      async cancel() {
-        await it.return?.();
-      },
-    },
-    { highWaterMark: 1 },
-  );
+function streamRequest(
+  method: Method,
+  url: string,
+  headers: Record<string, string>,
+  body: Readable,
+  signal: AbortSignal,
+): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const target = new URL(url);
+    const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers });
+    const abort = (): void => {
+      req.destroy(signal.reason as Error);
+      body.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    req.once('response', (res) => {
+      const answer = new Headers();
+      for (const [name, value] of Object.entries(res.headers))
+        if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(', ') : value);
+      const status = res.statusCode ?? 500;
+      const empty = status === 204 || status === 205 || status === 304;
+      if (empty) res.resume();
+      res.once('close', () => signal.removeEventListener('abort', abort));
+      resolve(
+        new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+          status,
+          statusText: res.statusMessage,
+          headers: answer,
+        }),
+      );
+    });
+    // Ends the request with the body; a failed read, or a connection lost mid-upload, rejects (once answered, nothing changes).
+    pipeline(body, req).catch(reject);
+  });
 }
 
 /** A jsforce-shaped error (errorCode, message) from a failed fetch response, for toSyncError. */
