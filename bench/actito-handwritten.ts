@@ -7,7 +7,7 @@
  * execution, whose status is read every second until it ends. Routes and payloads are the connector's
  * own (connectors/actito/routes.ts), so the two speak the same API. Nothing is recorded, retried or resumable.
  */
-import { createWriteStream, openAsBlob } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -57,7 +57,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
         compression: 'GZIP',
         columns,
       },
-      await openAsBlob(file),
+      { path: file, bytes },
     );
     let polls = 0;
     for (;;) {

@@ -4,7 +4,6 @@
  * id right after it, so a retried activity re-attaches instead of importing twice; the activity never
  * waits for Actito to finish.
  */
-import { openAsBlob } from 'node:fs';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import { sentVerbatim, type ChunkOutcome, type ChunkWrite, type OutRow, type RowResult } from '../types';
 import type { ActitoOptions } from './config';
@@ -196,7 +195,7 @@ async function upload(
           compression: opts.compression,
           columns: built.header,
         },
-        await openAsBlob(built.path),
+        { path: built.path, bytes: built.bytes },
       ),
     );
   } catch (err) {

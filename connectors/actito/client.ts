@@ -4,6 +4,7 @@
  * cluster (docs/limits.md), retries of idempotent calls on 429/5xx/network errors. No sync logic; routes
  * and payloads live in routes.ts.
  */
+import { type StreamBody, streamRequest } from '../kit/http-stream';
 import { createHash } from 'node:crypto';
 import { SyncError } from '../../common/errors';
 import type { SharedLimits } from '../types';
@@ -21,7 +22,8 @@ export interface RequestOptions {
   /** Told of every request sent for this call: the call itself, each retry, a token request it needed. */
   onApiCall?: (kind: ActitoCallKind) => void;
   json?: unknown;
-  form?: FormData;
+  /** A body streamed from disk (an import file), sent with node:http(s) (kit/http-stream.ts); opened again for a resend. */
+  upload?: StreamBody;
   query?: Record<string, string>;
   /** Safe to send again when the answer was lost (GET, PUT, DELETE, upserts). Default: true. */
   idempotent?: boolean;
@@ -126,11 +128,14 @@ export class ActitoClient {
     const url = new URL(this.conn.baseUrl + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const headers: Record<string, string> = { Accept: 'application/json', Authorization: authorization };
-    let body: string | FormData | undefined;
+    let body: string | undefined;
     if (opts.json !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.json);
-    } else if (opts.form) body = opts.form;
+    } else if (opts.upload) {
+      headers['Content-Type'] = opts.upload.contentType;
+      headers['Content-Length'] = String(opts.upload.length);
+    }
     const leaseMs = (opts.timeoutMs ?? this.conn.requestTimeoutMs) + LEASE_MARGIN_MS;
     return this.limiter.run(() =>
       this.limits.withSlot(
@@ -141,7 +146,9 @@ export class ActitoClient {
           const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.conn.requestTimeoutMs);
           const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
           opts.onApiCall?.(opts.kind);
-          const res = await fetch(url, { method, headers, body, signal });
+          const res = opts.upload
+            ? await streamRequest(method, url.toString(), headers, opts.upload.open(), signal)
+            : await fetch(url, { method, headers, body, signal });
           const text = await res.text();
           const parsed = parseBody(text);
           if (!res.ok) throw new ActitoHttpError(res.status, method, path, parsed);

@@ -3,6 +3,7 @@
  * assumptions", docs/sources/actito-api.md) are assumptions: correct them here against Actito's
  * published OpenAPI files without touching the rest of the connector.
  */
+import { multipartBody } from '../kit/http-stream';
 import type { ActitoCallKind, ActitoClient, RequestOptions, Response } from './client';
 import type { RoutePrefixes } from './config';
 import { CSV_ENCLOSING, CSV_SEPARATOR } from './csv';
@@ -176,16 +177,18 @@ export function etlDefinition(d: ImportDefinition): Record<string, unknown> {
 }
 
 /**
- * Starts an import; NOT idempotent (a lost answer must not make us send the file twice). `file` may be
- * a file-backed Blob (fs.openAsBlob): the upload then streams it from disk.
+ * Starts an import; NOT idempotent (a lost answer must not make us send the file twice). `file` on disk
+ * (a built import file, streamed from disk as it is sent, never held whole) or in memory. A multipart
+ * body of `inputFile` (the file, named after the execution) and `definition` (the JSON below).
  */
-export async function startImport(a: Api, def: ImportDefinition, file: Buffer | Blob): Promise<string> {
-  const form = new FormData();
+export async function startImport(a: Api, def: ImportDefinition, file: Buffer | { path: string; bytes: number }): Promise<string> {
   const ext = def.compression === 'ZIP' ? 'zip' : 'csv.gz';
-  form.set('inputFile', file instanceof Blob ? file : new Blob([file]), `${def.name}.${ext}`);
-  form.set('definition', new Blob([JSON.stringify(etlDefinition(def))], { type: 'application/json' }));
+  const upload = multipartBody([
+    { name: 'inputFile', filename: `${def.name}.${ext}`, content: file },
+    { name: 'definition', filename: 'blob', type: 'application/json', content: Buffer.from(JSON.stringify(etlDefinition(def))) },
+  ]);
   const res = await call<Record<string, unknown>>(a, 'import', 'POST', `${a.prefixes.imports}${entity(a, 'v5')}/etl-executions`, {
-    form,
+    upload,
     idempotent: false,
     timeoutMs: 10 * 60_000,
   });

@@ -7,14 +7,12 @@
  */
 import type { Connection } from 'jsforce';
 import type { Transport } from 'jsforce/lib/transport';
-import http from 'node:http';
-import https from 'node:https';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { API_VERSION, DEFAULT_MAX_CONCURRENT_REQUESTS, type SalesforceConnection } from './config';
 import type { SharedLimits } from '../types';
 import { processLimits } from '../kit/limits';
+import { streamRequest } from '../kit/http-stream';
 import { openConnection, tokenAccepted } from './auth';
 import { toSyncError } from './errors';
 import { shareSoon } from './quota';
@@ -417,53 +415,6 @@ export class SalesforceClient {
       typeof s === 'string' ? s : '',
     );
   }
-}
-
-/**
- * A request whose body is streamed from `body`, sent with node:http(s) and answered as a fetch Response.
- * Not fetch: undici's fetch (Node 20's, and later ones at the time of writing) keeps every piece of a
- * streamed request body until the answer comes, as it tees the body in case of a redirect
- * (https://github.com/nodejs/undici/issues/4058): four 32 MB Bulk CSVs uploaded at once held 128 MB.
- * Here the body is piped with backpressure, so a few pieces are held at a time. The timeout's abort
- * rejects with the signal's reason, as fetch does; a redirect is answered as it is (Salesforce sends none
- * for an upload), so it fails like any other status that is not 2xx.
- */
-function streamRequest(
-  method: Method,
-  url: string,
-  headers: Record<string, string>,
-  body: Readable,
-  signal: AbortSignal,
-): Promise<Response> {
-  return new Promise<Response>((resolve, reject) => {
-    const target = new URL(url);
-    const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers });
-    const abort = (): void => {
-      req.destroy(signal.reason as Error);
-      body.destroy();
-      reject(signal.reason);
-    };
-    if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
-    req.once('response', (res) => {
-      const answer = new Headers();
-      for (const [name, value] of Object.entries(res.headers))
-        if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(', ') : value);
-      const status = res.statusCode ?? 500;
-      const empty = status === 204 || status === 205 || status === 304;
-      if (empty) res.resume();
-      res.once('close', () => signal.removeEventListener('abort', abort));
-      resolve(
-        new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
-          status,
-          statusText: res.statusMessage,
-          headers: answer,
-        }),
-      );
-    });
-    // Ends the request with the body; a failed read, or a connection lost mid-upload, rejects (once answered, nothing changes).
-    pipeline(body, req).catch(reject);
-  });
 }
 
 /** A jsforce-shaped error (errorCode, message) from a failed fetch response, for toSyncError. */
