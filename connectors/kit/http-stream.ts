@@ -15,8 +15,9 @@ import { pipeline } from 'node:stream/promises';
  * Not fetch: undici's fetch (Node 20's, and later ones at the time of writing) keeps every piece of a
  * streamed request body until the answer comes, as it tees the body in case of a redirect
  * (https://github.com/nodejs/undici/issues/4058): four 32 MB Bulk CSVs uploaded at once held 128 MB.
- * Here the body is piped with backpressure, so a few pieces are held at a time. The timeout's abort
- * rejects with the signal's reason, as fetch does; a redirect is answered as it is (neither Salesforce nor
+ * Here the body is piped with backpressure, so a few pieces are held at a time. A timeout before the
+ * answer rejects with the signal's reason, as fetch does (while the answer's body is read, its read fails
+ * with "aborted"; both are transient to the connectors); a redirect is answered as it is (neither Salesforce nor
  * Actito sends one for an upload), so it fails like any other status that is not 2xx.
  */
 export function streamRequest(
@@ -27,36 +28,64 @@ export function streamRequest(
   signal: AbortSignal,
 ): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
+    // Already aborted: nothing is sent (a request destroyed before it has an 'error' listener would crash the process).
+    if (signal.aborted) {
+      body.destroy();
+      return reject(signal.reason);
+    }
     const target = new URL(url);
-    const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers });
+    // fetch named itself; a firewall in front of the API may refuse a request that does not.
+    const req = (target.protocol === 'https:' ? https : http).request(target, {
+      method,
+      headers: { 'user-agent': 'syncline', ...headers },
+    });
     const abort = (): void => {
       req.destroy(signal.reason as Error);
       body.destroy();
       reject(signal.reason);
     };
-    if (signal.aborted) return abort();
     signal.addEventListener('abort', abort, { once: true });
+    const fail = (err: unknown): void => {
+      signal.removeEventListener('abort', abort);
+      reject(err);
+    };
+    // Every error of the request is listened to, also those after the answer (settled then: nothing changes).
+    // A connection lost before the answer, also after the last byte was sent (when the pipeline below has
+    // already settled), rejects; once answered, the answer's body carries the error.
+    req.on('error', fail);
     req.once('response', (res) => {
-      const answer = new Headers();
-      for (const [name, value] of Object.entries(res.headers))
-        if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(', ') : value);
-      const status = res.statusCode ?? 500;
-      const empty = status === 204 || status === 205 || status === 304;
-      if (empty) res.resume();
-      res.once('close', () => signal.removeEventListener('abort', abort));
-      resolve(
-        new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
-          status,
-          statusText: res.statusMessage,
-          headers: answer,
-        }),
-      );
+      res.once('close', () => {
+        // Answered before the whole body was sent (a refused token, a refusal): stop sending, let the file
+        // and the socket go; the request's timeout no longer watches it.
+        if (!req.writableFinished) {
+          req.destroy();
+          body.destroy();
+        }
+        signal.removeEventListener('abort', abort);
+      });
+      try {
+        const answer = new Headers();
+        for (const [name, value] of Object.entries(res.headers))
+          if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(', ') : value);
+        const status = res.statusCode ?? 500;
+        const empty = status === 204 || status === 205 || status === 304;
+        if (empty) res.resume();
+        resolve(
+          new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+            status,
+            statusText: res.statusMessage,
+            headers: answer,
+          }),
+        );
+      } catch (err) {
+        // An answer a Response cannot hold (a status outside 200-599, a malformed reason): rejected, never
+        // thrown from the listener (which would end the worker).
+        res.destroy();
+        fail(err);
+      }
     });
-    // A connection lost before the answer (also after the last byte was sent, when the pipeline below has
-    // already settled) rejects; once answered, the answer's body carries the error.
-    req.once('error', reject);
     // Ends the request with the body; a failed read, or a connection lost mid-upload, rejects.
-    pipeline(body, req).catch(reject);
+    pipeline(body, req).catch(fail);
   });
 }
 
@@ -82,7 +111,7 @@ const escapeName = (s: string): string => s.replace(/\n/g, '%0A').replace(/\r/g,
 
 /**
  * A multipart/form-data body of `parts`, byte for byte what fetch sends for a FormData of the same
- * parts (file parts, each with a filename; http-stream.test.ts compares them), but with its files read
+ * parts (file parts, each with a non-empty filename and a lower-case type; http-stream.test.ts compares them), but with its files read
  * from disk as it is sent, and its length known.
  */
 export function multipartBody(parts: FormPart[], boundary = `----syncline${randomBytes(16).toString('hex')}`): StreamBody {

@@ -5,7 +5,7 @@
 import { QuotaWaitError, SyncError } from '../../common/errors';
 
 const SOCKET_CODES =
-  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed|aborted due to timeout/i;
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed|aborted due to timeout/i;
 
 /** Row codes worth re-sending unchanged: lock contention and collateral allOrNone rollbacks. */
 const RETRYABLE_ROW_CODES = new Set([

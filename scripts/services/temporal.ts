@@ -133,7 +133,8 @@ async function waitForTemporal(address: string, child: ChildProcess): Promise<vo
 }
 
 export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // Ended already, by itself or by a signal (then exitCode stays null): its 'exit' will not come again.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

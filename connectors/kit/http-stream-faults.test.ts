@@ -1,7 +1,7 @@
 /**
- * Review findings on streamRequest (connectors/kit/http-stream.ts), each a failing test on main at the
- * time of writing: a worker must never crash on an answer or an abort, and an upload answered early must
- * not keep its file and socket open past the request's timeout.
+ * Faults around streamRequest (connectors/kit/http-stream.ts), found by an adversarial review, each a
+ * failing test before its fix: a worker must never crash on an answer or an abort, and an upload answered
+ * early must not keep its file and socket open past the request's timeout.
  */
 import http from 'node:http';
 import net from 'node:net';

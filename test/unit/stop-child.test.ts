@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { stopChild } from '../../scripts/services/temporal';
 
-// Review finding: startDevServer's failure path (a dev server that exited at start) calls stopChild, which
+// startDevServer's failure path (a dev server that exited at start) calls stopChild, which
 // waits for an 'exit' that already happened when the server was ended by a signal (OOM killer, a kill).
 test('stopChild returns for a child that was already ended by a signal', async () => {
   const child = spawn('sleep', ['30']);
