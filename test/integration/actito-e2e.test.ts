@@ -34,8 +34,9 @@ let client: Client;
 let db: pg.Pool;
 
 beforeAll(async () => {
-  // A high import quota: every activation here shares the profile table `main`, and the emulator
-  // counts imports per table; the connector's own per-activation quota logic is not under test here.
+  // A high import quota: every activation here shares the profile table `main`, and both the emulator and
+  // the connector (bulkImportsPerDay below, counted per table across activations) count imports per
+  // table; the quota logic is not under test here.
   emu = await startActitoEmulator({ port: 0, dailyBulkImportQuota: 1000, bulkProcessingDelayMs: 10 });
   const base = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity };
   [worker, client] = await Promise.all([
@@ -200,6 +201,7 @@ function config(a: Activation, mode: SyncMode, opts: { channel?: boolean; connec
       options: {
         bulkThreshold: BULK_THRESHOLD,
         pollAfterMs: 0,
+        bulkImportsPerDay: 1000,
         profiles: { table: 'main', matchAttribute: 'customerId', mode: 'upsert' },
         ...opts.options,
       },
