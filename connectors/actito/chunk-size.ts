@@ -149,7 +149,8 @@ export async function recordFileSeen(ctx: Ctx, phase: Phase, file: { bytes: numb
 }
 
 /** The phases whose files an operation's chunks build: the profile file first when the op writes profiles too. */
-const phasesOf = (ctx: Ctx, op: RowOp): Phase[] => (profileWrite(ctx.options, op) === 'none' ? ['records'] : ['profiles', 'records']);
+export const phasesOf = (ctx: Ctx, op: RowOp): Phase[] =>
+  profileWrite(ctx.options, op) === 'none' ? ['records'] : ['profiles', 'records'];
 
 /**
  * Bytes per row for the phases an operation writes: the largest of each phase's last file and refused

@@ -4,9 +4,8 @@
  */
 import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { pollBulk, writeBulk } from './bulk';
-import { bulkChunkFor, bytesPerRow, importFileLimit, SAMPLE_MARGIN, sampledBytesPerRow } from './chunk-size';
+import { bulkChunkFor, bytesPerRow, importFileLimit, phasesOf, phaseTable, SAMPLE_MARGIN, sampledBytesPerRow } from './chunk-size';
 import { type Ctx, loadTables, tableName } from './context';
-import { profileWrite } from './profiles';
 import { quotaLeft } from './quota';
 import { writeSingle } from './single';
 
@@ -20,7 +19,7 @@ export async function planWrites(ctx: Ctx, op: RowOp, rows: number): Promise<Wri
   if (op === 'delete' || rows < opts.bulkThreshold) return single;
   // Each bulk chunk imports into the records table and, when the operation writes profiles, into the
   // profile table first: the plan fits the table with the fewest imports left today.
-  const tables = profileWrite(opts, op) === 'none' || !opts.profiles ? [tableName(ctx)] : [tableName(ctx), opts.profiles.table];
+  const tables = phasesOf(ctx, op).map((phase) => phaseTable(ctx, phase));
   const lefts = await Promise.all(tables.map(async (table) => ({ table, left: await quotaLeft(ctx, table, opts) })));
   const { table, left } = lefts.reduce((a, b) => (b.left < a.left ? b : a));
   if (left <= 0 && opts.onQuotaExhausted === 'single') {
