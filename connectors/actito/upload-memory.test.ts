@@ -3,6 +3,7 @@
  * the file. (fetch, sending a FormData holding the file, kept all of it, and more, until Actito answered:
  * nodejs/undici#4058; a 24 MB file held 30 MB.) Measured right after the last byte was sent, while the
  * server has not answered yet, after a full collection: what is still held then is what the upload keeps.
+ * And streamed so, an upload whose answer stalls fails as a fetch request does: a timeout, named so.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -12,6 +13,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { ActitoClient } from './client';
 import { connectionSchema } from './config';
+import { toSyncError } from './errors';
+import { multipartBody } from '../kit/http-stream';
 import { DEFAULT_ROUTE_PREFIXES, startImport } from './routes';
 
 v8.setFlagsFromString('--expose-gc');
@@ -73,3 +76,41 @@ test('an import upload holds a few pieces of the file, not the file, until Actit
   expect(heldAtEnd).not.toBeNull();
   expect((heldAtEnd! - before) / MB).toBeLessThan(4);
 });
+
+test("an upload whose answer stalls past the request's timeout fails as a timeout, as a fetch request does (not a bare 'aborted')", async () => {
+  // Answers a token, then for any other request its headers and the start of its body, then stalls.
+  const stalling = http.createServer((req, res) => {
+    if (req.url?.startsWith('/auth/token')) return void res.end(JSON.stringify({ accessToken: 'token', expiresIn: '900s' }));
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":');
+    });
+  });
+  await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+  try {
+    const stallingUrl = `http://127.0.0.1:${(stalling.address() as { port: number }).port}`;
+    const client = new ActitoClient(connectionSchema.parse({ baseUrl: stallingUrl, entity: 'acme', apiKey: 'key' }));
+    // As bulk.ts maps a failed upload: a SyncError naming the request.
+    const failure = async (opts: Parameters<ActitoClient['request']>[2]) => {
+      const err = await client.request('POST', '/v5/entities/acme/etl-executions', opts).then(
+        () => new Error('answered'),
+        (e: unknown) => e,
+      );
+      const e = toSyncError(err, 'Starting the records import for table "orders"');
+      return { code: e.code, retryable: e.retryable, message: e.message };
+    };
+    const viaFetch = await failure({ kind: 'import', json: { file: 'x' }, idempotent: false, timeoutMs: 300 });
+    const upload = multipartBody([{ name: 'inputFile', filename: 'x.csv.gz', content: Buffer.from('x') }]);
+    const streamed = await failure({ kind: 'import', upload, idempotent: false, timeoutMs: 300 });
+    // (Jest's realm may show the DOMException as "TimeoutError: ...": its name then comes with its message.)
+    expect(viaFetch).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    expect(viaFetch.message).toMatch(
+      /^Starting the records import for table "orders": (TimeoutError: )?The operation was aborted due to timeout$/,
+    );
+    expect(streamed).toEqual(viaFetch);
+  } finally {
+    stalling.closeAllConnections();
+    await new Promise((resolve) => stalling.close(resolve));
+  }
+}, 10_000);

@@ -1,7 +1,8 @@
 /**
  * Faults around streamRequest (connectors/kit/http-stream.ts), found by an adversarial review, each a
- * failing test before its fix: a worker must never crash on an answer or an abort, and an upload answered
- * early must not keep its file and socket open past the request's timeout.
+ * failing test before its fix: a worker must never crash on an answer or an abort, an upload answered
+ * early must not keep its file and socket open past the request's timeout, and an abort while the
+ * answer's body is read must fail the read as fetch does (a timeout says it timed out).
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -94,6 +95,68 @@ test('an upload answered before its body was read (a 401) stops sending: the fil
     await new Promise((r) => setTimeout(r, 1500));
     const connections = await new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
     expect({ bodyDestroyed: body.destroyed, connections }).toEqual({ bodyDestroyed: true, connections: 0 });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}, 10_000);
+
+/**
+ * A server that reads the request, sends the answer's headers and the start of its body, then stalls
+ * (until the test closes its connections).
+ */
+function stallingServer(): http.Server {
+  return http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":');
+    });
+  });
+}
+
+/** What a failed read of an answer's body is rejected with, as much of it as a person or a classifier reads. */
+async function readFailure(res: Response): Promise<{ name: string; message: string }> {
+  try {
+    await res.text();
+  } catch (e) {
+    const err = e as Error;
+    return { name: err.name, message: err.message };
+  }
+  throw new Error('the body was read whole');
+}
+
+test("a timeout while the answer's body is read fails the read with the signal's reason, as with fetch: a TimeoutError, not a bare 'aborted'", async () => {
+  const server = stallingServer();
+  const base = await listening(server);
+  try {
+    const viaFetch = await readFailure(await fetch(`${base}/`, { method: 'POST', body: 'abc', signal: AbortSignal.timeout(300) }));
+    const streamed = await readFailure(
+      await streamRequest('POST', `${base}/`, { 'content-length': '3' }, Readable.from([Buffer.from('abc')]), AbortSignal.timeout(300)),
+    );
+    expect(viaFetch).toEqual({ name: 'TimeoutError', message: 'The operation was aborted due to timeout' });
+    expect(streamed).toEqual(viaFetch);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}, 10_000);
+
+test("an abort by the caller while the answer's body is read still says aborted (the signal's reason, as with fetch)", async () => {
+  const server = stallingServer();
+  const base = await listening(server);
+  try {
+    const send = (signal: AbortSignal): Promise<Response> =>
+      streamRequest('POST', `${base}/`, { 'content-length': '3' }, Readable.from([Buffer.from('abc')]), signal);
+    const plain = new AbortController();
+    const res = await send(plain.signal);
+    plain.abort();
+    expect(await readFailure(res)).toEqual({ name: 'AbortError', message: 'This operation was aborted' });
+    // With a reason of its own (an activity cancelled): that reason, as fetch gives it.
+    const cancelled = new AbortController();
+    const res2 = await send(cancelled.signal);
+    cancelled.abort(new Error('activity cancelled'));
+    expect(await readFailure(res2)).toEqual({ name: 'Error', message: 'activity cancelled' });
   } finally {
     server.closeAllConnections();
     server.close();

@@ -15,10 +15,12 @@ import { pipeline } from 'node:stream/promises';
  * Not fetch: undici's fetch (Node 20's, and later ones at the time of writing) keeps every piece of a
  * streamed request body until the answer comes, as it tees the body in case of a redirect
  * (https://github.com/nodejs/undici/issues/4058): four 32 MB Bulk CSVs uploaded at once held 128 MB.
- * Here the body is piped with backpressure, so a few pieces are held at a time. A timeout before the
- * answer rejects with the signal's reason, as fetch does (while the answer's body is read, its read fails
- * with "aborted"; both are transient to the connectors); a redirect is answered as it is (neither Salesforce nor
- * Actito sends one for an upload), so it fails like any other status that is not 2xx.
+ * Here the body is piped with backpressure, so a few pieces are held at a time. An abort of `signal` (its
+ * timeout, or the caller's) fails as with fetch, with the signal's reason: before the answer the request
+ * rejects with it, and while the answer's body is read, the read fails with it (a TimeoutError, "The
+ * operation was aborted due to timeout", which the connectors map as on the fetch path: transient, named
+ * after the request). A redirect is answered as it is (neither Salesforce nor Actito sends one for an
+ * upload), so it fails like any other status that is not 2xx.
  */
 export function streamRequest(
   method: string,
@@ -39,7 +41,12 @@ export function streamRequest(
       method,
       headers: { 'user-agent': 'syncline', ...headers },
     });
+    // The answer, once its headers came: its body is still read from the socket.
+    let answer: http.IncomingMessage | undefined;
     const abort = (): void => {
+      // The answer's body first, with the signal's reason: its read fails with that reason, as with fetch
+      // (destroyed through the request, it would fail with a bare "aborted").
+      answer?.destroy(signal.reason as Error);
       req.destroy(signal.reason as Error);
       body.destroy();
       reject(signal.reason);
@@ -54,6 +61,7 @@ export function streamRequest(
     // already settled), rejects; once answered, the answer's body carries the error.
     req.on('error', fail);
     req.once('response', (res) => {
+      answer = res;
       res.once('close', () => {
         // Answered before the whole body was sent (a refused token, a refusal): stop sending, let the file
         // and the socket go; the request's timeout no longer watches it.
