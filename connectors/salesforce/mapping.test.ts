@@ -68,6 +68,57 @@ describe('values', () => {
     expect(encodeValue(spec('numeric'), field('int'), '4.5')).toMatchObject({ ok: false });
     expect(encodeValue(spec('int8'), field('int'), '99999999999')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
   });
+  // JavaScript writes |n| >= 1e21 in exponent form ("1e+25", 5 characters): a digit count taken from
+  // that text let 26-digit values through to Salesforce.
+  it.each([
+    ['long', field('long')],
+    ['double(18, 0)', field('double', { precision: 18, scale: 0 })],
+  ])('values of 1e21 and beyond fail locally on a %s field', (_name, f) => {
+    for (const v of [1e21, 1e25, -1e22, '1e25', '10000000000000000000000000', '-10000000000000000000000']) {
+      expect({ v, e: encodeValue(spec('numeric'), f, v) }).toEqual({
+        v,
+        e: { ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE', message: 'F__c: col has more than 18 integer digits' },
+      });
+    }
+  });
+  it('integer digits are decided by magnitude, exactly at the boundary', () => {
+    const long = field('long');
+    const d18 = field('double', { precision: 18, scale: 0 });
+    for (const f of [long, d18]) {
+      // 18 digits pass; 123456789012345678 is the double 123456789012345680, still 18 digits.
+      expect(encodeValue(spec('int8'), f, '123456789012345678')).toEqual({ ok: true, value: 123456789012345678 });
+      // The largest double below 10^18 (10^18 - 128) has 18 digits; 10^18 itself (exact in binary) has 19.
+      expect(encodeValue(spec('int8'), f, '999999999999999872')).toEqual({ ok: true, value: 999999999999999872 });
+      expect(encodeValue(spec('int8'), f, -999999999999999872)).toEqual({ ok: true, value: -999999999999999872 });
+      expect(encodeValue(spec('int8'), f, '1000000000000000000')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+      expect(encodeValue(spec('int8'), f, -1e18)).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+      // 18 nines are not a double: the number read is 10^18, which is what would be sent, so it fails.
+      expect(encodeValue(spec('int8'), f, '999999999999999999')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+    }
+    const int = field('int', { digits: 9 });
+    expect(encodeValue(spec('int4'), int, 999999999)).toEqual({ ok: true, value: 999999999 });
+    expect(encodeValue(spec('int4'), int, -999999999)).toEqual({ ok: true, value: -999999999 });
+    expect(encodeValue(spec('int8'), int, 1e9)).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+    // Rounding to the scale comes first: 999.996 becomes 1000.00, four integer digits.
+    const cur = field('currency', { precision: 5, scale: 2 });
+    expect(encodeValue(spec('numeric'), cur, '999.994')).toEqual({ ok: true, value: 999.99 });
+    expect(encodeValue(spec('numeric'), cur, '-999.99')).toEqual({ ok: true, value: -999.99 });
+    expect(encodeValue(spec('numeric'), cur, '999.996')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+    expect(encodeValue(spec('numeric'), cur, 1000)).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+    // Every digit after the point: integer digits are 0.
+    const frac = field('percent', { precision: 18, scale: 17 });
+    expect(encodeValue(spec('numeric'), frac, '9.99999999999999')).toEqual({ ok: true, value: 9.99999999999999 });
+    expect(encodeValue(spec('numeric'), frac, '10')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+  });
+  it('empty and blank strings are not numbers; zero is', () => {
+    for (const v of ['', '   ', 'abc', 'NaN', 'Infinity'])
+      expect(encodeValue(spec('text'), field('double', { precision: 18, scale: 2 }), v)).toMatchObject({
+        ok: false,
+        code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+      });
+    expect(encodeValue(spec('numeric'), field('double', { precision: 18, scale: 2 }), '0')).toEqual({ ok: true, value: 0 });
+    expect(encodeValue(spec('numeric'), field('double', { precision: 18, scale: 2 }), ' 0.5 ')).toEqual({ ok: true, value: 0.5 });
+  });
   it('booleans and multipicklists', () => {
     expect(encodeValue(spec('bool'), field('boolean'), false)).toEqual({ ok: true, value: false });
     expect(encodeValue(spec('_text'), field('multipicklist', { length: 100 }), ['a', 'b'])).toEqual({ ok: true, value: 'a;b' });

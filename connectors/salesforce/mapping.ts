@@ -106,9 +106,16 @@ export function truncate(s: string, max: number): string {
   return cut;
 }
 
+/**
+ * 10^k for k = 0…308, each parsed from its literal (correctly rounded; exact up to 10^22), so the
+ * digit checks do not depend on how `**` rounds.
+ */
+const POW10: readonly number[] = Array.from({ length: 309 }, (_, k) => Number(`1e${k}`));
+
 function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
-  const n = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isFinite(n) || (typeof value === 'string' && value.trim() === '')) {
+  // Number() of a string ignores edge whitespace and reads a blank string as 0, hence the blank check.
+  const n = typeof value === 'number' ? value : Number(typeof value === 'string' ? value : String(value));
+  if (!Number.isFinite(n) || (n === 0 && typeof value === 'string' && value.trim() === '')) {
     return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: value is not a number` };
   }
   const isInt = f.type === 'int' || f.type === 'long';
@@ -116,8 +123,13 @@ function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
   const intDigits = isInt ? f.digits || (f.type === 'int' ? 9 : 18) : (f.precision ?? 18) - scale;
   if (isInt && !Number.isInteger(n))
     return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an integer` };
-  const rounded = Number(n.toFixed(Math.min(scale, 20)));
-  if (Math.abs(Math.trunc(rounded)).toString().length > intDigits || (f.type === 'int' && Math.abs(rounded) > 2147483647)) {
+  // An integer needs no rounding (and every double from 2^53 up is one, so `toFixed`, which writes
+  // exponent form from 1e21, only ever sees smaller values).
+  const rounded = Number.isInteger(n) ? n : Number(n.toFixed(Math.min(scale, 20)));
+  // Integer digits by magnitude: |trunc| has more than d digits exactly when it is >= 10^d. (A digit
+  // count of its text was wrong from 1e21, where JavaScript writes "1e+21".)
+  const limit = POW10[intDigits] ?? (intDigits < 0 ? 0 : Infinity);
+  if (Math.abs(Math.trunc(rounded)) >= limit || (f.type === 'int' && Math.abs(rounded) > 2147483647)) {
     return { ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE', message: `${f.name}: ${spec.from} has more than ${intDigits} integer digits` };
   }
   return { ok: true, value: rounded };
