@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CsvFile, csvCannotCarry, csvField, csvLine, csvLineReference, csvRecords, type CsvValue } from './csv';
+import { CsvFile, csvCannotCarry, csvField, csvLine, csvLineReference, csvRecords, plainNumber, type CsvValue } from './csv';
 import { parseResultsCsv } from './bulk-results';
 import { awkwardTexts } from '../../test/support/awkward-text';
 
@@ -17,8 +17,41 @@ describe('csv', () => {
     expect(csvField(1.5)).toBe('1.5');
     expect(csvLine(['a', null, ''])).toBe('a,#N/A,\n');
   });
+  it('writes numbers as plain decimal digits, never exponent form, and they read back as the same number', () => {
+    expect(csvField(1.5e-7)).toBe('0.00000015');
+    expect(csvField(-1.5e-7)).toBe('-0.00000015');
+    expect(csvField(1.23456789e-15)).toBe('0.00000000000000123456789');
+    expect(csvField(1e-7)).toBe('0.0000001');
+    expect(csvField(1e21)).toBe('1000000000000000000000');
+    expect(csvField(-1.25e22)).toBe('-12500000000000000000000');
+    expect(csvField(0.000001)).toBe('0.000001'); // no exponent from String(): unchanged
+    expect(csvField(123456789012345680)).toBe('123456789012345680');
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 5000; i++) {
+      const n = (next() - 0.5) * 10 ** Math.floor(next() * 60 - 30);
+      const text = plainNumber(n);
+      expect({ n, text, plain: /^-?\d+(\.\d+)?$/.test(text), back: Number(text) === n }).toEqual({ n, text, plain: true, back: true });
+    }
+  });
   it('writes every line exactly as csv-stringify with the Bulk options would', () => {
-    const values: CsvValue[] = [null, true, false, 0, -0, 1.5, -12.25, 1e21, 123456789012, NaN, Infinity, '', ...awkwardTexts(7)];
+    const values: CsvValue[] = [
+      null,
+      true,
+      false,
+      0,
+      -0,
+      1.5,
+      -12.25,
+      1e21,
+      1.5e-7,
+      -2e-20,
+      123456789012,
+      NaN,
+      Infinity,
+      '',
+      ...awkwardTexts(7),
+    ];
     for (const v of values) expect({ v, line: csvLine([v, v]) }).toEqual({ v, line: csvLineReference([v, v]) });
     expect(csvLine(values)).toBe(csvLineReference(values));
   });

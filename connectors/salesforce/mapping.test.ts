@@ -1,6 +1,7 @@
 process.env.TZ = 'Europe/Brussels';
 import { encodeValue, formatDate, formatDateTime, isCompatible, truncate, type SfField } from './mapping';
 import type { FieldSpec } from '../types';
+import { csvField } from './csv';
 
 const spec = (pgType: string, o: Partial<FieldSpec> = {}): FieldSpec => ({ from: 'col', to: 'F__c', pgType, isKey: false, ...o });
 const field = (type: string, o: Partial<SfField> = {}): SfField => ({ name: 'F__c', type, ...o });
@@ -118,6 +119,21 @@ describe('values', () => {
       });
     expect(encodeValue(spec('numeric'), field('double', { precision: 18, scale: 2 }), '0')).toEqual({ ok: true, value: 0 });
     expect(encodeValue(spec('numeric'), field('double', { precision: 18, scale: 2 }), ' 0.5 ')).toEqual({ ok: true, value: 0.5 });
+  });
+  it('a small value with a large scale is a plain decimal in the Bulk CSV cell, never exponent form', () => {
+    const pct = field('percent', { precision: 18, scale: 8 });
+    const cell = (v: unknown, f = pct) => {
+      const e = encodeValue(spec('numeric'), f, v);
+      return e.ok ? csvField(e.value) : e.code;
+    };
+    expect(cell('0.00000015')).toBe('0.00000015');
+    expect(cell(-1.5e-7)).toBe('-0.00000015');
+    expect(cell('0.000000004')).toBe('0'); // rounded to 8 places
+    expect(cell('0.000000005')).toBe('0.00000001');
+    const fine = field('double', { precision: 18, scale: 18 - 1 });
+    expect(cell('0.00000000000000012', fine)).toBe('0.00000000000000012');
+    expect(cell('123456.00000001')).toBe('123456.00000001');
+    expect(cell(12)).toBe('12');
   });
   it('booleans and multipicklists', () => {
     expect(encodeValue(spec('bool'), field('boolean'), false)).toEqual({ ok: true, value: false });
