@@ -18,6 +18,7 @@ import { toSyncError } from './errors';
 import { shareSoon } from './quota';
 import type { SfDescribe } from './analyze';
 import type { DuplicateResult } from './duplicates';
+import { jsonBody } from './json-body';
 
 export interface SaveResult {
   id?: string | null;
@@ -258,7 +259,7 @@ export class SalesforceClient {
     const timeout = timeoutFor(method, o);
     return this.inSlot(timeout, () =>
       this.conn.request<T>(
-        { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : JSON.stringify(body) }) },
+        { method, url: `${V}${path}`, headers, ...(body === undefined ? {} : { body: isText ? body : jsonBody(body) }) },
         {
           retry: { maxRetries: 0 },
           timeout,

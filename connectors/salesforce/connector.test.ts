@@ -682,6 +682,58 @@ describe('tricky values round trip', () => {
   });
 });
 
+describe('int8 and numeric values beyond a double arrive digit for digit', () => {
+  const fields: FieldSpec[] = [KEY, field('Name'), field('AnnualRevenue', 'int8')];
+  // AnnualRevenue is currency(18, 0): 18 integer digits.
+  const values: Record<string, string> = {
+    b0: '123456789012345678',
+    b1: '999999999999999999',
+    b2: '-123456789012345678',
+    b3: '9007199254740993', // 2^53 + 1, the first integer a double cannot hold
+    b4: '1000000000000000000', // 19 digits
+  };
+  const rows = () => Object.entries(values).map(([k, v]) => outRow(k, { External_Id__c: k, Name: `Big ${k}`, AnnualRevenue: v }));
+
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: the record holds the exact digits; 19 digits fail the row locally', async (_name, plan) => {
+    const { chunk } = await write('upsert', 'upsert', rows(), { fields, object: 'Account' }, plan);
+    expect(chunk.results.get('b4')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE', retryable: false });
+    const recs = await records('Account');
+    expect(Object.fromEntries(recs.map((r) => [r.External_Id__c, String(r.AnnualRevenue)]))).toEqual({
+      b0: '123456789012345678',
+      b1: '999999999999999999',
+      b2: '-123456789012345678',
+      b3: '9007199254740993',
+    });
+    for (const k of ['b0', 'b1', 'b2', 'b3']) expect(chunk.results.get(k)).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: a numeric with 16 significant digits into a double(16, 2) is exact', async (_name, plan) => {
+    const f: FieldSpec[] = [KEY, field('LastName'), field('Lifetime_Value__c', 'numeric')];
+    const { chunk } = await write(
+      'upsert',
+      'upsert',
+      [
+        outRow('n0', { External_Id__c: 'n0', LastName: 'N', Lifetime_Value__c: '12345678901234.56' }),
+        outRow('n1', { External_Id__c: 'n1', LastName: 'N', Lifetime_Value__c: '-99999999999999.994' }),
+      ],
+      { fields: f },
+      plan,
+    );
+    expect([...chunk.results.values()].filter((r) => !r.ok)).toEqual([]);
+    const recs = await records();
+    expect(Object.fromEntries(recs.map((r) => [r.External_Id__c, String(r.Lifetime_Value__c)]))).toEqual({
+      n0: '12345678901234.56',
+      n1: '-99999999999999.99',
+    });
+  });
+});
+
 describe('a stored destination id that went stale', () => {
   const client = () => getClient(connection, 'test');
   const KEYS = ['k0', 'k1', 'k2', 'k3'];

@@ -11,8 +11,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { stringify, type Options } from 'csv-stringify/sync';
+import { plainNumber } from '../kit/plain-number';
+import { ExactNumber } from './decimal';
 
-export type CsvValue = string | number | boolean | null;
+export { plainNumber };
+
+/** A cell's value; an `ExactNumber` is written as its digits. */
+export type CsvValue = string | number | boolean | ExactNumber | null;
 
 /**
  * True for a text that a Bulk CSV cell cannot carry: Salesforce reads `#N/A` as null whether or not it is
@@ -27,28 +32,6 @@ export function csvCannotCarry(v: CsvValue): boolean {
 }
 
 /**
- * A number as plain decimal digits, never exponent form: the digits of `String(n)` (the shortest text
- * that reads back as `n`) with the point moved, so `1.5e-7` is `0.00000015` and `1e+21` is
- * `1000000000000000000000`. Salesforce documents scientific notation for double fields only, so no cell
- * depends on it. Values without an exponent keep `String(n)`'s text.
- */
-export function plainNumber(n: number): string {
-  const s = String(n);
-  const e = s.indexOf('e');
-  if (e < 0) return s;
-  const sign = s.charCodeAt(0) === 45 /* - */ ? '-' : '';
-  const mantissa = s.slice(sign.length, e);
-  const exp = Number(s.slice(e + 1));
-  const dot = mantissa.indexOf('.');
-  const digits = dot < 0 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1);
-  // Where the point falls within `digits` once the exponent is applied.
-  const point = (dot < 0 ? mantissa.length : dot) + exp;
-  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
-  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
-}
-
-/**
  * Salesforce's reading of a cell: quotes escape delimiters, quotes and line breaks (csv-stringify's
  * defaults); edge whitespace is quoted too, because Salesforce does not trim; `#N/A` clears a field.
  */
@@ -58,7 +41,12 @@ const BULK_CSV: Options = {
   quote_record_delimiter: true,
   quoted_match: /^\s|\s$/,
   // csv-stringify would write false as an empty cell, which Bulk reads as "leave the field unchanged".
-  cast: { null: () => '#N/A', boolean: (b) => String(b), number: (n) => plainNumber(n) },
+  cast: {
+    null: () => '#N/A',
+    boolean: (b) => String(b),
+    number: (n) => plainNumber(n),
+    object: (o) => (o instanceof ExactNumber ? o.digits : JSON.stringify(o)),
+  },
 };
 
 /** The reference encoder (csv-stringify with BULK_CSV): what `csvLine` must write, cell for cell. */
@@ -72,7 +60,8 @@ const NEEDS_QUOTES = /[",\n\r]|^\s|\s$/;
 /** One cell as it appears in a line (BULK_CSV's casts and quoting). */
 export function csvField(v: CsvValue): string {
   if (v === null) return '#N/A';
-  const s = typeof v === 'string' ? v : typeof v === 'number' ? plainNumber(v) : String(v);
+  // An ExactNumber's digits are plain decimal already (and never need quotes).
+  const s = typeof v === 'string' ? v : typeof v === 'number' ? plainNumber(v) : v instanceof ExactNumber ? v.digits : String(v);
   if (s === '' || !NEEDS_QUOTES.test(s)) return s;
   return `"${s.replace(/"/g, '""')}"`;
 }

@@ -2,9 +2,24 @@ process.env.TZ = 'Europe/Brussels';
 import { encodeValue, formatDate, formatDateTime, isCompatible, truncate, type SfField } from './mapping';
 import type { FieldSpec } from '../types';
 import { csvField } from './csv';
+import { jsonBody } from './json-body';
+import { toJsonValues } from './rows';
 
 const spec = (pgType: string, o: Partial<FieldSpec> = {}): FieldSpec => ({ from: 'col', to: 'F__c', pgType, isKey: false, ...o });
 const field = (type: string, o: Partial<SfField> = {}): SfField => ({ name: 'F__c', type, ...o });
+
+/**
+ * What a number field's value becomes on both wires: the Bulk CSV cell and the REST JSON record
+ * (`{"F__c":…}`, the body text sent), or the failure's code. The JSON must parse and carry the same digits.
+ */
+function sent(f: SfField, v: unknown, pg = 'numeric'): string {
+  const e = encodeValue(spec(pg), f, v);
+  if (!e.ok) return e.code;
+  const csv = csvField(e.value);
+  const json = jsonBody(toJsonValues({ F__c: e.value }));
+  JSON.parse(json); // valid JSON
+  return json === `{"F__c":${csv}}` ? csv : `CSV ${csv} but JSON ${json}`;
+}
 
 describe('type table', () => {
   it.each([
@@ -63,9 +78,9 @@ describe('values', () => {
   });
   it('numbers respect precision and scale; bigint/numeric strings are parsed', () => {
     const cur = field('currency', { precision: 5, scale: 2 });
-    expect(encodeValue(spec('numeric'), cur, '123.456')).toEqual({ ok: true, value: 123.46 });
+    expect(sent(cur, '123.456')).toBe('123.46');
     expect(encodeValue(spec('numeric'), cur, '1234.5')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
-    expect(encodeValue(spec('int8'), field('int', { digits: 9 }), '42')).toEqual({ ok: true, value: 42 });
+    expect(sent(field('int', { digits: 9 }), '42', 'int8')).toBe('42');
     expect(encodeValue(spec('numeric'), field('int'), '4.5')).toMatchObject({ ok: false });
     expect(encodeValue(spec('int8'), field('int'), '99999999999')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
   });
@@ -86,15 +101,19 @@ describe('values', () => {
     const long = field('long');
     const d18 = field('double', { precision: 18, scale: 0 });
     for (const f of [long, d18]) {
-      // 18 digits pass; 123456789012345678 is the double 123456789012345680, still 18 digits.
-      expect(encodeValue(spec('int8'), f, '123456789012345678')).toEqual({ ok: true, value: 123456789012345678 });
-      // The largest double below 10^18 (10^18 - 128) has 18 digits; 10^18 itself (exact in binary) has 19.
-      expect(encodeValue(spec('int8'), f, '999999999999999872')).toEqual({ ok: true, value: 999999999999999872 });
-      expect(encodeValue(spec('int8'), f, -999999999999999872)).toEqual({ ok: true, value: -999999999999999872 });
-      expect(encodeValue(spec('int8'), f, '1000000000000000000')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
-      expect(encodeValue(spec('int8'), f, -1e18)).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
-      // 18 nines are not a double: the number read is 10^18, which is what would be sent, so it fails.
-      expect(encodeValue(spec('int8'), f, '999999999999999999')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
+      // 18 digits pass, exactly: int8 and numeric arrive as text and are never read into a double.
+      expect(sent(f, '123456789012345678', 'int8')).toBe('123456789012345678');
+      expect(sent(f, '999999999999999999', 'int8')).toBe('999999999999999999');
+      expect(sent(f, '-999999999999999999', 'int8')).toBe('-999999999999999999');
+      expect(sent(f, '999999999999999872', 'int8')).toBe('999999999999999872');
+      // A JavaScript number is sent as its shortest text, which reads back as the same double.
+      expect(sent(f, -999999999999999872, 'float8')).toBe('-999999999999999900');
+      expect(sent(f, '1000000000000000000', 'int8')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
+      expect(sent(f, '-1000000000000000000', 'int8')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
+      expect(sent(f, -1e18, 'int8')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
+      // A bigint (a driver configured to parse int8) is exact too.
+      expect(sent(f, 123456789012345678n, 'int8')).toBe('123456789012345678');
+      expect(sent(f, 10n ** 18n, 'int8')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
     }
     const int = field('int', { digits: 9 });
     expect(encodeValue(spec('int4'), int, 999999999)).toEqual({ ok: true, value: 999999999 });
@@ -102,13 +121,13 @@ describe('values', () => {
     expect(encodeValue(spec('int8'), int, 1e9)).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
     // Rounding to the scale comes first: 999.996 becomes 1000.00, four integer digits.
     const cur = field('currency', { precision: 5, scale: 2 });
-    expect(encodeValue(spec('numeric'), cur, '999.994')).toEqual({ ok: true, value: 999.99 });
-    expect(encodeValue(spec('numeric'), cur, '-999.99')).toEqual({ ok: true, value: -999.99 });
+    expect(sent(cur, '999.994')).toBe('999.99');
+    expect(sent(cur, '-999.99')).toBe('-999.99');
     expect(encodeValue(spec('numeric'), cur, '999.996')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
     expect(encodeValue(spec('numeric'), cur, 1000)).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
     // Every digit after the point: integer digits are 0.
     const frac = field('percent', { precision: 18, scale: 17 });
-    expect(encodeValue(spec('numeric'), frac, '9.99999999999999')).toEqual({ ok: true, value: 9.99999999999999 });
+    expect(sent(frac, '9.99999999999999')).toBe('9.99999999999999');
     expect(encodeValue(spec('numeric'), frac, '10')).toMatchObject({ ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE' });
   });
   it('empty and blank strings are not numbers; zero is', () => {
@@ -117,8 +136,8 @@ describe('values', () => {
         ok: false,
         code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
       });
-    expect(encodeValue(spec('numeric'), field('double', { precision: 18, scale: 2 }), '0')).toEqual({ ok: true, value: 0 });
-    expect(encodeValue(spec('numeric'), field('double', { precision: 18, scale: 2 }), ' 0.5 ')).toEqual({ ok: true, value: 0.5 });
+    expect(sent(field('double', { precision: 18, scale: 2 }), '0')).toBe('0');
+    expect(sent(field('double', { precision: 18, scale: 2 }), ' 0.5 ')).toBe('0.5');
   });
   it('a small value with a large scale is a plain decimal in the Bulk CSV cell, never exponent form', () => {
     const pct = field('percent', { precision: 18, scale: 8 });
@@ -134,6 +153,89 @@ describe('values', () => {
     expect(cell('0.00000000000000012', fine)).toBe('0.00000000000000012');
     expect(cell('123456.00000001')).toBe('123456.00000001');
     expect(cell(12)).toBe('12');
+  });
+  it('decimal text is carried digit for digit: no double on the way (Bulk CSV cell and REST JSON alike)', () => {
+    const cur = field('currency', { precision: 18, scale: 4 });
+    expect(sent(cur, '12345678901234.5678')).toBe('12345678901234.5678');
+    expect(sent(cur, '-12345678901234.5678')).toBe('-12345678901234.5678');
+    expect(sent(cur, '99999999999999.9999')).toBe('99999999999999.9999');
+    expect(sent(cur, '100000000000000')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
+    // numeric keeps its declared scale's zeros ('12.5000'); they are not sent.
+    expect(sent(cur, '12.5000')).toBe('12.5');
+    expect(sent(cur, '0012.50')).toBe('12.5');
+    expect(sent(cur, '12345678901234.00000')).toBe('12345678901234');
+    const d16 = field('double', { precision: 16, scale: 2 });
+    expect(sent(d16, '12345678901234.56')).toBe('12345678901234.56');
+    // A float8 column arrives as a JavaScript number: sent as that number (its shortest text).
+    expect(sent(d16, 0.1, 'float8')).toBe('0.1');
+    expect(sent(d16, 1234.5, 'float8')).toBe('1234.5');
+  });
+  it('decimal text is rounded to the scale half away from zero, on its digits (as toFixed does for a double that holds the value exactly)', () => {
+    const two = field('double', { precision: 18, scale: 2 });
+    expect(sent(two, '1.23456')).toBe('1.23');
+    expect(sent(two, '1.235')).toBe('1.24');
+    expect(sent(two, '-1.235')).toBe('-1.24');
+    expect(sent(two, '1.125')).toBe('1.13');
+    expect(sent(two, 1.125, 'float8')).toBe('1.13'); // 1.125 is exact in binary: the same rule
+    expect(sent(two, -1.125, 'float8')).toBe('-1.13');
+    // 1.005 is not a double: the number 1.005 rounds down (1.00499999999999989…), its text rounds up.
+    expect(sent(two, '1.005')).toBe('1.01');
+    expect(sent(two, '0.004')).toBe('0');
+    expect(sent(two, '-0.004')).toBe('0'); // no negative zero
+    expect(sent(two, '9.995')).toBe('10');
+    expect(sent(field('double', { precision: 3, scale: 2 }), '9.995')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
+    expect(sent(field('long'), '12.0', 'numeric')).toBe('12');
+    expect(sent(field('long'), '12.5', 'numeric')).toBe('INVALID_TYPE_ON_FIELD_IN_RECORD');
+  });
+  it('what counts as a number: signs, edge whitespace and exponent form are read; hex, NaN, Infinity and blanks are not', () => {
+    const two = field('double', { precision: 18, scale: 2 });
+    expect(sent(two, '-0')).toBe('0');
+    expect(sent(two, '-0.00')).toBe('0');
+    expect(sent(two, 0, 'float8')).toBe('0');
+    expect(sent(two, -0, 'float8')).toBe('0');
+    expect(sent(two, '+5')).toBe('5');
+    expect(sent(two, '+5.5')).toBe('5.5');
+    expect(sent(two, ' \t12.5\n')).toBe('12.5');
+    expect(sent(two, '.5')).toBe('0.5');
+    expect(sent(two, '5.')).toBe('5');
+    expect(sent(two, '1e5')).toBe('100000');
+    expect(sent(two, '1.5E-1')).toBe('0.15');
+    expect(sent(two, '-2.5e+3')).toBe('-2500');
+    expect(sent(two, '1e-400')).toBe('0');
+    expect(sent(two, '1e400')).toBe('NUMBER_OUTSIDE_VALID_RANGE');
+    expect(sent(two, '0e999999999')).toBe('0');
+    for (const v of [
+      '',
+      ' ',
+      '0x1F',
+      '0X1f',
+      '0b101',
+      '0o17',
+      'NaN',
+      '-NaN',
+      'Infinity',
+      '-Infinity',
+      '+-1',
+      '--1',
+      '1e',
+      'e5',
+      '.',
+      '-',
+      '1.2.3',
+      '1 2',
+      '1_000',
+      '١٢',
+      '12abc',
+    ]) {
+      expect({ v, r: sent(two, v, 'text') }).toEqual({ v, r: 'INVALID_TYPE_ON_FIELD_IN_RECORD' });
+    }
+    for (const v of [NaN, Infinity, -Infinity])
+      expect({ v, r: sent(two, v, 'float8') }).toEqual({ v, r: 'INVALID_TYPE_ON_FIELD_IN_RECORD' });
+    expect(encodeValue(spec('text'), two, '0x1F')).toEqual({
+      ok: false,
+      code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+      message: 'F__c: value is not a number',
+    });
   });
   it('booleans and multipicklists', () => {
     expect(encodeValue(spec('bool'), field('boolean'), false)).toEqual({ ok: true, value: false });

@@ -3,6 +3,7 @@
  * for the two wire formats: REST JSON (Collections) and Bulk 2.0 CSV.
  */
 import type { FieldSpec } from '../types';
+import { exactDecimal, type ExactNumber } from './decimal';
 
 /** The parts of a describe field that encoding needs. */
 export interface SfField {
@@ -60,7 +61,10 @@ export function isCompatible(pgType: string, sfType: string): boolean {
 }
 
 /** An encoded value, or a per-row failure decided without calling Salesforce. */
-export type Encoded = { ok: true; value: string | number | boolean | null } | { ok: false; code: string; message: string };
+/** A value as sent: `ExactNumber` is a number field's value read from text (int8, numeric), kept as its digits. */
+export type WireValue = string | number | boolean | ExactNumber | null;
+
+export type Encoded = { ok: true; value: WireValue } | { ok: false; code: string; message: string };
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -112,26 +116,49 @@ export function truncate(s: string, max: number): string {
  */
 const POW10: readonly number[] = Array.from({ length: 309 }, (_, k) => Number(`1e${k}`));
 
+const notANumber = (f: SfField): Encoded => ({
+  ok: false,
+  code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+  message: `${f.name}: value is not a number`,
+});
+const tooManyDigits = (spec: FieldSpec, f: SfField, intDigits: number): Encoded => ({
+  ok: false,
+  code: 'NUMBER_OUTSIDE_VALID_RANGE',
+  message: `${f.name}: ${spec.from} has more than ${intDigits} integer digits`,
+});
+
 function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
-  // Number() of a string ignores edge whitespace and reads a blank string as 0, hence the blank check.
-  const n = typeof value === 'number' ? value : Number(typeof value === 'string' ? value : String(value));
-  if (!Number.isFinite(n) || (n === 0 && typeof value === 'string' && value.trim() === '')) {
-    return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: value is not a number` };
-  }
   const isInt = f.type === 'int' || f.type === 'long';
   const scale = isInt ? 0 : (f.scale ?? 0);
   const intDigits = isInt ? f.digits || (f.type === 'int' ? 9 : 18) : (f.precision ?? 18) - scale;
+  if (typeof value !== 'number') {
+    // int8 and numeric arrive as text (a bigint if a driver parses them so): checked and rounded on
+    // their digits, and sent as those digits. A double would keep about 16 of them.
+    const text = typeof value === 'string' ? value : typeof value === 'bigint' ? value.toString() : String(value);
+    const d = exactDecimal(text, Math.max(scale, 0), intDigits, isInt);
+    if (!d.ok) {
+      if (d.reason === 'not-a-number') return notANumber(f);
+      if (d.reason === 'not-an-integer')
+        return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an integer` };
+      return tooManyDigits(spec, f, intDigits);
+    }
+    // Compared as a double: exact around 2^31, far below 2^53.
+    if (f.type === 'int' && Math.abs(Number(d.value.digits)) > 2147483647) return tooManyDigits(spec, f, intDigits);
+    return { ok: true, value: d.value };
+  }
+  // A JavaScript number (float4/float8, or an int2/int4 column): sent as that number.
+  const n = value;
+  if (!Number.isFinite(n)) return notANumber(f);
   if (isInt && !Number.isInteger(n))
     return { ok: false, code: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.name}: ${spec.from} is not an integer` };
   // An integer needs no rounding (and every double from 2^53 up is one, so `toFixed`, which writes
-  // exponent form from 1e21, only ever sees smaller values).
-  const rounded = Number.isInteger(n) ? n : Number(n.toFixed(Math.min(scale, 20)));
+  // exponent form from 1e21, only ever sees smaller values). `+ 0` turns -0 into 0.
+  const rounded = (Number.isInteger(n) ? n : Number(n.toFixed(Math.min(scale, 20)))) + 0;
   // Integer digits by magnitude: |trunc| has more than d digits exactly when it is >= 10^d. (A digit
   // count of its text was wrong from 1e21, where JavaScript writes "1e+21".)
   const limit = POW10[intDigits] ?? (intDigits < 0 ? 0 : Infinity);
-  if (Math.abs(Math.trunc(rounded)) >= limit || (f.type === 'int' && Math.abs(rounded) > 2147483647)) {
-    return { ok: false, code: 'NUMBER_OUTSIDE_VALID_RANGE', message: `${f.name}: ${spec.from} has more than ${intDigits} integer digits` };
-  }
+  if (Math.abs(Math.trunc(rounded)) >= limit || (f.type === 'int' && Math.abs(rounded) > 2147483647))
+    return tooManyDigits(spec, f, intDigits);
   return { ok: true, value: rounded };
 }
 

@@ -3,10 +3,10 @@ import type { OutRow, RowResult } from '../types';
 import type { SendField, WriteModel } from './analyze';
 import type { SaveResult } from './client';
 import { isRetryableRowError } from './errors';
-import { encodeValue } from './mapping';
+import { encodeValue, type WireValue } from './mapping';
 import { rowRecordType } from './record-types';
 
-export type Wire = string | number | boolean | null;
+export type Wire = WireValue;
 export type Encoded = { ok: true; row: OutRow; values: Record<string, Wire> } | { ok: false; result: RowResult };
 
 /**

@@ -137,7 +137,7 @@ export async function handleAdmin(ctx: Ctx, seg: string[]): Promise<void> {
       );
     }
     if (m === 'POST') {
-      const b = await readJson(ctx);
+      const b = await readJson(ctx, { exactNumbers: true });
       const list = (Array.isArray(b) ? b : ((b as { records?: unknown[] } | null)?.records ?? [b])) as Array<Record<string, unknown>>;
       return sendJson(ctx, 201, { ids: list.map((r) => seed(ctx, def, r)) });
     }

@@ -3,12 +3,15 @@
  * or an SfError with the code Salesforce uses for that kind of bad value (API notes §6 table).
  */
 import { normalizeId } from './ids';
+import { JsonNumber } from './json-numbers';
 import { sfError, type SfError } from './errors';
 import type { FieldDef, StoredValue } from './schema-types';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent']);
 
 export type Coerced = { ok: true; value: StoredValue } | { ok: false; error: SfError };
 
@@ -58,16 +61,65 @@ function multipicklist(fd: FieldDef, v: unknown): Coerced {
   return text(fd, [...new Set(parts)].join(';'));
 }
 
+/** A decimal's text: sign, digits, point and exponent; edge whitespace allowed (as Number() allows it). */
+const DECIMAL = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/;
+
+/**
+ * Numbers are decimals, as in Salesforce: a JSON number literal (`JsonNumber`) or a CSV cell is read
+ * digit for digit with BigInt, never through a double, so 18 nines are 18 nines. Range by magnitude
+ * (`|trunc| >= 10^(integer digits)`), then rounded to the field's scale, half away from zero. Stored as
+ * a JavaScript number when that number's text is exactly the value, else as the decimal text (a REST
+ * answer then shows `"123456789012345678"`, a string: JSON numbers would go back through a double).
+ */
 function numeric(fd: FieldDef, v: unknown): Coerced {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) return wrongType(fd, v);
+  if (typeof v === 'number') return numericDouble(fd, v);
+  const text = v instanceof JsonNumber ? v.text : typeof v === 'string' ? v : null;
+  const m = text === null ? null : DECIMAL.exec(text);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return wrongType(fd, v);
+  const digits = `${m[2]}${m[3] ?? ''}`.replace(/^0+/, '');
+  const exponent = Number(m[4] ?? 0);
+  let scale = (m[3] ?? '').length - exponent;
+  const intDigits = fd.type === 'int' ? fd.digits : fd.precision - fd.scale;
+  const target = fd.type === 'int' ? 0 : fd.scale;
+  let n = BigInt(digits === '' ? '0' : digits);
+  if (n === 0n) scale = 0;
+  // Exponents far out: the value is out of range, or rounds to 0 (precision is at most 18).
+  if (scale < -(intDigits + 1)) return outOfRange(fd, v);
+  if (scale > digits.length + target + 1) {
+    if (fd.type === 'int') return wrongType(fd, v);
+    return ok(0);
+  }
+  if (scale < 0) {
+    n *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  const unit = 10n ** BigInt(scale);
+  if (fd.type === 'int' && n % unit !== 0n) return wrongType(fd, v);
+  if (n / unit >= 10n ** BigInt(intDigits)) return outOfRange(fd, v);
+  if (scale > target) {
+    const d = 10n ** BigInt(scale - target);
+    const q = n / d;
+    n = 2n * (n % d) >= d ? q + 1n : q;
+    scale = target;
+  }
+  const s = n.toString().padStart(scale + 1, '0');
+  const frac = s.slice(s.length - scale).replace(/0+$/, '');
+  const body = `${s.slice(0, s.length - scale)}${frac ? `.${frac}` : ''}`;
+  const exact = m[1] === '-' && n !== 0n ? `-${body}` : body;
+  const asNumber = Number(exact);
+  return ok(String(asNumber) === exact ? asNumber : exact);
+}
+
+/** A JSON number already read as a double (admin seeding): checked and rounded as a double. */
+function numericDouble(fd: FieldDef, n: number): Coerced {
+  if (!Number.isFinite(n)) return wrongType(fd, n);
   if (fd.type === 'int') {
-    if (!Number.isInteger(n)) return wrongType(fd, v);
-    if (Math.abs(n) >= 10 ** fd.digits) return outOfRange(fd, v);
+    if (!Number.isInteger(n)) return wrongType(fd, n);
+    if (Math.abs(n) >= 10 ** fd.digits) return outOfRange(fd, n);
     return ok(n);
   }
   const intDigits = fd.precision - fd.scale;
-  if (Math.abs(Math.trunc(n)) >= 10 ** intDigits) return outOfRange(fd, v);
+  if (Math.abs(Math.trunc(n)) >= 10 ** intDigits) return outOfRange(fd, n);
   return ok(Number(n.toFixed(fd.scale)));
 }
 
@@ -108,6 +160,8 @@ function reference(fd: FieldDef, v: unknown): Coerced {
 }
 
 export function coerce(fd: FieldDef, v: unknown): Coerced {
+  // A JSON number literal into a field that is not a number: read as a double, as before.
+  if (v instanceof JsonNumber && !NUMBER_TYPES.has(fd.type)) v = Number(v.text);
   switch (fd.type) {
     case 'email':
       if (!EMAIL.test(String(v)))

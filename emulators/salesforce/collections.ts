@@ -45,7 +45,7 @@ function plain(r: RowResult): Record<string, unknown> {
 }
 
 async function body(ctx: Ctx): Promise<{ allOrNone: boolean; records: Rec[] }> {
-  const b = (await readJson(ctx)) as { allOrNone?: unknown; records?: unknown } | null;
+  const b = (await readJson(ctx, { exactNumbers: true })) as { allOrNone?: unknown; records?: unknown } | null;
   if (!b || !Array.isArray(b.records)) throw new HttpError(400, restError('JSON_PARSER_ERROR', 'records: required array'));
   if (b.records.length > MAX_RECORDS) throw new HttpError(400, LIMIT_ERROR);
   return { allOrNone: b.allOrNone === true, records: b.records as Rec[] };

@@ -420,6 +420,42 @@ describe('Validation engine, shared by every write path (CL validation engine)',
     });
   });
 
+  test('numbers are decimals: a JSON number literal or a CSV cell keeps every digit (no double on the way)', async () => {
+    // AnnualRevenue is currency(18, 0), Lifetime_Value__c double(16, 2). The body is written by hand:
+    // JSON.stringify cannot write these literals.
+    const records = [
+      '{"attributes":{"type":"Account"},"Name":"A","External_Id__c":"n0","AnnualRevenue":999999999999999999}',
+      '{"attributes":{"type":"Account"},"Name":"B","External_Id__c":"n1","AnnualRevenue":-123456789012345678}',
+      '{"attributes":{"type":"Account"},"Name":"C","External_Id__c":"n2","AnnualRevenue":1000000000000000000}',
+      '{"attributes":{"type":"Account"},"Name":"D","External_Id__c":"n3","AnnualRevenue":1.2345678901234567E17}',
+      '{"attributes":{"type":"Account"},"Name":"E","External_Id__c":"n4","AnnualRevenue":12.5}',
+      '{"attributes":{"type":"Account"},"Name":"F","External_Id__c":"n5","AnnualRevenue":-0}',
+    ];
+    const res = await raw(emu, 'POST', dataPath('/composite/sobjects'), {
+      token: conn.accessToken,
+      body: `{"allOrNone":false,"records":[${records.join(',')}]}`,
+    });
+    const codes = (res.json() as Array<{ success: boolean; errors: Array<{ statusCode: string }> }>).map((r) =>
+      r.success ? 'OK' : r.errors[0]?.statusCode,
+    );
+    expect(codes).toEqual(['OK', 'OK', 'NUMBER_OUTSIDE_VALID_RANGE', 'OK', 'OK', 'OK']);
+    const stored = (await admin(emu, 'GET', '/records/Account')) as Array<Record<string, unknown>>;
+    // Values a double holds exactly are numbers in REST answers; the others their decimal text.
+    expect(Object.fromEntries(stored.map((r) => [r.External_Id__c, r.AnnualRevenue]))).toEqual({
+      n0: '999999999999999999',
+      n1: '-123456789012345678',
+      n3: '123456789012345670',
+      n4: 13,
+      n5: 0,
+    });
+    const bad = await raw(emu, 'POST', dataPath('/composite/sobjects'), {
+      token: conn.accessToken,
+      body: '{"allOrNone":false,"records":[{"attributes":{"type":"Account"},"Name":"G","AnnualRevenue":012}]}',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('JSON_PARSER_ERROR');
+  });
+
   test('required-field rules per object (Lead Company, Opportunity StageName/CloseDate, Account Name)', async () => {
     const l = await errOf(conn.sobject('Lead').create({ LastName: 'L' }));
     expect(l.message).toBe('Required fields are missing: [Company]');

@@ -1,5 +1,6 @@
 /** Request context and response helpers shared by the route modules. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseJsonExact } from './json-numbers';
 import type { EmulatorState } from './state';
 
 export interface Ctx {
@@ -67,12 +68,15 @@ export async function readBody(req: IncomingMessage, limit = 160 * 1024 * 1024, 
   return Buffer.concat(chunks);
 }
 
-/** Parses a JSON body; malformed JSON gives the REST API's 400 JSON_PARSER_ERROR. */
-export async function readJson(ctx: Ctx): Promise<unknown> {
+/**
+ * Parses a JSON body; malformed JSON gives the REST API's 400 JSON_PARSER_ERROR. `exactNumbers`: number
+ * literals are read as `JsonNumber`s, their digits kept (record bodies, where Salesforce reads decimals).
+ */
+export async function readJson(ctx: Ctx, o: { exactNumbers?: boolean } = {}): Promise<unknown> {
   const text = (await readBody(ctx.req)).toString('utf8');
   if (text.trim() === '') return null;
   try {
-    return JSON.parse(text) as unknown;
+    return o.exactNumbers ? parseJsonExact(text) : (JSON.parse(text) as unknown);
   } catch (e) {
     throw new HttpError(400, [{ errorCode: 'JSON_PARSER_ERROR', message: `Unexpected character: ${(e as Error).message}` }]);
   }

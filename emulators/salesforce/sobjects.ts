@@ -17,7 +17,7 @@ export function objectOr404(ctx: Ctx, name: string): ObjectDef {
 }
 
 async function bodyEntries(ctx: Ctx): Promise<Entry[]> {
-  const body = await readJson(ctx);
+  const body = await readJson(ctx, { exactNumbers: true });
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(400, restError('JSON_PARSER_ERROR', 'The request body must be a JSON object'));
   }
