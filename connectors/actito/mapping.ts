@@ -2,6 +2,7 @@
  * Types and values: which Actito value type a Postgres column becomes, which model types an existing
  * attribute accepts, and how a node-postgres value is written (JSON call and CSV cell alike).
  */
+import { plainNumber } from '../kit/plain-number';
 
 /** Actito value types the connector knows (API notes §2: STRING, LONG, NUMBER, TIMESTAMP seen; BOOLEAN, DATE assumed). */
 export const VALUE_TYPES = ['STRING', 'LONG', 'INTEGER', 'NUMBER', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;
@@ -109,8 +110,10 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   }
   if (t.valueType === 'BOOLEAN') return typeof v === 'boolean' ? { ok: true, value: v } : { ok: true, value: String(v) };
   if (t.valueType === 'LONG' || t.valueType === 'INTEGER' || t.valueType === 'NUMBER') {
-    // numeric and int8 arrive as strings: keep them as strings to keep their precision.
-    if (typeof v === 'number' || typeof v === 'bigint') return { ok: true, value: typeof v === 'bigint' ? v.toString() : v };
+    // numeric and int8 arrive as strings: keep them as strings to keep their precision (never Number()).
+    // A double JavaScript would write in exponent form (below 1e-6, from 1e21) goes as its plain digits.
+    if (typeof v === 'number') return { ok: true, value: Number.isFinite(v) && String(v).includes('e') ? plainNumber(v) : v };
+    if (typeof v === 'bigint') return { ok: true, value: v.toString() };
     return { ok: true, value: String(v) };
   }
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeCompressed } from './bulk-file';
 import { buildCsv, compress, csvCell } from './csv';
 import { ActitoHttpError, bodyMessage, rowFailure, toSyncError } from './errors';
-import { attributeNameProblem, encodeValue, formatDate, isCompatible, typeForNewAttribute } from './mapping';
+import { attributeNameProblem, csvText, encodeValue, formatDate, isCompatible, typeForNewAttribute } from './mapping';
 import { account } from './import-report';
 import { etlDefinition, type ImportStatus, parseImportStatus } from './routes';
 import { sameValues } from './single';
@@ -41,6 +41,22 @@ describe('value encoding', () => {
     expect(formatDate(d, 'timestamptz', 'TIMESTAMP')).toBe('2024-01-05 13:04:09');
     expect(formatDate(new Date(2024, 0, 5), 'date', 'DATE')).toBe('2024-01-05');
     expect(formatDate(new Date(2024, 0, 5, 7, 8, 9), 'timestamp', 'TIMESTAMP')).toBe('2024-01-05 07:08:09');
+  });
+  it('int8 and numeric text arrive digit for digit (import CSV cell and JSON call); a float8 is plain decimal, never exponent form', () => {
+    const sent = (v: unknown, pgType: string, valueType: string) => {
+      const e = encodeValue(v, { pgType, valueType });
+      if (!e.ok) return e.message;
+      return { csv: csvText(e.value), json: JSON.stringify(e.value) };
+    };
+    expect(sent('123456789012345678', 'int8', 'LONG')).toEqual({ csv: '123456789012345678', json: '"123456789012345678"' });
+    expect(sent('-9223372036854775808', 'int8', 'LONG')).toEqual({ csv: '-9223372036854775808', json: '"-9223372036854775808"' });
+    expect(sent('12345678901234.5678', 'numeric', 'NUMBER')).toEqual({ csv: '12345678901234.5678', json: '"12345678901234.5678"' });
+    expect(sent(123456789012345678n, 'int8', 'LONG')).toEqual({ csv: '123456789012345678', json: '"123456789012345678"' });
+    // JavaScript writes a double below 1e-6 or from 1e21 in exponent form, which Actito's `.` decimals do not include.
+    expect(sent(1.5e-7, 'float8', 'NUMBER')).toEqual({ csv: '0.00000015', json: '"0.00000015"' });
+    expect(sent(-1e21, 'float8', 'NUMBER')).toEqual({ csv: '-1000000000000000000000', json: '"-1000000000000000000000"' });
+    expect(sent(0.1, 'float8', 'NUMBER')).toEqual({ csv: '0.1', json: '0.1' });
+    expect(sent(42, 'int4', 'LONG')).toEqual({ csv: '42', json: '42' });
   });
   it('keeps numeric strings, booleans and nulls', () => {
     expect(encodeValue('12345678901234567890.5', { pgType: 'numeric', valueType: 'NUMBER' })).toEqual({
