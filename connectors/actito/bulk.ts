@@ -8,6 +8,7 @@ import { QuotaWaitError, SyncError } from '../../common/errors';
 import { sentVerbatim, type ChunkOutcome, type ChunkWrite, type OutRow, type RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, tableName, type Tables } from './context';
+import type { TableInfo } from './structure';
 import { recordFileSeen, refuseOversized } from './chunk-size';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
@@ -425,7 +426,7 @@ async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
       if (results.length) await chunk.record(results);
       results = [];
       for (let i = 0; i < existing.length; i += JUDGE_BATCH)
-        await judgeExisting(ctx, chunk, tables.table.name, existing.slice(i, i + JUDGE_BATCH));
+        await judgeExisting(ctx, chunk, tables.table, existing.slice(i, i + JUDGE_BATCH));
       existing = [];
     },
     RECORD_BATCH,
@@ -440,7 +441,7 @@ const JUDGE_BATCH = 100;
  * comparison): ok when the stored record holds the values the row would write, else
  * ACTITO_ALREADY_EXISTS; a record gone since the import is created.
  */
-async function judgeExisting(ctx: Ctx, chunk: ChunkWrite, table: string, items: Array<{ row: OutRow; enc: Encoded }>): Promise<void> {
+async function judgeExisting(ctx: Ctx, chunk: ChunkWrite, table: TableInfo, items: Array<{ row: OutRow; enc: Encoded }>): Promise<void> {
   // At Actito's 100 calls a minute a group takes about a minute: the timer keeps the activity alive.
   const { results, fatal } = await whileBeating(
     ctx,

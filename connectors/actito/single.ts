@@ -4,6 +4,7 @@
  * it stopped. Every call is idempotent: upsert/update/delete by business key; create reads first.
  */
 import { SyncError } from '../../common/errors';
+import { decimalKey } from '../kit/plain-number';
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
@@ -13,6 +14,7 @@ import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
 import { type Api, deleteRecord, getRecord, type Properties, updateRecord, upsertRecord } from './routes';
+import type { TableInfo } from './structure';
 
 const BATCH = 100;
 
@@ -39,7 +41,6 @@ async function writeBatches(
 ): Promise<void> {
   const api = apiFor(ctx);
   const encoder = new RowEncoder(ctx.fields, tables, opts, ctx.destination.key);
-  const table = tables.table.name;
   let done = 0;
   for await (const rows of chunk.rows(BATCH)) {
     const results: RowResult[] = [];
@@ -67,7 +68,7 @@ async function writeBatches(
         return !why;
       });
     }
-    const { results: written, fatal } = await writeEach(ctx, api, table, chunk.op, toWrite);
+    const { results: written, fatal } = await writeEach(ctx, api, tables.table, chunk.op, toWrite);
     results.push(...written);
     // Keep what succeeded even when the batch stops: a retry only sends the rest.
     await chunk.record(results);
@@ -90,7 +91,7 @@ async function writeBatches(
 export async function writeEach(
   ctx: Ctx,
   api: Api,
-  table: string,
+  table: TableInfo,
   op: ChunkWrite['op'],
   items: ReadonlyArray<{ row: OutRow; enc: Encoded }>,
 ): Promise<{ results: RowResult[]; fatal: unknown }> {
@@ -111,7 +112,8 @@ export async function writeEach(
   return { results, fatal };
 }
 
-async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutRow, enc: Encoded): Promise<RowResult> {
+async function writeOne(api: Api, info: TableInfo, op: ChunkWrite['op'], row: OutRow, enc: Encoded): Promise<RowResult> {
+  const table = info.name;
   switch (op) {
     case 'delete':
       await deleteRecord(api, table, enc.key); // false = already gone, which is what Mirror wants
@@ -123,7 +125,7 @@ async function writeOne(api: Api, table: string, op: ChunkWrite['op'], row: OutR
       // Insert never overwrites. A record holding our values is our own earlier write (an answer lost,
       // a row or import line sent again) or an identical one: written either way.
       const existing = await getRecord(api, table, enc.key);
-      if (existing && !sameValues(existing, enc.record)) {
+      if (existing && !sameValues(existing, enc.record, (name) => info.attributes.get(name)?.valueType)) {
         return {
           key: row.key,
           ok: false,
@@ -146,8 +148,23 @@ function deleteKey(row: OutRow, keyAttribute: string): string {
   return v === null || v === undefined ? row.key : String(v);
 }
 
-/** Loose comparison: Actito may answer numbers, booleans and dates in its own spelling. */
-export function sameValues(stored: Properties, sent: Properties): boolean {
+/** `yyyy-MM-dd`, then ` HH:mm:ss` or `THH:mm:ss` and anything after (fractions, a zone), as Actito may spell it. */
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2}))?/;
+const BOOLEAN_TEXT = /^(true|false)$/i;
+
+/**
+ * Whether a stored record holds the values sent, by each attribute's value type. Loose only where
+ * Actito may answer a value in its own spelling: BOOLEAN in any case, LONG, INTEGER and NUMBER in any
+ * decimal form (compared digit for digit, never through a double), DATE and TIMESTAMP with `T` or a
+ * space and anything after the seconds; STRING exactly. Any other difference (a
+ * text's case, its end, a digit past a double's precision) is another value: Insert mode then lists the
+ * row as existing rather than reporting written a record the table does not hold.
+ */
+export function sameValues(
+  stored: Properties,
+  sent: Properties,
+  valueType: (name: string) => string | undefined = () => undefined,
+): boolean {
   const s = propertyMap(stored);
   return sent.every(({ name, value }) => {
     const other = s.get(name);
@@ -155,8 +172,27 @@ export function sameValues(stored: Properties, sent: Properties): boolean {
     if (other === null || other === undefined) return false;
     const a = String(value);
     const b = String(other);
-    if (a === b || a.toLowerCase() === b.toLowerCase()) return true;
-    if (a !== '' && b !== '' && !Number.isNaN(Number(a)) && Number(a) === Number(b)) return true;
-    return a.replace('T', ' ').slice(0, 19) === b.replace('T', ' ').slice(0, 19);
+    if (a === b) return true;
+    // The attribute's type decides; for an attribute not described (yet), the JSON types of the two values.
+    const json = (t: string) => typeof value === t || typeof other === t;
+    const type = valueType(name) ?? (json('boolean') ? 'BOOLEAN' : json('number') ? 'NUMBER' : 'STRING');
+    switch (type) {
+      case 'BOOLEAN':
+        return BOOLEAN_TEXT.test(a) && a.toLowerCase() === b.toLowerCase();
+      case 'LONG':
+      case 'INTEGER':
+      case 'NUMBER': {
+        const na = decimalKey(typeof value === 'number' ? value : a);
+        return na !== null && na === decimalKey(typeof other === 'number' ? other : b);
+      }
+      case 'DATE':
+      case 'TIMESTAMP': {
+        const da = DATE_TIME.exec(a);
+        const db = DATE_TIME.exec(b);
+        return !!da && !!db && da[1] === db[1] && (da[2] ?? '00:00:00') === (db[2] ?? '00:00:00');
+      }
+      default:
+        return false; // text: any difference is another value
+    }
   });
 }

@@ -400,4 +400,31 @@ describe('configuration', () => {
     ).toBe(true);
     expect(sameValues([{ name: 'a', value: 3 }], [{ name: 'a', value: 4 }])).toBe(false);
   });
+  // Insert mode counts a record holding "our values" as written: every difference a reader would see must
+  // make it another record (listed as exists), never a row reported written that the table does not hold.
+  it('compares loosely only where Actito spells a value its own way: booleans, numbers, date-times', () => {
+    const same = (stored: unknown, sent: unknown, type?: string) =>
+      sameValues([{ name: 'a', value: stored as never }], [{ name: 'a', value: sent as never }], () => type);
+    // Its own spellings of the same value.
+    expect(same(true, 'TRUE')).toBe(true);
+    expect(same('false', false)).toBe(true);
+    expect(same(3, '3', 'LONG')).toBe(true);
+    expect(same(1.5, '1.50', 'NUMBER')).toBe(true);
+    expect(same('0.00000015', 1.5e-7)).toBe(true);
+    expect(same('123456789012345678', '123456789012345678')).toBe(true);
+    expect(same('2026-01-02T03:04:05', '2026-01-02 03:04:05', 'TIMESTAMP')).toBe(true);
+    expect(same('2026-01-02', '2026-01-02', 'DATE')).toBe(true);
+    // Other values.
+    expect(same('SMITH', 'Smith')).toBe(false);
+    expect(same('Description of item B, second edition', 'Description of item A, first edition')).toBe(false);
+    expect(same('123456789012345680', '123456789012345678', 'LONG')).toBe(false);
+    expect(same(123456789012345680, '123456789012345678', 'LONG')).toBe(false);
+    expect(same('2026-01-02 03:04:06', '2026-01-02 03:04:05', 'TIMESTAMP')).toBe(false);
+    expect(same('2026-01-03', '2026-01-02', 'DATE')).toBe(false);
+    expect(same('1e3', '1000', 'NUMBER')).toBe(true);
+    expect(same('0x10', '16', 'NUMBER')).toBe(false);
+    // A text attribute holding digits: "007" is not "7".
+    expect(same('7', '007', 'STRING')).toBe(false);
+    expect(same('1.50', '1.5', 'STRING')).toBe(false);
+  });
 });

@@ -18,3 +18,25 @@ export function plainNumber(n: number): string {
   if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
+
+const DECIMAL = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,9}))?\s*$/;
+
+/**
+ * One spelling per decimal value, to tell whether two texts (or a text and a number) are the same number:
+ * `1.50`, `+1.5`, `15e-1` and `1.5` give the same key; `0x10`, blanks and `NaN` give null. Exact: the
+ * digits are compared as text, never through a double.
+ */
+export function decimalKey(v: string | number): string | null {
+  const s = typeof v === 'number' ? (Number.isFinite(v) ? plainNumber(v) : '') : v;
+  const m = DECIMAL.exec(s);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return null;
+  const int = m[2]!;
+  let digits = int + (m[3] ?? '');
+  // value = 0.<digits> × 10^exp
+  let exp = int.length + Number(m[4] ?? 0);
+  const first = digits.search(/[1-9]/);
+  if (first < 0) return '0';
+  digits = digits.slice(first).replace(/0+$/, '');
+  exp -= first;
+  return `${m[1] === '-' ? '-' : ''}0.${digits}e${exp}`;
+}
