@@ -112,6 +112,7 @@ async function main(): Promise<void> {
       runs.bulk,
       runs.manyChunks,
       runs.smallRun,
+      runs.slowStep,
       runs.bulkStillRunning,
       runs.quotaWaitMidRun,
       runs.quotaWaitAtValidate,

@@ -3,18 +3,30 @@
  * chunk, in the shape of a DAG state (the `runState` query; Web UI and benchmarks read it). Its
  * activation hears of each new phase and of every tenth of the chunks written (runProgress signal).
  */
-import { getExternalWorkflowHandle, patched, setCurrentDetails } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, patched, setCurrentDetails, sleep } from '@temporalio/workflow';
 import type { DagState, MappedRun, TaskError, TaskRun } from '../common/dag';
 import { taskError } from './dag';
 import { runProgressSignal, type RunProgress } from './messages';
 
 const QUIET_PHASES = new Set(['starting', 'finished', 'warnings']);
 
+/**
+ * A step's start is signalled to the activation only once the step has run this long (patch
+ * `run-progress-after-delay`): a quick step, as every step of a small run is, costs the activation no
+ * signal, and neither history the events and workflow tasks of one. A step that takes longer is shown
+ * this much late.
+ */
+export const PROGRESS_DELAY_MS = 3_000;
+
 export class RunView {
   readonly state: DagState;
   private lastReported = '';
   /** Steps run as local activities (a small run's): short by construction, not signalled to the activation. */
   private readonly local = new Set<string>();
+  /** The timer holding back a step's start signal (PROGRESS_DELAY_MS); cancelled when anything changes first. */
+  private held: CancellationScope | undefined;
+  /** Steps whose start is signalled at once (written in batches by child workflows). */
+  private readonly immediate = new Set<string>();
 
   constructor(
     id: string,
@@ -83,6 +95,9 @@ export class RunView {
     size: number,
     runBatch: (from: number, to: number) => Promise<Array<{ index: number; error: TaskError }>>,
   ): Promise<TaskError[]> {
+    // Batches are for runs of many chunks, long by construction: their start is heard of at once, and a
+    // batch waiting on the quota (its own signal) is not overtaken by a start signal held back here.
+    this.immediate.add(id);
     const task = this.begin(id);
     const items: MappedRun[] = Array.from({ length: n }, (_, index) => ({ index, state: 'pending' }));
     task.mapped = items;
@@ -138,7 +153,10 @@ export class RunView {
       Object.values(this.state.tasks).find((t) => t.state === 'running')?.id ?? (this.state.status === 'running' ? 'starting' : 'finished');
     const key = `${phase}:${total ? Math.floor((done * 10) / total) : 0}`;
     if (key === this.lastReported) return;
+    const started = phase !== this.lastReported.split(':')[0];
     this.lastReported = key;
+    // Whatever was held back is out of date: the step ended, or its chunks' progress is heard of now.
+    this.dropHeld();
     // The Web UI's current details of the run: where it is now (its counts replace this at the end).
     setCurrentDetails(`Run ${this.runNumber}: **${phase}**${total ? ` · ${done}/${total} chunks written` : ''}`);
     if (!this.parentId) return;
@@ -152,7 +170,38 @@ export class RunView {
     const last = phase === 'write' && total > 0 && done === total;
     if ((this.local.has(phase) || last) && patched('run-progress-activities-only')) return;
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
-    getExternalWorkflowHandle(this.parentId)
+    // A step's start waits PROGRESS_DELAY_MS (a timer: two events in this history, no workflow task unless
+    // it fires); its chunks' tenths are heard of at once. Runs started before this replay sending it at once.
+    if (started && !this.immediate.has(phase) && patched('run-progress-after-delay')) this.hold(phase, progress);
+    else this.send(progress);
+  }
+
+  /**
+   * Forgets a start signal held back: the step ended, something newer was reported, or the run tells its
+   * activation itself that it waits (quotaWait), which a late start signal must not overwrite.
+   */
+  dropHeld(): void {
+    this.held?.cancel();
+    this.held = undefined;
+  }
+
+  private hold(phase: string, progress: RunProgress): void {
+    const scope = new CancellationScope();
+    this.held = scope;
+    scope
+      .run(() => sleep(PROGRESS_DELAY_MS, { summary: `progress · tell the activation "${phase}" if it still runs` }))
+      .then(
+        () => {
+          if (this.held !== scope) return;
+          this.held = undefined;
+          this.send(progress);
+        },
+        () => {}, // cancelled: the step ended first, or something newer was reported
+      );
+  }
+
+  private send(progress: RunProgress): void {
+    getExternalWorkflowHandle(this.parentId!)
       .signal(runProgressSignal, progress)
       .catch(() => {});
   }

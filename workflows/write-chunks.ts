@@ -37,6 +37,8 @@ export interface QuotaWaiter {
   /** The activation's workflow id (a run started by hand has none). */
   activationWorkflowId?: string;
   warnings: RunWarning[];
+  /** Called as a wait begins, before the activation is told: the run drops a progress signal it holds back. */
+  beforeWait?: () => void;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function quotaWait<T>(q: QuotaWaiter, fn: () => Promise<T>): Promis
           message: `activation "${q.activationId}": ${cause.message}; waiting ${Math.round(waitMs / 60000)} min before trying again`,
         });
       }
+      q.beforeWait?.();
       if (q.activationWorkflowId) {
         const progress: RunProgress = { runNumber: q.runNumber, phase: 'waiting_quota', chunksDone: 0, chunksTotal: 0 };
         getExternalWorkflowHandle(q.activationWorkflowId)

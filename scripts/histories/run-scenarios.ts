@@ -2,6 +2,7 @@
 import { activation, createModel, emulatorAdmin, expectRun, type Stage } from './stage';
 import { activityCount, eventCount, type HistoryEvent } from './recorder';
 import { activationWorkflowId } from '../../common/names';
+import { PROGRESS_DELAY_MS } from '../../workflows/run-view';
 
 const wfId = (id: string) => activationWorkflowId(id);
 const signalsNamed = (ev: HistoryEvent[], name: string) =>
@@ -63,6 +64,29 @@ export async function smallRun(s: Stage): Promise<void> {
     run,
     undefined,
     'a second run of 20 rows, one changed: prepare, validate, delta and commit as local activities; extract and the write activities',
+  );
+}
+
+/**
+ * A run whose model query outlasts PROGRESS_DELAY_MS: the timer holding back the extract's start signal
+ * fires and the activation hears of it; the quick steps' timers are cancelled unheard.
+ */
+export async function slowStep(s: Stage): Promise<void> {
+  const id = 'hist_slow_step';
+  await createModel(s, id, 5);
+  const config = activation(s, id);
+  // pg_sleep in the model: the extract lasts about twice the delay.
+  config.source = { sql: `SELECT id, last_name, email FROM hist.${id}, pg_sleep(${(PROGRESS_DELAY_MS / 1000) * 2}) z`, key: 'id' };
+  await s.syncline.start(config);
+  const first = expectRun('slow run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 5);
+  const run = `${wfId(id)}/run/${first.runNumber}`;
+  const events = await s.rec.events(run);
+  if (eventCount(events, 'TIMER_FIRED') < 1) throw new Error(`${run}: no progress timer fired although the extract outlasted it`);
+  await s.rec.record(
+    'slow-step-progress',
+    run,
+    undefined,
+    "a run whose model query lasts twice PROGRESS_DELAY_MS: the extract's start signal is sent when its timer fires; the other steps' timers are cancelled",
   );
 }
 

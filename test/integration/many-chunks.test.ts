@@ -13,6 +13,8 @@ import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } fr
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { runStateQuery, triggerSyncUpdate } from '../../workflows/messages';
+import { PROGRESS_DELAY_MS } from '../../workflows/run-view';
+import type { DagState } from '../../common/dag';
 
 const TQ = uniqueName('tq_chunks');
 const SENTINEL = 'CHUNKSENTINEL';
@@ -72,16 +74,38 @@ interface HistoryEvent {
     input?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null;
   } | null;
 }
-async function history(workflowId: string): Promise<{ events: HistoryEvent[]; json: string }> {
-  const h = await client.workflow.getHandle(workflowId).fetchHistory();
+async function history(workflowId: string, runId?: string): Promise<{ events: HistoryEvent[]; json: string }> {
+  const h = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   return { events: (h.events ?? []) as HistoryEvent[], json: JSON.stringify(h) };
 }
-/** The phases a run signalled to its activation (runProgress), in order. */
-const progressPhases = (events: HistoryEvent[]) =>
+/** What a run signalled to its activation (runProgress), in order. */
+const progress = (events: HistoryEvent[]) =>
   events.flatMap((e) => {
     const payload = e.signalExternalWorkflowExecutionInitiatedEventAttributes?.input?.payloads?.[0]?.data;
-    return payload ? [(JSON.parse(Buffer.from(payload).toString()) as { phase: string }).phase] : [];
+    return payload ? [JSON.parse(Buffer.from(payload).toString()) as { phase: string; chunksDone: number }] : [];
   });
+/** The phases a run signalled to its activation, in order. */
+const progressPhases = (events: HistoryEvent[]) => progress(events).map((p) => p.phase);
+/** How long each step of a run lasted (its workflow times), by step. */
+async function stepSeconds(runId: string): Promise<Record<string, number>> {
+  const state = (await client.workflow.getHandle(runId).query(runStateQuery)) as DagState;
+  return Object.fromEntries(
+    Object.entries(state.tasks).map(([step, t]) => [step, (Date.parse(t.endedAt!) - Date.parse(t.startedAt!)) / 1000]),
+  );
+}
+/**
+ * A step's start is signalled only once it has run PROGRESS_DELAY_MS: every start signalled is of a step
+ * that lasted that long, and no step that ended sooner was signalled.
+ */
+async function expectStartsSignalledAfterDelay(runId: string, events: HistoryEvent[]): Promise<void> {
+  const seconds = await stepSeconds(runId);
+  // A signal of the chunks written (a tenth) is sent at once; any other is a step's start.
+  const starts = progress(events).filter((p) => !(p.phase === 'write' && p.chunksDone > 0));
+  for (const p of starts)
+    expect({ step: p.phase, lasted: seconds[p.phase]! >= PROGRESS_DELAY_MS / 1000 }).toEqual({ step: p.phase, lasted: true });
+  const quick = Object.keys(seconds).filter((step) => seconds[step]! < PROGRESS_DELAY_MS / 1000);
+  expect(starts.filter((p) => quick.includes(p.phase))).toEqual([]);
+}
 const STEPS = ['prepareRun', 'checkDestination', 'extractModel', 'computeDelta', 'commitRun'];
 const localMarkers = (events: HistoryEvent[]) =>
   events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
@@ -145,10 +169,14 @@ test('at most chunksPerWorkflow chunks the run writes itself, as before', async 
   expect(activities(run.events, 'writeChunk')).toBe(4);
   expect(run.events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
   expect((await contacts(p)).size).toBe(4);
-  // Its activation heard of each step run as an activity and of the chunks' progress (tenths), nothing in
-  // between: every signal is an event in both histories. Local steps (delta, commit: a small run) are short by
-  // construction, and the last chunk's tenth is followed at once by the next step.
-  expect(progressPhases(run.events)).toEqual(['validate', 'extract', 'write', 'write', 'write', 'write']);
+  // Its activation heard of the chunks' progress (tenths) and of the steps run as activities that lasted
+  // PROGRESS_DELAY_MS, nothing in between: every signal is an event in both histories (and a workflow task
+  // in each). Local steps (delta, commit: a small run) are short by construction, and the last chunk's tenth
+  // is followed at once by the next step.
+  expect(progress(run.events).filter((p) => p.chunksDone > 0)).toEqual(
+    [1, 2, 3].map((n) => ({ runNumber: 1, phase: 'write', chunksDone: n, chunksTotal: 4 })),
+  );
+  await expectStartsSignalledAfterDelay(runWorkflowId(id, first.runNumber), run.events);
 });
 
 test('small runs take short steps as local activities (markers, not activity tasks); extract stays an activity', async () => {
@@ -172,8 +200,9 @@ test('small runs take short steps as local activities (markers, not activity tas
     ['commitRun', 0],
   ]);
   expect(localMarkers(one.events)).toBe(2);
-  // Its activation hears of the steps that are activities only: a local step is short by construction.
-  expect(progressPhases(one.events)).toEqual(['validate', 'extract', 'write']);
+  // Its activation hears of the steps that are activities only, once they have run PROGRESS_DELAY_MS: a
+  // local step is short by construction, and a quick run costs the activation no signal.
+  await expectStartsSignalledAfterDelay(runWorkflowId(id, first.runNumber), one.events);
 
   await db.query(`UPDATE public.${id} SET last_name = last_name || ' v2' WHERE id IN ($1, $2)`, [`${p}-1`, `${p}-2`]);
   const second = await activation.executeUpdate(triggerSyncUpdate, { args: [{}] });
@@ -191,8 +220,38 @@ test('small runs take short steps as local activities (markers, not activity tas
   // The write stays an activity (heartbeats, its own timeout), and the record is the same one.
   expect(activities(two.events, 'writeChunk')).toBe(1);
   expect(two.events.length).toBeLessThan(one.events.length);
-  expect(progressPhases(two.events)).toEqual(['extract', 'write']);
+  await expectStartsSignalledAfterDelay(runWorkflowId(id, second.runNumber), two.events);
   const written = await contacts(p);
   expect([...written.values()].map((r) => r.length)).toEqual(Array(20).fill(1));
   expect(written.get(`${p}-1`)![0]!.LastName).toBe('n1 v2');
+});
+
+test('a step that runs longer than PROGRESS_DELAY_MS is signalled to the activation, quick ones are not', async () => {
+  const id = uniqueName('slow_step');
+  const p = id.toUpperCase();
+  await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+  await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || i, 'n' || i FROM generate_series(1, 3) i`, [p]);
+  const sleep = (PROGRESS_DELAY_MS / 1000) * 2;
+  // The model query itself is slow (an aggregate over a big table would be): the extract outlasts the delay.
+  const config = {
+    ...contactsActivation(id),
+    source: { sql: `SELECT id, last_name FROM public.${id}, pg_sleep(${sleep}) s`, key: 'id' },
+  };
+  const activation = client.workflow.getHandle(activationWorkflowId(id));
+  const started = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config }],
+  });
+  const first = await activation.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(first).toMatchObject({ status: 'success', ops: { upsert: { planned: 3, succeeded: 3 } } });
+  const runId = runWorkflowId(id, first.runNumber);
+  const run = await history(runId);
+  expect((await stepSeconds(runId)).extract).toBeGreaterThanOrEqual(sleep);
+  expect(progressPhases(run.events)).toContain('extract');
+  await expectStartsSignalledAfterDelay(runId, run.events);
+  // The activation heard it: the signal is in the history of its execution that ran the run.
+  const heard = await history(activationWorkflowId(id), started.firstExecutionRunId);
+  expect(heard.json).toContain('runProgress');
+  expect((await contacts(p)).size).toBe(3);
 });
