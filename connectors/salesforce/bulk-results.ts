@@ -8,8 +8,11 @@
  * an index of match value → key built from the chunk's rows.
  */
 import { parse as parseSync } from 'csv-parse/sync';
-import { sentVerbatim, type ChunkWrite, type RowResult } from '../types';
-import type { WriteModel } from './analyze';
+import { sentVerbatim, type ChunkWrite, type OutRow, type RowResult } from '../types';
+import type { SendField, WriteModel } from './analyze';
+import { plainNumber } from '../kit/plain-number';
+import { ExactNumber } from './decimal';
+import { encodeValue } from './mapping';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
@@ -40,8 +43,25 @@ async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, 
   const verbatim = keySend && sentVerbatim(keySend.spec);
   if (verbatim && spec.header.includes(keyName) && !isDeleteOperation(spec.operation)) return (r) => r[keyName] || undefined;
   const index = new Map<string, string>(Object.entries(idToKey));
-  for await (const batch of chunk.rows(5000)) for (const row of batch) index.set(matchValue(spec, model, row), row.key);
+  // A key sent as a number (or other non-text type) is echoed as the cell written, which need not be
+  // `row.key` (`key::text`): numeric 1.50 is written 1.5. Index by that cell as well.
+  const cellOf = keySend && spec.matchColumn === keyName ? (row: OutRow) => keyCell(keySend, row) : undefined;
+  for await (const batch of chunk.rows(5000))
+    for (const row of batch) {
+      index.set(matchValue(spec, model, row), row.key);
+      const cell = cellOf?.(row);
+      if (cell !== undefined) index.set(cell, row.key);
+    }
   return (r) => index.get(r[spec.matchColumn] ?? '') ?? (spec.matchColumn === 'Id' ? index.get(r.sf__Id ?? '') : undefined);
+}
+
+/** The text of the key's CSV cell as written by buildCsv (encodeValue, then csvField's casts, unquoted). */
+function keyCell(send: SendField, row: OutRow): string | undefined {
+  const raw = row.values[send.spec.to] ?? row.key;
+  const e = encodeValue(send.spec, send.field, raw);
+  if (!e.ok || e.value === null) return undefined;
+  const v = e.value;
+  return v instanceof ExactNumber ? v.digits : typeof v === 'number' ? plainNumber(v) : String(v);
 }
 
 export function resultFor(kind: 'ok' | 'failed' | 'unprocessed', key: string, r: Record<string, string>, isDelete: boolean): RowResult {
