@@ -4,6 +4,7 @@
  * cluster (docs/limits.md), retries of idempotent calls on 429/5xx/network errors. No sync logic; routes
  * and payloads live in routes.ts.
  */
+import { parseJsonExact } from '../../common/json-exact';
 import { type StreamBody, streamRequest } from '../kit/http-stream';
 import { createHash } from 'node:crypto';
 import { SyncError } from '../../common/errors';
@@ -30,6 +31,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the connection's requestTimeoutMs (file uploads take longer). */
   timeoutMs?: number;
+  /** Number literals of the answer kept as written (`JsonNumber`), not read into doubles. */
+  exactNumbers?: boolean;
 }
 export interface Response<T = unknown> {
   status: number;
@@ -150,7 +153,7 @@ export class ActitoClient {
             ? await streamRequest(method, url.toString(), headers, opts.upload.open(), signal)
             : await fetch(url, { method, headers, body, signal });
           const text = await res.text();
-          const parsed = parseBody(text);
+          const parsed = parseBody(text, opts.exactNumbers === true);
           if (!res.ok) throw new ActitoHttpError(res.status, method, path, parsed);
           return { status: res.status, body: parsed as T };
         },
@@ -166,10 +169,10 @@ export function parseExpiresIn(v: unknown): number {
   return (Number.isFinite(n) && n > 0 ? n : 900) * 1000;
 }
 
-function parseBody(text: string): unknown {
+function parseBody(text: string, exactNumbers: boolean): unknown {
   if (!text) return null;
   try {
-    return JSON.parse(text);
+    return exactNumbers ? parseJsonExact(text) : JSON.parse(text);
   } catch {
     return text;
   }

@@ -3,6 +3,7 @@
  * assumptions", docs/sources/actito-api.md) are assumptions: correct them here against Actito's
  * published OpenAPI files without touching the rest of the connector.
  */
+import type { JsonNumber } from '../../common/json-exact';
 import { multipartBody } from '../kit/http-stream';
 import type { ActitoCallKind, ActitoClient, RequestOptions, Response } from './client';
 import type { RoutePrefixes } from './config';
@@ -91,10 +92,15 @@ export async function updateRecord(a: Api, table: string, key: string, propertie
   await call(a, 'record', 'PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties } });
 }
 
+/** A record as read back: its number values kept as written (a LONG past 2^53 keeps every digit). */
+export type StoredProperties = Array<{ name: string; value: Scalar | JsonNumber }>;
+
 /** The record's properties, or null when it does not exist. */
-export async function getRecord(a: Api, table: string, key: string): Promise<Properties | null> {
+export async function getRecord(a: Api, table: string, key: string): Promise<StoredProperties | null> {
   try {
-    const res = await call<{ properties?: Properties }>(a, 'record', 'GET', `${recordsPath(a, table)}/${seg(key)}`);
+    const res = await call<{ properties?: StoredProperties }>(a, 'record', 'GET', `${recordsPath(a, table)}/${seg(key)}`, {
+      exactNumbers: true,
+    });
     return res.body?.properties ?? [];
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return null;

@@ -4,16 +4,17 @@
  * it stopped. Every call is idempotent: upsert/update/delete by business key; create reads first.
  */
 import { SyncError } from '../../common/errors';
+import { JsonNumber } from '../../common/json-exact';
 import { decimalKey } from '../kit/plain-number';
 import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
-import { type Encoded, propertyMap, RowEncoder } from './encode';
+import { type Encoded, RowEncoder } from './encode';
 import { ROW_CODES, rowFailure } from './errors';
 import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
-import { type Api, deleteRecord, getRecord, type Properties, updateRecord, upsertRecord } from './routes';
+import { type Api, deleteRecord, getRecord, type Properties, type StoredProperties, updateRecord, upsertRecord } from './routes';
 import type { TableInfo } from './structure';
 
 const BATCH = 100;
@@ -161,21 +162,22 @@ const BOOLEAN_TEXT = /^(true|false)$/i;
  * row as existing rather than reporting written a record the table does not hold.
  */
 export function sameValues(
-  stored: Properties,
+  stored: StoredProperties,
   sent: Properties,
   valueType: (name: string) => string | undefined = () => undefined,
 ): boolean {
-  const s = propertyMap(stored);
+  const s = new Map(stored.map((p) => [p.name, p.value]));
   return sent.every(({ name, value }) => {
     const other = s.get(name);
     if (value === null) return other === null || other === undefined || other === '';
     if (other === null || other === undefined) return false;
     const a = String(value);
+    // A number the answer carried is compared by its literal, every digit as Actito wrote it.
     const b = String(other);
     if (a === b) return true;
     // The attribute's type decides; for an attribute not described (yet), the JSON types of the two values.
-    const json = (t: string) => typeof value === t || typeof other === t;
-    const type = valueType(name) ?? (json('boolean') ? 'BOOLEAN' : json('number') ? 'NUMBER' : 'STRING');
+    const isNumber = typeof value === 'number' || typeof other === 'number' || other instanceof JsonNumber;
+    const type = valueType(name) ?? (typeof value === 'boolean' || typeof other === 'boolean' ? 'BOOLEAN' : isNumber ? 'NUMBER' : 'STRING');
     switch (type) {
       case 'BOOLEAN':
         return BOOLEAN_TEXT.test(a) && a.toLowerCase() === b.toLowerCase();

@@ -3,6 +3,7 @@
  * (this project sets no type parser), and a double keeps only about 16 significant digits: the text is
  * checked and rounded here digit by digit, never through a JavaScript number, and sent as those digits.
  */
+import type { NumberLiteral } from '../../common/json-exact';
 
 /**
  * A number field's value as plain decimal digits (`-123456789012345678`, `12.5`): no exponent, no `+`,
@@ -10,8 +11,12 @@
  * REST JSON body carries them as a number literal (`json-body.ts`). `toJSON` gives the digits as a
  * string, for any other JSON text (the rows grouped by parent are kept as JSON lines).
  */
-export class ExactNumber {
+export class ExactNumber implements NumberLiteral {
   constructor(readonly digits: string) {}
+  /** Written as this literal by `stringifyExact` (common/json-exact.ts): the REST body's number. */
+  get numberLiteral(): string {
+    return this.digits;
+  }
   toString(): string {
     return this.digits;
   }

@@ -1,3 +1,4 @@
+import { stringifyExact } from '../../common/json-exact';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminRoutes } from './admin';
@@ -61,7 +62,7 @@ function send(res: ServerResponse, reply: Reply): void {
   const headers: Record<string, string> = { ...reply.headers };
   let payload: string | undefined;
   if (reply.body !== undefined && reply.status !== 204) {
-    payload = JSON.stringify(reply.body);
+    payload = stringifyExact(reply.body);
     headers['Content-Type'] = 'application/json';
   }
   res.writeHead(reply.status, headers);

@@ -1,3 +1,4 @@
+import { JsonNumber } from '../../common/json-exact';
 import { ROW_SEP } from './table';
 import type { AttributeDef, FieldError, Scalar } from './types';
 
@@ -92,11 +93,15 @@ function checkString(a: AttributeDef, s: string): Canon {
 }
 
 /** Stored canonical string -> JSON scalar for responses. */
-export function toJson(a: AttributeDef, v: string | null): Scalar {
+export function toJson(a: AttributeDef, v: string | null): Scalar | JsonNumber {
   if (v === null) return null;
   switch (a.valueType) {
     case 'INTEGER':
-    case 'LONG':
+    case 'LONG': {
+      // Written digit for digit (the server's answers go through stringifyExact), as a Java long is.
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? n : new JsonNumber(v);
+    }
     case 'NUMBER':
       return Number(v);
     case 'BOOLEAN':

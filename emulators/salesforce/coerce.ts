@@ -3,7 +3,7 @@
  * or an SfError with the code Salesforce uses for that kind of bad value (API notes §6 table).
  */
 import { normalizeId } from './ids';
-import { JsonNumber } from './json-numbers';
+import { JsonNumber } from '../../common/json-exact';
 import { sfError, type SfError } from './errors';
 import type { FieldDef, StoredValue } from './schema-types';
 

@@ -1,6 +1,6 @@
 /** Request context and response helpers shared by the route modules. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseJsonExact } from './json-numbers';
+import { parseJsonExact } from '../../common/json-exact';
 import type { EmulatorState } from './state';
 
 export interface Ctx {

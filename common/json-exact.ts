@@ -1,0 +1,101 @@
+/**
+ * JSON with its number literals kept as written, both ways. `JSON.parse` turns `123456789012345678` into
+ * the double 123456789012345680 and `JSON.stringify` can write a number only from a double: a LONG or a
+ * decimal past about 16 digits would lose the rest. Salesforce and Actito read and write number literals
+ * as decimals; the connectors and the emulators do too, through `parseJsonExact` and `stringifyExact`.
+ */
+
+/** A value `stringifyExact` writes as the raw number literal `numberLiteral` (plain decimal digits). */
+export interface NumberLiteral {
+  readonly numberLiteral: string;
+}
+
+/** A number literal read by `parseJsonExact`, kept as written. */
+export class JsonNumber implements NumberLiteral {
+  constructor(readonly text: string) {}
+  get numberLiteral(): string {
+    return this.text;
+  }
+  toString(): string {
+    return this.text;
+  }
+  toJSON(): number {
+    return Number(this.text);
+  }
+}
+
+/** Marks a literal while `JSON.parse` runs: a string no request body holds (a NUL, then a tag). */
+const MARK = '\u0000#number:';
+const MARK_JSON = '\\u0000#number:';
+
+/** Parses `text` as JSON; throws what `JSON.parse` throws for malformed text. */
+export function parseJsonExact(text: string): unknown {
+  let out = '';
+  let from = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      // Skip the string, escapes included.
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === 92 /* \ */) i += 2;
+        else if (d === 34) break;
+        else i++;
+      }
+      i++;
+    } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+      // A number literal (JSON grammar: -?int frac? exp?); malformed ones are left to JSON.parse.
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if ((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45) j++;
+        else break;
+      }
+      const literal = text.slice(i, j);
+      out += `${text.slice(from, i)}"${MARK_JSON}${literal}"`;
+      from = j;
+      i = j;
+    } else i++;
+  }
+  out += text.slice(from);
+  // Malformed number literals must still fail: JSON.parse of the literal alone checks its grammar.
+  return JSON.parse(out, (_key, value: unknown) => {
+    if (typeof value !== 'string' || !value.startsWith(MARK)) return value;
+    const literal = value.slice(MARK.length);
+    JSON.parse(literal);
+    return new JsonNumber(literal);
+  });
+}
+
+const isNumberLiteral = (v: object): v is NumberLiteral => typeof (v as Partial<NumberLiteral>).numberLiteral === 'string';
+
+/**
+ * What `JSON.stringify` writes, except that a `NumberLiteral` (a `JsonNumber`, the Salesforce connector's
+ * `ExactNumber`) is written as its literal. For plain data (objects, arrays, strings, numbers, booleans,
+ * null); objects with a `toJSON` of their own (Dates) are left to `JSON.stringify`.
+ */
+export function stringifyExact(value: unknown): string {
+  return write(value) ?? 'null';
+}
+
+/** A value's JSON text, or undefined where `JSON.stringify` leaves a property out. */
+function write(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (isNumberLiteral(v)) return v.numberLiteral;
+  if (Array.isArray(v)) {
+    let out = '';
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + (write(v[i]) ?? 'null');
+    return `[${out}]`;
+  }
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(v);
+  let out = '';
+  for (const key of Object.keys(v)) {
+    const text = write((v as Record<string, unknown>)[key]);
+    if (text === undefined) continue;
+    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${text}`;
+  }
+  return `{${out}}`;
+}
