@@ -27,6 +27,8 @@ export class RunView {
   private held: CancellationScope | undefined;
   /** Steps whose start is signalled at once (written in batches by child workflows). */
   private readonly immediate = new Set<string>();
+  /** The activation was told the run waits (on the quota): the next step's start is told at once. */
+  private waitShown = false;
 
   constructor(
     id: string,
@@ -172,15 +174,24 @@ export class RunView {
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
     // A step's start waits PROGRESS_DELAY_MS (a timer: two events in this history, no workflow task unless
     // it fires); its chunks' tenths are heard of at once. Runs started before this replay sending it at once.
-    if (started && !this.immediate.has(phase) && patched('run-progress-after-delay')) this.hold(phase, progress);
-    else this.send(progress);
+    if (started && !this.immediate.has(phase) && !this.waitShown && patched('run-progress-after-delay')) this.hold(phase, progress);
+    else {
+      this.waitShown = false;
+      this.send(progress);
+    }
   }
 
   /**
-   * Forgets a start signal held back: the step ended, something newer was reported, or the run tells its
-   * activation itself that it waits (quotaWait), which a late start signal must not overwrite.
+   * The run tells its activation itself that it waits (quotaWait): a start signal held back must not
+   * overwrite that, and the next step's start, however quick, replaces it at once.
    */
-  dropHeld(): void {
+  waiting(): void {
+    this.dropHeld();
+    this.waitShown = true;
+  }
+
+  /** Forgets a start signal held back: the step ended, or something newer was reported. */
+  private dropHeld(): void {
     this.held?.cancel();
     this.held = undefined;
   }

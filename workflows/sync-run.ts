@@ -127,7 +127,7 @@ class SyncRun {
       runNumber: input.runNumber,
       activationWorkflowId: workflowInfo().parent?.workflowId,
       warnings: this.quotaWarnings,
-      beforeWait: () => this.view.dropHeld(),
+      beforeWait: () => this.view.waiting(),
     };
   }
 

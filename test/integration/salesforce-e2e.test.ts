@@ -23,7 +23,7 @@ import type { RunSummary } from '../../common/run';
 import type { SyncMode } from '../../common/sync-modes';
 import { sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
-import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { approveDeletesUpdate, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_sf');
@@ -504,6 +504,16 @@ describe('when nothing can succeed', () => {
     expect(quota?.message).toMatch(/daily API requests|REQUEST_LIMIT_EXCEEDED|quota/i);
     applyRun('upsert', exp, await readModel(a.model), 'External_Id__c');
     await expectSalesforce('upsert', 'External_Id__c', a.prefix, exp, 'after quota');
+    // The activation showed "waiting_quota"; once the wait was over it heard of the next step at once,
+    // quick as it was (a start is otherwise held back 3 s), rather than showing the wait to the end.
+    const run = await client.workflow.getHandle(runWorkflowId(a.id, s.runNumber)).fetchHistory();
+    const phases = (run.events ?? []).flatMap((e) => {
+      const data = e.signalExternalWorkflowExecutionInitiatedEventAttributes?.input?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data).toString()) as { phase: string }).phase] : [];
+    });
+    const lastWait = phases.lastIndexOf('waiting_quota');
+    expect(lastWait).toBeGreaterThanOrEqual(0);
+    expect(phases[lastWait + 1]).toBe('extract');
   });
 
   describe('quota reserve reached (usage near the limit, the emulator still answering)', () => {
