@@ -1,8 +1,8 @@
 /**
  * JSON with its number literals kept as written, both ways. `JSON.parse` turns `123456789012345678` into
  * the double 123456789012345680 and `JSON.stringify` can write a number only from a double: a LONG or a
- * decimal past about 16 digits would lose the rest. Salesforce and Actito read and write number literals
- * as decimals; the connectors and the emulators do too, through `parseJsonExact` and `stringifyExact`.
+ * decimal past about 16 digits would lose the rest. Destinations read and write number literals as
+ * decimals; the connectors and the emulators do too, through `parseJsonExact` and `stringifyExact`.
  */
 
 /** A value `stringifyExact` writes as the raw number literal `numberLiteral` (plain decimal digits). */
@@ -73,8 +73,8 @@ export function parseJsonExact(text: string): unknown {
 const isNumberLiteral = (v: object): v is NumberLiteral => typeof (v as Partial<NumberLiteral>).numberLiteral === 'string';
 
 /**
- * What `JSON.stringify` writes, except that a `NumberLiteral` (a `JsonNumber`, the Salesforce connector's
- * `ExactNumber`) is written as its literal. For plain data (objects, arrays, strings, numbers, booleans,
+ * What `JSON.stringify` writes, except that a `NumberLiteral` (a `JsonNumber`, or a connector's exact
+ * decimal) is written as its literal. For plain data (objects, arrays, strings, numbers, booleans,
  * null); objects with a `toJSON` of their own (Dates) are left to `JSON.stringify`.
  */
 export function stringifyExact(value: unknown): string {
