@@ -10,13 +10,11 @@
 import { parse as parseSync } from 'csv-parse/sync';
 import { sentVerbatim, type ChunkWrite, type OutRow, type RowResult } from '../types';
 import type { SendField, WriteModel } from './analyze';
-import { plainNumber } from '../kit/plain-number';
-import { ExactNumber } from './decimal';
 import { encodeValue } from './mapping';
 import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
-import { csvRecords } from './csv';
+import { cellText, csvRecords } from './csv';
 import { isGone, missingLinks, withParentHint } from './rows';
 import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
@@ -55,13 +53,11 @@ async function keyResolver(chunk: ChunkWrite, spec: JobSpec, model: WriteModel, 
   return (r) => index.get(r[spec.matchColumn] ?? '') ?? (spec.matchColumn === 'Id' ? index.get(r.sf__Id ?? '') : undefined);
 }
 
-/** The text of the key's CSV cell as written by buildCsv (encodeValue, then csvField's casts, unquoted). */
+/** The text of the key's CSV cell as written by buildCsv (encodeValue, then the cell's casts, unquoted). */
 function keyCell(send: SendField, row: OutRow): string | undefined {
   const raw = row.values[send.spec.to] ?? row.key;
   const e = encodeValue(send.spec, send.field, raw);
-  if (!e.ok || e.value === null) return undefined;
-  const v = e.value;
-  return v instanceof ExactNumber ? v.digits : typeof v === 'number' ? plainNumber(v) : String(v);
+  return e.ok && e.value !== null ? cellText(e.value) : undefined;
 }
 
 export function resultFor(kind: 'ok' | 'failed' | 'unprocessed', key: string, r: Record<string, string>, isDelete: boolean): RowResult {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { CsvFile, csvCannotCarry, csvField, csvLine, csvLineReference, csvRecords, plainNumber, type CsvValue } from './csv';
+import { CsvFile, csvCannotCarry, csvField, csvLine, csvLineReference, csvRecords, type CsvValue } from './csv';
+import { plainNumber } from '../kit/plain-number';
 import { parseResultsCsv } from './bulk-results';
 import { awkwardTexts } from '../../test/support/awkward-text';
 

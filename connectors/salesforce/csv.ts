@@ -14,8 +14,6 @@ import { stringify, type Options } from 'csv-stringify/sync';
 import { plainNumber } from '../kit/plain-number';
 import { ExactNumber } from './decimal';
 
-export { plainNumber };
-
 /** A cell's value; an `ExactNumber` is written as its digits. */
 export type CsvValue = string | number | boolean | ExactNumber | null;
 
@@ -57,11 +55,18 @@ export function csvLineReference(values: CsvValue[]): string {
 /** What makes BULK_CSV quote a cell: a delimiter, quote or line break inside, or edge whitespace. */
 const NEEDS_QUOTES = /[",\n\r]|^\s|\s$/;
 
+/**
+ * A non-null cell's text before quoting (BULK_CSV's casts): what a result file echoes once read back.
+ * An ExactNumber's digits are plain decimal already (and never need quotes).
+ */
+export function cellText(v: string | number | boolean | ExactNumber): string {
+  return typeof v === 'string' ? v : typeof v === 'number' ? plainNumber(v) : v instanceof ExactNumber ? v.digits : String(v);
+}
+
 /** One cell as it appears in a line (BULK_CSV's casts and quoting). */
 export function csvField(v: CsvValue): string {
   if (v === null) return '#N/A';
-  // An ExactNumber's digits are plain decimal already (and never need quotes).
-  const s = typeof v === 'string' ? v : typeof v === 'number' ? plainNumber(v) : v instanceof ExactNumber ? v.digits : String(v);
+  const s = cellText(v);
   if (s === '' || !NEEDS_QUOTES.test(s)) return s;
   return `"${s.replace(/"/g, '""')}"`;
 }
