@@ -9,7 +9,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  patched,
+  makeContinueAsNewFunc,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -41,6 +41,7 @@ import {
   type ActivationState,
 } from './activation-runs';
 import { activationWorkflowV1 } from './legacy/activation-v1';
+import { activationPatches, type ActivationPatches } from './patches';
 import {
   applyPlanUpdate,
   approveDeletesUpdate,
@@ -86,13 +87,24 @@ const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', re
 setWorkflowOptions(versioned('AUTO_UPGRADE'), activationWorkflow);
 
 export async function activationWorkflow(raw: ActivationWorkflowInput | Record<string, unknown>): Promise<void> {
+  // One marker for the patches below (workflows/patches.ts), asked before any of them.
+  const patches = activationPatches();
   // Executions started before the request queue replay the loop they began with, until their next continue-as-new.
-  if (!patched('activation-queue')) return activationWorkflowV1(raw);
+  if (!patches.has('activation-queue')) return activationWorkflowV1(raw);
   const input: ActivationWorkflowInput =
     raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
-  const activation = new Activation(validConfig(input.config), input.state);
+  const activation = new Activation(validConfig(input.config), patches, input.state);
   activation.listen();
   await activation.run();
+}
+
+/** The memo field `syncline list` reads (client/index.ts). */
+const MEMO_KEY = 'syncline';
+
+/** The memo the execution before this one passed on (continueAsNew), as `showDetails` writes it; '' when none. */
+function carriedMemo(): string {
+  const memo = workflowInfo().memo?.[MEMO_KEY];
+  return memo === undefined ? '' : JSON.stringify(memo);
 }
 
 function validConfig(doc: unknown): ActivationConfig {
@@ -124,6 +136,7 @@ class Activation {
   /** Replaced between runs by an accepted updateConfig. */
   constructor(
     private config: ActivationConfig,
+    private readonly patches: ActivationPatches,
     state?: ActivationState,
   ) {
     this.state = state ?? {
@@ -136,11 +149,18 @@ class Activation {
       health: 'ok',
     };
     this.queue = new RequestQueue(this.state);
-    upsertSearchAttributes([
+    const attributes = [
       { key: activationKey, value: config.id },
       { key: destinationKey, value: config.destination.kind },
       { key: healthKey, value: this.state.health },
-    ] as never);
+    ];
+    // An execution continued as new starts with the search attributes of the one before, and with the memo
+    // it passed on (continueAsNew below): with the baseline, what is already there is not upserted again
+    // (an event in history and a visibility update each). Executions recorded before it replay both upserts.
+    const carried = patches.baselineTaken();
+    const started = workflowInfo().typedSearchAttributes;
+    if (!carried || attributes.some(({ key, value }) => started.get(key) !== value)) upsertSearchAttributes(attributes as never);
+    if (carried) this.memo = carriedMemo();
   }
 
   /** Thin handlers, registered before the first await: an update sent with the start must find them. */
@@ -220,8 +240,15 @@ class Activation {
       else await this.serveRun(next.run, next.tickets);
       this.showDetails();
       if (this.stopping !== null) return this.stop();
-      if (await this.mayContinueAsNew()) await continueAsNew<typeof activationWorkflow>({ config: this.config, state: this.state });
+      if (await this.mayContinueAsNew()) await this.continueAsNew();
     }
+  }
+
+  /** The next execution starts with this one's memo (with the baseline) and search attributes (always: the server copies them). */
+  private async continueAsNew(): Promise<never> {
+    const input: ActivationWorkflowInput = { config: this.config, state: this.state };
+    if (!this.patches.baselineTaken() || !this.memo) return continueAsNew<typeof activationWorkflow>(input);
+    return makeContinueAsNewFunc<typeof activationWorkflow>({ memo: { [MEMO_KEY]: JSON.parse(this.memo) as unknown } })(input);
   }
 
   /** Ends the workflow; its runs, snapshot and history stay in Postgres, and a later start carries on from them. */
@@ -414,9 +441,9 @@ class Activation {
       destination: this.config.destination.kind,
       lastRun: last ? { runNumber: last.runNumber, status: last.status, finishedAt: last.finishedAt ?? null } : null,
     });
-    if (memo !== this.memo && patched('activation-memo')) {
+    if (memo !== this.memo && this.patches.has('activation-memo')) {
       this.memo = memo;
-      upsertMemo({ syncline: JSON.parse(memo) as unknown });
+      upsertMemo({ [MEMO_KEY]: JSON.parse(memo) as unknown });
     }
   }
 

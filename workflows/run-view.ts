@@ -3,10 +3,11 @@
  * chunk, in the shape of a DAG state (the `runState` query; Web UI and benchmarks read it). Its
  * activation hears of each new phase and of every tenth of the chunks written (runProgress signal).
  */
-import { CancellationScope, getExternalWorkflowHandle, patched, setCurrentDetails, sleep } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, setCurrentDetails, sleep } from '@temporalio/workflow';
 import type { DagState, MappedRun, TaskError, TaskRun } from '../common/dag';
 import { taskError } from './dag';
 import { runProgressSignal, type RunProgress } from './messages';
+import type { RunPatches } from './patches';
 
 const QUIET_PHASES = new Set(['starting', 'finished', 'warnings']);
 
@@ -34,6 +35,7 @@ export class RunView {
     id: string,
     private readonly parentId: string | undefined,
     private readonly runNumber: number,
+    private readonly patches: RunPatches,
   ) {
     this.state = { id, status: 'running', tasks: {} };
     this.report();
@@ -165,16 +167,17 @@ export class RunView {
     // The activation shows "starting" from the run's start to its first step and clears the run when it ends;
     // between steps and at the in-workflow warnings step it has nothing new to show. Each signal is an event
     // in both histories (and a workflow task in the activation's): runs started before this skip replay sending them.
-    if (QUIET_PHASES.has(phase) && patched('run-progress-steps-only')) return;
+    if (QUIET_PHASES.has(phase) && this.patches.has('run-progress-steps-only')) return;
     // Nor of a local step (a small run's validate, delta, commit: short by construction, it would
     // show for a moment), nor of the last chunk written (the step ends at once and the next one is heard
     // of): a small run signals twice instead of six times. Runs started before this replay sending them.
     const last = phase === 'write' && total > 0 && done === total;
-    if ((this.local.has(phase) || last) && patched('run-progress-activities-only')) return;
+    if ((this.local.has(phase) || last) && this.patches.has('run-progress-activities-only')) return;
     const progress: RunProgress = { runNumber: this.runNumber, phase, chunksDone: done, chunksTotal: total };
     // A step's start waits PROGRESS_DELAY_MS (a timer: two events in this history, no workflow task unless
     // it fires); its chunks' tenths are heard of at once. Runs started before this replay sending it at once.
-    if (started && !this.immediate.has(phase) && !this.waitShown && patched('run-progress-after-delay')) this.hold(phase, progress);
+    if (started && !this.immediate.has(phase) && !this.waitShown && this.patches.has('run-progress-after-delay'))
+      this.hold(phase, progress);
     else {
       this.waitShown = false;
       this.send(progress);

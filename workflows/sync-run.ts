@@ -10,7 +10,6 @@
 import {
   ApplicationFailure,
   executeChild,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -40,6 +39,7 @@ import {
   type QuotaWaiter,
 } from './write-chunks';
 import { RunView } from './run-view';
+import { runPatches, type RunPatches } from './patches';
 import { syncRunDagV1 } from './legacy/sync-run-dag';
 
 export interface SyncRunInput {
@@ -90,9 +90,11 @@ const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '5
 setWorkflowOptions(versioned('PINNED'), syncRunWorkflow);
 
 export async function syncRunWorkflow(input: SyncRunInput): Promise<SyncRunResult> {
+  // One marker for the patches below (workflows/patches.ts), asked before any of them.
+  const patches = runPatches();
   // Runs started by version 0.1.0 replay the DAG-shaped run they began with.
-  if (!patched('sync-run-straight')) return syncRunDagV1(input);
-  const run = new SyncRun(input);
+  if (!patches.has('sync-run-straight')) return syncRunDagV1(input);
+  const run = new SyncRun(input, patches);
   setHandler(runStateQuery, () => run.view.state);
   return input.planOnly ? run.plan() : run.sync();
 }
@@ -118,8 +120,11 @@ class SyncRun {
     return { activation: this.input.activationId, destination: this.input.config.destination.kind };
   }
 
-  constructor(private readonly input: SyncRunInput) {
-    this.view = new RunView(`sync:${input.activationId}`, workflowInfo().parent?.workflowId, input.runNumber);
+  constructor(
+    private readonly input: SyncRunInput,
+    private readonly patches: RunPatches,
+  ) {
+    this.view = new RunView(`sync:${input.activationId}`, workflowInfo().parent?.workflowId, input.runNumber, patches);
     // Runs started before small runs went local replay their steps as activities.
     this.early = this.mayGoLocal(input.previous?.modelRows) ? local : quick;
     this.quota = {
@@ -135,7 +140,11 @@ class SyncRun {
   private mayGoLocal(rows: number | undefined): boolean {
     const { input } = this;
     return (
-      rows !== undefined && rows <= SMALL_RUN_ROWS && !input.planOnly && input.applyPlan === undefined && patched('small-run-local-steps')
+      rows !== undefined &&
+      rows <= SMALL_RUN_ROWS &&
+      !input.planOnly &&
+      input.applyPlan === undefined &&
+      this.patches.has('small-run-local-steps')
     );
   }
 
@@ -224,7 +233,7 @@ class SyncRun {
     const { chunks } = work;
     const perWorkflow = this.input.config.chunksPerWorkflow ?? CHUNKS_PER_WORKFLOW;
     // Runs that began before the fan-out existed wrote every chunk themselves; they replay doing so.
-    if (chunks.length > perWorkflow && patched('write-chunk-workflows')) {
+    if (chunks.length > perWorkflow && this.patches.has('write-chunk-workflows')) {
       const failures = await this.view.batched('write', chunks.length, perWorkflow, (from, to) =>
         this.writeBatch(runId, work, from, to, Math.floor(from / perWorkflow) + 1),
       );
