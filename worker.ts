@@ -67,6 +67,23 @@ export function workerCacheSize(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
+/**
+ * How many activities the worker runs at once (SYNCLINE_MAX_CONCURRENT_ACTIVITIES; unset: the SDK's
+ * default, 100). Lower it to bound what one worker process takes on (memory of Bulk files under way, CPU,
+ * connections to the state database); raise the worker count to go faster. Local activities (a small
+ * run's quick steps) have slots of their own.
+ */
+export function workerActivitySlots(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.SYNCLINE_MAX_CONCURRENT_ACTIVITIES?.trim();
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new WorkerConfigError(
+      `SYNCLINE_MAX_CONCURRENT_ACTIVITIES="${raw}" is not a number of activities: give a whole number of at least 1, e.g. 20, or leave it unset for 100`,
+    );
+  return n;
+}
+
 /** A telemetry setting that cannot be used: the message names the variable. */
 export class TelemetryConfigError extends Error {
   constructor(message: string) {
@@ -113,6 +130,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   let deployment: WorkerDeploymentVersion | null;
   let metrics: string | null;
   let cacheSize: number;
+  let activitySlots: number | undefined;
   try {
     // Before anything starts: a worker asked to encrypt must not run, and write readable payloads, without its keys.
     codec = codecFromEnvironment();
@@ -120,6 +138,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     deployment = deploymentFromEnvironment();
     metrics = installTelemetry();
     cacheSize = workerCacheSize();
+    activitySlots = workerActivitySlots();
   } catch (err) {
     if (
       !(err instanceof CodecConfigError) &&
@@ -145,6 +164,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
       plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment })],
       shutdownGraceTime: '30s',
       maxCachedWorkflows: cacheSize,
+      ...(activitySlots === undefined ? {} : { maxConcurrentActivityTaskExecutions: activitySlots }),
     });
     const started = `syncline worker on ${address}, task queue "${worker.options.taskQueue}", state in ${pg.embedded ? 'embedded Postgres' : 'DATABASE_URL'}${metrics ? `, metrics on http://${metrics}/metrics` : ''}${codec ? `, payloads encrypted with key "${codec.currentKeyId}"` : ''}${deployment ? `, deployment "${deployment.deploymentName}" build "${deployment.buildId}"` : ''}`;
     // On stdout in both formats: scripts wait for this line (bench/, the chaos campaign).

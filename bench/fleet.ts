@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- fleet [--activations 1000] [--minutes 10] [--rows 100] [--change 0.05] [--workers 1,2]
- *   [--interval 1m] [--spread]`
+ *   [--interval 1m] [--spread] [--activity-slots N] [--destination-latency-ms M]`
  *
  * A fleet of small activations on one schedule: `activations` Upsert activations of `rows`-row models
  * (one SQL model each over a shared table) into Salesforce Contacts (the in-process emulator, sObject
@@ -13,6 +13,11 @@
  *   syncline.runs), run duration p50/p99, runs failed, each worker's peak RSS, history events per run
  *   (the second runs of 20 activations), state-database growth per 1,000 runs and the work tables left behind;
  * and the speed-up of the last phase over the first. Services: a dev server and Postgres of its own.
+ *
+ * To see the speed-up of more workers where the worker is what limits the fleet, not the machine's two
+ * cores (which the workers share with the dev server and Postgres): `--activity-slots N` runs each worker
+ * with SYNCLINE_MAX_CONCURRENT_ACTIVITIES=N, and `--destination-latency-ms M` has the emulator hold each
+ * data API request M ms (a destination far away), so a worker finishes at most about N writes every M ms.
  */
 import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
@@ -70,10 +75,19 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
   const workerCounts = str(args, 'workers', '1,2').split(',').map(Number);
   const interval = str(args, 'interval', '1m');
   const spread = args.includes('--spread');
+  const activitySlots = args.includes('--activity-slots') ? num(args, 'activity-slots', 0) : undefined;
+  const latencyMs = num(args, 'destination-latency-ms', 0);
   parseDuration(interval); // a bad interval stops the bench here, not in the first activation
   log('starting Temporal dev server, Postgres and the Salesforce emulator');
   const services = await startBenchServices();
   const emu = await startSalesforceEmulator({ port: 0 });
+  if (latencyMs > 0)
+    // The emulator's limit of requests in flight is set far above what the fleet sends: only the latency is wanted.
+    await fetch(`${emu.url}/__admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ concurrentRequests: { max: 1_000_000, latencyMs } }),
+    });
   const db = benchPool(services.pg.url);
   const connection = await Connection.connect({ address: services.temporal.address });
   const client = new Client({ connection });
@@ -90,6 +104,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
           change,
           interval,
           spread,
+          activitySlots,
           client,
           db,
           address: services.temporal.address,
@@ -112,6 +127,8 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     minutes,
     rows,
     change,
+    ...(activitySlots !== undefined ? { activity_slots: activitySlots } : {}),
+    ...(latencyMs > 0 ? { destination_latency_ms: latencyMs } : {}),
     phases,
     ...(phases.length > 1 ? { speedup: Number((last.runs_done_per_min / Math.max(1e-9, first.runs_done_per_min)).toFixed(2)) } : {}),
   };
@@ -125,6 +142,7 @@ async function phase(o: {
   change: number;
   interval: string;
   spread: boolean;
+  activitySlots: number | undefined;
   client: Client;
   db: ReturnType<typeof benchPool>;
   address: string;
@@ -145,7 +163,15 @@ async function phase(o: {
   );
   const procs: ChildProcess[] = [];
   for (let w = 0; w < o.workers; w++)
-    procs.push(await startWorkerProcess({ address: o.address, databaseUrl: o.url, taskQueue, connections: { sf: o.sf } }));
+    procs.push(
+      await startWorkerProcess({
+        address: o.address,
+        databaseUrl: o.url,
+        taskQueue,
+        connections: { sf: o.sf },
+        env: o.activitySlots === undefined ? {} : { SYNCLINE_MAX_CONCURRENT_ACTIVITIES: String(o.activitySlots) },
+      }),
+    );
   const ids = Array.from({ length: o.activations }, (_, i) => `${prefix}_${i + 1}`);
   const cpuBefore = cpuSeconds();
   const intervalMs = parseDuration(o.interval);

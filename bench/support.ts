@@ -49,6 +49,8 @@ export async function startWorkerProcess(opts: {
   databaseUrl: string;
   taskQueue: string;
   connections?: Record<string, unknown>;
+  /** More environment for the worker (e.g. SYNCLINE_MAX_CONCURRENT_ACTIVITIES). */
+  env?: Record<string, string>;
 }): Promise<ChildProcess> {
   await buildOnce();
   const { env, args } = startCommand();
@@ -66,6 +68,7 @@ export async function startWorkerProcess(opts: {
       TEMPORAL_ADDRESS: opts.address,
       DATABASE_URL: opts.databaseUrl,
       SYNCLINE_TASK_QUEUE: opts.taskQueue,
+      ...opts.env,
     },
   });
   return new Promise((resolve, reject) => {
