@@ -244,7 +244,11 @@ class Activation {
     }
   }
 
-  /** The next execution starts with this one's memo (with the baseline) and search attributes (always: the server copies them). */
+  /**
+   * The next execution starts with this one's search attributes (always: they are carried over) and, with
+   * the baseline, its memo as last upserted. The memo is passed explicitly: left out, the next execution
+   * would get the memo this one started with, not the one upserted since.
+   */
   private async continueAsNew(): Promise<never> {
     const input: ActivationWorkflowInput = { config: this.config, state: this.state };
     if (!this.patches.baselineTaken() || !this.memo) return continueAsNew<typeof activationWorkflow>(input);

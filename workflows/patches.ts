@@ -18,6 +18,10 @@
  * An execution recorded before the baseline that goes on live on the new code asks the baseline when it
  * next needs a covered patch, records its marker then, and takes the patch: the branch it would have taken
  * live anyway, since the baseline covers only patches every live execution takes.
+ *
+ * A baseline's list never grows: an execution that took it never asked the patches on it, so a patch added
+ * later would read as taken where it was never asked. Newer patches use `patched()` until a new baseline
+ * (with a new id, asking this one for what it covered) takes them in.
  */
 import { patched } from '@temporalio/workflow';
 
