@@ -110,9 +110,9 @@ export async function withModelReader<T>(source: SourceDb, config: ActivationCon
 /** One READ ONLY transaction on `client` (a connection or a pool session) around `fn`; model errors named as such. */
 export async function readOnly<T>(client: pg.ClientBase, source: SourceDb, config: ActivationConfig, fn: () => Promise<T>): Promise<T> {
   try {
-    await client.query('BEGIN READ ONLY');
-    if (source.role) await client.query(`SET LOCAL ROLE ${quoteIdent(source.role)}`);
-    for (const s of CANONICAL_SETTINGS) await client.query(s);
+    // One round trip (the simple protocol takes several statements): a run opens three such transactions.
+    const role = source.role ? [`SET LOCAL ROLE ${quoteIdent(source.role)}`] : [];
+    await client.query(['BEGIN READ ONLY', ...role, ...CANONICAL_SETTINGS].join('; '));
     const result = await fn();
     await client.query('COMMIT');
     return result;
