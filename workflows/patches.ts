@@ -28,9 +28,10 @@ import { patched } from '@temporalio/workflow';
 export class Patches<Id extends string> {
   private taken = false;
 
+  /** `covered`: the patches the baseline stands for (their ids type `has`; the list is the record of them). */
   constructor(
     private readonly baseline: string,
-    private readonly covered: readonly Id[],
+    _covered: readonly Id[],
   ) {}
 
   /**
