@@ -134,14 +134,15 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     phases,
     ...(phases.length > 1
       ? {
-          speedup: Number((last.runs_done_per_min / Math.max(1e-9, first.runs_done_per_min)).toFixed(2)),
-          speedup_second_half: Number(
-            (last.runs_done_per_min_second_half / Math.max(1e-9, first.runs_done_per_min_second_half)).toFixed(2),
-          ),
+          speedup: ratio(last.runs_done_per_min, first.runs_done_per_min),
+          speedup_second_half: ratio(last.runs_done_per_min_second_half, first.runs_done_per_min_second_half),
         }
       : {}),
   };
 }
+
+/** a / b to two decimals (b = 0 gives a large number, not Infinity, in the JSON line). */
+const ratio = (a: number, b: number): number => Number((a / Math.max(1e-9, b)).toFixed(2));
 
 async function phase(o: {
   workers: number;
