@@ -21,7 +21,7 @@ export async function checkConfigUpdate(deps: SynclineDeps, input: CheckConfigUp
   const { config } = input;
   const problems: string[] = [];
   try {
-    const fields = buildFields(config, await describeModel(resolveSource(deps, config), config));
+    const fields = buildFields(config, await describeModel(resolveSource(deps, config), config, deps.pool));
     await connectorFor(deps, config).check(buildContext(deps, { activationId: config.id, runNumber: 0, config }, fields));
   } catch (err) {
     // A configuration problem is the answer; anything else (the destination unreachable) is retried.

@@ -153,7 +153,7 @@ export type RecheckDestinationResult = { ok: true } | { ok: false; code: string;
 export async function recheckDestination(deps: SynclineDeps, input: RecheckDestinationInput): Promise<RecheckDestinationResult> {
   const { config } = input;
   try {
-    const fields = buildFields(config, await describeModel(resolveSource(deps, config), config));
+    const fields = buildFields(config, await describeModel(resolveSource(deps, config), config, deps.pool));
     await connectorFor(deps, config).check(buildContext(deps, { activationId: config.id, runNumber: 0, config }, fields));
     return { ok: true };
   } catch (err) {

@@ -68,7 +68,7 @@ export interface CheckDestinationResult {
 export async function checkDestination(deps: SynclineDeps, input: CheckDestinationInput): Promise<CheckDestinationResult> {
   const run = await loadRun(deps, input.runId);
   const { config } = run;
-  const columns = await describeModel(resolveSource(deps, config), config);
+  const columns = await describeModel(resolveSource(deps, config), config, deps.pool);
   const fields = buildFields(config, columns);
   const connector = connectorFor(deps, config);
   const result = await connector.check(buildContext(deps, run, fields));

@@ -92,8 +92,35 @@ export function modelError(config: ActivationConfig, err: unknown): SyncError {
 /**
  * Runs `fn` with a connection to the model's database inside a READ ONLY transaction (as the source's
  * role when one is set, with the canonical settings every hash depends on); rolled back on error.
+ *
+ * A model in the state database is read on a session of `pool` when one is given: opening a connection
+ * costs Postgres more than a small run's describe itself (a backend started, its caches filled). The
+ * transaction leaves nothing behind in the session (SET LOCAL only); a session that failed is closed,
+ * not handed out again.
  */
-export async function withModelReader<T>(source: SourceDb, config: ActivationConfig, fn: (reader: pg.Client) => Promise<T>): Promise<T> {
+export async function withModelReader<T>(
+  source: SourceDb,
+  config: ActivationConfig,
+  fn: (reader: pg.ClientBase) => Promise<T>,
+  pool?: pg.Pool,
+): Promise<T> {
+  if (pool && source.sameDatabase) {
+    let session: pg.PoolClient;
+    try {
+      session = await pool.connect();
+    } catch (err) {
+      throw modelError(config, err);
+    }
+    let failed = false;
+    try {
+      return await readOnly(session, source, config, () => fn(session));
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      session.release(failed || undefined);
+    }
+  }
   const reader = createClient({ connectionString: source.url, application_name: 'syncline-model' });
   try {
     await reader.connect();
@@ -141,18 +168,23 @@ export function modelSelectText(config: ActivationConfig): string {
   return `SELECT * FROM ${quoteTable(config.source.table!)}`;
 }
 
-/** Column names and Postgres type names of the model, without reading any row. */
-export async function describeModel(source: SourceDb, config: ActivationConfig): Promise<Map<string, string>> {
-  return withModelReader(source, config, async (reader) => {
-    const fields = await selectFields(reader, modelSelectText(config));
-    const oids = [...new Set(fields.map((f) => f.dataTypeID))];
-    const types = await reader.query<{ oid: number; typname: string }>(
-      'SELECT oid::int AS oid, typname FROM pg_type WHERE oid = ANY($1::oid[])',
-      [oids],
-    );
-    const byOid = new Map(types.rows.map((r) => [r.oid, r.typname]));
-    return new Map(fields.map((f) => [f.name, byOid.get(f.dataTypeID) ?? 'text']));
-  });
+/** Column names and Postgres type names of the model, without reading any row (on a session of `pool` in the state database). */
+export async function describeModel(source: SourceDb, config: ActivationConfig, pool?: pg.Pool): Promise<Map<string, string>> {
+  return withModelReader(
+    source,
+    config,
+    async (reader) => {
+      const fields = await selectFields(reader, modelSelectText(config));
+      const oids = [...new Set(fields.map((f) => f.dataTypeID))];
+      const types = await reader.query<{ oid: number; typname: string }>(
+        'SELECT oid::int AS oid, typname FROM pg_type WHERE oid = ANY($1::oid[])',
+        [oids],
+      );
+      const byOid = new Map(types.rows.map((r) => [r.oid, r.typname]));
+      return new Map(fields.map((f) => [f.name, byOid.get(f.dataTypeID) ?? 'text']));
+    },
+    pool,
+  );
 }
 
 export function quoteIdent(name: string): string {

@@ -3,8 +3,9 @@
  * source's role when one is set, with the canonical settings every row hash depends on, whatever the
  * session had before; and the session gets its own settings back after it.
  */
-import type pg from 'pg';
-import { readOnly, type SourceDb } from '../../connectors/postgres/source';
+import pg from 'pg';
+import { describeModel, readOnly, type SourceDb } from '../../connectors/postgres/source';
+import { createPool } from '../../db/connect';
 import type { ActivationConfig } from '../../common/config';
 import { env, sqlClient, uniqueName } from '../support/harness';
 
@@ -62,5 +63,38 @@ test('a role that does not exist fails the read as the model’s error and leave
     expect((await client.query<{ ro: string }>(`SELECT current_setting('transaction_read_only') AS ro`)).rows[0]!.ro).toBe('off');
   } finally {
     client.release(true);
+  }
+});
+
+test('a model in the state database is described on a session of the pool, not a connection of its own', async () => {
+  const table = uniqueName('described');
+  await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, amount numeric(12,2), seen timestamptz)`);
+  const pool = createPool(env().databaseUrl, 1);
+  const connects = jest.spyOn(pg.Client.prototype, 'connect');
+  try {
+    (await pool.connect()).release(); // the pool's one session, opened before
+    connects.mockClear();
+    const source: SourceDb = { url: env().databaseUrl, sameDatabase: true };
+    const described = { ...config, source: { connection: 'default', table, key: 'id' } } as unknown as ActivationConfig;
+    for (let i = 0; i < 3; i++) {
+      const columns = await describeModel(source, described, pool);
+      expect([...columns]).toEqual([
+        ['id', 'text'],
+        ['amount', 'numeric'],
+        ['seen', 'timestamptz'],
+      ]);
+    }
+    expect(connects).not.toHaveBeenCalled();
+    // The session went back read-write, with no transaction open.
+    const session = await pool.connect();
+    try {
+      expect((await session.query<{ ro: string }>(`SELECT current_setting('transaction_read_only') AS ro`)).rows[0]!.ro).toBe('off');
+    } finally {
+      session.release();
+    }
+  } finally {
+    connects.mockRestore();
+    await pool.end();
+    await db.query(`DROP TABLE IF EXISTS ${table}`);
   }
 });
