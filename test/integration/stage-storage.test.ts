@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { computeDelta } from '../../activities/delta';
-import { chunkPage } from '../../db/delta';
+import { chunkPage, DELTA_INDEX_MIN_ROWS } from '../../db/delta';
 import { env, sqlClient, uniqueName } from '../support/harness';
 import { directDeps, parsed, startRun, type DirectDeps } from '../support/runs';
 
@@ -91,4 +91,37 @@ test('the delta: half-empty pages, and never a parallel plan for a page of a chu
     client.release();
   }
   expect(r.rows[0].reloptions).toEqual(['fillfactor=50', 'parallel_workers=0']);
+});
+
+test('the delta: indexed for reads from DELTA_INDEX_MIN_ROWS rows; a smaller one is only analyzed, and reads the same', async () => {
+  const indexesOf = async (runId: string) => {
+    const r = await db.query<{ n: number; analyzed: boolean }>(
+      `SELECT (SELECT count(*)::int FROM pg_index WHERE indrelid = c.oid) AS n, c.reltuples >= 0 AS analyzed FROM pg_class c WHERE c.oid = $1::regclass`,
+      [`syncline_work.d_${runId}`],
+    );
+    return r.rows[0];
+  };
+  const runs: Record<string, string> = {};
+  for (const [label, rows] of [
+    ['small', 40],
+    ['large', DELTA_INDEX_MIN_ROWS],
+  ] as const) {
+    const id = uniqueName(`delta_index_${label}`);
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, ${rows}) g`);
+    const runId = await startRun(d.deps, config(id, 'default', `SELECT id, name FROM public.${id}`), 1);
+    const planned = await computeDelta(d.deps, { runId });
+    expect(planned.planned).toEqual({ upsert: rows });
+    const range = (await db.query(`SELECT op, min(seq) AS "from", max(seq) AS "to" FROM syncline_work.d_${runId} GROUP BY op`)).rows[0];
+    const q = chunkPage({ runId, activationId: id, range, columns: ['name'], after: 30, limit: 5 }).compile(d.deps.db);
+    expect((await db.query(q.sql, q.parameters as unknown[])).rows.map((r) => r.name)).toEqual([
+      'Name 31',
+      'Name 32',
+      'Name 33',
+      'Name 34',
+      'Name 35',
+    ]);
+    runs[label] = runId;
+  }
+  expect(await indexesOf(runs.small!)).toEqual({ n: 0, analyzed: true });
+  expect(await indexesOf(runs.large!)).toEqual({ n: 2, analyzed: true });
 });
