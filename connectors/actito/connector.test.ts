@@ -1132,6 +1132,17 @@ describe('bulk imports: liveness', () => {
     expect((await admin('GET', '/faults')).faults.slow.count).toBe(0);
     expect(beatsDuringWrite).toBeGreaterThanOrEqual(1);
   });
+
+  it('a quick one-by-one chunk beats not after its last rows (an attempt’s first beat is a call to Temporal at once)', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', {});
+    await actito.check(ctx);
+    let beats = 0;
+    ctx.heartbeat = () => void beats++;
+    const { method, results } = await drive(actito, ctx, 'upsert', [order(1), order(2), order(3)]);
+    expect({ method, ok: [...results.values()].every((r) => r.ok), beats }).toEqual({ method: 'single', ok: true, beats: 0 });
+    expect(await records()).toHaveLength(3);
+  });
 });
 
 describe('clearing a value (NULL or empty text in the model)', () => {

@@ -75,7 +75,8 @@ async function writeBatches(
     await chunk.record(results);
     done += results.length;
     progress(done);
-    ctx.heartbeat({ chunk: chunk.chunk, done });
+    // Not after the chunk's last rows: the attempt ends with them, and an attempt's first beat is a call to Temporal at once.
+    if (done < chunk.rowCount) ctx.heartbeat({ chunk: chunk.chunk, done });
     if (fatal) throw fatal;
     if (ctx.signal.aborted)
       throw new SyncError('DESTINATION_UNAVAILABLE', `Writing chunk ${chunk.chunk} to Actito was cancelled after ${done} rows`, {

@@ -134,6 +134,22 @@ describe('planWrites', () => {
 });
 
 describe('collections', () => {
+  it('heartbeats between batches, not after the last one (a quick one-batch chunk sends none: each is a call to Temporal)', async () => {
+    const beatsFor = async (n: number) => {
+      const ctx = ctxFor('upsert', { options: { bulkPollMs: 50 } });
+      const beats: unknown[] = [];
+      ctx.heartbeat = (d) => void beats.push(d);
+      await drive(sf, ctx, new MemoryChunk('upsert', people(n, `hb${n}_`)), COLLECTIONS);
+      return beats;
+    };
+    expect(await beatsFor(5)).toEqual([]);
+    const beats = await beatsFor(450);
+    // Batches run concurrently: rows sent so far, in the order they were answered, always short of the chunk.
+    expect(beats).toHaveLength(2);
+    for (const b of beats) expect((b as { sent: number }).sent).toBeLessThan(450);
+    expect(await records()).toHaveLength(455);
+  });
+
   it('upserts, then upserts again without creating duplicates', async () => {
     const { chunk } = await write('upsert', 'upsert', people(450));
     expect([...chunk.results.values()].every((r) => r.ok)).toBe(true);

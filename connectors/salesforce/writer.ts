@@ -77,11 +77,17 @@ export async function writeChunk(ctx: SfContext, chunk: ChunkWrite, plan: WriteP
   // Salesforce may hold one request longer than the activity's heartbeat timeout. Beats go on while it
   // is in flight: were the attempt taken for dead, a second one would write the chunk and let later runs
   // write newer values, and the held request, applied afterwards, would put this run's values back.
+  // A batch answered also beats, unless it was the chunk's last: the attempt ends with it, and the first
+  // beat of an attempt is a call to Temporal at once (a small run's one batch would pay it for nothing).
   let sent = 0;
   await withHeartbeat(
     () => ctx.heartbeat({ chunk: chunk.chunkId, sent }),
     s.options.heartbeatMs,
-    () => writeCollections(s, chunk, (n) => ctx.heartbeat({ chunk: chunk.chunkId, sent: (sent = n) })),
+    () =>
+      writeCollections(s, chunk, (n) => {
+        sent = n;
+        if (n < chunk.rowCount) ctx.heartbeat({ chunk: chunk.chunkId, sent });
+      }),
   );
   return { status: 'done' };
 }
