@@ -72,8 +72,7 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
   }
   // No skipped or held row takes a place among an op's rows: chunks can be cut by seq alone.
   const onlyPending = counts.every((c) => !c.op || c.status === 'pending');
-  const deltaRows = counts.reduce((n, c) => n + Number(c.rows), 0);
-  return { planned, rejected, skipped, heldDeletes, ...(await planChunks(deps, run, planned, onlyPending, deltaRows)) };
+  return { planned, rejected, skipped, heldDeletes, ...(await planChunks(deps, run, planned, onlyPending)) };
 }
 
 /**
@@ -97,7 +96,6 @@ async function planChunks(
   run: LoadedRun,
   planned: Partial<Record<RowOp, number>>,
   onlyPending: boolean,
-  deltaRows: number,
 ): Promise<Pick<ComputeDeltaResult, 'chunks' | 'chunkLabels' | 'methods'>> {
   const ops = (Object.keys(planned) as RowOp[]).filter((op) => (planned[op] ?? 0) > 0).sort();
   if (ops.length === 0) {
@@ -105,7 +103,7 @@ async function planChunks(
     return { chunks: [], chunkLabels: [], methods: {} };
   }
   const connector = connectorFor(deps, run.config);
-  await indexDeltaForReads(deps.db, run.runId, deltaRows);
+  await indexDeltaForReads(deps.db, run.runId);
   const fields = sentFields(run);
   const ctx: DestinationContext<unknown> = {
     ...buildContext(deps, run, fields),

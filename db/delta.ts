@@ -330,20 +330,12 @@ export async function countDelta(
 }
 
 /**
- * Below this many rows a delta gets no index: each of its reads scans a few pages, where two indexes
- * built and dropped would cost a small run more (catalog rows, round trips) than every read they serve.
- */
-export const DELTA_INDEX_MIN_ROWS = 1000;
-
-/**
  * Indexes the delta for reads by op and seq (chunk pages, a plan's sample of rows) and by key, once per
  * delta built (buildDelta drops the table first): before planning, so that a connector's sample
- * (`DestinationContext.sampleRows`) reads a few index ranges rather than the whole table. A delta of
- * fewer than DELTA_INDEX_MIN_ROWS `rows` is only analyzed: the planner must still know it is small when
- * the commit joins it with the snapshot of every activation.
+ * (`DestinationContext.sampleRows`) reads a few index ranges rather than the whole table.
  */
-export async function indexDeltaForReads(db: Db, runId: string, rows: number): Promise<void> {
-  if (rows >= DELTA_INDEX_MIN_ROWS) for (const stmt of indexDelta(runId)) await stmt.execute(db);
+export async function indexDeltaForReads(db: Db, runId: string): Promise<void> {
+  for (const stmt of indexDelta(runId)) await stmt.execute(db);
   await sql`ANALYZE ${deltaTable(runId)}`.execute(db);
 }
 
