@@ -2,8 +2,9 @@
  * The Postgres source: where a model lives (the state database itself, "default", or another named
  * connection) and how it is read.
  *
- * A model only reads. Every model query runs in a READ ONLY transaction on a connection of its own
- * (optionally as the connection's `role`), and its text is parsed with the extended protocol, which
+ * A model only reads. Every model query runs in a READ ONLY transaction (optionally as the connection's
+ * `role`) — on a session of the worker's pool when the model lives in the state database, on a connection
+ * of its own elsewhere — and its text is parsed with the extended protocol, which
  * takes exactly one statement: a model that writes, calls a function that writes, or smuggles a second
  * statement in is refused with the activation named — whichever database it lives in, the state
  * database (held deletions, snapshots) included.
