@@ -110,7 +110,12 @@ export async function withModelReader<T>(
     try {
       session = await pool.connect();
     } catch (err) {
-      throw modelError(config, err);
+      // No session to be had is the state database's failure (down, or the pool closed at shutdown), not the model's.
+      throw new SyncError(
+        'INTERNAL',
+        `activation "${config.id}": could not get a session of the state database to read the model: ${(err as Error).message}`,
+        { retryable: true, cause: err },
+      );
     }
     let failed = false;
     try {

@@ -98,3 +98,13 @@ test('a model in the state database is described on a session of the pool, not a
     await db.query(`DROP TABLE IF EXISTS ${table}`);
   }
 });
+
+test('no session of the pool to be had is the state database’s failure, retried, not the model’s', async () => {
+  const pool = createPool(env().databaseUrl, 1);
+  await pool.end(); // a pool that cannot hand out a session (here: ended, as at a worker's shutdown)
+  const source: SourceDb = { url: env().databaseUrl, sameDatabase: true };
+  const described = { ...config, source: { connection: 'default', table: 'syncline.runs', key: 'id' } } as unknown as ActivationConfig;
+  const err = await describeModel(source, described, pool).catch((e: unknown) => e);
+  expect(err).toMatchObject({ code: 'INTERNAL', retryable: true });
+  expect((err as Error).message).toMatch(/activation "readonly_check".*state database/);
+});
