@@ -117,14 +117,13 @@ export async function withModelReader<T>(
         { retryable: true, cause: err },
       );
     }
-    let failed = false;
     try {
-      return await readOnly(session, source, config, () => fn(session));
+      const result = await readOnly(session, source, config, () => fn(session));
+      session.release();
+      return result;
     } catch (err) {
-      failed = true;
+      session.release(true);
       throw err;
-    } finally {
-      session.release(failed || undefined);
     }
   }
   const reader = createClient({ connectionString: source.url, application_name: 'syncline-model' });
