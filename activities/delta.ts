@@ -1,6 +1,6 @@
 /**
- * Delta: compares the stage with the activation's snapshot in Postgres, applies the deletion guard,
- * and numbers the rows to send into chunks sized by the destination.
+ * Delta: turns the stage (the rows the extract found changed against the snapshot) into operations by
+ * the mode, applies the deletion guard, and numbers the rows to send into chunks sized by the destination.
  */
 import type { RowOp } from '../common/sync-modes';
 import type { DestinationContext, FieldSpec, OutRow } from '../connectors/types';
@@ -16,6 +16,7 @@ import { withHeartbeat } from './work';
 import { pendingRows } from './write';
 import { Context } from '@temporalio/activity';
 import { deltaSeesOnlyFailed } from '../db/commit';
+import { stageSpec } from './extract';
 
 export interface ComputeDeltaInput {
   runId: string;
@@ -55,6 +56,8 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
       full: run.full,
       onlyFailed: deltaSeesOnlyFailed(run.trigger),
       retryFailed: run.retryFailed,
+      // For a stage an earlier release made from every model row (db/delta.ts buildDelta).
+      columns: stageSpec(run, sentFields(run)).columns,
     }),
   );
   let counts = await countDelta(deps.db, run.runId);

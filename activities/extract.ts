@@ -1,17 +1,20 @@
 /**
- * Extract: the model's rows land in the run's stage table with their key and hash. The model always
- * runs read-only (connectors/postgres/source.ts). In the state database no row passes through Node: the model
- * fills a temporary table inside the READ ONLY transaction (the only kind of table it may write), then
- * the stage is made from it. From another database the rows stream as COPY TO STDOUT straight into
- * COPY FROM STDIN of the stage, in constant memory. Either way the hash is computed by the model's
- * database inside the stage SELECT, so it does not depend on the stage's column types.
+ * Extract: the model's rows are read, with their key and hash, into a temporary table of one pooled
+ * session, and joined there with the activation's snapshot into the run's stage: the rows the run may act
+ * on (db/delta.ts `createStage`). The model always runs read-only (connectors/postgres/source.ts). In the
+ * state database no row passes through Node: the model fills the temporary table inside the READ ONLY
+ * transaction (the only kind of table it may write). From another database the rows stream as COPY TO
+ * STDOUT straight into COPY FROM STDIN of the temporary table, in constant memory. Either way the hash is
+ * computed by the model's database inside the stage SELECT, so it does not depend on the column types.
+ * Only the stage is WAL-logged: a retried extract reads the model again, a retried delta reads the stage.
  */
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { FieldSpec } from '../connectors/types';
-import { stageSelect, type StageSpec } from '../db/delta';
-import { copyIntoStage, createStageTable, createTempStage, dropTempStage, fillTempStage, stageFromTemp } from '../db/stage';
+import type pg from 'pg';
+import { buildStage, stageSelect, type StageSpec } from '../db/delta';
+import { copyIntoTemp, createTempStage, dropTempStage, fillTempStage, tempRows, tempRowsName } from '../db/stage';
 import { recordModelRows } from '../db/runs';
 import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
@@ -73,40 +76,55 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
     throw new SyncError('INTERNAL', `the stage query of "${run.activationId}" has bind parameters; COPY cannot take them`, {
       retryable: false,
     });
-  if (source.sameDatabase) return extractInPlace(deps, run, select.sql, source);
+  const temp = tempRowsName(run.runId);
+  const makeStage = (session: pg.ClientBase) =>
+    stateDb(run, 'make the stage table', () =>
+      buildStage(session, deps.db, {
+        runId: run.runId,
+        activationId: run.activationId,
+        rows: tempRows(run.runId),
+        columns: spec.columns,
+        full: run.full,
+      }),
+    );
+  if (source.sameDatabase)
+    return withTempRows(deps, temp, async (session) => {
+      const rows = await extractInPlace(run, session, temp, select.sql, source);
+      await makeStage(session);
+      return rows;
+    });
   return withModelReader(source, run.config, async (reader) => {
     const columns = await stageColumns(reader, select.sql, false);
-    await stateDb(run, 'create the stage table', () => createStageTable(deps.db, run.runId, columns));
-    const target = await deps.pool.connect();
-    try {
-      const copyIn = target.query(copyFrom(copyIntoStage(run.runId)));
+    return withTempRows(deps, temp, async (session) => {
+      await stateDb(run, 'create the temporary stage', () => createTempStage(session, temp, columns));
+      const copyIn = session.query(copyFrom(copyIntoTemp(temp)));
       try {
         await pipeline(copyModelOut(reader, select.sql), copyIn);
       } catch (err) {
         throw modelError(run.config, err);
       }
+      await makeStage(session);
       return Number((copyIn as unknown as { rowCount?: number }).rowCount ?? 0);
-    } finally {
-      target.release();
-    }
+    });
   });
 }
 
 /**
  * The model in the state database: no row passes through Node. Inside a READ ONLY transaction only a
- * temporary table may be written, so the model fills a temporary table of this session, and the stage is
- * then made from it in Postgres.
+ * temporary table may be written, so the model fills a temporary table of this session.
  */
-async function extractInPlace(deps: SynclineDeps, run: LoadedRun, selectSql: string, source: SourceDb): Promise<number> {
+async function extractInPlace(run: LoadedRun, session: pg.ClientBase, temp: string, selectSql: string, source: SourceDb): Promise<number> {
+  const columns = await readOnly(session, source, run.config, () => stageColumns(session, selectSql, true));
+  await stateDb(run, 'create the temporary stage', () => createTempStage(session, temp, columns, source.role));
+  return readOnly(session, source, run.config, () => fillTempStage(session, temp, selectSql));
+}
+
+/** A session of the pool that holds the run's temporary table of model rows while `fn` runs, and drops it after. */
+async function withTempRows<T>(deps: SynclineDeps, temp: string, fn: (session: pg.PoolClient) => Promise<T>): Promise<T> {
   const session = await deps.pool.connect();
-  const temp = `syncline_stage_${run.runId}`;
   let failed = false;
   try {
-    const columns = await readOnly(session, source, run.config, () => stageColumns(session, selectSql, true));
-    await stateDb(run, 'create the temporary stage', () => createTempStage(session, temp, columns, source.role));
-    const rows = await readOnly(session, source, run.config, () => fillTempStage(session, temp, selectSql));
-    await stateDb(run, 'make the stage table', () => stageFromTemp(session, run.runId, temp));
-    return rows;
+    return await fn(session);
   } catch (err) {
     failed = true;
     throw err;

@@ -11,7 +11,21 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Change, RowOp } from '../common/sync-modes';
-import { deltaTable, dupsTable, stageTable, STAGE_HASH, STAGE_KEY } from './work-tables';
+import {
+  deltaTable,
+  stageName,
+  stageTable,
+  stageTableName,
+  ROW_CHANGE,
+  ROW_DESTINATION_ID,
+  ROW_HASH,
+  ROW_KEY,
+  ROW_MODEL_TID,
+  ROW_N,
+  STAGE_HASH,
+  STAGE_KEY,
+  STAGE_STORAGE,
+} from './work-tables';
 import type { Database } from './database';
 import { ROW_ERROR_CODES } from '../common/errors';
 
@@ -49,11 +63,12 @@ export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
 }
 
 /**
- * Proves the model keys unique with a unique index (byte order: cheaper than grouping 1M keys).
- * It fails with unique_violation (23505) when a key repeats; then `createDups` lists the repeats.
+ * Proves the model keys unique with a unique index on the model's rows (`rows`: the temporary table the
+ * extract filled, or an earlier release's stage), in byte order: cheaper than grouping 1M keys. It fails
+ * with unique_violation (23505) when a key repeats; `createStage` then lists the repeats.
  */
-export function uniqueKeyIndex(runId: string): RawBuilder<unknown> {
-  return sql`CREATE UNIQUE INDEX ON ${stageTable(runId)} (${sql.id(STAGE_KEY)} COLLATE "C")`;
+export function uniqueKeyIndex(rows: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`CREATE UNIQUE INDEX ON ${rows} (${sql.id(STAGE_KEY)} COLLATE "C")`;
 }
 
 /**
@@ -64,14 +79,79 @@ export function groupHash(hash: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`md5(string_agg(${hash}::text, ',' ORDER BY ${hash}::text))::uuid`;
 }
 
-/** The repeated keys, their row count, the tuple id of one of their rows and the hash of the group. */
-export function createDups(runId: string): RawBuilder<unknown> {
-  const k = sql.id(STAGE_KEY);
+export interface StageBuild {
+  runId: string;
+  activationId: string;
+  /** The model's rows (`stageSelect`'s columns): a temporary table of the extract's session. */
+  rows: RawBuilder<unknown>;
+  /** The table to create (the run's stage, `stageTable`). */
+  target: RawBuilder<unknown>;
+  /** The model columns the rows carry (`StageSpec.columns`). */
+  columns: string[];
+  /** Full re-sync: every model row is kept, whatever the snapshot holds. */
+  full: boolean;
+  /** The model repeats some keys (`uniqueKeyIndex` failed). */
+  hasDups: boolean;
+}
+
+/**
+ * The run's stage: the model's rows the run may act on, and the keys it may remove, found by one hash
+ * full join of the model's rows with the activation's snapshot. A row unchanged since the snapshot (same
+ * key, same hash, answered and complete) is left out: at 5 % changed the stage is a tenth of the model,
+ * and it is the only copy of the model's rows that is WAL-logged (the rows themselves were read into a
+ * temporary table). Each row carries its change (added | changed | removed, or null_key | duplicate_key
+ * for model rows that are rejected, never last-wins: a duplicated key is neither sent nor deleted, and
+ * its row carries the hash of the key's whole group), the snapshot's destination id, and its place in
+ * the model (`__model_tid`). Which change becomes which operation is decided after, by `createDelta`.
+ */
+export function createStage(b: StageBuild): RawBuilder<unknown> {
+  const full = sql.lit(b.full);
+  const k = sql.ref(`st.${STAGE_KEY}`);
+  const h = sql.ref(`st.${STAGE_HASH}`);
+  const uniq = [...new Set(b.columns)];
   // Grouped twice: the cheap count finds the few repeated keys, only their rows are hashed together.
-  return sql`CREATE TABLE ${dupsTable(runId)} AS WITH d AS (
-  SELECT ${k} AS key, count(*)::int AS n, max(ctid) AS tid FROM ${stageTable(runId)} WHERE ${k} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
-) SELECT d.key, d.n, d.tid, ${groupHash(sql.ref(`st.${STAGE_HASH}`))} AS hash
-FROM d JOIN ${stageTable(runId)} st ON st.${k} = d.key GROUP BY d.key, d.n, d.tid`;
+  const dups = b.hasDups
+    ? sql`dk AS (
+  SELECT ${sql.id(STAGE_KEY)} AS key, count(*)::int AS n, max(ctid) AS tid FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+), dd AS (
+  SELECT dk.key, dk.n, dk.tid, ${groupHash(sql.ref(`x.${STAGE_HASH}`))} AS hash FROM dk JOIN ${b.rows} x ON x.${sql.id(STAGE_KEY)} = dk.key GROUP BY dk.key, dk.n, dk.tid
+), `
+    : sql``;
+  const dupJoin = b.hasDups ? sql`LEFT JOIN dd ON dd.key = ${k}` : sql``;
+  const isDup = b.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
+  // Of a repeated key, one model row stands for all of them.
+  const oneOfDup = b.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
+  return sql`CREATE TABLE ${b.target} ${sql.raw(STAGE_STORAGE)} AS
+WITH s AS (
+  SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${b.activationId}
+), ${dups}lost AS (
+  -- A new key sent without an answer (a run that never committed) that has since left the model: the
+  -- lost write may have created a record no snapshot row stands for. It counts as removed, so Mirror
+  -- deletes it by key (nothing to delete is a success); other modes never see it.
+  SELECT u.key FROM syncline.row_errors u
+  WHERE u.activation_id = ${b.activationId} AND u.code = ${ROW_ERROR_CODES.notAcknowledged} AND u.op IN ('create', 'upsert')
+    -- The snapshot table itself, not the CTE s: a CTE used twice is materialized (a copy of the whole snapshot).
+    AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s2 WHERE s2.activation_id = ${b.activationId} AND s2.key = u.key)
+    AND NOT EXISTS (SELECT 1 FROM ${b.rows} st WHERE ${k} = u.key)
+)
+SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS ${sql.id(ROW_KEY)},
+  CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
+       WHEN ${isDup} THEN 'duplicate_key'
+       WHEN ${h} IS NULL THEN 'removed'
+       WHEN s.key IS NULL THEN 'added'
+       ELSE 'changed' END AS ${sql.id(ROW_CHANGE)},
+  ${b.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS ${sql.id(ROW_N)}, ${b.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS ${sql.id(ROW_HASH)},
+  st.ctid AS ${sql.id(ROW_MODEL_TID)}, s.destination_id AS ${sql.id(ROW_DESTINATION_ID)}, ${sql.join(uniq.map((c) => sql`st.${sql.id(c)}`))}
+FROM ${b.rows} st FULL JOIN s ON s.key = ${k}
+${dupJoin}
+-- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
+-- it is kept even when the model came back to the snapshot's content. So is a row written incomplete
+-- (s.incomplete), to the record it wrote (its destination_id).
+LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${b.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
+  ON u.key = coalesce(${k}, s.key)
+WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed OR s.incomplete) ${oneOfDup}
+UNION ALL
+SELECT key, 'removed', 1, NULL, NULL, NULL, ${sql.join(uniq.map(() => sql`NULL`))} FROM lost`;
 }
 
 export interface DeltaSpec {
@@ -85,31 +165,23 @@ export interface DeltaSpec {
   onlyFailed: boolean;
   /** Rows whose last write failed permanently are sent again (not skipped), among the others. */
   retryFailed?: boolean;
-  /** The model repeats some keys (createDups has listed them). */
-  hasDups: boolean;
 }
 
 /**
- * One row per key to act on (null keys: one row per model row). `change` is added | changed |
- * removed, or null_key | duplicate_key for model rows that are rejected (never last-wins): a
- * duplicated key is neither sent nor deleted, and its row carries the hash of the key's whole group.
+ * One row per stage row to act on (null keys: one row per model row), its operation from the mode table.
  * Rows whose last write failed permanently with the same data are `skipped` until their data changes
- * (or a full re-sync / retry-failed run).
- * One hash full join of the stage with the snapshot: no grouping of the model.
+ * (or a full re-sync / retry-failed run). `tid` points at the row's values in the stage (NULL for a
+ * removed key: it has none).
  */
 export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const modes = sql.join(spec.modeRows.map((m) => sql`(${m.change}, ${m.op})`));
-  const full = sql.lit(spec.full);
   const retrying = sql.lit(spec.full || spec.onlyFailed || !!spec.retryFailed);
+  const key = sql.ref(`st.${ROW_KEY}`);
+  const change = sql.ref(`st.${ROW_CHANGE}`);
+  const modelTid = sql.ref(`st.${ROW_MODEL_TID}`);
   const onlyFailed = spec.onlyFailed
-    ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = j.key)`
+    ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = ${key})`
     : sql``;
-  const k = sql.ref(`st.${STAGE_KEY}`);
-  const h = sql.ref(`st.${STAGE_HASH}`);
-  const dupJoin = spec.hasDups ? sql`LEFT JOIN ${dupsTable(spec.runId)} dd ON dd.key = ${k}` : sql``;
-  const isDup = spec.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
-  // Of a repeated key, one stage row stands for all of them.
-  const oneOfDup = spec.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
   // Half-full pages: the answers recorded later (status, result id) then fit beside each row's old
   // version (a HOT update: no new page, no index entry). Full pages sent every answered row to the end
   // of the table and into both indexes, two thirds of the time of recording a large bulk job.
@@ -117,49 +189,20 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   // scan and spent some 20 ms starting a worker for about 1 ms of work (200 pages of a 200,000-row job:
   // 4 s of its CSV build). On the table, this holds for every query without a transaction per page.
   return sql`CREATE TABLE ${deltaTable(spec.runId)} WITH (fillfactor = 50, parallel_workers = 0) AS
-WITH s AS (
-  SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${spec.activationId}
-), lost AS (
-  -- A new key sent without an answer (a run that never committed) that has since left the model: the
-  -- lost write may have created a record no snapshot row stands for. It counts as removed, so Mirror
-  -- deletes it by key (nothing to delete is a success); other modes never see it.
-  SELECT u.key FROM syncline.row_errors u
-  WHERE u.activation_id = ${spec.activationId} AND u.code = ${ROW_ERROR_CODES.notAcknowledged} AND u.op IN ('create', 'upsert')
-    -- The snapshot table itself, not the CTE s: a CTE used twice is materialized (a copy of the whole snapshot).
-    AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s2 WHERE s2.activation_id = ${spec.activationId} AND s2.key = u.key)
-    AND NOT EXISTS (SELECT 1 FROM ${stageTable(spec.runId)} st WHERE ${k} = u.key)
-), j AS (
-  SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS key,
-    CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
-         WHEN ${isDup} THEN 'duplicate_key'
-         WHEN ${h} IS NULL THEN 'removed'
-         WHEN s.key IS NULL THEN 'added'
-         ELSE 'changed' END AS change,
-    ${spec.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS n, ${spec.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS hash, st.ctid AS tid, s.destination_id
-  FROM ${stageTable(spec.runId)} st FULL JOIN s ON s.key = ${k}
-  ${dupJoin}
-  -- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
-  -- it is sent again even when the model came back to the snapshot's content. So is a row written incomplete
-  -- (s.incomplete), to the record it wrote (its destination_id).
-  LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${spec.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
-    ON u.key = coalesce(${k}, s.key)
-  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed OR s.incomplete) ${oneOfDup}
-  UNION ALL
-  SELECT key, 'removed', 1, NULL::uuid, NULL::tid, NULL::text FROM lost
-)
-SELECT j.key, j.change, m.op, j.n, j.hash, j.tid, j.destination_id,
-  CASE WHEN j.change IN ('null_key', 'duplicate_key') THEN 'rejected'
+SELECT ${key} AS key, ${change} AS change, m.op, st.${sql.id(ROW_N)} AS n, st.${sql.id(ROW_HASH)} AS hash,
+  CASE WHEN ${modelTid} IS NOT NULL THEN st.ctid END AS tid, st.${sql.id(ROW_DESTINATION_ID)} AS destination_id,
+  CASE WHEN ${change} IN ('null_key', 'duplicate_key') THEN 'rejected'
        WHEN NOT ${retrying} AND e.key IS NOT NULL THEN 'skipped'
        ELSE 'pending' END AS status,
   -- Position within its op: chunks are later cut as seq ranges, so numbering needs no second pass. The
-  -- order is total (stage rows by tuple id, removed keys after them by key), so a retried delta numbers
-  -- every row as the first attempt did, whatever join Postgres picks; chunks then read the stage in order.
-  (CASE WHEN m.op IS NOT NULL THEN row_number() OVER (PARTITION BY m.op ORDER BY j.tid, j.key COLLATE "C") END)::int AS seq,
+  -- order is total (model rows in the model's order, removed keys after them by key), so a retried delta
+  -- numbers every row as the first attempt did, whatever join Postgres picks.
+  (CASE WHEN m.op IS NOT NULL THEN row_number() OVER (PARTITION BY m.op ORDER BY ${modelTid}, ${key} COLLATE "C") END)::int AS seq,
   NULL::text AS code, NULL::text AS message, NULL::boolean AS retryable, NULL::text AS result_id
-FROM j
-LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = j.change
-LEFT JOIN syncline.row_errors e ON e.activation_id = ${spec.activationId} AND e.key = j.key AND NOT e.retryable AND e.hash = j.hash
-WHERE (m.op IS NOT NULL OR j.change IN ('null_key', 'duplicate_key')) ${onlyFailed}`;
+FROM ${stageTable(spec.runId)} st
+LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = ${change}
+LEFT JOIN syncline.row_errors e ON e.activation_id = ${spec.activationId} AND e.key = ${key} AND NOT e.retryable AND e.hash = st.${sql.id(ROW_HASH)}
+WHERE (m.op IS NOT NULL OR ${change} IN ('null_key', 'duplicate_key')) ${onlyFailed}`;
 }
 
 /**
@@ -300,25 +343,90 @@ WHERE d.key = r.key AND d.status IN ('pending', 'failed')`;
 type Db = Kysely<Database>;
 
 /**
- * Builds the run's delta table, replacing an earlier attempt's. Proves the model keys unique first
- * (listing the repeats when not); the join with the snapshot is given memory enough not to spill.
+ * Makes the run's stage from the model's rows, a temporary table of `session` (extract): proves the keys
+ * unique (listing the repeats when not), then joins the rows with the snapshot, with memory enough not
+ * to spill. The caller drops the temporary table; a session left in a failed transaction fails that drop.
  */
-export async function buildDelta(db: Db, spec: Omit<DeltaSpec, 'hasDups'>): Promise<void> {
-  await sql`DROP TABLE IF EXISTS ${deltaTable(spec.runId)}, ${dupsTable(spec.runId)}`.execute(db);
+export async function buildStage(session: pg.ClientBase, db: Db, b: Omit<StageBuild, 'hasDups' | 'target'>): Promise<void> {
   let hasDups = false;
   try {
-    await db.transaction().execute(async (tx) => {
-      await sql`SET LOCAL maintenance_work_mem = '256MB'`.execute(tx);
-      await uniqueKeyIndex(spec.runId).execute(tx);
-    });
+    await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows).compile(db));
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
-    await createDups(spec.runId).execute(db);
     hasDups = true;
   }
+  await inTransaction(session, "SET LOCAL work_mem = '256MB'", createStage({ ...b, target: stageTable(b.runId), hasDups }).compile(db));
+}
+
+async function inTransaction(session: pg.ClientBase, setting: string, q: { sql: string; parameters: readonly unknown[] }): Promise<void> {
+  await session.query('BEGIN');
+  try {
+    await session.query(setting);
+    await session.query(q.sql, q.parameters as unknown[]);
+    await session.query('COMMIT');
+  } catch (err) {
+    await session.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Builds the run's delta table from its stage, replacing an earlier attempt's. A stage made by a release
+ * before this one holds every model row (`__key`, `__hash`): it is first made into this release's stage,
+ * in place (a run extracted before a deploy and resumed after it).
+ */
+export async function buildDelta(db: Db, spec: DeltaSpec & { columns: string[] }): Promise<void> {
+  await sql`DROP TABLE IF EXISTS ${deltaTable(spec.runId)}`.execute(db);
+  const build = () =>
+    db.transaction().execute(async (tx) => {
+      await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+      await createDelta(spec).execute(tx);
+    });
+  try {
+    await build();
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42703' || !(await isEarlierStage(db, spec.runId))) throw err;
+    await remakeEarlierStage(db, spec);
+    await build();
+  }
+}
+
+/** True when the run's stage is an earlier release's: every model row, with `__key` and no `__row_key`. */
+export async function isEarlierStage(db: Db, runId: string): Promise<boolean> {
+  const r = await sql<{ names: string[] }>`SELECT array_agg(attname::text) AS names FROM pg_attribute
+WHERE attrelid = to_regclass(${stageTableName(runId)}) AND attnum > 0 AND NOT attisdropped`.execute(db);
+  const names = r.rows[0]?.names ?? [];
+  return names.includes(STAGE_KEY) && !names.includes(ROW_KEY);
+}
+
+/** An earlier release's stage made into this release's, in one transaction: all or nothing. */
+async function remakeEarlierStage(db: Db, spec: DeltaSpec & { columns: string[] }): Promise<void> {
+  const earlier = stageTable(spec.runId);
+  const next = sql.table(`syncline_work.${stageName(spec.runId)}_next`);
   await db.transaction().execute(async (tx) => {
+    await sql`SET LOCAL maintenance_work_mem = '256MB'`.execute(tx);
     await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
-    await createDelta({ ...spec, hasDups }).execute(tx);
+    let hasDups = false;
+    await sql`SAVEPOINT keys`.execute(tx);
+    try {
+      await uniqueKeyIndex(earlier).execute(tx);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      await sql`ROLLBACK TO SAVEPOINT keys`.execute(tx);
+      hasDups = true;
+    }
+    await sql`DROP TABLE IF EXISTS ${next}`.execute(tx);
+    await createStage({
+      runId: spec.runId,
+      activationId: spec.activationId,
+      rows: earlier,
+      target: next,
+      columns: spec.columns,
+      full: spec.full,
+      hasDups,
+    }).execute(tx);
+    await sql`DROP TABLE ${earlier}`.execute(tx);
+    await sql`ALTER TABLE ${next} RENAME TO ${sql.id(stageName(spec.runId))}`.execute(tx);
   });
 }
 

@@ -1,11 +1,12 @@
 /**
- * Statements that fill a run's stage table. A model in the state database is read inside a READ ONLY
- * transaction into a temporary table of one session (`session`, a pool client), which becomes the stage;
- * a model in another database is copied into an empty stage with COPY FROM STDIN.
+ * The model's rows as a run reads them: a temporary table of one session (`session`, a pool client),
+ * from which the run's stage is made (db/delta.ts `buildStage`). A model in the state database fills it
+ * inside a READ ONLY transaction (a temporary table is the only kind it may write); a model in another
+ * database is copied into it with COPY FROM STDIN. A temporary table writes no WAL: of the model's rows,
+ * only those the run may act on are written to a logged table (the stage).
  */
 import type pg from 'pg';
-import { sql, type Kysely } from 'kysely';
-import { stageTable, stageTableName } from './work-tables';
+import { sql, type RawBuilder } from 'kysely';
 
 export interface StageColumn {
   name: string;
@@ -13,25 +14,12 @@ export interface StageColumn {
 }
 
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-
-/**
- * The stage is written once, read by the delta and the chunk reads (by tuple id), then dropped: a vacuum
- * of it finds nothing to clean, yet autovacuum's insert threshold sends one over every new stage: a full
- * pass (10,000,000 rows: 1.5 GB read, every page then marked in the visibility map, WAL-logged) that ran
- * beside the delta in `npm run bench -- delta 10000000`, on the same cores. Vacuums against
- * transaction-id wraparound still run.
- */
-const STAGE_STORAGE = 'WITH (autovacuum_enabled = false)';
 const columnList = (columns: StageColumn[]): string => columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
 
-/** The empty stage, for COPY FROM STDIN (`copyIntoStage`). */
-export async function createStageTable(db: Kysely<any>, runId: string, columns: StageColumn[]): Promise<void> {
-  await sql`CREATE TABLE ${stageTable(runId)} (${sql.raw(columnList(columns))}) ${sql.raw(STAGE_STORAGE)}`.execute(db);
-}
-
-export function copyIntoStage(runId: string): string {
-  return `COPY ${stageTableName(runId)} FROM STDIN`;
-}
+/** The temporary table of a run's model rows, by name (one per run, so a pooled session never mixes two). */
+export const tempRowsName = (runId: string): string => `syncline_stage_${runId}`;
+/** The temporary table, for statement builders. */
+export const tempRows = (runId: string): RawBuilder<unknown> => sql.raw(`pg_temp.${ident(tempRowsName(runId))}`);
 
 /** A temporary table of the session, writable by `role` (the model's role) if one is set. */
 export async function createTempStage(session: pg.ClientBase, temp: string, columns: StageColumn[], role?: string): Promise<void> {
@@ -50,8 +38,9 @@ export async function fillTempStage(session: pg.ClientBase, temp: string, select
   return r.rowCount ?? 0;
 }
 
-export async function stageFromTemp(session: pg.ClientBase, runId: string, temp: string): Promise<void> {
-  await session.query(`CREATE TABLE ${stageTableName(runId)} ${STAGE_STORAGE} AS SELECT * FROM pg_temp.${ident(temp)}`);
+/** COPY FROM STDIN into the temporary table (a model in another database). */
+export function copyIntoTemp(temp: string): string {
+  return `COPY pg_temp.${ident(temp)} FROM STDIN`;
 }
 
 /** True when dropped (or already gone); false when the session is unusable. */

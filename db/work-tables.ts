@@ -16,9 +16,32 @@ export const dupsTable = (runId: string | number): RawBuilder<unknown> => sql.ta
 export const stageTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${stageName(runId)}`);
 export const deltaTable = (runId: string | number): RawBuilder<unknown> => sql.table(`syncline_work.${deltaName(runId)}`);
 
-/** Columns syncline adds to the stage; model columns keep their own names. */
+/**
+ * The stage is written once, read by the delta and the chunk reads (by tuple id), then dropped: a vacuum
+ * of it finds nothing to clean, yet autovacuum's insert threshold sends one over every new stage: a full
+ * pass (10,000,000 rows: 1.5 GB read, every page then marked in the visibility map, WAL-logged) that ran
+ * beside the delta in `npm run bench -- delta 10000000`, on the same cores. Vacuums against
+ * transaction-id wraparound still run.
+ */
+export const STAGE_STORAGE = 'WITH (autovacuum_enabled = false)';
+
+/** Columns syncline adds to the model's rows as they are read (`stageSelect`); model columns keep their own names. */
 export const STAGE_KEY = '__key';
 export const STAGE_HASH = '__hash';
+
+/**
+ * Columns of the run's stage besides the model's (db/delta.ts `createStage`): the stage holds only the rows
+ * the run may act on, each with what the join with the snapshot found. None is named like the model rows'
+ * `__key`: a worker of a release before this one, given such a stage, fails on its first statement
+ * (`CREATE UNIQUE INDEX … ("__key")`) instead of taking every key missing from it as removed.
+ */
+export const ROW_KEY = '__row_key';
+export const ROW_HASH = '__row_hash';
+export const ROW_CHANGE = '__change';
+export const ROW_N = '__n';
+export const ROW_DESTINATION_ID = '__destination_id';
+/** The model row's place in the model's order (its tuple id where it was read): numbers the rows as the model ordered them. */
+export const ROW_MODEL_TID = '__model_tid';
 
 /** Drops a run's work tables; on a transaction, atomically with whatever else it does (DDL is transactional in Postgres). */
 export async function dropWorkTablesOf(db: Kysely<any>, runId: string | number): Promise<void> {

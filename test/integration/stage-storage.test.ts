@@ -7,10 +7,13 @@
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { computeDelta } from '../../activities/delta';
-import { chunkPage } from '../../db/delta';
 import { commitStatements } from '../../db/commit';
 import { env, sqlClient, uniqueName } from '../support/harness';
-import { directDeps, parsed, startRun, type DirectDeps } from '../support/runs';
+import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
+import { chunkPage, stageSelect } from '../../db/delta';
+import { stageSpec } from '../../activities/extract';
+import { loadRun, sentFields } from '../../activities/run-context';
+import { dropWorkTables } from '../../activities/work';
 
 const WAREHOUSE = uniqueName('stage_wh');
 let db: pg.Pool;
@@ -162,4 +165,103 @@ test('the commit of a small delta never scans the delta once per snapshot row, e
     await db.query(`DROP TABLE IF EXISTS ${snap}`);
   }
   expect(perRow).toEqual([]);
+});
+
+async function stageRows(runId: string): Promise<Array<{ key: string; change: string }>> {
+  return (await db.query(`SELECT __row_key AS key, __change AS change FROM syncline_work.s_${runId} ORDER BY 2, 1`)).rows;
+}
+
+async function columnsOf(table: string): Promise<string[]> {
+  const r = await db.query(
+    `SELECT attname::text AS a FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+    [table],
+  );
+  return r.rows.map((x) => x.a as string);
+}
+
+test('the stage keeps only the rows a run may act on: the model rows unchanged since the snapshot are not written to a logged table', async () => {
+  for (const [connection, sqlOf] of [
+    ['default', (t: string) => `SELECT id, name FROM public.${t}`],
+    ['warehouse', (t: string) => `SELECT id, CASE WHEN id IN (3, 4) THEN 'New ' || id ELSE name END AS name FROM customers WHERE id <= 28`],
+  ] as const) {
+    const id = uniqueName('stage_rows');
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 30) g`);
+    const first = config(id, connection, connection === 'default' ? sqlOf(id) : 'SELECT id, name FROM customers');
+    const { summary } = await fullRun(d.deps, first, 1);
+    expect(summary.ops.upsert).toMatchObject({ planned: 30, succeeded: 30 });
+    // Two rows changed, two gone (29 and 30), the other 26 as synced.
+    if (connection === 'default') {
+      await db.query(`UPDATE public.${id} SET name = 'New ' || id WHERE id IN (3, 4)`);
+      await db.query(`DELETE FROM public.${id} WHERE id > 28`);
+    }
+    const runId = await startRun(d.deps, config(id, connection, sqlOf(id)), 2);
+    expect(await stageRows(runId)).toEqual([
+      { key: '3', change: 'changed' },
+      { key: '4', change: 'changed' },
+      { key: '29', change: 'removed' },
+      { key: '30', change: 'removed' },
+    ]);
+    expect((await computeDelta(d.deps, { runId })).planned).toEqual({ upsert: 2 });
+    const range = (await db.query(`SELECT op, min(seq) AS "from", max(seq) AS "to" FROM syncline_work.d_${runId} GROUP BY op`)).rows[0];
+    const q = chunkPage({ runId, activationId: id, range, columns: ['name'], after: null, limit: 10 }).compile(d.deps.db);
+    expect((await db.query(q.sql, q.parameters as unknown[])).rows.map((r) => [r.__key, r.name])).toEqual([
+      ['3', 'New 3'],
+      ['4', 'New 4'],
+    ]);
+    // A worker of the release before, given this stage, fails on its first statement (a unique index on
+    // "__key") instead of taking the 26 keys missing from it as removed.
+    expect(await columnsOf(`syncline_work.s_${runId}`)).not.toContain('__key');
+    await expect(db.query(`CREATE UNIQUE INDEX ON syncline_work.s_${runId} (__key COLLATE "C")`)).rejects.toMatchObject({ code: '42703' });
+  }
+});
+
+test('a stage made by the release before (every model row, "__key" and "__hash") is made into this release\'s before the delta, which comes out the same', async () => {
+  const id = uniqueName('stage_earlier');
+  // 12 rows, a key repeated twice (7) and a row without a key: rejections, and the dups path of the stage.
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 12) g`);
+  const model = `SELECT id, name FROM public.${id} UNION ALL SELECT 7, 'Other 7' UNION ALL SELECT NULL, 'No key'`;
+  const cfg = config(id, 'default', model);
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`UPDATE public.${id} SET name = 'New ' || id WHERE id IN (2, 9)`);
+  await db.query(`DELETE FROM public.${id} WHERE id = 12`);
+  const deltaOf = async (runId: string) => {
+    await computeDelta(d.deps, { runId });
+    const rows = await db.query(
+      `SELECT key, change, op, n, hash::text, destination_id, status, seq FROM syncline_work.d_${runId} ORDER BY key, seq`,
+    );
+    const pages = [];
+    for (const range of (
+      await db.query(
+        `SELECT op, min(seq) AS "from", max(seq) AS "to" FROM syncline_work.d_${runId} WHERE op IS NOT NULL GROUP BY op ORDER BY op`,
+      )
+    ).rows) {
+      const q = chunkPage({ runId, activationId: id, range, columns: ['id', 'name'], after: null, limit: 100 }).compile(d.deps.db);
+      pages.push(...(await db.query(q.sql, q.parameters as unknown[])).rows.map((r) => [r.__op, r.__seq, r.__key, r.id, r.name]));
+    }
+    return { rows: rows.rows, pages };
+  };
+  const runId = await startRun(d.deps, cfg, 2);
+  const now = await deltaOf(runId);
+  expect(now.pages).toEqual([
+    ['upsert', 1, '2', 2, 'New 2'],
+    ['upsert', 2, '9', 9, 'New 9'],
+  ]);
+  // Upsert: the two changed rows are sent; the repeated key and the keyless row stay rejected, as reported
+  // by run 1 with the same content; the removed key 12 is no operation of this mode.
+  expect(now.rows.map((r) => [r.key, r.change, r.op, r.n, r.status])).toEqual([
+    ['2', 'changed', 'upsert', 1, 'pending'],
+    ['7', 'duplicate_key', null, 2, 'rejected_unchanged'],
+    ['9', 'changed', 'upsert', 1, 'pending'],
+    [null, 'null_key', null, 1, 'rejected_unchanged'],
+  ]);
+  // The same run as the release before extracted it: its stage was the model's rows, as read.
+  const run = await loadRun(d.deps, runId);
+  await dropWorkTables(d.deps, runId);
+  const select = stageSelect(stageSpec(run, sentFields(run))).compile(d.deps.db);
+  await db.query(`CREATE TABLE syncline_work.s_${runId} AS ${select.sql}`);
+  expect((await columnsOf(`syncline_work.s_${runId}`)).sort()).toEqual(['__hash', '__key', 'id', 'name']);
+  const before = await deltaOf(runId);
+  expect(before).toEqual(now);
+  expect(await columnsOf(`syncline_work.s_${runId}`)).toContain('__row_key');
+  expect((await db.query(`SELECT to_regclass('syncline_work.s_${runId}_next') AS t`)).rows[0].t).toBeNull();
 });

@@ -1,6 +1,7 @@
 /** The delta SQL builders compile to the statements we expect (they run on a real Postgres in test/integration). */
-import { Kysely, PostgresDialect } from 'kysely';
-import { chunkDistinct, createDelta, stageSelect, chunkPage, rowHash, settlePending } from '../../db/delta';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { chunkDistinct, createDelta, createStage, stageSelect, chunkPage, rowHash, settlePending } from '../../db/delta';
+import { tempRows } from '../../db/stage';
 
 const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: {} as never }) });
 const compile = (b: { compile(db: Kysely<any>): { sql: string; parameters: readonly unknown[] } }) => b.compile(db);
@@ -26,7 +27,38 @@ describe('delta SQL', () => {
     expect(compile(rowHash('m', ['a'], "it's")).sql).toContain(`'it''s'`);
   });
 
-  test('the delta joins the mode table as data and one full join with the snapshot', () => {
+  test('the stage is one full join of the model rows with the snapshot, keeping only the rows to act on', () => {
+    const b = {
+      runId: '7',
+      activationId: 'a',
+      rows: tempRows('7'),
+      target: sql.table('syncline_work.s_7'),
+      columns: ['email', 'name', 'email'],
+      full: false,
+    };
+    const q = compile(createStage({ ...b, hasDups: false }));
+    expect(q.sql).toContain('CREATE TABLE "syncline_work"."s_7" WITH (autovacuum_enabled = false) AS');
+    expect(q.sql).toContain('FROM pg_temp."syncline_stage_7" st FULL JOIN s ON s.key = "st"."__key"');
+    // The snapshot CTE is used once, so Postgres inlines it instead of copying the whole snapshot.
+    expect(q.sql.match(/\bFROM s\b|\bJOIN s\b/g)).toEqual(['JOIN s']);
+    // Unchanged rows are left out; every model column is carried once.
+    expect(q.sql).toContain('WHERE ("st"."__hash" IS NULL OR "st"."__key" IS NULL OR s.key IS NULL OR s.hash <> "st"."__hash" OR false');
+    expect(q.sql).toContain('st."email", st."name"\nFROM');
+    // New keys sent without an answer and gone from the model count as removed (activation, then the code).
+    expect(q.sql).toMatch(
+      /lost AS \(\s+.*\s+.*\s+.*\s+SELECT u.key FROM syncline.row_errors u\s+WHERE u.activation_id = \$2 AND u.code = \$3/,
+    );
+    // Rows sent without an answer are kept whatever their hash (activation, then the code).
+    expect(q.sql).toContain('FROM syncline.row_errors WHERE activation_id = $5 AND code = $6) u');
+    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'a', 'a', 'NOT_ACKNOWLEDGED']);
+    expect(q.sql).not.toContain('GROUP BY');
+    expect(q.sql).not.toContain('"__key" AS');
+    const withDups = compile(createStage({ ...b, full: true, hasDups: true }));
+    expect(withDups.sql).toContain('LEFT JOIN dd ON dd.key = "st"."__key"');
+    expect(withDups.sql).toContain('OR true');
+  });
+
+  test('the delta reads the stage alone and joins the mode table as data', () => {
     const q = compile(
       createDelta({
         runId: '7',
@@ -37,26 +69,13 @@ describe('delta SQL', () => {
         ],
         full: false,
         onlyFailed: false,
-        hasDups: false,
       }),
     );
     // Half-empty pages for answers recorded in place; no parallel plan for a page of a large chunk.
     expect(q.sql).toContain('CREATE TABLE "syncline_work"."d_7" WITH (fillfactor = 50, parallel_workers = 0) AS');
-    expect(q.sql).toContain('FULL JOIN s ON s.key = "st"."__key"');
-    // The snapshot CTE is used once, so Postgres inlines it instead of copying the whole snapshot.
-    expect(q.sql.match(/\bFROM s\b|\bJOIN s\b/g)).toEqual(['JOIN s']);
-    expect(q.sql).toContain('LEFT JOIN (VALUES ($7, $8), ($9, $10)) AS m(change, op)');
-    // New keys sent without an answer and gone from the model count as removed (activation, then the code).
-    expect(q.sql).toMatch(
-      /lost AS \(\s+.*\s+.*\s+.*\s+SELECT u.key FROM syncline.row_errors u\s+WHERE u.activation_id = \$2 AND u.code = \$3/,
-    );
-    // Rows sent without an answer are sent again whatever their hash (activation, then the code).
-    expect(q.sql).toContain('FROM syncline.row_errors WHERE activation_id = $5 AND code = $6) u');
-    expect(q.parameters).toEqual(['a', 'a', 'NOT_ACKNOWLEDGED', 'a', 'a', 'NOT_ACKNOWLEDGED', 'added', 'upsert', 'removed', 'delete', 'a']);
-    expect(q.sql).not.toContain('GROUP BY');
-    expect(q.sql).not.toMatch(/k_7/);
-    const withDups = compile(createDelta({ runId: '7', activationId: 'a', modeRows: [], full: true, onlyFailed: false, hasDups: true }));
-    expect(withDups.sql).toContain('LEFT JOIN "syncline_work"."k_7" dd');
+    expect(q.sql).toContain('FROM "syncline_work"."s_7" st\nLEFT JOIN (VALUES ($1, $2), ($3, $4)) AS m(change, op)');
+    expect(q.sql).not.toContain('syncline.snapshot');
+    expect(q.parameters).toEqual(['added', 'upsert', 'removed', 'delete', 'a']);
   });
 
   test('a chunk page reads by seq range and joins stage values by tuple id', () => {
