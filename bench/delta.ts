@@ -76,14 +76,15 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       return runId;
     };
     // The snapshot "as last synced": 5% of the model missing (added), 5% with another hash (changed), 5% extra keys (removed).
+    // The seed run's stage, made against an empty snapshot, holds every model row.
     const seed = await newRun();
     await extractModel(deps, { runId: seed });
     const setSnapshot = async (changes: boolean) => {
       await sql`DELETE FROM syncline.snapshot WHERE activation_id = 'bench'`.execute(db);
       const s = sql.table(`syncline_work.s_${seed}`);
       await sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
-        SELECT 'bench', __key, CASE WHEN ${changes} AND __key::int % 20 = 1 THEN md5('old' || __key)::uuid ELSE __hash END, 'D' || __key, now()
-        FROM ${s} WHERE NOT (${changes} AND __key::int % 20 = 0)`.execute(db);
+        SELECT 'bench', __row_key, CASE WHEN ${changes} AND __row_key::int % 20 = 1 THEN md5('old' || __row_key)::uuid ELSE __row_hash END, 'D' || __row_key, now()
+        FROM ${s} WHERE NOT (${changes} AND __row_key::int % 20 = 0)`.execute(db);
       if (changes) {
         await sql`INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
           SELECT 'bench', (${rows} + g)::text, md5(g::text)::uuid, 'D' || g, now() FROM generate_series(1, ${Math.round(rows / 20)}) g`.execute(
