@@ -13,6 +13,7 @@ import { openRun, recordCheck } from '../db/runs';
 import { configVersion } from '../db/config-versions';
 import { claimApprovals } from '../db/held-deletes';
 import { deleteChunks } from '../db/chunks';
+import { RESERVED_COLUMNS } from '../db/work-tables';
 import { recordScheduleLag } from './metrics';
 
 export interface PrepareRunInput {
@@ -94,13 +95,21 @@ function skippedWarning(config: ActivationConfig, s: { field: string; reason: st
   };
 }
 
-/** The key first, then each mapping; every model column must exist. */
+/** The key first, then each mapping; every model column must exist, and none may have a name syncline keeps (RESERVED_COLUMNS). */
 export function buildFields(config: ActivationConfig, columns: Map<string, string>): FieldSpec[] {
   const missing = [config.source.key, ...config.mappings.map((m) => m.from)].filter((c) => !columns.has(c));
   if (missing.length) {
     throw new SyncError(
       'FIELD_UNKNOWN',
       `activation "${config.id}": the model has no column ${[...new Set(missing)].map((c) => `"${c}"`).join(', ')} (it has: ${[...columns.keys()].join(', ')}). Fix "mappings"/"source.key" or the model SQL.`,
+    );
+  }
+  const reserved = [config.source.key, ...config.mappings.map((m) => m.from)].filter((c) => RESERVED_COLUMNS.includes(c));
+  if (reserved.length) {
+    const c = reserved[0]!;
+    throw new SyncError(
+      'CONFIG_INVALID',
+      `activation "${config.id}": the model column "${c}" has a name syncline gives to columns of its own (${RESERVED_COLUMNS.join(', ')}); rename it in the model SQL (e.g. SELECT "${c}" AS ${c.replace(/^_+/, '')}) and in "mappings"/"source.key".`,
     );
   }
   const key: FieldSpec = { from: config.source.key, to: config.destination.key, pgType: columns.get(config.source.key)!, isKey: true };

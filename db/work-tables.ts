@@ -43,6 +43,18 @@ export const ROW_DESTINATION_ID = '__destination_id';
 /** The model row's place in the model's order (its tuple id where it was read): numbers the rows as the model ordered them. */
 export const ROW_MODEL_TID = '__model_tid';
 
+/** Names a model column cannot have: syncline adds columns of these names beside the model's. */
+export const RESERVED_COLUMNS: readonly string[] = [
+  STAGE_KEY,
+  STAGE_HASH,
+  ROW_KEY,
+  ROW_HASH,
+  ROW_CHANGE,
+  ROW_N,
+  ROW_DESTINATION_ID,
+  ROW_MODEL_TID,
+];
+
 /** Drops a run's work tables; on a transaction, atomically with whatever else it does (DDL is transactional in Postgres). */
 export async function dropWorkTablesOf(db: Kysely<any>, runId: string | number): Promise<void> {
   await sql`DROP TABLE IF EXISTS ${stageTable(runId)}, ${deltaTable(runId)}, ${dupsTable(runId)}`.execute(db);
