@@ -43,7 +43,11 @@ export const ROW_DESTINATION_ID = '__destination_id';
 /** The model row's place in the model's order (its tuple id where it was read): numbers the rows as the model ordered them. */
 export const ROW_MODEL_TID = '__model_tid';
 
-/** Names a model column cannot have: syncline adds columns of these names beside the model's. */
+/**
+ * Names a model column cannot have: syncline adds columns of these names beside the model's, in the run's
+ * rows and stage, and in what a chunk page or a plan's sample reads (db/delta.ts `pendingRowColumns`,
+ * db/plans.ts): a model `__seq` would replace the seq a chunk pages on, a model `__op` the row's operation.
+ */
 export const RESERVED_COLUMNS: readonly string[] = [
   STAGE_KEY,
   STAGE_HASH,
@@ -53,6 +57,10 @@ export const RESERVED_COLUMNS: readonly string[] = [
   ROW_N,
   ROW_DESTINATION_ID,
   ROW_MODEL_TID,
+  '__seq',
+  '__op',
+  '__token',
+  '__has',
 ];
 
 /** Drops a run's work tables; on a transaction, atomically with whatever else it does (DDL is transactional in Postgres). */

@@ -34,3 +34,8 @@ test('so is a key column named "__key"; other names starting with "__" are the m
   expect(() => buildFields(config('__key', 'flag'), columns('__key', 'flag'))).toThrow(/"__key"/);
   expect(buildFields(config('id', '__flag'), columns('id', '__flag')).map((f) => f.from)).toEqual(['id', '__flag']);
 });
+
+test('so are the names a chunk page or a plan sample gives the run\'s own fields (a model "__seq" would replace the seq a chunk pages on)', () => {
+  for (const name of ['__seq', '__op', '__token', '__has'])
+    expect(() => buildFields(config('id', name), columns('id', name))).toThrow(new RegExp(`"${name}"`));
+});
