@@ -1,8 +1,10 @@
 /**
  * How a run's stage is stored: written once, read, dropped, so autovacuum is kept away from it (a vacuum
  * of a fresh 10,000,000-row stage ran beside the delta in `npm run bench -- delta 10000000`). Both ways
- * of filling it: a model in the state database (temporary table, then the stage) and one in another
- * database (COPY into an empty stage). And the delta's: half-empty pages, no parallel workers (db/delta.ts).
+ * of reading the model into a temporary table (in the state database, and COPY from another database),
+ * then the stage made from it: only the rows a run may act on. A stage an earlier release made (every
+ * model row) turned into this release's before the delta. And the delta's: half-empty pages, no parallel
+ * workers (db/delta.ts).
  */
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
