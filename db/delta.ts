@@ -133,23 +133,30 @@ WITH s AS (
     -- The snapshot table itself, not the CTE s: a CTE used twice is materialized (a copy of the whole snapshot).
     AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s2 WHERE s2.activation_id = ${b.activationId} AND s2.key = u.key)
     AND NOT EXISTS (SELECT 1 FROM ${b.rows} st WHERE ${k} = u.key)
+), j AS (
+  SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS ${sql.id(ROW_KEY)},
+    CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
+         WHEN ${isDup} THEN 'duplicate_key'
+         WHEN ${h} IS NULL THEN 'removed'
+         WHEN s.key IS NULL THEN 'added'
+         ELSE 'changed' END AS ${sql.id(ROW_CHANGE)},
+    ${b.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS ${sql.id(ROW_N)}, ${b.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS ${sql.id(ROW_HASH)},
+    st.ctid AS ${sql.id(ROW_MODEL_TID)}, s.destination_id AS ${sql.id(ROW_DESTINATION_ID)}
+  FROM ${b.rows} st FULL JOIN s ON s.key = ${k}
+  ${dupJoin}
+  -- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
+  -- it is kept even when the model came back to the snapshot's content. So is a row written incomplete
+  -- (s.incomplete), to the record it wrote (its destination_id).
+  LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${b.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
+    ON u.key = coalesce(${k}, s.key)
+  WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed OR s.incomplete) ${oneOfDup}
 )
-SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS ${sql.id(ROW_KEY)},
-  CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
-       WHEN ${isDup} THEN 'duplicate_key'
-       WHEN ${h} IS NULL THEN 'removed'
-       WHEN s.key IS NULL THEN 'added'
-       ELSE 'changed' END AS ${sql.id(ROW_CHANGE)},
-  ${b.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS ${sql.id(ROW_N)}, ${b.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS ${sql.id(ROW_HASH)},
-  st.ctid AS ${sql.id(ROW_MODEL_TID)}, s.destination_id AS ${sql.id(ROW_DESTINATION_ID)}, ${sql.join(uniq.map((c) => sql`st.${sql.id(c)}`))}
-FROM ${b.rows} st FULL JOIN s ON s.key = ${k}
-${dupJoin}
--- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
--- it is kept even when the model came back to the snapshot's content. So is a row written incomplete
--- (s.incomplete), to the record it wrote (its destination_id).
-LEFT JOIN (SELECT key FROM syncline.row_errors WHERE activation_id = ${b.activationId} AND code = ${ROW_ERROR_CODES.notAcknowledged}) u
-  ON u.key = coalesce(${k}, s.key)
-WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed OR s.incomplete) ${oneOfDup}
+-- The join carries only keys, hashes and tuple ids; the values of the rows kept are then read by tuple id
+-- (OFFSET 0 keeps it a look-up per kept row). Carrying every model column through the join made its hash
+-- table and the batches it spills wide: 17.4-19.5 s against 19.5-22.7 s for that statement at 10,000,000
+-- rows, 5 % changed (a scratch Postgres, alternating).
+SELECT j.*, ${sql.join(uniq.map((c) => sql`m.${sql.id(c)}`))}
+FROM j LEFT JOIN LATERAL (SELECT * FROM ${b.rows} m WHERE m.ctid = j.${sql.id(ROW_MODEL_TID)} OFFSET 0) m ON true
 UNION ALL
 SELECT key, 'removed', 1, NULL, NULL, NULL, ${sql.join(uniq.map(() => sql`NULL`))} FROM lost`;
 }

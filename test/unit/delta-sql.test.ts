@@ -43,7 +43,10 @@ describe('delta SQL', () => {
     expect(q.sql.match(/\bFROM s\b|\bJOIN s\b/g)).toEqual(['JOIN s']);
     // Unchanged rows are left out; every model column is carried once.
     expect(q.sql).toContain('WHERE ("st"."__hash" IS NULL OR "st"."__key" IS NULL OR s.key IS NULL OR s.hash <> "st"."__hash" OR false');
-    expect(q.sql).toContain('st."email", st."name"\nFROM');
+    // The join carries keys, hashes and tuple ids; the kept rows' values are read by tuple id after it.
+    expect(q.sql).toContain(
+      'SELECT j.*, m."email", m."name"\nFROM j LEFT JOIN LATERAL (SELECT * FROM pg_temp."syncline_stage_7" m WHERE m.ctid = j."__model_tid" OFFSET 0) m ON true',
+    );
     // New keys sent without an answer and gone from the model count as removed (activation, then the code).
     expect(q.sql).toMatch(
       /lost AS \(\s+.*\s+.*\s+.*\s+SELECT u.key FROM syncline.row_errors u\s+WHERE u.activation_id = \$2 AND u.code = \$3/,
