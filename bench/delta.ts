@@ -3,7 +3,8 @@
  * (10 mapped columns; 5% added, 5% changed, 5% removed since the last snapshot), through the
  * project's own activities, against a floor measured in the same run: plain SQL that hashes the same
  * rows and does the same anti-joins, with no project code. Then the same with nothing changed.
- * Each figure is the median of 3 alternating repetitions. Then the commit of the 5% delta, with the
+ * Each figure is the median of 3 alternating repetitions, with the WAL the project's extract and delta
+ * wrote (`wal_mb_per_run`: what a replica or a WAL archive receives). Then the commit of the 5% delta, with the
  * per-row change log and without it (SYNCLINE_ROW_LOG_DAYS=0), alternating: what the log costs.
  */
 import { sql } from 'kysely';
@@ -110,31 +111,51 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       await sql`DROP TABLE floor_h`.execute(db);
       return s;
     };
+    // WAL written by the state database while `fn` runs (every session's: the bench is alone on its Postgres).
+    const walBytes = async (fn: () => Promise<void>): Promise<number> => {
+      const lsn = async () => (await sql<{ l: string }>`SELECT pg_current_wal_insert_lsn()::text AS l`.execute(db)).rows[0]!.l;
+      const before = await lsn();
+      await fn();
+      const after = await lsn();
+      return Number(
+        (await sql<{ b: string }>`SELECT pg_wal_lsn_diff(${after}::pg_lsn, ${before}::pg_lsn)::bigint AS b`.execute(db)).rows[0]!.b,
+      );
+    };
     const project = async () => {
       const runId = await newRun();
+      let wal = 0;
       const [s, delta] = await timed(async () => {
-        const [e] = await timed(() => extractModel(deps, { runId }));
-        const [d, r] = await timed(() => computeDelta(deps, { runId }));
+        let e = 0;
+        wal += await walBytes(async () => {
+          [e] = await timed(() => extractModel(deps, { runId }));
+        });
+        let d = 0;
+        let r: Awaited<ReturnType<typeof computeDelta>> | undefined;
+        wal += await walBytes(async () => {
+          [d, r] = await timed(() => computeDelta(deps, { runId }));
+        });
         if (process.env.BENCH_VERBOSE) console.log(`  extract ${e.toFixed(2)} s, delta ${d.toFixed(2)} s`);
-        return r;
+        return r!;
       });
       await dropWorkTables(deps, runId);
-      return { s, delta };
+      return { s, delta, wal };
     };
     const measure = async (label: string) => {
       const floors: number[] = [];
       const projects: number[] = [];
+      const wals: number[] = [];
       let last: Awaited<ReturnType<typeof project>>['delta'] | undefined;
       for (let i = 0; i < 3; i++) {
         floors.push(await floor());
         const p = await project();
         projects.push(p.s);
+        wals.push(p.wal);
         last = p.delta;
         console.log(
           `${label} #${i + 1}: floor ${floors.at(-1)!.toFixed(2)} s, project ${p.s.toFixed(2)} s, delta ${JSON.stringify(p.delta.planned)}, chunks ${p.delta.chunks.length}`,
         );
       }
-      return { floor: median(floors), project: median(projects), delta: last! };
+      return { floor: median(floors), project: median(projects), delta: last!, walMb: median(wals) / 1048576 };
     };
     await setSnapshot(true);
     const changed = await measure('5% added/changed/removed');
@@ -171,6 +192,9 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
       nochange_floor_s: +nochange.floor.toFixed(3),
       nochange_project_s: +nochange.project.toFixed(3),
       nochange_ratio_to_floor: +(nochange.project / nochange.floor).toFixed(3),
+      // WAL the state database wrote for extract + delta (median of the repetitions): what a replica receives.
+      wal_mb_per_run: +changed.walMb.toFixed(1),
+      nochange_wal_mb_per_run: +nochange.walMb.toFixed(1),
       delta_rows: { upsert: planned.upsert ?? 0, delete: planned.delete ?? 0 },
       chunks: changed.delta.chunks.length,
       commit_s: +commitNoLog.toFixed(3),
