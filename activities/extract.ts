@@ -93,9 +93,10 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
       await makeStage(session);
       return rows;
     });
-  return withModelReader(source, run.config, async (reader) => {
-    const columns = await stageColumns(reader, select.sql, false);
-    return withTempRows(deps, temp, async (session) => {
+  // The model's database is left (its READ ONLY transaction ended) before the join with the snapshot.
+  return withTempRows(deps, temp, async (session) => {
+    const rows = await withModelReader(source, run.config, async (reader) => {
+      const columns = await stageColumns(reader, select.sql, false);
       await stateDb(run, 'create the temporary stage', () => createTempStage(session, temp, columns));
       const copyIn = session.query(copyFrom(copyIntoTemp(temp)));
       try {
@@ -103,9 +104,10 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
       } catch (err) {
         throw modelError(run.config, err);
       }
-      await makeStage(session);
       return Number((copyIn as unknown as { rowCount?: number }).rowCount ?? 0);
     });
+    await makeStage(session);
+    return rows;
   });
 }
 
