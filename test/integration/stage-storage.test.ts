@@ -184,7 +184,10 @@ async function columnsOf(table: string): Promise<string[]> {
 test('the stage keeps only the rows a run may act on: the model rows unchanged since the snapshot are not written to a logged table', async () => {
   for (const [connection, sqlOf] of [
     ['default', (t: string) => `SELECT id, name FROM public.${t}`],
-    ['warehouse', (t: string) => `SELECT id, CASE WHEN id IN (3, 4) THEN 'New ' || id ELSE name END AS name FROM customers WHERE id <= 28`],
+    [
+      'warehouse',
+      (_t: string) => `SELECT id, CASE WHEN id IN (3, 4) THEN 'New ' || id ELSE name END AS name FROM customers WHERE id <= 28`,
+    ],
   ] as const) {
     const id = uniqueName('stage_rows');
     await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 30) g`);
