@@ -82,7 +82,7 @@ export function groupHash(hash: RawBuilder<unknown>): RawBuilder<unknown> {
 export interface StageBuild {
   runId: string;
   activationId: string;
-  /** The model's rows (`stageSelect`'s columns): a temporary table of the extract's session. */
+  /** The model's rows (`stageSelect`'s columns): a temporary table of the extract's session, or an earlier release's stage being remade. */
   rows: RawBuilder<unknown>;
   /** The table to create (the run's stage, `stageTable`). */
   target: RawBuilder<unknown>;

@@ -9,6 +9,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 
 export const stageName = (runId: string | number): string => `s_${runId}`;
 export const deltaName = (runId: string | number): string => `d_${runId}`;
+/** The repeated keys' table of an earlier release (this one lists them inside the stage's statement): still dropped with a run's work tables. */
 export const dupsName = (runId: string | number): string => `k_${runId}`;
 /** Schema-qualified name of the stage, for statement text that takes no builder (COPY). Run ids are numbers. */
 export const stageTableName = (runId: string | number): string => `syncline_work.${stageName(runId)}`;
