@@ -77,7 +77,7 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
       retryable: false,
     });
   const temp = tempRowsName(run.runId);
-  const makeStage = (session: pg.ClientBase) =>
+  const makeStage = (session: pg.ClientBase, modelRows: number) =>
     stateDb(run, 'make the stage table', () =>
       buildStage(session, deps.db, {
         runId: run.runId,
@@ -85,12 +85,13 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
         rows: tempRows(run.runId),
         columns: spec.columns,
         full: run.full,
+        modelRows,
       }),
     );
   if (source.sameDatabase)
     return withTempRows(deps, temp, async (session) => {
       const rows = await extractInPlace(run, session, temp, select.sql, source);
-      await makeStage(session);
+      await makeStage(session, rows);
       return rows;
     });
   // The model's database is left (its READ ONLY transaction ended) before the join with the snapshot.
@@ -106,7 +107,7 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
       }
       return Number((copyIn as unknown as { rowCount?: number }).rowCount ?? 0);
     });
-    await makeStage(session);
+    await makeStage(session, rows);
     return rows;
   });
 }

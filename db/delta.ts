@@ -350,11 +350,31 @@ WHERE d.key = r.key AND d.status IN ('pending', 'failed')`;
 type Db = Kysely<Database>;
 
 /**
- * Makes the run's stage from the model's rows, a temporary table of `session` (extract): proves the keys
- * unique (listing the repeats when not), then joins the rows with the snapshot, with memory enough not
- * to spill. The caller drops the temporary table; a session left in a failed transaction fails that drop.
+ * Up to this many model rows, the stage is made by one statement: the stage statement's own grouping of
+ * the keys finds the repeated ones (none, when none repeats: the same stage), without a unique index, a
+ * transaction or a setting of its own. Runs of small models are what a fleet of activations is made of,
+ * where each statement and each DDL counts; a large model's keys are proven unique more cheaply by an
+ * index than by grouping them.
  */
-export async function buildStage(session: pg.ClientBase, db: Db, b: Omit<StageBuild, 'hasDups' | 'target'>): Promise<void> {
+export const SMALL_STAGE_ROWS = 10_000;
+
+/**
+ * Makes the run's stage from the model's rows (`modelRows` of them), a temporary table of `session`
+ * (extract). A large model: proves the keys unique (listing the repeats when not), then joins the rows
+ * with the snapshot, with memory enough not to spill. The caller drops the temporary table; a session
+ * left in a failed transaction fails that drop.
+ */
+export async function buildStage(
+  session: pg.ClientBase,
+  db: Db,
+  b: Omit<StageBuild, 'hasDups' | 'target'> & { modelRows: number },
+): Promise<void> {
+  const { modelRows, ...build } = b;
+  if (modelRows <= SMALL_STAGE_ROWS) {
+    const q = createStage({ ...build, target: stageTable(b.runId), hasDups: true }).compile(db);
+    await session.query(q.sql, q.parameters as unknown[]);
+    return;
+  }
   let hasDups = false;
   try {
     await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows).compile(db));
@@ -362,7 +382,7 @@ export async function buildStage(session: pg.ClientBase, db: Db, b: Omit<StageBu
     if ((err as { code?: string }).code !== '23505') throw err;
     hasDups = true;
   }
-  await inTransaction(session, "SET LOCAL work_mem = '256MB'", createStage({ ...b, target: stageTable(b.runId), hasDups }).compile(db));
+  await inTransaction(session, "SET LOCAL work_mem = '256MB'", createStage({ ...build, target: stageTable(b.runId), hasDups }).compile(db));
 }
 
 async function inTransaction(session: pg.ClientBase, setting: string, q: { sql: string; parameters: readonly unknown[] }): Promise<void> {

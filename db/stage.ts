@@ -21,11 +21,18 @@ export const tempRowsName = (runId: string): string => `syncline_stage_${runId}`
 /** The temporary table, for statement builders. */
 export const tempRows = (runId: string): RawBuilder<unknown> => sql.raw(`pg_temp.${ident(tempRowsName(runId))}`);
 
-/** A temporary table of the session, writable by `role` (the model's role) if one is set. */
+/**
+ * A temporary table of the session, writable by `role` (the model's role) if one is set. One round trip:
+ * the statements go together by the simple protocol (they take no parameters), in one implicit transaction.
+ */
 export async function createTempStage(session: pg.ClientBase, temp: string, columns: StageColumn[], role?: string): Promise<void> {
-  await session.query(`DROP TABLE IF EXISTS pg_temp.${ident(temp)}`);
-  await session.query(`CREATE TEMP TABLE ${ident(temp)} (${columnList(columns)})`);
-  if (role) await session.query(`GRANT INSERT ON pg_temp.${ident(temp)} TO ${ident(role)}`);
+  await session.query(
+    [
+      `DROP TABLE IF EXISTS pg_temp.${ident(temp)}`,
+      `CREATE TEMP TABLE ${ident(temp)} (${columnList(columns)})`,
+      ...(role ? [`GRANT INSERT ON pg_temp.${ident(temp)} TO ${ident(role)}`] : []),
+    ].join('; '),
+  );
 }
 
 /** Runs the stage SELECT into the temporary table, as one statement (extended protocol); the caller holds the READ ONLY transaction. */

@@ -12,7 +12,8 @@ import { computeDelta } from '../../activities/delta';
 import { commitStatements } from '../../db/commit';
 import { env, sqlClient, uniqueName } from '../support/harness';
 import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
-import { chunkPage, stageSelect } from '../../db/delta';
+import { buildStage, chunkPage, SMALL_STAGE_ROWS, stageSelect } from '../../db/delta';
+import { tempRows, tempRowsName } from '../../db/stage';
 import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
 import { dropWorkTables } from '../../activities/work';
@@ -269,4 +270,58 @@ test('a stage made by the release before (every model row, "__key" and "__hash")
   expect(before).toEqual(now);
   expect(await columnsOf(`syncline_work.s_${runId}`)).toContain('__row_key');
   expect((await db.query(`SELECT to_regclass('syncline_work.s_${runId}_next') AS t`)).rows[0].t).toBeNull();
+});
+
+test("a small model's stage is made by one statement, without an index of its own; a large one's after a unique index; both keep the same rows", async () => {
+  // Runs of small models are what a fleet of activations is made of: each statement and each DDL counts.
+  // The index proves a large model's keys unique more cheaply than grouping them; a small model's
+  // repeated keys are found by the stage statement itself, which gives the same stage when none repeats.
+  const id = uniqueName('stage_small');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 12) g`);
+  const withDups = `SELECT id, name FROM public.${id} UNION ALL SELECT 7, 'Other 7' UNION ALL SELECT NULL, 'No key'`;
+  const unique = `SELECT id, name FROM public.${id}`;
+  for (const model of [withDups, unique]) {
+    const cfg = config(`${id}_${model === unique ? 'u' : 'd'}`, 'default', model);
+    await fullRun(d.deps, cfg, 1);
+    await db.query(`UPDATE public.${id} SET name = name || '+' WHERE id IN (2, 9)`);
+    const runId = await startRun(d.deps, cfg, 2);
+    const run = await loadRun(d.deps, runId);
+    const spec = stageSpec(run, sentFields(run));
+    const select = stageSelect(spec).compile(d.deps.db);
+    const made: Record<string, { indexes: number; rows: unknown[] }> = {};
+    for (const [label, modelRows] of [
+      ['small', 14],
+      ['large', SMALL_STAGE_ROWS + 1],
+    ] as const) {
+      await db.query(`DROP TABLE syncline_work.s_${runId}`);
+      const session = await db.connect();
+      try {
+        const temp = tempRowsName(runId);
+        await session.query(`CREATE TEMP TABLE ${temp} AS ${select.sql}`);
+        await buildStage(session, d.deps.db, {
+          runId,
+          activationId: run.activationId,
+          rows: tempRows(runId),
+          columns: spec.columns,
+          full: false,
+          modelRows,
+        });
+        const ix = await session.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'pg_temp.${temp}'::regclass`);
+        await session.query(`DROP TABLE pg_temp.${temp}`);
+        const rows = await db.query(
+          `SELECT __row_key, __change, __n, __row_hash::text, __destination_id, id, name FROM syncline_work.s_${runId} ORDER BY __row_key NULLS FIRST, name`,
+        );
+        made[label] = { indexes: ix.rows[0].n, rows: rows.rows };
+      } finally {
+        session.release();
+      }
+    }
+    expect(made.small!.indexes).toBe(0);
+    // A repeated key fails the unique index, which is then not there either.
+    expect(made.large!.indexes).toBe(model === unique ? 1 : 0);
+    expect(made.small!.rows).toEqual(made.large!.rows);
+    expect(made.small!.rows.map((r) => (r as { __change: string }).__change).sort()).toEqual(
+      model === unique ? ['changed', 'changed'] : ['changed', 'changed', 'duplicate_key', 'null_key'],
+    );
+  }
 });
