@@ -58,6 +58,7 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
       retryFailed: run.retryFailed,
       // For a stage an earlier release made from every model row (db/delta.ts buildDelta).
       columns: stageSpec(run, sentFields(run)).columns,
+      modelRows: run.modelRows,
     }),
   );
   let counts = await countDelta(deps.db, run.runId);

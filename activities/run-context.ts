@@ -23,6 +23,8 @@ export interface LoadedRun {
   retryFailed: boolean;
   /** Attributes the check found missing (ensureAttributes creates them). */
   missingAttributes: Array<{ field: string; type: string }>;
+  /** The model's rows, as the extract counted them; null before it. */
+  modelRows: number | null;
 }
 
 export async function loadRun(deps: SynclineDeps, runId: string): Promise<LoadedRun> {
@@ -40,6 +42,7 @@ export async function loadRun(deps: SynclineDeps, runId: string): Promise<Loaded
     trigger: run.trigger,
     retryFailed: run.retry_failed,
     missingAttributes: run.missing_attributes ?? [],
+    modelRows: run.model_rows === null ? null : Number(run.model_rows),
   };
 }
 

@@ -402,13 +402,17 @@ async function inTransaction(session: pg.ClientBase, setting: string, q: { sql: 
  * before this one holds every model row (`__key`, `__hash`): it is first made into this release's stage,
  * in place (a run extracted before a deploy and resumed after it).
  */
-export async function buildDelta(db: Db, spec: DeltaSpec & { columns: string[] }): Promise<void> {
+export async function buildDelta(db: Db, spec: DeltaSpec & { columns: string[]; modelRows?: number | null }): Promise<void> {
   await sql`DROP TABLE IF EXISTS ${deltaTable(spec.runId)}`.execute(db);
-  const build = () =>
-    db.transaction().execute(async (tx) => {
+  // A small model's stage is built by one statement; so is its delta (no memory setting, no transaction around it).
+  const small = spec.modelRows !== undefined && spec.modelRows !== null && spec.modelRows <= SMALL_STAGE_ROWS;
+  const build = async () => {
+    if (small) return void (await createDelta(spec).execute(db));
+    await db.transaction().execute(async (tx) => {
       await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
       await createDelta(spec).execute(tx);
     });
+  };
   try {
     await build();
   } catch (err) {
