@@ -92,6 +92,8 @@ export interface StageBuild {
   full: boolean;
   /** The model repeats some keys (`uniqueKeyIndex` failed). */
   hasDups: boolean;
+  /** The join carries the model's columns (for a snapshot small enough to be hashed in memory), instead of reading them after by tuple id. */
+  carry?: boolean;
 }
 
 /**
@@ -141,7 +143,7 @@ WITH s AS (
          WHEN s.key IS NULL THEN 'added'
          ELSE 'changed' END AS ${sql.id(ROW_CHANGE)},
     ${b.hasDups ? sql`coalesce(dd.n, 1)` : sql`1`} AS ${sql.id(ROW_N)}, ${b.hasDups ? sql`coalesce(dd.hash, ${h})` : h} AS ${sql.id(ROW_HASH)},
-    st.ctid AS ${sql.id(ROW_MODEL_TID)}, s.destination_id AS ${sql.id(ROW_DESTINATION_ID)}
+    st.ctid AS ${sql.id(ROW_MODEL_TID)}, s.destination_id AS ${sql.id(ROW_DESTINATION_ID)}${b.carry ? sql`, ${sql.join(uniq.map((c) => sql`st.${sql.id(c)}`))}` : sql``}
   FROM ${b.rows} st FULL JOIN s ON s.key = ${k}
   ${dupJoin}
   -- A row sent without an answer (a run that never committed) is in an unknown state at the destination:
@@ -151,12 +153,16 @@ WITH s AS (
     ON u.key = coalesce(${k}, s.key)
   WHERE (${h} IS NULL OR ${k} IS NULL OR s.key IS NULL OR s.hash <> ${h} OR ${full} OR ${isDup} OR u.key IS NOT NULL OR s.unconfirmed OR s.incomplete) ${oneOfDup}
 )
--- The join carries only keys, hashes and tuple ids; the values of the rows kept are then read by tuple id
--- (OFFSET 0 keeps it a look-up per kept row). Carrying every model column through the join made its hash
--- table and the batches it spills wide: 17.4-19.5 s against 19.5-22.7 s for that statement at 10,000,000
--- rows, 5 % changed (a scratch Postgres, alternating).
-SELECT j.*, ${sql.join(uniq.map((c) => sql`m.${sql.id(c)}`))}
-FROM j LEFT JOIN LATERAL (SELECT * FROM ${b.rows} m WHERE m.ctid = j.${sql.id(ROW_MODEL_TID)} OFFSET 0) m ON true
+-- Unless carry is set, the join carries only keys, hashes and tuple ids; the values of the rows kept are then
+-- read by tuple id (OFFSET 0 keeps it a look-up per kept row). Carrying every model column through the join
+-- made its hash table and the batches it spills wide: 17.4-19.5 s against 19.5-22.7 s for that statement at
+-- 10,000,000 rows, 5 % changed (a scratch Postgres, alternating). Below CARRY_STAGE_ROWS it is the other way.
+${
+  b.carry
+    ? sql`SELECT * FROM j`
+    : sql`SELECT j.*, ${sql.join(uniq.map((c) => sql`m.${sql.id(c)}`))}
+FROM j LEFT JOIN LATERAL (SELECT * FROM ${b.rows} m WHERE m.ctid = j.${sql.id(ROW_MODEL_TID)} OFFSET 0) m ON true`
+}
 UNION ALL
 SELECT key, 'removed', 1, NULL, NULL, NULL, ${sql.join(uniq.map(() => sql`NULL`))} FROM lost`;
 }
@@ -359,6 +365,15 @@ type Db = Kysely<Database>;
 export const SMALL_STAGE_ROWS = 10_000;
 
 /**
+ * Up to this many model rows, the stage's join carries the model's columns (`StageBuild.carry`): its hash
+ * table stays in memory, and reading the kept rows again by tuple id would cost more than it saves. A
+ * scratch Postgres, 1,000,000 rows all kept (a first load; every row changed), alternating: 1.2-1.3 s
+ * carried against 2.0-2.2 s by tuple id with an empty snapshot, 2.3-2.5 s against 2.8-3.0 s with a full
+ * one. At 10,000,000 rows, 5 % changed, the look-up by tuple id is the quicker (`createStage`).
+ */
+export const CARRY_STAGE_ROWS = 1_000_000;
+
+/**
  * Makes the run's stage from the model's rows (`modelRows` of them), a temporary table of `session`
  * (extract). A large model: proves the keys unique (listing the repeats when not), then joins the rows
  * with the snapshot, with memory enough not to spill. The caller drops the temporary table; a session
@@ -367,9 +382,10 @@ export const SMALL_STAGE_ROWS = 10_000;
 export async function buildStage(
   session: pg.ClientBase,
   db: Db,
-  b: Omit<StageBuild, 'hasDups' | 'target'> & { modelRows: number },
+  b: Omit<StageBuild, 'hasDups' | 'target' | 'carry'> & { modelRows: number },
 ): Promise<void> {
-  const { modelRows, ...build } = b;
+  const { modelRows, ...rest } = b;
+  const build = { ...rest, carry: modelRows <= CARRY_STAGE_ROWS };
   if (modelRows <= SMALL_STAGE_ROWS) {
     const q = createStage({ ...build, target: stageTable(b.runId), hasDups: true }).compile(db);
     await session.query(q.sql, q.parameters as unknown[]);

@@ -12,7 +12,7 @@ import { computeDelta } from '../../activities/delta';
 import { commitStatements } from '../../db/commit';
 import { env, sqlClient, uniqueName } from '../support/harness';
 import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
-import { buildStage, chunkPage, SMALL_STAGE_ROWS, stageSelect } from '../../db/delta';
+import { buildStage, CARRY_STAGE_ROWS, chunkPage, SMALL_STAGE_ROWS, stageSelect } from '../../db/delta';
 import { tempRows, tempRowsName } from '../../db/stage';
 import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
@@ -272,7 +272,7 @@ test('a stage made by the release before (every model row, "__key" and "__hash")
   expect((await db.query(`SELECT to_regclass('syncline_work.s_${runId}_next') AS t`)).rows[0].t).toBeNull();
 });
 
-test("a small model's stage is made by one statement, without an index of its own; a large one's after a unique index; both keep the same rows", async () => {
+test("a small model's stage is made by one statement, without an index of its own; a large one's after a unique index; every way keeps the same rows", async () => {
   // Runs of small models are what a fleet of activations is made of: each statement and each DDL counts.
   // The index proves a large model's keys unique more cheaply than grouping them; a small model's
   // repeated keys are found by the stage statement itself, which gives the same stage when none repeats.
@@ -289,9 +289,11 @@ test("a small model's stage is made by one statement, without an index of its ow
     const spec = stageSpec(run, sentFields(run));
     const select = stageSelect(spec).compile(d.deps.db);
     const made: Record<string, { indexes: number; rows: unknown[] }> = {};
+    // Large: a unique index, then the join carrying the model's columns; larger still: read by tuple id after the join.
     for (const [label, modelRows] of [
       ['small', 14],
       ['large', SMALL_STAGE_ROWS + 1],
+      ['larger', CARRY_STAGE_ROWS + 1],
     ] as const) {
       await db.query(`DROP TABLE syncline_work.s_${runId}`);
       const session = await db.connect();
@@ -319,7 +321,9 @@ test("a small model's stage is made by one statement, without an index of its ow
     expect(made.small!.indexes).toBe(0);
     // A repeated key fails the unique index, which is then not there either.
     expect(made.large!.indexes).toBe(model === unique ? 1 : 0);
+    expect(made.larger!.indexes).toBe(model === unique ? 1 : 0);
     expect(made.small!.rows).toEqual(made.large!.rows);
+    expect(made.small!.rows).toEqual(made.larger!.rows);
     expect(made.small!.rows.map((r) => (r as { __change: string }).__change).sort()).toEqual(
       model === unique ? ['changed', 'changed'] : ['changed', 'changed', 'duplicate_key', 'null_key'],
     );
