@@ -92,7 +92,7 @@ export interface StageBuild {
   full: boolean;
   /** The model repeats some keys (`uniqueKeyIndex` failed). */
   hasDups: boolean;
-  /** The join carries the model's columns (for a snapshot small enough to be hashed in memory), instead of reading them after by tuple id. */
+  /** The join carries the model's columns, instead of reading the kept rows' values after it by tuple id (`CARRY_STAGE_ROWS`). */
   carry?: boolean;
 }
 
@@ -156,7 +156,7 @@ WITH s AS (
 -- Unless carry is set, the join carries only keys, hashes and tuple ids; the values of the rows kept are then
 -- read by tuple id (OFFSET 0 keeps it a look-up per kept row). Carrying every model column through the join
 -- made its hash table and the batches it spills wide: 17.4-19.5 s against 19.5-22.7 s for that statement at
--- 10,000,000 rows, 5 % changed (a scratch Postgres, alternating). Below CARRY_STAGE_ROWS it is the other way.
+-- 10,000,000 rows, 5 % changed (a scratch Postgres, alternating). Not so when every row is kept: CARRY_STAGE_ROWS.
 ${
   b.carry
     ? sql`SELECT * FROM j`
@@ -365,11 +365,13 @@ type Db = Kysely<Database>;
 export const SMALL_STAGE_ROWS = 10_000;
 
 /**
- * Up to this many model rows, the stage's join carries the model's columns (`StageBuild.carry`): its hash
- * table stays in memory, and reading the kept rows again by tuple id would cost more than it saves. A
- * scratch Postgres, 1,000,000 rows all kept (a first load; every row changed), alternating: 1.2-1.3 s
- * carried against 2.0-2.2 s by tuple id with an empty snapshot, 2.3-2.5 s against 2.8-3.0 s with a full
- * one. At 10,000,000 rows, 5 % changed, the look-up by tuple id is the quicker (`createStage`).
+ * Up to this many model rows, a run that keeps every row (a first load: the snapshot is empty; a full
+ * re-sync) has the stage's join carry the model's columns (`StageBuild.carry`): its hash table stays in
+ * memory, and reading every row again by tuple id costs more than it saves. The stage statement alone, on
+ * the test Postgres, 1,000,000 rows all kept, alternating: 1.2-1.3 s carried against 2.0-2.2 s by tuple
+ * id. When few rows are kept (5 % changed: an independent review measured 1.1-1.35 s carried against
+ * 1.0-1.5 s, the carried way the slower in its second run) and at 10,000,000 rows, the look-up by tuple
+ * id is kept (`createStage`). A small model's stage (`SMALL_STAGE_ROWS`) carries them always.
  */
 export const CARRY_STAGE_ROWS = 1_000_000;
 
@@ -385,12 +387,13 @@ export async function buildStage(
   b: Omit<StageBuild, 'hasDups' | 'target' | 'carry'> & { modelRows: number },
 ): Promise<void> {
   const { modelRows, ...rest } = b;
-  const build = { ...rest, carry: modelRows <= CARRY_STAGE_ROWS };
   if (modelRows <= SMALL_STAGE_ROWS) {
-    const q = createStage({ ...build, target: stageTable(b.runId), hasDups: true }).compile(db);
+    const q = createStage({ ...rest, carry: true, target: stageTable(b.runId), hasDups: true }).compile(db);
     await session.query(q.sql, q.parameters as unknown[]);
     return;
   }
+  const carry = modelRows <= CARRY_STAGE_ROWS && (b.full || (await snapshotIsEmpty(session, b.activationId)));
+  const build = { ...rest, carry };
   let hasDups = false;
   try {
     await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows).compile(db));
@@ -399,6 +402,15 @@ export async function buildStage(
     hasDups = true;
   }
   await inTransaction(session, "SET LOCAL work_mem = '256MB'", createStage({ ...build, target: stageTable(b.runId), hasDups }).compile(db));
+}
+
+/** True when the activation has no snapshot row yet (its first load, or every row removed). */
+async function snapshotIsEmpty(session: pg.ClientBase, activationId: string): Promise<boolean> {
+  const r = await session.query<{ empty: boolean }>(
+    'SELECT NOT EXISTS (SELECT 1 FROM syncline.snapshot WHERE activation_id = $1) AS empty',
+    [activationId],
+  );
+  return r.rows[0]?.empty === true;
 }
 
 async function inTransaction(session: pg.ClientBase, setting: string, q: { sql: string; parameters: readonly unknown[] }): Promise<void> {

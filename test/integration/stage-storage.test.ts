@@ -289,7 +289,8 @@ test("a small model's stage is made by one statement, without an index of its ow
     const spec = stageSpec(run, sentFields(run));
     const select = stageSelect(spec).compile(d.deps.db);
     const made: Record<string, { indexes: number; rows: unknown[] }> = {};
-    // Large: a unique index, then the join carrying the model's columns; larger still: read by tuple id after the join.
+    // Large: a unique index, then the join (a second run, not a full one: the kept rows' values read after it by
+    // tuple id; the test below carries them, on a full re-sync); larger still: read by tuple id always.
     for (const [label, modelRows] of [
       ['small', 14],
       ['large', SMALL_STAGE_ROWS + 1],
