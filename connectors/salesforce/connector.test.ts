@@ -273,17 +273,33 @@ describe('insert idempotency', () => {
     });
   });
 
-  it('no duplicate when a bulk worker dies after upload: the retry re-attaches to the saved job', async () => {
+  it('no duplicate when a bulk worker dies after upload: the retry re-attaches to the saved job, running or finished', async () => {
     const ctx = ctxFor('insert', { options: { bulkPollMs: 50 } });
+    const jobs = async () => (await admin('GET', '/jobs')) as Array<{ id: string; state: string }>;
+    // The activity "died" before the workflow saw `pending`: the retry must not start a second job.
+    // While the job still runs (held InProgress here), the retry answers pending, on the same job.
+    await faults({ bulkJobStuck: true });
     const chunk = new MemoryChunk('create', people(30));
     const first = await sf.writeChunk(ctx, chunk, BULK);
     expect(first.status).toBe('pending');
-    // The activity "died" before the workflow saw `pending`: the retry must not start a second job.
     const again = await sf.writeChunk(ctx, chunk, BULK);
     expect(again).toMatchObject({ status: 'pending', handle: (first as { handle: string }).handle });
+    await faults({ bulkJobStuck: false });
     await drive(sf, ctx, chunk, BULK);
     expect([...chunk.results.values()].filter((r) => r.ok)).toHaveLength(30);
-    expect(await records()).toHaveLength(30);
+    // Once the job has finished (a 30-row job may well before the retry comes), the retry reads its results.
+    const later = new MemoryChunk('create', people(20, 'j'));
+    const started = await sf.writeChunk(ctx, later, BULK);
+    expect(started.status).toBe('pending');
+    const id = (started as { handle: string }).handle;
+    for (let i = 0; i < 400 && (await jobs()).find((j) => j.id === id)?.state !== 'JobComplete'; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect((await jobs()).find((j) => j.id === id)?.state).toBe('JobComplete');
+    const retried = await sf.writeChunk(ctx, later, BULK);
+    expect(retried.status).toBe('done');
+    expect([...later.results.values()].filter((r) => r.ok)).toHaveLength(20);
+    expect(await jobs()).toHaveLength(2);
+    expect(await records()).toHaveLength(50);
   });
 });
 
