@@ -272,6 +272,42 @@ test('a stage made by the release before (every model row, "__key" and "__hash")
   expect((await db.query(`SELECT to_regclass('syncline_work.s_${runId}_next') AS t`)).rows[0].t).toBeNull();
 });
 
+/** Each way the stage is made: one statement; a unique index, then the join; larger than CARRY_STAGE_ROWS. */
+const WAYS = [
+  ['small', 14],
+  ['large', SMALL_STAGE_ROWS + 1],
+  ['larger', CARRY_STAGE_ROWS + 1],
+] as const;
+
+/** Makes the run's stage again from its model, each way (`WAYS`); `after` sees it, and the temporary table's index count. */
+async function stageEachWay(runId: string, full: boolean, after: (label: string, indexes: number) => Promise<void>): Promise<void> {
+  const run = await loadRun(d.deps, runId);
+  const spec = stageSpec(run, sentFields(run));
+  const select = stageSelect(spec).compile(d.deps.db);
+  for (const [label, modelRows] of WAYS) {
+    await db.query(`DROP TABLE IF EXISTS syncline_work.s_${runId}`);
+    const session = await db.connect();
+    let indexes: number;
+    try {
+      const temp = tempRowsName(runId);
+      await session.query(`CREATE TEMP TABLE ${temp} AS ${select.sql}`);
+      await buildStage(session, d.deps.db, {
+        runId,
+        activationId: run.activationId,
+        rows: tempRows(runId),
+        columns: spec.columns,
+        full,
+        modelRows,
+      });
+      indexes = (await session.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'pg_temp.${temp}'::regclass`)).rows[0].n;
+      await session.query(`DROP TABLE pg_temp.${temp}`);
+    } finally {
+      session.release();
+    }
+    await after(label, indexes);
+  }
+}
+
 test("a small model's stage is made by one statement, without an index of its own; a large one's after a unique index; every way keeps the same rows", async () => {
   // Runs of small models are what a fleet of activations is made of: each statement and each DDL counts.
   // The index proves a large model's keys unique more cheaply than grouping them; a small model's
@@ -285,40 +321,15 @@ test("a small model's stage is made by one statement, without an index of its ow
     await fullRun(d.deps, cfg, 1);
     await db.query(`UPDATE public.${id} SET name = name || '+' WHERE id IN (2, 9)`);
     const runId = await startRun(d.deps, cfg, 2);
-    const run = await loadRun(d.deps, runId);
-    const spec = stageSpec(run, sentFields(run));
-    const select = stageSelect(spec).compile(d.deps.db);
     const made: Record<string, { indexes: number; rows: unknown[] }> = {};
     // Large: a unique index, then the join (a second run, not a full one: the kept rows' values read after it by
     // tuple id; the test below carries them, on a full re-sync); larger still: read by tuple id always.
-    for (const [label, modelRows] of [
-      ['small', 14],
-      ['large', SMALL_STAGE_ROWS + 1],
-      ['larger', CARRY_STAGE_ROWS + 1],
-    ] as const) {
-      await db.query(`DROP TABLE syncline_work.s_${runId}`);
-      const session = await db.connect();
-      try {
-        const temp = tempRowsName(runId);
-        await session.query(`CREATE TEMP TABLE ${temp} AS ${select.sql}`);
-        await buildStage(session, d.deps.db, {
-          runId,
-          activationId: run.activationId,
-          rows: tempRows(runId),
-          columns: spec.columns,
-          full: false,
-          modelRows,
-        });
-        const ix = await session.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'pg_temp.${temp}'::regclass`);
-        await session.query(`DROP TABLE pg_temp.${temp}`);
-        const rows = await db.query(
-          `SELECT __row_key, __change, __n, __row_hash::text, __destination_id, id, name FROM syncline_work.s_${runId} ORDER BY __row_key NULLS FIRST, name`,
-        );
-        made[label] = { indexes: ix.rows[0].n, rows: rows.rows };
-      } finally {
-        session.release();
-      }
-    }
+    await stageEachWay(runId, false, async (label, indexes) => {
+      const rows = await db.query(
+        `SELECT __row_key, __change, __n, __row_hash::text, __destination_id, id, name FROM syncline_work.s_${runId} ORDER BY __row_key NULLS FIRST, name`,
+      );
+      made[label] = { indexes, rows: rows.rows };
+    });
     expect(made.small!.indexes).toBe(0);
     // A repeated key fails the unique index, which is then not there either.
     expect(made.large!.indexes).toBe(model === unique ? 1 : 0);
@@ -363,33 +374,9 @@ test('every way of making the stage gives the same columns (types and modifiers 
     [id],
   );
   const runId = await startRun(d.deps, cfg, 2);
-  const run = await loadRun(d.deps, runId);
-  const spec = stageSpec(run, sentFields(run));
-  const select = stageSelect(spec).compile(d.deps.db);
   for (const full of [false, true]) {
     const made: Record<string, { types: unknown[]; rows: unknown[] }> = {};
-    for (const [label, modelRows] of [
-      ['small', 14],
-      ['large', SMALL_STAGE_ROWS + 1],
-      ['larger', CARRY_STAGE_ROWS + 1],
-    ] as const) {
-      await db.query(`DROP TABLE IF EXISTS syncline_work.s_${runId}`);
-      const session = await db.connect();
-      try {
-        const temp = tempRowsName(runId);
-        await session.query(`CREATE TEMP TABLE ${temp} AS ${select.sql}`);
-        await buildStage(session, d.deps.db, {
-          runId,
-          activationId: run.activationId,
-          rows: tempRows(runId),
-          columns: spec.columns,
-          full,
-          modelRows,
-        });
-        await session.query(`DROP TABLE pg_temp.${temp}`);
-      } finally {
-        session.release();
-      }
+    await stageEachWay(runId, full, async (label) => {
       const types = await db.query(
         `SELECT attname::text AS a, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
         [`syncline_work.s_${runId}`],
@@ -398,7 +385,7 @@ test('every way of making the stage gives the same columns (types and modifiers 
         `SELECT __row_key, __change, __n, __row_hash::text, __destination_id, id, name, amount::text, doc::text, tags::text, at::text FROM syncline_work.s_${runId} ORDER BY __row_key NULLS FIRST, name`,
       );
       made[label] = { types: types.rows, rows: rows.rows };
-    }
+    });
     expect(made.small).toEqual(made.large);
     expect(made.small).toEqual(made.larger);
     expect(made.small!.rows.map((r) => (r as { __change: string }).__change).sort()).toEqual(
