@@ -364,6 +364,9 @@ type Db = Kysely<Database>;
  */
 export const SMALL_STAGE_ROWS = 10_000;
 
+/** A model small enough for the one-statement stage and delta (`SMALL_STAGE_ROWS`); an unknown count is not. */
+const isSmallModel = (modelRows: number | null | undefined): boolean => modelRows != null && modelRows <= SMALL_STAGE_ROWS;
+
 /**
  * Up to this many model rows, a run that keeps every row (a first load: the snapshot is empty; a full
  * re-sync) has the stage's join carry the model's columns (`StageBuild.carry`): its hash table stays in
@@ -387,7 +390,7 @@ export async function buildStage(
   b: Omit<StageBuild, 'hasDups' | 'target' | 'carry'> & { modelRows: number },
 ): Promise<void> {
   const { modelRows, ...rest } = b;
-  if (modelRows <= SMALL_STAGE_ROWS) {
+  if (isSmallModel(modelRows)) {
     const q = createStage({ ...rest, carry: true, target: stageTable(b.runId), hasDups: true }).compile(db);
     await session.query(q.sql, q.parameters as unknown[]);
     return;
@@ -432,10 +435,12 @@ async function inTransaction(session: pg.ClientBase, setting: string, q: { sql: 
  */
 export async function buildDelta(db: Db, spec: DeltaSpec & { columns: string[]; modelRows?: number | null }): Promise<void> {
   await sql`DROP TABLE IF EXISTS ${deltaTable(spec.runId)}`.execute(db);
-  // A small model's stage is built by one statement; so is its delta (no memory setting, no transaction around it).
-  const small = spec.modelRows !== undefined && spec.modelRows !== null && spec.modelRows <= SMALL_STAGE_ROWS;
-  const build = async () => {
-    if (small) return void (await createDelta(spec).execute(db));
+  const build = async (): Promise<void> => {
+    // A small model's stage is built by one statement; so is its delta (no memory setting, no transaction around it).
+    if (isSmallModel(spec.modelRows)) {
+      await createDelta(spec).execute(db);
+      return;
+    }
     await db.transaction().execute(async (tx) => {
       await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
       await createDelta(spec).execute(tx);
