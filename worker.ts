@@ -21,6 +21,8 @@ import { deploymentFromEnvironment, DeploymentConfigError } from './client/deplo
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
+import { rowLogDays } from './db/row-changes';
+import { runHistoryDays } from './db/runs';
 
 /**
  * Where syncline keeps its state. The production worker never invents a database: without DATABASE_URL it
@@ -84,6 +86,19 @@ export function workerActivitySlots(env: NodeJS.ProcessEnv = process.env): numbe
   return n;
 }
 
+/**
+ * How long the row log and the run records are kept (SYNCLINE_ROW_LOG_DAYS, SYNCLINE_RUN_HISTORY_DAYS;
+ * db/row-changes.ts, db/runs.ts), checked before the worker starts: each commit reads them, and a value
+ * that cannot be used would fail every commit.
+ */
+export function workerRetention(env: NodeJS.ProcessEnv = process.env): { rowLogDays: number; runHistoryDays: number } {
+  try {
+    return { rowLogDays: rowLogDays(env), runHistoryDays: runHistoryDays(env) };
+  } catch (err) {
+    throw new WorkerConfigError((err as Error).message);
+  }
+}
+
 /** A telemetry setting that cannot be used: the message names the variable. */
 export class TelemetryConfigError extends Error {
   constructor(message: string) {
@@ -139,6 +154,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     metrics = installTelemetry();
     cacheSize = workerCacheSize();
     activitySlots = workerActivitySlots();
+    workerRetention();
   } catch (err) {
     if (
       !(err instanceof CodecConfigError) &&

@@ -5,6 +5,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RunsTable } from './database';
 import { dropWorkTablesOf } from './work-tables';
+import { rowLogDays } from './row-changes';
 
 export type RunRecord = Selectable<RunsTable>;
 type Db = Kysely<Database>;
@@ -71,6 +72,51 @@ export async function recordModelRows(db: Db, runId: string, rows: number): Prom
     .set({ model_rows: String(rows) })
     .where('id', '=', runId)
     .execute();
+}
+
+/**
+ * Days a finished run's record is kept: SYNCLINE_RUN_HISTORY_DAYS (default 30), never fewer than the row
+ * log's (SYNCLINE_ROW_LOG_DAYS): the row log is pruned by the runs started within its own period.
+ */
+export function runHistoryDays(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SYNCLINE_RUN_HISTORY_DAYS;
+  const days = v === undefined || v === '' ? 30 : Number(v);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(
+      `SYNCLINE_RUN_HISTORY_DAYS="${v}" is not a number of days: give a whole number of at least 1, e.g. 90, or leave it unset for 30`,
+    );
+  const logDays = rowLogDays(env);
+  if (days < logDays)
+    throw new Error(
+      `SYNCLINE_RUN_HISTORY_DAYS="${v}" is shorter than the row log's ${logDays} days (SYNCLINE_ROW_LOG_DAYS), which is pruned by the runs kept: give at least ${logDays}, or shorten the row log too`,
+    );
+  return days;
+}
+
+/** Runs of an activation always kept, whatever their age: `syncline runs` shows at least these. */
+export const KEEP_LAST_RUNS = 100;
+/** Runs looked at by one prune: the activation's oldest. A commit prunes at most this many, in a few index reads. */
+const PRUNE_WINDOW = 100;
+
+/**
+ * Drops the records of the activation's finished runs (success, partial, failed, cancelled, superseded)
+ * started more than `days` days ago, among its oldest PRUNE_WINDOW runs. It keeps its last KEEP_LAST_RUNS
+ * runs (and so its highest run number), a run under way or planned, and every run while deletions are held
+ * (`syncline approve --run` names the run that held them). The chunk rows a release before this one left
+ * with a finished run go with it. Returns how many runs went.
+ */
+export async function pruneRuns(db: Db, activationId: string, days: number): Promise<number> {
+  const r = await sql<{ n: string }>`WITH gone AS (DELETE FROM syncline.runs WHERE id IN (
+    SELECT o.id FROM (
+      SELECT id, run_number, status, started_at FROM syncline.runs WHERE activation_id = ${activationId} ORDER BY run_number LIMIT ${PRUNE_WINDOW}
+    ) o
+    WHERE o.status IN ('success', 'partial', 'failed', 'cancelled', 'superseded')
+      AND o.started_at < now() - make_interval(days => ${days})
+      AND o.run_number <= (SELECT run_number FROM syncline.runs WHERE activation_id = ${activationId} ORDER BY run_number DESC OFFSET ${KEEP_LAST_RUNS} LIMIT 1)
+      AND NOT EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${activationId})
+  ) RETURNING id), chunks AS (DELETE FROM syncline.chunks WHERE run_id IN (SELECT id FROM gone))
+  SELECT count(*) AS n FROM gone`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 /** The highest run number of the activation (0 when it never ran): a re-created activation carries on from it. */

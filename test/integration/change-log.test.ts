@@ -134,3 +134,69 @@ test('the reporting views answer with their documented columns', async () => {
     Number((await db.query(`SELECT count(*) AS n FROM syncline_reporting.config_versions WHERE activation_id = $1`, [id])).rows[0].n),
   ).toBe(1);
 });
+
+/** Finished runs `from`..`to` of `id`, started `daysAgo` days ago, as the commits of a release long gone left them. */
+async function oldRuns(id: string, from: number, to: number, daysAgo: number): Promise<void> {
+  await db.query(
+    `INSERT INTO syncline.runs (activation_id, run_number, trigger, config, status, started_at, finished_at)
+     SELECT $1, g, 'schedule', $4::jsonb, 'success', now() - make_interval(days => $5), now() - make_interval(days => $5)
+     FROM generate_series($2::int, $3::int) g`,
+    [id, from, to, JSON.stringify(config(id)), daysAgo],
+  );
+}
+
+async function runNumbers(id: string): Promise<number[]> {
+  return (await db.query(`SELECT run_number FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id])).rows.map(
+    (r) => r.run_number as number,
+  );
+}
+
+test("a run's record is kept SYNCLINE_RUN_HISTORY_DAYS days (30), and always the activation's last 100 runs and those still needed", async () => {
+  const id = uniqueName('runlog');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City' AS city FROM generate_series(1, 3) g`);
+  const cfg = config(id);
+  // 150 finished runs of 40 days ago; run 8 the open plan's, run 9 superseded (its plan was); then a real run, 151.
+  await oldRuns(id, 1, 150, 40);
+  await db.query(`UPDATE syncline.runs SET status = 'planned' WHERE activation_id = $1 AND run_number = 8`, [id]);
+  await db.query(
+    `INSERT INTO syncline.plans (activation_id, run_number, run_id) SELECT activation_id, run_number, id FROM syncline.runs WHERE activation_id = $1 AND run_number = 8`,
+    [id],
+  );
+  await db.query(`UPDATE syncline.runs SET status = 'superseded' WHERE activation_id = $1 AND run_number = 9`, [id]);
+  // Its chunk rows (where a retried write finds its saved job) go with its commit; 151's pruning takes
+  // those a release before this one left with a finished run.
+  const left = await db.query(
+    `INSERT INTO syncline.chunks (run_id, chunk, op, method, row_count, seq_from, seq_to, status)
+     SELECT id, 0, 'upsert', 'batch', 1, 1, 1, 'done' FROM syncline.runs WHERE activation_id = $1 AND run_number IN (1, 60) RETURNING run_id`,
+    [id],
+  );
+  const { delta } = await fullRun(d.deps, cfg, 151);
+  expect(delta.chunks.length).toBeGreaterThan(0);
+  const run151 = (await db.query(`SELECT id FROM syncline.runs WHERE activation_id = $1 AND run_number = 151`, [id])).rows[0].id as string;
+  const chunksOf = async (runIds: string[]) =>
+    Number((await db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = ANY($1::bigint[])`, [runIds])).rows[0].n);
+  // The commit of run 151 pruned what passed the retention among the activation's oldest 100 runs, except
+  // the last 100 (52-151) and the open plan's, which is not finished (nor is a run under way).
+  expect(await runNumbers(id)).toEqual([8, ...Array.from({ length: 100 }, (_, i) => 52 + i)]);
+  expect(await chunksOf([run151])).toBe(0);
+  expect(await chunksOf(left.rows.map((r) => r.run_id as string))).toBe(1); // run 60's: run 1's went with it
+
+  // Runs within the retention stay, however many there are.
+  const young = uniqueName('runlog');
+  await db.query(`CREATE TABLE public.${young} AS SELECT * FROM public.${id}`);
+  await oldRuns(young, 1, 120, 29);
+  await fullRun(d.deps, config(young), 121);
+  expect(await runNumbers(young)).toHaveLength(121);
+
+  // While deletions are held for approval, nothing is pruned: `syncline approve --run` names the run that held them.
+  const held = uniqueName('runlog');
+  await db.query(`CREATE TABLE public.${held} AS SELECT * FROM public.${id}`);
+  await oldRuns(held, 1, 110, 40);
+  await db.query(`INSERT INTO syncline.held_deletes (activation_id, run_number, key) VALUES ($1, 3, 'gone')`, [held]);
+  await fullRun(d.deps, config(held), 111);
+  expect(await runNumbers(held)).toHaveLength(111);
+  await db.query(`DELETE FROM syncline.held_deletes WHERE activation_id = $1`, [held]);
+  await db.query(`UPDATE public.${held} SET name = 'Again' WHERE id = 1`);
+  await fullRun(d.deps, config(held), 112);
+  expect(await runNumbers(held)).toEqual(Array.from({ length: 100 }, (_, i) => 13 + i));
+});

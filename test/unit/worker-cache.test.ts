@@ -1,4 +1,5 @@
-import { DEFAULT_MAX_CACHED_WORKFLOWS, workerActivitySlots, workerCacheSize, WorkerConfigError } from '../../worker';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, workerActivitySlots, workerCacheSize, WorkerConfigError, workerRetention } from '../../worker';
+import { runHistoryDays } from '../../db/runs';
 
 test('the worker keeps a bounded workflow cache by default, and SYNCLINE_MAX_CACHED_WORKFLOWS sets it', () => {
   expect(workerCacheSize({})).toBe(DEFAULT_MAX_CACHED_WORKFLOWS);
@@ -26,4 +27,20 @@ test.each(['0', '-1', '2.5', 'many'])('SYNCLINE_MAX_CONCURRENT_ACTIVITIES=%s is 
   expect(() => workerActivitySlots({ SYNCLINE_MAX_CONCURRENT_ACTIVITIES: value })).toThrow(
     `SYNCLINE_MAX_CONCURRENT_ACTIVITIES="${value}" is not a number of activities`,
   );
+});
+
+test('SYNCLINE_RUN_HISTORY_DAYS is a whole number of days, at least the row log’s; the worker refuses to start otherwise', () => {
+  expect(runHistoryDays({})).toBe(30);
+  expect(runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: '90' })).toBe(90);
+  expect(runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: '1', SYNCLINE_ROW_LOG_DAYS: '0' })).toBe(1);
+  for (const v of ['a month', '0', '2.5'])
+    expect(() => runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: v, SYNCLINE_ROW_LOG_DAYS: '0' })).toThrow(
+      `SYNCLINE_RUN_HISTORY_DAYS="${v}" is not a number of days: give a whole number of at least 1, e.g. 90, or leave it unset for 30`,
+    );
+  expect(() => runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: '7' })).toThrow(
+    `SYNCLINE_RUN_HISTORY_DAYS="7" is shorter than the row log's 14 days (SYNCLINE_ROW_LOG_DAYS), which is pruned by the runs kept: give at least 14, or shorten the row log too`,
+  );
+  expect(workerRetention({})).toEqual({ rowLogDays: 14, runHistoryDays: 30 });
+  expect(() => workerRetention({ SYNCLINE_RUN_HISTORY_DAYS: '7' })).toThrow(WorkerConfigError);
+  expect(() => workerRetention({ SYNCLINE_ROW_LOG_DAYS: 'two weeks' })).toThrow(WorkerConfigError);
 });
