@@ -15,7 +15,6 @@ import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
 import { attributesCreated, finishRun, lockRun, pruneRuns, runHistoryDays, runningRuns, setRunStatus, type RunRecord } from '../db/runs';
 import { dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
-import { deleteChunks } from '../db/chunks';
 import { logRowChanges, pruneRowChanges, rowLogDays } from '../db/row-changes';
 import { describeRun, emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
@@ -171,10 +170,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     }
     await dropWorkTablesOf(tx, runId);
   }
-  // A finished run's chunks are done with: a write of it still under way finds none and stops.
-  await deleteChunks(tx, runId);
-  // The activation's oldest run records past their retention go with this commit (a few index reads).
-  await pruneRuns(tx, rec.activation_id, runHistoryDays());
+  // The run's chunks are done with, and the activation's oldest run records past their retention go (a few index reads).
+  await pruneRuns(tx, rec.activation_id, runHistoryDays(), runId);
   return summary;
 }
 

@@ -99,14 +99,16 @@ export const KEEP_LAST_RUNS = 100;
 const PRUNE_WINDOW = 100;
 
 /**
- * Drops the records of the activation's finished runs (success, partial, failed, cancelled, superseded)
- * started more than `days` days ago, among its oldest PRUNE_WINDOW runs. It keeps its last KEEP_LAST_RUNS
- * runs (and so its highest run number), a run under way or planned, and every run while deletions are held
- * (`syncline approve --run` names the run that held them). The chunk rows a release before this one left
- * with a finished run go with it. Returns how many runs went.
+ * At the commit of run `committed`, in one statement: drops its chunk rows (a write of it still under way
+ * finds none and stops), and the records of the activation's finished runs (success, partial, failed,
+ * cancelled, superseded) started more than `days` days ago, among its oldest PRUNE_WINDOW runs. It keeps
+ * its last KEEP_LAST_RUNS runs (and so its highest run number), a run under way or planned, and every run
+ * while deletions are held (`syncline approve --run` names the run that held them). The chunk rows a
+ * release before this one left with a finished run go with it. Returns how many runs went.
  */
-export async function pruneRuns(db: Db, activationId: string, days: number): Promise<number> {
-  const r = await sql<{ n: string }>`WITH gone AS (DELETE FROM syncline.runs WHERE id IN (
+export async function pruneRuns(db: Db, activationId: string, days: number, committed: string): Promise<number> {
+  const r = await sql<{ n: string }>`WITH done AS (DELETE FROM syncline.chunks WHERE run_id = ${committed}),
+  gone AS (DELETE FROM syncline.runs WHERE id IN (
     SELECT o.id FROM (
       SELECT id, run_number, status, started_at FROM syncline.runs WHERE activation_id = ${activationId} ORDER BY run_number LIMIT ${PRUNE_WINDOW}
     ) o
