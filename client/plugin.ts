@@ -21,6 +21,7 @@ import type { DestinationConnector } from '../connectors/types';
 import type { PayloadCodec, WorkerDeploymentVersion } from '@temporalio/common';
 import { codecFromEnvironment, withCodec } from './codec';
 import { deploymentFromEnvironment, workerDeploymentOptions } from './deployment';
+import { runHistoryDays } from '../db/runs';
 
 /** The worker's state database could not be reached (or migrated) as it started: the message says where. */
 export class StateDatabaseError extends Error {
@@ -153,6 +154,8 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
       ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
       ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
       activities: (existing) => {
+        // Each commit reads the retentions: a value that cannot be used fails the worker's creation, not every commit.
+        runHistoryDays();
         worker ??= createWorkerDeps(opts);
         const activities = createActivities(worker.deps);
         return { ...(existing ?? {}), ...activities };

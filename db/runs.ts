@@ -75,12 +75,14 @@ export async function recordModelRows(db: Db, runId: string, rows: number): Prom
 }
 
 /**
- * Days a finished run's record is kept: SYNCLINE_RUN_HISTORY_DAYS (default 30), never fewer than the row
- * log's (SYNCLINE_ROW_LOG_DAYS): the row log is pruned by the runs started within its own period.
+ * Days a finished run's record is kept: SYNCLINE_RUN_HISTORY_DAYS, never fewer than the row log's
+ * (SYNCLINE_ROW_LOG_DAYS): the row log is pruned by the runs started within its own period. Unset: 30, or
+ * the row log's days when longer.
  */
 export function runHistoryDays(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.SYNCLINE_RUN_HISTORY_DAYS;
-  const days = v === undefined || v === '' ? 30 : Number(v);
+  if (v === undefined || v === '') return Math.max(30, rowLogDays(env));
+  const days = Number(v);
   if (!Number.isInteger(days) || days < 1)
     throw new Error(
       `SYNCLINE_RUN_HISTORY_DAYS="${v}" is not a number of days: give a whole number of at least 1, e.g. 90, or leave it unset for 30`,
@@ -102,9 +104,11 @@ const PRUNE_WINDOW = 100;
  * At the commit of run `committed`, in one statement: drops its chunk rows (a write of it still under way
  * finds none and stops), and the records of the activation's finished runs (success, partial, failed,
  * cancelled, superseded) started more than `days` days ago, among its oldest PRUNE_WINDOW runs. It keeps
- * its last KEEP_LAST_RUNS runs (and so its highest run number), a run under way or planned, and every run
- * while deletions are held (`syncline approve --run` names the run that held them). The chunk rows a
- * release before this one left with a finished run go with it. Returns how many runs went.
+ * its last KEEP_LAST_RUNS runs (and so its highest run number), a run under way or planned, and a run an
+ * open plan names (an apply that committed but could not mark its plan applied: every later prepare looks
+ * that run up to settle the plan). Held deletions name their run in syncline.held_deletes, which approving
+ * them reads, not this table. The chunk rows a release before this one left with a finished run go with
+ * it. Returns how many runs went.
  */
 export async function pruneRuns(db: Db, activationId: string, days: number, committed: string): Promise<number> {
   const r = await sql<{ n: string }>`WITH done AS (DELETE FROM syncline.chunks WHERE run_id = ${committed}),
@@ -115,7 +119,7 @@ export async function pruneRuns(db: Db, activationId: string, days: number, comm
     WHERE o.status IN ('success', 'partial', 'failed', 'cancelled', 'superseded')
       AND o.started_at < now() - make_interval(days => ${days})
       AND o.run_number <= (SELECT run_number FROM syncline.runs WHERE activation_id = ${activationId} ORDER BY run_number DESC OFFSET ${KEEP_LAST_RUNS} LIMIT 1)
-      AND NOT EXISTS (SELECT 1 FROM syncline.held_deletes h WHERE h.activation_id = ${activationId})
+      AND NOT EXISTS (SELECT 1 FROM syncline.plans p WHERE p.activation_id = ${activationId} AND p.run_number = o.run_number AND p.status = 'open')
   ) RETURNING id), chunks AS (DELETE FROM syncline.chunks WHERE run_id IN (SELECT id FROM gone))
   SELECT count(*) AS n FROM gone`.execute(db);
   return Number(r.rows[0]?.n ?? 0);

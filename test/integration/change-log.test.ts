@@ -5,8 +5,12 @@
  */
 import type pg from 'pg';
 import { env, sqlClient, uniqueName } from '../support/harness';
-import { directDeps, fullRun, parsed, type DirectDeps } from '../support/runs';
+import { directDeps, fullRun, parsed, startRun, writeAll, type DirectDeps } from '../support/runs';
+import { computeDelta } from '../../activities/delta';
+import { commitRun } from '../../activities/commit';
+import { recordPlan } from '../../activities/plan';
 import { listConfigVersions } from '../../db/config-versions';
+import { approveHeld } from '../../db/held-deletes';
 import { rowHistory, runRowChanges } from '../../db/row-changes';
 
 let db: pg.Pool;
@@ -188,15 +192,35 @@ test("a run's record is kept SYNCLINE_RUN_HISTORY_DAYS days (30), and always the
   await fullRun(d.deps, config(young), 121);
   expect(await runNumbers(young)).toHaveLength(121);
 
-  // While deletions are held for approval, nothing is pruned: `syncline approve --run` names the run that held them.
+  // Held deletions do not keep their run's record: approving them (`syncline approve-deletes --run`)
+  // reads syncline.held_deletes, which names the run itself.
   const held = uniqueName('runlog');
   await db.query(`CREATE TABLE public.${held} AS SELECT * FROM public.${id}`);
   await oldRuns(held, 1, 110, 40);
   await db.query(`INSERT INTO syncline.held_deletes (activation_id, run_number, key) VALUES ($1, 3, 'gone')`, [held]);
   await fullRun(d.deps, config(held), 111);
-  expect(await runNumbers(held)).toHaveLength(111);
-  await db.query(`DELETE FROM syncline.held_deletes WHERE activation_id = $1`, [held]);
-  await db.query(`UPDATE public.${held} SET name = 'Again' WHERE id = 1`);
-  await fullRun(d.deps, config(held), 112);
-  expect(await runNumbers(held)).toEqual(Array.from({ length: 100 }, (_, i) => 13 + i));
+  expect(await runNumbers(held)).toEqual(Array.from({ length: 100 }, (_, i) => 12 + i));
+  expect(await approveHeld(d.deps.db, held, 3)).toBe(1);
+});
+
+test('an applied plan whose markPlanApplied never ran (Postgres down past its attempts) keeps its run record, and the runs that follow start (found by review)', async () => {
+  const id = uniqueName('runlog_plan');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City' AS city FROM generate_series(1, 3) g`);
+  const cfg = config(id);
+  // Plan 1, applied: its writes and its commit succeed; then markPlanApplied runs out of attempts (or the
+  // workflow ends), so syncline.plans still says open while the run is finished. Harmless before the retention.
+  const planRun = await startRun(d.deps, cfg, 1);
+  const delta = await computeDelta(d.deps, { runId: planRun });
+  await recordPlan(d.deps, { runId: planRun, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes });
+  await writeAll(d.deps, planRun, delta.chunks);
+  expect((await commitRun(d.deps, { runId: planRun })).status).toBe('success');
+  // It was 40 days ago, and 100 runs followed.
+  await db.query(`UPDATE syncline.runs SET started_at = now() - interval '40 days' WHERE id = $1`, [planRun]);
+  await oldRuns(id, 2, 101, 40);
+  // Run 102's commit prunes run 2 (finished, past the retention, not among the last 100), not run 1: its
+  // plan is still open. (Pruned, every later prepare failed on it: supersedePlans -> settleSupersededPlan -> lockRun.)
+  await fullRun(d.deps, cfg, 102);
+  expect((await runNumbers(id)).slice(0, 2)).toEqual([1, 3]);
+  const { summary } = await fullRun(d.deps, cfg, 103);
+  expect(summary.status).toBe('success');
 });

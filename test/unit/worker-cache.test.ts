@@ -1,3 +1,5 @@
+import type { WorkerOptions } from '@temporalio/worker';
+import { synclinePlugin } from '../../client/plugin';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, workerActivitySlots, workerCacheSize, WorkerConfigError, workerRetention } from '../../worker';
 import { runHistoryDays } from '../../db/runs';
 
@@ -33,6 +35,8 @@ test('SYNCLINE_RUN_HISTORY_DAYS is a whole number of days, at least the row logâ
   expect(runHistoryDays({})).toBe(30);
   expect(runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: '90' })).toBe(90);
   expect(runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: '1', SYNCLINE_ROW_LOG_DAYS: '0' })).toBe(1);
+  // Unset, it follows a row log kept longer (a valid setting before the run history had a retention; found by review).
+  expect(runHistoryDays({ SYNCLINE_ROW_LOG_DAYS: '60' })).toBe(60);
   for (const v of ['a month', '0', '2.5'])
     expect(() => runHistoryDays({ SYNCLINE_RUN_HISTORY_DAYS: v, SYNCLINE_ROW_LOG_DAYS: '0' })).toThrow(
       `SYNCLINE_RUN_HISTORY_DAYS="${v}" is not a number of days: give a whole number of at least 1, e.g. 90, or leave it unset for 30`,
@@ -43,4 +47,16 @@ test('SYNCLINE_RUN_HISTORY_DAYS is a whole number of days, at least the row logâ
   expect(workerRetention({})).toEqual({ rowLogDays: 14, runHistoryDays: 30 });
   expect(() => workerRetention({ SYNCLINE_RUN_HISTORY_DAYS: '7' })).toThrow(WorkerConfigError);
   expect(() => workerRetention({ SYNCLINE_ROW_LOG_DAYS: 'two weeks' })).toThrow(WorkerConfigError);
+});
+
+test('a worker built with the plugin (a teamâ€™s own worker) refuses a retention it cannot use when it is created, not at each commit', () => {
+  process.env.SYNCLINE_RUN_HISTORY_DAYS = '7';
+  try {
+    const plugin = synclinePlugin({ databaseUrl: 'postgres://unused', codec: null, deployment: null });
+    expect(() => plugin.configureWorker({ taskQueue: 'syncline' } as WorkerOptions)).toThrow(
+      `SYNCLINE_RUN_HISTORY_DAYS="7" is shorter than the row log's 14 days`,
+    );
+  } finally {
+    delete process.env.SYNCLINE_RUN_HISTORY_DAYS;
+  }
 });
