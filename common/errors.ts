@@ -57,5 +57,6 @@ export class QuotaWaitError extends SyncError {
 export const ROW_ERROR_CODES = {
   nullKey: 'MODEL_NULL_KEY',
   duplicateKey: 'MODEL_DUPLICATE_KEY',
+  keyTooLong: 'MODEL_KEY_TOO_LONG',
   notAcknowledged: 'NOT_ACKNOWLEDGED',
 } as const;

@@ -8,7 +8,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { deltaTable } from './work-tables';
 import { ROW_ERROR_CODES } from '../common/errors';
-import { groupHash, NULL_KEY } from './delta';
+import { groupHash, MAX_KEY_BYTES, NULL_KEY } from './delta';
 
 /**
  * The commit's statements after the snapshot write (`snapshotWrite`, which the caller runs first).
@@ -47,7 +47,7 @@ export function commitStatements(
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
     ...(wholeModel
       ? [
-          sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey})
+          sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey}, ${ROW_ERROR_CODES.keyTooLong})
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.status IN ('rejected', 'rejected_unchanged') AND coalesce(d.key, ${NULL_KEY}) = e.key)`,
           // A key the delta did not meet: its row is back to the content the destination holds (the snapshot's,
           // confirmed), or it left the model and the mode does nothing about it (Mirror's deletions, and a
@@ -61,12 +61,15 @@ SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}
        WHEN change = 'null_key' THEN ${ROW_ERROR_CODES.nullKey}
        WHEN change = 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey}
+       WHEN change = 'long_key' THEN ${ROW_ERROR_CODES.keyTooLong}
        ELSE coalesce(code, 'UNKNOWN') END,
   CASE WHEN status = 'pending' THEN 'the destination did not acknowledge this row in run ' || ${runNumber} || '; it is sent again next run'
        WHEN change = 'null_key' THEN n || ' model row(s) have NULL in the key column "' || ${keyColumn} || '"; they were not sent. Give every row a key.'
        WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
+       WHEN change = 'long_key' THEN 'key "' || key || '" (column "' || ${keyColumn} || '") is longer than the ${sql.raw(String(MAX_KEY_BYTES))} bytes a key may have'
+         || CASE WHEN n > 1 THEN ' and appears ' || n || ' times in the model' ELSE '' END || '; it was not sent. Use a shorter key (an md5 of it, for example).'
        ELSE coalesce(message, '') END,
-  -- A rejected model row (null or repeated key) is fixed in the model, never by a retry.
+  -- A rejected model row (null, too long or repeated key) is fixed in the model, never by a retry.
   CASE WHEN status = 'failed' THEN coalesce(retryable, true) WHEN status IN ('rejected', 'rejected_unchanged') THEN false ELSE true END,
   -- A rejection keeps the hash of its group of rows (no single row has it, so a key unique again is sent
   -- at once): the next delta tells an unchanged rejection, already reported, from a new one.

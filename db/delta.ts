@@ -63,12 +63,34 @@ export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
 }
 
 /**
+ * The longest model key a run sends, in bytes. The key is indexed: by the snapshot's and row_errors'
+ * primary keys (after the activation id, up to 100 bytes), by the delta's key index and by a large
+ * model's unique index; a Postgres btree entry holds at most 2,704 bytes, and a longer one fails the
+ * statement, and with it the whole run. A longer key is rejected alone (`long_key`, MODEL_KEY_TOO_LONG)
+ * and listed under its `shortKey`, unless the state already holds it (a snapshot row or a write without
+ * an answer: a key that compressed into those indexes before this limit): that one syncs as before, so
+ * it is never taken for removed.
+ */
+export const MAX_KEY_BYTES = 2000;
+
+/**
+ * How a key longer than MAX_KEY_BYTES is listed (row_errors, the row log): its first 40 characters, its
+ * length and the md5 of the whole key, e.g. `0a1b...(3000 bytes, md5 9e10...)`; at most about 230 bytes.
+ */
+export function shortKey(key: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`(left(${key}, 40) || '...(' || octet_length(${key}) || ' bytes, md5 ' || md5(${key}) || ')')`;
+}
+
+/**
  * Proves the model keys unique with a unique index on the model's rows (`rows`: the temporary table the
  * extract filled, or an earlier release's stage), in byte order: cheaper than grouping 1M keys. It fails
- * with unique_violation (23505) when a key repeats; `createStage` then lists the repeats.
+ * with unique_violation (23505) when a key repeats; `createStage` then lists the repeats. A key over
+ * MAX_KEY_BYTES is indexed by its `shortKey` (an index entry holds at most 2,704 bytes): equal keys still
+ * collide; two long keys with one md5 would only send the stage the way of repeated keys, which finds none.
  */
 export function uniqueKeyIndex(rows: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`CREATE UNIQUE INDEX ON ${rows} (${sql.id(STAGE_KEY)} COLLATE "C")`;
+  const k = sql.id(STAGE_KEY);
+  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${k} ELSE ${shortKey(k)} END) COLLATE "C")`;
 }
 
 /**
@@ -101,9 +123,10 @@ export interface StageBuild {
  * full join of the model's rows with the activation's snapshot. A row unchanged since the snapshot (same
  * key, same hash, answered and complete) is left out: at 5 % changed the stage is a tenth of the model,
  * and it is the only copy of the model's rows that is WAL-logged (the rows themselves were read into a
- * temporary table). Each row carries its change (added | changed | removed, or null_key | duplicate_key
- * for model rows that are rejected, never last-wins: a duplicated key is neither sent nor deleted, and
- * its row carries the hash of the key's whole group), the snapshot's destination id, and its place in
+ * temporary table). Each row carries its change (added | changed | removed, or null_key | long_key |
+ * duplicate_key for model rows that are rejected, never last-wins: a duplicated key is neither sent nor
+ * deleted, and its row carries the hash of the key's whole group; a key over MAX_KEY_BYTES the state does
+ * not hold yet is listed by its `shortKey`), the snapshot's destination id, and its place in
  * the model (`__model_tid`). Which change becomes which operation is decided after, by `createDelta`.
  */
 export function createStage(b: StageBuild): RawBuilder<unknown> {
@@ -123,6 +146,8 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const isDup = b.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
   // Of a repeated key, one model row stands for all of them.
   const oneOfDup = b.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
+  // Too long to index, and not a key the state holds (MAX_KEY_BYTES).
+  const long = sql`(s.key IS NULL AND u.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)})`;
   return sql`CREATE TABLE ${b.target} ${sql.raw(STAGE_STORAGE)} AS
 WITH s AS (
   SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${b.activationId}
@@ -136,8 +161,9 @@ WITH s AS (
     AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s2 WHERE s2.activation_id = ${b.activationId} AND s2.key = u.key)
     AND NOT EXISTS (SELECT 1 FROM ${b.rows} st WHERE ${k} = u.key)
 ), j AS (
-  SELECT CASE WHEN ${h} IS NULL THEN s.key ELSE ${k} END AS ${sql.id(ROW_KEY)},
+  SELECT CASE WHEN ${h} IS NULL THEN s.key WHEN ${long} THEN ${shortKey(k)} ELSE ${k} END AS ${sql.id(ROW_KEY)},
     CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
+         WHEN ${long} THEN 'long_key'
          WHEN ${isDup} THEN 'duplicate_key'
          WHEN ${h} IS NULL THEN 'removed'
          WHEN s.key IS NULL THEN 'added'
@@ -166,6 +192,9 @@ FROM j LEFT JOIN LATERAL (SELECT * FROM ${b.rows} m WHERE m.ctid = j.${sql.id(RO
 UNION ALL
 SELECT key, 'removed', 1, NULL, NULL, NULL, ${sql.join(uniq.map(() => sql`NULL`))} FROM lost`;
 }
+
+/** The changes of model rows rejected before any write: listed, never sent. */
+const REJECTED_CHANGES = sql`('null_key', 'long_key', 'duplicate_key')`;
 
 export interface DeltaSpec {
   runId: string;
@@ -204,7 +233,7 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   return sql`CREATE TABLE ${deltaTable(spec.runId)} WITH (fillfactor = 50, parallel_workers = 0) AS
 SELECT ${key} AS key, ${change} AS change, m.op, st.${sql.id(ROW_N)} AS n, st.${sql.id(ROW_HASH)} AS hash,
   CASE WHEN ${modelTid} IS NOT NULL THEN st.ctid END AS tid, st.${sql.id(ROW_DESTINATION_ID)} AS destination_id,
-  CASE WHEN ${change} IN ('null_key', 'duplicate_key') THEN 'rejected'
+  CASE WHEN ${change} IN ${REJECTED_CHANGES} THEN 'rejected'
        WHEN NOT ${retrying} AND e.key IS NOT NULL THEN 'skipped'
        ELSE 'pending' END AS status,
   -- Position within its op: chunks are later cut as seq ranges, so numbering needs no second pass. The
@@ -215,7 +244,7 @@ SELECT ${key} AS key, ${change} AS change, m.op, st.${sql.id(ROW_N)} AS n, st.${
 FROM ${stageTable(spec.runId)} st
 LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = ${change}
 LEFT JOIN syncline.row_errors e ON e.activation_id = ${spec.activationId} AND e.key = ${key} AND NOT e.retryable AND e.hash = st.${sql.id(ROW_HASH)}
-WHERE (m.op IS NOT NULL OR ${change} IN ('null_key', 'duplicate_key')) ${onlyFailed}`;
+WHERE (m.op IS NOT NULL OR ${change} IN ${REJECTED_CHANGES}) ${onlyFailed}`;
 }
 
 /**
@@ -228,6 +257,7 @@ export function markRejectedUnchanged(runId: string, activationId: string): RawB
   return sql`UPDATE ${d} d SET status = 'rejected_unchanged' FROM syncline.row_errors e
 WHERE d.status = 'rejected' AND e.activation_id = ${activationId} AND NOT e.retryable
   AND ((d.change = 'duplicate_key' AND e.key = d.key AND e.code = ${ROW_ERROR_CODES.duplicateKey} AND e.hash = d.hash)
+    OR (d.change = 'long_key' AND e.key = d.key AND e.code = ${ROW_ERROR_CODES.keyTooLong} AND e.hash = d.hash)
     OR (d.change = 'null_key' AND e.key = ${NULL_KEY} AND e.code = ${ROW_ERROR_CODES.nullKey} AND e.hash = ${nullKeys}))`;
 }
 

@@ -1,14 +1,14 @@
 /**
- * KNOWN DEFECT, the tests marked `test.failing` until it is fixed (then drop the marks): one model row whose key is too long for a Postgres btree index entry
- * (about 2,704 bytes; the snapshot's and row_errors' primary keys, the delta's key index and a large
- * model's unique index on the extract's temporary table all index the key) must be rejected alone, listed
- * in row_errors with a reason that names the key's length and what to do, while the model's other rows
- * sync. The key is 3,000 hex characters made of md5s, which Postgres cannot compress below the limit.
- * Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
- * Today (2026-12-06): a small model's delta fails building its key index (d_<run>_key_idx), before any
- * row is written; the commit after it, and every later run's settling of it, fail on row_errors_pk, so
- * the activation stays stuck after the row is gone. A large model's extract fails on the unique index of
- * its temporary table, every run, until the row leaves the model.
+ * Long keys: one model row whose key is too long for a Postgres btree index entry (about 2,704 bytes;
+ * the snapshot's and row_errors' primary keys, the delta's key index and a large model's unique index on
+ * the extract's temporary table all index the key) is rejected alone (db/delta.ts MAX_KEY_BYTES), listed
+ * in row_errors under a short form that begins like the key and says its length, while the model's other
+ * rows sync. The key is 3,000 hex characters made of md5s, which Postgres cannot compress below the limit.
+ * Before the limit, a small model's delta failed building its key index before any row was written, and
+ * the commit after it, and every later run's, failed on row_errors_pk: the activation stayed stuck after
+ * the row was gone; a large model's extract failed on the unique index of its temporary table, every run.
+ * A long key the state already holds (it compressed into the indexes) keeps syncing, and is never taken
+ * for removed. Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
  */
 import type pg from 'pg';
 import { env, sqlClient, uniqueName } from '../support/harness';
@@ -49,10 +49,10 @@ async function makeModel(table: string, rows: number): Promise<string> {
   return row.key;
 }
 
-function config(id: string, table: string) {
+function config(id: string, table: string, mode: 'upsert' | 'mirror' = 'upsert') {
   return parsed({
     id,
-    mode: 'upsert',
+    mode,
     schedule: { manual: true },
     source: { sql: `SELECT id, name FROM ${table}`, key: 'id' },
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
@@ -98,39 +98,36 @@ function expectListed(errors: Array<{ key: string; code: string; message: string
   expect(e.message).toMatch(/shorter|hash|limit/i);
 }
 
-describe('long keys (known defect)', () => {
-  test.failing(
-    'a small model: the one 3,000-character key is rejected and listed with its length, the other 20 rows sync, and so does the next run',
-    async () => {
-      const id = uniqueName('long_key_small');
-      const table = `public.${id}`;
-      const longKey = await makeModel(table, 20);
-      const cfg = config(id, table);
+describe('long keys', () => {
+  test('a small model: the one 3,000-character key is rejected and listed with its length, the other 20 rows sync, and so does the next run', async () => {
+    const id = uniqueName('long_key_small');
+    const table = `public.${id}`;
+    const longKey = await makeModel(table, 20);
+    const cfg = config(id, table);
 
-      const first = (await fullRun(d.deps, cfg, 1)).summary;
-      expect(first.status).toBe('partial');
-      expect(first.rejected).toBe(1);
-      expect(first.ops.upsert).toMatchObject({ planned: 20, succeeded: 20, failed: 0 });
-      expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
-      expectListed(await rowErrors(id), longKey);
+    const first = (await fullRun(d.deps, cfg, 1)).summary;
+    expect(first.status).toBe('partial');
+    expect(first.rejected).toBe(1);
+    expect(first.ops.upsert).toMatchObject({ planned: 20, succeeded: 20, failed: 0 });
+    expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
+    expectListed(await rowErrors(id), longKey);
 
-      // Another row changed, the long key not: still listed, already reported (no failure of this run), not stuck.
-      await db.query(`UPDATE ${table} SET name = name || '+' WHERE id = '3'`);
-      const second = (await fullRun(d.deps, cfg, 2)).summary;
-      expect(second.status).toBe('success');
-      expect(second.rejectedUnchanged).toBe(1);
-      expect(second.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
-      expectListed(await rowErrors(id), longKey);
+    // Another row changed, the long key not: still listed, already reported (no failure of this run), not stuck.
+    await db.query(`UPDATE ${table} SET name = name || '+' WHERE id = '3'`);
+    const second = (await fullRun(d.deps, cfg, 2)).summary;
+    expect(second.status).toBe('success');
+    expect(second.rejectedUnchanged).toBe(1);
+    expect(second.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
+    expectListed(await rowErrors(id), longKey);
 
-      // The row fixed (gone from the model): the run is a success and the error is cleared.
-      await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
-      const third = (await fullRun(d.deps, cfg, 3)).summary;
-      expect(third.status).toBe('success');
-      expect(await rowErrors(id)).toEqual([]);
-    },
-  );
+    // The row fixed (gone from the model): the run is a success and the error is cleared.
+    await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+    const third = (await fullRun(d.deps, cfg, 3)).summary;
+    expect(third.status).toBe('success');
+    expect(await rowErrors(id)).toEqual([]);
+  });
 
-  test.failing(`a large model (over SMALL_STAGE_ROWS, the stage proven unique by an index): the long key is rejected alone`, async () => {
+  test(`a large model (over SMALL_STAGE_ROWS, the stage proven unique by an index): the long key is rejected alone`, async () => {
     const id = uniqueName('long_key_large');
     const table = `public.${id}`;
     const rows = SMALL_STAGE_ROWS + 20;
@@ -143,7 +140,7 @@ describe('long keys (known defect)', () => {
     expectListed(await rowErrors(id), longKey);
   });
 
-  test.failing.each([
+  test.each([
     ['small', 20],
     ['large', SMALL_STAGE_ROWS + 20],
   ])(
@@ -166,4 +163,62 @@ describe('long keys (known defect)', () => {
       expect((await destinationKeys(id)).length).toBe(rows);
     },
   );
+
+  test.each([
+    ['small', 20],
+    ['large', SMALL_STAGE_ROWS + 20],
+  ])('a %s model repeating the long key: listed once, with both rows counted, and the rest synced', async (label, rows) => {
+    const id = uniqueName(`long_key_${label}_dup`);
+    const table = `public.${id}`;
+    const longKey = await makeModel(table, rows);
+    await db.query(`INSERT INTO ${table} VALUES ($1, 'Long key again')`, [longKey]);
+    const { summary } = await fullRun(d.deps, config(id, table), 1);
+    expect(summary.status).toBe('partial');
+    expect(summary.rejected).toBe(2);
+    expect(summary.ops.upsert).toMatchObject({ planned: rows, succeeded: rows, failed: 0 });
+    expect((await destinationKeys(id)).length).toBe(rows);
+    const errors = await rowErrors(id);
+    expectListed(errors, longKey);
+    expect(errors[0]!.message).toMatch(/appears 2 times/);
+  });
+
+  test('Mirror: a long key the snapshot already holds (synced before the limit) keeps syncing and is never taken for removed', async () => {
+    const id = uniqueName('long_key_held');
+    const table = `public.${id}`;
+    await makeModel(table, 20);
+    await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+    // Compressible: it fits every index, as it did when a release without the limit synced it.
+    const heldKey = 'k'.repeat(3000);
+    await db.query(`INSERT INTO ${table} VALUES ($1, 'Held')`, [heldKey]);
+    const cfg = config(id, table, 'mirror');
+
+    // New to the state: rejected like any key over the limit.
+    const first = (await fullRun(d.deps, cfg, 1)).summary;
+    expect(first.rejected).toBe(1);
+    expect(await destinationKeys(id)).toHaveLength(20);
+
+    // As a release without the limit left it: the record at the destination, the key in the snapshot.
+    const rec = await db.query<{ id: string }>(
+      `INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, '{"Name":"Old"}') RETURNING id::text`,
+      [id, heldKey],
+    );
+    await db.query(
+      `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at) VALUES ($1, $2, md5('old')::uuid, $3, now())`,
+      [id, heldKey, rec.rows[0]!.id],
+    );
+    const second = (await fullRun(d.deps, cfg, 2)).summary;
+    expect(second.status).toBe('success');
+    expect(second.rejected).toBe(0);
+    expect(second.ops.delete?.planned ?? 0).toBe(0);
+    expect(second.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
+    const held = await db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key = $2`, [id, heldKey]);
+    expect(held.rows).toEqual([{ name: 'Held' }]);
+    expect(await rowErrors(id)).toEqual([]);
+
+    // Removed from the model by the user: Mirror deletes it by its whole key.
+    await db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
+    const third = (await fullRun(d.deps, cfg, 3)).summary;
+    expect(third.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
+    expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
+  });
 });
