@@ -33,7 +33,7 @@ export interface RunSummary {
   modelRows?: number;
   /** Per operation (create / update / upsert / delete). */
   ops: Partial<Record<RowOp, OpCounts>>;
-  /** Model rows rejected (null or repeated key), `rejectedUnchanged` included. */
+  /** Model rows rejected (null, too long or repeated key), `rejectedUnchanged` included. */
   rejected: number;
   /**
    * Of `rejected`, the rows rejected again for the reason already reported, with the same content: still
