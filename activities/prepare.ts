@@ -38,7 +38,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   // left running, and a plan whose apply wrote some rows but never committed.
   await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
-  const runId = await openRun(deps.db, {
+  const { runId, created } = await openRun(deps.db, {
     activationId: input.activationId,
     runNumber: input.runNumber,
     trigger: input.trigger,
@@ -49,8 +49,11 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
     configVersion: await configVersion(deps.db, input.activationId, parsed.config),
   });
   await claimApprovals(deps.db, input.activationId, input.runNumber);
-  await dropWorkTables(deps, runId);
-  await deleteChunks(deps.db, runId);
+  // A run number opened again (a retried prepare, a replayed run) starts clean; a new run has nothing yet.
+  if (!created) {
+    await dropWorkTables(deps, runId);
+    await deleteChunks(deps.db, runId);
+  }
   if (input.scheduledAt) recordScheduleLag(input.activationId, input.scheduledAt);
   return { runId };
 }

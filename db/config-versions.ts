@@ -7,9 +7,16 @@ type Db = Kysely<Database>;
 
 /**
  * The version of `document` for the activation: the latest one when it holds the same document, else
- * a new version with its diff from the latest and the reason. Serialised per activation (row lock).
+ * a new version with its diff from the latest and the reason. Serialised per activation (an advisory
+ * lock). Every run asks, and the document seldom changes: one statement first compares it with the latest
+ * version in Postgres (no lock needed to read an append-only history), and only a new document takes the
+ * lock, reads the latest version again and adds one.
  */
 export async function configVersion(db: Db, activationId: string, document: unknown, reason?: string): Promise<number> {
+  const json = JSON.stringify(document);
+  const latest = await sql<{ version: number; same: boolean }>`SELECT version, document = ${json}::jsonb AS same
+FROM syncline.config_versions WHERE activation_id = ${activationId} ORDER BY version DESC LIMIT 1`.execute(db);
+  if (latest.rows[0]?.same) return latest.rows[0].version;
   return db.transaction().execute(async (tx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext('syncline.config_versions'), hashtext(${activationId}))`.execute(tx);
     const latest = await tx
@@ -21,11 +28,7 @@ export async function configVersion(db: Db, activationId: string, document: unkn
       .executeTakeFirst();
     const same =
       latest &&
-      (
-        await sql<{ same: boolean }>`SELECT ${JSON.stringify(document)}::jsonb = ${JSON.stringify(latest.document)}::jsonb AS same`.execute(
-          tx,
-        )
-      ).rows[0]!.same;
+      (await sql<{ same: boolean }>`SELECT ${json}::jsonb = ${JSON.stringify(latest.document)}::jsonb AS same`.execute(tx)).rows[0]!.same;
     if (latest && same) return latest.version;
     const version = (latest?.version ?? 0) + 1;
     await tx
@@ -33,7 +36,7 @@ export async function configVersion(db: Db, activationId: string, document: unkn
       .values({
         activation_id: activationId,
         version,
-        document: JSON.stringify(document),
+        document: json,
         diff: JSON.stringify(latest ? diffDocuments(latest.document, document) : []),
         reason: reason ?? (latest ? null : 'first version'),
       })

@@ -21,21 +21,11 @@ export async function approveHeld(db: Db, activationId: string, heldBy: number):
 
 /** Run `runNumber` claims the unclaimed approvals; those claimed by an earlier run lapse. Idempotent for a retried run. */
 export async function claimApprovals(db: Db, activationId: string, runNumber: number): Promise<void> {
-  await db
-    .updateTable('syncline.held_deletes')
-    .set({ approved: false, approved_for: null })
-    .where('activation_id', '=', activationId)
-    .where('approved', '=', true)
-    .where('approved_for', 'is not', null)
-    .where('approved_for', '<>', runNumber)
-    .execute();
-  await db
-    .updateTable('syncline.held_deletes')
-    .set({ approved_for: runNumber })
-    .where('activation_id', '=', activationId)
-    .where('approved', '=', true)
-    .where('approved_for', 'is', null)
-    .execute();
+  // One statement for two sets of rows that do not overlap: an approval claimed by another run number
+  // lapses (not approved, claimed by none); an unclaimed one is claimed by this run.
+  await sql`UPDATE syncline.held_deletes
+SET approved = approved_for IS NULL, approved_for = CASE WHEN approved_for IS NULL THEN ${runNumber}::int END
+WHERE activation_id = ${activationId} AND approved AND (approved_for IS NULL OR approved_for <> ${runNumber})`.execute(db);
 }
 
 export interface GuardStats {

@@ -24,17 +24,22 @@ export interface OpenRun {
 }
 
 /** Records the run (idempotent: a retried run number reopens its row) and refreshes the activation's document. */
-export async function openRun(db: Db, r: OpenRun): Promise<string> {
+/**
+ * Records the activation's document and opens its run `runNumber` (a retried or replayed run number
+ * reopens its row), in one statement. `created`: the row is new, so nothing of this run id exists yet
+ * (no work tables, no chunk rows) and no earlier attempt needs clearing.
+ */
+export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; created: boolean }> {
   const config = JSON.stringify(r.config);
-  await sql`INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
-    ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(db);
-  const row = await sql<{
-    id: string;
-  }>`INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
+  const row = await sql<{ id: string; created: boolean }>`WITH a AS (
+  INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
+  ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()
+)
+INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
     VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL, config_version = excluded.config_version
-    RETURNING id`.execute(db);
-  return String(row.rows[0]!.id);
+    RETURNING id, xmax = 0 AS created`.execute(db);
+  return { runId: String(row.rows[0]!.id), created: row.rows[0]!.created };
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {

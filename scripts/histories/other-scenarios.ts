@@ -366,7 +366,7 @@ export async function dagPools(s: Stage): Promise<void> {
  */
 export async function dagActivationSensor(s: Stage): Promise<void> {
   const db = createDb(s.sql);
-  const id = await openRun(db, {
+  const { runId: id } = await openRun(db, {
     activationId: 'hist-sensed',
     runNumber: 1,
     trigger: 'schedule',

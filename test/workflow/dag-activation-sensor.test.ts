@@ -29,7 +29,7 @@ afterAll(() => stage?.stop());
 
 /** A run of `activationId` recorded as the activation workflow records it, ended with `status`. */
 async function recordRun(activationId: string, runNumber: number, status: string): Promise<void> {
-  const id = await openRun(db, {
+  const { runId: id } = await openRun(db, {
     activationId,
     runNumber,
     trigger: 'schedule',
