@@ -9,7 +9,16 @@
  * destination's answers it holds are committed before anything is sent again.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { commitStatements, deltaSeesOnlyFailed, resentCounts, snapshotHasRows, snapshotWrite, summaryCounts } from '../db/commit';
+import {
+  commitStatements,
+  deltaHolds,
+  deltaSeesOnlyFailed,
+  FIRST_INSERT_MIN_ROWS,
+  resentCounts,
+  snapshotHasRows,
+  snapshotWrite,
+  summaryCounts,
+} from '../db/commit';
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
@@ -115,10 +124,24 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
     const wholeModel = !deltaSeesOnlyFailed(rec.trigger);
-    await writeSnapshot(tx, runId, rec.activation_id);
-    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, opts.listUnacknowledged, wholeModel))
+    // Read first: the statements below do not change the delta, and the counts say which of them have rows to act on.
+    const counts = (await summaryCounts(runId, rec.activation_id).execute(tx)).rows;
+    const written = counts
+      .filter((c) => c.op !== 'delete' && (c.status === 'ok' || c.status === 'incomplete'))
+      .reduce((n, c) => n + Number(c.n), 0);
+    if (written > 0) await writeSnapshot(tx, runId, rec.activation_id, written);
+    const holds = deltaHolds(counts, opts.listUnacknowledged);
+    for (const stmt of commitStatements(
+      runId,
+      rec.activation_id,
+      rec.run_number,
+      config.source.key,
+      opts.listUnacknowledged,
+      wholeModel,
+      holds,
+    ))
       await stmt.execute(tx);
-    for (const c of (await summaryCounts(runId).execute(tx)).rows) {
+    for (const c of counts) {
       const n = Number(c.n);
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
       if (c.status === 'rejected' || c.status === 'rejected_unchanged') {
@@ -176,12 +199,13 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
 }
 
 /**
- * The accepted rows into the snapshot. An activation without snapshot rows (its first commit) gets the
- * plain insert, in a savepoint: should a key be there after all (another commit of the activation got in
- * since it was found empty), the insert fails alone and the upsert runs.
+ * The accepted rows (`written` of them) into the snapshot. An activation without snapshot rows (its first
+ * commit) gets the plain insert, in a savepoint: should a key be there after all (another commit of the
+ * activation got in since it was found empty), the insert fails alone and the upsert runs. A few rows
+ * (FIRST_INSERT_MIN_ROWS) take the upsert without asking.
  */
-async function writeSnapshot(tx: Transaction<Database>, runId: string, activationId: string): Promise<void> {
-  if ((await snapshotHasRows(activationId).execute(tx)).rows[0]?.has) {
+async function writeSnapshot(tx: Transaction<Database>, runId: string, activationId: string, written: number): Promise<void> {
+  if (written <= FIRST_INSERT_MIN_ROWS || (await snapshotHasRows(activationId).execute(tx)).rows[0]?.has) {
     await snapshotWrite(runId, activationId, 'upsert').execute(tx);
     return;
   }

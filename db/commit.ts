@@ -11,11 +11,44 @@ import { ROW_ERROR_CODES } from '../common/errors';
 import { groupHash, MAX_KEY_BYTES, NULL_KEY } from './delta';
 
 /**
+ * What the delta holds, from its summary counts (`summaryCounts`, read first in the commit's
+ * transaction: the commit's statements do not change the delta): which of the commit's statements have
+ * rows to act on. A statement with none is not sent (a small run of a fleet is mostly ok upserts and no
+ * row error: some eight round trips fewer). Every field true sends every statement.
+ */
+export interface DeltaHolds {
+  /** Rows still pending (sent, answer unknown). */
+  pending: boolean;
+  /** Deletions accepted. */
+  deleted: boolean;
+  /** Rows the row_errors insert lists (failed, rejected, pending, accepted incomplete). */
+  listed: boolean;
+  /** The activation has row errors (else none can be cleared). */
+  rowErrors: boolean;
+}
+
+export const HOLDS_EVERYTHING: DeltaHolds = { pending: true, deleted: true, listed: true, rowErrors: true };
+
+/** What `summaryCounts` rows say the commit will act on; `hasRowErrors` from the same statement. */
+export function deltaHolds(
+  counts: Array<{ op: string | null; status: string; has_row_errors?: boolean }>,
+  listUnacknowledged: boolean,
+): DeltaHolds {
+  const listedStatuses = new Set(['failed', 'rejected', 'rejected_unchanged', 'incomplete', ...(listUnacknowledged ? ['pending'] : [])]);
+  return {
+    pending: counts.some((c) => c.status === 'pending'),
+    deleted: counts.some((c) => c.op === 'delete' && (c.status === 'ok' || c.status === 'incomplete')),
+    listed: counts.some((c) => listedStatuses.has(c.status)),
+    rowErrors: counts.length === 0 || counts.some((c) => c.has_row_errors !== false),
+  };
+}
+
+/**
  * The commit's statements after the snapshot write (`snapshotWrite`, which the caller runs first).
  * `listUnacknowledged`: rows still pending (sent, answer unknown) get a NOT_ACKNOWLEDGED row error; false
  * for a plan that is dropped unapplied, whose pending rows were never sent. `wholeModel`: the delta saw
  * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
- * meet again is gone from the model.
+ * meet again is gone from the model. `holds`: which statements have rows to act on (`deltaHolds`).
  */
 export function commitStatements(
   runId: string,
@@ -24,6 +57,7 @@ export function commitStatements(
   keyColumn: string,
   listUnacknowledged = true,
   wholeModel = true,
+  holds: DeltaHolds = HOLDS_EVERYTHING,
 ): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
   const listed = listUnacknowledged
@@ -34,18 +68,26 @@ export function commitStatements(
     // The EXISTS is decided once, before the join: with no row pending (every run whose writes were all
     // answered) the join is never run. After a first run the snapshot's statistics still say it is
     // nearly empty, and Postgres probed the delta once per snapshot row (2.9 s for a million rows).
-    ...(listUnacknowledged
+    ...(listUnacknowledged && holds.pending
       ? [
           sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${d} d
   WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'pending'
     AND EXISTS (SELECT 1 FROM ${d} p WHERE p.status = 'pending')`,
         ]
       : []),
-    sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
-    sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
-    sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok' AND d.code IS NULL`,
+    ...(holds.deleted
+      ? [
+          sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
+          sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'ok' AND d.op = 'delete'`,
+        ]
+      : []),
+    ...(holds.rowErrors
+      ? [
+          sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok' AND d.code IS NULL`,
+        ]
+      : []),
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.
-    ...(wholeModel
+    ...(wholeModel && holds.rowErrors
       ? [
           sql`DELETE FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.code IN (${ROW_ERROR_CODES.nullKey}, ${ROW_ERROR_CODES.duplicateKey}, ${ROW_ERROR_CODES.keyTooLong})
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.status IN ('rejected', 'rejected_unchanged') AND coalesce(d.key, ${NULL_KEY}) = e.key)`,
@@ -56,7 +98,13 @@ export function commitStatements(
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)`,
         ]
       : []),
-    sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
+    ...(holds.listed ? [rowErrorsInsert(d, activationId, runNumber, keyColumn, listed)] : []),
+  ];
+}
+
+/** Lists the run's failed, rejected, unacknowledged and incomplete rows in row_errors. */
+function rowErrorsInsert(d: RawBuilder<unknown>, activationId: string, runNumber: number, keyColumn: string, listed: RawBuilder<unknown>) {
+  return sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
 SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}
        WHEN change = 'null_key' THEN ${ROW_ERROR_CODES.nullKey}
@@ -79,8 +127,7 @@ FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d
       UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, ${groupHash(sql.ref('hash'))}, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
 ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
   retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,
-  attempts = e.attempts + 1, last_seen = now()`,
-  ];
+  attempts = e.attempts + 1, last_seen = now()`;
 }
 
 /**
@@ -101,6 +148,13 @@ ${
 }`;
 }
 
+/**
+ * A first commit of more accepted rows than this takes the plain insert (`snapshotWrite`'s `insert`);
+ * fewer take the upsert without asking whether the snapshot is empty: the insert saves nothing measurable
+ * there, and the question costs a round trip.
+ */
+export const FIRST_INSERT_MIN_ROWS = 1_000;
+
 /** Whether the activation has any snapshot row (none: nothing committed yet, or every row deleted). */
 export function snapshotHasRows(activationId: string): RawBuilder<{ has: boolean }> {
   return sql`SELECT EXISTS (SELECT 1 FROM syncline.snapshot WHERE activation_id = ${activationId}) AS has`;
@@ -112,10 +166,18 @@ export function snapshotHasRows(activationId: string): RawBuilder<{ has: boolean
  */
 export const deltaSeesOnlyFailed = (trigger: string): boolean => trigger === 'retry_failed';
 
-/** Summary counts by op and status (`incomplete`: accepted incomplete), for the run record and the workflow result. */
-export function summaryCounts(runId: string): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string }> {
+/**
+ * Summary counts by op and status (`incomplete`: accepted incomplete), for the run record and the
+ * workflow result; and on each row whether the activation has any row error (`deltaHolds`), in the same round trip.
+ */
+export function summaryCounts(
+  runId: string,
+  activationId: string,
+): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string; has_row_errors: boolean }> {
   return sql`SELECT op, change, CASE WHEN status = 'ok' AND code IS NOT NULL THEN 'incomplete' ELSE status END AS status,
-  count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
+  count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows,
+  EXISTS (SELECT 1 FROM syncline.row_errors WHERE activation_id = ${activationId}) AS has_row_errors
+FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
 }
 
 /** Rows re-sent within the run, by the code they had failed with (activities/write.ts keeps them in each chunk's state). */

@@ -9,6 +9,7 @@ import { env, sqlClient, uniqueName, waitFor } from '../support/harness';
 import { crashPostgres, directDeps, fullRun, parsed, startRun, writeAll, type DirectDeps } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
+import { FIRST_INSERT_MIN_ROWS } from '../../db/commit';
 import { recordPlan } from '../../activities/plan';
 import { writeChunk } from '../../activities/write';
 import { checkDestination, prepareRun } from '../../activities/prepare';
@@ -251,7 +252,9 @@ describe('a run that never commits', () => {
 
   test('a first commit that finds the snapshot empty, then a key there after all, writes every row over it', async () => {
     const id = uniqueName('firstcommit');
-    await model(id, 30);
+    // More rows than FIRST_INSERT_MIN_ROWS: fewer take the upsert at once.
+    const rows = FIRST_INSERT_MIN_ROWS + 1;
+    await model(id, rows);
     const cfg = config(id, 'upsert');
     const runId = await startRun(d.deps, cfg, 1);
     const delta = await computeDelta(d.deps, { runId });
@@ -279,13 +282,13 @@ describe('a run that never commits', () => {
       );
       await other.query('COMMIT');
       const s = await committing;
-      expect({ status: s.status, upsert: s.ops.upsert }).toMatchObject({ status: 'success', upsert: { planned: 30, succeeded: 30 } });
+      expect({ status: s.status, upsert: s.ops.upsert }).toMatchObject({ status: 'success', upsert: { planned: rows, succeeded: rows } });
     } finally {
       // Should the wait above fail, the commit must not stay blocked on key 7 (a no-op after the COMMIT).
       await other.query('ROLLBACK').catch(() => undefined);
       other.release();
     }
-    await expectInStep(id, 30, (k) => `Name ${k}`);
+    await expectInStep(id, rows, (k) => `Name ${k}`);
     const seven = (await db.query(`SELECT hash::text, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND key = '7'`, [id]))
       .rows[0];
     expect(seven.hash).not.toBe('00000000-0000-0000-0000-000000000000');
