@@ -328,4 +328,35 @@ describe('long keys: found by review', () => {
       expect(outcome).toEqual({ status: 'partial', rejected: 1, failed: 1 });
     },
   );
+
+  test('Mirror: a long key whose lost write (NOT_ACKNOWLEDGED) then failed for a passing reason is sent again, and deleted once the user removes it', async () => {
+    const id = uniqueName('long_key_lost');
+    const table = `public.${id}`;
+    await makeModel(table, 20);
+    await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+    // Compressible: it fits every index, as it did when a release without the limit sent it.
+    const heldKey = 'q'.repeat(3000);
+    await db.query(`INSERT INTO ${table} VALUES ($1, 'Held')`, [heldKey]);
+    const cfg = config(id, table, 'mirror');
+    // Run 0 (a release without the limit) sent it and never had the answer; the write did create the record.
+    await db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, '{"Name":"Held"}')`, [id, heldKey]);
+    await db.query(
+      `INSERT INTO syncline.row_errors (activation_id, key, op, code, message, retryable, run_number) VALUES ($1, $2, 'upsert', 'NOT_ACKNOWLEDGED', 'lost', true, 0)`,
+      [id, heldKey],
+    );
+    // Run 1 sends it again (the state holds it); the destination is busy for every attempt of the run.
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, $2, 'BUSY', true, 5)`, [id, heldKey]);
+    const first = (await fullRun(d.deps, cfg, 1)).summary;
+    expect(first.rejected).toBe(0);
+    expect(first.ops.upsert).toMatchObject({ planned: 21, succeeded: 20, failed: 1 });
+
+    // Run 2: a passing failure is sent again, as any key's.
+    const second = (await fullRun(d.deps, cfg, 2)).summary;
+    expect({ rejected: second.rejected, upsert: second.ops.upsert?.succeeded }).toEqual({ rejected: 0, upsert: 1 });
+
+    // The user removes it: Mirror deletes the record.
+    await db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
+    await fullRun(d.deps, cfg, 3);
+    expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
+  });
 });
