@@ -24,7 +24,7 @@ export interface ComputeDeltaInput {
 export interface ComputeDeltaResult {
   /** Rows to send per operation (after the guard). */
   planned: Partial<Record<RowOp, number>>;
-  /** Model rows rejected (null or repeated key), those already reported unchanged included. */
+  /** Model rows rejected (null, too long or repeated key), those already reported unchanged included. */
   rejected: number;
   skipped: number;
   heldDeletes: number;

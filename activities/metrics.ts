@@ -61,7 +61,9 @@ export function recordCommittedRun(s: RunSummary): void {
     for (const outcome of ROW_OUTCOMES) if (counts[outcome] > 0) rows.add(counts[outcome], { activation, op, outcome });
   }
   if (s.rejected > 0)
-    m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null or repeated key)').add(s.rejected, { activation });
+    m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null, too long or repeated key)').add(s.rejected, {
+      activation,
+    });
   m.gauge(METRICS.deletesHeld, 'Deletions the latest run held for approval').set(s.heldDeletes, { activation });
   const started = Date.parse(s.startedAt);
   const finished = s.finishedAt ? Date.parse(s.finishedAt) : Date.now();

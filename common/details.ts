@@ -119,7 +119,7 @@ export function runResultDetails(s: RunSummary): string {
   if (s.rejected)
     lines.push(
       '',
-      `${count(s.rejected)} model rows rejected (null or repeated key): see \`syncline errors ${s.activationId} --run ${s.runNumber}\``,
+      `${count(s.rejected)} model rows rejected (null, too long or repeated key): see \`syncline errors ${s.activationId} --run ${s.runNumber}\``,
     );
   if (s.warnings.length) lines.push('', ...s.warnings.map((w) => `- **${w.code}** (${w.level}): ${cell(cap(w.message, 300))}`));
   return cap(lines.join('\n'));

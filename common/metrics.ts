@@ -11,7 +11,7 @@
 export const METRICS = {
   /** Counter. Model rows a committed run settled, by operation and outcome (the run summary's counts). Labels: activation, op, outcome. */
   rows: 'syncline_rows_total',
-  /** Counter. Model rows rejected before any write (null or repeated key). Labels: activation. */
+  /** Counter. Model rows rejected before any write (null, too long or repeated key). Labels: activation. */
   rowsRejected: 'syncline_rows_rejected_total',
   /** Histogram, seconds. From a run's start to its commit. Labels: activation, outcome (success, partial, failed, cancelled). */
   runDuration: 'syncline_run_duration_seconds',

@@ -67,9 +67,9 @@ export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
  * primary keys (after the activation id, up to 100 bytes), by the delta's key index and by a large
  * model's unique index; a Postgres btree entry holds at most 2,704 bytes, and a longer one fails the
  * statement, and with it the whole run. A longer key is rejected alone (`long_key`, MODEL_KEY_TOO_LONG)
- * and listed under its `shortKey`, unless the state already holds it (a snapshot row or a write without
- * an answer: a key that compressed into those indexes before this limit): that one syncs as before, so
- * it is never taken for removed.
+ * and listed under its `shortKey`, unless the state already holds it (a snapshot row, or a row error by
+ * its whole key: a write sent without an answer, or refused: a key that compressed into those indexes
+ * before this limit): that one syncs as before, so it is never taken for removed.
  */
 export const MAX_KEY_BYTES = 2000;
 
@@ -146,8 +146,11 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const isDup = b.hasDups ? sql`dd.key IS NOT NULL` : sql`false`;
   // Of a repeated key, one model row stands for all of them.
   const oneOfDup = b.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
-  // Too long to index, and not a key the state holds (MAX_KEY_BYTES).
-  const long = sql`(s.key IS NULL AND u.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)})`;
+  // Too long to index, and not a key the state holds (MAX_KEY_BYTES): in no snapshot row, and in no row error
+  // by its whole key (a write an earlier release sent: unanswered, or refused after a lost write that may have
+  // made the record). Looked up for a long key only: AND stops at the length.
+  const long = sql`(s.key IS NULL AND u.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)}
+    AND NOT EXISTS (SELECT 1 FROM syncline.row_errors r WHERE r.activation_id = ${b.activationId} AND r.key = ${k}))`;
   return sql`CREATE TABLE ${b.target} ${sql.raw(STAGE_STORAGE)} AS
 WITH s AS (
   SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${b.activationId}
