@@ -130,16 +130,12 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       .filter((c) => c.op !== 'delete' && (c.status === 'ok' || c.status === 'incomplete'))
       .reduce((n, c) => n + Number(c.n), 0);
     if (written > 0) await writeSnapshot(tx, runId, rec.activation_id, written);
-    const holds = deltaHolds(counts, opts.listUnacknowledged);
-    for (const stmt of commitStatements(
-      runId,
-      rec.activation_id,
-      rec.run_number,
-      config.source.key,
-      opts.listUnacknowledged,
-      wholeModel,
-      holds,
-    ))
+    // A run without chunk rows never started a write (a delta that failed before planning them): its pending
+    // rows were never sent, so none is listed as unacknowledged. A release before the limit on key length
+    // (MAX_KEY_BYTES) left such runs holding a key no row error can index; listing it failed every settle.
+    const listUnacknowledged = opts.listUnacknowledged && counts.some((c) => c.sent);
+    const holds = deltaHolds(counts, listUnacknowledged);
+    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, listUnacknowledged, wholeModel, holds))
       await stmt.execute(tx);
     for (const c of counts) {
       const n = Number(c.n);

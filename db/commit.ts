@@ -168,15 +168,18 @@ export const deltaSeesOnlyFailed = (trigger: string): boolean => trigger === 're
 
 /**
  * Summary counts by op and status (`incomplete`: accepted incomplete), for the run record and the
- * workflow result; and on each row whether the activation has any row error (`deltaHolds`), in the same round trip.
+ * workflow result; and on each row, in the same round trip, whether the activation has any row error
+ * (`deltaHolds`) and whether the run recorded chunks (`sent`: without a chunk row no write ever started,
+ * so none of its pending rows was sent).
  */
 export function summaryCounts(
   runId: string,
   activationId: string,
-): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string; has_row_errors: boolean }> {
+): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string; has_row_errors: boolean; sent: boolean }> {
   return sql`SELECT op, change, CASE WHEN status = 'ok' AND code IS NOT NULL THEN 'incomplete' ELSE status END AS status,
   count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows,
-  EXISTS (SELECT 1 FROM syncline.row_errors WHERE activation_id = ${activationId}) AS has_row_errors
+  EXISTS (SELECT 1 FROM syncline.row_errors WHERE activation_id = ${activationId}) AS has_row_errors,
+  EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId}) AS sent
 FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
 }
 
