@@ -1,0 +1,168 @@
+/**
+ * Review wt-rev5 of the statement cuts of a small run (dd1dbc7, a40e156, 4f53ac3): a reopened run number
+ * still starts clean, the one-statement claim of approvals does what the two statements did, and a commit
+ * that reads its counts first against a write still recording its answers. Runs the activities directly
+ * (test/support/runs.ts) on the real Postgres and the test destination.
+ */
+import type pg from 'pg';
+import { env, sqlClient, uniqueName, waitFor } from '../support/harness';
+import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
+import { computeDelta } from '../../activities/delta';
+import { commitRun } from '../../activities/commit';
+import { prepareRun } from '../../activities/prepare';
+import { openRun } from '../../db/runs';
+import { claimApprovals } from '../../db/held-deletes';
+import { deltaName, hasDeltaTable } from '../../db/work-tables';
+
+let db: pg.Pool;
+let d: DirectDeps;
+
+beforeAll(async () => {
+  db = sqlClient();
+  d = await directDeps(env().databaseUrl);
+});
+afterAll(async () => {
+  await d?.close();
+  await db?.end();
+});
+
+function config(id: string, mode = 'upsert') {
+  return parsed({
+    id,
+    mode,
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 5 } },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+}
+async function model(id: string, rows: number): Promise<void> {
+  await db.query(`CREATE TABLE public.${id} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, $1::int) g`, [rows]);
+}
+const chunkRows = async (runId: string): Promise<number> =>
+  Number((await db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = $1`, [runId])).rows[0].n);
+
+describe('openRun and a reopened run number (dd1dbc7)', () => {
+  test('created on the first open only; a retried prepare after the delta drops its work tables and chunk rows', async () => {
+    const id = uniqueName('rev5_reopen');
+    await model(id, 12);
+    const cfg = config(id);
+    const runId = await startRun(d.deps, cfg, 1);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.chunks.length).toBe(3);
+    expect(await chunkRows(runId)).toBe(3);
+    // The same run number prepared again (a retried or replayed prepare): the same row, started clean.
+    const again = await prepareRun(d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
+    expect(again.runId).toBe(runId);
+    expect(await chunkRows(runId)).toBe(0);
+    expect(await hasDeltaTable(d.deps.db, runId)).toBe(false);
+    const reopened = await openRun(d.deps.db, {
+      activationId: id,
+      runNumber: 1,
+      trigger: 'manual',
+      full: false,
+      retryFailed: false,
+      config: cfg,
+    });
+    expect(reopened).toEqual({ runId, created: false });
+    const fresh = await openRun(d.deps.db, {
+      activationId: id,
+      runNumber: 2,
+      trigger: 'manual',
+      full: false,
+      retryFailed: false,
+      config: cfg,
+    });
+    expect(fresh.created).toBe(true);
+  });
+
+  test('two concurrent opens of one run number: one row, exactly one of them created it', async () => {
+    const id = uniqueName('rev5_race');
+    const cfg = config(id);
+    const open = () =>
+      openRun(d.deps.db, { activationId: id, runNumber: 1, trigger: 'manual', full: false, retryFailed: false, config: cfg });
+    const results = await Promise.all([open(), open(), open(), open()]);
+    expect(new Set(results.map((r) => r.runId)).size).toBe(1);
+    expect(results.filter((r) => r.created).length).toBe(1);
+  });
+});
+
+describe('claimApprovals in one statement (dd1dbc7)', () => {
+  test('claims the unclaimed, lapses those of another run number, leaves its own and the unapproved alone', async () => {
+    const id = uniqueName('rev5_claim');
+    await db.query(
+      `INSERT INTO syncline.held_deletes (activation_id, run_number, key, approved, approved_for) VALUES
+       ($1, 3, 'unclaimed', true, NULL), ($1, 3, 'other', true, 4), ($1, 3, 'own', true, 5), ($1, 3, 'held', false, NULL), ($1, 3, 'odd', false, 4)`,
+      [id],
+    );
+    await claimApprovals(d.deps.db, id, 5);
+    const rows = (
+      await db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])
+    ).rows;
+    expect(rows).toEqual([
+      { key: 'held', approved: false, approved_for: null },
+      { key: 'odd', approved: false, approved_for: 4 },
+      { key: 'other', approved: false, approved_for: null },
+      { key: 'own', approved: true, approved_for: 5 },
+      { key: 'unclaimed', approved: true, approved_for: 5 },
+    ]);
+    // Idempotent for a retried run.
+    await claimApprovals(d.deps.db, id, 5);
+    expect(
+      (await db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])).rows,
+    ).toEqual(rows);
+  });
+});
+
+describe('a commit while a write of the run still records its answers', () => {
+  // KNOWN DEFECT (review wt-rev5; not introduced by a40e156, which keeps the window, see below). The commit
+  // runs whatever failed before it (workflows/sync-run.ts), so a write activity that timed out may still be
+  // recording the destination's answers in the delta while the commit reads it (pruneRuns' comment says as
+  // much: "a write of it still under way"). Nothing holds the delta still: each commit statement reads it
+  // afresh (READ COMMITTED). An answer committed after the snapshot write (a40e156: after the counts, which
+  // skip the snapshot write when no row was accepted yet) and before the row_errors insert is in neither:
+  // the row the destination accepted is not in the snapshot and not listed; the next run sends it again
+  // as new (an Insert: a second record). Seen failing: key 11 in neither the snapshot nor row_errors.
+  // Holding the delta (LOCK TABLE … IN SHARE MODE at the start of the commit) would close it.
+  test.failing('an answer recorded during the commit is committed or listed, never dropped', async () => {
+    const id = uniqueName('rev5_zombie');
+    await model(id, 10);
+    const cfg = config(id);
+    await fullRun(d.deps, cfg, 1);
+    await db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id = '1'`);
+    await db.query(`INSERT INTO public.${id} VALUES ('11', 'Name 11')`);
+    const runId = await startRun(d.deps, cfg, 2);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.planned).toEqual({ upsert: 2 });
+
+    // The write activity, timed out for the workflow but still running: its transaction recording key 11
+    // accepted is open, and (by chance, or here on purpose) holds snapshot row 1 the commit's unconfirmed
+    // UPDATE must wait for.
+    const zombie = await db.connect();
+    try {
+      await zombie.query('BEGIN');
+      await zombie.query(`SELECT 1 FROM syncline.snapshot WHERE activation_id = $1 AND key = '1' FOR UPDATE`, [id]);
+      await zombie.query(`UPDATE syncline_work.${deltaName(runId)} SET status = 'ok' WHERE key = '11'`);
+      const committing = commitRun(d.deps, { runId, error: { type: 'TIMEOUT', message: 'write timed out' } });
+      await waitFor(
+        'the commit waiting on snapshot row 1',
+        async () => {
+          const r = await db.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE syncline.snapshot s SET unconfirmed%'`,
+          );
+          return r.rows[0].n > 0;
+        },
+        30_000,
+        50,
+      );
+      await zombie.query('COMMIT');
+      await committing;
+    } finally {
+      await zombie.query('ROLLBACK').catch(() => undefined);
+      zombie.release();
+    }
+    const inSnapshot = (await db.query(`SELECT 1 FROM syncline.snapshot WHERE activation_id = $1 AND key = '11'`, [id])).rowCount;
+    const listed = (await db.query(`SELECT 1 FROM syncline.row_errors WHERE activation_id = $1 AND key = '11'`, [id])).rowCount;
+    expect({ inSnapshot, listed }).not.toEqual({ inSnapshot: 0, listed: 0 });
+  });
+});
