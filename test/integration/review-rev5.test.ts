@@ -166,3 +166,95 @@ describe('a commit while a write of the run still records its answers', () => {
     expect({ inSnapshot, listed }).not.toEqual({ inSnapshot: 0, listed: 0 });
   });
 });
+
+describe('a commit sends only the statements with rows to act on (a40e156)', () => {
+  test('Mirror over seven runs: failed, fixed, deleted, rejected and cleared rows end exactly where the mode says', async () => {
+    const id = uniqueName('rev5_gates');
+    const table = `public.${id}`;
+    await db.query(`CREATE TABLE ${table} (id text, name text)`);
+    await db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 10) g`);
+    const cfg = parsed({
+      id,
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { sql: `SELECT id, name FROM ${table}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 5 } },
+      mappings: [{ from: 'name', to: 'Name' }],
+      deletionGuard: { maxDeletePercent: 50 },
+    });
+    const dest = async () =>
+      (await db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key`, [id])).rows.map(
+        (r) => `${r.key}=${r.name}`,
+      );
+    const snap = async () =>
+      (await db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key`, [id])).rows.map((r) => r.key as string);
+    const errors = async () =>
+      (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows.map(
+        (r) => `${r.key}:${r.code}`,
+      );
+    const names = (keys: number[], suffix: Record<number, string> = {}) => keys.map((k) => `${k}=Name ${k}${suffix[k] ?? ''}`).sort();
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+    // 1: key 3 refused for good.
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'STRING_TOO_LONG', false, 1)`, [
+      id,
+    ]);
+    const r1 = (await fullRun(d.deps, cfg, 1)).summary;
+    expect(r1.status).toBe('partial');
+    expect(await snap()).toEqual(
+      upTo(10)
+        .filter((k) => k !== 3)
+        .map(String)
+        .sort(),
+    );
+    expect(await errors()).toEqual(['3:STRING_TOO_LONG']);
+
+    // 2: key 3 fixed (sent, accepted: its error goes), key 10 removed (deleted), a NULL key and key 5 repeated (rejected).
+    await db.query(`UPDATE ${table} SET name = name || ' fixed' WHERE id = '3'`);
+    await db.query(`DELETE FROM ${table} WHERE id = '10'`);
+    await db.query(`INSERT INTO ${table} VALUES (NULL, 'no key'), ('5', 'Name 5 again')`);
+    const r2 = (await fullRun(d.deps, cfg, 2)).summary;
+    expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
+    expect(await dest()).toEqual(names(upTo(9), { 3: ' fixed' }));
+    expect(await snap()).toEqual(upTo(9).map(String).sort());
+    const e2 = await errors();
+    expect(e2.some((e) => e.startsWith('3:'))).toBe(false);
+    expect(e2.filter((e) => e.startsWith('5:'))).toHaveLength(1);
+    expect(e2).toHaveLength(2);
+
+    // 3: the model fixed: the rejections it no longer has are cleared, nothing else is sent.
+    await db.query(`DELETE FROM ${table} WHERE id IS NULL OR name = 'Name 5 again'`);
+    const r3 = (await fullRun(d.deps, cfg, 3)).summary;
+    expect(r3.status).toBe('success');
+    expect(await errors()).toEqual([]);
+    expect(await snap()).toEqual(upTo(9).map(String).sort());
+
+    // 4: nothing changed, no row error anywhere: every gate closed, nothing moves.
+    const r4 = (await fullRun(d.deps, cfg, 4)).summary;
+    expect(r4.status).toBe('success');
+    expect(await dest()).toEqual(names(upTo(9), { 3: ' fixed' }));
+
+    // 5: a deletion in an activation without any row error: the snapshot and the destination both lose key 9.
+    await db.query(`DELETE FROM ${table} WHERE id = '9'`);
+    const r5 = (await fullRun(d.deps, cfg, 5)).summary;
+    expect(r5.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
+    expect(await dest()).toEqual(names(upTo(8), { 3: ' fixed' }));
+    expect(await snap()).toEqual(upTo(8).map(String).sort());
+    expect(await errors()).toEqual([]);
+
+    // 6: a run whose write never happened (chunks recorded, nothing answered), settled by run 7: the
+    // pending row is listed unacknowledged and marked unconfirmed, then sent by run 7.
+    await db.query(`UPDATE ${table} SET name = name || ' v6' WHERE id = '1'`);
+    const run6 = await startRun(d.deps, cfg, 6);
+    expect((await computeDelta(d.deps, { runId: run6 })).chunks.length).toBe(1);
+    await prepareRun(d.deps, { activationId: id, runNumber: 7, trigger: 'manual', full: false, config: cfg });
+    expect(await errors()).toEqual(['1:NOT_ACKNOWLEDGED']);
+    expect(
+      (await db.query(`SELECT unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND key = '1'`, [id])).rows[0].unconfirmed,
+    ).toBe(true);
+    const r7 = (await fullRun(d.deps, cfg, 7)).summary;
+    expect(r7.status).toBe('success');
+    expect(await errors()).toEqual([]);
+    expect(await dest()).toEqual(names(upTo(8), { 1: ' v6', 3: ' fixed' }));
+  });
+});
