@@ -14,6 +14,7 @@ import {
   deltaHolds,
   deltaSeesOnlyFailed,
   FIRST_INSERT_MIN_ROWS,
+  holdDelta,
   resentCounts,
   snapshotHasRows,
   snapshotWrite,
@@ -124,6 +125,10 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const exists = await hasDeltaTable(tx, runId);
   if (exists) {
     const wholeModel = !deltaSeesOnlyFailed(rec.trigger);
+    // Held still until the commit ends: a write of the run still under way (timed out for the workflow, its
+    // activity not yet stopped) may be recording answers. Its transaction finishes first; a later one waits,
+    // then finds the delta dropped, and its rows stay listed as unacknowledged.
+    await holdDelta(runId).execute(tx);
     // Read first: the statements below do not change the delta, and the counts say which of them have rows to act on.
     const counts = (await summaryCounts(runId, rec.activation_id).execute(tx)).rows;
     const written = counts

@@ -148,6 +148,11 @@ ${
 }`;
 }
 
+/** Holds the run's delta still (SHARE: reads go on, answers wait) until the commit's transaction ends. */
+export function holdDelta(runId: string): RawBuilder<unknown> {
+  return sql`LOCK TABLE ${deltaTable(runId)} IN SHARE MODE`;
+}
+
 /**
  * A first commit of more accepted rows than this takes the plain insert (`snapshotWrite`'s `insert`);
  * fewer take the upsert without asking whether the snapshot is empty: the insert saves nothing measurable

@@ -6,7 +6,8 @@
  * (the test destination's own SQL left out). A count, not a timing: it is the same on any machine. 74
  * before the prepare's, delta's and commit's statements were cut (an unchanged configuration compared in
  * one statement, the run opened in one, no clean-up of a run that is new, no commit statement without
- * rows to act on). The delta keeps its indexes and ANALYZE however small (test/integration/stage-storage.test.ts).
+ * rows to act on), one more to hold the delta still during the commit. The delta keeps its indexes and
+ * ANALYZE however small (test/integration/stage-storage.test.ts).
  */
 import pg from 'pg';
 import { env, sqlClient, uniqueName } from '../support/harness';
@@ -43,7 +44,7 @@ async function statementsOf(fn: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
-test('a small run (100 rows, 5 changed) takes at most 58 statements (74 before)', async () => {
+test('a small run (100 rows, 5 changed) takes at most 59 statements (74 before)', async () => {
   const id = uniqueName('small_run_stmts');
   const table = `public.${id}`;
   await db.query(`CREATE TABLE ${table} (id text, name text)`);
@@ -70,5 +71,5 @@ test('a small run (100 rows, 5 changed) takes at most 58 statements (74 before)'
   ]);
   expect(changed.rows[0].n).toBe(5);
 
-  expect(statements.length).toBeLessThanOrEqual(58);
+  expect(statements.length).toBeLessThanOrEqual(59);
 });

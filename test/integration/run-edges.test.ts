@@ -1,8 +1,9 @@
 /**
- * Review wt-rev5 of the statement cuts of a small run (dd1dbc7, a40e156, 4f53ac3): a reopened run number
- * still starts clean, the one-statement claim of approvals does what the two statements did, and a commit
- * that reads its counts first against a write still recording its answers. Runs the activities directly
- * (test/support/runs.ts) on the real Postgres and the test destination.
+ * Edges of a run's prepare and commit, from an independent review of the statement cuts of a small run
+ * (dd1dbc7, a40e156, 4f53ac3): a reopened run number still starts clean, concurrent opens create one row,
+ * the one-statement claim of approvals does what the two statements did, a commit holds its delta still
+ * against a write of the run still recording answers, and a Mirror activation over seven runs ends where
+ * the mode says. Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
  */
 import type pg from 'pg';
 import { env, sqlClient, uniqueName, waitFor } from '../support/harness';
@@ -115,16 +116,14 @@ describe('claimApprovals in one statement (dd1dbc7)', () => {
 });
 
 describe('a commit while a write of the run still records its answers', () => {
-  // KNOWN DEFECT (review wt-rev5; not introduced by a40e156, which keeps the window, see below). The commit
-  // runs whatever failed before it (workflows/sync-run.ts), so a write activity that timed out may still be
-  // recording the destination's answers in the delta while the commit reads it (pruneRuns' comment says as
-  // much: "a write of it still under way"). Nothing holds the delta still: each commit statement reads it
-  // afresh (READ COMMITTED). An answer committed after the snapshot write (a40e156: after the counts, which
-  // skip the snapshot write when no row was accepted yet) and before the row_errors insert is in neither:
-  // the row the destination accepted is not in the snapshot and not listed; the next run sends it again
-  // as new (an Insert: a second record). Seen failing: key 11 in neither the snapshot nor row_errors.
-  // Holding the delta (LOCK TABLE … IN SHARE MODE at the start of the commit) would close it.
-  test.failing('an answer recorded during the commit is committed or listed, never dropped', async () => {
+  // The commit runs whatever failed before it (workflows/sync-run.ts), so a write activity that timed out may
+  // still be recording the destination's answers in the delta while the commit reads it. Each commit
+  // statement read it afresh (READ COMMITTED): an answer committed after the snapshot write and before the
+  // row_errors insert was in neither, and the next run sent the row again as new (an Insert: a second
+  // record). Seen failing (review wt-rev5, on the code before a40e156 too): key 11 in neither the snapshot
+  // nor row_errors. The commit now holds the delta (SHARE) from its start: it waits for the write's
+  // transaction, and a later answer waits for the commit, then finds the delta gone.
+  test('an answer recorded during the commit is committed or listed, never dropped', async () => {
     const id = uniqueName('rev5_zombie');
     await model(id, 10);
     const cfg = config(id);
@@ -145,10 +144,11 @@ describe('a commit while a write of the run still records its answers', () => {
       await zombie.query(`UPDATE syncline_work.${deltaName(runId)} SET status = 'ok' WHERE key = '11'`);
       const committing = commitRun(d.deps, { runId, error: { type: 'TIMEOUT', message: 'write timed out' } });
       await waitFor(
-        'the commit waiting on snapshot row 1',
+        'the commit waiting on the write (its hold on the delta, or snapshot row 1)',
         async () => {
           const r = await db.query(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE syncline.snapshot s SET unconfirmed%'`,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+               AND (query LIKE 'UPDATE syncline.snapshot s SET unconfirmed%' OR query LIKE 'LOCK TABLE%')`,
           );
           return r.rows[0].n > 0;
         },
