@@ -10,9 +10,8 @@
  * A long key the state already holds (it compressed into the indexes) keeps syncing, and is never taken
  * for removed. Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
  */
-import type pg from 'pg';
-import { env, sqlClient, uniqueName } from '../support/harness';
-import { directDeps, fullRun, parsed, writeAll, type DirectDeps } from '../support/runs';
+import { uniqueName } from '../support/harness';
+import { fullRun, parsed, startRun, useDirectDeps, writeAll } from '../support/runs';
 import { prepareRun, checkDestination } from '../../activities/prepare';
 import { extractModel } from '../../activities/extract';
 import { computeDelta } from '../../activities/delta';
@@ -25,26 +24,15 @@ import { stageSelect } from '../../db/delta';
 import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
 import { dropWorkTables } from '../../activities/work';
-import { startRun } from '../support/runs';
 
 const KEY_CHARS = 3000;
-let db: pg.Pool;
-let d: DirectDeps;
-
-beforeAll(async () => {
-  db = sqlClient();
-  d = await directDeps(env().databaseUrl);
-});
-afterAll(async () => {
-  await d?.close();
-  await db?.end();
-});
+const t = useDirectDeps();
 
 /** A model of `rows` short keys ('1'..'rows') and one key of KEY_CHARS incompressible characters; returns the long key. */
 async function makeModel(table: string, rows: number): Promise<string> {
-  await db.query(`CREATE TABLE ${table} (id text, name text)`);
-  await db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, $1) g`, [rows]);
-  const r = await db.query<{ key: string; bytes: number }>(
+  await t.db.query(`CREATE TABLE ${table} (id text, name text)`);
+  await t.db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, $1) g`, [rows]);
+  const r = await t.db.query<{ key: string; bytes: number }>(
     `INSERT INTO ${table}
        SELECT left(string_agg(md5(i::text || 'long'), '' ORDER BY i), ${KEY_CHARS}), 'Long key' FROM generate_series(1, ${Math.ceil(KEY_CHARS / 32)}) i
      RETURNING id AS key, pg_column_size(id) AS bytes`,
@@ -53,6 +41,18 @@ async function makeModel(table: string, rows: number): Promise<string> {
   const row = r.rows[0]!;
   expect(row.bytes).toBeGreaterThan(2704);
   return row.key;
+}
+
+/**
+ * A model of 20 short keys and one key of 3,000 `char`s: compressible, it fits every index, as such a key
+ * did when a release without the limit synced it (the state may hold it). Returns that key.
+ */
+async function modelWithCompressibleKey(table: string, char: string): Promise<string> {
+  await makeModel(table, 20);
+  await t.db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+  const key = char.repeat(3000);
+  await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Held')`, [key]);
+  return key;
 }
 
 function config(id: string, table: string, mode: 'upsert' | 'mirror' = 'upsert') {
@@ -71,26 +71,26 @@ function config(id: string, table: string, mode: 'upsert' | 'mirror' = 'upsert')
  * runs with the failure, so the rows the destination accepted advance the snapshot and the rest are listed.
  */
 async function workflowLikeRun(cfg: ActivationConfig, runNumber: number): Promise<RunSummary> {
-  const { runId } = await prepareRun(d.deps, { activationId: cfg.id, runNumber, trigger: 'manual', full: false, config: cfg });
+  const { runId } = await prepareRun(t.d.deps, { activationId: cfg.id, runNumber, trigger: 'manual', full: false, config: cfg });
   let error: { type: string; message: string } | undefined;
   try {
-    await checkDestination(d.deps, { runId });
-    await extractModel(d.deps, { runId });
-    const delta = await computeDelta(d.deps, { runId });
-    await writeAll(d.deps, runId, delta.chunks);
+    await checkDestination(t.d.deps, { runId });
+    await extractModel(t.d.deps, { runId });
+    const delta = await computeDelta(t.d.deps, { runId });
+    await writeAll(t.d.deps, runId, delta.chunks);
   } catch (err) {
     error = { type: 'INTERNAL', message: (err as Error).message };
   }
-  return commitRun(d.deps, { runId, error });
+  return commitRun(t.d.deps, { runId, error });
 }
 
 async function destinationKeys(object: string): Promise<string[]> {
-  const r = await db.query(`SELECT key FROM test_dest.records WHERE object = $1`, [object]);
+  const r = await t.db.query(`SELECT key FROM test_dest.records WHERE object = $1`, [object]);
   return r.rows.map((x) => x.key as string);
 }
 
 async function rowErrors(activationId: string): Promise<Array<{ key: string; code: string; message: string }>> {
-  return (await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1`, [activationId])).rows;
+  return (await t.db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1`, [activationId])).rows;
 }
 
 /** The long key is listed once, by a key that fits an index and begins like it, with its length and what to do. */
@@ -111,7 +111,7 @@ describe('long keys', () => {
     const longKey = await makeModel(table, 20);
     const cfg = config(id, table);
 
-    const first = (await fullRun(d.deps, cfg, 1)).summary;
+    const first = (await fullRun(t.d.deps, cfg, 1)).summary;
     expect(first.status).toBe('partial');
     expect(first.rejected).toBe(1);
     expect(first.ops.upsert).toMatchObject({ planned: 20, succeeded: 20, failed: 0 });
@@ -119,16 +119,16 @@ describe('long keys', () => {
     expectListed(await rowErrors(id), longKey);
 
     // Another row changed, the long key not: still listed, already reported (no failure of this run), not stuck.
-    await db.query(`UPDATE ${table} SET name = name || '+' WHERE id = '3'`);
-    const second = (await fullRun(d.deps, cfg, 2)).summary;
+    await t.db.query(`UPDATE ${table} SET name = name || '+' WHERE id = '3'`);
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
     expect(second.status).toBe('success');
     expect(second.rejectedUnchanged).toBe(1);
     expect(second.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
     expectListed(await rowErrors(id), longKey);
 
     // The row fixed (gone from the model): the run is a success and the error is cleared.
-    await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
-    const third = (await fullRun(d.deps, cfg, 3)).summary;
+    await t.db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+    const third = (await fullRun(t.d.deps, cfg, 3)).summary;
     expect(third.status).toBe('success');
     expect(await rowErrors(id)).toEqual([]);
   });
@@ -138,7 +138,7 @@ describe('long keys', () => {
     const table = `public.${id}`;
     const rows = SMALL_STAGE_ROWS + 20;
     const longKey = await makeModel(table, rows);
-    const { summary } = await fullRun(d.deps, config(id, table), 1);
+    const { summary } = await fullRun(t.d.deps, config(id, table), 1);
     expect(summary.status).toBe('partial');
     expect(summary.rejected).toBe(1);
     expect(summary.ops.upsert).toMatchObject({ planned: rows, succeeded: rows, failed: 0 });
@@ -163,7 +163,7 @@ describe('long keys', () => {
         );
       const first = await outcome(1);
       const unchanged = await outcome(2);
-      await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+      await t.db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
       const fixed = await outcome(3);
       expect({ first, unchanged, fixed }).toEqual({ first: 'partial', unchanged: 'success', fixed: 'success' });
       expect((await destinationKeys(id)).length).toBe(rows);
@@ -177,8 +177,8 @@ describe('long keys', () => {
     const id = uniqueName(`long_key_${label}_dup`);
     const table = `public.${id}`;
     const longKey = await makeModel(table, rows);
-    await db.query(`INSERT INTO ${table} VALUES ($1, 'Long key again')`, [longKey]);
-    const { summary } = await fullRun(d.deps, config(id, table), 1);
+    await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Long key again')`, [longKey]);
+    const { summary } = await fullRun(t.d.deps, config(id, table), 1);
     expect(summary.status).toBe('partial');
     expect(summary.rejected).toBe(2);
     expect(summary.ops.upsert).toMatchObject({ planned: rows, succeeded: rows, failed: 0 });
@@ -191,39 +191,35 @@ describe('long keys', () => {
   test('Mirror: a long key the snapshot already holds (synced before the limit) keeps syncing and is never taken for removed', async () => {
     const id = uniqueName('long_key_held');
     const table = `public.${id}`;
-    await makeModel(table, 20);
-    await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
-    // Compressible: it fits every index, as it did when a release without the limit synced it.
-    const heldKey = 'k'.repeat(3000);
-    await db.query(`INSERT INTO ${table} VALUES ($1, 'Held')`, [heldKey]);
+    const heldKey = await modelWithCompressibleKey(table, 'k');
     const cfg = config(id, table, 'mirror');
 
     // New to the state: rejected like any key over the limit.
-    const first = (await fullRun(d.deps, cfg, 1)).summary;
+    const first = (await fullRun(t.d.deps, cfg, 1)).summary;
     expect(first.rejected).toBe(1);
     expect(await destinationKeys(id)).toHaveLength(20);
 
     // As a release without the limit left it: the record at the destination, the key in the snapshot.
-    const rec = await db.query<{ id: string }>(
+    const rec = await t.db.query<{ id: string }>(
       `INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, '{"Name":"Old"}') RETURNING id::text`,
       [id, heldKey],
     );
-    await db.query(
+    await t.db.query(
       `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at) VALUES ($1, $2, md5('old')::uuid, $3, now())`,
       [id, heldKey, rec.rows[0]!.id],
     );
-    const second = (await fullRun(d.deps, cfg, 2)).summary;
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
     expect(second.status).toBe('success');
     expect(second.rejected).toBe(0);
     expect(second.ops.delete?.planned ?? 0).toBe(0);
     expect(second.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
-    const held = await db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key = $2`, [id, heldKey]);
+    const held = await t.db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key = $2`, [id, heldKey]);
     expect(held.rows).toEqual([{ name: 'Held' }]);
     expect(await rowErrors(id)).toEqual([]);
 
     // Removed from the model by the user: Mirror deletes it by its whole key.
-    await db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
-    const third = (await fullRun(d.deps, cfg, 3)).summary;
+    await t.db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
+    const third = (await fullRun(t.d.deps, cfg, 3)).summary;
     expect(third.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
     expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
   });
@@ -235,9 +231,9 @@ describe('long keys: found by review', () => {
     const table = `public.${id}`;
     const longKey = await makeModel(table, 20);
     const cfg = config(id, table, 'mirror');
-    expect((await fullRun(d.deps, cfg, 1)).summary.status).toBe('partial');
+    expect((await fullRun(t.d.deps, cfg, 1)).summary.status).toBe('partial');
 
-    const retry = (await fullRun(d.deps, cfg, 2, 'retry_failed')).summary;
+    const retry = (await fullRun(t.d.deps, cfg, 2, 'retry_failed')).summary;
     expect({ status: retry.status, rejected: retry.rejected, unchanged: retry.rejectedUnchanged, ops: retry.ops }).toEqual({
       status: 'success',
       rejected: 1,
@@ -246,11 +242,11 @@ describe('long keys: found by review', () => {
     });
     expectListed(await rowErrors(id), longKey);
 
-    const runId = await startRun(d.deps, cfg, 3, 'full_resync', true);
-    const delta = await computeDelta(d.deps, { runId });
+    const runId = await startRun(t.d.deps, cfg, 3, 'full_resync', true);
+    const delta = await computeDelta(t.d.deps, { runId });
     expect({ rejected: delta.rejected, planned: delta.planned }).toEqual({ rejected: 1, planned: { upsert: 20 } });
-    await writeAll(d.deps, runId, delta.chunks);
-    const full = await commitRun(d.deps, { runId });
+    await writeAll(t.d.deps, runId, delta.chunks);
+    const full = await commitRun(t.d.deps, { runId });
     expect({ status: full.status, unchanged: full.rejectedUnchanged }).toEqual({ status: 'success', unchanged: 1 });
     expectListed(await rowErrors(id), longKey);
     expect((await destinationKeys(id)).length).toBe(20);
@@ -261,15 +257,15 @@ describe('long keys: found by review', () => {
     const table = `public.${id}`;
     await makeModel(table, 20);
     const cfg = config(id, table);
-    const runId = await startRun(d.deps, cfg, 1);
-    const run = await loadRun(d.deps, runId);
-    await dropWorkTables(d.deps, runId);
-    const select = stageSelect(stageSpec(run, sentFields(run))).compile(d.deps.db);
-    await db.query(`CREATE TABLE ${stageTableName(runId)} AS ${select.sql}`);
-    const delta = await computeDelta(d.deps, { runId });
+    const runId = await startRun(t.d.deps, cfg, 1);
+    const run = await loadRun(t.d.deps, runId);
+    await dropWorkTables(t.d.deps, runId);
+    const select = stageSelect(stageSpec(run, sentFields(run))).compile(t.d.deps.db);
+    await t.db.query(`CREATE TABLE ${stageTableName(runId)} AS ${select.sql}`);
+    const delta = await computeDelta(t.d.deps, { runId });
     expect({ rejected: delta.rejected, planned: delta.planned }).toEqual({ rejected: 1, planned: { upsert: 20 } });
-    await writeAll(d.deps, runId, delta.chunks);
-    expect((await commitRun(d.deps, { runId })).status).toBe('partial');
+    await writeAll(t.d.deps, runId, delta.chunks);
+    expect((await commitRun(t.d.deps, { runId })).status).toBe('partial');
     expect((await destinationKeys(id)).length).toBe(20);
   });
 
@@ -290,28 +286,28 @@ describe('long keys: found by review', () => {
       const cfg = config(id, table);
 
       // Run 1 as the release before the limit made it: its stage took the long key for an added row.
-      const { runId } = await prepareRun(d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
-      await checkDestination(d.deps, { runId });
-      await extractModel(d.deps, { runId });
+      const { runId } = await prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
+      await checkDestination(t.d.deps, { runId });
+      await extractModel(t.d.deps, { runId });
       const stage = stageTableName(runId);
-      const made = await db.query(`UPDATE ${stage} SET __row_key = $1, __change = 'added' WHERE __change = 'long_key'`, [longKey]);
+      const made = await t.db.query(`UPDATE ${stage} SET __row_key = $1, __change = 'added' WHERE __change = 'long_key'`, [longKey]);
       expect(made.rowCount).toBe(1);
       // Its delta then failed building the key index, before any row was written (no chunk recorded); its
       // commit, listing the pending long key as unacknowledged, failed on row_errors_pk, every attempt.
-      await expect(computeDelta(d.deps, { runId })).rejects.toThrow(/index row size/);
+      await expect(computeDelta(t.d.deps, { runId })).rejects.toThrow(/index row size/);
 
       // This release deployed. A commit of run 1 lists none of its rows (none was sent) and finishes it.
       if (ownCommit) {
-        const first = await commitRun(d.deps, { runId, error: { type: 'INTERNAL', message: 'delta failed' } });
+        const first = await commitRun(t.d.deps, { runId, error: { type: 'INTERNAL', message: 'delta failed' } });
         expect(first.status).toBe('failed');
       }
-      const second = await fullRun(d.deps, cfg, 2).then(
+      const second = await fullRun(t.d.deps, cfg, 2).then(
         (r) => r.summary.status,
         (err: Error) => `threw: ${err.message}`,
       );
       expect(second).toBe('partial');
       expect((await destinationKeys(id)).length).toBe(20);
-      const run1 = await db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+      const run1 = await t.db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
       expect(run1.rows[0].status).toBe(ownCommit ? 'failed' : 'cancelled');
       // Listed once, as a key too long (not as a row sent without an answer).
       expectListed(await rowErrors(id), longKey);
@@ -327,13 +323,13 @@ describe('long keys: found by review', () => {
       const id = uniqueName('long_key_collide');
       const table = `public.${id}`;
       const longKey = await makeModel(table, 20);
-      const r = await db.query<{ k: string }>(
+      const r = await t.db.query<{ k: string }>(
         `INSERT INTO ${table} SELECT left($1, 40) || '...(' || octet_length($1) || ' bytes, md5 ' || md5($1) || ')', 'Look-alike' RETURNING id AS k`,
         [longKey],
       );
       const lookAlike = r.rows[0]!.k;
-      await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, lookAlike]);
-      const outcome = await fullRun(d.deps, config(id, table), 1).then(
+      await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, lookAlike]);
+      const outcome = await fullRun(t.d.deps, config(id, table), 1).then(
         (x) => ({ status: x.summary.status, rejected: x.summary.rejected, failed: x.summary.ops.upsert?.failed }),
         (err: Error) => `threw: ${err.message}`,
       );
@@ -344,31 +340,27 @@ describe('long keys: found by review', () => {
   test('Mirror: a long key whose lost write (NOT_ACKNOWLEDGED) then failed for a passing reason is sent again, and deleted once the user removes it', async () => {
     const id = uniqueName('long_key_lost');
     const table = `public.${id}`;
-    await makeModel(table, 20);
-    await db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
-    // Compressible: it fits every index, as it did when a release without the limit sent it.
-    const heldKey = 'q'.repeat(3000);
-    await db.query(`INSERT INTO ${table} VALUES ($1, 'Held')`, [heldKey]);
+    const heldKey = await modelWithCompressibleKey(table, 'q');
     const cfg = config(id, table, 'mirror');
     // Run 0 (a release without the limit) sent it and never had the answer; the write did create the record.
-    await db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, '{"Name":"Held"}')`, [id, heldKey]);
-    await db.query(
+    await t.db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, $2, '{"Name":"Held"}')`, [id, heldKey]);
+    await t.db.query(
       `INSERT INTO syncline.row_errors (activation_id, key, op, code, message, retryable, run_number) VALUES ($1, $2, 'upsert', 'NOT_ACKNOWLEDGED', 'lost', true, 0)`,
       [id, heldKey],
     );
     // Run 1 sends it again (the state holds it); the destination is busy for every attempt of the run.
-    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, $2, 'BUSY', true, 5)`, [id, heldKey]);
-    const first = (await fullRun(d.deps, cfg, 1)).summary;
+    await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, $2, 'BUSY', true, 5)`, [id, heldKey]);
+    const first = (await fullRun(t.d.deps, cfg, 1)).summary;
     expect(first.rejected).toBe(0);
     expect(first.ops.upsert).toMatchObject({ planned: 21, succeeded: 20, failed: 1 });
 
     // Run 2: a passing failure is sent again, as any key's.
-    const second = (await fullRun(d.deps, cfg, 2)).summary;
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
     expect({ rejected: second.rejected, upsert: second.ops.upsert?.succeeded }).toEqual({ rejected: 0, upsert: 1 });
 
     // The user removes it: Mirror deletes the record.
-    await db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
-    await fullRun(d.deps, cfg, 3);
+    await t.db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
+    await fullRun(t.d.deps, cfg, 3);
     expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
   });
 });

@@ -5,9 +5,8 @@
  * against a write of the run still recording answers, and a Mirror activation over seven runs ends where
  * the mode says. Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
  */
-import type pg from 'pg';
-import { env, sqlClient, uniqueName, waitFor } from '../support/harness';
-import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
+import { uniqueName, waitFor } from '../support/harness';
+import { fullRun, parsed, useDirectDeps, startRun } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
@@ -15,17 +14,7 @@ import { openRun } from '../../db/runs';
 import { claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
 
-let db: pg.Pool;
-let d: DirectDeps;
-
-beforeAll(async () => {
-  db = sqlClient();
-  d = await directDeps(env().databaseUrl);
-});
-afterAll(async () => {
-  await d?.close();
-  await db?.end();
-});
+const t = useDirectDeps();
 
 function config(id: string, mode = 'upsert') {
   return parsed({
@@ -38,26 +27,26 @@ function config(id: string, mode = 'upsert') {
   });
 }
 async function model(id: string, rows: number): Promise<void> {
-  await db.query(`CREATE TABLE public.${id} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, $1::int) g`, [rows]);
+  await t.db.query(`CREATE TABLE public.${id} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, $1::int) g`, [rows]);
 }
 const chunkRows = async (runId: string): Promise<number> =>
-  Number((await db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = $1`, [runId])).rows[0].n);
+  Number((await t.db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = $1`, [runId])).rows[0].n);
 
 describe('openRun and a reopened run number (dd1dbc7)', () => {
   test('created on the first open only; a retried prepare after the delta drops its work tables and chunk rows', async () => {
     const id = uniqueName('rev5_reopen');
     await model(id, 12);
     const cfg = config(id);
-    const runId = await startRun(d.deps, cfg, 1);
-    const delta = await computeDelta(d.deps, { runId });
+    const runId = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId });
     expect(delta.chunks.length).toBe(3);
     expect(await chunkRows(runId)).toBe(3);
     // The same run number prepared again (a retried or replayed prepare): the same row, started clean.
-    const again = await prepareRun(d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
+    const again = await prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
     expect(again.runId).toBe(runId);
     expect(await chunkRows(runId)).toBe(0);
-    expect(await hasDeltaTable(d.deps.db, runId)).toBe(false);
-    const reopened = await openRun(d.deps.db, {
+    expect(await hasDeltaTable(t.d.deps.db, runId)).toBe(false);
+    const reopened = await openRun(t.d.deps.db, {
       activationId: id,
       runNumber: 1,
       trigger: 'manual',
@@ -66,7 +55,7 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
       config: cfg,
     });
     expect(reopened).toEqual({ runId, created: false });
-    const fresh = await openRun(d.deps.db, {
+    const fresh = await openRun(t.d.deps.db, {
       activationId: id,
       runNumber: 2,
       trigger: 'manual',
@@ -81,7 +70,7 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
     const id = uniqueName('rev5_race');
     const cfg = config(id);
     const open = () =>
-      openRun(d.deps.db, { activationId: id, runNumber: 1, trigger: 'manual', full: false, retryFailed: false, config: cfg });
+      openRun(t.d.deps.db, { activationId: id, runNumber: 1, trigger: 'manual', full: false, retryFailed: false, config: cfg });
     const results = await Promise.all([open(), open(), open(), open()]);
     expect(new Set(results.map((r) => r.runId)).size).toBe(1);
     expect(results.filter((r) => r.created).length).toBe(1);
@@ -91,14 +80,14 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
 describe('claimApprovals in one statement (dd1dbc7)', () => {
   test('claims the unclaimed, lapses those of another run number, leaves its own and the unapproved alone', async () => {
     const id = uniqueName('rev5_claim');
-    await db.query(
+    await t.db.query(
       `INSERT INTO syncline.held_deletes (activation_id, run_number, key, approved, approved_for) VALUES
        ($1, 3, 'unclaimed', true, NULL), ($1, 3, 'other', true, 4), ($1, 3, 'own', true, 5), ($1, 3, 'held', false, NULL), ($1, 3, 'odd', false, 4)`,
       [id],
     );
-    await claimApprovals(d.deps.db, id, 5);
+    await claimApprovals(t.d.deps.db, id, 5);
     const rows = (
-      await db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])
+      await t.db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])
     ).rows;
     expect(rows).toEqual([
       { key: 'held', approved: false, approved_for: null },
@@ -108,9 +97,9 @@ describe('claimApprovals in one statement (dd1dbc7)', () => {
       { key: 'unclaimed', approved: true, approved_for: 5 },
     ]);
     // Idempotent for a retried run.
-    await claimApprovals(d.deps.db, id, 5);
+    await claimApprovals(t.d.deps.db, id, 5);
     expect(
-      (await db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])).rows,
+      (await t.db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])).rows,
     ).toEqual(rows);
   });
 });
@@ -127,26 +116,26 @@ describe('a commit while a write of the run still records its answers', () => {
     const id = uniqueName('rev5_zombie');
     await model(id, 10);
     const cfg = config(id);
-    await fullRun(d.deps, cfg, 1);
-    await db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id = '1'`);
-    await db.query(`INSERT INTO public.${id} VALUES ('11', 'Name 11')`);
-    const runId = await startRun(d.deps, cfg, 2);
-    const delta = await computeDelta(d.deps, { runId });
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`UPDATE public.${id} SET name = name || ' v2' WHERE id = '1'`);
+    await t.db.query(`INSERT INTO public.${id} VALUES ('11', 'Name 11')`);
+    const runId = await startRun(t.d.deps, cfg, 2);
+    const delta = await computeDelta(t.d.deps, { runId });
     expect(delta.planned).toEqual({ upsert: 2 });
 
     // The write activity, timed out for the workflow but still running: its transaction recording key 11
     // accepted is open, and (by chance, or here on purpose) holds snapshot row 1 the commit's unconfirmed
     // UPDATE must wait for.
-    const zombie = await db.connect();
+    const zombie = await t.db.connect();
     try {
       await zombie.query('BEGIN');
       await zombie.query(`SELECT 1 FROM syncline.snapshot WHERE activation_id = $1 AND key = '1' FOR UPDATE`, [id]);
       await zombie.query(`UPDATE syncline_work.${deltaName(runId)} SET status = 'ok' WHERE key = '11'`);
-      const committing = commitRun(d.deps, { runId, error: { type: 'TIMEOUT', message: 'write timed out' } });
+      const committing = commitRun(t.d.deps, { runId, error: { type: 'TIMEOUT', message: 'write timed out' } });
       await waitFor(
         'the commit waiting on the write (its hold on the delta, or snapshot row 1)',
         async () => {
-          const r = await db.query(
+          const r = await t.db.query(
             `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'
                AND (query LIKE 'UPDATE syncline.snapshot s SET unconfirmed%' OR query LIKE 'LOCK TABLE%')`,
           );
@@ -161,8 +150,8 @@ describe('a commit while a write of the run still records its answers', () => {
       await zombie.query('ROLLBACK').catch(() => undefined);
       zombie.release();
     }
-    const inSnapshot = (await db.query(`SELECT 1 FROM syncline.snapshot WHERE activation_id = $1 AND key = '11'`, [id])).rowCount;
-    const listed = (await db.query(`SELECT 1 FROM syncline.row_errors WHERE activation_id = $1 AND key = '11'`, [id])).rowCount;
+    const inSnapshot = (await t.db.query(`SELECT 1 FROM syncline.snapshot WHERE activation_id = $1 AND key = '11'`, [id])).rowCount;
+    const listed = (await t.db.query(`SELECT 1 FROM syncline.row_errors WHERE activation_id = $1 AND key = '11'`, [id])).rowCount;
     expect({ inSnapshot, listed }).not.toEqual({ inSnapshot: 0, listed: 0 });
   });
 });
@@ -171,8 +160,8 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
   test('Mirror over seven runs: failed, fixed, deleted, rejected and cleared rows end exactly where the mode says', async () => {
     const id = uniqueName('rev5_gates');
     const table = `public.${id}`;
-    await db.query(`CREATE TABLE ${table} (id text, name text)`);
-    await db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 10) g`);
+    await t.db.query(`CREATE TABLE ${table} (id text, name text)`);
+    await t.db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 10) g`);
     const cfg = parsed({
       id,
       mode: 'mirror',
@@ -183,23 +172,23 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
       deletionGuard: { maxDeletePercent: 50 },
     });
     const dest = async () =>
-      (await db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key`, [id])).rows.map(
+      (await t.db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key`, [id])).rows.map(
         (r) => `${r.key}=${r.name}`,
       );
     const snap = async () =>
-      (await db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key`, [id])).rows.map((r) => r.key as string);
+      (await t.db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key`, [id])).rows.map((r) => r.key as string);
     const errors = async () =>
-      (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows.map(
+      (await t.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows.map(
         (r) => `${r.key}:${r.code}`,
       );
     const names = (keys: number[], suffix: Record<number, string> = {}) => keys.map((k) => `${k}=Name ${k}${suffix[k] ?? ''}`).sort();
     const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
     // 1: key 3 refused for good.
-    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'STRING_TOO_LONG', false, 1)`, [
+    await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable, times) VALUES ($1, '3', 'STRING_TOO_LONG', false, 1)`, [
       id,
     ]);
-    const r1 = (await fullRun(d.deps, cfg, 1)).summary;
+    const r1 = (await fullRun(t.d.deps, cfg, 1)).summary;
     expect(r1.status).toBe('partial');
     expect(await snap()).toEqual(
       upTo(10)
@@ -210,10 +199,10 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
     expect(await errors()).toEqual(['3:STRING_TOO_LONG']);
 
     // 2: key 3 fixed (sent, accepted: its error goes), key 10 removed (deleted), a NULL key and key 5 repeated (rejected).
-    await db.query(`UPDATE ${table} SET name = name || ' fixed' WHERE id = '3'`);
-    await db.query(`DELETE FROM ${table} WHERE id = '10'`);
-    await db.query(`INSERT INTO ${table} VALUES (NULL, 'no key'), ('5', 'Name 5 again')`);
-    const r2 = (await fullRun(d.deps, cfg, 2)).summary;
+    await t.db.query(`UPDATE ${table} SET name = name || ' fixed' WHERE id = '3'`);
+    await t.db.query(`DELETE FROM ${table} WHERE id = '10'`);
+    await t.db.query(`INSERT INTO ${table} VALUES (NULL, 'no key'), ('5', 'Name 5 again')`);
+    const r2 = (await fullRun(t.d.deps, cfg, 2)).summary;
     expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
     expect(await dest()).toEqual(names(upTo(9), { 3: ' fixed' }));
     expect(await snap()).toEqual(upTo(9).map(String).sort());
@@ -223,20 +212,20 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
     expect(e2).toHaveLength(2);
 
     // 3: the model fixed: the rejections it no longer has are cleared, nothing else is sent.
-    await db.query(`DELETE FROM ${table} WHERE id IS NULL OR name = 'Name 5 again'`);
-    const r3 = (await fullRun(d.deps, cfg, 3)).summary;
+    await t.db.query(`DELETE FROM ${table} WHERE id IS NULL OR name = 'Name 5 again'`);
+    const r3 = (await fullRun(t.d.deps, cfg, 3)).summary;
     expect(r3.status).toBe('success');
     expect(await errors()).toEqual([]);
     expect(await snap()).toEqual(upTo(9).map(String).sort());
 
     // 4: nothing changed, no row error anywhere: every gate closed, nothing moves.
-    const r4 = (await fullRun(d.deps, cfg, 4)).summary;
+    const r4 = (await fullRun(t.d.deps, cfg, 4)).summary;
     expect(r4.status).toBe('success');
     expect(await dest()).toEqual(names(upTo(9), { 3: ' fixed' }));
 
     // 5: a deletion in an activation without any row error: the snapshot and the destination both lose key 9.
-    await db.query(`DELETE FROM ${table} WHERE id = '9'`);
-    const r5 = (await fullRun(d.deps, cfg, 5)).summary;
+    await t.db.query(`DELETE FROM ${table} WHERE id = '9'`);
+    const r5 = (await fullRun(t.d.deps, cfg, 5)).summary;
     expect(r5.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
     expect(await dest()).toEqual(names(upTo(8), { 3: ' fixed' }));
     expect(await snap()).toEqual(upTo(8).map(String).sort());
@@ -244,15 +233,15 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
 
     // 6: a run whose write never happened (chunks recorded, nothing answered), settled by run 7: the
     // pending row is listed unacknowledged and marked unconfirmed, then sent by run 7.
-    await db.query(`UPDATE ${table} SET name = name || ' v6' WHERE id = '1'`);
-    const run6 = await startRun(d.deps, cfg, 6);
-    expect((await computeDelta(d.deps, { runId: run6 })).chunks.length).toBe(1);
-    await prepareRun(d.deps, { activationId: id, runNumber: 7, trigger: 'manual', full: false, config: cfg });
+    await t.db.query(`UPDATE ${table} SET name = name || ' v6' WHERE id = '1'`);
+    const run6 = await startRun(t.d.deps, cfg, 6);
+    expect((await computeDelta(t.d.deps, { runId: run6 })).chunks.length).toBe(1);
+    await prepareRun(t.d.deps, { activationId: id, runNumber: 7, trigger: 'manual', full: false, config: cfg });
     expect(await errors()).toEqual(['1:NOT_ACKNOWLEDGED']);
     expect(
-      (await db.query(`SELECT unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND key = '1'`, [id])).rows[0].unconfirmed,
+      (await t.db.query(`SELECT unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND key = '1'`, [id])).rows[0].unconfirmed,
     ).toBe(true);
-    const r7 = (await fullRun(d.deps, cfg, 7)).summary;
+    const r7 = (await fullRun(t.d.deps, cfg, 7)).summary;
     expect(r7.status).toBe('success');
     expect(await errors()).toEqual([]);
     expect(await dest()).toEqual(names(upTo(8), { 1: ' v6', 3: ' fixed' }));

@@ -10,20 +10,10 @@
  * ANALYZE however small (test/integration/stage-storage.test.ts).
  */
 import pg from 'pg';
-import { env, sqlClient, uniqueName } from '../support/harness';
-import { directDeps, fullRun, parsed, type DirectDeps } from '../support/runs';
+import { uniqueName } from '../support/harness';
+import { fullRun, parsed, useDirectDeps } from '../support/runs';
 
-let db: pg.Pool;
-let d: DirectDeps;
-
-beforeAll(async () => {
-  db = sqlClient();
-  d = await directDeps(env().databaseUrl);
-});
-afterAll(async () => {
-  await d?.close();
-  await db?.end();
-});
+const t = useDirectDeps();
 
 /** Every statement sent by pg clients while `fn` runs, the test destination's left out. */
 async function statementsOf(fn: () => Promise<unknown>): Promise<string[]> {
@@ -47,8 +37,8 @@ async function statementsOf(fn: () => Promise<unknown>): Promise<string[]> {
 test('a small run (100 rows, 5 changed) takes at most 59 statements (74 before)', async () => {
   const id = uniqueName('small_run_stmts');
   const table = `public.${id}`;
-  await db.query(`CREATE TABLE ${table} (id text, name text)`);
-  await db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 100) g`);
+  await t.db.query(`CREATE TABLE ${table} (id text, name text)`);
+  await t.db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 100) g`);
   const cfg = parsed({
     id,
     mode: 'upsert',
@@ -57,16 +47,16 @@ test('a small run (100 rows, 5 changed) takes at most 59 statements (74 before)'
     destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
     mappings: [{ from: 'name', to: 'Name' }],
   });
-  expect((await fullRun(d.deps, cfg, 1)).summary.ops.upsert).toMatchObject({ planned: 100, succeeded: 100 });
-  await db.query(`UPDATE ${table} SET name = name || '+' WHERE id::int % 20 = 0`);
+  expect((await fullRun(t.d.deps, cfg, 1)).summary.ops.upsert).toMatchObject({ planned: 100, succeeded: 100 });
+  await t.db.query(`UPDATE ${table} SET name = name || '+' WHERE id::int % 20 = 0`);
 
   let summary: Awaited<ReturnType<typeof fullRun>>['summary'] | undefined;
   const statements = await statementsOf(async () => {
-    summary = (await fullRun(d.deps, cfg, 2)).summary;
+    summary = (await fullRun(t.d.deps, cfg, 2)).summary;
   });
   expect(summary?.status).toBe('success');
   expect(summary?.ops.upsert).toMatchObject({ planned: 5, succeeded: 5, failed: 0 });
-  const changed = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1 AND "values"->>'Name' LIKE '%+'`, [
+  const changed = await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1 AND "values"->>'Name' LIKE '%+'`, [
     id,
   ]);
   expect(changed.rows[0].n).toBe(5);

@@ -15,6 +15,7 @@ import { commitRun } from '../../activities/commit';
 import type { RunSummary, RunTrigger } from '../../common/run';
 import { testdbConnector, setupTestDestination } from './testdb-connector';
 import { createClient } from '../../db/connect';
+import { env, sqlClient } from './harness';
 
 export interface DirectDeps {
   deps: SynclineDeps;
@@ -37,6 +38,24 @@ export async function directDeps(url: string, opts: { connections?: ConnectionMa
     },
   };
   return { deps, pool, close: () => deps.db.destroy() };
+}
+
+/**
+ * For a test file that drives activities directly: registers the file's beforeAll and afterAll, which
+ * open a pool on the test database (`db`, for the test's own SQL) and the activities' dependencies (`d`),
+ * and close both. Read them inside tests (they are set once beforeAll has run).
+ */
+export function useDirectDeps(): { readonly db: pg.Pool; readonly d: DirectDeps } {
+  const t = {} as { db: pg.Pool; d: DirectDeps };
+  beforeAll(async () => {
+    t.db = sqlClient();
+    t.d = await directDeps(env().databaseUrl);
+  });
+  afterAll(async () => {
+    await t.d?.close();
+    await t.db?.end();
+  });
+  return t;
 }
 
 export function parsed(doc: Record<string, unknown>): ActivationConfig {
