@@ -23,7 +23,6 @@ export interface OpenRun {
   scheduledAt?: string;
 }
 
-/** Records the run (idempotent: a retried run number reopens its row) and refreshes the activation's document. */
 /**
  * Records the activation's document and opens its run `runNumber` (a retried or replayed run number
  * reopens its row), in one statement. `created`: the row is new, so nothing of this run id exists yet
