@@ -14,22 +14,12 @@ type Db = Kysely<Database>;
  */
 export async function configVersion(db: Db, activationId: string, document: unknown, reason?: string): Promise<number> {
   const json = JSON.stringify(document);
-  const latest = await sql<{ version: number; same: boolean }>`SELECT version, document = ${json}::jsonb AS same
-FROM syncline.config_versions WHERE activation_id = ${activationId} ORDER BY version DESC LIMIT 1`.execute(db);
-  if (latest.rows[0]?.same) return latest.rows[0].version;
+  const seen = await latestVersion(db, activationId, json);
+  if (seen?.same) return seen.version;
   return db.transaction().execute(async (tx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext('syncline.config_versions'), hashtext(${activationId}))`.execute(tx);
-    const latest = await tx
-      .selectFrom('syncline.config_versions')
-      .select(['version', 'document'])
-      .where('activation_id', '=', activationId)
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    const same =
-      latest &&
-      (await sql<{ same: boolean }>`SELECT ${json}::jsonb = ${JSON.stringify(latest.document)}::jsonb AS same`.execute(tx)).rows[0]!.same;
-    if (latest && same) return latest.version;
+    const latest = await latestVersion(tx, activationId, json);
+    if (latest?.same) return latest.version;
     const version = (latest?.version ?? 0) + 1;
     await tx
       .insertInto('syncline.config_versions')
@@ -43,6 +33,18 @@ FROM syncline.config_versions WHERE activation_id = ${activationId} ORDER BY ver
       .execute();
     return version;
   });
+}
+
+/** The activation's latest version, compared with `json` in Postgres (jsonb equality); its document only when it differs. */
+async function latestVersion(
+  db: Db,
+  activationId: string,
+  json: string,
+): Promise<{ version: number; same: boolean; document: unknown } | undefined> {
+  const r = await sql<{ version: number; same: boolean; document: unknown }>`SELECT version, document = ${json}::jsonb AS same,
+  CASE WHEN document <> ${json}::jsonb THEN document END AS document
+FROM syncline.config_versions WHERE activation_id = ${activationId} ORDER BY version DESC LIMIT 1`.execute(db);
+  return r.rows[0];
 }
 
 export async function listConfigVersions(
