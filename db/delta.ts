@@ -149,7 +149,7 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   // Too long to index, and not a key the state holds (MAX_KEY_BYTES): in no snapshot row, and in no row error
   // by its whole key (a write an earlier release sent: unanswered, or refused after a lost write that may have
   // made the record). Looked up for a long key only: AND stops at the length.
-  const long = sql`(s.key IS NULL AND u.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)}
+  const long = sql`(s.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)}
     AND NOT EXISTS (SELECT 1 FROM syncline.row_errors r WHERE r.activation_id = ${b.activationId} AND r.key = ${k}))`;
   return sql`CREATE TABLE ${b.target} ${sql.raw(STAGE_STORAGE)} AS
 WITH s AS (
