@@ -23,7 +23,17 @@ import {
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
-import { attributesCreated, finishRun, lockRun, pruneRuns, runHistoryDays, runningRuns, setRunStatus, type RunRecord } from '../db/runs';
+import {
+  attributesCreated,
+  finishRun,
+  lockRun,
+  pruneRuns,
+  renumberRun,
+  runHistoryDays,
+  runningRuns,
+  setRunStatus,
+  type RunRecord,
+} from '../db/runs';
 import { dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
 import { logRowChanges, pruneRowChanges, rowLogDays } from '../db/row-changes';
 import { describeRun, emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
@@ -64,20 +74,39 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
 /**
  * Closes every earlier run of the activation still marked running: its workflow is gone (runs of one
  * activation never overlap), so what it wrote is committed now and the rest will be sent again.
+ *
+ * `opening`: the run number a prepare is opening. Earlier runs still running are settled, and so is an
+ * earlier attempt of this very number that got as far as its delta: the run was started again from its
+ * beginning (`temporal workflow reset`), and its delta may hold answers the destination gave; dropping
+ * them would send those rows again. The settled attempt's row then gets a new id (renumberRun), which
+ * the prepare reopens: a write of the earlier attempt still under way finds neither its run nor its
+ * delta, and cannot record into the new attempt's. An attempt without a delta (a retried prepare)
+ * wrote nothing and is simply reopened.
  */
 export async function settleUnfinishedRuns(
   deps: SynclineDeps,
   activationId: string,
   settledBy: string,
-  beforeRun?: number,
+  opening?: number,
 ): Promise<number[]> {
   const settled: number[] = [];
-  for (const o of await runningRuns(deps.db, activationId, beforeRun)) {
+  for (const o of await runningRuns(deps.db, activationId, opening)) {
+    const again = o.runNumber === opening;
     const done = await deps.db.transaction().execute(async (tx) => {
       const rec = await lockRun(tx, o.id);
       if (rec.status !== 'running') return null;
-      const message = `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
-      return commitIn(tx, rec, { error: { type: 'CANCELLED', message }, warnings: [], listUnacknowledged: true, status: 'cancelled' });
+      if (again && !(await hasDeltaTable(tx, o.id))) return null;
+      const message = again
+        ? `run ${rec.run_number} was started again (a workflow reset) before it committed; its earlier attempt is settled: the rows the destination acknowledged are committed, the others are sent again`
+        : `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
+      const summary = await commitIn(tx, rec, {
+        error: { type: 'CANCELLED', message },
+        warnings: [],
+        listUnacknowledged: true,
+        status: 'cancelled',
+      });
+      if (again) await renumberRun(tx, o.id);
+      return summary;
     });
     if (done) {
       recordCommittedRun(done);

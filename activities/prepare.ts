@@ -35,7 +35,8 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) throw new SyncError('CONFIG_INVALID', formatProblems(input.activationId, parsed.problems));
   // What an earlier run wrote but never committed is settled before this run computes its delta: a run
-  // left running, and a plan whose apply wrote some rows but never committed.
+  // left running (this run number's own earlier attempt too, when a reset starts it again after its
+  // delta), and a plan whose apply wrote some rows but never committed.
   await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
   const { runId, created } = await openRun(deps.db, {

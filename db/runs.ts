@@ -41,6 +41,16 @@ INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retr
   return { runId: String(row.rows[0]!.id), created: row.rows[0]!.created };
 }
 
+/**
+ * Gives the run's row a new id, so that nothing still holding the old one (a write of an attempt a reset cut
+ * off) can reach the run or the work tables of the attempt that follows: those are named by the id.
+ */
+export async function renumberRun(db: Db, runId: string): Promise<string> {
+  const r = await sql<{ id: string }>`UPDATE syncline.runs SET id = nextval(pg_get_serial_sequence('syncline.runs', 'id'))
+    WHERE id = ${runId} RETURNING id`.execute(db);
+  return String(r.rows[0]!.id);
+}
+
 export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {
   return db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirst();
 }
@@ -139,14 +149,14 @@ export async function lastRunNumber(db: Db, activationId: string): Promise<numbe
   return Number(r?.n ?? 0);
 }
 
-/** Runs still marked running, oldest first (below `beforeRun` when given). */
-export async function runningRuns(db: Db, activationId: string, beforeRun?: number): Promise<Array<{ id: string; runNumber: number }>> {
+/** Runs still marked running, oldest first (up to run number `upTo` when given, that one included). */
+export async function runningRuns(db: Db, activationId: string, upTo?: number): Promise<Array<{ id: string; runNumber: number }>> {
   let q = db
     .selectFrom('syncline.runs')
     .select(['id', 'run_number'])
     .where('activation_id', '=', activationId)
     .where('status', '=', 'running');
-  if (beforeRun !== undefined) q = q.where('run_number', '<', beforeRun);
+  if (upTo !== undefined) q = q.where('run_number', '<=', upTo);
   return (await q.orderBy('run_number').execute()).map((r) => ({ id: String(r.id), runNumber: r.run_number }));
 }
 

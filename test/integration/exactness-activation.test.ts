@@ -2,13 +2,16 @@
  * Exactness of the activation's requests through the real stack (Temporal dev server, Postgres, the
  * test destination): an approval belongs to the run that follows it, a retry of failed rows keeps its
  * meaning when coalesced with another request, an approval still in flight when a run ends never stalls
- * the activation, and a run whose workflow was terminated is closed when the activation starts again.
+ * the activation, a run whose workflow was terminated is closed when the activation starts again, and a run
+ * reset mid-write with the `temporal` CLI settles its earlier attempt before it starts again.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
-import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { approveDeletesUpdate, resyncSignal, retryFailedSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_exact');
@@ -178,4 +181,48 @@ test('a run whose activation was terminated mid-run is closed (cancelled) when t
   ]);
   expect(dest.rows).toHaveLength(300);
   expect(dest.rows.every((r) => r.n === 1)).toBe(true);
+});
+
+test('a run reset mid-write with `temporal workflow reset` commits what its earlier attempt wrote and sends it no second time', async () => {
+  // The reset starts the run's workflow again from its first task: the same run number is prepared again.
+  // Before the fix, that prepare dropped the earlier attempt's delta with the destination's answers, and the
+  // run sent every row again (seen failing: the rows written before the reset written twice, no settle logged).
+  const cli = process.env.TEMPORAL_CLI;
+  if (!cli) throw new Error('this test needs the temporal CLI (TEMPORAL_CLI, set by the global setup)');
+  const id = uniqueName('reset');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
+  const cfg = config(id, 'insert', {
+    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
+  });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
+  const caller = sync(id);
+  await waitFor('some rows written', async () => (await keys(id)).length >= 60);
+  await promisify(execFile)(cli, [
+    'workflow',
+    'reset',
+    '--workflow-id',
+    runWorkflowId(id, 1),
+    '--type',
+    'FirstWorkflowTask',
+    '--reason',
+    'operator restarted the run',
+    '--address',
+    env().address,
+  ]);
+  const summary = await caller;
+  expect(summary.runNumber).toBe(1);
+  expect(summary.status).toBe('success');
+  // The earlier attempt's settle logged, at its own time, the rows the destination had accepted by then.
+  const settled = await db.query(
+    `SELECT c.key, r.writes FROM syncline.row_changes c JOIN test_dest.records r ON r.object = $1 AND r.key = c.key
+      WHERE c.activation_id = $1 AND c.run_number = 1 AND c.outcome = 'ok'
+        AND c.at = (SELECT min(at) FROM syncline.row_changes WHERE activation_id = $1 AND run_number = 1)`,
+    [id],
+  );
+  expect(settled.rows.length).toBeGreaterThanOrEqual(50);
+  expect(settled.rows.filter((r) => r.writes !== 1)).toEqual([]);
+  const dest = await db.query(`SELECT key, count(*)::int AS n FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
+  expect(dest.rows).toHaveLength(300);
+  expect(dest.rows.every((r) => r.n === 1)).toBe(true);
+  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(300);
 });

@@ -6,8 +6,9 @@
  * the mode says. Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
  */
 import { uniqueName, waitFor } from '../support/harness';
-import { fullRun, parsed, useDirectDeps, startRun } from '../support/runs';
+import { fullRun, parsed, useDirectDeps, startRun, writeAll } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
+import { writeChunk } from '../../activities/write';
 import { commitRun } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
 import { openRun } from '../../db/runs';
@@ -33,7 +34,7 @@ const chunkRows = async (runId: string): Promise<number> =>
   Number((await t.db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = $1`, [runId])).rows[0].n);
 
 describe('openRun and a reopened run number (dd1dbc7)', () => {
-  test('created on the first open only; a retried prepare after the delta drops its work tables and chunk rows', async () => {
+  test('created on the first open only; the number prepared again after its delta is settled and reopened under a new id, clean', async () => {
     const id = uniqueName('rev5_reopen');
     await model(id, 12);
     const cfg = config(id);
@@ -41,11 +42,14 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
     const delta = await computeDelta(t.d.deps, { runId });
     expect(delta.chunks.length).toBe(3);
     expect(await chunkRows(runId)).toBe(3);
-    // The same run number prepared again (a retried or replayed prepare): the same row, started clean.
+    // The same run number prepared again after its delta (a reset): the earlier attempt is settled, and the
+    // row, under a new id, starts clean; nothing of the old id is left.
     const again = await prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
-    expect(again.runId).toBe(runId);
+    expect(again.runId).not.toBe(runId);
     expect(await chunkRows(runId)).toBe(0);
     expect(await hasDeltaTable(t.d.deps.db, runId)).toBe(false);
+    expect(await chunkRows(again.runId)).toBe(0);
+    expect(await hasDeltaTable(t.d.deps.db, again.runId)).toBe(false);
     const reopened = await openRun(t.d.deps.db, {
       activationId: id,
       runNumber: 1,
@@ -54,7 +58,7 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
       retryFailed: false,
       config: cfg,
     });
-    expect(reopened).toEqual({ runId, created: false });
+    expect(reopened).toEqual({ runId: again.runId, created: false });
     const fresh = await openRun(t.d.deps.db, {
       activationId: id,
       runNumber: 2,
@@ -64,6 +68,18 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
       config: cfg,
     });
     expect(fresh.created).toBe(true);
+  });
+
+  test('a retried prepare (no delta yet) reopens the same id and settles nothing', async () => {
+    const id = uniqueName('rev5_retry');
+    await model(id, 3);
+    const cfg = config(id);
+    const input = { activationId: id, runNumber: 1, trigger: 'manual' as const, full: false, config: cfg };
+    const first = await prepareRun(t.d.deps, input);
+    const again = await prepareRun(t.d.deps, input);
+    expect(again.runId).toBe(first.runId);
+    const rec = (await t.db.query(`SELECT status, error FROM syncline.runs WHERE activation_id = $1`, [id])).rows;
+    expect(rec).toEqual([{ status: 'running', error: null }]);
   });
 
   test('two concurrent opens of one run number: one row, exactly one of them created it', async () => {
@@ -245,5 +261,48 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
     expect(r7.status).toBe('success');
     expect(await errors()).toEqual([]);
     expect(await dest()).toEqual(names(upTo(8), { 1: ' v6', 3: ' fixed' }));
+  });
+});
+
+describe('a run number prepared again after it wrote (a workflow reset)', () => {
+  // `temporal workflow reset` of a run (or of its activation, to before the run started) runs the prepare
+  // of the same run number again. The earlier attempt may have written chunks and recorded the answers in
+  // its delta; the prepare dropped that delta with the answers, so the rows the destination had accepted
+  // were neither committed nor listed, and the run sent them again (an Insert without an idempotent
+  // create: a second record). Seen failing before the fix: every record written twice. The earlier attempt
+  // is now settled (committed as cancelled) and the run number reopened under a new id.
+  const writes = async (id: string): Promise<number[]> =>
+    (await t.db.query(`SELECT writes FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id])).rows.map((r) => r.writes);
+
+  test.each([
+    ['every chunk written', 3],
+    ['one chunk of three written', 1],
+  ])('%s, then the run number prepared again: each row written once, the run ends as its mode says', async (_label, written) => {
+    const id = uniqueName('reset_rerun');
+    await model(id, 12);
+    const cfg = config(id, 'insert');
+    const first = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId: first });
+    expect(delta.chunks.length).toBe(3);
+    await writeAll(t.d.deps, first, delta.chunks.slice(0, written));
+
+    // The reset: the same run number, prepared again, and run to its commit. The run's row has a new id.
+    const again = await startRun(t.d.deps, cfg, 1);
+    expect(again).not.toBe(first);
+    expect((await t.db.query(`SELECT id::text FROM syncline.runs WHERE activation_id = $1`, [id])).rows).toEqual([{ id: again }]);
+    const redo = await computeDelta(t.d.deps, { runId: again });
+    // A write of the earlier attempt still under way (the reset does not stop activities) reaches nothing of the new one.
+    await expect(writeChunk(t.d.deps, { runId: first, chunk: 2 })).rejects.toThrow(`run ${first} does not exist`);
+    await writeAll(t.d.deps, again, redo.chunks);
+    const summary = await commitRun(t.d.deps, { runId: again });
+
+    expect(await writes(id)).toEqual(Array(12).fill(1));
+    expect(summary.status).toBe('success');
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(12);
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows[0].n).toBe(0);
+    // The earlier attempt's accepted rows were committed when it was settled, so the run sent only the rest.
+    expect(redo.planned).toEqual(written === 3 ? {} : { create: 7 }); // chunks of 5, 5 and 2 rows
+    // A run after it finds nothing to do.
+    expect((await fullRun(t.d.deps, cfg, 2)).delta.planned).toEqual({});
   });
 });
