@@ -110,6 +110,8 @@ export async function settleUnfinishedRuns(
     });
     if (done) {
       recordCommittedRun(done);
+      // One line per settled run, as a commit writes one: what the destination had acknowledged is now committed.
+      activityLogger().info(`settled: ${describeRun(done)}${again ? ' (its earlier attempt: the run was started again)' : ''}`);
       settled.push(o.runNumber);
     }
   }

@@ -26,7 +26,8 @@ export interface OpenRun {
 /**
  * Records the activation's document and opens its run `runNumber` (a retried or replayed run number
  * reopens its row), in one statement. `created`: the row is new, so nothing of this run id exists yet
- * (no work tables, no chunk rows) and no earlier attempt needs clearing.
+ * (no work tables, no chunk rows) and no earlier attempt needs clearing. A reopened row keeps its
+ * `started_at`: the run's window covers every attempt (what an earlier attempt wrote happened in it).
  */
 export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; created: boolean }> {
   const config = JSON.stringify(r.config);
@@ -36,7 +37,7 @@ export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; crea
 )
 INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
     VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
-    ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL, config_version = excluded.config_version
+    ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL, config_version = excluded.config_version
     RETURNING id, xmax = 0 AS created`.execute(db);
   return { runId: String(row.rows[0]!.id), created: row.rows[0]!.created };
 }

@@ -225,6 +225,7 @@ export function summary(c: CampaignResult): Record<string, unknown> {
     cells_covered: `${m.covered}/${m.cells}`,
     global_faults: c.events.length,
     fanned_out_runs: c.results.reduce((n, r) => n + (r.fannedOutRuns ?? 0), 0),
+    run_resets: c.results.reduce((n, r) => n + (r.resets?.length ?? 0), 0),
     worker_unexpected_exits: c.workerExits.length,
     seconds: c.seconds,
   };

@@ -4,6 +4,7 @@
  * settles (faults cleared, activation resumed, final runs until nothing is left to retry) and the
  * invariants are checked.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { SynclineClient, type RunSummary } from '../../client';
@@ -40,6 +41,8 @@ export interface ScheduleResult {
   runs: Record<string, number>;
   /** Activity types pending at each worker kill this schedule asked for. */
   killedDuring: string[];
+  /** Activity types pending at each reset of a run (an operator's `temporal workflow reset`). */
+  resets: string[];
   maxHistory: { activation: number; run: number };
   /** Runs that wrote their chunks through child workflows (more chunks than `chunksPerWorkflow`). */
   fannedOutRuns: number;
@@ -78,6 +81,7 @@ export class ScheduleRun {
   private readonly notes: string[] = [];
   private readonly globalHits: Partial<Record<FaultClass, number>> = {};
   private readonly killedDuring: string[] = [];
+  private readonly resets: string[] = [];
   private preexisting = new Set<string>();
 
   /** Set by `tamper`: the key written behind syncline's back before the checks. */
@@ -190,6 +194,7 @@ export class ScheduleRun {
       notes: this.notes,
       runs,
       killedDuring: this.killedDuring,
+      resets: this.resets,
       maxHistory: { activation: history.activation, run: history.run },
       fannedOutRuns: history.fannedOutRuns,
       checked,
@@ -257,6 +262,8 @@ export class ScheduleRun {
       }
       case 'global':
         return this.global(step.fault, step.variant, step.phase, step.afterMs, step.downMs);
+      case 'reset':
+        return this.reset(step.phase, step.afterMs);
       default:
         throw new Error(`unknown step ${JSON.stringify(step)}`);
     }
@@ -434,6 +441,16 @@ export class ScheduleRun {
    * whatever it is doing.
    */
   private async global(fault: GlobalFault, variant: string, phase: Phase, afterMs: number, downMs: number): Promise<void> {
+    let { run, pending } = await this.waitForPhase(phase);
+    await sleep(afterMs);
+    run = await this.runningRun().catch(() => run);
+    pending = run === undefined ? [] : await this.pendingActivities(run).catch(() => pending);
+    if (fault === 'worker_kill') this.killedDuring.push(pending.length ? pending.join('+') : 'idle');
+    await this.env.strike(fault, variant, downMs, this, pending);
+  }
+
+  /** Until this schedule's run has an activity of `phase` pending (polled every 20 ms; `any`: a run is going on), at most 30 s. */
+  private async waitForPhase(phase: Phase): Promise<{ run: number | undefined; pending: string[] }> {
     const deadline = Date.now() + 30_000;
     let pending: string[] = [];
     let run: number | undefined;
@@ -446,11 +463,45 @@ export class ScheduleRun {
       }
       await sleep(20);
     }
+    return { run, pending };
+  }
+
+  /**
+   * What an operator does with `temporal workflow reset --type FirstWorkflowTask`: the run under way
+   * (its workflow, or its apply's) is reset to its first workflow task once it has an activity of `phase`
+   * pending, `afterMs` later. The reset ends the execution (its activities still running go on: the
+   * reset does not stop them) and starts the run again from its beginning, under the same run number.
+   */
+  private async reset(phase: Exclude<Phase, 'any'>, afterMs: number): Promise<void> {
+    const { run, pending } = await this.waitForPhase(phase);
     await sleep(afterMs);
-    run = await this.runningRun().catch(() => run);
-    pending = run === undefined ? [] : await this.pendingActivities(run).catch(() => pending);
-    if (fault === 'worker_kill') this.killedDuring.push(pending.length ? pending.join('+') : 'idle');
-    await this.env.strike(fault, variant, downMs, this, pending);
+    if (run === undefined) {
+      this.note(`reset: no run under way within 30 s`);
+      return;
+    }
+    for (const wid of [`activation/${this.id}/run/${run}`, `activation/${this.id}/run/${run}/apply`]) {
+      const h = this.env.temporal.workflow.getHandle(wid);
+      const d = await h.describe().catch(() => null);
+      if (d?.status.name !== 'RUNNING') continue;
+      try {
+        const events = (await h.fetchHistory()).events ?? [];
+        const first = events.find((e) => e.workflowTaskCompletedEventAttributes);
+        if (!first?.eventId) continue;
+        await this.env.temporal.workflowService.resetWorkflowExecution({
+          namespace: this.env.temporal.options.namespace,
+          workflowExecution: { workflowId: wid, runId: d.runId },
+          reason: 'chaos: an operator resets the run',
+          workflowTaskFinishEventId: first.eventId,
+          requestId: randomUUID(),
+        });
+        this.resets.push(pending.length ? pending.join('+') : 'idle');
+      } catch (err) {
+        // The run ended in between, or Temporal was down: no reset this time.
+        this.note(`reset of ${wid} not done: ${(err as Error).message}`);
+      }
+      return;
+    }
+    this.note(`reset: run ${run} had ended`);
   }
 
   private runningRun(): Promise<number | undefined> {

@@ -60,7 +60,9 @@ export type Step =
   | { do: 'sleep'; ms: number }
   // faults
   | { do: 'fault'; fault: FaultClass; spec: Record<string, unknown>; clearAfterMs?: number }
-  | { do: 'global'; fault: GlobalFault; variant: string; phase: Phase; afterMs: number; downMs: number };
+  | { do: 'global'; fault: GlobalFault; variant: string; phase: Phase; afterMs: number; downMs: number }
+  // an operator's `temporal workflow reset` of the run under way, to its first workflow task
+  | { do: 'reset'; phase: Exclude<Phase, 'any'>; afterMs: number };
 
 export interface Schedule {
   seed: number;
@@ -117,6 +119,7 @@ export function generateSchedule(seed: number, index: number): Schedule {
   if (primaryAt === -1) steps.push(...faultRound(s, rng, s.primary, []));
   else steps.push({ do: 'sync', wait: true });
   let massRemoved = false;
+  const roundEnds: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const changes = modelChanges(s, rng);
     if (s.mode === 'mirror' && !massRemoved && rng.chance(0.45)) {
@@ -141,10 +144,35 @@ export function generateSchedule(seed: number, index: number): Schedule {
       if (rng.chance(0.75)) steps.push({ do: 'approve', right: true });
       if (steps.some((x) => x.do === 'empty')) steps.push({ do: 'add', n: rng.int(20, 60) });
     }
+    roundEnds.push(steps.length);
   }
   if (s.mode !== 'mirror' && rng.chance(0.2)) steps.push({ do: 'waitRuns' }, { do: 'approve', right: false });
   steps.push({ do: 'waitRuns' });
+  // A stream of its own (as fanOut): the reset rounds leave every other draw of a schedule as it was.
+  const resets = new Rng(seed, index, 4);
+  if (resets.chance(0.35)) {
+    const at = roundEnds[resets.int(0, rounds - 1)]!;
+    steps.splice(at, 0, ...resetRound(s, resets));
+  }
   return s;
+}
+
+/**
+ * A run reset while it works: rows to write, a run that does not wait, then the run's workflow reset to
+ * its first workflow task once it has an activity of the chosen phase pending (mostly the write). The
+ * run starts again under the same number: its earlier attempt must be settled, nothing sent twice.
+ */
+function resetRound(s: Schedule, rng: Rng): Step[] {
+  // Enough rows for a write that lasts: Salesforce in a Bulk job (polled), Actito one by one (rate-limited) or in an import.
+  const n = s.dest === 'salesforce' ? rng.int(s.bulkThreshold + 2, s.bulkThreshold + 40) : rng.int(15, s.bulkThreshold + 30);
+  const rows: Step =
+    s.mode === 'insert' && s.dest === 'actito' ? { do: 'add', n } : rng.chance(0.3) ? { do: 'add', n } : { do: 'change', n };
+  // Steps a small run takes as local activities (validate, delta, commit) show no pending activity to wait for.
+  const phase = rng.weighted<Exclude<Phase, 'any'>>([
+    ['write', 4],
+    ['extract', 1],
+  ]);
+  return [{ do: 'waitRuns' }, rows, { do: 'sync', wait: false }, { do: 'reset', phase, afterMs: rng.int(0, 300) }, { do: 'waitRuns' }];
 }
 
 /** 1–3 model changes of the kinds users make, including keys that are repeated or missing and values that cannot be written. */

@@ -286,8 +286,13 @@ describe('a run number prepared again after it wrote (a workflow reset)', () => 
     expect(delta.chunks.length).toBe(3);
     await writeAll(t.d.deps, first, delta.chunks.slice(0, written));
 
+    const startedAt = async () =>
+      (await t.db.query(`SELECT started_at FROM syncline.runs WHERE activation_id = $1`, [id])).rows[0].started_at as Date;
+    const firstStart = await startedAt();
     // The reset: the same run number, prepared again, and run to its commit. The run's row has a new id.
     const again = await startRun(t.d.deps, cfg, 1);
+    // Its window still covers the earlier attempt's writes (a Mirror delete of that attempt happened in the run).
+    expect(await startedAt()).toEqual(firstStart);
     expect(again).not.toBe(first);
     expect((await t.db.query(`SELECT id::text FROM syncline.runs WHERE activation_id = $1`, [id])).rows).toEqual([{ id: again }]);
     const redo = await computeDelta(t.d.deps, { runId: again });
