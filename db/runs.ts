@@ -43,11 +43,16 @@ INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retr
 
 /**
  * Gives the run's row a new id, so that nothing still holding the old one (a write of an attempt a reset cut
- * off) can reach the run or the work tables of the attempt that follows: those are named by the id.
+ * off) can reach the run or the work tables of the attempt that follows: those are named by the id. A plan
+ * naming the run follows it (a plan run's recordPlan saves the plan before it marks the run planned: a worker
+ * that died between the two left an open plan on a running run); a plan naming an id no run has could be
+ * neither applied nor superseded, and every later prepare would fail on it.
  */
 export async function renumberRun(db: Db, runId: string): Promise<string> {
-  const r = await sql<{ id: string }>`UPDATE syncline.runs SET id = nextval(pg_get_serial_sequence('syncline.runs', 'id'))
-    WHERE id = ${runId} RETURNING id`.execute(db);
+  const r = await sql<{ id: string }>`WITH r AS (
+  UPDATE syncline.runs SET id = nextval(pg_get_serial_sequence('syncline.runs', 'id')) WHERE id = ${runId} RETURNING id
+), p AS (UPDATE syncline.plans SET run_id = (SELECT id FROM r) WHERE run_id = ${runId})
+SELECT id FROM r`.execute(db);
   return String(r.rows[0]!.id);
 }
 

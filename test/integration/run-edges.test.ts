@@ -11,6 +11,8 @@ import { computeDelta } from '../../activities/delta';
 import { writeChunk } from '../../activities/write';
 import { commitRun } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
+import { loadPlan, recordPlan } from '../../activities/plan';
+import { savePlan } from '../../db/plans';
 import { openRun } from '../../db/runs';
 import { claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
@@ -304,5 +306,44 @@ describe('a run number prepared again after it wrote (a workflow reset)', () => 
     expect(redo.planned).toEqual(written === 3 ? {} : { create: 7 }); // chunks of 5, 5 and 2 rows
     // A run after it finds nothing to do.
     expect((await fullRun(t.d.deps, cfg, 2)).delta.planned).toEqual({});
+  });
+});
+
+describe('a plan run prepared again after its delta (a workflow reset), review rev6', () => {
+  // recordPlan saves the plan (syncline.plans, naming the run id), then marks the run planned: two statements.
+  // A worker that dies between them leaves the run running with its delta and an open plan naming its id; a
+  // reset of the plan run then settles that attempt and renumbers the run. The plan must follow the run's id:
+  // a plan naming an id no run has can be neither applied nor superseded, and every later prepare fails on it.
+  test('the open plan follows the run to its new id: the plan recorded again loads that id and its chunks', async () => {
+    const id = uniqueName('rev6_plan_reset');
+    await model(id, 12);
+    const cfg = config(id);
+    const first = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId: first });
+    // recordPlan's first statement, then the worker dies.
+    await savePlan(t.d.deps.db, { activationId: id, runNumber: 1, runId: first, counts: delta.planned, samples: {} });
+    // The reset: the plan run's prepare again, then its delta, and this time its plan recorded.
+    const again = await startRun(t.d.deps, cfg, 1);
+    expect(again).not.toBe(first);
+    const redo = await computeDelta(t.d.deps, { runId: again });
+    await recordPlan(t.d.deps, { runId: again, planned: redo.planned, rejected: redo.rejected, heldDeletes: redo.heldDeletes });
+    const plan = await loadPlan(t.d.deps, { activationId: id, plan: 1 });
+    expect(plan.runId).toBe(again);
+    expect(plan.chunks.length).toBe(3);
+  });
+
+  test('the new attempt never gets to its plan: the next run still prepares and runs', async () => {
+    const id = uniqueName('rev6_plan_reset2');
+    await model(id, 12);
+    const cfg = config(id);
+    const first = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId: first });
+    await savePlan(t.d.deps.db, { activationId: id, runNumber: 1, runId: first, counts: delta.planned, samples: {} });
+    await prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
+    // The new attempt stops (its check fails, say): the plan run failed, and the activation goes on with run 2.
+    const run2 = await fullRun(t.d.deps, cfg, 2);
+    expect(run2.summary.status).toBe('success');
+    const dest = await t.db.query(`SELECT writes FROM test_dest.records WHERE object = $1`, [id]);
+    expect(dest.rows.map((r) => r.writes)).toEqual(Array(12).fill(1));
   });
 });
