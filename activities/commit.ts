@@ -23,10 +23,12 @@ import {
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
+import { setPlanStatus } from '../db/plans';
 import {
   attributesCreated,
   finishRun,
   lockRun,
+  plannedRun,
   pruneRuns,
   renumberRun,
   runHistoryDays,
@@ -81,7 +83,8 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
  * them would send those rows again. The settled attempt's row then gets a new id (renumberRun), which
  * the prepare reopens: a write of the earlier attempt still under way finds neither its run nor its
  * delta, and cannot record into the new attempt's. An attempt without a delta (a retried prepare)
- * wrote nothing and is simply reopened.
+ * wrote nothing and is simply reopened. A plan of this number whose apply wrote is settled and renumbered
+ * too (superseded, its plan with it).
  */
 export async function settleUnfinishedRuns(
   deps: SynclineDeps,
@@ -112,6 +115,17 @@ export async function settleUnfinishedRuns(
       recordCommittedRun(done);
       settled.push(o.runNumber);
     }
+  }
+  // A plan of this very number whose apply wrote (the apply keeps the plan run 'planned'): its activation was
+  // reset to before the plan, which ended the apply. What the apply wrote is committed, the plan closed, and
+  // the run renumbered, as above.
+  const planned = opening === undefined ? undefined : await plannedRun(deps.db, activationId, opening);
+  if (planned !== undefined) {
+    await deps.db.transaction().execute(async (tx) => {
+      if (!(await settleSupersededPlan(tx, planned, { answeredOnly: true }))) return;
+      await setPlanStatus(tx, activationId, opening!, 'superseded');
+      await renumberRun(tx, planned);
+    });
   }
   return settled;
 }

@@ -56,6 +56,18 @@ SELECT id FROM r`.execute(db);
   return String(r.rows[0]!.id);
 }
 
+/** The id of the activation's run `runNumber` when it is a plan (status planned), applied or not. */
+export async function plannedRun(db: Db, activationId: string, runNumber: number): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('syncline.runs')
+    .select('id')
+    .where('activation_id', '=', activationId)
+    .where('run_number', '=', runNumber)
+    .where('status', '=', 'planned')
+    .executeTakeFirst();
+  return r === undefined ? undefined : String(r.id);
+}
+
 export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {
   return db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirst();
 }

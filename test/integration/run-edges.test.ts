@@ -347,3 +347,32 @@ describe('a plan run prepared again after its delta (a workflow reset), review r
     expect(dest.rows.map((r) => r.writes)).toEqual(Array(12).fill(1));
   });
 });
+
+describe('a plan whose apply wrote, prepared again (its activation reset to before the plan), review rev6', () => {
+  // The apply writes into the plan run's own delta, under the plan's run number, and the run stays 'planned'.
+  // An activation reset to before the plan terminates the apply and runs the plan's number again: its prepare
+  // dropped the apply's delta with the destination's answers, and the rows the apply wrote were sent again.
+  test('what the apply wrote is committed, and not sent a second time', async () => {
+    const id = uniqueName('rev6_apply_reset');
+    await model(id, 12);
+    const cfg = config(id);
+    const planRun = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId: planRun });
+    await recordPlan(t.d.deps, { runId: planRun, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes });
+    // The apply writes one chunk of three; then the activation is reset to before the plan.
+    await writeChunk(t.d.deps, { runId: planRun, chunk: 0 });
+    const again = await startRun(t.d.deps, cfg, 1);
+    // A write of the terminated apply still under way reaches nothing of the new attempt.
+    if (again !== planRun)
+      await expect(writeChunk(t.d.deps, { runId: planRun, chunk: 1 })).rejects.toThrow(`run ${planRun} does not exist`);
+    const redo = await computeDelta(t.d.deps, { runId: again });
+    await recordPlan(t.d.deps, { runId: again, planned: redo.planned, rejected: redo.rejected, heldDeletes: redo.heldDeletes });
+    expect(redo.planned).toEqual({ upsert: 7 });
+    const plan = await loadPlan(t.d.deps, { activationId: id, plan: 1 });
+    expect(plan.runId).toBe(again);
+    await writeAll(t.d.deps, again, plan.chunks);
+    expect((await commitRun(t.d.deps, { runId: again })).status).toBe('success');
+    const dest = await t.db.query(`SELECT writes FROM test_dest.records WHERE object = $1`, [id]);
+    expect(dest.rows.map((r) => r.writes)).toEqual(Array(12).fill(1));
+  });
+});
