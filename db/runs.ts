@@ -166,14 +166,13 @@ export async function lastRunNumber(db: Db, activationId: string): Promise<numbe
   return Number(r?.n ?? 0);
 }
 
-/** Runs still marked running, oldest first (up to run number `upTo` when given, that one included). */
-export async function runningRuns(db: Db, activationId: string, upTo?: number): Promise<Array<{ id: string; runNumber: number }>> {
-  let q = db
+/** Runs still marked running, oldest first. */
+export async function runningRuns(db: Db, activationId: string): Promise<Array<{ id: string; runNumber: number }>> {
+  const q = db
     .selectFrom('syncline.runs')
     .select(['id', 'run_number'])
     .where('activation_id', '=', activationId)
     .where('status', '=', 'running');
-  if (upTo !== undefined) q = q.where('run_number', '<=', upTo);
   return (await q.orderBy('run_number').execute()).map((r) => ({ id: String(r.id), runNumber: r.run_number }));
 }
 

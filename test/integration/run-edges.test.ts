@@ -394,3 +394,32 @@ describe('a run number prepared again after its delta but before any write, revi
     expect(listed.rows[0].n).toBe(0);
   });
 });
+
+describe('an activation reset to before a run it had committed, while a later run was writing, review rev6', () => {
+  // `temporal workflow reset --type FirstWorkflowTask` of an activation that continued-as-new goes back to the
+  // run numbers of its current execution: run 1 (committed) is prepared again while run 2's earlier attempt,
+  // cut off mid-write, still holds the destination's answers in its delta. Run 1's new attempt saw a snapshot
+  // without them and sent those rows again (Insert: a second record), before run 2 was settled.
+  test('the later run is settled first: the rows it wrote are not sent again, by run 1 nor by run 2', async () => {
+    const id = uniqueName('rev6_rewind');
+    await model(id, 12);
+    const cfg = config(id, 'insert');
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(13, 24) g`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    const delta2 = await computeDelta(t.d.deps, { runId: run2 });
+    expect(delta2.chunks.length).toBe(3);
+    await writeAll(t.d.deps, run2, delta2.chunks.slice(0, 1));
+    // The reset: run 1, then run 2, run again.
+    const again1 = await fullRun(t.d.deps, cfg, 1);
+    expect(again1.delta.planned).toEqual({ create: 7 });
+    const again2 = await fullRun(t.d.deps, cfg, 2);
+    expect(again2.delta.planned).toEqual({});
+    const dest = await t.db.query(
+      `SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`,
+      [id],
+    );
+    expect(dest.rows).toHaveLength(24);
+    expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
+  });
+});
