@@ -23,10 +23,12 @@ import {
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
+import { setPlanStatus } from '../db/plans';
 import {
   attributesCreated,
   finishRun,
   lockRun,
+  plannedRun,
   pruneRuns,
   renumberRun,
   runHistoryDays,
@@ -72,7 +74,7 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
 }
 
 /**
- * Closes every earlier run of the activation still marked running: its workflow is gone (runs of one
+ * Closes every other run of the activation still marked running: its workflow is gone (runs of one
  * activation never overlap), so what it wrote is committed now and the rest will be sent again.
  *
  * `opening`: the run number a prepare is opening. Earlier runs still running are settled, and so is an
@@ -81,7 +83,10 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
  * them would send those rows again. The settled attempt's row then gets a new id (renumberRun), which
  * the prepare reopens: a write of the earlier attempt still under way finds neither its run nor its
  * delta, and cannot record into the new attempt's. An attempt without a delta (a retried prepare)
- * wrote nothing and is simply reopened.
+ * wrote nothing and is simply reopened. Runs after `opening` still running (a reset of the activation to
+ * before them) are settled and renumbered the same way, before this run computes a delta that would send
+ * their acknowledged rows again. A plan of this number whose apply wrote is settled and renumbered too
+ * (superseded, its plan with it).
  */
 export async function settleUnfinishedRuns(
   deps: SynclineDeps,
@@ -90,15 +95,20 @@ export async function settleUnfinishedRuns(
   opening?: number,
 ): Promise<number[]> {
   const settled: number[] = [];
-  for (const o of await runningRuns(deps.db, activationId, opening)) {
-    const again = o.runNumber === opening;
+  // With `opening`, runs after it too: only a reset of the activation to before them (it goes back to run
+  // numbers it used) leaves them running, their workflows ended; this activation will open their numbers again.
+  for (const o of await runningRuns(deps.db, activationId)) {
+    const again = opening !== undefined && o.runNumber >= opening;
     const done = await deps.db.transaction().execute(async (tx) => {
       const rec = await lockRun(tx, o.id);
       if (rec.status !== 'running') return null;
       if (again && !(await hasDeltaTable(tx, o.id))) return null;
-      const message = again
-        ? `run ${rec.run_number} was started again (a workflow reset) before it committed; its earlier attempt is settled: the rows the destination acknowledged are committed, the others are sent again`
-        : `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
+      const message =
+        again && rec.run_number > opening!
+          ? `run ${rec.run_number} never committed: its activation was reset to before it; settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`
+          : again
+            ? `run ${rec.run_number} was started again (a workflow reset) before it committed; its earlier attempt is settled: the rows the destination acknowledged are committed, the others are sent again`
+            : `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
       const summary = await commitIn(tx, rec, {
         error: { type: 'CANCELLED', message },
         warnings: [],
@@ -114,6 +124,17 @@ export async function settleUnfinishedRuns(
       activityLogger().info(`settled: ${describeRun(done)}${again ? ' (its earlier attempt: the run was started again)' : ''}`);
       settled.push(o.runNumber);
     }
+  }
+  // A plan of this very number whose apply wrote (the apply keeps the plan run 'planned'): its activation was
+  // reset to before the plan, which ended the apply. What the apply wrote is committed, the plan closed, and
+  // the run renumbered, as above.
+  const planned = opening === undefined ? undefined : await plannedRun(deps.db, activationId, opening);
+  if (planned !== undefined) {
+    await deps.db.transaction().execute(async (tx) => {
+      if (!(await settleSupersededPlan(tx, planned, { answeredOnly: true }))) return;
+      await setPlanStatus(tx, activationId, opening!, 'superseded');
+      await renumberRun(tx, planned);
+    });
   }
   return settled;
 }

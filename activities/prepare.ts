@@ -30,7 +30,11 @@ export interface PrepareRunResult {
   runId: string;
 }
 
-/** Idempotent: a retried or replayed run number maps to the same row, and its work tables start clean. */
+/**
+ * Idempotent: a retried or replayed run number maps to the same row, and its work tables start clean. The
+ * number started again after its earlier attempt got as far as its delta (a reset) settles that attempt
+ * first, and the row comes back under a new id (settleUnfinishedRuns).
+ */
 export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Promise<PrepareRunResult> {
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) throw new SyncError('CONFIG_INVALID', formatProblems(input.activationId, parsed.problems));

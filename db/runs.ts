@@ -44,12 +44,29 @@ INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retr
 
 /**
  * Gives the run's row a new id, so that nothing still holding the old one (a write of an attempt a reset cut
- * off) can reach the run or the work tables of the attempt that follows: those are named by the id.
+ * off) can reach the run or the work tables of the attempt that follows: those are named by the id. A plan
+ * naming the run follows it (a plan run's recordPlan saves the plan before it marks the run planned: a worker
+ * that died between the two left an open plan on a running run); a plan naming an id no run has could be
+ * neither applied nor superseded, and every later prepare would fail on it.
  */
 export async function renumberRun(db: Db, runId: string): Promise<string> {
-  const r = await sql<{ id: string }>`UPDATE syncline.runs SET id = nextval(pg_get_serial_sequence('syncline.runs', 'id'))
-    WHERE id = ${runId} RETURNING id`.execute(db);
+  const r = await sql<{ id: string }>`WITH r AS (
+  UPDATE syncline.runs SET id = nextval(pg_get_serial_sequence('syncline.runs', 'id')) WHERE id = ${runId} RETURNING id
+), p AS (UPDATE syncline.plans SET run_id = (SELECT id FROM r) WHERE run_id = ${runId})
+SELECT id FROM r`.execute(db);
   return String(r.rows[0]!.id);
+}
+
+/** The id of the activation's run `runNumber` when it is a plan (status planned), applied or not. */
+export async function plannedRun(db: Db, activationId: string, runNumber: number): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('syncline.runs')
+    .select('id')
+    .where('activation_id', '=', activationId)
+    .where('run_number', '=', runNumber)
+    .where('status', '=', 'planned')
+    .executeTakeFirst();
+  return r === undefined ? undefined : String(r.id);
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {
@@ -150,14 +167,13 @@ export async function lastRunNumber(db: Db, activationId: string): Promise<numbe
   return Number(r?.n ?? 0);
 }
 
-/** Runs still marked running, oldest first (up to run number `upTo` when given, that one included). */
-export async function runningRuns(db: Db, activationId: string, upTo?: number): Promise<Array<{ id: string; runNumber: number }>> {
-  let q = db
+/** Runs still marked running, oldest first. */
+export async function runningRuns(db: Db, activationId: string): Promise<Array<{ id: string; runNumber: number }>> {
+  const q = db
     .selectFrom('syncline.runs')
     .select(['id', 'run_number'])
     .where('activation_id', '=', activationId)
     .where('status', '=', 'running');
-  if (upTo !== undefined) q = q.where('run_number', '<=', upTo);
   return (await q.orderBy('run_number').execute()).map((r) => ({ id: String(r.id), runNumber: r.run_number }));
 }
 
