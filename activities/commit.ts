@@ -28,7 +28,6 @@ import {
   attributesCreated,
   finishRun,
   lockRun,
-  plannedRun,
   pruneRuns,
   renumberRun,
   runHistoryDays,
@@ -97,7 +96,8 @@ export async function settleUnfinishedRuns(
   const settled: number[] = [];
   // With `opening`, runs after it too: only a reset of the activation to before them (it goes back to run
   // numbers it used) leaves them running, their workflows ended; this activation will open their numbers again.
-  for (const o of await runningRuns(deps.db, activationId)) {
+  const open = await runningRuns(deps.db, activationId, opening);
+  for (const o of open.filter((r) => r.status === 'running')) {
     const again = opening !== undefined && o.runNumber >= opening;
     const done = await deps.db.transaction().execute(async (tx) => {
       const rec = await lockRun(tx, o.id);
@@ -121,14 +121,16 @@ export async function settleUnfinishedRuns(
     if (done) {
       recordCommittedRun(done);
       // One line per settled run, as a commit writes one: what the destination had acknowledged is now committed.
-      activityLogger().info(`settled: ${describeRun(done)}${again ? ' (its earlier attempt: the run was started again)' : ''}`);
+      activityLogger().info(
+        `settled: ${describeRun(done)}${o.runNumber === opening ? ' (its earlier attempt: the run was started again)' : ''}`,
+      );
       settled.push(o.runNumber);
     }
   }
   // A plan of this very number whose apply wrote (the apply keeps the plan run 'planned'): its activation was
   // reset to before the plan, which ended the apply. What the apply wrote is committed, the plan closed, and
   // the run renumbered, as above.
-  const planned = opening === undefined ? undefined : await plannedRun(deps.db, activationId, opening);
+  const planned = open.find((r) => r.status === 'planned')?.id;
   if (planned !== undefined) {
     await deps.db.transaction().execute(async (tx) => {
       if (!(await settleSupersededPlan(tx, planned, { answeredOnly: true }))) return;

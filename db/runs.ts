@@ -57,18 +57,6 @@ SELECT id FROM r`.execute(db);
   return String(r.rows[0]!.id);
 }
 
-/** The id of the activation's run `runNumber` when it is a plan (status planned), applied or not. */
-export async function plannedRun(db: Db, activationId: string, runNumber: number): Promise<string | undefined> {
-  const r = await db
-    .selectFrom('syncline.runs')
-    .select('id')
-    .where('activation_id', '=', activationId)
-    .where('run_number', '=', runNumber)
-    .where('status', '=', 'planned')
-    .executeTakeFirst();
-  return r === undefined ? undefined : String(r.id);
-}
-
 export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {
   return db.selectFrom('syncline.runs').selectAll().where('id', '=', runId).executeTakeFirst();
 }
@@ -167,14 +155,29 @@ export async function lastRunNumber(db: Db, activationId: string): Promise<numbe
   return Number(r?.n ?? 0);
 }
 
-/** Runs still marked running, oldest first. */
-export async function runningRuns(db: Db, activationId: string): Promise<Array<{ id: string; runNumber: number }>> {
+/**
+ * Runs still marked running, oldest first; with `planned`, also that run number when it is a plan (status
+ * planned, applied or not), in the same statement (a prepare sends it on every run).
+ */
+export async function runningRuns(
+  db: Db,
+  activationId: string,
+  planned?: number,
+): Promise<Array<{ id: string; runNumber: number; status: 'running' | 'planned' }>> {
   const q = db
     .selectFrom('syncline.runs')
-    .select(['id', 'run_number'])
+    .select(['id', 'run_number', 'status'])
     .where('activation_id', '=', activationId)
-    .where('status', '=', 'running');
-  return (await q.orderBy('run_number').execute()).map((r) => ({ id: String(r.id), runNumber: r.run_number }));
+    .where((eb) =>
+      planned === undefined
+        ? eb('status', '=', 'running')
+        : eb.or([eb('status', '=', 'running'), eb.and([eb('status', '=', 'planned'), eb('run_number', '=', planned)])]),
+    );
+  return (await q.orderBy('run_number').execute()).map((r) => ({
+    id: String(r.id),
+    runNumber: r.run_number,
+    status: r.status === 'planned' ? 'planned' : 'running',
+  }));
 }
 
 export interface RunEnd {
