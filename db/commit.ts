@@ -25,9 +25,11 @@ export interface DeltaHolds {
   listed: boolean;
   /** The activation has row errors (else none can be cleared). */
   rowErrors: boolean;
+  /** Deletions the guard holds. */
+  held: boolean;
 }
 
-export const HOLDS_EVERYTHING: DeltaHolds = { pending: true, deleted: true, listed: true, rowErrors: true };
+export const HOLDS_EVERYTHING: DeltaHolds = { pending: true, deleted: true, listed: true, rowErrors: true, held: true };
 
 /** What `summaryCounts` rows say the commit will act on; `hasRowErrors` from the same statement. */
 export function deltaHolds(
@@ -40,6 +42,7 @@ export function deltaHolds(
     deleted: counts.some((c) => c.op === 'delete' && (c.status === 'ok' || c.status === 'incomplete')),
     listed: counts.some((c) => listedStatuses.has(c.status)),
     rowErrors: counts.length === 0 || counts.some((c) => c.has_row_errors !== false),
+    held: counts.some((c) => c.status === 'held'),
   };
 }
 
@@ -84,6 +87,14 @@ export function commitStatements(
     ...(holds.rowErrors
       ? [
           sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'ok' AND d.code IS NULL`,
+        ]
+      : []),
+    // A key that left the model, its deletion held by the guard: no run sends its row again, so an error of
+    // its last write ("sent again next run") no longer stands; the held deletion (held_deletes) does. The
+    // snapshot keeps the row unconfirmed: back in the model, it is sent again.
+    ...(holds.rowErrors && holds.held
+      ? [
+          sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.op = 'delete' AND d.status = 'held'`,
         ]
       : []),
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.

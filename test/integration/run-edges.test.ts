@@ -428,3 +428,55 @@ describe('an activation reset to before a run it had committed, while a later ru
     expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
   });
 });
+
+describe('a row error of a key whose deletion the guard holds', () => {
+  // Found by the chaos campaign (seed 20261207, schedule 6): rows left unacknowledged by a failed run, then
+  // removed from the model with enough others that the guard held their deletions. Their errors said
+  // "sent again next run" for good, yet no run sends a key that left the model: what stands is the held
+  // deletion (held_deletes). Seen failing before the fix: three NOT_ACKNOWLEDGED errors after run 3.
+  test('is cleared when the deletion is held; the key back in the model is sent again, as unconfirmed', async () => {
+    const id = uniqueName('held_err');
+    const table = `public.${id}`;
+    await t.db.query(`CREATE TABLE ${table} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
+    const cfg = parsed({
+      id,
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { sql: `SELECT id, name FROM ${table}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 5 } },
+      mappings: [{ from: 'name', to: 'Name' }],
+    });
+    const errors = async () =>
+      (await t.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map(
+        (r) => `${r.key}:${r.code}`,
+      );
+    await fullRun(t.d.deps, cfg, 1);
+    // 2: keys 1-3 changed, planned, and the run ends before any answer: listed NOT_ACKNOWLEDGED.
+    await t.db.query(`UPDATE ${table} SET name = name || ' v2' WHERE id IN ('1', '2', '3')`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    await computeDelta(t.d.deps, { runId: run2 });
+    await commitRun(t.d.deps, { runId: run2, error: { type: 'TIMEOUT', message: 'the write timed out' } });
+    expect(await errors()).toEqual(['1:NOT_ACKNOWLEDGED', '2:NOT_ACKNOWLEDGED', '3:NOT_ACKNOWLEDGED']);
+    // 3: keys 1-5 leave the model: 25 % of 20, over the guard's 10 %, so every deletion is held.
+    await t.db.query(`DELETE FROM ${table} WHERE id::int <= 5`);
+    const r3 = (await fullRun(t.d.deps, cfg, 3)).summary;
+    expect(r3.ops.delete).toMatchObject({ planned: 5, held: 5 });
+    expect(await errors()).toEqual([]);
+    expect(
+      (await t.db.query(`SELECT key FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map((r) => r.key),
+    ).toEqual(['1', '2', '3', '4', '5']);
+    // 4: the keys back as they were in run 2: 1-3 are sent again (their last write went unanswered), 4-5 are not.
+    await t.db.query(
+      `INSERT INTO ${table} SELECT g::text, 'Name ' || g || CASE WHEN g <= 3 THEN ' v2' ELSE '' END FROM generate_series(1, 5) g`,
+    );
+    const r4 = await fullRun(t.d.deps, cfg, 4);
+    expect(r4.delta.planned).toEqual({ upsert: 3 });
+    expect(r4.summary.status).toBe('success');
+    expect(await errors()).toEqual([]);
+    const dest = await t.db.query(
+      `SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 AND key::int <= 5 ORDER BY key::int`,
+      [id],
+    );
+    expect(dest.rows.map((r) => `${r.key}=${r.name}`)).toEqual(['1=Name 1 v2', '2=Name 2 v2', '3=Name 3 v2', '4=Name 4', '5=Name 5']);
+  });
+});
