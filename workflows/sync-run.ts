@@ -10,6 +10,7 @@
 import {
   ApplicationFailure,
   executeChild,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -250,8 +251,13 @@ class SyncRun {
   /** Chunks from..to-1, written by child workflow number `batch`; its quota warnings join the run's. */
   private async writeBatch(runId: string, work: Work, from: number, to: number, batch: number) {
     const { input } = this;
+    const info = workflowInfo();
+    // A run started again by a reset: the execution that was reset may still have its write children open
+    // (their parent-close policy ends them, but not at once), and a child of the same id would not start
+    // (WorkflowExecutionAlreadyStarted failed the run). Its children take ids of their own. Asked only after a reset.
+    const reset = info.runId !== info.originalExecutionRunId && patched('write-child-id-after-reset');
     const result = await executeChild(writeChunksWorkflow, {
-      workflowId: `${workflowInfo().workflowId}/write/${batch}`,
+      workflowId: `${info.workflowId}/write/${batch}${reset ? `~${info.runId.slice(0, 8)}` : ''}`,
       args: [
         {
           activationId: input.activationId,

@@ -183,12 +183,18 @@ test('a run whose activation was terminated mid-run is closed (cancelled) when t
   expect(dest.rows.every((r) => r.n === 1)).toBe(true);
 });
 
+/** `temporal workflow reset --type FirstWorkflowTask`, as an operator runs it. */
+async function resetRun(workflowId: string): Promise<void> {
+  const cli = process.env.TEMPORAL_CLI;
+  if (!cli) throw new Error('this test needs the temporal CLI (TEMPORAL_CLI, set by the global setup)');
+  const args = ['workflow', 'reset', '--workflow-id', workflowId, '--type', 'FirstWorkflowTask', '--reason', 'operator restarted the run'];
+  await promisify(execFile)(cli, [...args, '--address', env().address]);
+}
+
 test('a run reset mid-write with `temporal workflow reset` commits what its earlier attempt wrote and sends it no second time', async () => {
   // The reset starts the run's workflow again from its first task: the same run number is prepared again.
   // Before the fix, that prepare dropped the earlier attempt's delta with the destination's answers, and the
   // run sent every row again (seen failing: the rows written before the reset written twice, no settle logged).
-  const cli = process.env.TEMPORAL_CLI;
-  if (!cli) throw new Error('this test needs the temporal CLI (TEMPORAL_CLI, set by the global setup)');
   const id = uniqueName('reset');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
   const cfg = config(id, 'insert', {
@@ -197,18 +203,7 @@ test('a run reset mid-write with `temporal workflow reset` commits what its earl
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
   const caller = sync(id);
   await waitFor('some rows written', async () => (await keys(id)).length >= 60);
-  await promisify(execFile)(cli, [
-    'workflow',
-    'reset',
-    '--workflow-id',
-    runWorkflowId(id, 1),
-    '--type',
-    'FirstWorkflowTask',
-    '--reason',
-    'operator restarted the run',
-    '--address',
-    env().address,
-  ]);
+  await resetRun(runWorkflowId(id, 1));
   const summary = await caller;
   expect(summary.runNumber).toBe(1);
   expect(summary.status).toBe('success');
@@ -225,4 +220,28 @@ test('a run reset mid-write with `temporal workflow reset` commits what its earl
   expect(dest.rows).toHaveLength(300);
   expect(dest.rows.every((r) => r.n === 1)).toBe(true);
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(300);
+});
+
+test("a run that fans its writes out, reset mid-write: the new attempt's write workflows take ids of their own", async () => {
+  // The reset execution's write children are closed by their parent-close policy, but not at once: the new
+  // attempt starting a child of the same id failed the run with WorkflowExecutionAlreadyStarted (chaos,
+  // seed 20261207, schedule 6). Seen failing before the fix: no child under the new attempt's id.
+  const id = uniqueName('reset_fan');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
+  const cfg = config(id, 'insert', {
+    chunksPerWorkflow: 2,
+    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
+  });
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
+  const caller = sync(id);
+  await waitFor('some rows written', async () => (await keys(id)).length >= 30);
+  await resetRun(runWorkflowId(id, 1));
+  const summary = await caller;
+  expect(summary.status).toBe('success');
+  const run = await client.workflow.getHandle(runWorkflowId(id, 1)).describe();
+  const child = await client.workflow.getHandle(`${runWorkflowId(id, 1)}/write/1~${run.runId.slice(0, 8)}`).describe();
+  expect(child.status.name).toBe('COMPLETED');
+  const dest = await db.query(`SELECT key, count(*)::int AS n FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
+  expect(dest.rows).toHaveLength(300);
+  expect(dest.rows.every((r) => r.n === 1)).toBe(true);
 });
