@@ -136,6 +136,7 @@ export async function settleUnfinishedRuns(
       if (!(await settleSupersededPlan(tx, planned, { answeredOnly: true }))) return;
       await setPlanStatus(tx, activationId, opening!, 'superseded');
       await renumberRun(tx, planned);
+      settled.push(opening!);
     });
   }
   return settled;

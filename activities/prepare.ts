@@ -28,6 +28,8 @@ export interface PrepareRunInput {
 }
 export interface PrepareRunResult {
   runId: string;
+  /** Present (true) when an earlier attempt of this run number was settled first: a reset started the run again. */
+  startedAgain?: true;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   // What an earlier run wrote but never committed is settled before this run computes its delta: a run
   // left running (this run number's own earlier attempt too, when a reset starts it again after its
   // delta), and a plan whose apply wrote some rows but never committed.
-  await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
+  const settled = await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
   const { runId, created } = await openRun(deps.db, {
     activationId: input.activationId,
@@ -60,7 +62,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
     await deleteChunks(deps.db, runId);
   }
   if (input.scheduledAt) recordScheduleLag(input.activationId, input.scheduledAt);
-  return { runId };
+  return settled.includes(input.runNumber) ? { runId, startedAgain: true } : { runId };
 }
 
 export interface CheckDestinationInput {

@@ -6,7 +6,7 @@
  *
  * It starts everything itself, on free ports, and needs no internet: a Temporal dev server from the
  * `temporal` CLI, a fresh embedded Postgres (DATABASE_URL is ignored: nothing of a developer's state
- * enters a set), five Salesforce emulators (one per fault set), a webhook receiver and a syncline worker
+ * enters a set), six Salesforce emulators (one per fault set), a webhook receiver and a syncline worker
  * on the production workflow bundle. Then it drives real executions along every path of the four
  * workflow types, some of them recorded while still open.
  */
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     startPostgres({ dataDir: pgDir, fresh: true }),
     bundleWorkflows(),
     startHookReceiver(),
-    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted'] as const).map((name) =>
+    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'reset'] as const).map((name) =>
       // bulk: a job takes 2.5 s, so the run polls it on timers at least once.
       startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: name === 'bulk' ? 2500 : 50 }).then((e) => [name, e] as const),
     ),
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       'sf-stuck': sfConnection(emulators.stuck),
       'sf-reserve': sfConnection(emulators.reserve),
       'sf-exhausted': sfConnection(emulators.exhausted),
+      'sf-reset': sfConnection(emulators.reset),
       'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
       activations.invalidConfig,
       runs.bulk,
       runs.manyChunks,
+      runs.resetFanOut,
       runs.smallRun,
       runs.slowStep,
       runs.bulkStillRunning,

@@ -114,6 +114,8 @@ class SyncRun {
   private late: typeof quick = quick;
   /** Raised while the run waits for the destination's quota; they go into the summary. */
   private readonly quotaWarnings: RunWarning[] = [];
+  /** The prepare settled an earlier attempt of this run number (a reset started the run again). */
+  private startedAgain = false;
   private readonly quota: QuotaWaiter;
 
   /** Labels of the metrics this run records. */
@@ -203,9 +205,9 @@ class SyncRun {
     }
   }
 
-  private prepare() {
+  private async prepare() {
     const { input } = this;
-    return this.early.prepareRun({
+    const prepared = await this.early.prepareRun({
       activationId: input.activationId,
       runNumber: input.runNumber,
       trigger: input.trigger,
@@ -214,6 +216,8 @@ class SyncRun {
       scheduledAt: input.scheduledAt,
       ...(input.retryFailed ? { retryFailed: true } : {}),
     });
+    this.startedAgain = prepared.startedAgain === true;
+    return prepared;
   }
 
   private async computeDelta(runId: string) {
@@ -252,12 +256,13 @@ class SyncRun {
   private async writeBatch(runId: string, work: Work, from: number, to: number, batch: number) {
     const { input } = this;
     const info = workflowInfo();
-    // A run started again by a reset: the execution that was reset may still have its write children open
-    // (their parent-close policy ends them, but not at once), and a child of the same id would not start
-    // (WorkflowExecutionAlreadyStarted failed the run). Its children take ids of their own. Asked only after a reset.
-    const reset = info.runId !== info.originalExecutionRunId && patched('write-child-id-after-reset');
+    // A run started again by a reset (its prepare settled the earlier attempt, which the history records): the
+    // execution that was reset may still have its write children open (their parent-close policy ends them,
+    // but not at once), and a child of the same id would not start (WorkflowExecutionAlreadyStarted failed
+    // the run). Its children take ids of their own: the run's new id. Asked only after a reset.
+    const suffix = this.startedAgain && patched('write-child-id-after-reset') ? `~${runId}` : '';
     const result = await executeChild(writeChunksWorkflow, {
-      workflowId: `${info.workflowId}/write/${batch}${reset ? `~${info.runId.slice(0, 8)}` : ''}`,
+      workflowId: `${info.workflowId}/write/${batch}${suffix}`,
       args: [
         {
           activationId: input.activationId,

@@ -48,6 +48,44 @@ export async function manyChunks(s: Stage): Promise<void> {
   );
 }
 
+/**
+ * A fanned-out run reset to its first workflow task while its first write is held (3 s): the new execution's
+ * prepare settles the earlier attempt, and its write children take ids of their own (`…/write/<b>~<n>`).
+ */
+export async function resetFanOut(s: Stage): Promise<void> {
+  const id = 'hist_reset';
+  await createModel(s, id, 12);
+  await s.syncline.start(activation(s, id, { connection: 'sf-reset', extra: { chunkSize: 1, chunksPerWorkflow: 4 } }));
+  await emulatorAdmin(s.emulators.reset.url, '/faults', {
+    method: 'POST',
+    body: JSON.stringify({ slow: { ms: 3000, count: 1, paths: 'composite' } }),
+  });
+  const sync = s.syncline.triggerSync(id);
+  const run = `${wfId(id)}/run/1`;
+  await s.rec.until(run, undefined, 'a write child started', (ev) => ev.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes));
+  const history = await s.client.workflow.getHandle(run).fetchHistory();
+  const first = (history.events ?? []).find((e) => e.workflowTaskCompletedEventAttributes);
+  await s.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId: run },
+    reason: 'histories: an operator resets the run',
+    workflowTaskFinishEventId: first!.eventId,
+    requestId: `hist-reset-${Date.now()}`,
+  });
+  expectRun('run started again', await sync, (r) => r.status === 'success' && r.runNumber === 1);
+  const againRunId = (await s.client.workflow.getHandle(run).describe()).runId;
+  const again = await s.rec.events(run, againRunId);
+  const children = again.flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []);
+  if (children.length !== 3 || !children.every((c) => /\/write\/\d+~\d+$/.test(c)))
+    throw new Error(`${run}: the run started again wrote through ${JSON.stringify(children)}, not children of its own`);
+  await s.rec.record(
+    'reset-fan-out',
+    run,
+    againRunId,
+    'a fanned-out run reset to its first workflow task mid-write: its prepare settles the earlier attempt, its three write children take ids of their own',
+  );
+}
+
 /** A second run of a 20-row model: prepare, validate, delta and commit as local activities (markers); extract an activity. */
 export async function smallRun(s: Stage): Promise<void> {
   const id = 'hist_small';

@@ -238,8 +238,8 @@ test("a run that fans its writes out, reset mid-write: the new attempt's write w
   await resetRun(runWorkflowId(id, 1));
   const summary = await caller;
   expect(summary.status).toBe('success');
-  const run = await client.workflow.getHandle(runWorkflowId(id, 1)).describe();
-  const child = await client.workflow.getHandle(`${runWorkflowId(id, 1)}/write/1~${run.runId.slice(0, 8)}`).describe();
+  const runId = (await db.query(`SELECT id::text FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id])).rows[0].id;
+  const child = await client.workflow.getHandle(`${runWorkflowId(id, 1)}/write/1~${runId}`).describe();
   expect(child.status.name).toBe('COMPLETED');
   const dest = await db.query(`SELECT key, count(*)::int AS n FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
   expect(dest.rows).toHaveLength(300);
