@@ -606,10 +606,16 @@ export class ScheduleRun {
     this.approvalsFromHistory();
     let run = 0;
     let fannedOutRuns = 0;
-    const numbers = await withDb(this.env.pool, async (c) =>
-      (await c.query<{ n: number }>('SELECT run_number AS n FROM syncline.runs WHERE activation_id = $1', [this.id])).rows.map((r) => r.n),
+    const numbers = await withDb(
+      this.env.pool,
+      async (c) =>
+        (
+          await c.query<{ n: number; id: string }>('SELECT run_number AS n, id::text AS id FROM syncline.runs WHERE activation_id = $1', [
+            this.id,
+          ])
+        ).rows,
     );
-    for (const n of numbers) {
+    for (const { n, id } of numbers) {
       for (const wid of [`activation/${this.id}/run/${n}`, `activation/${this.id}/run/${n}/apply`]) {
         const len = await this.env.temporal.workflow
           .getHandle(wid)
@@ -620,13 +626,16 @@ export class ScheduleRun {
           );
         run = Math.max(run, len);
         if (len > 5000) this.violations.push(`run workflow ${wid} has ${len} history events`);
-        const child = await this.env.temporal.workflow
-          .getHandle(`${wid}/write/1`)
-          .describe()
-          .then(
-            (x) => x.historyLength,
-            () => 0,
-          );
+        // A run started again by a reset names its write children after its new id (…/write/1~<id>).
+        let child = 0;
+        for (const first of [`${wid}/write/1`, `${wid}/write/1~${id}`])
+          child ||= await this.env.temporal.workflow
+            .getHandle(first)
+            .describe()
+            .then(
+              (x) => x.historyLength,
+              () => 0,
+            );
         if (child > 0) fannedOutRuns++;
         run = Math.max(run, child);
       }
