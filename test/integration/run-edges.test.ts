@@ -14,7 +14,7 @@ import { prepareRun } from '../../activities/prepare';
 import { loadPlan, recordPlan } from '../../activities/plan';
 import { savePlan } from '../../db/plans';
 import { openRun } from '../../db/runs';
-import { claimApprovals } from '../../db/held-deletes';
+import { approveHeld, claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
 
 const t = useDirectDeps();
@@ -478,5 +478,37 @@ describe('a row error of a key whose deletion the guard holds', () => {
       [id],
     );
     expect(dest.rows.map((r) => `${r.key}=${r.name}`)).toEqual(['1=Name 1 v2', '2=Name 2 v2', '3=Name 3 v2', '4=Name 4', '5=Name 5']);
+  });
+});
+
+describe('a held deletion of a new key sent without an answer, review rev7', () => {
+  // b0d6d92 clears the row error of a key whose deletion the guard holds. A new key whose write went
+  // unanswered has no snapshot row: its NOT_ACKNOWLEDGED error is the only mark of the record the lost write
+  // may have made, and what makes the key count as removed (db/delta.ts, lost). Cleared, the next run no
+  // longer sees the key, forgets its held deletion, and the approved deletion never deletes the record.
+  test('approved, the deletion deletes the record the lost write made', async () => {
+    const id = uniqueName('rev7_lost_held');
+    await model(id, 20);
+    const cfg = config(id, 'mirror');
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(21, 23) g`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    await computeDelta(t.d.deps, { runId: run2 });
+    // Run 2's writes of keys 21-23 landed, their answers never came.
+    await t.db.query(
+      `INSERT INTO test_dest.records (object, key, "values") SELECT $1, g::text, jsonb_build_object('Name', 'Name ' || g) FROM generate_series(21, 23) g`,
+      [id],
+    );
+    await commitRun(t.d.deps, { runId: run2, error: { type: 'TIMEOUT', message: 'the write timed out' } });
+    // 3: the keys leave the model: 3 of 20 synced, over the guard's 10 %: held.
+    await t.db.query(`DELETE FROM public.${id} WHERE id::int > 20`);
+    const r3 = (await fullRun(t.d.deps, cfg, 3)).summary;
+    expect(r3.ops.delete).toMatchObject({ planned: 3, held: 3 });
+    expect(await approveHeld(t.d.deps.db, id, 3)).toBe(3);
+    const r4 = await fullRun(t.d.deps, cfg, 4);
+    expect(r4.delta.planned).toEqual({ delete: 3 });
+    const dest = await t.db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(dest.rows.map((r) => r.key)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    expect((await t.db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
   });
 });
