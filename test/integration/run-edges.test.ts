@@ -9,7 +9,7 @@ import { uniqueName, waitFor } from '../support/harness';
 import { fullRun, parsed, useDirectDeps, startRun, writeAll } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { writeChunk } from '../../activities/write';
-import { commitRun } from '../../activities/commit';
+import { commitRun, settleUnfinishedRuns } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
 import { loadPlan, recordPlan } from '../../activities/plan';
 import { savePlan } from '../../db/plans';
@@ -60,7 +60,7 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
       retryFailed: false,
       config: cfg,
     });
-    expect(reopened).toEqual({ runId: again.runId, created: false });
+    expect(reopened).toEqual({ runId: again.runId, created: false, reopenedClosed: false });
     const fresh = await openRun(t.d.deps.db, {
       activationId: id,
       runNumber: 2,
@@ -510,5 +510,30 @@ describe('a held deletion of a new key sent without an answer, review rev7', () 
     const dest = await t.db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
     expect(dest.rows.map((r) => r.key)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
     expect((await t.db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
+  });
+});
+
+describe('a run started again by a reset, its prepare retried after the settle, review rev7', () => {
+  // The first attempt of the new execution's prepare settled the earlier attempt, then failed (a Postgres
+  // restart, a worker killed) before it returned. Its retry finds nothing left to settle: before the fix it
+  // answered without startedAgain, and the run's write children took the ids the reset execution's
+  // children had, which may still be open (WorkflowExecutionAlreadyStarted failed the run).
+  test('the retried prepare still says the run was started again', async () => {
+    const id = uniqueName('rev7_prep_retry');
+    await model(id, 12);
+    const cfg = config(id);
+    const first = await startRun(t.d.deps, cfg, 1);
+    await computeDelta(t.d.deps, { runId: first });
+    // The reset: the new execution's prepare, attempt 1, settles the earlier attempt, then fails.
+    expect(await settleUnfinishedRuns(t.d.deps, id, 'run 1', 1)).toEqual([1]);
+    const retried = await prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
+    expect(retried.startedAgain).toBe(true);
+    // A prepare retried with nothing settled before it (no reset) is no run started again.
+    const other = uniqueName('rev7_prep_plain');
+    await model(other, 12);
+    const cfg2 = config(other);
+    await prepareRun(t.d.deps, { activationId: other, runNumber: 1, trigger: 'manual', full: false, config: cfg2 });
+    const plain = await prepareRun(t.d.deps, { activationId: other, runNumber: 1, trigger: 'manual', full: false, config: cfg2 });
+    expect(plain.startedAgain).toBeUndefined();
   });
 });
