@@ -45,7 +45,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   // delta), and a plan whose apply wrote some rows but never committed.
   const settled = await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
-  const { runId, created } = await openRun(deps.db, {
+  const { runId, created, reopenedClosed } = await openRun(deps.db, {
     activationId: input.activationId,
     runNumber: input.runNumber,
     trigger: input.trigger,
@@ -62,7 +62,10 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
     await deleteChunks(deps.db, runId);
   }
   if (input.scheduledAt) recordScheduleLag(input.activationId, input.scheduledAt);
-  return settled.includes(input.runNumber) ? { runId, startedAgain: true } : { runId };
+  // Started again: this prepare settled the earlier attempt, or an earlier attempt of this prepare did and
+  // failed before it returned (its retry finds the settled row closed). Not seen: an attempt that failed
+  // after it reopened the row too.
+  return settled.includes(input.runNumber) || reopenedClosed ? { runId, startedAgain: true } : { runId };
 }
 
 export interface CheckDestinationInput {

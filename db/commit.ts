@@ -91,10 +91,13 @@ export function commitStatements(
       : []),
     // A key that left the model, its deletion held by the guard: no run sends its row again, so an error of
     // its last write ("sent again next run") no longer stands; the held deletion (held_deletes) does. The
-    // snapshot keeps the row unconfirmed: back in the model, it is sent again.
+    // snapshot keeps the row unconfirmed: back in the model, it is sent again. Not a key without a snapshot
+    // row (a new key whose write went unanswered): its NOT_ACKNOWLEDGED error is the only mark of the record
+    // the lost write may have made, and what makes the next run count it removed (db/delta.ts, lost).
     ...(holds.rowErrors && holds.held
       ? [
-          sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.op = 'delete' AND d.status = 'held'`,
+          sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.op = 'delete' AND d.status = 'held'
+  AND EXISTS (SELECT 1 FROM syncline.snapshot s WHERE s.activation_id = ${activationId} AND s.key = d.key)`,
         ]
       : []),
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.

@@ -28,18 +28,24 @@ export interface OpenRun {
  * reopens its row), in one statement. `created`: the row is new, so nothing of this run id exists yet
  * (no work tables, no chunk rows) and no earlier attempt needs clearing. A reopened row keeps its
  * `started_at`: the run's window covers every attempt (what an earlier attempt wrote happened in it).
+ * `reopenedClosed`: the row was closed (`cancelled`: a settle of an earlier attempt, say by a prepare
+ * attempt that failed after it) and is reopened.
  */
-export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; created: boolean }> {
+export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; created: boolean; reopenedClosed: boolean }> {
   const config = JSON.stringify(r.config);
-  const row = await sql<{ id: string; created: boolean }>`WITH a AS (
+  const row = await sql<{ id: string; created: boolean; reopened_closed: boolean }>`WITH a AS (
   INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
   ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()
+), prior AS (
+  -- The statement's snapshot: the row as it was before the upsert below.
+  SELECT status FROM syncline.runs WHERE activation_id = ${r.activationId} AND run_number = ${r.runNumber}
 )
 INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
     VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL, config_version = excluded.config_version
-    RETURNING id, xmax = 0 AS created`.execute(db);
-  return { runId: String(row.rows[0]!.id), created: row.rows[0]!.created };
+    RETURNING id, xmax = 0 AS created, coalesce((SELECT status = 'cancelled' FROM prior), false) AS reopened_closed`.execute(db);
+  const { id, created, reopened_closed } = row.rows[0]!;
+  return { runId: String(id), created, reopenedClosed: reopened_closed };
 }
 
 /**

@@ -9,12 +9,12 @@ import { uniqueName, waitFor } from '../support/harness';
 import { fullRun, parsed, useDirectDeps, startRun, writeAll } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { writeChunk } from '../../activities/write';
-import { commitRun } from '../../activities/commit';
+import { commitRun, settleUnfinishedRuns } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
 import { loadPlan, recordPlan } from '../../activities/plan';
 import { savePlan } from '../../db/plans';
 import { openRun } from '../../db/runs';
-import { claimApprovals } from '../../db/held-deletes';
+import { approveHeld, claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
 
 const t = useDirectDeps();
@@ -60,7 +60,7 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
       retryFailed: false,
       config: cfg,
     });
-    expect(reopened).toEqual({ runId: again.runId, created: false });
+    expect(reopened).toEqual({ runId: again.runId, created: false, reopenedClosed: false });
     const fresh = await openRun(t.d.deps.db, {
       activationId: id,
       runNumber: 2,
@@ -478,5 +478,62 @@ describe('a row error of a key whose deletion the guard holds', () => {
       [id],
     );
     expect(dest.rows.map((r) => `${r.key}=${r.name}`)).toEqual(['1=Name 1 v2', '2=Name 2 v2', '3=Name 3 v2', '4=Name 4', '5=Name 5']);
+  });
+});
+
+describe('a held deletion of a new key sent without an answer, review rev7', () => {
+  // b0d6d92 clears the row error of a key whose deletion the guard holds. A new key whose write went
+  // unanswered has no snapshot row: its NOT_ACKNOWLEDGED error is the only mark of the record the lost write
+  // may have made, and what makes the key count as removed (db/delta.ts, lost). Cleared, the next run no
+  // longer sees the key, forgets its held deletion, and the approved deletion never deletes the record.
+  test('approved, the deletion deletes the record the lost write made', async () => {
+    const id = uniqueName('rev7_lost_held');
+    await model(id, 20);
+    const cfg = config(id, 'mirror');
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(21, 23) g`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    await computeDelta(t.d.deps, { runId: run2 });
+    // Run 2's writes of keys 21-23 landed, their answers never came.
+    await t.db.query(
+      `INSERT INTO test_dest.records (object, key, "values") SELECT $1, g::text, jsonb_build_object('Name', 'Name ' || g) FROM generate_series(21, 23) g`,
+      [id],
+    );
+    await commitRun(t.d.deps, { runId: run2, error: { type: 'TIMEOUT', message: 'the write timed out' } });
+    // 3: the keys leave the model: 3 of 20 synced, over the guard's 10 %: held.
+    await t.db.query(`DELETE FROM public.${id} WHERE id::int > 20`);
+    const r3 = (await fullRun(t.d.deps, cfg, 3)).summary;
+    expect(r3.ops.delete).toMatchObject({ planned: 3, held: 3 });
+    expect(await approveHeld(t.d.deps.db, id, 3)).toBe(3);
+    const r4 = await fullRun(t.d.deps, cfg, 4);
+    expect(r4.delta.planned).toEqual({ delete: 3 });
+    const dest = await t.db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(dest.rows.map((r) => r.key)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    expect((await t.db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
+  });
+});
+
+describe('a run started again by a reset, its prepare retried after the settle, review rev7', () => {
+  // The first attempt of the new execution's prepare settled the earlier attempt, then failed (a Postgres
+  // restart, a worker killed) before it returned. Its retry finds nothing left to settle: before the fix it
+  // answered without startedAgain, and the run's write children took the ids the reset execution's
+  // children had, which may still be open (WorkflowExecutionAlreadyStarted failed the run).
+  test('the retried prepare still says the run was started again', async () => {
+    const id = uniqueName('rev7_prep_retry');
+    await model(id, 12);
+    const cfg = config(id);
+    const first = await startRun(t.d.deps, cfg, 1);
+    await computeDelta(t.d.deps, { runId: first });
+    // The reset: the new execution's prepare, attempt 1, settles the earlier attempt, then fails.
+    expect(await settleUnfinishedRuns(t.d.deps, id, 'run 1', 1)).toEqual([1]);
+    const retried = await prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: cfg });
+    expect(retried.startedAgain).toBe(true);
+    // A prepare retried with nothing settled before it (no reset) is no run started again.
+    const other = uniqueName('rev7_prep_plain');
+    await model(other, 12);
+    const cfg2 = config(other);
+    await prepareRun(t.d.deps, { activationId: other, runNumber: 1, trigger: 'manual', full: false, config: cfg2 });
+    const plain = await prepareRun(t.d.deps, { activationId: other, runNumber: 1, trigger: 'manual', full: false, config: cfg2 });
+    expect(plain.startedAgain).toBeUndefined();
   });
 });

@@ -246,6 +246,18 @@ describe('Mirror', () => {
     g.held = [{ key: 'K10', run_number: 0, approved: false }];
     expect(checkInvariants(g)).toEqual([]);
   });
+
+  test('a new key whose write went unanswered, gone from the model: its record and its error stand while its deletion is held', () => {
+    const g = facts('salesforce', 'mirror', [version(0, 0, ten)]);
+    g.records.push({ id: 'id10', key: 'K11', fields: { ...blank('salesforce'), LastName: 'lost' } });
+    g.errors = [{ key: 'K11', op: 'upsert', code: 'NOT_ACKNOWLEDGED', retryable: true, hash: null, run_number: 0 }];
+    expect(checkInvariants(g)).toEqual([
+      expect.stringMatching(/^1 row error\(s\) upsert NOT_ACKNOWLEDGED \(run 0\) of keys that left the model still wait for a retry/),
+      expect.stringMatching(/^mirror: record id10 for key K11 is in the destination but not in syncline's snapshot/),
+    ]);
+    g.held = [{ key: 'K11', run_number: 0, approved: false }];
+    expect(checkInvariants(g)).toEqual([]);
+  });
 });
 
 test('repeated and missing keys must be listed as such', () => {
