@@ -103,14 +103,8 @@ export async function settleUnfinishedRuns(
       const rec = await lockRun(tx, o.id);
       if (rec.status !== 'running') return null;
       if (again && !(await hasDeltaTable(tx, o.id))) return null;
-      const message =
-        again && rec.run_number > opening!
-          ? `run ${rec.run_number} never committed: its activation was reset to before it; settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`
-          : again
-            ? `run ${rec.run_number} was started again (a workflow reset) before it committed; its earlier attempt is settled: the rows the destination acknowledged are committed, the others are sent again`
-            : `run ${rec.run_number} never committed (its workflow ended first); settled by ${settledBy}: the rows the destination acknowledged are committed, the others are sent again`;
       const summary = await commitIn(tx, rec, {
-        error: { type: 'CANCELLED', message },
+        error: { type: 'CANCELLED', message: settledMessage(rec.run_number, opening, settledBy) },
         warnings: [],
         listUnacknowledged: true,
         status: 'cancelled',
@@ -136,10 +130,20 @@ export async function settleUnfinishedRuns(
       if (!(await settleSupersededPlan(tx, planned, { answeredOnly: true }))) return;
       await setPlanStatus(tx, activationId, opening!, 'superseded');
       await renumberRun(tx, planned);
-      settled.push(opening!);
     });
   }
   return settled;
+}
+
+/** Why a settled run never committed, for its record: before `opening`, the number itself, or after it. */
+function settledMessage(run: number, opening: number | undefined, settledBy: string): string {
+  const why =
+    opening === undefined || run < opening
+      ? `never committed (its workflow ended first); settled by ${settledBy}`
+      : run === opening
+        ? 'was started again (a workflow reset) before it committed; its earlier attempt is settled'
+        : `never committed: its activation was reset to before it; settled by ${settledBy}`;
+  return `run ${run} ${why}: the rows the destination acknowledged are committed, the others are sent again`;
 }
 
 /**

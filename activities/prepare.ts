@@ -43,7 +43,7 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
   // What an earlier run wrote but never committed is settled before this run computes its delta: a run
   // left running (this run number's own earlier attempt too, when a reset starts it again after its
   // delta), and a plan whose apply wrote some rows but never committed.
-  const settled = await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
+  await settleUnfinishedRuns(deps, input.activationId, `run ${input.runNumber}`, input.runNumber);
   await supersedePlans(deps, { activationId: input.activationId, except: input.runNumber, appliedOnly: true });
   const { runId, created, reopenedClosed } = await openRun(deps.db, {
     activationId: input.activationId,
@@ -62,10 +62,9 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
     await deleteChunks(deps.db, runId);
   }
   if (input.scheduledAt) recordScheduleLag(input.activationId, input.scheduledAt);
-  // Started again: this prepare settled the earlier attempt, or an earlier attempt of this prepare did and
-  // failed before it returned (its retry finds the settled row closed). Not seen: an attempt that failed
-  // after it reopened the row too.
-  return settled.includes(input.runNumber) || reopenedClosed ? { runId, startedAgain: true } : { runId };
+  // Started again: the row was settled before this open (by this prepare, or by an attempt of it that failed
+  // before it returned). Not seen: an attempt that failed after it reopened the row too.
+  return reopenedClosed ? { runId, startedAgain: true } : { runId };
 }
 
 export interface CheckDestinationInput {

@@ -28,8 +28,9 @@ export interface OpenRun {
  * reopens its row), in one statement. `created`: the row is new, so nothing of this run id exists yet
  * (no work tables, no chunk rows) and no earlier attempt needs clearing. A reopened row keeps its
  * `started_at`: the run's window covers every attempt (what an earlier attempt wrote happened in it).
- * `reopenedClosed`: the row was closed (`cancelled`: a settle of an earlier attempt, say by a prepare
- * attempt that failed after it) and is reopened.
+ * `reopenedClosed`: the row was settled (`cancelled`, or `superseded` for a plan whose apply wrote) and is
+ * reopened: only a reset reopens a settled run number (this prepare settled its earlier attempt, or an
+ * attempt of it that failed after the settle did).
  */
 export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; created: boolean; reopenedClosed: boolean }> {
   const config = JSON.stringify(r.config);
@@ -43,7 +44,9 @@ export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; crea
 INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
     VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL, config_version = excluded.config_version
-    RETURNING id, xmax = 0 AS created, coalesce((SELECT status = 'cancelled' FROM prior), false) AS reopened_closed`.execute(db);
+    RETURNING id, xmax = 0 AS created, coalesce((SELECT status IN ('cancelled', 'superseded') FROM prior), false) AS reopened_closed`.execute(
+    db,
+  );
   const { id, created, reopened_closed } = row.rows[0]!;
   return { runId: String(id), created, reopenedClosed: reopened_closed };
 }
