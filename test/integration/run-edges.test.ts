@@ -32,6 +32,16 @@ function config(id: string, mode = 'upsert') {
 async function model(id: string, rows: number): Promise<void> {
   await t.db.query(`CREATE TABLE public.${id} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, $1::int) g`, [rows]);
 }
+/**
+ * Run `n` planned and ended before any answer came (its write timed out): its planned rows are listed
+ * NOT_ACKNOWLEDGED. `landed`: what the lost writes did at the destination, done before the commit.
+ */
+async function unanswered(cfg: ReturnType<typeof config>, n: number, landed?: () => Promise<unknown>): Promise<void> {
+  const runId = await startRun(t.d.deps, cfg, n);
+  await computeDelta(t.d.deps, { runId });
+  await landed?.();
+  await commitRun(t.d.deps, { runId, error: { type: 'TIMEOUT', message: 'the write timed out' } });
+}
 const chunkRows = async (runId: string): Promise<number> =>
   Number((await t.db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = $1`, [runId])).rows[0].n);
 
@@ -437,15 +447,8 @@ describe('a row error of a key whose deletion the guard holds', () => {
   test('is cleared when the deletion is held; the key back in the model is sent again, as unconfirmed', async () => {
     const id = uniqueName('held_err');
     const table = `public.${id}`;
-    await t.db.query(`CREATE TABLE ${table} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
-    const cfg = parsed({
-      id,
-      mode: 'mirror',
-      schedule: { manual: true },
-      source: { sql: `SELECT id, name FROM ${table}`, key: 'id' },
-      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id', options: { chunkSize: 5 } },
-      mappings: [{ from: 'name', to: 'Name' }],
-    });
+    await model(id, 20);
+    const cfg = config(id, 'mirror');
     const errors = async () =>
       (await t.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map(
         (r) => `${r.key}:${r.code}`,
@@ -453,9 +456,7 @@ describe('a row error of a key whose deletion the guard holds', () => {
     await fullRun(t.d.deps, cfg, 1);
     // 2: keys 1-3 changed, planned, and the run ends before any answer: listed NOT_ACKNOWLEDGED.
     await t.db.query(`UPDATE ${table} SET name = name || ' v2' WHERE id IN ('1', '2', '3')`);
-    const run2 = await startRun(t.d.deps, cfg, 2);
-    await computeDelta(t.d.deps, { runId: run2 });
-    await commitRun(t.d.deps, { runId: run2, error: { type: 'TIMEOUT', message: 'the write timed out' } });
+    await unanswered(cfg, 2);
     expect(await errors()).toEqual(['1:NOT_ACKNOWLEDGED', '2:NOT_ACKNOWLEDGED', '3:NOT_ACKNOWLEDGED']);
     // 3: keys 1-5 leave the model: 25 % of 20, over the guard's 10 %, so every deletion is held.
     await t.db.query(`DELETE FROM ${table} WHERE id::int <= 5`);
@@ -492,14 +493,13 @@ describe('a held deletion of a new key sent without an answer, review rev7', () 
     const cfg = config(id, 'mirror');
     await fullRun(t.d.deps, cfg, 1);
     await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(21, 23) g`);
-    const run2 = await startRun(t.d.deps, cfg, 2);
-    await computeDelta(t.d.deps, { runId: run2 });
     // Run 2's writes of keys 21-23 landed, their answers never came.
-    await t.db.query(
-      `INSERT INTO test_dest.records (object, key, "values") SELECT $1, g::text, jsonb_build_object('Name', 'Name ' || g) FROM generate_series(21, 23) g`,
-      [id],
+    await unanswered(cfg, 2, () =>
+      t.db.query(
+        `INSERT INTO test_dest.records (object, key, "values") SELECT $1, g::text, jsonb_build_object('Name', 'Name ' || g) FROM generate_series(21, 23) g`,
+        [id],
+      ),
     );
-    await commitRun(t.d.deps, { runId: run2, error: { type: 'TIMEOUT', message: 'the write timed out' } });
     // 3: the keys leave the model: 3 of 20 synced, over the guard's 10 %: held.
     await t.db.query(`DELETE FROM public.${id} WHERE id::int > 20`);
     const r3 = (await fullRun(t.d.deps, cfg, 3)).summary;
