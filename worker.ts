@@ -151,10 +151,12 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     codec = codecFromEnvironment();
     // Nor should half a deployment version make an unversioned worker take another version's tasks.
     deployment = deploymentFromEnvironment();
-    metrics = installTelemetry();
     cacheSize = workerCacheSize();
     activitySlots = workerActivitySlots();
     workerRetention();
+    // Last: once the SDK's runtime is installed its threads keep the process alive, so a setting refused
+    // after it would leave a worker that said why but never exited.
+    metrics = installTelemetry();
   } catch (err) {
     if (
       !(err instanceof CodecConfigError) &&
