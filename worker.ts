@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { loggingFromEnvironment, LoggingConfigError, runtimeLogging } from './client/logging';
-import { StateDatabaseError, synclinePlugin, TASK_QUEUE } from './client/plugin';
+import { StateDatabaseError, synclinePlugin, TASK_QUEUE, WorkerStoppedError } from './client/plugin';
 import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
 import { deploymentFromEnvironment, DeploymentConfigError } from './client/deployment';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
@@ -23,6 +23,7 @@ import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 import { rowLogDays } from './db/row-changes';
 import { runHistoryDays } from './db/runs';
+import { stateDatabaseWaitSeconds } from './db/wait';
 
 /**
  * Where syncline keeps its state. The production worker never invents a database: without DATABASE_URL it
@@ -99,6 +100,15 @@ export function workerRetention(env: NodeJS.ProcessEnv = process.env): { rowLogD
   }
 }
 
+/** SYNCLINE_STATE_DB_WAIT_SECONDS (db/wait.ts), checked before the worker starts. */
+export function workerStateDatabaseWait(env: NodeJS.ProcessEnv = process.env): number {
+  try {
+    return stateDatabaseWaitSeconds(env);
+  } catch (err) {
+    throw new WorkerConfigError((err as Error).message);
+  }
+}
+
 /** A telemetry setting that cannot be used: the message names the variable. */
 export class TelemetryConfigError extends Error {
   constructor(message: string) {
@@ -154,6 +164,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     cacheSize = workerCacheSize();
     activitySlots = workerActivitySlots();
     workerRetention();
+    workerStateDatabaseWait();
     // Last: once the SDK's runtime is installed its threads keep the process alive, so a setting refused
     // after it would leave a worker that said why but never exited.
     metrics = installTelemetry();
@@ -208,7 +219,7 @@ function prebuiltBundle(): WorkflowBundleOption | undefined {
 
 if (require.main === module) {
   runWorker().catch((err) => {
-    console.error(err instanceof StateDatabaseError ? `syncline worker: ${err.message}` : err);
-    process.exit(1);
+    console.error(err instanceof StateDatabaseError || err instanceof WorkerStoppedError ? `syncline worker: ${err.message}` : err);
+    process.exit(err instanceof WorkerStoppedError ? 0 : 1);
   });
 }

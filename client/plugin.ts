@@ -15,6 +15,7 @@ import type { SynclineDeps } from '../activities/deps';
 import { PostgresLimits } from '../activities/destination-limits';
 import { createDb, createPool } from '../db/connect';
 import { migrateToLatest } from '../db/migrate';
+import { stateDatabaseWaitSeconds, StateDatabaseWaitError, untilStateDatabase } from '../db/wait';
 import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
 import { builtInConnectors } from '../connectors/registry';
 import type { DestinationConnector } from '../connectors/types';
@@ -28,6 +29,14 @@ export class StateDatabaseError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StateDatabaseError';
+  }
+}
+
+/** A worker asked to stop (SIGINT, SIGTERM) before it polled Temporal: nothing was started, nothing is wrong. */
+export class WorkerStoppedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerStoppedError';
   }
 }
 
@@ -65,6 +74,11 @@ export interface SynclinePluginOptions {
    * off. Workers only: a client ignores it.
    */
   deployment?: WorkerDeploymentVersion | null;
+  /**
+   * Seconds a starting worker waits for a state database it cannot reach yet (db/wait.ts). Default:
+   * SYNCLINE_STATE_DB_WAIT_SECONDS, else 120; 0 stops it at once. Only with `migrate`.
+   */
+  stateDatabaseWaitSeconds?: number;
 }
 
 /** SimplePlugin takes no worker deployment options: this adds them to the worker's (unless it sets its own). */
@@ -161,14 +175,7 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
         return { ...(existing ?? {}), ...activities };
       },
       runContext: async (next) => {
-        if (opts.migrate !== false)
-          await migrateToLatest(opts.databaseUrl).catch((err: unknown) => {
-            throw new StateDatabaseError(
-              `cannot reach the state database at ${databaseWhere(opts.databaseUrl)} (${(err as Error).message}): check DATABASE_URL ` +
-                'and that PostgreSQL is up and lets this user create the syncline schemas; the worker started nothing',
-              { cause: err },
-            );
-          });
+        if (opts.migrate !== false) await migrateWhenReachable(opts);
         try {
           await next();
         } finally {
@@ -179,4 +186,38 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
     },
     deployment,
   );
+}
+
+/**
+ * The migrations, once the state database answers: a worker started while Postgres is down (restarting,
+ * failing over) waits for it, saying so, for up to the configured seconds (db/wait.ts); the worker polls
+ * Temporal only after this. A refusal no wait can mend, or the end of the wait, stops the worker with an
+ * error naming where it looked.
+ */
+async function migrateWhenReachable(opts: SynclinePluginOptions): Promise<void> {
+  const where = databaseWhere(opts.databaseUrl);
+  const waitSeconds = opts.stateDatabaseWaitSeconds ?? stateDatabaseWaitSeconds();
+  // Loaded here, on the worker: a client that uses this plugin does not load the worker's native runtime.
+  const { Runtime } = await import('@temporalio/worker');
+  const runtime = Runtime.instance();
+  const log = { warn: (m: string) => runtime.logger.warn(m), info: (m: string) => runtime.logger.info(m) };
+  // The worker does not listen for SIGINT/SIGTERM until it polls: until then a stop ends the wait.
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  runtime.registerShutdownSignalCallback(onStop);
+  try {
+    await untilStateDatabase(() => migrateToLatest(opts.databaseUrl), { waitSeconds, where, log, signal: stop.signal });
+  } catch (err) {
+    if (err instanceof StateDatabaseWaitError && err.stopped)
+      throw new WorkerStoppedError(`stopped while waiting for the state database at ${where}; the worker started nothing`);
+    const waited = err instanceof StateDatabaseWaitError && err.waitedSeconds > 0;
+    throw new StateDatabaseError(
+      `cannot reach the state database at ${where} (${(err as Error).message})` +
+        (waited ? ` after waiting ${(err as StateDatabaseWaitError).waitedSeconds} s (SYNCLINE_STATE_DB_WAIT_SECONDS)` : '') +
+        ': check DATABASE_URL and that PostgreSQL is up and lets this user create the syncline schemas; the worker started nothing',
+      { cause: err },
+    );
+  } finally {
+    runtime.deregisterShutdownSignalCallback(onStop);
+  }
 }

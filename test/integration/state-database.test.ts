@@ -3,7 +3,8 @@
  * DATABASE_URL and says what to do; the embedded default is durable — a kill -9 of every Postgres
  * process right after a burst of commits loses none of them.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -21,8 +22,12 @@ test('the production worker without DATABASE_URL exits 2 with a message saying w
   expect(r.stderr).toContain('npm run worker');
 });
 
-test('the production worker whose state database cannot be reached exits 1 naming where it looked, without its password', async () => {
-  const env = { ...process.env, DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state' };
+test('the production worker whose state database stays unreachable exits 1 after its wait, naming where it looked, without its password', async () => {
+  const env = {
+    ...process.env,
+    DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state',
+    SYNCLINE_STATE_DB_WAIT_SECONDS: '2',
+  };
   const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
     execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 120_000 }, (err, _out, stderr) =>
       resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
@@ -31,9 +36,28 @@ test('the production worker whose state database cannot be reached exits 1 namin
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('syncline worker: cannot reach the state database at 127.0.0.1:1/syncline_state');
   expect(r.stderr).toContain('ECONNREFUSED');
+  expect(r.stderr).toContain('waiting for the state database at 127.0.0.1:1/syncline_state');
+  expect(r.stderr).toMatch(/after waiting [23] s \(SYNCLINE_STATE_DB_WAIT_SECONDS\): check DATABASE_URL/);
   expect(r.stderr).toContain('check DATABASE_URL');
   expect(r.stderr).not.toContain('s3cret-pw');
   expect(r.stderr).not.toContain('IllegalStateError');
+}, 180_000);
+
+test('a state database that answers with a refusal no wait can mend (no such database) stops the worker at once', async () => {
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = '/syncline_no_such_database';
+  // The default wait (minutes) would outlast the timeout if the worker waited on this.
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.toString() };
+  delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 100_000 }, (err, _out, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+    );
+  });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('does not exist');
+  expect(r.stderr).toContain('check DATABASE_URL');
+  expect(r.stderr).not.toContain('waiting for the state database');
 }, 180_000);
 
 test('the embedded default survives a kill -9 of Postgres with every committed row', async () => {
@@ -51,3 +75,108 @@ test('the embedded default survives a kill -9 of Postgres with every committed r
   expect(r.code).toBe(0);
   expect(JSON.parse(/^FOUND (.*)$/m.exec(r.stdout)?.[1] ?? 'null')).toEqual({ n: 300, last: 300 });
 }, 180_000);
+
+/**
+ * A state database on 127.0.0.1:<port> that comes up when `up()` is called: until then nothing listens
+ * there (connections are refused, as while Postgres restarts); then each connection is piped to the
+ * test's Postgres.
+ */
+function lateDatabase(target: URL): { port: Promise<number>; up(): Promise<void>; connections(): number; close(): void } {
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    accepted++;
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  // A free port, released at once: nothing listens there until up().
+  const port = new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  return {
+    port,
+    up: async () => {
+      const p = await port;
+      await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+    },
+    connections: () => accepted,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+test('a production worker started while its state database is down waits for it, then runs', async () => {
+  const real = new URL(process.env.DATABASE_URL!);
+  const db = lateDatabase(real);
+  const url = new URL(real.toString());
+  url.hostname = '127.0.0.1';
+  url.port = String(await db.port);
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.toString(), SYNCLINE_TASK_QUEUE: `late-db-${process.pid}` };
+  delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let exit: number | string | null | undefined;
+  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+  child.once('exit', (code, signal) => (exit = code ?? signal));
+  const waitFor = async (what: RegExp, ms: number): Promise<void> => {
+    for (const end = Date.now() + ms; !what.test(output);) {
+      if (exit !== undefined) throw new Error(`the worker exited (${exit}) before printing ${what}:\n${output}`);
+      if (Date.now() > end) throw new Error(`the worker did not print ${what} within ${ms} ms:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  try {
+    // The worker finds its database down: it says so, names where it looked (never the password) and waits.
+    await waitFor(/waiting for the state database at 127\.0\.0\.1:\d+\/\S+ \(.*ECONNREFUSED.*\)/, 120_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(exit).toBeUndefined();
+    await db.up();
+    await waitFor(/state database at 127\.0\.0\.1:\d+\/\S+ reached after \d+ s/, 60_000);
+    expect(db.connections()).toBeGreaterThan(0);
+    // Running: still there a few seconds later, and a SIGTERM drains it to a clean exit.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(exit).toBeUndefined();
+    child.kill('SIGTERM');
+    for (const end = Date.now() + 60_000; exit === undefined && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+    expect(exit).toBe(0);
+    expect(output).not.toContain(real.password || 'no-password-in-url');
+  } finally {
+    if (exit === undefined) child.kill('SIGKILL');
+    db.close();
+  }
+}, 240_000);
+
+test('a worker waiting for its state database stops at once when asked (SIGTERM), exit 0, having started nothing', async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://syncline@127.0.0.1:1/syncline_state' };
+  delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  try {
+    for (const end = Date.now() + 120_000; !output.includes('waiting for the state database');) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`no wait announced:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const asked = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Well inside the default wait (120 s) and its pauses (up to 10 s).
+    expect(Date.now() - asked).toBeLessThan(30_000);
+    expect(output).toContain('syncline worker: stopped while waiting for the state database at 127.0.0.1:1/syncline_state');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}, 240_000);
