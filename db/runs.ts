@@ -137,7 +137,8 @@ const PRUNE_WINDOW = 100;
  * open plan names (an apply that committed but could not mark its plan applied: every later prepare looks
  * that run up to settle the plan). Held deletions name their run in syncline.held_deletes, which approving
  * them reads, not this table. The chunk rows a release before this one left with a finished run go with
- * it. Returns how many runs went.
+ * it, and so do the attributes a pruned run recorded creating (syncline.attribute_creations, by run number).
+ * Returns how many runs went.
  */
 export async function pruneRuns(db: Db, activationId: string, days: number, committed: string): Promise<number> {
   const r = await sql<{ n: string }>`WITH done AS (DELETE FROM syncline.chunks WHERE run_id = ${committed}),
@@ -149,7 +150,8 @@ export async function pruneRuns(db: Db, activationId: string, days: number, comm
       AND o.started_at < now() - make_interval(days => ${days})
       AND o.run_number <= (SELECT run_number FROM syncline.runs WHERE activation_id = ${activationId} ORDER BY run_number DESC OFFSET ${KEEP_LAST_RUNS} LIMIT 1)
       AND NOT EXISTS (SELECT 1 FROM syncline.plans p WHERE p.activation_id = ${activationId} AND p.run_number = o.run_number AND p.status = 'open')
-  ) RETURNING id), chunks AS (DELETE FROM syncline.chunks WHERE run_id IN (SELECT id FROM gone))
+  ) RETURNING id, run_number), chunks AS (DELETE FROM syncline.chunks WHERE run_id IN (SELECT id FROM gone)),
+  attributes AS (DELETE FROM syncline.attribute_creations WHERE activation_id = ${activationId} AND run_number IN (SELECT run_number FROM gone))
   SELECT count(*) AS n FROM gone`.execute(db);
   return Number(r.rows[0]?.n ?? 0);
 }

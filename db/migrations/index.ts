@@ -12,6 +12,7 @@ import * as destinationLimits from './20261205T0200-destination-limits';
 import * as dagPools from './20261206T0120-dag-pools';
 import * as snapshotFillfactor from './20261206T0200-snapshot-fillfactor';
 import * as destinationFigures from './20261206T0300-destination-figures';
+import * as attributeCreationsIndex from './20261207T0100-attribute-creations-index';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -26,4 +27,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261206T0120-dag-pools': dagPools,
   '20261206T0200-snapshot-fillfactor': snapshotFillfactor,
   '20261206T0300-destination-figures': destinationFigures,
+  '20261207T0100-attribute-creations-index': attributeCreationsIndex,
 };

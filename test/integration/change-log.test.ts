@@ -174,8 +174,17 @@ test("a run's record is kept SYNCLINE_RUN_HISTORY_DAYS days (30), and always the
      SELECT id, 0, 'upsert', 'batch', 1, 1, 1, 'done' FROM syncline.runs WHERE activation_id = $1 AND run_number IN (1, 60) RETURNING run_id`,
     [id],
   );
+  // Attributes an Actito run created are recorded by run number: those of a pruned run go with its record.
+  await db.query(
+    `INSERT INTO syncline.attribute_creations (activation_id, run_number, field, type, created) VALUES ($1, 2, 'a', 'STRING', true), ($1, 60, 'b', 'STRING', true)`,
+    [id],
+  );
   const { delta } = await fullRun(d.deps, cfg, 151);
   expect(delta.chunks.length).toBeGreaterThan(0);
+  const creations = await db.query(`SELECT run_number FROM syncline.attribute_creations WHERE activation_id = $1 ORDER BY run_number`, [
+    id,
+  ]);
+  expect(creations.rows.map((r) => r.run_number as number)).toEqual([60]);
   const run151 = (await db.query(`SELECT id FROM syncline.runs WHERE activation_id = $1 AND run_number = 151`, [id])).rows[0].id as string;
   const chunksOf = async (runIds: string[]) =>
     Number((await db.query(`SELECT count(*) AS n FROM syncline.chunks WHERE run_id = ANY($1::bigint[])`, [runIds])).rows[0].n);
