@@ -1,18 +1,40 @@
 /**
  * The activity boundary: a SyncError becomes an ApplicationFailure whose `type` is the
  * error code, non-retryable for configuration errors. Details hold no row values and no secrets.
+ * A Postgres program limit (SQLSTATE class 54: a value, row or statement larger than Postgres can
+ * handle) is never retried: the same statement on the same data meets the same limit, so the step
+ * fails at once with Postgres' words, and the next run tries again.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { SyncError } from '../common/errors';
 
+/** The SQLSTATE of class 54 on `err` or an error it was caused by, else null. */
+export function programLimit(err: unknown): string | null {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && /^54[0-9A-Z]{3}$/.test(e.code)) return e.code;
+    e = e.cause as typeof e;
+  }
+  return null;
+}
+
+const limitNote = (sqlstate: string) =>
+  ` (SQLSTATE ${sqlstate}: a limit of Postgres itself, which a retry cannot lift; the run fails and the next run tries again)`;
+
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
+  const limit = programLimit(err);
   if (err instanceof SyncError) {
     const details = err.details ? [err.details] : [];
+    if (limit) return ApplicationFailure.nonRetryable(err.message + limitNote(limit), err.code, ...details);
     return err.retryable
       ? ApplicationFailure.retryable(err.message, err.code, ...details)
       : ApplicationFailure.nonRetryable(err.message, err.code, ...details);
   }
+  if (limit)
+    return ApplicationFailure.nonRetryable(
+      `the state database refused a statement: ${(err as Error).message}${limitNote(limit)}`,
+      'INTERNAL',
+    );
   return err;
 }
 

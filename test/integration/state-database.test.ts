@@ -6,6 +6,10 @@
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import pg from 'pg';
+import { ApplicationFailure } from '@temporalio/common';
+import { boundary } from '../../activities/failure';
+import { SyncError } from '../../common/errors';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -180,3 +184,38 @@ test('a worker waiting for its state database stops at once when asked (SIGTERM)
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }, 240_000);
+
+test('a Postgres program limit (SQLSTATE class 54) fails the step at once, saying a retry cannot lift it; a lost connection is still retried', async () => {
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+  try {
+    // A real refusal of the state database: a string longer than Postgres can hold.
+    const limit = await pool.query(`SELECT repeat('x', 2147483647)`).catch((e: unknown) => e);
+    expect((limit as { code?: string }).code).toBe('54000');
+    const step = boundary(async () => {
+      throw limit;
+    });
+    const plain = (await step().catch((e: unknown) => e)) as ApplicationFailure;
+    expect(plain).toBeInstanceOf(ApplicationFailure);
+    expect(plain.nonRetryable).toBe(true);
+    expect(plain.message).toContain('requested length too large');
+    expect(plain.message).toContain('SQLSTATE 54000');
+    expect(plain.message).toContain('a retry cannot lift');
+    // The extract wraps state-database errors as retryable: a program limit underneath is not.
+    const wrapped = boundary(async () => {
+      throw new SyncError('INTERNAL', 'could not create the temporary stage of run 3 of "a": requested length too large', {
+        retryable: true,
+        cause: limit,
+      });
+    });
+    expect(((await wrapped().catch((e: unknown) => e)) as ApplicationFailure).nonRetryable).toBe(true);
+    const lost = boundary(async () => {
+      throw new SyncError('INTERNAL', 'lost the state database', {
+        retryable: true,
+        cause: Object.assign(new Error('x'), { code: '57P01' }),
+      });
+    });
+    expect(((await lost().catch((e: unknown) => e)) as ApplicationFailure).nonRetryable).toBe(false);
+  } finally {
+    await pool.end();
+  }
+});
