@@ -3,15 +3,30 @@
  * error code, non-retryable for configuration errors. Details hold no row values and no secrets.
  * A Postgres program limit (SQLSTATE class 54: a value, row or statement larger than Postgres can
  * handle) is never retried: the same statement on the same data meets the same limit, so the step
- * fails at once with Postgres' words, and the next run tries again.
+ * fails at once with Postgres' words, and the next run tries again. Not a wraparound stop, also 54000:
+ * it refuses every write of the database until a VACUUM, which a retry can outlast (wraparoundStop).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { SyncError } from '../common/errors';
 
-/** The SQLSTATE of class 54 on `err` or an error it was caused by, else null. */
+/**
+ * Postgres' wraparound stops (varsup.c, multixact.c) are 54000 too, but refuse every write of the
+ * database, whatever the statement: a VACUUM (autovacuum's or an operator's) lifts them, and a retry
+ * then succeeds. Known by the routine that raised them (never translated), else by their English words.
+ */
+function wraparoundStop(e: { routine?: unknown; message?: unknown }): boolean {
+  if (e.routine === 'GetNewTransactionId' || e.routine === 'GetNewMultiXactId') return true;
+  return typeof e.message === 'string' && /to avoid wraparound data loss|multixact "members" limit exceeded/.test(e.message);
+}
+
+/** The SQLSTATE of class 54 on `err` or an error it was caused by, else null (also for a wraparound stop: retried). */
 export function programLimit(err: unknown): string | null {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.code === 'string' && /^54[0-9A-Z]{3}$/.test(e.code)) return e.code;
+  for (
+    let e = err as { code?: unknown; routine?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.code === 'string' && /^54[0-9A-Z]{3}$/.test(e.code)) return wraparoundStop(e) ? null : e.code;
     e = e.cause as typeof e;
   }
   return null;
