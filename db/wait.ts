@@ -31,7 +31,7 @@ export function mendedByWaiting(err: unknown): boolean {
   for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
     if (TRANSIENT_CODES.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
-    if (!code && typeof e.message === 'string' && /Connection terminated|timeout expired/i.test(e.message)) return true;
+    if (!code && typeof e.message === 'string' && /Connection terminated|timeout expired|not queryable/i.test(e.message)) return true;
     e = e.cause as typeof e;
   }
   return false;
