@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { loggingFromEnvironment, LoggingConfigError, runtimeLogging } from './client/logging';
-import { StateDatabaseError, synclinePlugin, TASK_QUEUE, WorkerStoppedError } from './client/plugin';
+import { migrateWhenReachable, StateDatabaseError, synclinePlugin, TASK_QUEUE, WorkerStoppedError } from './client/plugin';
 import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
 import { deploymentFromEnvironment, DeploymentConfigError } from './client/deployment';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
@@ -183,6 +183,14 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   }
   const log = Runtime.instance().logger;
   const pg = await startPostgres();
+  try {
+    // Before the ready line below: scripts take it for a worker that polls, and one still waiting for its
+    // state database (up to SYNCLINE_STATE_DB_WAIT_SECONDS) does not, and may yet exit 1.
+    await migrateWhenReachable({ databaseUrl: pg.url });
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const connection = await NativeConnection.connect({ address });
   try {
@@ -190,7 +198,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
       connection,
       namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
       taskQueue: process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
-      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment })],
+      plugins: [synclinePlugin({ databaseUrl: pg.url, workflowBundle: prebuiltBundle(), codec, deployment, migrate: false })],
       shutdownGraceTime: '30s',
       maxCachedWorkflows: cacheSize,
       ...(activitySlots === undefined ? {} : { maxConcurrentActivityTaskExecutions: activitySlots }),

@@ -192,9 +192,10 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
  * The migrations, once the state database answers: a worker started while Postgres is down (restarting,
  * failing over) waits for it, saying so, for up to the configured seconds (db/wait.ts); the worker polls
  * Temporal only after this. A refusal no wait can mend, or the end of the wait, stops the worker with an
- * error naming where it looked.
+ * error naming where it looked. worker.ts calls it itself, before its ready line, and gives the plugin
+ * `migrate: false`.
  */
-async function migrateWhenReachable(opts: SynclinePluginOptions): Promise<void> {
+export async function migrateWhenReachable(opts: Pick<SynclinePluginOptions, 'databaseUrl' | 'stateDatabaseWaitSeconds'>): Promise<void> {
   const where = databaseWhere(opts.databaseUrl);
   const waitSeconds = opts.stateDatabaseWaitSeconds ?? stateDatabaseWaitSeconds();
   // Loaded here, on the worker: a client that uses this plugin does not load the worker's native runtime.

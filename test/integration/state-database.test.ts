@@ -145,8 +145,12 @@ test('a production worker started while its state database is down waits for it,
     await waitFor(/waiting for the state database at 127\.0\.0\.1:\d+\/\S+ \(.*ECONNREFUSED.*\)/, 120_000);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(exit).toBeUndefined();
+    // Scripts (bench/, the chaos campaign) take the ready line for a worker that polls: not while it waits.
+    expect(output).not.toContain('syncline worker on');
     await db.up();
     await waitFor(/state database at 127\.0\.0\.1:\d+\/\S+ reached after \d+ s/, 60_000);
+    await waitFor(/syncline worker on /, 120_000);
+    expect(output.indexOf('syncline worker on')).toBeGreaterThan(output.search(/reached after \d+ s/));
     expect(db.connections()).toBeGreaterThan(0);
     // Running: still there a few seconds later, and a SIGTERM drains it to a clean exit.
     await new Promise((r) => setTimeout(r, 3_000));
