@@ -2,8 +2,9 @@
  * A worker started while its state database is down (a restart, a failover, a deploy that brings both up
  * together) waits for it instead of exiting: SYNCLINE_STATE_DB_WAIT_SECONDS, 120 by default, which covers
  * a Postgres restart or a managed failover. Only refusals a wait can mend are waited on (nothing listens,
- * the connection dropped or timed out, the server is starting or shutting down, too many connections); a
- * wrong password, a database that does not exist or a missing privilege stop the worker at once.
+ * the connection dropped or timed out, the server is starting or shutting down, too many connections, a
+ * standby answering); a wrong password, a database that does not exist or a missing privilege stop the
+ * worker at once.
  */
 
 export const DEFAULT_STATE_DB_WAIT_SECONDS = 120;
@@ -25,12 +26,14 @@ const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPI
 /**
  * Whether waiting may mend `err` (or an error it was caused by): a socket that found nothing or was cut,
  * SQLSTATE class 08 (connection exception), 57P01-57P03 (shut down, crashed, starting up), 53300 (too
- * many connections). A host name that does not resolve (ENOTFOUND) is taken for a typo and is not.
+ * many connections), 25006 (a read-only transaction: the address leads to a standby, as for a moment in a
+ * failover; each attempt connects afresh). A host name that does not resolve (ENOTFOUND) is taken for a
+ * typo and is not.
  */
 export function mendedByWaiting(err: unknown): boolean {
   for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (TRANSIENT_CODES.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
+    if (TRANSIENT_CODES.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code) || code === '53300' || code === '25006') return true;
     if (!code && typeof e.message === 'string' && /Connection terminated|timeout expired|not queryable/i.test(e.message)) return true;
     e = e.cause as typeof e;
   }

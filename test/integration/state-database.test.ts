@@ -10,6 +10,8 @@ import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { boundary } from '../../activities/failure';
 import { SyncError } from '../../common/errors';
+import { migrateToLatest } from '../../db/migrate';
+import { mendedByWaiting } from '../../db/wait';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -223,3 +225,21 @@ test('a Postgres program limit (SQLSTATE class 54) fails the step at once, sayin
     await pool.end();
   }
 });
+
+test('an attempt on a state database host that accepts and never answers (a black hole) ends on its own, as one waiting may mend', async () => {
+  // Accepts the connection, then says nothing: the startup message is never answered, and no OS timeout fires.
+  const held: net.Socket[] = [];
+  const silent = net.createServer((s) => void held.push(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as net.AddressInfo).port;
+  try {
+    const started = Date.now();
+    const err = await migrateToLatest(`postgres://syncline@127.0.0.1:${port}/syncline`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(mendedByWaiting(err)).toBe(true);
+  } finally {
+    for (const s of held) s.destroy();
+    silent.close();
+  }
+}, 120_000);

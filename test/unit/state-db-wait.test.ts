@@ -11,6 +11,7 @@ test('what waiting may mend: nothing listening, a cut or slow connection, a serv
     coded('57P01', 'terminating connection due to administrator command'),
     coded('08006'),
     coded('53300', 'sorry, too many clients already'),
+    coded('25006', 'cannot execute CREATE SCHEMA in a read-only transaction'),
     new Error('Connection terminated unexpectedly'),
     // Postgres went away inside the migrations' transaction: kysely's ROLLBACK on the dead session then
     // fails with pg's words, and that error, not the first, is the one the migrator returns.
