@@ -36,6 +36,8 @@ export interface CampaignResult {
   results: ScheduleResult[];
   events: GlobalEvent[];
   workerExits: WorkerService['unexpectedExits'];
+  /** Workers started while Postgres was down that waited for it and reached it. */
+  workerWaits: number;
   seconds: number;
 }
 
@@ -101,6 +103,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
         const hit = [...active];
         for (const r of hit) r.hit(fault);
         if (fault === 'worker_kill') await worker.kill(downMs);
+        else if (fault === 'postgres_restart' && variant === 'with_worker') await restartWithWorker(postgres, worker, downMs, log);
         else if (fault === 'postgres_restart') await (variant === 'backend' ? postgres.killBackend() : postgres.restartImmediate(downMs));
         else await temporal.restart(variant as 'SIGTERM' | 'SIGKILL', downMs);
         const ev: GlobalEvent = {
@@ -155,7 +158,35 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     for (const f of ['temporal.db', 'temporal.db-shm', 'temporal.db-wal', 'secrets.json']) fs.rmSync(path.join(dir, f), { force: true });
   }
   results.sort((a, b) => a.index - b.index);
-  return { seed: opts.seed, results, events, workerExits: worker.unexpectedExits, seconds: Math.round((Date.now() - started) / 1000) };
+  return {
+    seed: opts.seed,
+    results,
+    events,
+    workerExits: worker.unexpectedExits,
+    workerWaits: worker.waitedForPostgres,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+}
+
+/**
+ * Postgres shut down (SIGQUIT) and the worker killed with it, then a new worker started while Postgres is
+ * still down: it must wait for its state database (SYNCLINE_STATE_DB_WAIT_SECONDS) and run once Postgres
+ * is back, `downMs` after the worker said it waits (at most 30 s after its start).
+ */
+async function restartWithWorker(
+  postgres: PostgresService,
+  worker: WorkerService,
+  downMs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  await postgres.stopImmediate();
+  const before = worker.waitLines;
+  const back = worker.kill(0);
+  for (const end = Date.now() + 30_000; worker.waitLines === before && Date.now() < end;) await sleep(100);
+  if (worker.waitLines === before) log('  ! the worker started while Postgres was down did not say it waits within 30 s');
+  await sleep(downMs);
+  await postgres.startAgain();
+  await back;
 }
 
 function report(log: (l: string) => void, r: ScheduleResult, s: ReturnType<typeof generateSchedule>, seed: number): void {
@@ -227,6 +258,7 @@ export function summary(c: CampaignResult): Record<string, unknown> {
     fanned_out_runs: c.results.reduce((n, r) => n + (r.fannedOutRuns ?? 0), 0),
     run_resets: c.results.reduce((n, r) => n + (r.resets?.length ?? 0), 0),
     worker_unexpected_exits: c.workerExits.length,
+    worker_waited_for_postgres: c.workerWaits,
     seconds: c.seconds,
   };
 }

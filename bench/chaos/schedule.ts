@@ -154,6 +154,12 @@ export function generateSchedule(seed: number, index: number): Schedule {
     const at = roundEnds[resets.int(0, rounds - 1)]!;
     steps.splice(at, 0, ...resetRound(s, resets));
   }
+  // A stream of its own (as fanOut): half the immediate Postgres restarts take the worker down with them,
+  // and a new worker starts while Postgres is down (it waits for it).
+  const withWorker = new Rng(seed, index, 5);
+  for (const st of steps)
+    if (st.do === 'global' && st.fault === 'postgres_restart' && st.variant === 'immediate' && withWorker.chance(0.5))
+      st.variant = 'with_worker';
   return s;
 }
 

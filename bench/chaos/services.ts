@@ -129,11 +129,20 @@ export class PostgresService {
 
   /** Immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start), `downMs` away, then started again. */
   async restartImmediate(downMs: number): Promise<void> {
+    await this.stopImmediate();
+    await sleep(downMs);
+    await this.startAgain();
+  }
+
+  /** Immediate shutdown (SIGQUIT): down until startAgain(). */
+  async stopImmediate(): Promise<void> {
     const p = this.postmaster;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill('SIGQUIT');
     await exited;
-    await sleep(downMs);
+  }
+
+  async startAgain(): Promise<void> {
     await this.pg.start();
   }
 
@@ -271,6 +280,10 @@ export class WorkerService {
   private output = '';
   readonly unexpectedExits: WorkerExit[] = [];
   starts = 0;
+  /** Workers that started while their state database was down, waited for it, and reached it (their log says so). */
+  waitedForPostgres = 0;
+  /** Log lines of a worker waiting for its state database. */
+  waitLines = 0;
   private readonly log: fs.WriteStream;
 
   constructor(
@@ -308,6 +321,9 @@ export class WorkerService {
     this.starts++;
     const keep = (b: Buffer) => {
       this.log.write(b);
+      const text = b.toString();
+      this.waitLines += text.split('waiting for the state database').length - 1;
+      this.waitedForPostgres += text.split(/state database at \S+ reached after/).length - 1;
       this.output = (this.output + b.toString()).slice(-4000);
     };
     child.stdout!.on('data', keep);
