@@ -207,7 +207,12 @@ export async function migrateWhenReachable(opts: Pick<SynclinePluginOptions, 'da
   const onStop = () => stop.abort();
   runtime.registerShutdownSignalCallback(onStop);
   try {
-    await untilStateDatabase(() => migrateToLatest(opts.databaseUrl), { waitSeconds, where, log, signal: stop.signal });
+    // A newer release migrated it (a rolling deploy, a rollback): its migrations only add, so this release runs on it.
+    const onNewer = (names: string[]) =>
+      log.warn(
+        `the state database at ${where} has migrations of a newer release (${names.join(', ')}): this worker runs on it as it is (README, "Rolling deploy")`,
+      );
+    await untilStateDatabase(() => migrateToLatest(opts.databaseUrl, { onNewer }), { waitSeconds, where, log, signal: stop.signal });
   } catch (err) {
     if (err instanceof StateDatabaseWaitError && err.stopped)
       throw new WorkerStoppedError(`stopped while waiting for the state database at ${where}; the worker started nothing`);

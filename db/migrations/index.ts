@@ -1,4 +1,9 @@
-/** Migrations in order; a static list so bundlers and test runners need no file-system discovery. */
+/**
+ * Migrations in order; a static list so bundlers and test runners need no file-system discovery.
+ * A migration only adds (a table, a nullable column or one with a default, an index, a storage setting):
+ * workers of the release before run on the migrated database during a rolling deploy and after a
+ * rollback (db/migrate.ts), so nothing they read or write may be renamed, dropped or made stricter.
+ */
 import type { Migration } from 'kysely';
 import * as initial from './20261122T1300-initial';
 import * as plans from './20261122T1500-plans';

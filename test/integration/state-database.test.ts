@@ -243,3 +243,45 @@ test('an attempt on a state database host that accepts and never answers (a blac
     silent.close();
   }
 }, 120_000);
+
+describe('a worker of the release before, started on a state database a newer release migrated (a rolling deploy, a rollback)', () => {
+  let admin: pg.Pool;
+  const scratch: string[] = [];
+  beforeAll(() => {
+    admin = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+  });
+  afterAll(async () => {
+    for (const name of scratch) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  });
+  /** A database of its own, migrated by this release, with `names` recorded as executed after its migrations. */
+  async function migratedWith(names: string[]): Promise<string> {
+    const name = `rolling_${process.pid}_${scratch.length}`;
+    scratch.push(name);
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${name}`;
+    await migrateToLatest(url.toString());
+    const db = new pg.Client({ connectionString: url.toString() });
+    await db.connect();
+    for (const n of names)
+      await db.query(`INSERT INTO public.kysely_migration (name, timestamp) VALUES ($1, $2)`, [n, new Date().toISOString()]);
+    await db.end();
+    return url.toString();
+  }
+
+  test('runs on it when the migrations it does not know all come after its own (they are the newer release’s), and says so', async () => {
+    const url = await migratedWith(['20991231T2300-from-a-newer-release']);
+    const newer: string[][] = [];
+    await expect(migrateToLatest(url, { onNewer: (names) => newer.push(names) })).resolves.toEqual([]);
+    expect(newer).toEqual([['20991231T2300-from-a-newer-release']]);
+  });
+
+  test('refuses, naming them, migrations it does not know among its own (not a newer release of this line)', async () => {
+    const url = await migratedWith(['20261122T1400-from-another-branch']);
+    const err = (await migrateToLatest(url).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toContain('20261122T1400-from-another-branch');
+    expect(mendedByWaiting(err)).toBe(false);
+  });
+});
