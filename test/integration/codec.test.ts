@@ -5,7 +5,7 @@
  * decoded; after a key rotation the activation carries on from payloads of the old key; `syncline list`
  * still reads the memos; and a worker whose key is missing refuses to start, naming the variable.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startTemporalDevServer, type TemporalServer } from '../../scripts/services/temporal';
 import { freePort } from '../../scripts/services/ports';
 import { startWorker, sqlClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { startRefusedWorker } from '../support/worker-start';
 import { codecFromEnvironment, withCodec, KEY_ID_METADATA, type AesGcmCodec } from '../../client/codec';
 import { startCodecServer, type CodecServer } from '../../client/codec-server';
 import { SynclineClient } from '../../client';
@@ -225,18 +226,8 @@ test('history holds ciphertext; the CLI and the Web UI decode it; payloads of th
 }, 300_000);
 
 test('a worker whose key is missing or malformed refuses to start, naming the variable and never the key', async () => {
-  const start = (env: NodeJS.ProcessEnv) =>
-    new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        // Nothing to reach: the keys are checked before any service is contacted.
-        env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
-      });
-      let stderr = '';
-      child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-      child.once('exit', (code) => resolve({ code, stderr }));
-    });
+  // Nothing to reach: the keys are checked before any service is contacted.
+  const start = (env: NodeJS.ProcessEnv) => startRefusedWorker(env);
   const missing = await start({ SYNCLINE_CODEC_KEYS_FILE: '/run/secrets/no-such-codec-keys' });
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('syncline worker: SYNCLINE_CODEC_KEYS_FILE (/run/secrets/no-such-codec-keys) cannot be read (ENOENT)');

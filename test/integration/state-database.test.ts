@@ -15,14 +15,19 @@ import { mendedByWaiting } from '../../db/wait';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-test('the production worker without DATABASE_URL exits 2 with a message saying what to set', async () => {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 60_000 }, (err, _out, stderr) =>
+/** `tsx worker.ts` with `env` until it exits (or is killed after `timeout` ms): its exit code and stderr. */
+function workerExit(env: NodeJS.ProcessEnv, timeout: number): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout }, (err, _out, stderr) =>
       resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
     );
   });
+}
+
+test('the production worker without DATABASE_URL exits 2 with a message saying what to set', async () => {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  const r = await workerExit(env, 60_000);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain('DATABASE_URL is not set');
   expect(r.stderr).toContain('npm run worker');
@@ -34,11 +39,7 @@ test('the production worker whose state database stays unreachable exits 1 after
     DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state',
     SYNCLINE_STATE_DB_WAIT_SECONDS: '2',
   };
-  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 120_000 }, (err, _out, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
-    );
-  });
+  const r = await workerExit(env, 120_000);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('syncline worker: cannot reach the state database at 127.0.0.1:1/syncline_state');
   expect(r.stderr).toContain('ECONNREFUSED');
@@ -55,11 +56,7 @@ test('a state database that answers with a refusal no wait can mend (no such dat
   // The default wait (minutes) would outlast the timeout if the worker waited on this.
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.toString() };
   delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
-  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, timeout: 100_000 }, (err, _out, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
-    );
-  });
+  const r = await workerExit(env, 100_000);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('does not exist');
   expect(r.stderr).toContain('check DATABASE_URL');
