@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { SKIP } from '../common/dag';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
+import { programLimit } from './failure';
 import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
@@ -79,7 +80,7 @@ export type TriggerActivationSyncResult = unknown;
 
 /** Rows are data, not control: a mapped task expands over ids, so a longer list means a wrong query. */
 export const MAX_RETURNED_ROWS = 1000;
-/** SQLSTATE classes a retry cannot fix: 42 syntax / undefined object / privilege, 22 bad data, 23 constraint. */
+/** SQLSTATE classes a retry cannot fix: 42 syntax / undefined object / privilege, 22 bad data, 23 constraint (and 54, see sqlFailure). */
 const PERMANENT_SQL_CLASSES = new Set(['42', '22', '23']);
 
 export interface DagPoolLeaseInput {
@@ -344,7 +345,9 @@ function sqlFailure(err: unknown, connection: string): unknown {
       ? `SQL on connection "${connection}" failed: a sql task runs exactly one statement; split the statements into tasks of their own (upstream keeps their order)`
       : `SQL on connection "${connection}" failed: ${text}`;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) });
+    // A program limit (class 54) is met again by the same statement, except a wraparound stop (programLimit).
+    const permanent = PERMANENT_SQL_CLASSES.has(code.slice(0, 2)) || programLimit(err) !== null;
+    return ApplicationFailure.create({ message, type: `SQL_${code}`, nonRetryable: permanent });
   }
   return ApplicationFailure.retryable(message, 'SQL_CONNECTION');
 }

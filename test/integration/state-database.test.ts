@@ -9,6 +9,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { boundary } from '../../activities/failure';
+import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { SyncError } from '../../common/errors';
 import { migrateToLatest } from '../../db/migrate';
 import { mendedByWaiting } from '../../db/wait';
@@ -281,4 +283,21 @@ describe('a worker of the release before, started on a state database a newer re
     expect(err.message).toContain('20261122T1400-from-another-branch');
     expect(mendedByWaiting(err)).toBe(false);
   });
+});
+
+test('a DAG sql task that meets a Postgres program limit fails for good (SQL_54000), as a syntax error does', async () => {
+  const acts = createDagTaskActivities({
+    resolvePg: () => ({ url: process.env.DATABASE_URL! }),
+    client: () => {
+      throw new Error('not used');
+    },
+  });
+  const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
+  const failed = async (statement: string) => (await env.run(acts.runSql, { statement }).catch((e: unknown) => e)) as ApplicationFailure;
+  const limit = await failed(`SELECT repeat('x', 2147483647)`);
+  expect(limit).toBeInstanceOf(ApplicationFailure);
+  expect(limit.type).toBe('SQL_54000');
+  expect(limit.nonRetryable).toBe(true);
+  const syntax = await failed('SELEC 1');
+  expect([syntax.type, syntax.nonRetryable]).toEqual(['SQL_42601', true]);
 });
