@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { loggingFromEnvironment, LoggingConfigError, runtimeLogging } from './client/logging';
-import { migrateWhenReachable, StateDatabaseError, synclinePlugin, TASK_QUEUE, WorkerStoppedError } from './client/plugin';
+import { migrateWhenReachable, StateDatabaseError, synclinePlugin, TASK_QUEUE, whileStarting, WorkerStoppedError } from './client/plugin';
 import { codecFromEnvironment, CodecConfigError, type AesGcmCodec } from './client/codec';
 import { deploymentFromEnvironment, DeploymentConfigError } from './client/deployment';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
@@ -23,7 +23,7 @@ import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 import { rowLogDays } from './db/row-changes';
 import { runHistoryDays } from './db/runs';
-import { stateDatabaseWaitSeconds } from './db/wait';
+import { startWaitSeconds, temporalMayRecover } from './client/start-wait';
 
 /**
  * Where syncline keeps its state. The production worker never invents a database: without DATABASE_URL it
@@ -100,12 +100,20 @@ export function workerRetention(env: NodeJS.ProcessEnv = process.env): { rowLogD
   }
 }
 
-/** SYNCLINE_STATE_DB_WAIT_SECONDS (db/wait.ts), checked before the worker starts. */
-export function workerStateDatabaseWait(env: NodeJS.ProcessEnv = process.env): number {
+/** SYNCLINE_START_WAIT_SECONDS (client/start-wait.ts), checked before the worker starts. */
+export function workerStartWait(env: NodeJS.ProcessEnv = process.env): number {
   try {
-    return stateDatabaseWaitSeconds(env);
+    return startWaitSeconds(env);
   } catch (err) {
     throw new WorkerConfigError((err as Error).message);
+  }
+}
+
+/** Temporal's frontend could not be reached at start (after the wait, or with a refusal no wait mends). */
+export class TemporalUnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TemporalUnreachableError';
   }
 }
 
@@ -156,6 +164,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   let metrics: string | null;
   let cacheSize: number;
   let activitySlots: number | undefined;
+  let startWait: number;
   try {
     // Before anything starts: a worker asked to encrypt must not run, and write readable payloads, without its keys.
     codec = codecFromEnvironment();
@@ -164,7 +173,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     cacheSize = workerCacheSize();
     activitySlots = workerActivitySlots();
     workerRetention();
-    workerStateDatabaseWait();
+    startWait = workerStartWait();
     // Last: once the SDK's runtime is installed its threads keep the process alive, so a setting refused
     // after it would leave a worker that said why but never exited.
     metrics = installTelemetry();
@@ -183,16 +192,31 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
   }
   const log = Runtime.instance().logger;
   const pg = await startPostgres();
+  const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+  let connection: NativeConnection;
   try {
     // Before the ready line below: scripts take it for a worker that polls, and one still waiting for its
-    // state database (up to SYNCLINE_STATE_DB_WAIT_SECONDS) does not, and may yet exit 1.
-    await migrateWhenReachable({ databaseUrl: pg.url });
+    // state database or for Temporal (up to SYNCLINE_START_WAIT_SECONDS each) does not, and may yet exit 1.
+    // The wait's lines straight to the log's output: the runtime's logger held them back while Temporal was refused.
+    const logger = runtimeLogging(loggingFromEnvironment()).logger;
+    await migrateWhenReachable({ databaseUrl: pg.url, startWaitSeconds: startWait, logger });
+    connection = await whileStarting(() => NativeConnection.connect({ address }), {
+      logger,
+      what: `Temporal at ${address}`,
+      mayRecover: temporalMayRecover,
+      waitSeconds: startWait,
+      failed: (err, waited) =>
+        new TemporalUnreachableError(
+          `cannot reach Temporal at ${address} (${(err as Error).message})` +
+            (waited > 0 ? ` after waiting ${waited} s (SYNCLINE_START_WAIT_SECONDS)` : '') +
+            ': check TEMPORAL_ADDRESS and that the Temporal frontend is up; the worker started nothing',
+          { cause: err },
+        ),
+    });
   } catch (err) {
     await pg.stop();
     throw err;
   }
-  const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-  const connection = await NativeConnection.connect({ address });
   try {
     const worker = await Worker.create({
       connection,
@@ -227,7 +251,8 @@ function prebuiltBundle(): WorkflowBundleOption | undefined {
 
 if (require.main === module) {
   runWorker().catch((err) => {
-    console.error(err instanceof StateDatabaseError || err instanceof WorkerStoppedError ? `syncline worker: ${err.message}` : err);
+    const known = err instanceof StateDatabaseError || err instanceof TemporalUnreachableError || err instanceof WorkerStoppedError;
+    console.error(known ? `syncline worker: ${err.message}` : err);
     process.exit(err instanceof WorkerStoppedError ? 0 : 1);
   });
 }

@@ -15,7 +15,7 @@ import type { SynclineDeps } from '../activities/deps';
 import { PostgresLimits } from '../activities/destination-limits';
 import { createDb, createPool } from '../db/connect';
 import { migrateToLatest } from '../db/migrate';
-import { stateDatabaseWaitSeconds, StateDatabaseWaitError, untilStateDatabase } from '../db/wait';
+import { postgresMayRecover, startWaitSeconds, StartWaitError, untilReachable } from './start-wait';
 import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
 import { builtInConnectors } from '../connectors/registry';
 import type { DestinationConnector } from '../connectors/types';
@@ -75,10 +75,10 @@ export interface SynclinePluginOptions {
    */
   deployment?: WorkerDeploymentVersion | null;
   /**
-   * Seconds a starting worker waits for a state database it cannot reach yet (db/wait.ts). Default:
-   * SYNCLINE_STATE_DB_WAIT_SECONDS, else 120; 0 stops it at once. Only with `migrate`.
+   * Seconds a starting worker waits for a state database it cannot reach yet (client/start-wait.ts).
+   * Default: SYNCLINE_START_WAIT_SECONDS, else 120; 0 stops it at once. Only with `migrate`.
    */
-  stateDatabaseWaitSeconds?: number;
+  startWaitSeconds?: number;
 }
 
 /** SimplePlugin takes no worker deployment options: this adds them to the worker's (unless it sets its own). */
@@ -190,39 +190,85 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
 
 /**
  * The migrations, once the state database answers: a worker started while Postgres is down (restarting,
- * failing over) waits for it, saying so, for up to the configured seconds (db/wait.ts); the worker polls
- * Temporal only after this. A refusal no wait can mend, or the end of the wait, stops the worker with an
- * error naming where it looked. worker.ts calls it itself, before its ready line, and gives the plugin
- * `migrate: false`.
+ * failing over) waits for it, saying so, for up to the configured seconds (client/start-wait.ts); the
+ * worker polls Temporal only after this. A refusal no wait can mend, or the end of the wait, stops the
+ * worker with an error naming where it looked. worker.ts calls it itself, before its ready line, and gives
+ * the plugin `migrate: false`.
  */
-export async function migrateWhenReachable(opts: Pick<SynclinePluginOptions, 'databaseUrl' | 'stateDatabaseWaitSeconds'>): Promise<void> {
+export async function migrateWhenReachable(
+  opts: Pick<SynclinePluginOptions, 'databaseUrl' | 'startWaitSeconds'> & { logger?: StartLog },
+): Promise<void> {
   const where = databaseWhere(opts.databaseUrl);
-  const waitSeconds = opts.stateDatabaseWaitSeconds ?? stateDatabaseWaitSeconds();
+  let warn: (m: string) => void = () => undefined;
+  // A newer release migrated it (a rolling deploy, a rollback): its migrations only add, so this release runs on it.
+  const onNewer = (names: string[]) =>
+    warn(
+      `the state database at ${where} has migrations of a newer release (${names.join(', ')}): this worker runs on it as it is (README, "Rolling deploy")`,
+    );
+  await whileStarting(() => migrateToLatest(opts.databaseUrl, { onNewer }), {
+    what: `the state database at ${where}`,
+    mayRecover: postgresMayRecover,
+    waitSeconds: opts.startWaitSeconds ?? startWaitSeconds(),
+    logger: opts.logger,
+    withLog: (log) => (warn = log.warn),
+    failed: (err, waited) =>
+      new StateDatabaseError(
+        `cannot reach the state database at ${where} (${(err as Error).message})` +
+          (waited > 0 ? ` after waiting ${waited} s (SYNCLINE_START_WAIT_SECONDS)` : '') +
+          ': check DATABASE_URL and that PostgreSQL is up and lets this user create the syncline schemas; the worker started nothing',
+        { cause: err },
+      ),
+  });
+}
+
+/** Where a starting worker's wait writes its lines. */
+export interface StartLog {
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+/**
+ * `attempt` until it succeeds, waiting up to `waitSeconds` while its refusals may recover
+ * (client/start-wait.ts), logged on the worker's runtime. The runtime does not hand SIGINT/SIGTERM to a
+ * worker until it polls: until then a stop ends the wait (WorkerStoppedError, nothing started). A refusal
+ * that may not recover, or the end of the wait, throws `failed(err, seconds waited)`.
+ */
+export async function whileStarting<T>(
+  attempt: () => Promise<T>,
+  opts: {
+    what: string;
+    mayRecover: (err: unknown) => boolean;
+    waitSeconds: number;
+    failed: (err: unknown, waitedSeconds: number) => Error;
+    /**
+     * Where the wait's lines go; default the runtime's logger. worker.ts gives its own: the runtime's
+     * buffers lines with the SDK core's and was seen holding them back after a failed Temporal connection.
+     */
+    logger?: StartLog;
+    withLog?: (log: StartLog) => void;
+  },
+): Promise<T> {
   // Loaded here, on the worker: a client that uses this plugin does not load the worker's native runtime.
   const { Runtime } = await import('@temporalio/worker');
   const runtime = Runtime.instance();
-  const log = { warn: (m: string) => runtime.logger.warn(m), info: (m: string) => runtime.logger.info(m) };
-  // The worker does not listen for SIGINT/SIGTERM until it polls: until then a stop ends the wait.
+  const to = opts.logger ?? runtime.logger;
+  const log = { warn: (m: string) => to.warn(m), info: (m: string) => to.info(m) };
+  opts.withLog?.(log);
   const stop = new AbortController();
   const onStop = () => stop.abort();
   runtime.registerShutdownSignalCallback(onStop);
   try {
-    // A newer release migrated it (a rolling deploy, a rollback): its migrations only add, so this release runs on it.
-    const onNewer = (names: string[]) =>
-      log.warn(
-        `the state database at ${where} has migrations of a newer release (${names.join(', ')}): this worker runs on it as it is (README, "Rolling deploy")`,
-      );
-    await untilStateDatabase(() => migrateToLatest(opts.databaseUrl, { onNewer }), { waitSeconds, where, log, signal: stop.signal });
+    return await untilReachable(attempt, {
+      what: opts.what,
+      mayRecover: opts.mayRecover,
+      waitSeconds: opts.waitSeconds,
+      log,
+      signal: stop.signal,
+    });
   } catch (err) {
-    if (err instanceof StateDatabaseWaitError && err.stopped)
-      throw new WorkerStoppedError(`stopped while waiting for the state database at ${where}; the worker started nothing`);
-    const waited = err instanceof StateDatabaseWaitError && err.waitedSeconds > 0;
-    throw new StateDatabaseError(
-      `cannot reach the state database at ${where} (${(err as Error).message})` +
-        (waited ? ` after waiting ${(err as StateDatabaseWaitError).waitedSeconds} s (SYNCLINE_STATE_DB_WAIT_SECONDS)` : '') +
-        ': check DATABASE_URL and that PostgreSQL is up and lets this user create the syncline schemas; the worker started nothing',
-      { cause: err },
-    );
+    if (err instanceof StartWaitError && err.stopped)
+      throw new WorkerStoppedError(`stopped while waiting for ${opts.what}; the worker started nothing`);
+    throw opts.failed(err, err instanceof StartWaitError ? err.waitedSeconds : 0);
   } finally {
     runtime.deregisterShutdownSignalCallback(onStop);
   }

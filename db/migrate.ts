@@ -5,7 +5,7 @@ import { MIGRATIONS } from './migrations';
 /**
  * A connection that gets no answer within this fails (a host that drops packets, a server that accepts
  * and hangs): without it one attempt could last as long as the OS's TCP timeout, or for ever, and a
- * starting worker's wait (db/wait.ts) would never try again.
+ * starting worker's wait (client/start-wait.ts) would never try again.
  */
 const CONNECT_TIMEOUT_MS = 10_000;
 

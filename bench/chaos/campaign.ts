@@ -170,7 +170,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
 
 /**
  * Postgres shut down (SIGQUIT) and the worker killed with it, then a new worker started while Postgres is
- * still down: it must wait for its state database (SYNCLINE_STATE_DB_WAIT_SECONDS) and run once Postgres
+ * still down: it must wait for its state database (SYNCLINE_START_WAIT_SECONDS) and run once Postgres
  * is back, `downMs` after the worker said it waits (at most 30 s after its start).
  */
 async function restartWithWorker(

@@ -13,7 +13,7 @@ import { createDagTaskActivities } from '../../activities/dag-tasks';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { SyncError } from '../../common/errors';
 import { migrateToLatest } from '../../db/migrate';
-import { mendedByWaiting } from '../../db/wait';
+import { postgresMayRecover } from '../../client/start-wait';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -39,14 +39,14 @@ test('the production worker whose state database stays unreachable exits 1 after
   const env = {
     ...process.env,
     DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state',
-    SYNCLINE_STATE_DB_WAIT_SECONDS: '2',
+    SYNCLINE_START_WAIT_SECONDS: '2',
   };
   const r = await workerExit(env, 120_000);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('syncline worker: cannot reach the state database at 127.0.0.1:1/syncline_state');
   expect(r.stderr).toContain('ECONNREFUSED');
   expect(r.stderr).toContain('waiting for the state database at 127.0.0.1:1/syncline_state');
-  expect(r.stderr).toMatch(/after waiting [23] s \(SYNCLINE_STATE_DB_WAIT_SECONDS\): check DATABASE_URL/);
+  expect(r.stderr).toMatch(/after waiting [23] s \(SYNCLINE_START_WAIT_SECONDS\): check DATABASE_URL/);
   expect(r.stderr).toContain('check DATABASE_URL');
   expect(r.stderr).not.toContain('s3cret-pw');
   expect(r.stderr).not.toContain('IllegalStateError');
@@ -57,7 +57,7 @@ test('a state database that answers with a refusal no wait can mend (no such dat
   url.pathname = '/syncline_no_such_database';
   // The default wait (minutes) would outlast the timeout if the worker waited on this.
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.toString() };
-  delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
+  delete env.SYNCLINE_START_WAIT_SECONDS;
   const r = await workerExit(env, 100_000);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('does not exist');
@@ -82,16 +82,21 @@ test('the embedded default survives a kill -9 of Postgres with every committed r
 }, 180_000);
 
 /**
- * A state database on 127.0.0.1:<port> that comes up when `up()` is called: until then nothing listens
- * there (connections are refused, as while Postgres restarts); then each connection is piped to the
- * test's Postgres.
+ * A service on 127.0.0.1:<port> that comes up when `up()` is called: until then nothing listens there
+ * (connections are refused, as while Postgres or Temporal restarts); then each connection is piped to
+ * `target` (the test's Postgres, or its Temporal dev server).
  */
-function lateDatabase(target: URL): { port: Promise<number>; up(): Promise<void>; connections(): number; close(): void } {
+function lateService(target: { hostname: string; port: string }): {
+  port: Promise<number>;
+  up(): Promise<void>;
+  connections(): number;
+  close(): void;
+} {
   let accepted = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     accepted++;
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    const upstream = net.connect(Number(target.port), target.hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => s.destroy());
@@ -122,12 +127,12 @@ function lateDatabase(target: URL): { port: Promise<number>; up(): Promise<void>
 
 test('a production worker started while its state database is down waits for it, then runs', async () => {
   const real = new URL(process.env.DATABASE_URL!);
-  const db = lateDatabase(real);
+  const db = lateService({ hostname: real.hostname, port: real.port || '5432' });
   const url = new URL(real.toString());
   url.hostname = '127.0.0.1';
   url.port = String(await db.port);
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.toString(), SYNCLINE_TASK_QUEUE: `late-db-${process.pid}` };
-  delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
+  delete env.SYNCLINE_START_WAIT_SECONDS;
   const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exit: number | string | null | undefined;
@@ -168,7 +173,7 @@ test('a production worker started while its state database is down waits for it,
 
 test('a worker waiting for its state database stops at once when asked (SIGTERM), exit 0, having started nothing', async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://syncline@127.0.0.1:1/syncline_state' };
-  delete env.SYNCLINE_STATE_DB_WAIT_SECONDS;
+  delete env.SYNCLINE_START_WAIT_SECONDS;
   const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (b: Buffer) => (output += b.toString()));
@@ -236,7 +241,7 @@ test('an attempt on a state database host that accepts and never answers (a blac
     const err = await migrateToLatest(`postgres://syncline@127.0.0.1:${port}/syncline`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect(mendedByWaiting(err)).toBe(true);
+    expect(postgresMayRecover(err)).toBe(true);
   } finally {
     for (const s of held) s.destroy();
     silent.close();
@@ -281,7 +286,7 @@ describe('a worker of the release before, started on a state database a newer re
     const err = (await migrateToLatest(url).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toContain('20261122T1400-from-another-branch');
-    expect(mendedByWaiting(err)).toBe(false);
+    expect(postgresMayRecover(err)).toBe(false);
   });
 });
 
@@ -301,3 +306,43 @@ test('a DAG sql task that meets a Postgres program limit fails for good (SQL_540
   const syntax = await failed('SELEC 1');
   expect([syntax.type, syntax.nonRetryable]).toEqual(['SQL_42601', true]);
 });
+
+test('a production worker started while Temporal is down waits for it, then polls', async () => {
+  const [host, port] = process.env.TEMPORAL_ADDRESS!.split(':');
+  const temporal = lateService({ hostname: host!, port: port! });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${await temporal.port}`,
+    SYNCLINE_TASK_QUEUE: `late-temporal-${process.pid}`,
+  };
+  delete env.SYNCLINE_START_WAIT_SECONDS;
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let exit: number | string | null | undefined;
+  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+  child.once('exit', (code, signal) => (exit = code ?? signal));
+  const waitFor = async (what: RegExp, ms: number): Promise<void> => {
+    for (const end = Date.now() + ms; !what.test(output);) {
+      if (exit !== undefined) throw new Error(`the worker exited (${exit}) before printing ${what}:\n${output}`);
+      if (Date.now() > end) throw new Error(`the worker did not print ${what} within ${ms} ms:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  try {
+    await waitFor(/waiting for Temporal at 127\.0\.0\.1:\d+ \(.*(refused|tcp connect error).*\)/i, 120_000);
+    expect(output).not.toContain('syncline worker on');
+    await temporal.up();
+    await waitFor(/Temporal at 127\.0\.0\.1:\d+ reached after \d+ s/, 60_000);
+    await waitFor(/syncline worker on 127\.0\.0\.1:\d+/, 60_000);
+    expect(temporal.connections()).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(exit).toBeUndefined();
+    child.kill('SIGTERM');
+    for (const end = Date.now() + 60_000; exit === undefined && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+    expect(exit).toBe(0);
+  } finally {
+    if (exit === undefined) child.kill('SIGKILL');
+    temporal.close();
+  }
+}, 240_000);

@@ -8,7 +8,7 @@ test.each([
   ['SYNCLINE_MAX_CACHED_WORKFLOWS', 'x', 'is not a cache size'],
   ['SYNCLINE_MAX_CONCURRENT_ACTIVITIES', '0', 'is not a number of activities'],
   ['SYNCLINE_RUN_HISTORY_DAYS', 'x', 'is not a number of days'],
-  ['SYNCLINE_STATE_DB_WAIT_SECONDS', '-1', 'is not a number of seconds'],
+  ['SYNCLINE_START_WAIT_SECONDS', '-1', 'is not a number of seconds'],
   ['SYNCLINE_METRICS_ADDRESS', 'nowhere', 'write host:port'],
 ])(
   '%s=%s stops the worker at start with exit 2, naming the variable',
