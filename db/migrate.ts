@@ -25,24 +25,30 @@ export interface MigrateOptions {
  * among its own are refused, naming them.
  */
 export async function migrateToLatest(url: string, opts: MigrateOptions = {}): Promise<string[]> {
+  // Two connections: the migrator holds one (with kysely's lock) while the provider reads its table on the other.
   const db = new Kysely<unknown>({
-    dialect: new PostgresDialect({ pool: createPool(url, 1, { connectionTimeoutMillis: CONNECT_TIMEOUT_MS }) }),
+    dialect: new PostgresDialect({ pool: createPool(url, 2, { connectionTimeoutMillis: CONNECT_TIMEOUT_MS }) }),
   });
   try {
     const known = Object.keys(MIGRATIONS).sort();
     const last = known.at(-1)!;
-    const unknown = (await executedMigrations(db)).filter((name) => !(name in MIGRATIONS)).sort();
-    const among = unknown.filter((name) => name <= last);
-    if (among.length)
-      throw new Error(
-        `the state database has migrations this release does not know among its own (${among.join(', ')}; this release's last is ${last}): ` +
-          'it was migrated by another line of releases; run a release that has them',
-      );
-    if (unknown.length) opts.onNewer?.(unknown);
-    // The newer release's migrations stand in the list as already applied, so the migrator neither
-    // refuses them as missing nor runs anything for them.
+    // Asked for by the migrator once it holds its lock, so a newer release that migrated while this one
+    // waited for the lock (both started at once) is seen: read before the lock, its migrations would be
+    // refused as missing.
     const provider: MigrationProvider = {
-      getMigrations: async () => ({ ...MIGRATIONS, ...Object.fromEntries(unknown.map((name) => [name, newerRelease(name)])) }),
+      getMigrations: async () => {
+        const unknown = (await executedMigrations(db)).filter((name) => !(name in MIGRATIONS)).sort();
+        const among = unknown.filter((name) => name <= last);
+        if (among.length)
+          throw new Error(
+            `the state database has migrations this release does not know among its own (${among.join(', ')}; this release's last is ${last}): ` +
+              'it was migrated by another line of releases; run a release that has them',
+          );
+        if (unknown.length) opts.onNewer?.(unknown);
+        // The newer release's migrations stand in the list as already applied, so the migrator neither
+        // refuses them as missing nor runs anything for them.
+        return { ...MIGRATIONS, ...Object.fromEntries(unknown.map((name) => [name, newerRelease(name)])) };
+      },
     };
     const { error, results } = await new Migrator({ db, provider, migrationTableSchema: 'public' }).migrateToLatest();
     if (error) throw new Error(`migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

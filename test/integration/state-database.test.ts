@@ -281,6 +281,33 @@ describe('a worker of the release before, started on a state database a newer re
     expect(newer).toEqual([['20991231T2300-from-a-newer-release']]);
   });
 
+  test('runs on it when the newer release migrates it while this one waits for the migration lock (both started at once)', async () => {
+    const url = await migratedWith([]);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      // The newer release holds kysely's migration lock (its key, taken per database) while it migrates.
+      await other.query(`SELECT pg_advisory_lock(3853314791062309107)`);
+      const newer: string[][] = [];
+      const migrating = migrateToLatest(url, { onNewer: (names) => newer.push(names) }).catch((e: unknown) => e);
+      for (const end = Date.now() + 30_000; ;) {
+        const r = await other.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+        if (r.rows[0].n > 0) break;
+        if (Date.now() > end) throw new Error('this release never waited for the migration lock');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await other.query(`INSERT INTO public.kysely_migration (name, timestamp) VALUES ($1, $2)`, [
+        '20991231T2300-from-a-newer-release',
+        new Date().toISOString(),
+      ]);
+      await other.query(`SELECT pg_advisory_unlock(3853314791062309107)`);
+      expect(await migrating).toEqual([]);
+      expect(newer).toEqual([['20991231T2300-from-a-newer-release']]);
+    } finally {
+      await other.end();
+    }
+  });
+
   test('refuses, naming them, migrations it does not know among its own (not a newer release of this line)', async () => {
     const url = await migratedWith(['20261122T1400-from-another-branch']);
     const err = (await migrateToLatest(url).catch((e: unknown) => e)) as Error;
