@@ -42,13 +42,14 @@ export function postgresMayRecover(err: unknown): boolean {
 
 /**
  * Whether waiting may mend a failed connection to Temporal (NativeConnection.connect): nothing listening,
- * a connection reset or timed out, a name that does not resolve yet, the frontend unavailable. A TLS or
- * an authentication refusal is not.
+ * a connection reset or timed out, a host that accepts and never answers (the SDK gives up after 30 s:
+ * "Timeout expired"), a name that does not resolve yet, the frontend unavailable. A TLS or an
+ * authentication refusal is not.
  */
 export function temporalMayRecover(err: unknown): boolean {
   const text = String((err as Error)?.message ?? err);
   if (/certificate|tls|handshake|unauthori[sz]ed|permission denied|api key/i.test(text)) return false;
-  return /tcp connect error|connection refused|connection reset|dns error|timed out|deadline|unavailable|broken pipe|transport error/i.test(
+  return /tcp connect error|connection refused|connection reset|dns error|timed out|timeout expired|deadline|unavailable|broken pipe|transport error/i.test(
     text,
   );
 }

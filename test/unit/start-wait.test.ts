@@ -155,6 +155,11 @@ test('what waiting may mend in a connection to Temporal: nothing listening, a re
     transport('ConnectError(ConnectError("dns error", Custom { kind: Uncategorized, error: "failed to lookup address information" }))'),
     new Error('14 UNAVAILABLE: connection reset'),
     new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'),
+    // NativeConnection.connect to a host that accepts and never answers (a black hole, a balancer with no
+    // frontend behind it), after 30 s: as the state database's black hole, one waiting may mend.
+    new Error(
+      `Failed to call GetSystemInfo: code: 'The operation was cancelled', message: "Timeout expired", source: tonic::transport::Error(Transport, TimeoutExpired(()))`,
+    ),
   ])
     expect([e.message, temporalMayRecover(e)]).toEqual([e.message, true]);
   for (const e of [
