@@ -2,7 +2,11 @@
  * Migrations in order; a static list so bundlers and test runners need no file-system discovery.
  * A migration only adds (a table, a nullable column or one with a default, an index, a storage setting):
  * workers of the release before run on the migrated database during a rolling deploy and after a
- * rollback (db/migrate.ts), so nothing they read or write may be renamed, dropped or made stricter.
+ * rollback (db/migrate.ts), so nothing they read or write may be renamed, dropped or made stricter. A
+ * backfill runs once: rows the release before writes after it get the column's default, so the code that
+ * reads a backfilled column must also take its default. (20261204T1400-run-state moved rows out of
+ * connector_state; it predates this rule, and every release that takes newer migrations as stand-ins
+ * has it.)
  */
 import type { Migration } from 'kysely';
 import * as initial from './20261122T1300-initial';
