@@ -81,6 +81,36 @@ test('the embedded default survives a kill -9 of Postgres with every committed r
   expect(JSON.parse(/^FOUND (.*)$/m.exec(r.stdout)?.[1] ?? 'null')).toEqual({ n: 300, last: 300 });
 }, 180_000);
 
+/** `tsx worker.ts` with `env`, running, its output gathered: wait for a line of it, stop it, see how it ended. */
+function runningWorker(env: NodeJS.ProcessEnv) {
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let exit: number | string | null | undefined;
+  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+  child.once('exit', (code, signal) => (exit = code ?? signal));
+  return {
+    output: () => output,
+    exit: () => exit,
+    async waitFor(what: RegExp, ms: number): Promise<void> {
+      for (const end = Date.now() + ms; !what.test(output);) {
+        if (exit !== undefined) throw new Error(`the worker exited (${exit}) before printing ${what}:\n${output}`);
+        if (Date.now() > end) throw new Error(`the worker did not print ${what} within ${ms} ms:\n${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    /** SIGTERM; how it exited, or undefined if it is still there after `ms`. */
+    async stop(ms = 60_000): Promise<number | string | null | undefined> {
+      child.kill('SIGTERM');
+      for (const end = Date.now() + ms; exit === undefined && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+      return exit;
+    },
+    kill(): void {
+      if (exit === undefined) child.kill('SIGKILL');
+    },
+  };
+}
+
 /**
  * A service on 127.0.0.1:<port> that comes up when `up()` is called: until then nothing listens there
  * (connections are refused, as while Postgres or Temporal restarts); then each connection is piped to
@@ -133,40 +163,26 @@ test('a production worker started while its state database is down waits for it,
   url.port = String(await db.port);
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.toString(), SYNCLINE_TASK_QUEUE: `late-db-${process.pid}` };
   delete env.SYNCLINE_START_WAIT_SECONDS;
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let exit: number | string | null | undefined;
-  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-  child.once('exit', (code, signal) => (exit = code ?? signal));
-  const waitFor = async (what: RegExp, ms: number): Promise<void> => {
-    for (const end = Date.now() + ms; !what.test(output);) {
-      if (exit !== undefined) throw new Error(`the worker exited (${exit}) before printing ${what}:\n${output}`);
-      if (Date.now() > end) throw new Error(`the worker did not print ${what} within ${ms} ms:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
+  const w = runningWorker(env);
   try {
     // The worker finds its database down: it says so, names where it looked (never the password) and waits.
-    await waitFor(/waiting for the state database at 127\.0\.0\.1:\d+\/\S+ \(.*ECONNREFUSED.*\)/, 120_000);
+    await w.waitFor(/waiting for the state database at 127\.0\.0\.1:\d+\/\S+ \(.*ECONNREFUSED.*\)/, 120_000);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(exit).toBeUndefined();
+    expect(w.exit()).toBeUndefined();
     // Scripts (bench/, the chaos campaign) take the ready line for a worker that polls: not while it waits.
-    expect(output).not.toContain('syncline worker on');
+    expect(w.output()).not.toContain('syncline worker on');
     await db.up();
-    await waitFor(/state database at 127\.0\.0\.1:\d+\/\S+ reached after \d+ s/, 60_000);
-    await waitFor(/syncline worker on /, 120_000);
-    expect(output.indexOf('syncline worker on')).toBeGreaterThan(output.search(/reached after \d+ s/));
+    await w.waitFor(/state database at 127\.0\.0\.1:\d+\/\S+ reached after \d+ s/, 60_000);
+    await w.waitFor(/syncline worker on /, 120_000);
+    expect(w.output().indexOf('syncline worker on')).toBeGreaterThan(w.output().search(/reached after \d+ s/));
     expect(db.connections()).toBeGreaterThan(0);
     // Running: still there a few seconds later, and a SIGTERM drains it to a clean exit.
     await new Promise((r) => setTimeout(r, 3_000));
-    expect(exit).toBeUndefined();
-    child.kill('SIGTERM');
-    for (const end = Date.now() + 60_000; exit === undefined && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
-    expect(exit).toBe(0);
-    expect(output).not.toContain(real.password || 'no-password-in-url');
+    expect(w.exit()).toBeUndefined();
+    expect(await w.stop()).toBe(0);
+    expect(w.output()).not.toContain(real.password || 'no-password-in-url');
   } finally {
-    if (exit === undefined) child.kill('SIGKILL');
+    w.kill();
     db.close();
   }
 }, 240_000);
@@ -174,24 +190,16 @@ test('a production worker started while its state database is down waits for it,
 test('a worker waiting for its state database stops at once when asked (SIGTERM), exit 0, having started nothing', async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://syncline@127.0.0.1:1/syncline_state' };
   delete env.SYNCLINE_START_WAIT_SECONDS;
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const w = runningWorker(env);
   try {
-    for (const end = Date.now() + 120_000; !output.includes('waiting for the state database');) {
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`no wait announced:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await w.waitFor(/waiting for the state database/, 120_000);
     const asked = Date.now();
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await w.stop()).toBe(0);
     // Well inside the default wait (120 s) and its pauses (up to 10 s).
     expect(Date.now() - asked).toBeLessThan(30_000);
-    expect(output).toContain('syncline worker: stopped while waiting for the state database at 127.0.0.1:1/syncline_state');
+    expect(w.output()).toContain('syncline worker: stopped while waiting for the state database at 127.0.0.1:1/syncline_state');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    w.kill();
   }
 }, 240_000);
 
@@ -343,33 +351,19 @@ test('a production worker started while Temporal is down waits for it, then poll
     SYNCLINE_TASK_QUEUE: `late-temporal-${process.pid}`,
   };
   delete env.SYNCLINE_START_WAIT_SECONDS;
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let exit: number | string | null | undefined;
-  child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-  child.once('exit', (code, signal) => (exit = code ?? signal));
-  const waitFor = async (what: RegExp, ms: number): Promise<void> => {
-    for (const end = Date.now() + ms; !what.test(output);) {
-      if (exit !== undefined) throw new Error(`the worker exited (${exit}) before printing ${what}:\n${output}`);
-      if (Date.now() > end) throw new Error(`the worker did not print ${what} within ${ms} ms:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
+  const w = runningWorker(env);
   try {
-    await waitFor(/waiting for Temporal at 127\.0\.0\.1:\d+ \(.*(refused|tcp connect error).*\)/i, 120_000);
-    expect(output).not.toContain('syncline worker on');
+    await w.waitFor(/waiting for Temporal at 127\.0\.0\.1:\d+ \(.*(refused|tcp connect error).*\)/i, 120_000);
+    expect(w.output()).not.toContain('syncline worker on');
     await temporal.up();
-    await waitFor(/Temporal at 127\.0\.0\.1:\d+ reached after \d+ s/, 60_000);
-    await waitFor(/syncline worker on 127\.0\.0\.1:\d+/, 60_000);
+    await w.waitFor(/Temporal at 127\.0\.0\.1:\d+ reached after \d+ s/, 60_000);
+    await w.waitFor(/syncline worker on 127\.0\.0\.1:\d+/, 60_000);
     expect(temporal.connections()).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 2_000));
-    expect(exit).toBeUndefined();
-    child.kill('SIGTERM');
-    for (const end = Date.now() + 60_000; exit === undefined && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
-    expect(exit).toBe(0);
+    expect(w.exit()).toBeUndefined();
+    expect(await w.stop()).toBe(0);
   } finally {
-    if (exit === undefined) child.kill('SIGKILL');
+    w.kill();
     temporal.close();
   }
 }, 240_000);
