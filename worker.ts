@@ -205,13 +205,8 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
       what: `Temporal at ${address}`,
       mayRecover: temporalMayRecover,
       waitSeconds: startWait,
-      failed: (err, waited) =>
-        new TemporalUnreachableError(
-          `cannot reach Temporal at ${address} (${(err as Error).message})` +
-            (waited > 0 ? ` after waiting ${waited} s (SYNCLINE_START_WAIT_SECONDS)` : '') +
-            ': check TEMPORAL_ADDRESS and that the Temporal frontend is up; the worker started nothing',
-          { cause: err },
-        ),
+      check: 'check TEMPORAL_ADDRESS and that the Temporal frontend is up',
+      failed: (message, cause) => new TemporalUnreachableError(message, { cause }),
     });
   } catch (err) {
     await pg.stop();

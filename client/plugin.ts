@@ -199,25 +199,18 @@ export async function migrateWhenReachable(
   opts: Pick<SynclinePluginOptions, 'databaseUrl' | 'startWaitSeconds'> & { logger?: StartLog },
 ): Promise<void> {
   const where = databaseWhere(opts.databaseUrl);
-  let warn: (m: string) => void = () => undefined;
   // A newer release migrated it (a rolling deploy, a rollback): its migrations only add, so this release runs on it.
-  const onNewer = (names: string[]) =>
-    warn(
+  const onNewer = (log: StartLog) => (names: string[]) =>
+    log.warn(
       `the state database at ${where} has migrations of a newer release (${names.join(', ')}): this worker runs on it as it is (README, "Rolling deploy")`,
     );
-  await whileStarting(() => migrateToLatest(opts.databaseUrl, { onNewer }), {
+  await whileStarting((log) => migrateToLatest(opts.databaseUrl, { onNewer: onNewer(log) }), {
     what: `the state database at ${where}`,
     mayRecover: postgresMayRecover,
     waitSeconds: opts.startWaitSeconds ?? startWaitSeconds(),
     logger: opts.logger,
-    withLog: (log) => (warn = log.warn),
-    failed: (err, waited) =>
-      new StateDatabaseError(
-        `cannot reach the state database at ${where} (${(err as Error).message})` +
-          (waited > 0 ? ` after waiting ${waited} s (SYNCLINE_START_WAIT_SECONDS)` : '') +
-          ': check DATABASE_URL and that PostgreSQL is up and lets this user create the syncline schemas; the worker started nothing',
-        { cause: err },
-      ),
+    check: 'check DATABASE_URL and that PostgreSQL is up and lets this user create the syncline schemas',
+    failed: (message, cause) => new StateDatabaseError(message, { cause }),
   });
 }
 
@@ -229,23 +222,25 @@ export interface StartLog {
 
 /**
  * `attempt` until it succeeds, waiting up to `waitSeconds` while its refusals may recover
- * (client/start-wait.ts), logged on the worker's runtime. The runtime does not hand SIGINT/SIGTERM to a
+ * (client/start-wait.ts), logged on `logger` or the worker's runtime (the attempt gets the same log). The runtime does not hand SIGINT/SIGTERM to a
  * worker until it polls: until then a stop ends the wait (WorkerStoppedError, nothing started). A refusal
- * that may not recover, or the end of the wait, throws `failed(err, seconds waited)`.
+ * that may not recover, or the end of the wait, throws `failed(message, last refusal)`.
  */
 export async function whileStarting<T>(
-  attempt: () => Promise<T>,
+  attempt: (log: StartLog) => Promise<T>,
   opts: {
     what: string;
     mayRecover: (err: unknown) => boolean;
     waitSeconds: number;
-    failed: (err: unknown, waitedSeconds: number) => Error;
+    /** What to check, said after what was refused. */
+    check: string;
+    /** The error to stop the worker with, given its message ("cannot reach …") and the last refusal. */
+    failed: (message: string, cause: unknown) => Error;
     /**
      * Where the wait's lines go; default the runtime's logger. worker.ts gives its own: the runtime's
      * buffers lines with the SDK core's and was seen holding them back after a failed Temporal connection.
      */
     logger?: StartLog;
-    withLog?: (log: StartLog) => void;
   },
 ): Promise<T> {
   // Loaded here, on the worker: a client that uses this plugin does not load the worker's native runtime.
@@ -253,12 +248,11 @@ export async function whileStarting<T>(
   const runtime = Runtime.instance();
   const to = opts.logger ?? runtime.logger;
   const log = { warn: (m: string) => to.warn(m), info: (m: string) => to.info(m) };
-  opts.withLog?.(log);
   const stop = new AbortController();
   const onStop = () => stop.abort();
   runtime.registerShutdownSignalCallback(onStop);
   try {
-    return await untilReachable(attempt, {
+    return await untilReachable(() => attempt(log), {
       what: opts.what,
       mayRecover: opts.mayRecover,
       waitSeconds: opts.waitSeconds,
@@ -268,7 +262,13 @@ export async function whileStarting<T>(
   } catch (err) {
     if (err instanceof StartWaitError && err.stopped)
       throw new WorkerStoppedError(`stopped while waiting for ${opts.what}; the worker started nothing`);
-    throw opts.failed(err, err instanceof StartWaitError ? err.waitedSeconds : 0);
+    const waited = err instanceof StartWaitError ? err.waitedSeconds : 0;
+    throw opts.failed(
+      `cannot reach ${opts.what} (${(err as Error).message})` +
+        (waited > 0 ? ` after waiting ${waited} s (SYNCLINE_START_WAIT_SECONDS)` : '') +
+        `: ${opts.check}; the worker started nothing`,
+      err,
+    );
   } finally {
     runtime.deregisterShutdownSignalCallback(onStop);
   }
