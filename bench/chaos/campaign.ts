@@ -1,7 +1,8 @@
 /**
- * The campaign: real services started once, schedules run `concurrency` at a time on one production
- * worker, global faults (worker SIGKILL, Postgres restart, Temporal restart) serialized and counted for
- * every schedule in flight, then the matrix and the RESULT line.
+ * The campaign: real services started once, schedules run `concurrency` at a time on `workers` production
+ * worker processes (one by default) sharing one task queue, global faults (worker SIGKILL, Postgres
+ * restart, Temporal restart) serialized and counted for every schedule in flight, then the matrix and the
+ * RESULT line.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,12 @@ export interface CampaignOptions {
   /** Only these schedule indexes (replay). */
   only?: number[];
   concurrency: number;
+  /**
+   * Production worker processes on the task queue (default 1). With more than one, a worker kill takes
+   * the worker that holds the striking run's pending activity when Temporal names one, else the next in
+   * turn; the others go on polling, so the run's tasks move to them while it is down.
+   */
+  workers?: number;
   /** Schedules whose destination is written behind syncline's back before the checks: they must report it. */
   tamper?: number[];
   log?: (line: string) => void;
@@ -29,12 +36,15 @@ export interface GlobalEvent {
   seconds: number;
   hit: number[];
   pending: string[];
+  /** The worker killed (1-based; worker kills only), and whether it held the striking run's pending activity. */
+  worker?: { index: number; heldActivity: boolean };
 }
 
 export interface CampaignResult {
   seed: number;
   results: ScheduleResult[];
   events: GlobalEvent[];
+  workers: number;
   workerExits: WorkerService['unexpectedExits'];
   /** Workers started while Postgres was down that waited for it and reached it. */
   workerWaits: number;
@@ -51,8 +61,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     print(l);
     fs.appendFileSync(path.join(dir, 'campaign.log'), `${new Date().toISOString().slice(11, 19)} ${l}\n`);
   };
+  const workerCount = opts.workers ?? 1;
+  if (!Number.isInteger(workerCount) || workerCount < 1)
+    throw new Error(`--workers must be a whole number of at least 1, not ${opts.workers}`);
   log(
-    `chaos: seed ${opts.seed}, ${opts.only ? `schedule(s) ${opts.only.join(',')} only` : `${opts.schedules} schedules`}, concurrency ${opts.concurrency}; building the worker, starting Postgres and the Temporal dev server (files in ${dir})`,
+    `chaos: seed ${opts.seed}, ${opts.only ? `schedule(s) ${opts.only.join(',')} only` : `${opts.schedules} schedules`}, concurrency ${opts.concurrency}, ${workerCount} worker${workerCount > 1 ? 's' : ''}; building the worker, starting Postgres and the Temporal dev server (files in ${dir})`,
   );
   await build();
   const [pgStart, temporalStart] = await Promise.allSettled([
@@ -75,10 +88,27 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   };
   writeSecrets();
   const taskQueue = 'chaos';
-  const worker = new WorkerService(
-    { DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, SYNCLINE_TASK_QUEUE: taskQueue, SYNCLINE_SECRETS_FILE: secretsFile },
-    path.join(dir, 'worker.log'),
+  const workers = Array.from(
+    { length: workerCount },
+    (_, i) =>
+      new WorkerService(
+        {
+          DATABASE_URL: postgres.url,
+          TEMPORAL_ADDRESS: temporal.address,
+          SYNCLINE_TASK_QUEUE: taskQueue,
+          SYNCLINE_SECRETS_FILE: secretsFile,
+        },
+        path.join(dir, i === 0 ? 'worker.log' : `worker-${i + 1}.log`),
+      ),
   );
+  let turn = 0;
+  // The worker a kill takes: the one Temporal names as holding the run's pending activity (its identity
+  // is the SDK's default, `<pid>@<host>`), else the next in turn.
+  const target = (holders: string[]): { worker: WorkerService; index: number; heldActivity: boolean } => {
+    const held = workers.findIndex((w) => w.pid !== undefined && holders.some((h) => h.startsWith(`${w.pid}@`)));
+    const index = held >= 0 ? held : turn++ % workers.length;
+    return { worker: workers[index]!, index, heldActivity: held >= 0 };
+  };
   const pool = harnessPool(postgres.url, 4 + opts.concurrency * 2);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
@@ -97,13 +127,14 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       writeSecrets();
     },
     // One global fault at a time; each counts for every schedule in flight when it strikes.
-    strike: (fault, variant, downMs, by, pending) => {
+    strike: (fault, variant, downMs, by, pending, holders) => {
       const next = lock.then(async () => {
         const t0 = Date.now();
         const hit = [...active];
         for (const r of hit) r.hit(fault);
-        if (fault === 'worker_kill') await worker.kill(downMs);
-        else if (fault === 'postgres_restart' && variant === 'with_worker') await restartWithWorker(postgres, worker, downMs, log);
+        const killed = fault === 'worker_kill' || variant === 'with_worker' ? target(holders) : undefined;
+        if (fault === 'worker_kill') await killed!.worker.kill(downMs);
+        else if (fault === 'postgres_restart' && variant === 'with_worker') await restartWithWorker(postgres, killed!.worker, downMs, log);
         else if (fault === 'postgres_restart') await (variant === 'backend' ? postgres.killBackend() : postgres.restartImmediate(downMs));
         else await temporal.restart(variant as 'SIGTERM' | 'SIGKILL', downMs);
         const ev: GlobalEvent = {
@@ -114,10 +145,12 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
           seconds: Math.round((Date.now() - t0) / 100) / 10,
           hit: hit.map((r) => r.s.index),
           pending,
+          ...(killed && workers.length > 1 ? { worker: { index: killed.index + 1, heldActivity: killed.heldActivity } } : {}),
         };
         events.push(ev);
+        const which = ev.worker ? `, worker ${ev.worker.index}${ev.worker.heldActivity ? ', which held it' : ''}` : '';
         log(
-          `  ! ${fault} (${variant}, by schedule ${by.s.index}, during ${pending.join('+') || 'no activity'}): ${ev.seconds} s, ${hit.length} schedules in flight`,
+          `  ! ${fault} (${variant}, by schedule ${by.s.index}, during ${pending.join('+') || 'no activity'}${which}): ${ev.seconds} s, ${hit.length} schedules in flight`,
         );
       });
       lock = next.catch(() => {});
@@ -127,7 +160,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
 
   const results: ScheduleResult[] = [];
   try {
-    await worker.start();
+    await Promise.all(workers.map((w) => w.start()));
     const queue = opts.only ?? Array.from({ length: opts.schedules }, (_, i) => i);
     let nextAt = 0;
     const lane = async (): Promise<void> => {
@@ -149,7 +182,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     // Lanes start a little apart, so schedules do not all load at the same moment.
     await Promise.all(Array.from({ length: Math.min(opts.concurrency, queue.length) }, (_, i) => sleep(i * 3000).then(lane)));
   } finally {
-    await worker.stop().catch(() => {});
+    await Promise.all(workers.map((w) => w.stop().catch(() => {})));
     await pool.end().catch(() => {});
     await connection.close().catch(() => {});
     await temporal.stop().catch(() => {});
@@ -162,8 +195,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     seed: opts.seed,
     results,
     events,
-    workerExits: worker.unexpectedExits,
-    workerWaits: worker.waitedForPostgres,
+    workers: workerCount,
+    workerExits: workers.flatMap((w) => w.unexpectedExits),
+    workerWaits: workers.reduce((n, w) => n + w.waitedForPostgres, 0),
     seconds: Math.round((Date.now() - started) / 1000),
   };
 }
@@ -257,6 +291,13 @@ export function summary(c: CampaignResult): Record<string, unknown> {
     global_faults: c.events.length,
     fanned_out_runs: c.results.reduce((n, r) => n + (r.fannedOutRuns ?? 0), 0),
     run_resets: c.results.reduce((n, r) => n + (r.resets?.length ?? 0), 0),
+    workers: c.workers,
+    ...(c.workers > 1
+      ? {
+          worker_kills_of_activity_holder: c.events.filter((e) => e.worker?.heldActivity).length,
+          worker_kills: c.events.filter((e) => e.worker).length,
+        }
+      : {}),
     worker_unexpected_exits: c.workerExits.length,
     worker_waited_for_postgres: c.workerWaits,
     seconds: c.seconds,

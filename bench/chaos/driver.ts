@@ -22,7 +22,11 @@ export interface Env {
   temporal: Client;
   taskQueue: string;
   addConnection(name: string, connection: Record<string, unknown>): void;
-  strike(fault: GlobalFault, variant: string, downMs: number, by: ScheduleRun, pending: string[]): Promise<void>;
+  /**
+   * A global fault for every schedule in flight. `holders`: the identities of the workers that hold this
+   * run's pending activities (with several workers, a worker kill takes one of them).
+   */
+  strike(fault: GlobalFault, variant: string, downMs: number, by: ScheduleRun, pending: string[], holders: string[]): Promise<void>;
   log(line: string): void;
 }
 
@@ -444,9 +448,10 @@ export class ScheduleRun {
     let { run, pending } = await this.waitForPhase(phase);
     await sleep(afterMs);
     run = await this.runningRun().catch(() => run);
-    pending = run === undefined ? [] : await this.pendingActivities(run).catch(() => pending);
+    const now = run === undefined ? { types: [], holders: [] } : await this.pending(run).catch(() => ({ types: pending, holders: [] }));
+    pending = now.types;
     if (fault === 'worker_kill') this.killedDuring.push(pending.length ? pending.join('+') : 'idle');
-    await this.env.strike(fault, variant, downMs, this, pending);
+    await this.env.strike(fault, variant, downMs, this, pending, now.holders);
   }
 
   /** Until this schedule's run has an activity of `phase` pending (polled every 20 ms; `any`: a run is going on), at most 30 s. */
@@ -519,16 +524,25 @@ export class ScheduleRun {
 
   /** Activity types pending in run `run` (from Temporal, no worker needed). */
   private async pendingActivities(run: number): Promise<string[]> {
+    return (await this.pending(run)).types;
+  }
+
+  /** The activity types pending in run `run`, and the identities of the workers that last took them. */
+  private async pending(run: number): Promise<{ types: string[]; holders: string[] }> {
     for (const wid of [`activation/${this.id}/run/${run}`, `activation/${this.id}/run/${run}/apply`]) {
       try {
         const d = await this.env.temporal.workflow.getHandle(wid).describe();
         if (d.status.name !== 'RUNNING') continue;
-        return (d.raw.pendingActivities ?? []).map((p) => p.activityType?.name ?? '?');
+        const pending = d.raw.pendingActivities ?? [];
+        return {
+          types: pending.map((p) => p.activityType?.name ?? '?'),
+          holders: pending.map((p) => p.lastWorkerIdentity ?? '').filter((w) => w !== ''),
+        };
       } catch {
         // not started (yet), or an apply that does not exist
       }
     }
-    return [];
+    return { types: [], holders: [] };
   }
 
   /**

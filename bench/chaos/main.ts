@@ -1,27 +1,36 @@
 /**
- * `npm run chaos -- [--schedules N] [--seed S] [--only I[,J...]] [--concurrency K] [--tamper I[,J...]] [--json FILE]`
+ * `npm run chaos -- [--schedules N] [--seed S] [--only I[,J...]] [--concurrency K] [--workers W] [--tamper I[,J...]] [--json FILE]`
  *
  * A seeded, randomized fault campaign over the real services (docs/chaos.md). Prints one line per
  * schedule, the matrix (fault class × mode × destination: schedules struck / with violations) and
  * `RESULT {json}`. A violation prints the seed, the schedule index and the schedule itself; the same
  * seed and `--only <index>` replay it. `--tamper` writes to the destination of those schedules behind
  * syncline's back once they have settled (a self-check: their checks must report it; they are not
- * counted as violations); `--json` writes every schedule's result to a file. Exit code 1 when an
+ * counted as violations); `--json` writes every schedule's result to a file. `--workers` runs that many
+ * production worker processes on the task queue (default 1). Exit code 1 when an
  * invariant was violated or a self-check went unreported.
  */
 import fs from 'node:fs';
 import { matrix, runCampaign, summary } from './campaign';
 
-function args(argv: string[]): { seed: number; schedules: number; only?: number[]; concurrency: number; tamper?: number[]; json?: string } {
+function args(argv: string[]): {
+  seed: number;
+  schedules: number;
+  only?: number[];
+  concurrency: number;
+  workers: number;
+  tamper?: number[];
+  json?: string;
+} {
   const get = (name: string): string | undefined => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--schedules', '--seed', '--only', '--concurrency', '--tamper', '--json']);
+  const known = new Set(['--schedules', '--seed', '--only', '--concurrency', '--workers', '--tamper', '--json']);
   for (let i = 0; i < argv.length; i += 2) {
     if (!known.has(argv[i]!)) {
       console.error(
-        `unknown option ${argv[i]}\nusage: npm run chaos -- [--schedules N] [--seed S] [--only I[,J...]] [--concurrency K] [--tamper I[,J...]] [--json FILE]`,
+        `unknown option ${argv[i]}\nusage: npm run chaos -- [--schedules N] [--seed S] [--only I[,J...]] [--concurrency K] [--workers W] [--tamper I[,J...]] [--json FILE]`,
       );
       process.exit(2);
     }
@@ -34,6 +43,7 @@ function args(argv: string[]): { seed: number; schedules: number; only?: number[
     schedules: Number(get('schedules') ?? 200),
     only,
     concurrency: Number(get('concurrency') ?? 6),
+    workers: Number(get('workers') ?? 1),
     tamper,
     json: get('json'),
   };
