@@ -294,8 +294,8 @@ export function summary(c: CampaignResult): Record<string, unknown> {
     workers: c.workers,
     ...(c.workers > 1
       ? {
-          worker_kills_of_activity_holder: c.events.filter((e) => e.worker?.heldActivity).length,
-          worker_kills: c.events.filter((e) => e.worker).length,
+          worker_kills: c.events.filter((e) => e.fault === 'worker_kill').length,
+          worker_kills_of_activity_holder: c.events.filter((e) => e.fault === 'worker_kill' && e.worker?.heldActivity).length,
         }
       : {}),
     worker_unexpected_exits: c.workerExits.length,

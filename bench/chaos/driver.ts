@@ -177,7 +177,7 @@ export class ScheduleRun {
       };
       this.violations.push(...checkInvariants(facts));
     } catch (e) {
-      this.violations.push(`the schedule could not be driven to its end: ${(e as Error).stack ?? String(e)}`);
+      this.violations.push(`the schedule could not be driven to its end: ${errorText(e)}\n${(e as Error).stack ?? ''}`);
     } finally {
       await this.retry(
         'terminate',
@@ -290,7 +290,7 @@ export class ScheduleRun {
     } catch (e) {
       const msg = (e as Error).message;
       if (/refused/.test(msg)) return { refused: msg };
-      this.note(`${what}: ${msg}`);
+      this.note(`${what}: ${errorText(e)}`);
       return { error: msg };
     }
   }
@@ -302,7 +302,7 @@ export class ScheduleRun {
       try {
         return await fn();
       } catch (e) {
-        const msg = (e as Error).message;
+        const msg = errorText(e);
         if (
           Date.now() > deadline ||
           !/UNAVAILABLE|ECONNREFUSED|Connection|connect|deadline|timed out|14 |not found|already running/i.test(msg)
@@ -723,6 +723,20 @@ type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']
 function eventTime(e: HistoryEvent): number {
   const t = e.eventTime;
   return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+}
+
+/**
+ * An error's message with those of its causes: the client wraps a gRPC failure in a message of its own
+ * ("Failed to query Workflow"), its cause says what happened (DEADLINE_EXCEEDED, UNAVAILABLE, …).
+ */
+export function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const err = c as { message?: unknown; code?: unknown; details?: unknown };
+    parts.push(String(err.message ?? c));
+    if (typeof err.details === 'string' && err.details && !parts.at(-1)!.includes(err.details)) parts.push(err.details);
+  }
+  return parts.join(': ');
 }
 
 function describe(s: RunSummary): string {

@@ -225,9 +225,13 @@ export class TemporalService {
     for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
     const child = spawn(this.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
+    // Its errors (a failed query, a refused task) go to temporal.log beside its database, kept with the workers' logs.
+    const log = fs.createWriteStream(path.join(path.dirname(this.dbFile), 'temporal.log'), { flags: 'a' });
     child.stderr!.on('data', (b: Buffer) => {
       err = (err + b.toString()).slice(-2000);
+      log.write(b);
     });
+    child.once('exit', () => log.end());
     this.child = child;
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {

@@ -1,9 +1,9 @@
 /**
  * A fixed-seed subset of the chaos campaign (docs/chaos.md), run as `npm run chaos` runs it: twelve
- * schedules spanning both destinations and all four modes, with Postgres and Temporal restarts, a
- * worker SIGKILL and emulator faults, on services the campaign starts itself (its own Postgres and
- * Temporal dev server, the production worker built and run in its own process). Every invariant must
- * hold. Two of the schedules also get a record written behind syncline's back once they have settled:
+ * schedules spanning both destinations and all four modes, with Postgres and Temporal restarts, worker
+ * SIGKILLs and emulator faults, on services the campaign starts itself (its own Postgres and Temporal
+ * dev server, two production workers built and run in processes of their own, as a deployment scales
+ * out: a killed worker's runs go on on the other). Every invariant must hold. Two of the schedules also get a record written behind syncline's back once they have settled:
  * their checks must report exactly that key, which shows the checks read the destination's real state.
  *
  *   TEMPORAL_CLI=... npx jest --selectProjects integration --testPathPatterns integration/chaos
@@ -41,6 +41,8 @@ beforeAll(async () => {
       SUBSET.join(','),
       '--concurrency',
       '4',
+      '--workers',
+      '2',
       '--tamper',
       TAMPERED.join(','),
       '--json',
@@ -83,6 +85,11 @@ test('every invariant holds after every schedule', () => {
     .map((r) => ({ index: r.index, violations: r.violations, notes: r.notes }));
   expect(found).toEqual([]);
   expect(campaign.workerExits).toEqual([]);
+  // Two workers served the subset, and each worker kill took one of them.
+  expect(campaign.workers).toBe(2);
+  const kills = campaign.events.filter((e) => e.fault === 'worker_kill');
+  expect(kills.length).toBeGreaterThan(0);
+  for (const k of kills) expect([1, 2]).toContain(k.worker?.index);
   expect(output).toMatch(/^RESULT \{"schedules":12,.*"violations":0,/m);
   expect(exitCode).toBe(0);
 });
