@@ -242,13 +242,14 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
         if (!by) continue; // deleted in between: insert again
         const result = { claimed: false as const, by: { workflowId: by.workflow_id, runId: by.run_id, status: by.status } };
         if (by.status !== 'running' || (await isOpen(deps.client(), by.workflow_id, by.run_id))) return result;
-        // Its run closed without saying how (terminated, cancelled, timed out): the date is free; compare-and-set on its run id.
-        const freed = await db.query(
+        // Its run closed without saying how (terminated, cancelled, timed out): the date is free; compare-and-set on
+        // its run id. Whether this frees it or another claim got there first, try again: the answer then names the
+        // run that holds the date now, not the closed one.
+        await db.query(
           `UPDATE syncline.dag_runs SET status = 'failed', ended_at = now()
            WHERE dag_id = $1 AND logical_date = $2 AND run_id = $3 AND status = 'running'`,
           [input.dagId, input.logicalDate, by.run_id],
         );
-        if (freed.rowCount === 0) return result;
       }
     },
 

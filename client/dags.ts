@@ -13,7 +13,7 @@ import {
 } from '@temporalio/client';
 import { validateDag, type DagSpec, type DagTask } from '../common/dag';
 import { nextCronTime } from '../common/cron';
-import { sensorInputProblems } from '../common/dag-sensors';
+import { dagWorkflowTaskProblems } from '../common/dag-kinds';
 import { poolProblems, usesPools } from '../common/dag-pools';
 import { parseDuration } from '../common/duration';
 import type { DagSchedule } from '../common/dag-schedule';
@@ -39,22 +39,24 @@ export interface DagListEntry {
 }
 
 /**
- * Validates a DAG file's content: the DAG and its `schedule` block, with messages naming the DAG and the field;
- * with `pools` (name -> size, from the state database), also the pools its tasks name.
+ * Validates a DAG file's content: the DAG, its tasks' kinds and inputs (as dagWorkflow checks them at a run's
+ * start) and its `schedule` block, with messages naming the DAG and the field; with `pools` (name -> size, from the state database), also the pools its tasks name.
  */
 export function parseDeployableDag(doc: unknown, pools?: Readonly<Record<string, number>>): DagSpec & { schedule: DagSchedule } {
   const id = (doc as { id?: unknown } | null)?.id;
   const name = typeof id === 'string' ? `DAG "${id}"` : 'the DAG';
   const result = validateDag(doc);
-  // Sensor inputs are checked on every task that names a sensor kind, even when the DAG fails elsewhere: one report.
+  // Kinds and inputs are checked on every task that has them, even when the DAG fails elsewhere: one report. A
+  // deployed DAG runs as dagWorkflow, so what its run refuses (DAG_INVALID at every scheduled time) is refused
+  // here, and a credential in a task input never reaches the Schedule.
   const tasks = (doc as { tasks?: unknown } | null)?.tasks;
-  const sensors = (Array.isArray(tasks) ? tasks : []).filter(
+  const named = (Array.isArray(tasks) ? tasks : []).filter(
     (t): t is DagTask => typeof (t as DagTask | null)?.id === 'string' && typeof (t as DagTask).kind === 'string',
   );
   const problems = [
     ...(result.ok ? [] : result.problems),
-    ...sensors.flatMap(sensorInputProblems),
-    ...(pools ? sensors.flatMap((t) => poolProblems(t, pools)) : []),
+    ...named.flatMap(dagWorkflowTaskProblems),
+    ...(pools ? named.flatMap((t) => poolProblems(t, pools)) : []),
   ];
   if (!result.ok || problems.length > 0) throw new DagError(`${name} is invalid, nothing was deployed:\n  ${problems.join('\n  ')}`);
   if (!result.spec.schedule)

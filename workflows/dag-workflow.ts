@@ -20,9 +20,9 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { versioned } from './versioning';
-import { z } from 'zod';
 import type { DagTaskActivities, HttpRequestInput, RunSqlInput, RunSqlResult, TriggerActivationSyncInput } from '../activities/dag-tasks';
 import { SKIP, type DagSpec, type DagState, type DagTask } from '../common/dag';
+import { credentialHeaderNames, credentialHeaderProblems, isTaskKind, taskInputProblems, type TASK_KINDS } from '../common/dag-kinds';
 import type { DagRerun } from '../common/dag-rerun';
 import { dagDetails } from '../common/dag-view';
 import { bindValues, runContext, type DagRunContext } from '../common/dag-schedule';
@@ -60,72 +60,22 @@ const ACTIVATION_DEFAULTS: ActivityOptions = { startToCloseTimeout: '2 hours', h
 
 const acts = (task: DagTask, defaults = DEFAULTS) => proxyActivities<DagTaskActivities>(activityOptionsFor(task, defaults));
 
-/**
- * An http task's input. `connection` (added later, optional) names the worker-side connection that holds
- * the credentials; with it, `url` may be a path under the connection's `baseUrl`, or absent (the
- * `baseUrl` itself, e.g. a webhook URL). Without it, `url` must be a full URL, as it always had to be.
- */
-const httpSchema = z
-  .object({
-    url: z.string().optional(),
-    method: z.string().optional(),
-    body: z.unknown().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
-    connection: z.string().min(1).optional(),
-  })
-  .strict()
-  .superRefine((input, ctx) => {
-    if (input.connection !== undefined && (input.url === undefined || input.url.startsWith('/'))) return;
-    if (!z.url().safeParse(input.url).success) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['url'],
-        message:
-          input.connection === undefined
-            ? 'a full URL (or name a "connection" that has a baseUrl)'
-            : 'a full URL, or a path ("/v1/...") under the connection\'s baseUrl',
-      });
-    }
-  });
-
-/** Header names that carry credentials: they belong in a connection, never in a task input (history). */
-const CREDENTIAL_HEADER = /auth|token|secret|passw|api[-_]?key|cookie|session|credential/i;
-
-const activationSchema = z
-  .object({ activationId: z.string().min(1), full: z.boolean().optional(), reason: z.string().optional() })
-  .strict();
-const sleepSchema = z.object({ seconds: z.number().nonnegative() }).strict();
-
-/** Each kind: the shape of task.input (`mappedInput` when a mapped task may take fields from its item) and its runner. */
-const KINDS: Record<string, { input: z.ZodObject; mappedInput?: z.ZodObject; run: TaskRunner }> = {
+/** Each kind's runner; the shape of its input is checked in common/dag-kinds.ts (also at `syncline dag deploy`). */
+const KINDS: Record<(typeof TASK_KINDS)[number], { run: TaskRunner }> = {
   sql: {
-    input: z
-      .object({
-        connection: z.string().min(1).optional(),
-        statement: z.string().min(1),
-        params: z.array(z.unknown()).optional(),
-        returnRows: z.boolean().optional(),
-        skipIfNoRows: z.boolean().optional(),
-      })
-      .strict(),
     // A mapped statement reads its item as $1 (objects arrive as JSON: ($1::jsonb->>'id')).
     run: (ctx) => acts(ctx.task).runSql({ ...(ctx.input as RunSqlInput), ...(isMapped(ctx) && { params: [ctx.item] }) }),
   },
   http: {
-    input: httpSchema,
     run: (ctx) => {
       const input = ctx.input as HttpRequestInput;
       return acts(ctx.task).httpRequest({ ...input, body: input.body ?? (isMapped(ctx) ? ctx.item : undefined) });
     },
   },
   activation: {
-    input: activationSchema,
-    mappedInput: activationSchema.partial({ activationId: true }),
     run: (ctx) => acts(ctx.task, ACTIVATION_DEFAULTS).triggerActivationSync(activationInput(ctx)),
   },
   sleep: {
-    input: sleepSchema,
-    mappedInput: sleepSchema.partial({ seconds: true }),
     run: async (ctx) => {
       const seconds = (ctx.input as { seconds?: number } | undefined)?.seconds ?? ctx.item;
       if (typeof seconds !== 'number')
@@ -331,15 +281,8 @@ function dagFailed(state: DagState): ApplicationFailure {
 }
 
 function checkTask(task: DagTask): string[] {
-  const kind = KINDS[task.kind];
-  if (!kind) return sensorInputProblems(task);
-  const schema = (task.map && kind.mappedInput) || kind.input;
-  const parsed = schema.safeParse(task.input ?? {});
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => `task "${task.id}": input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
-  if (task.kind === 'sql' && task.map && (task.input as RunSqlInput | undefined)?.params)
-    problems.push(`task "${task.id}": a mapped sql task gets its item as $1; remove input.params`);
+  if (!isTaskKind(task.kind)) return sensorInputProblems(task);
+  const problems = taskInputProblems(task);
   if (task.kind === 'http') problems.push(...credentialHeaders(task));
   return problems;
 }
@@ -349,16 +292,9 @@ function checkTask(task: DagTask): string[] {
  * started before this check replay without it (the patch is asked only when such a header is there).
  */
 function credentialHeaders(task: DagTask): string[] {
-  const headers = (task.input as { headers?: unknown } | undefined)?.headers;
-  if (typeof headers !== 'object' || headers === null) return [];
-  const names = Object.keys(headers).filter((h) => CREDENTIAL_HEADER.test(h));
+  const names = credentialHeaderNames(task);
   if (names.length === 0 || !patched('dag-http-credential-headers')) return [];
-  return names.map(
-    (h) =>
-      `task "${task.id}": input.headers.${h} looks like a credential, and a task's input is kept in workflow history: ` +
-      `put it in a named connection on the worker, e.g. SYNCLINE_CONNECTION_CRM_API='{"headers":{"${h}":"..."},"baseUrl":"https://..."}' ` +
-      `(or the secrets file), and write "connection": "crm-api" in the task input (docs/dag.md)`,
-  );
+  return credentialHeaderProblems(task, names);
 }
 
 function isMapped(ctx: TaskContext): boolean {

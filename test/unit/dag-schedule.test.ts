@@ -191,6 +191,70 @@ describe('sensors', () => {
   });
 });
 
+describe('task kinds and inputs', () => {
+  // A deployed DAG always runs as dagWorkflow: what its run would refuse (DAG_INVALID at every scheduled
+  // time) is refused at deploy, and a credential in a task input never reaches the Schedule.
+  const withTasks = (...tasks: unknown[]) => ({ ...dag({ cron: '0 2 * * *' }), tasks });
+  const problemsOf = (doc: unknown): string => {
+    try {
+      parseDeployableDag(doc);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'deployed';
+  };
+  test('an unknown kind is refused before anything is deployed, with the known kinds', () => {
+    expect(problemsOf(withTasks({ id: 'load', kind: 'sqll', input: { statement: 'SELECT 1' } }))).toBe(
+      'DAG "nightly" is invalid, nothing was deployed:\n' +
+        '  task "load": kind "sqll" has no runner (known: sql, http, activation, sleep, sql_sensor, wait_for_signal, activation_sensor)',
+    );
+  });
+  test('a bad input of a sql, http, activation or sleep task is refused, every problem at once', () => {
+    const message = problemsOf(
+      withTasks(
+        { id: 'load', kind: 'sql', input: { statment: 'SELECT 1' } },
+        { id: 'ping', kind: 'http', input: { url: 'not a url' } },
+        { id: 'sync', kind: 'activation', input: {} },
+        { id: 'wait', kind: 'sleep', input: { seconds: -1 } },
+        { id: 'list', kind: 'sql', input: { statement: 'SELECT 1', returnRows: true } },
+        {
+          id: 'each',
+          kind: 'sql',
+          upstream: ['list'],
+          map: { over: 'list', field: 'rows' },
+          input: { statement: 'SELECT $1', params: [1] },
+        },
+      ),
+    );
+    expect(message).toContain('task "load": input.statement: ');
+    expect(message).toContain('task "load": input: Unrecognized key: "statment"');
+    expect(message).toContain('task "ping": input.url: a full URL (or name a "connection" that has a baseUrl)');
+    expect(message).toContain('task "sync": input.activationId: ');
+    expect(message).toContain('task "wait": input.seconds: ');
+    expect(message).toContain('task "each": a mapped sql task gets its item as $1; remove input.params');
+    expect(message).not.toContain('task "list"');
+  });
+  test('an inline header that looks like a credential is refused, and its value is not repeated', () => {
+    const message = problemsOf(
+      withTasks({ id: 'push', kind: 'http', input: { url: 'https://crm.example.com/v1', headers: { Authorization: 'Bearer s3cr3t' } } }),
+    );
+    expect(message).toContain('task "push": input.headers.Authorization looks like a credential');
+    expect(message).toContain('"connection": "crm-api"');
+    expect(message).not.toContain('s3cr3t');
+  });
+  test('a mapped activation or sleep task may take its input from the item', () => {
+    expect(
+      parseDeployableDag(
+        withTasks(
+          { id: 'list', kind: 'sql', input: { statement: 'SELECT 1', returnRows: true } },
+          { id: 'sync', kind: 'activation', upstream: ['list'], map: { over: 'list', field: 'rows' }, input: { reason: 'nightly' } },
+          { id: 'wait', kind: 'sleep', upstream: ['list'], map: { over: 'list', field: 'rows' } },
+        ),
+      ).tasks,
+    ).toHaveLength(3);
+  });
+});
+
 describe('dag list', () => {
   // Temporal lists schedules from its visibility store, which lags behind: right after a pause the listing
   // still says running. The state shown is the schedule's own (describe), so a pause shows at once.
