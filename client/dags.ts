@@ -12,7 +12,8 @@ import {
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
 import { validateDag, type DagSpec, type DagTask } from '../common/dag';
-import { nextCronTime } from '../common/cron';
+import { clockChanges, nextCronTime } from '../common/cron';
+import { msToTs, tsToMs } from '@temporalio/common/lib/time';
 import { dagWorkflowTaskProblems } from '../common/dag-kinds';
 import { poolProblems, usesPools } from '../common/dag-pools';
 import { parseDuration } from '../common/duration';
@@ -76,6 +77,75 @@ function describeSchedule(s: DagSchedule | undefined): string {
   return s.cron !== undefined ? `cron "${s.cron}" ${s.timezone ?? 'UTC'}` : `every ${s.every}${s.offset ? ` +${s.offset}` : ''}`;
 }
 
+/** How far ahead `syncline dag deploy` looks for clock changes, and how much time around each it compares. */
+const CLOCK_CHANGE_HORIZON_MS = 2 * 366 * 86_400_000;
+const CLOCK_CHANGE_WINDOW_MS = 3 * 3_600_000;
+
+/**
+ * Why a cron DAG's runs would not cover time exactly once around a clock change of its zone, or undefined.
+ * Temporal's Schedule picks the fire times; each run's data interval starts at the previous fire time that
+ * common/cron.ts computes (common/dag-schedule.ts `previousFireTime`). Away from clock changes both agree;
+ * near one they may not (seen on the dev server, Europe/Brussels): "30 2 * * *" fires nothing on the March
+ * change where cron.ts counts a fire (a day of data never loaded) and an hour later than cron.ts on the
+ * October one (an hour loaded twice, the one before left out); "0 1 * * *" fires at 01:00 and again at 02:00
+ * that October day; "* * * * *" skips most of the repeated hour. So each change of the next two years is
+ * compared, a few hours either side, with Temporal's own times for the schedule (ListScheduleMatchingTimes on
+ * a paused scratch schedule, deleted at once).
+ */
+async function clockChangeProblem(client: Client, id: string, s: DagSchedule): Promise<string | undefined> {
+  if (s.cron === undefined) return undefined;
+  const cron = s.cron;
+  const tz = s.timezone ?? 'UTC';
+  const now = Date.now();
+  const changes = clockChanges(tz, now, now + CLOCK_CHANGE_HORIZON_MS);
+  if (changes.length === 0) return undefined;
+  const scratch = `syncline-check/${id}/${now}`;
+  await client.schedule.create({
+    scheduleId: scratch,
+    spec: scheduleSpec(s),
+    action: { type: 'startWorkflow', workflowType: 'syncline-clock-check', taskQueue: 'syncline-clock-check', workflowId: scratch },
+    state: { paused: true, note: `syncline dag deploy of DAG "${id}": fire times compared across clock changes; deleted at once` },
+  });
+  try {
+    for (const change of changes) {
+      const from = change - CLOCK_CHANGE_WINDOW_MS;
+      const to = change + CLOCK_CHANGE_WINDOW_MS;
+      const listed = await client.workflowService.listScheduleMatchingTimes({
+        namespace: client.options.namespace,
+        scheduleId: scratch,
+        startTime: msToTs(from),
+        endTime: msToTs(to),
+      });
+      // Strictly inside the window on both sides: whether Temporal counts its ends is not at stake here.
+      const temporal = (listed.startTime ?? []).map((t) => tsToMs(t)).filter((t) => t > from && t < to);
+      const ours: number[] = [];
+      for (let t = nextCronTime(cron, tz, from); t < to; t = nextCronTime(cron, tz, t)) ours.push(t);
+      const onlyTemporal = temporal.filter((t) => !ours.includes(t));
+      const onlyOurs = ours.filter((t) => !temporal.includes(t));
+      if (onlyTemporal.length === 0 && onlyOurs.length === 0) continue;
+      const at = (ts: number[]) =>
+        ts.length === 0
+          ? 'no time'
+          : ts
+              .slice(0, 4)
+              .map((t) => new Date(t).toISOString().replace('.000Z', 'Z'))
+              .join(', ') + (ts.length > 4 ? ` … (${ts.length} times)` : '');
+      const day = new Date(change).toISOString().slice(0, 10);
+      return (
+        `DAG "${id}": cron "${cron}" in ${tz}: around the clock change of ${day}, Temporal's schedule fires at ${at(onlyTemporal)} ` +
+        `where the runs' data intervals count on ${at(onlyOurs)}, so runs would leave time out or cover it twice. Choose a ` +
+        `time more than an hour away from the change, or timezone "UTC"; nothing was deployed`
+      );
+    }
+    return undefined;
+  } finally {
+    await client.schedule
+      .getHandle(scratch)
+      .delete()
+      .catch(() => undefined);
+  }
+}
+
 export class DagSchedules {
   constructor(
     private readonly client: Client,
@@ -98,6 +168,8 @@ export class DagSchedules {
       spec = parseDeployableDag(doc, await this.pools());
     }
     const s = spec.schedule;
+    const clockProblem = await clockChangeProblem(this.client, spec.id, s);
+    if (clockProblem) throw new DagError(clockProblem);
     const action: ScheduleOptions['action'] = {
       type: 'startWorkflow',
       workflowType: WORKFLOW_TYPES.dag,

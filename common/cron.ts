@@ -160,3 +160,29 @@ export function nextCronTime(expr: string, tz: string, after: number): number {
   }
   throw new Error(`cron "${expr}" never fires within 5 years`);
 }
+
+/**
+ * The instants in [from, to) at which `tz`'s offset from UTC changes (its clock changes), to the minute, in
+ * order. None for UTC and other fixed offsets. Found by comparing offsets every 6 hours (no zone changes its
+ * clock twice within that), then halving the interval.
+ */
+export function clockChanges(tz: string, from: number, to: number): number[] {
+  const MIN = 60_000;
+  const STEP = 6 * 3_600_000;
+  const offset = (t: number): number => wallClock(t, tz) - Math.floor(t / 1000) * 1000;
+  const changes: number[] = [];
+  for (let a = Math.floor(from / MIN) * MIN; a < to; a += STEP) {
+    const b = a + STEP;
+    if (offset(a) === offset(b)) continue;
+    let lo = a;
+    let hi = b;
+    // offset(lo) is the old offset, offset(hi) the new one: narrow down to the first minute of the new one.
+    while (hi - lo > MIN) {
+      const mid = lo + Math.floor((hi - lo) / 2 / MIN) * MIN;
+      if (offset(mid) === offset(a)) lo = mid;
+      else hi = mid;
+    }
+    if (hi >= from && hi < to) changes.push(hi);
+  }
+  return changes;
+}

@@ -1,0 +1,91 @@
+/**
+ * A cron DAG's fire times come from Temporal's Schedule; its runs' data intervals start at the previous fire
+ * time common/cron.ts computes. Where the two disagree (around a clock change: "30 2 * * *" in Europe/Brussels),
+ * consecutive intervals would leave a day out or load an hour twice, so `syncline dag deploy` refuses such a
+ * schedule, asking Temporal itself (a real dev server) for its times.
+ */
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { DagSchedules, dagScheduleId } from '../../client/dags';
+import type { DagSpec } from '../../common/dag';
+
+let connection: Connection;
+let client: Client;
+let dags: DagSchedules;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  client = new Client({ connection });
+  dags = new DagSchedules(client, `dag-clock-${process.pid}`);
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+const dag = (id: string, schedule: DagSpec['schedule']): DagSpec => ({
+  id,
+  schedule: { ...schedule, paused: true },
+  tasks: [{ id: 'nap', kind: 'sleep', input: { seconds: 0 } }],
+});
+
+async function scheduleIds(prefix: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(prefix)) ids.push(s.scheduleId);
+  return ids;
+}
+
+async function cronOf(id: string): Promise<unknown> {
+  const d = await client.schedule.getHandle(dagScheduleId(id)).describe();
+  return d.spec.calendars?.map((c) => c.comment ?? c) ?? d.spec;
+}
+
+// 02:00-02:59 is skipped in March and repeated in October; a daily 01:00 Temporal fires at 01:00 and again at
+// 02:00 on the October change (ListScheduleMatchingTimes on the dev server), an hour loaded twice.
+test.each(['30 2 * * *', '0 2 * * *', '0 1 * * *'])(
+  '%s in Europe/Brussels, a time Temporal fires differently around a clock change, is refused, and nothing is deployed',
+  async (cron) => {
+    const id = `clock-${cron.replace(/\W+/g, '')}-${process.pid}`;
+    const refused = await dags.deploy(dag(id, { cron, timezone: 'Europe/Brussels' })).then(
+      () => 'deployed',
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(new RegExp(`^DAG "${id}": cron "${cron.replace(/\*/g, '\\*')}" in Europe/Brussels`));
+    expect(refused).toMatch(
+      /around the clock change of \d{4}-\d\d-\d\d, Temporal's schedule fires at .* where the runs' data intervals count on /,
+    );
+    expect(refused).toMatch(/timezone "UTC"/);
+    expect(refused).toMatch(/nothing was deployed/);
+    await expect(client.schedule.getHandle(dagScheduleId(id)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  },
+);
+
+// Every minute in Europe/Brussels: on 2027-10-31 Temporal fires at 00:00Z, 01:01Z and 02:02Z, nothing between
+// (seen with ListScheduleMatchingTimes on the dev server), where the intervals count on every minute.
+test('every minute in a zone that changes its clock is refused too', async () => {
+  const id = `clock-minutely-${process.pid}`;
+  await expect(dags.deploy(dag(id, { cron: '* * * * *', timezone: 'Europe/Brussels' }))).rejects.toThrow(
+    /cron "\* \* \* \* \*" in Europe\/Brussels: around the clock change of \d{4}-\d\d-\d\d, Temporal's schedule fires at .*nothing was deployed/,
+  );
+});
+
+test.each([
+  ['30 3 * * *', 'Europe/Brussels'],
+  ['0 3 * * *', 'Europe/Brussels'],
+  ['0 * * * *', 'Europe/Brussels'],
+  ['* * * * *', 'Asia/Tokyo'],
+  ['30 2 * * *', 'UTC'],
+  ['30 2 * * *', 'Asia/Tokyo'],
+])('%s in %s is deployed', async (cron, timezone) => {
+  const id = `clock-ok-${cron.replace(/\W+/g, '')}-${timezone.replace(/\W+/g, '')}-${process.pid}`;
+  expect(await dags.deploy(dag(id, { cron, timezone }))).toEqual({ id, created: true, paused: true });
+  await dags.delete(id);
+});
+
+test('a deployed DAG moved onto such a time keeps its schedule, and the check leaves no schedule behind', async () => {
+  const id = `clock-move-${process.pid}`;
+  await dags.deploy(dag(id, { cron: '30 3 * * *', timezone: 'Europe/Brussels' }));
+  const before = await cronOf(id);
+  await expect(dags.deploy(dag(id, { cron: '30 2 * * *', timezone: 'Europe/Brussels' }))).rejects.toThrow(/clock change/);
+  expect(await cronOf(id)).toEqual(before);
+  await dags.delete(id);
+  expect(await scheduleIds('syncline-check/')).toEqual([]);
+});
