@@ -17,7 +17,7 @@ import { openStateDatabase, type StateDatabase } from './runs';
 import { COMMANDS, EXIT, LOCAL_COMMANDS, RUN_COMMANDS, runExitCode, type CommandSpec } from './cli-commands';
 import { codecFromEnvironment } from './codec';
 import { startCodecServer } from './codec-server';
-import { UsageError, type Flags } from './cli-parse';
+import { UsageError, usageErrorText, type Flags } from './cli-parse';
 import { parseDeployableDag } from './dags';
 import type { RerunSelection } from '../common/dag-rerun';
 import { usesPools } from '../common/dag-pools';
@@ -113,16 +113,70 @@ function loadDagModule(file: string): unknown {
   throw new Error(`DAG module "${file}" exports no DAG: "export default defineDag(...)" (or its toSpec(), or export const dag = ...)`);
 }
 
+const spec = (name: string): CommandSpec | undefined => COMMANDS.find((c) => c.name === name);
+
 function instant(flag: string, value: unknown): Date {
   const text = String(value);
   // A date alone or a time without offset would be read in the machine's zone: the instant must say its zone.
   if (!/(Z|[+-]\d\d:?\d\d)$/i.test(text) || Number.isNaN(Date.parse(text)))
     throw new UsageError(
       `--${flag} takes an ISO 8601 instant with its zone, e.g. 2026-11-01T00:00:00Z, not "${text}"`,
-      COMMANDS.find((c) => c.name === 'dag backfill'),
+      spec('dag backfill'),
     );
   return new Date(text);
 }
+
+function poolSize(args: Record<string, string>): number {
+  const size = Number(args.size);
+  if (!/^\d+$/.test(args.size!) || size < 1)
+    throw new UsageError(
+      `pool "${args.name}": <size> is how many tasks may run in it at once, a whole number of at least 1, not "${args.size}"`,
+      spec('pool set'),
+    );
+  return size;
+}
+
+function planNumber(args: Record<string, string>): number {
+  if (!/^[1-9]\d*$/.test(args.plan ?? ''))
+    throw new UsageError(`<plan> is the plan number printed by "syncline plan ${args.id}", not "${args.plan}"`, spec('apply'));
+  return Number(args.plan);
+}
+
+function dagConf(flags: Flags): unknown {
+  if (flags.conf === undefined) return undefined;
+  try {
+    return JSON.parse(String(flags.conf));
+  } catch (e) {
+    throw new UsageError(`--conf is not valid JSON: ${(e as Error).message}`, spec('dag trigger'));
+  }
+}
+
+/**
+ * Values checked before Temporal or Postgres is reached: a bad one is a usage error (exit 2), the same
+ * with the services up or down, and nothing is started.
+ */
+const PRECHECKS: Record<string, (args: Record<string, string>, flags: Flags) => void> = {
+  'pool set': (args) => void poolSize(args),
+  apply: (args) => void planNumber(args),
+  'dag trigger': (_args, flags) => void dagConf(flags),
+  'dag backfill': (_args, flags) => {
+    instant('from', flags.from);
+    instant('to', flags.to);
+  },
+  'dag rerun': (_args, flags) => void rerunSelection(flags),
+  rows: (_args, flags) => {
+    if (flags.key === undefined && flags.run === undefined)
+      throw new UsageError('say which rows: --key <key>, or --run <n> (with --op create|update|upsert|delete)', spec('rows'));
+  },
+  // --prune stops the running activations no file names: with one file, that is every other one.
+  'activation apply': (_args, flags) => {
+    if (flags.prune === true && fs.statSync(String(flags.file), { throwIfNoEntry: false })?.isFile())
+      throw new UsageError(
+        `--prune needs a folder: with one file it would stop every other running activation (give the folder that holds "${path.basename(String(flags.file))}")`,
+        spec('activation apply'),
+      );
+  },
+};
 
 /** --failed or --from <task>: exactly one, checked before Temporal is reached. */
 export function rerunSelection(flags: Flags): RerunSelection {
@@ -130,7 +184,7 @@ export function rerunSelection(flags: Flags): RerunSelection {
   if ((flags.failed === true) === (from !== undefined))
     throw new UsageError(
       'give either --failed (the failed tasks and their downstream) or --from <task> (that task and its downstream), not both or neither',
-      COMMANDS.find((c) => c.name === 'dag rerun'),
+      spec('dag rerun'),
     );
   return from !== undefined ? { from } : { failed: true };
 }
@@ -144,12 +198,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     };
   },
   'pool set': async ({ client, args }) => {
-    const size = Number(args.size);
-    if (!/^\d+$/.test(args.size!) || size < 1)
-      throw new UsageError(
-        `pool "${args.name}": <size> is how many tasks may run in it at once, a whole number of at least 1, not "${args.size}"`,
-        COMMANDS.find((c) => c.name === 'pool set'),
-      );
+    const size = poolSize(args);
     await client.setPool(args.name!, size);
     return { data: { pool: args.name, size }, text: `pool "${args.name}": ${size} slot(s)` };
   },
@@ -201,18 +250,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: { dag: id, paused: false }, text: `DAG "${id}" unpaused` };
   },
   'dag trigger': async ({ client, id, flags }) => {
-    let conf: unknown;
-    if (flags.conf !== undefined) {
-      try {
-        conf = JSON.parse(String(flags.conf));
-      } catch (e) {
-        throw new UsageError(
-          `--conf is not valid JSON: ${(e as Error).message}`,
-          COMMANDS.find((c) => c.name === 'dag trigger'),
-        );
-      }
-    }
-    const r = await client.dags().trigger(id, conf);
+    const r = await client.dags().trigger(id, dagConf(flags));
     return { data: r, text: `DAG "${id}" started as ${r.workflowId} (logical date ${r.logicalDate})` };
   },
   'dag backfill': async ({ client, id, flags }) => {
@@ -381,12 +419,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: plan, text: formatPlan(plan) };
   },
   apply: async ({ client, id, args, flags }) => {
-    if (!/^[1-9]\d*$/.test(args.plan ?? ''))
-      throw new UsageError(
-        `<plan> is the plan number printed by "syncline plan ${id}", not "${args.plan}"`,
-        COMMANDS.find((c) => c.name === 'apply'),
-      );
-    const plan = Number(args.plan);
+    const plan = planNumber(args);
     // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
     const details = await client.planDetails(id, plan);
     const age = details
@@ -442,15 +475,16 @@ async function withPatienceNote<T>(work: Promise<T>, command: string, id: string
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
 export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
   if (LOCAL_COMMANDS.has(command.name)) return runLocal(command, flags);
-  const readsPostgres = ['runs', 'errors', 'history', 'rows'].includes(command.name);
-  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete', 'pool set', 'pool list', 'pool delete'].includes(command.name);
+  // These reach Temporal only if they call it (lazy connection): reading the runs or the pools needs Postgres alone.
+  const readsPostgres = ['runs', 'errors', 'history', 'rows', 'pool set', 'pool list', 'pool delete'].includes(command.name);
+  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
     // One naming pools is then checked against the pools defined in Postgres.
     if (command.name === 'dag deploy') needsPostgres = usesPools(parseDeployableDag(readDagFile(args.file!)));
-    if (command.name === 'dag rerun') rerunSelection(flags);
+    PRECHECKS[command.name]?.(args, flags);
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
       address: str(flags.address),
@@ -463,6 +497,10 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? EXIT.done;
   } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(usageErrorText(e));
+      return EXIT.usage;
+    }
     const err = e as Error;
     const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
     process.stderr.write(

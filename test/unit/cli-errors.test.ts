@@ -1,0 +1,125 @@
+/**
+ * The `syncline` command read as an on-call engineer would use it at 3 a.m.: a mistyped value, a pasted
+ * workflow id, an unreachable Postgres or a `--prune` meant for a folder each give one line that names
+ * what is wrong and says what to do, with the documented exit code, before anything is reached or changed.
+ * No service runs: nothing listens at the addresses used.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, UsageError } from '../../client/cli';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+const usageError = (argv: string[]): UsageError => {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return e;
+    throw e;
+  }
+  throw new Error(`no usage error for ${argv.join(' ')}`);
+};
+
+function syncline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['client/cli.ts', ...args],
+      { cwd: ROOT, timeout: 60_000, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('values the parser refuses before anything is reached', () => {
+  test('a mistyped --health is a usage error naming the values, not an empty list', () => {
+    expect(usageError(['list', '--health', 'critcal']).message).toBe('--health takes ok, warning or critical, not "critcal"');
+    expect(parseArgs(['list', '--health', 'critical'])).toMatchObject({ flags: { health: 'critical' } });
+  });
+
+  test('a mistyped --op is a usage error naming the operations', () => {
+    expect(usageError(['rows', 'contacts', '--run', '3', '--op', 'deletes']).message).toBe(
+      '--op takes create, update, upsert or delete, not "deletes"',
+    );
+  });
+
+  test('a workflow id where an activation or DAG id goes names the id to give', () => {
+    expect(usageError(['status', 'activation/contacts']).message).toBe(
+      '<id> "activation/contacts" is a workflow id: give the activation id, "contacts"',
+    );
+    expect(usageError(['approve-deletes', 'activation/contacts/run/12', '--run', '12']).message).toBe(
+      '<id> "activation/contacts/run/12" is a workflow id: give the activation id, "contacts"',
+    );
+    expect(usageError(['dag', 'pause', 'dag/nightly']).message).toBe('<id> "dag/nightly" is a workflow id: give the DAG id, "nightly"');
+    expect(usageError(['sync', '']).message).toBe(
+      '<id> "" is not an activation id: ids are letters, digits, "_", "-" or ".", starting with a letter or digit',
+    );
+    // dag show / rerun take the run's workflow id itself.
+    expect(parseArgs(['dag', 'show', 'dag/nightly-2026-12-05T02:00:00Z'])).toMatchObject({ kind: 'run' });
+  });
+});
+
+describe('the command as run', () => {
+  test('an unreachable Postgres is one line naming it (never its password) and DATABASE_URL', async () => {
+    const r = await syncline(['runs', 'contacts'], { DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^syncline runs: cannot reach syncline's Postgres at 127\.0\.0\.1:1\/syncline_state \(.*ECONNREFUSED.*\): check DATABASE_URL and that PostgreSQL is up\n$/,
+    );
+    expect(r.stderr).not.toContain('s3cret-pw');
+  });
+
+  test('the pool commands need only Postgres: with Temporal down too, the error names Postgres', async () => {
+    const r = await syncline(['pool', 'list'], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^syncline pool list: cannot reach syncline's Postgres at 127\.0\.0\.1:1\/syncline_state /);
+  });
+
+  test('a bad value found after parsing exits 2 with the usage line, before Temporal or Postgres is reached', async () => {
+    const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x' };
+    const [pool, backfill, apply] = await Promise.all([
+      syncline(['pool', 'set', 'warehouse', '0'], env),
+      syncline(['dag', 'backfill', 'nightly', '--from', '2026-11-01', '--to', '2026-11-07T00:00:00Z'], env),
+      syncline(['apply', 'contacts', 'latest'], env),
+    ]);
+    expect(pool).toMatchObject({ code: 2, stdout: '' });
+    expect(pool.stderr).toBe(
+      'syncline: pool "warehouse": <size> is how many tasks may run in it at once, a whole number of at least 1, not "0"\n' +
+        'usage: syncline pool set <name> <size>\nRun "syncline pool set --help" for its options.\n',
+    );
+    expect(backfill.code).toBe(2);
+    expect(backfill.stderr).toMatch(
+      /^syncline: --from takes an ISO 8601 instant with its zone.*not "2026-11-01"\nusage: syncline dag backfill/,
+    );
+    expect(apply.code).toBe(2);
+    expect(apply.stderr).toMatch(
+      /^syncline: <plan> is the plan number printed by "syncline plan contacts", not "latest"\nusage: syncline apply/,
+    );
+  });
+
+  test('rows needs --key or --run: a usage error, not a failure after reaching Postgres', async () => {
+    const r = await syncline(['rows', 'contacts'], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^syncline: say which rows: --key <key>, or --run <n> \(with --op create\|update\|upsert\|delete\)\nusage: syncline rows/,
+    );
+  });
+
+  test('--prune with one file is refused: it would stop every other activation', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-prune-'));
+    const file = path.join(dir, 'contacts.json');
+    fs.writeFileSync(file, '{}');
+    const r = await syncline(['activation', 'apply', '-f', file, '--prune'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^syncline: --prune needs a folder: with one file it would stop every other running activation \(give the folder that holds "contacts.json"\)\n/,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
