@@ -21,6 +21,8 @@ import { UsageError, usageErrorText, type Flags } from './cli-parse';
 import { parseDeployableDag } from './dags';
 import type { RerunSelection } from '../common/dag-rerun';
 import { usesPools } from '../common/dag-pools';
+import { NamespaceNotFoundError } from '@temporalio/common';
+import { databaseWhere } from '../db/connect';
 
 interface Output {
   data: unknown;
@@ -32,6 +34,26 @@ interface Ctx {
   flags: Flags;
   client: SynclineClient;
   args: Record<string, string>;
+  /** The state database the command reads, if it reads one. */
+  databaseUrl?: string;
+}
+
+/**
+ * Nothing to show for `id`: if no run of it was ever recorded, the id is most likely mistyped (or DATABASE_URL
+ * points elsewhere), which "no row errors" would hide. Said as a failure, naming what to check.
+ */
+async function unlessUnknown(client: SynclineClient, id: string, databaseUrl: string | undefined): Promise<void> {
+  if ((await client.runs(id, { limit: 1 })).length > 0) return;
+  throw new Error(
+    `activation "${id}" has no run recorded in syncline's Postgres at ${databaseWhere(databaseUrl ?? '')}: check the id ("syncline list" lists the running activations) and DATABASE_URL`,
+  );
+}
+
+/** The namespace error, or one it caused. */
+function namespaceNotFound(e: unknown): NamespaceNotFoundError | undefined {
+  for (let c = e, depth = 0; c && depth < 5; depth++, c = (c as { cause?: unknown }).cause)
+    if (c instanceof NamespaceNotFoundError) return c;
+  return undefined;
 }
 
 function formatAge(ms: number): string {
@@ -372,8 +394,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     ]);
     return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}" (it has not run yet)` };
   },
-  rows: async ({ client, id, flags }) => {
+  rows: async ({ client, id, flags, databaseUrl }) => {
     const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
+    if (rows.length === 0) await unlessUnknown(client, id, databaseUrl);
     return {
       data: rows,
       text: rows.length
@@ -437,8 +460,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const runs = await client.runs(id, { limit: num(flags.limit) });
     return { data: runs, text: runs.length ? runsTable(runs) : `no runs recorded for activation "${id}"` };
   },
-  errors: async ({ client, id, flags }) => {
+  errors: async ({ client, id, flags, databaseUrl }) => {
     const errors = await client.errors(id, { run: num(flags.run), limit: num(flags.limit) });
+    if (errors.length === 0) await unlessUnknown(client, id, databaseUrl);
     const none = `no row errors for activation "${id}"${flags.run ? ` in run ${flags.run}` : ''}`;
     return { data: errors, text: errors.length ? errorsTable(errors, process.stdout.columns || 200) : none };
   },
@@ -480,6 +504,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   let needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
+  const address = str(flags.address) ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
     // One naming pools is then checked against the pools defined in Postgres.
@@ -487,13 +512,17 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     PRECHECKS[command.name]?.(args, flags);
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
-      address: str(flags.address),
+      address,
       namespace: str(flags.namespace),
       databaseUrl: db?.url,
       lazy: readsPostgres,
       taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
     });
-    const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args }), command.name, args.id);
+    const out = await withPatienceNote(
+      HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args, databaseUrl: db?.url }),
+      command.name,
+      args.id,
+    );
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? EXIT.done;
   } catch (e) {
@@ -501,7 +530,12 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
       process.stderr.write(usageErrorText(e));
       return EXIT.usage;
     }
-    const err = e as Error;
+    const missing = namespaceNotFound(e);
+    const err = missing
+      ? new Error(
+          `namespace "${missing.namespace}" does not exist on the Temporal server at ${address}: check --namespace / TEMPORAL_NAMESPACE ("temporal operator namespace list" lists them)`,
+        )
+      : (e as Error);
     const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
     process.stderr.write(
       flags.json
