@@ -58,7 +58,10 @@ const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} }
 function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string[]): Option {
   const opt = new Option(`${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` <${flag.value}>` : ''}`, flag.help);
   if (flag.type === 'boolean') return opt;
-  return opt.argParser((value: string) => {
+  return opt.argParser((value: string, previous: unknown) => {
+    // Commander keeps the last of a repeated option: `approve-deletes x --run 3 --run 4` would approve run 4.
+    if (previous !== undefined)
+      throw new UsageError(`--${name} is given twice ("${String(previous)}", then "${value}"): give it once`, command);
     // Commander takes the next word as the value even when it is an option: `--run --json` lacks a value
     // (`--reason=--x`, one word, does give one).
     if (value.startsWith('--') && !argv.includes(`--${name}=${value}`))

@@ -61,6 +61,18 @@ describe('values the parser refuses before anything is reached', () => {
   });
 });
 
+describe('an option given twice', () => {
+  test('a value option given twice is refused, not read as its last value (approve-deletes would approve the other run)', () => {
+    expect(usageError(['approve-deletes', 'contacts', '--run', '3', '--run', '4']).message).toBe(
+      '--run is given twice ("3", then "4"): give it once',
+    );
+    expect(usageError(['activation', 'update', '-f', 'a.json', '--file=b.json']).message).toBe(
+      '--file is given twice ("a.json", then "b.json"): give it once',
+    );
+    expect(parseArgs(['stop', 'contacts', '--wait', '--wait'])).toMatchObject({ flags: { wait: true } }); // a switch twice says the same
+  });
+});
+
 describe('the command as run', () => {
   test('an unreachable Postgres is one line naming it (never its password) and DATABASE_URL', async () => {
     const r = await syncline(['runs', 'contacts'], { DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state' });
