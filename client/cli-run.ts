@@ -36,6 +36,20 @@ interface Ctx {
   args: Record<string, string>;
   /** The state database the command reads, if it reads one. */
   databaseUrl?: string;
+  /** Where Temporal was asked. */
+  namespace: string;
+  address: string;
+}
+
+/**
+ * What `delete` asks. The state database holds the activations of every namespace: one found stopped in
+ * the namespace asked (the default one, when --namespace was forgotten) may run in another.
+ */
+export function purgeQuestion(id: string, namespace: string, address: string): string {
+  return (
+    `"${id}" is not running in namespace "${namespace}" (Temporal at ${address}; another namespace is --namespace). ` +
+    'Drop everything syncline keeps of it (snapshot, runs, row log, versions)? Its destination records stay. [y/N] '
+  );
 }
 
 /**
@@ -366,13 +380,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
         : `stop of "${id}" requested: it ends after its current run`,
     };
   },
-  delete: async ({ client, id, flags }) => {
-    if (
-      flags.yes !== true &&
-      !(await confirm(
-        `drop everything syncline keeps of "${id}" (snapshot, runs, row log, versions)? Its destination records stay. [y/N] `,
-      ))
-    ) {
+  delete: async ({ client, id, flags, namespace, address }) => {
+    // Checked before asking (purge checks again): the question says where it is not running.
+    if (await client.isRunning(id)) throw new Error(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
+    if (flags.yes !== true && !(await confirm(purgeQuestion(id, namespace, address)))) {
       return { data: { activationId: id, purged: false }, text: 'nothing was dropped', exitCode: EXIT.failed };
     }
     const dropped = await client.purge(id);
@@ -505,6 +516,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   const address = str(flags.address) ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+  const namespace = str(flags.namespace) ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
     // One naming pools is then checked against the pools defined in Postgres.
@@ -513,13 +525,13 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
       address,
-      namespace: str(flags.namespace),
+      namespace,
       databaseUrl: db?.url,
       lazy: readsPostgres,
       taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
     });
     const out = await withPatienceNote(
-      HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args, databaseUrl: db?.url }),
+      HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args, databaseUrl: db?.url, namespace, address }),
       command.name,
       args.id,
     );

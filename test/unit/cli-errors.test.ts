@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, UsageError } from '../../client/cli';
+import { purgeQuestion } from '../../client/cli-run';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -71,6 +72,13 @@ describe('an option given twice', () => {
     );
     expect(parseArgs(['stop', 'contacts', '--wait', '--wait'])).toMatchObject({ flags: { wait: true } }); // a switch twice says the same
   });
+});
+
+test('delete asks naming the namespace it found the activation stopped in: the state database is shared by every namespace', () => {
+  expect(purgeQuestion('contacts', 'default', 'localhost:7233')).toBe(
+    '"contacts" is not running in namespace "default" (Temporal at localhost:7233; another namespace is --namespace). ' +
+      'Drop everything syncline keeps of it (snapshot, runs, row log, versions)? Its destination records stay. [y/N] ',
+  );
 });
 
 describe('the command as run', () => {
