@@ -33,6 +33,7 @@ export interface FlagSpec {
   help: string;
   /** One-letter alias, e.g. "f" for -f. */ short?: string;
   /** The only values a string option takes (anything else is a usage error naming them). */ choices?: readonly string[];
+  /** The largest value of an int option; default 2147483647, the largest run number Postgres holds. */ max?: number;
 }
 export interface CommandSpec {
   name: string;
@@ -331,7 +332,7 @@ export const COMMANDS: CommandSpec[] = [
     summary:
       'serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`, with the keys of SYNCLINE_CODEC_KEYS(_FILE)',
     flags: {
-      port: { type: 'int', value: 'n', help: 'port to listen on (default 8888)' },
+      port: { type: 'int', value: 'n', max: 65535, help: 'port to listen on (default 8888)' },
       host: { type: 'string', value: 'ip', help: 'interface to listen on (default 127.0.0.1: it decrypts whatever it is sent)' },
       origins: {
         type: 'string',

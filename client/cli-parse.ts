@@ -70,6 +70,8 @@ function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string
       throw new UsageError(`--${name} takes ${orList(flag.choices)}, not "${value}"`, command);
     if (flag.type === 'string') return value;
     if (!WHOLE_NUMBER.test(value)) throw new UsageError(`--${name} takes a whole number of at least 1, not "${value}"`, command);
+    const max = flag.max ?? 2_147_483_647;
+    if (Number(value) > max) throw new UsageError(`--${name} takes a whole number from 1 to ${max}, not "${value}"`, command);
     return Number(value);
   });
 }

@@ -40,6 +40,14 @@ describe('values the parser refuses before anything is reached', () => {
     expect(parseArgs(['list', '--health', 'critical'])).toMatchObject({ flags: { health: 'critical' } });
   });
 
+  test('a whole number out of range is a usage error naming the range', () => {
+    expect(usageError(['codec-server', '--port', '70000']).message).toBe('--port takes a whole number from 1 to 65535, not "70000"');
+    expect(usageError(['errors', 'contacts', '--run', '3000000000']).message).toBe(
+      '--run takes a whole number from 1 to 2147483647, not "3000000000"',
+    );
+    expect(parseArgs(['codec-server', '--port', '65535'])).toMatchObject({ flags: { port: 65535 } });
+  });
+
   test('a mistyped --op is a usage error naming the operations', () => {
     expect(usageError(['rows', 'contacts', '--run', '3', '--op', 'deletes']).message).toBe(
       '--op takes create, update, upsert or delete, not "deletes"',
