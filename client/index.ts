@@ -424,7 +424,7 @@ export class SynclineClient {
 
   /** One DAG run: shown, or cleared and re-run (`syncline dag show` / `dag rerun`). */
   dagRuns(): DagRuns {
-    return new DagRuns(this.client, this.taskQueue);
+    return new DagRuns(this.client);
   }
 
   async close(): Promise<void> {
