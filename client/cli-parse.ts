@@ -66,6 +66,10 @@ function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string
     // (`--reason=--x`, one word, does give one).
     if (value.startsWith('--') && !argv.includes(`--${name}=${value}`))
       throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>)`, command);
+    // `--namespace=$NS` with NS unset: the empty namespace (or address, file) would be used as given.
+    // A model key may be any text, the empty one included.
+    if (value.trim() === '' && !flag.choices && flag.type === 'string' && name !== 'key')
+      throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>), not "${value}"`, command);
     if (flag.choices && !flag.choices.includes(value))
       throw new UsageError(`--${name} takes ${orList(flag.choices)}, not "${value}"`, command);
     if (flag.type === 'string') return value;

@@ -48,6 +48,13 @@ describe('values the parser refuses before anything is reached', () => {
     expect(parseArgs(['codec-server', '--port', '65535'])).toMatchObject({ flags: { port: 65535 } });
   });
 
+  test('an empty value (`--namespace=$NS` with NS unset) is a usage error, not the empty namespace or address', () => {
+    expect(usageError(['status', 'contacts', '--namespace=']).message).toBe('--namespace needs a value (<name>), not ""');
+    expect(usageError(['status', 'contacts', '--address', '']).message).toBe('--address needs a value (<host:port>), not ""');
+    expect(usageError(['activation', 'start', '--file=']).message).toBe('--file needs a value (<path>), not ""');
+    expect(parseArgs(['rows', 'contacts', '--key='])).toMatchObject({ flags: { key: '' } }); // a key may be empty
+  });
+
   test('a mistyped --op is a usage error naming the operations', () => {
     expect(usageError(['rows', 'contacts', '--run', '3', '--op', 'deletes']).message).toBe(
       '--op takes create, update, upsert or delete, not "deletes"',
