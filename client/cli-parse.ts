@@ -17,8 +17,12 @@ export class UsageError extends Error {
   }
 }
 
-/** What the CLI prints on stderr for a usage error (exit 2): the message, then how to use the command. */
-export function usageErrorText(e: UsageError): string {
+/**
+ * What the CLI prints on stderr for a usage error (exit 2): the message, then how to use the command; with
+ * --json, the two as JSON (`{"error", "usage"}`), as other errors are.
+ */
+export function usageErrorText(e: UsageError, json = false): string {
+  if (json) return JSON.stringify({ error: e.message, ...(e.command && { usage: synopsis(e.command) }) }, null, 2) + '\n';
   return `syncline: ${e.message}\n${e.command ? `usage: ${synopsis(e.command)}\nRun "syncline ${e.command.name} --help" for its options.` : 'Run "syncline --help" for the commands.'}\n`;
 }
 

@@ -539,7 +539,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     return out.exitCode ?? EXIT.done;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(usageErrorText(e));
+      process.stderr.write(usageErrorText(e, flags.json === true));
       return EXIT.usage;
     }
     const missing = namespaceNotFound(e);

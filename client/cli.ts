@@ -18,7 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(usageErrorText(e));
+    // --json is read from the words, since the parse failed (an argument after `--` is not an option).
+    const words = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+    process.stderr.write(usageErrorText(e, words.includes('--json')));
     return EXIT.usage;
   }
   if (parsed.kind === 'help') {

@@ -146,6 +146,21 @@ describe('the command as run', () => {
     );
   });
 
+  test('with --json, a usage error is JSON on stderr too (docs/cli.md: "errors as JSON on stderr")', async () => {
+    const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x' };
+    const [missing, late] = await Promise.all([
+      syncline(['approve-deletes', 'contacts', '--json'], env),
+      syncline(['pool', 'set', 'warehouse', '0', '--json'], env),
+    ]);
+    expect(missing).toMatchObject({ code: 2, stdout: '' });
+    expect(JSON.parse(missing.stderr)).toEqual({
+      error: '--run is required',
+      usage: 'syncline approve-deletes <id> --run <n>',
+    });
+    expect(late.code).toBe(2);
+    expect(JSON.parse(late.stderr)).toMatchObject({ usage: 'syncline pool set <name> <size>' });
+  });
+
   test('--prune with one file is refused: it would stop every other activation', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-prune-'));
     const file = path.join(dir, 'contacts.json');
