@@ -64,7 +64,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'activation start',
     args: [],
     summary: 'validate an activation file and start its workflow',
-    flags: { file: { type: 'string', value: 'path', help: 'the activation document (JSON)' } },
+    flags: { file: { type: 'string', value: 'path', short: 'f', help: 'the activation document (JSON)' } },
     required: ['file'],
     example: 'syncline activation start --file contacts.json',
   },

@@ -77,6 +77,11 @@ describe('values the parser refuses before anything is reached', () => {
   });
 });
 
+test('-f names the file for every activation command, start included (update and apply take it)', () => {
+  for (const c of ['start', 'update', 'apply'])
+    expect(parseArgs(['activation', c, '-f', 'a.json'])).toMatchObject({ command: { name: `activation ${c}` }, flags: { file: 'a.json' } });
+});
+
 describe('an option given twice', () => {
   test('a value option given twice is refused, not read as its last value (approve-deletes would approve the other run)', () => {
     expect(usageError(['approve-deletes', 'contacts', '--run', '3', '--run', '4']).message).toBe(
