@@ -9,7 +9,8 @@ import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
-import { applyDocuments } from './config-as-code';
+import { applyDocuments, readDocuments } from './config-as-code';
+import { parseNewActivationConfig } from '../common/config';
 import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
 import { TASK_QUEUE } from '../common/names';
@@ -211,7 +212,17 @@ const PRECHECKS: Record<string, (args: Record<string, string>, flags: Flags) => 
         `--prune needs a folder: with one file it would stop every other running activation (give the folder that holds "${path.basename(String(flags.file))}")`,
         spec('activation apply'),
       );
+    // Every document read and validated (as applyDocuments does again) before Temporal is reached.
+    readDocuments(String(flags.file));
   },
+  // The document read (and, for a new activation, validated as SynclineClient.start does) before Temporal is reached:
+  // a file that cannot be used is said first, with Temporal up or down. An update is validated by the activation.
+  'activation start': (_args, flags) => {
+    const doc = readActivationFile(String(flags.file));
+    const parsed = parseNewActivationConfig(doc);
+    if (!parsed.ok) throw new ConfigInvalidError(parsed.problems, (doc as { id?: unknown } | null)?.id);
+  },
+  'activation update': (_args, flags) => void readActivationFile(String(flags.file)),
 };
 
 /** --failed or --from <task>: exactly one, checked before Temporal is reached. */

@@ -166,6 +166,24 @@ describe('the command as run', () => {
     expect(JSON.parse(late.stderr)).toMatchObject({ usage: 'syncline pool set <name> <size>' });
   });
 
+  test('an activation file that cannot be read, is not JSON or (to start) is invalid is said first, with Temporal down too', async () => {
+    const env = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-file-'));
+    fs.writeFileSync(path.join(dir, 'broken.json'), '{"id": "crm contacts",');
+    const [missing, invalid, folder] = await Promise.all([
+      syncline(['activation', 'start', '-f', path.join(dir, 'nope.json')], env),
+      syncline(['activation', 'update', '-f', path.join(dir, 'broken.json'), '--dry-run'], env),
+      syncline(['activation', 'apply', '-f', dir, '--dry-run'], env),
+    ]);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr).toMatch(/^syncline activation start: cannot read activation file ".*nope\.json": ENOENT/);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^syncline activation update: activation file ".*broken\.json" is not valid JSON/);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toMatch(/^syncline activation apply: nothing was applied: 1 problem\(s\)/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('--prune with one file is refused: it would stop every other activation', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-prune-'));
     const file = path.join(dir, 'contacts.json');
