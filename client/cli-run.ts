@@ -501,16 +501,20 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 /**
- * `sync` and `approve-deletes` wait for a run, which waits for a worker: after a while, say so once on
- * stderr (stdout stays clean for --json) instead of looking hung.
+ * What a command that waits on a worker says once on stderr after a while (stdout stays clean for --json),
+ * instead of looking hung: `sync`, `approve-deletes`, `apply` and `plan` wait for a run, `stop --wait` for the
+ * current run and the end. Undefined for a command that does not wait.
  */
-async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
-  if (!RUN_COMMANDS.has(command) && command !== 'plan') return work;
-  const timer = setTimeout(() => {
-    process.stderr.write(
-      `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`,
-    );
-  }, afterMs);
+export function patienceNote(command: string, id: string | undefined, flags: Flags): string | undefined {
+  if (command === 'stop' && flags.wait === true)
+    return `still waiting for "${id}" to end: its current run finishes first ("syncline status ${id}" shows it); if it never ends, check that a syncline worker polls the activation's task queue`;
+  if (!RUN_COMMANDS.has(command) && command !== 'plan') return undefined;
+  return `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue`;
+}
+
+async function withPatienceNote<T>(work: Promise<T>, note: string | undefined, afterMs = 20_000): Promise<T> {
+  if (note === undefined) return work;
+  const timer = setTimeout(() => process.stderr.write(`${note}\n`), afterMs);
   try {
     return await work;
   } finally {
@@ -543,8 +547,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     });
     const out = await withPatienceNote(
       HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args, databaseUrl: db?.url, namespace, address }),
-      command.name,
-      args.id,
+      patienceNote(command.name, args.id, flags),
     );
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? EXIT.done;

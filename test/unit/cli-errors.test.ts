@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, UsageError } from '../../client/cli';
-import { purgeQuestion } from '../../client/cli-run';
+import { patienceNote, purgeQuestion } from '../../client/cli-run';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -99,6 +99,15 @@ test('delete asks naming the namespace it found the activation stopped in: the s
     '"contacts" is not running in namespace "default" (Temporal at localhost:7233; another namespace is --namespace). ' +
       'Drop everything syncline keeps of it (snapshot, runs, row log, versions)? Its destination records stay. [y/N] ',
   );
+});
+
+test('stop --wait says, after a while, what it waits for and what to check, as sync does (it waits for a worker too)', () => {
+  expect(patienceNote('stop', 'contacts', { wait: true })).toBe(
+    'still waiting for "contacts" to end: its current run finishes first ("syncline status contacts" shows it); if it never ends, check that a syncline worker polls the activation\'s task queue',
+  );
+  expect(patienceNote('stop', 'contacts', {})).toBeUndefined(); // returns at once
+  expect(patienceNote('sync', 'contacts', {})).toContain('still waiting for the run of "contacts"');
+  expect(patienceNote('status', 'contacts', {})).toBeUndefined();
 });
 
 describe('the command as run', () => {
