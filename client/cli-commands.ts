@@ -16,7 +16,7 @@ const EXIT_HELP = [
   'Exit codes:',
   '  0  done (for a command that waits for a run: the run ended success or partial; partial lists its rows in "syncline errors")',
   '  1  failed: the command could not be carried out, or the run failed',
-  '  2  bad usage: unknown command or option, missing argument',
+  '  2  bad usage: unknown command or option, missing argument, bad value (nothing was reached or changed)',
   '  3  the run held deletions for approval (health critical, nothing deleted): "syncline approve-deletes <id> --run <n>"',
 ];
 
@@ -32,6 +32,8 @@ export interface FlagSpec {
   value?: string;
   help: string;
   /** One-letter alias, e.g. "f" for -f. */ short?: string;
+  /** The only values a string option takes (anything else is a usage error naming them). */ choices?: readonly string[];
+  /** The largest value of an int option; default 2147483647, the largest run number Postgres holds. */ max?: number;
 }
 export interface CommandSpec {
   name: string;
@@ -62,7 +64,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'activation start',
     args: [],
     summary: 'validate an activation file and start its workflow',
-    flags: { file: { type: 'string', value: 'path', help: 'the activation document (JSON)' } },
+    flags: { file: { type: 'string', value: 'path', short: 'f', help: 'the activation document (JSON)' } },
     required: ['file'],
     example: 'syncline activation start --file contacts.json',
   },
@@ -90,7 +92,10 @@ export const COMMANDS: CommandSpec[] = [
     flags: {
       file: { type: 'string', value: 'path', short: 'f', help: 'a folder of *.json activation documents, or one file' },
       'dry-run': { type: 'boolean', help: 'only print the plan' },
-      prune: { type: 'boolean', help: 'also stop the running activations no file names (their state stays)' },
+      prune: {
+        type: 'boolean',
+        help: 'also stop the running activations no file names (their state stays); --file must be a folder',
+      },
       retarget: { type: 'boolean', help: 'accept new targets' },
       confirm: { type: 'boolean', help: 'accept Insert-mode re-creations' },
     },
@@ -101,7 +106,14 @@ export const COMMANDS: CommandSpec[] = [
     name: 'list',
     args: [],
     summary: 'every running activation: state, health, mode, destination, last run, next run',
-    flags: { health: { type: 'string', value: 'ok|warning|critical', help: 'only activations with this health' } },
+    flags: {
+      health: {
+        type: 'string',
+        value: 'ok|warning|critical',
+        choices: ['ok', 'warning', 'critical'],
+        help: 'only activations with this health',
+      },
+    },
     example: 'syncline list --health critical',
   },
   {
@@ -136,7 +148,12 @@ export const COMMANDS: CommandSpec[] = [
     flags: {
       key: { type: 'string', value: 'key', help: 'the model key of the row' },
       run: { type: 'int', value: 'n', help: 'a run number' },
-      op: { type: 'string', value: 'op', help: 'with --run: only create, update, upsert or delete' },
+      op: {
+        type: 'string',
+        value: 'op',
+        choices: ['create', 'update', 'upsert', 'delete'],
+        help: 'with --run: only create, update, upsert or delete',
+      },
       limit: { type: 'int', value: 'n', help: 'with --run: how many rows (default 1000)' },
     },
     example: 'syncline rows contacts --key 10042',
@@ -315,7 +332,7 @@ export const COMMANDS: CommandSpec[] = [
     summary:
       'serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`, with the keys of SYNCLINE_CODEC_KEYS(_FILE)',
     flags: {
-      port: { type: 'int', value: 'n', help: 'port to listen on (default 8888)' },
+      port: { type: 'int', value: 'n', max: 65535, help: 'port to listen on (default 8888)' },
       host: { type: 'string', value: 'ip', help: 'interface to listen on (default 127.0.0.1: it decrypts whatever it is sent)' },
       origins: {
         type: 'string',

@@ -5,7 +5,7 @@
  * docs/cli.md (the CLI exits 2 on them); the help text comes from usage(), not from commander.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { COMMANDS, GLOBAL_FLAGS, type CommandSpec, type FlagSpec } from './cli-commands';
+import { COMMANDS, GLOBAL_FLAGS, synopsis, type CommandSpec, type FlagSpec } from './cli-commands';
 
 export class UsageError extends Error {
   constructor(
@@ -17,11 +17,44 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * What the CLI prints on stderr for a usage error (exit 2): the message, then how to use the command; with
+ * --json, the two as JSON (`{"error", "usage"}`), as other errors are.
+ */
+export function usageErrorText(e: UsageError, json = false): string {
+  if (json) return JSON.stringify({ error: e.message, ...(e.command && { usage: synopsis(e.command) }) }, null, 2) + '\n';
+  return `syncline: ${e.message}\n${e.command ? `usage: ${synopsis(e.command)}\nRun "syncline ${e.command.name} --help" for its options.` : 'Run "syncline --help" for the commands.'}\n`;
+}
+
 export type Flags = Record<string, string | number | boolean>;
 export type Parsed =
   { kind: 'help'; command?: CommandSpec } | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
 
 const WHOLE_NUMBER = /^[1-9]\d*$/;
+/** An activation or DAG id (common/config.ts, common/dag.ts): never a "/", so a workflow id is told apart. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const orList = (words: readonly string[]): string =>
+  words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : (words[0] ?? '');
+
+/**
+ * Checks an <id> argument before anything is reached: one pasted from the Web UI or `temporal workflow list`
+ * (`activation/contacts`, `activation/contacts/run/12`, `dag/nightly`) would otherwise be "not running".
+ */
+function checkId(id: string, command: CommandSpec): void {
+  if (ID.test(id)) return;
+  const [what, prefix] = command.name.startsWith('dag ') ? ['DAG', 'dag/'] : ['activation', 'activation/'];
+  if (id.startsWith(prefix)) {
+    const bare = id.slice(prefix.length).split('/')[0]!;
+    throw new UsageError(
+      `<id> "${id}" is a workflow id: give the ${what} id${ID.test(bare) ? `, "${bare}"` : ` ("syncline ${what === 'DAG' ? 'dag list' : 'list'}" lists them)`}`,
+      command,
+    );
+  }
+  throw new UsageError(
+    `<id> "${id}" is not ${what === 'DAG' ? 'a DAG' : 'an activation'} id: ids are letters, digits, "_", "-" or ".", starting with a letter or digit`,
+    command,
+  );
+}
 /** First words of two-word commands ("activation start", "dag deploy"). */
 const GROUPS: ReadonlySet<string> = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
 const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} };
@@ -29,13 +62,24 @@ const SILENT = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} }
 function option(name: string, flag: FlagSpec, command: CommandSpec, argv: string[]): Option {
   const opt = new Option(`${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` <${flag.value}>` : ''}`, flag.help);
   if (flag.type === 'boolean') return opt;
-  return opt.argParser((value: string) => {
+  return opt.argParser((value: string, previous: unknown) => {
+    // Commander keeps the last of a repeated option: `approve-deletes x --run 3 --run 4` would approve run 4.
+    if (previous !== undefined)
+      throw new UsageError(`--${name} is given twice ("${String(previous)}", then "${value}"): give it once`, command);
     // Commander takes the next word as the value even when it is an option: `--run --json` lacks a value
     // (`--reason=--x`, one word, does give one).
     if (value.startsWith('--') && !argv.includes(`--${name}=${value}`))
       throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>)`, command);
+    // `--namespace=$NS` with NS unset: the empty namespace (or address, file) would be used as given.
+    // A model key may be any text, the empty one included.
+    if (value.trim() === '' && !flag.choices && flag.type === 'string' && name !== 'key')
+      throw new UsageError(`--${name} needs a value (<${flag.value ?? 'value'}>), not "${value}"`, command);
+    if (flag.choices && !flag.choices.includes(value))
+      throw new UsageError(`--${name} takes ${orList(flag.choices)}, not "${value}"`, command);
     if (flag.type === 'string') return value;
     if (!WHOLE_NUMBER.test(value)) throw new UsageError(`--${name} takes a whole number of at least 1, not "${value}"`, command);
+    const max = flag.max ?? 2_147_483_647;
+    if (Number(value) > max) throw new UsageError(`--${name} takes a whole number from 1 to ${max}, not "${value}"`, command);
     return Number(value);
   });
 }
@@ -75,6 +119,8 @@ function buildProgram(
       }
       // Checked here, after the argument count, so that `approve-deletes` alone says "missing <id>" first.
       for (const r of spec.required ?? []) if (flags[r] === undefined) throw new UsageError(`--${r} is required`, spec);
+      const id = spec.args.indexOf('id');
+      if (id >= 0) checkId(cmd.args[id]!, spec);
       done({ kind: 'run', command: spec, args: Object.fromEntries(spec.args.map((a, i) => [a, cmd.args[i]!])), flags });
     });
     specOf.set(cmd, spec);

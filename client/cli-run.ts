@@ -9,7 +9,8 @@ import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
-import { applyDocuments } from './config-as-code';
+import { applyDocuments, readDocuments } from './config-as-code';
+import { parseNewActivationConfig } from '../common/config';
 import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
 import { TASK_QUEUE } from '../common/names';
@@ -17,10 +18,12 @@ import { openStateDatabase, type StateDatabase } from './runs';
 import { COMMANDS, EXIT, LOCAL_COMMANDS, RUN_COMMANDS, runExitCode, type CommandSpec } from './cli-commands';
 import { codecFromEnvironment } from './codec';
 import { startCodecServer } from './codec-server';
-import { UsageError, type Flags } from './cli-parse';
+import { UsageError, usageErrorText, type Flags } from './cli-parse';
 import { parseDeployableDag } from './dags';
 import type { RerunSelection } from '../common/dag-rerun';
 import { usesPools } from '../common/dag-pools';
+import { NamespaceNotFoundError } from '@temporalio/common';
+import { databaseWhere } from '../db/connect';
 
 interface Output {
   data: unknown;
@@ -32,6 +35,40 @@ interface Ctx {
   flags: Flags;
   client: SynclineClient;
   args: Record<string, string>;
+  /** The state database the command reads, if it reads one. */
+  databaseUrl?: string;
+  /** Where Temporal was asked. */
+  namespace: string;
+  address: string;
+}
+
+/**
+ * What `delete` asks. The state database holds the activations of every namespace: one found stopped in
+ * the namespace asked (the default one, when --namespace was forgotten) may run in another.
+ */
+export function purgeQuestion(id: string, namespace: string, address: string): string {
+  return (
+    `"${id}" is not running in namespace "${namespace}" (Temporal at ${address}; another namespace is --namespace). ` +
+    'Drop everything syncline keeps of it (snapshot, runs, row log, versions)? Its destination records stay. [y/N] '
+  );
+}
+
+/**
+ * Nothing to show for `id`: if no run of it was ever recorded, the id is most likely mistyped (or DATABASE_URL
+ * points elsewhere), which "no row errors" would hide. Said as a failure, naming what to check.
+ */
+async function unlessUnknown(client: SynclineClient, id: string, databaseUrl: string | undefined): Promise<void> {
+  if ((await client.runs(id, { limit: 1 })).length > 0) return;
+  throw new Error(
+    `activation "${id}" has no run recorded in syncline's Postgres at ${databaseWhere(databaseUrl ?? '')}: check the id ("syncline list" lists the running activations) and DATABASE_URL`,
+  );
+}
+
+/** The namespace error, or one it caused. */
+function namespaceNotFound(e: unknown): NamespaceNotFoundError | undefined {
+  for (let c = e, depth = 0; c && depth < 5; depth++, c = (c as { cause?: unknown }).cause)
+    if (c instanceof NamespaceNotFoundError) return c;
+  return undefined;
 }
 
 function formatAge(ms: number): string {
@@ -113,16 +150,80 @@ function loadDagModule(file: string): unknown {
   throw new Error(`DAG module "${file}" exports no DAG: "export default defineDag(...)" (or its toSpec(), or export const dag = ...)`);
 }
 
+const spec = (name: string): CommandSpec | undefined => COMMANDS.find((c) => c.name === name);
+
 function instant(flag: string, value: unknown): Date {
   const text = String(value);
   // A date alone or a time without offset would be read in the machine's zone: the instant must say its zone.
   if (!/(Z|[+-]\d\d:?\d\d)$/i.test(text) || Number.isNaN(Date.parse(text)))
     throw new UsageError(
       `--${flag} takes an ISO 8601 instant with its zone, e.g. 2026-11-01T00:00:00Z, not "${text}"`,
-      COMMANDS.find((c) => c.name === 'dag backfill'),
+      spec('dag backfill'),
     );
   return new Date(text);
 }
+
+function poolSize(args: Record<string, string>): number {
+  const size = Number(args.size);
+  if (!/^\d+$/.test(args.size!) || size < 1)
+    throw new UsageError(
+      `pool "${args.name}": <size> is how many tasks may run in it at once, a whole number of at least 1, not "${args.size}"`,
+      spec('pool set'),
+    );
+  return size;
+}
+
+function planNumber(args: Record<string, string>): number {
+  if (!/^[1-9]\d*$/.test(args.plan ?? ''))
+    throw new UsageError(`<plan> is the plan number printed by "syncline plan ${args.id}", not "${args.plan}"`, spec('apply'));
+  return Number(args.plan);
+}
+
+function dagConf(flags: Flags): unknown {
+  if (flags.conf === undefined) return undefined;
+  try {
+    return JSON.parse(String(flags.conf));
+  } catch (e) {
+    throw new UsageError(`--conf is not valid JSON: ${(e as Error).message}`, spec('dag trigger'));
+  }
+}
+
+/**
+ * Values checked before Temporal or Postgres is reached: a bad one is a usage error (exit 2), the same
+ * with the services up or down, and nothing is started.
+ */
+const PRECHECKS: Record<string, (args: Record<string, string>, flags: Flags) => void> = {
+  'pool set': (args) => void poolSize(args),
+  apply: (args) => void planNumber(args),
+  'dag trigger': (_args, flags) => void dagConf(flags),
+  'dag backfill': (_args, flags) => {
+    instant('from', flags.from);
+    instant('to', flags.to);
+  },
+  'dag rerun': (_args, flags) => void rerunSelection(flags),
+  rows: (_args, flags) => {
+    if (flags.key === undefined && flags.run === undefined)
+      throw new UsageError('say which rows: --key <key>, or --run <n> (with --op create|update|upsert|delete)', spec('rows'));
+  },
+  // --prune stops the running activations no file names: with one file, that is every other one.
+  'activation apply': (_args, flags) => {
+    if (flags.prune === true && fs.statSync(String(flags.file), { throwIfNoEntry: false })?.isFile())
+      throw new UsageError(
+        `--prune needs a folder: with one file it would stop every other running activation (give the folder that holds "${path.basename(String(flags.file))}")`,
+        spec('activation apply'),
+      );
+    // Every document read and validated (as applyDocuments does again) before Temporal is reached.
+    readDocuments(String(flags.file));
+  },
+  // The document read (and, for a new activation, validated as SynclineClient.start does) before Temporal is reached:
+  // a file that cannot be used is said first, with Temporal up or down. An update is validated by the activation.
+  'activation start': (_args, flags) => {
+    const doc = readActivationFile(String(flags.file));
+    const parsed = parseNewActivationConfig(doc);
+    if (!parsed.ok) throw new ConfigInvalidError(parsed.problems, (doc as { id?: unknown } | null)?.id);
+  },
+  'activation update': (_args, flags) => void readActivationFile(String(flags.file)),
+};
 
 /** --failed or --from <task>: exactly one, checked before Temporal is reached. */
 export function rerunSelection(flags: Flags): RerunSelection {
@@ -130,7 +231,7 @@ export function rerunSelection(flags: Flags): RerunSelection {
   if ((flags.failed === true) === (from !== undefined))
     throw new UsageError(
       'give either --failed (the failed tasks and their downstream) or --from <task> (that task and its downstream), not both or neither',
-      COMMANDS.find((c) => c.name === 'dag rerun'),
+      spec('dag rerun'),
     );
   return from !== undefined ? { from } : { failed: true };
 }
@@ -144,12 +245,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     };
   },
   'pool set': async ({ client, args }) => {
-    const size = Number(args.size);
-    if (!/^\d+$/.test(args.size!) || size < 1)
-      throw new UsageError(
-        `pool "${args.name}": <size> is how many tasks may run in it at once, a whole number of at least 1, not "${args.size}"`,
-        COMMANDS.find((c) => c.name === 'pool set'),
-      );
+    const size = poolSize(args);
     await client.setPool(args.name!, size);
     return { data: { pool: args.name, size }, text: `pool "${args.name}": ${size} slot(s)` };
   },
@@ -201,18 +297,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: { dag: id, paused: false }, text: `DAG "${id}" unpaused` };
   },
   'dag trigger': async ({ client, id, flags }) => {
-    let conf: unknown;
-    if (flags.conf !== undefined) {
-      try {
-        conf = JSON.parse(String(flags.conf));
-      } catch (e) {
-        throw new UsageError(
-          `--conf is not valid JSON: ${(e as Error).message}`,
-          COMMANDS.find((c) => c.name === 'dag trigger'),
-        );
-      }
-    }
-    const r = await client.dags().trigger(id, conf);
+    const r = await client.dags().trigger(id, dagConf(flags));
     return { data: r, text: `DAG "${id}" started as ${r.workflowId} (logical date ${r.logicalDate})` };
   },
   'dag backfill': async ({ client, id, flags }) => {
@@ -306,13 +391,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
         : `stop of "${id}" requested: it ends after its current run`,
     };
   },
-  delete: async ({ client, id, flags }) => {
-    if (
-      flags.yes !== true &&
-      !(await confirm(
-        `drop everything syncline keeps of "${id}" (snapshot, runs, row log, versions)? Its destination records stay. [y/N] `,
-      ))
-    ) {
+  delete: async ({ client, id, flags, namespace, address }) => {
+    // Checked before asking (purge checks again): the question says where it is not running.
+    if (await client.isRunning(id)) throw new Error(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
+    if (flags.yes !== true && !(await confirm(purgeQuestion(id, namespace, address)))) {
       return { data: { activationId: id, purged: false }, text: 'nothing was dropped', exitCode: EXIT.failed };
     }
     const dropped = await client.purge(id);
@@ -334,8 +416,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     ]);
     return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}" (it has not run yet)` };
   },
-  rows: async ({ client, id, flags }) => {
+  rows: async ({ client, id, flags, databaseUrl }) => {
     const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
+    if (rows.length === 0) await unlessUnknown(client, id, databaseUrl);
     return {
       data: rows,
       text: rows.length
@@ -381,12 +464,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: plan, text: formatPlan(plan) };
   },
   apply: async ({ client, id, args, flags }) => {
-    if (!/^[1-9]\d*$/.test(args.plan ?? ''))
-      throw new UsageError(
-        `<plan> is the plan number printed by "syncline plan ${id}", not "${args.plan}"`,
-        COMMANDS.find((c) => c.name === 'apply'),
-      );
-    const plan = Number(args.plan);
+    const plan = planNumber(args);
     // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
     const details = await client.planDetails(id, plan);
     const age = details
@@ -404,8 +482,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const runs = await client.runs(id, { limit: num(flags.limit) });
     return { data: runs, text: runs.length ? runsTable(runs) : `no runs recorded for activation "${id}"` };
   },
-  errors: async ({ client, id, flags }) => {
+  errors: async ({ client, id, flags, databaseUrl }) => {
     const errors = await client.errors(id, { run: num(flags.run), limit: num(flags.limit) });
+    if (errors.length === 0) await unlessUnknown(client, id, databaseUrl);
     const none = `no row errors for activation "${id}"${flags.run ? ` in run ${flags.run}` : ''}`;
     return { data: errors, text: errors.length ? errorsTable(errors, process.stdout.columns || 200) : none };
   },
@@ -422,16 +501,20 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 /**
- * `sync` and `approve-deletes` wait for a run, which waits for a worker: after a while, say so once on
- * stderr (stdout stays clean for --json) instead of looking hung.
+ * What a command that waits on a worker says once on stderr after a while (stdout stays clean for --json),
+ * instead of looking hung: `sync`, `approve-deletes`, `apply` and `plan` wait for a run, `stop --wait` for the
+ * current run and the end. Undefined for a command that does not wait.
  */
-async function withPatienceNote<T>(work: Promise<T>, command: string, id: string | undefined, afterMs = 20_000): Promise<T> {
-  if (!RUN_COMMANDS.has(command) && command !== 'plan') return work;
-  const timer = setTimeout(() => {
-    process.stderr.write(
-      `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue\n`,
-    );
-  }, afterMs);
+export function patienceNote(command: string, id: string | undefined, flags: Flags): string | undefined {
+  if (command === 'stop' && flags.wait === true)
+    return `still waiting for "${id}" to end: its current run finishes first ("syncline status ${id}" shows it); if it never ends, check that a syncline worker polls the activation's task queue`;
+  if (!RUN_COMMANDS.has(command) && command !== 'plan') return undefined;
+  return `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue`;
+}
+
+async function withPatienceNote<T>(work: Promise<T>, note: string | undefined, afterMs = 20_000): Promise<T> {
+  if (note === undefined) return work;
+  const timer = setTimeout(() => process.stderr.write(`${note}\n`), afterMs);
   try {
     return await work;
   } finally {
@@ -442,28 +525,43 @@ async function withPatienceNote<T>(work: Promise<T>, command: string, id: string
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
 export async function runCommand(command: CommandSpec, args: Record<string, string>, flags: Flags): Promise<number> {
   if (LOCAL_COMMANDS.has(command.name)) return runLocal(command, flags);
-  const readsPostgres = ['runs', 'errors', 'history', 'rows'].includes(command.name);
-  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete', 'pool set', 'pool list', 'pool delete'].includes(command.name);
+  // These reach Temporal only if they call it (lazy connection): reading the runs or the pools needs Postgres alone.
+  const readsPostgres = ['runs', 'errors', 'history', 'rows', 'pool set', 'pool list', 'pool delete'].includes(command.name);
+  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
+  const address = str(flags.address) ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+  const namespace = str(flags.namespace) ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
   try {
     // A DAG file is checked before anything is reached: a bad one fails the same with Temporal up or down.
     // One naming pools is then checked against the pools defined in Postgres.
     if (command.name === 'dag deploy') needsPostgres = usesPools(parseDeployableDag(readDagFile(args.file!)));
-    if (command.name === 'dag rerun') rerunSelection(flags);
+    PRECHECKS[command.name]?.(args, flags);
     db = needsPostgres ? await openStateDatabase() : undefined;
     client = await SynclineClient.connect({
-      address: str(flags.address),
-      namespace: str(flags.namespace),
+      address,
+      namespace,
       databaseUrl: db?.url,
       lazy: readsPostgres,
       taskQueue: str(flags['task-queue']) ?? process.env.SYNCLINE_TASK_QUEUE ?? TASK_QUEUE,
     });
-    const out = await withPatienceNote(HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args }), command.name, args.id);
+    const out = await withPatienceNote(
+      HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args, databaseUrl: db?.url, namespace, address }),
+      patienceNote(command.name, args.id, flags),
+    );
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? EXIT.done;
   } catch (e) {
-    const err = e as Error;
+    if (e instanceof UsageError) {
+      process.stderr.write(usageErrorText(e, flags.json === true));
+      return EXIT.usage;
+    }
+    const missing = namespaceNotFound(e);
+    const err = missing
+      ? new Error(
+          `namespace "${missing.namespace}" does not exist on the Temporal server at ${address}: check --namespace / TEMPORAL_NAMESPACE ("temporal operator namespace list" lists them)`,
+        )
+      : (e as Error);
     const problems = e instanceof ConfigInvalidError ? e.problems : undefined;
     process.stderr.write(
       flags.json

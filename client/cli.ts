@@ -5,11 +5,11 @@
  * source through tsx. The command table and help are in cli-commands.ts, parsing (commander) in
  * cli-parse.ts, the commands in cli-run.ts. Exit codes: see EXIT.
  */
-import { EXIT, synopsis, usage } from './cli-commands';
-import { parseArgs, UsageError, type Parsed } from './cli-parse';
+import { EXIT, usage } from './cli-commands';
+import { parseArgs, UsageError, usageErrorText, type Parsed } from './cli-parse';
 
 export { COMMANDS, EXIT, runExitCode, usage, type CommandSpec } from './cli-commands';
-export { parseArgs, UsageError, type Parsed } from './cli-parse';
+export { parseArgs, UsageError, usageErrorText, type Parsed } from './cli-parse';
 
 /** Runs one command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -18,9 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(
-      `syncline: ${e.message}\n${e.command ? `usage: ${synopsis(e.command)}\nRun "syncline ${e.command.name} --help" for its options.` : 'Run "syncline --help" for the commands.'}\n`,
-    );
+    // --json is read from the words, since the parse failed (an argument after `--` is not an option).
+    const words = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+    process.stderr.write(usageErrorText(e, words.includes('--json')));
     return EXIT.usage;
   }
   if (parsed.kind === 'help') {

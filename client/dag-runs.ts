@@ -72,11 +72,9 @@ function alreadyRerun(source: string, rerunId: string, status: string): DagError
       );
 }
 
+/** DAG runs shown and re-run; a re-run starts on the task queue of the run it re-runs. */
 export class DagRuns {
-  constructor(
-    private readonly client: Client,
-    private readonly taskQueue: string,
-  ) {}
+  constructor(private readonly client: Client) {}
 
   /** The run's spec, status and state. A running (or terminated) run's state is queried: a worker must be up. */
   async read(workflowId: string): Promise<DagRunView> {
@@ -168,7 +166,8 @@ export class DagRuns {
     };
     try {
       const handle = await this.client.workflow.start(WORKFLOW_TYPES.dag, {
-        taskQueue: this.taskQueue,
+        // Where the run it re-runs ran (the workers of that DAG), not this client's queue.
+        taskQueue: described.taskQueue,
         workflowId: id,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -253,11 +253,12 @@ export class DagSchedules {
    * Schedule runs (deployed), not a local file.
    */
   async trigger(id: string, conf?: unknown): Promise<{ workflowId: string; logicalDate: string }> {
-    const spec = await this.deployedSpec(id);
+    const { spec, taskQueue } = await this.deployed(id);
     const logicalDate = new Date().toISOString();
     const workflowId = `${dagScheduleId(id)}-manual-${logicalDate}`;
     const input: DagWorkflowInput = { ...spec, run: { logicalDate, ...(conf !== undefined && { conf }) } };
-    await this.client.workflow.start(WORKFLOW_TYPES.dag, { taskQueue: this.taskQueue, workflowId, args: [input] });
+    // Where the schedule runs it (the queue it was deployed with), not this client's queue.
+    await this.client.workflow.start(WORKFLOW_TYPES.dag, { taskQueue, workflowId, args: [input] });
     return { workflowId, logicalDate };
   }
 
@@ -280,10 +281,15 @@ export class DagSchedules {
   }
 
   private async deployedSpec(id: string): Promise<DagSpec> {
+    return (await this.deployed(id)).spec;
+  }
+
+  /** The deployed DAG and the task queue its schedule starts it on. */
+  private async deployed(id: string): Promise<{ spec: DagSpec; taskQueue: string }> {
     const d = await this.found(id, (h) => h.describe());
     const spec = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as DagSpec | undefined) : undefined;
-    if (!spec?.schedule) throw new DagError(`schedule "${dagScheduleId(id)}" is not a syncline DAG`);
-    return spec;
+    if (d.action.type !== 'startWorkflow' || !spec?.schedule) throw new DagError(`schedule "${dagScheduleId(id)}" is not a syncline DAG`);
+    return { spec, taskQueue: d.action.taskQueue };
   }
 
   private async found<T>(id: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {

@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '../common/config';
 import type { RunSummary } from '../common/run';
-import { createDb, createPool } from '../db/connect';
+import { createDb, createPool, databaseWhere } from '../db/connect';
 import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
 import type { Database } from '../db/database';
 import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
@@ -424,7 +424,7 @@ export class SynclineClient {
 
   /** One DAG run: shown, or cleared and re-run (`syncline dag show` / `dag rerun`). */
   dagRuns(): DagRuns {
-    return new DagRuns(this.client, this.taskQueue);
+    return new DagRuns(this.client);
   }
 
   async close(): Promise<void> {
@@ -459,9 +459,18 @@ export class SynclineClient {
     try {
       return await fn();
     } catch (err) {
-      if ((err as { code?: string }).code === '42P01') {
+      const code = (err as { code?: unknown }).code;
+      if (code === '42P01') {
         throw new SynclineError(
           'this database has no syncline tables yet: point DATABASE_URL at the database the worker uses, or run "npm run migrate"',
+          { cause: err },
+        );
+      }
+      // No connection: a socket error (ECONNREFUSED, ENOTFOUND, ...), SQLSTATE class 08 (connection), 28 (authentication),
+      // 3D000 (no such database), 57P0x (shutting down, starting up). Said as one line naming where, never the password.
+      if (typeof code === 'string' && /^(E[A-Z]+|08...|28...|3D000|57P0[1-3])$/.test(code)) {
+        throw new SynclineError(
+          `cannot reach syncline's Postgres at ${databaseWhere(this.databaseUrl!)} (${(err as Error).message}): check DATABASE_URL and that PostgreSQL is up`,
           { cause: err },
         );
       }

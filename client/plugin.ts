@@ -13,7 +13,7 @@ import { PRELOADED_WORKFLOW_MODULES } from './workflow-bundle';
 import { createActivities } from '../activities';
 import type { SynclineDeps } from '../activities/deps';
 import { PostgresLimits } from '../activities/destination-limits';
-import { createDb, createPool } from '../db/connect';
+import { createDb, createPool, databaseWhere } from '../db/connect';
 import { migrateToLatest } from '../db/migrate';
 import { postgresMayRecover, startWaitSeconds, StartWaitError, untilReachable } from './start-wait';
 import { createConnectionResolver, type ConnectionMap } from '../connectors/connections';
@@ -40,15 +40,7 @@ export class WorkerStoppedError extends Error {
   }
 }
 
-/** host:port/database of a Postgres URL, never its user or password. */
-export function databaseWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-  } catch {
-    return 'DATABASE_URL (not a URL)';
-  }
-}
+export { databaseWhere } from '../db/connect';
 
 export interface SynclinePluginOptions {
   /** Postgres that holds syncline's state (and, as connection "default", models in the same database). */

@@ -23,6 +23,16 @@ export function createClient(config: pg.ClientConfig): pg.Client {
   return client;
 }
 
+/** host:port/database of a Postgres URL, never its user or password. */
+export function databaseWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'DATABASE_URL (not a URL)';
+  }
+}
+
 export function createDb(pool: pg.Pool): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -258,7 +258,7 @@ export async function dagRerun(s: Stage): Promise<void> {
   };
   await expectDagFailure(s, source, spec);
   await s.sql.query('INSERT INTO hist.rerun_flag VALUES (true)');
-  const runs = new DagRuns(s.client, s.taskQueue);
+  const runs = new DagRuns(s.client);
   const first = await runs.rerun(source, { failed: true });
   const done = (await s.client.workflow.getHandle(first.workflowId).result()) as DagWorkflowResult;
   if (done.status !== 'success' || done.alreadyDone || !done.tasks.up?.kept)

@@ -235,7 +235,7 @@ test('the CLI: pool set, pool list, a size below 1 refused, and dag deploy refus
   const listed = await cli('pool', 'list', '--json');
   expect(JSON.parse(listed.stdout)).toContainEqual({ name: 'cli-pool', size: 3, inUse: 0 });
   const zero = await cli('pool', 'set', 'cli-pool', '0');
-  expect(zero.code).toBe(1);
+  expect(zero.code).toBe(2); // a bad value: a usage error, refused before Postgres is reached
   expect(zero.stderr).toContain('pool "cli-pool": <size> is how many tasks may run in it at once, a whole number of at least 1, not "0"');
   expect(await poolSizes(db)).toMatchObject({ 'cli-pool': 3 });
 

@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startDagStage, type DagStage } from '../support/dag-stage';
 import { DagRuns } from '../../client/dag-runs';
+import { SynclineClient } from '../../client/index';
 import { DagError, DagSchedules, dagScheduleId } from '../../client/dags';
 import type { DagSpec, DagState } from '../../common/dag';
 import type { DagWorkflowInput, DagWorkflowResult } from '../../workflows/dag-workflow';
@@ -26,7 +27,7 @@ beforeAll(async () => {
       CREATE TABLE dag_rerun_test.flags (dag text)`,
   });
   ({ taskQueue: TASK_QUEUE, client, db } = stage);
-  runs = new DagRuns(client, TASK_QUEUE);
+  runs = new DagRuns(client);
 });
 
 afterAll(() => stage?.stop());
@@ -390,3 +391,19 @@ test('a terminated run is re-run from the state its query replays: its finished 
   expect(done.tasks.gate!.tries).toBe(2);
   expect(await executions(dag)).toEqual({ first: [0], last: [0] });
 }, 300_000);
+
+test('a re-run starts on the task queue of the run it re-runs, not on the one the re-running client names', async () => {
+  const dag = `queue-${process.pid}`;
+  const source = `dag/${dag}/manual`;
+  const spec: DagSpec = {
+    id: dag,
+    tasks: [{ id: 'boom', kind: 'sql', retry: { maximumAttempts: 1 }, input: { statement: 'SELECT 1 / 0' } }],
+  };
+  await client.workflow.start('dagWorkflow', { taskQueue: TASK_QUEUE, workflowId: source, args: [spec] });
+  await failureState(source);
+  // An on-call shell without SYNCLINE_TASK_QUEUE: the CLI's default queue, where no worker of this DAG polls.
+  const started = await new SynclineClient({ client, taskQueue: 'syncline-elsewhere' }).dagRuns().rerun(source, { failed: true });
+  const handle = client.workflow.getHandle(started.workflowId);
+  expect((await handle.describe()).taskQueue).toBe(TASK_QUEUE);
+  await handle.terminate('test over').catch(() => undefined);
+}, 120_000);

@@ -1,0 +1,54 @@
+/**
+ * A mistyped activation id or namespace, against the real dev server and Postgres: the command says the
+ * id (or namespace) is unknown and what to check, and exits 1, instead of reading as good news ("no row
+ * errors") or as a bare server message. No worker is needed: nothing here reaches an activation.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { env, uniqueName } from '../support/harness';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { address, databaseUrl } = env();
+  return new Promise((resolve) => {
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['client/cli.ts', ...args],
+      { cwd: ROOT, timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl } },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const typo = uniqueName('contcts');
+
+test('errors and rows of an id no run was ever recorded for say so, and exit 1, rather than "no row errors"', async () => {
+  const [errors, json, rows] = await Promise.all([
+    syncline('errors', typo),
+    syncline('errors', typo, '--json'),
+    syncline('rows', typo, '--key', '42'),
+  ]);
+  for (const [r, command] of [
+    [errors, 'errors'],
+    [rows, 'rows'],
+  ] as const) {
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^syncline ${command}: activation "${typo}" has no run recorded in syncline's Postgres at .*: check the id \\("syncline list" lists the running activations\\) and DATABASE_URL\\n$`,
+      ),
+    );
+    expect(r.code).toBe(1);
+  }
+  expect(json.code).toBe(1);
+  expect(JSON.parse(json.stderr).error).toContain(`activation "${typo}" has no run recorded`);
+}, 120_000);
+
+test('an unknown namespace is named, with the option and variable that set it', async () => {
+  const r = await syncline('status', 'contacts', '--namespace', 'no-such-namespace');
+  expect(r).toMatchObject({ code: 1, stdout: '' });
+  expect(r.stderr).toMatch(
+    /^syncline status: namespace "no-such-namespace" does not exist on the Temporal server at .*: check --namespace \/ TEMPORAL_NAMESPACE \("temporal operator namespace list" lists them\)\n$/,
+  );
+}, 120_000);
