@@ -68,6 +68,28 @@ export class ConfigInvalidError extends Error {
 }
 
 /** A request Temporal or the activation refused, with a message that says what to do. */
+/**
+ * Why an activation's status query failed, and what to check. The client wraps the server's answer in a
+ * message of its own ("Failed to query Workflow"); the cause says what happened. A workflow task that keeps
+ * failing (a deploy that changed workflow code without patched(), a bug) is refused at once; otherwise the
+ * usual cause is that no worker polls the activation's task queue (the query times out).
+ */
+export function unansweredQuery(id: string, taskQueue: string, err: unknown): string {
+  const why: string[] = [];
+  for (let c: unknown = err, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    const text = (c as Error & { details?: unknown }).details ?? c.message;
+    if (typeof text === 'string' && text && !why.some((w) => w.includes(text))) why.push(text);
+  }
+  const said = why.join(': ') || String(err);
+  if (/workflow task in failed state|failing workflow task/i.test(said))
+    return (
+      `activation "${id}" cannot answer the status query (${said}): its workflow task keeps failing on the workers of task queue ` +
+      `"${taskQueue}". The worker's log and the workflow's pending task in the Web UI say why (a deploy that changed workflow code ` +
+      `without patched() does this; README "Changing workflow code")`
+    );
+  return `activation "${id}" did not answer the status query (${said}): is a syncline worker polling task queue "${taskQueue}"? ("npm run worker" starts one)`;
+}
+
 export class SynclineError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -267,11 +289,7 @@ export class SynclineClient {
       try {
         return await h.query(statusQuery);
       } catch (err) {
-        // Queries are answered by a worker: the usual cause is that none polls the activation's task queue.
-        throw new SynclineError(
-          `activation "${id}" did not answer the status query (${(err as Error).message}): is a syncline worker polling task queue "${d.taskQueue}"? ("npm run worker" starts one)`,
-          { cause: err },
-        );
+        throw new SynclineError(unansweredQuery(id, d.taskQueue, err), { cause: err });
       }
     });
   }
