@@ -3,22 +3,12 @@
  * id (or namespace) is unknown and what to check, and exits 1, instead of reading as good news ("no row
  * errors") or as a bare server message. No worker is needed: nothing here reaches an activation.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { env, uniqueName } from '../support/harness';
+import { runCli, type CliResult } from '../support/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function syncline(...args: string[]): Promise<CliResult> {
   const { address, databaseUrl } = env();
-  return new Promise((resolve) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/tsx'),
-      ['client/cli.ts', ...args],
-      { cwd: ROOT, timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl });
 }
 
 const typo = uniqueName('contcts');

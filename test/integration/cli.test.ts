@@ -2,42 +2,24 @@
  * The `syncline` command as a person runs it: a real child process against the Temporal dev server,
  * Postgres and an in-process worker with the test destination. Asserts exit codes and what is printed.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { runCli, type CliResult } from '../support/cli';
 import type { RunSummary } from '../../common/run';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
 
-const ROOT = path.resolve(__dirname, '../..');
 const TQ = uniqueName('tq_cli');
 let worker: RunningWorker;
 let db: pg.Pool;
 let dir: string;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** `npx tsx client/cli.ts ...`, through the local tsx binary (npx would resolve the same one, slower). */
-function syncline(...args: string[]): Promise<Result> {
+function syncline(...args: string[]): Promise<CliResult> {
   const { address, databaseUrl } = env();
-  return new Promise((resolve) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/tsx'),
-      ['client/cli.ts', ...args],
-      {
-        cwd: ROOT,
-        timeout: 120_000,
-        env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
 }
 
 function writeFile(name: string, doc: unknown): string {

@@ -3,38 +3,21 @@
  * server, Postgres and an in-process worker): activations kept as files and applied from a folder,
  * listed, updated with a diff first, their history and a row's life read back, stopped and purged.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { runCli, type CliResult } from '../support/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
 const TQ = uniqueName('tq_life');
 let worker: RunningWorker;
 let db: pg.Pool;
 let dir: string;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function syncline(...args: string[]): Promise<Result> {
+function syncline(...args: string[]): Promise<CliResult> {
   const { address, databaseUrl } = env();
-  return new Promise((resolve) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/tsx'),
-      ['client/cli.ts', ...args],
-      {
-        cwd: ROOT,
-        timeout: 120_000,
-        env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
 }
 
 beforeAll(async () => {

@@ -3,34 +3,21 @@
  * as a child process): a plan writes nothing, apply writes exactly the frozen plan even after the
  * model changed, the snapshot advances only for those rows, and stale plans are refused.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { runCli, type CliResult } from '../support/cli';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
 
-const ROOT = path.resolve(__dirname, '../..');
 const TQ = uniqueName('tq_plan');
 let worker: RunningWorker;
 let client: Client;
 let db: pg.Pool;
 
-function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function syncline(...args: string[]): Promise<CliResult> {
   const { address, databaseUrl } = env();
-  return new Promise((resolve) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/tsx'),
-      ['client/cli.ts', ...args],
-      {
-        cwd: ROOT,
-        timeout: 120_000,
-        env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
 }
 
 beforeAll(async () => {

@@ -8,20 +8,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs, UsageError } from '../../client/cli';
+import { parseArgs } from '../../client/cli';
+import { usageError } from '../support/cli';
 import { patienceNote, purgeQuestion } from '../../client/cli-run';
 
 const ROOT = path.resolve(__dirname, '../..');
-
-const usageError = (argv: string[]): UsageError => {
-  try {
-    parseArgs(argv);
-  } catch (e) {
-    if (e instanceof UsageError) return e;
-    throw e;
-  }
-  throw new Error(`no usage error for ${argv.join(' ')}`);
-};
 
 function syncline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,21 +1,12 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
-import { COMMANDS, EXIT, parseArgs, runExitCode, UsageError, usage } from '../../client/cli';
+import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
+import { usageError } from '../support/cli';
 import { errorsTable, formatDuration, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
 import type { ActivationStatus } from '../../workflows/messages';
 import type { RunSummary } from '../../common/run';
-
-const usageError = (argv: string[]): UsageError => {
-  try {
-    parseArgs(argv);
-  } catch (e) {
-    if (e instanceof UsageError) return e;
-    throw e;
-  }
-  throw new Error(`no usage error for ${argv.join(' ')}`);
-};
 
 describe('parseArgs', () => {
   test('commands, positionals and typed flags', () => {

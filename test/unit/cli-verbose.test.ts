@@ -2,18 +2,9 @@
  * The `syncline` command is quiet: a failure is one line on stderr saying what to do. --verbose adds the
  * error in full, with its cause. No service is needed: nothing listens at the address used.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
+import { runCli } from '../support/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-function syncline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), ['client/cli.ts', ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const syncline = (...args: string[]) => runCli(args, {}, 60_000);
 
 const UNREACHABLE =
   'syncline status: cannot reach Temporal at 127.0.0.1:1 (Failed to connect before the deadline): start it with "npm run services" or set --address / TEMPORAL_ADDRESS\n';
