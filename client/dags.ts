@@ -80,9 +80,14 @@ function describeSchedule(s: DagSchedule | undefined): string {
 /** How far ahead `syncline dag deploy` looks for clock changes, and how much time around each it compares. */
 const CLOCK_CHANGE_HORIZON_MS = 2 * 366 * 86_400_000;
 const CLOCK_CHANGE_WINDOW_MS = 3 * 3_600_000;
+/** Away from the changes: the first fire times after a point in each month of the next year. */
+const ZONE_DATA_SAMPLES = 12;
+const ZONE_DATA_SAMPLE_EVERY_MS = 30.5 * 86_400_000;
+const ZONE_DATA_SAMPLE_FIRES = 30;
 
 /**
- * Why a cron DAG's runs would not cover time exactly once around a clock change of its zone, or undefined.
+ * Why a cron DAG's runs would not cover time exactly once around a clock change of its zone, or anywhere in
+ * the next year if Temporal's time zone data differs from this machine's, or undefined.
  * Temporal's Schedule picks the fire times; each run's data interval starts at the previous fire time that
  * common/cron.ts computes (common/dag-schedule.ts `previousFireTime`). Away from clock changes both agree;
  * near one they may not (seen on the dev server, Europe/Brussels): "30 2 * * *" fires nothing on the March
@@ -90,15 +95,18 @@ const CLOCK_CHANGE_WINDOW_MS = 3 * 3_600_000;
  * October one (an hour loaded twice, the one before left out); "0 1 * * *" fires at 01:00 and again at 02:00
  * that October day; "* * * * *" skips most of the repeated hour. So each change of the next two years is
  * compared, a few hours either side, with Temporal's own times for the schedule (ListScheduleMatchingTimes on
- * a paused scratch schedule, deleted at once).
+ * a paused scratch schedule, deleted at once). The changes are the ones this machine's zone data knows: a
+ * server whose data differs (older or newer tzdata: a zone that dropped or adopted DST) fires a whole season
+ * away from cron.ts, so the first fire times after a point in each month of the next year are compared too.
  */
 async function clockChangeProblem(client: Client, id: string, s: DagSchedule): Promise<string | undefined> {
   if (s.cron === undefined) return undefined;
   const cron = s.cron;
   const tz = s.timezone ?? 'UTC';
+  if (tz === 'UTC') return undefined;
   const now = Date.now();
-  const changes = clockChanges(tz, now, now + CLOCK_CHANGE_HORIZON_MS);
-  if (changes.length === 0) return undefined;
+  const horizon = now + CLOCK_CHANGE_HORIZON_MS;
+  const changes = clockChanges(tz, now, horizon);
   const scratch = `syncline-check/${id}/${now}`;
   await client.schedule.create({
     scheduleId: scratch,
@@ -106,35 +114,63 @@ async function clockChangeProblem(client: Client, id: string, s: DagSchedule): P
     action: { type: 'startWorkflow', workflowType: 'syncline-clock-check', taskQueue: 'syncline-clock-check', workflowId: scratch },
     state: { paused: true, note: `syncline dag deploy of DAG "${id}": fire times compared across clock changes; deleted at once` },
   });
+  /** Temporal's times strictly inside (from, to) (whether it counts the ends is not at stake here), at most 1000. */
+  const temporalTimes = async (from: number, to: number): Promise<number[]> => {
+    const listed = await client.workflowService.listScheduleMatchingTimes({
+      namespace: client.options.namespace,
+      scheduleId: scratch,
+      startTime: msToTs(from),
+      endTime: msToTs(to),
+    });
+    return (listed.startTime ?? []).map((t) => tsToMs(t)).filter((t) => t > from && t < to);
+  };
+  const ourTimes = (from: number, to: number, max = Infinity): number[] => {
+    const ours: number[] = [];
+    for (let t = nextCronTime(cron, tz, from); t < to && ours.length < max; t = nextCronTime(cron, tz, t)) ours.push(t);
+    return ours;
+  };
+  const differences = (temporal: number[], ours: number[]) => ({
+    onlyTemporal: temporal.filter((t) => !ours.includes(t)),
+    onlyOurs: ours.filter((t) => !temporal.includes(t)),
+  });
+  const at = (ts: number[]) =>
+    ts.length === 0
+      ? 'no time'
+      : ts
+          .slice(0, 4)
+          .map((t) => new Date(t).toISOString().replace('.000Z', 'Z'))
+          .join(', ') + (ts.length > 4 ? ` … (${ts.length} times)` : '');
   try {
     for (const change of changes) {
       const from = change - CLOCK_CHANGE_WINDOW_MS;
       const to = change + CLOCK_CHANGE_WINDOW_MS;
-      const listed = await client.workflowService.listScheduleMatchingTimes({
-        namespace: client.options.namespace,
-        scheduleId: scratch,
-        startTime: msToTs(from),
-        endTime: msToTs(to),
-      });
-      // Strictly inside the window on both sides: whether Temporal counts its ends is not at stake here.
-      const temporal = (listed.startTime ?? []).map((t) => tsToMs(t)).filter((t) => t > from && t < to);
-      const ours: number[] = [];
-      for (let t = nextCronTime(cron, tz, from); t < to; t = nextCronTime(cron, tz, t)) ours.push(t);
-      const onlyTemporal = temporal.filter((t) => !ours.includes(t));
-      const onlyOurs = ours.filter((t) => !temporal.includes(t));
+      const { onlyTemporal, onlyOurs } = differences(await temporalTimes(from, to), ourTimes(from, to));
       if (onlyTemporal.length === 0 && onlyOurs.length === 0) continue;
-      const at = (ts: number[]) =>
-        ts.length === 0
-          ? 'no time'
-          : ts
-              .slice(0, 4)
-              .map((t) => new Date(t).toISOString().replace('.000Z', 'Z'))
-              .join(', ') + (ts.length > 4 ? ` … (${ts.length} times)` : '');
       const day = new Date(change).toISOString().slice(0, 10);
       return (
         `DAG "${id}": cron "${cron}" in ${tz}: around the clock change of ${day}, Temporal's schedule fires at ${at(onlyTemporal)} ` +
         `where the runs' data intervals count on ${at(onlyOurs)}, so runs would leave time out or cover it twice. Choose a ` +
         `time more than an hour away from the change, or timezone "UTC"; nothing was deployed`
+      );
+    }
+    for (let k = 0; k < ZONE_DATA_SAMPLES; k++) {
+      const from = now + k * ZONE_DATA_SAMPLE_EVERY_MS;
+      const temporal = (await temporalTimes(from, horizon)).slice(0, ZONE_DATA_SAMPLE_FIRES);
+      const ours = ourTimes(from, horizon, ZONE_DATA_SAMPLE_FIRES);
+      // The first fires of each, up to where both lists still reach.
+      const upTo = Math.min(
+        temporal.length === ZONE_DATA_SAMPLE_FIRES ? temporal.at(-1)! : horizon,
+        ours.length === ZONE_DATA_SAMPLE_FIRES ? ours.at(-1)! : horizon,
+      );
+      // Around a known change the windows above compared already (from a point of their own): here, only away from them.
+      const away = (t: number): boolean => t <= upTo && changes.every((c) => Math.abs(t - c) >= CLOCK_CHANGE_WINDOW_MS);
+      const { onlyTemporal, onlyOurs } = differences(temporal.filter(away), ours.filter(away));
+      if (onlyTemporal.length === 0 && onlyOurs.length === 0) continue;
+      return (
+        `DAG "${id}": cron "${cron}" in ${tz}: from ${new Date(from).toISOString().slice(0, 10)}, Temporal's schedule fires at ` +
+        `${at(onlyTemporal)} where the runs' data intervals count on ${at(onlyOurs)}, away from any clock change this machine ` +
+        `knows: the Temporal server's time zone data for ${tz} differs from this machine's (a rule changed; update the older ` +
+        `tzdata, the server's or Node's), so runs would leave time out or cover it twice. Use timezone "UTC" meanwhile; nothing was deployed`
       );
     }
     return undefined;

@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '../common/config';
 import type { RunSummary } from '../common/run';
-import { createDb, createPool, databaseWhere } from '../db/connect';
+import { createDb, createPool, databaseUrlMisread, databaseWhere } from '../db/connect';
 import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
 import type { Database } from '../db/database';
 import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
@@ -487,8 +487,10 @@ export class SynclineClient {
       // No connection: a socket error (ECONNREFUSED, ENOTFOUND, ...), SQLSTATE class 08 (connection), 28 (authentication),
       // 3D000 (no such database), 57P0x (shutting down, starting up). Said as one line naming where, never the password.
       if (typeof code === 'string' && /^(E[A-Z]+|08...|28...|3D000|57P0[1-3])$/.test(code)) {
+        // A misread URL sent pg to part of its user or password as host and port: the socket error would name them.
+        const said = databaseUrlMisread(this.databaseUrl!) ? '' : ` (${(err as Error).message})`;
         throw new SynclineError(
-          `cannot reach syncline's Postgres at ${databaseWhere(this.databaseUrl!)} (${(err as Error).message}): check DATABASE_URL and that PostgreSQL is up`,
+          `cannot reach syncline's Postgres at ${databaseWhere(this.databaseUrl!)}${said}: check DATABASE_URL and that PostgreSQL is up`,
           { cause: err },
         );
       }

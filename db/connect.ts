@@ -23,10 +23,28 @@ export function createClient(config: pg.ClientConfig): pg.Client {
   return client;
 }
 
-/** host:port/database of a Postgres URL, never its user or password. */
+/** What databaseWhere says of a URL whose user or password may read as its host, port or path. */
+const MISREAD_DATABASE_URL = 'DATABASE_URL (percent-encode a "/", "?" or "#" in its user or password)';
+
+/**
+ * Whether part of `url`'s user or password may read as its host, port or path: an unencoded "/", "?" or "#"
+ * in the password ends the URL's authority early (`postgres://u:2024/pw@host/db` is host "u", port 2024, path
+ * "/pw@host/db", and pg connects to host "u"). Then an "@" is left outside the user part.
+ */
+export function databaseUrlMisread(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return url.includes('@') && ((u.username === '' && u.password === '') || `${u.pathname}${u.search}${u.hash}`.includes('@'));
+  } catch {
+    return false;
+  }
+}
+
+/** host:port/database of a Postgres URL, never its user or password (nor a part of them, misread). */
 export function databaseWhere(url: string): string {
   try {
     const u = new URL(url);
+    if (databaseUrlMisread(url)) return MISREAD_DATABASE_URL;
     return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
   } catch {
     return 'DATABASE_URL (not a URL)';

@@ -48,6 +48,8 @@ export interface DevServerOptions {
    * It is killed if this process exits first.
    */
   ownProcessGroup?: boolean;
+  /** Environment variables for the server besides this process's (Go's ZONEINFO: time zone data of its own). */
+  env?: Record<string, string>;
 }
 
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<TemporalServer> {
@@ -73,6 +75,7 @@ async function startDevServer(cli: string, opts: DevServerOptions, port: number,
   const child = spawn(cli, args, {
     stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'pipe'],
     detached: opts.ownProcessGroup === true,
+    ...(opts.env && { env: { ...process.env, ...opts.env } }),
   });
   // The server's errors are shown while it runs, and those of its start once it has started (a start
   // that fails says them in its error). Once we stop it, its shutdown races ("taskReader: unexpected

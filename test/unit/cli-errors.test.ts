@@ -112,6 +112,21 @@ describe('the command as run', () => {
     expect(r.stderr).not.toContain('s3cret-pw');
   });
 
+  // An unencoded "/", "?" or "#" in the password ends a URL's authority early: user and password then read as
+  // host, port and path (pg connects to the user name as a host), and would be printed as "where".
+  test('a password with an unencoded "/" or "?" is never printed, not even in part', async () => {
+    for (const url of [
+      'postgres://syncline:2024/Secr3t@127.0.0.1:1/syncline_state',
+      'postgres://syncline:77?pa#ss@127.0.0.1:1/syncline_state',
+    ]) {
+      const r = await syncline(['runs', 'contacts'], { DATABASE_URL: url });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^syncline runs: cannot reach syncline's Postgres at /);
+      expect(r.stderr).toMatch(/percent-encode/);
+      for (const secret of ['2024', 'Secr3t', '77', 'pa#ss']) expect(r.stderr).not.toContain(secret);
+    }
+  });
+
   test('the pool commands need only Postgres: with Temporal down too, the error names Postgres', async () => {
     const r = await syncline(['pool', 'list'], {
       TEMPORAL_ADDRESS: '127.0.0.1:1',

@@ -4,9 +4,13 @@
  * consecutive intervals would leave a day out or load an hour twice, so `syncline dag deploy` refuses such a
  * schedule, asking Temporal itself (a real dev server) for its times.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { DagSchedules, dagScheduleId } from '../../client/dags';
 import type { DagSpec } from '../../common/dag';
+import { startTemporalDevServer } from '../../scripts/services/temporal';
 
 let connection: Connection;
 let client: Client;
@@ -89,3 +93,31 @@ test('a deployed DAG moved onto such a time keeps its schedule, and the check le
   await dags.delete(id);
   expect(await scheduleIds('syncline-check/')).toEqual([]);
 });
+
+// A Temporal server whose time zone data differs from this machine's (its tzdata older or newer: Mexico City
+// kept DST until tzdata 2022f) fires all season an hour away from where cron.ts counts, away from any clock
+// change this machine knows: every run would leave an hour out. Such a server is started here with Go's
+// ZONEINFO pointing at Chicago's rules for America/Mexico_City (which, for Node, has no clock change any more).
+const CHICAGO = '/usr/share/zoneinfo/America/Chicago';
+(fs.existsSync(CHICAGO) ? test : test.skip)(
+  "a server whose time zone data differs from this machine's, away from any clock change, is refused too",
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zoneinfo-'));
+    fs.mkdirSync(path.join(dir, 'America'));
+    fs.copyFileSync(CHICAGO, path.join(dir, 'America/Mexico_City'));
+    // Given to the server itself: jest's process.env is a copy that a spawned process does not see.
+    const server = await startTemporalDevServer({ headless: true, quiet: true, env: { ZONEINFO: dir } });
+    const stale = await Connection.connect({ address: server.address });
+    try {
+      const other = new DagSchedules(new Client({ connection: stale }), `dag-clock-${process.pid}`);
+      const id = `clock-tzdata-${process.pid}`;
+      await expect(other.deploy(dag(id, { cron: '0 0 * * *', timezone: 'America/Mexico_City' }))).rejects.toThrow(
+        /^DAG "clock-tzdata-\d+": cron "0 0 \* \* \*" in America\/Mexico_City: .*time zone data.*nothing was deployed$/s,
+      );
+    } finally {
+      await stale.close();
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
