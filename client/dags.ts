@@ -149,8 +149,9 @@ async function clockChangeProblem(client: Client, id: string, s: DagSchedule): P
       const day = new Date(change).toISOString().slice(0, 10);
       return (
         `DAG "${id}": cron "${cron}" in ${tz}: around the clock change of ${day}, Temporal's schedule fires at ${at(onlyTemporal)} ` +
-        `where the runs' data intervals count on ${at(onlyOurs)}, so runs would leave time out or cover it twice. Choose a ` +
-        `time more than an hour away from the change, or timezone "UTC"; nothing was deployed`
+        `where the runs' data intervals count on ${at(onlyOurs)}, so runs would leave time out or cover it twice. Use ` +
+        `timezone "UTC" (a cron that fires every hour or more often needs it), or a time more than an hour away from the ` +
+        `change; nothing was deployed`
       );
     }
     for (let k = 0; k < ZONE_DATA_SAMPLES; k++) {
