@@ -231,7 +231,7 @@ export class TemporalService {
       err = (err + b.toString()).slice(-2000);
       log.write(b);
     });
-    child.once('exit', () => log.end());
+    child.once('close', () => log.end());
     this.child = child;
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
