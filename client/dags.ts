@@ -92,7 +92,7 @@ const ZONE_DATA_SAMPLE_FIRES = 30;
  * common/cron.ts computes (common/dag-schedule.ts `previousFireTime`). Away from clock changes both agree;
  * near one they may not (seen on the dev server, Europe/Brussels): "30 2 * * *" fires nothing on the March
  * change where cron.ts counts a fire (a day of data never loaded) and an hour later than cron.ts on the
- * October one (an hour loaded twice, the one before left out); "0 1 * * *" fires at 01:00 and again at 02:00
+ * October one (an hour loaded twice, the day before it left out); "0 1 * * *" fires at 01:00 and again at 02:00
  * that October day; "* * * * *" skips most of the repeated hour. So each change of the next two years is
  * compared, a few hours either side, with Temporal's own times for the schedule (ListScheduleMatchingTimes on
  * a paused scratch schedule, deleted at once). The changes are the ones this machine's zone data knows: a
