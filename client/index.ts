@@ -12,6 +12,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '../common/config';
+import { causeChainText } from '../common/errors';
 import type { RunSummary } from '../common/run';
 import { createDb, createPool, databaseUrlMisread, databaseWhere } from '../db/connect';
 import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
@@ -67,7 +68,6 @@ export class ConfigInvalidError extends Error {
   }
 }
 
-/** A request Temporal or the activation refused, with a message that says what to do. */
 /**
  * Why an activation's status query failed, and what to check. The client wraps the server's answer in a
  * message of its own ("Failed to query Workflow"); the cause says what happened. A workflow task that keeps
@@ -75,12 +75,7 @@ export class ConfigInvalidError extends Error {
  * usual cause is that no worker polls the activation's task queue (the query times out).
  */
 export function unansweredQuery(id: string, taskQueue: string, err: unknown): string {
-  const why: string[] = [];
-  for (let c: unknown = err, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
-    const text = (c as Error & { details?: unknown }).details ?? c.message;
-    if (typeof text === 'string' && text && !why.some((w) => w.includes(text))) why.push(text);
-  }
-  const said = why.join(': ') || String(err);
+  const said = causeChainText(err);
   if (/workflow task in failed state|failing workflow task/i.test(said))
     return (
       `activation "${id}" cannot answer the status query (${said}): its workflow task keeps failing on the workers of task queue ` +
@@ -90,6 +85,7 @@ export function unansweredQuery(id: string, taskQueue: string, err: unknown): st
   return `activation "${id}" did not answer the status query (${said}): is a syncline worker polling task queue "${taskQueue}"? ("npm run worker" starts one)`;
 }
 
+/** A request Temporal or the activation refused, with a message that says what to do. */
 export class SynclineError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

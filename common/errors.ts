@@ -60,3 +60,18 @@ export const ROW_ERROR_CODES = {
   keyTooLong: 'MODEL_KEY_TOO_LONG',
   notAcknowledged: 'NOT_ACKNOWLEDGED',
 } as const;
+
+/**
+ * An error's words with those of its causes, each said once: a client wraps a failure in a message of its
+ * own (Temporal's "Failed to query Workflow"), and its cause says what happened (a gRPC error: its message
+ * names the status, its `details` the server's words, e.g. "context deadline exceeded").
+ */
+export function causeChainText(err: unknown, maxDepth = 5): string {
+  const parts: string[] = [];
+  for (let c: unknown = err, depth = 0; c !== undefined && c !== null && depth < maxDepth; c = (c as { cause?: unknown }).cause, depth++) {
+    const e = c as { message?: unknown; details?: unknown };
+    const said = [typeof e.message === 'string' ? e.message : String(c), e.details];
+    for (const text of said) if (typeof text === 'string' && text && !parts.some((p) => p.includes(text))) parts.push(text);
+  }
+  return parts.join(': ');
+}

@@ -15,6 +15,7 @@ import { Model, hashSql } from './model';
 import { Rng } from './prng';
 import type { FaultClass, GlobalFault, Phase, Schedule, Step } from './schedule';
 import { sleep, withDb } from './services';
+import { causeChainText } from '../../common/errors';
 
 export interface Env {
   pool: pg.Pool;
@@ -177,7 +178,7 @@ export class ScheduleRun {
       };
       this.violations.push(...checkInvariants(facts));
     } catch (e) {
-      this.violations.push(`the schedule could not be driven to its end: ${errorText(e)}\n${(e as Error).stack ?? ''}`);
+      this.violations.push(`the schedule could not be driven to its end: ${causeChainText(e)}\n${(e as Error).stack ?? ''}`);
     } finally {
       await this.retry(
         'terminate',
@@ -290,7 +291,7 @@ export class ScheduleRun {
     } catch (e) {
       const msg = (e as Error).message;
       if (/refused/.test(msg)) return { refused: msg };
-      this.note(`${what}: ${errorText(e)}`);
+      this.note(`${what}: ${causeChainText(e)}`);
       return { error: msg };
     }
   }
@@ -302,7 +303,7 @@ export class ScheduleRun {
       try {
         return await fn();
       } catch (e) {
-        const msg = errorText(e);
+        const msg = causeChainText(e);
         if (
           Date.now() > deadline ||
           !/UNAVAILABLE|ECONNREFUSED|Connection|connect|deadline|timed out|14 |not found|already running/i.test(msg)
@@ -723,20 +724,6 @@ type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']
 function eventTime(e: HistoryEvent): number {
   const t = e.eventTime;
   return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
-}
-
-/**
- * An error's message with those of its causes: the client wraps a gRPC failure in a message of its own
- * ("Failed to query Workflow"), its cause says what happened (DEADLINE_EXCEEDED, UNAVAILABLE, …).
- */
-export function errorText(e: unknown): string {
-  const parts: string[] = [];
-  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
-    const err = c as { message?: unknown; code?: unknown; details?: unknown };
-    parts.push(String(err.message ?? c));
-    if (typeof err.details === 'string' && err.details && !parts.at(-1)!.includes(err.details)) parts.push(err.details);
-  }
-  return parts.join(': ');
 }
 
 function describe(s: RunSummary): string {
