@@ -11,7 +11,7 @@ import { ApplicationFailure, CancellationScope, condition, isCancellation, log, 
 import type { DagTaskActivities } from '../activities/dag-tasks';
 import { poolProblems } from '../common/dag-pools';
 import type { DagTask } from '../common/dag';
-import type { TaskContext, TaskRunner } from './dag';
+import { STATE_RETRY, type TaskContext, type TaskRunner } from './dag';
 
 /** How long a lease lives without renewal: the time a terminated run's slot stays taken. */
 export const POOL_LEASE_MS = 10 * 60_000;
@@ -21,10 +21,8 @@ const MAX_WAIT_MS = 30_000;
 /** Tries per task before it fails (about 16 hours at 30 s): each try is an activity and a timer in history. */
 export const MAX_POOL_TRIES = 2000;
 
-const poolActs = proxyActivities<DagTaskActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+// Each one short query on the state database; a restart of it is waited out (STATE_RETRY).
+const poolActs = proxyActivities<DagTaskActivities>({ startToCloseTimeout: '30 seconds', retry: STATE_RETRY });
 
 export class RunPools {
   private readonly turns = new Map<string, Promise<void>>();

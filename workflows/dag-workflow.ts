@@ -34,7 +34,7 @@ import {
   type SqlSensorInput,
   type WaitForSignalInput,
 } from '../common/dag-sensors';
-import { activityOptionsFor, runDag, runMapBatch, type MapBatchesOption, type TaskContext, type TaskRunner } from './dag';
+import { activityOptionsFor, runDag, runMapBatch, STATE_RETRY, type MapBatchesOption, type TaskContext, type TaskRunner } from './dag';
 import type { MapBatchResult } from '../common/dag-map';
 import { runPools, withoutPools } from './dag-pools';
 
@@ -189,8 +189,8 @@ function timedOut(task: DagTask, softFail: boolean | undefined, what: string): u
 
 /** Set by Temporal on a workflow its Schedule started (scheduled, backfilled or triggered): the action's nominal time. */
 const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
-/** The (DAG, logical date) record in Postgres: small and quick. */
-const record = proxyActivities<DagTaskActivities>({ startToCloseTimeout: '1 minute', retry: RETRY });
+/** The (DAG, logical date) record in Postgres: small and quick, and waits out a restart of the state database. */
+const record = proxyActivities<DagTaskActivities>({ startToCloseTimeout: '1 minute', retry: STATE_RETRY });
 
 // Worker Versioning: a DAG run ends on the version it started on (a DAG with long sleeps keeps that
 // version's workers busy until it ends).

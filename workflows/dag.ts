@@ -49,6 +49,14 @@ import {
   type StateCounts,
 } from '../common/dag-map';
 
+/**
+ * The retries of a DAG run's own bookkeeping in the state Postgres (the claim of its logical date, its end,
+ * pool sizes and slot leases): about 4 minutes of tries, as an activation's steps wait out a restart of the
+ * state database, so that one does not fail the run. A task's own activities follow the task's `retry`.
+ * A replay does not compare retry policies: a running execution schedules its next such activity with this one.
+ */
+export const STATE_RETRY = { maximumAttempts: 10, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' };
+
 export interface TaskContext {
   task: DagTask;
   input: unknown;

@@ -14,6 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { SyncError } from '../../common/errors';
 import { migrateToLatest } from '../../db/migrate';
 import { postgresMayRecover } from '../../client/start-wait';
+import { serviceGate } from '../support/service-gate';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -111,53 +112,9 @@ function runningWorker(env: NodeJS.ProcessEnv) {
   };
 }
 
-/**
- * A service on 127.0.0.1:<port> that comes up when `up()` is called: until then nothing listens there
- * (connections are refused, as while Postgres or Temporal restarts); then each connection is piped to
- * `target` (the test's Postgres, or its Temporal dev server).
- */
-function lateService(target: { hostname: string; port: string }): {
-  port: Promise<number>;
-  up(): Promise<void>;
-  connections(): number;
-  close(): void;
-} {
-  let accepted = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    accepted++;
-    const upstream = net.connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => s.destroy());
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  // A free port, released at once: nothing listens there until up().
-  const port = new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(p));
-    });
-  });
-  return {
-    port,
-    up: async () => {
-      const p = await port;
-      await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
-    },
-    connections: () => accepted,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 test('a production worker started while its state database is down waits for it, then runs', async () => {
   const real = new URL(process.env.DATABASE_URL!);
-  const db = lateService({ hostname: real.hostname, port: real.port || '5432' });
+  const db = serviceGate({ hostname: real.hostname, port: real.port || '5432' });
   const url = new URL(real.toString());
   url.hostname = '127.0.0.1';
   url.port = String(await db.port);
@@ -344,7 +301,7 @@ test('a DAG sql task that meets a Postgres program limit fails for good (SQL_540
 
 test('a production worker started while Temporal is down waits for it, then polls', async () => {
   const [host, port] = process.env.TEMPORAL_ADDRESS!.split(':');
-  const temporal = lateService({ hostname: host!, port: port! });
+  const temporal = serviceGate({ hostname: host!, port: port! });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: `127.0.0.1:${await temporal.port}`,
