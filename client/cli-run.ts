@@ -408,13 +408,14 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       }`,
     };
   },
-  history: async ({ client, id }) => {
+  history: async ({ client, id, databaseUrl }) => {
     const versions = await client.history(id);
+    if (versions.length === 0) await unlessUnknown(client, id, databaseUrl);
     const lines = versions.flatMap((v) => [
       `version ${v.version}  ${v.createdAt}${v.reason ? `  ${v.reason}` : ''}`,
       ...formatChanges(v.diff as ConfigChange[], []).map((l) => `  ${l}`),
     ]);
-    return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}" (it has not run yet)` };
+    return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}"` };
   },
   rows: async ({ client, id, flags, databaseUrl }) => {
     const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
@@ -478,9 +479,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const st = await client.status(id);
     return { data: st, text: formatStatus(st) };
   },
-  runs: async ({ client, id, flags }) => {
+  runs: async ({ client, id, flags, databaseUrl }) => {
     const runs = await client.runs(id, { limit: num(flags.limit) });
-    return { data: runs, text: runs.length ? runsTable(runs) : `no runs recorded for activation "${id}"` };
+    if (runs.length === 0) await unlessUnknown(client, id, databaseUrl);
+    return { data: runs, text: runsTable(runs) };
   },
   errors: async ({ client, id, flags, databaseUrl }) => {
     const errors = await client.errors(id, { run: num(flags.run), limit: num(flags.limit) });

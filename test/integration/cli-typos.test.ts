@@ -13,15 +13,19 @@ function syncline(...args: string[]): Promise<CliResult> {
 
 const typo = uniqueName('contcts');
 
-test('errors and rows of an id no run was ever recorded for say so, and exit 1, rather than "no row errors"', async () => {
-  const [errors, json, rows] = await Promise.all([
+test('errors, rows, runs and history of an id no run was ever recorded for say so, and exit 1, rather than "no row errors"', async () => {
+  const [errors, json, rows, runs, history] = await Promise.all([
     syncline('errors', typo),
     syncline('errors', typo, '--json'),
     syncline('rows', typo, '--key', '42'),
+    syncline('runs', typo),
+    syncline('history', typo),
   ]);
   for (const [r, command] of [
     [errors, 'errors'],
     [rows, 'rows'],
+    [runs, 'runs'],
+    [history, 'history'],
   ] as const) {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(
