@@ -16,6 +16,8 @@ import { Worker } from '@temporalio/worker';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, workflowBundle, type RunningWorker } from '../support/harness';
 import { testdbConnector, testdbConnectionSchema, type TestdbConnection } from '../support/testdb-connector';
 import type { RunWarning } from '../../common/run';
+import { listRuns } from '../../client/runs';
+import { createDb } from '../../db/connect';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DestinationConnector } from '../../connectors/types';
 import type { WarningNotice } from '../../common/warnings';
@@ -322,6 +324,22 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'FAILED_ROWS:cleared:warning']);
   expect(await errorKeys()).toEqual([]);
   await destinationMatchesModel(id);
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
+test("a run's warnings are in its record too: `syncline runs` and the reporting view show what the sync printed", async () => {
+  const id = uniqueName('recwarn');
+  await makeModel(id, 10);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await start(activation(id));
+  const r1 = await sync(id); // 1 of 10 failed: over 5%
+  expect(r1.warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+  const [record] = await listRuns(createDb(db), id, 1);
+  expect(record!.warnings).toEqual(r1.warnings);
+  const view = await db.query(`SELECT warnings FROM syncline_reporting.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+  expect(view.rows[0].warnings).toEqual(r1.warnings);
+  // A retried commit answers from the record: the workflow must not add the warnings a second time.
+  expect((await status(id)).lastRuns.at(-1)!.warnings).toEqual(r1.warnings);
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
