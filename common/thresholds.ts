@@ -72,6 +72,11 @@ export interface ActivationView {
   recheck: string;
   /** The warnings that held before this run: an open FAILED_ROWS stays open while its rows still fail unchanged. */
   previous?: RunWarning[];
+  /**
+   * Asked only when a failed run (not a configuration error) raised no FAILED_ROWS while one was open:
+   * true keeps it open as it was (the workflow's patch; executions recorded before it cleared it).
+   */
+  failedRunKeepsFailedRows?: () => boolean;
 }
 
 /**
@@ -91,7 +96,7 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
     ];
   }
   const out = [...s.warnings];
-  const kept = stillFailing(config, s, view.previous);
+  const kept = stillFailing(config, s, view.previous) ?? failedRunKeeps(s, view);
   if (kept) out.push(kept);
   if (s.status === 'failed') {
     const n = view.consecutiveFailures;
@@ -133,6 +138,17 @@ function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarn
     level: 'warning',
     message: `activation "${s.activationId}": ${failed + carried} rows still fail or are rejected (${carried} reported by earlier runs and unchanged since, ${failed} new of the ${tried} rows run ${s.runNumber} tried). Fix them in the model, or in the destination and then run "syncline retry-failed ${s.activationId}"; see: syncline errors ${s.activationId}`,
   };
+}
+
+/**
+ * A failed run tells nothing about the rows that failed before it (it may have sent none of them): an open
+ * FAILED_ROWS stays as it was, rather than notify a recovery that never happened and, being closed, never
+ * come back for the problems still carried (stillFailing keeps only a warning that is open).
+ */
+function failedRunKeeps(s: RunSummary, view: ActivationView): RunWarning | null {
+  if (s.status !== 'failed' || s.warnings.some((w) => w.code === 'FAILED_ROWS')) return null;
+  const open = view.previous?.find((w) => w.code === 'FAILED_ROWS');
+  return open && view.failedRunKeepsFailedRows?.() ? open : null;
 }
 
 /** Raised by the activation's deadline timer while run `runNumber` is still going. */

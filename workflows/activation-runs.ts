@@ -10,6 +10,7 @@ import {
   currentUpdateInfo,
   executeChild,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
@@ -242,6 +243,8 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
     quota,
     recheck: config.recheck ?? DEFAULT_RECHECK,
     previous: state.warnings,
+    // Executions recorded before a failed run kept FAILED_ROWS open replay without it.
+    failedRunKeepsFailedRows: () => patched('failed-run-keeps-failed-rows'),
   });
   await publishWarnings(config, state);
 }

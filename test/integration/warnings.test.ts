@@ -343,6 +343,31 @@ test("a run's warnings are in its record too: `syncline runs` and the reporting 
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
+test('a failed run says nothing about the rows that failed before: FAILED_ROWS stays open through it, with no recovery notice', async () => {
+  const id = uniqueName('failkeep');
+  await makeModel(id, 10);
+  await db.query(
+    `INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '2', 'FIELD_INTEGRITY_EXCEPTION', false)`,
+    [id],
+  );
+  await start(activation(id, { thresholds: { failedRowPercent: 10 } }));
+  expect((await sync(id)).status).toBe('partial'); // 2 of 10 refused for good: over 10%
+  await waitFor('FAILED_ROWS opened', async () => notices(id).length === 1);
+
+  await db.query(`ALTER TABLE public.${id} RENAME TO ${id}_gone`); // MODEL_SQL_ERROR: the run fails before sending anything
+  expect((await sync(id)).status).toBe('failed');
+  await waitFor('RUN_FAILED opened', async () => notices(id).includes('RUN_FAILED:opened:warning'));
+  await db.query(`ALTER TABLE public.${id}_gone RENAME TO ${id}`);
+  const r3 = await sync(id); // the 2 rows are still refused (skipped until they change)
+  expect(r3).toMatchObject({ status: 'success', ops: { upsert: { skipped: 2 } } });
+  await waitFor('RUN_FAILED cleared', async () => notices(id).includes('RUN_FAILED:cleared:warning'));
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'RUN_FAILED:opened:warning', 'RUN_FAILED:cleared:warning']);
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS' })]);
+  expect(await health(id)).toBe('warning');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
 /** Every execution of these workflows (continued-as-new ones too), payloads (base64 `data`) decoded as text. */
 async function historiesText(workflowIds: string[]): Promise<string> {
   const texts: string[] = [];
