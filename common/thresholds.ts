@@ -72,11 +72,14 @@ export interface ActivationView {
   recheck: string;
   /** The warnings that held before this run: an open FAILED_ROWS stays open while its rows still fail unchanged. */
   previous?: RunWarning[];
+  /** Deletions held by an earlier run still wait for approval (the activation's `heldDeletes`). */
+  deletesHeld?: boolean;
   /**
-   * Asked only when a failed run (not a configuration error) raised no FAILED_ROWS while one was open:
-   * true keeps it open as it was (the workflow's patch; executions recorded before it cleared it).
+   * Asked only when a failed run (not a configuration error) would clear an open FAILED_ROWS, or an open
+   * DELETES_HELD whose deletions still wait: true keeps it open as it was (the workflow's patch;
+   * executions recorded before it cleared them).
    */
-  failedRunKeepsFailedRows?: () => boolean;
+  failedRunKeepsOpen?: () => boolean;
 }
 
 /**
@@ -96,8 +99,9 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
     ];
   }
   const out = [...s.warnings];
-  const kept = stillFailing(config, s, view.previous) ?? failedRunKeeps(s, view);
+  const kept = stillFailing(config, s, view.previous);
   if (kept) out.push(kept);
+  out.push(...failedRunKeeps(s, view, out));
   if (s.status === 'failed') {
     const n = view.consecutiveFailures;
     const critical = n >= t.consecutiveFailedRuns;
@@ -141,14 +145,17 @@ function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarn
 }
 
 /**
- * A failed run tells nothing about the rows that failed before it (it may have sent none of them): an open
- * FAILED_ROWS stays as it was, rather than notify a recovery that never happened and, being closed, never
- * come back for the problems still carried (stillFailing keeps only a warning that is open).
+ * A failed run tells nothing about the rows that failed before it (it may have sent none of them), nor
+ * does it apply held deletions: an open FAILED_ROWS, and an open DELETES_HELD whose deletions still wait,
+ * stay as they were, rather than notify a recovery that never happened (FAILED_ROWS, once closed, never
+ * came back for the problems still carried: stillFailing keeps only a warning that is open).
  */
-function failedRunKeeps(s: RunSummary, view: ActivationView): RunWarning | null {
-  if (s.status !== 'failed' || s.warnings.some((w) => w.code === 'FAILED_ROWS')) return null;
-  const open = view.previous?.find((w) => w.code === 'FAILED_ROWS');
-  return open && view.failedRunKeepsFailedRows?.() ? open : null;
+function failedRunKeeps(s: RunSummary, view: ActivationView, raised: RunWarning[]): RunWarning[] {
+  if (s.status !== 'failed') return [];
+  const keep = (view.previous ?? []).filter(
+    (w) => (w.code === 'FAILED_ROWS' || (w.code === 'DELETES_HELD' && view.deletesHeld)) && !raised.some((r) => r.code === w.code),
+  );
+  return keep.length > 0 && view.failedRunKeepsOpen?.() ? keep : [];
 }
 
 /** Raised by the activation's deadline timer while run `runNumber` is still going. */

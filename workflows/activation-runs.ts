@@ -243,8 +243,9 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
     quota,
     recheck: config.recheck ?? DEFAULT_RECHECK,
     previous: state.warnings,
-    // Executions recorded before a failed run kept FAILED_ROWS open replay without it.
-    failedRunKeepsFailedRows: () => patched('failed-run-keeps-failed-rows'),
+    deletesHeld: state.heldDeletes !== null,
+    // Executions recorded before a failed run kept FAILED_ROWS and DELETES_HELD open replay without it.
+    failedRunKeepsOpen: () => patched('failed-run-keeps-warnings'),
   });
   await publishWarnings(config, state);
 }

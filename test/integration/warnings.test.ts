@@ -368,6 +368,25 @@ test('a failed run says nothing about the rows that failed before: FAILED_ROWS s
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
+test('a failed run leaves held deletions held: DELETES_HELD stays open through it, with no recovery notice', async () => {
+  const id = uniqueName('heldkeep');
+  await makeModel(id, 20);
+  await start(activation(id, { mode: 'mirror' }));
+  expect((await sync(id)).status).toBe('success');
+  await db.query(`DELETE FROM public.${id} WHERE id > 10`); // half the synced rows: over the 10% guard
+  expect((await sync(id)).heldDeletes).toBe(10);
+  await waitFor('DELETES_HELD opened', async () => notices(id).includes('DELETES_HELD:opened:critical'));
+
+  await db.query(`ALTER TABLE public.${id} RENAME TO ${id}_gone`); // MODEL_SQL_ERROR: the run fails before its delta
+  expect((await sync(id)).status).toBe('failed');
+  await waitFor('RUN_FAILED opened', async () => notices(id).includes('RUN_FAILED:opened:warning'));
+  expect((await status(id)).heldDeletes).toEqual({ run: 2, count: 10 });
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(['DELETES_HELD:opened:critical', 'RUN_FAILED:opened:warning']);
+  expect(await health(id)).toBe('critical');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
 /** Every execution of these workflows (continued-as-new ones too), payloads (base64 `data`) decoded as text. */
 async function historiesText(workflowIds: string[]): Promise<string> {
   const texts: string[] = [];
