@@ -74,12 +74,13 @@ export interface ActivationView {
   previous?: RunWarning[];
   /** Deletions held by an earlier run still wait for approval (the activation's `heldDeletes`). */
   deletesHeld?: boolean;
+  /** The connector's `quota()` failed (`quota` is then null): nothing is known of the quota left. */
+  quotaUnreadable?: boolean;
   /**
-   * Asked only when a failed run (not a configuration error) would clear an open FAILED_ROWS, or an open
-   * DELETES_HELD whose deletions still wait: true keeps it open as it was (the workflow's patch;
-   * executions recorded before it cleared them).
+   * Asked only when a warning would clear on what tells nothing about it (keptOpen): true keeps it open
+   * as it was (the workflow's patch; executions recorded before it cleared them).
    */
-  failedRunKeepsOpen?: () => boolean;
+  keepWhenUnknown?: () => boolean;
 }
 
 /**
@@ -101,7 +102,7 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
   const out = [...s.warnings];
   const kept = stillFailing(config, s, view.previous);
   if (kept) out.push(kept);
-  out.push(...failedRunKeeps(s, view, out));
+  out.push(...keptOpen(s, view, out));
   if (s.status === 'failed') {
     const n = view.consecutiveFailures;
     const critical = n >= t.consecutiveFailedRuns;
@@ -145,17 +146,22 @@ function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarn
 }
 
 /**
- * A failed run tells nothing about the rows that failed before it (it may have sent none of them), nor
- * does it apply held deletions: an open FAILED_ROWS, and an open DELETES_HELD whose deletions still wait,
- * stay as they were, rather than notify a recovery that never happened (FAILED_ROWS, once closed, never
- * came back for the problems still carried: stillFailing keeps only a warning that is open).
+ * Open warnings that stay as they were because what would clear them tells nothing about them, rather
+ * than notify a recovery that never happened: a failed run (it may have sent none of the rows that failed
+ * before, and applies no held deletion) keeps FAILED_ROWS, and DELETES_HELD while its deletions wait; a
+ * quota that could not be read keeps QUOTA_LOW. FAILED_ROWS, once closed, never came back for the problems
+ * still carried (stillFailing keeps only a warning that is open).
  */
-function failedRunKeeps(s: RunSummary, view: ActivationView, raised: RunWarning[]): RunWarning[] {
-  if (s.status !== 'failed') return [];
+function keptOpen(s: RunSummary, view: ActivationView, raised: RunWarning[]): RunWarning[] {
+  const failed = s.status === 'failed';
   const keep = (view.previous ?? []).filter(
-    (w) => (w.code === 'FAILED_ROWS' || (w.code === 'DELETES_HELD' && view.deletesHeld)) && !raised.some((r) => r.code === w.code),
+    (w) =>
+      !raised.some((r) => r.code === w.code) &&
+      ((w.code === 'FAILED_ROWS' && failed) ||
+        (w.code === 'DELETES_HELD' && failed && view.deletesHeld) ||
+        (w.code === 'QUOTA_LOW' && view.quotaUnreadable)),
   );
-  return keep.length > 0 && view.failedRunKeepsOpen?.() ? keep : [];
+  return keep.length > 0 && view.keepWhenUnknown?.() ? keep : [];
 }
 
 /** Raised by the activation's deadline timer while run `runNumber` is still going. */

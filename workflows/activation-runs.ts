@@ -236,7 +236,13 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
     state.autoPaused = false;
     state.pausedReason = undefined;
   }
-  const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
+  let quotaUnreadable = false;
+  const quota = configBroken
+    ? null
+    : await local.checkQuota({ config }).catch(() => {
+        quotaUnreadable = true;
+        return null;
+      });
   state.warnings = currentWarnings(config, s, {
     consecutiveFailures: state.consecutiveFailures,
     configBroken,
@@ -244,8 +250,9 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
     recheck: config.recheck ?? DEFAULT_RECHECK,
     previous: state.warnings,
     deletesHeld: state.heldDeletes !== null,
-    // Executions recorded before a failed run kept FAILED_ROWS and DELETES_HELD open replay without it.
-    failedRunKeepsOpen: () => patched('failed-run-keeps-warnings'),
+    quotaUnreadable,
+    // Executions recorded before warnings were kept open on what tells nothing about them replay without it.
+    keepWhenUnknown: () => patched('warnings-kept-when-unknown'),
   });
   await publishWarnings(config, state);
 }

@@ -42,16 +42,20 @@ let server: http.Server;
 let hookUrl: string;
 const received: Array<{ body: Record<string, unknown>; noticeId: string; path: string }> = [];
 
-/** testdb with an API quota read from its connection, to drive QUOTA_LOW. */
-type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number };
+/** testdb with an API quota read from its connection, to drive QUOTA_LOW (`quotaFails`: the read throws). */
+type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number; quotaFails: boolean };
 const quotadb: DestinationConnector<QuotaConnection> = {
   ...(testdbConnector as unknown as DestinationConnector<QuotaConnection>),
   kind: 'quotadb',
   connectionSchema: testdbConnectionSchema.extend({
     quotaUsed: z.number().default(0),
     quotaMax: z.number().default(1000),
+    quotaFails: z.boolean().default(false),
   }) as unknown as z.ZodType<QuotaConnection>,
-  quota: async (ctx) => ({ used: ctx.connection.quotaUsed, max: ctx.connection.quotaMax }),
+  quota: async (ctx) => {
+    if (ctx.connection.quotaFails) throw new Error('quota endpoint unavailable');
+    return { used: ctx.connection.quotaUsed, max: ctx.connection.quotaMax };
+  },
 };
 
 beforeAll(async () => {
@@ -465,6 +469,23 @@ test('a run late past its deadline warns while it runs and recovers when it ends
     'QUOTA_LOW:opened:slack',
     'QUOTA_LOW:cleared:slack',
   ]);
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
+test('a quota that cannot be read says nothing about it: an open QUOTA_LOW stays open, with no recovery notice', async () => {
+  const id = uniqueName('quotaread');
+  const conn = `q_${id}`;
+  worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 95, quotaMax: 100 };
+  await makeModel(id, 5);
+  await start(activation(id, { destination: { kind: 'quotadb', connection: conn, object: id, key: 'ext_id' } }));
+  await sync(id);
+  await waitFor('QUOTA_LOW opened', async () => notices(id).includes('QUOTA_LOW:opened:warning'));
+  worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 95, quotaMax: 100, quotaFails: true };
+  await db.query(`UPDATE public.${id} SET name = 'changed' WHERE id = 1`);
+  expect((await sync(id)).status).toBe('success');
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(['QUOTA_LOW:opened:warning']);
+  expect(await health(id)).toBe('warning');
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
