@@ -384,7 +384,9 @@ test('a failed run leaves held deletions held: DELETES_HELD stays open through i
   await db.query(`ALTER TABLE public.${id} RENAME TO ${id}_gone`); // MODEL_SQL_ERROR: the run fails before its delta
   expect((await sync(id)).status).toBe('failed');
   await waitFor('RUN_FAILED opened', async () => notices(id).includes('RUN_FAILED:opened:warning'));
-  expect((await status(id)).heldDeletes).toEqual({ run: 2, count: 10 });
+  const st = await status(id);
+  expect(st.heldDeletes).toEqual({ run: 2, count: 10 });
+  expect(st.warnings?.map((w) => `${w.code}:${w.level}`)).toEqual(['DELETES_HELD:critical', 'RUN_FAILED:warning']);
   await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
   expect(notices(id)).toEqual(['DELETES_HELD:opened:critical', 'RUN_FAILED:opened:warning']);
   expect(await health(id)).toBe('critical');
