@@ -37,6 +37,8 @@ import {
 } from '../db/runs';
 import { dropWorkTablesOf, hasDeltaTable } from '../db/work-tables';
 import { logRowChanges, pruneRowChanges, rowLogDays } from '../db/row-changes';
+import { parseActivationConfig } from '../common/config';
+import { evaluateRunWarnings } from '../common/thresholds';
 import { describeRun, emptyOpCounts, type RunStatus, type RunSummary, type RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
@@ -49,6 +51,12 @@ export interface CommitRunInput {
   error?: { type: string; message: string };
   /** Warnings raised by the workflow (quota waits, held deletions). */
   warnings?: RunWarning[];
+  /**
+   * Set by the run's workflow: the commit also evaluates the run's thresholds (FAILED_ROWS, MODEL_DROP,
+   * DELTA_LARGE, DELETES_HELD: common/thresholds.ts) against `previous`, the last run that did not fail,
+   * so the run's record holds what the run printed (`syncline runs`, the reporting view `runs`).
+   */
+  thresholds?: { previous?: Pick<RunSummary, 'modelRows' | 'status'> };
 }
 
 /** Statuses a commit (or a settle) leaves behind: a run in one of them is never committed again. */
@@ -59,7 +67,12 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
     const rec = await lockRun(tx, input.runId);
     if (FINISHED.has(rec.status)) return { summary: await recordedSummary(tx, rec), committed: false };
     return {
-      summary: await commitIn(tx, rec, { error: input.error, warnings: input.warnings ?? [], listUnacknowledged: true }),
+      summary: await commitIn(tx, rec, {
+        error: input.error,
+        warnings: input.warnings ?? [],
+        listUnacknowledged: true,
+        ...(input.thresholds ? { thresholds: input.thresholds } : {}),
+      }),
       committed: true,
     };
   });
@@ -175,6 +188,8 @@ interface CommitOptions {
   listUnacknowledged: boolean;
   /** Forced final status (cancelled, superseded); otherwise derived from the error and the counts. */
   status?: RunStatus | 'superseded';
+  /** Evaluate the run's thresholds into its warnings (CommitRunInput.thresholds). */
+  thresholds?: { previous?: Pick<RunSummary, 'modelRows' | 'status'> };
 }
 
 async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitOptions): Promise<RunSummary> {
@@ -232,6 +247,11 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   summary.status = status as RunStatus;
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];
+  if (opts.thresholds) {
+    // The run's own document, as prepareRun parsed it (defaults filled in).
+    const parsed = parseActivationConfig(rec.config);
+    if (parsed.ok) summary.warnings.push(...evaluateRunWarnings(parsed.config, summary, opts.thresholds.previous));
+  }
   summary.finishedAt = new Date().toISOString();
   await finishRun(tx, runId, {
     status,

@@ -185,6 +185,8 @@ export function formatStatus(st: ActivationStatus, now = Date.now()): string {
       `${st.heldDeletes.count} held by run ${st.heldDeletes.run}: approve with "syncline approve-deletes ${st.activationId} --run ${st.heldDeletes.run}"`,
     ]);
   }
+  // Why the health is what it is: each warning names what to look at or run.
+  (st.warnings ?? []).forEach((w, i) => facts.push([i === 0 ? 'Warnings' : '', `${w.level} ${w.code}: ${w.message}`]));
   const width = Math.max(...facts.map(([k]) => k.length));
   const runs = [...st.lastRuns].reverse().slice(0, 10).map(runRecordFromSummary);
   return [...facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`), '', 'Last runs', runsTable(runs, now)].join('\n');

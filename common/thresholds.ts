@@ -72,6 +72,15 @@ export interface ActivationView {
   recheck: string;
   /** The warnings that held before this run: an open FAILED_ROWS stays open while its rows still fail unchanged. */
   previous?: RunWarning[];
+  /** Deletions held by an earlier run still wait for approval (the activation's `heldDeletes`). */
+  deletesHeld?: boolean;
+  /** The connector's `quota()` failed (`quota` is then null): nothing is known of the quota left. */
+  quotaUnreadable?: boolean;
+  /**
+   * Asked only when a warning would clear on what tells nothing about it (keptOpen): true keeps it open
+   * as it was (the workflow's patch; executions recorded before it cleared them).
+   */
+  keepWhenUnknown?: () => boolean;
 }
 
 /**
@@ -93,6 +102,7 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
   const out = [...s.warnings];
   const kept = stillFailing(config, s, view.previous);
   if (kept) out.push(kept);
+  out.push(...keptOpen(s, view, out));
   if (s.status === 'failed') {
     const n = view.consecutiveFailures;
     const critical = n >= t.consecutiveFailedRuns;
@@ -133,6 +143,25 @@ function stillFailing(config: ActivationConfig, s: RunSummary, previous: RunWarn
     level: 'warning',
     message: `activation "${s.activationId}": ${failed + carried} rows still fail or are rejected (${carried} reported by earlier runs and unchanged since, ${failed} new of the ${tried} rows run ${s.runNumber} tried). Fix them in the model, or in the destination and then run "syncline retry-failed ${s.activationId}"; see: syncline errors ${s.activationId}`,
   };
+}
+
+/**
+ * Open warnings that stay as they were because what would clear them tells nothing about them, rather
+ * than notify a recovery that never happened: a failed run (it may have sent none of the rows that failed
+ * before, and applies no held deletion) keeps FAILED_ROWS, and DELETES_HELD while its deletions wait; a
+ * quota that could not be read keeps QUOTA_LOW. FAILED_ROWS, once closed, never came back for the problems
+ * still carried (stillFailing keeps only a warning that is open).
+ */
+function keptOpen(s: RunSummary, view: ActivationView, raised: RunWarning[]): RunWarning[] {
+  const failed = s.status === 'failed';
+  const keep = (view.previous ?? []).filter(
+    (w) =>
+      !raised.some((r) => r.code === w.code) &&
+      ((w.code === 'FAILED_ROWS' && failed) ||
+        (w.code === 'DELETES_HELD' && failed && view.deletesHeld) ||
+        (w.code === 'QUOTA_LOW' && view.quotaUnreadable)),
+  );
+  return keep.length > 0 && view.keepWhenUnknown?.() ? keep : [];
 }
 
 /** Raised by the activation's deadline timer while run `runNumber` is still going. */

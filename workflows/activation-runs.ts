@@ -10,6 +10,7 @@ import {
   currentUpdateInfo,
   executeChild,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
@@ -235,13 +236,23 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
     state.autoPaused = false;
     state.pausedReason = undefined;
   }
-  const quota = configBroken ? null : await local.checkQuota({ config }).catch(() => null);
+  let quotaUnreadable = false;
+  const quota = configBroken
+    ? null
+    : await local.checkQuota({ config }).catch(() => {
+        quotaUnreadable = true;
+        return null;
+      });
   state.warnings = currentWarnings(config, s, {
     consecutiveFailures: state.consecutiveFailures,
     configBroken,
     quota,
     recheck: config.recheck ?? DEFAULT_RECHECK,
     previous: state.warnings,
+    deletesHeld: state.heldDeletes !== null,
+    quotaUnreadable,
+    // Executions recorded before warnings were kept open on what tells nothing about them replay without it.
+    keepWhenUnknown: () => patched('warnings-kept-when-unknown'),
   });
   await publishWarnings(config, state);
 }

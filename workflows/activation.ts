@@ -465,6 +465,7 @@ class Activation {
       pending: state.pending && { trigger: state.pending.trigger, full: state.pending.full },
       heldDeletes: state.heldDeletes,
       consecutiveFailures: state.consecutiveFailures,
+      warnings: state.warnings ?? [],
       lastRuns: state.recent,
     };
   }

@@ -3,7 +3,7 @@
  * handle them, and clients, the CLI, activities and tests send them through these definitions.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { RunSummary } from '../common/run';
+import type { RunSummary, RunWarning } from '../common/run';
 import type { DagState } from '../common/dag';
 import type { OpenWarning, WarningReport } from '../common/warnings';
 import type { ConfigChange } from '../common/config-diff';
@@ -57,6 +57,8 @@ export interface ActivationStatus {
   pending: { trigger: string; full: boolean } | null;
   heldDeletes: { run: number; count: number } | null;
   consecutiveFailures: number;
+  /** The warnings that hold now, which `health` follows (docs/warnings.md); absent from executions of older code. */
+  warnings?: RunWarning[];
   /** The last 20 runs, newest last. */
   lastRuns: RunSummary[];
 }

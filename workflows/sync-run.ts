@@ -168,7 +168,9 @@ class SyncRun {
     // The commit runs whatever failed above: rows the destination accepted advance the snapshot, the rest are listed.
     const summary = await this.commit(runId, failure);
     if (frozen) await quick.markPlanApplied({ activationId: input.activationId, plan: input.applyPlan! });
-    summary.warnings.push(...(await this.view.step('warnings', async () => evaluateRunWarnings(input.config, summary, input.previous))));
+    // The commit evaluated them into the run's record; a commit recorded before it did returns none: added here.
+    const own = await this.view.step('warnings', async () => evaluateRunWarnings(input.config, summary, input.previous));
+    summary.warnings.push(...own.filter((w) => !summary.warnings.some((x) => x.code === w.code)));
     this.view.finish(summary.status === 'failed' ? 'failed' : 'success');
     setCurrentDetails(runResultDetails(summary));
     if (summary.status === 'failed') {
@@ -285,9 +287,19 @@ class SyncRun {
 
   private async commit(runId: string, failure: TaskError | undefined): Promise<RunSummary> {
     try {
-      return await this.view.step('commit', () => this.late.commitRun({ runId, error: failure, warnings: this.quotaWarnings }), {
-        local: this.late === local,
-      });
+      return await this.view.step(
+        'commit',
+        () =>
+          this.late.commitRun({
+            runId,
+            error: failure,
+            warnings: this.quotaWarnings,
+            thresholds: { previous: this.input.previous },
+          }),
+        {
+          local: this.late === local,
+        },
+      );
     } catch (err) {
       this.view.finish('failed');
       const e = taskError(err);

@@ -16,6 +16,8 @@ import { Worker } from '@temporalio/worker';
 import { startWorker, sqlClient, testClient, uniqueName, waitFor, env, workflowBundle, type RunningWorker } from '../support/harness';
 import { testdbConnector, testdbConnectionSchema, type TestdbConnection } from '../support/testdb-connector';
 import type { RunWarning } from '../../common/run';
+import { listRuns } from '../../client/runs';
+import { createDb } from '../../db/connect';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DestinationConnector } from '../../connectors/types';
 import type { WarningNotice } from '../../common/warnings';
@@ -40,16 +42,20 @@ let server: http.Server;
 let hookUrl: string;
 const received: Array<{ body: Record<string, unknown>; noticeId: string; path: string }> = [];
 
-/** testdb with an API quota read from its connection, to drive QUOTA_LOW. */
-type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number };
+/** testdb with an API quota read from its connection, to drive QUOTA_LOW (`quotaFails`: the read throws). */
+type QuotaConnection = TestdbConnection & { quotaUsed: number; quotaMax: number; quotaFails: boolean };
 const quotadb: DestinationConnector<QuotaConnection> = {
   ...(testdbConnector as unknown as DestinationConnector<QuotaConnection>),
   kind: 'quotadb',
   connectionSchema: testdbConnectionSchema.extend({
     quotaUsed: z.number().default(0),
     quotaMax: z.number().default(1000),
+    quotaFails: z.boolean().default(false),
   }) as unknown as z.ZodType<QuotaConnection>,
-  quota: async (ctx) => ({ used: ctx.connection.quotaUsed, max: ctx.connection.quotaMax }),
+  quota: async (ctx) => {
+    if (ctx.connection.quotaFails) throw new Error('quota endpoint unavailable');
+    return { used: ctx.connection.quotaUsed, max: ctx.connection.quotaMax };
+  },
 };
 
 beforeAll(async () => {
@@ -325,6 +331,68 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
+test("a run's warnings are in its record too: `syncline runs` and the reporting view show what the sync printed", async () => {
+  const id = uniqueName('recwarn');
+  await makeModel(id, 10);
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false)`, [id]);
+  await start(activation(id));
+  const r1 = await sync(id); // 1 of 10 failed: over 5%
+  expect(r1.warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+  const [record] = await listRuns(createDb(db), id, 1);
+  expect(record!.warnings).toEqual(r1.warnings);
+  const view = await db.query(`SELECT warnings FROM syncline_reporting.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+  expect(view.rows[0].warnings).toEqual(r1.warnings);
+  // A retried commit answers from the record: the workflow must not add the warnings a second time.
+  expect((await status(id)).lastRuns.at(-1)!.warnings).toEqual(r1.warnings);
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
+test('a failed run says nothing about the rows that failed before: FAILED_ROWS stays open through it, with no recovery notice', async () => {
+  const id = uniqueName('failkeep');
+  await makeModel(id, 10);
+  await db.query(
+    `INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false), ($1, '2', 'FIELD_INTEGRITY_EXCEPTION', false)`,
+    [id],
+  );
+  await start(activation(id, { thresholds: { failedRowPercent: 10 } }));
+  expect((await sync(id)).status).toBe('partial'); // 2 of 10 refused for good: over 10%
+  await waitFor('FAILED_ROWS opened', async () => notices(id).length === 1);
+
+  await db.query(`ALTER TABLE public.${id} RENAME TO ${id}_gone`); // MODEL_SQL_ERROR: the run fails before sending anything
+  expect((await sync(id)).status).toBe('failed');
+  await waitFor('RUN_FAILED opened', async () => notices(id).includes('RUN_FAILED:opened:warning'));
+  await db.query(`ALTER TABLE public.${id}_gone RENAME TO ${id}`);
+  const r3 = await sync(id); // the 2 rows are still refused (skipped until they change)
+  expect(r3).toMatchObject({ status: 'success', ops: { upsert: { skipped: 2 } } });
+  await waitFor('RUN_FAILED cleared', async () => notices(id).includes('RUN_FAILED:cleared:warning'));
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(['FAILED_ROWS:opened:warning', 'RUN_FAILED:opened:warning', 'RUN_FAILED:cleared:warning']);
+  expect(await openWarnings(id)).toEqual([expect.objectContaining({ code: 'FAILED_ROWS' })]);
+  expect(await health(id)).toBe('warning');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
+test('a failed run leaves held deletions held: DELETES_HELD stays open through it, with no recovery notice', async () => {
+  const id = uniqueName('heldkeep');
+  await makeModel(id, 20);
+  await start(activation(id, { mode: 'mirror' }));
+  expect((await sync(id)).status).toBe('success');
+  await db.query(`DELETE FROM public.${id} WHERE id > 10`); // half the synced rows: over the 10% guard
+  expect((await sync(id)).heldDeletes).toBe(10);
+  await waitFor('DELETES_HELD opened', async () => notices(id).includes('DELETES_HELD:opened:critical'));
+
+  await db.query(`ALTER TABLE public.${id} RENAME TO ${id}_gone`); // MODEL_SQL_ERROR: the run fails before its delta
+  expect((await sync(id)).status).toBe('failed');
+  await waitFor('RUN_FAILED opened', async () => notices(id).includes('RUN_FAILED:opened:warning'));
+  const st = await status(id);
+  expect(st.heldDeletes).toEqual({ run: 2, count: 10 });
+  expect(st.warnings?.map((w) => `${w.code}:${w.level}`)).toEqual(['DELETES_HELD:critical', 'RUN_FAILED:warning']);
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(['DELETES_HELD:opened:critical', 'RUN_FAILED:opened:warning']);
+  expect(await health(id)).toBe('critical');
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
 /** Every execution of these workflows (continued-as-new ones too), payloads (base64 `data`) decoded as text. */
 async function historiesText(workflowIds: string[]): Promise<string> {
   const texts: string[] = [];
@@ -403,6 +471,23 @@ test('a run late past its deadline warns while it runs and recovers when it ends
     'QUOTA_LOW:opened:slack',
     'QUOTA_LOW:cleared:slack',
   ]);
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
+test('a quota that cannot be read says nothing about it: an open QUOTA_LOW stays open, with no recovery notice', async () => {
+  const id = uniqueName('quotaread');
+  const conn = `q_${id}`;
+  worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 95, quotaMax: 100 };
+  await makeModel(id, 5);
+  await start(activation(id, { destination: { kind: 'quotadb', connection: conn, object: id, key: 'ext_id' } }));
+  await sync(id);
+  await waitFor('QUOTA_LOW opened', async () => notices(id).includes('QUOTA_LOW:opened:warning'));
+  worker.connections[conn] = { url: env().databaseUrl, quotaUsed: 95, quotaMax: 100, quotaFails: true };
+  await db.query(`UPDATE public.${id} SET name = 'changed' WHERE id = 1`);
+  expect((await sync(id)).status).toBe('success');
+  await new Promise((r) => setTimeout(r, 1000)); // nothing else trails in
+  expect(notices(id)).toEqual(['QUOTA_LOW:opened:warning']);
+  expect(await health(id)).toBe('warning');
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 

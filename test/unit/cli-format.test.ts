@@ -318,6 +318,27 @@ describe('tables', () => {
     expect(out).toContain('Current run     run 9 · write · 3/10 chunks written');
     expect(out).toContain('Pending         manual (full) run requested, starts after the current run');
     expect(out).toContain('Held deletions  190 held by run 8: approve with "syncline approve-deletes contacts --run 8"');
+    // An on-call person sees why the health is what it is, and what to do.
+    const warned = formatStatus(
+      {
+        ...st,
+        health: 'critical',
+        warnings: [
+          {
+            code: 'DELETES_HELD',
+            level: 'critical',
+            message: 'run 8: 190 deletions held; approve with: syncline approve-deletes contacts --run 8',
+          },
+          { code: 'FAILED_ROWS', level: 'warning', message: 'run 8: 12 of 100 rows failed; see: syncline errors contacts --run 8' },
+        ],
+      },
+      now,
+    );
+    expect(warned).toContain(
+      'Warnings        critical DELETES_HELD: run 8: 190 deletions held; approve with: syncline approve-deletes contacts --run 8\n' +
+        '                warning FAILED_ROWS: run 8: 12 of 100 rows failed; see: syncline errors contacts --run 8',
+    );
+    expect(out).not.toContain('Warnings');
     const runLines = out.split('\n').slice(out.split('\n').indexOf('Last runs') + 2);
     expect(runLines.map((l) => l.trim().split(/\s+/)[0])).toEqual(['8', '7']); // newest first
     expect(
