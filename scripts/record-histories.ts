@@ -107,6 +107,7 @@ async function main(): Promise<void> {
       activations.signalsAndUpdates,
       activations.planAndApply,
       activations.mirrorDeletionGuard,
+      activations.heldDeletesThroughFailedRun,
       activations.configErrorRecheck,
       activations.configErrorResume,
       activations.invalidConfig,

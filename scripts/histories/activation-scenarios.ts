@@ -181,6 +181,28 @@ export async function mirrorDeletionGuard(s: Stage): Promise<void> {
   );
 }
 
+/** Deletions held, then a run that fails on its model: DELETES_HELD stays open (patched 'warnings-kept-when-unknown'). */
+export async function heldDeletesThroughFailedRun(s: Stage): Promise<void> {
+  const id = 'hist_mirror_failed';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const { runId: first } = await s.syncline.start(activation(s, id, { mode: 'mirror' }));
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 10);
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`DELETE FROM hist.${id}`);
+  expectRun('held deletions', await s.syncline.triggerSync(id), (r) => r.heldDeletes === 10);
+  const third = await s.rec.nextRun(wf, second);
+  await s.sql.query(`DROP TABLE hist.${id}`);
+  expectRun('failed on its model', await s.syncline.triggerSync(id), (r) => r.status === 'failed');
+  await s.rec.nextRun(wf, third);
+  await s.rec.record(
+    'failed-run-keeps-deletes-held',
+    wf,
+    third,
+    'a run fails on its model while deletions wait for approval: DELETES_HELD stays open (a patch marker), RUN_FAILED opens, then continue-as-new',
+  );
+}
+
 /** A configuration error pauses the activation; the periodic re-check resumes it once the credential works. */
 export async function configErrorRecheck(s: Stage): Promise<void> {
   const id = 'hist_recheck';
