@@ -1062,6 +1062,50 @@ describe('bulk imports: a report that cannot account for every line fails closed
     );
   });
 
+  it('a poll stopped after recording some rows: errors named only by line are not pinned on the rows left', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkChunkSize: 5000 } });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['key'] } });
+    // Lines 5 and 2502 are refused; the report names them by line only.
+    const many = Array.from({ length: 4600 }, (_, i) => order(i, i === 3 || i === 2500 ? { status: 'BOGUS' } : {}));
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(many, 'upsert', 0, store);
+    const record = chunk.record.bind(chunk);
+    // The worker dies right after the report's first batch of rows is recorded.
+    chunk.record = async (rs) => {
+      await record(rs);
+      throw new Error('worker lost');
+    };
+    const plan = await actito.planWrites(ctx, 'upsert', many.length);
+    const started = await actito.writeChunk(ctx, chunk, plan);
+    const handle = (started as { handle: string }).handle;
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, handle).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    }
+    expect(err).toMatchObject({ message: 'worker lost' });
+    expect(chunk.results.size).toBe(2000);
+    const retried = memoryChunk(many, 'upsert', 0, store);
+    for (const [k, r] of chunk.results) retried.results.set(k, r);
+    let outcome = await actito.pollChunk!(ctx, retried, handle);
+    for (let polls = 0; outcome.status === 'pending' && polls < 200; polls++) outcome = await actito.pollChunk!(ctx, retried, handle);
+    expect(outcome).toEqual({ status: 'done' });
+    const stored = new Set((await records()).map((r) => r.orderId));
+    expect(stored.has('O2500')).toBe(false);
+    // Every row the retried poll settled: never written if Actito does not hold it, never failed for another row's error.
+    const wrong = [...retried.results.values()]
+      .filter((r) => !chunk.results.has(r.key))
+      .filter((r) => (r.ok ? !stored.has(r.key) : !r.retryable && r.key !== 'O2500'))
+      .map((r) => `${r.key}: ${r.ok ? 'ok' : (r as { message: string }).message}`);
+    expect(wrong).toEqual([]);
+    expect(retried.results.get('O2500')).toMatchObject({ ok: false });
+  });
+
   it('past 10,000 errors without a total, every error page is read and every failed row reported', async () => {
     await seedProfiles();
     const ctx = ctxFor('upsert', { options: bulkOpts });
