@@ -242,6 +242,39 @@ describe('one-by-one writes', () => {
     expect((results.get('O3') as { message: string }).message).toMatch(/customerId/);
   });
 
+  it('a float8 NaN or Infinity is a row that cannot be sent (not a JSON null reported written), one by one and bulk alike', async () => {
+    await seedProfiles();
+    const fields = ORDER_FIELDS.map((f) => (f.to === 'amount' ? { ...f, pgType: 'float8' } : f));
+    for (const options of [{}, { bulkThreshold: 3, pollAfterMs: 10 }]) {
+      await admin('POST', '/reset');
+      await seedProfiles();
+      const ctx = ctxFor('upsert', { fields, options });
+      await actito.check(ctx);
+      await drive(actito, ctx, 'upsert', [order(1, { amount: 5.5 }), order(2, { amount: 5.5 }), order(3, { amount: 5.5 })]);
+      const { method, results } = await drive(actito, ctx, 'upsert', [
+        order(1, { amount: Number.NaN }),
+        order(2, { amount: Number.POSITIVE_INFINITY }),
+        order(3, { amount: 7.25 }),
+      ]);
+      const outcome = (k: string) => {
+        const r = results.get(k);
+        return r?.ok ? 'ok' : r?.code;
+      };
+      expect({ method, O1: outcome('O1'), O2: outcome('O2'), O3: outcome('O3') }).toEqual({
+        method: Object.keys(options).length ? 'bulk' : 'single',
+        O1: 'VALUE_NOT_ENCODABLE',
+        O2: 'VALUE_NOT_ENCODABLE',
+        O3: 'ok',
+      });
+      expect((results.get('O1') as { message: string }).message).toMatch(/amount: .*NaN/);
+      expect((await records()).map((r) => [r.orderId, r.amount]).sort()).toEqual([
+        ['O1', 5.5],
+        ['O2', 5.5],
+        ['O3', 7.25],
+      ]);
+    }
+  });
+
   it('update never creates; insert never overwrites and is idempotent', async () => {
     await seedProfiles();
     const upd = ctxFor('update');
