@@ -99,6 +99,9 @@ export interface EncodeTarget {
   truncate?: boolean;
 }
 
+/** How node-postgres writes a float or numeric that is no finite number. */
+const NOT_FINITE = /^(NaN|[+-]?Infinity)$/;
+
 export type Encoded = { ok: true; value: string | number | boolean | null } | { ok: false; message: string };
 
 /** A node-postgres value as Actito expects it; strings longer than the attribute allows fail unless `truncate`. */
@@ -112,7 +115,13 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   if (t.valueType === 'LONG' || t.valueType === 'INTEGER' || t.valueType === 'NUMBER') {
     // numeric and int8 arrive as strings: keep them as strings to keep their precision (never Number()).
     // A double JavaScript would write in exponent form (below 1e-6, from 1e21) goes as its plain digits.
-    if (typeof v === 'number') return { ok: true, value: Number.isFinite(v) && String(v).includes('e') ? plainNumber(v) : v };
+    // NaN and ±Infinity (float8, float4, numeric) are no decimal Actito can store; JSON would even write them as null.
+    if ((typeof v === 'number' && !Number.isFinite(v)) || (typeof v === 'string' && NOT_FINITE.test(v)))
+      return {
+        ok: false,
+        message: `${String(v)} is not a number Actito can store (a ${t.valueType} attribute takes finite decimals only)`,
+      };
+    if (typeof v === 'number') return { ok: true, value: String(v).includes('e') ? plainNumber(v) : v };
     if (typeof v === 'bigint') return { ok: true, value: v.toString() };
     return { ok: true, value: String(v) };
   }
