@@ -275,6 +275,28 @@ describe('one-by-one writes', () => {
     }
   });
 
+  it('a text cut to the attribute length ("truncate") is never cut inside a character: no half emoji, no U+FFFD', async () => {
+    const fields = [...ORDER_FIELDS, field('note', 'note', 'text', { truncate: true })];
+    const long = `${'a'.repeat(254)}😀 and more`; // the emoji takes UTF-16 units 255 and 256
+    for (const options of [{}, { bulkThreshold: 2, pollAfterMs: 10 }]) {
+      await admin('POST', '/reset');
+      await seedProfiles();
+      const ctx = ctxFor('upsert', { fields, options });
+      await actito.check(ctx);
+      const { method, results } = await drive(actito, ctx, 'upsert', [order(1, { note: long }), order(2, { note: 'short' })]);
+      expect({ method, ok: [...results.values()].every((r) => r.ok) }).toEqual({
+        method: Object.keys(options).length ? 'bulk' : 'single',
+        ok: true,
+      });
+      const note = (await records()).find((r) => r.orderId === 'O1')?.note as string;
+      expect({ method, length: note.length, end: [...note.slice(-2)].map((c) => c.codePointAt(0)!.toString(16)) }).toEqual({
+        method,
+        length: 254,
+        end: ['61', '61'],
+      });
+    }
+  });
+
   it('update never creates; insert never overwrites and is idempotent', async () => {
     await seedProfiles();
     const upd = ctxFor('update');
