@@ -99,6 +99,8 @@ export interface EncodeTarget {
   truncate?: boolean;
 }
 
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+
 /** How node-postgres writes a float or numeric that is no finite number. */
 const NOT_FINITE = /^(NaN|[+-]?Infinity)$/;
 
@@ -128,7 +130,9 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
   const max = t.maxLength ?? 255;
   if (s.length <= max) return { ok: true, value: s };
-  if (t.truncate) return { ok: true, value: s.slice(0, max) };
+  // Cut before a character whose two UTF-16 units straddle the limit: half of it is no text (an import
+  // file would carry U+FFFD in its place).
+  if (t.truncate) return { ok: true, value: s.slice(0, isHighSurrogate(s.charCodeAt(max - 1)) ? max - 1 : max) };
   return {
     ok: false,
     message: `value is ${s.length} characters long; the attribute takes at most ${max} (set "truncate": true on the mapping to cut it)`,
