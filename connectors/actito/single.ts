@@ -145,7 +145,14 @@ async function writeOne(api: Api, info: TableInfo, op: ChunkWrite['op'], row: Ou
   }
 }
 
+/**
+ * The key the record was written with: the destination id its last write recorded (the key as sent,
+ * `Encoded.key`). A removed row has no model values left, and the delta's key text can differ from
+ * what was sent (a char(n) key is written with its padding, a timestamptz in UTC, a truncated text
+ * cut): a DELETE by that text would answer 404, counted as already gone, and the record would stay.
+ */
 function deleteKey(row: OutRow, keyAttribute: string): string {
+  if (row.destinationId !== null && row.destinationId !== '') return row.destinationId;
   const v = row.values[keyAttribute];
   return v === null || v === undefined ? row.key : String(v);
 }
