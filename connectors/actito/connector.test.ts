@@ -297,6 +297,22 @@ describe('one-by-one writes', () => {
     }
   });
 
+  it('a date column written to a text attribute is its date, without a time of day, one by one and bulk alike', async () => {
+    const fields = [...ORDER_FIELDS, field('order_date', 'note', 'date'), field('order_day', 'orderDate', 'date')];
+    for (const options of [{}, { bulkThreshold: 2, pollAfterMs: 10 }]) {
+      await admin('POST', '/reset');
+      await seedProfiles();
+      const ctx = ctxFor('upsert', { fields, options });
+      await actito.check(ctx);
+      // node-postgres builds a date at local midnight.
+      const day = new Date(2024, 0, 5);
+      const { results } = await drive(actito, ctx, 'upsert', [order(1, { note: day, orderDate: day }), order(2)]);
+      expect([...results.values()].every((r) => r.ok)).toBe(true);
+      const rec = (await records()).find((r) => r.orderId === 'O1');
+      expect({ options, note: rec?.note, orderDate: rec?.orderDate }).toEqual({ options, note: '2024-01-05', orderDate: '2024-01-05' });
+    }
+  });
+
   it('update never creates; insert never overwrites and is idempotent', async () => {
     await seedProfiles();
     const upd = ctxFor('update');
