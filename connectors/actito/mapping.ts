@@ -85,7 +85,8 @@ export function formatDate(d: Date, pgType: string, valueType: string): string {
   const mo = (utc ? d.getUTCMonth() : d.getMonth()) + 1;
   const day = utc ? d.getUTCDate() : d.getDate();
   const date = `${pad(y, 4)}-${pad(mo)}-${pad(day)}`;
-  if (valueType === 'DATE') return date;
+  // A date has no time of day: only a TIMESTAMP attribute is given one (midnight).
+  if (valueType === 'DATE' || (pgType === 'date' && valueType !== 'TIMESTAMP')) return date;
   const h = utc ? d.getUTCHours() : d.getHours();
   const mi = utc ? d.getUTCMinutes() : d.getMinutes();
   const s = utc ? d.getUTCSeconds() : d.getSeconds();
