@@ -199,6 +199,23 @@ describe('attribute creation', () => {
     expect(await actito.ensureAttributes!(ctx, missing)).toEqual([{ field: 'channel', type: 'STRING', created: false }]);
   });
 
+  it('refuses a mapping "type" its column cannot fill, before creating an attribute it could never write', async () => {
+    const fields = [...ORDER_FIELDS, field('shipped_at', 'shippedOn', 'timestamptz', { type: 'LONG' })];
+    const ctx = ctxFor('upsert', { fields });
+    const checked = await actito.check(ctx).then(
+      (r) => r.missingAttributes,
+      (e: unknown) => e,
+    );
+    expect(checked).toMatchObject({
+      code: 'FIELD_NOT_WRITABLE',
+      message: expect.stringMatching(/shippedOn.*LONG.*shipped_at.*timestamptz/),
+    });
+    expect((await requests()).filter((r) => r.method === 'PATCH')).toEqual([]);
+    // A type the column can fill is created as asked.
+    const ok = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('shipped_at', 'shippedOn', 'timestamptz', { type: 'STRING' })] });
+    expect((await actito.check(ok)).missingAttributes).toEqual([{ field: 'shippedOn', type: 'STRING' }]);
+  });
+
   it('refuses names Actito would refuse', async () => {
     const ctx = ctxFor('upsert');
     await expect(actito.ensureAttributes!(ctx, [{ field: 'x'.repeat(51), type: 'STRING' }])).rejects.toMatchObject({
