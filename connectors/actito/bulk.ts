@@ -20,6 +20,7 @@ import { type Accounting, account } from './import-report';
 import {
   FIRST_DATA_LINE,
   getImport,
+  isQuotaRefusal,
   type ImportLineError,
   type ImportMode,
   type ImportStatus,
@@ -201,7 +202,7 @@ async function upload(
     );
   } catch (err) {
     await built.dispose();
-    if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
+    if (isQuotaRefusal(err)) {
       await markExhausted(ctx, quotaKey, opts);
       await chunk.save(null);
       return quotaExhausted(ctx, chunk, opts, tables, phase);
