@@ -132,6 +132,13 @@ describe('check', () => {
     expect(await codeOf(actito.check(wrongKey))).toBe('AUTH_FAILED');
   });
 
+  it('a destination table that is the profile table is refused with what to do instead', async () => {
+    await expect(actito.check(ctxFor('upsert', { table: 'main', key: 'customerId' }))).rejects.toMatchObject({
+      code: 'DESTINATION_NOT_FOUND',
+      message: expect.stringMatching(/"main" is a profile table.*destination\.options\.profiles/s),
+    });
+  });
+
   it('requires mandatory attributes when records can be created, not for updates', async () => {
     const noCustomer = ORDER_FIELDS.filter((f) => f.to !== 'customerId');
     await expect(actito.check(ctxFor('insert', { fields: noCustomer }))).rejects.toThrow(/mandatory attribute\(s\) customerId/);
