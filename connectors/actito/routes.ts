@@ -306,7 +306,12 @@ export function parseImportStatus(body: unknown): ImportStatus {
       line: typeof r.line === 'number' ? r.line : null,
       key: r.key === undefined || r.key === null ? null : String(r.key),
       code: typeof r.code === 'string' ? r.code : null,
-      message: attr + (typeof r.message === 'string' ? r.message : 'rejected by the import'),
+      message:
+        typeof r.message === 'string'
+          ? attr && r.message.startsWith(attr)
+            ? r.message
+            : attr + r.message
+          : `${attr}rejected by the import`,
     };
   });
   // [A] counts {read, created, updated, rejected} (API notes §9); absent counts are not guessed.
