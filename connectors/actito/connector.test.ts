@@ -553,6 +553,36 @@ describe('routes as Actito documents them today (category prefixes of the 2025 U
   });
 });
 
+describe('a record route this licence does not serve (routePrefixes.records)', () => {
+  it('a 404 to create-or-update fails the chunk naming the route option, not every row as a missing record', async () => {
+    await seedProfiles();
+    const wrong = connectionSchema.parse({
+      apiKey: emu.apiKey,
+      baseUrl: emu.url,
+      entity: emu.entity,
+      routePrefixes: { records: '/records-x' },
+    });
+    for (const [mode, op] of [
+      ['upsert', 'upsert'],
+      ['insert', 'create'],
+    ] as const) {
+      const ctx = ctxFor(mode, { connection: wrong });
+      await actito.check(ctx);
+      const chunk = memoryChunk([order(1), order(2)], op);
+      const err = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, op, 2)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect({ mode, err, results: [...chunk.results.values()] }).toMatchObject({
+        mode,
+        err: { code: 'DESTINATION_NOT_FOUND', message: expect.stringMatching(/routePrefixes\.records/) },
+        results: [],
+      });
+    }
+    expect(await records()).toEqual([]);
+  });
+});
+
 describe('mirror deletes', () => {
   it('deletes by business key; a record already gone is ok', async () => {
     await seedProfiles();
