@@ -132,6 +132,14 @@ describe('check', () => {
     expect(await codeOf(actito.check(wrongKey))).toBe('AUTH_FAILED');
   });
 
+  it('refuses "truncate" on the key: two keys cut to one would write, and Mirror delete, one record', async () => {
+    const fields = ORDER_FIELDS.map((f) => (f.isKey ? { ...f, truncate: true } : f));
+    await expect(actito.check(ctxFor('mirror', { fields }))).rejects.toMatchObject({
+      code: 'KEY_INVALID',
+      message: expect.stringMatching(/key "orderId".*truncate/),
+    });
+  });
+
   it('a destination table that is the profile table is refused with what to do instead', async () => {
     await expect(actito.check(ctxFor('upsert', { table: 'main', key: 'customerId' }))).rejects.toMatchObject({
       code: 'DESTINATION_NOT_FOUND',
