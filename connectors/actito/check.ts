@@ -50,6 +50,12 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
 
 function checkKey(ctx: Ctx, { table }: Tables, problems: Problem[]): void {
   const key = ctx.destination.key;
+  const keyField = ctx.fields.find((f) => f.isKey);
+  if (keyField?.truncate)
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `the key "${key}" cannot be cut ("truncate": true on "${keyField.from}"): two model keys that start alike would become one record, written by both rows and deleted by Mirror for either; remove "truncate" (a key longer than the attribute then fails its row) or use a key that fits`,
+    });
   if (!table.attributes.has(key) && table.primaryKey !== key) {
     problems.push({
       code: 'KEY_INVALID',
