@@ -146,12 +146,6 @@ async function writeOne(api: Api, info: TableInfo, op: ChunkWrite['op'], row: Ou
 }
 
 /**
- * The key the record was written with: the destination id its last write recorded (the key as sent,
- * `Encoded.key`). A removed row has no model values left, and the delta's key text can differ from
- * what was sent (a char(n) key is written with its padding, a timestamptz in UTC, a truncated text
- * cut): a DELETE by that text would answer 404, counted as already gone, and the record would stay.
- */
-/**
  * Create or update by business key. It needs no existing record, so a 404 says the route or the table
  * is unknown to this licence (a record prefix it does not serve): batch-wide, not a missing record.
  */
@@ -168,6 +162,12 @@ async function createOrUpdate(api: Api, table: string, record: Properties): Prom
   }
 }
 
+/**
+ * The key the record was written with: the destination id its last write recorded (the key as sent,
+ * `Encoded.key`). A removed row has no model values left, and the delta's key text can differ from
+ * what was sent (a char(n) key is written with its padding, a timestamptz in UTC): a DELETE by that
+ * text would answer 404, counted as already gone, and the record would stay.
+ */
 function deleteKey(row: OutRow, keyAttribute: string): string {
   if (row.destinationId !== null && row.destinationId !== '') return row.destinationId;
   const v = row.values[keyAttribute];
