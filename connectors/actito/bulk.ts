@@ -20,6 +20,7 @@ import { type Accounting, account } from './import-report';
 import {
   FIRST_DATA_LINE,
   getImport,
+  isQuotaRefusal,
   type ImportLineError,
   type ImportMode,
   type ImportStatus,
@@ -201,7 +202,7 @@ async function upload(
     );
   } catch (err) {
     await built.dispose();
-    if (err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body))) {
+    if (isQuotaRefusal(err)) {
       await markExhausted(ctx, quotaKey, opts);
       await chunk.save(null);
       return quotaExhausted(ctx, chunk, opts, tables, phase);
@@ -341,11 +342,21 @@ async function readReport(
     return null;
   }
   const report: Report = { ...acc, executionId, table: target };
-  // An error that matches no row sent (e.g. a key Actito spelled differently) leaves its row unknown:
-  // checked before any row is recorded ok.
-  if (acc.placed && !acc.unaccounted) {
-    const unmatched = acc.placed - (await matchedErrors(ctx, chunk, opts, tables, s.phase, report));
-    if (unmatched) report.unaccounted = `${unmatched} error${unmatched === 1 ? '' : 's'} name a line or key that matches no row sent`;
+  if (acc.placed) {
+    const pass = await matchedErrors(ctx, chunk, opts, tables, s.phase, report);
+    if (acc.byLine.size && s.lines !== undefined && pass.rows !== s.lines) {
+      // Rows of this import were recorded by an earlier poll that stopped midway: the rows left are
+      // numbered from the first data line again, so a line number names another row. Those errors are
+      // not used; the rows they would name are unknown (sent again), as is every row the report does not name by key.
+      report.byLine = new Map();
+      const why = `${s.lines - pass.rows} of its ${s.lines} rows were recorded by an earlier poll, so the line numbers its errors give no longer name the rows left`;
+      report.unaccounted = report.unaccounted ? `${report.unaccounted}; ${why}` : why;
+    } else if (!acc.unaccounted) {
+      // An error that matches no row sent (e.g. a key Actito spelled differently) leaves its row unknown:
+      // checked before any row is recorded ok.
+      const unmatched = acc.placed - pass.matched;
+      if (unmatched) report.unaccounted = `${unmatched} error${unmatched === 1 ? '' : 's'} name a line or key that matches no row sent`;
+    }
   }
   await recordOutcome(ctx, chunk, opts, tables, s.phase, report);
   return s.phase === 'profiles' ? { phase: 'records', prev: null } : null;
@@ -365,16 +376,28 @@ function errorsFor(phase: Phase, enc: Encoded, line: number, r: Report): ImportL
   return (lookup !== null ? r.byKey.get(lookup) : undefined) ?? (phase === 'records' ? r.byLine.get(line) : undefined);
 }
 
-/** How many of the report's placed errors belong to a row sent (a pass over the rows, nothing recorded). */
-async function matchedErrors(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, r: Report): Promise<number> {
+/**
+ * How many of the report's placed errors belong to a row sent, and how many rows are left to settle
+ * (a pass over the rows, nothing recorded).
+ */
+async function matchedErrors(
+  ctx: Ctx,
+  chunk: ChunkWrite,
+  opts: ActitoOptions,
+  tables: Tables,
+  phase: Phase,
+  r: Report,
+): Promise<{ matched: number; rows: number }> {
   const matched = new Set<ImportLineError>();
   let line = FIRST_DATA_LINE;
+  let rows = 0;
   await eachEncoded(
     ctx,
     chunk,
     opts,
     tables,
     (_row, enc) => {
+      rows++;
       for (const e of errorsFor(phase, enc, line, r) ?? []) matched.add(e);
       line += physicalLines(enc.record);
     },
@@ -382,7 +405,7 @@ async function matchedErrors(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
     undefined,
     RECORD_BATCH,
   );
-  return matched.size;
+  return { matched: matched.size, rows };
 }
 
 async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, tables: Tables, phase: Phase, r: Report): Promise<void> {

@@ -6,7 +6,7 @@ import { SyncError, type SyncErrorCode } from '../../common/errors';
 import type { CheckResult, FieldSpec } from '../types';
 import type { ActitoOptions } from './config';
 import { type Ctx, loadTables, splitFields, tableName, type Tables } from './context';
-import { attributeNameProblem, isCompatible, typeForNewAttribute } from './mapping';
+import { attributeNameProblem, isCompatible, typeForNewAttribute, VALUE_TYPES } from './mapping';
 import { readQuota } from './quota';
 import { isUniqueAttribute, mandatoryAttributes, TECHNICAL } from './structure';
 
@@ -50,6 +50,12 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
 
 function checkKey(ctx: Ctx, { table }: Tables, problems: Problem[]): void {
   const key = ctx.destination.key;
+  const keyField = ctx.fields.find((f) => f.isKey);
+  if (keyField?.truncate)
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `the key "${key}" cannot be cut ("truncate": true on "${keyField.from}"): two model keys that start alike would become one record, written by both rows and deleted by Mirror for either; remove "truncate" (a key longer than the attribute then fails its row) or use a key that fits`,
+    });
   if (!table.attributes.has(key) && table.primaryKey !== key) {
     problems.push({
       code: 'KEY_INVALID',
@@ -81,6 +87,13 @@ function checkRecordField(f: FieldSpec, { table }: Tables, opts: ActitoOptions, 
       problems.push({
         code: 'FIELD_UNKNOWN',
         message: `attribute "${f.to}" does not exist and no Actito type is known for ${f.type ? `type "${f.type}"` : `model type ${f.pgType}`} of "${f.from}"; set "type" on the mapping (STRING, LONG, NUMBER, BOOLEAN, DATE, TIMESTAMP)`,
+      });
+    else if (!f.isKey && !isCompatible(type, f.pgType))
+      // The attribute would refuse every value (and the next check would refuse the mapping), and its
+      // type cannot be changed once created: refused before anything is created.
+      problems.push({
+        code: 'FIELD_NOT_WRITABLE',
+        message: `attribute "${f.to}" would be created as ${type}, which cannot take "${f.from}" (${f.pgType}); an attribute's type cannot be changed once created, so set "type" on the mapping to one that takes it (${VALUE_TYPES.filter((t) => isCompatible(t, f.pgType)).join(', ')}) or cast the column in the model`,
       });
     else if (!f.isKey) result.missingAttributes.push({ field: f.to, type });
     return;

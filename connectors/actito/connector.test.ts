@@ -132,6 +132,21 @@ describe('check', () => {
     expect(await codeOf(actito.check(wrongKey))).toBe('AUTH_FAILED');
   });
 
+  it('refuses "truncate" on the key: two keys cut to one would write, and Mirror delete, one record', async () => {
+    const fields = ORDER_FIELDS.map((f) => (f.isKey ? { ...f, truncate: true } : f));
+    await expect(actito.check(ctxFor('mirror', { fields }))).rejects.toMatchObject({
+      code: 'KEY_INVALID',
+      message: expect.stringMatching(/key "orderId".*truncate/),
+    });
+  });
+
+  it('a destination table that is the profile table is refused with what to do instead', async () => {
+    await expect(actito.check(ctxFor('upsert', { table: 'main', key: 'customerId' }))).rejects.toMatchObject({
+      code: 'DESTINATION_NOT_FOUND',
+      message: expect.stringMatching(/"main" is a profile table.*destination\.options\.profiles/s),
+    });
+  });
+
   it('requires mandatory attributes when records can be created, not for updates', async () => {
     const noCustomer = ORDER_FIELDS.filter((f) => f.to !== 'customerId');
     await expect(actito.check(ctxFor('insert', { fields: noCustomer }))).rejects.toThrow(/mandatory attribute\(s\) customerId/);
@@ -199,6 +214,23 @@ describe('attribute creation', () => {
     expect(await actito.ensureAttributes!(ctx, missing)).toEqual([{ field: 'channel', type: 'STRING', created: false }]);
   });
 
+  it('refuses a mapping "type" its column cannot fill, before creating an attribute it could never write', async () => {
+    const fields = [...ORDER_FIELDS, field('shipped_at', 'shippedOn', 'timestamptz', { type: 'LONG' })];
+    const ctx = ctxFor('upsert', { fields });
+    const checked = await actito.check(ctx).then(
+      (r) => r.missingAttributes,
+      (e: unknown) => e,
+    );
+    expect(checked).toMatchObject({
+      code: 'FIELD_NOT_WRITABLE',
+      message: expect.stringMatching(/shippedOn.*LONG.*shipped_at.*timestamptz/),
+    });
+    expect((await requests()).filter((r) => r.method === 'PATCH')).toEqual([]);
+    // A type the column can fill is created as asked.
+    const ok = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('shipped_at', 'shippedOn', 'timestamptz', { type: 'STRING' })] });
+    expect((await actito.check(ok)).missingAttributes).toEqual([{ field: 'shippedOn', type: 'STRING' }]);
+  });
+
   it('refuses names Actito would refuse', async () => {
     const ctx = ctxFor('upsert');
     await expect(actito.ensureAttributes!(ctx, [{ field: 'x'.repeat(51), type: 'STRING' }])).rejects.toMatchObject({
@@ -240,6 +272,77 @@ describe('one-by-one writes', () => {
     expect(results.get('O2')).toMatchObject({ ok: false, code: 'ACTITO_INVALID_VALUE', retryable: false });
     expect(results.get('O3')).toMatchObject({ ok: false, code: 'ACTITO_INVALID_VALUE' });
     expect((results.get('O3') as { message: string }).message).toMatch(/customerId/);
+  });
+
+  it('a float8 NaN or Infinity is a row that cannot be sent (not a JSON null reported written), one by one and bulk alike', async () => {
+    await seedProfiles();
+    const fields = ORDER_FIELDS.map((f) => (f.to === 'amount' ? { ...f, pgType: 'float8' } : f));
+    for (const options of [{}, { bulkThreshold: 3, pollAfterMs: 10 }]) {
+      await admin('POST', '/reset');
+      await seedProfiles();
+      const ctx = ctxFor('upsert', { fields, options });
+      await actito.check(ctx);
+      await drive(actito, ctx, 'upsert', [order(1, { amount: 5.5 }), order(2, { amount: 5.5 }), order(3, { amount: 5.5 })]);
+      const { method, results } = await drive(actito, ctx, 'upsert', [
+        order(1, { amount: Number.NaN }),
+        order(2, { amount: Number.POSITIVE_INFINITY }),
+        order(3, { amount: 7.25 }),
+      ]);
+      const outcome = (k: string) => {
+        const r = results.get(k);
+        return r?.ok ? 'ok' : r?.code;
+      };
+      expect({ method, O1: outcome('O1'), O2: outcome('O2'), O3: outcome('O3') }).toEqual({
+        method: Object.keys(options).length ? 'bulk' : 'single',
+        O1: 'VALUE_NOT_ENCODABLE',
+        O2: 'VALUE_NOT_ENCODABLE',
+        O3: 'ok',
+      });
+      expect((results.get('O1') as { message: string }).message).toMatch(/amount: .*NaN/);
+      expect((await records()).map((r) => [r.orderId, r.amount]).sort()).toEqual([
+        ['O1', 5.5],
+        ['O2', 5.5],
+        ['O3', 7.25],
+      ]);
+    }
+  });
+
+  it('a text cut to the attribute length ("truncate") is never cut inside a character: no half emoji, no U+FFFD', async () => {
+    const fields = [...ORDER_FIELDS, field('note', 'note', 'text', { truncate: true })];
+    const long = `${'a'.repeat(254)}😀 and more`; // the emoji takes UTF-16 units 255 and 256
+    for (const options of [{}, { bulkThreshold: 2, pollAfterMs: 10 }]) {
+      await admin('POST', '/reset');
+      await seedProfiles();
+      const ctx = ctxFor('upsert', { fields, options });
+      await actito.check(ctx);
+      const { method, results } = await drive(actito, ctx, 'upsert', [order(1, { note: long }), order(2, { note: 'short' })]);
+      expect({ method, ok: [...results.values()].every((r) => r.ok) }).toEqual({
+        method: Object.keys(options).length ? 'bulk' : 'single',
+        ok: true,
+      });
+      const note = (await records()).find((r) => r.orderId === 'O1')?.note as string;
+      expect({ method, length: note.length, end: [...note.slice(-2)].map((c) => c.codePointAt(0)!.toString(16)) }).toEqual({
+        method,
+        length: 254,
+        end: ['61', '61'],
+      });
+    }
+  });
+
+  it('a date column written to a text attribute is its date, without a time of day, one by one and bulk alike', async () => {
+    const fields = [...ORDER_FIELDS, field('order_date', 'note', 'date'), field('order_day', 'orderDate', 'date')];
+    for (const options of [{}, { bulkThreshold: 2, pollAfterMs: 10 }]) {
+      await admin('POST', '/reset');
+      await seedProfiles();
+      const ctx = ctxFor('upsert', { fields, options });
+      await actito.check(ctx);
+      // node-postgres builds a date at local midnight.
+      const day = new Date(2024, 0, 5);
+      const { results } = await drive(actito, ctx, 'upsert', [order(1, { note: day, orderDate: day }), order(2)]);
+      expect([...results.values()].every((r) => r.ok)).toBe(true);
+      const rec = (await records()).find((r) => r.orderId === 'O1');
+      expect({ options, note: rec?.note, orderDate: rec?.orderDate }).toEqual({ options, note: '2024-01-05', orderDate: '2024-01-05' });
+    }
   });
 
   it('update never creates; insert never overwrites and is idempotent', async () => {
@@ -455,6 +558,36 @@ describe('routes as Actito documents them today (category prefixes of the 2025 U
     expect(paths.length).toBeGreaterThan(0);
     expect(paths.every((p) => /^\/v[45]\//.test(p))).toBe(true);
     expect((await records()).map((r) => r.orderId)).toEqual(['O1']);
+  });
+});
+
+describe('a record route this licence does not serve (routePrefixes.records)', () => {
+  it('a 404 to create-or-update fails the chunk naming the route option, not every row as a missing record', async () => {
+    await seedProfiles();
+    const wrong = connectionSchema.parse({
+      apiKey: emu.apiKey,
+      baseUrl: emu.url,
+      entity: emu.entity,
+      routePrefixes: { records: '/records-x' },
+    });
+    for (const [mode, op] of [
+      ['upsert', 'upsert'],
+      ['insert', 'create'],
+    ] as const) {
+      const ctx = ctxFor(mode, { connection: wrong });
+      await actito.check(ctx);
+      const chunk = memoryChunk([order(1), order(2)], op);
+      const err = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, op, 2)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect({ mode, err, results: [...chunk.results.values()] }).toMatchObject({
+        mode,
+        err: { code: 'DESTINATION_NOT_FOUND', message: expect.stringMatching(/routePrefixes\.records/) },
+        results: [],
+      });
+    }
+    expect(await records()).toEqual([]);
   });
 });
 
@@ -1060,6 +1193,50 @@ describe('bulk imports: a report that cannot account for every line fails closed
         .map((r) => r.key)
         .sort(),
     );
+  });
+
+  it('a poll stopped after recording some rows: errors named only by line are not pinned on the rows left', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkChunkSize: 5000 } });
+    await actito.check(ctx);
+    await admin('POST', '/faults', { reportOmits: { fields: ['key'] } });
+    // Lines 5 and 2502 are refused; the report names them by line only.
+    const many = Array.from({ length: 4600 }, (_, i) => order(i, i === 3 || i === 2500 ? { status: 'BOGUS' } : {}));
+    const store = { saved: null as unknown };
+    const chunk = memoryChunk(many, 'upsert', 0, store);
+    const record = chunk.record.bind(chunk);
+    // The worker dies right after the report's first batch of rows is recorded.
+    chunk.record = async (rs) => {
+      await record(rs);
+      throw new Error('worker lost');
+    };
+    const plan = await actito.planWrites(ctx, 'upsert', many.length);
+    const started = await actito.writeChunk(ctx, chunk, plan);
+    const handle = (started as { handle: string }).handle;
+    let err: unknown;
+    for (let polls = 0; !err && polls < 200; polls++) {
+      await new Promise((r) => setTimeout(r, 20));
+      err = await actito.pollChunk!(ctx, chunk, handle).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    }
+    expect(err).toMatchObject({ message: 'worker lost' });
+    expect(chunk.results.size).toBe(2000);
+    const retried = memoryChunk(many, 'upsert', 0, store);
+    for (const [k, r] of chunk.results) retried.results.set(k, r);
+    let outcome = await actito.pollChunk!(ctx, retried, handle);
+    for (let polls = 0; outcome.status === 'pending' && polls < 200; polls++) outcome = await actito.pollChunk!(ctx, retried, handle);
+    expect(outcome).toEqual({ status: 'done' });
+    const stored = new Set((await records()).map((r) => r.orderId));
+    expect(stored.has('O2500')).toBe(false);
+    // Every row the retried poll settled: never written if Actito does not hold it, never failed for another row's error.
+    const wrong = [...retried.results.values()]
+      .filter((r) => !chunk.results.has(r.key))
+      .filter((r) => (r.ok ? !stored.has(r.key) : !r.retryable && r.key !== 'O2500'))
+      .map((r) => `${r.key}: ${r.ok ? 'ok' : (r as { message: string }).message}`);
+    expect(wrong).toEqual([]);
+    expect(retried.results.get('O2500')).toMatchObject({ ok: false });
   });
 
   it('past 10,000 errors without a total, every error page is read and every failed row reported', async () => {

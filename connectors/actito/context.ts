@@ -55,9 +55,17 @@ export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): 
   const table = findTable(tables, name);
   if (!table) {
     const known = tables.map((t) => t.name).join(', ') || 'none';
+    // A profile table named as the destination: say so, and how profiles are written.
+    const profile = await listProfileTables(api).then(
+      (ps) => findTable(ps, name),
+      () => undefined,
+    );
+    const hint = profile
+      ? ` "${name}" is a profile table: set destination.table to a custom table and write its profiles with destination.options.profiles ({ table: "${profile.name}", matchAttribute, mode }) and "profile.<attribute>" mappings.`
+      : '';
     throw new SyncError(
       'DESTINATION_NOT_FOUND',
-      `Activation "${ctx.activationId}": Actito custom table "${name}" does not exist in entity "${ctx.connection.entity}" (tables: ${known}).`,
+      `Activation "${ctx.activationId}": Actito custom table "${name}" does not exist in entity "${ctx.connection.entity}" (tables: ${known}).${hint}`,
     );
   }
   let profileTable: TableInfo | null = null;

@@ -85,7 +85,8 @@ export function formatDate(d: Date, pgType: string, valueType: string): string {
   const mo = (utc ? d.getUTCMonth() : d.getMonth()) + 1;
   const day = utc ? d.getUTCDate() : d.getDate();
   const date = `${pad(y, 4)}-${pad(mo)}-${pad(day)}`;
-  if (valueType === 'DATE') return date;
+  // A date has no time of day: only a TIMESTAMP attribute is given one (midnight).
+  if (valueType === 'DATE' || (pgType === 'date' && valueType !== 'TIMESTAMP')) return date;
   const h = utc ? d.getUTCHours() : d.getHours();
   const mi = utc ? d.getUTCMinutes() : d.getMinutes();
   const s = utc ? d.getUTCSeconds() : d.getSeconds();
@@ -98,6 +99,11 @@ export interface EncodeTarget {
   maxLength?: number;
   truncate?: boolean;
 }
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+
+/** How node-postgres writes a float or numeric that is no finite number. */
+const NOT_FINITE = /^(NaN|[+-]?Infinity)$/;
 
 export type Encoded = { ok: true; value: string | number | boolean | null } | { ok: false; message: string };
 
@@ -112,14 +118,22 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   if (t.valueType === 'LONG' || t.valueType === 'INTEGER' || t.valueType === 'NUMBER') {
     // numeric and int8 arrive as strings: keep them as strings to keep their precision (never Number()).
     // A double JavaScript would write in exponent form (below 1e-6, from 1e21) goes as its plain digits.
-    if (typeof v === 'number') return { ok: true, value: Number.isFinite(v) && String(v).includes('e') ? plainNumber(v) : v };
+    // NaN and ±Infinity (float8, float4, numeric) are no decimal Actito can store; JSON would even write them as null.
+    if ((typeof v === 'number' && !Number.isFinite(v)) || (typeof v === 'string' && NOT_FINITE.test(v)))
+      return {
+        ok: false,
+        message: `${String(v)} is not a number Actito can store (a ${t.valueType} attribute takes finite decimals only)`,
+      };
+    if (typeof v === 'number') return { ok: true, value: String(v).includes('e') ? plainNumber(v) : v };
     if (typeof v === 'bigint') return { ok: true, value: v.toString() };
     return { ok: true, value: String(v) };
   }
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
   const max = t.maxLength ?? 255;
   if (s.length <= max) return { ok: true, value: s };
-  if (t.truncate) return { ok: true, value: s.slice(0, max) };
+  // Cut before a character whose two UTF-16 units straddle the limit: half of it is no text (an import
+  // file would carry U+FFFD in its place).
+  if (t.truncate) return { ok: true, value: s.slice(0, isHighSurrogate(s.charCodeAt(max - 1)) ? max - 1 : max) };
   return {
     ok: false,
     message: `value is ${s.length} characters long; the attribute takes at most ${max} (set "truncate": true on the mapping to cut it)`,

@@ -8,7 +8,7 @@ import { multipartBody } from '../kit/http-stream';
 import type { ActitoCallKind, ActitoClient, RequestOptions, Response } from './client';
 import type { RoutePrefixes } from './config';
 import { CSV_ENCLOSING, CSV_SEPARATOR } from './csv';
-import { ActitoHttpError } from './errors';
+import { ActitoHttpError, bodyMessage } from './errors';
 import { type Attribute, type TableInfo, parseTable, parseTableList } from './structure';
 
 export type Scalar = string | number | boolean | null;
@@ -203,6 +203,13 @@ export async function startImport(a: Api, def: ImportDefinition, file: Buffer | 
   return String(id);
 }
 
+/**
+ * [A] How an upload refused for the table's daily import quota is told from the concurrency limit:
+ * both answer 429 (API notes §7), and the quota's answer mentions "quota" (its body is undocumented).
+ */
+export const isQuotaRefusal = (err: unknown): boolean =>
+  err instanceof ActitoHttpError && err.status === 429 && /quota/i.test(bodyMessage(err.body));
+
 export interface ImportLineError {
   /** Physical CSV line; the header is line 1, so the first data row is line FIRST_DATA_LINE. */
   line: number | null;
@@ -299,7 +306,12 @@ export function parseImportStatus(body: unknown): ImportStatus {
       line: typeof r.line === 'number' ? r.line : null,
       key: r.key === undefined || r.key === null ? null : String(r.key),
       code: typeof r.code === 'string' ? r.code : null,
-      message: attr + (typeof r.message === 'string' ? r.message : 'rejected by the import'),
+      message:
+        typeof r.message === 'string'
+          ? attr && r.message.startsWith(attr)
+            ? r.message
+            : attr + r.message
+          : `${attr}rejected by the import`,
     };
   });
   // [A] counts {read, created, updated, rejected} (API notes §9); absent counts are not guessed.

@@ -10,7 +10,7 @@ import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
 import { type Encoded, RowEncoder } from './encode';
-import { ROW_CODES, rowFailure } from './errors';
+import { ActitoHttpError, ROW_CODES, rowFailure } from './errors';
 import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
@@ -136,16 +136,40 @@ async function writeOne(api: Api, info: TableInfo, op: ChunkWrite['op'], row: Ou
           retryable: false,
         };
       }
-      if (!existing) await upsertRecord(api, table, enc.record);
+      if (!existing) await createOrUpdate(api, table, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
     }
     case 'upsert':
-      await upsertRecord(api, table, enc.record);
+      await createOrUpdate(api, table, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
   }
 }
 
+/**
+ * Create or update by business key. It needs no existing record, so a 404 says the route or the table
+ * is unknown to this licence (a record prefix it does not serve): batch-wide, not a missing record.
+ */
+async function createOrUpdate(api: Api, table: string, record: Properties): Promise<void> {
+  try {
+    await upsertRecord(api, table, record);
+  } catch (err) {
+    if (!(err instanceof ActitoHttpError) || err.status !== 404) throw err;
+    throw new SyncError(
+      'DESTINATION_NOT_FOUND',
+      `Writing a record to Actito table "${table}": ${err.message}. The create-or-update route answered 404, so this licence does not serve it here: check the connection's routePrefixes.records (default "/custom-data"; "" for the legacy unprefixed URLs), its entity, and that the table exists.`,
+      { details: { status: 404, route: err.route } },
+    );
+  }
+}
+
+/**
+ * The key the record was written with: the destination id its last write recorded (the key as sent,
+ * `Encoded.key`). A removed row has no model values left, and the delta's key text can differ from
+ * what was sent (a char(n) key is written with its padding, a timestamptz in UTC): a DELETE by that
+ * text would answer 404, counted as already gone, and the record would stay.
+ */
 function deleteKey(row: OutRow, keyAttribute: string): string {
+  if (row.destinationId !== null && row.destinationId !== '') return row.destinationId;
   const v = row.values[keyAttribute];
   return v === null || v === undefined ? row.key : String(v);
 }

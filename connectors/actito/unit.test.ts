@@ -239,6 +239,11 @@ describe('structures (fixtures shaped as the API notes show them)', () => {
       counts: { imported: 4, rejected: 1 },
       errors: [{ line: 3, key: 'A2', code: 'INVALID_TYPE', message: 'amount: not a number' }],
     });
+    // A message that already names its attribute is not prefixed twice.
+    expect(
+      parseImportStatus({ status: 'WITH_ERROR', errors: [{ line: 3, attribute: 'status', message: "status: 'X' is not one of NEW" }] })
+        .errors[0]?.message,
+    ).toBe("status: 'X' is not one of NEW");
     expect(parseImportStatus({ status: 'RUNNING' }).finished).toBe(false);
     expect(parseImportStatus({ status: 'SUCCESS', counts: { created: 2 } })).toMatchObject({ counts: null, errorTotal: null });
   });
