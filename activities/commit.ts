@@ -250,7 +250,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   if (opts.thresholds) {
     // The run's own document, as prepareRun parsed it (defaults filled in).
     const parsed = parseActivationConfig(rec.config);
-    if (parsed.ok) summary.warnings.push(...evaluateRunWarnings(parsed.config, summary, opts.thresholds.previous));
+    if (parsed.ok)
+      summary.warnings.push(...evaluateRunWarnings(parsed.config, summary, opts.thresholds.previous, { fullRunSendsAll: true }));
   }
   summary.finishedAt = new Date().toISOString();
   await finishRun(tx, runId, {

@@ -18,10 +18,19 @@ export function failedRowCounts(s: RunSummary): { tried: number; failed: number;
   };
 }
 
+export interface RunWarningOptions {
+  /**
+   * A full re-sync (`s.full`, asked for) sends every row by design: no DELTA_LARGE for it. Off for
+   * executions recorded before (the workflow's patch), which raised it.
+   */
+  fullRunSendsAll?: boolean;
+}
+
 export function evaluateRunWarnings(
   config: ActivationConfig,
   s: RunSummary,
   previous?: Pick<RunSummary, 'modelRows' | 'status'>,
+  opts: RunWarningOptions = {},
 ): RunWarning[] {
   const t = config.thresholds;
   const out: RunWarning[] = [];
@@ -45,7 +54,7 @@ export function evaluateRunWarnings(
       });
     }
   }
-  if (s.modelRows && planned * 100 > t.deltaPercent * s.modelRows && previous !== undefined) {
+  if (s.modelRows && planned * 100 > t.deltaPercent * s.modelRows && previous !== undefined && !(s.full && opts.fullRunSendsAll)) {
     out.push({
       code: 'DELTA_LARGE',
       level: 'warning',

@@ -169,7 +169,11 @@ class SyncRun {
     const summary = await this.commit(runId, failure);
     if (frozen) await quick.markPlanApplied({ activationId: input.activationId, plan: input.applyPlan! });
     // The commit evaluated them into the run's record; a commit recorded before it did returns none: added here.
-    const own = await this.view.step('warnings', async () => evaluateRunWarnings(input.config, summary, input.previous));
+    // A full re-sync raises no DELTA_LARGE (asked only on one: other runs carry no marker).
+    const fullRunSendsAll = summary.full && patched('no-delta-large-on-full-resync');
+    const own = await this.view.step('warnings', async () =>
+      evaluateRunWarnings(input.config, summary, input.previous, { fullRunSendsAll }),
+    );
     summary.warnings.push(...own.filter((w) => !summary.warnings.some((x) => x.code === w.code)));
     this.view.finish(summary.status === 'failed' ? 'failed' : 'success');
     setCurrentDetails(runResultDetails(summary));

@@ -75,6 +75,12 @@ export async function signalsAndUpdates(s: Stage): Promise<void> {
   await s.syncline.resync(id, { full: true, reason: 'recording a full resync' });
   const third = await s.rec.nextRun(wf, second);
   await s.rec.record('resync-signal', wf, second, 'a resync {full: true} signal: a run (full_resync), then continue-as-new');
+  await s.rec.record(
+    'full-resync',
+    await s.rec.child(wf, second),
+    undefined,
+    'a full re-sync: every row sent, no DELTA_LARGE (the patch marker no-delta-large-on-full-resync)',
+  );
   await s.syncline.retryFailed(id);
   await s.rec.nextRun(wf, third);
   await s.rec.record(

@@ -347,6 +347,24 @@ test("a run's warnings are in its record too: `syncline runs` and the reporting 
   await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
 });
 
+test('a full re-sync someone asked for sends every row without a DELTA_LARGE warning; a large delta of a scheduled run still warns', async () => {
+  const id = uniqueName('fullsync');
+  await makeModel(id, 10);
+  await start(activation(id));
+  expect((await sync(id)).warnings).toEqual([]);
+  const full = await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{ full: true }] });
+  expect(full).toMatchObject({ full: true, status: 'success', ops: { upsert: { planned: 10, succeeded: 10 } } });
+  expect(full.warnings).toEqual([]);
+  const [record] = await listRuns(createDb(db), id, 1);
+  expect(record!.warnings).toEqual([]);
+  // Every row changed, unasked: the warning it is for.
+  await db.query(`UPDATE public.${id} SET name = name || ' v2'`);
+  expect((await sync(id)).warnings.map((w) => w.code)).toEqual(['DELTA_LARGE']);
+  await waitFor('DELTA_LARGE opened', async () => notices(id).length === 1);
+  expect(notices(id)).toEqual(['DELTA_LARGE:opened:warning']);
+  await client.workflow.getHandle(activationWorkflowId(id)).terminate('test done');
+});
+
 test('a failed run says nothing about the rows that failed before: FAILED_ROWS stays open through it, with no recovery notice', async () => {
   const id = uniqueName('failkeep');
   await makeModel(id, 10);
