@@ -375,7 +375,7 @@ export function usage(command?: CommandSpec): string {
       'Options for every command:',
       ...Object.entries(GLOBAL_FLAGS).map(([n, f]) => flagLine(n, f)),
       '',
-      'Run "syncline <command> --help" for its options.',
+      'Run "syncline <command> --help" for its options; "syncline --version" says which syncline this is.',
       '',
       ...EXIT_HELP,
     ].join('\n');

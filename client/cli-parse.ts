@@ -28,7 +28,9 @@ export function usageErrorText(e: UsageError, json = false): string {
 
 export type Flags = Record<string, string | number | boolean>;
 export type Parsed =
-  { kind: 'help'; command?: CommandSpec } | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
+  | { kind: 'help'; command?: CommandSpec }
+  | { kind: 'version' }
+  | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
 
 const WHOLE_NUMBER = /^[1-9]\d*$/;
 /** An activation or DAG id (common/config.ts, common/dag.ts): never a "/", so a workflow id is told apart. */
@@ -131,6 +133,8 @@ function buildProgram(
 /** Parses argv (without node and the script); throws UsageError naming what is wrong. */
 export function parseArgs(argv: string[]): Parsed {
   if (argv.length === 0) return { kind: 'help' };
+  // The tool's own flag, alone, as `--help` is: a command given it refuses it as any unknown option.
+  if (argv.length === 1 && ['--version', '-V', 'version'].includes(argv[0]!)) return { kind: 'version' };
   const helpFor = argv[0] === 'help';
   const given = helpFor ? argv.slice(1) : argv;
   // `help <command>` is `<command> --help`, whatever follows (commander's help command would take only "activation").

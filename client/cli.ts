@@ -5,6 +5,9 @@
  * source through tsx. The command table and help are in cli-commands.ts, parsing (commander) in
  * cli-parse.ts, the commands in cli-run.ts. Exit codes: see EXIT.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../scripts/services/project-root';
 import { EXIT, usage } from './cli-commands';
 import { parseArgs, UsageError, usageErrorText, type Parsed } from './cli-parse';
 
@@ -27,9 +30,19 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage(parsed.command) + '\n');
     return EXIT.done;
   }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`syncline ${packageVersion()}\n`);
+    return EXIT.done;
+  }
   // Loaded only now: the client brings in the Temporal SDK and Postgres, which help and usage errors do not need.
   const { runCommand } = await import('./cli-run.js');
   return runCommand(parsed.command, parsed.args, parsed.flags);
+}
+
+/** package.json's version: the project's, above this file whether it runs from client/ or, compiled, from dist/client/. */
+function packageVersion(): string {
+  const file = path.join(projectRoot(__dirname), 'package.json');
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
 if (require.main === module) {

@@ -211,3 +211,14 @@ describe('the command as run', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('--version', () => {
+  test('says which syncline this is (package.json), exit 0, with nothing reached; a command given the flag refuses it', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const words of [['--version'], ['-V'], ['version']]) {
+      const r = await syncline(words, { TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: 'postgres://x@127.0.0.1:1/none' });
+      expect({ words, ...r }).toEqual({ words, code: 0, stdout: `syncline ${version}\n`, stderr: '' });
+    }
+    expect(usageError(['status', 'contacts', '--version']).message).toBe('unknown option "--version" for "syncline status"');
+  }, 120_000);
+});
