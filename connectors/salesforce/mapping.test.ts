@@ -1,10 +1,13 @@
 process.env.TZ = 'Europe/Brussels';
 import { encodeValue, formatDate, formatDateTime, isCompatible, truncate, type SfField } from './mapping';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { FieldSpec } from '../types';
 import { csvField } from './csv';
 import { jsonBody } from './json-body';
 import { toJsonValues } from './rows';
 
+const ROOT = join(__dirname, '../..');
 const spec = (pgType: string, o: Partial<FieldSpec> = {}): FieldSpec => ({ from: 'col', to: 'F__c', pgType, isKey: false, ...o });
 const field = (type: string, o: Partial<SfField> = {}): SfField => ({ name: 'F__c', type, ...o });
 
@@ -60,6 +63,26 @@ describe('dates', () => {
   });
   it('a timestamp into a date field takes the UTC date', () => {
     expect(formatDate(new Date('2024-01-01T23:30:00Z'), 'timestamptz')).toBe('2024-01-01');
+  });
+  it('a timestamp (without time zone) into a date field keeps its own date, whatever the worker time zone', () => {
+    // Run in a worker east of UTC (jest's sandbox cannot change the zone, so the line at the top of
+    // this file does not): node-postgres's own parser for timestamp (oid 1114) reads the wall clock as
+    // local time, and the encoding must give back that wall clock's date.
+    const script = `
+      const { types } = require('pg');
+      const { encodeValue } = require('./connectors/salesforce/mapping');
+      const parse = types.getTypeParser(1114);
+      const spec = { from: 'col', to: 'F__c', pgType: 'timestamp', isKey: false };
+      const out = ['2024-01-05 00:30:00', '2024-07-01 00:00:00', '2024-03-31 23:59:59.999'].map((t) =>
+        encodeValue(spec, { name: 'F__c', type: 'date' }, parse(t)));
+      process.stdout.write(JSON.stringify(out));`;
+    for (const tz of ['Europe/Brussels', 'Asia/Tokyo', 'America/New_York']) {
+      const out = execFileSync(join(ROOT, 'node_modules/.bin/tsx'), ['-e', script], { cwd: ROOT, env: { ...process.env, TZ: tz } });
+      expect({ tz, out: JSON.parse(out.toString()) }).toEqual({
+        tz,
+        out: ['2024-01-05', '2024-07-01', '2024-03-31'].map((value) => ({ ok: true, value })),
+      });
+    }
   });
 });
 

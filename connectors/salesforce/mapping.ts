@@ -69,13 +69,16 @@ export type Encoded = { ok: true; value: WireValue } | { ok: false; code: string
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 /**
- * pg parses `date` as local midnight, so a date column is read back with local getters; timestamps are
- * instants and are written in UTC (`Z`), which no DST transition can shift.
+ * pg parses `date` as local midnight and `timestamp` (without time zone) as local wall-clock time, so
+ * their date is read back with local getters: the date the column holds, whatever the worker's zone.
+ * A `timestamptz` is an instant: its date is the UTC one. Datetimes are written in UTC (`Z`), which no
+ * DST transition can shift.
  */
 export function formatDate(value: unknown, pgType: string): string | null {
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) return null;
-    if (pgType === 'date') return `${pad(value.getFullYear(), 4)}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
+    if (pgType === 'date' || pgType === 'timestamp')
+      return `${pad(value.getFullYear(), 4)}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
     return value.toISOString().slice(0, 10);
   }
   const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(value));
