@@ -95,6 +95,16 @@ describe('values', () => {
     expect(encodeValue(spec('text'), field('string', { length: 3 }), 'abcd')).toMatchObject({ ok: false, code: 'STRING_TOO_LONG' });
     expect(encodeValue(spec('text', { truncate: true }), field('string', { length: 3 }), 'abcd')).toEqual({ ok: true, value: 'abc' });
   });
+  it('a char(n) value is sent without its padding (as its text form, the key syncline keeps)', () => {
+    // node-postgres hands a char(n) value over as the server writes it: padded with spaces to n.
+    const padded = 'Smith'.padEnd(100, ' ');
+    expect(encodeValue(spec('bpchar'), field('string', { length: 80 }), padded)).toEqual({ ok: true, value: 'Smith' });
+    expect(encodeValue(spec('bpchar', { isKey: true }), field('string', { length: 20 }), 'AB        ')).toEqual({ ok: true, value: 'AB' });
+    expect(encodeValue(spec('bpchar'), field('picklist', { length: 40 }), 'Hot  ')).toEqual({ ok: true, value: 'Hot' });
+    // Only the padding: leading spaces are data, and a text column keeps its trailing ones.
+    expect(encodeValue(spec('bpchar'), field('string', { length: 20 }), '  x  ')).toEqual({ ok: true, value: '  x' });
+    expect(encodeValue(spec('text'), field('string', { length: 20 }), 'x  ')).toEqual({ ok: true, value: 'x  ' });
+  });
   it('never splits a surrogate pair when truncating', () => {
     expect(truncate('ab😀', 3)).toBe('ab');
     expect(truncate('ab😀', 4)).toBe('ab😀');

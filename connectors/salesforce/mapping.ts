@@ -27,6 +27,8 @@ export interface SfField {
 }
 
 const TEXT = ['text', 'varchar', 'bpchar', 'char', 'name', 'citext'];
+/** char(n): values padded with trailing spaces by Postgres. */
+const CHAR_TYPES = new Set(['bpchar', 'char']);
 const INTS = ['int2', 'int4', 'int8'];
 const NUMS = [...INTS, 'numeric', 'float4', 'float8', 'money'];
 const TIMES = ['date', 'timestamp', 'timestamptz'];
@@ -169,6 +171,9 @@ function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
 export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encoded {
   if (value === null || value === undefined) return { ok: true, value: null };
   const pg = spec.pgType.toLowerCase();
+  // node-postgres hands char(n) over padded with spaces to n; the padding is no part of the value (its
+  // text form, the key syncline keeps, drops it), and would make a key miss its record or a short value too long.
+  if (CHAR_TYPES.has(pg) && typeof value === 'string') value = value.replace(/ +$/, '');
   switch (f.type) {
     case 'boolean':
       return { ok: true, value: value === true || value === 't' || value === 'true' };
