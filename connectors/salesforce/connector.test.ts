@@ -112,6 +112,15 @@ describe('check', () => {
     });
     await expect(sf.check(bad)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
   });
+  it('skips a money column mapped to a number field, saying to cast it (its values arrive as "$1,234.56")', async () => {
+    const res = await sf.check(
+      ctxFor('upsert', { object: 'Account', fields: [KEY, field('Name'), field('AnnualRevenue', 'money'), field('Description', 'money')] }),
+    );
+    expect(res.skippedFields).toEqual([expect.objectContaining({ field: 'AnnualRevenue' })]);
+    expect(res.warnings).toEqual([
+      expect.objectContaining({ code: 'FIELD_SKIPPED', message: expect.stringContaining('cast it to numeric in the model') }),
+    ]);
+  });
   it('validates options', async () => {
     // Options are parsed with the declared schema before any call: building the context is part of the check.
     await expect((async () => sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))()).rejects.toMatchObject({

@@ -44,6 +44,16 @@ describe('type table', () => {
   ])('%s → %s: %s', (pg, sf, ok) => expect(isCompatible(pg, sf)).toBe(ok));
 });
 
+describe('money columns', () => {
+  // node-postgres parses no money value: it hands over the server's text, in lc_monetary's format
+  // ("$1,234.56", "-$0.50", "1.234,56 €"), which no number field can take.
+  it('cannot fill a number field (check skips the mapping, saying to cast to numeric), only a text one', () => {
+    for (const sf of ['double', 'currency', 'percent', 'int', 'long'])
+      expect({ sf, ok: isCompatible('money', sf) }).toEqual({ sf, ok: false });
+    expect(isCompatible('money', 'string')).toBe(true);
+  });
+});
+
 describe('dates', () => {
   it('reads a pg date (local midnight) with local getters, even on a DST day', () => {
     const d = new Date(2024, 2, 31); // local midnight, 2024-03-30T23:00Z

@@ -30,9 +30,13 @@ const TEXT = ['text', 'varchar', 'bpchar', 'char', 'name', 'citext'];
 /** char(n): values padded with trailing spaces by Postgres. */
 const CHAR_TYPES = new Set(['bpchar', 'char']);
 const INTS = ['int2', 'int4', 'int8'];
-const NUMS = [...INTS, 'numeric', 'float4', 'float8', 'money'];
+/**
+ * Not `money`: node-postgres hands it over as the server's text in lc_monetary's format ("$1,234.56"),
+ * which no number field takes; a model casts it to numeric. As text it fills a text field.
+ */
+const NUMS = [...INTS, 'numeric', 'float4', 'float8'];
 const TIMES = ['date', 'timestamp', 'timestamptz'];
-const STRINGISH = [...TEXT, ...NUMS, 'uuid', 'bool', ...TIMES, 'json', 'jsonb'];
+const STRINGISH = [...TEXT, ...NUMS, 'money', 'uuid', 'bool', ...TIMES, 'json', 'jsonb'];
 
 /** Salesforce field type → Postgres column types whose values it can take. Anything else is skipped (warned). */
 export const TYPE_TABLE: Readonly<Record<string, readonly string[]>> = {
