@@ -290,7 +290,9 @@ export function analyze(input: AnalyzeInput): WriteModel {
       continue;
     }
     if (!isCompatible(spec.pgType, field.type)) {
-      const reason = `Postgres ${spec.pgType} column "${spec.from}" cannot fill Salesforce ${field.type} field "${field.name}"`;
+      const cast =
+        spec.pgType.toLowerCase() === 'money' ? ' (money is read as text such as "$1,234.56": cast it to numeric in the model)' : '';
+      const reason = `Postgres ${spec.pgType} column "${spec.from}" cannot fill Salesforce ${field.type} field "${field.name}"${cast}`;
       if (isKey) notWritable.push(reason);
       else {
         skipped.push({ field: field.name, reason });

@@ -112,6 +112,15 @@ describe('check', () => {
     });
     await expect(sf.check(bad)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
   });
+  it('skips a money column mapped to a number field, saying to cast it (its values arrive as "$1,234.56")', async () => {
+    const res = await sf.check(
+      ctxFor('upsert', { object: 'Account', fields: [KEY, field('Name'), field('AnnualRevenue', 'money'), field('Description', 'money')] }),
+    );
+    expect(res.skippedFields).toEqual([expect.objectContaining({ field: 'AnnualRevenue' })]);
+    expect(res.warnings).toEqual([
+      expect.objectContaining({ code: 'FIELD_SKIPPED', message: expect.stringContaining('cast it to numeric in the model') }),
+    ]);
+  });
   it('validates options', async () => {
     // Options are parsed with the declared schema before any call: building the context is part of the check.
     await expect((async () => sf.check(ctxFor('upsert', { options: { bulkThreshold: -1 } })))()).rejects.toMatchObject({
@@ -808,6 +817,35 @@ describe('a stored destination id that went stale', () => {
     const rows = KEYS.map((k) => outRow(k, {}, { destinationId: stored[k]! }));
     const { chunk } = await write('mirror', 'delete', rows, {}, plan);
     expect([...chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual(KEYS.map((k) => [k, true]));
+    expect(await records()).toEqual([]);
+  });
+});
+
+describe('char(n) columns: the padding node-postgres returns is not sent', () => {
+  // node-postgres hands char(n) values over padded to n; the key syncline keeps is their text form (no padding).
+  const CHAR_KEY = field('External_Id__c', 'bpchar', { isKey: true, from: 'id' });
+  const CHAR_FIELDS = [CHAR_KEY, field('LastName', 'bpchar'), field('Email')];
+  const row = (key: string, last: string) =>
+    outRow(key, { External_Id__c: key.padEnd(10, ' '), LastName: last.padEnd(100, ' '), Email: `${key.toLowerCase()}@example.com` });
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: an upsert lands on the record that has the key, and Mirror deletes it by that key', async (_name, plan) => {
+    const existing = (await admin('POST', '/records/Contact', { External_Id__c: 'AB', LastName: 'Before' })).ids[0] as string;
+    const { chunk } = await write('upsert', 'upsert', [row('AB', 'Smith'), row('CD', 'Jones')], { fields: CHAR_FIELDS }, plan);
+    expect(chunk.results.get('AB')).toEqual({ key: 'AB', ok: true, destinationId: existing });
+    expect(chunk.results.get('CD')).toMatchObject({ ok: true });
+    const recs = await records();
+    expect(recs.map((r) => [r.External_Id__c, r.LastName]).sort()).toEqual([
+      ['AB', 'Smith'],
+      ['CD', 'Jones'],
+    ]);
+    // No stored Id (e.g. a record synced before): the delete looks the record up by the key.
+    const gone = await write('mirror', 'delete', [outRow('AB', {}), outRow('CD', {})], { fields: CHAR_FIELDS }, plan);
+    expect([...gone.chunk.results.values()].map((r) => [r.key, r.ok]).sort()).toEqual([
+      ['AB', true],
+      ['CD', true],
+    ]);
     expect(await records()).toEqual([]);
   });
 });

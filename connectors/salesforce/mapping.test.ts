@@ -1,10 +1,13 @@
 process.env.TZ = 'Europe/Brussels';
 import { encodeValue, formatDate, formatDateTime, isCompatible, truncate, type SfField } from './mapping';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { FieldSpec } from '../types';
 import { csvField } from './csv';
 import { jsonBody } from './json-body';
 import { toJsonValues } from './rows';
 
+const ROOT = join(__dirname, '../..');
 const spec = (pgType: string, o: Partial<FieldSpec> = {}): FieldSpec => ({ from: 'col', to: 'F__c', pgType, isKey: false, ...o });
 const field = (type: string, o: Partial<SfField> = {}): SfField => ({ name: 'F__c', type, ...o });
 
@@ -41,6 +44,16 @@ describe('type table', () => {
   ])('%s → %s: %s', (pg, sf, ok) => expect(isCompatible(pg, sf)).toBe(ok));
 });
 
+describe('money columns', () => {
+  // node-postgres parses no money value: it hands over the server's text, in lc_monetary's format
+  // ("$1,234.56", "-$0.50", "1.234,56 €"), which no number field can take.
+  it('cannot fill a number field (check skips the mapping, saying to cast to numeric), only a text one', () => {
+    for (const sf of ['double', 'currency', 'percent', 'int', 'long'])
+      expect({ sf, ok: isCompatible('money', sf) }).toEqual({ sf, ok: false });
+    expect(isCompatible('money', 'string')).toBe(true);
+  });
+});
+
 describe('dates', () => {
   it('reads a pg date (local midnight) with local getters, even on a DST day', () => {
     const d = new Date(2024, 2, 31); // local midnight, 2024-03-30T23:00Z
@@ -61,6 +74,26 @@ describe('dates', () => {
   it('a timestamp into a date field takes the UTC date', () => {
     expect(formatDate(new Date('2024-01-01T23:30:00Z'), 'timestamptz')).toBe('2024-01-01');
   });
+  it('a timestamp (without time zone) into a date field keeps its own date, whatever the worker time zone', () => {
+    // Run in a worker east of UTC (jest's sandbox cannot change the zone, so the line at the top of
+    // this file does not): node-postgres's own parser for timestamp (oid 1114) reads the wall clock as
+    // local time, and the encoding must give back that wall clock's date.
+    const script = `
+      const { types } = require('pg');
+      const { encodeValue } = require('./connectors/salesforce/mapping');
+      const parse = types.getTypeParser(1114);
+      const spec = { from: 'col', to: 'F__c', pgType: 'timestamp', isKey: false };
+      const out = ['2024-01-05 00:30:00', '2024-07-01 00:00:00', '2024-03-31 23:59:59.999'].map((t) =>
+        encodeValue(spec, { name: 'F__c', type: 'date' }, parse(t)));
+      process.stdout.write(JSON.stringify(out));`;
+    for (const tz of ['Europe/Brussels', 'Asia/Tokyo', 'America/New_York']) {
+      const out = execFileSync(join(ROOT, 'node_modules/.bin/tsx'), ['-e', script], { cwd: ROOT, env: { ...process.env, TZ: tz } });
+      expect({ tz, out: JSON.parse(out.toString()) }).toEqual({
+        tz,
+        out: ['2024-01-05', '2024-07-01', '2024-03-31'].map((value) => ({ ok: true, value })),
+      });
+    }
+  });
 });
 
 describe('values', () => {
@@ -71,6 +104,16 @@ describe('values', () => {
   it('too long strings fail the row unless truncate is set', () => {
     expect(encodeValue(spec('text'), field('string', { length: 3 }), 'abcd')).toMatchObject({ ok: false, code: 'STRING_TOO_LONG' });
     expect(encodeValue(spec('text', { truncate: true }), field('string', { length: 3 }), 'abcd')).toEqual({ ok: true, value: 'abc' });
+  });
+  it('a char(n) value is sent without its padding (as its text form, the key syncline keeps)', () => {
+    // node-postgres hands a char(n) value over as the server writes it: padded with spaces to n.
+    const padded = 'Smith'.padEnd(100, ' ');
+    expect(encodeValue(spec('bpchar'), field('string', { length: 80 }), padded)).toEqual({ ok: true, value: 'Smith' });
+    expect(encodeValue(spec('bpchar', { isKey: true }), field('string', { length: 20 }), 'AB        ')).toEqual({ ok: true, value: 'AB' });
+    expect(encodeValue(spec('bpchar'), field('picklist', { length: 40 }), 'Hot  ')).toEqual({ ok: true, value: 'Hot' });
+    // Only the padding: leading spaces are data, and a text column keeps its trailing ones.
+    expect(encodeValue(spec('bpchar'), field('string', { length: 20 }), '  x  ')).toEqual({ ok: true, value: '  x' });
+    expect(encodeValue(spec('text'), field('string', { length: 20 }), 'x  ')).toEqual({ ok: true, value: 'x  ' });
   });
   it('never splits a surrogate pair when truncating', () => {
     expect(truncate('ab😀', 3)).toBe('ab');

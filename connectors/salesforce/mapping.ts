@@ -27,10 +27,16 @@ export interface SfField {
 }
 
 const TEXT = ['text', 'varchar', 'bpchar', 'char', 'name', 'citext'];
+/** char(n): values padded with trailing spaces by Postgres. */
+const CHAR_TYPES = new Set(['bpchar', 'char']);
 const INTS = ['int2', 'int4', 'int8'];
-const NUMS = [...INTS, 'numeric', 'float4', 'float8', 'money'];
+/**
+ * Not `money`: node-postgres hands it over as the server's text in lc_monetary's format ("$1,234.56"),
+ * which no number field takes; a model casts it to numeric. As text it fills a text field.
+ */
+const NUMS = [...INTS, 'numeric', 'float4', 'float8'];
 const TIMES = ['date', 'timestamp', 'timestamptz'];
-const STRINGISH = [...TEXT, ...NUMS, 'uuid', 'bool', ...TIMES, 'json', 'jsonb'];
+const STRINGISH = [...TEXT, ...NUMS, 'money', 'uuid', 'bool', ...TIMES, 'json', 'jsonb'];
 
 /** Salesforce field type → Postgres column types whose values it can take. Anything else is skipped (warned). */
 export const TYPE_TABLE: Readonly<Record<string, readonly string[]>> = {
@@ -69,13 +75,16 @@ export type Encoded = { ok: true; value: WireValue } | { ok: false; code: string
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 /**
- * pg parses `date` as local midnight, so a date column is read back with local getters; timestamps are
- * instants and are written in UTC (`Z`), which no DST transition can shift.
+ * pg parses `date` as local midnight and `timestamp` (without time zone) as local wall-clock time, so
+ * their date is read back with local getters: the date the column holds, whatever the worker's zone.
+ * A `timestamptz` is an instant: its date is the UTC one. Datetimes are written in UTC (`Z`), which no
+ * DST transition can shift.
  */
 export function formatDate(value: unknown, pgType: string): string | null {
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) return null;
-    if (pgType === 'date') return `${pad(value.getFullYear(), 4)}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
+    if (pgType === 'date' || pgType === 'timestamp')
+      return `${pad(value.getFullYear(), 4)}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
     return value.toISOString().slice(0, 10);
   }
   const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(value));
@@ -166,6 +175,9 @@ function encodeNumber(spec: FieldSpec, f: SfField, value: unknown): Encoded {
 export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encoded {
   if (value === null || value === undefined) return { ok: true, value: null };
   const pg = spec.pgType.toLowerCase();
+  // node-postgres hands char(n) over padded with spaces to n; the padding is no part of the value (its
+  // text form, the key syncline keeps, drops it), and would make a key miss its record or a short value too long.
+  if (CHAR_TYPES.has(pg) && typeof value === 'string') value = value.replace(/ +$/, '');
   switch (f.type) {
     case 'boolean':
       return { ok: true, value: value === true || value === 't' || value === 'true' };
