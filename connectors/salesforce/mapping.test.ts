@@ -1,4 +1,3 @@
-process.env.TZ = 'Europe/Brussels';
 import { encodeValue, formatDate, formatDateTime, isCompatible, truncate, type SfField } from './mapping';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -55,10 +54,22 @@ describe('money columns', () => {
 });
 
 describe('dates', () => {
-  it('reads a pg date (local midnight) with local getters, even on a DST day', () => {
-    const d = new Date(2024, 2, 31); // local midnight, 2024-03-30T23:00Z
-    expect(formatDate(d, 'date')).toBe('2024-03-31');
-    expect(encodeValue(spec('date'), field('date'), d)).toEqual({ ok: true, value: '2024-03-31' });
+  it('reads a pg date (local midnight) with local getters, even on a DST day, in zones east and west of UTC', () => {
+    // In child processes: jest's sandbox cannot change the time zone (process.env.TZ set here does not reach Date).
+    const script = `
+      const { types } = require('pg');
+      const { encodeValue } = require('./connectors/salesforce/mapping');
+      const parse = types.getTypeParser(1082);
+      const spec = { from: 'col', to: 'F__c', pgType: 'date', isKey: false };
+      const out = ['2024-03-31', '2024-10-27', '2024-01-01'].map((t) => encodeValue(spec, { name: 'F__c', type: 'date' }, parse(t)));
+      process.stdout.write(JSON.stringify(out));`;
+    for (const tz of ['Europe/Brussels', 'Asia/Tokyo', 'America/New_York']) {
+      const out = execFileSync(join(ROOT, 'node_modules/.bin/tsx'), ['-e', script], { cwd: ROOT, env: { ...process.env, TZ: tz } });
+      expect({ tz, out: JSON.parse(out.toString()) }).toEqual({
+        tz,
+        out: ['2024-03-31', '2024-10-27', '2024-01-01'].map((value) => ({ ok: true, value })),
+      });
+    }
   });
   it('writes timestamps as UTC instants (DST-safe)', () => {
     const before = new Date('2024-10-27T00:59:59.999Z'); // 02:59:59 CEST
@@ -75,8 +86,7 @@ describe('dates', () => {
     expect(formatDate(new Date('2024-01-01T23:30:00Z'), 'timestamptz')).toBe('2024-01-01');
   });
   it('a timestamp (without time zone) into a date field keeps its own date, whatever the worker time zone', () => {
-    // Run in a worker east of UTC (jest's sandbox cannot change the zone, so the line at the top of
-    // this file does not): node-postgres's own parser for timestamp (oid 1114) reads the wall clock as
+    // Run in a worker east of UTC (jest's sandbox cannot change the zone): node-postgres's own parser for timestamp (oid 1114) reads the wall clock as
     // local time, and the encoding must give back that wall clock's date.
     const script = `
       const { types } = require('pg');
