@@ -295,6 +295,19 @@ describe('values', () => {
     expect(encodeValue(spec('_text'), field('multipicklist', { length: 100 }), ['a', 'b'])).toEqual({ ok: true, value: 'a;b' });
     expect(encodeValue(spec('jsonb'), field('multipicklist', { length: 100 }), '["x","y"]')).toEqual({ ok: true, value: 'x;y' });
   });
+  it('a multipicklist element holding ";" fails its row: joined, it would arrive as two values', () => {
+    for (const [pg, v] of [
+      ['_text', ['a;b', 'c']],
+      ['jsonb', '["a;b","c"]'],
+    ] as const)
+      expect(encodeValue(spec(pg), field('multipicklist', { length: 100 }), v)).toEqual({
+        ok: false,
+        code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+        message: 'F__c: an element of col holds ";", which Salesforce would read as two values of the multi-select picklist',
+      });
+    // A text column is the joined form already: sent as it is.
+    expect(encodeValue(spec('text'), field('multipicklist', { length: 100 }), 'a;b')).toEqual({ ok: true, value: 'a;b' });
+  });
   it('non-string scalars into text fields', () => {
     expect(encodeValue(spec('int4'), field('string', { length: 10 }), 7)).toEqual({ ok: true, value: '7' });
     expect(encodeValue(spec('jsonb'), field('textarea', { length: 100 }), { a: 1 })).toEqual({ ok: true, value: '{"a":1}' });

@@ -205,6 +205,13 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
     }
     case 'multipicklist': {
       const parsed = typeof value === 'string' && pg.startsWith('json') ? safeJson(value) : value;
+      // The values are joined with ";": an element holding one would arrive as two values.
+      if (Array.isArray(parsed) && parsed.some((v) => String(v).includes(';')))
+        return {
+          ok: false,
+          code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+          message: `${f.name}: an element of ${spec.from} holds ";", which Salesforce would read as two values of the multi-select picklist`,
+        };
       const s = Array.isArray(parsed) ? parsed.map(String).join(';') : String(parsed);
       return checkLength(spec, f, s);
     }
