@@ -18,7 +18,8 @@ export interface ConfigUpdatePlan {
   consequences: string[];
 }
 
-const TARGET_PATHS = [
+/** The paths that make a new target (the snapshot starts empty for it). */
+export const TARGET_PATHS = [
   'destination.kind',
   'destination.connection',
   'destination.object',

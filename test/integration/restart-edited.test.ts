@@ -1,0 +1,116 @@
+/**
+ * An activation stopped, its document edited, then started again with the `syncline` command (a child
+ * process against the dev server, Postgres and an in-process worker). Its state stays in Postgres and the
+ * new execution carries on from it, so the new document is checked against the last one the activation
+ * ran, as `activation update` checks it: a new target is refused without --retarget (its snapshot would
+ * be the old target's: the new one would get only the rows changed since), an Insert mapping change
+ * without --confirm.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import { env, startWorker, sqlClient, uniqueName, type RunningWorker } from '../support/harness';
+import { runCli, type CliResult } from '../support/cli';
+
+const TQ = uniqueName('tq_restart');
+let worker: RunningWorker;
+let db: pg.Pool;
+let dir: string;
+
+function syncline(...args: string[]): Promise<CliResult> {
+  const { address, databaseUrl } = env();
+  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
+}
+
+beforeAll(async () => {
+  worker = await startWorker({ taskQueue: TQ });
+  db = sqlClient();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-restart-'));
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function records(object: string): Promise<number> {
+  return Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
+}
+
+test('started again with a new destination object: refused without --retarget; with it the new object gets every row', async () => {
+  const id = uniqueName('restart');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const doc = (object: string) => ({
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+  const file = path.join(dir, `${id}.json`);
+  fs.writeFileSync(file, JSON.stringify(doc(`${id}_a`)));
+  expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+  expect((await syncline('sync', id)).code).toBe(0);
+  expect(await records(`${id}_a`)).toBe(10);
+  expect((await syncline('stop', id, '--wait')).code).toBe(0);
+
+  // The engineer points the document at another object and starts it again.
+  fs.writeFileSync(file, JSON.stringify(doc(`${id}_b`)));
+  const refused = await syncline('activation', 'start', '--file', file);
+  expect(refused.stderr).toContain('destination.object');
+  expect(refused.stderr).toContain('--retarget');
+  expect(refused.code).toBe(1);
+
+  const started = await syncline('activation', 'start', '--file', file, '--retarget');
+  expect(started.stderr).toBe('');
+  expect(started.stdout).toContain(`destination.object: "${id}_a" -> "${id}_b"`);
+  expect(started.stdout).toContain('the next run sends every model row to the new target');
+  expect((await syncline('sync', id)).code).toBe(0);
+  expect(await records(`${id}_b`)).toBe(10);
+  expect(await records(`${id}_a`)).toBe(10);
+});
+
+test('apply -f of a stopped Insert activation with a new mapping: refused without --confirm; unchanged, it says it carries on', async () => {
+  const id = uniqueName('restart_ins');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 6) g`);
+  const folder = fs.mkdtempSync(path.join(dir, 'ins-'));
+  const doc = (mappings: unknown[]) => ({
+    id,
+    mode: 'insert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings,
+  });
+  const file = path.join(folder, `${id}.json`);
+  fs.writeFileSync(file, JSON.stringify(doc([{ from: 'name', to: 'Name' }])));
+  expect((await syncline('activation', 'apply', '-f', folder)).stdout).toContain('its first run sends every model row');
+  expect((await syncline('sync', id)).code).toBe(0);
+  expect((await syncline('stop', id, '--wait')).code).toBe(0);
+
+  const again = await syncline('activation', 'apply', '-f', folder, '--dry-run');
+  expect(again.stdout).toContain('carries on from the state of its earlier runs (version 1, 6 synced rows)');
+  expect(again.stdout).toContain('=> the document is the one it ran last');
+  expect(again.stdout).not.toContain('its first run sends every model row');
+
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      doc([
+        { from: 'name', to: 'Name' },
+        { from: 'city', to: 'City' },
+      ]),
+    ),
+  );
+  const refused = await syncline('activation', 'apply', '-f', folder);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('each of the 6 synced rows becomes a new record');
+  expect(refused.stderr).toContain('--confirm');
+  const running = await syncline('list');
+  expect(running.stdout).not.toContain(`${id} `);
+  const confirmed = await syncline('activation', 'apply', '-f', folder, '--confirm');
+  expect(confirmed.code).toBe(0);
+  expect(confirmed.stdout).toContain('mappings[to=City]: (none) -> {"from":"city","to":"City"}');
+});
