@@ -56,6 +56,23 @@ export function planConfigUpdate(current: ActivationConfig, next: ActivationConf
         : 'the model changes: the next run sends the rows that differ from the snapshot',
     );
   }
+  if (paths.includes('mode') && !retarget) {
+    // The snapshot stays: what the new mode does first is what differs from it. Other modes than Mirror
+    // leave a key that left the model in the snapshot, so Mirror's first run finds every such key removed.
+    if (next.mode === 'mirror') {
+      consequences.push(
+        `the mode becomes mirror: the next run deletes the synced keys the model no longer has, those that left it before this change too (more than ${next.deletionGuard.maxDeletePercent}% of the ${count(syncedRows)} synced rows is held for approval)`,
+      );
+    } else if (current.mode === 'mirror') {
+      consequences.push(
+        `the mode becomes ${next.mode}: nothing is deleted from now on, and deletions held for approval lapse (approving them deletes nothing)`,
+      );
+    } else {
+      consequences.push(
+        `the mode becomes ${next.mode}: the next run sends the rows that differ from the snapshot with its operations; rows unchanged since the last run are not sent again`,
+      );
+    }
+  }
   const fromNow = paths.filter((p) =>
     /^(schedule|thresholds|warnings|deletionGuard|chunkSize|recheck|description|destination\.options)/.test(p),
   );

@@ -1,0 +1,36 @@
+import { parseActivationConfig, type ActivationConfig } from '../../common/config';
+import { planConfigUpdate } from '../../common/config-change';
+
+const base = {
+  id: 'contacts',
+  mode: 'upsert',
+  source: { sql: 'SELECT * FROM contacts', key: 'id' },
+  destination: { kind: 'testdb', connection: 't', object: 'Contact', key: 'ext_id' },
+  mappings: [{ from: 'email', to: 'Email' }],
+};
+function config(extra: Record<string, unknown> = {}): ActivationConfig {
+  const r = parseActivationConfig({ ...base, ...extra });
+  if (!r.ok) throw new Error('invalid test document');
+  return r.config;
+}
+
+describe('what a mode change means for the data', () => {
+  test('to Mirror: the keys synced before that left the model are deleted, under the guard', () => {
+    const plan = planConfigUpdate(config(), config({ mode: 'mirror' }), 200);
+    expect(plan.changes).toEqual([{ path: 'mode', before: 'upsert', after: 'mirror' }]);
+    expect(plan.consequences.join('\n')).toContain(
+      'the next run deletes the synced keys the model no longer has, those that left it before this change too',
+    );
+    expect(plan.consequences.join('\n')).toContain('more than 10% of the 200 synced rows');
+  });
+
+  test('from Mirror: nothing is deleted from now on', () => {
+    const plan = planConfigUpdate(config({ mode: 'mirror' }), config(), 200);
+    expect(plan.consequences.join('\n')).toContain('nothing is deleted from now on');
+  });
+
+  test('another mode: unchanged rows are not sent again', () => {
+    const plan = planConfigUpdate(config({ mode: 'insert' }), config(), 200);
+    expect(plan.consequences.join('\n')).toContain('rows unchanged since the last run are not sent again');
+  });
+});
