@@ -518,6 +518,12 @@ async function confirm(question: string): Promise<boolean> {
 export function patienceNote(command: string, id: string | undefined, flags: Flags): string | undefined {
   if (command === 'stop' && flags.wait === true)
     return `still waiting for "${id}" to end: its current run finishes first ("syncline status ${id}" shows it); if it never ends, check that a syncline worker polls the activation's task queue`;
+  // An accepted document is applied between runs: the update's answer waits for the run in progress to end.
+  if ((command === 'activation update' || command === 'activation apply') && flags['dry-run'] !== true)
+    return (
+      'still waiting: an activation with a run in progress applies a new document only once the run ends ("syncline status <id>" shows the run). ' +
+      'Accepted, it is applied then: interrupting this command does not withdraw the document; to keep the one running, apply it again (the later document counts)'
+    );
   if (!RUN_COMMANDS.has(command) && command !== 'plan') return undefined;
   return `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue`;
 }

@@ -93,7 +93,10 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
       confirm: opts.confirm,
       reason: opts.reason ?? `applied from ${path.basename(file)}`,
     });
-    steps.push({ id, file, action: 'update', changes: answer.changes, consequences: answer.consequences, done: answer.applied });
+    // No change against the document running: nothing to apply, but a document waiting for the run in progress
+    // to end (what currentConfig answered) was dropped.
+    const done = answer.applied || (!opts.dryRun && answer.changes.length === 0);
+    steps.push({ id, file, action: 'update', changes: answer.changes, consequences: answer.consequences, done });
   }
   if (opts.prune) {
     const named = new Set(docs.map((d) => d.doc.id as string));

@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -227,7 +228,8 @@ class Activation {
       { validator: (req) => (answeredBefore(state) ? undefined : validateApply(config, state, req)) },
     );
     setHandler(statusQuery, () => this.status());
-    setHandler(configQuery, () => this.config);
+    // The document that runs next: one accepted and waiting for the run in progress to end, else the one running.
+    setHandler(configQuery, () => this.queue.waitingConfig() ?? this.config);
   }
 
   async run(): Promise<void> {
@@ -309,6 +311,21 @@ class Activation {
         'CONFIRMATION_NEEDED',
         answer,
       );
+    }
+    // A document still waiting for the run in progress to end is superseded by this later one: the last
+    // document sent counts, and it was checked against the one that runs (executions before the patch
+    // applied both, in order, the second checked against the document that ran before the first).
+    if (this.queue.waitingConfig() !== undefined) {
+      if (req.dryRun) answer.consequences.push('a document waits to apply after the run in progress: applying this one drops it');
+      else if (patched('config-update-supersedes')) {
+        answer.consequences.push('the document waiting to apply after the run in progress is dropped: this one counts');
+        this.queue.dropConfigJobs({
+          error: {
+            type: 'CONFIG_SUPERSEDED',
+            message: `activation "${next.id}": a later document was sent while this one waited for the run in progress to end; this one was not applied`,
+          },
+        });
+      }
     }
     if (req.dryRun || plan.changes.length === 0) return { applied: false, ...answer };
     const applied = (await this.queue.awaitJob({ kind: 'config', config: next, retarget: plan.retarget, reason: req.reason })) as {

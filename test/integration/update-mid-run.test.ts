@@ -1,0 +1,85 @@
+/**
+ * A document applied while a run writes waits for the run to end (it applies between runs). The engineer
+ * gives up on it (Ctrl-C: the update is already queued in the activation) and applies the document that
+ * runs now again, with `syncline activation apply -f`. The waiting document must not be applied after
+ * the run: the last document sent is the one that counts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { WorkflowUpdateStage } from '@temporalio/client';
+import type pg from 'pg';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { runCli, type CliResult } from '../support/cli';
+import { activationWorkflowId, WORKFLOW_TYPES } from '../../common/names';
+import { configQuery, resyncSignal, statusQuery, triggerSyncUpdate, updateConfigUpdate } from '../../workflows/messages';
+
+const TQ = uniqueName('tq_midrun');
+let worker: RunningWorker;
+let client: Client;
+let db: pg.Pool;
+let dir: string;
+
+function syncline(...args: string[]): Promise<CliResult> {
+  const { address, databaseUrl } = env();
+  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
+}
+
+beforeAll(async () => {
+  [worker, client] = await Promise.all([
+    startWorker({ taskQueue: TQ, connections: { slowdb: { url: env().databaseUrl, delayMs: 2000, batchSize: 10 } } }),
+    testClient(),
+  ]);
+  db = sqlClient();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-midrun-'));
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a document given up on while a run writes is not applied after it, once the running one is applied again', async () => {
+  const id = uniqueName('midrun');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
+  const doc = (object: string) => ({
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'slowdb', object, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+  const h = client.workflow.getHandle(activationWorkflowId(id));
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: doc(`${id}_a`) }],
+  });
+  await h.executeUpdate(triggerSyncUpdate, { args: [{}] });
+
+  // A full re-sync writes (2 s a batch of 10); meanwhile a new target is sent, then given up on.
+  await h.signal(resyncSignal, { full: true });
+  await waitFor('the run writes', async () => (await h.query(statusQuery)).state === 'running');
+  const waiting = await h.startUpdate(updateConfigUpdate, {
+    args: [{ config: doc(`${id}_b`), retarget: true }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await new Promise((r) => setTimeout(r, 1000)); // its destination check done, it waits for the run to end
+  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(doc(`${id}_a`)));
+  const again = await syncline('activation', 'apply', '-f', dir);
+  expect(again.code).toBe(0);
+
+  const outcome = await waiting.result().then(
+    () => 'applied',
+    (e: Error) => `refused: ${(e.cause as Error | undefined)?.message ?? e.message}`,
+  );
+  expect(outcome).toMatch(/^refused: .*a later document/);
+  expect(((await h.query(configQuery)) as { destination: { object: string } }).destination.object).toBe(`${id}_a`);
+  await h.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect(Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [`${id}_b`])).rows[0].n)).toBe(0);
+  expect(Number((await db.query(`SELECT count(*) AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n)).toBe(20);
+  expect(again.stdout).toContain('the document waiting to apply after the run in progress is dropped');
+});
