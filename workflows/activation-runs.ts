@@ -46,6 +46,8 @@ export interface ActivationState {
   /** Paused by a configuration error rather than by an operator: the periodic re-check may resume it. */
   autoPaused?: boolean;
   lastRecheckAt?: number;
+  /** Started again after its runs were recorded by an earlier execution (stopped since): its next warnings report goes out even when empty. */
+  restarted?: boolean;
   /** The latest plan (`syncline plan`); only an `open` one can be applied. */
   plan?: { run: number; status: 'open' | 'applying' | 'applied' | 'superseded'; by?: number };
   /**
@@ -291,10 +293,14 @@ async function publishWarnings(config: ActivationConfig, state: ActivationState)
     upsertSearchAttributes([{ key: healthKey, value: health }] as never);
   }
   const signature = warningSignature(warnings);
-  if (signature === (state.reported ?? '')) return;
+  // Started again after a stop: what the execution before reported stays open in the warnings workflow and
+  // the activation's health in Postgres until a report says otherwise, so the first set is reported even
+  // when empty. Executions recorded before the patch reported nothing until a warning opened.
+  if (signature === (state.reported ?? '') && !(state.restarted && patched('report-after-restart'))) return;
   try {
     await acts.reportWarnings({ activationId: config.id, warnings, at: new Date().toISOString(), channel: config.warnings });
     state.reported = signature;
+    delete state.restarted;
   } catch (err) {
     // Not fatal to the activation: the set is sent again with the next change (or run).
     log.warn(`activation "${config.id}": could not report warnings: ${(err as Error).message}`);

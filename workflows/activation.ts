@@ -233,7 +233,11 @@ class Activation {
   }
 
   async run(): Promise<void> {
-    if (this.state.lastRunNumber < 0) this.state.lastRunNumber = (await acts.lastRunNumber({ activationId: this.config.id })).runNumber;
+    if (this.state.lastRunNumber < 0) {
+      this.state.lastRunNumber = (await acts.lastRunNumber({ activationId: this.config.id })).runNumber;
+      // Runs recorded before this start: an earlier execution may have left warnings open (activation-runs.ts publishWarnings).
+      if (this.state.lastRunNumber > 0) this.state.restarted = true;
+    }
     for (;;) {
       await this.waitForWork();
       if (this.stopping !== null) return this.stop();

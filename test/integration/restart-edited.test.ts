@@ -114,3 +114,41 @@ test('apply -f of a stopped Insert activation with a new mapping: refused withou
   expect(confirmed.code).toBe(0);
   expect(confirmed.stdout).toContain('mappings[to=City]: (none) -> {"from":"city","to":"City"}');
 });
+
+test('started again, its first run without warnings clears the ones still open from before the stop', async () => {
+  const id = uniqueName('restart_warn');
+  process.env.SYNCLINE_WARNINGS_WORKFLOW_ID = `${id}-warnings`;
+  try {
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+    const file = path.join(dir, `${id}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        id,
+        mode: 'mirror',
+        schedule: { manual: true },
+        source: { table: `public.${id}`, key: 'id' },
+        destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+        mappings: [{ from: 'name', to: 'Name' }],
+      }),
+    );
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    expect((await syncline('sync', id)).code).toBe(0);
+    await db.query(`DELETE FROM public.${id} WHERE id > 5`);
+    expect((await syncline('sync', id)).code).toBe(3); // 5 of 10 deletions: held
+    const health = async () =>
+      (await db.query(`SELECT health FROM syncline_reporting.activations WHERE activation_id = $1`, [id])).rows[0]?.health;
+    expect(await health()).toBe('critical');
+    expect((await syncline('stop', id, '--wait')).code).toBe(0);
+
+    // The model is fixed while it is stopped; started again, its run has nothing to hold.
+    await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(6, 10) g`);
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    const run = await syncline('sync', id, '--json');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).warnings).toEqual([]);
+    expect(await health()).toBe('ok');
+  } finally {
+    delete process.env.SYNCLINE_WARNINGS_WORKFLOW_ID;
+  }
+});
