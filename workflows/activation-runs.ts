@@ -49,7 +49,13 @@ export interface ActivationState {
   /** Started again after its runs were recorded by an earlier execution (stopped since): its next warnings report goes out even when empty. */
   restarted?: boolean;
   /** The latest plan (`syncline plan`); only an `open` one can be applied. */
-  plan?: { run: number; status: 'open' | 'applying' | 'applied' | 'superseded'; by?: number };
+  plan?: {
+    run: number;
+    status: 'open' | 'applying' | 'applied' | 'superseded';
+    by?: number;
+    /** Superseded by this accepted document version (updateConfig), not by a run. */
+    byVersion?: number;
+  };
   /**
    * The answers of the last approveDeletes and apply updates, by update id. A client whose answer was
    * lost sends the update again with the same id; Temporal recognises it only within one execution, and
@@ -212,8 +218,14 @@ export function validateApply(config: ActivationConfig, state: ActivationState, 
     throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
   if (p.status === 'applied') throw new Error(`plan ${req.plan} of "${config.id}" was already applied; ${again}`);
   if (p.status === 'applying') throw new Error(`plan ${req.plan} of "${config.id}" is being applied already`);
-  if (p.status === 'superseded')
-    throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
+  if (p.status === 'superseded') throw new Error(`${staleReason(config, p)}; ${again}`);
+}
+
+/** Why a superseded plan no longer applies: a run synced after it, or the activation's document changed. */
+export function staleReason(config: ActivationConfig, p: NonNullable<ActivationState['plan']>): string {
+  return p.byVersion !== undefined
+    ? `plan ${p.run} of "${config.id}" is stale: the activation's document changed after it was computed (version ${p.byVersion})`
+    : `plan ${p.run} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed`;
 }
 
 /**

@@ -37,6 +37,7 @@ import {
   recordRun,
   resumeWithCatchUp,
   runChild,
+  staleReason,
   supersedePlan,
   validateApply,
   type ActivationState,
@@ -351,7 +352,14 @@ class Activation {
   private async serveJob(job: Job, ticket: number): Promise<void> {
     const { config, state } = this;
     if (job.kind === 'config') {
+      // A plan computed with the document before no longer says what the activation writes: applied, it would
+      // write to what that document named and commit into the snapshot the new one starts from. An apply
+      // waiting behind this job ('applying') is answered stale. Executions before the patch kept it open.
+      const plan = state.plan?.status === 'open' || state.plan?.status === 'applying' ? state.plan : undefined;
+      const supersede = plan !== undefined && patched('config-supersedes-plan');
+      if (supersede) await acts.supersedePlans({ activationId: config.id });
       const r = await acts.applyConfigUpdate({ config: job.config, reason: job.reason, retarget: job.retarget });
+      if (supersede) state.plan = { run: plan!.run, status: 'superseded', byVersion: r.version };
       this.config = job.config;
       // The next fire time is computed again from the new schedule.
       this.wake++;
@@ -366,7 +374,10 @@ class Activation {
       return this.queue.answer([ticket], answer);
     }
     if (state.plan?.status !== 'applying' || state.plan.run !== job.plan) {
-      const message = `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`;
+      const message =
+        state.plan?.byVersion !== undefined && state.plan.run === job.plan
+          ? `${staleReason(config, state.plan)}; run \`syncline plan ${config.id}\` again`
+          : `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`;
       return this.queue.answer([ticket], { error: { type: 'PLAN_STALE', message } });
     }
     // Applying a plan completes the plan's own run (same number, same work tables).

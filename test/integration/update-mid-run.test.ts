@@ -83,3 +83,35 @@ test('a document given up on while a run writes is not applied after it, once th
   expect(Number((await db.query(`SELECT count(*) AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n)).toBe(20);
   expect(again.stdout).toContain('the document waiting to apply after the run in progress is dropped');
 });
+
+test("a plan computed before a new target was accepted is stale: applied, it would write to the old target and fill the new one's snapshot", async () => {
+  const id = uniqueName('planretarget');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const doc = (object: string) => ({
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+  const file = path.join(dir, `${id}.json`);
+  fs.writeFileSync(file, JSON.stringify(doc(`${id}_a`)));
+  expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+  expect((await syncline('sync', id)).code).toBe(0);
+  await db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id <= 3`);
+  const plan = await syncline('plan', id, '--json');
+  expect(plan.code).toBe(0);
+  const n = String((JSON.parse(plan.stdout) as { plan: number }).plan);
+
+  fs.writeFileSync(file, JSON.stringify(doc(`${id}_b`)));
+  expect((await syncline('activation', 'update', '--file', file, '--retarget')).code).toBe(0);
+  const applied = await syncline('apply', id, n);
+  expect(applied.code).toBe(1);
+  expect(applied.stderr).toContain(`plan ${n} of "${id}" is stale: the activation's document changed after it was computed (version 2)`);
+
+  expect((await syncline('sync', id)).code).toBe(0);
+  const count = async (object: string) =>
+    Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
+  expect(await count(`${id}_b`)).toBe(10);
+});
