@@ -296,6 +296,20 @@ export function resumeWithCatchUp(config: ActivationConfig, state: ActivationSta
   if (!('manual' in config.schedule)) state.lastFireAt = Date.now();
 }
 
+/**
+ * A new target was accepted: the held deletions were the old target's, and are forgotten with its snapshot
+ * (db/runs.ts forgetTargetState). The activation stops showing them and asking for their approval, and
+ * DELETES_HELD clears. Asked only when something is held or open (patched: executions before it kept them
+ * until the next run).
+ */
+export async function dropHeldDeletes(config: ActivationConfig, state: ActivationState): Promise<void> {
+  const open = (state.warnings ?? []).some((w) => w.code === 'DELETES_HELD');
+  if ((!state.heldDeletes && !open) || !patched('retarget-drops-held-deletes')) return;
+  state.heldDeletes = null;
+  state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'DELETES_HELD');
+  await publishWarnings(config, state);
+}
+
 /** Sets SynclineHealth from the current warnings and sends the set to the warnings workflow when it changed. */
 async function publishWarnings(config: ActivationConfig, state: ActivationState): Promise<void> {
   const warnings = state.warnings ?? [];

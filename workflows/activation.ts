@@ -31,6 +31,7 @@ import { activationKey, destinationKey, healthKey } from '../common/search-attri
 import {
   DEFAULT_RECHECK,
   answerOnce,
+  dropHeldDeletes,
   answeredBefore,
   planRun,
   recheck,
@@ -361,6 +362,7 @@ class Activation {
       const r = await acts.applyConfigUpdate({ config: job.config, reason: job.reason, retarget: job.retarget });
       if (supersede) state.plan = { run: plan!.run, status: 'superseded', byVersion: r.version };
       this.config = job.config;
+      if (job.retarget) await dropHeldDeletes(job.config, state);
       // The next fire time is computed again from the new schedule.
       this.wake++;
       return this.queue.answer([ticket], { ok: { version: r.version } });

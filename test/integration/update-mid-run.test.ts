@@ -115,3 +115,33 @@ test("a plan computed before a new target was accepted is stale: applied, it wou
     Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
   expect(await count(`${id}_b`)).toBe(10);
 });
+
+test('a new target drops the deletions held for the old one: status no longer asks to approve them, DELETES_HELD clears', async () => {
+  const id = uniqueName('heldretarget');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const doc = (object: string) => ({
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+  const h = client.workflow.getHandle(activationWorkflowId(id));
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [{ config: doc(`${id}_a`) }],
+  });
+  await h.executeUpdate(triggerSyncUpdate, { args: [{}] });
+  await db.query(`DELETE FROM public.${id} WHERE id > 5`);
+  expect((await h.executeUpdate(triggerSyncUpdate, { args: [{}] })).heldDeletes).toBe(5);
+  expect((await h.query(statusQuery)).heldDeletes).toEqual({ run: 2, count: 5 });
+
+  const r = await h.executeUpdate(updateConfigUpdate, { args: [{ config: doc(`${id}_b`), retarget: true }] });
+  expect(r.applied).toBe(true);
+  const status = await h.query(statusQuery);
+  expect(status.heldDeletes).toBeNull();
+  expect((status.warnings ?? []).map((w) => w.code)).not.toContain('DELETES_HELD');
+  expect(status.health).toBe('ok');
+});
