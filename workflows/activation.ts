@@ -318,6 +318,10 @@ class Activation {
         answer,
       );
     }
+    if (this.state.paused && this.state.autoPaused)
+      answer.consequences.push(
+        'paused by a configuration error: once applied, the destination is checked with this document at once, and the activation resumes with a run if it checks out',
+      );
     // A document still waiting for the run in progress to end is superseded by this later one: the last
     // document sent counts, and it was checked against the one that runs (executions before the patch
     // applied both, in order, the second checked against the document that ran before the first).
@@ -363,6 +367,9 @@ class Activation {
       if (supersede) state.plan = { run: plan!.run, status: 'superseded', byVersion: r.version };
       this.config = job.config;
       if (job.retarget) await dropHeldDeletes(job.config, state);
+      // Paused by a configuration error: the new document may be the fix. The destination is checked with it
+      // now (a run follows when it checks out), not at the next re-check, up to \`recheck\` (1h) later.
+      if (state.paused && state.autoPaused && patched('update-rechecks-now')) await recheck(job.config, state);
       // The next fire time is computed again from the new schedule.
       this.wake++;
       return this.queue.answer([ticket], { ok: { version: r.version } });

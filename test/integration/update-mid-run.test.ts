@@ -145,3 +145,45 @@ test('a new target drops the deletions held for the old one: status no longer as
   expect((status.warnings ?? []).map((w) => w.code)).not.toContain('DELETES_HELD');
   expect(status.health).toBe('ok');
 });
+
+test('paused by a configuration error, a document that fixes it resumes the activation now, not at the next hourly re-check', async () => {
+  const id = uniqueName('fixpause');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 10) g`);
+  const doc = (mappings: unknown[]) => ({
+    id,
+    mode: 'upsert',
+    schedule: { every: '1d' },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings,
+  });
+  const h = client.workflow.getHandle(activationWorkflowId(id));
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: doc([
+          { from: 'name', to: 'Name' },
+          { from: 'city', to: 'City' },
+        ]),
+      },
+    ],
+  });
+  await waitFor('the first scheduled run', async () => (await h.query(statusQuery)).lastRuns.length === 1);
+  await db.query(`ALTER TABLE public.${id} DROP COLUMN city`);
+  expect((await h.executeUpdate(triggerSyncUpdate, { args: [{}] })).status).toBe('failed');
+  expect((await h.query(statusQuery)).state).toBe('paused');
+
+  await db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id = 1`);
+  const r = await h.executeUpdate(updateConfigUpdate, { args: [{ config: doc([{ from: 'name', to: 'Name' }]) }] });
+  expect(r.applied).toBe(true);
+  await waitFor(
+    'resumed, the rows are sent',
+    async () => {
+      const s = await h.query(statusQuery);
+      return s.state === 'idle' && s.lastRuns.at(-1)?.status === 'success';
+    },
+    20_000,
+  );
+});
