@@ -38,8 +38,12 @@ export function planConfigUpdate(current: ActivationConfig, next: ActivationConf
   const consequences: string[] = [];
   if (changes.length === 0) consequences.push('nothing changes: the document is the one running');
   if (retarget) {
+    const target = paths.filter((p) => TARGET_PATHS.includes(p));
+    // Only a key changed: the records stay where they are, and the snapshot that matched them goes.
     consequences.push(
-      `a different target (${paths.filter((p) => TARGET_PATHS.includes(p)).join(', ')}): the snapshot starts empty for it, so the next run sends every model row to the new target as new; nothing is deleted in the old one`,
+      target.every((p) => p === 'source.key' || p === 'destination.key')
+        ? `a different key (${target.join(', ')}) on the same object or table: the snapshot starts empty, so the next run sends every model row as new, matched by the destination key; a record whose destination key value changes is written again as a new record, and the records of the old values stay (Mirror never deletes them)`
+        : `a different target (${target.join(', ')}): the snapshot starts empty for it, so the next run sends every model row to the new target as new; nothing is deleted in the old one`,
     );
   }
   if (resend) {

@@ -34,3 +34,14 @@ describe('what a mode change means for the data', () => {
     expect(plan.consequences.join('\n')).toContain('rows unchanged since the last run are not sent again');
   });
 });
+
+describe('what a key change means for the data', () => {
+  test('the model key alone: the same object keeps the records of the old keys, and Mirror never deletes them', () => {
+    const next = config({ mode: 'mirror', source: { ...base.source, key: 'customer_id' } });
+    const plan = planConfigUpdate(config({ mode: 'mirror' }), next, 50);
+    expect(plan.retarget).toBe(true);
+    expect(plan.consequences[0]).toContain('the same object or table');
+    expect(plan.consequences[0]).toContain('a record whose destination key value changes is written again as a new record');
+    expect(plan.consequences[0]).toContain('the records of the old values stay');
+  });
+});
