@@ -32,7 +32,9 @@ export function planConfigUpdate(current: ActivationConfig, next: ActivationConf
   const changes = diffDocuments(current, next);
   const paths = changes.map((c) => c.path);
   const retarget = paths.some((p) => TARGET_PATHS.includes(p));
-  const resend = !retarget && paths.some((p) => p.startsWith('mappings'));
+  // A mapping's `type` (the attribute type a connector creates) is not part of a row's hash (activities/extract.ts stageSpec).
+  const typeOnly = (p: string) => /^mappings\[.*\]\.type$/.test(p);
+  const resend = !retarget && paths.some((p) => p.startsWith('mappings') && !typeOnly(p));
   const modelChanged = paths.some((p) => p === 'source.sql' || p === 'source.table' || p === 'source.connection');
   const duplicatesRecords = resend && next.mode === 'insert';
   const consequences: string[] = [];
@@ -80,6 +82,10 @@ export function planConfigUpdate(current: ActivationConfig, next: ActivationConf
   const fromNow = paths.filter((p) =>
     /^(schedule|thresholds|warnings|deletionGuard|chunkSize|recheck|description|destination\.options)/.test(p),
   );
+  if (paths.some(typeOnly))
+    consequences.push(
+      'the attribute type of a mapping: used when the connector creates a missing attribute; an existing one keeps its type, and no row is sent again for it',
+    );
   if (fromNow.length) consequences.push(`from now on: ${[...new Set(fromNow.map((p) => p.split(/[.[]/)[0]))].join(', ')}`);
   return { changes, retarget, resend, duplicatesRecords, consequences };
 }

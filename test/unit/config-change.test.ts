@@ -45,3 +45,12 @@ describe('what a key change means for the data', () => {
     expect(plan.consequences[0]).toContain('the records of the old values stay');
   });
 });
+
+test("a mapping's attribute type alone is not in any row's content: no row is sent again, Insert asks nothing", () => {
+  const typed = (type: string) => config({ mode: 'insert', mappings: [{ from: 'email', to: 'Email', type }] });
+  const plan = planConfigUpdate(typed('STRING'), typed('TEXT'), 30);
+  expect(plan.changes).toEqual([{ path: 'mappings[to=Email].type', before: 'STRING', after: 'TEXT' }]);
+  expect(plan.resend).toBe(false);
+  expect(plan.duplicatesRecords).toBe(false);
+  expect(plan.consequences.join('\n')).toContain('attribute type');
+});
