@@ -240,7 +240,19 @@ export class SynclineClient {
   /** The document against the last one the activation ran (config_versions), with the refusals of `updateConfig`. */
   private async checkStart(next: ActivationConfig, opts: StartOptions): Promise<StartCheck> {
     const db = this.database();
-    const latest = await latestConfigVersion(db, next.id);
+    const latest = await latestConfigVersion(db, next.id).catch((err: { code?: unknown }) => {
+      // No syncline tables (no worker ever ran on this database): nothing of the activation can be recorded here.
+      if (err?.code === '42P01') return null;
+      throw err;
+    });
+    if (latest === null)
+      return {
+        changes: [],
+        consequences: [
+          `starts the activation; syncline's Postgres at ${databaseWhere(this.databaseUrl!)} has no syncline tables yet, so it was not checked against a document it ran before (set DATABASE_URL to the workers' database)`,
+        ],
+        retarget: false,
+      };
     if (!latest) return { changes: [], consequences: ['starts the activation: its first run sends every model row'], retarget: false };
     const before = parseActivationConfig(latest.document);
     const synced = await syncedRowCount(db, next.id);

@@ -152,3 +152,35 @@ test('started again, its first run without warnings clears the ones still open f
     delete process.env.SYNCLINE_WARNINGS_WORKFLOW_ID;
   }
 });
+
+test('a state database without syncline tables (no worker ran on it) does not stop a start: it says nothing was checked', async () => {
+  const id = uniqueName('restart_nodb');
+  const name = `${id}_db`;
+  await db.query(`CREATE DATABASE ${name}`);
+  try {
+    const url = new URL(env().databaseUrl);
+    url.pathname = `/${name}`;
+    const file = path.join(dir, `${id}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        id,
+        mode: 'upsert',
+        schedule: { manual: true },
+        source: { table: `public.${id}`, key: 'id' },
+        destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+        mappings: [{ from: 'name', to: 'Name' }],
+      }),
+    );
+    const started = await runCli(['activation', 'start', '--file', file], {
+      TEMPORAL_ADDRESS: env().address,
+      DATABASE_URL: url.toString(),
+      SYNCLINE_TASK_QUEUE: TQ,
+    });
+    expect(started.stderr).toBe('');
+    expect(started.stdout).toContain('has no syncline tables yet, so it was not checked against a document it ran before');
+    expect((await syncline('stop', id, '--wait')).code).toBe(0);
+  } finally {
+    await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+});
