@@ -25,7 +25,7 @@ import type { RunSummary } from '../common/run';
 import { createDb, createPool, databaseUrlMisread, databaseWhere } from '../db/connect';
 import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
 import type { Database } from '../db/database';
-import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
+import { activationWorkflowId, TASK_QUEUE, WARNINGS_WORKFLOW_ID, WORKFLOW_TYPES } from '../common/names';
 import { configVersion, latestConfigVersion, listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
 import { forgetTargetState, purgeActivation, syncedRowCount } from '../db/runs';
@@ -34,6 +34,7 @@ import {
   approveDeletesUpdate,
   configQuery,
   planUpdate,
+  reportWarningsSignal,
   pauseSignal,
   resumeSignal,
   resyncSignal,
@@ -482,7 +483,23 @@ export class SynclineClient {
    */
   async purge(id: string): Promise<Record<string, number>> {
     if (await this.isRunning(id)) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
-    return this.read(() => purgeActivation(this.database(), id));
+    const latest = await this.read(() => latestConfigVersion(this.database(), id));
+    const dropped = await this.read(() => purgeActivation(this.database(), id));
+    // The warnings workflow keeps what the stopped activation reported open (a DELETES_HELD, say): an empty
+    // report closes it, with its notice on the activation's channel. An activation re-created with this id
+    // starts from nothing open. The workflow id as the workers name it (activities/notify.ts warningsWorkflowId).
+    const channel = parseActivationConfig(latest?.document);
+    try {
+      await this.client.workflow.getHandle(process.env.SYNCLINE_WARNINGS_WORKFLOW_ID || WARNINGS_WORKFLOW_ID).signal(reportWarningsSignal, {
+        activationId: id,
+        warnings: [],
+        at: new Date().toISOString(),
+        ...(channel.ok && channel.config.warnings ? { channel: channel.config.warnings } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err; // no warnings workflow: nothing is open
+    }
+    return dropped;
   }
 
   /** Run records from Postgres, newest first. */

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { env, startWorker, sqlClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { openWarningsQuery } from '../../workflows/messages';
 import { runCli, type CliResult } from '../support/cli';
 
 const TQ = uniqueName('tq_restart');
@@ -182,5 +183,48 @@ test('a state database without syncline tables (no worker ran on it) does not st
     expect((await syncline('stop', id, '--wait')).code).toBe(0);
   } finally {
     await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+});
+
+test('delete --purge closes the warnings the stopped activation left open: an activation re-created with its id starts clean', async () => {
+  const id = uniqueName('purge_warn');
+  const warningsId = `${id}-warnings`;
+  process.env.SYNCLINE_WARNINGS_WORKFLOW_ID = warningsId;
+  try {
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+    const file = path.join(dir, `${id}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        id,
+        mode: 'mirror',
+        schedule: { manual: true },
+        source: { table: `public.${id}`, key: 'id' },
+        destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+        mappings: [{ from: 'name', to: 'Name' }],
+      }),
+    );
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    expect((await syncline('sync', id)).code).toBe(0);
+    await db.query(`DELETE FROM public.${id} WHERE id > 5`);
+    expect((await syncline('sync', id)).code).toBe(3);
+    const client = await testClient();
+    try {
+      const open = () => client.workflow.getHandle(warningsId).query(openWarningsQuery, id);
+      expect((await open()).map((w) => w.code)).toEqual(['DELETES_HELD']);
+      expect((await syncline('stop', id, '--wait')).code).toBe(0);
+      const purged = await runCli(['delete', id, '--purge', '--yes'], {
+        TEMPORAL_ADDRESS: env().address,
+        DATABASE_URL: env().databaseUrl,
+        SYNCLINE_TASK_QUEUE: TQ,
+        SYNCLINE_WARNINGS_WORKFLOW_ID: warningsId,
+      });
+      expect(purged.code).toBe(0);
+      await waitFor('the purged activation has no open warning', async () => (await open()).length === 0, 10_000);
+    } finally {
+      await client.connection.close();
+    }
+  } finally {
+    delete process.env.SYNCLINE_WARNINGS_WORKFLOW_ID;
   }
 });
