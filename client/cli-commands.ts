@@ -63,8 +63,16 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'activation start',
     args: [],
-    summary: 'validate an activation file and start its workflow',
-    flags: { file: { type: 'string', value: 'path', short: 'f', help: 'the activation document (JSON)' } },
+    summary: 'validate an activation file and start its workflow (started again: checked against the document it ran last)',
+    flags: {
+      file: { type: 'string', value: 'path', short: 'f', help: 'the activation document (JSON)' },
+      retarget: {
+        type: 'boolean',
+        help: 'started again with a new target (destination or model key): its snapshot starts empty, the old target is left as it is',
+      },
+      confirm: { type: 'boolean', help: 'started again: accept that Insert mode creates every synced row again as a new record' },
+      reason,
+    },
     required: ['file'],
     example: 'syncline activation start --file contacts.json',
   },

@@ -330,11 +330,19 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: { dag: id, deleted: true }, text: `DAG "${id}" deleted (its schedule; runs under way finish)` };
   },
   'activation start': async ({ client, flags }) => {
-    const started = await client.start(readActivationFile(String(flags.file)));
+    const started = await client.start(readActivationFile(String(flags.file)), {
+      retarget: flags.retarget === true,
+      confirm: flags.confirm === true,
+      reason: str(flags.reason),
+    });
     const id = started.workflowId.slice('activation/'.length);
     return {
       data: started,
-      text: `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})\nsync it now with "syncline sync ${id}"`,
+      text: [
+        `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})`,
+        ...formatChanges(started.changes, started.consequences),
+        `sync it now with "syncline sync ${id}"`,
+      ].join('\n'),
     };
   },
   'activation update': async ({ client, flags }) => {
@@ -510,6 +518,12 @@ async function confirm(question: string): Promise<boolean> {
 export function patienceNote(command: string, id: string | undefined, flags: Flags): string | undefined {
   if (command === 'stop' && flags.wait === true)
     return `still waiting for "${id}" to end: its current run finishes first ("syncline status ${id}" shows it); if it never ends, check that a syncline worker polls the activation's task queue`;
+  // An accepted document is applied between runs: the update's answer waits for the run in progress to end.
+  if ((command === 'activation update' || command === 'activation apply') && flags['dry-run'] !== true)
+    return (
+      'still waiting: an activation with a run in progress applies a new document only once the run ends ("syncline status <id>" shows the run). ' +
+      'Accepted, it is applied then: interrupting this command does not withdraw the document; to keep the one running, apply it again (the later document counts)'
+    );
   if (!RUN_COMMANDS.has(command) && command !== 'plan') return undefined;
   return `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue`;
 }
@@ -529,7 +543,8 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
   if (LOCAL_COMMANDS.has(command.name)) return runLocal(command, flags);
   // These reach Temporal only if they call it (lazy connection): reading the runs or the pools needs Postgres alone.
   const readsPostgres = ['runs', 'errors', 'history', 'rows', 'pool set', 'pool list', 'pool delete'].includes(command.name);
-  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete'].includes(command.name);
+  // A start is checked against the last document the activation ran (config_versions): it carries on from that state.
+  let needsPostgres = readsPostgres || ['plan', 'apply', 'delete', 'activation start', 'activation apply'].includes(command.name);
   let db: StateDatabase | undefined;
   let client: SynclineClient | undefined;
   const address = str(flags.address) ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';

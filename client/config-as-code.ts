@@ -69,15 +69,14 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
     const id = doc.id as string;
     // Asked of the activation itself: the visibility listing may not show yet one the last apply started.
     if (!(await client.isRunning(id))) {
-      if (!opts.dryRun) await client.start(doc);
-      steps.push({
-        id,
-        file,
-        action: 'start',
-        changes: [],
-        consequences: ['starts the activation: its first run sends every model row'],
-        done: !opts.dryRun,
+      // Started again, it carries on from its state: checked against the document it ran last (as an update is).
+      const r = await client.start(doc, {
+        dryRun: opts.dryRun,
+        retarget: opts.retarget,
+        confirm: opts.confirm,
+        reason: opts.reason ?? `applied from ${path.basename(file)}`,
       });
+      steps.push({ id, file, action: 'start', changes: r.changes, consequences: r.consequences, done: r.started });
       continue;
     }
     const current = await client.currentConfig(id);
@@ -94,7 +93,10 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
       confirm: opts.confirm,
       reason: opts.reason ?? `applied from ${path.basename(file)}`,
     });
-    steps.push({ id, file, action: 'update', changes: answer.changes, consequences: answer.consequences, done: answer.applied });
+    // No change against the document running: nothing to apply, but a document waiting for the run in progress
+    // to end (what currentConfig answered) was dropped.
+    const done = answer.applied || (!opts.dryRun && answer.changes.length === 0);
+    steps.push({ id, file, action: 'update', changes: answer.changes, consequences: answer.consequences, done });
   }
   if (opts.prune) {
     const named = new Set(docs.map((d) => d.doc.id as string));

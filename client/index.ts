@@ -11,21 +11,30 @@ import { Client, Connection, WorkflowUpdateFailedError, type WorkflowExecutionDe
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
-import { formatProblems, parseNewActivationConfig, type ConfigProblem } from '../common/config';
+import {
+  formatProblems,
+  parseActivationConfig,
+  parseNewActivationConfig,
+  type ActivationConfig,
+  type ConfigProblem,
+} from '../common/config';
+import { planConfigUpdate, TARGET_PATHS } from '../common/config-change';
+import type { ConfigChange } from '../common/config-diff';
 import { causeChainText } from '../common/errors';
 import type { RunSummary } from '../common/run';
 import { createDb, createPool, databaseUrlMisread, databaseWhere } from '../db/connect';
 import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
 import type { Database } from '../db/database';
-import { activationWorkflowId, TASK_QUEUE, WORKFLOW_TYPES } from '../common/names';
-import { listConfigVersions } from '../db/config-versions';
+import { activationWorkflowId, TASK_QUEUE, WARNINGS_WORKFLOW_ID, WORKFLOW_TYPES } from '../common/names';
+import { configVersion, latestConfigVersion, listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
-import { purgeActivation } from '../db/runs';
+import { forgetTargetState, purgeActivation, syncedRowCount } from '../db/runs';
 import {
   applyPlanUpdate,
   approveDeletesUpdate,
   configQuery,
   planUpdate,
+  reportWarningsSignal,
   pauseSignal,
   resumeSignal,
   resyncSignal,
@@ -110,6 +119,39 @@ export interface ActivationListing {
   lastRun: { runNumber: number; status: string; finishedAt: string | null } | null;
 }
 
+export interface StartOptions {
+  /** Accept a new target (destination or model key) against the last document the activation ran. */
+  retarget?: boolean;
+  /** Accept that Insert mode creates every synced row again as a new record. */
+  confirm?: boolean;
+  /** Check only: nothing is started or dropped. */
+  dryRun?: boolean;
+  /** Why (recorded with a new target's version). */
+  reason?: string;
+}
+export interface StartResult {
+  workflowId: string;
+  /** Empty for a dry run. */
+  runId: string;
+  started: boolean;
+  /** What differs from the last document the activation ran (empty for a first start, or without a databaseUrl). */
+  changes: ConfigChange[];
+  consequences: string[];
+}
+interface StartCheck {
+  changes: ConfigChange[];
+  consequences: string[];
+  retarget: boolean;
+}
+
+function alreadyRunning(id: string, workflowId: string, cause?: unknown): SynclineError {
+  return new SynclineError(
+    `activation "${id}" is already running (workflow ${workflowId}): sync it now with "syncline resync ${id}", ` +
+      `or terminate it first ("temporal workflow terminate --workflow-id ${workflowId}") to start it with a new configuration`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
 export class SynclineClient {
   private readonly client: Client;
   private readonly taskQueue: string;
@@ -152,12 +194,31 @@ export class SynclineClient {
    * Validates the document, then starts `activation/<id>`; an activation already running is an error. Returns
    * once the visibility listing shows it (`list`), or after 30 s if the listing lags more.
    * The document enters workflow history: one that carries a credential (`warnings.webhookUrl`) is refused.
+   *
+   * An activation started again (stopped, or stopped by `apply --prune`) carries on from the state its
+   * earlier runs left in Postgres: with a `databaseUrl`, the document is checked against the last one it
+   * ran, as `updateConfig` checks a change (`changes`, `consequences`). A new target is refused unless
+   * `retarget` (then its snapshot is dropped first: the next run sends every model row to the new target),
+   * an Insert-mode change that re-creates every record unless `confirm`. `dryRun` checks and starts nothing.
    */
-  async start(config: unknown): Promise<{ workflowId: string; runId: string }> {
+  async start(config: unknown, opts: StartOptions = {}): Promise<StartResult> {
     const parsed = parseNewActivationConfig(config);
     if (!parsed.ok) throw new ConfigInvalidError(parsed.problems, (config as { id?: unknown } | null)?.id);
     const id = parsed.config.id;
     const workflowId = activationWorkflowId(id);
+    let check: StartCheck = { changes: [], consequences: [], retarget: false };
+    if (this.databaseUrl) {
+      // Asked first: a running activation is refused as such, not for what its document would change.
+      if (await this.isRunning(id)) throw alreadyRunning(id, workflowId);
+      check = await this.read(() => this.checkStart(parsed.config, opts));
+    }
+    if (opts.dryRun) return { workflowId, runId: '', started: false, changes: check.changes, consequences: check.consequences };
+    if (check.retarget) {
+      const db = this.database();
+      const forgotten = await this.read(() => forgetTargetState(db, id));
+      const why = `new target: the snapshot of ${forgotten} rows for the previous target was dropped`;
+      await this.read(() => configVersion(db, id, parsed.config, [opts.reason, why].filter(Boolean).join('; ')));
+    }
     try {
       // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).
       const handle = await this.client.workflow.start(WORKFLOW_TYPES.activation, {
@@ -170,17 +231,53 @@ export class SynclineClient {
       // `syncline list` names the activations from the lagging listing: one just started shows there once this returns.
       const runId = handle.firstExecutionRunId;
       await untilListed(async () => (await this.client.workflow.count(`WorkflowId = "${workflowId}" AND RunId = "${runId}"`)).count > 0);
-      return { workflowId, runId };
+      return { workflowId, runId, started: true, changes: check.changes, consequences: check.consequences };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new SynclineError(
-          `activation "${id}" is already running (workflow ${workflowId}): sync it now with "syncline resync ${id}", ` +
-            `or terminate it first ("temporal workflow terminate --workflow-id ${workflowId}") to start it with a new configuration`,
-          { cause: err },
-        );
-      }
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw alreadyRunning(id, workflowId, err);
       throw err;
     }
+  }
+
+  /** The document against the last one the activation ran (config_versions), with the refusals of `updateConfig`. */
+  private async checkStart(next: ActivationConfig, opts: StartOptions): Promise<StartCheck> {
+    const db = this.database();
+    const latest = await latestConfigVersion(db, next.id).catch((err: { code?: unknown }) => {
+      // No syncline tables (no worker ever ran on this database): nothing of the activation can be recorded here.
+      if (err?.code === '42P01') return null;
+      throw err;
+    });
+    if (latest === null)
+      return {
+        changes: [],
+        consequences: [
+          `starts the activation; syncline's Postgres at ${databaseWhere(this.databaseUrl!)} has no syncline tables yet, so it was not checked against a document it ran before (set DATABASE_URL to the workers' database)`,
+        ],
+        retarget: false,
+      };
+    if (!latest) return { changes: [], consequences: ['starts the activation: its first run sends every model row'], retarget: false };
+    const before = parseActivationConfig(latest.document);
+    const synced = await syncedRowCount(db, next.id);
+    const plan = planConfigUpdate((before.ok ? before.config : latest.document) as ActivationConfig, next, synced);
+    const carries = `carries on from the state of its earlier runs (version ${latest.version}, ${synced} synced rows)`;
+    if (plan.retarget && !opts.retarget) {
+      const paths = plan.changes.map((c) => c.path).filter((p) => TARGET_PATHS.includes(p));
+      throw new SynclineError(
+        `activation "${next.id}" ran before with another target (${paths.join(', ')}). Started as it is, it would carry on from the state of its earlier runs, the old target's (version ${latest.version}, ${synced} synced rows): ` +
+          'the new target would get only the rows changed since, and Mirror would take the old keys for removed. Refused, nothing started: ' +
+          'start it with --retarget to start the new target from an empty snapshot (the next run sends every model row to it; nothing is deleted in the old one), or keep the previous target in the document',
+      );
+    }
+    if (plan.duplicatesRecords && !opts.confirm) {
+      throw new SynclineError(
+        `activation "${next.id}": started again, it ${carries}, and ${plan.consequences.find((c) => c.includes('Insert mode'))}. Refused, nothing started: start it with --confirm if that is what you want`,
+      );
+    }
+    const consequences = plan.changes.length ? plan.consequences : ['the document is the one it ran last'];
+    return {
+      changes: plan.changes,
+      consequences: plan.retarget ? consequences : [`${carries}: the next run sends what changed since`, ...consequences],
+      retarget: plan.retarget,
+    };
   }
 
   resync(id: string, opts: { full?: boolean; reason?: string } = {}): Promise<void> {
@@ -386,7 +483,23 @@ export class SynclineClient {
    */
   async purge(id: string): Promise<Record<string, number>> {
     if (await this.isRunning(id)) throw new SynclineError(`activation "${id}" is running: stop it first ("syncline stop ${id}")`);
-    return this.read(() => purgeActivation(this.database(), id));
+    const latest = await this.read(() => latestConfigVersion(this.database(), id));
+    const dropped = await this.read(() => purgeActivation(this.database(), id));
+    // The warnings workflow keeps what the stopped activation reported open (a DELETES_HELD, say): an empty
+    // report closes it, with its notice on the activation's channel. An activation re-created with this id
+    // starts from nothing open. The workflow id as the workers name it (activities/notify.ts warningsWorkflowId).
+    const channel = parseActivationConfig(latest?.document);
+    try {
+      await this.client.workflow.getHandle(process.env.SYNCLINE_WARNINGS_WORKFLOW_ID || WARNINGS_WORKFLOW_ID).signal(reportWarningsSignal, {
+        activationId: id,
+        warnings: [],
+        at: new Date().toISOString(),
+        ...(channel.ok && channel.config.warnings ? { channel: channel.config.warnings } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err; // no warnings workflow: nothing is open
+    }
+    return dropped;
   }
 
   /** Run records from Postgres, newest first. */

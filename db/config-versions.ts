@@ -65,3 +65,15 @@ export async function listConfigVersions(
     createdAt: new Date(r.created_at).toISOString(),
   }));
 }
+
+/** The activation's latest accepted document and its version; undefined when it never ran (or was purged). */
+export async function latestConfigVersion(db: Db, activationId: string): Promise<{ version: number; document: unknown } | undefined> {
+  const r = await db
+    .selectFrom('syncline.config_versions')
+    .select(['version', 'document'])
+    .where('activation_id', '=', activationId)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return r && { version: r.version, document: r.document };
+}

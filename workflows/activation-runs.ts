@@ -46,8 +46,16 @@ export interface ActivationState {
   /** Paused by a configuration error rather than by an operator: the periodic re-check may resume it. */
   autoPaused?: boolean;
   lastRecheckAt?: number;
+  /** Started again after its runs were recorded by an earlier execution (stopped since): its next warnings report goes out even when empty. */
+  restarted?: boolean;
   /** The latest plan (`syncline plan`); only an `open` one can be applied. */
-  plan?: { run: number; status: 'open' | 'applying' | 'applied' | 'superseded'; by?: number };
+  plan?: {
+    run: number;
+    status: 'open' | 'applying' | 'applied' | 'superseded';
+    by?: number;
+    /** Superseded by this accepted document version (updateConfig), not by a run. */
+    byVersion?: number;
+  };
   /**
    * The answers of the last approveDeletes and apply updates, by update id. A client whose answer was
    * lost sends the update again with the same id; Temporal recognises it only within one execution, and
@@ -210,8 +218,14 @@ export function validateApply(config: ActivationConfig, state: ActivationState, 
     throw new Error(`plan ${req.plan} of "${config.id}" is stale: plan ${p.run} was computed after it; apply plan ${p.run} or ${again}`);
   if (p.status === 'applied') throw new Error(`plan ${req.plan} of "${config.id}" was already applied; ${again}`);
   if (p.status === 'applying') throw new Error(`plan ${req.plan} of "${config.id}" is being applied already`);
-  if (p.status === 'superseded')
-    throw new Error(`plan ${req.plan} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed; ${again}`);
+  if (p.status === 'superseded') throw new Error(`${staleReason(config, p)}; ${again}`);
+}
+
+/** Why a superseded plan no longer applies: a run synced after it, or the activation's document changed. */
+export function staleReason(config: ActivationConfig, p: NonNullable<ActivationState['plan']>): string {
+  return p.byVersion !== undefined
+    ? `plan ${p.run} of "${config.id}" is stale: the activation's document changed after it was computed (version ${p.byVersion})`
+    : `plan ${p.run} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed`;
 }
 
 /**
@@ -282,6 +296,20 @@ export function resumeWithCatchUp(config: ActivationConfig, state: ActivationSta
   if (!('manual' in config.schedule)) state.lastFireAt = Date.now();
 }
 
+/**
+ * A new target was accepted: the held deletions were the old target's, and are forgotten with its snapshot
+ * (db/runs.ts forgetTargetState). The activation stops showing them and asking for their approval, and
+ * DELETES_HELD clears. Asked only when something is held or open (patched: executions before it kept them
+ * until the next run).
+ */
+export async function dropHeldDeletes(config: ActivationConfig, state: ActivationState): Promise<void> {
+  const open = (state.warnings ?? []).some((w) => w.code === 'DELETES_HELD');
+  if ((!state.heldDeletes && !open) || !patched('retarget-drops-held-deletes')) return;
+  state.heldDeletes = null;
+  state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'DELETES_HELD');
+  await publishWarnings(config, state);
+}
+
 /** Sets SynclineHealth from the current warnings and sends the set to the warnings workflow when it changed. */
 async function publishWarnings(config: ActivationConfig, state: ActivationState): Promise<void> {
   const warnings = state.warnings ?? [];
@@ -291,10 +319,14 @@ async function publishWarnings(config: ActivationConfig, state: ActivationState)
     upsertSearchAttributes([{ key: healthKey, value: health }] as never);
   }
   const signature = warningSignature(warnings);
-  if (signature === (state.reported ?? '')) return;
+  // Started again after a stop: what the execution before reported stays open in the warnings workflow and
+  // the activation's health in Postgres until a report says otherwise, so the first set is reported even
+  // when empty. Executions recorded before the patch reported nothing until a warning opened.
+  if (signature === (state.reported ?? '') && !(state.restarted && patched('report-after-restart'))) return;
   try {
     await acts.reportWarnings({ activationId: config.id, warnings, at: new Date().toISOString(), channel: config.warnings });
     state.reported = signature;
+    delete state.restarted;
   } catch (err) {
     // Not fatal to the activation: the set is sent again with the next change (or run).
     log.warn(`activation "${config.id}": could not report warnings: ${(err as Error).message}`);

@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -30,12 +31,14 @@ import { activationKey, destinationKey, healthKey } from '../common/search-attri
 import {
   DEFAULT_RECHECK,
   answerOnce,
+  dropHeldDeletes,
   answeredBefore,
   planRun,
   recheck,
   recordRun,
   resumeWithCatchUp,
   runChild,
+  staleReason,
   supersedePlan,
   validateApply,
   type ActivationState,
@@ -227,11 +230,16 @@ class Activation {
       { validator: (req) => (answeredBefore(state) ? undefined : validateApply(config, state, req)) },
     );
     setHandler(statusQuery, () => this.status());
-    setHandler(configQuery, () => this.config);
+    // The document that runs next: one accepted and waiting for the run in progress to end, else the one running.
+    setHandler(configQuery, () => this.queue.waitingConfig() ?? this.config);
   }
 
   async run(): Promise<void> {
-    if (this.state.lastRunNumber < 0) this.state.lastRunNumber = (await acts.lastRunNumber({ activationId: this.config.id })).runNumber;
+    if (this.state.lastRunNumber < 0) {
+      this.state.lastRunNumber = (await acts.lastRunNumber({ activationId: this.config.id })).runNumber;
+      // Runs recorded before this start: an earlier execution may have left warnings open (activation-runs.ts publishWarnings).
+      if (this.state.lastRunNumber > 0) this.state.restarted = true;
+    }
     for (;;) {
       await this.waitForWork();
       if (this.stopping !== null) return this.stop();
@@ -310,6 +318,25 @@ class Activation {
         answer,
       );
     }
+    if (this.state.paused && this.state.autoPaused)
+      answer.consequences.push(
+        'paused by a configuration error: once applied, the destination is checked with this document at once, and the activation resumes with a run if it checks out',
+      );
+    // A document still waiting for the run in progress to end is superseded by this later one: the last
+    // document sent counts, and it was checked against the one that runs (executions before the patch
+    // applied both, in order, the second checked against the document that ran before the first).
+    if (this.queue.waitingConfig() !== undefined) {
+      if (req.dryRun) answer.consequences.push('a document waits to apply after the run in progress: applying this one drops it');
+      else if (patched('config-update-supersedes')) {
+        answer.consequences.push('the document waiting to apply after the run in progress is dropped: this one counts');
+        this.queue.dropConfigJobs({
+          error: {
+            type: 'CONFIG_SUPERSEDED',
+            message: `activation "${next.id}": a later document was sent while this one waited for the run in progress to end; this one was not applied`,
+          },
+        });
+      }
+    }
     if (req.dryRun || plan.changes.length === 0) return { applied: false, ...answer };
     const applied = (await this.queue.awaitJob({ kind: 'config', config: next, retarget: plan.retarget, reason: req.reason })) as {
       version: number;
@@ -330,8 +357,19 @@ class Activation {
   private async serveJob(job: Job, ticket: number): Promise<void> {
     const { config, state } = this;
     if (job.kind === 'config') {
+      // A plan computed with the document before no longer says what the activation writes: applied, it would
+      // write to what that document named and commit into the snapshot the new one starts from. An apply
+      // waiting behind this job ('applying') is answered stale. Executions before the patch kept it open.
+      const plan = state.plan?.status === 'open' || state.plan?.status === 'applying' ? state.plan : undefined;
+      const supersede = plan !== undefined && patched('config-supersedes-plan');
+      if (supersede) await acts.supersedePlans({ activationId: config.id });
       const r = await acts.applyConfigUpdate({ config: job.config, reason: job.reason, retarget: job.retarget });
+      if (supersede) state.plan = { run: plan!.run, status: 'superseded', byVersion: r.version };
       this.config = job.config;
+      if (job.retarget) await dropHeldDeletes(job.config, state);
+      // Paused by a configuration error: the new document may be the fix. The destination is checked with it
+      // now (a run follows when it checks out), not at the next re-check, up to \`recheck\` (1h) later.
+      if (state.paused && state.autoPaused && patched('update-rechecks-now')) await recheck(job.config, state);
       // The next fire time is computed again from the new schedule.
       this.wake++;
       return this.queue.answer([ticket], { ok: { version: r.version } });
@@ -345,7 +383,10 @@ class Activation {
       return this.queue.answer([ticket], answer);
     }
     if (state.plan?.status !== 'applying' || state.plan.run !== job.plan) {
-      const message = `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`;
+      const message =
+        state.plan?.byVersion !== undefined && state.plan.run === job.plan
+          ? `${staleReason(config, state.plan)}; run \`syncline plan ${config.id}\` again`
+          : `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`;
       return this.queue.answer([ticket], { error: { type: 'PLAN_STALE', message } });
     }
     // Applying a plan completes the plan's own run (same number, same work tables).

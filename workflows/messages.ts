@@ -97,7 +97,7 @@ export interface UpdateConfigResponse {
   consequences: string[];
 }
 export const updateConfigUpdate = defineUpdate<UpdateConfigResponse, [UpdateConfigRequest]>('updateConfig');
-/** The activation document the activation runs now (defaults applied). */
+/** The activation document the activation runs next (defaults applied): one accepted and waiting for the run in progress to end, else the one it runs now. */
 export const configQuery = defineQuery<unknown>('config');
 export interface StopRequest {
   reason?: string;

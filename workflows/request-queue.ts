@@ -82,6 +82,25 @@ export class RequestQueue {
     return this.jobs.length > 0;
   }
 
+  /** The document of the last configuration change waiting to be applied (between runs), if any. */
+  waitingConfig(): ActivationConfig | undefined {
+    let last: ActivationConfig | undefined;
+    for (const { job } of this.jobs) if (job.kind === 'config') last = job.config;
+    return last;
+  }
+
+  /** Drops the configuration changes waiting to be applied, answering their callers with `answer`; how many. */
+  dropConfigJobs(answer: Answer): number {
+    const dropped = this.jobs.filter((j) => j.job.kind === 'config');
+    if (dropped.length === 0) return 0;
+    this.answer(
+      dropped.map((j) => j.ticket),
+      answer,
+    );
+    this.jobs.splice(0, this.jobs.length, ...this.jobs.filter((j) => j.job.kind !== 'config'));
+    return dropped.length;
+  }
+
   take(): Next | null {
     const job = this.jobs.shift();
     if (job) return job;

@@ -101,6 +101,15 @@ test('stop --wait says, after a while, what it waits for and what to check, as s
   expect(patienceNote('status', 'contacts', {})).toBeUndefined();
 });
 
+test('activation update and apply say, after a while, that the document waits for the run in progress, and that interrupting does not withdraw it', () => {
+  for (const command of ['activation update', 'activation apply']) {
+    const note = patienceNote(command, undefined, { file: 'contacts.json' });
+    expect(note).toContain('an activation with a run in progress applies a new document only once the run ends');
+    expect(note).toContain('interrupting this command does not withdraw the document');
+  }
+  expect(patienceNote('activation update', undefined, { 'dry-run': true })).toBeUndefined(); // answered at once
+});
+
 describe('the command as run', () => {
   test('an unreachable Postgres is one line naming it (never its password) and DATABASE_URL', async () => {
     const r = await syncline(['runs', 'contacts'], { DATABASE_URL: 'postgres://syncline:s3cret-pw@127.0.0.1:1/syncline_state' });
