@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       'sf-reset': sfConnection(emulators.reset),
       'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
       hooks: { url: hook.url },
       'hooks-refusing': { url: `${hook.url}?refuse` },
@@ -108,6 +109,9 @@ async function main(): Promise<void> {
       activations.planAndApply,
       activations.mirrorDeletionGuard,
       activations.heldDeletesThroughFailedRun,
+      activations.documentSupersedesPlan,
+      activations.restartedReportsWarnings,
+      activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,
       activations.configErrorResume,
       activations.invalidConfig,

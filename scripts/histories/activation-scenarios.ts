@@ -209,6 +209,74 @@ export async function heldDeletesThroughFailedRun(s: Stage): Promise<void> {
   );
 }
 
+/** A document accepted while a plan is open makes the plan stale (patched 'config-supersedes-plan'). */
+export async function documentSupersedesPlan(s: Stage): Promise<void> {
+  const id = 'hist_doc_plan';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id);
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`UPDATE hist.${id} SET last_name = 'changed' WHERE id LIKE '%-1'`);
+  await s.syncline.plan(id);
+  const third = await s.rec.nextRun(wf, second);
+  const answer = await s.syncline.updateConfig(id, { config: { ...doc, thresholds: { failedRowPercent: 20 } }, reason: 'recording' });
+  if (!answer.applied) throw new Error(`updateConfig: not applied ${JSON.stringify(answer)}`);
+  expectRun('the run after the document', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  await s.rec.nextRun(wf, third);
+  await s.rec.record(
+    'config-supersedes-plan',
+    wf,
+    third,
+    'an updateConfig while a plan is open: supersedePlans, applyConfigUpdate (the marker config-supersedes-plan), a run, then continue-as-new',
+  );
+}
+
+/** Stopped, then started again: its first run reports its warnings even when none hold (patched 'report-after-restart'). */
+export async function restartedReportsWarnings(s: Stage): Promise<void> {
+  const id = 'hist_restart';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id);
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  await s.rec.nextRun(wf, first);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a restart' });
+  const { runId: again } = await s.syncline.start(doc);
+  expectRun('the first run after the restart', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  await s.rec.nextRun(wf, again);
+  await s.rec.record(
+    'report-after-restart',
+    wf,
+    again,
+    'started again after a stop: lastRunNumber, a run, an empty warnings report (the marker report-after-restart), then continue-as-new',
+  );
+}
+
+/** Paused by a configuration error, a document applied re-checks at once and resumes (patched 'update-rechecks-now'). */
+export async function fixingDocumentRechecksNow(s: Stage): Promise<void> {
+  const id = 'hist_fix_doc';
+  const wf = wfId(id);
+  const conn = 'sf-revoked-update';
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { connection: conn });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('revoked credential', await s.syncline.triggerSync(id), (r) => r.status === 'failed' && r.error?.type === 'AUTH_FAILED');
+  const second = await s.rec.nextRun(wf, first);
+  await s.rec.until(wf, second, 'the re-check timer', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  s.connections[conn] = sfConnection(s.emulators.main);
+  const answer = await s.syncline.updateConfig(id, { config: { ...doc, thresholds: { failedRowPercent: 20 } }, reason: 'the fix' });
+  if (!answer.applied) throw new Error(`updateConfig: not applied ${JSON.stringify(answer)}`);
+  await s.rec.nextRun(wf, second);
+  await s.rec.record(
+    'update-rechecks-now',
+    wf,
+    second,
+    'auto-paused: an updateConfig re-checks the destination at once (the marker update-rechecks-now), resumes with a run, then continue-as-new',
+  );
+}
+
 /** A configuration error pauses the activation; the periodic re-check resumes it once the credential works. */
 export async function configErrorRecheck(s: Stage): Promise<void> {
   const id = 'hist_recheck';
