@@ -268,10 +268,44 @@ export async function syncedRowCount(db: Db, activationId: string): Promise<numb
  * The activation now writes to another target: what it knew of the previous one (snapshot, row errors,
  * held deletions) goes, so Mirror can never delete in the new target by the old one's keys. Returns
  * how many synced rows were forgotten. The previous target's records are not touched.
+ *
+ * A run left unfinished (its workflow ended: the activation was terminated mid-run, or reset) wrote, if
+ * anything, to the previous target. It is closed as cancelled with its work tables, not settled: settled
+ * by the next prepare, as such a run is, the rows it wrote would enter the new target's empty snapshot and
+ * never reach the new target. An open plan of the previous target is superseded likewise.
  */
 export async function forgetTargetState(db: Db, activationId: string): Promise<number> {
   return db.transaction().execute(async (tx) => {
     const n = await syncedRowCount(tx, activationId);
+    const unfinished = await tx
+      .selectFrom('syncline.runs')
+      .select(['id', 'run_number', 'status'])
+      .where('activation_id', '=', activationId)
+      .where('status', 'in', ['running', 'planned'])
+      .execute();
+    for (const r of unfinished) {
+      await dropWorkTablesOf(tx, String(r.id));
+      await tx.deleteFrom('syncline.chunks').where('run_id', '=', r.id).execute();
+      await tx
+        .updateTable('syncline.runs')
+        .set({
+          status: r.status === 'planned' ? 'superseded' : 'cancelled',
+          finished_at: new Date(),
+          error:
+            r.status === 'planned'
+              ? null
+              : `CANCELLED: run ${r.run_number} never committed, and its activation was given a new target: what it wrote went to the previous target and is not recorded`,
+        })
+        .where('id', '=', r.id)
+        .execute();
+      if (r.status === 'planned')
+        await tx
+          .updateTable('syncline.plans')
+          .set({ status: 'superseded' })
+          .where('activation_id', '=', activationId)
+          .where('run_number', '=', r.run_number)
+          .execute();
+    }
     await tx.deleteFrom('syncline.snapshot').where('activation_id', '=', activationId).execute();
     await tx.deleteFrom('syncline.row_errors').where('activation_id', '=', activationId).execute();
     await tx.deleteFrom('syncline.held_deletes').where('activation_id', '=', activationId).execute();

@@ -13,7 +13,7 @@ import { commitRun, settleUnfinishedRuns } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
 import { loadPlan, recordPlan } from '../../activities/plan';
 import { savePlan } from '../../db/plans';
-import { openRun } from '../../db/runs';
+import { forgetTargetState, openRun } from '../../db/runs';
 import { approveHeld, claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
 
@@ -535,5 +535,30 @@ describe('a run started again by a reset, its prepare retried after the settle, 
     await prepareRun(t.d.deps, { activationId: other, runNumber: 1, trigger: 'manual', full: false, config: cfg2 });
     const plain = await prepareRun(t.d.deps, { activationId: other, runNumber: 1, trigger: 'manual', full: false, config: cfg2 });
     expect(plain.startedAgain).toBeUndefined();
+  });
+});
+
+describe('a new target while a run of the old one never committed (an activation terminated mid-run, started again with --retarget)', () => {
+  // The start drops the old target's snapshot (forgetTargetState); the next prepare settles the run left running.
+  // Settled as any unfinished run, its acknowledged rows entered the new target's empty snapshot: they were
+  // written to the old object, and the new one never got them.
+  test('what the old run wrote is not taken for written to the new target: the new target gets every row', async () => {
+    const id = uniqueName('retarget_unsettled');
+    await model(id, 12);
+    const old = config(id);
+    const runId = await startRun(t.d.deps, old, 1);
+    const delta = await computeDelta(t.d.deps, { runId });
+    await writeAll(t.d.deps, runId, delta.chunks); // written to the old object; the run never commits
+    await forgetTargetState(t.d.deps.db, id);
+    const moved = parsed({ ...old, destination: { ...old.destination, object: `${id}_new` } });
+    await fullRun(t.d.deps, moved, 2);
+    const count = async (object: string) =>
+      (await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n;
+    expect({ old: await count(id), new: await count(`${id}_new`) }).toEqual({ old: 12, new: 12 });
+    // The run left running is closed, listing nothing against the new target.
+    const run1 = await t.db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+    expect(run1.rows[0].status).toBe('cancelled');
+    const errors = await t.db.query(`SELECT count(*)::int AS n FROM syncline.row_errors WHERE activation_id = $1`, [id]);
+    expect(errors.rows[0].n).toBe(0);
   });
 });
