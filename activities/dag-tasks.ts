@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { SKIP } from '../common/dag';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
-import { programLimit } from './failure';
+import { programLimit, withoutRowValues } from './failure';
 import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
@@ -340,7 +340,7 @@ async function isOpen(client: Client, workflowId: string, runId: string): Promis
 function sqlFailure(err: unknown, connection: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = (err as { code?: unknown }).code;
-  const text = (err as Error).message;
+  const text = withoutRowValues((err as Error).message, err);
   const message =
     code === '42601' && /multiple commands/i.test(text)
       ? `SQL on connection "${connection}" failed: a sql task runs exactly one statement; split the statements into tasks of their own (upstream keeps their order)`
