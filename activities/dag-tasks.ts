@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { SKIP } from '../common/dag';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
-import { programLimit } from './failure';
+import { programLimit, withoutRowValues } from './failure';
 import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
@@ -263,8 +263,8 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
 
     async httpRequest(input: HttpRequestInput): Promise<HttpRequestResult> {
       const method = (input.method ?? (input.body === undefined ? 'GET' : 'POST')).toUpperCase();
-      const { url, headers } = httpTarget(input, deps.resolveConnection);
-      const target = `${method} ${withoutQuery(url)}`;
+      const { url, headers, shown } = httpTarget(input, deps.resolveConnection);
+      const target = `${method} ${shown}`;
       const isText = typeof input.body === 'string';
       let res: Response;
       try {
@@ -275,7 +275,8 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
           signal: Context.current().cancellationSignal,
         });
       } catch (err) {
-        throw ApplicationFailure.retryable(`${target} failed: ${(err as Error).message}`, 'HTTP_UNREACHABLE');
+        // fetch quotes the URL it refused ("Failed to parse URL from …", "… a URL that includes credentials: …").
+        throw ApplicationFailure.retryable(`${target} failed: ${(err as Error).message.split(url).join(shown)}`, 'HTTP_UNREACHABLE');
       }
       await res.body?.cancel();
       // Every non-2xx is retryable here; a DAG makes e.g. 400 final with retry.nonRetryableErrorTypes ["HTTP_400"].
@@ -340,7 +341,7 @@ async function isOpen(client: Client, workflowId: string, runId: string): Promis
 function sqlFailure(err: unknown, connection: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = (err as { code?: unknown }).code;
-  const text = (err as Error).message;
+  const text = withoutRowValues((err as Error).message, err);
   const message =
     code === '42601' && /multiple commands/i.test(text)
       ? `SQL on connection "${connection}" failed: a sql task runs exactly one statement; split the statements into tasks of their own (upstream keeps their order)`
@@ -356,9 +357,14 @@ function sqlFailure(err: unknown, connection: string): unknown {
 /**
  * The URL and the connection's headers of an http task. The credentials stay in the worker: the task
  * input (workflow history) names the connection only. With a `baseUrl`, the headers go nowhere else.
+ * `shown` is how error messages (kept in history, logged) name the URL: a connection's `baseUrl` may be
+ * the secret itself (a Slack webhook), so it is named by its connection, never printed.
  */
-function httpTarget(input: HttpRequestInput, resolve: DagTaskDeps['resolveConnection']): { url: string; headers: Record<string, string> } {
-  if (input.connection === undefined) return { url: input.url ?? '', headers: {} };
+function httpTarget(
+  input: HttpRequestInput,
+  resolve: DagTaskDeps['resolveConnection'],
+): { url: string; headers: Record<string, string>; shown: string } {
+  if (input.connection === undefined) return { url: input.url ?? '', headers: {}, shown: withoutQuery(input.url ?? '') };
   const name = input.connection;
   let conn: Record<string, unknown>;
   try {
@@ -385,7 +391,11 @@ function httpTarget(input: HttpRequestInput, resolve: DagTaskDeps['resolveConnec
         `${input.url === undefined ? 'no url is given' : `the url "${input.url}" is a path`}, but connection "${name}" has no "baseUrl": give a full url, or add "baseUrl" to the connection`,
         'CONFIG_INVALID',
       );
-    return { url: input.url === undefined ? rawBase : base + input.url, headers: headers as Record<string, string> };
+    return {
+      url: input.url === undefined ? rawBase : base + input.url,
+      headers: headers as Record<string, string>,
+      shown: `<baseUrl of connection "${name}">${withoutQuery(input.url ?? '')}`,
+    };
   }
   if (base && input.url !== base && !input.url.startsWith(`${base}/`) && !input.url.startsWith(`${base}?`)) {
     // The base URL is not printed: it may carry a token of its own.
@@ -394,11 +404,16 @@ function httpTarget(input: HttpRequestInput, resolve: DagTaskDeps['resolveConnec
       'CONFIG_INVALID',
     );
   }
-  return { url: input.url, headers: headers as Record<string, string> };
+  // A full URL is the task's own input, already in history; the part that is the base URL is not repeated.
+  return {
+    url: input.url,
+    headers: headers as Record<string, string>,
+    shown: base ? `<baseUrl of connection "${name}">${withoutQuery(input.url.slice(base.length))}` : withoutQuery(input.url),
+  };
 }
 
-/** Webhook URLs often carry a token in the query string; error messages (kept in history) leave it out. */
+/** Webhook URLs often carry a token in the query string or a password before the host; error messages (kept in history) leave them out. */
 function withoutQuery(url: string): string {
   const q = url.search(/[?#]/);
-  return q < 0 ? url : url.slice(0, q);
+  return (q < 0 ? url : url.slice(0, q)).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }

@@ -5,6 +5,7 @@
  * handle) is never retried: the same statement on the same data meets the same limit, so the step
  * fails at once with Postgres' words, and the next run tries again. Not a wraparound stop, also 54000:
  * it refuses every write of the database until a VACUUM, which a retry can outlast (wraparoundStop).
+ * Postgres' words never carry the value a data exception quotes (withoutRowValues).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { SyncError } from '../common/errors';
@@ -35,21 +36,54 @@ export function programLimit(err: unknown): string | null {
 const limitNote = (sqlstate: string) =>
   ` (SQLSTATE ${sqlstate}: a limit of Postgres itself, which a retry cannot lift; the run fails and the next run tries again)`;
 
+/**
+ * A Postgres data exception (SQLSTATE class 22) quotes the value it could not take: `invalid input syntax
+ * for type integer: "ann@example.com"`, `value "99999999999" is out of range for type integer`,
+ * `date/time field value out of range: "2026-13-01"`. That value is a row's. The quoted part, from the
+ * message's first double quote to its last (a value may hold quotes of its own), becomes "…".
+ */
+export function withoutValue(message: string): string {
+  const first = message.indexOf('"');
+  const last = message.lastIndexOf('"');
+  return first >= 0 && last > first ? `${message.slice(0, first)}"…"${message.slice(last + 1)}` : message;
+}
+
+/**
+ * `text` (a failure message, kept in history in clear even with a codec, and logged) with the words of
+ * every Postgres data exception in `err` or its causes stripped of the value they quote.
+ */
+export function withoutRowValues(text: string, err: unknown): string {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    depth++, e = e.cause as typeof e
+  ) {
+    if (typeof e.code === 'string' && e.code.startsWith('22') && typeof e.message === 'string' && e.message)
+      text = text.split(e.message).join(withoutValue(e.message));
+  }
+  return text;
+}
+
+const quotesValue = (err: unknown): boolean => withoutRowValues((err as Error).message ?? '', err) !== (err as Error).message;
+
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   const limit = programLimit(err);
   if (err instanceof SyncError) {
     const details = err.details ? [err.details] : [];
-    if (limit) return ApplicationFailure.nonRetryable(err.message + limitNote(limit), err.code, ...details);
+    const message = withoutRowValues(err.message, err);
+    if (limit) return ApplicationFailure.nonRetryable(message + limitNote(limit), err.code, ...details);
     return err.retryable
-      ? ApplicationFailure.retryable(err.message, err.code, ...details)
-      : ApplicationFailure.nonRetryable(err.message, err.code, ...details);
+      ? ApplicationFailure.retryable(message, err.code, ...details)
+      : ApplicationFailure.nonRetryable(message, err.code, ...details);
   }
   if (limit)
     return ApplicationFailure.nonRetryable(
       `the state database refused a statement: ${(err as Error).message}${limitNote(limit)}`,
       'INTERNAL',
     );
+  // Postgres' own error, passed through as it came: its message and stack would carry the value.
+  if (err instanceof Error && quotesValue(err)) return ApplicationFailure.retryable(withoutRowValues(err.message, err), err.name);
   return err;
 }
 

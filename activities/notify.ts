@@ -81,6 +81,13 @@ export async function deliverNotice(deps: SynclineDeps, input: DeliverNoticeInpu
   else log.warn(line, { notice: notice.id });
   const url = webhookUrl(deps, notice, input.channel);
   if (!url) return { webhook: 'none' };
+  // The URL is a credential (a Slack webhook's path, a token): messages (history, logs) say where it is set, never what it is.
+  const where = input.channel?.connection
+    ? `the URL of connection "${input.channel.connection}"`
+    : input.channel?.webhookUrl
+      ? 'warnings.webhookUrl'
+      : 'SYNCLINE_WARNINGS_WEBHOOK';
+  unusableUrl(url, notice, where);
   let res: Response;
   try {
     res = await fetch(url, {
@@ -91,24 +98,42 @@ export async function deliverNotice(deps: SynclineDeps, input: DeliverNoticeInpu
     });
   } catch (err) {
     throw ApplicationFailure.retryable(
-      `warning webhook unreachable for activation "${notice.activationId}": ${(err as Error).message}`,
+      `warning webhook unreachable for activation "${notice.activationId}" (${where}): ${(err as Error).message.split(url).join(`<${where}>`)}`,
       'DESTINATION_UNAVAILABLE',
     );
   }
   await res.arrayBuffer().catch(() => undefined);
   if (!res.ok) {
     const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-    const where = input.channel?.connection
-      ? `the URL of connection "${input.channel.connection}"`
-      : input.channel?.webhookUrl
-        ? 'warnings.webhookUrl'
-        : 'SYNCLINE_WARNINGS_WEBHOOK';
     const message = `warning webhook answered HTTP ${res.status} for notice ${notice.id}${retry ? '' : `: check ${where}`}`;
     throw retry
       ? ApplicationFailure.retryable(message, 'DESTINATION_UNAVAILABLE')
       : ApplicationFailure.nonRetryable(message, 'CONFIG_INVALID');
   }
   return { webhook: 'sent', status: res.status };
+}
+
+/**
+ * A URL fetch can never post to, refused before it tries: one it cannot parse, or one with a user name or
+ * password (fetch refuses those). fetch's own error would quote the URL whole; no retry would help.
+ */
+function unusableUrl(url: string, notice: WarningNotice, where: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  const problem = !parsed
+    ? 'is not a URL fetch can parse'
+    : parsed.username || parsed.password
+      ? 'holds a user name or password, which fetch refuses to send'
+      : '';
+  if (problem)
+    throw ApplicationFailure.nonRetryable(
+      `warning webhook of activation "${notice.activationId}": ${where} ${problem}; fix it (put a token in the path or the query string)`,
+      'CONFIG_INVALID',
+    );
 }
 
 /**

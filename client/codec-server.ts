@@ -49,6 +49,14 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
 }
 
 async function handle(opts: CodecServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  // A browser sends a "simple" POST from any page without asking first, and a page whose own name was made to
+  // resolve to this address (DNS rebinding) even reads the answer: a request from an origin not allowed is
+  // refused, not only left without CORS headers. The CLI and other programs send no Origin.
+  const origin = req.headers.origin;
+  if (origin && !opts.origins.includes('*') && !opts.origins.includes(origin)) {
+    reply(res, 403, { message: `origin ${origin} is not allowed: add it with --origins or SYNCLINE_CODEC_CORS_ORIGINS` });
+    return;
+  }
   cors(opts, req, res);
   if (req.method === 'OPTIONS') {
     res.writeHead(204).end();

@@ -33,6 +33,11 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Number literals of the answer kept as written (`JsonNumber`), not read into doubles. */
   exactNumbers?: boolean;
+  /**
+   * The path as errors name it (ActitoHttpError's message and `route`, which reach history and logs) when
+   * the real one holds a row's value: `…/record/{key}`, `…/profile/customerId={value}`.
+   */
+  route?: string;
 }
 export interface Response<T = unknown> {
   status: number;
@@ -154,7 +159,7 @@ export class ActitoClient {
             : await fetch(url, { method, headers, body, signal });
           const text = await res.text();
           const parsed = parseBody(text, opts.exactNumbers === true);
-          if (!res.ok) throw new ActitoHttpError(res.status, method, path, parsed);
+          if (!res.ok) throw new ActitoHttpError(res.status, method, opts.route ?? path, parsed);
           return { status: res.status, body: parsed as T };
         },
         { leaseMs, holdAfter: (err) => (err instanceof ActitoHttpError ? 0 : UNANSWERED_HOLD_MS), signal: opts.signal },

@@ -89,7 +89,7 @@ export async function upsertRecord(a: Api, table: string, properties: Properties
 
 /** Update only: 404 when no record has this business key. */
 export async function updateRecord(a: Api, table: string, key: string, properties: Properties): Promise<void> {
-  await call(a, 'record', 'PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties } });
+  await call(a, 'record', 'PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties }, route: `${recordsPath(a, table)}/{key}` });
 }
 
 /** A record as read back: its number values kept as written (a LONG past 2^53 keeps every digit). */
@@ -100,6 +100,7 @@ export async function getRecord(a: Api, table: string, key: string): Promise<Sto
   try {
     const res = await call<{ properties?: StoredProperties }>(a, 'record', 'GET', `${recordsPath(a, table)}/${seg(key)}`, {
       exactNumbers: true,
+      route: `${recordsPath(a, table)}/{key}`,
     });
     return res.body?.properties ?? [];
   } catch (err) {
@@ -111,7 +112,7 @@ export async function getRecord(a: Api, table: string, key: string): Promise<Sto
 /** Deletes by business key; false when it was already gone (404). */
 export async function deleteRecord(a: Api, table: string, key: string): Promise<boolean> {
   try {
-    await call(a, 'record', 'DELETE', `${recordsPath(a, table)}/${seg(key)}`);
+    await call(a, 'record', 'DELETE', `${recordsPath(a, table)}/${seg(key)}`, { route: `${recordsPath(a, table)}/{key}` });
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;
@@ -141,13 +142,11 @@ export async function updateProfile(
   attributes: Properties,
 ): Promise<boolean> {
   try {
-    await call(
-      a,
-      'profile',
-      'PUT',
-      `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile/${seg(`${attribute}=${value}`)}`,
-      { json: { attributes } },
-    );
+    const profile = `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`;
+    await call(a, 'profile', 'PUT', `${profile}/${seg(`${attribute}=${value}`)}`, {
+      json: { attributes },
+      route: `${profile}/${seg(attribute)}={value}`,
+    });
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;

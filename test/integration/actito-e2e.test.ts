@@ -21,9 +21,9 @@ import type pg from 'pg';
 import { startActitoEmulator, type ActitoEmulator } from '../../emulators/actito/server';
 import type { RunSummary } from '../../common/run';
 import type { SyncMode } from '../../common/sync-modes';
-import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
-import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { approveDeletesUpdate, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_actito');
@@ -488,3 +488,39 @@ describe.each(['mirror', 'insert'] as const)('faults (%s): the run ends with Act
     await expectActito(a.table, a.prefix, exp, `${_name} ${path}`);
   });
 });
+
+test('a record call Actito keeps refusing fails its attempts without the key its route carries: not in history, not in the failure', async () => {
+  const a = await newActivation('keyroute', 1, 40);
+  await start(config(a, 'mirror'));
+  expect(ok(await sync(a.id))).toBe('success');
+  // The removed row's key is in the DELETE's route (…/records/<key>): a model value.
+  const key = `${a.prefix}-o2`;
+  await db.query(`DELETE FROM ${a.model} WHERE order_id = $1`, [key]);
+  await admin('/faults', {
+    method: 'POST',
+    body: JSON.stringify({ serverError: { count: 100_000, status: 503, path: key, method: 'DELETE' } }),
+  });
+  const run = client.workflow.getHandle(activationWorkflowId(a.id)).executeUpdate(triggerSyncUpdate, { args: [{ full: false }] });
+  try {
+    // The failed attempt is shown on the pending activity (Web UI, describe) until one succeeds.
+    const failure = await waitFor('a failed write attempt', async () => {
+      const pending = (await client.workflow.getHandle(runWorkflowId(a.id, 2)).describe()).raw.pendingActivities ?? [];
+      return pending.find((p) => p.lastFailure)?.lastFailure;
+    });
+    expect(failure.message).toContain('/record/{key} answered 503');
+    const text = JSON.stringify(failure, (k, v: unknown) =>
+      k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+    );
+    expect(text).toContain('record/{key}\\"}'); // the details (JSON in JSON) were decoded
+    expect(text).not.toContain(key);
+  } finally {
+    await admin('/faults', { method: 'DELETE' });
+  }
+  expect(ok(await run)).toBe('success');
+  expect((await tableRecords(a.table)).has(key)).toBe(false);
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "${activationWorkflowId(a.id)}"` })) {
+    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    const text = JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+    expect(text).not.toContain(key);
+  }
+}, 120_000);

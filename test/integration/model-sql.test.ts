@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
-import { env, startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import type { RunSummary } from '../../common/run';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
@@ -116,6 +116,32 @@ describe('a model that does more than read is refused, naming the activation', (
     expect(s.status).toBe('failed');
     expect(s.error?.message).toContain(`activation "${id}": the model tried to write`);
   });
+});
+
+test('a model whose value Postgres cannot read fails without the value: not in the run summary, nor in any history', async () => {
+  for (const where of ['default', 'warehouse'] as const) {
+    const id = uniqueName(`cast_${where}`);
+    const run = where === 'default' ? db : warehouse;
+    const table = `${where === 'default' ? 'public.' : ''}${id}`;
+    await run.query(`CREATE TABLE ${table} AS SELECT 1 AS id, 'row-v4lue "quoted"@example.com' AS name`);
+    const s = await syncOnce(id, { connection: where, sql: `SELECT id, name::int::text AS name FROM ${table}` });
+    expect(s.status).toBe('failed');
+    expect(s.error?.type).toBe('MODEL_SQL_ERROR');
+    expect(s.error?.message).toContain(
+      `activation "${id}": the model query failed in Postgres: invalid input syntax for type integer: "…"`,
+    );
+    expect(s.error?.message).not.toContain('row-v4lue');
+    // The activation and its run (the run's history holds the extract's failure); the listing lags behind them.
+    const query = `WorkflowId STARTS_WITH "${activationWorkflowId(id)}"`;
+    await waitFor('the activation and its run listed', async () => (await client.workflow.count(query)).count >= 2);
+    for await (const wf of client.workflow.list({ query })) {
+      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      const text = JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+      expect(text).not.toContain('row-v4lue');
+    }
+    const stored = await db.query(`SELECT error::text AS e FROM syncline.runs WHERE activation_id = $1`, [id]);
+    expect(stored.rows.map((r) => r.e).join()).not.toContain('row-v4lue');
+  }
 });
 
 test('"$100" in the model text is data, in the state database and in another one', async () => {

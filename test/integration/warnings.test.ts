@@ -455,6 +455,50 @@ test('the webhook comes from a named connection: notices reach it and no workflo
   for (const x of [id, legacy]) await client.workflow.getHandle(activationWorkflowId(x)).terminate('test done');
 });
 
+test('a webhook URL that cannot be posted to fails its notice at once, naming where the URL is set, never the URL', async () => {
+  const port = (server.address() as AddressInfo).port;
+  const cases = [
+    // fetch refuses a URL with a user name or password, and quotes it whole in its error.
+    [uniqueName('hookuser'), (x: string) => `http://hook-user:${x}-s3cret@127.0.0.1:${port}/T0/B0/${x}-token`],
+    // A port out of range: "Failed to parse URL from <the URL>".
+    [uniqueName('hookport'), (x: string) => `https://hooks.example.com:99999/T0/B0/${x}-token`],
+  ] as const;
+  for (const [x, url] of cases) {
+    worker.connections[`alerts-${x}`] = { url: url(x) };
+    await makeModel(x, 10);
+    await db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '1', 'FIELD_INTEGRITY_EXCEPTION', false)`, [x]);
+    await start(activation(x, { warnings: { connection: `alerts-${x}` } }));
+    expect((await sync(x)).warnings.map((w) => w.code)).toEqual(['FAILED_ROWS']);
+  }
+  // Failed attempts: in history once the activity gives up, and meanwhile as the last failure of the pending
+  // activity (the Web UI shows it).
+  const failures = async () => {
+    const handle = client.workflow.getHandle(WARNINGS_ID);
+    const history = await handle.fetchHistory();
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    return [
+      ...(history.events ?? []).map((e) => e.activityTaskFailedEventAttributes?.failure?.message),
+      ...pending.map((a) => a.lastFailure?.message),
+    ].filter((m): m is string => !!m);
+  };
+  const failed = await waitFor(
+    'both notices failed',
+    async () => {
+      const all = await failures();
+      return cases.every(([x]) => all.some((m) => m.includes(`activation "${x}"`))) && all;
+    },
+    200_000,
+    1000,
+  );
+  for (const [x] of cases) {
+    const message = failed.find((m) => m.includes(`activation "${x}"`))!;
+    expect(message).toContain(`the URL of connection "alerts-${x}"`);
+    expect(message).not.toMatch(new RegExp(`${x}-(s3cret|token)`));
+  }
+  expect(await historiesText([WARNINGS_ID])).not.toMatch(/-s3cret|hookport\w*-token|hookuser\w*-token/);
+  for (const [x] of cases) await client.workflow.getHandle(activationWorkflowId(x)).terminate('test done');
+}, 240_000);
+
 test('a run late past its deadline warns while it runs and recovers when it ends; low quota warns once (Slack payload, default webhook)', async () => {
   const id = uniqueName('late');
   const conn = `slow_${id}`;

@@ -12,6 +12,7 @@ import {
   KEY_ID_METADATA,
   parseCodecKeys,
 } from '../../client/codec';
+import { startCodecServer } from '../../client/codec-server';
 
 const newKey = () => crypto.randomBytes(32).toString('base64');
 const K1 = newKey();
@@ -119,4 +120,36 @@ describe('configuration', () => {
   test('parseCodecKeys keeps the order: the first key encrypts', () => {
     expect(parseCodecKeys(`a:${K1}, b:${K2}`, 'x').map((k) => k.id)).toEqual(['a', 'b']);
   });
+});
+
+test('the codec server decodes for the allowed origins only: a page of another origin (or a DNS-rebound name) gets nothing', async () => {
+  const codec = codecFromEnvironment({ SYNCLINE_CODEC_KEYS: `k1:${K1}` })!;
+  const [sealed] = await codec.encode([defaultPayloadConverter.toPayload(summary)]);
+  const body = JSON.stringify({
+    payloads: [
+      {
+        metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
+        data: Buffer.from(sealed!.data!).toString('base64'),
+      },
+    ],
+  });
+  const server = await startCodecServer({ codec, port: 0, origins: ['http://localhost:8233'] });
+  try {
+    // A "simple" request (text/plain, no preflight): a browser sends it from any page, and a page whose own
+    // name resolves to 127.0.0.1 (DNS rebinding) may even read the answer.
+    const post = (headers: Record<string, string>) =>
+      fetch(`${server.url}/decode`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
+    const evil = await post({ origin: 'http://evil.example:8888' });
+    expect(evil.status).toBe(403);
+    expect(await evil.text()).not.toContain('crm.contacts');
+    const ui = await post({ origin: 'http://localhost:8233' });
+    expect(ui.status).toBe(200);
+    expect(Buffer.from(((await ui.json()) as { payloads: Array<{ data: string }> }).payloads[0]!.data, 'base64').toString()).toContain(
+      'crm.contacts',
+    );
+    // The CLI sends no Origin.
+    expect((await post({})).status).toBe(200);
+  } finally {
+    await server.close();
+  }
 });

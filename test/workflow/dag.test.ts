@@ -411,6 +411,51 @@ test('http headers come from a named connection; inline headers that look like c
   }
 });
 
+test('a failing task names no secret base URL and no value: the history and the logged failures stay clean', async () => {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = 404;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await db.query(`CREATE TABLE dag_test.leaky (v text); INSERT INTO dag_test.leaky VALUES ('row-v4lue@example.com')`);
+    const spec: DagSpec = {
+      id: 'no-leaks',
+      tasks: [
+        // The connection's baseUrl is the secret (a Slack-style webhook); the hook answers 404.
+        { id: 'hook', kind: 'http', input: { connection: 'team-hook', body: { n: 1 } }, retry: { maximumAttempts: 1 } },
+        { id: 'hookpath', kind: 'http', input: { url: '/x', connection: 'team-hook' }, retry: { maximumAttempts: 1 } },
+        // A base URL that fetch refuses (credentials in it): its message quotes the whole URL.
+        { id: 'userinfo', kind: 'http', input: { connection: 'basic-hook' }, retry: { maximumAttempts: 1 } },
+        // Postgres quotes the value it could not read: a row value of the user's data.
+        sql('cast', 'INSERT INTO dag_test.leaky SELECT v::int::text FROM dag_test.leaky', { retry: { maximumAttempts: 1 } }),
+      ],
+    };
+    const { result } = await runFailing('no-leaks', spec, {
+      'team-hook': { baseUrl: `${base}/hooks/T0/B0/hook-t0ken` },
+      'basic-hook': { baseUrl: 'https://hook-user:basic-s3cret@hooks.example.com/h' },
+    });
+    expect(states(result)).toEqual({ hook: 'failed', hookpath: 'failed', userinfo: 'failed', cast: 'failed' });
+    expect(result.tasks.hook!.error!.type).toBe('HTTP_404');
+    expect(result.tasks.hook!.error!.message).toContain('connection "team-hook"');
+    expect(result.tasks.hookpath!.error!.message).toContain('/x');
+    expect(result.tasks.cast!.error!.type).toBe('SQL_22P02');
+    expect(result.tasks.cast!.error!.message).toContain('invalid input syntax for type integer');
+    const history = await client.workflow.getHandle(workflowId('no-leaks')).fetchHistory();
+    const text = JSON.stringify(history, (k, v: unknown) =>
+      k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+    );
+    expect(text).toContain('team-hook');
+    expect(text).not.toMatch(/hook-t0ken|basic-s3cret|row-v4lue/);
+  } finally {
+    server.close();
+  }
+});
+
 test('cancelling the workflow cancels its running tasks and runs nothing more', async () => {
   const spec: DagSpec = {
     id: 'cancel',
