@@ -4,32 +4,12 @@
  * listed, updated with a diff first, their history and a row's life read back, stopped and purged.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type pg from 'pg';
-import { env, startWorker, sqlClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
-import { runCli, type CliResult } from '../support/cli';
+import { uniqueName, waitFor } from '../support/harness';
+import { useCliStage } from '../support/cli-stage';
 
-const TQ = uniqueName('tq_life');
-let worker: RunningWorker;
-let db: pg.Pool;
-let dir: string;
-
-function syncline(...args: string[]): Promise<CliResult> {
-  const { address, databaseUrl } = env();
-  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
-}
-
-beforeAll(async () => {
-  worker = await startWorker({ taskQueue: TQ });
-  db = sqlClient();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-life-'));
-});
-afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+const stage = useCliStage('life');
+const syncline = (...args: string[]) => stage.syncline(...args);
 
 const prefix = uniqueName('life');
 const doc = (n: number, extra: Record<string, unknown> = {}) => ({
@@ -42,18 +22,18 @@ const doc = (n: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 function write(n: number, extra: Record<string, unknown> = {}): void {
-  fs.writeFileSync(path.join(dir, `${prefix}_${n}.json`), JSON.stringify(doc(n, extra), null, 2));
+  fs.writeFileSync(path.join(stage.dir, `${prefix}_${n}.json`), JSON.stringify(doc(n, extra), null, 2));
 }
 
 test('activation apply -f: starts three, then updates only the changed one, then does nothing; list shows them', async () => {
-  await db.query(
+  await stage.db.query(
     `CREATE TABLE public.${prefix} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 10) g`,
   );
   for (const n of [1, 2, 3]) write(n);
-  const dry = await syncline('activation', 'apply', '-f', dir, '--dry-run');
+  const dry = await syncline('activation', 'apply', '-f', stage.dir, '--dry-run');
   expect(dry.code).toBe(0);
   expect(dry.stdout).toContain('3 change(s), 0 unchanged (dry run: nothing applied)');
-  const first = await syncline('activation', 'apply', '-f', dir);
+  const first = await syncline('activation', 'apply', '-f', stage.dir);
   expect(first.stderr).toBe('');
   expect(first.stdout.split('\n').filter((l) => l.startsWith('start '))).toHaveLength(3);
 
@@ -64,13 +44,13 @@ test('activation apply -f: starts three, then updates only the changed one, then
     ],
     schedule: { every: '1h' },
   });
-  const second = await syncline('activation', 'apply', '-f', dir);
+  const second = await syncline('activation', 'apply', '-f', stage.dir);
   expect(second.code).toBe(0);
   expect(second.stdout).toMatch(new RegExp(`^update\\s+${prefix}_2$`, 'm'));
   expect(second.stdout).toContain('mappings[to=City]: (none) -> {"from":"city","to":"City"}');
   expect(second.stdout).toMatch(/=> from now on: schedule/);
   expect(second.stdout).toContain('1 change(s), 2 unchanged');
-  const third = await syncline('activation', 'apply', '-f', dir);
+  const third = await syncline('activation', 'apply', '-f', stage.dir);
   expect(third.stdout).toContain('0 change(s), 3 unchanged');
 
   const list = await syncline('list');
@@ -84,7 +64,7 @@ test('activation apply -f: starts three, then updates only the changed one, then
 test('activation update shows the diff first; history and rows read back what happened; stop, then delete --purge', async () => {
   const id = `${prefix}_1`;
   expect((await syncline('sync', id)).code).toBe(0);
-  const file = path.join(dir, 'update.json');
+  const file = path.join(stage.dir, 'update.json');
   fs.writeFileSync(
     file,
     JSON.stringify(
@@ -103,7 +83,7 @@ test('activation update shows the diff first; history and rows read back what ha
   );
   const applied = await syncline('activation', 'update', '--file', file, '--reason', 'city too');
   expect(applied.stdout).toContain(`activation "${id}" updated to version 2`);
-  await db.query(`UPDATE public.${prefix} SET name = 'Changed' WHERE id = 4`);
+  await stage.db.query(`UPDATE public.${prefix} SET name = 'Changed' WHERE id = 4`);
   expect((await syncline('sync', id)).code).toBe(0);
 
   const history = await syncline('history', id);
@@ -122,8 +102,8 @@ test('activation update shows the diff first; history and rows read back what ha
   const purged = await syncline('delete', id, '--purge', '--yes');
   expect(purged.code).toBe(0);
   expect(purged.stdout).toMatch(/purged: .*10 snapshot/);
-  expect(Number((await db.query(`SELECT count(*) AS n FROM syncline.runs WHERE activation_id = $1`, [id])).rows[0].n)).toBe(0);
-  expect(Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n)).toBe(10); // records stay
+  expect(Number((await stage.db.query(`SELECT count(*) AS n FROM syncline.runs WHERE activation_id = $1`, [id])).rows[0].n)).toBe(0);
+  expect(Number((await stage.db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n)).toBe(10); // records stay
   const running = await syncline('delete', `${prefix}_2`, '--purge', '--yes');
   expect(running.code).toBe(1);
   expect(running.stderr).toContain('is running: stop it first');

@@ -7,41 +7,23 @@
  * without --confirm.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type pg from 'pg';
-import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { env, testClient, uniqueName, waitFor } from '../support/harness';
 import { openWarningsQuery } from '../../workflows/messages';
-import { runCli, type CliResult } from '../support/cli';
+import { runCli } from '../support/cli';
+import { useCliStage } from '../support/cli-stage';
 
-const TQ = uniqueName('tq_restart');
-let worker: RunningWorker;
-let db: pg.Pool;
-let dir: string;
-
-function syncline(...args: string[]): Promise<CliResult> {
-  const { address, databaseUrl } = env();
-  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
-}
-
-beforeAll(async () => {
-  worker = await startWorker({ taskQueue: TQ });
-  db = sqlClient();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-restart-'));
-});
-afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+const stage = useCliStage('restart');
+const syncline = (...args: string[]) => stage.syncline(...args);
+const TQ = stage.taskQueue;
 
 async function records(object: string): Promise<number> {
-  return Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
+  return Number((await stage.db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
 }
 
 test('started again with a new destination object: refused without --retarget; with it the new object gets every row', async () => {
   const id = uniqueName('restart');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
   const doc = (object: string) => ({
     id,
     mode: 'upsert',
@@ -50,7 +32,7 @@ test('started again with a new destination object: refused without --retarget; w
     destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id' },
     mappings: [{ from: 'name', to: 'Name' }],
   });
-  const file = path.join(dir, `${id}.json`);
+  const file = path.join(stage.dir, `${id}.json`);
   fs.writeFileSync(file, JSON.stringify(doc(`${id}_a`)));
   expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
   expect((await syncline('sync', id)).code).toBe(0);
@@ -75,8 +57,10 @@ test('started again with a new destination object: refused without --retarget; w
 
 test('apply -f of a stopped Insert activation with a new mapping: refused without --confirm; unchanged, it says it carries on', async () => {
   const id = uniqueName('restart_ins');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 6) g`);
-  const folder = fs.mkdtempSync(path.join(dir, 'ins-'));
+  await stage.db.query(
+    `CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 6) g`,
+  );
+  const folder = fs.mkdtempSync(path.join(stage.dir, 'ins-'));
   const doc = (mappings: unknown[]) => ({
     id,
     mode: 'insert',
@@ -120,8 +104,8 @@ test('started again, its first run without warnings clears the ones still open f
   const id = uniqueName('restart_warn');
   process.env.SYNCLINE_WARNINGS_WORKFLOW_ID = `${id}-warnings`;
   try {
-    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
-    const file = path.join(dir, `${id}.json`);
+    await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+    const file = path.join(stage.dir, `${id}.json`);
     fs.writeFileSync(
       file,
       JSON.stringify({
@@ -135,15 +119,15 @@ test('started again, its first run without warnings clears the ones still open f
     );
     expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
     expect((await syncline('sync', id)).code).toBe(0);
-    await db.query(`DELETE FROM public.${id} WHERE id > 5`);
+    await stage.db.query(`DELETE FROM public.${id} WHERE id > 5`);
     expect((await syncline('sync', id)).code).toBe(3); // 5 of 10 deletions: held
     const health = async () =>
-      (await db.query(`SELECT health FROM syncline_reporting.activations WHERE activation_id = $1`, [id])).rows[0]?.health;
+      (await stage.db.query(`SELECT health FROM syncline_reporting.activations WHERE activation_id = $1`, [id])).rows[0]?.health;
     expect(await health()).toBe('critical');
     expect((await syncline('stop', id, '--wait')).code).toBe(0);
 
     // The model is fixed while it is stopped; started again, its run has nothing to hold.
-    await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(6, 10) g`);
+    await stage.db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(6, 10) g`);
     expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
     const run = await syncline('sync', id, '--json');
     expect(run.code).toBe(0);
@@ -157,11 +141,11 @@ test('started again, its first run without warnings clears the ones still open f
 test('a state database without syncline tables (no worker ran on it) does not stop a start: it says nothing was checked', async () => {
   const id = uniqueName('restart_nodb');
   const name = `${id}_db`;
-  await db.query(`CREATE DATABASE ${name}`);
+  await stage.db.query(`CREATE DATABASE ${name}`);
   try {
     const url = new URL(env().databaseUrl);
     url.pathname = `/${name}`;
-    const file = path.join(dir, `${id}.json`);
+    const file = path.join(stage.dir, `${id}.json`);
     fs.writeFileSync(
       file,
       JSON.stringify({
@@ -182,7 +166,7 @@ test('a state database without syncline tables (no worker ran on it) does not st
     expect(started.stdout).toContain('has no syncline tables yet, so it was not checked against a document it ran before');
     expect((await syncline('stop', id, '--wait')).code).toBe(0);
   } finally {
-    await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await stage.db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 });
 
@@ -191,8 +175,8 @@ test('delete --purge closes the warnings the stopped activation left open: an ac
   const warningsId = `${id}-warnings`;
   process.env.SYNCLINE_WARNINGS_WORKFLOW_ID = warningsId;
   try {
-    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
-    const file = path.join(dir, `${id}.json`);
+    await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+    const file = path.join(stage.dir, `${id}.json`);
     fs.writeFileSync(
       file,
       JSON.stringify({
@@ -206,7 +190,7 @@ test('delete --purge closes the warnings the stopped activation left open: an ac
     );
     expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
     expect((await syncline('sync', id)).code).toBe(0);
-    await db.query(`DELETE FROM public.${id} WHERE id > 5`);
+    await stage.db.query(`DELETE FROM public.${id} WHERE id > 5`);
     expect((await syncline('sync', id)).code).toBe(3);
     const client = await testClient();
     try {

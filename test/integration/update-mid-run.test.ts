@@ -5,45 +5,29 @@
  * the run: the last document sent is the one that counts.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateStage } from '@temporalio/client';
-import type pg from 'pg';
-import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
-import { runCli, type CliResult } from '../support/cli';
+import { env, testClient, uniqueName, waitFor } from '../support/harness';
 import { activationWorkflowId, WORKFLOW_TYPES } from '../../common/names';
 import { configQuery, resyncSignal, statusQuery, triggerSyncUpdate, updateConfigUpdate } from '../../workflows/messages';
+import { useCliStage } from '../support/cli-stage';
 
-const TQ = uniqueName('tq_midrun');
-let worker: RunningWorker;
+const stage = useCliStage('midrun', { connections: () => ({ slowdb: { url: env().databaseUrl, delayMs: 2000, batchSize: 10 } }) });
+const syncline = (...args: string[]) => stage.syncline(...args);
+const TQ = stage.taskQueue;
 let client: Client;
-let db: pg.Pool;
-let dir: string;
-
-function syncline(...args: string[]): Promise<CliResult> {
-  const { address, databaseUrl } = env();
-  return runCli(args, { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
-}
 
 beforeAll(async () => {
-  [worker, client] = await Promise.all([
-    startWorker({ taskQueue: TQ, connections: { slowdb: { url: env().databaseUrl, delayMs: 2000, batchSize: 10 } } }),
-    testClient(),
-  ]);
-  db = sqlClient();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-midrun-'));
+  client = await testClient();
 });
 afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
   await client?.connection.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('a document given up on while a run writes is not applied after it, once the running one is applied again', async () => {
   const id = uniqueName('midrun');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
+  await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
   const doc = (object: string) => ({
     id,
     mode: 'mirror',
@@ -68,8 +52,8 @@ test('a document given up on while a run writes is not applied after it, once th
     waitForStage: WorkflowUpdateStage.ACCEPTED,
   });
   await new Promise((r) => setTimeout(r, 1000)); // its destination check done, it waits for the run to end
-  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(doc(`${id}_a`)));
-  const again = await syncline('activation', 'apply', '-f', dir);
+  fs.writeFileSync(path.join(stage.dir, `${id}.json`), JSON.stringify(doc(`${id}_a`)));
+  const again = await syncline('activation', 'apply', '-f', stage.dir);
   expect(again.code).toBe(0);
 
   const outcome = await waiting.result().then(
@@ -79,14 +63,14 @@ test('a document given up on while a run writes is not applied after it, once th
   expect(outcome).toMatch(/^refused: .*a later document/);
   expect(((await h.query(configQuery)) as { destination: { object: string } }).destination.object).toBe(`${id}_a`);
   await h.executeUpdate(triggerSyncUpdate, { args: [{}] });
-  expect(Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [`${id}_b`])).rows[0].n)).toBe(0);
-  expect(Number((await db.query(`SELECT count(*) AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n)).toBe(20);
+  expect(Number((await stage.db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [`${id}_b`])).rows[0].n)).toBe(0);
+  expect(Number((await stage.db.query(`SELECT count(*) AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n)).toBe(20);
   expect(again.stdout).toContain('the document waiting to apply after the run in progress is dropped');
 });
 
 test("a plan computed before a new target was accepted is stale: applied, it would write to the old target and fill the new one's snapshot", async () => {
   const id = uniqueName('planretarget');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
   const doc = (object: string) => ({
     id,
     mode: 'mirror',
@@ -95,11 +79,11 @@ test("a plan computed before a new target was accepted is stale: applied, it wou
     destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id' },
     mappings: [{ from: 'name', to: 'Name' }],
   });
-  const file = path.join(dir, `${id}.json`);
+  const file = path.join(stage.dir, `${id}.json`);
   fs.writeFileSync(file, JSON.stringify(doc(`${id}_a`)));
   expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
   expect((await syncline('sync', id)).code).toBe(0);
-  await db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id <= 3`);
+  await stage.db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id <= 3`);
   const plan = await syncline('plan', id, '--json');
   expect(plan.code).toBe(0);
   const n = String((JSON.parse(plan.stdout) as { plan: number }).plan);
@@ -112,13 +96,13 @@ test("a plan computed before a new target was accepted is stale: applied, it wou
 
   expect((await syncline('sync', id)).code).toBe(0);
   const count = async (object: string) =>
-    Number((await db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
+    Number((await stage.db.query(`SELECT count(*) AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n);
   expect(await count(`${id}_b`)).toBe(10);
 });
 
 test('a new target drops the deletions held for the old one: status no longer asks to approve them, DELETES_HELD clears', async () => {
   const id = uniqueName('heldretarget');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
   const doc = (object: string) => ({
     id,
     mode: 'mirror',
@@ -134,7 +118,7 @@ test('a new target drops the deletions held for the old one: status no longer as
     args: [{ config: doc(`${id}_a`) }],
   });
   await h.executeUpdate(triggerSyncUpdate, { args: [{}] });
-  await db.query(`DELETE FROM public.${id} WHERE id > 5`);
+  await stage.db.query(`DELETE FROM public.${id} WHERE id > 5`);
   expect((await h.executeUpdate(triggerSyncUpdate, { args: [{}] })).heldDeletes).toBe(5);
   expect((await h.query(statusQuery)).heldDeletes).toEqual({ run: 2, count: 5 });
 
@@ -148,7 +132,9 @@ test('a new target drops the deletions held for the old one: status no longer as
 
 test('paused by a configuration error, a document that fixes it resumes the activation now, not at the next hourly re-check', async () => {
   const id = uniqueName('fixpause');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 10) g`);
+  await stage.db.query(
+    `CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name, 'City ' || g AS city FROM generate_series(1, 10) g`,
+  );
   const doc = (mappings: unknown[]) => ({
     id,
     mode: 'upsert',
@@ -171,11 +157,11 @@ test('paused by a configuration error, a document that fixes it resumes the acti
     ],
   });
   await waitFor('the first scheduled run', async () => (await h.query(statusQuery)).lastRuns.length === 1);
-  await db.query(`ALTER TABLE public.${id} DROP COLUMN city`);
+  await stage.db.query(`ALTER TABLE public.${id} DROP COLUMN city`);
   expect((await h.executeUpdate(triggerSyncUpdate, { args: [{}] })).status).toBe('failed');
   expect((await h.query(statusQuery)).state).toBe('paused');
 
-  await db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id = 1`);
+  await stage.db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id = 1`);
   const r = await h.executeUpdate(updateConfigUpdate, { args: [{ config: doc([{ from: 'name', to: 'Name' }]) }] });
   expect(r.applied).toBe(true);
   await waitFor(
