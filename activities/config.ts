@@ -2,7 +2,7 @@
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import { configVersion } from '../db/config-versions';
-import { forgetTargetState, syncedRowCount } from '../db/runs';
+import { acceptNewTarget, syncedRowCount } from '../db/runs';
 import { describeModel, resolveSource } from '../connectors/postgres/source';
 import type { SynclineDeps } from './deps';
 import { buildFields } from './prepare';
@@ -43,10 +43,7 @@ export interface ApplyConfigUpdateResult {
 
 /** Records the new version; a new target starts from an empty snapshot (the old one's state is forgotten, its records untouched). */
 export async function applyConfigUpdate(deps: SynclineDeps, input: ApplyConfigUpdateInput): Promise<ApplyConfigUpdateResult> {
-  const forgotten = input.retarget ? await forgetTargetState(deps.db, input.config.id) : 0;
-  const reason =
-    [input.reason, input.retarget ? `new target: the snapshot of ${forgotten} rows for the previous target was dropped` : undefined]
-      .filter(Boolean)
-      .join('; ') || undefined;
-  return { version: await configVersion(deps.db, input.config.id, input.config, reason), forgotten };
+  // A new target: its version and the old one's state forgotten in one transaction (acceptNewTarget).
+  if (input.retarget) return acceptNewTarget(deps.db, input.config.id, input.config, input.reason);
+  return { version: await configVersion(deps.db, input.config.id, input.config, input.reason || undefined), forgotten: 0 };
 }

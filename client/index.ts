@@ -26,9 +26,9 @@ import { createDb, createPool, databaseUrlMisread, databaseWhere } from '../db/c
 import { deletePool, listPools, POOL_NAME, poolSizes, setPool, type PoolInfo } from '../db/dag-pools';
 import type { Database } from '../db/database';
 import { activationWorkflowId, TASK_QUEUE, WARNINGS_WORKFLOW_ID, WORKFLOW_TYPES } from '../common/names';
-import { configVersion, latestConfigVersion, listConfigVersions } from '../db/config-versions';
+import { latestConfigVersion, listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
-import { forgetTargetState, purgeActivation, syncedRowCount } from '../db/runs';
+import { acceptNewTarget, purgeActivation, syncedRowCount } from '../db/runs';
 import {
   applyPlanUpdate,
   approveDeletesUpdate,
@@ -214,10 +214,9 @@ export class SynclineClient {
     }
     if (opts.dryRun) return { workflowId, runId: '', started: false, changes: check.changes, consequences: check.consequences };
     if (check.retarget) {
+      // The new version and the old target's state dropped in one transaction (db/runs.ts acceptNewTarget).
       const db = this.database();
-      const forgotten = await this.read(() => forgetTargetState(db, id));
-      const why = `new target: the snapshot of ${forgotten} rows for the previous target was dropped`;
-      await this.read(() => configVersion(db, id, parsed.config, [opts.reason, why].filter(Boolean).join('; ')));
+      await this.read(() => acceptNewTarget(db, id, parsed.config, opts.reason));
     }
     try {
       // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).

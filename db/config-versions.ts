@@ -10,13 +10,14 @@ type Db = Kysely<Database>;
  * a new version with its diff from the latest and the reason. Serialised per activation (an advisory
  * lock). Every run asks, and the document seldom changes: one statement first compares it with the latest
  * version in Postgres (no lock needed to read an append-only history), and only a new document takes the
- * lock, reads the latest version again and adds one.
+ * lock, reads the latest version again and adds one. Given a transaction, it adds the version in it.
  */
 export async function configVersion(db: Db, activationId: string, document: unknown, reason?: string): Promise<number> {
   const json = JSON.stringify(document);
   const seen = await latestVersion(db, activationId, json);
   if (seen?.same) return seen.version;
-  return db.transaction().execute(async (tx) => {
+  // Within a caller's transaction (db/runs.ts acceptNewTarget): the version is added in it, under the same lock.
+  const add = async (tx: Db): Promise<number> => {
     await sql`SELECT pg_advisory_xact_lock(hashtext('syncline.config_versions'), hashtext(${activationId}))`.execute(tx);
     const latest = await latestVersion(tx, activationId, json);
     if (latest?.same) return latest.version;
@@ -32,7 +33,8 @@ export async function configVersion(db: Db, activationId: string, document: unkn
       })
       .execute();
     return version;
-  });
+  };
+  return db.isTransaction ? add(db) : db.transaction().execute(add);
 }
 
 /** The activation's latest version, compared with `json` in Postgres (jsonb equality); its document only when it differs. */

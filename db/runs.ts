@@ -6,6 +6,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RunsTable } from './database';
 import { dropWorkTablesOf } from './work-tables';
 import { rowLogDays } from './row-changes';
+import { configVersion } from './config-versions';
 
 export type RunRecord = Selectable<RunsTable>;
 type Db = Kysely<Database>;
@@ -275,42 +276,72 @@ export async function syncedRowCount(db: Db, activationId: string): Promise<numb
  * never reach the new target. An open plan of the previous target is superseded likewise.
  */
 export async function forgetTargetState(db: Db, activationId: string): Promise<number> {
+  return db.isTransaction ? forgetIn(db, activationId) : db.transaction().execute((tx) => forgetIn(tx, activationId));
+}
+
+/**
+ * A new target accepted: its document recorded as the activation's next version (reason: `reason`, and what
+ * was dropped) and the previous target's state forgotten (forgetTargetState), in one transaction. Apart, a
+ * failure between the two (Postgres restarting, an activity timing out) left the state dropped under a
+ * latest version that still named the previous target: started again with that document, or kept by an
+ * activation whose update failed, the activation carried on from an empty snapshot, sending every model row
+ * to the previous target again (Insert: every record created twice), with nothing to refuse it.
+ */
+export async function acceptNewTarget(
+  db: Db,
+  activationId: string,
+  document: unknown,
+  reason?: string,
+): Promise<{ forgotten: number; version: number }> {
   return db.transaction().execute(async (tx) => {
-    const n = await syncedRowCount(tx, activationId);
-    const unfinished = await tx
-      .selectFrom('syncline.runs')
-      .select(['id', 'run_number', 'status'])
-      .where('activation_id', '=', activationId)
-      .where('status', 'in', ['running', 'planned'])
-      .execute();
-    for (const r of unfinished) {
-      await dropWorkTablesOf(tx, String(r.id));
-      await tx.deleteFrom('syncline.chunks').where('run_id', '=', r.id).execute();
-      await tx
-        .updateTable('syncline.runs')
-        .set({
-          status: r.status === 'planned' ? 'superseded' : 'cancelled',
-          finished_at: new Date(),
-          error:
-            r.status === 'planned'
-              ? null
-              : `CANCELLED: run ${r.run_number} never committed, and its activation was given a new target: what it wrote went to the previous target and is not recorded`,
-        })
-        .where('id', '=', r.id)
-        .execute();
-      if (r.status === 'planned')
-        await tx
-          .updateTable('syncline.plans')
-          .set({ status: 'superseded' })
-          .where('activation_id', '=', activationId)
-          .where('run_number', '=', r.run_number)
-          .execute();
-    }
-    await tx.deleteFrom('syncline.snapshot').where('activation_id', '=', activationId).execute();
-    await tx.deleteFrom('syncline.row_errors').where('activation_id', '=', activationId).execute();
-    await tx.deleteFrom('syncline.held_deletes').where('activation_id', '=', activationId).execute();
-    return n;
+    const forgotten = await forgetIn(tx, activationId);
+    const why = [reason, `new target: the snapshot of ${forgotten} rows for the previous target was dropped`].filter(Boolean).join('; ');
+    return { forgotten, version: await configVersion(tx, activationId, document, why) };
   });
+}
+
+async function forgetIn(tx: Db, activationId: string): Promise<number> {
+  const n = await syncedRowCount(tx, activationId);
+  // Locked first, as a commit locks its run: a commit of the previous target's run still under way (an
+  // activity of a terminated run) finishes before, and its run is then left as it committed; or it waits
+  // for this transaction and finds the run cancelled. Unlocked, this read the run as running, waited for
+  // the commit at the update below and recorded a committed run as never committed, or deadlocked with
+  // the commit on the work tables it drops.
+  const unfinished = await tx
+    .selectFrom('syncline.runs')
+    .select(['id', 'run_number', 'status'])
+    .where('activation_id', '=', activationId)
+    .where('status', 'in', ['running', 'planned'])
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  for (const r of unfinished) {
+    await dropWorkTablesOf(tx, String(r.id));
+    await tx.deleteFrom('syncline.chunks').where('run_id', '=', r.id).execute();
+    await tx
+      .updateTable('syncline.runs')
+      .set({
+        status: r.status === 'planned' ? 'superseded' : 'cancelled',
+        finished_at: new Date(),
+        error:
+          r.status === 'planned'
+            ? null
+            : `CANCELLED: run ${r.run_number} never committed, and its activation was given a new target: what it wrote went to the previous target and is not recorded`,
+      })
+      .where('id', '=', r.id)
+      .execute();
+    if (r.status === 'planned')
+      await tx
+        .updateTable('syncline.plans')
+        .set({ status: 'superseded' })
+        .where('activation_id', '=', activationId)
+        .where('run_number', '=', r.run_number)
+        .execute();
+  }
+  await tx.deleteFrom('syncline.snapshot').where('activation_id', '=', activationId).execute();
+  await tx.deleteFrom('syncline.row_errors').where('activation_id', '=', activationId).execute();
+  await tx.deleteFrom('syncline.held_deletes').where('activation_id', '=', activationId).execute();
+  return n;
 }
 
 /** Everything syncline keeps of an activation, dropped (its destination records are not touched). Counts per table. */

@@ -13,7 +13,9 @@ import { commitRun, settleUnfinishedRuns } from '../../activities/commit';
 import { prepareRun } from '../../activities/prepare';
 import { loadPlan, recordPlan } from '../../activities/plan';
 import { savePlan } from '../../db/plans';
-import { forgetTargetState, openRun } from '../../db/runs';
+import { forgetTargetState, lockRun, openRun } from '../../db/runs';
+import { applyConfigUpdate } from '../../activities/config';
+import { latestConfigVersion } from '../../db/config-versions';
 import { approveHeld, claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
 
@@ -560,5 +562,59 @@ describe('a new target while a run of the old one never committed (an activation
     expect(run1.rows[0].status).toBe('cancelled');
     const errors = await t.db.query(`SELECT count(*)::int AS n FROM syncline.row_errors WHERE activation_id = $1`, [id]);
     expect(errors.rows[0].n).toBe(0);
+  });
+});
+
+describe('a new target accepted (forgetTargetState), from an independent review (rev16)', () => {
+  const synced = async (id: string) =>
+    Number((await t.db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n);
+
+  // The old target's state was dropped in one transaction and the new version recorded in another: a failure
+  // between the two (Postgres restarting, the activity timing out and failing its retries) left the state
+  // dropped while the latest version still named the old target. The activation then carried on, or was
+  // started again, with the old document as "the one it ran last" and nothing to refuse, from an empty
+  // snapshot: every model row sent again to the old target (Insert: every record created twice). Here the
+  // second statement fails on a reason Postgres cannot store (a NUL), standing for any failure after the first.
+  test('the state is dropped only with the new version recorded: a failure of either leaves both as they were', async () => {
+    const id = uniqueName('rev16_retarget_atomic');
+    await model(id, 12);
+    const old = config(id);
+    await fullRun(t.d.deps, old, 1);
+    expect(await synced(id)).toBe(12);
+    const before = await latestConfigVersion(t.d.deps.db, id);
+    const moved = parsed({ ...old, destination: { ...old.destination, object: `${id}_new` } });
+    await expect(applyConfigUpdate(t.d.deps, { config: moved, retarget: true, reason: 'moved\u0000' })).rejects.toThrow();
+    expect({ synced: await synced(id), version: (await latestConfigVersion(t.d.deps.db, id))?.version }).toEqual({
+      synced: 12,
+      version: before?.version,
+    });
+    // Retried, it does both.
+    const r = await applyConfigUpdate(t.d.deps, { config: moved, retarget: true, reason: 'moved' });
+    expect({ synced: await synced(id), forgotten: r.forgotten, version: r.version }).toEqual({
+      synced: 0,
+      forgotten: 12,
+      version: before!.version + 1,
+    });
+  });
+
+  // A commit of the old target's run (an activity of the terminated workflow still going) holding the run's
+  // row when the new target is accepted: forgetTargetState read the run as running without a lock, waited for
+  // the commit, then recorded the committed run "cancelled: never committed" (or deadlocked with it on the
+  // work tables it drops). It now locks the runs first and leaves a run the commit finished alone.
+  test('a run that commits while the new target is accepted keeps its committed record', async () => {
+    const id = uniqueName('rev16_retarget_commit');
+    await model(id, 12);
+    const old = config(id);
+    const runId = await startRun(t.d.deps, old, 1);
+    let forgetting: Promise<number> | undefined;
+    await t.d.deps.db.transaction().execute(async (tx) => {
+      await lockRun(tx, runId);
+      forgetting = forgetTargetState(t.d.deps.db, id);
+      await new Promise((r) => setTimeout(r, 500));
+      await tx.updateTable('syncline.runs').set({ status: 'success', finished_at: new Date() }).where('id', '=', runId).execute();
+    });
+    await forgetting;
+    const run = await t.db.query(`SELECT status, error FROM syncline.runs WHERE id = $1`, [runId]);
+    expect(run.rows[0]).toEqual({ status: 'success', error: null });
   });
 });
