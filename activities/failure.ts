@@ -82,8 +82,10 @@ export function toFailure(err: unknown): unknown {
       `the state database refused a statement: ${(err as Error).message}${limitNote(limit)}`,
       'INTERNAL',
     );
-  // Postgres' own error, passed through as it came: its message and stack would carry the value.
-  if (err instanceof Error && quotesValue(err)) return ApplicationFailure.retryable(withoutRowValues(err.message, err), err.name);
+  // Postgres' own error, passed through as it came: its message and stack would carry the value. Typed as the
+  // SDK types an error passed through (its class: "DatabaseError"; node-postgres sets `name` to "error").
+  if (err instanceof Error && quotesValue(err))
+    return ApplicationFailure.retryable(withoutRowValues(err.message, err), err.constructor?.name ?? err.name);
   return err;
 }
 

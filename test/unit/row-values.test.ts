@@ -3,6 +3,7 @@
  * the failure an activity sends to history (in clear, even with a codec) carries "…" instead.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { DatabaseError } from 'pg';
 import { SyncError } from '../../common/errors';
 import { toFailure, withoutRowValues, withoutValue } from '../../activities/failure';
 
@@ -36,4 +37,14 @@ test('toFailure: a SyncError caused by a data exception, and a data exception pa
   expect(bare.nonRetryable).toBe(false);
   const other = pgError('42P01', 'relation "x" does not exist');
   expect(toFailure(other)).toBe(other);
+});
+
+// From an independent review (rev16): passed through, a node-postgres error reached history typed by its class
+// (the SDK's conversion: constructor name, "DatabaseError"), which `syncline runs` and a run's error show; the
+// redacted failure took its `name`, which node-postgres sets to "error".
+test('toFailure: a data exception passed through keeps the type it had (its class name)', () => {
+  const e = Object.assign(new DatabaseError('invalid input syntax for type integer: "s3cret-row"', 0, 'error'), { code: '22P02' });
+  const bare = toFailure(e) as ApplicationFailure;
+  expect(bare.type).toBe('DatabaseError');
+  expect(bare.message).toBe('invalid input syntax for type integer: "…"');
 });
