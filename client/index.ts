@@ -28,7 +28,7 @@ import type { Database } from '../db/database';
 import { activationWorkflowId, TASK_QUEUE, WARNINGS_WORKFLOW_ID, WORKFLOW_TYPES } from '../common/names';
 import { latestConfigVersion, listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
-import { acceptNewTarget, purgeActivation, syncedRowCount } from '../db/runs';
+import { purgeActivation, syncedRowCount } from '../db/runs';
 import {
   applyPlanUpdate,
   approveDeletesUpdate,
@@ -198,7 +198,7 @@ export class SynclineClient {
    * An activation started again (stopped, or stopped by `apply --prune`) carries on from the state its
    * earlier runs left in Postgres: with a `databaseUrl`, the document is checked against the last one it
    * ran, as `updateConfig` checks a change (`changes`, `consequences`). A new target is refused unless
-   * `retarget` (then its snapshot is dropped first: the next run sends every model row to the new target),
+   * `retarget` (then the execution it starts drops its snapshot before its first run: the next run sends every model row to the new target),
    * an Insert-mode change that re-creates every record unless `confirm`. `dryRun` checks and starts nothing.
    */
   async start(config: unknown, opts: StartOptions = {}): Promise<StartResult> {
@@ -213,17 +213,15 @@ export class SynclineClient {
       check = await this.read(() => this.checkStart(parsed.config, opts));
     }
     if (opts.dryRun) return { workflowId, runId: '', started: false, changes: check.changes, consequences: check.consequences };
-    if (check.retarget) {
-      // The new version and the old target's state dropped in one transaction (db/runs.ts acceptNewTarget).
-      const db = this.database();
-      await this.read(() => acceptNewTarget(db, id, parsed.config, opts.reason));
-    }
     try {
       // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).
       const handle = await this.client.workflow.start(WORKFLOW_TYPES.activation, {
         taskQueue: this.taskQueue,
         workflowId,
-        args: [{ config }],
+        // A new target: the execution that starts forgets the old one's state first, with the new version
+        // recorded (workflows/activation.ts `retarget`). Not done here: a start that lost the workflow id to
+        // another would have dropped the state of the activation that won.
+        args: [{ config, ...(check.retarget ? { retarget: { ...(opts.reason ? { reason: opts.reason } : {}) } } : {}) }],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });

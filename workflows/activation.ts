@@ -76,6 +76,14 @@ export interface ActivationWorkflowInput {
   /** The activation document (validated here with the same schema the CLI uses). */
   config: unknown;
   state?: ActivationState;
+  /**
+   * Set by `activation start --retarget` (client/index.ts start): the document names a new target. Before
+   * anything else this execution forgets the previous target's state and records the document as a new
+   * version (activities/config.ts applyConfigUpdate, one transaction). Done here, by the execution that holds
+   * the workflow id, not by the client before it starts one: a start that loses the id to another start must
+   * leave the state of the activation that won alone. Not passed on by continue-as-new.
+   */
+  retarget?: { reason?: string };
 }
 
 const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
@@ -98,7 +106,7 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
     raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
   const activation = new Activation(validConfig(input.config), patches, input.state);
   activation.listen();
-  await activation.run();
+  await activation.run(input.retarget);
 }
 
 /** The memo field `syncline list` reads (client/index.ts). */
@@ -234,7 +242,9 @@ class Activation {
     setHandler(configQuery, () => this.queue.waitingConfig() ?? this.config);
   }
 
-  async run(): Promise<void> {
+  async run(retarget?: ActivationWorkflowInput['retarget']): Promise<void> {
+    // Only executions started with it take this branch (none recorded before it): their histories replay it.
+    if (retarget) await acts.applyConfigUpdate({ config: this.config, retarget: true, reason: retarget.reason });
     if (this.state.lastRunNumber < 0) {
       this.state.lastRunNumber = (await acts.lastRunNumber({ activationId: this.config.id })).runNumber;
       // Runs recorded before this start: an earlier execution may have left warnings open (activation-runs.ts publishWarnings).

@@ -12,6 +12,7 @@ import { env, testClient, uniqueName, waitFor } from '../support/harness';
 import { openWarningsQuery } from '../../workflows/messages';
 import { runCli } from '../support/cli';
 import { useCliStage } from '../support/cli-stage';
+import { SynclineClient } from '../../client';
 
 const stage = useCliStage('restart');
 const syncline = (...args: string[]) => stage.syncline(...args);
@@ -210,5 +211,57 @@ test('delete --purge closes the warnings the stopped activation left open: an ac
     }
   } finally {
     delete process.env.SYNCLINE_WARNINGS_WORKFLOW_ID;
+  }
+});
+
+// From an independent review (rev16). The CLI dropped the old target's state (forgetTargetState) before it started
+// the workflow: a start that then lost the race for the workflow id to another start (two operators, or a
+// pipeline's `apply -f`, starting the stopped activation at once) had already dropped the state of the
+// activation that won, which carried on from an empty snapshot: every row sent to its target again (Insert:
+// created twice; Mirror: the keys removed meanwhile never deleted), and the latest version named the target it
+// does not write to. The state is dropped by the execution
+// that starts, before its first run.
+test('two starts at once, one with --retarget: the one that loses leaves the state of the one that runs alone', async () => {
+  const id = uniqueName('restart_race');
+  await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const doc = (object: string) => ({
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+  const file = path.join(stage.dir, `${id}.json`);
+  fs.writeFileSync(file, JSON.stringify(doc(`${id}_a`)));
+  expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+  expect((await syncline('sync', id)).code).toBe(0);
+  expect((await syncline('stop', id, '--wait')).code).toBe(0);
+
+  const client = await testClient();
+  try {
+    const sc = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
+    const [kept, moved] = await Promise.allSettled([sc.start(doc(`${id}_a`)), sc.start(doc(`${id}_b`), { retarget: true })]);
+    expect([kept.status, moved.status].sort()).toEqual(['fulfilled', 'rejected']);
+    const synced = async () =>
+      Number((await stage.db.query(`SELECT count(*) AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n);
+    const latest = async () =>
+      (
+        await stage.db.query(
+          `SELECT document->'destination'->>'object' AS object FROM syncline.config_versions WHERE activation_id = $1 ORDER BY version DESC LIMIT 1`,
+          [id],
+        )
+      ).rows[0].object;
+    if (kept.status === 'fulfilled') {
+      // The activation carries on with the old target: its state is as its last run left it.
+      expect({ synced: await synced(), latest: await latest() }).toEqual({ synced: 10, latest: `${id}_a` });
+    } else {
+      // The new target won: its first run sends every row there.
+      expect((await syncline('sync', id)).code).toBe(0);
+      expect({ b: await records(`${id}_b`), latest: await latest() }).toEqual({ b: 10, latest: `${id}_b` });
+    }
+    await syncline('stop', id, '--wait');
+  } finally {
+    await client.connection.close();
   }
 });
