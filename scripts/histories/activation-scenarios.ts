@@ -246,6 +246,18 @@ export async function restartedReportsWarnings(s: Stage): Promise<void> {
   const { runId: again } = await s.syncline.start(doc);
   expectRun('the first run after the restart', await s.syncline.triggerSync(id), (r) => r.status === 'success');
   await s.rec.nextRun(wf, again);
+  // Stopped again, then started with another object: the new execution forgets the old target first.
+  await s.syncline.stop(id, { wait: true, reason: 'recording a retarget' });
+  const moved = { ...doc, destination: { ...(doc.destination as Record<string, unknown>), object: 'Lead' } };
+  const { runId: retargeted } = await s.syncline.start(moved, { retarget: true, reason: 'recording a retarget' });
+  await s.rec.until(wf, retargeted, 'the retarget', (ev) => activityCount(ev, 'applyConfigUpdate') >= 1);
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+  await s.rec.record(
+    'start-with-retarget',
+    wf,
+    retargeted,
+    'started again with a new object (--retarget): applyConfigUpdate (retarget) before anything else, then stopped',
+  );
   await s.rec.record(
     'report-after-restart',
     wf,
