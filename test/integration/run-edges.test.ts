@@ -541,7 +541,8 @@ describe('a run started again by a reset, its prepare retried after the settle, 
 });
 
 describe('a new target while a run of the old one never committed (an activation terminated mid-run, started again with --retarget)', () => {
-  // The start drops the old target's snapshot (forgetTargetState); the next prepare settles the run left running.
+  // The start drops the old target's snapshot (acceptNewTarget, the workflow's first step after `start
+  // --retarget`); the next prepare settles the run left running.
   // Settled as any unfinished run, its acknowledged rows entered the new target's empty snapshot: they were
   // written to the old object, and the new one never got them.
   test('what the old run wrote is not taken for written to the new target: the new target gets every row', async () => {
@@ -551,8 +552,8 @@ describe('a new target while a run of the old one never committed (an activation
     const runId = await startRun(t.d.deps, old, 1);
     const delta = await computeDelta(t.d.deps, { runId });
     await writeAll(t.d.deps, runId, delta.chunks); // written to the old object; the run never commits
-    await forgetTargetState(t.d.deps.db, id);
     const moved = parsed({ ...old, destination: { ...old.destination, object: `${id}_new` } });
+    await applyConfigUpdate(t.d.deps, { config: moved, retarget: true });
     await fullRun(t.d.deps, moved, 2);
     const count = async (object: string) =>
       (await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n;
