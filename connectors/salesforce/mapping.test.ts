@@ -295,6 +295,18 @@ describe('values', () => {
     expect(encodeValue(spec('_text'), field('multipicklist', { length: 100 }), ['a', 'b'])).toEqual({ ok: true, value: 'a;b' });
     expect(encodeValue(spec('jsonb'), field('multipicklist', { length: 100 }), '["x","y"]')).toEqual({ ok: true, value: 'x;y' });
   });
+  it('a json(b) multipicklist (Postgres text) keeps the digits of its numbers; JSON null clears the field', () => {
+    const multi = field('multipicklist', { length: 100 });
+    expect(encodeValue(spec('jsonb'), multi, '["a", 12345678901234567890, 1.50]')).toEqual({
+      ok: true,
+      value: 'a;12345678901234567890;1.5',
+    });
+    expect(encodeValue(spec('json'), multi, '[0.1000000000000000055511151231257827]')).toEqual({
+      ok: true,
+      value: '0.1000000000000000055511151231257827',
+    });
+    expect(encodeValue(spec('jsonb'), multi, 'null')).toEqual({ ok: true, value: null });
+  });
   it('a multipicklist element holding ";" fails its row: joined, it would arrive as two values', () => {
     for (const [pg, v] of [
       ['_text', ['a;b', 'c']],
@@ -311,5 +323,15 @@ describe('values', () => {
   it('non-string scalars into text fields', () => {
     expect(encodeValue(spec('int4'), field('string', { length: 10 }), 7)).toEqual({ ok: true, value: '7' });
     expect(encodeValue(spec('jsonb'), field('textarea', { length: 100 }), { a: 1 })).toEqual({ ok: true, value: '{"a":1}' });
+    // As the write path reads it: Postgres's text.
+    expect(encodeValue(spec('jsonb'), field('textarea', { length: 100 }), '{"a": 1, "id": 12345678901234567890}')).toEqual({
+      ok: true,
+      value: '{"a":1,"id":12345678901234567890}',
+    });
+    // Its length is the length of the text sent.
+    expect(encodeValue(spec('jsonb'), field('string', { length: 10 }), '{"a": "12345678"}')).toMatchObject({
+      ok: false,
+      code: 'STRING_TOO_LONG',
+    });
   });
 });

@@ -4,6 +4,7 @@
  */
 import type { FieldSpec } from '../types';
 import { exactDecimal, type ExactNumber } from './decimal';
+import { jsonValueText, parseJsonKeepingDigits } from '../../common/json-exact';
 
 /** The parts of a describe field that encoding needs. */
 export interface SfField {
@@ -204,7 +205,9 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
           };
     }
     case 'multipicklist': {
-      const parsed = typeof value === 'string' && pg.startsWith('json') ? safeJson(value) : value;
+      // json and jsonb arrive as Postgres's text (db/delta.ts ROW_VALUE_TYPES): an element keeps its digits.
+      const parsed = typeof value === 'string' && JSON_TYPES.has(pg) ? safeJson(value) : value;
+      if (parsed === null) return { ok: true, value: null };
       // The values are joined with ";": an element holding one would arrive as two values.
       if (Array.isArray(parsed) && parsed.some((v) => String(v).includes(';')))
         return {
@@ -215,14 +218,23 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
       const s = Array.isArray(parsed) ? parsed.map(String).join(';') : String(parsed);
       return checkLength(spec, f, s);
     }
-    default:
+    default: {
+      if (typeof value === 'string' && JSON_TYPES.has(pg)) {
+        // Postgres's text of a json(b) value, written as it was always sent (compact, a string bare, null
+        // clearing the field), with the digits of numbers a double would change kept.
+        const text = jsonValueText(value);
+        return text === null ? { ok: true, value: null } : checkLength(spec, f, text);
+      }
       return checkLength(spec, f, toText(value, pg));
+    }
   }
 }
 
+const JSON_TYPES = new Set(['json', 'jsonb']);
+
 function safeJson(s: string): unknown {
   try {
-    return JSON.parse(s);
+    return parseJsonKeepingDigits(s);
   } catch {
     return s;
   }
