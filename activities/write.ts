@@ -162,7 +162,7 @@ export async function* pendingRows(
   let after: number | null = null;
   for (let left = max; left > 0;) {
     const limit = Math.max(1, Math.min(batchSize, left));
-    const page = await pageRows(deps.db, { runId: run.runId, activationId: run.activationId, range, columns, after, limit });
+    const page = await pageRows(deps.db, deps.pool, { runId: run.runId, activationId: run.activationId, range, columns, after, limit });
     if (page.length === 0) return;
     yield page.map((r) => toOutRow(r, fields));
     left -= page.length;

@@ -6,7 +6,7 @@
  * chunk numbering -> per-chunk reads -> commit into the snapshot.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -592,11 +592,28 @@ SELECT coalesce(code, 'UNKNOWN') AS code, count(*) AS n FROM reset GROUP BY 1`.e
 }
 
 /** One page of a chunk: one query, never a parallel plan (the delta table has `parallel_workers = 0`, createDelta). */
-export async function pageRows(db: Db, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
-  return (await chunkPage(opts).execute(db)).rows;
+/** Type oids of json and jsonb. */
+const JSON_TYPE_OIDS = new Set([114, 3802]);
+
+/**
+ * How the values of a chunk's rows are read for a connector: as node-postgres parses them, except json
+ * and jsonb, which stay Postgres's text. node-postgres would `JSON.parse` them, and a number literal past
+ * 2^53 or with more digits than a double keeps (`12345678901234567890`) would reach the destination
+ * changed; a connector reads the text with common/json-exact.ts. (The delta never sees these values: a
+ * row's hash is computed by Postgres from its own text, db/delta.ts `rowHash`.)
+ */
+export const ROW_VALUE_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    JSON_TYPE_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** One page of `chunkPage`, its values read as `ROW_VALUE_TYPES` says, on a session of `pool`. */
+export async function pageRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
+  const q = chunkPage(opts).compile(db);
+  return (await pool.query<Record<string, unknown>>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES })).rows;
 }
 
-/** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node. */
+/** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node (values read as `ROW_VALUE_TYPES` says). */
 export async function* distinctRows(
   db: Db,
   pool: pg.Pool,
@@ -612,7 +629,7 @@ export async function* distinctRows(
     await client.query(`DECLARE syncline_distinct NO SCROLL CURSOR FOR ${q.sql}`, q.parameters as unknown[]);
     for (;;) {
       const page: Array<Record<string, unknown>> = (
-        await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)
+        await client.query({ text: `FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`, types: ROW_VALUE_TYPES })
       ).rows;
       if (page.length === 0) break;
       yield page;
