@@ -591,7 +591,6 @@ SELECT coalesce(code, 'UNKNOWN') AS code, count(*) AS n FROM reset GROUP BY 1`.e
   return Object.fromEntries(r.rows.map((x) => [x.code, Number(x.n)]));
 }
 
-/** One page of a chunk: one query, never a parallel plan (the delta table has `parallel_workers = 0`, createDelta). */
 /** Type oids of json and jsonb. */
 const JSON_TYPE_OIDS = new Set([114, 3802]);
 
@@ -607,7 +606,10 @@ export const ROW_VALUE_TYPES = {
     JSON_TYPE_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** One page of `chunkPage`, its values read as `ROW_VALUE_TYPES` says, on a session of `pool`. */
+/**
+ * One page of a chunk (`chunkPage`): one query, never a parallel plan (the delta table has
+ * `parallel_workers = 0`, createDelta), its values read as `ROW_VALUE_TYPES` says, on a session of `pool`.
+ */
 export async function pageRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
   const q = chunkPage(opts).compile(db);
   return (await pool.query<Record<string, unknown>>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES })).rows;
