@@ -19,7 +19,7 @@ import {
   type ChunkRange,
   type Outcome,
 } from '../db/delta';
-import { getChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
+import { claimChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
 import { recordChunkWrite } from './metrics';
@@ -76,7 +76,9 @@ export async function pollChunk(deps: SynclineDeps, input: PollChunkInput): Prom
 async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string | null): Promise<WriteChunkResult> {
   const started = performance.now();
   const run = await loadRun(deps, input.runId);
-  const chunkRow = await getChunk(deps.db, input.runId, input.chunk);
+  // Marked begun before the destination is called (a settle lists a begun chunk's unanswered rows, and
+  // takes those of a chunk never begun for never sent), in the statement that reads the chunk.
+  const chunkRow = await claimChunk(deps.db, input.runId, input.chunk);
   if (!chunkRow)
     throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, {
       retryable: false,
