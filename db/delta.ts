@@ -29,9 +29,6 @@ import {
 import type { Database } from './database';
 import { ROW_ERROR_CODES } from '../common/errors';
 
-/** The row_errors key of the one entry that stands for every model row without a key. */
-export const NULL_KEY = '(null)';
-
 export interface StageSpec {
   runId: string;
   /** `(SELECT ...)` text of the model, or a table name. */
@@ -72,6 +69,23 @@ export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
  * before this limit): that one syncs as before, so it is never taken for removed.
  */
 export const MAX_KEY_BYTES = 2000;
+
+/**
+ * The row_errors key under which releases before `NULL_KEY` listed every model row without a key: a
+ * model key can be that text, and the commit's insert then met it twice and failed every run.
+ */
+export const LEGACY_NULL_KEY = '(null)';
+
+/**
+ * The row_errors key of the one entry that stands for every model row without a key: `(null)` padded
+ * with spaces to MAX_KEY_BYTES + 1 characters, like `longKeyListing`, so that no key listed by itself can
+ * be it. An entry an earlier release stored under LEGACY_NULL_KEY is still found (`markRejectedUnchanged`)
+ * and replaced by the next commit of a run that saw the whole model.
+ */
+export const NULL_KEY = LEGACY_NULL_KEY.padEnd(MAX_KEY_BYTES + 1, ' ');
+
+/** Row error codes of listings that are not a model key's own (`NULL_KEY`, `longKeyListing`, and their legacy forms). */
+const LISTING_CODES = sql`(${ROW_ERROR_CODES.keyTooLong}, ${ROW_ERROR_CODES.nullKey})`;
 
 /**
  * How releases before `longKeyListing` listed a key longer than MAX_KEY_BYTES: its first 40 characters,
@@ -165,10 +179,10 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const oneOfDup = b.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
   // Too long to index, and not a key the state holds (MAX_KEY_BYTES): in no snapshot row, and in no row error
   // by its whole key (a write an earlier release sent: unanswered, or refused after a lost write that may have
-  // made the record). Not a MODEL_KEY_TOO_LONG error: that is another long key's listing, which this key is
-  // character for character; the state does not hold this one. Looked up for a long key only: AND stops at the length.
+  // made the record). Not a MODEL_KEY_TOO_LONG or MODEL_NULL_KEY error: that is a listing (another long key's, or
+  // of the rows without a key), which this key is character for character; the state does not hold this one. Looked up for a long key only: AND stops at the length.
   const long = sql`(s.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)}
-    AND NOT EXISTS (SELECT 1 FROM syncline.row_errors r WHERE r.activation_id = ${b.activationId} AND r.key = ${k} AND r.code <> ${ROW_ERROR_CODES.keyTooLong}))`;
+    AND NOT EXISTS (SELECT 1 FROM syncline.row_errors r WHERE r.activation_id = ${b.activationId} AND r.key = ${k} AND r.code NOT IN ${LISTING_CODES}))`;
   return sql`CREATE TABLE ${b.target} ${sql.raw(STAGE_STORAGE)} AS
 WITH s AS (
   SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${b.activationId}
@@ -242,11 +256,11 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const key = sql.ref(`st.${ROW_KEY}`);
   const change = sql.ref(`st.${ROW_CHANGE}`);
   const modelTid = sql.ref(`st.${ROW_MODEL_TID}`);
-  // A MODEL_KEY_TOO_LONG error is a long key's: a release before `longKeyListing` stored it under text a
-  // model key can be, which has no error of its own.
+  // A MODEL_KEY_TOO_LONG error is a long key's, a MODEL_NULL_KEY one the rows' without a key: releases before
+  // `longKeyListing` and `NULL_KEY` stored them under text a model key can be, which has no error of its own.
   const onlyFailed = spec.onlyFailed
     ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = ${key}
-    AND (f.code <> ${ROW_ERROR_CODES.keyTooLong} OR ${change} = 'long_key'))`
+    AND (f.code NOT IN ${LISTING_CODES} OR ${change} = 'long_key'))`
     : sql``;
   // Half-full pages: the answers recorded later (status, result id) then fit beside each row's old
   // version (a HOT update: no new page, no index entry). Full pages sent every answered row to the end
@@ -275,8 +289,9 @@ WHERE (m.op IS NOT NULL OR ${change} IN ${REJECTED_CHANGES}) ${onlyFailed}`;
  * Rejected rows already reported with the same reason and the same content (their row error carries the
  * group's hash) become `rejected_unchanged`: still rejected and listed, but no new failure of this run.
  * A long key's error is found under its listing or, stored by a release before `longKeyListing`, under
- * the legacy one (rtrim of the listing); the commit of a run that saw the whole model then lists it anew
- * and clears the legacy entry (a retry-failed run does not meet the key: it leaves the entry as it is).
+ * the legacy one (rtrim of the listing), the rows' without a key under NULL_KEY or LEGACY_NULL_KEY; the
+ * commit of a run that saw the whole model then lists it anew and clears the legacy entry (a retry-failed
+ * run does not meet the key: it leaves the entry as it is).
  */
 export function markRejectedUnchanged(runId: string, activationId: string): RawBuilder<unknown> {
   const d = deltaTable(runId);
@@ -285,7 +300,7 @@ export function markRejectedUnchanged(runId: string, activationId: string): RawB
 WHERE d.status = 'rejected' AND e.activation_id = ${activationId} AND NOT e.retryable
   AND ((d.change = 'duplicate_key' AND e.key = d.key AND e.code = ${ROW_ERROR_CODES.duplicateKey} AND e.hash = d.hash)
     OR (d.change = 'long_key' AND (e.key = d.key OR e.key = rtrim(d.key, ' ')) AND e.code = ${ROW_ERROR_CODES.keyTooLong} AND e.hash = d.hash)
-    OR (d.change = 'null_key' AND e.key = ${NULL_KEY} AND e.code = ${ROW_ERROR_CODES.nullKey} AND e.hash = ${nullKeys}))`;
+    OR (d.change = 'null_key' AND e.key IN (${NULL_KEY}, ${LEGACY_NULL_KEY}) AND e.code = ${ROW_ERROR_CODES.nullKey} AND e.hash = ${nullKeys}))`;
 }
 
 /** Counts of the delta by (change, op, status): small, for the run summary and the deletion guard. */

@@ -18,7 +18,7 @@ import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
 import type { ActivationConfig } from '../../common/config';
 import type { RunSummary } from '../../common/run';
-import { MAX_KEY_BYTES, SMALL_STAGE_ROWS } from '../../db/delta';
+import { LEGACY_NULL_KEY, MAX_KEY_BYTES, NULL_KEY, SMALL_STAGE_ROWS } from '../../db/delta';
 import { stageTableName } from '../../db/work-tables';
 import { stageSelect } from '../../db/delta';
 import { stageSpec } from '../../activities/extract';
@@ -474,5 +474,111 @@ describe('long keys: found by review', () => {
     await t.db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
     await fullRun(t.d.deps, cfg, 3);
     expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
+  });
+});
+
+// The one entry that lists every model row without a key was kept under '(null)', which a model key can be:
+// such a key failing beside rows without a key put two rows of one key in the commit's row_errors insert,
+// "ON CONFLICT DO UPDATE command cannot affect row a second time", every run. It is now NULL_KEY, '(null)'
+// padded like a long key's listing (db/delta.ts).
+describe('the listing of rows without a key', () => {
+  async function modelWithoutKeys(table: string, extra: string[]): Promise<void> {
+    await t.db.query(`CREATE TABLE ${table} (id text, name text)`);
+    await t.db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 20) g`);
+    await t.db.query(`INSERT INTO ${table} VALUES (NULL, 'No key')`);
+    for (const k of extra) await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Look-alike')`, [k]);
+  }
+  const listed = async (id: string) =>
+    (await rowErrors(id)).map((e) => ({ key: e.key, code: e.code })).sort((a, b) => (a.code < b.code ? -1 : 1));
+
+  test('a model key "(null)", refused by the destination, beside rows without a key: the run commits and both are listed', async () => {
+    const id = uniqueName('null_key_lookalike');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, [LEGACY_NULL_KEY]);
+    await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '(null)', 'REFUSED', false)`, [id]);
+    const cfg = config(id, table);
+    const outcome = await fullRun(t.d.deps, cfg, 1).then(
+      (x) => ({ status: x.summary.status, rejected: x.summary.rejected, failed: x.summary.ops.upsert?.failed }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(outcome).toEqual({ status: 'partial', rejected: 1, failed: 1 });
+    const both = [
+      { key: NULL_KEY, code: 'MODEL_NULL_KEY' },
+      { key: '(null)', code: 'REFUSED' },
+    ];
+    expect(await listed(id)).toEqual(both);
+    expect(NULL_KEY.trimEnd()).toBe('(null)');
+
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
+    expect({ status: second.status, unchanged: second.rejectedUnchanged, skipped: second.ops.upsert?.skipped }).toEqual({
+      status: 'success',
+      unchanged: 1,
+      skipped: 1,
+    });
+    expect(await listed(id)).toEqual(both);
+
+    // A retry-failed run sends the refused key again, and only it.
+    const retry = (await fullRun(t.d.deps, cfg, 3, 'retry_failed')).summary;
+    expect(retry.ops.upsert).toMatchObject({ planned: 1, failed: 1 });
+
+    await t.db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+    const fixed = (await fullRun(t.d.deps, cfg, 4, 'retry_failed')).summary;
+    expect(fixed.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
+    expect(await listed(id)).toEqual([{ key: NULL_KEY, code: 'MODEL_NULL_KEY' }]);
+    expect(await destinationKeys(id)).toHaveLength(21);
+  });
+
+  test('a model key equal to NULL_KEY is long itself: listed under its own listing, never taken for a key the state holds', async () => {
+    const id = uniqueName('null_key_twin');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, [NULL_KEY]);
+    const { summary } = await fullRun(t.d.deps, config(id, table), 1);
+    expect({ status: summary.status, rejected: summary.rejected }).toEqual({ status: 'partial', rejected: 2 });
+    const second = (await fullRun(t.d.deps, config(id, table), 2)).summary;
+    expect({ status: second.status, rejected: second.rejected, unchanged: second.rejectedUnchanged, ops: second.ops }).toEqual({
+      status: 'success',
+      rejected: 2,
+      unchanged: 2,
+      ops: {},
+    });
+    const errors = await listed(id);
+    expect(errors.map((e) => e.code)).toEqual(['MODEL_KEY_TOO_LONG', 'MODEL_NULL_KEY']);
+    expect(errors[0]!.key.trimEnd()).toMatch(/^\(null\) {34}\.\.\.\(2001 bytes, md5 [0-9a-f]{32}\)$/);
+    expect(await destinationKeys(id)).toHaveLength(20);
+  });
+
+  test.each([
+    ['alone', []],
+    ['with a refused model key "(null)"', [LEGACY_NULL_KEY]],
+  ])('rows without a key listed by a release before NULL_KEY: found, listed anew once (%s)', async (_label, extra) => {
+    const id = uniqueName('null_key_legacy');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, []);
+    const cfg = config(id, table);
+    expect((await fullRun(t.d.deps, cfg, 1)).summary.status).toBe('partial');
+    const moved = await t.db.query(`UPDATE syncline.row_errors SET key = '(null)' WHERE activation_id = $1 RETURNING code`, [id]);
+    expect(moved.rows).toEqual([{ code: 'MODEL_NULL_KEY' }]);
+    for (const k of extra) {
+      await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Look-alike')`, [k]);
+      await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, k]);
+    }
+    // A retry-failed run takes the legacy entry for no model key's own failure.
+    const retry = await fullRun(t.d.deps, cfg, 2, 'retry_failed').then(
+      (x) => ({ status: x.summary.status, ops: x.summary.ops }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(retry).toEqual({ status: 'success', ops: {} });
+
+    const next = await fullRun(t.d.deps, cfg, 3).then(
+      (x) => ({ status: x.summary.status, unchanged: x.summary.rejectedUnchanged, failed: x.summary.ops.upsert?.failed ?? 0 }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(next).toEqual({ status: extra.length ? 'partial' : 'success', unchanged: 1, failed: extra.length });
+    expect(await listed(id)).toEqual([{ key: NULL_KEY, code: 'MODEL_NULL_KEY' }, ...extra.map((k) => ({ key: k, code: 'REFUSED' }))]);
+
+    // The row without a key fixed: its entry is cleared, whichever form it had.
+    await t.db.query(`UPDATE ${table} SET id = 'fixed' WHERE id IS NULL`);
+    await fullRun(t.d.deps, cfg, 4);
+    expect((await listed(id)).map((e) => e.code)).toEqual(extra.map(() => 'REFUSED'));
   });
 });
