@@ -24,6 +24,7 @@ import { stageSelect } from '../../db/delta';
 import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
 import { dropWorkTables } from '../../activities/work';
+import { rowHistory } from '../../db/row-changes';
 
 const KEY_CHARS = 3000;
 const t = useDirectDeps();
@@ -353,6 +354,15 @@ describe('long keys: found by review', () => {
     const first = await listed();
     expect(first.long.trimEnd()).toBe(lookAlike);
     expect(first.others).toEqual([{ key: lookAlike, code: 'REFUSED' }]);
+    // The row log keeps them apart too; the text as shown finds both.
+    const logged = await rowHistory(t.d.deps.db, id, lookAlike);
+    expect(logged.map((c) => [c.key, c.op, c.outcome])).toEqual(
+      expect.arrayContaining([
+        [lookAlike, 'upsert', 'failed'],
+        [first.long, 'long_key', 'rejected'],
+      ]),
+    );
+    expect(logged).toHaveLength(2);
 
     // Nothing changed: both already reported, the run is no new failure, and both stay listed as they were.
     const second = (await fullRun(t.d.deps, cfg, 2)).summary;
