@@ -7,6 +7,8 @@ import type { MetricCounter, MetricGauge, MetricHistogram, MetricMeter, MetricTa
 import { recordApiCall, recordCommittedRun, recordQuota, recordScheduleLag } from '../../activities/metrics';
 import { LATEST_QUERIES, METRICS } from '../../common/metrics';
 import dashboard from '../../docs/monitoring/grafana-dashboard.json';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { RunSummary } from '../../common/run';
 
 interface Sample {
@@ -170,6 +172,12 @@ describe('gauges set after runs, with several workers: the latest observation wi
     } finally {
       Date.now = realNow;
     }
+  });
+
+  test('docs/monitoring/latest-queries.test.yml (promtool) tests LATEST_QUERIES as they are', () => {
+    const yml = readFileSync(path.join(__dirname, '../../docs/monitoring/latest-queries.test.yml'), 'utf8');
+    const exprs = [...yml.matchAll(/- expr: (".*")$/gm)].map((m) => JSON.parse(m[1]!) as string);
+    for (const q of Object.values(LATEST_QUERIES)) expect(exprs).toContain(q.replaceAll('$activation', '.*'));
   });
 
   test('the dashboard reads both gauges with LATEST_QUERIES', () => {
