@@ -106,6 +106,9 @@ export function legacyKeyListing(key: RawBuilder<unknown>): RawBuilder<unknown> 
  * the listing is the legacy text: messages show that. At most about 2,130 bytes (40 four-byte characters),
  * which fits an index entry; the spaces compress to nearly nothing in the table and in the indexes.
  * Two long keys share a listing only if they share their first 40 characters, their length and their md5.
+ * The one other way to meet a listing twice: a key of exactly that text, over the limit, that the state
+ * holds (a snapshot row a release before the limit wrote), so listed by itself; no release wrote this form
+ * before this one.
  */
 export function longKeyListing(key: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`rpad(${legacyKeyListing(key)}, ${sql.lit(MAX_KEY_BYTES + 1)}, ' ')`;
