@@ -128,7 +128,7 @@ SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN 'the destination did not acknowledge this row in run ' || ${runNumber} || '; it is sent again next run'
        WHEN change = 'null_key' THEN n || ' model row(s) have NULL in the key column "' || ${keyColumn} || '"; they were not sent. Give every row a key.'
        WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
-       WHEN change = 'long_key' THEN 'key "' || key || '" (column "' || ${keyColumn} || '") is longer than the ${sql.raw(String(MAX_KEY_BYTES))} bytes a key may have'
+       WHEN change = 'long_key' THEN 'key "' || rtrim(key, ' ') || '" (column "' || ${keyColumn} || '") is longer than the ${sql.raw(String(MAX_KEY_BYTES))} bytes a key may have'
          || CASE WHEN n > 1 THEN ' and appears ' || n || ' times in the model' ELSE '' END || '; it was not sent. Use a shorter key (an md5 of it, for example).'
        ELSE coalesce(message, '') END,
   -- A rejected model row (null, too long or repeated key) is fixed in the model, never by a retry.
