@@ -95,7 +95,8 @@ function toChange(r: {
 }): RowChange {
   return {
     runNumber: r.run_number,
-    key: r.key,
+    // A long key's listing is stored padded (db/delta.ts longKeyListing): shown as its text.
+    key: r.op === 'long_key' ? r.key.trimEnd() : r.key,
     op: r.op,
     outcome: r.outcome,
     destinationId: r.destination_id,

@@ -25,6 +25,7 @@ import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
 import { dropWorkTables } from '../../activities/work';
 import { rowHistory } from '../../db/row-changes';
+import { listRowErrors } from '../../client/runs';
 
 const KEY_CHARS = 3000;
 const t = useDirectDeps();
@@ -356,13 +357,19 @@ describe('long keys: found by review', () => {
     expect(first.others).toEqual([{ key: lookAlike, code: 'REFUSED' }]);
     // The row log keeps them apart too; the text as shown finds both.
     const logged = await rowHistory(t.d.deps.db, id, lookAlike);
+    // Shown (`syncline rows --key`, `errors --json`) as the listing's text, without the padding that keeps it apart.
     expect(logged.map((c) => [c.key, c.op, c.outcome])).toEqual(
       expect.arrayContaining([
         [lookAlike, 'upsert', 'failed'],
-        [first.long, 'long_key', 'rejected'],
+        [lookAlike, 'long_key', 'rejected'],
       ]),
     );
     expect(logged).toHaveLength(2);
+    const shown = await listRowErrors(t.d.deps.db, id);
+    expect(shown.map((e) => [e.key, e.code]).sort()).toEqual([
+      [lookAlike, 'MODEL_KEY_TOO_LONG'],
+      [lookAlike, 'REFUSED'],
+    ]);
 
     // Nothing changed: both already reported, the run is no new failure, and both stay listed as they were.
     const second = (await fullRun(t.d.deps, cfg, 2)).summary;
