@@ -249,9 +249,12 @@ export function validateApply(config: ActivationConfig, state: ActivationState, 
 
 /** Why a superseded plan no longer applies: a run synced after it, or the activation's document changed. */
 export function staleReason(config: ActivationConfig, p: NonNullable<ActivationState['plan']>): string {
-  return p.byVersion !== undefined
-    ? `plan ${p.run} of "${config.id}" is stale: the activation's document changed after it was computed (version ${p.byVersion})`
-    : `plan ${p.run} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed`;
+  if (p.byVersion !== undefined)
+    return `plan ${p.run} of "${config.id}" is stale: the activation's document changed after it was computed (version ${p.byVersion})`;
+  // Neither: superseded for a new document that could not be recorded (activation.ts serveJob).
+  return p.by !== undefined
+    ? `plan ${p.run} of "${config.id}" is stale: run ${p.by} synced after it was computed`
+    : `plan ${p.run} of "${config.id}" is stale: it was superseded for a new document (which could not be recorded)`;
 }
 
 /**

@@ -412,7 +412,7 @@ class Activation {
     }
     if (state.plan?.status !== 'applying' || state.plan.run !== job.plan) {
       const message =
-        state.plan?.byVersion !== undefined && state.plan.run === job.plan
+        state.plan?.run === job.plan && state.plan.status === 'superseded' && state.plan.by === undefined
           ? `${staleReason(config, state.plan)}; run \`syncline plan ${config.id}\` again`
           : `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`;
       return this.queue.answer([ticket], { error: { type: 'PLAN_STALE', message } });

@@ -21,7 +21,7 @@ import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type Runn
 import { serviceGate, type ServiceGate } from '../support/service-gate';
 import { runCli } from '../support/cli';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { configQuery, planUpdate, statusQuery, triggerSyncUpdate, updateConfigUpdate } from '../../workflows/messages';
+import { applyPlanUpdate, configQuery, planUpdate, statusQuery, triggerSyncUpdate, updateConfigUpdate } from '../../workflows/messages';
 import { toFailure } from '../../activities/failure';
 
 const TQ = uniqueName('tq_state_outage');
@@ -238,6 +238,7 @@ test(
 test('a refusal no retry mends when an accepted document is recorded: the caller gets it, the activation lives on with the document it ran', async () => {
   const id = uniqueName('refused_update');
   await started(id);
+  const plan = await handle(id).executeUpdate(planUpdate, { args: [] });
   refusedAt = 'applyConfigUpdate';
   const city = doc(id, {
     mappings: [
@@ -257,6 +258,20 @@ test('a refusal no retry mends when an accepted document is recorded: the caller
     `activation "${id}": the new document could not be recorded in the state database, so it was not applied`,
   );
   expect(cause.message).toContain('SQLSTATE 54000');
+  // The open plan was superseded before the refusal: it no longer applies, and says why.
+  expect(cause.message).toContain(`plan ${plan.plan} no longer applies: plan again`);
+  const apply = await handle(id)
+    .executeUpdate(applyPlanUpdate, { args: [{ plan: plan.plan }] })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(apply).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect(((apply as WorkflowUpdateFailedError).cause as Error).message).toContain(
+    `plan ${plan.plan} of "${id}" is stale: it was superseded for a new document (which could not be recorded)`,
+  );
+  const recorded = await db.query(`SELECT status FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan.plan]);
+  expect(recorded.rows).toEqual([{ status: 'superseded' }]);
 
   expect((await handle(id).describe()).status.name).toBe('RUNNING');
   expect(((await handle(id).query(configQuery)) as { mappings: unknown }).mappings).toEqual([{ from: 'name', to: 'Name' }]);
