@@ -484,8 +484,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },
   status: async ({ client, id }) => {
-    const st = await client.status(id);
-    return { data: st, text: formatStatus(st) };
+    // What the activation tries again, beside what it reports: a wait on its state database shows nowhere else.
+    const [st, retrying] = await Promise.all([client.status(id), client.retrying(id).catch(() => [])]);
+    const shown = retrying.length ? { ...st, retrying } : st;
+    return { data: shown, text: formatStatus(shown) };
   },
   runs: async ({ client, id, flags, databaseUrl }) => {
     const runs = await client.runs(id, { limit: num(flags.limit) });

@@ -155,6 +155,16 @@ function alreadyRunning(id: string, workflowId: string, cause?: unknown): Syncli
   );
 }
 
+/** An activity the activation tries again (SynclineClient.retrying). */
+export interface RetryingActivity {
+  activity: string;
+  /** The try under way (or next): the tries failed are one fewer. */
+  attempt: number;
+  lastFailure: string;
+  /** The activation's own bookkeeping in the state database, tried until the database answers. */
+  stateDatabase: boolean;
+}
+
 export class SynclineClient {
   private readonly client: Client;
   private readonly taskQueue: string;
@@ -460,7 +470,7 @@ export class SynclineClient {
    * (`stateDatabase`) is tried again, at least every minute, until it answers (workflows/activation-runs.ts
    * STATE_WAIT). Empty when nothing failed, or the activation is not running.
    */
-  async retrying(id: string): Promise<Array<{ activity: string; attempt: number; lastFailure: string; stateDatabase: boolean }>> {
+  async retrying(id: string): Promise<RetryingActivity[]> {
     const d = await this.describeRunning(id);
     return (d?.raw.pendingActivities ?? [])
       .filter((a) => (a.attempt ?? 0) > 1 && a.lastFailure)

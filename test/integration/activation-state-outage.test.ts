@@ -174,6 +174,12 @@ test(
     );
     await pendingTry(id, 'applyConfigUpdate', 4, 60_000);
     expect(Date.now() - startedAt).toBeLessThan(OUTAGE_MS); // still down: several tries failed on it
+    // On-call's view meanwhile: `syncline status` says what the activation is stuck on.
+    const st = await runCli(['status', id], { TEMPORAL_ADDRESS: env().address }, 30_000);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toMatch(
+      /Retrying\s+applyConfigUpdate \(its bookkeeping in the state database\): \d+ tries failed, the last with "[^"]*ECONNREFUSED/,
+    );
 
     const out = await cli;
     expect(out.stderr).toContain(`activation "${id}" retries applyConfigUpdate, its bookkeeping in the state database`);
