@@ -1,3 +1,5 @@
+import jsforce from 'jsforce';
+import net from 'node:net';
 import { QuotaWaitError, SyncError } from '../../common/errors';
 import { bulkJobFailure, isConfigJobFailure, isRetryableRowError, parseBulkError, toSyncError } from './errors';
 
@@ -30,6 +32,39 @@ describe('call errors', () => {
   it('socket errors are retryable outages', () => {
     const err = Object.assign(new Error('request to http://x failed, reason: socket hang up'), { name: 'FetchError', code: 'ECONNRESET' });
     expect(toSyncError(err, 'w')).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+  });
+  // A call's failure message goes into Temporal history and the run's record: no row value may be in it. The id
+  // look-up's SOQL names up to 200 keys (often e-mail addresses) in its URL and its text.
+  it('a failed id look-up names no key: jsforce puts the request URL (the SOQL) in a network error', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const conn = new jsforce.Connection({ instanceUrl: `http://127.0.0.1:${closed}`, accessToken: 'token', version: '59.0' });
+    const soql = "SELECT Id, Ext__c FROM Contact WHERE Ext__c IN ('ann@example.com','bob)@example.com')";
+    const thrown = await conn.request({ method: 'GET', url: `/services/data/v59.0/query?q=${encodeURIComponent(soql)}` }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(String((thrown as Error).message)).toContain('example.com'); // what jsforce says
+    const e = toSyncError(thrown, 'activation "a" (Salesforce Contact)');
+    expect(e).toMatchObject({ code: 'DESTINATION_UNAVAILABLE', retryable: true });
+    expect(e.message).toContain(`http://127.0.0.1:${closed}/services/data/v59.0/query?`);
+    expect(e.message).toContain('ECONNREFUSED');
+    expect(e.message).not.toMatch(/ann|bob|example/);
+  });
+  it('a SOQL error names no key: Salesforce echoes the query around the column it points at', () => {
+    // The shape Salesforce answers a query with a field it cannot resolve (the text before "ERROR at Row" is the
+    // query's line around the column, with a caret under it).
+    const echoed =
+      "\nSELECT Id, Ext__c FROM Contact WHERE Ext__c IN ('ann@example.com','bob@example.com')\n           ^\nERROR at Row:1:Column:12\nNo such column 'Ext__c' on entity 'Contact'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.";
+    for (const code of ['INVALID_FIELD', 'MALFORMED_QUERY']) {
+      const e = toSyncError(apiError(code, echoed), 'activation "a" (Salesforce Contact)');
+      expect(e.message).not.toMatch(/ann|bob|example/);
+      expect(e.message).toContain("ERROR at Row:1:Column:12\nNo such column 'Ext__c' on entity 'Contact'");
+    }
   });
   it('a refresh that fails is an auth failure', () => {
     expect(toSyncError(new Error('Unable to refresh session due to: bad'), 'w').code).toBe('AUTH_FAILED');

@@ -42,7 +42,22 @@ export function vendorCode(err: unknown): string {
 
 export function vendorMessage(err: unknown): string {
   const e = (err ?? {}) as VendorError;
-  return typeof e.message === 'string' ? e.message : String(err);
+  return withoutRowValues(typeof e.message === 'string' ? e.message : String(err));
+}
+
+/**
+ * A vendor message without the row values it can quote: it becomes a failure message, which goes into
+ * Temporal history, the run's record and the worker's log. Two ways Salesforce's answers quote keys:
+ * - jsforce names the request's URL in a network error ("request to https://…/query?q=SELECT … IN
+ *   ('ann@example.com', …) failed, reason: …"), and the id look-up's query names up to 200 keys: a URL's
+ *   query string is left out (`?…`);
+ * - a SOQL error echoes the query's line around the column it points at, then "ERROR at Row:1:Column:12"
+ *   and what is wrong ("No such column 'Ext__c' on entity 'Contact'"): the echo is left out, what follows kept.
+ */
+export function withoutRowValues(message: string): string {
+  return message
+    .replace(/(\bhttps?:\/\/[^\s?#]*)\?\S*/g, '$1?…')
+    .replace(/^[\s\S]*?(ERROR at Row:\d+:Column:\d+)/, "(the query's text left out) $1");
 }
 
 const AUTH_CODES = new Set([
