@@ -367,6 +367,17 @@ describe('Single-record REST (API notes §3 and §7)', () => {
     expect(ro.errorCode).toBe('INVALID_FIELD_FOR_INSERT_UPDATE');
     expect(ro.message).toMatch(/^Unable to create\/update fields: CreatedDate\./);
   });
+
+  // Salesforce echoes the query's line with a caret under the column, then the position and what is wrong
+  // (forcedotcom/soql-tooling#86, forcedotcom/cli#1356): the connector leaves the echo out of its failures.
+  test('query unknown field -> 400 INVALID_FIELD, the query echoed with a caret, then "ERROR at Row:1:Column:N"', async () => {
+    const soql = "SELECT Id, Bogus__c FROM Contact WHERE Email IN ('ann@example.com')";
+    const err = await errOf(conn.query(soql));
+    expect(err.errorCode).toBe('INVALID_FIELD');
+    expect(err.message).toBe(
+      `\n${soql}\n           ^\nERROR at Row:1:Column:12\nNo such column 'Bogus__c' on entity 'Contact'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
+    );
+  });
 });
 
 describe('Validation engine, shared by every write path (CL validation engine)', () => {

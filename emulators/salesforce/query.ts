@@ -60,16 +60,23 @@ function matches(rec: Rec, idx: number, c: Cond, def: ObjectDef): boolean {
   }
 }
 
-function column(def: ObjectDef, name: string): number {
+/**
+ * A field of the query the object does not have: Salesforce's answer echoes the query's line with a caret
+ * under the field's column, then "ERROR at Row:1:Column:N" and what is wrong (forcedotcom/soql-tooling#86,
+ * forcedotcom/cli#1356). The emulator echoes the whole line (Salesforce may cut a long one to a window).
+ */
+function column(def: ObjectDef, name: string, soql: string): number {
   const i = fieldIndex(def, name);
-  if (i === undefined)
+  if (i === undefined) {
+    const at = new RegExp(`\\b${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'i').exec(soql)?.index ?? 0;
     throw new HttpError(
       400,
       restError(
         'INVALID_FIELD',
-        `No such column '${name}' on entity '${def.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`,
+        `\n${soql}\n${' '.repeat(at)}^\nERROR at Row:1:Column:${at + 1}\nNo such column '${name}' on entity '${def.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
       ),
     );
+  }
   return i;
 }
 
@@ -131,12 +138,14 @@ export function handleQuery(ctx: Ctx, version: string, locator: string | undefin
   if (q.object.toLowerCase() === 'userpermissionaccess') return userPermissionAccess(ctx, q.fields);
   const def = ctx.state.registry.get(q.object);
   if (!def) throw new HttpError(400, restError('INVALID_TYPE', `sObject type '${q.object}' is not supported.`));
-  const conds = q.where.map((c) => ({ c, idx: column(def, c.field) }));
-  q.fields.forEach((f) => column(def, f));
+  const soql = ctx.query.get('q') ?? '';
+  // Salesforce points at the first unknown field of the query's text: the selected fields come first.
+  q.fields.forEach((f) => column(def, f, soql));
+  const conds = q.where.map((c) => ({ c, idx: column(def, c.field, soql) }));
   const store = ctx.state.store(def);
   let recs = (all ? [...store.records.values()] : store.live()).filter((r) => conds.every(({ c, idx }) => matches(r, idx, c, def)));
   if (q.orderBy) {
-    const idx = column(def, q.orderBy.field);
+    const idx = column(def, q.orderBy.field, soql);
     const dir = q.orderBy.desc ? -1 : 1;
     recs.sort((a, b) => dir * String(a.values[idx] ?? '').localeCompare(String(b.values[idx] ?? '')));
   }
