@@ -2,9 +2,11 @@
  * activationWorkflow paths. The activation continues as new after every run, so each recorded
  * execution is one step: the scenario drives it, waits for the next execution, and stores the one before.
  */
+import { WorkflowUpdateStage } from '@temporalio/client';
 import { activation, createModel, expectRun, sfConnection, type Stage } from './stage';
-import { activityCount, eventCount } from './recorder';
+import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { configQuery, statusQuery, updateConfigUpdate } from '../../workflows/messages';
 
 const wfId = (id: string) => activationWorkflowId(id);
 
@@ -230,6 +232,81 @@ export async function documentSupersedesPlan(s: Stage): Promise<void> {
     wf,
     third,
     'an updateConfig while a plan is open: supersedePlans, applyConfigUpdate (the marker config-supersedes-plan), a run, then continue-as-new',
+  );
+}
+
+/** A new target while deletions wait for approval: they are dropped with the old target's snapshot (patched 'retarget-drops-held-deletes'). */
+export async function retargetDropsHeldDeletes(s: Stage): Promise<void> {
+  const id = 'hist_retarget_held';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { mode: 'mirror' });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 10);
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`DELETE FROM hist.${id}`);
+  expectRun('held deletions', await s.syncline.triggerSync(id), (r) => r.heldDeletes === 10);
+  const third = await s.rec.nextRun(wf, second);
+  const moved = { ...doc, destination: { ...(doc.destination as Record<string, unknown>), object: 'Lead' } };
+  const answer = await s.syncline.updateConfig(id, { config: moved, retarget: true, reason: 'recording a retarget with deletions held' });
+  if (!answer.applied) throw new Error(`updateConfig: not applied ${JSON.stringify(answer)}`);
+  await s.rec.nextRun(wf, third);
+  const status = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (status.heldDeletes !== null || status.warnings?.some((w) => w.code === 'DELETES_HELD'))
+    throw new Error(
+      `retarget: the held deletions were kept ${JSON.stringify({ heldDeletes: status.heldDeletes, warnings: status.warnings })}`,
+    );
+  await s.rec.record(
+    'retarget-drops-held-deletes',
+    wf,
+    third,
+    'an updateConfig with a new object (retarget) while 10 deletions wait for approval: applyConfigUpdate, the marker retarget-drops-held-deletes, health upserted, DELETES_HELD cleared (reportWarnings), then continue-as-new',
+  );
+}
+
+/**
+ * A document sent while another waits for the run in progress supersedes it (patched 'config-update-supersedes'):
+ * the waiting one is answered CONFIG_SUPERSEDED, the later one applied after the run. The run takes Bulk API 2.0 on
+ * the "slow" emulator (a job takes 8 s), long enough for both documents to arrive while it writes.
+ */
+export async function configUpdateSupersedes(s: Stage): Promise<void> {
+  const id = 'hist_doc_supersedes';
+  const wf = wfId(id);
+  await createModel(s, id, 60);
+  const doc = activation(s, id, { connection: 'sf-slow' });
+  const { runId: first } = await s.syncline.start(doc);
+  const h = s.client.workflow.getHandle(wf);
+  const run = s.syncline.triggerSync(id, { reason: 'recording a run that writes while documents arrive' });
+  await waitFor('the run to write', async () => (await h.query(statusQuery)).state === 'running');
+  const sent = (failedRowPercent: number) => ({ ...doc, thresholds: { failedRowPercent } });
+  const waiting = await h.startUpdate(updateConfigUpdate, {
+    args: [{ config: sent(20), reason: 'recording: the document that waits' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await waitFor(
+    'the first document to wait for the run',
+    async () => ((await h.query(configQuery)) as { thresholds?: { failedRowPercent?: number } }).thresholds?.failedRowPercent === 20,
+  );
+  const later = await h.startUpdate(updateConfigUpdate, {
+    args: [{ config: sent(30), reason: 'recording: the later document' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  const dropped = await waiting.result().then(
+    () => 'applied',
+    (e: Error) => (e.cause as Error | undefined)?.message ?? e.message,
+  );
+  if (!/a later document was sent/.test(dropped)) throw new Error(`the waiting document: ${dropped}`);
+  if ((await h.query(statusQuery)).state !== 'running')
+    throw new Error('the run ended before the later document superseded the waiting one');
+  const applied = await later.result();
+  if (!applied.applied) throw new Error(`the later document: not applied ${JSON.stringify(applied)}`);
+  expectRun('the run', await run, (r) => r.status === 'success' && r.ops.upsert?.succeeded === 60);
+  await s.rec.nextRun(wf, first);
+  await s.rec.record(
+    'config-update-supersedes',
+    wf,
+    first,
+    'a run writes (Bulk, 8 s); an updateConfig waits for it; a later one supersedes it (the marker config-update-supersedes, the first answered CONFIG_SUPERSEDED); after the run applyConfigUpdate of the later one, then continue-as-new',
   );
 }
 
