@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-restart': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
       hooks: { url: hook.url },
       'hooks-refusing': { url: `${hook.url}?refuse` },
@@ -115,6 +116,8 @@ async function main(): Promise<void> {
       activations.documentSupersedesPlan,
       activations.configUpdateSupersedes,
       activations.retargetDropsHeldDeletes,
+      activations.restartKeepsPause,
+      activations.restartRechecks,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

@@ -343,6 +343,65 @@ export async function restartedReportsWarnings(s: Stage): Promise<void> {
   );
 }
 
+/**
+ * Paused, stopped, started again: the stop records the pause (patched 'stop-records-pause'); the new execution
+ * keeps it and carries its interval on from the last fire (patched 'restart-keeps-pause', 'restart-keeps-interval').
+ */
+export async function restartKeepsPause(s: Stage): Promise<void> {
+  const id = 'hist_restart_paused';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { schedule: { every: '1h' } });
+  const { runId: first } = await s.syncline.start(doc);
+  const second = await s.rec.nextRun(wf, first); // the first fire, at once
+  await s.syncline.pause(id, 'recording a pause kept across a stop');
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while paused' });
+  await s.rec.record(
+    'stop-records-pause',
+    wf,
+    second,
+    'paused on its interval timer (cancelled), then a stop signal: recordStop (the marker stop-records-pause) records the pause, the workflow completes',
+  );
+  const { runId: again, paused } = await s.syncline.start(doc);
+  if (!paused) throw new Error('start: the pause recorded at the stop was not read');
+  await waitFor('the kept pause', async () => (await s.client.workflow.getHandle(wf).query(statusQuery)).state === 'paused');
+  await s.syncline.resume(id);
+  await s.rec.until(wf, again, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.state !== 'idle' || st.lastRuns.length !== 0 || st.nextRunAt === null || Date.parse(st.nextRunAt) < Date.now() + 50 * 60_000)
+    throw new Error(`started again: not paused then waiting for its fire an hour after the last ${JSON.stringify(st)}`);
+  await s.rec.record(
+    'restart-keeps-pause',
+    wf,
+    again,
+    'OPEN: started again after a stop while paused: lastRunNumber (with the last fire and the pause), the markers restart-keeps-interval and restart-keeps-pause, paused; a resume signal, then a timer to the last fire + 1h',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
+/** Paused by a configuration error, stopped, fixed, started again: the destination is re-checked at once and a run follows. */
+export async function restartRechecks(s: Stage): Promise<void> {
+  const id = 'hist_restart_broken';
+  const wf = wfId(id);
+  const conn = 'sf-revoked-restart';
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { connection: conn });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('revoked credential', await s.syncline.triggerSync(id), (r) => r.status === 'failed' && r.error?.type === 'AUTH_FAILED');
+  await s.rec.nextRun(wf, first);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while paused by a configuration error' });
+  s.connections[conn] = sfConnection(s.emulators.main);
+  const { runId: again, paused } = await s.syncline.start(doc);
+  if (!paused?.auto) throw new Error(`start: the automatic pause recorded at the stop was not read ${JSON.stringify(paused)}`);
+  await s.rec.nextRun(wf, again);
+  await s.rec.record(
+    'restart-rechecks',
+    wf,
+    again,
+    'started again after a stop while paused by a configuration error, the credential fixed: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination passes, a catch-up run, then continue-as-new',
+  );
+}
+
 /** Paused by a configuration error, a document applied re-checks at once and resumes (patched 'update-rechecks-now'). */
 export async function fixingDocumentRechecksNow(s: Stage): Promise<void> {
   const id = 'hist_fix_doc';
