@@ -471,6 +471,8 @@ class Activation {
    */
   private async waitForWork(): Promise<void> {
     const { config, state, queue } = this;
+    /** The fire time the last wait was for (the timer's, not the time it fired at). */
+    let planned: number | null = null;
     while (!queue.hasWork()) {
       this.showDetails();
       const now = Date.now();
@@ -480,6 +482,7 @@ class Activation {
         : state.paused
           ? null
           : nextFireTime(config.schedule, state.lastFireAt, now);
+      planned = rechecking ? null : next;
       const seen = this.wake;
       const woken = () => queue.hasWork() || this.wake !== seen;
       if (this.stopping !== null) return;
@@ -498,6 +501,24 @@ class Activation {
       state.lastFireAt = next;
       queue.requestRun({ trigger: 'schedule', full: false });
     }
+    this.joinDueFire(planned);
+  }
+
+  /**
+   * A run is about to be served while the schedule's fire is due (its timer fired in the same workflow task as the
+   * request, the request and the fire both came while a run went on or no worker polled, or a first start got a
+   * request at once): the run serves the fire too, and the schedule carries on from it — from the time the fire
+   * was due, as when its timer fires late. Executions before the patch ran the request, then the same fire at once
+   * after it. `planned`: the fire time waited for, if the activation waited.
+   */
+  private joinDueFire(planned: number | null): void {
+    const { config, state, queue } = this;
+    if (state.pending === null || state.pending.trigger === 'schedule' || state.paused || this.stopping !== null) return;
+    const now = Date.now();
+    const next = planned ?? nextFireTime(config.schedule, state.lastFireAt, now);
+    if (next === null || next > now || !patched('request-serves-due-fire')) return;
+    state.lastFireAt = next;
+    queue.requestRun({ trigger: 'schedule', full: false });
   }
 
   /**
