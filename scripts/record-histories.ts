@@ -118,6 +118,7 @@ async function main(): Promise<void> {
       activations.retargetDropsHeldDeletes,
       activations.restartKeepsPause,
       activations.restartRechecks,
+      activations.requestServesDueFire,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

@@ -6,7 +6,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { activation, createModel, expectRun, sfConnection, type Stage } from './stage';
 import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { configQuery, statusQuery, updateConfigUpdate } from '../../workflows/messages';
+import { configQuery, resyncSignal, statusQuery, updateConfigUpdate } from '../../workflows/messages';
 
 const wfId = (id: string) => activationWorkflowId(id);
 
@@ -400,6 +400,32 @@ export async function restartRechecks(s: Stage): Promise<void> {
     again,
     'started again after a stop while paused by a configuration error, the credential fixed: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination passes, a catch-up run, then continue-as-new',
   );
+}
+
+/** Started with a resync (signal-with-start) on an interval schedule: the first fire, due at once, joins the resync's run (patched 'request-serves-due-fire'). */
+export async function requestServesDueFire(s: Stage): Promise<void> {
+  const id = 'hist_request_fire';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const handle = await s.client.workflow.signalWithStart(WORKFLOW_TYPES.activation, {
+    taskQueue: s.taskQueue,
+    workflowId: wf,
+    args: [{ config: activation(s, id, { schedule: { every: '1h' } }) }],
+    signal: resyncSignal,
+    signalArgs: [{ reason: 'recording a request with the first fire due' }],
+  });
+  const first = handle.signaledRunId;
+  await s.rec.nextRun(wf, first);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.lastRuns.map((r) => r.trigger).join() !== 'manual')
+    throw new Error(`the first fire and the resync: not one run ${JSON.stringify(st.lastRuns.map((r) => r.trigger))}`);
+  await s.rec.record(
+    'request-serves-due-fire',
+    wf,
+    first,
+    'signal-with-start (resync) of an interval activation: lastRunNumber, the first fire due at once joins the request (the marker request-serves-due-fire), one run, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
 /** Paused by a configuration error, a document applied re-checks at once and resumes (patched 'update-rechecks-now'). */
