@@ -15,6 +15,7 @@ import {
   deltaSeesOnlyFailed,
   FIRST_INSERT_MIN_ROWS,
   holdDelta,
+  markUnsent,
   resentCounts,
   snapshotHasRows,
   snapshotWrite,
@@ -23,6 +24,7 @@ import {
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
 import { approveHeld } from '../db/held-deletes';
+import { someWriteBegan } from '../db/chunks';
 import { setPlanStatus } from '../db/plans';
 import {
   attributesCreated,
@@ -171,7 +173,8 @@ export async function settleSupersededPlan(
 ): Promise<boolean> {
   const rec = await lockRun(tx, runId);
   if (FINISHED.has(rec.status) || rec.status === 'superseded') return false;
-  if ((await hasDeltaTable(tx, runId)) && (await hasAnswers(tx, runId))) {
+  // A write begun without an answer yet counts as well: its rows may be at the destination, and are listed.
+  if ((await hasDeltaTable(tx, runId)) && ((await hasAnswers(tx, runId)) || (await someWriteBegan(tx, runId)))) {
     await commitIn(tx, rec, { warnings: [], listUnacknowledged: true, status: 'superseded' });
     return true;
   }
@@ -204,7 +207,13 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     // then finds the delta dropped, and its rows stay listed as unacknowledged.
     await holdDelta(runId).execute(tx);
     // Read first: the statements below do not change the delta, and the counts say which of them have rows to act on.
-    const counts = (await summaryCounts(runId, rec.activation_id).execute(tx)).rows;
+    let counts = (await summaryCounts(runId, rec.activation_id).execute(tx)).rows;
+    // Rows of a chunk whose write never began were never sent: `unsent`, not listed, planned again by the
+    // next delta. Only when some row is pending and some chunk was never begun (a failed or settled run).
+    if (counts.some((c) => c.status === 'pending') && counts.some((c) => c.unbegun)) {
+      await markUnsent(runId).execute(tx);
+      counts = (await summaryCounts(runId, rec.activation_id).execute(tx)).rows;
+    }
     const written = counts
       .filter((c) => c.op !== 'delete' && (c.status === 'ok' || c.status === 'incomplete'))
       .reduce((n, c) => n + Number(c.n), 0);
@@ -233,6 +242,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
         ops.succeeded += n;
         ops.incomplete = (ops.incomplete ?? 0) + n;
       } else if (c.status === 'failed' || c.status === 'pending') ops.failed += n;
+      else if (c.status === 'unsent') ops.unsent = (ops.unsent ?? 0) + n;
       else if (c.status === 'skipped') ops.skipped += n;
       else if (c.status === 'held') ops.held += n;
     }
@@ -243,7 +253,10 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const failedRows = Object.values(summary.ops).reduce((a, o) => a + o.failed, 0);
   const newlyRejected = summary.rejected - (summary.rejectedUnchanged ?? 0);
   const incompleteRows = Object.values(summary.ops).reduce((a, o) => a + (o.incomplete ?? 0), 0);
-  const status = opts.status ?? (opts.error ? 'failed' : failedRows > 0 || newlyRejected > 0 || incompleteRows > 0 ? 'partial' : 'success');
+  const unsentRows = Object.values(summary.ops).reduce((a, o) => a + (o.unsent ?? 0), 0);
+  const status =
+    opts.status ??
+    (opts.error ? 'failed' : failedRows > 0 || newlyRejected > 0 || incompleteRows > 0 || unsentRows > 0 ? 'partial' : 'success');
   summary.status = status as RunStatus;
   summary.error = opts.error;
   summary.warnings = [...summary.warnings, ...opts.warnings];

@@ -12,6 +12,8 @@ type Instruments = {
   counter(name: string, description: string): MetricCounter;
   histogram(name: string, description: string): MetricHistogram;
   gauge(name: string, description: string): MetricGauge;
+  /** A float gauge: a Unix time in seconds, milliseconds kept. */
+  timestamp(name: string, description: string): MetricGauge;
 };
 
 // One set of instruments per activity meter (its tags name the activity); they are created on first use.
@@ -35,6 +37,7 @@ function instruments(): Instruments | null {
     counter: (name, d) => get(name, () => meter.createCounter(name, '', d)),
     histogram: (name, d) => get(name, () => meter.createHistogram(name, 'float', 's', d)),
     gauge: (name, d) => get(name, () => meter.createGauge(name, 'int', '', d)),
+    timestamp: (name, d) => get(name, () => meter.createGauge(name, 'float', '', d)),
   };
 }
 
@@ -51,7 +54,11 @@ export function recordApiCall(destination: string, kind: string): void {
   instruments()?.counter(METRICS.apiCalls, 'Requests sent to a destination API').add(1, { destination, kind });
 }
 
-/** A committed run: rows by op and outcome, rejected rows, duration by outcome, deletions held. */
+/**
+ * A committed run: rows by op and outcome, rejected rows, duration by outcome, deletions held and when
+ * the commit finished (`syncline_deletes_held_timestamp_seconds`: with several workers, the dashboard
+ * takes the value of the latest commit, whichever worker made it; common/metrics.ts LATEST_QUERIES).
+ */
 export function recordCommittedRun(s: RunSummary): void {
   const m = instruments();
   if (!m) return;
@@ -64,9 +71,12 @@ export function recordCommittedRun(s: RunSummary): void {
     m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null, too long or repeated key)').add(s.rejected, {
       activation,
     });
-  m.gauge(METRICS.deletesHeld, 'Deletions the latest run held for approval').set(s.heldDeletes, { activation });
   const started = Date.parse(s.startedAt);
-  const finished = s.finishedAt ? Date.parse(s.finishedAt) : Date.now();
+  const finished = (s.finishedAt && Date.parse(s.finishedAt)) || Date.now();
+  m.gauge(METRICS.deletesHeld, 'Deletions the latest run held for approval').set(s.heldDeletes, { activation });
+  m.timestamp(METRICS.deletesHeldTimestamp, 'When the commit that set syncline_deletes_held finished').set(finished / 1000, {
+    activation,
+  });
   if (Number.isFinite(started))
     m.histogram(METRICS.runDuration, 'Run duration, start to commit').record(Math.max(0, finished - started) / 1000, {
       activation,
@@ -90,12 +100,15 @@ export function recordChunkWrite(activation: string, destination: string, op: st
     .record(Math.max(0, seconds), { activation, destination, op });
 }
 
+/** The quota read after a run, and when (`syncline_destination_quota_timestamp_seconds`, see recordCommittedRun). */
 export function recordQuota(activation: string, destination: string, quota: { used: number; max: number }): void {
   const m = instruments();
   if (!m) return;
+  const at = Date.now() / 1000;
   m.gauge(METRICS.quotaRemaining, 'API calls left in the destination quota').set(Math.max(0, quota.max - quota.used), {
     activation,
     destination,
   });
   m.gauge(METRICS.quotaLimit, 'The destination API quota').set(quota.max, { activation, destination });
+  m.timestamp(METRICS.quotaTimestamp, 'When the destination quota gauges were read').set(at, { activation, destination });
 }

@@ -10,7 +10,7 @@ import { dropWorkTables } from './work';
 import { settleUnfinishedRuns } from './commit';
 import { supersedePlans } from './plan';
 import { openRun, recordCheck } from '../db/runs';
-import { configVersion } from '../db/config-versions';
+import { configVersion, TargetChanged } from '../db/config-versions';
 import { claimApprovals } from '../db/held-deletes';
 import { deleteChunks } from '../db/chunks';
 import { RESERVED_COLUMNS } from '../db/work-tables';
@@ -33,6 +33,22 @@ export interface PrepareRunResult {
 }
 
 /**
+ * A run whose document names another target than the one the activation last accepted: it comes from no
+ * current execution (a workflow of the previous target still running, an activation reset to before its
+ * new target, a workflow started without the check). Run, it would record the previous target as the
+ * latest version again and write to it from the new target's snapshot.
+ */
+function staleTarget(err: TargetChanged, runNumber: number): SyncError {
+  const paths = err.paths.length ? err.paths.map((p) => `"${p}"`).join(', ') : 'its target';
+  return new SyncError(
+    'CONFIG_INVALID',
+    `activation "${err.activationId}": run ${runNumber} was not started: its document differs in ${paths} from the activation's latest accepted document (version ${err.version}), which gave it a new target. ` +
+      `Nothing was written. The run comes from an execution that started before the new target was accepted (a workflow of the previous target still running, an activation reset to before version ${err.version}, or a workflow started without \`syncline activation start\`). ` +
+      `Stop the activation and start it with the document it should run: \`syncline activation start -f <file>\` (a new target needs --retarget).`,
+  );
+}
+
+/**
  * Idempotent: a retried or replayed run number maps to the same row, and its work tables start clean. The
  * number started again after its earlier attempt got as far as its delta (a reset) settles that attempt
  * first, and the row comes back under a new id (settleUnfinishedRuns).
@@ -40,6 +56,12 @@ export interface PrepareRunResult {
 export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Promise<PrepareRunResult> {
   const parsed = parseActivationConfig(input.config);
   if (!parsed.ok) throw new SyncError('CONFIG_INVALID', formatProblems(input.activationId, parsed.problems));
+  const refuseStale = (err: unknown): never => {
+    throw err instanceof TargetChanged ? staleTarget(err, input.runNumber) : err;
+  };
+  // First, before anything of the activation's state is touched: a document naming another target than the
+  // latest version is not this activation's current run (staleTarget).
+  const version = await configVersion(deps.db, input.activationId, parsed.config, undefined, { keepTarget: true }).catch(refuseStale);
   // What an earlier run wrote but never committed is settled before this run computes its delta: a run
   // left running (this run number's own earlier attempt too, when a reset starts it again after its
   // delta), and a plan whose apply wrote some rows but never committed.
@@ -53,8 +75,9 @@ export async function prepareRun(deps: SynclineDeps, input: PrepareRunInput): Pr
     retryFailed: input.retryFailed ?? input.trigger === 'retry_failed',
     config: parsed.config,
     scheduledAt: input.scheduledAt,
-    configVersion: await configVersion(deps.db, input.activationId, parsed.config),
-  });
+    configVersion: version,
+    // The new target accepted meanwhile (after the version was read): openRun refuses in the same statement.
+  }).catch(refuseStale);
   await claimApprovals(deps.db, input.activationId, input.runNumber);
   // A run number opened again (a retried prepare, a replayed run) starts clean; a new run has nothing yet.
   if (!created) {

@@ -19,7 +19,7 @@ import {
   type ChunkRange,
   type Outcome,
 } from '../db/delta';
-import { getChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
+import { claimChunk, readChunkState, setChunkStatus, writeChunkState, type ChunkRecord } from '../db/chunks';
 import type { SynclineDeps } from './deps';
 import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from './run-context';
 import { recordChunkWrite } from './metrics';
@@ -76,7 +76,9 @@ export async function pollChunk(deps: SynclineDeps, input: PollChunkInput): Prom
 async function drive(deps: SynclineDeps, input: WriteChunkInput, handle: string | null): Promise<WriteChunkResult> {
   const started = performance.now();
   const run = await loadRun(deps, input.runId);
-  const chunkRow = await getChunk(deps.db, input.runId, input.chunk);
+  // Marked begun before the destination is called (a settle lists a begun chunk's unanswered rows, and
+  // takes those of a chunk never begun for never sent), in the statement that reads the chunk.
+  const chunkRow = await claimChunk(deps.db, input.runId, input.chunk);
   if (!chunkRow)
     throw new SyncError('INTERNAL', `chunk ${input.chunk} of run ${run.runNumber} (${run.activationId}) is not planned`, {
       retryable: false,
@@ -162,7 +164,7 @@ export async function* pendingRows(
   let after: number | null = null;
   for (let left = max; left > 0;) {
     const limit = Math.max(1, Math.min(batchSize, left));
-    const page = await pageRows(deps.db, { runId: run.runId, activationId: run.activationId, range, columns, after, limit });
+    const page = await pageRows(deps.db, deps.pool, { runId: run.runId, activationId: run.activationId, range, columns, after, limit });
     if (page.length === 0) return;
     yield page.map((r) => toOutRow(r, fields));
     left -= page.length;

@@ -485,8 +485,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },
   status: async ({ client, id }) => {
-    const st = await client.status(id);
-    return { data: st, text: formatStatus(st) };
+    // What the activation tries again, beside what it reports: a wait on its state database shows nowhere else.
+    const [st, retrying] = await Promise.all([client.status(id), client.retrying(id).catch(() => [])]);
+    const shown = retrying.length ? { ...st, retrying } : st;
+    return { data: shown, text: formatStatus(shown) };
   },
   runs: async ({ client, id, flags, databaseUrl }) => {
     const runs = await client.runs(id, { limit: num(flags.limit) });
@@ -529,14 +531,68 @@ export function patienceNote(command: string, id: string | undefined, flags: Fla
   return `still waiting for the run of "${id}" ("syncline status ${id}" shows its progress); if it never starts, check that a syncline worker polls the activation's task queue`;
 }
 
-async function withPatienceNote<T>(work: Promise<T>, note: string | undefined, afterMs = 20_000): Promise<T> {
-  if (note === undefined) return work;
-  const timer = setTimeout(() => process.stderr.write(`${note}\n`), afterMs);
+/** The activations a waiting command waits on (their own retries are told while it waits); none for one that answers at once. */
+function waitedOn(command: string, id: string | undefined, flags: Flags): string[] {
+  if ((command === 'activation update' || command === 'activation apply') && flags['dry-run'] !== true) {
+    try {
+      return readDocuments(String(flags.file))
+        .map((d) => d.doc.id)
+        .filter((i): i is string => typeof i === 'string');
+    } catch {
+      return []; // the command itself says what is wrong with the file
+    }
+  }
+  return (RUN_COMMANDS.has(command) || command === 'plan') && id ? [id] : [];
+}
+
+/**
+ * What a waiting command says of an activity the activation tries again (SynclineClient.retrying): its own
+ * bookkeeping in the state database is tried until the database answers, so the wait lasts the outage.
+ */
+export function retryNote(id: string, r: { activity: string; attempt: number; lastFailure: string; stateDatabase: boolean }): string {
+  const failed = r.attempt - 1;
+  const tries = `${failed} ${failed === 1 ? 'try' : 'tries'} failed, the last with "${r.lastFailure}"`;
+  return r.stateDatabase
+    ? `still waiting: activation "${id}" retries ${r.activity}, its bookkeeping in the state database: ${tries}. ` +
+        'It tries again at least every minute for as long as it takes, and answers once the database is back; the activation keeps running, and interrupting this command withdraws nothing'
+    : `still waiting: activation "${id}" retries ${r.activity}: ${tries}`;
+}
+
+/**
+ * After `afterMs` the note, then every `afterMs` what the activations waited on try again (each line once,
+ * until it changes), until `work` settles.
+ */
+async function withPatienceNote<T>(
+  work: Promise<T>,
+  note: string | undefined,
+  watch?: () => Promise<string[]>,
+  afterMs = 20_000,
+): Promise<T> {
+  if (note === undefined && !watch) return work;
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const said = new Set<string>();
+  const tick = async (first: boolean) => {
+    if (first && note !== undefined) process.stderr.write(`${note}\n`);
+    const lines = watch ? await watch().catch(() => [] as string[]) : [];
+    if (done) return;
+    for (const line of lines.filter((l) => !said.has(l))) process.stderr.write(`${line}\n`);
+    said.clear();
+    for (const line of lines) said.add(line);
+    if (watch) timer = setTimeout(() => void tick(false), afterMs);
+  };
+  timer = setTimeout(() => void tick(true), afterMs);
   try {
     return await work;
   } finally {
+    done = true;
     clearTimeout(timer);
   }
+}
+
+function watchRetries(client: SynclineClient, ids: string[]): (() => Promise<string[]>) | undefined {
+  if (ids.length === 0) return undefined;
+  return async () => (await Promise.all(ids.map(async (id) => (await client.retrying(id)).map((r) => retryNote(id, r))))).flat();
 }
 
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
@@ -566,6 +622,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     const out = await withPatienceNote(
       HANDLERS[command.name]!({ client, id: args.id ?? '', flags, args, databaseUrl: db?.url, namespace, address }),
       patienceNote(command.name, args.id, flags),
+      watchRetries(client, waitedOn(command.name, args.id, flags)),
     );
     process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
     return out.exitCode ?? EXIT.done;

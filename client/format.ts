@@ -1,7 +1,7 @@
 /** Text a person reads in a terminal: aligned tables of runs and row errors, and the activation status. */
 import { describeRun, resentText, type RunSummary } from '../common/run';
 import type { ConfigChange } from '../common/config-diff';
-import type { ActivationListing } from './index';
+import type { ActivationListing, RetryingActivity } from './index';
 import type { RowChange } from '../db/row-changes';
 import type { RowOp } from '../common/sync-modes';
 import type { ActivationStatus } from '../workflows/messages';
@@ -153,7 +153,7 @@ function relative(iso: string, now: number): string {
 }
 
 /** The `status` screen: a block of facts, then the last runs. */
-export function formatStatus(st: ActivationStatus, now = Date.now()): string {
+export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivity[] }, now = Date.now()): string {
   const facts: Array<[string, string]> = [
     ['Activation', st.activationId],
     ['State', st.state === 'paused' ? `paused: ${st.pausedReason ?? 'no reason given'}` : st.state],
@@ -187,6 +187,13 @@ export function formatStatus(st: ActivationStatus, now = Date.now()): string {
   }
   // Why the health is what it is: each warning names what to look at or run.
   (st.warnings ?? []).forEach((w, i) => facts.push([i === 0 ? 'Warnings' : '', `${w.level} ${w.code}: ${w.message}`]));
+  // What the activation is stuck on: an activity of its own tried again (its state database down, say).
+  (st.retrying ?? []).forEach((r, i) =>
+    facts.push([
+      i === 0 ? 'Retrying' : '',
+      `${r.activity}${r.stateDatabase ? ' (its bookkeeping in the state database)' : ''}: ${r.attempt - 1} tries failed, the last with "${r.lastFailure}"`,
+    ]),
+  );
   const width = Math.max(...facts.map(([k]) => k.length));
   const runs = [...st.lastRuns].reverse().slice(0, 10).map(runRecordFromSummary);
   return [...facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`), '', 'Last runs', runsTable(runs, now)].join('\n');

@@ -105,6 +105,9 @@ export class SynclineError extends Error {
 export { activationWorkflowId } from '../common/names';
 export { defineDag, DagBuilder, type TaskRef, type ListRef, type TaskOptions, type DagOptions } from '../common/dag-builder';
 
+/** The activation's bookkeeping in its state database that it tries again until the database answers (workflows/activation-runs.ts STATE_WAIT). */
+const STATE_BOOKKEEPING = new Set(['applyConfigUpdate', 'supersedePlans', 'lastRunNumber']);
+
 /** Far longer than the listing lags on a loaded server; short enough that `list` reads few closed executions. */
 const CONTINUED_LISTING_WINDOW_MS = 10 * 60_000;
 
@@ -162,6 +165,16 @@ function alreadyRunning(id: string, workflowId: string, cause?: unknown): Syncli
       `or terminate it first ("temporal workflow terminate --workflow-id ${workflowId}") to start it with a new configuration`,
     cause === undefined ? undefined : { cause },
   );
+}
+
+/** An activity the activation tries again (SynclineClient.retrying). */
+export interface RetryingActivity {
+  activity: string;
+  /** The try under way (or next): the tries failed are one fewer. */
+  attempt: number;
+  lastFailure: string;
+  /** The activation's own bookkeeping in the state database, tried until the database answers. */
+  stateDatabase: boolean;
 }
 
 export class SynclineClient {
@@ -481,6 +494,25 @@ export class SynclineClient {
   /** Whether `activation/<id>` runs now, asked of the execution itself (not of the lagging visibility listing). */
   async isRunning(id: string): Promise<boolean> {
     return (await this.describeRunning(id)) !== undefined;
+  }
+
+  /**
+   * What the activation itself tries again now: each activity of its own whose last try failed, with the
+   * tries so far and the last failure (`describe`'s pending activities). A client waiting for an update says
+   * so instead of looking hung: while its state database is unreachable the activation's bookkeeping there
+   * (`stateDatabase`) is tried again, at least every minute, until it answers (workflows/activation-runs.ts
+   * STATE_WAIT). Empty when nothing failed, or the activation is not running.
+   */
+  async retrying(id: string): Promise<RetryingActivity[]> {
+    const d = await this.describeRunning(id);
+    return (d?.raw.pendingActivities ?? [])
+      .filter((a) => (a.attempt ?? 0) > 1 && a.lastFailure)
+      .map((a) => ({
+        activity: a.activityType?.name ?? '?',
+        attempt: a.attempt ?? 0,
+        lastFailure: a.lastFailure?.message ?? '',
+        stateDatabase: STATE_BOOKKEEPING.has(a.activityType?.name ?? ''),
+      }));
   }
 
   private async describeRunning(id: string): Promise<WorkflowExecutionDescription | undefined> {

@@ -110,6 +110,9 @@ export function runResultDetails(s: RunSummary): string {
   } else {
     lines.push('', 'Nothing to send: the destination already matched the model.');
   }
+  const unsent = ops.reduce((a, [, c]) => a + (c.unsent ?? 0), 0);
+  if (unsent)
+    lines.push('', `${count(unsent)} planned rows not sent: the run ended before their chunk's write began; the next run sends them`);
   const resent = Object.entries(s.resent ?? {}).filter(([, n]) => n > 0);
   if (resent.length)
     lines.push(

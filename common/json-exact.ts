@@ -24,12 +24,70 @@ export class JsonNumber implements NumberLiteral {
   }
 }
 
-/** Marks a literal while `JSON.parse` runs: a string no request body holds (a NUL, then a tag). */
+/**
+ * Marks a literal while `JSON.parse` runs: a string no input holds (a NUL, a tag and a token drawn for
+ * each parse, so not even a string of the input that starts with the tag can pass for a literal).
+ */
 const MARK = '\u0000#number:';
 const MARK_JSON = '\\u0000#number:';
 
 /** Parses `text` as JSON; throws what `JSON.parse` throws for malformed text. */
 export function parseJsonExact(text: string): unknown {
+  return parseJsonNumbers(text, (literal) => new JsonNumber(literal));
+}
+
+/**
+ * Parses `text` as JSON as `JSON.parse` does (objects, key order, a repeated key's last value), except
+ * that a number literal a double does not hold exactly (`12345678901234567890`, past 2^53;
+ * `0.1000000000000000055511151231257827`, more digits than a double keeps; `1e400`) is a `JsonNumber` of
+ * its text. Every other number is the JavaScript number, so `stringifyExact` writes such a value as
+ * `JSON.stringify` of `JSON.parse` always did (`1.50` as `1.5`, `1e2` as `100`), and only lost digits differ.
+ */
+export function parseJsonKeepingDigits(text: string): unknown {
+  return parseJsonNumbers(text, (literal) => {
+    const n = Number(literal);
+    return sameDecimal(literal, String(n)) ? n : new JsonNumber(literal);
+  });
+}
+
+/**
+ * The text a JSON value is written as into a text field or attribute: `null` for JSON null (it clears the
+ * field, as SQL NULL does), a string's own characters for a JSON string, and otherwise the compact JSON
+ * text of `parseJsonKeepingDigits` (number literals a double would change kept as written). For
+ * Postgres's text of a json or jsonb value; text that is no JSON is returned as it is.
+ */
+export function jsonValueText(text: string): string | null {
+  let value: unknown;
+  try {
+    value = parseJsonKeepingDigits(text);
+  } catch {
+    return text;
+  }
+  if (value === null) return null;
+  if (typeof value === 'string') return value;
+  return stringifyExact(value);
+}
+
+/** A decimal literal as sign, significant digits and exponent (`1.50` and `15e-1` alike: `15e-1`); null if none. */
+function canonicalDecimal(s: string): string | null {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s);
+  if (!m) return null;
+  const frac = m[3] ?? '';
+  const all = `${m[2]}${frac}`.replace(/^0+/, '');
+  if (all === '') return '0';
+  const digits = all.replace(/0+$/, '');
+  return `${m[1]}${digits}e${Number(m[4] ?? 0) - frac.length + (all.length - digits.length)}`;
+}
+
+/** Whether two decimal texts are the same number, whatever their spelling (a double's text has an exponent from 1e21). */
+function sameDecimal(a: string, b: string): boolean {
+  const x = canonicalDecimal(a);
+  return x !== null && x === canonicalDecimal(b);
+}
+
+function parseJsonNumbers(text: string, make: (literal: string) => unknown): unknown {
+  const token = `${Math.random().toString(36).slice(2)}:`;
+  const mark = MARK + token;
   let out = '';
   let from = 0;
   let i = 0;
@@ -55,7 +113,7 @@ export function parseJsonExact(text: string): unknown {
         else break;
       }
       const literal = text.slice(i, j);
-      out += `${text.slice(from, i)}"${MARK_JSON}${literal}"`;
+      out += `${text.slice(from, i)}"${MARK_JSON}${token}${literal}"`;
       from = j;
       i = j;
     } else i++;
@@ -63,10 +121,10 @@ export function parseJsonExact(text: string): unknown {
   out += text.slice(from);
   // Malformed number literals must still fail: JSON.parse of the literal alone checks its grammar.
   return JSON.parse(out, (_key, value: unknown) => {
-    if (typeof value !== 'string' || !value.startsWith(MARK)) return value;
-    const literal = value.slice(MARK.length);
+    if (typeof value !== 'string' || !value.startsWith(mark)) return value;
+    const literal = value.slice(mark.length);
     JSON.parse(literal);
-    return new JsonNumber(literal);
+    return make(literal);
   });
 }
 

@@ -18,6 +18,11 @@ export interface OpCounts {
    * whose parent is missing): listed in the row errors and sent again next run. Absent when none.
    */
   incomplete?: number;
+  /**
+   * Of `planned`, rows never sent: the run ended (failed, or was settled) before the write of their chunk
+   * began. Neither failed nor listed in the row errors; the next run plans them again. Absent when none.
+   */
+  unsent?: number;
 }
 
 /** What a run did, in counts only: it is stored in workflow history and shown in the Web UI. */
@@ -65,6 +70,7 @@ export function describeRun(s: RunSummary): string {
     if (c.failed) bits.push(`${c.failed} failed`);
     if (c.skipped) bits.push(`${c.skipped} skipped`);
     if (c.held) bits.push(`${c.held} held`);
+    if (c.unsent) bits.push(`${c.unsent} not sent`);
     return `${op} ${c.planned} (${bits.join(', ')})`;
   });
   const resent = resentText(s.resent);

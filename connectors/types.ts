@@ -175,7 +175,10 @@ export interface AttributeCreation {
   created: boolean;
 }
 
-/** One row to write. `values` maps destination field -> value as node-postgres returns it. */
+/**
+ * One row to write. `values` maps destination field -> value as node-postgres returns it, except json and
+ * jsonb, which are Postgres's text (db/delta.ts `ROW_VALUE_TYPES`: a double would change long number literals).
+ */
 export interface OutRow {
   key: string;
   op: RowOp;

@@ -32,6 +32,8 @@ export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): 
         seq_from: c.from,
         seq_to: c.to,
         state: null,
+        // No write has begun: a settle takes this chunk's pending rows for never sent (claimChunk).
+        write_began: false,
       })),
     )
     .execute();
@@ -39,6 +41,34 @@ export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): 
 
 export async function deleteChunks(db: Db, runId: string): Promise<void> {
   await db.deleteFrom('syncline.chunks').where('run_id', '=', runId).execute();
+}
+
+/**
+ * A write of the chunk begins: marks it begun (write_began) and returns it, in one statement, before the
+ * destination is called. Once marked, a settle takes its pending rows for sent, answer unknown
+ * (NOT_ACKNOWLEDGED); a chunk never marked was never sent. Undefined when the run has no such chunk (a
+ * settled run's chunks are deleted: a write of it still under way finds nothing).
+ */
+export async function claimChunk(db: Db, runId: string, chunk: number): Promise<ChunkRecord | undefined> {
+  return db
+    .updateTable('syncline.chunks')
+    .set({ write_began: true })
+    .where('run_id', '=', runId)
+    .where('chunk', '=', chunk)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Whether a write of some chunk of the run is known to have begun (write_began; not a chunk of a release before the mark). */
+export async function someWriteBegan(db: Db, runId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('syncline.chunks')
+    .select('chunk')
+    .where('run_id', '=', runId)
+    .where('write_began', '=', true)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function getChunk(db: Db, runId: string, chunk: number): Promise<ChunkRecord | undefined> {

@@ -128,7 +128,7 @@ SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN 'the destination did not acknowledge this row in run ' || ${runNumber} || '; it is sent again next run'
        WHEN change = 'null_key' THEN n || ' model row(s) have NULL in the key column "' || ${keyColumn} || '"; they were not sent. Give every row a key.'
        WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
-       WHEN change = 'long_key' THEN 'key "' || key || '" (column "' || ${keyColumn} || '") is longer than the ${sql.raw(String(MAX_KEY_BYTES))} bytes a key may have'
+       WHEN change = 'long_key' THEN 'key "' || rtrim(key, ' ') || '" (column "' || ${keyColumn} || '") is longer than the ${sql.raw(String(MAX_KEY_BYTES))} bytes a key may have'
          || CASE WHEN n > 1 THEN ' and appears ' || n || ' times in the model' ELSE '' END || '; it was not sent. Use a shorter key (an md5 of it, for example).'
        ELSE coalesce(message, '') END,
   -- A rejected model row (null, too long or repeated key) is fixed in the model, never by a retry.
@@ -188,18 +188,43 @@ export const deltaSeesOnlyFailed = (trigger: string): boolean => trigger === 're
 /**
  * Summary counts by op and status (`incomplete`: accepted incomplete), for the run record and the
  * workflow result; and on each row, in the same round trip, whether the activation has any row error
- * (`deltaHolds`) and whether the run recorded chunks (`sent`: without a chunk row no write ever started,
- * so none of its pending rows was sent).
+ * (`deltaHolds`), whether the run recorded chunks (`sent`: without a chunk row no write ever started,
+ * so none of its pending rows was sent) and whether a chunk's write never began (`unbegun`: its pending
+ * rows were never sent, `markUnsent`).
  */
 export function summaryCounts(
   runId: string,
   activationId: string,
-): RawBuilder<{ op: string | null; change: string; status: string; n: string; rows: string; has_row_errors: boolean; sent: boolean }> {
+): RawBuilder<{
+  op: string | null;
+  change: string;
+  status: string;
+  n: string;
+  rows: string;
+  has_row_errors: boolean;
+  sent: boolean;
+  unbegun: boolean;
+}> {
   return sql`SELECT op, change, CASE WHEN status = 'ok' AND code IS NOT NULL THEN 'incomplete' ELSE status END AS status,
   count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows,
   EXISTS (SELECT 1 FROM syncline.row_errors WHERE activation_id = ${activationId}) AS has_row_errors,
-  EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId}) AS sent
+  EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId}) AS sent,
+  EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId} AND write_began = false) AS unbegun
 FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
+}
+
+/**
+ * The pending rows of the run's chunks whose write never began (chunks.write_began false: the run ended
+ * before it, or a plan's apply never got to it) become `unsent`: never sent, so neither listed
+ * NOT_ACKNOWLEDGED nor marked unconfirmed; the next delta plans them again. A chunk of a release before
+ * the mark (NULL) keeps its rows pending: a write possibly begun. The chunks are locked: a write of the
+ * run still under way that marks one first is seen (its rows stay pending, listed); one that marks it
+ * after waits for the commit, then finds the chunk deleted and sends nothing (db/chunks.ts, claimChunk).
+ */
+export function markUnsent(runId: string): RawBuilder<unknown> {
+  const d = deltaTable(runId);
+  return sql`WITH c AS (SELECT op, seq_from, seq_to FROM syncline.chunks WHERE run_id = ${runId} AND write_began = false FOR UPDATE)
+UPDATE ${d} d SET status = 'unsent' FROM c WHERE d.status = 'pending' AND d.op = c.op AND d.seq BETWEEN c.seq_from AND c.seq_to`;
 }
 
 /** Rows re-sent within the run, by the code they had failed with (activities/write.ts keeps them in each chunk's state). */

@@ -1,7 +1,8 @@
 /** Accepted activation documents, versioned (syncline.config_versions); a run names the version it ran. */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './database';
 import { diffDocuments } from '../common/config-diff';
+import { TARGET_PATHS } from '../common/config-change';
 
 type Db = Kysely<Database>;
 
@@ -12,7 +13,13 @@ type Db = Kysely<Database>;
  * version in Postgres (no lock needed to read an append-only history), and only a new document takes the
  * lock, reads the latest version again and adds one. Given a transaction, it adds the version in it.
  */
-export async function configVersion(db: Db, activationId: string, document: unknown, reason?: string): Promise<number> {
+export async function configVersion(
+  db: Db,
+  activationId: string,
+  document: unknown,
+  reason?: string,
+  opts: { keepTarget?: boolean } = {},
+): Promise<number> {
   const json = JSON.stringify(document);
   const seen = await latestVersion(db, activationId, json);
   if (seen?.same) return seen.version;
@@ -21,6 +28,10 @@ export async function configVersion(db: Db, activationId: string, document: unkn
     await sql`SELECT pg_advisory_xact_lock(hashtext('syncline.config_versions'), hashtext(${activationId}))`.execute(tx);
     const latest = await latestVersion(tx, activationId, json);
     if (latest?.same) return latest.version;
+    if (opts.keepTarget && latest) {
+      const paths = targetChanges(latest.document, document);
+      if (paths.length) throw new TargetChanged(activationId, latest.version, paths);
+    }
     const version = (latest?.version ?? 0) + 1;
     await tx
       .insertInto('syncline.config_versions')
@@ -35,6 +46,37 @@ export async function configVersion(db: Db, activationId: string, document: unkn
     return version;
   };
   return db.isTransaction ? add(db) : db.transaction().execute(add);
+}
+
+/**
+ * `keepTarget`: a document that names another target than the latest version does is not recorded. Only an
+ * accepted new target (acceptNewTarget, `--retarget`) records one; a run's prepare carrying one comes from
+ * no current execution of the activation (db/runs.ts openRun).
+ */
+export class TargetChanged extends Error {
+  constructor(
+    readonly activationId: string,
+    /** The latest version, which names the target the activation writes to now. */
+    readonly version: number,
+    /** The target paths (common/config-change.ts TARGET_PATHS) in which the document differs from it. */
+    readonly paths: string[],
+  ) {
+    super(
+      `activation "${activationId}": its latest version ${version} gave it a new target; this document differs from it in ${paths.join(', ')}`,
+    );
+    this.name = 'TargetChanged';
+  }
+}
+
+/** The target paths in which `after` differs from `before`. */
+export function targetChanges(before: unknown, after: unknown): string[] {
+  return [...new Set(diffDocuments(before, after).map((c) => c.path))].filter((p) => TARGET_PATHS.includes(p));
+}
+
+/** A document's target in SQL, for comparisons in Postgres: the values at TARGET_PATHS, in their order. */
+export function targetOfSql(document: RawBuilder<unknown>): RawBuilder<unknown> {
+  const at = TARGET_PATHS.map((p) => sql`${document} #> ${sql.lit(`{${p.split('.').join(',')}}`)}`);
+  return sql`jsonb_build_array(${sql.join(at)})`;
 }
 
 /** The activation's latest version, compared with `json` in Postgres (jsonb equality); its document only when it differs. */

@@ -80,6 +80,11 @@ export interface ChunksTable {
   status: Generated<string>;
   state: Json | null;
   updated_at: Timestamp;
+  /**
+   * false: no write of the chunk has begun (as its delta planned it); true: one began (set before the
+   * destination is called); NULL: planned by a release before the mark, a write possibly begun.
+   */
+  write_began: boolean | null;
 }
 
 /** `approved_for`: the run that may apply an approval (claimed when it starts; lapses with it). */
@@ -146,7 +151,7 @@ export interface ConfigVersionsTable {
   reason: string | null;
   created_at: Timestamp;
 }
-/** One line per key a run acted on (kept for the retention period): `outcome` ok | failed | not_acknowledged | held | skipped | rejected. */
+/** One line per key a run acted on (kept for the retention period): `outcome` ok | failed | not_acknowledged | unsent | held | skipped | rejected. */
 export interface RowChangesTable {
   activation_id: string;
   run_number: number;

@@ -6,7 +6,7 @@
  * chunk numbering -> per-chunk reads -> commit into the snapshot.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -28,9 +28,6 @@ import {
 } from './work-tables';
 import type { Database } from './database';
 import { ROW_ERROR_CODES } from '../common/errors';
-
-/** The row_errors key of the one entry that stands for every model row without a key. */
-export const NULL_KEY = '(null)';
 
 export interface StageSpec {
   runId: string;
@@ -67,30 +64,67 @@ export function stageSelect(spec: StageSpec): RawBuilder<unknown> {
  * primary keys (after the activation id, up to 100 bytes), by the delta's key index and by a large
  * model's unique index; a Postgres btree entry holds at most 2,704 bytes, and a longer one fails the
  * statement, and with it the whole run. A longer key is rejected alone (`long_key`, MODEL_KEY_TOO_LONG)
- * and listed under its `shortKey`, unless the state already holds it (a snapshot row, or a row error by
- * its whole key: a write sent without an answer, or refused: a key that compressed into those indexes
+ * and listed under its `longKeyListing`, unless the state already holds it (a snapshot row, or a row error
+ * by its whole key: a write sent without an answer, or refused: a key that compressed into those indexes
  * before this limit): that one syncs as before, so it is never taken for removed.
  */
 export const MAX_KEY_BYTES = 2000;
 
 /**
- * How a key longer than MAX_KEY_BYTES is listed (row_errors, the row log): its first 40 characters, its
- * length and the md5 of the whole key, e.g. `0a1b...(3000 bytes, md5 9e10...)`; at most about 230 bytes.
+ * The row_errors key under which releases before `NULL_KEY` listed every model row without a key: a
+ * model key can be that text, and the commit's insert then met it twice and failed every run.
  */
-export function shortKey(key: RawBuilder<unknown>): RawBuilder<unknown> {
+export const LEGACY_NULL_KEY = '(null)';
+
+/**
+ * The row_errors key of the one entry that stands for every model row without a key: `(null)` padded
+ * with spaces to MAX_KEY_BYTES + 1 characters, like `longKeyListing`, so that no key listed by itself can
+ * be it. An entry an earlier release stored under LEGACY_NULL_KEY is still found (`markRejectedUnchanged`)
+ * and replaced by the next commit of a run that saw the whole model.
+ */
+export const NULL_KEY = LEGACY_NULL_KEY.padEnd(MAX_KEY_BYTES + 1, ' ');
+
+/** Row error codes of listings that are not a model key's own (`NULL_KEY`, `longKeyListing`, and their legacy forms). */
+const LISTING_CODES = sql`(${ROW_ERROR_CODES.keyTooLong}, ${ROW_ERROR_CODES.nullKey})`;
+
+/**
+ * How releases before `longKeyListing` listed a key longer than MAX_KEY_BYTES: its first 40 characters,
+ * its length and the md5 of the whole key, e.g. `0a1b...(3000 bytes, md5 9e10...)`, at most about 230
+ * bytes. A model key can be exactly that text, and was then listed under the same row_errors key as the
+ * long one: the commit's insert met the key twice and failed every run. The row errors those releases
+ * stored under it are still found (`markRejectedUnchanged`), and taken for no model key's own (`createDelta`).
+ */
+export function legacyKeyListing(key: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`(left(${key}, 40) || '...(' || octet_length(${key}) || ' bytes, md5 ' || md5(${key}) || ')')`;
+}
+
+/**
+ * The row_errors and row log key of a key longer than MAX_KEY_BYTES: `legacyKeyListing`'s text (the key's
+ * first 40 characters, its length, its md5), padded with spaces to MAX_KEY_BYTES + 1 characters. A key a
+ * run lists by itself has at most MAX_KEY_BYTES bytes, so fewer characters: no model key can be another's
+ * listing (and a model key over the limit equal to one is long itself, listed by its own md5). rtrim of
+ * the listing is the legacy text: messages show that. At most about 2,130 bytes (40 four-byte characters),
+ * which fits an index entry; the spaces compress to nearly nothing in the table and in the indexes.
+ * Two long keys share a listing only if they share their first 40 characters, their length and their md5.
+ * The one other way to meet a listing twice: a key of exactly that text, over the limit, that the state
+ * holds (a snapshot row a release before the limit wrote), so listed by itself; no release wrote this form
+ * before this one.
+ */
+export function longKeyListing(key: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`rpad(${legacyKeyListing(key)}, ${sql.lit(MAX_KEY_BYTES + 1)}, ' ')`;
 }
 
 /**
  * Proves the model keys unique with a unique index on the model's rows (`rows`: the temporary table the
  * extract filled, or an earlier release's stage), in byte order: cheaper than grouping 1M keys. It fails
  * with unique_violation (23505) when a key repeats; `createStage` then lists the repeats. A key over
- * MAX_KEY_BYTES is indexed by its `shortKey` (an index entry holds at most 2,704 bytes): equal keys still
- * collide; two long keys with one md5 would only send the stage the way of repeated keys, which finds none.
+ * MAX_KEY_BYTES is indexed by its `longKeyListing` (an index entry holds at most 2,704 bytes), which no
+ * shorter key can equal: equal keys still collide; two long keys with one md5 would only send the stage
+ * the way of repeated keys, which finds none.
  */
 export function uniqueKeyIndex(rows: RawBuilder<unknown>): RawBuilder<unknown> {
   const k = sql.id(STAGE_KEY);
-  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${k} ELSE ${shortKey(k)} END) COLLATE "C")`;
+  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${k} ELSE ${longKeyListing(k)} END) COLLATE "C")`;
 }
 
 /**
@@ -126,7 +160,7 @@ export interface StageBuild {
  * temporary table). Each row carries its change (added | changed | removed, or null_key | long_key |
  * duplicate_key for model rows that are rejected, never last-wins: a duplicated key is neither sent nor
  * deleted, and its row carries the hash of the key's whole group; a key over MAX_KEY_BYTES the state does
- * not hold yet is listed by its `shortKey`), the snapshot's destination id, and its place in
+ * not hold yet is listed by its `longKeyListing`), the snapshot's destination id, and its place in
  * the model (`__model_tid`). Which change becomes which operation is decided after, by `createDelta`.
  */
 export function createStage(b: StageBuild): RawBuilder<unknown> {
@@ -148,9 +182,10 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const oneOfDup = b.hasDups ? sql`AND (dd.key IS NULL OR st.ctid = dd.tid)` : sql``;
   // Too long to index, and not a key the state holds (MAX_KEY_BYTES): in no snapshot row, and in no row error
   // by its whole key (a write an earlier release sent: unanswered, or refused after a lost write that may have
-  // made the record). Looked up for a long key only: AND stops at the length.
+  // made the record). Not a MODEL_KEY_TOO_LONG or MODEL_NULL_KEY error: that is a listing (another long key's, or
+  // of the rows without a key), which this key is character for character; the state does not hold this one. Looked up for a long key only: AND stops at the length.
   const long = sql`(s.key IS NULL AND octet_length(${k}) > ${sql.lit(MAX_KEY_BYTES)}
-    AND NOT EXISTS (SELECT 1 FROM syncline.row_errors r WHERE r.activation_id = ${b.activationId} AND r.key = ${k}))`;
+    AND NOT EXISTS (SELECT 1 FROM syncline.row_errors r WHERE r.activation_id = ${b.activationId} AND r.key = ${k} AND r.code NOT IN ${LISTING_CODES}))`;
   return sql`CREATE TABLE ${b.target} ${sql.raw(STAGE_STORAGE)} AS
 WITH s AS (
   SELECT key, hash, destination_id, unconfirmed, incomplete FROM syncline.snapshot WHERE activation_id = ${b.activationId}
@@ -164,7 +199,7 @@ WITH s AS (
     AND NOT EXISTS (SELECT 1 FROM syncline.snapshot s2 WHERE s2.activation_id = ${b.activationId} AND s2.key = u.key)
     AND NOT EXISTS (SELECT 1 FROM ${b.rows} st WHERE ${k} = u.key)
 ), j AS (
-  SELECT CASE WHEN ${h} IS NULL THEN s.key WHEN ${long} THEN ${shortKey(k)} ELSE ${k} END AS ${sql.id(ROW_KEY)},
+  SELECT CASE WHEN ${h} IS NULL THEN s.key WHEN ${long} THEN ${longKeyListing(k)} ELSE ${k} END AS ${sql.id(ROW_KEY)},
     CASE WHEN ${h} IS NOT NULL AND ${k} IS NULL THEN 'null_key'
          WHEN ${long} THEN 'long_key'
          WHEN ${isDup} THEN 'duplicate_key'
@@ -224,8 +259,11 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const key = sql.ref(`st.${ROW_KEY}`);
   const change = sql.ref(`st.${ROW_CHANGE}`);
   const modelTid = sql.ref(`st.${ROW_MODEL_TID}`);
+  // A MODEL_KEY_TOO_LONG error is a long key's, a MODEL_NULL_KEY one the rows' without a key: releases before
+  // `longKeyListing` and `NULL_KEY` stored them under text a model key can be, which has no error of its own.
   const onlyFailed = spec.onlyFailed
-    ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = ${key})`
+    ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = ${key}
+    AND (f.code NOT IN ${LISTING_CODES} OR ${change} = 'long_key'))`
     : sql``;
   // Half-full pages: the answers recorded later (status, result id) then fit beside each row's old
   // version (a HOT update: no new page, no index entry). Full pages sent every answered row to the end
@@ -253,6 +291,10 @@ WHERE (m.op IS NOT NULL OR ${change} IN ${REJECTED_CHANGES}) ${onlyFailed}`;
 /**
  * Rejected rows already reported with the same reason and the same content (their row error carries the
  * group's hash) become `rejected_unchanged`: still rejected and listed, but no new failure of this run.
+ * A long key's error is found under its listing or, stored by a release before `longKeyListing`, under
+ * the legacy one (rtrim of the listing), the rows' without a key under NULL_KEY or LEGACY_NULL_KEY; the
+ * commit of a run that saw the whole model then lists it anew and clears the legacy entry (a retry-failed
+ * run does not meet the key: it leaves the entry as it is).
  */
 export function markRejectedUnchanged(runId: string, activationId: string): RawBuilder<unknown> {
   const d = deltaTable(runId);
@@ -260,8 +302,8 @@ export function markRejectedUnchanged(runId: string, activationId: string): RawB
   return sql`UPDATE ${d} d SET status = 'rejected_unchanged' FROM syncline.row_errors e
 WHERE d.status = 'rejected' AND e.activation_id = ${activationId} AND NOT e.retryable
   AND ((d.change = 'duplicate_key' AND e.key = d.key AND e.code = ${ROW_ERROR_CODES.duplicateKey} AND e.hash = d.hash)
-    OR (d.change = 'long_key' AND e.key = d.key AND e.code = ${ROW_ERROR_CODES.keyTooLong} AND e.hash = d.hash)
-    OR (d.change = 'null_key' AND e.key = ${NULL_KEY} AND e.code = ${ROW_ERROR_CODES.nullKey} AND e.hash = ${nullKeys}))`;
+    OR (d.change = 'long_key' AND (e.key = d.key OR e.key = rtrim(d.key, ' ')) AND e.code = ${ROW_ERROR_CODES.keyTooLong} AND e.hash = d.hash)
+    OR (d.change = 'null_key' AND e.key IN (${NULL_KEY}, ${LEGACY_NULL_KEY}) AND e.code = ${ROW_ERROR_CODES.nullKey} AND e.hash = ${nullKeys}))`;
 }
 
 /** Counts of the delta by (change, op, status): small, for the run summary and the deletion guard. */
@@ -591,12 +633,31 @@ SELECT coalesce(code, 'UNKNOWN') AS code, count(*) AS n FROM reset GROUP BY 1`.e
   return Object.fromEntries(r.rows.map((x) => [x.code, Number(x.n)]));
 }
 
-/** One page of a chunk: one query, never a parallel plan (the delta table has `parallel_workers = 0`, createDelta). */
-export async function pageRows(db: Db, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
-  return (await chunkPage(opts).execute(db)).rows;
+/** Type oids of json and jsonb. */
+const JSON_TYPE_OIDS = new Set([114, 3802]);
+
+/**
+ * How the values of a chunk's rows are read for a connector: as node-postgres parses them, except json
+ * and jsonb, which stay Postgres's text. node-postgres would `JSON.parse` them, and a number literal past
+ * 2^53 or with more digits than a double keeps (`12345678901234567890`) would reach the destination
+ * changed; a connector reads the text with common/json-exact.ts. (The delta never sees these values: a
+ * row's hash is computed by Postgres from its own text, db/delta.ts `rowHash`.)
+ */
+export const ROW_VALUE_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    JSON_TYPE_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * One page of a chunk (`chunkPage`): one query, never a parallel plan (the delta table has
+ * `parallel_workers = 0`, createDelta), its values read as `ROW_VALUE_TYPES` says, on a session of `pool`.
+ */
+export async function pageRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
+  const q = chunkPage(opts).compile(db);
+  return (await pool.query<Record<string, unknown>>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES })).rows;
 }
 
-/** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node. */
+/** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node (values read as `ROW_VALUE_TYPES` says). */
 export async function* distinctRows(
   db: Db,
   pool: pg.Pool,
@@ -612,7 +673,7 @@ export async function* distinctRows(
     await client.query(`DECLARE syncline_distinct NO SCROLL CURSOR FOR ${q.sql}`, q.parameters as unknown[]);
     for (;;) {
       const page: Array<Record<string, unknown>> = (
-        await client.query(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`)
+        await client.query({ text: `FETCH ${Math.max(1, Math.floor(batchSize))} FROM syncline_distinct`, types: ROW_VALUE_TYPES })
       ).rows;
       if (page.length === 0) break;
       yield page;

@@ -6,6 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database';
 import { deltaTable } from './work-tables';
+import { MAX_KEY_BYTES } from './delta';
 
 type Db = Kysely<Database>;
 
@@ -47,13 +48,18 @@ export interface RowChange {
   at: string;
 }
 
-/** What happened to one key, run by run (oldest first). */
+/**
+ * What happened to one key, run by run (oldest first). A key over MAX_KEY_BYTES is logged under its
+ * listing (db/delta.ts longKeyListing), whose padding no one types: the text as shown (in `syncline errors`,
+ * in the row error's message) finds it too, beside any key that is that text.
+ */
 export async function rowHistory(db: Db, activationId: string, key: string): Promise<RowChange[]> {
+  const listing = key.padEnd(MAX_KEY_BYTES + 1, ' ');
   const rows = await db
     .selectFrom('syncline.row_changes')
     .selectAll()
     .where('activation_id', '=', activationId)
-    .where('key', '=', key)
+    .where('key', 'in', key.length <= MAX_KEY_BYTES ? [key, listing] : [key])
     .orderBy('run_number')
     .execute();
   return rows.map(toChange);
@@ -89,7 +95,8 @@ function toChange(r: {
 }): RowChange {
   return {
     runNumber: r.run_number,
-    key: r.key,
+    // A long key's listing is stored padded (db/delta.ts longKeyListing): shown as its text.
+    key: r.op === 'long_key' ? r.key.trimEnd() : r.key,
     op: r.op,
     outcome: r.outcome,
     destinationId: r.destination_id,

@@ -6,7 +6,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RunsTable } from './database';
 import { dropWorkTablesOf } from './work-tables';
 import { rowLogDays } from './row-changes';
-import { configVersion } from './config-versions';
+import { configVersion, latestConfigVersion, TargetChanged, targetChanges, targetOfSql } from './config-versions';
 
 export type RunRecord = Selectable<RunsTable>;
 type Db = Kysely<Database>;
@@ -35,20 +35,32 @@ export interface OpenRun {
  */
 export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; created: boolean; reopenedClosed: boolean }> {
   const config = JSON.stringify(r.config);
-  const row = await sql<{ id: string; created: boolean; reopened_closed: boolean }>`WITH a AS (
-  INSERT INTO syncline.activations (id, config) VALUES (${r.activationId}, ${config}::jsonb)
+  // A version after the run's own that names another target: a new target was accepted after this run's
+  // document was read (acceptNewTarget commits the version with the old target's state dropped). The run then
+  // belongs to no current execution: neither the activation's record nor the run is touched (TargetChanged).
+  const row = await sql<{ id: string; created: boolean; reopened_closed: boolean }>`WITH newer AS (
+  SELECT max(version) AS version FROM syncline.config_versions
+  WHERE activation_id = ${r.activationId} AND version > ${r.configVersion ?? null}::int
+    AND ${targetOfSql(sql`document`)} IS DISTINCT FROM ${targetOfSql(sql`${config}::jsonb`)}
+), a AS (
+  INSERT INTO syncline.activations (id, config) SELECT ${r.activationId}::text, ${config}::jsonb WHERE (SELECT version FROM newer) IS NULL
   ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()
 ), prior AS (
   -- The statement's snapshot: the row as it was before the upsert below.
   SELECT status FROM syncline.runs WHERE activation_id = ${r.activationId} AND run_number = ${r.runNumber}
 )
 INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
-    VALUES (${r.activationId}, ${r.runNumber}, ${r.trigger}, ${r.full}, ${r.retryFailed}, ${config}::jsonb, ${r.configVersion ?? null}, ${r.scheduledAt ?? null}, 'running')
+    SELECT ${r.activationId}::text, ${r.runNumber}::int, ${r.trigger}::text, ${r.full}::boolean, ${r.retryFailed}::boolean, ${config}::jsonb, ${r.configVersion ?? null}::int, ${r.scheduledAt ?? null}::timestamptz, 'running'
+    WHERE (SELECT version FROM newer) IS NULL
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL, config_version = excluded.config_version
     RETURNING id, xmax = 0 AS created, coalesce((SELECT status IN ('cancelled', 'superseded') FROM prior), false) AS reopened_closed`.execute(
     db,
   );
-  const { id, created, reopened_closed } = row.rows[0]!;
+  if (!row.rows[0]) {
+    const latest = await latestConfigVersion(db, r.activationId);
+    throw new TargetChanged(r.activationId, latest?.version ?? 0, latest ? targetChanges(latest.document, r.config) : []);
+  }
+  const { id, created, reopened_closed } = row.rows[0];
   return { runId: String(id), created, reopenedClosed: reopened_closed };
 }
 

@@ -4,6 +4,7 @@
  * that hold, re-check a destination while paused by a configuration error, and check apply requests.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
   condition,
@@ -88,6 +89,22 @@ export async function answerOnce<T>(state: ActivationState, serve: () => Promise
 const RECENT_RUNS = 20;
 export const DEFAULT_RECHECK = '1h';
 const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
+/**
+ * The retries of the activation's own bookkeeping in the state Postgres, on which its main loop waits: the
+ * version of an accepted document (applyConfigUpdate), open plans superseded before a run or by a new
+ * document (supersedePlans), the run numbering read at a start (lastRunNumber). Tried again for as long as
+ * the database stays unreachable, at least every minute: with ten tries (about 5.5 minutes) an outage longer
+ * than that failed the activation workflow, which is meant to live for ever, and left the client waiting
+ * for the update with an error about a closed workflow. Each of them is idempotent, so a try that committed
+ * but whose answer was lost is harmless when repeated: applyConfigUpdate returns the latest version when it
+ * holds the same document (db/config-versions.ts), and a retarget's second try finds the old target's state
+ * already forgotten; supersedePlans finds no open plan left; lastRunNumber settles nothing more and reads.
+ * A non-retryable failure still ends the tries. A replay does not compare retry policies: executions
+ * recorded with the bounded one replay unchanged, and schedule their next such activity with this one.
+ * What the activation retries is shown by `describe` (pending activities), which the waiting CLI reports.
+ */
+export const STATE_WAIT = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' };
+export const bookkeeping = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: STATE_WAIT });
 // A quota read after every run: a local activity costs one marker event, not a task round trip.
 const local = proxyLocalActivities<SynclineActivities>({
   startToCloseTimeout: '30s',
@@ -204,7 +221,16 @@ export async function planRun(config: ActivationConfig, state: ActivationState, 
 
 /** A normal run makes the open plan stale: it no longer describes what the destination would receive. Its work tables go. */
 export async function supersedePlan(config: ActivationConfig, state: ActivationState, runNumber: number): Promise<void> {
-  await acts.supersedePlans({ activationId: config.id });
+  try {
+    await bookkeeping.supersedePlans({ activationId: config.id });
+  } catch (err) {
+    // Waited out while the database is unreachable (STATE_WAIT); a failure no try can mend does not stop the
+    // run, and the plan is refused from now on all the same. Executions before the patch failed here.
+    if (!(err instanceof ActivityFailure) || !patched('bookkeeping-failure-survived')) throw err;
+    log.warn(
+      `activation "${config.id}": open plans could not be marked superseded before run ${runNumber}: ${err.cause?.message ?? err.message}`,
+    );
+  }
   state.plan = { run: state.plan!.run, status: 'superseded', by: runNumber };
 }
 
@@ -223,9 +249,12 @@ export function validateApply(config: ActivationConfig, state: ActivationState, 
 
 /** Why a superseded plan no longer applies: a run synced after it, or the activation's document changed. */
 export function staleReason(config: ActivationConfig, p: NonNullable<ActivationState['plan']>): string {
-  return p.byVersion !== undefined
-    ? `plan ${p.run} of "${config.id}" is stale: the activation's document changed after it was computed (version ${p.byVersion})`
-    : `plan ${p.run} of "${config.id}" is stale: run ${p.by ?? '?'} synced after it was computed`;
+  if (p.byVersion !== undefined)
+    return `plan ${p.run} of "${config.id}" is stale: the activation's document changed after it was computed (version ${p.byVersion})`;
+  // Neither: superseded for a new document that could not be recorded (activation.ts serveJob).
+  return p.by !== undefined
+    ? `plan ${p.run} of "${config.id}" is stale: run ${p.by} synced after it was computed`
+    : `plan ${p.run} of "${config.id}" is stale: it was superseded for a new document (which could not be recorded)`;
 }
 
 /**

@@ -5,6 +5,7 @@
  * new after each run so its history stays small for years.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -33,6 +34,7 @@ import { activationKey, destinationKey, healthKey } from '../common/search-attri
 import {
   DEFAULT_RECHECK,
   answerOnce,
+  bookkeeping,
   dropHeldDeletes,
   answeredBefore,
   planRun,
@@ -251,9 +253,9 @@ class Activation {
 
   async run(retarget?: ActivationWorkflowInput['retarget'], resume?: boolean): Promise<void> {
     // Only executions started with it take this branch (none recorded before it): their histories replay it.
-    if (retarget) await acts.applyConfigUpdate({ config: this.config, retarget: true, reason: retarget.reason });
+    if (retarget) await bookkeeping.applyConfigUpdate({ config: this.config, retarget: true, reason: retarget.reason });
     if (this.state.lastRunNumber < 0) {
-      const last = await acts.lastRunNumber({ activationId: this.config.id });
+      const last = await bookkeeping.lastRunNumber({ activationId: this.config.id });
       this.state.lastRunNumber = last.runNumber;
       // Runs recorded before this start: an earlier execution may have left warnings open (activation-runs.ts publishWarnings).
       if (this.state.lastRunNumber > 0) this.state.restarted = true;
@@ -303,8 +305,9 @@ class Activation {
   /** Ends the workflow; its runs, snapshot and history stay in Postgres, and a later start carries on from them. */
   private async stop(): Promise<void> {
     // Whether it is paused, for the next start to keep (carryOn); recorded before requests are answered, so one
-    // arriving meanwhile is answered too. Not recorded (Postgres down past the retries), the next start comes back
-    // unpaused, or paused as an earlier stop recorded. Executions before the patch recorded nothing.
+    // arriving meanwhile is answered too; tried again while the state database is down (bookkeeping). Not recorded
+    // (a failure no retry mends), the next start comes back unpaused, or paused as an earlier stop recorded.
+    // Executions before the patch recorded nothing.
     if (patched('stop-records-pause')) {
       const { config, state } = this;
       const pause = () =>
@@ -312,7 +315,7 @@ class Activation {
       // A pause or resume signal served while the activity ran is recorded again.
       for (let recorded = ''; recorded !== pause();) {
         recorded = pause();
-        const ok = await acts.recordStop({ activationId: config.id, config, paused: JSON.parse(recorded) }).then(
+        const ok = await bookkeeping.recordStop({ activationId: config.id, config, paused: JSON.parse(recorded) }).then(
           () => true,
           (err: Error) => {
             log.warn(`activation "${config.id}": could not record its pause at the stop: ${err.message}`);
@@ -419,8 +422,24 @@ class Activation {
       // waiting behind this job ('applying') is answered stale. Executions before the patch kept it open.
       const plan = state.plan?.status === 'open' || state.plan?.status === 'applying' ? state.plan : undefined;
       const supersede = plan !== undefined && patched('config-supersedes-plan');
-      if (supersede) await acts.supersedePlans({ activationId: config.id });
-      const r = await acts.applyConfigUpdate({ config: job.config, reason: job.reason, retarget: job.retarget });
+      let r: { version: number };
+      try {
+        if (supersede) await bookkeeping.supersedePlans({ activationId: config.id });
+        r = await bookkeeping.applyConfigUpdate({ config: job.config, reason: job.reason, retarget: job.retarget });
+      } catch (err) {
+        // Waited out while the database is unreachable (STATE_WAIT); a failure no try can mend is the caller's
+        // answer, and the activation goes on with the document it ran. Executions before the patch failed here.
+        if (!(err instanceof ActivityFailure) || !patched('bookkeeping-failure-survived')) throw err;
+        // The open plan may be superseded in Postgres already: it is not applied (a waiting apply is answered stale).
+        if (supersede) state.plan = { run: plan!.run, status: 'superseded' };
+        const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+        return this.queue.answer([ticket], {
+          error: {
+            type: cause?.type ?? 'INTERNAL',
+            message: `activation "${config.id}": the new document could not be recorded in the state database, so it was not applied and the activation goes on with the one it ran${supersede ? ` (plan ${plan!.run} no longer applies: plan again)` : ''}: ${cause?.message ?? err.message}`,
+          },
+        });
+      }
       if (supersede) state.plan = { run: plan!.run, status: 'superseded', byVersion: r.version };
       this.config = job.config;
       if (job.retarget) await dropHeldDeletes(job.config, state);
@@ -441,7 +460,7 @@ class Activation {
     }
     if (state.plan?.status !== 'applying' || state.plan.run !== job.plan) {
       const message =
-        state.plan?.byVersion !== undefined && state.plan.run === job.plan
+        state.plan?.run === job.plan && state.plan.status === 'superseded' && state.plan.by === undefined
           ? `${staleReason(config, state.plan)}; run \`syncline plan ${config.id}\` again`
           : `plan ${job.plan} of "${config.id}" is stale: run ${state.plan?.by ?? '?'} ran after it; run \`syncline plan ${config.id}\` again`;
       return this.queue.answer([ticket], { error: { type: 'PLAN_STALE', message } });

@@ -191,14 +191,15 @@ export function checkInvariants(f: Facts): string[] {
         `key ${key} appears ${rows.length} times in the model but is not listed as MODEL_DUPLICATE_KEY (row error: ${show(errs.get(key))})`,
       );
   }
-  if (nullRows > 0 && errs.get('(null)')?.code !== 'MODEL_NULL_KEY')
+  // Found by its code: the key it is listed under is NULL_KEY (db/delta.ts), or '(null)' in releases before.
+  if (nullRows > 0 && !f.errors.some((e) => e.code === 'MODEL_NULL_KEY'))
     v.push(`${nullRows} model rows have no key but no MODEL_NULL_KEY row error lists them`);
 
   // 3. Row errors say why: nothing retryable is left after the final runs, and permanent ones have a cause in the model.
   const waiting = new Map<string, string[]>();
   for (const e of f.errors) {
     const rows = rowsOf.get(e.key);
-    if (e.key === '(null)' || (rows && rows.length > 1)) continue;
+    if (e.code === 'MODEL_NULL_KEY' || (rows && rows.length > 1)) continue;
     // A new key whose write went unanswered, gone from the model, its deletion held: the error is the only
     // mark of the record the lost write may have made; the approved deletion deletes it (db/commit.ts).
     if (!rows && lostAndHeld(e.key)) continue;

@@ -3,6 +3,7 @@
  * attribute accepts, and how a node-postgres value is written (JSON call and CSV cell alike).
  */
 import { plainNumber } from '../kit/plain-number';
+import { jsonValueText } from '../../common/json-exact';
 
 /** Actito value types the connector knows (API notes §2: STRING, LONG, NUMBER, TIMESTAMP seen; BOOLEAN, DATE assumed). */
 export const VALUE_TYPES = ['STRING', 'LONG', 'INTEGER', 'NUMBER', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;
@@ -102,6 +103,8 @@ export interface EncodeTarget {
 
 const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
 
+const JSON_TYPES = new Set(['json', 'jsonb']);
+
 /** How node-postgres writes a float or numeric that is no finite number. */
 const NOT_FINITE = /^(NaN|[+-]?Infinity)$/;
 
@@ -110,6 +113,13 @@ export type Encoded = { ok: true; value: string | number | boolean | null } | { 
 /** A node-postgres value as Actito expects it; strings longer than the attribute allows fail unless `truncate`. */
 export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   if (v === null || v === undefined) return { ok: true, value: null };
+  if (typeof v === 'string' && JSON_TYPES.has(t.pgType.toLowerCase())) {
+    // Postgres's text of a json(b) value (db/delta.ts ROW_VALUE_TYPES), written as it was always sent
+    // (compact, a string bare, JSON null as null), with the digits of numbers a double would change kept.
+    const text = jsonValueText(v);
+    if (text === null) return { ok: true, value: null };
+    v = text;
+  }
   if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) return { ok: false, message: 'invalid date' };
     return { ok: true, value: formatDate(v, t.pgType, t.valueType) };

@@ -66,6 +66,13 @@ describe('value encoding', () => {
     expect(encodeValue(true, { pgType: 'bool', valueType: 'BOOLEAN' })).toEqual({ ok: true, value: true });
     expect(encodeValue(null, { pgType: 'text', valueType: 'STRING' })).toEqual({ ok: true, value: null });
     expect(encodeValue({ a: 1 }, { pgType: 'jsonb', valueType: 'STRING' })).toEqual({ ok: true, value: '{"a":1}' });
+    // As the write path reads it: Postgres's text, its digits kept; JSON null as null, a string bare.
+    expect(encodeValue('{"a": 1, "id": 12345678901234567890}', { pgType: 'jsonb', valueType: 'STRING' })).toEqual({
+      ok: true,
+      value: '{"a":1,"id":12345678901234567890}',
+    });
+    expect(encodeValue('null', { pgType: 'json', valueType: 'STRING' })).toEqual({ ok: true, value: null });
+    expect(encodeValue('"x"', { pgType: 'json', valueType: 'STRING' })).toEqual({ ok: true, value: 'x' });
   });
   it('refuses or truncates strings over the attribute length', () => {
     expect(encodeValue('x'.repeat(300), { pgType: 'text', valueType: 'STRING' }).ok).toBe(false);

@@ -295,6 +295,18 @@ describe('values', () => {
     expect(encodeValue(spec('_text'), field('multipicklist', { length: 100 }), ['a', 'b'])).toEqual({ ok: true, value: 'a;b' });
     expect(encodeValue(spec('jsonb'), field('multipicklist', { length: 100 }), '["x","y"]')).toEqual({ ok: true, value: 'x;y' });
   });
+  it('a json(b) multipicklist (Postgres text) keeps the digits of its numbers; JSON null clears the field', () => {
+    const multi = field('multipicklist', { length: 100 });
+    expect(encodeValue(spec('jsonb'), multi, '["a", 12345678901234567890, 1.50]')).toEqual({
+      ok: true,
+      value: 'a;12345678901234567890;1.5',
+    });
+    expect(encodeValue(spec('json'), multi, '[0.1000000000000000055511151231257827]')).toEqual({
+      ok: true,
+      value: '0.1000000000000000055511151231257827',
+    });
+    expect(encodeValue(spec('jsonb'), multi, 'null')).toEqual({ ok: true, value: null });
+  });
   it('a multipicklist element holding ";" fails its row: joined, it would arrive as two values', () => {
     for (const [pg, v] of [
       ['_text', ['a;b', 'c']],
@@ -308,8 +320,50 @@ describe('values', () => {
     // A text column is the joined form already: sent as it is.
     expect(encodeValue(spec('text'), field('multipicklist', { length: 100 }), 'a;b')).toEqual({ ok: true, value: 'a;b' });
   });
+  it('time fields: HH:mm:ss.SSSZ, a time with an offset in UTC, milliseconds cut', () => {
+    const time = field('time');
+    for (const [pg, v, want] of [
+      ['time', '13:45:00', '13:45:00.000Z'],
+      ['time', '23:59:59.999999', '23:59:59.999Z'],
+      ['time', '08:05:03.5', '08:05:03.500Z'],
+      ['timetz', '13:45:00+02', '11:45:00.000Z'],
+      ['timetz', '01:30:00-05:30', '07:00:00.000Z'],
+      ['timetz', '00:30:00.25+01', '23:30:00.250Z'],
+      ['timetz', '23:30:00-01', '00:30:00.000Z'],
+      ['timetz', '12:00:00+05:30:15', '06:29:45.000Z'],
+      ['text', '13:45', '13:45:00.000Z'],
+      ['text', '13:45:00.000Z', '13:45:00.000Z'],
+      ['text', '13:45:00.5+01:00', '12:45:00.500Z'],
+    ] as const)
+      expect({ pg, v, got: encodeValue(spec(pg), time, v) }).toEqual({ pg, v, got: { ok: true, value: want } });
+    for (const [pg, v] of [
+      ['time', '24:00:00'],
+      ['text', 'noon'],
+      ['text', '13:60'],
+      ['text', '1:45 PM'],
+    ] as const)
+      expect({ pg, v, got: encodeValue(spec(pg), time, v) }).toEqual({
+        pg,
+        v,
+        got: {
+          ok: false,
+          code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+          message: 'F__c: col is not a time of day Salesforce holds (HH:mm:ss, 00:00:00 to 23:59:59.999)',
+        },
+      });
+  });
   it('non-string scalars into text fields', () => {
     expect(encodeValue(spec('int4'), field('string', { length: 10 }), 7)).toEqual({ ok: true, value: '7' });
     expect(encodeValue(spec('jsonb'), field('textarea', { length: 100 }), { a: 1 })).toEqual({ ok: true, value: '{"a":1}' });
+    // As the write path reads it: Postgres's text.
+    expect(encodeValue(spec('jsonb'), field('textarea', { length: 100 }), '{"a": 1, "id": 12345678901234567890}')).toEqual({
+      ok: true,
+      value: '{"a":1,"id":12345678901234567890}',
+    });
+    // Its length is the length of the text sent.
+    expect(encodeValue(spec('jsonb'), field('string', { length: 10 }), '{"a": "12345678"}')).toMatchObject({
+      ok: false,
+      code: 'STRING_TOO_LONG',
+    });
   });
 });

@@ -4,6 +4,7 @@
  */
 import type { FieldSpec } from '../types';
 import { exactDecimal, type ExactNumber } from './decimal';
+import { jsonValueText, parseJsonKeepingDigits } from '../../common/json-exact';
 
 /** The parts of a describe field that encoding needs. */
 export interface SfField {
@@ -102,6 +103,33 @@ export function formatDateTime(value: unknown, pgType: string): string | null {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(s)) return null;
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** A time of day as Postgres writes `time` and `timetz` (`13:45:00`, `13:45:00.5+02`, `01:30:00-05:30`), or as text. */
+const TIME_OF_DAY = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?$/;
+
+/**
+ * A Salesforce time field's value, `HH:mm:ss.SSSZ` (the format Salesforce documents for time fields,
+ * connectors/salesforce/README.md), or null when `value` is no time of day it can hold. A time with an
+ * offset (`timetz`, text with `Z` or `+02:00`) is written as that time in UTC, the day wrapping (a time
+ * field has no date: `00:30+01` is `23:30Z`); a time without one is written as it is, with `Z`. Fractions
+ * past milliseconds are cut, never rounded (`23:59:59.9996` stays on its day). Postgres's `24:00:00`, the
+ * end of a day, is no time a time field holds.
+ */
+export function formatTime(value: unknown): string | null {
+  const m = TIME_OF_DAY.exec(String(value).trim());
+  if (!m) return null;
+  const [h, mi, s] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  if (h > 23 || mi > 59 || s > 59) return null;
+  let seconds = h * 3600 + mi * 60 + s;
+  if (m[6]) {
+    const [oh, om, os] = [Number(m[7]), Number(m[8] ?? 0), Number(m[9] ?? 0)];
+    if (om > 59 || os > 59) return null;
+    const offset = oh * 3600 + om * 60 + os;
+    seconds = (((seconds - (m[6] === '-' ? -offset : offset)) % 86400) + 86400) % 86400;
+  }
+  const ms = (m[4] ?? '').slice(0, 3).padEnd(3, '0');
+  return `${pad(Math.floor(seconds / 3600))}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}.${ms}Z`;
 }
 
 function toText(value: unknown, pgType: string): string {
@@ -203,8 +231,20 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
             message: `${f.name}: ${spec.from} is not an ISO 8601 timestamp with offset`,
           };
     }
+    case 'time': {
+      const s = formatTime(value);
+      return s
+        ? { ok: true, value: s }
+        : {
+            ok: false,
+            code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+            message: `${f.name}: ${spec.from} is not a time of day Salesforce holds (HH:mm:ss, 00:00:00 to 23:59:59.999)`,
+          };
+    }
     case 'multipicklist': {
-      const parsed = typeof value === 'string' && pg.startsWith('json') ? safeJson(value) : value;
+      // json and jsonb arrive as Postgres's text (db/delta.ts ROW_VALUE_TYPES): an element keeps its digits.
+      const parsed = typeof value === 'string' && JSON_TYPES.has(pg) ? safeJson(value) : value;
+      if (parsed === null) return { ok: true, value: null };
       // The values are joined with ";": an element holding one would arrive as two values.
       if (Array.isArray(parsed) && parsed.some((v) => String(v).includes(';')))
         return {
@@ -215,14 +255,23 @@ export function encodeValue(spec: FieldSpec, f: SfField, value: unknown): Encode
       const s = Array.isArray(parsed) ? parsed.map(String).join(';') : String(parsed);
       return checkLength(spec, f, s);
     }
-    default:
+    default: {
+      if (typeof value === 'string' && JSON_TYPES.has(pg)) {
+        // Postgres's text of a json(b) value, written as it was always sent (compact, a string bare, null
+        // clearing the field), with the digits of numbers a double would change kept.
+        const text = jsonValueText(value);
+        return text === null ? { ok: true, value: null } : checkLength(spec, f, text);
+      }
       return checkLength(spec, f, toText(value, pg));
+    }
   }
 }
 
+const JSON_TYPES = new Set(['json', 'jsonb']);
+
 function safeJson(s: string): unknown {
   try {
-    return JSON.parse(s);
+    return parseJsonKeepingDigits(s);
   } catch {
     return s;
   }

@@ -10,6 +10,13 @@ import type { FieldDef, StoredValue } from './schema-types';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
+/**
+ * Time fields: `HH:mm:ss.SSSZ` only, the format Salesforce documents for them ("Salesforce uses the format
+ * HH:mm:ss.SSSZ for time fields"; connectors/salesforce/README.md). Whether Salesforce also takes other
+ * spellings (`13:45:00`, an offset) is not documented: the emulator refuses them, so a client that sends
+ * them fails here rather than in an org.
+ */
+const TIME = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent']);
 
@@ -182,6 +189,8 @@ export function coerce(fd: FieldDef, v: unknown): Coerced {
       return date(fd, v);
     case 'datetime':
       return datetime(fd, v);
+    case 'time':
+      return typeof v === 'string' && TIME.test(v) ? ok(v) : wrongType(fd, v);
     case 'reference':
     case 'id':
       return reference(fd, v);

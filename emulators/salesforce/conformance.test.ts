@@ -420,6 +420,14 @@ describe('Validation engine, shared by every write path (CL validation engine)',
     });
   });
 
+  test('time fields take HH:mm:ss.SSSZ only, the format Salesforce documents for them', async () => {
+    const values = ['13:45:00.000Z', '23:59:59.999Z', '13:45:00', '13:45:00Z', '13:45:00.000+02:00', '24:00:00.000Z', '1:45 PM'];
+    const results = await conn.sobject('Contact').create(values.map((v, i) => ({ LastName: `T${i}`, Preferred_Call_Time__c: v })));
+    const codes = results.map((r) => (r.success ? 'OK' : (r.errors[0] as unknown as { statusCode: string }).statusCode));
+    expect(codes).toEqual(['OK', 'OK', ...values.slice(2).map(() => 'INVALID_TYPE_ON_FIELD_IN_RECORD')]);
+    expect(await conn.sobject('Contact').retrieve(results[0]?.id as string)).toMatchObject({ Preferred_Call_Time__c: '13:45:00.000Z' });
+  });
+
   test('numbers are decimals: a JSON number literal or a CSV cell keeps every digit (no double on the way)', async () => {
     // AnnualRevenue is currency(18, 0), Lifetime_Value__c double(16, 2). The body is written by hand:
     // JSON.stringify cannot write these literals.

@@ -14,6 +14,7 @@ const SOAP_TYPES: Record<FieldDef['type'], string> = {
   boolean: 'xsd:boolean',
   date: 'xsd:date',
   datetime: 'xsd:dateTime',
+  time: 'xsd:time',
   int: 'xsd:int',
   double: 'xsd:double',
   currency: 'xsd:double',

@@ -43,6 +43,7 @@ export const f = {
     base(name, label, 'boolean', { nillable: false, defaultedOnCreate: true, defaultValue: false, ...o }),
   date: (name: string, label: string, o: Opts = {}) => base(name, label, 'date', o),
   datetime: (name: string, label: string, o: Opts = {}) => base(name, label, 'datetime', o),
+  time: (name: string, label: string, o: Opts = {}) => base(name, label, 'time', o),
   int: (name: string, label: string, digits: number) => base(name, label, 'int', { digits }),
   currency: (name: string, label: string, precision: number, scale: number) => base(name, label, 'currency', { precision, scale }),
   double: (name: string, label: string, precision: number, scale: number) => base(name, label, 'double', { precision, scale }),

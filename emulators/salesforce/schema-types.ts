@@ -11,6 +11,7 @@ export type FieldType =
   | 'boolean'
   | 'date'
   | 'datetime'
+  | 'time'
   | 'int'
   | 'double'
   | 'currency'
@@ -57,7 +58,7 @@ export interface ObjectDef {
   compoundName: boolean;
 }
 
-/** A value as stored: strings for text/date/datetime/picklist, numbers, booleans, or null. */
+/** A value as stored: strings for text/date/datetime/time/picklist, numbers, booleans, or null. */
 export type StoredValue = string | number | boolean | null;
 
 /** Required on create: createable, not nillable and not defaulted (booleans are defaulted). */

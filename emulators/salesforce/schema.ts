@@ -119,6 +119,7 @@ const CATALOGUE: Array<Omit<ObjectDef, 'index' | 'relationships'>> = [
       ...synclineFields(),
       f.multi('Interests__c', 'Interests', ['Sports', 'Music', 'Travel', 'Food'], { restrictedPicklist: true }),
       f.datetime('Last_Purchase_At__c', 'Last Purchase At'),
+      f.time('Preferred_Call_Time__c', 'Preferred Call Time'),
       f.double('Lifetime_Value__c', 'Lifetime Value', 16, 2),
       ...systemFields(),
     ],

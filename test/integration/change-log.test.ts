@@ -12,6 +12,7 @@ import { recordPlan } from '../../activities/plan';
 import { listConfigVersions } from '../../db/config-versions';
 import { approveHeld } from '../../db/held-deletes';
 import { rowHistory, runRowChanges } from '../../db/row-changes';
+import { NULL_KEY } from '../../db/delta';
 
 let db: pg.Pool;
 let d: DirectDeps;
@@ -132,7 +133,7 @@ test('the reporting views answer with their documented columns', async () => {
     ),
   ).toBe(4);
   expect((await db.query(`SELECT key, code FROM syncline_reporting.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([
-    { key: '(null)', code: 'MODEL_NULL_KEY' },
+    { key: NULL_KEY, code: 'MODEL_NULL_KEY' },
   ]);
   expect(
     Number((await db.query(`SELECT count(*) AS n FROM syncline_reporting.config_versions WHERE activation_id = $1`, [id])).rows[0].n),

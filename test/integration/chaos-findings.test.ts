@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { env, sqlClient, startWorker, testClient, uniqueName, waitFor } from '../support/harness';
-import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
+import { directDeps, fullRun, markWritesBegun, parsed, startRun, type DirectDeps } from '../support/runs';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { computeDelta } from '../../activities/delta';
 import { startSalesforceEmulator } from '../../emulators/salesforce/server';
@@ -60,6 +60,7 @@ test('a write the destination applied but never acknowledged, then the row back 
   expect((await computeDelta(d.deps, { runId })).planned).toEqual({ upsert: 1 });
   // Run 2's upsert of row 3 reached the destination, its answer never came back, and run 2 never
   // committed (its workflow was terminated for a new mapping, or its write ran out of attempts).
+  await markWritesBegun(d.deps, runId);
   await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [
     id,
   ]);
@@ -244,6 +245,7 @@ describe('a new key sent without an answer, then gone from the model', () => {
     const runId = await startRun(d.deps, cfg, 2);
     await computeDelta(d.deps, { runId });
     // Run 2's write of key 11 reached the destination (or not), its answer never came, run 2 never committed.
+    await markWritesBegun(d.deps, runId);
     if (landed) await db.query(`INSERT INTO test_dest.records (object, key, "values") VALUES ($1, '11', '{"Name": "Name 11"}')`, [id]);
     await db.query(`DELETE FROM public.${id} WHERE id = 11`);
     await fullRun(d.deps, cfg, 3); // settles run 2: key 11 NOT_ACKNOWLEDGED
@@ -279,6 +281,7 @@ test('a write never acknowledged, then the key repeated and unique again with it
   const runId = await startRun(d.deps, cfg, 2);
   await computeDelta(d.deps, { runId });
   // Run 2's write reached the destination, its answer never came back, run 2 never committed.
+  await markWritesBegun(d.deps, runId);
   await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [
     id,
   ]);

@@ -10,6 +10,7 @@ import type { RunSummary } from '../../common/run';
 import { ROW_RETRY_ATTEMPTS } from '../../activities/write';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { approveDeletesUpdate, triggerSyncUpdate } from '../../workflows/messages';
+import { NULL_KEY } from '../../db/delta';
 
 const TQ = uniqueName('tq_delta');
 let worker: RunningWorker;
@@ -97,7 +98,7 @@ describe('upsert', () => {
     expect(dest.has('9999')).toBe(false); // duplicate keys: never last-wins
     const errors = await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id]);
     expect(errors.rows.map((e) => [e.key, e.code])).toEqual([
-      ['(null)', 'MODEL_NULL_KEY'],
+      [NULL_KEY, 'MODEL_NULL_KEY'],
       ['9999', 'MODEL_DUPLICATE_KEY'],
     ]);
     expect(errors.rows[1].message).toContain('appears 2 times');

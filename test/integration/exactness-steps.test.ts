@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { env, sqlClient, uniqueName, waitFor } from '../support/harness';
-import { crashPostgres, directDeps, fullRun, parsed, startRun, writeAll, type DirectDeps } from '../support/runs';
+import { crashPostgres, directDeps, fullRun, markWritesBegun, parsed, startRun, writeAll, type DirectDeps } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
 import { FIRST_INSERT_MIN_ROWS } from '../../db/commit';
@@ -220,6 +220,8 @@ describe('a run that never commits', () => {
     const delta = await computeDelta(d.deps, { runId });
     await writeChunk(d.deps, { runId, chunk: 0 });
     await writeChunk(d.deps, { runId, chunk: 1 });
+    // Chunk 2's write began (marked, as writeChunk marks it) and its worker died before any answer.
+    await markWritesBegun(d.deps, runId, [2]);
     // Run 1 never commits (commit out of attempts, child terminated): run 2 starts.
     expect(delta.chunks).toEqual([0, 1, 2]);
     const { runId: run2 } = await prepareRun(d.deps, { activationId: id, runNumber: 2, trigger: 'manual', full: false, config: cfg });
@@ -304,8 +306,9 @@ describe('a run that never commits', () => {
     const runId = await startRun(d.deps, cfg, 2);
     const delta = await computeDelta(d.deps, { runId });
     expect(delta.chunks).toEqual([0, 1]);
-    // Chunk 1 gets no answer (its 10 rows stay pending).
+    // Chunk 1 is sent and gets no answer (its 10 rows stay pending).
     await writeChunk(d.deps, { runId, chunk: 0 });
+    await markWritesBegun(d.deps, runId, [1]);
     await commitRun(d.deps, { runId });
     const marked = await db.query(
       `SELECT count(*) FILTER (WHERE unconfirmed)::int AS yes, count(*) FILTER (WHERE NOT unconfirmed)::int AS no FROM syncline.snapshot WHERE activation_id = $1`,
@@ -340,6 +343,7 @@ test('a write the destination applied but never acknowledged, then the row back 
   const runId = await startRun(d.deps, cfg, 2);
   expect((await computeDelta(d.deps, { runId })).planned).toEqual({ upsert: 1 });
   // Run 2's write reached the destination, its answer never came back, and run 2 never committed.
+  await markWritesBegun(d.deps, runId);
   await db.query(`UPDATE test_dest.records SET "values" = jsonb_set("values", '{Name}', '"Changed"') WHERE object = $1 AND key = '3'`, [
     id,
   ]);
@@ -361,6 +365,8 @@ test('a deletion the destination applied but never acknowledged, then the key ba
   await db.query(`DELETE FROM public.${id} WHERE id = 4`);
   const runId = await startRun(d.deps, cfg, 2);
   expect((await computeDelta(d.deps, { runId })).planned).toEqual({ delete: 1 });
+  // Run 2's deletion reached the destination, its answer never came back, and run 2 never committed.
+  await markWritesBegun(d.deps, runId);
   await db.query(`DELETE FROM test_dest.records WHERE object = $1 AND key = '4'`, [id]);
   await db.query(`INSERT INTO public.${id} VALUES (4, 'Name 4')`);
   await fullRun(d.deps, cfg, 3);

@@ -2,8 +2,8 @@
  * Long keys: one model row whose key is too long for a Postgres btree index entry (about 2,704 bytes;
  * the snapshot's and row_errors' primary keys, the delta's key index and a large model's unique index on
  * the extract's temporary table all index the key) is rejected alone (db/delta.ts MAX_KEY_BYTES), listed
- * in row_errors under a short form that begins like the key and says its length, while the model's other
- * rows sync. The key is 3,000 hex characters made of md5s, which Postgres cannot compress below the limit.
+ * in row_errors under a listing that begins like the key and says its length and md5 (padded to more
+ * characters than any key listed by itself has, so no model key can be it), while the model's other rows sync. The key is 3,000 hex characters made of md5s, which Postgres cannot compress below the limit.
  * Before the limit, a small model's delta failed building its key index before any row was written, and
  * the commit after it, and every later run's, failed on row_errors_pk: the activation stayed stuck after
  * the row was gone; a large model's extract failed on the unique index of its temporary table, every run.
@@ -18,12 +18,14 @@ import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
 import type { ActivationConfig } from '../../common/config';
 import type { RunSummary } from '../../common/run';
-import { SMALL_STAGE_ROWS } from '../../db/delta';
+import { LEGACY_NULL_KEY, MAX_KEY_BYTES, NULL_KEY, SMALL_STAGE_ROWS } from '../../db/delta';
 import { stageTableName } from '../../db/work-tables';
 import { stageSelect } from '../../db/delta';
 import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
 import { dropWorkTables } from '../../activities/work';
+import { rowHistory } from '../../db/row-changes';
+import { listRowErrors } from '../../client/runs';
 
 const KEY_CHARS = 3000;
 const t = useDirectDeps();
@@ -93,13 +95,20 @@ async function rowErrors(activationId: string): Promise<Array<{ key: string; cod
   return (await t.db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1`, [activationId])).rows;
 }
 
-/** The long key is listed once, by a key that fits an index and begins like it, with its length and what to do. */
+/**
+ * The long key is listed once, by a key no model key listed by itself can be (over MAX_KEY_BYTES
+ * characters: the legacy short form padded with spaces) that fits an index, begins like the key, and
+ * whose message gives the key's beginning, its length and what to do.
+ */
 function expectListed(errors: Array<{ key: string; code: string; message: string }>, longKey: string): void {
   expect(errors).toHaveLength(1);
   const e = errors[0]!;
-  expect(e.key.length).toBeLessThan(1000);
+  expect(e.key).toHaveLength(MAX_KEY_BYTES + 1);
+  expect(Buffer.byteLength(e.key)).toBeLessThan(2500);
+  expect(e.key.trimEnd()).toMatch(/^[0-9a-f]{40}\.\.\.\(3000 bytes, md5 [0-9a-f]{32}\)$/);
   expect(longKey.startsWith(e.key.slice(0, 32))).toBe(true);
   expect(e.code).toMatch(/KEY/);
+  expect(e.message).toContain(`key "${e.key.trimEnd()}"`);
   expect(e.message).toMatch(/3,?000/);
   expect(e.message).toMatch(/shorter|hash|limit/i);
 }
@@ -314,28 +323,148 @@ describe('long keys: found by review', () => {
     },
   );
 
-  // KNOWN DEFECT (review wt-rev4), marked `test.failing` until fixed: a model key that is, character for
-  // character, another model key's short form puts two rows of one key in the commit's row_errors insert:
-  // "ON CONFLICT DO UPDATE command cannot affect row a second time", every run while the look-alike fails.
-  test.failing(
-    'a model key equal to the short form of another, long, key, refused by the destination: the run commits and both rows are listed',
-    async () => {
-      const id = uniqueName('long_key_collide');
-      const table = `public.${id}`;
-      const longKey = await makeModel(table, 20);
-      const r = await t.db.query<{ k: string }>(
-        `INSERT INTO ${table} SELECT left($1, 40) || '...(' || octet_length($1) || ' bytes, md5 ' || md5($1) || ')', 'Look-alike' RETURNING id AS k`,
-        [longKey],
-      );
-      const lookAlike = r.rows[0]!.k;
-      await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, lookAlike]);
-      const outcome = await fullRun(t.d.deps, config(id, table), 1).then(
-        (x) => ({ status: x.summary.status, rejected: x.summary.rejected, failed: x.summary.ops.upsert?.failed }),
-        (err: Error) => `threw: ${err.message}`,
-      );
-      expect(outcome).toEqual({ status: 'partial', rejected: 1, failed: 1 });
-    },
-  );
+  // A model key that was, character for character, another model key's short form (the listing of a key
+  // over the limit) put two rows of one key in the commit's row_errors insert: "ON CONFLICT DO UPDATE command
+  // cannot affect row a second time", every run while the look-alike failed (review wt-rev4). A long key is
+  // now listed under text longer than any key listed by itself (db/delta.ts longKeyListing).
+  test('a model key equal to the short form of another, long, key, refused by the destination: the run commits and both rows are listed', async () => {
+    const id = uniqueName('long_key_collide');
+    const table = `public.${id}`;
+    const longKey = await makeModel(table, 20);
+    const r = await t.db.query<{ k: string }>(
+      `INSERT INTO ${table} SELECT left($1, 40) || '...(' || octet_length($1) || ' bytes, md5 ' || md5($1) || ')', 'Look-alike' RETURNING id AS k`,
+      [longKey],
+    );
+    const lookAlike = r.rows[0]!.k;
+    await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, lookAlike]);
+    const cfg = config(id, table);
+    const outcome = await fullRun(t.d.deps, cfg, 1).then(
+      (x) => ({ status: x.summary.status, rejected: x.summary.rejected, failed: x.summary.ops.upsert?.failed }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(outcome).toEqual({ status: 'partial', rejected: 1, failed: 1 });
+    const listed = async () => {
+      const errors = await rowErrors(id);
+      const long = errors.filter((e) => e.code === 'MODEL_KEY_TOO_LONG');
+      expectListed(long, longKey);
+      return {
+        long: long[0]!.key,
+        others: errors.filter((e) => e.code !== 'MODEL_KEY_TOO_LONG').map((e) => ({ key: e.key, code: e.code })),
+      };
+    };
+    const first = await listed();
+    expect(first.long.trimEnd()).toBe(lookAlike);
+    expect(first.others).toEqual([{ key: lookAlike, code: 'REFUSED' }]);
+    // The row log keeps them apart too; the text as shown finds both.
+    const logged = await rowHistory(t.d.deps.db, id, lookAlike);
+    // Shown (`syncline rows --key`, `errors --json`) as the listing's text, without the padding that keeps it apart.
+    expect(logged.map((c) => [c.key, c.op, c.outcome])).toEqual(
+      expect.arrayContaining([
+        [lookAlike, 'upsert', 'failed'],
+        [lookAlike, 'long_key', 'rejected'],
+      ]),
+    );
+    expect(logged).toHaveLength(2);
+    const shown = await listRowErrors(t.d.deps.db, id);
+    expect(shown.map((e) => [e.key, e.code]).sort()).toEqual([
+      [lookAlike, 'MODEL_KEY_TOO_LONG'],
+      [lookAlike, 'REFUSED'],
+    ]);
+
+    // Nothing changed: both already reported, the run is no new failure, and both stay listed as they were.
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
+    expect({ status: second.status, rejectedUnchanged: second.rejectedUnchanged, ops: second.ops }).toEqual({
+      status: 'success',
+      rejectedUnchanged: 1,
+      ops: { upsert: expect.objectContaining({ planned: 1, skipped: 1 }) },
+    });
+    expect(await listed()).toEqual(first);
+
+    // The destination takes the look-alike once its data changes: its error is cleared, the long key's stays.
+    await t.db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+    await t.db.query(`UPDATE ${table} SET name = 'Look-alike fixed' WHERE id = $1`, [lookAlike]);
+    const third = (await fullRun(t.d.deps, cfg, 3)).summary;
+    expect({ status: third.status, upsert: third.ops.upsert?.succeeded }).toEqual({ status: 'success', upsert: 1 });
+    expect(await listed()).toEqual({ long: first.long, others: [] });
+    expect(await destinationKeys(id)).toContain(lookAlike);
+    expect(await destinationKeys(id)).toHaveLength(21);
+  });
+
+  test("a model key equal to another long key's listing is long itself: listed under its own, never taken for a key the state holds", async () => {
+    const id = uniqueName('long_key_listing_twin');
+    const table = `public.${id}`;
+    const longKey = await makeModel(table, 20);
+    const cfg = config(id, table);
+    expect((await fullRun(t.d.deps, cfg, 1)).summary.rejected).toBe(1);
+    const listing = (await rowErrors(id))[0]!.key;
+    // The listing itself as a model key: over the limit, and a row error is stored under it.
+    await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Twin')`, [listing]);
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
+    expect({ status: second.status, rejected: second.rejected, unchanged: second.rejectedUnchanged, ops: second.ops }).toEqual({
+      status: 'partial',
+      rejected: 2,
+      unchanged: 1,
+      ops: {},
+    });
+    const errors = await rowErrors(id);
+    expect(errors.map((e) => e.code)).toEqual(['MODEL_KEY_TOO_LONG', 'MODEL_KEY_TOO_LONG']);
+    expect(errors.map((e) => e.key)).toContain(listing);
+    expect(errors.find((e) => e.key !== listing)!.message).toContain(`key "${listing.slice(0, 40)}...(${MAX_KEY_BYTES + 1} bytes, md5 `);
+    expect(longKey.startsWith(listing.slice(0, 40))).toBe(true);
+    expect(await destinationKeys(id)).toHaveLength(20);
+  });
+
+  // A release before longKeyListing stored a long key's error under its legacy short form (rtrim of the
+  // listing). The next run finds it (an unchanged rejection, no new failure) and lists it anew, once; a
+  // look-alike of that legacy text in the model does not make the commit meet one key twice.
+  test.each([
+    ['alone', false],
+    ['with a refused look-alike of the legacy text in the model', true],
+  ])('a long key listed by a release before the listing: found, listed anew once (%s)', async (_label, lookAlike) => {
+    const id = uniqueName('long_key_legacy');
+    const table = `public.${id}`;
+    const longKey = await makeModel(table, 20);
+    const cfg = config(id, table);
+    expect((await fullRun(t.d.deps, cfg, 1)).summary.status).toBe('partial');
+    const moved = await t.db.query(
+      `UPDATE syncline.row_errors SET key = rtrim(key, ' '), first_seen = now() - interval '1 day' WHERE activation_id = $1 RETURNING key`,
+      [id],
+    );
+    const legacy = moved.rows[0].key as string;
+    expect(legacy.length).toBeLessThan(200);
+    if (lookAlike) {
+      await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Look-alike')`, [legacy]);
+      await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, legacy]);
+    }
+    // A retry-failed run does not meet the key: the legacy entry stays as it is.
+    const retry = await fullRun(t.d.deps, cfg, 2, 'retry_failed').then(
+      (x) => ({ status: x.summary.status, rejected: x.summary.rejected }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(retry).toEqual({ status: 'success', rejected: 0 });
+    expect((await rowErrors(id)).map((e) => e.key)).toEqual([legacy]);
+
+    const next = await fullRun(t.d.deps, cfg, 3).then(
+      (x) => ({ status: x.summary.status, unchanged: x.summary.rejectedUnchanged, failed: x.summary.ops.upsert?.failed ?? 0 }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(next).toEqual({ status: lookAlike ? 'partial' : 'success', unchanged: 1, failed: lookAlike ? 1 : 0 });
+    const errors = await rowErrors(id);
+    const long = errors.filter((e) => e.code === 'MODEL_KEY_TOO_LONG');
+    expectListed(long, longKey);
+    expect(long[0]!.key.trimEnd()).toBe(legacy);
+    expect(errors.filter((e) => e.code !== 'MODEL_KEY_TOO_LONG').map((e) => ({ key: e.key, code: e.code }))).toEqual(
+      lookAlike ? [{ key: legacy, code: 'REFUSED' }] : [],
+    );
+    expect(await destinationKeys(id)).toHaveLength(20);
+
+    // Gone from the model: cleared.
+    await t.db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+    await t.db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+    await t.db.query(`UPDATE ${table} SET name = 'Fixed' WHERE id = $1`, [legacy]);
+    expect((await fullRun(t.d.deps, cfg, 4)).summary.status).toBe('success');
+    expect(await rowErrors(id)).toEqual([]);
+  });
 
   test('Mirror: a long key whose lost write (NOT_ACKNOWLEDGED) then failed for a passing reason is sent again, and deleted once the user removes it', async () => {
     const id = uniqueName('long_key_lost');
@@ -362,5 +491,111 @@ describe('long keys: found by review', () => {
     await t.db.query(`DELETE FROM ${table} WHERE id = $1`, [heldKey]);
     await fullRun(t.d.deps, cfg, 3);
     expect((await destinationKeys(id)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)).sort());
+  });
+});
+
+// The one entry that lists every model row without a key was kept under '(null)', which a model key can be:
+// such a key failing beside rows without a key put two rows of one key in the commit's row_errors insert,
+// "ON CONFLICT DO UPDATE command cannot affect row a second time", every run. It is now NULL_KEY, '(null)'
+// padded like a long key's listing (db/delta.ts).
+describe('the listing of rows without a key', () => {
+  async function modelWithoutKeys(table: string, extra: string[]): Promise<void> {
+    await t.db.query(`CREATE TABLE ${table} (id text, name text)`);
+    await t.db.query(`INSERT INTO ${table} SELECT g::text, 'Name ' || g FROM generate_series(1, 20) g`);
+    await t.db.query(`INSERT INTO ${table} VALUES (NULL, 'No key')`);
+    for (const k of extra) await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Look-alike')`, [k]);
+  }
+  const listed = async (id: string) =>
+    (await rowErrors(id)).map((e) => ({ key: e.key, code: e.code })).sort((a, b) => (a.code < b.code ? -1 : 1));
+
+  test('a model key "(null)", refused by the destination, beside rows without a key: the run commits and both are listed', async () => {
+    const id = uniqueName('null_key_lookalike');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, [LEGACY_NULL_KEY]);
+    await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, '(null)', 'REFUSED', false)`, [id]);
+    const cfg = config(id, table);
+    const outcome = await fullRun(t.d.deps, cfg, 1).then(
+      (x) => ({ status: x.summary.status, rejected: x.summary.rejected, failed: x.summary.ops.upsert?.failed }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(outcome).toEqual({ status: 'partial', rejected: 1, failed: 1 });
+    const both = [
+      { key: NULL_KEY, code: 'MODEL_NULL_KEY' },
+      { key: '(null)', code: 'REFUSED' },
+    ];
+    expect(await listed(id)).toEqual(both);
+    expect(NULL_KEY.trimEnd()).toBe('(null)');
+
+    const second = (await fullRun(t.d.deps, cfg, 2)).summary;
+    expect({ status: second.status, unchanged: second.rejectedUnchanged, skipped: second.ops.upsert?.skipped }).toEqual({
+      status: 'success',
+      unchanged: 1,
+      skipped: 1,
+    });
+    expect(await listed(id)).toEqual(both);
+
+    // A retry-failed run sends the refused key again, and only it.
+    const retry = (await fullRun(t.d.deps, cfg, 3, 'retry_failed')).summary;
+    expect(retry.ops.upsert).toMatchObject({ planned: 1, failed: 1 });
+
+    await t.db.query(`DELETE FROM test_dest.faults WHERE object = $1`, [id]);
+    const fixed = (await fullRun(t.d.deps, cfg, 4, 'retry_failed')).summary;
+    expect(fixed.ops.upsert).toMatchObject({ planned: 1, succeeded: 1 });
+    expect(await listed(id)).toEqual([{ key: NULL_KEY, code: 'MODEL_NULL_KEY' }]);
+    expect(await destinationKeys(id)).toHaveLength(21);
+  });
+
+  test('a model key equal to NULL_KEY is long itself: listed under its own listing, never taken for a key the state holds', async () => {
+    const id = uniqueName('null_key_twin');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, [NULL_KEY]);
+    const { summary } = await fullRun(t.d.deps, config(id, table), 1);
+    expect({ status: summary.status, rejected: summary.rejected }).toEqual({ status: 'partial', rejected: 2 });
+    const second = (await fullRun(t.d.deps, config(id, table), 2)).summary;
+    expect({ status: second.status, rejected: second.rejected, unchanged: second.rejectedUnchanged, ops: second.ops }).toEqual({
+      status: 'success',
+      rejected: 2,
+      unchanged: 2,
+      ops: {},
+    });
+    const errors = await listed(id);
+    expect(errors.map((e) => e.code)).toEqual(['MODEL_KEY_TOO_LONG', 'MODEL_NULL_KEY']);
+    expect(errors[0]!.key.trimEnd()).toMatch(/^\(null\) {34}\.\.\.\(2001 bytes, md5 [0-9a-f]{32}\)$/);
+    expect(await destinationKeys(id)).toHaveLength(20);
+  });
+
+  test.each([
+    ['alone', []],
+    ['with a refused model key "(null)"', [LEGACY_NULL_KEY]],
+  ])('rows without a key listed by a release before NULL_KEY: found, listed anew once (%s)', async (_label, extra) => {
+    const id = uniqueName('null_key_legacy');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, []);
+    const cfg = config(id, table);
+    expect((await fullRun(t.d.deps, cfg, 1)).summary.status).toBe('partial');
+    const moved = await t.db.query(`UPDATE syncline.row_errors SET key = '(null)' WHERE activation_id = $1 RETURNING code`, [id]);
+    expect(moved.rows).toEqual([{ code: 'MODEL_NULL_KEY' }]);
+    for (const k of extra) {
+      await t.db.query(`INSERT INTO ${table} VALUES ($1, 'Look-alike')`, [k]);
+      await t.db.query(`INSERT INTO test_dest.faults (object, key, code, retryable) VALUES ($1, $2, 'REFUSED', false)`, [id, k]);
+    }
+    // A retry-failed run takes the legacy entry for no model key's own failure.
+    const retry = await fullRun(t.d.deps, cfg, 2, 'retry_failed').then(
+      (x) => ({ status: x.summary.status, ops: x.summary.ops }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(retry).toEqual({ status: 'success', ops: {} });
+
+    const next = await fullRun(t.d.deps, cfg, 3).then(
+      (x) => ({ status: x.summary.status, unchanged: x.summary.rejectedUnchanged, failed: x.summary.ops.upsert?.failed ?? 0 }),
+      (err: Error) => `threw: ${err.message}`,
+    );
+    expect(next).toEqual({ status: extra.length ? 'partial' : 'success', unchanged: 1, failed: extra.length });
+    expect(await listed(id)).toEqual([{ key: NULL_KEY, code: 'MODEL_NULL_KEY' }, ...extra.map((k) => ({ key: k, code: 'REFUSED' }))]);
+
+    // The row without a key fixed: its entry is cleared, whichever form it had.
+    await t.db.query(`UPDATE ${table} SET id = 'fixed' WHERE id IS NULL`);
+    await fullRun(t.d.deps, cfg, 4);
+    expect((await listed(id)).map((e) => e.code)).toEqual(extra.map(() => 'REFUSED'));
   });
 });

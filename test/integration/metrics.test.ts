@@ -61,6 +61,19 @@ function total(samples: Sample[], name: string, where: Record<string, string>): 
     .reduce((a, s) => a + s.value, 0);
 }
 
+/**
+ * A gauge set after runs has a `_timestamp_seconds` twin with exactly its labels (PromQL's `and` in
+ * LATEST_QUERIES matches on all of them), holding a time within a minute of `near` (an ISO time).
+ */
+function expectTimestampTwin(samples: Sample[], name: string, twin: string, where: Record<string, string>, near: string): void {
+  const of = (n: string) => samples.filter((s) => s.name === n && Object.entries(where).every(([k, v]) => s.labels[k] === v));
+  const values = of(name);
+  const stamps = of(twin);
+  expect(values.length).toBeGreaterThan(0);
+  expect(stamps.map((s) => s.labels)).toEqual(values.map((s) => s.labels));
+  for (const s of stamps) expect(Math.abs(s.value - Date.parse(near) / 1000)).toBeLessThan(60);
+}
+
 /** Label values never carry row keys or messages: only the bounded labels and the SDK's tags appear. */
 function expectBoundedLabels(samples: Sample[]): void {
   const labelNames = new Set(samples.filter((s) => s.name.startsWith('syncline_')).flatMap((s) => Object.keys(s.labels)));
@@ -178,6 +191,8 @@ test('counters equal the run summary; a scheduled run leaves a schedule-lag samp
     expect(total(after, METRICS.rowsRejected, { activation: id })).toBe(summary.rejected);
     expect(total(after, `${METRICS.runDuration}_count`, { activation: id, outcome: 'partial' })).toBe(1);
     expect(total(after, METRICS.deletesHeld, { activation: id })).toBe(0);
+    // With it, when the commit finished (the dashboard takes the latest worker's): under the same labels.
+    expectTimestampTwin(after, METRICS.deletesHeld, METRICS.deletesHeldTimestamp, { activation: id }, summary.finishedAt!);
     expect(total(after, `${METRICS.scheduleLag}_count`, { activation: id })).toBe(1);
     // Every chunk write was timed (6 chunks of at most 100 rows, a few re-sent for the failed keys).
     expect(total(after, `${METRICS.chunkWrite}_count`, { activation: id, destination: 'testdb', op: 'upsert' })).toBeGreaterThanOrEqual(6);
@@ -243,6 +258,7 @@ test('a Salesforce Bulk API run: bulk job wait, chunk latency and the quota left
     const remaining = total(after, METRICS.quotaRemaining, sf);
     expect(remaining).toBeGreaterThanOrEqual(DAILY_API_LIMIT - apiUsed);
     expect(remaining).toBeLessThan(DAILY_API_LIMIT);
+    expectTimestampTwin(after, METRICS.quotaRemaining, METRICS.quotaTimestamp, sf, summary.finishedAt!);
     // Every request the emulator saw (this worker is its only client) was counted under its kind; the
     // emulator files them in coarser categories of its own.
     const calls = after.filter((x) => x.name === METRICS.apiCalls && x.labels.destination === 'salesforce');

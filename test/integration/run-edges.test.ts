@@ -6,7 +6,7 @@
  * the mode says. Runs the activities directly (test/support/runs.ts) on the real Postgres and the test destination.
  */
 import { uniqueName, waitFor } from '../support/harness';
-import { fullRun, parsed, useDirectDeps, startRun, writeAll } from '../support/runs';
+import { fullRun, markWritesBegun, parsed, useDirectDeps, startRun, writeAll } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { writeChunk } from '../../activities/write';
 import { commitRun, settleUnfinishedRuns } from '../../activities/commit';
@@ -41,6 +41,8 @@ async function model(id: string, rows: number): Promise<void> {
 async function unanswered(cfg: ReturnType<typeof config>, n: number, landed?: () => Promise<unknown>): Promise<void> {
   const runId = await startRun(t.d.deps, cfg, n);
   await computeDelta(t.d.deps, { runId });
+  // Every write began (marked as writeChunk marks it, before the destination is called) and went unanswered.
+  await markWritesBegun(t.d.deps, runId);
   await landed?.();
   await commitRun(t.d.deps, { runId, error: { type: 'TIMEOUT', message: 'the write timed out' } });
 }
@@ -261,11 +263,12 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
     expect(await snap()).toEqual(upTo(8).map(String).sort());
     expect(await errors()).toEqual([]);
 
-    // 6: a run whose write never happened (chunks recorded, nothing answered), settled by run 7: the
-    // pending row is listed unacknowledged and marked unconfirmed, then sent by run 7.
+    // 6: a run whose write began and never got an answer (its chunk marked begun, nothing answered), settled
+    // by run 7: the pending row is listed unacknowledged and marked unconfirmed, then sent by run 7.
     await t.db.query(`UPDATE ${table} SET name = name || ' v6' WHERE id = '1'`);
     const run6 = await startRun(t.d.deps, cfg, 6);
     expect((await computeDelta(t.d.deps, { runId: run6 })).chunks.length).toBe(1);
+    await markWritesBegun(t.d.deps, run6);
     await prepareRun(t.d.deps, { activationId: id, runNumber: 7, trigger: 'manual', full: false, config: cfg });
     expect(await errors()).toEqual(['1:NOT_ACKNOWLEDGED']);
     expect(
@@ -395,20 +398,148 @@ describe('a plan whose apply wrote, prepared again (its activation reset to befo
 });
 
 describe('a run number prepared again after its delta but before any write, review rev6', () => {
-  // The earlier attempt planned its chunks (a plan run always stops there) and sent nothing. Its settle finds
-  // chunk rows, takes them for writes begun, and lists every planned row NOT_ACKNOWLEDGED ("the destination
-  // did not acknowledge this row in run 1"), marks their snapshot rows unconfirmed, and counts them failed.
-  // Before 8562f7e the prepare dropped such a delta, and listed nothing. Known, not fixed: the state holds no
-  // mark of a write begun (a chunk row is made by the delta, its status is 'pending' until a write answers).
-  test.failing('nothing was sent: no row is listed NOT_ACKNOWLEDGED', async () => {
+  // The earlier attempt planned its chunks (a plan run always stops there) and sent nothing. Its settle found
+  // chunk rows, took them for writes begun, and listed every planned row NOT_ACKNOWLEDGED ("the destination
+  // did not acknowledge this row in run 1"), marked their snapshot rows unconfirmed, and counted them failed.
+  // Seen failing before chunks.write_began: `Expected: 0, Received: 12` row errors. A write marks its chunk
+  // begun before the destination is called (claimChunk); the settle takes a chunk never begun for never sent.
+  const errors = async (id: string) =>
+    (await t.db.query(`SELECT key, code, run_number FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map(
+      (r) => `${r.key}:${r.code}:${r.run_number}`,
+    );
+  /** The keys of a chunk of the run, as its delta planned them. */
+  const chunkKeys = async (runId: string, chunk: number): Promise<string[]> =>
+    (
+      await t.db.query(
+        `SELECT d.key FROM syncline.chunks c JOIN syncline_work.${deltaName(runId)} d ON d.op = c.op AND d.seq BETWEEN c.seq_from AND c.seq_to
+         WHERE c.run_id = $1 AND c.chunk = $2 ORDER BY d.key::int`,
+        [runId, chunk],
+      )
+    ).rows.map((r) => r.key);
+  const settledCounts = async (runId: string) =>
+    (await t.db.query(`SELECT status, counts FROM syncline.runs WHERE id = $1`, [runId])).rows[0] as {
+      status: string;
+      counts: { ops: Record<string, { planned: number; succeeded: number; failed: number; unsent?: number }> };
+    };
+
+  test('nothing was sent: no row is listed NOT_ACKNOWLEDGED', async () => {
     const id = uniqueName('rev6_unsent');
     await model(id, 12);
     const cfg = config(id);
     const first = await startRun(t.d.deps, cfg, 1);
     expect((await computeDelta(t.d.deps, { runId: first })).chunks.length).toBe(3);
+    // The settle the prepare of run 1 runs first; its record counts the rows planned and not sent, none failed.
+    expect(await settleUnfinishedRuns(t.d.deps, id, 'run 1', 1)).toEqual([1]);
+    const settled = await t.db.query(`SELECT status, counts FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+    expect(settled.rows).toHaveLength(1);
+    expect(settled.rows[0].status).toBe('cancelled');
+    expect(settled.rows[0].counts.ops.upsert).toMatchObject({ planned: 12, succeeded: 0, failed: 0, unsent: 12 });
     await startRun(t.d.deps, cfg, 1);
     const listed = await t.db.query(`SELECT count(*)::int AS n FROM syncline.row_errors WHERE activation_id = $1`, [id]);
     expect(listed.rows[0].n).toBe(0);
+  });
+
+  test('a later run that wrote one chunk, one more begun unanswered, one never begun: only the begun one is listed and unconfirmed', async () => {
+    const id = uniqueName('rev6_partly');
+    await model(id, 12);
+    const cfg = config(id);
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`UPDATE public.${id} SET name = name || ' v2'`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks.length).toBe(3);
+    await writeChunk(t.d.deps, { runId: run2, chunk: 0 });
+    // Chunk 1: its write began (marked as writeChunk marks it) and the worker died before any answer.
+    await markWritesBegun(t.d.deps, run2, [1]);
+    const begun = await chunkKeys(run2, 1);
+    expect(begun).toHaveLength(5);
+    // The workflow ended; the next run settles run 2.
+    const run3 = await startRun(t.d.deps, cfg, 3);
+    expect(await errors(id)).toEqual(begun.map((k) => `${k}:NOT_ACKNOWLEDGED:2`));
+    const unconfirmed = await t.db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 AND unconfirmed ORDER BY key::int`, [
+      id,
+    ]);
+    expect(unconfirmed.rows.map((r) => r.key)).toEqual(begun);
+    const rec = await settledCounts(run2);
+    expect(rec.status).toBe('cancelled');
+    expect(rec.counts.ops.upsert).toMatchObject({ planned: 12, succeeded: 5, failed: 5, unsent: 2 });
+    // Run 3 sends what run 2 did not write, the unanswered rows and the unsent ones.
+    const delta3 = await computeDelta(t.d.deps, { runId: run3 });
+    expect(delta3.planned).toEqual({ upsert: 7 });
+    await writeAll(t.d.deps, run3, delta3.chunks);
+    expect((await commitRun(t.d.deps, { runId: run3 })).status).toBe('success');
+    expect(await errors(id)).toEqual([]);
+    const dest = await t.db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(dest.rows.map((r) => r.name)).toEqual(Array.from({ length: 12 }, (_, i) => `Name ${i + 1} v2`));
+  });
+
+  test('a write that marks its chunk while the commit reads the marks: its rows are listed; one that marks it after finds no chunk', async () => {
+    const id = uniqueName('rev6_markrace');
+    await model(id, 12);
+    const cfg = config(id);
+    const runId = await startRun(t.d.deps, cfg, 1);
+    expect((await computeDelta(t.d.deps, { runId })).chunks.length).toBe(3);
+    const begun = await chunkKeys(runId, 1);
+    // A write of chunk 1 (its activity timed out for the workflow, still running): the statement marking the
+    // chunk begun has run, its transaction not yet committed, when the commit reads the marks.
+    const writer = await t.db.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`UPDATE syncline.chunks SET write_began = true WHERE run_id = $1 AND chunk = 1`, [runId]);
+      const writerPid = (await writer.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const committing = commitRun(t.d.deps, { runId, error: { type: 'TIMEOUT', message: 'write timed out' } });
+      await waitFor(
+        'the commit waiting on the chunk the write marks',
+        async () => {
+          const r = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`, [writerPid]);
+          return r.rows[0].n > 0;
+        },
+        30_000,
+        50,
+      );
+      await writer.query('COMMIT');
+      const summary = await committing;
+      expect(summary.ops.upsert).toMatchObject({ planned: 12, failed: 5, unsent: 7 });
+    } finally {
+      await writer.query('ROLLBACK').catch(() => undefined);
+      writer.release();
+    }
+    expect(await errors(id)).toEqual(begun.map((k) => `${k}:NOT_ACKNOWLEDGED:1`));
+    // A write that comes after the commit finds its chunk gone, and sends nothing.
+    await expect(writeChunk(t.d.deps, { runId, chunk: 2 })).rejects.toThrow('chunk 2 of run 1');
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n).toBe(0);
+  });
+
+  test('a chunk of a release before the mark (write_began NULL) is still taken for a write possibly begun', async () => {
+    const id = uniqueName('rev6_oldchunk');
+    await model(id, 12);
+    const cfg = config(id);
+    const first = await startRun(t.d.deps, cfg, 1);
+    await computeDelta(t.d.deps, { runId: first });
+    await t.db.query(`UPDATE syncline.chunks SET write_began = NULL WHERE run_id = $1 AND chunk = 2`, [first]);
+    const old = await chunkKeys(first, 2);
+    expect(old).toHaveLength(2);
+    expect(await settleUnfinishedRuns(t.d.deps, id, 'run 1', 1)).toEqual([1]);
+    expect(await errors(id)).toEqual(old.map((k) => `${k}:NOT_ACKNOWLEDGED:1`));
+    const settled = await t.db.query(`SELECT counts FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+    expect(settled.rows[0].counts.ops.upsert).toMatchObject({ planned: 12, failed: 2, unsent: 10 });
+  });
+
+  test("a plan's apply that began a chunk without an answer, superseded by a newer plan: the begun rows are listed, the others not", async () => {
+    const id = uniqueName('rev6_planbegun');
+    await model(id, 12);
+    const cfg = config(id);
+    const planRun = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId: planRun });
+    await recordPlan(t.d.deps, { runId: planRun, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes });
+    // The apply began chunk 0 and its worker died before any answer; a new plan (run 2) supersedes plan 1.
+    await markWritesBegun(t.d.deps, planRun, [0]);
+    const begun = await chunkKeys(planRun, 0);
+    expect(begun).toHaveLength(5);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    const delta2 = await computeDelta(t.d.deps, { runId: run2 });
+    await recordPlan(t.d.deps, { runId: run2, planned: delta2.planned, rejected: delta2.rejected, heldDeletes: delta2.heldDeletes });
+    expect(await errors(id)).toEqual(begun.map((k) => `${k}:NOT_ACKNOWLEDGED:1`));
+    expect((await settledCounts(planRun)).counts.ops.upsert).toMatchObject({ planned: 12, failed: 5, unsent: 7 });
   });
 });
 
@@ -541,7 +672,8 @@ describe('a run started again by a reset, its prepare retried after the settle, 
 });
 
 describe('a new target while a run of the old one never committed (an activation terminated mid-run, started again with --retarget)', () => {
-  // The start drops the old target's snapshot (forgetTargetState); the next prepare settles the run left running.
+  // The start drops the old target's snapshot (acceptNewTarget, the workflow's first step after `start
+  // --retarget`); the next prepare settles the run left running.
   // Settled as any unfinished run, its acknowledged rows entered the new target's empty snapshot: they were
   // written to the old object, and the new one never got them.
   test('what the old run wrote is not taken for written to the new target: the new target gets every row', async () => {
@@ -551,8 +683,8 @@ describe('a new target while a run of the old one never committed (an activation
     const runId = await startRun(t.d.deps, old, 1);
     const delta = await computeDelta(t.d.deps, { runId });
     await writeAll(t.d.deps, runId, delta.chunks); // written to the old object; the run never commits
-    await forgetTargetState(t.d.deps.db, id);
     const moved = parsed({ ...old, destination: { ...old.destination, object: `${id}_new` } });
+    await applyConfigUpdate(t.d.deps, { config: moved, retarget: true });
     await fullRun(t.d.deps, moved, 2);
     const count = async (object: string) =>
       (await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [object])).rows[0].n;

@@ -30,6 +30,7 @@ import {
   statusQuery,
   triggerSyncUpdate,
 } from '../../workflows/messages';
+import { NULL_KEY } from '../../db/delta';
 
 const run = promisify(execFile);
 const TQ = uniqueName('tq_warn');
@@ -277,7 +278,7 @@ test('rows already reported and unchanged are no new failure: a run that sends n
   const errorKeys = async () =>
     (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
   const reported = [
-    { key: '(null)', code: 'MODEL_NULL_KEY' },
+    { key: NULL_KEY, code: 'MODEL_NULL_KEY' },
     { key: '1', code: 'FIELD_INTEGRITY_EXCEPTION' },
     { key: '2', code: 'FIELD_INTEGRITY_EXCEPTION' },
     { key: '7', code: 'MODEL_DUPLICATE_KEY' },

@@ -1,6 +1,6 @@
 /** Test helpers: a syncline worker in this process on the real dev server, a client, SQL, polling. */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type ActivityInterceptorsFactory, type WorkflowBundle } from '@temporalio/worker';
 import type pg from 'pg';
 import type { PayloadCodec, WorkerDeploymentVersion } from '@temporalio/common';
 import { createPool } from '../../db/connect';
@@ -45,6 +45,10 @@ export async function startWorker(opts: {
   deployment?: WorkerDeploymentVersion | null;
   /** 0: every workflow task replays its execution's history from the start (no sticky cache). */
   maxCachedWorkflows?: number;
+  /** The worker's state database (and its "default" model connection), e.g. behind a test/support/service-gate.ts; the testdb destination stays on the real one. */
+  stateDatabaseUrl?: string;
+  /** Activity interceptors: a test's hook around the real activities (e.g. to take a gate down at a given step). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }): Promise<RunningWorker> {
   const { databaseUrl } = env();
   const address = opts.address ?? env().address;
@@ -52,7 +56,7 @@ export async function startWorker(opts: {
   const connections: ConnectionMap = { testdb: { url: databaseUrl }, ...(opts.connections ?? {}) };
   const connection = await NativeConnection.connect({ address });
   const plugin = synclinePlugin({
-    databaseUrl,
+    databaseUrl: opts.stateDatabaseUrl ?? databaseUrl,
     connectors: [testdbConnector, ...(opts.connectors ?? [])],
     connections,
     migrate: false,
@@ -64,6 +68,7 @@ export async function startWorker(opts: {
     connection,
     taskQueue: opts.taskQueue,
     plugins: [plugin],
+    ...(opts.activityInterceptors ? { interceptors: { activity: opts.activityInterceptors } } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
   });
   const running = worker.run();

@@ -78,6 +78,17 @@ export async function startRun(
   return runId;
 }
 
+/**
+ * The run's chunks marked begun, as writeChunk marks each before it calls the destination
+ * (chunks.write_began): for a test that has a write reach the destination (or not) without writeChunk,
+ * its answer lost. A chunk never marked was never sent, and its rows are not listed NOT_ACKNOWLEDGED.
+ */
+export async function markWritesBegun(deps: SynclineDeps, runId: string, chunks?: number[]): Promise<void> {
+  let q = deps.db.updateTable('syncline.chunks').set({ write_began: true }).where('run_id', '=', runId);
+  if (chunks) q = q.where('chunk', 'in', chunks);
+  await q.execute();
+}
+
 /** Writes every listed chunk (test destination: synchronous, never pending). */
 export async function writeAll(deps: SynclineDeps, runId: string, chunks: number[]): Promise<void> {
   for (const chunk of chunks) await writeChunk(deps, { runId, chunk });

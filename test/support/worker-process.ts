@@ -1,7 +1,8 @@
 /**
  * A syncline worker in its own process (crash tests, metrics, benchmarks): env TEMPORAL_ADDRESS, DATABASE_URL,
  * SYNCLINE_TASK_QUEUE, SYNCLINE_CONNECTIONS (JSON), SYNCLINE_WORKFLOW_BUNDLE (optional prebuilt bundle), and
- * SYNCLINE_METRICS_ADDRESS / SYNCLINE_CODEC_KEYS as the production worker reads them.
+ * SYNCLINE_METRICS_ADDRESS / SYNCLINE_CODEC_KEYS as the production worker reads them. SIGUSR2 stops its
+ * polling (Worker.shutdown) and keeps the process, and so its metrics endpoint, up: "WORKER STOPPED".
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { synclinePlugin } from '../../client/plugin';
@@ -25,8 +26,13 @@ async function main(): Promise<void> {
       }),
     ],
   });
+  process.once('SIGUSR2', () => worker.shutdown());
   console.log('WORKER READY');
   await worker.run();
+  if (worker.getState() === 'STOPPED' && process.env.SYNCLINE_TEST_KEEP_UP) {
+    console.log('WORKER STOPPED');
+    setInterval(() => undefined, 60_000);
+  }
 }
 
 main().catch((e) => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../../client/cli';
 import { usageError } from '../support/cli';
-import { patienceNote, purgeQuestion } from '../../client/cli-run';
+import { patienceNote, purgeQuestion, retryNote } from '../../client/cli-run';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -108,6 +108,17 @@ test('activation update and apply say, after a while, that the document waits fo
     expect(note).toContain('interrupting this command does not withdraw the document');
   }
   expect(patienceNote('activation update', undefined, { 'dry-run': true })).toBeUndefined(); // answered at once
+});
+
+test('a waiting command says what the activation tries again: its bookkeeping in the state database lasts the outage, and nothing is withdrawn', () => {
+  const r = { activity: 'applyConfigUpdate', attempt: 5, lastFailure: 'connect ECONNREFUSED 127.0.0.1:5432', stateDatabase: true };
+  expect(retryNote('contacts', r)).toBe(
+    'still waiting: activation "contacts" retries applyConfigUpdate, its bookkeeping in the state database: 4 tries failed, the last with "connect ECONNREFUSED 127.0.0.1:5432". ' +
+      'It tries again at least every minute for as long as it takes, and answers once the database is back; the activation keeps running, and interrupting this command withdraws nothing',
+  );
+  expect(retryNote('contacts', { ...r, activity: 'checkConfigUpdate', attempt: 2, stateDatabase: false })).toBe(
+    'still waiting: activation "contacts" retries checkConfigUpdate: 1 try failed, the last with "connect ECONNREFUSED 127.0.0.1:5432"',
+  );
 });
 
 describe('the command as run', () => {

@@ -75,3 +75,15 @@ test('rows re-sent within the run: counted by code in the run line and the run d
   expect(describeRun(run(6))).not.toContain('re-sent');
   expect(runResultDetails(run(6))).not.toContain('Re-sent');
 });
+
+test('rows never sent (their chunk write never began): said in the run line and the run details, not counted failed', () => {
+  const settled = run(7, {
+    status: 'cancelled',
+    ops: { upsert: { planned: 12, succeeded: 5, failed: 0, skipped: 0, held: 0, unsent: 7 } },
+  });
+  expect(describeRun(settled)).toBe('run 7 · mirror · schedule · cancelled · upsert 12 (5 ok, 7 not sent)');
+  expect(runResultDetails(settled)).toContain(
+    "7 planned rows not sent: the run ended before their chunk's write began; the next run sends them",
+  );
+  expect(runResultDetails(run(8))).not.toContain('not sent');
+});

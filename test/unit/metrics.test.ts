@@ -4,8 +4,11 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { MetricCounter, MetricGauge, MetricHistogram, MetricMeter, MetricTags } from '@temporalio/common';
-import { recordApiCall, recordCommittedRun, recordScheduleLag } from '../../activities/metrics';
-import { METRICS } from '../../common/metrics';
+import { recordApiCall, recordCommittedRun, recordQuota, recordScheduleLag } from '../../activities/metrics';
+import { LATEST_QUERIES, METRICS } from '../../common/metrics';
+import dashboard from '../../docs/monitoring/grafana-dashboard.json';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { RunSummary } from '../../common/run';
 
 interface Sample {
@@ -74,8 +77,119 @@ test('a committed run: rows by op and outcome (non-zero only), rejected rows, he
     { kind: 'counter', name: METRICS.rows, value: 40, tags: { activation: 'contacts', op: 'delete', outcome: 'held' } },
     { kind: 'counter', name: METRICS.rowsRejected, value: 3, tags: { activation: 'contacts' } },
     { kind: 'gauge', name: METRICS.deletesHeld, value: 40, tags: { activation: 'contacts' } },
+    { kind: 'gauge', name: METRICS.deletesHeldTimestamp, value: Date.parse(summary.finishedAt!) / 1000, tags: { activation: 'contacts' } },
     { kind: 'histogram', name: METRICS.runDuration, value: 90, tags: { activation: 'contacts', outcome: 'partial' } },
   ]);
+});
+
+/**
+ * Two workers, each with its own registry (as two worker processes export): what a Prometheus scrape of
+ * each holds of a gauge set after runs, the scrape's `instance` label added. Keeps the last value set per
+ * series, as a gauge does.
+ */
+async function worker(instance: string, record: () => void): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  await new MockActivityEnvironment({}, { metricMeter: recordingMeter(samples, { namespace: 'default', taskQueue: 'syncline' }) }).run(
+    async () => record(),
+  );
+  const last = new Map<string, Sample>();
+  for (const x of samples) {
+    const labels = { ...x.tags, instance };
+    last.set(`${x.name}${JSON.stringify(Object.entries(labels).sort())}`, { ...x, tags: labels });
+  }
+  return [...last.values()].filter((x) => x.name.startsWith('syncline_'));
+}
+
+/**
+ * What LATEST_QUERIES compute, step by step, on the series of every worker: per group (`by`), the series
+ * of `stamp` whose value is the newest; the series of `value` with exactly its labels (PromQL's `and`);
+ * then `agg` over them.
+ */
+function latest(all: Sample[], value: (labels: MetricTags) => number | undefined, stamp: string, by: string[], agg: 'max' | 'min') {
+  const key = (t: MetricTags) => JSON.stringify(by.map((b) => t[b]));
+  const stamps = all.filter((x) => x.name === stamp);
+  const newest = new Map<string, number>();
+  for (const x of stamps) newest.set(key(x.tags), Math.max(newest.get(key(x.tags)) ?? -Infinity, x.value));
+  const out = new Map<string, number>();
+  for (const x of stamps.filter((x) => x.value === newest.get(key(x.tags)))) {
+    const v = value(x.tags);
+    if (v === undefined) continue;
+    const k = key(x.tags);
+    out.set(k, out.has(k) ? Math[agg](out.get(k)!, v) : v);
+  }
+  return Object.fromEntries(out);
+}
+
+describe('gauges set after runs, with several workers: the latest observation wins, whichever worker made it', () => {
+  const valueOf = (all: Sample[], name: string) => (labels: MetricTags) =>
+    all.find((x) => x.name === name && JSON.stringify(Object.entries(x.tags).sort()) === JSON.stringify(Object.entries(labels).sort()))
+      ?.value;
+
+  test.each([
+    ["approved and applied on the other worker: 0, not the first worker's 40", 'b', 0],
+    ["held again on the first worker after the other's run: 40", 'a', 40],
+  ])('deletions held: %s', async (_label, lastWorker, expected) => {
+    const held = { ...summary, runNumber: 7, heldDeletes: 40, finishedAt: '2026-01-01T10:01:30.000Z' };
+    const applied = { ...summary, runNumber: 8, heldDeletes: 0, finishedAt: '2026-01-01T11:00:00.500Z' };
+    const heldLater = { ...summary, runNumber: 9, heldDeletes: 40, finishedAt: '2026-01-01T12:00:00.000Z' };
+    const a = await worker('worker-a:9464', () => {
+      recordCommittedRun(held);
+      if (lastWorker === 'a') recordCommittedRun(heldLater);
+    });
+    const b = await worker('worker-b:9464', () => recordCommittedRun(applied));
+    const all = [...a, ...b];
+    // Each worker exports the value of the last commit it made, under the same labels as its timestamp.
+    for (const w of [a, b])
+      expect(w.filter((x) => x.name === METRICS.deletesHeld).map((x) => x.tags)).toEqual(
+        w.filter((x) => x.name === METRICS.deletesHeldTimestamp).map((x) => x.tags),
+      );
+    // What the dashboard read before: the largest of the workers' values, stale or not.
+    expect(Math.max(...all.filter((x) => x.name === METRICS.deletesHeld).map((x) => x.value))).toBe(40);
+    expect(latest(all, valueOf(all, METRICS.deletesHeld), METRICS.deletesHeldTimestamp, ['activation'], 'max')).toEqual({
+      '["contacts"]': expected,
+    });
+  });
+
+  test('quota: read low by one worker, read again after the reset by the other: the fresh share', async () => {
+    const realNow = Date.now;
+    try {
+      Date.now = () => Date.parse('2026-01-01T23:50:00.000Z');
+      const a = await worker('worker-a:9464', () => recordQuota('contacts', 'salesforce', { used: 99_000, max: 100_000 }));
+      Date.now = () => Date.parse('2026-01-02T00:10:00.000Z');
+      const b = await worker('worker-b:9464', () => recordQuota('contacts', 'salesforce', { used: 500, max: 100_000 }));
+      const all = [...a, ...b];
+      const share = (labels: MetricTags) => {
+        const r = valueOf(all, METRICS.quotaRemaining)(labels);
+        const l = valueOf(all, METRICS.quotaLimit)(labels);
+        return r === undefined || l === undefined ? undefined : r / l;
+      };
+      const before = Math.min(...[a, b].map((w) => w.find((x) => x.name === METRICS.quotaRemaining)!.value / 100_000));
+      expect(before).toBe(0.01);
+      expect(latest(all, share, METRICS.quotaTimestamp, ['activation', 'destination'], 'min')).toEqual({
+        '["contacts","salesforce"]': 0.995,
+      });
+      expect(b.find((x) => x.name === METRICS.quotaTimestamp)!.value).toBe(Date.parse('2026-01-02T00:10:00.000Z') / 1000);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  test('docs/monitoring/latest-queries.test.yml (promtool) tests LATEST_QUERIES as they are', () => {
+    const yml = readFileSync(path.join(__dirname, '../../docs/monitoring/latest-queries.test.yml'), 'utf8');
+    const exprs = [...yml.matchAll(/- expr: (".*")$/gm)].map((m) => JSON.parse(m[1]!) as string);
+    for (const q of Object.values(LATEST_QUERIES)) expect(exprs).toContain(q.replaceAll('$activation', '.*'));
+  });
+
+  test('the dashboard reads both gauges with LATEST_QUERIES', () => {
+    const exprs = (dashboard as { panels: Array<{ title?: string; targets?: Array<{ expr: string }> }> }).panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => t.expr),
+    );
+    expect(exprs).toContain(LATEST_QUERIES.deletesHeld);
+    expect(exprs).toContain(LATEST_QUERIES.quotaLeft);
+    // No other panel reads them without the timestamp.
+    for (const e of exprs.filter((e) => /syncline_deletes_held|syncline_destination_quota_remaining/.test(e)))
+      expect([LATEST_QUERIES.deletesHeld, LATEST_QUERIES.quotaLeft]).toContain(e);
+  });
 });
 
 test('recordApiCall counts one request under its destination and kind', async () => {

@@ -1,0 +1,103 @@
+/**
+ * A run prepared with a document whose target is not the one the activation last accepted. A new target is
+ * accepted in one transaction that drops the previous target's state and records the new version
+ * (acceptNewTarget: `activation start --retarget`, `update --retarget`). A prepare carrying the previous
+ * document afterwards comes from no current execution of the activation: a prepare of a terminated execution
+ * still under way (the activation was terminated mid-prepare and started again at once with --retarget), an
+ * activation reset to before its new target, or a workflow started by hand (`temporal workflow start`) with
+ * another target. Before, such a prepare recorded its document as the activation's latest version again
+ * (the next start was then checked against the wrong target), reopened the run the retarget had cancelled,
+ * and ran the previous target from the new one's snapshot. Runs the activities directly on the real Postgres.
+ */
+import { uniqueName } from '../support/harness';
+import { fullRun, parsed, startRun, useDirectDeps } from '../support/runs';
+import { prepareRun } from '../../activities/prepare';
+import { computeDelta } from '../../activities/delta';
+import { applyConfigUpdate } from '../../activities/config';
+import { latestConfigVersion } from '../../db/config-versions';
+import { openRun } from '../../db/runs';
+
+const t = useDirectDeps();
+
+function config(id: string, object = id) {
+  return parsed({
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object, key: 'ext_id', options: { chunkSize: 5 } },
+    mappings: [{ from: 'name', to: 'Name' }],
+  });
+}
+async function model(id: string, rows: number): Promise<void> {
+  await t.db.query(`CREATE TABLE public.${id} AS SELECT g::text AS id, 'Name ' || g AS name FROM generate_series(1, $1::int) g`, [rows]);
+}
+const runStatus = async (id: string, n: number) =>
+  (await t.db.query(`SELECT status FROM syncline.runs WHERE activation_id = $1 AND run_number = $2`, [id, n])).rows[0]?.status;
+const latestObject = async (id: string) =>
+  ((await latestConfigVersion(t.d.deps.db, id))?.document as { destination: { object: string } } | undefined)?.destination.object;
+
+describe('a prepare whose document names another target than the one the activation last accepted', () => {
+  test('is refused, naming the activation and what to do: the latest version keeps the new target, and nothing is written', async () => {
+    const id = uniqueName('stale_target');
+    await model(id, 12);
+    const old = config(id);
+    await fullRun(t.d.deps, old, 1);
+    const moved = config(id, `${id}_new`);
+    await applyConfigUpdate(t.d.deps, { config: moved, retarget: true, reason: 'moved' });
+    const refused = await prepareRun(t.d.deps, { activationId: id, runNumber: 2, trigger: 'manual', full: false, config: old }).then(
+      () => 'opened',
+      (err: Error & { code?: string }) => `${err.code}: ${err.message}`,
+    );
+    expect(refused).toMatch(/^CONFIG_INVALID: activation "stale_target_\w+"/);
+    expect(refused).toContain(`"destination.object"`);
+    expect(refused).toContain('--retarget');
+    expect({ latest: await latestObject(id), run2: await runStatus(id, 2) }).toEqual({ latest: `${id}_new`, run2: undefined });
+    // The activation under its new target goes on as the retarget said: every row to the new object.
+    await fullRun(t.d.deps, moved, 2);
+    const dest = await t.db.query(
+      `SELECT object, count(*)::int AS n FROM test_dest.records WHERE object LIKE $1 GROUP BY object ORDER BY object`,
+      [`${id}%`],
+    );
+    expect(dest.rows).toEqual([
+      { object: id, n: 12 },
+      { object: `${id}_new`, n: 12 },
+    ]);
+  });
+
+  test('a prepare of the terminated execution still under way does not reopen the run the retarget cancelled', async () => {
+    const id = uniqueName('stale_reopen');
+    await model(id, 12);
+    const old = config(id);
+    const runId = await startRun(t.d.deps, old, 1);
+    await computeDelta(t.d.deps, { runId });
+    await applyConfigUpdate(t.d.deps, { config: config(id, `${id}_new`), retarget: true, reason: 'moved' });
+    expect(await runStatus(id, 1)).toBe('cancelled');
+    // The terminated execution's prepare of run 1, retried by its worker before the workflow's end reached it.
+    await expect(prepareRun(t.d.deps, { activationId: id, runNumber: 1, trigger: 'manual', full: false, config: old })).rejects.toThrow(
+      /new target/,
+    );
+    expect({ run1: await runStatus(id, 1), latest: await latestObject(id) }).toEqual({ run1: 'cancelled', latest: `${id}_new` });
+  });
+
+  test('a run opened with a version the new target has replaced since (the race inside a prepare) is refused', async () => {
+    const id = uniqueName('stale_open');
+    await model(id, 12);
+    const old = config(id);
+    await fullRun(t.d.deps, old, 1);
+    const before = (await latestConfigVersion(t.d.deps.db, id))!.version;
+    // The prepare read its version, then the new target was accepted, then the prepare opens its run.
+    await applyConfigUpdate(t.d.deps, { config: config(id, `${id}_new`), retarget: true, reason: 'moved' });
+    const open = openRun(t.d.deps.db, {
+      activationId: id,
+      runNumber: 2,
+      trigger: 'manual',
+      full: false,
+      retryFailed: false,
+      config: old,
+      configVersion: before,
+    });
+    await expect(open).rejects.toThrow(/new target/);
+    expect(await runStatus(id, 2)).toBeUndefined();
+  });
+});
