@@ -71,6 +71,7 @@ export const COMMANDS: CommandSpec[] = [
         help: 'started again with a new target (destination or model key): its snapshot starts empty, the old target is left as it is',
       },
       confirm: { type: 'boolean', help: 'started again: accept that Insert mode creates every synced row again as a new record' },
+      resume: { type: 'boolean', help: 'started again: not paused, even if it was paused when it was stopped (it stays paused otherwise)' },
       reason,
     },
     required: ['file'],

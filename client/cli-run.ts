@@ -333,6 +333,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const started = await client.start(readActivationFile(String(flags.file)), {
       retarget: flags.retarget === true,
       confirm: flags.confirm === true,
+      resume: flags.resume === true,
       reason: str(flags.reason),
     });
     const id = started.workflowId.slice('activation/'.length);

@@ -28,7 +28,7 @@ import type { Database } from '../db/database';
 import { activationWorkflowId, TASK_QUEUE, WARNINGS_WORKFLOW_ID, WORKFLOW_TYPES } from '../common/names';
 import { latestConfigVersion, listConfigVersions } from '../db/config-versions';
 import { rowHistory, runRowChanges, type RowChange } from '../db/row-changes';
-import { purgeActivation, syncedRowCount } from '../db/runs';
+import { purgeActivation, restartState, syncedRowCount, type StoppedPause } from '../db/runs';
 import {
   applyPlanUpdate,
   approveDeletesUpdate,
@@ -131,6 +131,8 @@ export interface StartOptions {
   dryRun?: boolean;
   /** Why (recorded with a new target's version). */
   reason?: string;
+  /** Started unpaused even when it was paused when it was stopped (which it otherwise stays). */
+  resume?: boolean;
 }
 export interface StartResult {
   workflowId: string;
@@ -140,11 +142,21 @@ export interface StartResult {
   /** What differs from the last document the activation ran (empty for a first start, or without a databaseUrl). */
   changes: ConfigChange[];
   consequences: string[];
+  /** The pause it was stopped in (read with a databaseUrl): it stays paused, unless started with `resume`. */
+  paused?: StoppedPause;
 }
 interface StartCheck {
   changes: ConfigChange[];
   consequences: string[];
   retarget: boolean;
+}
+
+/** What `start` says of the pause an activation was stopped in (workflows/activation.ts carryOn keeps it). */
+function pauseConsequence(id: string, paused: StoppedPause, resume?: boolean): string {
+  if (resume) return `started unpaused (--resume): the pause it was stopped in is lifted (${paused.reason})`;
+  return paused.auto
+    ? `it was paused by a configuration error before it was stopped (${paused.reason}): it stays paused; the destination is checked now, and it resumes with a run if it checks out ("syncline resume ${id}" resumes it at once)`
+    : `it was paused before it was stopped (${paused.reason}): it stays paused; "syncline resume ${id}" resumes it (or start it with --resume)`;
 }
 
 function alreadyRunning(id: string, workflowId: string, cause?: unknown): SynclineError {
@@ -220,12 +232,16 @@ export class SynclineClient {
     const id = parsed.config.id;
     const workflowId = activationWorkflowId(id);
     let check: StartCheck = { changes: [], consequences: [], retarget: false };
+    let paused: StoppedPause | null = null;
     if (this.databaseUrl) {
       // Asked first: a running activation is refused as such, not for what its document would change.
       if (await this.isRunning(id)) throw alreadyRunning(id, workflowId);
       check = await this.read(() => this.checkStart(parsed.config, opts));
+      paused = await this.read(() => this.stoppedPause(id));
+      if (paused) check.consequences.push(pauseConsequence(id, paused, opts.resume));
     }
-    if (opts.dryRun) return { workflowId, runId: '', started: false, changes: check.changes, consequences: check.consequences };
+    const kept = paused && !opts.resume ? { paused } : {};
+    if (opts.dryRun) return { workflowId, runId: '', started: false, changes: check.changes, consequences: check.consequences, ...kept };
     try {
       // The raw document goes in: the workflow validates it again with the same schema (defaults applied there).
       const handle = await this.client.workflow.start(WORKFLOW_TYPES.activation, {
@@ -234,18 +250,35 @@ export class SynclineClient {
         // A new target: the execution that starts forgets the old one's state first, with the new version
         // recorded (workflows/activation.ts `retarget`). Not done here: a start that lost the workflow id to
         // another would have dropped the state of the activation that won.
-        args: [{ config, ...(check.retarget ? { retarget: { ...(opts.reason ? { reason: opts.reason } : {}) } } : {}) }],
+        args: [
+          {
+            config,
+            ...(check.retarget ? { retarget: { ...(opts.reason ? { reason: opts.reason } : {}) } } : {}),
+            ...(opts.resume ? { resume: true } : {}),
+          },
+        ],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
       // `syncline list` names the activations from the lagging listing: one just started shows there once this returns.
       const runId = handle.firstExecutionRunId;
       await untilListed(async () => (await this.client.workflow.count(`WorkflowId = "${workflowId}" AND RunId = "${runId}"`)).count > 0);
-      return { workflowId, runId, started: true, changes: check.changes, consequences: check.consequences };
+      return { workflowId, runId, started: true, changes: check.changes, consequences: check.consequences, ...kept };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw alreadyRunning(id, workflowId, err);
       throw err;
     }
+  }
+
+  /** The pause the activation was stopped in (its stop recorded it); null without one, or on a database of a release before. */
+  private async stoppedPause(id: string): Promise<StoppedPause | null> {
+    return (
+      await restartState(this.database(), id).catch((err: { code?: unknown }) => {
+        // No syncline tables, or not the column yet (workers of a release before): nothing recorded.
+        if (err?.code === '42P01' || err?.code === '42703') return { paused: null };
+        throw err;
+      })
+    ).paused;
   }
 
   /** The document against the last one the activation ran (config_versions), with the refusals of `updateConfig`. */

@@ -13,6 +13,9 @@ export interface ActivationsTable {
   health: string | null;
   warnings: Json<unknown[]> | null;
   health_at: Date | null;
+  /** Paused when it was last stopped (the reason), else null; `auto_paused`: by a configuration error. */
+  paused_reason: string | null;
+  auto_paused: Generated<boolean>;
 }
 
 export interface RunsTable {

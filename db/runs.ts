@@ -179,6 +179,43 @@ export async function lastRunNumber(db: Db, activationId: string): Promise<numbe
   return Number(r?.n ?? 0);
 }
 
+/** Whether the activation was paused when it was last stopped, and why (null: it was not, or never stopped since this was recorded). */
+export interface StoppedPause {
+  reason: string;
+  /** Paused by a configuration error (the re-check may lift it), not by an operator. */
+  auto: boolean;
+}
+
+/**
+ * What a start carries on from: the time of the last scheduled fire (runs.scheduled_at) and the pause the
+ * activation was stopped in (recordStopped). One statement; no activation row yet reads as neither.
+ */
+export async function restartState(db: Db, activationId: string): Promise<{ lastScheduledAt: string | null; paused: StoppedPause | null }> {
+  const r = await sql<{ last_scheduled_at: Date | null; paused_reason: string | null; auto_paused: boolean | null }>`SELECT
+    (SELECT max(scheduled_at) FROM syncline.runs WHERE activation_id = ${activationId}) AS last_scheduled_at,
+    (SELECT paused_reason FROM syncline.activations WHERE id = ${activationId}) AS paused_reason,
+    (SELECT auto_paused FROM syncline.activations WHERE id = ${activationId}) AS auto_paused`.execute(db);
+  const row = r.rows[0];
+  return {
+    lastScheduledAt: row?.last_scheduled_at ? new Date(row.last_scheduled_at).toISOString() : null,
+    paused: row?.paused_reason != null ? { reason: row.paused_reason, auto: !!row.auto_paused } : null,
+  };
+}
+
+/**
+ * Records, as the activation stops, whether it is paused: the next start keeps the pause. Not paused, the
+ * pause an earlier stop recorded is cleared (no row is made for an activation that never ran).
+ */
+export async function recordStopped(db: Db, activationId: string, config: unknown, paused: StoppedPause | null): Promise<void> {
+  if (!paused) {
+    await db.updateTable('syncline.activations').set({ paused_reason: null, auto_paused: false }).where('id', '=', activationId).execute();
+    return;
+  }
+  await sql`INSERT INTO syncline.activations (id, config, paused_reason, auto_paused)
+    VALUES (${activationId}, ${JSON.stringify(config)}::jsonb, ${paused.reason}, ${paused.auto})
+    ON CONFLICT (id) DO UPDATE SET paused_reason = excluded.paused_reason, auto_paused = excluded.auto_paused`.execute(db);
+}
+
 /**
  * Runs still marked running, oldest first; with `planned`, also that run number when it is a plan (status
  * planned, applied or not), in the same statement (a prepare sends it on every run).

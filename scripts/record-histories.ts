@@ -55,9 +55,11 @@ async function main(): Promise<void> {
     startPostgres({ dataDir: pgDir, fresh: true }),
     bundleWorkflows(),
     startHookReceiver(),
-    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'reset'] as const).map((name) =>
-      // bulk: a job takes 2.5 s, so the run polls it on timers at least once.
-      startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: name === 'bulk' ? 2500 : 50 }).then((e) => [name, e] as const),
+    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'reset', 'slow'] as const).map((name) =>
+      // bulk: a job takes 2.5 s, so the run polls it on timers at least once; slow: 8 s, a run that writes while documents arrive.
+      startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: { bulk: 2500, slow: 8000 }[name as string] ?? 50 }).then(
+        (e) => [name, e] as const,
+      ),
     ),
   ]);
   const emulators = Object.fromEntries(emus) as Record<EmulatorName, SalesforceEmulator>;
@@ -76,9 +78,11 @@ async function main(): Promise<void> {
       'sf-reserve': sfConnection(emulators.reserve),
       'sf-exhausted': sfConnection(emulators.exhausted),
       'sf-reset': sfConnection(emulators.reset),
+      'sf-slow': sfConnection(emulators.slow),
       'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-restart': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
       hooks: { url: hook.url },
       'hooks-refusing': { url: `${hook.url}?refuse` },
@@ -110,6 +114,11 @@ async function main(): Promise<void> {
       activations.mirrorDeletionGuard,
       activations.heldDeletesThroughFailedRun,
       activations.documentSupersedesPlan,
+      activations.configUpdateSupersedes,
+      activations.retargetDropsHeldDeletes,
+      activations.restartKeepsPause,
+      activations.restartRechecks,
+      activations.requestServesDueFire,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

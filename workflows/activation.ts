@@ -10,6 +10,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  log,
   makeContinueAsNewFunc,
   patched,
   proxyActivities,
@@ -22,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
+import type { LastRunNumberResult } from '../activities/runs';
 import { formatProblems, parseActivationConfig, parseNewActivationConfig, type ActivationConfig } from '../common/config';
 import { planConfigUpdate } from '../common/config-change';
 import { parseDuration } from '../common/duration';
@@ -86,6 +88,11 @@ export interface ActivationWorkflowInput {
    * leave the state of the activation that won alone. Not passed on by continue-as-new.
    */
   retarget?: { reason?: string };
+  /**
+   * Set by `activation start --resume`: the pause the activation was stopped in (recorded by its stop) is not
+   * kept. Not passed on by continue-as-new.
+   */
+  resume?: boolean;
 }
 
 const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10, initialInterval: '1s' } });
@@ -108,7 +115,7 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
     raw && typeof raw === 'object' && 'config' in raw ? (raw as ActivationWorkflowInput) : { config: raw };
   const activation = new Activation(validConfig(input.config), patches, input.state);
   activation.listen();
-  await activation.run(input.retarget);
+  await activation.run(input.retarget, input.resume);
 }
 
 /** The memo field `syncline list` reads (client/index.ts). */
@@ -244,13 +251,15 @@ class Activation {
     setHandler(configQuery, () => this.queue.waitingConfig() ?? this.config);
   }
 
-  async run(retarget?: ActivationWorkflowInput['retarget']): Promise<void> {
+  async run(retarget?: ActivationWorkflowInput['retarget'], resume?: boolean): Promise<void> {
     // Only executions started with it take this branch (none recorded before it): their histories replay it.
     if (retarget) await bookkeeping.applyConfigUpdate({ config: this.config, retarget: true, reason: retarget.reason });
     if (this.state.lastRunNumber < 0) {
-      this.state.lastRunNumber = (await bookkeeping.lastRunNumber({ activationId: this.config.id })).runNumber;
+      const last = await bookkeeping.lastRunNumber({ activationId: this.config.id });
+      this.state.lastRunNumber = last.runNumber;
       // Runs recorded before this start: an earlier execution may have left warnings open (activation-runs.ts publishWarnings).
       if (this.state.lastRunNumber > 0) this.state.restarted = true;
+      await this.carryOn(last, resume);
     }
     for (;;) {
       await this.waitForWork();
@@ -275,8 +284,47 @@ class Activation {
     return makeContinueAsNewFunc<typeof activationWorkflow>({ memo: { [MEMO_KEY]: JSON.parse(this.memo) as unknown } })(input);
   }
 
+  /**
+   * Started again after a stop (runs or a pause recorded before): an interval schedule carries on from its last
+   * fire (the next one at last + interval, at once only when that is past), as a running activation does; and the
+   * pause it was stopped in stays, unless started with `resume`. Paused by a configuration error, the destination
+   * is checked now (a run follows when it checks out). A cron schedule waits for its next time either way.
+   * Patched: executions before fired an interval schedule at once and came back unpaused.
+   */
+  private async carryOn(last: LastRunNumberResult, resume?: boolean): Promise<void> {
+    const { config, state } = this;
+    if (last.lastScheduledAt !== undefined && 'every' in config.schedule && patched('restart-keeps-interval'))
+      state.lastFireAt = Date.parse(last.lastScheduledAt);
+    if (!last.paused || resume || !patched('restart-keeps-pause')) return;
+    state.paused = true;
+    state.autoPaused = last.paused.auto;
+    state.pausedReason = last.paused.reason;
+    if (state.autoPaused) await recheck(config, state);
+  }
+
   /** Ends the workflow; its runs, snapshot and history stay in Postgres, and a later start carries on from them. */
   private async stop(): Promise<void> {
+    // Whether it is paused, for the next start to keep (carryOn); recorded before requests are answered, so one
+    // arriving meanwhile is answered too; tried again while the state database is down (bookkeeping). Not recorded
+    // (a failure no retry mends), the next start comes back unpaused, or paused as an earlier stop recorded.
+    // Executions before the patch recorded nothing.
+    if (patched('stop-records-pause')) {
+      const { config, state } = this;
+      const pause = () =>
+        JSON.stringify(state.paused ? { reason: state.pausedReason ?? 'paused by an operator', auto: !!state.autoPaused } : null);
+      // A pause or resume signal served while the activity ran is recorded again.
+      for (let recorded = ''; recorded !== pause();) {
+        recorded = pause();
+        const ok = await bookkeeping.recordStop({ activationId: config.id, config, paused: JSON.parse(recorded) }).then(
+          () => true,
+          (err: Error) => {
+            log.warn(`activation "${config.id}": could not record its pause at the stop: ${err.message}`);
+            return false;
+          },
+        );
+        if (!ok) break;
+      }
+    }
     this.queue.answerAll({
       error: {
         type: 'ACTIVATION_STOPPED',
@@ -442,6 +490,8 @@ class Activation {
    */
   private async waitForWork(): Promise<void> {
     const { config, state, queue } = this;
+    /** The fire time the last wait was for (the timer's, not the time it fired at). */
+    let planned: number | null = null;
     while (!queue.hasWork()) {
       this.showDetails();
       const now = Date.now();
@@ -451,6 +501,7 @@ class Activation {
         : state.paused
           ? null
           : nextFireTime(config.schedule, state.lastFireAt, now);
+      planned = rechecking ? null : next;
       const seen = this.wake;
       const woken = () => queue.hasWork() || this.wake !== seen;
       if (this.stopping !== null) return;
@@ -469,6 +520,24 @@ class Activation {
       state.lastFireAt = next;
       queue.requestRun({ trigger: 'schedule', full: false });
     }
+    this.joinDueFire(planned);
+  }
+
+  /**
+   * A run is about to be served while the schedule's fire is due (its timer fired in the same workflow task as the
+   * request, the request and the fire both came while a run went on or no worker polled, or a first start got a
+   * request at once): the run serves the fire too, and the schedule carries on from it — from the time the fire
+   * was due, as when its timer fires late. Executions before the patch ran the request, then the same fire at once
+   * after it. `planned`: the fire time waited for, if the activation waited.
+   */
+  private joinDueFire(planned: number | null): void {
+    const { config, state, queue } = this;
+    if (state.pending === null || state.pending.trigger === 'schedule' || state.paused || this.stopping !== null) return;
+    const now = Date.now();
+    const next = planned ?? nextFireTime(config.schedule, state.lastFireAt, now);
+    if (next === null || next > now || !patched('request-serves-due-fire')) return;
+    state.lastFireAt = next;
+    queue.requestRun({ trigger: 'schedule', full: false });
   }
 
   /**

@@ -23,6 +23,7 @@ import * as snapshotFillfactor from './20261206T0200-snapshot-fillfactor';
 import * as destinationFigures from './20261206T0300-destination-figures';
 import * as attributeCreationsIndex from './20261207T0100-attribute-creations-index';
 import * as chunkWriteBegan from './20261207T1200-chunk-write-began';
+import * as stoppedPaused from './20261207T1300-stopped-paused';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -39,4 +40,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261206T0300-destination-figures': destinationFigures,
   '20261207T0100-attribute-creations-index': attributeCreationsIndex,
   '20261207T1200-chunk-write-began': chunkWriteBegan,
+  '20261207T1300-stopped-paused': stoppedPaused,
 };

@@ -2,9 +2,11 @@
  * activationWorkflow paths. The activation continues as new after every run, so each recorded
  * execution is one step: the scenario drives it, waits for the next execution, and stores the one before.
  */
+import { WorkflowUpdateStage } from '@temporalio/client';
 import { activation, createModel, expectRun, sfConnection, type Stage } from './stage';
-import { activityCount, eventCount } from './recorder';
+import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { configQuery, resyncSignal, statusQuery, updateConfigUpdate } from '../../workflows/messages';
 
 const wfId = (id: string) => activationWorkflowId(id);
 
@@ -233,6 +235,81 @@ export async function documentSupersedesPlan(s: Stage): Promise<void> {
   );
 }
 
+/** A new target while deletions wait for approval: they are dropped with the old target's snapshot (patched 'retarget-drops-held-deletes'). */
+export async function retargetDropsHeldDeletes(s: Stage): Promise<void> {
+  const id = 'hist_retarget_held';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { mode: 'mirror' });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 10);
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`DELETE FROM hist.${id}`);
+  expectRun('held deletions', await s.syncline.triggerSync(id), (r) => r.heldDeletes === 10);
+  const third = await s.rec.nextRun(wf, second);
+  const moved = { ...doc, destination: { ...(doc.destination as Record<string, unknown>), object: 'Lead' } };
+  const answer = await s.syncline.updateConfig(id, { config: moved, retarget: true, reason: 'recording a retarget with deletions held' });
+  if (!answer.applied) throw new Error(`updateConfig: not applied ${JSON.stringify(answer)}`);
+  await s.rec.nextRun(wf, third);
+  const status = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (status.heldDeletes !== null || status.warnings?.some((w) => w.code === 'DELETES_HELD'))
+    throw new Error(
+      `retarget: the held deletions were kept ${JSON.stringify({ heldDeletes: status.heldDeletes, warnings: status.warnings })}`,
+    );
+  await s.rec.record(
+    'retarget-drops-held-deletes',
+    wf,
+    third,
+    'an updateConfig with a new object (retarget) while 10 deletions wait for approval: applyConfigUpdate, the marker retarget-drops-held-deletes, health upserted, DELETES_HELD cleared (reportWarnings), then continue-as-new',
+  );
+}
+
+/**
+ * A document sent while another waits for the run in progress supersedes it (patched 'config-update-supersedes'):
+ * the waiting one is answered CONFIG_SUPERSEDED, the later one applied after the run. The run takes Bulk API 2.0 on
+ * the "slow" emulator (a job takes 8 s), long enough for both documents to arrive while it writes.
+ */
+export async function configUpdateSupersedes(s: Stage): Promise<void> {
+  const id = 'hist_doc_supersedes';
+  const wf = wfId(id);
+  await createModel(s, id, 60);
+  const doc = activation(s, id, { connection: 'sf-slow' });
+  const { runId: first } = await s.syncline.start(doc);
+  const h = s.client.workflow.getHandle(wf);
+  const run = s.syncline.triggerSync(id, { reason: 'recording a run that writes while documents arrive' });
+  await waitFor('the run to write', async () => (await h.query(statusQuery)).state === 'running');
+  const sent = (failedRowPercent: number) => ({ ...doc, thresholds: { failedRowPercent } });
+  const waiting = await h.startUpdate(updateConfigUpdate, {
+    args: [{ config: sent(20), reason: 'recording: the document that waits' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await waitFor(
+    'the first document to wait for the run',
+    async () => ((await h.query(configQuery)) as { thresholds?: { failedRowPercent?: number } }).thresholds?.failedRowPercent === 20,
+  );
+  const later = await h.startUpdate(updateConfigUpdate, {
+    args: [{ config: sent(30), reason: 'recording: the later document' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  const dropped = await waiting.result().then(
+    () => 'applied',
+    (e: Error) => (e.cause as Error | undefined)?.message ?? e.message,
+  );
+  if (!/a later document was sent/.test(dropped)) throw new Error(`the waiting document: ${dropped}`);
+  if ((await h.query(statusQuery)).state !== 'running')
+    throw new Error('the run ended before the later document superseded the waiting one');
+  const applied = await later.result();
+  if (!applied.applied) throw new Error(`the later document: not applied ${JSON.stringify(applied)}`);
+  expectRun('the run', await run, (r) => r.status === 'success' && r.ops.upsert?.succeeded === 60);
+  await s.rec.nextRun(wf, first);
+  await s.rec.record(
+    'config-update-supersedes',
+    wf,
+    first,
+    'a run writes (Bulk, 8 s); an updateConfig waits for it; a later one supersedes it (the marker config-update-supersedes, the first answered CONFIG_SUPERSEDED); after the run applyConfigUpdate of the later one, then continue-as-new',
+  );
+}
+
 /** Stopped, then started again: its first run reports its warnings even when none hold (patched 'report-after-restart'). */
 export async function restartedReportsWarnings(s: Stage): Promise<void> {
   const id = 'hist_restart';
@@ -264,6 +341,91 @@ export async function restartedReportsWarnings(s: Stage): Promise<void> {
     again,
     'started again after a stop: lastRunNumber, a run, an empty warnings report (the marker report-after-restart), then continue-as-new',
   );
+}
+
+/**
+ * Paused, stopped, started again: the stop records the pause (patched 'stop-records-pause'); the new execution
+ * keeps it and carries its interval on from the last fire (patched 'restart-keeps-pause', 'restart-keeps-interval').
+ */
+export async function restartKeepsPause(s: Stage): Promise<void> {
+  const id = 'hist_restart_paused';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { schedule: { every: '1h' } });
+  const { runId: first } = await s.syncline.start(doc);
+  const second = await s.rec.nextRun(wf, first); // the first fire, at once
+  await s.syncline.pause(id, 'recording a pause kept across a stop');
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while paused' });
+  await s.rec.record(
+    'stop-records-pause',
+    wf,
+    second,
+    'paused on its interval timer (cancelled), then a stop signal: recordStop (the marker stop-records-pause) records the pause, the workflow completes',
+  );
+  const { runId: again, paused } = await s.syncline.start(doc);
+  if (!paused) throw new Error('start: the pause recorded at the stop was not read');
+  await waitFor('the kept pause', async () => (await s.client.workflow.getHandle(wf).query(statusQuery)).state === 'paused');
+  await s.syncline.resume(id);
+  await s.rec.until(wf, again, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.state !== 'idle' || st.lastRuns.length !== 0 || st.nextRunAt === null || Date.parse(st.nextRunAt) < Date.now() + 50 * 60_000)
+    throw new Error(`started again: not paused then waiting for its fire an hour after the last ${JSON.stringify(st)}`);
+  await s.rec.record(
+    'restart-keeps-pause',
+    wf,
+    again,
+    'OPEN: started again after a stop while paused: lastRunNumber (with the last fire and the pause), the markers restart-keeps-interval and restart-keeps-pause, paused; a resume signal, then a timer to the last fire + 1h',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
+/** Paused by a configuration error, stopped, fixed, started again: the destination is re-checked at once and a run follows. */
+export async function restartRechecks(s: Stage): Promise<void> {
+  const id = 'hist_restart_broken';
+  const wf = wfId(id);
+  const conn = 'sf-revoked-restart';
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { connection: conn });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('revoked credential', await s.syncline.triggerSync(id), (r) => r.status === 'failed' && r.error?.type === 'AUTH_FAILED');
+  await s.rec.nextRun(wf, first);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while paused by a configuration error' });
+  s.connections[conn] = sfConnection(s.emulators.main);
+  const { runId: again, paused } = await s.syncline.start(doc);
+  if (!paused?.auto) throw new Error(`start: the automatic pause recorded at the stop was not read ${JSON.stringify(paused)}`);
+  await s.rec.nextRun(wf, again);
+  await s.rec.record(
+    'restart-rechecks',
+    wf,
+    again,
+    'started again after a stop while paused by a configuration error, the credential fixed: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination passes, a catch-up run, then continue-as-new',
+  );
+}
+
+/** Started with a resync (signal-with-start) on an interval schedule: the first fire, due at once, joins the resync's run (patched 'request-serves-due-fire'). */
+export async function requestServesDueFire(s: Stage): Promise<void> {
+  const id = 'hist_request_fire';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const handle = await s.client.workflow.signalWithStart(WORKFLOW_TYPES.activation, {
+    taskQueue: s.taskQueue,
+    workflowId: wf,
+    args: [{ config: activation(s, id, { schedule: { every: '1h' } }) }],
+    signal: resyncSignal,
+    signalArgs: [{ reason: 'recording a request with the first fire due' }],
+  });
+  const first = handle.signaledRunId;
+  await s.rec.nextRun(wf, first);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.lastRuns.map((r) => r.trigger).join() !== 'manual')
+    throw new Error(`the first fire and the resync: not one run ${JSON.stringify(st.lastRuns.map((r) => r.trigger))}`);
+  await s.rec.record(
+    'request-serves-due-fire',
+    wf,
+    first,
+    'signal-with-start (resync) of an interval activation: lastRunNumber, the first fire due at once joins the request (the marker request-serves-due-fire), one run, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
 /** Paused by a configuration error, a document applied re-checks at once and resumes (patched 'update-rechecks-now'). */
