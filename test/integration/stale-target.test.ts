@@ -101,3 +101,61 @@ describe('a prepare whose document names another target than the one the activat
     expect(await runStatus(id, 2)).toBeUndefined();
   });
 });
+
+describe('a prepare racing the acceptance of a new target', () => {
+  /** The backends waiting for a lock one of `pids` holds. */
+  const waitingOn = async (pids: number[]) =>
+    (await t.db.query(`SELECT pid FROM pg_stat_activity WHERE pg_blocking_pids(pid) && $1::int[]`, [pids])).rows.map((r) => Number(r.pid));
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await check()) return;
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  // Seen failing before the acceptance wrote its document on the activation's row first: `refused: false,
+  // run2: "running"` (run 2 opened between the acceptance's cancel of the running runs and its commit, left
+  // running with the previous target's document, that target's snapshot dropped under it).
+  test('a run opened while the acceptance is under way (not yet committed) is refused, or cancelled by it', async () => {
+    const id = uniqueName('stale_race');
+    await model(id, 12);
+    const old = config(id);
+    await fullRun(t.d.deps, old, 1);
+    // Holds the activation's version lock: the acceptance below stops in its transaction, before its commit
+    // (it takes that lock to record the new version, after it has cancelled the running runs).
+    const holder = await t.db.connect();
+    try {
+      await holder.query('BEGIN');
+      const holderPid = Number((await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('syncline.config_versions'), hashtext($1))`, [id]);
+      const accepted = applyConfigUpdate(t.d.deps, { config: config(id, `${id}_new`), retarget: true, reason: 'moved' });
+      let accepting: number[] = [];
+      await until(async () => (accepting = await waitingOn([holderPid])).length > 0, 'the acceptance to wait');
+      // The prepare of a terminated execution still under way: it read its version before the acceptance.
+      let settled = false;
+      const prepared = prepareRun(t.d.deps, { activationId: id, runNumber: 2, trigger: 'manual', full: false, config: old })
+        .then(
+          () => 'opened',
+          (err: Error & { code?: string }) => `${err.code}: ${err.message}`,
+        )
+        .finally(() => (settled = true));
+      await until(
+        async () => settled || (await waitingOn([holderPid, ...accepting])).some((p) => !accepting.includes(p)),
+        'the prepare to open its run or wait',
+      );
+      await holder.query('COMMIT');
+      await accepted;
+      const outcome = await prepared;
+      const run2 = await runStatus(id, 2);
+      // Either refused (nothing opened) or opened first and then cancelled by the acceptance: never left running.
+      expect({
+        refused: /^CONFIG_INVALID/.test(outcome) || run2 === 'cancelled',
+        run2: run2 === 'running' ? 'running' : 'not running',
+      }).toEqual({
+        refused: true,
+        run2: 'not running',
+      });
+      expect(await latestObject(id)).toBe(`${id}_new`);
+    } finally {
+      holder.release();
+    }
+  });
+});
