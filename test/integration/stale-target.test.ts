@@ -11,8 +11,10 @@
  */
 import { uniqueName } from '../support/harness';
 import { fullRun, parsed, startRun, useDirectDeps } from '../support/runs';
-import { prepareRun } from '../../activities/prepare';
+import { checkDestination, prepareRun } from '../../activities/prepare';
+import { extractModel } from '../../activities/extract';
 import { computeDelta } from '../../activities/delta';
+import { writeChunk } from '../../activities/write';
 import { applyConfigUpdate } from '../../activities/config';
 import { latestConfigVersion } from '../../db/config-versions';
 import { openRun } from '../../db/runs';
@@ -99,6 +101,37 @@ describe('a prepare whose document names another target than the one the activat
     });
     await expect(open).rejects.toThrow(/new target/);
     expect(await runStatus(id, 2)).toBeUndefined();
+  });
+});
+
+describe('a run opened before the new target was accepted, its execution still going', () => {
+  // Seen failing before computeDelta refused a run no longer running: the delta of cancelled run 2, computed
+  // from the snapshot the acceptance had dropped, planned all 12 rows, and they went to the old object again
+  // (writes 2 each). Such an execution: a workflow started by hand, or one whose prepare opened its run just
+  // before the acceptance (the race below, its other branch).
+  test('its delta is refused: nothing more goes to the previous target', async () => {
+    const id = uniqueName('stale_going');
+    await model(id, 12);
+    const old = config(id);
+    await fullRun(t.d.deps, old, 1);
+    const { runId: run2 } = await prepareRun(t.d.deps, { activationId: id, runNumber: 2, trigger: 'manual', full: false, config: old });
+    await applyConfigUpdate(t.d.deps, { config: config(id, `${id}_new`), retarget: true, reason: 'moved' });
+    expect(await runStatus(id, 2)).toBe('cancelled');
+    // The execution goes on: its check, its extract, then its delta.
+    const outcome = await checkDestination(t.d.deps, { runId: run2 })
+      .then(() => extractModel(t.d.deps, { runId: run2 }))
+      .then(() => computeDelta(t.d.deps, { runId: run2 }))
+      .then(
+        (d) => `planned ${JSON.stringify(d.planned)}`,
+        (err: Error & { code?: string }) => `${err.code}`,
+      );
+    if (outcome.startsWith('planned')) {
+      const chunks = (await t.db.query(`SELECT chunk FROM syncline.chunks WHERE run_id = $1`, [run2])).rows.map((r) => r.chunk as number);
+      for (const chunk of chunks) await writeChunk(t.d.deps, { runId: run2, chunk }).catch(() => undefined);
+    }
+    const writes = await t.db.query(`SELECT writes FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect({ outcome, writes: writes.rows.map((r) => r.writes) }).toEqual({ outcome: 'INTERNAL', writes: Array(12).fill(1) });
+    expect(await runStatus(id, 2)).toBe('cancelled');
   });
 });
 
