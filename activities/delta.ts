@@ -15,6 +15,7 @@ import { buildContext, connectorFor, loadRun, sentFields, type LoadedRun } from 
 import { withHeartbeat } from './work';
 import { pendingRows } from './write';
 import { Context } from '@temporalio/activity';
+import { SyncError } from '../common/errors';
 import { deltaSeesOnlyFailed } from '../db/commit';
 import { stageSpec } from './extract';
 
@@ -121,13 +122,22 @@ async function planChunks(
   const ranges = await cutChunks(deps.db, run.runId, plans, onlyPending);
   const method = new Map(plans.map((p) => [p.op, p.method]));
   // A retried delta replaces the chunks of its earlier attempt (no write has started before the delta returns).
-  await deps.db.transaction().execute((tx) =>
+  const status = await deps.db.transaction().execute((tx) =>
     replaceChunks(
       tx,
       run.runId,
       ranges.map((r) => ({ op: r.op, method: method.get(r.op)!, rowCount: r.pending, from: r.from, to: r.to })),
     ),
   );
+  // Closed meanwhile (a new target accepted cancels the runs of the previous one and drops its snapshot, a
+  // settle by the next run): nothing of it is to be written. Its delta may come from the dropped snapshot: every
+  // row planned again for the previous target (test/integration/stale-target.test.ts).
+  if (status !== 'running')
+    throw new SyncError(
+      'INTERNAL',
+      `run ${run.runNumber} of "${run.activationId}" is ${status ?? 'gone'}: its delta is not planned, and nothing of it is written (an execution that is no longer the activation's current one)`,
+      { retryable: false },
+    );
   return {
     chunks: ranges.map((_, i) => i),
     chunkLabels: ranges.map((r) => chunkLabel(r.op, r.pending)),

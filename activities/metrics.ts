@@ -65,7 +65,10 @@ export function recordCommittedRun(s: RunSummary): void {
   const activation = s.activationId;
   const rows = m.counter(METRICS.rows, 'Model rows settled by committed runs, by operation and outcome');
   for (const [op, counts] of Object.entries(s.ops)) {
-    for (const outcome of ROW_OUTCOMES) if (counts[outcome] > 0) rows.add(counts[outcome], { activation, op, outcome });
+    for (const outcome of ROW_OUTCOMES) {
+      const n = counts[outcome] ?? 0;
+      if (n > 0) rows.add(n, { activation, op, outcome });
+    }
   }
   if (s.rejected > 0)
     m.counter(METRICS.rowsRejected, 'Model rows rejected before any write (null, too long or repeated key)').add(s.rejected, {

@@ -2,7 +2,7 @@
  * The chunk repository: a run's write chunks (syncline.chunks), their status and the small JSON state a
  * connector keeps per chunk (e.g. a bulk job id, saved before the upload so a retry re-attaches).
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ChunksTable, Database } from './database';
 
 type Db = Kysely<Database>;
@@ -16,10 +16,20 @@ export interface NewChunk {
   to: number;
 }
 
-/** The run's chunks, numbered 0..n-1 in the given order; those of an earlier attempt are replaced. Atomic on a transaction. */
-export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): Promise<void> {
-  await db.deleteFrom('syncline.chunks').where('run_id', '=', runId).execute();
-  if (chunks.length === 0) return;
+/**
+ * The run's chunks, numbered 0..n-1 in the given order; those of an earlier attempt are replaced. Atomic on a
+ * transaction. Only while the run is running: its status is read under a share lock in the statement that
+ * clears the earlier chunks, and returned; another status plans nothing (a run cancelled meanwhile, e.g. by a
+ * new target accepted, whose delta may have been computed from the snapshot the new target dropped). The lock
+ * holds until the transaction ends: what closes the run then (acceptNewTarget, a settle) waits, then finds
+ * the chunks and deletes them.
+ */
+export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): Promise<string | undefined> {
+  const r = await sql<{ status: string }>`WITH r AS (SELECT status FROM syncline.runs WHERE id = ${runId}::bigint FOR SHARE),
+  cleared AS (DELETE FROM syncline.chunks WHERE run_id = ${runId}::bigint)
+SELECT status FROM r`.execute(db);
+  const status = r.rows[0]?.status;
+  if (status !== 'running' || chunks.length === 0) return status;
   await db
     .insertInto('syncline.chunks')
     .values(
@@ -37,6 +47,7 @@ export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): 
       })),
     )
     .execute();
+  return status;
 }
 
 export async function deleteChunks(db: Db, runId: string): Promise<void> {

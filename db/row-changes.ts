@@ -54,12 +54,15 @@ export interface RowChange {
  * in the row error's message) finds it too, beside any key that is that text.
  */
 export async function rowHistory(db: Db, activationId: string, key: string): Promise<RowChange[]> {
-  const listing = key.padEnd(MAX_KEY_BYTES + 1, ' ');
+  // Padded in characters, as Postgres's rpad pads (JavaScript's padEnd counts UTF-16 units: a character past
+  // U+FFFF is two, and the padded text fell short of the listing).
+  const chars = [...key].length;
+  const listing = key + ' '.repeat(Math.max(0, MAX_KEY_BYTES + 1 - chars));
   const rows = await db
     .selectFrom('syncline.row_changes')
     .selectAll()
     .where('activation_id', '=', activationId)
-    .where('key', 'in', key.length <= MAX_KEY_BYTES ? [key, listing] : [key])
+    .where('key', 'in', chars <= MAX_KEY_BYTES ? [key, listing] : [key])
     .orderBy('run_number')
     .execute();
   return rows.map(toChange);

@@ -38,20 +38,30 @@ export async function openRun(db: Db, r: OpenRun): Promise<{ runId: string; crea
   // A version after the run's own that names another target: a new target was accepted after this run's
   // document was read (acceptNewTarget commits the version with the old target's state dropped). The run then
   // belongs to no current execution: neither the activation's record nor the run is touched (TargetChanged).
+  // A new target being accepted as this statement runs (not in its snapshot): acceptNewTarget first writes its
+  // document on the activation's row, so the upsert below waits for its commit and then sees that row as it
+  // is now (not as the snapshot had it), with another target than the snapshot's and this run's: nothing is
+  // upserted and the run is not opened. Or this statement locked the row first: the acceptance waits for its
+  // commit, then sees the run running and cancels it (stale-target.test.ts, the race).
   const row = await sql<{ id: string; created: boolean; reopened_closed: boolean }>`WITH newer AS (
   SELECT max(version) AS version FROM syncline.config_versions
   WHERE activation_id = ${r.activationId} AND version > ${r.configVersion ?? null}::int
     AND ${targetOfSql(sql`document`)} IS DISTINCT FROM ${targetOfSql(sql`${config}::jsonb`)}
+), seen AS (
+  SELECT config FROM syncline.activations WHERE id = ${r.activationId}
 ), a AS (
-  INSERT INTO syncline.activations (id, config) SELECT ${r.activationId}::text, ${config}::jsonb WHERE (SELECT version FROM newer) IS NULL
+  INSERT INTO syncline.activations AS act (id, config) SELECT ${r.activationId}::text, ${config}::jsonb WHERE (SELECT version FROM newer) IS NULL
   ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()
+    WHERE ${targetOfSql(sql`act.config`)} IS NOT DISTINCT FROM ${targetOfSql(sql`excluded.config`)}
+       OR ${targetOfSql(sql`act.config`)} IS NOT DISTINCT FROM ${targetOfSql(sql`(SELECT config FROM seen)`)}
+  RETURNING 1
 ), prior AS (
   -- The statement's snapshot: the row as it was before the upsert below.
   SELECT status FROM syncline.runs WHERE activation_id = ${r.activationId} AND run_number = ${r.runNumber}
 )
 INSERT INTO syncline.runs (activation_id, run_number, trigger, full_resync, retry_failed, config, config_version, scheduled_at, status)
     SELECT ${r.activationId}::text, ${r.runNumber}::int, ${r.trigger}::text, ${r.full}::boolean, ${r.retryFailed}::boolean, ${config}::jsonb, ${r.configVersion ?? null}::int, ${r.scheduledAt ?? null}::timestamptz, 'running'
-    WHERE (SELECT version FROM newer) IS NULL
+    WHERE EXISTS (SELECT 1 FROM a)
     ON CONFLICT (activation_id, run_number) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL, config_version = excluded.config_version
     RETURNING id, xmax = 0 AS created, coalesce((SELECT status IN ('cancelled', 'superseded') FROM prior), false) AS reopened_closed`.execute(
     db,
@@ -343,6 +353,12 @@ export async function acceptNewTarget(
   reason?: string,
 ): Promise<{ forgotten: number; version: number }> {
   return db.transaction().execute(async (tx) => {
+    // First, the new document on the activation's row (its current document), which locks it: a run being
+    // opened (openRun, which upserts that row) commits first and is cancelled below, or waits for this
+    // commit and then opens nothing. Cancelling the running runs without it left a run opened meanwhile
+    // running with the previous target's document, its snapshot dropped under it.
+    await sql`INSERT INTO syncline.activations (id, config) VALUES (${activationId}, ${JSON.stringify(document)}::jsonb)
+  ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = now()`.execute(tx);
     const forgotten = await forgetIn(tx, activationId);
     const why = [reason, `new target: the snapshot of ${forgotten} rows for the previous target was dropped`].filter(Boolean).join('; ');
     return { forgotten, version: await configVersion(tx, activationId, document, why) };

@@ -599,3 +599,21 @@ describe('the listing of rows without a key', () => {
     expect((await listed(id)).map((e) => e.code)).toEqual(extra.map(() => 'REFUSED'));
   });
 });
+
+describe("a long key's listing in the row log", () => {
+  // Seen failing before rowHistory padded in characters as Postgres does: `Received length: 0` (JavaScript's
+  // padEnd counts UTF-16 units, a character past U+FFFF is two: the padded text fell 40 characters short).
+  test('syncline rows --key with the listing of a long key of characters past U+FFFF, as errors shows it, finds it', async () => {
+    const id = uniqueName('long_key_astral');
+    const table = `public.${id}`;
+    await makeModel(table, 5);
+    await t.db.query(`DELETE FROM ${table} WHERE length(id) > 100`);
+    await t.db.query(`INSERT INTO ${table} VALUES (repeat(chr(128512), 600), 'Emoji')`);
+    await fullRun(t.d.deps, config(id, table), 1);
+    const shown = (await listRowErrors(t.d.deps.db, id)).filter((e) => e.code === 'MODEL_KEY_TOO_LONG');
+    expect(shown).toHaveLength(1);
+    expect(shown[0]!.key.startsWith('\u{1F600}'.repeat(40) + '...(2400 bytes')).toBe(true);
+    const logged = await rowHistory(t.d.deps.db, id, shown[0]!.key);
+    expect(logged.map((c) => [c.key, c.op, c.outcome])).toEqual([[shown[0]!.key, 'long_key', 'rejected']]);
+  });
+});

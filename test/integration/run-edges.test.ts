@@ -543,6 +543,64 @@ describe('a run number prepared again after its delta but before any write, revi
   });
 });
 
+describe('a rolling deploy: a chunk this release planned, written by a worker of the release before (no mark), review rev17', () => {
+  // KNOWN GAP (README "Rolling deploy"), test.failing until it is closed: a worker of the release before reads
+  // its chunk without marking it begun (it has no chunks.write_began), writes it, and dies before any answer
+  // is recorded. The settle takes the chunk for never sent: its rows are `unsent`, neither listed nor marked
+  // unconfirmed. Beyond the Insert duplicate README names, an Upsert row whose model goes back to its synced
+  // content before the next run is then never sent again: the destination keeps what the lost write wrote.
+  // Seen (this test without .failing): keys 1-5 at the destination still `Name n v2`, the model `Name n`.
+  test.failing('a row changed, written unanswered by the old worker, then changed back: the destination ends as the model', async () => {
+    const id = uniqueName('rev17_oldwriter');
+    await model(id, 12);
+    const cfg = config(id);
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`UPDATE public.${id} SET name = name || ' v2'`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks.length).toBe(3);
+    // The old worker's write of chunk 0: it reached the destination, and nothing of it reached the state.
+    await writeChunk(t.d.deps, { runId: run2, chunk: 0 });
+    const c0 = (await t.db.query(`SELECT seq_from, seq_to FROM syncline.chunks WHERE run_id = $1 AND chunk = 0`, [run2])).rows[0];
+    await t.db.query(`UPDATE syncline.chunks SET write_began = false, state = NULL WHERE run_id = $1 AND chunk = 0`, [run2]);
+    await t.db.query(
+      `UPDATE syncline_work.${deltaName(run2)} SET status = 'pending', code = NULL, message = NULL, retryable = NULL, result_id = NULL
+       WHERE op = 'upsert' AND seq BETWEEN $1 AND $2`,
+      [c0.seq_from, c0.seq_to],
+    );
+    // The model goes back; run 3 settles run 2 and syncs.
+    await t.db.query(`UPDATE public.${id} SET name = replace(name, ' v2', '')`);
+    const run3 = await startRun(t.d.deps, cfg, 3);
+    const delta3 = await computeDelta(t.d.deps, { runId: run3 });
+    await writeAll(t.d.deps, run3, delta3.chunks);
+    await commitRun(t.d.deps, { runId: run3 });
+    const dest = await t.db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(dest.rows.map((r) => r.name)).toEqual(Array.from({ length: 12 }, (_, i) => `Name ${i + 1}`));
+  });
+
+  // Seen (without .failing): `Expected: 12, Received: 15`: the 3 records the lost write created stay.
+  test.failing(
+    'Mirror: new keys written unanswered by the old worker, then removed from the model: their records are deleted',
+    async () => {
+      const id = uniqueName('rev17_oldmirror');
+      await model(id, 12);
+      const cfg = config(id, 'mirror');
+      await fullRun(t.d.deps, cfg, 1);
+      await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(13, 15) g`);
+      const run2 = await startRun(t.d.deps, cfg, 2);
+      expect((await computeDelta(t.d.deps, { runId: run2 })).chunks.length).toBe(1);
+      await writeChunk(t.d.deps, { runId: run2, chunk: 0 });
+      await t.db.query(`UPDATE syncline.chunks SET write_began = false, state = NULL WHERE run_id = $1`, [run2]);
+      await t.db.query(
+        `UPDATE syncline_work.${deltaName(run2)} SET status = 'pending', code = NULL, message = NULL, retryable = NULL, result_id = NULL`,
+      );
+      expect((await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n).toBe(15);
+      await t.db.query(`DELETE FROM public.${id} WHERE id::int > 12`);
+      await fullRun(t.d.deps, cfg, 3);
+      expect((await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n).toBe(12);
+    },
+  );
+});
+
 describe('an activation reset to before a run it had committed, while a later run was writing, review rev6', () => {
   // `temporal workflow reset --type FirstWorkflowTask` of an activation that continued-as-new goes back to the
   // run numbers of its current execution: run 1 (committed) is prepared again while run 2's earlier attempt,

@@ -82,6 +82,24 @@ test('a committed run: rows by op and outcome (non-zero only), rejected rows, he
   ]);
 });
 
+// Seen failing before `unsent` was one of ROW_OUTCOMES: no sample for the 30 rows, which the run summary
+// counts (before the write mark, such rows were counted failed).
+test('rows a run never sent (their chunk never begun) are counted under outcome unsent, as in the run summary', async () => {
+  const samples: Sample[] = [];
+  const failedEarly: RunSummary = {
+    ...summary,
+    status: 'failed',
+    ops: { upsert: { planned: 50, succeeded: 20, failed: 0, skipped: 0, held: 0, unsent: 30 } },
+    heldDeletes: 0,
+    rejected: 0,
+  };
+  await new MockActivityEnvironment({}, { metricMeter: recordingMeter(samples) }).run(async () => recordCommittedRun(failedEarly));
+  expect(ours(samples).filter((x) => x.name === METRICS.rows)).toEqual([
+    { kind: 'counter', name: METRICS.rows, value: 20, tags: { activation: 'contacts', op: 'upsert', outcome: 'succeeded' } },
+    { kind: 'counter', name: METRICS.rows, value: 30, tags: { activation: 'contacts', op: 'upsert', outcome: 'unsent' } },
+  ]);
+});
+
 /**
  * Two workers, each with its own registry (as two worker processes export): what a Prometheus scrape of
  * each holds of a gauge set after runs, the scrape's `instance` label added. Keeps the last value set per
