@@ -191,7 +191,7 @@ export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivit
   (st.retrying ?? []).forEach((r, i) =>
     facts.push([
       i === 0 ? 'Retrying' : '',
-      `${r.activity}${r.stateDatabase ? ' (its bookkeeping in the state database)' : ''}: ${r.attempt - 1} tries failed, the last with "${r.lastFailure}"`,
+      `${r.activity}${r.stateDatabase ? ' (its bookkeeping in the state database)' : ''}: ${r.attempt - 1} ${r.attempt - 1 === 1 ? 'try' : 'tries'} failed, the last with "${r.lastFailure}"`,
     ]),
   );
   const width = Math.max(...facts.map(([k]) => k.length));

@@ -338,6 +338,21 @@ describe('tables', () => {
       'Warnings        critical DELETES_HELD: run 8: 190 deletions held; approve with: syncline approve-deletes contacts --run 8\n' +
         '                warning FAILED_ROWS: run 8: 12 of 100 rows failed; see: syncline errors contacts --run 8',
     );
+    // What the activation retries (syncline status adds it from the workflow's pending activities).
+    const retrying = formatStatus(
+      {
+        ...st,
+        retrying: [
+          { activity: 'applyConfigUpdate', attempt: 2, lastFailure: 'connect ECONNREFUSED 10.0.0.5:5432', stateDatabase: true },
+          { activity: 'reportWarnings', attempt: 4, lastFailure: 'webhook answered 503', stateDatabase: false },
+        ],
+      },
+      now,
+    );
+    expect(retrying).toContain(
+      'Retrying        applyConfigUpdate (its bookkeeping in the state database): 1 try failed, the last with "connect ECONNREFUSED 10.0.0.5:5432"\n' +
+        '                reportWarnings: 3 tries failed, the last with "webhook answered 503"',
+    );
     expect(out).not.toContain('Warnings');
     const runLines = out.split('\n').slice(out.split('\n').indexOf('Last runs') + 2);
     expect(runLines.map((l) => l.trim().split(/\s+/)[0])).toEqual(['8', '7']); // newest first
