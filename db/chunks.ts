@@ -82,10 +82,6 @@ export async function someWriteBegan(db: Db, runId: string): Promise<boolean> {
   return row !== undefined;
 }
 
-export async function getChunk(db: Db, runId: string, chunk: number): Promise<ChunkRecord | undefined> {
-  return db.selectFrom('syncline.chunks').selectAll().where('run_id', '=', runId).where('chunk', '=', chunk).executeTakeFirst();
-}
-
 export async function listChunks(db: Db, runId: string): Promise<Array<{ chunk: number; op: string; row_count: number }>> {
   return db.selectFrom('syncline.chunks').select(['chunk', 'op', 'row_count']).where('run_id', '=', runId).orderBy('chunk').execute();
 }
