@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import type { OpCounts, RunStatus, RunSummary, RunTrigger, RunWarning } from '../common/run';
 import type { RowOp } from '../common/sync-modes';
-import { ROW_ERROR_CODES } from '../common/errors';
+import { LISTING_ERROR_CODES } from '../db/delta';
 
 /** One row of syncline.runs, counts unpacked. */
 export interface RunRecord {
@@ -98,8 +98,6 @@ export async function listRuns(db: Kysely<Database>, activationId: string, limit
   });
 }
 
-const LISTING_CODES: ReadonlySet<string> = new Set([ROW_ERROR_CODES.keyTooLong, ROW_ERROR_CODES.nullKey]);
-
 /** Row errors, most recently seen first; `run` keeps those last seen in that run. */
 export async function listRowErrors(
   db: Kysely<Database>,
@@ -117,7 +115,7 @@ export async function listRowErrors(
     activationId: r.activation_id,
     // A listing (a long key's, or the one of the rows without a key) is stored padded with spaces so no model
     // key can be it (db/delta.ts longKeyListing, NULL_KEY): shown, in JSON too, as its text.
-    key: LISTING_CODES.has(r.code) ? r.key.trimEnd() : r.key,
+    key: LISTING_ERROR_CODES.includes(r.code) ? r.key.trimEnd() : r.key,
     op: r.op,
     code: r.code,
     message: r.message,

@@ -84,8 +84,12 @@ export const LEGACY_NULL_KEY = '(null)';
  */
 export const NULL_KEY = LEGACY_NULL_KEY.padEnd(MAX_KEY_BYTES + 1, ' ');
 
-/** Row error codes of listings that are not a model key's own (`NULL_KEY`, `longKeyListing`, and their legacy forms). */
-const LISTING_CODES = sql`(${ROW_ERROR_CODES.keyTooLong}, ${ROW_ERROR_CODES.nullKey})`;
+/**
+ * Row error codes of listings that are not a model key's own (`NULL_KEY`, `longKeyListing`, and their legacy
+ * forms): stored padded, shown without the padding (client/runs.ts).
+ */
+export const LISTING_ERROR_CODES: readonly string[] = [ROW_ERROR_CODES.keyTooLong, ROW_ERROR_CODES.nullKey];
+const LISTING_CODES = sql`(${sql.join(LISTING_ERROR_CODES)})`;
 
 /**
  * How releases before `longKeyListing` listed a key longer than MAX_KEY_BYTES: its first 40 characters,
