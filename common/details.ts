@@ -112,7 +112,10 @@ export function runResultDetails(s: RunSummary): string {
   }
   const unsent = ops.reduce((a, [, c]) => a + (c.unsent ?? 0), 0);
   if (unsent)
-    lines.push('', `${count(unsent)} planned rows not sent: the run ended before their chunk's write began; the next run sends them`);
+    lines.push(
+      '',
+      `${count(unsent)} planned rows not sent: their chunk's write never began (the run ended first, or a worker of a release before took it during a rolling deploy); the next run sends them`,
+    );
   const resent = Object.entries(s.resent ?? {}).filter(([, n]) => n > 0);
   if (resent.length)
     lines.push(

@@ -23,6 +23,12 @@ export interface NewChunk {
  * new target accepted, whose delta may have been computed from the snapshot the new target dropped). The lock
  * holds until the transaction ends: what closes the run then (acceptNewTarget, a settle) waits, then finds
  * the chunks and deletes them.
+ *
+ * A chunk is recorded not begun (write_began false) with its seq range negated: [-from, -to] holds no row
+ * (seqs start at 1). claimChunk restores it as it marks the chunk begun, in the same statement. A worker of a
+ * release before the mark (a rolling deploy without Worker Versioning) reads seq_from/seq_to without
+ * marking anything: it finds no pending row in the chunk, ends it without calling the destination, and its
+ * rows stay pending for the commit, which counts them never sent (`unsent`; the next run sends them).
  */
 export async function replaceChunks(db: Db, runId: string, chunks: NewChunk[]): Promise<string | undefined> {
   const r = await sql<{ status: string }>`WITH r AS (SELECT status FROM syncline.runs WHERE id = ${runId}::bigint FOR SHARE),
@@ -39,8 +45,9 @@ SELECT status FROM r`.execute(db);
         op: c.op,
         method: c.method,
         row_count: c.rowCount,
-        seq_from: c.from,
-        seq_to: c.to,
+        // Hidden from a write of a release before the mark until claimChunk restores it (see above).
+        seq_from: -positiveSeq(c.from),
+        seq_to: -positiveSeq(c.to),
         state: null,
         // No write has begun: a settle takes this chunk's pending rows for never sent (claimChunk).
         write_began: false,
@@ -50,6 +57,11 @@ SELECT status FROM r`.execute(db);
   return status;
 }
 
+function positiveSeq(seq: number): number {
+  if (!(seq >= 1)) throw new Error(`a chunk's seq range starts at 1 (got ${seq})`);
+  return seq;
+}
+
 export async function deleteChunks(db: Db, runId: string): Promise<void> {
   await db.deleteFrom('syncline.chunks').where('run_id', '=', runId).execute();
 }
@@ -57,13 +69,14 @@ export async function deleteChunks(db: Db, runId: string): Promise<void> {
 /**
  * A write of the chunk begins: marks it begun (write_began) and returns it, in one statement, before the
  * destination is called. Once marked, a settle takes its pending rows for sent, answer unknown
- * (NOT_ACKNOWLEDGED); a chunk never marked was never sent. Undefined when the run has no such chunk (a
- * settled run's chunks are deleted: a write of it still under way finds nothing).
+ * (NOT_ACKNOWLEDGED); a chunk never marked was never sent. Its seq range, negated while not begun
+ * (replaceChunks), is restored; a chunk of a release before the mark has it as it is. Undefined when the run
+ * has no such chunk (a settled run's chunks are deleted: a write of it still under way finds nothing).
  */
 export async function claimChunk(db: Db, runId: string, chunk: number): Promise<ChunkRecord | undefined> {
   return db
     .updateTable('syncline.chunks')
-    .set({ write_began: true })
+    .set({ write_began: true, seq_from: sql<number>`abs(seq_from)`, seq_to: sql<number>`abs(seq_to)` })
     .where('run_id', '=', runId)
     .where('chunk', '=', chunk)
     .returningAll()

@@ -215,16 +215,18 @@ FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
 
 /**
  * The pending rows of the run's chunks whose write never began (chunks.write_began false: the run ended
- * before it, or a plan's apply never got to it) become `unsent`: never sent, so neither listed
- * NOT_ACKNOWLEDGED nor marked unconfirmed; the next delta plans them again. A chunk of a release before
- * the mark (NULL) keeps its rows pending: a write possibly begun. The chunks are locked: a write of the
- * run still under way that marks one first is seen (its rows stay pending, listed); one that marks it
- * after waits for the commit, then finds the chunk deleted and sends nothing (db/chunks.ts, claimChunk).
+ * before it, or a plan's apply never got to it, or a worker of a release before the mark took it and found
+ * its range empty: db/chunks.ts) become `unsent`: never sent, so neither listed NOT_ACKNOWLEDGED nor
+ * marked unconfirmed; the next delta plans them again. Their range is stored negated (abs). A chunk of a
+ * release before the mark (NULL) keeps its rows pending: a write possibly begun. The chunks are locked: a
+ * write of the run still under way that marks one first is seen (its rows stay pending, listed); one that
+ * marks it after waits for the commit, then finds the chunk deleted and sends nothing (db/chunks.ts,
+ * claimChunk).
  */
 export function markUnsent(runId: string): RawBuilder<unknown> {
   const d = deltaTable(runId);
   return sql`WITH c AS (SELECT op, seq_from, seq_to FROM syncline.chunks WHERE run_id = ${runId} AND write_began = false FOR UPDATE)
-UPDATE ${d} d SET status = 'unsent' FROM c WHERE d.status = 'pending' AND d.op = c.op AND d.seq BETWEEN c.seq_from AND c.seq_to`;
+UPDATE ${d} d SET status = 'unsent' FROM c WHERE d.status = 'pending' AND d.op = c.op AND d.seq BETWEEN abs(c.seq_from) AND abs(c.seq_to)`;
 }
 
 /** Rows re-sent within the run, by the code they had failed with (activities/write.ts keeps them in each chunk's state). */

@@ -75,6 +75,7 @@ export interface ChunksTable {
   op: string;
   method: string;
   row_count: number;
+  /** The chunk's rows: those of `op` whose seq lies in [seq_from, seq_to]; negated while write_began is false (db/chunks.ts). */
   seq_from: number;
   seq_to: number;
   status: Generated<string>;

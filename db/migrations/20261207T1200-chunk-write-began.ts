@@ -7,9 +7,9 @@ import type { Kysely } from 'kysely';
  * is called. A settle or a failed run's commit takes the pending rows of a chunk still false for never
  * sent: they are neither listed NOT_ACKNOWLEDGED nor marked unconfirmed, and the next delta plans them
  * again. NULL: a chunk planned by a release before this column (its rows, and those a release before this
- * one plans during a rolling deploy): a write possibly begun, as before. Not covered: a worker of the
- * release before (a rolling deploy) writing a chunk this release planned sets no mark; should it die before
- * any answer is recorded, that chunk's rows are taken for never sent.
+ * one plans during a rolling deploy): a write possibly begun, as before. A worker of the release before
+ * (a rolling deploy) sets no mark: a chunk not begun keeps its seq range negated until a write marks it
+ * (db/chunks.ts, a later release), so that worker finds no row in it and sends nothing.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.withSchema('syncline').alterTable('chunks').addColumn('write_began', 'boolean').execute();

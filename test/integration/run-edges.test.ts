@@ -18,6 +18,8 @@ import { applyConfigUpdate } from '../../activities/config';
 import { latestConfigVersion } from '../../db/config-versions';
 import { approveHeld, claimApprovals } from '../../db/held-deletes';
 import { deltaName, hasDeltaTable } from '../../db/work-tables';
+import { countChunk } from '../../db/delta';
+import { claimChunk, setChunkStatus } from '../../db/chunks';
 
 const t = useDirectDeps();
 
@@ -411,7 +413,7 @@ describe('a run number prepared again after its delta but before any write, revi
   const chunkKeys = async (runId: string, chunk: number): Promise<string[]> =>
     (
       await t.db.query(
-        `SELECT d.key FROM syncline.chunks c JOIN syncline_work.${deltaName(runId)} d ON d.op = c.op AND d.seq BETWEEN c.seq_from AND c.seq_to
+        `SELECT d.key FROM syncline.chunks c JOIN syncline_work.${deltaName(runId)} d ON d.op = c.op AND d.seq BETWEEN abs(c.seq_from) AND abs(c.seq_to)
          WHERE c.run_id = $1 AND c.chunk = $2 ORDER BY d.key::int`,
         [runId, chunk],
       )
@@ -484,7 +486,10 @@ describe('a run number prepared again after its delta but before any write, revi
     const writer = await t.db.connect();
     try {
       await writer.query('BEGIN');
-      await writer.query(`UPDATE syncline.chunks SET write_began = true WHERE run_id = $1 AND chunk = 1`, [runId]);
+      await writer.query(
+        `UPDATE syncline.chunks SET write_began = true, seq_from = abs(seq_from), seq_to = abs(seq_to) WHERE run_id = $1 AND chunk = 1`,
+        [runId],
+      );
       const writerPid = (await writer.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       const committing = commitRun(t.d.deps, { runId, error: { type: 'TIMEOUT', message: 'write timed out' } });
       await waitFor(
@@ -515,7 +520,11 @@ describe('a run number prepared again after its delta but before any write, revi
     const cfg = config(id);
     const first = await startRun(t.d.deps, cfg, 1);
     await computeDelta(t.d.deps, { runId: first });
-    await t.db.query(`UPDATE syncline.chunks SET write_began = NULL WHERE run_id = $1 AND chunk = 2`, [first]);
+    // As a release before the mark plans it: no mark, its seq range as it is.
+    await t.db.query(
+      `UPDATE syncline.chunks SET write_began = NULL, seq_from = abs(seq_from), seq_to = abs(seq_to) WHERE run_id = $1 AND chunk = 2`,
+      [first],
+    );
     const old = await chunkKeys(first, 2);
     expect(old).toHaveLength(2);
     expect(await settleUnfinishedRuns(t.d.deps, id, 'run 1', 1)).toEqual([1]);
@@ -543,62 +552,150 @@ describe('a run number prepared again after its delta but before any write, revi
   });
 });
 
-describe('a rolling deploy: a chunk this release planned, written by a worker of the release before (no mark), review rev17', () => {
-  // KNOWN GAP (README "Rolling deploy"), test.failing until it is closed: a worker of the release before reads
-  // its chunk without marking it begun (it has no chunks.write_began), writes it, and dies before any answer
-  // is recorded. The settle takes the chunk for never sent: its rows are `unsent`, neither listed nor marked
-  // unconfirmed. Beyond the Insert duplicate README names, an Upsert row whose model goes back to its synced
-  // content before the next run is then never sent again: the destination keeps what the lost write wrote.
-  // Seen (this test without .failing): keys 1-5 at the destination still `Name n v2`, the model `Name n`.
-  test.failing('a row changed, written unanswered by the old worker, then changed back: the destination ends as the model', async () => {
+describe('a rolling deploy: a chunk this release planned, taken by a worker of the release before (no mark), review rev17', () => {
+  // A worker of the release before (0.2.0 up to fccdcd8, without chunks.write_began) reads its chunk without
+  // marking it begun. Before the fix it wrote the chunk's rows and, should it die before any answer was
+  // recorded, the settle took the chunk for never sent (`unsent`: neither listed nor marked unconfirmed): an
+  // Upsert row changed back before the next run was never sent again, a Mirror new key removed was never
+  // deleted, an Insert record was made a second time. A chunk this release plans keeps its seq range hidden
+  // (negated) until a write of this release claims it (db/chunks.ts): the release before's reads find no
+  // row in it, and it ends the chunk without calling the destination. The run counts those rows not sent;
+  // the next run, on this release, sends them.
+  const errors = async (id: string) =>
+    (await t.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key::int`, [id])).rows.map(
+      (r) => `${r.key}:${r.code}`,
+    );
+  const dest = async (id: string) =>
+    (
+      await t.db.query(`SELECT key, "values"->>'Name' AS name, writes FROM test_dest.records WHERE object = $1 ORDER BY key::int, id`, [id])
+    ).rows.map((r) => `${r.key}=${r.name}:${r.writes}`);
+
+  /**
+   * A worker of the release before taking the write of `chunk`: what its activities/write.ts (`drive`) does,
+   * statement by statement, on this schema. It reads the chunk without marking it (getChunk, a SELECT) and
+   * counts the pending rows of its seq range (countChunk over `op = .. AND seq BETWEEN seq_from AND seq_to`);
+   * with none it sets the chunk 'done' and answers 0 sent, 0 failed, without calling the destination. With
+   * some it sends them, and the worker dies before any answer reaches the state: this release's write does
+   * the sending here, and what it recorded is then undone (the release before marks nothing).
+   */
+  async function releaseBeforeWrite(runId: string, chunk: number): Promise<{ sent: number }> {
+    const c = (await t.db.query(`SELECT * FROM syncline.chunks WHERE run_id = $1 AND chunk = $2`, [runId, chunk])).rows[0];
+    const range = { op: c.op, from: c.seq_from, to: c.seq_to };
+    const { pending } = await countChunk(t.d.deps.db, runId, range);
+    if (pending === 0) {
+      await setChunkStatus(t.d.deps.db, runId, chunk, 'done');
+      return { sent: 0 };
+    }
+    await writeChunk(t.d.deps, { runId, chunk });
+    await t.db.query(`UPDATE syncline.chunks SET write_began = $3, state = NULL, status = 'pending' WHERE run_id = $1 AND chunk = $2`, [
+      runId,
+      chunk,
+      c.write_began,
+    ]);
+    await t.db.query(
+      `UPDATE syncline_work.${deltaName(runId)} SET status = 'pending', code = NULL, message = NULL, retryable = NULL, result_id = NULL
+       WHERE op = $1 AND seq BETWEEN $2 AND $3`,
+      [c.op, c.seq_from, c.seq_to],
+    );
+    return { sent: pending };
+  }
+
+  test('Upsert: the old worker sends nothing of its chunk; its rows are counted not sent, and a row changed back is left as the model', async () => {
     const id = uniqueName('rev17_oldwriter');
     await model(id, 12);
     const cfg = config(id);
     await fullRun(t.d.deps, cfg, 1);
     await t.db.query(`UPDATE public.${id} SET name = name || ' v2'`);
     const run2 = await startRun(t.d.deps, cfg, 2);
-    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks.length).toBe(3);
-    // The old worker's write of chunk 0: it reached the destination, and nothing of it reached the state.
-    await writeChunk(t.d.deps, { runId: run2, chunk: 0 });
-    const c0 = (await t.db.query(`SELECT seq_from, seq_to FROM syncline.chunks WHERE run_id = $1 AND chunk = 0`, [run2])).rows[0];
-    await t.db.query(`UPDATE syncline.chunks SET write_began = false, state = NULL WHERE run_id = $1 AND chunk = 0`, [run2]);
-    await t.db.query(
-      `UPDATE syncline_work.${deltaName(run2)} SET status = 'pending', code = NULL, message = NULL, retryable = NULL, result_id = NULL
-       WHERE op = 'upsert' AND seq BETWEEN $1 AND $2`,
-      [c0.seq_from, c0.seq_to],
-    );
-    // The model goes back; run 3 settles run 2 and syncs.
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks).toEqual([0, 1, 2]);
+    // The old worker takes chunk 0 (keys 1-5); workers of this release write chunks 1 and 2.
+    expect(await releaseBeforeWrite(run2, 0)).toEqual({ sent: 0 });
+    expect((await dest(id)).slice(0, 5)).toEqual(Array.from({ length: 5 }, (_, i) => `${i + 1}=Name ${i + 1}:1`));
+    await writeAll(t.d.deps, run2, [1, 2]);
+    const s2 = await commitRun(t.d.deps, { runId: run2 });
+    expect(s2.status).toBe('partial');
+    expect(s2.ops.upsert).toMatchObject({ planned: 12, succeeded: 7, failed: 0, unsent: 5 });
+    expect(await errors(id)).toEqual([]);
+    // The model goes back before run 3: it sends keys 6-12 back; keys 1-5 were never sent and need nothing.
     await t.db.query(`UPDATE public.${id} SET name = replace(name, ' v2', '')`);
-    const run3 = await startRun(t.d.deps, cfg, 3);
-    const delta3 = await computeDelta(t.d.deps, { runId: run3 });
-    await writeAll(t.d.deps, run3, delta3.chunks);
-    await commitRun(t.d.deps, { runId: run3 });
-    const dest = await t.db.query(`SELECT "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
-    expect(dest.rows.map((r) => r.name)).toEqual(Array.from({ length: 12 }, (_, i) => `Name ${i + 1}`));
+    const r3 = await fullRun(t.d.deps, cfg, 3);
+    expect(r3.delta.planned).toEqual({ upsert: 7 });
+    expect(r3.summary.status).toBe('success');
+    expect(await dest(id)).toEqual(Array.from({ length: 12 }, (_, i) => `${i + 1}=Name ${i + 1}:${i < 5 ? 1 : 3}`));
   });
 
-  // Seen (without .failing): `Expected: 12, Received: 15`: the 3 records the lost write created stay.
-  test.failing(
-    'Mirror: new keys written unanswered by the old worker, then removed from the model: their records are deleted',
-    async () => {
-      const id = uniqueName('rev17_oldmirror');
-      await model(id, 12);
-      const cfg = config(id, 'mirror');
-      await fullRun(t.d.deps, cfg, 1);
-      await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(13, 15) g`);
-      const run2 = await startRun(t.d.deps, cfg, 2);
-      expect((await computeDelta(t.d.deps, { runId: run2 })).chunks.length).toBe(1);
-      await writeChunk(t.d.deps, { runId: run2, chunk: 0 });
-      await t.db.query(`UPDATE syncline.chunks SET write_began = false, state = NULL WHERE run_id = $1`, [run2]);
-      await t.db.query(
-        `UPDATE syncline_work.${deltaName(run2)} SET status = 'pending', code = NULL, message = NULL, retryable = NULL, result_id = NULL`,
-      );
-      expect((await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n).toBe(15);
-      await t.db.query(`DELETE FROM public.${id} WHERE id::int > 12`);
-      await fullRun(t.d.deps, cfg, 3);
-      expect((await t.db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id])).rows[0].n).toBe(12);
-    },
-  );
+  test('Upsert: the rows the old worker left are sent once by the next run', async () => {
+    const id = uniqueName('rev17_oldnext');
+    await model(id, 12);
+    const cfg = config(id);
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`UPDATE public.${id} SET name = name || ' v2'`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks).toEqual([0, 1, 2]);
+    expect(await releaseBeforeWrite(run2, 1)).toEqual({ sent: 0 });
+    await writeAll(t.d.deps, run2, [0, 2]);
+    expect((await commitRun(t.d.deps, { runId: run2 })).ops.upsert).toMatchObject({ planned: 12, succeeded: 7, unsent: 5 });
+    const r3 = await fullRun(t.d.deps, cfg, 3);
+    expect(r3.delta.planned).toEqual({ upsert: 5 });
+    expect(r3.summary.status).toBe('success');
+    expect(await dest(id)).toEqual(Array.from({ length: 12 }, (_, i) => `${i + 1}=Name ${i + 1} v2:2`));
+    expect(await errors(id)).toEqual([]);
+  });
+
+  test('Mirror: new keys the old worker took are not created; removed from the model, nothing is left to delete', async () => {
+    const id = uniqueName('rev17_oldmirror');
+    await model(id, 12);
+    const cfg = config(id, 'mirror');
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(13, 15) g`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks).toEqual([0]);
+    expect(await releaseBeforeWrite(run2, 0)).toEqual({ sent: 0 });
+    expect(await dest(id)).toHaveLength(12);
+    const s2 = await commitRun(t.d.deps, { runId: run2 });
+    expect(Object.values(s2.ops).reduce((a, o) => a + (o.unsent ?? 0), 0)).toBe(3);
+    expect(await errors(id)).toEqual([]);
+    await t.db.query(`DELETE FROM public.${id} WHERE id::int > 12`);
+    const r3 = await fullRun(t.d.deps, cfg, 3);
+    expect(r3.delta.planned).toEqual({});
+    expect(await dest(id)).toEqual(Array.from({ length: 12 }, (_, i) => `${i + 1}=Name ${i + 1}:1`));
+  });
+
+  test('Insert: new rows the old worker took are created once, by the next run', async () => {
+    const id = uniqueName('rev17_oldinsert');
+    await model(id, 12);
+    const cfg = config(id, 'insert');
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(13, 15) g`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks).toEqual([0]);
+    expect(await releaseBeforeWrite(run2, 0)).toEqual({ sent: 0 });
+    expect(await dest(id)).toHaveLength(12);
+    expect((await commitRun(t.d.deps, { runId: run2 })).ops.create).toMatchObject({ planned: 3, succeeded: 0, unsent: 3 });
+    const r3 = await fullRun(t.d.deps, cfg, 3);
+    expect(r3.delta.planned).toEqual({ create: 3 });
+    expect(await dest(id)).toEqual(Array.from({ length: 15 }, (_, i) => `${i + 1}=Name ${i + 1}:1`));
+  });
+
+  test('a chunk this release planned reads as no row to the release before, and as its rows once this release claims it', async () => {
+    const id = uniqueName('rev17_hidden');
+    await model(id, 12);
+    const cfg = config(id);
+    const runId = await startRun(t.d.deps, cfg, 1);
+    await computeDelta(t.d.deps, { runId });
+    const read = async () => (await t.db.query(`SELECT * FROM syncline.chunks WHERE run_id = $1 AND chunk = 2`, [runId])).rows[0];
+    const before = await read();
+    expect(before.write_began).toBe(false);
+    expect(await countChunk(t.d.deps.db, runId, { op: before.op, from: before.seq_from, to: before.seq_to })).toMatchObject({ pending: 0 });
+    const claimed = await claimChunk(t.d.deps.db, runId, 2);
+    expect(claimed).toMatchObject({ write_began: true, row_count: 2 });
+    expect(
+      await countChunk(t.d.deps.db, runId, { op: claimed!.op as 'upsert', from: claimed!.seq_from, to: claimed!.seq_to }),
+    ).toMatchObject({ pending: 2 });
+    // The release before reads the claimed chunk as it is: a retry of this release's write that it takes
+    // sends the rows of a chunk marked begun, which a settle lists (as for any write begun).
+    expect(await read()).toMatchObject({ write_began: true, seq_from: claimed!.seq_from, seq_to: claimed!.seq_to });
+  });
 });
 
 describe('an activation reset to before a run it had committed, while a later run was writing, review rev6', () => {

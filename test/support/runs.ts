@@ -3,6 +3,7 @@
  * need to stop between two steps — a crash of Postgres, a retried activity, a run that never commits.
  */
 import type pg from 'pg';
+import { sql } from 'kysely';
 import { createDb, createPool } from '../../db/connect';
 import { createConnectionResolver, type ConnectionMap } from '../../connectors/connections';
 import { parseActivationConfig, type ActivationConfig } from '../../common/config';
@@ -80,11 +81,15 @@ export async function startRun(
 
 /**
  * The run's chunks marked begun, as writeChunk marks each before it calls the destination
- * (chunks.write_began): for a test that has a write reach the destination (or not) without writeChunk,
- * its answer lost. A chunk never marked was never sent, and its rows are not listed NOT_ACKNOWLEDGED.
+ * (chunks.write_began, its seq range restored as claimChunk does): for a test that has a write reach the
+ * destination (or not) without writeChunk, its answer lost. A chunk never marked was never sent, and its
+ * rows are not listed NOT_ACKNOWLEDGED.
  */
 export async function markWritesBegun(deps: SynclineDeps, runId: string, chunks?: number[]): Promise<void> {
-  let q = deps.db.updateTable('syncline.chunks').set({ write_began: true }).where('run_id', '=', runId);
+  let q = deps.db
+    .updateTable('syncline.chunks')
+    .set({ write_began: true, seq_from: sql<number>`abs(seq_from)`, seq_to: sql<number>`abs(seq_to)` })
+    .where('run_id', '=', runId);
   if (chunks) q = q.where('chunk', 'in', chunks);
   await q.execute();
 }

@@ -83,7 +83,7 @@ test('rows never sent (their chunk write never began): said in the run line and 
   });
   expect(describeRun(settled)).toBe('run 7 · mirror · schedule · cancelled · upsert 12 (5 ok, 7 not sent)');
   expect(runResultDetails(settled)).toContain(
-    "7 planned rows not sent: the run ended before their chunk's write began; the next run sends them",
+    "7 planned rows not sent: their chunk's write never began (the run ended first, or a worker of a release before took it during a rolling deploy); the next run sends them",
   );
   expect(runResultDetails(run(8))).not.toContain('not sent');
 });
