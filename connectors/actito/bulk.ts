@@ -13,7 +13,7 @@ import { recordFileSeen, refuseOversized } from './chunk-size';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
 import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
 import { PROFILE_IMPORT_MODES, profileWrite, upsertProfilesOneByOne } from './profiles';
-import { markExhausted, msUntilNextUtcDay, takeImport } from './quota';
+import { markExhausted, msUntilNextUtcDay, quotaTable, takeImport } from './quota';
 import type { Encoded } from './encode';
 import { whileBeating } from './heartbeat';
 import { type Accounting, account } from './import-report';
@@ -159,8 +159,8 @@ async function upload(
     return phase === 'profiles' ? startPhase(ctx, chunk, opts, tables, 'records', null) : { status: 'done' };
   }
 
-  // Quota counters are keyed by the names in the configuration (planWrites only has those).
-  const quotaKey = phase === 'profiles' ? (opts.profiles?.table ?? target.name) : tableName(ctx);
+  // Counted per table as Actito knows it (its id), however the activation names it (quota.ts).
+  const quotaKey = quotaTable(tables, phase);
   if (!(await takeImport(ctx, quotaKey, opts))) {
     await built.dispose();
     return quotaExhausted(ctx, chunk, opts, tables, phase);

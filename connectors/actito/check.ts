@@ -7,7 +7,7 @@ import type { CheckResult, FieldSpec } from '../types';
 import type { ActitoOptions } from './config';
 import { type Ctx, loadTables, splitFields, tableName, type Tables } from './context';
 import { attributeNameProblem, isCompatible, typeForNewAttribute, VALUE_TYPES } from './mapping';
-import { readQuota } from './quota';
+import { quotaTable, readQuota } from './quota';
 import { isUniqueAttribute, mandatoryAttributes, TECHNICAL } from './structure';
 
 interface Problem {
@@ -43,8 +43,8 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
       details: { problems: problems.length },
     });
   }
-  await readQuota(ctx, tableName(ctx));
-  if (opts.profiles) await readQuota(ctx, opts.profiles.table);
+  await readQuota(ctx, quotaTable(tables, 'records'));
+  if (tables.profileTable) await readQuota(ctx, quotaTable(tables, 'profiles'));
   return result;
 }
 

@@ -20,7 +20,7 @@ import {
   SAMPLE_ROWS,
 } from './chunk-size';
 import { clientFor } from './client';
-import { takeImport } from './quota';
+import { quotaTable, takeImport } from './quota';
 import { loadTables } from './context';
 import { type ActitoConnection, connectionSchema } from './config';
 import { actitoConnector as actito } from './index';
@@ -215,8 +215,9 @@ describe('planWrites with and without bulkChunkSize', () => {
       limits,
     });
     // Another activation took two of the profile table's four imports today: 2 left there, 4 on "orders".
-    expect(await takeImport(ctx, 'main', ctx.options)).toBe(true);
-    expect(await takeImport(ctx, 'main', ctx.options)).toBe(true);
+    const main = quotaTable(await loadTables(ctx, ctx.options), 'profiles');
+    expect(await takeImport(ctx, main, ctx.options)).toBe(true);
+    expect(await takeImport(ctx, main, ctx.options)).toBe(true);
     // 1,500,000 rows of 100 bytes: 3 imports of 524,288; 2 left on the profile table: 750,000 rows each.
     expect(await actito.planWrites(ctx, 'upsert', 1_500_000)).toEqual({ method: 'bulk', chunkSize: 750_000 });
     // An operation that writes no profile (Update with insert-only profiles) is planned on the records table alone.

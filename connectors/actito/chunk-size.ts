@@ -95,7 +95,7 @@ export function bulkChunkFor(p: { rows: number; left: number; bytesPerRow: numbe
   return { chunkSize, bytesPerRow: bpr, grown: false };
 }
 
-/** The state key of a phase's files on a table (the configured names, as the quota counters use). */
+/** The state key of a phase's files on a table (the activation's own state: the table as configured). */
 export const seenKey = (phase: Phase, table: string): string => `actito.bulkFile.${phase}.${table}`;
 /** Where the widest file refused within REFUSED_KEPT_MS is kept, apart from the last file (which a narrower one replaces). */
 export const refusedKey = (phase: Phase, table: string): string => `${seenKey(phase, table)}.refused`;

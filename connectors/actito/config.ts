@@ -53,9 +53,24 @@ export const connectionSchema = z
 export type ActitoConnection = z.output<typeof connectionSchema>;
 export type RoutePrefixes = z.output<typeof routePrefixesSchema>;
 
-/** The SharedLimits scope of a connection's licence (docs/limits.md). */
+/**
+ * The environment as one spelling, for the scopes of shared limits: scheme and host lower-cased, the
+ * default port left out, no trailing slash (`HTTPS://API3.actito.com:443/` is `https://api3.actito.com`).
+ * The path, if any, is kept as written (paths are case-sensitive).
+ */
+export function hostKey(baseUrl: string): string {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    return baseUrl.replace(/\/+$/, '');
+  }
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The SharedLimits scope of a connection's licence (docs/limits.md): one however the base URL is spelled. */
 export function licenceScope(c: Pick<ActitoConnection, 'licence' | 'baseUrl' | 'entity'>): string {
-  return c.licence ? `actito:licence:${c.licence}` : `actito:entity:${c.baseUrl}/${c.entity}`;
+  return c.licence ? `actito:licence:${c.licence}` : `actito:entity:${hostKey(c.baseUrl)}/${c.entity}`;
 }
 
 export function resolvePrefixes(c: Pick<ActitoConnection, 'routePrefix' | 'routePrefixes'>): RoutePrefixes {

@@ -8,7 +8,8 @@ import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
 import { drive, emulatorAdmin, field, makeContext, memoryChunk, outRow, type MemoryState } from './test-harness';
 import { LocalLimits } from '../kit/limits';
-import { takeImport } from './quota';
+import { loadTables } from './context';
+import { quotaTable, takeImport } from './quota';
 
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
@@ -775,8 +776,9 @@ describe('bulk imports', () => {
     const ctx = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, limits });
     // Another activation (on any worker) already started today's two imports of the table.
     const other = ctxFor('upsert', { options: { ...bulkOpts, bulkImportsPerDay: 3, bulkImportsReserve: 1 }, limits });
-    expect(await takeImport(other, 'orders', other.options)).toBe(true);
-    expect(await takeImport(other, 'orders', other.options)).toBe(true);
+    const orders = quotaTable(await loadTables(other, other.options), 'records');
+    expect(await takeImport(other, orders, other.options)).toBe(true);
+    expect(await takeImport(other, orders, other.options)).toBe(true);
     await actito.check(ctx);
     const { method, results } = await drive(
       actito,

@@ -6,8 +6,8 @@ import type { DestinationConnector } from '../types';
 import { ensureAttributes } from './attributes';
 import { check } from './check';
 import { type ActitoConnection, type ActitoOptions, connectionSchema, optionsFor } from './config';
-import { tableName } from './context';
-import { allowance, readQuota } from './quota';
+import { loadTables } from './context';
+import { allowance, quotaTable, readQuota } from './quota';
 import { METHOD_BULK, METHOD_SINGLE, planWrites, pollChunk, writeChunk } from './writer';
 import { STANDARD_MODES } from '../../common/sync-modes';
 
@@ -30,7 +30,7 @@ export const actitoConnector: DestinationConnector<ActitoConnection, ActitoOptio
   pollChunk,
   /** Bulk imports used today on the custom table, against the allowance (per day minus reserve). */
   async quota(ctx) {
-    const c = await readQuota(ctx, tableName(ctx));
+    const c = await readQuota(ctx, quotaTable(await loadTables(ctx, ctx.options), 'records'));
     return { used: c.used, max: allowance(ctx.options) };
   },
 };

@@ -1,7 +1,7 @@
 import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { SyncError } from '../../common/errors';
 import { parseExpiresIn } from './client';
-import { type ActitoConnection, connectionSchema, optionsFor, optionsSchema, resolvePrefixes } from './config';
+import { type ActitoConnection, connectionSchema, hostKey, licenceScope, optionsFor, optionsSchema, resolvePrefixes } from './config';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -330,6 +330,15 @@ describe('configuration', () => {
     expect(resolvePrefixes({ routePrefix: '' }).profiles).toBe('');
     expect(resolvePrefixes({ routePrefix: '', routePrefixes: { records: '/custom-tables' } }).records).toBe('/custom-tables');
     expect(connectionSchema.safeParse({ apiKey: 'k', baseUrl: 'x', entity: 'e', maxInFlight: 6 }).success).toBe(false);
+  });
+  it('names one licence with one scope however the base URL is spelled', () => {
+    const scope = (baseUrl: string, licence?: string) =>
+      licenceScope(connectionSchema.parse({ apiKey: 'k', baseUrl, entity: 'demo', ...(licence && { licence }) }));
+    const spellings = ['https://api3.actito.com', 'https://api3.actito.com/', 'HTTPS://API3.Actito.com', 'https://api3.actito.com:443//'];
+    expect(new Set(spellings.map((u) => scope(u)))).toEqual(new Set(['actito:entity:https://api3.actito.com/demo']));
+    expect(hostKey('http://127.0.0.1:8080/Proxy/')).toBe('http://127.0.0.1:8080/Proxy');
+    expect(scope('https://api1.actito.com')).not.toBe(scope('https://api3.actito.com'));
+    expect(scope('https://API3.actito.com', 'acme')).toBe('actito:licence:acme');
   });
   it('has documented option defaults', () => {
     expect(optionsSchema.parse({})).toMatchObject({

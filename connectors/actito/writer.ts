@@ -6,7 +6,7 @@ import type { ChunkOutcome, ChunkWrite, RowOp, WritePlan } from '../types';
 import { pollBulk, writeBulk } from './bulk';
 import { bulkChunkFor, bytesPerRow, importFileLimit, phasesOf, phaseTable, SAMPLE_MARGIN, sampledBytesPerRow } from './chunk-size';
 import { type Ctx, loadTables, tableName } from './context';
-import { quotaLeft } from './quota';
+import { quotaLeft, quotaTable } from './quota';
 import { writeSingle } from './single';
 
 export const METHOD_SINGLE = 'single';
@@ -19,8 +19,13 @@ export async function planWrites(ctx: Ctx, op: RowOp, rows: number): Promise<Wri
   if (op === 'delete' || rows < opts.bulkThreshold) return single;
   // Each bulk chunk imports into the records table and, when the operation writes profiles, into the
   // profile table first: the plan fits the table with the fewest imports left today.
-  const tables = phasesOf(ctx, op).map((phase) => phaseTable(ctx, phase));
-  const lefts = await Promise.all(tables.map(async (table) => ({ table, left: await quotaLeft(ctx, table, opts) })));
+  const resolved = await loadTables(ctx, opts);
+  const lefts = await Promise.all(
+    phasesOf(ctx, op).map(async (phase) => ({
+      table: phaseTable(ctx, phase),
+      left: await quotaLeft(ctx, quotaTable(resolved, phase), opts),
+    })),
+  );
   const { table, left } = lefts.reduce((a, b) => (b.left < a.left ? b : a));
   if (left <= 0 && opts.onQuotaExhausted === 'single') {
     ctx.log.warn('Actito daily bulk import quota used up: writing one by one', { table, rows });
