@@ -265,6 +265,54 @@ export async function retargetDropsHeldDeletes(s: Stage): Promise<void> {
 }
 
 /**
+ * The state database refuses the activation's bookkeeping with a failure no retry mends (patched
+ * 'bookkeeping-failure-survived'): an accepted document that cannot be recorded is the caller's answer and the
+ * activation goes on with the one it ran; an open plan that cannot be marked superseded before a run does not
+ * stop the run. Executions before the patch failed the activation workflow at either.
+ */
+export async function bookkeepingRefused(s: Stage): Promise<void> {
+  const id = 'hist_bookkeeping';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id);
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id LIKE '%-1'`);
+  await s.syncline.plan(id);
+  const third = await s.rec.nextRun(wf, second);
+  s.refuseNext('applyConfigUpdate', id);
+  const refused = await s.syncline.updateConfig(id, { config: { ...doc, thresholds: { failedRowPercent: 20 } }, reason: 'recording' }).then(
+    (a) => `applied: ${JSON.stringify(a)}`,
+    (e: Error) => `${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`,
+  );
+  if (!/the new document could not be recorded in the state database/.test(refused)) throw new Error(`updateConfig: ${refused}`);
+  const kept = (await s.client.workflow.getHandle(wf).query(configQuery)) as { thresholds?: unknown };
+  if (kept.thresholds !== undefined) throw new Error(`the refused document runs: ${JSON.stringify(kept.thresholds)}`);
+  expectRun('the run after the refusal', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  const fourth = await s.rec.nextRun(wf, third);
+  await s.rec.record(
+    'bookkeeping-refused-document',
+    wf,
+    third,
+    'an updateConfig while a plan is open: supersedePlans, applyConfigUpdate refused (non-retryable, SQLSTATE 54000; the marker bookkeeping-failure-survived), the caller answered, the activation lives on with its document; a run, then continue-as-new',
+  );
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v3' WHERE id LIKE '%-2'`);
+  await s.syncline.plan(id);
+  const fifth = await s.rec.nextRun(wf, fourth);
+  s.refuseNext('supersedePlans', id);
+  expectRun('the run over a plan not superseded', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  await s.rec.nextRun(wf, fifth);
+  await s.rec.record(
+    'bookkeeping-refused-supersede',
+    wf,
+    fifth,
+    'a triggerSync while a plan is open: supersedePlans refused (non-retryable, SQLSTATE 54000; the marker bookkeeping-failure-survived), the run goes on, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
+/**
  * A document sent while another waits for the run in progress supersedes it (patched 'config-update-supersedes'):
  * the waiting one is answered CONFIG_SUPERSEDED, the later one applied after the run. The run takes Bulk API 2.0 on
  * the "slow" emulator (a job takes 8 s), long enough for both documents to arrive while it writes.
