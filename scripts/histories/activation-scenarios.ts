@@ -287,8 +287,8 @@ export async function bookkeepingRefused(s: Stage): Promise<void> {
     (e: Error) => `${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`,
   );
   if (!/the new document could not be recorded in the state database/.test(refused)) throw new Error(`updateConfig: ${refused}`);
-  const kept = (await s.client.workflow.getHandle(wf).query(configQuery)) as { thresholds?: unknown };
-  if (kept.thresholds !== undefined) throw new Error(`the refused document runs: ${JSON.stringify(kept.thresholds)}`);
+  const kept = (await s.client.workflow.getHandle(wf).query(configQuery)) as { thresholds?: { failedRowPercent?: number } };
+  if (kept.thresholds?.failedRowPercent === 20) throw new Error(`the refused document runs: ${JSON.stringify(kept.thresholds)}`);
   expectRun('the run after the refusal', await s.syncline.triggerSync(id), (r) => r.status === 'success');
   const fourth = await s.rec.nextRun(wf, third);
   await s.rec.record(
