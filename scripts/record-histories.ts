@@ -84,6 +84,7 @@ async function main(): Promise<void> {
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-restart': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-still': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
       hooks: { url: hook.url },
       'hooks-refusing': { url: `${hook.url}?refuse` },
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
       activations.retargetDropsHeldDeletes,
       activations.restartKeepsPause,
       activations.restartRechecks,
+      activations.restartStillBroken,
       activations.requestServesDueFire,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,

@@ -289,13 +289,12 @@ export async function bookkeepingRefused(s: Stage): Promise<void> {
   if (!/the new document could not be recorded in the state database/.test(refused)) throw new Error(`updateConfig: ${refused}`);
   const kept = (await s.client.workflow.getHandle(wf).query(configQuery)) as { thresholds?: { failedRowPercent?: number } };
   if (kept.thresholds?.failedRowPercent === 20) throw new Error(`the refused document runs: ${JSON.stringify(kept.thresholds)}`);
-  expectRun('the run after the refusal', await s.syncline.triggerSync(id), (r) => r.status === 'success');
   const fourth = await s.rec.nextRun(wf, third);
   await s.rec.record(
     'bookkeeping-refused-document',
     wf,
     third,
-    'an updateConfig while a plan is open: supersedePlans, applyConfigUpdate refused (non-retryable, SQLSTATE 54000; the marker bookkeeping-failure-survived), the caller answered, the activation lives on with its document; a run, then continue-as-new',
+    'an updateConfig while a plan is open: supersedePlans, applyConfigUpdate refused (non-retryable, SQLSTATE 54000; the marker bookkeeping-failure-survived), the caller answered, the activation lives on with the document it ran, then continue-as-new',
   );
   await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v3' WHERE id LIKE '%-2'`);
   await s.syncline.plan(id);
@@ -448,6 +447,43 @@ export async function restartRechecks(s: Stage): Promise<void> {
     again,
     'started again after a stop while paused by a configuration error, the credential fixed: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination passes, a catch-up run, then continue-as-new',
   );
+}
+
+/**
+ * Paused by a configuration error, stopped, started again still broken: the start's re-check fails, it stays
+ * paused and re-checks on its timer (2 s); recorded open, then the credential fixed: the re-check passes, a
+ * catch-up run, continue-as-new.
+ */
+export async function restartStillBroken(s: Stage): Promise<void> {
+  const id = 'hist_restart_still_broken';
+  const wf = wfId(id);
+  const conn = 'sf-revoked-still';
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { connection: conn, extra: { recheck: '2s' } });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('revoked credential', await s.syncline.triggerSync(id), (r) => r.status === 'failed' && r.error?.type === 'AUTH_FAILED');
+  await s.rec.nextRun(wf, first);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while paused by a configuration error' });
+  const { runId: again, paused } = await s.syncline.start(doc);
+  if (!paused?.auto) throw new Error(`start: the automatic pause recorded at the stop was not read ${JSON.stringify(paused)}`);
+  await s.rec.until(wf, again, 'two failed re-checks after the start', (ev) => activityCount(ev, 'recheckDestination') >= 2);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.state !== 'paused') throw new Error(`started again still broken: not paused ${JSON.stringify(st)}`);
+  await s.rec.record(
+    'open-restart-still-broken',
+    wf,
+    again,
+    'OPEN: started again after a stop while paused by a configuration error, still broken: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination fails, re-check timers (2 s) fail',
+  );
+  s.connections[conn] = sfConnection(s.emulators.main);
+  await s.rec.nextRun(wf, again);
+  await s.rec.record(
+    'restart-still-broken',
+    wf,
+    again,
+    'started again after a stop while paused by a configuration error, still broken: the start re-check and timer re-checks fail; the credential fixed, a re-check passes, warnings reported, a catch-up run, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
 /** Started with a resync (signal-with-start) on an interval schedule: the first fire, due at once, joins the resync's run (patched 'request-serves-due-fire'). */
