@@ -450,9 +450,10 @@ export async function restartRechecks(s: Stage): Promise<void> {
 }
 
 /**
- * Paused by a configuration error, stopped, started again still broken: the start's re-check fails, it stays
- * paused and re-checks on its timer (2 s); recorded open, then the credential fixed: the re-check passes, a
- * catch-up run, continue-as-new.
+ * Paused by a configuration error, stopped, started again still broken: the start's re-check fails, CONFIG_BROKEN
+ * stays open (patched 'restart-keeps-config-broken'; sets recorded before it hold the path without), it stays
+ * paused and re-checks on its timer (2 s); recorded open, then the credential fixed: the re-check passes,
+ * CONFIG_BROKEN clears, a catch-up run, continue-as-new.
  */
 export async function restartStillBroken(s: Stage): Promise<void> {
   const id = 'hist_restart_still_broken';
@@ -473,7 +474,7 @@ export async function restartStillBroken(s: Stage): Promise<void> {
     'open-restart-still-broken',
     wf,
     again,
-    'OPEN: started again after a stop while paused by a configuration error, still broken: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination fails, re-check timers (2 s) fail',
+    'OPEN: started again after a stop while paused by a configuration error, still broken: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination fails, CONFIG_BROKEN reported again (the marker restart-keeps-config-broken, health critical), re-check timers (2 s) fail',
   );
   s.connections[conn] = sfConnection(s.emulators.main);
   await s.rec.nextRun(wf, again);
@@ -481,7 +482,7 @@ export async function restartStillBroken(s: Stage): Promise<void> {
     'restart-still-broken',
     wf,
     again,
-    'started again after a stop while paused by a configuration error, still broken: the start re-check and timer re-checks fail; the credential fixed, a re-check passes, warnings reported, a catch-up run, then continue-as-new',
+    'started again after a stop while paused by a configuration error, still broken: the start re-check fails (CONFIG_BROKEN kept: the marker restart-keeps-config-broken), timer re-checks fail; the credential fixed, a re-check passes, CONFIG_BROKEN cleared, a catch-up run, then continue-as-new',
   );
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
