@@ -136,6 +136,23 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
 }
 
 /**
+ * CONFIG_BROKEN of an activation started again while paused by a configuration error whose destination check
+ * still fails: the warning the execution before left open, with what the check says now.
+ */
+export function configBrokenAtStart(
+  config: ActivationConfig,
+  pausedReason: string | undefined,
+  failure: { code: string; message: string },
+  recheck: string,
+): RunWarning {
+  return {
+    code: 'CONFIG_BROKEN',
+    level: 'critical',
+    message: `activation "${config.id}" is paused (${pausedReason ?? 'paused after a configuration error'}); started again, its destination still fails its check with ${failure.code}: ${failure.message} Fix the connection or the activation, then send "resume" (a re-check every ${recheck} resumes it by itself once the destination checks out).`,
+  };
+}
+
+/**
  * FAILED_ROWS already open stays open after a run that raised none of its own while the problems
  * reported earlier still hold unchanged: with them counted in, the run's rows still fail over the
  * threshold. A run that sends nothing therefore neither warns again nor lets the warning clear as if

@@ -15,13 +15,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { SynclineClient } from '../client';
 import { synclinePlugin, TASK_QUEUE } from '../client/plugin';
 import type { ConnectionMap } from '../connectors/connections';
 import { createPool } from '../db/connect';
 import { migrateToLatest } from '../db/migrate';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce/server';
+import { toFailure } from '../activities/failure';
 import { bundleWorkflows } from './bundle-workflows';
 import { findTemporalCli, startTemporalDevServer } from './services/temporal';
 import { startPostgres } from './services/postgres';
@@ -83,13 +84,16 @@ async function main(): Promise<void> {
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-restart': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-still': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
       hooks: { url: hook.url },
       'hooks-refusing': { url: `${hook.url}?refuse` },
     };
+    const refusals = new Set<string>();
     worker = await Worker.create({
       connection: native,
       taskQueue: TASK_QUEUE,
+      interceptors: { activity: [refusing(refusals)] },
       // Stored histories stay in clear whatever SYNCLINE_CODEC_KEYS says: the replay test reads them without keys.
       plugins: [synclinePlugin({ databaseUrl: pg.url, connections, migrate: false, workflowBundle: { code: bundle.code }, codec: null })],
     });
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
       taskQueue: TASK_QUEUE,
       hookUrl: hook.url,
       syncline: new SynclineClient({ client, taskQueue: TASK_QUEUE, databaseUrl: pg.url }),
+      refuseNext: (activity, activationId) => void refusals.add(`${activity} ${activationId}`),
     };
     // Independent scenarios (own activations, tables and emulators) run side by side: most of the time is timers.
     const scenarios = [
@@ -118,12 +123,14 @@ async function main(): Promise<void> {
       activations.retargetDropsHeldDeletes,
       activations.restartKeepsPause,
       activations.restartRechecks,
+      activations.restartStillBroken,
       activations.requestServesDueFire,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,
       activations.configErrorResume,
       activations.invalidConfig,
+      activations.bookkeepingRefused,
       runs.bulk,
       runs.manyChunks,
       runs.resetFanOut,
@@ -144,6 +151,8 @@ async function main(): Promise<void> {
       others.dagActivationSensor,
       others.dagWaitingOnSignal,
       others.dagRerun,
+      others.dagCredentialHeader,
+      others.dagCancelSettles,
     ];
     const results = await Promise.allSettled(scenarios.map((scenario) => scenario(stage)));
     const failed = results.flatMap((r, i) =>
@@ -181,6 +190,28 @@ async function main(): Promise<void> {
     await Promise.allSettled([temporal.stop(), pg.stop()]);
     fs.rmSync(pgDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Refuses the next try of an activity for an activation (`<activityType> <activationId>` in `refusals`) the way
+ * the state database refuses a statement over one of its limits: non-retryable, SQLSTATE 54000.
+ */
+function refusing(refusals: Set<string>): ActivityInterceptorsFactory {
+  return (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const arg = input.args[0] as { activationId?: unknown; config?: { id?: unknown } } | undefined;
+        const key = `${ctx.info.activityType} ${String(arg?.activationId ?? arg?.config?.id)}`;
+        if (refusals.delete(key)) {
+          const limit = Object.assign(new Error('total size of jsonb object elements exceeds the maximum of 268435455 bytes'), {
+            code: '54000',
+          });
+          throw toFailure(limit);
+        }
+        return next(input);
+      },
+    },
+  });
 }
 
 /** Receives warning notices and DAG http calls: 204, or 400 when the URL says "refuse". */

@@ -21,7 +21,7 @@ import type { ActivationConfig } from '../common/config';
 import { isConfigErrorCode } from '../common/errors';
 import { runWorkflowId } from '../common/names';
 import type { RunSummary, RunWarning } from '../common/run';
-import { currentWarnings, deadlineWarning } from '../common/thresholds';
+import { configBrokenAtStart, currentWarnings, deadlineWarning } from '../common/thresholds';
 import { healthOf, warningSignature } from '../common/warnings';
 import { runStaticDetails } from '../common/details';
 import { healthKey, type Health } from '../common/search-attributes';
@@ -300,8 +300,11 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
   await publishWarnings(config, state);
 }
 
-/** The auto-pause re-check: when the destination checks out, clear CONFIG_BROKEN, resume and sync what is pending. */
-export async function recheck(config: ActivationConfig, state: ActivationState): Promise<void> {
+/**
+ * The auto-pause re-check: when the destination checks out, clear CONFIG_BROKEN, resume and sync what is pending.
+ * Returns the failure when it is still broken (and still paused by it), else undefined.
+ */
+export async function recheck(config: ActivationConfig, state: ActivationState): Promise<{ code: string; message: string } | undefined> {
   state.lastRecheckAt = Date.now();
   const result = await acts
     .recheckDestination({ config })
@@ -309,10 +312,27 @@ export async function recheck(config: ActivationConfig, state: ActivationState):
   if (!state.paused || !state.autoPaused) return; // resumed or paused by an operator meanwhile
   if (!result.ok) {
     log.info(`activation "${config.id}" is still broken: ${result.code}: ${result.message}`);
-    return;
+    return { code: result.code, message: result.message };
   }
   resumeWithCatchUp(config, state, 'configuration re-check passed');
   state.warnings = (state.warnings ?? []).filter((w) => w.code !== 'CONFIG_BROKEN');
+  await publishWarnings(config, state);
+}
+
+/**
+ * Started again while paused by a configuration error, and the start's re-check still fails: CONFIG_BROKEN, open
+ * since the run that failed (the execution before reported it), holds again, and the health it makes. Reported,
+ * it is the same open warning to the warnings workflow (no notice); it clears when a re-check passes or a run
+ * goes through, as in the execution before. Patched: executions before it started with no warning and health
+ * `ok` while paused, and reported nothing until the configuration was fixed.
+ */
+export async function keepConfigBroken(
+  config: ActivationConfig,
+  state: ActivationState,
+  failure: { code: string; message: string },
+): Promise<void> {
+  if (!patched('restart-keeps-config-broken')) return;
+  state.warnings = [configBrokenAtStart(config, state.pausedReason, failure, config.recheck ?? DEFAULT_RECHECK)];
   await publishWarnings(config, state);
 }
 

@@ -38,6 +38,7 @@ import {
   dropHeldDeletes,
   answeredBefore,
   planRun,
+  keepConfigBroken,
   recheck,
   recordRun,
   resumeWithCatchUp,
@@ -288,7 +289,8 @@ class Activation {
    * Started again after a stop (runs or a pause recorded before): an interval schedule carries on from its last
    * fire (the next one at last + interval, at once only when that is past), as a running activation does; and the
    * pause it was stopped in stays, unless started with `resume`. Paused by a configuration error, the destination
-   * is checked now (a run follows when it checks out). A cron schedule waits for its next time either way.
+   * is checked now (a run follows when it checks out); still broken, CONFIG_BROKEN stays open (keepConfigBroken).
+   * A cron schedule waits for its next time either way.
    * Patched: executions before fired an interval schedule at once and came back unpaused.
    */
   private async carryOn(last: LastRunNumberResult, resume?: boolean): Promise<void> {
@@ -299,7 +301,9 @@ class Activation {
     state.paused = true;
     state.autoPaused = last.paused.auto;
     state.pausedReason = last.paused.reason;
-    if (state.autoPaused) await recheck(config, state);
+    if (!state.autoPaused) return;
+    const failure = await recheck(config, state);
+    if (failure) await keepConfigBroken(config, state, failure);
   }
 
   /** Ends the workflow; its runs, snapshot and history stay in Postgres, and a later start carries on from them. */

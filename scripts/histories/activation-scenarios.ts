@@ -265,6 +265,53 @@ export async function retargetDropsHeldDeletes(s: Stage): Promise<void> {
 }
 
 /**
+ * The state database refuses the activation's bookkeeping with a failure no retry mends (patched
+ * 'bookkeeping-failure-survived'): an accepted document that cannot be recorded is the caller's answer and the
+ * activation goes on with the one it ran; an open plan that cannot be marked superseded before a run does not
+ * stop the run. Executions before the patch failed the activation workflow at either.
+ */
+export async function bookkeepingRefused(s: Stage): Promise<void> {
+  const id = 'hist_bookkeeping';
+  const wf = wfId(id);
+  await createModel(s, id, 10);
+  const doc = activation(s, id);
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id LIKE '%-1'`);
+  await s.syncline.plan(id);
+  const third = await s.rec.nextRun(wf, second);
+  s.refuseNext('applyConfigUpdate', id);
+  const refused = await s.syncline.updateConfig(id, { config: { ...doc, thresholds: { failedRowPercent: 20 } }, reason: 'recording' }).then(
+    (a) => `applied: ${JSON.stringify(a)}`,
+    (e: Error) => `${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`,
+  );
+  if (!/the new document could not be recorded in the state database/.test(refused)) throw new Error(`updateConfig: ${refused}`);
+  const kept = (await s.client.workflow.getHandle(wf).query(configQuery)) as { thresholds?: { failedRowPercent?: number } };
+  if (kept.thresholds?.failedRowPercent === 20) throw new Error(`the refused document runs: ${JSON.stringify(kept.thresholds)}`);
+  const fourth = await s.rec.nextRun(wf, third);
+  await s.rec.record(
+    'bookkeeping-refused-document',
+    wf,
+    third,
+    'an updateConfig while a plan is open: supersedePlans, applyConfigUpdate refused (non-retryable, SQLSTATE 54000; the marker bookkeeping-failure-survived), the caller answered, the activation lives on with the document it ran, then continue-as-new',
+  );
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v3' WHERE id LIKE '%-2'`);
+  await s.syncline.plan(id);
+  const fifth = await s.rec.nextRun(wf, fourth);
+  s.refuseNext('supersedePlans', id);
+  expectRun('the run over a plan not superseded', await s.syncline.triggerSync(id), (r) => r.status === 'success');
+  await s.rec.nextRun(wf, fifth);
+  await s.rec.record(
+    'bookkeeping-refused-supersede',
+    wf,
+    fifth,
+    'a triggerSync while a plan is open: supersedePlans refused (non-retryable, SQLSTATE 54000; the marker bookkeeping-failure-survived), the run goes on, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
+/**
  * A document sent while another waits for the run in progress supersedes it (patched 'config-update-supersedes'):
  * the waiting one is answered CONFIG_SUPERSEDED, the later one applied after the run. The run takes Bulk API 2.0 on
  * the "slow" emulator (a job takes 8 s), long enough for both documents to arrive while it writes.
@@ -400,6 +447,44 @@ export async function restartRechecks(s: Stage): Promise<void> {
     again,
     'started again after a stop while paused by a configuration error, the credential fixed: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination passes, a catch-up run, then continue-as-new',
   );
+}
+
+/**
+ * Paused by a configuration error, stopped, started again still broken: the start's re-check fails, CONFIG_BROKEN
+ * stays open (patched 'restart-keeps-config-broken'; sets recorded before it hold the path without), it stays
+ * paused and re-checks on its timer (2 s); recorded open, then the credential fixed: the re-check passes,
+ * CONFIG_BROKEN clears, a catch-up run, continue-as-new.
+ */
+export async function restartStillBroken(s: Stage): Promise<void> {
+  const id = 'hist_restart_still_broken';
+  const wf = wfId(id);
+  const conn = 'sf-revoked-still';
+  await createModel(s, id, 10);
+  const doc = activation(s, id, { connection: conn, extra: { recheck: '2s' } });
+  const { runId: first } = await s.syncline.start(doc);
+  expectRun('revoked credential', await s.syncline.triggerSync(id), (r) => r.status === 'failed' && r.error?.type === 'AUTH_FAILED');
+  await s.rec.nextRun(wf, first);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while paused by a configuration error' });
+  const { runId: again, paused } = await s.syncline.start(doc);
+  if (!paused?.auto) throw new Error(`start: the automatic pause recorded at the stop was not read ${JSON.stringify(paused)}`);
+  await s.rec.until(wf, again, 'two failed re-checks after the start', (ev) => activityCount(ev, 'recheckDestination') >= 2);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.state !== 'paused') throw new Error(`started again still broken: not paused ${JSON.stringify(st)}`);
+  await s.rec.record(
+    'open-restart-still-broken',
+    wf,
+    again,
+    'OPEN: started again after a stop while paused by a configuration error, still broken: lastRunNumber (with the pause), the marker restart-keeps-pause, recheckDestination fails, CONFIG_BROKEN reported again (the marker restart-keeps-config-broken, health critical), re-check timers (2 s) fail',
+  );
+  s.connections[conn] = sfConnection(s.emulators.main);
+  await s.rec.nextRun(wf, again);
+  await s.rec.record(
+    'restart-still-broken',
+    wf,
+    again,
+    'started again after a stop while paused by a configuration error, still broken: the start re-check fails (CONFIG_BROKEN kept: the marker restart-keeps-config-broken), timer re-checks fail; the credential fixed, a re-check passes, CONFIG_BROKEN cleared, a catch-up run, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
 /** Started with a resync (signal-with-start) on an interval schedule: the first fire, due at once, joins the resync's run (patched 'request-serves-due-fire'). */

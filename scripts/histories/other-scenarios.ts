@@ -423,3 +423,79 @@ export async function dagWaitingOnSignal(s: Stage): Promise<void> {
     'OPEN: a wait_for_signal task waiting on its condition (a timer for its timeout)',
   );
 }
+
+/**
+ * A DAG started around the client (which refuses it first) with an http task whose inline header is named like
+ * a credential: refused before any task runs (patched 'dag-http-credential-headers'). The header's value is a
+ * placeholder: a task's input is kept in history, which is why the workflow refuses it.
+ */
+export async function dagCredentialHeader(s: Stage): Promise<void> {
+  const workflowId = 'dag/hist-credential-header';
+  const spec: DagSpec = {
+    id: 'hist-credential-header',
+    tasks: [
+      sql('first', 'SELECT 1'),
+      {
+        id: 'call',
+        kind: 'http',
+        upstream: ['first'],
+        input: { url: `${s.hookUrl}?dag`, headers: { Authorization: 'placeholder, not a credential' }, body: {} },
+      },
+    ],
+  };
+  const err = await s.client.workflow.execute(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId, args: [spec] }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const cause = (err as WorkflowFailedError | undefined)?.cause as { type?: string; message?: string } | undefined;
+  if (!(err instanceof WorkflowFailedError) || cause?.type !== 'DAG_INVALID' || !/looks like a credential/.test(cause.message ?? ''))
+    throw new Error(`${workflowId}: expected DAG_INVALID for the credential header, got ${String(err)}: ${cause?.message}`);
+  await s.rec.record(
+    'invalid-credential-header',
+    workflowId,
+    undefined,
+    'an http task with an inline Authorization header: the marker dag-http-credential-headers, DAG_INVALID before any task runs',
+  );
+}
+
+/**
+ * A DAG cancelled with two tasks of a pool running (1 h sleeps): the run closes only once both have given back
+ * their slot (patched 'dag-cancel-settles'; runs before it closed at the first task that ended).
+ */
+export async function dagCancelSettles(s: Stage): Promise<void> {
+  await setPool(s.sql, 'hist-cancel', 2);
+  const workflowId = 'dag/hist-cancel';
+  const spec: DagSpec = {
+    id: 'hist-cancel',
+    tasks: [
+      { id: 'one', kind: 'sleep', pool: 'hist-cancel', input: { seconds: 3600 } },
+      { id: 'two', kind: 'sleep', pool: 'hist-cancel', input: { seconds: 3600 } },
+    ],
+  };
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.dag, { taskQueue: s.taskQueue, workflowId, args: [spec] });
+  const leases = async () =>
+    Number(
+      (
+        await s.sql.query(
+          `SELECT count(*)::int AS n FROM syncline.dag_pool_slots WHERE pool = 'hist-cancel' AND holder IS NOT NULL AND expires_at > now()`,
+        )
+      ).rows[0].n,
+    );
+  for (let i = 0; i < 600 && (await leases()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  const running = (await handle.query(dagStateQuery)).tasks;
+  if (running.one?.state !== 'running' || running.two?.state !== 'running')
+    throw new Error(`${workflowId}: both tasks should run: ${JSON.stringify(running)}`);
+  await handle.cancel();
+  const ended = await handle.result().then(
+    () => 'completed',
+    (e: unknown) => String((e as Error).cause ?? e),
+  );
+  if (!/cancel/i.test(ended)) throw new Error(`${workflowId}: expected the run cancelled, got ${ended}`);
+  if ((await leases()) !== 0) throw new Error(`${workflowId}: a slot is still leased after the run closed`);
+  await s.rec.record(
+    'cancel-settles',
+    workflowId,
+    undefined,
+    'cancelled with two pooled sleep tasks running: the marker dag-cancel-settles, both tasks give back their slot (releaseDagPoolSlot), then the run closes cancelled',
+  );
+}

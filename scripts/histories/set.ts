@@ -114,3 +114,43 @@ export function forbiddenIn(history: unknown): string[] {
   const all = texts.join('\n');
   return FORBIDDEN.filter((s) => all.includes(s));
 }
+
+/** The patch ids of the `core_patch` markers in a history (the id `patched('<id>')` recorded). */
+export function patchMarkers(history: StoredHistory['history']): string[] {
+  return history.events.flatMap((e) => {
+    const a = e.markerRecordedEventAttributes as
+      { markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } | undefined;
+    if (a?.markerName !== 'core_patch') return [];
+    return (a.details?.['patch-data']?.payloads ?? []).flatMap((p) =>
+      p.data ? [(JSON.parse(Buffer.from(p.data, 'base64').toString('utf8')) as { id: string }).id] : [],
+    );
+  });
+}
+
+/**
+ * Every patch id the workflow code under `dir` asks, with the file that asks it: `patched('<id>')`,
+ * `deprecatePatch('<id>')`, a baseline's `patches.has('<id>')`, and a baseline itself (`new Patches('<id>'`).
+ * Ids are literals by convention (README "Changing workflow code"); a call with anything else is listed as such.
+ */
+export function patchesInCode(dir = path.resolve(__dirname, '../../workflows')): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  const walk = (d: string): void => {
+    for (const f of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, f.name);
+      if (f.isDirectory()) walk(p);
+      else if (f.name.endsWith('.ts')) {
+        const text = fs
+          .readFileSync(p, 'utf8')
+          .replace(/\/\*[\s\S]*?\*\//g, '')
+          .replace(/\/\/.*$/gm, '');
+        for (const m of text.matchAll(/\b(?:patched|deprecatePatch|patches\.has|new Patches)\(\s*([^,)]*)/g)) {
+          const lit = /^'([^']+)'$/.exec(m[1]!.trim());
+          const id = lit ? lit[1]! : `<not a literal: ${m[1]!.trim()}>`;
+          found.set(id, [...new Set([...(found.get(id) ?? []), path.relative(path.resolve(__dirname, '../..'), p)])]);
+        }
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}

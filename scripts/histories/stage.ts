@@ -22,6 +22,11 @@ export interface Stage {
   connections: ConnectionMap;
   /** One emulator per fault set, so that one scenario's switches never slow or fail another's run. */
   emulators: Record<EmulatorName, SalesforceEmulator>;
+  /**
+   * The next try of `activity` for activation `activationId` meets a refusal no retry mends (a Postgres
+   * program limit, SQLSTATE 54000, as activities/failure.ts words it): the state database failing at a step.
+   */
+  refuseNext(activity: string, activationId: string): void;
 }
 
 export function sfConnection(emu: SalesforceEmulator, clientSecret: string = DEMO_CREDENTIALS.clientSecret): Record<string, unknown> {

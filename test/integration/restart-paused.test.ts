@@ -6,9 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { uniqueName, waitFor } from '../support/harness';
+import { testClient, uniqueName, waitFor } from '../support/harness';
 import { useCliStage } from '../support/cli-stage';
-import type { ActivationStatus } from '../../workflows/messages';
+import { openWarningsQuery, type ActivationStatus } from '../../workflows/messages';
+import { activationWorkflowId } from '../../common/names';
+import { healthKey } from '../../common/search-attributes';
 
 const stage = useCliStage('restartpause');
 const syncline = (...args: string[]) => stage.syncline(...args);
@@ -146,4 +148,56 @@ test('paused by a configuration error, stopped and started again: still broken, 
   expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
   await waitFor('resumed with a run', async () => (await runs(id)).at(-1)?.status === 'success' && (await runs(id)).length === 3, 30_000);
   await waitFor('idle', async () => (await status(id)).state === 'idle');
+});
+
+test('paused by a configuration error, stopped and started again still broken: CONFIG_BROKEN and health critical stay (no recovery notice) until the re-check finds it fixed', async () => {
+  const id = uniqueName('rp_warn');
+  const warningsId = `${id}-warnings`;
+  process.env.SYNCLINE_WARNINGS_WORKFLOW_ID = warningsId;
+  const client = await testClient();
+  try {
+    await table(id);
+    const file = write(id, { schedule: { manual: true }, recheck: '2s' });
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    expect((await syncline('sync', id)).code).toBe(0);
+    await stage.db.query(`ALTER TABLE public.${id} DROP COLUMN city`);
+    expect((await syncline('sync', id)).code).not.toBe(0);
+    const open = async () =>
+      (await client.workflow.getHandle(warningsId).query(openWarningsQuery, id)).map((w) => ({ code: w.code, since: w.since }));
+    const reported = async () =>
+      (await stage.db.query(`SELECT health FROM syncline_reporting.activations WHERE activation_id = $1`, [id])).rows[0]?.health;
+    const attribute = async () =>
+      (await client.workflow.getHandle(activationWorkflowId(id)).describe()).typedSearchAttributes.get(healthKey);
+    const broken = await open();
+    expect(broken.map((w) => w.code)).toEqual(['CONFIG_BROKEN']);
+    expect((await syncline('stop', id, '--wait')).code).toBe(0);
+
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    // The start's re-check and two more on the 2 s timer fail: still broken.
+    await new Promise((r) => setTimeout(r, 5000));
+    const st = await status(id);
+    expect({ state: st.state, health: st.health, warnings: (st.warnings ?? []).map((w) => w.code) }).toEqual({
+      state: 'paused',
+      health: 'critical',
+      warnings: ['CONFIG_BROKEN'],
+    });
+    expect(st.warnings?.[0]?.message).toContain('paused');
+    expect(await attribute()).toBe('critical');
+    expect(await reported()).toBe('critical');
+    // Open since the failed run: never cleared (a recovery notice) and opened again.
+    expect(await open()).toEqual(broken);
+    expect((await runs(id)).map((r) => r.status)).toEqual(['success', 'failed']);
+
+    // Fixed: a re-check finds it, CONFIG_BROKEN clears (the one recovery notice), and a run syncs.
+    await stage.db.query(`ALTER TABLE public.${id} ADD COLUMN city text`);
+    await waitFor('resumed with a run', async () => (await runs(id)).at(-1)?.status === 'success' && (await runs(id)).length === 3, 30_000);
+    await waitFor('health ok', async () => (await status(id)).health === 'ok' && (await attribute()) === 'ok', 10_000);
+    expect((await status(id)).warnings).toEqual([]);
+    await waitFor('CONFIG_BROKEN closed', async () => (await open()).length === 0, 10_000);
+    expect(await reported()).toBe('ok');
+    expect((await syncline('stop', id, '--wait')).code).toBe(0);
+  } finally {
+    delete process.env.SYNCLINE_WARNINGS_WORKFLOW_ID;
+    await client.connection.close();
+  }
 });
