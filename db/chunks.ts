@@ -90,6 +90,8 @@ export async function someWriteBegan(db: Db, runId: string): Promise<boolean> {
     .select('chunk')
     .where('run_id', '=', runId)
     .where('write_began', '=', true)
+    // Still negated: marked by a worker of a release before the negated range, which sent nothing (markUnsent).
+    .where('seq_from', '>', 0)
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

@@ -209,7 +209,7 @@ export function summaryCounts(
   count(*)::bigint AS n, sum(coalesce(n, 1))::bigint AS rows,
   EXISTS (SELECT 1 FROM syncline.row_errors WHERE activation_id = ${activationId}) AS has_row_errors,
   EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId}) AS sent,
-  EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId} AND write_began = false) AS unbegun
+  EXISTS (SELECT 1 FROM syncline.chunks WHERE run_id = ${runId} AND (write_began = false OR seq_from < 0)) AS unbegun
 FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
 }
 
@@ -217,7 +217,9 @@ FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
  * The pending rows of the run's chunks whose write never began (chunks.write_began false: the run ended
  * before it, or a plan's apply never got to it, or a worker of a release before the mark took it and found
  * its range empty: db/chunks.ts) become `unsent`: never sent, so neither listed NOT_ACKNOWLEDGED nor
- * marked unconfirmed; the next delta plans them again. Their range is stored negated (abs). A chunk of a
+ * marked unconfirmed; the next delta plans them again. Their range is stored negated (abs). A range still
+ * negated is never sent either, even marked begun: a worker of a release with the mark but before the
+ * negated range (fccdcd8..392331d) marks the chunk, finds no row in it and sends nothing. A chunk of a
  * release before the mark (NULL) keeps its rows pending: a write possibly begun. The chunks are locked: a
  * write of the run still under way that marks one first is seen (its rows stay pending, listed); one that
  * marks it after waits for the commit, then finds the chunk deleted and sends nothing (db/chunks.ts,
@@ -225,7 +227,7 @@ FROM ${deltaTable(runId)} GROUP BY 1, 2, 3`;
  */
 export function markUnsent(runId: string): RawBuilder<unknown> {
   const d = deltaTable(runId);
-  return sql`WITH c AS (SELECT op, seq_from, seq_to FROM syncline.chunks WHERE run_id = ${runId} AND write_began = false FOR UPDATE)
+  return sql`WITH c AS (SELECT op, seq_from, seq_to FROM syncline.chunks WHERE run_id = ${runId} AND (write_began = false OR seq_from < 0) FOR UPDATE)
 UPDATE ${d} d SET status = 'unsent' FROM c WHERE d.status = 'pending' AND d.op = c.op AND d.seq BETWEEN abs(c.seq_from) AND abs(c.seq_to)`;
 }
 

@@ -677,6 +677,35 @@ describe('a rolling deploy: a chunk this release planned, taken by a worker of t
     expect(await dest(id)).toEqual(Array.from({ length: 15 }, (_, i) => `${i + 1}=Name ${i + 1}:1`));
   });
 
+  // A release since the mark but before the negated range (fccdcd8..392331d) claims the chunk (write_began
+  // true) without restoring its range: it finds no pending row and sends nothing. Its rows were never sent.
+  async function markedReleaseWrite(runId: string, chunk: number): Promise<{ sent: number }> {
+    const c = (
+      await t.db.query(`UPDATE syncline.chunks SET write_began = true WHERE run_id = $1 AND chunk = $2 RETURNING *`, [runId, chunk])
+    ).rows[0];
+    const { pending } = await countChunk(t.d.deps.db, runId, { op: c.op, from: c.seq_from, to: c.seq_to });
+    expect(pending).toBe(0);
+    await setChunkStatus(t.d.deps.db, runId, chunk, 'done');
+    return { sent: 0 };
+  }
+
+  test('a worker of a release with the mark but not the hidden range claims the chunk and sends nothing: its rows are counted not sent, not listed', async () => {
+    const id = uniqueName('rev18_midrelease');
+    await model(id, 12);
+    const cfg = config(id, 'insert');
+    await fullRun(t.d.deps, cfg, 1);
+    await t.db.query(`INSERT INTO public.${id} SELECT g::text, 'Name ' || g FROM generate_series(13, 15) g`);
+    const run2 = await startRun(t.d.deps, cfg, 2);
+    expect((await computeDelta(t.d.deps, { runId: run2 })).chunks).toEqual([0]);
+    expect(await markedReleaseWrite(run2, 0)).toEqual({ sent: 0 });
+    expect(await dest(id)).toHaveLength(12);
+    expect((await commitRun(t.d.deps, { runId: run2 })).ops.create).toMatchObject({ planned: 3, succeeded: 0, failed: 0, unsent: 3 });
+    expect(await errors(id)).toEqual([]);
+    const r3 = await fullRun(t.d.deps, cfg, 3);
+    expect(r3.delta.planned).toEqual({ create: 3 });
+    expect(await dest(id)).toEqual(Array.from({ length: 15 }, (_, i) => `${i + 1}=Name ${i + 1}:1`));
+  });
+
   test('a chunk this release planned reads as no row to the release before, and as its rows once this release claims it', async () => {
     const id = uniqueName('rev17_hidden');
     await model(id, 12);
