@@ -5,10 +5,12 @@
  * handle) is never retried: the same statement on the same data meets the same limit, so the step
  * fails at once with Postgres' words, and the next run tries again. Not a wraparound stop, also 54000:
  * it refuses every write of the database until a VACUUM, which a retry can outlast (wraparoundStop).
- * Postgres' words never carry the value a data exception quotes (withoutRowValues).
+ * Postgres' words never carry the value a data exception quotes (withoutRowValues), and no failure's
+ * message carries a URL's password or query string or an Authorization header's value (common/redact.ts).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { SyncError } from '../common/errors';
+import { withoutSecrets } from '../common/redact';
 
 /**
  * Postgres' wraparound stops (varsup.c, multixact.c) are 54000 too, but refuse every write of the
@@ -66,12 +68,17 @@ export function withoutRowValues(text: string, err: unknown): string {
 
 const quotesValue = (err: unknown): boolean => withoutRowValues((err as Error).message ?? '', err) !== (err as Error).message;
 
+/**
+ * The failure an activity throws to Temporal. Its message never holds what common/redact.ts
+ * `withoutSecrets` leaves out (a URL's password and query string, an Authorization header's value),
+ * whichever connector or library wrote it, nor a value a Postgres data exception quotes.
+ */
 export function toFailure(err: unknown): unknown {
-  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof ApplicationFailure) return withoutSecretsFailure(err);
   const limit = programLimit(err);
   if (err instanceof SyncError) {
     const details = err.details ? [err.details] : [];
-    const message = withoutRowValues(err.message, err);
+    const message = withoutSecrets(withoutRowValues(err.message, err));
     if (limit) return ApplicationFailure.nonRetryable(message + limitNote(limit), err.code, ...details);
     return err.retryable
       ? ApplicationFailure.retryable(message, err.code, ...details)
@@ -79,14 +86,71 @@ export function toFailure(err: unknown): unknown {
   }
   if (limit)
     return ApplicationFailure.nonRetryable(
-      `the state database refused a statement: ${(err as Error).message}${limitNote(limit)}`,
+      withoutSecrets(`the state database refused a statement: ${(err as Error).message}${limitNote(limit)}`),
       'INTERNAL',
     );
-  // Postgres' own error, passed through as it came: its message and stack would carry the value. Typed as the
-  // SDK types an error passed through (its class: "DatabaseError"; node-postgres sets `name` to "error").
-  if (err instanceof Error && quotesValue(err))
-    return ApplicationFailure.retryable(withoutRowValues(err.message, err), err.constructor?.name ?? err.name);
+  // An error passed through as it came (Postgres' own, a library's): its message, stack and causes would
+  // carry the value or the secret. Typed as the SDK types an error passed through (its class:
+  // "DatabaseError", "TypeError"; node-postgres sets `name` to "error").
+  if (err instanceof Error && (quotesValue(err) || carriesSecrets(err)))
+    return ApplicationFailure.retryable(withoutSecrets(withoutRowValues(err.message, err)), err.constructor?.name ?? err.name);
   return err;
+}
+
+/** Whether the message or a cause's message of `err` holds something `withoutSecrets` leaves out. */
+function carriesSecrets(err: unknown): boolean {
+  for (let e = err as { message?: unknown; cause?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (typeof e.message === 'string' && withoutSecrets(e.message) !== e.message) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+/**
+ * An ApplicationFailure an activity threw itself, with `withoutSecrets` applied to its message (the
+ * same failure when nothing is left out); a cause that carries a secret is dropped (its class and
+ * message stay out of history).
+ */
+function withoutSecretsFailure(f: ApplicationFailure): ApplicationFailure {
+  const message = withoutSecrets(f.message);
+  if (message === f.message && !carriesSecrets(f.cause)) return f;
+  return ApplicationFailure.create({
+    message,
+    type: f.type ?? undefined,
+    nonRetryable: f.nonRetryable ?? undefined,
+    details: f.details ?? undefined,
+    nextRetryDelay: f.nextRetryDelay,
+    category: f.category ?? undefined,
+    ...(f.cause && !carriesSecrets(f.cause) ? { cause: f.cause } : {}),
+  });
+}
+
+/**
+ * The secrets part of `toFailure` alone, for activities whose failures are typed by themselves (DAG
+ * tasks, activities/dag-tasks.ts): an ApplicationFailure or an error passed through, with what
+ * `withoutSecrets` leaves out left out; anything else as it is.
+ */
+export function withoutSecretsError(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return withoutSecretsFailure(err);
+  if (err instanceof Error && carriesSecrets(err))
+    return ApplicationFailure.retryable(withoutSecrets(err.message), err.constructor?.name ?? err.name);
+  return err;
+}
+
+/** Every activity of `acts` with `withoutSecretsError` applied to what it throws. */
+export function withoutSecretsAll<T extends Record<string, (...args: any[]) => Promise<unknown>>>(acts: T): T {
+  return Object.fromEntries(
+    Object.entries(acts).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]) => {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          throw withoutSecretsError(err);
+        }
+      },
+    ]),
+  ) as T;
 }
 
 /** Wraps an activity so SyncErrors cross the boundary as typed failures. */

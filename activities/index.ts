@@ -3,7 +3,7 @@
  * resources. Workflows import the *type* of this object only (proxyActivities).
  */
 import type { SynclineDeps } from './deps';
-import { boundary } from './failure';
+import { boundary, withoutSecretsAll } from './failure';
 import { alive } from './liveness';
 import { prepareRun, checkDestination } from './prepare';
 import { extractModel } from './extract';
@@ -46,12 +46,15 @@ export function createActivities(deps: SynclineDeps) {
     loadPlan: bindAlive(deps, loadPlan),
     markPlanApplied: bindAlive(deps, markPlanApplied),
     ...createNotifyActivities(deps),
-    ...createDagTaskActivities({
-      resolvePg: (name) => dagPg(deps, name),
-      client: deps.client,
-      resolveConnection: deps.resolveConnection,
-      stateDb: deps.pool,
-    }),
+    // DAG tasks type their own failures; what they throw still leaves secrets out (activities/failure.ts).
+    ...withoutSecretsAll(
+      createDagTaskActivities({
+        resolvePg: (name) => dagPg(deps, name),
+        client: deps.client,
+        resolveConnection: deps.resolveConnection,
+        stateDb: deps.pool,
+      }),
+    ),
   };
 }
 

@@ -4,6 +4,7 @@
  * op are recorded in syncline.plans; the rows never enter workflow history.
  */
 import { SyncError } from '../common/errors';
+import { exactJsonColumnValue } from '../common/json-exact';
 import type { RowOp } from '../common/sync-modes';
 import { listChunks } from '../db/chunks';
 import { chunkLabel } from './delta';
@@ -32,6 +33,7 @@ export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Pr
   const fields = sentFields(run);
   const rows = await planSamples(
     deps.db,
+    deps.pool,
     run.runId,
     fields.map((f) => f.from),
     SAMPLES_PER_OP,
@@ -39,7 +41,8 @@ export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Pr
   const samples: Record<string, Array<{ key: string; values: Record<string, unknown> }>> = {};
   for (const r of rows) {
     const values: Record<string, unknown> = {};
-    if (r.__has) for (const f of fields) values[f.to] = r[f.from];
+    // json(b) and json(b)[] values parsed with every digit (a JsonNumber where a double would change one).
+    if (r.__has) for (const f of fields) values[f.to] = exactJsonColumnValue(r[f.from], f.pgType);
     (samples[String(r.__op)] ??= []).push({ key: String(r.__key), values });
   }
   const counts: Record<string, number> = {

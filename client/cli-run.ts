@@ -24,6 +24,7 @@ import type { RerunSelection } from '../common/dag-rerun';
 import { usesPools } from '../common/dag-pools';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import { databaseWhere } from '../db/connect';
+import { stringifyExact } from '../common/json-exact';
 
 interface Output {
   data: unknown;
@@ -93,7 +94,7 @@ export function formatPlan(p: PlanDetails): string {
     lines.push('', `sample ${op} rows:`);
     // A table per op: key, then the destination fields (jsonb does not keep their order: sorted by name).
     const cols = [...new Set(rows.flatMap((r) => Object.keys(r.values)))].sort();
-    const cells = [['key', ...cols], ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? JSON.stringify(r.values[c]) : ''))])];
+    const cells = [['key', ...cols], ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? stringifyExact(r.values[c]) : ''))])];
     const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
     for (const row of cells) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
   }

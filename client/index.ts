@@ -9,7 +9,8 @@
  */
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { parseJsonKeepingDigits } from '../common/json-exact';
 import type pg from 'pg';
 import {
   formatProblems,
@@ -56,7 +57,11 @@ import { untilListed } from './visibility';
 
 export type { ActivationStatus, RunRecord, RowErrorRecord, RunSummary };
 
-/** A plan as recorded in Postgres: counts per op (plus `rejected`, `heldDeletes`) and up to 5 sample rows per op. */
+/**
+ * A plan as recorded in Postgres: counts per op (plus `rejected`, `heldDeletes`) and up to 5 sample rows
+ * per op. A number in a sample's json(b) value that a double would change (`12345678901234567890`) is a
+ * `JsonNumber` (common/json-exact.ts) holding its literal; `stringifyExact` writes it digit for digit.
+ */
 export interface PlanDetails {
   activationId: string;
   plan: number;
@@ -393,6 +398,8 @@ export class SynclineClient {
       this.database()
         .selectFrom('syncline.plans')
         .selectAll()
+        // The samples' text: node-postgres's JSON.parse would round the numbers of json(b) values.
+        .select(sql<string>`samples::text`.as('samples_text'))
         .where('activation_id', '=', id)
         .where('run_number', '=', plan)
         .executeTakeFirst(),
@@ -404,7 +411,7 @@ export class SynclineClient {
       status: row.status,
       createdAt: new Date(row.created_at).toISOString(),
       counts: row.counts,
-      samples: row.samples,
+      samples: parseJsonKeepingDigits(row.samples_text) as PlanDetails['samples'],
     };
   }
 

@@ -68,6 +68,44 @@ export function jsonValueText(text: string): string | null {
   return stringifyExact(value);
 }
 
+/**
+ * The value of a json[] or jsonb[] column read as Postgres's text of each element (db/delta.ts
+ * `ROW_VALUE_TYPES`: nested arrays for more dimensions, null for a NULL element): each element parsed by
+ * `parseJsonKeepingDigits` (an element that is no JSON kept as its text). `stringifyExact` of the result
+ * is what `JSON.stringify` of node-postgres's parsed array always wrote, except for the digits a double
+ * would have changed.
+ */
+export function parseJsonElements(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(parseJsonElements);
+  if (typeof value !== 'string') return value;
+  try {
+    return parseJsonKeepingDigits(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Postgres type names (pg_type.typname) of json and jsonb, and of their arrays. */
+export const JSON_TYPE_NAMES: ReadonlySet<string> = new Set(['json', 'jsonb']);
+export const JSON_ARRAY_TYPE_NAMES: ReadonlySet<string> = new Set(['_json', '_jsonb']);
+
+/**
+ * A value of a json(b) or json(b)[] column as `ROW_VALUE_TYPES` reads it (Postgres's text), parsed as
+ * node-postgres would have parsed it but with every digit kept (`parseJsonKeepingDigits`); any other
+ * value as it is.
+ */
+export function exactJsonColumnValue(value: unknown, pgType: string): unknown {
+  const t = pgType.toLowerCase();
+  if (typeof value === 'string' && JSON_TYPE_NAMES.has(t)) {
+    try {
+      return parseJsonKeepingDigits(value);
+    } catch {
+      return value;
+    }
+  }
+  return JSON_ARRAY_TYPE_NAMES.has(t) ? parseJsonElements(value) : value;
+}
+
 /** A decimal literal as sign, significant digits and exponent (`1.50` and `15e-1` alike: `15e-1`); null if none. */
 function canonicalDecimal(s: string): string | null {
   const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s);

@@ -177,7 +177,8 @@ export interface AttributeCreation {
 
 /**
  * One row to write. `values` maps destination field -> value as node-postgres returns it, except json and
- * jsonb, which are Postgres's text (db/delta.ts `ROW_VALUE_TYPES`: a double would change long number literals).
+ * jsonb, which are Postgres's text, and json[] and jsonb[], arrays of their elements' text (db/delta.ts
+ * `ROW_VALUE_TYPES`: a double would change long number literals; common/json-exact.ts reads them).
  */
 export interface OutRow {
   key: string;

@@ -639,17 +639,27 @@ SELECT coalesce(code, 'UNKNOWN') AS code, count(*) AS n FROM reset GROUP BY 1`.e
 
 /** Type oids of json and jsonb. */
 const JSON_TYPE_OIDS = new Set([114, 3802]);
+/** Type oids of json[] and jsonb[]. */
+const JSON_ARRAY_TYPE_OIDS = new Set([199, 3807]);
+/** node-postgres's parser of text[] (oid 1009): an array literal to (nested) arrays of element texts, NULL as null. */
+const textArray = (pg.types.getTypeParser as (oid: number, format: 'text') => (text: string) => unknown)(1009, 'text');
 
 /**
- * How the values of a chunk's rows are read for a connector: as node-postgres parses them, except json
- * and jsonb, which stay Postgres's text. node-postgres would `JSON.parse` them, and a number literal past
- * 2^53 or with more digits than a double keeps (`12345678901234567890`) would reach the destination
- * changed; a connector reads the text with common/json-exact.ts. (The delta never sees these values: a
- * row's hash is computed by Postgres from its own text, db/delta.ts `rowHash`.)
+ * How the values of a chunk's rows (and a plan's samples) are read for a connector: as node-postgres
+ * parses them, except json and jsonb, which stay Postgres's text, and json[] and jsonb[], which are
+ * arrays of their elements' text (nested for more dimensions, null for a NULL element). node-postgres
+ * would `JSON.parse` them, and a number literal past 2^53 or with more digits than a double keeps
+ * (`12345678901234567890`) would reach the destination changed; a connector reads the text with
+ * common/json-exact.ts. (The delta never sees these values: a row's hash is computed by Postgres from
+ * its own text, db/delta.ts `rowHash`.)
  */
 export const ROW_VALUE_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    JSON_TYPE_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    JSON_TYPE_OIDS.has(oid)
+      ? (text: string) => text
+      : JSON_ARRAY_TYPE_OIDS.has(oid)
+        ? textArray
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 /**

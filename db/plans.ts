@@ -1,7 +1,10 @@
 /** Plans computed by `syncline plan` (syncline.plans): counts and a few sample rows; the rows stay in the plan run's work tables. */
 import { sql, type Kysely, type Selectable } from 'kysely';
+import type pg from 'pg';
 import type { Database, PlansTable } from './database';
 import { deltaTable, stageTable } from './work-tables';
+import { ROW_VALUE_TYPES } from './delta';
+import { stringifyExact } from '../common/json-exact';
 
 type Db = Kysely<Database>;
 export type PlanRecord = Selectable<PlansTable>;
@@ -11,7 +14,8 @@ export async function savePlan(
   p: { activationId: string; runNumber: number; runId: string; counts: unknown; samples: unknown },
 ): Promise<void> {
   const counts = JSON.stringify(p.counts);
-  const samples = JSON.stringify(p.samples);
+  // A sample's json(b) numbers may be JsonNumbers (activities/plan.ts): written with every digit.
+  const samples = stringifyExact(p.samples);
   await db
     .insertInto('syncline.plans')
     .values({ activation_id: p.activationId, run_number: p.runNumber, run_id: p.runId, counts, samples })
@@ -48,13 +52,21 @@ export async function getPlan(db: Db, activationId: string, runNumber: number): 
     .executeTakeFirst();
 }
 
-/** Up to `perOp` pending rows per op, in seq order, with the values of `columns` (none for a deletion). */
-export async function planSamples(db: Db, runId: string, columns: string[], perOp: number): Promise<Array<Record<string, unknown>>> {
+/**
+ * Up to `perOp` pending rows per op, in seq order, with the values of `columns` (none for a deletion),
+ * read as chunk rows are (`ROW_VALUE_TYPES`: json(b) and json(b)[] as Postgres's text), on `pool`.
+ */
+export async function planSamples(
+  db: Db,
+  pool: pg.Pool,
+  runId: string,
+  columns: string[],
+  perOp: number,
+): Promise<Array<Record<string, unknown>>> {
   const cols = [...new Set(columns)].map((c) => sql`s.${sql.id(c)}`);
-  return (
-    await sql<Record<string, unknown>>`SELECT * FROM (
+  const q = sql<Record<string, unknown>>`SELECT * FROM (
       SELECT d.key AS __key, d.op AS __op, (s.ctid IS NOT NULL) AS __has, row_number() OVER (PARTITION BY d.op ORDER BY d.seq) AS __n, ${sql.join(cols)}
       FROM ${deltaTable(runId)} d LEFT JOIN ${stageTable(runId)} s ON s.ctid = d.tid WHERE d.status = 'pending' AND d.op IS NOT NULL) x
-    WHERE __n <= ${perOp} ORDER BY __op, __n`.execute(db)
-  ).rows;
+    WHERE __n <= ${perOp} ORDER BY __op, __n`.compile(db);
+  return (await pool.query<Record<string, unknown>>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES })).rows;
 }

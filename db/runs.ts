@@ -2,6 +2,7 @@
  * The run repository: every statement on syncline.runs (and the activation record a run refreshes).
  * Activities call these; they hold no SQL of their own. `db` is the pool's Kysely or a transaction.
  */
+import { withoutSecrets } from '../common/redact';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RunsTable } from './database';
 import { dropWorkTablesOf } from './work-tables';
@@ -264,7 +265,8 @@ export async function finishRun(db: Db, runId: string, e: RunEnd): Promise<void>
     .set({
       status: e.status,
       finished_at: new Date(),
-      error: e.error ? `${e.error.type}: ${e.error.message}` : null,
+      // The activities' failures left secrets out already (activities/failure.ts); so does any other text here.
+      error: e.error ? withoutSecrets(`${e.error.type}: ${e.error.message}`) : null,
       counts: JSON.stringify(e.counts),
       warnings: JSON.stringify(e.warnings),
     })

@@ -3,7 +3,7 @@
  * attribute accepts, and how a node-postgres value is written (JSON call and CSV cell alike).
  */
 import { plainNumber } from '../kit/plain-number';
-import { jsonValueText } from '../../common/json-exact';
+import { JSON_ARRAY_TYPE_NAMES, jsonValueText, parseJsonElements, stringifyExact } from '../../common/json-exact';
 
 /** Actito value types the connector knows (API notes §2: STRING, LONG, NUMBER, TIMESTAMP seen; BOOLEAN, DATE assumed). */
 export const VALUE_TYPES = ['STRING', 'LONG', 'INTEGER', 'NUMBER', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;
@@ -119,6 +119,11 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
     const text = jsonValueText(v);
     if (text === null) return { ok: true, value: null };
     v = text;
+  }
+  if (Array.isArray(v) && JSON_ARRAY_TYPE_NAMES.has(t.pgType.toLowerCase())) {
+    // A json[] or jsonb[] value: the text of each element (ROW_VALUE_TYPES), written as the JSON array
+    // always sent (`JSON.stringify` of the parsed elements), with the digits of every number kept.
+    v = stringifyExact(parseJsonElements(v));
   }
   if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) return { ok: false, message: 'invalid date' };

@@ -13,7 +13,9 @@ import type pg from 'pg';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
 import { startActitoEmulator, type ActitoEmulator } from '../../emulators/actito/server';
 import type { RunSummary } from '../../common/run';
-import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { SynclineClient } from '../../client';
+import { formatPlan } from '../../client/cli-run';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
@@ -86,9 +88,28 @@ const ROWS: Array<{ key: string; doc: string; raw: string; docText: string | nul
   { key: 'nulls', doc: `'null'`, raw: `NULL`, docText: null, rawText: null },
 ];
 
+/**
+ * jsonb[] and json[] columns (`docs`, `raws`) on some rows, and the text each must arrive as where arrays
+ * are sent as text (an Actito STRING attribute): the JSON array of the elements, as syncline has always
+ * sent it (a NULL element and JSON null as null), with every digit of every element.
+ */
+const ARRAYS: Record<string, { docs: string; raws: string; docsText: string; rawsText: string }> = {
+  big: {
+    docs: `ARRAY['{"id": 12345678901234567890}', 'null', NULL, '"s"', '[0.1000000000000000055511151231257827, 1.50]']::jsonb[]`,
+    // Two dimensions; a scalar element, 1e2 written as always (100).
+    raws: `'{{"1e2","-98765432109876543210"},{"{\\"a\\": 0.1000000000000000055511151231257827}","true"}}'::json[]`,
+    docsText: '[{"id":12345678901234567890},null,null,"s",[0.1000000000000000055511151231257827,1.5]]',
+    rawsText: '[[100,-98765432109876543210],[{"a":0.1000000000000000055511151231257827},true]]',
+  },
+  plain: { docs: `ARRAY['{"a": [1, 2]}', '"x y"']::jsonb[]`, raws: `'{}'::json[]`, docsText: '[{"a":[1,2]},"x y"]', rawsText: '[]' },
+};
+
 async function createModel(table: string): Promise<void> {
-  await db.query(`CREATE TABLE ${table} (id text, last_name text, doc jsonb, raw json)`);
-  for (const r of ROWS) await db.query(`INSERT INTO ${table} VALUES ('${r.key}', 'Last ${r.key}', ${r.doc}::jsonb, ${r.raw}::json)`);
+  await db.query(`CREATE TABLE ${table} (id text, last_name text, doc jsonb, raw json, docs jsonb[], raws json[])`);
+  for (const r of ROWS)
+    await db.query(
+      `INSERT INTO ${table} VALUES ('${r.key}', 'Last ${r.key}', ${r.doc}::jsonb, ${r.raw}::json, ${ARRAYS[r.key]?.docs ?? 'NULL'}, ${ARRAYS[r.key]?.raws ?? 'NULL'})`,
+    );
 }
 
 async function start(cfg: { id: string } & Record<string, unknown>): Promise<void> {
@@ -155,6 +176,8 @@ describe.each(['single', 'bulk'] as const)('Actito STRING attributes (%s)', (pat
           { name: 'orderId', valueType: 'STRING' },
           { name: 'doc', valueType: 'STRING' },
           { name: 'raw', valueType: 'STRING' },
+          { name: 'docs', valueType: 'STRING' },
+          { name: 'raws', valueType: 'STRING' },
         ],
       }),
     });
@@ -174,6 +197,8 @@ describe.each(['single', 'bulk'] as const)('Actito STRING attributes (%s)', (pat
       mappings: [
         { from: 'doc', to: 'doc' },
         { from: 'raw', to: 'raw' },
+        { from: 'docs', to: 'docs' },
+        { from: 'raws', to: 'raws' },
       ],
     });
     await emulatorAdmin(ax.url, '/requests', { method: 'DELETE' });
@@ -184,8 +209,47 @@ describe.each(['single', 'bulk'] as const)('Actito STRING attributes (%s)', (pat
     const recs = (await emulatorAdmin<{ records: Rec[] }>(ax.url, `/tables/${table}/records?limit=1000`)).records;
     const got = ROWS.map((r) => {
       const x = recs.find((y) => y.orderId === r.key);
-      return { key: r.key, doc: x?.doc ?? null, raw: x?.raw ?? null };
+      return { key: r.key, doc: x?.doc ?? null, raw: x?.raw ?? null, docs: x?.docs ?? null, raws: x?.raws ?? null };
     });
-    expect(got).toEqual(ROWS.map((r) => ({ key: r.key, doc: r.docText, raw: r.rawText })));
+    expect(got).toEqual(
+      ROWS.map((r) => ({
+        key: r.key,
+        doc: r.docText,
+        raw: r.rawText,
+        docs: ARRAYS[r.key]?.docsText ?? null,
+        raws: ARRAYS[r.key]?.rawsText ?? null,
+      })),
+    );
   });
+});
+
+test('a plan shows json(b) values and their arrays with every digit, stored, read back and printed', async () => {
+  const id = uniqueName('planjson');
+  await createModel(`public.${id}`);
+  await start({
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: ['doc', 'raw', 'docs', 'raws'].map((c) => ({ from: c, to: c })),
+  });
+  const syncline = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
+  const p = await syncline.plan(id);
+  expect(p.counts).toMatchObject({ upsert: ROWS.length });
+  const big = p.samples.upsert!.find((r) => r.key === 'big')!;
+  const scalar = p.samples.upsert!.find((r) => r.key === 'scalar')!;
+  // The plan as a program reads it: a number a double would change is a JsonNumber of its literal.
+  expect(String((big.values.doc as { id: unknown }).id)).toBe('12345678901234567890');
+  expect(String(scalar.values.raw)).toBe('-12345678901234567891');
+  // As stored in syncline.plans (jsonb keeps any number of digits) and as `syncline plan` prints it.
+  const stored = (await db.query(`SELECT samples::text AS t FROM syncline.plans WHERE activation_id = $1`, [id])).rows[0].t as string;
+  const printed = formatPlan(p);
+  for (const digits of ['12345678901234567890', '-98765432109876543210', '0.1000000000000000055511151231257827', '-12345678901234567891']) {
+    expect({ digits, stored: stored.includes(digits) }).toEqual({ digits, stored: true });
+    expect({ digits, printed: printed.includes(digits) }).toEqual({ digits, printed: true });
+  }
+  expect(printed).toContain(ARRAYS.big!.docsText);
+  expect(printed).toContain(ARRAYS.big!.rawsText);
+  expect(printed).toMatch(/^\s+decimals\s+\{"x":0\.1000000000000000055511151231257827,"y":\[1\.5,123456789\.123456789123\]\}\s/m);
 });

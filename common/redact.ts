@@ -1,0 +1,41 @@
+/**
+ * Failure text without the secrets and row values a URL or a header it quotes can carry. A failure's
+ * message goes into Temporal history (in clear, even with a payload codec), a pending activity's last
+ * failure, a run's record in the state database and the worker's log; a library's error often names the
+ * request it made: `request to https://user:pass@host/path?access_token=…&q=SELECT … WHERE key='…' failed`,
+ * `{"Authorization":"Bearer …"}`. What stays says what failed and where (scheme, user, host, path).
+ *
+ * - a URL's password (`https://user:pass@host` → `https://user:…@host`), or its whole user part when it
+ *   has no password (a token: `https://ghp_x@host` → `https://…@host`);
+ * - a URL's query string and fragment (`?…`, `#…`): keys, tokens, signatures and queries;
+ * - the value of an Authorization, Proxy-Authorization, Cookie or API key header or field, a bare
+ *   `Bearer <token>`, and the value of a field named as a credential (`access_token=…`,
+ *   `"client_secret":"…"`, `password=…`).
+ */
+
+/** `scheme://user:password@` or `scheme://token@`. */
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
+/** A URL's query string or fragment, to the next blank, double quote, angle bracket or backtick. */
+const QUERY = /\b([a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>`]*)([?#])[^\s"<>`]+/gi;
+/** A header or field holding a credential, and its value up to a quote, line end, comma, semicolon or brace. */
+const HEADER = /\b((?:proxy-)?authorization|cookie|set-cookie|x-api-key|api-key)(["']?\s*[:=]\s*["']?)[^"'\r\n,;}]+/gi;
+/**
+ * A field named as a credential, as a form (`password=…`) or JSON (`"password":"…"`) writes it (not
+ * `password: Required`, a configuration problem's words), and its value up to a blank, quote, `&`,
+ * comma, semicolon or brace.
+ */
+const FIELD =
+  /\b(access_token|refresh_token|id_token|client_secret|client_assertion|password|passwd|api_?key|secret_?key|session_?id|signature)(["']?\s*=\s*["']?|["']\s*:\s*["'])[^\s"'&,;}]+/gi;
+const BEARER = /\bBearer\s+[A-Za-z0-9\-._~+/]+=*/g;
+
+/** `text` with every credential and query string a URL or header in it carries replaced by "…". */
+export function withoutSecrets(text: string): string {
+  return text
+    .replace(USERINFO, (_m, scheme: string, user: string, pass: string | undefined) =>
+      pass === undefined ? `${scheme}…@` : `${scheme}${user}:…@`,
+    )
+    .replace(QUERY, '$1$2…')
+    .replace(HEADER, '$1$2…')
+    .replace(BEARER, 'Bearer …')
+    .replace(FIELD, '$1$2…');
+}

@@ -1,0 +1,79 @@
+/**
+ * The activity boundary (activities/failure.ts `toFailure`) leaves out of every failure message what
+ * common/redact.ts `withoutSecrets` names: a URL's password and query string, an Authorization header's
+ * value, a credential field's value. Whichever connector or library wrote the message.
+ * (The same through a real Temporal dev server: test/integration/failure-secrets.test.ts.)
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { SyncError } from '../../common/errors';
+import { withoutSecrets } from '../../common/redact';
+import { toFailure } from '../../activities/failure';
+import { toSyncError as salesforceError } from '../../connectors/salesforce/errors';
+import { toSyncError as actitoError } from '../../connectors/actito/errors';
+
+const SECRET = /s3cret|ann@example\.com/;
+
+test('withoutSecrets: passwords, query strings, Authorization values, credential fields; the rest stays', () => {
+  expect(withoutSecrets('request to https://svc:s3cret@api.example.com/v1/x?access_token=s3cret&q=1 failed, reason: refused')).toBe(
+    'request to https://svc:…@api.example.com/v1/x?… failed, reason: refused',
+  );
+  expect(withoutSecrets('GET https://ghp_s3cret@github.com/o/r.git: 403')).toBe('GET https://…@github.com/o/r.git: 403');
+  expect(withoutSecrets('postgres://app:s3cret@db:5432/app?sslmode=require unreachable')).toBe(
+    'postgres://app:…@db:5432/app?… unreachable',
+  );
+  expect(withoutSecrets(`see https://x.example.com/a/query?q=SELECT+Id+WHERE+Email%3D%27ann@example.com%27#frag.`)).toBe(
+    'see https://x.example.com/a/query?…',
+  );
+  expect(withoutSecrets('{"url":"https://h/p?k=s3cret","status":401}')).toBe('{"url":"https://h/p?…","status":401}');
+  expect(withoutSecrets('headers: {"Authorization":"Bearer s3cret","Accept":"application/json"}')).toBe(
+    'headers: {"Authorization":"…","Accept":"application/json"}',
+  );
+  expect(withoutSecrets('Authorization: Basic czNjcmV0Onh4\nX-Api-Key: s3cret')).toBe('Authorization: …\nX-Api-Key: …');
+  expect(withoutSecrets('token refused (Bearer s3cret.abc-def)')).toBe('token refused (Bearer …)');
+  expect(withoutSecrets('body grant_type=client_credentials&client_secret=s3cret&password=s3cret')).toBe(
+    'body grant_type=client_credentials&client_secret=…&password=…',
+  );
+  // What says what failed stays: plain URLs, configuration problems, Postgres' words.
+  for (const plain of [
+    'https://login.example.com/services/oauth2/token answered 503 Service Unavailable',
+    'connection "sf": password: Required',
+    'password authentication failed for user "syncline"',
+    'column "emial" does not exist',
+  ])
+    expect(withoutSecrets(plain)).toBe(plain);
+});
+
+test('toFailure: a SyncError, an ApplicationFailure and an error passed through all lose their secrets', () => {
+  const lib = new TypeError(
+    'Request cannot be constructed from a URL that includes credentials: https://u:s3cret@h.example.com/p?access_token=s3cret',
+  );
+  const cases: unknown[] = [
+    // The Salesforce connector's own words (its withoutRowValues strips the query string, not the password).
+    salesforceError(lib, 'activation "a"'),
+    actitoError(lib, 'activation "a"'),
+    new SyncError('AUTH_FAILED', `refused: ${lib.message} (Authorization: Bearer s3cret)`, { retryable: false }),
+    ApplicationFailure.nonRetryable(`webhook https://hooks.example.com/x?token=s3cret answered 404`, 'HTTP_404'),
+    lib,
+    new Error('wrapped', { cause: lib }),
+  ];
+  for (const c of cases) {
+    const f = toFailure(c) as ApplicationFailure;
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect({ text: `${f.message} ${f.stack} ${String(f.cause?.message)}`.match(SECRET)?.[0] ?? null, from: String(c) }).toEqual({
+      text: null,
+      from: String(c),
+    });
+  }
+  // Typed and retried as before: a library error keeps its class as type; a SyncError its code and retry.
+  expect((toFailure(lib) as ApplicationFailure).type).toBe('TypeError');
+  expect((toFailure(lib) as ApplicationFailure).nonRetryable).toBe(false);
+  const cfg = toFailure(new SyncError('AUTH_FAILED', `x https://u:s3cret@h/`, { retryable: false })) as ApplicationFailure;
+  expect([cfg.type, cfg.nonRetryable, cfg.message]).toEqual(['AUTH_FAILED', true, 'x https://u:…@h/']);
+  const af = toFailure(ApplicationFailure.nonRetryable('at https://h/p?k=s3cret', 'HTTP_404', { n: 1 })) as ApplicationFailure;
+  expect([af.type, af.nonRetryable, af.message, af.details]).toEqual(['HTTP_404', true, 'at https://h/p?…', [{ n: 1 }]]);
+  // Nothing to leave out: the same object, as before.
+  const plain = new Error('socket hang up');
+  expect(toFailure(plain)).toBe(plain);
+  const same = ApplicationFailure.retryable('https://h/p answered 503', 'HTTP_503');
+  expect(toFailure(same)).toBe(same);
+});
