@@ -90,6 +90,11 @@ export interface DagPoolLeaseInput {
   leaseMs: number;
 }
 
+export interface DagPoolRenewal {
+  renewed: number;
+  lost: string[];
+}
+
 /** The pool activities (docs/dag.md "Pools"): each one short query on the state database. */
 function dagPoolActivities(deps: DagTaskDeps) {
   return {
@@ -101,8 +106,13 @@ function dagPoolActivities(deps: DagTaskDeps) {
     async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<AcquireResult> {
       return acquirePoolSlot(stateDb(deps), input.pool, input.holder, input.leaseMs);
     },
-    async renewDagPoolLeases(input: { holderPrefix: string; leaseMs: number }): Promise<number> {
-      return renewPoolLeases(stateDb(deps), input.holderPrefix, input.leaseMs);
+    /**
+     * Renews the run's leases; `lost`: the `holders` the run says it holds whose lease is not its own any more
+     * (ran out and taken by another run). Workflows before `holders` was passed read nothing of the answer.
+     */
+    async renewDagPoolLeases(input: { holderPrefix: string; leaseMs: number; holders?: string[] }): Promise<DagPoolRenewal> {
+      const renewed = new Set(await renewPoolLeases(stateDb(deps), input.holderPrefix, input.leaseMs));
+      return { renewed: renewed.size, lost: (input.holders ?? []).filter((h) => !renewed.has(h)) };
     },
     async releaseDagPoolSlot(input: Omit<DagPoolLeaseInput, 'leaseMs'>): Promise<void> {
       await releasePoolSlot(stateDb(deps), input.pool, input.holder);

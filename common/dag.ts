@@ -81,6 +81,11 @@ export interface DagState {
   id: string;
   status: 'running' | 'success' | 'failed';
   tasks: Record<string, TaskRun>;
+  /**
+   * Pool leases this run lost while its task ran (docs/dag.md "Pools"): its renewal came after the lease ran
+   * out (no worker for over 10 minutes) and the slot was not this run's any more. In the state query only.
+   */
+  leasesLost?: Array<{ pool: string; task: string; at: string }>;
 }
 
 export const DEFAULT_MAX_PARALLELISM = 4;

@@ -82,14 +82,17 @@ export async function acquirePoolSlot(db: Queryable, pool: string, holder: strin
   return taken.rows[0] ? { acquired: true, slot: taken.rows[0].slot } : { acquired: false };
 }
 
-/** Extends every lease whose holder starts with `holderPrefix` (one DAG run's); returns how many. */
-export async function renewPoolLeases(db: Queryable, holderPrefix: string, leaseMs: number): Promise<number> {
-  const r = await db.query(
+/**
+ * Extends every lease whose holder starts with `holderPrefix` (one DAG run's), also one that ran out while no
+ * other run took its slot; returns the holders renewed. A holder not among them lost its slot to another run.
+ */
+export async function renewPoolLeases(db: Queryable, holderPrefix: string, leaseMs: number): Promise<string[]> {
+  const r = await db.query<{ holder: string }>(
     `UPDATE syncline.dag_pool_slots SET expires_at = now() + $2::int * interval '1 millisecond'
-     WHERE starts_with(holder, $1)`,
+     WHERE starts_with(holder, $1) RETURNING holder`,
     [holderPrefix, leaseMs],
   );
-  return r.rowCount ?? 0;
+  return r.rows.map((x) => x.holder);
 }
 
 /** Gives the holder's slot back. Only its own: a lease that expired and was taken by another stays theirs. */

@@ -8,7 +8,7 @@
  * a run that was terminated expires by itself.
  */
 import { ApplicationFailure, CancellationScope, condition, isCancellation, log, proxyActivities } from '@temporalio/workflow';
-import type { DagTaskActivities } from '../activities/dag-tasks';
+import type { DagPoolRenewal, DagTaskActivities } from '../activities/dag-tasks';
 import { poolProblems } from '../common/dag-pools';
 import type { DagTask } from '../common/dag';
 import { STATE_RETRY, type TaskContext, type TaskRunner } from './dag';
@@ -29,6 +29,11 @@ export class RunPools {
   private readonly released = new Map<string, number>();
   private held = 0;
   private renewing = false;
+  /** Holder -> its pool and task, from its lease until its release begins. */
+  private readonly holding = new Map<string, { pool: string; task: string }>();
+  /** Leases lost while their task ran (for the run's state query), each said once. */
+  readonly leasesLost: Array<{ pool: string; task: string; at: string }> = [];
+  private readonly saidLost = new Set<string>();
 
   constructor(
     /** Pool name -> size, read at the run's start. */
@@ -63,11 +68,13 @@ export class RunPools {
       throw err;
     }
     this.held += 1;
+    this.holding.set(holder, { pool, task: holder.slice(this.prefix.length) });
     // One renewal loop per run: a release and an acquire in the same workflow task never start a second one.
     if (!this.renewing) void this.renewWhileHeld();
     try {
       return await run(ctx);
     } finally {
+      this.holding.delete(holder);
       // Also on failure and cancellation; a release that cannot reach Postgres leaves the lease to expire.
       await CancellationScope.nonCancellable(() => poolActs.releaseDagPoolSlot({ pool, holder })).catch((err: unknown) =>
         log.warn('pool slot not released; it frees itself when its lease expires', { pool, holder, error: String(err) }),
@@ -112,15 +119,38 @@ export class RunPools {
     }
   }
 
+  /**
+   * Says each lease the renewal found lost (its lease ran out, no worker renewing it for over 10 minutes, and
+   * another run took the slot) while its task still holds it here: the pool then runs one task more than its
+   * size. A lease whose release began meanwhile is no loss. Not a command: a replay takes the same path (a
+   * renewal recorded before `holders` was passed answered a count, and says nothing).
+   */
+  private noteLost(renewal: DagPoolRenewal | number | void): void {
+    if (!renewal || typeof renewal !== 'object' || !Array.isArray(renewal.lost)) return;
+    for (const holder of renewal.lost) {
+      const held = this.holding.get(holder);
+      if (!held || this.saidLost.has(holder)) continue;
+      this.saidLost.add(holder);
+      this.leasesLost.push({ ...held, at: new Date().toISOString() });
+      log.warn(
+        `DAG pool lease lost: run ${this.prefix.slice(0, -1)}, pool "${held.pool}", task "${held.task}": its lease ran out before it was renewed (no worker for over ${POOL_LEASE_MS / 60_000} minutes) and another run took the slot; the task runs on outside the pool's size`,
+        { dagRun: this.prefix.slice(0, -1), pool: held.pool, task: held.task },
+      );
+    }
+  }
+
   private async renewWhileHeld(): Promise<void> {
     this.renewing = true;
     try {
       while (this.held > 0) {
         if (await condition(() => this.held === 0, POOL_RENEW_MS)) return;
-        await poolActs.renewDagPoolLeases({ holderPrefix: this.prefix, leaseMs: POOL_LEASE_MS }).catch((err: unknown) => {
-          if (isCancellation(err)) throw err;
-          log.warn('pool leases not renewed; trying again at the next renewal', { error: String(err) });
-        });
+        const renewal = await poolActs
+          .renewDagPoolLeases({ holderPrefix: this.prefix, leaseMs: POOL_LEASE_MS, holders: [...this.holding.keys()] })
+          .catch((err: unknown) => {
+            if (isCancellation(err)) throw err;
+            log.warn('pool leases not renewed; trying again at the next renewal', { error: String(err) });
+          });
+        this.noteLost(renewal);
       }
     } catch {
       // Cancelled: the run ends, and its tasks release their slots on their way out.

@@ -36,7 +36,7 @@ import {
 } from '../common/dag-sensors';
 import { activityOptionsFor, runDag, runMapBatch, STATE_RETRY, type MapBatchesOption, type TaskContext, type TaskRunner } from './dag';
 import type { MapBatchResult } from '../common/dag-map';
-import { runPools, withoutPools } from './dag-pools';
+import { type RunPools, runPools, withoutPools } from './dag-pools';
 
 export type DagWorkflowInput = DagSpec & {
   /** Set by `syncline dag trigger`: the run's time (its logical date) and its conf. */
@@ -198,14 +198,16 @@ setWorkflowOptions(versioned('PINNED'), dagWorkflow);
 
 export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };
-  setHandler(dagStateQuery, () => latest);
+  // Set once the pools are read; a query before then answers without them.
+  let pools: RunPools | undefined = undefined;
+  setHandler(dagStateQuery, () => (pools?.leasesLost.length ? { ...latest, leasesLost: [...pools.leasesLost] } : latest));
   const signals = new Map<string, unknown>();
   setHandler(dagSignal, (s) => {
     if (typeof s?.name === 'string' && !signals.has(s.name)) signals.set(s.name, s.payload ?? null);
   });
   // Only a DAG whose tasks name a pool reads the pools (before anything runs); others run as they always did.
   const { workflowId: wfId, runId: wfRunId } = workflowInfo();
-  const pools = await runPools(Array.isArray(input?.tasks) ? input.tasks : [], `${wfId}/${wfRunId}/`, () => patched('dag-pools'));
+  pools = await runPools(Array.isArray(input?.tasks) ? input.tasks : [], `${wfId}/${wfRunId}/`, () => patched('dag-pools'));
   const pooled = (runners: Record<string, TaskRunner>) => (pools ? pools.wrap(runners) : runners);
   const check = pools ? pools.check(checkTask) : withoutPools(checkTask);
   const time = runTime(input);

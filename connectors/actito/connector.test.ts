@@ -590,6 +590,63 @@ describe('a record route this licence does not serve (routePrefixes.records)', (
     }
     expect(await records()).toEqual([]);
   });
+
+  it('Update (PUT) and Mirror (DELETE) answered 404 under it fail the chunk DESTINATION_NOT_FOUND: no row ACTITO_NOT_FOUND, no deletion counted done, the records untouched', async () => {
+    await seedProfiles();
+    await drive(actito, ctxFor('upsert'), 'upsert', [order(1), order(2)]);
+    const wrong = connectionSchema.parse({
+      apiKey: emu.apiKey,
+      baseUrl: emu.url,
+      entity: emu.entity,
+      routePrefixes: { records: '/records-x' },
+    });
+    for (const [mode, op, rows] of [
+      ['update', 'update', [order(1, { quantity: 11 }), order(9)]],
+      ['mirror', 'delete', [outRow('O1', { orderId: 'O1' }, 'delete'), outRow('O2', { orderId: 'O2' }, 'delete')]],
+    ] as const) {
+      const ctx = ctxFor(mode, { connection: wrong });
+      await actito.check(ctx);
+      const chunk = memoryChunk([...rows], op);
+      const err = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, op, rows.length)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect({ mode, err, results: [...chunk.results.values()] }).toMatchObject({
+        mode,
+        err: { code: 'DESTINATION_NOT_FOUND', message: expect.stringMatching(/routePrefixes\.records/) },
+        results: [],
+      });
+    }
+    expect((await records()).map((r) => [r.orderId, r.quantity])).toEqual([
+      ['O1', 1],
+      ['O2', 2],
+    ]);
+  });
+
+  it('under the right prefix a 404 stays a missing record (Update: ACTITO_NOT_FOUND; Mirror: already gone), told apart with one look at the table per batch of calls', async () => {
+    await seedProfiles();
+    await drive(actito, ctxFor('upsert'), 'upsert', [order(1)]);
+    const upd = await drive(actito, ctxFor('update'), 'update', [order(1, { quantity: 11 }), order(7), order(8), order(9)]);
+    expect([...upd.results.entries()].map(([k, r]) => [k, r.ok ? 'ok' : r.code])).toEqual([
+      ['O1', 'ok'],
+      ['O7', 'ACTITO_NOT_FOUND'],
+      ['O8', 'ACTITO_NOT_FOUND'],
+      ['O9', 'ACTITO_NOT_FOUND'],
+    ]);
+    const del = await drive(actito, ctxFor('mirror'), 'delete', [
+      outRow('O1', { orderId: 'O1' }, 'delete'),
+      outRow('O7', { orderId: 'O7' }, 'delete'),
+      outRow('O8', { orderId: 'O8' }, 'delete'),
+    ]);
+    expect([...del.results.values()].every((r) => r.ok)).toBe(true);
+    expect(await records()).toEqual([]);
+    // One list read of the table per chunk that met a 404, never one per row.
+    const lists = (await requests()).filter((r) => r.method === 'GET' && /\/customTable\/orders\/record$/.test(r.path));
+    expect(lists.map((r) => [r.path, r.status])).toEqual([
+      ['/custom-data/v4/entity/demo/customTable/orders/record', 200],
+      ['/custom-data/v4/entity/demo/customTable/orders/record', 200],
+    ]);
+  });
 });
 
 describe('mirror deletes', () => {

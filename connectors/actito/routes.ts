@@ -120,6 +120,26 @@ export async function deleteRecord(a: Api, table: string, key: string): Promise<
   }
 }
 
+/**
+ * [A] Whether this licence refuses the record routes of `table` here (its 404, else null) (the `records` prefix, the entity, the
+ * table): a 404 to PUT or DELETE by key cannot say by itself whether the record or the route is missing.
+ * The table's record list (`GET …/record?number=1` [C]) answers with a list, an empty one for an empty
+ * table, wherever the record routes are served: 404 there means the route (or the table) is unknown. Any
+ * other refusal of the query (400, 405, 422) still shows a route that exists; 401, 403, 429 and 5xx are
+ * thrown, nothing told.
+ */
+export async function recordRoutesRefused(a: Api, table: string): Promise<ActitoHttpError | null> {
+  try {
+    await call(a, 'record', 'GET', recordsPath(a, table), { query: { number: '1' } });
+    return null;
+  } catch (err) {
+    if (!(err instanceof ActitoHttpError)) throw err;
+    if (err.status === 404) return err;
+    if ([400, 405, 422].includes(err.status)) return null;
+    throw err;
+  }
+}
+
 // ---- profiles (v4 [D S15, S16]) ----
 
 /** Creates a profile, or updates the one matching a unique attribute when `allowUpdate`. */

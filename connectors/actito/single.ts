@@ -10,11 +10,20 @@ import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
 import { type Encoded, RowEncoder } from './encode';
-import { ActitoHttpError, ROW_CODES, rowFailure } from './errors';
+import { ActitoHttpError, ROW_CODES, rowFailure, toSyncError } from './errors';
 import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
-import { type Api, deleteRecord, getRecord, type Properties, type StoredProperties, updateRecord, upsertRecord } from './routes';
+import {
+  type Api,
+  deleteRecord,
+  getRecord,
+  type Properties,
+  recordRoutesRefused,
+  type StoredProperties,
+  updateRecord,
+  upsertRecord,
+} from './routes';
 import type { TableInfo } from './structure';
 
 const BATCH = 100;
@@ -99,10 +108,11 @@ export async function writeEach(
 ): Promise<{ results: RowResult[]; fatal: unknown }> {
   const results: RowResult[] = [];
   let fatal: unknown = null;
+  const route = routeCheck(api, table.name);
   await mapLimited(items, ctx.connection.maxInFlight, async ({ row, enc }) => {
     if (fatal || ctx.signal.aborted) return;
     try {
-      results.push(await writeOne(api, table, op, row, enc));
+      results.push(await writeOne(api, table, op, row, enc, route));
     } catch (err) {
       try {
         results.push({ key: row.key, ok: false, ...rowFailure(err) });
@@ -114,14 +124,55 @@ export async function writeEach(
   return { results, fatal };
 }
 
-async function writeOne(api: Api, info: TableInfo, op: ChunkWrite['op'], row: OutRow, enc: Encoded): Promise<RowResult> {
+/**
+ * Tells a 404 to PUT or DELETE by key (a missing record) from a record route this licence does not serve
+ * (`routePrefixes.records`, or the table gone): one look at the table's record list, shared by the calls
+ * of a batch (the first 404 asks; the others wait for its answer). Throws DESTINATION_NOT_FOUND when the
+ * route is not served, so no row is recorded missing and no deletion done.
+ */
+function routeCheck(api: Api, table: string): () => Promise<void> {
+  let refused: Promise<ActitoHttpError | null> | null = null;
+  return async () => {
+    refused ??= recordRoutesRefused(api, table).catch((err: unknown) => {
+      refused = null; // not told (429, 5xx): asked again by the next 404, and this call fails the batch
+      throw toSyncError(err, `Reading the record list of Actito table "${table}"`);
+    });
+    const err = await refused;
+    if (err) throw routeNotServed(table, err);
+  };
+}
+
+/** A 404 where no missing record can explain it: the record route itself is not served. */
+function routeNotServed(table: string, err: ActitoHttpError): SyncError {
+  return new SyncError(
+    'DESTINATION_NOT_FOUND',
+    `Writing records to Actito table "${table}": ${err.message}, where no missing record explains a 404, so this licence does not serve the record routes here: check the connection's routePrefixes.records (default "/custom-data"; "" for the legacy unprefixed URLs), its entity, and that the table exists.`,
+    { details: { status: err.status, route: err.route } },
+  );
+}
+
+async function writeOne(
+  api: Api,
+  info: TableInfo,
+  op: ChunkWrite['op'],
+  row: OutRow,
+  enc: Encoded,
+  route: () => Promise<void>,
+): Promise<RowResult> {
   const table = info.name;
   switch (op) {
     case 'delete':
-      await deleteRecord(api, table, enc.key); // false = already gone, which is what Mirror wants
+      // Already gone (404) is what Mirror wants, once the route is known to be served.
+      if (!(await deleteRecord(api, table, enc.key))) await route();
       return { key: row.key, ok: true, destinationId: null };
     case 'update':
-      await updateRecord(api, table, enc.key, enc.record);
+      try {
+        await updateRecord(api, table, enc.key, enc.record);
+      } catch (err) {
+        // A missing record (ACTITO_NOT_FOUND) only once the route is known to be served.
+        if (err instanceof ActitoHttpError && err.status === 404) await route();
+        throw err;
+      }
       return { key: row.key, ok: true, destinationId: enc.key };
     case 'create': {
       // Insert never overwrites. A record holding our values is our own earlier write (an answer lost,
@@ -154,11 +205,7 @@ async function createOrUpdate(api: Api, table: string, record: Properties): Prom
     await upsertRecord(api, table, record);
   } catch (err) {
     if (!(err instanceof ActitoHttpError) || err.status !== 404) throw err;
-    throw new SyncError(
-      'DESTINATION_NOT_FOUND',
-      `Writing a record to Actito table "${table}": ${err.message}. The create-or-update route answered 404, so this licence does not serve it here: check the connection's routePrefixes.records (default "/custom-data"; "" for the legacy unprefixed URLs), its entity, and that the table exists.`,
-      { details: { status: 404, route: err.route } },
-    );
+    throw routeNotServed(table, err);
   }
 }
 

@@ -2,7 +2,8 @@
  * DAG pools on a real Temporal dev server with real Postgres: several DAG runs at once share a pool's slots
  * (the tasks record, from Postgres, when they ran and the leases they saw), a task naming an unknown pool is
  * refused before anything runs and before anything is deployed, a failed task gives its slot back, and the
- * lease of a holder that never releases (a terminated run) expires and frees its slot.
+ * lease of a holder that never releases (a terminated run) expires and frees its slot, and a lease lost while
+ * its task runs (another run took the slot after it ran out) is said in the run's state and the worker's log.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,7 +17,7 @@ import { startDagStage, type DagActivities, type DagStage } from '../support/dag
 import { DagError, DagSchedules, dagScheduleId } from '../../client/dags';
 import { SynclineClient } from '../../client/index';
 import type { DagSpec, DagState } from '../../common/dag';
-import { dagWorkflow } from '../../workflows/dag-workflow';
+import { dagStateQuery, dagWorkflow } from '../../workflows/dag-workflow';
 
 let stage: DagStage;
 let TASK_QUEUE: string;
@@ -320,3 +321,62 @@ test('a cancelled run with two batches of a pooled mapped task running closes on
   await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
   expect(await leasesHeld('cancelled-batches')).toBe(0);
 });
+
+test('the renewal names the holders whose lease another run took; one that ran out with its slot still free is renewed', async () => {
+  await setPool(db, 'renewal', 3);
+  await db.query(`DELETE FROM syncline.dag_pool_slots WHERE pool = 'renewal'`);
+  const acts = stage.activities;
+  const run = `dag/renewal/${process.pid}/r1/`;
+  for (const task of ['kept', 'expired', 'lost'])
+    expect(
+      await acts.acquireDagPoolSlot({ pool: 'renewal', holder: `${run}${task}`, leaseMs: task === 'kept' ? 60_000 : 300 }),
+    ).toMatchObject({
+      acquired: true,
+    });
+  await new Promise((r) => setTimeout(r, 500));
+  // 'expired' and 'lost' ran out; another run took the slot of 'lost'.
+  await db.query(
+    `UPDATE syncline.dag_pool_slots SET holder = 'dag/renewal/other/t', expires_at = now() + interval '1 minute' WHERE holder = $1`,
+    [`${run}lost`],
+  );
+  const holders = ['kept', 'expired', 'lost'].map((t) => `${run}${t}`);
+  expect(await acts.renewDagPoolLeases({ holderPrefix: run, leaseMs: 60_000, holders })).toEqual({ renewed: 2, lost: [`${run}lost`] });
+  expect(await leasesHeld('renewal')).toBe(3);
+  // A workflow recorded before it passed no holders: nothing is called lost.
+  expect(await acts.renewDagPoolLeases({ holderPrefix: run, leaseMs: 60_000 })).toEqual({ renewed: 2, lost: [] });
+  await db.query(`DELETE FROM syncline.dag_pool_slots WHERE pool = 'renewal'`);
+});
+
+test('a lease lost while its task runs (10 minutes without a renewal: another run took the slot) is said, naming the run, the pool and the task', async () => {
+  // Every worker gone for over 10 minutes: the lease ran out, another run's task took the slot, and the renewal
+  // that comes back later finds nothing of this run's to renew. The task runs on in a slot that is not its own.
+  // Before, the renewal's count went unread and nothing said so (seen failing: no leasesLost in the run's state).
+  await setPool(db, 'lossy', 1);
+  await db.query(`DELETE FROM syncline.dag_pool_slots WHERE pool = 'lossy'`);
+  const workflowId = `dag/pool-lossy/${process.pid}`;
+  const handle = await client.workflow.start(dagWorkflow, {
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [{ id: 'pool-lossy', tasks: [{ id: 'held', kind: 'sleep', pool: 'lossy', input: { seconds: 600 } }] }],
+  });
+  for (let i = 0; i < 300 && (await leasesHeld('lossy')) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const taken = await db.query(
+    `UPDATE syncline.dag_pool_slots SET holder = 'dag/other/run/t', expires_at = now() + interval '20 minutes'
+      WHERE pool = 'lossy' AND starts_with(holder, $1) RETURNING slot`,
+    [`${workflowId}/`],
+  );
+  expect(taken.rowCount).toBe(1);
+  // The run renews its leases 3 minutes after it took the first.
+  let state: DagState | undefined;
+  for (let i = 0; i < 240 && !state?.leasesLost; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    state = await handle.query(dagStateQuery);
+  }
+  expect(state?.leasesLost).toEqual([{ pool: 'lossy', task: 'held', at: expect.any(String) }]);
+  expect(state?.tasks.held?.state).toBe('running');
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  // The slot stays the other run's: this run's release gives back only its own lease.
+  const slot = await db.query('SELECT holder FROM syncline.dag_pool_slots WHERE pool = $1', ['lossy']);
+  expect(slot.rows).toEqual([{ holder: 'dag/other/run/t' }]);
+}, 300_000);
