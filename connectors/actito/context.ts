@@ -36,8 +36,10 @@ export interface Tables {
 
 const CACHE_MS = 60_000;
 const cache = new Map<string, { at: number; value: Tables }>();
+// The profile table as configured is part of the key: activations writing one custom table may write
+// their profiles to different profile tables (and count their imports there, quota.ts).
 const cacheKey = (ctx: Ctx): string =>
-  `${ctx.connection.baseUrl}|${ctx.connection.entity}|${tableName(ctx)}|${ctx.options.profiles ? 'p' : ''}`;
+  JSON.stringify([ctx.connection.baseUrl, ctx.connection.entity, tableName(ctx), ctx.options.profiles?.table ?? null]);
 
 /** Reads the custom table (and profile table) structure; cached briefly so each chunk does not re-read it. */
 export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): Promise<Tables> {
