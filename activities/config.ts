@@ -1,6 +1,7 @@
 /** Live configuration updates of a running activation: checked against the destination, then recorded between runs. */
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
+import { withoutSecrets } from '../common/redact';
 import { configVersion } from '../db/config-versions';
 import { acceptNewTarget, syncedRowCount } from '../db/runs';
 import { describeModel, resolveSource } from '../connectors/postgres/source';
@@ -26,7 +27,8 @@ export async function checkConfigUpdate(deps: SynclineDeps, input: CheckConfigUp
   } catch (err) {
     // A configuration problem is the answer; anything else (the destination unreachable) is retried.
     if (!(err instanceof SyncError) || err.retryable) throw err;
-    problems.push(`${err.code}: ${err.message}`);
+    // Returned, not thrown: the failure boundary does not see it.
+    problems.push(withoutSecrets(`${err.code}: ${err.message}`));
   }
   return { problems, syncedRows: await syncedRowCount(deps.db, config.id) };
 }

@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
+import { withoutSecrets } from '../common/redact';
 import { envName } from '../connectors/connections';
 import {
   WARNINGS_WORKFLOW_ID,
@@ -183,7 +184,8 @@ export async function recheckDestination(deps: SynclineDeps, input: RecheckDesti
     return { ok: true };
   } catch (err) {
     // A configuration error is the answer ("still broken"); anything else is retried by the policy.
-    if (err instanceof SyncError && !err.retryable) return { ok: false, code: err.code, message: err.message };
+    // Returned, not thrown: the failure boundary does not see it, and the activation's paused warning quotes it.
+    if (err instanceof SyncError && !err.retryable) return { ok: false, code: err.code, message: withoutSecrets(err.message) };
     throw err;
   }
 }

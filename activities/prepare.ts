@@ -1,6 +1,7 @@
 /** First DAG tasks of a run: record it, then validate the model and the destination before any write. */
 import { parseActivationConfig, formatProblems, type ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
+import { messagesWithoutSecrets } from '../common/redact';
 import type { RunTrigger, RunWarning } from '../common/run';
 import type { FieldSpec } from '../connectors/types';
 import type { SynclineDeps } from './deps';
@@ -107,7 +108,10 @@ export async function checkDestination(deps: SynclineDeps, input: CheckDestinati
   const columns = await describeModel(resolveSource(deps, config), config, deps.pool);
   const fields = buildFields(config, columns);
   const connector = connectorFor(deps, config);
-  const result = await connector.check(buildContext(deps, run, fields));
+  const checked = await connector.check(buildContext(deps, run, fields));
+  // The connector's warnings can quote its API's answers: what a URL or header in them carries stays out
+  // of the activity's result (Temporal history), the run's record and the warnings sent on.
+  const result = { ...checked, warnings: messagesWithoutSecrets(checked.warnings) };
   await recordCheck(deps.db, input.runId, {
     fields,
     skipped: result.skippedFields,

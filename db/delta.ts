@@ -28,6 +28,7 @@ import {
 } from './work-tables';
 import type { Database } from './database';
 import { ROW_ERROR_CODES } from '../common/errors';
+import { withoutSecrets } from '../common/redact';
 
 export interface StageSpec {
   runId: string;
@@ -700,8 +701,16 @@ export async function* distinctRows(
   }
 }
 
+/**
+ * A destination's answer for a row, as recorded: without the credentials and query strings a URL or a
+ * header it quotes may carry (common/redact.ts). Every row answer reaches the state database through
+ * recordOutcomes or recordOutcomeStream, and from there `syncline.row_errors`, `syncline errors` and the
+ * metrics; so they are left out here, whatever the connector.
+ */
+const rowMessage = (m: string | null): string | null => (m === null ? null : withoutSecrets(m));
+
 export async function recordOutcomes(db: Db, runId: string, r: Parameters<typeof recordResults>[1]): Promise<void> {
-  await recordResults(runId, r).execute(db);
+  await recordResults(runId, { ...r, messages: r.messages.map(rowMessage) }).execute(db);
 }
 
 /** One row's answer, as recordOutcomes takes them (columns), for recordOutcomeStream (rows). */
@@ -734,7 +743,7 @@ export async function recordOutcomeStream(db: Db, pool: pg.Pool, runId: string, 
     for await (const batch of batches) {
       let text = '';
       for (const o of batch)
-        text += `${++n},${copyField(o.key)},${copyField(o.ok)},${copyField(o.code)},${copyField(o.message)},${copyField(o.retryable)},${copyField(o.id)}\n`;
+        text += `${++n},${copyField(o.key)},${copyField(o.ok)},${copyField(o.code)},${copyField(rowMessage(o.message))},${copyField(o.retryable)},${copyField(o.id)}\n`;
       if (text) yield text;
     }
   }

@@ -2,7 +2,7 @@
  * The run repository: every statement on syncline.runs (and the activation record a run refreshes).
  * Activities call these; they hold no SQL of their own. `db` is the pool's Kysely or a transaction.
  */
-import { withoutSecrets } from '../common/redact';
+import { messagesWithoutSecrets, withoutSecrets } from '../common/redact';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RunsTable } from './database';
 import { dropWorkTablesOf } from './work-tables';
@@ -112,7 +112,8 @@ export async function recordCheck(db: Db, runId: string, c: CheckOutcome): Promi
     .set({
       fields: JSON.stringify(c.fields),
       skipped_fields: JSON.stringify(c.skipped),
-      warnings: JSON.stringify(c.warnings),
+      // A connector's warning can quote its API's answer: stored without what a URL or header in it carries.
+      warnings: JSON.stringify(messagesWithoutSecrets(c.warnings)),
       missing_attributes: JSON.stringify(c.missingAttributes),
     })
     .where('id', '=', runId)
@@ -268,7 +269,7 @@ export async function finishRun(db: Db, runId: string, e: RunEnd): Promise<void>
       // The activities' failures left secrets out already (activities/failure.ts); so does any other text here.
       error: e.error ? withoutSecrets(`${e.error.type}: ${e.error.message}`) : null,
       counts: JSON.stringify(e.counts),
-      warnings: JSON.stringify(e.warnings),
+      warnings: JSON.stringify(messagesWithoutSecrets(e.warnings)),
     })
     .where('id', '=', runId)
     .execute();
@@ -312,7 +313,7 @@ export async function attributesCreated(db: Db, activationId: string, runNumber:
 export async function recordHealth(db: Db, activationId: string, health: string, warnings: unknown[], at: string): Promise<void> {
   await db
     .updateTable('syncline.activations')
-    .set({ health, warnings: JSON.stringify(warnings), health_at: new Date(at) })
+    .set({ health, warnings: JSON.stringify(messagesWithoutSecrets(warnings)), health_at: new Date(at) })
     .where('id', '=', activationId)
     .execute();
 }

@@ -649,6 +649,88 @@ describe('a record route this licence does not serve (routePrefixes.records)', (
   });
 });
 
+describe('a profile route this licence does not serve (routePrefixes.profiles)', () => {
+  const wrongProfiles = () =>
+    connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, routePrefixes: { profiles: '/profiles-x' } });
+  const failure = async (ctx: ReturnType<typeof ctxFor>, op: 'upsert' | 'create' | 'update', rows: ReturnType<typeof order>[]) => {
+    await actito.check(ctx);
+    const chunk = memoryChunk([...rows], op);
+    const err = await actito.writeChunk(ctx, chunk, await actito.planWrites(ctx, op, rows.length)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { err, results: [...chunk.results.values()] };
+  };
+
+  it('profiles.mode "update": a PUT answered 404 under it fails the chunk DESTINATION_NOT_FOUND, no profile silently taken for missing, nothing written', async () => {
+    await seedProfiles();
+    for (const [mode, op, profiles] of [
+      ['upsert', 'upsert', { ...PROFILES, mode: 'update' }],
+      ['update', 'update', PROFILES], // the sync mode Update only updates profiles
+    ] as const) {
+      const ctx = ctxFor(mode, { connection: wrongProfiles(), fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles } });
+      const rows = [order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': 'New' }), order(2, customer(2))];
+      expect({ mode, ...(await failure(ctx, op, rows)) }).toMatchObject({
+        mode,
+        err: { code: 'DESTINATION_NOT_FOUND', message: expect.stringMatching(/routePrefixes\.profiles/) },
+        results: [],
+      });
+    }
+    const profiles = (await admin('GET', '/profiles')).records;
+    expect(profiles.map((p: any) => [p.customerId, p.firstName ?? null])).toEqual([
+      ['C0', null],
+      ['C1', null],
+      ['C2', null],
+    ]);
+    expect(await records()).toEqual([]);
+  });
+
+  it('profiles.mode "upsert" and "insert": a create answered 404 under it fails the chunk DESTINATION_NOT_FOUND, not every row ACTITO_PROFILE_FAILED', async () => {
+    for (const [mode, op, profiles] of [
+      ['upsert', 'upsert', PROFILES],
+      ['insert', 'create', { ...PROFILES, mode: 'insert' }],
+    ] as const) {
+      const ctx = ctxFor(mode, { connection: wrongProfiles(), fields: [...ORDER_FIELDS, ...PROFILE_FIELDS], options: { profiles } });
+      expect({ mode, ...(await failure(ctx, op, [order(1, customer(1)), order(2, customer(2))])) }).toMatchObject({
+        mode,
+        err: { code: 'DESTINATION_NOT_FOUND', message: expect.stringMatching(/routePrefixes\.profiles/) },
+        results: [],
+      });
+    }
+    expect((await admin('GET', '/profiles')).records).toEqual([]);
+    expect(await records()).toEqual([]);
+  });
+
+  it('under the right prefix a profile PUT answered 404 stays a missing profile (the record decides the row), told apart with one look at the profile table per batch', async () => {
+    await seedProfiles();
+    const ctx = ctxFor('upsert', {
+      fields: [...ORDER_FIELDS, ...PROFILE_FIELDS],
+      options: { profiles: { ...PROFILES, mode: 'update' } },
+    });
+    await actito.check(ctx);
+    const rows = [
+      order(1, { 'profile.emailAddress': 'c1@example.com', 'profile.firstName': 'New' }),
+      order(5, { customerId: 'C9', ...customer(9) }),
+      order(6, { customerId: 'C8', ...customer(8) }),
+    ];
+    const { results } = await drive(actito, ctx, 'upsert', rows);
+    expect([...results.entries()].map(([k, r]) => [k, r.ok ? 'ok' : r.code])).toEqual([
+      ['O1', 'ok'],
+      ['O5', 'ACTITO_INVALID_VALUE'],
+      ['O6', 'ACTITO_INVALID_VALUE'],
+    ]);
+    const profiles = (await admin('GET', '/profiles')).records;
+    expect(profiles.map((p: any) => [p.customerId, p.firstName ?? null])).toEqual([
+      ['C0', null],
+      ['C1', 'New'],
+      ['C2', null],
+    ]);
+    expect((await records()).map((r) => r.orderId)).toEqual(['O1']);
+    const lists = (await requests()).filter((r) => r.method === 'GET' && /\/table\/main\/profile$/.test(r.path));
+    expect(lists.map((r) => [r.path, r.status])).toEqual([['/profiles/v4/entity/demo/table/main/profile', 200]]);
+  });
+});
+
 describe('mirror deletes', () => {
   it('deletes by business key; a record already gone is ok', async () => {
     await seedProfiles();

@@ -9,9 +9,10 @@ import type { ActitoOptions } from './config';
 import type { RowOp } from '../types';
 import type { Ctx } from './context';
 import type { Encoded } from './encode';
-import { ActitoHttpError, bodyMessage, rowFailure } from './errors';
+import { SyncError } from '../../common/errors';
+import { ActitoHttpError, bodyMessage, rowFailure, toSyncError } from './errors';
 import { mapLimited } from './limiter';
-import { type Api, type ImportMode, type Properties, updateProfile, upsertProfile } from './routes';
+import { type Api, type ImportMode, profileRoutesRefused, type Properties, updateProfile, upsertProfile } from './routes';
 
 /** How a chunk's profiles are written: `none` when nothing may be written (Update + insert-only profiles). */
 export type ProfileWrite = 'upsert' | 'insert' | 'update' | 'none';
@@ -50,16 +51,24 @@ export async function upsertProfilesOneByOne(
   if (!p || how === 'none') return failed;
   const profiles = [...distinctProfiles(rows)];
   let fatal: unknown = null;
+  const route = routeCheck(api, p.table);
   await mapLimited(profiles, ctx.connection.maxInFlight, async ([match, attributes]) => {
     if (fatal) return;
     try {
       if (how === 'update') {
-        // A missing profile stays missing (not an error of its own): the record's update decides the row.
+        // A missing profile stays missing (not an error of its own): the record's update decides the row,
+        // once the profile route is known to be served.
         const rest = attributes.filter((a) => a.name !== p.matchAttribute);
-        if (rest.length) await updateProfile(api, p.table, p.matchAttribute, match, rest);
+        if (rest.length && !(await updateProfile(api, p.table, p.matchAttribute, match, rest))) await route();
         return;
       }
-      await upsertProfile(api, p.table, attributes, how === 'upsert');
+      try {
+        await upsertProfile(api, p.table, attributes, how === 'upsert');
+      } catch (err) {
+        // Create (or update) needs no existing profile: a 404 says the route or the table is unknown here.
+        if (err instanceof ActitoHttpError && err.status === 404) throw routeNotServed(p.table, err);
+        throw err;
+      }
     } catch (err) {
       // Insert mode: the profile exists already, which is all the record needs.
       if (p.mode === 'insert' && err instanceof ActitoHttpError && err.status === 409) return;
@@ -76,4 +85,31 @@ export async function upsertProfilesOneByOne(
   });
   if (fatal) throw fatal;
   return failed;
+}
+
+/**
+ * Tells a 404 to `PUT …/profile/{attr}={value}` (a missing profile) from a profile route this licence does
+ * not serve (`routePrefixes.profiles`, the entity, the table gone): one look at the profile table's list,
+ * shared by the calls of a batch (the first 404 asks; the others wait for its answer). Throws
+ * DESTINATION_NOT_FOUND when the route is not served, so no profile is taken for missing.
+ */
+function routeCheck(api: Api, table: string): () => Promise<void> {
+  let refused: Promise<ActitoHttpError | null> | null = null;
+  return async () => {
+    refused ??= profileRoutesRefused(api, table).catch((err: unknown) => {
+      refused = null; // not told (429, 5xx): asked again by the next 404, and this call fails the batch
+      throw toSyncError(err, `Reading the profile list of Actito profile table "${table}"`);
+    });
+    const err = await refused;
+    if (err) throw routeNotServed(table, err);
+  };
+}
+
+/** A 404 where no missing profile can explain it: the profile route itself is not served. */
+function routeNotServed(table: string, err: ActitoHttpError): SyncError {
+  return new SyncError(
+    'DESTINATION_NOT_FOUND',
+    `Writing profiles to Actito profile table "${table}": ${err.message}, where no missing profile explains a 404, so this licence does not serve the profile routes here: check the connection's routePrefixes.profiles (default "/profiles"; "" for the legacy unprefixed URLs), its entity, and destination.options.profiles.table.`,
+    { details: { status: err.status, route: err.route } },
+  );
 }

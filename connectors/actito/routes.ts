@@ -142,9 +142,12 @@ export async function recordRoutesRefused(a: Api, table: string): Promise<Actito
 
 // ---- profiles (v4 [D S15, S16]) ----
 
+const profilesPath = (a: Api, profileTable: string): string =>
+  `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`;
+
 /** Creates a profile, or updates the one matching a unique attribute when `allowUpdate`. */
 export async function upsertProfile(a: Api, profileTable: string, attributes: Properties, allowUpdate: boolean): Promise<void> {
-  await call(a, 'profile', 'POST', `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`, {
+  await call(a, 'profile', 'POST', profilesPath(a, profileTable), {
     json: { attributes },
     query: allowUpdate ? { allowUpdate: 'true' } : {},
   });
@@ -162,7 +165,7 @@ export async function updateProfile(
   attributes: Properties,
 ): Promise<boolean> {
   try {
-    const profile = `${a.prefixes.profiles}${entity(a, 'v4')}/table/${seg(profileTable)}/profile`;
+    const profile = profilesPath(a, profileTable);
     await call(a, 'profile', 'PUT', `${profile}/${seg(`${attribute}=${value}`)}`, {
       json: { attributes },
       route: `${profile}/${seg(attribute)}={value}`,
@@ -170,6 +173,26 @@ export async function updateProfile(
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;
+    throw err;
+  }
+}
+
+/**
+ * [A] Whether this licence refuses the profile routes of `profileTable` here (its 404, else null) (the
+ * `profiles` prefix, the entity, the table): a 404 to `PUT …/profile/{attr}={value}` cannot say by itself
+ * whether the profile or the route is missing. The profile table's v4 list (`GET …/profile?number=1`
+ * [C C1 getProfiles]) answers with a list, an empty one for an empty table, wherever the profile routes
+ * are served: 404 there means the route (or the table) is unknown. Any other refusal of the query (400,
+ * 405, 422) still shows a route that exists; 401, 403, 429 and 5xx are thrown, nothing told.
+ */
+export async function profileRoutesRefused(a: Api, profileTable: string): Promise<ActitoHttpError | null> {
+  try {
+    await call(a, 'profile', 'GET', profilesPath(a, profileTable), { query: { number: '1' } });
+    return null;
+  } catch (err) {
+    if (!(err instanceof ActitoHttpError)) throw err;
+    if (err.status === 404) return err;
+    if ([400, 405, 422].includes(err.status)) return null;
     throw err;
   }
 }

@@ -130,8 +130,22 @@ export function profileRoutes(state: EmulatorState): Route[] {
     return json(200, { profiles });
   };
 
+  // v4 list `GET …/profile?search&dateFilter&number` [C C1 getProfiles]: the first `number` profiles
+  // (default 100); `search` and `dateFilter` are not emulated [A: their syntax is undocumented].
+  const v4list = (ctx: RouteContext): Reply => {
+    const table = state.profileTable(ctx.params);
+    const limit = Math.min(Number(ctx.query.get('number') ?? 100) || 100, 10_000);
+    const profiles: unknown[] = [];
+    for (const [row] of table.entries()) {
+      if (profiles.length >= limit) break;
+      profiles.push(profileBody(table, row));
+    }
+    return json(200, { profiles });
+  };
+
   const routes: Route[] = [
     { method: 'POST', pattern: BASE, handler: upsert },
+    { method: 'GET', pattern: BASE, handler: v4list },
     {
       method: 'GET',
       pattern: `${BASE}/:ref`,

@@ -12,7 +12,8 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startActitoEmulator, type ActitoEmulator } from '../../emulators/actito/server';
-import { sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { env, sqlClient, startWorker, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { runCli } from '../support/cli';
 import { testdbConnector } from '../support/testdb-connector';
 import { SyncError } from '../../common/errors';
 import type { DestinationConnector } from '../../connectors/types';
@@ -26,7 +27,18 @@ let client: Client;
 let db: pg.Pool;
 
 /** Every secret the failures below carry; none may be found anywhere. */
-const SECRETS = ['s3cret-ax-pass', 's3cret-ax-token', 's3cret-gen-pass', 's3cret-gen-token', 's3cret-gen-bearer', 'ann@example.com'];
+const SECRETS = [
+  's3cret-ax-pass',
+  's3cret-ax-token',
+  's3cret-gen-pass',
+  's3cret-gen-token',
+  's3cret-gen-bearer',
+  'ann@example.com',
+  's3cret-row-pass',
+  's3cret-row-token',
+  's3cret-row-bearer',
+  's3cret-warn-token',
+];
 
 /** A destination whose check fails as a connector wrapping a library's error would. */
 const leaky: DestinationConnector<any, any> = {
@@ -42,13 +54,50 @@ const leaky: DestinationConnector<any, any> = {
   },
 };
 
+/**
+ * A destination whose answers per row quote the request they refused (as an API's error body may), and
+ * whose check warns quoting a URL with a token: row k1's answer recorded by batch (`chunk.record`), the
+ * others' as a stream (`chunk.recordStream`, as a bulk job's result files are).
+ */
+const rowAnswer = (key: string) =>
+  `the API refused "${key}": POST https://svc:s3cret-row-pass@api.example.com/v1/records?access_token=s3cret-row-token&q=ann@example.com answered 400 (sent Authorization: Bearer s3cret-row-bearer; not retried)`;
+const leakyRows: DestinationConnector<any, any> = {
+  ...testdbConnector,
+  kind: 'leaky-rows',
+  async check() {
+    return {
+      skippedFields: [],
+      missingAttributes: [],
+      warnings: [
+        { code: 'LEAKY_NOTE', level: 'info', message: 'quota read from https://api.example.com/limits?access_token=s3cret-warn-token' },
+      ],
+    };
+  },
+  async planWrites() {
+    return { method: 'rows', chunkSize: 100 };
+  },
+  async writeChunk(_ctx, chunk) {
+    const refused = (key: string) => ({ key, ok: false as const, code: 'API_REFUSED', message: rowAnswer(key), retryable: false });
+    for await (const rows of chunk.rows(100)) {
+      await chunk.record(rows.filter((r) => r.key === 'k1').map((r) => refused(r.key)));
+      const rest = rows.filter((r) => r.key !== 'k1').map((r) => refused(r.key));
+      await chunk.recordStream!(
+        (async function* () {
+          yield rest;
+        })(),
+      );
+    }
+    return { status: 'done' };
+  },
+};
+
 beforeAll(async () => {
   ax = await startActitoEmulator({ port: 0 });
   const withUser = (url: string, user: string, pass: string) => url.replace('://', `://${user}:${pass}@`);
   [worker, client] = await Promise.all([
     startWorker({
       taskQueue: TQ,
-      connectors: [leaky],
+      connectors: [leaky, leakyRows],
       connections: {
         // A URL with credentials: fetch refuses it, and its TypeError names the whole URL.
         actito: {
@@ -57,6 +106,7 @@ beforeAll(async () => {
           entity: ax.entity,
         },
         leaky: { url: 'unused' },
+        'leaky-rows': { url: 'unused' },
       },
     }),
     testClient(),
@@ -77,7 +127,15 @@ async function temporalText(id: string): Promise<string> {
     const h = client.workflow.getHandle(wid);
     const history = await h.fetchHistory().catch(() => null);
     const raw = (await h.describe().catch(() => null))?.raw ?? null;
-    texts.push(JSON.stringify([history, raw], (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v)));
+    // Payloads as text, however the history spells them: bytes, or base64 in a `data` field (the history's
+    // JSON form); the replacer reads the holder's own value, as a Buffer's toJSON has already run on `v`.
+    texts.push(
+      JSON.stringify([history, raw], function (this: Record<string, unknown>, k: string, v: unknown) {
+        const own = this[k];
+        if (own instanceof Uint8Array) return Buffer.from(own).toString('utf8');
+        return k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v;
+      }),
+    );
   }
   return texts.join('\n');
 }
@@ -147,3 +205,49 @@ test.each([
   },
   90_000,
 );
+
+test("a destination answer per row, or a check warning, quoting a URL with credentials, a query string or a bearer token: syncline.row_errors, `syncline errors`, the run's warnings and Temporal hold none of them", async () => {
+  const id = uniqueName('secrets_rows');
+  await db.query(`CREATE TABLE public.${id} AS SELECT 'k' || i AS id, 'v' || i AS name FROM generate_series(1, 3) i`);
+  await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { table: `public.${id}`, key: 'id' },
+          destination: { kind: 'leaky-rows', connection: 'leaky-rows', object: 'x', key: 'ext_id' },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
+  });
+  const handle = client.workflow.getHandle(activationWorkflowId(id));
+  void handle.executeUpdate(triggerSyncUpdate, { args: [{}] }).catch(() => undefined);
+  const run = await waitFor(`run 1 of ${id} finished`, async () => {
+    const r = await db.query(`SELECT status, warnings FROM syncline.runs WHERE activation_id = $1 AND finished_at IS NOT NULL`, [id]);
+    return r.rows[0] as { status: string; warnings: unknown } | undefined;
+  });
+  const rowErrors = (await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
+  // Each answer still says what was refused and where (the URL's user and host, the path), without what it carried.
+  const shown = (key: string) =>
+    `the API refused "${key}": POST https://svc:…@api.example.com/v1/records?… answered 400 (sent Authorization: …; not retried)`;
+  expect({ status: run.status, rowErrors }).toEqual({
+    status: 'partial',
+    rowErrors: ['k1', 'k2', 'k3'].map((key) => ({ key, code: 'API_REFUSED', message: shown(key) })),
+  });
+  const { address, databaseUrl } = env();
+  const cli = await runCli(['errors', id], { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
+  expect({ code: cli.code, shown: cli.stdout.includes('svc:…@api.example.com'), secrets: found(cli.stdout + cli.stderr) }).toEqual({
+    code: 0,
+    shown: true,
+    secrets: [],
+  });
+  expect(JSON.stringify(run.warnings)).toContain('https://api.example.com/limits?…');
+  expect(found(JSON.stringify(run.warnings))).toEqual([]);
+  expect(found(await temporalText(id))).toEqual([]);
+  await handle.terminate('test over').catch(() => undefined);
+}, 90_000);
