@@ -184,6 +184,48 @@ export async function settleSupersededPlan(
   return true;
 }
 
+/**
+ * An apply of plan `plan` (run id `runId`) started again after its earlier attempt began writing: a reset of
+ * `…/run/<n>/apply` (`temporal workflow reset`), or an apply whose earlier attempt never committed. That
+ * attempt's writes may still be under way (a reset does not stop the activities of the execution it ends), and
+ * the rows they hold are pending in the plan's delta: applied again, they were sent a second time. So the
+ * earlier attempt is settled as a reset run's is, in one transaction: the rows the destination acknowledged are
+ * committed, those sent without an answer are listed NOT_ACKNOWLEDGED (sent again by the next run), those of a
+ * chunk never begun count `unsent`; the run is recorded `cancelled`, its chunks and work tables go, the plan is
+ * closed (superseded) and the run takes a new id (renumberRun). A write of the earlier attempt still under way
+ * then finds neither its chunk (claimChunk: nothing) nor its delta, and stops. Returns the settled run's
+ * summary; null when no write of the plan began (the apply goes on) or its run is no longer planned (committed).
+ */
+export async function settleRestartedApply(
+  deps: SynclineDeps,
+  activationId: string,
+  plan: number,
+  runId: string,
+): Promise<RunSummary | null> {
+  const summary = await deps.db.transaction().execute(async (tx) => {
+    const rec = await lockRun(tx, runId);
+    if (rec.status !== 'planned' || !(await hasDeltaTable(tx, runId))) return null;
+    if (!(await someWriteBegan(tx, runId)) && !(await hasAnswers(tx, runId))) return null;
+    const done = await commitIn(tx, rec, {
+      error: {
+        type: 'CANCELLED',
+        message: `the apply of plan ${plan} was started again (a workflow reset) after it began writing; its earlier attempt is settled: the rows the destination acknowledged are committed, the others are sent by the next run, and the plan is closed`,
+      },
+      warnings: [],
+      listUnacknowledged: true,
+      status: 'cancelled',
+    });
+    await setPlanStatus(tx, activationId, plan, 'superseded');
+    await renumberRun(tx, runId);
+    return done;
+  });
+  if (summary) {
+    recordCommittedRun(summary);
+    activityLogger().info(`settled: ${describeRun(summary)} (the earlier attempt of the apply of plan ${plan}: it was started again)`);
+  }
+  return summary;
+}
+
 interface CommitOptions {
   error?: { type: string; message: string };
   warnings: RunWarning[];

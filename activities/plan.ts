@@ -12,7 +12,8 @@ import { getPlan, openPlans, planSamples, savePlan, setPlanStatus } from '../db/
 import { setRunStatus } from '../db/runs';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields } from './run-context';
-import { settleSupersededPlan } from './commit';
+import { settleRestartedApply, settleSupersededPlan } from './commit';
+import { describeRun } from '../common/run';
 
 const SAMPLES_PER_OP = 5;
 
@@ -92,13 +93,31 @@ export interface LoadPlanResult {
   createdAt: string;
 }
 
-/** The frozen plan to apply: its run id and chunk numbers (planned by the plan run's delta). */
+/**
+ * The frozen plan to apply: its run id and chunk numbers (planned by the plan run's delta). Refused for a plan
+ * closed in Postgres, and for one an earlier attempt of the apply began writing, settled first (settleRestartedApply).
+ */
 export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promise<LoadPlanResult> {
   const p = await getPlan(deps.db, input.activationId, input.plan);
   if (!p)
     throw new SyncError(
       'INTERNAL',
       `activation "${input.activationId}" has no plan ${input.plan}; run \`syncline plan ${input.activationId}\` first`,
+      { retryable: false },
+    );
+  const again = `run \`syncline plan ${input.activationId}\` and apply the new plan to send what is left`;
+  // Closed in Postgres (a settle below whose activity was retried, a new target accepted): it describes no
+  // longer what the destination would receive, and its work tables are gone.
+  if (p.status === 'superseded')
+    throw new SyncError('INTERNAL', `plan ${input.plan} of "${input.activationId}" is closed (superseded); ${again}`, { retryable: false });
+  // An earlier attempt of this apply began writing (a reset of the apply): settled first, then refused. Applied
+  // again, the rows its writes still had in flight were sent a second time (settleRestartedApply).
+  const settled = await settleRestartedApply(deps, input.activationId, input.plan, String(p.run_id));
+  if (settled)
+    throw new SyncError(
+      'INTERNAL',
+      `plan ${input.plan} of "${input.activationId}" was not applied again: its apply was started again (a workflow reset) after it had begun writing. ` +
+        `Its earlier attempt is settled (${describeRun(settled)}): the rows the destination acknowledged are committed, those sent without an answer are listed NOT_ACKNOWLEDGED, and the plan is closed; ${again}`,
       { retryable: false },
     );
   const run = await loadRun(deps, String(p.run_id));

@@ -153,7 +153,7 @@ class SyncRun {
 
   async sync(): Promise<RunSummary> {
     const { input } = this;
-    const frozen = input.applyPlan === undefined ? null : await quick.loadPlan({ activationId: input.activationId, plan: input.applyPlan });
+    const frozen = input.applyPlan === undefined ? null : await this.loadPlan(input.applyPlan);
     // Applying reuses the plan run's record and work tables: they hold exactly the rows that were planned.
     const runId = frozen?.runId ?? (await this.prepare()).runId;
     let failure: TaskError | undefined;
@@ -187,6 +187,20 @@ class SyncRun {
       });
     }
     return summary;
+  }
+
+  /**
+   * The frozen plan to apply. A plan it refuses (closed, or an earlier attempt of this apply began writing: a
+   * reset, whose earlier attempt it settled) fails the run with its own message, not the activity's "Activity
+   * task failed": the same command (the run fails), another text.
+   */
+  private async loadPlan(plan: number) {
+    try {
+      return await quick.loadPlan({ activationId: this.input.activationId, plan });
+    } catch (err) {
+      const e = taskError(err);
+      throw ApplicationFailure.create({ message: e.message, type: e.type, nonRetryable: true });
+    }
   }
 
   /** `syncline plan`: the delta is computed and recorded as a plan; nothing is written or committed. */

@@ -3,7 +3,8 @@
  * test destination): an approval belongs to the run that follows it, a retry of failed rows keeps its
  * meaning when coalesced with another request, an approval still in flight when a run ends never stalls
  * the activation, a run whose workflow was terminated is closed when the activation starts again, and a run
- * reset mid-write with the `temporal` CLI settles its earlier attempt before it starts again.
+ * reset mid-write with the `temporal` CLI settles its earlier attempt before it starts again, and an apply reset
+ * mid-write settles its earlier attempt and is refused (planned again, every row lands once).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -257,18 +258,18 @@ test("a run that fans its writes out, reset mid-write: the new attempt's write w
   await expectOneRecordEach(id);
 });
 
-// KNOWN DEFECT (README "Exactness", an apply reset mid-write). An apply loads its plan instead of preparing,
-// so nothing tells it that it was started again: nothing settles its earlier attempt, whose writes go on.
-// Seen: the apply failed with WorkflowExecutionAlreadyStarted (its write children took the ids of the reset
-// execution's children, still open: their parent-close policy ends them, but not at once). With only the ids
-// changed (a child id held by an open workflow taking `#2`), the apply succeeded but 120 rows were written
-// twice: the new attempt sent again the rows of the chunks the earlier attempt's writers still had in flight.
-// A fix must fence the earlier attempt as a sync run's reset does (settle it; its writers find nothing).
-test.failing('an apply that fans its writes out, reset mid-write: succeeds, each row written once', async () => {
-  const id = uniqueName('reset_apply');
+/**
+ * A 300-row Insert plan on the slow destination (50-row chunks) applied, its apply reset with the CLI once at
+ * least 30 rows are written, then planned and applied again. Before the fix the reset apply loaded its plan
+ * again while its earlier attempt's writes went on, and sent again the rows they had in flight. Now the reset
+ * apply settles its earlier attempt (its writes find nothing more to write) and is refused: the plan is
+ * closed, and the next plan has what is left. Every row ends written once, or listed NOT_ACKNOWLEDGED by the
+ * settle (sent, no answer recorded: such a row is sent again, as after any run that never committed).
+ */
+async function resetApply(id: string, extra: Record<string, unknown>): Promise<void> {
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
   const cfg = config(id, 'insert', {
-    chunksPerWorkflow: 2,
+    ...extra,
     destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
   });
   await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
@@ -277,32 +278,48 @@ test.failing('an apply that fans its writes out, reset mid-write: succeeds, each
   caller.catch(() => undefined); // awaited below
   await waitFor('some rows written', async () => (await keys(id)).length >= 30);
   await resetRun(runWorkflowId(id, plan, true));
-  const summary = await caller;
-  expect([summary.runNumber, summary.status, summary.error]).toEqual([plan, 'success', undefined]);
+  const refused = await caller;
+  expect([refused.runNumber, refused.status]).toEqual([plan, 'failed']);
+  expect(refused.error?.message).toContain(`plan ${plan} of "${id}" was not applied again: its apply was started again (a workflow reset)`);
+  expect(refused.error?.message).toContain(`run \`syncline plan ${id}\` and apply the new plan`);
+  // The earlier attempt is settled: its run cancelled, the plan closed, what the destination acknowledged committed.
+  expect(await runStatus(id, plan)).toBe('cancelled');
+  const planStatus = await db.query(`SELECT status FROM syncline.plans WHERE activation_id = $1 AND run_number = $2`, [id, plan]);
+  expect(planStatus.rows[0].status).toBe('superseded');
+  const committed = (await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n;
+  expect(committed).toBeGreaterThanOrEqual(30);
+  expect(committed).toBeLessThan(300);
+  const listed = (
+    await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1 AND code = 'NOT_ACKNOWLEDGED'`, [id])
+  ).rows.map((r) => r.key as string);
+  // The earlier attempt's writes stop at their next read: nothing sent after is written by them, and nothing twice.
+  await new Promise((r) => setTimeout(r, 3000));
+  const written = await keys(id);
+  const snapshot = new Set(
+    (await db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows.map((r) => r.key as string),
+  );
+  expect(written.filter((k) => !snapshot.has(k) && !listed.includes(k))).toEqual([]);
+  expect((await db.query(`SELECT key FROM test_dest.records WHERE object = $1 AND writes <> 1`, [id])).rows).toEqual([]);
+  // Planned again: the new plan has what is left; applied, every row is in the destination once.
+  const again = await handle(id).executeUpdate(planUpdate, { args: [] });
+  const applied = await handle(id).executeUpdate(applyPlanUpdate, { args: [{ plan: again.plan }] });
+  expect([applied.runNumber, applied.status, applied.error]).toEqual([again.plan, 'success', undefined]);
   await expectOneRecordEach(id);
   const twice = await db.query(`SELECT key FROM test_dest.records WHERE object = $1 AND writes <> 1`, [id]);
-  expect(twice.rows).toEqual([]);
+  expect(twice.rows.map((r) => r.key as string).filter((k) => !listed.includes(k))).toEqual([]);
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(300);
+  expect((await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
+}
+
+// Seen failing before the fix (as plain tests): the apply failed with WorkflowExecutionAlreadyStarted (its write
+// children took the ids of the reset execution's children, still open); with only the ids changed (a child id
+// held by an open workflow taking `#2`), it succeeded with 120 rows written twice.
+test('an apply that fans its writes out, reset mid-write: its earlier attempt is settled, the apply refused; each row written once', async () => {
+  await resetApply(uniqueName('reset_apply'), { chunksPerWorkflow: 2 });
 });
 
-// KNOWN DEFECT, the same without fan-out (seen: success, 62 rows written twice): the earlier attempt's write
-// activities go on after the reset and the new attempt sends the rows they have in flight again.
-test.failing('an apply reset mid-write (no fan-out): each row written once', async () => {
-  const id = uniqueName('reset_apply1');
-  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
-  const cfg = config(id, 'insert', {
-    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
-  });
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config: cfg }] });
-  const { plan } = await handle(id).executeUpdate(planUpdate, { args: [] });
-  const caller = handle(id).executeUpdate(applyPlanUpdate, { args: [{ plan }] });
-  caller.catch(() => undefined); // awaited below
-  await waitFor('some rows written', async () => (await keys(id)).length >= 30);
-  await resetRun(runWorkflowId(id, plan, true));
-  const summary = await caller;
-  expect([summary.runNumber, summary.status, summary.error]).toEqual([plan, 'success', undefined]);
-  await expectOneRecordEach(id);
-  const twice = await db.query(`SELECT key FROM test_dest.records WHERE object = $1 AND writes <> 1`, [id]);
-  expect(twice.rows).toEqual([]);
-  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(300);
+// Seen failing before the fix (as a plain test): the apply succeeded with 31 rows written twice (62 in an earlier
+// run): the earlier attempt's writes went on after the reset and the new attempt sent the rows they had in flight again.
+test('an apply reset mid-write (no fan-out): its earlier attempt is settled, the apply refused; each row written once', async () => {
+  await resetApply(uniqueName('reset_apply1'), {});
 });

@@ -399,6 +399,47 @@ describe('a plan whose apply wrote, prepared again (its activation reset to befo
   });
 });
 
+describe('an apply started again after it began writing (`temporal workflow reset` of `…/run/<n>/apply`)', () => {
+  // The apply loaded its plan again and wrote it under the plan run's id while the earlier attempt's writes went
+  // on: the rows they had in flight were sent twice (exactness-activation.test.ts resets an apply with the CLI).
+  test('its earlier attempt is settled and fenced, the apply refused; the next run sends what is left, each row once', async () => {
+    const id = uniqueName('apply_again');
+    await model(id, 12);
+    const cfg = config(id);
+    const planRun = await startRun(t.d.deps, cfg, 1);
+    const delta = await computeDelta(t.d.deps, { runId: planRun });
+    await recordPlan(t.d.deps, { runId: planRun, planned: delta.planned, rejected: delta.rejected, heldDeletes: delta.heldDeletes });
+    const first = await loadPlan(t.d.deps, { activationId: id, plan: 1 });
+    expect([first.runId, first.chunks]).toEqual([planRun, [0, 1, 2]]);
+    // The earlier attempt wrote chunk 0, and began chunk 1 (no answer yet); then the apply was reset.
+    await writeChunk(t.d.deps, { runId: planRun, chunk: 0 });
+    expect(await claimChunk(t.d.deps.db, planRun, 1)).toBeDefined();
+    await expect(loadPlan(t.d.deps, { activationId: id, plan: 1 })).rejects.toThrow(
+      `plan 1 of "${id}" was not applied again: its apply was started again (a workflow reset) after it had begun writing`,
+    );
+    const run = await t.db.query(`SELECT id::text, status, error FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id]);
+    expect(run.rows[0].status).toBe('cancelled');
+    expect(run.rows[0].id).not.toBe(planRun);
+    const plan = await t.db.query(`SELECT status, run_id::text FROM syncline.plans WHERE activation_id = $1 AND run_number = 1`, [id]);
+    expect(plan.rows[0]).toEqual({ status: 'superseded', run_id: run.rows[0].id });
+    // Chunk 0 committed; chunk 1's rows (sent, no answer) listed; chunk 2's never sent, neither committed nor listed.
+    const snap = await t.db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key::int`, [id]);
+    expect(snap.rows.map((r) => r.key)).toEqual(['1', '2', '3', '4', '5']);
+    const listed = await t.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key::int`, [id]);
+    expect(listed.rows.map((r) => `${r.key}:${r.code}`)).toEqual(['6', '7', '8', '9', '10'].map((k) => `${k}:NOT_ACKNOWLEDGED`));
+    // A write of the earlier attempt still under way finds nothing to write: no chunk, no run, no delta.
+    expect(await claimChunk(t.d.deps.db, planRun, 2)).toBeUndefined();
+    await expect(writeChunk(t.d.deps, { runId: planRun, chunk: 2 })).rejects.toThrow(`run ${planRun} does not exist`);
+    expect(await hasDeltaTable(t.d.deps.db, planRun)).toBe(false);
+    // The apply's activity retried after the settle: the plan is closed.
+    await expect(loadPlan(t.d.deps, { activationId: id, plan: 1 })).rejects.toThrow(`plan 1 of "${id}" is closed (superseded)`);
+    // The next run sends the rest: every row of the model in the destination, written once.
+    expect((await fullRun(t.d.deps, cfg, 2)).summary.status).toBe('success');
+    const dest = await t.db.query(`SELECT key, writes FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(dest.rows.map((r) => `${r.key}:${r.writes}`)).toEqual(Array.from({ length: 12 }, (_, i) => `${i + 1}:1`));
+  });
+});
+
 describe('a run number prepared again after its delta but before any write, review rev6', () => {
   // The earlier attempt planned its chunks (a plan run always stops there) and sent nothing. Its settle found
   // chunk rows, took them for writes begun, and listed every planned row NOT_ACKNOWLEDGED ("the destination
