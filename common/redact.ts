@@ -13,10 +13,15 @@
  *   `"client_secret":"…"`, `password=…`).
  */
 
+/*
+ * Linear time on any text (a row answer can be a megabyte): a scheme is at most 32 characters, so a long
+ * dotted run ("a.b.c…") tried at each letter costs 32 steps, not the rest of the run; QUERY takes a URL
+ * whole, its query optional, so a URL without one is passed over, not scanned again from each later start.
+ */
 /** `scheme://user:password@` or `scheme://token@`. */
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
+const USERINFO = /([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
 /** A URL's query string or fragment, to the next blank, double quote, angle bracket or backtick. */
-const QUERY = /\b([a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>`]*)([?#])[^\s"<>`]+/gi;
+const QUERY = /([a-z][a-z0-9+.-]{0,31}:\/\/[^\s?#"'<>`]*)(?:([?#])[^\s"<>`]+)?/gi;
 /** A header or field holding a credential, and its value up to a quote, line end, comma, semicolon or brace. */
 const HEADER = /\b((?:proxy-)?authorization|cookie|set-cookie|x-api-key|api-key)(["']?\s*[:=]\s*["']?)[^"'\r\n,;}]+/gi;
 /**
@@ -42,7 +47,7 @@ export function withoutSecrets(text: string): string {
     .replace(USERINFO, (_m, scheme: string, user: string, pass: string | undefined) =>
       pass === undefined ? `${scheme}…@` : `${scheme}${user}:…@`,
     )
-    .replace(QUERY, '$1$2…')
+    .replace(QUERY, (m, url: string, mark: string | undefined) => (mark === undefined ? m : `${url}${mark}…`))
     .replace(HEADER, '$1$2…')
     .replace(BEARER, 'Bearer …')
     .replace(FIELD, '$1$2…');
