@@ -45,11 +45,15 @@ const MAY_HOLD = /:\/\/|authorization|cookie|api[-_]?key|private_?key|bearer|tok
 /** `text` with every credential and query string a URL or header in it carries replaced by "…". */
 export function withoutSecrets(text: string): string {
   if (!MAY_HOLD.test(text)) return text;
-  return text
-    .replace(USERINFO, (_m, scheme: string, user: string, pass: string | undefined) =>
-      pass === undefined ? `${scheme}…@` : `${scheme}${user}:…@`,
-    )
-    .replace(QUERY, (m, url: string, mark: string | undefined) => (mark === undefined ? m : `${url}${mark}…`))
+  // The URL patterns try each letter as a scheme's start: only where a URL can be.
+  const urls = text.includes('://')
+    ? text
+        .replace(USERINFO, (_m, scheme: string, user: string, pass: string | undefined) =>
+          pass === undefined ? `${scheme}…@` : `${scheme}${user}:…@`,
+        )
+        .replace(QUERY, (m, url: string, mark: string | undefined) => (mark === undefined ? m : `${url}${mark}…`))
+    : text;
+  return urls
     .replace(HEADER, '$1$2…')
     .replace(BEARER, 'Bearer …')
     .replace(FIELD, (_m, name: string, sep: string, quote: string | undefined) => `${name}${sep}${quote ?? ''}…`);
