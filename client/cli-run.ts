@@ -24,7 +24,7 @@ import type { RerunSelection } from '../common/dag-rerun';
 import { usesPools } from '../common/dag-pools';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import { databaseWhere } from '../db/connect';
-import { stringifyExact } from '../common/json-exact';
+import { stringifyExact, stringifyExactIndented } from '../common/json-exact';
 
 interface Output {
   data: unknown;
@@ -625,7 +625,8 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
       patienceNote(command.name, args.id, flags),
       watchRetries(client, waitedOn(command.name, args.id, flags)),
     );
-    process.stdout.write((flags.json ? JSON.stringify(out.data, null, 2) : out.text) + '\n');
+    // A plan sample's JsonNumber keeps its digits (JSON.stringify would write the double of its toJSON).
+    process.stdout.write((flags.json ? stringifyExactIndented(out.data, 2) : out.text) + '\n');
     return out.exitCode ?? EXIT.done;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -177,6 +177,30 @@ export function stringifyExact(value: unknown): string {
   return write(value) ?? 'null';
 }
 
+/**
+ * `JSON.stringify(value, null, space)`, except that a `NumberLiteral` (a `JsonNumber`) is written as its
+ * literal, not as the double its `toJSON` gives: what `--json` prints (a plan's samples). Everything
+ * else, Dates and `toJSON`s included, as `JSON.stringify` writes it.
+ */
+export function stringifyExactIndented(value: unknown, space: number): string {
+  const mark = `\u0000#literal:${Math.random().toString(36).slice(2)}:`;
+  const text = JSON.stringify(
+    value,
+    function (this: Record<string, unknown>, key: string, v: unknown) {
+      // `v` is after toJSON; the holder still has the value itself.
+      const own = this[key];
+      return own !== null && typeof own === 'object' && isNumberLiteral(own) ? mark + own.numberLiteral : v;
+    },
+    space,
+  ) as string | undefined;
+  if (text === undefined) return 'null';
+  // The mark as JSON writes it inside a string ("\u0000…"); a literal holds no quote or backslash.
+  const written = JSON.stringify(mark)
+    .slice(1, -1)
+    .replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  return text.replace(new RegExp(`"${written}([^"\\\\]*)"`, 'g'), '$1');
+}
+
 /** A value's JSON text, or undefined where `JSON.stringify` leaves a property out. */
 function write(v: unknown): string | undefined {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);

@@ -10,22 +10,29 @@
  * - a URL's query string and fragment (`?…`, `#…`): keys, tokens, signatures and queries;
  * - the value of an Authorization, Proxy-Authorization, Cookie or API key header or field, a bare
  *   `Bearer <token>`, and the value of a field named as a credential (`access_token=…`,
- *   `"client_secret":"…"`, `password=…`).
+ *   `"client_secret":"…"`, `"accessToken":"…"`, `DB_PASSWORD=…`, `password="a quoted phrase"` whole).
  */
 
+/*
+ * Linear time on any text (a row answer can be a megabyte): a scheme is at most 32 characters, so a long
+ * dotted run ("a.b.c…") tried at each letter costs 32 steps, not the rest of the run; QUERY takes a URL
+ * whole, its query optional, so a URL without one is passed over, not scanned again from each later start.
+ */
 /** `scheme://user:password@` or `scheme://token@`. */
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
+const USERINFO = /([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
 /** A URL's query string or fragment, to the next blank, double quote, angle bracket or backtick. */
-const QUERY = /\b([a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>`]*)([?#])[^\s"<>`]+/gi;
+const QUERY = /([a-z][a-z0-9+.-]{0,31}:\/\/[^\s?#"'<>`]*)(?:([?#])[^\s"<>`]+)?/gi;
 /** A header or field holding a credential, and its value up to a quote, line end, comma, semicolon or brace. */
 const HEADER = /\b((?:proxy-)?authorization|cookie|set-cookie|x-api-key|api-key)(["']?\s*[:=]\s*["']?)[^"'\r\n,;}]+/gi;
 /**
- * A field named as a credential, as a form (`password=…`) or JSON (`"password":"…"`) writes it (not
- * `password: Required`, a configuration problem's words), and its value up to a blank, quote, `&`,
- * comma, semicolon or brace.
+ * A field named as a credential, as a form (`password=…`), an environment (`DB_PASSWORD=…`) or JSON
+ * (`"password":"…"`, `"accessToken":"…"`) writes it (not `password: Required`, a configuration problem's
+ * words, nor `Password__c`, a field's name), and its value: a quoted one to its closing quote (escapes
+ * included, blanks too), else up to a blank, quote, `&`, comma, semicolon or brace. The name may follow
+ * a prefix of its word (`DB_`, `SF_CLIENT_`), taken lazily: a word is tried once, from its start.
  */
 const FIELD =
-  /\b(access_token|refresh_token|id_token|client_secret|client_assertion|password|passwd|api_?key|secret_?key|session_?id|signature)(["']?\s*=\s*["']?|["']\s*:\s*["'])[^\s"'&,;}]+/gi;
+  /\b([a-z0-9_]*?(?:access_?token|refresh_?token|id_?token|auth_?token|client_?secret|client_?assertion|private_?key|password|passwd|api_?key|secret_?key|session_?id|signature))(["']?\s*=\s*|["']\s*:\s*)(?:(["'])(?:[^"'\\\r\n]|\\.|(?!\3)["'])*|[^\s"'&,;}]+)/gi;
 const BEARER = /\bBearer\s+[A-Za-z0-9\-._~+/]+=*/g;
 
 /**
@@ -33,19 +40,23 @@ const BEARER = /\bBearer\s+[A-Za-z0-9\-._~+/]+=*/g;
  * without any of them holds nothing to leave out, and is given back after this one test: row error
  * messages (a million of them from a bulk job's result files) are mostly such texts.
  */
-const MAY_HOLD = /:\/\/|authorization|cookie|api[-_]?key|bearer|token|secret|assertion|passw|session|signature/i;
+const MAY_HOLD = /:\/\/|authorization|cookie|api[-_]?key|private_?key|bearer|token|secret|assertion|passw|session|signature/i;
 
 /** `text` with every credential and query string a URL or header in it carries replaced by "…". */
 export function withoutSecrets(text: string): string {
   if (!MAY_HOLD.test(text)) return text;
-  return text
-    .replace(USERINFO, (_m, scheme: string, user: string, pass: string | undefined) =>
-      pass === undefined ? `${scheme}…@` : `${scheme}${user}:…@`,
-    )
-    .replace(QUERY, '$1$2…')
+  // The URL patterns try each letter as a scheme's start: only where a URL can be.
+  const urls = text.includes('://')
+    ? text
+        .replace(USERINFO, (_m, scheme: string, user: string, pass: string | undefined) =>
+          pass === undefined ? `${scheme}…@` : `${scheme}${user}:…@`,
+        )
+        .replace(QUERY, (m, url: string, mark: string | undefined) => (mark === undefined ? m : `${url}${mark}…`))
+    : text;
+  return urls
     .replace(HEADER, '$1$2…')
     .replace(BEARER, 'Bearer …')
-    .replace(FIELD, '$1$2…');
+    .replace(FIELD, (_m, name: string, sep: string, quote: string | undefined) => `${name}${sep}${quote ?? ''}…`);
 }
 
 /**

@@ -649,6 +649,42 @@ describe('a record route this licence does not serve (routePrefixes.records)', (
   });
 });
 
+describe('the record-list look of a 404 failing transiently (rev19)', () => {
+  it('fails the chunk retryable; the rows answered before are kept and not sent again; the retry decides the 404 (Update: ACTITO_NOT_FOUND; Mirror: already gone)', async () => {
+    await seedProfiles();
+    await drive(actito, ctxFor('upsert'), 'upsert', [order(1), order(2)]);
+    for (const [mode, op, rows, want] of [
+      ['update', 'update', [order(1, { quantity: 11 }), order(9), order(2, { quantity: 22 })], 'ACTITO_NOT_FOUND'],
+      ['mirror', 'delete', [outRow('O1', { orderId: 'O1' }, 'delete'), outRow('O9', { orderId: 'O9' }, 'delete')], 'ok'],
+    ] as const) {
+      const ctx = ctxFor(mode);
+      await actito.check(ctx);
+      const chunk = memoryChunk([...rows], op);
+      const plan = await actito.planWrites(ctx, op, rows.length);
+      await admin('DELETE', '/requests');
+      await admin('POST', '/faults', { serverError: { count: 50, status: 503, path: '/record', method: 'GET' } });
+      const err = await actito.writeChunk(ctx, chunk, plan).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect({ mode, err, keys: [...chunk.results.keys()].sort() }).toMatchObject({
+        mode,
+        err: { retryable: true },
+        keys: rows.map((r) => r.key).filter((k) => k !== 'O9'),
+      });
+      await admin('DELETE', '/faults');
+      expect(await actito.writeChunk(ctx, chunk, plan)).toEqual({ status: 'done' });
+      expect([...chunk.results.entries()].map(([k, r]) => [k, r.ok ? 'ok' : r.code]).sort()).toEqual(
+        rows.map((r) => [r.key, r.key === 'O9' ? want : 'ok']).sort(),
+      );
+      // Only O9 went again: each other row was sent once.
+      const writes = (await requests()).filter((r) => r.method !== 'GET' && /\/record\//.test(r.path));
+      expect(writes.map((r) => r.path.split('/').pop()).sort()).toEqual([...rows.map((r) => r.key), 'O9'].sort());
+    }
+    expect((await records()).map((r) => [r.orderId, r.quantity])).toEqual([['O2', 22]]);
+  });
+});
+
 describe('a profile route this licence does not serve (routePrefixes.profiles)', () => {
   const wrongProfiles = () =>
     connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, routePrefixes: { profiles: '/profiles-x' } });

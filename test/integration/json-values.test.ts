@@ -16,6 +16,7 @@ import type { RunSummary } from '../../common/run';
 import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
 import { SynclineClient } from '../../client';
 import { formatPlan } from '../../client/cli-run';
+import { runCli } from '../support/cli';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
@@ -252,4 +253,14 @@ test('a plan shows json(b) values and their arrays with every digit, stored, rea
   expect(printed).toContain(ARRAYS.big!.docsText);
   expect(printed).toContain(ARRAYS.big!.rawsText);
   expect(printed).toMatch(/^\s+decimals\s+\{"x":0\.1000000000000000055511151231257827,"y":\[1\.5,123456789\.123456789123\]\}\s/m);
+
+  // `syncline plan --json` (a new plan of the same rows), what a script reads: the same digits (rev19).
+  const { address, databaseUrl } = env();
+  const cli = await runCli(['plan', id, '--json'], { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: TQ });
+  expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+  for (const digits of ['12345678901234567890', '-98765432109876543210', '0.1000000000000000055511151231257827', '-12345678901234567891']) {
+    expect({ digits, json: cli.stdout.includes(digits) }).toEqual({ digits, json: true });
+  }
+  const parsed = JSON.parse(cli.stdout) as { samples: { upsert: Array<{ key: string }> } };
+  expect(parsed.samples.upsert.map((r) => r.key).sort()).toEqual(p.samples.upsert!.map((r) => r.key).sort());
 });

@@ -111,3 +111,42 @@ test('toFailure: a SyncError, an ApplicationFailure and an error passed through 
   const same = ApplicationFailure.retryable('https://h/p answered 503', 'HTTP_503');
   expect(toFailure(same)).toBe(same);
 });
+
+test('withoutSecrets takes linear time on a long message: dotted words or URLs without a query after a credential name (rev19)', () => {
+  // A 160 KB answer: a dotted run ("a.b.c…", each letter could start a URL scheme) and URLs without a query
+  // separated by commas (each could start a query string running to the end of the run).
+  for (const text of ['token refused: ' + 'a.'.repeat(80_000), 'token refused: ' + 'http://a/,'.repeat(16_000)]) {
+    const started = Date.now();
+    expect(withoutSecrets(text)).toBe(text);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  }
+  // A scheme glued to a longer word, or to "_", is still a URL's: its credentials go.
+  expect(withoutSecrets('GET ' + 'x'.repeat(40) + 'https://svc:s3cret@h/p?k=s3cret')).toBe('GET ' + 'x'.repeat(40) + 'https://svc:…@h/p?…');
+  expect(withoutSecrets('url_https://svc:s3cret@h/p')).toBe('url_https://svc:…@h/p');
+}, 120_000);
+
+test('withoutSecrets: credential fields as configurations and token answers spell them (camelCase, a prefix, a quoted value with a blank) (rev19)', () => {
+  for (const [text, want] of [
+    // Syncline's own connection fields (Salesforce accessToken, clientSecret) and Actito's /auth/token answer.
+    ['answered {"accessToken":"s3cret","expiresIn":900}', 'answered {"accessToken":"…","expiresIn":900}'],
+    ['{"auth":"client_credentials","clientSecret":"s3cret"}', '{"auth":"client_credentials","clientSecret":"…"}'],
+    ['refreshToken=s3cret&idToken=s3cret', 'refreshToken=…&idToken=…'],
+    ['{"authToken":"s3cret","auth_token":"s3cret"}', '{"authToken":"…","auth_token":"…"}'],
+    ['"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIs3cret"', '"private_key": "…"'],
+    ['env DB_PASSWORD=s3cret SF_CLIENT_SECRET=s3cret', 'env DB_PASSWORD=… SF_CLIENT_SECRET=…'],
+    ['password="s3cret phrase" rejected', 'password="…" rejected'],
+    ["{'password': 's3cret phrase'}", "{'password': '…'}"],
+    ['{"password":"s3cret \\" phrase","user":"u"}', '{"password":"…","user":"u"}'],
+  ]) {
+    expect(withoutSecrets(text!)).toBe(want);
+  }
+  // Field names and words that hold no credential stay.
+  for (const plain of [
+    'Password__c: data value too large',
+    'REQUIRED_FIELD_MISSING: Required fields are missing: [Password__c, Api_Key__c]',
+    'connection "sf": accessToken: Required',
+    'INVALID_SESSION_ID: Session expired or invalid',
+  ]) {
+    expect(withoutSecrets(plain)).toBe(plain);
+  }
+});

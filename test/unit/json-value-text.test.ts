@@ -1,5 +1,5 @@
 /** common/json-exact.ts `jsonValueText`: Postgres's text of a json(b) value as a text field receives it. */
-import { jsonValueText, parseJsonExact, parseJsonKeepingDigits, JsonNumber } from '../../common/json-exact';
+import { jsonValueText, parseJsonExact, parseJsonKeepingDigits, JsonNumber, stringifyExactIndented } from '../../common/json-exact';
 
 describe('jsonValueText', () => {
   it('keeps number literals a double would change, as written', () => {
@@ -39,4 +39,19 @@ describe('jsonValueText', () => {
       n: new JsonNumber('12345678901234567890'),
     });
   });
+});
+
+test('stringifyExactIndented: JSON.stringify(value, null, 2) with every JsonNumber written as its literal (syncline … --json) (rev19)', () => {
+  const v = parseJsonKeepingDigits('{"a":[12345678901234567890,{"b":-0.1000000000000000055511151231257827}],"d":1.5}');
+  const data = { v, at: new Date(0), s: '\u0000#literal:x:1', none: undefined };
+  expect(JSON.parse(stringifyExactIndented(data, 2))).toEqual(JSON.parse(JSON.stringify(data, null, 2)));
+  const text = stringifyExactIndented(data, 2);
+  expect(text).toContain('12345678901234567890,');
+  expect(text).toContain('"b": -0.1000000000000000055511151231257827');
+  expect(text).toBe(
+    JSON.stringify(data, null, 2)
+      .replace('12345678901234567000', '12345678901234567890')
+      .replace('-0.1,', '-0.1000000000000000055511151231257827,')
+      .replace('-0.1\n', '-0.1000000000000000055511151231257827\n'),
+  );
 });
