@@ -112,13 +112,13 @@ test('toFailure: a SyncError, an ApplicationFailure and an error passed through 
   expect(toFailure(same)).toBe(same);
 });
 
-test('withoutSecrets takes linear time on a long message: dotted words or URLs without a query after a credential name (rev19)', () => {
+test('withoutSecrets on a long message: dotted words or URLs without a query after a credential name come back unchanged (rev19)', () => {
   // A 160 KB answer: a dotted run ("a.b.c…", each letter could start a URL scheme) and URLs without a query
-  // separated by commas (each could start a query string running to the end of the run).
+  // separated by commas (each could start a query string running to the end of the run). Before the fix each
+  // took 22 s (quadratic backtracking); how the time grows with the length is measured by
+  // `npm run bench -- redact` (timings are never asserted in tests).
   for (const text of ['token refused: ' + 'a.'.repeat(80_000), 'token refused: ' + 'http://a/,'.repeat(16_000)]) {
-    const started = Date.now();
     expect(withoutSecrets(text)).toBe(text);
-    expect(Date.now() - started).toBeLessThan(1_000);
   }
   // A scheme glued to a longer word, or to "_", is still a URL's: its credentials go.
   expect(withoutSecrets('GET ' + 'x'.repeat(40) + 'https://svc:s3cret@h/p?k=s3cret')).toBe('GET ' + 'x'.repeat(40) + 'https://svc:…@h/p?…');
