@@ -7,7 +7,7 @@ import type { DestinationContext, FieldSpec, OutRow } from '../connectors/types'
 import { sampleRuns } from '../connectors/kit/sample';
 import { count } from '../common/details';
 import { modeRowsOf } from '../connectors/kit/destination';
-import { buildDelta, countDelta, cutChunks, indexDeltaForReads, markUnchangedRejections } from '../db/delta';
+import { buildDelta, countDelta, cutChunks, indexDeltaForReads, keepCaseVariants, markUnchangedRejections } from '../db/delta';
 import { deleteChunks, replaceChunks } from '../db/chunks';
 import { guardStats, holdUnapproved } from '../db/held-deletes';
 import type { SynclineDeps } from './deps';
@@ -63,9 +63,17 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
     }),
   );
   let counts = await countDelta(deps.db, run.runId);
+  const deletes = () => counts.some((c) => c.op === 'delete' && c.status === 'pending');
+  // Before the guard: a removed key whose case variant the model still has is the same record there, not deleted.
+  if (
+    deletes() &&
+    sentFields(run).some((f) => f.isKey && f.keyIgnoresCase) &&
+    (await keepCaseVariants(deps.db, run.runId, run.activationId)) > 0
+  )
+    counts = await countDelta(deps.db, run.runId);
   const anyRejected = counts.some((c) => c.status === 'rejected');
   if (anyRejected) await markUnchangedRejections(deps.db, run.runId, run.activationId);
-  const heldDeletes = counts.some((c) => c.op === 'delete' && c.status === 'pending') ? await applyDeletionGuard(deps, run) : 0;
+  const heldDeletes = deletes() ? await applyDeletionGuard(deps, run) : 0;
   if (heldDeletes > 0 || anyRejected) counts = await countDelta(deps.db, run.runId);
   const planned: Partial<Record<RowOp, number>> = {};
   let rejected = 0;

@@ -109,6 +109,8 @@ export async function checkDestination(deps: SynclineDeps, input: CheckDestinati
   const fields = buildFields(config, columns);
   const connector = connectorFor(deps, config);
   const checked = await connector.check(buildContext(deps, run, fields));
+  // Kept with the run's fields (runs.fields): the delta reads it (db/delta.ts keepCaseVariants).
+  if (checked.keyIgnoresCase) for (const f of fields) if (f.isKey) f.keyIgnoresCase = true;
   // The connector's warnings can quote its API's answers: what a URL or header in them carries stays out
   // of the activity's result (Temporal history), the run's record and the warnings sent on.
   const result = { ...checked, warnings: messagesWithoutSecrets(checked.warnings) };

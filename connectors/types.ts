@@ -32,6 +32,11 @@ export interface FieldSpec extends Mapping {
   pgType: string;
   /** True for the key mapping (model key column -> destination.key). */
   isKey: boolean;
+  /**
+   * On the key mapping, set from the connector's check (`CheckResult.keyIgnoresCase`): the destination takes
+   * keys that differ only in case for one record.
+   */
+  keyIgnoresCase?: boolean;
 }
 
 /** The activation document's `destination`, as written (options unparsed). */
@@ -166,6 +171,12 @@ export interface CheckResult {
   /** Mapped attributes that do not exist yet and that `ensureAttributes` can create. */
   missingAttributes: Array<{ field: string; type: string }>;
   warnings: RunWarning[];
+  /**
+   * The destination matches the key without regard to case (a Salesforce External ID that is not case
+   * sensitive): keys that differ only in case are one record there. Mirror then deletes no removed key whose
+   * case variant is still in the model (db/delta.ts `keepCaseVariants`).
+   */
+  keyIgnoresCase?: boolean;
 }
 
 export interface AttributeCreation {

@@ -782,10 +782,44 @@ export async function settleChunk(db: Db, runId: string, range: ChunkRange, idIs
   await settlePending(runId, range, idIsKey).execute(db);
 }
 
-/** True when some row of the run already has the destination's answer (ok or failed). */
+/**
+ * True when some row of the run already has the destination's answer (ok or failed). A removed key the delta
+ * itself settled (`keepCaseVariants`: no seq, in no chunk) is no answer.
+ */
 export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
-  return (await sql<{ x: boolean }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed')) AS x`.execute(db))
-    .rows[0]!.x;
+  return (
+    await sql<{
+      x: boolean;
+    }>`SELECT EXISTS (SELECT 1 FROM ${deltaTable(runId)} WHERE status IN ('ok', 'failed') AND seq IS NOT NULL) AS x`.execute(db)
+  ).rows[0]!.x;
+}
+
+/**
+ * Where the destination matches keys without regard to case (`FieldSpec.keyIgnoresCase`), a removed key whose
+ * case variant the model still has ('K-1' removed, 'k-1' added, changed, unchanged or rejected) is that key's
+ * record: deleting it, by its stored Id or by key, deleted the record of a model row that is still there (after
+ * the variant's upsert wrote it: gone for good, the snapshot holding the variant; before: made again, a new record).
+ * Such a deletion is settled here, without a call: done (`ok`, so the commit drops the removed key from the
+ * snapshot), no seq (in no chunk, no answer: `hasAnswers`), and a message for the row log. Two variants both
+ * removed are deleted. Before the guard: they are no deletion. Returns how many.
+ */
+export async function keepCaseVariants(db: Db, runId: string, activationId: string): Promise<number> {
+  const d = deltaTable(runId);
+  const r = await sql`UPDATE ${d} x SET status = 'ok', seq = NULL,
+  message = 'not deleted: the model still has key "' || v.key || '", which differs from it only in case, and the destination takes both for one record'
+FROM (
+  SELECT DISTINCT ON (x2.key) x2.key AS removed, m.key FROM ${d} x2
+  JOIN (
+    SELECT key FROM ${d} WHERE op IS DISTINCT FROM 'delete' AND key IS NOT NULL
+    UNION ALL
+    SELECT s.key FROM syncline.snapshot s WHERE s.activation_id = ${activationId}
+      AND NOT EXISTS (SELECT 1 FROM ${d} z WHERE z.key = s.key AND z.op = 'delete')
+  ) m ON lower(m.key) = lower(x2.key) AND m.key <> x2.key
+  WHERE x2.op = 'delete' AND x2.status = 'pending'
+  ORDER BY x2.key, m.key
+) v
+WHERE x.key = v.removed AND x.op = 'delete' AND x.status = 'pending'`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }
 
 /** Marks rejected rows already reported with the same content (see markRejectedUnchanged). */

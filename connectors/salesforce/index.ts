@@ -27,7 +27,9 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
   async check(ctx): Promise<CheckResult> {
     const { model, client } = await openSession(ctx, true);
     if (model.hardDelete) await ensureHardDeletePermission(client, model.where);
-    return { skippedFields: model.skipped, missingAttributes: [], warnings: model.warnings };
+    // An External ID matches case-insensitively unless the field is case sensitive; a record Id never does.
+    const keyIgnoresCase = model.keyField.name !== 'Id' && model.keyField.caseSensitive !== true;
+    return { skippedFields: model.skipped, missingAttributes: [], warnings: model.warnings, keyIgnoresCase };
   },
 
   planWrites,
