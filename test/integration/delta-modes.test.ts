@@ -214,4 +214,29 @@ describe('insert, update and mirror', () => {
     expect(approved.run.ops.delete).toMatchObject({ succeeded: 190 });
     expect((await destination(id)).size).toBe(0);
   });
+
+  test("an approval deletes only the keys its run held: keys removed after it are held again, and need their own run's approval", async () => {
+    const id = uniqueName('mirapp');
+    const table = `public.${id}`;
+    await makeModel(table, 200);
+    await startActivation(config(id, table, 'mirror'));
+    expect((await sync(id)).ops.upsert?.succeeded).toBe(200);
+    await db.query(`DELETE FROM ${table} WHERE id <= 30`); // 15%: held
+    const held = await sync(id);
+    expect(held).toMatchObject({ heldDeletes: 30, ops: { delete: { held: 30, succeeded: 0 } } });
+    // The model loses 30 more keys before the approval is given for the first 30.
+    await db.query(`DELETE FROM ${table} WHERE id <= 60`);
+    const handle = client.workflow.getHandle(activationWorkflowId(id));
+    const approved = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] });
+    expect(approved.approved).toBe(30);
+    expect(approved.run).toMatchObject({ heldDeletes: 30, ops: { delete: { planned: 60, succeeded: 30, held: 30 } } });
+    const left = await destination(id);
+    expect([...Array(60).keys()].map((i) => left.has(String(i + 1)))).toEqual([...Array(60).keys()].map((i) => i >= 30));
+    // The approval was used: naming its run again is refused; the new keys wait for their own run's approval.
+    const again = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: held.runNumber }] }).catch((e: Error) => e);
+    expect((again as Error & { cause?: Error }).cause?.message).toMatch(/held by run/);
+    const second = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: approved.run.runNumber }] });
+    expect(second.run).toMatchObject({ heldDeletes: 0, ops: { delete: { planned: 30, succeeded: 30 } } });
+    expect((await destination(id)).size).toBe(140);
+  });
 });
