@@ -1,0 +1,122 @@
+/**
+ * `temporal workflow reset` of an ACTIVATION workflow while one of its runs (a child workflow) is still
+ * open, through the real stack (Temporal dev server, Postgres, the slow test destination). The reset
+ * execution serves the same request again and starts the same run number, a child of the same workflow id,
+ * while the reset execution's child may still be open (its parent-close policy ends it, but not at once).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { resyncSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
+
+const TQ = uniqueName('tq_act_reset');
+let worker: RunningWorker;
+let client: Client;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  [worker, client] = await Promise.all([
+    startWorker({ taskQueue: TQ, connections: { slowdb: { url: process.env.DATABASE_URL!, delayMs: 200, batchSize: 10 } } }),
+    testClient(),
+  ]);
+  db = sqlClient();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+});
+
+const handle = (id: string) => client.workflow.getHandle(activationWorkflowId(id));
+
+/** `temporal workflow reset` of the activation's current execution, as an operator runs it. */
+async function resetActivation(id: string, how: string[]): Promise<void> {
+  const cli = process.env.TEMPORAL_CLI;
+  if (!cli) throw new Error('this test needs the temporal CLI (TEMPORAL_CLI, set by the global setup)');
+  const args = ['workflow', 'reset', '--workflow-id', activationWorkflowId(id), ...how, '--reason', 'operator reset the activation'];
+  await promisify(execFile)(cli, [...args, '--address', env().address]);
+}
+
+/**
+ * A 300-row Insert activation on the slow destination (50-row chunks). `runsBefore` runs on an empty model
+ * first (each ends, and the activation continues as new); then run `runsBefore + 1`, started by a signal, is
+ * left under way with some rows written.
+ */
+async function writing(id: string, runsBefore: number): Promise<void> {
+  await db.query(`CREATE TABLE public.${id} (id int, name text)`);
+  const config = {
+    id,
+    mode: 'insert',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
+    mappings: [{ from: 'name', to: 'Name' }],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  for (let i = 0; i < runsBefore; i++) await handle(id).executeUpdate(triggerSyncUpdate, { args: [{}] });
+  await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(1, 300) g`);
+  await handle(id).signal(resyncSignal, { reason: 'the model filled' });
+  await waitFor('some rows written', async () => {
+    const n = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
+    return n.rows[0].n >= 60;
+  });
+}
+
+async function runs(id: string): Promise<string[]> {
+  const r = await db.query(`SELECT run_number, status FROM syncline.runs WHERE activation_id = $1 ORDER BY run_number`, [id]);
+  return r.rows.map((x) => `${x.run_number}:${x.status}`);
+}
+
+/**
+ * The activation records run `run` with the status given and still serves requests (the next run finds
+ * nothing to do); each of the 300 rows written once, all in the snapshot.
+ */
+async function carriesOn(id: string, run: number, status: string): Promise<void> {
+  await waitFor(
+    `run ${run} recorded by the activation (or the activation closed)`,
+    async () => {
+      const d = await handle(id).describe();
+      if (d.status.name !== 'RUNNING') return true;
+      const st = await handle(id).query(statusQuery);
+      return st.lastRuns.some((r) => r.runNumber === run);
+    },
+    120_000,
+  );
+  const d = await handle(id).describe();
+  expect(d.status.name).toBe('RUNNING');
+  const st = await handle(id).query(statusQuery);
+  expect(st.lastRuns.filter((r) => r.runNumber === run).map((r) => r.status)).toEqual([status]);
+  const dest = await db.query(`SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`, [
+    id,
+  ]);
+  expect(dest.rows).toHaveLength(300);
+  expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
+  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(300);
+  // The activation still serves requests: the next run finds nothing to do.
+  const next = await handle(id).executeUpdate(triggerSyncUpdate, { args: [{}] });
+  expect([next.runNumber, next.status]).toEqual([run + 1, 'success']);
+  expect(Object.values(next.ops).reduce((n, c) => n + c.planned, 0)).toBe(0);
+}
+
+test('an activation reset to its first workflow task (its first execution) while its run writes: the run is settled and the activation carries on with the next number', async () => {
+  // The first execution reads the run numbering from Postgres: the reset's lastRunNumber settles run 1 (its
+  // workflow still open: the reset does not end it), and the request is served by run 2.
+  const id = uniqueName('act_reset1');
+  await writing(id, 0);
+  await resetActivation(id, ['--type', 'FirstWorkflowTask']);
+  await carriesOn(id, 2, 'success');
+  expect(await runs(id)).toEqual(['1:cancelled', '2:success', '3:success']);
+});
+
+test('an activation reset to the start of a continued execution while its run writes: the run is started again and ends, each row written once', async () => {
+  // An execution continued as new carries its run numbering: the reset execution starts the same run
+  // number again, a child of the same workflow id, while the reset execution's child is still open.
+  const id = uniqueName('act_reset2');
+  await writing(id, 1);
+  await resetActivation(id, ['--type', 'FirstWorkflowTask']);
+  await carriesOn(id, 2, 'success');
+  expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
+});
