@@ -1,7 +1,11 @@
 /** Run bookkeeping read by the activation workflow and the client. */
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SynclineDeps } from './deps';
 import { settleUnfinishedRuns } from './commit';
-import { lastRunNumber as lastRun, recordStopped, restartState, type StoppedPause } from '../db/runs';
+import { lastRunNumber as lastRun, recordStopped, restartState, runningRuns, type StoppedPause } from '../db/runs';
+import { activationWorkflowId, runWorkflowId } from '../common/names';
+import type { RunSummary } from '../common/run';
 
 export interface LastRunNumberInput {
   activationId: string;
@@ -16,6 +20,15 @@ export interface LastRunNumberResult {
 
 /** A re-created activation workflow continues the numbering instead of reusing run numbers. */
 export async function lastRunNumber(deps: SynclineDeps, input: LastRunNumberInput): Promise<LastRunNumberResult> {
+  // A run whose workflow is still open is not settled under it: after a reset of the activation (which does
+  // not end the reset execution's children) its writes go on, and the rows it had in flight would be sent a
+  // second time by the next run. Tried again (STATE_WAIT) until it has ended and committed itself.
+  const open = await openRunWorkflows(deps, input.activationId);
+  if (open.length)
+    throw ApplicationFailure.retryable(
+      `activation "${input.activationId}": run ${open.join(', ')} is still open (a workflow of an earlier execution of the activation, which was reset); the activation carries on once it has ended`,
+      'RUN_STILL_OPEN',
+    );
   // Called once when an activation (re)starts: a run its previous workflow left open is closed now.
   await settleUnfinishedRuns(deps, input.activationId, "the activation's restart");
   const runNumber = await lastRun(deps.db, input.activationId);
@@ -33,4 +46,64 @@ export interface RecordStopInput {
 /** As the activation stops: whether it is paused (and why), for the next start to keep. */
 export async function recordStop(deps: SynclineDeps, input: RecordStopInput): Promise<void> {
   await recordStopped(deps.db, input.activationId, input.config, input.paused);
+}
+
+/** The numbers of the activation's runs still marked running whose workflow is open, a child of an execution of the activation. */
+async function openRunWorkflows(deps: SynclineDeps, activationId: string): Promise<number[]> {
+  const running = (await runningRuns(deps.db, activationId)).filter((r) => r.status === 'running');
+  if (!running.length) return [];
+  const client = deps.client();
+  const open: number[] = [];
+  for (const r of running) {
+    const d = await describe(client, runWorkflowId(activationId, r.runNumber));
+    if (d?.status.name === 'RUNNING' && d.parentExecution?.workflowId === activationWorkflowId(activationId)) open.push(r.runNumber);
+  }
+  return open;
+}
+
+async function describe(client: Client, workflowId: string) {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+export interface AwaitRunWorkflowInput {
+  activationWorkflowId: string;
+  /** The run's workflow id (`activation/<id>/run/<n>`, or `…/apply`). */
+  workflowId: string;
+}
+/**
+ * How the run's open workflow ended: its summary (a failed run's too), the failure of a run that gave none
+ * (a plan), or `closed` when it ended with no outcome of its own (terminated, cancelled, timed out).
+ */
+export type AwaitRunWorkflowResult = { summary: RunSummary } | { failed: { type: string; message: string } } | { closed: string };
+
+/**
+ * The activation started a run and found its workflow id held by an open workflow: the run's workflow of an
+ * execution of the activation that was reset (a reset does not end the reset execution's children). Waits
+ * for it to end (heartbeating) and answers how it ended; the activation takes that as the run's outcome.
+ * Refused (non-retryable, RUN_ID_TAKEN) when the workflow is not a child of this activation.
+ */
+export async function awaitRunWorkflow(deps: SynclineDeps, input: AwaitRunWorkflowInput): Promise<AwaitRunWorkflowResult> {
+  const client = deps.client();
+  const d = await describe(client, input.workflowId);
+  if (!d) return { closed: 'NOT_FOUND' };
+  if (d.parentExecution?.workflowId !== input.activationWorkflowId)
+    throw ApplicationFailure.nonRetryable(
+      `workflow id "${input.workflowId}" is held by a workflow that is not a run of ${input.activationWorkflowId} (run ${d.runId}${d.parentExecution ? ` of ${d.parentExecution.workflowId}` : ', started by no workflow'}): the run could not start`,
+      'RUN_ID_TAKEN',
+    );
+  try {
+    return { summary: (await client.workflow.getHandle(input.workflowId, d.runId).result()) as RunSummary };
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause;
+    if (!(cause instanceof ApplicationFailure)) return { closed: cause?.name ?? 'CLOSED' };
+    const detail = cause.details?.[0] as RunSummary | undefined;
+    if (detail && typeof detail === 'object' && 'runNumber' in detail) return { summary: detail };
+    return { failed: { type: cause.type ?? 'INTERNAL', message: cause.message } };
+  }
 }

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
-import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { resyncSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_act_reset');
@@ -101,22 +101,44 @@ async function carriesOn(id: string, run: number, status: string): Promise<void>
   expect(Object.values(next.ops).reduce((n, c) => n + c.planned, 0)).toBe(0);
 }
 
-test('an activation reset to its first workflow task (its first execution) while its run writes: the run is settled and the activation carries on with the next number', async () => {
-  // The first execution reads the run numbering from Postgres: the reset's lastRunNumber settles run 1 (its
-  // workflow still open: the reset does not end it), and the request is served by run 2.
+test('an activation reset to its first workflow task (its first execution) while its run writes: the run ends as its own, then the activation carries on', async () => {
+  // The first execution reads the run numbering from Postgres, and settled run 1 there while its workflow was
+  // still open (the reset does not end it): run 2 sent again the rows run 1 still had in flight, and run 1's
+  // writes went on beside it (seen failing before the fix: 202 keys written twice). The reset execution now
+  // waits for run 1's workflow to end (it commits itself), then serves the request with run 2.
   const id = uniqueName('act_reset1');
   await writing(id, 0);
   await resetActivation(id, ['--type', 'FirstWorkflowTask']);
   await carriesOn(id, 2, 'success');
-  expect(await runs(id)).toEqual(['1:cancelled', '2:success', '3:success']);
+  expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
 });
 
-test('an activation reset to the start of a continued execution while its run writes: the run is started again and ends, each row written once', async () => {
+test('an activation reset to the start of a continued execution while its run writes: it waits for that run and carries on, each row written once', async () => {
   // An execution continued as new carries its run numbering: the reset execution starts the same run
-  // number again, a child of the same workflow id, while the reset execution's child is still open.
+  // number again, a child of the same workflow id, while the reset execution's child is still open (seen
+  // failing before the fix: the activation workflow FAILED, "WorkflowExecutionAlreadyStartedError: Workflow
+  // execution already started"). The activation now waits for that child and takes its outcome as run 2's.
   const id = uniqueName('act_reset2');
   await writing(id, 1);
+  const reset = (await handle(id).describe()).runId;
   await resetActivation(id, ['--type', 'FirstWorkflowTask']);
   await carriesOn(id, 2, 'success');
   expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
+  // Run 2 was written by the reset execution's child alone: no other was started.
+  expect((await client.workflow.getHandle(runWorkflowId(id, 2)).describe()).parentExecution?.runId).toBe(reset);
+});
+
+test('an activation reset to a workflow task before its run started (its run numbering kept) while the run writes: it waits for that run', async () => {
+  // The reset keeps the first execution's lastRunNumber: the same run number is started again while the reset
+  // execution's child is still open, as above.
+  const id = uniqueName('act_reset3');
+  await writing(id, 0);
+  const reset = (await handle(id).describe()).runId;
+  const events = (await handle(id).fetchHistory()).events ?? [];
+  const read = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+  const task = events.slice(read).find((e) => e.workflowTaskCompletedEventAttributes);
+  await resetActivation(id, ['--event-id', String(task!.eventId)]);
+  await carriesOn(id, 1, 'success');
+  expect(await runs(id)).toEqual(['1:success', '2:success']);
+  expect((await client.workflow.getHandle(runWorkflowId(id, 1)).describe()).parentExecution?.runId).toBe(reset);
 });
