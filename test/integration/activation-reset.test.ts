@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
-import { resyncSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
+import { applyPlanUpdate, planUpdate, resyncSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_act_reset');
 let worker: RunningWorker;
@@ -141,4 +141,59 @@ test('an activation reset to a workflow task before its run started (its run num
   await carriesOn(id, 1, 'success');
   expect(await runs(id)).toEqual(['1:success', '2:success']);
   expect((await client.workflow.getHandle(runWorkflowId(id, 1)).describe()).parentExecution?.runId).toBe(reset);
+});
+
+test('an activation reset to the start of its execution while a plan is applied: it waits for the apply, each row written once', async () => {
+  // The apply (`…/run/<n>/apply`) served again by the reset execution met the apply still open (seen failing
+  // before the fix: the activation workflow FAILED). The caller's update went with the reset execution (seen:
+  // WorkflowUpdateFailedError); the activation records the apply's outcome all the same.
+  const id = uniqueName('act_reset4');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 300) g`);
+  const config = {
+    id,
+    mode: 'insert',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
+    mappings: [{ from: 'name', to: 'Name' }],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  const { plan } = await handle(id).executeUpdate(planUpdate, { args: [] });
+  const caller = handle(id).executeUpdate(applyPlanUpdate, { args: [{ plan }] });
+  caller.catch(() => undefined); // it goes with the reset execution
+  await waitFor('some rows written', async () => {
+    const n = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
+    return n.rows[0].n >= 60;
+  });
+  const reset = (await handle(id).describe()).runId;
+  await resetActivation(id, ['--type', 'FirstWorkflowTask']);
+  await carriesOn(id, plan, 'success');
+  expect((await client.workflow.getHandle(runWorkflowId(id, plan, true)).describe()).parentExecution?.runId).toBe(reset);
+});
+
+test('the run the reset activation waits for is terminated: the run is started again, settles it, and the activation carries on', async () => {
+  // The terminated attempt is settled by the new attempt's prepare: the rows it had in flight are listed
+  // NOT_ACKNOWLEDGED and sent again (the settle's conservative side), so records are counted here, not writes.
+  const id = uniqueName('act_reset5');
+  await writing(id, 1);
+  await resetActivation(id, ['--type', 'FirstWorkflowTask']);
+  const resetExecution = (await handle(id).describe()).runId;
+  await waitFor('the activation waiting for run 2', async () =>
+    (await handle(id).fetchHistory()).events?.some(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitRunWorkflow',
+    ),
+  );
+  await client.workflow.getHandle(runWorkflowId(id, 2)).terminate('operator ends the earlier attempt');
+  await waitFor('run 2 recorded by the activation', async () =>
+    (await handle(id).query(statusQuery)).lastRuns.some((r) => r.runNumber === 2),
+  );
+  expect((await handle(id).describe()).status.name).toBe('RUNNING');
+  const st = await handle(id).query(statusQuery);
+  expect(st.lastRuns.filter((r) => r.runNumber === 2).map((r) => r.status)).toEqual(['success']);
+  // Started again by the activation's own execution: its prepare settled the terminated attempt (a new run id).
+  expect((await client.workflow.getHandle(runWorkflowId(id, 2)).describe()).parentExecution?.runId).toBe(resetExecution);
+  const dest = await db.query(`SELECT key, count(*)::int AS n FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
+  expect(dest.rows).toHaveLength(300);
+  expect(dest.rows.filter((r) => r.n !== 1)).toEqual([]);
+  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(300);
 });
