@@ -1,10 +1,10 @@
 /** Run bookkeeping read by the activation workflow and the client. */
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { SynclineDeps } from './deps';
 import { settleUnfinishedRuns } from './commit';
-import { lastRunNumber as lastRun, recordStopped, restartState, runningRuns, type StoppedPause } from '../db/runs';
-import { activationWorkflowId, runWorkflowId } from '../common/names';
+import { describeWorkflow } from './run-workflows';
+import { lastRunNumber as lastRun, recordStopped, restartState, type StoppedPause } from '../db/runs';
 import type { RunSummary } from '../common/run';
 
 export interface LastRunNumberInput {
@@ -20,15 +20,6 @@ export interface LastRunNumberResult {
 
 /** A re-created activation workflow continues the numbering instead of reusing run numbers. */
 export async function lastRunNumber(deps: SynclineDeps, input: LastRunNumberInput): Promise<LastRunNumberResult> {
-  // A run whose workflow is still open is not settled under it: after a reset of the activation (which does
-  // not end the reset execution's children) its writes go on, and the rows it had in flight would be sent a
-  // second time by the next run. Tried again (STATE_WAIT) until it has ended and committed itself.
-  const open = await openRunWorkflows(deps, input.activationId);
-  if (open.length)
-    throw ApplicationFailure.retryable(
-      `activation "${input.activationId}": run ${open.join(', ')} is still open (a workflow of an earlier execution of the activation, which was reset); the activation carries on once it has ended`,
-      'RUN_STILL_OPEN',
-    );
   // Called once when an activation (re)starts: a run its previous workflow left open is closed now.
   await settleUnfinishedRuns(deps, input.activationId, "the activation's restart");
   const runNumber = await lastRun(deps.db, input.activationId);
@@ -46,28 +37,6 @@ export interface RecordStopInput {
 /** As the activation stops: whether it is paused (and why), for the next start to keep. */
 export async function recordStop(deps: SynclineDeps, input: RecordStopInput): Promise<void> {
   await recordStopped(deps.db, input.activationId, input.config, input.paused);
-}
-
-/** The numbers of the activation's runs still marked running whose workflow is open, a child of an execution of the activation. */
-async function openRunWorkflows(deps: SynclineDeps, activationId: string): Promise<number[]> {
-  const running = (await runningRuns(deps.db, activationId)).filter((r) => r.status === 'running');
-  if (!running.length) return [];
-  const client = deps.client();
-  const open: number[] = [];
-  for (const r of running) {
-    const d = await describe(client, runWorkflowId(activationId, r.runNumber));
-    if (d?.status.name === 'RUNNING' && d.parentExecution?.workflowId === activationWorkflowId(activationId)) open.push(r.runNumber);
-  }
-  return open;
-}
-
-async function describe(client: Client, workflowId: string) {
-  try {
-    return await client.workflow.getHandle(workflowId).describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
 }
 
 export interface AwaitRunWorkflowInput {
@@ -89,7 +58,7 @@ export type AwaitRunWorkflowResult = { summary: RunSummary } | { failed: { type:
  */
 export async function awaitRunWorkflow(deps: SynclineDeps, input: AwaitRunWorkflowInput): Promise<AwaitRunWorkflowResult> {
   const client = deps.client();
-  const d = await describe(client, input.workflowId);
+  const d = await describeWorkflow(client, input.workflowId);
   if (!d) return { closed: 'NOT_FOUND' };
   if (d.parentExecution?.workflowId !== input.activationWorkflowId)
     throw ApplicationFailure.nonRetryable(

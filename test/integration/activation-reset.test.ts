@@ -236,3 +236,42 @@ test('an activation reset to its first workflow task (its first execution) while
   expect(Object.values(next.ops).reduce((n, c) => n + c.planned, 0)).toBe(0);
   expect(await runs(id)).toEqual(['1:success', '2:success']);
 });
+
+test('an activation reset to the start of a continued execution that served two runs, the second writing: each row written once', async () => {
+  // The reset execution prepares run 2 (committed) again while run 3's workflow, of the reset execution, still
+  // writes. Run 2's prepare settled run 3 under it, and run 2's delta sent again the rows run 3 had in flight
+  // (seen failing before the fix: 40 keys written twice; runs 1, 2 success, 3 cancelled). The prepare now
+  // waits (RUN_STILL_OPEN, tried again) until run 3 has ended and committed itself.
+  const id = uniqueName('act_reset7');
+  await writing(id, 1); // run 2 writes rows 1-300
+  await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(301, 600) g`);
+  await handle(id).signal(resyncSignal, { reason: 'more rows' }); // run 3, served by the same execution
+  await waitFor(
+    'run 3 writing',
+    async () => {
+      const n = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1 AND key::int > 300`, [id]);
+      return n.rows[0].n >= 60;
+    },
+    120_000,
+  );
+  await resetActivation(id, ['--type', 'FirstWorkflowTask']);
+  await waitFor(
+    'the activation idle',
+    async () => {
+      const d = await handle(id).describe();
+      return (
+        d.status.name !== 'RUNNING' ||
+        ((await handle(id).query(statusQuery)).state === 'idle' && (await runs(id)).every((r) => !r.endsWith('running')))
+      );
+    },
+    120_000,
+  );
+  expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
+  expect((await handle(id).describe()).status.name).toBe('RUNNING');
+  const dest = await db.query(`SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`, [
+    id,
+  ]);
+  expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
+  expect(dest.rows).toHaveLength(600);
+  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(600);
+});
