@@ -45,6 +45,7 @@ import { describeRun, emptyOpCounts, type RunStatus, type RunSummary, type RunWa
 import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
 import { recordCommittedRun } from './metrics';
+import { refuseWhileRunsOpen } from './run-workflows';
 import { activityLogger } from './run-context';
 
 export interface CommitRunInput {
@@ -112,6 +113,12 @@ export async function settleUnfinishedRuns(
   // With `opening`, runs after it too: only a reset of the activation to before them (it goes back to run
   // numbers it used) leaves them running, their workflows ended; this activation will open their numbers again.
   const open = await runningRuns(deps.db, activationId, opening);
+  // Not under a workflow that still runs (an activation reset does not end its runs): tried again until it has ended.
+  await refuseWhileRunsOpen(
+    deps,
+    activationId,
+    open.filter((r) => r.status === 'running' && r.runNumber !== opening).map((r) => r.runNumber),
+  );
   for (const o of open.filter((r) => r.status === 'running')) {
     const again = opening !== undefined && o.runNumber >= opening;
     const done = await deps.db.transaction().execute(async (tx) => {

@@ -11,7 +11,7 @@ import { computeDelta } from './delta';
 import { ensureAttributes } from './attributes';
 import { writeChunk, pollChunk } from './write';
 import { commitRun, approveHeldDeletes } from './commit';
-import { lastRunNumber, recordStop } from './runs';
+import { awaitRunWorkflow, lastRunNumber, recordStop } from './runs';
 import { applyConfigUpdate, checkConfigUpdate } from './config';
 import { loadPlan, markPlanApplied, recordPlan, supersedePlans } from './plan';
 import { createDagTaskActivities } from './dag-tasks';
@@ -38,6 +38,7 @@ export function createActivities(deps: SynclineDeps) {
     commitRun: bindAlive(deps, commitRun),
     approveHeldDeletes: bind(deps, approveHeldDeletes),
     lastRunNumber: bind(deps, lastRunNumber),
+    awaitRunWorkflow: bindAlive(deps, awaitRunWorkflow),
     recordStop: bind(deps, recordStop),
     checkConfigUpdate: bind(deps, checkConfigUpdate),
     applyConfigUpdate: bind(deps, applyConfigUpdate),

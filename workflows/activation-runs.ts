@@ -15,7 +15,9 @@ import {
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
 import { isConfigErrorCode } from '../common/errors';
@@ -105,6 +107,11 @@ const acts = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', re
  */
 export const STATE_WAIT = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' };
 export const bookkeeping = proxyActivities<SynclineActivities>({ startToCloseTimeout: '1m', retry: STATE_WAIT });
+/**
+ * The wait for a run's open workflow of an earlier execution (awaitEarlierAttempt): as long as that run takes,
+ * heartbeating; tried again while the worker or Temporal is away.
+ */
+const earlier = proxyActivities<SynclineActivities>({ startToCloseTimeout: '24h', heartbeatTimeout: '1m', retry: STATE_WAIT });
 // A quota read after every run: a local activity costs one marker event, not a task round trip.
 const local = proxyLocalActivities<SynclineActivities>({
   startToCloseTimeout: '30s',
@@ -156,9 +163,10 @@ async function runOnce(
   scheduledAt?: string,
 ): Promise<RunSummary> {
   const previous = state.recent.filter((r) => r.status !== 'failed').at(-1);
-  try {
-    return await executeChild(syncRunWorkflow, {
-      workflowId: runWorkflowId(config.id, runNumber, plan?.applyPlan !== undefined),
+  const workflowId = runWorkflowId(config.id, runNumber, plan?.applyPlan !== undefined);
+  const start = () =>
+    executeChild(syncRunWorkflow, {
+      workflowId,
       args: [
         {
           activationId: config.id,
@@ -176,31 +184,92 @@ async function runOnce(
       staticSummary: `${config.id} · run ${runNumber} · ${config.mode} · ${request.trigger}${request.full ? ' (full)' : ''}${request.reason ? ` · ${request.reason}` : ''}`,
       staticDetails: runStaticDetails(config, { runNumber, trigger: request.trigger, full: request.full, reason: request.reason, ...plan }),
     });
+  try {
+    return await start();
   } catch (err) {
+    // Asked only when the run's workflow id is held: executions before the patch failed here (nothing else asks it).
+    if (err instanceof WorkflowExecutionAlreadyStartedError && patched('run-child-meets-earlier-attempt'))
+      return awaitEarlierAttempt(config, request, runNumber, workflowId, start);
     if (!(err instanceof ChildWorkflowFailure)) throw err;
-    const cause = err.cause;
-    const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunSummary | undefined) : undefined;
-    if (detail && typeof detail === 'object' && 'runNumber' in detail) return detail;
-    return {
-      activationId: config.id,
-      runNumber,
-      trigger: request.trigger,
-      mode: config.mode,
-      full: request.full,
-      status: 'failed',
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      ops: {},
-      rejected: 0,
-      heldDeletes: 0,
-      attributesCreated: [],
-      warnings: [],
-      error: {
-        type: cause instanceof ApplicationFailure ? (cause.type ?? 'INTERNAL') : 'INTERNAL',
-        message: cause?.message ?? err.message,
-      },
-    };
+    return childFailed(config, request, runNumber, err);
   }
+}
+
+/**
+ * The run's workflow id is held by an open workflow: the run's workflow of an execution of this activation
+ * that was reset (`temporal workflow reset` of the activation to before the run, or to the start of an
+ * execution continued as new, which serves its request again with the same run number). A reset does not
+ * end the reset execution's children: that attempt goes on writing. Starting another beside it would race
+ * its writes (and the server refuses the id: WorkflowExecutionAlreadyStarted failed the activation). The
+ * activation waits for it instead (an activity that heartbeats) and takes its outcome as the run's: the run
+ * is written once, by that attempt. Ended with no outcome of its own (terminated, timed out), the run is
+ * started again, and its prepare settles that attempt. A workflow of that id that is no run of this
+ * activation fails the run (RUN_ID_TAKEN), not the activation.
+ */
+async function awaitEarlierAttempt(
+  config: ActivationConfig,
+  request: PendingRun,
+  runNumber: number,
+  workflowId: string,
+  start: () => Promise<RunSummary>,
+): Promise<RunSummary> {
+  for (let tries = 1; ; tries++) {
+    log.info(`activation "${config.id}": run ${runNumber} is still open (${workflowId}, an earlier execution's); waiting for it to end`);
+    const ended = await earlier
+      .awaitRunWorkflow({ activationWorkflowId: workflowInfo().workflowId, workflowId })
+      .catch((err: Error) => ({ failed: failureOf(err) }));
+    if ('summary' in ended) return ended.summary;
+    if ('failed' in ended) return failedRun(config, request, runNumber, ended.failed);
+    try {
+      return await start();
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        if (tries < 3) continue;
+        return failedRun(config, request, runNumber, {
+          type: 'RUN_ID_TAKEN',
+          message: `run ${runNumber} of "${config.id}" could not start: its workflow id ${workflowId} was taken again each time the workflow holding it ended`,
+        });
+      }
+      if (!(err instanceof ChildWorkflowFailure)) throw err;
+      return childFailed(config, request, runNumber, err);
+    }
+  }
+}
+
+/** An activity's failure as a run error: the ApplicationFailure's type and message (the activity's own words). */
+function failureOf(err: Error): { type: string; message: string } {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return { type: cause instanceof ApplicationFailure ? (cause.type ?? 'INTERNAL') : 'INTERNAL', message: cause.message };
+}
+
+/** The summary of a run whose workflow failed: the one it carries (a sync run's), else a failed one with its error. */
+function childFailed(config: ActivationConfig, request: PendingRun, runNumber: number, err: ChildWorkflowFailure): RunSummary {
+  const cause = err.cause;
+  const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunSummary | undefined) : undefined;
+  if (detail && typeof detail === 'object' && 'runNumber' in detail) return detail;
+  return failedRun(config, request, runNumber, {
+    type: cause instanceof ApplicationFailure ? (cause.type ?? 'INTERNAL') : 'INTERNAL',
+    message: cause?.message ?? err.message,
+  });
+}
+
+function failedRun(config: ActivationConfig, request: PendingRun, runNumber: number, error: { type: string; message: string }): RunSummary {
+  return {
+    activationId: config.id,
+    runNumber,
+    trigger: request.trigger,
+    mode: config.mode,
+    full: request.full,
+    status: 'failed',
+    startedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+    ops: {},
+    rejected: 0,
+    heldDeletes: 0,
+    attributesCreated: [],
+    warnings: [],
+    error,
+  };
 }
 
 /** Runs the delta as run `runNumber`, records it as the open plan, and returns its counts. */

@@ -3,7 +3,7 @@
  * execution is one step: the scenario drives it, waits for the next execution, and stores the one before.
  */
 import { WorkflowUpdateStage } from '@temporalio/client';
-import { activation, createModel, expectRun, sfConnection, type Stage } from './stage';
+import { activation, createModel, emulatorAdmin, expectRun, sfConnection, type Stage } from './stage';
 import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { configQuery, resyncSignal, statusQuery, updateConfigUpdate } from '../../workflows/messages';
@@ -603,5 +603,48 @@ export async function invalidConfig(s: Stage): Promise<void> {
     wfId(id),
     handle.firstExecutionRunId,
     'an invalid activation document: the workflow fails CONFIG_INVALID before anything runs',
+  );
+}
+
+/**
+ * An activation reset to the start of its continued execution while its run writes (the write held 3 s): the
+ * reset execution serves the signal again with the same run number, meets the run's workflow still open
+ * (start child failed: WorkflowExecutionAlreadyStarted), waits for it (awaitRunWorkflow) and takes its
+ * outcome as the run's, then continues as new.
+ */
+export async function resetWhileRunOpen(s: Stage): Promise<void> {
+  const id = 'hist_act_reset';
+  const wf = wfId(id);
+  await createModel(s, id, 12);
+  const { runId: first } = await s.syncline.start(activation(s, id, { connection: 'sf-held' }));
+  expectRun('first run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 12);
+  const second = await s.rec.nextRun(wf, first);
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id LIKE '%-1_'`);
+  await emulatorAdmin(s.emulators.held.url, '/faults', {
+    method: 'POST',
+    body: JSON.stringify({ slow: { ms: 3000, count: 1, paths: 'composite' } }),
+  });
+  await s.syncline.resync(id, { reason: 'recording a reset of the activation' });
+  const run = `${wf}/run/2`;
+  await s.rec.until(run, undefined, 'the held write', (ev) => activityCount(ev, 'writeChunk') > 0);
+  const events = await s.rec.events(wf, second);
+  const task = events.find((e) => e.workflowTaskCompletedEventAttributes);
+  await s.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId: wf, runId: second },
+    reason: 'histories: an operator resets the activation',
+    workflowTaskFinishEventId: task!.eventId,
+    requestId: `hist-act-reset-${Date.now()}`,
+  });
+  const again = await s.rec.nextRun(wf, second);
+  const after = await s.rec.nextRun(wf, again);
+  const ev = await s.rec.events(wf, again);
+  if (eventCount(ev, 'START_CHILD_WORKFLOW_EXECUTION_FAILED') !== 1 || activityCount(ev, 'awaitRunWorkflow') !== 1)
+    throw new Error(`${wf}: the reset execution did not wait for the open run (next execution ${after})`);
+  await s.rec.record(
+    'reset-meets-open-run',
+    wf,
+    again,
+    'reset to the start of a continued execution while its run wrote: the signal served again, run 2 meets its open workflow of the reset execution, waits for it (awaitRunWorkflow), records its summary, continue-as-new',
   );
 }

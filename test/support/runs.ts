@@ -3,6 +3,7 @@
  * need to stop between two steps — a crash of Postgres, a retried activity, a run that never commits.
  */
 import type pg from 'pg';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { sql } from 'kysely';
 import { createDb, createPool } from '../../db/connect';
 import { createConnectionResolver, type ConnectionMap } from '../../connectors/connections';
@@ -34,9 +35,15 @@ export async function directDeps(url: string, opts: { connections?: ConnectionMa
     stateDbUrl: url,
     connectors: new Map([[testdbConnector.kind, testdbConnector]]),
     resolveConnection: createConnectionResolver({ stateDbUrl: url, overrides: { testdb: { url }, ...(opts.connections ?? {}) } }),
-    client: () => {
-      throw new Error('no Temporal client in direct activity tests');
-    },
+    // No workflow runs in direct activity tests: a run's workflow is never found open (activities/run-workflows.ts).
+    client: () =>
+      ({
+        workflow: {
+          getHandle: (workflowId: string) => ({
+            describe: () => Promise.reject(new WorkflowNotFoundError('no workflows in direct activity tests', workflowId, undefined)),
+          }),
+        },
+      }) as unknown as Client,
   };
   return { deps, pool, close: () => deps.db.destroy() };
 }
