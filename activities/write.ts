@@ -165,11 +165,12 @@ export async function* pendingRows(
   for (let left = max; left > 0;) {
     const limit = Math.max(1, Math.min(batchSize, left));
     const page = await pageRows(deps.db, deps.pool, { runId: run.runId, activationId: run.activationId, range, columns, after, limit });
-    if (page.length === 0) return;
-    yield page.map((r) => toOutRow(r, fields));
-    left -= page.length;
-    after = Number(page[page.length - 1]!.__seq);
-    if (page.length < limit) return;
+    const rows = page.rows;
+    if (rows.length === 0) return;
+    yield rows.map(outRowReader(page.names, fields));
+    left -= rows.length;
+    after = Number(rows[rows.length - 1]![page.names.lastIndexOf('__seq')]);
+    if (rows.length < limit) return;
   }
 }
 
@@ -248,6 +249,37 @@ export async function* outcomes(results: AsyncIterable<RowResult[]>): AsyncGener
           }
         : { key: r.key, ok: false, code: r.code, message: r.message, retryable: r.retryable, id: null },
     );
+}
+
+/**
+ * `toOutRow` for rows read as arrays (`pageRows`): the same OutRows, without a row object in between.
+ * Positions are looked up once a page; a name given twice is read from its last position, as the row
+ * object node-postgres builds keeps the last value of a name.
+ */
+function outRowReader(names: string[], fields: FieldSpec[]): (r: unknown[]) => OutRow {
+  const at = new Map<string, number>();
+  names.forEach((n, i) => at.set(n, i));
+  // A name absent from the page reads as undefined, as a missing property does.
+  const pos = (name: string): number => at.get(name) ?? names.length;
+  const key = pos('__key');
+  const op = pos('__op');
+  const destinationId = pos('__destination_id');
+  const token = pos('__token');
+  const from = fields.map((f) => pos(f.from));
+  return (r) => {
+    const values: Record<string, unknown> = {};
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      values[f.to] = f.isKey ? (r[from[i]!] ?? r[key]) : r[from[i]!];
+    }
+    return {
+      key: String(r[key]),
+      op: r[op] as RowOp,
+      destinationId: (r[destinationId] as string | null) ?? null,
+      token: String(r[token]),
+      values,
+    };
+  };
 }
 
 function toOutRow(r: Record<string, unknown>, fields: FieldSpec[]): OutRow {

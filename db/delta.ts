@@ -667,9 +667,17 @@ export const ROW_VALUE_TYPES = {
  * One page of a chunk (`chunkPage`): one query, never a parallel plan (the delta table has
  * `parallel_workers = 0`, createDelta), its values read as `ROW_VALUE_TYPES` says, on a session of `pool`.
  */
-export async function pageRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkPage>[0]): Promise<Array<Record<string, unknown>>> {
+export async function pageRows(db: Db, pool: pg.Pool, opts: Parameters<typeof chunkPage>[0]): Promise<RowPage> {
   const q = chunkPage(opts).compile(db);
-  return (await pool.query<Record<string, unknown>>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES })).rows;
+  // Rows as arrays: node-postgres builds no object per row (the chunk's reader makes its OutRow from them).
+  const r = await pool.query<unknown[]>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES, rowMode: 'array' });
+  return { names: r.fields.map((f) => f.name), rows: r.rows };
+}
+
+/** A page of rows as arrays, `names` the column of each position (as node-postgres names them). */
+export interface RowPage {
+  names: string[];
+  rows: unknown[][];
 }
 
 /** Streams the rows of `chunkDistinct` through a cursor: Postgres sorts once, pages of `batchSize` rows reach Node (values read as `ROW_VALUE_TYPES` says). */

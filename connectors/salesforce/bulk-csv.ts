@@ -101,12 +101,16 @@ async function fillRows(
   const idToKey: Record<string, string> = {};
   const viaRest: OutRow[] = [];
   let overflow = false;
+  const { header } = spec;
+  const width = header.length;
+  const inHeader = new Set(header);
   for await (const batch of chunk.rows(1000)) {
     const local: RowResult[] = [];
     const needsId = chunk.op === 'update' || chunk.op === 'delete';
     const resolved = needsId ? await resolveIds(s.client, model, batch) : null;
     for (const row of batch) {
-      const values: Record<string, CsvValue> = {};
+      // The row's own encoded values (a fresh object encodeRow made for this row), completed below.
+      let values: Record<string, CsvValue> = {};
       if (chunk.op !== 'delete') {
         const e = encodeRow(model, row);
         if (!e.ok) {
@@ -115,11 +119,11 @@ async function fillRows(
         }
         // A text the CSV reads as null, or a column the header lacks (a lookup cleared by its own name
         // because the parent key is null): Collections carries these exactly.
-        if (Object.values(e.values).some(csvCannotCarry) || Object.keys(e.values).some((c) => !spec.header.includes(c))) {
+        if (!csvCarries(e.values, inHeader)) {
           viaRest.push(row);
           continue;
         }
-        Object.assign(values, e.values);
+        values = e.values;
       }
       if (resolved) {
         const r = resolved.get(row.key);
@@ -133,7 +137,11 @@ async function fillRows(
       }
       if (model.tokenField && spec.externalIdFieldName === model.tokenField) values[model.tokenField] = row.token;
       // Columns absent from a row stay empty (unchanged), never #N/A: only a real NULL clears.
-      const cells = spec.header.map((h) => (h in values ? values[h]! : ''));
+      const cells: CsvValue[] = new Array<CsvValue>(width);
+      for (let i = 0; i < width; i++) {
+        const h = header[i]!;
+        cells[i] = h in values ? values[h]! : '';
+      }
       if (defer) await defer(cells);
       else if (!csv.add(cells)) {
         overflow = true;
@@ -148,4 +156,16 @@ async function fillRows(
   }
   if (!defer) await csv.close();
   return { file: csv, rows: csv.rows, idToKey, overflow };
+}
+
+/**
+ * True when every encoded value can go in the CSV: its column is in the header and its text is none the
+ * CSV reads as null (`csvCannotCarry`). One pass over the row's own properties, no arrays made.
+ */
+function csvCarries(values: Record<string, CsvValue>, inHeader: Set<string>): boolean {
+  for (const c in values) {
+    if (!Object.hasOwn(values, c)) continue;
+    if (!inHeader.has(c) || csvCannotCarry(values[c]!)) return false;
+  }
+  return true;
 }

@@ -94,8 +94,11 @@ describe('csv', () => {
     await expect(read()).rejects.toThrow(/not closed/);
   });
   it('knows the texts a CSV cell cannot carry (#N/A and look-alikes)', () => {
-    for (const v of ['#N/A', '#n/a', ' #N/A', '#N/A\n']) expect(csvCannotCarry(v)).toBe(true);
-    for (const v of ['#N/A!', 'N/A', '"#N/A"', '', null, 4]) expect(csvCannotCarry(v)).toBe(false);
+    // Edge whitespace trim() removes beyond ASCII too (no-break space, ideographic space, BOM, line separator).
+    for (const v of ['#N/A', '#n/a', ' #N/A', '#N/A\n', '\u00a0#N/A', '#N/A\u3000', '\ufeff#n/A\u2028', '\t #N/A \r\n'])
+      expect(csvCannotCarry(v)).toBe(true);
+    for (const v of ['#N/A!', 'N/A', '"#N/A"', '', null, 4, '#N/', 'x#N/A', '#N/Ax', ' #N/A!', '\u00a0#N/A\u00a0x'])
+      expect(csvCannotCarry(v)).toBe(false);
   });
   it('round-trips tricky values through csv-parse', async () => {
     const tricky = [
@@ -124,6 +127,33 @@ describe('csv', () => {
     expect(b.add(['12345'])).toBe(true);
     expect(b.add(['12345'])).toBe(false);
     expect(b.rows).toBe(1);
+    await b.dispose();
+  });
+  it('leaves nothing of a refused row in the file, and takes a smaller one after it', async () => {
+    const b = await CsvFile.create(['A'], 10);
+    expect(b.add(['12345'])).toBe(true);
+    expect(b.add(['12345'])).toBe(false);
+    expect(b.add(['1'])).toBe(true);
+    await b.close();
+    expect(await readFile(b.path, 'utf8')).toBe('A\n12345\n1\n');
+    expect(b.bytes).toBe(10);
+    await b.dispose();
+  });
+  it('keeps the order of lines that no longer fit in the room left before a flush', async () => {
+    const b = await CsvFile.create(['Id', 'V'], 100 * 1024 * 1024);
+    let expected = 'Id,V\n';
+    // 700 KB lines, no flush between them: the third no longer fits in the 2 MB buffer's room.
+    for (let i = 0; i < 6; i++) {
+      const v = i % 2 ? `short ${i}` : 'é'.repeat(350_000);
+      b.add([String(i), v]);
+      expected += `${i},${v}\n`;
+    }
+    await b.flush();
+    b.add(['last', 'x']);
+    expected += 'last,x\n';
+    await b.close();
+    expect(b.bytes).toBe(Buffer.byteLength(expected, 'utf8'));
+    expect(await readFile(b.path, 'utf8')).toBe(expected);
     await b.dispose();
   });
   it('writes exactly the lines added across many flushes, a line larger than its buffer included', async () => {

@@ -25,9 +25,16 @@ export type CsvValue = string | number | boolean | ExactNumber | null;
  */
 export function csvCannotCarry(v: CsvValue): boolean {
   if (typeof v !== 'string') return false;
+  const n = v.length;
+  // Shorter than `#N/A`, or longer with visible ASCII at both ends (which trim() keeps): never.
+  if (n < 4) return false;
+  if (n > 4 && visibleAscii(v.charCodeAt(0)) && visibleAscii(v.charCodeAt(n - 1))) return false;
   const t = v.trim();
   return t.length === 4 && t.toUpperCase() === '#N/A';
 }
+
+/** A printable ASCII character other than the space: no whitespace or line terminator `trim()` removes. */
+const visibleAscii = (c: number) => c > 32 && c < 127;
 
 /**
  * Salesforce's reading of a cell: quotes escape delimiters, quotes and line breaks (csv-stringify's
@@ -86,17 +93,22 @@ export function csvLine(values: CsvValue[]): string {
 const FLUSH_BYTES = 1 << 20;
 
 /**
- * A job's CSV written to a temporary file, so a 100 MB upload never sits in memory: lines are kept as
- * strings up to 1 MB, `flush()` encodes them into one reused buffer and appends it; a row that would
- * push the file past `maxBytes` is refused. `open()` streams the file (again, if a request has to be
- * resent); `dispose()` deletes it. No Buffer per line: short-lived strings are collected cheaply by
- * the young generation, while Buffers live outside the heap and linger until a full collection.
+ * A job's CSV written to a temporary file, so a 100 MB upload never sits in memory: each line is encoded
+ * at once into one reused 2 MB buffer (its size known from the bytes written), `flush()` appends the
+ * buffer to the file once it holds 1 MB; a row that would push the file past `maxBytes` is refused.
+ * `open()` streams the file (again, if a request has to be resent); `dispose()` deletes it. No Buffer
+ * per line, and no string of a flush's lines joined: a line too long for the room left (a huge text
+ * field) is kept as a string until the next flush, and every line after it too, so the order holds.
+ * `add` and `flush` are not called concurrently (a flush writes from the buffer `add` fills).
  */
 export class CsvFile {
+  /** Lines that did not fit in `out`, after its bytes; their UTF-8 length. */
   private pending: string[] = [];
   private pendingBytes = 0;
+  /** Bytes of `out` holding lines not yet appended to the file. */
+  private used = 0;
   private size = 0;
-  /** Room for a flush's lines: 1 MB plus the line that crossed it, unless that line is itself huge. */
+  /** Room for a flush's lines: 1 MB plus those of the batch that crossed it, unless a line is huge. */
   private readonly out = Buffer.allocUnsafe(2 * FLUSH_BYTES);
   rows = 0;
 
@@ -109,23 +121,32 @@ export class CsvFile {
   static async create(header: string[], maxBytes: number): Promise<CsvFile> {
     const path = join(tmpdir(), `syncline-sf-${randomUUID()}.csv`);
     const f = new CsvFile(path, await open(path, 'w', 0o600), maxBytes);
-    const line = csvLine(header);
-    f.push(line, Buffer.byteLength(line, 'utf8'));
+    f.append(csvLine(header), Infinity);
     return f;
   }
 
-  private push(line: string, bytes: number): void {
+  /** Adds a line unless the file would pass `max` bytes with it. */
+  private append(line: string, max: number): boolean {
+    // Each UTF-16 unit is at most 3 bytes of UTF-8: with that much room the whole line is written.
+    if (this.pending.length === 0 && line.length * 3 <= this.out.length - this.used) {
+      const bytes = this.out.write(line, this.used, 'utf8');
+      // Refused: the bytes written past `used` are left there, to be overwritten.
+      if (this.size + bytes > max) return false;
+      this.used += bytes;
+      this.size += bytes;
+      return true;
+    }
+    const bytes = Buffer.byteLength(line, 'utf8');
+    if (this.size + bytes > max) return false;
     this.pending.push(line);
     this.pendingBytes += bytes;
     this.size += bytes;
+    return true;
   }
 
   /** False (and nothing written) when the row would push the file past the size limit. */
   add(values: CsvValue[]): boolean {
-    const line = csvLine(values);
-    const bytes = Buffer.byteLength(line, 'utf8');
-    if (this.size + bytes > this.maxBytes) return false;
-    this.push(line, bytes);
+    if (!this.append(csvLine(values), this.maxBytes)) return false;
     this.rows++;
     return true;
   }
@@ -136,12 +157,18 @@ export class CsvFile {
 
   /** Appends the buffered lines once there are enough of them (or always, with `force`). */
   async flush(force = false): Promise<void> {
-    if (this.pendingBytes === 0 || (!force && this.pendingBytes < FLUSH_BYTES)) return;
+    const waiting = this.used + this.pendingBytes;
+    if (waiting === 0 || (!force && waiting < FLUSH_BYTES)) return;
+    if (this.used > 0) {
+      await this.fh.write(this.out.subarray(0, this.used));
+      this.used = 0;
+    }
+    if (this.pending.length === 0) return;
     const text = this.pending.join('');
     const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    // Lines longer than the buffer (huge text fields) are rare: those go out as a buffer of their own.
+    // Lines longer than the buffer (huge text fields) go out as a buffer of their own.
     const data = bytes <= this.out.length ? this.out.subarray(0, this.out.write(text, 0, 'utf8')) : Buffer.from(text, 'utf8');
     await this.fh.write(data);
   }
