@@ -83,7 +83,9 @@ describe('check', () => {
     await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Emial'), field('LastNam')] }))).rejects.toMatchObject({
       code: 'FIELD_UNKNOWN',
       retryable: false,
-      message: expect.stringMatching(/"Emial" \(did you mean "Email".*"LastNam" \(did you mean "LastName"/),
+      message: expect.stringMatching(
+        /"Emial" \(mapping "[^"]+" → "Emial"; did you mean "Email".*"LastNam" \(mapping "[^"]+" → "LastNam"; did you mean "LastName"/,
+      ),
     });
   });
   it('enforces key rules per mode', async () => {
