@@ -428,13 +428,25 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}"` };
   },
   rows: async ({ client, id, flags, databaseUrl }) => {
-    const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
+    const run = num(flags.run);
+    const rows = await client.rows(id, { key: str(flags.key), run, op: str(flags.op), limit: num(flags.limit) });
     if (rows.length === 0) await unlessUnknown(client, id, databaseUrl);
+    if (rows.length === 0 && run !== undefined) {
+      // A run past the last one is a mistyped number, not an empty log.
+      const [last] = await client.runs(id, { limit: 1 });
+      if (last && run > last.runNumber)
+        throw new Error(`run ${run} of "${id}" is not recorded: its last run is ${last.runNumber} ("syncline runs ${id}" lists them)`);
+    }
+    const which = [
+      flags.key ? ` and key "${flags.key}"` : '',
+      run !== undefined ? ` in run ${run}` : '',
+      flags.op ? ` (op ${str(flags.op)})` : '',
+    ].join('');
     return {
       data: rows,
       text: rows.length
         ? rowsTable(rows)
-        : `no row changes recorded for "${id}"${flags.key ? ` and key "${flags.key}"` : ''} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)`,
+        : `no row changes recorded for "${id}"${which} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)`,
     };
   },
   resync: async ({ client, id, flags }) => {
