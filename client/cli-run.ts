@@ -9,7 +9,7 @@ import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
-import { applyDocuments, readDocuments } from './config-as-code';
+import { applyDocuments, jsonProblem, readDocuments } from './config-as-code';
 import { parseNewActivationConfig } from '../common/config';
 import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
@@ -111,7 +111,7 @@ function readActivationFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`activation file "${file}" is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`activation file "${file}" is not valid JSON${jsonProblem(text, e)}`);
   }
 }
 
@@ -133,7 +133,7 @@ export function readDagFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`DAG file "${file}" is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`DAG file "${file}" is not valid JSON${jsonProblem(text, e)}`);
   }
 }
 
