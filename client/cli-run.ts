@@ -555,7 +555,7 @@ function waitedOn(command: string, id: string | undefined, flags: Flags): string
       return []; // the command itself says what is wrong with the file
     }
   }
-  return (RUN_COMMANDS.has(command) || command === 'plan') && id ? [id] : [];
+  return (RUN_COMMANDS.has(command) || command === 'plan' || (command === 'stop' && flags.wait === true)) && id ? [id] : [];
 }
 
 /**
@@ -605,7 +605,23 @@ async function withPatienceNote<T>(
 
 function watchRetries(client: SynclineClient, ids: string[]): (() => Promise<string[]>) | undefined {
   if (ids.length === 0) return undefined;
-  return async () => (await Promise.all(ids.map(async (id) => (await client.retrying(id)).map((r) => retryNote(id, r))))).flat();
+  return async () =>
+    (
+      await Promise.all(
+        ids.map(async (id) => [
+          ...(await client.retrying(id)).map((r) => retryNote(id, r)),
+          ...[await client.unpolledQueue(id).catch(() => undefined)].filter((q) => q !== undefined).map((q) => unpolledNote(id, q)),
+        ]),
+      )
+    ).flat();
+}
+
+/** What a waiting command says when no worker polls the activation's task queue (a wrong SYNCLINE_TASK_QUEUE at its start, or no worker up). */
+export function unpolledNote(id: string, queue: string): string {
+  return (
+    `no worker polls task queue "${queue}", where activation "${id}" runs: nothing will run until one does ` +
+    `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)`
+  );
 }
 
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */
