@@ -338,11 +338,19 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       reason: str(flags.reason),
     });
     const id = started.workflowId.slice('activation/'.length);
+    // A start on a queue no worker polls (another SYNCLINE_TASK_QUEUE than the workers') is said now, not at the first wait.
+    const unpolled = await client.unpolledQueue(id).catch(() => undefined);
+    const nobody = unpolled
+      ? [
+          `no worker polls task queue "${unpolled}" yet: nothing of "${id}" runs until one does ` +
+            `(start one on it: SYNCLINE_TASK_QUEUE=${unpolled} npm run worker, or your worker's taskQueue)`,
+        ]
+      : [];
     return {
       data: started,
       text: [
         `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})`,
-        ...formatChanges(started.changes, started.consequences),
+        ...formatChanges(started.changes, [...started.consequences, ...nobody]),
         `sync it now with "syncline sync ${id}"`,
       ].join('\n'),
     };

@@ -68,7 +68,13 @@ test('sync of an activation whose task queue no worker polls names that queue an
   );
   const { address, databaseUrl } = env();
   const withQueue = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: queue };
-  expect((await runCli(['activation', 'start', '--file', file], withQueue)).code).toBe(0);
+  const started = await runCli(['activation', 'start', '--file', file], withQueue);
+  expect(started.code).toBe(0);
+  // Said at the start already: the activation is started, and nothing of it will run yet.
+  expect(started.stdout).toContain(
+    `=> no worker polls task queue "${queue}" yet: nothing of "${id}" runs until one does ` +
+      `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)`,
+  );
   try {
     // The note comes after 20 s; the command is then stopped (no worker will ever answer).
     const waiting = await runCli(['sync', id], withQueue, 27_000);
