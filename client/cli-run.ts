@@ -9,7 +9,7 @@ import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
-import { applyDocuments, readDocuments } from './config-as-code';
+import { applyDocuments, jsonProblem, readDocuments } from './config-as-code';
 import { parseNewActivationConfig } from '../common/config';
 import type { ConfigChange } from '../common/config-diff';
 import readline from 'node:readline/promises';
@@ -111,7 +111,7 @@ function readActivationFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`activation file "${file}" is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`activation file "${file}" is not valid JSON${jsonProblem(text, e)}`);
   }
 }
 
@@ -133,7 +133,7 @@ export function readDagFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`DAG file "${file}" is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`DAG file "${file}" is not valid JSON${jsonProblem(text, e)}`);
   }
 }
 
@@ -338,11 +338,19 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       reason: str(flags.reason),
     });
     const id = started.workflowId.slice('activation/'.length);
+    // A start on a queue no worker polls (another SYNCLINE_TASK_QUEUE than the workers') is said now, not at the first wait.
+    const unpolled = await client.unpolledQueue(id).catch(() => undefined);
+    const nobody = unpolled
+      ? [
+          `no worker polls task queue "${unpolled}" yet: nothing of "${id}" runs until one does ` +
+            `(start one on it: SYNCLINE_TASK_QUEUE=${unpolled} npm run worker, or your worker's taskQueue)`,
+        ]
+      : [];
     return {
       data: started,
       text: [
         `started activation "${id}" (workflow ${started.workflowId}, run id ${started.runId})`,
-        ...formatChanges(started.changes, started.consequences),
+        ...formatChanges(started.changes, [...started.consequences, ...nobody]),
         `sync it now with "syncline sync ${id}"`,
       ].join('\n'),
     };
@@ -428,13 +436,25 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}"` };
   },
   rows: async ({ client, id, flags, databaseUrl }) => {
-    const rows = await client.rows(id, { key: str(flags.key), run: num(flags.run), op: str(flags.op), limit: num(flags.limit) });
+    const run = num(flags.run);
+    const rows = await client.rows(id, { key: str(flags.key), run, op: str(flags.op), limit: num(flags.limit) });
     if (rows.length === 0) await unlessUnknown(client, id, databaseUrl);
+    if (rows.length === 0 && run !== undefined) {
+      // A run past the last one is a mistyped number, not an empty log.
+      const [last] = await client.runs(id, { limit: 1 });
+      if (last && run > last.runNumber)
+        throw new Error(`run ${run} of "${id}" is not recorded: its last run is ${last.runNumber} ("syncline runs ${id}" lists them)`);
+    }
+    const which = [
+      flags.key ? ` and key "${flags.key}"` : '',
+      run !== undefined ? ` in run ${run}` : '',
+      flags.op ? ` (op ${str(flags.op)})` : '',
+    ].join('');
     return {
       data: rows,
       text: rows.length
         ? rowsTable(rows)
-        : `no row changes recorded for "${id}"${flags.key ? ` and key "${flags.key}"` : ''} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)`,
+        : `no row changes recorded for "${id}"${which} (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)`,
     };
   },
   resync: async ({ client, id, flags }) => {
@@ -543,7 +563,7 @@ function waitedOn(command: string, id: string | undefined, flags: Flags): string
       return []; // the command itself says what is wrong with the file
     }
   }
-  return (RUN_COMMANDS.has(command) || command === 'plan') && id ? [id] : [];
+  return (RUN_COMMANDS.has(command) || command === 'plan' || (command === 'stop' && flags.wait === true)) && id ? [id] : [];
 }
 
 /**
@@ -593,7 +613,23 @@ async function withPatienceNote<T>(
 
 function watchRetries(client: SynclineClient, ids: string[]): (() => Promise<string[]>) | undefined {
   if (ids.length === 0) return undefined;
-  return async () => (await Promise.all(ids.map(async (id) => (await client.retrying(id)).map((r) => retryNote(id, r))))).flat();
+  return async () =>
+    (
+      await Promise.all(
+        ids.map(async (id) => [
+          ...(await client.retrying(id)).map((r) => retryNote(id, r)),
+          ...[await client.unpolledQueue(id).catch(() => undefined)].filter((q) => q !== undefined).map((q) => unpolledNote(id, q)),
+        ]),
+      )
+    ).flat();
+}
+
+/** What a waiting command says when no worker polls the activation's task queue (a wrong SYNCLINE_TASK_QUEUE at its start, or no worker up). */
+export function unpolledNote(id: string, queue: string): string {
+  return (
+    `no worker polls task queue "${queue}", where activation "${id}" runs: nothing will run until one does ` +
+    `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)`
+  );
 }
 
 /** Runs `command` (its arguments and flags as parseArgs read them); prints the result and returns the exit code. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseActivationConfig, parseNewActivationConfig, formatProblems, type ConfigProblem } from '../common/config';
 import { diffDocuments, type ConfigChange } from '../common/config-diff';
 import { SynclineError, type SynclineClient } from './index';
+import { jsonErrorPosition } from '../connectors/json-position';
 
 export interface ApplyOptions {
   dryRun?: boolean;
@@ -41,10 +42,15 @@ export function readDocuments(target: string): Array<{ file: string; doc: Record
   const seen = new Map<string, string>();
   for (const file of files) {
     let doc: unknown;
+    let text: string | undefined;
     try {
-      doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+      text = fs.readFileSync(file, 'utf8');
+      doc = JSON.parse(text);
     } catch (err) {
-      problems.push(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+      const at = text === undefined ? null : jsonErrorPosition(text);
+      problems.push(
+        `${file}: not valid JSON${at ? ` at line ${at.line}, column ${at.column}` : ''} (${(err as Error).message.split('\n')[0]})`,
+      );
       continue;
     }
     const parsed = parseNewActivationConfig(doc);
@@ -112,4 +118,11 @@ export async function applyDocuments(client: SynclineClient, target: string, opt
     }
   }
   return steps;
+}
+
+/** Where a JSON text breaks, as an editor shows it, then the first line of Node's words (they may run on, quoting the text). */
+export function jsonProblem(text: string, err: unknown): string {
+  const at = jsonErrorPosition(text);
+  const words = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
+  return `${at ? ` at line ${at.line}, column ${at.column}` : ''}: ${words}`;
 }

@@ -1,4 +1,5 @@
 /** Text a person reads in a terminal: aligned tables of runs and row errors, and the activation status. */
+import { pausesActivation } from '../common/errors';
 import { describeRun, resentText, type RunSummary } from '../common/run';
 import type { ConfigChange } from '../common/config-diff';
 import type { ActivationListing, RetryingActivity } from './index';
@@ -119,7 +120,8 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
     columns.push({ header: 'RE-SENT', value: (r) => Object.values(r.resent ?? {}).reduce((a, n) => a + n, 0), align: 'right' });
   const notes = [
     ...resent.map((r) => `run ${r.runNumber}: ${resentText(r.resent)} within the run, counted once in OK or FAILED`),
-    ...runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 200)}`),
+    // Whole (up to 2,000 characters): what to do comes at the end of the message.
+    ...runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 2000)}`),
   ];
   return [renderTable(columns, runs), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
@@ -203,6 +205,11 @@ export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivit
 export function formatRunSummary(s: RunSummary, now = Date.now()): string {
   const lines = [describeRun(s), '', runsTable([runRecordFromSummary(s)], now)];
   for (const w of s.warnings) lines.push(`${w.level}: ${w.message}`);
+  // The activation paused itself on this failure before answering (workflows/activation-runs.ts recordRun).
+  if (s.status === 'failed' && s.error && pausesActivation(s.error.type))
+    lines.push(
+      `activation "${s.activationId}" is now paused (CONFIG_BROKEN): no scheduled runs until this is fixed. Fix the document ("syncline activation update --file ${s.activationId}.json" checks it again and resumes), or fix the connection or destination and run "syncline resume ${s.activationId}"`,
+    );
   return lines.join('\n');
 }
 

@@ -522,6 +522,22 @@ export class SynclineClient {
       }));
   }
 
+  /**
+   * The task queue of a running activation when no worker polls it (Temporal keeps the pollers of the last
+   * minutes): nothing of the activation runs until one does. Undefined when a worker polls it, or the
+   * activation is not running.
+   */
+  async unpolledQueue(id: string): Promise<string | undefined> {
+    const d = await this.describeRunning(id);
+    if (!d) return undefined;
+    const r = await this.client.workflowService.describeTaskQueue({
+      namespace: this.client.options.namespace,
+      taskQueue: { name: d.taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    });
+    return (r.pollers ?? []).length === 0 ? d.taskQueue : undefined;
+  }
+
   private async describeRunning(id: string): Promise<WorkflowExecutionDescription | undefined> {
     try {
       const d = await this.client.workflow.getHandle(activationWorkflowId(id)).describe();

@@ -52,7 +52,9 @@ export function planConfigUpdate(current: ActivationConfig, next: ActivationConf
     consequences.push(
       duplicatesRecords
         ? `the mapping changes the content of every row: in Insert mode each of the ${count(syncedRows)} synced rows becomes a new record (${count(syncedRows)} more records in the destination)`
-        : `the mapping changes the content of every row: the next run sends all ${count(syncedRows)} synced rows again with the new mapping`,
+        : syncedRows === 0
+          ? 'the mapping changes the content of every row: no row is synced yet, so the next run sends every model row with the new mapping'
+          : `the mapping changes the content of every row: the next run sends all ${count(syncedRows)} synced rows again with the new mapping`,
     );
   }
   if (modelChanged && !retarget) {

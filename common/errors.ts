@@ -27,6 +27,11 @@ export function isConfigErrorCode(code: string): code is ConfigErrorCode {
   return (CONFIG_ERROR_CODES as readonly string[]).includes(code);
 }
 
+/** A run failing with this code pauses its activation (`CONFIG_BROKEN`); a model SQL error does not, the next run tries again. */
+export function pausesActivation(code: string): boolean {
+  return isConfigErrorCode(code) && code !== 'MODEL_SQL_ERROR';
+}
+
 /** Error thrown by activities and connectors; `details` must hold no row values and no secrets. */
 export class SyncError extends Error {
   readonly retryable: boolean;

@@ -62,7 +62,10 @@ export function emptyOpCounts(): OpCounts {
   return { planned: 0, succeeded: 0, failed: 0, skipped: 0, held: 0 };
 }
 
-/** "upsert 120 (118 ok, 2 failed) · delete 3 held" — for workflow summaries and logs. */
+/**
+ * "upsert 120 (118 ok, 2 failed) · delete 3 held" — for workflow summaries and logs. A run that counted no
+ * row says "no changes" when it succeeded, "nothing sent" otherwise (a failed run may never have read its delta).
+ */
 export function describeRun(s: RunSummary): string {
   const parts = Object.entries(s.ops).map(([op, c]) => {
     const bits = [`${c.succeeded} ok`];
@@ -76,7 +79,7 @@ export function describeRun(s: RunSummary): string {
   const resent = resentText(s.resent);
   if (resent) parts.push(resent);
   if (s.rejected) parts.push(`${s.rejected} rejected${s.rejectedUnchanged ? ` (${s.rejectedUnchanged} unchanged since reported)` : ''}`);
-  return `run ${s.runNumber} · ${s.mode} · ${s.trigger}${s.full ? ' (full)' : ''} · ${s.status}${parts.length ? ' · ' + parts.join(' · ') : ' · no changes'}`;
+  return `run ${s.runNumber} · ${s.mode} · ${s.trigger}${s.full ? ' (full)' : ''} · ${s.status}${parts.length ? ' · ' + parts.join(' · ') : s.status === 'success' || s.status === 'partial' ? ' · no changes' : ' · nothing sent'}`;
 }
 
 /** "150 re-sent (UNABLE_TO_LOCK_ROW 150)", or '' when nothing was re-sent. */

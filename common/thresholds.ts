@@ -104,7 +104,7 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
       {
         code: 'CONFIG_BROKEN',
         level: 'critical',
-        message: `activation "${s.activationId}" is paused: run ${s.runNumber} failed with ${s.error?.type ?? 'a configuration error'}: ${s.error?.message ?? ''} Fix the connection or the activation, then send "resume" (a re-check every ${view.recheck} resumes it by itself once the destination checks out).`,
+        message: `activation "${s.activationId}" is paused: run ${s.runNumber} failed with ${s.error?.type ?? 'a configuration error'}: ${sentence(s.error?.message ?? '')} ${whatToDo(s.activationId, view.recheck)}`,
       },
     ];
   }
@@ -135,6 +135,16 @@ export function currentWarnings(config: ActivationConfig, s: RunSummary, view: A
   return out;
 }
 
+/** A message that goes on with another sentence: a full stop unless it ends one already. */
+function sentence(message: string): string {
+  const m = message.trimEnd();
+  return m === '' || /[.!?]$/.test(m) ? m : `${m}.`;
+}
+
+function whatToDo(activationId: string, recheck: string): string {
+  return `Fix the connection or the activation, then resume it ("syncline resume ${activationId}"; a re-check every ${recheck} resumes it by itself once the destination checks out).`;
+}
+
 /**
  * CONFIG_BROKEN of an activation started again while paused by a configuration error whose destination check
  * still fails: the warning the execution before left open, with what the check says now.
@@ -148,7 +158,7 @@ export function configBrokenAtStart(
   return {
     code: 'CONFIG_BROKEN',
     level: 'critical',
-    message: `activation "${config.id}" is paused (${pausedReason ?? 'paused after a configuration error'}); started again, its destination still fails its check with ${failure.code}: ${failure.message} Fix the connection or the activation, then send "resume" (a re-check every ${recheck} resumes it by itself once the destination checks out).`,
+    message: `activation "${config.id}" is paused (${pausedReason ?? 'paused after a configuration error'}); started again, its destination still fails its check with ${failure.code}: ${sentence(failure.message)} ${whatToDo(config.id, recheck)}`,
   };
 }
 

@@ -266,9 +266,14 @@ export function createDelta(spec: DeltaSpec): RawBuilder<unknown> {
   const modelTid = sql.ref(`st.${ROW_MODEL_TID}`);
   // A MODEL_KEY_TOO_LONG error is a long key's, a MODEL_NULL_KEY one the rows' without a key: releases before
   // `longKeyListing` and `NULL_KEY` stored them under text a model key can be, which has no error of its own.
+  // The rows without a key are met together when their listing (NULL_KEY) stands: the run counts them still
+  // rejected and lists them as one, with the group's hash, as a run over the whole model does (without them a
+  // retry-failed run counted "0 rejected" beside an open MODEL_NULL_KEY entry). A legacy '(null)' entry is not met.
   const onlyFailed = spec.onlyFailed
-    ? sql`AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = ${key}
-    AND (f.code NOT IN ${LISTING_CODES} OR ${change} = 'long_key'))`
+    ? sql`AND (EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId} AND f.key = ${key}
+    AND (f.code NOT IN ${LISTING_CODES} OR ${change} = 'long_key'))
+  OR (${change} = 'null_key' AND EXISTS (SELECT 1 FROM syncline.row_errors f WHERE f.activation_id = ${spec.activationId}
+    AND f.key = ${NULL_KEY} AND f.code = ${ROW_ERROR_CODES.nullKey})))`
     : sql``;
   // Half-full pages: the answers recorded later (status, result id) then fit beside each row's old
   // version (a HOT update: no new page, no index entry). Full pages sent every answered row to the end

@@ -20,7 +20,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { SynclineActivities } from '../activities';
 import type { ActivationConfig } from '../common/config';
-import { isConfigErrorCode } from '../common/errors';
+import { pausesActivation } from '../common/errors';
 import { runWorkflowId } from '../common/names';
 import type { RunSummary, RunWarning } from '../common/run';
 import { configBrokenAtStart, currentWarnings, deadlineWarning } from '../common/thresholds';
@@ -336,7 +336,7 @@ export async function recordRun(config: ActivationConfig, state: ActivationState
   state.heldDeletes =
     s.heldDeletes > 0 ? { run: s.runNumber, count: s.heldDeletes } : state.heldDeletes && s.status !== 'failed' ? null : state.heldDeletes;
   state.consecutiveFailures = s.status === 'failed' ? state.consecutiveFailures + 1 : 0;
-  const configBroken = s.status === 'failed' && !!s.error && isConfigErrorCode(s.error.type) && s.error.type !== 'MODEL_SQL_ERROR';
+  const configBroken = s.status === 'failed' && !!s.error && pausesActivation(s.error.type);
   if (configBroken) {
     state.paused = true;
     state.autoPaused = true;

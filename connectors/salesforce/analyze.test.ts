@@ -51,13 +51,18 @@ describe('analyze', () => {
   });
   it('names every unknown field with close suggestions', () => {
     expect(() => run('upsert', 'External_Id__c', [...base, fs('Emial'), fs('LastNme')])).toThrow(
-      /"Emial" \(did you mean "Email".*"LastNme" \(did you mean "LastName"/,
+      /"Emial" \(mapping "emial" → "Emial"; did you mean "Email".*"LastNme" \(mapping "lastnme" → "LastNme"; did you mean "LastName"/,
     );
     try {
       run('upsert', 'External_Id__c', [...base, fs('Emial')]);
     } catch (e) {
       expect(e).toMatchObject({ code: 'FIELD_UNKNOWN', retryable: false });
     }
+  });
+  it('an unknown field names its mapping and says what to do', () => {
+    expect(() => run('upsert', 'External_Id__c', [...base, { from: 'email', to: 'Emial__c', pgType: 'text', isKey: false }])).toThrow(
+      'activation "a1" (Salesforce Contact): unknown field(s) "Emial__c" (mapping "email" → "Emial__c"): Contact has no such field, or the integration user cannot see it. Fix "to" in "mappings" (or "destination.key") to a field API name of Contact (Setup > Object Manager), or create the field in Salesforce and give the integration user access to it',
+    );
   });
   it('suggest ranks by edit distance', () => {
     expect(suggest('External_ID', ['External_Id__c', 'Email', 'Id'])[0]).toBe('External_Id__c');

@@ -280,7 +280,8 @@ export function analyze(input: AnalyzeInput): WriteModel {
     const field = byName.get(spec.to.toLowerCase());
     if (!field) {
       const close = suggest(spec.to, names);
-      unknown.push(`"${spec.to}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}`);
+      const by = spec.isKey ? 'destination.key' : `mapping "${spec.from}" → "${spec.to}"`;
+      unknown.push(`"${spec.to}" (${by}${close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''})`);
       continue;
     }
     const isKey = spec.isKey || field === keyField;
@@ -308,10 +309,17 @@ export function analyze(input: AnalyzeInput): WriteModel {
     send.push({ spec, field, column: field.name });
   }
   if (unknown.length) {
-    throw new SyncError('FIELD_UNKNOWN', `${where}: unknown field(s) ${unknown.join('; ')}`, {
-      retryable: false,
-      details: { fields: unknown },
-    });
+    const them = unknown.length === 1 ? 'it' : 'them';
+    throw new SyncError(
+      'FIELD_UNKNOWN',
+      `${where}: unknown field(s) ${unknown.join('; ')}: ${describe.name} has no such field, or the integration user cannot see ${them}. ` +
+        `Fix "to" in "mappings" (or "destination.key") to a field API name of ${describe.name} (Setup > Object Manager), ` +
+        `or create the field in Salesforce and give the integration user access to ${them}`,
+      {
+        retryable: false,
+        details: { fields: unknown },
+      },
+    );
   }
   if (lookupProblems.length) {
     throw new SyncError('FIELD_UNKNOWN', `${where}: ${lookupProblems.join('; ')}`, {

@@ -444,15 +444,22 @@ export async function getClient(
   where: string,
   onApiCall: (kind: SalesforceCallKind) => void = () => undefined,
   limits?: SharedLimits,
+  /** The connection's name (`destination.connection`), for a refusal of its credentials to name it. */
+  connectionName?: string,
 ): Promise<SalesforceClient> {
-  const client = await sharedClient(c, where, onApiCall);
+  const client = await sharedClient(c, where, onApiCall, connectionName);
   client.onApiCall = onApiCall;
   // The runtime's limits are one object per worker: any caller's will do for all.
   if (limits) client.sharedLimits = limits;
   return client;
 }
 
-function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: SalesforceCallKind) => void): Promise<SalesforceClient> {
+function sharedClient(
+  c: SalesforceConnection,
+  where: string,
+  onApiCall: (kind: SalesforceCallKind) => void,
+  connectionName: string | undefined,
+): Promise<SalesforceClient> {
   const cacheKey = JSON.stringify(c);
   let p = clients.get(cacheKey);
   if (!p) {
@@ -469,9 +476,9 @@ function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: 
       },
       (err: unknown) => {
         clients.delete(cacheKey);
-        const e = toSyncError(err, where);
+        const e = toSyncError(err, where, { connection: connectionName });
         // A refused grant is a credential problem; an unreachable login host is a retryable outage.
-        throw e.code === 'DESTINATION_UNAVAILABLE' || e.code === 'RATE_LIMITED' ? e : toAuthError(err, where);
+        throw e.code === 'DESTINATION_UNAVAILABLE' || e.code === 'RATE_LIMITED' ? e : toAuthError(err, where, connectionName);
       },
     );
     clients.set(cacheKey, p);
@@ -479,12 +486,13 @@ function sharedClient(c: SalesforceConnection, where: string, onApiCall: (kind: 
   return p;
 }
 
-function toAuthError(err: unknown, where: string) {
-  const e = toSyncError(err, where);
+function toAuthError(err: unknown, where: string, connection: string | undefined) {
+  const e = toSyncError(err, where, { connection });
   if (e.code === 'AUTH_FAILED') return e;
   return toSyncError(
     Object.assign(new Error(`authentication failure: ${(err as Error)?.message ?? String(err)}`), { errorCode: 'invalid_grant' }),
     where,
+    { connection },
   );
 }
 

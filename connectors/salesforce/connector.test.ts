@@ -83,7 +83,9 @@ describe('check', () => {
     await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Emial'), field('LastNam')] }))).rejects.toMatchObject({
       code: 'FIELD_UNKNOWN',
       retryable: false,
-      message: expect.stringMatching(/"Emial" \(did you mean "Email".*"LastNam" \(did you mean "LastName"/),
+      message: expect.stringMatching(
+        /"Emial" \(mapping "[^"]+" → "Emial"; did you mean "Email".*"LastNam" \(mapping "[^"]+" → "LastNam"; did you mean "LastName"/,
+      ),
     });
   });
   it('enforces key rules per mode', async () => {
@@ -110,7 +112,14 @@ describe('check', () => {
       mode: 'upsert',
       fields: FIELDS,
     });
-    await expect(sf.check(bad)).rejects.toMatchObject({ code: 'AUTH_FAILED', retryable: false });
+    await expect(sf.check(bad)).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+      retryable: false,
+      // The connection is named, with where its credentials come from: "the named connection" told no one which.
+      message: expect.stringContaining(
+        'check the credentials of connection "sf" (SYNCLINE_CONNECTION_SF, or "connections" in the file SYNCLINE_SECRETS_FILE names)',
+      ),
+    });
   });
   it('skips a money column mapped to a number field, saying to cast it (its values arrive as "$1,234.56")', async () => {
     const res = await sf.check(

@@ -69,7 +69,7 @@ export async function openSession(ctx: SfContext, fresh = false): Promise<Sessio
   const where = whereOf(ctx);
   const { options } = ctx;
   const object = ctx.destination.address;
-  const shared = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits);
+  const shared = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits, ctx.destination.connection);
   const client = shared.forActivity(ctx.signal);
   client.quotaWaitMs = options.quotaWaitMs;
   const describe = await describeCached(client, object, where, fresh);

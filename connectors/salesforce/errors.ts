@@ -3,6 +3,7 @@
  * per-row status codes stay Salesforce's own, with a retryable flag.
  */
 import { QuotaWaitError, SyncError } from '../../common/errors';
+import { envName } from '../connections';
 
 const SOCKET_CODES =
   /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ENETUNREACH|UND_ERR_SOCKET|socket hang up|fetch failed|network|terminated|other side closed|aborted due to timeout/i;
@@ -74,7 +75,7 @@ const AUTH_CODES = new Set([
  * Maps a thrown jsforce/transport error to a SyncError. `where` names the activation and object so a
  * person reading the run summary knows what to fix.
  */
-export function toSyncError(err: unknown, where: string, opts: { quotaWaitMs?: number } = {}): SyncError {
+export function toSyncError(err: unknown, where: string, opts: { quotaWaitMs?: number; connection?: string } = {}): SyncError {
   if (err instanceof SyncError) return err;
   const code = vendorCode(err);
   const message = vendorMessage(err);
@@ -94,7 +95,11 @@ export function toSyncError(err: unknown, where: string, opts: { quotaWaitMs?: n
     });
   }
   if (AUTH_CODES.has(code) || /Unable to refresh session|authentication failure|invalid_client|invalid_grant/i.test(message)) {
-    return new SyncError('AUTH_FAILED', `${where}: Salesforce rejected the credentials (${code}: ${message}); check the named connection`, {
+    const check =
+      opts.connection !== undefined
+        ? `check the credentials of connection "${opts.connection}" (${envName(opts.connection)}, or "connections" in the file SYNCLINE_SECRETS_FILE names)`
+        : 'check the credentials of the connection "destination.connection" names';
+    return new SyncError('AUTH_FAILED', `${where}: Salesforce rejected the credentials (${code}: ${message}); ${check}`, {
       retryable: false,
       cause: err,
     });

@@ -38,7 +38,7 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
 
   async quota(ctx) {
     const where = whereOf(ctx);
-    const client = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits);
+    const client = await getClient(ctx.connection, where, (kind) => ctx.apiCall(kind), ctx.limits, ctx.destination.connection);
     const usage = await currentUsage(client.forActivity(ctx.signal), where, ctx.log);
     // Figures only: this is an activity's result (checkQuota), and the client it came from cannot be
     // carried to the workflow; with it every run's quota check failed three times (3 s) and never warned.

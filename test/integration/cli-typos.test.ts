@@ -3,6 +3,9 @@
  * id (or namespace) is unknown and what to check, and exits 1, instead of reading as good news ("no row
  * errors") or as a bare server message. No worker is needed: nothing here reaches an activation.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { env, uniqueName } from '../support/harness';
 import { runCli, type CliResult } from '../support/cli';
 
@@ -45,4 +48,43 @@ test('an unknown namespace is named, with the option and variable that set it', 
   expect(r.stderr).toMatch(
     /^syncline status: namespace "no-such-namespace" does not exist on the Temporal server at .*: check --namespace \/ TEMPORAL_NAMESPACE \("temporal operator namespace list" lists them\)\n$/,
   );
+}, 120_000);
+
+test('sync of an activation whose task queue no worker polls names that queue and how to start a worker on it', async () => {
+  const id = uniqueName('unpolled');
+  const queue = uniqueName('nobody_polls');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-unpolled-'));
+  const file = path.join(dir, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { sql: 'SELECT 1 AS id, 2 AS v', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'v', to: 'V' }],
+    }),
+  );
+  const { address, databaseUrl } = env();
+  const withQueue = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: queue };
+  const started = await runCli(['activation', 'start', '--file', file], withQueue);
+  expect(started.code).toBe(0);
+  // Said at the start already: the activation is started, and nothing of it will run yet.
+  expect(started.stdout).toContain(
+    `=> no worker polls task queue "${queue}" yet: nothing of "${id}" runs until one does ` +
+      `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)`,
+  );
+  try {
+    // The note comes after 20 s; the command is then stopped (no worker will ever answer).
+    const waiting = await runCli(['sync', id], withQueue, 27_000);
+    expect(waiting.stderr).toContain(
+      `no worker polls task queue "${queue}", where activation "${id}" runs: nothing will run until one does ` +
+        `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)`,
+    );
+  } finally {
+    await runCli(['stop', id], withQueue).catch(() => undefined);
+    await runCli(['delete', id, '--purge', '--yes'], withQueue).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }, 120_000);

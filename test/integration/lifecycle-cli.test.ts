@@ -96,6 +96,15 @@ test('activation update shows the diff first; history and rows read back what ha
       .filter((l) => /^\d+\s+4\s+upsert\s+ok/.test(l))
       .map((l) => l.split(/\s+/)[0]),
   ).toEqual(['1', '2']);
+  // A run number past the last run is no empty log: it is named, with the last run, and exits 1.
+  const past = await syncline('rows', id, '--run', '9');
+  expect(past).toMatchObject({ code: 1, stdout: '' });
+  expect(past.stderr).toBe(`syncline rows: run 9 of "${id}" is not recorded: its last run is 2 ("syncline runs ${id}" lists them)\n`);
+  const noDelete = await syncline('rows', id, '--run', '2', '--op', 'delete');
+  expect(noDelete).toMatchObject({ code: 0, stderr: '' });
+  expect(noDelete.stdout).toBe(
+    `no row changes recorded for "${id}" in run 2 (op delete) (the log keeps SYNCLINE_ROW_LOG_DAYS days, 14 by default)\n`,
+  );
 
   const stop = await syncline('stop', id, '--wait');
   expect(stop.stdout).toContain(`activation "${id}" stopped`);

@@ -508,6 +508,27 @@ describe('the listing of rows without a key', () => {
   const listed = async (id: string) =>
     (await rowErrors(id)).map((e) => ({ key: e.key, code: e.code })).sort((a, b) => (a.code < b.code ? -1 : 1));
 
+  test('a retry-failed run counts the rows without a key as still rejected, as it counts a long key, and their entry stays listed', async () => {
+    const id = uniqueName('null_key_retry');
+    const table = `public.${id}`;
+    await modelWithoutKeys(table, []);
+    await t.db.query(`INSERT INTO ${table} VALUES (NULL, 'No key either')`);
+    const cfg = config(id, table);
+    const first = (await fullRun(t.d.deps, cfg, 1)).summary;
+    expect({ status: first.status, rejected: first.rejected }).toEqual({ status: 'partial', rejected: 2 });
+    const retry = (await fullRun(t.d.deps, cfg, 2, 'retry_failed')).summary;
+    // Seen before: rejected 0, the two rows without a key left out of the run that retries the failed rows.
+    expect({ status: retry.status, rejected: retry.rejected, unchanged: retry.rejectedUnchanged, ops: retry.ops }).toEqual({
+      status: 'success',
+      rejected: 2,
+      unchanged: 2,
+      ops: {},
+    });
+    const errors = await t.db.query(`SELECT code, run_number FROM syncline.row_errors WHERE activation_id = $1`, [id]);
+    expect(errors.rows).toEqual([{ code: 'MODEL_NULL_KEY', run_number: 2 }]);
+    expect(await destinationKeys(id)).toHaveLength(20);
+  });
+
   test('a model key "(null)", refused by the destination, beside rows without a key: the run commits and both are listed', async () => {
     const id = uniqueName('null_key_lookalike');
     const table = `public.${id}`;

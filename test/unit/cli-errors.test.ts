@@ -204,7 +204,7 @@ describe('the command as run', () => {
   test('an activation file that cannot be read, is not JSON or (to start) is invalid is said first, with Temporal down too', async () => {
     const env = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-file-'));
-    fs.writeFileSync(path.join(dir, 'broken.json'), '{"id": "crm contacts",');
+    fs.writeFileSync(path.join(dir, 'broken.json'), '{\n  "id": "crm_contacts",\n  "mode": upsert\n}\n');
     const [missing, invalid, folder] = await Promise.all([
       syncline(['activation', 'start', '-f', path.join(dir, 'nope.json')], env),
       syncline(['activation', 'update', '-f', path.join(dir, 'broken.json'), '--dry-run'], env),
@@ -213,9 +213,13 @@ describe('the command as run', () => {
     expect(missing).toMatchObject({ code: 1, stdout: '' });
     expect(missing.stderr).toMatch(/^syncline activation start: cannot read activation file ".*nope\.json": ENOENT/);
     expect(invalid.code).toBe(1);
-    expect(invalid.stderr).toMatch(/^syncline activation update: activation file ".*broken\.json" is not valid JSON/);
+    // Where it breaks, as an editor shows it: Node's own words give no position for it, and run over two lines.
+    expect(invalid.stderr).toMatch(
+      /^syncline activation update: activation file ".*broken\.json" is not valid JSON at line 3, column 11: Unexpected token 'u'[^\n]*\n$/,
+    );
     expect(folder.code).toBe(1);
     expect(folder.stderr).toMatch(/^syncline activation apply: nothing was applied: 1 problem\(s\)/);
+    expect(folder.stderr).toMatch(/broken\.json: not valid JSON at line 3, column 11 \(Unexpected token 'u'/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -2,7 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
 import { usageError } from '../support/cli';
-import { errorsTable, formatDuration, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
+import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
 import type { ActivationStatus } from '../../workflows/messages';
@@ -211,6 +211,42 @@ describe('tables', () => {
       'run 7 failed: AUTH_FAILED: the destination refused the credentials',
     );
     expect(runsTable([])).toBe('(no runs)');
+  });
+
+  test("a failed run's error is shown whole under the table: what to do comes at its end", () => {
+    const error =
+      'FIELD_UNKNOWN: activation "u1-badcol": the model has no column "emali" (it has: customer_id, email, first_name, last_name, title, lifetime_value, last_purchase_at). Fix "mappings"/"source.key" or the model SQL.';
+    expect(runsTable([run({ status: 'failed', ops: {}, error })])).toContain(`run 7 failed: ${error}`);
+  });
+
+  test('sync of a run that failed before sending: not "no changes"; a configuration error says the activation is paused and how to resume', () => {
+    const failed = (type: string, message: string): RunSummary => ({
+      activationId: 'contacts',
+      runNumber: 1,
+      mode: 'upsert',
+      trigger: 'manual',
+      full: false,
+      status: 'failed',
+      startedAt: '2026-11-22T14:00:00.000Z',
+      finishedAt: '2026-11-22T14:00:01.000Z',
+      modelRows: 0,
+      ops: {},
+      rejected: 0,
+      heldDeletes: 0,
+      attributesCreated: [],
+      warnings: [],
+      error: { type, message },
+    });
+    const broken = formatRunSummary(failed('FIELD_UNKNOWN', 'activation "contacts" (Salesforce Contact): unknown field(s) "Emial__c"'));
+    expect(broken.split('\n')[0]).toBe('run 1 · upsert · manual · failed · nothing sent');
+    expect(broken).toContain('run 1 failed: FIELD_UNKNOWN: activation "contacts" (Salesforce Contact): unknown field(s) "Emial__c"');
+    expect(broken).toContain(
+      'activation "contacts" is now paused (CONFIG_BROKEN): no scheduled runs until this is fixed. Fix the document ("syncline activation update --file contacts.json" checks it again and resumes), or fix the connection or destination and run "syncline resume contacts"',
+    );
+    // A model SQL error does not pause the activation (the next run tries again): no such line.
+    const sql = formatRunSummary(failed('MODEL_SQL_ERROR', 'activation "contacts": the model query failed in Postgres'));
+    expect(sql.split('\n')[0]).toBe('run 1 · upsert · manual · failed · nothing sent');
+    expect(sql).not.toContain('paused');
   });
 
   test('rows re-sent within a run: a RE-SENT column and, under the table, the codes; no column when no run re-sent', () => {

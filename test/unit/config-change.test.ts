@@ -54,3 +54,20 @@ test("a mapping's attribute type alone is not in any row's content: no row is se
   expect(plan.duplicatesRecords).toBe(false);
   expect(plan.consequences.join('\n')).toContain('attribute type');
 });
+
+test('a mapping change before any row was synced says so, not "sends all 0 synced rows again"', () => {
+  const plan = planConfigUpdate(
+    config(),
+    config({
+      mappings: [
+        { from: 'email', to: 'Email' },
+        { from: 'city', to: 'City' },
+      ],
+    }),
+    0,
+  );
+  expect(plan.resend).toBe(true);
+  expect(plan.consequences).toEqual([
+    'the mapping changes the content of every row: no row is synced yet, so the next run sends every model row with the new mapping',
+  ]);
+});

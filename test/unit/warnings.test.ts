@@ -119,6 +119,28 @@ describe('currentWarnings', () => {
     expect(ws.map((x) => `${x.code}:${x.level}`)).toEqual(['CONFIG_BROKEN:critical']);
   });
 
+  it("CONFIG_BROKEN reads as sentences after an error that ends without a full stop, and names the CLI's resume", () => {
+    const [broken] = currentWarnings(
+      config,
+      run({
+        status: 'failed',
+        error: {
+          type: 'AUTH_FAILED',
+          message: 'activation "a" (Salesforce Contact): Salesforce rejected the credentials; check the named connection',
+        },
+      }),
+      { ...view, configBroken: true },
+    );
+    expect(broken!.message).toContain(
+      'check the named connection. Fix the connection or the activation, then resume it ("syncline resume a"; a re-check every 1h resumes it by itself once the destination checks out).',
+    );
+    const [stops] = currentWarnings(config, run({ status: 'failed', error: { type: 'AUTH_FAILED', message: 'no.' } }), {
+      ...view,
+      configBroken: true,
+    });
+    expect(stops!.message).toContain('failed with AUTH_FAILED: no. Fix the connection');
+  });
+
   it('a failed run is a warning, critical from consecutiveFailedRuns in a row', () => {
     const failed = run({ status: 'failed', error: { type: 'MODEL_SQL_ERROR', message: 'gone' } });
     expect(currentWarnings(config, failed, { ...view, consecutiveFailures: 1 })).toEqual([
