@@ -275,3 +275,63 @@ test('an activation reset to the start of a continued execution that served two 
   expect(dest.rows).toHaveLength(600);
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(600);
 });
+
+test("the plan's execution (closed, continued as new) reset to before its plan while the plan is applied: each row written once", async () => {
+  // A plan continues the activation as new, so a run number the apply's own execution could open again is
+  // never the plan's; only a reset of the plan's closed execution goes back before the plan. That reset
+  // terminates the current execution, and its apply with it (parent-close policy; seen: TERMINATED), so the
+  // reapplied plan (run 2) settles an ended apply. Passes on main (a guard, no defect): the apply's answers
+  // committed, the rest sent once by the next run.
+  const id = uniqueName('act_reset8');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 1500) g`);
+  const config = {
+    id,
+    mode: 'insert',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'slowdb', object: id, key: 'ext_id', options: { chunkSize: 50 } },
+    mappings: [{ from: 'name', to: 'Name' }],
+  };
+  const first = (
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] })
+  ).firstExecutionRunId;
+  await waitFor('the activation idle (its run numbering read)', async () => (await handle(id).query(statusQuery)).state === 'idle');
+  const { plan } = await handle(id).executeUpdate(planUpdate, { args: [] });
+  expect(plan).toBe(1);
+  handle(id)
+    .executeUpdate(applyPlanUpdate, { args: [{ plan }] })
+    .catch(() => undefined); // it goes with the reset execution
+  await waitFor('some rows written', async () => {
+    const n = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1`, [id]);
+    return n.rows[0].n >= 60;
+  });
+  // The plan's execution (the first), reset to its last workflow task before the plan update was accepted.
+  const events = (await client.workflow.getHandle(activationWorkflowId(id), first).fetchHistory()).events ?? [];
+  const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+  const task = events
+    .slice(0, accepted)
+    .reverse()
+    .find((e) => e.workflowTaskCompletedEventAttributes);
+  await resetActivation(id, ['--run-id', first, '--event-id', String(task!.eventId)]);
+  await waitFor(
+    'the apply ended and the activation idle',
+    async () => {
+      const d = await handle(id).describe();
+      if (d.status.name !== 'RUNNING') return true;
+      const apply = await client.workflow.getHandle(runWorkflowId(id, plan, true)).describe();
+      return (
+        apply.status.name !== 'RUNNING' &&
+        (await handle(id).query(statusQuery)).state === 'idle' &&
+        (await runs(id)).every((r) => !r.endsWith('running'))
+      );
+    },
+    120_000,
+  );
+  expect((await client.workflow.getHandle(runWorkflowId(id, plan, true)).describe()).status.name).toBe('TERMINATED');
+  expect(await runs(id)).toEqual(['1:superseded', '2:planned']);
+  expect((await handle(id).describe()).status.name).toBe('RUNNING');
+  await handle(id).executeUpdate(triggerSyncUpdate, { args: [{}] });
+  const dest = await db.query(`SELECT key, count(*)::int AS n FROM test_dest.records WHERE object = $1 GROUP BY key`, [id]);
+  expect(dest.rows.filter((r) => r.n !== 1)).toEqual([]);
+  expect(dest.rows).toHaveLength(1500);
+});

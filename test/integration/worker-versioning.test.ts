@@ -13,6 +13,7 @@ import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type Runn
 import { findTemporalCli } from '../../scripts/services/temporal';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
+import { SynclineClient } from '../../client';
 
 const TQ = uniqueName('tq_versioning');
 const DEPLOYMENT = uniqueName('syncline_deploy');
@@ -163,3 +164,28 @@ test('a run stays on the version it started on; the activation moves to the curr
     await handle.terminate('test over').catch(() => undefined);
   }
 }, 300_000);
+
+test('with versioned workers polling its task queue, the CLI does not say that no worker polls it (unpolledQueue)', async () => {
+  // Runs after the test above: workers of b1 and b2 (b2 current) poll TQ.
+  const id = uniqueName('versioned_polled');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 5) g`);
+  const handle = await client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: TQ,
+    workflowId: activationWorkflowId(id),
+    args: [
+      {
+        config: {
+          id,
+          mode: 'upsert',
+          schedule: { manual: true },
+          source: { table: `public.${id}`, key: 'id' },
+          destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+          mappings: [{ from: 'name', to: 'Name' }],
+        },
+      },
+    ],
+  });
+  expect(await handle.executeUpdate(triggerSyncUpdate, { args: [{}] })).toMatchObject({ status: 'success' });
+  const syncline = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
+  expect(await syncline.unpolledQueue(id)).toBeUndefined();
+});
