@@ -90,3 +90,25 @@ export function rowFailure(err: unknown): { code: string; message: string; retry
           : ROW_CODES.rejected;
   return { code, message: bodyMessage(err.body) || `Actito answered ${err.status}`, retryable: false };
 }
+
+/**
+ * Tells a 404 to a call by key (a missing record or profile) from a route this licence does not serve: one
+ * look (`refused`, a list read: routes.ts) shared by the calls of a batch (the first 404 asks, the others wait
+ * for its answer). Throws `notServed(err)` when the route is not served, so nothing is taken for missing.
+ * A look that tells nothing (429, 5xx) fails this call, and the next 404 asks again.
+ */
+export function routeCheck(
+  refused: () => Promise<ActitoHttpError | null>,
+  reading: string,
+  notServed: (err: ActitoHttpError) => SyncError,
+): () => Promise<void> {
+  let answer: Promise<ActitoHttpError | null> | null = null;
+  return async () => {
+    answer ??= refused().catch((err: unknown) => {
+      answer = null;
+      throw toSyncError(err, reading);
+    });
+    const err = await answer;
+    if (err) throw notServed(err);
+  };
+}

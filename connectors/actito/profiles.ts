@@ -10,7 +10,7 @@ import type { RowOp } from '../types';
 import type { Ctx } from './context';
 import type { Encoded } from './encode';
 import { SyncError } from '../../common/errors';
-import { ActitoHttpError, bodyMessage, rowFailure, toSyncError } from './errors';
+import { ActitoHttpError, bodyMessage, routeCheck, rowFailure } from './errors';
 import { mapLimited } from './limiter';
 import { type Api, type ImportMode, profileRoutesRefused, type Properties, updateProfile, upsertProfile } from './routes';
 
@@ -51,7 +51,11 @@ export async function upsertProfilesOneByOne(
   if (!p || how === 'none') return failed;
   const profiles = [...distinctProfiles(rows)];
   let fatal: unknown = null;
-  const route = routeCheck(api, p.table);
+  const route = routeCheck(
+    () => profileRoutesRefused(api, p.table),
+    `Reading the profile list of Actito profile table "${p.table}"`,
+    (err) => routeNotServed(p.table, err),
+  );
   await mapLimited(profiles, ctx.connection.maxInFlight, async ([match, attributes]) => {
     if (fatal) return;
     try {
@@ -85,24 +89,6 @@ export async function upsertProfilesOneByOne(
   });
   if (fatal) throw fatal;
   return failed;
-}
-
-/**
- * Tells a 404 to `PUT …/profile/{attr}={value}` (a missing profile) from a profile route this licence does
- * not serve (`routePrefixes.profiles`, the entity, the table gone): one look at the profile table's list,
- * shared by the calls of a batch (the first 404 asks; the others wait for its answer). Throws
- * DESTINATION_NOT_FOUND when the route is not served, so no profile is taken for missing.
- */
-function routeCheck(api: Api, table: string): () => Promise<void> {
-  let refused: Promise<ActitoHttpError | null> | null = null;
-  return async () => {
-    refused ??= profileRoutesRefused(api, table).catch((err: unknown) => {
-      refused = null; // not told (429, 5xx): asked again by the next 404, and this call fails the batch
-      throw toSyncError(err, `Reading the profile list of Actito profile table "${table}"`);
-    });
-    const err = await refused;
-    if (err) throw routeNotServed(table, err);
-  };
 }
 
 /** A 404 where no missing profile can explain it: the profile route itself is not served. */

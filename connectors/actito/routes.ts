@@ -128,9 +128,17 @@ export async function deleteRecord(a: Api, table: string, key: string): Promise<
  * other refusal of the query (400, 405, 422) still shows a route that exists; 401, 403, 429 and 5xx are
  * thrown, nothing told.
  */
-export async function recordRoutesRefused(a: Api, table: string): Promise<ActitoHttpError | null> {
+export function recordRoutesRefused(a: Api, table: string): Promise<ActitoHttpError | null> {
+  return listRefused(a, 'record', recordsPath(a, table));
+}
+
+/**
+ * A first page of a list (`number=1`): null when the route answers (a list, or a 400/405/422 about the
+ * query), the 404 when it does not serve it here; anything else (429, 5xx) is thrown, the route not told.
+ */
+async function listRefused(a: Api, kind: 'record' | 'profile', path: string): Promise<ActitoHttpError | null> {
   try {
-    await call(a, 'record', 'GET', recordsPath(a, table), { query: { number: '1' } });
+    await call(a, kind, 'GET', path, { query: { number: '1' } });
     return null;
   } catch (err) {
     if (!(err instanceof ActitoHttpError)) throw err;
@@ -185,16 +193,8 @@ export async function updateProfile(
  * are served: 404 there means the route (or the table) is unknown. Any other refusal of the query (400,
  * 405, 422) still shows a route that exists; 401, 403, 429 and 5xx are thrown, nothing told.
  */
-export async function profileRoutesRefused(a: Api, profileTable: string): Promise<ActitoHttpError | null> {
-  try {
-    await call(a, 'profile', 'GET', profilesPath(a, profileTable), { query: { number: '1' } });
-    return null;
-  } catch (err) {
-    if (!(err instanceof ActitoHttpError)) throw err;
-    if (err.status === 404) return err;
-    if ([400, 405, 422].includes(err.status)) return null;
-    throw err;
-  }
+export function profileRoutesRefused(a: Api, profileTable: string): Promise<ActitoHttpError | null> {
+  return listRefused(a, 'profile', profilesPath(a, profileTable));
 }
 
 // ---- bulk imports: v5 one-shot ETL executions (API notes §4.2, §9: definition and result shapes [A]) ----

@@ -10,7 +10,7 @@ import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
 import { type Encoded, RowEncoder } from './encode';
-import { ActitoHttpError, ROW_CODES, rowFailure, toSyncError } from './errors';
+import { ActitoHttpError, ROW_CODES, routeCheck, rowFailure } from './errors';
 import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
@@ -108,7 +108,11 @@ export async function writeEach(
 ): Promise<{ results: RowResult[]; fatal: unknown }> {
   const results: RowResult[] = [];
   let fatal: unknown = null;
-  const route = routeCheck(api, table.name);
+  const route = routeCheck(
+    () => recordRoutesRefused(api, table.name),
+    `Reading the record list of Actito table "${table.name}"`,
+    (err) => routeNotServed(table.name, err),
+  );
   await mapLimited(items, ctx.connection.maxInFlight, async ({ row, enc }) => {
     if (fatal || ctx.signal.aborted) return;
     try {
@@ -122,24 +126,6 @@ export async function writeEach(
     }
   });
   return { results, fatal };
-}
-
-/**
- * Tells a 404 to PUT or DELETE by key (a missing record) from a record route this licence does not serve
- * (`routePrefixes.records`, or the table gone): one look at the table's record list, shared by the calls
- * of a batch (the first 404 asks; the others wait for its answer). Throws DESTINATION_NOT_FOUND when the
- * route is not served, so no row is recorded missing and no deletion done.
- */
-function routeCheck(api: Api, table: string): () => Promise<void> {
-  let refused: Promise<ActitoHttpError | null> | null = null;
-  return async () => {
-    refused ??= recordRoutesRefused(api, table).catch((err: unknown) => {
-      refused = null; // not told (429, 5xx): asked again by the next 404, and this call fails the batch
-      throw toSyncError(err, `Reading the record list of Actito table "${table}"`);
-    });
-    const err = await refused;
-    if (err) throw routeNotServed(table, err);
-  };
 }
 
 /** A 404 where no missing record can explain it: the record route itself is not served. */
