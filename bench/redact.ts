@@ -14,6 +14,14 @@ const SHAPES: Record<string, (bytes: number) => string> = {
   credential_fields: (n) => 'password=x&'.repeat(n / 11),
   long_scheme: (n) => 'x'.repeat(n) + '://',
   bearer_run: (n) => 'Bearer '.repeat(n / 7),
+  // (h15) A query's parameters one by one, URL-encoded URLs and fields, header names, `name: value` fields.
+  query_params: (n) => 'refused: https://h/p?' + 'page=2&'.repeat(n / 7),
+  encoded_urls: (n) => 'token refused: ' + 'https%3A%2F%2Fa%3Ab%2F,'.repeat(n / 23),
+  encoded_userinfo: (n) => 'refused: https%3A%2F%2F' + 'a'.repeat(n),
+  encoded_fields: (n) => 'access_token%3Dx%26'.repeat(n / 19),
+  header_names: (n) => 'token refused: ' + 'x-a-'.repeat(n / 4),
+  colon_fields: (n) => 'token: expired, '.repeat(n / 16),
+  cookies: (n) => 'cookie, '.repeat(n / 8),
 };
 
 function time(f: () => unknown): number {

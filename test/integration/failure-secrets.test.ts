@@ -37,6 +37,7 @@ const SECRETS = [
   's3cret-row-pass',
   's3cret-row-token',
   's3cret-row-bearer',
+  's3cret-row-xtoken',
   's3cret-warn-token',
 ];
 
@@ -60,7 +61,7 @@ const leaky: DestinationConnector<any, any> = {
  * others' as a stream (`chunk.recordStream`, as a bulk job's result files are).
  */
 const rowAnswer = (key: string) =>
-  `the API refused "${key}": POST https://svc:s3cret-row-pass@api.example.com/v1/records?access_token=s3cret-row-token&q=ann@example.com answered 400 (sent Authorization: Bearer s3cret-row-bearer; not retried)`;
+  `the API refused "${key}": POST https://svc:s3cret-row-pass@api.example.com/v1/records?access_token=s3cret-row-token&q=ann@example.com&limit=100 answered 400 (sent Authorization: Bearer s3cret-row-bearer; X-Auth-Token: s3cret-row-xtoken; not retried)`;
 const leakyRows: DestinationConnector<any, any> = {
   ...testdbConnector,
   kind: 'leaky-rows',
@@ -232,9 +233,10 @@ test("a destination answer per row, or a check warning, quoting a URL with crede
     return r.rows[0] as { status: string; warnings: unknown } | undefined;
   });
   const rowErrors = (await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows;
-  // Each answer still says what was refused and where (the URL's user and host, the path), without what it carried.
+  // Each answer still says what was refused and where (the URL's user and host, the path, its parameters'
+  // names and a paging parameter's value), without what it carried.
   const shown = (key: string) =>
-    `the API refused "${key}": POST https://svc:…@api.example.com/v1/records?… answered 400 (sent Authorization: …; not retried)`;
+    `the API refused "${key}": POST https://svc:…@api.example.com/v1/records?access_token=…&q=…&limit=100 answered 400 (sent Authorization: …; X-Auth-Token: …; not retried)`;
   expect({ status: run.status, rowErrors }).toEqual({
     status: 'partial',
     rowErrors: ['k1', 'k2', 'k3'].map((key) => ({ key, code: 'API_REFUSED', message: shown(key) })),
@@ -246,7 +248,7 @@ test("a destination answer per row, or a check warning, quoting a URL with crede
     shown: true,
     secrets: [],
   });
-  expect(JSON.stringify(run.warnings)).toContain('https://api.example.com/limits?…');
+  expect(JSON.stringify(run.warnings)).toContain('https://api.example.com/limits?access_token=…');
   expect(found(JSON.stringify(run.warnings))).toEqual([]);
   expect(found(await temporalText(id))).toEqual([]);
   await handle.terminate('test over').catch(() => undefined);
