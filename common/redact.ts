@@ -54,7 +54,7 @@ const NUMBER_PARAMS = new Set(
   'page pagesize page_size per_page perpage limit offset skip top $top $skip count size timeout connect_timeout'.split(' '),
 );
 const WORD_PARAMS = new Set(
-  'sort sortby sort_by order orderby order_by $orderby direction fields $select include expand $expand format $format api-version api_version apiversion version v lang locale sslmode'.split(
+  'sort sortby sort_by order orderby order_by $orderby direction fields $select include expand $expand format $format api-version api_version apiversion version lang locale sslmode'.split(
     ' ',
   ),
 );

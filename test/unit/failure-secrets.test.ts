@@ -245,6 +245,7 @@ test("withoutSecrets: a URL's query keeps its parameters' names and the values o
     ['https://a.blob.core.windows.net/c?sv=2022-11-02&sig=s3cret', 'https://a.blob.core.windows.net/c?sv=…&sig=…'],
     ['https://app/cb?code=s3cret&state=s3cret', 'https://app/cb?code=…&state=…'],
     ['https://h/p?email=ann@example.com&id=42', 'https://h/p?email=…&id=…'],
+    ['https://h/p?v=ann&version=2', 'https://h/p?v=…&version=2'],
     ['https://h/p/callback#access_token=s3cret&token_type=bearer', 'https://h/p/callback#access_token=…&token_type=…'],
     // A paging parameter with a value that is not a plain word or number, a part without a name, an odd name.
     ['https://h/p?page=ann@example.com&limit=1%27%20OR', 'https://h/p?page=…&limit=…'],
