@@ -276,14 +276,21 @@ test('an activation reset to the start of a continued execution that served two 
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(600);
 });
 
-test('the run prepared again after a reset waits for a later run still writing (awaitRunWorkflow, shown as waiting_run) however long it writes, then goes on: no RUN_STILL_OPEN failure', async () => {
-  // As above, but run 3 of the reset execution is held open (a row of its write waits on a lock the test
-  // holds) for as long as the test likes. Run 2's prepare refused, retryably, while run 3 was open, and its
-  // step's retries (about 4 minutes) ran out on a long write: the run FAILED with RUN_STILL_OPEN. The run
-  // now waits for run 3's workflow to end (awaitRunWorkflow, an activity that heartbeats, tried again without
-  // limit), shows it (runState, the activation's status), and prepares again once run 3 has ended.
-  const id = uniqueName('act_reset9');
-  await writing(id, 1); // run 2 writes rows 1-300
+/**
+ * Run `open` of the activation writes, held open (a row of its write waits on a lock the test holds) for as
+ * long as the test likes, when `reset` (given the execution's events) sends the activation back to before
+ * run `waiting`, which it prepares again. Run `waiting` waits for run `open` to end (awaitRunWorkflow),
+ * shows it, and syncs once it has ended; no run fails, each of the 600 rows written once.
+ */
+async function waitsForLaterRun(
+  id: string,
+  runsBefore: number,
+  waiting: number,
+  resetTo: (events: Awaited<ReturnType<ReturnType<typeof handle>['fetchHistory']>>['events']) => string[],
+  prepareAs: 'activity' | 'local activity',
+): Promise<void> {
+  const open = waiting + 1;
+  await writing(id, runsBefore); // run `waiting` writes rows 1-300
   await db.query(`INSERT INTO test_dest.faults (object, key, code, times) VALUES ($1, '450', 'HELD', 1)`, [id]);
   const hold = await db.connect();
   let held = true;
@@ -298,24 +305,24 @@ test('the run prepared again after a reset waits for a later run still writing (
     await hold.query('BEGIN');
     await hold.query(`UPDATE test_dest.faults SET times = 0 WHERE object = $1 AND key = '450'`, [id]);
     await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(301, 600) g`);
-    await handle(id).signal(resyncSignal, { reason: 'more rows' }); // run 3, served by the same execution
+    await handle(id).signal(resyncSignal, { reason: 'more rows' }); // run `open`, served by the same execution
     await waitFor(
-      'run 3 writing',
+      `run ${open} writing`,
       async () => {
         const n = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1 AND key::int > 300`, [id]);
         return n.rows[0].n >= 60;
       },
       120_000,
     );
-    const run3 = client.workflow.getHandle(runWorkflowId(id, 3));
-    const run3Execution = (await run3.describe()).runId;
+    const openRun = client.workflow.getHandle(runWorkflowId(id, open));
+    const openExecution = (await openRun.describe()).runId;
     const reset = (await handle(id).describe()).runId;
-    await resetActivation(id, ['--type', 'FirstWorkflowTask']);
-    const run2 = client.workflow.getHandle(runWorkflowId(id, 2));
-    const waiting = await waitFor(
-      'run 2 (started again) waiting for run 3 with awaitRunWorkflow',
+    await resetActivation(id, resetTo((await handle(id).fetchHistory()).events));
+    const run = client.workflow.getHandle(runWorkflowId(id, waiting));
+    const waits = await waitFor(
+      `run ${waiting} (started again) waiting for run ${open} with awaitRunWorkflow`,
       async () => {
-        const d = await run2.describe();
+        const d = await run.describe();
         if (d.parentExecution?.runId === reset || d.status.name !== 'RUNNING') return false;
         const awaiting = d.raw.pendingActivities?.some((a) => a.activityType?.name === 'awaitRunWorkflow');
         return awaiting && d;
@@ -323,20 +330,20 @@ test('the run prepared again after a reset waits for a later run still writing (
       30_000,
     );
     // Its prepare is not being tried again meanwhile: one attempt, refused, and the wait.
-    expect(waiting.raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['awaitRunWorkflow']);
-    expect((await run2.query(runStateQuery))?.tasks.waiting_run?.state).toBe('running');
-    await waitFor('the activation showing run 2 waiting', async () => {
+    expect(waits.raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['awaitRunWorkflow']);
+    expect((await run.query(runStateQuery))?.tasks.waiting_run?.state).toBe('running');
+    await waitFor(`the activation showing run ${waiting} waiting`, async () => {
       const st = await handle(id).query(statusQuery);
-      return st.currentRun?.runNumber === 2 && st.currentRun.phase === 'waiting_run';
+      return st.currentRun?.runNumber === waiting && st.currentRun.phase === 'waiting_run';
     });
     // A while later it still waits, on the same try of the wait: nothing counts down to a failure.
     await new Promise((r) => setTimeout(r, 5_000));
-    const later = await run2.describe();
+    const later = await run.describe();
     expect(later.status.name).toBe('RUNNING');
     expect(later.raw.pendingActivities?.map((a) => [a.activityType?.name, a.attempt])).toEqual([['awaitRunWorkflow', 1]]);
-    // Run 3 is still open and writing (the wait ends it in no way).
-    const r3 = await run3.describe();
-    expect([r3.runId, r3.status.name]).toEqual([run3Execution, 'RUNNING']);
+    // Run `open` is still open and writing (the wait ends it in no way).
+    const o = await openRun.describe();
+    expect([o.runId, o.status.name]).toEqual([openExecution, 'RUNNING']);
     await release();
     await waitFor(
       'the activation idle',
@@ -353,7 +360,13 @@ test('the run prepared again after a reset waits for a later run still writing (
     await release();
   }
   expect((await handle(id).describe()).status.name).toBe('RUNNING');
-  expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
+  const waited = client.workflow.getHandle(runWorkflowId(id, waiting));
+  expect((await waited.describe()).status.name).toBe('COMPLETED');
+  const prepares = ((await waited.fetchHistory()).events ?? []).filter(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareRun',
+  ).length;
+  expect(prepares > 0 ? 'activity' : 'local activity').toBe(prepareAs);
+  expect((await runs(id)).filter((r) => !r.endsWith(':success'))).toEqual([]);
   const st = await handle(id).query(statusQuery);
   expect(st.lastRuns.filter((r) => r.status === 'failed')).toEqual([]);
   const dest = await db.query(`SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`, [
@@ -362,6 +375,33 @@ test('the run prepared again after a reset waits for a later run still writing (
   expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
   expect(dest.rows).toHaveLength(600);
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(600);
+}
+
+// Run 2's (run 1's) prepare refused, retryably, while run 3 (run 2) of the reset execution was open, and its
+// step's retries (about 4 minutes) ran out on a long write: the run FAILED with RUN_STILL_OPEN, counted
+// against the activation (seen before the fix: no wait, the prepare tried again). The run now waits for the
+// later run's workflow to end (awaitRunWorkflow, an activity that heartbeats, tried again without limit),
+// shows it (runState, the activation's status), and prepares again once that run has ended.
+test('the run prepared again after a reset waits for a later run still writing (awaitRunWorkflow, shown as waiting_run) however long it writes, then goes on: no RUN_STILL_OPEN failure', async () => {
+  // A continued execution: run 2 follows a run (of an empty model), so its prepare is a local activity.
+  const id = uniqueName('act_reset9');
+  await waitsForLaterRun(id, 1, 2, () => ['--type', 'FirstWorkflowTask'], 'local activity');
+  expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
+});
+
+test('the first run prepared again after a reset of the first execution (its run numbering kept) waits for run 2 still writing: its prepare an activity', async () => {
+  // No run before it: run 1's prepare is an activity, whose refusal comes as an ActivityFailure around it.
+  await waitsForLaterRun(
+    uniqueName('act_reset10'),
+    0,
+    1,
+    (events) => {
+      const read = (events ?? []).findIndex((e) => e.activityTaskCompletedEventAttributes);
+      const task = (events ?? []).slice(read).find((e) => e.workflowTaskCompletedEventAttributes);
+      return ['--event-id', String(task!.eventId)];
+    },
+    'activity',
+  );
 });
 
 test("the plan's execution (closed, continued as new) reset to before its plan while the plan is applied: each row written once", async () => {
