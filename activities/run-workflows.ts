@@ -18,10 +18,16 @@ export async function describeWorkflow(client: Client, workflowId: string) {
   }
 }
 
+/** What a RUN_STILL_OPEN refusal carries (its first detail): the workflow ids of the open runs, for the run to wait for. */
+export interface RunStillOpenDetails {
+  workflowIds: string[];
+}
+
 /**
  * Refuses, retryably (RUN_STILL_OPEN), when one of `runNumbers` (runs still marked running) has its
  * workflow open as a child of an execution of the activation: the caller settles them only once it has
- * ended (committed itself, or been closed). Asks Temporal only when there is such a run.
+ * ended (committed itself, or been closed). Asks Temporal only when there is such a run. The refusal names
+ * their workflow ids (RunStillOpenDetails): a run's prepare waits for them (workflows/sync-run.ts).
  */
 export async function refuseWhileRunsOpen(deps: SynclineDeps, activationId: string, runNumbers: number[]): Promise<void> {
   if (!runNumbers.length) return;
@@ -31,9 +37,12 @@ export async function refuseWhileRunsOpen(deps: SynclineDeps, activationId: stri
     const d = await describeWorkflow(client, runWorkflowId(activationId, n));
     if (d?.status.name === 'RUNNING' && d.parentExecution?.workflowId === activationWorkflowId(activationId)) open.push(n);
   }
-  if (open.length)
+  if (open.length) {
+    const details: RunStillOpenDetails = { workflowIds: open.map((n) => runWorkflowId(activationId, n)) };
     throw ApplicationFailure.retryable(
       `activation "${activationId}": run ${open.join(', ')} is still open (its workflow, of an earlier execution of the activation, which was reset, goes on); it is settled once it has ended`,
       'RUN_STILL_OPEN',
+      details,
     );
+  }
 }

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     startPostgres({ dataDir: pgDir, fresh: true }),
     bundleWorkflows(),
     startHookReceiver(),
-    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'reset', 'slow', 'held'] as const).map((name) =>
+    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'reset', 'slow', 'held', 'waits'] as const).map((name) =>
       // bulk: a job takes 2.5 s, so the run polls it on timers at least once; slow: 8 s, a run that writes while documents arrive.
       startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: { bulk: 2500, slow: 8000 }[name as string] ?? 50 }).then(
         (e) => [name, e] as const,
@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       'sf-reset': sfConnection(emulators.reset),
       'sf-slow': sfConnection(emulators.slow),
       'sf-held': sfConnection(emulators.held),
+      'sf-waits': sfConnection(emulators.waits),
       'sf-revoked-recheck': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-resume': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
@@ -133,6 +134,7 @@ async function main(): Promise<void> {
       activations.invalidConfig,
       activations.bookkeepingRefused,
       activations.resetWhileRunOpen,
+      activations.resetMeetsLaterRun,
       runs.bulk,
       runs.manyChunks,
       runs.resetFanOut,

@@ -60,6 +60,18 @@ export class RunView {
   }
 
   /**
+   * A step that waits on something outside the run (an earlier run still open): the activation hears of it
+   * at once, and of the step after it at once too, however quick, as of a quota wait (waiting()).
+   */
+  async waitStep<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    this.immediate.add(id);
+    return this.step(id, () => {
+      this.waitShown = true;
+      return fn();
+    });
+  }
+
+  /**
    * Runs `fn(i)` for i in 0..n-1, at most `parallelism` at a time, started in order (FIFO: deterministic).
    * Every item runs whatever the others do; returns the failures in the order they happened.
    */

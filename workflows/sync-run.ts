@@ -8,19 +8,24 @@
  * plan's chunks. The `runState` query shows every step with its state and times.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   executeChild,
+  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   setWorkflowOptions,
+  sleep,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
 import type { SynclineActivities } from '../activities';
+import type { RunStillOpenDetails } from '../activities/run-workflows';
+import { activationWorkflowId } from '../common/names';
 import type { ActivationConfig } from '../common/config';
 import { CONFIG_ERROR_CODES } from '../common/errors';
 import type { TaskError } from '../common/dag';
@@ -86,6 +91,30 @@ const write = proxyActivities<SynclineActivities>(WRITE);
  */
 const SMALL_RUN_ROWS = 10_000;
 const local = proxyLocalActivities<SynclineActivities>({ startToCloseTimeout: '5m', localRetryThreshold: '30s', retry: RETRY });
+/**
+ * The prepare, as the step above (an activity, or a local activity for a small run), except that it does not
+ * try again on RUN_STILL_OPEN: a run of an execution of the activation that was reset still writes, for as
+ * long as it takes (a million-row Bulk job: many minutes). The run waits for it instead (waitForOpenRuns).
+ * Tried again by the step, its retries ran out after about 4 minutes and the run failed with RUN_STILL_OPEN.
+ * An activity's retry policy is not compared at replay (README "Changing workflow code"; a local activity's
+ * backoff is read from its marker): runs recorded before replay unchanged.
+ */
+const PREPARE_RETRY = { ...RETRY, nonRetryableErrorTypes: [...RETRY.nonRetryableErrorTypes, 'RUN_STILL_OPEN'] };
+const prepareActivity = proxyActivities<SynclineActivities>({ startToCloseTimeout: '5m', heartbeatTimeout: '1m', retry: PREPARE_RETRY });
+const prepareLocal = proxyLocalActivities<SynclineActivities>({
+  startToCloseTimeout: '5m',
+  localRetryThreshold: '30s',
+  retry: PREPARE_RETRY,
+});
+/**
+ * The wait for an open run (awaitRunWorkflow): as long as that run takes, heartbeating; tried again without
+ * limit while the worker or Temporal is away (the activation's own wait, activation-runs.ts, is the same).
+ */
+const openRunWait = proxyActivities<SynclineActivities>({
+  startToCloseTimeout: '24h',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 // Worker Versioning: a run ends within hours, on the version it started on (its workers stay until it does).
 setWorkflowOptions(versioned('PINNED'), syncRunWorkflow);
@@ -227,17 +256,56 @@ class SyncRun {
 
   private async prepare() {
     const { input } = this;
-    const prepared = await this.early.prepareRun({
-      activationId: input.activationId,
-      runNumber: input.runNumber,
-      trigger: input.trigger,
-      full: input.full,
-      config: input.config,
-      scheduledAt: input.scheduledAt,
-      ...(input.retryFailed ? { retryFailed: true } : {}),
+    const prepare = this.early === local ? prepareLocal : prepareActivity;
+    for (;;) {
+      try {
+        const prepared = await prepare.prepareRun({
+          activationId: input.activationId,
+          runNumber: input.runNumber,
+          trigger: input.trigger,
+          full: input.full,
+          config: input.config,
+          scheduledAt: input.scheduledAt,
+          ...(input.retryFailed ? { retryFailed: true } : {}),
+        });
+        this.startedAgain = prepared.startedAgain === true;
+        return prepared;
+      } catch (err) {
+        // Asked only on this refusal: runs recorded before the patch failed here (nothing else asks it).
+        const open = stillOpen(err);
+        if (!open || !patched('run-waits-for-open-run')) throw err;
+        await this.waitForOpenRuns(open);
+      }
+    }
+  }
+
+  /**
+   * The prepare was refused (RUN_STILL_OPEN): a run of an execution of the activation that was reset (a
+   * later run number, which this run would settle) still has its workflow open and writing. Settled under
+   * it, the rows it has in flight would be sent a second time. The run waits for each such workflow to end
+   * (awaitRunWorkflow, an activity that heartbeats, however long that run takes), shown as the step
+   * `waiting_run` (runState, the activation's status), then prepares again: the ended run has committed
+   * itself, or (terminated) is settled by the prepare.
+   */
+  private async waitForOpenRuns(workflowIds: string[]): Promise<void> {
+    const { input } = this;
+    await this.view.waitStep('waiting_run', async () => {
+      log.info(
+        `run ${input.runNumber} of "${input.activationId}" waits for ${workflowIds.join(', ') || 'a run'} (still open: its activation was reset, that run goes on) to end before it prepares`,
+      );
+      // Refused by a worker that named no run (a release before): looked at again in a minute.
+      if (!workflowIds.length) return sleep('1 minute', { summary: 'waiting_run · an earlier run still open' });
+      for (const workflowId of workflowIds) {
+        await openRunWait
+          .awaitRunWorkflow({ activationWorkflowId: activationWorkflowId(input.activationId), workflowId })
+          // Refused (its id held by a workflow that is no run of the activation, which the prepare does not wait
+          // for either): the prepare looks again, after a pause that keeps a surprise from looping fast.
+          .catch((err: Error) => {
+            log.warn(`run ${input.runNumber} of "${input.activationId}": could not wait for ${workflowId}: ${err.message}`);
+            return sleep('10 seconds');
+          });
+      }
     });
-    this.startedAgain = prepared.startedAgain === true;
-    return prepared;
   }
 
   private async computeDelta(runId: string) {
@@ -327,6 +395,17 @@ class SyncRun {
       );
     }
   }
+}
+
+/**
+ * The workflow ids a RUN_STILL_OPEN refusal of the prepare names (none from a release before), else undefined.
+ * An activity's failure comes as an ActivityFailure around it; a local activity's as the failure itself.
+ */
+function stillOpen(err: unknown): string[] | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== 'RUN_STILL_OPEN') return undefined;
+  const ids = (cause.details?.[0] as RunStillOpenDetails | undefined)?.workflowIds;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
 }
 
 /** A plan run's result: ops carry the planned counts only; nothing was written or committed. */

@@ -648,3 +648,60 @@ export async function resetWhileRunOpen(s: Stage): Promise<void> {
     'reset to the start of a continued execution while its run wrote: the signal served again, run 2 meets its open workflow of the reset execution, waits for it (awaitRunWorkflow), records its summary, continue-as-new',
   );
 }
+
+/**
+ * A run prepared again after a reset meets a later run of the reset execution still writing: its prepare is
+ * refused (RUN_STILL_OPEN) at once, and the run waits for that run's workflow (awaitRunWorkflow, step
+ * `waiting_run`), then prepares again and goes on. Patch `run-waits-for-open-run`.
+ */
+export async function resetMeetsLaterRun(s: Stage): Promise<void> {
+  const id = 'hist_act_reset_later';
+  const wf = wfId(id);
+  await createModel(s, id, 12);
+  const { runId: first } = await s.syncline.start(activation(s, id, { connection: 'sf-waits' }));
+  expectRun('first run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 12);
+  const second = await s.rec.nextRun(wf, first);
+  // Runs 2 and 3 of the second execution each hold their write 6 s.
+  await emulatorAdmin(s.emulators.waits.url, '/faults', {
+    method: 'POST',
+    body: JSON.stringify({ slow: { ms: 6000, count: 2, paths: 'composite' } }),
+  });
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id LIKE '%-1_'`);
+  await s.syncline.resync(id, { reason: 'recording run 2' });
+  await s.rec.until(`${wf}/run/2`, undefined, 'run 2 writing', (ev) => activityCount(ev, 'writeChunk') > 0);
+  // Changed after run 2's extract: run 3, served by the same execution after run 2, has them to write.
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v3' WHERE id LIKE '%-2'`);
+  await s.syncline.resync(id, { reason: 'recording run 3' });
+  const run3 = `${wf}/run/3`;
+  await waitFor(`${run3} writing`, async () => {
+    const d = await s.client.workflow.getHandle(run3).describe();
+    return d.parentExecution?.runId === second && activityCount(await s.rec.events(run3, d.runId), 'writeChunk') > 0;
+  });
+  const task = (await s.rec.events(wf, second)).find((e) => e.workflowTaskCompletedEventAttributes);
+  await s.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId: wf, runId: second },
+    reason: 'histories: an operator resets the activation while its second run writes',
+    workflowTaskFinishEventId: task!.eventId,
+    requestId: `hist-act-reset-later-${Date.now()}`,
+  });
+  const again = await s.rec.nextRun(wf, second);
+  const run2 = `${wf}/run/2`;
+  const waited = await waitFor(
+    `${run2} of the reset execution ended`,
+    async () => {
+      const d = await s.client.workflow.getHandle(run2).describe();
+      return d.parentExecution?.runId === again && d.status.name !== 'RUNNING' && d;
+    },
+    120_000,
+  );
+  const ev = await s.rec.events(run2, waited.runId);
+  if (waited.status.name !== 'COMPLETED' || activityCount(ev, 'awaitRunWorkflow') !== 1)
+    throw new Error(`${run2}: it did not wait for run 3 and go on (${waited.status.name})`);
+  await s.rec.record(
+    'run-waits-for-open-run',
+    run2,
+    waited.runId,
+    'run 2 served again by an activation reset while its run 3 wrote: the prepare refused (RUN_STILL_OPEN) at once, the run waits for run 3 (awaitRunWorkflow, step waiting_run), prepares again and syncs',
+  );
+}

@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
-import { applyPlanUpdate, planUpdate, resyncSignal, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
+import { applyPlanUpdate, planUpdate, resyncSignal, runStateQuery, statusQuery, triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_act_reset');
 let worker: RunningWorker;
@@ -240,8 +240,8 @@ test('an activation reset to its first workflow task (its first execution) while
 test('an activation reset to the start of a continued execution that served two runs, the second writing: each row written once', async () => {
   // The reset execution prepares run 2 (committed) again while run 3's workflow, of the reset execution, still
   // writes. Run 2's prepare settled run 3 under it, and run 2's delta sent again the rows run 3 had in flight
-  // (seen failing before the fix: 40 keys written twice; runs 1, 2 success, 3 cancelled). The prepare now
-  // waits (RUN_STILL_OPEN, tried again) until run 3 has ended and committed itself.
+  // (seen failing before the fix: 40 keys written twice; runs 1, 2 success, 3 cancelled). The prepare is now
+  // refused (RUN_STILL_OPEN) and run 2 waits for run 3's workflow to end and commit itself (the test below).
   const id = uniqueName('act_reset7');
   await writing(id, 1); // run 2 writes rows 1-300
   await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(301, 600) g`);
@@ -274,6 +274,134 @@ test('an activation reset to the start of a continued execution that served two 
   expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
   expect(dest.rows).toHaveLength(600);
   expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(600);
+});
+
+/**
+ * Run `open` of the activation writes, held open (a row of its write waits on a lock the test holds) for as
+ * long as the test likes, when `reset` (given the execution's events) sends the activation back to before
+ * run `waiting`, which it prepares again. Run `waiting` waits for run `open` to end (awaitRunWorkflow),
+ * shows it, and syncs once it has ended; no run fails, each of the 600 rows written once.
+ */
+async function waitsForLaterRun(
+  id: string,
+  runsBefore: number,
+  waiting: number,
+  resetTo: (events: Awaited<ReturnType<ReturnType<typeof handle>['fetchHistory']>>['events']) => string[],
+  prepareAs: 'activity' | 'local activity',
+): Promise<void> {
+  const open = waiting + 1;
+  await writing(id, runsBefore); // run `waiting` writes rows 1-300
+  await db.query(`INSERT INTO test_dest.faults (object, key, code, times) VALUES ($1, '450', 'HELD', 1)`, [id]);
+  const hold = await db.connect();
+  let held = true;
+  const release = async () => {
+    if (!held) return;
+    held = false;
+    await hold.query('COMMIT');
+    hold.release();
+  };
+  try {
+    // Row 450's write waits for this transaction; once it commits, no fault is left and the row is written.
+    await hold.query('BEGIN');
+    await hold.query(`UPDATE test_dest.faults SET times = 0 WHERE object = $1 AND key = '450'`, [id]);
+    await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(301, 600) g`);
+    await handle(id).signal(resyncSignal, { reason: 'more rows' }); // run `open`, served by the same execution
+    await waitFor(
+      `run ${open} writing`,
+      async () => {
+        const n = await db.query(`SELECT count(*)::int AS n FROM test_dest.records WHERE object = $1 AND key::int > 300`, [id]);
+        return n.rows[0].n >= 60;
+      },
+      120_000,
+    );
+    const openRun = client.workflow.getHandle(runWorkflowId(id, open));
+    const openExecution = (await openRun.describe()).runId;
+    const reset = (await handle(id).describe()).runId;
+    await resetActivation(id, resetTo((await handle(id).fetchHistory()).events));
+    const run = client.workflow.getHandle(runWorkflowId(id, waiting));
+    const waits = await waitFor(
+      `run ${waiting} (started again) waiting for run ${open} with awaitRunWorkflow`,
+      async () => {
+        const d = await run.describe();
+        if (d.parentExecution?.runId === reset || d.status.name !== 'RUNNING') return false;
+        const awaiting = d.raw.pendingActivities?.some((a) => a.activityType?.name === 'awaitRunWorkflow');
+        return awaiting && d;
+      },
+      30_000,
+    );
+    // Its prepare is not being tried again meanwhile: one attempt, refused, and the wait.
+    expect(waits.raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['awaitRunWorkflow']);
+    expect((await run.query(runStateQuery))?.tasks.waiting_run?.state).toBe('running');
+    await waitFor(`the activation showing run ${waiting} waiting`, async () => {
+      const st = await handle(id).query(statusQuery);
+      return st.currentRun?.runNumber === waiting && st.currentRun.phase === 'waiting_run';
+    });
+    // A while later it still waits, on the same try of the wait: nothing counts down to a failure.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const later = await run.describe();
+    expect(later.status.name).toBe('RUNNING');
+    expect(later.raw.pendingActivities?.map((a) => [a.activityType?.name, a.attempt])).toEqual([['awaitRunWorkflow', 1]]);
+    // Run `open` is still open and writing (the wait ends it in no way).
+    const o = await openRun.describe();
+    expect([o.runId, o.status.name]).toEqual([openExecution, 'RUNNING']);
+    await release();
+    await waitFor(
+      'the activation idle',
+      async () => {
+        const d = await handle(id).describe();
+        return (
+          d.status.name !== 'RUNNING' ||
+          ((await handle(id).query(statusQuery)).state === 'idle' && (await runs(id)).every((r) => !r.endsWith('running')))
+        );
+      },
+      120_000,
+    );
+  } finally {
+    await release();
+  }
+  expect((await handle(id).describe()).status.name).toBe('RUNNING');
+  const waited = client.workflow.getHandle(runWorkflowId(id, waiting));
+  expect((await waited.describe()).status.name).toBe('COMPLETED');
+  const prepares = ((await waited.fetchHistory()).events ?? []).filter(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareRun',
+  ).length;
+  expect(prepares > 0 ? 'activity' : 'local activity').toBe(prepareAs);
+  expect((await runs(id)).filter((r) => !r.endsWith(':success'))).toEqual([]);
+  const st = await handle(id).query(statusQuery);
+  expect(st.lastRuns.filter((r) => r.status === 'failed')).toEqual([]);
+  const dest = await db.query(`SELECT key, count(*)::int AS n, max(writes) AS w FROM test_dest.records WHERE object = $1 GROUP BY key`, [
+    id,
+  ]);
+  expect(dest.rows.filter((r) => r.n !== 1 || r.w !== 1)).toEqual([]);
+  expect(dest.rows).toHaveLength(600);
+  expect((await db.query(`SELECT count(*)::int AS n FROM syncline.snapshot WHERE activation_id = $1`, [id])).rows[0].n).toBe(600);
+}
+
+// Run 2's (run 1's) prepare refused, retryably, while run 3 (run 2) of the reset execution was open, and its
+// step's retries (about 4 minutes) ran out on a long write: the run FAILED with RUN_STILL_OPEN, counted
+// against the activation (seen before the fix: no wait, the prepare tried again). The run now waits for the
+// later run's workflow to end (awaitRunWorkflow, an activity that heartbeats, tried again without limit),
+// shows it (runState, the activation's status), and prepares again once that run has ended.
+test('the run prepared again after a reset waits for a later run still writing (awaitRunWorkflow, shown as waiting_run) however long it writes, then goes on: no RUN_STILL_OPEN failure', async () => {
+  // A continued execution: run 2 follows a run (of an empty model), so its prepare is a local activity.
+  const id = uniqueName('act_reset9');
+  await waitsForLaterRun(id, 1, 2, () => ['--type', 'FirstWorkflowTask'], 'local activity');
+  expect(await runs(id)).toEqual(['1:success', '2:success', '3:success']);
+});
+
+test('the first run prepared again after a reset of the first execution (its run numbering kept) waits for run 2 still writing: its prepare an activity', async () => {
+  // No run before it: run 1's prepare is an activity, whose refusal comes as an ActivityFailure around it.
+  await waitsForLaterRun(
+    uniqueName('act_reset10'),
+    0,
+    1,
+    (events) => {
+      const read = (events ?? []).findIndex((e) => e.activityTaskCompletedEventAttributes);
+      const task = (events ?? []).slice(read).find((e) => e.workflowTaskCompletedEventAttributes);
+      return ['--event-id', String(task!.eventId)];
+    },
+    'activity',
+  );
 });
 
 test("the plan's execution (closed, continued as new) reset to before its plan while the plan is applied: each row written once", async () => {
