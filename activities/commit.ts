@@ -285,7 +285,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       if (!c.op) continue;
       const ops = (summary.ops[c.op as RowOp] ??= emptyOpCounts());
       ops.planned += n;
-      if (c.status === 'ok') ops.succeeded += n;
+      if (c.status === 'ok' || c.status === 'kept') ops.succeeded += n;
       else if (c.status === 'incomplete') {
         // Written, yet listed and sent again next run: the run is partial.
         ops.succeeded += n;

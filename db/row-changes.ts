@@ -23,7 +23,7 @@ export function rowLogDays(env: NodeJS.ProcessEnv = process.env): number {
 export async function logRowChanges(db: Db, runId: string, activationId: string, runNumber: number): Promise<void> {
   await sql`INSERT INTO syncline.row_changes (activation_id, run_number, key, op, outcome, destination_id, hash, code, message)
 SELECT ${activationId}, ${runNumber}, key, coalesce(op, change),
-  CASE status WHEN 'pending' THEN 'not_acknowledged' WHEN 'rejected_unchanged' THEN 'rejected' ELSE status END,
+  CASE status WHEN 'pending' THEN 'not_acknowledged' WHEN 'rejected_unchanged' THEN 'rejected' WHEN 'kept' THEN 'ok' ELSE status END,
   coalesce(result_id, destination_id), hash, code, message
 FROM ${deltaTable(runId)} WHERE key IS NOT NULL AND change <> 'null_key'`.execute(db);
 }

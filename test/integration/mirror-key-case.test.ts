@@ -146,3 +146,87 @@ test.each([
   },
   120_000,
 );
+
+// The record of a removed key is the variant's only while the variant's write is acknowledged: refused (a
+// validation rule), the record still exists with the old key's values, and no snapshot row but the old key's
+// stands for it. The old key stays in the snapshot until the variant is written: removed from the model later,
+// the record is deleted; written later, the variant takes it over.
+test('a key whose case changed, its new variant refused by the destination: the old key stays synced until the variant is written, so removing the row later deletes its record', async () => {
+  const rows = 40;
+  const id = uniqueName('sf_case_ref');
+  const prefix = id.toUpperCase();
+  const table = `public.${id}`;
+  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  expect((await sync(id)).status).toBe('success');
+  const ids = new Map((await live(prefix)).map((r) => [String(r.External_Id__c), String(r.Id)]));
+  const [k1, k2, k3] = [1, 2, 3].map((g) => `${prefix}-${g}`) as [string, string, string];
+  const snapshot = async () =>
+    (
+      await db.query<{ key: string; destination_id: string }>(
+        `SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = ANY($2) ORDER BY key COLLATE "C"`,
+        [id, [k1, k2, k3].map((k) => k.toLowerCase())],
+      )
+    ).rows;
+  const record = async (key: string) => (await live(prefix)).find((r) => String(r.External_Id__c).toLowerCase() === key.toLowerCase());
+
+  // Three keys change case; the destination refuses the new values of two of them (k-1, k-2).
+  await db.query(`UPDATE ${table} SET id = lower(id), last_name = last_name || ' v2' WHERE id = ANY($1)`, [[k1, k2, k3]]);
+  await emulatorAdmin(emu.url, '/faults', {
+    method: 'POST',
+    body: JSON.stringify({ validationRule: { object: 'Contact', field: 'LastName', values: ['Last 1 v2', 'Last 2 v2'] } }),
+  });
+  const r2 = await sync(id);
+  expect(r2.status).toBe('partial');
+  expect(r2.ops.upsert).toMatchObject({ planned: 3, succeeded: 1, failed: 2 });
+  // The records of K-1 and K-2 still exist, with their old values; the snapshot still names them under K-1 and K-2.
+  expect(await live(prefix)).toHaveLength(rows);
+  expect((await record(k1))?.LastName).toBe('Last 1');
+  expect(await snapshot()).toEqual([
+    { key: k1, destination_id: ids.get(k1) },
+    { key: k2, destination_id: ids.get(k2) },
+    { key: k3.toLowerCase(), destination_id: ids.get(k3) },
+  ]);
+
+  // Next run, nothing changed: the refused rows are skipped, the old keys still kept, nothing deleted.
+  const r3 = await sync(id);
+  expect(r3.ops.upsert).toMatchObject({ planned: 2, skipped: 2 });
+  expect(r3.ops.delete).toMatchObject({ planned: 2, failed: 0, held: 0 });
+  expect(await live(prefix)).toHaveLength(rows);
+  expect((await snapshot()).map((s) => s.key)).toEqual([k1, k2, k3.toLowerCase()]);
+
+  // The user removes k-1 from the model and fixes k-2 (the rule gone): K-1's record is deleted, k-2 takes over K-2's.
+  await emulatorAdmin(emu.url, '/faults', { method: 'DELETE' });
+  await db.query(`DELETE FROM ${table} WHERE id = $1`, [k1.toLowerCase()]);
+  await db.query(`UPDATE ${table} SET last_name = 'Last 2 v3' WHERE id = $1`, [k2.toLowerCase()]);
+  const r4 = await sync(id);
+  expect(r4.status).toBe('success');
+  expect(r4.ops.upsert).toMatchObject({ planned: 1, succeeded: 1, failed: 0 });
+  expect(r4.ops.delete).toMatchObject({ planned: 2, failed: 0, held: 0 });
+  expect(await record(k1)).toBeUndefined();
+  expect(await live(prefix)).toHaveLength(rows - 1);
+  expect(await record(k2)).toMatchObject({ Id: ids.get(k2), LastName: 'Last 2 v3' });
+  expect(await snapshot()).toEqual([
+    { key: k2.toLowerCase(), destination_id: ids.get(k2) },
+    { key: k3.toLowerCase(), destination_id: ids.get(k3) },
+  ]);
+
+  // And k-2 removed for good: its record (K-2's) is deleted too.
+  await db.query(`DELETE FROM ${table} WHERE id = $1`, [k2.toLowerCase()]);
+  const r5 = await sync(id);
+  expect(r5.ops.delete).toMatchObject({ planned: 1, succeeded: 1, failed: 0 });
+  expect(await record(k2)).toBeUndefined();
+  expect(await live(prefix)).toHaveLength(rows - 2);
+}, 120_000);
