@@ -9,7 +9,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
-import type { RunSummary } from '../../common/run';
+import { describeRun, type RunSummary } from '../../common/run';
 import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
@@ -91,8 +91,9 @@ test.each([
     const r2 = await sync(id);
     await emulatorAdmin(emu.url, '/faults', { method: 'DELETE' });
     expect(r2.status).toBe('success');
-    // Settled without a call: counted done, and the row log says why.
-    expect(r2.ops.delete).toMatchObject({ planned: 3, succeeded: 3, failed: 0, held: 0 });
+    // Settled without a call: counted kept (not done: nothing was deleted), and the row log says why.
+    expect(r2.ops.delete).toEqual({ planned: 3, succeeded: 0, failed: 0, skipped: 0, held: 0, kept: 3 });
+    expect(describeRun(r2)).toContain('delete 3 (0 ok, 3 kept)');
     const logged = (
       await db.query<{ key: string; outcome: string; message: string }>(
         `SELECT key, outcome, message FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 AND op = 'delete' ORDER BY key`,
@@ -102,7 +103,7 @@ test.each([
     expect(logged).toEqual(
       changed.map((c) => ({
         key: c,
-        outcome: 'ok',
+        outcome: 'kept',
         message: `not deleted: the model still has key "${c.toLowerCase()}", which differs from it only in case, and the destination takes both for one record`,
       })),
     );
@@ -191,6 +192,23 @@ test('a key whose case changed, its new variant refused by the destination: the 
   const r2 = await sync(id);
   expect(r2.status).toBe('partial');
   expect(r2.ops.upsert).toMatchObject({ planned: 3, succeeded: 1, failed: 2 });
+  expect(r2.ops.delete).toMatchObject({ planned: 3, succeeded: 0, failed: 0, kept: 3 });
+  // The row log says which kept keys still stand for their record, and until when.
+  const kept = (
+    await db.query<{ key: string; outcome: string; message: string }>(
+      `SELECT key, outcome, message FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 AND op = 'delete' ORDER BY key COLLATE "C"`,
+      [id, r2.runNumber],
+    )
+  ).rows;
+  const why = (k: string) =>
+    `not deleted: the model still has key "${k.toLowerCase()}", which differs from it only in case, and the destination takes both for one record`;
+  const until = (k: string) =>
+    `; "${k.toLowerCase()}" is not written yet: the record stays synced under this key until it is, and is deleted if no such key is left in the model`;
+  expect(kept).toEqual([
+    { key: k1, outcome: 'kept', message: why(k1) + until(k1) },
+    { key: k2, outcome: 'kept', message: why(k2) + until(k2) },
+    { key: k3, outcome: 'kept', message: why(k3) },
+  ]);
   // The records of K-1 and K-2 still exist, with their old values; the snapshot still names them under K-1 and K-2.
   expect(await live(prefix)).toHaveLength(rows);
   expect((await record(k1))?.LastName).toBe('Last 1');
@@ -203,7 +221,7 @@ test('a key whose case changed, its new variant refused by the destination: the 
   // Next run, nothing changed: the refused rows are skipped, the old keys still kept, nothing deleted.
   const r3 = await sync(id);
   expect(r3.ops.upsert).toMatchObject({ planned: 2, skipped: 2 });
-  expect(r3.ops.delete).toMatchObject({ planned: 2, failed: 0, held: 0 });
+  expect(r3.ops.delete).toMatchObject({ planned: 2, succeeded: 0, failed: 0, held: 0, kept: 2 });
   expect(await live(prefix)).toHaveLength(rows);
   expect((await snapshot()).map((s) => s.key)).toEqual([k1, k2, k3.toLowerCase()]);
 
@@ -214,7 +232,8 @@ test('a key whose case changed, its new variant refused by the destination: the 
   const r4 = await sync(id);
   expect(r4.status).toBe('success');
   expect(r4.ops.upsert).toMatchObject({ planned: 1, succeeded: 1, failed: 0 });
-  expect(r4.ops.delete).toMatchObject({ planned: 2, failed: 0, held: 0 });
+  // K-1 deleted; K-2 kept, and this time its variant is written: it leaves the snapshot.
+  expect(r4.ops.delete).toMatchObject({ planned: 2, succeeded: 1, failed: 0, held: 0, kept: 1 });
   expect(await record(k1)).toBeUndefined();
   expect(await live(prefix)).toHaveLength(rows - 1);
   expect(await record(k2)).toMatchObject({ Id: ids.get(k2), LastName: 'Last 2 v3' });
