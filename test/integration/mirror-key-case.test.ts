@@ -10,7 +10,12 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
 import { describeRun, type RunSummary } from '../../common/run';
-import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { directDeps, markWritesBegun, parsed, startRun, type DirectDeps } from '../support/runs';
+import { computeDelta } from '../../activities/delta';
+import { commitRun } from '../../activities/commit';
+import { pollChunk, writeChunk } from '../../activities/write';
+import { salesforceConnector } from '../../connectors/salesforce';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
@@ -249,3 +254,103 @@ test('a key whose case changed, its new variant refused by the destination: the 
   expect(await record(k2)).toBeUndefined();
   expect(await live(prefix)).toHaveLength(rows - 2);
 }, 120_000);
+
+describe('driven activity by activity: the variant written without an answer', () => {
+  let d: DirectDeps;
+  beforeAll(async () => {
+    const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+    d = await directDeps(env().databaseUrl, { connections: { sf } });
+    d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  async function writeAndPoll(runId: string, chunks: number[]): Promise<void> {
+    for (const chunk of chunks) {
+      let r = await writeChunk(d.deps, { runId, chunk });
+      while (r.status === 'pending') r = await pollChunk(d.deps, { runId, chunk, handle: r.handle! });
+    }
+  }
+  async function run(cfg: ReturnType<typeof parsed>, n: number): Promise<RunSummary> {
+    const runId = await startRun(d.deps, cfg, n);
+    await writeAndPoll(runId, (await computeDelta(d.deps, { runId })).chunks);
+    return commitRun(d.deps, { runId });
+  }
+
+  // Run 2 sends the upsert of k-1 and gets no answer (a worker lost, a timeout) and commits: k-1 is listed
+  // NOT_ACKNOWLEDGED, without a snapshot row. K-1 must stay synced. Then either k-1 is written (run 3: it takes the
+  // record over) or removed from the model (run 3: the record is deleted, by K-1's Id and k-1's key).
+  test.each([
+    ['written by the next run: it takes the record over', false],
+    ['removed from the model before the next run: the record is deleted', true],
+  ])(
+    'k-1 %s',
+    async (_what, removed) => {
+      const rows = 10;
+      const id = uniqueName('sf_case_unack');
+      const prefix = id.toUpperCase();
+      await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+      await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || g, 'Last ' || g FROM generate_series(1, $2::int) g`, [prefix, rows]);
+      const cfg = parsed({
+        id,
+        mode: 'mirror',
+        schedule: { manual: true },
+        source: { table: `public.${id}`, key: 'id' },
+        destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+        mappings: [
+          { from: 'id', to: 'External_Id__c' },
+          { from: 'last_name', to: 'LastName' },
+        ],
+        // Removed, k-1 makes two deletions of one record (K-1's by its Id, the lost write's by key): 2 of 10 synced rows.
+        deletionGuard: { maxDeletePercent: 20 },
+      });
+      expect((await run(cfg, 1)).status).toBe('success');
+      const k1 = `${prefix}-1`;
+      const recordId = (await live(prefix)).find((r) => r.External_Id__c === k1)?.Id;
+      expect(recordId).toBeDefined();
+
+      await db.query(`UPDATE public.${id} SET id = lower(id), last_name = 'Last 1 v2' WHERE id = $1`, [k1]);
+      const runId = await startRun(d.deps, cfg, 2);
+      const delta = await computeDelta(d.deps, { runId });
+      expect(delta.planned).toEqual({ upsert: 1 });
+      await markWritesBegun(d.deps, runId); // sent, no answer
+      const r2 = await commitRun(d.deps, { runId });
+      expect(r2.ops).toMatchObject({ upsert: { planned: 1, failed: 1 }, delete: { planned: 1, succeeded: 0, kept: 1 } });
+      const state = async () => ({
+        snapshot: (
+          await db.query(`SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = lower($2)`, [id, k1])
+        ).rows,
+        errors: (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])).rows,
+      });
+      expect(await state()).toEqual({
+        snapshot: [{ key: k1, destination_id: recordId }],
+        errors: [{ key: k1.toLowerCase(), code: 'NOT_ACKNOWLEDGED' }],
+      });
+      expect(await live(prefix)).toHaveLength(rows);
+
+      if (removed) await db.query(`DELETE FROM public.${id} WHERE id = $1`, [k1.toLowerCase()]);
+      const r3 = await run(cfg, 3);
+      expect(r3.status).toBe('success');
+      if (removed) {
+        // Both keys removed, neither the other's variant: K-1 deleted by its Id, k-1 (a lost write) by key.
+        expect(r3.ops.delete).toMatchObject({ planned: 2, succeeded: 2, failed: 0 });
+        expect(await live(prefix)).toHaveLength(rows - 1);
+        expect(await state()).toEqual({ snapshot: [], errors: [] });
+      } else {
+        expect(r3.ops).toMatchObject({ upsert: { planned: 1, succeeded: 1 }, delete: { planned: 1, succeeded: 0, kept: 1 } });
+        const after = await live(prefix);
+        expect(after).toHaveLength(rows);
+        expect(after.find((r) => String(r.External_Id__c).toLowerCase() === k1.toLowerCase())).toMatchObject({
+          Id: recordId,
+          LastName: 'Last 1 v2',
+        });
+        expect(await state()).toEqual({ snapshot: [{ key: k1.toLowerCase(), destination_id: recordId }], errors: [] });
+      }
+      // Nothing left to do either way.
+      const r4 = await run(cfg, 4);
+      expect(Object.values(r4.ops).reduce((n, o) => n + o.planned, 0)).toBe(0);
+    },
+    60_000,
+  );
+});
