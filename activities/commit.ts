@@ -249,6 +249,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   const config = rec.config as { mode: string; source: { key: string } };
   const summary = await baseSummary(tx, rec);
   const exists = await hasDeltaTable(tx, runId);
+  // Deletions kept for a case variant of their key (db/delta.ts keepCaseVariants): the row log says more of them.
+  let kept = false;
   if (exists) {
     const wholeModel = !deltaSeesOnlyFailed(rec.trigger);
     // Held still until the commit ends: a write of the run still under way (timed out for the workflow, its
@@ -272,6 +274,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     // (MAX_KEY_BYTES) left such runs holding a key no row error can index; listing it failed every settle.
     const listUnacknowledged = opts.listUnacknowledged && counts.some((c) => c.sent);
     const holds = deltaHolds(counts, listUnacknowledged);
+    kept = holds.kept;
     for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, listUnacknowledged, wholeModel, holds))
       await stmt.execute(tx);
     for (const c of counts) {
@@ -294,6 +297,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       else if (c.status === 'unsent') ops.unsent = (ops.unsent ?? 0) + n;
       else if (c.status === 'skipped') ops.skipped += n;
       else if (c.status === 'held') ops.held += n;
+      else if (c.status === 'kept') ops.kept = (ops.kept ?? 0) + n;
     }
     summary.heldDeletes = summary.ops.delete?.held ?? 0;
     const resent = (await resentCounts(runId).execute(tx)).rows.filter((r) => Number(r.n) > 0);
@@ -331,7 +335,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
   if (exists) {
     const days = rowLogDays();
     if (days > 0) {
-      await logRowChanges(tx, runId, rec.activation_id, rec.run_number);
+      await logRowChanges(tx, runId, rec.activation_id, rec.run_number, kept);
       await pruneRowChanges(tx, rec.activation_id, days);
     }
     await dropWorkTablesOf(tx, runId);

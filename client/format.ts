@@ -120,6 +120,13 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
     columns.push({ header: 'RE-SENT', value: (r) => Object.values(r.resent ?? {}).reduce((a, n) => a + n, 0), align: 'right' });
   const notes = [
     ...resent.map((r) => `run ${r.runNumber}: ${resentText(r.resent)} within the run, counted once in OK or FAILED`),
+    // Counted in PLANNED only: said under the table rather than in a column of their own (rare).
+    ...runs
+      .filter((r) => r.ops.delete?.kept)
+      .map(
+        (r) =>
+          `run ${r.runNumber}: ${r.ops.delete!.kept} deletions kept, not sent: the model still has their key in another case, and the destination takes both for one record ("syncline rows ${r.activationId} --run ${r.runNumber} --op delete")`,
+      ),
     // Whole (up to 2,000 characters): what to do comes at the end of the message.
     ...runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 2000)}`),
   ];

@@ -116,6 +116,12 @@ export function runResultDetails(s: RunSummary): string {
       '',
       `${count(unsent)} planned rows not sent: their chunk's write never began (the run ended first, or a worker of a release before took it during a rolling deploy); the next run sends them`,
     );
+  const kept = ops.reduce((a, [, c]) => a + (c.kept ?? 0), 0);
+  if (kept)
+    lines.push(
+      '',
+      `${count(kept)} deletions not sent, kept: the model still has their key in another case, and the destination takes both for one record`,
+    );
   const resent = Object.entries(s.resent ?? {}).filter(([, n]) => n > 0);
   if (resent.length)
     lines.push(

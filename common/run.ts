@@ -23,6 +23,13 @@ export interface OpCounts {
    * began. Neither failed nor listed in the row errors; the next run plans them again. Absent when none.
    */
   unsent?: number;
+  /**
+   * Of `planned` (deletions only), rows not deleted and not sent: the model still has their key in another case,
+   * and the destination takes both for one record (a key that ignores case there; db/delta.ts
+   * keepCaseVariants). Neither succeeded nor failed. Absent when none, and in summaries recorded before it was
+   * counted (such deletions were counted `succeeded`).
+   */
+  kept?: number;
 }
 
 /** What a run did, in counts only: it is stored in workflow history and shown in the Web UI. */
@@ -74,6 +81,7 @@ export function describeRun(s: RunSummary): string {
     if (c.skipped) bits.push(`${c.skipped} skipped`);
     if (c.held) bits.push(`${c.held} held`);
     if (c.unsent) bits.push(`${c.unsent} not sent`);
+    if (c.kept) bits.push(`${c.kept} kept`);
     return `${op} ${c.planned} (${bits.join(', ')})`;
   });
   const resent = resentText(s.resent);

@@ -10,7 +10,7 @@ import type { RunSummary, RunWarning } from './run';
 export function failedRowCounts(s: RunSummary): { tried: number; failed: number; carried: number } {
   const ops = Object.values(s.ops);
   const newlyRejected = s.rejected - (s.rejectedUnchanged ?? 0);
-  const sent = ops.reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
+  const sent = ops.reduce((a, o) => a + o.planned - o.skipped - o.held - (o.kept ?? 0), 0);
   return {
     tried: sent + newlyRejected,
     failed: ops.reduce((a, o) => a + o.failed, 0) + newlyRejected,
@@ -34,7 +34,8 @@ export function evaluateRunWarnings(
 ): RunWarning[] {
   const t = config.thresholds;
   const out: RunWarning[] = [];
-  const planned = Object.values(s.ops).reduce((a, o) => a + o.planned - o.skipped - o.held, 0);
+  // Not sent: skipped, held, and deletions kept for a case variant of their key.
+  const planned = Object.values(s.ops).reduce((a, o) => a + o.planned - o.skipped - o.held - (o.kept ?? 0), 0);
   // Only this run's own failures: a problem already reported and unchanged is not reported again.
   const { tried, failed } = failedRowCounts(s);
   if (tried > 0 && (failed * 100) / tried > t.failedRowPercent) {

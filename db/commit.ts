@@ -27,9 +27,11 @@ export interface DeltaHolds {
   rowErrors: boolean;
   /** Deletions the guard holds. */
   held: boolean;
+  /** Removed keys kept for their case variant (db/delta.ts keepCaseVariants). */
+  kept: boolean;
 }
 
-export const HOLDS_EVERYTHING: DeltaHolds = { pending: true, deleted: true, listed: true, rowErrors: true, held: true };
+export const HOLDS_EVERYTHING: DeltaHolds = { pending: true, deleted: true, listed: true, rowErrors: true, held: true, kept: true };
 
 /** What `summaryCounts` rows say the commit will act on; `hasRowErrors` from the same statement. */
 export function deltaHolds(
@@ -43,6 +45,7 @@ export function deltaHolds(
     listed: counts.some((c) => listedStatuses.has(c.status)),
     rowErrors: counts.length === 0 || counts.some((c) => c.has_row_errors !== false),
     held: counts.some((c) => c.status === 'held'),
+    kept: counts.some((c) => c.status === 'kept'),
   };
 }
 
@@ -98,6 +101,27 @@ export function commitStatements(
       ? [
           sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.op = 'delete' AND d.status = 'held'
   AND EXISTS (SELECT 1 FROM syncline.snapshot s WHERE s.activation_id = ${activationId} AND s.key = d.key)`,
+        ]
+      : []),
+    // A removed key kept for its case variant (db/delta.ts keepCaseVariants) is the variant's record once a snapshot
+    // row stands for it under the variant (there before the run, or its write acknowledged now: the snapshot write
+    // ran first): the removed key leaves the snapshot, as a deletion done would. Until then (the variant refused,
+    // unanswered, never sent) the record is still the removed key's, and its snapshot row stays: a later run keeps
+    // it again while a variant is in the model, and deletes it once none is. No run sends the removed key again, so
+    // an error of its last write no longer stands, except the only mark of a lost write's record (NOT_ACKNOWLEDGED
+    // without a snapshot row, as for a held deletion). Not held either: a kept key is no deletion to approve.
+    ...(holds.kept
+      ? [
+          ...(holds.rowErrors
+            ? [
+                sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'kept'
+  AND (EXISTS (SELECT 1 FROM syncline.snapshot s WHERE s.activation_id = ${activationId} AND s.key = d.key)
+    OR EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = d.variant))`,
+              ]
+            : []),
+          sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'kept'`,
+          sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'kept'
+  AND EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = d.variant)`,
         ]
       : []),
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.

@@ -152,7 +152,7 @@ export interface ConfigVersionsTable {
   reason: string | null;
   created_at: Timestamp;
 }
-/** One line per key a run acted on (kept for the retention period): `outcome` ok | failed | not_acknowledged | unsent | held | skipped | rejected. */
+/** One line per key a run acted on (kept for the retention period): `outcome` ok | failed | not_acknowledged | unsent | held | skipped | rejected | kept. */
 export interface RowChangesTable {
   activation_id: string;
   run_number: number;

@@ -291,7 +291,9 @@ SELECT ${key} AS key, ${change} AS change, m.op, st.${sql.id(ROW_N)} AS n, st.${
   -- order is total (model rows in the model's order, removed keys after them by key), so a retried delta
   -- numbers every row as the first attempt did, whatever join Postgres picks.
   (CASE WHEN m.op IS NOT NULL THEN row_number() OVER (PARTITION BY m.op ORDER BY ${modelTid}, ${key} COLLATE "C") END)::int AS seq,
-  NULL::text AS code, NULL::text AS message, NULL::boolean AS retryable, NULL::text AS result_id
+  NULL::text AS code, NULL::text AS message, NULL::boolean AS retryable, NULL::text AS result_id,
+  -- A removed key kept for its case variant: the variant's key (keepCaseVariants).
+  NULL::text AS variant
 FROM ${stageTable(spec.runId)} st
 LEFT JOIN (VALUES ${modes}) AS m(change, op) ON m.change = ${change}
 LEFT JOIN syncline.row_errors e ON e.activation_id = ${spec.activationId} AND e.key = ${key} AND NOT e.retryable AND e.hash = st.${sql.id(ROW_HASH)}
@@ -797,7 +799,8 @@ export async function settleChunk(db: Db, runId: string, range: ChunkRange, idIs
 
 /**
  * True when some row of the run already has the destination's answer (ok or failed). A removed key the delta
- * itself settled (`keepCaseVariants`: no seq, in no chunk) is no answer.
+ * itself settled is no answer: `kept` (keepCaseVariants), or `ok` without a seq (the same, by the release before
+ * `kept`).
  */
 export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
   return (
@@ -812,24 +815,30 @@ export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
  * case variant the model still has ('K-1' removed, 'k-1' added, changed, unchanged or rejected) is that key's
  * record: deleting it, by its stored Id or by key, deleted the record of a model row that is still there (after
  * the variant's upsert wrote it: gone for good, the snapshot holding the variant; before: made again, a new record).
- * Such a deletion is settled here, without a call: done (`ok`, so the commit drops the removed key from the
- * snapshot), no seq (in no chunk, no answer: `hasAnswers`), and a message for the row log. Two variants both
- * removed are deleted. Before the guard: they are no deletion. Returns how many.
+ * Such a deletion is settled here, without a call: `kept` (no seq: in no chunk, no answer: `hasAnswers`), the
+ * variant's key in `variant`, and a message for the row log. Two variants both removed are deleted. Before the
+ * guard: they are no deletion. Returns how many.
+ *
+ * The removed key leaves the snapshot only once a snapshot row stands for the record under the variant
+ * (`commitStatements`): the variant was there already, or this run's write of it was acknowledged. Refused,
+ * unanswered, never sent or rejected, the record still is the removed key's (its values, its snapshot row): kept
+ * there, a later run keeps it again while the variant is in the model, and deletes it once no variant is. The
+ * variant chosen is one the snapshot holds if any, else one this run sends, else any (in key order among equals).
  */
 export async function keepCaseVariants(db: Db, runId: string, activationId: string): Promise<number> {
   const d = deltaTable(runId);
-  const r = await sql`UPDATE ${d} x SET status = 'ok', seq = NULL,
+  const r = await sql`UPDATE ${d} x SET status = 'kept', seq = NULL, variant = v.key,
   message = 'not deleted: the model still has key "' || v.key || '", which differs from it only in case, and the destination takes both for one record'
 FROM (
   SELECT DISTINCT ON (x2.key) x2.key AS removed, m.key FROM ${d} x2
   JOIN (
-    SELECT key FROM ${d} WHERE op IS DISTINCT FROM 'delete' AND key IS NOT NULL
+    SELECT key, CASE WHEN status = 'pending' THEN 1 ELSE 2 END AS rank FROM ${d} WHERE op IS DISTINCT FROM 'delete' AND key IS NOT NULL
     UNION ALL
-    SELECT s.key FROM syncline.snapshot s WHERE s.activation_id = ${activationId}
+    SELECT s.key, 0 FROM syncline.snapshot s WHERE s.activation_id = ${activationId}
       AND NOT EXISTS (SELECT 1 FROM ${d} z WHERE z.key = s.key AND z.op = 'delete')
   ) m ON lower(m.key) = lower(x2.key) AND m.key <> x2.key
   WHERE x2.op = 'delete' AND x2.status = 'pending'
-  ORDER BY x2.key, m.key
+  ORDER BY x2.key, m.rank, m.key
 ) v
 WHERE x.key = v.removed AND x.op = 'delete' AND x.status = 'pending'`.execute(db);
   return Number(r.numAffectedRows ?? 0);

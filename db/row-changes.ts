@@ -19,12 +19,22 @@ export function rowLogDays(env: NodeJS.ProcessEnv = process.env): number {
   return days;
 }
 
-/** Every keyed row of the run's delta, as the commit leaves it (rows without a key are counted, not logged). */
-export async function logRowChanges(db: Db, runId: string, activationId: string, runNumber: number): Promise<void> {
+/**
+ * Every keyed row of the run's delta, as the commit leaves it (rows without a key are counted, not logged),
+ * after the commit's snapshot statements. `kept`: the delta has deletions kept for a case variant of their key
+ * (db/delta.ts keepCaseVariants; only then is its `variant` column read, which deltas of releases before it
+ * lack); the message of one whose variant has no snapshot row yet says the record stays under the removed key.
+ */
+export async function logRowChanges(db: Db, runId: string, activationId: string, runNumber: number, kept = false): Promise<void> {
+  const message = kept
+    ? sql`CASE WHEN status = 'kept' AND NOT EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = variant)
+    THEN message || '; "' || variant || '" is not written yet: the record stays synced under this key until it is, and is deleted if no such key is left in the model'
+    ELSE message END`
+    : sql`message`;
   await sql`INSERT INTO syncline.row_changes (activation_id, run_number, key, op, outcome, destination_id, hash, code, message)
 SELECT ${activationId}, ${runNumber}, key, coalesce(op, change),
   CASE status WHEN 'pending' THEN 'not_acknowledged' WHEN 'rejected_unchanged' THEN 'rejected' ELSE status END,
-  coalesce(result_id, destination_id), hash, code, message
+  coalesce(result_id, destination_id), hash, code, ${message}
 FROM ${deltaTable(runId)} WHERE key IS NOT NULL AND change <> 'null_key'`.execute(db);
 }
 

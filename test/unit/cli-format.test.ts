@@ -272,6 +272,17 @@ describe('tables', () => {
     expect(runsTable([run({ resent: {} })])).not.toContain('RE-SENT');
   });
 
+  test('deletions kept for a case variant of their key: a note under the table, counted in neither OK nor FAILED; none when no run kept one', () => {
+    const out = runsTable([
+      run({ runNumber: 9, ops: { delete: { planned: 3, succeeded: 1, failed: 0, skipped: 0, held: 0, kept: 2 } } }),
+      run(),
+    ]);
+    expect(out).toContain(
+      'run 9: 2 deletions kept, not sent: the model still has their key in another case, and the destination takes both for one record ("syncline rows contacts --run 9 --op delete")',
+    );
+    expect(runsTable([run()])).not.toContain('kept');
+  });
+
   test('errors: long messages are cut to the width, at a word boundary', () => {
     const e: RowErrorRecord = {
       activationId: 'contacts',

@@ -87,3 +87,12 @@ test('rows never sent (their chunk write never began): said in the run line and 
   );
   expect(runResultDetails(run(8))).not.toContain('not sent');
 });
+
+test('deletions kept for a case variant of their key: said in the run line and the run details, counted neither ok nor failed', () => {
+  const kept = run(9, { ops: { delete: { planned: 3, succeeded: 1, failed: 0, skipped: 0, held: 0, kept: 2 } } });
+  expect(describeRun(kept)).toBe('run 9 · mirror · schedule · success · delete 3 (1 ok, 2 kept)');
+  expect(runResultDetails(kept)).toContain(
+    '2 deletions not sent, kept: the model still has their key in another case, and the destination takes both for one record',
+  );
+  expect(runResultDetails(run(8))).not.toContain('kept');
+});

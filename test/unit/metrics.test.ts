@@ -100,6 +100,22 @@ test('rows a run never sent (their chunk never begun) are counted under outcome 
   ]);
 });
 
+test('deletions kept for a case variant of their key are counted under outcome kept, not succeeded', async () => {
+  const samples: Sample[] = [];
+  const kept: RunSummary = {
+    ...summary,
+    status: 'success',
+    ops: { delete: { planned: 3, succeeded: 1, failed: 0, skipped: 0, held: 0, kept: 2 } },
+    heldDeletes: 0,
+    rejected: 0,
+  };
+  await new MockActivityEnvironment({}, { metricMeter: recordingMeter(samples) }).run(async () => recordCommittedRun(kept));
+  expect(ours(samples).filter((x) => x.name === METRICS.rows)).toEqual([
+    { kind: 'counter', name: METRICS.rows, value: 1, tags: { activation: 'contacts', op: 'delete', outcome: 'succeeded' } },
+    { kind: 'counter', name: METRICS.rows, value: 2, tags: { activation: 'contacts', op: 'delete', outcome: 'kept' } },
+  ]);
+});
+
 /**
  * Two workers, each with its own registry (as two worker processes export): what a Prometheus scrape of
  * each holds of a gauge set after runs, the scrape's `instance` label added. Keeps the last value set per

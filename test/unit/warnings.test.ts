@@ -173,6 +173,16 @@ describe('currentWarnings', () => {
       expect(codes(evaluateRunWarnings(config, run({ ops: {}, rejected: 3 })))).toEqual(['FAILED_ROWS']);
     });
 
+    it('deletions kept for a case variant of their key were not sent: they weigh in neither FAILED_ROWS nor DELTA_LARGE', () => {
+      const kept = run({
+        modelRows: 100,
+        ops: { ...ops(10, 9, 1, 0), delete: { planned: 90, succeeded: 0, failed: 0, skipped: 0, held: 0, kept: 90 } },
+      });
+      expect(evaluateRunWarnings(config, kept, { modelRows: 100, status: 'success' })).toEqual([
+        expect.objectContaining({ code: 'FAILED_ROWS', message: expect.stringContaining('run 3: 1 of 10 rows failed or were rejected') }),
+      ]);
+    });
+
     it('an open FAILED_ROWS stays open while the rows still fail unchanged and the run sent nothing new', () => {
       const idle = run({ ops: ops(2, 0, 0, 2), rejected: 4, rejectedUnchanged: 4 });
       expect(currentWarnings(config, idle, { ...view, previous: open })).toEqual([
