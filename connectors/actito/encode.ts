@@ -3,7 +3,7 @@ import type { FieldSpec, OutRow } from '../types';
 import type { ActitoOptions } from './config';
 import { splitFields, type Tables } from './context';
 import { csvLine } from './csv';
-import { csvText, encodeValue, type EncodeTarget, isCompatible } from './mapping';
+import { csvText, encodeValue, type EncodeTarget, isCompatible, plainTextMax } from './mapping';
 import type { Properties, Scalar } from './routes';
 import type { TableInfo } from './structure';
 
@@ -90,18 +90,24 @@ export class RowEncoder {
     const profile = this.profileColumns;
     // Each column's header positions, found once; a name given twice keeps the last value written.
     const at = cols.map((c) => header.flatMap((h, i) => (h === c.name ? [i] : [])));
+    // A text within this length is its own cell (mapping.ts plainTextMax); other values go through encodeValue.
+    const plain = cols.map(plainTextMax);
     const skip = this.opts.nulls === 'skip';
     const cells = new Array<string>(header.length);
     return (row) => {
       cells.fill('');
       for (let j = 0; j < cols.length; j++) {
         const c = cols[j]!;
-        const e = encodeValue(row.values[c.from], c);
-        if (!e.ok) return { message: `${c.name}: ${e.message}` };
-        // As encode: empty text is no value, and a value-less cell is skipped or sent empty alike.
-        const value = e.value === '' ? null : e.value;
-        if (value === null && skip) continue;
-        const text = csvText(value);
+        const v = row.values[c.from];
+        let text: string;
+        if (typeof v === 'string' && v.length <= plain[j]!) text = v;
+        else {
+          const e = encodeValue(v, c);
+          if (!e.ok) return { message: `${c.name}: ${e.message}` };
+          text = csvText(e.value);
+        }
+        // As encode: empty text is no value, as NULL is; both are skipped or sent as an empty cell.
+        if (text === '' && skip) continue;
         const to = at[j]!;
         for (let k = 0; k < to.length; k++) cells[to[k]!] = text;
       }
