@@ -84,11 +84,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
     await createTable(emu, table);
     log(`building the model public.${id}: ${rows} rows (generate_series)`);
     const t = Date.now();
-    await db.query(
-      `CREATE TABLE public.${id} AS SELECT 'o' || g AS order_id, 'c' || (g % 100000) AS customer_id, ((g % 10000) * 1.25)::numeric(10,2) AS amount,
-      (ARRAY['NEW','PAID','SHIPPED','CANCELLED'])[1 + g % 4] AS status, (date '2026-01-01' + (g % 300)) AS order_date, 'note ' || g AS note FROM generate_series(1, $1::int) g`,
-      [rows],
-    );
+    await db.query(modelSql(`public.${id}`), [rows]);
     await db.query(`ANALYZE public.${id}`);
     log(`model ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
@@ -104,13 +100,7 @@ export async function main(args: string[]): Promise<Record<string, unknown>> {
             schedule: { manual: true },
             source: { table: `public.${id}`, key: 'order_id' },
             destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options: bulkChunkSize ? { bulkChunkSize } : {} },
-            mappings: [
-              { from: 'customer_id', to: 'customerId' },
-              { from: 'amount', to: 'amount' },
-              { from: 'status', to: 'status' },
-              { from: 'order_date', to: 'orderDate' },
-              { from: 'note', to: 'note' },
-            ],
+            mappings: MAPPINGS,
           },
         },
       ],
@@ -313,7 +303,22 @@ async function handwrittenImport(
 }
 
 /** A custom table like the seeded `orders`, without the profile foreign key (no profiles in this benchmark). */
-async function createTable(emu: ActitoEmulator, name: string): Promise<void> {
+/** The bench's model: `$1` rows (generate_series) of orders, key `order_id`. */
+export function modelSql(table: string): string {
+  return `CREATE TABLE ${table} AS SELECT 'o' || g AS order_id, 'c' || (g % 100000) AS customer_id, ((g % 10000) * 1.25)::numeric(10,2) AS amount,
+      (ARRAY['NEW','PAID','SHIPPED','CANCELLED'])[1 + g % 4] AS status, (date '2026-01-01' + (g % 300)) AS order_date, 'note ' || g AS note FROM generate_series(1, $1::int) g`;
+}
+
+/** The model's mappings onto the emulator table `createTable` makes (key `orderId`). */
+export const MAPPINGS = [
+  { from: 'customer_id', to: 'customerId' },
+  { from: 'amount', to: 'amount' },
+  { from: 'status', to: 'status' },
+  { from: 'order_date', to: 'orderDate' },
+  { from: 'note', to: 'note' },
+];
+
+export async function createTable(emu: ActitoEmulator, name: string): Promise<void> {
   const res = await fetch(`${emu.url}/__admin/tables`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },

@@ -162,7 +162,7 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
     const key = ctx.destination.key;
     const columns = encoder.recordColumns.map((c) => c.name);
     const header = [key, ...columns.filter((h) => h !== key)];
-    const line = lineEncoder(header);
+    const line = encoder.recordLine(header);
     return toFile(
       header,
       async function* (emit) {
@@ -170,9 +170,9 @@ export async function buildImportFile(ctx: Ctx, chunk: ChunkWrite, opts: ActitoO
         for await (const rows of chunk.rows(BATCH)) {
           const failures: RowResult[] = [];
           for (const row of rows) {
-            const e = encoder.encode(row);
-            if (e.ok) emit(line(e.value.record));
-            else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: e.message, retryable: false });
+            const l = line(row);
+            if (typeof l === 'string') emit(l);
+            else failures.push({ key: row.key, ok: false, code: ROW_CODES.encode, message: l.message, retryable: false });
           }
           if (failures.length) await chunk.record(failures);
           ctx.heartbeat({ chunk: chunk.chunk, phase: 'encoding' });

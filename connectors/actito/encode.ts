@@ -2,7 +2,8 @@
 import type { FieldSpec, OutRow } from '../types';
 import type { ActitoOptions } from './config';
 import { splitFields, type Tables } from './context';
-import { encodeValue, type EncodeTarget, isCompatible } from './mapping';
+import { csvLine } from './csv';
+import { csvText, encodeValue, type EncodeTarget, isCompatible, plainTextMax } from './mapping';
 import type { Properties, Scalar } from './routes';
 import type { TableInfo } from './structure';
 
@@ -78,7 +79,49 @@ export class RowEncoder {
     }
     return { ok: true, value: { record, profile, key, match } };
   }
+
+  /**
+   * The records file's line for a row, cells in `header`'s order: byte for byte what `encode` and
+   * bulk-file.ts `lineEncoder(header)` of its `record` write (csv.test.ts compares them), without the
+   * properties in between. A row `encode` refuses (a record or a profile column's value) gets its message.
+   */
+  recordLine(header: readonly string[]): (row: OutRow) => RecordLine {
+    const cols = this.recordColumns;
+    const profile = this.profileColumns;
+    // Each column's header positions, found once; a name given twice keeps the last value written.
+    const at = cols.map((c) => header.flatMap((h, i) => (h === c.name ? [i] : [])));
+    // A text within this length is its own cell (mapping.ts plainTextMax); other values go through encodeValue.
+    const plain = cols.map(plainTextMax);
+    const skip = this.opts.nulls === 'skip';
+    const cells = new Array<string>(header.length);
+    return (row) => {
+      cells.fill('');
+      for (let j = 0; j < cols.length; j++) {
+        const c = cols[j]!;
+        const v = row.values[c.from];
+        let text: string;
+        if (typeof v === 'string' && v.length <= plain[j]!) text = v;
+        else {
+          const e = encodeValue(v, c);
+          if (!e.ok) return { message: `${c.name}: ${e.message}` };
+          text = csvText(e.value);
+        }
+        // As encode: empty text is no value, as NULL is; both are skipped or sent as an empty cell.
+        if (text === '' && skip) continue;
+        const to = at[j]!;
+        for (let k = 0; k < to.length; k++) cells[to[k]!] = text;
+      }
+      for (const c of profile) {
+        const e = encodeValue(row.values[c.from], c);
+        if (!e.ok) return { message: `${c.name}: ${e.message}` };
+      }
+      return csvLine(cells);
+    };
+  }
 }
+
+/** A records file's line (CRLF included), or why the row cannot be sent (`encode`'s message). */
+export type RecordLine = string | { message: string };
 
 function column(f: FieldSpec, name: string, table: TableInfo): Column {
   const a = table.attributes.get(name);

@@ -155,6 +155,18 @@ export function encodeValue(v: unknown, t: EncodeTarget): Encoded {
   };
 }
 
+/**
+ * The longest text `encodeValue` passes through unchanged for `t`, or -1 when it may change texts (JSON,
+ * booleans, numbers): a string value no longer than this is its own encoded value. Lets a file's writer
+ * skip the checks for most texts (encode.ts `recordLine`; csv.test.ts compares the two).
+ */
+export function plainTextMax(t: EncodeTarget): number {
+  const pg = t.pgType.toLowerCase();
+  if (JSON_TYPES.has(pg) || JSON_ARRAY_TYPE_NAMES.has(pg)) return -1;
+  if (t.valueType === 'BOOLEAN' || t.valueType === 'LONG' || t.valueType === 'INTEGER' || t.valueType === 'NUMBER') return -1;
+  return t.maxLength ?? 255;
+}
+
 /** The CSV cell for an encoded value (booleans as TRUE/FALSE, null as an empty cell). */
 export function csvText(v: string | number | boolean | null): string {
   if (v === null) return '';
