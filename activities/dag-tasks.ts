@@ -11,7 +11,7 @@ import { SKIP } from '../common/dag';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
 import { programLimit, withoutRowValues } from './failure';
-import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
+import { acquirePoolSlot, poolLeaseMs, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
 
@@ -26,6 +26,8 @@ export interface DagTaskDeps {
   resolveConnection?(name: string): Record<string, unknown>;
   /** The state database: where the (DAG, logical date) of scheduled runs is recorded (syncline.dag_runs). */
   stateDb?: pg.Pool;
+  /** The lease of a pool slot (docs/dag.md "Pools"); unset: SYNCLINE_DAG_POOL_LEASE_SECONDS, read at each acquire. */
+  poolLeaseMs?: number;
 }
 
 export interface RunSqlInput {
@@ -88,7 +90,15 @@ export interface DagPoolLeaseInput {
   /** One task execution of one run: `<workflowId>/<runId>/<taskId>` (`#<index>` for a mapped item). */
   holder: string;
   leaseMs: number;
+  /**
+   * Set by runs of this release: the slot gets the worker's lease (SYNCLINE_DAG_POOL_LEASE_SECONDS), which the
+   * answer carries (`leaseMs`) so that the run renews it in time; `leaseMs` is what a worker of a release before uses.
+   */
+  workerLease?: boolean;
 }
+
+/** An acquire's answer; `leaseMs`: the lease the slot got, when the run asked for the worker's (`workerLease`). */
+export type DagPoolAcquired = AcquireResult & { leaseMs?: number };
 
 export interface DagPoolRenewal {
   renewed: number;
@@ -103,8 +113,10 @@ function dagPoolActivities(deps: DagTaskDeps) {
       return poolSizes(stateDb(deps));
     },
     /** One try: a slot now, or none (the workflow sleeps on a timer and tries again; no worker slot is held). */
-    async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<AcquireResult> {
-      return acquirePoolSlot(stateDb(deps), input.pool, input.holder, input.leaseMs);
+    async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<DagPoolAcquired> {
+      const leaseMs = input.workerLease ? (deps.poolLeaseMs ?? poolLeaseMs()) : input.leaseMs;
+      const r = await acquirePoolSlot(stateDb(deps), input.pool, input.holder, leaseMs);
+      return r.acquired && input.workerLease ? { ...r, leaseMs } : r;
     },
     /**
      * Renews the run's leases; `lost`: the `holders` the run says it holds whose lease is not its own any more
