@@ -8,6 +8,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { SKIP } from '../common/dag';
+import { SyncError } from '../common/errors';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
 import { programLimit, withoutRowValues } from './failure';
@@ -191,10 +192,7 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       try {
         target = deps.resolvePg(connection);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(
-          `connection "${connection}" is not defined on this worker: ${(err as Error).message}`,
-          'CONNECTION_UNKNOWN',
-        );
+        throw unknownConnection(connection, err);
       }
       // Postgres cancels the statement a little before the attempt times out: no query outlives its attempt, and
       // the task reports the clear SQL_57014 "canceling statement due to statement timeout" instead of a bare timeout.
@@ -377,6 +375,18 @@ function sqlFailure(err: unknown, connection: string): unknown {
 }
 
 /**
+ * A task's connection the worker cannot resolve: in the resolver's own words when they name it and say where to
+ * define it (or that its JSON does not parse), else named here.
+ */
+function unknownConnection(name: string, err: unknown): ApplicationFailure {
+  const said =
+    err instanceof SyncError && err.code === 'CONNECTION_UNKNOWN'
+      ? err.message
+      : `connection "${name}" is not defined on this worker: ${(err as Error).message}`;
+  return ApplicationFailure.nonRetryable(said, 'CONNECTION_UNKNOWN');
+}
+
+/**
  * The URL and the connection's headers of an http task. The credentials stay in the worker: the task
  * input (workflow history) names the connection only. With a `baseUrl`, the headers go nowhere else.
  * `shown` is how error messages (kept in history, logged) name the URL: a connection's `baseUrl` may be
@@ -393,10 +403,7 @@ function httpTarget(
     if (!resolve) throw new Error('this worker resolves no connections for DAG tasks');
     conn = resolve(name);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(
-      `connection "${name}" is not defined on this worker: ${(err as Error).message}`,
-      'CONNECTION_UNKNOWN',
-    );
+    throw unknownConnection(name, err);
   }
   const headers = conn.headers ?? {};
   if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
