@@ -23,6 +23,7 @@ import { HISTOGRAM_BUCKETS } from './common/metrics';
 import { startPostgres } from './scripts/services/postgres';
 import { rowLogDays } from './db/row-changes';
 import { runHistoryDays } from './db/runs';
+import { poolLeaseMs } from './db/dag-pools';
 import { startWaitSeconds, temporalMayRecover } from './client/start-wait';
 
 /**
@@ -95,6 +96,15 @@ export function workerActivitySlots(env: NodeJS.ProcessEnv = process.env): numbe
 export function workerRetention(env: NodeJS.ProcessEnv = process.env): { rowLogDays: number; runHistoryDays: number } {
   try {
     return { rowLogDays: rowLogDays(env), runHistoryDays: runHistoryDays(env) };
+  } catch (err) {
+    throw new WorkerConfigError((err as Error).message);
+  }
+}
+
+/** SYNCLINE_DAG_POOL_LEASE_SECONDS (db/dag-pools.ts), checked before the worker starts: each pool slot acquire reads it. */
+export function workerPoolLease(env: NodeJS.ProcessEnv = process.env): number {
+  try {
+    return poolLeaseMs(env);
   } catch (err) {
     throw new WorkerConfigError((err as Error).message);
   }
@@ -173,6 +183,7 @@ export async function runWorker(argv: string[] = process.argv.slice(2)): Promise
     cacheSize = workerCacheSize();
     activitySlots = workerActivitySlots();
     workerRetention();
+    workerPoolLease();
     startWait = workerStartWait();
     // Last: once the SDK's runtime is installed its threads keep the process alive, so a setting refused
     // after it would leave a worker that said why but never exited.

@@ -8,10 +8,11 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { SKIP } from '../common/dag';
+import { SyncError } from '../common/errors';
 import { bindNamed } from '../common/dag-schedule';
 import { createClient } from '../db/connect';
 import { programLimit, withoutRowValues } from './failure';
-import { acquirePoolSlot, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
+import { acquirePoolSlot, poolLeaseMs, poolSizes, releasePoolSlot, renewPoolLeases, type AcquireResult } from '../db/dag-pools';
 import { activationWorkflowId } from '../common/names';
 import { triggerSyncUpdate } from '../workflows/messages';
 
@@ -26,6 +27,8 @@ export interface DagTaskDeps {
   resolveConnection?(name: string): Record<string, unknown>;
   /** The state database: where the (DAG, logical date) of scheduled runs is recorded (syncline.dag_runs). */
   stateDb?: pg.Pool;
+  /** The lease of a pool slot (docs/dag.md "Pools"); unset: SYNCLINE_DAG_POOL_LEASE_SECONDS, read at each acquire. */
+  poolLeaseMs?: number;
 }
 
 export interface RunSqlInput {
@@ -88,7 +91,15 @@ export interface DagPoolLeaseInput {
   /** One task execution of one run: `<workflowId>/<runId>/<taskId>` (`#<index>` for a mapped item). */
   holder: string;
   leaseMs: number;
+  /**
+   * Set by runs of this release: the slot gets the worker's lease (SYNCLINE_DAG_POOL_LEASE_SECONDS), which the
+   * answer carries (`leaseMs`) so that the run renews it in time; `leaseMs` is what a worker of a release before uses.
+   */
+  workerLease?: boolean;
 }
+
+/** An acquire's answer; `leaseMs`: the lease the slot got, when the run asked for the worker's (`workerLease`). */
+export type DagPoolAcquired = AcquireResult & { leaseMs?: number };
 
 export interface DagPoolRenewal {
   renewed: number;
@@ -103,8 +114,10 @@ function dagPoolActivities(deps: DagTaskDeps) {
       return poolSizes(stateDb(deps));
     },
     /** One try: a slot now, or none (the workflow sleeps on a timer and tries again; no worker slot is held). */
-    async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<AcquireResult> {
-      return acquirePoolSlot(stateDb(deps), input.pool, input.holder, input.leaseMs);
+    async acquireDagPoolSlot(input: DagPoolLeaseInput): Promise<DagPoolAcquired> {
+      const leaseMs = input.workerLease ? (deps.poolLeaseMs ?? poolLeaseMs()) : input.leaseMs;
+      const r = await acquirePoolSlot(stateDb(deps), input.pool, input.holder, leaseMs);
+      return r.acquired && input.workerLease ? { ...r, leaseMs } : r;
     },
     /**
      * Renews the run's leases; `lost`: the `holders` the run says it holds whose lease is not its own any more
@@ -179,10 +192,7 @@ export function createDagTaskActivities(deps: DagTaskDeps) {
       try {
         target = deps.resolvePg(connection);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(
-          `connection "${connection}" is not defined on this worker: ${(err as Error).message}`,
-          'CONNECTION_UNKNOWN',
-        );
+        throw unknownConnection(connection, err);
       }
       // Postgres cancels the statement a little before the attempt times out: no query outlives its attempt, and
       // the task reports the clear SQL_57014 "canceling statement due to statement timeout" instead of a bare timeout.
@@ -365,6 +375,18 @@ function sqlFailure(err: unknown, connection: string): unknown {
 }
 
 /**
+ * A task's connection the worker cannot resolve: in the resolver's own words when they name it and say where to
+ * define it (or that its JSON does not parse), else named here.
+ */
+function unknownConnection(name: string, err: unknown): ApplicationFailure {
+  const said =
+    err instanceof SyncError && err.code === 'CONNECTION_UNKNOWN'
+      ? err.message
+      : `connection "${name}" is not defined on this worker: ${(err as Error).message}`;
+  return ApplicationFailure.nonRetryable(said, 'CONNECTION_UNKNOWN');
+}
+
+/**
  * The URL and the connection's headers of an http task. The credentials stay in the worker: the task
  * input (workflow history) names the connection only. With a `baseUrl`, the headers go nowhere else.
  * `shown` is how error messages (kept in history, logged) name the URL: a connection's `baseUrl` may be
@@ -381,10 +403,7 @@ function httpTarget(
     if (!resolve) throw new Error('this worker resolves no connections for DAG tasks');
     conn = resolve(name);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(
-      `connection "${name}" is not defined on this worker: ${(err as Error).message}`,
-      'CONNECTION_UNKNOWN',
-    );
+    throw unknownConnection(name, err);
   }
   const headers = conn.headers ?? {};
   if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
 import { withoutSecrets } from '../common/redact';
-import { envName } from '../connectors/connections';
+import { activationConnection, envName } from '../connectors/connections';
 import {
   WARNINGS_WORKFLOW_ID,
   healthOf,
@@ -144,7 +144,7 @@ function unusableUrl(url: string, notice: WarningNotice, where: string): void {
 function webhookUrl(deps: SynclineDeps, notice: WarningNotice, channel: WarningChannel | undefined): string | undefined {
   if (!channel?.connection) return channel?.webhookUrl ?? process.env.SYNCLINE_WARNINGS_WEBHOOK;
   const name = channel.connection;
-  const url = deps.resolveConnection(name).url;
+  const url = activationConnection(deps.resolveConnection, notice.activationId, 'warnings.connection', name).url;
   if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
     throw new SyncError(
       'CONFIG_INVALID',

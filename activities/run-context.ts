@@ -2,6 +2,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivationConfig } from '../common/config';
 import { SyncError } from '../common/errors';
+import { activationConnection } from '../connectors/connections';
 import type { DestinationConnector, DestinationContext, FieldSpec, Logger, SharedLimits } from '../connectors/types';
 import { resolveDestination } from '../connectors/kit/destination';
 import type { SynclineDeps } from './deps';
@@ -95,7 +96,7 @@ export function buildContext(
 ): DestinationContext<unknown> {
   const { config } = run;
   const connector = connectorFor(deps, config);
-  const raw = deps.resolveConnection(config.destination.connection);
+  const raw = activationConnection(deps.resolveConnection, config.id, 'destination.connection', config.destination.connection);
   const parsed = connector.connectionSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(connection)'}: ${i.message}`).join('; ');

@@ -338,14 +338,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       reason: str(flags.reason),
     });
     const id = started.workflowId.slice('activation/'.length);
-    // A start on a queue no worker polls (another SYNCLINE_TASK_QUEUE than the workers') is said now, not at the first wait.
-    const unpolled = await client.unpolledQueue(id).catch(() => undefined);
-    const nobody = unpolled
-      ? [
-          `no worker polls task queue "${unpolled}" yet: nothing of "${id}" runs until one does ` +
-            `(start one on it: SYNCLINE_TASK_QUEUE=${unpolled} npm run worker, or your worker's taskQueue)`,
-        ]
-      : [];
+    const nobody = await unpolledAtStart(client, id);
     return {
       data: started,
       text: [
@@ -379,6 +372,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       retarget: flags.retarget === true,
       confirm: flags.confirm === true,
     });
+    // As `activation start` says it: an activation started (or updated) on a queue no worker polls.
+    for (const s of steps)
+      if (s.done && (s.action === 'start' || s.action === 'update'))
+        s.consequences = [...s.consequences, ...(await unpolledAtStart(client, s.id))];
     const verb = { start: 'start', update: 'update', unchanged: 'unchanged', stop: 'stop' } as const;
     const lines = steps.flatMap((s) => [
       `${verb[s.action].padEnd(9)} ${s.id}${s.action !== 'unchanged' && !s.done ? ' (not done: dry run)' : ''}`,
@@ -622,6 +619,21 @@ function watchRetries(client: SynclineClient, ids: string[]): (() => Promise<str
         ]),
       )
     ).flat();
+}
+
+/**
+ * What `activation start` and `activation apply` say of an activation they started on a queue no worker polls
+ * (another SYNCLINE_TASK_QUEUE than the workers'): said now, not at the first wait. Nothing when a worker polls
+ * it, or when Temporal cannot tell.
+ */
+async function unpolledAtStart(client: SynclineClient, id: string): Promise<string[]> {
+  const queue = await client.unpolledQueue(id).catch(() => undefined);
+  return queue
+    ? [
+        `no worker polls task queue "${queue}" yet: nothing of "${id}" runs until one does ` +
+          `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)`,
+      ]
+    : [];
 }
 
 /** What a waiting command says when no worker polls the activation's task queue (a wrong SYNCLINE_TASK_QUEUE at its start, or no worker up). */

@@ -83,7 +83,8 @@ export interface DagState {
   tasks: Record<string, TaskRun>;
   /**
    * Pool leases this run lost while its task ran (docs/dag.md "Pools"): its renewal came after the lease ran
-   * out (no worker for over 10 minutes) and the slot was not this run's any more. In the state query only.
+   * out (no worker for longer than a lease, 10 minutes by default) and the slot was not this run's any more.
+   * In the state query only.
    */
   leasesLost?: Array<{ pool: string; task: string; at: string }>;
 }

@@ -61,7 +61,28 @@ export function createConnectionResolver(opts: {
     if (name === 'default') return { kind: 'postgres', url: opts.stateDbUrl };
     throw new SyncError(
       'CONNECTION_UNKNOWN',
-      `connection "${name}" is not defined on this worker: set ${envName(name)} to its JSON, or add it under "connections" in the secrets file named by SYNCLINE_SECRETS_FILE`,
+      `connection "${name}" is not defined on this worker: set ${envName(name)} to its JSON in the worker's environment (then restart the worker), ` +
+        `or add "${name}" under "connections" in the secrets file named by SYNCLINE_SECRETS_FILE (read on every use: no restart)`,
     );
   };
+}
+
+/**
+ * The connection an activation's document names in `field` ("source.connection", "destination.connection",
+ * "warnings.connection"): one the worker does not define, or whose JSON does not parse, is said naming the
+ * activation and the field, as the worker log, a warning and the Web UI show it without the activation beside it.
+ */
+export function activationConnection(
+  resolve: (name: string) => Record<string, unknown>,
+  activationId: string,
+  field: string,
+  name: string,
+): Record<string, unknown> {
+  try {
+    return resolve(name);
+  } catch (err) {
+    if (err instanceof SyncError && err.code === 'CONNECTION_UNKNOWN')
+      throw new SyncError('CONNECTION_UNKNOWN', `activation "${activationId}" (its ${field}): ${err.message}`);
+    throw err;
+  }
 }

@@ -4,10 +4,29 @@
  * database's clock, so workers whose clocks disagree still agree on when a lease ends.
  */
 import type pg from 'pg';
+import { DEFAULT_POOL_LEASE_MS } from '../common/dag-pools';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
 export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+/** The shortest lease SYNCLINE_DAG_POOL_LEASE_SECONDS may set: its run renews it every 3 s. */
+const MIN_POOL_LEASE_SECONDS = 10;
+
+/**
+ * The lease a DAG run's pool slots get from this worker (SYNCLINE_DAG_POOL_LEASE_SECONDS, default 600): the
+ * run renews its leases every 3/10 of it, so it is also how long the slot of a terminated run stays taken,
+ * and how long every worker may be gone before a running task's lease can run out.
+ */
+export function poolLeaseMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SYNCLINE_DAG_POOL_LEASE_SECONDS?.trim();
+  if (!raw) return DEFAULT_POOL_LEASE_MS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < MIN_POOL_LEASE_SECONDS)
+    throw new Error(
+      `SYNCLINE_DAG_POOL_LEASE_SECONDS="${raw}" is not a lease: give a whole number of seconds of at least ${MIN_POOL_LEASE_SECONDS}, or leave it unset for 600 (10 minutes)`,
+    );
+  return n * 1000;
+}
 
 export interface PoolInfo {
   name: string;

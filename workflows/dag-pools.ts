@@ -4,18 +4,21 @@
  * tries a short acquire activity and sleeps on a durable timer between tries (1 s doubling to 30 s). One task
  * of this run polls a pool at a time (the others queue behind it, in the order they became ready), so a wide
  * fan-out waiting on a busy pool costs the history of one poller; a slot this run gives back wakes its next
- * waiter at once. While leases are held, one renewal per run every few minutes keeps them alive; the lease of
- * a run that was terminated expires by itself.
+ * waiter at once. While leases are held, one renewal per run every 3/10 of a lease keeps them alive; the lease
+ * of a run that was terminated expires by itself. The lease is the worker's (SYNCLINE_DAG_POOL_LEASE_SECONDS,
+ * 10 minutes by default): an acquire answers it, and the run renews by the shortest it was given.
  */
 import { ApplicationFailure, CancellationScope, condition, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { DagPoolRenewal, DagTaskActivities } from '../activities/dag-tasks';
-import { poolProblems } from '../common/dag-pools';
+import { DEFAULT_POOL_LEASE_MS, leaseText, poolProblems, poolRenewMs } from '../common/dag-pools';
 import type { DagTask } from '../common/dag';
 import { STATE_RETRY, type TaskContext, type TaskRunner } from './dag';
 
-/** How long a lease lives without renewal: the time a terminated run's slot stays taken. */
-export const POOL_LEASE_MS = 10 * 60_000;
-const POOL_RENEW_MS = 3 * 60_000;
+/**
+ * How long a lease lives without renewal (the time a terminated run's slot stays taken) when the worker does not
+ * answer its own: a worker of a release before, or a history recorded before (renewed every 3 minutes).
+ */
+export const POOL_LEASE_MS = DEFAULT_POOL_LEASE_MS;
 const FIRST_WAIT_MS = 1000;
 const MAX_WAIT_MS = 30_000;
 /** Tries per task before it fails (about 16 hours at 30 s): each try is an activity and a timer in history. */
@@ -29,6 +32,8 @@ export class RunPools {
   private readonly released = new Map<string, number>();
   private held = 0;
   private renewing = false;
+  /** The shortest lease an acquire of this run answered (POOL_LEASE_MS for one that answered none). */
+  private leaseMs: number | undefined;
   /** Holder -> its pool and task, from its lease until its release begins. */
   private readonly holding = new Map<string, { pool: string; task: string }>();
   /** Leases lost while their task ran (for the run's state query), each said once. */
@@ -97,8 +102,12 @@ export class RunPools {
     try {
       let wait = FIRST_WAIT_MS;
       for (let tries = 1; ; tries++) {
-        const r = await poolActs.acquireDagPoolSlot({ pool, holder, leaseMs: POOL_LEASE_MS });
-        if (r.acquired) return;
+        const r = await poolActs.acquireDagPoolSlot({ pool, holder, leaseMs: POOL_LEASE_MS, workerLease: true });
+        if (r.acquired) {
+          const got = 'leaseMs' in r && typeof r.leaseMs === 'number' ? r.leaseMs : POOL_LEASE_MS;
+          this.leaseMs = Math.min(this.leaseMs ?? got, got);
+          return;
+        }
         if (r.unknownPool)
           throw ApplicationFailure.nonRetryable(
             `task "${task.id}": pool "${pool}" was deleted after this run started: define it again with "syncline pool set ${pool} <size>", then re-run`,
@@ -120,7 +129,7 @@ export class RunPools {
   }
 
   /**
-   * Says each lease the renewal found lost (its lease ran out, no worker renewing it for over 10 minutes, and
+   * Says each lease the renewal found lost (its lease ran out, no worker renewing it for longer than it, and
    * another run took the slot) while its task still holds it here: the pool then runs one task more than its
    * size. A lease whose release began meanwhile is no loss. Not a command: a replay takes the same path (a
    * renewal recorded before `holders` was passed answered a count, and says nothing).
@@ -133,19 +142,29 @@ export class RunPools {
       this.saidLost.add(holder);
       this.leasesLost.push({ ...held, at: new Date().toISOString() });
       log.warn(
-        `DAG pool lease lost: run ${this.prefix.slice(0, -1)}, pool "${held.pool}", task "${held.task}": its lease ran out before it was renewed (no worker for over ${POOL_LEASE_MS / 60_000} minutes) and another run took the slot; the task runs on outside the pool's size`,
+        `DAG pool lease lost: run ${this.prefix.slice(0, -1)}, pool "${held.pool}", task "${held.task}": its lease ran out before it was renewed (no worker for over ${leaseText(this.lease)}) and another run took the slot; the task runs on outside the pool's size`,
         { dagRun: this.prefix.slice(0, -1), pool: held.pool, task: held.task },
       );
     }
+  }
+
+  private get lease(): number {
+    return this.leaseMs ?? POOL_LEASE_MS;
   }
 
   private async renewWhileHeld(): Promise<void> {
     this.renewing = true;
     try {
       while (this.held > 0) {
-        if (await condition(() => this.held === 0, POOL_RENEW_MS)) return;
+        const lease = this.lease;
+        // Woken early by a shorter lease (a worker with a shorter SYNCLINE_DAG_POOL_LEASE_SECONDS took a slot):
+        // the wait starts again by it. A run whose acquires answered no lease waits 3 minutes, as before.
+        if (await condition(() => this.held === 0 || this.lease < lease, poolRenewMs(lease))) {
+          if (this.held === 0) return;
+          continue;
+        }
         const renewal = await poolActs
-          .renewDagPoolLeases({ holderPrefix: this.prefix, leaseMs: POOL_LEASE_MS, holders: [...this.holding.keys()] })
+          .renewDagPoolLeases({ holderPrefix: this.prefix, leaseMs: this.lease, holders: [...this.holding.keys()] })
           .catch((err: unknown) => {
             if (isCancellation(err)) throw err;
             log.warn('pool leases not renewed; trying again at the next renewal', { error: String(err) });

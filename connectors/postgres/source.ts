@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { StageColumn } from '../../db/stage';
 import { SyncError } from '../../common/errors';
+import { activationConnection } from '../connections';
 import type { ActivationConfig } from '../../common/config';
 import { createClient } from '../../db/connect';
 
@@ -47,7 +48,7 @@ export function resolveSource(
   config: ActivationConfig,
 ): SourceDb {
   const name = config.source.connection;
-  const conn = deps.resolveConnection(name);
+  const conn = activationConnection(deps.resolveConnection, config.id, 'source.connection', name);
   const role = typeof conn.role === 'string' && conn.role ? conn.role : undefined;
   if (name === 'default') return { url: deps.stateDbUrl, sameDatabase: true, role };
   const url = typeof conn.url === 'string' ? conn.url : undefined;

@@ -88,3 +88,37 @@ test('sync of an activation whose task queue no worker polls names that queue an
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
+
+test('activation apply -f that starts an activation on a task queue no worker polls says so, as activation start does', async () => {
+  const id = uniqueName('unpolled_apply');
+  const queue = uniqueName('nobody_polls');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncline-unpolled-'));
+  fs.writeFileSync(
+    path.join(dir, `${id}.json`),
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { sql: 'SELECT 1 AS id, 2 AS v', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'v', to: 'V' }],
+    }),
+  );
+  const { address, databaseUrl } = env();
+  const withQueue = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, SYNCLINE_TASK_QUEUE: queue };
+  try {
+    const applied = await runCli(['activation', 'apply', '-f', dir], withQueue);
+    expect(applied.code).toBe(0);
+    // Under its step, after what the start does: the activation is started, and nothing of it will run yet.
+    expect(applied.stdout).toMatch(new RegExp(`^start {5}${id}\n( {2}=> .*\n)*`));
+    expect(applied.stdout).toContain(
+      `  => no worker polls task queue "${queue}" yet: nothing of "${id}" runs until one does ` +
+        `(start one on it: SYNCLINE_TASK_QUEUE=${queue} npm run worker, or your worker's taskQueue)\n` +
+        '1 change(s), 0 unchanged\n',
+    );
+  } finally {
+    await runCli(['stop', id], withQueue).catch(() => undefined);
+    await runCli(['delete', id, '--purge', '--yes'], withQueue).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);

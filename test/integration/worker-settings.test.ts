@@ -9,6 +9,7 @@ test.each([
   ['SYNCLINE_MAX_CONCURRENT_ACTIVITIES', '0', 'is not a number of activities'],
   ['SYNCLINE_RUN_HISTORY_DAYS', 'x', 'is not a number of days'],
   ['SYNCLINE_START_WAIT_SECONDS', '-1', 'is not a number of seconds'],
+  ['SYNCLINE_DAG_POOL_LEASE_SECONDS', '5', 'is not a lease'],
   ['SYNCLINE_METRICS_ADDRESS', 'nowhere', 'write host:port'],
 ])(
   '%s=%s stops the worker at start with exit 2, naming the variable',

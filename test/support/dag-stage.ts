@@ -36,6 +36,8 @@ export interface DagStageOptions {
   activities?: (real: DagActivities) => object;
   /** false: no worker for the whole file; the tests run theirs with `runWorker`. */
   worker?: boolean;
+  /** The lease of a pool slot, as SYNCLINE_DAG_POOL_LEASE_SECONDS sets it (default 10 minutes). */
+  poolLeaseMs?: number;
 }
 
 export async function startDagStage(name: string, opts: DagStageOptions = {}): Promise<DagStage> {
@@ -54,7 +56,12 @@ export async function startDagStage(name: string, opts: DagStageOptions = {}): P
   const client = new Client({ connection });
   const db = createPool(process.env.DATABASE_URL!);
   const taskQueue = `${name}-test-${process.pid}`;
-  const activities = createDagTaskActivities({ resolvePg: () => ({ url: process.env.DATABASE_URL! }), client: () => client, stateDb: db });
+  const activities = createDagTaskActivities({
+    resolvePg: () => ({ url: process.env.DATABASE_URL! }),
+    client: () => client,
+    stateDb: db,
+    poolLeaseMs: opts.poolLeaseMs,
+  });
   const create = (acts: object) => Worker.create({ connection: native, taskQueue, workflowBundle: bundle, activities: acts });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;

@@ -4,6 +4,13 @@ import path from 'node:path';
 import { createConnectionResolver } from '../../connectors/connections';
 import { SyncError } from '../../common/errors';
 import { jsonErrorPosition } from '../../connectors/json-position';
+import { resolveSource } from '../../connectors/postgres/source';
+import { buildContext } from '../../activities/run-context';
+import { deliverNotice } from '../../activities/notify';
+import type { SynclineDeps } from '../../activities/deps';
+import type { ActivationConfig } from '../../common/config';
+import type { WarningNotice } from '../../common/warnings';
+import { testdbConnector } from '../support/testdb-connector';
 
 const SECRET = 'sk_live_DO_NOT_PRINT';
 
@@ -61,6 +68,73 @@ describe('named connections', () => {
     expect(err.message).toContain(`the secrets file ${file} (SYNCLINE_SECRETS_FILE) is not valid JSON (line 3, column 23)`);
     expect(err.message).not.toContain('sk_live');
     expect(String(err.cause ?? '')).not.toContain('sk_live');
+  });
+});
+
+// The worker's own resolver, as an activation's run meets it: the failure names the activation and the field that
+// names the connection (it is read in the worker log, a warning, the Web UI, not only beside the activation's id).
+describe('an activation naming a connection the worker does not define', () => {
+  const deps = {
+    stateDbUrl: 'postgres://state',
+    connectors: new Map([['testdb', testdbConnector]]),
+    resolveConnection: createConnectionResolver({ stateDbUrl: 'postgres://state', env: {} }),
+  } as unknown as SynclineDeps;
+  const config = {
+    id: 'contacts',
+    mode: 'upsert',
+    source: { connection: 'warehouse-eu', sql: 'SELECT 1 AS id', key: 'id' },
+    destination: { kind: 'testdb', connection: 'crm-prod', object: 'contacts', key: 'ext_id' },
+    mappings: [],
+  } as unknown as ActivationConfig;
+  const how = (name: string, env: string) =>
+    `connection "${name}" is not defined on this worker: set ${env} to its JSON in the worker's environment (then restart the worker), ` +
+    `or add "${name}" under "connections" in the secrets file named by SYNCLINE_SECRETS_FILE (read on every use: no restart)`;
+
+  test('source.connection', () => {
+    const err = failure(() => resolveSource(deps, config));
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err).toMatchObject({
+      code: 'CONNECTION_UNKNOWN',
+      message: `activation "contacts" (its source.connection): ${how('warehouse-eu', 'SYNCLINE_CONNECTION_WAREHOUSE_EU')}`,
+    });
+  });
+
+  test('destination.connection', () => {
+    const err = failure(() => buildContext(deps, { activationId: 'contacts', runNumber: 1, config }, []));
+    expect(err).toMatchObject({
+      code: 'CONNECTION_UNKNOWN',
+      message: `activation "contacts" (its destination.connection): ${how('crm-prod', 'SYNCLINE_CONNECTION_CRM_PROD')}`,
+    });
+  });
+
+  test('warnings.connection', async () => {
+    const notice: WarningNotice = {
+      id: 'contacts/FAILED_ROWS/t/opened',
+      kind: 'cleared',
+      activationId: 'contacts',
+      code: 'FAILED_ROWS',
+      level: 'warning',
+      message: 'm',
+      since: 't',
+      at: 't',
+    };
+    await expect(deliverNotice(deps, { notice, channel: { connection: 'alerts' } })).rejects.toMatchObject({
+      code: 'CONNECTION_UNKNOWN',
+      message: `activation "contacts" (its warnings.connection): ${how('alerts', 'SYNCLINE_CONNECTION_ALERTS')}`,
+    });
+  });
+
+  test('a malformed one is named with the activation too', () => {
+    const broken = {
+      ...deps,
+      resolveConnection: createConnectionResolver({ stateDbUrl: 'x', env: { SYNCLINE_CONNECTION_CRM_PROD: '{' } }),
+    };
+    expect(failure(() => buildContext(broken, { activationId: 'contacts', runNumber: 1, config }, []))).toMatchObject({
+      code: 'CONNECTION_UNKNOWN',
+      message: expect.stringMatching(
+        /^activation "contacts" \(its destination\.connection\): SYNCLINE_CONNECTION_CRM_PROD is not valid JSON/,
+      ),
+    });
   });
 });
 

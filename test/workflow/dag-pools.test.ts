@@ -4,6 +4,8 @@
  * refused before anything runs and before anything is deployed, a failed task gives its slot back, and the
  * lease of a holder that never releases (a terminated run) expires and frees its slot, and a lease lost while
  * its task runs (another run took the slot after it ran out) is said in the run's state and the worker's log.
+ * The worker leases slots for 20 s (SYNCLINE_DAG_POOL_LEASE_SECONDS=20, renewed every 6 s), not 10 minutes: a
+ * renewal comes within seconds, and still long after any task here would need one to keep its slot.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,9 +25,11 @@ let stage: DagStage;
 let TASK_QUEUE: string;
 let client: Client;
 let db: pg.Pool;
+const LEASE_MS = 20_000;
 
 beforeAll(async () => {
   stage = await startDagStage('dag-pools', {
+    poolLeaseMs: LEASE_MS,
     // Each task records when it ran (Postgres's clock) and how many slots of its pool were leased as it started.
     setupSql: `DROP SCHEMA IF EXISTS pool_test CASCADE; CREATE SCHEMA pool_test;
     CREATE TABLE pool_test.spans (pool text, run text, task text, started timestamptz, ended timestamptz, leased int);
@@ -347,8 +351,8 @@ test('the renewal names the holders whose lease another run took; one that ran o
   await db.query(`DELETE FROM syncline.dag_pool_slots WHERE pool = 'renewal'`);
 });
 
-test('a lease lost while its task runs (10 minutes without a renewal: another run took the slot) is said, naming the run, the pool and the task', async () => {
-  // Every worker gone for over 10 minutes: the lease ran out, another run's task took the slot, and the renewal
+test('a lease lost while its task runs (a lease without a renewal: another run took the slot) is said, naming the run, the pool and the task', async () => {
+  // Every worker gone for longer than a lease (10 minutes by default): the lease ran out, another run's task took the slot, and the renewal
   // that comes back later finds nothing of this run's to renew. The task runs on in a slot that is not its own.
   // Before, the renewal's count went unread and nothing said so (seen failing: no leasesLost in the run's state).
   await setPool(db, 'lossy', 1);
@@ -360,15 +364,21 @@ test('a lease lost while its task runs (10 minutes without a renewal: another ru
     args: [{ id: 'pool-lossy', tasks: [{ id: 'held', kind: 'sleep', pool: 'lossy', input: { seconds: 600 } }] }],
   });
   for (let i = 0; i < 300 && (await leasesHeld('lossy')) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  // The slot got the worker's lease (SYNCLINE_DAG_POOL_LEASE_SECONDS), not the default 10 minutes.
+  const lease = await db.query<{ ms: number }>(
+    `SELECT extract(epoch FROM expires_at - now()) * 1000 AS ms FROM syncline.dag_pool_slots WHERE pool = 'lossy' AND holder IS NOT NULL`,
+  );
+  expect(Number(lease.rows[0]!.ms)).toBeGreaterThan(0);
+  expect(Number(lease.rows[0]!.ms)).toBeLessThanOrEqual(LEASE_MS);
   const taken = await db.query(
     `UPDATE syncline.dag_pool_slots SET holder = 'dag/other/run/t', expires_at = now() + interval '20 minutes'
       WHERE pool = 'lossy' AND starts_with(holder, $1) RETURNING slot`,
     [`${workflowId}/`],
   );
   expect(taken.rowCount).toBe(1);
-  // The run renews its leases 3 minutes after it took the first.
+  // The run renews its leases 3/10 of a lease (6 s; 3 minutes by default) after it took the first.
   let state: DagState | undefined;
-  for (let i = 0; i < 240 && !state?.leasesLost; i++) {
+  for (let i = 0; i < 60 && !state?.leasesLost; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     state = await handle.query(dagStateQuery);
   }
@@ -379,4 +389,4 @@ test('a lease lost while its task runs (10 minutes without a renewal: another ru
   // The slot stays the other run's: this run's release gives back only its own lease.
   const slot = await db.query('SELECT holder FROM syncline.dag_pool_slots WHERE pool = $1', ['lossy']);
   expect(slot.rows).toEqual([{ holder: 'dag/other/run/t' }]);
-}, 300_000);
+});

@@ -17,6 +17,7 @@ import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
+import { createConnectionResolver } from '../../connectors/connections';
 import { findTemporalCli } from '../../scripts/services/temporal';
 import type { DagSpec, DagState, TaskState } from '../../common/dag';
 import { dagStateQuery, dagWorkflow } from '../../workflows/dag-workflow';
@@ -59,11 +60,8 @@ function withWorker<T>(fn: () => Promise<T>, connections: Record<string, Record<
       if (name !== 'default') throw new Error(`no connection "${name}"`);
       return { url: process.env.DATABASE_URL! };
     },
-    resolveConnection: (name) => {
-      const found = connections[name];
-      if (!found) throw new Error(`no connection "${name}"`);
-      return found;
-    },
+    // The worker's resolver, on these connections only (none from this process's environment or a secrets file).
+    resolveConnection: createConnectionResolver({ stateDbUrl: process.env.DATABASE_URL!, overrides: connections, env: {} }),
     client: () => client,
   });
   return Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities }).then((w) => w.runUntil(fn));
@@ -394,6 +392,11 @@ test('http headers come from a named connection; inline headers that look like c
       message: expect.stringContaining(`${base}/other is not under the base URL of connection "crm-api"`),
     });
     expect(result.tasks.unknown!.error!.type).toBe('CONNECTION_UNKNOWN');
+    // Said once, with where to define it (not "connection "nope" is not defined on this worker: " twice).
+    expect(result.tasks.unknown!.error!.message).toBe(
+      `connection "nope" is not defined on this worker: set SYNCLINE_CONNECTION_NOPE to its JSON in the worker's environment (then restart the worker), ` +
+        `or add "nope" under "connections" in the secrets file named by SYNCLINE_SECRETS_FILE (read on every use: no restart)`,
+    );
     expect(hits.sort((a, b) => a.line.localeCompare(b.line))).toEqual([
       { line: 'GET /api/v1/ping', authorization: 'Bearer conn-s3cret', source: undefined },
       { line: 'POST /api/v1/sync', authorization: 'Bearer conn-s3cret', source: 'dag' },
