@@ -105,6 +105,47 @@ describe('licence slots', () => {
   });
 });
 
+describe('one client per connection (clientFor)', () => {
+  it('two connections differing only in requestTimeoutMs each keep their own timeout', async () => {
+    const base = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity };
+    const patient = ctxFor('upsert', { connection: connectionSchema.parse({ ...base, requestTimeoutMs: 60_000 }) });
+    const short = ctxFor('upsert', { connection: connectionSchema.parse({ ...base, requestTimeoutMs: 300 }) });
+    clientFor(short.connection).backoffMs = 5;
+    // Every structure read takes a second: the connection with a 300 ms timeout must give up on it.
+    await admin('POST', '/faults', { slow: { ms: 1000, count: 100, path: '/custom-tables' } });
+    expect(await codeOf(actito.check(patient))).toBe('resolved');
+    const started = Date.now();
+    expect(await codeOf(actito.check(short))).toBe('DESTINATION_UNAVAILABLE');
+    // Four tries of 300 ms each (and short backoffs), not one of a second that would have answered.
+    expect(short.apiCalls.schema).toBe(4);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    // The tries given up on are still being served: let them end, so they count against no later test's limit.
+    while ((await admin('GET', '/requests')).inFlight.length > 0) await new Promise((r) => setTimeout(r, 50));
+  });
+
+  it('two connections differing only in licence take their request slots on their own licence', async () => {
+    const scopes: string[] = [];
+    const limits = new LocalLimits();
+    const withSlot = limits.withSlot.bind(limits);
+    limits.withSlot = ((...args: Parameters<LocalLimits['withSlot']>) => {
+      scopes.push(args[0]);
+      return withSlot(...args);
+    }) as LocalLimits['withSlot'];
+    const base = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity };
+    await actito.check(ctxFor('upsert', { connection: connectionSchema.parse({ ...base, licence: 'lic-a' }), limits }));
+    scopes.length = 0;
+    await actito.check(ctxFor('upsert', { connection: connectionSchema.parse({ ...base, licence: 'lic-b' }), limits }));
+    expect(scopes.length).toBeGreaterThan(0);
+    expect([...new Set(scopes)]).toEqual(['actito:licence:lic-b']);
+  });
+
+  it('one connection (the same settings) shares one client: one token, one in-flight limit', async () => {
+    const a = connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, licence: 'lic-a' });
+    const b = connectionSchema.parse({ licence: 'lic-a', entity: emu.entity, baseUrl: `${emu.url}/`, apiKey: emu.apiKey });
+    expect(clientFor(b)).toBe(clientFor(a));
+  });
+});
+
 describe('check', () => {
   it('accepts a valid mapping and lists attributes to create', async () => {
     const ctx = ctxFor('upsert', { fields: [...ORDER_FIELDS, field('channel', 'channel', 'varchar'), field('score', 'score', 'float8')] });
