@@ -6,9 +6,9 @@ import { ActitoClient, clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
-import { drive, emulatorAdmin, field, makeContext, memoryChunk, outRow, type MemoryState } from './test-harness';
+import { drive, emulatorAdmin, field, makeContext, memoryChunk, MemoryState, outRow } from './test-harness';
 import { LocalLimits } from '../kit/limits';
-import { loadTables } from './context';
+import { forgetTables, loadTables } from './context';
 import { quotaTable, takeImport } from './quota';
 
 let emu: ActitoEmulator;
@@ -845,6 +845,39 @@ describe('bulk imports', () => {
     ]);
     expect((await requests()).some((r) => r.route.includes('/record'))).toBe(false);
     expect(await actito.quota!(ctx)).toEqual({ used: 1, max: 22 });
+  });
+
+  it('quota() after a run makes no call to Actito: on a worker that did not run it (nothing cached), Actito slow, it answers at once', async () => {
+    await seedProfiles();
+    const state = new MemoryState();
+    const limits = new LocalLimits();
+    const run = ctxFor('upsert', { options: bulkOpts, state, limits });
+    await actito.check(run);
+    const { method } = await drive(
+      actito,
+      run,
+      'upsert',
+      Array.from({ length: 12 }, (_, i) => order(i)),
+    );
+    expect(method).toBe('bulk');
+    // The activation's quota read (a local activity) on another worker, or more than a minute later: the
+    // table structure is not in this process's cache, and Actito takes 3 s to answer a structure read.
+    forgetTables(run);
+    await admin('POST', '/faults', { slow: { ms: 3000, count: 100, path: '/custom-tables' } });
+    const after = ctxFor('upsert', { options: bulkOpts, state, limits });
+    const started = Date.now();
+    expect(await actito.quota!(after)).toEqual({ used: 1, max: 22 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(after.apiCalls).toEqual({});
+
+    // An activation no check has resolved the table of (nothing kept in its state): no figure is made up,
+    // and none is fetched either; the read fails, so the activation keeps its QUOTA_LOW as it was.
+    const unchecked = ctxFor('upsert', { options: bulkOpts, limits });
+    const err = await actito.quota!(unchecked).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err).toMatchObject({ retryable: false });
+    expect((err as Error).message).toMatch(/not known yet/);
+    expect(unchecked.apiCalls).toEqual({});
   });
 
   it('settles a clean import in Postgres without reading the rows back, unless the key is not sent verbatim', async () => {
