@@ -114,11 +114,9 @@ describe('one client per connection (clientFor)', () => {
     // Every structure read takes a second: the connection with a 300 ms timeout must give up on it.
     await admin('POST', '/faults', { slow: { ms: 1000, count: 100, path: '/custom-tables' } });
     expect(await codeOf(actito.check(patient))).toBe('resolved');
-    const started = Date.now();
     expect(await codeOf(actito.check(short))).toBe('DESTINATION_UNAVAILABLE');
     // Four tries of 300 ms each (and short backoffs), not one of a second that would have answered.
     expect(short.apiCalls.schema).toBe(4);
-    expect(Date.now() - started).toBeLessThan(4_000);
     // The tries given up on are still being served: let them end, so they count against no later test's limit.
     while ((await admin('GET', '/requests')).inFlight.length > 0) await new Promise((r) => setTimeout(r, 50));
   });
@@ -865,10 +863,13 @@ describe('bulk imports', () => {
     forgetTables(run);
     await admin('POST', '/faults', { slow: { ms: 3000, count: 100, path: '/custom-tables' } });
     const after = ctxFor('upsert', { options: bulkOpts, state, limits });
-    const started = Date.now();
+    const total = (log: { counts: Record<string, number> }): number => Object.values(log.counts).reduce((a, b) => a + b, 0);
+    const before = total(await admin('GET', '/requests'));
     expect(await actito.quota!(after)).toEqual({ used: 1, max: 22 });
-    expect(Date.now() - started).toBeLessThan(1_000);
     expect(after.apiCalls).toEqual({});
+    // Nothing reached Actito either (its own log), in flight or answered.
+    const log = await admin('GET', '/requests');
+    expect([total(log) - before, log.inFlight.length]).toEqual([0, 0]);
 
     // An activation no check has resolved the table of (nothing kept in its state): no figure is made up,
     // and none is fetched either; the read fails, so the activation keeps its QUOTA_LOW as it was.
