@@ -200,15 +200,27 @@ const clients = new Map<string, ActitoClient>();
 
 /**
  * One client per connection and process, so the token and the in-flight limit are shared by all
- * activities. `limits`: the cluster-wide ones the runtime hands to every context (the same object for
- * the whole worker).
+ * activities writing through the same connection. The connection is the whole of it (connectionKey):
+ * connections differing in any setting (the licence whose slots a request takes, the request timeout, ...)
+ * never share a client, since the one made first would run the other with its settings. `limits`: the
+ * cluster-wide ones the runtime hands to every context (the same object for the whole worker).
  */
 export function clientFor(conn: ActitoConnection, limits?: SharedLimits): ActitoClient {
-  const id = createHash('sha256')
-    .update(JSON.stringify([conn.baseUrl, conn.entity, conn.apiKey, conn.maxInFlight]))
-    .digest('hex');
+  const id = connectionKey(conn);
   let c = clients.get(id);
   if (!c) clients.set(id, (c = new ActitoClient(conn)));
   if (limits) c.limits = limits;
   return c;
+}
+
+/**
+ * Every field of the parsed connection (defaults applied), in one order whatever order they were written
+ * in; hashed, as it holds the API key. A field added to the connection later is in it without a change here.
+ */
+export function connectionKey(conn: ActitoConnection): string {
+  const sorted = (_: string, v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v;
+  return createHash('sha256').update(JSON.stringify(conn, sorted)).digest('hex');
 }

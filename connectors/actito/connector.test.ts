@@ -6,9 +6,9 @@ import { ActitoClient, clientFor } from './client';
 import { type ActitoConnection, connectionSchema } from './config';
 import { heartbeatTimer } from './heartbeat';
 import { actitoConnector as actito } from './index';
-import { drive, emulatorAdmin, field, makeContext, memoryChunk, outRow, type MemoryState } from './test-harness';
+import { drive, emulatorAdmin, field, makeContext, memoryChunk, MemoryState, outRow } from './test-harness';
 import { LocalLimits } from '../kit/limits';
-import { loadTables } from './context';
+import { forgetTables, loadTables } from './context';
 import { quotaTable, takeImport } from './quota';
 
 let emu: ActitoEmulator;
@@ -102,6 +102,45 @@ describe('licence slots', () => {
     expect([a.status, b.status]).toEqual([200, 200]);
     const log = (await admin('GET', '/requests')).requests as Array<{ path: string }>;
     expect(log.filter((r) => r.path.endsWith('/custom-tables'))).toHaveLength(2);
+  });
+});
+
+describe('one client per connection (clientFor)', () => {
+  it('two connections differing only in requestTimeoutMs each keep their own timeout', async () => {
+    const base = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity };
+    const patient = ctxFor('upsert', { connection: connectionSchema.parse({ ...base, requestTimeoutMs: 60_000 }) });
+    const short = ctxFor('upsert', { connection: connectionSchema.parse({ ...base, requestTimeoutMs: 300 }) });
+    clientFor(short.connection).backoffMs = 5;
+    // Every structure read takes a second: the connection with a 300 ms timeout must give up on it.
+    await admin('POST', '/faults', { slow: { ms: 1000, count: 100, path: '/custom-tables' } });
+    expect(await codeOf(actito.check(patient))).toBe('resolved');
+    expect(await codeOf(actito.check(short))).toBe('DESTINATION_UNAVAILABLE');
+    // Four tries of 300 ms each (and short backoffs), not one of a second that would have answered.
+    expect(short.apiCalls.schema).toBe(4);
+    // The tries given up on are still being served: let them end, so they count against no later test's limit.
+    while ((await admin('GET', '/requests')).inFlight.length > 0) await new Promise((r) => setTimeout(r, 50));
+  });
+
+  it('two connections differing only in licence take their request slots on their own licence', async () => {
+    const scopes: string[] = [];
+    const limits = new LocalLimits();
+    const withSlot = limits.withSlot.bind(limits);
+    limits.withSlot = ((...args: Parameters<LocalLimits['withSlot']>) => {
+      scopes.push(args[0]);
+      return withSlot(...args);
+    }) as LocalLimits['withSlot'];
+    const base = { apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity };
+    await actito.check(ctxFor('upsert', { connection: connectionSchema.parse({ ...base, licence: 'lic-a' }), limits }));
+    scopes.length = 0;
+    await actito.check(ctxFor('upsert', { connection: connectionSchema.parse({ ...base, licence: 'lic-b' }), limits }));
+    expect(scopes.length).toBeGreaterThan(0);
+    expect([...new Set(scopes)]).toEqual(['actito:licence:lic-b']);
+  });
+
+  it('one connection (the same settings) shares one client: one token, one in-flight limit', async () => {
+    const a = connectionSchema.parse({ apiKey: emu.apiKey, baseUrl: emu.url, entity: emu.entity, licence: 'lic-a' });
+    const b = connectionSchema.parse({ licence: 'lic-a', entity: emu.entity, baseUrl: `${emu.url}/`, apiKey: emu.apiKey });
+    expect(clientFor(b)).toBe(clientFor(a));
   });
 });
 
@@ -804,6 +843,42 @@ describe('bulk imports', () => {
     ]);
     expect((await requests()).some((r) => r.route.includes('/record'))).toBe(false);
     expect(await actito.quota!(ctx)).toEqual({ used: 1, max: 22 });
+  });
+
+  it('quota() after a run makes no call to Actito: on a worker that did not run it (nothing cached), Actito slow, it answers at once', async () => {
+    await seedProfiles();
+    const state = new MemoryState();
+    const limits = new LocalLimits();
+    const run = ctxFor('upsert', { options: bulkOpts, state, limits });
+    await actito.check(run);
+    const { method } = await drive(
+      actito,
+      run,
+      'upsert',
+      Array.from({ length: 12 }, (_, i) => order(i)),
+    );
+    expect(method).toBe('bulk');
+    // The activation's quota read (a local activity) on another worker, or more than a minute later: the
+    // table structure is not in this process's cache, and Actito takes 3 s to answer a structure read.
+    forgetTables(run);
+    await admin('POST', '/faults', { slow: { ms: 3000, count: 100, path: '/custom-tables' } });
+    const after = ctxFor('upsert', { options: bulkOpts, state, limits });
+    const total = (log: { counts: Record<string, number> }): number => Object.values(log.counts).reduce((a, b) => a + b, 0);
+    const before = total(await admin('GET', '/requests'));
+    expect(await actito.quota!(after)).toEqual({ used: 1, max: 22 });
+    expect(after.apiCalls).toEqual({});
+    // Nothing reached Actito either (its own log), in flight or answered.
+    const log = await admin('GET', '/requests');
+    expect([total(log) - before, log.inFlight.length]).toEqual([0, 0]);
+
+    // An activation no check has resolved the table of (nothing kept in its state): no figure is made up,
+    // and none is fetched either; the read fails, so the activation keeps its QUOTA_LOW as it was.
+    const unchecked = ctxFor('upsert', { options: bulkOpts, limits });
+    const err = await actito.quota!(unchecked).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err).toMatchObject({ retryable: false });
+    expect((err as Error).message).toMatch(/not known yet/);
+    expect(unchecked.apiCalls).toEqual({});
   });
 
   it('settles a clean import in Postgres without reading the rows back, unless the key is not sent verbatim', async () => {

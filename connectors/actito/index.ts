@@ -6,8 +6,7 @@ import type { DestinationConnector } from '../types';
 import { ensureAttributes } from './attributes';
 import { check } from './check';
 import { type ActitoConnection, type ActitoOptions, connectionSchema, optionsFor } from './config';
-import { loadTables } from './context';
-import { allowance, quotaTable, readQuota } from './quota';
+import { customTableQuota } from './quota';
 import { METHOD_BULK, METHOD_SINGLE, planWrites, pollChunk, writeChunk } from './writer';
 import { STANDARD_MODES } from '../../common/sync-modes';
 
@@ -28,9 +27,9 @@ export const actitoConnector: DestinationConnector<ActitoConnection, ActitoOptio
   planWrites,
   writeChunk,
   pollChunk,
-  /** Bulk imports used today on the custom table, against the allowance (per day minus reserve). */
-  async quota(ctx) {
-    const c = await readQuota(ctx, quotaTable(await loadTables(ctx, ctx.options), 'records'));
-    return { used: c.used, max: allowance(ctx.options) };
-  },
+  /**
+   * Bulk imports used today on the custom table, against the allowance (per day minus reserve). Read after
+   * every run in a local activity: from Postgres only, never from Actito (quota.ts customTableQuota).
+   */
+  quota: customTableQuota,
 };

@@ -8,11 +8,16 @@
  * One table, one count: the scope names the table by the id the structure read resolved (an activation
  * may name it by name or by id) and the environment by its normalized host (`hostKey`), so activations
  * spelling them differently still share the allowance.
+ *
+ * The activation's quota read after each run (`quota()`, a local activity inside the workflow task) makes
+ * no call to Actito: every check keeps the custom table it resolved in the activation's state
+ * (rememberQuotaTable), and the read takes the count of that table from the shared limits in Postgres.
  */
+import { SyncError } from '../../common/errors';
 import { processLimits } from '../kit/limits';
 import type { SharedLimits } from '../types';
 import { type ActitoOptions, hostKey } from './config';
-import type { Ctx, Tables } from './context';
+import { type Ctx, tableName, type Tables } from './context';
 import type { Phase } from './bulk-file';
 import type { TableInfo } from './structure';
 
@@ -85,4 +90,48 @@ export async function takeImport(ctx: Ctx, t: QuotaTable, o: ActitoOptions): Pro
 /** Actito said the quota is used up (429 on an import): remember it until tomorrow. */
 export async function markExhausted(ctx: Ctx, t: QuotaTable, o: ActitoOptions): Promise<void> {
   await limitsOf(ctx).raise(scopeOf(ctx, t), today(), Math.max(allowance(o), o.bulkImportsPerDay));
+}
+
+/** The custom table a check resolved (ctx.state), for the quota read: named as the activation names it, where. */
+interface ResolvedTable {
+  host: string;
+  entity: string;
+  address: string;
+  id: string;
+  name: string;
+}
+const RESOLVED_KEY = 'quota:custom-table';
+
+const resolvedNow = (ctx: Ctx): Pick<ResolvedTable, 'host' | 'entity' | 'address'> => ({
+  host: hostKey(ctx.connection.baseUrl),
+  entity: ctx.connection.entity,
+  address: tableName(ctx),
+});
+
+/** Keeps the custom table a check resolved, for quota() (written only when it changed: one read per check). */
+export async function rememberQuotaTable(ctx: Ctx, table: Pick<TableInfo, 'id' | 'name'>): Promise<void> {
+  const value: ResolvedTable = { ...resolvedNow(ctx), id: table.id, name: table.name };
+  const kept = await ctx.state.get<ResolvedTable>(RESOLVED_KEY);
+  const same = kept !== null && (Object.keys(value) as Array<keyof ResolvedTable>).every((k) => kept[k] === value[k]);
+  if (!same) await ctx.state.set(RESOLVED_KEY, value);
+}
+
+/**
+ * Imports used today on the custom table against the allowance, from Postgres alone (no call to Actito):
+ * the table as the last check of the activation resolved it. Before a check resolved it (on this
+ * connection, under this address), the count is not known: a non-retryable error, so the activation
+ * keeps an open QUOTA_LOW as it was rather than clearing it.
+ */
+export async function customTableQuota(ctx: Ctx): Promise<{ used: number; max: number }> {
+  const kept = await ctx.state.get<ResolvedTable>(RESOLVED_KEY);
+  const now = resolvedNow(ctx);
+  if (!kept || kept.host !== now.host || kept.entity !== now.entity || kept.address !== now.address) {
+    throw new SyncError(
+      'INTERNAL',
+      `Activation "${ctx.activationId}": the daily import count of Actito custom table "${now.address}" is not known yet: no check of this activation has resolved the table (each run checks it first).`,
+      { retryable: false },
+    );
+  }
+  const c = await readQuota(ctx, { kind: 'custom-table', table: { id: kept.id, name: kept.name } });
+  return { used: c.used, max: allowance(ctx.options) };
 }

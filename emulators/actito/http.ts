@@ -31,6 +31,8 @@ export class HttpError extends Error {
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Given up on by the client while it waited (a `slow` fault): its 'close' has passed, no event would settle this.
+    if (req.destroyed) return reject(new HttpError(400, 'request aborted by the client'));
     const chunks: Buffer[] = [];
     let size = 0;
     let ended = false;
