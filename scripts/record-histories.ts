@@ -6,7 +6,7 @@
  *
  * It starts everything itself, on free ports, and needs no internet: a Temporal dev server from the
  * `temporal` CLI, a fresh embedded Postgres (DATABASE_URL is ignored: nothing of a developer's state
- * enters a set), six Salesforce emulators (one per fault set), a webhook receiver and a syncline worker
+ * enters a set), Salesforce emulators (one per fault set), a webhook receiver and a syncline worker
  * on the production workflow bundle. Then it drives real executions along every path of the four
  * workflow types, some of them recorded while still open.
  */
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     startPostgres({ dataDir: pgDir, fresh: true }),
     bundleWorkflows(),
     startHookReceiver(),
-    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'reset', 'slow', 'held', 'waits'] as const).map((name) =>
+    ...(['main', 'bulk', 'stuck', 'reserve', 'exhausted', 'exhaustedSmall', 'reset', 'slow', 'held', 'waits'] as const).map((name) =>
       // bulk: a job takes 2.5 s, so the run polls it on timers at least once; slow: 8 s, a run that writes while documents arrive.
       startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: { bulk: 2500, slow: 8000 }[name as string] ?? 50 }).then(
         (e) => [name, e] as const,
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       'sf-stuck': sfConnection(emulators.stuck),
       'sf-reserve': sfConnection(emulators.reserve),
       'sf-exhausted': sfConnection(emulators.exhausted),
+      'sf-exhausted-small': sfConnection(emulators.exhaustedSmall),
       'sf-reset': sfConnection(emulators.reset),
       'sf-slow': sfConnection(emulators.slow),
       'sf-held': sfConnection(emulators.held),
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
       runs.bulkStillRunning,
       runs.quotaWaitMidRun,
       runs.quotaWaitAtValidate,
+      runs.quotaWaitAtLocalValidate,
       runs.modelError,
       others.warningsContinueAsNew,
       others.dagRules,

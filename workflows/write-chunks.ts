@@ -10,6 +10,7 @@ import {
   ApplicationFailure,
   getExternalWorkflowHandle,
   metricMeter,
+  patched,
   proxyActivities,
   setWorkflowOptions,
   sleep,
@@ -44,14 +45,19 @@ export interface QuotaWaiter {
 /**
  * Any call to the destination may find its API quota (or the reserve kept for others) used up: the
  * run then waits on a durable timer, warns, tells its activation, and tries again. Never a tight retry.
+ * `fn` may run an activity or a local activity (a small run's validate, workflows/sync-run.ts).
  */
 export async function quotaWait<T>(q: QuotaWaiter, fn: () => Promise<T>): Promise<T> {
   for (let wait = 0; ; wait++) {
     try {
       return await fn();
     } catch (err) {
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      // An activity's failure comes as an ActivityFailure around it; a local activity's (a small run's validate)
+      // as the failure itself. Runs recorded before the patch failed on the latter: asked only then.
+      const wrapped = err instanceof ActivityFailure;
+      const cause = wrapped ? err.cause : err;
       if (!(cause instanceof ApplicationFailure) || cause.type !== 'QUOTA_RESERVE_REACHED' || wait >= MAX_QUOTA_WAITS) throw err;
+      if (!wrapped && !patched('quota-wait-local-activity')) throw err;
       const waitMs = Number((cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 3_600_000);
       if (!q.warnings.some((w) => w.code === 'QUOTA_LOW')) {
         q.warnings.push({

@@ -217,6 +217,37 @@ export async function quotaWaitAtValidate(s: Stage): Promise<void> {
   );
 }
 
+/**
+ * The same refusal met by a small run (the previous run read 10 rows), whose validate is a local activity: its
+ * failure reaches the workflow unwrapped, and the run waits on a timer all the same (patch quota-wait-local-activity).
+ */
+export async function quotaWaitAtLocalValidate(s: Stage): Promise<void> {
+  const id = 'hist_quota_local';
+  const url = s.emulators.exhaustedSmall.url;
+  await createModel(s, id, 10);
+  await s.syncline.start(activation(s, id, { connection: 'sf-exhausted-small', options: { quotaWaitMs: 2000 } }));
+  const first = expectRun('first run', await s.syncline.triggerSync(id), (r) => r.status === 'success' && r.ops.upsert?.succeeded === 10);
+  await s.sql.query(`UPDATE hist.${id} SET last_name = last_name || ' v2' WHERE id = (SELECT min(id) FROM hist.${id})`);
+  await emulatorAdmin(url, '/faults', { method: 'POST', body: JSON.stringify({ dailyQuotaExhausted: true }) });
+  const pending = s.syncline.triggerSync(id);
+  const run = `${wfId(id)}/run/${first.runNumber + 1}`;
+  await s.rec.until(run, undefined, 'a quota wait at the local validate', (ev) => eventCount(ev, 'TIMER_FIRED') >= 1);
+  await emulatorAdmin(url, '/faults', { method: 'DELETE' });
+  expectRun(
+    'after the quota wait',
+    await pending,
+    (r) => r.status === 'success' && r.ops.upsert?.succeeded === 1 && r.warnings.some((w) => w.code === 'QUOTA_LOW'),
+  );
+  const events = await s.rec.events(run);
+  if (activityCount(events, 'checkDestination') > 0) throw new Error(`${run}: validate ran as an activity, not a local activity`);
+  await s.rec.record(
+    'quota-wait-at-local-validate',
+    run,
+    undefined,
+    "a small run's validate (a local activity) refused by the daily quota: the patch marker quota-wait-local-activity, a durable timer, validate again, then the run completes with QUOTA_LOW",
+  );
+}
+
 /** A model that does not exist: the run fails; a model error does not pause the activation. */
 export async function modelError(s: Stage): Promise<void> {
   const id = 'hist_model_error';

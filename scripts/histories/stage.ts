@@ -8,7 +8,7 @@ import { DEMO_CREDENTIALS, type SalesforceEmulator } from '../../emulators/sales
 import type { Recorder } from './recorder';
 import { ROW_SENTINEL } from './set';
 
-export type EmulatorName = 'main' | 'bulk' | 'stuck' | 'reserve' | 'exhausted' | 'reset' | 'slow' | 'held' | 'waits';
+export type EmulatorName = 'main' | 'bulk' | 'stuck' | 'reserve' | 'exhausted' | 'exhaustedSmall' | 'reset' | 'slow' | 'held' | 'waits';
 
 export interface Stage {
   rec: Recorder;
