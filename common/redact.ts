@@ -17,7 +17,8 @@
  *   `hapikey`, `k`), and row values (`q=SELECT … WHERE Email='…'`, `email=…`, `id=…`);
  * - the value of an Authorization, Proxy-Authorization or API key header or field, of a header named as a
  *   token, key, secret, signature or session (`X-Auth-Token`, `X-Amz-Security-Token`, `Private-Token`,
- *   `Ocp-Apim-Subscription-Key`, `X-Hub-Signature-256`, `X-…`), a Cookie or Set-Cookie value whole (to its
+ *   `Ocp-Apim-Subscription-Key`, `X-Hub-Signature-256`, `X-…`; an Authorization written `name=value`: its
+ *   scheme, any, and credential), a Cookie or Set-Cookie value whole (to its
  *   line's end, closing quote or brace, or an array's `]`: all its pairs), and a bare `Bearer <token>`;
  * - the value of a field named as a credential (`token=…`, `access_token=…`, `"client_secret":"…"`,
  *   `"accessToken":"…"`, `GITHUB_TOKEN=…`, `AccountKey=…`, `DB_PASSWORD=…`, `password="a quoted phrase"`
@@ -35,7 +36,7 @@
  * dotted run ("a.b.c…") tried at each letter costs 32 steps, not the rest of the run; QUERY takes a URL
  * whole, its query optional, so a URL without one is passed over, not scanned again from each later start
  * (ENC_QUERY the same); an `X-` header's name is read at most 42 characters in; a field's name is tried once from
- * each word's start; the plain-word look-ahead reads at most 16 characters.
+ * each word's start; the plain-word look-ahead reads at most 16 characters; AUTH_EQ's scheme at most 32.
  */
 /** `scheme://user:password@` or `scheme://token@`. */
 const USERINFO = /([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
@@ -93,6 +94,13 @@ function queryWithoutValues(q: string): string {
  */
 const HEADER =
   /\b((?:proxy-)?authorization|x-(?:[a-z0-9-]{0,40}?-)?(?:token|key|secret|signature(?:-256)?|session(?:-?id)?|password)|(?:private|access|auth|api|session|refresh|id|csrf|xsrf)-token|(?:api|subscription|access|secret|private|account|functions|master)-key)(?:(["']?\s*:\s*["']?)[^"'\r\n,;}&]+|(["']?\s*=\s*)(?:(["'])[^"'\r\n]*|(?:(?:basic|bearer|digest|token|negotiate|ntlm)\s+)?[^\s"'&,;}]+))/gi;
+/**
+ * An Authorization written `name=value` unquoted: its scheme, whichever it is (`OAuth`, Salesforce's; `SSWS`,
+ * `SharedKey`, `AWS4-HMAC-SHA256`), and the credential after it, to a blank, quote, `&`, comma, semicolon or
+ * brace. A credential without a scheme cannot be told from one: the word after it goes too. (HEADER takes one
+ * word after the schemes it knows, which left the credential after any other.)
+ */
+const AUTH_EQ = /\b((?:proxy-)?authorization)(["']?\s*=\s*)(?!["'\s])[a-z][a-z0-9._-]{0,31}[ \t]+[^\s"'&,;}]+/gi;
 /** A Cookie or Set-Cookie value whole: to the line's end, a quote or a brace, or an array to its `]`. */
 const COOKIE = /\b((?:set-)?cookie)(["']?\s*[:=]\s*["']?)(?:\[[^\]\r\n]*\]?|[^"'\r\n}]+)/gi;
 /**
@@ -148,6 +156,7 @@ export function withoutSecrets(text: string): string {
   if (encoded) out = out.replace(ENC_FIELD, '$1$2…');
   return out
     .replace(COOKIE, '$1$2…')
+    .replace(AUTH_EQ, '$1$2…')
     .replace(HEADER, (_m, name: string, colon: string | undefined, eq: string | undefined, quote: string | undefined) =>
       colon === undefined ? `${name}${eq}${quote ?? ''}…` : `${name}${colon}…`,
     )

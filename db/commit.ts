@@ -110,8 +110,17 @@ export function commitStatements(
     // it again while a variant is in the model, and deletes it once none is. No run sends the removed key again, so
     // an error of its last write no longer stands, except the only mark of a lost write's record (NOT_ACKNOWLEDGED
     // without a snapshot row, as for a held deletion). Not held either: a kept key is no deletion to approve.
+    // A variant sent without an answer may have written its values into the record: the removed key's snapshot
+    // row no longer says what the record holds (unconfirmed: back in the model, the key is sent again).
     ...(holds.kept
       ? [
+          ...(listUnacknowledged && holds.pending
+            ? [
+                sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${d} d
+  WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'kept'
+    AND EXISTS (SELECT 1 FROM ${d} v WHERE v.key = d.variant AND v.status = 'pending')`,
+              ]
+            : []),
           ...(holds.rowErrors
             ? [
                 sql`DELETE FROM syncline.row_errors e USING ${d} d WHERE e.activation_id = ${activationId} AND e.key = d.key AND d.status = 'kept'

@@ -19,6 +19,7 @@ import { salesforceConnector } from '../../connectors/salesforce';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
+import { deltaName } from '../../db/work-tables';
 
 const TQ = uniqueName('tq_sfcase');
 let emu: SalesforceEmulator;
@@ -353,4 +354,61 @@ describe('driven activity by activity: the variant written without an answer', (
     },
     60_000,
   );
+
+  // Run 2's upsert of k-1 reaches Salesforce (the record now holds k-1's values) but its answer is lost: k-1 is
+  // NOT_ACKNOWLEDGED, K-1 kept. Then the user puts K-1 back as it was (run 3): the record must get K-1's values
+  // again. K-1's snapshot row, kept as it was, said the record still held them: run 3 sent nothing (rev23).
+  test('k-1 written without an answer, then K-1 put back as it was: the next run writes K-1 again', async () => {
+    const rows = 10;
+    const id = uniqueName('sf_case_back');
+    const prefix = id.toUpperCase();
+    await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+    await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || g, 'Last ' || g FROM generate_series(1, $2::int) g`, [prefix, rows]);
+    const cfg = parsed({
+      id,
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+      mappings: [
+        { from: 'id', to: 'External_Id__c' },
+        { from: 'last_name', to: 'LastName' },
+      ],
+      deletionGuard: { maxDeletePercent: 20 },
+    });
+    expect((await run(cfg, 1)).status).toBe('success');
+    const k1 = `${prefix}-1`;
+    const recordId = (await live(prefix)).find((r) => r.External_Id__c === k1)?.Id;
+    expect(recordId).toBeDefined();
+
+    await db.query(`UPDATE public.${id} SET id = lower(id), last_name = 'Last 1 v2' WHERE id = $1`, [k1]);
+    const runId = await startRun(d.deps, cfg, 2);
+    const delta = await computeDelta(d.deps, { runId });
+    expect(delta.planned).toEqual({ upsert: 1 });
+    // Sent for real, Salesforce writes k-1 into K-1's record; its answer is lost (the worker died before it
+    // recorded it): the row is pending again, as if never answered.
+    await writeAndPoll(runId, delta.chunks);
+    const record = async () => (await live(prefix)).find((r) => r.Id === recordId);
+    expect(await record()).toMatchObject({ LastName: 'Last 1 v2' });
+    await db.query(`UPDATE syncline_work.${deltaName(runId)} SET status = 'pending', result_id = NULL WHERE key = $1`, [k1.toLowerCase()]);
+    const r2 = await commitRun(d.deps, { runId });
+    expect(r2.ops).toMatchObject({ upsert: { planned: 1, succeeded: 0 }, delete: { planned: 1, kept: 1 } });
+    expect((await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([
+      { key: k1.toLowerCase(), code: 'NOT_ACKNOWLEDGED' },
+    ]);
+
+    // The user puts K-1 back as it was.
+    await db.query(`UPDATE public.${id} SET id = upper(id), last_name = 'Last 1' WHERE id = $1`, [k1.toLowerCase()]);
+    const r3 = await run(cfg, 3);
+    expect(r3.status).toBe('success');
+    expect(await live(prefix)).toHaveLength(rows);
+    expect(await record()).toMatchObject({ External_Id__c: k1, LastName: 'Last 1' });
+    const snapshot = await db.query(
+      `SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = lower($2)`,
+      [id, k1],
+    );
+    expect(snapshot.rows).toEqual([{ key: k1, destination_id: recordId }]);
+    const r4 = await run(cfg, 4);
+    expect(Object.values(r4.ops).reduce((n, o) => n + o.planned, 0)).toBe(0);
+  }, 60_000);
 });

@@ -257,3 +257,29 @@ test("withoutSecrets: a URL's query keeps its parameters' names and the values o
     expect([text, withoutSecrets(text!)]).toEqual([text, want]);
   }
 });
+
+test('withoutSecrets: an Authorization written name=value keeps no part of its credential, whatever its scheme (rev23)', () => {
+  // Before h15 the value went whole to a quote, comma, semicolon, brace or line end; h15 took one word after a
+  // scheme it knew (Basic, Bearer, Digest, Token, Negotiate, NTLM) and left the credential after any other
+  // scheme: Salesforce's own `OAuth <session id>`, Okta's `SSWS`, Azure's `SharedKey`, AWS's Credential.
+  for (const [text, want] of [
+    ['form Authorization=OAuth 00D5g000004s3cret!AQ0s3cret sent', 'form Authorization=… sent'],
+    ['form Authorization=SSWS 00s3cret sent', 'form Authorization=… sent'],
+    ['Proxy-Authorization=Zoho-oauthtoken 1000.s3cret', 'Proxy-Authorization=…'],
+    ['authorization=SharedKey account:s3cret', 'authorization=…'],
+    [
+      'authorization=AWS4-HMAC-SHA256 Credential=AKIAs3cret/20260101, SignedHeaders=host, Signature=s3cret',
+      'authorization=…, SignedHeaders=host, Signature=…',
+    ],
+    // Unchanged: a known scheme, a quoted value, a bare word.
+    ['form Authorization=Basic czNjcmV0 sent', 'form Authorization=… sent'],
+    ['authorization="OAuth s3cret phrase" sent', 'authorization="…" sent'],
+    ['authorization=s3cret, then', 'authorization=…, then'],
+  ]) {
+    expect([text, withoutSecrets(text!)]).toEqual([text, want]);
+  }
+  // A credential without a scheme cannot be told from a scheme: the word after it goes too.
+  expect(withoutSecrets('authorization=s3cret sent')).toBe('authorization=…');
+  // A key header written name=value still takes one word: the text after it stays.
+  expect(withoutSecrets('x-api-key=s3cret was refused')).toBe('x-api-key=… was refused');
+});
