@@ -47,6 +47,7 @@ import type { SynclineDeps } from './deps';
 import { recordCommittedRun } from './metrics';
 import { refuseWhileRunsOpen } from './run-workflows';
 import { activityLogger } from './run-context';
+import type { FieldSpec } from '../connectors/types';
 
 export interface CommitRunInput {
   runId: string;
@@ -275,7 +276,20 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     const listUnacknowledged = opts.listUnacknowledged && counts.some((c) => c.sent);
     const holds = deltaHolds(counts, listUnacknowledged);
     kept = holds.kept;
-    for (const stmt of commitStatements(runId, rec.activation_id, rec.run_number, config.source.key, listUnacknowledged, wholeModel, holds))
+    // The destination's key field, where it ignores case: a repeated key's message names its other spellings
+    // (only when some row is rejected: else the row errors' insert reads its rows once, as it always did).
+    const rejections = counts.some((c) => c.status === 'rejected' || c.status === 'rejected_unchanged');
+    const caseBlindKey = rejections ? (rec.fields as FieldSpec[] | null)?.find((f) => f.isKey && f.keyIgnoresCase)?.to : undefined;
+    for (const stmt of commitStatements(
+      runId,
+      rec.activation_id,
+      rec.run_number,
+      config.source.key,
+      listUnacknowledged,
+      wholeModel,
+      holds,
+      caseBlindKey,
+    ))
       await stmt.execute(tx);
     for (const c of counts) {
       const n = Number(c.n);

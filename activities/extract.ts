@@ -18,7 +18,7 @@ import { copyIntoTemp, createTempStage, dropTempStage, fillTempStage, tempRows, 
 import { recordModelRows } from '../db/runs';
 import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
-import { loadRun, sentFields, type LoadedRun } from './run-context';
+import { keyIgnoresCase, loadRun, sentFields, type LoadedRun } from './run-context';
 import {
   copyModelOut,
   modelError,
@@ -86,6 +86,8 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
         columns: spec.columns,
         full: run.full,
         modelRows,
+        // Keys differing only in case are one record there: rejected together, as a repeated key is.
+        keyIgnoresCase: keyIgnoresCase(sentFields(run)),
       }),
     );
   if (source.sameDatabase)

@@ -133,6 +133,14 @@ export function buildContext(
   };
 }
 
+/**
+ * Whether the destination takes keys that differ only in case for one record (the key's `FieldSpec.keyIgnoresCase`,
+ * from the connector's check): such keys are then one key for the delta (db/delta.ts keyGroup, keepCaseVariants).
+ */
+export function keyIgnoresCase(fields: readonly FieldSpec[] | null | undefined): boolean {
+  return !!fields?.some((f) => f.isKey && f.keyIgnoresCase);
+}
+
 /** Fields actually sent: the run's fields minus those the destination cannot take. */
 export function sentFields(run: LoadedRun): FieldSpec[] {
   if (!run.fields)

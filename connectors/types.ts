@@ -173,8 +173,9 @@ export interface CheckResult {
   warnings: RunWarning[];
   /**
    * The destination matches the key without regard to case (a Salesforce External ID that is not case
-   * sensitive): keys that differ only in case are one record there. Mirror then deletes no removed key whose
-   * case variant is still in the model (db/delta.ts `keepCaseVariants`).
+   * sensitive): keys that differ only in case are one record there. Model keys that differ only in case are then
+   * rejected as a repeated key is (db/delta.ts `keyGroup`), and Mirror deletes no removed key whose case variant
+   * is still in the model (db/delta.ts `keepCaseVariants`).
    */
   keyIgnoresCase?: boolean;
 }

@@ -55,6 +55,8 @@ export function deltaHolds(
  * for a plan that is dropped unapplied, whose pending rows were never sent. `wholeModel`: the delta saw
  * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
  * meet again is gone from the model. `holds`: which statements have rows to act on (`deltaHolds`).
+ * `caseBlindKey`: the destination's key field, where it ignores case (`FieldSpec.keyIgnoresCase`): a repeated key's
+ * message then names its other spellings (db/delta.ts createStage rejects them together).
  */
 export function commitStatements(
   runId: string,
@@ -64,6 +66,7 @@ export function commitStatements(
   listUnacknowledged = true,
   wholeModel = true,
   holds: DeltaHolds = HOLDS_EVERYTHING,
+  caseBlindKey?: string,
 ): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
   const listed = listUnacknowledged
@@ -145,14 +148,48 @@ export function commitStatements(
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)`,
         ]
       : []),
-    ...(holds.listed ? [rowErrorsInsert(d, activationId, runNumber, keyColumn, listed)] : []),
+    ...(holds.listed ? [rowErrorsInsert(d, activationId, runNumber, keyColumn, listed, caseBlindKey)] : []),
   ];
 }
 
 /** Lists the run's failed, rejected, unacknowledged and incomplete rows in row_errors. */
-function rowErrorsInsert(d: RawBuilder<unknown>, activationId: string, runNumber: number, keyColumn: string, listed: RawBuilder<unknown>) {
+function rowErrorsInsert(
+  d: RawBuilder<unknown>,
+  activationId: string,
+  runNumber: number,
+  keyColumn: string,
+  listed: RawBuilder<unknown>,
+  caseBlindKey?: string,
+) {
+  const rows = sql`SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d}
+      WHERE (status IN ${listed} OR (status = 'ok' AND code IS NOT NULL)) AND change <> 'null_key'
+      UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, ${groupHash(sql.ref('hash'))}, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0`;
+  // Where the destination's key ignores case, the spellings of one key are rejected together (db/delta.ts
+  // createStage), each a row of the delta: the listed rows (few, read once) give each its others.
+  const repeated = sql`'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'`;
+  const spelled =
+    caseBlindKey === undefined
+      ? repeated
+      : sql`CASE WHEN v.keys IS NULL AND n > 1 THEN ${repeated}
+    -- Its other spellings not in this delta (a retry-failed run sees only keys with row errors).
+    WHEN v.keys IS NULL THEN 'key "' || key || '" differs only in case from another key in the model (column "' || ${keyColumn}
+      || '"), and the destination''s key ignores case: they would write one record; none of them was sent. '
+      || 'Make the key unique ignoring case, or make the destination''s key field "' || ${caseBlindKey} || '" case-sensitive.'
+    ELSE 'key "' || key || '" differs only in case from ' || (SELECT string_agg('"' || o || '"', ', ' ORDER BY o COLLATE "C") FROM unnest(v.keys) o WHERE o <> x.key)
+      || ' in the model (column "' || ${keyColumn} || '"), and the destination''s key ignores case: these ' || v.total || ' rows would write one record; none of them was sent. '
+      || 'Make the key unique ignoring case, or make the destination''s key field "' || ${caseBlindKey} || '" case-sensitive.' END`;
+  const from =
+    caseBlindKey === undefined
+      ? sql`(${rows}) x`
+      : sql`x LEFT JOIN (SELECT lower(key) AS g, array_agg(key) AS keys, sum(n) AS total FROM x WHERE change = 'duplicate_key' GROUP BY 1 HAVING count(*) > 1) v
+  ON x.change = 'duplicate_key' AND v.g = lower(x.key)`;
   return sql`INSERT INTO syncline.row_errors AS e (activation_id, key, op, code, message, retryable, hash, run_number)
-SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
+${
+  caseBlindKey === undefined
+    ? sql``
+    : sql`WITH x AS MATERIALIZED (${rows})
+`
+}SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   CASE WHEN status = 'pending' THEN ${ROW_ERROR_CODES.notAcknowledged}
        WHEN change = 'null_key' THEN ${ROW_ERROR_CODES.nullKey}
        WHEN change = 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey}
@@ -160,7 +197,7 @@ SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
        ELSE coalesce(code, 'UNKNOWN') END,
   CASE WHEN status = 'pending' THEN 'the destination did not acknowledge this row in run ' || ${runNumber} || '; it is sent again next run'
        WHEN change = 'null_key' THEN n || ' model row(s) have NULL in the key column "' || ${keyColumn} || '"; they were not sent. Give every row a key.'
-       WHEN change = 'duplicate_key' THEN 'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'
+       WHEN change = 'duplicate_key' THEN ${spelled}
        WHEN change = 'long_key' THEN 'key "' || rtrim(key, ' ') || '" (column "' || ${keyColumn} || '") is longer than the ${sql.raw(String(MAX_KEY_BYTES))} bytes a key may have'
          || CASE WHEN n > 1 THEN ' and appears ' || n || ' times in the model' ELSE '' END || '; it was not sent. Use a shorter key (an md5 of it, for example).'
        ELSE coalesce(message, '') END,
@@ -169,9 +206,7 @@ SELECT ${activationId}, coalesce(key, ${NULL_KEY}), coalesce(op, change),
   -- A rejection keeps the hash of its group of rows (no single row has it, so a key unique again is sent
   -- at once): the next delta tells an unchanged rejection, already reported, from a new one.
   hash, ${runNumber}
-FROM (SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d}
-      WHERE (status IN ${listed} OR (status = 'ok' AND code IS NOT NULL)) AND change <> 'null_key'
-      UNION ALL SELECT NULL, NULL, 'null_key', NULL, NULL, 'rejected', NULL, ${groupHash(sql.ref('hash'))}, count(*) FROM ${d} WHERE change = 'null_key' HAVING count(*) > 0) x
+FROM ${from}
 ON CONFLICT (activation_id, key) DO UPDATE SET op = excluded.op, code = excluded.code, message = excluded.message,
   retryable = excluded.retryable, hash = excluded.hash, run_number = excluded.run_number,
   attempts = e.attempts + 1, last_seen = now()`;

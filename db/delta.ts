@@ -122,14 +122,24 @@ export function longKeyListing(key: RawBuilder<unknown>): RawBuilder<unknown> {
 /**
  * Proves the model keys unique with a unique index on the model's rows (`rows`: the temporary table the
  * extract filled, or an earlier release's stage), in byte order: cheaper than grouping 1M keys. It fails
- * with unique_violation (23505) when a key repeats; `createStage` then lists the repeats. A key over
+ * with unique_violation (23505) when a key repeats (ignoring case, `keyIgnoresCase`: `keyGroup`); `createStage` then
+ * lists the repeats. A key over
  * MAX_KEY_BYTES is indexed by its `longKeyListing` (an index entry holds at most 2,704 bytes), which no
  * shorter key can equal: equal keys still collide; two long keys with one md5 would only send the stage
  * the way of repeated keys, which finds none.
  */
-export function uniqueKeyIndex(rows: RawBuilder<unknown>): RawBuilder<unknown> {
+export function uniqueKeyIndex(rows: RawBuilder<unknown>, keyIgnoresCase = false): RawBuilder<unknown> {
   const k = sql.id(STAGE_KEY);
-  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${k} ELSE ${longKeyListing(k)} END) COLLATE "C")`;
+  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${keyGroup(k, keyIgnoresCase)} ELSE ${longKeyListing(k)} END) COLLATE "C")`;
+}
+
+/**
+ * What makes two model keys one (`StageBuild.keyIgnoresCase`): the key itself, or, where the destination matches
+ * keys without regard to case, the key in lower case ('K-1' and 'k-1' are one record there: both rejected, as a
+ * repeated key is). `lower` as keepCaseVariants compares them.
+ */
+function keyGroup(key: RawBuilder<unknown>, keyIgnoresCase: boolean): RawBuilder<unknown> {
+  return keyIgnoresCase ? sql`lower(${key})` : key;
 }
 
 /**
@@ -153,6 +163,11 @@ export interface StageBuild {
   full: boolean;
   /** The model repeats some keys (`uniqueKeyIndex` failed). */
   hasDups: boolean;
+  /**
+   * The destination matches keys without regard to case (`FieldSpec.keyIgnoresCase`): keys that differ only in
+   * case are repeats of one key (`keyGroup`), each spelling rejected as `duplicate_key`.
+   */
+  keyIgnoresCase?: boolean;
   /** The join carries the model's columns, instead of reading the kept rows' values after it by tuple id (`CARRY_STAGE_ROWS`). */
   carry?: boolean;
 }
@@ -164,7 +179,8 @@ export interface StageBuild {
  * and it is the only copy of the model's rows that is WAL-logged (the rows themselves were read into a
  * temporary table). Each row carries its change (added | changed | removed, or null_key | long_key |
  * duplicate_key for model rows that are rejected, never last-wins: a duplicated key is neither sent nor
- * deleted, and its row carries the hash of the key's whole group; a key over MAX_KEY_BYTES the state does
+ * deleted, and its row carries the hash of the key's whole group (where the key ignores case, `keyIgnoresCase`, a
+ * group is every spelling of the key: one row a spelling, its rows counted in `n`, each with the group's hash); a key over MAX_KEY_BYTES the state does
  * not hold yet is listed by its `longKeyListing`), the snapshot's destination id, and its place in
  * the model (`__model_tid`). Which change becomes which operation is decided after, by `createDelta`.
  */
@@ -173,9 +189,21 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const k = sql.ref(`st.${STAGE_KEY}`);
   const h = sql.ref(`st.${STAGE_HASH}`);
   const uniq = [...new Set(b.columns)];
-  // Grouped twice: the cheap count finds the few repeated keys, only their rows are hashed together.
+  // Grouped twice: the cheap count finds the few repeated keys, only their rows are hashed together. Where the key
+  // ignores case, a group is every spelling of one key in lower case: each spelling is a row of dd (its rows
+  // counted, the last standing for them), all of them with the hash of the whole group.
+  const ic = !!b.keyIgnoresCase;
   const dups = b.hasDups
-    ? sql`dk AS (
+    ? ic
+      ? sql`dk AS (
+  SELECT lower(${sql.id(STAGE_KEY)}) AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+), dr AS MATERIALIZED (
+  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON lower(x.${sql.id(STAGE_KEY)}) = dk.g
+), dd AS (
+  SELECT dr.key, count(*)::int AS n, max(dr.tid) AS tid, dg.hash FROM dr JOIN (SELECT g, ${groupHash(sql.ref('hash'))} AS hash FROM dr GROUP BY g) dg ON dg.g = dr.g
+  GROUP BY dr.key, dg.hash
+), `
+      : sql`dk AS (
   SELECT ${sql.id(STAGE_KEY)} AS key, count(*)::int AS n, max(ctid) AS tid FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
 ), dd AS (
   SELECT dk.key, dk.n, dk.tid, ${groupHash(sql.ref(`x.${STAGE_HASH}`))} AS hash FROM dk JOIN ${b.rows} x ON x.${sql.id(STAGE_KEY)} = dk.key GROUP BY dk.key, dk.n, dk.tid
@@ -250,6 +278,8 @@ export interface DeltaSpec {
   onlyFailed: boolean;
   /** Rows whose last write failed permanently are sent again (not skipped), among the others. */
   retryFailed?: boolean;
+  /** For a stage an earlier release made (`buildDelta`): `StageBuild.keyIgnoresCase`. */
+  keyIgnoresCase?: boolean;
 }
 
 /**
@@ -486,7 +516,7 @@ export async function buildStage(
   const build = { ...rest, carry };
   let hasDups = false;
   try {
-    await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows).compile(db));
+    await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows, !!b.keyIgnoresCase).compile(db));
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     hasDups = true;
@@ -560,7 +590,7 @@ async function remakeEarlierStage(db: Db, spec: DeltaSpec & { columns: string[] 
     let hasDups = false;
     await sql`SAVEPOINT keys`.execute(tx);
     try {
-      await uniqueKeyIndex(earlier).execute(tx);
+      await uniqueKeyIndex(earlier, !!spec.keyIgnoresCase).execute(tx);
     } catch (err) {
       if ((err as { code?: string }).code !== '23505') throw err;
       await sql`ROLLBACK TO SAVEPOINT keys`.execute(tx);
@@ -575,6 +605,7 @@ async function remakeEarlierStage(db: Db, spec: DeltaSpec & { columns: string[] 
       columns: spec.columns,
       full: spec.full,
       hasDups,
+      keyIgnoresCase: spec.keyIgnoresCase,
     }).execute(tx);
     await sql`DROP TABLE ${earlier}`.execute(tx);
     await sql`ALTER TABLE ${next} RENAME TO ${sql.id(stageName(spec.runId))}`.execute(tx);

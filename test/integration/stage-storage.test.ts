@@ -280,7 +280,12 @@ const WAYS = [
 ] as const;
 
 /** Makes the run's stage again from its model, each way (`WAYS`); `after` sees it, and the temporary table's index count. */
-async function stageEachWay(runId: string, full: boolean, after: (label: string, indexes: number) => Promise<void>): Promise<void> {
+async function stageEachWay(
+  runId: string,
+  full: boolean,
+  after: (label: string, indexes: number) => Promise<void>,
+  keyIgnoresCase = false,
+): Promise<void> {
   const run = await loadRun(d.deps, runId);
   const spec = stageSpec(run, sentFields(run));
   const select = stageSelect(spec).compile(d.deps.db);
@@ -298,6 +303,7 @@ async function stageEachWay(runId: string, full: boolean, after: (label: string,
         columns: spec.columns,
         full,
         modelRows,
+        keyIgnoresCase,
       });
       indexes = (await session.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'pg_temp.${temp}'::regclass`)).rows[0].n;
       await session.query(`DROP TABLE pg_temp.${temp}`);
@@ -339,6 +345,69 @@ test("a small model's stage is made by one statement, without an index of its ow
     expect(made.small!.rows.map((r) => (r as { __change: string }).__change).sort()).toEqual(
       model === unique ? ['changed', 'changed'] : ['changed', 'changed', 'duplicate_key', 'null_key'],
     );
+  }
+});
+
+test('where the key ignores case, keys differing only in case are repeats, each spelling rejected with the hash of the whole group, every way', async () => {
+  // 'k-3' / 'K-3' and 'k-5' / 'K-5' / 'K-5' are one record each where the destination ignores case: neither is sent.
+  // Without 'K-5' twice, only the index on the keys in lower case finds a repeat.
+  const id = uniqueName('stage_case');
+  await db.query(`CREATE TABLE public.${id} AS SELECT 'k-' || g AS id, 'Name ' || g AS name FROM generate_series(1, 12) g`);
+  await db.query(`CREATE TABLE public.${id}_more AS SELECT 'K-5' AS id, 'Upper 5 again' AS name`);
+  const cfg = config(
+    id,
+    'default',
+    `SELECT id, name FROM public.${id} UNION ALL SELECT 'K-3', 'Upper 3' UNION ALL SELECT 'K-5', 'Upper 5' UNION ALL SELECT id, name FROM public.${id}_more`,
+  );
+  await fullRun(d.deps, cfg, 1);
+  await db.query(`UPDATE public.${id} SET name = name || '+' WHERE id IN ('k-2', 'k-9')`);
+  const runId = await startRun(d.deps, cfg, 2);
+  for (const [ignoresCase, exactRepeat] of [
+    [true, true],
+    [false, true],
+    [true, false],
+    [false, false],
+  ]) {
+    if (!exactRepeat) await db.query(`DELETE FROM public.${id}_more`);
+    const made: Record<string, { indexes: number; rows: Array<Record<string, unknown>> }> = {};
+    await stageEachWay(
+      runId,
+      false,
+      async (label, indexes) => {
+        const rows = await db.query(
+          `SELECT __row_key, __change, __n, __row_hash::text, name FROM syncline_work.s_${runId} ORDER BY __row_key COLLATE "C", name`,
+        );
+        made[label] = { indexes, rows: rows.rows };
+      },
+      ignoresCase,
+    );
+    expect(made.small!.indexes).toBe(0);
+    // A repeat ('K-5' twice, or keys equal ignoring case where the key ignores case): the unique index failed.
+    expect(made.large!.indexes).toBe(ignoresCase || exactRepeat ? 0 : 1);
+    expect(made.small!.rows).toEqual(made.large!.rows);
+    expect(made.small!.rows).toEqual(made.larger!.rows);
+    const rows = made.small!.rows.map((r) => [r.__row_key, r.__change, r.__n]);
+    const hash = (k: string) => made.small!.rows.find((r) => r.__row_key === k)?.__row_hash;
+    if (ignoresCase) {
+      expect(rows).toEqual([
+        ['K-3', 'duplicate_key', 1],
+        ['K-5', 'duplicate_key', exactRepeat ? 2 : 1],
+        ['k-2', 'changed', 1],
+        ['k-3', 'duplicate_key', 1],
+        ['k-5', 'duplicate_key', 1],
+        ['k-9', 'changed', 1],
+      ]);
+      expect(hash('K-3')).toBe(hash('k-3'));
+      expect(hash('K-5')).toBe(hash('k-5'));
+      expect(hash('K-3')).not.toBe(hash('K-5'));
+    } else {
+      // Run 1 sent 'K-3' and 'k-3' apart (an exact key match), and rejected 'K-5' (twice): only those changed.
+      expect(rows).toEqual([
+        ...(exactRepeat ? [['K-5', 'duplicate_key', 2]] : [['K-5', 'added', 1]]),
+        ['k-2', 'changed', 1],
+        ['k-9', 'changed', 1],
+      ]);
+    }
   }
 });
 

@@ -1,0 +1,165 @@
+/**
+ * Two model keys that differ only in case ('K-1' and 'k-1') are one record where the destination's key ignores case
+ * (a Salesforce External ID, unless case sensitive): both upserted, the last write won, and which one could change
+ * from run to run. They are rejected as a repeated key is: neither sent nor deleted, each listed naming the other.
+ *
+ *   npx jest --selectProjects integration --testPathPatterns key-case-duplicates
+ */
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
+import type { RunSummary } from '../../common/run';
+import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { emulatorAdmin } from '../support/emulator-admin';
+import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
+
+const TQ = uniqueName('tq_sfcasedup');
+let emu: SalesforceEmulator;
+let worker: RunningWorker;
+let client: Client;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
+  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { sf } }), testClient()]);
+  db = sqlClient();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+  await emu?.close();
+});
+
+type Rec = Record<string, unknown>;
+
+async function live(prefix: string): Promise<Rec[]> {
+  const all = await emulatorAdmin<Rec[]>(emu.url, '/records/Contact');
+  return all.filter((r) => typeof r.External_Id__c === 'string' && (r.External_Id__c as string).toUpperCase().startsWith(prefix));
+}
+
+async function sync(id: string): Promise<RunSummary> {
+  return client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
+}
+
+const why = (key: string, others: string[], rows: number) =>
+  `key "${key}" differs only in case from ${others.map((o) => `"${o}"`).join(', ')} in the model (column "id"), and the destination's key ignores case: ` +
+  `these ${rows} rows would write one record; none of them was sent. Make the key unique ignoring case, or make the destination's key field ` +
+  `"External_Id__c" case-sensitive.`;
+
+test('two model keys differing only in case: neither is sent nor deleted, both are listed; the record synced under one keeps its values until the model is fixed', async () => {
+  const rows = 10;
+  const id = uniqueName('sf_casedup');
+  const prefix = id.toUpperCase();
+  const table = `public.${id}`;
+  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  expect((await sync(id)).status).toBe('success');
+  const ids = new Map((await live(prefix)).map((r) => [String(r.External_Id__c), String(r.Id)]));
+  expect(ids.size).toBe(rows);
+  const k1 = `${prefix}-1`;
+  const k1Lower = k1.toLowerCase();
+  const [x1, x2] = [`${prefix}-X`, `${prefix.toLowerCase()}-x`];
+
+  // The model gains 'k-1' beside the synced 'K-1', and a new pair 'K-X' / 'k-x'; and 'K-2' is replaced by two
+  // spellings of it ('k-2', 'Kk-2'): K-2 is removed, but its record is theirs (not deleted), and they are rejected.
+  const k2 = `${prefix}-2`;
+  const [v1, v2] = [k2.toLowerCase(), k2[0] + k2.slice(1).toLowerCase()];
+  await db.query(`INSERT INTO ${table} VALUES ($1, 'Other 1'), ($2, 'Other X'), ($3, 'Another X'), ($4, 'Last 2 v2')`, [
+    k1Lower,
+    x1,
+    x2,
+    v2,
+  ]);
+  await db.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [k2, v1]);
+  const state = async () => ({
+    records: (await live(prefix))
+      .map((r) => ({ key: String(r.External_Id__c), id: String(r.Id), last_name: r.LastName }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1)),
+    snapshot: (
+      await db.query<{ key: string }>(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
+    ).rows.map((r) => r.key),
+    errors: (await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id]))
+      .rows,
+  });
+  const synced = Array.from({ length: rows }, (_, i) => `${prefix}-${i + 1}`).sort();
+  const untouched = {
+    records: synced.map((k, i) => ({ key: k, id: ids.get(k), last_name: `Last ${synced[i]!.slice(prefix.length + 1)}` })),
+    snapshot: synced,
+    errors: [
+      { key: k1, code: 'MODEL_DUPLICATE_KEY', message: why(k1, [k1Lower], 2) },
+      { key: x1, code: 'MODEL_DUPLICATE_KEY', message: why(x1, [x2], 2) },
+      { key: v2, code: 'MODEL_DUPLICATE_KEY', message: why(v2, [v1], 2) },
+      { key: k1Lower, code: 'MODEL_DUPLICATE_KEY', message: why(k1Lower, [k1], 2) },
+      { key: v1, code: 'MODEL_DUPLICATE_KEY', message: why(v1, [v2], 2) },
+      { key: x2, code: 'MODEL_DUPLICATE_KEY', message: why(x2, [x1], 2) },
+    ],
+  };
+  const r2 = await sync(id);
+  expect({ rejected: r2.rejected, upsert: r2.ops.upsert?.planned ?? 0, delete: r2.ops.delete }).toEqual({
+    rejected: 6,
+    upsert: 0,
+    delete: { planned: 1, succeeded: 0, failed: 0, skipped: 0, held: 0, kept: 1 },
+  });
+  expect(await state()).toEqual(untouched);
+  const logged = await db.query(
+    `SELECT key, op, outcome FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 ORDER BY key COLLATE "C"`,
+    [id, r2.runNumber],
+  );
+  expect(logged.rows).toEqual([
+    { key: k1, op: 'duplicate_key', outcome: 'rejected' },
+    { key: k2, op: 'delete', outcome: 'kept' },
+    { key: x1, op: 'duplicate_key', outcome: 'rejected' },
+    { key: v2, op: 'duplicate_key', outcome: 'rejected' },
+    { key: k1Lower, op: 'duplicate_key', outcome: 'rejected' },
+    { key: v1, op: 'duplicate_key', outcome: 'rejected' },
+    { key: x2, op: 'duplicate_key', outcome: 'rejected' },
+  ]);
+
+  // Nothing changed: still rejected, reported already, nothing sent.
+  const r3 = await sync(id);
+  expect({
+    rejected: r3.rejected,
+    unchanged: r3.rejectedUnchanged,
+    upsert: r3.ops.upsert?.planned ?? 0,
+    kept: r3.ops.delete?.kept,
+  }).toEqual({
+    rejected: 6,
+    unchanged: 6,
+    upsert: 0,
+    kept: 1,
+  });
+  expect(await state()).toEqual(untouched);
+
+  // K-1 leaves the model (k-1 stays, its variant): the record is k-1's, not deleted; K-X and k-x: only K-X stays;
+  // of 'k-2' and 'Kk-2' only 'Kk-2' stays, and takes K-2's record over.
+  await db.query(`DELETE FROM ${table} WHERE id = ANY($1)`, [[k1, x2, v1]]);
+  const r4 = await sync(id);
+  expect(r4.status).toBe('success');
+  expect(r4.ops).toMatchObject({ upsert: { planned: 3, succeeded: 3 }, delete: { planned: 2, succeeded: 0, kept: 2 } });
+  const after = await state();
+  expect(after.errors).toEqual([]);
+  expect(after.records).toHaveLength(rows + 1);
+  expect(after.records.find((r) => r.id === ids.get(k1))).toMatchObject({ last_name: 'Other 1' });
+  expect(after.records.find((r) => r.id === ids.get(k2))).toMatchObject({ last_name: 'Last 2 v2' });
+  expect(after.records.find((r) => r.key.toUpperCase() === x1.toUpperCase())).toMatchObject({ last_name: 'Other X' });
+  expect(after.snapshot).toEqual([...synced.filter((k) => k !== k1 && k !== k2), x1, v2, k1Lower].sort());
+  // Nothing left to do.
+  const r5 = await sync(id);
+  expect(Object.values(r5.ops).reduce((n, o) => n + o.planned, 0)).toBe(0);
+  expect(await state()).toEqual(after);
+}, 120_000);
