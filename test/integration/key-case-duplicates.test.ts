@@ -163,3 +163,84 @@ test('two model keys differing only in case: neither is sent nor deleted, both a
   expect(Object.values(r5.ops).reduce((n, o) => n + o.planned, 0)).toBe(0);
   expect(await state()).toEqual(after);
 }, 120_000);
+
+/** A write to the record as another client makes it (REST, PATCH by Id): here, as a release before this one left it. */
+async function patchRecord(recordId: string, values: Rec): Promise<void> {
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: 'syncline-demo-client',
+    client_secret: 'syncline-demo-secret',
+  });
+  const token = (await (await fetch(`${emu.url}/services/oauth2/token`, { method: 'POST', body: form })).json()) as {
+    access_token: string;
+  };
+  const res = await fetch(`${emu.url}/services/data/v60.0/sobjects/Contact/${recordId}`, {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${token.access_token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(values),
+  });
+  expect(res.status).toBe(204);
+}
+
+// A release before this rejection sent both spellings to the one record (the last write winning: here k-1's) and
+// kept a snapshot row for each. Rejected now, and then fixed by keeping K-1 only: K-1's values must reach the record,
+// though its snapshot row says they are there; k-1, removed, is kept (not deleted: it is K-1's record).
+test('both spellings synced by a release before to one record: once the model keeps one, its values are sent again, and the record is not deleted', async () => {
+  const rows = 5;
+  const id = uniqueName('sf_casedup_old');
+  const prefix = id.toUpperCase();
+  const table = `public.${id}`;
+  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  expect((await sync(id)).status).toBe('success');
+  const k1 = `${prefix}-1`;
+  const k1Lower = k1.toLowerCase();
+  const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
+  // The state a release before left: k-1 in the model, written last to K-1's record, and in the snapshot too.
+  await db.query(`INSERT INTO ${table} VALUES ($1, 'Other 1')`, [k1Lower]);
+  await patchRecord(recordId, { LastName: 'Other 1' });
+  await db.query(
+    `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
+     SELECT activation_id, $2, md5('other')::uuid, destination_id, now() FROM syncline.snapshot WHERE activation_id = $1 AND key = $3`,
+    [id, k1Lower, k1],
+  );
+  const snapshot = async () =>
+    (
+      await db.query(
+        `SELECT key, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = $2 ORDER BY key COLLATE "C"`,
+        [id, k1Lower],
+      )
+    ).rows;
+
+  const r2 = await sync(id);
+  expect({ rejected: r2.rejected, planned: Object.values(r2.ops).reduce((n, o) => n + o.planned, 0) }).toEqual({ rejected: 2, planned: 0 });
+  expect(await live(prefix)).toHaveLength(rows);
+  // Neither is taken for the record's content any longer.
+  expect(await snapshot()).toEqual([
+    { key: k1, destination_id: recordId, unconfirmed: true },
+    { key: k1Lower, destination_id: recordId, unconfirmed: true },
+  ]);
+
+  // Fixed: K-1 only. Sent again (the record held k-1's values); k-1's removal is kept, not a deletion.
+  await db.query(`DELETE FROM ${table} WHERE id = $1`, [k1Lower]);
+  const r3 = await sync(id);
+  expect(r3.status).toBe('success');
+  expect(r3.ops).toMatchObject({ upsert: { planned: 1, succeeded: 1 }, delete: { planned: 1, succeeded: 0, kept: 1 } });
+  const after = await live(prefix);
+  expect(after).toHaveLength(rows);
+  expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
+  expect(await snapshot()).toEqual([{ key: k1, destination_id: recordId, unconfirmed: false }]);
+  expect((await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
+}, 120_000);
