@@ -9,7 +9,9 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
 import type { RunSummary } from '../../common/run';
-import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { directDeps, fullRun, parsed, type DirectDeps } from '../support/runs';
+import { salesforceConnector } from '../../connectors/salesforce';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { triggerSyncUpdate } from '../../workflows/messages';
@@ -243,4 +245,69 @@ test('both spellings synced by a release before to one record: once the model ke
   expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
   expect(await snapshot()).toEqual([{ key: k1, destination_id: recordId, unconfirmed: false }]);
   expect((await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
+}, 120_000);
+
+// A retry-failed run sees only keys with row errors: a spelling added since (no error yet) is not in its delta, yet
+// the model still has it, so the spelling with an error is rejected still (never sent alone), and says why.
+test('a retry-failed run: a spelling whose variant has no row error yet is rejected still, and not sent', async () => {
+  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+  const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
+  d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
+  try {
+    const id = uniqueName('sf_casedup_retry');
+    const prefix = id.toUpperCase();
+    const table = `public.${id}`;
+    const [k1, k1Lower, k1Mixed] = [`${prefix}-1`, `${prefix}-1`.toLowerCase(), prefix[0] + `${prefix}-1`.slice(1).toLowerCase()];
+    await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+    await db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Other 1'), ($3, 'Last 2')`, [k1, k1Lower, `${prefix}-2`]);
+    const cfg = parsed({
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { table, key: 'id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+      mappings: [
+        { from: 'id', to: 'External_Id__c' },
+        { from: 'last_name', to: 'LastName' },
+      ],
+    });
+    const r1 = (await fullRun(d.deps, cfg, 1)).summary;
+    expect({ rejected: r1.rejected, upsert: r1.ops.upsert?.succeeded }).toEqual({ rejected: 2, upsert: 1 });
+    // k-1 becomes 'Kk-1': a new key, without a row error; K-1 keeps its error.
+    await db.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [k1Lower, k1Mixed]);
+    const r2 = (await fullRun(d.deps, cfg, 2, 'retry_failed')).summary;
+    expect({ rejected: r2.rejected, planned: Object.values(r2.ops).reduce((n, o) => n + o.planned, 0) }).toEqual({
+      rejected: 1,
+      planned: 0,
+    });
+    expect((await live(prefix)).map((r) => r.External_Id__c)).toEqual([`${prefix}-2`]);
+    const errors = (
+      await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
+    ).rows;
+    expect(errors).toEqual([
+      {
+        key: k1,
+        code: 'MODEL_DUPLICATE_KEY',
+        message:
+          `key "${k1}" differs only in case from another key in the model (column "id"), and the destination's key ignores case: they would ` +
+          `write one record; none of them was sent. Make the key unique ignoring case, or make the destination's key field "External_Id__c" case-sensitive.`,
+      },
+      { key: k1Lower, code: 'MODEL_DUPLICATE_KEY', message: why(k1Lower, [k1], 2) },
+    ]);
+    // The next run over the whole model lists both spellings as they are, and clears k-1's.
+    const r3 = (await fullRun(d.deps, cfg, 3)).summary;
+    expect({ rejected: r3.rejected, planned: Object.values(r3.ops).reduce((n, o) => n + o.planned, 0) }).toEqual({
+      rejected: 2,
+      planned: 0,
+    });
+    expect(
+      (await db.query(`SELECT key, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])).rows,
+    ).toEqual([
+      { key: k1, message: why(k1, [k1Mixed], 2) },
+      { key: k1Mixed, message: why(k1Mixed, [k1], 2) },
+    ]);
+    expect((await live(prefix)).map((r) => r.External_Id__c)).toEqual([`${prefix}-2`]);
+  } finally {
+    await d.close();
+  }
 }, 120_000);
