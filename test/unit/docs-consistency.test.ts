@@ -8,7 +8,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { z } from 'zod';
 import { COMMANDS, GLOBAL_FLAGS } from '../../client/cli-commands';
+import * as actito from '../../connectors/actito/config';
+import * as salesforce from '../../connectors/salesforce/config';
 import { DEFAULT_CODEC_ORIGINS } from '../../client/cli-run';
 import { loggingFromEnvironment } from '../../client/logging';
 import { startWaitSeconds } from '../../client/start-wait';
@@ -110,6 +113,33 @@ test("every patch the workflow code asks is in README's patch table, and every p
   }).toEqual({
     notDocumented: [],
     notAsked: [],
+  });
+});
+
+describe("connectors' settings", () => {
+  /** Spellings of a default that are not the value itself. */
+  const SPELLED: Record<string, string> = { maxCsvBytes: '100 MB' };
+  const cases: Array<[string, string, string, z.ZodType]> = [
+    ['Actito connection', 'connectors/actito/README.md', '| field | default |', actito.connectionSchema],
+    ['Actito options', 'connectors/actito/README.md', '| option | default |', actito.optionsSchema],
+    ['Salesforce options', 'connectors/salesforce/README.md', '| Option | Default |', salesforce.optionsSchema],
+  ];
+  test.each(cases)("every field of the %s schema has a row in its README's table, with the schema's default", (_, doc, header, schema) => {
+    const rows = new Map(tableRows(read(doc), header).map(([name, dflt]) => [codeNames(name!)[0], dflt!.trim()] as const));
+    const props = (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, { default?: unknown }> })
+      .properties;
+    expect(Object.keys(props).length).toBeGreaterThan(5);
+    const wrong = Object.entries(props).flatMap(([name, p]) => {
+      const row = rows.get(name);
+      if (row === undefined) return [`${name}: no row`];
+      if (p.default === undefined || typeof p.default === 'object') return [];
+      const spelled = SPELLED[name] ?? String(p.default);
+      return row === spelled || row === `\`${spelled}\`` ? [] : [`${name}: default ${spelled}, README ${row}`];
+    });
+    expect({ wrong, documentedNotInSchema: [...rows.keys()].filter((n) => !(n! in props)) }).toEqual({
+      wrong: [],
+      documentedNotInSchema: [],
+    });
   });
 });
 
