@@ -19,7 +19,7 @@ export interface Route {
   public?: boolean;
   /**
    * The route family's category prefix since Actito's 2025 URL reorganisation, e.g. `/custom-data`
-   * (README "Routes"). The route answers under it and unprefixed (the legacy form a connection can still
+   * (connectors/actito/README.md "Routes"). The route answers under it and unprefixed (the legacy form a connection can still
    * choose with `routePrefix: ""`), never under another prefix.
    */
   prefix?: string;

@@ -68,7 +68,7 @@ export async function handleToken(ctx: Ctx): Promise<void> {
   if (!g) return;
   const { state } = ctx;
   const { accessToken, refreshToken } = state.tokens.issue(g.session, g.refresh);
-  const id = `${state.url}/id/${state.orgId}/${state.userId}`;
+  const id = `${ctx.baseUrl}/id/${state.orgId}/${state.userId}`;
   const issuedAt = String(g.session.issuedAt);
   const signature = createHmac('sha256', state.options.clientSecret)
     .update(id + issuedAt)
@@ -78,7 +78,7 @@ export async function handleToken(ctx: Ctx): Promise<void> {
     ...(refreshToken ? { refresh_token: refreshToken } : {}),
     signature,
     scope: 'api refresh_token',
-    instance_url: state.url,
+    instance_url: ctx.baseUrl,
     id,
     token_type: 'Bearer',
     issued_at: issuedAt,
@@ -107,9 +107,9 @@ export function handleIdentity(ctx: Ctx): void {
   if (!session) return sendInvalidSession(ctx);
   const { state } = ctx;
   const v = '62.0';
-  const rest = `${state.url}/services/data/v{version}/`;
+  const rest = `${ctx.baseUrl}/services/data/v{version}/`;
   sendJson(ctx, 200, {
-    id: `${state.url}/id/${state.orgId}/${state.userId}`,
+    id: `${ctx.baseUrl}/id/${state.orgId}/${state.userId}`,
     asserted_user: true,
     user_id: state.userId,
     organization_id: state.orgId,
@@ -130,8 +130,8 @@ export function handleIdentity(ctx: Ctx): void {
       sobjects: `${rest}sobjects/`,
       query: `${rest}query/`,
       limits: `${rest}limits/`,
-      profile: `${state.url}/${state.userId}`,
-      custom_domain: state.url,
+      profile: `${ctx.baseUrl}/${state.userId}`,
+      custom_domain: ctx.baseUrl,
       apiVersion: v,
     },
   });

@@ -10,6 +10,11 @@ export interface Ctx {
   path: string;
   query: URLSearchParams;
   state: EmulatorState;
+  /**
+   * The login and instance URL as this request reached the emulator: `state.url`, or, when it listens on
+   * every interface (0.0.0.0, ::), the request's own Host (the name a client in another container called it by).
+   */
+  baseUrl: string;
   category: string;
   /** Set by the dropResponseAfterCommit fault: the write is applied, then the socket is destroyed. */
   dropAfterCommit: boolean;
@@ -18,6 +23,12 @@ export interface Ctx {
   /** Value for `Sforce-Limit-Info`, set on every counted data request. */
   limitInfo?: string;
   status?: number;
+}
+
+/** `ctx.baseUrl` of a request (see Ctx). A Host that is not a plain host[:port] is ignored. */
+export function baseUrlOf(req: IncomingMessage, state: EmulatorState): string {
+  const host = req.headers.host;
+  return state.wildcard && host && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host) ? `http://${host}` : state.url;
 }
 
 export class HttpError extends Error {

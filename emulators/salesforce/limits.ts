@@ -24,7 +24,7 @@ export function handleResources(ctx: Ctx, version: string): void {
     limits: `${b}/limits`,
     composite: `${b}/composite`,
     jobs: `${b}/jobs`,
-    identity: `${state.url}/id/${state.orgId}/${state.userId}`,
+    identity: `${ctx.baseUrl}/id/${state.orgId}/${state.userId}`,
   });
 }
 

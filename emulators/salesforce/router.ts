@@ -7,7 +7,7 @@ import { handleCollections } from './collections';
 import { restError } from './errors';
 import { categorize } from './faults';
 import { admitApiCall, injectFaults } from './gate';
-import { HttpError, sendJson, type Ctx } from './http';
+import { HttpError, baseUrlOf, sendJson, type Ctx } from './http';
 import { handleLimits, handleResources, handleVersions, supportedVersion } from './limits';
 import { handleQuery } from './query';
 import { handleSoapLogin } from './soap-login';
@@ -53,6 +53,7 @@ export function createHandler(state: EmulatorState) {
       req,
       res,
       state,
+      baseUrl: baseUrlOf(req, state),
       method: (req.method ?? 'GET').toUpperCase(),
       path: url.pathname,
       query: url.searchParams,

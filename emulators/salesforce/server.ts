@@ -16,7 +16,10 @@ import { EmulatorState } from './state';
 export interface SalesforceEmulatorOptions {
   /** 0 = random free port. */
   port?: number;
-  /** Default 127.0.0.1. */
+  /**
+   * Default 127.0.0.1. On 0.0.0.0 or :: (a container's sandbox), the login and instance URLs it hands out
+   * are the ones each request reached it by (its Host header), and `url` is http://127.0.0.1:<port>.
+   */
   host?: string;
   /** Delay before an UploadComplete job starts processing; default 50 ms. */
   bulkProcessingDelayMs?: number;
@@ -65,7 +68,10 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  state.url = `http://${host}:${port}`;
+  // Listening on every interface, it answers each client by the name it was called by (http.ts baseUrlOf);
+  // its own URL, for callers on this machine, is the loopback one.
+  state.wildcard = host === '0.0.0.0' || host === '::';
+  state.url = `http://${state.wildcard ? '127.0.0.1' : host}:${port}`;
   return {
     url: state.url,
     state,

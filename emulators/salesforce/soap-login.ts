@@ -34,11 +34,11 @@ export async function handleSoapLogin(ctx: Ctx, version: string): Promise<void> 
     return fault(ctx, 'INVALID_LOGIN', 'Invalid username, password, security token; or user locked out.');
   }
   const { accessToken } = state.tokens.issue({ clientId: 'soap', username, issuedAt: Date.now() }, false);
-  const serverUrl = `${state.url}/services/Soap/u/${version}/${state.orgId.slice(0, 15)}`;
+  const serverUrl = `${ctx.baseUrl}/services/Soap/u/${version}/${state.orgId.slice(0, 15)}`;
   sendText(
     ctx,
     200,
-    `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><loginResponse><result><metadataServerUrl>${state.url}/services/Soap/m/${version}/${state.orgId.slice(0, 15)}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>true</sandbox><serverUrl>${serverUrl}</serverUrl><sessionId>${accessToken}</sessionId><userId>${state.userId}</userId><userInfo><organizationId>${state.orgId}</organizationId><userName>${username}</userName></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>`,
+    `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><loginResponse><result><metadataServerUrl>${ctx.baseUrl}/services/Soap/m/${version}/${state.orgId.slice(0, 15)}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>true</sandbox><serverUrl>${serverUrl}</serverUrl><sessionId>${accessToken}</sessionId><userId>${state.userId}</userId><userInfo><organizationId>${state.orgId}</organizationId><userName>${username}</userName></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>`,
     'text/xml; charset=utf-8',
   );
 }

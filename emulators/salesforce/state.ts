@@ -68,6 +68,8 @@ export class EmulatorState {
   /** Upload cap for one Bulk 2.0 PUT (API notes trap 13: ~100 MB raw); tests may lower it. */
   maxUploadBytes = 100 * 1024 * 1024;
   url = '';
+  /** Listening on every interface (0.0.0.0, ::): each request's URLs are built from its Host (http.ts baseUrlOf). */
+  wildcard = false;
   private counter = 0;
 
   constructor(readonly options: ResolvedOptions) {

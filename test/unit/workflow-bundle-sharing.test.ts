@@ -164,7 +164,7 @@ test('no schema built in the shared context uses a zod string format, whose RegE
   // zod's formats (z.email(), .email(), z.ipv4(), z.guid(), iso dates, z.httpUrl()...) test against RegExps that
   // zod's module holds, frozen with the rest of the preloaded zod; zod resets `pattern.lastIndex` before each test,
   // which throws on a frozen RegExp (or, for z.httpUrl(), refuses every URL). A `.regex(/.../)` of our own is built
-  // with the schema, after the freeze, and works. README, "Modules every workflow execution shares".
+  // with the schema, after the freeze, and works. README, "Modules every execution shares".
   await newExecution(5);
   const modules = sandbox().__webpack_module_cache__;
   const roots = {
