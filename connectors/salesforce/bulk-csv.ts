@@ -9,7 +9,7 @@ import type { Session } from './context';
 import { CsvFile, csvCannotCarry, type CsvValue } from './csv';
 import { sendThroughCollections } from './bulk-rest';
 import { encodeRow } from './rows';
-import { resolveIds } from './resolve-ids';
+import { lookupFailure, resolveIds } from './resolve-ids';
 import { ParentGroups, parentColumn } from './parent-groups';
 
 export interface JobSpec {
@@ -129,7 +129,7 @@ async function fillRows(
         const r = resolved.get(row.key);
         if (!r?.id) {
           if (chunk.op === 'delete' && r?.code === 'NOT_FOUND') local.push({ key: row.key, ok: true, destinationId: null });
-          else local.push({ key: row.key, ok: false, code: r?.code ?? 'NOT_FOUND', message: r?.message ?? 'no record', retryable: false });
+          else local.push(lookupFailure(chunk.op, row.key, r));
           continue;
         }
         values.Id = r.id;

@@ -18,7 +18,7 @@ import {
   type DroppedLink,
   type Wire,
 } from './rows';
-import { fromStoredId, resolveIds } from './resolve-ids';
+import { fromStoredId, lookupFailure, resolveIds } from './resolve-ids';
 import { ensureQuotaFromHeader } from './quota';
 import type { SaveResult } from './client';
 import { SyncError } from '../../common/errors';
@@ -55,16 +55,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
         ids.set(r.row.key, res.id);
         sendable.push(r);
       } else if (op === 'delete' && res?.code === 'NOT_FOUND') results.push({ key: r.row.key, ok: true, destinationId: null });
-      else if (res?.code === 'MALFORMED_ID')
-        results.push({ key: r.row.key, ok: false, code: res.code, message: res.message ?? 'malformed Id', retryable: false });
-      else
-        results.push({
-          key: r.row.key,
-          ok: false,
-          code: res?.code ?? 'NOT_FOUND',
-          message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records (create the record in Salesforce, or use Upsert mode)' : 'nothing deleted'}`,
-          retryable: false,
-        });
+      else results.push(lookupFailure(op, r.row.key, res));
     }
   }
   if (sendable.length === 0) return results;

@@ -388,6 +388,24 @@ describe('bulk 2.0', () => {
     for (const r of recs) expect(chunk.results.get(r.External_Id__c)).toEqual({ key: r.External_Id__c, ok: true, destinationId: r.Id });
   });
 
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])('via %s: an update whose key has no record is NOT_FOUND, not retried, saying Update never creates', async (_name, plan) => {
+    await write('upsert', 'upsert', people(2));
+    const rows = [...people(2), outRow('nope', { External_Id__c: 'nope', LastName: 'X', Email: 'x@example.com' })];
+    const { chunk } = await write('update', 'update', rows, {}, plan);
+    expect(chunk.results.get('nope')).toEqual({
+      key: 'nope',
+      ok: false,
+      code: 'NOT_FOUND',
+      retryable: false,
+      message:
+        'no Contact has External_Id__c = "nope"; Update mode never creates records (create the record in Salesforce, or use Upsert mode)',
+    });
+    expect(await records()).toHaveLength(2);
+  });
+
   it('update and delete through bulk', async () => {
     await write('upsert', 'upsert', people(20), {}, BULK);
     const upd = await write(

@@ -3,7 +3,7 @@
  * last successful sync first, else one SOQL query per 200 keys. Update never falls back to upsert. A stored Id
  * found gone by the write is looked up again by key (`retryByKey` in collections.ts).
  */
-import type { OutRow } from '../types';
+import type { OutRow, RowOp, RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { SalesforceClient } from './client';
 import { idProblem } from './ids';
@@ -78,4 +78,19 @@ export async function resolveIds(client: SalesforceClient, model: WriteModel, ro
     }
   }
   return out;
+}
+
+/**
+ * The row error of an update or delete whose record Id could not be found (`res`: its lookup). One wording for
+ * Collections and Bulk: a missing record says that Update never creates one (or that nothing was deleted).
+ */
+export function lookupFailure(op: RowOp, key: string, res: Resolved | undefined): RowResult {
+  if (res?.code === 'MALFORMED_ID') return { key, ok: false, code: res.code, message: res.message ?? 'malformed Id', retryable: false };
+  return {
+    key,
+    ok: false,
+    code: res?.code ?? 'NOT_FOUND',
+    message: `${res?.message ?? 'no record'}; ${op === 'update' ? 'Update mode never creates records (create the record in Salesforce, or use Upsert mode)' : 'nothing deleted'}`,
+    retryable: false,
+  };
 }
