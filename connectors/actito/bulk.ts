@@ -11,7 +11,7 @@ import { apiFor, type Ctx, tableName, type Tables } from './context';
 import type { TableInfo } from './structure';
 import { recordFileSeen, refuseOversized } from './chunk-size';
 import { buildImportFile, eachEncoded, type ImportFile, type Phase } from './bulk-file';
-import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError } from './errors';
+import { ActitoHttpError, bodyMessage, ROW_CODES, toSyncError, updateNeverCreates } from './errors';
 import { PROFILE_IMPORT_MODES, profileWrite, upsertProfilesOneByOne } from './profiles';
 import { markExhausted, msUntilNextUtcDay, quotaTable, takeImport } from './quota';
 import type { Encoded } from './encode';
@@ -429,8 +429,9 @@ async function recordOutcome(ctx: Ctx, chunk: ChunkWrite, opts: ActitoOptions, t
       line += physicalLines(enc.record);
       if (judge && errs?.length && errs.every(lineAlreadyExists)) existing.push({ row, enc });
       else if (errs?.length) {
-        const message = errs.map((e) => e.message).join('; ');
         const code = phase === 'profiles' ? ROW_CODES.profile : rowCode(errs[0]);
+        const said = errs.map((e) => e.message).join('; ');
+        const message = code === ROW_CODES.notFound && chunk.op === 'update' ? `${said}; ${updateNeverCreates(r.table)}` : said;
         results.push({
           key: row.key,
           ok: false,

@@ -75,6 +75,10 @@ export const ROW_CODES = {
   unconfirmed: 'ACTITO_IMPORT_UNCONFIRMED',
 } as const;
 
+/** Why an Update row whose record is missing is listed (one by one and in bulk): Actito's words, then this. */
+export const updateNeverCreates = (table: string): string =>
+  `Update mode never creates records: create the record in Actito table "${table}", or sync in Upsert mode`;
+
 /** A 4xx answer to a one-row call as a row failure; other errors are batch-wide and rethrown. */
 export function rowFailure(err: unknown): { code: string; message: string; retryable: boolean } {
   if (!(err instanceof ActitoHttpError) || isRetryableStatus(err.status) || err.status === 401 || err.status === 403) {

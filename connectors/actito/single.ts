@@ -10,7 +10,7 @@ import type { ChunkWrite, OutRow, RowResult } from '../types';
 import type { ActitoOptions } from './config';
 import { apiFor, type Ctx, type Tables } from './context';
 import { type Encoded, RowEncoder } from './encode';
-import { ActitoHttpError, ROW_CODES, routeCheck, rowFailure } from './errors';
+import { ActitoHttpError, ROW_CODES, routeCheck, rowFailure, updateNeverCreates } from './errors';
 import { whileBeating } from './heartbeat';
 import { mapLimited } from './limiter';
 import { upsertProfilesOneByOne } from './profiles';
@@ -155,9 +155,11 @@ async function writeOne(
       try {
         await updateRecord(api, table, enc.key, enc.record);
       } catch (err) {
+        if (!(err instanceof ActitoHttpError) || err.status !== 404) throw err;
         // A missing record (ACTITO_NOT_FOUND) only once the route is known to be served.
-        if (err instanceof ActitoHttpError && err.status === 404) await route();
-        throw err;
+        await route();
+        const said = rowFailure(err).message;
+        return { key: row.key, ok: false, code: ROW_CODES.notFound, message: `${said}; ${updateNeverCreates(table)}`, retryable: false };
       }
       return { key: row.key, ok: true, destinationId: enc.key };
     case 'create': {
