@@ -59,6 +59,7 @@ import {
   resyncSignal,
   retryFailedSignal,
   runProgressSignal,
+  signalText,
   statusQuery,
   stopSignal,
   triggerSyncUpdate,
@@ -188,10 +189,10 @@ class Activation {
   listen(): void {
     const { state, queue, config } = this;
     setHandler(resyncSignal, (req) =>
-      queue.requestRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }),
+      queue.requestRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: signalText(req?.reason) }),
     );
     setHandler(retryFailedSignal, () => queue.requestRun({ trigger: 'retry_failed', full: false, retryFailed: true }));
-    setHandler(pauseSignal, (req) => this.pause(req?.reason));
+    setHandler(pauseSignal, (req) => this.pause(signalText(req?.reason)));
     setHandler(resumeSignal, () => this.resume());
     setHandler(runProgressSignal, (p) => {
       if (this.running && p.runNumber === this.running.runNumber) this.running = p;
@@ -206,6 +207,7 @@ class Activation {
           if (req !== undefined && (typeof req !== 'object' || req === null))
             throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
           if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+          if (req?.reason !== undefined && typeof req.reason !== 'string') throw new Error('"reason" must be a text');
         },
       },
     );
@@ -234,7 +236,7 @@ class Activation {
     );
     setHandler(updateConfigUpdate, (req) => this.updateConfig(req), { validator: (req) => this.validateUpdate(req) });
     setHandler(stopSignal, (req) => {
-      this.stopping = req?.reason ?? 'stopped by an operator';
+      this.stopping = signalText(req?.reason) ?? 'stopped by an operator';
       this.wake++;
     });
     setHandler(planUpdate, async () => (await queue.awaitJob({ kind: 'plan' })) as PlanResponse);
