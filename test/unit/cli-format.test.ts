@@ -1,7 +1,7 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
-import { usageError } from '../support/cli';
+import { runCli, usageError } from '../support/cli';
 import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
@@ -96,7 +96,36 @@ describe('parseArgs', () => {
     expect(parseArgs(['resync', 'x', '--reason=--soon'])).toMatchObject({ flags: { reason: '--soon' } });
     expect(usageError(['resync', 'x', '--reason', '--full']).message).toBe('--reason needs a value (<text>)');
     expect(usageError(['help', 'frobnicate']).message).toBe('unknown command "frobnicate"');
-    expect(usageError(['help', 'activation']).message).toContain('unknown command "activation": the activation command is');
+    expect(usageError(['activation', 'strat']).message).toBe(
+      'unknown command "activation strat": the activation commands are "activation start", "activation update", "activation apply"',
+    );
+  });
+
+  test('help for a group of commands (dag, pool, activation) lists them, and exits 0', async () => {
+    for (const argv of [
+      ['dag', '--help'],
+      ['dag', '-h'],
+      ['help', 'dag'],
+      ['dag', '--json', '--help'],
+    ])
+      expect(parseArgs(argv)).toEqual({ kind: 'help', group: 'dag' });
+    expect(parseArgs(['help', 'activation'])).toEqual({ kind: 'help', group: 'activation' });
+    const text = usage(undefined, 'activation');
+    expect(text.split('\n').slice(0, 6)).toEqual([
+      'Usage: syncline activation <command> [options]',
+      '',
+      'Commands:',
+      expect.stringMatching(/^ {2}activation start {4}validate an activation file/),
+      expect.stringMatching(/^ {2}activation update {3}show what a new document changes/),
+      expect.stringMatching(/^ {2}activation apply {4}reconcile a folder/),
+    ]);
+    expect(text).toContain('Run "syncline activation <command> --help" for its options; "syncline --help" lists every command.');
+    // An unknown word stays an unknown command, even with --help; the group alone is no command either.
+    expect(usageError(['dag', 'frobnicate', '--help']).message).toMatch(/^unknown command "dag frobnicate": the dag commands are/);
+    expect(usageError(['dag']).message).toMatch(/^unknown command "dag": the dag commands are/);
+    const r = await runCli(['pool', '--help']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^Usage: syncline pool <command> \[options\]\n\nCommands:\n {2}pool set /);
   });
 });
 
