@@ -81,7 +81,11 @@ function formatAge(ms: number): string {
 
 /** Counts per op, then up to 5 sample rows per op, aligned in columns. */
 export function formatPlan(p: PlanDetails): string {
-  const ops = Object.entries(p.counts).filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op));
+  // Deletions over the deletion guard are counted apart (heldDeletes): named as what they are, not as the field.
+  const label = (op: string): string => (op === 'heldDeletes' ? 'delete, held' : op);
+  const ops = Object.entries(p.counts)
+    .filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op))
+    .map(([op, n]) => [label(op), n] as const);
   const w = Math.max(...ops.map(([op]) => op.length), 6);
   const nw = Math.max(...ops.map(([, n]) => String(n).length), 1);
   const lines = [
@@ -89,6 +93,13 @@ export function formatPlan(p: PlanDetails): string {
   ];
   if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
   for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
+  const held = p.counts.heldDeletes ?? 0;
+  if (held > 0)
+    lines.push(
+      '',
+      `${held} deletion(s) are over the deletion guard: applying this plan deletes none of them and holds them for approval (exit 3); ` +
+        `"syncline approve-deletes ${p.activationId} --run ${p.plan}" then deletes them`,
+    );
   for (const [op, rows] of Object.entries(p.samples)) {
     if (!rows.length) continue;
     lines.push('', `sample ${op} rows:`);

@@ -1,6 +1,7 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
+import { formatPlan } from '../../client/cli-run';
 import { runCli, usageError } from '../support/cli';
 import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
@@ -483,5 +484,26 @@ describe('config validation before Temporal', () => {
     expect((err as ConfigInvalidError).problems.map((p) => p.path)).toEqual(['warnings.webhookUrl']);
     expect((err as Error).message).toContain('named connection');
     await connection.close();
+  });
+});
+
+describe('formatPlan', () => {
+  test('deletions over the deletion guard say that applying the plan holds them, and how they are then approved', () => {
+    // The plan `syncline plan` printed for a mirror after 5 of its 20 rows left the model (guard: 10%).
+    const text = formatPlan({
+      activationId: 'contacts',
+      plan: 2,
+      status: 'open',
+      createdAt: '2026-12-07T19:01:53.922Z',
+      counts: { upsert: 1, rejected: 0, heldDeletes: 5 },
+      samples: { upsert: [{ key: '1', values: { Name: 'X', ext_id: 1 } }] },
+    });
+    expect(text.split('\n').slice(0, 5)).toEqual([
+      'plan 2 of "contacts" (computed 2026-12-07T19:01:53.922Z; nothing was written; apply it with "syncline apply contacts 2")',
+      '  upsert        1',
+      '  delete, held  5',
+      '',
+      '5 deletion(s) are over the deletion guard: applying this plan deletes none of them and holds them for approval (exit 3); "syncline approve-deletes contacts --run 2" then deletes them',
+    ]);
   });
 });
