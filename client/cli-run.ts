@@ -54,6 +54,20 @@ export function purgeQuestion(id: string, namespace: string, address: string): s
   );
 }
 
+/** What `delete --purge` dropped, and what it left: the destination's records, those held for deletion too. */
+export function purgedText(id: string, dropped: Record<string, number>): string {
+  const rows = Object.entries(dropped)
+    .filter(([, n]) => n > 0)
+    .map(([t, n]) => `${n} ${t}`)
+    .join(', ');
+  const held = dropped.held_deletes ?? 0;
+  return (
+    `activation "${id}" purged: ${rows || 'nothing was stored'}\n` +
+    `its records in the destination stay as they are${held > 0 ? `, the ${held} it held for deletion (waiting for approval) too: nothing will delete them` : ''}; ` +
+    'started again with this id, its first run sends every model row (in Insert mode, as new records)'
+  );
+}
+
 /**
  * Nothing to show for `id`: if no run of it was ever recorded, the id is most likely mistyped (or DATABASE_URL
  * points elsewhere), which "no row errors" would hide. Said as a failure, naming what to check.
@@ -424,15 +438,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       return { data: { activationId: id, purged: false }, text: 'nothing was dropped', exitCode: EXIT.failed };
     }
     const dropped = await client.purge(id);
-    return {
-      data: { activationId: id, purged: true, rows: dropped },
-      text: `activation "${id}" purged: ${
-        Object.entries(dropped)
-          .filter(([, n]) => n > 0)
-          .map(([t, n]) => `${n} ${t}`)
-          .join(', ') || 'nothing was stored'
-      }`,
-    };
+    return { data: { activationId: id, purged: true, rows: dropped }, text: purgedText(id, dropped) };
   },
   history: async ({ client, id, databaseUrl }) => {
     const versions = await client.history(id);

@@ -1,7 +1,7 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
-import { formatPlan } from '../../client/cli-run';
+import { formatPlan, purgedText } from '../../client/cli-run';
 import { runCli, usageError } from '../support/cli';
 import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
@@ -505,5 +505,20 @@ describe('formatPlan', () => {
       '',
       '5 deletion(s) are over the deletion guard: applying this plan deletes none of them and holds them for approval (exit 3); "syncline approve-deletes contacts --run 2" then deletes them',
     ]);
+  });
+});
+
+describe('purgedText', () => {
+  test('a purge says the destination records stay, and that the deletions it held for approval are not made', () => {
+    // What `delete --purge --yes` dropped of a mirror stopped with 3 deletions held.
+    const dropped = { snapshot: 10, held_deletes: 3, row_errors: 0, row_changes: 13, config_versions: 2, runs: 3 };
+    expect(purgedText('contacts', dropped)).toBe(
+      'activation "contacts" purged: 10 snapshot, 3 held_deletes, 13 row_changes, 2 config_versions, 3 runs\n' +
+        'its records in the destination stay as they are, the 3 it held for deletion (waiting for approval) too: nothing will delete them; ' +
+        'started again with this id, its first run sends every model row (in Insert mode, as new records)',
+    );
+    expect(purgedText('contacts', { snapshot: 2, held_deletes: 0 }).split('\n')[1]).toBe(
+      'its records in the destination stay as they are; started again with this id, its first run sends every model row (in Insert mode, as new records)',
+    );
   });
 });
