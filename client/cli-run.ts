@@ -511,11 +511,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   apply: async ({ client, id, args, flags }) => {
     const plan = planNumber(args);
     // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
+    // A plan Postgres does not know gets no line: the activation's refusal says it has no such plan.
     const details = await client.planDetails(id, plan);
-    const age = details
-      ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago`
-      : `plan ${plan}: not found in Postgres`;
-    if (!flags.json) process.stdout.write(`${age}\n`);
+    if (details && !flags.json)
+      process.stdout.write(`plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago\n`);
     const run = await client.apply(id, plan);
     return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },

@@ -125,6 +125,12 @@ describe('plan and apply (mirror)', () => {
     const again = await syncline('apply', id, String(plan));
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(new RegExp(`plan ${plan} of "${id}" was already applied`));
+    // A plan number never computed: the refusal alone, nothing on stdout for a script to read as an answer.
+    const unknown = await syncline('apply', id, '999');
+    expect(unknown).toMatchObject({ code: 1, stdout: '' });
+    expect(unknown.stderr).toBe(
+      `syncline apply: activation "${id}" refused apply: activation "${id}" has no plan 999; run \`syncline plan ${id}\` to compute a new plan\n`,
+    );
 
     const stale = await syncline('plan', id);
     const stalePlan = Number(/^plan (\d+) of/.exec(stale.stdout)?.[1]);
