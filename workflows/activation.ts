@@ -559,9 +559,11 @@ class Activation {
   }
 
   private pause(reason?: string): void {
+    // A pause without a reason on an operator's pause keeps its reason: a second "syncline pause" loses no why.
+    const kept = this.state.paused && !this.state.autoPaused ? this.state.pausedReason : undefined;
     this.state.paused = true;
     this.state.autoPaused = false; // an operator's pause is never lifted by the re-check
-    this.state.pausedReason = reason ?? 'paused by an operator';
+    this.state.pausedReason = reason ?? kept ?? 'paused by an operator';
     this.wake++;
   }
 

@@ -85,3 +85,33 @@ test('a resync, pause or stop whose "reason" is not a text is taken as sent, and
     ['3', 'Name 3'],
   ]);
 }, 180_000);
+
+test('a second pause without a reason keeps the reason of the first: on-call still sees why it was paused', async () => {
+  const id = uniqueName('sigpause');
+  const file = path.join(stage.dir, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { every: '1h' },
+      source: { sql: 'SELECT 1 AS id, 2 AS v', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'v', to: 'V' }],
+    }),
+  );
+  expect((await stage.syncline('activation', 'start', '--file', file)).code).toBe(0);
+  try {
+    expect((await stage.syncline('pause', id, '--reason', 'CRM migration')).code).toBe(0);
+    expect((await stage.syncline('pause', id)).code).toBe(0);
+    await signal(`activation/${id}`, 'pause'); // as README's recipe without --input
+    // Give the pauses a moment to be taken (a query is answered after the signals already delivered).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await status(id)).toMatchObject({ state: 'paused', pausedReason: 'CRM migration' });
+    // A new reason still replaces it.
+    expect((await stage.syncline('pause', id, '--reason', 'CRM migration, phase 2')).code).toBe(0);
+    await waitFor('the new reason', async () => (await status(id)).pausedReason === 'CRM migration, phase 2', 30_000);
+  } finally {
+    await stage.syncline('stop', id, '--wait');
+  }
+}, 120_000);
