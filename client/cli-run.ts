@@ -511,9 +511,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   apply: async ({ client, id, args, flags }) => {
     const plan = planNumber(args);
     // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
-    // A plan Postgres does not know gets no line: the activation's refusal says it has no such plan.
+    // Only for a plan still open: one unknown, applied or stale gets the activation's refusal alone.
     const details = await client.planDetails(id, plan);
-    if (details && !flags.json)
+    if (details?.status === 'open' && !flags.json)
       process.stdout.write(`plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago\n`);
     const run = await client.apply(id, plan);
     return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
