@@ -60,9 +60,11 @@ export function purgedText(id: string, dropped: Record<string, number>): string 
     .filter(([, n]) => n > 0)
     .map(([t, n]) => `${n} ${t}`)
     .join(', ');
+  if (!rows)
+    return `activation "${id}": nothing is stored of it in syncline's Postgres, nothing was purged (check the id and DATABASE_URL)`;
   const held = dropped.held_deletes ?? 0;
   return (
-    `activation "${id}" purged: ${rows || 'nothing was stored'}\n` +
+    `activation "${id}" purged: ${rows}\n` +
     `its records in the destination stay as they are${held > 0 ? `, the ${held} it held for deletion (waiting for approval) too: nothing will delete them` : ''}; ` +
     'started again with this id, its first run sends every model row (in Insert mode, as new records)'
   );

@@ -517,6 +517,10 @@ describe('purgedText', () => {
         'its records in the destination stay as they are, the 3 it held for deletion (waiting for approval) too: nothing will delete them; ' +
         'started again with this id, its first run sends every model row (in Insert mode, as new records)',
     );
+    // Nothing stored (a mistyped id, or a second purge): said as such, without the lines about what stays.
+    expect(purgedText('contcts', { snapshot: 0, held_deletes: 0, runs: 0 })).toBe(
+      'activation "contcts": nothing is stored of it in syncline\'s Postgres, nothing was purged (check the id and DATABASE_URL)',
+    );
     expect(purgedText('contacts', { snapshot: 2, held_deletes: 0 }).split('\n')[1]).toBe(
       'its records in the destination stay as they are; started again with this id, its first run sends every model row (in Insert mode, as new records)',
     );
