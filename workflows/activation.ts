@@ -124,6 +124,16 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
 const MEMO_KEY = 'syncline';
 
 /** The memo the execution before this one passed on (continueAsNew), as `showDetails` writes it; '' when none. */
+/**
+ * The `full` of a resync signal. A text other than "true" (`--input '{"full":"false"}'` from a script) asked a
+ * full re-sync, as any text is truthy: it is now no full re-sync. Asked only for such a text, so the marker
+ * is recorded by those executions alone.
+ */
+function resyncFull(full: unknown): boolean {
+  if (typeof full === 'string' && full.trim().toLowerCase() !== 'true' && patched('resync-full-text')) return false;
+  return !!full;
+}
+
 function carriedMemo(): string {
   const memo = workflowInfo().memo?.[MEMO_KEY];
   return memo === undefined ? '' : JSON.stringify(memo);
@@ -188,9 +198,10 @@ class Activation {
   /** Thin handlers, registered before the first await: an update sent with the start must find them. */
   listen(): void {
     const { state, queue, config } = this;
-    setHandler(resyncSignal, (req) =>
-      queue.requestRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: signalText(req?.reason) }),
-    );
+    setHandler(resyncSignal, (req) => {
+      const full = resyncFull(req?.full);
+      queue.requestRun({ trigger: full ? 'full_resync' : 'manual', full, reason: signalText(req?.reason) });
+    });
     setHandler(retryFailedSignal, () => queue.requestRun({ trigger: 'retry_failed', full: false, retryFailed: true }));
     setHandler(pauseSignal, (req) => this.pause(signalText(req?.reason)));
     setHandler(resumeSignal, () => this.resume());

@@ -24,7 +24,7 @@ async function signal(workflowId: string, name: string, input?: string): Promise
 interface Status {
   state: string;
   pausedReason?: string;
-  lastRuns: Array<{ runNumber: number; status: string; trigger: string }>;
+  lastRuns: Array<{ runNumber: number; status: string; trigger: string; full: boolean; ops: unknown }>;
 }
 async function status(id: string): Promise<Status> {
   const r = await stage.syncline('status', id, '--json');
@@ -111,6 +111,38 @@ test('a second pause without a reason keeps the reason of the first: on-call sti
     // A new reason still replaces it.
     expect((await stage.syncline('pause', id, '--reason', 'CRM migration, phase 2')).code).toBe(0);
     await waitFor('the new reason', async () => (await status(id)).pausedReason === 'CRM migration, phase 2', 30_000);
+  } finally {
+    await stage.syncline('stop', id, '--wait');
+  }
+}, 120_000);
+
+test('a resync whose "full" is the text "false" (a script\'s --input) is a normal run, not a full re-sync', async () => {
+  const id = uniqueName('sigfull');
+  await stage.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 4) g`);
+  const file = path.join(stage.dir, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }],
+    }),
+  );
+  expect((await stage.syncline('activation', 'start', '--file', file)).code).toBe(0);
+  try {
+    expect((await stage.syncline('sync', id)).code).toBe(0);
+    await stage.db.query(`UPDATE public.${id} SET name = 'Changed' WHERE id = 3`);
+    await signal(`activation/${id}`, 'resync', '{"full":"false"}');
+    const ran = await waitFor('the re-sync run', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 2), 30_000);
+    // Only the changed row is sent, as by "syncline resync" without --full.
+    expect(ran).toMatchObject({ trigger: 'manual', full: false, ops: { upsert: { planned: 1, succeeded: 1 } } });
+    await signal(`activation/${id}`, 'resync', '{"full":"true"}'); // the text "true" still asks for one
+    expect(await waitFor('the full re-sync', async () => (await status(id)).lastRuns.find((r) => r.runNumber === 3), 30_000)).toMatchObject(
+      { trigger: 'full_resync', full: true, ops: { upsert: { planned: 4 } } },
+    );
   } finally {
     await stage.syncline('stop', id, '--wait');
   }
