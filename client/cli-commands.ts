@@ -373,7 +373,17 @@ export function synopsis(command: CommandSpec): string {
   ].join(' ');
 }
 
-export function usage(command?: CommandSpec): string {
+export function usage(command?: CommandSpec, group?: string): string {
+  if (!command && group) {
+    return [
+      `Usage: syncline ${group} <command> [options]`,
+      '',
+      'Commands:',
+      ...COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => `  ${c.name.padEnd(18)}  ${c.summary}`),
+      '',
+      `Run "syncline ${group} <command> --help" for its options; "syncline --help" lists every command.`,
+    ].join('\n');
+  }
   if (!command) {
     return [
       'Usage: syncline <command> [options]',

@@ -28,7 +28,7 @@ export function usageErrorText(e: UsageError, json = false): string {
 
 export type Flags = Record<string, string | number | boolean>;
 export type Parsed =
-  | { kind: 'help'; command?: CommandSpec }
+  | { kind: 'help'; command?: CommandSpec; group?: string }
   | { kind: 'version' }
   | { kind: 'run'; command: CommandSpec; args: Record<string, string>; flags: Flags };
 
@@ -149,7 +149,7 @@ export function parseArgs(argv: string[]): Parsed {
     if (!(e instanceof CommanderError)) throw e;
     // Help for the tool only when asked for first, as `syncline --help`, `-h` or `help`; `syncline frobnicate --help` names the unknown command.
     const toolHelp = helpFor ? given.length === 0 : argv[0] === '--help' || argv[0] === '-h';
-    return fromCommander(e, given, toolHelp, dispatched(), specOf);
+    return fromCommander(e, given, toolHelp, helpFor, dispatched(), specOf);
   }
   if (!result) throw new Error(`syncline: no command ran for "${argv.join(' ')}"`);
   return result;
@@ -160,16 +160,17 @@ function fromCommander(
   e: CommanderError,
   given: string[],
   toolHelp: boolean,
+  helpFor: boolean,
   cmd: Command | undefined,
   specOf: Map<Command, CommandSpec>,
 ): Parsed {
   const spec = cmd && specOf.get(cmd);
   if (!spec) {
-    if (given[0] === 'activation')
-      throw new UsageError(
-        `unknown command "${given.slice(0, 2).join(' ')}": the activation command is "syncline activation start --file <path>"`,
-      );
-    if (GROUPS.has(given[0] ?? ''))
+    // `dag --help`, `help pool`: the group's commands. A word after the group that names none stays unknown.
+    const group = given[0] ?? '';
+    const helpAsked = helpFor || given.includes('--help') || given.includes('-h');
+    if (GROUPS.has(group) && helpAsked && (given[1] === undefined || given[1].startsWith('-'))) return { kind: 'help', group };
+    if (GROUPS.has(group))
       throw new UsageError(
         `unknown command "${given.slice(0, 2).join(' ')}": the ${given[0]} commands are ${COMMANDS.filter((c) =>
           c.name.startsWith(`${given[0]} `),

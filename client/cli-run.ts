@@ -54,6 +54,22 @@ export function purgeQuestion(id: string, namespace: string, address: string): s
   );
 }
 
+/** What `delete --purge` dropped, and what it left: the destination's records, those held for deletion too. */
+export function purgedText(id: string, dropped: Record<string, number>): string {
+  const rows = Object.entries(dropped)
+    .filter(([, n]) => n > 0)
+    .map(([t, n]) => `${n} ${t}`)
+    .join(', ');
+  if (!rows)
+    return `activation "${id}": nothing is stored of it in syncline's Postgres, nothing was purged (check the id and DATABASE_URL)`;
+  const held = dropped.held_deletes ?? 0;
+  return (
+    `activation "${id}" purged: ${rows}\n` +
+    `its records in the destination stay as they are${held > 0 ? `, the ${held} it held for deletion (waiting for approval) too: nothing will delete them` : ''}; ` +
+    'started again with this id, its first run sends every model row (in Insert mode, as new records)'
+  );
+}
+
 /**
  * Nothing to show for `id`: if no run of it was ever recorded, the id is most likely mistyped (or DATABASE_URL
  * points elsewhere), which "no row errors" would hide. Said as a failure, naming what to check.
@@ -81,7 +97,11 @@ function formatAge(ms: number): string {
 
 /** Counts per op, then up to 5 sample rows per op, aligned in columns. */
 export function formatPlan(p: PlanDetails): string {
-  const ops = Object.entries(p.counts).filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op));
+  // Deletions over the deletion guard are counted apart (heldDeletes): named as what they are, not as the field.
+  const label = (op: string): string => (op === 'heldDeletes' ? 'delete, held' : op);
+  const ops = Object.entries(p.counts)
+    .filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op))
+    .map(([op, n]) => [label(op), n] as const);
   const w = Math.max(...ops.map(([op]) => op.length), 6);
   const nw = Math.max(...ops.map(([, n]) => String(n).length), 1);
   const lines = [
@@ -89,6 +109,13 @@ export function formatPlan(p: PlanDetails): string {
   ];
   if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
   for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
+  const held = p.counts.heldDeletes ?? 0;
+  if (held > 0)
+    lines.push(
+      '',
+      `${held} deletion(s) are over the deletion guard: applying this plan deletes none of them and holds them for approval (exit 3); ` +
+        `"syncline approve-deletes ${p.activationId} --run ${p.plan}" then deletes them`,
+    );
   for (const [op, rows] of Object.entries(p.samples)) {
     if (!rows.length) continue;
     lines.push('', `sample ${op} rows:`);
@@ -413,15 +440,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
       return { data: { activationId: id, purged: false }, text: 'nothing was dropped', exitCode: EXIT.failed };
     }
     const dropped = await client.purge(id);
-    return {
-      data: { activationId: id, purged: true, rows: dropped },
-      text: `activation "${id}" purged: ${
-        Object.entries(dropped)
-          .filter(([, n]) => n > 0)
-          .map(([t, n]) => `${n} ${t}`)
-          .join(', ') || 'nothing was stored'
-      }`,
-    };
+    return { data: { activationId: id, purged: true, rows: dropped }, text: purgedText(id, dropped) };
   },
   history: async ({ client, id, databaseUrl }) => {
     const versions = await client.history(id);
@@ -494,11 +513,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   apply: async ({ client, id, args, flags }) => {
     const plan = planNumber(args);
     // The age is shown before the (possibly long) run: the plan is applied as computed, even if the model changed since.
+    // Only for a plan still open: one unknown, applied or stale gets the activation's refusal alone.
     const details = await client.planDetails(id, plan);
-    const age = details
-      ? `plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago`
-      : `plan ${plan}: not found in Postgres`;
-    if (!flags.json) process.stdout.write(`${age}\n`);
+    if (details?.status === 'open' && !flags.json)
+      process.stdout.write(`plan ${plan} was computed ${formatAge(Date.now() - Date.parse(details.createdAt))} ago\n`);
     const run = await client.apply(id, plan);
     return { data: { plan: details, run }, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },

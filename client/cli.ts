@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(usage(parsed.command) + '\n');
+    process.stdout.write(usage(parsed.command, parsed.group) + '\n');
     return EXIT.done;
   }
   if (parsed.kind === 'version') {

@@ -66,7 +66,7 @@ export function evaluateRunWarnings(
     out.push({
       code: 'DELETES_HELD',
       level: 'critical',
-      message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review, then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
+      message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review them ("syncline rows ${s.activationId} --run ${s.runNumber} --op delete" lists them), then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
     });
   }
   return out;

@@ -7,6 +7,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './database';
 import { deltaTable } from './work-tables';
 import { MAX_KEY_BYTES } from './delta';
+import { ROW_ERROR_CODES } from '../common/errors';
 
 type Db = Kysely<Database>;
 
@@ -34,7 +35,10 @@ export async function logRowChanges(db: Db, runId: string, activationId: string,
   await sql`INSERT INTO syncline.row_changes (activation_id, run_number, key, op, outcome, destination_id, hash, code, message)
 SELECT ${activationId}, ${runNumber}, key, coalesce(op, change),
   CASE status WHEN 'pending' THEN 'not_acknowledged' WHEN 'rejected_unchanged' THEN 'rejected' ELSE status END,
-  coalesce(result_id, destination_id), hash, code, ${message}
+  coalesce(result_id, destination_id), hash,
+  -- A model row rejected before sending has the code \`syncline errors\` lists (the delta leaves it none).
+  CASE change WHEN 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey} WHEN 'long_key' THEN ${ROW_ERROR_CODES.keyTooLong} ELSE code END,
+  ${message}
 FROM ${deltaTable(runId)} WHERE key IS NOT NULL AND change <> 'null_key'`.execute(db);
 }
 

@@ -59,6 +59,7 @@ import {
   resyncSignal,
   retryFailedSignal,
   runProgressSignal,
+  signalText,
   statusQuery,
   stopSignal,
   triggerSyncUpdate,
@@ -123,6 +124,16 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
 const MEMO_KEY = 'syncline';
 
 /** The memo the execution before this one passed on (continueAsNew), as `showDetails` writes it; '' when none. */
+/**
+ * The `full` of a resync signal. A text other than "true" (`--input '{"full":"false"}'` from a script) asked a
+ * full re-sync, as any text is truthy: it is now no full re-sync. Asked only for such a text, so the marker
+ * is recorded by those executions alone.
+ */
+function resyncFull(full: unknown): boolean {
+  if (typeof full === 'string' && full.trim().toLowerCase() !== 'true' && patched('resync-full-text')) return false;
+  return !!full;
+}
+
 function carriedMemo(): string {
   const memo = workflowInfo().memo?.[MEMO_KEY];
   return memo === undefined ? '' : JSON.stringify(memo);
@@ -187,11 +198,12 @@ class Activation {
   /** Thin handlers, registered before the first await: an update sent with the start must find them. */
   listen(): void {
     const { state, queue, config } = this;
-    setHandler(resyncSignal, (req) =>
-      queue.requestRun({ trigger: req?.full ? 'full_resync' : 'manual', full: !!req?.full, reason: req?.reason }),
-    );
+    setHandler(resyncSignal, (req) => {
+      const full = resyncFull(req?.full);
+      queue.requestRun({ trigger: full ? 'full_resync' : 'manual', full, reason: signalText(req?.reason) });
+    });
     setHandler(retryFailedSignal, () => queue.requestRun({ trigger: 'retry_failed', full: false, retryFailed: true }));
-    setHandler(pauseSignal, (req) => this.pause(req?.reason));
+    setHandler(pauseSignal, (req) => this.pause(signalText(req?.reason)));
     setHandler(resumeSignal, () => this.resume());
     setHandler(runProgressSignal, (p) => {
       if (this.running && p.runNumber === this.running.runNumber) this.running = p;
@@ -206,6 +218,7 @@ class Activation {
           if (req !== undefined && (typeof req !== 'object' || req === null))
             throw new Error('triggerSync takes {"full"?: boolean, "reason"?: string}');
           if (req?.full !== undefined && typeof req.full !== 'boolean') throw new Error('"full" must be true or false');
+          if (req?.reason !== undefined && typeof req.reason !== 'string') throw new Error('"reason" must be a text');
         },
       },
     );
@@ -234,7 +247,7 @@ class Activation {
     );
     setHandler(updateConfigUpdate, (req) => this.updateConfig(req), { validator: (req) => this.validateUpdate(req) });
     setHandler(stopSignal, (req) => {
-      this.stopping = req?.reason ?? 'stopped by an operator';
+      this.stopping = signalText(req?.reason) ?? 'stopped by an operator';
       this.wake++;
     });
     setHandler(planUpdate, async () => (await queue.awaitJob({ kind: 'plan' })) as PlanResponse);
@@ -557,9 +570,11 @@ class Activation {
   }
 
   private pause(reason?: string): void {
+    // A pause without a reason on an operator's pause keeps its reason: a second "syncline pause" loses no why.
+    const kept = this.state.paused && !this.state.autoPaused ? this.state.pausedReason : undefined;
     this.state.paused = true;
     this.state.autoPaused = false; // an operator's pause is never lifted by the re-check
-    this.state.pausedReason = reason ?? 'paused by an operator';
+    this.state.pausedReason = reason ?? kept ?? 'paused by an operator';
     this.wake++;
   }
 

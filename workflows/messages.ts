@@ -9,6 +9,17 @@ import type { OpenWarning, WarningReport } from '../common/warnings';
 import type { ConfigChange } from '../common/config-diff';
 import type { Health } from '../common/search-attributes';
 
+/**
+ * The `reason` of a signal (resync, pause, stop) as text. A signal cannot be refused as an update is, and a
+ * service or a `temporal workflow signal --input` may send a number or an object there: taken as it is, it
+ * failed the activation's workflow task at every retry (the activation then ran, answered and stopped no
+ * more). A text stays as sent, nothing (null, absent) is none, anything else is its JSON.
+ */
+export function signalText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 export interface ResyncRequest {
   full?: boolean;
   reason?: string;

@@ -84,12 +84,21 @@ export async function signalsAndUpdates(s: Stage): Promise<void> {
     'a full re-sync: every row sent, no DELTA_LARGE (the patch marker no-delta-large-on-full-resync)',
   );
   await s.syncline.retryFailed(id);
-  await s.rec.nextRun(wf, third);
+  const fourth = await s.rec.nextRun(wf, third);
   await s.rec.record(
     'retry-failed-signal',
     wf,
     third,
     'a retryFailed signal: a run (retry_failed: only rows that failed before), then continue-as-new',
+  );
+  // A script's --input '{"full":"false"}': the text is not a boolean (no type reaches a signal's payload).
+  await s.client.workflow.getHandle(wf).signal(resyncSignal, { full: 'false' as unknown as boolean });
+  await s.rec.nextRun(wf, fourth);
+  await s.rec.record(
+    'resync-full-text',
+    wf,
+    fourth,
+    'a resync {full: "false"} signal: a normal run, not a full re-sync (the patch marker resync-full-text), then continue-as-new',
   );
 }
 

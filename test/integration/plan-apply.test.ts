@@ -123,8 +123,14 @@ describe('plan and apply (mirror)', () => {
 
     // Applying it again is refused; so is a plan made stale by a normal run.
     const again = await syncline('apply', id, String(plan));
-    expect(again.code).toBe(1);
+    expect(again).toMatchObject({ code: 1, stdout: '' }); // no "plan 2 was computed ..." line before the refusal
     expect(again.stderr).toMatch(new RegExp(`plan ${plan} of "${id}" was already applied`));
+    // A plan number never computed: the refusal alone, nothing on stdout for a script to read as an answer.
+    const unknown = await syncline('apply', id, '999');
+    expect(unknown).toMatchObject({ code: 1, stdout: '' });
+    expect(unknown.stderr).toBe(
+      `syncline apply: activation "${id}" refused apply: activation "${id}" has no plan 999; run \`syncline plan ${id}\` to compute a new plan\n`,
+    );
 
     const stale = await syncline('plan', id);
     const stalePlan = Number(/^plan (\d+) of/.exec(stale.stdout)?.[1]);
@@ -138,7 +144,7 @@ describe('plan and apply (mirror)', () => {
     expect(dest.has('21')).toBe(false);
     expect(dest.get('23')).toMatchObject({ Name: 'New 23' });
     const refused = await syncline('apply', id, String(stalePlan));
-    expect(refused.code).toBe(1);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toMatch(new RegExp(`plan ${stalePlan} of "${id}" is stale: run ${next.runNumber} synced after it`));
     expect(await workTables(staleRunId)).toBe(0);
     expect(

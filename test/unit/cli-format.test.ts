@@ -1,7 +1,8 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
-import { usageError } from '../support/cli';
+import { formatPlan, purgedText } from '../../client/cli-run';
+import { runCli, usageError } from '../support/cli';
 import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
@@ -96,7 +97,36 @@ describe('parseArgs', () => {
     expect(parseArgs(['resync', 'x', '--reason=--soon'])).toMatchObject({ flags: { reason: '--soon' } });
     expect(usageError(['resync', 'x', '--reason', '--full']).message).toBe('--reason needs a value (<text>)');
     expect(usageError(['help', 'frobnicate']).message).toBe('unknown command "frobnicate"');
-    expect(usageError(['help', 'activation']).message).toContain('unknown command "activation": the activation command is');
+    expect(usageError(['activation', 'strat']).message).toBe(
+      'unknown command "activation strat": the activation commands are "activation start", "activation update", "activation apply"',
+    );
+  });
+
+  test('help for a group of commands (dag, pool, activation) lists them, and exits 0', async () => {
+    for (const argv of [
+      ['dag', '--help'],
+      ['dag', '-h'],
+      ['help', 'dag'],
+      ['dag', '--json', '--help'],
+    ])
+      expect(parseArgs(argv)).toEqual({ kind: 'help', group: 'dag' });
+    expect(parseArgs(['help', 'activation'])).toEqual({ kind: 'help', group: 'activation' });
+    const text = usage(undefined, 'activation');
+    expect(text.split('\n').slice(0, 6)).toEqual([
+      'Usage: syncline activation <command> [options]',
+      '',
+      'Commands:',
+      expect.stringMatching(/^ {2}activation start {4}validate an activation file/),
+      expect.stringMatching(/^ {2}activation update {3}show what a new document changes/),
+      expect.stringMatching(/^ {2}activation apply {4}reconcile a folder/),
+    ]);
+    expect(text).toContain('Run "syncline activation <command> --help" for its options; "syncline --help" lists every command.');
+    // An unknown word stays an unknown command, even with --help; the group alone is no command either.
+    expect(usageError(['dag', 'frobnicate', '--help']).message).toMatch(/^unknown command "dag frobnicate": the dag commands are/);
+    expect(usageError(['dag']).message).toMatch(/^unknown command "dag": the dag commands are/);
+    const r = await runCli(['pool', '--help']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^Usage: syncline pool <command> \[options\]\n\nCommands:\n {2}pool set /);
   });
 });
 
@@ -454,5 +484,45 @@ describe('config validation before Temporal', () => {
     expect((err as ConfigInvalidError).problems.map((p) => p.path)).toEqual(['warnings.webhookUrl']);
     expect((err as Error).message).toContain('named connection');
     await connection.close();
+  });
+});
+
+describe('formatPlan', () => {
+  test('deletions over the deletion guard say that applying the plan holds them, and how they are then approved', () => {
+    // The plan `syncline plan` printed for a mirror after 5 of its 20 rows left the model (guard: 10%).
+    const text = formatPlan({
+      activationId: 'contacts',
+      plan: 2,
+      status: 'open',
+      createdAt: '2026-12-07T19:01:53.922Z',
+      counts: { upsert: 1, rejected: 0, heldDeletes: 5 },
+      samples: { upsert: [{ key: '1', values: { Name: 'X', ext_id: 1 } }] },
+    });
+    expect(text.split('\n').slice(0, 5)).toEqual([
+      'plan 2 of "contacts" (computed 2026-12-07T19:01:53.922Z; nothing was written; apply it with "syncline apply contacts 2")',
+      '  upsert        1',
+      '  delete, held  5',
+      '',
+      '5 deletion(s) are over the deletion guard: applying this plan deletes none of them and holds them for approval (exit 3); "syncline approve-deletes contacts --run 2" then deletes them',
+    ]);
+  });
+});
+
+describe('purgedText', () => {
+  test('a purge says the destination records stay, and that the deletions it held for approval are not made', () => {
+    // What `delete --purge --yes` dropped of a mirror stopped with 3 deletions held.
+    const dropped = { snapshot: 10, held_deletes: 3, row_errors: 0, row_changes: 13, config_versions: 2, runs: 3 };
+    expect(purgedText('contacts', dropped)).toBe(
+      'activation "contacts" purged: 10 snapshot, 3 held_deletes, 13 row_changes, 2 config_versions, 3 runs\n' +
+        'its records in the destination stay as they are, the 3 it held for deletion (waiting for approval) too: nothing will delete them; ' +
+        'started again with this id, its first run sends every model row (in Insert mode, as new records)',
+    );
+    // Nothing stored (a mistyped id, or a second purge): said as such, without the lines about what stays.
+    expect(purgedText('contcts', { snapshot: 0, held_deletes: 0, runs: 0 })).toBe(
+      'activation "contcts": nothing is stored of it in syncline\'s Postgres, nothing was purged (check the id and DATABASE_URL)',
+    );
+    expect(purgedText('contacts', { snapshot: 2, held_deletes: 0 }).split('\n')[1]).toBe(
+      'its records in the destination stay as they are; started again with this id, its first run sends every model row (in Insert mode, as new records)',
+    );
   });
 });

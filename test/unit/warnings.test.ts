@@ -157,6 +157,14 @@ describe('currentWarnings', () => {
     expect(currentWarnings(config, run({ warnings: [w('QUOTA_LOW')] }), { ...view, quota: { used: 99, max: 100 } })).toHaveLength(1);
   });
 
+  it('DELETES_HELD names the command that lists the held deletions to review, and the one that approves them', () => {
+    const held = run({ heldDeletes: 5, ops: { delete: { planned: 5, succeeded: 0, failed: 0, skipped: 0, held: 5 } } });
+    const [deletes] = evaluateRunWarnings(config, held).filter((x) => x.code === 'DELETES_HELD');
+    expect(deletes!.message).toMatch(
+      /Nothing was deleted\. Review them \("syncline rows \S+ --run 3 --op delete" lists them\), then approve with: syncline approve-deletes \S+ --run 3$/,
+    );
+  });
+
   describe('FAILED_ROWS and problems already reported', () => {
     const ops = (planned: number, succeeded: number, failed: number, skipped: number) => ({
       upsert: { planned, succeeded, failed, skipped, held: 0 },
