@@ -143,6 +143,16 @@ function keyGroup(key: RawBuilder<unknown>, keyIgnoresCase: boolean): RawBuilder
 }
 
 /**
+ * The group of a model key where the key ignores case, as `uniqueKeyIndex` tells them apart: a key up to
+ * MAX_KEY_BYTES in lower case, a longer one as it is (the index keys it by its `longKeyListing`, the md5 of the key
+ * itself). Grouping long keys in lower case too gave a small model's stage (`SMALL_STAGE_ROWS`) another hash for them
+ * than a large one's: their rejection reported anew once the model grew past it.
+ */
+function caseGroup(key: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`CASE WHEN octet_length(${key}) <= ${sql.lit(MAX_KEY_BYTES)} THEN lower(${key}) ELSE ${key} END`;
+}
+
+/**
  * The content hash of a group of stage rows (the rows of one repeated key, or every row without a key):
  * it changes when any of them changes, and no single row has it.
  */
@@ -196,9 +206,9 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const dups = b.hasDups
     ? ic
       ? sql`dk AS (
-  SELECT lower(${sql.id(STAGE_KEY)}) AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+  SELECT ${caseGroup(sql.id(STAGE_KEY))} AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
 ), dr AS MATERIALIZED (
-  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON lower(x.${sql.id(STAGE_KEY)}) = dk.g
+  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON ${caseGroup(sql.ref(`x.${STAGE_KEY}`))} = dk.g
 ), dd AS (
   SELECT dr.key, count(*)::int AS n, max(dr.tid) AS tid, dg.hash FROM dr JOIN (SELECT g, ${groupHash(sql.ref('hash'))} AS hash FROM dr GROUP BY g) dg ON dg.g = dr.g
   GROUP BY dr.key, dg.hash
