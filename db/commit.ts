@@ -132,8 +132,17 @@ export function commitStatements(
               ]
             : []),
           sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'kept'`,
-          sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'kept'
-  AND EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = d.variant)`,
+          // A variant whose snapshot row this run did not write (a release before this one wrote both spellings to
+          // the one record, the last write winning) may not hold its own values there: marked unconfirmed, it is
+          // sent again (its write acknowledged now, it holds them).
+          sql`WITH gone AS (
+  DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'kept'
+    AND EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = d.variant)
+  RETURNING d.variant
+)
+UPDATE syncline.snapshot s SET unconfirmed = true FROM gone g
+WHERE s.activation_id = ${activationId} AND s.key = g.variant AND NOT s.unconfirmed
+  AND NOT EXISTS (SELECT 1 FROM ${d} w WHERE w.key = g.variant AND w.status = 'ok')`,
         ]
       : []),
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.

@@ -247,6 +247,53 @@ test('both spellings synced by a release before to one record: once the model ke
   expect((await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
 }, 120_000);
 
+// The same state a release before left (both spellings synced to one record, k-1 written last), but the model drops
+// k-1 before any run of this release saw both: k-1's removal is kept (K-1's record), and K-1, whose snapshot row says
+// its values are there, must be sent again: the record holds k-1's.
+test('both spellings synced by a release before to one record, one of them removed before this release saw both: the one left is sent again', async () => {
+  const rows = 3;
+  const id = uniqueName('sf_casedup_gone');
+  const prefix = id.toUpperCase();
+  const table = `public.${id}`;
+  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  expect((await sync(id)).status).toBe('success');
+  const k1 = `${prefix}-1`;
+  const k1Lower = k1.toLowerCase();
+  const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
+  // As a release before left it: k-1 written last to K-1's record, a snapshot row for each; k-1 no longer in the model.
+  await patchRecord(recordId, { LastName: 'Other 1' });
+  await db.query(
+    `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
+     SELECT activation_id, $2, md5('other')::uuid, destination_id, now() FROM syncline.snapshot WHERE activation_id = $1 AND key = $3`,
+    [id, k1Lower, k1],
+  );
+
+  const r2 = await sync(id);
+  expect(r2.status).toBe('success');
+  expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 0, kept: 1 });
+  const r3 = await sync(id);
+  expect(r3.status).toBe('success');
+  const after = await live(prefix);
+  expect(after).toHaveLength(rows);
+  expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
+  expect(
+    (await db.query(`SELECT key, unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = $2`, [id, k1Lower])).rows,
+  ).toEqual([{ key: k1, unconfirmed: false }]);
+}, 120_000);
+
 // A retry-failed run sees only keys with row errors: a spelling added since (no error yet) is not in its delta, yet
 // the model still has it, so the spelling with an error is rejected still (never sent alone), and says why.
 test('a retry-failed run: a spelling whose variant has no row error yet is rejected still, and not sent', async () => {
