@@ -342,6 +342,51 @@ test("Mirror, a retry-failed run: a key with a row error renamed in case only is
   }
 }, 120_000);
 
+// Upsert: K-1 renamed k-1 writes K-1's record (the key ignores case), and K-1 keeps its snapshot row (no deletions in
+// this mode). Renamed back, K-1's snapshot row says its values are there, but the record holds k-1's.
+test.each(['upsert', 'update'])(
+  '%s: a key renamed in case only, then renamed back: its values are sent again',
+  async (mode) => {
+    const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+    const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
+    d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
+    try {
+      const id = uniqueName(`sf_case_back_${mode}`);
+      const prefix = id.toUpperCase();
+      const table = `public.${id}`;
+      const [k1, k1Lower] = [`${prefix}-1`, `${prefix}-1`.toLowerCase()];
+      await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+      await db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Last 2')`, [k1, `${prefix}-2`]);
+      const cfg = (m: string) =>
+        parsed({
+          id,
+          mode: m,
+          schedule: { manual: true },
+          source: { table, key: 'id' },
+          destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+          mappings: [
+            { from: 'id', to: 'External_Id__c' },
+            { from: 'last_name', to: 'LastName' },
+          ],
+        });
+      // The records are made by an upsert run; then the activation runs in its mode.
+      expect((await fullRun(d.deps, cfg('upsert'), 1)).summary.status).toBe('success');
+      const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
+      await db.query(`UPDATE ${table} SET id = $2, last_name = 'Other 1' WHERE id = $1`, [k1, k1Lower]);
+      expect((await fullRun(d.deps, cfg(mode), 2)).summary.status).toBe('success');
+      expect((await live(prefix)).find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Other 1' });
+      await db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1' WHERE id = $1`, [k1Lower, k1]);
+      expect((await fullRun(d.deps, cfg(mode), 3)).summary.status).toBe('success');
+      const after = await live(prefix);
+      expect(after).toHaveLength(2);
+      expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
+    } finally {
+      await d.close();
+    }
+  },
+  120_000,
+);
+
 // A retry-failed run sees only keys with row errors: a spelling added since (no error yet) is not in its delta, yet
 // the model still has it, so the spelling with an error is rejected still (never sent alone), and says why.
 test('a retry-failed run: a spelling whose variant has no row error yet is rejected still, and not sent', async () => {
