@@ -289,7 +289,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       wholeModel,
       holds,
       caseBlindKey,
-      (written > 0 || counts.some((c) => c.status === 'pending' && c.op !== 'delete')) && keyIgnoresCase(rec.fields as FieldSpec[] | null),
+      (written > 0 || (listUnacknowledged && counts.some((c) => c.status === 'pending' && c.op !== 'delete'))) &&
+        keyIgnoresCase(rec.fields as FieldSpec[] | null),
     ))
       await stmt.execute(tx);
     for (const c of counts) {

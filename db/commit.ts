@@ -97,7 +97,7 @@ export function commitStatements(
           sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${st} r
   WHERE r.${sql.id(ROW_CHANGE)} = 'removed' AND s.activation_id = ${activationId} AND s.key = r.${sql.id(ROW_KEY)} AND NOT s.unconfirmed
     AND EXISTS (SELECT 1 FROM ${d} w WHERE lower(w.key) = lower(r.${sql.id(ROW_KEY)}) AND w.key <> r.${sql.id(ROW_KEY)}
-      AND w.op <> 'delete' AND w.status IN ('ok', 'incomplete', 'pending'))`,
+      AND w.op <> 'delete' AND w.status IN ${listUnacknowledged ? sql`('ok', 'incomplete', 'pending')` : sql`('ok', 'incomplete')`})`,
         ]
       : []),
     ...(holds.deleted
