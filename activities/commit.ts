@@ -46,7 +46,7 @@ import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
 import { recordCommittedRun } from './metrics';
 import { refuseWhileRunsOpen } from './run-workflows';
-import { activityLogger } from './run-context';
+import { activityLogger, keyIgnoresCase } from './run-context';
 import type { FieldSpec } from '../connectors/types';
 
 export interface CommitRunInput {
@@ -289,6 +289,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       wholeModel,
       holds,
       caseBlindKey,
+      (written > 0 || (listUnacknowledged && counts.some((c) => c.status === 'pending' && c.op !== 'delete'))) &&
+        keyIgnoresCase(rec.fields as FieldSpec[] | null),
     ))
       await stmt.execute(tx);
     for (const c of counts) {

@@ -6,7 +6,7 @@
  * `incomplete` (the next delta sends it again) and keeps a row_errors entry saying why.
  */
 import { sql, type RawBuilder } from 'kysely';
-import { deltaTable } from './work-tables';
+import { deltaTable, ROW_CHANGE, ROW_KEY, stageTable } from './work-tables';
 import { ROW_ERROR_CODES } from '../common/errors';
 import { groupHash, MAX_KEY_BYTES, NULL_KEY } from './delta';
 
@@ -57,6 +57,8 @@ export function deltaHolds(
  * meet again is gone from the model. `holds`: which statements have rows to act on (`deltaHolds`).
  * `caseBlindKey`: the destination's key field, where it ignores case (`FieldSpec.keyIgnoresCase`): a repeated key's
  * message then names its other spellings (db/delta.ts createStage rejects them together).
+ * `caseVariantsWritten`: the destination's key ignores case and the run wrote rows: the spellings that left the
+ * model of a key written are marked unconfirmed.
  */
 export function commitStatements(
   runId: string,
@@ -67,8 +69,10 @@ export function commitStatements(
   wholeModel = true,
   holds: DeltaHolds = HOLDS_EVERYTHING,
   caseBlindKey?: string,
+  caseVariantsWritten = false,
 ): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
+  const st = stageTable(runId);
   const listed = listUnacknowledged
     ? sql`('failed', 'rejected', 'rejected_unchanged', 'pending')`
     : sql`('failed', 'rejected', 'rejected_unchanged')`;
@@ -82,6 +86,18 @@ export function commitStatements(
           sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${d} d
   WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'pending'
     AND EXISTS (SELECT 1 FROM ${d} p WHERE p.status = 'pending')`,
+        ]
+      : []),
+    // Where the key ignores case, a key written this run (or sent without an answer) wrote the record of its other
+    // spellings: one that left the model and keeps a snapshot row (Upsert and Update never delete it; Mirror keeps
+    // it, db/delta.ts keepCaseVariants) no longer says what the record holds. Marked unconfirmed, it is sent
+    // again once back in the model (K-1 renamed k-1, then renamed back). The stage lists the keys that left the model.
+    ...(caseVariantsWritten
+      ? [
+          sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${st} r
+  WHERE r.${sql.id(ROW_CHANGE)} = 'removed' AND s.activation_id = ${activationId} AND s.key = r.${sql.id(ROW_KEY)} AND NOT s.unconfirmed
+    AND EXISTS (SELECT 1 FROM ${d} w WHERE lower(w.key) = lower(r.${sql.id(ROW_KEY)}) AND w.key <> r.${sql.id(ROW_KEY)}
+      AND w.op <> 'delete' AND w.status IN ${listUnacknowledged ? sql`('ok', 'incomplete', 'pending')` : sql`('ok', 'incomplete')`})`,
         ]
       : []),
     ...(holds.deleted
@@ -132,8 +148,17 @@ export function commitStatements(
               ]
             : []),
           sql`DELETE FROM syncline.held_deletes h USING ${d} d WHERE h.activation_id = ${activationId} AND h.key = d.key AND d.status = 'kept'`,
-          sql`DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'kept'
-  AND EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = d.variant)`,
+          // A variant whose snapshot row this run did not write (a release before this one wrote both spellings to
+          // the one record, the last write winning) may not hold its own values there: marked unconfirmed, it is
+          // sent again (its write acknowledged now, it holds them).
+          sql`WITH gone AS (
+  DELETE FROM syncline.snapshot s USING ${d} d WHERE s.activation_id = ${activationId} AND s.key = d.key AND d.status = 'kept'
+    AND EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = d.variant)
+  RETURNING d.variant
+)
+UPDATE syncline.snapshot s SET unconfirmed = true FROM gone g
+WHERE s.activation_id = ${activationId} AND s.key = g.variant AND NOT s.unconfirmed
+  AND NOT EXISTS (SELECT 1 FROM ${d} w WHERE w.key = g.variant AND w.status = 'ok')`,
         ]
       : []),
     // A repeated key dropped from the model, or the last row without a key fixed, is never sent: nothing else clears its error.

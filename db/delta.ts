@@ -143,6 +143,16 @@ function keyGroup(key: RawBuilder<unknown>, keyIgnoresCase: boolean): RawBuilder
 }
 
 /**
+ * The group of a model key where the key ignores case, as `uniqueKeyIndex` tells them apart: a key up to
+ * MAX_KEY_BYTES in lower case, a longer one as it is (the index keys it by its `longKeyListing`, the md5 of the key
+ * itself). Grouping long keys in lower case too gave a small model's stage (`SMALL_STAGE_ROWS`) another hash for them
+ * than a large one's: their rejection reported anew once the model grew past it.
+ */
+function caseGroup(key: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`CASE WHEN octet_length(${key}) <= ${sql.lit(MAX_KEY_BYTES)} THEN lower(${key}) ELSE ${key} END`;
+}
+
+/**
  * The content hash of a group of stage rows (the rows of one repeated key, or every row without a key):
  * it changes when any of them changes, and no single row has it.
  */
@@ -196,9 +206,9 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const dups = b.hasDups
     ? ic
       ? sql`dk AS (
-  SELECT lower(${sql.id(STAGE_KEY)}) AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+  SELECT ${caseGroup(sql.id(STAGE_KEY))} AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
 ), dr AS MATERIALIZED (
-  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON lower(x.${sql.id(STAGE_KEY)}) = dk.g
+  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON ${caseGroup(sql.ref(`x.${STAGE_KEY}`))} = dk.g
 ), dd AS (
   SELECT dr.key, count(*)::int AS n, max(dr.tid) AS tid, dg.hash FROM dr JOIN (SELECT g, ${groupHash(sql.ref('hash'))} AS hash FROM dr GROUP BY g) dg ON dg.g = dr.g
   GROUP BY dr.key, dg.hash
@@ -854,19 +864,24 @@ export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
  * (`commitStatements`): the variant was there already, or this run's write of it was acknowledged. Refused,
  * unanswered, never sent or rejected, the record still is the removed key's (its values, its snapshot row): kept
  * there, a later run keeps it again while the variant is in the model, and deletes it once no variant is. The
- * variant chosen is one the snapshot holds if any, else one this run sends, else any (in key order among equals).
+ * variant chosen is one the snapshot holds if any, else one this run sends, else any model key (a retry-failed run's delta lacks those without a row error: read from the stage), in key order among equals.
  */
 export async function keepCaseVariants(db: Db, runId: string, activationId: string): Promise<number> {
   const d = deltaTable(runId);
+  // The model's keys are read from the stage, not the delta: a retry-failed run's delta holds only keys with row
+  // errors, and a variant without one (K-1 renamed k-1, K-1's last write failed) was no variant: K-1's record deleted.
+  const st = stageTable(runId);
   const r = await sql`UPDATE ${d} x SET status = 'kept', seq = NULL, variant = v.key,
   message = 'not deleted: the model still has key "' || v.key || '", which differs from it only in case, and the destination takes both for one record'
 FROM (
   SELECT DISTINCT ON (x2.key) x2.key AS removed, m.key FROM ${d} x2
   JOIN (
-    SELECT key, CASE WHEN status = 'pending' THEN 1 ELSE 2 END AS rank FROM ${d} WHERE op IS DISTINCT FROM 'delete' AND key IS NOT NULL
+    SELECT st.${sql.id(ROW_KEY)} AS key, CASE WHEN w.status = 'pending' THEN 1 ELSE 2 END AS rank FROM ${st} st
+      LEFT JOIN ${d} w ON w.key = st.${sql.id(ROW_KEY)} AND w.op IS DISTINCT FROM 'delete'
+    WHERE st.${sql.id(ROW_CHANGE)} <> 'removed' AND st.${sql.id(ROW_KEY)} IS NOT NULL
     UNION ALL
     SELECT s.key, 0 FROM syncline.snapshot s WHERE s.activation_id = ${activationId}
-      AND NOT EXISTS (SELECT 1 FROM ${d} z WHERE z.key = s.key AND z.op = 'delete')
+      AND NOT EXISTS (SELECT 1 FROM ${st} z WHERE z.${sql.id(ROW_KEY)} = s.key AND z.${sql.id(ROW_CHANGE)} = 'removed')
   ) m ON lower(m.key) = lower(x2.key) AND m.key <> x2.key
   WHERE x2.op = 'delete' AND x2.status = 'pending'
   ORDER BY x2.key, m.rank, m.key

@@ -247,6 +247,146 @@ test('both spellings synced by a release before to one record: once the model ke
   expect((await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
 }, 120_000);
 
+// The same state a release before left (both spellings synced to one record, k-1 written last), but the model drops
+// k-1 before any run of this release saw both: k-1's removal is kept (K-1's record), and K-1, whose snapshot row says
+// its values are there, must be sent again: the record holds k-1's.
+test('both spellings synced by a release before to one record, one of them removed before this release saw both: the one left is sent again', async () => {
+  const rows = 3;
+  const id = uniqueName('sf_casedup_gone');
+  const prefix = id.toUpperCase();
+  const table = `public.${id}`;
+  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { table, key: 'id' },
+    destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+    mappings: [
+      { from: 'id', to: 'External_Id__c' },
+      { from: 'last_name', to: 'LastName' },
+    ],
+  };
+  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  expect((await sync(id)).status).toBe('success');
+  const k1 = `${prefix}-1`;
+  const k1Lower = k1.toLowerCase();
+  const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
+  // As a release before left it: k-1 written last to K-1's record, a snapshot row for each; k-1 no longer in the model.
+  await patchRecord(recordId, { LastName: 'Other 1' });
+  await db.query(
+    `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
+     SELECT activation_id, $2, md5('other')::uuid, destination_id, now() FROM syncline.snapshot WHERE activation_id = $1 AND key = $3`,
+    [id, k1Lower, k1],
+  );
+
+  const r2 = await sync(id);
+  expect(r2.status).toBe('success');
+  expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 0, kept: 1 });
+  const r3 = await sync(id);
+  expect(r3.status).toBe('success');
+  const after = await live(prefix);
+  expect(after).toHaveLength(rows);
+  expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
+  expect(
+    (await db.query(`SELECT key, unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = $2`, [id, k1Lower])).rows,
+  ).toEqual([{ key: k1, unconfirmed: false }]);
+}, 120_000);
+
+// A retry-failed run sees only keys with row errors: K-1 (its last write failed) renamed k-1 is a removed key there,
+// and k-1, without an error, is not in its delta; yet the model has k-1, the same record: not to be deleted.
+test("Mirror, a retry-failed run: a key with a row error renamed in case only is not deleted, its record is the new spelling's", async () => {
+  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+  const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
+  d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
+  try {
+    const id = uniqueName('sf_case_retry_rename');
+    const prefix = id.toUpperCase();
+    const table = `public.${id}`;
+    const [k1, k1Lower] = [`${prefix}-1`, `${prefix}-1`.toLowerCase()];
+    await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+    // 40 rows: one deletion is under the deletion guard's limit.
+    await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, 40) g`);
+    const cfg = parsed({
+      id,
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { table, key: 'id' },
+      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+      mappings: [
+        { from: 'id', to: 'External_Id__c' },
+        { from: 'last_name', to: 'LastName' },
+      ],
+    });
+    expect((await fullRun(d.deps, cfg, 1)).summary.status).toBe('success');
+    const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
+    // K-1's last write failed (a record lock, retryable), as a run 2 left it; then the model renames K-1 to k-1.
+    await db.query(
+      `INSERT INTO syncline.row_errors (activation_id, key, op, code, message, retryable, hash, run_number)
+       VALUES ($1, $2, 'upsert', 'UNABLE_TO_LOCK_ROW', 'unable to obtain exclusive access to this record', true, md5('x')::uuid, 1)`,
+      [id, k1],
+    );
+    await db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1 v2' WHERE id = $1`, [k1, k1Lower]);
+    const r2 = (await fullRun(d.deps, cfg, 2, 'retry_failed')).summary;
+    expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 0, kept: 1 });
+    expect((await live(prefix)).map((r) => r.Id)).toContain(recordId);
+    // The next run writes k-1 into that record.
+    const r3 = (await fullRun(d.deps, cfg, 3)).summary;
+    expect(r3.status).toBe('success');
+    const after = await live(prefix);
+    expect(after).toHaveLength(40);
+    expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1 v2' });
+  } finally {
+    await d.close();
+  }
+}, 120_000);
+
+// Upsert: K-1 renamed k-1 writes K-1's record (the key ignores case), and K-1 keeps its snapshot row (no deletions in
+// this mode). Renamed back, K-1's snapshot row says its values are there, but the record holds k-1's.
+test.each(['upsert', 'update'])(
+  '%s: a key renamed in case only, then renamed back: its values are sent again',
+  async (mode) => {
+    const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+    const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
+    d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
+    try {
+      const id = uniqueName(`sf_case_back_${mode}`);
+      const prefix = id.toUpperCase();
+      const table = `public.${id}`;
+      const [k1, k1Lower] = [`${prefix}-1`, `${prefix}-1`.toLowerCase()];
+      await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+      await db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Last 2')`, [k1, `${prefix}-2`]);
+      const cfg = (m: string) =>
+        parsed({
+          id,
+          mode: m,
+          schedule: { manual: true },
+          source: { table, key: 'id' },
+          destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options: { bulkPollMs: 0 } },
+          mappings: [
+            { from: 'id', to: 'External_Id__c' },
+            { from: 'last_name', to: 'LastName' },
+          ],
+        });
+      // The records are made by an upsert run; then the activation runs in its mode.
+      expect((await fullRun(d.deps, cfg('upsert'), 1)).summary.status).toBe('success');
+      const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
+      await db.query(`UPDATE ${table} SET id = $2, last_name = 'Other 1' WHERE id = $1`, [k1, k1Lower]);
+      expect((await fullRun(d.deps, cfg(mode), 2)).summary.status).toBe('success');
+      expect((await live(prefix)).find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Other 1' });
+      await db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1' WHERE id = $1`, [k1Lower, k1]);
+      expect((await fullRun(d.deps, cfg(mode), 3)).summary.status).toBe('success');
+      const after = await live(prefix);
+      expect(after).toHaveLength(2);
+      expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
+    } finally {
+      await d.close();
+    }
+  },
+  120_000,
+);
+
 // A retry-failed run sees only keys with row errors: a spelling added since (no error yet) is not in its delta, yet
 // the model still has it, so the spelling with an error is rejected still (never sent alone), and says why.
 test('a retry-failed run: a spelling whose variant has no row error yet is rejected still, and not sent', async () => {

@@ -411,6 +411,39 @@ test('where the key ignores case, keys differing only in case are repeats, each 
   }
 });
 
+test('where the key ignores case, keys over 2,000 bytes differing only in case give the same stage every way', async () => {
+  // Two long keys ('L' + 2,100 'a', and 'l' + the same): each rejected as a key too long (long_key), listed by
+  // its own md5. The large model's unique index keys them by that listing, so they never collide; the small
+  // model's grouping in lower case must not make them one group either (a group hash, then a different one
+  // once the model grows past SMALL_STAGE_ROWS: the rejection reported anew).
+  const id = uniqueName('stage_case_long');
+  await db.query(`CREATE TABLE public.${id} AS SELECT 'k-' || g AS id, 'Name ' || g AS name FROM generate_series(1, 12) g`);
+  const cfg = config(
+    id,
+    'default',
+    `SELECT id, name FROM public.${id} UNION ALL SELECT 'L' || repeat('a', 2100), 'Long upper' UNION ALL SELECT 'l' || repeat('a', 2100), 'Long lower'`,
+  );
+  await fullRun(d.deps, cfg, 1);
+  const runId = await startRun(d.deps, cfg, 2);
+  const made: Record<string, Array<Record<string, unknown>>> = {};
+  await stageEachWay(
+    runId,
+    false,
+    async (label) => {
+      made[label] = (
+        await db.query(`SELECT left(__row_key, 3) AS k, __change, __n, __row_hash::text, name FROM syncline_work.s_${runId} ORDER BY name`)
+      ).rows;
+    },
+    true,
+  );
+  expect(made.small!.map((r) => [r.k, r.__change, r.__n])).toEqual([
+    ['laa', 'long_key', 1],
+    ['Laa', 'long_key', 1],
+  ]);
+  expect(made.small).toEqual(made.large);
+  expect(made.small).toEqual(made.larger);
+});
+
 test('every way of making the stage gives the same columns (types and modifiers included) and rows: removed and lost keys, full re-sync', async () => {
   // The carried columns and the ones read by tuple id line up by position with the UNION ALL branch of lost keys.
   const id = uniqueName('stage_types');
