@@ -11,177 +11,48 @@
  * `--baseline <dir>`: a checkout of another commit (with a `node_modules` link): its `buildCsv` and
  * `pendingRows` are timed too, alternating with this checkout's in the same process, on the same delta;
  * both CSVs' sha256 are reported. The machine is shared: compare the two in one run, not across runs.
+ *
+ * The setup, the alternating timing and the RESULT are bench/build-bench.ts's.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startPostgres } from '../scripts/services/postgres';
-import { migrateToLatest } from '../db/migrate';
-import { createDb, createPool } from '../db/connect';
-import { createConnectionResolver } from '../connectors/connections';
 import { salesforceConnector } from '../connectors/salesforce';
 import { startSalesforceEmulator } from '../emulators/salesforce/server';
-import type { SynclineDeps } from '../activities/deps';
-import { prepareRun, checkDestination } from '../activities/prepare';
-import { extractModel } from '../activities/extract';
-import { computeDelta } from '../activities/delta';
-import { buildContext, loadRun, sentFields } from '../activities/run-context';
-import { pendingRows } from '../activities/write';
-import { claimChunk } from '../db/chunks';
-import { parseActivationConfig } from '../common/config';
+import { buildContext } from '../activities/run-context';
 import { openSession, type SfContext, type Session } from '../connectors/salesforce/context';
 import { buildCsv, jobSpec, type JobSpec } from '../connectors/salesforce/bulk-csv';
-import type { ChunkWrite } from '../connectors/types';
-import type { ChunkRange } from '../db/delta';
-
-const log = (msg: string) => console.log(`[bench csvbuild ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-
-interface Impl {
-  name: string;
-  buildCsv: typeof buildCsv;
-  pendingRows: typeof pendingRows;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+import { createModel, MAPPINGS } from './salesforce';
+import { runBuildBench } from './build-bench';
 
 export async function main(argv: string[]): Promise<Record<string, unknown>> {
-  const at = argv.indexOf('--baseline');
-  const baselineDir = at >= 0 ? path.resolve(argv[at + 1]!) : null;
-  const args = argv.filter((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1));
-  const rows = Number(args[0] ?? 200_000);
-  const repeats = Number(args[1] ?? 5);
-  const impls: Impl[] = [{ name: 'this', buildCsv, pendingRows }];
-  if (baselineDir) {
-    const b = (await import(path.join(baselineDir, 'connectors/salesforce/bulk-csv.ts'))) as { buildCsv: typeof buildCsv };
-    const w = (await import(path.join(baselineDir, 'activities/write.ts'))) as { pendingRows: typeof pendingRows };
-    impls.unshift({ name: 'baseline', buildCsv: b.buildCsv, pendingRows: w.pendingRows });
-  }
-
-  const dataDir = path.resolve(__dirname, `../.data/pg-bench-${process.pid}`);
-  const pg = await startPostgres({ dataDir, fresh: true, noFsync: true });
-  const emu = await startSalesforceEmulator({ port: 0 });
-  await migrateToLatest(pg.url);
-  const pool = createPool(pg.url, 4);
-  const db = createDb(pool);
-  try {
-    const table = 'public.bench_csvbuild';
-    log(`building a ${rows}-row model`);
-    await pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, last_name text, first_name text, email text, ltv numeric(12,2))`);
-    await pool.query(
-      `INSERT INTO ${table} SELECT 'B' || g, 'Last ' || g, 'First ' || (g % 1000), 'user' || g || '@example.com', (g % 100000) * 1.25 FROM generate_series(1, $1) g`,
-      [rows],
-    );
-    await pool.query(`VACUUM ANALYZE ${table}`);
-    const deps: SynclineDeps = {
-      pool,
-      db,
-      stateDbUrl: pg.url,
-      connectors: new Map([[salesforceConnector.kind, salesforceConnector]]),
-      resolveConnection: createConnectionResolver({
-        stateDbUrl: pg.url,
-        overrides: {
-          sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' },
-        },
+  return runBuildBench(
+    {
+      name: 'csvbuild',
+      build: buildCsv,
+      loadBaseline: async (dir) =>
+        ((await import(path.join(dir, 'connectors/salesforce/bulk-csv.ts'))) as { buildCsv: typeof buildCsv }).buildCsv,
+      connector: salesforceConnector,
+      startEmulator: () => startSalesforceEmulator({ port: 0 }),
+      connections: (emu) => ({
+        sf: { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' },
       }),
-      client: () => {
-        throw new Error('no Temporal client in this benchmark');
+      createModel: (pool, _emu, table, rows) => createModel(pool, table, rows),
+      activation: (table) => ({
+        source: { table, key: 'id' },
+        destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
+        mappings: MAPPINGS,
+      }),
+      context: async (deps, run, fields) => {
+        const ctx = buildContext(deps, run, fields) as SfContext;
+        const session: Session = { ...(await openSession(ctx)), heartbeat: () => undefined };
+        const spec: JobSpec = jobSpec(session.model, 'upsert');
+        return { session, spec };
       },
-    };
-    const parsed = parseActivationConfig({
-      id: 'bench_csvbuild',
-      mode: 'upsert',
-      schedule: { manual: true },
-      source: { table, key: 'id' },
-      destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c' },
-      mappings: [
-        { from: 'id', to: 'External_Id__c' },
-        { from: 'last_name', to: 'LastName' },
-        { from: 'first_name', to: 'FirstName' },
-        { from: 'email', to: 'Email' },
-        { from: 'ltv', to: 'Lifetime_Value__c' },
-      ],
-      thresholds: { deltaPercent: 100, modelDropPercent: 100 },
-    });
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-    const { runId } = await prepareRun(deps, {
-      activationId: 'bench_csvbuild',
-      runNumber: 1,
-      trigger: 'manual',
-      full: false,
-      config: parsed.config,
-    });
-    await checkDestination(deps, { runId });
-    await extractModel(deps, { runId });
-    const delta = await computeDelta(deps, { runId });
-    log(`delta ${JSON.stringify(delta.planned)}, chunks ${delta.chunks.length}`);
-    const run = await loadRun(deps, runId);
-    const fields = sentFields(run);
-    const ctx = buildContext(deps, run, fields) as SfContext;
-    const session: Session = { ...(await openSession(ctx)), heartbeat: () => undefined };
-    const chunkRow = (await claimChunk(db, runId, delta.chunks[0]!))!;
-    const range: ChunkRange = { op: 'upsert', from: chunkRow.seq_from, to: chunkRow.seq_to };
-    const spec: JobSpec = jobSpec(session.model, 'upsert');
-
-    const once = async (impl: Impl) => {
-      const chunk = {
-        chunkId: `bench/1/${chunkRow.chunk}`,
-        chunk: chunkRow.chunk,
-        op: 'upsert',
-        rowCount: chunkRow.row_count,
-        rows: (batchSize = 500) => impl.pendingRows(deps, run, range, fields, batchSize),
-        record: async (r: unknown[]) => {
-          if (r.length) throw new Error(`a row failed locally: ${JSON.stringify(r[0])}`);
-        },
-      } as unknown as ChunkWrite;
-      const cpu = process.cpuUsage();
-      const t = process.hrtime.bigint();
-      const built = await impl.buildCsv(session, chunk, spec);
-      const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
-      const c = process.cpuUsage(cpu);
-      const sha = createHash('sha256')
-        .update(await readFile(built.file.path))
-        .digest('hex');
-      await built.file.dispose();
-      return { wallMs, cpuMs: (c.user + c.system) / 1000, sha, rows: built.rows };
-    };
-    const per100k = (ms: number, n: number) => Math.round((ms / n) * 100_000);
-    const out: Record<string, { wall_ms_per_100k: number[]; cpu_ms_per_100k: number[]; sha256: Set<string>; rows: number }> = {};
-    // One untimed build each first (JIT warm-up, the delta's pages in Postgres's cache).
-    for (const impl of impls) await once(impl);
-    for (let i = 0; i < repeats; i++) {
-      for (const impl of i % 2 === 0 ? impls : [...impls].reverse()) {
-        const r = await once(impl);
-        const o = (out[impl.name] ??= { wall_ms_per_100k: [], cpu_ms_per_100k: [], sha256: new Set(), rows: r.rows });
-        o.wall_ms_per_100k.push(per100k(r.wallMs, r.rows));
-        o.cpu_ms_per_100k.push(per100k(r.cpuMs, r.rows));
-        o.sha256.add(r.sha);
-        log(
-          `${impl.name} #${i + 1}: ${r.rows} rows, ${r.wallMs.toFixed(0)} ms wall, ${r.cpuMs.toFixed(0)} ms CPU, sha256 ${r.sha.slice(0, 16)}…`,
-        );
-      }
-    }
-    const result: Record<string, unknown> = { rows, repeats };
-    for (const [name, o] of Object.entries(out))
-      result[name] = {
-        rows: o.rows,
-        wall_ms_per_100k: median(o.wall_ms_per_100k),
-        cpu_ms_per_100k: median(o.cpu_ms_per_100k),
-        all_wall: o.wall_ms_per_100k,
-        all_cpu: o.cpu_ms_per_100k,
-        sha256: [...o.sha256],
-      };
-    if (baselineDir) {
-      const [a, b] = [out.baseline!, out.this!];
-      result.same_csv = a.sha256.size === 1 && b.sha256.size === 1 && [...a.sha256][0] === [...b.sha256][0];
-      result.cpu_ratio = Math.round((median(b.cpu_ms_per_100k) / median(a.cpu_ms_per_100k)) * 100) / 100;
-      result.wall_ratio = Math.round((median(b.wall_ms_per_100k) / median(a.wall_ms_per_100k)) * 100) / 100;
-    }
-    return result;
-  } finally {
-    await db.destroy();
-    await emu.close();
-    await pg.stop();
-    const fs = await import('node:fs');
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+      run: (build, { session, spec }, chunk) => build(session, chunk, spec),
+      // The CSV as sent.
+      digest: async (built) => ({ rows: built.rows, bytes: await readFile(built.file.path) }),
+      dispose: (built) => built.file.dispose(),
+    },
+    argv,
+  );
 }

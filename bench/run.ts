@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const name = process.argv[2];
   const available = fs
     .readdirSync(__dirname)
-    .filter((f) => f.endsWith('.ts') && !['run.ts', 'support.ts'].includes(f))
+    .filter((f) => f.endsWith('.ts') && !['run.ts', 'support.ts', 'build-bench.ts'].includes(f))
     .map((f) => f.replace(/\.ts$/, ''));
   if (!name || !available.includes(name)) {
     console.error(`usage: npm run bench -- <name>   (available: ${available.join(', ')})`);

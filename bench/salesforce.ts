@@ -37,6 +37,28 @@ interface PathResult {
   [k: string]: unknown;
 }
 
+/** The bench's model (also bench/csvbuild.ts's): `rows` Contacts, a text key, three texts, a numeric(12,2). */
+export async function createModel(
+  db: { query(sql: string, values?: unknown[]): Promise<unknown> },
+  table: string,
+  rows: number,
+): Promise<void> {
+  await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, last_name text, first_name text, email text, ltv numeric(12,2))`);
+  await db.query(
+    `INSERT INTO ${table} SELECT 'B' || g, 'Last ' || g, 'First ' || (g % 1000), 'user' || g || '@example.com', (g % 100000) * 1.25 FROM generate_series(1, $1) g`,
+    [rows],
+  );
+}
+
+/** The model's mappings onto Contact (key `External_Id__c`). */
+export const MAPPINGS = [
+  { from: 'id', to: 'External_Id__c' },
+  { from: 'last_name', to: 'LastName' },
+  { from: 'first_name', to: 'FirstName' },
+  { from: 'email', to: 'Email' },
+  { from: 'ltv', to: 'Lifetime_Value__c' },
+];
+
 const log = (msg: string) => console.log(`[bench salesforce ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 function sampleRss(pid: number): { stop(): number } {
@@ -152,11 +174,7 @@ async function measurePath(
   const table = `public.${id}`;
   const taskQueue = `bench-sf-${name}`;
   log(`${name}: building a ${rows}-row model with generate_series`);
-  await ctx.db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, last_name text, first_name text, email text, ltv numeric(12,2))`);
-  await ctx.db.query(
-    `INSERT INTO ${table} SELECT 'B' || g, 'Last ' || g, 'First ' || (g % 1000), 'user' || g || '@example.com', (g % 100000) * 1.25 FROM generate_series(1, $1) g`,
-    [rows],
-  );
+  await createModel(ctx.db, table, rows);
   await ctx.db.query(`ANALYZE ${table}`);
 
   const worker: ChildProcess = await startWorkerProcess({
@@ -177,13 +195,7 @@ async function measurePath(
       schedule: { manual: true },
       source: { table, key: 'id' },
       destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'External_Id__c', options },
-      mappings: [
-        { from: 'id', to: 'External_Id__c' },
-        { from: 'last_name', to: 'LastName' },
-        { from: 'first_name', to: 'FirstName' },
-        { from: 'email', to: 'Email' },
-        { from: 'ltv', to: 'Lifetime_Value__c' },
-      ],
+      mappings: MAPPINGS,
       // A first load and a full change are expected here: no anomaly thresholds in the way.
       thresholds: { deltaPercent: 100, modelDropPercent: 100 },
     };
