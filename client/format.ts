@@ -5,7 +5,7 @@ import type { ConfigChange } from '../common/config-diff';
 import type { ActivationListing, RetryingActivity } from './index';
 import type { RowChange } from '../db/row-changes';
 import type { RowOp } from '../common/sync-modes';
-import type { ActivationStatus } from '../workflows/messages';
+import { IGNORED_SIGNAL_HINT, type ActivationStatus } from '../workflows/messages';
 import { runRecordFromSummary, type RowErrorRecord, type RunRecord } from './runs';
 
 export interface Column<T> {
@@ -196,6 +196,10 @@ export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivit
   }
   // Why the health is what it is: each warning names what to look at or run.
   (st.warnings ?? []).forEach((w, i) => facts.push([i === 0 ? 'Warnings' : '', `${w.level} ${w.code}: ${w.message}`]));
+  // Signals of an unknown name (a misspelled `temporal workflow signal --name`): Temporal accepted them, nothing was done.
+  (st.ignoredSignals ?? []).forEach((s, i) =>
+    facts.push([i === 0 ? 'Ignored signals' : '', `"${s.name}" at ${formatTime(s.at)} UTC: ${IGNORED_SIGNAL_HINT}`]),
+  );
   // What the activation is stuck on: an activity of its own tried again (its state database down, say).
   (st.retrying ?? []).forEach((r, i) =>
     facts.push([

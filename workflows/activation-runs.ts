@@ -46,6 +46,11 @@ export interface ActivationState {
   warnings?: RunWarning[];
   /** Signature (code:level) of the set the warnings workflow last received. */
   reported?: string;
+  /**
+   * Signals of a name the activation has no handler for (a misspelled `temporal workflow signal --name`), the
+   * last few, newest last: names and times only. Carried over by continue-as-new with the rest of the state.
+   */
+  ignoredSignals?: Array<{ name: string; at: string }>;
   /** Paused by a configuration error rather than by an operator: the periodic re-check may resume it. */
   autoPaused?: boolean;
   lastRecheckAt?: number;

@@ -15,6 +15,7 @@ import {
   patched,
   proxyActivities,
   setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   setWorkflowOptions,
   upsertMemo,
@@ -65,6 +66,7 @@ import {
   triggerSyncUpdate,
   updateConfigUpdate,
   configQuery,
+  IGNORED_SIGNAL_HINT,
   type ActivationStatus,
   type PlanResponse,
   type RunProgress,
@@ -119,6 +121,9 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
   activation.listen();
   await activation.run(input.retarget, input.resume);
 }
+
+/** How many ignored signals (of unknown names) the status query keeps, newest last. */
+const IGNORED_SIGNALS_KEPT = 5;
 
 /** The memo field `syncline list` reads (client/index.ts). */
 const MEMO_KEY = 'syncline';
@@ -260,6 +265,9 @@ class Activation {
         }),
       { validator: (req) => (answeredBefore(state) ? undefined : validateApply(config, state, req)) },
     );
+    // A signal of no name above (`temporal workflow signal --name resynq`): Temporal accepts it, so it is
+    // logged and shown by the status query, never dropped silently. Only logs and query state: no command.
+    setDefaultSignalHandler((name) => this.ignoreSignal(name));
     setHandler(statusQuery, () => this.status());
     // The document that runs next: one accepted and waiting for the run in progress to end, else the one running.
     setHandler(configQuery, () => this.queue.waitingConfig() ?? this.config);
@@ -578,6 +586,14 @@ class Activation {
     this.wake++;
   }
 
+  /** Keeps the last few signals of a name the activation has no handler for (status query, `syncline status`). */
+  private ignoreSignal(name: string): void {
+    const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+    log.warn(`activation "${this.config.id}": ignored signal "${shown}": ${IGNORED_SIGNAL_HINT}`);
+    const at = new Date(Date.now()).toISOString();
+    this.state.ignoredSignals = [...(this.state.ignoredSignals ?? []), { name: shown, at }].slice(-IGNORED_SIGNALS_KEPT);
+  }
+
   private resume(): void {
     // After an automatic pause, resume syncs at once what piled up; the run's outcome clears CONFIG_BROKEN (or not).
     if (this.state.paused && this.state.autoPaused) resumeWithCatchUp(this.config, this.state, 'resumed after a configuration error');
@@ -623,6 +639,7 @@ class Activation {
       heldDeletes: state.heldDeletes,
       consecutiveFailures: state.consecutiveFailures,
       warnings: state.warnings ?? [],
+      ...(state.ignoredSignals?.length && { ignoredSignals: state.ignoredSignals }),
       lastRuns: state.recent,
     };
   }

@@ -70,6 +70,11 @@ export interface ActivationStatus {
   consecutiveFailures: number;
   /** The warnings that hold now, which `health` follows (docs/warnings.md); absent from executions of older code. */
   warnings?: RunWarning[];
+  /**
+   * Signals of an unknown name the activation received (a misspelled `temporal workflow signal --name`): the
+   * last 5, newest last; absent when none (and from executions of older code). Nothing was done for them.
+   */
+  ignoredSignals?: Array<{ name: string; at: string }>;
   /** The last 20 runs, newest last. */
   lastRuns: RunSummary[];
 }
@@ -115,6 +120,17 @@ export interface StopRequest {
 }
 /** Finish the current run (if any), then end the workflow; its state stays in Postgres for a later start. */
 export const stopSignal = defineSignal<[StopRequest?]>('stop');
+
+/** What a signal of an unknown name is told (activation log, `syncline status`): the activation's signals (runProgress is internal). */
+export const IGNORED_SIGNAL_HINT = `not a signal of an activation (known: ${[
+  resyncSignal,
+  pauseSignal,
+  resumeSignal,
+  retryFailedSignal,
+  stopSignal,
+]
+  .map((s) => s.name)
+  .join(', ')})`;
 
 /** A sync run's progress (the child `activation/<id>/run/<n>`): each step with its state and times, the writes per chunk. */
 export const runStateQuery = defineQuery<DagState | null>('runState');

@@ -147,3 +147,41 @@ test('a resync whose "full" is the text "false" (a script\'s --input) is a norma
     await stage.syncline('stop', id, '--wait');
   }
 }, 120_000);
+
+test('a misspelled signal ("resynq") is not lost silently: status names it and the known signals, and the activation goes on', async () => {
+  const id = uniqueName('sigtypo');
+  const file = path.join(stage.dir, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { sql: 'SELECT 1 AS id, 2 AS v', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'v', to: 'V' }],
+    }),
+  );
+  expect((await stage.syncline('activation', 'start', '--file', file)).code).toBe(0);
+  try {
+    await signal(`activation/${id}`, 'resynq', '{"full":true}'); // Temporal answers "Signal workflow succeeded"
+    const seen = await waitFor(
+      'the ignored signal in status',
+      async () => ((await status(id)) as Status & { ignoredSignals?: Array<{ name: string; at: string }> }).ignoredSignals?.[0],
+      30_000,
+    );
+    expect(seen).toMatchObject({ name: 'resynq' });
+    const text = await stage.syncline('status', id);
+    expect(text.stdout).toMatch(
+      /Ignored signals\s+"resynq" at .* UTC: not a signal of an activation \(known: resync, pause, resume, retryFailed, stop\)/,
+    );
+    expect((await status(id)).lastRuns).toEqual([]); // nothing ran
+    // Kept across the continue-as-new after a run, and bounded.
+    for (const n of ['a', 'b', 'c', 'd', 'e']) await signal(`activation/${id}`, `typo_${n}`);
+    expect((await stage.syncline('sync', id)).code).toBe(0);
+    const after = (await status(id)) as Status & { ignoredSignals?: Array<{ name: string }> };
+    expect(after.ignoredSignals?.map((s) => s.name)).toEqual(['typo_a', 'typo_b', 'typo_c', 'typo_d', 'typo_e']);
+  } finally {
+    await stage.syncline('stop', id, '--wait');
+  }
+}, 120_000);
