@@ -485,15 +485,32 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     return { data: run, text: formatRunSummary(run), exitCode: runExitCode(run) };
   },
   pause: async ({ client, id, flags }) => {
-    await client.pause(id, str(flags.reason));
+    const reason = str(flags.reason);
+    const before = await client.pause(id, reason);
+    // Already paused: a no-op (exit 0, as "nothing to do" elsewhere), except that a new --reason replaces the old one.
+    const was = `activation "${id}" was already paused (${before.pausedReason ?? 'no reason given'})`;
     return {
-      data: { activationId: id, paused: true, reason: str(flags.reason) ?? null },
-      text: `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)`,
+      data: { activationId: id, paused: true, wasPaused: before.wasPaused ?? null, reason: reason ?? null },
+      text: !before.wasPaused
+        ? `activation "${id}" paused: no scheduled runs until "syncline resume ${id}" (a run in progress finishes)`
+        : before.autoPaused
+          ? `${was}: it is now paused by an operator, and no longer resumed by the re-check of the destination; "syncline resume ${id}" resumes it`
+          : reason !== undefined && reason !== before.pausedReason
+            ? `${was}: it stays paused, now for "${reason}"`
+            : `${was}: nothing changed`,
     };
   },
   resume: async ({ client, id }) => {
-    await client.resume(id);
-    return { data: { activationId: id, paused: false }, text: `activation "${id}" resumed` };
+    const before = await client.resume(id);
+    return {
+      data: { activationId: id, paused: false, wasPaused: before.wasPaused ?? null },
+      text:
+        before.wasPaused === undefined
+          ? `resume of "${id}" sent: no worker answered whether it was paused; it is taken when one polls ("syncline status ${id}")`
+          : before.wasPaused
+            ? `activation "${id}" resumed (it was paused: ${before.pausedReason ?? 'no reason given'})`
+            : `activation "${id}" was not paused: nothing to resume`,
+    };
   },
   'retry-failed': async ({ client, id }) => {
     await client.retryFailed(id);

@@ -164,6 +164,32 @@ function pauseConsequence(id: string, paused: StoppedPause, resume?: boolean): s
     : `it was paused before it was stopped (${paused.reason}): it stays paused; "syncline resume ${id}" resumes it (or start it with --resume)`;
 }
 
+/**
+ * Whether an activation was paused just before a pause or resume signal was sent, as its status query
+ * answered (a paused activation has a paused reason, also while a run finishes). `wasPaused` is absent when no
+ * worker answered within PAUSE_QUERY_MS: the signal is sent anyway (a signal needs no worker), and the
+ * activation takes it when one polls. A pause or resume sent by someone else between the query and the
+ * signal is not seen.
+ */
+export interface PauseOutcome {
+  wasPaused?: boolean;
+  pausedReason?: string;
+  /** Paused by a configuration error, not by an operator: an operator's pause makes it stay paused past the re-check. */
+  autoPaused?: boolean;
+}
+const PAUSE_QUERY_MS = 5000;
+
+async function pausedBefore(h: WorkflowHandle): Promise<PauseOutcome> {
+  try {
+    const st = await h.client.connection.withDeadline(Date.now() + PAUSE_QUERY_MS, () => h.query(statusQuery));
+    const wasPaused = st.state === 'paused' || st.pausedReason !== undefined;
+    return { wasPaused, ...(wasPaused && { pausedReason: st.pausedReason, autoPaused: !!st.autoPaused }) };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw err;
+    return {};
+  }
+}
+
 function alreadyRunning(id: string, workflowId: string, cause?: unknown): SynclineError {
   return new SynclineError(
     `activation "${id}" is already running (workflow ${workflowId}): sync it now with "syncline resync ${id}", ` +
@@ -354,12 +380,22 @@ export class SynclineClient {
     });
   }
 
-  pause(id: string, reason?: string): Promise<void> {
-    return this.call(id, pauseSignal.name, (h) => h.signal(pauseSignal, { reason }));
+  /** Pauses the activation; answers whether it was paused already (see PauseOutcome). */
+  pause(id: string, reason?: string): Promise<PauseOutcome> {
+    return this.call(id, pauseSignal.name, async (h) => {
+      const before = await pausedBefore(h);
+      await h.signal(pauseSignal, { reason });
+      return before;
+    });
   }
 
-  resume(id: string): Promise<void> {
-    return this.call(id, resumeSignal.name, (h) => h.signal(resumeSignal));
+  /** Resumes the activation; answers whether it was paused (see PauseOutcome). */
+  resume(id: string): Promise<PauseOutcome> {
+    return this.call(id, resumeSignal.name, async (h) => {
+      const before = await pausedBefore(h);
+      await h.signal(resumeSignal);
+      return before;
+    });
   }
 
   retryFailed(id: string): Promise<void> {

@@ -631,6 +631,7 @@ class Activation {
       activationId: config.id,
       state: this.running ? 'running' : state.paused ? 'paused' : 'idle',
       pausedReason: state.pausedReason,
+      ...(state.paused && state.autoPaused && { autoPaused: true as const }),
       health: state.health,
       schedule: config.schedule,
       nextRunAt: next === null ? null : new Date(next).toISOString(),

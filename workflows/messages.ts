@@ -59,6 +59,8 @@ export interface ActivationStatus {
   activationId: string;
   state: 'idle' | 'running' | 'paused';
   pausedReason?: string;
+  /** Paused by a configuration error (the periodic re-check may resume it), not by an operator; absent when not. */
+  autoPaused?: true;
   health: Health;
   schedule: unknown;
   /** ISO time of the next scheduled run; null when manual or paused. */

@@ -238,9 +238,9 @@ export class ScheduleRun {
       case 'retryFailed':
         return this.retry('retryFailed', () => this.syncline.retryFailed(this.id));
       case 'pause':
-        return this.retry('pause', () => this.syncline.pause(this.id, 'chaos'));
+        return this.retry('pause', () => this.syncline.pause(this.id, 'chaos').then(() => undefined));
       case 'resume':
-        return this.retry('resume', () => this.syncline.resume(this.id));
+        return this.retry('resume', () => this.syncline.resume(this.id).then(() => undefined));
       case 'plan': {
         await this.waitIdle();
         const r = await this.request('plan', () => this.syncline.plan(this.id));
@@ -558,7 +558,7 @@ export class ScheduleRun {
     await withTimeout(this.waitRuns(), WAIT_MS, 'requests in flight').catch((e: Error) => this.note(e.message));
     await Promise.allSettled(this.timers);
     await this.dest.clearAll();
-    await this.retry('resume', () => this.syncline.resume(this.id));
+    await this.retry('resume', () => this.syncline.resume(this.id).then(() => undefined));
     const d = await this.retry('describe', () => this.env.temporal.workflow.getHandle(`activation/${this.id}`).describe());
     if (d.status.name !== 'RUNNING') {
       this.violations.push(`activation ${this.id} is ${d.status.name}, no longer running`);

@@ -185,3 +185,36 @@ test('a misspelled signal ("resynq") is not lost silently: status names it and t
     await stage.syncline('stop', id, '--wait');
   }
 }, 120_000);
+
+test('resume of an activation that is not paused, and pause of one already paused, say so instead of "resumed" / "paused"', async () => {
+  const id = uniqueName('signoop');
+  const file = path.join(stage.dir, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { every: '1h' },
+      source: { sql: 'SELECT 1 AS id, 2 AS v', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'v', to: 'V' }],
+    }),
+  );
+  expect((await stage.syncline('activation', 'start', '--file', file)).code).toBe(0);
+  try {
+    const notPaused = await stage.syncline('resume', id);
+    expect([notPaused.code, notPaused.stdout.trim()]).toEqual([0, `activation "${id}" was not paused: nothing to resume`]);
+    const paused = await stage.syncline('pause', id, '--reason', 'CRM migration');
+    expect(paused.stdout).toMatch(new RegExp(`^activation "${id}" paused: no scheduled runs until`));
+    await waitFor('the pause', async () => (await status(id)).state === 'paused', 30_000);
+    const again = await stage.syncline('pause', id);
+    expect([again.code, again.stdout.trim()]).toEqual([0, `activation "${id}" was already paused (CRM migration): nothing changed`]);
+    const newReason = await stage.syncline('pause', id, '--reason', 'phase 2', '--json');
+    expect(JSON.parse(newReason.stdout)).toMatchObject({ paused: true, wasPaused: true, reason: 'phase 2' });
+    const resumed = await stage.syncline('resume', id);
+    expect([resumed.code, resumed.stdout.trim()]).toEqual([0, `activation "${id}" resumed (it was paused: phase 2)`]);
+    await waitFor('the resume', async () => (await status(id)).state === 'idle', 30_000);
+  } finally {
+    await stage.syncline('stop', id, '--wait');
+  }
+}, 120_000);
