@@ -9,6 +9,7 @@ import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
 import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
+import type { RunSummary } from '../common/run';
 import { applyDocuments, jsonProblem, readDocuments } from './config-as-code';
 import { parseNewActivationConfig } from '../common/config';
 import type { ConfigChange } from '../common/config-diff';
@@ -41,6 +42,19 @@ interface Ctx {
   /** Where Temporal was asked. */
   namespace: string;
   address: string;
+}
+
+/**
+ * The first line of `approve-deletes`: how many held deletions were approved, and how many the run that applied
+ * them deleted. The run deletes only keys still gone from the model: an approved key back in it since is kept.
+ */
+export function approvalLine(approved: number, run: RunSummary): string {
+  const del = run.ops.delete;
+  const [planned, deleted] = [del?.planned ?? 0, del?.succeeded ?? 0];
+  const head = `${approved} deletion(s) approved; run ${run.runNumber} deleted ${deleted}`;
+  if (run.status === 'failed') return `${head} and failed: the approval lapsed`;
+  if (planned < approved) return `${head}: an approved key back in the model since is not deleted`;
+  return deleted < planned ? `${head} of ${planned} (below)` : head;
 }
 
 /**
@@ -521,7 +535,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
   },
   'approve-deletes': async ({ client, id, flags }) => {
     const r = await client.approveDeletes(id, num(flags.run)!);
-    return { data: r, text: `${r.approved} deletion(s) approved\n${formatRunSummary(r.run)}`, exitCode: runExitCode(r.run) };
+    return { data: r, text: `${approvalLine(r.approved, r.run)}\n${formatRunSummary(r.run)}`, exitCode: runExitCode(r.run) };
   },
   plan: async ({ client, id }) => {
     const plan = await client.plan(id);

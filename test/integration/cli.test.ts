@@ -266,6 +266,36 @@ describe('held deletions', () => {
     expect(await count()).toBe(0);
   });
 
+  test('approve-deletes says how many of the approved keys the run deleted when some came back into the model', async () => {
+    const id = uniqueName('cliback');
+    await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 5) g`);
+    const file = writeFile(`${id}.json`, {
+      id,
+      mode: 'mirror',
+      schedule: { manual: true },
+      source: { table: `public.${id}`, key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'name', to: 'Name' }],
+    });
+    expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+    try {
+      expect((await syncline('sync', id)).code).toBe(0);
+      await db.query(`DELETE FROM public.${id}`); // an empty model: all 5 deletions are held
+      expect((await syncline('sync', id)).code).toBe(3);
+      // 3 keys come back into the model before the approval: only 2 are still gone.
+      await db.query(`INSERT INTO public.${id} SELECT g, 'Name ' || g FROM generate_series(1, 3) g`);
+      const approved = await syncline('approve-deletes', id, '--run', '2');
+      expect(approved.code).toBe(0);
+      expect(approved.stdout.split('\n')[0]).toBe(
+        '5 deletion(s) approved; run 3 deleted 2: an approved key back in the model since is not deleted',
+      );
+      const keys = await db.query(`SELECT key FROM test_dest.records WHERE object = $1 ORDER BY key`, [id]);
+      expect(keys.rows.map((r) => r.key)).toEqual(['1', '2', '3']);
+    } finally {
+      await syncline('stop', id, '--wait');
+    }
+  });
+
   test('the help lists the exit codes', async () => {
     const help = await syncline('sync', '--help');
     expect(help.code).toBe(0);

@@ -1,7 +1,7 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
-import { formatPlan, purgedText } from '../../client/cli-run';
+import { approvalLine, formatPlan, purgedText } from '../../client/cli-run';
 import { runCli, usageError } from '../support/cli';
 import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
@@ -525,4 +525,19 @@ describe('purgedText', () => {
       'its records in the destination stay as they are; started again with this id, its first run sends every model row (in Insert mode, as new records)',
     );
   });
+});
+
+test('approve-deletes says how many approved deletions the run carried out, not only how many were approved', () => {
+  const run = (status: RunSummary['status'], del: { planned: number; succeeded: number; failed: number }) =>
+    ({ runNumber: 4, status, ops: { delete: { ...del, skipped: 0, held: 0 } } }) as unknown as RunSummary;
+  expect(approvalLine(5, run('success', { planned: 5, succeeded: 5, failed: 0 }))).toBe('5 deletion(s) approved; run 4 deleted 5');
+  expect(approvalLine(5, run('success', { planned: 2, succeeded: 2, failed: 0 }))).toBe(
+    '5 deletion(s) approved; run 4 deleted 2: an approved key back in the model since is not deleted',
+  );
+  expect(approvalLine(5, run('partial', { planned: 5, succeeded: 2, failed: 3 }))).toBe(
+    '5 deletion(s) approved; run 4 deleted 2 of 5 (below)',
+  );
+  expect(approvalLine(5, run('failed', { planned: 0, succeeded: 0, failed: 0 }))).toBe(
+    '5 deletion(s) approved; run 4 deleted 0 and failed: the approval lapsed',
+  );
 });
