@@ -9,7 +9,7 @@ import { type Kysely, sql } from 'kysely';
  *
  * The collation is the first that folds 'É' to 'é' here: "pg_c_utf8" (builtin, Postgres 17+, simple Unicode
  * case mapping, a UTF8 database), "und-x-icu" (a Postgres built with ICU), else "default" (the database's ctype:
- * `foldsUnicodeCase` in db/database.ts tells whether it folds, and the check warns when it does not).
+ * `foldsNonAsciiCase` in db/delta.ts tells whether it folds, and the check warns when it does not: KEY_FOLDING_ASCII_ONLY).
  * IMMUTABLE (unique index expressions of the stage use it) and a single expression: the planner inlines it.
  */
 export async function up(db: Kysely<any>): Promise<void> {
