@@ -113,6 +113,20 @@ async function main(): Promise<void> {
       hookUrl: hook.url,
       syncline: new SynclineClient({ client, taskQueue: TASK_QUEUE, databaseUrl: pg.url }),
       refuseNext: (activity, activationId) => void refusals.add(`${activity} ${activationId}`),
+      worker: async (taskQueue) => {
+        const own = await Worker.create({
+          connection: native,
+          taskQueue,
+          plugins: [
+            synclinePlugin({ databaseUrl: pg.url, connections, migrate: false, workflowBundle: { code: bundle.code }, codec: null }),
+          ],
+        });
+        const polling = own.run();
+        return async () => {
+          own.shutdown();
+          await polling;
+        };
+      },
     };
     // Independent scenarios (own activations, tables and emulators) run side by side: most of the time is timers.
     const scenarios = [
@@ -128,6 +142,7 @@ async function main(): Promise<void> {
       activations.restartRechecks,
       activations.restartStillBroken,
       activations.requestServesDueFire,
+      activations.lateFireStandsForMissed,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

@@ -522,6 +522,41 @@ export async function requestServesDueFire(s: Stage): Promise<void> {
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
+/**
+ * No worker while an interval's fires come due: when one polls again, the late timer's fire stands for every fire
+ * missed, one run, and the schedule carries on from the latest (patched 'late-fire-stands-for-missed').
+ */
+export async function lateFireStandsForMissed(s: Stage): Promise<void> {
+  const id = 'hist_late_fire';
+  const wf = wfId(id);
+  const taskQueue = `${s.taskQueue}-late-fire`;
+  await createModel(s, id, 10);
+  let stopWorker = await s.worker(taskQueue);
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue,
+    workflowId: wf,
+    args: [{ config: activation(s, id, { schedule: { every: '3s' } }) }],
+  });
+  const second = await s.rec.nextRun(wf, handle.firstExecutionRunId);
+  await s.rec.until(wf, second, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  await stopWorker();
+  await new Promise((r) => setTimeout(r, 11_000)); // the fire timer, then three more fire times, with no worker
+  stopWorker = await s.worker(taskQueue);
+  const third = await s.rec.nextRun(wf, second);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.lastRuns.map((r) => r.trigger).join() !== 'schedule,schedule')
+    throw new Error(`the late fire: not one run ${JSON.stringify(st.lastRuns.map((r) => r.trigger))}`);
+  await s.rec.record(
+    'late-fire-stands-for-missed',
+    wf,
+    second,
+    'an interval fire whose timer fired with no worker polling for three more fire times: the marker late-fire-stands-for-missed, one run, then continue-as-new',
+  );
+  await s.rec.until(wf, third, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+  await stopWorker();
+}
+
 /** Paused by a configuration error, a document applied re-checks at once and resumes (patched 'update-rechecks-now'). */
 export async function fixingDocumentRechecksNow(s: Stage): Promise<void> {
   const id = 'hist_fix_doc';
