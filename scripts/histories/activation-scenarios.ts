@@ -6,7 +6,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { activation, createModel, emulatorAdmin, expectRun, sfConnection, type Stage } from './stage';
 import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { configQuery, resyncSignal, statusQuery, updateConfigUpdate } from '../../workflows/messages';
+import { configQuery, resyncSignal, statusQuery, stopSignal, updateConfigUpdate } from '../../workflows/messages';
 
 const wfId = (id: string) => activationWorkflowId(id);
 
@@ -554,6 +554,43 @@ export async function lateFireStandsForMissed(s: Stage): Promise<void> {
   );
   await s.rec.until(wf, third, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+  await stopWorker();
+}
+
+/**
+ * A stop signal after a run while an updateConfig (dry run) still checks its document: the activation ends there,
+ * not continued as new (patched 'stop-while-handler-ends').
+ */
+export async function stopWhileHandlerEnds(s: Stage): Promise<void> {
+  const id = 'hist_stop_handler';
+  const wf = wfId(id);
+  const taskQueue = `${s.taskQueue}-stop-handler`;
+  await createModel(s, id, 10);
+  const stopWorker = await s.worker(taskQueue, { checkConfigUpdate: 15_000 });
+  const doc = activation(s, id);
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: wf, args: [{ config: doc }] });
+  const first = handle.firstExecutionRunId;
+  await s.rec.until(wf, first, 'the first task', (ev) => eventCount(ev, 'WORKFLOW_TASK_COMPLETED') > 0);
+  await s.client.workflow.getHandle(wf).signal(resyncSignal, { reason: 'a run before the stop' });
+  const dry = await s.client.workflow.getHandle(wf).startUpdate(updateConfigUpdate, {
+    args: [{ config: { ...doc, thresholds: { failedRowPercent: 20 } }, dryRun: true }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await waitFor('the run to end', async () => {
+    const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+    return st.lastRuns.length === 1 && st.currentRun === null;
+  });
+  await s.client.workflow.getHandle(wf).signal(stopSignal, { reason: 'recorded while a document is checked' });
+  await dry.result();
+  await s.client.workflow.getHandle(wf, first).result();
+  const ended = await s.client.workflow.getHandle(wf, first).describe();
+  if (ended.status.name !== 'COMPLETED') throw new Error(`the stop while the check went on: ${ended.status.name}, not ended there`);
+  await s.rec.record(
+    'stop-while-handler-ends',
+    wf,
+    first,
+    'a resync run, an updateConfig (dry run) whose check is still under way when the run ends, a stop signal meanwhile: the marker stop-while-handler-ends, the stop recorded, completed (not continued as new)',
+  );
   await stopWorker();
 }
 
