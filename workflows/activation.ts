@@ -206,7 +206,7 @@ class Activation {
     setHandler(pauseSignal, (req) => this.pause(signalText(req?.reason)));
     setHandler(resumeSignal, () => this.resume());
     setHandler(runProgressSignal, (p) => {
-      if (this.running && p.runNumber === this.running.runNumber) this.running = p;
+      if (this.running && p?.runNumber === this.running.runNumber) this.running = p; // p: undefined when sent by hand with no input
       this.showDetails();
     });
     setHandler(
