@@ -14,6 +14,7 @@ import { openRun, recordCheck } from '../db/runs';
 import { configVersion, TargetChanged } from '../db/config-versions';
 import { claimApprovals } from '../db/held-deletes';
 import { deleteChunks } from '../db/chunks';
+import { foldsNonAsciiCase } from '../db/delta';
 import { RESERVED_COLUMNS } from '../db/work-tables';
 import { recordScheduleLag } from './metrics';
 
@@ -101,6 +102,18 @@ export interface CheckDestinationResult {
   warnings: RunWarning[];
 }
 
+/** The state database cannot fold non-ASCII case (db/delta.ts foldsNonAsciiCase). */
+export const KEY_FOLDING_ASCII_ONLY: RunWarning = {
+  code: 'KEY_FOLDING_ASCII_ONLY',
+  level: 'warning',
+  message:
+    "the destination's key ignores case, but the state database folds the case of A-Z only (function syncline.fold_key: " +
+    'no collation "pg_c_utf8" or "und-x-icu" there, and a database ctype, e.g. C, that folds A-Z only): keys that differ only in the case ' +
+    'of other letters ("É-1", "é-1") are two keys for syncline and one record for the destination, so a key renamed so ' +
+    "can delete its own record in Mirror. Make the destination's key field case-sensitive, or make syncline.fold_key " +
+    'fold with a Unicode-aware collation (docs/connectors.md, "Keys that ignore case").',
+};
+
 /** Builds the field list from the model's column types, then lets the connector validate the mapping. */
 export async function checkDestination(deps: SynclineDeps, input: CheckDestinationInput): Promise<CheckDestinationResult> {
   const run = await loadRun(deps, input.runId);
@@ -111,6 +124,9 @@ export async function checkDestination(deps: SynclineDeps, input: CheckDestinati
   const checked = await connector.check(buildContext(deps, run, fields));
   // Kept with the run's fields (runs.fields): the delta reads it (db/delta.ts keepCaseVariants).
   if (checked.keyIgnoresCase) for (const f of fields) if (f.isKey) f.keyIgnoresCase = true;
+  // Keys are then compared folded (syncline.fold_key): a state database that folds A-Z only takes 'É-1' and 'é-1'
+  // for two keys, which the destination takes for one record.
+  if (checked.keyIgnoresCase && !(await foldsNonAsciiCase(deps.db))) checked.warnings = [...checked.warnings, KEY_FOLDING_ASCII_ONLY];
   // The connector's warnings can quote its API's answers: what a URL or header in them carries stays out
   // of the activity's result (Temporal history), the run's record and the warnings sent on.
   const result = { ...checked, warnings: messagesWithoutSecrets(checked.warnings) };

@@ -95,7 +95,7 @@ function queryWithoutValues(q: string): string {
 const HEADER =
   /\b((?:proxy-)?authorization|x-(?:[a-z0-9-]{0,40}?-)?(?:token|key|secret|signature(?:-256)?|session(?:-?id)?|password)|(?:private|access|auth|api|session|refresh|id|csrf|xsrf)-token|(?:api|subscription|access|secret|private|account|functions|master)-key)(?:(["']?\s*:\s*["']?)[^"'\r\n,;}&]+|(["']?\s*=\s*)(?:(["'])[^"'\r\n]*|(?:(?:basic|bearer|digest|token|negotiate|ntlm)\s+)?[^\s"'&,;}]+))/gi;
 /**
- * An Authorization written `name=value` unquoted: its scheme, whichever it is (`OAuth`, Salesforce's; `SSWS`,
+ * An Authorization written `name=value` unquoted: its scheme, whichever it is (`OAuth`, a CRM's; `SSWS`,
  * `SharedKey`, `AWS4-HMAC-SHA256`), and the credential after it, to a blank, quote, `&`, comma, semicolon or
  * brace. A credential without a scheme cannot be told from one: the word after it goes too. (HEADER takes one
  * word after the schemes it knows, which left the credential after any other.)

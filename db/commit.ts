@@ -96,7 +96,7 @@ export function commitStatements(
       ? [
           sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${st} r
   WHERE r.${sql.id(ROW_CHANGE)} = 'removed' AND s.activation_id = ${activationId} AND s.key = r.${sql.id(ROW_KEY)} AND NOT s.unconfirmed
-    AND EXISTS (SELECT 1 FROM ${d} w WHERE lower(w.key) = lower(r.${sql.id(ROW_KEY)}) AND w.key <> r.${sql.id(ROW_KEY)}
+    AND EXISTS (SELECT 1 FROM ${d} w WHERE syncline.fold_key(w.key) = syncline.fold_key(r.${sql.id(ROW_KEY)}) AND w.key <> r.${sql.id(ROW_KEY)}
       AND w.op <> 'delete' AND w.status IN ${listUnacknowledged ? sql`('ok', 'incomplete', 'pending')` : sql`('ok', 'incomplete')`})`,
         ]
       : []),
@@ -203,7 +203,8 @@ function rowErrorsInsert(
     ELSE 'key "' || key || '" differs only in case from ' || (SELECT string_agg('"' || o || '"', ', ' ORDER BY o COLLATE "C") FROM unnest(v.keys) o WHERE o <> x.key)
       || ' in the model (column "' || ${keyColumn} || '"), and the destination''s key ignores case: these ' || v.total || ' rows would write one record; none of them was sent. '
       || 'Make the key unique ignoring case, or make the destination''s key field "' || ${caseBlindKey} || '" case-sensitive.' END`;
-  const from = caseBlindKey === undefined ? sql`(${rows}) x` : sql`x LEFT JOIN v ON x.change = 'duplicate_key' AND v.g = lower(x.key)`;
+  const from =
+    caseBlindKey === undefined ? sql`(${rows}) x` : sql`x LEFT JOIN v ON x.change = 'duplicate_key' AND v.g = syncline.fold_key(x.key)`;
   // A spelling the snapshot holds (synced before its variant came, or by a release before this rejection, when
   // both were written to the one record, the last write winning): the record may hold another spelling's values.
   // Marked unconfirmed (in the same statement), it is sent again once it is the only one (db/delta.ts createStage).
@@ -211,7 +212,7 @@ function rowErrorsInsert(
     caseBlindKey === undefined
       ? sql``
       : sql`WITH x AS MATERIALIZED (${rows}), v AS (
-  SELECT lower(key) AS g, array_agg(key) AS keys, sum(n) AS total FROM x WHERE change = 'duplicate_key' GROUP BY 1 HAVING count(*) > 1
+  SELECT syncline.fold_key(key) AS g, array_agg(key) AS keys, sum(n) AS total FROM x WHERE change = 'duplicate_key' GROUP BY 1 HAVING count(*) > 1
 ), u AS (
   UPDATE syncline.snapshot s SET unconfirmed = true FROM v, unnest(v.keys) AS k(key)
   WHERE s.activation_id = ${activationId} AND s.key = k.key AND NOT s.unconfirmed

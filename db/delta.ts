@@ -136,20 +136,21 @@ export function uniqueKeyIndex(rows: RawBuilder<unknown>, keyIgnoresCase = false
 /**
  * What makes two model keys one (`StageBuild.keyIgnoresCase`): the key itself, or, where the destination matches
  * keys without regard to case, the key in lower case ('K-1' and 'k-1' are one record there: both rejected, as a
- * repeated key is). `lower` as keepCaseVariants compares them.
+ * repeated key is). `syncline.fold_key` as keepCaseVariants compares them: lower case under a Unicode-aware collation
+ * (migration 20261207T2000-fold-key), not `lower()`, which follows the database's ctype ('É' stays 'É' under ctype C).
  */
 function keyGroup(key: RawBuilder<unknown>, keyIgnoresCase: boolean): RawBuilder<unknown> {
-  return keyIgnoresCase ? sql`lower(${key})` : key;
+  return keyIgnoresCase ? sql`syncline.fold_key(${key})` : key;
 }
 
 /**
  * The group of a model key where the key ignores case, as `uniqueKeyIndex` tells them apart: a key up to
- * MAX_KEY_BYTES in lower case, a longer one as it is (the index keys it by its `longKeyListing`, the md5 of the key
+ * MAX_KEY_BYTES folded (`keyGroup`), a longer one as it is (the index keys it by its `longKeyListing`, the md5 of the key
  * itself). Grouping long keys in lower case too gave a small model's stage (`SMALL_STAGE_ROWS`) another hash for them
  * than a large one's: their rejection reported anew once the model grew past it.
  */
 function caseGroup(key: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`CASE WHEN octet_length(${key}) <= ${sql.lit(MAX_KEY_BYTES)} THEN lower(${key}) ELSE ${key} END`;
+  return sql`CASE WHEN octet_length(${key}) <= ${sql.lit(MAX_KEY_BYTES)} THEN syncline.fold_key(${key}) ELSE ${key} END`;
 }
 
 /**
@@ -200,7 +201,7 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   const h = sql.ref(`st.${STAGE_HASH}`);
   const uniq = [...new Set(b.columns)];
   // Grouped twice: the cheap count finds the few repeated keys, only their rows are hashed together. Where the key
-  // ignores case, a group is every spelling of one key in lower case: each spelling is a row of dd (its rows
+  // ignores case, a group is every spelling of one key folded (`keyGroup`): each spelling is a row of dd (its rows
   // counted, the last standing for them), all of them with the hash of the whole group.
   const ic = !!b.keyIgnoresCase;
   const dups = b.hasDups
@@ -839,6 +840,15 @@ export async function settleChunk(db: Db, runId: string, range: ChunkRange, idIs
 }
 
 /**
+ * Whether `syncline.fold_key` folds non-ASCII case ('É' to 'é'). It does where the migration found the collation
+ * "pg_c_utf8" (Postgres 17+) or "und-x-icu" (ICU); else it is `lower()` under the database's ctype, which in a
+ * database created with LC_CTYPE 'C' folds A-Z only.
+ */
+export async function foldsNonAsciiCase(db: Db): Promise<boolean> {
+  return (await sql<{ x: boolean }>`SELECT syncline.fold_key('É') = 'é' AS x`.execute(db)).rows[0]!.x;
+}
+
+/**
  * True when some row of the run already has the destination's answer (ok or failed). A removed key the delta
  * itself settled is no answer: `kept` (keepCaseVariants), or `ok` without a seq (the same, by the release before
  * `kept`).
@@ -882,7 +892,7 @@ FROM (
     UNION ALL
     SELECT s.key, 0 FROM syncline.snapshot s WHERE s.activation_id = ${activationId}
       AND NOT EXISTS (SELECT 1 FROM ${st} z WHERE z.${sql.id(ROW_KEY)} = s.key AND z.${sql.id(ROW_CHANGE)} = 'removed')
-  ) m ON lower(m.key) = lower(x2.key) AND m.key <> x2.key
+  ) m ON syncline.fold_key(m.key) = syncline.fold_key(x2.key) AND m.key <> x2.key
   WHERE x2.op = 'delete' AND x2.status = 'pending'
   ORDER BY x2.key, m.rank, m.key
 ) v

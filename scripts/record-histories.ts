@@ -113,6 +113,21 @@ async function main(): Promise<void> {
       hookUrl: hook.url,
       syncline: new SynclineClient({ client, taskQueue: TASK_QUEUE, databaseUrl: pg.url }),
       refuseNext: (activity, activationId) => void refusals.add(`${activity} ${activationId}`),
+      worker: async (taskQueue, delays = {}) => {
+        const own = await Worker.create({
+          connection: native,
+          taskQueue,
+          interceptors: { activity: [delaying(delays)] },
+          plugins: [
+            synclinePlugin({ databaseUrl: pg.url, connections, migrate: false, workflowBundle: { code: bundle.code }, codec: null }),
+          ],
+        });
+        const polling = own.run();
+        return async () => {
+          own.shutdown();
+          await polling;
+        };
+      },
     };
     // Independent scenarios (own activations, tables and emulators) run side by side: most of the time is timers.
     const scenarios = [
@@ -128,6 +143,8 @@ async function main(): Promise<void> {
       activations.restartRechecks,
       activations.restartStillBroken,
       activations.requestServesDueFire,
+      activations.lateFireStandsForMissed,
+      activations.stopWhileHandlerEnds,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,
@@ -214,6 +231,19 @@ function refusing(refusals: Set<string>): ActivityInterceptorsFactory {
           });
           throw toFailure(limit);
         }
+        return next(input);
+      },
+    },
+  });
+}
+
+/** Each activity of a type in `delays` starts that many ms late (a check a scenario needs still under way). */
+function delaying(delays: Record<string, number>): ActivityInterceptorsFactory {
+  return (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const ms = delays[ctx.info.activityType];
+        if (ms) await new Promise((r) => setTimeout(r, ms));
         return next(input);
       },
     },

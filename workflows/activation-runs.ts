@@ -39,6 +39,8 @@ export interface ActivationState {
   pausedReason?: string;
   pending: PendingRun | null;
   lastFireAt?: number;
+  /** The fire the queued scheduled run was due for, when its timer fired late and `lastFireAt` moved on to the latest fire due (activation.ts fire). */
+  scheduledFor?: number;
   heldDeletes: { run: number; count: number } | null;
   consecutiveFailures: number;
   health: Health;

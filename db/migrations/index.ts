@@ -24,6 +24,7 @@ import * as destinationFigures from './20261206T0300-destination-figures';
 import * as attributeCreationsIndex from './20261207T0100-attribute-creations-index';
 import * as chunkWriteBegan from './20261207T1200-chunk-write-began';
 import * as stoppedPaused from './20261207T1300-stopped-paused';
+import * as foldKey from './20261207T2000-fold-key';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -41,4 +42,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261207T0100-attribute-creations-index': attributeCreationsIndex,
   '20261207T1200-chunk-write-began': chunkWriteBegan,
   '20261207T1300-stopped-paused': stoppedPaused,
+  '20261207T2000-fold-key': foldKey,
 };

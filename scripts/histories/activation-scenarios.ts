@@ -6,7 +6,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { activation, createModel, emulatorAdmin, expectRun, sfConnection, type Stage } from './stage';
 import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { configQuery, resyncSignal, statusQuery, updateConfigUpdate } from '../../workflows/messages';
+import { configQuery, resyncSignal, statusQuery, stopSignal, updateConfigUpdate } from '../../workflows/messages';
 
 const wfId = (id: string) => activationWorkflowId(id);
 
@@ -520,6 +520,78 @@ export async function requestServesDueFire(s: Stage): Promise<void> {
     'signal-with-start (resync) of an interval activation: lastRunNumber, the first fire due at once joins the request (the marker request-serves-due-fire), one run, then continue-as-new',
   );
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
+/**
+ * No worker while an interval's fires come due: when one polls again, the late timer's fire stands for every fire
+ * missed, one run, and the schedule carries on from the latest (patched 'late-fire-stands-for-missed').
+ */
+export async function lateFireStandsForMissed(s: Stage): Promise<void> {
+  const id = 'hist_late_fire';
+  const wf = wfId(id);
+  const taskQueue = `${s.taskQueue}-late-fire`;
+  await createModel(s, id, 10);
+  let stopWorker = await s.worker(taskQueue);
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue,
+    workflowId: wf,
+    args: [{ config: activation(s, id, { schedule: { every: '3s' } }) }],
+  });
+  const second = await s.rec.nextRun(wf, handle.firstExecutionRunId);
+  await s.rec.until(wf, second, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  await stopWorker();
+  await new Promise((r) => setTimeout(r, 11_000)); // the fire timer, then three more fire times, with no worker
+  stopWorker = await s.worker(taskQueue);
+  const third = await s.rec.nextRun(wf, second);
+  const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+  if (st.lastRuns.map((r) => r.trigger).join() !== 'schedule,schedule')
+    throw new Error(`the late fire: not one run ${JSON.stringify(st.lastRuns.map((r) => r.trigger))}`);
+  await s.rec.record(
+    'late-fire-stands-for-missed',
+    wf,
+    second,
+    'an interval fire whose timer fired with no worker polling for three more fire times: the marker late-fire-stands-for-missed, one run, then continue-as-new',
+  );
+  await s.rec.until(wf, third, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+  await stopWorker();
+}
+
+/**
+ * A stop signal after a run while an updateConfig (dry run) still checks its document: the activation ends there,
+ * not continued as new (patched 'stop-while-handler-ends').
+ */
+export async function stopWhileHandlerEnds(s: Stage): Promise<void> {
+  const id = 'hist_stop_handler';
+  const wf = wfId(id);
+  const taskQueue = `${s.taskQueue}-stop-handler`;
+  await createModel(s, id, 10);
+  const stopWorker = await s.worker(taskQueue, { checkConfigUpdate: 15_000 });
+  const doc = activation(s, id);
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: wf, args: [{ config: doc }] });
+  const first = handle.firstExecutionRunId;
+  await s.rec.until(wf, first, 'the first task', (ev) => eventCount(ev, 'WORKFLOW_TASK_COMPLETED') > 0);
+  await s.client.workflow.getHandle(wf).signal(resyncSignal, { reason: 'a run before the stop' });
+  const dry = await s.client.workflow.getHandle(wf).startUpdate(updateConfigUpdate, {
+    args: [{ config: { ...doc, thresholds: { failedRowPercent: 20 } }, dryRun: true }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await waitFor('the run to end', async () => {
+    const st = await s.client.workflow.getHandle(wf).query(statusQuery);
+    return st.lastRuns.length === 1 && st.currentRun === null;
+  });
+  await s.client.workflow.getHandle(wf).signal(stopSignal, { reason: 'recorded while a document is checked' });
+  await dry.result();
+  await s.client.workflow.getHandle(wf, first).result();
+  const ended = await s.client.workflow.getHandle(wf, first).describe();
+  if (ended.status.name !== 'COMPLETED') throw new Error(`the stop while the check went on: ${ended.status.name}, not ended there`);
+  await s.rec.record(
+    'stop-while-handler-ends',
+    wf,
+    first,
+    'a resync run, an updateConfig (dry run) whose check is still under way when the run ends, a stop signal meanwhile: the marker stop-while-handler-ends, the stop recorded, completed (not continued as new)',
+  );
+  await stopWorker();
 }
 
 /** Paused by a configuration error, a document applied re-checks at once and resumes (patched 'update-rechecks-now'). */

@@ -27,6 +27,11 @@ export interface Stage {
    * program limit, SQLSTATE 54000, as activities/failure.ts words it): the state database failing at a step.
    */
   refuseNext(activity: string, activationId: string): void;
+  /**
+   * A worker of its own on `taskQueue` (nothing else polls it): a scenario stops it to keep its activation without
+   * a worker for a while. `delays`: activity types that start that many ms late on it.
+   */
+  worker(taskQueue: string, delays?: Record<string, number>): Promise<() => Promise<void>>;
 }
 
 export function sfConnection(emu: SalesforceEmulator, clientSecret: string = DEMO_CREDENTIALS.clientSecret): Record<string, unknown> {

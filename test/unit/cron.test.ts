@@ -1,5 +1,5 @@
 import { nextCronTime, parseCron, isValidCron } from '../../common/cron';
-import { nextFireTime } from '../../workflows/schedule';
+import { latestDueFire, nextFireTime } from '../../workflows/schedule';
 import { parseDuration } from '../../common/duration';
 
 const at = (iso: string) => Date.parse(iso);
@@ -63,5 +63,23 @@ describe('cron in a time zone', () => {
     expect(nextFireTime({ manual: true }, undefined, 0)).toBeNull();
     expect(parseDuration('1h30m')).toBe(5_400_000);
     expect(() => parseDuration('soon')).toThrow(/not a duration/);
+  });
+
+  test('a timer fired late stands for every fire due by then: the schedule carries on from the latest', () => {
+    const every = { every: '10s' };
+    expect(latestDueFire(every, 100_000, 100_500)).toBe(100_000); // on time
+    expect(latestDueFire(every, 100_000, 109_999)).toBe(100_000);
+    expect(latestDueFire(every, 100_000, 135_000)).toBe(130_000); // fires at +10, +20, +30 s missed
+    expect(latestDueFire({ manual: true }, 5, 1_000_000)).toBe(5);
+    // Cron in a time zone: the latest fire due, across the fall-back hour (the repeated 02:30 is one fire).
+    const daily = { cron: '30 2 * * *', timezone: 'Europe/Brussels' };
+    const fired = at('2026-10-23T00:30:00Z');
+    expect(iso(latestDueFire(daily, fired, at('2026-10-23T12:00:00Z')))).toBe('2026-10-23T00:30:00.000Z');
+    expect(iso(latestDueFire(daily, fired, at('2026-10-25T01:45:00Z')))).toBe('2026-10-25T00:30:00.000Z');
+    expect(iso(latestDueFire(daily, fired, at('2026-10-26T01:30:00Z')))).toBe('2026-10-26T01:30:00.000Z');
+    // Minutely, a week away: bounded work, the latest minute.
+    expect(iso(latestDueFire({ cron: '* * * * *', timezone: 'UTC' }, at('2026-11-01T00:00:00Z'), at('2026-11-08T00:00:30Z')))).toBe(
+      '2026-11-08T00:00:00.000Z',
+    );
   });
 });

@@ -193,7 +193,7 @@ export async function activationWorkflowV1(raw: ActivationWorkflowInput | Record
     wake++;
   });
   setHandler(runProgressSignal, (p) => {
-    if (running && p.runNumber === running.runNumber) running = p;
+    if (running && p?.runNumber === running.runNumber) running = p;
   });
   setHandler(
     triggerSyncUpdate,
