@@ -201,3 +201,27 @@ test('paused by a configuration error, stopped and started again still broken: C
     await client.connection.close();
   }
 });
+
+test("pause of an activation paused by a configuration error says it is now an operator's pause, which the re-check no longer lifts", async () => {
+  const id = uniqueName('rp_autopause');
+  await table(id);
+  const file = write(id, { schedule: { manual: true } });
+  expect((await syncline('activation', 'start', '--file', file)).code).toBe(0);
+  try {
+    expect((await syncline('sync', id)).code).toBe(0);
+    await stage.db.query(`ALTER TABLE public.${id} DROP COLUMN city`);
+    expect((await syncline('sync', id)).code).not.toBe(0);
+    expect(await status(id)).toMatchObject({ state: 'paused', autoPaused: true });
+    const paused = await syncline('pause', id);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(
+      new RegExp(
+        `^activation "${id}" was already paused \\(paused after a configuration error in run 2: .*\\): it is now paused by an operator, and no longer resumed by the re-check of the destination`,
+      ),
+    );
+    await waitFor("the operator's pause", async () => (await status(id)).pausedReason === 'paused by an operator');
+    expect((await status(id)).autoPaused).toBeUndefined();
+  } finally {
+    await syncline('stop', id, '--wait');
+  }
+});
