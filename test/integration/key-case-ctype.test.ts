@@ -3,7 +3,8 @@
  * case (a Salesforce External ID), whatever the state database's ctype. Postgres `lower()` follows the ctype: in a
  * database created with LC_CTYPE 'C', `lower('É')` is 'É'. Comparing keys with it, Mirror took 'ÉTÉ-1' renamed
  * 'été-1' for two records: it upserted the new key and deleted the old one by key, the same record: gone.
- * syncline folds keys with `syncline.fold_key` (a Unicode-aware collation chosen by the migration).
+ * syncline folds keys with `syncline.fold_key` (the database's own lower() where it folds 'É', else a Unicode-aware
+ * collation the migration chose).
  *
  *   npx jest --selectProjects integration --testPathPatterns key-case-ctype
  */
@@ -95,3 +96,24 @@ test('a state database with ctype C: a key renamed in non-ASCII case only keeps 
     await d.close();
   }
 }, 120_000);
+
+test("a state database whose own lower() folds 'É' keeps it: the migration adds no collation there (rev26)", async () => {
+  // Such a database never had the defect above: its folding stays the one syncline compared keys with before,
+  // letter for letter (ICU's full mapping, or Unicode's simple one, differ from a libc locale for some letters: 'İ').
+  const name = uniqueName('ctype_utf8');
+  await db.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'`);
+  const url = new URL(env().databaseUrl);
+  url.pathname = `/${name}`;
+  const c = createClient({ connectionString: url.toString() });
+  try {
+    await migrateToLatest(url.toString());
+    await c.connect();
+    expect((await c.query(`SELECT lower('É') AS l`)).rows[0].l).toBe('é');
+    const { prosrc } = (await c.query(`SELECT prosrc FROM pg_proc WHERE proname = 'fold_key'`)).rows[0];
+    expect(prosrc).toBe('SELECT pg_catalog.lower(k)');
+    expect((await c.query(`SELECT syncline.fold_key('ÉTÉ-1') AS f`)).rows[0].f).toBe('été-1');
+  } finally {
+    await c.end().catch(() => undefined);
+    await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+  }
+}, 60_000);
