@@ -5,46 +5,15 @@
  *
  *   npx jest --selectProjects integration --testPathPatterns key-case-duplicates
  */
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
-import type { RunSummary } from '../../common/run';
-import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, uniqueName } from '../support/harness';
 import { directDeps, fullRun, parsed, type DirectDeps } from '../support/runs';
 import { salesforceConnector } from '../../connectors/salesforce';
-import { emulatorAdmin } from '../support/emulator-admin';
+import { salesforceStage } from '../support/salesforce-stage';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { triggerSyncUpdate } from '../../workflows/messages';
 
-const TQ = uniqueName('tq_sfcasedup');
-let emu: SalesforceEmulator;
-let worker: RunningWorker;
-let client: Client;
-let db: pg.Pool;
-
-beforeAll(async () => {
-  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
-  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { sf } }), testClient()]);
-  db = sqlClient();
-});
-afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
-  await client?.connection.close();
-  await emu?.close();
-});
-
+const stage = salesforceStage('tq_sfcasedup');
+const { contacts: live, sync } = stage;
 type Rec = Record<string, unknown>;
-
-async function live(prefix: string): Promise<Rec[]> {
-  const all = await emulatorAdmin<Rec[]>(emu.url, '/records/Contact');
-  return all.filter((r) => typeof r.External_Id__c === 'string' && (r.External_Id__c as string).toUpperCase().startsWith(prefix));
-}
-
-async function sync(id: string): Promise<RunSummary> {
-  return client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
-}
 
 const why = (key: string, others: string[], rows: number) =>
   `key "${key}" differs only in case from ${others.map((o) => `"${o}"`).join(', ')} in the model (column "id"), and the destination's key ignores case: ` +
@@ -56,8 +25,8 @@ test('two model keys differing only in case: neither is sent nor deleted, both a
   const id = uniqueName('sf_casedup');
   const prefix = id.toUpperCase();
   const table = `public.${id}`;
-  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
   const config = {
     id,
     mode: 'mirror',
@@ -69,7 +38,11 @@ test('two model keys differing only in case: neither is sent nor deleted, both a
       { from: 'last_name', to: 'LastName' },
     ],
   };
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  await stage.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: stage.taskQueue,
+    workflowId: activationWorkflowId(id),
+    args: [{ config }],
+  });
   expect((await sync(id)).status).toBe('success');
   const ids = new Map((await live(prefix)).map((r) => [String(r.External_Id__c), String(r.Id)]));
   expect(ids.size).toBe(rows);
@@ -81,22 +54,23 @@ test('two model keys differing only in case: neither is sent nor deleted, both a
   // spellings of it ('k-2', 'Kk-2'): K-2 is removed, but its record is theirs (not deleted), and they are rejected.
   const k2 = `${prefix}-2`;
   const [v1, v2] = [k2.toLowerCase(), k2[0] + k2.slice(1).toLowerCase()];
-  await db.query(`INSERT INTO ${table} VALUES ($1, 'Other 1'), ($2, 'Other X'), ($3, 'Another X'), ($4, 'Last 2 v2')`, [
+  await stage.db.query(`INSERT INTO ${table} VALUES ($1, 'Other 1'), ($2, 'Other X'), ($3, 'Another X'), ($4, 'Last 2 v2')`, [
     k1Lower,
     x1,
     x2,
     v2,
   ]);
-  await db.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [k2, v1]);
+  await stage.db.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [k2, v1]);
   const state = async () => ({
     records: (await live(prefix))
       .map((r) => ({ key: String(r.External_Id__c), id: String(r.Id), last_name: r.LastName }))
       .sort((a, b) => (a.key < b.key ? -1 : 1)),
     snapshot: (
-      await db.query<{ key: string }>(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
+      await stage.db.query<{ key: string }>(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
     ).rows.map((r) => r.key),
-    errors: (await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id]))
-      .rows,
+    errors: (
+      await stage.db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
+    ).rows,
   });
   const synced = Array.from({ length: rows }, (_, i) => `${prefix}-${i + 1}`).sort();
   const untouched = {
@@ -118,7 +92,7 @@ test('two model keys differing only in case: neither is sent nor deleted, both a
     delete: { planned: 1, succeeded: 0, failed: 0, skipped: 0, held: 0, kept: 1 },
   });
   expect(await state()).toEqual(untouched);
-  const logged = await db.query(
+  const logged = await stage.db.query(
     `SELECT key, op, outcome FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 ORDER BY key COLLATE "C"`,
     [id, r2.runNumber],
   );
@@ -149,7 +123,7 @@ test('two model keys differing only in case: neither is sent nor deleted, both a
 
   // K-1 leaves the model (k-1 stays, its variant): the record is k-1's, not deleted; K-X and k-x: only K-X stays;
   // of 'k-2' and 'Kk-2' only 'Kk-2' stays, and takes K-2's record over.
-  await db.query(`DELETE FROM ${table} WHERE id = ANY($1)`, [[k1, x2, v1]]);
+  await stage.db.query(`DELETE FROM ${table} WHERE id = ANY($1)`, [[k1, x2, v1]]);
   const r4 = await sync(id);
   expect(r4.status).toBe('success');
   expect(r4.ops).toMatchObject({ upsert: { planned: 3, succeeded: 3 }, delete: { planned: 2, succeeded: 0, kept: 2 } });
@@ -173,10 +147,10 @@ async function patchRecord(recordId: string, values: Rec): Promise<void> {
     client_id: 'syncline-demo-client',
     client_secret: 'syncline-demo-secret',
   });
-  const token = (await (await fetch(`${emu.url}/services/oauth2/token`, { method: 'POST', body: form })).json()) as {
+  const token = (await (await fetch(`${stage.emu.url}/services/oauth2/token`, { method: 'POST', body: form })).json()) as {
     access_token: string;
   };
-  const res = await fetch(`${emu.url}/services/data/v60.0/sobjects/Contact/${recordId}`, {
+  const res = await fetch(`${stage.emu.url}/services/data/v60.0/sobjects/Contact/${recordId}`, {
     method: 'PATCH',
     headers: { Authorization: `Bearer ${token.access_token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify(values),
@@ -192,8 +166,8 @@ test('both spellings synced by a release before to one record: once the model ke
   const id = uniqueName('sf_casedup_old');
   const prefix = id.toUpperCase();
   const table = `public.${id}`;
-  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
   const config = {
     id,
     mode: 'mirror',
@@ -205,22 +179,26 @@ test('both spellings synced by a release before to one record: once the model ke
       { from: 'last_name', to: 'LastName' },
     ],
   };
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  await stage.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: stage.taskQueue,
+    workflowId: activationWorkflowId(id),
+    args: [{ config }],
+  });
   expect((await sync(id)).status).toBe('success');
   const k1 = `${prefix}-1`;
   const k1Lower = k1.toLowerCase();
   const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
   // The state a release before left: k-1 in the model, written last to K-1's record, and in the snapshot too.
-  await db.query(`INSERT INTO ${table} VALUES ($1, 'Other 1')`, [k1Lower]);
+  await stage.db.query(`INSERT INTO ${table} VALUES ($1, 'Other 1')`, [k1Lower]);
   await patchRecord(recordId, { LastName: 'Other 1' });
-  await db.query(
+  await stage.db.query(
     `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
      SELECT activation_id, $2, md5('other')::uuid, destination_id, now() FROM syncline.snapshot WHERE activation_id = $1 AND key = $3`,
     [id, k1Lower, k1],
   );
   const snapshot = async () =>
     (
-      await db.query(
+      await stage.db.query(
         `SELECT key, destination_id, unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = $2 ORDER BY key COLLATE "C"`,
         [id, k1Lower],
       )
@@ -236,7 +214,7 @@ test('both spellings synced by a release before to one record: once the model ke
   ]);
 
   // Fixed: K-1 only. Sent again (the record held k-1's values); k-1's removal is kept, not a deletion.
-  await db.query(`DELETE FROM ${table} WHERE id = $1`, [k1Lower]);
+  await stage.db.query(`DELETE FROM ${table} WHERE id = $1`, [k1Lower]);
   const r3 = await sync(id);
   expect(r3.status).toBe('success');
   expect(r3.ops).toMatchObject({ upsert: { planned: 1, succeeded: 1 }, delete: { planned: 1, succeeded: 0, kept: 1 } });
@@ -244,7 +222,7 @@ test('both spellings synced by a release before to one record: once the model ke
   expect(after).toHaveLength(rows);
   expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
   expect(await snapshot()).toEqual([{ key: k1, destination_id: recordId, unconfirmed: false }]);
-  expect((await db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
+  expect((await stage.db.query(`SELECT key FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([]);
 }, 120_000);
 
 // The same state a release before left (both spellings synced to one record, k-1 written last), but the model drops
@@ -255,8 +233,8 @@ test('both spellings synced by a release before to one record, one of them remov
   const id = uniqueName('sf_casedup_gone');
   const prefix = id.toUpperCase();
   const table = `public.${id}`;
-  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
   const config = {
     id,
     mode: 'mirror',
@@ -268,14 +246,18 @@ test('both spellings synced by a release before to one record, one of them remov
       { from: 'last_name', to: 'LastName' },
     ],
   };
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  await stage.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: stage.taskQueue,
+    workflowId: activationWorkflowId(id),
+    args: [{ config }],
+  });
   expect((await sync(id)).status).toBe('success');
   const k1 = `${prefix}-1`;
   const k1Lower = k1.toLowerCase();
   const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
   // As a release before left it: k-1 written last to K-1's record, a snapshot row for each; k-1 no longer in the model.
   await patchRecord(recordId, { LastName: 'Other 1' });
-  await db.query(
+  await stage.db.query(
     `INSERT INTO syncline.snapshot (activation_id, key, hash, destination_id, synced_at)
      SELECT activation_id, $2, md5('other')::uuid, destination_id, now() FROM syncline.snapshot WHERE activation_id = $1 AND key = $3`,
     [id, k1Lower, k1],
@@ -290,14 +272,20 @@ test('both spellings synced by a release before to one record, one of them remov
   expect(after).toHaveLength(rows);
   expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Last 1' });
   expect(
-    (await db.query(`SELECT key, unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = $2`, [id, k1Lower])).rows,
+    (await stage.db.query(`SELECT key, unconfirmed FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = $2`, [id, k1Lower]))
+      .rows,
   ).toEqual([{ key: k1, unconfirmed: false }]);
 }, 120_000);
 
 // A retry-failed run sees only keys with row errors: K-1 (its last write failed) renamed k-1 is a removed key there,
 // and k-1, without an error, is not in its delta; yet the model has k-1, the same record: not to be deleted.
 test("Mirror, a retry-failed run: a key with a row error renamed in case only is not deleted, its record is the new spelling's", async () => {
-  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+  const sf = {
+    auth: 'client_credentials',
+    loginUrl: stage.emu.url,
+    clientId: 'syncline-demo-client',
+    clientSecret: 'syncline-demo-secret',
+  };
   const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
   d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
   try {
@@ -305,9 +293,9 @@ test("Mirror, a retry-failed run: a key with a row error renamed in case only is
     const prefix = id.toUpperCase();
     const table = `public.${id}`;
     const [k1, k1Lower] = [`${prefix}-1`, `${prefix}-1`.toLowerCase()];
-    await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+    await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
     // 40 rows: one deletion is under the deletion guard's limit.
-    await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, 40) g`);
+    await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, 40) g`);
     const cfg = parsed({
       id,
       mode: 'mirror',
@@ -322,12 +310,12 @@ test("Mirror, a retry-failed run: a key with a row error renamed in case only is
     expect((await fullRun(d.deps, cfg, 1)).summary.status).toBe('success');
     const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
     // K-1's last write failed (a record lock, retryable), as a run 2 left it; then the model renames K-1 to k-1.
-    await db.query(
+    await stage.db.query(
       `INSERT INTO syncline.row_errors (activation_id, key, op, code, message, retryable, hash, run_number)
        VALUES ($1, $2, 'upsert', 'UNABLE_TO_LOCK_ROW', 'unable to obtain exclusive access to this record', true, md5('x')::uuid, 1)`,
       [id, k1],
     );
-    await db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1 v2' WHERE id = $1`, [k1, k1Lower]);
+    await stage.db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1 v2' WHERE id = $1`, [k1, k1Lower]);
     const r2 = (await fullRun(d.deps, cfg, 2, 'retry_failed')).summary;
     expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 0, kept: 1 });
     expect((await live(prefix)).map((r) => r.Id)).toContain(recordId);
@@ -347,7 +335,12 @@ test("Mirror, a retry-failed run: a key with a row error renamed in case only is
 test.each(['upsert', 'update'])(
   '%s: a key renamed in case only, then renamed back: its values are sent again',
   async (mode) => {
-    const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+    const sf = {
+      auth: 'client_credentials',
+      loginUrl: stage.emu.url,
+      clientId: 'syncline-demo-client',
+      clientSecret: 'syncline-demo-secret',
+    };
     const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
     d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
     try {
@@ -355,8 +348,8 @@ test.each(['upsert', 'update'])(
       const prefix = id.toUpperCase();
       const table = `public.${id}`;
       const [k1, k1Lower] = [`${prefix}-1`, `${prefix}-1`.toLowerCase()];
-      await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-      await db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Last 2')`, [k1, `${prefix}-2`]);
+      await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+      await stage.db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Last 2')`, [k1, `${prefix}-2`]);
       const cfg = (m: string) =>
         parsed({
           id,
@@ -372,10 +365,10 @@ test.each(['upsert', 'update'])(
       // The records are made by an upsert run; then the activation runs in its mode.
       expect((await fullRun(d.deps, cfg('upsert'), 1)).summary.status).toBe('success');
       const recordId = String((await live(prefix)).find((r) => r.External_Id__c === k1)?.Id);
-      await db.query(`UPDATE ${table} SET id = $2, last_name = 'Other 1' WHERE id = $1`, [k1, k1Lower]);
+      await stage.db.query(`UPDATE ${table} SET id = $2, last_name = 'Other 1' WHERE id = $1`, [k1, k1Lower]);
       expect((await fullRun(d.deps, cfg(mode), 2)).summary.status).toBe('success');
       expect((await live(prefix)).find((r) => r.Id === recordId)).toMatchObject({ LastName: 'Other 1' });
-      await db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1' WHERE id = $1`, [k1Lower, k1]);
+      await stage.db.query(`UPDATE ${table} SET id = $2, last_name = 'Last 1' WHERE id = $1`, [k1Lower, k1]);
       expect((await fullRun(d.deps, cfg(mode), 3)).summary.status).toBe('success');
       const after = await live(prefix);
       expect(after).toHaveLength(2);
@@ -390,7 +383,12 @@ test.each(['upsert', 'update'])(
 // A retry-failed run sees only keys with row errors: a spelling added since (no error yet) is not in its delta, yet
 // the model still has it, so the spelling with an error is rejected still (never sent alone), and says why.
 test('a retry-failed run: a spelling whose variant has no row error yet is rejected still, and not sent', async () => {
-  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+  const sf = {
+    auth: 'client_credentials',
+    loginUrl: stage.emu.url,
+    clientId: 'syncline-demo-client',
+    clientSecret: 'syncline-demo-secret',
+  };
   const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
   d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
   try {
@@ -398,8 +396,8 @@ test('a retry-failed run: a spelling whose variant has no row error yet is rejec
     const prefix = id.toUpperCase();
     const table = `public.${id}`;
     const [k1, k1Lower, k1Mixed] = [`${prefix}-1`, `${prefix}-1`.toLowerCase(), prefix[0] + `${prefix}-1`.slice(1).toLowerCase()];
-    await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-    await db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Other 1'), ($3, 'Last 2')`, [k1, k1Lower, `${prefix}-2`]);
+    await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+    await stage.db.query(`INSERT INTO ${table} VALUES ($1, 'Last 1'), ($2, 'Other 1'), ($3, 'Last 2')`, [k1, k1Lower, `${prefix}-2`]);
     const cfg = parsed({
       id,
       mode: 'upsert',
@@ -414,7 +412,7 @@ test('a retry-failed run: a spelling whose variant has no row error yet is rejec
     const r1 = (await fullRun(d.deps, cfg, 1)).summary;
     expect({ rejected: r1.rejected, upsert: r1.ops.upsert?.succeeded }).toEqual({ rejected: 2, upsert: 1 });
     // k-1 becomes 'Kk-1': a new key, without a row error; K-1 keeps its error.
-    await db.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [k1Lower, k1Mixed]);
+    await stage.db.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [k1Lower, k1Mixed]);
     const r2 = (await fullRun(d.deps, cfg, 2, 'retry_failed')).summary;
     expect({ rejected: r2.rejected, planned: Object.values(r2.ops).reduce((n, o) => n + o.planned, 0) }).toEqual({
       rejected: 1,
@@ -422,7 +420,7 @@ test('a retry-failed run: a spelling whose variant has no row error yet is rejec
     });
     expect((await live(prefix)).map((r) => r.External_Id__c)).toEqual([`${prefix}-2`]);
     const errors = (
-      await db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
+      await stage.db.query(`SELECT key, code, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])
     ).rows;
     expect(errors).toEqual([
       {
@@ -441,7 +439,7 @@ test('a retry-failed run: a spelling whose variant has no row error yet is rejec
       planned: 0,
     });
     expect(
-      (await db.query(`SELECT key, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])).rows,
+      (await stage.db.query(`SELECT key, message FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])).rows,
     ).toEqual([
       { key: k1, message: why(k1, [k1Mixed], 2) },
       { key: k1Mixed, message: why(k1Mixed, [k1], 2) },

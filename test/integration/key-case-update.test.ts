@@ -8,56 +8,25 @@
  *
  *   npx jest --selectProjects integration --testPathPatterns key-case-update
  */
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
-import type { RunSummary } from '../../common/run';
-import { sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { uniqueName } from '../support/harness';
 import { emulatorAdmin } from '../support/emulator-admin';
+import { salesforceStage } from '../support/salesforce-stage';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { triggerSyncUpdate } from '../../workflows/messages';
 
-const TQ = uniqueName('tq_sfkeycaseupd');
-let emu: SalesforceEmulator;
-let worker: RunningWorker;
-let client: Client;
-let db: pg.Pool;
-
-beforeAll(async () => {
-  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
-  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { sf } }), testClient()]);
-  db = sqlClient();
-});
-afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
-  await client?.connection.close();
-  await emu?.close();
-});
-
-type Rec = Record<string, unknown>;
-
-async function live(prefix: string): Promise<Rec[]> {
-  const all = await emulatorAdmin<Rec[]>(emu.url, '/records/Contact');
-  return all.filter((r) => typeof r.External_Id__c === 'string' && (r.External_Id__c as string).toUpperCase().startsWith(prefix));
-}
-
-async function sync(id: string): Promise<RunSummary> {
-  return client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
-}
+const stage = salesforceStage('tq_sfkeycaseupd');
+const { contacts: live, sync } = stage;
 
 test('update: two model keys one record matches are neither sent; the others are updated', async () => {
   const id = uniqueName('sf_keycase_upd');
   const prefix = id.toUpperCase();
   const table = `public.${id}`;
-  await emulatorAdmin(emu.url, '/records/Contact', {
+  await emulatorAdmin(stage.emu.url, '/records/Contact', {
     method: 'POST',
     body: JSON.stringify([1, 2, 3].map((g) => ({ External_Id__c: `${prefix}-${g}`, LastName: 'Seeded' }))),
   });
-  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, 3) g`);
-  await db.query(`INSERT INTO ${table} VALUES ($1, 'Variant')`, [`${prefix.toLowerCase()}-1`]);
+  await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, 3) g`);
+  await stage.db.query(`INSERT INTO ${table} VALUES ($1, 'Variant')`, [`${prefix.toLowerCase()}-1`]);
   const config = {
     id,
     mode: 'update',
@@ -69,14 +38,18 @@ test('update: two model keys one record matches are neither sent; the others are
       { from: 'last_name', to: 'LastName' },
     ],
   };
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  await stage.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: stage.taskQueue,
+    workflowId: activationWorkflowId(id),
+    args: [{ config }],
+  });
   const r1 = await sync(id);
   const recs = new Map((await live(prefix)).map((r) => [String(r.External_Id__c), r.LastName]));
   expect(Object.fromEntries(recs)).toEqual({ [`${prefix}-1`]: 'Seeded', [`${prefix}-2`]: 'Last 2', [`${prefix}-3`]: 'Last 3' });
   expect(r1).toMatchObject({ status: 'partial', rejected: 2 });
   expect(r1.ops.update).toMatchObject({ planned: 2, succeeded: 2, failed: 0 });
   const errors = (
-    await db.query<{ key: string; code: string }>(
+    await stage.db.query<{ key: string; code: string }>(
       `SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`,
       [id],
     )

@@ -6,50 +6,20 @@
  *
  *   npx jest --selectProjects integration --testPathPatterns mirror-key-case
  */
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
 import { describeRun, type RunSummary } from '../../common/run';
-import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, uniqueName } from '../support/harness';
 import { directDeps, markWritesBegun, parsed, startRun, type DirectDeps } from '../support/runs';
 import { computeDelta } from '../../activities/delta';
 import { commitRun } from '../../activities/commit';
 import { pollChunk, writeChunk } from '../../activities/write';
 import { salesforceConnector } from '../../connectors/salesforce';
 import { emulatorAdmin } from '../support/emulator-admin';
+import { salesforceStage } from '../support/salesforce-stage';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { triggerSyncUpdate } from '../../workflows/messages';
 import { deltaName } from '../../db/work-tables';
 
-const TQ = uniqueName('tq_sfcase');
-let emu: SalesforceEmulator;
-let worker: RunningWorker;
-let client: Client;
-let db: pg.Pool;
-
-beforeAll(async () => {
-  emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
-  const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
-  [worker, client] = await Promise.all([startWorker({ taskQueue: TQ, connections: { sf } }), testClient()]);
-  db = sqlClient();
-});
-afterAll(async () => {
-  await worker?.stop();
-  await db?.end();
-  await client?.connection.close();
-  await emu?.close();
-});
-
-type Rec = Record<string, unknown>;
-
-async function live(prefix: string): Promise<Rec[]> {
-  const all = await emulatorAdmin<Rec[]>(emu.url, '/records/Contact');
-  return all.filter((r) => typeof r.External_Id__c === 'string' && (r.External_Id__c as string).toUpperCase().startsWith(prefix));
-}
-
-async function sync(id: string): Promise<RunSummary> {
-  return client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
-}
+const stage = salesforceStage('tq_sfcase');
+const { contacts: live, sync } = stage;
 
 test.each([
   ['its delete answered after the upsert', true],
@@ -61,8 +31,8 @@ test.each([
     const id = uniqueName('sf_case');
     const prefix = id.toUpperCase();
     const table = `public.${id}`;
-    await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-    await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+    await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+    await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
     const config = {
       id,
       mode: 'mirror',
@@ -80,28 +50,32 @@ test.each([
         { from: 'last_name', to: 'LastName' },
       ],
     };
-    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    await stage.client.workflow.start(WORKFLOW_TYPES.activation, {
+      taskQueue: stage.taskQueue,
+      workflowId: activationWorkflowId(id),
+      args: [{ config }],
+    });
     expect((await sync(id)).status).toBe('success');
     expect(await live(prefix)).toHaveLength(rows);
 
     // Three keys change case only (within the guard: 3 of the synced rows); their rows stay in the model.
     const changed = [1, 2, 3].map((g) => `${prefix}-${g}`);
-    await db.query(`UPDATE ${table} SET id = lower(id), last_name = last_name || ' v2' WHERE id = ANY($1)`, [changed]);
+    await stage.db.query(`UPDATE ${table} SET id = lower(id), last_name = last_name || ' v2' WHERE id = ANY($1)`, [changed]);
     const before = new Map((await live(prefix)).map((r) => [String(r.External_Id__c).toLowerCase(), r.Id]));
     // The Collections delete (DELETE …/composite/sobjects?ids=) answered after the upserts (…/composite/sobjects/Contact/…).
     if (slowDelete)
-      await emulatorAdmin(emu.url, '/faults', {
+      await emulatorAdmin(stage.emu.url, '/faults', {
         method: 'POST',
         body: JSON.stringify({ slow: { ms: 1500, count: 1, paths: 'composite .*/composite/sobjects$' } }),
       });
     const r2 = await sync(id);
-    await emulatorAdmin(emu.url, '/faults', { method: 'DELETE' });
+    await emulatorAdmin(stage.emu.url, '/faults', { method: 'DELETE' });
     expect(r2.status).toBe('success');
     // Settled without a call: counted kept (not done: nothing was deleted), and the row log says why.
     expect(r2.ops.delete).toEqual({ planned: 3, succeeded: 0, failed: 0, skipped: 0, held: 0, kept: 3 });
     expect(describeRun(r2)).toContain('delete 3 (0 ok, 3 kept)');
     const logged = (
-      await db.query<{ key: string; outcome: string; message: string }>(
+      await stage.db.query<{ key: string; outcome: string; message: string }>(
         `SELECT key, outcome, message FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 AND op = 'delete' ORDER BY key`,
         [id, r2.runNumber],
       )
@@ -114,7 +88,7 @@ test.each([
       })),
     );
 
-    const model = (await db.query<{ id: string; last_name: string }>(`SELECT id, last_name FROM ${table} ORDER BY id`)).rows;
+    const model = (await stage.db.query<{ id: string; last_name: string }>(`SELECT id, last_name FROM ${table} ORDER BY id`)).rows;
     // The External ID keeps the case it was written with (the emulator's upsert does not rewrite it): compared without case.
     const got = (await live(prefix)).map((r) => ({ id: String(r.External_Id__c).toLowerCase(), last_name: r.LastName }));
     const byKey = (xs: Array<{ id: unknown }>) => [...xs].sort((a, b) => String(a.id).localeCompare(String(b.id)));
@@ -135,7 +109,7 @@ test.each([
       changed.map((c) => before.get(c.toLowerCase())),
     );
     const snap = (
-      await db.query<{ key: string; destination_id: string }>(
+      await stage.db.query<{ key: string; destination_id: string }>(
         `SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = ANY($2) ORDER BY key`,
         [id, changed.map((c) => c.toLowerCase())],
       )
@@ -146,7 +120,7 @@ test.each([
     expect(Object.values(r3.ops).reduce((n, o) => n + o.planned, 0)).toBe(0);
     expect(await live(prefix)).toHaveLength(rows);
     // Removed for good (no variant left in the model): deleted.
-    await db.query(`DELETE FROM ${table} WHERE id = ANY($1)`, [changed.map((c) => c.toLowerCase())]);
+    await stage.db.query(`DELETE FROM ${table} WHERE id = ANY($1)`, [changed.map((c) => c.toLowerCase())]);
     const r4 = await sync(id);
     expect(r4.ops.delete).toMatchObject({ planned: 3, succeeded: 3, failed: 0 });
     expect(await live(prefix)).toHaveLength(rows - 3);
@@ -163,8 +137,8 @@ test('a key whose case changed, its new variant refused by the destination: the 
   const id = uniqueName('sf_case_ref');
   const prefix = id.toUpperCase();
   const table = `public.${id}`;
-  await db.query(`CREATE TABLE ${table} (id text, last_name text)`);
-  await db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
+  await stage.db.query(`CREATE TABLE ${table} (id text, last_name text)`);
+  await stage.db.query(`INSERT INTO ${table} SELECT '${prefix}-' || g, 'Last ' || g FROM generate_series(1, ${rows}) g`);
   const config = {
     id,
     mode: 'mirror',
@@ -176,13 +150,17 @@ test('a key whose case changed, its new variant refused by the destination: the 
       { from: 'last_name', to: 'LastName' },
     ],
   };
-  await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+  await stage.client.workflow.start(WORKFLOW_TYPES.activation, {
+    taskQueue: stage.taskQueue,
+    workflowId: activationWorkflowId(id),
+    args: [{ config }],
+  });
   expect((await sync(id)).status).toBe('success');
   const ids = new Map((await live(prefix)).map((r) => [String(r.External_Id__c), String(r.Id)]));
   const [k1, k2, k3] = [1, 2, 3].map((g) => `${prefix}-${g}`) as [string, string, string];
   const snapshot = async () =>
     (
-      await db.query<{ key: string; destination_id: string }>(
+      await stage.db.query<{ key: string; destination_id: string }>(
         `SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = ANY($2) ORDER BY key COLLATE "C"`,
         [id, [k1, k2, k3].map((k) => k.toLowerCase())],
       )
@@ -190,8 +168,8 @@ test('a key whose case changed, its new variant refused by the destination: the 
   const record = async (key: string) => (await live(prefix)).find((r) => String(r.External_Id__c).toLowerCase() === key.toLowerCase());
 
   // Three keys change case; the destination refuses the new values of two of them (k-1, k-2).
-  await db.query(`UPDATE ${table} SET id = lower(id), last_name = last_name || ' v2' WHERE id = ANY($1)`, [[k1, k2, k3]]);
-  await emulatorAdmin(emu.url, '/faults', {
+  await stage.db.query(`UPDATE ${table} SET id = lower(id), last_name = last_name || ' v2' WHERE id = ANY($1)`, [[k1, k2, k3]]);
+  await emulatorAdmin(stage.emu.url, '/faults', {
     method: 'POST',
     body: JSON.stringify({ validationRule: { object: 'Contact', field: 'LastName', values: ['Last 1 v2', 'Last 2 v2'] } }),
   });
@@ -201,7 +179,7 @@ test('a key whose case changed, its new variant refused by the destination: the 
   expect(r2.ops.delete).toMatchObject({ planned: 3, succeeded: 0, failed: 0, kept: 3 });
   // The row log says which kept keys still stand for their record, and until when.
   const kept = (
-    await db.query<{ key: string; outcome: string; message: string }>(
+    await stage.db.query<{ key: string; outcome: string; message: string }>(
       `SELECT key, outcome, message FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 AND op = 'delete' ORDER BY key COLLATE "C"`,
       [id, r2.runNumber],
     )
@@ -232,9 +210,9 @@ test('a key whose case changed, its new variant refused by the destination: the 
   expect((await snapshot()).map((s) => s.key)).toEqual([k1, k2, k3.toLowerCase()]);
 
   // The user removes k-1 from the model and fixes k-2 (the rule gone): K-1's record is deleted, k-2 takes over K-2's.
-  await emulatorAdmin(emu.url, '/faults', { method: 'DELETE' });
-  await db.query(`DELETE FROM ${table} WHERE id = $1`, [k1.toLowerCase()]);
-  await db.query(`UPDATE ${table} SET last_name = 'Last 2 v3' WHERE id = $1`, [k2.toLowerCase()]);
+  await emulatorAdmin(stage.emu.url, '/faults', { method: 'DELETE' });
+  await stage.db.query(`DELETE FROM ${table} WHERE id = $1`, [k1.toLowerCase()]);
+  await stage.db.query(`UPDATE ${table} SET last_name = 'Last 2 v3' WHERE id = $1`, [k2.toLowerCase()]);
   const r4 = await sync(id);
   expect(r4.status).toBe('success');
   expect(r4.ops.upsert).toMatchObject({ planned: 1, succeeded: 1, failed: 0 });
@@ -249,7 +227,7 @@ test('a key whose case changed, its new variant refused by the destination: the 
   ]);
 
   // And k-2 removed for good: its record (K-2's) is deleted too.
-  await db.query(`DELETE FROM ${table} WHERE id = $1`, [k2.toLowerCase()]);
+  await stage.db.query(`DELETE FROM ${table} WHERE id = $1`, [k2.toLowerCase()]);
   const r5 = await sync(id);
   expect(r5.ops.delete).toMatchObject({ planned: 1, succeeded: 1, failed: 0 });
   expect(await record(k2)).toBeUndefined();
@@ -259,7 +237,12 @@ test('a key whose case changed, its new variant refused by the destination: the 
 describe('driven activity by activity: the variant written without an answer', () => {
   let d: DirectDeps;
   beforeAll(async () => {
-    const sf = { auth: 'client_credentials', loginUrl: emu.url, clientId: 'syncline-demo-client', clientSecret: 'syncline-demo-secret' };
+    const sf = {
+      auth: 'client_credentials',
+      loginUrl: stage.emu.url,
+      clientId: 'syncline-demo-client',
+      clientSecret: 'syncline-demo-secret',
+    };
     d = await directDeps(env().databaseUrl, { connections: { sf } });
     d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
   });
@@ -291,8 +274,11 @@ describe('driven activity by activity: the variant written without an answer', (
       const rows = 10;
       const id = uniqueName('sf_case_unack');
       const prefix = id.toUpperCase();
-      await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
-      await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || g, 'Last ' || g FROM generate_series(1, $2::int) g`, [prefix, rows]);
+      await stage.db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+      await stage.db.query(`INSERT INTO public.${id} SELECT $1 || '-' || g, 'Last ' || g FROM generate_series(1, $2::int) g`, [
+        prefix,
+        rows,
+      ]);
       const cfg = parsed({
         id,
         mode: 'mirror',
@@ -311,7 +297,7 @@ describe('driven activity by activity: the variant written without an answer', (
       const recordId = (await live(prefix)).find((r) => r.External_Id__c === k1)?.Id;
       expect(recordId).toBeDefined();
 
-      await db.query(`UPDATE public.${id} SET id = lower(id), last_name = 'Last 1 v2' WHERE id = $1`, [k1]);
+      await stage.db.query(`UPDATE public.${id} SET id = lower(id), last_name = 'Last 1 v2' WHERE id = $1`, [k1]);
       const runId = await startRun(d.deps, cfg, 2);
       const delta = await computeDelta(d.deps, { runId });
       expect(delta.planned).toEqual({ upsert: 1 });
@@ -320,9 +306,13 @@ describe('driven activity by activity: the variant written without an answer', (
       expect(r2.ops).toMatchObject({ upsert: { planned: 1, failed: 1 }, delete: { planned: 1, succeeded: 0, kept: 1 } });
       const state = async () => ({
         snapshot: (
-          await db.query(`SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = lower($2)`, [id, k1])
+          await stage.db.query(`SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = lower($2)`, [
+            id,
+            k1,
+          ])
         ).rows,
-        errors: (await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id])).rows,
+        errors: (await stage.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key COLLATE "C"`, [id]))
+          .rows,
       });
       expect(await state()).toEqual({
         snapshot: [{ key: k1, destination_id: recordId }],
@@ -330,7 +320,7 @@ describe('driven activity by activity: the variant written without an answer', (
       });
       expect(await live(prefix)).toHaveLength(rows);
 
-      if (removed) await db.query(`DELETE FROM public.${id} WHERE id = $1`, [k1.toLowerCase()]);
+      if (removed) await stage.db.query(`DELETE FROM public.${id} WHERE id = $1`, [k1.toLowerCase()]);
       const r3 = await run(cfg, 3);
       expect(r3.status).toBe('success');
       if (removed) {
@@ -362,8 +352,8 @@ describe('driven activity by activity: the variant written without an answer', (
     const rows = 10;
     const id = uniqueName('sf_case_back');
     const prefix = id.toUpperCase();
-    await db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
-    await db.query(`INSERT INTO public.${id} SELECT $1 || '-' || g, 'Last ' || g FROM generate_series(1, $2::int) g`, [prefix, rows]);
+    await stage.db.query(`CREATE TABLE public.${id} (id text, last_name text)`);
+    await stage.db.query(`INSERT INTO public.${id} SELECT $1 || '-' || g, 'Last ' || g FROM generate_series(1, $2::int) g`, [prefix, rows]);
     const cfg = parsed({
       id,
       mode: 'mirror',
@@ -381,7 +371,7 @@ describe('driven activity by activity: the variant written without an answer', (
     const recordId = (await live(prefix)).find((r) => r.External_Id__c === k1)?.Id;
     expect(recordId).toBeDefined();
 
-    await db.query(`UPDATE public.${id} SET id = lower(id), last_name = 'Last 1 v2' WHERE id = $1`, [k1]);
+    await stage.db.query(`UPDATE public.${id} SET id = lower(id), last_name = 'Last 1 v2' WHERE id = $1`, [k1]);
     const runId = await startRun(d.deps, cfg, 2);
     const delta = await computeDelta(d.deps, { runId });
     expect(delta.planned).toEqual({ upsert: 1 });
@@ -390,20 +380,22 @@ describe('driven activity by activity: the variant written without an answer', (
     await writeAndPoll(runId, delta.chunks);
     const record = async () => (await live(prefix)).find((r) => r.Id === recordId);
     expect(await record()).toMatchObject({ LastName: 'Last 1 v2' });
-    await db.query(`UPDATE syncline_work.${deltaName(runId)} SET status = 'pending', result_id = NULL WHERE key = $1`, [k1.toLowerCase()]);
+    await stage.db.query(`UPDATE syncline_work.${deltaName(runId)} SET status = 'pending', result_id = NULL WHERE key = $1`, [
+      k1.toLowerCase(),
+    ]);
     const r2 = await commitRun(d.deps, { runId });
     expect(r2.ops).toMatchObject({ upsert: { planned: 1, succeeded: 0 }, delete: { planned: 1, kept: 1 } });
-    expect((await db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([
+    expect((await stage.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1`, [id])).rows).toEqual([
       { key: k1.toLowerCase(), code: 'NOT_ACKNOWLEDGED' },
     ]);
 
     // The user puts K-1 back as it was.
-    await db.query(`UPDATE public.${id} SET id = upper(id), last_name = 'Last 1' WHERE id = $1`, [k1.toLowerCase()]);
+    await stage.db.query(`UPDATE public.${id} SET id = upper(id), last_name = 'Last 1' WHERE id = $1`, [k1.toLowerCase()]);
     const r3 = await run(cfg, 3);
     expect(r3.status).toBe('success');
     expect(await live(prefix)).toHaveLength(rows);
     expect(await record()).toMatchObject({ External_Id__c: k1, LastName: 'Last 1' });
-    const snapshot = await db.query(
+    const snapshot = await stage.db.query(
       `SELECT key, destination_id FROM syncline.snapshot WHERE activation_id = $1 AND lower(key) = lower($2)`,
       [id, k1],
     );

@@ -8,6 +8,10 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce/server';
 import { SynclineClient } from '../../client';
+import type { RunSummary } from '../../common/run';
+import { activationWorkflowId } from '../../common/names';
+import { triggerSyncUpdate } from '../../workflows/messages';
+import { emulatorAdmin } from './emulator-admin';
 import { env, sqlClient, startWorker, testClient, uniqueName, type RunningWorker } from './harness';
 
 export interface SalesforceStage {
@@ -17,10 +21,21 @@ export interface SalesforceStage {
   client: Client;
   syncline: SynclineClient;
   db: pg.Pool;
+  /** The emulator's Contacts whose External_Id__c starts with `prefix`, ignoring case. */
+  contacts(prefix: string): Promise<Array<Record<string, unknown>>>;
+  /** A run of activation `id` now (the triggerSync update), its summary. */
+  sync(id: string): Promise<RunSummary>;
 }
 
 export function salesforceStage(taskQueuePrefix: string): SalesforceStage {
-  const stage = { taskQueue: uniqueName(taskQueuePrefix) } as SalesforceStage;
+  const stage = {
+    taskQueue: uniqueName(taskQueuePrefix),
+    async contacts(prefix: string) {
+      const all = await emulatorAdmin<Array<Record<string, unknown>>>(stage.emu.url, '/records/Contact');
+      return all.filter((r) => typeof r.External_Id__c === 'string' && r.External_Id__c.toUpperCase().startsWith(prefix));
+    },
+    sync: (id: string) => stage.client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] }),
+  } as SalesforceStage;
   beforeAll(async () => {
     stage.emu = await startSalesforceEmulator({ port: 0, bulkProcessingDelayMs: 10 });
     const sf = {
