@@ -14,6 +14,11 @@ export interface LastRunNumberResult {
   runNumber: number;
   /** The scheduled time of the last scheduled run (ISO), when there was one: an interval schedule carries on from it. */
   lastScheduledAt?: string;
+  /**
+   * When that run started (ISO; its row opened): one started a fire time or more after `lastScheduledAt` stood for
+   * the fires due by then (its timer fired late), and the schedule carries on from the latest of them.
+   */
+  lastScheduledStartedAt?: string;
   /** The pause the activation was stopped in, when it was paused then: the start keeps it. */
   paused?: StoppedPause;
 }
@@ -24,8 +29,13 @@ export async function lastRunNumber(deps: SynclineDeps, input: LastRunNumberInpu
   await settleUnfinishedRuns(deps, input.activationId, "the activation's restart");
   const runNumber = await lastRun(deps.db, input.activationId);
   // Fields only when there is something to carry on: the result enters history.
-  const { lastScheduledAt, paused } = await restartState(deps.db, input.activationId);
-  return { runNumber, ...(lastScheduledAt ? { lastScheduledAt } : {}), ...(paused ? { paused } : {}) };
+  const { lastScheduledAt, lastScheduledStartedAt, paused } = await restartState(deps.db, input.activationId);
+  return {
+    runNumber,
+    ...(lastScheduledAt ? { lastScheduledAt } : {}),
+    ...(lastScheduledAt && lastScheduledStartedAt ? { lastScheduledStartedAt } : {}),
+    ...(paused ? { paused } : {}),
+  };
 }
 
 export interface RecordStopInput {

@@ -199,17 +199,33 @@ export interface StoppedPause {
 }
 
 /**
- * What a start carries on from: the time of the last scheduled fire (runs.scheduled_at) and the pause the
- * activation was stopped in (recordStopped). One statement; no activation row yet reads as neither.
+ * What a start carries on from: the time of the last scheduled fire (runs.scheduled_at), when that run started
+ * (started_at: a run whose timer fired late by fire times stood for the fires due by then, workflows/activation.ts
+ * fire()) and the pause the activation was stopped in (recordStopped). One statement; no activation row yet reads
+ * as neither.
  */
-export async function restartState(db: Db, activationId: string): Promise<{ lastScheduledAt: string | null; paused: StoppedPause | null }> {
-  const r = await sql<{ last_scheduled_at: Date | null; paused_reason: string | null; auto_paused: boolean | null }>`SELECT
-    (SELECT max(scheduled_at) FROM syncline.runs WHERE activation_id = ${activationId}) AS last_scheduled_at,
+export async function restartState(
+  db: Db,
+  activationId: string,
+): Promise<{ lastScheduledAt: string | null; lastScheduledStartedAt: string | null; paused: StoppedPause | null }> {
+  const r = await sql<{
+    last_scheduled_at: Date | null;
+    last_scheduled_started_at: Date | null;
+    paused_reason: string | null;
+    auto_paused: boolean | null;
+  }>`WITH last AS (
+    SELECT scheduled_at, started_at FROM syncline.runs WHERE activation_id = ${activationId} AND scheduled_at IS NOT NULL
+    ORDER BY scheduled_at DESC, run_number DESC LIMIT 1
+  ) SELECT
+    (SELECT scheduled_at FROM last) AS last_scheduled_at,
+    (SELECT started_at FROM last) AS last_scheduled_started_at,
     (SELECT paused_reason FROM syncline.activations WHERE id = ${activationId}) AS paused_reason,
     (SELECT auto_paused FROM syncline.activations WHERE id = ${activationId}) AS auto_paused`.execute(db);
   const row = r.rows[0];
+  const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
   return {
-    lastScheduledAt: row?.last_scheduled_at ? new Date(row.last_scheduled_at).toISOString() : null,
+    lastScheduledAt: iso(row?.last_scheduled_at),
+    lastScheduledStartedAt: iso(row?.last_scheduled_started_at),
     paused: row?.paused_reason != null ? { reason: row.paused_reason, auto: !!row.auto_paused } : null,
   };
 }

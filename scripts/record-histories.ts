@@ -144,6 +144,7 @@ async function main(): Promise<void> {
       activations.restartStillBroken,
       activations.requestServesDueFire,
       activations.lateFireStandsForMissed,
+      activations.restartFromLatestFire,
       activations.stopWhileHandlerEnds,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,

@@ -319,11 +319,20 @@ class Activation {
    * is checked now (a run follows when it checks out); still broken, CONFIG_BROKEN stays open (keepConfigBroken).
    * A cron schedule waits for its next time either way.
    * Patched: executions before fired an interval schedule at once and came back unpaused.
+   *
+   * The last scheduled run records the first fire it served (`scheduled_at`); one whose timer fired late by fire
+   * times stood for every fire due by then (fire()), so the schedule carries on from the latest of them, counted
+   * up to the run's start (`started_at`). Executions before 'restart-from-latest-fire' carried on from the first:
+   * started again before the next fire, they ran at once, a run early (test/integration/interval-outage.test.ts).
    */
   private async carryOn(last: LastRunNumberResult, resume?: boolean): Promise<void> {
     const { config, state } = this;
-    if (last.lastScheduledAt !== undefined && 'every' in config.schedule && patched('restart-keeps-interval'))
-      state.lastFireAt = Date.parse(last.lastScheduledAt);
+    if (last.lastScheduledAt !== undefined && 'every' in config.schedule && patched('restart-keeps-interval')) {
+      const first = Date.parse(last.lastScheduledAt);
+      const latest =
+        last.lastScheduledStartedAt === undefined ? first : latestDueFire(config.schedule, first, Date.parse(last.lastScheduledStartedAt));
+      state.lastFireAt = latest > first && patched('restart-from-latest-fire') ? latest : first;
+    }
     if (!last.paused || resume || !patched('restart-keeps-pause')) return;
     state.paused = true;
     state.autoPaused = last.paused.auto;

@@ -558,6 +558,45 @@ export async function lateFireStandsForMissed(s: Stage): Promise<void> {
 }
 
 /**
+ * No worker while an interval's fires come due, the late run standing for them (its scheduled_at the first), a
+ * stop, and a start before the next fire: the start carries the interval on from the latest fire that run served,
+ * counted up to its start (patched 'restart-from-latest-fire'), not at once from the first.
+ */
+export async function restartFromLatestFire(s: Stage): Promise<void> {
+  const id = 'hist_restart_late';
+  const wf = wfId(id);
+  const every = 8_000;
+  const taskQueue = `${s.taskQueue}-restart-late`;
+  await createModel(s, id, 10);
+  let stopWorker = await s.worker(taskQueue);
+  const doc = activation(s, id, { schedule: { every: '8s' } });
+  const handle = await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: wf, args: [{ config: doc }] });
+  const second = await s.rec.nextRun(wf, handle.firstExecutionRunId);
+  await s.rec.until(wf, second, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  const fireAt = Date.parse((await s.client.workflow.getHandle(wf, second).query(statusQuery)).nextRunAt!);
+  await stopWorker();
+  // The fires at fireAt, +8 s and +16 s come due with no worker; back just after the last, well before +24 s.
+  await new Promise((r) => setTimeout(r, Math.max(0, fireAt + 2 * every + 500 - Date.now())));
+  stopWorker = await s.worker(taskQueue);
+  const third = await s.rec.nextRun(wf, second);
+  await s.client.workflow.getHandle(wf, third).signal(stopSignal, { reason: 'stopped after the late run' });
+  await s.client.workflow.getHandle(wf, third).result();
+  const again = await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: wf, args: [{ config: doc }] });
+  await s.rec.until(wf, again.firstExecutionRunId, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  const st = await again.query(statusQuery);
+  if (st.lastRuns.length !== 0 || st.currentRun !== null || Date.parse(st.nextRunAt ?? '') !== fireAt + 3 * every)
+    throw new Error(`started again after the late run: not waiting for the fire after the latest it served ${JSON.stringify(st)}`);
+  await s.rec.record(
+    'restart-from-latest-fire',
+    wf,
+    again.firstExecutionRunId,
+    'OPEN: started again after a stop that followed a late interval run standing for three fires: lastRunNumber (the first fire it served, and its start), the markers restart-keeps-interval and restart-from-latest-fire, a timer to the latest of those fires + 8 s',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+  await stopWorker();
+}
+
+/**
  * A stop signal after a run while an updateConfig (dry run) still checks its document: the activation ends there,
  * not continued as new (patched 'stop-while-handler-ends').
  */

@@ -2,11 +2,13 @@
  * An interval schedule after a worker outage of several intervals: the fire whose timer came due while no
  * worker polled runs once when a worker is back, and it stands for every fire missed meanwhile
  * (workflows/schedule.ts: "missed while the worker was down: run once, now"). The schedule carries on from
- * the latest of them: no second run at once behind the first.
+ * the latest of them: no second run at once behind the first. Stopped and started again before the next fire, it
+ * carries on from that latest fire too, not from the first one the run served (its scheduled_at).
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
+import { SynclineClient } from '../../client';
 import { activationWorkflowId, WORKFLOW_TYPES } from '../../common/names';
 import { statusQuery } from '../../workflows/messages';
 
@@ -42,6 +44,17 @@ const runs = async (id: string) =>
     started: number;
   }>;
 
+function activation(id: string) {
+  return {
+    id,
+    mode: 'upsert',
+    schedule: { every: '10s' },
+    source: { table: `public.${id}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+  };
+}
+
 test('a worker away for 3.5 intervals: one run when it is back, the next one an interval after the latest missed fire', async () => {
   const id = uniqueName('outage');
   await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
@@ -49,18 +62,7 @@ test('a worker away for 3.5 intervals: one run when it is back, the next one an 
   await client.workflow.start(WORKFLOW_TYPES.activation, {
     taskQueue: TQ,
     workflowId: activationWorkflowId(id),
-    args: [
-      {
-        config: {
-          id,
-          mode: 'upsert',
-          schedule: { every: '10s' },
-          source: { table: `public.${id}`, key: 'id' },
-          destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
-          mappings: [{ from: 'name', to: 'Name' }],
-        },
-      },
-    ],
+    args: [{ config: activation(id) }],
   });
   const fireAt = await waitFor(
     'the first run, then the timer of the next fire',
@@ -90,4 +92,42 @@ test('a worker away for 3.5 intervals: one run when it is back, the next one an 
   expect(next.trigger).toBe('schedule');
   expect(next.scheduled).toBe(fireAt + 4 * EVERY);
   await h.terminate('test done');
+});
+
+test('the run after an outage of several fires, then a stop and a start before the next fire: no run until the fire after the latest it served', async () => {
+  const id = uniqueName('outage_restart');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const syncline = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
+  const h = client.workflow.getHandle(activationWorkflowId(id));
+  await syncline.start(activation(id));
+  const fireAt = await waitFor(
+    'the first run, then the timer of the next fire',
+    async () => {
+      const s = await h.query(statusQuery);
+      return s.state === 'idle' && s.lastRuns.length === 1 && s.nextRunAt !== null && Date.parse(s.nextRunAt);
+    },
+    30_000,
+  );
+
+  // No worker while the fires at fireAt, +10 s, +20 s and +30 s come due; back just after the last of them, so
+  // the stop and the start below come well before the next one (fireAt + 40 s).
+  await worker!.stop();
+  worker = undefined;
+  await new Promise((r) => setTimeout(r, Math.max(0, fireAt + 3 * EVERY + 500 - Date.now())));
+  worker = await startWorker({ taskQueue: TQ });
+  await waitFor('the run after the outage', async () => (await runs(id)).filter((r) => r.status !== 'running').length >= 2, 30_000);
+  const late = (await runs(id))[1]!;
+  expect({ trigger: late.trigger, scheduled: late.scheduled }).toEqual({ trigger: 'schedule', scheduled: fireAt });
+
+  await syncline.stop(id, { wait: true, reason: 'restarted after the outage' });
+  await syncline.start(activation(id));
+  await waitFor('the started execution waiting', async () => (await h.query(statusQuery)).state === 'idle', 30_000);
+  await new Promise((r) => setTimeout(r, 3000));
+  expect(Date.now()).toBeLessThan(fireAt + 4 * EVERY - 1000); // still before the next fire: what ran came early
+  expect((await runs(id)).map((r) => r.run_number)).toEqual([1, 2]); // no run at once on the start
+  expect(Date.parse((await h.query(statusQuery)).nextRunAt!)).toBe(fireAt + 4 * EVERY);
+  await waitFor('the next fire', async () => (await runs(id)).length >= 3, 30_000);
+  const next = (await runs(id))[2]!;
+  expect({ trigger: next.trigger, scheduled: next.scheduled }).toEqual({ trigger: 'schedule', scheduled: fireAt + 4 * EVERY });
+  await syncline.stop(id, { wait: true, reason: 'test done' });
 });
