@@ -15,7 +15,7 @@ import type { JobInfo, SalesforceClient } from './client';
 import { isRetryableRowError, parseBulkError, toSyncError } from './errors';
 import { isDeleteOperation, matchValue, type JobSpec } from './bulk-csv';
 import { cellText, csvRecords } from './csv';
-import { isGone, missingLinks, withParentHint } from './rows';
+import { createOnlySends, FIELD_NOT_SETTABLE, isGone, missingLinks, withParentHint } from './rows';
 import { DUPLICATES_DETECTED, withDuplicateHint } from './duplicates';
 
 /** Results handed over per `chunk.record` call (or per batch of `chunk.recordStream`). */
@@ -108,6 +108,11 @@ export interface RecordedResults {
   duplicates: Set<string>;
   /** Rows refused for a missing parent under `missingParent: "writeWithoutLink"`: to be sent through Collections, without that link. */
   missingParents: Set<string>;
+  /**
+   * Creates (upserts on the token) refused for a create-only field: the token found the record an earlier
+   * send made, which Collections writes without those fields (`writeMadeBefore` in collections.ts).
+   */
+  madeBefore: Set<string>;
 }
 
 /**
@@ -128,6 +133,8 @@ export async function recordJobResults(
   const stale = new Set<string>();
   const duplicates = new Set<string>();
   const missingParents = new Set<string>();
+  const madeBefore = new Set<string>();
+  const tokenCreate = !!model.tokenField && spec.externalIdFieldName === model.tokenField && createOnlySends(model).length > 0;
   // Ids found by lookup for this job are in idToKey; any other Id in an update/delete CSV was stored.
   const byStoredId = (spec.operation === 'update' || isDeleteOperation(spec.operation)) && model.keyField.name !== 'Id';
   const isStale = (r: Record<string, string>) =>
@@ -164,6 +171,10 @@ export async function recordJobResults(
               missingParents.add(key);
               continue;
             }
+            if (tokenCreate && !result.ok && result.code === FIELD_NOT_SETTABLE) {
+              madeBefore.add(key);
+              continue;
+            }
             out.push(withDuplicateHint(withParentHint(model, result), model.activationId, false));
             if (out.length >= RECORD_BATCH) {
               read += out.length;
@@ -190,5 +201,5 @@ export async function recordJobResults(
       recorded += batch.length;
     }
   }
-  return { recorded, stale, duplicates, missingParents };
+  return { recorded, stale, duplicates, missingParents, madeBefore };
 }

@@ -137,7 +137,7 @@ async function startJob(s: Session, chunk: ChunkWrite, resubmits: number): Promi
 /** Records a finished (or failed) job's results; rows whose stored Id was gone are retried by key. */
 async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: BulkState): Promise<void> {
   const opts = { job, ...(saved.rows !== undefined ? { uploadedRows: saved.rows } : {}), heartbeat: s.heartbeat };
-  const { stale, duplicates, missingParents } = await recordJobResults(
+  const { stale, duplicates, missingParents, madeBefore } = await recordJobResults(
     s.client,
     chunk,
     s.model,
@@ -148,7 +148,8 @@ async function readResults(s: Session, chunk: ChunkWrite, job: JobInfo, saved: B
   );
   if (stale.size) await retryStaleByKey(s, chunk, stale);
   // Left unrecorded (still pending), so a retried activity re-reading this job sends them again.
-  if (duplicates.size || missingParents.size) await resendThroughCollections(s, chunk, new Set([...duplicates, ...missingParents]));
+  const resend = new Set([...duplicates, ...missingParents, ...madeBefore]);
+  if (resend.size) await resendThroughCollections(s, chunk, resend);
 }
 
 /** Where a known job stands, in the shared driver's terms (connectors/kit/async-job.ts). */

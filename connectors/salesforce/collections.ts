@@ -6,19 +6,23 @@
 import type { ChunkWrite, OutRow, RowOp, RowResult } from '../types';
 import type { Session } from './context';
 import {
+  createOnlySends,
   encodeRow,
+  FIELD_NOT_SETTABLE,
+  filledCreateOnly,
   incompleteResult,
   isGone,
   missingLinks,
   saveErrorCode,
   toJsonValues,
   toRowResult,
+  withoutCreateOnly,
   withoutLinks,
   withParentHint,
   type DroppedLink,
   type Wire,
 } from './rows';
-import { fromStoredId, lookupFailure, resolveIds } from './resolve-ids';
+import { fromStoredId, lookupFailure, recordsByToken, resolveIds } from './resolve-ids';
 import { ensureQuotaFromHeader } from './quota';
 import type { SaveResult } from './client';
 import { SyncError } from '../../common/errors';
@@ -62,6 +66,7 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
   const saved = await save(s, op, sendable, ids);
   const stale: OutRow[] = [];
   const unlinked: Unlinked[] = [];
+  const madeBefore: MadeBefore[] = [];
   sendable.forEach((r, i) => {
     const res = saved[i];
     if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, r.row)) stale.push(r.row);
@@ -69,11 +74,89 @@ export async function sendBatch(s: Session, op: RowOp, rows: OutRow[]): Promise<
       const result = toRowResult(r.row.key, res, op === 'delete');
       const missing = model.writeWithoutLink && op !== 'delete' ? missingLinks(model, r.values, result) : [];
       if (missing.length) unlinked.push({ ...r, dropped: missing });
+      else if (refusedCreateOnly(model, op, r.values, res)) madeBefore.push({ ...r, refused: hinted(model, result, res), dropped: [] });
       else results.push(hinted(model, result, res));
     }
   });
   if (unlinked.length) results.push(...(await sendWithoutLinks(s, op, unlinked, ids, stale)));
+  if (madeBefore.length) results.push(...(await writeMadeBefore(s, madeBefore)));
   if (stale.length) results.push(...(await retryByKey(s, op, stale)));
+  return results;
+}
+
+/** A create refused for a create-only field: the token's upsert may have found the record an earlier send made. */
+type MadeBefore = Ready & { refused: RowResult; dropped: DroppedLink[] };
+
+/**
+ * True when a create (an upsert on the row's token) was refused for a create-only field it sets. Salesforce
+ * refuses such a field only on an update, so the token found a record: the one an earlier send of the same
+ * row made (a lost answer, a retried activity), or, in Insert, the same content written by an earlier run
+ * (a key whose content went A → B → A).
+ */
+function refusedCreateOnly(model: Session['model'], op: RowOp, values: Record<string, Wire>, res: SaveResult | undefined): boolean {
+  if (op !== 'create' || !model.tokenField || !res || res.success || saveErrorCode(res) !== FIELD_NOT_SETTABLE) return false;
+  return filledCreateOnly(values, createOnlySends(model)).length > 0;
+}
+
+/**
+ * Rows whose token upsert was refused for a create-only field: the record the token finds is updated by
+ * its Id without the create-only fields, and the row is answered with that record. The token is a hash of
+ * the row's mapped content, so that record was created with these very values in its create-only fields,
+ * which no update can have changed since. Looked up rather than upserted again without them: if no record
+ * carries the token (the refusal was for another reason, or the record was deleted meanwhile), nothing is
+ * written and the refusal stands; a later send creates the record, with all its fields.
+ * A create-only lookup the record was made without (written without its link) cannot be set any more:
+ * that row keeps the refusal. Under `missingParent: "writeWithoutLink"` a lookup whose parent is missing
+ * is dropped from the update as from any write (the row answered incomplete).
+ */
+async function writeMadeBefore(s: Session, rows: MadeBefore[]): Promise<RowResult[]> {
+  const { client, model } = s;
+  const createOnly = createOnlySends(model);
+  const lookups = [...new Set(createOnly.flatMap((c) => (c.parent ? [c.parent.lookup.name] : [])))];
+  const found = await recordsByToken(
+    client,
+    model,
+    rows.map((r) => r.row.token),
+    lookups,
+  );
+  const results: RowResult[] = [];
+  const ids = new Map<string, string>();
+  let todo: MadeBefore[] = [];
+  for (const r of rows) {
+    const rec = found.get(r.row.token.toLowerCase());
+    const unlinked = createOnly.some(
+      (c) =>
+        c.parent &&
+        r.values[c.column] !== undefined &&
+        r.values[c.column] !== null &&
+        !r.dropped.some((d) => d.send === c) &&
+        (rec?.[c.parent.lookup.name] ?? null) === null,
+    );
+    if (!rec || unlinked) results.push(r.refused);
+    else {
+      ids.set(r.row.key, String(rec.Id));
+      todo.push(r);
+    }
+  }
+  while (todo.length) {
+    const sent = todo.map((t) => ({ row: t.row, values: withoutCreateOnly(withoutLinks(t.values, t.dropped), createOnly) }));
+    const saved = await save(s, 'update', sent, ids);
+    const next: MadeBefore[] = [];
+    todo.forEach((t, i) => {
+      const res = saved[i];
+      const result = toRowResult(t.row.key, res);
+      const more = model.writeWithoutLink ? missingLinks(model, sent[i]!.values, result, t.dropped) : [];
+      if (more.length) next.push({ ...t, dropped: [...t.dropped, ...more] });
+      else if (result.ok) {
+        const written = { ...result, destinationId: result.destinationId ?? ids.get(t.row.key) ?? null };
+        results.push(t.dropped.length ? incompleteResult(model, written, t.dropped) : written);
+      }
+      // Deleted since the look-up: sent again later, as a create with every field.
+      else if (isGone(result.code)) results.push({ ...result, retryable: true });
+      else results.push(hinted(model, result, res));
+    });
+    todo = next;
+  }
   return results;
 }
 
@@ -97,6 +180,7 @@ async function sendWithoutLinks(s: Session, op: RowOp, rows: Unlinked[], ids: Ma
     const sendable = todo.map((t) => ({ row: t.row, values: withoutLinks(t.values, t.dropped) }));
     const saved = await save(s, op, sendable, ids);
     const next: Unlinked[] = [];
+    const madeBefore: MadeBefore[] = [];
     todo.forEach((t, i) => {
       const res = saved[i];
       if (res && !res.success && isGone(saveErrorCode(res)) && fromStoredId(model, t.row)) {
@@ -106,8 +190,10 @@ async function sendWithoutLinks(s: Session, op: RowOp, rows: Unlinked[], ids: Ma
       const result = toRowResult(t.row.key, res);
       const more = missingLinks(model, t.values, result, t.dropped);
       if (more.length) next.push({ ...t, dropped: [...t.dropped, ...more] });
+      else if (refusedCreateOnly(model, op, sendable[i]!.values, res)) madeBefore.push({ ...t, refused: hinted(model, result, res) });
       else results.push(result.ok ? incompleteResult(model, result, t.dropped) : hinted(model, result, res));
     });
+    if (madeBefore.length) results.push(...(await writeMadeBefore(s, madeBefore)));
     todo = next;
   }
   return results;

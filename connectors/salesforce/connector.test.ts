@@ -1131,7 +1131,62 @@ describe('missingParent: "writeWithoutLink" (a row whose parent is not found is 
       expect(chunk.results.get('c3')).toMatchObject({ ok: false, code: 'INVALID_FIELD' });
       expect(await records()).toEqual([]);
     });
+
+    // Sent again with the same token, the create finds its record and is refused for the create-only field
+    // (INVALID_FIELD_FOR_INSERT_UPDATE): the record is updated without it, still without the missing link.
+    it(`${path}, insert with a create-only field: the row written without its link is sent again (still incomplete), then linked; its create-only value kept`, async () => {
+      await seedAccounts('A1');
+      const fields = [...LINKED, field('First_Touch__c')];
+      const row = (o: Partial<OutRow> = {}) =>
+        outRow(
+          'c3',
+          { External_Id__c: 'c3', LastName: 'L c3', 'Account.External_Id__c': 'A9', First_Touch__c: 'web' },
+          { op: 'create', ...o },
+        );
+      const first = await write('insert', 'create', [row()], { fields, options: WITHOUT_LINK }, plan);
+      const c3 = first.chunk.results.get('c3');
+      expect(c3).toMatchObject({ ok: true, destinationId: expect.any(String), incomplete: { code: 'WRITTEN_WITHOUT_LINK' } });
+      const id = c3!.ok ? c3!.destinationId : null;
+      const state = async () =>
+        (await records()).map((c) => ({ key: c.External_Id__c, id: c.Id, account: c.AccountId ?? null, first: c.First_Touch__c }));
+      expect(await state()).toEqual([{ key: 'c3', id, account: null, first: 'web' }]);
+      const again = await write('insert', 'create', [row({ destinationId: id })], { fields, options: WITHOUT_LINK }, plan);
+      expect(again.chunk.results.get('c3')).toMatchObject({ ok: true, destinationId: id, incomplete: { code: 'WRITTEN_WITHOUT_LINK' } });
+      await seedAccounts('A9');
+      const linked = await write('insert', 'create', [row({ destinationId: id })], { fields, options: WITHOUT_LINK }, plan);
+      expect(linked.chunk.results.get('c3')).toEqual({ key: 'c3', ok: true, destinationId: id });
+      expect(await state()).toEqual([{ key: 'c3', id, account: (await accountIds()).A9, first: 'web' }]);
+    });
   }
+});
+
+describe('Insert with a create-only field (describe: createable, not updateable)', () => {
+  const FIELDS_CO: FieldSpec[] = [KEY, field('LastName'), field('First_Touch__c')];
+  const row = (key: string) => outRow(key, { External_Id__c: key, LastName: `L ${key}`, First_Touch__c: 'web' }, { op: 'create' });
+
+  it('a create refused for it while no record carries the token keeps its refusal: nothing is written without the field', async () => {
+    const ctx = ctxFor('insert', { fields: FIELDS_CO, options: { bulkPollMs: 50 } });
+    const first = new MemoryChunk('create', [row('a')]);
+    await drive(sf, ctx, first, COLLECTIONS);
+    expect(first.results.get('a')).toMatchObject({ ok: true });
+    // The field stops being createable after the connector read describe (cached): the org now refuses the create.
+    const def = emu.state.registry.get('Contact')!;
+    const i = def.index.get('first_touch__c')!;
+    const was = def.fields[i]!;
+    def.fields[i] = { ...was, createable: false };
+    try {
+      const chunk = new MemoryChunk('create', [row('b')]);
+      await drive(sf, ctx, chunk, COLLECTIONS);
+      expect(chunk.results.get('b')).toMatchObject({
+        ok: false,
+        code: 'INVALID_FIELD_FOR_INSERT_UPDATE',
+        message: expect.stringMatching(/^Unable to create\/update fields: First_Touch__c\./),
+      });
+    } finally {
+      def.fields[i] = was;
+    }
+    expect((await records()).map((c) => [c.External_Id__c, c.First_Touch__c])).toEqual([['a', 'web']]);
+  });
 });
 
 describe('Update by the Salesforce Id carried by the model', () => {

@@ -81,6 +81,30 @@ export async function resolveIds(client: SalesforceClient, model: WriteModel, ro
 }
 
 /**
+ * The records carrying the given idempotency tokens (the Insert token field, unique), by token in lower case:
+ * their Id and the `fields` asked for. One SOQL query per 200 tokens (32 hexadecimal characters each).
+ */
+export async function recordsByToken(
+  client: SalesforceClient,
+  model: WriteModel,
+  tokens: string[],
+  fields: string[] = [],
+): Promise<Map<string, Record<string, unknown>>> {
+  const out = new Map<string, Record<string, unknown>>();
+  const tokenField = model.tokenField;
+  if (!tokenField) return out;
+  const columns = [...new Set(['Id', tokenField, ...fields])].join(', ');
+  for (let i = 0; i < tokens.length; i += 200) {
+    const batch = tokens.slice(i, i + 200);
+    const soql = `SELECT ${columns} FROM ${model.object} WHERE ${tokenField} IN (${batch.map(soqlString).join(',')})`;
+    for (const rec of await client.query<Record<string, unknown>>(soql, model.where)) {
+      out.set(String(rec[tokenField] ?? '').toLowerCase(), rec);
+    }
+  }
+  return out;
+}
+
+/**
  * The row error of an update or delete whose record Id could not be found (`res`: its lookup). One wording for
  * Collections and Bulk: a missing record says that Update never creates one (or that nothing was deleted).
  */

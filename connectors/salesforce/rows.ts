@@ -68,6 +68,36 @@ export function toJsonValues(values: Record<string, Wire>): Record<string, unkno
   return out;
 }
 
+/** Salesforce's code for a field the write may not set (on an update: a create-only field, whatever its value). */
+export const FIELD_NOT_SETTABLE = 'INVALID_FIELD_FOR_INSERT_UPDATE';
+
+/**
+ * The mapping's create-only sends: the field written on the object (a lookup filled through its parent's
+ * External ID counts as the lookup) is createable and not updateable, so Salesforce sets it on a create and
+ * refuses it on any update, an upsert that finds its record included.
+ */
+export function createOnlySends(model: WriteModel): SendField[] {
+  return model.send.filter((s) => {
+    const target = s.parent?.lookup ?? s.field;
+    return target.createable === true && target.updateable !== true;
+  });
+}
+
+/** `values` without the create-only sends (each by its column, and a lookup cleared by its own name). */
+export function withoutCreateOnly(values: Record<string, Wire>, createOnly: SendField[]): Record<string, Wire> {
+  const out = { ...values };
+  for (const s of createOnly) {
+    delete out[s.column];
+    if (s.parent) delete out[s.parent.lookup.name];
+  }
+  return out;
+}
+
+/** The create-only sends that `values` fill (a lookup cleared by its own name counts). */
+export function filledCreateOnly(values: Record<string, Wire>, createOnly: SendField[]): SendField[] {
+  return createOnly.filter((s) => values[s.column] !== undefined || (s.parent && values[s.parent.lookup.name] !== undefined));
+}
+
 /**
  * Codes that mean "no record has this Id (any more)": a delete by a looked-up Id has nothing left to do;
  * an Id stored by an earlier sync may be stale (see `fromStoredId`).

@@ -368,6 +368,46 @@ describe('Single-record REST (API notes §3 and §7)', () => {
     expect(ro.message).toMatch(/^Unable to create\/update fields: CreatedDate\./);
   });
 
+  // A create-only field (describe: createable true, updateable false) is refused on every update path,
+  // an upsert that finds its record included, whatever its value; an upsert that creates takes it.
+  test('create-only field: set on create and on an upsert that creates; INVALID_FIELD_FOR_INSERT_UPDATE on update and on an upsert that finds the record', async () => {
+    const d = await conn.sobject('Contact').describe();
+    expect(d.fields.find((x) => x.name === 'First_Touch__c')).toMatchObject({ createable: true, updateable: false });
+    const refused =
+      /^Unable to create\/update fields: First_Touch__c\. Please check the security settings of this field and verify that it is read\/write for your profile or permission set\.$/;
+    const made = await conn.sobject('Contact').create({ LastName: 'A', External_Id__c: 'CO-1', First_Touch__c: 'web' });
+    const id = made.id as string;
+    const upd = await errOf(conn.sobject('Contact').update({ Id: id, First_Touch__c: 'web' }));
+    expect(upd.errorCode).toBe('INVALID_FIELD_FOR_INSERT_UPDATE');
+    expect(upd.message).toMatch(refused);
+    expect((await conn.sobject('Contact').update({ Id: id, Title: 'T' })).success).toBe(true);
+    const ups = await conn.sobject('Contact').upsert(
+      [
+        { External_Id__c: 'CO-1', LastName: 'A2', First_Touch__c: 'web' },
+        { External_Id__c: 'CO-2', LastName: 'B', First_Touch__c: 'shop' },
+      ],
+      'External_Id__c',
+    );
+    expect(ups.map((r) => [r.success, (r.errors[0] as unknown as { statusCode?: string } | undefined)?.statusCode])).toEqual([
+      [false, 'INVALID_FIELD_FOR_INSERT_UPDATE'],
+      [true, undefined],
+    ]);
+    const job = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'upsert',
+      externalIdFieldName: 'External_Id__c',
+      input: 'External_Id__c,LastName,First_Touch__c\nCO-2,B2,shop\nCO-3,C,mail\n',
+      pollInterval: 20,
+    });
+    expect(job.successfulResults.map((r) => (r as unknown as Record<string, string>).External_Id__c)).toEqual(['CO-3']);
+    expect(job.failedResults.map((r) => (r as unknown as Record<string, string>).sf__Error)).toEqual([
+      expect.stringMatching(/^INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create\/update fields: First_Touch__c\./),
+    ]);
+    const recs = (await admin(emu, 'GET', '/records/Contact')) as Array<Record<string, unknown>>;
+    const by = Object.fromEntries(recs.map((r) => [r.External_Id__c, [r.LastName, r.Title, r.First_Touch__c]]));
+    expect(by).toEqual({ 'CO-1': ['A', 'T', 'web'], 'CO-2': ['B', null, 'shop'], 'CO-3': ['C', null, 'mail'] });
+  });
+
   // Salesforce echoes the query's line with a caret under the column, then the position and what is wrong
   // (forcedotcom/soql-tooling#86, forcedotcom/cli#1356): the connector leaves the echo out of its failures.
   test('query unknown field -> 400 INVALID_FIELD, the query echoed with a caret, then "ERROR at Row:1:Column:N"', async () => {

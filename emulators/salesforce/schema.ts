@@ -121,6 +121,9 @@ const CATALOGUE: Array<Omit<ObjectDef, 'index' | 'relationships'>> = [
       f.datetime('Last_Purchase_At__c', 'Last Purchase At'),
       f.time('Preferred_Call_Time__c', 'Preferred Call Time'),
       f.double('Lifetime_Value__c', 'Lifetime Value', 16, 2),
+      // Create-only (createable, not updateable), as a master-detail field without reparenting or
+      // OpportunityLineItem.PricebookEntryId are in an org: set on create, refused on every update.
+      f.str('First_Touch__c', 'First Touch', 80, { updateable: false }),
       ...systemFields(),
     ],
   },
