@@ -18,6 +18,7 @@ import {
   type Api,
   deleteRecord,
   getRecord,
+  keyNotAddressable,
   type Properties,
   recordRoutesRefused,
   type StoredProperties,
@@ -146,6 +147,14 @@ async function writeOne(
   route: () => Promise<void>,
 ): Promise<RowResult> {
   const table = info.name;
+  if (op !== 'upsert' && keyNotAddressable(enc.key))
+    return {
+      key: row.key,
+      ok: false,
+      code: ROW_CODES.encode,
+      message: `the key "${enc.key}" cannot be addressed by Actito's record routes (a URL path drops a "." or ".." segment), so its record in Actito table "${table}" cannot be ${op === 'delete' ? 'deleted' : op === 'update' ? 'updated' : 'read to tell whether it exists'} through syncline; ${op === 'delete' ? 'delete it in Actito' : 'change the key in the model'}`,
+      retryable: false,
+    };
   switch (op) {
     case 'delete':
       // Already gone (404) is what Mirror wants, once the route is known to be served.
