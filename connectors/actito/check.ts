@@ -7,7 +7,7 @@ import type { CheckResult, FieldSpec } from '../types';
 import type { ActitoOptions } from './config';
 import { type Ctx, loadTables, splitFields, tableName, type Tables } from './context';
 import { attributeNameProblem, isCompatible, typeForNewAttribute, VALUE_TYPES } from './mapping';
-import { quotaTable, readQuota, rememberQuotaTable } from './quota';
+import { quotaTable, readQuota, rememberQuotaTables } from './quota';
 import { isUniqueAttribute, mandatoryAttributes, TECHNICAL } from './structure';
 
 interface Problem {
@@ -19,7 +19,7 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
   const opts = ctx.options;
   const tables = await loadTables(ctx, opts, true);
   // For the activation's quota read after the run, which makes no call to Actito.
-  await rememberQuotaTable(ctx, tables.table);
+  await rememberQuotaTables(ctx, tables);
   const result: CheckResult = { skippedFields: [], missingAttributes: [], warnings: [] };
   const problems: Problem[] = [];
   const { record, profile } = splitFields(ctx.fields);
