@@ -124,10 +124,19 @@ export async function getRecord(a: Api, table: string, key: string): Promise<Sto
   }
 }
 
-/** Deletes by business key; false when it was already gone (404). */
-export async function deleteRecord(a: Api, table: string, key: string): Promise<boolean> {
+/**
+ * [C] `{recordKey}` is the business key or, when no record has it, a record's technical id (API notes §4.1):
+ * a key of digits whose record is gone names another record, whose technical id it is.
+ */
+export const keyMayNameTechnicalId = (key: string): boolean => /^[+-]?\d+$/.test(key);
+
+/**
+ * Deletes by business key; false when it was already gone (404). `resend: false` never sends it twice: a
+ * DELETE whose answer was lost, sent again by a key that may name a technical id, would delete another record.
+ */
+export async function deleteRecord(a: Api, table: string, key: string, resend = true): Promise<boolean> {
   try {
-    await call(a, 'record', 'DELETE', recordPath(a, table, key), { route: `${recordsPath(a, table)}/{key}` });
+    await call(a, 'record', 'DELETE', recordPath(a, table, key), { route: `${recordsPath(a, table)}/{key}`, idempotent: resend });
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;
