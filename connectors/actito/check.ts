@@ -69,6 +69,12 @@ function checkKey(ctx: Ctx, { table }: Tables, problems: Problem[]): void {
       code: 'KEY_INVALID',
       message: `the key "${key}" is not a unique attribute of table "${table.name}", so it cannot identify records; use ${table.primaryKey ? `"${table.primaryKey}"` : 'a unique attribute'}`,
     });
+  } else if (ctx.mode !== 'upsert' && table.primaryKey !== null && key !== table.primaryKey) {
+    // GET, PUT and DELETE …/record/{key} take the business key (API notes §4.1), so does the create-or-update POST.
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `the key "${key}" is not the business key "${table.primaryKey}" of table "${table.name}": ${ctx.mode} reads, updates or deletes records by key one by one, and Actito addresses them by the business key, so a value of "${key}" would name no record or another one (Mirror would count a record deleted while it stays, Insert overwrite a record, Update find none); use "${table.primaryKey}" as the key, or sync in Upsert mode`,
+    });
   }
 }
 
