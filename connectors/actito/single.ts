@@ -210,8 +210,12 @@ async function writeOne(
   }
 }
 
-/** Whether a record read by `key` holds it as its key attribute (compared by the attribute's type, as sameValues does). */
+/**
+ * Whether a record read by `key` holds it as its key attribute (compared by the attribute's type, as sameValues
+ * does). A record read without its key attribute cannot say it is another one: taken for ours, as before the check.
+ */
 function holdsKey(found: StoredProperties, keyAttribute: string, key: string, info: TableInfo): boolean {
+  if (!found.some((p) => p.name === keyAttribute && p.value !== null)) return true;
   return sameValues(found, [{ name: keyAttribute, value: key }], (name) => info.attributes.get(name)?.valueType);
 }
 
