@@ -4,10 +4,10 @@
  */
 import { SyncError, type SyncErrorCode } from '../../common/errors';
 import type { CheckResult, FieldSpec } from '../types';
-import type { ActitoOptions } from './config';
+import { type ActitoOptions, PROFILE_PREFIX } from './config';
 import { type Ctx, loadTables, splitFields, tableName, type Tables } from './context';
 import { attributeNameProblem, isCompatible, typeForNewAttribute, VALUE_TYPES } from './mapping';
-import { quotaTable, readQuota, rememberQuotaTable } from './quota';
+import { quotaTable, readQuota, rememberQuotaTables } from './quota';
 import { isUniqueAttribute, mandatoryAttributes, TECHNICAL } from './structure';
 
 interface Problem {
@@ -19,7 +19,7 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
   const opts = ctx.options;
   const tables = await loadTables(ctx, opts, true);
   // For the activation's quota read after the run, which makes no call to Actito.
-  await rememberQuotaTable(ctx, tables.table);
+  await rememberQuotaTables(ctx, tables);
   const result: CheckResult = { skippedFields: [], missingAttributes: [], warnings: [] };
   const problems: Problem[] = [];
   const { record, profile } = splitFields(ctx.fields);
@@ -36,6 +36,7 @@ export async function check(ctx: Ctx): Promise<CheckResult> {
       });
   }
   checkProfiles(ctx, tables, opts, profile, problems, result);
+  checkProfileLinksUncut(ctx, tables, opts, problems);
   checkClearing(ctx, opts, problems);
 
   if (problems.length) {
@@ -68,6 +69,36 @@ function checkKey(ctx: Ctx, { table }: Tables, problems: Problem[]): void {
       code: 'KEY_INVALID',
       message: `the key "${key}" is not a unique attribute of table "${table.name}", so it cannot identify records; use ${table.primaryKey ? `"${table.primaryKey}"` : 'a unique attribute'}`,
     });
+  } else if (ctx.mode !== 'upsert' && table.primaryKey !== null && key !== table.primaryKey) {
+    // GET, PUT and DELETE …/record/{key} take the business key (API notes §4.1), so does the create-or-update POST.
+    problems.push({
+      code: 'KEY_INVALID',
+      message: `the key "${key}" is not the business key "${table.primaryKey}" of table "${table.name}": ${ctx.mode} reads, updates or deletes records by key one by one, and Actito addresses them by the business key, so a value of "${key}" would name no record or another one (Mirror would count a record deleted while it stays, Insert overwrite a record, Update find none); use "${table.primaryKey}" as the key, or sync in Upsert mode`,
+    });
+  }
+}
+
+/**
+ * What finds a profile cannot be cut ("truncate": true), as the key cannot: the profile match value (two
+ * customers whose values start alike would be one profile, the second row's attributes written over the
+ * first's) and a record's foreign key to the profile table (the cut value links the record to another
+ * customer's profile). Both were reported written.
+ */
+function checkProfileLinksUncut(ctx: Ctx, tables: Tables, opts: ActitoOptions, problems: Problem[]): void {
+  const match = tables.profileTable ? opts.profiles?.matchAttribute : undefined;
+  for (const f of ctx.fields) {
+    if (!f.truncate) continue;
+    if (match !== undefined && f.to === `${PROFILE_PREFIX}${match}`)
+      problems.push({
+        code: 'KEY_INVALID',
+        message: `profiles.matchAttribute "${match}" cannot be cut ("truncate": true on "${f.from}"): two profiles whose values start alike would be one profile, the second row's values written over the first's; remove "truncate" (a value longer than the attribute then fails its row) or match on a value that fits`,
+      });
+    const fk = tables.table.foreignKeys.find((k) => k.tableType === 'PROFILE_TABLE' && k.attribute === f.to);
+    if (fk)
+      problems.push({
+        code: 'KEY_INVALID',
+        message: `"${f.to}" links each record to a profile (its "${fk.refAttribute}") and cannot be cut ("truncate": true on "${f.from}"): a cut value would link the record to another profile whose value starts alike; remove "truncate" (a value longer than the attribute then fails its row)`,
+      });
   }
 }
 

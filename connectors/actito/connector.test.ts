@@ -180,6 +180,43 @@ describe('check', () => {
     });
   });
 
+  it('refuses "truncate" on the profile match value: two customers cut to one would be one profile, the second written over the first', async () => {
+    await admin('POST', '/tables', {
+      name: 'visits',
+      primaryKeyAttribute: 'visitId',
+      attributes: [{ name: 'visitId', valueType: 'STRING', mandatory: true, unique: true }],
+    });
+    // `main`.customerId takes 50 characters: 'C' x 50 + '1' and + '2' would both match the profile 'C' x 50.
+    const fields = [
+      field('visit_id', 'visitId', 'text', { isKey: true }),
+      field('customer_id', 'profile.customerId', 'text', { truncate: true }),
+      field('email', 'profile.emailAddress', 'text'),
+    ];
+    const ctx = ctxFor('upsert', { table: 'visits', key: 'visitId', fields, options: { profiles: PROFILES } });
+    await expect(actito.check(ctx)).rejects.toMatchObject({
+      code: 'KEY_INVALID',
+      message: expect.stringMatching(/profiles\.matchAttribute "customerId".*"truncate": true on "customer_id"/),
+    });
+  });
+
+  it('refuses "truncate" on a foreign key to the profiles: a cut value links the record to another customer\'s profile', async () => {
+    await admin('POST', '/tables', {
+      name: 'buys',
+      primaryKeyAttribute: 'buyId',
+      attributes: [
+        { name: 'buyId', valueType: 'STRING', mandatory: true, unique: true },
+        { name: 'customerId', valueType: 'STRING', valueRestriction: { maxLength: 5 } },
+      ],
+      foreignKeys: [{ attribute: 'customerId', profileAttribute: 'customerId' }],
+    });
+    // 'ABCDEF' cut to 5 is 'ABCDE', another customer's profile.
+    const fields = [field('buy_id', 'buyId', 'text', { isKey: true }), field('customer_id', 'customerId', 'text', { truncate: true })];
+    await expect(actito.check(ctxFor('upsert', { table: 'buys', key: 'buyId', fields }))).rejects.toMatchObject({
+      code: 'KEY_INVALID',
+      message: expect.stringMatching(/"customerId" links each record to a profile.*"truncate": true on "customer_id"/),
+    });
+  });
+
   it('a destination table that is the profile table is refused with what to do instead', async () => {
     await expect(actito.check(ctxFor('upsert', { table: 'main', key: 'customerId' }))).rejects.toMatchObject({
       code: 'DESTINATION_NOT_FOUND',

@@ -1,7 +1,7 @@
 /** Per-call plumbing shared by check and the writers: API handle, table structures (options arrive parsed in ctx.options). */
 import { SyncError } from '../../common/errors';
 import type { DestinationContext, FieldSpec } from '../types';
-import { clientFor } from './client';
+import { clientFor, connectionKey } from './client';
 import { type ActitoConnection, type ActitoOptions, PROFILE_PREFIX, resolvePrefixes } from './config';
 import { toSyncError } from './errors';
 import { type Api, listCustomTables, listProfileTables } from './routes';
@@ -37,9 +37,12 @@ export interface Tables {
 const CACHE_MS = 60_000;
 const cache = new Map<string, { at: number; value: Tables }>();
 // The profile table as configured is part of the key: activations writing one custom table may write
-// their profiles to different profile tables (and count their imports there, quota.ts).
-const cacheKey = (ctx: Ctx): string =>
-  JSON.stringify([ctx.connection.baseUrl, ctx.connection.entity, tableName(ctx), ctx.options.profiles?.table ?? null]);
+// their profiles to different profile tables (and count their imports there, quota.ts). So is the whole
+// connection (connectionKey, as for its HTTP client): one host serves every licence, the API key says which,
+// and two licences may name an entity alike; a structure read through one connection (its key, its licence,
+// its route prefixes) answers for that connection only. Until December 2026 the key was the base URL and
+// entity, and a write took the table the other licence's check had read last (its lengths, types, id).
+const cacheKey = (ctx: Ctx): string => JSON.stringify([connectionKey(ctx.connection), tableName(ctx), ctx.options.profiles?.table ?? null]);
 
 /** Reads the custom table (and profile table) structure; cached briefly so each chunk does not re-read it. */
 export async function loadTables(ctx: Ctx, opts: ActitoOptions, fresh = false): Promise<Tables> {

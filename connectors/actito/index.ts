@@ -6,7 +6,7 @@ import type { DestinationConnector } from '../types';
 import { ensureAttributes } from './attributes';
 import { check } from './check';
 import { type ActitoConnection, type ActitoOptions, connectionSchema, optionsFor } from './config';
-import { customTableQuota } from './quota';
+import { importQuota } from './quota';
 import { METHOD_BULK, METHOD_SINGLE, planWrites, pollChunk, writeChunk } from './writer';
 import { STANDARD_MODES } from '../../common/sync-modes';
 
@@ -28,8 +28,9 @@ export const actitoConnector: DestinationConnector<ActitoConnection, ActitoOptio
   writeChunk,
   pollChunk,
   /**
-   * Bulk imports used today on the custom table, against the allowance (per day minus reserve). Read after
-   * every run in a local activity: from Postgres only, never from Actito (quota.ts customTableQuota).
+   * Bulk imports used today on the custom table, or on the profile table when the activation writes profiles
+   * and fewer are left there, against the allowance (per day minus reserve). Read after every run in a local
+   * activity: from Postgres only, never from Actito (quota.ts importQuota).
    */
-  quota: customTableQuota,
+  quota: importQuota,
 };

@@ -10,8 +10,8 @@
  * spelling them differently still share the allowance.
  *
  * The activation's quota read after each run (`quota()`, a local activity inside the workflow task) makes
- * no call to Actito: every check keeps the custom table it resolved in the activation's state
- * (rememberQuotaTable), and the read takes the count of that table from the shared limits in Postgres.
+ * no call to Actito: every check keeps the tables it resolved in the activation's state
+ * (rememberQuotaTables), and the read takes their counts from the shared limits in Postgres.
  */
 import { SyncError } from '../../common/errors';
 import { processLimits } from '../kit/limits';
@@ -19,6 +19,7 @@ import type { SharedLimits } from '../types';
 import { type ActitoOptions, hostKey } from './config';
 import { type Ctx, tableName, type Tables } from './context';
 import type { Phase } from './bulk-file';
+import { profileWrite } from './profiles';
 import type { TableInfo } from './structure';
 
 interface Counter {
@@ -92,7 +93,7 @@ export async function markExhausted(ctx: Ctx, t: QuotaTable, o: ActitoOptions): 
   await limitsOf(ctx).raise(scopeOf(ctx, t), today(), Math.max(allowance(o), o.bulkImportsPerDay));
 }
 
-/** The custom table a check resolved (ctx.state), for the quota read: named as the activation names it, where. */
+/** A table a check resolved (ctx.state), for the quota read: named as the activation names it, where. */
 interface ResolvedTable {
   host: string;
   entity: string;
@@ -100,38 +101,58 @@ interface ResolvedTable {
   id: string;
   name: string;
 }
-const RESOLVED_KEY = 'quota:custom-table';
+const RESOLVED_KEY: Record<QuotaTable['kind'], string> = { 'custom-table': 'quota:custom-table', 'profile-table': 'quota:profile-table' };
 
-const resolvedNow = (ctx: Ctx): Pick<ResolvedTable, 'host' | 'entity' | 'address'> => ({
+/** The table as the activation names it now: `destination.table`, or `options.profiles.table`. */
+const resolvedNow = (ctx: Ctx, kind: QuotaTable['kind']): Pick<ResolvedTable, 'host' | 'entity' | 'address'> => ({
   host: hostKey(ctx.connection.baseUrl),
   entity: ctx.connection.entity,
-  address: tableName(ctx),
+  address: kind === 'custom-table' ? tableName(ctx) : (ctx.options.profiles?.table ?? ''),
 });
 
-/** Keeps the custom table a check resolved, for quota() (written only when it changed: one read per check). */
-export async function rememberQuotaTable(ctx: Ctx, table: Pick<TableInfo, 'id' | 'name'>): Promise<void> {
-  const value: ResolvedTable = { ...resolvedNow(ctx), id: table.id, name: table.name };
-  const kept = await ctx.state.get<ResolvedTable>(RESOLVED_KEY);
-  const same = kept !== null && (Object.keys(value) as Array<keyof ResolvedTable>).every((k) => kept[k] === value[k]);
-  if (!same) await ctx.state.set(RESOLVED_KEY, value);
+/**
+ * Whether the activation's runs import into the profile table: options.profiles set, and its mode writes
+ * profiles (Update with insert-only profiles writes none; Mirror's deletions none, its upserts do).
+ */
+const writesProfiles = (ctx: Ctx): boolean => profileWrite(ctx.options, ctx.mode === 'update' ? 'update' : 'upsert') !== 'none';
+
+/**
+ * Keeps the tables a check resolved, for quota(): the custom table, and the profile table when the activation
+ * writes profiles (written only when it changed: one read per check).
+ */
+export async function rememberQuotaTables(ctx: Ctx, tables: Tables): Promise<void> {
+  const resolved: QuotaTable[] = [{ kind: 'custom-table', table: tables.table }];
+  if (tables.profileTable && writesProfiles(ctx)) resolved.push({ kind: 'profile-table', table: tables.profileTable });
+  for (const { kind, table } of resolved) {
+    const value: ResolvedTable = { ...resolvedNow(ctx, kind), id: table.id, name: table.name };
+    const kept = await ctx.state.get<ResolvedTable>(RESOLVED_KEY[kind]);
+    const same = kept !== null && (Object.keys(value) as Array<keyof ResolvedTable>).every((k) => kept[k] === value[k]);
+    if (!same) await ctx.state.set(RESOLVED_KEY[kind], value);
+  }
 }
 
 /**
- * Imports used today on the custom table against the allowance, from Postgres alone (no call to Actito):
- * the table as the last check of the activation resolved it. Before a check resolved it (on this
- * connection, under this address), the count is not known: a non-retryable error, so the activation
- * keeps an open QUOTA_LOW as it was rather than clearing it.
+ * Imports used today against the allowance, from Postgres alone (no call to Actito), on the table the
+ * activation's next bulk run is shortest of: its custom table and, when it writes profiles, its profile
+ * table (each bulk chunk imports into both, and planWrites plans on the one with fewer left; the profile
+ * table is shared by every activation writing profiles there). Each as the last check of the activation
+ * resolved it. Before a check resolved them (on this connection, under these names), the count is not
+ * known: a non-retryable error, so the activation keeps an open QUOTA_LOW as it was rather than clearing it.
  */
-export async function customTableQuota(ctx: Ctx): Promise<{ used: number; max: number }> {
-  const kept = await ctx.state.get<ResolvedTable>(RESOLVED_KEY);
-  const now = resolvedNow(ctx);
-  if (!kept || kept.host !== now.host || kept.entity !== now.entity || kept.address !== now.address) {
-    throw new SyncError(
-      'INTERNAL',
-      `Activation "${ctx.activationId}": the daily import count of Actito custom table "${now.address}" is not known yet: no check of this activation has resolved the table (each run checks it first).`,
-      { retryable: false },
-    );
+export async function importQuota(ctx: Ctx): Promise<{ used: number; max: number }> {
+  const kinds: Array<QuotaTable['kind']> = writesProfiles(ctx) ? ['custom-table', 'profile-table'] : ['custom-table'];
+  let used = 0;
+  for (const kind of kinds) {
+    const kept = await ctx.state.get<ResolvedTable>(RESOLVED_KEY[kind]);
+    const now = resolvedNow(ctx, kind);
+    if (!kept || kept.host !== now.host || kept.entity !== now.entity || kept.address !== now.address) {
+      throw new SyncError(
+        'INTERNAL',
+        `Activation "${ctx.activationId}": the daily import count of Actito ${kind === 'custom-table' ? 'custom' : 'profile'} table "${now.address}" is not known yet: no check of this activation has resolved the table (each run checks it first).`,
+        { retryable: false },
+      );
+    }
+    used = Math.max(used, (await readQuota(ctx, { kind, table: { id: kept.id, name: kept.name } })).used);
   }
-  const c = await readQuota(ctx, { kind: 'custom-table', table: { id: kept.id, name: kept.name } });
-  return { used: c.used, max: allowance(ctx.options) };
+  return { used, max: allowance(ctx.options) };
 }

@@ -82,6 +82,21 @@ export async function addCustomTableAttributes(
 
 const recordsPath = (a: Api, table: string): string => `${a.prefixes.records}${entity(a, 'v4')}/customTable/${seg(table)}/record`;
 
+/**
+ * A key no URL path can carry as its segment: "." and ".." are dot segments, which URL parsing (WHATWG, as
+ * fetch does) removes, their percent-encoded spellings (`%2e`) too. `…/record/..` would reach
+ * `…/customTable/{t}`: a DELETE answered 404 there would count the record gone while it stays, a GET
+ * answered 404 would make Insert create-or-update (overwrite) it. Calls by such a key are refused; the
+ * create-or-update POST carries the key in its body and an import in its file, so those still write it.
+ */
+export const keyNotAddressable = (key: string): boolean => key === '.' || key === '..';
+
+/** The record's path by key; never for a key `keyNotAddressable` refuses (callers check it first). */
+const recordPath = (a: Api, table: string, key: string): string => {
+  if (keyNotAddressable(key)) throw new Error(`the key "${key}" cannot be addressed in a URL path`);
+  return `${recordsPath(a, table)}/${seg(key)}`;
+};
+
 /** Create or update by the table's business key. */
 export async function upsertRecord(a: Api, table: string, properties: Properties): Promise<void> {
   await call(a, 'record', 'POST', recordsPath(a, table), { json: { properties } });
@@ -89,7 +104,7 @@ export async function upsertRecord(a: Api, table: string, properties: Properties
 
 /** Update only: 404 when no record has this business key. */
 export async function updateRecord(a: Api, table: string, key: string, properties: Properties): Promise<void> {
-  await call(a, 'record', 'PUT', `${recordsPath(a, table)}/${seg(key)}`, { json: { properties }, route: `${recordsPath(a, table)}/{key}` });
+  await call(a, 'record', 'PUT', recordPath(a, table, key), { json: { properties }, route: `${recordsPath(a, table)}/{key}` });
 }
 
 /** A record as read back: its number values kept as written (a LONG past 2^53 keeps every digit). */
@@ -98,7 +113,7 @@ export type StoredProperties = Array<{ name: string; value: Scalar | JsonNumber 
 /** The record's properties, or null when it does not exist. */
 export async function getRecord(a: Api, table: string, key: string): Promise<StoredProperties | null> {
   try {
-    const res = await call<{ properties?: StoredProperties }>(a, 'record', 'GET', `${recordsPath(a, table)}/${seg(key)}`, {
+    const res = await call<{ properties?: StoredProperties }>(a, 'record', 'GET', recordPath(a, table, key), {
       exactNumbers: true,
       route: `${recordsPath(a, table)}/{key}`,
     });
@@ -109,10 +124,19 @@ export async function getRecord(a: Api, table: string, key: string): Promise<Sto
   }
 }
 
-/** Deletes by business key; false when it was already gone (404). */
-export async function deleteRecord(a: Api, table: string, key: string): Promise<boolean> {
+/**
+ * [C] `{recordKey}` is the business key or, when no record has it, a record's technical id (API notes §4.1):
+ * a key of digits whose record is gone names another record, whose technical id it is.
+ */
+export const keyMayNameTechnicalId = (key: string): boolean => /^[+-]?\d+$/.test(key);
+
+/**
+ * Deletes by business key; false when it was already gone (404). `resend: false` never sends it twice: a
+ * DELETE whose answer was lost, sent again by a key that may name a technical id, would delete another record.
+ */
+export async function deleteRecord(a: Api, table: string, key: string, resend = true): Promise<boolean> {
   try {
-    await call(a, 'record', 'DELETE', `${recordsPath(a, table)}/${seg(key)}`, { route: `${recordsPath(a, table)}/{key}` });
+    await call(a, 'record', 'DELETE', recordPath(a, table, key), { route: `${recordsPath(a, table)}/{key}`, idempotent: resend });
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;

@@ -18,6 +18,8 @@ import {
   type Api,
   deleteRecord,
   getRecord,
+  keyMayNameTechnicalId,
+  keyNotAddressable,
   type Properties,
   recordRoutesRefused,
   type StoredProperties,
@@ -116,7 +118,7 @@ export async function writeEach(
   await mapLimited(items, ctx.connection.maxInFlight, async ({ row, enc }) => {
     if (fatal || ctx.signal.aborted) return;
     try {
-      results.push(await writeOne(api, table, op, row, enc, route));
+      results.push(await writeOne(api, table, ctx.destination.key, op, row, enc, route));
     } catch (err) {
       try {
         results.push({ key: row.key, ok: false, ...rowFailure(err) });
@@ -140,19 +142,43 @@ function routeNotServed(table: string, err: ActitoHttpError): SyncError {
 async function writeOne(
   api: Api,
   info: TableInfo,
+  keyAttribute: string,
   op: ChunkWrite['op'],
   row: OutRow,
   enc: Encoded,
   route: () => Promise<void>,
 ): Promise<RowResult> {
   const table = info.name;
+  if (op !== 'upsert' && keyNotAddressable(enc.key))
+    return {
+      key: row.key,
+      ok: false,
+      code: ROW_CODES.encode,
+      message: `the key "${enc.key}" cannot be addressed by Actito's record routes (a URL path drops a "." or ".." segment), so its record in Actito table "${table}" cannot be ${op === 'delete' ? 'deleted' : op === 'update' ? 'updated' : 'read to tell whether it exists'} through syncline; ${op === 'delete' ? 'delete it in Actito' : 'change the key in the model'}`,
+      retryable: false,
+    };
+  // A key of digits may name another record by its technical id once its own record is gone: the record is
+  // read first, and only a record holding this key is updated or deleted (README "Keys of digits").
+  const ambiguous = keyMayNameTechnicalId(enc.key);
+  const mine = (found: StoredProperties | null): StoredProperties | null =>
+    found && (!ambiguous || holdsKey(found, keyAttribute, enc.key, info)) ? found : null;
   switch (op) {
-    case 'delete':
-      // Already gone (404) is what Mirror wants, once the route is known to be served.
-      if (!(await deleteRecord(api, table, enc.key))) await route();
+    case 'delete': {
+      if (ambiguous) {
+        const found = await getRecord(api, table, enc.key);
+        if (found === null) await route();
+        // Gone already, or the path named another record by its technical id: nothing of ours to delete.
+        if (mine(found) === null) return { key: row.key, ok: true, destinationId: null };
+      }
+      // Already gone (404) is what Mirror wants, once the route is known to be served. Sent once for a key of
+      // digits: its answer lost, a retried activity reads the record again first.
+      if (!(await deleteRecord(api, table, enc.key, !ambiguous))) await route();
       return { key: row.key, ok: true, destinationId: null };
+    }
     case 'update':
       try {
+        if (ambiguous && mine(await getRecord(api, table, enc.key)) === null)
+          throw new ActitoHttpError(404, 'GET', `${table}/record/{key}`, { message: `record '${enc.key}' not found in '${table}'` });
         await updateRecord(api, table, enc.key, enc.record);
       } catch (err) {
         if (!(err instanceof ActitoHttpError) || err.status !== 404) throw err;
@@ -165,7 +191,7 @@ async function writeOne(
     case 'create': {
       // Insert never overwrites. A record holding our values is our own earlier write (an answer lost,
       // a row or import line sent again) or an identical one: written either way.
-      const existing = await getRecord(api, table, enc.key);
+      const existing = mine(await getRecord(api, table, enc.key));
       if (existing && !sameValues(existing, enc.record, (name) => info.attributes.get(name)?.valueType)) {
         return {
           key: row.key,
@@ -182,6 +208,15 @@ async function writeOne(
       await createOrUpdate(api, table, enc.record);
       return { key: row.key, ok: true, destinationId: enc.key };
   }
+}
+
+/**
+ * Whether a record read by `key` holds it as its key attribute (compared by the attribute's type, as sameValues
+ * does). A record read without its key attribute cannot say it is another one: taken for ours, as before the check.
+ */
+function holdsKey(found: StoredProperties, keyAttribute: string, key: string, info: TableInfo): boolean {
+  if (!found.some((p) => p.name === keyAttribute && p.value !== null)) return true;
+  return sameValues(found, [{ name: keyAttribute, value: key }], (name) => info.attributes.get(name)?.valueType);
 }
 
 /**

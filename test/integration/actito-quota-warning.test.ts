@@ -117,3 +117,74 @@ test('after a run of 3 imports out of 4 allowed, QUOTA_LOW is raised from Postgr
     await handle.terminate('test done');
   }
 });
+
+test('QUOTA_LOW counts the profile table too: an activation writing profiles where 3 of 4 imports are used is warned, its own custom table untouched', async () => {
+  // Two activations write their profiles to the entity's one profile table, `main`: every bulk chunk of either
+  // spends an import there as well as on its custom table, and planWrites plans on whichever has fewer left.
+  const ids = [uniqueName('aqa'), uniqueName('aqb')];
+  const tables = ids.map((id) => `t_${id}`.slice(0, 50));
+  for (const table of tables)
+    await admin('/tables', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: table,
+        primaryKeyAttribute: 'orderId',
+        attributes: [
+          { name: 'orderId', valueType: 'STRING' },
+          { name: 'status', valueType: 'STRING' },
+        ],
+      }),
+    });
+  const [a, b] = ids as [string, string];
+  await db.query(
+    `CREATE TABLE public.${a} AS SELECT 'o' || g AS order_id, 'NEW' AS status, '${a}-c' || g AS customer_id FROM generate_series(1, 30) g`,
+  );
+  await db.query(
+    `CREATE TABLE public.${b} AS SELECT 'o' || g AS order_id, 'NEW' AS status, '${b}-c' || g AS customer_id FROM generate_series(1, 2) g`,
+  );
+  const options = {
+    bulkThreshold: 10,
+    bulkChunkSize: 10,
+    pollAfterMs: 0,
+    bulkImportsPerDay: 4,
+    bulkImportsReserve: 0,
+    profiles: { table: 'main', matchAttribute: 'customerId', mode: 'upsert' },
+  };
+  const config = (id: string, table: string) => ({
+    id,
+    mode: 'upsert',
+    schedule: { manual: true },
+    source: { table: `public.${id}`, key: 'order_id' },
+    destination: { kind: 'actito', connection: 'actito', table, key: 'orderId', options },
+    mappings: [
+      { from: 'status', to: 'status' },
+      { from: 'customer_id', to: 'profile.customerId' },
+    ],
+    thresholds: { quotaLowPercent: 50 },
+  });
+  const handles = ids.map((id) => client.workflow.getHandle(activationWorkflowId(id)));
+  try {
+    for (const [i, id] of ids.entries()) {
+      await client.workflow.start(WORKFLOW_TYPES.activation, {
+        taskQueue: TQ,
+        workflowId: activationWorkflowId(id),
+        args: [{ config: config(id, tables[i]!) }],
+      });
+      const run = await handles[i]!.executeUpdate(triggerSyncUpdate, { args: [{ full: false }] });
+      expect(run).toMatchObject({ status: 'success' });
+    }
+    // A: 30 rows in three bulk chunks, each a profile import and a records import. B: 2 rows, one by one.
+    expect((await admin<{ used: Record<string, number> }>('/bulk-quota')).used).toMatchObject({ main: 3, [tables[0]!]: 3 });
+    expect((await admin<{ used: Record<string, number> }>('/bulk-quota')).used[tables[1]!]).toBeUndefined();
+    // B's next bulk run has one import left on the profile table: it is warned, as A is.
+    for (const handle of handles) {
+      const status = await handle.query(statusQuery);
+      expect({ id: handle.workflowId, warning: status.warnings?.find((w) => w.code === 'QUOTA_LOW')?.message }).toEqual({
+        id: handle.workflowId,
+        warning: expect.stringMatching(/25\.0% of the destination's API quota is left \(1 of 4/),
+      });
+    }
+  } finally {
+    for (const handle of handles) await handle.terminate('test done').catch(() => undefined);
+  }
+});
