@@ -121,6 +121,8 @@ const CATALOGUE: Array<Omit<ObjectDef, 'index' | 'relationships'>> = [
       f.datetime('Last_Purchase_At__c', 'Last Purchase At'),
       f.time('Preferred_Call_Time__c', 'Preferred Call Time'),
       f.double('Lifetime_Value__c', 'Lifetime Value', 16, 2),
+      // A Number External ID: matched by value (store.ts), as Salesforce does ('1.50' and '1.5' are one record).
+      f.double('Number_Key__c', 'Number Key', 14, 4, { externalId: true, unique: true, idLookup: true }),
       ...systemFields(),
     ],
   },
