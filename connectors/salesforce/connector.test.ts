@@ -79,6 +79,13 @@ describe('check', () => {
     expect(res.skippedFields).toEqual([expect.objectContaining({ field: 'Birthdate' })]);
     expect(res.warnings.map((w) => w.code)).toEqual(['FIELD_SKIPPED']);
   });
+  it('says how the key matches: an External ID text ignores case; a Number External ID matches by value, at its scale', async () => {
+    const text = await sf.check(ctxFor('mirror'));
+    expect({ ignoresCase: text.keyIgnoresCase, number: text.keyNumber }).toEqual({ ignoresCase: true, number: undefined });
+    const numberKey = field('Number_Key__c', 'numeric', { isKey: true, from: 'id' });
+    const num = await sf.check(ctxFor('mirror', { key: 'Number_Key__c', fields: [numberKey, field('LastName')] }));
+    expect({ ignoresCase: num.keyIgnoresCase, number: num.keyNumber }).toEqual({ ignoresCase: false, number: { scale: 4 } });
+  });
   it('names unknown fields with suggestions', async () => {
     await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Emial'), field('LastNam')] }))).rejects.toMatchObject({
       code: 'FIELD_UNKNOWN',

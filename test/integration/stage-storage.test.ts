@@ -303,7 +303,7 @@ async function stageEachWay(
         columns: spec.columns,
         full,
         modelRows,
-        keyIgnoresCase,
+        keyMatch: keyIgnoresCase ? { kind: 'case' } : undefined,
       });
       indexes = (await session.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'pg_temp.${temp}'::regclass`)).rows[0].n;
       await session.query(`DROP TABLE pg_temp.${temp}`);
