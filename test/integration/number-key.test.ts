@@ -10,7 +10,9 @@
  *   npx jest --selectProjects integration --testPathPatterns number-key
  */
 import { describeRun } from '../../common/run';
-import { uniqueName } from '../support/harness';
+import { env, uniqueName } from '../support/harness';
+import { directDeps, fullRun, parsed, type DirectDeps } from '../support/runs';
+import { salesforceConnector } from '../../connectors/salesforce';
 import { emulatorAdmin } from '../support/emulator-admin';
 import { salesforceStage } from '../support/salesforce-stage';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
@@ -211,3 +213,51 @@ test('syncline.number_key: a decimal text as its number (rounded to the scale gi
   ).rows.map((r) => [r.k, r.scale, r.v]);
   expect(got).toEqual(cases);
 });
+
+// Upsert and Update delete nothing: '3001.50' renamed '3001.5' keeps its snapshot row while '3001.5''s write goes to
+// its record. Renamed back with its old values, it must be sent again (the record holds '3001.5''s values now).
+test.each(['upsert', 'update'])(
+  '%s: a number key renamed in its text form only, then renamed back: its values are sent again',
+  async (mode) => {
+    const sf = {
+      auth: 'client_credentials',
+      loginUrl: stage.emu.url,
+      clientId: 'syncline-demo-client',
+      clientSecret: 'syncline-demo-secret',
+    };
+    const d: DirectDeps = await directDeps(env().databaseUrl, { connections: { sf } });
+    d.deps.connectors.set(salesforceConnector.kind, salesforceConnector);
+    try {
+      const id = uniqueName(`sf_num_back_${mode}`);
+      const table = `public.${id}`;
+      const base = mode === 'upsert' ? 5000 : 6000;
+      await stage.db.query(`CREATE TABLE ${table} (id numeric, last_name text)`);
+      await stage.db.query(`INSERT INTO ${table} VALUES (${base}.50, '${id} 1'), (${base + 1}, '${id} 2')`);
+      const cfg = (m: string) =>
+        parsed({
+          id,
+          mode: m,
+          schedule: { manual: true },
+          source: { table, key: 'id' },
+          destination: { kind: 'salesforce', connection: 'sf', object: 'Contact', key: 'Number_Key__c', options: { bulkPollMs: 0 } },
+          mappings: [
+            { from: 'id', to: 'Number_Key__c' },
+            { from: 'last_name', to: 'LastName' },
+          ],
+        });
+      expect((await fullRun(d.deps, cfg('upsert'), 1)).summary.status).toBe('success');
+      const recordId = String((await live(id)).find((r) => Number(r.Number_Key__c) === base + 0.5)?.Id);
+      await stage.db.query(`UPDATE ${table} SET id = trim_scale(id), last_name = '${id} other' WHERE id = ${base}.5`);
+      expect((await fullRun(d.deps, cfg(mode), 2)).summary.status).toBe('success');
+      expect((await live(id)).find((r) => r.Id === recordId)).toMatchObject({ LastName: `${id} other` });
+      await stage.db.query(`UPDATE ${table} SET id = ${base}.50, last_name = '${id} 1' WHERE id = ${base}.5`);
+      expect((await fullRun(d.deps, cfg(mode), 3)).summary.status).toBe('success');
+      const after = await live(id);
+      expect(after).toHaveLength(2);
+      expect(after.find((r) => r.Id === recordId)).toMatchObject({ LastName: `${id} 1` });
+    } finally {
+      await d.close();
+    }
+  },
+  120_000,
+);
