@@ -46,7 +46,7 @@ import type { RowOp } from '../common/sync-modes';
 import type { SynclineDeps } from './deps';
 import { recordCommittedRun } from './metrics';
 import { refuseWhileRunsOpen } from './run-workflows';
-import { activityLogger, keyIgnoresCase } from './run-context';
+import { activityLogger, keyMatch } from './run-context';
 import type { FieldSpec } from '../connectors/types';
 
 export interface CommitRunInput {
@@ -279,7 +279,9 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
     // The destination's key field, where it ignores case: a repeated key's message names its other spellings
     // (only when some row is rejected: else the row errors' insert reads its rows once, as it always did).
     const rejections = counts.some((c) => c.status === 'rejected' || c.status === 'rejected_unchanged');
-    const caseBlindKey = rejections ? (rec.fields as FieldSpec[] | null)?.find((f) => f.isKey && f.keyIgnoresCase)?.to : undefined;
+    const match = keyMatch(rec.fields as FieldSpec[] | null);
+    const keyField = (rec.fields as FieldSpec[] | null)?.find((f) => f.isKey && (f.keyNumber || f.keyIgnoresCase))?.to;
+    const matchedKey = rejections && match && keyField !== undefined ? { field: keyField, match } : undefined;
     for (const stmt of commitStatements(
       runId,
       rec.activation_id,
@@ -288,9 +290,8 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       listUnacknowledged,
       wholeModel,
       holds,
-      caseBlindKey,
-      (written > 0 || (listUnacknowledged && counts.some((c) => c.status === 'pending' && c.op !== 'delete'))) &&
-        keyIgnoresCase(rec.fields as FieldSpec[] | null),
+      matchedKey,
+      written > 0 || (listUnacknowledged && counts.some((c) => c.status === 'pending' && c.op !== 'delete')) ? match : undefined,
     ))
       await stmt.execute(tx);
     for (const c of counts) {

@@ -11,7 +11,7 @@ import { buildDelta, countDelta, cutChunks, indexDeltaForReads, keepCaseVariants
 import { deleteChunks, replaceChunks } from '../db/chunks';
 import { guardStats, holdUnapproved } from '../db/held-deletes';
 import type { SynclineDeps } from './deps';
-import { buildContext, connectorFor, keyIgnoresCase, loadRun, sentFields, type LoadedRun } from './run-context';
+import { buildContext, connectorFor, keyMatch, loadRun, sentFields, type LoadedRun } from './run-context';
 import { withHeartbeat } from './work';
 import { pendingRows } from './write';
 import { Context } from '@temporalio/activity';
@@ -60,13 +60,15 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
       // For a stage an earlier release made from every model row (db/delta.ts buildDelta).
       columns: stageSpec(run, sentFields(run)).columns,
       modelRows: run.modelRows,
-      keyIgnoresCase: keyIgnoresCase(sentFields(run)),
+      keyMatch: keyMatch(sentFields(run)),
     }),
   );
   let counts = await countDelta(deps.db, run.runId);
   const deletes = () => counts.some((c) => c.op === 'delete' && c.status === 'pending');
-  // Before the guard: a removed key whose case variant the model still has is the same record there, not deleted.
-  if (deletes() && keyIgnoresCase(sentFields(run)) && (await keepCaseVariants(deps.db, run.runId, run.activationId)) > 0)
+  // Before the guard: a removed key whose case variant (or, a number key, whose number) the model still has is the
+  // same record there, not deleted.
+  const match = keyMatch(sentFields(run));
+  if (deletes() && match && (await keepCaseVariants(deps.db, run.runId, run.activationId, match)) > 0)
     counts = await countDelta(deps.db, run.runId);
   const anyRejected = counts.some((c) => c.status === 'rejected');
   if (anyRejected) await markUnchangedRejections(deps.db, run.runId, run.activationId);

@@ -18,7 +18,7 @@ import { copyIntoTemp, createTempStage, dropTempStage, fillTempStage, tempRows, 
 import { recordModelRows } from '../db/runs';
 import { SyncError } from '../common/errors';
 import type { SynclineDeps } from './deps';
-import { keyIgnoresCase, loadRun, sentFields, type LoadedRun } from './run-context';
+import { keyMatch, loadRun, sentFields, type LoadedRun } from './run-context';
 import {
   copyModelOut,
   modelError,
@@ -86,8 +86,9 @@ async function copyModel(deps: SynclineDeps, run: LoadedRun, spec: StageSpec, so
         columns: spec.columns,
         full: run.full,
         modelRows,
-        // Keys differing only in case are one record there: rejected together, as a repeated key is.
-        keyIgnoresCase: keyIgnoresCase(sentFields(run)),
+        // Keys differing only in case (or equal as numbers, a number key) are one record there: rejected together,
+        // as a repeated key is.
+        keyMatch: keyMatch(sentFields(run)),
       }),
     );
   if (source.sameDatabase)

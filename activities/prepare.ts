@@ -124,6 +124,8 @@ export async function checkDestination(deps: SynclineDeps, input: CheckDestinati
   const checked = await connector.check(buildContext(deps, run, fields));
   // Kept with the run's fields (runs.fields): the delta reads it (db/delta.ts keepCaseVariants).
   if (checked.keyIgnoresCase) for (const f of fields) if (f.isKey) f.keyIgnoresCase = true;
+  // A number key: keys are compared as numbers (syncline.number_key), not folded.
+  if (checked.keyNumber) for (const f of fields) if (f.isKey) f.keyNumber = { scale: checked.keyNumber.scale };
   // Keys are then compared folded (syncline.fold_key): a state database that folds A-Z only takes 'É-1' and 'é-1'
   // for two keys, which the destination takes for one record.
   if (checked.keyIgnoresCase && !(await foldsNonAsciiCase(deps.db))) checked.warnings = [...checked.warnings, KEY_FOLDING_ASCII_ONLY];

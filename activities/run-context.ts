@@ -8,6 +8,7 @@ import { resolveDestination } from '../connectors/kit/destination';
 import type { SynclineDeps } from './deps';
 import { getRun } from '../db/runs';
 import { getConnectorState, setConnectorState } from '../db/connector-state';
+import type { KeyMatch } from '../db/delta';
 import { recordApiCall } from './metrics';
 import { sharedLimitsFor } from './destination-limits';
 
@@ -134,11 +135,14 @@ export function buildContext(
 }
 
 /**
- * Whether the destination takes keys that differ only in case for one record (the key's `FieldSpec.keyIgnoresCase`,
- * from the connector's check): such keys are then one key for the delta (db/delta.ts keyGroup, keepCaseVariants).
+ * How the destination matches keys where not as text (the key's `FieldSpec.keyNumber` or `keyIgnoresCase`, from the
+ * connector's check): as numbers ('1.50' and '1.5' one record), or without regard to case ('K-1' and 'k-1'). Such
+ * keys are then one key for the delta (db/delta.ts keyGroup, keepCaseVariants). Undefined: compared as text.
  */
-export function keyIgnoresCase(fields: readonly FieldSpec[] | null | undefined): boolean {
-  return !!fields?.some((f) => f.isKey && f.keyIgnoresCase);
+export function keyMatch(fields: readonly FieldSpec[] | null | undefined): KeyMatch | undefined {
+  const key = fields?.find((f) => f.isKey && (f.keyNumber || f.keyIgnoresCase));
+  if (!key) return undefined;
+  return key.keyNumber ? { kind: 'number', scale: key.keyNumber.scale } : { kind: 'case' };
 }
 
 /** Fields actually sent: the run's fields minus those the destination cannot take. */

@@ -37,6 +37,19 @@ export interface FieldSpec extends Mapping {
    * keys that differ only in case for one record.
    */
   keyIgnoresCase?: boolean;
+  /**
+   * On the key mapping, set from the connector's check (`CheckResult.keyNumber`): the destination's key is a
+   * number, matched by value ('1.50' and '1.5' are one record).
+   */
+  keyNumber?: KeyNumber;
+}
+
+/**
+ * A destination key that is a number (a Salesforce External ID of type Number): keys are one record when they are
+ * one number once rounded to `scale` decimals (the field keeps that many; null: not rounded, an integer field).
+ */
+export interface KeyNumber {
+  scale: number | null;
 }
 
 /** The activation document's `destination`, as written (options unparsed). */
@@ -178,6 +191,13 @@ export interface CheckResult {
    * is still in the model (db/delta.ts `keepCaseVariants`).
    */
   keyIgnoresCase?: boolean;
+  /**
+   * The destination's key is a number matched by value (a Salesforce External ID of type Number): '1.50', '1.5'
+   * and '01.5' are one record there. Model keys equal as numbers (`syncline.number_key`) are then rejected as a
+   * repeated key is, and Mirror deletes no removed key equal as a number to a model key (`keepCaseVariants`).
+   * Where set, it decides how keys are compared, not `keyIgnoresCase`.
+   */
+  keyNumber?: KeyNumber;
 }
 
 export interface AttributeCreation {

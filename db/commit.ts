@@ -8,7 +8,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { deltaTable, ROW_CHANGE, ROW_KEY, stageTable } from './work-tables';
 import { ROW_ERROR_CODES } from '../common/errors';
-import { groupHash, MAX_KEY_BYTES, NULL_KEY } from './delta';
+import { decimalsNote, groupHash, matchForm, MAX_KEY_BYTES, NULL_KEY, type KeyMatch } from './delta';
 
 /**
  * What the delta holds, from its summary counts (`summaryCounts`, read first in the commit's
@@ -55,10 +55,11 @@ export function deltaHolds(
  * for a plan that is dropped unapplied, whose pending rows were never sent. `wholeModel`: the delta saw
  * every model row (not a retry-failed run, which sees only keys with errors), so a rejection it did not
  * meet again is gone from the model. `holds`: which statements have rows to act on (`deltaHolds`).
- * `caseBlindKey`: the destination's key field, where it ignores case (`FieldSpec.keyIgnoresCase`): a repeated key's
- * message then names its other spellings (db/delta.ts createStage rejects them together).
- * `caseVariantsWritten`: the destination's key ignores case and the run wrote rows: the spellings that left the
- * model of a key written are marked unconfirmed.
+ * `matchedKey`: the destination's key field and how it matches keys, where it ignores case (`FieldSpec.keyIgnoresCase`)
+ * or matches numbers (`FieldSpec.keyNumber`): a repeated key's message then names its other spellings (db/delta.ts
+ * createStage rejects them together).
+ * `variantsWritten`: how the destination matches keys (as for `matchedKey`), where the run wrote rows: the spellings
+ * that left the model of a key written are marked unconfirmed.
  */
 export function commitStatements(
   runId: string,
@@ -68,8 +69,8 @@ export function commitStatements(
   listUnacknowledged = true,
   wholeModel = true,
   holds: DeltaHolds = HOLDS_EVERYTHING,
-  caseBlindKey?: string,
-  caseVariantsWritten = false,
+  matchedKey?: { field: string; match: KeyMatch },
+  variantsWritten?: KeyMatch,
 ): RawBuilder<unknown>[] {
   const d = deltaTable(runId);
   const st = stageTable(runId);
@@ -92,11 +93,11 @@ export function commitStatements(
     // spellings: one that left the model and keeps a snapshot row (Upsert and Update never delete it; Mirror keeps
     // it, db/delta.ts keepCaseVariants) no longer says what the record holds. Marked unconfirmed, it is sent
     // again once back in the model (K-1 renamed k-1, then renamed back). The stage lists the keys that left the model.
-    ...(caseVariantsWritten
+    ...(variantsWritten
       ? [
           sql`UPDATE syncline.snapshot s SET unconfirmed = true FROM ${st} r
   WHERE r.${sql.id(ROW_CHANGE)} = 'removed' AND s.activation_id = ${activationId} AND s.key = r.${sql.id(ROW_KEY)} AND NOT s.unconfirmed
-    AND EXISTS (SELECT 1 FROM ${d} w WHERE syncline.fold_key(w.key) = syncline.fold_key(r.${sql.id(ROW_KEY)}) AND w.key <> r.${sql.id(ROW_KEY)}
+    AND EXISTS (SELECT 1 FROM ${d} w WHERE ${matchForm(sql.ref('w.key'), variantsWritten)} = ${matchForm(sql.ref(`r.${ROW_KEY}`), variantsWritten)} AND w.key <> r.${sql.id(ROW_KEY)}
       AND w.op <> 'delete' AND w.status IN ${listUnacknowledged ? sql`('ok', 'incomplete', 'pending')` : sql`('ok', 'incomplete')`})`,
         ]
       : []),
@@ -173,7 +174,7 @@ WHERE s.activation_id = ${activationId} AND s.key = g.variant AND NOT s.unconfir
   AND NOT EXISTS (SELECT 1 FROM ${d} d WHERE d.key = e.key)`,
         ]
       : []),
-    ...(holds.listed ? [rowErrorsInsert(d, activationId, runNumber, keyColumn, listed, caseBlindKey)] : []),
+    ...(holds.listed ? [rowErrorsInsert(d, activationId, runNumber, keyColumn, listed, matchedKey)] : []),
   ];
 }
 
@@ -184,7 +185,7 @@ function rowErrorsInsert(
   runNumber: number,
   keyColumn: string,
   listed: RawBuilder<unknown>,
-  caseBlindKey?: string,
+  matchedKey?: { field: string; match: KeyMatch },
 ) {
   const rows = sql`SELECT key, op, change, code, message, status, retryable, hash, n FROM ${d}
       WHERE (status IN ${listed} OR (status = 'ok' AND code IS NOT NULL)) AND change <> 'null_key'
@@ -192,27 +193,38 @@ function rowErrorsInsert(
   // Where the destination's key ignores case, the spellings of one key are rejected together (db/delta.ts
   // createStage), each a row of the delta: the listed rows (few, read once) give each its others.
   const repeated = sql`'key "' || key || '" appears ' || n || ' times in the model (column "' || ${keyColumn} || '"); none of these rows was sent. Make the key unique.'`;
+  const m = matchedKey?.match;
+  const field = matchedKey?.field;
+  // Where keys are matched as numbers, the same words with the number's.
+  const sameAs = m?.kind === 'number' ? sql.lit('" is the same number as ') : sql.lit('" differs only in case from ');
+  const matching =
+    m?.kind === 'number'
+      ? sql.lit(`, and the destination's key field "${field}" is a number${decimalsNote(m)}: `)
+      : sql.lit(", and the destination's key ignores case: ");
+  const remedy =
+    m?.kind === 'number'
+      ? sql.lit('Make the key unique as a number.')
+      : sql.lit(`Make the key unique ignoring case, or make the destination's key field "${field}" case-sensitive.`);
   const spelled =
-    caseBlindKey === undefined
+    m === undefined
       ? repeated
       : sql`CASE WHEN v.keys IS NULL AND n > 1 THEN ${repeated}
     -- Its other spellings not in this delta (a retry-failed run sees only keys with row errors).
-    WHEN v.keys IS NULL THEN 'key "' || key || '" differs only in case from another key in the model (column "' || ${keyColumn}
-      || '"), and the destination''s key ignores case: they would write one record; none of them was sent. '
-      || 'Make the key unique ignoring case, or make the destination''s key field "' || ${caseBlindKey} || '" case-sensitive.'
-    ELSE 'key "' || key || '" differs only in case from ' || (SELECT string_agg('"' || o || '"', ', ' ORDER BY o COLLATE "C") FROM unnest(v.keys) o WHERE o <> x.key)
-      || ' in the model (column "' || ${keyColumn} || '"), and the destination''s key ignores case: these ' || v.total || ' rows would write one record; none of them was sent. '
-      || 'Make the key unique ignoring case, or make the destination''s key field "' || ${caseBlindKey} || '" case-sensitive.' END`;
+    WHEN v.keys IS NULL THEN 'key "' || key || ${sameAs} || 'another key in the model (column "' || ${keyColumn}
+      || '")' || ${matching} || 'they would write one record; none of them was sent. ' || ${remedy}
+    ELSE 'key "' || key || ${sameAs} || (SELECT string_agg('"' || o || '"', ', ' ORDER BY o COLLATE "C") FROM unnest(v.keys) o WHERE o <> x.key)
+      || ' in the model (column "' || ${keyColumn} || '")' || ${matching} || 'these ' || v.total || ' rows would write one record; none of them was sent. '
+      || ${remedy} END`;
   const from =
-    caseBlindKey === undefined ? sql`(${rows}) x` : sql`x LEFT JOIN v ON x.change = 'duplicate_key' AND v.g = syncline.fold_key(x.key)`;
+    m === undefined ? sql`(${rows}) x` : sql`x LEFT JOIN v ON x.change = 'duplicate_key' AND v.g = ${matchForm(sql.ref('x.key'), m)}`;
   // A spelling the snapshot holds (synced before its variant came, or by a release before this rejection, when
   // both were written to the one record, the last write winning): the record may hold another spelling's values.
   // Marked unconfirmed (in the same statement), it is sent again once it is the only one (db/delta.ts createStage).
   return sql`${
-    caseBlindKey === undefined
+    m === undefined
       ? sql``
       : sql`WITH x AS MATERIALIZED (${rows}), v AS (
-  SELECT syncline.fold_key(key) AS g, array_agg(key) AS keys, sum(n) AS total FROM x WHERE change = 'duplicate_key' GROUP BY 1 HAVING count(*) > 1
+  SELECT ${matchForm(sql.ref('key'), m)} AS g, array_agg(key) AS keys, sum(n) AS total FROM x WHERE change = 'duplicate_key' GROUP BY 1 HAVING count(*) > 1
 ), u AS (
   UPDATE syncline.snapshot s SET unconfirmed = true FROM v, unnest(v.keys) AS k(key)
   WHERE s.activation_id = ${activationId} AND s.key = k.key AND NOT s.unconfirmed

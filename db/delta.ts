@@ -128,9 +128,27 @@ export function longKeyListing(key: RawBuilder<unknown>): RawBuilder<unknown> {
  * shorter key can equal: equal keys still collide; two long keys with one md5 would only send the stage
  * the way of repeated keys, which finds none.
  */
-export function uniqueKeyIndex(rows: RawBuilder<unknown>, keyIgnoresCase = false): RawBuilder<unknown> {
+export function uniqueKeyIndex(rows: RawBuilder<unknown>, keyMatch?: KeyMatch): RawBuilder<unknown> {
   const k = sql.id(STAGE_KEY);
-  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${keyGroup(k, keyIgnoresCase)} ELSE ${longKeyListing(k)} END) COLLATE "C")`;
+  return sql`CREATE UNIQUE INDEX ON ${rows} ((CASE WHEN octet_length(${k}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${keyGroup(k, keyMatch)} ELSE ${longKeyListing(k)} END) COLLATE "C")`;
+}
+
+/**
+ * How the destination matches keys where it does not compare them as text, from the key's `FieldSpec` (the
+ * connector's check): without regard to case (`keyIgnoresCase`: 'K-1' and 'k-1' are one record), or as numbers
+ * (`keyNumber`: '1.50' and '1.5' are one record, rounded first to the field's scale). Keys one record there are
+ * one key for the delta: repeats in the model (`keyGroup`), and a removed key's variant (`keepCaseVariants`).
+ */
+export type KeyMatch = { kind: 'case' } | { kind: 'number'; scale: number | null };
+
+/** A key in the destination's form (`KeyMatch`): `syncline.fold_key` for case, `syncline.number_key` for numbers. */
+export function matchForm(key: RawBuilder<unknown>, m: KeyMatch): RawBuilder<unknown> {
+  return m.kind === 'number' ? sql`syncline.number_key(${key}, ${sql.lit(m.scale)})` : sql`syncline.fold_key(${key})`;
+}
+
+/** How many decimals a number key keeps, for messages: ' (4 decimals)', ' (no decimals)', '' (an integer field). */
+export function decimalsNote(m: Extract<KeyMatch, { kind: 'number' }>): string {
+  return m.scale === null ? '' : m.scale === 0 ? ' (no decimals)' : ` (${m.scale} decimal${m.scale === 1 ? '' : 's'})`;
 }
 
 /**
@@ -139,8 +157,8 @@ export function uniqueKeyIndex(rows: RawBuilder<unknown>, keyIgnoresCase = false
  * repeated key is). `syncline.fold_key` as keepCaseVariants compares them: lower case under a Unicode-aware collation
  * (migration 20261207T2000-fold-key), not `lower()`, which follows the database's ctype ('É' stays 'É' under ctype C).
  */
-function keyGroup(key: RawBuilder<unknown>, keyIgnoresCase: boolean): RawBuilder<unknown> {
-  return keyIgnoresCase ? sql`syncline.fold_key(${key})` : key;
+function keyGroup(key: RawBuilder<unknown>, keyMatch: KeyMatch | undefined): RawBuilder<unknown> {
+  return keyMatch ? matchForm(key, keyMatch) : key;
 }
 
 /**
@@ -149,8 +167,8 @@ function keyGroup(key: RawBuilder<unknown>, keyIgnoresCase: boolean): RawBuilder
  * itself). Grouping long keys in lower case too gave a small model's stage (`SMALL_STAGE_ROWS`) another hash for them
  * than a large one's: their rejection reported anew once the model grew past it.
  */
-function caseGroup(key: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`CASE WHEN octet_length(${key}) <= ${sql.lit(MAX_KEY_BYTES)} THEN syncline.fold_key(${key}) ELSE ${key} END`;
+function caseGroup(key: RawBuilder<unknown>, m: KeyMatch): RawBuilder<unknown> {
+  return sql`CASE WHEN octet_length(${key}) <= ${sql.lit(MAX_KEY_BYTES)} THEN ${matchForm(key, m)} ELSE ${key} END`;
 }
 
 /**
@@ -175,10 +193,11 @@ export interface StageBuild {
   /** The model repeats some keys (`uniqueKeyIndex` failed). */
   hasDups: boolean;
   /**
-   * The destination matches keys without regard to case (`FieldSpec.keyIgnoresCase`): keys that differ only in
-   * case are repeats of one key (`keyGroup`), each spelling rejected as `duplicate_key`.
+   * The destination matches keys without regard to case (`FieldSpec.keyIgnoresCase`) or as numbers
+   * (`FieldSpec.keyNumber`): keys one record there are repeats of one key (`keyGroup`), each spelling rejected as
+   * `duplicate_key`.
    */
-  keyIgnoresCase?: boolean;
+  keyMatch?: KeyMatch;
   /** The join carries the model's columns, instead of reading the kept rows' values after it by tuple id (`CARRY_STAGE_ROWS`). */
   carry?: boolean;
 }
@@ -203,13 +222,13 @@ export function createStage(b: StageBuild): RawBuilder<unknown> {
   // Grouped twice: the cheap count finds the few repeated keys, only their rows are hashed together. Where the key
   // ignores case, a group is every spelling of one key folded (`keyGroup`): each spelling is a row of dd (its rows
   // counted, the last standing for them), all of them with the hash of the whole group.
-  const ic = !!b.keyIgnoresCase;
+  const ic = b.keyMatch;
   const dups = b.hasDups
     ? ic
       ? sql`dk AS (
-  SELECT ${caseGroup(sql.id(STAGE_KEY))} AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+  SELECT ${caseGroup(sql.id(STAGE_KEY), ic)} AS g FROM ${b.rows} WHERE ${sql.id(STAGE_KEY)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1
 ), dr AS MATERIALIZED (
-  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON ${caseGroup(sql.ref(`x.${STAGE_KEY}`))} = dk.g
+  SELECT x.${sql.id(STAGE_KEY)} AS key, x.ctid AS tid, x.${sql.id(STAGE_HASH)} AS hash, dk.g FROM dk JOIN ${b.rows} x ON ${caseGroup(sql.ref(`x.${STAGE_KEY}`), ic)} = dk.g
 ), dd AS (
   SELECT dr.key, count(*)::int AS n, max(dr.tid) AS tid, dg.hash FROM dr JOIN (SELECT g, ${groupHash(sql.ref('hash'))} AS hash FROM dr GROUP BY g) dg ON dg.g = dr.g
   GROUP BY dr.key, dg.hash
@@ -289,8 +308,8 @@ export interface DeltaSpec {
   onlyFailed: boolean;
   /** Rows whose last write failed permanently are sent again (not skipped), among the others. */
   retryFailed?: boolean;
-  /** For a stage an earlier release made (`buildDelta`): `StageBuild.keyIgnoresCase`. */
-  keyIgnoresCase?: boolean;
+  /** For a stage an earlier release made (`buildDelta`): `StageBuild.keyMatch`. */
+  keyMatch?: KeyMatch;
 }
 
 /**
@@ -527,7 +546,7 @@ export async function buildStage(
   const build = { ...rest, carry };
   let hasDups = false;
   try {
-    await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows, !!b.keyIgnoresCase).compile(db));
+    await inTransaction(session, "SET LOCAL maintenance_work_mem = '256MB'", uniqueKeyIndex(b.rows, b.keyMatch).compile(db));
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     hasDups = true;
@@ -601,7 +620,7 @@ async function remakeEarlierStage(db: Db, spec: DeltaSpec & { columns: string[] 
     let hasDups = false;
     await sql`SAVEPOINT keys`.execute(tx);
     try {
-      await uniqueKeyIndex(earlier, !!spec.keyIgnoresCase).execute(tx);
+      await uniqueKeyIndex(earlier, spec.keyMatch).execute(tx);
     } catch (err) {
       if ((err as { code?: string }).code !== '23505') throw err;
       await sql`ROLLBACK TO SAVEPOINT keys`.execute(tx);
@@ -616,7 +635,7 @@ async function remakeEarlierStage(db: Db, spec: DeltaSpec & { columns: string[] 
       columns: spec.columns,
       full: spec.full,
       hasDups,
-      keyIgnoresCase: spec.keyIgnoresCase,
+      keyMatch: spec.keyMatch,
     }).execute(tx);
     await sql`DROP TABLE ${earlier}`.execute(tx);
     await sql`ALTER TABLE ${next} RENAME TO ${sql.id(stageName(spec.runId))}`.execute(tx);
@@ -864,7 +883,8 @@ export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
 /**
  * Where the destination matches keys without regard to case (`FieldSpec.keyIgnoresCase`), a removed key whose
  * case variant the model still has ('K-1' removed, 'k-1' added, changed, unchanged or rejected) is that key's
- * record: deleting it, by its stored Id or by key, deleted the record of a model row that is still there (after
+ * record; so, where it matches them as numbers (`FieldSpec.keyNumber`, `m`), is a removed key equal as a number to
+ * a model key ('1.50' removed, '1.5' added, the text form of a number column changed): deleting it, by its stored Id or by key, deleted the record of a model row that is still there (after
  * the variant's upsert wrote it: gone for good, the snapshot holding the variant; before: made again, a new record).
  * Such a deletion is settled here, without a call: `kept` (no seq: in no chunk, no answer: `hasAnswers`), the
  * variant's key in `variant`, and a message for the row log. Two variants both removed are deleted. Before the
@@ -876,13 +896,17 @@ export async function hasAnswers(db: Db, runId: string): Promise<boolean> {
  * there, a later run keeps it again while the variant is in the model, and deletes it once no variant is. The
  * variant chosen is one the snapshot holds if any, else one this run sends, else any model key (a retry-failed run's delta lacks those without a row error: read from the stage), in key order among equals.
  */
-export async function keepCaseVariants(db: Db, runId: string, activationId: string): Promise<number> {
+export async function keepCaseVariants(db: Db, runId: string, activationId: string, m: KeyMatch = { kind: 'case' }): Promise<number> {
   const d = deltaTable(runId);
   // The model's keys are read from the stage, not the delta: a retry-failed run's delta holds only keys with row
   // errors, and a variant without one (K-1 renamed k-1, K-1's last write failed) was no variant: K-1's record deleted.
   const st = stageTable(runId);
   const r = await sql`UPDATE ${d} x SET status = 'kept', seq = NULL, variant = v.key,
-  message = 'not deleted: the model still has key "' || v.key || '", which differs from it only in case, and the destination takes both for one record'
+  message = 'not deleted: the model still has key "' || v.key || ${
+    m.kind === 'number'
+      ? sql.lit(`", the same number for the destination, whose key field is a number${decimalsNote(m)}: both are one record`)
+      : sql.lit('", which differs from it only in case, and the destination takes both for one record')
+  }
 FROM (
   SELECT DISTINCT ON (x2.key) x2.key AS removed, m.key FROM ${d} x2
   JOIN (
@@ -892,7 +916,7 @@ FROM (
     UNION ALL
     SELECT s.key, 0 FROM syncline.snapshot s WHERE s.activation_id = ${activationId}
       AND NOT EXISTS (SELECT 1 FROM ${st} z WHERE z.${sql.id(ROW_KEY)} = s.key AND z.${sql.id(ROW_CHANGE)} = 'removed')
-  ) m ON syncline.fold_key(m.key) = syncline.fold_key(x2.key) AND m.key <> x2.key
+  ) m ON ${matchForm(sql.ref('m.key'), m)} = ${matchForm(sql.ref('x2.key'), m)} AND m.key <> x2.key
   WHERE x2.op = 'delete' AND x2.status = 'pending'
   ORDER BY x2.key, m.rank, m.key
 ) v

@@ -79,6 +79,13 @@ describe('check', () => {
     expect(res.skippedFields).toEqual([expect.objectContaining({ field: 'Birthdate' })]);
     expect(res.warnings.map((w) => w.code)).toEqual(['FIELD_SKIPPED']);
   });
+  it('says how the key matches: an External ID text ignores case; a Number External ID matches by value, at its scale', async () => {
+    const text = await sf.check(ctxFor('mirror'));
+    expect({ ignoresCase: text.keyIgnoresCase, number: text.keyNumber }).toEqual({ ignoresCase: true, number: undefined });
+    const numberKey = field('Number_Key__c', 'numeric', { isKey: true, from: 'id' });
+    const num = await sf.check(ctxFor('mirror', { key: 'Number_Key__c', fields: [numberKey, field('LastName')] }));
+    expect({ ignoresCase: num.keyIgnoresCase, number: num.keyNumber }).toEqual({ ignoresCase: false, number: { scale: 4 } });
+  });
   it('names unknown fields with suggestions', async () => {
     await expect(sf.check(ctxFor('upsert', { fields: [...FIELDS, field('Emial'), field('LastNam')] }))).rejects.toMatchObject({
       code: 'FIELD_UNKNOWN',
@@ -202,6 +209,43 @@ describe('collections', () => {
     expect(byId.chunk.results.get(id)).toMatchObject({ ok: true });
     expect((await records()).find((r) => r.Id === id)?.LastName).toBe('ById');
   });
+
+  it.each([
+    ['collections', COLLECTIONS],
+    ['bulk2', BULK],
+  ])(
+    'via %s: Update mode by a Number External ID finds the record whose number the key is (1001.50 is 1001.5), and deletes by lookup too',
+    async (_m, plan) => {
+      await admin('POST', '/records/Contact', [
+        { LastName: 'A', Number_Key__c: 1001.5 },
+        { LastName: 'B', Number_Key__c: 7 },
+      ]);
+      const numberKey = field('Number_Key__c', 'numeric', { isKey: true, from: 'id' });
+      const o = { key: 'Number_Key__c', fields: [numberKey, field('LastName')] };
+      const rows = [
+        outRow('1001.50', { Number_Key__c: '1001.50', LastName: 'A2' }),
+        outRow('7.0', { Number_Key__c: '7.0', LastName: 'B2' }),
+      ];
+      const upd = await write('update', 'update', rows, o, plan);
+      const recs = await records();
+      expect({ a: upd.chunk.results.get('1001.50'), b: upd.chunk.results.get('7.0'), names: recs.map((r) => r.LastName).sort() }).toEqual({
+        a: expect.objectContaining({ ok: true }),
+        b: expect.objectContaining({ ok: true }),
+        names: ['A2', 'B2'],
+      });
+      const nan = await write('update', 'update', [outRow('NaN', { Number_Key__c: 'NaN', LastName: 'X' })], o, plan);
+      expect(nan.chunk.results.get('NaN')).toEqual({
+        key: 'NaN',
+        ok: false,
+        code: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+        message: 'Number_Key__c: value is not a number',
+        retryable: false,
+      });
+      const del = await write('mirror', 'delete', [outRow('1001.50', {})], o, plan);
+      expect(del.chunk.results.get('1001.50')).toMatchObject({ ok: true });
+      expect((await records()).map((r) => r.LastName)).toEqual(['B2']);
+    },
+  );
 
   it('inserts with the token field and deletes (by destinationId, by lookup, already gone)', async () => {
     const ins = await write('insert', 'create', people(3));

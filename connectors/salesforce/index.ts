@@ -2,7 +2,8 @@
  * Salesforce destination (jsforce 3, API v62.0): sObject Collections for small operations, Bulk API 2.0
  * for large ones; creates are idempotent upserts on a token External ID; a daily-quota governor.
  */
-import type { CheckResult, DestinationConnector } from '../types';
+import type { CheckResult, DestinationConnector, KeyNumber } from '../types';
+import type { SfField } from './mapping';
 import { connectionSchema, optionsSchema, type SalesforceConnection, type SalesforceOptions } from './config';
 import { SALESFORCE_MODES } from './modes';
 import { getClient } from './client';
@@ -12,6 +13,13 @@ import { ensureHardDeletePermission } from './hard-delete';
 import { METHOD_BULK, METHOD_COLLECTIONS, planWrites, pollChunk, writeChunk } from './writer';
 
 export type { SalesforceConnection } from './config';
+
+/** The key's number form where the key field is a number (mapping.ts encodeNumber: what is sent), else undefined. */
+function numberKey(f: SfField): KeyNumber | undefined {
+  if (f.type === 'int' || f.type === 'long') return { scale: null };
+  if (f.type === 'double' || f.type === 'currency' || f.type === 'percent') return { scale: Math.max(f.scale ?? 0, 0) };
+  return undefined;
+}
 
 export const salesforceConnector: DestinationConnector<SalesforceConnection, SalesforceOptions> = {
   kind: 'salesforce',
@@ -27,9 +35,18 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
   async check(ctx): Promise<CheckResult> {
     const { model, client } = await openSession(ctx, true);
     if (model.hardDelete) await ensureHardDeletePermission(client, model.where);
-    // An External ID matches case-insensitively unless the field is case sensitive; a record Id never does.
-    const keyIgnoresCase = model.keyField.name !== 'Id' && model.keyField.caseSensitive !== true;
-    return { skippedFields: model.skipped, missingAttributes: [], warnings: model.warnings, keyIgnoresCase };
+    // A Number External ID matches by value ('1.50' and '1.5' are one record), the value the connector sends: rounded
+    // to the field's scale (mapping.ts encodeNumber; an int field takes integers only, not rounded).
+    const keyNumber = numberKey(model.keyField);
+    // An External ID matches case-insensitively unless the field is case sensitive; a record Id never does; a number has no case.
+    const keyIgnoresCase = !keyNumber && model.keyField.name !== 'Id' && model.keyField.caseSensitive !== true;
+    return {
+      skippedFields: model.skipped,
+      missingAttributes: [],
+      warnings: model.warnings,
+      keyIgnoresCase,
+      ...(keyNumber ? { keyNumber } : {}),
+    };
   },
 
   planWrites,

@@ -7,14 +7,16 @@ import type { OutRow, RowOp, RowResult } from '../types';
 import type { WriteModel } from './analyze';
 import type { SalesforceClient } from './client';
 import { idProblem } from './ids';
+import { encodeValue } from './mapping';
 
 export interface Resolved {
   id: string | null;
-  code?: 'NOT_FOUND' | 'DUPLICATE_EXTERNAL_ID' | 'MALFORMED_ID';
+  code?: 'NOT_FOUND' | 'DUPLICATE_EXTERNAL_ID' | 'MALFORMED_ID' | 'INVALID_TYPE_ON_FIELD_IN_RECORD' | 'NUMBER_OUTSIDE_VALID_RANGE';
   message?: string;
 }
 
 const MAX_IN_LIST_URL_CHARS = 12_000;
+const NUMBER_TYPES = new Set(['int', 'long', 'double', 'currency', 'percent']);
 const soqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** ≤ 200 keys and a URL well under Salesforce's 16 KB limit for GET /query. */
@@ -55,9 +57,24 @@ export async function resolveIds(client: SalesforceClient, model: WriteModel, ro
     } else if (fromStoredId(model, row)) out.set(row.key, { id: row.destinationId! });
     else missing.push(row);
   }
-  const fold = (s: string) => (model.keyField.caseSensitive ? s : s.toLowerCase());
-  for (const batch of batches(missing)) {
-    const soql = `SELECT Id, ${keyName} FROM ${model.object} WHERE ${keyName} IN (${batch.map((r) => soqlString(r.key)).join(',')})`;
+  // A Number External ID is compared by value, and its SOQL value is a number, unquoted ("Quotes are unnecessary for
+  // dates and numbers"; a quoted '1001.50' matched no record 1001.5): both sides as the digits the connector sends
+  // (mapping.ts encodeValue: rounded to the field's scale, no trailing zeros). A key that is no number is a row error.
+  const keySend = NUMBER_TYPES.has(model.keyField.type) ? model.send.find((f) => f.spec.isKey && f.field.name === keyName) : undefined;
+  const digits = (v: unknown): string | null => {
+    const e = keySend && encodeValue(keySend.spec, keySend.field, String(v));
+    return e && e.ok && e.value !== null ? String(e.value) : null;
+  };
+  const fold = (s: string) => (keySend ? (digits(s) ?? s) : model.keyField.caseSensitive ? s : s.toLowerCase());
+  const lookups: OutRow[] = [];
+  for (const row of missing) {
+    const e = keySend && encodeValue(keySend.spec, keySend.field, row.key);
+    if (e && !e.ok) out.set(row.key, { id: null, code: e.code as Resolved['code'], message: `${keyName} = "${row.key}": ${e.message}` });
+    else lookups.push(row);
+  }
+  for (const batch of batches(lookups)) {
+    const literal = (r: OutRow) => (keySend ? fold(r.key) : soqlString(r.key));
+    const soql = `SELECT Id, ${keyName} FROM ${model.object} WHERE ${keyName} IN (${batch.map(literal).join(',')})`;
     const found = await client.query<Record<string, unknown>>(soql, model.where);
     const byKey = new Map<string, string[]>();
     for (const rec of found) {
@@ -110,6 +127,9 @@ export async function recordsByToken(
  */
 export function lookupFailure(op: RowOp, key: string, res: Resolved | undefined): RowResult {
   if (res?.code === 'MALFORMED_ID') return { key, ok: false, code: res.code, message: res.message ?? 'malformed Id', retryable: false };
+  // A Number External ID key that is no number (NaN, Infinity) or too long for the field: never looked up.
+  if (res?.code === 'INVALID_TYPE_ON_FIELD_IN_RECORD' || res?.code === 'NUMBER_OUTSIDE_VALID_RANGE')
+    return { key, ok: false, code: res.code, message: res.message ?? 'not a number', retryable: false };
   return {
     key,
     ok: false,

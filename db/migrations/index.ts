@@ -25,6 +25,7 @@ import * as attributeCreationsIndex from './20261207T0100-attribute-creations-in
 import * as chunkWriteBegan from './20261207T1200-chunk-write-began';
 import * as stoppedPaused from './20261207T1300-stopped-paused';
 import * as foldKey from './20261207T2000-fold-key';
+import * as numberKey from './20261207T2200-number-key';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '20261122T1300-initial': initial,
@@ -43,4 +44,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261207T1200-chunk-write-began': chunkWriteBegan,
   '20261207T1300-stopped-paused': stoppedPaused,
   '20261207T2000-fold-key': foldKey,
+  '20261207T2200-number-key': numberKey,
 };

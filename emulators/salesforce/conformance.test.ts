@@ -553,6 +553,33 @@ describe('Validation engine, shared by every write path (CL validation engine)',
     ]);
   });
 
+  test('a Number External ID matches by value: upsert and lookup by 1.50, 1.5, 01 or 1e0 find one record (Collections, single REST, Bulk 2.0)', async () => {
+    const a = await conn.sobject('Contact').create({ LastName: 'N', Number_Key__c: '1.50' });
+    const up = await conn.sobject('Contact').upsert([{ Number_Key__c: '1.5', Title: 'one' }], 'Number_Key__c');
+    expect(up[0]).toMatchObject({ success: true, created: false, id: a.id });
+    const single = await raw(emu, 'PATCH', dataPath('/sobjects/Contact/Number_Key__c/01.500'), {
+      body: { Title: 'two' },
+      token: conn.accessToken,
+    });
+    expect(single.json()).toMatchObject({ id: a.id, created: false });
+    const dup = await errOf(conn.sobject('Contact').create({ LastName: 'M', Number_Key__c: '15e-1' }));
+    expect(dup.errorCode).toBe('DUPLICATE_VALUE');
+    const job = await conn.bulk2.loadAndWaitForResults({
+      object: 'Contact',
+      operation: 'upsert',
+      externalIdFieldName: 'Number_Key__c',
+      input: 'Number_Key__c,Title\n1.500,three\n',
+    });
+    expect(job.successfulResults).toHaveLength(1);
+    expect(job.successfulResults[0]).toMatchObject({ sf__Id: a.id, sf__Created: 'false' });
+    const all = (await admin(emu, 'GET', '/records/Contact')) as Array<Record<string, unknown>>;
+    expect(all.map((r) => [r.Id, r.Number_Key__c, r.Title])).toEqual([[a.id, 1.5, 'three']]);
+    // -0 and 0 are one value too.
+    const z = await conn.sobject('Contact').upsert([{ Number_Key__c: '0', LastName: 'Z' }], 'Number_Key__c');
+    const mz = await conn.sobject('Contact').upsert([{ Number_Key__c: '-0', LastName: 'Z' }], 'Number_Key__c');
+    expect(mz[0]).toMatchObject({ success: true, created: false, id: z[0]?.id });
+  });
+
   test('parent lookup by external id: JSON {"Account": {"External_Id__c": ...}}; missing parent -> INVALID_FIELD', async () => {
     const acc = await conn.sobject('Account').create({ Name: 'Parent', External_Id__c: 'A-1' });
     const c = await conn.sobject('Contact').create({ LastName: 'Child', Account: { External_Id__c: 'A-1' } });

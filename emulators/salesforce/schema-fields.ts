@@ -46,7 +46,8 @@ export const f = {
   time: (name: string, label: string, o: Opts = {}) => base(name, label, 'time', o),
   int: (name: string, label: string, digits: number) => base(name, label, 'int', { digits }),
   currency: (name: string, label: string, precision: number, scale: number) => base(name, label, 'currency', { precision, scale }),
-  double: (name: string, label: string, precision: number, scale: number) => base(name, label, 'double', { precision, scale }),
+  double: (name: string, label: string, precision: number, scale: number, o: Opts = {}) =>
+    base(name, label, 'double', { precision, scale, ...o }),
   percent: (name: string, label: string, precision: number, scale: number, o: Opts = {}) =>
     base(name, label, 'percent', { precision, scale, ...o }),
   pick: (name: string, label: string, values: string[], o: Opts = {}) =>

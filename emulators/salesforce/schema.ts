@@ -124,6 +124,8 @@ const CATALOGUE: Array<Omit<ObjectDef, 'index' | 'relationships'>> = [
       // Create-only (createable, not updateable), as a master-detail field without reparenting or
       // OpportunityLineItem.PricebookEntryId are in an org: set on create, refused on every update.
       f.str('First_Touch__c', 'First Touch', 80, { updateable: false }),
+      // A Number External ID: matched by value (store.ts), as Salesforce does ('1.50' and '1.5' are one record).
+      f.double('Number_Key__c', 'Number Key', 14, 4, { externalId: true, unique: true, idLookup: true }),
       ...systemFields(),
     ],
   },

@@ -4,7 +4,10 @@
  * lookup indexes on every externalId / idLookup / unique field so upserts and duplicate checks stay O(1).
  * A V8 Map holds at most 2^24 entries: about 16 million records per object.
  */
+import { coerce } from './coerce';
 import type { ObjectDef, StoredValue } from './schema-types';
+
+const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent']);
 
 export interface Rec {
   id: string;
@@ -33,9 +36,20 @@ export class ObjectStore {
     });
   }
 
+  /**
+   * A value's index key. A number field (a Number External ID) matches by value, as Salesforce does: '1.50',
+   * '1.5', '01.5' and '15e-1' are one key, the field's stored form (`coerce`: rounded to its scale); a text that
+   * is no number keys as itself (it matches no record: a write refuses it). Text fields: lower case unless the
+   * field is case sensitive.
+   */
   key(fieldIdx: number, value: StoredValue): string {
+    const fd = this.def.fields[fieldIdx];
+    if (fd && NUMBER_TYPES.has(fd.type)) {
+      const c = coerce(fd, value);
+      return String(c.ok ? c.value : value);
+    }
     const s = String(value);
-    return this.def.fields[fieldIdx]?.caseSensitive ? s : s.toLowerCase();
+    return fd?.caseSensitive ? s : s.toLowerCase();
   }
 
   isIndexed(fieldIdx: number): boolean {

@@ -12,7 +12,7 @@ import { computeDelta } from '../../activities/delta';
 import { commitStatements } from '../../db/commit';
 import { env, sqlClient, uniqueName } from '../support/harness';
 import { directDeps, fullRun, parsed, startRun, type DirectDeps } from '../support/runs';
-import { buildStage, CARRY_STAGE_ROWS, chunkPage, SMALL_STAGE_ROWS, stageSelect } from '../../db/delta';
+import { buildStage, CARRY_STAGE_ROWS, chunkPage, SMALL_STAGE_ROWS, stageSelect, type KeyMatch } from '../../db/delta';
 import { tempRows, tempRowsName } from '../../db/stage';
 import { stageSpec } from '../../activities/extract';
 import { loadRun, sentFields } from '../../activities/run-context';
@@ -284,7 +284,7 @@ async function stageEachWay(
   runId: string,
   full: boolean,
   after: (label: string, indexes: number) => Promise<void>,
-  keyIgnoresCase = false,
+  keyMatch?: KeyMatch,
 ): Promise<void> {
   const run = await loadRun(d.deps, runId);
   const spec = stageSpec(run, sentFields(run));
@@ -303,7 +303,7 @@ async function stageEachWay(
         columns: spec.columns,
         full,
         modelRows,
-        keyIgnoresCase,
+        keyMatch,
       });
       indexes = (await session.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'pg_temp.${temp}'::regclass`)).rows[0].n;
       await session.query(`DROP TABLE pg_temp.${temp}`);
@@ -379,7 +379,7 @@ test('where the key ignores case, keys differing only in case are repeats, each 
         );
         made[label] = { indexes, rows: rows.rows };
       },
-      ignoresCase,
+      ignoresCase ? { kind: 'case' } : undefined,
     );
     expect(made.small!.indexes).toBe(0);
     // A repeat ('K-5' twice, or keys equal ignoring case where the key ignores case): the unique index failed.
@@ -434,11 +434,47 @@ test('where the key ignores case, keys over 2,000 bytes differing only in case g
         await db.query(`SELECT left(__row_key, 3) AS k, __change, __n, __row_hash::text, name FROM syncline_work.s_${runId} ORDER BY name`)
       ).rows;
     },
-    true,
+    { kind: 'case' },
   );
   expect(made.small!.map((r) => [r.k, r.__change, r.__n])).toEqual([
     ['laa', 'long_key', 1],
     ['Laa', 'long_key', 1],
+  ]);
+  expect(made.small).toEqual(made.large);
+  expect(made.small).toEqual(made.larger);
+});
+
+test('where the key is a number (4 decimals), keys equal as numbers are one key, the same every way: 1.50 and 1.5, 2 and 2.00001, -0 and 0', async () => {
+  const id = uniqueName('stage_number');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g + 10 AS id, 'Name ' || g AS name FROM generate_series(1, 12) g`);
+  const cfg = config(
+    id,
+    'default',
+    `SELECT id::text AS id, name FROM public.${id} UNION ALL VALUES ('1.50', 'a'), ('1.5', 'b'), ('2', 'c'), ('2.00001', 'd'), ('-0', 'e'), ('0', 'f'), ('3', 'g')`,
+  );
+  await fullRun(d.deps, cfg, 1);
+  const runId = await startRun(d.deps, cfg, 2);
+  const made: Record<string, Array<Record<string, unknown>>> = {};
+  await stageEachWay(
+    runId,
+    true,
+    async (label) => {
+      made[label] = (
+        await db.query(
+          `SELECT __row_key AS k, __change, __n, __row_hash::text, name FROM syncline_work.s_${runId} WHERE name NOT LIKE 'Name %' ORDER BY name`,
+        )
+      ).rows;
+    },
+    { kind: 'number', scale: 4 },
+  );
+  expect(made.small!.map((r) => [r.k, r.__change, r.__n])).toEqual([
+    ['1.50', 'duplicate_key', 1],
+    ['1.5', 'duplicate_key', 1],
+    ['2', 'duplicate_key', 1],
+    ['2.00001', 'duplicate_key', 1],
+    ['-0', 'duplicate_key', 1],
+    ['0', 'duplicate_key', 1],
+    ['3', 'changed', 1],
   ]);
   expect(made.small).toEqual(made.large);
   expect(made.small).toEqual(made.larger);
