@@ -10,7 +10,10 @@ import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusa
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
+import { synclinePlugin } from '../../client/plugin';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../client/workflow-bundle';
 
 type Module = { exports: Record<string, (...args: unknown[]) => any> };
 type ModuleCache = Map<string, Module>;
@@ -197,4 +200,17 @@ test('every execution of the production bundle has the workflow interceptors, an
     (f) => !fs.readFileSync(path.join(root, f), 'utf8').includes('workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES'),
   );
   expect(without).toEqual([]);
+});
+
+test('the plugin builds the workflow interceptors into a bundle it makes at worker start, and leaves a prebuilt bundle alone', () => {
+  const plugin = (workflowBundle?: { code: string }) =>
+    synclinePlugin({ databaseUrl: 'postgres://unused', codec: null, deployment: null, workflowBundle });
+  const base = { taskQueue: 'syncline' } as WorkerOptions;
+  // worker.ts under tsx, a team's own worker: the worker bundles workflows/ with these modules.
+  expect(plugin().configureWorker(base).interceptors?.workflowModules).toEqual(WORKFLOW_INTERCEPTOR_MODULES);
+  expect(plugin().configureBundler({ workflowsPath: 'x' } as BundleOptions).workflowInterceptorModules).toEqual(
+    WORKFLOW_INTERCEPTOR_MODULES,
+  );
+  // A prebuilt bundle holds them already (the SDK would warn that it ignores them).
+  expect(plugin({ code: '' }).configureWorker(base).interceptors?.workflowModules ?? []).toEqual([]);
 });
