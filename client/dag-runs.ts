@@ -18,8 +18,9 @@ import { planRerun, type RerunSelection } from '../common/dag-rerun';
 import { dagText } from '../common/dag-view';
 import { WORKFLOW_TYPES } from '../common/names';
 import type { DagWorkflowInput, DagWorkflowResult } from '../workflows/dag-workflow';
-import { dagStateQuery } from '../workflows/messages';
+import { DAG_IGNORED_SIGNAL_HINT, dagStateQuery } from '../workflows/messages';
 import { DagError } from './dags';
+import { formatTime, quotedForTerminal } from './format';
 
 const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
@@ -130,7 +131,7 @@ export class DagRuns {
         text: `${title}\nran no task: this date was already done by ${view.alreadyDone.workflowId} (${view.alreadyDone.status})`,
       };
     if (!view.state) return { view, text: `${title}\n${view.problem}` };
-    const table = dagText(view.spec, view.state, title);
+    const table = [dagText(view.spec, view.state, title), ...ignoredLines(view.state)].join('\n');
     if (!view.problem) return { view, text: table };
     const [head, ...rows] = table.split('\n');
     return { view, text: [head, view.problem, ...rows].join('\n') };
@@ -216,4 +217,12 @@ export class DagRuns {
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     return decodeFromPayloadsAtIndex<DagWorkflowInput>(this.client.options.loadedDataConverter, 0, started?.input?.payloads);
   }
+}
+
+/** A running run's signals of an unknown name (its state query), under its tasks, their names escaped for the terminal. */
+function ignoredLines(state: DagState): string[] {
+  return (state.ignoredSignals ?? []).map(
+    (s, i) =>
+      `${i === 0 ? 'Ignored signals' : ''.padEnd(15)}  ${quotedForTerminal(s.name)} at ${formatTime(s.at)} UTC: ${DAG_IGNORED_SIGNAL_HINT}`,
+  );
 }

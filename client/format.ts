@@ -133,6 +133,20 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
   return [renderTable(columns, runs), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
+/**
+ * `text` in double quotes, as JSON writes it (`\"`, `\\`, `\n`, `\u001b`...), with the characters JSON leaves as
+ * they are but a terminal acts on escaped too: DEL, the C1 controls (U+009B starts an escape sequence as ESC [
+ * does), the line and paragraph separators and the bidirectional overrides and isolates. For text someone
+ * else chose (a signal's name) that is printed on an operator's terminal: it cannot recolour, clear, retitle
+ * it or hide what follows.
+ */
+export function quotedForTerminal(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** Row errors; the message gets whatever width the terminal has left (at least 40 characters). */
 export function errorsTable(errors: RowErrorRecord[], width = 200): string {
   if (errors.length === 0) return '(no row errors)';
@@ -198,7 +212,7 @@ export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivit
   (st.warnings ?? []).forEach((w, i) => facts.push([i === 0 ? 'Warnings' : '', `${w.level} ${w.code}: ${w.message}`]));
   // Signals of an unknown name (a misspelled `temporal workflow signal --name`): Temporal accepted them, nothing was done.
   (st.ignoredSignals ?? []).forEach((s, i) =>
-    facts.push([i === 0 ? 'Ignored signals' : '', `"${s.name}" at ${formatTime(s.at)} UTC: ${IGNORED_SIGNAL_HINT}`]),
+    facts.push([i === 0 ? 'Ignored signals' : '', `${quotedForTerminal(s.name)} at ${formatTime(s.at)} UTC: ${IGNORED_SIGNAL_HINT}`]),
   );
   // What the activation is stuck on: an activity of its own tried again (its state database down, say).
   (st.retrying ?? []).forEach((r, i) =>

@@ -9,7 +9,7 @@
 import { SimplePlugin } from '@temporalio/plugin';
 import { Context } from '@temporalio/activity';
 import type { BundleOptions, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
-import { PRELOADED_WORKFLOW_MODULES } from './workflow-bundle';
+import { PRELOADED_WORKFLOW_MODULES, WORKFLOW_INTERCEPTOR_MODULES } from './workflow-bundle';
 import { createActivities } from '../activities';
 import type { SynclineDeps } from '../activities/deps';
 import { PostgresLimits } from '../activities/destination-limits';
@@ -159,6 +159,8 @@ export function synclinePlugin(opts: SynclinePluginOptions): SimplePlugin {
       // Worker and client alike: what one encrypts, the other must read (the worker's activities use its client too).
       ...(codec ? { dataConverter: (existing) => withCodec(existing, codec)! } : {}),
       ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+      // Bundled in by a worker that bundles workflows/ at start (a prebuilt bundle holds them: WORKFLOW_INTERCEPTOR_MODULES).
+      workerInterceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
       activities: (existing) => {
         // Each commit reads the retentions: a value that cannot be used fails the worker's creation, not every commit.
         runHistoryDays();

@@ -12,3 +12,10 @@ export const PRELOADED_WORKFLOW_MODULES: string[] = [
   require.resolve('../common/dag'),
   require.resolve('../common/dag-sensors'),
 ];
+
+/**
+ * The workflow interceptor modules every syncline bundle is built with (BundleOptions.workflowInterceptorModules;
+ * client/plugin.ts gives them to a worker that bundles at start): workflows/interceptors.ts says what they do.
+ * A bundle without them fails, for good, the workflow task of an activation that got a `__temporal_…` signal.
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES: string[] = [require.resolve('../workflows/interceptors')];

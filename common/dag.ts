@@ -87,6 +87,12 @@ export interface DagState {
    * In the state query only.
    */
   leasesLost?: Array<{ pool: string; task: string; at: string }>;
+  /**
+   * The last few signals of a name the run has no handler for (a misspelled `temporal workflow signal --name`,
+   * one with Temporal's reserved prefix `__temporal_`), newest last: Temporal accepted them, nothing was done.
+   * In the state query only.
+   */
+  ignoredSignals?: Array<{ name: string; at: string }>;
 }
 
 export const DEFAULT_MAX_PARALLELISM = 4;

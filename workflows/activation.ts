@@ -23,6 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
+import { reservedSignalName } from './interceptors';
 import type { SynclineActivities } from '../activities';
 import type { LastRunNumberResult } from '../activities/runs';
 import { formatProblems, parseActivationConfig, parseNewActivationConfig, type ActivationConfig } from '../common/config';
@@ -619,7 +620,8 @@ class Activation {
   }
 
   /** Keeps the last few signals of a name the activation has no handler for (status query, `syncline status`). */
-  private ignoreSignal(name: string): void {
+  private ignoreSignal(delivered: string): void {
+    const name = reservedSignalName(delivered); // `__temporal_…`: renamed by workflows/interceptors.ts
     const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
     log.warn(`activation "${this.config.id}": ignored signal "${shown}": ${IGNORED_SIGNAL_HINT}`);
     const at = new Date(Date.now()).toISOString();

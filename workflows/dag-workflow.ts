@@ -3,15 +3,18 @@
  * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
-import { dagSignal, dagStateQuery } from './messages';
+import { DAG_IGNORED_SIGNAL_HINT, dagSignal, dagStateQuery } from './messages';
+import { reservedSignalName } from './interceptors';
 import {
   ApplicationFailure,
   condition,
   executeChild,
   isCancellation,
+  log,
   patched,
   proxyActivities,
   setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   setWorkflowOptions,
   sleep,
@@ -52,6 +55,9 @@ export type DagWorkflowResult = DagState & {
 };
 
 export { dagSignal, dagStateQuery } from './messages';
+
+/** How many ignored signals (of unknown names) the state query keeps, newest last. */
+const IGNORED_SIGNALS_KEPT = 5;
 
 const RETRY = { maximumAttempts: 3, initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute' };
 const DEFAULTS: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };
@@ -200,10 +206,24 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };
   // Set once the pools are read; a query before then answers without them.
   let pools: RunPools | undefined = undefined;
-  setHandler(dagStateQuery, () => (pools?.leasesLost.length ? { ...latest, leasesLost: [...pools.leasesLost] } : latest));
+  const ignored: Array<{ name: string; at: string }> = [];
+  setHandler(dagStateQuery, () => ({
+    ...latest,
+    ...(pools?.leasesLost.length && { leasesLost: [...pools.leasesLost] }),
+    ...(ignored.length && { ignoredSignals: [...ignored] }),
+  }));
   const signals = new Map<string, unknown>();
   setHandler(dagSignal, (s) => {
     if (typeof s?.name === 'string' && !signals.has(s.name)) signals.set(s.name, s.payload ?? null);
+  });
+  // A signal of another name (`--name dagsignal`): buffered by the SDK until the run ended, unseen. Now logged
+  // and listed by the state query (`syncline dag show`). Only a log line and query state: no command.
+  setDefaultSignalHandler((delivered) => {
+    const name = reservedSignalName(delivered); // `__temporal_…`: renamed by workflows/interceptors.ts
+    const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+    log.warn(`DAG "${String(input?.id)}": ignored signal ${JSON.stringify(shown)}: ${DAG_IGNORED_SIGNAL_HINT}`);
+    ignored.push({ name: shown, at: new Date(Date.now()).toISOString() });
+    ignored.splice(0, ignored.length - IGNORED_SIGNALS_KEPT);
   });
   // Only a DAG whose tasks name a pool reads the pools (before anything runs); others run as they always did.
   const { workflowId: wfId, runId: wfRunId } = workflowInfo();

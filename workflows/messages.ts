@@ -149,3 +149,5 @@ export interface DagSignal {
   payload?: unknown;
 }
 export const dagSignal = defineSignal<[DagSignal]>('dagSignal');
+/** What a signal of another name is told (DAG run log, its state query, `syncline dag show`). */
+export const DAG_IGNORED_SIGNAL_HINT = `not a signal of a DAG run (known: ${dagSignal.name})`;

@@ -218,3 +218,44 @@ test('resume of an activation that is not paused, and pause of one already pause
     await stage.syncline('stop', id, '--wait');
   }
 }, 120_000);
+
+test('a signal named with Temporal\'s reserved prefix ("__temporal_foo") is ignored like a misspelled one: the activation still answers and runs', async () => {
+  const id = uniqueName('sigreserved');
+  const file = path.join(stage.dir, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      mode: 'upsert',
+      schedule: { manual: true },
+      source: { sql: 'SELECT 1 AS id, 2 AS v', key: 'id' },
+      destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+      mappings: [{ from: 'v', to: 'V' }],
+    }),
+  );
+  expect((await stage.syncline('activation', 'start', '--file', file)).code).toBe(0);
+  try {
+    // Temporal answers "Signal workflow succeeded"; the SDK refuses the name once a default signal handler is set,
+    // failing the workflow task at every retry: no query answered, no run ever again.
+    await signal(`activation/${id}`, '__temporal_foo', '{"full":true}');
+    const seen = await waitFor(
+      'the ignored signal in status',
+      async () =>
+        ((await status(id).catch(() => ({}) as Status)) as Status & { ignoredSignals?: Array<{ name: string }> }).ignoredSignals?.[0],
+      30_000,
+    );
+    expect(seen).toMatchObject({ name: '__temporal_foo' });
+    const text = await stage.syncline('status', id);
+    expect(text.stdout).toMatch(/Ignored signals\s+"__temporal_foo" at .* UTC: /);
+    const sync = await stage.syncline('sync', id);
+    expect([sync.code, sync.stderr]).toEqual([0, '']);
+    expect(sync.stdout).toMatch(/^run 1 · upsert · manual · success · upsert 1 \(1 ok\)/);
+    const rows = await stage.db.query(`SELECT key, "values" FROM test_dest.records WHERE object = $1`, [id]);
+    expect(rows.rows.map((r) => [r.key, r.values.V])).toEqual([['1', 2]]);
+    expect(((await status(id)) as Status & { ignoredSignals?: Array<{ name: string }> }).ignoredSignals?.map((s) => s.name)).toEqual([
+      '__temporal_foo',
+    ]);
+  } finally {
+    await stage.syncline('stop', id, '--wait');
+  }
+}, 120_000);

@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
-import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
+import { PRELOADED_WORKFLOW_MODULES, WORKFLOW_INTERCEPTOR_MODULES } from '../../client/workflow-bundle';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
 
 export type DagActivities = ReturnType<typeof createDagTaskActivities>;
@@ -48,6 +48,7 @@ export async function startDagStage(name: string, opts: DagStageOptions = {}): P
     bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows/dag-workflow'),
       preloadModules: PRELOADED_WORKFLOW_MODULES,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
       logger: new DefaultLogger('ERROR'),
     }),
     NativeConnection.connect({ address }),

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { PayloadCodec, WorkerDeploymentVersion } from '@temporalio/common';
 import { createPool } from '../../db/connect';
 import { synclinePlugin } from '../../client/plugin';
-import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
+import { PRELOADED_WORKFLOW_MODULES, WORKFLOW_INTERCEPTOR_MODULES } from '../../client/workflow-bundle';
 import type { ConnectionMap } from '../../connectors/connections';
 import type { DestinationConnector } from '../../connectors/types';
 import { testdbConnector, setupTestDestination, closeTestdbPools } from './testdb-connector';
@@ -16,6 +16,7 @@ export function workflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     preloadModules: PRELOADED_WORKFLOW_MODULES,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
   });
   return bundle;

@@ -439,6 +439,24 @@ describe('tables', () => {
         now,
       ),
     ).toMatch(/State\s+paused: CRM migration\n.*\n.*\nNext run\s+- \(paused\)/);
+    // A signal name is whatever `temporal workflow signal --name` was given: its control characters (a
+    // terminal escape that recolours or clears the screen, a bell, a line break, C1's CSI, a bidi override)
+    // are shown escaped, never written to the operator's terminal.
+    const at = '2026-11-22T14:09:00Z';
+    const names = ['resynq', 're\u001b[31msynq\u0007', 'two\nlines\r', '\u009b2J', 'a\u202eb\u2028c', 'back\\slash "q"', 'x\u007f'];
+    const ignored = formatStatus({ ...st, ignoredSignals: names.map((name) => ({ name, at })) }, now);
+    expect(ignored.split('\n').filter((l) => l.includes('at 2026-11-22 14:09:00 UTC'))).toEqual(
+      [
+        'Ignored signals  "resynq"',
+        '                 "re\\u001b[31msynq\\u0007"',
+        '                 "two\\nlines\\r"',
+        '                 "\\u009b2J"',
+        '                 "a\\u202eb\\u2028c"',
+        '                 "back\\\\slash \\"q\\""',
+        '                 "x\\u007f"',
+      ].map((l) => `${l} at 2026-11-22 14:09:00 UTC: not a signal of an activation (known: resync, pause, resume, retryFailed, stop)`),
+    );
+    expect(ignored).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/);
   });
 });
 

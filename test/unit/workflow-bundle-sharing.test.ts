@@ -7,7 +7,13 @@
  */
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
+import { synclinePlugin } from '../../client/plugin';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../client/workflow-bundle';
 
 type Module = { exports: Record<string, (...args: unknown[]) => any> };
 type ModuleCache = Map<string, Module>;
@@ -33,7 +39,10 @@ afterAll(async () => {
 
 /** A new execution of the activation workflow; returns the modules evaluated for it alone. */
 /** The SDK's V8 context (protected: read here as the SDK's own tests do). */
-function sandbox(): { __TEMPORAL_ACTIVATOR__: { moduleCache: ModuleCache }; __webpack_module_cache__: Record<string, Module> } {
+function sandbox(): {
+  __TEMPORAL_ACTIVATOR__: { moduleCache: ModuleCache; interceptors: { internals: object[] } };
+  __webpack_module_cache__: Record<string, Module>;
+} {
   return (creator as unknown as { context: ReturnType<typeof sandbox> }).context;
 }
 
@@ -177,4 +186,31 @@ test('no schema built in the shared context uses a zod string format, whose RegE
   // The walk reaches the checks: the activation id's and the task id's own `.regex()`.
   expect(checks.filter((c) => c.format === 'regex').map((c) => c.name)).toEqual(expect.arrayContaining(['config', 'dag']));
   expect(checks.filter((c) => Object.isFrozen(c.pattern)).map((c) => `${c.name}: ${c.format} ${String(c.pattern)}`)).toEqual([]);
+});
+
+test('every execution of the production bundle has the workflow interceptors, and every bundle in the repository is built with them', async () => {
+  await newExecution(3);
+  // workflows/interceptors.ts: a `__temporal_…` signal would otherwise fail an activation's workflow task for good.
+  expect(sandbox().__TEMPORAL_ACTIVATOR__.interceptors.internals.map((i) => i.constructor.name)).toEqual(['ReservedSignalNames']);
+  const root = path.resolve(__dirname, '../..');
+  const tracked = execFileSync('git', ['ls-files', '*.ts'], { cwd: root, encoding: 'utf8' }).trim().split('\n');
+  const bundling = tracked.filter((f) => fs.readFileSync(path.join(root, f), 'utf8').includes('bundleWorkflowCode({'));
+  expect(bundling.length).toBeGreaterThan(3);
+  const without = bundling.filter(
+    (f) => !fs.readFileSync(path.join(root, f), 'utf8').includes('workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES'),
+  );
+  expect(without).toEqual([]);
+});
+
+test('the plugin builds the workflow interceptors into a bundle it makes at worker start, and leaves a prebuilt bundle alone', () => {
+  const plugin = (workflowBundle?: { code: string }) =>
+    synclinePlugin({ databaseUrl: 'postgres://unused', codec: null, deployment: null, workflowBundle });
+  const base = { taskQueue: 'syncline' } as WorkerOptions;
+  // worker.ts under tsx, a team's own worker: the worker bundles workflows/ with these modules.
+  expect(plugin().configureWorker(base).interceptors?.workflowModules).toEqual(WORKFLOW_INTERCEPTOR_MODULES);
+  expect(plugin().configureBundler({ workflowsPath: 'x' } as BundleOptions).workflowInterceptorModules).toEqual(
+    WORKFLOW_INTERCEPTOR_MODULES,
+  );
+  // A prebuilt bundle holds them already (the SDK would warn that it ignores them).
+  expect(plugin({ code: '' }).configureWorker(base).interceptors?.workflowModules ?? []).toEqual([]);
 });

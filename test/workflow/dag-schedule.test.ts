@@ -5,7 +5,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
+import { PRELOADED_WORKFLOW_MODULES, WORKFLOW_INTERCEPTOR_MODULES } from '../../client/workflow-bundle';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
@@ -31,6 +31,7 @@ beforeAll(async () => {
     bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows/dag-workflow'),
       preloadModules: PRELOADED_WORKFLOW_MODULES,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
       logger: new DefaultLogger('ERROR'),
     }),
     NativeConnection.connect({ address: address() }),

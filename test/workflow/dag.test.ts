@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { PRELOADED_WORKFLOW_MODULES } from '../../client/workflow-bundle';
+import { PRELOADED_WORKFLOW_MODULES, WORKFLOW_INTERCEPTOR_MODULES } from '../../client/workflow-bundle';
 import type pg from 'pg';
 import { createPool } from '../../db/connect';
 import { createDagTaskActivities } from '../../activities/dag-tasks';
@@ -40,6 +40,7 @@ beforeAll(async () => {
     bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows/dag-workflow'),
       preloadModules: PRELOADED_WORKFLOW_MODULES,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
       logger: new DefaultLogger('ERROR'),
     }),
     NativeConnection.connect({ address: address() }),
