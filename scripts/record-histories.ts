@@ -145,6 +145,7 @@ async function main(): Promise<void> {
       activations.requestServesDueFire,
       activations.lateFireStandsForMissed,
       activations.stopWhileHandlerEnds,
+      activations.stopAnswersLateRequests,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

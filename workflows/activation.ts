@@ -235,7 +235,16 @@ class Activation {
           state.heldDeletes = null;
           return {
             approved,
-            run: await queue.awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` }),
+            run: await queue
+              .awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` })
+              .catch((err: unknown) => {
+                // Stopped before the run: the approval is in Postgres all the same, and the caller must know it stands.
+                if (!(err instanceof ApplicationFailure) || err.type !== 'ACTIVATION_STOPPED') throw err;
+                throw ApplicationFailure.nonRetryable(
+                  `${err.message}. The approval of the ${approved} deletion(s) held by run ${req.run} is recorded: the first run after the activation is started again deletes those still gone from the model`,
+                  err.type,
+                );
+              }),
           };
         }),
       {
