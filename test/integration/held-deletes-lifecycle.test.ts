@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { uniqueName } from '../support/harness';
+import { uniqueName, waitFor } from '../support/harness';
 import { useCliStage } from '../support/cli-stage';
 
 const s = useCliStage('heldlife');
@@ -80,18 +80,54 @@ describe('held deletions and plans', () => {
 
       // Run 3 is under way (its model sleeps) when the deletions of run 2 are approved and a plan is asked for:
       // the plan goes first (plan 4), then the run of the approval (run 5).
-      await s.db.query(`UPDATE public.${id}_ctl SET secs = 6`);
+      await s.db.query(`UPDATE public.${id}_ctl SET secs = 20`);
       expect((await s.syncline('resync', id)).code).toBe(0);
-      await new Promise((r) => setTimeout(r, 1500));
-      await s.db.query(`UPDATE public.${id}_ctl SET secs = 0`);
+      await waitFor('run 3 to read its model', async () => {
+        const r = await s.db.query(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep%' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`,
+          [`${id}_ctl`],
+        );
+        return Number(r.rows[0].n) > 0;
+      });
+      await s.db.query(`UPDATE public.${id}_ctl SET secs = 0`); // the runs after it read the model at once
       const approving = s.syncline('approve-deletes', id, '--run', '2');
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor('the approval recorded', async () => {
+        const r = await s.db.query(`SELECT count(*) FILTER (WHERE approved) AS n FROM syncline.held_deletes WHERE activation_id = $1`, [
+          id,
+        ]);
+        return Number(r.rows[0].n) === 50;
+      });
       const plan = await s.syncline('plan', id);
       expect(plan.stdout).toContain(`plan 4 of "${id}"`);
       const approved = await approving;
       expect(approved.stdout.split('\n')[0]).toBe('50 deletion(s) approved; run 5 deleted 50');
       expect(approved.code).toBe(0);
       expect(await destinationKeys(id)).toBe(0);
+    } finally {
+      await s.syncline('stop', id, '--wait');
+    }
+  });
+
+  test('a run that makes the approved deletions and holds new ones says so in DELETES_HELD, not "Nothing was deleted"', async () => {
+    const id = uniqueName('heldmore');
+    await startMirror(id, 20);
+    try {
+      await s.db.query(`DELETE FROM public.${id} WHERE id > 15`); // 5 of 20: over the 10% guard
+      expect((await s.syncline('sync', id)).code).toBe(3);
+      await s.db.query(`DELETE FROM public.${id} WHERE id > 10`); // 5 more leave before the approval
+      const approved = await s.syncline('approve-deletes', id, '--run', '2');
+      expect(approved.stdout.split('\n')[0]).toBe(
+        '5 deletion(s) approved; run 3 deleted 5; it held 5 other deletion(s) for approval (below)',
+      );
+      expect(approved.code).toBe(3); // the 5 new ones are held
+      expect(await destinationKeys(id)).toBe(15);
+      const status = JSON.parse((await s.syncline('status', id, '--json')).stdout) as {
+        warnings: Array<{ code: string; message: string }>;
+      };
+      const held = status.warnings.find((w) => w.code === 'DELETES_HELD')!.message;
+      expect(held).toContain(`run 3: 5 deletions held by the deletion guard`);
+      expect(held).not.toContain('Nothing was deleted');
+      expect(held).toContain('The run made only the 5 deletion(s) approved before it; these 5 were not made.');
     } finally {
       await s.syncline('stop', id, '--wait');
     }
