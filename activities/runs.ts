@@ -16,6 +16,8 @@ export interface LastRunNumberResult {
   lastScheduledAt?: string;
   /** The pause the activation was stopped in, when it was paused then: the start keeps it. */
   paused?: StoppedPause;
+  /** Deletions an earlier execution's run held that still wait for approval: the start shows them, and approves them. */
+  heldDeletes?: { run: number; count: number };
 }
 
 /** A re-created activation workflow continues the numbering instead of reusing run numbers. */
@@ -24,8 +26,13 @@ export async function lastRunNumber(deps: SynclineDeps, input: LastRunNumberInpu
   await settleUnfinishedRuns(deps, input.activationId, "the activation's restart");
   const runNumber = await lastRun(deps.db, input.activationId);
   // Fields only when there is something to carry on: the result enters history.
-  const { lastScheduledAt, paused } = await restartState(deps.db, input.activationId);
-  return { runNumber, ...(lastScheduledAt ? { lastScheduledAt } : {}), ...(paused ? { paused } : {}) };
+  const { lastScheduledAt, paused, heldDeletes } = await restartState(deps.db, input.activationId);
+  return {
+    runNumber,
+    ...(lastScheduledAt ? { lastScheduledAt } : {}),
+    ...(paused ? { paused } : {}),
+    ...(heldDeletes ? { heldDeletes } : {}),
+  };
 }
 
 export interface RecordStopInput {

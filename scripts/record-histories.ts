@@ -146,6 +146,7 @@ async function main(): Promise<void> {
       activations.lateFireStandsForMissed,
       activations.stopWhileHandlerEnds,
       activations.stopAnswersLateRequests,
+      activations.restartKeepsHeldDeletes,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

@@ -333,6 +333,10 @@ class Activation {
     const { config, state } = this;
     if (last.lastScheduledAt !== undefined && 'every' in config.schedule && patched('restart-keeps-interval'))
       state.lastFireAt = Date.parse(last.lastScheduledAt);
+    // Deletions held by a run of an earlier execution still wait: shown, and approved as its DELETES_HELD says.
+    // Executions before the patch refused that approval ("has no deletions waiting for approval") until a run
+    // held them again (test/integration/held-deletes-lifecycle.test.ts). A mode other than Mirror lets them lapse.
+    if (last.heldDeletes && config.mode === 'mirror' && patched('restart-keeps-held-deletes')) state.heldDeletes = last.heldDeletes;
     if (!last.paused || resume || !patched('restart-keeps-pause')) return;
     state.paused = true;
     state.autoPaused = last.paused.auto;

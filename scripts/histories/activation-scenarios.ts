@@ -443,6 +443,34 @@ export async function restartKeepsPause(s: Stage): Promise<void> {
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
+/**
+ * Deletions held, a stop, a start: the new execution shows the held deletions (patched 'restart-keeps-held-deletes')
+ * and an approveDeletes of the run that held them is served (a run deletes them).
+ */
+export async function restartKeepsHeldDeletes(s: Stage): Promise<void> {
+  const id = 'hist_restart_held';
+  const wf = wfId(id);
+  await createModel(s, id, 20);
+  const doc = activation(s, id, { mode: 'mirror' });
+  await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.ops.upsert?.succeeded === 20);
+  await s.sql.query(`DELETE FROM hist.${id} WHERE id IN (SELECT id FROM hist.${id} ORDER BY id LIMIT 5)`); // 5 of 20: over the guard
+  const held = expectRun('held deletions', await s.syncline.triggerSync(id), (r) => r.heldDeletes === 5);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while deletions are held' });
+  const { runId: again } = await s.syncline.start(doc);
+  await waitFor('the held deletions shown', async () => (await s.client.workflow.getHandle(wf).query(statusQuery)).heldDeletes !== null);
+  const approved = await s.syncline.approveDeletes(id, held.runNumber);
+  if (approved.approved !== 5 || approved.run.ops.delete?.succeeded !== 5)
+    throw new Error(`approveDeletes after the start: unexpected ${JSON.stringify(approved)}`);
+  await s.rec.record(
+    'restart-keeps-held-deletes',
+    wf,
+    again,
+    'started again after a stop while 5 deletions were held: lastRunNumber (with the held deletions), the marker restart-keeps-held-deletes; an approveDeletes of the run that held them, a run (trigger approval) deletes them, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
 /** Paused by a configuration error, stopped, fixed, started again: the destination is re-checked at once and a run follows. */
 export async function restartRechecks(s: Stage): Promise<void> {
   const id = 'hist_restart_broken';

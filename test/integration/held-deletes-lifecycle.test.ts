@@ -132,4 +132,30 @@ describe('held deletions and plans', () => {
       await s.syncline('stop', id, '--wait');
     }
   });
+
+  test('deletions held before a stop can be approved once the activation is started again', async () => {
+    const id = uniqueName('heldstop');
+    await startMirror(id, 20);
+    try {
+      await s.db.query(`DELETE FROM public.${id} WHERE id > 15`); // 5 of 20: over the 10% guard
+      expect((await s.syncline('sync', id)).code).toBe(3);
+      expect((await s.syncline('stop', id, '--wait')).code).toBe(0);
+      expect((await s.syncline('activation', 'start', '--file', path.join(s.dir, `${id}.json`))).code).toBe(0);
+      const status = JSON.parse((await s.syncline('status', id, '--json')).stdout) as {
+        heldDeletes: unknown;
+        warnings: Array<{ code: string; message: string }>;
+      };
+      // What the started activation shows, and what its DELETES_HELD tells to run, must agree.
+      const approved = await s.syncline('approve-deletes', id, '--run', '2');
+      expect({ stderr: approved.stderr, first: approved.stdout.split('\n')[0], code: approved.code }).toEqual({
+        stderr: '',
+        first: '5 deletion(s) approved; run 3 deleted 5',
+        code: 0,
+      });
+      expect(status.heldDeletes).toEqual({ run: 2, count: 5 });
+      expect(await destinationKeys(id)).toBe(15);
+    } finally {
+      await s.syncline('stop', id, '--wait');
+    }
+  });
 });
