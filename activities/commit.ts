@@ -23,7 +23,7 @@ import {
 } from '../db/commit';
 import type { Database } from '../db/database';
 import { hasAnswers } from '../db/delta';
-import { approveHeld } from '../db/held-deletes';
+import { approveHeld, heldByCommit } from '../db/held-deletes';
 import { someWriteBegan } from '../db/chunks';
 import { setPlanStatus } from '../db/plans';
 import {
@@ -75,6 +75,7 @@ export async function commitRun(deps: SynclineDeps, input: CommitRunInput): Prom
         error: input.error,
         warnings: input.warnings ?? [],
         listUnacknowledged: true,
+        heldByRun: true,
         ...(input.thresholds ? { thresholds: input.thresholds } : {}),
       }),
       committed: true,
@@ -243,6 +244,11 @@ interface CommitOptions {
   status?: RunStatus | 'superseded';
   /** Evaluate the run's thresholds into its warnings (CommitRunInput.thresholds). */
   thresholds?: { previous?: Pick<RunSummary, 'modelRows' | 'status'> };
+  /**
+   * The run's own commit (not a settle): the deletions it held are now held by it, the run the activation
+   * names for approval (db/held-deletes.ts heldByCommit). A plan that is never applied never commits.
+   */
+  heldByRun?: boolean;
 }
 
 async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitOptions): Promise<RunSummary> {
@@ -294,6 +300,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       written > 0 || (listUnacknowledged && counts.some((c) => c.status === 'pending' && c.op !== 'delete')) ? match : undefined,
     ))
       await stmt.execute(tx);
+    if (opts.heldByRun && holds.held) await heldByCommit(runId, rec.activation_id, rec.run_number).execute(tx);
     for (const c of counts) {
       const n = Number(c.n);
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.

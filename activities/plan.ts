@@ -9,6 +9,7 @@ import type { RowOp } from '../common/sync-modes';
 import { listChunks } from '../db/chunks';
 import { chunkLabel } from './delta';
 import { getPlan, openPlans, planSamples, savePlan, setPlanStatus } from '../db/plans';
+import { releasePlanClaims } from '../db/held-deletes';
 import { setRunStatus } from '../db/runs';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields } from './run-context';
@@ -53,6 +54,8 @@ export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Pr
   };
   await supersedePlans(deps, { activationId: run.activationId, except: run.runNumber });
   await savePlan(deps.db, { activationId: run.activationId, runNumber: run.runNumber, runId: run.runId, counts, samples });
+  // Approved deletions the plan's prepare claimed stay for the run that follows the approval.
+  await releasePlanClaims(deps.db, run.activationId, run.runNumber);
   await setRunStatus(deps.db, run.runId, 'planned');
   return { plan: run.runNumber, counts };
 }

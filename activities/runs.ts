@@ -21,6 +21,8 @@ export interface LastRunNumberResult {
   lastScheduledStartedAt?: string;
   /** The pause the activation was stopped in, when it was paused then: the start keeps it. */
   paused?: StoppedPause;
+  /** Deletions an earlier execution's run held that still wait for approval: the start shows them, and approves them. */
+  heldDeletes?: { run: number; count: number };
 }
 
 /** A re-created activation workflow continues the numbering instead of reusing run numbers. */
@@ -29,12 +31,13 @@ export async function lastRunNumber(deps: SynclineDeps, input: LastRunNumberInpu
   await settleUnfinishedRuns(deps, input.activationId, "the activation's restart");
   const runNumber = await lastRun(deps.db, input.activationId);
   // Fields only when there is something to carry on: the result enters history.
-  const { lastScheduledAt, lastScheduledStartedAt, paused } = await restartState(deps.db, input.activationId);
+  const { lastScheduledAt, lastScheduledStartedAt, paused, heldDeletes } = await restartState(deps.db, input.activationId);
   return {
     runNumber,
     ...(lastScheduledAt ? { lastScheduledAt } : {}),
     ...(lastScheduledAt && lastScheduledStartedAt ? { lastScheduledStartedAt } : {}),
     ...(paused ? { paused } : {}),
+    ...(heldDeletes ? { heldDeletes } : {}),
   };
 }
 

@@ -50,11 +50,18 @@ interface Ctx {
  */
 export function approvalLine(approved: number, run: RunSummary): string {
   const del = run.ops.delete;
-  const [planned, deleted] = [del?.planned ?? 0, del?.succeeded ?? 0];
+  // Deletions the run held (keys that left the model since, over the guard) are none of the approved ones.
+  const held = del?.held ?? 0;
+  const [planned, deleted] = [(del?.planned ?? 0) - held, del?.succeeded ?? 0];
   const head = `${approved} deletion(s) approved; run ${run.runNumber} deleted ${deleted}`;
   if (run.status === 'failed') return `${head} and failed: the approval lapsed`;
-  if (planned < approved) return `${head}: an approved key back in the model since is not deleted`;
-  return deleted < planned ? `${head} of ${planned} (below)` : head;
+  const line =
+    planned < approved
+      ? `${head}: an approved key back in the model since is not deleted`
+      : deleted < planned
+        ? `${head} of ${planned} (below)`
+        : head;
+  return held > 0 ? `${line}; it held ${held} other deletion(s) for approval (below)` : line;
 }
 
 /**

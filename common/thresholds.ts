@@ -66,7 +66,7 @@ export function evaluateRunWarnings(
     out.push({
       code: 'DELETES_HELD',
       level: 'critical',
-      message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). Nothing was deleted. Review them ("syncline rows ${s.activationId} --run ${s.runNumber} --op delete" lists them), then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
+      message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). ${deletedBesides(s)} Review them ("syncline rows ${s.activationId} --run ${s.runNumber} --op delete" lists them), then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
     });
   }
   return out;
@@ -208,4 +208,12 @@ export function deadlineWarning(config: ActivationConfig, runNumber: number, sch
     level: 'warning',
     message: `activation "${config.id}": run ${runNumber} has not finished ${config.thresholds.deadlineMinutes} min after its scheduled start (${new Date(scheduledAt).toISOString()}); see its progress with the "status" query`,
   };
+}
+
+/** What a run that held deletions deleted all the same: only deletions approved before it. */
+function deletedBesides(s: RunSummary): string {
+  const made = s.ops.delete?.succeeded ?? 0;
+  return made > 0
+    ? `The run made only the ${made} deletion(s) approved before it; these ${s.heldDeletes} were not made.`
+    : 'Nothing was deleted.';
 }

@@ -54,13 +54,38 @@ export async function guardStats(db: Db, run: { runId: string; activationId: str
   return { removed: Number(s.removed), unapproved: Number(s.unapproved), synced: Number(s.synced), modelRows: Number(s.model) };
 }
 
-/** Holds every pending deletion not approved for this run, and records the held keys. */
+/**
+ * Holds every pending deletion not approved for this run, and records the keys held for the first time. A key
+ * held before keeps the run it was held by until this run commits (heldByCommit): the delta of a plan that is
+ * never applied (`syncline plan`) must not take the held keys from the run the activation asks to approve, or
+ * approving that run approved none of them (test/integration/held-deletes-lifecycle.test.ts).
+ */
 export async function holdUnapproved(db: Db, run: { runId: string; activationId: string; runNumber: number }): Promise<void> {
   const d = deltaTable(run.runId);
   await sql`UPDATE ${d} x SET status = 'held' WHERE op = 'delete' AND status = 'pending' AND NOT ${approvedHere(run)}`.execute(db);
   await sql`INSERT INTO syncline.held_deletes (activation_id, run_number, key)
     SELECT ${run.activationId}, ${run.runNumber}, key FROM ${d} WHERE status = 'held'
-    ON CONFLICT (activation_id, key) DO UPDATE SET run_number = excluded.run_number WHERE NOT held_deletes.approved`.execute(db);
+    ON CONFLICT (activation_id, key) DO NOTHING`.execute(db);
+}
+
+/**
+ * The commit of a run that held deletions: its held keys are now held by it (the run the activation names for
+ * approval), but for those approved meanwhile, which keep their approval and the run it named.
+ */
+export function heldByCommit(runId: string, activationId: string, runNumber: number) {
+  return sql`INSERT INTO syncline.held_deletes (activation_id, run_number, key)
+    SELECT ${activationId}, ${runNumber}, key FROM ${deltaTable(runId)} WHERE op = 'delete' AND status = 'held'
+    ON CONFLICT (activation_id, key) DO UPDATE SET run_number = excluded.run_number
+      WHERE NOT held_deletes.approved AND held_deletes.run_number <> excluded.run_number`;
+}
+
+/**
+ * A plan is no run that follows an approval: the approvals its prepare claimed (claimApprovals) are left to
+ * the next run, which claims them again. Applied, the plan deletes the approved keys its delta counted.
+ */
+export async function releasePlanClaims(db: Db, activationId: string, planNumber: number): Promise<void> {
+  await sql`UPDATE syncline.held_deletes SET approved_for = NULL
+    WHERE activation_id = ${activationId} AND approved AND approved_for = ${planNumber}`.execute(db);
 }
 
 function approvedHere(run: { activationId: string; runNumber: number }) {

@@ -207,26 +207,44 @@ export interface StoppedPause {
 export async function restartState(
   db: Db,
   activationId: string,
-): Promise<{ lastScheduledAt: string | null; lastScheduledStartedAt: string | null; paused: StoppedPause | null }> {
+): Promise<{
+  lastScheduledAt: string | null;
+  lastScheduledStartedAt: string | null;
+  paused: StoppedPause | null;
+  heldDeletes: { run: number; count: number } | null;
+}> {
+  // The deletions still waiting for approval: those of the latest run that committed holding some (a plan's
+  // delta records keys under its own number, never committed unless applied: not counted).
   const r = await sql<{
     last_scheduled_at: Date | null;
     last_scheduled_started_at: Date | null;
     paused_reason: string | null;
     auto_paused: boolean | null;
+    held_run: number | null;
+    held_count: string | null;
   }>`WITH last AS (
     SELECT scheduled_at, started_at FROM syncline.runs WHERE activation_id = ${activationId} AND scheduled_at IS NOT NULL
     ORDER BY scheduled_at DESC, run_number DESC LIMIT 1
-  ) SELECT
+  ), held AS (
+    SELECT h.run_number, count(*) AS n FROM syncline.held_deletes h
+    WHERE h.activation_id = ${activationId} AND NOT h.approved
+      AND EXISTS (SELECT 1 FROM syncline.runs r WHERE r.activation_id = h.activation_id AND r.run_number = h.run_number
+        AND r.status IN ('success', 'partial', 'failed', 'cancelled'))
+    GROUP BY h.run_number ORDER BY h.run_number DESC LIMIT 1)
+  SELECT
     (SELECT scheduled_at FROM last) AS last_scheduled_at,
     (SELECT started_at FROM last) AS last_scheduled_started_at,
     (SELECT paused_reason FROM syncline.activations WHERE id = ${activationId}) AS paused_reason,
-    (SELECT auto_paused FROM syncline.activations WHERE id = ${activationId}) AS auto_paused`.execute(db);
+    (SELECT auto_paused FROM syncline.activations WHERE id = ${activationId}) AS auto_paused,
+    (SELECT run_number FROM held) AS held_run,
+    (SELECT n FROM held) AS held_count`.execute(db);
   const row = r.rows[0];
   const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
   return {
     lastScheduledAt: iso(row?.last_scheduled_at),
     lastScheduledStartedAt: iso(row?.last_scheduled_started_at),
     paused: row?.paused_reason != null ? { reason: row.paused_reason, auto: !!row.auto_paused } : null,
+    heldDeletes: row?.held_run != null ? { run: row.held_run, count: Number(row.held_count) } : null,
   };
 }
 

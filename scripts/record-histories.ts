@@ -146,6 +146,8 @@ async function main(): Promise<void> {
       activations.lateFireStandsForMissed,
       activations.restartFromLatestFire,
       activations.stopWhileHandlerEnds,
+      activations.stopAnswersLateRequests,
+      activations.restartKeepsHeldDeletes,
       activations.restartedReportsWarnings,
       activations.fixingDocumentRechecksNow,
       activations.configErrorRecheck,

@@ -236,7 +236,16 @@ class Activation {
           state.heldDeletes = null;
           return {
             approved,
-            run: await queue.awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` }),
+            run: await queue
+              .awaitRun({ trigger: 'approval', full: false, reason: `deletions of run ${req.run} approved` })
+              .catch((err: unknown) => {
+                // Stopped before the run: the approval is in Postgres all the same, and the caller must know it stands.
+                if (!(err instanceof ApplicationFailure) || err.type !== 'ACTIVATION_STOPPED') throw err;
+                throw ApplicationFailure.nonRetryable(
+                  `${err.message}. The approval of the ${approved} deletion(s) held by run ${req.run} is recorded: the first run after the activation is started again deletes those still gone from the model`,
+                  err.type,
+                );
+              }),
           };
         }),
       {
@@ -334,6 +343,10 @@ class Activation {
         last.lastScheduledStartedAt === undefined ? first : latestDueFire(config.schedule, first, Date.parse(last.lastScheduledStartedAt));
       state.lastFireAt = latest > first && patched('restart-from-latest-fire') ? latest : first;
     }
+    // Deletions held by a run of an earlier execution still wait: shown, and approved as its DELETES_HELD says.
+    // Executions before the patch refused that approval ("has no deletions waiting for approval") until a run
+    // held them again (test/integration/held-deletes-lifecycle.test.ts). A mode other than Mirror lets them lapse.
+    if (last.heldDeletes && config.mode === 'mirror' && patched('restart-keeps-held-deletes')) state.heldDeletes = last.heldDeletes;
     if (!last.paused || resume || !patched('restart-keeps-pause')) return;
     state.paused = true;
     state.autoPaused = last.paused.auto;

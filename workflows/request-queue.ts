@@ -5,7 +5,7 @@
  * the run or job serving it answers. The pending run lives in the activation's state, so it survives
  * continue-as-new; tickets never need to (callers are answered before it).
  */
-import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
 import type { RunSummary, RunTrigger } from '../common/run';
 import type { ActivationConfig } from '../common/config';
 
@@ -50,6 +50,8 @@ export class RequestQueue {
   private readonly jobs: Array<{ job: Job; ticket: number }> = [];
   private runWaiters: number[] = [];
   private readonly answers = new Map<number, Answer>();
+  /** The answer every caller got when the activation stopped (answerAll): no request is served after it. */
+  private closed: Answer | null = null;
 
   /** `holder.pending` is the activation state's pending run (carried across continue-as-new). */
   constructor(private readonly holder: { pending: PendingRun | null }) {}
@@ -61,6 +63,7 @@ export class RequestQueue {
 
   /** A run is wanted and the caller waits for its summary. */
   async awaitRun(req: PendingRun): Promise<RunSummary> {
+    this.refuseWhenClosed();
     const ticket = ++this.tickets;
     this.runWaiters.push(ticket);
     this.requestRun(req);
@@ -69,6 +72,7 @@ export class RequestQueue {
 
   /** A plan or apply job; the caller waits for its answer (an error answer is thrown as the update's failure). */
   async awaitJob(job: Job): Promise<unknown> {
+    this.refuseWhenClosed();
     const ticket = ++this.tickets;
     this.jobs.push({ job, ticket });
     return this.answerOf(ticket);
@@ -122,6 +126,18 @@ export class RequestQueue {
     this.runWaiters = [];
     this.jobs.length = 0;
     this.holder.pending = null;
+    this.closed = answer;
+  }
+
+  /**
+   * A request that reaches the queue after the activation stopped (a handler whose activity was still under way
+   * at the stop: an approval being recorded, a document being checked) gets the stop's answer at once. Waiting,
+   * it was never answered, and the stopped activation, which waits for its handlers to finish, never ended
+   * (test/integration/stop-while-approving.test.ts). Asked only then: executions before the patch waited.
+   */
+  private refuseWhenClosed(): void {
+    const a = this.closed;
+    if (a && 'error' in a && patched('stop-answers-late-requests')) throw ApplicationFailure.nonRetryable(a.error.message, a.error.type);
   }
 
   private async answerOf(ticket: number): Promise<unknown> {

@@ -6,7 +6,15 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { activation, createModel, emulatorAdmin, expectRun, sfConnection, type Stage } from './stage';
 import { activityCount, eventCount, waitFor } from './recorder';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
-import { configQuery, resyncSignal, statusQuery, stopSignal, updateConfigUpdate } from '../../workflows/messages';
+import {
+  approveDeletesUpdate,
+  configQuery,
+  resyncSignal,
+  statusQuery,
+  stopSignal,
+  triggerSyncUpdate,
+  updateConfigUpdate,
+} from '../../workflows/messages';
 
 const wfId = (id: string) => activationWorkflowId(id);
 
@@ -435,6 +443,34 @@ export async function restartKeepsPause(s: Stage): Promise<void> {
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
+/**
+ * Deletions held, a stop, a start: the new execution shows the held deletions (patched 'restart-keeps-held-deletes')
+ * and an approveDeletes of the run that held them is served (a run deletes them).
+ */
+export async function restartKeepsHeldDeletes(s: Stage): Promise<void> {
+  const id = 'hist_restart_held';
+  const wf = wfId(id);
+  await createModel(s, id, 20);
+  const doc = activation(s, id, { mode: 'mirror' });
+  await s.syncline.start(doc);
+  expectRun('first sync', await s.syncline.triggerSync(id), (r) => r.ops.upsert?.succeeded === 20);
+  await s.sql.query(`DELETE FROM hist.${id} WHERE id IN (SELECT id FROM hist.${id} ORDER BY id LIMIT 5)`); // 5 of 20: over the guard
+  const held = expectRun('held deletions', await s.syncline.triggerSync(id), (r) => r.heldDeletes === 5);
+  await s.syncline.stop(id, { wait: true, reason: 'recording a stop while deletions are held' });
+  const { runId: again } = await s.syncline.start(doc);
+  await waitFor('the held deletions shown', async () => (await s.client.workflow.getHandle(wf).query(statusQuery)).heldDeletes !== null);
+  const approved = await s.syncline.approveDeletes(id, held.runNumber);
+  if (approved.approved !== 5 || approved.run.ops.delete?.succeeded !== 5)
+    throw new Error(`approveDeletes after the start: unexpected ${JSON.stringify(approved)}`);
+  await s.rec.record(
+    'restart-keeps-held-deletes',
+    wf,
+    again,
+    'started again after a stop while 5 deletions were held: lastRunNumber (with the held deletions), the marker restart-keeps-held-deletes; an approveDeletes of the run that held them, a run (trigger approval) deletes them, then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
 /** Paused by a configuration error, stopped, fixed, started again: the destination is re-checked at once and a run follows. */
 export async function restartRechecks(s: Stage): Promise<void> {
   const id = 'hist_restart_broken';
@@ -629,6 +665,44 @@ export async function stopWhileHandlerEnds(s: Stage): Promise<void> {
     wf,
     first,
     'a resync run, an updateConfig (dry run) whose check is still under way when the run ends, a stop signal meanwhile: the marker stop-while-handler-ends, the stop recorded, completed (not continued as new)',
+  );
+  await stopWorker();
+}
+
+/**
+ * A stop signal while an approveDeletes handler still records the approval (its activity under way): its request
+ * for a run is answered at once with the stop's answer, and the activation ends (patched 'stop-answers-late-requests').
+ */
+export async function stopAnswersLateRequests(s: Stage): Promise<void> {
+  const id = 'hist_stop_approval';
+  const wf = wfId(id);
+  const taskQueue = `${s.taskQueue}-stop-approval`;
+  await createModel(s, id, 20);
+  const stopWorker = await s.worker(taskQueue, { approveHeldDeletes: 8_000 });
+  const doc = activation(s, id, { mode: 'mirror' });
+  await s.client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue, workflowId: wf, args: [{ config: doc }] });
+  const h = s.client.workflow.getHandle(wf);
+  expectRun('first sync', await h.executeUpdate(triggerSyncUpdate, { args: [{}] }), (r) => r.ops.upsert?.succeeded === 20);
+  await s.sql.query(`DELETE FROM hist.${id} WHERE id IN (SELECT id FROM hist.${id} ORDER BY id LIMIT 5)`); // 5 of 20: over the guard
+  const held = expectRun('held deletions', await h.executeUpdate(triggerSyncUpdate, { args: [{}] }), (r) => r.heldDeletes === 5);
+  const current = (await h.describe()).runId;
+  const approval = await h.startUpdate(approveDeletesUpdate, {
+    args: [{ run: held.runNumber }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await h.signal(stopSignal, { reason: 'recorded while an approval is recorded' });
+  const refused = await approval.result().then(
+    () => null,
+    (err: Error) => String((err.cause as Error | undefined)?.message ?? err.message),
+  );
+  if (!refused?.includes('is recorded: the first run after the activation is started again deletes'))
+    throw new Error(`the approval at the stop: ${refused ?? 'answered with a run'}`);
+  await s.client.workflow.getHandle(wf, current).result();
+  await s.rec.record(
+    'stop-answers-late-requests',
+    wf,
+    current,
+    'held deletions, an approveDeletes whose activity is still under way when a stop signal arrives: the marker stop-answers-late-requests, the approval answered with the stop, completed',
   );
   await stopWorker();
 }

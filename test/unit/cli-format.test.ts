@@ -558,4 +558,9 @@ test('approve-deletes says how many approved deletions the run carried out, not 
   expect(approvalLine(5, run('failed', { planned: 0, succeeded: 0, failed: 0 }))).toBe(
     '5 deletion(s) approved; run 4 deleted 0 and failed: the approval lapsed',
   );
+  // Keys that left the model since, held by the run: none of the approved deletions, and said apart.
+  const withHeld = { runNumber: 4, status: 'success', ops: { delete: { planned: 8, succeeded: 5, failed: 0, skipped: 0, held: 3 } } };
+  expect(approvalLine(5, withHeld as unknown as RunSummary)).toBe(
+    '5 deletion(s) approved; run 4 deleted 5; it held 3 other deletion(s) for approval (below)',
+  );
 });
