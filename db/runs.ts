@@ -199,7 +199,8 @@ export interface StoppedPause {
 }
 
 /**
- * What a start carries on from: the time of the last scheduled fire (runs.scheduled_at), when that run started
+ * What a start carries on from: the time of the last scheduled fire (runs.scheduled_at, which a requested run that
+ * served a fire records too), when that run started
  * (started_at: a run whose timer fired late by fire times stood for the fires due by then, workflows/activation.ts
  * fire()) and the pause the activation was stopped in (recordStopped). One statement; no activation row yet reads
  * as neither.

@@ -128,6 +128,8 @@ const local = proxyLocalActivities<SynclineActivities>({
 /**
  * Runs run `runNumber` as the child `activation/<id>/run/<n>` and returns its summary (a failed run
  * too). A durable timer at `scheduledAt + deadlineMinutes` opens DEADLINE_MISSED while it goes on.
+ * `servedFire`: the schedule fire a requested run serves too (activation.ts serveRun), recorded as its
+ * scheduled time as a scheduled run's is.
  */
 export async function runChild(
   config: ActivationConfig,
@@ -136,16 +138,11 @@ export async function runChild(
   runNumber: number,
   scheduledAt: number,
   plan?: { planOnly?: boolean; applyPlan?: number },
+  servedFire?: number,
 ): Promise<RunSummary> {
   let done = false;
-  const run = runOnce(
-    config,
-    state,
-    request,
-    runNumber,
-    plan,
-    request.trigger === 'schedule' ? new Date(scheduledAt).toISOString() : undefined,
-  );
+  const fireAt = request.trigger === 'schedule' ? scheduledAt : servedFire;
+  const run = runOnce(config, state, request, runNumber, plan, fireAt !== undefined ? new Date(fireAt).toISOString() : undefined);
   void run.then(
     () => (done = true),
     () => (done = true),

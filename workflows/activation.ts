@@ -464,8 +464,15 @@ class Activation {
     if (state.plan?.status === 'open') await supersedePlan(config, state, runNumber);
     const scheduledAt =
       request.trigger === 'schedule' && state.lastFireAt !== undefined ? (state.scheduledFor ?? state.lastFireAt) : Date.now();
+    // A request that a fire joined records that fire as its run's scheduled_at (its trigger stays the request's):
+    // a start after a stop carries on from it (carryOn). Executions before the patch recorded none, so a stop and
+    // a start before the next fire carried on from an older scheduled run and ran at once (resync-at-fire.test.ts).
+    const served =
+      request.trigger !== 'schedule' && request.fire && state.lastFireAt !== undefined && patched('merged-run-records-fire')
+        ? (state.scheduledFor ?? state.lastFireAt)
+        : undefined;
     delete state.scheduledFor;
-    const summary = await this.track(runNumber, () => runChild(config, state, request, runNumber, scheduledAt));
+    const summary = await this.track(runNumber, () => runChild(config, state, request, runNumber, scheduledAt, undefined, served));
     await recordRun(config, state, summary);
     this.queue.answer(tickets, { ok: summary });
   }

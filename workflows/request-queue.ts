@@ -12,12 +12,14 @@ import type { ActivationConfig } from '../common/config';
 /**
  * A run waiting to start. `retryFailed`: rows whose last write failed permanently are sent again too; it
  * survives coalescing with other requests (a state carried over from an older version has only the trigger).
+ * `fire`: a request that a schedule fire joined (its trigger won the coalescing): the run serves the fire too.
  */
 export interface PendingRun {
   trigger: RunTrigger;
   full: boolean;
   reason?: string;
   retryFailed?: boolean;
+  fire?: boolean;
 }
 
 export type Job =
@@ -33,16 +35,23 @@ export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
   if (!a) return b;
   const trigger = TRIGGER_RANK[b.trigger] > TRIGGER_RANK[a.trigger] ? b.trigger : a.trigger;
   const retryFailed = wantsRetry(a) || wantsRetry(b);
+  const fire = trigger !== 'schedule' && (servesFire(a) || servesFire(b));
   return {
     trigger,
     full: a.full || b.full,
     reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined,
     ...(retryFailed ? { retryFailed } : {}),
+    ...(fire ? { fire } : {}),
   };
 }
 
 export function wantsRetry(p: PendingRun): boolean {
   return !!p.retryFailed || p.trigger === 'retry_failed';
+}
+
+/** The run serves a schedule fire: its own trigger, or a fire that joined the request. */
+export function servesFire(p: PendingRun): boolean {
+  return !!p.fire || p.trigger === 'schedule';
 }
 
 export class RequestQueue {

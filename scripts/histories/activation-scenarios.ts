@@ -532,7 +532,11 @@ export async function restartStillBroken(s: Stage): Promise<void> {
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
 
-/** Started with a resync (signal-with-start) on an interval schedule: the first fire, due at once, joins the resync's run (patched 'request-serves-due-fire'). */
+/**
+ * Started with a resync (signal-with-start) on an interval schedule: the first fire, due at once, joins the resync's
+ * run (patched 'request-serves-due-fire'), which records that fire as its scheduled_at (patched
+ * 'merged-run-records-fire'); stopped and started again, it waits for that fire + 1h, no run at once.
+ */
 export async function requestServesDueFire(s: Stage): Promise<void> {
   const id = 'hist_request_fire';
   const wf = wfId(id);
@@ -553,7 +557,22 @@ export async function requestServesDueFire(s: Stage): Promise<void> {
     'request-serves-due-fire',
     wf,
     first,
-    'signal-with-start (resync) of an interval activation: lastRunNumber, the first fire due at once joins the request (the marker request-serves-due-fire), one run, then continue-as-new',
+    'signal-with-start (resync) of an interval activation: lastRunNumber, the first fire due at once joins the request (the marker request-serves-due-fire), one run recording that fire (the marker merged-run-records-fire), then continue-as-new',
+  );
+  const fireAt = (await s.sql.query(`SELECT scheduled_at FROM syncline.runs WHERE activation_id = $1 AND run_number = 1`, [id])).rows[0]
+    ?.scheduled_at as Date | null;
+  if (!fireAt) throw new Error('the resync that served the first fire: no scheduled_at recorded');
+  await s.syncline.stop(id, { wait: true, reason: 'stopped after the request that served the fire' });
+  const again = await s.syncline.start(activation(s, id, { schedule: { every: '1h' } }));
+  await s.rec.until(wf, again.runId, 'the timer of the next fire', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  const after = await s.client.workflow.getHandle(wf, again.runId).query(statusQuery);
+  if (after.lastRuns.length !== 0 || after.currentRun !== null || Date.parse(after.nextRunAt ?? '') !== fireAt.getTime() + 3_600_000)
+    throw new Error(`started again after the request that served the fire: not waiting for that fire + 1h ${JSON.stringify(after)}`);
+  await s.rec.record(
+    'restart-after-request-fire',
+    wf,
+    again.runId,
+    'OPEN: started again after a stop that followed a resync run serving the first fire: lastRunNumber (that fire, recorded by the resync run), the marker restart-keeps-interval, a timer to that fire + 1h',
   );
   await s.syncline.stop(id, { wait: true, reason: 'recorded' });
 }
