@@ -8,7 +8,18 @@ import { require as tsxRequire } from 'tsx/cjs/api';
 import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
-import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
+import {
+  errorsTable,
+  formatChanges,
+  formatRunSummary,
+  formatStatus,
+  listTable,
+  renderTable,
+  rowsTable,
+  runsTable,
+  terminalSafe,
+  terminalSafeLines,
+} from './format';
 import type { RunSummary } from '../common/run';
 import { applyDocuments, jsonProblem, readDocuments } from './config-as-code';
 import { parseNewActivationConfig } from '../common/config';
@@ -142,7 +153,11 @@ export function formatPlan(p: PlanDetails): string {
     lines.push('', `sample ${op} rows:`);
     // A table per op: key, then the destination fields (jsonb does not keep their order: sorted by name).
     const cols = [...new Set(rows.flatMap((r) => Object.keys(r.values)))].sort();
-    const cells = [['key', ...cols], ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? stringifyExact(r.values[c]) : ''))])];
+    // Keys and values escaped (terminalSafe): a row's text acts on nothing and keeps to its line.
+    const cells = [
+      ['key', ...cols],
+      ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? stringifyExact(r.values[c]) : ''))].map(terminalSafe)),
+    ];
     const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
     for (const row of cells) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
   }
@@ -467,7 +482,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const versions = await client.history(id);
     if (versions.length === 0) await unlessUnknown(client, id, databaseUrl);
     const lines = versions.flatMap((v) => [
-      `version ${v.version}  ${v.createdAt}${v.reason ? `  ${v.reason}` : ''}`,
+      `version ${v.version}  ${v.createdAt}${v.reason ? `  ${terminalSafe(v.reason)}` : ''}`,
       ...formatChanges(v.diff as ConfigChange[], []).map((l) => `  ${l}`),
     ]);
     return { data: versions, text: versions.length ? lines.join('\n') : `no configuration recorded for "${id}"` };
@@ -509,7 +524,8 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
     const reason = str(flags.reason);
     const before = await client.pause(id, reason);
     // Already paused: a no-op (exit 0, as "nothing to do" elsewhere), except that a new --reason replaces the old one.
-    const was = `activation "${id}" was already paused (${before.pausedReason ?? 'no reason given'})`;
+    // A reason is anyone's text (a signal's input): escaped, as `status` shows it.
+    const was = `activation "${id}" was already paused (${terminalSafe(before.pausedReason ?? 'no reason given')})`;
     return {
       data: { activationId: id, paused: true, wasPaused: before.wasPaused ?? null, reason: reason ?? null },
       text: !before.wasPaused
@@ -517,7 +533,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
         : before.autoPaused
           ? `${was}: it is now paused by an operator, and no longer resumed by the re-check of the destination; "syncline resume ${id}" resumes it`
           : reason !== undefined && reason !== before.pausedReason
-            ? `${was}: it stays paused, now for "${reason}"`
+            ? `${was}: it stays paused, now for "${terminalSafe(reason)}"`
             : `${was}: nothing changed`,
     };
   },
@@ -529,7 +545,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
         before.wasPaused === undefined
           ? `resume of "${id}" sent: no worker answered whether it was paused; it is taken when one polls ("syncline status ${id}")`
           : before.wasPaused
-            ? `activation "${id}" resumed (it was paused: ${before.pausedReason ?? 'no reason given'})`
+            ? `activation "${id}" resumed (it was paused: ${terminalSafe(before.pausedReason ?? 'no reason given')})`
             : `activation "${id}" was not paused: nothing to resume`,
     };
   },
@@ -625,7 +641,7 @@ function waitedOn(command: string, id: string | undefined, flags: Flags): string
  */
 export function retryNote(id: string, r: { activity: string; attempt: number; lastFailure: string; stateDatabase: boolean }): string {
   const failed = r.attempt - 1;
-  const tries = `${failed} ${failed === 1 ? 'try' : 'tries'} failed, the last with "${r.lastFailure}"`;
+  const tries = `${failed} ${failed === 1 ? 'try' : 'tries'} failed, the last with "${terminalSafe(r.lastFailure)}"`;
   return r.stateDatabase
     ? `still waiting: activation "${id}" retries ${r.activity}, its bookkeeping in the state database: ${tries}. ` +
         'It tries again at least every minute for as long as it takes, and answers once the database is back; the activation keeps running, and interrupting this command withdraws nothing'
@@ -730,7 +746,8 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
       watchRetries(client, waitedOn(command.name, args.id, flags)),
     );
     // A plan sample's JsonNumber keeps its digits (JSON.stringify would write the double of its toJSON).
-    process.stdout.write((flags.json ? stringifyExactIndented(out.data, 2) : out.text) + '\n');
+    // The text escaped line by line (what each printer did not escape itself: a DAG task's error...); JSON as is.
+    process.stdout.write((flags.json ? stringifyExactIndented(out.data, 2) : terminalSafeLines(out.text)) + '\n');
     return out.exitCode ?? EXIT.done;
   } catch (e) {
     if (e instanceof UsageError) {
@@ -747,7 +764,7 @@ export async function runCommand(command: CommandSpec, args: Record<string, stri
     process.stderr.write(
       flags.json
         ? JSON.stringify({ error: err.message, ...(problems ? { problems } : {}) }, null, 2) + '\n'
-        : `syncline ${command.name}: ${err.message}\n`,
+        : `syncline ${command.name}: ${terminalSafeLines(err.message)}\n`,
     );
     if (flags.verbose) process.stderr.write(details(e));
     return EXIT.failed;

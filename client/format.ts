@@ -7,6 +7,14 @@ import type { RowChange } from '../db/row-changes';
 import type { RowOp } from '../common/sync-modes';
 import { IGNORED_SIGNAL_HINT, type ActivationStatus } from '../workflows/messages';
 import { runRecordFromSummary, type RowErrorRecord, type RunRecord } from './runs';
+import { quotedForTerminal, terminalSafe } from '../common/terminal';
+
+export { quotedForTerminal, terminalSafe };
+
+/** Each line of `text` escaped (terminalSafe), its line breaks kept: what a command prints when it is not --json. */
+export function terminalSafeLines(text: string): string {
+  return text.split('\n').map(terminalSafe).join('\n');
+}
 
 export interface Column<T> {
   header: string;
@@ -18,22 +26,33 @@ export interface Column<T> {
   max?: number;
 }
 
-/** One line of at most `max` characters, cut at a word boundary when one is near, ending in "…". */
+/**
+ * One line of at most `max` characters, cut at a word boundary when one is near, ending in "…"; what a
+ * terminal acts on escaped (terminalSafe), never cut inside an escape.
+ */
 export function truncate(s: string, max: number): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
+  const flat = terminalSafe(s.replace(/\s+/g, ' ').trim());
   if (flat.length <= max) return flat;
   if (max <= 1) return '…'.slice(0, max);
-  const cut = flat.slice(0, max - 1);
+  let cut = flat.slice(0, max - 1);
+  // An escape ("\u001b", "\n") that would be cut is left out whole.
+  for (const m of flat.matchAll(ESCAPE)) if (m.index < cut.length && m.index + m[0].length > cut.length) cut = cut.slice(0, m.index);
   const space = cut.lastIndexOf(' ');
   return (space >= max - 16 && space > 0 ? cut.slice(0, space) : cut).trimEnd() + '…';
 }
 
-/** Columns separated by two spaces; numbers right-aligned; no trailing blanks. */
+/** The escapes terminalSafe writes. */
+const ESCAPE = /\\(?:u[0-9a-f]{4}|[bfnrt])/g;
+
+/**
+ * Columns separated by two spaces; numbers right-aligned; no trailing blanks. Cells are escaped (terminalSafe):
+ * a key holding an escape sequence or a line break neither acts on the terminal nor splits its row.
+ */
 export function renderTable<T>(columns: Column<T>[], rows: T[]): string {
   const cells = rows.map((r) =>
     columns.map((c) => {
       const v = c.value(r);
-      return c.max ? truncate(String(v), c.max) : String(v);
+      return c.max ? truncate(String(v), c.max) : terminalSafe(String(v));
     }),
   );
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
@@ -133,25 +152,12 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
   return [renderTable(columns, runs), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
-/**
- * `text` in double quotes, as JSON writes it (`\"`, `\\`, `\n`, `\u001b`...), with the characters JSON leaves as
- * they are but a terminal acts on escaped too: DEL, the C1 controls (U+009B starts an escape sequence as ESC [
- * does), the line and paragraph separators and the bidirectional overrides and isolates. For text someone
- * else chose (a signal's name) that is printed on an operator's terminal: it cannot recolour, clear, retitle
- * it or hide what follows.
- */
-export function quotedForTerminal(text: string): string {
-  return JSON.stringify(text).replace(
-    /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
 /** Row errors; the message gets whatever width the terminal has left (at least 40 characters). */
 export function errorsTable(errors: RowErrorRecord[], width = 200): string {
   if (errors.length === 0) return '(no row errors)';
   const columns: Column<RowErrorRecord>[] = [
-    { header: 'KEY', value: (e) => e.key, max: 36 },
+    // Escaped before it is cut: a line break in a key is shown as "\n", not made a space.
+    { header: 'KEY', value: (e) => terminalSafe(e.key), max: 36 },
     { header: 'OP', value: (e) => e.op },
     { header: 'CODE', value: (e) => e.code },
     { header: 'RUN', value: (e) => e.runNumber, align: 'right' },
@@ -223,10 +229,14 @@ export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivit
   );
   const width = Math.max(...facts.map(([k]) => k.length));
   const runs = [...st.lastRuns].reverse().slice(0, 10).map(runRecordFromSummary);
-  return [...facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`), '', 'Last runs', runsTable(runs, now)].join('\n');
+  // A pause reason, a warning's message, a failure: anyone's text, escaped (one line each, acting on nothing).
+  return [...facts.map(([k, v]) => `${k.padEnd(width)}  ${terminalSafe(v)}`), '', 'Last runs', runsTable(runs, now)].join('\n');
 }
 
-/** What `sync` and `approve-deletes` print: the one-line description, the counts, warnings and error. */
+/**
+ * What `sync` and `approve-deletes` print: the one-line description, the counts, warnings and error; each line
+ * but the table (escaped cell by cell) escaped: a warning's message acts on nothing and keeps to its line.
+ */
 export function formatRunSummary(s: RunSummary, now = Date.now()): string {
   const lines = [describeRun(s), '', runsTable([runRecordFromSummary(s)], now)];
   for (const w of s.warnings) lines.push(`${w.level}: ${w.message}`);
@@ -235,29 +245,33 @@ export function formatRunSummary(s: RunSummary, now = Date.now()): string {
     lines.push(
       `activation "${s.activationId}" is now paused (CONFIG_BROKEN): no scheduled runs until this is fixed. Fix the document ("syncline activation update --file ${s.activationId}.json" checks it again and resumes), or fix the connection or destination and run "syncline resume ${s.activationId}"`,
     );
-  return lines.join('\n');
+  return lines.map((l, i) => (i === 2 ? l : terminalSafe(l))).join('\n');
 }
 
 /** A document diff and what it means, one line each. */
 export function formatChanges(changes: ConfigChange[], consequences: string[]): string[] {
   const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
-  return [...changes.map((c) => `${c.path}: ${show(c.before)} -> ${show(c.after)}`), ...consequences.map((c) => `=> ${c}`)];
+  return [...changes.map((c) => `${c.path}: ${show(c.before)} -> ${show(c.after)}`), ...consequences.map((c) => `=> ${c}`)].map(
+    terminalSafe,
+  );
 }
 
 export function listTable(all: ActivationListing[]): string {
-  const rows = [
+  const rows: string[][] = [
     ['ID', 'STATE', 'HEALTH', 'MODE', 'DESTINATION', 'LAST RUN', 'NEXT RUN'],
-    ...all.map((a) => [
-      a.id,
-      a.state,
-      a.health,
-      a.mode,
-      a.destination,
-      a.lastRun
-        ? `${a.lastRun.runNumber} ${a.lastRun.status}${a.lastRun.finishedAt ? ` ${a.lastRun.finishedAt.replace('T', ' ').slice(0, 19)}` : ''}`
-        : '-',
-      a.nextRunAt ? a.nextRunAt.replace('T', ' ').slice(0, 19) : '-',
-    ]),
+    ...all.map((a) =>
+      [
+        a.id,
+        a.state,
+        a.health,
+        a.mode,
+        a.destination,
+        a.lastRun
+          ? `${a.lastRun.runNumber} ${a.lastRun.status}${a.lastRun.finishedAt ? ` ${a.lastRun.finishedAt.replace('T', ' ').slice(0, 19)}` : ''}`
+          : '-',
+        a.nextRunAt ? a.nextRunAt.replace('T', ' ').slice(0, 19) : '-',
+      ].map(terminalSafe),
+    ),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows
@@ -270,18 +284,15 @@ export function listTable(all: ActivationListing[]): string {
     .join('\n');
 }
 
+/** `syncline rows`; cells escaped as renderTable's. */
 export function rowsTable(rows: RowChange[]): string {
   const cells = [
     ['RUN', 'KEY', 'OP', 'OUTCOME', 'DESTINATION ID', 'CODE', 'AT'],
-    ...rows.map((r) => [
-      String(r.runNumber),
-      r.key,
-      r.op,
-      r.outcome,
-      r.destinationId ?? '',
-      r.code ?? '',
-      r.at.replace('T', ' ').slice(0, 19),
-    ]),
+    ...rows.map((r) =>
+      [String(r.runNumber), r.key, r.op, r.outcome, r.destinationId ?? '', r.code ?? '', r.at.replace('T', ' ').slice(0, 19)].map(
+        terminalSafe,
+      ),
+    ),
   ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells

@@ -68,6 +68,7 @@ import {
   updateConfigUpdate,
   configQuery,
   IGNORED_SIGNAL_HINT,
+  ignoredSignalLog,
   type ActivationStatus,
   type PlanResponse,
   type RunProgress,
@@ -643,7 +644,7 @@ class Activation {
   private ignoreSignal(delivered: string): void {
     const name = reservedSignalName(delivered); // `__temporal_…`: renamed by workflows/interceptors.ts
     const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
-    log.warn(`activation "${this.config.id}": ignored signal "${shown}": ${IGNORED_SIGNAL_HINT}`);
+    log.warn(ignoredSignalLog(`activation "${this.config.id}"`, shown, IGNORED_SIGNAL_HINT));
     const at = new Date(Date.now()).toISOString();
     this.state.ignoredSignals = [...(this.state.ignoredSignals ?? []), { name: shown, at }].slice(-IGNORED_SIGNALS_KEPT);
   }

@@ -3,7 +3,7 @@
  * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
-import { DAG_IGNORED_SIGNAL_HINT, dagSignal, dagStateQuery } from './messages';
+import { DAG_IGNORED_SIGNAL_HINT, dagSignal, dagStateQuery, ignoredSignalLog } from './messages';
 import { reservedSignalName } from './interceptors';
 import {
   ApplicationFailure,
@@ -221,7 +221,7 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   setDefaultSignalHandler((delivered) => {
     const name = reservedSignalName(delivered); // `__temporal_…`: renamed by workflows/interceptors.ts
     const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
-    log.warn(`DAG "${String(input?.id)}": ignored signal ${JSON.stringify(shown)}: ${DAG_IGNORED_SIGNAL_HINT}`);
+    log.warn(ignoredSignalLog(`DAG "${String(input?.id)}"`, shown, DAG_IGNORED_SIGNAL_HINT));
     ignored.push({ name: shown, at: new Date(Date.now()).toISOString() });
     ignored.splice(0, ignored.length - IGNORED_SIGNALS_KEPT);
   });

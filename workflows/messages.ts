@@ -8,6 +8,7 @@ import type { DagState } from '../common/dag';
 import type { OpenWarning, WarningReport } from '../common/warnings';
 import type { ConfigChange } from '../common/config-diff';
 import type { Health } from '../common/search-attributes';
+import { quotedForTerminal, terminalSafe } from '../common/terminal';
 
 /**
  * The `reason` of a signal (resync, pause, stop) as text. A signal cannot be refused as an update is, and a
@@ -151,3 +152,12 @@ export interface DagSignal {
 export const dagSignal = defineSignal<[DagSignal]>('dagSignal');
 /** What a signal of another name is told (DAG run log, its state query, `syncline dag show`). */
 export const DAG_IGNORED_SIGNAL_HINT = `not a signal of a DAG run (known: ${dagSignal.name})`;
+
+/**
+ * The worker's log line for a signal of an unknown name sent to `subject` (`activation "contacts"`): the name,
+ * anyone's choice, quoted and escaped (an escape sequence in it would act on the terminal that shows the log).
+ * Log text only, no command: no patch.
+ */
+export function ignoredSignalLog(subject: string, name: string, hint: string): string {
+  return `${terminalSafe(subject)}: ignored signal ${quotedForTerminal(name)}: ${hint}`;
+}

@@ -1,12 +1,26 @@
 /** The CLI's pure parts: argument parsing, text tables, and config validation as the client reports it. */
 import { Client, Connection } from '@temporalio/client';
 import { COMMANDS, EXIT, parseArgs, runExitCode, usage } from '../../client/cli';
-import { approvalLine, formatPlan, purgedText } from '../../client/cli-run';
+import { approvalLine, formatPlan, purgedText, retryNote } from '../../client/cli-run';
 import { runCli, usageError } from '../support/cli';
-import { errorsTable, formatDuration, formatRunSummary, formatStatus, renderTable, runsTable, truncate } from '../../client/format';
+import {
+  errorsTable,
+  formatChanges,
+  formatDuration,
+  formatRunSummary,
+  formatStatus,
+  listTable,
+  quotedForTerminal,
+  renderTable,
+  rowsTable,
+  runsTable,
+  terminalSafe,
+  terminalSafeLines,
+  truncate,
+} from '../../client/format';
 import { ConfigInvalidError, SynclineClient } from '../../client/index';
 import type { RowErrorRecord, RunRecord } from '../../client/runs';
-import type { ActivationStatus } from '../../workflows/messages';
+import { DAG_IGNORED_SIGNAL_HINT, IGNORED_SIGNAL_HINT, ignoredSignalLog, type ActivationStatus } from '../../workflows/messages';
 import type { RunSummary } from '../../common/run';
 
 describe('parseArgs', () => {
@@ -563,4 +577,205 @@ test('approve-deletes says how many approved deletions the run carried out, not 
   expect(approvalLine(5, withHeld as unknown as RunSummary)).toBe(
     '5 deletion(s) approved; run 4 deleted 5; it held 3 other deletion(s) for approval (below)',
   );
+});
+
+describe('text from models, destinations and signals is escaped for the terminal', () => {
+  // Everything a terminal acts on but the line breaks between a table's lines (counted apart): C0 controls
+  // (ESC, BEL, CR, TAB...), DEL, C1 (U+009B is CSI), the line and paragraph separators, the bidirectional
+  // marks, overrides and isolates.
+  const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+  const hostile = ['k\u001b[2J', 'bell\u0007', 'cr\rx', 'two\nlines', 'tab\tbed', '\u009b31m', 'a\u202eb'];
+  /** Each line's column starts: where `header`'s column begins on the header line, the same on every line. */
+  const startsAt = (lines: string[], header: string, cellOf: (i: number) => string) => {
+    const at = lines[0]!.lastIndexOf(header);
+    lines.slice(1).forEach((l, i) => expect(l.slice(at).startsWith(cellOf(i))).toBe(true));
+  };
+
+  test('terminalSafe writes each control as its JSON escape, U+009B and U+202E too; quotedForTerminal is its quoted form', () => {
+    expect(hostile.map(terminalSafe)).toEqual([
+      'k\\u001b[2J',
+      'bell\\u0007',
+      'cr\\rx',
+      'two\\nlines',
+      'tab\\tbed',
+      '\\u009b31m',
+      'a\\u202eb',
+    ]);
+    expect(terminalSafe('plain key 12 é 名')).toBe('plain key 12 é 名');
+    expect(terminalSafe('\u007f\u2028\u2066\u200e\u061c')).toBe('\\u007f\\u2028\\u2066\\u200e\\u061c');
+    expect(quotedForTerminal('re\u001b[31m"q"\u009b')).toBe('"re\\u001b[31m\\"q\\"\\u009b"');
+  });
+
+  test('syncline rows: a key, destination id or code holding controls is escaped, one line per row, columns aligned', () => {
+    const rows = hostile.map((key, i) => ({
+      runNumber: 3,
+      key,
+      op: 'upsert',
+      outcome: 'failed',
+      destinationId: i === 0 ? 'id\u0007\n' : null,
+      hash: null,
+      code: i === 1 ? 'C\u001b]0;t\u0007' : 'E',
+      message: 'm',
+      at: '2026-11-22T14:00:00.000Z',
+    }));
+    const out = rowsTable(rows);
+    expect(out).not.toMatch(UNSAFE);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(rows.length + 1);
+    expect(lines[1]).toContain('k\\u001b[2J');
+    startsAt(lines, 'OP', () => 'upsert');
+    startsAt(lines, 'AT', () => '2026-11-22 14:00:00');
+  });
+
+  test('syncline errors: keys and destination messages holding controls are escaped, one line per error, aligned', () => {
+    const errors: RowErrorRecord[] = hostile.map((key, i) => ({
+      activationId: 'contacts',
+      retryable: true,
+      key,
+      op: 'upsert',
+      code: 'INVALID',
+      message: `bad ${hostile[hostile.length - 1 - i]} value \u001b[31mred`,
+      runNumber: 4,
+      attempts: 1,
+      firstSeen: '2026-11-22T14:00:00.000Z',
+      lastSeen: '2026-11-22T14:00:00.000Z',
+    }));
+    const out = errorsTable(errors);
+    expect(out).not.toMatch(UNSAFE);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(errors.length + 1);
+    expect(lines[4]).toMatch(/^two\\nlines +upsert/);
+    startsAt(lines, 'OP', () => 'upsert');
+    startsAt(lines, 'MESSAGE', () => 'bad ');
+    expect(lines[1]).toContain('bad a\\u202eb value \\u001b[31mred');
+  });
+
+  test('status: a pause reason, warnings, a run error and retry failures holding controls are escaped', () => {
+    const st: ActivationStatus & { retrying?: Array<{ activity: string; attempt: number; lastFailure: string }> } = {
+      activationId: 'contacts',
+      state: 'paused',
+      pausedReason: '\u001b[2J\u001b[Hcleared',
+      health: 'warning',
+      schedule: { every: '1h' },
+      consecutiveFailures: 1,
+      warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'key x\u0007\ny\u009b2J' }],
+      retrying: [{ activity: 'loadRows', attempt: 3, lastFailure: 'conn\r\u001b[Kreset' }],
+      lastRuns: [
+        {
+          activationId: 'contacts',
+          runNumber: 2,
+          trigger: 'manual',
+          mode: 'upsert',
+          full: false,
+          status: 'failed',
+          startedAt: '2026-11-22T13:00:00Z',
+          finishedAt: '2026-11-22T13:00:02Z',
+          ops: {},
+          rejected: 0,
+          heldDeletes: 0,
+          attributesCreated: [],
+          warnings: [],
+          error: { type: 'X', message: 'boom\u001b[31m\u202e' },
+        },
+      ],
+    } as never;
+    const out = formatStatus(st as never, Date.parse('2026-11-22T14:10:00Z'));
+    expect(out).not.toMatch(UNSAFE);
+    expect(out).toContain('State       paused: \\u001b[2J\\u001b[Hcleared\n');
+    expect(out).toContain('Warnings    warning FAILED_ROWS: key x\\u0007\\ny\\u009b2J\n');
+    expect(out).toContain('the last with "conn\\r\\u001b[Kreset"');
+    expect(out).toContain('run 2 failed: X: boom\\u001b[31m\\u202e');
+  });
+
+  test('sync: warnings and the run error of the summary are escaped', () => {
+    const s: RunSummary = {
+      activationId: 'contacts',
+      runNumber: 5,
+      trigger: 'manual',
+      mode: 'upsert',
+      full: false,
+      status: 'failed',
+      startedAt: '2026-11-22T13:00:00Z',
+      finishedAt: '2026-11-22T13:00:02Z',
+      ops: {},
+      rejected: 0,
+      heldDeletes: 0,
+      attributesCreated: [],
+      warnings: [{ code: 'FAILED_ROWS', level: 'warning', message: 'w\u001b[2J\nnext' }],
+      error: { type: 'X', message: 'e\u0007' },
+    } as never;
+    const out = formatRunSummary(s, Date.parse('2026-11-22T14:10:00Z'));
+    expect(out).not.toMatch(UNSAFE);
+    expect(out).toContain('warning: w\\u001b[2J\\nnext');
+  });
+
+  test('list: an activation id or destination holding controls is escaped, columns aligned', () => {
+    const all = ['ok', 'x\u001b[2J\ny', 'b\u202e'].map((id) => ({
+      id,
+      state: 'running',
+      health: 'ok',
+      mode: 'upsert',
+      destination: id === 'ok' ? 'web\u0007hook' : 'webhook',
+      nextRunAt: null,
+      lastRun: null,
+    }));
+    const out = listTable(all);
+    expect(out).not.toMatch(UNSAFE);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(4);
+    startsAt(lines, 'STATE', () => 'running');
+    startsAt(lines, 'LAST RUN', () => '-');
+  });
+
+  test('renderTable: any cell is escaped and measured as printed', () => {
+    const out = renderTable(
+      [
+        { header: 'A', value: (r: string) => r },
+        { header: 'B', value: () => 'b' },
+      ],
+      ['x\ty', 'z\u001b'],
+    );
+    expect(out.split('\n')).toEqual(['A        B', 'x\\ty     b', 'z\\u001b  b']);
+  });
+
+  test("the worker's log line for an ignored signal escapes its name (activations and DAG runs)", () => {
+    const line = ignoredSignalLog('activation "contacts"', 're\u001b[2J\u0007\r\n\t\u009b\u202e', IGNORED_SIGNAL_HINT);
+    expect(line).not.toMatch(UNSAFE);
+    expect(line).not.toContain('\n');
+    expect(line).toBe(`activation "contacts": ignored signal "re\\u001b[2J\\u0007\\r\\n\\t\\u009b\\u202e": ${IGNORED_SIGNAL_HINT}`);
+    expect(ignoredSignalLog('DAG "d"', 'say "hi"', DAG_IGNORED_SIGNAL_HINT)).toBe(
+      `DAG "d": ignored signal "say \\"hi\\"": ${DAG_IGNORED_SIGNAL_HINT}`,
+    );
+  });
+
+  test('plan samples, document changes, retry notes and any other printed text: escaped, a cut never splits an escape', () => {
+    const text = formatPlan({
+      activationId: 'contacts',
+      plan: 2,
+      status: 'open',
+      createdAt: '2026-12-07T19:01:53.922Z',
+      counts: { upsert: 2, rejected: 0, heldDeletes: 0 },
+      samples: {
+        upsert: [
+          { key: 'k\u001b[2J\n', values: { Name: 'X\u009b', ext_id: 1 } },
+          { key: 'b', values: { Name: 'Y' } },
+        ],
+      },
+    });
+    expect(text).not.toMatch(UNSAFE);
+    expect(text.split('\n').slice(-3)).toEqual([
+      '  key           Name       ext_id',
+      '  k\\u001b[2J\\n  "X\\u009b"  1',
+      '  b             "Y"',
+    ]);
+    expect(formatChanges([{ path: 'model.k\u202e', before: 'a\u009b', after: undefined } as never], ['c\u0007'])).toEqual([
+      'model.k\\u202e: "a\\u009b" -> (none)',
+      '=> c\\u0007',
+    ]);
+    const note = retryNote('contacts', { activity: 'loadRows', attempt: 2, lastFailure: 'x\u001b[2J\ny', stateDatabase: false });
+    expect(note).toBe('still waiting: activation "contacts" retries loadRows: 1 try failed, the last with "x\\u001b[2J\\ny"');
+    expect(terminalSafeLines('a\u001b[2J\nb\u0007\r')).toBe('a\\u001b[2J\nb\\u0007\\r');
+    expect(truncate('ab\u001bcdef', 5)).toBe('ab…');
+    expect(truncate('ab\ncd', 40)).toBe('ab cd');
+  });
 });
