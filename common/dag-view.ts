@@ -4,6 +4,7 @@
  * each with its state, tries, mapped items per state, and duration.
  */
 import type { DagSpec, DagState, TaskRun } from './dag';
+import { terminalSafe } from './terminal';
 
 const MAX_DETAILS = 4000;
 
@@ -104,7 +105,8 @@ export function dagText(spec: Pick<DagSpec, 'tasks'>, state: DagState, title: st
   const rows = dagRows(spec, state);
   const cells = [
     ['', 'TASK', 'STATE', 'TRIES', 'DURATION', 'ITEMS', 'UPSTREAM', 'NOTE'],
-    ...rows.map((r) => [r.symbol, r.id, r.state, r.tries, r.duration, r.items, r.upstream || '-', r.note]),
+    // Escaped (terminalSafe): a task's error message acts on nothing and keeps to its row.
+    ...rows.map((r) => [r.symbol, r.id, r.state, r.tries, r.duration, r.items, r.upstream || '-', r.note].map(terminalSafe)),
   ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const lines = cells.map((c) =>
@@ -113,7 +115,7 @@ export function dagText(spec: Pick<DagSpec, 'tasks'>, state: DagState, title: st
       .join('  ')
       .trimEnd(),
   );
-  return [`${title}: ${state.status}`, ...lines].join('\n');
+  return [terminalSafe(`${title}: ${state.status}`), ...lines].join('\n');
 }
 
 function cell(text: string): string {

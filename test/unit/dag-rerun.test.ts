@@ -199,6 +199,19 @@ describe('a run in readable form', () => {
     expect(line.split(/\s{2,}/)).toContain('5000 items in 25 batches (12 done): 2398 success, 2 failed, 200 running, 2400 pending');
   });
 
+  test("a task's error holding terminal controls is escaped in the text, the columns kept", () => {
+    const state: DagState = {
+      ...failedRun,
+      tasks: {
+        ...failedRun.tasks,
+        transform: { ...failedRun.tasks.transform!, error: { type: 'SQL_ERROR', message: 'bad \u001b[2J\u0007 \u009b31m a\u202eb' } },
+      },
+    };
+    const text = dagText(spec, state, 'DAG "nightly" run dag/nightly-1');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(text).toContain('SQL_ERROR: bad \\u001b[2J\\u0007 \\u009b31m a\\u202eb');
+  });
+
   test('the Web UI details: the same rows as markdown, the re-run named, capped', () => {
     const md = dagDetails(spec, failedRun, 'dag/nightly-0');
     expect(md.split('\n').slice(0, 4)).toEqual([
