@@ -154,6 +154,12 @@ describe('held deletions and plans', () => {
       await s.db.query(`UPDATE public.${id}_ctl SET ok = 0`);
       const approved = await s.syncline('approve-deletes', id, '--run', '2');
       expect(await destinationKeys(id)).toBe(20);
+      // Approving again is refused, and the refusal says that the approval stands and what runs it.
+      const again = await s.syncline('approve-deletes', id, '--run', '2');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(
+        `has no deletions waiting for approval: the approval given before run 3 stands, as that run failed; the next run deletes the approved keys still gone from the model ("syncline sync ${id}" runs it now)`,
+      );
 
       // The model fixed, the next run deletes them: the approval was not lost with the failed run.
       await s.db.query(`UPDATE public.${id}_ctl SET ok = 1`);
