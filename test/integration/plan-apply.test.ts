@@ -209,5 +209,16 @@ describe('plan and apply: a planned deletion whose key is back in the model', ()
     const next = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
     expect(next).toMatchObject({ status: 'success', ops: {} });
     expect((await records()).get('5')).toEqual(before.get('5'));
+
+    // A plan whose only deletion is back in the model: its delete chunk has nothing left to send.
+    await db.query(`DELETE FROM ${table} WHERE id = 7`);
+    const only = await syncline('plan', id);
+    const onlyPlan = Number(/^plan (\d+) of/.exec(only.stdout)?.[1]);
+    await db.query(`INSERT INTO ${table} VALUES (7, 'Name 7')`);
+    const none = await syncline('apply', id, String(onlyPlan));
+    expect({ code: none.code, stderr: none.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(none.stdout).toContain('delete 1 (0 ok, 1 back in the model)');
+    expect((await records()).get('7')).toEqual(before.get('7'));
+    expect(await snapshotKeys(id)).toEqual(['1', '2', '3', '4', '5', '7', '8', '9', '10']);
   }, 240_000);
 });
