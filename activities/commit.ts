@@ -322,6 +322,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       else if (c.status === 'skipped') ops.skipped += n;
       else if (c.status === 'held') ops.held += n;
       else if (c.status === 'kept') ops.kept = (ops.kept ?? 0) + n;
+      else if (c.status === 'back_in_model') ops.backInModel = (ops.backInModel ?? 0) + n;
     }
     summary.heldDeletes = summary.ops.delete?.held ?? 0;
     const resent = (await resentCounts(runId).execute(tx)).rows.filter((r) => Number(r.n) > 0);

@@ -12,9 +12,11 @@ import { getPlan, openPlans, planSamples, savePlan, setPlanStatus } from '../db/
 import { releasePlanClaims } from '../db/held-deletes';
 import { setRunStatus } from '../db/runs';
 import type { SynclineDeps } from './deps';
-import { loadRun, sentFields } from './run-context';
+import { loadRun, sentFields, type LoadedRun } from './run-context';
 import { settleRestartedApply, settleSupersededPlan } from './commit';
 import { describeRun } from '../common/run';
+import { markBackInModel, plannedDeletions } from '../db/plans';
+import { modelKeysAmong, resolveSource } from '../connectors/postgres/source';
 
 const SAMPLES_PER_OP = 5;
 
@@ -124,12 +126,40 @@ export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promis
       { retryable: false },
     );
   const run = await loadRun(deps, String(p.run_id));
+  await keepDeletionsBackInModel(deps, run, input.plan);
   return {
     runId: run.runId,
     ...(await chunkList(deps.db, run.runId)),
     missingAttributes: run.missingAttributes.length,
     createdAt: new Date(p.created_at).toISOString(),
   };
+}
+
+/** Keys read from the model per query when an apply checks its deletions (a text[] parameter). */
+const BACK_IN_MODEL_BATCH = 20_000;
+
+/**
+ * A plan's deletions are the keys that had left the model when it was computed. One the user put back before
+ * the apply is no longer removed: deleting it lost the record (the next run made it again, a new record, its
+ * history in the destination gone). Before the apply writes, the model is asked which of the planned deletions'
+ * keys it has now; those are marked `back_in_model` and not sent (counted `backInModel`), as the run after an
+ * approval deletes only the approved keys still gone from the model. Every other planned row is written as the
+ * plan says. A key that leaves the model again after this check is deleted by the next run.
+ */
+async function keepDeletionsBackInModel(deps: SynclineDeps, run: LoadedRun, plan: number): Promise<void> {
+  const source = resolveSource(deps, run.config);
+  for (let after = 0; ;) {
+    const batch = await plannedDeletions(deps.db, run.runId, after, BACK_IN_MODEL_BATCH);
+    if (!batch.length) return;
+    const back = await modelKeysAmong(
+      source,
+      run.config,
+      batch.map((r) => r.key),
+      deps.pool,
+    );
+    await markBackInModel(deps.db, run.runId, plan, back);
+    after = batch[batch.length - 1]!.seq;
+  }
 }
 
 export interface FinishPlanInput {

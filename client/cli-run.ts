@@ -65,7 +65,9 @@ export function approvalLine(approved: number, run: RunSummary): string {
   const held = del?.held ?? 0;
   const [planned, deleted] = [(del?.planned ?? 0) - held, del?.succeeded ?? 0];
   const head = `${approved} deletion(s) approved; run ${run.runNumber} deleted ${deleted}`;
-  if (run.status === 'failed') return `${head} and failed: the approval lapsed`;
+  // The approval stands (db/held-deletes.ts claimApprovals): what to do is run again once the failure is mended.
+  if (run.status === 'failed')
+    return `${head} and failed; the approval stands: the next run deletes the approved keys still gone from the model ("syncline sync ${run.activationId}" runs it now)`;
   const line =
     planned < approved
       ? `${head}: an approved key back in the model since is not deleted`

@@ -146,6 +146,12 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
         (r) =>
           `run ${r.runNumber}: ${r.ops.delete!.kept} deletions kept, not sent: the model still has their key in another case, and the destination takes both for one record ("syncline rows ${r.activationId} --run ${r.runNumber} --op delete")`,
       ),
+    ...runs
+      .filter((r) => r.ops.delete?.backInModel)
+      .map(
+        (r) =>
+          `run ${r.runNumber}: ${r.ops.delete!.backInModel} planned deletion(s) not made: their key is back in the model since the plan was computed, and its record is kept ("syncline rows ${r.activationId} --run ${r.runNumber} --op delete")`,
+      ),
     // Whole (up to 2,000 characters): what to do comes at the end of the message.
     ...runs.filter((r) => r.error).map((r) => `run ${r.runNumber} failed: ${truncate(r.error!, 2000)}`),
   ];

@@ -122,6 +122,12 @@ export function runResultDetails(s: RunSummary): string {
       '',
       `${count(kept)} deletions not sent, kept: the model still has their key in another case, and the destination takes both for one record`,
     );
+  const back = ops.reduce((a, [, c]) => a + (c.backInModel ?? 0), 0);
+  if (back)
+    lines.push(
+      '',
+      `${count(back)} planned deletion(s) not made: their key is back in the model since the plan was computed, and its record is kept`,
+    );
   const resent = Object.entries(s.resent ?? {}).filter(([, n]) => n > 0);
   if (resent.length)
     lines.push(

@@ -60,7 +60,7 @@ export const LATEST_QUERIES = {
 } as const;
 
 /** The outcomes of `syncline_rows_total`: the fields of a run summary's per-operation counts. */
-export const ROW_OUTCOMES = ['succeeded', 'failed', 'skipped', 'held', 'unsent', 'kept'] as const;
+export const ROW_OUTCOMES = ['succeeded', 'failed', 'skipped', 'held', 'unsent', 'kept', 'backInModel'] as const;
 
 const seconds = (...b: number[]) => b;
 

@@ -30,6 +30,11 @@ export interface OpCounts {
    * counted (such deletions were counted `succeeded`).
    */
   kept?: number;
+  /**
+   * Of `planned` (an applied plan's deletions only), rows not deleted and not sent: their key is back in the model
+   * since the plan was computed (activities/plan.ts keepDeletionsBackInModel). Absent when none.
+   */
+  backInModel?: number;
 }
 
 /** What a run did, in counts only: it is stored in workflow history and shown in the Web UI. */
@@ -82,6 +87,7 @@ export function describeRun(s: RunSummary): string {
     if (c.held) bits.push(`${c.held} held`);
     if (c.unsent) bits.push(`${c.unsent} not sent`);
     if (c.kept) bits.push(`${c.kept} kept`);
+    if (c.backInModel) bits.push(`${c.backInModel} back in the model`);
     return `${op} ${c.planned} (${bits.join(', ')})`;
   });
   const resent = resentText(s.resent);

@@ -10,7 +10,7 @@ import type { RunSummary, RunWarning } from './run';
 export function failedRowCounts(s: RunSummary): { tried: number; failed: number; carried: number } {
   const ops = Object.values(s.ops);
   const newlyRejected = s.rejected - (s.rejectedUnchanged ?? 0);
-  const sent = ops.reduce((a, o) => a + o.planned - o.skipped - o.held - (o.kept ?? 0), 0);
+  const sent = ops.reduce((a, o) => a + o.planned - o.skipped - o.held - (o.kept ?? 0) - (o.backInModel ?? 0), 0);
   return {
     tried: sent + newlyRejected,
     failed: ops.reduce((a, o) => a + o.failed, 0) + newlyRejected,

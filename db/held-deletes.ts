@@ -1,6 +1,7 @@
 /**
  * Mirror's deletion guard and its approvals (syncline.held_deletes). An approval belongs to the run that
- * follows it: that run claims it when it starts, and it lapses with that run, used or not.
+ * follows it: that run claims it when it starts, and it lapses with that run, used or not, once that run
+ * completes; the approval of a run that failed stands for the next run (claimApprovals).
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database';
@@ -19,12 +20,24 @@ export async function approveHeld(db: Db, activationId: string, heldBy: number):
   return Number(r.numUpdatedRows);
 }
 
-/** Run `runNumber` claims the unclaimed approvals; those claimed by an earlier run lapse. Idempotent for a retried run. */
+/**
+ * Run `runNumber` claims the unclaimed approvals, and those claimed by an earlier run that did not complete
+ * (every record of that run number failed or cancelled: the approval's run failed, say its model query): the
+ * user approved those deletions, and the run that was to make them never got to them. Approvals claimed by an
+ * earlier run that completed (success, partial) lapse. Idempotent for a retried run. Before, a failed run's
+ * approval lapsed too, and nothing showed it: the next run held the same deletions again.
+ */
 export async function claimApprovals(db: Db, activationId: string, runNumber: number): Promise<void> {
-  // One statement for two sets of rows that do not overlap: an approval claimed by another run number
-  // lapses (not approved, claimed by none); an unclaimed one is claimed by this run.
-  await sql`UPDATE syncline.held_deletes
-SET approved = approved_for IS NULL, approved_for = CASE WHEN approved_for IS NULL THEN ${runNumber}::int END
+  // One statement for two sets of rows that do not overlap: an approval claimed by a completed run lapses (not
+  // approved, claimed by none); an unclaimed one, or one of a run that did not complete, is claimed by this run.
+  await sql`WITH unfinished AS (
+  SELECT r.run_number FROM syncline.runs r WHERE r.activation_id = ${activationId} AND r.run_number IN (
+    SELECT approved_for FROM syncline.held_deletes WHERE activation_id = ${activationId} AND approved AND approved_for <> ${runNumber})
+  GROUP BY r.run_number HAVING bool_and(r.status IN ('failed', 'cancelled'))
+)
+UPDATE syncline.held_deletes h
+SET approved = approved_for IS NULL OR approved_for IN (SELECT run_number FROM unfinished),
+  approved_for = CASE WHEN approved_for IS NULL OR approved_for IN (SELECT run_number FROM unfinished) THEN ${runNumber}::int END
 WHERE activation_id = ${activationId} AND approved AND (approved_for IS NULL OR approved_for <> ${runNumber})`.execute(db);
 }
 

@@ -70,3 +70,30 @@ export async function planSamples(
     WHERE __n <= ${perOp} ORDER BY __op, __n`.compile(db);
   return (await pool.query<Record<string, unknown>>({ text: q.sql, values: q.parameters as unknown[], types: ROW_VALUE_TYPES })).rows;
 }
+
+/**
+ * The keys of an applied plan's deletions still to make (pending), `limit` at a time in seq order, after `afterSeq`.
+ */
+export async function plannedDeletions(
+  db: Db,
+  runId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<Array<{ key: string; seq: number }>> {
+  const r = await sql<{ key: string; seq: number }>`SELECT key, seq FROM ${deltaTable(runId)}
+WHERE op = 'delete' AND status = 'pending' AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.execute(db);
+  return r.rows.map((x) => ({ key: x.key, seq: Number(x.seq) }));
+}
+
+/**
+ * An applied plan's deletions whose key is back in the model become `back_in_model`: not sent, not listed, the
+ * key's snapshot row, row errors and held deletion left as they were (the commit acts on none of them), so the
+ * next run sees the key as the model has it. Idempotent (pending rows only): a retried load marks them again.
+ */
+export async function markBackInModel(db: Db, runId: string, plan: number, keys: string[]): Promise<number> {
+  if (!keys.length) return 0;
+  const r = await sql`UPDATE ${deltaTable(runId)} SET status = 'back_in_model',
+  message = ${`not deleted: the key is back in the model since plan ${plan} was computed`}
+WHERE op = 'delete' AND status = 'pending' AND key = ANY(${keys}::text[])`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}

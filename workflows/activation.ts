@@ -253,7 +253,15 @@ class Activation {
         validator: (req) => {
           if (!req || !Number.isInteger(req.run)) throw new Error('approveDeletes takes {"run": <run number that held the deletions>}');
           if (answeredBefore(state)) return; // a retry of an approval already served
-          if (!state.heldDeletes) throw new Error(`activation "${config.id}" has no deletions waiting for approval`);
+          if (!state.heldDeletes) {
+            // The run of an approval failed: the approval stands (db/held-deletes.ts claimApprovals). Text only, no command.
+            const last = state.recent.at(-1);
+            const stands =
+              last?.trigger === 'approval' && last.status === 'failed'
+                ? `: the approval given before run ${last.runNumber} stands, as that run failed; the next run deletes the approved keys still gone from the model ("syncline sync ${config.id}" runs it now)`
+                : '';
+            throw new Error(`activation "${config.id}" has no deletions waiting for approval${stands}`);
+          }
           if (state.heldDeletes.run !== req.run)
             throw new Error(
               `run ${req.run} holds no deletions; the deletions waiting for approval were held by run ${state.heldDeletes.run}`,

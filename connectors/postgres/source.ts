@@ -222,3 +222,24 @@ export async function stageColumns(reader: pg.ClientBase, selectText: string, sa
 export function copyModelOut(reader: pg.ClientBase, selectSql: string): NodeJS.ReadableStream {
   return reader.query(copyTo(`COPY (${selectSql}) TO STDOUT`));
 }
+
+/**
+ * Of `keys`, those the model has now (its key column as text, as the stage reads it: db/delta.ts stageSelect),
+ * read in one READ ONLY query with the keys as a parameter. For an applied plan's deletions: a key back in the
+ * model since the plan is not deleted (activities/plan.ts keepDeletionsBackInModel).
+ */
+export async function modelKeysAmong(source: SourceDb, config: ActivationConfig, keys: string[], pool?: pg.Pool): Promise<string[]> {
+  if (!keys.length) return [];
+  return withModelReader(
+    source,
+    config,
+    async (reader) => {
+      const res = await reader.query<{ k: string }>({
+        text: `SELECT DISTINCT q.k FROM (SELECT (m.${quoteIdent(config.source.key)})::text AS k FROM (\n${modelSelectText(config)}\n) AS m) AS q WHERE q.k = ANY($1::text[])`,
+        values: [keys],
+      });
+      return res.rows.map((r) => r.k);
+    },
+    pool,
+  );
+}

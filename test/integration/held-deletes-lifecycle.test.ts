@@ -133,6 +133,49 @@ describe('held deletions and plans', () => {
     }
   });
 
+  test('an approval whose run fails stands: the next run deletes the approved keys, the command says so', async () => {
+    const id = uniqueName('heldfail');
+    await s.db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 20) g`);
+    // The model fails (division by zero) while the control table says 0.
+    await s.db.query(`CREATE TABLE public.${id}_ctl (ok int)`);
+    await s.db.query(`INSERT INTO public.${id}_ctl VALUES (1)`);
+    const doc = {
+      ...(mirrorDoc(id) as object),
+      source: { sql: `SELECT t.id, t.name FROM public.${id} t, public.${id}_ctl c WHERE 1 / c.ok = 1`, key: 'id' },
+    };
+    const file = path.join(s.dir, `${id}.json`);
+    fs.writeFileSync(file, JSON.stringify(doc));
+    expect((await s.syncline('activation', 'start', '--file', file)).code).toBe(0);
+    try {
+      expect((await s.syncline('sync', id)).code).toBe(0);
+      await s.db.query(`DELETE FROM public.${id} WHERE id > 15`); // 5 of 20: over the 10% guard
+      expect((await s.syncline('sync', id)).code).toBe(3);
+
+      await s.db.query(`UPDATE public.${id}_ctl SET ok = 0`);
+      const approved = await s.syncline('approve-deletes', id, '--run', '2');
+      expect(await destinationKeys(id)).toBe(20);
+      // Approving again is refused, and the refusal says that the approval stands and what runs it.
+      const again = await s.syncline('approve-deletes', id, '--run', '2');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(
+        `has no deletions waiting for approval: the approval given before run 3 stands, as that run failed; the next run deletes the approved keys still gone from the model ("syncline sync ${id}" runs it now)`,
+      );
+
+      // The model fixed, the next run deletes them: the approval was not lost with the failed run.
+      await s.db.query(`UPDATE public.${id}_ctl SET ok = 1`);
+      const next = await s.syncline('sync', id);
+      expect({ code: next.code, first: next.stdout.split('\n')[0] }).toMatchObject({ code: 0 });
+      expect(await destinationKeys(id)).toBe(15);
+      const held = await s.db.query(`SELECT count(*) AS n FROM syncline.held_deletes WHERE activation_id = $1`, [id]);
+      expect(Number(held.rows[0].n)).toBe(0);
+      expect(approved.stdout.split('\n')[0]).toBe(
+        `5 deletion(s) approved; run 3 deleted 0 and failed; the approval stands: the next run deletes the approved keys still gone from the model ("syncline sync ${id}" runs it now)`,
+      );
+    } finally {
+      await s.syncline('stop', id, '--wait');
+    }
+  });
+
   test('deletions held before a stop can be approved once the activation is started again', async () => {
     const id = uniqueName('heldstop');
     await startMirror(id, 20);

@@ -152,3 +152,73 @@ describe('plan and apply (mirror)', () => {
     ).toEqual(['applied', 'superseded']);
   }, 240_000);
 });
+
+describe('plan and apply: a planned deletion whose key is back in the model', () => {
+  const id = uniqueName('planback');
+  const table = `public.${id}`;
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { sql: `SELECT id, name FROM ${table}`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 50 },
+  };
+  async function records(): Promise<Map<string, { id: string; name: unknown }>> {
+    const r = await db.query(`SELECT id, key, "values" FROM test_dest.records WHERE object = $1`, [id]);
+    return new Map(r.rows.map((x) => [x.key as string, { id: String(x.id), name: (x.values as Record<string, unknown>).Name }]));
+  }
+
+  test('is not deleted by the apply (the record keeps its id); the other planned deletion and writes are applied', async () => {
+    await db.query(`CREATE TABLE ${table} (id int, name text)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'Name ' || g FROM generate_series(1, 10) g`);
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const handle = client.workflow.getHandle(activationWorkflowId(id));
+    expect((await handle.executeUpdate(triggerSyncUpdate, { args: [{}] })).status).toBe('success');
+    const before = await records();
+
+    // Keys 5 and 6 leave the model, key 1 changes: the plan deletes 5 and 6 and updates 1.
+    await db.query(`DELETE FROM ${table} WHERE id IN (5, 6)`);
+    await db.query(`UPDATE ${table} SET name = 'Changed 1' WHERE id = 1`);
+    const planned = await syncline('plan', id);
+    expect(planned.code).toBe(0);
+    const plan = Number(/^plan (\d+) of/.exec(planned.stdout)?.[1]);
+    expect(planned.stdout).toMatch(/^\s+delete\s+2$/m);
+
+    // Key 5 is put back before the apply: the user no longer removes it.
+    await db.query(`INSERT INTO ${table} VALUES (5, 'Name 5')`);
+    const applied = await syncline('apply', id, String(plan));
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+
+    const after = await records();
+    expect(after.get('5')).toEqual(before.get('5')); // the same record, not deleted (and not made again)
+    expect(after.has('6')).toBe(false);
+    expect(after.get('1')).toMatchObject({ id: before.get('1')!.id, name: 'Changed 1' });
+    expect(await snapshotKeys(id)).toEqual(['1', '2', '3', '4', '5', '7', '8', '9', '10']);
+    expect(applied.stdout).toContain('delete 2 (1 ok, 1 back in the model)');
+    expect(applied.stdout).toContain('1 planned deletion(s) not made: their key is back in the model since the plan was computed');
+    const log = await db.query(
+      `SELECT outcome, message FROM syncline.row_changes WHERE activation_id = $1 AND run_number = $2 AND key = '5'`,
+      [id, plan],
+    );
+    expect(log.rows).toEqual([{ outcome: 'back_in_model', message: expect.stringContaining('back in the model') }]);
+
+    // The next run finds the destination matching the model: nothing to send, key 5's record untouched.
+    const next = await handle.executeUpdate(triggerSyncUpdate, { args: [{}] });
+    expect(next).toMatchObject({ status: 'success', ops: {} });
+    expect((await records()).get('5')).toEqual(before.get('5'));
+
+    // A plan whose only deletion is back in the model: its delete chunk has nothing left to send.
+    await db.query(`DELETE FROM ${table} WHERE id = 7`);
+    const only = await syncline('plan', id);
+    const onlyPlan = Number(/^plan (\d+) of/.exec(only.stdout)?.[1]);
+    await db.query(`INSERT INTO ${table} VALUES (7, 'Name 7')`);
+    const none = await syncline('apply', id, String(onlyPlan));
+    expect({ code: none.code, stderr: none.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(none.stdout).toContain('delete 1 (0 ok, 1 back in the model)');
+    expect((await records()).get('7')).toEqual(before.get('7'));
+    expect(await snapshotKeys(id)).toEqual(['1', '2', '3', '4', '5', '7', '8', '9', '10']);
+  }, 240_000);
+});

@@ -112,11 +112,17 @@ describe('openRun and a reopened run number (dd1dbc7)', () => {
 });
 
 describe('claimApprovals in one statement (dd1dbc7)', () => {
-  test('claims the unclaimed, lapses those of another run number, leaves its own and the unapproved alone', async () => {
+  test('claims the unclaimed and those of a failed run, lapses those of another run number, leaves its own and the unapproved alone', async () => {
     const id = uniqueName('rev5_claim');
     await t.db.query(
       `INSERT INTO syncline.held_deletes (activation_id, run_number, key, approved, approved_for) VALUES
-       ($1, 3, 'unclaimed', true, NULL), ($1, 3, 'other', true, 4), ($1, 3, 'own', true, 5), ($1, 3, 'held', false, NULL), ($1, 3, 'odd', false, 4)`,
+       ($1, 3, 'unclaimed', true, NULL), ($1, 3, 'other', true, 4), ($1, 3, 'own', true, 5), ($1, 3, 'held', false, NULL), ($1, 3, 'odd', false, 4),
+       ($1, 3, 'failed', true, 2), ($1, 3, 'done', true, 1)`,
+      [id],
+    );
+    // Run 2 failed (its approval stands for the next run); run 1 completed (its approval lapses).
+    await t.db.query(
+      `INSERT INTO syncline.runs (activation_id, run_number, trigger, status, config) VALUES ($1, 1, 'approval', 'success', '{}'), ($1, 2, 'approval', 'failed', '{}')`,
       [id],
     );
     await claimApprovals(t.d.deps.db, id, 5);
@@ -124,6 +130,8 @@ describe('claimApprovals in one statement (dd1dbc7)', () => {
       await t.db.query(`SELECT key, approved, approved_for FROM syncline.held_deletes WHERE activation_id = $1 ORDER BY key`, [id])
     ).rows;
     expect(rows).toEqual([
+      { key: 'done', approved: false, approved_for: null },
+      { key: 'failed', approved: true, approved_for: 5 },
       { key: 'held', approved: false, approved_for: null },
       { key: 'odd', approved: false, approved_for: 4 },
       { key: 'other', approved: false, approved_for: null },

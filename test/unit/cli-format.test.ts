@@ -561,7 +561,7 @@ describe('purgedText', () => {
 
 test('approve-deletes says how many approved deletions the run carried out, not only how many were approved', () => {
   const run = (status: RunSummary['status'], del: { planned: number; succeeded: number; failed: number }) =>
-    ({ runNumber: 4, status, ops: { delete: { ...del, skipped: 0, held: 0 } } }) as unknown as RunSummary;
+    ({ activationId: 'contacts', runNumber: 4, status, ops: { delete: { ...del, skipped: 0, held: 0 } } }) as unknown as RunSummary;
   expect(approvalLine(5, run('success', { planned: 5, succeeded: 5, failed: 0 }))).toBe('5 deletion(s) approved; run 4 deleted 5');
   expect(approvalLine(5, run('success', { planned: 2, succeeded: 2, failed: 0 }))).toBe(
     '5 deletion(s) approved; run 4 deleted 2: an approved key back in the model since is not deleted',
@@ -570,7 +570,7 @@ test('approve-deletes says how many approved deletions the run carried out, not 
     '5 deletion(s) approved; run 4 deleted 2 of 5 (below)',
   );
   expect(approvalLine(5, run('failed', { planned: 0, succeeded: 0, failed: 0 }))).toBe(
-    '5 deletion(s) approved; run 4 deleted 0 and failed: the approval lapsed',
+    '5 deletion(s) approved; run 4 deleted 0 and failed; the approval stands: the next run deletes the approved keys still gone from the model ("syncline sync contacts" runs it now)',
   );
   // Keys that left the model since, held by the run: none of the approved deletions, and said apart.
   const withHeld = { runNumber: 4, status: 'success', ops: { delete: { planned: 8, succeeded: 5, failed: 0, skipped: 0, held: 3 } } };
