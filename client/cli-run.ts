@@ -123,6 +123,14 @@ export function formatPlan(p: PlanDetails): string {
   ];
   if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
   for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
+  // A connector that creates missing attributes (Actito) changes the destination's table on apply, for good.
+  const create = p.attributesToCreate ?? [];
+  if (create.length > 0)
+    lines.push(
+      '',
+      `applying it creates ${create.length} attribute${create.length === 1 ? '' : 's'} in the destination: ${create.map((a) => `${JSON.stringify(a.field)} (${a.type})`).join(', ')}. ` +
+        'syncline never removes an attribute: if a name is wrong, fix "to" in "mappings" before applying',
+    );
   const held = p.counts.heldDeletes ?? 0;
   if (held > 0)
     lines.push(

@@ -89,3 +89,49 @@ test('sync names the attribute its run created, and says what to do if the name 
   expect(third.code).toBe(0);
   expect(third.stdout).not.toContain('attribute');
 });
+
+test('plan says which attributes applying it creates, and creates none itself; apply then names them', async () => {
+  const id = uniqueName('attrplan');
+  const table = `t_${id}`;
+  await emulatorAdmin(emu.url, '/tables', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: table,
+      primaryKeyAttribute: 'customerId',
+      attributes: [{ name: 'customerId', valueType: 'STRING', mandatory: true, unique: true }],
+    }),
+  });
+  await db.query(`CREATE TABLE public.${id} (customer_id text, last_name text)`);
+  await db.query(`INSERT INTO public.${id} VALUES ('C1', 'Ann'), ('C2', 'Bob')`);
+  const file = path.join(tmp, `${id}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      id,
+      source: { table: `public.${id}`, key: 'customer_id' },
+      destination: { kind: 'actito', connection: 'actito', table, key: 'customerId' },
+      mode: 'upsert',
+      mappings: [{ from: 'last_name', to: 'lastName' }],
+    }),
+  );
+  expect((await cli('activation', 'start', '--file', file)).code).toBe(0);
+
+  const plan = await cli('plan', id);
+  expect(plan.code).toBe(0);
+  expect(plan.stdout).toContain(
+    'applying it creates 1 attribute in the destination: "lastName" (STRING). syncline never removes an attribute: if a name is wrong, fix "to" in "mappings" before applying',
+  );
+  const attributes = async (): Promise<string[]> =>
+    (await emulatorAdmin<{ attributes: Array<{ name: string }> }>(emu.url, `/tables/${table}/structure`)).attributes.map((a) => a.name);
+  expect(await attributes()).toEqual(['customerId']);
+  expect(JSON.parse((await cli('plan', id, '--json')).stdout)).toMatchObject({
+    attributesToCreate: [{ field: 'lastName', type: 'STRING' }],
+  });
+
+  // The --json plan above is plan 2 (plan 1 is stale): apply it.
+  const applied = await cli('apply', id, '2');
+  expect(applied.code).toBe(0);
+  expect(applied.stdout).toContain(`run 2 of "${id}" created 1 attribute in the destination: "lastName".`);
+  expect(await attributes()).toEqual(['customerId', 'lastName']);
+});
