@@ -8,7 +8,17 @@ import { require as tsxRequire } from 'tsx/cjs/api';
 import { DagBuilder } from '../common/dag-builder';
 import { inspect } from 'node:util';
 import { ConfigInvalidError, SynclineClient, type PlanDetails } from './index';
-import { errorsTable, formatChanges, formatRunSummary, formatStatus, listTable, renderTable, rowsTable, runsTable } from './format';
+import {
+  errorsTable,
+  formatChanges,
+  formatRunSummary,
+  formatStatus,
+  listTable,
+  printable,
+  renderTable,
+  rowsTable,
+  runsTable,
+} from './format';
 import type { RunSummary } from '../common/run';
 import { applyDocuments, jsonProblem, readDocuments } from './config-as-code';
 import { parseNewActivationConfig } from '../common/config';
@@ -143,7 +153,10 @@ export function formatPlan(p: PlanDetails): string {
     lines.push('', `sample ${op} rows:`);
     // A table per op: key, then the destination fields (jsonb does not keep their order: sorted by name).
     const cols = [...new Set(rows.flatMap((r) => Object.keys(r.values)))].sort();
-    const cells = [['key', ...cols], ...rows.map((r) => [r.key, ...cols.map((c) => (c in r.values ? stringifyExact(r.values[c]) : ''))])];
+    const cells = [
+      ['key', ...cols],
+      ...rows.map((r) => [printable(r.key), ...cols.map((c) => (c in r.values ? stringifyExact(r.values[c]) : ''))]),
+    ];
     const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
     for (const row of cells) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
   }

@@ -16,6 +16,19 @@ export interface Column<T> {
   align?: 'left' | 'right';
   /** Longer cells are cut with "…". */
   max?: number;
+  /** A model key: line breaks and tabs are shown escaped too, not flattened ("A\nB" is not "A B"). */
+  key?: boolean;
+}
+
+/**
+ * Text a terminal prints and never acts on: control characters (C0, DEL, C1) shown escaped, `\n`, `\r`,
+ * `\t` or `\xHH`. Model keys and the destination's answers carry whatever the data holds: an escape
+ * sequence printed raw recolours or clears the terminal, a line break splits a table row.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /** One line of at most `max` characters, cut at a word boundary when one is near, ending in "…". */
@@ -32,8 +45,10 @@ export function truncate(s: string, max: number): string {
 export function renderTable<T>(columns: Column<T>[], rows: T[]): string {
   const cells = rows.map((r) =>
     columns.map((c) => {
-      const v = c.value(r);
-      return c.max ? truncate(String(v), c.max) : String(v);
+      const v = String(c.value(r));
+      // A key shows every control character escaped; other text has its whitespace flattened when cut first.
+      if (c.key) return c.max ? truncate(printable(v), c.max) : printable(v);
+      return printable(c.max ? truncate(v, c.max) : v);
     }),
   );
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
@@ -137,7 +152,7 @@ export function runsTable(runs: RunRecord[], now = Date.now()): string {
 export function errorsTable(errors: RowErrorRecord[], width = 200): string {
   if (errors.length === 0) return '(no row errors)';
   const columns: Column<RowErrorRecord>[] = [
-    { header: 'KEY', value: (e) => e.key, max: 36 },
+    { header: 'KEY', value: (e) => e.key, max: 36, key: true },
     { header: 'OP', value: (e) => e.op },
     { header: 'CODE', value: (e) => e.code },
     { header: 'RUN', value: (e) => e.runNumber, align: 'right' },
@@ -266,15 +281,11 @@ export function listTable(all: ActivationListing[]): string {
 export function rowsTable(rows: RowChange[]): string {
   const cells = [
     ['RUN', 'KEY', 'OP', 'OUTCOME', 'DESTINATION ID', 'CODE', 'AT'],
-    ...rows.map((r) => [
-      String(r.runNumber),
-      r.key,
-      r.op,
-      r.outcome,
-      r.destinationId ?? '',
-      r.code ?? '',
-      r.at.replace('T', ' ').slice(0, 19),
-    ]),
+    ...rows.map((r) =>
+      [String(r.runNumber), r.key, r.op, r.outcome, r.destinationId ?? '', r.code ?? '', r.at.replace('T', ' ').slice(0, 19)].map(
+        printable,
+      ),
+    ),
   ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells
