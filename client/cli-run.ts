@@ -543,7 +543,11 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
         before.wasPaused === undefined
           ? `resume of "${id}" sent: no worker answered whether it was paused; it is taken when one polls ("syncline status ${id}")`
           : before.wasPaused
-            ? `activation "${id}" resumed (it was paused: ${before.pausedReason ?? 'no reason given'})`
+            ? `activation "${id}" resumed (it was paused: ${before.pausedReason ?? 'no reason given'})` +
+              // Paused by a configuration error: resume runs at once, whatever the schedule (resumeWithCatchUp).
+              (before.autoPaused
+                ? `: a run starts now to check the destination again and send what waited ("syncline status ${id}" shows it; if it fails the same way, the activation pauses again)`
+                : '')
             : `activation "${id}" was not paused: nothing to resume`,
     };
   },
