@@ -143,6 +143,14 @@ export function formatPlan(p: PlanDetails): string {
   ];
   if (ops.length === 0) lines.push('  nothing to send: the destination is up to date');
   for (const [op, n] of ops) lines.push(`  ${op.padEnd(w)}  ${String(n).padStart(nw)}`);
+  // A connector that creates missing attributes (Actito) changes the destination's table on apply, for good.
+  const create = p.attributesToCreate ?? [];
+  if (create.length > 0)
+    lines.push(
+      '',
+      `applying it creates ${create.length} attribute${create.length === 1 ? '' : 's'} in the destination: ${create.map((a) => `${JSON.stringify(a.field)} (${a.type})`).join(', ')}. ` +
+        'syncline never removes an attribute: if a name is wrong, fix "to" in "mappings" before applying',
+    );
   const held = p.counts.heldDeletes ?? 0;
   if (held > 0)
     lines.push(
@@ -547,7 +555,11 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<Output>> = {
         before.wasPaused === undefined
           ? `resume of "${id}" sent: no worker answered whether it was paused; it is taken when one polls ("syncline status ${id}")`
           : before.wasPaused
-            ? `activation "${id}" resumed (it was paused: ${terminalSafe(before.pausedReason ?? 'no reason given')})`
+            ? `activation "${id}" resumed (it was paused: ${terminalSafe(before.pausedReason ?? 'no reason given')})` +
+              // Paused by a configuration error: resume runs at once, whatever the schedule (resumeWithCatchUp).
+              (before.autoPaused
+                ? `: a run starts now to check the destination again and send what waited ("syncline status ${id}" shows it; if it fails the same way, the activation pauses again)`
+                : '')
             : `activation "${id}" was not paused: nothing to resume`,
     };
   },

@@ -246,6 +246,13 @@ export function formatStatus(st: ActivationStatus & { retrying?: RetryingActivit
 export function formatRunSummary(s: RunSummary, now = Date.now()): string {
   const lines = [describeRun(s), '', runsTable([runRecordFromSummary(s)], now)];
   for (const w of s.warnings) lines.push(`${w.level}: ${w.message}`);
+  // A connector that creates missing attributes (Actito) changed the destination's table: a typo in "to" is
+  // a permanent new attribute, so say so (summaries recorded before the field existed lack it).
+  const created = s.attributesCreated ?? [];
+  if (created.length > 0)
+    lines.push(
+      `run ${s.runNumber} of "${s.activationId}" created ${created.length} attribute${created.length === 1 ? '' : 's'} in the destination: ${created.map((f) => JSON.stringify(f)).join(', ')}. syncline never removes an attribute: if a name is wrong, fix "to" in "mappings" ("syncline activation update --file ${s.activationId}.json") and delete the attribute in the destination`,
+    );
   // The activation paused itself on this failure before answering (workflows/activation-runs.ts recordRun).
   if (s.status === 'failed' && s.error && pausesActivation(s.error.type))
     lines.push(

@@ -69,6 +69,8 @@ export interface PlanDetails {
   createdAt: string;
   counts: Record<string, number>;
   samples: Record<string, Array<{ key: string; values: Record<string, unknown> }>>;
+  /** Attributes the destination lacks that applying the plan creates (a connector that creates them: Actito). */
+  attributesToCreate?: Array<{ field: string; type: string }>;
 }
 
 /** The activation document was refused before anything reached Temporal. */
@@ -433,11 +435,19 @@ export class SynclineClient {
     const row = await this.read(() =>
       this.database()
         .selectFrom('syncline.plans')
-        .selectAll()
+        .selectAll('syncline.plans')
         // The samples' text: node-postgres's JSON.parse would round the numbers of json(b) values.
         .select(sql<string>`samples::text`.as('samples_text'))
-        .where('activation_id', '=', id)
-        .where('run_number', '=', plan)
+        // What the plan's check found missing: applying it creates those attributes (activities/attributes.ts).
+        .select((eb) =>
+          eb
+            .selectFrom('syncline.runs')
+            .select('missing_attributes')
+            .whereRef('syncline.runs.id', '=', 'syncline.plans.run_id')
+            .as('missing_attributes'),
+        )
+        .where('syncline.plans.activation_id', '=', id)
+        .where('syncline.plans.run_number', '=', plan)
         .executeTakeFirst(),
     );
     if (!row) return null;
@@ -448,6 +458,7 @@ export class SynclineClient {
       createdAt: new Date(row.created_at).toISOString(),
       counts: row.counts,
       samples: parseJsonKeepingDigits(row.samples_text) as PlanDetails['samples'],
+      attributesToCreate: row.missing_attributes ?? [],
     };
   }
 

@@ -27,19 +27,25 @@ export function rowLogDays(env: NodeJS.ProcessEnv = process.env): number {
  * lack); the message of one whose variant has no snapshot row yet says the record stays under the removed key.
  */
 export async function logRowChanges(db: Db, runId: string, activationId: string, runNumber: number, kept = false): Promise<void> {
+  // A row skipped for its standing permanent error (db/delta.ts: not sent until it changes): that error's code,
+  // and what sends it again. Without them `syncline rows` showed "skipped" and nothing of why.
+  const standing = sql`(SELECT e.code FROM syncline.row_errors e WHERE e.activation_id = ${activationId} AND e.key = d.key)`;
+  const base = sql`CASE WHEN status = 'skipped' AND message IS NULL THEN 'not sent: the destination refused this row with ' || coalesce(${standing}, 'an error') ||
+    ' (a permanent error) and the row has not changed since; change it in the model to send it again ("syncline errors" has the message)' ELSE message END`;
   const message = kept
     ? sql`CASE WHEN status = 'kept' AND NOT EXISTS (SELECT 1 FROM syncline.snapshot v WHERE v.activation_id = ${activationId} AND v.key = variant)
     THEN message || '; "' || variant || '" is not written yet: the record stays synced under this key until it is, and is deleted if no such key is left in the model'
-    ELSE message END`
-    : sql`message`;
+    ELSE ${base} END`
+    : base;
   await sql`INSERT INTO syncline.row_changes (activation_id, run_number, key, op, outcome, destination_id, hash, code, message)
 SELECT ${activationId}, ${runNumber}, key, coalesce(op, change),
   CASE status WHEN 'pending' THEN 'not_acknowledged' WHEN 'rejected_unchanged' THEN 'rejected' ELSE status END,
   coalesce(result_id, destination_id), hash,
   -- A model row rejected before sending has the code \`syncline errors\` lists (the delta leaves it none).
-  CASE change WHEN 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey} WHEN 'long_key' THEN ${ROW_ERROR_CODES.keyTooLong} ELSE code END,
+  CASE WHEN change = 'duplicate_key' THEN ${ROW_ERROR_CODES.duplicateKey} WHEN change = 'long_key' THEN ${ROW_ERROR_CODES.keyTooLong}
+    WHEN status = 'skipped' AND code IS NULL THEN ${standing} ELSE code END,
   ${message}
-FROM ${deltaTable(runId)} WHERE key IS NOT NULL AND change <> 'null_key'`.execute(db);
+FROM ${deltaTable(runId)} d WHERE key IS NOT NULL AND change <> 'null_key'`.execute(db);
 }
 
 /** Drops the activation's row changes of runs started more than `days` days ago. */

@@ -189,7 +189,8 @@ function authFailed(err: ActitoHttpError): SyncError {
     'AUTH_FAILED',
     `Actito refused the API key${why ? ` (${why})` : ''}. Check the key, and that it belongs to the environment host in the connection.`,
     {
-      details: { status: err.status },
+      // `why` lets the connector name the activation and the connection (index.ts namingAuth).
+      details: { status: err.status, refusedKey: true, ...(why && { why }) },
     },
   );
 }

@@ -10,6 +10,7 @@ import { drive, emulatorAdmin, field, makeContext, memoryChunk, MemoryState, out
 import { LocalLimits } from '../kit/limits';
 import { forgetTables, loadTables } from './context';
 import { quotaTable, takeImport } from './quota';
+import { envName } from '../connections';
 
 let emu: ActitoEmulator;
 let conn: ActitoConnection;
@@ -170,6 +171,16 @@ describe('check', () => {
       fields: ORDER_FIELDS,
     });
     expect(await codeOf(actito.check(wrongKey))).toBe('AUTH_FAILED');
+    // The message names the activation and the connection, and where that connection's key comes from, as
+    // Salesforce's does: it said only "Actito refused the API key (…). Check the key, …".
+    const refused = await actito.check(wrongKey).then(
+      () => null,
+      (e: unknown) => (e as Error).message,
+    );
+    expect(refused).toBe(
+      `Activation "${wrongKey.activationId}": Actito refused the API key of connection "${wrongKey.destination.connection}" (invalid or revoked API key). ` +
+        `Check the key (${envName(wrongKey.destination.connection)}, or "connections" in the file SYNCLINE_SECRETS_FILE names), and that it belongs to the environment host in the connection.`,
+    );
   });
 
   it('refuses "truncate" on the key: two keys cut to one would write, and Mirror delete, one record', async () => {
