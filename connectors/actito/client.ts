@@ -28,6 +28,12 @@ export interface RequestOptions {
   query?: Record<string, string>;
   /** Safe to send again when the answer was lost (GET, PUT, DELETE, upserts). Default: true. */
   idempotent?: boolean;
+  /**
+   * Not idempotent, yet sent again on a 429: a refusal before anything was applied (a DELETE by a key that may
+   * name another record once its own is gone must not be sent twice after a lost answer, but a refused one was
+   * never carried out). Default: false (an import's 429 may be its daily quota, which the caller handles).
+   */
+  resendRefused?: boolean;
   signal?: AbortSignal;
   /** Overrides the connection's requestTimeoutMs (file uploads take longer). */
   timeoutMs?: number;
@@ -84,7 +90,8 @@ export class ActitoClient {
       } catch (err) {
         const transient =
           err instanceof ActitoHttpError ? isRetryableStatus(err.status) : !(err instanceof SyncError) && !opts.signal?.aborted;
-        if (!transient || !idempotent || attempt >= RETRIES) throw err;
+        const resendable = idempotent || (opts.resendRefused === true && err instanceof ActitoHttpError && err.status === 429);
+        if (!transient || !resendable || attempt >= RETRIES) throw err;
         await sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
       }
     }

@@ -133,10 +133,15 @@ export const keyMayNameTechnicalId = (key: string): boolean => /^[+-]?\d+$/.test
 /**
  * Deletes by business key; false when it was already gone (404). `resend: false` never sends it twice: a
  * DELETE whose answer was lost, sent again by a key that may name a technical id, would delete another record.
+ * A 429 is sent again either way: refused before anything was applied, the DELETE was never carried out.
  */
 export async function deleteRecord(a: Api, table: string, key: string, resend = true): Promise<boolean> {
   try {
-    await call(a, 'record', 'DELETE', recordPath(a, table, key), { route: `${recordsPath(a, table)}/{key}`, idempotent: resend });
+    await call(a, 'record', 'DELETE', recordPath(a, table, key), {
+      route: `${recordsPath(a, table)}/{key}`,
+      idempotent: resend,
+      resendRefused: true,
+    });
     return true;
   } catch (err) {
     if (err instanceof ActitoHttpError && err.status === 404) return false;

@@ -68,6 +68,17 @@ describe('a key of digits whose record is gone never names another record by its
     expect(await stored()).toEqual({ '2': 'item 2' });
   });
 
+  it('Mirror: a DELETE refused with 429 (nothing done) is sent again by the client, as before: one attempt of the chunk deletes the record', async () => {
+    // A 429 is a refusal before anything is applied (the import POST, never sent twice, is retried on it too):
+    // sending it again cannot name another record. Thrown instead, every 429 cost the chunk one of its
+    // activity attempts (8), and a licence busy with other work failed the run's deletions of keys of digits.
+    await admin('POST', '/faults', { tooManyRequests: { count: 2, path: '/record/1', method: 'DELETE' } });
+    const chunk = memoryChunk([{ ...outRow('1', {}, 'delete'), destinationId: '1' }], 'delete');
+    await actito.writeChunk(ctx('mirror'), chunk, { method: 'single', chunkSize: 500 });
+    expect(chunk.results.get('1')).toMatchObject({ ok: true });
+    expect(await stored()).toEqual({ '2': 'item 2' });
+  });
+
   it('Mirror: a record deleted in Actito meanwhile is gone; item "2" (technical id 1) stays', async () => {
     await admin('POST', '/faults', {}); // no fault
     emu.state.tables.customTable('items')!.delete(1); // item "1", technical id 2, removed in Actito by someone
