@@ -131,3 +131,38 @@ test('the run after an outage of several fires, then a stop and a start before t
   expect({ trigger: next.trigger, scheduled: next.scheduled }).toEqual({ trigger: 'schedule', scheduled: fireAt + 4 * EVERY });
   await syncline.stop(id, { wait: true, reason: 'test done' });
 });
+
+test('a fire served by a run a request was merged with, then a stop and a start before the next fire: no run until the fire after it', async () => {
+  const id = uniqueName('merged_restart');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const syncline = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
+  const h = client.workflow.getHandle(activationWorkflowId(id));
+  await syncline.start(activation(id));
+  const fireAt = await waitFor(
+    'the first run, then the timer of the next fire',
+    async () => {
+      const s = await h.query(statusQuery);
+      return s.state === 'idle' && s.lastRuns.length === 1 && s.nextRunAt !== null && Date.parse(s.nextRunAt);
+    },
+    30_000,
+  );
+  // No worker while the fire comes due, and a resync request just after it: one run serves both, its trigger the request's.
+  await worker!.stop();
+  worker = undefined;
+  await new Promise((r) => setTimeout(r, Math.max(0, fireAt + 500 - Date.now())));
+  await syncline.resync(id, { reason: 'merged with the fire' });
+  worker = await startWorker({ taskQueue: TQ });
+  await waitFor('the merged run', async () => (await runs(id)).filter((r) => r.status !== 'running').length >= 2, 30_000);
+  const merged = (await runs(id))[1]!;
+  expect({ trigger: merged.trigger, scheduled: merged.scheduled }).toEqual({ trigger: 'manual', scheduled: fireAt });
+  expect(Date.parse((await h.query(statusQuery)).nextRunAt!)).toBe(fireAt + EVERY); // the running activation carries on from fireAt
+
+  await syncline.stop(id, { wait: true, reason: 'restarted after the merged run' });
+  await syncline.start(activation(id));
+  await waitFor('the started execution waiting', async () => (await h.query(statusQuery)).state === 'idle', 30_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(Date.now()).toBeLessThan(fireAt + EVERY - 1000); // still before the next fire: what ran came early
+  expect((await runs(id)).map((r) => r.run_number)).toEqual([1, 2]); // no run at once on the start
+  expect(Date.parse((await h.query(statusQuery)).nextRunAt!)).toBe(fireAt + EVERY);
+  await syncline.stop(id, { wait: true, reason: 'test done' });
+});
