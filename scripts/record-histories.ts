@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       'sf-revoked-update': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-restart': sfConnection(emulators.main, WRONG_SECRET),
       'sf-revoked-still': sfConnection(emulators.main, WRONG_SECRET),
+      'sf-revoked-catchup': sfConnection(emulators.main, WRONG_SECRET),
       // Warning webhooks are named connections: their URLs never enter a document, so never a history.
       hooks: { url: hook.url },
       'hooks-refusing': { url: `${hook.url}?refuse` },
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
       activations.restartKeepsPause,
       activations.restartRechecks,
       activations.restartStillBroken,
+      activations.catchUpRecordsFire,
       activations.requestServesDueFire,
       activations.lateFireStandsForMissed,
       activations.restartFromLatestFire,

@@ -414,8 +414,11 @@ export function resumeWithCatchUp(config: ActivationConfig, state: ActivationSta
   state.paused = false;
   state.autoPaused = false;
   state.pausedReason = undefined;
-  state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason });
-  if (!('manual' in config.schedule)) state.lastFireAt = Date.now();
+  // Not a manual schedule: the run stands for the fires missed and the schedule carries on from it, so it records
+  // that time as its scheduled_at (activation.ts serveRun), which a start after a stop carries on from.
+  const scheduled = !('manual' in config.schedule);
+  state.pending = mergePending(state.pending, { trigger: 'manual', full: false, reason, ...(scheduled ? { catchUp: true } : {}) });
+  if (scheduled) state.lastFireAt = Date.now();
 }
 
 /**

@@ -476,10 +476,13 @@ class Activation {
     // A request that a fire joined records that fire as its run's scheduled_at (its trigger stays the request's):
     // a start after a stop carries on from it (carryOn). Executions before the patch recorded none, so a stop and
     // a start before the next fire carried on from an older scheduled run and ran at once (resync-at-fire.test.ts).
-    const served =
-      request.trigger !== 'schedule' && request.fire && state.lastFireAt !== undefined && patched('merged-run-records-fire')
-        ? (state.scheduledFor ?? state.lastFireAt)
-        : undefined;
+    // So does the catch-up run leaving a pause after a configuration error (resumeWithCatchUp): it stands for the
+    // fires missed while paused and the schedule carries on from it (test/integration/interval-outage.test.ts).
+    const recordsFire =
+      request.trigger !== 'schedule' &&
+      state.lastFireAt !== undefined &&
+      ((request.fire === true && patched('merged-run-records-fire')) || (request.catchUp === true && patched('catch-up-records-fire')));
+    const served = recordsFire ? (state.scheduledFor ?? state.lastFireAt) : undefined;
     delete state.scheduledFor;
     const summary = await this.track(runNumber, () => runChild(config, state, request, runNumber, scheduledAt, undefined, served));
     await recordRun(config, state, summary);

@@ -20,6 +20,11 @@ export interface PendingRun {
   reason?: string;
   retryFailed?: boolean;
   fire?: boolean;
+  /**
+   * The catch-up run that leaves a pause after a configuration error (activation-runs.ts resumeWithCatchUp): it
+   * stands for the fires missed while paused, and the schedule carries on from the time it was asked for.
+   */
+  catchUp?: boolean;
 }
 
 export type Job =
@@ -42,6 +47,7 @@ export function mergePending(a: PendingRun | null, b: PendingRun): PendingRun {
     reason: [a.reason, b.reason].filter(Boolean).join('; ') || undefined,
     ...(retryFailed ? { retryFailed } : {}),
     ...(fire ? { fire } : {}),
+    ...(a.catchUp || b.catchUp ? { catchUp: true } : {}),
   };
 }
 

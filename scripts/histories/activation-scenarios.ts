@@ -802,6 +802,31 @@ export async function configErrorResume(s: Stage): Promise<void> {
   );
 }
 
+/**
+ * An interval activation paused by a configuration error (its first fire fails AUTH_FAILED), then the operator's
+ * resume after fixing it: the catch-up run records the time it was asked for as its scheduled_at, which the
+ * interval carries on from (patched 'catch-up-records-fire').
+ */
+export async function catchUpRecordsFire(s: Stage): Promise<void> {
+  const id = 'hist_catch_up_fire';
+  const wf = wfId(id);
+  const conn = 'sf-revoked-catchup';
+  await createModel(s, id, 10);
+  const { runId: first } = await s.syncline.start(activation(s, id, { connection: conn, schedule: { every: '1h' } }));
+  const second = await s.rec.nextRun(wf, first);
+  await s.rec.until(wf, second, 'the re-check timer', (ev) => eventCount(ev, 'TIMER_STARTED') > 0);
+  s.connections[conn] = sfConnection(s.emulators.main);
+  await s.syncline.resume(id);
+  await s.rec.nextRun(wf, second);
+  await s.rec.record(
+    'catch-up-records-fire',
+    wf,
+    second,
+    'an interval activation auto-paused by its first fire failing, the hourly re-check pending: a resume signal syncs at once (a catch-up run recording the time it was asked for as its scheduledAt: the marker catch-up-records-fire), then continue-as-new',
+  );
+  await s.syncline.stop(id, { wait: true, reason: 'recorded' });
+}
+
 /** A document the workflow itself refuses (started around the client, which would refuse it first). */
 export async function invalidConfig(s: Stage): Promise<void> {
   const id = 'hist_invalid';

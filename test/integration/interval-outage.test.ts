@@ -166,3 +166,34 @@ test('a fire served by a run a request was merged with, then a stop and a start 
   expect(Date.parse((await h.query(statusQuery)).nextRunAt!)).toBe(fireAt + EVERY);
   await syncline.stop(id, { wait: true, reason: 'test done' });
 });
+
+test('the catch-up run after a pause by a configuration error over a fire time, then a stop and a start before the next fire: no run at once', async () => {
+  const id = uniqueName('catchup_restart');
+  await db.query(`CREATE TABLE public.${id} AS SELECT g AS id, 'Name ' || g AS name FROM generate_series(1, 10) g`);
+  const syncline = new SynclineClient({ client, taskQueue: TQ, databaseUrl: env().databaseUrl });
+  const h = client.workflow.getHandle(activationWorkflowId(id));
+  await syncline.start(activation(id));
+  await waitFor('the first run', async () => (await runs(id)).some((r) => r.status === 'success'), 30_000);
+  // The model loses its mapped column: the next scheduled run fails and the activation pauses.
+  await db.query(`ALTER TABLE public.${id} DROP COLUMN name`);
+  await waitFor('paused by the configuration error', async () => (await h.query(statusQuery)).state === 'paused', 40_000);
+  await db.query(`ALTER TABLE public.${id} ADD COLUMN name text DEFAULT 'x'`);
+  const failedAt = (await runs(id)).at(-1)!.scheduled;
+  await new Promise((r) => setTimeout(r, Math.max(0, failedAt + EVERY + 1000 - Date.now()))); // paused over a fire time
+  const before = (await runs(id)).length;
+  await syncline.resume(id);
+  await waitFor('the catch-up run', async () => (await runs(id)).length > before && (await runs(id)).at(-1)!.status === 'success', 30_000);
+  await waitFor('idle after it', async () => (await h.query(statusQuery)).state === 'idle', 30_000);
+  const catchUp = (await runs(id)).at(-1)!;
+  const next = Date.parse((await h.query(statusQuery)).nextRunAt!); // the running activation: an interval after the catch-up
+  expect({ trigger: catchUp.trigger, scheduled: catchUp.scheduled }).toEqual({ trigger: 'manual', scheduled: next - EVERY });
+
+  await syncline.stop(id, { wait: true, reason: 'restarted after the catch-up run' });
+  await syncline.start(activation(id));
+  await waitFor('the started execution waiting', async () => (await h.query(statusQuery)).state === 'idle', 30_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(Date.now()).toBeLessThan(next - 1000); // still before the next fire: what ran came early
+  expect((await runs(id)).length).toBe(before + 1); // no run at once on the start
+  expect(Date.parse((await h.query(statusQuery)).nextRunAt!)).toBe(next);
+  await syncline.stop(id, { wait: true, reason: 'test done' });
+});
