@@ -327,3 +327,63 @@ describe('apply: the check of planned deletions against a model that takes long'
     expect(after.has('6')).toBe(false);
   }, 180_000);
 });
+
+describe('apply: the check of more planned deletions than a batch', () => {
+  const id = uniqueName('planmany');
+  const table = `public.${id}`;
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { sql: `SELECT t.id, t.name FROM ${table} t, (SELECT pg_sleep((SELECT secs FROM ${table}_ctl))) z`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 100 },
+  };
+
+  test('runs the model once for all 20,002 planned deletions (two batches before), and keeps the key back in the model', async () => {
+    await db.query(`CREATE TABLE ${table} (id int, name text)`);
+    await db.query(`CREATE TABLE ${table}_ctl (secs float8)`);
+    await db.query(`INSERT INTO ${table}_ctl VALUES (0)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'Name ' || g FROM generate_series(1, 20005) g`);
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const handle = client.workflow.getHandle(activationWorkflowId(id));
+    expect((await handle.executeUpdate(triggerSyncUpdate, { args: [{}] })).status).toBe('success');
+    const kept = (await db.query(`SELECT id FROM test_dest.records WHERE object = $1 AND key = '1'`, [id])).rows[0].id;
+
+    await db.query(`DELETE FROM ${table} WHERE id <= 20002`);
+    const planned = await syncline('plan', id);
+    expect(planned.code).toBe(0);
+    const plan = Number(/^plan (\d+) of/.exec(planned.stdout)?.[1]);
+    expect(planned.stdout).toMatch(/^\s+delete\s+20002$/m);
+    await db.query(`INSERT INTO ${table} VALUES (1, 'Name 1')`);
+
+    // Each model run sleeps a second: every one is seen running in pg_stat_activity.
+    await db.query(`UPDATE ${table}_ctl SET secs = 1`);
+    const runs = new Set<string>();
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        const r = await db.query(
+          `SELECT pid, query_start FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%ANY($1::text[])%' AND query LIKE '%' || $1 || '_ctl%' AND pid <> pg_backend_pid()`,
+          [id],
+        );
+        for (const x of r.rows) runs.add(`${x.pid}@${new Date(x.query_start).toISOString()}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    let applied: CliResult;
+    try {
+      applied = await syncline('apply', id, String(plan));
+    } finally {
+      done = true;
+      await watching;
+    }
+    expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(applied.stdout).toContain('delete 20002 (20001 ok, 1 back in the model)');
+    expect(runs.size).toBe(1);
+    const left = await db.query(`SELECT id, key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(left.rows.map((x) => x.key)).toEqual(['1', '20003', '20004', '20005']);
+    expect(left.rows[0].id).toBe(kept);
+  }, 300_000);
+});
