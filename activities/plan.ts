@@ -135,8 +135,14 @@ export async function loadPlan(deps: SynclineDeps, input: LoadPlanInput): Promis
   };
 }
 
-/** Keys read from the model per query when an apply checks its deletions (a text[] parameter). */
+/** Planned deletions read from (and marked in) the state database per statement. */
 const BACK_IN_MODEL_BATCH = 20_000;
+
+/**
+ * The longest the model query of the check may run (statement_timeout): loadPlan is called with a five-minute
+ * start-to-close timeout, and this leaves a minute for the rest of it. Tests shorten it.
+ */
+export const backInModelCheck = { timeoutMs: 240_000 };
 
 /**
  * A plan's deletions are the keys that had left the model when it was computed. One the user put back before
@@ -145,21 +151,36 @@ const BACK_IN_MODEL_BATCH = 20_000;
  * keys it has now; those are marked `back_in_model` and not sent (counted `backInModel`), as the run after an
  * approval deletes only the approved keys still gone from the model. Every other planned row is written as the
  * plan says. A key that leaves the model again after this check is deleted by the next run.
+ *
+ * The model runs once, for every planned deletion's key (the activity heartbeats on its timer meanwhile:
+ * activities/liveness.ts). A model that does not answer within `backInModelCheck.timeoutMs` fails the apply,
+ * not retried (each attempt would run it again, and time out again), before anything is written.
  */
 async function keepDeletionsBackInModel(deps: SynclineDeps, run: LoadedRun, plan: number): Promise<void> {
-  const source = resolveSource(deps, run.config);
+  const keys: string[] = [];
   for (let after = 0; ;) {
     const batch = await plannedDeletions(deps.db, run.runId, after, BACK_IN_MODEL_BATCH);
-    if (!batch.length) return;
-    const back = await modelKeysAmong(
-      source,
-      run.config,
-      batch.map((r) => r.key),
-      deps.pool,
-    );
-    await markBackInModel(deps.db, run.runId, plan, back);
+    if (!batch.length) break;
+    for (const r of batch) keys.push(r.key);
     after = batch[batch.length - 1]!.seq;
   }
+  if (!keys.length) return;
+  let back: string[];
+  try {
+    back = await modelKeysAmong(resolveSource(deps, run.config), run.config, keys, deps.pool, backInModelCheck.timeoutMs);
+  } catch (err) {
+    if (!(err instanceof SyncError && err.details?.statementTimeout)) throw err;
+    const id = run.activationId;
+    throw new SyncError(
+      'INTERNAL',
+      `plan ${plan} of "${id}" was not applied: checking which of its ${keys.length} planned deletion(s) are back in the model did not finish ` +
+        `within ${Math.round(backInModelCheck.timeoutMs / 1000)} s (the model runs longer than an apply can wait for it). Nothing was written. ` +
+        `Run \`syncline sync ${id}\` instead: its delta reads the model in a long-running step and deletes only keys still gone from it.`,
+      { retryable: false, details: { statementTimeout: true }, cause: err },
+    );
+  }
+  for (let i = 0; i < back.length; i += BACK_IN_MODEL_BATCH)
+    await markBackInModel(deps.db, run.runId, plan, back.slice(i, i + BACK_IN_MODEL_BATCH));
 }
 
 export interface FinishPlanInput {

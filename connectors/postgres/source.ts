@@ -225,20 +225,42 @@ export function copyModelOut(reader: pg.ClientBase, selectSql: string): NodeJS.R
 
 /**
  * Of `keys`, those the model has now (its key column as text, as the stage reads it: db/delta.ts stageSelect),
- * read in one READ ONLY query with the keys as a parameter. For an applied plan's deletions: a key back in the
- * model since the plan is not deleted (activities/plan.ts keepDeletionsBackInModel).
+ * read in one READ ONLY query with the keys as a text[] parameter (Postgres hashes a large ANY array): the model
+ * runs once, however many keys. For an applied plan's deletions: a key back in the model since the plan is not
+ * deleted (activities/plan.ts keepDeletionsBackInModel).
+ *
+ * `timeoutMs` bounds the query (statement_timeout, local to its transaction): a model that does not answer in
+ * time fails with a non-retryable SyncError whose details say `statementTimeout` (the caller names what to do).
  */
-export async function modelKeysAmong(source: SourceDb, config: ActivationConfig, keys: string[], pool?: pg.Pool): Promise<string[]> {
+export async function modelKeysAmong(
+  source: SourceDb,
+  config: ActivationConfig,
+  keys: string[],
+  pool?: pg.Pool,
+  timeoutMs?: number,
+): Promise<string[]> {
   if (!keys.length) return [];
   return withModelReader(
     source,
     config,
     async (reader) => {
-      const res = await reader.query<{ k: string }>({
-        text: `SELECT DISTINCT q.k FROM (SELECT (m.${quoteIdent(config.source.key)})::text AS k FROM (\n${modelSelectText(config)}\n) AS m) AS q WHERE q.k = ANY($1::text[])`,
-        values: [keys],
-      });
-      return res.rows.map((r) => r.k);
+      if (timeoutMs !== undefined) await reader.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+      try {
+        const res = await reader.query<{ k: string }>({
+          text: `SELECT DISTINCT q.k FROM (SELECT (m.${quoteIdent(config.source.key)})::text AS k FROM (\n${modelSelectText(config)}\n) AS m) AS q WHERE q.k = ANY($1::text[])`,
+          values: [keys],
+        });
+        return res.rows.map((r) => r.k);
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        if (timeoutMs !== undefined && e.code === '57014' && /statement timeout/i.test(e.message ?? ''))
+          throw new SyncError('INTERNAL', `activation "${config.id}": the model did not answer within ${Math.round(timeoutMs / 1000)} s`, {
+            retryable: false,
+            details: { sqlstate: e.code, statementTimeout: true },
+            cause: err,
+          });
+        throw err;
+      }
     },
     pool,
   );

@@ -5,9 +5,11 @@
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { env, startWorker, sqlClient, testClient, uniqueName, type RunningWorker } from '../support/harness';
+import { env, startWorker, sqlClient, testClient, uniqueName, waitFor, type RunningWorker } from '../support/harness';
 import { runCli, type CliResult } from '../support/cli';
-import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
+import { WORKFLOW_TYPES, activationWorkflowId, runWorkflowId } from '../../common/names';
+import { livenessTimer } from '../../activities/liveness';
+import { backInModelCheck } from '../../activities/plan';
 import { triggerSyncUpdate } from '../../workflows/messages';
 
 const TQ = uniqueName('tq_plan');
@@ -221,4 +223,167 @@ describe('plan and apply: a planned deletion whose key is back in the model', ()
     expect((await records()).get('7')).toEqual(before.get('7'));
     expect(await snapshotKeys(id)).toEqual(['1', '2', '3', '4', '5', '7', '8', '9', '10']);
   }, 240_000);
+});
+
+describe('apply: the check of planned deletions against a model that takes long', () => {
+  const id = uniqueName('planslow');
+  const table = `public.${id}`;
+  // The model sleeps for the seconds in its control table: the plan reads it at once, the apply's check slowly.
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { sql: `SELECT t.id, t.name FROM ${table} t, (SELECT pg_sleep((SELECT secs FROM ${table}_ctl))) z`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 50 },
+  };
+  async function records(): Promise<Map<string, string>> {
+    const r = await db.query(`SELECT id, key FROM test_dest.records WHERE object = $1`, [id]);
+    return new Map(r.rows.map((x) => [x.key as string, String(x.id)]));
+  }
+  async function planWithDeletions(): Promise<number> {
+    await db.query(`UPDATE ${table}_ctl SET secs = 0`);
+    await db.query(`DELETE FROM ${table} WHERE id IN (5, 6)`);
+    const planned = await syncline('plan', id);
+    expect(planned.code).toBe(0);
+    await db.query(`INSERT INTO ${table} VALUES (5, 'Name 5')`); // put back before the apply
+    return Number(/^plan (\d+) of/.exec(planned.stdout)?.[1]);
+  }
+
+  beforeAll(async () => {
+    await db.query(`CREATE TABLE ${table} (id int, name text)`);
+    await db.query(`CREATE TABLE ${table}_ctl (secs float8)`);
+    await db.query(`INSERT INTO ${table}_ctl VALUES (0)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'Name ' || g FROM generate_series(1, 10) g`);
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const handle = client.workflow.getHandle(activationWorkflowId(id));
+    expect((await handle.executeUpdate(triggerSyncUpdate, { args: [{}] })).status).toBe('success');
+  }, 120_000);
+
+  test('the activity heartbeats while the model query runs, and the apply keeps the key back in the model', async () => {
+    const before = await records();
+    const plan = await planWithDeletions();
+    await db.query(`UPDATE ${table}_ctl SET secs = 4`);
+    livenessTimer.everyMs = 200;
+    try {
+      const applying = syncline('apply', id, String(plan));
+      const run = client.workflow.getHandle(runWorkflowId(id, plan, true));
+      // While the model sleeps, the pending loadPlan activity has sent a heartbeat (a heartbeat timeout of a
+      // minute is not reached by a model that runs longer).
+      const beat = await waitFor(
+        'a heartbeat of loadPlan while the model runs',
+        async () => {
+          const d = await run.describe().catch(() => undefined);
+          const a = d?.raw.pendingActivities?.find((x) => x.activityType?.name === 'loadPlan');
+          return a?.lastHeartbeatTime ? { attempt: a.attempt } : undefined;
+        },
+        30_000,
+        100,
+      );
+      expect(beat).toEqual({ attempt: 1 });
+      const applied = await applying;
+      expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(applied.stdout).toContain('delete 2 (1 ok, 1 back in the model)');
+      const after = await records();
+      expect(after.get('5')).toBe(before.get('5'));
+      expect(after.has('6')).toBe(false);
+    } finally {
+      livenessTimer.everyMs = 10_000;
+      await db.query(`INSERT INTO ${table} VALUES (6, 'Name 6')`);
+      await db.query(`UPDATE ${table}_ctl SET secs = 0`);
+      await client.workflow.getHandle(activationWorkflowId(id)).executeUpdate(triggerSyncUpdate, { args: [{}] });
+    }
+  }, 180_000);
+
+  test("a check that cannot finish in the activity's time fails the apply at once, naming what to do, and deletes nothing", async () => {
+    const before = await records();
+    const plan = await planWithDeletions();
+    await db.query(`UPDATE ${table}_ctl SET secs = 5`);
+    const bound = backInModelCheck.timeoutMs;
+    backInModelCheck.timeoutMs = 1000;
+    const started = Date.now();
+    let applied: CliResult;
+    try {
+      applied = await syncline('apply', id, String(plan));
+    } finally {
+      backInModelCheck.timeoutMs = bound;
+    }
+    const out = applied.stdout + applied.stderr;
+    expect(applied.code).toBe(1);
+    expect(out).toContain(`plan ${plan} of "${id}"`);
+    expect(out).toContain(`syncline sync ${id}`);
+    expect(out).toContain('Nothing was written');
+    expect(Date.now() - started).toBeLessThan(60_000); // not retried
+    // Nothing was written: both planned deletions are still in the destination.
+    expect(await records()).toEqual(before);
+
+    // The advice works: a sync reads the model in its long-running step and deletes only key 6.
+    await db.query(`UPDATE ${table}_ctl SET secs = 2`);
+    const synced = await syncline('sync', id);
+    expect({ code: synced.code, stderr: synced.stderr }).toEqual({ code: 0, stderr: '' });
+    const after = await records();
+    expect(after.get('5')).toBe(before.get('5'));
+    expect(after.has('6')).toBe(false);
+  }, 180_000);
+});
+
+describe('apply: the check of more planned deletions than a batch', () => {
+  const id = uniqueName('planmany');
+  const table = `public.${id}`;
+  const config = {
+    id,
+    mode: 'mirror',
+    schedule: { manual: true },
+    source: { sql: `SELECT t.id, t.name FROM ${table} t, (SELECT pg_sleep((SELECT secs FROM ${table}_ctl))) z`, key: 'id' },
+    destination: { kind: 'testdb', connection: 'testdb', object: id, key: 'ext_id' },
+    mappings: [{ from: 'name', to: 'Name' }],
+    deletionGuard: { maxDeletePercent: 100 },
+  };
+
+  test('runs the model once for all 20,002 planned deletions (two batches before), and keeps the key back in the model', async () => {
+    await db.query(`CREATE TABLE ${table} (id int, name text)`);
+    await db.query(`CREATE TABLE ${table}_ctl (secs float8)`);
+    await db.query(`INSERT INTO ${table}_ctl VALUES (0)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'Name ' || g FROM generate_series(1, 20005) g`);
+    await client.workflow.start(WORKFLOW_TYPES.activation, { taskQueue: TQ, workflowId: activationWorkflowId(id), args: [{ config }] });
+    const handle = client.workflow.getHandle(activationWorkflowId(id));
+    expect((await handle.executeUpdate(triggerSyncUpdate, { args: [{}] })).status).toBe('success');
+    const kept = (await db.query(`SELECT id FROM test_dest.records WHERE object = $1 AND key = '1'`, [id])).rows[0].id;
+
+    await db.query(`DELETE FROM ${table} WHERE id <= 20002`);
+    const planned = await syncline('plan', id);
+    expect(planned.code).toBe(0);
+    const plan = Number(/^plan (\d+) of/.exec(planned.stdout)?.[1]);
+    expect(planned.stdout).toMatch(/^\s+delete\s+20002$/m);
+    await db.query(`INSERT INTO ${table} VALUES (1, 'Name 1')`);
+
+    // Each model run sleeps a second: every one is seen running in pg_stat_activity.
+    await db.query(`UPDATE ${table}_ctl SET secs = 1`);
+    const runs = new Set<string>();
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        const r = await db.query(
+          `SELECT pid, query_start FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%ANY($1::text[])%' AND query LIKE '%' || $1 || '_ctl%' AND pid <> pg_backend_pid()`,
+          [id],
+        );
+        for (const x of r.rows) runs.add(`${x.pid}@${new Date(x.query_start).toISOString()}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    let applied: CliResult;
+    try {
+      applied = await syncline('apply', id, String(plan));
+    } finally {
+      done = true;
+      await watching;
+    }
+    expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(applied.stdout).toContain('delete 20002 (20001 ok, 1 back in the model)');
+    expect(runs.size).toBe(1);
+    const left = await db.query(`SELECT id, key FROM test_dest.records WHERE object = $1 ORDER BY key::int`, [id]);
+    expect(left.rows.map((x) => x.key)).toEqual(['1', '20003', '20004', '20005']);
+    expect(left.rows[0].id).toBe(kept);
+  }, 300_000);
 });
