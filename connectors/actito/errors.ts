@@ -71,6 +71,11 @@ export const ROW_CODES = {
   rejected: 'ACTITO_REJECTED',
   profile: 'ACTITO_PROFILE_FAILED',
   encode: 'VALUE_NOT_ENCODABLE',
+  /**
+   * Mirror/Update of a key of digits: the record read back by it lacks the key attribute, so whether it is the
+   * key's record or another one named by its technical id is unknown: nothing done, not retryable.
+   */
+  unidentified: 'ACTITO_RECORD_UNIDENTIFIED',
   /** The import's report does not account for the row's line: outcome unknown, sent again (retryable). */
   unconfirmed: 'ACTITO_IMPORT_UNCONFIRMED',
 } as const;

@@ -160,15 +160,26 @@ async function writeOne(
   // A key of digits may name another record by its technical id once its own record is gone: the record is
   // read first, and only a record holding this key is updated or deleted (README "Keys of digits").
   const ambiguous = keyMayNameTechnicalId(enc.key);
-  const mine = (found: StoredProperties | null): StoredProperties | null =>
-    found && (!ambiguous || holdsKey(found, keyAttribute, enc.key, info)) ? found : null;
+  const holds = (found: StoredProperties): Holds => (ambiguous ? holdsKey(found, keyAttribute, enc.key, info) : 'yes');
+  // Insert: a record read without its key is taken for ours (compared by its values; never overwritten).
+  const mine = (found: StoredProperties | null): StoredProperties | null => (found && holds(found) !== 'no' ? found : null);
+  // Mirror and Update act on nothing whose owner the answer does not show: it may be another record.
+  const unidentified = (): RowResult => ({
+    key: row.key,
+    ok: false,
+    code: ROW_CODES.unidentified,
+    message: `Actito's answer to reading the record of key "${enc.key}" in table "${table}" did not show its key attribute "${keyAttribute}", so it cannot tell whose record it is (a key of digits also names a record by its technical id): syncline ${op === 'delete' ? 'deleted' : 'updated'} nothing; check the record of key "${enc.key}" in Actito table "${table}" and ${op === 'delete' ? 'delete it there if it is still there' : 'update it there if it exists'}`,
+    retryable: false,
+  });
   switch (op) {
     case 'delete': {
       if (ambiguous) {
         const found = await getRecord(api, table, enc.key);
         if (found === null) await route();
         // Gone already, or the path named another record by its technical id: nothing of ours to delete.
-        if (mine(found) === null) return { key: row.key, ok: true, destinationId: null };
+        const whose = found === null ? 'no' : holds(found);
+        if (whose === 'unknown') return unidentified();
+        if (whose === 'no') return { key: row.key, ok: true, destinationId: null };
       }
       // Already gone (404) is what Mirror wants, once the route is known to be served. Sent once for a key of
       // digits: its answer lost, a retried activity reads the record again first.
@@ -177,8 +188,13 @@ async function writeOne(
     }
     case 'update':
       try {
-        if (ambiguous && mine(await getRecord(api, table, enc.key)) === null)
-          throw new ActitoHttpError(404, 'GET', `${table}/record/{key}`, { message: `record '${enc.key}' not found in '${table}'` });
+        if (ambiguous) {
+          const found = await getRecord(api, table, enc.key);
+          const whose = found === null ? 'no' : holds(found);
+          if (whose === 'unknown') return unidentified();
+          if (whose === 'no')
+            throw new ActitoHttpError(404, 'GET', `${table}/record/{key}`, { message: `record '${enc.key}' not found in '${table}'` });
+        }
         await updateRecord(api, table, enc.key, enc.record);
       } catch (err) {
         if (!(err instanceof ActitoHttpError) || err.status !== 404) throw err;
@@ -210,13 +226,15 @@ async function writeOne(
   }
 }
 
+type Holds = 'yes' | 'no' | 'unknown';
+
 /**
  * Whether a record read by `key` holds it as its key attribute (compared by the attribute's type, as sameValues
- * does). A record read without its key attribute cannot say it is another one: taken for ours, as before the check.
+ * does). A record read without its key attribute cannot say whose it is: 'unknown' (README "Keys of digits").
  */
-function holdsKey(found: StoredProperties, keyAttribute: string, key: string, info: TableInfo): boolean {
-  if (!found.some((p) => p.name === keyAttribute && p.value !== null)) return true;
-  return sameValues(found, [{ name: keyAttribute, value: key }], (name) => info.attributes.get(name)?.valueType);
+function holdsKey(found: StoredProperties, keyAttribute: string, key: string, info: TableInfo): Holds {
+  if (!found.some((p) => p.name === keyAttribute && p.value !== null)) return 'unknown';
+  return sameValues(found, [{ name: keyAttribute, value: key }], (name) => info.attributes.get(name)?.valueType) ? 'yes' : 'no';
 }
 
 /**

@@ -103,3 +103,43 @@ describe('a key of digits whose record is gone never names another record by its
     expect(await stored()).toEqual({ '2': 'item 2' });
   });
 });
+
+describe('a record read back without its key attribute is not taken for ours', () => {
+  // Item "1" gone: `…/record/1` names item "2" (technical id 1), and its answer does not show whose record it is.
+  beforeEach(async () => {
+    emu.state.tables.customTable('items')!.delete(1);
+    await admin('POST', '/faults', { recordOmits: { attributes: ['itemId'] } });
+  });
+  const says = (action: string) =>
+    new RegExp(
+      `^Actito's answer to reading the record of key "1" in table "items" did not show its key attribute "itemId", so it cannot tell whose record it is \\(a key of digits also names a record by its technical id\\): syncline ${action} nothing; check the record of key "1" in Actito`,
+    );
+
+  it('Mirror: nothing is deleted, item "2" (technical id 1) stays, and the row fails saying so', async () => {
+    const results = await write('mirror', 'delete', [{ ...outRow('1', {}, 'delete'), destinationId: '1' }]);
+    expect(await stored()).toEqual({ '2': 'item 2' });
+    expect(results.get('1')).toMatchObject({
+      ok: false,
+      code: 'ACTITO_RECORD_UNIDENTIFIED',
+      retryable: false,
+      message: expect.stringMatching(says('deleted')),
+    });
+  });
+
+  it('Update: nothing is updated, item "2" (technical id 1) is untouched, and the row fails saying so', async () => {
+    const results = await write('update', 'update', [outRow('1', { itemId: '1', note: 'changed' }, 'update')]);
+    expect(await stored()).toEqual({ '2': 'item 2' });
+    expect(results.get('1')).toMatchObject({
+      ok: false,
+      code: 'ACTITO_RECORD_UNIDENTIFIED',
+      retryable: false,
+      message: expect.stringMatching(says('updated')),
+    });
+  });
+
+  it('Insert: unchanged, such a record is compared by its values (no key: another value), ACTITO_ALREADY_EXISTS; nothing overwritten', async () => {
+    const results = await write('insert', 'create', [outRow('1', { itemId: '1', note: 'new 1' }, 'create')]);
+    expect(await stored()).toEqual({ '2': 'item 2' });
+    expect(results.get('1')).toMatchObject({ ok: false, code: 'ACTITO_ALREADY_EXISTS' });
+  });
+});

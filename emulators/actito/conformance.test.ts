@@ -985,6 +985,31 @@ describe('fault switches (/__admin/faults)', () => {
     expect((await call('POST', '/__admin/faults', { body: { reportOmits: { fields: ['nope'] } } })).status).toBe(400);
   });
 
+  it('recordOmits leaves attributes out of a one-record GET answer only, until cleared', async () => {
+    await start();
+    const tok = await token();
+    await seedProfile(tok, 'C1');
+    expect((await call('POST', REC, { token: tok, body: props({ orderId: 'A1', customerId: 'C1', status: 'NEW' }) })).status).toBe(201);
+    await call('POST', '/__admin/faults', { body: { recordOmits: { attributes: ['orderId', 'id'] } } });
+    const full = [
+      { name: 'id', value: 1 },
+      { name: 'orderId', value: 'A1' },
+      { name: 'customerId', value: 'C1' },
+      { name: 'status', value: 'NEW' },
+    ];
+    const bare = full.filter((p) => p.name !== 'orderId' && p.name !== 'id');
+    // By business key and by technical id alike; a second GET is stripped too (a switch, not counted).
+    expect((await call('GET', `${REC}/A1`, { token: tok })).body.properties).toEqual(bare);
+    expect((await call('GET', `${REC}/1`, { token: tok })).body.properties).toEqual(bare);
+    // The search list and the admin views are not affected; a missing record is still a 404.
+    expect((await call('GET', `${REC}?searchField=orderId&searchValue=A1`, { token: tok })).body.records[0].properties).toEqual(full);
+    expect((await call('GET', '/__admin/tables/orders/records')).body.records[0]).toMatchObject({ id: 1, orderId: 'A1' });
+    expect((await call('GET', `${REC}/ZZ`, { token: tok })).status).toBe(404);
+    expect((await call('POST', '/__admin/faults', { body: { recordOmits: { attributes: 'orderId' } } })).status).toBe(400);
+    await call('DELETE', '/__admin/faults');
+    expect((await call('GET', `${REC}/A1`, { token: tok })).body.properties).toEqual(full);
+  });
+
   it('request log counts per route; reset restores the seeded state', async () => {
     await start();
     const tok = await token();

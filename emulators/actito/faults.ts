@@ -20,6 +20,11 @@ export interface FaultConfig {
    * the `total` of the error pages, `counts`, `errorCount`.
    */
   reportOmits?: { fields: ReportPart[] };
+  /**
+   * Until cleared, a one-record answer (`GET …/record/{key}`) leaves these properties out (the technical
+   * `id` included if named), as an answer shaped otherwise than assumed would: a record read back without its key.
+   */
+  recordOmits?: { attributes: string[] };
 }
 
 export const REPORT_PARTS = ['line', 'key', 'errors', 'total', 'counts', 'errorCount'] as const;
@@ -41,7 +46,7 @@ export class FaultState {
   }
 
   /** Consumes one occurrence of a counted fault when it applies to this request. */
-  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits' | (typeof SWITCHES)[number]>>(
+  take<K extends Exclude<keyof FaultConfig, 'bulkImportFails' | 'reportOmits' | 'recordOmits' | (typeof SWITCHES)[number]>>(
     kind: K,
     path: string,
     method = 'GET',
@@ -67,13 +72,18 @@ export class FaultState {
   omits(part: ReportPart): boolean {
     return this.active.reportOmits?.fields.includes(part) ?? false;
   }
+
+  /** The properties a one-record answer leaves out (`recordOmits`). */
+  recordOmitted(): readonly string[] {
+    return this.active.recordOmits?.attributes ?? [];
+  }
 }
 
 /** Validates the admin payload; returns an error message or the config. */
 export function parseFaults(body: unknown): FaultConfig | string {
   if (typeof body !== 'object' || body === null) return 'body must be a JSON object';
   const b = body as Record<string, unknown>;
-  const known = ['expireTokens', ...COUNTED, ...SWITCHES, 'reportOmits'];
+  const known = ['expireTokens', ...COUNTED, ...SWITCHES, 'reportOmits', 'recordOmits'];
   const unknown = Object.keys(b).filter((k) => !known.includes(k));
   if (unknown.length) return `unknown fault(s): ${unknown.join(', ')}; known: ${known.join(', ')}`;
   const config: FaultConfig = {};
@@ -95,6 +105,12 @@ export function parseFaults(body: unknown): FaultConfig | string {
     if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string' && parts.includes(f)))
       return `reportOmits needs 'fields', a list of: ${REPORT_PARTS.join(', ')}`;
     config.reportOmits = { fields: fields as ReportPart[] };
+  }
+  if (b.recordOmits !== undefined) {
+    const names = (b.recordOmits as { attributes?: unknown } | null)?.attributes;
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+      return "recordOmits needs 'attributes', a list of attribute names (the technical 'id' included)";
+    config.recordOmits = { attributes: [...(names as string[])] };
   }
   return config;
 }

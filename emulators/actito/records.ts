@@ -79,7 +79,11 @@ export function recordRoutes(state: EmulatorState): Route[] {
   const get = (ctx: RouteContext): Reply => {
     const table = state.customTable(ctx.params);
     const row = findRecord(table, ctx.params.key ?? '');
-    return row === undefined ? apiError(404, `record '${ctx.params.key}' not found in '${table.name}'`) : json(200, recordBody(table, row));
+    if (row === undefined) return apiError(404, `record '${ctx.params.key}' not found in '${table.name}'`);
+    const body = recordBody(table, row);
+    const omitted = state.faults.recordOmitted();
+    if (omitted.length) body.properties = (body.properties as Array<{ name: string }>).filter((p) => !omitted.includes(p.name));
+    return json(200, body);
   };
 
   const remove = (ctx: RouteContext): Reply => {
