@@ -101,6 +101,12 @@ export function heldByCommit(runId: string, activationId: string, runNumber: num
       WHERE NOT held_deletes.approved AND held_deletes.run_number <> excluded.run_number`;
 }
 
+/** The run's model rows without a key (its delta's null_key rows): why the guard held every deletion (guardStats). */
+export async function nullKeyRows(db: Db, runId: string): Promise<number> {
+  const r = await sql<{ n: string }>`SELECT count(*) AS n FROM ${deltaTable(runId)} WHERE change = 'null_key'`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
 /**
  * A plan is no run that follows an approval: the approvals its prepare claimed (claimApprovals) are left to
  * the next run, which claims them again. Applied, the plan deletes the approved keys its delta counted.

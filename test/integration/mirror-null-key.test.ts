@@ -10,6 +10,7 @@ import { uniqueName } from '../support/harness';
 import { salesforceStage } from '../support/salesforce-stage';
 import { WORKFLOW_TYPES, activationWorkflowId } from '../../common/names';
 import { approveDeletesUpdate } from '../../workflows/messages';
+import { formatPlan } from '../../client/cli-run';
 
 const stage = salesforceStage('tq_sfnullkey');
 const { contacts: live, sync } = stage;
@@ -56,6 +57,13 @@ test('rows whose key became NULL: their records are not deleted; the deletions a
     expect(held?.message).toContain(`syncline approve-deletes ${id} --run ${r2.runNumber}`);
     const stored = await stage.db.query(`SELECT count(*) AS n FROM syncline.held_deletes WHERE activation_id = $1`, [id]);
     expect(Number(stored.rows[0].n)).toBe(2);
+
+    // A plan computed now says why as well (and, as any plan, leaves the held deletions to run 2).
+    const plan = await stage.syncline.plan(id);
+    expect(plan.counts).toMatchObject({ heldDeletes: 2, nullKeyRows: 2 });
+    const text = formatPlan(plan);
+    expect(text).toContain('2 deletion(s) are held by the deletion guard: 2 model rows have no key, so the removed keys may be theirs');
+    expect(text).not.toContain('nullKeyRows');
 
     // The user checked: those keys are gone indeed. Approved, the next run deletes them (the rows without a key stay listed).
     const approved = await handle.executeUpdate(approveDeletesUpdate, { args: [{ run: r2.runNumber }] });
