@@ -306,6 +306,7 @@ async function commitIn(tx: Transaction<Database>, rec: RunRecord, opts: CommitO
       // Model rows, not keys. An unchanged rejection, already reported, stays listed but is no failure of this run.
       if (c.status === 'rejected' || c.status === 'rejected_unchanged') {
         summary.rejected += Number(c.rows);
+        if (c.change === 'null_key') summary.nullKeyRows = (summary.nullKeyRows ?? 0) + Number(c.rows);
         if (c.status === 'rejected_unchanged') summary.rejectedUnchanged = (summary.rejectedUnchanged ?? 0) + Number(c.rows);
         continue;
       }

@@ -89,7 +89,8 @@ export async function computeDelta(deps: SynclineDeps, input: ComputeDeltaInput)
 
 /**
  * Mirror's deletion guard: at most `maxDeletePercent` % of the synced rows are deleted without approval
- * (inclusive: exactly that share goes through); more, or an empty model, holds every deletion not
+ * (inclusive: exactly that share goes through); more, an empty model, or a model with rows without a key
+ * (their keys look removed, and may be the removed ones: a LEFT JOIN gone wrong) holds every deletion not
  * approved for this run. Held keys are recorded; only approveDeletes for that run releases them, for the
  * next run.
  */
@@ -97,7 +98,7 @@ async function applyDeletionGuard(deps: SynclineDeps, run: LoadedRun): Promise<n
   const stats = await guardStats(deps.db, run);
   if (stats.unapproved === 0) return 0;
   const limit = run.config.deletionGuard.maxDeletePercent;
-  if (stats.modelRows > 0 && stats.unapproved * 100 <= limit * stats.synced) return 0;
+  if (stats.nullKeyRows === 0 && stats.modelRows > 0 && stats.unapproved * 100 <= limit * stats.synced) return 0;
   await holdUnapproved(deps.db, run);
   return stats.unapproved;
 }

@@ -9,7 +9,7 @@ import type { RowOp } from '../common/sync-modes';
 import { listChunks } from '../db/chunks';
 import { chunkLabel } from './delta';
 import { getPlan, openPlans, planSamples, savePlan, setPlanStatus } from '../db/plans';
-import { releasePlanClaims } from '../db/held-deletes';
+import { nullKeyRows, releasePlanClaims } from '../db/held-deletes';
 import { setRunStatus } from '../db/runs';
 import type { SynclineDeps } from './deps';
 import { loadRun, sentFields, type LoadedRun } from './run-context';
@@ -54,6 +54,9 @@ export async function recordPlan(deps: SynclineDeps, input: RecordPlanInput): Pr
     rejected: input.rejected,
     heldDeletes: input.heldDeletes,
   };
+  // Held deletions of a model with rows without a key: the plan says why (their keys look removed), as DELETES_HELD does.
+  const noKey = input.heldDeletes > 0 ? await nullKeyRows(deps.db, run.runId) : 0;
+  if (noKey > 0) counts.nullKeyRows = noKey;
   await supersedePlans(deps, { activationId: run.activationId, except: run.runNumber });
   await savePlan(deps.db, { activationId: run.activationId, runNumber: run.runNumber, runId: run.runId, counts, samples });
   // Approved deletions the plan's prepare claimed stay for the run that follows the approval.

@@ -134,7 +134,7 @@ export function formatPlan(p: PlanDetails): string {
   // Deletions over the deletion guard are counted apart (heldDeletes): named as what they are, not as the field.
   const label = (op: string): string => (op === 'heldDeletes' ? 'delete, held' : op);
   const ops = Object.entries(p.counts)
-    .filter(([op, n]) => n > 0 || !['rejected', 'heldDeletes'].includes(op))
+    .filter(([op, n]) => op !== 'nullKeyRows' && (n > 0 || !['rejected', 'heldDeletes'].includes(op)))
     .map(([op, n]) => [label(op), n] as const);
   const w = Math.max(...ops.map(([op]) => op.length), 6);
   const nw = Math.max(...ops.map(([, n]) => String(n).length), 1);
@@ -152,10 +152,11 @@ export function formatPlan(p: PlanDetails): string {
         'syncline never removes an attribute: if a name is wrong, fix "to" in "mappings" before applying',
     );
   const held = p.counts.heldDeletes ?? 0;
+  const noKey = p.counts.nullKeyRows ?? 0;
   if (held > 0)
     lines.push(
       '',
-      `${held} deletion(s) are over the deletion guard: applying this plan deletes none of them and holds them for approval (exit 3); ` +
+      `${held} deletion(s) ${noKey > 0 ? `are held by the deletion guard: ${noKey} model rows have no key, so the removed keys may be theirs (fix the model so that every row has its key)` : 'are over the deletion guard'}: applying this plan deletes none of them and holds them for approval (exit 3); ` +
         `"syncline approve-deletes ${p.activationId} --run ${p.plan}" then deletes them`,
     );
   for (const [op, rows] of Object.entries(p.samples)) {

@@ -60,6 +60,12 @@ export interface RunSummary {
   rejectedUnchanged?: number;
   heldDeletes: number;
   /**
+   * Of `rejected`, the model rows without a key (MODEL_NULL_KEY): while there are any, Mirror's deletion
+   * guard holds every deletion (their keys look removed). Absent when there were none, and in summaries
+   * recorded before it was counted.
+   */
+  nullKeyRows?: number;
+  /**
    * Rows sent again within the run after a failure for a passing reason, by that failure's code (e.g.
    * `UNABLE_TO_LOCK_ROW`); a row re-sent twice counts twice. Absent when nothing was re-sent, and in
    * summaries recorded before it was counted.

@@ -66,7 +66,9 @@ export function evaluateRunWarnings(
     out.push({
       code: 'DELETES_HELD',
       level: 'critical',
-      message: `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). ${deletedBesides(s)} Review them ("syncline rows ${s.activationId} --run ${s.runNumber} --op delete" lists them), then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
+      message: s.nullKeyRows
+        ? `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard: ${s.nullKeyRows} model rows have no key (column "${config.source.key}"), so the removed keys may be theirs (a model bug, such as a LEFT JOIN gone wrong, makes their keys look removed). ${deletedBesides(s)} Fix the model so that every row has its key (the next run then deletes only the keys really removed); or, if these keys are removed indeed, review them ("syncline rows ${s.activationId} --run ${s.runNumber} --op delete" lists them), then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`
+        : `activation "${s.activationId}" run ${s.runNumber}: ${s.heldDeletes} deletions held by the deletion guard (over the ${config.deletionGuard.maxDeletePercent}% of the synced rows deleted without approval, or an empty model). ${deletedBesides(s)} Review them ("syncline rows ${s.activationId} --run ${s.runNumber} --op delete" lists them), then approve with: syncline approve-deletes ${s.activationId} --run ${s.runNumber}`,
     });
   }
   return out;

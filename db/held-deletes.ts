@@ -46,11 +46,13 @@ export interface GuardStats {
   unapproved: number;
   synced: number;
   modelRows: number;
+  /** The model's rows without a key (a key made NULL by a model bug looks removed: the guard then holds every deletion). */
+  nullKeyRows: number;
 }
 
 /**
  * Forgets held keys that are back in the model, then counts the run's pending deletions, those not
- * approved for this run, the synced rows and the model's rows.
+ * approved for this run, the synced rows, the model's rows and those of them without a key.
  */
 export async function guardStats(db: Db, run: { runId: string; activationId: string; runNumber: number }): Promise<GuardStats> {
   const d = deltaTable(run.runId);
@@ -58,13 +60,20 @@ export async function guardStats(db: Db, run: { runId: string; activationId: str
   await sql`DELETE FROM syncline.held_deletes h WHERE h.activation_id = ${a}
     AND NOT EXISTS (SELECT 1 FROM ${d} x WHERE x.key = h.key AND x.op = 'delete')`.execute(db);
   const s = (
-    await sql<{ removed: string; unapproved: string; synced: string; model: string }>`SELECT
+    await sql<{ removed: string; unapproved: string; synced: string; model: string; null_keys: string }>`SELECT
       (SELECT count(*) FROM ${d} WHERE op = 'delete' AND status = 'pending') AS removed,
       (SELECT count(*) FROM ${d} x WHERE op = 'delete' AND status = 'pending' AND NOT ${approvedHere(run)}) AS unapproved,
       (SELECT count(*) FROM syncline.snapshot WHERE activation_id = ${a}) AS synced,
-      (SELECT model_rows FROM syncline.runs WHERE id = ${run.runId}) AS model`.execute(db)
+      (SELECT model_rows FROM syncline.runs WHERE id = ${run.runId}) AS model,
+      (SELECT count(*) FROM ${d} WHERE change = 'null_key') AS null_keys`.execute(db)
   ).rows[0]!;
-  return { removed: Number(s.removed), unapproved: Number(s.unapproved), synced: Number(s.synced), modelRows: Number(s.model) };
+  return {
+    removed: Number(s.removed),
+    unapproved: Number(s.unapproved),
+    synced: Number(s.synced),
+    modelRows: Number(s.model),
+    nullKeyRows: Number(s.null_keys),
+  };
 }
 
 /**
@@ -90,6 +99,12 @@ export function heldByCommit(runId: string, activationId: string, runNumber: num
     SELECT ${activationId}, ${runNumber}, key FROM ${deltaTable(runId)} WHERE op = 'delete' AND status = 'held'
     ON CONFLICT (activation_id, key) DO UPDATE SET run_number = excluded.run_number
       WHERE NOT held_deletes.approved AND held_deletes.run_number <> excluded.run_number`;
+}
+
+/** The run's model rows without a key (its delta's null_key rows): why the guard held every deletion (guardStats). */
+export async function nullKeyRows(db: Db, runId: string): Promise<number> {
+  const r = await sql<{ n: string }>`SELECT count(*) AS n FROM ${deltaTable(runId)} WHERE change = 'null_key'`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 /**

@@ -165,6 +165,22 @@ describe('currentWarnings', () => {
     );
   });
 
+  it('DELETES_HELD of a model with rows without a key names how many and the key column, and says to fix the model or approve', () => {
+    const held = run({
+      heldDeletes: 2,
+      rejected: 2,
+      nullKeyRows: 2,
+      ops: { delete: { planned: 2, succeeded: 0, failed: 0, skipped: 0, held: 2 } },
+    });
+    const [deletes] = evaluateRunWarnings(config, held).filter((x) => x.code === 'DELETES_HELD');
+    expect(deletes!.message).toContain(
+      'run 3: 2 deletions held by the deletion guard: 2 model rows have no key (column "id"), so the removed keys may be theirs',
+    );
+    expect(deletes!.message).toMatch(
+      /Nothing was deleted\. Fix the model so that every row has its key .* then approve with: syncline approve-deletes \S+ --run 3$/,
+    );
+  });
+
   describe('FAILED_ROWS and problems already reported', () => {
     const ops = (planned: number, succeeded: number, failed: number, skipped: number) => ({
       upsert: { planned, succeeded, failed, skipped, held: 0 },
