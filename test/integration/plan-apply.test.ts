@@ -365,7 +365,7 @@ describe('apply: the check of more planned deletions than a batch', () => {
     const watching = (async () => {
       while (!done) {
         const r = await db.query(
-          `SELECT pid, query_start FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%ANY($1::text[])%' AND query LIKE '%' || $1 || '_ctl%' AND pid <> pg_backend_pid()`,
+          `SELECT pid, query_start FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' AND query LIKE '%ANY($1::text[])%' AND query LIKE '%' || $1 || '_ctl%' AND pid <> pg_backend_pid()`,
           [id],
         );
         for (const x of r.rows) runs.add(`${x.pid}@${new Date(x.query_start).toISOString()}`);
