@@ -355,6 +355,13 @@ describe('tables', () => {
     expect(truncate('abcdefghijklmnopqrstuvwxyz', 10)).toBe('abcdefghi…');
     expect(truncate('the quick brown fox jumps over', 18)).toBe('the quick brown…');
     expect([formatDuration(400), formatDuration(65_000), formatDuration(3_725_000)]).toEqual(['0.4s', '1m 05s', '1h 02m']);
+    // Under a minute in seconds: "44s", not "0m 44s".
+    expect([formatDuration(9_960), formatDuration(10_000), formatDuration(44_400), formatDuration(59_600)]).toEqual([
+      '10.0s',
+      '10s',
+      '44s',
+      '1m 00s',
+    ]);
   });
 
   test('status shows state, health, schedule, next run, progress, held deletions and the last runs', () => {
