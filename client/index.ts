@@ -330,7 +330,7 @@ export class SynclineClient {
         ],
         retarget: false,
       };
-    if (!latest) return { changes: [], consequences: ['starts the activation: its first run sends every model row'], retarget: false };
+    if (!latest) return { changes: [], consequences: [`starts the activation: ${firstRunWhen(next)}`], retarget: false };
     const before = parseActivationConfig(latest.document);
     const synced = await syncedRowCount(db, next.id);
     const plan = planConfigUpdate((before.ok ? before.config : latest.document) as ActivationConfig, next, synced);
@@ -758,4 +758,13 @@ export async function sentAgainWhileClosing<T>(send: () => Promise<T>, attempts 
       await new Promise((r) => setTimeout(r, delayMs * i));
     }
   }
+}
+
+/** When a new activation's first run comes, which sends every model row: a manual schedule runs only when asked. */
+function firstRunWhen(config: ActivationConfig): string {
+  const s = config.schedule as { every?: string; cron?: string; timezone?: string; manual?: boolean };
+  const first = 'its first run sends every model row';
+  if (s.every) return `${first}, at once, then every ${s.every}`;
+  if (s.cron) return `${first} at the schedule's next time (cron "${s.cron}", ${s.timezone ?? 'UTC'})`;
+  return `${first}, when asked ("syncline sync ${config.id}"): its schedule is manual`;
 }

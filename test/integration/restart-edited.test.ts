@@ -72,7 +72,10 @@ test('apply -f of a stopped Insert activation with a new mapping: refused withou
   });
   const file = path.join(folder, `${id}.json`);
   fs.writeFileSync(file, JSON.stringify(doc([{ from: 'name', to: 'Name' }])));
-  expect((await syncline('activation', 'apply', '-f', folder)).stdout).toContain('its first run sends every model row');
+  // A manual schedule runs only when asked: the line says how (u3: apply said only that a first run sends every row).
+  expect((await syncline('activation', 'apply', '-f', folder)).stdout).toContain(
+    `its first run sends every model row, when asked ("syncline sync ${id}"): its schedule is manual`,
+  );
   expect((await syncline('sync', id)).code).toBe(0);
   expect((await syncline('stop', id, '--wait')).code).toBe(0);
 
