@@ -51,7 +51,7 @@ export function evaluateRunWarnings(
       out.push({
         code: 'MODEL_DROP',
         level: 'warning',
-        message: `activation "${s.activationId}" run ${s.runNumber}: the model has ${s.modelRows} rows, ${drop.toFixed(1)}% fewer than the previous run (${previous.modelRows})`,
+        message: `activation "${s.activationId}" run ${s.runNumber}: the model has ${s.modelRows} rows, ${drop.toFixed(1)}% fewer than the previous run (${previous.modelRows}). If the rows were not removed on purpose, check the model's source (a load that failed or ran part-way, a filter or a join changed); in Mirror the deletion guard holds large deletions for approval. It clears at the next run whose model does not drop`,
       });
     }
   }
@@ -59,7 +59,7 @@ export function evaluateRunWarnings(
     out.push({
       code: 'DELTA_LARGE',
       level: 'warning',
-      message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows})`,
+      message: `activation "${s.activationId}" run ${s.runNumber}: ${planned} rows to send is more than ${t.deltaPercent}% of the model (${s.modelRows}). If the data did not change that much, look for what rewrote the rows (a column's type or format, a query or mapping change, a source reloaded): "syncline rows ${s.activationId} --run ${s.runNumber}" lists them. It clears at the next run that sends less`,
     });
   }
   if (s.heldDeletes > 0) {

@@ -110,6 +110,16 @@ describe('currentWarnings', () => {
   });
   const view = { consecutiveFailures: 0, configBroken: false, recheck: '1h' };
 
+  it('DELTA_LARGE and MODEL_DROP say what to look at and when they clear', () => {
+    const ops = { upsert: { planned: 80, succeeded: 80, failed: 0, skipped: 0, held: 0 } };
+    const ws = evaluateRunWarnings(config, run({ modelRows: 100, ops }), { modelRows: 300, status: 'success' });
+    const byCode = Object.fromEntries(ws.map((x) => [x.code, x.message]));
+    expect(byCode.DELTA_LARGE).toContain('syncline rows a --run 3');
+    expect(byCode.DELTA_LARGE).toContain('clears at the next run');
+    expect(byCode.MODEL_DROP).toContain("check the model's source");
+    expect(byCode.MODEL_DROP).toContain('clears at the next run');
+  });
+
   it('a configuration error gives CONFIG_BROKEN alone', () => {
     const ws = currentWarnings(config, run({ status: 'failed', error: { type: 'AUTH_FAILED', message: 'no.' }, warnings: [w('X')] }), {
       ...view,
