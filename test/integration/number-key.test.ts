@@ -188,7 +188,11 @@ test('syncline.number_key: a decimal text as its number (rounded to the scale gi
     ['-0', 4, '0'],
     ['-0.00001', 4, '0'],
     ['+7', 4, '7'],
-    [' 7 ', 4, ' 7 '],
+    // Spaces, tabs and line breaks at the ends are the connector's too (decimal.ts parse): ' 7' is sent as 7 (rev30).
+    [' 7 ', 4, '7'],
+    ['\t7.50\r\n', 4, '7.5'],
+    ['7 5', 4, '7 5'],
+    ['1e0004', 4, '10000'],
     ['7' + '0'.repeat(1000), null, '7' + '0'.repeat(1000)],
     ['.5', 4, '0.5'],
     ['5.', 4, '5'],
