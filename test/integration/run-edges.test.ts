@@ -214,11 +214,13 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
       deletionGuard: { maxDeletePercent: 50 },
     });
     const dest = async () =>
-      (await t.db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key`, [id])).rows.map(
-        (r) => `${r.key}=${r.name}`,
-      );
+      (await t.db.query(`SELECT key, "values"->>'Name' AS name FROM test_dest.records WHERE object = $1 ORDER BY key`, [id])).rows
+        .map((r) => `${r.key}=${r.name}`)
+        .sort();
     const snap = async () =>
-      (await t.db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key`, [id])).rows.map((r) => r.key as string);
+      (await t.db.query(`SELECT key FROM syncline.snapshot WHERE activation_id = $1 ORDER BY key`, [id])).rows
+        .map((r) => r.key as string)
+        .sort();
     const errors = async () =>
       (await t.db.query(`SELECT key, code FROM syncline.row_errors WHERE activation_id = $1 ORDER BY key`, [id])).rows.map(
         (r) => `${r.key}:${r.code}`,
@@ -240,24 +242,27 @@ describe('a commit sends only the statements with rows to act on (a40e156)', () 
     );
     expect(await errors()).toEqual(['3:STRING_TOO_LONG']);
 
-    // 2: key 3 fixed (sent, accepted: its error goes), key 10 removed (deleted), a NULL key and key 5 repeated (rejected).
+    // 2: key 3 fixed (sent, accepted: its error goes), key 10 removed, a NULL key and key 5 repeated (rejected). A model
+    // row without a key holds every deletion of the run (the removed key may be its key): key 10 is held, not deleted.
     await t.db.query(`UPDATE ${table} SET name = name || ' fixed' WHERE id = '3'`);
     await t.db.query(`DELETE FROM ${table} WHERE id = '10'`);
     await t.db.query(`INSERT INTO ${table} VALUES (NULL, 'no key'), ('5', 'Name 5 again')`);
     const r2 = (await fullRun(t.d.deps, cfg, 2)).summary;
-    expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
-    expect(await dest()).toEqual(names(upTo(9), { 3: ' fixed' }));
-    expect(await snap()).toEqual(upTo(9).map(String).sort());
+    expect(r2.ops.delete).toMatchObject({ planned: 1, succeeded: 0, held: 1 });
+    expect(await dest()).toEqual(names(upTo(10), { 3: ' fixed' }));
+    expect(await snap()).toEqual(upTo(10).map(String).sort());
     const e2 = await errors();
     expect(e2.some((e) => e.startsWith('3:'))).toBe(false);
     expect(e2.filter((e) => e.startsWith('5:'))).toHaveLength(1);
     expect(e2).toHaveLength(2);
 
-    // 3: the model fixed: the rejections it no longer has are cleared, nothing else is sent.
+    // 3: the model fixed: the rejections it no longer has are cleared, key 10 (still gone) is deleted, nothing else is sent.
     await t.db.query(`DELETE FROM ${table} WHERE id IS NULL OR name = 'Name 5 again'`);
     const r3 = (await fullRun(t.d.deps, cfg, 3)).summary;
     expect(r3.status).toBe('success');
+    expect(r3.ops.delete).toMatchObject({ planned: 1, succeeded: 1 });
     expect(await errors()).toEqual([]);
+    expect(await dest()).toEqual(names(upTo(9), { 3: ' fixed' }));
     expect(await snap()).toEqual(upTo(9).map(String).sort());
 
     // 4: nothing changed, no row error anywhere: every gate closed, nothing moves.
