@@ -23,7 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { versioned } from './versioning';
-import { reservedSignalName } from './interceptors';
+import { noteIgnoredSignal } from './interceptors';
 import type { SynclineActivities } from '../activities';
 import type { LastRunNumberResult } from '../activities/runs';
 import { formatProblems, parseActivationConfig, parseNewActivationConfig, type ActivationConfig } from '../common/config';
@@ -68,7 +68,6 @@ import {
   updateConfigUpdate,
   configQuery,
   IGNORED_SIGNAL_HINT,
-  ignoredSignalLog,
   type ActivationStatus,
   type PlanResponse,
   type RunProgress,
@@ -123,9 +122,6 @@ export async function activationWorkflow(raw: ActivationWorkflowInput | Record<s
   activation.listen();
   await activation.run(input.retarget, input.resume);
 }
-
-/** How many ignored signals (of unknown names) the status query keeps, newest last. */
-const IGNORED_SIGNALS_KEPT = 5;
 
 /** The memo field `syncline list` reads (client/index.ts). */
 const MEMO_KEY = 'syncline';
@@ -653,11 +649,12 @@ class Activation {
 
   /** Keeps the last few signals of a name the activation has no handler for (status query, `syncline status`). */
   private ignoreSignal(delivered: string): void {
-    const name = reservedSignalName(delivered); // `__temporal_…`: renamed by workflows/interceptors.ts
-    const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
-    log.warn(ignoredSignalLog(`activation "${this.config.id}"`, shown, IGNORED_SIGNAL_HINT));
-    const at = new Date(Date.now()).toISOString();
-    this.state.ignoredSignals = [...(this.state.ignoredSignals ?? []), { name: shown, at }].slice(-IGNORED_SIGNALS_KEPT);
+    this.state.ignoredSignals = noteIgnoredSignal(
+      `activation "${this.config.id}"`,
+      delivered,
+      IGNORED_SIGNAL_HINT,
+      this.state.ignoredSignals,
+    );
   }
 
   private resume(): void {

@@ -3,14 +3,13 @@
  * sleeps. The DAG's state is readable at any time through dagStateQuery; a failed DAG fails the workflow
  * (red in the Web UI) with the failed task ids in the message and the final state in the failure details.
  */
-import { DAG_IGNORED_SIGNAL_HINT, dagSignal, dagStateQuery, ignoredSignalLog } from './messages';
-import { reservedSignalName } from './interceptors';
+import { DAG_IGNORED_SIGNAL_HINT, dagSignal, dagStateQuery } from './messages';
+import { noteIgnoredSignal } from './interceptors';
 import {
   ApplicationFailure,
   condition,
   executeChild,
   isCancellation,
-  log,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -55,9 +54,6 @@ export type DagWorkflowResult = DagState & {
 };
 
 export { dagSignal, dagStateQuery } from './messages';
-
-/** How many ignored signals (of unknown names) the state query keeps, newest last. */
-const IGNORED_SIGNALS_KEPT = 5;
 
 const RETRY = { maximumAttempts: 3, initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute' };
 const DEFAULTS: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };
@@ -206,7 +202,7 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   let latest: DagState = { id: String(input?.id), status: 'running', tasks: {} };
   // Set once the pools are read; a query before then answers without them.
   let pools: RunPools | undefined = undefined;
-  const ignored: Array<{ name: string; at: string }> = [];
+  let ignored: Array<{ name: string; at: string }> = [];
   setHandler(dagStateQuery, () => ({
     ...latest,
     ...(pools?.leasesLost.length && { leasesLost: [...pools.leasesLost] }),
@@ -219,11 +215,7 @@ export async function dagWorkflow(input: DagWorkflowInput): Promise<DagWorkflowR
   // A signal of another name (`--name dagsignal`): buffered by the SDK until the run ended, unseen. Now logged
   // and listed by the state query (`syncline dag show`). Only a log line and query state: no command.
   setDefaultSignalHandler((delivered) => {
-    const name = reservedSignalName(delivered); // `__temporal_…`: renamed by workflows/interceptors.ts
-    const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
-    log.warn(ignoredSignalLog(`DAG "${String(input?.id)}"`, shown, DAG_IGNORED_SIGNAL_HINT));
-    ignored.push({ name: shown, at: new Date(Date.now()).toISOString() });
-    ignored.splice(0, ignored.length - IGNORED_SIGNALS_KEPT);
+    ignored = noteIgnoredSignal(`DAG "${String(input?.id)}"`, delivered, DAG_IGNORED_SIGNAL_HINT, ignored);
   });
   // Only a DAG whose tasks name a pool reads the pools (before anything runs); others run as they always did.
   const { workflowId: wfId, runId: wfRunId } = workflowInfo();

@@ -19,6 +19,7 @@ import {
   type WorkflowInterceptorsFactory,
   type WorkflowInternalsInterceptor,
 } from '@temporalio/workflow';
+import { ignoredSignalLog } from './messages';
 
 /** Temporal's reserved prefix (@temporalio/common TEMPORAL_RESERVED_PREFIX, not exported to workflow code). */
 export const TEMPORAL_RESERVED_PREFIX = '__temporal_';
@@ -35,6 +36,26 @@ export function deliveredName(name: string): string {
 export function reservedSignalName(name: string): string {
   const rest = name.startsWith(RESERVED_MARK) ? name.slice(RESERVED_MARK.length) : '';
   return rest.startsWith(TEMPORAL_RESERVED_PREFIX) ? rest : name;
+}
+
+/** How many ignored signals (of unknown names) a workflow keeps for its status or state query, newest last. */
+const IGNORED_SIGNALS_KEPT = 5;
+
+/**
+ * A signal a workflow has no handler for (its default signal handler): logged with `hint`, and `kept` with it
+ * added, the last few only, as the status or state query shows them. `delivered`: the name the workflow got
+ * (a reserved name renamed above is shown as sent).
+ */
+export function noteIgnoredSignal(
+  subject: string,
+  delivered: string,
+  hint: string,
+  kept: ReadonlyArray<{ name: string; at: string }> = [],
+): Array<{ name: string; at: string }> {
+  const name = reservedSignalName(delivered);
+  const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+  log.warn(ignoredSignalLog(subject, shown, hint));
+  return [...kept, { name: shown, at: new Date(Date.now()).toISOString() }].slice(-IGNORED_SIGNALS_KEPT);
 }
 
 class ReservedSignalNames implements WorkflowInternalsInterceptor {
